@@ -1,0 +1,19 @@
+// What central's pieces tell each other, in process: ingest → live dashboard, replies → command waiters.
+import { EventEmitter } from 'node:events';
+import type { CommandReply, GatewayEvent } from '../policies/contract/index.js';
+
+export interface CentralBusEvents {
+  /** Something a tile shows changed for this site (state or availability). */
+  site: [string];
+  /** A new event was stored (not a duplicate). */
+  event: [GatewayEvent];
+  reply: [{ site: string; reply: CommandReply; correlation: string | null }];
+}
+
+export class CentralBus extends EventEmitter<CentralBusEvents> {
+  constructor() {
+    super();
+    // One listener per open dashboard.
+    this.setMaxListeners(0);
+  }
+}

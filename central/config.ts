@@ -1,0 +1,121 @@
+// Central's one configuration file (YAML or JSON), validated once and passed down.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_PREFIX } from '../policies/contract/topics.js';
+import { formatIssues } from '../policies/errors.js';
+
+const port = z.int().min(0).max(65_535);
+
+export const CentralConfigSchema = z
+  .strictObject({
+    prefix: z
+      .string()
+      .min(1)
+      .refine((p) => !/[#+]/.test(p) && !p.startsWith('/') && !p.endsWith('/'), {
+        error: 'must be a topic prefix without wildcards or a leading/trailing slash',
+      })
+      .default(DEFAULT_PREFIX),
+    /** An external broker (Mosquitto, EMQX, HiveMQ…). Leave it out to run the embedded one. */
+    broker: z
+      .strictObject({
+        url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, { error: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }),
+        /** Stable, so the broker keeps central's session and queues events while central restarts. */
+        clientId: z.string().min(1).max(128).default('oag-central'),
+        username: z.string().min(1).optional(),
+        password: z.string().optional(),
+        passwordFile: z.string().min(1).optional(),
+        tls: z
+          .strictObject({
+            ca: z.string().min(1).optional(),
+            cert: z.string().min(1).optional(),
+            key: z.string().min(1).optional(),
+            rejectUnauthorized: z.boolean().default(true),
+          })
+          .optional(),
+        protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
+        /** How long the broker keeps central's queued events while central is away. */
+        sessionExpirySeconds: z.int().min(0).default(7 * 86_400),
+      })
+      .optional(),
+    /** The embedded aedes broker (MQTT 3.1.1), for a pilot on one box. Port 0 picks a free one. */
+    embedded: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(1883),
+      })
+      .optional(),
+    http: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(8090),
+      })
+      .prefault({}),
+    store: z
+      .strictObject({
+        /** SQLite file; `:memory:` for tests. */
+        path: z.string().min(1).default('var/central.sqlite'),
+        /** Events older than this are deleted (daily). */
+        retentionDays: z.int().min(1).max(3650).default(400),
+      })
+      .prefault({}),
+    /** The councils' reporting time zone: days and hours of the figures are counted in it. */
+    timezone: z.string().default('Europe/London'),
+    /** How long a command waits for the branch's answer before the API says 504. */
+    commandTimeoutMs: z.int().min(100).max(120_000).default(5000),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+  })
+  .check((ctx) => {
+    if (ctx.value.broker && ctx.value.embedded) {
+      ctx.issues.push({ code: 'custom', path: ['embedded'], message: 'use either broker or embedded, not both', input: ctx.value.embedded });
+    }
+    const tls = ctx.value.broker?.tls;
+    if ((tls?.cert === undefined) !== (tls?.key === undefined)) {
+      ctx.issues.push({ code: 'custom', path: ['broker', 'tls'], message: 'cert and key go together', input: tls });
+    }
+  });
+
+export type CentralConfig = z.output<typeof CentralConfigSchema>;
+export type CentralConfigInput = z.input<typeof CentralConfigSchema>;
+
+export class CentralConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly errors: string[],
+  ) {
+    super(`${file}: invalid configuration\n${errors.map((e) => `  ${e}`).join('\n')}`);
+    this.name = 'CentralConfigError';
+  }
+}
+
+export function parseCentralConfig(input: unknown, file = 'config'): CentralConfig {
+  const result = CentralConfigSchema.safeParse(input ?? {});
+  if (!result.success) throw new CentralConfigError(file, formatIssues(result.error));
+  return result.data;
+}
+
+/** Reads a YAML (or JSON) file; relative paths in it are taken from the file's folder. */
+export function loadCentralConfig(path: string): CentralConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw new CentralConfigError(path, [`(file): ${e.code === 'ENOENT' ? 'not found' : `cannot read: ${e.message.split('\n')[0]}`}`]);
+  }
+  const config = parseCentralConfig(raw, path);
+  const base = dirname(resolve(path));
+  const rel = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(base, p));
+  return {
+    ...config,
+    store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(base, config.store.path) },
+    broker: config.broker && {
+      ...config.broker,
+      passwordFile: rel(config.broker.passwordFile),
+      tls: config.broker.tls && { ...config.broker.tls, ca: rel(config.broker.tls.ca), cert: rel(config.broker.tls.cert), key: rel(config.broker.tls.key) },
+    },
+  };
+}

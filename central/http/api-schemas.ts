@@ -1,0 +1,101 @@
+// The HTTP API's own messages (the MQTT ones live in policies/contract).
+import { z } from 'zod';
+import { COMMAND_NAMES, EVENT_TYPES, EventSchema, GatewayStateSchema, SiteIdSchema } from '../../policies/contract/index.js';
+
+const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date YYYY-MM-DD' });
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with Z or an offset' });
+
+export const SiteParamsSchema = z.strictObject({ site: SiteIdSchema });
+
+export const SiteSummarySchema = z.object({
+  id: z.string(),
+  online: z.boolean(),
+  since: z.string().nullable(),
+  lastSeen: z.string().nullable(),
+  policyVersion: z.int().nullable(),
+  state: GatewayStateSchema.nullable(),
+});
+
+export const SitesSchema = z.object({ sites: z.array(SiteSummarySchema) });
+
+export const EventsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  before: instant.optional(),
+  type: z.enum(EVENT_TYPES as [string, ...string[]]).optional(),
+});
+
+export const EventsSchema = z.object({ events: z.array(z.object({ event: EventSchema, receivedAt: z.string() })) });
+
+export const OccupancyQuerySchema = z.strictObject({
+  from: instant.optional(),
+  to: instant.optional(),
+});
+
+export const OccupancySchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  samples: z.array(z.object({ at: z.string(), inside: z.int(), capacity: z.int().nullable() })),
+});
+
+export const FiguresQuerySchema = z
+  .strictObject({
+    from: localDate.optional(),
+    to: localDate.optional(),
+    site: SiteIdSchema.optional(),
+    by: z.enum(['day', 'hour']).default('day'),
+    format: z.enum(['json', 'csv']).default('json'),
+  })
+  .check((ctx) => {
+    const { from, to } = ctx.value;
+    if (from !== undefined && to !== undefined && to < from) {
+      ctx.issues.push({ code: 'custom', path: ['to'], message: 'must not be before from', input: to });
+    }
+  });
+
+export const VisitsSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  timezone: z.string(),
+  rows: z.array(
+    z.object({ site: z.string(), period: z.string(), staffed: z.int(), openAccess: z.int(), other: z.int(), total: z.int() }),
+  ),
+});
+
+export const RefusalsSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  rows: z.array(z.object({ site: z.string(), reason: z.string(), count: z.int() })),
+});
+
+export const CommandRequestSchema = z
+  .strictObject({
+    command: z.enum(COMMAND_NAMES),
+    /** Who asks: shown in the branch's log. */
+    actor: z.string().trim().min(1).max(64),
+    text: z.string().min(1).max(280).optional(),
+  })
+  .check((ctx) => {
+    if (ctx.value.command === 'announce' && ctx.value.text === undefined) {
+      ctx.issues.push({ code: 'custom', path: ['text'], message: 'required with announce', input: undefined });
+    } else if (ctx.value.command !== 'announce' && ctx.value.text !== undefined) {
+      ctx.issues.push({ code: 'custom', path: ['text'], message: 'only allowed with announce', input: ctx.value.text });
+    }
+  });
+
+export const CommandResponseSchema = z.object({ id: z.string(), ok: z.boolean(), error: z.string().optional() });
+
+export const PolicyResponseSchema = z.object({ version: z.int(), doc: z.unknown(), seenAt: z.string() });
+export const PublishedSchema = z.object({ published: z.literal(true), site: z.string(), version: z.int() });
+
+export const StatsSchema = z.object({
+  mqttConnected: z.boolean(),
+  events: z.int(),
+  ingest: z.object({
+    received: z.int(),
+    stored: z.int(),
+    duplicates: z.int(),
+    rejected: z.int(),
+    ignored: z.int(),
+    lastRejections: z.array(z.object({ at: z.string(), topic: z.string(), errors: z.array(z.string()) })),
+  }),
+});

@@ -1,0 +1,230 @@
+// The JSON API. Every route has a zod schema for what it takes; bad input is a 400 naming the field.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { DateTime } from 'luxon';
+import type { z } from 'zod';
+import { PolicyMessageSchema } from '../../policies/contract/index.js';
+import { dayRange, refusals, toCsv, visits } from '../figures.js';
+import { NotConnectedError } from '../link.js';
+import {
+  CommandRequestSchema,
+  CommandResponseSchema,
+  EventsQuerySchema,
+  EventsSchema,
+  FiguresQuerySchema,
+  OccupancyQuerySchema,
+  OccupancySchema,
+  PolicyResponseSchema,
+  PublishedSchema,
+  RefusalsSchema,
+  SiteParamsSchema,
+  SitesSchema,
+  SiteSummarySchema,
+  StatsSchema,
+  VisitsSchema,
+} from './api-schemas.js';
+import type { HttpDeps } from './server.js';
+import { siteSummary } from './summary.js';
+import { docs, ErrorSchema, zodValidate } from './zod-route.js';
+
+type Params = z.infer<typeof SiteParamsSchema>;
+
+export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
+  const { store, link, ingest, clock, timezone } = deps;
+  const notFound = (reply: FastifyReply, site: string) =>
+    reply.code(404).send({ error: 'Not Found', message: `no site "${site}" has reported to central` });
+  const brokerDown = (reply: FastifyReply) =>
+    reply.code(503).send({ error: 'Service Unavailable', message: 'central is not connected to the MQTT broker' });
+
+  return async (app) => {
+    app.get('/health', { schema: docs({ summary: 'Liveness', tags: ['service'] }) }, async () => ({ ok: true, mqttConnected: link.connected }));
+
+    app.get('/stats', { schema: docs({ summary: 'Ingest counters and the last refused messages', tags: ['service'], response: { 200: StatsSchema } }) }, async () => ({
+      mqttConnected: link.connected,
+      events: store.eventCount(),
+      ingest: ingest.stats,
+    }));
+
+    app.get('/sites', { schema: docs({ summary: 'Every branch as its tile shows it', response: { 200: SitesSchema } }) }, async () => ({
+      sites: store.sites().map(siteSummary),
+    }));
+
+    app.get(
+      '/sites/:site',
+      {
+        schema: docs({ summary: 'One branch', params: SiteParamsSchema, response: { 200: SiteSummarySchema, 404: ErrorSchema } }),
+        preValidation: zodValidate({ params: SiteParamsSchema }),
+      },
+      async (request, reply) => {
+        const { site } = request.params as Params;
+        const row = store.site(site);
+        return row ? siteSummary(row) : notFound(reply, site);
+      },
+    );
+
+    app.get(
+      '/sites/:site/events',
+      {
+        schema: docs({ summary: 'Recent events, newest first', params: SiteParamsSchema, query: EventsQuerySchema, response: { 200: EventsSchema, 400: ErrorSchema } }),
+        preValidation: zodValidate({ params: SiteParamsSchema, query: EventsQuerySchema }),
+      },
+      async (request) => {
+        const { site } = request.params as Params;
+        const q = request.query as z.output<typeof EventsQuerySchema>;
+        return { events: store.recentEvents(site, { limit: q.limit, before: q.before ? new Date(q.before) : undefined, type: q.type }) };
+      },
+    );
+
+    app.get(
+      '/sites/:site/occupancy',
+      {
+        schema: docs({
+          summary: 'Occupancy samples (a step series); default: today so far in the reporting time zone',
+          params: SiteParamsSchema,
+          query: OccupancyQuerySchema,
+          response: { 200: OccupancySchema, 400: ErrorSchema },
+        }),
+        preValidation: zodValidate({ params: SiteParamsSchema, query: OccupancyQuerySchema }),
+      },
+      async (request, reply) => {
+        const { site } = request.params as Params;
+        const q = request.query as z.output<typeof OccupancyQuerySchema>;
+        const now = clock.now();
+        const from = q.from ? new Date(q.from) : DateTime.fromJSDate(now, { zone: timezone }).startOf('day').toJSDate();
+        const to = q.to ? new Date(q.to) : now;
+        if (to < from) return reply.code(400).send({ error: 'Bad Request', message: 'query.to: must not be before from', errors: ['query.to: must not be before from'] });
+        return { from: from.toISOString(), to: to.toISOString(), samples: store.occupancy(site, from, to) };
+      },
+    );
+
+    app.get(
+      '/sites/:site/policy',
+      {
+        schema: docs({ summary: 'The policy the broker holds for this branch (as central last saw it)', params: SiteParamsSchema, response: { 200: PolicyResponseSchema, 404: ErrorSchema } }),
+        preValidation: zodValidate({ params: SiteParamsSchema }),
+      },
+      async (request, reply) => {
+        const { site } = request.params as Params;
+        return store.policy(site) ?? reply.code(404).send({ error: 'Not Found', message: `no policy published for "${site}"` });
+      },
+    );
+
+    app.put(
+      '/sites/:site/policy',
+      {
+        schema: docs({
+          summary: 'Publish a policy to a branch (validated, retained). The branch applies it atomically or refuses it.',
+          params: SiteParamsSchema,
+          body: PolicyMessageSchema,
+          response: { 202: PublishedSchema, 400: ErrorSchema, 503: ErrorSchema },
+        }),
+        preValidation: zodValidate({ params: SiteParamsSchema, body: PolicyMessageSchema }),
+      },
+      async (request, reply) => {
+        const { site } = request.params as Params;
+        // Published as sent (defaults are the branch's to fill): validated here so a typo never reaches a door.
+        const doc = request.body as z.output<typeof PolicyMessageSchema>;
+        if (doc.site !== site) {
+          return reply.code(400).send({ error: 'Bad Request', message: `site: "${doc.site}" is not this branch ("${site}")`, errors: [`site: must be "${site}"`] });
+        }
+        const current = store.policy(site);
+        if (current && doc.version <= current.version) {
+          const msg = `version: must be greater than the published version ${current.version}`;
+          return reply.code(400).send({ error: 'Bad Request', message: msg, errors: [msg] });
+        }
+        try {
+          await link.publishPolicy(site, doc);
+        } catch (err) {
+          if (err instanceof NotConnectedError) return brokerDown(reply);
+          throw err;
+        }
+        store.setPolicy(site, doc.version, doc, clock.now());
+        request.log.info({ site, version: doc.version }, 'policy published');
+        return reply.code(202).send({ published: true, site, version: doc.version });
+      },
+    );
+
+    app.post(
+      '/sites/:site/commands',
+      {
+        schema: docs({
+          summary: 'Send a command and wait for the branch to answer (504 when it does not in time)',
+          params: SiteParamsSchema,
+          body: CommandRequestSchema,
+          response: { 200: CommandResponseSchema, 400: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema, 504: ErrorSchema },
+        }),
+        preValidation: zodValidate({ params: SiteParamsSchema, body: CommandRequestSchema }),
+      },
+      async (request, reply) => {
+        const { site } = request.params as Params;
+        const body = request.body as z.output<typeof CommandRequestSchema>;
+        if (!store.site(site)) return notFound(reply, site);
+        let outcome;
+        try {
+          outcome = await link.sendCommand(site, body);
+        } catch (err) {
+          if (err instanceof NotConnectedError) return brokerDown(reply);
+          throw err;
+        }
+        const result = outcome.status === 'timeout' ? 'timeout' : outcome.reply.ok ? 'ok' : `refused: ${outcome.reply.error}`;
+        store.recordCommand({ id: outcome.id, site, command: body.command, actor: body.actor, at: clock.now().toISOString(), result });
+        request.log.info({ site, command: body.command, actor: body.actor, result }, 'command');
+        if (outcome.status === 'timeout') {
+          return reply.code(504).send({ error: 'Gateway Timeout', message: `${site} did not answer within the timeout` });
+        }
+        return outcome.reply.ok ? { id: outcome.id, ok: true } : { id: outcome.id, ok: false, error: outcome.reply.error };
+      },
+    );
+
+    const figureRange = (q: z.output<typeof FiguresQuerySchema>) => {
+      const today = DateTime.fromJSDate(clock.now(), { zone: timezone });
+      const to = q.to ?? today.toISODate()!;
+      const from = q.from ?? DateTime.fromISO(to, { zone: timezone }).minus({ days: 6 }).toISODate()!;
+      return { from, to, range: dayRange(from, to, timezone) };
+    };
+
+    app.get(
+      '/figures/visits',
+      {
+        schema: docs({
+          summary: 'Visits (entries) per branch per day or hour, split by staffed and open-access time; format=csv for a download',
+          tags: ['figures'],
+          query: FiguresQuerySchema,
+          response: { 200: VisitsSchema, 400: ErrorSchema },
+        }),
+        preValidation: zodValidate({ query: FiguresQuerySchema }),
+      },
+      async (request, reply) => {
+        const q = request.query as z.output<typeof FiguresQuerySchema>;
+        const { from, to, range } = figureRange(q);
+        const rows = visits(store, range, { by: q.by, timezone, site: q.site });
+        if (q.format === 'csv') {
+          return reply
+            .header('content-type', 'text/csv; charset=utf-8')
+            .header('content-disposition', `attachment; filename="visits-${q.by}-${from}-${to}.csv"`)
+            .send(toCsv(rows, ['site', 'period', 'staffed', 'openAccess', 'other', 'total']));
+        }
+        return { from, to, timezone, rows };
+      },
+    );
+
+    app.get(
+      '/figures/refusals',
+      {
+        schema: docs({ summary: 'Refused taps per branch by reason; format=csv for a download', tags: ['figures'], query: FiguresQuerySchema, response: { 200: RefusalsSchema, 400: ErrorSchema } }),
+        preValidation: zodValidate({ query: FiguresQuerySchema }),
+      },
+      async (request, reply) => {
+        const q = request.query as z.output<typeof FiguresQuerySchema>;
+        const { from, to, range } = figureRange(q);
+        const rows = refusals(store, range, { site: q.site });
+        if (q.format === 'csv') {
+          return reply
+            .header('content-type', 'text/csv; charset=utf-8')
+            .header('content-disposition', `attachment; filename="refusals-${from}-${to}.csv"`)
+            .send(toCsv(rows, ['site', 'reason', 'count']));
+        }
+        return { from, to, rows };
+      },
+    );
+  };
+}

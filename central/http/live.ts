@@ -1,0 +1,68 @@
+// Server-sent events: the dashboard gets a snapshot, then one message per changed site (coalesced per turn of
+// the event loop, so a burst of changes sends each site once) and, when asked for one site, its new events.
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { GatewayEvent } from '../../policies/contract/index.js';
+import { SiteIdSchema } from '../../policies/contract/index.js';
+import type { HttpDeps } from './server.js';
+import { siteSummary } from './summary.js';
+import { docs, zodValidate } from './zod-route.js';
+
+const HEARTBEAT_MS = 15_000;
+const LiveQuerySchema = z.strictObject({ site: SiteIdSchema.optional() });
+
+export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get(
+      '/live',
+      {
+        schema: docs({ summary: 'Live updates (text/event-stream): `sites` snapshot, then `site` and `event` messages', query: LiveQuerySchema, produces: ['text/event-stream'] }),
+        preValidation: zodValidate({ query: LiveQuerySchema }),
+      },
+      async (request, reply) => {
+        const { site: only } = request.query as z.infer<typeof LiveQuerySchema>;
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
+        const send = (event: string, data: unknown): void => {
+          res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        };
+        const rows = only ? [deps.store.site(only)].filter((r) => r !== null) : deps.store.sites();
+        res.write('retry: 2000\n\n');
+        send('sites', rows.map(siteSummary));
+
+        const dirty = new Set<string>();
+        let flush: NodeJS.Immediate | null = null;
+        const onSite = (site: string): void => {
+          if (only !== undefined && site !== only) return;
+          dirty.add(site);
+          flush ??= setImmediate(() => {
+            flush = null;
+            for (const id of dirty) {
+              const row = deps.store.site(id);
+              if (row) send('site', siteSummary(row));
+            }
+            dirty.clear();
+          });
+        };
+        const onEvent = (event: GatewayEvent): void => {
+          if (only !== undefined && event.site === only) send('event', event);
+        };
+        const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+        deps.bus.on('site', onSite);
+        deps.bus.on('event', onEvent);
+        request.raw.on('close', () => {
+          clearInterval(heartbeat);
+          if (flush) clearImmediate(flush);
+          deps.bus.off('site', onSite);
+          deps.bus.off('event', onEvent);
+        });
+      },
+    );
+  };
+}

@@ -1,0 +1,124 @@
+// Every message from the broker goes through here: topic → schema → store → bus. A bad payload is logged with
+// what is wrong, counted, and stored nowhere; it never throws.
+import type { Logger } from 'pino';
+import {
+  AvailabilitySchema,
+  CommandReplySchema,
+  EventSchema,
+  GatewayStateSchema,
+  PolicyMessageSchema,
+  parseMessage,
+  parseTopic,
+} from '../policies/contract/index.js';
+import type { CentralBus } from './bus.js';
+import type { CentralStore } from './store.js';
+
+export interface IngestStats {
+  received: number;
+  stored: number;
+  duplicates: number;
+  rejected: number;
+  ignored: number;
+  /** The last few rejections, newest first, for the operator. */
+  lastRejections: Array<{ at: string; topic: string; errors: string[] }>;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  payload: Buffer;
+  retain: boolean;
+  correlationData?: Buffer | undefined;
+}
+
+const KEEP_REJECTIONS = 20;
+
+export class Ingest {
+  readonly stats: IngestStats = { received: 0, stored: 0, duplicates: 0, rejected: 0, ignored: 0, lastRejections: [] };
+
+  constructor(
+    private readonly deps: { prefix: string; store: CentralStore; bus: CentralBus; clock: { now(): Date }; logger: Logger },
+  ) {}
+
+  handle(msg: IncomingMessage): void {
+    this.stats.received++;
+    try {
+      this.route(msg);
+    } catch (err) {
+      // A store failure (disk full…) must not take the MQTT client down with it.
+      this.reject(msg.topic, [`(internal): ${(err as Error).message}`]);
+    }
+  }
+
+  private route(msg: IncomingMessage): void {
+    const { store, bus, clock } = this.deps;
+    const where = parseTopic(this.deps.prefix, msg.topic);
+    if (!where) return this.reject(msg.topic, ['(topic): not a contract topic']);
+    const now = clock.now();
+    const { site } = where;
+    switch (where.kind) {
+      case 'availability': {
+        if (msg.payload.length === 0) return this.ignore();
+        const m = parseMessage(AvailabilitySchema, msg.payload);
+        if (!m.ok) return this.reject(msg.topic, m.errors);
+        const online = m.value.state === 'online';
+        // `online` says when that connection began; a will's `offline` is only known when it arrives.
+        const at = online || msg.retain ? new Date(Math.min(Date.parse(m.value.at), now.getTime())) : now;
+        store.setAvailability(site, online, at);
+        this.stats.stored++;
+        bus.emit('site', site);
+        return;
+      }
+      case 'state': {
+        if (msg.payload.length === 0) return this.ignore();
+        const m = parseMessage(GatewayStateSchema, msg.payload);
+        if (!m.ok) return this.reject(msg.topic, m.errors);
+        if (m.value.site !== site) return this.reject(msg.topic, [`site: "${m.value.site}" does not match the topic's site "${site}"`]);
+        store.setState(m.value, now);
+        this.stats.stored++;
+        bus.emit('site', site);
+        return;
+      }
+      case 'events': {
+        const m = parseMessage(EventSchema, msg.payload);
+        if (!m.ok) return this.reject(msg.topic, m.errors);
+        if (m.value.site !== site) return this.reject(msg.topic, [`site: "${m.value.site}" does not match the topic's site "${site}"`]);
+        if (store.insertEvent(m.value, now)) {
+          this.stats.stored++;
+          bus.emit('event', m.value);
+        } else {
+          this.stats.duplicates++;
+        }
+        return;
+      }
+      case 'policy': {
+        // Central's own retained publications come back here: what the broker holds is what branches will get.
+        if (msg.payload.length === 0) return this.ignore();
+        const m = parseMessage(PolicyMessageSchema, msg.payload);
+        if (!m.ok) return this.reject(msg.topic, m.errors);
+        store.setPolicy(site, m.value.version, JSON.parse(msg.payload.toString('utf8')) as unknown, now);
+        this.stats.stored++;
+        bus.emit('site', site);
+        return;
+      }
+      case 'command/reply': {
+        const m = parseMessage(CommandReplySchema, msg.payload);
+        if (!m.ok) return this.reject(msg.topic, m.errors);
+        bus.emit('reply', { site, reply: m.value, correlation: msg.correlationData?.toString('utf8') ?? null });
+        return;
+      }
+      case 'command':
+        return this.ignore(); // central's own commands, echoed by the broker
+    }
+  }
+
+  private ignore(): void {
+    this.stats.ignored++;
+  }
+
+  private reject(topic: string, errors: string[]): void {
+    this.stats.rejected++;
+    this.stats.lastRejections.unshift({ at: this.deps.clock.now().toISOString(), topic, errors });
+    this.stats.lastRejections.length = Math.min(this.stats.lastRejections.length, KEEP_REJECTIONS);
+    this.deps.logger.warn({ topic, errors }, 'message refused: does not match the contract');
+  }
+}

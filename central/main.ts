@@ -1,0 +1,90 @@
+// Central's composition root: config in, everything built and wired here, nothing read ad hoc elsewhere.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { CentralBus } from './bus.js';
+import type { CentralConfig } from './config.js';
+import { buildHttp } from './http/server.js';
+import { Ingest } from './ingest.js';
+import { CentralLink } from './link.js';
+import { CentralStore } from './store.js';
+
+export interface RunningCentral {
+  /** `http://127.0.0.1:8090` — the dashboard; the API is under /api, its OpenAPI document at /api/openapi.json. */
+  httpUrl: string;
+  /** `mqtt://127.0.0.1:1883` — the broker central listens to (the embedded one, or the configured one). */
+  brokerUrl: string;
+  /** 4 with the embedded broker (aedes speaks MQTT 3.1.1): gateways pointed at it set `mqtt.protocolVersion: 4`. */
+  mqttProtocolVersion: 4 | 5;
+  close(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+export async function startCentral(config: CentralConfig, deps: { clock: { now(): Date }; logger: Logger }): Promise<RunningCentral> {
+  const { clock } = deps;
+  const logger = deps.logger.child({ service: 'central' });
+  if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
+  const store = new CentralStore(config.store.path);
+  const closers: Array<() => Promise<void> | void> = [() => store.close()];
+  const close = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.warn({ err }, 'error while closing');
+      }
+    }
+  };
+
+  try {
+    let embedded: EmbeddedBroker | null = null;
+    if (!config.broker) {
+      const e = config.embedded ?? { host: '127.0.0.1', port: 1883 };
+      embedded = await startEmbeddedBroker({ host: e.host, port: e.port, logger });
+      closers.push(() => embedded?.close());
+      logger.info({ url: embedded.url }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening');
+    }
+    const brokerUrl = config.broker?.url ?? embedded!.url;
+    const brokerOptions = config.broker ?? { clientId: 'oag-central', protocolVersion: 4 as const, sessionExpirySeconds: 0 };
+
+    const bus = new CentralBus();
+    const ingest = new Ingest({ prefix: config.prefix, store, bus, clock, logger });
+    const link = new CentralLink({
+      url: brokerUrl,
+      broker: brokerOptions,
+      prefix: config.prefix,
+      commandTimeoutMs: config.commandTimeoutMs,
+      ingest,
+      bus,
+      clock,
+      logger,
+    });
+    closers.push(() => link.close());
+    await link.start();
+
+    const app = await buildHttp({ store, ingest, link, bus, clock, logger, timezone: config.timezone });
+    closers.push(() => app.close());
+    await app.listen({ host: config.http.host, port: config.http.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+    const httpUrl = `http://${host}:${port}`;
+
+    const purge = (): void => store.purgeBefore(new Date(clock.now().getTime() - config.store.retentionDays * DAY_MS));
+    purge();
+    const purgeTimer = setInterval(purge, DAY_MS);
+    purgeTimer.unref();
+    closers.push(() => clearInterval(purgeTimer));
+
+    logger.info({ httpUrl, brokerUrl }, 'central started');
+    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export { CentralConfigSchema, loadCentralConfig, parseCentralConfig } from './config.js';
+export type { CentralConfig, CentralConfigInput } from './config.js';

@@ -1,0 +1,156 @@
+/* global document, fetch */
+// Shared by the pages: labels, time formatting and the tile. DOM is built with textContent only (no HTML from data).
+
+export const MODE_LABELS = {
+  staffed: 'Staffed',
+  'open-access': 'Open access',
+  changeover: 'Changeover',
+  closed: 'Closed',
+  lockdown: 'Lockdown',
+  emergency: 'Emergency',
+};
+
+export const DOOR_LABELS = {
+  locked: 'Locked',
+  unlocked: 'Unlocked',
+  open: 'Open',
+  'held-open': 'Held open',
+  'forced-open': 'Forced open',
+  released: 'Released (fire)',
+  lockdown: 'Locked down',
+};
+
+export const ALARM_LABELS = {
+  'forced-open': 'Door forced open',
+  'held-open': 'Door held open',
+  fire: 'Fire alarm',
+  tamper: 'Tamper',
+  'people-inside-after-close': 'People inside after close',
+  'reader-offline': 'Reader offline',
+  'clock-untrusted': 'Clock not trusted',
+  'member-list-stale': 'Member list stale',
+  'policy-refused': 'Policy refused',
+};
+
+const timeFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
+const dayTimeFmt = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+
+/** "14:05" today, "Mon 2 Jun, 14:05" otherwise. */
+export function when(iso, now = new Date()) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return d.toDateString() === now.toDateString() ? timeFmt.format(d) : dayTimeFmt.format(d);
+}
+
+/** "5 min", "2 h 10 min", "3 days". */
+export function duration(fromIso, now = new Date()) {
+  if (!fromIso) return '';
+  const mins = Math.max(0, Math.round((now.getTime() - new Date(fromIso).getTime()) / 60000));
+  if (mins < 1) return 'just now';
+  if (mins < 60) return `${mins} min`;
+  const h = Math.floor(mins / 60);
+  if (h < 48) return `${h} h${mins % 60 ? ` ${mins % 60} min` : ''}`;
+  return `${Math.floor(h / 24)} days`;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+function row(label, value, cls) {
+  return el('div', { class: 'row' }, el('span', { class: 'label', text: label }), el('span', { class: cls, text: value }));
+}
+
+/** One branch tile (an <article>); `site` is the API's site summary. */
+export function renderTile(site, { link = true, now = new Date() } = {}) {
+  const s = site.state;
+  const alarms = s ? s.alarms : [];
+  const article = el('article', {
+    class: `tile${site.online ? '' : ' offline'}${alarms.length ? ' alarming' : ''}`,
+    'data-site': site.id,
+    'data-online': String(site.online),
+    'aria-labelledby': `t-${site.id}`,
+  });
+  const title = link ? el('a', { href: `/sites/${encodeURIComponent(site.id)}`, text: site.id }) : el('span', { text: site.id });
+  article.append(
+    el(
+      'h2',
+      { id: `t-${site.id}` },
+      title,
+      el('span', { class: `badge availability ${site.online ? 'online' : 'offline'}`, text: site.online ? 'Online' : 'Offline' }),
+    ),
+  );
+  if (site.since) {
+    article.append(
+      el('p', { class: 'since', title: new Date(site.since).toLocaleString('en-GB') }, `${site.online ? 'Online' : 'Offline'} since ${when(site.since, now)} (${duration(site.since, now)})`),
+    );
+  }
+  const body = el('div', { class: 'tile-body' });
+  article.append(body);
+  if (!s) {
+    body.append(el('p', { class: 'muted', text: 'No state received yet.' }));
+    return article;
+  }
+  const until = s.modeUntil ? ` until ${when(s.modeUntil, now)}` : '';
+  body.append(row('Mode', `${MODE_LABELS[s.mode] ?? s.mode}${until}`, `mode mode-${s.mode}`));
+
+  const { inside, capacity } = s.occupancy;
+  const pct = capacity ? Math.min(100, Math.round((inside / capacity) * 100)) : Math.min(100, inside * 2);
+  const occText = capacity ? `${inside} / ${capacity}` : `${inside}`;
+  body.append(
+    el(
+      'div',
+      { class: 'occupancy' },
+      el('div', { class: 'row' }, el('span', { class: 'label', text: 'Inside' }), el('span', { class: 'occ-text occupancy-count', text: occText })),
+      el(
+        'div',
+        {
+          class: 'occ-track',
+          role: 'meter',
+          'aria-label': `People inside ${site.id}`,
+          'aria-valuemin': 0,
+          'aria-valuemax': capacity ?? Math.max(inside, 50),
+          'aria-valuenow': inside,
+          'aria-valuetext': capacity ? `${inside} of ${capacity}` : `${inside}, no limit`,
+        },
+        (() => {
+          const fill = el('div', { class: `occ-fill${capacity && inside >= capacity ? ' full' : ''}` });
+          fill.style.width = `${pct}%`;
+          return fill;
+        })(),
+      ),
+    ),
+  );
+  body.append(row('Door', DOOR_LABELS[s.door] ?? s.door, `door-${s.door}`));
+  body.append(row('Lights', s.lights ? 'On' : 'Off'));
+  if (alarms.length) {
+    body.append(el('ul', { class: 'alarms', 'aria-label': 'Active alarms' }, ...alarms.map((a) => el('li', { text: ALARM_LABELS[a] ?? a }))));
+  } else {
+    body.append(el('p', { class: 'no-alarms', text: 'No alarms' }));
+  }
+  return article;
+}
+
+export async function api(path, options = {}) {
+  const res = await fetch(`/api${path}`, {
+    ...options,
+    headers: options.body ? { 'content-type': 'application/json', ...(options.headers ?? {}) } : options.headers,
+  });
+  let body = null;
+  const type = res.headers.get('content-type') ?? '';
+  if (type.includes('json')) body = await res.json();
+  return { status: res.status, ok: res.ok, body };
+}
+
+export function setConn(node, up) {
+  node.textContent = up ? 'Live' : 'Reconnecting…';
+  node.classList.toggle('down', !up);
+}

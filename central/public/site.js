@@ -1,0 +1,211 @@
+/* global document, window, EventSource, localStorage, ResizeObserver */
+// One branch: its tile, occupancy charts (uPlot, served from node_modules), recent events live, commands and policy.
+import uPlot from '/vendor/uplot/uPlot.esm.js';
+import { api, el, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, renderTile, setConn, when } from './common.js';
+
+const siteId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() ?? '');
+document.title = `${siteId} · Open Access central`;
+document.getElementById('title').textContent = `Branch ${siteId}`;
+const tileBox = document.getElementById('tile');
+const eventsBody = document.getElementById('events');
+const conn = document.getElementById('conn');
+
+function describe(e) {
+  switch (e.type) {
+    case 'access':
+      return [`${e.decision === 'granted' ? 'Entry granted' : 'Entry refused'} (${e.reader})`, `${e.reason}${e.person ? ` · ${e.person}` : ''}`];
+    case 'occupancy':
+      return [`Occupancy: ${e.change}`, `${e.inside} inside`];
+    case 'door':
+      return ['Door', DOOR_LABELS[e.state] ?? e.state];
+    case 'alarm':
+      return [`Alarm ${e.state}`, `${ALARM_LABELS[e.alarm] ?? e.alarm}${e.detail ? `: ${e.detail}` : ''}`];
+    case 'mode':
+      return ['Mode', `${MODE_LABELS[e.from] ?? e.from} → ${MODE_LABELS[e.to] ?? e.to}${e.until ? ` until ${when(e.until)}` : ''}`];
+    case 'staff':
+      return ['Staff', `${e.action} by ${e.actor}`];
+    case 'policy':
+      return [`Policy ${e.result}`, `v${e.version ?? '?'} from ${e.source}${e.error ? `: ${e.error}` : ''}`];
+    case 'members':
+      return [`Member list ${e.result}`, `v${e.version ?? '?'}${e.count !== undefined ? ` · ${e.count} members` : ''}${e.error ? `: ${e.error}` : ''}`];
+    case 'system':
+      return ['System', `${e.what}${e.detail ? `: ${e.detail}` : ''}`];
+    case 'warning':
+      return ['Closing warning', `${e.minutesLeft} min left`];
+    default:
+      return [e.type, ''];
+  }
+}
+
+function eventRow(e) {
+  const [what, detail] = describe(e);
+  const refused = e.type === 'access' && e.decision === 'refused';
+  return el(
+    'tr',
+    { class: refused || e.type === 'alarm' ? 'ev-refused' : '' },
+    el('td', {}, el('time', { datetime: e.at, text: when(e.at) })),
+    el('td', { text: what }),
+    el('td', { text: detail }),
+  );
+}
+
+async function loadEvents() {
+  const { body } = await api(`/sites/${encodeURIComponent(siteId)}/events?limit=50`);
+  eventsBody.replaceChildren(...(body?.events ?? []).map((x) => eventRow(x.event)));
+}
+
+// Charts: a step series of people inside, drawn again when new samples arrive (at most every few seconds).
+const charts = {};
+function chartData(samples, to) {
+  const xs = samples.map((s) => new Date(s.at).getTime() / 1000);
+  const ys = samples.map((s) => s.inside);
+  if (samples.length) {
+    xs.push(new Date(to).getTime() / 1000);
+    ys.push(ys[ys.length - 1]);
+  }
+  return [xs, ys];
+}
+function drawChart(id, data, capacity) {
+  const box = document.getElementById(id);
+  const width = Math.max(280, box.clientWidth);
+  const opts = {
+    width,
+    height: 220,
+    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(capacity ?? 0, max, 5)] } },
+    series: [{}, { label: 'Inside', stroke: '#2f6fbd', fill: 'rgba(47,111,189,0.15)', width: 2, paths: uPlot.paths.stepped({ align: 1 }) }],
+    axes: [{}, { label: 'People' }],
+    legend: { show: false },
+  };
+  charts[id]?.destroy();
+  box.replaceChildren();
+  if (!data[0].length) {
+    box.append(el('p', { class: 'muted', text: 'No occupancy recorded in this period.' }));
+    charts[id] = null;
+    return;
+  }
+  charts[id] = new uPlot(opts, data, box);
+}
+let capacity = null;
+async function loadCharts() {
+  const now = new Date();
+  const startOfDay = new Date(now);
+  startOfDay.setHours(0, 0, 0, 0);
+  const startOfWeek = new Date(startOfDay);
+  startOfWeek.setDate(startOfWeek.getDate() - ((startOfWeek.getDay() + 6) % 7));
+  const base = `/sites/${encodeURIComponent(siteId)}/occupancy`;
+  const [today, week] = await Promise.all([
+    api(`${base}?from=${startOfDay.toISOString()}&to=${now.toISOString()}`),
+    api(`${base}?from=${startOfWeek.toISOString()}&to=${now.toISOString()}`),
+  ]);
+  drawChart('chart-today', chartData(today.body?.samples ?? [], now), capacity);
+  drawChart('chart-week', chartData(week.body?.samples ?? [], now), capacity);
+}
+let chartTimer = null;
+function chartsSoon() {
+  chartTimer ??= window.setTimeout(() => {
+    chartTimer = null;
+    void loadCharts();
+  }, 3000);
+}
+new ResizeObserver(() => chartsSoon()).observe(document.getElementById('chart-today'));
+
+function showSite(site) {
+  capacity = site.state?.occupancy.capacity ?? null;
+  tileBox.replaceChildren(renderTile(site, { link: false }));
+}
+
+// Commands
+const actor = document.getElementById('actor');
+actor.value = localStorage.getItem('oag-actor') ?? '';
+const result = document.getElementById('cmd-result');
+const CONFIRM = { unlock: 'Unlock the door once?', 'lockdown-on': 'Lock the branch down? Nobody will be let in.' };
+for (const button of document.querySelectorAll('[data-command]')) {
+  button.addEventListener('click', async () => {
+    const command = button.dataset.command;
+    if (!actor.value.trim()) {
+      actor.focus();
+      result.className = 'result err';
+      result.textContent = 'Enter your name first: it goes into the branch log.';
+      return;
+    }
+    if (CONFIRM[command] && !window.confirm(CONFIRM[command])) return;
+    localStorage.setItem('oag-actor', actor.value.trim());
+    const body = { command, actor: actor.value.trim() };
+    if (command === 'announce') body.text = document.getElementById('announce-text').value;
+    button.disabled = true;
+    result.className = 'result';
+    result.textContent = `Sending ${command}…`;
+    try {
+      const res = await api(`/sites/${encodeURIComponent(siteId)}/commands`, { method: 'POST', body: JSON.stringify(body) });
+      if (res.status === 200 && res.body.ok) {
+        result.className = 'result ok';
+        result.textContent = `${command}: done.`;
+      } else {
+        result.className = 'result err';
+        result.textContent = `${command}: ${res.body?.error && res.status === 200 ? res.body.error : res.body?.message ?? `HTTP ${res.status}`}`;
+      }
+    } catch (err) {
+      result.className = 'result err';
+      result.textContent = `${command}: ${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// Policy
+const policyBox = document.getElementById('policy');
+const policyInfo = document.getElementById('policy-info');
+const policyResult = document.getElementById('policy-result');
+async function loadPolicy() {
+  const res = await api(`/sites/${encodeURIComponent(siteId)}/policy`);
+  if (res.ok) {
+    policyInfo.textContent = `Version ${res.body.version} is on the broker (seen ${when(res.body.seenAt)}).`;
+    if (!policyBox.value) policyBox.value = JSON.stringify(res.body.doc, null, 2);
+  } else {
+    policyInfo.textContent = 'No policy has been published from central for this branch; it runs on its local file.';
+  }
+}
+document.getElementById('publish').addEventListener('click', async () => {
+  let doc;
+  try {
+    doc = JSON.parse(policyBox.value);
+  } catch (err) {
+    policyResult.className = 'result err';
+    policyResult.textContent = `Not valid JSON: ${err.message}`;
+    return;
+  }
+  const res = await api(`/sites/${encodeURIComponent(siteId)}/policy`, { method: 'PUT', body: JSON.stringify(doc) });
+  if (res.status === 202) {
+    policyResult.className = 'result ok';
+    policyResult.textContent = `Version ${res.body.version} published. The branch reports whether it applied it in its events.`;
+    void loadPolicy();
+  } else {
+    policyResult.className = 'result err';
+    policyResult.replaceChildren(
+      document.createTextNode(res.body?.message ? 'Not published:' : `HTTP ${res.status}`),
+      el('ul', {}, ...(res.body?.errors ?? [res.body?.message ?? '']).map((e) => el('li', { text: e }))),
+    );
+  }
+});
+
+const source = new EventSource(`/api/live?site=${encodeURIComponent(siteId)}`);
+source.addEventListener('open', () => setConn(conn, true));
+source.addEventListener('error', () => setConn(conn, false));
+source.addEventListener('sites', (e) => {
+  const [site] = JSON.parse(e.data);
+  if (site) showSite(site);
+  else tileBox.replaceChildren(el('p', { class: 'empty', text: `No branch "${siteId}" has reported yet.` }));
+});
+source.addEventListener('site', (e) => {
+  showSite(JSON.parse(e.data));
+  chartsSoon();
+});
+source.addEventListener('event', (e) => {
+  eventsBody.prepend(eventRow(JSON.parse(e.data)));
+  while (eventsBody.children.length > 50) eventsBody.lastElementChild.remove();
+});
+
+void loadEvents();
+void loadCharts();
+void loadPolicy();

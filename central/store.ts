@@ -1,0 +1,250 @@
+// Central's history in SQLite (WAL). The interface is small on purpose: a national estate swaps this class for a
+// PostgreSQL one with the same methods (docs/central.md), and nothing else changes.
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import type { GatewayEvent, GatewayState } from '../policies/contract/index.js';
+
+export interface SiteRow {
+  id: string;
+  online: boolean;
+  /** Since when the site has been online (or offline), by central's clock. */
+  since: string | null;
+  lastSeen: string | null;
+  state: GatewayState | null;
+  policyVersion: number | null;
+}
+
+export interface StoredEvent {
+  event: GatewayEvent;
+  receivedAt: string;
+}
+
+export interface OccupancySample {
+  at: string;
+  inside: number;
+  capacity: number | null;
+}
+
+export interface CommandRecord {
+  id: string;
+  site: string;
+  command: string;
+  actor: string;
+  at: string;
+  result: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sites (
+  id TEXT PRIMARY KEY,
+  online INTEGER NOT NULL DEFAULT 0,
+  since_ms INTEGER,
+  last_seen_ms INTEGER,
+  state TEXT,
+  state_at_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY,
+  site TEXT NOT NULL,
+  type TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL,
+  payload TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_site_at ON events (site, at_ms);
+CREATE INDEX IF NOT EXISTS events_type_at ON events (type, at_ms);
+CREATE TABLE IF NOT EXISTS occupancy_samples (
+  site TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  inside INTEGER NOT NULL,
+  capacity INTEGER,
+  PRIMARY KEY (site, at_ms)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS policies (
+  site TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  doc TEXT NOT NULL,
+  seen_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS commands (
+  id TEXT PRIMARY KEY,
+  site TEXT NOT NULL,
+  command TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  result TEXT NOT NULL
+);
+`;
+
+export class CentralStore {
+  readonly db: Db;
+  private readonly q: Record<string, Statement>;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL: a crash of the process loses nothing committed; a power cut may lose the last commits, which
+    // the broker then redelivers only if they were not yet acknowledged. Central runs on a server, not an SD card.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const p = (sql: string): Statement => this.db.prepare(sql);
+    this.q = {
+      insertEvent: p('INSERT OR IGNORE INTO events (id, site, type, at_ms, received_ms, payload) VALUES (?, ?, ?, ?, ?, ?)'),
+      touchSite: p(`INSERT INTO sites (id, last_seen_ms) VALUES (?, ?)
+        ON CONFLICT (id) DO UPDATE SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms)`),
+      setState: p(`INSERT INTO sites (id, state, state_at_ms, last_seen_ms) VALUES (@id, @state, @at, @seen)
+        ON CONFLICT (id) DO UPDATE SET state = excluded.state, state_at_ms = excluded.state_at_ms,
+          last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms)
+        WHERE sites.state_at_ms IS NULL OR sites.state_at_ms <= excluded.state_at_ms`),
+      setOnline: p(`INSERT INTO sites (id, online, since_ms, last_seen_ms) VALUES (@id, @online, @since, @since)
+        ON CONFLICT (id) DO UPDATE SET
+          since_ms = CASE WHEN sites.online = excluded.online AND sites.since_ms IS NOT NULL THEN sites.since_ms ELSE excluded.since_ms END,
+          online = excluded.online,
+          last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms)`),
+      sample: p('INSERT OR REPLACE INTO occupancy_samples (site, at_ms, inside, capacity) VALUES (?, ?, ?, ?)'),
+      lastSample: p('SELECT inside, capacity FROM occupancy_samples WHERE site = ? ORDER BY at_ms DESC LIMIT 1'),
+      sites: p(`SELECT s.*, pl.version AS policy_version FROM sites s LEFT JOIN policies pl ON pl.site = s.id ORDER BY s.id`),
+      site: p(`SELECT s.*, pl.version AS policy_version FROM sites s LEFT JOIN policies pl ON pl.site = s.id WHERE s.id = ?`),
+      recent: p('SELECT payload, received_ms FROM events WHERE site = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?'),
+      recentOfType: p('SELECT payload, received_ms FROM events WHERE site = ? AND type = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?'),
+      eventsBetween: p('SELECT payload FROM events WHERE type = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms, id'),
+      lastModeBefore: p("SELECT payload FROM events WHERE site = ? AND type = 'mode' AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT 1"),
+      samples: p('SELECT at_ms, inside, capacity FROM occupancy_samples WHERE site = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms'),
+      sampleBefore: p('SELECT at_ms, inside, capacity FROM occupancy_samples WHERE site = ? AND at_ms < ? ORDER BY at_ms DESC LIMIT 1'),
+      setPolicy: p(`INSERT INTO policies (site, version, doc, seen_ms) VALUES (?, ?, ?, ?)
+        ON CONFLICT (site) DO UPDATE SET version = excluded.version, doc = excluded.doc, seen_ms = excluded.seen_ms`),
+      policy: p('SELECT version, doc, seen_ms FROM policies WHERE site = ?'),
+      command: p('INSERT OR REPLACE INTO commands (id, site, command, actor, at_ms, result) VALUES (?, ?, ?, ?, ?, ?)'),
+      commands: p('SELECT * FROM commands WHERE site = ? ORDER BY at_ms DESC LIMIT ?'),
+      eventCount: p('SELECT COUNT(*) AS n FROM events'),
+      purgeEvents: p('DELETE FROM events WHERE at_ms < ?'),
+      purgeSamples: p('DELETE FROM occupancy_samples WHERE at_ms < ?'),
+    } as Record<string, Statement>;
+  }
+
+  private stmt(name: string): Statement {
+    const s = this.q[name];
+    if (!s) throw new Error(`no statement ${name}`);
+    return s;
+  }
+
+  /** Stores an event once: a second copy with the same id (a resend after an outage) changes nothing. */
+  insertEvent(event: GatewayEvent, receivedAt: Date): boolean {
+    const atMs = Date.parse(event.at);
+    const res = this.stmt('insertEvent').run(event.id, event.site, event.type, atMs, receivedAt.getTime(), JSON.stringify(event));
+    this.stmt('touchSite').run(event.site, receivedAt.getTime());
+    if (res.changes === 1 && event.type === 'occupancy') {
+      const last = this.stmt('lastSample').get(event.site) as { capacity: number | null } | undefined;
+      this.stmt('sample').run(event.site, atMs, event.inside, last?.capacity ?? null);
+    }
+    return res.changes === 1;
+  }
+
+  /** The latest state of a site; an older one arriving late does not overwrite a newer one. */
+  setState(state: GatewayState, receivedAt: Date): void {
+    const atMs = Date.parse(state.at);
+    this.stmt('setState').run({ id: state.site, state: JSON.stringify(state), at: atMs, seen: receivedAt.getTime() });
+    const last = this.stmt('lastSample').get(state.site) as { inside: number; capacity: number | null } | undefined;
+    if (!last || last.inside !== state.occupancy.inside || last.capacity !== state.occupancy.capacity) {
+      this.stmt('sample').run(state.site, atMs, state.occupancy.inside, state.occupancy.capacity);
+    }
+  }
+
+  setAvailability(site: string, online: boolean, at: Date): void {
+    this.stmt('setOnline').run({ id: site, online: online ? 1 : 0, since: at.getTime() });
+  }
+
+  setPolicy(site: string, version: number, doc: unknown, at: Date): void {
+    this.stmt('setPolicy').run(site, version, JSON.stringify(doc), at.getTime());
+  }
+
+  policy(site: string): { version: number; doc: unknown; seenAt: string } | null {
+    const row = this.stmt('policy').get(site) as { version: number; doc: string; seen_ms: number } | undefined;
+    return row ? { version: row.version, doc: JSON.parse(row.doc) as unknown, seenAt: new Date(row.seen_ms).toISOString() } : null;
+  }
+
+  sites(): SiteRow[] {
+    return (this.stmt('sites').all() as RawSite[]).map(toSite);
+  }
+
+  site(id: string): SiteRow | null {
+    const row = this.stmt('site').get(id) as RawSite | undefined;
+    return row ? toSite(row) : null;
+  }
+
+  recentEvents(site: string, options: { limit: number; before?: Date | undefined; type?: string | undefined }): StoredEvent[] {
+    const before = options.before?.getTime() ?? Number.MAX_SAFE_INTEGER;
+    const rows = (
+      options.type
+        ? this.stmt('recentOfType').all(site, options.type, before, options.limit)
+        : this.stmt('recent').all(site, before, options.limit)
+    ) as Array<{ payload: string; received_ms: number }>;
+    return rows.map((r) => ({ event: JSON.parse(r.payload) as GatewayEvent, receivedAt: new Date(r.received_ms).toISOString() }));
+  }
+
+  /** All events of one type in [from, to), in time order (for the figures). */
+  eventsOfType(type: GatewayEvent['type'], from: Date, to: Date): GatewayEvent[] {
+    return (this.stmt('eventsBetween').all(type, from.getTime(), to.getTime()) as Array<{ payload: string }>).map(
+      (r) => JSON.parse(r.payload) as GatewayEvent,
+    );
+  }
+
+  lastModeBefore(site: string, at: Date): GatewayEvent | null {
+    const row = this.stmt('lastModeBefore').get(site, at.getTime()) as { payload: string } | undefined;
+    return row ? (JSON.parse(row.payload) as GatewayEvent) : null;
+  }
+
+  /** Samples in [from, to), starting with the last one before `from` (so a chart starts at the right level). */
+  occupancy(site: string, from: Date, to: Date): OccupancySample[] {
+    type Raw = { at_ms: number; inside: number; capacity: number | null };
+    const before = this.stmt('sampleBefore').get(site, from.getTime()) as Raw | undefined;
+    const rows = this.stmt('samples').all(site, from.getTime(), to.getTime()) as Raw[];
+    const out = rows.map((r) => ({ at: new Date(r.at_ms).toISOString(), inside: r.inside, capacity: r.capacity }));
+    if (before) out.unshift({ at: from.toISOString(), inside: before.inside, capacity: before.capacity });
+    return out;
+  }
+
+  recordCommand(c: CommandRecord): void {
+    this.stmt('command').run(c.id, c.site, c.command, c.actor, Date.parse(c.at), c.result);
+  }
+
+  commands(site: string, limit: number): CommandRecord[] {
+    return (this.stmt('commands').all(site, limit) as Array<{ id: string; site: string; command: string; actor: string; at_ms: number; result: string }>).map(
+      (r) => ({ id: r.id, site: r.site, command: r.command, actor: r.actor, at: new Date(r.at_ms).toISOString(), result: r.result }),
+    );
+  }
+
+  eventCount(): number {
+    return (this.stmt('eventCount').get() as { n: number }).n;
+  }
+
+  purgeBefore(at: Date): void {
+    this.stmt('purgeEvents').run(at.getTime());
+    this.stmt('purgeSamples').run(at.getTime());
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+type RawSite = {
+  id: string;
+  online: number;
+  since_ms: number | null;
+  last_seen_ms: number | null;
+  state: string | null;
+  policy_version: number | null;
+};
+
+function toSite(r: RawSite): SiteRow {
+  return {
+    id: r.id,
+    online: r.online === 1,
+    since: r.since_ms === null ? null : new Date(r.since_ms).toISOString(),
+    lastSeen: r.last_seen_ms === null ? null : new Date(r.last_seen_ms).toISOString(),
+    state: r.state === null ? null : (JSON.parse(r.state) as GatewayState),
+    policyVersion: r.policy_version,
+  };
+}

@@ -1,0 +1,130 @@
+// The `hardware:` section of the gateway's config file: which drivers run, which BCM pin does what,
+// and the level each output takes when the software is not in control (start, stop, crash).
+import { z } from 'zod';
+import { INPUT_NAMES, OUTPUT_NAMES } from './types.js';
+
+/** BCM numbers of the 40-pin header's GPIOs (GPIO0/1 are the HAT EEPROM pins but still usable). */
+const bcmPin = z
+  .number({ error: 'must be a BCM GPIO number 0–27' })
+  .int('must be a BCM GPIO number 0–27')
+  .min(0, 'must be a BCM GPIO number 0–27')
+  .max(27, 'must be a BCM GPIO number 0–27');
+
+const level = z.enum(['high', 'low']);
+
+export const OutputConfigSchema = z.strictObject({
+  /** Optional under the simulated driver; required for sysfs. */
+  pin: bcmPin.optional(),
+  /** The pin level that energises the relay or lights the LED. Many opto-isolated relay boards are active low. */
+  activeLevel: level.default('high'),
+  /** What the output does when the software is not in control. For a fail-safe maglock the door's safe state is `active` (held locked). */
+  safe: z.enum(['active', 'inactive']).default('inactive'),
+});
+
+export const InputConfigSchema = z.strictObject({
+  pin: bcmPin.optional(),
+  /** Contacts switch to ground against a pull-up, so a closed contact reads low: `low` is the default. */
+  activeLevel: level.default('low'),
+  /**
+   * A level must hold this long before it counts. At most 400 ms: EN 60839-11-1 asks that inputs held
+   * for 400 ms are always seen. Pulses shorter than this are ignored (mind a people counter's pulse width).
+   */
+  debounceMs: z.number().int().min(0).max(400, 'must be at most 400 (inputs held 400 ms must always be seen)').default(30),
+});
+
+const outputs = Object.fromEntries(OUTPUT_NAMES.map((name) => [name, OutputConfigSchema.prefault({})])) as Record<
+  (typeof OUTPUT_NAMES)[number],
+  z.ZodPrefault<typeof OutputConfigSchema>
+>;
+
+const inputs = Object.fromEntries(INPUT_NAMES.map((name) => [name, InputConfigSchema.optional()])) as Record<
+  (typeof INPUT_NAMES)[number],
+  z.ZodOptional<typeof InputConfigSchema>
+>;
+
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const ReaderConfigSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'must be 1–32 letters, digits, dashes or underscores'),
+  driver: z.enum(['simulated', 'pcsc', 'keyboard']),
+  role: z.enum(['entry', 'exit']).default('entry'),
+  /**
+   * pcsc only: a regular expression (case-insensitive) on the PC/SC reader name that picks this reader,
+   * e.g. entry `ACR122|00 00`, exit `00 01`. Without it the reader takes any PC/SC reader not claimed by another.
+   */
+  namePattern: z.string().min(1).refine(isRegExp, 'must be a valid regular expression').optional(),
+  /** keyboard only: an input device (`/dev/input/by-id/…-event-kbd`), a file or FIFO of lines, or `-` for stdin. */
+  device: z.string().min(1).optional(),
+});
+
+export const HardwareConfigSchema = z
+  .strictObject({
+    gpio: z
+      .strictObject({
+        driver: z.enum(['simulated', 'sysfs']).default('simulated'),
+        /** Where the gpiochips are listed; the BCM → sysfs number offset is read from here. */
+        sysfsRoot: z.string().min(1).default('/sys/class/gpio'),
+      })
+      .prefault({}),
+    outputs: z.strictObject(outputs).prefault({}),
+    /** Only the inputs that are fitted. */
+    inputs: z.strictObject(inputs).prefault({}),
+    readers: z
+      .array(ReaderConfigSchema)
+      .min(1, 'configure at least one reader')
+      .default([{ id: 'entry', driver: 'simulated', role: 'entry' }]),
+    keypad: z.strictObject({ driver: z.enum(['none', 'simulated']).default('none') }).prefault({}),
+  })
+  .superRefine((hw, ctx) => {
+    const usedBy = new Map<number, string>();
+    const claim = (path: [string, string], pin: number | undefined): void => {
+      const where = `${path[0]}.${path[1]}`;
+      if (pin === undefined) {
+        if (hw.gpio.driver === 'sysfs') ctx.addIssue({ code: 'custom', path: [...path, 'pin'], message: 'required when gpio.driver is sysfs' });
+        return;
+      }
+      const other = usedBy.get(pin);
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'pin'], message: `BCM ${pin} is already used by ${other}` });
+      } else {
+        usedBy.set(pin, where);
+      }
+    };
+    for (const name of OUTPUT_NAMES) claim(['outputs', name], hw.outputs[name].pin);
+    for (const name of INPUT_NAMES) {
+      const input = hw.inputs[name];
+      if (input !== undefined) claim(['inputs', name], input.pin);
+    }
+
+    const ids = new Set<string>();
+    let stdinReaders = 0;
+    hw.readers.forEach((reader, index) => {
+      if (ids.has(reader.id)) ctx.addIssue({ code: 'custom', path: ['readers', index, 'id'], message: `duplicate reader id "${reader.id}"` });
+      ids.add(reader.id);
+      if (reader.namePattern !== undefined && reader.driver !== 'pcsc') {
+        ctx.addIssue({ code: 'custom', path: ['readers', index, 'namePattern'], message: 'only for driver pcsc' });
+      }
+      if (reader.device !== undefined && reader.driver !== 'keyboard') {
+        ctx.addIssue({ code: 'custom', path: ['readers', index, 'device'], message: 'only for driver keyboard' });
+      }
+      if (reader.driver === 'keyboard' && (reader.device ?? '-') === '-') stdinReaders += 1;
+      if (stdinReaders > 1 && reader.driver === 'keyboard' && (reader.device ?? '-') === '-') {
+        ctx.addIssue({ code: 'custom', path: ['readers', index, 'device'], message: 'only one keyboard reader can read stdin' });
+      }
+    });
+  });
+
+export type HardwareConfig = z.infer<typeof HardwareConfigSchema>;
+export type HardwareConfigInput = z.input<typeof HardwareConfigSchema>;
+export type OutputConfig = z.infer<typeof OutputConfigSchema>;
+export type InputConfig = z.infer<typeof InputConfigSchema>;
+export type ReaderConfig = z.infer<typeof ReaderConfigSchema>;

@@ -1,0 +1,202 @@
+// Builds the hardware bundle from the `hardware:` config. Every output is created and put in its safe
+// state first, before any input, reader or keypad exists, so nothing can act on a relay in an unknown state.
+import type { HardwareConfig, ReaderConfig } from './config.js';
+import { loadOnoff, type GpioClass } from './gpio/onoff.js';
+import { bcmToSysfs, findHeaderChip } from './gpio/sysfs-base.js';
+import { SysfsInput } from './gpio/sysfs-input.js';
+import { SysfsOutput } from './gpio/sysfs-output.js';
+import { errorField, silentLogger, type HardwareLogger } from './logger.js';
+import { KeyboardWedgeReader, type KeyboardReaderOptions } from './readers/keyboard.js';
+import { loadNfcPcsc, PcscCardReader, PcscUnavailableError, type NfcPcscModule, type PcscCardReaderOptions } from './readers/pcsc.js';
+import { SimulatedInput } from './simulated/input.js';
+import { SimulatedKeypad } from './simulated/keypad.js';
+import { SimulatedOutput, type Clock } from './simulated/output.js';
+import { SimulatedCardReader } from './simulated/reader.js';
+import {
+  INPUT_NAMES,
+  OUTPUT_NAMES,
+  type CardReader,
+  type DigitalInput,
+  type DigitalOutput,
+  type Hardware,
+  type InputName,
+  type Keypad,
+  type OutputName,
+  type SimulatedControls,
+  type SimulatedInputControls,
+  type SimulatedOutputControls,
+} from './types.js';
+
+export interface CreateHardwareOptions {
+  /** pino fits. */
+  logger?: HardwareLogger;
+  /** Timestamps of the simulated outputs' history. */
+  clock?: Clock;
+  /** Seams for tests: the onoff Gpio class, nfc-pcsc, and the PC/SC and keyboard reader options. */
+  drivers?: {
+    loadGpio?: () => Promise<GpioClass>;
+    loadNfc?: () => Promise<NfcPcscModule>;
+    pcsc?: Pick<PcscCardReaderOptions, 'probeService' | 'backoff' | 'appearGraceMs'>;
+    keyboard?: Pick<KeyboardReaderOptions, 'open' | 'reopen' | 'eventSize'>;
+  };
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+export async function createHardware(config: HardwareConfig, opts: CreateHardwareOptions = {}): Promise<Hardware> {
+  const logger = opts.logger ?? silentLogger;
+  const clock = opts.clock ?? systemClock;
+  const outputs: Partial<Record<OutputName, DigitalOutput>> = {};
+  const inputs: Partial<Record<InputName, DigitalInput>> = {};
+  const simulatedOutputs: Partial<Record<OutputName, SimulatedOutputControls>> = {};
+  const simulatedInputs: Partial<Record<InputName, SimulatedInputControls>> = {};
+
+  const allSafe = (): void => {
+    for (const output of Object.values(outputs)) {
+      try {
+        output.toSafe();
+      } catch {
+        // toSafe never throws by contract; one broken output must not keep the others from their safe state.
+      }
+    }
+  };
+  const closeOutputs = (): void => {
+    for (const output of Object.values(outputs)) {
+      try {
+        output.close();
+      } catch {
+        // best effort: we are already failing or stopping
+      }
+    }
+  };
+
+  // 1. Outputs, each written to its safe level as it is created.
+  let Gpio: GpioClass | undefined;
+  let base = 0;
+  try {
+    if (config.gpio.driver === 'sysfs') {
+      const chip = findHeaderChip(config.gpio.sysfsRoot);
+      base = chip.base;
+      Gpio = await (opts.drivers?.loadGpio ?? loadOnoff)();
+      logger.info({ chip: chip.chip, label: chip.label, base }, 'GPIO over sysfs');
+    }
+    for (const name of OUTPUT_NAMES) {
+      const outputConfig = config.outputs[name];
+      if (Gpio === undefined) {
+        const output = new SimulatedOutput(name, outputConfig, clock);
+        outputs[name] = output;
+        simulatedOutputs[name] = output;
+      } else {
+        outputs[name] = new SysfsOutput(name, outputConfig, bcmToSysfs(requirePin(outputConfig.pin, `outputs.${name}.pin`), base), Gpio, logger);
+      }
+    }
+  } catch (error) {
+    allSafe();
+    closeOutputs();
+    throw error;
+  }
+  logger.info({ outputs: Object.fromEntries(OUTPUT_NAMES.map((n) => [n, outputs[n]?.active])) }, 'outputs in their safe state');
+
+  const readers: CardReader[] = [];
+  let keypad: Keypad | undefined;
+  try {
+    // 2. Inputs that are fitted.
+    for (const name of INPUT_NAMES) {
+      const inputConfig = config.inputs[name];
+      if (inputConfig === undefined) continue;
+      if (Gpio === undefined) {
+        const input = new SimulatedInput(name, inputConfig);
+        inputs[name] = input;
+        simulatedInputs[name] = input;
+      } else {
+        inputs[name] = new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, `inputs.${name}.pin`), base), Gpio, logger);
+      }
+    }
+
+    // 3. Readers: one object for all simulated ones, one for all PC/SC ones, one per keyboard wedge.
+    const byDriver = (driver: ReaderConfig['driver']): ReaderConfig[] => config.readers.filter((r) => r.driver === driver);
+    let simulatedReader: SimulatedCardReader | undefined;
+    for (const driver of new Set(config.readers.map((r) => r.driver))) {
+      const entries = byDriver(driver);
+      if (driver === 'simulated') {
+        simulatedReader = new SimulatedCardReader(entries);
+        readers.push(simulatedReader);
+      } else if (driver === 'pcsc') {
+        readers.push(await createPcscReader(entries, logger, opts));
+      } else {
+        for (const entry of entries) {
+          readers.push(new KeyboardWedgeReader({ ...opts.drivers?.keyboard, id: entry.id, role: entry.role, device: entry.device ?? '-', logger }));
+        }
+      }
+    }
+
+    // 4. Keypad.
+    let simulatedKeypad: SimulatedKeypad | undefined;
+    if (config.keypad.driver === 'simulated') {
+      const entryReader = config.readers.find((r) => r.role === 'entry') ?? config.readers[0];
+      simulatedKeypad = new SimulatedKeypad(entryReader?.id ?? 'entry');
+      keypad = simulatedKeypad;
+    }
+
+    const anySimulated = config.gpio.driver === 'simulated' || simulatedReader !== undefined || simulatedKeypad !== undefined;
+    const simulated: SimulatedControls | undefined = anySimulated
+      ? { reader: simulatedReader, keypad: simulatedKeypad, inputs: simulatedInputs, outputs: simulatedOutputs }
+      : undefined;
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        allSafe();
+        await Promise.allSettled([...readers.map((r) => r.stop()), keypad?.stop()]);
+        for (const input of Object.values(inputs)) {
+          try {
+            input.close();
+          } catch (error) {
+            logger.warn({ input: input.name, err: errorField(error) }, 'could not close input');
+          }
+        }
+        closeOutputs();
+      })();
+      return closing;
+    };
+
+    return { readers, keypad, outputs: outputs as Record<OutputName, DigitalOutput>, inputs, allSafe, close, simulated };
+  } catch (error) {
+    allSafe();
+    for (const input of Object.values(inputs)) input.close();
+    closeOutputs();
+    throw error;
+  }
+}
+
+/**
+ * The simulated controls of a bundle, or an error saying why there are none: for `oag tap` and the demo,
+ * which only make sense on simulated hardware.
+ */
+export function simulatedControls(hw: Pick<Hardware, 'simulated'>): SimulatedControls {
+  if (hw.simulated === undefined) {
+    throw new Error('this hardware is not simulated: set `hardware.readers[].driver: simulated` (and `hardware.gpio.driver: simulated`) to play cards and contacts');
+  }
+  return hw.simulated;
+}
+
+/**
+ * A PC/SC reader that cannot load (no libpcsclite on this machine) does not stop the branch: its readers
+ * report offline with the reason, the other readers work, and the gateway raises `reader-offline`.
+ */
+async function createPcscReader(entries: ReaderConfig[], logger: HardwareLogger, opts: CreateHardwareOptions): Promise<PcscCardReader> {
+  let nfc: NfcPcscModule | PcscUnavailableError;
+  try {
+    nfc = await (opts.drivers?.loadNfc ?? loadNfcPcsc)();
+  } catch (error) {
+    nfc = error instanceof PcscUnavailableError ? error : new PcscUnavailableError(error);
+    logger.error({ readers: entries.map((e) => e.id) }, nfc.message);
+  }
+  return new PcscCardReader({ ...opts.drivers?.pcsc, entries, nfc, logger });
+}
+
+function requirePin(pin: number | undefined, path: string): number {
+  // The schema requires pins under sysfs; this guards a config built by hand.
+  if (pin === undefined) throw new Error(`${path}: required when gpio.driver is sysfs`);
+  return pin;
+}

@@ -1,0 +1,59 @@
+// An output on a sysfs GPIO. The safe level goes on the pin as it is exported (direction "high"/"low" sets
+// direction and value in one write, so the relay never glitches), and again whenever the software lets go.
+import type { OutputConfig } from '../config.js';
+import { errorField, type HardwareLogger } from '../logger.js';
+import type { DigitalOutput, OutputName } from '../types.js';
+import { levelFor, type GpioClass, type GpioPin } from './onoff.js';
+
+export class SysfsOutput implements DigitalOutput {
+  private readonly pin: GpioPin;
+  private readonly safeState: boolean;
+  private state: boolean;
+  private closed = false;
+
+  constructor(
+    readonly name: OutputName,
+    private readonly config: Pick<OutputConfig, 'activeLevel' | 'safe'>,
+    sysfsNumber: number,
+    Gpio: GpioClass,
+    private readonly logger: HardwareLogger,
+  ) {
+    this.safeState = config.safe === 'active';
+    this.state = this.safeState;
+    const safeLevel = levelFor(this.safeState, config.activeLevel);
+    // activeLow false: a stale `active_low` left by another program would invert our writes.
+    this.pin = new Gpio(sysfsNumber, safeLevel === 1 ? 'high' : 'low', undefined, { activeLow: false });
+    // onoff ignores configuration errors on a pin that was already exported, so write the level explicitly too.
+    this.pin.writeSync(safeLevel);
+  }
+
+  get active(): boolean {
+    return this.state;
+  }
+
+  set(active: boolean): void {
+    if (this.closed) throw new Error(`output ${this.name} is closed`);
+    this.pin.writeSync(levelFor(active, this.config.activeLevel));
+    this.state = active;
+  }
+
+  toSafe(): void {
+    if (this.closed) return;
+    try {
+      this.set(this.safeState);
+    } catch (error) {
+      this.logger.error({ output: this.name, err: errorField(error) }, 'could not drive output to its safe state');
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.toSafe();
+    this.closed = true;
+    try {
+      this.pin.unexport();
+    } catch (error) {
+      this.logger.warn({ output: this.name, err: errorField(error) }, 'could not unexport output pin');
+    }
+  }
+}

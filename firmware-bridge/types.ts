@@ -1,0 +1,161 @@
+// The hardware boundary. The gateway depends on these small interfaces only; each has a simulated
+// implementation (tests, demo) and real ones (PC/SC, keyboard wedge, onoff sysfs GPIO).
+import type { EventEmitter } from 'node:events';
+
+export type ReaderRole = 'entry' | 'exit';
+
+export interface CardTap {
+  /** Normalised UID or card number: hex upper case with no separators (NFC), or the digits typed (wedge). */
+  uid: string;
+  readerId: string;
+  role: ReaderRole;
+  /** process.hrtime.bigint() when the driver saw the card: for latency measurement. */
+  seenAt: bigint;
+  /** The physical reader's name where the driver knows it (PC/SC), e.g. "ACS ACR122U PICC Interface 00 00". */
+  readerName?: string | undefined;
+}
+
+export interface ReaderStatus {
+  readerId: string;
+  role: ReaderRole;
+  online: boolean;
+  /** Human-readable reason when offline, e.g. "PC/SC service not running". */
+  detail?: string | undefined;
+  /** The physical reader's name where the driver knows it (PC/SC). */
+  readerName?: string | undefined;
+}
+
+export interface ReadError {
+  readerId: string;
+  role: ReaderRole;
+  message: string;
+}
+
+export interface CardReaderEvents {
+  tap: [CardTap];
+  'read-error': [ReadError];
+  status: [ReaderStatus];
+}
+
+/** One source of taps; a PC/SC driver may serve several physical readers and emits each one's status. */
+export interface CardReader extends EventEmitter<CardReaderEvents> {
+  readonly kind: 'simulated' | 'pcsc' | 'keyboard';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface KeypadEvents {
+  /** A PIN entered and confirmed (digits only). */
+  pin: [{ digits: string; readerId: string }];
+}
+
+export interface Keypad extends EventEmitter<KeypadEvents> {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const OUTPUT_NAMES = ['door', 'lights', 'sounder', 'ledGreen', 'ledRed'] as const;
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+/**
+ * What `active` means for each input (the wiring and `activeLevel` make it so; see docs/hardware.md):
+ * doorContact: the door is open · exitButton: pressed · fireAlarm: the fire system is in alarm ·
+ * counterIn/counterOut: a count pulse · tamper: an enclosure or reader is tampered with.
+ */
+export const INPUT_NAMES = ['doorContact', 'exitButton', 'fireAlarm', 'counterIn', 'counterOut', 'tamper'] as const;
+export type InputName = (typeof INPUT_NAMES)[number];
+
+/**
+ * A digital output. `active` means energised (the configured active level is on the pin);
+ * `safe` is the state the output takes at start, stop and crash.
+ */
+export interface DigitalOutput {
+  readonly name: OutputName;
+  readonly active: boolean;
+  /** Synchronous on purpose: the hot path writes the relay without awaiting anything. */
+  set(active: boolean): void;
+  /** Write the configured safe state. Never throws: safety paths call it from signal and crash handlers. */
+  toSafe(): void;
+  close(): void;
+}
+
+export interface DigitalInputEvents {
+  /** Debounced change; `active` is the logical state after the active level is applied. */
+  change: [active: boolean];
+}
+
+export interface DigitalInput extends EventEmitter<DigitalInputEvents> {
+  readonly name: InputName;
+  /** Debounced logical state. */
+  readonly active: boolean;
+  close(): void;
+}
+
+export interface Hardware {
+  readers: CardReader[];
+  keypad: Keypad | undefined;
+  outputs: Record<OutputName, DigitalOutput>;
+  /** Only the inputs that are fitted (configured). */
+  inputs: Partial<Record<InputName, DigitalInput>>;
+  /** Drive every output to its safe state. Synchronous and never throws. */
+  allSafe(): void;
+  /** Safe state, then release pins and stop readers. */
+  close(): Promise<void>;
+  /**
+   * Controls of the simulated drivers, present when any part of the bundle is simulated, so that tests,
+   * the demo and `oag tap` can play a card or a contact: `hw.simulated?.reader?.tap('04A2B3C4')`.
+   */
+  simulated?: SimulatedControls | undefined;
+}
+
+/** One output's write as the simulated driver recorded it; `atMs` is the injected clock's epoch milliseconds. */
+export interface OutputWrite {
+  active: boolean;
+  atMs: number;
+}
+
+export interface SimulatedReaderControls {
+  /** The ids of the simulated readers, entry readers first. */
+  readonly readerIds: readonly string[];
+  /**
+   * Play a card on a reader (default: the first entry reader). The UID is normalised like a real read;
+   * returns the tap emitted, or undefined when that reader is offline (a real one would read nothing).
+   */
+  tap(uid: string, readerId?: string): CardTap | undefined;
+  /** A card the reader could not read: emits `read-error`, never a tap. */
+  failRead(readerId?: string, message?: string): void;
+  /** Unplug or plug back a reader: emits `status` when it changes. */
+  setOnline(readerId: string, online: boolean, detail?: string): void;
+}
+
+export interface SimulatedKeypadControls {
+  /** Type a PIN and confirm it. */
+  enter(digits: string, readerId?: string): void;
+}
+
+export interface SimulatedInputControls {
+  readonly name: InputName;
+  readonly active: boolean;
+  /** Set the raw (undebounced) logical level, as a contact closing or opening would. */
+  set(active: boolean): void;
+  /** Active for `ms`, then inactive; pulses shorter than the input's debounce are ignored, as on the pin. */
+  pulse(ms: number): Promise<void>;
+}
+
+export interface SimulatedOutputControls {
+  readonly name: OutputName;
+  readonly active: boolean;
+  /** The most recent writes, oldest first (bounded); the first one is the safe state written at creation. */
+  readonly history: readonly OutputWrite[];
+}
+
+export interface SimulatedControls {
+  /** Present when at least one reader is simulated. */
+  readonly reader: SimulatedReaderControls | undefined;
+  /** Present when `keypad.driver` is simulated. */
+  readonly keypad: SimulatedKeypadControls | undefined;
+  /** Every configured input when `gpio.driver` is simulated. */
+  readonly inputs: Partial<Record<InputName, SimulatedInputControls>>;
+  /** Every output when `gpio.driver` is simulated. */
+  readonly outputs: Partial<Record<OutputName, SimulatedOutputControls>>;
+}

@@ -1,0 +1,152 @@
+// The hot path: tap → normalise → keyed hash → member lookup → decide → relay → event row.
+// Everything here is synchronous; nothing waits on the network (architecture: "the hot path").
+import type { CardTap } from '../firmware-bridge/types.js';
+import { decide } from '../policies/index.js';
+import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../policies/index.js';
+import type { AccessOutcome, EventBus } from './bus.js';
+import { CardIdError, normaliseCardId, pseudonym } from './cards.js';
+import type { Clock } from './clock.js';
+import type { Door } from './door.js';
+import type { EventLog } from './event-log.js';
+import type { Feedback } from './feedback.js';
+import type { Store } from './store/index.js';
+
+export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPinFailureAt'>;
+
+export interface AccessOptions {
+  store: Store;
+  hashCard: (normalisedId: string) => Buffer;
+  policy: () => Policy;
+  context: () => BaseContext;
+  mode: () => BranchMode;
+  door: Door;
+  feedback: Feedback;
+  events: EventLog;
+  bus: EventBus;
+  clock: Clock;
+  repeatWindowMs: number;
+  pinTimeoutMs: number;
+  hasKeypad: boolean;
+}
+
+interface PendingPin {
+  cardHash: Buffer;
+  member: Member;
+  person: string;
+  role: CardTap['role'];
+  expiresAt: number;
+}
+
+export class AccessControl {
+  /** Last tap time per card (by hash), to fold a card held or re-tapped into one tap. */
+  private readonly recentTaps = new Map<string, number>();
+  private pendingPin: PendingPin | undefined;
+
+  constructor(private readonly options: AccessOptions) {}
+
+  handleTap(tap: CardTap): AccessOutcome | undefined {
+    const { options } = this;
+    let cardId: string;
+    try {
+      cardId = normaliseCardId(tap.uid);
+    } catch (error) {
+      // A card that cannot be read is a read error, not a refusal; the message never contains the card data.
+      options.events.record('reader', { reader: tap.role, readerId: tap.readerId, error: error instanceof CardIdError ? error.message : 'unreadable card' });
+      return undefined;
+    }
+    const cardHash = options.hashCard(cardId);
+    const nowMs = options.clock.now().getTime();
+    if (this.isRepeat(cardHash, nowMs)) return undefined;
+
+    if (tap.role === 'exit') return this.handleExitTap(tap, cardHash);
+
+    const member = options.store.members.find(cardHash);
+    const policy = options.policy();
+    const context: DecisionContext = options.context();
+    if (member !== undefined && policy.rules.pin !== 'never') this.addPinFailures(context, cardHash);
+    const decision = decide(policy, member, context);
+    return this.act(decision, tap, cardHash, member);
+  }
+
+  /** A PIN typed on the keypad, answering the last tap that asked for one. */
+  handlePin(digits: string): AccessOutcome | undefined {
+    const pending = this.pendingPin;
+    this.pendingPin = undefined;
+    const { options } = this;
+    if (pending === undefined || options.clock.now().getTime() > pending.expiresAt) {
+      options.feedback.refused();
+      return undefined;
+    }
+    const context: DecisionContext = { ...options.context(), pin: digits };
+    this.addPinFailures(context, pending.cardHash);
+    const decision = decide(options.policy(), pending.member, context);
+    if (!decision.allow && decision.reason === 'pin-wrong') options.store.pins.recordFailure(pending.cardHash, context.at);
+    if (decision.allow) options.store.pins.reset(pending.cardHash);
+    const tap: CardTap = { uid: '', readerId: 'keypad', role: pending.role, seenAt: process.hrtime.bigint() };
+    return this.act(decision, tap, pending.cardHash, pending.member);
+  }
+
+  private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined): AccessOutcome {
+    const { options } = this;
+    let relayAt: bigint | null = null;
+    if (decision.allow) {
+      if (options.door.grant()) relayAt = process.hrtime.bigint();
+      options.feedback.granted();
+    } else if (decision.reason === 'pin-required' && options.hasKeypad && member !== undefined) {
+      this.pendingPin = {
+        cardHash,
+        member,
+        person: pseudonym(cardHash),
+        role: tap.role,
+        expiresAt: options.clock.now().getTime() + options.pinTimeoutMs,
+      };
+      options.feedback.promptPin(options.pinTimeoutMs);
+    } else {
+      options.feedback.refused();
+    }
+    const person = pseudonym(cardHash);
+    options.events.record(
+      'access',
+      { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person },
+      { reason: decision.reason, cardHash },
+    );
+    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, relayAt };
+    options.bus.emit('access', outcome);
+    return outcome;
+  }
+
+  /** An exit reader: leaving is never refused; the tap releases the door like the exit button. */
+  private handleExitTap(tap: CardTap, cardHash: Buffer): AccessOutcome {
+    const { options } = this;
+    options.door.exitRequest();
+    const decision: Decision = { allow: true, reason: 'exit', mode: options.mode() };
+    const person = pseudonym(cardHash);
+    options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person }, { reason: 'exit', cardHash });
+    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, relayAt: process.hrtime.bigint() };
+    options.bus.emit('access', outcome);
+    return outcome;
+  }
+
+  private addPinFailures(context: DecisionContext, cardHash: Buffer): void {
+    const failures = this.options.store.pins.get(cardHash);
+    if (failures === undefined) return;
+    context.pinFailures = failures.count;
+    context.lastPinFailureAt = failures.lastAt;
+  }
+
+  private isRepeat(cardHash: Buffer, nowMs: number): boolean {
+    const window = this.options.repeatWindowMs;
+    if (window <= 0) return false;
+    const key = cardHash.toString('base64');
+    const last = this.recentTaps.get(key);
+    this.recentTaps.set(key, nowMs);
+    if (this.recentTaps.size > 256) this.prune(nowMs);
+    return last !== undefined && nowMs - last < window;
+  }
+
+  private prune(nowMs: number): void {
+    for (const [key, at] of this.recentTaps) {
+      if (nowMs - at >= this.options.repeatWindowMs) this.recentTaps.delete(key);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// Commands from staff (console), central (MQTT) and the local API all come through here, so that each is
+// validated, authorised and logged the same way. Results are plain data for the caller to send back.
+import type { Gateway } from './controller.js';
+
+export const GATEWAY_COMMANDS = [
+  'unlock',
+  'lock',
+  'lockdown-on',
+  'lockdown-off',
+  'lights-on',
+  'lights-off',
+  'reset-occupancy',
+  'reset-alarms',
+  'announce',
+  'resync',
+] as const;
+export type GatewayCommandName = (typeof GATEWAY_COMMANDS)[number];
+
+export interface GatewayCommand {
+  command: GatewayCommandName;
+  text?: string | undefined;
+}
+
+export type CommandResult = { ok: true } | { ok: false; error: string };
+
+export function runCommand(gateway: Gateway, { command, text }: GatewayCommand, actor: string): CommandResult {
+  switch (command) {
+    case 'unlock':
+      if (gateway.mode === 'lockdown') return { ok: false, error: 'lockdown is on: turn it off before unlocking' };
+      if (!gateway.door.unlockOnce()) return { ok: false, error: `the door is not locked (${gateway.door.state})` };
+      gateway.events.record('staff', { action: 'unlock', actor });
+      return { ok: true };
+    case 'lock':
+      gateway.door.lockNow();
+      gateway.events.record('staff', { action: 'lock', actor });
+      return { ok: true };
+    case 'lockdown-on':
+    case 'lockdown-off':
+      gateway.setLockdown(command === 'lockdown-on', actor);
+      return { ok: true };
+    case 'lights-on':
+      gateway.lights.set(true);
+      gateway.events.record('staff', { action: 'lights-on', actor });
+      return { ok: true };
+    case 'lights-off':
+      // Staff turning the lights off after close is their confirmation that the building is empty.
+      gateway.events.record('staff', { action: 'lights-off', actor });
+      gateway.closing.confirmEmpty();
+      gateway.lights.set(false);
+      return { ok: true };
+    case 'reset-occupancy':
+      gateway.occupancy.reset(actor);
+      return { ok: true };
+    case 'reset-alarms':
+      return gateway.resetAlarms(actor);
+    case 'announce':
+      gateway.announce(text, actor);
+      return { ok: true };
+    case 'resync':
+      gateway.events.record('staff', { action: 'resync', actor });
+      return { ok: true };
+    default: {
+      const unknown: never = command;
+      return { ok: false, error: `unknown command "${String(unknown)}"` };
+    }
+  }
+}

@@ -1,0 +1,152 @@
+// The gateway's one configuration file (YAML), validated once at start and passed down.
+// Nothing else reads settings ad hoc: a module gets the part of this it needs.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { HardwareConfigSchema } from '../firmware-bridge/config.js';
+import { formatIssues } from '../policies/errors.js';
+import { MemberImportMappingSchema } from './members/mapping.js';
+import { UplinkConfigSchema } from './uplink/config.js';
+
+const siteId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower case letters, digits and dashes');
+
+export const GatewayConfigSchema = z.strictObject({
+  site: siteId,
+  /** The policy file in force until the console or central sends a newer version. */
+  policyFile: z.string().min(1),
+  lock: z
+    .strictObject({
+      /**
+       * fail-secure: an electric strike, locked when unpowered; the relay energises to unlock.
+       * fail-safe: a maglock, unlocked when unpowered; the relay energises to hold it locked.
+       */
+      type: z.enum(['fail-secure', 'fail-safe']).default('fail-secure'),
+      // EN 60839-11-1 asks for a release time of at least 3 s.
+      unlockMs: z.number().int().min(3000, 'must be at least 3000 (EN 60839-11-1 release time)').max(60_000).default(5000),
+      heldOpenSeconds: z.number().int().min(5).max(3600).default(30),
+      /** How long after an exit request the door may open without a forced-open alarm. */
+      exitGraceMs: z.number().int().min(1000).max(60_000).default(10_000),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      path: z.string().min(1).default('var/gateway.sqlite'),
+      retentionDays: z.number().int().min(1).max(3650).default(30),
+    })
+    .prefault({}),
+  clock: z
+    .strictObject({
+      /** auto: trusted when systemd-timesyncd has written its sync marker. */
+      trust: z.enum(['auto', 'trusted', 'untrusted']).default('auto'),
+      syncMarker: z.string().default('/run/systemd/timesync/synchronized'),
+    })
+    .prefault({}),
+  taps: z
+    .strictObject({
+      /** Taps of the same card within this window are one tap. */
+      repeatWindowMs: z.number().int().min(0).max(60_000).default(3000),
+      /** How long the keypad waits for a PIN after a tap that needs one. */
+      pinTimeoutMs: z.number().int().min(3000).max(120_000).default(15_000),
+    })
+    .prefault({}),
+  lights: z
+    .strictObject({
+      /** When open access turns the lights on: at its start, or at the first entry. */
+      onAt: z.enum(['open-access-start', 'first-entry']).default('open-access-start'),
+    })
+    .prefault({}),
+  /** The deployment key for card hashing: from OAG_DEPLOYMENT_KEY, or this file (hex or base64, at least 32 bytes). */
+  deploymentKeyFile: z.string().optional(),
+  hardware: HardwareConfigSchema.prefault({}),
+  members: z.strictObject({ mapping: MemberImportMappingSchema.optional() }).prefault({}),
+  http: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .prefault({}),
+  mqtt: UplinkConfigSchema.optional(),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+});
+
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly errors: string[],
+  ) {
+    super(`${file}: invalid configuration\n${errors.map((e) => `  ${e}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseGatewayConfig(input: unknown, file = 'config'): GatewayConfig {
+  const result = GatewayConfigSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(file, formatIssues(result.error));
+  return result.data;
+}
+
+/** Parse YAML text; relative paths in it are taken from `baseDir` (the config file's folder). */
+export function checkGatewayConfigText(text: string, file = 'config', baseDir = '.'): GatewayConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(file, [`(file): not valid YAML: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  const config = parseGatewayConfig(raw, file);
+  return {
+    ...config,
+    policyFile: resolve(baseDir, config.policyFile),
+    store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(baseDir, config.store.path) },
+    deploymentKeyFile: config.deploymentKeyFile === undefined ? undefined : resolve(baseDir, config.deploymentKeyFile),
+  };
+}
+
+export function loadGatewayConfig(path: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`(file): cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+  }
+  return checkGatewayConfigText(text, path, dirname(resolve(path)));
+}
+
+/**
+ * The deployment key: environment first (systemd's EnvironmentFile), then the key file.
+ * Secrets never live in the YAML itself.
+ */
+export function loadDeploymentKey(config: Pick<GatewayConfig, 'deploymentKeyFile'>, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const fromEnv = env.OAG_DEPLOYMENT_KEY;
+  const source = fromEnv !== undefined && fromEnv !== '' ? 'OAG_DEPLOYMENT_KEY' : config.deploymentKeyFile;
+  if (source === undefined) {
+    throw new ConfigError('deployment key', ['OAG_DEPLOYMENT_KEY: not set (and no deploymentKeyFile in the config); generate one with `openssl rand -hex 32`']);
+  }
+  const text = source === 'OAG_DEPLOYMENT_KEY' ? fromEnv! : readKeyFile(source);
+  const key = decodeKey(text.trim());
+  if (key === undefined || key.length < 32) {
+    throw new ConfigError('deployment key', [`${source}: must be at least 32 bytes, written as hex or base64`]);
+  }
+  return key;
+}
+
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('deployment key', [`deploymentKeyFile: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
+  }
+}
+
+function decodeKey(text: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return Buffer.from(text, 'base64');
+  return undefined;
+}

@@ -1,0 +1,390 @@
+// The branch controller: builds the pieces around one event bus, restores what must survive a restart,
+// and turns the branch mode (schedule, lockdown, fire) into how the door is held.
+import type { Logger } from 'pino';
+import type { Hardware, InputName } from '../firmware-bridge/types.js';
+import type { BranchMode, Policy } from '../policies/index.js';
+import { AccessControl } from './access.js';
+import { Alarms } from './alarms.js';
+import { EventBus } from './bus.js';
+import type { Clock } from './clock.js';
+import { ClosingSequence } from './closing.js';
+import type { CommandResult, GatewayCommand } from './commands.js';
+import { runCommand } from './commands.js';
+import type { GatewayConfig } from './config.js';
+import { Door } from './door.js';
+import type { DoorRegime } from './door.js';
+import { EventLog } from './event-log.js';
+import { Feedback } from './feedback.js';
+import { Lights } from './lights.js';
+import { ALARM_NAMES } from './model.js';
+import type { AlarmName } from './model.js';
+import { Occupancy } from './occupancy.js';
+import { PolicyHolder } from './policy-holder.js';
+import type { OfferResult, PolicySource } from './policy-holder.js';
+import { ScheduleRunner } from './schedule.js';
+import { buildState } from './state.js';
+import type { GatewayState } from './state.js';
+import type { Store } from './store/index.js';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  policy: Policy;
+  hardware: Hardware;
+  store: Store;
+  hashCard: (normalisedId: string) => Buffer;
+  clock: Clock;
+  clockTrusted: () => boolean;
+  logger: Logger;
+}
+
+/** What survives a restart (settings row `runtime`). */
+interface RuntimeState {
+  lockdown: boolean;
+  fireLatched: boolean;
+  occupancy: number;
+  alarms: AlarmName[];
+  running: boolean;
+}
+
+const CLOCK_CHECK_MS = 30_000;
+const RETENTION_CHECK_MS = 6 * 3600_000;
+
+export class Gateway {
+  readonly bus = new EventBus();
+  readonly events: EventLog;
+  readonly alarms: Alarms;
+  readonly door: Door;
+  readonly occupancy: Occupancy;
+  readonly lights: Lights;
+  readonly access: AccessControl;
+  readonly policies: PolicyHolder;
+  readonly schedule: ScheduleRunner;
+  readonly closing: ClosingSequence;
+  private readonly feedback: Feedback;
+  private lockdown = false;
+  private fireActive = false;
+  private fireLatched = false;
+  private clockTrusted = true;
+  private readonly offlineReaders = new Set<string>();
+  private readonly readerStates = new Map<string, { id: string; role: 'entry' | 'exit'; online: boolean }>();
+  private readonly timers: Array<ReturnType<typeof setInterval>> = [];
+  private readonly cleanups: Array<() => void> = [];
+  private started = false;
+  private uplinkConnected: boolean | null = null;
+
+  constructor(private readonly deps: GatewayDeps) {
+    const { config, store, clock, logger, hardware } = deps;
+    this.events = new EventLog({ site: config.site, store, bus: this.bus, clock, logger });
+    this.alarms = new Alarms({ bus: this.bus, events: this.events });
+    this.policies = new PolicyHolder({ site: config.site, store, events: this.events, bus: this.bus }, deps.policy);
+    this.feedback = new Feedback(hardware.outputs, clock);
+    this.lights = new Lights(hardware.outputs.lights, this.bus, clock);
+    this.door = new Door({
+      relay: hardware.outputs.door,
+      lockType: config.lock.type,
+      unlockMs: config.lock.unlockMs,
+      heldOpenSeconds: config.lock.heldOpenSeconds,
+      exitGraceMs: config.lock.exitGraceMs,
+      hasContact: hardware.inputs.doorContact !== undefined,
+      bus: this.bus,
+      alarms: this.alarms,
+      events: this.events,
+      clock,
+    });
+    this.occupancy = new Occupancy({
+      bus: this.bus,
+      events: this.events,
+      hasEntryCounter: hardware.inputs.counterIn !== undefined,
+      hasExitCounter: hardware.inputs.counterOut !== undefined,
+      persist: () => this.persist(),
+    });
+    this.schedule = new ScheduleRunner({ policy: () => this.policies.current, clock, bus: this.bus, events: this.events });
+    this.closing = new ClosingSequence({
+      policy: () => this.policies.current,
+      clock,
+      bus: this.bus,
+      events: this.events,
+      alarms: this.alarms,
+      lights: this.lights,
+      feedback: this.feedback,
+      occupancy: this.occupancy,
+      lightsOnAt: config.lights.onAt,
+    });
+    this.access = new AccessControl({
+      store,
+      hashCard: deps.hashCard,
+      policy: () => this.policies.current,
+      context: () => ({
+        at: clock.now(),
+        occupancy: this.occupancy.inside,
+        lockdown: this.lockdown,
+        emergency: this.fireActive || this.fireLatched,
+        clockTrusted: this.clockTrusted,
+      }),
+      mode: () => this.mode,
+      door: this.door,
+      feedback: this.feedback,
+      events: this.events,
+      bus: this.bus,
+      clock,
+      repeatWindowMs: config.taps.repeatWindowMs,
+      pinTimeoutMs: config.taps.pinTimeoutMs,
+      hasKeypad: hardware.keypad !== undefined,
+    });
+  }
+
+  get mode(): BranchMode {
+    if (this.fireActive || this.fireLatched) return 'emergency';
+    if (this.lockdown) return 'lockdown';
+    return this.schedule.current.mode;
+  }
+
+  get state(): GatewayState {
+    return buildState({
+      site: this.deps.config.site,
+      at: this.deps.clock.now(),
+      mode: this.mode,
+      span: this.schedule.current,
+      door: this.door.state,
+      lights: this.lights.on,
+      inside: this.occupancy.inside,
+      capacity: this.policies.current.rules.capacity,
+      alarms: this.alarms.list(),
+      members: this.deps.store.members.stats(),
+      policy: { version: this.policies.current.version, source: this.policies.source },
+      clockTrusted: this.clockTrusted,
+      readers: [...this.readerStates.values()],
+      uplinkConnected: this.uplinkConnected,
+    });
+  }
+
+  /** Restore, wire the hardware, start the schedule. Outputs are already safe (the hardware layer did it first). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const { store, hardware, logger } = this.deps;
+    const saved = store.settings.get<RuntimeState>('runtime');
+    if (saved !== undefined) {
+      this.lockdown = saved.lockdown;
+      this.fireLatched = saved.fireLatched;
+      this.occupancy.restore(saved.occupancy);
+      this.alarms.restore(saved.alarms.filter((name): name is AlarmName => (ALARM_NAMES as readonly string[]).includes(name)));
+    }
+    this.events.record('system', saved?.running === true ? { what: 'recovered', detail: 'restarted without a clean stop' } : { what: 'start' });
+    logger.info({ site: this.deps.config.site, policyVersion: this.policies.current.version, members: store.members.stats().count }, 'gateway starting');
+
+    this.wireInputs(hardware);
+    this.wireReaders(hardware);
+    this.checkClock();
+    this.every(CLOCK_CHECK_MS, () => this.checkClock());
+    this.purgeOldEvents();
+    this.every(RETENTION_CHECK_MS, () => this.purgeOldEvents());
+
+    const onChange = (): void => {
+      this.applyRegime();
+      this.bus.emit('state-changed');
+    };
+    for (const event of ['door-state', 'alarm', 'occupancy-changed', 'lights-changed', 'schedule-mode'] as const) {
+      this.bus.on(event, onChange);
+      this.cleanups.push(() => this.bus.off(event, onChange));
+    }
+    const onPolicy = (): void => {
+      this.schedule.refresh();
+      this.bus.emit('state-changed');
+    };
+    this.bus.on('policy-applied', onPolicy);
+    this.cleanups.push(() => this.bus.off('policy-applied', onPolicy));
+    const onAlarmPersist = (): void => this.persist();
+    this.bus.on('alarm', onAlarmPersist);
+    this.cleanups.push(() => this.bus.off('alarm', onAlarmPersist));
+
+    this.closing.start();
+    this.schedule.start();
+    this.applyRegime();
+    this.persist();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const cleanup of this.cleanups) cleanup();
+    this.schedule.stop();
+    this.closing.stop();
+    this.door.stop();
+    this.feedback.stop();
+    this.lights.stop();
+    this.occupancy.stop();
+    this.deps.hardware.allSafe();
+    this.events.record('system', { what: 'stop' });
+    this.persist(false);
+  }
+
+  execute(command: GatewayCommand, actor: string): CommandResult {
+    return runCommand(this, command, actor);
+  }
+
+  offerPolicy(document: unknown, source: PolicySource): OfferResult {
+    return this.policies.offer(document, source);
+  }
+
+  setUplinkConnected(connected: boolean | null): void {
+    this.uplinkConnected = connected;
+    this.bus.emit('state-changed');
+  }
+
+  // ---- used by commands ----
+
+  setLockdown(on: boolean, actor: string): void {
+    if (on === this.lockdown) return;
+    this.lockdown = on;
+    this.events.record('staff', { action: on ? 'lockdown-on' : 'lockdown-off', actor });
+    this.modeChanged();
+  }
+
+  /** Staff reset after a fire alarm: only once the fire input itself has cleared. */
+  resetAlarms(actor: string): { ok: true } | { ok: false; error: string } {
+    if (this.fireActive) return { ok: false, error: 'the fire alarm input is still active' };
+    this.events.record('staff', { action: 'reset-alarms', actor });
+    if (this.fireLatched) {
+      this.fireLatched = false;
+      this.alarms.clear('fire', `reset by ${actor}`);
+      this.modeChanged();
+    }
+    this.alarms.clear('people-inside-after-close', `acknowledged by ${actor}`);
+    this.alarms.clear('policy-refused', `acknowledged by ${actor}`);
+    return { ok: true };
+  }
+
+  announce(text: string | undefined, actor: string): void {
+    this.events.record('staff', { action: 'announce', actor, ...(text === undefined ? {} : { text }) });
+    this.feedback.pulse('sounder', 1500);
+  }
+
+  // ---- internals ----
+
+  private modeChanged(): void {
+    this.persist();
+    this.applyRegime();
+    this.bus.emit('branch-mode', this.mode);
+    this.bus.emit('state-changed');
+  }
+
+  private lastRegimeMode: BranchMode | undefined;
+
+  private applyRegime(): void {
+    const mode = this.mode;
+    this.door.setRegime(regimeFor(mode));
+    if (mode !== this.lastRegimeMode) {
+      const previous = this.lastRegimeMode;
+      this.lastRegimeMode = mode;
+      if (previous !== undefined) this.bus.emit('branch-mode', mode);
+    }
+  }
+
+  private wireInputs(hardware: Hardware): void {
+    const on = (name: InputName, handler: (active: boolean) => void): void => {
+      const input = hardware.inputs[name];
+      if (input === undefined) return;
+      input.on('change', handler);
+      this.cleanups.push(() => input.off('change', handler));
+    };
+    const contact = hardware.inputs.doorContact;
+    if (contact !== undefined) this.door.initialContact(contact.active);
+    on('doorContact', (open) => this.door.contactChanged(open));
+    on('exitButton', (pressed) => {
+      if (pressed) this.door.exitRequest();
+    });
+    on('counterIn', (active) => {
+      if (active) this.occupancy.counterIn();
+    });
+    on('counterOut', (active) => {
+      if (active) this.occupancy.counterOut();
+    });
+    on('tamper', (active) => this.alarms.set('tamper', active));
+    on('fireAlarm', (active) => this.onFire(active));
+    const fire = hardware.inputs.fireAlarm;
+    if (fire?.active === true) this.onFire(true);
+    if (hardware.inputs.tamper?.active === true) this.alarms.raise('tamper');
+  }
+
+  private onFire(active: boolean): void {
+    if (active === this.fireActive) return;
+    this.fireActive = active;
+    if (active) {
+      this.fireLatched = true;
+      this.alarms.raise('fire', 'fire alarm input active: doors released');
+      this.lights.set(true);
+    } else {
+      this.deps.logger.warn('fire alarm input cleared: doors stay released until staff reset');
+    }
+    this.modeChanged();
+  }
+
+  private wireReaders(hardware: Hardware): void {
+    for (const reader of hardware.readers) {
+      reader.on('tap', (tap) => this.access.handleTap(tap));
+      reader.on('read-error', (error) => this.events.record('reader', { reader: error.role, readerId: error.readerId, error: error.message }));
+      reader.on('status', (status) => {
+        this.readerStates.set(status.readerId, { id: status.readerId, role: status.role, online: status.online });
+        if (status.online) this.offlineReaders.delete(status.readerId);
+        else this.offlineReaders.add(status.readerId);
+        this.alarms.set('reader-offline', this.offlineReaders.size > 0, status.detail ?? status.readerId);
+        this.bus.emit('state-changed');
+      });
+    }
+    hardware.keypad?.on('pin', ({ digits }) => this.access.handlePin(digits));
+    // Started only now that every listener is in place, so no tap or status is missed.
+    for (const reader of hardware.readers) {
+      reader.start().catch((error: unknown) => {
+        this.deps.logger.error({ err: { message: (error as Error).message }, reader: reader.kind }, 'card reader failed to start');
+        this.alarms.raise('reader-offline', `${reader.kind} reader failed to start`);
+      });
+    }
+    hardware.keypad?.start().catch((error: unknown) => this.deps.logger.error({ err: { message: (error as Error).message } }, 'keypad failed to start'));
+  }
+
+  private checkClock(): void {
+    const trusted = this.deps.clockTrusted();
+    const changed = trusted !== this.clockTrusted;
+    this.clockTrusted = trusted;
+    this.alarms.set('clock-untrusted', !trusted, trusted ? 'clock synchronised' : 'system clock not synchronised (no NTP sync marker)');
+    if (changed) this.bus.emit('state-changed');
+  }
+
+  private purgeOldEvents(): void {
+    const cutoff = new Date(this.deps.clock.now().getTime() - this.deps.config.store.retentionDays * 86_400_000);
+    const purged = this.deps.store.events.purgeOlderThan(cutoff);
+    if (purged > 0) this.deps.logger.info({ purged, before: cutoff.toISOString() }, 'purged events past retention');
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms);
+    timer.unref?.();
+    this.timers.push(timer);
+  }
+
+  private persist(running = this.started): void {
+    const runtime: RuntimeState = {
+      lockdown: this.lockdown,
+      fireLatched: this.fireLatched,
+      occupancy: this.occupancy.inside,
+      alarms: this.alarms.list(),
+      running,
+    };
+    this.deps.store.settings.set('runtime', runtime);
+  }
+}
+
+export function regimeFor(mode: BranchMode): DoorRegime {
+  switch (mode) {
+    case 'emergency':
+      return 'released';
+    case 'lockdown':
+      return 'lockdown';
+    case 'staffed':
+      return 'free';
+    default:
+      return 'secure';
+  }
+}

@@ -1,0 +1,217 @@
+// The door: one relay, an optional contact, exit requests, and the alarms that follow from them.
+// Software only ever grants entry; egress (exit requests, fire release) is never blocked here.
+import type { DigitalOutput } from '../firmware-bridge/types.js';
+import type { Alarms } from './alarms.js';
+import type { EventBus } from './bus.js';
+import type { Clock, Timer } from './clock.js';
+import type { EventLog } from './event-log.js';
+import type { DoorState } from './model.js';
+
+/**
+ * How the branch mode holds the door:
+ * - secure: locked; a grant or exit request unlocks it for one pulse (open access, changeover, closed)
+ * - free: held unlocked (staffed hours)
+ * - released: held unlocked because of a fire alarm or emergency; no door alarms
+ * - lockdown: locked, no grants; exit requests still release it (egress is never blocked)
+ */
+export type DoorRegime = 'secure' | 'free' | 'released' | 'lockdown';
+
+export interface DoorOptions {
+  relay: DigitalOutput;
+  lockType: 'fail-secure' | 'fail-safe';
+  unlockMs: number;
+  heldOpenSeconds: number;
+  exitGraceMs: number;
+  /** Whether a door contact is fitted; without one, a grant is taken as an entry. */
+  hasContact: boolean;
+  bus: EventBus;
+  alarms: Alarms;
+  events: EventLog;
+  clock: Clock;
+}
+
+export class Door {
+  private regime: DoorRegime = 'secure';
+  private contactOpen = false;
+  private pulseTimer: Timer | undefined;
+  private heldTimer: Timer | undefined;
+  /** Grants whose pulse is running and whose person has not yet gone through. */
+  private grantsPending = 0;
+  /** Grants counted in the current door cycle (open → close), for tailgating. */
+  private grantsThisCycle = 0;
+  private exitAllowedUntil = 0;
+  private current: DoorState = 'locked';
+  private relayUnlocked = false;
+
+  constructor(private readonly options: DoorOptions) {
+    // The relay was already put in its safe (locked) state by the hardware layer; record that we know it.
+    this.relayUnlocked = this.relayLevelIsUnlocked(options.relay.active);
+  }
+
+  get state(): DoorState {
+    return this.current;
+  }
+
+  get currentRegime(): DoorRegime {
+    return this.regime;
+  }
+
+  /** Contact state at start (a door found open at boot is not a forced door). */
+  initialContact(open: boolean): void {
+    this.contactOpen = open;
+    this.refresh();
+  }
+
+  setRegime(regime: DoorRegime): void {
+    if (regime === this.regime) return;
+    this.regime = regime;
+    if (regime === 'released' || regime === 'free') {
+      this.endPulse();
+      this.clearDoorAlarms();
+    }
+    if (regime === 'lockdown') this.endPulse();
+    this.applyRelay();
+    this.refresh();
+  }
+
+  /**
+   * Unlock for one pulse after a granted tap. Returns true when the relay was written now.
+   * Synchronous: this is the end of the tap → relay hot path.
+   */
+  grant(): boolean {
+    if (this.regime === 'lockdown') return false;
+    if (this.regime !== 'secure') {
+      // Already held open (staffed or released): nothing to drive, but count the person.
+      if (!this.options.hasContact) this.options.bus.emit('door-entry');
+      return false;
+    }
+    this.grantsPending += 1;
+    this.grantsThisCycle += 1;
+    this.startPulse();
+    if (!this.options.hasContact) {
+      // No contact to see the door open: the grant is the best evidence of an entry.
+      this.grantsPending = 0;
+      this.options.bus.emit('door-entry');
+    }
+    return true;
+  }
+
+  /** Staff or central "unlock once": a pulse that is not tied to a card. */
+  unlockOnce(): boolean {
+    if (this.regime !== 'secure') return false;
+    this.startPulse();
+    this.exitAllowedUntil = this.options.clock.now().getTime() + this.options.unlockMs;
+    return true;
+  }
+
+  /** End any unlock pulse now. */
+  lockNow(): void {
+    this.endPulse();
+    this.grantsPending = 0;
+    this.applyRelay();
+    this.refresh();
+  }
+
+  /** Request-to-exit button (or an exit reader): egress is always allowed, in every regime. */
+  exitRequest(): void {
+    this.exitAllowedUntil = this.options.clock.now().getTime() + this.options.exitGraceMs;
+    if (this.regime === 'secure' || this.regime === 'lockdown') this.startPulse();
+    this.options.bus.emit('exit-request');
+  }
+
+  contactChanged(open: boolean): void {
+    if (open === this.contactOpen) return;
+    this.contactOpen = open;
+    if (open) this.onOpened();
+    else this.onClosed();
+    this.refresh();
+  }
+
+  stop(): void {
+    this.endPulse();
+    this.options.clock.clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+  }
+
+  private onOpened(): void {
+    if (this.regime === 'released' || this.regime === 'free') return;
+    const now = this.options.clock.now().getTime();
+    if (this.grantsPending > 0) {
+      this.grantsPending = 0;
+      this.options.bus.emit('door-entry');
+    } else if (this.pulseTimer === undefined && now > this.exitAllowedUntil) {
+      this.options.alarms.raise('forced-open');
+    }
+    this.heldTimer = this.options.clock.setTimeout(() => {
+      this.heldTimer = undefined;
+      if (this.contactOpen && (this.regime === 'secure' || this.regime === 'lockdown')) {
+        this.options.alarms.raise('held-open', `open longer than ${this.options.heldOpenSeconds} s`);
+        this.refresh();
+      }
+    }, this.options.heldOpenSeconds * 1000);
+  }
+
+  private onClosed(): void {
+    this.options.clock.clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    const grants = this.grantsThisCycle;
+    this.grantsThisCycle = 0;
+    this.clearDoorAlarms();
+    // Relock as soon as the door shuts so that the rest of a pulse cannot let a second person in.
+    if (this.pulseTimer !== undefined) this.endPulse();
+    this.applyRelay();
+    if (this.regime === 'secure' || this.regime === 'lockdown') this.options.bus.emit('door-cycle-closed', { grants });
+  }
+
+  private startPulse(): void {
+    this.options.clock.clearTimeout(this.pulseTimer);
+    this.pulseTimer = this.options.clock.setTimeout(() => {
+      this.pulseTimer = undefined;
+      this.grantsPending = 0;
+      this.applyRelay();
+      this.refresh();
+    }, this.options.unlockMs);
+    this.applyRelay();
+    this.refresh();
+  }
+
+  private endPulse(): void {
+    if (this.pulseTimer === undefined) return;
+    this.options.clock.clearTimeout(this.pulseTimer);
+    this.pulseTimer = undefined;
+  }
+
+  private clearDoorAlarms(): void {
+    this.options.alarms.clear('forced-open');
+    this.options.alarms.clear('held-open');
+  }
+
+  private applyRelay(): void {
+    const unlocked = this.regime === 'free' || this.regime === 'released' || this.pulseTimer !== undefined;
+    if (unlocked === this.relayUnlocked) return;
+    this.relayUnlocked = unlocked;
+    // fail-secure strike: energise to unlock. fail-safe maglock: energise to hold, so unlocking de-energises.
+    this.options.relay.set(this.options.lockType === 'fail-secure' ? unlocked : !unlocked);
+  }
+
+  private relayLevelIsUnlocked(active: boolean): boolean {
+    return this.options.lockType === 'fail-secure' ? active : !active;
+  }
+
+  private refresh(): void {
+    const next = this.computeState();
+    if (next === this.current) return;
+    this.current = next;
+    this.options.events.record('door', { state: next });
+    this.options.bus.emit('door-state', next);
+  }
+
+  private computeState(): DoorState {
+    if (this.regime === 'released') return 'released';
+    if (this.options.alarms.has('forced-open') && this.contactOpen) return 'forced-open';
+    if (this.options.alarms.has('held-open') && this.contactOpen) return 'held-open';
+    if (this.contactOpen) return 'open';
+    if (this.relayUnlocked) return 'unlocked';
+    return this.regime === 'lockdown' ? 'lockdown' : 'locked';
+  }
+}

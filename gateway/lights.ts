@@ -1,0 +1,57 @@
+import type { DigitalOutput } from '../firmware-bridge/types.js';
+import type { EventBus } from './bus.js';
+import type { Clock, Timer } from './clock.js';
+
+/** The building's lights relay, with the closing warning's flash. */
+export class Lights {
+  private flashTimer: Timer | undefined;
+  private wanted = false;
+
+  constructor(
+    private readonly output: DigitalOutput,
+    private readonly bus: EventBus,
+    private readonly clock: Clock,
+  ) {
+    this.wanted = output.active;
+  }
+
+  get on(): boolean {
+    return this.wanted;
+  }
+
+  set(on: boolean): void {
+    this.stopFlash();
+    if (on === this.wanted) return;
+    this.wanted = on;
+    this.output.set(on);
+    this.bus.emit('lights-changed', on);
+  }
+
+  /** Flash off and on `times` times, then back to the state wanted: people notice it wherever they are. */
+  flash(times = 3, periodMs = 700): void {
+    this.stopFlash();
+    let toggles = times * 2;
+    const step = (): void => {
+      if (toggles === 0) {
+        this.flashTimer = undefined;
+        this.output.set(this.wanted);
+        return;
+      }
+      toggles -= 1;
+      this.output.set(toggles % 2 === 1 ? !this.wanted : this.wanted);
+      this.flashTimer = this.clock.setTimeout(step, periodMs / 2);
+    };
+    step();
+  }
+
+  stop(): void {
+    this.stopFlash();
+  }
+
+  private stopFlash(): void {
+    if (this.flashTimer === undefined) return;
+    this.clock.clearTimeout(this.flashTimer);
+    this.flashTimer = undefined;
+    this.output.set(this.wanted);
+  }
+}

@@ -1,0 +1,122 @@
+// The gateway's composition root: the only place that reads files, opens the store and the hardware, and
+// wires everything. Outputs go to their safe state before anything else happens.
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { createHardware } from '../firmware-bridge/create-hardware.js';
+import { installSafeStateHandlers } from '../firmware-bridge/safety.js';
+import type { Hardware } from '../firmware-bridge/types.js';
+import { loadPolicyText } from '../policies/index.js';
+import type { Policy } from '../policies/index.js';
+import { createCardHasher } from './cards.js';
+import { createClockTrust, systemClock } from './clock.js';
+import type { Clock } from './clock.js';
+import { ConfigError, loadDeploymentKey } from './config.js';
+import type { GatewayConfig } from './config.js';
+import { Gateway } from './controller.js';
+import { startLocalApi } from './http/server.js';
+import type { LocalApi } from './http/server.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/index.js';
+import { startSystemdNotify } from './systemd-notify.js';
+
+export interface StartGatewayOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Injected by tests and the demo; otherwise built from `config.hardware`. */
+  hardware?: Hardware;
+  env?: NodeJS.ProcessEnv;
+  /** Install SIGTERM/SIGINT/crash handlers that drive the outputs safe (the real service does; tests don't). */
+  handleSignals?: boolean;
+}
+
+export interface RunningGateway {
+  gateway: Gateway;
+  store: Store;
+  hardware: Hardware;
+  logger: Logger;
+  api: LocalApi | undefined;
+  stop(): Promise<void>;
+}
+
+/** The door relay's safe level follows the lock type: the door is locked whenever the software is not in control. */
+export function withDoorSafeLevel(config: GatewayConfig): GatewayConfig['hardware'] {
+  const door = config.hardware.outputs.door;
+  const lockedLevel = config.lock.type === 'fail-secure' ? 'inactive' : 'active';
+  return { ...config.hardware, outputs: { ...config.hardware.outputs, door: { ...door, safe: lockedLevel } } };
+}
+
+export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<RunningGateway> {
+  const logger = options.logger ?? pino({ level: config.log.level, base: { site: config.site } });
+  const hardware = options.hardware ?? (await createHardware(withDoorSafeLevel(config), { logger }));
+  // Filled in once the gateway runs, so that SIGTERM stops it cleanly (store closed, uplink told) after the
+  // outputs have already been made safe by the handler itself.
+  let stopRunning: (() => Promise<void>) | undefined;
+  const uninstallSafety =
+    options.handleSignals === true
+      ? installSafeStateHandlers(hardware, logger, {
+          onSignal: async () => {
+            await stopRunning?.();
+            process.exit(0);
+          },
+        })
+      : () => {};
+  let store: Store | undefined;
+  try {
+    const policy = readPolicy(config);
+    const key = loadDeploymentKey(config, options.env ?? process.env);
+    store = openStore(config.store.path, { clock: options.clock ?? systemClock });
+    const clock = options.clock ?? systemClock;
+    const gateway = new Gateway({
+      config,
+      policy,
+      hardware,
+      store,
+      hashCard: createCardHasher(key),
+      clock,
+      clockTrusted: createClockTrust(config.clock),
+      logger,
+    });
+    gateway.start();
+    const api = config.http.enabled ? await startLocalApi({ gateway, hardware, config: config.http, logger }) : undefined;
+    const notifier = startSystemdNotify({ logger });
+    notifier.ready();
+    const openStoreRef = store;
+    let stopped = false;
+    const stop = async (): Promise<void> => {
+      if (stopped) return;
+      stopped = true;
+      notifier.stopping();
+      hardware.allSafe();
+      await api?.close();
+      await gateway.stop();
+      await hardware.close();
+      notifier.stop();
+      openStoreRef.close();
+      uninstallSafety();
+    };
+    stopRunning = stop;
+    return { gateway, store, hardware, logger, api, stop };
+  } catch (error) {
+    hardware.allSafe();
+    await hardware.close();
+    store?.close();
+    uninstallSafety();
+    throw error;
+  }
+}
+
+function readPolicy(config: GatewayConfig): Policy {
+  let text: string;
+  try {
+    text = readFileSync(config.policyFile, 'utf8');
+  } catch (error) {
+    throw new ConfigError(config.policyFile, [`policyFile: cannot read ${config.policyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
+  }
+  const parsed = loadPolicyText(text, config.policyFile);
+  if (!parsed.ok) throw new ConfigError(config.policyFile, parsed.errors);
+  if (parsed.policy.site !== config.site) {
+    throw new ConfigError(config.policyFile, [`site: "${parsed.policy.site}" does not match the gateway's site "${config.site}"`]);
+  }
+  return parsed.policy;
+}

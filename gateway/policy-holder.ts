@@ -1,0 +1,84 @@
+// The policy in force, where it came from, and the one rule for replacing it: a valid document for this site
+// with a newer version. Applied atomically (one settings row); a refused one leaves the old one in force.
+import { parsePolicy } from '../policies/index.js';
+import type { Policy } from '../policies/index.js';
+import type { EventBus } from './bus.js';
+import type { EventLog } from './event-log.js';
+import type { Store } from './store/index.js';
+
+export type PolicySource = 'file' | 'console' | 'central';
+
+interface SavedPolicy {
+  source: PolicySource;
+  document: unknown;
+}
+
+export type OfferResult = { ok: true; version: number; changed: boolean } | { ok: false; errors: string[] };
+
+export class PolicyHolder {
+  private policy: Policy;
+  private from: PolicySource;
+
+  constructor(
+    private readonly deps: { site: string; store: Store; events: EventLog; bus: EventBus },
+    filePolicy: Policy,
+  ) {
+    this.policy = filePolicy;
+    this.from = 'file';
+    // A newer version saved from the console or central outranks the file after a restart.
+    const saved = deps.store.settings.get<SavedPolicy>('policy');
+    if (saved !== undefined) {
+      const parsed = parsePolicy(saved.document);
+      if (parsed.ok && parsed.policy.site === deps.site && parsed.policy.version > filePolicy.version) {
+        this.policy = parsed.policy;
+        this.from = saved.source;
+      }
+    }
+  }
+
+  get current(): Policy {
+    return this.policy;
+  }
+
+  get source(): PolicySource {
+    return this.from;
+  }
+
+  offer(document: unknown, source: PolicySource): OfferResult {
+    const result = this.validate(document);
+    if (!result.ok) {
+      this.deps.events.record('policy', { result: 'refused', source, version: versionOf(document), error: result.errors.join('; ') });
+      return result;
+    }
+    const policy = result.policy;
+    if (policy.version === this.policy.version && JSON.stringify(policy) === JSON.stringify(this.policy)) {
+      // The same document again (a retained message re-delivered on reconnect): nothing to do.
+      return { ok: true, version: policy.version, changed: false };
+    }
+    if (policy.version <= this.policy.version) {
+      const errors = [`version: ${policy.version} is not newer than the version in force (${this.policy.version})`];
+      this.deps.events.record('policy', { result: 'refused', source, version: policy.version, error: errors[0] });
+      return { ok: false, errors };
+    }
+    this.deps.store.settings.set('policy', { source, document: policy } satisfies SavedPolicy);
+    this.policy = policy;
+    this.from = source;
+    this.deps.events.record('policy', { result: 'applied', source, version: policy.version });
+    this.deps.bus.emit('policy-applied', { version: policy.version, source });
+    return { ok: true, version: policy.version, changed: true };
+  }
+
+  private validate(document: unknown): { ok: true; policy: Policy } | { ok: false; errors: string[] } {
+    const parsed = parsePolicy(document);
+    if (!parsed.ok) return parsed;
+    if (parsed.policy.site !== this.deps.site) {
+      return { ok: false, errors: [`site: "${parsed.policy.site}" is not this gateway's site ("${this.deps.site}")`] };
+    }
+    return parsed;
+  }
+}
+
+function versionOf(document: unknown): number | null {
+  const version = (document as { version?: unknown } | null)?.version;
+  return typeof version === 'number' ? version : null;
+}

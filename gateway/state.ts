@@ -1,0 +1,66 @@
+// The branch's state as the `state` topic, the console and the local API show it.
+import type { BranchMode, ModeSpan } from '../policies/index.js';
+import type { AlarmName, DoorState } from './model.js';
+
+export interface GatewayState {
+  site: string;
+  at: string;
+  mode: BranchMode;
+  modeSince: string | null;
+  modeUntil: string | null;
+  door: DoorState;
+  lights: boolean;
+  occupancy: { inside: number; capacity: number | null };
+  alarms: AlarmName[];
+  memberList: { version: number; count: number; updatedAt: string | null } | null;
+  policy: { version: number; source: 'file' | 'console' | 'central' };
+  clock: { trusted: boolean };
+  readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
+  uplink: { connected: boolean } | null;
+}
+
+export interface StateParts {
+  site: string;
+  at: Date;
+  mode: BranchMode;
+  span: ModeSpan;
+  door: DoorState;
+  lights: boolean;
+  inside: number;
+  capacity: number | null;
+  alarms: AlarmName[];
+  members: { count: number; version: number | null; updatedAt: Date | string | null };
+  policy: { version: number; source: 'file' | 'console' | 'central' };
+  clockTrusted: boolean;
+  readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
+  uplinkConnected: boolean | null;
+}
+
+export function buildState(parts: StateParts): GatewayState {
+  // Lockdown and emergency have no scheduled end: the console shows "until lifted" rather than the schedule's.
+  const overridden = parts.mode === 'lockdown' || parts.mode === 'emergency';
+  const updatedAt = parts.members.updatedAt;
+  return {
+    site: parts.site,
+    at: parts.at.toISOString(),
+    mode: parts.mode,
+    modeSince: overridden ? null : (parts.span.since?.toISOString() ?? null),
+    modeUntil: overridden ? null : (parts.span.until?.toISOString() ?? null),
+    door: parts.door,
+    lights: parts.lights,
+    occupancy: { inside: parts.inside, capacity: parts.capacity },
+    alarms: parts.alarms,
+    memberList:
+      parts.members.version === null
+        ? null
+        : {
+            version: parts.members.version,
+            count: parts.members.count,
+            updatedAt: updatedAt === null ? null : typeof updatedAt === 'string' ? updatedAt : updatedAt.toISOString(),
+          },
+    policy: parts.policy,
+    clock: { trusted: parts.clockTrusted },
+    readers: parts.readers,
+    uplink: parts.uplinkConnected === null ? null : { connected: parts.uplinkConnected },
+  };
+}

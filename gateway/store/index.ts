@@ -1,0 +1,105 @@
+// The gateway's local store: one SQLite file (better-sqlite3, synchronous by design: the hot path awaits nothing).
+//
+// Durability: WAL with synchronous=FULL. WAL alone with NORMAL survives a power cut without corruption but may
+// lose the last commits; a branch's SD card loses power whenever the building does, and the outbox (events not yet
+// at central) and member-list swaps must not go back in time. FULL costs one fsync per commit, a few per tap.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError, StoreVersionError } from './errors.js';
+import { EventStore } from './events.js';
+import { MemberStore } from './members.js';
+import { SCHEMA_VERSION, migrations } from './migrations.js';
+import { PinStore } from './pins.js';
+import { SettingsStore } from './settings.js';
+import type { Clock, StoreLogger } from './types.js';
+
+export { StoreError, StoreVersionError, MemberListError } from './errors.js';
+export { DEFAULT_RETENTION_DAYS, MAX_QUERY_LIMIT, retentionCutoff } from './events.js';
+export { EMPTY_LIST_HASH, canonicalMemberBytes } from './list-hash.js';
+export { SCHEMA_VERSION } from './migrations.js';
+export type { EventStore } from './events.js';
+export type { MemberStore } from './members.js';
+export type { PinStore } from './pins.js';
+export type { SettingsStore } from './settings.js';
+export type * from './types.js';
+
+export interface StoreOptions {
+  /** For the applied-at time of member lists; default: the system clock. */
+  clock?: Clock | undefined;
+  /** Where the store reports what it drops (pino's logger fits). */
+  logger?: StoreLogger | undefined;
+  /** How long a write waits for another process's write to finish (default 5000 ms). */
+  busyTimeoutMs?: number | undefined;
+}
+
+export interface Store {
+  readonly path: string;
+  readonly members: MemberStore;
+  readonly events: EventStore;
+  readonly settings: SettingsStore;
+  readonly pins: PinStore;
+  /** Runs `fn` in one transaction (nested calls become savepoints). */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+export function openStore(path: string, opts: StoreOptions = {}): Store {
+  const memory = path === ':memory:' || path === '';
+  if (!memory) mkdirSync(dirname(path), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+  } catch (error) {
+    throw new StoreError(`${path}: cannot open the store: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    configure(db, path);
+    migrate(db, path);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const clock = opts.clock ?? systemClock;
+  return {
+    path,
+    members: new MemberStore(db, clock),
+    events: new EventStore(db, opts.logger),
+    settings: new SettingsStore(db),
+    pins: new PinStore(db),
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function configure(db: Database.Database, path: string): void {
+  try {
+    db.pragma('journal_mode = WAL');
+  } catch (error) {
+    // The first statement is where SQLite notices the file is something else (a CSV given as --store, say).
+    throw new StoreError(`${path}: not a gateway store (${(error as Error).message})`, { cause: error });
+  }
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  // A member-list swap writes the whole table through the WAL; give the space back after the checkpoint.
+  db.pragma('journal_size_limit = 67108864');
+}
+
+function migrate(db: Database.Database, path: string): void {
+  const version = (): number => db.pragma('user_version', { simple: true }) as number;
+  const found = version();
+  if (found > SCHEMA_VERSION) throw new StoreVersionError(path, found, SCHEMA_VERSION);
+  for (const migration of migrations) {
+    if (migration.id <= found) continue;
+    db.transaction(() => {
+      // Another process may have migrated while this one waited for the write lock.
+      if (version() >= migration.id) return;
+      db.exec(migration.up);
+      db.pragma(`user_version = ${migration.id}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,68 @@
+// The store's schema, as numbered steps. `PRAGMA user_version` holds the last step applied; each step runs in its
+// own transaction together with the version bump, so a power cut mid-upgrade leaves the previous version whole.
+// Never edit a step that has shipped: add the next one.
+
+export interface Migration {
+  id: number;
+  name: string;
+  up: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'init',
+    up: `
+      -- Only what a decision needs; the key is HMAC-SHA256(deployment key, normalised card id), never the number.
+      CREATE TABLE members (
+        card_hash     BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+        expires       TEXT,
+        blocked       INTEGER NOT NULL DEFAULT 0,
+        blocked_until TEXT,
+        open_access   INTEGER NOT NULL DEFAULT 0,
+        birth_date    TEXT,
+        adult         INTEGER,
+        staff         INTEGER NOT NULL DEFAULT 0,
+        groups        TEXT NOT NULL DEFAULT '',
+        pin_hash      TEXT
+      ) WITHOUT ROWID;
+
+      -- The list in force: one row, written in the same transaction as the list itself.
+      CREATE TABLE member_list (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        version    INTEGER NOT NULL,
+        count      INTEGER NOT NULL,
+        hash       TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+      );
+
+      -- The event log and outbox. ids sort in insertion order (time, then a counter within the millisecond).
+      CREATE TABLE events (
+        id        TEXT PRIMARY KEY NOT NULL,
+        at        TEXT NOT NULL,
+        type      TEXT NOT NULL,
+        reason    TEXT,
+        card_hash BLOB CHECK (card_hash IS NULL OR length(card_hash) = 32),
+        data      TEXT NOT NULL DEFAULT '{}',
+        published INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE INDEX events_unpublished ON events (id) WHERE published = 0;
+      CREATE INDEX events_at ON events (at);
+
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE pin_failures (
+        card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+        count     INTEGER NOT NULL,
+        last_at   TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+/** The schema version this code writes and reads. */
+export const SCHEMA_VERSION = migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.id;

@@ -1,0 +1,3 @@
+export { Uplink } from './uplink.js';
+export { CommandHandler } from './commands.js';
+export * from './types.js';

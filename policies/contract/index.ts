@@ -1,0 +1,11 @@
+// The MQTT contract v1 (ARCHITECTURE.md): topics, one zod schema per message, and the parser both sides use.
+export * from './common.js';
+export * from './availability.js';
+export * from './state.js';
+export * from './events.js';
+export * from './command.js';
+export * from './policy.js';
+export * from './topics.js';
+export * from './parse.js';
+export * from './ulid.js';
+export * from './messages.js';

@@ -1,0 +1,61 @@
+// Topic names, built in one place. Everything a site publishes or receives sits under `{prefix}/sites/{site}/`, so a
+// broker ACL with one pattern per kind (`pattern write oa/v1/sites/%u/events`) confines each site to its own tree.
+export const DEFAULT_PREFIX = 'oa/v1';
+
+export const SITE_TOPIC_KINDS = ['availability', 'state', 'events', 'command', 'command/reply', 'policy'] as const;
+export type SiteTopicKind = (typeof SITE_TOPIC_KINDS)[number];
+
+export interface SiteTopics {
+  availability: string;
+  state: string;
+  events: string;
+  command: string;
+  /** Where a gateway answers commands: the response topic central asks for, and the fallback on MQTT 3.1.1. */
+  commandReply: string;
+  policy: string;
+  /** The root of this site's tree, ending in `/`: a response topic outside it is never answered. */
+  root: string;
+}
+
+function checkPrefix(prefix: string): string {
+  if (prefix === '' || /[#+]/.test(prefix) || prefix.startsWith('/') || prefix.endsWith('/')) {
+    throw new Error(`MQTT topic prefix "${prefix}" must be non-empty, without wildcards or a leading/trailing slash`);
+  }
+  return prefix;
+}
+
+function checkSite(site: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(site)) throw new Error(`site id "${site}" must be lower case letters, digits and dashes`);
+  return site;
+}
+
+export function topics(prefix: string, site: string): SiteTopics {
+  const root = `${checkPrefix(prefix)}/sites/${checkSite(site)}/`;
+  return {
+    availability: `${root}availability`,
+    state: `${root}state`,
+    events: `${root}events`,
+    command: `${root}command`,
+    commandReply: `${root}command/reply`,
+    policy: `${root}policy`,
+    root,
+  };
+}
+
+/** What central subscribes to: every site's every topic. */
+export function allSitesFilter(prefix: string): string {
+  return `${checkPrefix(prefix)}/sites/+/#`;
+}
+
+/** `oa/v1/sites/leeds-central/events` → `{ site: 'leeds-central', kind: 'events' }`; anything else → null. */
+export function parseTopic(prefix: string, topic: string): { site: string; kind: SiteTopicKind } | null {
+  const head = `${prefix}/sites/`;
+  if (!topic.startsWith(head)) return null;
+  const rest = topic.slice(head.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return null;
+  const site = rest.slice(0, slash);
+  const kind = rest.slice(slash + 1);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(site)) return null;
+  return (SITE_TOPIC_KINDS as readonly string[]).includes(kind) ? { site, kind: kind as SiteTopicKind } : null;
+}

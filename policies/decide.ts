@@ -1,0 +1,112 @@
+// Who may come in now, and if not, why. Pure and synchronous: it runs between the tap and the relay.
+// The order of the checks is part of the contract (docs/policies.md): the first that fails is the reason.
+import { meetsMinimumAge } from './age.js';
+import { compilePolicy, type BookingOccurrence, type CompiledPolicy, type Span } from './compile.js';
+import { verifyPin } from './pin.js';
+import type { Policy } from './schema.js';
+import type { ActiveBooking, BranchMode, Decision, DecisionContext, GrantReason, Member, RefusalReason } from './types.js';
+
+function refuse(reason: RefusalReason, mode: BranchMode, retryAfter?: Date): Decision {
+  return retryAfter === undefined ? { allow: false, reason, mode } : { allow: false, reason, mode, retryAfter };
+}
+
+function grant(reason: GrantReason, mode: BranchMode, booking?: ActiveBooking): Decision {
+  return booking === undefined ? { allow: true, reason, mode } : { allow: true, reason, mode, booking };
+}
+
+/**
+ * Decide one tap. Order:
+ * emergency → lockdown → unknown card → staff → staffed mode → blocked → expired → by mode:
+ * closed: active booking for one of the member's groups (else `closed`) → registration if bookings need it →
+ *   age (booking's own minimum if set) → clock trust → capacity → PIN if rules.pin is `always`;
+ * changeover: `changeover`;
+ * open access: registration → age → clock trust → last entry → capacity → PIN.
+ */
+export function decide(policy: Policy, member: Member | undefined, ctx: DecisionContext): Decision {
+  if (ctx.emergency) return refuse('emergency', 'emergency');
+  if (ctx.lockdown) return refuse('lockdown', 'lockdown');
+  const c = compilePolicy(policy);
+  const at = ctx.at.getTime();
+  const span = c.spanAt(at);
+  const mode = span.mode;
+  if (member === undefined) return refuse('unknown-card', mode);
+  const rules = c.rules;
+  if (member.staff && rules.staffAllowed) return grant('staff', mode);
+  if (mode === 'staffed') return grant('staffed', mode);
+
+  const today = c.localDate(at);
+  if (member.blocked && (member.blockedUntil === null || member.blockedUntil >= today)) return refuse('blocked', mode);
+  if (member.expires !== null && member.expires < today) return refuse('expired', mode);
+
+  if (mode === 'closed') return decideBooking(c, member, ctx, at, today);
+  if (mode === 'changeover') return refuse('changeover', mode);
+  return decideOpenAccess(c, span, member, ctx, at, today);
+}
+
+function decideOpenAccess(c: CompiledPolicy, span: Span, member: Member, ctx: DecisionContext, at: number, today: string): Decision {
+  const rules = c.rules;
+  const mode = span.mode;
+  if (rules.requireOpenAccessRegistration && !member.openAccess) return refuse('not-registered', mode);
+  if (!meetsMinimumAge(member, rules.minimumAge, today)) return refuse('under-age', mode);
+  if (!ctx.clockTrusted && rules.clockUntrusted === 'deny') return refuse('clock-untrusted', mode);
+  // Last entry guards the end of opening; open access that hands over to staff needs no cutoff.
+  if (rules.lastEntryMinutes > 0 && span.until !== null && span.next === 'closed' && at >= span.until - rules.lastEntryMinutes * 60_000) {
+    return refuse('last-entry-passed', mode);
+  }
+  if (rules.capacity !== null && ctx.occupancy >= rules.capacity) return refuse('full', mode);
+  if (rules.pin !== 'never') {
+    const pinRefusal = checkPin(c, member, ctx, at, mode);
+    if (pinRefusal) return pinRefusal;
+  }
+  return grant('member', mode);
+}
+
+function decideBooking(c: CompiledPolicy, member: Member, ctx: DecisionContext, at: number, today: string): Decision {
+  const rules = c.rules;
+  const mode = 'closed';
+  let booking: BookingOccurrence | undefined;
+  if (member.groups.length > 0) {
+    for (const b of c.bookingsAt(at)) {
+      if (member.groups.includes(b.group)) {
+        booking = b;
+        break;
+      }
+    }
+  }
+  if (booking === undefined) return refuse('closed', mode);
+  if (rules.bookingsNeedRegistration && !member.openAccess) return refuse('not-registered', mode);
+  const minimumAge = booking.minimumAge === undefined ? rules.minimumAge : booking.minimumAge;
+  if (!meetsMinimumAge(member, minimumAge, today)) return refuse('under-age', mode);
+  if (!ctx.clockTrusted && rules.clockUntrusted === 'deny') return refuse('clock-untrusted', mode);
+  if (rules.capacity !== null && ctx.occupancy >= rules.capacity) return refuse('full', mode);
+  if (rules.pin === 'always') {
+    const pinRefusal = checkPin(c, member, ctx, at, mode);
+    if (pinRefusal) return pinRefusal;
+  }
+  const pub: ActiveBooking = { group: booking.group, from: new Date(booking.fromMs), to: new Date(booking.toMs) };
+  if (booking.label !== undefined) pub.label = booking.label;
+  return grant('booking', mode, pub);
+}
+
+/**
+ * Lockout first (a locked card is not asked for a PIN it may not try), then a missing PIN, then the PIN itself.
+ * A member with no PIN set cannot pass a PIN rule: their open-access registration is not complete.
+ */
+function checkPin(c: CompiledPolicy, member: Member, ctx: DecisionContext, at: number, mode: BranchMode): Decision | undefined {
+  const rules = c.rules;
+  const lockoutMs = rules.pinLockoutSeconds * 1000;
+  const failures = ctx.pinFailures ?? 0;
+  if (failures >= rules.pinMaxAttempts && lockoutMs > 0) {
+    const lockedUntil = (ctx.lastPinFailureAt?.getTime() ?? at) + lockoutMs;
+    if (at < lockedUntil) return refuse('pin-locked', mode, new Date(lockedUntil));
+  }
+  if (member.pinHash === null) return refuse('not-registered', mode);
+  if (ctx.pin === undefined || ctx.pin === '') return refuse('pin-required', mode);
+  if (!verifyPin(member.pinHash, ctx.pin)) {
+    // This failure is the one that locks the card: say when it may try again.
+    return failures + 1 >= rules.pinMaxAttempts && lockoutMs > 0
+      ? refuse('pin-wrong', mode, new Date(at + lockoutMs))
+      : refuse('pin-wrong', mode);
+  }
+  return undefined;
+}

@@ -1,0 +1,38 @@
+// The policies room: schedules and entry rules. Pure; imports nothing of the project.
+export * from './types.js';
+export {
+  PolicySchema,
+  WindowSchema,
+  ExceptionSchema,
+  BookingSchema,
+  RulesSchema,
+  ScheduleSchema,
+  ClosingSchema,
+  TimeOfDaySchema,
+  LocalDateSchema,
+  SCHEDULE_WINDOW_MODES,
+  parsePolicy,
+  loadPolicyText,
+  parseDocumentText,
+} from './schema.js';
+export type { Policy, PolicyInput, PolicyParse, Window, PolicyException, Booking, Rules } from './schema.js';
+export { formatIssues, formatPath, plainErrors, validate } from './errors.js';
+export type { Validation } from './errors.js';
+export { compilePolicy, HORIZON_DAYS } from './compile.js';
+export type { CompiledPolicy } from './compile.js';
+export {
+  modeAt,
+  upcoming,
+  transitionsBetween,
+  spansBetween,
+  activeBookings,
+  bookingsBetween,
+  dayBounds,
+  localDateOf,
+  toLocalIso,
+  localToInstant,
+} from './schedule.js';
+export { decide } from './decide.js';
+export { ageOn, meetsMinimumAge, ADULT_AGE } from './age.js';
+export { hashPin, verifyPin, PIN_PATTERN } from './pin.js';
+export { isValidTimeZone } from './time.js';

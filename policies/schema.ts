@@ -1,0 +1,242 @@
+// The policy document: one branch's schedule and entry rules, as staff write it (YAML or JSON) and as
+// central publishes it. Strict everywhere: an unknown key is an error, never silently ignored, because
+// a misspelt rule would otherwise fall back to a default and open a door nobody meant to open.
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { plainErrors, formatIssues } from './errors.js';
+import { dayFromIso, isValidTimeZone, minutesFromHHMM, WEEKDAYS } from './time.js';
+
+export const SCHEDULE_WINDOW_MODES = ['staffed', 'open-access', 'closed'] as const;
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'must be lower case letters, digits and dashes (at most 63)' });
+
+export const TimeOfDaySchema = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required' : 'must be a time "HH:MM" in quotes') })
+  .refine((s) => minutesFromHHMM(s) !== null, { error: 'must be a time HH:MM from 00:00 to 24:00' });
+
+export const LocalDateSchema = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required' : 'must be a date "YYYY-MM-DD"') })
+  .refine((s) => dayFromIso(s) !== null, { error: 'must be a real date YYYY-MM-DD' });
+
+const minutes = (s: string): number => minutesFromHHMM(s) ?? 0;
+
+/** A value whose `from` and `to` are valid times, whatever else is wrong with it. */
+function hasTimes(value: unknown): value is { from: string; to: string } {
+  if (value === null || typeof value !== 'object') return false;
+  const { from, to } = value as { from?: unknown; to?: unknown };
+  return typeof from === 'string' && typeof to === 'string' && minutesFromHHMM(from) !== null && minutesFromHHMM(to) !== null;
+}
+
+// Checks below run whenever the fields they read are valid (`when`), so one document shows all its
+// problems at once rather than one layer at a time.
+const whenTimesValid = { when: (payload: z.core.ParsePayload) => hasTimes(payload.value) };
+
+/** `to` after `from`; `to` may be 24:00, so a night can be written as `22:00–24:00` plus the next day's `00:00–…`. */
+function toAfterFrom(value: { from: string; to: string }, ctx: z.core.$RefinementCtx): void {
+  if (minutes(value.to) <= minutes(value.from)) {
+    ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from', input: value.to });
+  }
+}
+
+export const WindowSchema = z
+  .strictObject({
+    from: TimeOfDaySchema,
+    to: TimeOfDaySchema,
+    mode: z.enum(SCHEDULE_WINDOW_MODES),
+  })
+  .superRefine(toAfterFrom, whenTimesValid);
+export type Window = z.output<typeof WindowSchema>;
+
+/** A day's windows: in any order, none overlapping (touching is fine: 10:00–13:00 then 13:00–20:00). */
+function windowList(label: string) {
+  return z
+    .array(WindowSchema)
+    .superRefine(
+      (windows, ctx) => {
+        const order = windows.map((w, i) => ({ w, i })).sort((a, b) => minutes(a.w.from) - minutes(b.w.from));
+        // Compare each window with the one reaching furthest so far, so a long window overlapping
+        // several short ones is caught for each.
+        let reach: { w: Window; i: number } | undefined;
+        for (const cur of order) {
+          if (reach && minutes(cur.w.from) < minutes(reach.w.to)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [cur.i],
+              message: `overlaps ${label}[${reach.i}] (${reach.w.from}–${reach.w.to})`,
+              input: cur.w,
+            });
+          }
+          if (!reach || minutes(cur.w.to) > minutes(reach.w.to)) reach = cur;
+        }
+      },
+      { when: (payload) => Array.isArray(payload.value) && payload.value.every(hasTimes) },
+    )
+    .default([]);
+}
+
+const weeklyShape = Object.fromEntries(WEEKDAYS.map((d) => [d, windowList(d)])) as Record<
+  (typeof WEEKDAYS)[number],
+  ReturnType<typeof windowList>
+>;
+
+export const ExceptionSchema = z.strictObject({
+  date: LocalDateSchema,
+  label: z.string().max(80).optional(),
+  /** Replaces the weekly windows of that local date; empty = closed all day. */
+  windows: windowList('windows'),
+});
+export type PolicyException = z.output<typeof ExceptionSchema>;
+
+export const ScheduleSchema = z.strictObject({
+  weekly: z.strictObject(weeklyShape).prefault({}),
+  exceptions: z
+    .array(ExceptionSchema)
+    .superRefine(
+      (exceptions, ctx) => {
+        const seen = new Map<unknown, number>();
+        exceptions.forEach((e, i) => {
+          const date = (e as { date?: unknown } | null)?.date;
+          if (typeof date !== 'string') return;
+          const first = seen.get(date);
+          if (first !== undefined) {
+            ctx.addIssue({ code: 'custom', path: [i, 'date'], message: `same date as exceptions[${first}]`, input: date });
+          } else seen.set(date, i);
+        });
+      },
+      { when: (payload) => Array.isArray(payload.value) },
+    )
+    .default([]),
+  /** Minutes at the start of open access that directly follows a staffed session, when only staff may enter. */
+  changeoverMinutes: z.int().min(0).max(240).default(0),
+});
+
+const WeeklySlotSchema = z
+  .strictObject({ day: z.enum(WEEKDAYS), from: TimeOfDaySchema, to: TimeOfDaySchema })
+  .superRefine(toAfterFrom, whenTimesValid);
+
+export const BookingSchema = z
+  .strictObject({
+    /** The partner group; matched against members' `groups`. */
+    group: slug,
+    label: z.string().max(80).optional(),
+    /** Every week on that day, … */
+    weekly: WeeklySlotSchema.optional(),
+    /** … or once, on this local date from `from` to `to`. */
+    date: LocalDateSchema.optional(),
+    from: TimeOfDaySchema.optional(),
+    to: TimeOfDaySchema.optional(),
+    /** Overrides rules.minimumAge for this booking (a scout troop comes with its leaders); null = no minimum. */
+    minimumAge: z.int().min(0).max(120).nullable().optional(),
+  })
+  .check((ctx) => {
+    const b = ctx.value;
+    const push = (path: PropertyKey[], message: string): void => {
+      ctx.issues.push({ code: 'custom', path, message, input: b });
+    };
+    if (b.weekly && b.date !== undefined) push(['date'], 'use either weekly or date, not both');
+    else if (!b.weekly && b.date === undefined) push([], 'needs weekly: { day, from, to } or date with from and to');
+    if (b.weekly) {
+      if (b.from !== undefined) push(['from'], 'goes inside weekly with a weekly booking');
+      if (b.to !== undefined) push(['to'], 'goes inside weekly with a weekly booking');
+    } else if (b.date !== undefined) {
+      if (b.from === undefined) push(['from'], 'required with date');
+      if (b.to === undefined) push(['to'], 'required with date');
+      if (b.from !== undefined && b.to !== undefined && minutes(b.to) <= minutes(b.from)) push(['to'], 'must be after from');
+    }
+  });
+export type Booking = z.output<typeof BookingSchema>;
+
+export const RulesSchema = z.strictObject({
+  /** Members need open-access registration (induction done, terms accepted). */
+  requireOpenAccessRegistration: z.boolean().default(true),
+  /** Minimum age for unstaffed entry (16 and 18 are the usual choices); null = none. */
+  minimumAge: z.int().min(0).max(120).nullable().default(null),
+  /** Most people inside during open access; null = not limited. */
+  capacity: z.int().positive().nullable().default(null),
+  /** No entry in the last N minutes of an open-access span that ends in closed. */
+  lastEntryMinutes: z.int().min(0).max(720).default(0),
+  pin: z.enum(['never', 'open-access', 'always']).default('never'),
+  pinMaxAttempts: z.int().min(1).max(20).default(5),
+  pinLockoutSeconds: z.int().min(0).max(86_400).default(30),
+  /** Staff cards enter in any mode but lockdown and emergency. */
+  staffAllowed: z.boolean().default(true),
+  /** Unstaffed member entry while the clock is not trusted (staff still enter). */
+  clockUntrusted: z.enum(['deny', 'allow']).default('deny'),
+  /** Booking entry also needs open-access registration. */
+  bookingsNeedRegistration: z.boolean().default(false),
+});
+export type Rules = z.output<typeof RulesSchema>;
+
+export const ClosingSchema = z.strictObject({
+  /** Warnings before open access ends (lights flash, announcement), in minutes before the end. */
+  warningMinutes: z
+    .array(z.int().min(1).max(240))
+    .max(10)
+    .check((ctx) => {
+      if (new Set(ctx.value).size !== ctx.value.length) {
+        ctx.issues.push({ code: 'custom', message: 'must not repeat a value', input: ctx.value });
+      }
+    })
+    .default([15, 5]),
+});
+
+export const PolicySchema = z.strictObject({
+  /** Bumped on every change; the gateway keeps the highest version it has seen. */
+  version: z.int().positive(),
+  site: slug,
+  /** Human name of the branch, for the console. */
+  name: z.string().max(120).optional(),
+  timezone: z
+    .string()
+    .refine(isValidTimeZone, { error: 'must be an IANA time zone such as "Europe/London"' })
+    .default('Europe/London'),
+  schedule: ScheduleSchema,
+  bookings: z.array(BookingSchema).default([]),
+  rules: RulesSchema.prefault({}),
+  closing: ClosingSchema.prefault({}),
+});
+
+export type Policy = z.output<typeof PolicySchema>;
+export type PolicyInput = z.input<typeof PolicySchema>;
+
+export type PolicyParse = { ok: true; policy: Policy } | { ok: false; errors: string[] };
+
+export function parsePolicy(input: unknown): PolicyParse {
+  const result = PolicySchema.safeParse(input, { error: plainErrors, reportInput: true });
+  if (result.success) return { ok: true, policy: result.data };
+  return { ok: false, errors: formatIssues(result.error) };
+}
+
+/**
+ * Parse a policy file's text: JSON when the name ends in `.json`, YAML (1.2, so `08:00` stays a string and
+ * dates stay strings) otherwise. Syntax errors are reported as `file:line:col: message`.
+ */
+export function parseDocumentText(text: string, filename = 'policy'): { ok: true; value: unknown } | { ok: false; errors: string[] } {
+  if (filename.toLowerCase().endsWith('.json')) {
+    try {
+      return { ok: true, value: JSON.parse(text) as unknown };
+    } catch (err) {
+      return { ok: false, errors: [`${filename}: ${(err as Error).message}`] };
+    }
+  }
+  const doc = parseDocument(text, { version: '1.2', uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        const message = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+        return `${filename}${pos ? `:${pos.line}:${pos.col}` : ''}: ${message}`;
+      }),
+    };
+  }
+  return { ok: true, value: doc.toJS() as unknown };
+}
+
+export function loadPolicyText(text: string, filename?: string): PolicyParse {
+  const doc = parseDocumentText(text, filename);
+  if (!doc.ok) return doc;
+  return parsePolicy(doc.value);
+}

@@ -1,0 +1,113 @@
+// The public shapes of the policies room. Pure data: no I/O, no clock reads.
+// The zod schemas in ./schema.ts produce `Policy`; everything else here is what the rules return.
+
+/** Modes the weekly schedule (with exceptions and changeover) produces. */
+export type ScheduleMode = 'staffed' | 'open-access' | 'changeover' | 'closed';
+
+/** Modes a branch can be in: the schedule's, or one commanded/sensed on top of it. */
+export type BranchMode = ScheduleMode | 'lockdown' | 'emergency';
+
+export const REFUSAL_REASONS = [
+  'unknown-card',
+  'not-registered',
+  'expired',
+  'blocked',
+  'under-age',
+  'closed',
+  'changeover',
+  'last-entry-passed',
+  'full',
+  'lockdown',
+  'emergency',
+  'clock-untrusted',
+  'pin-required',
+  'pin-wrong',
+  'pin-locked',
+] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+/** Why a grant was given: the panel and the log show it. */
+/** `exit`: an exit reader's tap; leaving is never refused. */
+export const GRANT_REASONS = ['staffed', 'member', 'staff', 'booking', 'exit'] as const;
+export type GrantReason = (typeof GRANT_REASONS)[number];
+
+/**
+ * The member fields a decision needs, and nothing more (no name, no card number).
+ * Dates are local calendar dates `YYYY-MM-DD` in the branch's time zone.
+ */
+export interface Member {
+  /** Membership expiry date (last valid day), or null for no expiry. */
+  expires: string | null;
+  /** Blocked (fines, debarment, local block). */
+  blocked: boolean;
+  /** A local block ends after this date (inclusive last blocked day); null = until lifted. */
+  blockedUntil: string | null;
+  /** Registered for open access with the induction done / terms accepted. */
+  openAccess: boolean;
+  /** Date of birth, where held. */
+  birthDate: string | null;
+  /** Adult flag, where only that is held (null = not known). */
+  adult: boolean | null;
+  /** Staff card: may enter in any mode but lockdown (and emergency). */
+  staff: boolean;
+  /** Partner groups this member belongs to, matched against bookings' `group`. */
+  groups: readonly string[];
+  /** Hashed PIN (see pin.ts `hashPin`), or null when none is set. */
+  pinHash: string | null;
+}
+
+export interface DecisionContext {
+  /** The instant of the tap. */
+  at: Date;
+  /** People counted inside now. */
+  occupancy: number;
+  /** Lockdown commanded by staff or central. */
+  lockdown: boolean;
+  /** Fire alarm / emergency release active. */
+  emergency: boolean;
+  /** Whether the system clock is trusted (NTP synchronised or RTC). */
+  clockTrusted: boolean;
+  /** PIN typed on the keypad for this tap, if any. */
+  pin?: string | undefined;
+  /** Consecutive wrong PINs recently recorded for this card (the gateway keeps the count). */
+  pinFailures?: number | undefined;
+  /** When the last wrong PIN was recorded for this card (for lockout expiry). */
+  lastPinFailureAt?: Date | undefined;
+}
+
+export interface ModeSpan {
+  mode: ScheduleMode;
+  /** When this mode began, or null if it has been so since before the search horizon. */
+  since: Date | null;
+  /** When it next changes, or null if no change within the search horizon. */
+  until: Date | null;
+}
+
+export interface Transition {
+  at: Date;
+  from: ScheduleMode;
+  to: ScheduleMode;
+}
+
+export interface ActiveBooking {
+  group: string;
+  from: Date;
+  to: Date;
+  label?: string | undefined;
+}
+
+export type Decision =
+  | {
+      allow: true;
+      reason: GrantReason;
+      mode: BranchMode;
+      /** Set when the grant came through a group booking. */
+      booking?: ActiveBooking | undefined;
+    }
+  | {
+      allow: false;
+      reason: RefusalReason;
+      mode: BranchMode;
+      /** For pin-wrong / pin-locked: when entry may be tried again. */
+      retryAfter?: Date | undefined;
+    };

@@ -1,0 +1,130 @@
+// Builds docs/asyncapi.yaml from the contract's zod schemas (policies/contract), so the document cannot drift
+// from the code: `npx tsx scripts/asyncapi.ts` writes it, `--check` fails when the committed file is stale
+// (test/unit/contract/asyncapi.test.ts does the same check in `npm test`).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { COMMAND_MAX_AGE_MS, CONTRACT_MESSAGES, DEFAULT_PREFIX } from '../policies/contract/index.js';
+
+export const ASYNCAPI_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'asyncapi.yaml');
+
+const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+function schemaOf(schema: z.ZodType): unknown {
+  const json = z.toJSONSchema(schema, { target: 'draft-7', unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+export function buildAsyncApi(): string {
+  const channels: Record<string, unknown> = {};
+  const operations: Record<string, unknown> = {};
+  const messages: Record<string, unknown> = {};
+  const schemas: Record<string, unknown> = {};
+
+  for (const m of CONTRACT_MESSAGES) {
+    const schemaName = pascal(m.name);
+    schemas[schemaName] = schemaOf(m.schema);
+    messages[m.name] = {
+      name: m.name,
+      title: schemaName,
+      summary: m.summary,
+      contentType: 'application/json',
+      payload: { $ref: `#/components/schemas/${schemaName}` },
+      ...(m.name === 'commandReply'
+        ? { correlationId: { $ref: '#/components/correlationIds/commandCorrelation' } }
+        : m.name === 'command'
+          ? { correlationId: { $ref: '#/components/correlationIds/commandCorrelation' } }
+          : {}),
+    };
+    channels[m.name] = {
+      address: `${DEFAULT_PREFIX}/sites/{site}/${m.kind}`,
+      title: m.kind,
+      description: `${m.from === 'site' ? 'Published by the gateway' : 'Published by central'}; ${m.retained ? 'retained' : 'not retained'}; QoS ${m.qos}.`,
+      parameters: { site: { $ref: '#/components/parameters/site' } },
+      messages: { [m.name]: { $ref: `#/components/messages/${m.name}` } },
+    };
+    const op: Record<string, unknown> = {
+      // Written from the gateway's side: it sends what sites publish and receives what central publishes.
+      action: m.from === 'site' ? 'send' : 'receive',
+      channel: { $ref: `#/channels/${m.name}` },
+      summary: m.summary,
+      messages: [{ $ref: `#/channels/${m.name}/messages/${m.name}` }],
+      bindings: { mqtt: { qos: m.qos, retain: m.retained, bindingVersion: '0.2.0' } },
+    };
+    if (m.name === 'command') {
+      op.reply = {
+        address: { location: '$message.header#/responseTopic', description: 'The MQTT 5 response topic (under the site tree); on MQTT 3.1.1 the commandReply channel.' },
+        channel: { $ref: '#/channels/commandReply' },
+        messages: [{ $ref: '#/channels/commandReply/messages/commandReply' }],
+      };
+    }
+    operations[`${m.from === 'site' ? 'publish' : 'receive'}${pascal(m.name)}`] = op;
+  }
+
+  const doc = {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Open Access gateway MQTT contract',
+      version: '1.0.0',
+      description: [
+        'How branch gateways and central talk. Generated from policies/contract by scripts/asyncapi.ts: do not edit by hand.',
+        '',
+        `- The prefix is configurable (default \`${DEFAULT_PREFIX}\`). Everything a site publishes or receives is under \`{prefix}/sites/{site}/\`, so a broker ACL confines each site to its own tree (docs/central.md).`,
+        '- Events carry a ULID `id`: the gateway resends after an outage until the broker acknowledges (PUBACK); central stores each id once.',
+        `- A command arriving with the retain flag, or whose \`at\` is more than ${COMMAND_MAX_AGE_MS / 1000} s from the gateway clock, is refused with an error reply and changes nothing.`,
+        '- Command replies go to the MQTT 5 response topic with the request correlation data; the reply also repeats the command id for MQTT 3.1.1 brokers (the embedded aedes broker).',
+        '- Member lists (`{prefix}/members/...`: versioned snapshot and deltas, count and hash, resumable, atomic on apply) are a later issue and not part of this version.',
+      ].join('\n'),
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      production: {
+        host: 'broker.example.org:8883',
+        protocol: 'mqtts',
+        protocolVersion: '5',
+        description: 'Mosquitto (or a clustered broker) with TLS, a password per site and an ACL by username.',
+      },
+      pilot: {
+        host: '127.0.0.1:1883',
+        protocol: 'mqtt',
+        protocolVersion: '3.1.1',
+        description: 'Central embedded aedes broker, for a pilot on one box.',
+      },
+    },
+    channels,
+    operations,
+    components: {
+      parameters: { site: { description: 'The site id: lower case letters, digits and dashes (also the broker username of that gateway).' } },
+      correlationIds: {
+        commandCorrelation: { description: 'MQTT 5 correlation data of the request, echoed on the reply.', location: '$message.header#/correlationData' },
+      },
+      messages,
+      schemas,
+    },
+  };
+  return `# Generated by scripts/asyncapi.ts from policies/contract: do not edit by hand.\n${stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (invokedDirectly) {
+  const text = buildAsyncApi();
+  if (process.argv.includes('--check')) {
+    let current = '';
+    try {
+      current = readFileSync(ASYNCAPI_PATH, 'utf8');
+    } catch {
+      // missing counts as stale
+    }
+    if (current !== text) {
+      console.error(`${ASYNCAPI_PATH} is out of date: run npx tsx scripts/asyncapi.ts`);
+      process.exit(1);
+    }
+    console.log(`${ASYNCAPI_PATH} is up to date`);
+  } else {
+    writeFileSync(ASYNCAPI_PATH, text);
+    console.log(`wrote ${ASYNCAPI_PATH}`);
+  }
+}

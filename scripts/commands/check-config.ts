@@ -1,0 +1,82 @@
+// `oag check-config FILE`: validate a policy or a gateway config before it is deployed. The kind is told by
+// content: a policy has `schedule`. Errors are `path: reason`, one per line on stderr; exit 1 when invalid.
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parseDocumentText, parsePolicy } from '../../policies/index.js';
+import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
+
+interface GatewayConfigModule {
+  checkGatewayConfigText(text: string, file?: string, baseDir?: string): { site: string; policyFile: string };
+}
+
+function isConfigError(error: unknown): error is Error & { errors: string[] } {
+  return error instanceof Error && Array.isArray((error as { errors?: unknown }).errors);
+}
+
+export async function runCheckConfig(file: string, io: CommandIo): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    io.err(`${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+    return 1;
+  }
+  const doc = parseDocumentText(text, file);
+  if (!doc.ok) {
+    for (const line of doc.errors) io.err(`${line}\n`);
+    return 1;
+  }
+  const value = doc.value;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && 'schedule' in value) {
+    const parsed = parsePolicy(value);
+    if (!parsed.ok) {
+      for (const line of parsed.errors) io.err(`${line}\n`);
+      return 1;
+    }
+    io.out(`ok: policy ${parsed.policy.site} v${parsed.policy.version}\n`);
+    return 0;
+  }
+  return checkGatewayConfig(text, file, io);
+}
+
+/** A gateway config: checked by the gateway's own schema, then the policy file it names. */
+async function checkGatewayConfig(text: string, file: string, io: CommandIo): Promise<number> {
+  // Loaded only here, so that checking a policy never depends on the gateway's modules.
+  let gateway: GatewayConfigModule;
+  try {
+    gateway = (await import('../../gateway/config.js')) as GatewayConfigModule;
+  } catch (error) {
+    io.err(`${file}: not a policy (no schedule), and the gateway config checker could not load: ${(error as Error).message}\n`);
+    return 1;
+  }
+  let config: { site: string; policyFile: string };
+  try {
+    config = gateway.checkGatewayConfigText(text, file, dirname(resolve(file)));
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    for (const line of error.errors) io.err(`${line}\n`);
+    return 1;
+  }
+  const policy = await readPolicyFile(config.policyFile, {
+    out: io.out,
+    err: (line) => io.err(`policyFile (${config.policyFile}): ${line}`),
+  });
+  if (!policy) return 1;
+  if (policy.site !== config.site) {
+    io.err(`policyFile: policy is for site "${policy.site}", this gateway is "${config.site}"\n`);
+    return 1;
+  }
+  io.out(`ok: gateway ${config.site}, policy ${policy.site} v${policy.version}\n`);
+  return 0;
+}
+
+export function register(program: Command): void {
+  program
+    .command('check-config')
+    .description('validate a policy file or a gateway config; exits 1 with the errors, one per line')
+    .argument('<file>', 'policy or gateway config (YAML or JSON)')
+    .action(async (file: string) => {
+      process.exitCode = await runCheckConfig(file, processIo);
+    });
+}

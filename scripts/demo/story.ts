@@ -1,0 +1,51 @@
+// Turns a gateway's events into the lines a newcomer reads while the demo day runs.
+import { DateTime } from 'luxon';
+import type { LoggedEvent } from '../../gateway/model.js';
+
+const REFUSAL_TEXT: Record<string, string> = {
+  'unknown-card': 'card not known here',
+  'not-registered': 'not registered for open access',
+  expired: 'membership expired',
+  blocked: 'card blocked',
+  'under-age': 'under the minimum age',
+  closed: 'branch closed',
+  changeover: 'changeover: staff only',
+  'last-entry-passed': 'last entry has passed',
+  full: 'building full',
+  lockdown: 'lockdown',
+  emergency: 'fire alarm: do not enter',
+  'clock-untrusted': 'clock not trusted',
+  'pin-required': 'PIN needed',
+  'pin-wrong': 'wrong PIN',
+  'pin-locked': 'PIN locked for now',
+};
+
+export function describeEvent(event: LoggedEvent, timezone: string, prefix = ''): string | undefined {
+  const time = DateTime.fromISO(event.at, { zone: timezone }).toFormat('ccc HH:mm');
+  const line = (text: string): string => `${prefix}${time}  ${text}`;
+  switch (event.type) {
+    case 'access':
+      if (event.reader === 'exit') return line(`← exit tap   ${String(event.person)}`);
+      return event.decision === 'granted'
+        ? line(`✔ entry      ${String(event.person)} (${String(event.reason)})`)
+        : line(`✘ refused    ${String(event.person)}: ${REFUSAL_TEXT[String(event.reason)] ?? String(event.reason)}`);
+    case 'occupancy':
+      if (event.change === 'tailgate') return line(`⚠ tailgating: ${String(event.entries)} in on ${String(event.grants)} grant(s)`);
+      if (event.change === 'reset') return line(`  count reset (${String(event.actor)}), ${String(event.inside)} inside`);
+      return undefined;
+    case 'mode':
+      return line(`▶ mode ${String(event.from)} → ${String(event.to)}${event.until ? ` until ${DateTime.fromISO(String(event.until), { zone: timezone }).toFormat('ccc HH:mm')}` : ''}`);
+    case 'warning':
+      return line(`⚠ closing in ${String(event.minutesLeft)} minutes: lights flash, sounder`);
+    case 'alarm':
+      return line(`${event.state === 'raised' ? '🔔 alarm' : '  alarm cleared'} ${String(event.alarm)}${event.detail ? ` (${String(event.detail)})` : ''}`);
+    case 'staff':
+      return line(`  staff: ${String(event.action)} by ${String(event.actor)}`);
+    case 'policy':
+      return line(`  policy v${String(event.version)} ${String(event.result)} from ${String(event.source)}`);
+    case 'system':
+      return line(`  gateway ${String(event.what)}`);
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,46 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildLocalApi } from '../../gateway/http/server.js';
+import { removeDir, startHarness } from '../helpers/gateway-harness.js';
+import type { Harness } from '../helpers/gateway-harness.js';
+
+const OPEN_ALL_DAY = {
+  version: 1,
+  site: 'town-central',
+  schedule: { weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'open-access' }]])) },
+};
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  if (harness) removeDir(harness.dir);
+  harness = undefined;
+});
+
+describe('local API', () => {
+  it('plays a card on the simulated reader and answers with the decision', async () => {
+    harness = await startHarness({ policy: OPEN_ALL_DAY, members: { '04A1B2C3D4': {}, '0411111111': { blocked: true } } });
+    const app = buildLocalApi({ gateway: harness.running.gateway, hardware: harness.running.hardware });
+    const granted = await app.inject({ method: 'POST', url: '/api/simulate/tap', payload: { uid: '04:A1:B2:C3:D4' } });
+    expect(granted.statusCode).toBe(200);
+    expect(granted.json()).toMatchObject({ result: 'granted', reason: 'member', mode: 'open-access' });
+    const refused = await app.inject({ method: 'POST', url: '/api/simulate/tap', payload: { uid: '0411111111' } });
+    expect(refused.json()).toMatchObject({ result: 'refused', reason: 'blocked' });
+    const state = await app.inject({ method: 'GET', url: '/api/state' });
+    expect(state.json()).toMatchObject({ site: 'town-central', mode: 'open-access', door: 'unlocked' });
+  });
+
+  it('refuses bad bodies with a 400 that names the field, and taps nothing', async () => {
+    harness = await startHarness({ policy: OPEN_ALL_DAY, members: { '04A1B2C3D4': {} } });
+    const app = buildLocalApi({ gateway: harness.running.gateway, hardware: harness.running.hardware });
+    const missing = await app.inject({ method: 'POST', url: '/api/simulate/tap', payload: { card: '04A1B2C3D4' } });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().errors.join('\n')).toMatch(/uid/);
+    const garbage = await app.inject({ method: 'POST', url: '/api/simulate/tap', payload: { uid: 'not a card!' } });
+    expect(garbage.statusCode).toBe(400);
+    expect(garbage.json().errors[0]).toMatch(/^uid: /);
+    const reader = await app.inject({ method: 'POST', url: '/api/simulate/tap', payload: { uid: '04A1B2C3D4', reader: 'side-door' } });
+    expect(reader.statusCode).toBe(400);
+    expect(reader.json().errors[0]).toMatch(/^reader: /);
+    expect(harness.events.filter((e) => e.type === 'access')).toEqual([]);
+  });
+});

@@ -1,0 +1,211 @@
+// The gateway uplink against a real broker in process (aedes, MQTT 3.1.1): what central would see.
+import { connect, type MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../central/broker.js';
+import { Uplink } from '../../gateway/uplink/index.js';
+import { topics } from '../../policies/contract/index.js';
+import { accessEvent, commandFixture, occupancyEvent } from '../unit/contract/fixtures.js';
+import { FakeGateway, until } from '../unit/uplink/fakes.js';
+
+const T = topics('oa/v1', 'town');
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function broker(port = 0, aedes?: Parameters<typeof startEmbeddedBroker>[0]['aedes']): Promise<EmbeddedBroker> {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port, ...(aedes ? { aedes } : {}) });
+  cleanups.push(() => b.close());
+  return b;
+}
+
+interface Seen {
+  topic: string;
+  json: Record<string, unknown>;
+  retain: boolean;
+}
+
+/** A watcher like central: every site's topics, remembering what arrived. */
+async function watcher(url: string): Promise<{ client: MqttClient; seen: Seen[]; events: () => Seen[] }> {
+  const client = connect(url, { protocolVersion: 4, reconnectPeriod: 20, clientId: `watch-${Math.random()}` });
+  const seen: Seen[] = [];
+  client.on('message', (topic, payload, packet) => {
+    if (payload.length === 0) return;
+    try {
+      seen.push({ topic, json: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain });
+    } catch {
+      seen.push({ topic, json: { raw: payload.toString() }, retain: packet.retain });
+    }
+  });
+  client.on('connect', () => client.subscribe('oa/v1/sites/+/#', { qos: 1 }));
+  await until(() => client.connected, 'watcher connected');
+  await new Promise((r) => setTimeout(r, 50));
+  cleanups.push(() => {
+    client.end(true);
+  });
+  return { client, seen, events: () => seen.filter((s) => s.topic === T.events) };
+}
+
+function uplink(gw: FakeGateway, url: string): Uplink {
+  const u = new Uplink(gw.deps({ url, protocolVersion: 4 }));
+  u.start();
+  cleanups.push(() => u.stop());
+  return u;
+}
+
+describe('uplink → broker', () => {
+  it('publishes availability and state retained, then every outbox event in order, once', async () => {
+    const b = await broker();
+    const w = await watcher(b.url);
+    const gw = new FakeGateway();
+    for (let i = 1; i <= 120; i++) gw.outbox.append(occupancyEvent(i));
+    const u = uplink(gw, b.url);
+    await until(() => gw.outbox.pending === 0, 'outbox drained');
+    await until(() => w.events().length === 120, 'all events at the watcher');
+    expect(u.connected).toBe(true);
+    expect(w.events().map((e) => e.json.inside)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    expect(w.seen.find((s) => s.topic === T.availability)?.json.state).toBe('online');
+    const state = w.seen.find((s) => s.topic === T.state)?.json;
+    expect(state).toMatchObject({ site: 'town', occupancy: { inside: 3, capacity: 40 }, uplink: { reconnects: 0 } });
+
+    // A later append goes out after kick(), without waiting on anything.
+    gw.outbox.append(accessEvent());
+    u.kick();
+    await until(() => w.events().length === 121, 'kicked event');
+    expect(w.events()[120]?.json.type).toBe('access');
+
+    // The retained state is what a dashboard that connects later gets.
+    const late = await watcher(b.url);
+    await until(() => late.seen.some((s) => s.topic === T.state && s.retain), 'retained state');
+  });
+
+  it('marks an event published only once the broker acknowledged it', async () => {
+    const held: Array<() => void> = [];
+    const b = await broker(0, {
+      authorizePublish: (_client, packet, cb) => {
+        if (packet.topic === T.events) held.push(() => cb(null));
+        else cb(null);
+      },
+    });
+    const gw = new FakeGateway();
+    gw.outbox.append(occupancyEvent(1));
+    gw.outbox.append(occupancyEvent(2));
+    uplink(gw, b.url);
+    await until(() => held.length === 2, 'events reached the broker');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(gw.outbox.pending).toBe(2);
+    held.shift()?.();
+    await until(() => gw.outbox.pending === 1, 'first acknowledged');
+    expect(gw.outbox.rows[0]?.published).toBe(true);
+    expect(gw.outbox.rows[1]?.published).toBe(false);
+    held.shift()?.();
+    await until(() => gw.outbox.pending === 0, 'second acknowledged');
+  });
+
+  it('keeps events through a broker outage and sends the backlog once, in order, after it returns', async () => {
+    const first = await broker();
+    const port = first.port;
+    const w = await watcher(first.url);
+    const gw = new FakeGateway();
+    const u = uplink(gw, first.url);
+    for (let i = 1; i <= 10; i++) gw.outbox.append(occupancyEvent(i));
+    u.kick();
+    await until(() => w.events().length === 10, 'first events');
+
+    await first.close();
+    await until(() => !u.connected, 'uplink sees the outage');
+    // Taps go on while the broker is away.
+    for (let i = 11; i <= 40; i++) {
+      gw.outbox.append(occupancyEvent(i));
+      u.kick();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gw.outbox.pending).toBe(30);
+
+    await broker(port);
+    await until(() => gw.outbox.pending === 0, 'backlog drained', 15_000);
+    await until(() => w.events().length >= 40, 'backlog at the watcher', 15_000);
+    const insides = w.events().map((e) => e.json.inside);
+    expect(insides).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(u.connected).toBe(true);
+  });
+
+  it('answers commands with their id, refuses retained, stale and malformed ones, and changes nothing then', async () => {
+    const b = await broker();
+    const w = await watcher(b.url);
+    const gw = new FakeGateway();
+    const u = uplink(gw, b.url);
+    await until(() => u.connected, 'connected');
+    await new Promise((r) => setTimeout(r, 100));
+    const replies = (): Array<Record<string, unknown>> => w.seen.filter((s) => s.topic === T.commandReply).map((s) => s.json);
+
+    const ok = commandFixture({ id: 'a3bb189e-8bf9-4888-9912-ace4e6543002' }, gw.now.toISOString());
+    w.client.publish(T.command, JSON.stringify(ok), { qos: 1 });
+    await until(() => replies().length === 1, 'reply to unlock');
+    expect(replies()[0]).toEqual({ ok: true, id: ok.id });
+    expect(gw.executed).toEqual([{ cmd: ok, actor: 'central:alice' }]);
+
+    // The same command delivered again (QoS 1 redelivery) unlocks once.
+    w.client.publish(T.command, JSON.stringify(ok), { qos: 1 });
+    await until(() => replies().length === 2, 'reply to the repeat');
+    expect(replies()[1]).toEqual({ ok: true, id: ok.id });
+    expect(gw.executed).toHaveLength(1);
+
+    const stale = commandFixture({ id: 'b3bb189e-8bf9-4888-9912-ace4e6543002' }, new Date(gw.now.getTime() - 11_000).toISOString());
+    w.client.publish(T.command, JSON.stringify(stale), { qos: 1 });
+    await until(() => replies().length === 3, 'reply to stale');
+    expect(replies()[2]).toMatchObject({ ok: false, id: stale.id, error: expect.stringMatching(/stale/) });
+
+    w.client.publish(T.command, JSON.stringify({ ...ok, id: 'c3bb189e-8bf9-4888-9912-ace4e6543002', command: 'open-sesame' }), { qos: 1 });
+    await until(() => replies().length === 4, 'reply to unknown command');
+    expect(replies()[3]).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid command: command: /) });
+
+    w.client.publish(T.command, 'not json', { qos: 1 });
+    await until(() => replies().length === 5, 'reply to garbage');
+    expect(replies()[4]).toMatchObject({ ok: false, error: expect.stringMatching(/not JSON/) });
+
+    // A retained command: arrives with the retain flag when the gateway (re)subscribes; refused.
+    const retained = commandFixture({ id: 'd3bb189e-8bf9-4888-9912-ace4e6543002' }, gw.now.toISOString());
+    w.client.publish(T.command, JSON.stringify(retained), { qos: 1, retain: true });
+    await until(() => replies().length === 6, 'live delivery of the retained publish');
+    const gw2 = new FakeGateway();
+    const u2 = new Uplink(gw2.deps({ url: b.url, protocolVersion: 4, clientId: 'oag-town-2' }));
+    u2.start();
+    cleanups.push(() => u2.stop());
+    await until(() => replies().length === 7, 'reply to the retained copy');
+    expect(replies()[6]).toMatchObject({ ok: false, id: retained.id, error: expect.stringMatching(/retained/) });
+    expect(gw2.executed).toHaveLength(0);
+    w.client.publish(T.command, '', { qos: 1, retain: true });
+
+    expect(gw.executed.map((e) => e.cmd.id)).toEqual([ok.id, retained.id]);
+  });
+
+  it('offers a retained policy once, and reports what the gateway said', async () => {
+    const b = await broker();
+    const w = await watcher(b.url);
+    w.client.publish(T.policy, JSON.stringify({ version: 4, site: 'town' }), { qos: 1, retain: true });
+    const gw = new FakeGateway();
+    const u = uplink(gw, b.url);
+    await until(() => gw.offers.length === 1, 'policy offered');
+    expect(gw.policyVersion).toBe(4);
+    w.client.publish(T.policy, '{"not":"a policy"', { qos: 1, retain: true });
+    await until(() => gw.offers.length === 2, 'bad policy offered');
+    expect(gw.offers[1]).toBe('{"not":"a policy"');
+    expect(gw.policyVersion).toBe(4);
+    expect(u.connected).toBe(true);
+  });
+
+  it('republishes state on change, debounced, and says offline when stopped', async () => {
+    const b = await broker();
+    const w = await watcher(b.url);
+    const gw = new FakeGateway();
+    const u = uplink(gw, b.url);
+    await until(() => w.seen.some((s) => s.topic === T.state), 'first state');
+    const states = (): Seen[] => w.seen.filter((s) => s.topic === T.state);
+    for (let i = 4; i < 14; i++) gw.setState({ occupancy: { inside: i, capacity: 40 } });
+    await until(() => states().at(-1)?.json.occupancy !== undefined && (states().at(-1)?.json.occupancy as { inside: number }).inside === 13, 'last state');
+    expect(states().length).toBeLessThanOrEqual(3);
+    await u.stop();
+    await until(() => w.seen.filter((s) => s.topic === T.availability).at(-1)?.json.state === 'offline', 'offline');
+  });
+});

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, checkGatewayConfigText, loadDeploymentKey, loadGatewayConfig, parseGatewayConfig } from '../../../gateway/config.js';
+import { startGateway } from '../../../gateway/main.js';
+
+function errorsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.errors;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('gateway config', () => {
+  it('fills a minimal file with safe defaults', () => {
+    const config = checkGatewayConfigText('site: town-central\npolicyFile: policy.yaml\n', 'gw.yaml', '/etc/oag');
+    expect(config.lock).toEqual({ type: 'fail-secure', unlockMs: 5000, heldOpenSeconds: 30, exitGraceMs: 10_000 });
+    expect(config.policyFile).toBe('/etc/oag/policy.yaml');
+    expect(config.hardware.gpio.driver).toBe('simulated');
+    expect(config.clock.trust).toBe('auto');
+  });
+
+  it('names every bad path at once', () => {
+    const errors = errorsOf(() =>
+      parseGatewayConfig({ site: 'Town Central', policyFile: 'p.yaml', lock: { type: 'magnetic', unlockMs: 1000 }, stroe: {} }),
+    );
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^site: /),
+        expect.stringMatching(/^lock\.type: /),
+        expect.stringMatching(/^lock\.unlockMs: must be at least 3000/),
+        expect.stringMatching(/stroe/),
+      ]),
+    );
+  });
+
+  it('reports a file that is not YAML, or not there', () => {
+    expect(errorsOf(() => checkGatewayConfigText('site: [unclosed', 'gw.yaml'))[0]).toMatch(/not valid YAML/);
+    expect(errorsOf(() => loadGatewayConfig('/nonexistent/gw.yaml'))[0]).toMatch(/cannot read: ENOENT/);
+  });
+
+  it('takes the deployment key from the environment and refuses a short or missing one', () => {
+    expect(loadDeploymentKey({}, { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) })).toHaveLength(32);
+    expect(errorsOf(() => loadDeploymentKey({}, { OAG_DEPLOYMENT_KEY: 'abcd' }))[0]).toMatch(/at least 32 bytes/);
+    expect(errorsOf(() => loadDeploymentKey({}, {}))[0]).toMatch(/^OAG_DEPLOYMENT_KEY: not set/);
+  });
+
+  it('refuses to start on a policy for another site, and leaves the outputs safe', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oag-cfg-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nsite: village\nschedule: { weekly: {} }\n');
+    const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' } });
+    await expect(startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) } })).rejects.toThrow(/site: "village" does not match the gateway's site "town-central"/);
+  });
+
+  it('refuses to start on an invalid policy file, naming the path in it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oag-cfg-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nsite: town-central\nschedule:\n  weekly:\n    mon: [{ from: "10:00", to: "09:00", mode: staffed }]\n');
+    const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' } });
+    await expect(startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) } })).rejects.toThrow(/schedule\.weekly\.mon\[0\]\.to: must be after from/);
+  });
+});

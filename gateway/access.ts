@@ -65,7 +65,7 @@ export class AccessControl {
     const context: DecisionContext = options.context();
     if (member !== undefined && policy.rules.pin !== 'never') this.addPinFailures(context, cardHash);
     const decision = decide(policy, member, context);
-    return this.act(decision, tap, cardHash, member);
+    return this.act(decision, tap, cardHash, member, process.hrtime.bigint());
   }
 
   /** A PIN typed on the keypad, answering the last tap that asked for one. */
@@ -83,14 +83,14 @@ export class AccessControl {
     if (!decision.allow && decision.reason === 'pin-wrong') options.store.pins.recordFailure(pending.cardHash, context.at);
     if (decision.allow) options.store.pins.reset(pending.cardHash);
     const tap: CardTap = { uid: '', readerId: 'keypad', role: pending.role, seenAt: process.hrtime.bigint() };
-    return this.act(decision, tap, pending.cardHash, pending.member);
+    return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint());
   }
 
-  private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined): AccessOutcome {
+  private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint): AccessOutcome {
     const { options } = this;
     let relayAt: bigint | null = null;
     if (decision.allow) {
-      if (options.door.grant()) relayAt = process.hrtime.bigint();
+      relayAt = options.door.grant();
       options.feedback.granted();
     } else if (decision.reason === 'pin-required' && options.hasKeypad && member !== undefined) {
       this.pendingPin = {
@@ -110,7 +110,7 @@ export class AccessControl {
       { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person },
       { reason: decision.reason, cardHash },
     );
-    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, relayAt };
+    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;
   }
@@ -119,10 +119,11 @@ export class AccessControl {
   private handleExitTap(tap: CardTap, cardHash: Buffer): AccessOutcome {
     const { options } = this;
     options.door.exitRequest();
+    const relayAt = process.hrtime.bigint();
     const decision: Decision = { allow: true, reason: 'exit', mode: options.mode() };
     const person = pseudonym(cardHash);
     options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person }, { reason: 'exit', cardHash });
-    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, relayAt: process.hrtime.bigint() };
+    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt: relayAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;
   }

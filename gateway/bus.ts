@@ -11,6 +11,8 @@ export interface AccessOutcome {
   person: string | null;
   /** hrtime when the driver saw the card, and when the relay was written (grants only). */
   seenAt: bigint;
+  /** When the decision was made (before any feedback or event row). */
+  decidedAt: bigint;
   relayAt: bigint | null;
 }
 

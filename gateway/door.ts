@@ -75,32 +75,32 @@ export class Door {
   }
 
   /**
-   * Unlock for one pulse after a granted tap. Returns true when the relay was written now.
-   * Synchronous: this is the end of the tap → relay hot path.
+   * Unlock for one pulse after a granted tap. Returns when the relay was written (hrtime), or null when
+   * there was nothing to drive. Synchronous: this is the end of the tap → relay hot path.
    */
-  grant(): boolean {
-    if (this.regime === 'lockdown') return false;
+  grant(): bigint | null {
+    if (this.regime === 'lockdown') return null;
     if (this.regime !== 'secure') {
       // Already held open (staffed or released): nothing to drive, but count the person.
       if (!this.options.hasContact) this.options.bus.emit('door-entry');
-      return false;
+      return null;
     }
     this.grantsPending += 1;
     this.grantsThisCycle += 1;
-    this.startPulse();
+    const relayAt = this.startPulse();
     if (!this.options.hasContact) {
       // No contact to see the door open: the grant is the best evidence of an entry.
       this.grantsPending = 0;
       this.options.bus.emit('door-entry');
     }
-    return true;
+    return relayAt;
   }
 
   /** Staff or central "unlock once": a pulse that is not tied to a card. */
   unlockOnce(): boolean {
     if (this.regime !== 'secure') return false;
-    this.startPulse();
     this.exitAllowedUntil = this.options.clock.now().getTime() + this.options.unlockMs;
+    this.startPulse();
     return true;
   }
 
@@ -163,7 +163,8 @@ export class Door {
     if (this.regime === 'secure' || this.regime === 'lockdown') this.options.bus.emit('door-cycle-closed', { grants });
   }
 
-  private startPulse(): void {
+  /** Unlock now and (re)start the pulse timer; returns when the relay was written. */
+  private startPulse(): bigint {
     this.options.clock.clearTimeout(this.pulseTimer);
     this.pulseTimer = this.options.clock.setTimeout(() => {
       this.pulseTimer = undefined;
@@ -172,7 +173,10 @@ export class Door {
       this.refresh();
     }, this.options.unlockMs);
     this.applyRelay();
+    const relayAt = process.hrtime.bigint();
+    // The door event (an fsync'd row) is written after the relay, never before it.
     this.refresh();
+    return relayAt;
   }
 
   private endPulse(): void {

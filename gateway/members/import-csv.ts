@@ -140,7 +140,7 @@ function readableSize(filePath: string): number {
     size = stat.size;
   } catch (error) {
     if (error instanceof ImportError) throw error;
-    throw new ImportError(`${filePath}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ImportError(`${filePath}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}): nothing changed`);
   }
   if (size === 0) throw new ImportError(`${filePath}: the file is empty: nothing changed`);
   return size;
@@ -173,6 +173,11 @@ function locateColumns(header: readonly string[], mapping: MemberImportMapping, 
     );
   }
   return index;
+}
+
+/** A header line again (two exports concatenated): reported as such rather than as nine bad fields. */
+function isHeader(fields: readonly string[], header: readonly string[]): boolean {
+  return fields.length === header.length && fields.every((f, i) => f.trim().toLowerCase() === header[i]!.trim().toLowerCase());
 }
 
 /** Withholds any part of a message that would repeat the row's card number (a misaligned row, say). */
@@ -221,12 +226,14 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
 
   async function* rows(): AsyncGenerator<MemberRow[]> {
     let columns: Record<MemberField, number> | undefined;
+    let header: readonly string[] = [];
     let width = 0;
     let cardAt = 0;
     for await (const batch of parser as AsyncIterable<ParsedRecord[]>) {
       const out: MemberRow[] = [];
       for (const { line, fields } of batch) {
         if (columns === undefined) {
+          header = fields;
           columns = locateColumns(fields, mapping, filePath);
           width = fields.length;
           cardAt = columns.cardNumber;
@@ -252,13 +259,17 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
         };
         const result = schema.safeParse(raw);
         if (!result.success) {
+          if (isHeader(fields, header)) {
+            reject(line, 'repeats the header line');
+            continue;
+          }
           const reason = result.error.issues
             .map((issue) => {
               const field = issue.path[0] as MemberField;
-              return `${mapping.columns[field] ?? field}: ${issue.message}`;
+              return `${mapping.columns[field] ?? field}: ${withhold(issue.message, raw.cardNumber)}`;
             })
             .join('; ');
-          reject(line, withhold(reason, raw.cardNumber));
+          reject(line, reason);
           continue;
         }
         const member = result.data;

@@ -35,6 +35,8 @@ export interface StoreOptions {
 
 export interface Store {
   readonly path: string;
+  /** As SQLite reports them after opening: `wal` and `full` (2) on a file; memory stores have no WAL. */
+  readonly durability: { journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra' };
   readonly members: MemberStore;
   readonly events: EventStore;
   readonly settings: SettingsStore;
@@ -63,8 +65,10 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
     throw error;
   }
   const clock = opts.clock ?? systemClock;
+  const synchronous = (['off', 'normal', 'full', 'extra'] as const)[db.pragma('synchronous', { simple: true }) as number] ?? 'off';
   return {
     path,
+    durability: { journalMode: String(db.pragma('journal_mode', { simple: true })), synchronous },
     members: new MemberStore(db, clock),
     events: new EventStore(db, opts.logger),
     settings: new SettingsStore(db),

@@ -75,7 +75,8 @@ export async function benchTap(members: number, taps = 20_000): Promise<TapBench
     const latencies: number[] = [];
     const unknown: number[] = [];
     running.gateway.bus.on('access', (outcome) => {
-      const end = outcome.relayAt ?? process.hrtime.bigint();
+      // Grants: to the relay write. Refusals: to the decision (the panel's red light follows at once).
+      const end = outcome.relayAt ?? outcome.decidedAt;
       (outcome.decision.allow ? latencies : unknown).push(Number(end - outcome.seenAt) / 1000);
     });
     const reader = running.hardware.simulated!.reader!;

@@ -1,0 +1,111 @@
+// PIN at the keypad (card + PIN) and the people counter, on the real gateway with fake time.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { hashPin } from '../../policies/pin.js';
+import { removeDir, startHarness } from '../helpers/gateway-harness.js';
+import type { Harness } from '../helpers/gateway-harness.js';
+
+const policy = (rules: Record<string, unknown>) => ({
+  version: 1,
+  site: 'town-central',
+  schedule: { weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'open-access' }]])) },
+  rules,
+});
+
+let harness: Harness | undefined;
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  vi.setSystemTime(new Date('2026-11-23T12:00:00Z'));
+});
+afterEach(async () => {
+  await harness?.stop();
+  if (harness) removeDir(harness.dir);
+  harness = undefined;
+  vi.useRealTimers();
+});
+
+describe('card + PIN', () => {
+  it('asks for the PIN, refuses a wrong one, locks out after five and lets the right one in after the lockout', async () => {
+    harness = await startHarness({
+      policy: policy({ pin: 'open-access', pinMaxAttempts: 5, pinLockoutSeconds: 30 }),
+      members: { '04A1B2C3D4': { pinHash: hashPin('2468') } },
+      config: {
+        hardware: {
+          inputs: { doorContact: { debounceMs: 0 } },
+          readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
+          keypad: { driver: 'simulated' },
+        },
+      },
+    });
+    const h = harness;
+    const keypad = h.running.hardware.simulated!.keypad!;
+    const attempt = (pin: string): void => {
+      vi.advanceTimersByTime(3100); // past the repeat window
+      h.tap('04A1B2C3D4');
+      keypad.enter(pin);
+    };
+    for (let i = 0; i < 5; i += 1) attempt('1111');
+    expect(h.reasons()).toEqual([...Array(5).fill(['pin-required', 'pin-wrong'])].flat());
+    expect(h.doorRelayActive()).toBe(false);
+
+    vi.advanceTimersByTime(3100);
+    h.tap('04A1B2C3D4');
+    expect(h.reasons().at(-1)).toBe('pin-locked');
+
+    vi.advanceTimersByTime(30_000);
+    attempt('2468');
+    expect(h.reasons().slice(-2)).toEqual(['pin-required', 'member']);
+    expect(h.doorRelayActive()).toBe(true);
+    // A grant resets the count: one wrong PIN later is not a lockout.
+    vi.advanceTimersByTime(6000);
+    attempt('1111');
+    expect(h.reasons().at(-1)).toBe('pin-wrong');
+  });
+
+  it('ignores a PIN typed when no tap asked for one, and one typed after the prompt timed out', async () => {
+    harness = await startHarness({
+      policy: policy({ pin: 'always' }),
+      members: { '04A1B2C3D4': { pinHash: hashPin('2468') } },
+      config: { hardware: { readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }], keypad: { driver: 'simulated' } } },
+    });
+    const keypad = harness.running.hardware.simulated!.keypad!;
+    keypad.enter('2468');
+    expect(harness.reasons()).toEqual([]);
+    harness.tap('04A1B2C3D4');
+    vi.advanceTimersByTime(16_000);
+    keypad.enter('2468');
+    expect(harness.reasons()).toEqual(['pin-required']);
+    expect(harness.doorRelayActive()).toBe(false);
+  });
+});
+
+describe('people counter', () => {
+  it('counts entries and exits from the counter and reports tailgating when more came in than were granted', async () => {
+    harness = await startHarness({
+      policy: policy({}),
+      members: { '04A1B2C3D4': {} },
+      config: {
+        hardware: {
+          inputs: { doorContact: { debounceMs: 0 }, counterIn: { debounceMs: 0 }, counterOut: { debounceMs: 0 } },
+          readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
+        },
+      },
+    });
+    const h = harness;
+    const pulse = (name: 'counterIn' | 'counterOut'): void => {
+      h.input(name, true);
+      h.input(name, false);
+    };
+    h.tap('04A1B2C3D4');
+    h.input('doorContact', true);
+    pulse('counterIn');
+    pulse('counterIn');
+    h.input('doorContact', false);
+    expect(h.running.gateway.occupancy.inside).toBe(2);
+    expect(h.events.filter((e) => e.type === 'occupancy' && e.change === 'tailgate')).toHaveLength(1);
+
+    pulse('counterOut');
+    pulse('counterOut');
+    pulse('counterOut');
+    expect(h.running.gateway.occupancy.inside).toBe(0);
+  });
+});

@@ -10,6 +10,8 @@ export interface DayOptions {
   dayMinutes: number;
   visits: number;
   seed: number;
+  /** Minutes from the start to the evening close: some late visitors stay past it, to show the close. */
+  closeAtMinute?: number | undefined;
 }
 
 const DOOR_OPEN_MS = 4000;
@@ -59,8 +61,10 @@ export function replayDay(options: DayOptions): DayReplay {
       branch.running.gateway.bus.off('access', onAccess);
       if (!granted) return;
       passDoor();
-      // Some stay past the close and have to be fetched by the lights and the alarm.
-      const stay = random() < 0.04 ? visit.stayMinutes + 120 : visit.stayMinutes;
+      // Some late visitors stay past the close: the lights stay on and the alarm says so until they leave.
+      const close = options.closeAtMinute;
+      const lingers = close !== undefined && visit.arriveAt > close - 90 && visit.arriveAt < close && random() < 0.3;
+      const stay = lingers ? close - visit.arriveAt + 10 + Math.round(random() * 30) : visit.stayMinutes;
       later(stay, () => {
         exitButton.set(true);
         exitButton.set(false);

@@ -69,13 +69,29 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const prefix = BRANCHES.length > 1 ? `[${plan.label}] ` : '';
     gateway.bus.on('event-logged', (event) => {
       const line = describeEvent(event, TIMEZONE, prefix);
-      if (line === undefined) return;
-      const inside = gateway.occupancy.inside;
-      out(event.type === 'access' || event.type === 'occupancy' ? `${line.padEnd(64)} ${inside} inside` : line);
+      if (line !== undefined) out(line);
     });
   }
 
-  const replays = branches.map((branch, index) => replayDay({ branch, clock, dayMinutes, visits: options.visits, seed: 100 + index }));
+  // On the hour, a status line per branch: how many are inside, the lights, the door.
+  const statusEvery = (): void => {
+    if (stopping) return;
+    for (const branch of branches) {
+      const { gateway } = branch.running;
+      const time = DateTime.fromJSDate(clock.now(), { zone: TIMEZONE }).toFormat('ccc HH:mm');
+      const prefix = BRANCHES.length > 1 ? `[${branch.site}] ` : '';
+      out(`${prefix}${time}  · ${gateway.occupancy.inside} inside, ${gateway.mode}, door ${gateway.door.state}, lights ${gateway.lights.on ? 'on' : 'off'}`);
+    }
+    clock.setTimeout(statusEvery, 3_600_000);
+  };
+  const firstHour = start.plus({ hours: 1 }).startOf('hour');
+  clock.setTimeout(statusEvery, firstHour.diff(start).as('milliseconds'));
+
+  clock.run();
+  const closeAtMinute = DateTime.fromISO(`${options.date}T20:00`, { zone: TIMEZONE }).diff(start, 'minutes').minutes;
+  const replays = branches.map((branch, index) =>
+    replayDay({ branch, clock, dayMinutes, visits: options.visits, seed: 100 + index, closeAtMinute }),
+  );
   await Promise.all(replays.map((replay) => replay.done));
   if (stopping) return;
   out('');

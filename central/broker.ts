@@ -22,6 +22,8 @@ export async function startEmbeddedBroker(options: {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    // Small MQTT packets both ways: without this, Nagle and delayed ACKs add tens of milliseconds per round trip.
+    socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
     broker.handle(socket);
   });

@@ -91,8 +91,6 @@ export class CentralStore {
     const p = (sql: string): Statement => this.db.prepare(sql);
     this.q = {
       insertEvent: p('INSERT OR IGNORE INTO events (id, site, type, at_ms, received_ms, payload) VALUES (?, ?, ?, ?, ?, ?)'),
-      touchSite: p(`INSERT INTO sites (id, last_seen_ms) VALUES (?, ?)
-        ON CONFLICT (id) DO UPDATE SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms)`),
       setState: p(`INSERT INTO sites (id, state, state_at_ms, last_seen_ms) VALUES (@id, @state, @at, @seen)
         ON CONFLICT (id) DO UPDATE SET state = excluded.state, state_at_ms = excluded.state_at_ms,
           last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms)
@@ -131,9 +129,16 @@ export class CentralStore {
 
   /** Stores an event once: a second copy with the same id (a resend after an outage) changes nothing. */
   insertEvent(event: GatewayEvent, receivedAt: Date): boolean {
+    // One transaction, so one commit per event (several autocommits cost several WAL writes).
+    return this.insertEventTx(event, receivedAt);
+  }
+
+  private readonly insertEventTx = (event: GatewayEvent, receivedAt: Date): boolean =>
+    this.db.transaction(() => this.insertEventRows(event, receivedAt))();
+
+  private insertEventRows(event: GatewayEvent, receivedAt: Date): boolean {
     const atMs = Date.parse(event.at);
     const res = this.stmt('insertEvent').run(event.id, event.site, event.type, atMs, receivedAt.getTime(), JSON.stringify(event));
-    this.stmt('touchSite').run(event.site, receivedAt.getTime());
     if (res.changes === 1 && event.type === 'occupancy') {
       const last = this.stmt('lastSample').get(event.site) as { capacity: number | null } | undefined;
       this.stmt('sample').run(event.site, atMs, event.inside, last?.capacity ?? null);
@@ -143,6 +148,10 @@ export class CentralStore {
 
   /** The latest state of a site; an older one arriving late does not overwrite a newer one. */
   setState(state: GatewayState, receivedAt: Date): void {
+    this.db.transaction(() => this.setStateRows(state, receivedAt))();
+  }
+
+  private setStateRows(state: GatewayState, receivedAt: Date): void {
     const atMs = Date.parse(state.at);
     this.stmt('setState').run({ id: state.site, state: JSON.stringify(state), at: atMs, seen: receivedAt.getTime() });
     const last = this.stmt('lastSample').get(state.site) as { inside: number; capacity: number | null } | undefined;

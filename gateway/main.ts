@@ -19,6 +19,7 @@ import type { LocalApi } from './http/server.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/index.js';
 import { startSystemdNotify } from './systemd-notify.js';
+import { attachUplink } from './uplink/attach.js';
 
 export interface StartGatewayOptions {
   clock?: Clock;
@@ -79,6 +80,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     });
     gateway.start();
     const api = config.http.enabled ? await startLocalApi({ gateway, hardware, config: config.http, logger }) : undefined;
+    // Without a broker configured the branch runs alone and keeps every event in its outbox.
+    const link = config.mqtt === undefined ? undefined : attachUplink({ gateway, store, config: config.mqtt, site: config.site, clock, logger });
     const notifier = startSystemdNotify({ logger });
     notifier.ready();
     const openStoreRef = store;
@@ -90,6 +93,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       hardware.allSafe();
       await api?.close();
       await gateway.stop();
+      // After the gateway's own stop event is in the outbox, so that it goes out with the last batch if it can.
+      await link?.stop();
       await hardware.close();
       notifier.stop();
       openStoreRef.close();

@@ -43,8 +43,8 @@ export class ScheduleRunner {
     this.span = next;
     const changed = previous === undefined || previous.mode !== next.mode || previous.until?.getTime() !== next.until?.getTime();
     if (changed) {
-      if (!initial && previous?.mode !== next.mode) {
-        this.deps.events.record('mode', { from: previous?.mode ?? null, to: next.mode, until: next.until?.toISOString() ?? null });
+      if (!initial && previous !== undefined && previous.mode !== next.mode) {
+        this.deps.events.record('mode', { from: previous.mode, to: next.mode, until: next.until?.toISOString() ?? null });
       }
       this.deps.bus.emit('schedule-mode', { from: initial ? null : (previous?.mode ?? null), to: next.mode, until: next.until });
     }

@@ -65,15 +65,21 @@ function chartData(samples, to) {
   }
   return [xs, ys];
 }
-function drawChart(id, data, capacity) {
+const hourFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric' });
+function drawChart(id, data, capacity, byDay, span) {
   const box = document.getElementById(id);
   const width = Math.max(280, box.clientWidth);
+  const fmt = byDay ? dayFmt : hourFmt;
   const opts = {
     width,
     height: 220,
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(capacity ?? 0, max, 5)] } },
-    series: [{}, { label: 'Inside', stroke: '#2f6fbd', fill: 'rgba(47,111,189,0.15)', width: 2, paths: uPlot.paths.stepped({ align: 1 }) }],
-    axes: [{}, { label: 'People' }],
+    scales: { x: { time: true, ...(span ? { range: () => span } : {}) }, y: { range: (_u, _min, max) => [0, Math.max(capacity ?? 0, max, 5)] } },
+    series: [
+      { value: (_u, v) => (v == null ? '' : `${dayFmt.format(new Date(v * 1000))} ${hourFmt.format(new Date(v * 1000))}`) },
+      { label: 'Inside', stroke: '#2f6fbd', fill: 'rgba(47,111,189,0.15)', width: 2, points: { show: false }, paths: uPlot.paths.stepped({ align: 1 }) },
+    ],
+    axes: [{ values: (_u, splits) => splits.map((v) => fmt.format(new Date(v * 1000))) }, { label: 'People' }],
     legend: { show: false },
   };
   charts[id]?.destroy();
@@ -98,7 +104,7 @@ async function loadCharts() {
     api(`${base}?from=${startOfWeek.toISOString()}&to=${now.toISOString()}`),
   ]);
   drawChart('chart-today', chartData(today.body?.samples ?? [], now), capacity);
-  drawChart('chart-week', chartData(week.body?.samples ?? [], now), capacity);
+  drawChart('chart-week', chartData(week.body?.samples ?? [], now), capacity, true, [startOfWeek.getTime() / 1000, now.getTime() / 1000]);
 }
 let chartTimer = null;
 function chartsSoon() {

@@ -64,7 +64,7 @@ export class ImportError extends Error {
 }
 
 export const MAX_REJECTED_LISTED = 10_000;
-const PROGRESS_EVERY = 10_000;
+const PROGRESS_EVERY = 2_000;
 const PARSE_BATCH = 500;
 const MAX_RECORD_BYTES = 64 * 1024;
 const FIELDS: readonly MemberField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
@@ -221,7 +221,6 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
   input.pipe(parser);
 
   const lines = new Lines();
-  const cardColumn = (): string => mapping.columns.cardNumber;
   const progress = (phase: ImportProgress['phase']): void => onProgress?.({ phase, rows: total, bytesRead, totalBytes });
 
   async function* rows(): AsyncGenerator<MemberRow[]> {
@@ -273,6 +272,11 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           continue;
         }
         const member = result.data;
+        // Groups are the one free-text field that is stored: a shifted column must not put a card number there.
+        if (member.groups.length > 0 && member.groups.some((g) => g.toUpperCase().includes(member.cardNumber))) {
+          reject(line, `${mapping.columns.groups ?? 'groups'}: contains the card number`);
+          continue;
+        }
         lines.push(line);
         out.push({
           cardHash: hasher(member.cardNumber),
@@ -314,7 +318,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       { source: options.source ?? `csv:${basename(filePath)}`, appliedAt: now },
       {
         verify,
-        onDuplicate: (position, first) => reject(lines.at(position), `${cardColumn()}: the same card as line ${lines.at(first)}`),
+        onDuplicate: (position, first) => reject(lines.at(position), `${mapping.columns.cardNumber}: the same card as line ${lines.at(first)}`),
       },
     );
   } catch (error) {

@@ -33,7 +33,7 @@ function toEvent(row: DbEvent): StoredEvent {
 }
 
 function checkLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError('limit must be a whole number');
   return Math.min(limit, MAX_QUERY_LIMIT);
 }
 
@@ -88,9 +88,10 @@ export class EventStore {
     return { id, at, type: input.type, reason, cardHash, data, published: false };
   }
 
-  /** The oldest unpublished events, in order. */
+  /** The oldest unpublished events, in order (at most MAX_QUERY_LIMIT). */
   unpublished(limit: number): StoredEvent[] {
-    return this.unpublishedStmt.all(checkLimit(limit)).map(toEvent);
+    const n = checkLimit(limit);
+    return n === 0 ? [] : this.unpublishedStmt.all(n).map(toEvent);
   }
 
   /** Marks events as delivered; returns how many were unpublished until now. */
@@ -105,6 +106,7 @@ export class EventStore {
 
   /** Events newest first, filtered by time and type; page with `before` = the last id of the previous page. */
   query(q: EventQuery): StoredEvent[] {
+    if (checkLimit(q.limit) === 0) return [];
     return this.queryStmt
       .all({
         from: q.from?.toISOString() ?? null,

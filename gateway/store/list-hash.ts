@@ -4,10 +4,10 @@
 // branch check the list it holds (count + hash). It guards against a lost or corrupted update, not a forger:
 // the channel authenticates the sender.
 //
-// A member's canonical bytes: the 32 bytes of card_hash, then the UTF-8 of, for each field in this order, a tab
-// and the field (null as nothing, booleans as 0/1, groups as the stored comma list):
+// A member's canonical bytes: the 32 bytes of card_hash, then for each of these fields in order a tab and the
+// field's UTF-8 (null as nothing, booleans as 0/1, groups as the stored comma list):
 //   expires blocked blocked_until open_access birth_date adult staff groups pin_hash
-// (When central needs it, this moves to policies/.)
+// (When central needs the same sum, this moves to policies/.)
 import { hash } from 'node:crypto';
 import type { MemberRow } from './types.js';
 
@@ -15,10 +15,23 @@ const WORDS = 8;
 const TAB = 9;
 const ZERO = 48;
 const ONE = 49;
-let scratch = Buffer.alloc(512);
+let scratch = Buffer.alloc(1024);
 
+/** Writes `text` as UTF-8 at `at` (ASCII, the usual case, byte by byte), then a tab. */
 function put(text: string | null, at: number): number {
-  if (text !== null) at += scratch.write(text, at, 'utf8');
+  if (text !== null) {
+    const n = text.length;
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 0x7f) {
+        ascii = false;
+        break;
+      }
+      scratch[at + i] = code;
+    }
+    at += ascii ? n : scratch.write(text, at, 'utf8');
+  }
   scratch[at] = TAB;
   return at + 1;
 }
@@ -29,10 +42,12 @@ function putFlag(flag: boolean | null, at: number): number {
   return at + 1;
 }
 
-/** The canonical bytes of a member (a view of a shared buffer, valid until the next call). */
-export function canonicalMemberBytes(row: MemberRow): Buffer {
+/** Writes a member's canonical bytes into the shared scratch buffer; returns their length. */
+function writeCanonical(row: MemberRow): number {
   const groups = row.groups.length === 0 ? null : row.groups.join(',');
-  const longest = 32 + 12 + 3 * ((row.expires?.length ?? 0) + (row.blockedUntil?.length ?? 0) + (row.birthDate?.length ?? 0) + (groups?.length ?? 0) + (row.pinHash?.length ?? 0));
+  const longest =
+    32 + 12 +
+    3 * ((row.expires?.length ?? 0) + (row.blockedUntil?.length ?? 0) + (row.birthDate?.length ?? 0) + (groups?.length ?? 0) + (row.pinHash?.length ?? 0));
   if (longest > scratch.length) scratch = Buffer.alloc(longest * 2);
   row.cardHash.copy(scratch, 0, 0, 32);
   let at = 32;
@@ -45,8 +60,12 @@ export function canonicalMemberBytes(row: MemberRow): Buffer {
   at = putFlag(row.adult, at);
   at = putFlag(row.staff, at);
   at = put(groups, at);
-  if (row.pinHash !== null) at += scratch.write(row.pinHash, at, 'utf8');
-  return scratch.subarray(0, at);
+  return row.pinHash === null ? at : put(row.pinHash, at) - 1; // no tab after the last field
+}
+
+/** A member's canonical bytes (a copy). */
+export function canonicalMemberBytes(row: MemberRow): Buffer {
+  return Buffer.from(scratch.subarray(0, writeCanonical(row)));
 }
 
 /** A running 256-bit sum of row digests. */
@@ -62,11 +81,11 @@ export class ListHash {
   }
 
   add(row: MemberRow): void {
-    this.addDigest(hash('sha256', canonicalMemberBytes(row), 'buffer'), false);
+    this.addDigest(digestOf(row), false);
   }
 
   subtract(row: MemberRow): void {
-    this.addDigest(hash('sha256', canonicalMemberBytes(row), 'buffer'), true);
+    this.addDigest(digestOf(row), true);
   }
 
   toHex(): string {
@@ -75,7 +94,7 @@ export class ListHash {
     return hex;
   }
 
-  /** Adds the digest, or its two's complement (that is, subtracts it). Words are big-endian. */
+  /** Adds a digest, or its two's complement (that is, subtracts it). Word 0 is the most significant. */
   private addDigest(digest: Buffer, negate: boolean): void {
     let carry = negate ? 1 : 0;
     for (let i = WORDS - 1; i >= 0; i--) {
@@ -86,6 +105,10 @@ export class ListHash {
       carry = sum > 0xffffffff ? 1 : 0;
     }
   }
+}
+
+function digestOf(row: MemberRow): Buffer {
+  return hash('sha256', scratch.subarray(0, writeCanonical(row)), 'buffer') as unknown as Buffer;
 }
 
 export const EMPTY_LIST_HASH = new ListHash().toHex();

@@ -62,6 +62,33 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    id: 2,
+    name: 'console',
+    up: `
+      -- Staff console accounts. Passwords as scrypt hashes with their parameters (gateway/console/passwords.ts).
+      CREATE TABLE console_users (
+        username            TEXT PRIMARY KEY NOT NULL,
+        role                TEXT NOT NULL CHECK (role IN ('staff', 'manager')),
+        password_hash       TEXT NOT NULL,
+        created_at          TEXT NOT NULL,
+        password_changed_at TEXT NOT NULL,
+        last_login_at       TEXT
+      ) WITHOUT ROWID;
+
+      -- Console sessions: the cookie holds a random token; only its SHA-256 is kept, so a copy of the store
+      -- does not let anyone in. The CSRF token is bound to the session.
+      CREATE TABLE console_sessions (
+        token_hash   BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+        username     TEXT NOT NULL REFERENCES console_users (username) ON DELETE CASCADE,
+        csrf_token   TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX console_sessions_user ON console_sessions (username);
+    `,
+  },
 ];
 
 /** The schema version this code writes and reads. */

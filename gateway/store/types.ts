@@ -86,7 +86,7 @@ export interface EventQuery {
   /** Events before this instant. */
   to?: Date | undefined;
   types?: readonly string[] | undefined;
-  /** Page size (1..1000); newest first. */
+  /** Page size (at most 1000); newest first. */
   limit: number;
   /** Cursor: only events with an id lower than this (the last id of the previous page). */
   before?: string | undefined;

@@ -9,6 +9,7 @@ export const COMMAND_NAMES = [
   'lights-on',
   'lights-off',
   'reset-occupancy',
+  'reset-alarms',
   'announce',
   'resync',
 ] as const;

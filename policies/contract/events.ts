@@ -70,6 +70,11 @@ export const OccupancyEventSchema = z.strictObject({
   type: z.literal('occupancy'),
   change: z.enum(['entry', 'exit', 'reset', 'tailgate']),
   inside: z.int().min(0),
+  /** reset: who reset the count (`schedule` at the start of a staffed session). */
+  actor: ActorSchema.optional(),
+  /** tailgate: people the counter saw come in, and grants, in that door cycle. */
+  entries: z.int().min(0).optional(),
+  grants: z.int().min(0).optional(),
 });
 
 export const StaffEventSchema = z.strictObject({
@@ -78,6 +83,8 @@ export const StaffEventSchema = z.strictObject({
   /** What staff (at the console, or central through a command) did: `unlock`, `lockdown-on`, `schedule-edit`, … */
   action: z.string().min(1).max(64),
   actor: ActorSchema,
+  /** announce: the words announced. */
+  text: z.string().min(1).max(280).optional(),
 });
 
 export const PolicyEventSchema = z.strictObject({
@@ -106,6 +113,15 @@ export const SystemEventSchema = z.strictObject({
   detail: z.string().max(500).optional(),
 });
 
+/** A card reader could not read a card (not a refusal), with the driver's message; never the card's data. */
+export const ReaderEventSchema = z.strictObject({
+  ...base,
+  type: z.literal('reader'),
+  reader: ReaderRoleSchema,
+  readerId: z.string().min(1).max(64),
+  error: z.string().min(1).max(500),
+});
+
 /** A closing warning (lights flash, announcement) this many minutes before open access ends. */
 export const WarningEventSchema = z.strictObject({
   ...base,
@@ -124,6 +140,7 @@ export const EventSchema = z.discriminatedUnion('type', [
   MembersEventSchema,
   SystemEventSchema,
   WarningEventSchema,
+  ReaderEventSchema,
 ]);
 
 export type GatewayEvent = z.infer<typeof EventSchema>;

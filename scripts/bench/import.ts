@@ -13,7 +13,7 @@ import { openStore } from '../../gateway/store/index.js';
 
 /** The header of generated exports: the column names of DEFAULT_MEMBER_MAPPING. */
 export const GENERATED_CSV_HEADER = 'card_number,date_of_birth,expiry_date,blocked,blocked_until,open_access,staff,groups';
-const GROUPS = ['scouts-1st-town', 'home-educators', 'chess-club', 'scouts-2nd-town'];
+const GROUPS = ['scouts-1st-town', 'home-educators', 'chess-club', 'scouts-2nd-town', '1st-riverside-scouts', 'adult-learning'];
 const DAY_MS = 86_400_000;
 
 export interface FakeMember {
@@ -105,6 +105,8 @@ export interface GeneratedMembers {
   bytes: number;
   /** Normalised card numbers kept for taps (at most `keepCards` of each kind): may enter, or refused for a reason. */
   cards: { valid: string[]; other: string[] };
+  /** Normalised card numbers of partner-group members, by group (at most `keepCards` each). */
+  groups: Record<string, string[]>;
 }
 
 /** Writes a member export of `n` fake members (the columns of DEFAULT_MEMBER_MAPPING). */
@@ -119,12 +121,17 @@ export async function generateMembersCsv(
   const out = createWriteStream(path);
   const valid: string[] = [];
   const other: string[] = [];
+  const groups: Record<string, string[]> = {};
   let chunk = `${GENERATED_CSV_HEADER}\n`;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     const m = fakeMember(i, seed, asOf);
     const list = m.mayEnter ? valid : other;
     if (list.length < keep) list.push(m.card.replace(/ /g, ''));
+    for (const group of m.groups) {
+      const members = (groups[group] ??= []);
+      if (members.length < keep) members.push(m.card.replace(/ /g, ''));
+    }
     chunk += `${csvLine(m)}\n`;
     if (chunk.length >= 1 << 20) {
       bytes += chunk.length;
@@ -135,7 +142,7 @@ export async function generateMembersCsv(
   bytes += chunk.length;
   out.end(chunk);
   await once(out, 'finish');
-  return { rows: n, bytes, cards: { valid, other } };
+  return { rows: n, bytes, cards: { valid, other }, groups };
 }
 
 function sizeMb(path: string): number {

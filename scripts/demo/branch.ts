@@ -5,7 +5,8 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { createCardHasher } from '../../gateway/cards.js';
+import { createCardHasher, normaliseCardId } from '../../gateway/cards.js';
+import { hashPin } from '../../policies/pin.js';
 import type { Clock } from '../../gateway/clock.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
@@ -24,6 +25,8 @@ export interface DemoBranchOptions {
   http?: { port: number } | undefined;
   mqtt?: GatewayConfigInput['mqtt'];
   logger?: Logger;
+  /** Card + PIN branch: a simulated keypad, and this PIN set for the members who visit (the demo's "PIN registration"). */
+  pin?: string | undefined;
 }
 
 export interface DemoBranch {
@@ -31,6 +34,10 @@ export interface DemoBranch {
   running: RunningGateway;
   /** Card numbers of the generated members, for the visitors to tap (clear numbers stay in the demo's memory). */
   cards: { valid: string[]; other: string[] };
+  groups: Record<string, string[]>;
+  /** The demo manager's login for the branch's console. */
+  login?: { username: string; password: string } | undefined;
+  pin: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -52,16 +59,31 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
       // Debounce is real time; the demo's day runs hundreds of times faster, so inputs are taken as they come.
       inputs: { doorContact: { debounceMs: 0 }, exitButton: { debounceMs: 0 } },
       readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
+      keypad: { driver: options.pin === undefined ? 'none' : 'simulated' },
     },
     ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt }),
   } satisfies GatewayConfigInput);
   const logger = options.logger ?? pino({ level: 'silent' });
   const running = await startGateway(config, { clock: options.clock, logger, env: { OAG_DEPLOYMENT_KEY: key.toString('hex') } });
-  await importMembersCsv(running.store, csv, { hasher: createCardHasher(key), now: options.clock.now() });
+  const hasher = createCardHasher(key);
+  await importMembersCsv(running.store, csv, { hasher, now: options.clock.now() });
+  if (options.pin !== undefined) {
+    // One salted hash shared by the demo's members: scrypt per member would only slow the start.
+    const pinHash = hashPin(options.pin);
+    running.store.transaction(() => {
+      for (const card of generated.cards.valid) {
+        const cardHash = hasher(normaliseCardId(card));
+        const member = running.store.members.find(cardHash);
+        if (member !== undefined) running.store.members.upsert({ ...member, cardHash, pinHash });
+      }
+    });
+  }
   return {
     site: options.site,
     running,
     cards: generated.cards,
+    groups: generated.groups,
+    pin: options.pin,
     stop: () => running.stop(),
   };
 }

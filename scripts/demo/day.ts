@@ -2,6 +2,7 @@
 import type { Clock, Timer } from '../../gateway/clock.js';
 import type { DemoBranch } from './branch.js';
 import { planVisits, seededRandom } from './visitors.js';
+import type { Visit } from './visitors.js';
 
 export interface DayOptions {
   branch: DemoBranch;
@@ -12,6 +13,8 @@ export interface DayOptions {
   seed: number;
   /** Minutes from the start to the evening close: some late visitors stay past it, to show the close. */
   closeAtMinute?: number | undefined;
+  /** A partner group arriving for its booking: their cards, and the window in minutes from the start. */
+  group?: { cards: readonly string[]; fromMinute: number; toMinute: number } | undefined;
 }
 
 const DOOR_OPEN_MS = 4000;
@@ -30,6 +33,13 @@ export function replayDay(options: DayOptions): DayReplay {
   // Mostly members who may come in, with a sprinkling of cards that will be refused for a reason.
   const cards = [...branch.cards.valid.slice(0, 400), ...branch.cards.other.slice(0, 40), 'DEADBEEF01', '04FFFF0000'];
   const visits = planVisits(cards, options.visits, options.dayMinutes, options.seed);
+  const group = options.group;
+  if (group !== undefined) {
+    // The group arrives together just after its booking starts and leaves as it ends.
+    group.cards.slice(0, 8).forEach((card, i) => {
+      visits.push({ arriveAt: group.fromMinute + 2 + i, stayMinutes: group.toMinute - group.fromMinute - 12, card });
+    });
+  }
   const timers = new Set<Timer>();
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => {
@@ -50,16 +60,45 @@ export function replayDay(options: DayOptions): DayReplay {
     });
   };
 
+  /** Runs `act` and returns the decision it led to, if any (taps and PINs are decided synchronously). */
+  const decided = (act: () => void): { allow: boolean; reason: string } | undefined => {
+    let decision: { allow: boolean; reason: string } | undefined;
+    const onAccess = (outcome: { decision: { allow: boolean; reason: string } }): void => {
+      decision = outcome.decision;
+    };
+    branch.running.gateway.bus.once('access', onAccess);
+    act();
+    branch.running.gateway.bus.off('access', onAccess);
+    return decision;
+  };
+
   for (const visit of visits) {
     later(visit.arriveAt, () => {
-      let granted = false;
-      const onAccess = (outcome: { decision: { allow: boolean } }): void => {
-        granted = outcome.decision.allow;
-      };
-      branch.running.gateway.bus.once('access', onAccess);
-      simulated.reader?.tap(visit.card);
-      branch.running.gateway.bus.off('access', onAccess);
-      if (!granted) return;
+      const decision = decided(() => simulated.reader?.tap(visit.card));
+      if (decision?.reason === 'pin-required' && branch.pin !== undefined) {
+        // Card + PIN: the visitor types it a few seconds later (now and then wrongly, and then again).
+        const pin = branch.pin;
+        const typo = random() < 0.15;
+        later(0.1, () => {
+          const answer = decided(() => simulated.keypad?.enter(typo ? '0000' : pin));
+          if (answer?.allow === true) enter(visit);
+          else if (typo) later(0.2, () => attemptAgain(visit, pin));
+        });
+        return;
+      }
+      if (decision?.allow === true) enter(visit);
+    });
+  }
+
+  const attemptAgain = (visit: Visit, pin: string): void => {
+    const decision = decided(() => simulated.reader?.tap(visit.card));
+    if (decision?.reason !== 'pin-required') return;
+    later(0.1, () => {
+      if (decided(() => simulated.keypad?.enter(pin))?.allow === true) enter(visit);
+    });
+  };
+
+  function enter(visit: Visit): void {
       passDoor();
       // Some late visitors stay past the close: the lights stay on and the alarm says so until they leave.
       const close = options.closeAtMinute;
@@ -70,7 +109,6 @@ export function replayDay(options: DayOptions): DayReplay {
         exitButton.set(false);
         passDoor();
       });
-    });
   }
   later(options.dayMinutes, () => finish());
   return {

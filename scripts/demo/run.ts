@@ -1,10 +1,16 @@
-// `npm start`: a demo branch day on simulated hardware, told in the terminal as it happens.
+// `npm start`: central with its embedded broker and three simulated branches replaying a day, told in the
+// terminal as it happens, with the dashboard (and each branch's console) open in a browser beside it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DateTime } from 'luxon';
+import { pino } from 'pino';
+import { parseCentralConfig, startCentral } from '../../central/main.js';
+import type { RunningCentral } from '../../central/main.js';
 import { scaledClock } from '../../gateway/clock.js';
+import type { Clock } from '../../gateway/clock.js';
+import { bookingsBetween, transitionsBetween } from '../../policies/index.js';
 import type { DemoBranch } from './branch.js';
 import { startDemoBranch } from './branch.js';
 import { replayDay } from './day.js';
@@ -14,44 +20,68 @@ export interface DemoOptions {
   speed: number;
   members: number;
   visits: number;
-  /** Local date of the replayed day (a weekday shows every mode). */
+  /** Local date of the replayed day (a Tuesday shows every mode and the hub's scout booking). */
   date: string;
   keep: boolean;
+  /** Run central with its embedded broker and connect the branches to it. */
+  central: boolean;
+  /** Central's dashboard port (falls back to a free one when taken). */
+  httpPort: number;
+  /** First branch console port; each branch takes the next one (falls back to free ones when taken). */
+  consolePort: number;
 }
 
 interface BranchPlan {
   site: string;
   policy: string;
   label: string;
+  /** The partner group whose booking the day shows, if any. */
+  group?: string;
+  /** Card + PIN branch: the PIN the demo's visitors type. */
+  pin?: string;
 }
 
 const examples = fileURLToPath(new URL('../../policies/examples/', import.meta.url));
-const BRANCHES: BranchPlan[] = [{ site: 'town-central', policy: join(examples, 'town.yaml'), label: 'town' }];
+const BRANCHES: BranchPlan[] = [
+  { site: 'town-central', policy: join(examples, 'town.yaml'), label: 'town' },
+  { site: 'little-wickham', policy: join(examples, 'village.yaml'), label: 'village', pin: '2468' },
+  { site: 'riverside-hub', policy: join(examples, 'hub.yaml'), label: 'hub', group: '1st-riverside-scouts' },
+];
 const TIMEZONE = 'Europe/London';
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   const start = DateTime.fromISO(`${options.date}T07:30`, { zone: TIMEZONE });
   const end = DateTime.fromISO(`${options.date}T21:30`, { zone: TIMEZONE });
+  if (!start.isValid) throw new Error(`--date: not a date: ${options.date}`);
   const dayMinutes = end.diff(start, 'minutes').minutes;
   const clock = scaledClock(start.toJSDate(), options.speed);
   const dir = mkdtempSync(join(tmpdir(), 'oag-demo-'));
   const branches: DemoBranch[] = [];
+  let central: RunningCentral | undefined;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
-  out(`Open Access gateway demo: ${start.toFormat('cccc d LLLL yyyy')}, ${BRANCHES.length} branch(es), simulated hardware`);
-  out(`Replaying ${start.toFormat('HH:mm')}–${end.toFormat('HH:mm')} at ${options.speed}× (about ${Math.round((dayMinutes * 60) / options.speed)} s). Ctrl-C stops it.`);
+  out(`Open Access gateway demo: ${start.toFormat('cccc d LLLL yyyy')}, ${BRANCHES.length} branches on simulated hardware`);
   let stopping = false;
   const stopAll = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     for (const branch of branches) await branch.stop();
+    await central?.close();
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     else out(`Kept the demo's files in ${dir}`);
   };
   process.once('SIGINT', () => {
-    out('\nStopping: outputs to their safe state, store closed.');
+    out('\nStopping: outputs to their safe state, stores closed.');
     void stopAll().then(() => process.exit(0));
   });
+
+  let mqtt: { url: string; protocolVersion: 4 | 5; reconnectPeriodMs: number } | undefined;
+  if (options.central) {
+    central = await startCentralOnPort(options.httpPort, dir, clock);
+    mqtt = { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 500 };
+    out(`  Central dashboard: ${central.httpUrl}`);
+    out(`  MQTT broker (embedded): ${central.brokerUrl}   e.g. mosquitto_sub -h 127.0.0.1 -p ${new URL(central.brokerUrl).port} -t 'oa/v1/#' -v`);
+  }
 
   for (const [index, plan] of BRANCHES.entries()) {
     const branch = await startDemoBranch({
@@ -61,50 +91,93 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       members: options.members,
       seed: index + 1,
       clock,
+      mqtt,
+      http: { port: options.consolePort + index },
+      pin: plan.pin,
     });
     branches.push(branch);
     const { gateway } = branch.running;
     const stats = branch.running.store.members.stats();
-    out(`  ${plan.site}: ${stats.count} members imported, policy v${gateway.policies.current.version}, mode ${gateway.mode}`);
-    const prefix = BRANCHES.length > 1 ? `[${plan.label}] ` : '';
+    out(`  ${plan.site}: ${stats.count} members, policy v${gateway.policies.current.version}, ${gateway.mode} now`);
+    if (branch.running.api !== undefined) {
+      out(`    console: ${branch.running.api.url}/${branch.login === undefined ? '' : `  (demo login: ${branch.login.username} / ${branch.login.password})`}`);
+    }
     gateway.bus.on('event-logged', (event) => {
-      const line = describeEvent(event, TIMEZONE, prefix);
+      const line = describeEvent(event, TIMEZONE, `[${plan.label.padEnd(7)}] `);
       if (line !== undefined) out(line);
     });
   }
+  out(`Replaying ${start.toFormat('HH:mm')}–${end.toFormat('HH:mm')} at ${options.speed}× real time (about ${Math.round((dayMinutes * 60) / options.speed)} s). Ctrl-C stops it.`);
 
-  // On the hour, a status line per branch: how many are inside, the lights, the door.
+  // On the hour, a status line per branch: how many are inside, the mode, the door, the lights.
   const statusEvery = (): void => {
     if (stopping) return;
-    for (const branch of branches) {
+    for (const [index, branch] of branches.entries()) {
       const { gateway } = branch.running;
       const time = DateTime.fromJSDate(clock.now(), { zone: TIMEZONE }).toFormat('ccc HH:mm');
-      const prefix = BRANCHES.length > 1 ? `[${branch.site}] ` : '';
-      out(`${prefix}${time}  · ${gateway.occupancy.inside} inside, ${gateway.mode}, door ${gateway.door.state}, lights ${gateway.lights.on ? 'on' : 'off'}`);
+      out(`[${BRANCHES[index]!.label.padEnd(7)}] ${time}  · ${gateway.occupancy.inside} inside, ${gateway.mode}, door ${gateway.door.state}, lights ${gateway.lights.on ? 'on' : 'off'}`);
     }
     clock.setTimeout(statusEvery, 3_600_000);
   };
-  const firstHour = start.plus({ hours: 1 }).startOf('hour');
-  clock.setTimeout(statusEvery, firstHour.diff(start).as('milliseconds'));
+  clock.setTimeout(statusEvery, start.plus({ hours: 1 }).startOf('hour').diff(start).as('milliseconds'));
 
   clock.run();
-  const closeAtMinute = DateTime.fromISO(`${options.date}T20:00`, { zone: TIMEZONE }).diff(start, 'minutes').minutes;
-  const replays = branches.map((branch, index) =>
-    replayDay({ branch, clock, dayMinutes, visits: options.visits, seed: 100 + index, closeAtMinute }),
-  );
+  const replays = branches.map((branch, index) => {
+    const policy = branch.running.gateway.policies.current;
+    const minuteOf = (at: Date): number => (at.getTime() - start.toMillis()) / 60_000;
+    const lastClose = transitionsBetween(policy, start.toJSDate(), end.toJSDate())
+      .filter((t) => t.from === 'open-access' && t.to === 'closed')
+      .at(-1);
+    const plan = BRANCHES[index]!;
+    const booking = plan.group === undefined ? undefined : bookingsBetween(policy, start.toJSDate(), end.toJSDate()).find((b) => b.group === plan.group);
+    return replayDay({
+      branch,
+      clock,
+      dayMinutes,
+      visits: options.visits,
+      seed: 100 + index,
+      closeAtMinute: lastClose === undefined ? undefined : minuteOf(lastClose.at),
+      group:
+        booking === undefined
+          ? undefined
+          : { cards: branch.groups[booking.group] ?? [], fromMinute: minuteOf(booking.from), toMinute: minuteOf(booking.to) },
+    });
+  });
   await Promise.all(replays.map((replay) => replay.done));
   if (stopping) return;
   out('');
   out('End of the day:');
   for (const branch of branches) {
     const events = branch.running.store.events.query({ limit: 1000, types: ['access'] });
-    const granted = events.filter((e) => (e.data as { decision?: string }).decision === 'granted').length;
+    const granted = events.filter((e) => e.data.decision === 'granted' && e.data.reader === 'entry').length;
     const refusals = new Map<string, number>();
     for (const e of events) {
-      if ((e.data as { decision?: string }).decision === 'refused') refusals.set(String(e.reason), (refusals.get(String(e.reason)) ?? 0) + 1);
+      if (e.data.decision === 'refused' && e.reason !== 'pin-required') refusals.set(String(e.reason), (refusals.get(String(e.reason)) ?? 0) + 1);
     }
     const { gateway } = branch.running;
-    out(`  ${branch.site}: ${granted} entries granted, refusals ${[...refusals].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}; ${gateway.occupancy.inside} inside, lights ${gateway.lights.on ? 'on' : 'off'}, alarms: ${gateway.alarms.list().join(', ') || 'none'}`);
+    out(
+      `  ${branch.site}: ${granted} entries, refusals: ${[...refusals].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}; ` +
+        `${gateway.occupancy.inside} inside, lights ${gateway.lights.on ? 'on' : 'off'}, alarms: ${gateway.alarms.list().join(', ') || 'none'}`,
+    );
   }
-  await stopAll();
+  if (central === undefined) {
+    await stopAll();
+    return;
+  }
+  out('');
+  out(`The day is over; the dashboard (${central.httpUrl}) and the consoles stay up. Ctrl-C stops the demo.`);
+}
+
+async function startCentralOnPort(port: number, dir: string, clock: Clock): Promise<RunningCentral> {
+  const start = (httpPort: number): Promise<RunningCentral> =>
+    startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: httpPort }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }), {
+      clock,
+      logger: pino({ level: 'silent' }),
+    });
+  try {
+    return await start(port);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    return start(0);
+  }
 }

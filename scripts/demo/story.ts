@@ -26,6 +26,8 @@ export function describeEvent(event: LoggedEvent, timezone: string, prefix = '')
   switch (event.type) {
     case 'access':
       if (event.reader === 'exit') return line(`← exit tap   ${String(event.person)}`);
+      // Not a refusal in the visitor's eyes: the keypad lights up and asks for the PIN.
+      if (event.reason === 'pin-required') return line(`⌨ PIN asked  ${String(event.person)}`);
       return event.decision === 'granted'
         ? line(`✔ entry      ${String(event.person)} (${String(event.reason)})`)
         : line(`✘ refused    ${String(event.person)}: ${REFUSAL_TEXT[String(event.reason)] ?? String(event.reason)}`);

@@ -55,6 +55,7 @@ describe('the event log and outbox', () => {
     const store = tmp.open();
     const ids = Array.from({ length: 5 }, (_, i) => store.events.append({ type: 'door', at: at(`2026-03-02T18:00:0${i}Z`) }).id);
     expect(store.events.unpublished(2).map((e) => e.id)).toEqual(ids.slice(0, 2));
+    expect(store.events.unpublished(0)).toEqual([]);
     expect(store.events.markPublished(ids.slice(0, 2))).toBe(2);
     expect(store.events.markPublished(ids.slice(0, 2))).toBe(0); // a second acknowledgement changes nothing
     expect(store.events.unpublished(10).map((e) => e.id)).toEqual(ids.slice(2));
@@ -85,7 +86,8 @@ describe('the event log and outbox', () => {
     const page2 = store.events.query({ limit: 2, before: page1[1]!.id });
     expect([...page1, ...page2].map((e) => e.id)).toEqual([events[4]!.id, events[3]!.id, events[2]!.id, events[1]!.id]);
     expect(store.events.query({ limit: 10, types: [] })).toEqual([]);
-    expect(() => store.events.query({ limit: 0 })).toThrow(RangeError);
+    expect(store.events.query({ limit: 0 })).toEqual([]);
+    expect(() => store.events.query({ limit: 1.5 })).toThrow(RangeError);
   });
 
   it('purges events older than the retention, published or not, and says how many were never sent', () => {

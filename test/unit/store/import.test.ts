@@ -124,8 +124,8 @@ describe('importing a member export', () => {
     const file = csv('many.csv', Array.from({ length: 25_000 }, (_, i) => good(i + 1)));
     const seen: ImportProgress[] = [];
     await importMembersCsv(store, file, { hasher, now, onProgress: (p) => void seen.push(p) });
-    expect(seen.map((p) => p.phase)).toEqual(['reading', 'reading', 'applying', 'done']);
-    expect(seen[0]).toMatchObject({ rows: 10_000 });
+    expect(seen.map((p) => p.phase)).toEqual([...Array(12).fill('reading'), 'applying', 'done']);
+    expect(seen[0]).toMatchObject({ rows: 2_000 });
     expect(seen.at(-1)).toMatchObject({ rows: 25_000, bytesRead: seen.at(-1)!.totalBytes });
   });
 });
@@ -210,11 +210,12 @@ describe('card numbers stay secret', () => {
     const store = tmp.open();
     const cards = Array.from({ length: 300 }, (_, i) => card(i + 1));
     const rows = cards.map((_, i) => good(i + 1));
-    rows[10] = good(11, { groups: card(11) }); // a misplaced value that repeats the card
+    rows[10] = good(11, { groups: card(11) }); // a shifted column that would store the card as a group name
+    rows[15] = good(16, { blocked: `x${card(16)}` }); // a bad value that would quote the card
     rows[20] = `${card(21)}x!,17/05/1990,2027-03-31,N,,yes,0,`;
     rows[30] = good(5); // a duplicate
     const summary = await importFile(store, csv('secret.csv', rows));
-    expect(summary.rejectedCount).toBe(3);
+    expect(summary.rejectedCount).toBe(4);
     const bytes = databaseBytes(tmp.path('gateway.sqlite'));
     expect(bytes.length).toBeGreaterThan(4096);
     for (const c of cards) {
@@ -223,7 +224,8 @@ describe('card numbers stay secret', () => {
     }
     const messages = JSON.stringify(summary.rejected);
     for (const c of cards) expect(messages).not.toContain(c);
-    expect(summary.rejected.find((r) => r.line === 12)?.reason).toContain('(withheld)');
+    expect(summary.rejected.find((r) => r.line === 12)?.reason).toBe('groups: contains the card number');
+    expect(summary.rejected.find((r) => r.line === 17)?.reason).toBe('blocked: not a yes/no value "x(withheld)" (use Y/N, yes/no, true/false or 1/0)');
     store.close();
     const closed = databaseBytes(tmp.path('gateway.sqlite'));
     for (const c of cards) expect(closed.includes(c)).toBe(false);

@@ -1,0 +1,132 @@
+// A real gateway (simulated drivers, SQLite file) with its uplink, and a real central service with its embedded
+// broker, on loopback: events reach central once, commands and policies come back, bad policies are refused.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import { pino } from 'pino';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCentralConfig, startCentral } from '../../central/main.js';
+import type { RunningCentral } from '../../central/main.js';
+import { createCardHasher, normaliseCardId } from '../../gateway/cards.js';
+import { parseGatewayConfig } from '../../gateway/config.js';
+import { startGateway } from '../../gateway/main.js';
+import type { RunningGateway } from '../../gateway/main.js';
+import { EventSchema } from '../../policies/contract/events.js';
+import { adult, TEST_KEY_HEX } from '../helpers/gateway-harness.js';
+
+const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
+const ALWAYS_OPEN: Record<string, unknown> = {
+  ...town,
+  schedule: { weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'open-access' }]])) },
+};
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('gateway and central over MQTT', () => {
+  let dir: string;
+  let central: RunningCentral;
+  let gateway: RunningGateway;
+  // The API's own schemas are tested in test/unit/central; here only a few fields are read.
+  type Json = { events?: Array<{ event: { id: string } }>; [key: string]: unknown };
+  const api = async (path: string, init?: RequestInit): Promise<{ status: number; body: Json }> => {
+    const response = await fetch(new URL(path, central.httpUrl), init);
+    return { status: response.status, body: (await response.json()) as Json };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oag-e2e-'));
+    central = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }), {
+      clock: { now: () => new Date() },
+      logger: pino({ level: 'silent' }),
+    });
+    writeFileSync(join(dir, 'policy.yaml'), stringify(ALWAYS_OPEN));
+    const config = parseGatewayConfig({
+      site: 'town-central',
+      policyFile: join(dir, 'policy.yaml'),
+      store: { path: join(dir, 'gateway.sqlite') },
+      clock: { trust: 'trusted' },
+      http: { enabled: false },
+      log: { level: 'silent' },
+      hardware: { inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+      mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100 },
+    });
+    gateway = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
+    const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
+    gateway.store.members.replaceAll(
+      [
+        { cardHash: hash(normaliseCardId('04A1B2C3D4')), ...adult },
+        { cardHash: hash(normaliseCardId('04A1B2C3D5')), ...adult },
+      ],
+      { version: 1, source: 'test' },
+    );
+    await until(async () => (await api('/api/sites/town-central')).status === 200, 'the branch to appear at central');
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await central?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends every event to central once, each one valid against the contract', async () => {
+    const reader = gateway.hardware.simulated!.reader!;
+    reader.tap('04A1B2C3D4');
+    reader.tap('0499999999');
+    await until(() => gateway.store.events.countUnpublished() === 0, 'the outbox to drain');
+    const local = gateway.store.events.query({ limit: 1000 });
+    for (const event of local) expect(EventSchema.safeParse({ id: event.id, at: event.at, ...event.data }).success, JSON.stringify(event.data)).toBe(true);
+    await until(async () => ((await api('/api/sites/town-central/events?limit=500')).body.events?.length ?? 0) >= local.length, 'central to store them');
+    const remote = ((await api('/api/sites/town-central/events?limit=500')).body.events ?? []).map((row) => row.event);
+    expect(new Set(remote.map((e) => e.id)).size).toBe(remote.length);
+    expect(remote.map((e) => e.id).sort()).toEqual(local.map((e) => e.id).sort());
+    expect(JSON.stringify(remote)).not.toContain('04A1B2C3D4');
+  });
+
+  it('obeys a lockdown sent from central and answers it', async () => {
+    const reply = await api('/api/sites/town-central/commands', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command: 'lockdown-on', actor: 'central-team' }),
+    });
+    expect(reply.status).toBe(200);
+    expect(gateway.gateway.mode).toBe('lockdown');
+    gateway.hardware.simulated!.reader!.tap('04A1B2C3D5');
+    expect(gateway.store.events.query({ limit: 1, types: ['access'] })[0]?.reason).toBe('lockdown');
+    await api('/api/sites/town-central/commands', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command: 'lockdown-off', actor: 'central-team' }),
+    });
+    expect(gateway.gateway.mode).toBe('open-access');
+  });
+
+  it('applies a newer policy from central and refuses an invalid one, keeping the one in force', async () => {
+    const put = (doc: unknown) =>
+      api('/api/sites/town-central/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    const newer = { ...ALWAYS_OPEN, version: 2, rules: { ...(ALWAYS_OPEN.rules as Record<string, unknown>), capacity: 5 } };
+    const applied = await put(newer);
+    expect(applied.status, JSON.stringify(applied.body)).toBeLessThan(300);
+    await until(() => gateway.gateway.policies.current.version === 2, 'policy v2 to be applied');
+    expect(gateway.gateway.policies.source).toBe('central');
+    expect(gateway.gateway.state.occupancy.capacity).toBe(5);
+
+    // Central validates what it publishes, so play a broken publisher straight onto the broker.
+    const client = await connectAsync(central.brokerUrl, { protocolVersion: central.mqttProtocolVersion });
+    const broken = { ...newer, version: 3, schedule: { weekly: { mon: [{ from: '10:00', to: '09:00', mode: 'staffed' }] } } };
+    await client.publishAsync('oa/v1/sites/town-central/policy', JSON.stringify(broken), { qos: 1, retain: true });
+    await client.endAsync();
+    await until(() => gateway.gateway.alarms.has('policy-refused'), 'the refusal to be reported');
+    expect(gateway.gateway.policies.current.version).toBe(2);
+    const refused = gateway.store.events.query({ limit: 5, types: ['policy'] })[0]?.data;
+    expect(refused).toMatchObject({ result: 'refused', source: 'central', version: 3 });
+    expect(String(refused?.error)).toContain('schedule.weekly.mon[0].to: must be after from');
+  });
+});

@@ -1,0 +1,98 @@
+// A gateway uplink and central together over central's embedded broker: what the central team sees and does.
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import { Uplink } from '../../gateway/uplink/index.js';
+import { occupancyEvent } from '../unit/contract/fixtures.js';
+import { FakeGateway, until } from '../unit/uplink/fakes.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function central(): Promise<RunningCentral> {
+  const c = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' }, commandTimeoutMs: 1500 }), {
+    clock: { now: () => new Date() },
+    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+  });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+function gateway(c: RunningCentral, site = 'town'): { gw: FakeGateway; uplink: Uplink } {
+  const gw = new FakeGateway();
+  gw.now = new Date();
+  gw.state = { ...gw.state, site, at: gw.now.toISOString() };
+  const uplink = new Uplink(gw.deps({ url: c.brokerUrl, protocolVersion: c.mqttProtocolVersion }, site));
+  uplink.start();
+  cleanups.push(() => uplink.stop());
+  return { gw, uplink };
+}
+
+interface SiteJson {
+  id?: string;
+  online?: boolean;
+  state?: { occupancy: { inside: number } } | null;
+  events?: Array<{ event: { inside: number } }>;
+}
+const get = async (c: RunningCentral, path: string) => (await fetch(`${c.httpUrl}${path}`)).json() as Promise<SiteJson>;
+
+describe('uplink → central', () => {
+  it('shows the branch online with its state, stores its events once, and offline after it stops', async () => {
+    const c = await central();
+    const { gw, uplink } = gateway(c);
+    for (let i = 1; i <= 5; i++) gw.outbox.append(occupancyEvent(i, new Date(Date.now() - 60_000 + i).toISOString()));
+    uplink.kick();
+    await until(() => gw.outbox.pending === 0, 'events acknowledged');
+    let site: SiteJson = {};
+    await (async () => {
+      for (let i = 0; i < 100; i++) {
+        site = await get(c, '/api/sites/town');
+        if (site.online && site.state) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    expect(site).toMatchObject({ id: 'town', online: true, state: { occupancy: { inside: 3 } } });
+    const events = await get(c, '/api/sites/town/events');
+    expect(events.events?.map((e) => e.event.inside)).toEqual([5, 4, 3, 2, 1]);
+
+    await uplink.stop();
+    for (let i = 0; i < 100 && (await get(c, '/api/sites/town')).online; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await get(c, '/api/sites/town')).online).toBe(false);
+  });
+
+  it('sends a command from the API and returns the branch answer; 504 when nobody answers', async () => {
+    const c = await central();
+    const { gw, uplink } = gateway(c);
+    await until(() => uplink.connected, 'gateway connected');
+    for (let i = 0; i < 100 && !(await get(c, '/api/sites/town')).id; i++) await new Promise((r) => setTimeout(r, 20));
+    gw.now = new Date();
+    const post = (site: string, body: unknown) =>
+      fetch(`${c.httpUrl}/api/sites/${site}/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const ok = await post('town', { command: 'unlock', actor: 'alice' });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ ok: true });
+    expect(gw.executed.map((e) => [e.cmd.command, e.actor])).toEqual([['unlock', 'central:alice']]);
+    const refused = await post('town', { command: 'lockdown-off', actor: 'alice' });
+    expect(await refused.json()).toMatchObject({ ok: false, error: 'not in lockdown' });
+
+    await uplink.stop();
+    const late = await post('town', { command: 'lock', actor: 'alice' });
+    expect(late.status).toBe(504);
+  });
+
+  it('publishes a policy the branch is offered, retained for when it reconnects', async () => {
+    const c = await central();
+    const put = await fetch(`${c.httpUrl}/api/sites/village/policy`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 2, site: 'village', schedule: { weekly: { sat: [{ from: '10:00', to: '16:00', mode: 'open-access' }] } } }),
+    });
+    expect(put.status).toBe(202);
+    // The branch was not connected when it was published; it gets it on connect.
+    const { gw } = gateway(c, 'village');
+    await until(() => gw.offers.length === 1, 'policy offered');
+    expect(gw.policyVersion).toBe(2);
+  });
+});

@@ -1,0 +1,104 @@
+// The dashboard in Debian's chromium: tiles follow the branches live, and a stopped gateway shows offline.
+import pino from 'pino';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import { Uplink } from '../../gateway/uplink/index.js';
+import { launchChromium, screenshotPath } from '../helpers/chromium.js';
+import { accessEvent, occupancyEvent } from '../unit/contract/fixtures.js';
+import { FakeGateway, until } from '../unit/uplink/fakes.js';
+
+let central: RunningCentral;
+let browser: Browser;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  central = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' } }), {
+    clock: { now: () => new Date() },
+    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+  });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await browser?.close();
+  await central?.close();
+});
+
+function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeGateway; uplink: Uplink } {
+  const gw = new FakeGateway();
+  const now = new Date();
+  gw.now = now;
+  gw.state = {
+    ...gw.state,
+    site,
+    at: now.toISOString(),
+    modeSince: new Date(now.getTime() - 3_600_000).toISOString(),
+    modeUntil: new Date(now.getTime() + 3 * 3_600_000).toISOString(),
+    ...patch,
+  };
+  const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4 }, site));
+  uplink.start();
+  cleanups.push(() => uplink.stop());
+  return { gw, uplink };
+}
+
+describe('dashboard', () => {
+  it('shows every branch live: occupancy changes after taps, offline when a gateway stops', async () => {
+    const town = branch('town', { occupancy: { inside: 3, capacity: 40 } });
+    const village = branch('village', { mode: 'staffed', occupancy: { inside: 12, capacity: null }, door: 'unlocked' });
+    const hub = branch('hub', { occupancy: { inside: 38, capacity: 40 }, alarms: ['held-open'], door: 'held-open' });
+    // Some history for the branch page's charts.
+    const start = Date.now() - 4 * 3_600_000;
+    let inside = 0;
+    for (let i = 0; i < 40; i++) {
+      inside = Math.max(0, inside + (i % 5 === 4 ? -2 : 1));
+      town.gw.outbox.append(occupancyEvent(inside, new Date(start + i * 360_000).toISOString()));
+    }
+    town.gw.outbox.append(accessEvent({ decision: 'refused', reason: 'expired', at: new Date().toISOString() }));
+    town.uplink.kick();
+    await until(() => [town, village, hub].every((b) => b.uplink.connected) && town.gw.outbox.pending === 0, 'branches connected', 10_000);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.goto(central.httpUrl);
+    const tile = (site: string) => page.locator(`article[data-site="${site}"]`);
+    await tile('hub').waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator('article.tile').count()).toBe(3);
+    await expect.poll(() => tile('town').locator('.occupancy-count').textContent()).toBe('3 / 40');
+    expect(await tile('village').locator('.occupancy-count').textContent()).toBe('12');
+    expect(await tile('hub').getAttribute('class')).toContain('alarming');
+    expect(await tile('hub').locator('.alarms li').allTextContents()).toEqual(['Door held open']);
+
+    // Taps at the town branch: the tile follows without a reload.
+    for (const n of [4, 5, 6, 7]) {
+      town.gw.outbox.append(occupancyEvent(n, new Date().toISOString()));
+      town.gw.setState({ occupancy: { inside: n, capacity: 40 }, at: new Date().toISOString() });
+    }
+    town.uplink.kick();
+    await expect.poll(() => tile('town').locator('.occupancy-count').textContent(), { timeout: 5000 }).toBe('7 / 40');
+    expect(await tile('town').locator('[role="meter"]').getAttribute('aria-valuenow')).toBe('7');
+
+    // The village gateway stops: its tile says offline.
+    await village.uplink.stop();
+    await expect.poll(() => tile('village').locator('.availability').textContent(), { timeout: 5000 }).toBe('Offline');
+    expect(await tile('village').getAttribute('data-online')).toBe('false');
+    expect(await page.locator('#summary').textContent()).toMatch(/3 branches · 2 online/);
+    await page.screenshot({ path: screenshotPath('dashboard.png'), fullPage: true });
+
+    // On a phone the tiles stack in one column.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const box = await tile('hub').boundingBox();
+    expect(box?.width).toBeGreaterThan(300);
+    await page.screenshot({ path: screenshotPath('dashboard-phone.png'), fullPage: true });
+
+    // The branch page: tile, today's chart and the recent events.
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${central.httpUrl}/sites/town`);
+    await page.locator('#chart-today canvas').waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator('#events tr').count()).toBeGreaterThan(10);
+    expect(await page.locator('#events tr').first().textContent()).toMatch(/Occupancy: entry|Entry refused/);
+    await page.screenshot({ path: screenshotPath('branch.png'), fullPage: true });
+    await page.close();
+  });
+});

@@ -9,6 +9,7 @@ import type { Clock } from './clock.js';
 import type { Door } from './door.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
+import type { OnlineCheck } from './sip2/online-check.js';
 import type { Store } from './store/index.js';
 
 export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPinFailureAt'>;
@@ -27,6 +28,8 @@ export interface AccessOptions {
   repeatWindowMs: number;
   pinTimeoutMs: number;
   hasKeypad: boolean;
+  /** SIP2 online check for cards the member list does not know (`sip2:` in the config); absent otherwise. */
+  online?: OnlineCheck | undefined;
 }
 
 interface PendingPin {
@@ -60,7 +63,22 @@ export class AccessControl {
 
     if (tap.role === 'exit') return this.handleExitTap(tap, cardHash);
 
-    const member = options.store.members.find(cardHash);
+    let member = options.store.members.find(cardHash);
+    if (member === undefined && options.online !== undefined) {
+      // Only a card the list does not know goes to the LMS; known cards never leave the synchronous path.
+      const remembered = options.online.cached(cardHash);
+      if (remembered === undefined) {
+        // Decided when the LMS answers (or as unknown-card at its deadline); other taps go on meanwhile.
+        options.online.whenChecked(cardId, cardHash, (found) => this.decideTap(tap, cardHash, found));
+        return undefined;
+      }
+      member = remembered ?? undefined;
+    }
+    return this.decideTap(tap, cardHash, member);
+  }
+
+  private decideTap(tap: CardTap, cardHash: Buffer, member: Member | undefined): AccessOutcome {
+    const { options } = this;
     const policy = options.policy();
     const context: DecisionContext = options.context();
     if (member !== undefined && policy.rules.pin !== 'never') this.addPinFailures(context, cardHash);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { HardwareConfigSchema } from '../firmware-bridge/config.js';
 import { formatIssues } from '../policies/errors.js';
 import { MemberImportMappingSchema } from './members/mapping.js';
+import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
 
 const siteId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower case letters, digits and dashes');
@@ -68,6 +69,8 @@ export const GatewayConfigSchema = z.strictObject({
     })
     .prefault({}),
   mqtt: UplinkConfigSchema.optional(),
+  /** Ask the LMS over SIP2 about cards the member list does not know (docs/sip2.md). */
+  sip2: Sip2ConfigSchema.optional(),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
@@ -106,6 +109,7 @@ export function checkGatewayConfigText(text: string, file = 'config', baseDir = 
     policyFile: resolve(baseDir, config.policyFile),
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(baseDir, config.store.path) },
     deploymentKeyFile: config.deploymentKeyFile === undefined ? undefined : resolve(baseDir, config.deploymentKeyFile),
+    sip2: resolveSip2Paths(config.sip2, baseDir),
   };
 }
 

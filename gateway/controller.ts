@@ -22,6 +22,7 @@ import { Occupancy } from './occupancy.js';
 import { PolicyHolder } from './policy-holder.js';
 import type { OfferResult, PolicySource } from './policy-holder.js';
 import { ScheduleRunner } from './schedule.js';
+import type { OnlineCheck } from './sip2/online-check.js';
 import { buildState } from './state.js';
 import type { GatewayState } from './state.js';
 import type { Store } from './store/index.js';
@@ -35,6 +36,8 @@ export interface GatewayDeps {
   clock: Clock;
   clockTrusted: () => boolean;
   logger: Logger;
+  /** SIP2 online check for unknown cards, when `sip2:` is configured. */
+  online?: OnlineCheck | undefined;
 }
 
 /** What survives a restart (settings row `runtime`). */
@@ -130,6 +133,7 @@ export class Gateway {
       repeatWindowMs: config.taps.repeatWindowMs,
       pinTimeoutMs: config.taps.pinTimeoutMs,
       hasKeypad: hardware.keypad !== undefined,
+      online: deps.online,
     });
   }
 

@@ -16,6 +16,8 @@ import type { GatewayConfig } from './config.js';
 import { Gateway } from './controller.js';
 import { startLocalApi } from './http/server.js';
 import type { LocalApi } from './http/server.js';
+import { createOnlineCheck } from './sip2/online-check.js';
+import type { OnlineCheck } from './sip2/online-check.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/index.js';
 import { startSystemdNotify } from './systemd-notify.js';
@@ -63,11 +65,14 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         })
       : () => {};
   let store: Store | undefined;
+  let online: OnlineCheck | undefined;
   try {
     const policy = readPolicy(config);
     const key = loadDeploymentKey(config, options.env ?? process.env);
     store = openStore(config.store.path, { clock: options.clock ?? systemClock });
     const clock = options.clock ?? systemClock;
+    online = config.sip2 === undefined ? undefined : createOnlineCheck(config.sip2, { clock, logger, env: options.env ?? process.env });
+    online?.start();
     const gateway = new Gateway({
       config,
       policy,
@@ -77,6 +82,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       clock,
       clockTrusted: createClockTrust(config.clock),
       logger,
+      online,
     });
     gateway.start();
     const api = config.http.enabled ? await startLocalApi({ gateway, hardware, config: config.http, logger }) : undefined;
@@ -85,14 +91,18 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     const notifier = startSystemdNotify({ logger });
     notifier.ready();
     const openStoreRef = store;
+    const onlineRef = online;
     let stopped = false;
     const stop = async (): Promise<void> => {
       if (stopped) return;
       stopped = true;
+      // At once, before the outputs go safe: an LMS answer arriving later must not open the door.
+      const onlineStopped = onlineRef?.stop();
       notifier.stopping();
       hardware.allSafe();
       await api?.close();
       await gateway.stop();
+      await onlineStopped;
       // After the gateway's own stop event is in the outbox, so that it goes out with the last batch if it can.
       await link?.stop();
       await hardware.close();
@@ -103,7 +113,9 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     stopRunning = stop;
     return { gateway, store, hardware, logger, api, stop };
   } catch (error) {
+    const onlineStopped = online?.stop();
     hardware.allSafe();
+    await onlineStopped;
     await hardware.close();
     store?.close();
     uninstallSafety();

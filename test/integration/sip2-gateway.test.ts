@@ -1,0 +1,146 @@
+// The whole gateway with `sip2:` configured, against the SIP2 responder on loopback: cards the member list does
+// not know are asked about online; known cards never are; a slow LMS holds up no other tap.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GatewayConfigSchema } from '../../gateway/config.js';
+import type { GatewayConfigInput } from '../../gateway/config.js';
+import { removeDir, startHarness } from '../helpers/gateway-harness.js';
+import type { Harness } from '../helpers/gateway-harness.js';
+import { startSip2Responder } from '../helpers/sip2-responder.js';
+import type { Sip2Responder } from '../helpers/sip2-responder.js';
+
+const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
+
+const LOCAL = '04A1B2C3D4';
+const ONLINE = {
+  ada: '21000111222333',
+  barred: '21000444555666',
+  stranger: '29999000000001',
+};
+
+// Until gateway/config.ts has its `sip2:` section (the lead applies the wiring), there is nothing to test here.
+const wired = 'sip2' in GatewayConfigSchema.shape;
+
+let harness: Harness | undefined;
+let responder: Sip2Responder | undefined;
+let dir = '';
+
+beforeEach(() => {
+  // Only Date is faked (Monday 23 November 2026, 14:00 GMT: open access); sockets and their timeouts run on real time.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(new Date('2026-11-23T14:00:00Z'));
+});
+
+afterEach(async () => {
+  await harness?.stop();
+  await responder?.stop();
+  harness = undefined;
+  responder = undefined;
+  vi.useRealTimers();
+  if (dir !== '') removeDir(dir);
+  dir = '';
+});
+
+async function start(behaviour: Partial<Sip2Responder['behaviour']> = {}): Promise<Harness> {
+  responder = await startSip2Responder({
+    password: 'gate-password',
+    behaviour,
+    patrons: {
+      [ONLINE.ada]: { fields: { PE: '20271231', PB: '19800501', PC: 'OA' } },
+      [ONLINE.barred]: { status: 'Y', fields: { PB: '19800501', PC: 'OA' } },
+    },
+  });
+  dir = mkdtempSync(join(tmpdir(), 'oag-gw-sip2-'));
+  writeFileSync(join(dir, 'sip2.pw'), 'gate-password\n');
+  const sip2 = {
+    host: '127.0.0.1',
+    port: responder.port,
+    institutionId: 'TOWN',
+    user: 'gate-sip',
+    passwordFile: join(dir, 'sip2.pw'),
+    timeoutMs: 300,
+    keepaliveSeconds: 0,
+    reconnectMinMs: 50,
+    mapping: { openAccess: { field: 'PC', values: ['OA'] } },
+  };
+  harness = await startHarness({
+    dir,
+    policy: town,
+    members: { [LOCAL]: {} },
+    config: { taps: { repeatWindowMs: 0 }, ...({ sip2 } as Partial<GatewayConfigInput>) },
+  });
+  return harness;
+}
+
+async function until(condition: () => boolean, ms = 3000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const patronRequests = (): number => responder!.received.filter((m) => m.code === '63').length;
+
+describe.skipIf(!wired)('gateway with the SIP2 online check', () => {
+  it('lets in a member the list does not have yet once the LMS says so, and decides the next tap locally', async () => {
+    const h = await start();
+    await until(() => responder!.received.some((m) => m.code === '99'));
+    h.tap(ONLINE.ada);
+    expect(h.reasons()).toEqual([]);
+    await until(() => h.reasons().length === 1);
+    expect(h.reasons()).toEqual(['member']);
+    expect(h.doorRelayActive()).toBe(true);
+    expect(patronRequests()).toBe(1);
+
+    h.tap(ONLINE.ada);
+    // Answered from the cache: decided within the tap itself, no second question to the LMS.
+    expect(h.reasons()).toEqual(['member', 'member']);
+    expect(patronRequests()).toBe(1);
+  });
+
+  it('never asks the LMS about a card the list knows', async () => {
+    const h = await start();
+    h.tap(LOCAL);
+    expect(h.reasons()).toEqual(['member']);
+    expect(patronRequests()).toBe(0);
+  });
+
+  it('refuses a card the LMS does not know as unknown, and one it has barred as blocked', async () => {
+    const h = await start();
+    h.tap(ONLINE.stranger);
+    await until(() => h.reasons().length === 1);
+    h.tap(ONLINE.barred);
+    await until(() => h.reasons().length === 2);
+    expect(h.reasons()).toEqual(['unknown-card', 'blocked']);
+    expect(h.doorRelayActive()).toBe(false);
+  });
+
+  it('decides "unknown card" at the deadline when the LMS is slow, and lets a known card in meanwhile', async () => {
+    const h = await start({ delayMs: 2000 });
+    await until(() => responder!.received.some((m) => m.code === '99'));
+    const started = performance.now();
+    h.tap(ONLINE.ada);
+    h.tap(LOCAL);
+    // The known card did not wait for the LMS.
+    expect(h.reasons()).toEqual(['member']);
+    await until(() => h.reasons().length === 2);
+    expect(h.reasons()).toEqual(['member', 'unknown-card']);
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it('keeps card numbers out of the events it records', async () => {
+    const h = await start();
+    h.tap(ONLINE.ada);
+    h.tap(ONLINE.stranger);
+    await until(() => h.reasons().length === 2);
+    const rows = JSON.stringify(h.running.store.events.query({ limit: 100 }));
+    for (const card of Object.values(ONLINE)) {
+      expect(rows).not.toContain(card);
+      expect(JSON.stringify(h.events)).not.toContain(card);
+    }
+  });
+});

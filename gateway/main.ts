@@ -85,7 +85,9 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       online,
     });
     gateway.start();
-    const api = config.http.enabled ? await startLocalApi({ gateway, hardware, config: config.http, logger }) : undefined;
+    const api = config.http.enabled
+      ? await startLocalApi({ gateway, hardware, config: config.http, logger, console: { store, hashCard: createCardHasher(key), clock } })
+      : undefined;
     // Without a broker configured the branch runs alone and keeps every event in its outbox.
     const link = config.mqtt === undefined ? undefined : attachUplink({ gateway, store, config: config.mqtt, site: config.site, clock, logger });
     const notifier = startSystemdNotify({ logger });

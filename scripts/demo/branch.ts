@@ -10,6 +10,7 @@ import { hashPin } from '../../policies/pin.js';
 import type { Clock } from '../../gateway/clock.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
+import { addConsoleUser } from '../../gateway/console/index.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { importMembersCsv } from '../../gateway/members/index.js';
@@ -78,9 +79,13 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
       }
     });
   }
+  // A manager account for the console, printed by the demo: a fresh password each run.
+  const login = { username: 'manager', password: `demo-${randomBytes(4).toString('hex')}` };
+  if (running.api !== undefined) await addConsoleUser(running.store, login.username, 'manager', login.password);
   return {
     site: options.site,
     running,
+    login: running.api === undefined ? undefined : login,
     cards: generated.cards,
     groups: generated.groups,
     pin: options.pin,

@@ -100,7 +100,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const stats = branch.running.store.members.stats();
     out(`  ${plan.site}: ${stats.count} members, policy v${gateway.policies.current.version}, ${gateway.mode} now`);
     if (branch.running.api !== undefined) {
-      out(`    console: ${branch.running.api.url}/${branch.login === undefined ? '' : `  (demo login: ${branch.login.username} / ${branch.login.password})`}`);
+      out(`    console: ${branch.running.api.url}/console/${branch.login === undefined ? '' : `  (demo login: ${branch.login.username} / ${branch.login.password})`}`);
     }
     gateway.bus.on('event-logged', (event) => {
       const line = describeEvent(event, TIMEZONE, `[${plan.label.padEnd(7)}] `);

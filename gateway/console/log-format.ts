@@ -1,0 +1,103 @@
+// The log as staff read it: one line of plain words per event, the branch's local time, the card's pseudonym
+// (never a number), and who did it for staff actions. The same rows make the CSV export.
+import type { StoredEvent } from '../store/index.js';
+import { actionText, MODE_TEXT, reasonText } from './reasons.js';
+
+export interface LogRow {
+  id: string;
+  at: string;
+  type: string;
+  summary: string;
+  decision: 'granted' | 'refused' | null;
+  reason: string | null;
+  person: string | null;
+  actor: string | null;
+}
+
+/** What both a stored event and a freshly logged one (on the bus) offer. */
+export interface EventLike {
+  id: string;
+  at: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+const DOOR_TEXT: Record<string, string> = {
+  locked: 'Door locked',
+  unlocked: 'Door unlocked',
+  open: 'Door opened',
+  'held-open': 'Door held open too long',
+  'forced-open': 'Door forced open',
+  released: 'Door released (fire alarm)',
+  lockdown: 'Door locked down',
+};
+
+const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const mode = (value: unknown): string => MODE_TEXT[String(value)] ?? String(value);
+
+function summarise(type: string, d: Record<string, unknown>): string {
+  switch (type) {
+    case 'access': {
+      const reason = reasonText(String(d.reason));
+      if (d.reader === 'exit') return `Exit: ${reason}`;
+      return d.decision === 'granted' ? `Entry granted: ${reason}` : `Entry refused: ${reason}`;
+    }
+    case 'door':
+      return DOOR_TEXT[String(d.state)] ?? `Door ${String(d.state)}`;
+    case 'alarm':
+      return `Alarm ${String(d.alarm).replaceAll('-', ' ')} ${d.state === 'cleared' ? 'cleared' : 'raised'}${d.detail ? ` (${String(d.detail)})` : ''}`;
+    case 'staff':
+      return `${String(d.actor)} ${actionText(String(d.action))}`;
+    case 'mode':
+      return `Mode ${d.from === null ? '' : `${mode(d.from)} → `}${mode(d.to)}`;
+    case 'policy':
+      return d.result === 'applied'
+        ? `Schedule version ${String(d.version)} from ${String(d.source)} in force`
+        : `Schedule version ${String(d.version ?? '?')} from ${String(d.source)} refused: ${String(d.error ?? '')}`;
+    case 'occupancy':
+      if (d.change === 'reset') return `Count reset to ${String(d.inside)}${d.actor ? ` by ${String(d.actor)}` : ''}`;
+      if (d.change === 'tailgate') return `Possible tailgating: ${String(d.inside)} inside`;
+      return `${d.change === 'entry' ? 'In' : 'Out'}: ${String(d.inside)} inside`;
+    case 'warning':
+      return `Closing warning: ${String(d.minutesLeft)} minutes left`;
+    case 'system':
+      return `Gateway ${d.what === 'recovered' ? 'restarted after a crash' : d.what === 'start' ? 'started' : 'stopped'}`;
+    case 'reader':
+      return `Reader ${String(d.readerId ?? d.reader)}: ${String(d.error)}`;
+    case 'members':
+      return d.result === 'applied' ? `Member list version ${String(d.version)} in force (${String(d.count ?? '?')} members)` : `Member list refused: ${String(d.error ?? '')}`;
+    default:
+      return type;
+  }
+}
+
+export function logRow(event: EventLike): LogRow {
+  const d = event.data;
+  return {
+    id: event.id,
+    at: event.at,
+    type: event.type,
+    summary: summarise(event.type, d),
+    decision: event.type === 'access' && (d.decision === 'granted' || d.decision === 'refused') ? d.decision : null,
+    reason: event.type === 'access' ? str(d.reason) : null,
+    person: str(d.person),
+    actor: str(d.actor),
+  };
+}
+
+export function storedRow(event: StoredEvent): LogRow {
+  return logRow({ id: event.id, at: event.at, type: event.type, data: event.data });
+}
+
+/** A spreadsheet must not run a cell as a formula (`=HYPERLINK(…)` in a detail text). */
+function cell(value: string | null): string {
+  if (value === null) return '';
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+export const CSV_HEADER = 'time,local time,type,summary,decision,reason,person,actor,id\r\n';
+
+export function csvLine(row: LogRow, localTime: string): string {
+  return `${[row.at, localTime, row.type, row.summary, row.decision, row.reason, row.person, row.actor, row.id].map(cell).join(',')}\r\n`;
+}

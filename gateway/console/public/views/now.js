@@ -1,0 +1,138 @@
+// "Now": what the branch is doing, large enough to read across the desk, and the buttons to run the building.
+// Every button asks first and says who will be logged as doing it.
+import { html, useState } from '../lib/html.js';
+import { ApiError, post } from '../lib/api.js';
+import { notify, useConfirm } from '../lib/ui.js';
+import { ALARM_LABELS, DOOR_LABELS, MODE_HINTS, MODE_LABELS, time, when } from '../lib/format.js';
+
+function untilText(status) {
+  const { state, next, branch } = status;
+  if (state.mode === 'lockdown') return 'Until lockdown is lifted';
+  if (state.mode === 'emergency') return 'Until the fire alarm has cleared and staff acknowledge it';
+  if (!state.modeUntil) return 'No change in the schedule ahead';
+  const after = next.find((t) => t.at === state.modeUntil) ?? next[0];
+  return `Until ${when(state.modeUntil, branch.timezone, new Date(state.at))}${after ? `, then ${MODE_LABELS[after.to].toLowerCase()}` : ''}`;
+}
+
+function Tile({ label, value, tone = 'neutral', children }) {
+  return html`<div class=${`tile tone-${tone}`}>
+    <h2 class="tile-label">${label}</h2>
+    <p class="tile-value">${value}</p>
+    ${children}
+  </div>`;
+}
+
+function Occupancy({ occupancy }) {
+  const { inside, capacity } = occupancy;
+  const full = capacity !== null && inside >= capacity;
+  return html`<${Tile} label="People inside" value=${capacity === null ? String(inside) : html`${inside} <span class="of">of ${capacity}</span>`} tone=${full ? 'warn' : 'neutral'}>
+    ${capacity !== null && html`<div class="meter" role="meter" aria-label="People inside against capacity" aria-valuemin="0" aria-valuemax=${capacity} aria-valuenow=${inside}>
+      <span style=${{ width: `${Math.min(100, (inside / capacity) * 100)}%` }}></span></div>`}
+    ${full && html`<p class="tile-note">Full: no more entries until someone leaves.</p>`}
+  <//>`;
+}
+
+const ACTIONS = {
+  unlock: { label: 'Unlock once', title: 'Unlock the door once?', body: 'The door unlocks for a few seconds to let one person in, then locks again.', confirm: 'Unlock once', done: 'Door unlocked once' },
+  'lockdown-on': { label: 'Lockdown', title: 'Start lockdown?', body: 'Nobody is let in, not even staff cards, until lockdown is lifted. The exit still opens.', confirm: 'Start lockdown', done: 'Lockdown is on', danger: true },
+  'lockdown-off': { label: 'Lift lockdown', title: 'Lift lockdown?', body: 'The door goes back to the schedule.', confirm: 'Lift lockdown', done: 'Lockdown lifted' },
+  'lights-on': { label: 'Lights on', title: 'Turn the lights on?', body: 'The lights stay on until turned off or the closing sequence ends.', confirm: 'Turn lights on', done: 'Lights on' },
+  'lights-off': { label: 'Lights off', title: 'Turn the lights off?', body: 'Do this only once the building is empty: it also confirms that nobody is inside after closing.', confirm: 'Turn lights off', done: 'Lights off' },
+  'reset-occupancy': { label: 'Reset count', title: 'Reset the count to zero?', body: 'Do this after a sweep of the building has found nobody inside.', confirm: 'Reset to zero', done: 'Count reset to zero' },
+  'reset-alarms': { label: 'Acknowledge alarms', title: 'Acknowledge the alarms?', body: 'Clears the fire latch (once the fire alarm input has cleared) and the people-inside-after-close alarm.', confirm: 'Acknowledge', done: 'Alarms acknowledged' },
+};
+
+function Actions({ state, username, onDone }) {
+  const [confirm, dialog] = useConfirm();
+  const [busy, setBusy] = useState(null);
+  const run = async (command) => {
+    const action = ACTIONS[command];
+    const ok = await confirm({
+      title: action.title,
+      body: html`<p>${action.body}</p><p class="muted">Logged as done by <strong>${username}</strong>.</p>`,
+      confirmLabel: action.confirm,
+      danger: action.danger,
+    });
+    if (!ok) return;
+    setBusy(command);
+    try {
+      await post('/commands', { command });
+      notify(`${action.done}.`);
+      onDone?.();
+    } catch (e) {
+      notify(e instanceof ApiError ? `Not done: ${e.message}` : String(e), 'error');
+    } finally {
+      setBusy(null);
+    }
+  };
+  const button = (command, extra = '') => html`<button type="button" class=${`button action ${extra}`} disabled=${busy !== null} onClick=${() => run(command)}>
+    ${busy === command ? 'Working…' : ACTIONS[command].label}</button>`;
+  const lockdown = state.mode === 'lockdown';
+  return html`<section class="card actions-card" aria-labelledby="actions-title">
+    <h2 id="actions-title">Run the building</h2>
+    <div class="action-grid">
+      ${button('unlock', 'primary')}
+      ${lockdown ? button('lockdown-off', 'primary') : button('lockdown-on', 'danger-outline')}
+      ${state.lights ? button('lights-off') : button('lights-on')}
+      ${button('reset-occupancy')}
+      ${button('reset-alarms', state.alarms.length > 0 ? 'warn' : '')}
+    </div>
+    ${dialog}
+  </section>`;
+}
+
+function Recent({ rows, timezone }) {
+  return html`<section class="card" aria-labelledby="recent-title">
+    <h2 id="recent-title">Latest activity</h2>
+    ${rows.length === 0 ? html`<p class="muted">Nothing yet.</p>` : html`<ol class="recent">
+      ${rows.slice(0, 8).map((row) => html`<li class=${row.decision === 'refused' ? 'refused' : ''}>
+        <time datetime=${row.at}>${time(row.at, timezone)}</time>
+        <span>${row.summary}</span>
+        ${row.person && html`<span class="pseudonym" title="Card pseudonym">${row.person}</span>`}
+      </li>`)}
+    </ol>`}
+    <p><a href="#log">Open the full log</a></p>
+  </section>`;
+}
+
+export function NowPage({ session, status, recent }) {
+  if (status === null) return html`<p class="muted">Connecting to the gateway…</p>`;
+  const { state, branch } = status;
+  const readersDown = state.readers.filter((r) => !r.online);
+  const doorTone = ['forced-open', 'held-open'].includes(state.door) ? 'alarm' : state.door === 'released' ? 'warn' : 'neutral';
+  return html`<div class="now">
+    <section class=${`banner mode-${state.mode}`} aria-labelledby="mode-title">
+      <p class="banner-kicker">The branch is</p>
+      <h2 id="mode-title" class="banner-mode">${MODE_LABELS[state.mode]}</h2>
+      <p class="banner-until">${untilText(status)}</p>
+      <p class="banner-hint">${MODE_HINTS[state.mode]}</p>
+    </section>
+
+    ${state.alarms.length > 0 && html`<section class="alarms" role="alert" aria-labelledby="alarms-title">
+      <h2 id="alarms-title">${state.alarms.length === 1 ? '1 alarm' : `${state.alarms.length} alarms`}</h2>
+      <ul>${state.alarms.map((a) => html`<li>${ALARM_LABELS[a] ?? a}</li>`)}</ul>
+    </section>`}
+
+    <div class="tiles">
+      <${Tile} label="Door" value=${DOOR_LABELS[state.door] ?? state.door} tone=${doorTone} />
+      <${Tile} label="Lights" value=${state.lights ? 'On' : 'Off'} />
+      <${Occupancy} occupancy=${state.occupancy} />
+      <${Tile} label="Card readers" value=${state.readers.length === 0 ? 'None reported' : readersDown.length === 0 ? 'All working' : `${readersDown.length} offline`}
+        tone=${readersDown.length > 0 ? 'alarm' : 'ok'}>
+        <ul class="tile-list">${state.readers.map((r) => html`<li>${r.role === 'entry' ? 'Entry' : 'Exit'} reader${r.id === r.role ? '' : ` ${r.id}`}: ${r.online ? 'working' : 'offline'}</li>`)}</ul>
+      <//>
+      <${Tile} label="Link to central" value=${state.uplink === null ? 'Not set up' : state.uplink.connected ? 'Connected' : 'Offline'}
+        tone=${state.uplink === null ? 'neutral' : state.uplink.connected ? 'ok' : 'warn'}>
+        ${state.uplink !== null && !state.uplink.connected && html`<p class="tile-note">Doors keep working; events wait and are sent later.</p>`}
+      <//>
+      <${Tile} label="Clock" value=${state.clock.trusted ? 'Synchronised' : 'Not synchronised'} tone=${state.clock.trusted ? 'ok' : 'warn'}>
+        ${!state.clock.trusted && html`<p class="tile-note">Unstaffed entry follows the clock rule (refused by default).</p>`}
+      <//>
+    </div>
+
+    <div class="now-columns">
+      <${Actions} state=${state} username=${session.username} />
+      <${Recent} rows=${recent} timezone=${branch.timezone} />
+    </div>
+  </div>`;
+}

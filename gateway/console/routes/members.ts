@@ -1,0 +1,85 @@
+// Members on this gateway: the list's size, version and age; and the question staff get asked most, "why won't my
+// card open the door?". The typed number is normalised and hashed with the gateway's own hasher at once; only the
+// hash is used and only its pseudonym is shown or logged.
+import type { FastifyPluginAsync } from 'fastify';
+import type { z } from 'zod';
+import { decide, localDateOf, meetsMinimumAge } from '../../../policies/index.js';
+import type { DecisionContext } from '../../../policies/index.js';
+import { CardIdError, normaliseCardId, pseudonym } from '../../cards.js';
+import type { ConsoleContext } from '../context.js';
+import { reasonText } from '../reasons.js';
+import { LookupBodySchema } from '../schemas.js';
+import { docs, zodValidate } from '../zod-route.js';
+
+export function memberRoutes(ctx: ConsoleContext): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/members', { schema: docs({ summary: 'The member list on this gateway: count, version, when it was applied, where from' }), onRequest: ctx.guard('staff') }, async () => {
+      const stats = ctx.store.members.stats();
+      return { count: stats.count, version: stats.version, updatedAt: stats.updatedAt, source: stats.source };
+    });
+
+    app.post(
+      '/members/lookup',
+      {
+        schema: docs({
+          summary: "One card's entitlement and what the door would say to it now",
+          description: 'The number is hashed with the deployment key and forgotten; the answer and the log carry only its pseudonym.',
+          body: LookupBodySchema,
+        }),
+        onRequest: ctx.guard('staff'),
+        preValidation: zodValidate({ body: LookupBodySchema }),
+      },
+      async (request, reply) => {
+        let normalised: string;
+        try {
+          normalised = normaliseCardId((request.body as z.infer<typeof LookupBodySchema>).card);
+        } catch (error) {
+          // CardIdError's message names the problem ("too short"), never the number.
+          return reply.code(400).send({ error: 'invalid request', errors: [`card: ${error instanceof CardIdError ? error.message : 'not a card number'}`] });
+        }
+        const cardHash = ctx.hashCard(normalised);
+        const person = pseudonym(cardHash);
+        ctx.audit(`member-lookup:${person}`, ctx.session(request).username);
+
+        const gateway = ctx.gateway;
+        const policy = gateway.policies.current;
+        const at = ctx.clock.now();
+        const member = ctx.store.members.find(cardHash);
+        const mode = gateway.mode;
+        const context: DecisionContext = {
+          at,
+          occupancy: gateway.occupancy.inside,
+          lockdown: mode === 'lockdown',
+          emergency: mode === 'emergency',
+          clockTrusted: gateway.state.clock.trusted,
+        };
+        const failures = member === undefined ? undefined : ctx.store.pins.get(cardHash);
+        if (failures !== undefined) {
+          context.pinFailures = failures.count;
+          context.lastPinFailureAt = failures.lastAt;
+        }
+        const decision = decide(policy, member, context);
+        const now = { allow: decision.allow, reason: decision.reason, reasonText: reasonText(decision.reason), mode: decision.mode };
+        if (member === undefined) return { person, found: false, now };
+        const today = localDateOf(policy, at);
+        return {
+          person,
+          found: true,
+          entitlement: {
+            staff: member.staff,
+            openAccess: member.openAccess,
+            expires: member.expires,
+            expired: member.expires !== null && member.expires < today,
+            blocked: member.blocked && (member.blockedUntil === null || member.blockedUntil >= today),
+            blockedUntil: member.blockedUntil,
+            minimumAge: policy.rules.minimumAge,
+            meetsMinimumAge: meetsMinimumAge(member, policy.rules.minimumAge, today),
+            groups: member.groups,
+            pinSet: member.pinHash !== null,
+          },
+          now,
+        };
+      },
+    );
+  };
+}

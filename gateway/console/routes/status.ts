@@ -1,0 +1,106 @@
+// "Now": the branch's state as staff see it, once (GET /state) and live (server-sent events: a `status` message on
+// every change, coalesced per turn of the event loop, and a `log` message for every new event).
+import type { FastifyPluginAsync } from 'fastify';
+import { upcoming } from '../../../policies/index.js';
+import type { LoggedEvent } from '../../model.js';
+import type { GatewayState } from '../../state.js';
+import type { ConsoleContext } from '../context.js';
+import { sessionToken } from '../context.js';
+import { logRow } from '../log-format.js';
+import { docs } from '../zod-route.js';
+
+export interface ConsoleStatus {
+  state: GatewayState;
+  branch: { site: string; name: string | null; timezone: string };
+  /** The schedule's next changes (lockdown and emergency aside). */
+  next: Array<{ at: string; to: string }>;
+}
+
+const HEARTBEAT_MS = 15_000;
+
+export function consoleStatus(ctx: ConsoleContext): ConsoleStatus {
+  const policy = ctx.gateway.policies.current;
+  const state = ctx.gateway.state;
+  return {
+    state,
+    branch: { site: state.site, name: policy.name ?? null, timezone: policy.timezone },
+    next: upcoming(policy, ctx.clock.now(), 8)
+      .slice(0, 3)
+      .map((t) => ({ at: t.at.toISOString(), to: t.to })),
+  };
+}
+
+export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
+  return async (app) => {
+    // Open streams would keep the server from closing (a stop or restart of the gateway): end them first.
+    const streams = new Set<() => void>();
+    app.addHook('preClose', async () => {
+      for (const end of streams) end();
+    });
+
+    app.get('/state', { schema: docs({ summary: 'The branch now: mode and until when, door, lights, inside vs capacity, alarms, readers, uplink, clock' }), onRequest: ctx.guard('staff') }, async () =>
+      consoleStatus(ctx),
+    );
+
+    app.get(
+      '/live',
+      {
+        schema: docs({ summary: 'Live updates (text/event-stream): `status` on every change, `log` for each new event', produces: ['text/event-stream'] }),
+        onRequest: ctx.guard('staff'),
+      },
+      async (request, reply) => {
+        const token = sessionToken(request);
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
+        const send = (event: string, data: unknown): void => {
+          res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        };
+        res.write('retry: 3000\n\n');
+        send('status', consoleStatus(ctx));
+
+        let pending: NodeJS.Immediate | null = null;
+        const onState = (): void => {
+          pending ??= setImmediate(() => {
+            pending = null;
+            send('status', consoleStatus(ctx));
+          });
+        };
+        const onEvent = (event: LoggedEvent): void => {
+          const { id, at, type } = event;
+          send('log', logRow({ id, at, type, data: event }));
+        };
+        const close = (): void => {
+          streams.delete(end);
+          clearInterval(heartbeat);
+          if (pending !== null) clearImmediate(pending);
+          ctx.gateway.bus.off('state-changed', onState);
+          ctx.gateway.bus.off('event-logged', onEvent);
+        };
+        // The stream outlives the request that opened it: it ends when the session does (sign-out, expiry, account removed).
+        const heartbeat = setInterval(() => {
+          if (ctx.sessions.find(token) === undefined) {
+            send('session-ended', {});
+            end();
+            return;
+          }
+          res.write(': ping\n\n');
+        }, HEARTBEAT_MS);
+        heartbeat.unref?.();
+        const end = (): void => {
+          close();
+          res.end();
+        };
+        streams.add(end);
+        ctx.gateway.bus.on('state-changed', onState);
+        ctx.gateway.bus.on('event-logged', onEvent);
+        request.raw.on('close', close);
+      },
+    );
+  };
+}

@@ -1,0 +1,115 @@
+// The console API's bodies and queries, one zod schema each. The policy parts are the policies room's own
+// schemas, so a schedule error reads the same here as in a policy file: `schedule.weekly.mon[1].to: must be after from`.
+import { z } from 'zod';
+import { PolicySchema } from '../../policies/index.js';
+import type { GATEWAY_COMMANDS } from '../commands.js';
+import { ROLES } from './users.js';
+
+export const UsernameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9._-]{1,31}$/, { error: 'must be 2 to 32 letters, digits, dots, dashes or underscores' });
+
+export const RoleSchema = z.enum(ROLES);
+
+export const NewPasswordSchema = z
+  .string()
+  .min(10, { error: 'must be at least 10 characters' })
+  .max(200, { error: 'must be at most 200 characters' });
+
+export const LoginBodySchema = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(200),
+});
+
+export const SessionSchema = z.object({
+  username: z.string(),
+  role: RoleSchema,
+  csrfToken: z.string().describe('send back in the x-csrf-token header with every change'),
+  expiresAt: z.string(),
+});
+
+export const PasswordChangeBodySchema = z.strictObject({
+  current: z.string().min(1).max(200),
+  password: NewPasswordSchema,
+});
+
+/** What the console may do to the building (central's resync and announcements are not console buttons). */
+export const CONSOLE_COMMANDS = [
+  'unlock',
+  'lock',
+  'lockdown-on',
+  'lockdown-off',
+  'lights-on',
+  'lights-off',
+  'reset-occupancy',
+  'reset-alarms',
+] as const satisfies readonly (typeof GATEWAY_COMMANDS)[number][];
+
+export const CommandBodySchema = z.strictObject({ command: z.enum(CONSOLE_COMMANDS) });
+
+/** A schedule being edited: the whole policy document but its version, which the gateway assigns (in force + 1). */
+export const PolicyDraftSchema = PolicySchema.omit({ version: true });
+
+export const PolicyPreviewBodySchema = z.strictObject({ policy: PolicyDraftSchema });
+
+export const PolicySaveBodySchema = z.strictObject({
+  /** The version the editor started from: saving over a newer one (from central, say) is refused with 409. */
+  baseVersion: z.int().positive(),
+  policy: PolicyDraftSchema,
+});
+
+const instantOrLocal = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/, {
+    error: 'must be a time YYYY-MM-DDTHH:MM (the branch’s local time) or an ISO instant with a zone',
+  });
+
+export const LOG_TYPES = ['access', 'door', 'alarm', 'staff', 'mode', 'policy', 'occupancy', 'warning', 'system', 'reader', 'members'] as const;
+
+export const LogQuerySchema = z.strictObject({
+  from: instantOrLocal.optional(),
+  to: instantOrLocal.optional(),
+  /** Comma-separated event types, e.g. `access,alarm`. */
+  types: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined || s.trim() === '') return undefined;
+      const list = s.split(',').map((t) => t.trim());
+      const unknown = list.filter((t) => !(LOG_TYPES as readonly string[]).includes(t));
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `unknown type(s) ${unknown.join(', ')}; known: ${LOG_TYPES.join(', ')}` });
+        return z.NEVER;
+      }
+      return list;
+    }),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z
+    .string()
+    .regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { error: 'must be an event id from the previous page' })
+    .optional(),
+});
+
+export const LogCsvQuerySchema = LogQuerySchema.omit({ limit: true, before: true });
+
+export const LookupBodySchema = z.strictObject({
+  /** The card number or UID as printed or read; hashed at once, never kept. */
+  card: z.string().min(1).max(64),
+});
+
+export const UserCreateBodySchema = z.strictObject({
+  username: UsernameSchema,
+  role: RoleSchema,
+  password: NewPasswordSchema,
+});
+
+export const UserPatchBodySchema = z
+  .strictObject({
+    role: RoleSchema.optional(),
+    password: NewPasswordSchema.optional(),
+  })
+  .refine((b) => b.role !== undefined || b.password !== undefined, { error: 'give role or password' });
+
+export const UsernameParamsSchema = z.strictObject({ username: UsernameSchema });

@@ -1,0 +1,227 @@
+// `oag users add|list|passwd|remove`: staff console accounts in a gateway's store. `oag users add --role manager`
+// makes the first manager, who then manages the others from the console. Passwords are read from a hidden prompt,
+// or from standard input with --password-stdin (for scripts: `printf %s "$PW" | oag users add … --password-stdin`),
+// never from the command line, where `ps` and the shell history would keep them.
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { openConsoleDb } from '../../gateway/console/db.js';
+import { NewPasswordSchema, RoleSchema, UsernameSchema } from '../../gateway/console/schemas.js';
+import { ConsoleSessions } from '../../gateway/console/sessions.js';
+import { ConsoleUsers, UserError } from '../../gateway/console/users.js';
+import type { Role } from '../../gateway/console/users.js';
+import { loadGatewayConfig } from '../../gateway/config.js';
+import { StoreError, openStore } from '../../gateway/store/index.js';
+import { validate } from '../../policies/errors.js';
+import { processIo } from './schedule.js';
+import type { CommandIo } from './schedule.js';
+
+export interface UsersIo extends CommandIo {
+  /** The whole of standard input (for --password-stdin). */
+  readStdin(): Promise<string>;
+  /** A prompt that does not echo; undefined when there is no terminal to ask on. */
+  askHidden: ((question: string) => Promise<string>) | undefined;
+}
+
+export interface StoreOptions {
+  store?: string | undefined;
+  config?: string | undefined;
+}
+
+export interface UsersAddOptions extends StoreOptions {
+  username: string;
+  role: string;
+  passwordStdin?: boolean | undefined;
+}
+
+export interface UsersPasswdOptions extends StoreOptions {
+  username: string;
+  passwordStdin?: boolean | undefined;
+}
+
+class UsageError extends Error {}
+
+function storePath(options: StoreOptions, mustExist: boolean): string {
+  const path = options.store ?? (options.config === undefined ? undefined : loadGatewayConfig(options.config).store.path);
+  if (path === undefined) throw new UsageError('give the store: --store PATH, or --config FILE');
+  if (mustExist && !existsSync(path)) throw new UsageError(`${path}: no store there`);
+  return path;
+}
+
+function checked<T>(schema: Parameters<typeof validate>[0], value: unknown, name: string): T {
+  const result = validate(schema, value);
+  if (!result.ok) throw new UsageError(result.errors.map((e) => `${name}${e.replace(/^\(root\)/, '')}`).join('\n'));
+  return result.value as T;
+}
+
+/** The password from stdin (one line; the final newline dropped) or asked twice on the terminal. */
+async function readPassword(options: { passwordStdin?: boolean | undefined }, io: UsersIo): Promise<string> {
+  let password: string;
+  if (options.passwordStdin === true) {
+    password = (await io.readStdin()).replace(/\r?\n$/, '');
+  } else {
+    if (io.askHidden === undefined) throw new UsageError('no terminal to ask for the password on: pipe it in with --password-stdin');
+    password = await io.askHidden('Password: ');
+    const again = await io.askHidden('Password again: ');
+    if (again !== password) throw new UsageError('the two passwords differ; nothing changed');
+  }
+  return checked<string>(NewPasswordSchema, password, 'password');
+}
+
+async function withUsers<T>(path: string, fn: (users: ConsoleUsers, sessions: ConsoleSessions) => Promise<T>): Promise<T> {
+  const store = openStore(path);
+  try {
+    const db = openConsoleDb(store);
+    try {
+      const clock = { now: () => new Date() };
+      return await fn(new ConsoleUsers(db, clock), new ConsoleSessions(db, clock));
+    } finally {
+      db.close();
+    }
+  } finally {
+    store.close();
+  }
+}
+
+async function run(io: UsersIo, fn: () => Promise<void>): Promise<number> {
+  try {
+    await fn();
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof UserError || error instanceof StoreError || (error instanceof Error && error.name === 'ConfigError')) {
+      io.err(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+export function runUsersAdd(options: UsersAddOptions, io: UsersIo = terminalIo()): Promise<number> {
+  return run(io, async () => {
+    const username = checked<string>(UsernameSchema, options.username, 'username');
+    const role = checked<Role>(RoleSchema, options.role, 'role');
+    const path = storePath(options, false);
+    const password = await readPassword(options, io);
+    await withUsers(path, async (users) => {
+      await users.add(username, role, password);
+      io.out(`${path}: added ${role} "${username}"; sign in at the gateway's /console/\n`);
+    });
+  });
+}
+
+export function runUsersPasswd(options: UsersPasswdOptions, io: UsersIo = terminalIo()): Promise<number> {
+  return run(io, async () => {
+    const username = checked<string>(UsernameSchema, options.username, 'username');
+    const path = storePath(options, true);
+    const password = await readPassword(options, io);
+    await withUsers(path, async (users, sessions) => {
+      await users.setPassword(username, password);
+      sessions.revokeUser(username);
+      io.out(`${path}: new password set for "${username}"; their console sessions have ended\n`);
+    });
+  });
+}
+
+export function runUsersRemove(options: StoreOptions & { username: string }, io: UsersIo = terminalIo()): Promise<number> {
+  return run(io, async () => {
+    const username = checked<string>(UsernameSchema, options.username, 'username');
+    const path = storePath(options, true);
+    await withUsers(path, async (users) => {
+      users.remove(username);
+      io.out(`${path}: removed "${username}"\n`);
+    });
+  });
+}
+
+export function runUsersList(options: StoreOptions & { json?: boolean | undefined }, io: UsersIo = terminalIo()): Promise<number> {
+  return run(io, async () => {
+    const path = storePath(options, true);
+    await withUsers(path, async (users) => {
+      const list = users.list();
+      if (options.json === true) {
+        io.out(`${JSON.stringify(list, null, 2)}\n`);
+        return;
+      }
+      if (list.length === 0) {
+        io.out(`${path}: no console accounts yet (oag users add --username NAME --role manager)\n`);
+        return;
+      }
+      io.out(`${'username'.padEnd(32)} ${'role'.padEnd(8)} last sign-in\n`);
+      for (const user of list) io.out(`${user.username.padEnd(32)} ${user.role.padEnd(8)} ${user.lastLoginAt ?? 'never'}\n`);
+    });
+  });
+}
+
+function terminalIo(): UsersIo {
+  const tty = process.stdin.isTTY === true && process.stderr.isTTY === true;
+  return {
+    ...processIo,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    askHidden: tty ? askHidden : undefined,
+  };
+}
+
+/** readline with its echo turned off after the question is written. */
+function askHidden(question: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    const internal = rl as unknown as { _writeToOutput(text: string): void };
+    let asked = false;
+    internal._writeToOutput = (text: string) => {
+      if (!asked) {
+        process.stderr.write(text);
+        asked = true;
+      }
+    };
+    rl.question(question, (answer) => {
+      process.stderr.write('\n');
+      rl.close();
+      resolve(answer);
+    });
+  });
+}
+
+export function register(program: Command): void {
+  const users = program.command('users').description('staff console accounts in a gateway store (managers: schedules and accounts; staff: the building and the log)');
+  const storeOptions = (command: Command): Command =>
+    command.option('--store <path>', "the gateway's SQLite store").option('-c, --config <file>', 'take the store path from this gateway config');
+
+  storeOptions(users.command('add'))
+    .description('add an account; the password is asked for (or read from stdin with --password-stdin)')
+    .requiredOption('-u, --username <name>', 'the sign-in name (letters, digits, . _ -)')
+    .requiredOption('-r, --role <role>', 'manager or staff')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (options: UsersAddOptions) => {
+      process.exitCode = await runUsersAdd(options);
+    });
+
+  storeOptions(users.command('list'))
+    .description('list the accounts')
+    .option('--json', 'as JSON')
+    .action(async (options: StoreOptions & { json?: boolean }) => {
+      process.exitCode = await runUsersList(options);
+    });
+
+  storeOptions(users.command('passwd'))
+    .description("set a new password for an account (a forgotten manager's password, say)")
+    .requiredOption('-u, --username <name>', 'the account')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (options: UsersPasswdOptions) => {
+      process.exitCode = await runUsersPasswd(options);
+    });
+
+  storeOptions(users.command('remove'))
+    .description('remove an account (the last manager stays)')
+    .requiredOption('-u, --username <name>', 'the account')
+    .action(async (options: StoreOptions & { username: string }) => {
+      process.exitCode = await runUsersRemove(options);
+    });
+}

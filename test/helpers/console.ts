@@ -1,0 +1,80 @@
+// The staff console on a real gateway (simulated hardware, a real SQLite file), driven through fastify's inject:
+// accounts made the way `oag users add` makes them, sign-in by the API itself, and requests with the session's
+// cookie and CSRF token.
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { createCardHasher } from '../../gateway/cards.js';
+import { openConsoleDb } from '../../gateway/console/db.js';
+import type { ConsoleOptions } from '../../gateway/console/index.js';
+import { ConsoleUsers } from '../../gateway/console/users.js';
+import type { Role } from '../../gateway/console/users.js';
+import { buildLocalApi } from '../../gateway/http/server.js';
+import type { Member } from '../../policies/types.js';
+import { TEST_KEY_HEX, removeDir, startHarness } from './gateway-harness.js';
+import type { Harness } from './gateway-harness.js';
+
+export const PASSWORD = 'correct horse battery';
+
+export const OPEN_ALL_DAY = {
+  version: 1,
+  site: 'town-central',
+  name: 'Town Central Library',
+  schedule: { weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'open-access' }]])) },
+};
+
+export interface SignedIn {
+  cookie: string;
+  csrf: string;
+  username: string;
+}
+
+export interface ConsoleHarness {
+  harness: Harness;
+  app: FastifyInstance;
+  addUser(username: string, role: Role, password?: string): Promise<void>;
+  login(username: string, password?: string): Promise<SignedIn>;
+  call(who: SignedIn | undefined, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown, options?: { csrf?: boolean; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  stop(): Promise<void>;
+}
+
+export async function startConsole(
+  options: { policy?: Record<string, unknown>; members?: Record<string, Partial<Member>>; console?: ConsoleOptions } = {},
+): Promise<ConsoleHarness> {
+  const harness = await startHarness({ policy: options.policy ?? OPEN_ALL_DAY, members: options.members ?? {} });
+  const store = harness.running.store;
+  const app = buildLocalApi({
+    gateway: harness.running.gateway,
+    hardware: harness.running.hardware,
+    console: { store, hashCard: createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex')), clock: { now: () => new Date() }, options: options.console },
+  });
+  await app.ready();
+  const db = openConsoleDb(store);
+  const users = new ConsoleUsers(db, { now: () => new Date() });
+
+  const call: ConsoleHarness['call'] = (who, method, url, body, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (who !== undefined) headers.cookie = who.cookie;
+    if (who !== undefined && opts.csrf !== false && method !== 'GET') headers['x-csrf-token'] = who.csrf;
+    return app.inject({ method, url, headers, ...(body === undefined ? {} : { payload: body as Record<string, unknown> }) });
+  };
+
+  return {
+    harness,
+    app,
+    async addUser(username, role, password = PASSWORD) {
+      await users.add(username, role, password);
+    },
+    async login(username, password = PASSWORD) {
+      const response = await app.inject({ method: 'POST', url: '/api/console/login', payload: { username, password } });
+      if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.statusCode} ${response.body}`);
+      const cookie = response.cookies.find((c) => c.name.endsWith('oag_session'))!;
+      return { cookie: `${cookie.name}=${cookie.value}`, csrf: response.json<{ csrfToken: string }>().csrfToken, username };
+    },
+    call,
+    async stop() {
+      await app.close();
+      db.close();
+      await harness.stop();
+      removeDir(harness.dir);
+    },
+  };
+}

@@ -1,0 +1,159 @@
+// Schedule editing through the console API: the policy in force and where it came from, a draft checked with the
+// policies' own schema (errors name the field), a two-week preview, saving as the next version, and the door
+// following the new version at once.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { OPEN_ALL_DAY, startConsole } from '../helpers/console.js';
+import type { ConsoleHarness, SignedIn } from '../helpers/console.js';
+
+let c: ConsoleHarness | undefined;
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  // A Wednesday.
+  vi.setSystemTime(new Date('2026-03-04T12:00:00Z'));
+});
+afterEach(async () => {
+  await c?.stop();
+  c = undefined;
+  vi.useRealTimers();
+});
+
+async function asManager(members: Record<string, object> = {}): Promise<{ c: ConsoleHarness; mia: SignedIn }> {
+  c = await startConsole({ members });
+  await c.addUser('mia', 'manager');
+  return { c, mia: await c.login('mia') };
+}
+
+type Draft = Record<string, unknown> & { schedule: Record<string, unknown> };
+
+async function loadDraft(h: ConsoleHarness, who: SignedIn): Promise<{ version: number; source: string; draft: Draft }> {
+  const response = await h.call(who, 'GET', '/api/console/policy');
+  expect(response.statusCode).toBe(200);
+  const { version, source, policy } = response.json();
+  const { version: _v, ...draft } = policy;
+  return { version, source, draft };
+}
+
+describe('the schedule in the console', () => {
+  it('previews an exception day as the coming two weeks, saves it as the next version, and the door follows at once', async () => {
+    const { c, mia } = await asManager({ '04A1B2C3D4': {} });
+    const { version, source, draft } = await loadDraft(c, mia);
+    expect({ version, source }).toEqual({ version: 1, source: 'file' });
+    const withHoliday = { ...draft, schedule: { ...draft.schedule, exceptions: [{ date: '2026-03-05', label: 'Staff training', windows: [] }] } };
+
+    const preview = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: withHoliday });
+    expect(preview.statusCode).toBe(200);
+    const { version: next, days } = preview.json();
+    expect(next).toBe(2);
+    expect(days).toHaveLength(14);
+    expect(days[0]).toMatchObject({ date: '2026-03-04', weekday: 'wed', changed: false, segments: [{ mode: 'open-access', from: '00:00', to: '24:00', start: 0, end: 1440 }] });
+    expect(days[1]).toMatchObject({ date: '2026-03-05', label: 'Staff training', changed: true, segments: [{ mode: 'closed', from: '00:00', to: '24:00' }] });
+    expect(days.filter((d: { changed: boolean }) => d.changed)).toHaveLength(1);
+    // A preview changes nothing.
+    expect(c.harness.running.gateway.policies.current.version).toBe(1);
+
+    const saved = await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 1, policy: withHoliday });
+    expect(saved.statusCode).toBe(200);
+    expect(saved.json()).toEqual({ ok: true, version: 2, source: 'console' });
+    const gateway = c.harness.running.gateway;
+    expect(gateway.policies.current.version).toBe(2);
+    expect(gateway.policies.source).toBe('console');
+    expect((await loadDraft(c, mia)).source).toBe('console');
+    const logged = c.harness.events.flatMap((e): unknown[][] =>
+      e.type === 'policy' ? [[e.type, e.result, e.version]] : e.type === 'staff' && e.action === 'schedule-edit' ? [[e.type, e.action, e.actor]] : [],
+    );
+    expect(logged).toEqual([
+      ['policy', 'applied', 2],
+      ['staff', 'schedule-edit', 'mia'],
+    ]);
+
+    // Thursday, the exception day: the card that got in on Wednesday is refused, and the log says why.
+    c.harness.tap('04A1B2C3D4');
+    vi.setSystemTime(new Date('2026-03-05T10:00:00Z'));
+    vi.advanceTimersByTime(60_000);
+    c.harness.tap('04A1B2C3D4');
+    expect(c.harness.reasons()).toEqual(['member', 'closed']);
+    // A new day, a new session (the one from yesterday has passed its 12 hours).
+    expect((await c.call(mia, 'GET', '/api/console/log')).statusCode).toBe(401);
+    const log = (await c.call(await c.login('mia'), 'GET', '/api/console/log?types=access')).json().events;
+    expect(log[0]).toMatchObject({ decision: 'refused', reason: 'closed', summary: 'Entry refused: branch closed (and no group booking for this card)' });
+  });
+
+  it('names each problem of a draft by its field and saves nothing', async () => {
+    const { c, mia } = await asManager();
+    const { draft } = await loadDraft(c, mia);
+    const broken = {
+      ...draft,
+      schedule: {
+        ...draft.schedule,
+        weekly: { ...(draft.schedule.weekly as object), mon: [{ from: '10:00', to: '09:00', mode: 'open-access' }], tue: [{ from: '08:00', to: '12:00', mode: 'staffed' }, { from: '11:00', to: '13:00', mode: 'open-access' }] },
+        exceptions: [{ date: '2026-02-30', windows: [] }],
+        changeoverMinutes: 300,
+      },
+      bookings: [{ group: 'Scouts!', weekly: { day: 'thu', from: '18:00', to: '25:00' } }],
+    };
+    for (const [method, url, body] of [
+      ['POST', '/api/console/policy/preview', { policy: broken }],
+      ['PUT', '/api/console/policy', { baseVersion: 1, policy: broken }],
+    ] as const) {
+      const response = await c.call(mia, method, url, body);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().errors).toEqual(
+        expect.arrayContaining([
+          'policy.schedule.weekly.mon[0].to: must be after from',
+          'policy.schedule.weekly.tue[1]: overlaps tue[0] (08:00–12:00)',
+          'policy.schedule.exceptions[0].date: must be a real date YYYY-MM-DD',
+          'policy.schedule.changeoverMinutes: must be at most 240',
+          'policy.bookings[0].group: must be lower case letters, digits and dashes (at most 63)',
+          'policy.bookings[0].weekly.to: must be a time HH:MM from 00:00 to 24:00',
+        ]),
+      );
+    }
+    const otherSite = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: { ...draft, site: 'village' } });
+    expect(otherSite.json().errors).toEqual(['policy.site: must be this gateway\'s site "town-central"']);
+    const withVersion = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: { ...draft, version: 9 } });
+    expect(withVersion.json().errors).toEqual(['policy.version: unknown key']);
+    expect(c.harness.running.gateway.policies.current.version).toBe(1);
+    expect(c.harness.events.filter((e) => e.type === 'policy')).toEqual([]);
+  });
+
+  it('lets a group booking in while closed, from the day it is saved', async () => {
+    const { c, mia } = await asManager({ '0455555555': { groups: ['scouts'] }, '0466666666': {} });
+    const { draft } = await loadDraft(c, mia);
+    const policy = {
+      ...draft,
+      schedule: { ...draft.schedule, weekly: { thu: [{ from: '09:00', to: '17:00', mode: 'open-access' }] } },
+      bookings: [{ group: 'scouts', label: '12th Town Scouts', weekly: { day: 'thu', from: '18:00', to: '20:00' } }],
+    };
+    const preview = (await c.call(mia, 'POST', '/api/console/policy/preview', { policy })).json();
+    expect(preview.days[1]).toMatchObject({ date: '2026-03-05', bookings: [{ group: 'scouts', label: '12th Town Scouts', from: '18:00', to: '20:00' }] });
+    expect((await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 1, policy })).statusCode).toBe(200);
+    vi.setSystemTime(new Date('2026-03-05T18:30:00Z'));
+    vi.advanceTimersByTime(60_000);
+    c.harness.tap('0455555555');
+    c.harness.tap('0466666666');
+    expect(c.harness.reasons()).toEqual(['booking', 'closed']);
+  });
+
+  it('refuses to save over a version that came in meanwhile, and then says the one in force came from central', async () => {
+    const { c, mia } = await asManager();
+    const { draft } = await loadDraft(c, mia);
+    const fromCentral = c.harness.running.gateway.offerPolicy({ ...OPEN_ALL_DAY, version: 5 }, 'central');
+    expect(fromCentral.ok).toBe(true);
+    const stale = await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 1, policy: { ...draft, schedule: { ...draft.schedule, changeoverMinutes: 10 } } });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json()).toMatchObject({ version: 5, source: 'central', error: expect.stringMatching(/version 5 from central is now in force/) });
+    expect(c.harness.running.gateway.policies.current.version).toBe(5);
+    expect(await loadDraft(c, mia)).toMatchObject({ version: 5, source: 'central' });
+    const again = await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 5, policy: { ...draft, schedule: { ...draft.schedule, changeoverMinutes: 10 } } });
+    expect(again.json()).toMatchObject({ version: 6, source: 'console' });
+  });
+
+  it('draws the day the clocks go forward as 23 hours', async () => {
+    vi.setSystemTime(new Date('2026-03-25T12:00:00Z'));
+    const { c, mia } = await asManager();
+    const { days } = (await c.call(mia, 'GET', '/api/console/policy/timetable')).json();
+    const dst = days.find((d: { date: string }) => d.date === '2026-03-29');
+    expect(dst).toMatchObject({ minutes: 1380, segments: [{ mode: 'open-access', from: '00:00', to: '24:00', start: 0, end: 1380 }] });
+  });
+});

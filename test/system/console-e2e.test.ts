@@ -1,0 +1,270 @@
+// The staff console in Debian's chromium against a running gateway on simulated hardware (loopback only):
+// sign in, add an exception day, see the preview, save; a card tapped on that day is refused and the log says so;
+// lockdown from the page refuses the next tap with `lockdown`. Screenshots go to test-output/; axe-core checks
+// every page for serious or critical accessibility problems.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCardHasher, normaliseCardId } from '../../gateway/cards.js';
+import { scaledClock } from '../../gateway/clock.js';
+import { parseGatewayConfig } from '../../gateway/config.js';
+import { addConsoleUser } from '../../gateway/console/index.js';
+import { startGateway } from '../../gateway/main.js';
+import type { RunningGateway } from '../../gateway/main.js';
+import { launchChromium, screenshotPath } from '../helpers/chromium.js';
+import { TEST_KEY_HEX, adult, defaultConfig, removeDir } from '../helpers/gateway-harness.js';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const CARD = '04A1B2C3D4';
+const PASSWORD = 'library desk password';
+// Wednesday 4 March 2026, 14:05 in London: open access after the staffed morning.
+const START = new Date('2026-03-04T14:05:00Z');
+const TODAY = '2026-03-04';
+
+const weekday = [
+  { from: '08:00', to: '10:00', mode: 'open-access' },
+  { from: '10:00', to: '13:00', mode: 'staffed' },
+  { from: '13:00', to: '20:00', mode: 'open-access' },
+];
+const POLICY = {
+  version: 3,
+  site: 'town-central',
+  name: 'Town Central Library',
+  timezone: 'Europe/London',
+  schedule: {
+    changeoverMinutes: 15,
+    weekly: { mon: weekday, tue: weekday, wed: weekday, thu: weekday, fri: weekday, sat: weekday, sun: [{ from: '10:00', to: '16:00', mode: 'open-access' }] },
+    exceptions: [{ date: '2026-03-17', label: 'Local holiday' }],
+  },
+  bookings: [{ group: 'scouts', label: '12th Town Scouts', weekly: { day: 'thu', from: '18:30', to: '20:30' } }],
+  rules: { minimumAge: 16, capacity: 60, lastEntryMinutes: 30 },
+};
+
+let dir: string;
+let running: RunningGateway;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let url: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'oag-console-e2e-'));
+  writeFileSync(join(dir, 'policy.yaml'), stringify(POLICY));
+  const config = parseGatewayConfig(defaultConfig(dir, { http: { enabled: true, host: '127.0.0.1', port: 0 } }));
+  running = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, clock: scaledClock(START, 1) });
+  const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
+  const members = [CARD, '0411111111', '0422222222'].map((card, i) => ({ cardHash: hash(normaliseCardId(card)), ...adult, ...(i === 1 ? { groups: ['scouts'] } : {}) }));
+  running.store.members.replaceAll(members, { version: 12, source: 'central' });
+  await addConsoleUser(running.store, 'mia', 'manager', PASSWORD);
+  url = running.api!.url;
+  expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  browser = await launchChromium();
+  // The page's CSP allows only its own scripts; axe is injected by the test, so the test's context bypasses it.
+  context = await browser.newContext({ viewport: { width: 1180, height: 820 }, bypassCSP: true, locale: 'en-GB', timezoneId: 'America/New_York' });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+});
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await running?.stop();
+  if (dir) removeDir(dir);
+});
+
+async function expectAccessible(name: string): Promise<void> {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const { axe, document } = globalThis as unknown as {
+      axe: { run(context: unknown, options: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: unknown }> }> }> };
+      document: unknown;
+    };
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target).slice(0, 3) }));
+  });
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(serious, `${name}: ${JSON.stringify(serious, null, 2)}`).toEqual([]);
+}
+
+/** The whole page, without a passing notice over it. */
+async function shot(name: string): Promise<void> {
+  const dismiss = page.getByRole('button', { name: 'Dismiss' });
+  if ((await dismiss.count()) > 0) await dismiss.click();
+  // A viewport as tall as the page, so that sticky bars sit where they belong rather than mid-page.
+  const viewport = page.viewportSize()!;
+  const height = await page.evaluate<number>('document.documentElement.scrollHeight');
+  await page.setViewportSize({ width: viewport.width, height: Math.max(viewport.height, height) });
+  await page.screenshot({ path: screenshotPath(`console-${name}.png`) });
+  await page.setViewportSize(viewport);
+}
+
+function tap(uid: string): void {
+  const reader = running.hardware.simulated?.reader;
+  if (reader === undefined) throw new Error('no simulated reader');
+  reader.tap(uid);
+}
+
+describe('the staff console in chromium', () => {
+  it('signs in and shows the branch now', async () => {
+    await page.goto(`${url}/console/`);
+    await page.getByRole('heading', { name: 'Staff console' }).waitFor();
+    await expectAccessible('sign-in');
+    await shot('sign-in');
+
+    await page.getByLabel('Username').fill('mia');
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('wrong username or password');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+
+    const banner = page.locator('.banner');
+    await banner.getByRole('heading', { name: 'Open access' }).waitFor();
+    expect(await banner.textContent()).toContain('Until 20:00, then closed');
+    await page.getByText('Live', { exact: true }).waitFor();
+    tap(CARD);
+    await page.locator('.recent').getByText('Entry granted: member, open access').waitFor();
+    expect(await page.locator('.tile', { hasText: 'People inside' }).textContent()).toMatch(/of 60/);
+    await expectAccessible('now');
+    await shot('now');
+  });
+
+  it('adds an exception day, previews the next two weeks, saves version 4, and a tap that day is refused', async () => {
+    await page.getByRole('link', { name: 'Schedule' }).click();
+    await page.getByRole('heading', { name: 'In force: version 3' }).waitFor();
+    expect(await page.locator('.in-force').textContent()).toContain('the policy file on the gateway');
+
+    // A mistake first: the error is shown next to its field.
+    const monday = page.getByRole('group', { name: 'Monday' });
+    await monday.getByRole('button', { name: '+ Add a period to Monday' }).click();
+    await page.getByLabel('Monday, period 4, from').fill('21:00');
+    await page.getByLabel('Monday, period 4, to').fill('20:30');
+    await page.getByRole('button', { name: 'Preview the next two weeks' }).click();
+    const fieldError = page.locator('#f-schedule-weekly-mon-3-to-error');
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toBe('must be after from');
+    expect(await page.getByLabel('Monday, period 4, to').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('.error-summary').textContent()).toContain('schedule.weekly.mon[3].to: must be after from');
+    await monday.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.evaluate('window.scrollBy(0, -140)');
+    await page.screenshot({ path: screenshotPath('console-schedule-error.png') });
+    await monday.getByRole('button', { name: 'Remove Monday, period 4' }).click();
+
+    await page.getByRole('button', { name: '+ Add an exception day' }).click();
+    const exception = page.getByRole('group', { name: 'Exception day 2' });
+    await exception.getByLabel('Date').fill(TODAY);
+    await exception.getByLabel('Label (optional)').fill('Staff training');
+    await page.getByRole('button', { name: 'Preview the next two weeks' }).click();
+    const preview = page.locator('section.preview');
+    await preview.getByRole('heading', { name: 'Preview: version 4' }).waitFor();
+    const today = preview.getByRole('row', { name: /Wed 4 Mar/ });
+    expect(await today.textContent()).toContain('Staff training');
+    expect(await today.textContent()).toContain('Changed');
+    expect(await today.textContent()).toContain('Closed all day');
+    expect(await preview.textContent()).toContain('1 of the next 14 days change');
+    expect(await preview.getByRole('row', { name: /Thu 5 Mar/ }).textContent()).toContain('Booking: 12th Town Scouts (scouts) 18:30–20:30');
+    await expectAccessible('schedule-preview');
+    await shot('schedule-editor');
+    await preview.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.evaluate('window.scrollBy(0, -140)');
+    await page.screenshot({ path: screenshotPath('console-schedule-preview.png') });
+
+    await preview.getByRole('button', { name: 'Save as version 4' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Save the schedule as version 4?' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Save version 4' }).click();
+    await page.getByRole('heading', { name: 'In force: version 4' }).waitFor();
+    expect(await page.locator('.in-force').textContent()).toContain('this console');
+    expect(await page.getByRole('status').filter({ hasText: 'saved' }).textContent()).toContain('Version 4 saved and in force.');
+    expect(running.gateway.policies.current.version).toBe(4);
+    expect(running.gateway.policies.source).toBe('console');
+
+    tap('0422222222');
+    await page.getByRole('link', { name: 'Log' }).click();
+    const refused = page.getByRole('row', { name: /Entry refused: branch closed/ });
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/Refused.*[0-9a-f]{8}/);
+    expect(await page.getByRole('row', { name: /mia saved a new schedule/ }).count()).toBe(1);
+    await expectAccessible('log');
+    await shot('log');
+  });
+
+  it('turns lockdown on from the page, and the next tap is refused with lockdown', async () => {
+    await page.getByRole('link', { name: 'Now' }).click();
+    await page.locator('.banner').getByRole('heading', { name: 'Closed' }).waitFor();
+    await page.getByRole('button', { name: 'Lockdown' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Start lockdown?' });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('Logged as done by mia');
+    await dialog.getByRole('button', { name: 'Start lockdown' }).click();
+    await page.locator('.banner').getByRole('heading', { name: 'Lockdown' }).waitFor();
+    expect(running.gateway.mode).toBe('lockdown');
+    tap('0411111111');
+    await page.locator('.recent').getByText('Entry refused: lockdown is on').waitFor();
+    await page.locator('.recent').getByText('mia turned lockdown on').waitFor();
+    const reasons = running.store.events.query({ types: ['access'], limit: 5 }).map((e) => e.reason);
+    expect(reasons[0]).toBe('lockdown');
+    await expectAccessible('now-lockdown');
+    await shot('now-lockdown');
+
+    await page.getByRole('button', { name: 'Lift lockdown' }).click();
+    await page.getByRole('dialog', { name: 'Lift lockdown?' }).getByRole('button', { name: 'Lift lockdown' }).click();
+    await page.locator('.banner').getByRole('heading', { name: 'Closed' }).waitFor();
+  });
+
+  it('looks a card up without keeping its number, and shows accounts', async () => {
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByText('list version').waitFor();
+    await page.getByLabel('Card number').fill('04:a1:b2:c3:d4');
+    await page.getByRole('button', { name: 'Check' }).click();
+    const result = page.locator('.lookup-result');
+    await result.waitFor();
+    expect(await result.textContent()).toContain('Would be refused now: branch closed');
+    expect(await page.getByLabel('Card number').inputValue()).toBe('');
+    await expectAccessible('members');
+    await shot('members');
+
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('heading', { name: 'Add an account' }).waitFor();
+    const add = page.getByRole('form', { name: 'Add an account' });
+    await add.getByLabel('Username').fill('sam');
+    await add.getByLabel('First password').fill('a first password for sam');
+    await add.getByRole('button', { name: 'Add account' }).click();
+    await page.getByRole('row', { name: /^sam/ }).waitFor();
+    await page.getByRole('button', { name: 'New password for sam' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New password for sam' });
+    await dialog.getByLabel('New password', { exact: true }).fill('another password for sam');
+    await dialog.getByLabel('New password again').fill('another password for sam');
+    await dialog.getByRole('button', { name: 'Set password' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(await page.getByRole('status').filter({ hasText: 'New password set for sam' }).count()).toBe(1);
+    await expectAccessible('accounts');
+    await shot('accounts');
+
+    // A tablet held upright.
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await page.getByRole('link', { name: 'Now' }).click();
+    await page.locator('.banner').waitFor();
+    await shot('now-tablet-portrait');
+  });
+
+  it('says so when a newer version from central replaces the one saved here', async () => {
+    await page.setViewportSize({ width: 1180, height: 820 });
+    await page.getByRole('link', { name: 'Schedule' }).click();
+    await page.getByRole('heading', { name: 'In force: version 4' }).waitFor();
+    const offered = running.gateway.offerPolicy({ ...POLICY, version: 5 }, 'central');
+    expect(offered.ok).toBe(true);
+    const alert = page.locator('.newer');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('Version 5 from central is now in force.');
+    await page.getByRole('button', { name: 'Show version 5' }).click();
+    await page.getByRole('heading', { name: 'In force: version 5' }).waitFor();
+    expect(await page.locator('.in-force').textContent()).toContain('Came from central');
+    await expectAccessible('schedule-central');
+  });
+});

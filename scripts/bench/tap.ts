@@ -1,6 +1,7 @@
 // Tap-to-relay latency in process, on simulated drivers: from the reader's tap event to the relay write,
 // through the whole hot path (normalise, HMAC, SQLite lookup, decide, door) at a given member count.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -105,4 +106,11 @@ export async function benchTap(members: number, taps = 20_000): Promise<TapBench
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Run alone (`tsx scripts/bench/tap.ts 1000000 20000`), so that a size's memory is measured in a fresh process.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const result = await benchTap(Number(process.argv[2] ?? 10_000), Number(process.argv[3] ?? 20_000));
+  process.send?.(result);
+  if (process.send === undefined) console.log(JSON.stringify(result));
 }

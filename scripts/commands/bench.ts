@@ -1,32 +1,56 @@
 import type { Command } from 'commander';
+import type { TapBenchResult } from '../bench/tap.js';
 
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('print performance figures: tap-to-relay latency by member count, 1M import, memory')
+    .description('print performance figures: tap-to-relay latency by member count, 1M import, memory, central ingest')
     .option('--sizes <list>', 'member counts for the tap benchmark', '10000,100000,1000000')
     .option('--taps <n>', 'taps measured per size', '20000')
     .option('--import-rows <n>', 'rows for the import benchmark (0 to skip)', '1000000')
-    .action(async (options: { sizes: string; taps: string; importRows: string }) => {
-      const { benchTap } = await import('../bench/tap.js');
+    .option('--no-central', 'skip the central ingest and dashboard latency benchmark')
+    .action(async (options: { sizes: string; taps: string; importRows: string; central: boolean }) => {
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers');
         process.exit(2);
       }
-      console.log('tap → relay, in process, simulated drivers (µs)');
-      console.log('members      taps   median    p99      max   unknown-card median   RSS MB');
+      console.log('tap → relay write, in process, simulated drivers (µs); RSS of a fresh gateway process holding the list');
+      console.log('  members      taps   median      p99      max   unknown-card median   RSS MB');
       for (const size of sizes) {
-        const r = await benchTap(size, Number(options.taps));
+        const r = await tapBenchInChild(size, Number(options.taps));
         console.log(
-          `${String(r.members).padStart(9)} ${String(r.taps).padStart(7)} ${r.medianUs.toFixed(1).padStart(8)} ${r.p99Us.toFixed(1).padStart(7)} ${r.maxUs.toFixed(0).padStart(8)} ${r.unknownMedianUs.toFixed(1).padStart(12)} ${r.rssMb.toFixed(0).padStart(15)}`,
+          `${String(r.members).padStart(9)} ${String(r.taps).padStart(9)} ${r.medianUs.toFixed(1).padStart(8)} ${r.p99Us.toFixed(1).padStart(8)} ${r.maxUs.toFixed(0).padStart(8)} ${r.unknownMedianUs.toFixed(1).padStart(12)} ${r.rssMb.toFixed(0).padStart(15)}`,
         );
       }
       const rows = Number(options.importRows);
       if (rows > 0) {
         const { benchImport } = await import('../bench/import.js');
-        console.log(`\nmember CSV import (${rows} rows)`);
+        console.log(`\nmember CSV import at the gateway (${rows} rows)`);
         console.log(JSON.stringify(await benchImport({ rows }), null, 2));
       }
+      if (options.central) {
+        const { benchCentral, printCentralBench } = await import('../bench/central.js');
+        console.log('');
+        printCentralBench(await benchCentral());
+      }
     });
+}
+
+/** One size per child process, so that each RSS figure is that of a gateway holding that list and nothing else. */
+async function tapBenchInChild(members: number, taps: number): Promise<TapBenchResult> {
+  const { fork } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  // From dist/ (npm run bench) the child is plain compiled JavaScript, as on a Pi; from the sources it runs under tsx.
+  const compiled = import.meta.url.endsWith('.js');
+  const script = fileURLToPath(new URL(compiled ? '../bench/tap.js' : '../bench/tap.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = fork(script, [String(members), String(taps)], { execArgv: compiled ? [] : ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: TapBenchResult | undefined;
+    child.on('message', (message) => {
+      result = message as TapBenchResult;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (result === undefined ? reject(new Error(`tap benchmark for ${members} members exited with ${code}`)) : resolve(result)));
+  });
 }

@@ -16,11 +16,17 @@ export function register(program: Command): void {
         process.exit(2);
       }
       console.log('tap → relay write, in process, simulated drivers (µs); RSS of a fresh gateway process holding the list');
-      console.log('  members      taps   median      p99      max   unknown-card median   RSS MB');
+      console.log('  members      taps   median      p99      max   unknown-card median   RSS MB   list load s');
+      const { mkdtempSync, rmSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { prepareBenchStore } = await import('../bench/tap.js');
       for (const size of sizes) {
-        const r = await tapBenchInChild(size, Number(options.taps));
+        const dir = mkdtempSync(join(tmpdir(), 'oag-bench-'));
+        const loadSeconds = prepareBenchStore(dir, size);
+        const r = await tapBenchInChild(size, Number(options.taps), dir).finally(() => rmSync(dir, { recursive: true, force: true }));
         console.log(
-          `${String(r.members).padStart(9)} ${String(r.taps).padStart(9)} ${r.medianUs.toFixed(1).padStart(8)} ${r.p99Us.toFixed(1).padStart(8)} ${r.maxUs.toFixed(0).padStart(8)} ${r.unknownMedianUs.toFixed(1).padStart(12)} ${r.rssMb.toFixed(0).padStart(15)}`,
+          `${String(r.members).padStart(9)} ${String(r.taps).padStart(9)} ${r.medianUs.toFixed(1).padStart(8)} ${r.p99Us.toFixed(1).padStart(8)} ${r.maxUs.toFixed(0).padStart(8)} ${r.unknownMedianUs.toFixed(1).padStart(12)} ${r.rssMb.toFixed(0).padStart(15)} ${loadSeconds.toFixed(1).padStart(12)}`,
         );
       }
       const rows = Number(options.importRows);
@@ -38,14 +44,14 @@ export function register(program: Command): void {
 }
 
 /** One size per child process, so that each RSS figure is that of a gateway holding that list and nothing else. */
-async function tapBenchInChild(members: number, taps: number): Promise<TapBenchResult> {
+async function tapBenchInChild(members: number, taps: number, dir: string): Promise<TapBenchResult> {
   const { fork } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
   // From dist/ (npm run bench) the child is plain compiled JavaScript, as on a Pi; from the sources it runs under tsx.
   const compiled = import.meta.url.endsWith('.js');
   const script = fileURLToPath(new URL(compiled ? '../bench/tap.js' : '../bench/tap.ts', import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = fork(script, [String(members), String(taps)], { execArgv: compiled ? [] : ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(script, [String(members), String(taps), dir], { execArgv: compiled ? [] : ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: TapBenchResult | undefined;
     child.on('message', (message) => {
       result = message as TapBenchResult;

@@ -8,6 +8,7 @@ import type { UplinkConfig } from './config.js';
 import { Uplink } from './uplink.js';
 
 const LINK_CHECK_MS = 2000;
+const STOP_FLUSH_MS = 1000;
 
 export interface AttachedUplink {
   uplink: Uplink;
@@ -71,6 +72,12 @@ export function attachUplink(deps: { gateway: Gateway; store: Store; config: Upl
     async stop() {
       clearInterval(linkCheck);
       gateway.bus.off('event-logged', kick);
+      // Give the last events (the stop itself) a moment to go out while the link is up; the rest waits in the outbox.
+      const deadline = Date.now() + STOP_FLUSH_MS;
+      uplink.kick();
+      while (uplink.connected && store.events.countUnpublished() > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await uplink.stop();
     },
   };

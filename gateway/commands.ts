@@ -1,20 +1,12 @@
 // Commands from staff (console), central (MQTT) and the local API all come through here, so that each is
 // validated, authorised and logged the same way. Results are plain data for the caller to send back.
+import { COMMAND_NAMES } from '../policies/contract/command.js';
+import type { CommandName } from '../policies/contract/command.js';
 import type { Gateway } from './controller.js';
 
-export const GATEWAY_COMMANDS = [
-  'unlock',
-  'lock',
-  'lockdown-on',
-  'lockdown-off',
-  'lights-on',
-  'lights-off',
-  'reset-occupancy',
-  'reset-alarms',
-  'announce',
-  'resync',
-] as const;
-export type GatewayCommandName = (typeof GATEWAY_COMMANDS)[number];
+/** The commands the gateway runs: the MQTT contract's list, so central, console and gateway name them alike. */
+export const GATEWAY_COMMANDS = COMMAND_NAMES;
+export type GatewayCommandName = CommandName;
 
 export interface GatewayCommand {
   command: GatewayCommandName;

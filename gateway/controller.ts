@@ -359,6 +359,8 @@ export class Gateway {
   private purgeOldEvents(): void {
     const cutoff = new Date(this.deps.clock.now().getTime() - this.deps.config.store.retentionDays * 86_400_000);
     const purged = this.deps.store.events.purgeOlderThan(cutoff);
+    // Wrong-PIN counts are access data too: kept no longer than the log.
+    this.deps.store.pins.purgeOlderThan(cutoff);
     if (purged > 0) this.deps.logger.info({ purged, before: cutoff.toISOString() }, 'purged events past retention');
   }
 

@@ -74,6 +74,8 @@ export class Gateway {
   private readonly cleanups: Array<() => void> = [];
   private started = false;
   private uplinkConnected: boolean | null = null;
+  /** The branch mode the door regime was last set for, to tell the bus when it changes. */
+  private lastRegimeMode: BranchMode | undefined;
 
   constructor(private readonly deps: GatewayDeps) {
     const { config, store, clock, logger, hardware } = deps;
@@ -270,11 +272,8 @@ export class Gateway {
   private modeChanged(): void {
     this.persist();
     this.applyRegime();
-    this.bus.emit('branch-mode', this.mode);
     this.bus.emit('state-changed');
   }
-
-  private lastRegimeMode: BranchMode | undefined;
 
   private applyRegime(): void {
     const mode = this.mode;

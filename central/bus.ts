@@ -8,6 +8,10 @@ export interface CentralBusEvents {
   /** A new event was stored (not a duplicate). */
   event: [GatewayEvent];
   reply: [{ site: string; reply: CommandReply; correlation: string | null }];
+  /** A branch asks for member-list chunks (validated by the members publisher). */
+  'members-request': [{ site: string; payload: Buffer }];
+  /** Connected to the broker and subscribed (again). */
+  'link-up': [];
 }
 
 export class CentralBus extends EventEmitter<CentralBusEvents> {

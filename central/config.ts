@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_PREFIX } from '../policies/contract/topics.js';
 import { formatIssues } from '../policies/errors.js';
+import { CentralMembersConfigSchema } from './members/config.js';
 
 const port = z.int().min(0).max(65_535);
 
@@ -62,6 +63,13 @@ export const CentralConfigSchema = z
       .prefault({}),
     /** The councils' reporting time zone: days and hours of the figures are counted in it. */
     timezone: z.string().default('Europe/London'),
+    /**
+     * The deployment key that card numbers are hashed with (the gateways' key): OAG_DEPLOYMENT_KEY, else this file
+     * (hex or base64, at least 32 bytes). Without one, central distributes no member list.
+     */
+    deploymentKeyFile: z.string().min(1).optional(),
+    /** The member list: LMS import, versions, distribution (docs/members.md). */
+    members: CentralMembersConfigSchema.prefault({}),
     /** How long a command waits for the branch's answer before the API says 504. */
     commandTimeoutMs: z.int().min(100).max(120_000).default(5000),
     log: z
@@ -112,6 +120,8 @@ export function loadCentralConfig(path: string): CentralConfig {
   return {
     ...config,
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(base, config.store.path) },
+    deploymentKeyFile: rel(config.deploymentKeyFile),
+    members: { ...config.members, watch: config.members.watch && { ...config.members.watch, folder: resolve(base, config.members.watch.folder) } },
     broker: config.broker && {
       ...config.broker,
       passwordFile: rel(config.broker.passwordFile),

@@ -108,6 +108,11 @@ export class Ingest {
       }
       case 'command':
         return this.ignore(); // central's own commands, echoed by the broker
+      case 'members/request':
+        bus.emit('members-request', { site, payload: msg.payload });
+        return;
+      case 'members/chunk':
+        return this.ignore(); // central's own chunks (not subscribed to; an older session might still bring them)
     }
   }
 

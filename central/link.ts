@@ -6,6 +6,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
   allSitesFilter,
+  centralFilters,
   CommandSchema,
   topics,
   type Command,
@@ -72,10 +73,14 @@ export class CentralLink {
     client.on('close', () => this.log.debug('broker connection closed'));
     const subscribed = new Promise<void>((resolve) => {
       client.on('connect', () => {
+        // The whole tree (an older central's subscription, kept in a persistent session) would bring back the
+        // member-list chunks central sends: only the kinds central takes in.
+        client.unsubscribe(allSitesFilter(this.deps.prefix));
         // Subscribed again on every connect: the session may be gone (broker restarted without persistence).
-        client.subscribe(allSitesFilter(this.deps.prefix), { qos: 1 }, (err) => {
+        client.subscribe(centralFilters(this.deps.prefix), { qos: 1 }, (err) => {
           if (err) this.log.error({ err: err.message }, 'subscribe failed');
           else this.log.info({ url: this.deps.url }, 'connected and subscribed to every site');
+          this.deps.bus.emit('link-up');
           resolve();
         });
       });
@@ -115,6 +120,12 @@ export class CentralLink {
   async publishPolicy(site: string, doc: unknown): Promise<void> {
     const client = this.requireClient();
     await client.publishAsync(topics(this.deps.prefix, site).policy, JSON.stringify(doc), { qos: 1, retain: true });
+  }
+
+  /** Publishes at QoS 1 and waits for the broker's acknowledgement (member-list announcements and chunks). */
+  async publish(topic: string, payload: Buffer, options: { retain: boolean }): Promise<void> {
+    const client = this.requireClient();
+    await client.publishAsync(topic, payload, { qos: 1, retain: options.retain });
   }
 
   /** Sends a command and waits for the branch's answer, or for the timeout. */

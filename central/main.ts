@@ -8,6 +8,10 @@ import type { CentralConfig } from './config.js';
 import { buildHttp } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { CentralLink } from './link.js';
+import { loadCentralKey } from './members/key.js';
+import type { PublisherHooks } from './members/publisher.js';
+import { CentralMembers } from './members/service.js';
+import { ExportFolderWatch } from './members/watch.js';
 import { CentralStore } from './store.js';
 
 export interface RunningCentral {
@@ -17,14 +21,21 @@ export interface RunningCentral {
   brokerUrl: string;
   /** 4 with the embedded broker (aedes speaks MQTT 3.1.1): gateways pointed at it set `mqtt.protocolVersion: 4`. */
   mqttProtocolVersion: 4 | 5;
+  /** The member list (imports, changes, distribution); null without a deployment key. */
+  members: CentralMembers | null;
   close(): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
 
-export async function startCentral(config: CentralConfig, deps: { clock: { now(): Date }; logger: Logger }): Promise<RunningCentral> {
+export async function startCentral(
+  config: CentralConfig,
+  deps: { clock: { now(): Date }; logger: Logger; env?: NodeJS.ProcessEnv; membersHooks?: PublisherHooks },
+): Promise<RunningCentral> {
   const { clock } = deps;
   const logger = deps.logger.child({ service: 'central' });
+  // Read before anything starts, so that an unusable key stops central with the reason.
+  const key = loadCentralKey(config, deps.env ?? process.env);
   if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
   const store = new CentralStore(config.store.path);
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
@@ -62,9 +73,27 @@ export async function startCentral(config: CentralConfig, deps: { clock: { now()
       logger,
     });
     closers.push(() => link.close());
-    await link.start();
 
-    const app = await buildHttp({ store, ingest, link, bus, clock, logger, timezone: config.timezone });
+    let members: CentralMembers | null = null;
+    if (key !== null) {
+      const m = new CentralMembers({ db: store.db, key, config: config.members, prefix: config.prefix, link, clock, logger, hooks: deps.membersHooks });
+      members = m;
+      bus.on('members-request', ({ site, payload }) => m.handleRequest(site, payload));
+      bus.on('link-up', () => void m.announce());
+      closers.push(() => m.stop());
+    } else {
+      logger.warn('no deployment key (OAG_DEPLOYMENT_KEY or deploymentKeyFile): central distributes no member list');
+    }
+    await link.start();
+    members?.start();
+    if (members !== null && config.members.watch !== undefined) {
+      const m = members;
+      const watch = new ExportFolderWatch({ config: config.members.watch, importFile: (file, source) => m.importFile(file, { source }), clock, logger });
+      watch.start();
+      closers.push(() => watch.stop());
+    }
+
+    const app = await buildHttp({ store, ingest, link, bus, clock, logger, timezone: config.timezone, members });
     closers.push(() => app.close());
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
@@ -79,7 +108,7 @@ export async function startCentral(config: CentralConfig, deps: { clock: { now()
     closers.push(() => clearInterval(purgeTimer));
 
     logger.info({ httpUrl, brokerUrl }, 'central started');
-    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, close };
+    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, members, close };
   } catch (err) {
     await close();
     throw err;

@@ -66,6 +66,32 @@ CREATE TABLE IF NOT EXISTS policies (
   doc TEXT NOT NULL,
   seen_ms INTEGER NOT NULL
 );
+-- The member list (central/members/member-store.ts). Only keyed card hashes (HMAC-SHA256 with the deployment key)
+-- and what a decision needs: 'fields' is the member's canonical text after the hash (policies/member-list.ts).
+CREATE TABLE IF NOT EXISTS members_current (
+  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+  fields TEXT NOT NULL
+) WITHOUT ROWID;
+-- One row per version: its count and list hash, and what changed from the one before.
+CREATE TABLE IF NOT EXISTS member_versions (
+  version INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  added INTEGER NOT NULL,
+  changed INTEGER NOT NULL,
+  removed INTEGER NOT NULL,
+  -- 1 while member_deltas holds the cards this version changed (the last members.keepVersions versions)
+  delta_kept INTEGER NOT NULL
+);
+-- Which cards each kept version changed; a delta from version b is the current state of the cards changed after b.
+CREATE TABLE IF NOT EXISTS member_deltas (
+  version INTEGER NOT NULL,
+  card_hash BLOB NOT NULL,
+  PRIMARY KEY (version, card_hash)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS commands (
   id TEXT PRIMARY KEY,
   site TEXT NOT NULL,

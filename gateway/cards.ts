@@ -1,59 +1,15 @@
 // Card numbers and UIDs become a keyed hash at the edge; nothing past this module ever holds the clear number.
-import { createHmac } from 'node:crypto';
-
-export type CardIdProblem = 'empty' | 'bad-characters' | 'too-short' | 'too-long';
-
-const PROBLEM_TEXT: Record<CardIdProblem, string> = {
-  empty: 'card number is empty',
-  'bad-characters': 'card number has characters other than letters and digits',
-  'too-short': `card number is shorter than ${4} characters`,
-  'too-long': `card number is longer than ${32} characters`,
-};
-
-/** A card number or UID that cannot be used. The message names the problem and never contains the number. */
-export class CardIdError extends Error {
-  constructor(readonly problem: CardIdProblem) {
-    super(PROBLEM_TEXT[problem]);
-    this.name = 'CardIdError';
-  }
-}
-
-export const CARD_ID_MIN_LENGTH = 4;
-export const CARD_ID_MAX_LENGTH = 32;
-const SEPARATORS = /[\s:-]+/g;
-const NORMALISED = /^[0-9A-Z]{4,32}$/;
-const ALPHANUMERIC = /^[0-9A-Za-z]*$/;
-
-/**
- * The one spelling of a card id that gets hashed: separators (spaces, colons, dashes) dropped, upper case.
- * `04:a2:1b:7c` and `04A21B7C` are the same card; so are `2112 3400 0123` and `211234000123`.
- */
-export function normaliseCardId(raw: string): string {
-  const compact = raw.replace(SEPARATORS, '');
-  if (compact.length === 0) throw new CardIdError('empty');
-  if (!ALPHANUMERIC.test(compact)) throw new CardIdError('bad-characters');
-  if (compact.length < CARD_ID_MIN_LENGTH) throw new CardIdError('too-short');
-  if (compact.length > CARD_ID_MAX_LENGTH) throw new CardIdError('too-long');
-  return compact.toUpperCase();
-}
-
-export const DEPLOYMENT_KEY_MIN_BYTES = 32;
-
-/**
- * HMAC-SHA256 of a normalised card id with the deployment key: 32 bytes, the member table's key.
- * Only normalised ids are accepted, so that a forgotten normalisation fails loudly instead of missing every member.
- * node:crypto's HMAC costs about 2.5 µs a call here: nothing on the tap path or in a million-row import needs less.
- */
-export function createCardHasher(deploymentKey: Buffer): (normalisedId: string) => Buffer {
-  if (deploymentKey.length < DEPLOYMENT_KEY_MIN_BYTES) {
-    throw new RangeError(`the deployment key must be at least ${DEPLOYMENT_KEY_MIN_BYTES} bytes`);
-  }
-  const key = Buffer.from(deploymentKey);
-  return (normalisedId: string): Buffer => {
-    if (!NORMALISED.test(normalisedId)) throw new TypeError('createCardHasher: expects a card id from normaliseCardId');
-    return createHmac('sha256', key).update(normalisedId, 'latin1').digest();
-  };
-}
+// The normalisation and the HMAC live in policies/cards.ts, because central hashes the LMS export the same way.
+export {
+  CARD_ID_MAX_LENGTH,
+  CARD_ID_MIN_LENGTH,
+  CardIdError,
+  DEPLOYMENT_KEY_MIN_BYTES,
+  createCardHasher,
+  deploymentKeyId,
+  normaliseCardId,
+} from '../policies/cards.js';
+export type { CardIdProblem } from '../policies/cards.js';
 
 /** What logs, events and the staff console show for a card: the first 8 hex characters of its hash. */
 export function pseudonym(cardHash: Buffer): string {

@@ -60,7 +60,17 @@ export const GatewayConfigSchema = z.strictObject({
   /** The deployment key for card hashing: from OAG_DEPLOYMENT_KEY, or this file (hex or base64, at least 32 bytes). */
   deploymentKeyFile: z.string().optional(),
   hardware: HardwareConfigSchema.prefault({}),
-  members: z.strictObject({ mapping: MemberImportMappingSchema.optional() }).prefault({}),
+  members: z
+    .strictObject({
+      mapping: MemberImportMappingSchema.optional(),
+      /** With `mqtt:`: raise `member-list-stale` when the list was last confirmed current by central this long ago. */
+      staleAfterDays: z.number().int().min(1).max(3650).default(30),
+      /** Chunks asked for at once from central (each about 5,000 members, 450 kB). */
+      windowChunks: z.number().int().min(1).max(32).default(8),
+      /** Ask again when nothing of a requested window arrived in this time. */
+      requestTimeoutMs: z.number().int().min(1000).max(600_000).default(20_000),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -8,7 +8,7 @@ import { installSafeStateHandlers } from '../firmware-bridge/safety.js';
 import type { Hardware } from '../firmware-bridge/types.js';
 import { loadPolicyText } from '../policies/index.js';
 import type { Policy } from '../policies/index.js';
-import { createCardHasher } from './cards.js';
+import { createCardHasher, deploymentKeyId } from './cards.js';
 import { createClockTrust, systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { ConfigError, loadDeploymentKey } from './config.js';
@@ -16,6 +16,8 @@ import type { GatewayConfig } from './config.js';
 import { Gateway } from './controller.js';
 import { startLocalApi } from './http/server.js';
 import type { LocalApi } from './http/server.js';
+import { MemberSync } from './members/sync.js';
+import type { MemberSyncHooks } from './members/sync.js';
 import { createOnlineCheck } from './sip2/online-check.js';
 import type { OnlineCheck } from './sip2/online-check.js';
 import { openStore } from './store/index.js';
@@ -31,6 +33,8 @@ export interface StartGatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** Install SIGTERM/SIGINT/crash handlers that drive the outputs safe (the real service does; tests don't). */
   handleSignals?: boolean;
+  /** Tests only: hooks into the member-list sync (a failure inside the apply transaction). */
+  memberSyncHooks?: MemberSyncHooks;
 }
 
 export interface RunningGateway {
@@ -39,6 +43,8 @@ export interface RunningGateway {
   hardware: Hardware;
   logger: Logger;
   api: LocalApi | undefined;
+  /** The member-list sync with central (when `mqtt:` is configured). */
+  memberSync: MemberSync | undefined;
   stop(): Promise<void>;
 }
 
@@ -88,8 +94,25 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     const api = config.http.enabled
       ? await startLocalApi({ gateway, hardware, config: config.http, logger, console: { store, hashCard: createCardHasher(key), clock } })
       : undefined;
+    // With a broker, the member list comes from central (docs/members.md); the tap path never waits on it.
+    const memberSync =
+      config.mqtt === undefined
+        ? undefined
+        : new MemberSync({
+            store,
+            keyId: deploymentKeyId(key),
+            clock,
+            logger,
+            record: (event) => gateway.events.record('members', event),
+            alarms: gateway.alarms,
+            onApplied: () => gateway.bus.emit('state-changed'),
+            config: config.members,
+            hooks: options.memberSyncHooks,
+          });
+    memberSync?.start();
     // Without a broker configured the branch runs alone and keeps every event in its outbox.
-    const link = config.mqtt === undefined ? undefined : attachUplink({ gateway, store, config: config.mqtt, site: config.site, clock, logger });
+    const link =
+      config.mqtt === undefined ? undefined : attachUplink({ gateway, store, config: config.mqtt, site: config.site, clock, logger, members: memberSync });
     const notifier = startSystemdNotify({ logger });
     notifier.ready();
     const openStoreRef = store;
@@ -105,6 +128,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       await api?.close();
       await gateway.stop();
       await onlineStopped;
+      memberSync?.stop();
       // After the gateway's own stop event is in the outbox, so that it goes out with the last batch if it can.
       await link?.stop();
       await hardware.close();
@@ -113,7 +137,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       uninstallSafety();
     };
     stopRunning = stop;
-    return { gateway, store, hardware, logger, api, stop };
+    return { gateway, store, hardware, logger, api, memberSync, stop };
   } catch (error) {
     const onlineStopped = online?.stop();
     hardware.allSafe();

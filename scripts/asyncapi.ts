@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { COMMAND_MAX_AGE_MS, CONTRACT_MESSAGES, DEFAULT_PREFIX } from '../policies/contract/index.js';
+import { COMMAND_MAX_AGE_MS, CONTRACT_MESSAGES, DEFAULT_PREFIX, MEMBER_REQUEST_MAX_AGE_MS } from '../policies/contract/index.js';
 
 export const ASYNCAPI_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'asyncapi.yaml');
 
@@ -40,10 +40,10 @@ export function buildAsyncApi(): string {
           : {}),
     };
     channels[m.name] = {
-      address: `${DEFAULT_PREFIX}/sites/{site}/${m.kind}`,
+      address: m.shared === true ? `${DEFAULT_PREFIX}/${m.kind}` : `${DEFAULT_PREFIX}/sites/{site}/${m.kind}`,
       title: m.kind,
-      description: `${m.from === 'site' ? 'Published by the gateway' : 'Published by central'}; ${m.retained ? 'retained' : 'not retained'}; QoS ${m.qos}.`,
-      parameters: { site: { $ref: '#/components/parameters/site' } },
+      description: `${m.from === 'site' ? 'Published by the gateway' : 'Published by central'}; ${m.retained ? 'retained' : 'not retained'}; QoS ${m.qos}.${m.shared === true ? ' Shared by every site (read-only for sites).' : ''}`,
+      ...(m.shared === true ? {} : { parameters: { site: { $ref: '#/components/parameters/site' } } }),
       messages: { [m.name]: { $ref: `#/components/messages/${m.name}` } },
     };
     const op: Record<string, unknown> = {
@@ -61,6 +61,12 @@ export function buildAsyncApi(): string {
         messages: [{ $ref: '#/channels/commandReply/messages/commandReply' }],
       };
     }
+    if (m.name === 'membersRequest') {
+      op.reply = {
+        channel: { $ref: '#/channels/membersTransfer' },
+        messages: [{ $ref: '#/channels/membersTransfer/messages/membersTransfer' }],
+      };
+    }
     operations[`${m.from === 'site' ? 'publish' : 'receive'}${pascal(m.name)}`] = op;
   }
 
@@ -76,7 +82,8 @@ export function buildAsyncApi(): string {
         '- Events carry a ULID `id`: the gateway resends after an outage until the broker acknowledges (PUBACK); central stores each id once.',
         `- A command arriving with the retain flag, or whose \`at\` is more than ${COMMAND_MAX_AGE_MS / 1000} s from the gateway clock, is refused with an error reply and changes nothing.`,
         '- Command replies go to the MQTT 5 response topic with the request correlation data; the reply also repeats the command id for MQTT 3.1.1 brokers (the embedded aedes broker).',
-        '- Member lists (`{prefix}/members/...`: versioned snapshot and deltas, count and hash, resumable, atomic on apply) are a later issue and not part of this version.',
+        '- Member lists (docs/members.md): central announces the current version on `{prefix}/members/current` (retained, readable by every site). Each branch pulls what it lacks inside its own tree: a request on `members/request`, chunks (or a refusal) on `members/chunk`. A delta from the version it holds when central still keeps the deltas, else a snapshot; a window of chunks at a time, each with its SHA-256; the branch stages them durably and applies the version in one transaction once count and list hash match the announcement. Card numbers never leave central: members are keyed by HMAC-SHA256 with the deployment key, named by `keyId`.',
+        `- A member-list request older than ${MEMBER_REQUEST_MAX_AGE_MS / 1000} s by its \`at\` (queued while central was away) is not answered; the branch asks again.`,
       ].join('\n'),
     },
     defaultContentType: 'application/json',

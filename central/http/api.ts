@@ -2,9 +2,12 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { DateTime } from 'luxon';
 import type { z } from 'zod';
+import { CardIdError } from '../../policies/cards.js';
 import { PolicyMessageSchema } from '../../policies/contract/index.js';
 import { dayRange, refusals, toCsv, visits } from '../figures.js';
 import { NotConnectedError } from '../link.js';
+import { MemberPatchResponseSchema, MemberPatchSchema, MembersStatusSchema } from '../members/api-schemas.js';
+import { UnknownCardError } from '../members/service.js';
 import {
   CommandRequestSchema,
   CommandResponseSchema,
@@ -29,7 +32,7 @@ import { docs, ErrorSchema, zodValidate } from './zod-route.js';
 type Params = z.infer<typeof SiteParamsSchema>;
 
 export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
-  const { store, link, ingest, clock, timezone } = deps;
+  const { store, link, ingest, clock, timezone, members } = deps;
   const notFound = (reply: FastifyReply, site: string) =>
     reply.code(404).send({ error: 'Not Found', message: `no site "${site}" has reported to central` });
   const brokerDown = (reply: FastifyReply) =>
@@ -172,6 +175,52 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           return reply.code(504).send({ error: 'Gateway Timeout', message: `${site} did not answer within the timeout` });
         }
         return outcome.reply.ok ? { id: outcome.id, ok: true } : { id: outcome.id, ok: false, error: outcome.reply.error };
+      },
+    );
+
+    app.get(
+      '/members',
+      { schema: docs({ summary: 'The member list: current version, the last versions, and which branches are behind', tags: ['members'], response: { 200: MembersStatusSchema } }) },
+      async () => {
+        if (!members) {
+          return { enabled: false, keyId: null, current: null, deltasFrom: null, versions: [], behind: 0, sites: [], publisher: { requests: 0, chunksSent: 0, bytesSent: 0, refusals: 0, ignored: 0 } };
+        }
+        const sites = members.sites(store.sites());
+        return {
+          enabled: true,
+          keyId: members.keyId,
+          current: members.store.current(),
+          deltasFrom: members.store.deltasFrom(),
+          versions: members.store.versions(20),
+          behind: sites.filter((s) => s.status !== 'current').length,
+          sites,
+          publisher: members.publisher.stats,
+        };
+      },
+    );
+
+    app.patch(
+      '/members',
+      {
+        schema: docs({
+          summary: 'Change one member (block, unblock, expiry, open access, staff): a new version, announced at once; online branches apply it within seconds',
+          tags: ['members'],
+          body: MemberPatchSchema,
+          response: { 200: MemberPatchResponseSchema, 400: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema },
+        }),
+        preValidation: zodValidate({ body: MemberPatchSchema }),
+      },
+      async (request, reply) => {
+        if (!members) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
+        const { cardNumber, actor, ...patch } = request.body as z.output<typeof MemberPatchSchema>;
+        try {
+          const { version, current } = await members.change(cardNumber, patch, actor);
+          return { changed: version !== null, version: current.version, count: current.count };
+        } catch (err) {
+          if (err instanceof CardIdError) return reply.code(400).send({ error: 'Bad Request', message: `cardNumber: ${err.message}`, errors: [`cardNumber: ${err.message}`] });
+          if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
+          throw err;
+        }
       },
     );
 

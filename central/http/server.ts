@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { CentralBus } from '../bus.js';
 import type { Ingest } from '../ingest.js';
 import type { CentralLink } from '../link.js';
+import type { CentralMembers } from '../members/service.js';
 import type { CentralStore } from '../store.js';
 import { apiRoutes } from './api.js';
 import { liveRoutes } from './live.js';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   clock: { now(): Date };
   logger: Logger;
   timezone: string;
+  /** The member list; null or absent without a deployment key. */
+  members?: CentralMembers | null | undefined;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,6 +53,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'sites', description: 'Branches: state, events, occupancy, policy, commands' },
         { name: 'figures', description: 'Visits and refusals for reports (JSON or CSV)' },
+        { name: 'members', description: 'The member list: versions, which branches are behind, changes to one member' },
         { name: 'service', description: 'Health and ingest counters' },
       ],
     },

@@ -69,8 +69,20 @@ function row(label, value, cls) {
   return el('div', { class: 'row' }, el('span', { class: 'label', text: label }), el('span', { class: cls, text: value }));
 }
 
+/**
+ * The member-list row of a tile: the version in force at the branch against central's current one
+ * (`members` is GET /api/members's `current`, or null when central has none).
+ */
+function memberListRow(list, members) {
+  if (!members) return list ? row('Member list', `v${list.version} · ${list.count.toLocaleString('en-GB')}`) : null;
+  if (!list) return row('Member list', 'None yet', 'members-behind');
+  const behind = members.version - list.version;
+  if (behind === 0) return row('Member list', `v${list.version} · current`, 'members-current');
+  return row('Member list', behind > 0 ? `v${list.version} · ${behind} behind` : `v${list.version} · not central's`, 'members-behind');
+}
+
 /** One branch tile (an <article>); `site` is the API's site summary. */
-export function renderTile(site, { link = true, now = new Date() } = {}) {
+export function renderTile(site, { link = true, now = new Date(), members = undefined } = {}) {
   const s = site.state;
   const alarms = s ? s.alarms : [];
   const article = el('article', {
@@ -131,6 +143,8 @@ export function renderTile(site, { link = true, now = new Date() } = {}) {
   );
   body.append(row('Door', DOOR_LABELS[s.door] ?? s.door, `door-${s.door}`));
   body.append(row('Lights', s.lights ? 'On' : 'Off'));
+  const listRow = memberListRow(s.memberList, members);
+  if (listRow) body.append(listRow);
   if (alarms.length) {
     body.append(el('ul', { class: 'alarms', 'aria-label': 'Active alarms' }, ...alarms.map((a) => el('li', { text: ALARM_LABELS[a] ?? a }))));
   } else {

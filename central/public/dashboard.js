@@ -1,16 +1,19 @@
-/* global document, EventSource, setInterval, CSS */
-// All branches as tiles, kept live over server-sent events.
-import { renderTile, setConn } from './common.js';
+/* global document, EventSource, setInterval, setTimeout, CSS */
+// All branches as tiles, kept live over server-sent events; which of them are behind on the member list.
+import { api, renderTile, setConn } from './common.js';
 
 const tiles = document.getElementById('tiles');
 const summary = document.getElementById('summary');
 const empty = document.getElementById('empty');
 const conn = document.getElementById('conn');
+const membersLine = document.getElementById('members');
 const sites = new Map();
+/** Central's current member list (GET /api/members), or null. */
+let members = null;
 
 function place(site) {
   sites.set(site.id, site);
-  const tile = renderTile(site);
+  const tile = renderTile(site, { members: members?.current ?? null });
   const existing = tiles.querySelector(`li[data-site="${CSS.escape(site.id)}"]`);
   if (existing) {
     existing.replaceChildren(tile);
@@ -31,7 +34,44 @@ function refreshSummary() {
   const alarms = all.filter((s) => s.state?.alarms.length).length;
   summary.textContent = `${all.length} branches · ${online} online · ${inside} people inside${alarms ? ` · ${alarms} with alarms` : ''}`;
   empty.hidden = all.length > 0;
+  refreshMembersLine();
 }
+
+function refreshMembersLine() {
+  if (!members?.enabled) {
+    membersLine.hidden = true;
+    return;
+  }
+  membersLine.hidden = false;
+  const current = members.current;
+  if (!current) {
+    membersLine.textContent = 'Member list: none imported yet';
+    return;
+  }
+  const behind = [...sites.values()].filter((s) => s.state?.memberList?.version !== current.version).map((s) => s.id);
+  membersLine.textContent =
+    `Member list v${current.version} · ${current.count.toLocaleString('en-GB')} members · ` +
+    (behind.length === 0 ? 'every branch current' : `${behind.length} behind: ${behind.join(', ')}`);
+  membersLine.classList.toggle('behind', behind.length > 0);
+}
+
+// The current version changes rarely; a branch's version arrives with its state. Looked up again shortly after
+// any branch changes, and once a minute.
+let membersTimer = null;
+async function loadMembers() {
+  membersTimer = null;
+  const res = await api('/members').catch(() => null);
+  if (!res?.ok) return;
+  const before = members?.current?.version;
+  members = res.body;
+  if (members.current?.version !== before) for (const s of sites.values()) place(s);
+  refreshMembersLine();
+}
+function soonMembers() {
+  membersTimer ??= setTimeout(loadMembers, 1000);
+}
+void loadMembers();
+setInterval(loadMembers, 60_000);
 
 const source = new EventSource('/api/live');
 source.addEventListener('open', () => setConn(conn, true));
@@ -45,6 +85,7 @@ source.addEventListener('sites', (e) => {
 source.addEventListener('site', (e) => {
   place(JSON.parse(e.data));
   refreshSummary();
+  soonMembers();
 });
 // "since" and "until" read relative to now: redraw them once a minute.
 setInterval(() => {

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError, StoreVersionError } from './errors.js';
 import { EventStore } from './events.js';
+import { MemberSyncStore } from './member-sync.js';
 import { MemberStore } from './members.js';
 import { SCHEMA_VERSION, migrations } from './migrations.js';
 import { PinStore } from './pins.js';
@@ -20,6 +21,7 @@ export { EMPTY_LIST_HASH, canonicalMemberBytes } from './list-hash.js';
 export { SCHEMA_VERSION } from './migrations.js';
 export type { EventStore } from './events.js';
 export type { MemberStore } from './members.js';
+export type { ApplyOptions, ApplyResult, MemberSyncStore, StagedRow, StagedTransfer, TransferHeader } from './member-sync.js';
 export type { PinStore } from './pins.js';
 export type { SettingsStore } from './settings.js';
 export type * from './types.js';
@@ -38,6 +40,8 @@ export interface Store {
   /** As SQLite reports them after opening: `wal` and `full` (2) on a file; memory stores have no WAL. */
   readonly durability: { journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra' };
   readonly members: MemberStore;
+  /** A member-list transfer from central being staged, and its atomic apply (docs/members.md). */
+  readonly memberSync: MemberSyncStore;
   readonly events: EventStore;
   readonly settings: SettingsStore;
   readonly pins: PinStore;
@@ -70,6 +74,7 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
     path,
     durability: { journalMode: String(db.pragma('journal_mode', { simple: true })), synchronous },
     members: new MemberStore(db, clock),
+    memberSync: new MemberSyncStore(db),
     events: new EventStore(db, opts.logger),
     settings: new SettingsStore(db),
     pins: new PinStore(db),

@@ -89,6 +89,61 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX console_sessions_user ON console_sessions (username);
     `,
   },
+  {
+    id: 3,
+    name: 'member-sync',
+    up: `
+      -- A member-list transfer from central, staged here chunk by chunk so that a restart or an outage resumes it
+      -- (docs/members.md). One row: the transfer being received; applied and emptied in the same transaction.
+      CREATE TABLE member_sync (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        transfer   TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('delta', 'snapshot')),
+        version    INTEGER NOT NULL,
+        base       INTEGER,
+        base_hash  TEXT,
+        key_id     TEXT NOT NULL,
+        total      INTEGER NOT NULL,
+        count      INTEGER NOT NULL,
+        hash       TEXT NOT NULL,
+        started_at TEXT NOT NULL
+      );
+      -- Chunks received and checked: their members and (snapshot) the sum of their digests.
+      CREATE TABLE member_sync_chunks (
+        idx     INTEGER PRIMARY KEY,
+        entries INTEGER NOT NULL,
+        sum     TEXT NOT NULL
+      );
+      -- The staged members of a snapshot, laid out exactly as members: a branch with no list (or a small one) takes
+      -- the whole table in one step (rename), instead of copying a million rows while holding the write lock.
+      CREATE TABLE member_sync_members (
+        card_hash     BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+        expires       TEXT,
+        blocked       INTEGER NOT NULL DEFAULT 0,
+        blocked_until TEXT,
+        open_access   INTEGER NOT NULL DEFAULT 0,
+        birth_date    TEXT,
+        adult         INTEGER,
+        staff         INTEGER NOT NULL DEFAULT 0,
+        groups        TEXT NOT NULL DEFAULT '',
+        pin_hash      TEXT
+      ) WITHOUT ROWID;
+      -- The staged changes of a delta (removed = 1: the card leaves the list).
+      CREATE TABLE member_sync_rows (
+        card_hash     BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+        removed       INTEGER NOT NULL DEFAULT 0,
+        expires       TEXT,
+        blocked       INTEGER NOT NULL DEFAULT 0,
+        blocked_until TEXT,
+        open_access   INTEGER NOT NULL DEFAULT 0,
+        birth_date    TEXT,
+        adult         INTEGER,
+        staff         INTEGER NOT NULL DEFAULT 0,
+        groups        TEXT NOT NULL DEFAULT '',
+        pin_hash      TEXT
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes and reads. */

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Gateway } from '../controller.js';
 import type { Store } from '../store/index.js';
 import type { UplinkConfig } from './config.js';
+import type { UplinkMembers } from './types.js';
 import { Uplink } from './uplink.js';
 
 const LINK_CHECK_MS = 2000;
@@ -15,7 +16,16 @@ export interface AttachedUplink {
   stop(): Promise<void>;
 }
 
-export function attachUplink(deps: { gateway: Gateway; store: Store; config: UplinkConfig; site: string; clock: Clock; logger: Logger }): AttachedUplink {
+export function attachUplink(deps: {
+  gateway: Gateway;
+  store: Store;
+  config: UplinkConfig;
+  site: string;
+  clock: Clock;
+  logger: Logger;
+  /** The member-list sync, when the gateway takes its list from central. */
+  members?: UplinkMembers | undefined;
+}): AttachedUplink {
   const { gateway, store } = deps;
   const uplink = new Uplink({
     config: deps.config,
@@ -52,6 +62,7 @@ export function attachUplink(deps: { gateway: Gateway; store: Store; config: Upl
         return { ok: true, version: result.version };
       },
     },
+    members: deps.members,
     clock: deps.clock,
     logger: deps.logger,
   });

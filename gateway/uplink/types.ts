@@ -43,6 +43,14 @@ export interface UplinkPolicy {
   offer(doc: unknown, source: 'central'): { ok: true; version: number } | { ok: false; errors: string[] };
 }
 
+/** The member-list sync (gateway/members/sync.ts), as the uplink sees it. */
+export interface UplinkMembers {
+  /** A message on a member-list topic: the retained announcement, or a chunk / refusal for this site. */
+  receive(kind: 'announcement' | 'transfer', payload: Buffer): void;
+  /** The link came up, with a way to publish on this site's request topic (false: not connected), or went down. */
+  link(send: ((payload: Buffer) => boolean) | null): void;
+}
+
 export interface UplinkDeps {
   config: UplinkConfig;
   site: string;
@@ -50,6 +58,8 @@ export interface UplinkDeps {
   state: UplinkState;
   commands: UplinkCommands;
   policy: UplinkPolicy;
+  /** Member lists from central; without it the gateway does not subscribe to them. */
+  members?: UplinkMembers | undefined;
   clock: { now(): Date };
   logger: Logger;
 }

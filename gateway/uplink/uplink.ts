@@ -7,6 +7,7 @@ import {
   AvailabilitySchema,
   EventSchema,
   GatewayStateSchema,
+  membersCurrentTopic,
   topics as siteTopics,
   type SiteTopics,
 } from '../../policies/contract/index.js';
@@ -24,6 +25,7 @@ const RESERVED_INFLIGHT = 4;
 export class Uplink {
   private client: MqttClient | null = null;
   private readonly topics: SiteTopics;
+  private readonly membersTopic: string;
   private readonly log: Logger;
   private readonly commandHandler: CommandHandler;
   /** Event ids sent on the current connection and not yet acknowledged. */
@@ -51,6 +53,7 @@ export class Uplink {
 
   constructor(private readonly deps: UplinkDeps) {
     this.topics = siteTopics(deps.config.prefix, deps.site);
+    this.membersTopic = membersCurrentTopic(deps.config.prefix);
     this.log = deps.logger.child({ module: 'uplink' });
     this.eventWindow = deps.config.eventBatch;
     this.reconnectDelay = deps.config.reconnectPeriodMs;
@@ -97,6 +100,7 @@ export class Uplink {
     this.unsubscribeState?.();
     this.unsubscribeState = null;
     for (const t of [this.stateTimer, this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
+    this.deps.members?.link(null);
     if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
     this.pumpScheduled = null;
     const client = this.client;
@@ -173,14 +177,21 @@ export class Uplink {
 
     client.publish(this.topics.availability, this.availability('online'), { qos: 1, retain: true });
     const v5 = config.protocolVersion === 5;
+    const members = this.deps.members;
     client.subscribe(
-      // rh 2: the broker never sends a retained message on the command topic (we would refuse it anyway).
-      { [this.topics.command]: v5 ? { qos: 1, rh: 2 } : { qos: 1 }, [this.topics.policy]: { qos: 1 } },
+      {
+        // rh 2: the broker never sends a retained message on the command topic (we would refuse it anyway).
+        [this.topics.command]: v5 ? { qos: 1, rh: 2 } : { qos: 1 },
+        [this.topics.policy]: { qos: 1 },
+        // The retained announcement comes with every (re)subscription: the sync checks its list on each connect.
+        ...(members ? { [this.membersTopic]: { qos: 1 }, [this.topics.membersChunk]: v5 ? { qos: 1, rh: 2 } : { qos: 1 } } : {}),
+      },
       (err, granted) => {
         if (err) this.log.error({ err: err.message }, 'subscribe failed');
         else if (granted?.some((g) => g.qos > 2)) this.log.error({ granted }, 'broker refused a subscription (check the ACL)');
       },
     );
+    members?.link((payload) => this.publishMembersRequest(payload));
     this.publishState();
     this.pump();
   }
@@ -193,6 +204,7 @@ export class Uplink {
     this.connectedAt = null;
     this.epoch++;
     this.inFlight.clear();
+    this.deps.members?.link(null);
     if (client && !this.stopped) {
       // Back off: double the wait after each failed attempt, with some jitter so a hundred branches coming back
       // after a central outage do not all knock at once.
@@ -322,9 +334,23 @@ export class Uplink {
         .catch((err: unknown) => this.log.error({ err }, 'command handling failed'));
     } else if (topic === this.topics.policy) {
       this.onPolicy(payload);
+    } else if (this.deps.members && topic === this.membersTopic) {
+      this.deps.members.receive('announcement', payload);
+    } else if (this.deps.members && topic === this.topics.membersChunk) {
+      this.deps.members.receive('transfer', payload);
     } else {
       this.log.warn({ topic }, 'message on a topic this gateway does not take; ignored');
     }
+  }
+
+  /** A member-list request from the sync; false when the link is down (it asks again after the next connect). */
+  private publishMembersRequest(payload: Buffer): boolean {
+    const client = this.client;
+    if (!client?.connected || this.stopped) return false;
+    client.publish(this.topics.membersRequest, payload, { qos: 1, retain: false }, (err) => {
+      if (err) this.log.warn({ err: err.message }, 'member-list request not accepted by the broker');
+    });
+    return true;
   }
 
   private reply(answer: CommandAnswer): void {

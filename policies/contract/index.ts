@@ -5,6 +5,7 @@ export * from './state.js';
 export * from './events.js';
 export * from './command.js';
 export * from './policy.js';
+export * from './members.js';
 export * from './topics.js';
 export * from './parse.js';
 export * from './ulid.js';

@@ -4,13 +4,16 @@ import type { z } from 'zod';
 import { AvailabilitySchema } from './availability.js';
 import { CommandReplySchema, CommandSchema } from './command.js';
 import { EventSchema } from './events.js';
+import { MembersAnnouncementSchema, MembersRequestSchema, MembersTransferSchema } from './members.js';
 import { PolicyMessageSchema } from './policy.js';
 import { GatewayStateSchema } from './state.js';
-import type { SiteTopicKind } from './topics.js';
+import type { SharedTopicKind, SiteTopicKind } from './topics.js';
 
 export interface ContractMessage {
   name: string;
-  kind: SiteTopicKind;
+  /** Under `{prefix}/sites/{site}/`, or (`shared`) under `{prefix}/` for every site. */
+  kind: SiteTopicKind | SharedTopicKind;
+  shared?: boolean;
   /** `site` publishes it (central receives); `central` publishes it (the site receives). */
   from: 'site' | 'central';
   retained: boolean;
@@ -73,5 +76,36 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     qos: 1,
     schema: PolicyMessageSchema,
     summary: 'The branch policy document (schedule, bookings, rules), versioned; invalid ones are refused by the gateway.',
+  },
+  {
+    name: 'membersAnnouncement',
+    kind: 'members/current',
+    shared: true,
+    from: 'central',
+    retained: true,
+    qos: 1,
+    schema: MembersAnnouncementSchema,
+    summary:
+      'The current member list: version, count, list hash, deployment key id. Retained; on every new version at once and at least hourly. Every site may read it.',
+  },
+  {
+    name: 'membersRequest',
+    kind: 'members/request',
+    from: 'site',
+    retained: false,
+    qos: 1,
+    schema: MembersRequestSchema,
+    summary:
+      'The branch pulls a window of chunks of the announced version: a delta from the list it holds when central keeps one, else a snapshot; resumes from the first chunk it lacks.',
+  },
+  {
+    name: 'membersTransfer',
+    kind: 'members/chunk',
+    from: 'central',
+    retained: false,
+    qos: 1,
+    schema: MembersTransferSchema,
+    summary:
+      'One chunk of a transfer (index of total, its SHA-256, the version count and hash), or a refusal (superseded, unknown version, key mismatch). The branch stages chunks and applies the version atomically once count and hash check.',
   },
 ];

@@ -2,8 +2,12 @@
 // broker ACL with one pattern per kind (`pattern write oa/v1/sites/%u/events`) confines each site to its own tree.
 export const DEFAULT_PREFIX = 'oa/v1';
 
-export const SITE_TOPIC_KINDS = ['availability', 'state', 'events', 'command', 'command/reply', 'policy'] as const;
+export const SITE_TOPIC_KINDS = ['availability', 'state', 'events', 'command', 'command/reply', 'policy', 'members/request', 'members/chunk'] as const;
 export type SiteTopicKind = (typeof SITE_TOPIC_KINDS)[number];
+
+/** Topics outside any site's tree, published by central for every site to read: `{prefix}/{kind}`. */
+export const SHARED_TOPIC_KINDS = ['members/current'] as const;
+export type SharedTopicKind = (typeof SHARED_TOPIC_KINDS)[number];
 
 export interface SiteTopics {
   availability: string;
@@ -13,6 +17,10 @@ export interface SiteTopics {
   /** Where a gateway answers commands: the response topic central asks for, and the fallback on MQTT 3.1.1. */
   commandReply: string;
   policy: string;
+  /** The branch asks central for member-list chunks here. */
+  membersRequest: string;
+  /** Central answers with chunks (or a refusal) here. */
+  membersChunk: string;
   /** The root of this site's tree, ending in `/`: a response topic outside it is never answered. */
   root: string;
 }
@@ -38,13 +46,28 @@ export function topics(prefix: string, site: string): SiteTopics {
     command: `${root}command`,
     commandReply: `${root}command/reply`,
     policy: `${root}policy`,
+    membersRequest: `${root}members/request`,
+    membersChunk: `${root}members/chunk`,
     root,
   };
 }
 
-/** What central subscribes to: every site's every topic. */
+/** Every site's every topic. */
 export function allSitesFilter(prefix: string): string {
   return `${checkPrefix(prefix)}/sites/+/#`;
+}
+
+/** The retained announcement of the current member list, readable by every site. */
+export function membersCurrentTopic(prefix: string): string {
+  return `${checkPrefix(prefix)}/members/current`;
+}
+
+/** The site topics central takes in: everything sites publish, and the policies it retains (not its own commands or chunks). */
+export const CENTRAL_SITE_KINDS: readonly SiteTopicKind[] = ['availability', 'state', 'events', 'command/reply', 'policy', 'members/request'];
+
+/** What central subscribes to: one filter per kind it takes in, across every site. */
+export function centralFilters(prefix: string): string[] {
+  return CENTRAL_SITE_KINDS.map((kind) => `${checkPrefix(prefix)}/sites/+/${kind}`);
 }
 
 /** `oa/v1/sites/leeds-central/events` → `{ site: 'leeds-central', kind: 'events' }`; anything else → null. */

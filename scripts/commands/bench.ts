@@ -9,7 +9,9 @@ export function register(program: Command): void {
     .option('--taps <n>', 'taps measured per size', '20000')
     .option('--import-rows <n>', 'rows for the import benchmark (0 to skip)', '1000000')
     .option('--no-central', 'skip the central ingest and dashboard latency benchmark')
-    .action(async (options: { sizes: string; taps: string; importRows: string; central: boolean }) => {
+    .option('--members <n>', 'members for the member-list distribution benchmark, LMS export → central → branch (0 to skip)', '1000000')
+    .option('--member-changes <n>', 'members changed for the delta in that benchmark', '1000')
+    .action(async (options: { sizes: string; taps: string; importRows: string; central: boolean; members: string; memberChanges: string }) => {
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers');
@@ -39,6 +41,12 @@ export function register(program: Command): void {
         const { benchCentral, printCentralBench } = await import('../bench/central.js');
         console.log('');
         printCentralBench(await benchCentral());
+      }
+      const members = Number(options.members);
+      if (members > 0) {
+        const { benchMembers, printMembersBench } = await import('../bench/members.js');
+        console.log('');
+        printMembersBench(await benchMembers({ members, changes: Math.max(1, Number(options.memberChanges)) }));
       }
     });
 }

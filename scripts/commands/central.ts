@@ -1,12 +1,167 @@
+import { mkdirSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { processIo, type CommandIo } from './schedule.js';
+
+export interface CentralMembersImportOptions {
+  config?: string | undefined;
+  keyFile?: string | undefined;
+  json?: boolean | undefined;
+}
+
+/** How the import reports progress: a bar on a terminal, else a line every 10%. */
+export interface ProgressOutput {
+  tty: boolean;
+  stream?: NodeJS.WritableStream | undefined;
+}
+
+interface Progress {
+  phase: 'reading' | 'applying' | 'done';
+  rows: number;
+  bytesRead: number;
+  totalBytes: number;
+}
+
+const SHOWN_REJECTIONS = 20;
+const fmt = (n: number): string => n.toLocaleString('en-GB');
+
+function progressReporter(io: CommandIo, output: ProgressOutput): { update(p: Progress): void; stop(): void } {
+  if (output.tty) {
+    const bar = new SingleBar({
+      stream: output.stream ?? process.stderr,
+      format: 'members |{bar}| {percentage}% | {rows} rows | {phase}',
+      hideCursor: true,
+      clearOnComplete: true,
+    });
+    let started = false;
+    return {
+      update(p) {
+        if (!started) {
+          bar.start(p.totalBytes, 0, { rows: 0, phase: 'reading' });
+          started = true;
+        }
+        bar.update(p.phase === 'reading' ? p.bytesRead : p.totalBytes, { rows: fmt(p.rows), phase: p.phase === 'reading' ? 'reading' : 'applying' });
+      },
+      stop: () => {
+        if (started) bar.stop();
+      },
+    };
+  }
+  let nextTenth = 1;
+  return {
+    update(p) {
+      if (p.phase === 'applying') {
+        io.err(`read ${fmt(p.rows)} rows; making the new version\n`);
+        return;
+      }
+      if (p.phase !== 'reading' || p.totalBytes === 0) return;
+      const tenth = Math.floor((p.bytesRead / p.totalBytes) * 10);
+      if (tenth >= nextTenth && tenth < 10) {
+        io.err(`${tenth * 10}% (${fmt(p.rows)} rows)\n`);
+        nextTenth = tenth + 1;
+      }
+    },
+    stop: () => undefined,
+  };
+}
+
+function printRejections(write: (text: string) => void, rejected: readonly { line: number; reason: string }[], count: number): void {
+  for (const r of rejected.slice(0, SHOWN_REJECTIONS)) write(`    line ${r.line}: ${r.reason}\n`);
+  if (count > SHOWN_REJECTIONS) write(`    … and ${fmt(count - SHOWN_REJECTIONS)} more (--json lists up to 10,000)\n`);
+}
+
+/**
+ * `oag central members import FILE.csv`: the LMS export → a new version of central's member list, all or nothing.
+ * It writes central's database directly; a running central notices the new version within `members.pollSeconds`
+ * and announces it to the branches. Exit status: 0 imported (or unchanged), 1 file refused, 2 usage.
+ */
+export async function runCentralMembersImport(
+  file: string,
+  options: CentralMembersImportOptions,
+  io: CommandIo = processIo,
+  progress: ProgressOutput = { tty: false },
+  now: () => Date = () => new Date(),
+): Promise<number> {
+  const { CentralConfigError, loadCentralConfig, parseCentralConfig } = await import('../../central/config.js');
+  const { DeploymentKeyError, loadCentralKey } = await import('../../central/members/key.js');
+  const { LmsImportError, importLmsCsv } = await import('../../central/members/lms-import.js');
+  const { CentralMemberStore } = await import('../../central/members/member-store.js');
+  const { CentralStore } = await import('../../central/store.js');
+  const { createCardHasher, deploymentKeyId } = await import('../../policies/cards.js');
+
+  let config;
+  let key: Buffer | null;
+  try {
+    config = options.config ? loadCentralConfig(options.config) : parseCentralConfig({});
+    // --key-file wins over the environment; otherwise OAG_DEPLOYMENT_KEY, then the config's deploymentKeyFile.
+    key = options.keyFile !== undefined ? loadCentralKey({ deploymentKeyFile: options.keyFile }, {}) : loadCentralKey(config, process.env);
+  } catch (error) {
+    if (error instanceof CentralConfigError || error instanceof DeploymentKeyError) {
+      io.err(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (key === null) {
+    io.err('no deployment key: set OAG_DEPLOYMENT_KEY, give --key-file, or deploymentKeyFile in the config (the gateways\' key)\n');
+    return 2;
+  }
+  const reporter = progressReporter(io, progress);
+  const started = performance.now();
+  if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
+  const store = new CentralStore(config.store.path);
+  try {
+    const summary = await importLmsCsv(new CentralMemberStore(store.db), file, {
+      mapping: config.members.import,
+      hasher: createCardHasher(key),
+      keyId: deploymentKeyId(key),
+      now: now(),
+      keepVersions: config.members.keepVersions,
+      onProgress: (p) => reporter.update(p),
+    });
+    reporter.stop();
+    const seconds = (performance.now() - started) / 1000;
+    if (options.json) {
+      io.out(`${JSON.stringify({ file, store: config.store.path, ...summary, seconds: Number(seconds.toFixed(2)) }, null, 2)}\n`);
+      return 0;
+    }
+    const width = fmt(Math.max(summary.total, summary.count, summary.removed)).length;
+    const row = (label: string, n: number): string => `  ${label.padEnd(10)} ${fmt(n).padStart(width)}\n`;
+    io.out(
+      `${basename(file)} → ${config.store.path}: ${summary.created ? `new version ${summary.version}` : `no change, version ${summary.version} stays`}, ${fmt(summary.count)} members\n`,
+    );
+    io.out(row('added', summary.added));
+    io.out(row('changed', summary.changed));
+    io.out(row('removed', summary.removed));
+    io.out(row('unchanged', summary.unchanged));
+    io.out(`${row('rejected', summary.rejectedCount).trimEnd()} of ${fmt(summary.total)} rows\n`);
+    printRejections(io.out, summary.rejected, summary.rejectedCount);
+    io.out(`  took ${seconds.toFixed(1)} s${summary.created ? '; a running central announces it to the branches within seconds' : ''}\n`);
+    return 0;
+  } catch (error) {
+    reporter.stop();
+    if (!(error instanceof LmsImportError) && !(error instanceof Error && error.name === 'ConcurrentChangeError')) throw error;
+    const rejected = error instanceof LmsImportError ? error.rejected : [];
+    if (options.json) io.out(`${JSON.stringify({ file, error: error.message, rejected }, null, 2)}\n`);
+    else {
+      io.err(`${error.message}\n`);
+      printRejections(io.err, rejected, rejected.length);
+    }
+    return 1;
+  } finally {
+    store.close();
+  }
+}
 
 export function register(program: Command): void {
-  program
+  const central = program
     .command('central')
     .description('run the central service: MQTT ingest, history, dashboard and API (embedded broker unless one is configured)')
     .option('-c, --config <file>', 'central config file (YAML or JSON); without it: embedded broker on 1883, dashboard on 127.0.0.1:8090')
     .action(async (options: { config?: string }) => {
       const { CentralConfigError, loadCentralConfig, parseCentralConfig } = await import('../../central/config.js');
+      const { DeploymentKeyError } = await import('../../central/members/key.js');
       const { startCentral } = await import('../../central/main.js');
       const { pino } = await import('pino');
       let config;
@@ -20,15 +175,49 @@ export function register(program: Command): void {
         throw error;
       }
       const logger = pino({ level: config.log.level });
-      const running = await startCentral(config, { clock: { now: () => new Date() }, logger });
-      console.log(`dashboard  ${running.httpUrl}`);
-      console.log(`API        ${running.httpUrl}/api/docs`);
-      console.log(`MQTT       ${running.brokerUrl}${running.mqttProtocolVersion === 4 ? ' (embedded, MQTT 3.1.1: gateways set mqtt.protocolVersion: 4)' : ''}`);
+      let running;
+      try {
+        running = await startCentral(config, { clock: { now: () => new Date() }, logger });
+      } catch (error) {
+        if (error instanceof DeploymentKeyError) {
+          console.error(error.message);
+          process.exit(2);
+        }
+        throw error;
+      }
+      const r = running;
+      console.log(`dashboard  ${r.httpUrl}`);
+      console.log(`API        ${r.httpUrl}/api/docs`);
+      console.log(`MQTT       ${r.brokerUrl}${r.mqttProtocolVersion === 4 ? ' (embedded, MQTT 3.1.1: gateways set mqtt.protocolVersion: 4)' : ''}`);
+      const current = r.members?.store.current();
+      console.log(
+        `members    ${r.members === null ? 'off (no deployment key)' : current ? `version ${current.version}, ${fmt(current.count)} members` : 'no list yet (oag central members import FILE.csv)'}`,
+      );
       const shutdown = (signal: string): void => {
         logger.info({ signal }, 'stopping');
-        void running.close().then(() => process.exit(0));
+        void r.close().then(() => process.exit(0));
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+
+  const members = central.command('members').description("central's member list, from the library system's export");
+  members
+    .command('import')
+    .description('make a new version of the member list from an LMS export (CSV, all or nothing); card numbers are hashed on reading')
+    .argument('<file>', 'CSV file with a header line')
+    .option('-c, --config <file>', 'central config: store.path, members.import (columns, category rules), deploymentKeyFile')
+    .option('--key-file <file>', 'deployment key file (hex or base64, at least 32 bytes); default: $OAG_DEPLOYMENT_KEY')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      '\nThe deployment key is the gateways\' key: --key-file, else OAG_DEPLOYMENT_KEY, else deploymentKeyFile in the config.\n' +
+        'A running central announces the new version to every branch within seconds (members.pollSeconds).\n' +
+        'Exit status: 0 imported (or the same as the current version), 1 file refused (nothing changed), 2 usage.',
+    )
+    .action(async (file: string, options: CentralMembersImportOptions, command: Command) => {
+      // `--config` is also an option of `oag central` itself, which commander gives it first.
+      const all = { ...(command.optsWithGlobals() as CentralMembersImportOptions), ...options };
+      process.exitCode = await runCentralMembersImport(file, all, processIo, { tty: process.stderr.isTTY === true, stream: process.stderr });
     });
 }

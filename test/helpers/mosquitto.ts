@@ -112,7 +112,9 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
   writeFileSync(
     aclFile,
     [
-      ...(options.centralUser ? [`user ${options.centralUser}`, `topic readwrite ${prefix}/sites/#`, ''] : []),
+      ...(options.centralUser ? [`user ${options.centralUser}`, `topic readwrite ${prefix}/sites/#`, `topic readwrite ${prefix}/members/#`, ''] : []),
+      '# every user may read the announcement of the current member list (docs/members.md)',
+      `pattern read ${prefix}/members/current`,
       '# every other user is a site: its own tree only, and only in the direction the contract says',
       `pattern write ${prefix}/sites/%u/availability`,
       `pattern write ${prefix}/sites/%u/state`,
@@ -120,6 +122,8 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
       `pattern write ${prefix}/sites/%u/command/reply`,
       `pattern read ${prefix}/sites/%u/command`,
       `pattern read ${prefix}/sites/%u/policy`,
+      `pattern write ${prefix}/sites/%u/members/request`,
+      `pattern read ${prefix}/sites/%u/members/chunk`,
       '',
     ].join('\n'),
   );

@@ -23,11 +23,16 @@ describe('docs/asyncapi.yaml', () => {
       'oa/v1/sites/{site}/command',
       'oa/v1/sites/{site}/command/reply',
       'oa/v1/sites/{site}/policy',
+      'oa/v1/members/current',
+      'oa/v1/sites/{site}/members/request',
+      'oa/v1/sites/{site}/members/chunk',
     ]);
+    expect(doc.operations.receiveMembersAnnouncement?.bindings.mqtt).toMatchObject({ qos: 1, retain: true });
+    expect(doc.operations.publishMembersRequest?.bindings.mqtt).toMatchObject({ qos: 1, retain: false });
     expect(doc.operations.publishState?.bindings.mqtt).toMatchObject({ qos: 1, retain: true });
     expect(doc.operations.publishEvent?.bindings.mqtt).toMatchObject({ qos: 1, retain: false });
     expect(doc.operations.receiveCommand?.reply?.address.location).toBe('$message.header#/responseTopic');
     expect(doc.components.schemas.Event?.oneOf ?? doc.components.schemas.Event?.anyOf).toHaveLength(EVENT_TYPES.length);
-    expect(doc.info.description).toMatch(/Member lists .* later issue/);
+    expect(doc.info.description).toMatch(/Member lists \(docs\/members.md\)/);
   });
 });

@@ -28,6 +28,8 @@ describe('topics', () => {
       command: 'oa/v1/sites/leeds-central/command',
       commandReply: 'oa/v1/sites/leeds-central/command/reply',
       policy: 'oa/v1/sites/leeds-central/policy',
+      membersRequest: 'oa/v1/sites/leeds-central/members/request',
+      membersChunk: 'oa/v1/sites/leeds-central/members/chunk',
       root: 'oa/v1/sites/leeds-central/',
     });
     expect(parseTopic('oa/v1', t.commandReply)).toEqual({ site: 'leeds-central', kind: 'command/reply' });

@@ -1,0 +1,434 @@
+// The member list's tables at central (their DDL is in central/store.ts): the current list, one row per version,
+// and which cards each kept version changed. Like CentralStore, the only module that speaks SQL about them; a
+// national estate would port both to PostgreSQL.
+//
+// A version is never stored whole: the current list is, and a delta from an older version b is the current state of
+// every card changed after b (removed when it is no longer in the list). A snapshot chunk of an older version can
+// still be served when no card in its hash range changed since.
+import type { Database as Db, Statement } from 'better-sqlite3';
+import {
+  EMPTY_LIST_HASH,
+  ListHash,
+  chunkRange,
+  digestOfParts,
+  encodeCardHash,
+  encodeRemovalEntry,
+} from '../../policies/member-list.js';
+
+export interface MemberVersion {
+  version: number;
+  count: number;
+  hash: string;
+  keyId: string;
+  createdAt: string;
+  source: string;
+  added: number;
+  changed: number;
+  removed: number;
+  /** The cards this version changed are still kept (it can be part of a delta). */
+  deltaKept: boolean;
+}
+
+export interface ListDiff {
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  /** Members in the new list. */
+  count: number;
+  /** Members in the list before. */
+  previousCount: number;
+}
+
+export interface VersionMeta {
+  keyId: string;
+  source: string;
+  at: Date;
+  keepVersions: number;
+}
+
+export class ConcurrentChangeError extends Error {
+  constructor() {
+    super('the member list changed while this file was read (another import or change): nothing changed; import it again');
+    this.name = 'ConcurrentChangeError';
+  }
+}
+
+type RawVersion = {
+  version: number;
+  count: number;
+  hash: string;
+  key_id: string;
+  created_ms: number;
+  source: string;
+  added: number;
+  changed: number;
+  removed: number;
+  delta_kept: number;
+};
+
+function toVersion(r: RawVersion): MemberVersion {
+  return {
+    version: r.version,
+    count: r.count,
+    hash: r.hash,
+    keyId: r.key_id,
+    createdAt: new Date(r.created_ms).toISOString(),
+    source: r.source,
+    added: r.added,
+    changed: r.changed,
+    removed: r.removed,
+    deltaKept: r.delta_kept === 1,
+  };
+}
+
+/** A version that changes more than half of the list is not kept as a delta: a snapshot costs about the same. */
+function worthADelta(changes: number, count: number, previousCount: number): boolean {
+  return changes <= Math.max(count, previousCount) / 2;
+}
+
+export class CentralMemberStore {
+  private readonly q: {
+    current: Statement<[], RawVersion>;
+    version: Statement<[number], RawVersion>;
+    versions: Statement<[number], RawVersion>;
+    lastNotKept: Statement<[], { v: number | null }>;
+    fields: Statement<[Buffer], { fields: string }>;
+    putMember: Statement<[Buffer, string]>;
+    deleteMember: Statement<[Buffer]>;
+    insertVersion: Statement<[number, number, string, string, number, string, number, number, number, number]>;
+    insertDelta: Statement<[number, Buffer]>;
+    delta: Statement<[number], { cardHash: Buffer; fields: string | null }>;
+    chunk: Statement<[Buffer, Buffer], { cardHash: Buffer; fields: string }>;
+    lastChunk: Statement<[Buffer], { cardHash: Buffer; fields: string }>;
+    notKeptSince: Statement<[number], { n: number }>;
+    changedInRange: Statement<[number, Buffer, Buffer], { one: number }>;
+    changedFrom: Statement<[number, Buffer], { one: number }>;
+    forget: Statement<[number]>;
+    forgetDeltas: Statement<[number]>;
+  };
+
+  constructor(readonly db: Db) {
+    const p = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+    this.q = {
+      current: p('SELECT * FROM member_versions ORDER BY version DESC LIMIT 1'),
+      version: p('SELECT * FROM member_versions WHERE version = ?'),
+      versions: p('SELECT * FROM member_versions ORDER BY version DESC LIMIT ?'),
+      lastNotKept: p('SELECT max(version) AS v FROM member_versions WHERE delta_kept = 0'),
+      fields: p('SELECT fields FROM members_current WHERE card_hash = ?'),
+      putMember: p('INSERT OR REPLACE INTO members_current (card_hash, fields) VALUES (?, ?)'),
+      deleteMember: p('DELETE FROM members_current WHERE card_hash = ?'),
+      insertVersion: p(
+        'INSERT INTO member_versions (version, count, hash, key_id, created_ms, source, added, changed, removed, delta_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertDelta: p('INSERT OR IGNORE INTO member_deltas (version, card_hash) VALUES (?, ?)'),
+      delta: p(`SELECT d.card_hash AS cardHash, c.fields AS fields
+        FROM (SELECT DISTINCT card_hash FROM member_deltas WHERE version > ?) d
+        LEFT JOIN members_current c ON c.card_hash = d.card_hash ORDER BY d.card_hash`),
+      chunk: p('SELECT card_hash AS cardHash, fields FROM members_current WHERE card_hash >= ? AND card_hash < ? ORDER BY card_hash'),
+      lastChunk: p('SELECT card_hash AS cardHash, fields FROM members_current WHERE card_hash >= ? ORDER BY card_hash'),
+      notKeptSince: p('SELECT count(*) AS n FROM member_versions WHERE version > ? AND delta_kept = 0'),
+      changedInRange: p('SELECT 1 AS one FROM member_deltas WHERE version > ? AND card_hash >= ? AND card_hash < ? LIMIT 1'),
+      changedFrom: p('SELECT 1 AS one FROM member_deltas WHERE version > ? AND card_hash >= ? LIMIT 1'),
+      forget: p('UPDATE member_versions SET delta_kept = 0 WHERE version <= ? AND delta_kept = 1'),
+      forgetDeltas: p('DELETE FROM member_deltas WHERE version <= ?'),
+    };
+  }
+
+  current(): MemberVersion | null {
+    const r = this.q.current.get();
+    return r ? toVersion(r) : null;
+  }
+
+  version(version: number): MemberVersion | null {
+    const r = this.q.version.get(version);
+    return r ? toVersion(r) : null;
+  }
+
+  /** Newest first. */
+  versions(limit: number): MemberVersion[] {
+    return this.q.versions.all(limit).map(toVersion);
+  }
+
+  /** The oldest version a delta can start from: every version after it still has its changes kept. */
+  deltasFrom(): number {
+    return this.q.lastNotKept.get()?.v ?? 0;
+  }
+
+  /** Whether a branch holding `base` (with that hash) can be brought to the current version by a delta. */
+  canDelta(base: { version: number; hash: string } | null): boolean {
+    const current = this.current();
+    if (base === null || current === null || base.version >= current.version || base.version < this.deltasFrom()) return false;
+    const held = this.version(base.version);
+    return held !== null && held.hash === base.hash && held.keyId === current.keyId;
+  }
+
+  /** A member's stored fields (the canonical text after the hash), if the card is in the current list. */
+  fields(cardHash: Buffer): string | undefined {
+    return this.q.fields.get(cardHash)?.fields;
+  }
+
+  /** The delta from `base` to the current version: members as wire entries, removals as the card hash alone. */
+  deltaEntries(base: number): string[] {
+    return this.q.delta.all(base).map((r) => (r.fields === null ? encodeRemovalEntry(r.cardHash) : encodeCardHash(r.cardHash) + r.fields));
+  }
+
+  /**
+   * Chunk `index` of `total` of the snapshot of `version`, as wire entries in card-hash order; null when it can no
+   * longer be made (a later version changed a card in its range, or its changes are no longer kept).
+   */
+  snapshotEntries(version: number, index: number, total: number): string[] | null {
+    const current = this.current();
+    if (current === null || version > current.version) return null;
+    const { from, to } = chunkRange(index, total);
+    if (version < current.version) {
+      if (this.version(version) === null || this.q.notKeptSince.get(version)!.n > 0) return null;
+      const touched = to === null ? this.q.changedFrom.get(version, from) : this.q.changedInRange.get(version, from, to);
+      if (touched !== undefined) return null;
+    }
+    const rows = to === null ? this.q.lastChunk.all(from) : this.q.chunk.all(from, to);
+    return rows.map((r) => encodeCardHash(r.cardHash) + r.fields);
+  }
+
+  /** One member changed, added, or removed (`fields` null). A new version, or null when nothing changed. */
+  changeOne(cardHash: Buffer, fields: string | null, meta: VersionMeta): MemberVersion | null {
+    return this.db.transaction((): MemberVersion | null => {
+      const current = this.current();
+      const old = this.fields(cardHash);
+      if (old === (fields ?? undefined)) return null;
+      if (current !== null && current.keyId !== meta.keyId) {
+        throw new Error('the current list was made with another deployment key: import the LMS export again first');
+      }
+      const sum = ListHash.fromHex(current?.hash ?? EMPTY_LIST_HASH);
+      if (old !== undefined) sum.subtractDigest(digestOfParts(cardHash, old));
+      if (fields !== null) {
+        sum.addDigest(digestOfParts(cardHash, fields));
+        this.q.putMember.run(cardHash, fields);
+      } else {
+        this.q.deleteMember.run(cardHash);
+      }
+      const version = (current?.version ?? 0) + 1;
+      const previousCount = current?.count ?? 0;
+      const count = previousCount + (old === undefined ? 1 : 0) - (fields === null ? 1 : 0);
+      const kept = current !== null;
+      this.q.insertVersion.run(
+        version,
+        count,
+        sum.toHex(),
+        meta.keyId,
+        meta.at.getTime(),
+        meta.source,
+        old === undefined ? 1 : 0,
+        old !== undefined && fields !== null ? 1 : 0,
+        fields === null ? 1 : 0,
+        kept ? 1 : 0,
+      );
+      if (kept) this.q.insertDelta.run(version, cardHash);
+      this.prune(version, meta.keepVersions);
+      return this.version(version);
+    }).immediate();
+  }
+
+  /** Staging for a whole new list (an LMS import): temp tables on this connection, dropped when done. */
+  beginImport(): ImportStaging {
+    return new ImportStaging(this);
+  }
+
+  /** Forgets the changes of versions older than the last `keep` (they can no longer be part of a delta). */
+  prune(current: number, keep: number): void {
+    const cutoff = current - keep;
+    if (cutoff < 1) return;
+    this.q.forget.run(cutoff);
+    this.q.forgetDeltas.run(cutoff);
+  }
+
+  /** @internal for ImportStaging */
+  record(row: Omit<MemberVersion, 'createdAt' | 'deltaKept'> & { at: Date; deltaKept: boolean }): void {
+    this.q.insertVersion.run(
+      row.version,
+      row.count,
+      row.hash,
+      row.keyId,
+      row.at.getTime(),
+      row.source,
+      row.added,
+      row.changed,
+      row.removed,
+      row.deltaKept ? 1 : 0,
+    );
+  }
+}
+
+const BATCH = 2000;
+
+/**
+ * One import in progress: rows appended to a temp table as they are read (appending is cheap; inserting a million
+ * random hashes into a keyed table is not), then sorted once into a keyed table, compared with the current list,
+ * and committed.
+ */
+export class ImportStaging {
+  private readonly db: Db;
+  private readonly insert: Statement<[number, Buffer, string, number]>;
+  private readonly sum = new ListHash();
+  private batch: Array<{ cardHash: Buffer; fields: string; line: number }> = [];
+  private offered = 0;
+  private unique = 0;
+  private finished = false;
+  private base: MemberVersion | null = null;
+  private diffed: ListDiff | null = null;
+  private disposed = false;
+
+  constructor(private readonly members: CentralMemberStore) {
+    this.db = members.db;
+    this.db.exec(`
+      DROP TABLE IF EXISTS temp.import_staging;
+      DROP TABLE IF EXISTS temp.import_next;
+      DROP TABLE IF EXISTS temp.import_changes;
+      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL);
+    `);
+    this.insert = this.db.prepare('INSERT INTO temp.import_staging (pos, card_hash, fields, line) VALUES (?, ?, ?, ?)');
+  }
+
+  /** Members staged (after `finish`, without the duplicates). */
+  get count(): number {
+    return this.finished ? this.unique : this.offered + this.batch.length;
+  }
+
+  /** Stages a member; `digest` is digestOfParts(cardHash, fields). */
+  add(cardHash: Buffer, fields: string, digest: Buffer, line: number): void {
+    this.batch.push({ cardHash, fields, line });
+    this.sum.addDigest(digest);
+    if (this.batch.length >= BATCH) this.flush();
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    let pos = this.offered;
+    this.db.transaction(() => {
+      for (const r of batch) this.insert.run(pos++, r.cardHash, r.fields, r.line);
+    })();
+    this.offered = pos;
+  }
+
+  /**
+   * Sorts what was staged into a keyed table. `onDuplicate(line, firstLine)` is called for each row whose card an
+   * earlier row already had; the earlier row is kept.
+   */
+  finish(onDuplicate: (line: number, firstLine: number) => void): void {
+    if (this.finished) return;
+    this.flush();
+    const db = this.db;
+    this.unique = db.transaction((): number => {
+      db.exec('CREATE TEMP TABLE import_next (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID');
+      return db
+        .prepare(
+          `INSERT OR IGNORE INTO temp.import_next (card_hash, fields, line)
+           SELECT card_hash, fields, line FROM temp.import_staging ORDER BY card_hash, pos`,
+        )
+        .run().changes;
+    })();
+    if (this.unique < this.offered) {
+      const duplicates = db
+        .prepare<[], { cardHash: Buffer; fields: string; line: number; first: number }>(
+          `SELECT s.card_hash AS cardHash, s.fields AS fields, s.line AS line, n.line AS first
+           FROM temp.import_staging s JOIN temp.import_next n ON n.card_hash = s.card_hash
+           WHERE s.line <> n.line ORDER BY s.pos`,
+        )
+        .all();
+      for (const d of duplicates) {
+        this.sum.subtractDigest(digestOfParts(d.cardHash, d.fields));
+        onDuplicate(d.line, d.first);
+      }
+    }
+    db.exec('DROP TABLE temp.import_staging');
+    this.finished = true;
+  }
+
+  /** The list hash of what is staged. */
+  hash(): string {
+    return this.sum.toHex();
+  }
+
+  /** Compares the staged list with the current one (nothing is written to the list yet). */
+  diff(): ListDiff {
+    if (!this.finished) throw new Error('ImportStaging.finish() first');
+    const db = this.db;
+    this.base = this.members.current();
+    db.exec(`
+      DROP TABLE IF EXISTS temp.import_changes;
+      CREATE TEMP TABLE import_changes (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT, added INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO temp.import_changes (card_hash, fields, added)
+        SELECT n.card_hash, n.fields, c.card_hash IS NULL FROM temp.import_next n
+        LEFT JOIN main.members_current c ON c.card_hash = n.card_hash
+        WHERE c.fields IS NULL OR c.fields <> n.fields;
+      INSERT INTO temp.import_changes (card_hash, fields, added)
+        SELECT c.card_hash, NULL, 0 FROM main.members_current c
+        WHERE NOT EXISTS (SELECT 1 FROM temp.import_next n WHERE n.card_hash = c.card_hash);
+    `);
+    const counts = db
+      .prepare<[], { added: number; upserts: number; removed: number }>(
+        `SELECT coalesce(sum(added), 0) AS added, coalesce(sum(fields IS NOT NULL), 0) AS upserts, coalesce(sum(fields IS NULL), 0) AS removed
+         FROM temp.import_changes`,
+      )
+      .get()!;
+    const changed = counts.upserts - counts.added;
+    this.diffed = {
+      added: counts.added,
+      changed,
+      removed: counts.removed,
+      unchanged: this.unique - counts.added - changed,
+      count: this.unique,
+      previousCount: this.base?.count ?? 0,
+    };
+    return this.diffed;
+  }
+
+  /**
+   * Makes the staged list the current one as a new version, in one transaction. `verify` may throw to refuse it
+   * (nothing changes). Returns null for the version when the list is the same as the current one.
+   */
+  commit(meta: VersionMeta, verify?: (diff: ListDiff) => void): { version: MemberVersion | null; diff: ListDiff } {
+    const diff = this.diffed ?? this.diff();
+    verify?.(diff);
+    const base = this.base;
+    const hash = this.hash();
+    const changes = diff.added + diff.changed + diff.removed;
+    if (changes === 0 && base !== null && base.keyId === meta.keyId) return { version: null, diff };
+    const version = this.db
+      .transaction((): MemberVersion => {
+        const now = this.members.current();
+        if ((now?.version ?? 0) !== (base?.version ?? 0)) throw new ConcurrentChangeError();
+        const next = (base?.version ?? 0) + 1;
+        const kept = base !== null && base.keyId === meta.keyId && worthADelta(changes, diff.count, diff.previousCount);
+        this.db.exec(`
+          DELETE FROM main.members_current WHERE card_hash IN (SELECT card_hash FROM temp.import_changes WHERE fields IS NULL);
+          INSERT OR REPLACE INTO main.members_current (card_hash, fields) SELECT card_hash, fields FROM temp.import_changes WHERE fields IS NOT NULL;
+        `);
+        if (kept) this.db.prepare('INSERT INTO main.member_deltas (version, card_hash) SELECT ?, card_hash FROM temp.import_changes').run(next);
+        this.members.record({
+          version: next,
+          count: diff.count,
+          hash,
+          keyId: meta.keyId,
+          at: meta.at,
+          source: meta.source,
+          added: diff.added,
+          changed: diff.changed,
+          removed: diff.removed,
+          deltaKept: kept,
+        });
+        this.members.prune(next, meta.keepVersions);
+        return this.members.version(next)!;
+      })
+      .immediate();
+    return { version, diff };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.db.open) this.db.exec('DROP TABLE IF EXISTS temp.import_staging; DROP TABLE IF EXISTS temp.import_next; DROP TABLE IF EXISTS temp.import_changes;');
+  }
+}

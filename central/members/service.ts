@@ -1,0 +1,201 @@
+// The member list at central: imports (CLI, API, watched folder), changes to one member, versions, and their
+// distribution. One import or change at a time; each new version is announced at once, so every online branch
+// pulls it within seconds.
+import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { createCardHasher, deploymentKeyId, normaliseCardId } from '../../policies/cards.js';
+import { memberFieldsText, parseMemberFields } from '../../policies/member-list.js';
+import type { Member } from '../../policies/types.js';
+import type { SiteRow } from '../store.js';
+import type { CentralMembersConfig } from './config.js';
+import { importLmsCsv, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
+import { CentralMemberStore, type MemberVersion } from './member-store.js';
+import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferView } from './publisher.js';
+
+export class UnknownCardError extends Error {
+  constructor() {
+    super('no member with that card in the current list');
+    this.name = 'UnknownCardError';
+  }
+}
+
+/** What the API may change on one member (a block at the desk, a renewal…). */
+export interface MemberPatch {
+  blocked?: boolean | undefined;
+  blockedUntil?: string | null | undefined;
+  expires?: string | null | undefined;
+  openAccess?: boolean | undefined;
+  staff?: boolean | undefined;
+}
+
+export type SiteListStatus = 'current' | 'behind' | 'no-list' | 'unknown';
+
+export interface SiteMembersView {
+  site: string;
+  online: boolean;
+  /** The version the branch reports in its state (null: none, or no state yet). */
+  version: number | null;
+  count: number | null;
+  updatedAt: string | null;
+  status: SiteListStatus;
+  /** Versions behind the current one (null when not known). */
+  behind: number | null;
+  transfer: TransferView | null;
+}
+
+export interface CentralMembersDeps {
+  db: Database;
+  key: Buffer;
+  config: CentralMembersConfig;
+  prefix: string;
+  link: MembersLink;
+  clock: { now(): Date };
+  logger: Logger;
+  hooks?: PublisherHooks | undefined;
+}
+
+export class CentralMembers {
+  readonly store: CentralMemberStore;
+  readonly keyId: string;
+  readonly publisher: MembersPublisher;
+  private readonly hasher: (normalisedId: string) => Buffer;
+  private readonly log: Logger;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(private readonly deps: CentralMembersDeps) {
+    this.store = new CentralMemberStore(deps.db);
+    this.keyId = deploymentKeyId(deps.key);
+    this.hasher = createCardHasher(deps.key);
+    this.log = deps.logger.child({ module: 'members' });
+    this.publisher = new MembersPublisher({
+      members: this.store,
+      prefix: deps.prefix,
+      keyId: this.keyId,
+      chunkSize: deps.config.chunkSize,
+      link: deps.link,
+      clock: deps.clock,
+      logger: this.log,
+      hooks: deps.hooks,
+    });
+  }
+
+  start(): void {
+    const every = (ms: number, fn: () => void): void => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    // Again every so often: its `at` tells branches that the list they hold was still current then.
+    every(this.deps.config.announceEveryMinutes * 60_000, () => void this.announce());
+    // A version made by `oag central members import` in another process is announced when it is noticed.
+    every(this.deps.config.pollSeconds * 1000, () => {
+      const current = this.store.current();
+      if (current !== null && current.version !== this.publisher.lastAnnouncement?.version) void this.announce();
+    });
+    void this.announce();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+  }
+
+  /** Publishes the current version now (on start, on every connect, after every change). */
+  async announce(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.publisher.announce();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not announce the member list; will try again');
+    }
+  }
+
+  handleRequest(site: string, payload: Buffer): void {
+    if (this.stopped) return;
+    void this.publisher.handleRequest(site, payload);
+  }
+
+  /** Imports an LMS export as the new list (all or nothing) and announces the version it made. */
+  importFile(file: string, options: { onProgress?: (p: LmsImportProgress) => void; source?: string } = {}): Promise<LmsImportSummary> {
+    return this.serial(async () => {
+      const started = performance.now();
+      const summary = await importLmsCsv(this.store, file, {
+        mapping: this.deps.config.import,
+        hasher: this.hasher,
+        keyId: this.keyId,
+        now: this.deps.clock.now(),
+        keepVersions: this.deps.config.keepVersions,
+        source: options.source,
+        onProgress: options.onProgress,
+      });
+      this.log.info(
+        { version: summary.version, created: summary.created, count: summary.count, added: summary.added, changed: summary.changed, removed: summary.removed, rejected: summary.rejectedCount, ms: Math.round(performance.now() - started) },
+        'member export imported',
+      );
+      if (summary.created) await this.announce();
+      return summary;
+    });
+  }
+
+  /** Changes one member (by card number, hashed at once). A new version, announced at once; null when nothing changed. */
+  change(cardNumber: string, patch: MemberPatch, actor: string): Promise<{ version: MemberVersion | null; current: MemberVersion }> {
+    // Normalised and hashed before anything else happens to it; throws CardIdError for an unusable number.
+    const cardHash = this.hasher(normaliseCardId(cardNumber));
+    return this.serial(async () => {
+      const old = this.store.fields(cardHash);
+      if (old === undefined) throw new UnknownCardError();
+      const member: Member = { ...parseMemberFields(old) };
+      if (patch.blocked !== undefined) {
+        member.blocked = patch.blocked;
+        if (!patch.blocked) member.blockedUntil = null;
+      }
+      if (patch.blockedUntil !== undefined) member.blockedUntil = patch.blockedUntil;
+      if (patch.expires !== undefined) member.expires = patch.expires;
+      if (patch.openAccess !== undefined) member.openAccess = patch.openAccess;
+      if (patch.staff !== undefined) member.staff = patch.staff;
+      const version = this.store.changeOne(cardHash, memberFieldsText({ cardHash, ...member }), {
+        keyId: this.keyId,
+        source: `api:${actor}`,
+        at: this.deps.clock.now(),
+        keepVersions: this.deps.config.keepVersions,
+      });
+      // A pseudonym only, as in the branches' logs.
+      this.log.info({ actor, person: cardHash.toString('hex', 0, 4), version: version?.version ?? null, patch }, 'member changed');
+      if (version !== null) await this.announce();
+      return { version, current: this.store.current()! };
+    });
+  }
+
+  /** Each branch against the current version, from the state it last reported and the transfers central sees. */
+  sites(rows: readonly SiteRow[]): SiteMembersView[] {
+    const current = this.store.current();
+    const transfers = this.publisher.transfers();
+    return rows.map((row) => {
+      const list = row.state?.memberList ?? null;
+      const version = list?.version ?? null;
+      let status: SiteListStatus;
+      if (row.state === null) status = 'unknown';
+      else if (version === null) status = 'no-list';
+      else if (current !== null && version === current.version) status = 'current';
+      else status = current === null ? 'unknown' : 'behind';
+      return {
+        site: row.id,
+        online: row.online,
+        version,
+        count: list?.count ?? null,
+        updatedAt: list?.updatedAt ?? null,
+        status,
+        behind: current !== null && version !== null ? Math.max(0, current.version - version) : null,
+        transfer: transfers.get(row.id) ?? null,
+      };
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

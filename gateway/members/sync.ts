@@ -1,0 +1,563 @@
+// The branch's side of the member-list protocol (docs/members.md): follow central's announcement, pull what is
+// missing a window of chunks at a time, check each chunk, stage it durably, and apply the version in one
+// transaction once every chunk is there and count and hash match. Driven only by MQTT messages and timers: the
+// tap path never waits on any of it, and the one step that holds the write lock is the final swap.
+//
+// Also watches the list's age: after `staleAfterDays` without central confirming the list in force is current,
+// `member-list-stale` is raised.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  MembersAnnouncementSchema,
+  MembersRequestSchema,
+  MembersTransferSchema,
+  encodeMessage,
+  parseMessage,
+  type MembersAnnouncement,
+  type MembersChunk,
+  type MembersRefusal,
+  type MembersRequest,
+} from '../../policies/contract/index.js';
+import { ListHash, chunkHash, chunkOfCard, decodeMemberEntry } from '../../policies/member-list.js';
+import { MemberListError } from '../store/errors.js';
+import type { ApplyResult, StagedRow, StagedTransfer, Store } from '../store/index.js';
+
+export interface MemberSyncConfig {
+  staleAfterDays: number;
+  windowChunks: number;
+  requestTimeoutMs: number;
+}
+
+/** Tests only. */
+export interface MemberSyncHooks {
+  /** Runs inside the apply transaction just before it commits: throw to play a crash or a power cut there. */
+  beforeCommit?: () => void;
+}
+
+export interface MemberSyncDeps {
+  store: Pick<Store, 'members' | 'memberSync' | 'settings'>;
+  /** deploymentKeyId(the gateway's key): a list made with another key is refused. */
+  keyId: string;
+  clock: { now(): Date };
+  logger: Logger;
+  /** Writes a `members` event (applied or refused) to the outbox. */
+  record: (event: { result: 'applied' | 'refused'; version: number | null; count?: number; error?: string }) => void;
+  alarms: { set(alarm: 'member-list-stale', raised: boolean, detail?: string): void };
+  /** The list in force changed (the state goes out again). */
+  onApplied: () => void;
+  config: MemberSyncConfig;
+  hooks?: MemberSyncHooks | undefined;
+  newId?: () => string;
+}
+
+export interface MemberSyncStatus {
+  /** The version central announced (null: none yet, or one made with another key). */
+  announced: { version: number; count: number; at: string } | null;
+  transfer: { version: number; kind: 'delta' | 'snapshot'; received: number; total: number } | null;
+  lastSyncAt: string | null;
+  requests: number;
+  chunks: number;
+  corruptChunks: number;
+  refusals: number;
+  applied: number;
+  lastApply: (Omit<ApplyResult, 'hash'> & { at: string }) | null;
+  lastError: string | null;
+}
+
+const SETTING = 'member-sync';
+const STALE_CHECK_MS = 3600_000;
+const DAY_MS = 86_400_000;
+/** Bad chunks in one transfer before it is abandoned for a while (a broken link or a broken central). */
+const MAX_CORRUPT = 8;
+const MAX_BACKOFF_MS = 300_000;
+
+export class MemberSync {
+  private send: ((payload: Buffer) => boolean) | null = null;
+  private target: MembersAnnouncement | null = null;
+  /** A transfer asked for, no chunk of which has arrived yet (so nothing is staged). */
+  private pending: { transfer: string; kind: MembersRequest['kind']; version: number } | null = null;
+  /** Chunks asked for and not yet staged, of `outstandingFor`. */
+  private readonly outstanding = new Set<number>();
+  private outstandingFor: string | null = null;
+  private requestTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private staleTimer: NodeJS.Timeout | null = null;
+  private applyScheduled: NodeJS.Immediate | null = null;
+  private forceSnapshot = false;
+  private corruptInTransfer = 0;
+  private failures = 0;
+  private keyRefused: number | null = null;
+  private stopped = false;
+  private readonly log: Logger;
+  private readonly newId: () => string;
+  private readonly counters = { requests: 0, chunks: 0, corruptChunks: 0, refusals: 0, applied: 0 };
+  private lastApply: MemberSyncStatus['lastApply'] = null;
+  private lastError: string | null = null;
+
+  constructor(private readonly deps: MemberSyncDeps) {
+    this.log = deps.logger.child({ module: 'member-sync' });
+    this.newId = deps.newId ?? randomUUID;
+  }
+
+  start(): void {
+    this.checkStale();
+    this.staleTimer = setInterval(() => this.checkStale(), STALE_CHECK_MS);
+    this.staleTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.send = null;
+    for (const t of [this.requestTimer, this.retryTimer, this.staleTimer]) if (t) clearTimeout(t);
+    if (this.applyScheduled) clearImmediate(this.applyScheduled);
+    this.requestTimer = this.retryTimer = this.staleTimer = null;
+    this.applyScheduled = null;
+  }
+
+  /** The link came up (with a way to publish a request) or went down (null). The announcement drives the rest. */
+  link(send: ((payload: Buffer) => boolean) | null): void {
+    this.send = this.stopped ? null : send;
+    if (send === null) this.cancelRequest();
+  }
+
+  /** A message on a member-list topic: the retained announcement, or a chunk / refusal for this site. */
+  receive(kind: 'announcement' | 'transfer', payload: Buffer): void {
+    if (this.stopped) return;
+    try {
+      if (kind === 'announcement') this.onAnnouncement(payload);
+      else this.onTransfer(payload);
+    } catch (err) {
+      // A store failure (disk full…) must not take the uplink down with it; the timers ask again later.
+      this.fail(`member-list sync failed: ${(err as Error).message}`, err);
+      this.backoff();
+    }
+  }
+
+  status(): MemberSyncStatus {
+    const staged = this.deps.store.memberSync.transfer();
+    const t = this.target;
+    return {
+      announced: t === null ? null : { version: t.version, count: t.count, at: t.at },
+      transfer: staged === null ? null : { version: staged.version, kind: staged.kind, received: staged.received.length, total: staged.total },
+      lastSyncAt: this.lastSyncAt(),
+      ...this.counters,
+      lastApply: this.lastApply,
+      lastError: this.lastError,
+    };
+  }
+
+  // ---- announcements ----
+
+  private onAnnouncement(payload: Buffer): void {
+    if (payload.length === 0) return; // cleared at the broker: the list in force stays
+    const parsed = parseMessage(MembersAnnouncementSchema, payload);
+    if (!parsed.ok) {
+      this.log.warn({ errors: parsed.errors }, 'member-list announcement does not match the contract; ignored');
+      return;
+    }
+    const a = parsed.value;
+    if (a.keyId !== this.deps.keyId) {
+      this.target = null;
+      this.pending = null;
+      this.cancelRequest();
+      if (this.keyRefused !== a.version) {
+        this.keyRefused = a.version;
+        this.refuse(a.version, a.count, this.keyMessage(a.keyId));
+      }
+      return;
+    }
+    this.keyRefused = null;
+    if (this.target?.version !== a.version) {
+      // A new version: whatever went wrong with the last one starts afresh.
+      this.failures = 0;
+      this.forceSnapshot = false;
+      this.corruptInTransfer = 0;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      // A transfer asked for and not started is for the version before: ask for this one instead.
+      if (this.pending !== null) {
+        this.pending = null;
+        this.cancelRequest();
+      }
+    }
+    this.target = a;
+    this.evaluate();
+  }
+
+  /** Decides what to do next: nothing (in sync), apply what is staged, or ask for the next chunks. */
+  private evaluate(): void {
+    const t = this.target;
+    if (this.stopped || t === null || this.applyScheduled !== null) return;
+    const local = this.deps.store.members.stats();
+    const sync = this.deps.store.memberSync;
+    if (local.version === t.version && local.hash === t.hash) {
+      // Central says so as of its `at` (an old retained announcement is no proof that central is still there).
+      this.markSynced(new Date(Math.min(Date.parse(t.at), this.deps.clock.now().getTime())));
+      if (sync.transfer() !== null) sync.discard();
+      this.pending = null;
+      this.cancelRequest();
+      return;
+    }
+    let staged = sync.transfer();
+    if (staged !== null && !this.usable(staged, t, local)) {
+      sync.discard();
+      staged = null;
+    }
+    if (staged !== null && staged.received.length === staged.total) {
+      this.scheduleApply();
+      return;
+    }
+    if (this.retryTimer !== null) return; // backing off; the timer calls back
+    if (this.outstanding.size > 0 && this.outstandingFor === (staged?.transfer ?? this.pending?.transfer) && this.requestTimer !== null) return;
+    this.requestNext(staged);
+  }
+
+  private usable(staged: StagedTransfer, t: MembersAnnouncement, local: { version: number | null; hash: string }): boolean {
+    if (staged.version !== t.version || staged.keyId !== this.deps.keyId || staged.count !== t.count || staged.hash !== t.hash) return false;
+    return staged.kind === 'snapshot' || (staged.base === local.version && staged.baseHash === local.hash);
+  }
+
+  // ---- requests ----
+
+  /** Asks for the chunks from `from` (default: the first missing one), as many as the window allows. */
+  private requestNext(staged: StagedTransfer | null, from?: number): void {
+    const t = this.target;
+    if (this.send === null || t === null || this.stopped) return;
+    let transfer: string;
+    let kind: MembersRequest['kind'];
+    let start: number;
+    let count: number;
+    const window = this.deps.config.windowChunks;
+    if (staged !== null) {
+      const have = new Set(staged.received);
+      start = from ?? 0;
+      while (from === undefined && have.has(start)) start++;
+      count = 1;
+      while (count < window && start + count < staged.total && !have.has(start + count) && !(from !== undefined && this.outstanding.has(start + count))) count++;
+      transfer = staged.transfer;
+      kind = staged.kind;
+    } else {
+      if (this.pending === null || this.pending.version !== t.version) {
+        this.pending = { transfer: this.newId(), kind: this.forceSnapshot ? 'snapshot' : 'auto', version: t.version };
+      }
+      transfer = this.pending.transfer;
+      kind = this.pending.kind;
+      start = from ?? 0;
+      count = from === undefined ? window : 1;
+    }
+    const local = this.deps.store.members.stats();
+    const request: MembersRequest = {
+      transfer,
+      at: this.deps.clock.now().toISOString(),
+      keyId: this.deps.keyId,
+      version: t.version,
+      kind,
+      base: local.version === null ? null : { version: local.version, hash: local.hash },
+      from: start,
+      count,
+    };
+    if (!this.send(encodeMessage(MembersRequestSchema, request))) return; // link down: asked again on the next announcement
+    this.counters.requests++;
+    if (this.outstandingFor !== transfer) {
+      this.outstanding.clear();
+      this.outstandingFor = transfer;
+    }
+    for (let i = start; i < start + count; i++) this.outstanding.add(i);
+    this.log.debug({ version: t.version, kind, from: start, count }, 'member-list chunks requested');
+    this.armRequestTimer();
+  }
+
+  private armRequestTimer(): void {
+    if (this.requestTimer) clearTimeout(this.requestTimer);
+    this.requestTimer = setTimeout(() => {
+      this.requestTimer = null;
+      // Nothing (more) came: ask again from the first chunk still missing.
+      this.outstanding.clear();
+      this.log.info('member-list chunks did not arrive in time; asking again');
+      this.evaluate();
+    }, this.deps.config.requestTimeoutMs);
+    this.requestTimer.unref?.();
+  }
+
+  private cancelRequest(): void {
+    if (this.requestTimer) clearTimeout(this.requestTimer);
+    this.requestTimer = null;
+    this.outstanding.clear();
+  }
+
+  // ---- chunks ----
+
+  private onTransfer(payload: Buffer): void {
+    const parsed = parseMessage(MembersTransferSchema, payload);
+    if (!parsed.ok) {
+      this.counters.corruptChunks++;
+      this.log.warn({ errors: parsed.errors.slice(0, 3) }, 'member-list chunk refused: does not match the contract');
+      this.onCorrupt(null);
+      return;
+    }
+    const msg = parsed.value;
+    const staged = this.deps.store.memberSync.transfer();
+    const current = staged?.transfer ?? this.pending?.transfer;
+    if (msg.transfer !== current) return; // an earlier transfer's, still on its way
+    if (msg.type === 'refused') this.onRefused(msg);
+    else this.onChunk(msg, staged);
+  }
+
+  private onChunk(c: MembersChunk, staged: StagedTransfer | null): void {
+    const t = this.target;
+    const sync = this.deps.store.memberSync;
+    if (t === null) return;
+    if (c.keyId !== this.deps.keyId) {
+      if (staged !== null) sync.discard();
+      this.pending = null;
+      this.cancelRequest();
+      this.refuse(c.version, c.count, this.keyMessage(c.keyId));
+      return;
+    }
+    if (c.version !== t.version || c.count !== t.count || c.hash !== t.hash) return; // not what is announced now
+    if (staged !== null && (staged.kind !== c.kind || staged.total !== c.total || staged.base !== c.base)) {
+      // Not the transfer that was staged: start again.
+      sync.discard();
+      this.pending = null;
+      this.cancelRequest();
+      this.evaluate();
+      return;
+    }
+    if (chunkHash(c.entries) !== c.chunkHash) {
+      this.counters.corruptChunks++;
+      this.log.warn({ index: c.index, version: c.version }, 'member-list chunk refused: its hash does not match; asking for it again');
+      this.onCorrupt(c.index);
+      return;
+    }
+    if (staged !== null && staged.received.includes(c.index)) {
+      this.afterStaged();
+      return;
+    }
+    let rows: StagedRow[];
+    const sum = new ListHash();
+    try {
+      rows = c.entries.map((entry): StagedRow => {
+        const d = decodeMemberEntry(entry);
+        if (d.kind === 'removal') {
+          if (c.kind === 'snapshot') throw new Error('a removal in a snapshot');
+          return { cardHash: d.cardHash, removed: true };
+        }
+        if (c.kind === 'snapshot') {
+          if (chunkOfCard(d.row.cardHash, c.total) !== c.index) throw new Error('a card outside the chunk');
+          sum.addDigest(d.digest);
+        }
+        return { removed: false, ...d.row };
+      });
+    } catch (err) {
+      this.counters.corruptChunks++;
+      this.log.warn({ index: c.index, reason: (err as Error).message }, 'member-list chunk refused: an entry is not valid; asking for it again');
+      this.onCorrupt(c.index);
+      return;
+    }
+    if (staged === null) {
+      const local = this.deps.store.members.stats();
+      if (c.kind === 'delta' && c.base !== local.version) {
+        this.pending = null;
+        this.cancelRequest();
+        this.evaluate();
+        return;
+      }
+      sync.begin(
+        {
+          transfer: c.transfer,
+          kind: c.kind,
+          version: c.version,
+          base: c.base,
+          baseHash: c.kind === 'delta' ? local.hash : null,
+          keyId: c.keyId,
+          total: c.total,
+          count: c.count,
+          hash: c.hash,
+        },
+        this.deps.clock.now(),
+      );
+      this.pending = null;
+      // Now that the number of chunks is known, stop waiting for any beyond it.
+      for (const i of [...this.outstanding]) if (i >= c.total) this.outstanding.delete(i);
+    }
+    try {
+      sync.stageChunk(c.index, rows, sum.toHex());
+    } catch (err) {
+      if (!(err instanceof MemberListError)) throw err;
+      sync.discard();
+      this.abandon(c.version, c.count, `member list version ${c.version} refused: ${err.message}`);
+      return;
+    }
+    this.counters.chunks++;
+    this.afterStaged();
+  }
+
+  /** After a chunk was staged: apply when complete, ask for the next window when this one is in. */
+  private afterStaged(): void {
+    const staged = this.deps.store.memberSync.transfer();
+    if (staged === null) return;
+    for (const i of staged.received) this.outstanding.delete(i);
+    if (staged.received.length === staged.total) {
+      this.cancelRequest();
+      this.scheduleApply();
+      return;
+    }
+    this.armRequestTimer(); // progress: the timeout starts again
+    if (this.outstanding.size === 0) this.requestNext(staged);
+  }
+
+  private onCorrupt(index: number | null): void {
+    this.corruptInTransfer++;
+    if (this.corruptInTransfer > MAX_CORRUPT) {
+      const t = this.target;
+      this.deps.store.memberSync.discard();
+      this.abandon(t?.version ?? null, t?.count, `member list version ${t?.version ?? '?'}: ${this.corruptInTransfer} damaged chunks; trying again later`);
+      return;
+    }
+    // Unreadable as a whole: the request timer asks again for whatever is still missing.
+    if (index !== null) this.requestNext(this.deps.store.memberSync.transfer(), index);
+  }
+
+  private onRefused(r: MembersRefusal): void {
+    this.counters.refusals++;
+    this.log.info({ reason: r.reason, message: r.message, current: r.current }, 'central refused the member-list request');
+    this.deps.store.memberSync.discard();
+    this.pending = null;
+    this.cancelRequest();
+    switch (r.reason) {
+      case 'key-mismatch':
+        this.refuse(this.target?.version ?? null, this.target?.count, r.message);
+        this.target = null; // until the next announcement
+        return;
+      case 'superseded':
+      case 'unknown-version':
+        // The announcement of the newer version is on its way (or here already): start again with it shortly,
+        // and less often each time if it does not come.
+        this.backoff();
+        return;
+      default:
+        this.lastError = r.message;
+        this.backoff();
+    }
+  }
+
+  // ---- apply ----
+
+  private scheduleApply(): void {
+    if (this.applyScheduled !== null) return;
+    // On a later turn of the loop: taps waiting now are decided first.
+    this.applyScheduled = setImmediate(() => {
+      this.applyScheduled = null;
+      this.apply();
+    });
+  }
+
+  private apply(): void {
+    if (this.stopped) return;
+    const sync = this.deps.store.memberSync;
+    const staged = sync.transfer();
+    if (staged === null || staged.received.length !== staged.total) return this.evaluate();
+    try {
+      const now = this.deps.clock.now();
+      const result = sync.apply({ appliedAt: now, source: 'central', beforeCommit: this.deps.hooks?.beforeCommit });
+      this.counters.applied++;
+      this.failures = 0;
+      this.forceSnapshot = false;
+      this.corruptInTransfer = 0;
+      this.lastError = null;
+      const { hash: _hash, ...figures } = result;
+      this.lastApply = { ...figures, at: now.toISOString() };
+      this.deps.record({ result: 'applied', version: result.version, count: result.count });
+      this.log.info(
+        { version: result.version, kind: result.kind, count: result.count, added: result.added, changed: result.changed, removed: result.removed, lockMs: Math.round(result.lockMs * 10) / 10 },
+        'member list applied',
+      );
+      const t = this.target;
+      this.markSynced(t !== null && t.version === result.version ? new Date(Math.min(Date.parse(t.at), now.getTime())) : now);
+      this.deps.onApplied();
+    } catch (err) {
+      if (err instanceof MemberListError) {
+        // The transfer does not add up to what central announced: never applied; a snapshot next time.
+        sync.discard();
+        if (staged.kind === 'delta') this.forceSnapshot = true;
+        this.abandon(staged.version, staged.count, `member list version ${staged.version} refused: ${err.message}`);
+        return;
+      }
+      // Not the list's fault (disk, I/O): what is staged is still good; try again later.
+      this.fail(`member list version ${staged.version} could not be applied: ${(err as Error).message}`, err);
+      this.backoff();
+      return;
+    }
+    this.evaluate();
+  }
+
+  // ---- failures ----
+
+  private refuse(version: number | null, count: number | undefined, error: string): void {
+    this.counters.refusals++;
+    this.lastError = error;
+    this.log.error({ version }, error);
+    this.deps.record({ result: 'refused', version, ...(count === undefined ? {} : { count }), error: error.slice(0, 2000) });
+  }
+
+  /** Gives up on this transfer for now: reported once, tried again after a while. */
+  private abandon(version: number | null, count: number | undefined, error: string): void {
+    this.pending = null;
+    this.cancelRequest();
+    this.refuse(version, count, error);
+    this.corruptInTransfer = 0;
+    this.backoff();
+  }
+
+  private fail(message: string, err: unknown): void {
+    this.lastError = message;
+    this.log.error({ err }, message);
+  }
+
+  private backoff(ms?: number): void {
+    if (this.stopped) return;
+    if (ms === undefined) {
+      this.failures++;
+      ms = Math.min(MAX_BACKOFF_MS, 2000 * 2 ** (this.failures - 1));
+    }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.evaluate();
+    }, ms);
+    this.retryTimer.unref?.();
+  }
+
+  private keyMessage(theirs: string): string {
+    return `the member list was made with another deployment key (key id ${theirs}, this gateway's is ${this.deps.keyId}): refused`;
+  }
+
+  // ---- staleness ----
+
+  private lastSyncAt(): string | null {
+    const saved = this.deps.store.settings.get<{ lastSyncAt?: string }>(SETTING);
+    return saved?.lastSyncAt ?? null;
+  }
+
+  private markSynced(at: Date): void {
+    const last = this.lastSyncAt();
+    if (last === null || Date.parse(last) < at.getTime()) this.deps.store.settings.set(SETTING, { lastSyncAt: at.toISOString() });
+    this.checkStale();
+  }
+
+  /** Raises or clears `member-list-stale` by the last time central confirmed the list (or the list's own age). */
+  checkStale(): void {
+    const last = this.lastSyncAt() ?? this.deps.store.members.stats().updatedAt;
+    if (last === null) {
+      this.deps.alarms.set('member-list-stale', false);
+      return;
+    }
+    const age = this.deps.clock.now().getTime() - Date.parse(last);
+    const stale = age > this.deps.config.staleAfterDays * DAY_MS;
+    this.deps.alarms.set(
+      'member-list-stale',
+      stale,
+      stale ? `no member list confirmed by central for ${Math.floor(age / DAY_MS)} days (limit ${this.deps.config.staleAfterDays})` : 'member list confirmed by central',
+    );
+  }
+}

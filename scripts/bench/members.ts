@@ -1,0 +1,228 @@
+// Member-list distribution benchmark (docs/members.md):
+//   npx tsx scripts/bench/members.ts [members] [changes]      (or: oag bench, which runs it with 1,000,000 and 1,000)
+// Central runs in this process with its embedded broker; the branch is a real gateway in a child process, so each
+// memory figure is that side's own. Prints: the import at central (seconds, memory), the snapshot on the wire
+// (bytes, chunks), the branch's transfer and apply (seconds, write lock held, longest event-loop stall, memory), and
+// a re-import with `changes` members changed, end to end until the branch has applied the delta.
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { parse, stringify } from 'yaml';
+import { parseCentralConfig, startCentral } from '../../central/main.js';
+import { parseGatewayConfig } from '../../gateway/config.js';
+import { startGateway } from '../../gateway/main.js';
+import { generateMembersCsv } from './import.js';
+
+export interface MembersBenchResult {
+  members: number;
+  central: { importSeconds: number; rowsPerSecond: number; rssMb: number; maxRssMb: number };
+  wire: { snapshotBytes: number; bytesPerMember: number; chunks: number };
+  branch: { snapshotSeconds: number; applyLockMs: number; longestStallMs: number; rssMb: number; maxRssMb: number };
+  delta: { changes: number; importSeconds: number; propagationSeconds: number; endToEndSeconds: number; applyLockMs: number };
+}
+
+/** Messages from the branch process. */
+type BranchMessage =
+  | { type: 'ready' }
+  | { type: 'applied'; version: number; at: number; kind: string; lockMs: number; seconds: number; longestStallMs: number; rssMb: number; maxRssMb: number };
+
+const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+const mb = (bytes: number): number => round(bytes / 2 ** 20, 0);
+
+/** A copy of the export with `changes` members' blocked flag turned over, spread through the file. */
+async function withChanges(from: string, to: string, rows: number, changes: number): Promise<void> {
+  const every = Math.max(1, Math.floor(rows / changes));
+  const out = createWriteStream(to);
+  const lines = createInterface({ input: createReadStream(from), crlfDelay: Infinity });
+  let i = -1;
+  let changed = 0;
+  let chunk = '';
+  for await (const line of lines) {
+    let text = line;
+    if (i >= 0 && i % every === 0 && changed < changes) {
+      const f = line.split(',');
+      f[3] = f[3] === 'Y' ? 'N' : 'Y';
+      if (f[3] === 'N') f[4] = '';
+      text = f.join(',');
+      changed++;
+    }
+    chunk += `${text}\n`;
+    i++;
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  out.end(chunk);
+  await once(out, 'finish');
+}
+
+export async function benchMembers(opts: { members: number; changes: number }): Promise<MembersBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'oag-bench-members-'));
+  const keyHex = randomBytes(32).toString('hex');
+  const csv = join(dir, 'export.csv');
+  let central: Awaited<ReturnType<typeof startCentral>> | undefined;
+  let child: ReturnType<typeof fork> | undefined;
+  try {
+    await generateMembersCsv(csv, opts.members, 1, { keepCards: 0 });
+    central = await startCentral(
+      parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }),
+      { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: keyHex } },
+    );
+    const members = central.members!;
+    let started = performance.now();
+    const imported = await members.importFile(csv);
+    const importSeconds = (performance.now() - started) / 1000;
+    const centralRss = process.memoryUsage().rss;
+    const centralMaxRss = process.resourceUsage().maxRSS * 1024;
+
+    const script = fileURLToPath(import.meta.url);
+    // Compiled (dist/, as on a Pi) the child is plain JavaScript; from the sources it runs under tsx.
+    const compiled = import.meta.url.endsWith('.js');
+    const c = fork(script, ['--branch', central.brokerUrl, String(central.mqttProtocolVersion), keyHex, dir], {
+      execArgv: compiled ? [] : ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child = c;
+    const messages: BranchMessage[] = [];
+    const waiters: Array<() => void> = [];
+    c.on('message', (m) => {
+      messages.push(m as BranchMessage);
+      for (const w of waiters.splice(0)) w();
+    });
+    const exited = new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`the branch process exited with ${code}`))));
+    const next = async (predicate: (m: BranchMessage) => boolean): Promise<BranchMessage> => {
+      for (;;) {
+        const found = messages.find(predicate);
+        if (found) return found;
+        await Promise.race([new Promise<void>((r) => waiters.push(r)), exited]);
+      }
+    };
+    const bytesBefore = members.publisher.stats.bytesSent;
+    const chunksBefore = members.publisher.stats.chunksSent;
+    const snapshot = (await next((m) => m.type === 'applied' && m.version === imported.version)) as Extract<BranchMessage, { type: 'applied' }>;
+    const snapshotBytes = members.publisher.stats.bytesSent - bytesBefore;
+    const chunks = members.publisher.stats.chunksSent - chunksBefore;
+
+    const changedCsv = join(dir, 'export-changed.csv');
+    await withChanges(csv, changedCsv, opts.members, opts.changes);
+    started = performance.now();
+    const startedAt = Date.now();
+    const second = await members.importFile(changedCsv);
+    const deltaImportSeconds = (performance.now() - started) / 1000;
+    const importedAt = Date.now();
+    const delta = (await next((m) => m.type === 'applied' && m.version === second.version)) as Extract<BranchMessage, { type: 'applied' }>;
+
+    return {
+      members: imported.count,
+      central: { importSeconds: round(importSeconds), rowsPerSecond: Math.round(opts.members / importSeconds), rssMb: mb(centralRss), maxRssMb: mb(centralMaxRss) },
+      wire: { snapshotBytes, bytesPerMember: round(snapshotBytes / imported.count, 1), chunks },
+      branch: { snapshotSeconds: snapshot.seconds, applyLockMs: snapshot.lockMs, longestStallMs: snapshot.longestStallMs, rssMb: snapshot.rssMb, maxRssMb: snapshot.maxRssMb },
+      delta: {
+        changes: second.changed + second.added + second.removed,
+        importSeconds: round(deltaImportSeconds),
+        propagationSeconds: round((delta.at - importedAt) / 1000),
+        endToEndSeconds: round((delta.at - startedAt) / 1000),
+        applyLockMs: delta.lockMs,
+      },
+    };
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit').catch(() => undefined);
+    }
+    await central?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The branch: a real gateway on simulated drivers, syncing from central; reports each version it applies. */
+async function runBranch(brokerUrl: string, protocolVersion: 4 | 5, keyHex: string, dir: string): Promise<void> {
+  const send = (m: BranchMessage): void => void process.send?.(m);
+  const policy = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'branch.policy.yaml'), stringify({ ...policy, site: 'bench-branch' }));
+  const config = parseGatewayConfig({
+    site: 'bench-branch',
+    policyFile: join(dir, 'branch.policy.yaml'),
+    store: { path: join(dir, 'branch.sqlite') },
+    clock: { trust: 'trusted' },
+    http: { enabled: false },
+    log: { level: 'silent' },
+    hardware: { readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+    mqtt: { url: brokerUrl, protocolVersion, reconnectPeriodMs: 200 },
+  });
+  // How late a timer fires is how long a tap would have waited: the longest stall of the event loop.
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  let since = performance.now();
+  const running = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: keyHex } });
+  // The gateway's own start is not part of the sync.
+  delay.reset();
+  let reported = running.store.members.stats().version;
+  const timer = setInterval(() => {
+    const version = running.store.members.stats().version;
+    if (version === null || version === reported) return;
+    reported = version;
+    const at = Date.now();
+    const seconds = round((performance.now() - since) / 1000);
+    const last = running.memberSync!.status().lastApply;
+    // A moment later, so that the delay histogram has recorded the stall the apply itself caused.
+    setTimeout(() => {
+      send({
+        type: 'applied',
+        version,
+        at,
+        kind: last?.kind ?? '?',
+        lockMs: round(last?.lockMs ?? 0, 1),
+        seconds,
+        longestStallMs: round(delay.max / 1e6, 1),
+        rssMb: mb(process.memoryUsage().rss),
+        maxRssMb: mb(process.resourceUsage().maxRSS * 1024),
+      });
+      delay.reset();
+      since = performance.now();
+    }, 50);
+  }, 5);
+  send({ type: 'ready' });
+  process.once('SIGTERM', () => {
+    clearInterval(timer);
+    void running.stop().then(() => process.exit(0));
+  });
+}
+
+export function printMembersBench(r: MembersBenchResult): void {
+  const n = (x: number): string => x.toLocaleString('en-GB');
+  console.log(`member list, LMS export → central → a branch over MQTT (embedded broker, loopback), ${n(r.members)} members`);
+  console.log(`  central import      ${r.central.importSeconds} s (${n(r.central.rowsPerSecond)} rows/s), RSS ${r.central.rssMb} MB (peak ${r.central.maxRssMb} MB)`);
+  console.log(`  snapshot on wire    ${(r.wire.snapshotBytes / 2 ** 20).toFixed(1)} MB in ${r.wire.chunks} chunks (${r.wire.bytesPerMember} bytes a member)`);
+  console.log(
+    `  branch              transfer + apply ${r.branch.snapshotSeconds} s; write lock held ${r.branch.applyLockMs} ms; longest event-loop stall ${r.branch.longestStallMs} ms; RSS ${r.branch.rssMb} MB (peak ${r.branch.maxRssMb} MB)`,
+  );
+  console.log(
+    `  delta of ${n(r.delta.changes)}       re-import ${r.delta.importSeconds} s, then at the branch in ${r.delta.propagationSeconds} s (write lock ${r.delta.applyLockMs} ms): ${r.delta.endToEndSeconds} s end to end`,
+  );
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv[2] === '--branch') {
+    const [brokerUrl, protocol, keyHex, dir] = process.argv.slice(3) as [string, string, string, string];
+    await runBranch(brokerUrl, Number(protocol) === 5 ? 5 : 4, keyHex, dir);
+  } else {
+    const members = Number(process.argv[2] ?? 1_000_000);
+    const changes = Number(process.argv[3] ?? 1000);
+    if (!Number.isInteger(members) || members < 1 || !Number.isInteger(changes) || changes < 1) {
+      console.error('usage: npx tsx scripts/bench/members.ts [members] [changes]');
+      process.exit(2);
+    }
+    const result = await benchMembers({ members, changes });
+    printMembersBench(result);
+    if (process.argv.includes('--json')) console.log(JSON.stringify(result, null, 2));
+  }
+}

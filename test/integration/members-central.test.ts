@@ -1,0 +1,118 @@
+// Central's side of the member list as an operator meets it: `oag central members import` against a running
+// central's database (which then announces the version), the API to change one member with its errors, and the
+// dashboard's view of which branches are behind.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseCentralConfig, startCentral } from '../../central/main.js';
+import type { RunningCentral } from '../../central/main.js';
+import type { RunningGateway } from '../../gateway/main.js';
+import { generateMembersCsv } from '../../scripts/bench/import.js';
+import { runCentralMembersImport } from '../../scripts/commands/central.js';
+import { TEST_KEY_HEX, startBranch, startTestCentral, tap, tempDir, until } from '../unit/members-sync/helpers.js';
+
+let dir: string;
+let central: RunningCentral;
+let valid: string[];
+const branches: RunningGateway[] = [];
+
+type Json = Record<string, unknown>;
+async function api(path: string, init?: RequestInit, base = central.httpUrl): Promise<{ status: number; body: Json }> {
+  const response = await fetch(new URL(path, base), init);
+  return { status: response.status, body: (await response.json()) as Json };
+}
+const patch = (body: unknown, base?: string) => api('/api/members', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, base);
+
+beforeAll(async () => {
+  dir = tempDir('members-central');
+  central = await startTestCentral(dir, { config: { members: { pollSeconds: 1 } } });
+  valid = (await generateMembersCsv(join(dir, 'export.csv'), 300, 5, { keepCards: 10 })).cards.valid;
+});
+
+afterAll(async () => {
+  for (const b of branches) await b.stop();
+  await central?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('central’s member list', () => {
+  it('announces a version that `oag central members import` wrote to its database; branches apply it', async () => {
+    writeFileSync(join(dir, 'central.yaml'), `store: { path: ${join(dir, 'central.sqlite')} }\n`);
+    writeFileSync(join(dir, 'key.hex'), `${TEST_KEY_HEX}\n`);
+    let out = '';
+    let err = '';
+    const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
+    const code = await runCentralMembersImport(join(dir, 'export.csv'), { config: join(dir, 'central.yaml'), keyFile: join(dir, 'key.hex') }, io);
+    expect({ code, err }).toMatchObject({ code: 0 });
+    expect(out).toMatch(/new version 1, 300 members/);
+    expect(out).toMatch(/added\s+300/);
+    await until(() => central.members!.publisher.lastAnnouncement?.version === 1, 'central to announce version 1');
+    const town = await startBranch(dir, 'town', central);
+    branches.push(town);
+    await until(() => town.store.members.stats().version === 1, 'town to apply it');
+    expect(tap(town, valid[0]!).decision).toBe('granted');
+
+    // Without a key the command refuses to run; with a file it cannot use it changes nothing.
+    vi.stubEnv('OAG_DEPLOYMENT_KEY', '');
+    try {
+      expect(await runCentralMembersImport(join(dir, 'export.csv'), { config: join(dir, 'central.yaml') }, io)).toBe(2);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    writeFileSync(join(dir, 'cut.csv'), 'card_number,date_of_birth\n');
+    expect(await runCentralMembersImport(join(dir, 'cut.csv'), { config: join(dir, 'central.yaml'), keyFile: join(dir, 'key.hex') }, io)).toBe(1);
+    expect(central.members!.store.current()!.version).toBe(1);
+  });
+
+  it('shows which branches are behind, and changes one member through the API', async () => {
+    const village = await startBranch(dir, 'village', central);
+    branches.push(village);
+    await until(() => village.store.members.stats().version === 1, 'village to apply version 1');
+    await until(async () => (await api('/api/members')).body.behind === 0, 'both branches current at central');
+    await village.stop();
+    branches.splice(branches.indexOf(village), 1);
+
+    expect(await patch({ cardNumber: valid[1], blocked: true, actor: 'desk' })).toMatchObject({ status: 200, body: { changed: true, version: 2 } });
+    expect(await patch({ cardNumber: valid[1], blocked: true, actor: 'desk' })).toMatchObject({ status: 200, body: { changed: false, version: 2 } });
+    const town = branches[0]!;
+    await until(() => town.store.members.stats().version === 2, 'town to apply version 2');
+    await until(async () => {
+      const sites = (await api('/api/members')).body.sites as Array<{ site: string; status: string }>;
+      return sites.find((s) => s.site === 'town')?.status === 'current';
+    }, 'central to see town current');
+    const status = (await api('/api/members')).body;
+    expect(status).toMatchObject({ enabled: true, current: { version: 2, count: 300, source: 'api:desk' }, behind: 1 });
+    expect(status.sites).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ site: 'town', status: 'current', version: 2, behind: 0 }),
+        expect.objectContaining({ site: 'village', status: 'behind', version: 1, behind: 1, online: false }),
+      ]),
+    );
+  });
+
+  it('answers a bad change with the field named, and an unknown card with 404', async () => {
+    expect(await patch({ cardNumber: valid[2], actor: 'desk' })).toMatchObject({
+      status: 400,
+      body: { errors: ['(root): name at least one of blocked, blockedUntil, expires, openAccess, staff'] },
+    });
+    expect(await patch({ cardNumber: '12!', blocked: true, actor: 'desk' })).toMatchObject({ status: 400, body: { message: 'cardNumber: card number has characters other than letters and digits' } });
+    expect(await patch({ cardNumber: valid[2], expires: '31/12/2030', actor: 'desk' })).toMatchObject({ status: 400, body: { errors: ['expires: must be a date YYYY-MM-DD'] } });
+    expect((await patch({ cardNumber: '21999999999999', blocked: true, actor: 'desk' })).status).toBe(404);
+  });
+
+  it('runs without member lists when central has no deployment key', async () => {
+    const keyless = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' }, log: { level: 'silent' } }), {
+      clock: { now: () => new Date() },
+      logger: pino({ level: 'silent' }),
+      env: {},
+    });
+    try {
+      expect(keyless.members).toBeNull();
+      expect(await api('/api/members', undefined, keyless.httpUrl)).toMatchObject({ status: 200, body: { enabled: false, current: null } });
+      expect((await patch({ cardNumber: valid[0], blocked: true, actor: 'desk' }, keyless.httpUrl)).status).toBe(503);
+    } finally {
+      await keyless.close();
+    }
+  });
+});

@@ -1,0 +1,176 @@
+// Central's import of an LMS member export: column mapping and category rules as Koha and Sierra exports need
+// them, rejected rows by line and reason (never quoting a card number), and files that change nothing.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LmsMappingSchema, type LmsMappingInput } from '../../../central/members/config.js';
+import { LmsImportError, importLmsCsv } from '../../../central/members/lms-import.js';
+import { parseAmount, parseLmsDate } from '../../../central/members/lms-row.js';
+import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { ExportFolderWatch } from '../../../central/members/watch.js';
+import { CentralStore } from '../../../central/store.js';
+import { createCardHasher, deploymentKeyId } from '../../../policies/cards.js';
+import { parseMemberFields } from '../../../policies/member-list.js';
+import { TEST_KEY_HEX, hashCard } from './helpers.js';
+
+const KEY = Buffer.from(TEST_KEY_HEX, 'hex');
+const NOW = new Date('2026-03-02T10:00:00.000Z');
+let dir: string;
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function setUp(): CentralMemberStore {
+  dir = mkdtempSync(join(tmpdir(), 'oag-lms-'));
+  const central = new CentralStore(':memory:');
+  cleanups.push(() => {
+    central.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return new CentralMemberStore(central.db);
+}
+
+function run(store: CentralMemberStore, csv: string, mapping: LmsMappingInput, name = 'export.csv') {
+  const file = join(dir, name);
+  writeFileSync(file, csv);
+  return importLmsCsv(store, file, { mapping: LmsMappingSchema.parse(mapping), hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), now: NOW, keepVersions: 50 });
+}
+
+const member = (store: CentralMemberStore, card: string) => {
+  const fields = store.fields(hashCard(card));
+  return fields === undefined ? undefined : parseMemberFields(fields);
+};
+
+const KOHA: LmsMappingInput = {
+  columns: { cardNumber: 'cardnumber', birthDate: 'dateofbirth', expires: 'dateexpiry', category: 'categorycode', blocked: 'debarred', fines: 'account_balance' },
+  openAccessCategories: ['OA', 'STAFF'],
+  staffCategories: ['STAFF'],
+  finesBlockAt: 10,
+  maxRejectedFraction: 0.5,
+};
+
+const KOHA_CSV = [
+  'cardnumber,surname,firstname,dateofbirth,dateexpiry,categorycode,debarred,account_balance',
+  '21000000000011,Smith,Ann,1980-02-03,2027-01-31,OA,,0.00',
+  '21000000000012,Jones,Bob,1975-06-07,2027-01-31,ADULT,,0.00',
+  '21000000000013,Brown,Cy,1990-01-01,2027-01-31,oa,2026-12-31,0.00',
+  '21000000000014,Green,Di,1985-01-01,2027-01-31,OA,9999-12-31,0.00',
+  '21000000000015,White,Ed,1985-01-01,2027-01-31,OA,2020-01-01,0.00',
+  '21000000000016,Black,Fi,1985-01-01,2027-01-31,OA,,12.50',
+  '21000000000017,Staff,Gi,1970-01-01,2030-01-01,STAFF,,0',
+  '21000000000018,Bad,Date,31/02/1990,2027-01-31,OA,,0',
+  '210,Short,Card,1980-01-01,2027-01-31,OA,,0',
+  '21000000000011,Dup,Row,1980-01-01,2027-01-31,OA,,0',
+  '21000000000019,Owes,Lots,1980-01-01,2027-01-31,OA,,lots',
+  '',
+].join('\n');
+
+describe('importing an LMS export at central', () => {
+  it('reads a Koha-style export with category rules, debarments and a fines threshold', async () => {
+    const store = setUp();
+    const summary = await run(store, KOHA_CSV, KOHA);
+    expect(summary).toMatchObject({ added: 7, changed: 0, removed: 0, total: 11, rejectedCount: 4, count: 7, version: 1, created: true });
+    expect(summary.rejected).toEqual([
+      { line: 9, reason: 'dateofbirth: not a date "31/02/1990" (use YYYY-MM-DD or DD/MM/YYYY)' },
+      { line: 10, reason: 'cardnumber: card number is shorter than 4 characters' },
+      { line: 11, reason: 'cardnumber: the same card as line 2' },
+      { line: 12, reason: 'account_balance: not an amount "lots"' },
+    ]);
+    expect(JSON.stringify(summary)).not.toMatch(/2100000000001\d/);
+    expect(member(store, '21000000000011')).toMatchObject({ openAccess: true, blocked: false, staff: false, birthDate: '1980-02-03', expires: '2027-01-31' });
+    expect(member(store, '21000000000012')).toMatchObject({ openAccess: false });
+    expect(member(store, '21000000000013')).toMatchObject({ openAccess: true, blocked: true, blockedUntil: '2026-12-31' });
+    expect(member(store, '21000000000014')).toMatchObject({ blocked: true, blockedUntil: null });
+    expect(member(store, '21000000000015')).toMatchObject({ blocked: false, blockedUntil: null });
+    expect(member(store, '21000000000016')).toMatchObject({ blocked: true, blockedUntil: null });
+    expect(member(store, '21000000000017')).toMatchObject({ staff: true, openAccess: true });
+    // Only what a decision needs is kept: no names, no category, no amount.
+    const stored = store.db.prepare('SELECT fields FROM members_current').pluck().all().join('\n');
+    expect(stored).not.toMatch(/Smith|OA|STAFF|12\.50/);
+  });
+
+  it('reads a Sierra-style export: another delimiter, month-first dates, block codes and money with symbols', async () => {
+    const store = setUp();
+    const csv = ['P BARCODE|BIRTH DATE|EXP DATE|P TYPE|MBLOCK|MONEY OWED', '21000000000031|02-03-1980|01-31-2027|OA|-|$0.00', '21000000000032|02-03-1980|01-31-2027|OA|c|$0.00', '21000000000033|02-03-1980|01-31-2027|OA|-|$1,234.00'].join('\n');
+    const summary = await run(store, csv, {
+      columns: { cardNumber: 'P BARCODE', birthDate: 'BIRTH DATE', expires: 'EXP DATE', category: 'P TYPE', blocked: 'MBLOCK', fines: 'MONEY OWED' },
+      openAccessCategories: ['OA'],
+      blockedValues: ['c', 'x'],
+      finesBlockAt: 5,
+      dateOrder: 'mdy',
+      delimiter: '|',
+    });
+    expect(summary).toMatchObject({ added: 3, rejectedCount: 0 });
+    expect(member(store, '21000000000031')).toMatchObject({ birthDate: '1980-02-03', expires: '2027-01-31', blocked: false, openAccess: true });
+    expect(member(store, '21000000000032')).toMatchObject({ blocked: true });
+    expect(member(store, '21000000000033')).toMatchObject({ blocked: true });
+  });
+
+  it('makes a new version with what changed, and none when the export is the same', async () => {
+    const store = setUp();
+    await run(store, KOHA_CSV, KOHA);
+    const again = await run(store, KOHA_CSV, KOHA);
+    expect(again).toMatchObject({ created: false, version: 1, unchanged: 7 });
+    const next = KOHA_CSV.replace('21000000000012,Jones,Bob,1975-06-07,2027-01-31,ADULT', '21000000000012,Jones,Bob,1975-06-07,2027-01-31,OA').replace(/^21000000000017.*$/m, '21000000000020,New,Hi,1990-01-01,2028-01-01,OA,,0');
+    expect(await run(store, next, KOHA)).toMatchObject({ created: true, version: 2, added: 1, changed: 1, removed: 1, unchanged: 5, count: 7 });
+    expect(store.deltaEntries(1)).toHaveLength(3);
+  });
+
+  it('changes nothing when the file cannot be used', async () => {
+    const store = setUp();
+    await run(store, KOHA_CSV, KOHA);
+    const before = store.current();
+    const refused = async (csv: string, mapping: LmsMappingInput, message: RegExp): Promise<void> => {
+      await expect(run(store, csv, mapping)).rejects.toThrow(message);
+      expect(store.current()).toEqual(before);
+    };
+    await refused('', KOHA, /the file is empty: nothing changed/);
+    await refused('cardnumber,dateofbirth\n', KOHA, /missing columns "dateexpiry", "categorycode", "debarred", "account_balance"/);
+    await refused(KOHA_CSV.split('\n')[0]!, KOHA, /a header but no member rows/);
+    await refused(KOHA_CSV, { ...KOHA, maxRejectedFraction: 0.1 }, /4 of 11 rows rejected \(36\.4%, more than the 10% allowed\): nothing changed/);
+    // A cut-short export would remove most of the list.
+    await refused(KOHA_CSV.split('\n').slice(0, 3).join('\n'), KOHA, /would remove 5 of the 7 members .* a cut-short export/);
+    await expect(run(store, '"21000000000011,1980-02-03\n', KOHA)).rejects.toBeInstanceOf(LmsImportError);
+  });
+
+  it('reads dates and amounts as LMS exports write them', () => {
+    expect(parseLmsDate('2026-05-01 00:00:00', 'dmy')).toBe('2026-05-01');
+    expect(parseLmsDate('1/2/2026', 'dmy')).toBe('2026-02-01');
+    expect(parseLmsDate('1/2/2026', 'mdy')).toBe('2026-01-02');
+    expect(parseLmsDate('31.12.2026', 'dmy')).toBe('2026-12-31');
+    expect(parseLmsDate('2026-02-30', 'dmy')).toBeUndefined();
+    expect(parseAmount('£1,234.50')).toBe(1234.5);
+    expect(parseAmount('-3.00')).toBe(-3);
+    expect(parseAmount('12,5')).toBeUndefined();
+  });
+});
+
+describe('the watched export folder', () => {
+  it('imports each settled CSV once, moving it to imported/ or, with the reason, to refused/', async () => {
+    const store = setUp();
+    const folder = join(dir, 'drop');
+    const mapping = LmsMappingSchema.parse(KOHA);
+    const watch = new ExportFolderWatch({
+      config: { folder, intervalSeconds: 3600, settleSeconds: 0 },
+      importFile: (file, source) => importLmsCsv(store, file, { mapping, hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), now: NOW, keepVersions: 50, source }),
+      // The files' times are the machine's (a second on: a file's time may be a fraction of a millisecond ahead).
+      clock: { now: () => new Date(Date.now() + 1000) },
+      logger: pino({ level: 'silent' }),
+    });
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'nightly.csv'), KOHA_CSV);
+    writeFileSync(join(folder, 'broken.csv'), 'nonsense\n1,2\n');
+    writeFileSync(join(folder, 'notes.txt'), 'not an export');
+    expect((await watch.scan()).sort()).toEqual(['broken.csv', 'nightly.csv']);
+    expect(store.current()).toMatchObject({ version: 1, count: 7, source: 'folder:nightly.csv' });
+    expect(readdirSync(join(folder, 'imported'))).toEqual([expect.stringMatching(/-nightly\.csv$/)]);
+    const refused = readdirSync(join(folder, 'refused')).sort();
+    expect(refused).toEqual([expect.stringMatching(/-broken\.csv$/), expect.stringMatching(/-broken\.csv\.txt$/)]);
+    expect(readFileSync(join(folder, 'refused', refused[1]!), 'utf8')).toMatch(/missing columns/);
+    expect(existsSync(join(folder, 'notes.txt'))).toBe(true);
+    expect(await watch.scan()).toEqual([]);
+  });
+});

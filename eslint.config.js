@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript run by Node (the bin shim, build helpers).
+    files: ['bin/**/*.js', 'scripts/**/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+  },
+  {
     // The rooms of ARCHITECTURE.md: policies import nothing of the project, firmware-bridge nothing either.
     files: ['policies/**/*.ts'],
     rules: {

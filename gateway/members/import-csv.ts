@@ -6,7 +6,8 @@
 // (unreadable, empty, columns missing, too many bad rows) throws ImportError and changes nothing.
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CsvError, Parser } from 'csv-parse';
+import { BatchingParser, CsvError, csvLine, csvProblem, isHeader, locateColumns as locate, MAX_RECORD_BYTES } from '../../policies/member-csv.js';
+import type { ParsedRecord } from '../../policies/member-csv.js';
 import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
 import { DEFAULT_MEMBER_MAPPING, type MemberField, type MemberImportMapping } from './mapping.js';
 import { createMemberRowSchema, type MemberRowInput } from './row-schema.js';
@@ -65,53 +66,7 @@ export class ImportError extends Error {
 
 export const MAX_REJECTED_LISTED = 10_000;
 const PROGRESS_EVERY = 2_000;
-const PARSE_BATCH = 500;
-const MAX_RECORD_BYTES = 64 * 1024;
 const FIELDS: readonly MemberField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
-
-const CSV_PROBLEMS: Record<string, string> = {
-  CSV_INVALID_CLOSING_QUOTE: 'a quote inside a field that is not quoted as a whole',
-  INVALID_OPENING_QUOTE: 'a quote inside a field that is not quoted as a whole',
-  CSV_QUOTE_NOT_CLOSED: 'a quoted field is never closed',
-  CSV_MAX_RECORD_SIZE: `a record longer than ${MAX_RECORD_BYTES} bytes`,
-  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'characters after a closing quote',
-};
-
-/** csv-parse's own messages quote field contents; ours give the line and the kind of problem only. */
-function csvProblem(error: CsvError): string {
-  return `not valid CSV: ${CSV_PROBLEMS[error.code] ?? error.code}`;
-}
-
-function csvLine(error: CsvError | undefined): number {
-  const lines = error?.lines;
-  return typeof lines === 'number' ? lines : 0;
-}
-
-interface ParsedRecord {
-  line: number;
-  fields: string[];
-}
-
-/**
- * Hands records on in arrays (one await per few hundred rows, not per row), each with its line number taken as
- * it is parsed (the stream's own counter runs ahead of the consumer).
- */
-class BatchingParser extends Parser {
-  private batch: ParsedRecord[] = [];
-
-  override push(record: unknown): boolean {
-    if (record === null) {
-      if (this.batch.length > 0) super.push(this.batch);
-      this.batch = [];
-      return super.push(null);
-    }
-    this.batch.push({ line: this.info.lines, fields: record as string[] });
-    if (this.batch.length < PARSE_BATCH) return true;
-    const full = this.batch;
-    this.batch = [];
-    return super.push(full);
-  }
-}
 
 /** Line numbers of the rows handed to the store, by position, to name the line of a duplicate. */
 class Lines {
@@ -144,40 +99,6 @@ function readableSize(filePath: string): number {
   }
   if (size === 0) throw new ImportError(`${filePath}: the file is empty: nothing changed`);
   return size;
-}
-
-/** Column index per mapped field (-1 = not mapped), or ImportError naming what is missing. */
-function locateColumns(header: readonly string[], mapping: MemberImportMapping, filePath: string): Record<MemberField, number> {
-  const names = header.map((h) => h.trim().toLowerCase());
-  const index = {} as Record<MemberField, number>;
-  const missing: string[] = [];
-  for (const field of FIELDS) {
-    const column = mapping.columns[field];
-    if (column === undefined) {
-      index[field] = -1;
-      continue;
-    }
-    const key = column.toLowerCase();
-    const at = names.indexOf(key);
-    if (at < 0) missing.push(column);
-    else if (names.indexOf(key, at + 1) >= 0) throw new ImportError(`${filePath}: the header has column "${column}" twice`);
-    index[field] = at;
-  }
-  if (missing.length > 0) {
-    // If the file has no header, its first line is a member's row: never quote it.
-    const looksLikeData = header.some((h) => /\d{4,}/.test(h));
-    const found = looksLikeData ? 'the first line does not look like a header' : `the header has ${header.map((h) => `"${h.trim()}"`).join(', ')}`;
-    throw new ImportError(
-      `${filePath}: missing column${missing.length === 1 ? '' : 's'} ${missing.map((c) => `"${c}"`).join(', ')} (${found}); ` +
-        'check members.mapping in the config: nothing changed',
-    );
-  }
-  return index;
-}
-
-/** A header line again (two exports concatenated): reported as such rather than as nine bad fields. */
-function isHeader(fields: readonly string[], header: readonly string[]): boolean {
-  return fields.length === header.length && fields.every((f, i) => f.trim().toLowerCase() === header[i]!.trim().toLowerCase());
 }
 
 /** Withholds any part of a message that would repeat the row's card number (a misaligned row, say). */
@@ -233,7 +154,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       for (const { line, fields } of batch) {
         if (columns === undefined) {
           header = fields;
-          columns = locateColumns(fields, mapping, filePath);
+          columns = locate(fields, FIELDS, mapping.columns, { filePath, configPath: 'members.mapping' }, (message) => new ImportError(message));
           width = fields.length;
           cardAt = columns.cardNumber;
           continue;

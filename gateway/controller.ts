@@ -125,6 +125,7 @@ export class Gateway {
         lockdown: this.lockdown,
         emergency: this.fireActive || this.fireLatched,
         clockTrusted: this.clockTrusted,
+        memberListStale: this.alarms.has('member-list-stale'),
       }),
       mode: () => this.mode,
       door: this.door,

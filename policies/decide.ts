@@ -18,9 +18,9 @@ function grant(reason: GrantReason, mode: BranchMode, booking?: ActiveBooking): 
  * Decide one tap. Order:
  * emergency → lockdown → unknown card → staff → staffed mode → blocked → expired → by mode:
  * closed: active booking for one of the member's groups (else `closed`) → registration if bookings need it →
- *   age (booking's own minimum if set) → clock trust → capacity → PIN if rules.pin is `always`;
+ *   age (booking's own minimum if set) → clock trust → stale list → capacity → PIN if rules.pin is `always`;
  * changeover: `changeover`;
- * open access: registration → age → clock trust → last entry → capacity → PIN.
+ * open access: registration → age → clock trust → stale list → last entry → capacity → PIN.
  */
 export function decide(policy: Policy, member: Member | undefined, ctx: DecisionContext): Decision {
   if (ctx.emergency) return refuse('emergency', 'emergency');
@@ -49,6 +49,7 @@ function decideOpenAccess(c: CompiledPolicy, span: Span, member: Member, ctx: De
   if (rules.requireOpenAccessRegistration && !member.openAccess) return refuse('not-registered', mode);
   if (!meetsMinimumAge(member, rules.minimumAge, today)) return refuse('under-age', mode);
   if (!ctx.clockTrusted && rules.clockUntrusted === 'deny') return refuse('clock-untrusted', mode);
+  if (ctx.memberListStale === true && rules.staleMemberList === 'deny') return refuse('member-list-stale', mode);
   // Last entry guards the end of opening; open access that hands over to staff needs no cutoff.
   if (rules.lastEntryMinutes > 0 && span.until !== null && span.next === 'closed' && at >= span.until - rules.lastEntryMinutes * 60_000) {
     return refuse('last-entry-passed', mode);
@@ -78,6 +79,7 @@ function decideBooking(c: CompiledPolicy, member: Member, ctx: DecisionContext, 
   const minimumAge = booking.minimumAge === undefined ? rules.minimumAge : booking.minimumAge;
   if (!meetsMinimumAge(member, minimumAge, today)) return refuse('under-age', mode);
   if (!ctx.clockTrusted && rules.clockUntrusted === 'deny') return refuse('clock-untrusted', mode);
+  if (ctx.memberListStale === true && rules.staleMemberList === 'deny') return refuse('member-list-stale', mode);
   if (rules.capacity !== null && ctx.occupancy >= rules.capacity) return refuse('full', mode);
   if (rules.pin === 'always') {
     const pinRefusal = checkPin(c, member, ctx, at, mode);

@@ -164,6 +164,11 @@ export const RulesSchema = z.strictObject({
   staffAllowed: z.boolean().default(true),
   /** Unstaffed member entry while the clock is not trusted (staff still enter). */
   clockUntrusted: z.enum(['deny', 'allow']).default('deny'),
+  /**
+   * Unstaffed member entry while the member list is stale (no successful sync for the gateway's
+   * `members.staleAfterDays`): a list nobody refreshes must not grant for ever. Staff still enter.
+   */
+  staleMemberList: z.enum(['deny', 'allow']).default('deny'),
   /** Booking entry also needs open-access registration. */
   bookingsNeedRegistration: z.boolean().default(false),
 });

@@ -20,6 +20,7 @@ export const REFUSAL_REASONS = [
   'lockdown',
   'emergency',
   'clock-untrusted',
+  'member-list-stale',
   'pin-required',
   'pin-wrong',
   'pin-locked',
@@ -67,6 +68,8 @@ export interface DecisionContext {
   emergency: boolean;
   /** Whether the system clock is trusted (NTP synchronised or RTC). */
   clockTrusted: boolean;
+  /** The member list has not been refreshed for longer than the branch allows (rule `staleMemberList`). */
+  memberListStale?: boolean | undefined;
   /** PIN typed on the keypad for this tap, if any. */
   pin?: string | undefined;
   /** Consecutive wrong PINs recently recorded for this card (the gateway keeps the count). */

@@ -15,6 +15,7 @@ export const REASON_TEXT: Record<RefusalReason | GrantReason, string> = {
   lockdown: 'lockdown is on',
   emergency: 'emergency: fire alarm active or not yet reset',
   'clock-untrusted': 'the gateway’s clock is not synchronised',
+  'member-list-stale': 'the member list has not been updated for too long',
   'pin-required': 'needs the PIN on the keypad',
   'pin-wrong': 'wrong PIN',
   'pin-locked': 'too many wrong PINs: locked for a while',

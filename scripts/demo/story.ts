@@ -15,6 +15,7 @@ const REFUSAL_TEXT: Record<string, string> = {
   lockdown: 'lockdown',
   emergency: 'fire alarm: do not enter',
   'clock-untrusted': 'clock not trusted',
+  'member-list-stale': 'member list out of date',
   'pin-required': 'PIN needed',
   'pin-wrong': 'wrong PIN',
   'pin-locked': 'PIN locked for now',

@@ -251,3 +251,17 @@ describe('a restart in the middle of open access', () => {
     expect(system[0]?.data).toMatchObject({ what: 'recovered' });
   });
 });
+
+describe('a member list nobody has refreshed', () => {
+  it('refuses members while member-list-stale is raised (the policy default), lets staff in, and recovers when it clears', async () => {
+    const h = await start('19:00');
+    const { gateway } = h.running;
+    gateway.alarms.raise('member-list-stale', 'no successful sync for 31 days');
+    h.tap('04A1B2C3D4');
+    h.tap('04EE0000AA');
+    expect(h.reasons()).toEqual(['member-list-stale', 'staff']);
+    gateway.alarms.clear('member-list-stale');
+    h.tap('04A1B2C3D5');
+    expect(h.reasons().at(-1)).toBe('member');
+  });
+});

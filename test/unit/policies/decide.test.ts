@@ -288,3 +288,23 @@ describe('determinism', () => {
     expect(modes).toEqual(['open-access', 'closed', 'staffed', 'open-access', 'changeover', 'closed', 'closed', 'open-access']);
   });
 });
+
+describe('a stale member list', () => {
+  const stalePolicy = (rule?: 'deny' | 'allow'): Policy =>
+    policyOf({
+      schedule: { weekly: { mon: [{ from: '00:00', to: '24:00', mode: 'open-access' }] } },
+      rules: rule === undefined ? {} : { staleMemberList: rule },
+    });
+  const member: Member = { expires: null, blocked: false, blockedUntil: null, openAccess: true, birthDate: '1980-01-01', adult: null, staff: false, groups: [], pinHash: null };
+  const ctx: DecisionContext = { at: new Date('2026-11-23T12:00:00Z'), occupancy: 0, lockdown: false, emergency: false, clockTrusted: true };
+
+  it('refuses members with member-list-stale by default, but not staff', () => {
+    expect(d(stalePolicy(), member, { ...ctx, memberListStale: true })).toMatchObject({ allow: false, reason: 'member-list-stale' });
+    expect(d(stalePolicy(), { ...member, staff: true }, { ...ctx, memberListStale: true })).toMatchObject({ allow: true, reason: 'staff' });
+    expect(d(stalePolicy(), member, { ...ctx, memberListStale: false })).toMatchObject({ allow: true, reason: 'member' });
+  });
+
+  it('keeps letting members in when the branch chose to allow it', () => {
+    expect(d(stalePolicy('allow'), member, { ...ctx, memberListStale: true })).toMatchObject({ allow: true, reason: 'member' });
+  });
+});

@@ -34,6 +34,7 @@ describe('policy document: defaults', () => {
       pinLockoutSeconds: 30,
       staffAllowed: true,
       clockUntrusted: 'deny',
+      staleMemberList: 'deny',
       bookingsNeedRegistration: false,
     });
     expect(r.policy.closing.warningMinutes).toEqual([15, 5]);

@@ -188,13 +188,19 @@ export class Gateway {
     this.every(RETENTION_CHECK_MS, () => this.purgeOldEvents());
 
     const onChange = (): void => {
-      this.applyRegime();
       this.bus.emit('state-changed');
     };
-    for (const event of ['door-state', 'alarm', 'occupancy-changed', 'lights-changed', 'schedule-mode'] as const) {
+    for (const event of ['door-state', 'alarm', 'occupancy-changed', 'lights-changed'] as const) {
       this.bus.on(event, onChange);
       this.cleanups.push(() => this.bus.off(event, onChange));
     }
+    // Only the schedule (here), lockdown and fire (modeChanged) change the branch mode, so only they re-hold the door.
+    const onScheduleMode = (): void => {
+      this.applyRegime();
+      this.bus.emit('state-changed');
+    };
+    this.bus.on('schedule-mode', onScheduleMode);
+    this.cleanups.push(() => this.bus.off('schedule-mode', onScheduleMode));
     const onPolicy = (): void => {
       this.schedule.refresh();
       this.bus.emit('state-changed');

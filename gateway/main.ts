@@ -79,12 +79,13 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     const clock = options.clock ?? systemClock;
     online = config.sip2 === undefined ? undefined : createOnlineCheck(config.sip2, { clock, logger, env: options.env ?? process.env });
     online?.start();
+    const hashCard = createCardHasher(key);
     const gateway = new Gateway({
       config,
       policy,
       hardware,
       store,
-      hashCard: createCardHasher(key),
+      hashCard,
       clock,
       clockTrusted: createClockTrust(config.clock),
       logger,
@@ -92,7 +93,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     });
     gateway.start();
     const api = config.http.enabled
-      ? await startLocalApi({ gateway, hardware, config: config.http, logger, console: { store, hashCard: createCardHasher(key), clock } })
+      ? await startLocalApi({ gateway, hardware, config: config.http, logger, console: { store, hashCard, clock } })
       : undefined;
     // With a broker, the member list comes from central (docs/members.md); the tap path never waits on it.
     const memberSync =

@@ -94,3 +94,10 @@ export function locateColumns<F extends string>(
 export function isHeader(fields: readonly string[], header: readonly string[]): boolean {
   return fields.length === header.length && fields.every((f, i) => f.trim().toLowerCase() === header[i]!.trim().toLowerCase());
 }
+
+/** Withholds any part of a message that would repeat the row's card number (a misaligned row, say). */
+export function withhold(message: string, rawCard: string): string {
+  const card = rawCard.trim();
+  if (card.length < 4 || !message.includes(card)) return message;
+  return message.split(card).join('(withheld)');
+}

@@ -8,7 +8,7 @@
 // of the list) throws LmsImportError and changes nothing.
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BatchingParser, CsvError, csvLine, csvProblem, isHeader, locateColumns as locate, MAX_RECORD_BYTES } from '../../policies/member-csv.js';
+import { BatchingParser, CsvError, csvLine, csvProblem, isHeader, locateColumns as locate, MAX_RECORD_BYTES, withhold } from '../../policies/member-csv.js';
 import type { ParsedRecord } from '../../policies/member-csv.js';
 import { digestOfParts, memberFieldsText } from '../../policies/member-list.js';
 import type { LmsField, LmsMapping } from './config.js';
@@ -85,11 +85,6 @@ function readableSize(filePath: string): number {
 }
 
 
-function withhold(message: string, rawCard: string): string {
-  const card = rawCard.trim();
-  if (card.length < 4 || !message.includes(card)) return message;
-  return message.split(card).join('(withheld)');
-}
 
 export async function importLmsCsv(members: CentralMemberStore, filePath: string, options: LmsImportOptions): Promise<LmsImportSummary> {
   const { mapping, hasher, onProgress, now } = options;

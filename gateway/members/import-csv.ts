@@ -6,7 +6,7 @@
 // (unreadable, empty, columns missing, too many bad rows) throws ImportError and changes nothing.
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BatchingParser, CsvError, csvLine, csvProblem, isHeader, locateColumns as locate, MAX_RECORD_BYTES } from '../../policies/member-csv.js';
+import { BatchingParser, CsvError, csvLine, csvProblem, isHeader, locateColumns as locate, MAX_RECORD_BYTES, withhold } from '../../policies/member-csv.js';
 import type { ParsedRecord } from '../../policies/member-csv.js';
 import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
 import { DEFAULT_MEMBER_MAPPING, type MemberField, type MemberImportMapping } from './mapping.js';
@@ -101,12 +101,6 @@ function readableSize(filePath: string): number {
   return size;
 }
 
-/** Withholds any part of a message that would repeat the row's card number (a misaligned row, say). */
-function withhold(message: string, rawCard: string): string {
-  const card = rawCard.trim();
-  if (card.length < 4 || !message.includes(card)) return message;
-  return message.split(card).join('(withheld)');
-}
 
 export async function importMembersCsv(store: Store, filePath: string, options: ImportOptions): Promise<ImportSummary> {
   const { hasher, onProgress, now } = options;

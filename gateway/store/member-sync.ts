@@ -10,6 +10,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { EMPTY_LIST_HASH, ListHash } from '../../policies/member-list.js';
 import { MemberListError } from './errors.js';
+import { COLUMNS, toMemberRow, toParams } from './members.js';
+import type { DbMemberRow, MemberParams } from './members.js';
 import type { MemberRow } from './types.js';
 
 type Db = BetterSqlite3.Database;
@@ -69,52 +71,21 @@ type RawHeader = {
   started_at: string;
 };
 
-type RawRow = {
-  cardHash: Buffer;
-  removed: number;
-  expires: string | null;
-  blocked: number;
-  blockedUntil: string | null;
-  openAccess: number;
-  birthDate: string | null;
-  adult: number | null;
-  staff: number;
-  groups: string;
-  pinHash: string | null;
-};
+/** A staged delta row: a members row, and whether the card leaves the list. */
+type RawRow = DbMemberRow & { removed: number };
 
-const COLUMNS = 'card_hash, expires, blocked, blocked_until, open_access, birth_date, adult, staff, groups, pin_hash';
-/** The members table's layout (migration 1), for the snapshot staging table that takes its place. */
-const MEMBERS_LAYOUT = `(
-  card_hash     BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
-  expires       TEXT,
-  blocked       INTEGER NOT NULL DEFAULT 0,
-  blocked_until TEXT,
-  open_access   INTEGER NOT NULL DEFAULT 0,
-  birth_date    TEXT,
-  adult         INTEGER,
-  staff         INTEGER NOT NULL DEFAULT 0,
-  groups        TEXT NOT NULL DEFAULT '',
-  pin_hash      TEXT
-) WITHOUT ROWID`;
 const SAME_MEMBER = `m.expires IS s.expires AND m.blocked = s.blocked AND m.blocked_until IS s.blocked_until AND
   m.open_access = s.open_access AND m.birth_date IS s.birth_date AND m.adult IS s.adult AND m.staff = s.staff AND
   m.groups = s.groups AND m.pin_hash IS s.pin_hash`;
 const PAGE = 2000;
 
-function toRow(r: RawRow): MemberRow {
-  return {
-    cardHash: r.cardHash,
-    expires: r.expires,
-    blocked: r.blocked === 1,
-    blockedUntil: r.blockedUntil,
-    openAccess: r.openAccess === 1,
-    birthDate: r.birthDate,
-    adult: r.adult === null ? null : r.adult === 1,
-    staff: r.staff === 1,
-    groups: r.groups === '' ? [] : r.groups.split(','),
-    pinHash: r.pinHash,
-  };
+/**
+ * The members table's own definition, renamed: the staging table a snapshot is built in must be laid out exactly like
+ * it, since it takes its place by rename. Read from the schema so that a later migration of members carries over.
+ */
+function stagingTableSql(db: Db): string {
+  const { sql } = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'members'").get()!;
+  return sql.replace(/^CREATE TABLE\s+("members"|members)/i, 'CREATE TABLE member_sync_members');
 }
 
 export class MemberSyncStore {
@@ -133,7 +104,7 @@ export class MemberSyncStore {
       row: p<[Buffer, number, string | null, number, string | null, number, string | null, number | null, number, string, string | null]>(
         'INSERT INTO member_sync_rows (card_hash, removed, expires, blocked, blocked_until, open_access, birth_date, adult, staff, groups, pin_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      member: p<[Buffer, string | null, number, string | null, number, string | null, number | null, number, string, string | null]>(
+      member: p<MemberParams>(
         `INSERT INTO member_sync_members (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       sums: p<[], { sum: string; entries: number }>('SELECT sum, entries FROM member_sync_chunks'),
@@ -148,7 +119,7 @@ export class MemberSyncStore {
         `SELECT card_hash AS cardHash, 0 AS removed, expires, blocked, blocked_until AS blockedUntil, open_access AS openAccess,
            birth_date AS birthDate, adult, staff, groups, pin_hash AS pinHash FROM members WHERE card_hash = ?`,
       ),
-      upsert: p<[Buffer, string | null, number, string | null, number, string | null, number | null, number, string, string | null]>(
+      upsert: p<MemberParams>(
         `INSERT OR REPLACE INTO members (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       remove: p<[Buffer]>('DELETE FROM members WHERE card_hash = ?'),
@@ -202,32 +173,10 @@ export class MemberSyncStore {
             if (snapshot) throw new MemberListError(`chunk ${index} of a snapshot removes a card`);
             this.q.row.run(r.cardHash, 1, null, 0, null, 0, null, null, 0, '', null);
           } else if (snapshot) {
-            this.q.member.run(
-              r.cardHash,
-              r.expires,
-              r.blocked ? 1 : 0,
-              r.blockedUntil,
-              r.openAccess ? 1 : 0,
-              r.birthDate,
-              r.adult === null ? null : r.adult ? 1 : 0,
-              r.staff ? 1 : 0,
-              r.groups.join(','),
-              r.pinHash,
-            );
+            this.q.member.run(...toParams(r));
           } else {
-            this.q.row.run(
-              r.cardHash,
-              0,
-              r.expires,
-              r.blocked ? 1 : 0,
-              r.blockedUntil,
-              r.openAccess ? 1 : 0,
-              r.birthDate,
-              r.adult === null ? null : r.adult ? 1 : 0,
-              r.staff ? 1 : 0,
-              r.groups.join(','),
-              r.pinHash,
-            );
+            const [cardHash, ...fields] = toParams(r);
+            this.q.row.run(cardHash, 0, ...fields);
           }
         } catch (error) {
           if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -300,7 +249,7 @@ export class MemberSyncStore {
     db.exec(`
       DROP TABLE members;
       ALTER TABLE member_sync_members RENAME TO members;
-      CREATE TABLE member_sync_members ${MEMBERS_LAYOUT};
+      ${stagingTableSql(db)};
     `);
     return { kind: 'snapshot', version: h.version, count: staged, hash: h.hash, ...counts, lockMs: 0 };
   }
@@ -323,7 +272,7 @@ export class MemberSyncStore {
       for (const staged of page) {
         const old = this.q.findRow.get(staged.cardHash);
         if (old !== undefined) {
-          sum.subtract(toRow(old));
+          sum.subtract(toMemberRow(old));
           count--;
         }
         if (staged.removed === 1) {
@@ -333,10 +282,10 @@ export class MemberSyncStore {
           }
           continue;
         }
-        const row = toRow(staged);
+        const row = toMemberRow(staged);
         sum.add(row);
         count++;
-        this.q.upsert.run(row.cardHash, row.expires, staged.blocked, row.blockedUntil, staged.openAccess, row.birthDate, staged.adult, staged.staff, staged.groups, row.pinHash);
+        this.q.upsert.run(...toParams(row));
         if (old === undefined) added++;
         else changed++;
       }

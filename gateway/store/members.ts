@@ -25,7 +25,7 @@ import type {
 type Db = BetterSqlite3.Database;
 
 /** A member row as SQLite returns it, before the in-place conversion to `Member`. */
-interface DbMember {
+export interface DbMember {
   expires: string | null;
   blocked: number;
   blockedUntil: string | null;
@@ -37,7 +37,7 @@ interface DbMember {
   pinHash: string | null;
 }
 
-interface DbMemberRow extends DbMember {
+export interface DbMemberRow extends DbMember {
   cardHash: Buffer;
 }
 
@@ -49,9 +49,9 @@ interface DbListMeta {
   appliedAt: string;
 }
 
-type MemberParams = [Buffer, string | null, number, string | null, number, string | null, number | null, number, string, string | null];
+export type MemberParams = [Buffer, string | null, number, string | null, number, string | null, number | null, number, string, string | null];
 
-const COLUMNS = 'card_hash, expires, blocked, blocked_until, open_access, birth_date, adult, staff, groups, pin_hash';
+export const COLUMNS = 'card_hash, expires, blocked, blocked_until, open_access, birth_date, adult, staff, groups, pin_hash';
 const SELECT_MEMBER =
   'expires, blocked, blocked_until AS blockedUntil, open_access AS openAccess, birth_date AS birthDate, adult, staff, groups, pin_hash AS pinHash';
 const NO_GROUPS: readonly string[] = Object.freeze([]);
@@ -63,7 +63,8 @@ function checkCardHash(cardHash: unknown): void {
   }
 }
 
-function toParams(row: MemberRow): MemberParams {
+/** A member row as the members table's columns, in COLUMNS order. */
+export function toParams(row: MemberRow): MemberParams {
   checkCardHash(row.cardHash);
   return [
     row.cardHash,
@@ -90,7 +91,7 @@ function toMember(row: DbMember): Member {
   return m as unknown as Member;
 }
 
-function toMemberRow(row: DbMemberRow): MemberRow {
+export function toMemberRow(row: DbMemberRow): MemberRow {
   const cardHash = row.cardHash;
   return Object.assign(toMember(row), { cardHash });
 }

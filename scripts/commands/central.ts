@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { fmt, printRejections, progressReporter } from './import-report.js';
+import type { ProgressOutput } from './import-report.js';
 import { processIo, type CommandIo } from './schedule.js';
 
 export interface CentralMembersImportOptions {
@@ -10,66 +11,10 @@ export interface CentralMembersImportOptions {
   json?: boolean | undefined;
 }
 
-/** How the import reports progress: a bar on a terminal, else a line every 10%. */
-export interface ProgressOutput {
-  tty: boolean;
-  stream?: NodeJS.WritableStream | undefined;
-}
 
-interface Progress {
-  phase: 'reading' | 'applying' | 'done';
-  rows: number;
-  bytesRead: number;
-  totalBytes: number;
-}
 
-const SHOWN_REJECTIONS = 20;
-const fmt = (n: number): string => n.toLocaleString('en-GB');
 
-function progressReporter(io: CommandIo, output: ProgressOutput): { update(p: Progress): void; stop(): void } {
-  if (output.tty) {
-    const bar = new SingleBar({
-      stream: output.stream ?? process.stderr,
-      format: 'members |{bar}| {percentage}% | {rows} rows | {phase}',
-      hideCursor: true,
-      clearOnComplete: true,
-    });
-    let started = false;
-    return {
-      update(p) {
-        if (!started) {
-          bar.start(p.totalBytes, 0, { rows: 0, phase: 'reading' });
-          started = true;
-        }
-        bar.update(p.phase === 'reading' ? p.bytesRead : p.totalBytes, { rows: fmt(p.rows), phase: p.phase === 'reading' ? 'reading' : 'applying' });
-      },
-      stop: () => {
-        if (started) bar.stop();
-      },
-    };
-  }
-  let nextTenth = 1;
-  return {
-    update(p) {
-      if (p.phase === 'applying') {
-        io.err(`read ${fmt(p.rows)} rows; making the new version\n`);
-        return;
-      }
-      if (p.phase !== 'reading' || p.totalBytes === 0) return;
-      const tenth = Math.floor((p.bytesRead / p.totalBytes) * 10);
-      if (tenth >= nextTenth && tenth < 10) {
-        io.err(`${tenth * 10}% (${fmt(p.rows)} rows)\n`);
-        nextTenth = tenth + 1;
-      }
-    },
-    stop: () => undefined,
-  };
-}
 
-function printRejections(write: (text: string) => void, rejected: readonly { line: number; reason: string }[], count: number): void {
-  for (const r of rejected.slice(0, SHOWN_REJECTIONS)) write(`    line ${r.line}: ${r.reason}\n`);
-  if (count > SHOWN_REJECTIONS) write(`    … and ${fmt(count - SHOWN_REJECTIONS)} more (--json lists up to 10,000)\n`);
-}
 
 /**
  * `oag central members import FILE.csv`: the LMS export → a new version of central's member list, all or nothing.
@@ -107,7 +52,7 @@ export async function runCentralMembersImport(
     io.err('no deployment key: set OAG_DEPLOYMENT_KEY, give --key-file, or deploymentKeyFile in the config (the gateways\' key)\n');
     return 2;
   }
-  const reporter = progressReporter(io, progress);
+  const reporter = progressReporter(io, progress, 'making the new version');
   const started = performance.now();
   if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
   const store = new CentralStore(config.store.path);

@@ -3,16 +3,17 @@
 // that cannot be used leaves the list in force as it was.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { createCardHasher } from '../../gateway/cards.js';
 import { loadDeploymentKey, loadGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfig } from '../../gateway/config.js';
 import { DEFAULT_MEMBER_MAPPING, ImportError, MemberImportMappingSchema, importMembersCsv } from '../../gateway/members/index.js';
-import type { ImportProgress, ImportSummary, MemberImportMapping } from '../../gateway/members/index.js';
+import type { ImportSummary, MemberImportMapping } from '../../gateway/members/index.js';
 import { StoreError, openStore } from '../../gateway/store/index.js';
 import { formatIssues } from '../../policies/errors.js';
+import { fmt, printRejections, progressReporter } from './import-report.js';
+import type { ProgressOutput } from './import-report.js';
 import { processIo, type CommandIo } from './schedule.js';
 
 export interface MembersImportOptions {
@@ -29,19 +30,10 @@ export interface MembersStatsOptions {
   json?: boolean | undefined;
 }
 
-/** How the import reports progress: a bar on a terminal, else a line every 10%. */
-export interface ProgressOutput {
-  tty: boolean;
-  stream?: NodeJS.WritableStream | undefined;
-}
 
-const SHOWN_REJECTIONS = 20;
 
 class UsageError extends Error {}
 
-function fmt(n: number): string {
-  return n.toLocaleString('en-GB');
-}
 
 function describeError(error: unknown): string | undefined {
   if (error instanceof ImportError || error instanceof StoreError || error instanceof UsageError) return error.message;
@@ -92,45 +84,6 @@ function setUp(options: MembersImportOptions): ImportSetup {
   return { storePath, mapping, mappingFrom, key };
 }
 
-function progressReporter(io: CommandIo, output: ProgressOutput): { update(p: ImportProgress): void; stop(): void } {
-  if (output.tty) {
-    const bar = new SingleBar({
-      stream: output.stream ?? process.stderr,
-      format: 'members |{bar}| {percentage}% | {rows} rows | {phase}',
-      hideCursor: true,
-      clearOnComplete: true,
-    });
-    let started = false;
-    return {
-      update(p) {
-        if (!started) {
-          bar.start(p.totalBytes, 0, { rows: 0, phase: 'reading' });
-          started = true;
-        }
-        bar.update(p.phase === 'reading' ? p.bytesRead : p.totalBytes, { rows: fmt(p.rows), phase: p.phase === 'reading' ? 'reading' : 'applying' });
-      },
-      stop: () => {
-        if (started) bar.stop();
-      },
-    };
-  }
-  let nextTenth = 1;
-  return {
-    update(p) {
-      if (p.phase === 'applying') {
-        io.err(`read ${fmt(p.rows)} rows; applying\n`);
-        return;
-      }
-      if (p.phase !== 'reading' || p.totalBytes === 0) return;
-      const tenth = Math.floor((p.bytesRead / p.totalBytes) * 10);
-      if (tenth >= nextTenth && tenth < 10) {
-        io.err(`${tenth * 10}% (${fmt(p.rows)} rows)\n`);
-        nextTenth = tenth + 1;
-      }
-    },
-    stop: () => undefined,
-  };
-}
 
 function printSummary(io: CommandIo, file: string, storePath: string, summary: ImportSummary, seconds: number): void {
   const width = fmt(Math.max(summary.total, summary.count, summary.removed)).length;
@@ -145,10 +98,6 @@ function printSummary(io: CommandIo, file: string, storePath: string, summary: I
   io.out(`  took ${seconds.toFixed(1)} s\n`);
 }
 
-function printRejections(write: (text: string) => void, rejected: readonly { line: number; reason: string }[], count: number): void {
-  for (const r of rejected.slice(0, SHOWN_REJECTIONS)) write(`    line ${r.line}: ${r.reason}\n`);
-  if (count > SHOWN_REJECTIONS) write(`    … and ${fmt(count - SHOWN_REJECTIONS)} more (--json lists up to 10,000)\n`);
-}
 
 export async function runMembersImport(
   file: string,
@@ -169,7 +118,7 @@ export async function runMembersImport(
   if (!options.json && options.mapping === undefined && setup.mapping === DEFAULT_MEMBER_MAPPING) {
     io.err(`columns: ${setup.mappingFrom}\n`);
   }
-  const reporter = progressReporter(io, progress);
+  const reporter = progressReporter(io, progress, 'applying');
   const started = performance.now();
   let store;
   try {

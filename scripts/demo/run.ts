@@ -70,10 +70,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     else out(`Kept the demo's files in ${dir}`);
   };
-  process.once('SIGINT', () => {
-    out('\nStopping: outputs to their safe state, stores closed.');
-    void stopAll().then(() => process.exit(0));
-  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      out('\nStopping: outputs to their safe state, stores closed.');
+      void stopAll().then(() => process.exit(0));
+    });
+  }
 
   let mqtt: { url: string; protocolVersion: 4 | 5; reconnectPeriodMs: number } | undefined;
   if (options.central) {

@@ -3,7 +3,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
-import type { Gateway } from '../controller.js';
+import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
 import type { ConsoleSessions, Session } from './sessions.js';
 import type { ConsoleUsers, Role } from './users.js';

@@ -10,7 +10,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Gateway } from '../controller.js';
+import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
 import type { ConsoleClock, ConsoleContext } from './context.js';
 import { makeGuard } from './context.js';

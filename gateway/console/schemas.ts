@@ -2,7 +2,7 @@
 // schemas, so a schedule error reads the same here as in a policy file: `schedule.weekly.mon[1].to: must be after from`.
 import { z } from 'zod';
 import { PolicySchema } from '../../policies/index.js';
-import type { GATEWAY_COMMANDS } from '../commands.js';
+import type { GATEWAY_COMMANDS } from '../core/commands.js';
 import { ROLES } from './users.js';
 
 export const UsernameSchema = z

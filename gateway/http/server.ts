@@ -15,7 +15,7 @@ import type { ConsoleDeps } from '../console/index.js';
 import { errorHandler } from '../console/errors.js';
 import { SESSION_COOKIE, CSRF_HEADER } from '../console/context.js';
 import { docs, ErrorSchema } from '../console/zod-route.js';
-import type { Gateway } from '../controller.js';
+import type { Gateway } from '../core/controller.js';
 
 export interface LocalApi {
   url: string;

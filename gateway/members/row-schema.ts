@@ -2,7 +2,7 @@
 // (an unmapped field is ''); output: the normalised card id and the member fields. Messages name the problem and
 // quote the bad value, except for the card number, which is never quoted.
 import { z } from 'zod';
-import { CardIdError, normaliseCardId } from '../cards.js';
+import { CardIdError, normaliseCardId } from '../core/cards.js';
 import { parseBoolean, parseDate, parseGroups } from './fields.js';
 import type { MemberImportMapping } from './mapping.js';
 

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Member } from '../../policies/types.js';
-import { pseudonym } from '../cards.js';
+import { pseudonym } from '../core/cards.js';
 import { ConfigError } from '../config.js';
 import { PatronCache } from './cache.js';
 import type { CacheClock } from './cache.js';

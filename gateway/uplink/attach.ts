@@ -1,8 +1,8 @@
 // Wires the uplink to a running gateway: the SQLite outbox, the state, commands and policies from central.
 // The gateway never waits on it: new events only `kick()` the uplink, which drains the outbox on its own time.
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import type { Gateway } from '../controller.js';
+import type { Clock } from '../core/clock.js';
+import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
 import type { UplinkConfig } from './config.js';
 import type { UplinkMembers } from './types.js';

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createCardHasher } from '../../gateway/cards.js';
+import { createCardHasher } from '../../gateway/core/cards.js';
 import { importMembersCsv } from '../../gateway/members/index.js';
 import { openStore } from '../../gateway/store/index.js';
 

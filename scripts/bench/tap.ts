@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { createCardHasher } from '../../gateway/cards.js';
+import { createCardHasher } from '../../gateway/core/cards.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import { openStore } from '../../gateway/store/index.js';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { createCardHasher } from '../../gateway/cards.js';
+import { createCardHasher } from '../../gateway/core/cards.js';
 import { loadDeploymentKey, loadGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfig } from '../../gateway/config.js';
 import { DEFAULT_MEMBER_MAPPING, ImportError, MemberImportMappingSchema, importMembersCsv } from '../../gateway/members/index.js';

@@ -1,5 +1,5 @@
 // Plays a day of visitors at a demo branch through its simulated reader and door, on the branch's clock.
-import type { Clock, Timer } from '../../gateway/clock.js';
+import type { Clock, Timer } from '../../gateway/core/clock.js';
 import type { DemoBranch } from './branch.js';
 import { planVisits, seededRandom } from './visitors.js';
 import type { Visit } from './visitors.js';

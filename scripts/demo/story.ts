@@ -1,6 +1,6 @@
 // Turns a gateway's events into the lines a newcomer reads while the demo day runs.
 import { DateTime } from 'luxon';
-import type { LoggedEvent } from '../../gateway/model.js';
+import type { LoggedEvent } from '../../gateway/core/model.js';
 
 const REFUSAL_TEXT: Record<string, string> = {
   'unknown-card': 'card not known here',

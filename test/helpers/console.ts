@@ -2,7 +2,7 @@
 // accounts made the way `oag users add` makes them, sign-in by the API itself, and requests with the session's
 // cookie and CSRF token.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { createCardHasher } from '../../gateway/cards.js';
+import { createCardHasher } from '../../gateway/core/cards.js';
 import { openConsoleDb } from '../../gateway/console/db.js';
 import type { ConsoleOptions } from '../../gateway/console/index.js';
 import { ConsoleUsers } from '../../gateway/console/users.js';

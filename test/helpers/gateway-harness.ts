@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { createCardHasher, normaliseCardId } from '../../gateway/cards.js';
+import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
-import type { LoggedEvent } from '../../gateway/model.js';
+import type { LoggedEvent } from '../../gateway/core/model.js';
 import type { Member } from '../../policies/types.js';
 
 export const TEST_KEY_HEX = '6f61672d746573742d6b65792d6f6e6c792d666f722d74657374732d2d2d2d21';

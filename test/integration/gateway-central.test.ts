@@ -9,7 +9,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
-import { createCardHasher, normaliseCardId } from '../../gateway/cards.js';
+import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';

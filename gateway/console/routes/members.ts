@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 import { decide, localDateOf, meetsMinimumAge } from '../../../policies/index.js';
 import type { DecisionContext } from '../../../policies/index.js';
-import { CardIdError, normaliseCardId, pseudonym } from '../../cards.js';
+import { CardIdError, normaliseCardId, pseudonym } from '../../core/cards.js';
 import type { ConsoleContext } from '../context.js';
 import { reasonText } from '../reasons.js';
 import { LookupBodySchema } from '../schemas.js';

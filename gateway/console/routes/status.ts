@@ -2,8 +2,8 @@
 // every change, coalesced per turn of the event loop, and a `log` message for every new event).
 import type { FastifyPluginAsync } from 'fastify';
 import { upcoming } from '../../../policies/index.js';
-import type { LoggedEvent } from '../../model.js';
-import type { GatewayState } from '../../state.js';
+import type { LoggedEvent } from '../../core/model.js';
+import type { GatewayState } from '../../core/state.js';
 import type { ConsoleContext } from '../context.js';
 import { sessionToken } from '../context.js';
 import { logRow } from '../log-format.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCardHasher } from '../../../gateway/cards.js';
+import { createCardHasher } from '../../../gateway/core/cards.js';
 import { ConfigError } from '../../../gateway/config.js';
 import { PatronCache } from '../../../gateway/sip2/cache.js';
 import type { LookupResult } from '../../../gateway/sip2/client.js';

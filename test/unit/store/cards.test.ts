@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CardIdError, createCardHasher, normaliseCardId, pseudonym } from '../../../gateway/cards.js';
+import { CardIdError, createCardHasher, normaliseCardId, pseudonym } from '../../../gateway/core/cards.js';
 
 describe('normaliseCardId', () => {
   it('drops spaces, colons and dashes and upper-cases, so every spelling of a card is one card', () => {

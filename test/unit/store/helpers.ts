@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { createCardHasher, normaliseCardId } from '../../../gateway/cards.js';
+import { createCardHasher, normaliseCardId } from '../../../gateway/core/cards.js';
 import { openStore } from '../../../gateway/store/index.js';
 import type { Member, MemberRow, Store, StoreOptions } from '../../../gateway/store/index.js';
 

@@ -1,8 +1,8 @@
 // The gateway's event bus: the pieces (door, occupancy, access, schedule, uplink, console) talk through it,
 // so each can be read and tested alone. Typed, synchronous, in-process.
 import { EventEmitter } from 'node:events';
-import type { BranchMode, Decision, ScheduleMode } from '../policies/types.js';
-import type { ReaderRole } from '../firmware-bridge/types.js';
+import type { BranchMode, Decision, ScheduleMode } from '../../policies/types.js';
+import type { ReaderRole } from '../../firmware-bridge/types.js';
 import type { AlarmName, DoorState, LoggedEvent } from './model.js';
 
 export interface AccessOutcome {

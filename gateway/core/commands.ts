@@ -1,7 +1,7 @@
 // Commands from staff (console), central (MQTT) and the local API all come through here, so that each is
 // validated, authorised and logged the same way. Results are plain data for the caller to send back.
-import { COMMAND_NAMES } from '../policies/contract/command.js';
-import type { CommandName } from '../policies/contract/command.js';
+import { COMMAND_NAMES } from '../../policies/contract/command.js';
+import type { CommandName } from '../../policies/contract/command.js';
 import type { Gateway } from './controller.js';
 
 /** The commands the gateway runs: the MQTT contract's list, so central, console and gateway name them alike. */

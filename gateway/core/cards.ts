@@ -8,8 +8,8 @@ export {
   createCardHasher,
   deploymentKeyId,
   normaliseCardId,
-} from '../policies/cards.js';
-export type { CardIdProblem } from '../policies/cards.js';
+} from '../../policies/cards.js';
+export type { CardIdProblem } from '../../policies/cards.js';
 
 /** What logs, events and the staff console show for a card: the first 8 hex characters of its hash. */
 export function pseudonym(cardHash: Buffer): string {

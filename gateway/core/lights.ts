@@ -1,4 +1,4 @@
-import type { DigitalOutput } from '../firmware-bridge/types.js';
+import type { DigitalOutput } from '../../firmware-bridge/types.js';
 import type { EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';
 

@@ -1,7 +1,7 @@
 // Follows the policy's schedule: knows the mode now and wakes at the next change. Timers are capped so that
 // a clock step (NTP sync after boot) or a policy change is picked up within a minute at worst.
-import { modeAt } from '../policies/index.js';
-import type { ModeSpan, Policy } from '../policies/index.js';
+import { modeAt } from '../../policies/index.js';
+import type { ModeSpan, Policy } from '../../policies/index.js';
 import type { EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';
 import type { EventLog } from './event-log.js';

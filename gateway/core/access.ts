@@ -1,16 +1,16 @@
 // The hot path: tap → normalise → keyed hash → member lookup → decide → relay → event row.
 // Everything here is synchronous; nothing waits on the network (architecture: "the hot path").
-import type { CardTap } from '../firmware-bridge/types.js';
-import { decide } from '../policies/index.js';
-import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../policies/index.js';
+import type { CardTap } from '../../firmware-bridge/types.js';
+import { decide } from '../../policies/index.js';
+import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
 import type { AccessOutcome, EventBus } from './bus.js';
 import { CardIdError, normaliseCardId, pseudonym } from './cards.js';
 import type { Clock } from './clock.js';
 import type { Door } from './door.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
-import type { OnlineCheck } from './sip2/online-check.js';
-import type { Store } from './store/index.js';
+import type { OnlineCheck } from '../sip2/online-check.js';
+import type { Store } from '../store/index.js';
 
 export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPinFailureAt'>;
 

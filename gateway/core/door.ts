@@ -1,6 +1,6 @@
 // The door: one relay, an optional contact, exit requests, and the alarms that follow from them.
 // Software only ever grants entry; egress (exit requests, fire release) is never blocked here.
-import type { DigitalOutput } from '../firmware-bridge/types.js';
+import type { DigitalOutput } from '../../firmware-bridge/types.js';
 import type { Alarms } from './alarms.js';
 import type { EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';

@@ -1,5 +1,5 @@
 // What the person at the door sees and hears: green or red LED, and the sounder.
-import type { DigitalOutput, OutputName } from '../firmware-bridge/types.js';
+import type { DigitalOutput, OutputName } from '../../firmware-bridge/types.js';
 import type { Clock, Timer } from './clock.js';
 
 const LED_MS = 2000;

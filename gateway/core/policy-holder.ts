@@ -1,10 +1,10 @@
 // The policy in force, where it came from, and the one rule for replacing it: a valid document for this site
 // with a newer version. Applied atomically (one settings row); a refused one leaves the old one in force.
-import { parsePolicy } from '../policies/index.js';
-import type { Policy } from '../policies/index.js';
+import { parsePolicy } from '../../policies/index.js';
+import type { Policy } from '../../policies/index.js';
 import type { EventBus } from './bus.js';
 import type { EventLog } from './event-log.js';
-import type { Store } from './store/index.js';
+import type { Store } from '../store/index.js';
 
 export type PolicySource = 'file' | 'console' | 'central';
 

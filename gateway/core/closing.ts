@@ -1,7 +1,7 @@
 // The building around open access: lights on when it starts (or at the first entry), warnings before it ends
 // (flash the lights, sound the sounder), and at the close lights left on while anyone is counted inside.
-import { modeAt } from '../policies/index.js';
-import type { Policy, ScheduleMode } from '../policies/index.js';
+import { modeAt } from '../../policies/index.js';
+import type { Policy, ScheduleMode } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
 import type { EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';

@@ -1,8 +1,8 @@
 // The branch controller: builds the pieces around one event bus, restores what must survive a restart,
 // and turns the branch mode (schedule, lockdown, fire) into how the door is held.
 import type { Logger } from 'pino';
-import type { Hardware, InputName } from '../firmware-bridge/types.js';
-import type { BranchMode, Policy } from '../policies/index.js';
+import type { Hardware, InputName } from '../../firmware-bridge/types.js';
+import type { BranchMode, Policy } from '../../policies/index.js';
 import { AccessControl } from './access.js';
 import { Alarms } from './alarms.js';
 import { EventBus } from './bus.js';
@@ -10,7 +10,7 @@ import type { Clock } from './clock.js';
 import { ClosingSequence } from './closing.js';
 import type { CommandResult, GatewayCommand } from './commands.js';
 import { runCommand } from './commands.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from '../config.js';
 import { Door } from './door.js';
 import type { DoorRegime } from './door.js';
 import { EventLog } from './event-log.js';
@@ -22,10 +22,10 @@ import { Occupancy } from './occupancy.js';
 import { PolicyHolder } from './policy-holder.js';
 import type { OfferResult, PolicySource } from './policy-holder.js';
 import { ScheduleRunner } from './schedule.js';
-import type { OnlineCheck } from './sip2/online-check.js';
+import type { OnlineCheck } from '../sip2/online-check.js';
 import { buildState } from './state.js';
 import type { GatewayState } from './state.js';
-import type { Store } from './store/index.js';
+import type { Store } from '../store/index.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;

@@ -1,11 +1,11 @@
 // Every event goes through here: into the SQLite outbox first (the only source of truth for what central
 // will receive), then to the log and the bus. Card numbers never reach this module: only hashes and pseudonyms.
 import type { Logger } from 'pino';
-import type { EventType, GatewayEvent } from '../policies/contract/events.js';
+import type { EventType, GatewayEvent } from '../../policies/contract/events.js';
 import type { Clock } from './clock.js';
 import type { EventBus } from './bus.js';
 import type { LoggedEvent } from './model.js';
-import type { Store } from './store/index.js';
+import type { Store } from '../store/index.js';
 
 /** An event's own fields: what the contract's schema for that type holds besides id, at, site and type. */
 export type EventBody<T extends EventType> = Omit<Extract<GatewayEvent, { type: T }>, 'id' | 'at' | 'site' | 'type'>;

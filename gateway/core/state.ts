@@ -1,5 +1,5 @@
 // The branch's state as the `state` topic, the console and the local API show it.
-import type { BranchMode, ModeSpan } from '../policies/index.js';
+import type { BranchMode, ModeSpan } from '../../policies/index.js';
 import type { AlarmName, DoorState } from './model.js';
 
 export interface GatewayState {

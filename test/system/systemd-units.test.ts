@@ -1,7 +1,7 @@
 // The unit files as systemd itself reads them (systemd-analyze, Debian package `systemd`), the hardening a door
 // controller needs, and sd_notify through the real systemd-notify to a real unix datagram socket.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,13 @@ function verify(files: Record<string, string>): { status: number | null; message
 
 describe('the unit files, as systemd reads them', () => {
   beforeAll(() => requireCommand('systemd-analyze', 'systemd'));
+
+  it('are all there is at the top of systemd/: drop-ins sit in a folder named after where they are installed', () => {
+    // So that `systemd-analyze verify systemd/*.service` checks everything that is a unit, and nothing that is not.
+    const top = readdirSync(join(root, 'systemd'), { withFileTypes: true });
+    expect(top.filter((e) => e.isFile()).map((e) => e.name).sort()).toEqual([...UNITS].sort());
+    expect(top.filter((e) => e.isDirectory()).map((e) => e.name)).toEqual(['system.conf.d']);
+  });
 
   it('pass systemd-analyze verify with no message at all', () => {
     const files = Object.fromEntries(UNITS.map((name) => [name, readUnit(name).text]));
@@ -176,7 +183,7 @@ describe('what the units promise', () => {
   });
 
   it('the hardware watchdog drop-in stays within the Pi watchdog limit of 15 s', () => {
-    const dropIn = parseUnit(readFileSync(join(root, 'systemd', 'oag-hardware-watchdog.conf'), 'utf8'));
+    const dropIn = parseUnit(readFileSync(join(root, 'systemd', 'system.conf.d', 'oag-hardware-watchdog.conf'), 'utf8'));
     const seconds = /^(\d+)s$/.exec(value(dropIn, 'Manager', 'RuntimeWatchdogSec') ?? '');
     expect(Number(seconds?.[1])).toBeGreaterThan(0);
     expect(Number(seconds?.[1])).toBeLessThanOrEqual(15);

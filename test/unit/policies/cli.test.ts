@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,5 +150,11 @@ describe('oag via bin/oag.js', () => {
 
     const ok = await run(process.execPath, ['bin/oag.js', 'check-config', 'policies/examples/village.yaml'], { cwd: ROOT });
     expect(ok.stdout).toBe('ok: policy little-wickham v1\n');
+  }, 60_000);
+
+  it('--version prints the version in package.json', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const { stdout } = await run(process.execPath, ['bin/oag.js', '--version'], { cwd: ROOT });
+    expect(stdout).toBe(`${version}\n`);
   }, 60_000);
 });

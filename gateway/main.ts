@@ -1,5 +1,7 @@
 // The gateway's composition root: the only place that reads files, opens the store and the hardware, and
-// wires everything. Outputs go to their safe state before anything else happens.
+// wires everything. Outputs go to their safe state before anything else happens. The core (gateway/core/) is
+// built first and runs whatever happens around it; every other part is an extension (gateway/extensions/) whose
+// failure, at start or later, is an alarm and a retry, never a stopped door.
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -14,16 +16,19 @@ import type { Clock } from './core/clock.js';
 import { ConfigError, loadDeploymentKey } from './config.js';
 import type { GatewayConfig } from './config.js';
 import { Gateway } from './core/controller.js';
-import { startLocalApi } from './http/server.js';
+import { ExtensionHost } from './extensions/extension.js';
+import type { RetryPolicy } from './extensions/extension.js';
+import { LocalApiExtension } from './extensions/local-api.js';
+import { MemberSyncExtension } from './extensions/member-sync.js';
+import { RetentionExtension } from './extensions/retention.js';
+import { Sip2Extension } from './extensions/sip2.js';
+import { StorageExtension } from './extensions/storage.js';
+import { UplinkExtension } from './extensions/uplink.js';
 import type { LocalApi } from './http/server.js';
-import { MemberSync } from './members/sync.js';
-import type { MemberSyncHooks } from './members/sync.js';
-import { createOnlineCheck } from './sip2/online-check.js';
-import type { OnlineCheck } from './sip2/online-check.js';
-import { openStore } from './store/index.js';
-import type { Store } from './store/index.js';
+import type { MemberSync, MemberSyncHooks } from './members/sync.js';
+import { ReplaceableStore, openStoreOrFallback } from './store/index.js';
+import type { Store, StoreOptions } from './store/index.js';
 import { startSystemdNotify } from './systemd-notify.js';
-import { attachUplink } from './uplink/attach.js';
 
 export interface StartGatewayOptions {
   clock?: Clock;
@@ -35,16 +40,26 @@ export interface StartGatewayOptions {
   handleSignals?: boolean;
   /** Tests only: hooks into the member-list sync (a failure inside the apply transaction). */
   memberSyncHooks?: MemberSyncHooks;
+  /** Tests only: how soon a failed extension is started again. */
+  extensionRetry?: RetryPolicy;
+  /** Tests only: how the store is opened (SQLite's `max_page_count` for a real SQLITE_FULL, say). */
+  openStore?: (path: string, options: StoreOptions) => ReturnType<typeof openStoreOrFallback>;
 }
 
 export interface RunningGateway {
   gateway: Gateway;
-  store: Store;
+  /** The store the gateway uses now: reopened in place when it could not be opened read-write at start. */
+  store: ReplaceableStore;
   hardware: Hardware;
   logger: Logger;
-  api: LocalApi | undefined;
-  /** The member-list sync with central (when `mqtt:` is configured). */
-  memberSync: MemberSync | undefined;
+  /** The parts around the core, each with its state (running, failed and retrying, stopped). */
+  extensions: ExtensionHost;
+  /** The local API while it runs (undefined when disabled, or failed and retrying). */
+  readonly api: LocalApi | undefined;
+  /** The member-list sync with central while it runs (when `mqtt:` is configured). */
+  readonly memberSync: MemberSync | undefined;
+  /** The storage extension: its backlog of events not yet on disk, and whether it is failing. */
+  storage: StorageExtension;
   stop(): Promise<void>;
 }
 
@@ -70,16 +85,23 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           },
         })
       : () => {};
-  let store: Store | undefined;
-  let online: OnlineCheck | undefined;
+  let store: ReplaceableStore | undefined;
   try {
+    const env = options.env ?? process.env;
     const policy = readPolicy(config);
-    const key = loadDeploymentKey(config, options.env ?? process.env);
-    store = openStore(config.store.path, { clock: options.clock ?? systemClock });
+    const key = loadDeploymentKey(config, env);
     const clock = options.clock ?? systemClock;
-    online = config.sip2 === undefined ? undefined : createOnlineCheck(config.sip2, { clock, logger, env: options.env ?? process.env });
-    online?.start();
+    // No busy timeout: SQLite waits for a lock by sleeping the thread, which is the door's thread.
+    const storeOptions: StoreOptions = { clock, busyTimeoutMs: 0 };
+    const open = (): ReturnType<typeof openStoreOrFallback> => (options.openStore ?? openStoreOrFallback)(config.store.path, storeOptions);
+    const opened = open();
+    if (opened.mode !== 'read-write') {
+      logger.error({ path: config.store.path, mode: opened.mode, err: { message: (opened.fault as Error)?.message } }, `store not writable at start; running ${opened.mode}`);
+    }
+    store = new ReplaceableStore(opened);
+    const liveStore = store;
     const hashCard = createCardHasher(key);
+    const clockTrusted = createClockTrust(config.clock);
     const gateway = new Gateway({
       config,
       policy,
@@ -87,66 +109,102 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       store,
       hashCard,
       clock,
-      clockTrusted: createClockTrust(config.clock),
+      clockTrusted,
       logger,
-      online,
+      lastEventId: newestEventId(store),
     });
-    gateway.start();
-    const api = config.http.enabled
-      ? await startLocalApi({ gateway, hardware, config: config.http, logger, console: { store, hashCard, clock } })
-      : undefined;
+    const extensions = new ExtensionHost({ bus: gateway.bus, alarms: gateway.alarms, logger, retry: options.extensionRetry });
+    const storage = new StorageExtension({
+      store,
+      events: gateway.events,
+      alarms: gateway.alarms,
+      faults: gateway.storageFaults,
+      reopen: open,
+      logger,
+      openFault: opened.fault,
+    });
+    // First, so that the gateway's own start event is written like every later one.
+    extensions.add(storage);
+    extensions.add(new RetentionExtension({ store, clock, retentionDays: config.store.retentionDays, clockTrusted: () => gateway.clockIsTrusted }));
+    const sip2Config = config.sip2;
+    if (sip2Config !== undefined) extensions.add(new Sip2Extension({ gateway, config: sip2Config, clock, env }));
     // With a broker, the member list comes from central (docs/members.md); the tap path never waits on it.
     const memberSync =
       config.mqtt === undefined
         ? undefined
-        : new MemberSync({
+        : new MemberSyncExtension({
             store,
             keyId: deploymentKeyId(key),
             clock,
-            logger,
             record: (event) => gateway.events.record('members', event),
             alarms: gateway.alarms,
             onApplied: () => gateway.bus.emit('state-changed'),
             config: config.members,
             hooks: options.memberSyncHooks,
           });
-    memberSync?.start();
+    if (memberSync !== undefined) extensions.add(memberSync);
     // Without a broker configured the branch runs alone and keeps every event in its outbox.
-    const link =
-      config.mqtt === undefined ? undefined : attachUplink({ gateway, store, config: config.mqtt, site: config.site, clock, logger, members: memberSync });
+    if (config.mqtt !== undefined) {
+      extensions.add(new UplinkExtension({ gateway, store, config: config.mqtt, site: config.site, clock, members: memberSync }));
+    }
+    const localApi = config.http.enabled
+      ? new LocalApiExtension({ gateway, hardware, config: config.http, console: { store, hashCard, clock } })
+      : undefined;
+    if (localApi !== undefined) extensions.add(localApi);
+
+    // The storage extension is listening before the core records its first event.
+    await extensions.startExtension('storage');
+    gateway.start();
+    await extensions.start();
     const notifier = startSystemdNotify({ logger });
     notifier.ready();
-    const openStoreRef = store;
-    const onlineRef = online;
     let stopped = false;
     const stop = async (): Promise<void> => {
       if (stopped) return;
       stopped = true;
       // At once, before the outputs go safe: an LMS answer arriving later must not open the door.
-      const onlineStopped = onlineRef?.stop();
+      const sip2Stopped = extensions.stopExtension('sip2');
       notifier.stopping();
       hardware.allSafe();
-      await api?.close();
       await gateway.stop();
-      await onlineStopped;
-      memberSync?.stop();
-      // After the gateway's own stop event is in the outbox, so that it goes out with the last batch if it can.
-      await link?.stop();
+      await sip2Stopped;
+      // After the gateway's own stop event is recorded, so that it is written and goes out with the last batch.
+      await extensions.stop();
       await hardware.close();
       notifier.stop();
-      openStoreRef.close();
+      liveStore.close();
       uninstallSafety();
     };
     stopRunning = stop;
-    return { gateway, store, hardware, logger, api, memberSync, stop };
+    return {
+      gateway,
+      store,
+      hardware,
+      logger,
+      extensions,
+      storage,
+      get api() {
+        return localApi?.current;
+      },
+      get memberSync() {
+        return memberSync?.current;
+      },
+      stop,
+    };
   } catch (error) {
-    const onlineStopped = online?.stop();
     hardware.allSafe();
-    await onlineStopped;
     await hardware.close();
     store?.close();
     uninstallSafety();
     throw error;
+  }
+}
+
+function newestEventId(store: Store): string | undefined {
+  try {
+    return store.events.newestId();
+  } catch {
+    return undefined;
   }
 }
 

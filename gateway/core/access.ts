@@ -11,6 +11,7 @@ import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
 import type { OnlineCheck } from '../sip2/online-check.js';
 import type { Store } from '../store/index.js';
+import type { StorageFaults } from './storage-faults.js';
 
 export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPinFailureAt'>;
 
@@ -28,8 +29,8 @@ export interface AccessOptions {
   repeatWindowMs: number;
   pinTimeoutMs: number;
   hasKeypad: boolean;
-  /** SIP2 online check for cards the member list does not know (`sip2:` in the config); absent otherwise. */
-  online?: OnlineCheck | undefined;
+  /** Store failures on the hot path: reported, and the tap decided on what could be read. */
+  faults: StorageFaults;
 }
 
 interface PendingPin {
@@ -44,8 +45,14 @@ export class AccessControl {
   /** Last tap time per card (by hash), to fold a card held or re-tapped into one tap. */
   private readonly recentTaps = new Map<string, number>();
   private pendingPin: PendingPin | undefined;
+  /** SIP2 online check for cards the member list does not know: set by the sip2 extension while it runs. */
+  private online: OnlineCheck | undefined;
 
   constructor(private readonly options: AccessOptions) {}
+
+  setOnlineCheck(online: OnlineCheck | undefined): void {
+    this.online = online;
+  }
 
   handleTap(tap: CardTap): AccessOutcome | undefined {
     const { options } = this;
@@ -63,13 +70,16 @@ export class AccessControl {
 
     if (tap.role === 'exit') return this.handleExitTap(tap, cardHash);
 
-    let member = options.store.members.find(cardHash);
-    if (member === undefined && options.online !== undefined) {
+    // A list that cannot be read is a list that knows nobody: the card is refused as unknown (staffed hours keep
+    // the door free, and exits never need the list), and the fault is the storage alarm.
+    let member = options.faults.guard('looking up a card', () => options.store.members.find(cardHash), undefined);
+    const online = this.online;
+    if (member === undefined && online !== undefined) {
       // Only a card the list does not know goes to the LMS; known cards never leave the synchronous path.
-      const remembered = options.online.cached(cardHash);
+      const remembered = online.cached(cardHash);
       if (remembered === undefined) {
         // Decided when the LMS answers (or as unknown-card at its deadline); other taps go on meanwhile.
-        options.online.whenChecked(cardId, cardHash, (found) => this.decideTap(tap, cardHash, found));
+        online.whenChecked(cardId, cardHash, (found) => this.decideTap(tap, cardHash, found));
         return undefined;
       }
       member = remembered ?? undefined;
@@ -98,8 +108,10 @@ export class AccessControl {
     const context: DecisionContext = { ...options.context(), pin: digits };
     this.addPinFailures(context, pending.cardHash);
     const decision = decide(options.policy(), pending.member, context);
-    if (!decision.allow && decision.reason === 'pin-wrong') options.store.pins.recordFailure(pending.cardHash, context.at);
-    if (decision.allow) options.store.pins.reset(pending.cardHash);
+    if (!decision.allow && decision.reason === 'pin-wrong') {
+      options.faults.guard('counting a wrong PIN', () => options.store.pins.recordFailure(pending.cardHash, context.at), undefined);
+    }
+    if (decision.allow) options.faults.guard('resetting the wrong-PIN count', () => options.store.pins.reset(pending.cardHash), undefined);
     const tap: CardTap = { uid: '', readerId: 'keypad', role: pending.role, seenAt: process.hrtime.bigint() };
     return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint());
   }
@@ -147,7 +159,7 @@ export class AccessControl {
   }
 
   private addPinFailures(context: DecisionContext, cardHash: Buffer): void {
-    const failures = this.options.store.pins.get(cardHash);
+    const failures = this.options.faults.guard('reading the wrong-PIN count', () => this.options.store.pins.get(cardHash), undefined);
     if (failures === undefined) return;
     context.pinFailures = failures.count;
     context.lastPinFailureAt = failures.lastAt;

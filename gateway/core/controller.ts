@@ -22,8 +22,8 @@ import { Occupancy } from './occupancy.js';
 import { PolicyHolder } from './policy-holder.js';
 import type { OfferResult, PolicySource } from './policy-holder.js';
 import { ScheduleRunner } from './schedule.js';
-import type { OnlineCheck } from '../sip2/online-check.js';
 import { buildState } from './state.js';
+import { StorageFaults } from './storage-faults.js';
 import type { GatewayState } from './state.js';
 import type { Store } from '../store/index.js';
 
@@ -36,8 +36,10 @@ export interface GatewayDeps {
   clock: Clock;
   clockTrusted: () => boolean;
   logger: Logger;
-  /** SIP2 online check for unknown cards, when `sip2:` is configured. */
-  online?: OnlineCheck | undefined;
+  /** The newest event id in the store, so that new event ids sort after it. */
+  lastEventId?: string | undefined;
+  /** How many events the core keeps in memory while storage is failing (default 50,000). */
+  eventBufferCapacity?: number | undefined;
 }
 
 /** What survives a restart (settings row `runtime`). */
@@ -50,7 +52,7 @@ interface RuntimeState {
 }
 
 const CLOCK_CHECK_MS = 30_000;
-const RETENTION_CHECK_MS = 6 * 3600_000;
+export const LISTENER_FAILED_ALARM = 'listener-failed' as AlarmName;
 
 export class Gateway {
   readonly bus = new EventBus();
@@ -63,7 +65,9 @@ export class Gateway {
   readonly policies: PolicyHolder;
   readonly schedule: ScheduleRunner;
   readonly closing: ClosingSequence;
+  readonly storageFaults: StorageFaults;
   private readonly feedback: Feedback;
+  private lastMemberStats: ReturnType<Store['members']['stats']> = { count: 0, version: null, updatedAt: null, source: null, hash: '' };
   private lockdown = false;
   private fireActive = false;
   private fireLatched = false;
@@ -79,8 +83,22 @@ export class Gateway {
 
   constructor(private readonly deps: GatewayDeps) {
     const { config, store, clock, logger, hardware } = deps;
-    this.events = new EventLog({ site: config.site, store, bus: this.bus, clock, logger });
+    this.events = new EventLog({
+      site: config.site,
+      bus: this.bus,
+      clock,
+      logger,
+      lastId: deps.lastEventId,
+      bufferCapacity: deps.eventBufferCapacity,
+    });
     this.alarms = new Alarms({ bus: this.bus, events: this.events });
+    this.storageFaults = new StorageFaults({ alarms: this.alarms, logger });
+    // A listener that throws is a bug in one part: the door that emitted goes on, and a person is told.
+    this.bus.onListenerError = ({ event, owner, error }) => {
+      const part = owner ?? 'core';
+      logger.error({ event, part, err: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, `a ${part} listener failed on ${event}`);
+      this.alarms.raise(LISTENER_FAILED_ALARM, `${part} failed handling ${event}: ${(error as Error)?.message ?? String(error)}`);
+    };
     this.policies = new PolicyHolder({ site: config.site, store, events: this.events, bus: this.bus }, deps.policy);
     this.feedback = new Feedback(hardware.outputs, clock);
     this.lights = new Lights(hardware.outputs.lights, this.bus, clock);
@@ -136,7 +154,7 @@ export class Gateway {
       repeatWindowMs: config.taps.repeatWindowMs,
       pinTimeoutMs: config.taps.pinTimeoutMs,
       hasKeypad: hardware.keypad !== undefined,
-      online: deps.online,
+      faults: this.storageFaults,
     });
   }
 
@@ -157,7 +175,7 @@ export class Gateway {
       inside: this.occupancy.inside,
       capacity: this.policies.current.rules.capacity,
       alarms: this.alarms.list(),
-      members: this.deps.store.members.stats(),
+      members: this.memberStats(),
       policy: { version: this.policies.current.version, source: this.policies.source },
       clockTrusted: this.clockTrusted,
       readers: [...this.readerStates.values()],
@@ -170,7 +188,7 @@ export class Gateway {
     if (this.started) return;
     this.started = true;
     const { store, hardware, logger } = this.deps;
-    const saved = store.settings.get<RuntimeState>('runtime');
+    const saved = this.storageFaults.guard('reading the saved state', () => store.settings.get<RuntimeState>('runtime'), undefined);
     if (saved !== undefined) {
       this.lockdown = saved.lockdown;
       this.fireLatched = saved.fireLatched;
@@ -178,14 +196,12 @@ export class Gateway {
       this.alarms.restore(saved.alarms.filter((name): name is AlarmName => (ALARM_NAMES as readonly string[]).includes(name)));
     }
     this.events.record('system', saved?.running === true ? { what: 'recovered', detail: 'restarted without a clean stop' } : { what: 'start' });
-    logger.info({ site: this.deps.config.site, policyVersion: this.policies.current.version, members: store.members.stats().count }, 'gateway starting');
+    logger.info({ site: this.deps.config.site, policyVersion: this.policies.current.version, members: this.memberStats().count }, 'gateway starting');
 
     this.wireInputs(hardware);
     this.wireReaders(hardware);
     this.checkClock();
     this.every(CLOCK_CHECK_MS, () => this.checkClock());
-    this.purgeOldEvents();
-    this.every(RETENTION_CHECK_MS, () => this.purgeOldEvents());
 
     const onChange = (): void => {
       this.bus.emit('state-changed');
@@ -266,6 +282,7 @@ export class Gateway {
     }
     this.alarms.clear('people-inside-after-close', `acknowledged by ${actor}`);
     this.alarms.clear('policy-refused', `acknowledged by ${actor}`);
+    this.alarms.clear(LISTENER_FAILED_ALARM, `acknowledged by ${actor}`);
     return { ok: true };
   }
 
@@ -362,12 +379,14 @@ export class Gateway {
     if (changed) this.bus.emit('state-changed');
   }
 
-  private purgeOldEvents(): void {
-    const cutoff = new Date(this.deps.clock.now().getTime() - this.deps.config.store.retentionDays * 86_400_000);
-    const purged = this.deps.store.events.purgeOlderThan(cutoff);
-    // Wrong-PIN counts are access data too: kept no longer than the log.
-    this.deps.store.pins.purgeOlderThan(cutoff);
-    if (purged > 0) this.deps.logger.info({ purged, before: cutoff.toISOString() }, 'purged events past retention');
+  /** The member list's figures for the state; the last ones read while the store cannot be read. */
+  private memberStats(): ReturnType<Store['members']['stats']> {
+    this.lastMemberStats = this.storageFaults.guard('reading the member list figures', () => this.deps.store.members.stats(), this.lastMemberStats);
+    return this.lastMemberStats;
+  }
+
+  get clockIsTrusted(): boolean {
+    return this.clockTrusted;
   }
 
   private every(ms: number, fn: () => void): void {
@@ -384,7 +403,7 @@ export class Gateway {
       alarms: this.alarms.list(),
       running,
     };
-    this.deps.store.settings.set('runtime', runtime);
+    this.storageFaults.guard('saving the door state', () => this.deps.store.settings.set('runtime', runtime), undefined);
   }
 }
 

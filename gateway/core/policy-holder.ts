@@ -5,6 +5,7 @@ import type { Policy } from '../../policies/index.js';
 import type { EventBus } from './bus.js';
 import type { EventLog } from './event-log.js';
 import type { Store } from '../store/index.js';
+import { describeStorageError } from './storage-faults.js';
 
 export type PolicySource = 'file' | 'console' | 'central';
 
@@ -26,7 +27,13 @@ export class PolicyHolder {
     this.policy = filePolicy;
     this.from = 'file';
     // A newer version saved from the console or central outranks the file after a restart.
-    const saved = deps.store.settings.get<SavedPolicy>('policy');
+    let saved: SavedPolicy | undefined;
+    try {
+      saved = deps.store.settings.get<SavedPolicy>('policy');
+    } catch {
+      // An unreadable store: the file's policy is in force, and the store writer raises the storage alarm.
+      saved = undefined;
+    }
     if (saved !== undefined) {
       const parsed = parsePolicy(saved.document);
       if (parsed.ok && parsed.policy.site === deps.site && parsed.policy.version > filePolicy.version) {
@@ -60,7 +67,15 @@ export class PolicyHolder {
       this.deps.events.record('policy', { result: 'refused', source, version: policy.version, error: errors[0] });
       return { ok: false, errors };
     }
-    this.deps.store.settings.set('policy', { source, document: policy } satisfies SavedPolicy);
+    try {
+      this.deps.store.settings.set('policy', { source, document: policy } satisfies SavedPolicy);
+    } catch (error) {
+      // Applied only once saved: a policy that would silently go back to the old one after a restart is worse
+      // than one refused now, which its sender sees and sends again.
+      const errors = [`(root): cannot save the policy: ${describeStorageError(error)}`];
+      this.deps.events.record('policy', { result: 'refused', source, version: policy.version, error: errors[0] });
+      return { ok: false, errors };
+    }
     this.policy = policy;
     this.from = source;
     this.deps.events.record('policy', { result: 'applied', source, version: policy.version });

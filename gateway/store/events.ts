@@ -20,6 +20,12 @@ interface DbEvent {
 const SELECT_EVENT = 'id, at, type, reason, card_hash AS cardHash, data, published';
 export const MAX_QUERY_LIMIT = 1000;
 
+/** What a purge pass deleted so far, for one warning at its end instead of one per batch. */
+export interface PurgeTally {
+  purged: number;
+  unpublished: number;
+}
+
 function toEvent(row: DbEvent): StoredEvent {
   return {
     id: row.id,
@@ -44,6 +50,7 @@ export class EventStore {
   private readonly markStmt;
   private readonly queryStmt;
   private readonly purgeStmt;
+  private readonly purgeBatchStmt;
   private readonly countOldUnpublishedStmt;
   private readonly countStmt;
   private readonly countUnpublishedStmt;
@@ -55,7 +62,8 @@ export class EventStore {
     const newest = db.prepare<[], { id: string }>('SELECT id FROM events ORDER BY id DESC LIMIT 1').get();
     this.nextId = createIdGenerator(newest?.id);
     this.insertStmt = db.prepare<[string, string, string, string | null, Buffer | null, string]>(
-      'INSERT INTO events (id, at, type, reason, card_hash, data) VALUES (?, ?, ?, ?, ?, ?)',
+      // OR IGNORE: an event given again after a write that failed half-way is stored once.
+      'INSERT OR IGNORE INTO events (id, at, type, reason, card_hash, data) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.unpublishedStmt = db.prepare<[number], DbEvent>(`SELECT ${SELECT_EVENT} FROM events WHERE published = 0 ORDER BY id LIMIT ?`);
     this.markStmt = db.prepare<[string]>('UPDATE events SET published = 1 WHERE id = ? AND published = 0');
@@ -67,6 +75,13 @@ export class EventStore {
        ORDER BY id DESC LIMIT :limit`,
     );
     this.purgeStmt = db.prepare<[string]>('DELETE FROM events WHERE at < ?');
+    // The index on `at` holds the primary key too (WITHOUT ROWID), so `ORDER BY at, id` reads it in order: each batch
+    // starts at the oldest row and never scans the rows it keeps.
+    this.purgeBatchStmt = db
+      .prepare<[string, number], number>(
+        'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY at, id LIMIT ?) RETURNING published',
+      )
+      .pluck();
     this.countOldUnpublishedStmt = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM events WHERE at < ? AND published = 0');
     this.countStmt = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events');
     this.countUnpublishedStmt = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events WHERE published = 0');
@@ -80,12 +95,17 @@ export class EventStore {
     if (cardHash !== null && (!Buffer.isBuffer(cardHash) || cardHash.length !== 32)) {
       throw new TypeError('event cardHash: must be the 32-byte keyed hash, never a card number');
     }
-    const id = this.nextId(atMs);
+    const id = input.id ?? this.nextId(atMs);
     const at = input.at.toISOString();
     const data = input.data ?? {};
     const reason = input.reason ?? null;
     this.insertStmt.run(id, at, input.type, reason, cardHash, JSON.stringify(data));
     return { id, at, type: input.type, reason, cardHash, data, published: false };
+  }
+
+  /** The newest event id, to number new events after it (undefined when the log is empty). */
+  newestId(): string | undefined {
+    return this.db.prepare<[], { id: string }>('SELECT id FROM events ORDER BY id DESC LIMIT 1').get()?.id;
   }
 
   /** The oldest unpublished events, in order (at most MAX_QUERY_LIMIT). */
@@ -121,19 +141,44 @@ export class EventStore {
   /**
    * Retention: deletes every event that happened before `cutoff`, published or not (an access log is personal
    * data and is not kept past its period because central was unreachable). Unpublished ones are counted in a
-   * warning so the loss is visible. Returns the number of events deleted.
+   * warning so the loss is visible. Returns the number of events deleted. One statement: it holds the event loop
+   * for as long as the delete takes; the gateway purges with `purgeInBatches` (purge.ts) instead.
    */
   purgeOlderThan(cutoff: Date): number {
-    if (Number.isNaN(cutoff.getTime())) throw new RangeError('purge cutoff: not a valid date');
-    const before = cutoff.toISOString();
+    const before = checkCutoff(cutoff);
     const { purged, unpublished } = this.db.transaction(() => {
       const unpublished = this.countOldUnpublishedStmt.get(before)!.n;
       return { purged: this.purgeStmt.run(before).changes, unpublished };
     })();
-    if (unpublished > 0) {
-      this.logger?.warn({ purged, unpublished, before }, 'purged events past retention that central never received');
-    }
+    this.warnUnpublishedPurged(cutoff, { purged, unpublished });
     return purged;
+  }
+
+  /**
+   * Retention, one bounded step: deletes at most `limit` of the oldest events before `cutoff` (by time, then id),
+   * published or not, and returns how many. Unpublished ones are warned about as in `purgeOlderThan`; with `tally`
+   * they are added to it instead, for the caller to warn once for the whole pass (`warnUnpublishedPurged`).
+   */
+  purgeBatch(cutoff: Date, limit: number, tally?: PurgeTally): number {
+    const before = checkCutoff(cutoff);
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError('purge batch: limit must be a whole number of at least 1');
+    const published = this.purgeBatchStmt.all(before, limit);
+    let unpublished = 0;
+    for (const p of published) if (p === 0) unpublished++;
+    if (tally === undefined) {
+      this.warnUnpublishedPurged(cutoff, { purged: published.length, unpublished });
+    } else {
+      tally.purged += published.length;
+      tally.unpublished += unpublished;
+    }
+    return published.length;
+  }
+
+  /** The warning for events purged before central had them (none when there were none). */
+  warnUnpublishedPurged(cutoff: Date, tally: PurgeTally): void {
+    if (tally.unpublished > 0) {
+      this.logger?.warn({ purged: tally.purged, unpublished: tally.unpublished, before: cutoff.toISOString() }, 'purged events past retention that central never received');
+    }
   }
 
   count(): number {
@@ -143,6 +188,11 @@ export class EventStore {
   countUnpublished(): number {
     return this.countUnpublishedStmt.get()!.n;
   }
+}
+
+function checkCutoff(cutoff: Date): string {
+  if (Number.isNaN(cutoff.getTime())) throw new RangeError('purge cutoff: not a valid date');
+  return cutoff.toISOString();
 }
 
 /** The cutoff for a retention of `days` days before `now`. */

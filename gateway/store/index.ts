@@ -25,14 +25,21 @@ export type { ApplyOptions, ApplyResult, MemberSyncStore, StagedRow, StagedTrans
 export type { PinStore } from './pins.js';
 export type { SettingsStore } from './settings.js';
 export type * from './types.js';
+export { ReplaceableStore, openStoreOrFallback } from './replaceable.js';
+export type { OpenedStore, StoreMode } from './replaceable.js';
 
 export interface StoreOptions {
   /** For the applied-at time of member lists; default: the system clock. */
   clock?: Clock | undefined;
   /** Where the store reports what it drops (pino's logger fits). */
   logger?: StoreLogger | undefined;
-  /** How long a write waits for another process's write to finish (default 5000 ms). */
+  /**
+   * How long a write waits for another process's write to finish (default 5000 ms). SQLite waits by sleeping the
+   * thread, so the gateway passes 0: a held lock is a fault for its store writer to retry, never a stalled door.
+   */
   busyTimeoutMs?: number | undefined;
+  /** Open an existing store for reading only (no migration): how the gateway still reads its list from a full disk. */
+  readonly?: boolean | undefined;
 }
 
 export interface Store {
@@ -54,16 +61,20 @@ const systemClock: Clock = { now: () => new Date() };
 
 export function openStore(path: string, opts: StoreOptions = {}): Store {
   const memory = path === ':memory:' || path === '';
-  if (!memory) mkdirSync(dirname(path), { recursive: true });
+  const readonly = opts.readonly === true && !memory;
+  if (!memory && !readonly) mkdirSync(dirname(path), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+    db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000, readonly, fileMustExist: readonly });
   } catch (error) {
     throw new StoreError(`${path}: cannot open the store: ${(error as Error).message}`, { cause: error });
   }
   try {
-    configure(db, path);
-    migrate(db, path);
+    if (readonly) checkReadable(db, path);
+    else {
+      configure(db, path);
+      migrate(db, path);
+    }
   } catch (error) {
     db.close();
     throw error;
@@ -83,6 +94,19 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
       if (db.open) db.close();
     },
   };
+}
+
+function checkReadable(db: Database.Database, path: string): void {
+  let version: number;
+  try {
+    version = db.pragma('user_version', { simple: true }) as number;
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+  } catch (error) {
+    throw new StoreError(`${path}: not a gateway store (${(error as Error).message})`, { cause: error });
+  }
+  // Read-only cannot migrate: only a store already at this version can be read as this version reads it.
+  if (version > SCHEMA_VERSION) throw new StoreVersionError(path, version, SCHEMA_VERSION);
+  if (version < SCHEMA_VERSION) throw new StoreError(`${path}: the store has schema version ${version} and cannot be upgraded read-only`);
 }
 
 function configure(db: Database.Database, path: string): void {

@@ -62,6 +62,8 @@ export interface ReplaceOptions {
 export type UpsertResult = 'added' | 'changed' | 'unchanged';
 
 export interface EventInput {
+  /** Given by the gateway's event log, which numbers events before storage has them; otherwise the store's. */
+  id?: string | undefined;
   type: string;
   at: Date;
   reason?: string | null | undefined;

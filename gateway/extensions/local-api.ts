@@ -1,0 +1,47 @@
+// The local HTTP API and the staff console as an extension. A port already taken (another service, or the last
+// gateway not yet gone) is a `local-api-failed` alarm and another try later, not a branch without a door.
+import type { Hardware } from '../../firmware-bridge/types.js';
+import type { GatewayConfig } from '../config.js';
+import type { Gateway } from '../core/controller.js';
+import { startLocalApi } from '../http/server.js';
+import type { ConsoleApiDeps, LocalApi } from '../http/server.js';
+import type { Extension, ExtensionContext } from './extension.js';
+
+export class LocalApiExtension implements Extension {
+  readonly name = 'local-api';
+  private api: LocalApi | undefined;
+
+  constructor(
+    private readonly deps: {
+      gateway: Gateway;
+      hardware: Hardware;
+      config: GatewayConfig['http'];
+      console?: ConsoleApiDeps | undefined;
+    },
+  ) {}
+
+  get current(): LocalApi | undefined {
+    return this.api;
+  }
+
+  async start(context: ExtensionContext): Promise<void> {
+    const { config } = this.deps;
+    try {
+      this.api = await startLocalApi({ ...this.deps, logger: context.logger });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new Error(`port ${config.port} on ${config.host} is in use (http.port)`, { cause: error });
+      }
+      if ((error as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') {
+        throw new Error(`${config.host} is not an address of this machine (http.host)`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const api = this.api;
+    this.api = undefined;
+    await api?.close();
+  }
+}

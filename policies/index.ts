@@ -36,3 +36,21 @@ export { decide } from './decide.js';
 export { ageOn, meetsMinimumAge, ADULT_AGE } from './age.js';
 export { hashPin, verifyPin, PIN_PATTERN } from './pin.js';
 export { isValidTimeZone } from './time.js';
+export {
+  MAX_POLICY_BYTES,
+  MAX_CONFIG_BYTES,
+  MAX_KEY_FILE_BYTES,
+  MAX_HTTP_BODY_BYTES,
+  MAX_MEMBER_CSV_BYTES,
+  MAX_YAML_ALIASES,
+  Utf8Validator,
+  checkTextSize,
+  decodeUtf8,
+  formatBytes,
+  invalidUtf8,
+  invalidUtf8Offset,
+  parseYamlDocument,
+  tooLarge,
+  utf8Length,
+} from './input-text.js';
+export type { TextResult, YamlParse, YamlProblem } from './input-text.js';

@@ -1,9 +1,9 @@
 // The policy document: one branch's schedule and entry rules, as staff write it (YAML or JSON) and as
 // central publishes it. Strict everywhere: an unknown key is an error, never silently ignored, because
 // a misspelt rule would otherwise fall back to a default and open a door nobody meant to open.
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { plainErrors, formatIssues } from './errors.js';
+import { checkTextSize, decodeUtf8, MAX_POLICY_BYTES, parseYamlDocument } from './input-text.js';
 import { dayFromIso, isValidTimeZone, minutesFromHHMM, WEEKDAYS } from './time.js';
 
 export const SCHEDULE_WINDOW_MODES = ['staffed', 'open-access', 'closed'] as const;
@@ -21,6 +21,17 @@ export const LocalDateSchema = z
   .refine((s) => dayFromIso(s) !== null, { error: 'must be a real date YYYY-MM-DD' });
 
 const minutes = (s: string): number => minutesFromHHMM(s) ?? 0;
+
+/**
+ * Free text for people (names, labels). U+FFFD is what a lenient decoder leaves where a byte was not UTF-8: refused
+ * here too, for text that was decoded before it reached this schema (an HTTP body, a payload).
+ */
+function displayText(max: number) {
+  return z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\uFFFD'), { error: 'contains U+FFFD (\uFFFD), left where the text was not valid UTF-8' });
+}
 
 /** A value whose `from` and `to` are valid times, whatever else is wrong with it. */
 function hasTimes(value: unknown): value is { from: string; to: string } {
@@ -83,7 +94,7 @@ const weeklyShape = Object.fromEntries(WEEKDAYS.map((d) => [d, windowList(d)])) 
 
 export const ExceptionSchema = z.strictObject({
   date: LocalDateSchema,
-  label: z.string().max(80).optional(),
+  label: displayText(80).optional(),
   /** Replaces the weekly windows of that local date; empty = closed all day. */
   windows: windowList('windows'),
 });
@@ -120,7 +131,7 @@ export const BookingSchema = z
   .strictObject({
     /** The partner group; matched against members' `groups`. */
     group: slug,
-    label: z.string().max(80).optional(),
+    label: displayText(80).optional(),
     /** Every week on that day, … */
     weekly: WeeklySlotSchema.optional(),
     /** … or once, on this local date from `from` to `to`. */
@@ -192,7 +203,7 @@ export const PolicySchema = z.strictObject({
   version: z.int().positive(),
   site: slug,
   /** Human name of the branch, for the console. */
-  name: z.string().max(120).optional(),
+  name: displayText(120).optional(),
   timezone: z
     .string()
     .refine(isValidTimeZone, { error: 'must be an IANA time zone such as "Europe/London"' })
@@ -215,10 +226,19 @@ export function parsePolicy(input: unknown): PolicyParse {
 }
 
 /**
- * Parse a policy file's text: JSON when the name ends in `.json`, YAML (1.2, so `08:00` stays a string and
- * dates stay strings) otherwise. Syntax errors are reported as `file:line:col: message`.
+ * Parse a policy (or config) file's text: JSON when the name ends in `.json`, YAML (1.2, so `08:00` stays a string
+ * and dates stay strings) otherwise. Bytes are decoded as strict UTF-8. Nothing over `maxBytes` (a policy's 256 KiB)
+ * is parsed. Syntax errors are reported as `file:line:col: message`.
  */
-export function parseDocumentText(text: string, filename = 'policy'): { ok: true; value: unknown } | { ok: false; errors: string[] } {
+export function parseDocumentText(
+  input: string | Uint8Array,
+  filename = 'policy',
+  options: { maxBytes?: number } = {},
+): { ok: true; value: unknown } | { ok: false; errors: string[] } {
+  const limits = { what: filename, maxBytes: options.maxBytes ?? MAX_POLICY_BYTES };
+  const decoded = typeof input === 'string' ? checkTextSize(input, limits) : decodeUtf8(input, limits);
+  if (!decoded.ok) return { ok: false, errors: [decoded.error] };
+  const text = decoded.text;
   if (filename.toLowerCase().endsWith('.json')) {
     try {
       return { ok: true, value: JSON.parse(text) as unknown };
@@ -226,22 +246,13 @@ export function parseDocumentText(text: string, filename = 'policy'): { ok: true
       return { ok: false, errors: [`${filename}: ${(err as Error).message}`] };
     }
   }
-  const doc = parseDocument(text, { version: '1.2', uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        const message = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
-        return `${filename}${pos ? `:${pos.line}:${pos.col}` : ''}: ${message}`;
-      }),
-    };
-  }
-  return { ok: true, value: doc.toJS() as unknown };
+  const doc = parseYamlDocument(text, filename);
+  return doc.ok ? doc : { ok: false, errors: doc.errors };
 }
 
-export function loadPolicyText(text: string, filename?: string): PolicyParse {
-  const doc = parseDocumentText(text, filename);
+/** A policy file's content (text, or bytes read from the file) → a policy, or every problem with it. */
+export function loadPolicyText(input: string | Uint8Array, filename?: string): PolicyParse {
+  const doc = parseDocumentText(input, filename);
   if (!doc.ok) return doc;
   return parsePolicy(doc.value);
 }

@@ -7,6 +7,7 @@ export class PinStore {
   private readonly resetStmt;
   private readonly getStmt;
   private readonly purgeStmt;
+  private readonly purgeBatchStmt;
 
   constructor(db: BetterSqlite3.Database) {
     this.recordStmt = db.prepare<[Buffer, string], { count: number; lastAt: string }>(
@@ -19,6 +20,10 @@ export class PinStore {
       'SELECT count, last_at AS lastAt FROM pin_failures WHERE card_hash = ?',
     );
     this.purgeStmt = db.prepare<[string]>('DELETE FROM pin_failures WHERE last_at < ?');
+    // No index on last_at: the table holds only cards with wrong PINs not yet followed by a right one, a few rows.
+    this.purgeBatchStmt = db.prepare<[string, number]>(
+      'DELETE FROM pin_failures WHERE card_hash IN (SELECT card_hash FROM pin_failures WHERE last_at < ? LIMIT ?)',
+    );
   }
 
   recordFailure(cardHash: Buffer, at: Date): PinFailures {
@@ -38,5 +43,12 @@ export class PinStore {
   /** Forgets failures last seen before `cutoff` (retention, like the event log). Returns how many. */
   purgeOlderThan(cutoff: Date): number {
     return this.purgeStmt.run(cutoff.toISOString()).changes;
+  }
+
+  /** `purgeOlderThan`, at most `limit` rows at a time (`purgeInBatches`). Returns how many. */
+  purgeBatch(cutoff: Date, limit: number): number {
+    if (Number.isNaN(cutoff.getTime())) throw new RangeError('purge cutoff: not a valid date');
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError('purge batch: limit must be a whole number of at least 1');
+    return this.purgeBatchStmt.run(cutoff.toISOString(), limit).changes;
   }
 }

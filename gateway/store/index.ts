@@ -54,10 +54,19 @@ export interface Store {
   readonly pins: PinStore;
   /** Runs `fn` in one transaction (nested calls become savepoints). */
   transaction<T>(fn: () => T): T;
+  /** The store file's size in bytes (its pages; the WAL aside). */
+  sizeBytes(): number;
+  /**
+   * Caps the store's size (SQLite's max_page_count; null lifts the cap): a write past it fails with SQLITE_FULL,
+   * just as on a full disk, so the log can be kept from filling the card the Pi boots from.
+   */
+  setSizeLimit(bytes: number | null): void;
   close(): void;
 }
 
 const systemClock: Clock = { now: () => new Date() };
+/** SQLite's own default for max_page_count. */
+const NO_PAGE_LIMIT = 4294967294;
 
 export function openStore(path: string, opts: StoreOptions = {}): Store {
   const memory = path === ':memory:' || path === '';
@@ -90,6 +99,11 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
     settings: new SettingsStore(db),
     pins: new PinStore(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    sizeBytes: () => (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number),
+    setSizeLimit: (bytes) => {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${bytes === null ? NO_PAGE_LIMIT : Math.max(1, Math.floor(bytes / pageSize))}`);
+    },
     close: () => {
       if (db.open) db.close();
     },

@@ -72,6 +72,12 @@ export class ReplaceableStore implements Store {
   transaction<T>(fn: () => T): T {
     return this.current.transaction(fn);
   }
+  sizeBytes(): number {
+    return this.current.sizeBytes();
+  }
+  setSizeLimit(bytes: number | null): void {
+    this.current.setSizeLimit(bytes);
+  }
   close(): void {
     this.current.close();
   }

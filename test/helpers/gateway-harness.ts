@@ -9,7 +9,7 @@ import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
-import type { RunningGateway } from '../../gateway/main.js';
+import type { RunningGateway, StartGatewayOptions } from '../../gateway/main.js';
 import type { LoggedEvent } from '../../gateway/core/model.js';
 import type { Member } from '../../policies/types.js';
 
@@ -32,6 +32,8 @@ export interface HarnessOptions {
   members?: Record<string, Partial<Member>>;
   config?: Partial<GatewayConfigInput>;
   dir?: string;
+  /** Fault injection and shorter retries for the fault tests. */
+  start?: Omit<StartGatewayOptions, 'logger' | 'env'>;
 }
 
 export interface Harness {
@@ -78,6 +80,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const running = await startGateway(config, {
     logger: pino({ level: 'silent' }),
     env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX },
+    ...options.start,
   });
   if (options.members !== undefined) {
     const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));

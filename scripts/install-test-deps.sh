@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that `npm run test:system` (and `npm ci`'s native builds) need, non-interactively.
-# Idempotent: does nothing, not even `apt-get update`, when every package is already installed.
+# Then, in a checkout whose node_modules lacks nfc-pcsc, runs `npm install` once more (see install_nfc_pcsc below).
+# Idempotent: does nothing, not even `apt-get update`, when every package and nfc-pcsc are already installed.
 #
 # It starts no daemon: each system test starts its own mosquitto and pcscd on loopback and stops that pid.
 # Packaged services are kept from starting during the install (policy-rc.d). If a packaged pcscd is already running
@@ -19,6 +20,8 @@ PACKAGES=(
   systemd                                # systemd-analyze verify, systemd-notify
 )
 
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != "install ok installed" ]]; then
@@ -26,27 +29,62 @@ for pkg in "${PACKAGES[@]}"; do
   fi
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-test-deps: all ${#PACKAGES[@]} packages already installed"
-  exit 0
-fi
-
 SUDO=()
 if [[ $EUID -ne 0 ]]; then
-  command -v sudo >/dev/null 2>&1 || { echo "install-test-deps: run as root, or install sudo" >&2; exit 1; }
   SUDO=(sudo)
 fi
 
-# Keep the packages' services from starting (invoke-rc.d asks policy-rc.d; 101 = action forbidden). Only a
-# policy-rc.d that this script wrote is removed again; one that was there before stays as it was.
-POLICY=/usr/sbin/policy-rc.d
-if [[ ! -e $POLICY ]]; then
-  printf '#!/bin/sh\n# Written by install-test-deps.sh for the length of an install.\nexit 101\n' | "${SUDO[@]}" tee "$POLICY" >/dev/null
-  "${SUDO[@]}" chmod 0755 "$POLICY"
-  trap '"${SUDO[@]}" rm -f "$POLICY"' EXIT
-fi
+install_packages() {
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-test-deps: all ${#PACKAGES[@]} packages already installed"
+    return
+  fi
+  if [[ $EUID -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-test-deps: run as root, or install sudo" >&2; exit 1; }
+  fi
 
-echo "install-test-deps: installing ${missing[*]}"
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-echo "install-test-deps: done"
+  # Keep the packages' services from starting (invoke-rc.d asks policy-rc.d; 101 = action forbidden). Only a
+  # policy-rc.d that this script wrote is removed again; one that was there before stays as it was.
+  local policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# Written by install-test-deps.sh for the length of an install.\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+    "${SUDO[@]}" chmod 0755 "$policy"
+    trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+
+  echo "install-test-deps: installing ${missing[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  echo "install-test-deps: done"
+}
+
+# nfc-pcsc is an optional dependency with a native part: an `npm install` (or `npm ci`) that ran before
+# libpcsclite-dev was there skipped it with only a warning, and `npm rebuild` does not install a skipped optional
+# dependency. Only a new `npm install` does. Without it the PC/SC system tests cannot run.
+install_nfc_pcsc() {
+  # Not a checkout with its dependencies installed yet (CI runs this before `npm ci`): npm will do it then.
+  [[ -f $REPO/package.json && -d $REPO/node_modules ]] || return 0
+  [[ -d $REPO/node_modules/nfc-pcsc ]] && return 0
+
+  # As the person who typed `sudo`, so that node_modules and their npm cache stay theirs.
+  local as_user=() who=
+  if [[ $EUID -eq 0 && -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+    as_user=(sudo -u "$SUDO_USER" -H env "PATH=$PATH")
+    who=" as $SUDO_USER"
+  fi
+  command -v npm >/dev/null 2>&1 || {
+    echo "install-test-deps: $REPO/node_modules has no nfc-pcsc, and npm is not on this PATH: run npm install in $REPO yourself" >&2
+    exit 1
+  }
+  echo "install-test-deps: $REPO/node_modules has no nfc-pcsc: npm skipped this optional dependency because"
+  echo "install-test-deps: libpcsclite-dev was missing when npm install ran; running npm install again$who"
+  (cd "$REPO" && "${as_user[@]}" npm install --no-audit --no-fund)
+  if [[ ! -d $REPO/node_modules/nfc-pcsc ]]; then
+    echo "install-test-deps: npm install did not install nfc-pcsc either: see its build output above (node-gyp needs g++, make, python3 and libpcsclite-dev)" >&2
+    exit 1
+  fi
+  echo "install-test-deps: nfc-pcsc installed"
+}
+
+install_packages
+install_nfc_pcsc

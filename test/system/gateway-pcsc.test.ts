@@ -1,6 +1,7 @@
 // The whole gateway on the real PC/SC stack: pcscd started here, vpcd's virtual readers as the entry and exit
 // readers, cards played over vpcd's TCP protocol. Decisions, the reader-offline alarm and tap-to-decision latency.
-// Needs the Debian packages pcscd, vsmartcard-vpcd and libpcsclite-dev (scripts/install-test-deps.sh).
+// Needs the Debian packages pcscd, vsmartcard-vpcd and libpcsclite-dev (scripts/install-test-deps.sh), and nfc-pcsc
+// installed by npm after them.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { adult, TEST_KEY_HEX } from '../helpers/gateway-harness.js';
+import { requireNfcPcsc } from '../helpers/nfc-pcsc.js';
 import { requirePcscStack, startPcscd, VpcdCard, waitFor } from '../helpers/vpcd-card.js';
 import type { Pcscd } from '../helpers/vpcd-card.js';
 
@@ -46,6 +48,8 @@ describe('the gateway on a real PC/SC reader', () => {
   }
 
   beforeAll(async () => {
+    // The gateway itself only reports a reader it cannot load as offline; here that is a broken test machine.
+    await requireNfcPcsc();
     pcscdPath = requirePcscStack();
     pcscd = await startPcscd(pcscdPath);
     dir = mkdtempSync(join(tmpdir(), 'oag-pcsc-gw-'));

@@ -1,8 +1,10 @@
 // The PC/SC card reader driver through the real stack: pcscd started here, vpcd's two virtual readers,
-// cards played over vpcd's TCP protocol. Needs the Debian packages pcscd, vsmartcard-vpcd, libpcsclite-dev.
+// cards played over vpcd's TCP protocol. Needs the Debian packages pcscd, vsmartcard-vpcd, libpcsclite-dev, and
+// nfc-pcsc installed by npm after them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNfcPcsc, PcscCardReader } from '../../firmware-bridge/readers/pcsc.js';
+import { PcscCardReader } from '../../firmware-bridge/readers/pcsc.js';
 import type { CardTap, ReadError, ReaderStatus } from '../../firmware-bridge/types.js';
+import { requireNfcPcsc } from '../helpers/nfc-pcsc.js';
 import { requirePcscStack, startPcscd, VpcdCard, waitFor, type Pcscd } from '../helpers/vpcd-card.js';
 
 /** pcscd polls vpcd for card presence (about every 400 ms): leave a gap between one card and the next. */
@@ -35,8 +37,8 @@ describe('PC/SC card reader through pcscd and vpcd', () => {
   }
 
   beforeAll(async () => {
+    const nfc = await requireNfcPcsc();
     pcscdPath = requirePcscStack();
-    const nfc = await loadNfcPcsc(); // a clear error naming libpcsclite-dev if the native part is missing
     pcscd = await startPcscd(pcscdPath);
     reader = new PcscCardReader({
       entries: [

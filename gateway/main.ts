@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import { createHardware } from '../firmware-bridge/create-hardware.js';
 import { installSafeStateHandlers } from '../firmware-bridge/safety.js';
 import type { Hardware } from '../firmware-bridge/types.js';
-import { loadPolicyText } from '../policies/index.js';
+import { loadPolicyText, parsePolicy } from '../policies/index.js';
 import type { Policy } from '../policies/index.js';
 import { createCardHasher, deploymentKeyId } from './core/cards.js';
 import { createClockTrust, systemClock } from './core/clock.js';
 import type { Clock } from './core/clock.js';
-import { ConfigError, loadDeploymentKey } from './config.js';
+import { loadDeploymentKey } from './config.js';
 import type { GatewayConfig } from './config.js';
 import { Gateway } from './core/controller.js';
 import { ExtensionHost } from './extensions/extension.js';
@@ -88,7 +88,11 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   let store: ReplaceableStore | undefined;
   try {
     const env = options.env ?? process.env;
-    const policy = readPolicy(config);
+    const policyFile = readPolicy(config);
+    if (!policyFile.ok) {
+      logger.error({ policyFile: config.policyFile, errors: policyFile.errors }, `policy file unusable; the branch runs closed: ${policyFile.errors[0]}`);
+    }
+    const policy = policyFile.ok ? policyFile.policy : closedFallbackPolicy(config.site);
     const key = loadDeploymentKey(config, env);
     const clock = options.clock ?? systemClock;
     // No busy timeout: SQLite waits for a lock by sleeping the thread, which is the door's thread.
@@ -155,6 +159,9 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     // The storage extension is listening before the core records its first event.
     await extensions.startExtension('storage');
     gateway.start();
+    if (!policyFile.ok) {
+      gateway.alarms.raise('policy-refused', `policy file ${config.policyFile}: ${policyFile.errors[0]}; running ${gateway.policies.source === 'file' ? 'closed' : `the saved version ${gateway.policies.current.version}`}`);
+    }
     await extensions.start();
     const notifier = startSystemdNotify({ logger });
     notifier.ready();
@@ -208,17 +215,31 @@ function newestEventId(store: Store): string | undefined {
   }
 }
 
-function readPolicy(config: GatewayConfig): Policy {
-  let text: string;
+type PolicyFileResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
+
+function readPolicy(config: GatewayConfig): PolicyFileResult {
+  let bytes: Buffer;
   try {
-    text = readFileSync(config.policyFile, 'utf8');
+    bytes = readFileSync(config.policyFile);
   } catch (error) {
-    throw new ConfigError(config.policyFile, [`policyFile: cannot read ${config.policyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
+    return { ok: false, errors: [`policyFile: cannot read ${config.policyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`] };
   }
-  const parsed = loadPolicyText(text, config.policyFile);
-  if (!parsed.ok) throw new ConfigError(config.policyFile, parsed.errors);
+  const parsed = loadPolicyText(bytes, config.policyFile);
+  if (!parsed.ok) return parsed;
   if (parsed.policy.site !== config.site) {
-    throw new ConfigError(config.policyFile, [`site: "${parsed.policy.site}" does not match the gateway's site "${config.site}"`]);
+    return { ok: false, errors: [`site: "${parsed.policy.site}" does not match the gateway's site "${config.site}"`] };
   }
-  return parsed.policy;
+  return parsed;
+}
+
+/**
+ * The policy a branch runs on when its policy file cannot be used: closed at all hours (the door secure, staff
+ * cards open it, the exit releases), version 0 so that any saved or sent policy outranks it. A restart loop
+ * would leave the door to its relay's resting state and nobody told; this keeps the software in charge and
+ * raises `policy-refused` with the file's first error.
+ */
+export function closedFallbackPolicy(site: string): Policy {
+  const parsed = parsePolicy({ version: 1, site, name: `${site} (policy file unusable: closed)`, schedule: { weekly: {} } });
+  if (!parsed.ok) throw new Error(`the built-in closed policy is invalid: ${parsed.errors.join('; ')}`);
+  return { ...parsed.policy, version: 0 };
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, checkGatewayConfigText, loadDeploymentKey, loadGatewayConfig, parseGatewayConfig } from '../../../gateway/config.js';
 import { startGateway } from '../../../gateway/main.js';
@@ -54,19 +55,37 @@ describe('gateway config', () => {
     expect(errorsOf(() => loadDeploymentKey({}, {}))[0]).toMatch(/^OAG_DEPLOYMENT_KEY: not set/);
   });
 
-  it('refuses to start on a policy for another site, and leaves the outputs safe', async () => {
+  it('runs closed on a policy for another site rather than not at all, and says why in the policy-refused alarm', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oag-cfg-'));
     dirs.push(dir);
     writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nsite: village\nschedule: { weekly: {} }\n');
     const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' } });
-    await expect(startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) } })).rejects.toThrow(/site: "village" does not match the gateway's site "town-central"/);
+    const running = await startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) }, logger: pino({ level: 'silent' }) });
+    try {
+      expect(running.gateway.mode).toBe('closed');
+      expect(running.gateway.state.alarms).toContain('policy-refused');
+      const alarm = running.store.events.query({ types: ['alarm'], limit: 10 }).find((e) => e.data.alarm === 'policy-refused');
+      expect(String(alarm?.data.detail)).toMatch(/site: "village" does not match the gateway's site "town-central"; running closed/);
+    } finally {
+      await running.stop();
+    }
   });
 
-  it('refuses to start on an invalid policy file, naming the path in it', async () => {
+  it('runs closed on an invalid policy file, naming the path in it, until a valid policy arrives', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oag-cfg-'));
     dirs.push(dir);
     writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nsite: town-central\nschedule:\n  weekly:\n    mon: [{ from: "10:00", to: "09:00", mode: staffed }]\n');
     const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' } });
-    await expect(startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) } })).rejects.toThrow(/schedule\.weekly\.mon\[0\]\.to: must be after from/);
+    const running = await startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) }, logger: pino({ level: 'silent' }) });
+    try {
+      expect(running.gateway.policies.current.version).toBe(0);
+      const alarm = running.store.events.query({ types: ['alarm'], limit: 10 }).find((e) => e.data.alarm === 'policy-refused');
+      expect(String(alarm?.data.detail)).toMatch(/schedule\.weekly\.mon\[0\]\.to: must be after from/);
+      const offered = running.gateway.offerPolicy({ version: 1, site: 'town-central', schedule: { weekly: { mon: [{ from: '00:00', to: '24:00', mode: 'staffed' }] } } }, 'console');
+      expect(offered).toMatchObject({ ok: true, version: 1 });
+      expect(running.gateway.policies.current.version).toBe(1);
+    } finally {
+      await running.stop();
+    }
   });
 });

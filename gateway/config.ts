@@ -1,12 +1,12 @@
 // The gateway's one configuration file (YAML), validated once at start and passed down.
 // Nothing else reads settings ad hoc: a module gets the part of this it needs.
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { HardwareConfigSchema } from '../firmware-bridge/config.js';
 import { formatIssues } from '../policies/errors.js';
+import { checkTextSize, MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, parseYamlDocument } from '../policies/input-text.js';
 import { MemberImportMappingSchema } from './members/mapping.js';
+import { readTextFile } from './policy-file.js';
 import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
 
@@ -63,6 +63,11 @@ export const GatewayConfigSchema = z.strictObject({
   members: z
     .strictObject({
       mapping: MemberImportMappingSchema.optional(),
+      /**
+       * `oag members import` refuses a file that would remove more than this share of the list in force (a
+       * cut-short export must not empty the branch); `--max-removed-fraction` overrides it for one import.
+       */
+      maxRemovedFraction: z.number().min(0).max(1).default(0.5),
       /** With `mqtt:`: raise `member-list-stale` when the list was last confirmed current by central this long ago. */
       staleAfterDays: z.number().int().min(1).max(3650).default(30),
       /** Chunks asked for at once from central (each about 5,000 members, 450 kB). */
@@ -107,13 +112,16 @@ export function parseGatewayConfig(input: unknown, file = 'config'): GatewayConf
 
 /** Parse YAML text; relative paths in it are taken from `baseDir` (the config file's folder). */
 export function checkGatewayConfigText(text: string, file = 'config', baseDir = '.'): GatewayConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError(file, [`(file): not valid YAML: ${(error as Error).message.split('\n')[0]}`]);
+  const sized = checkTextSize(text, { what: '(file)', maxBytes: MAX_CONFIG_BYTES });
+  if (!sized.ok) throw new ConfigError(file, [sized.error]);
+  const doc = parseYamlDocument(text, '(file)');
+  if (!doc.ok) {
+    throw new ConfigError(
+      file,
+      doc.problems.map((p) => `(file): not valid YAML: ${p.message}${p.line === undefined ? '' : ` (line ${p.line}, column ${p.col ?? 1})`}`),
+    );
   }
-  const config = parseGatewayConfig(raw, file);
+  const config = parseGatewayConfig(doc.value, file);
   return {
     ...config,
     policyFile: resolve(baseDir, config.policyFile),
@@ -124,13 +132,9 @@ export function checkGatewayConfigText(text: string, file = 'config', baseDir = 
 }
 
 export function loadGatewayConfig(path: string): GatewayConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(path, [`(file): cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
-  }
-  return checkGatewayConfigText(text, path, dirname(resolve(path)));
+  const read = readTextFile(path, { what: '(file)', maxBytes: MAX_CONFIG_BYTES });
+  if (!read.ok) throw new ConfigError(path, [read.error]);
+  return checkGatewayConfigText(read.text, path, dirname(resolve(path)));
 }
 
 /**
@@ -152,11 +156,9 @@ export function loadDeploymentKey(config: Pick<GatewayConfig, 'deploymentKeyFile
 }
 
 function readKeyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError('deployment key', [`deploymentKeyFile: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
-  }
+  const read = readTextFile(path, { what: `deploymentKeyFile (${path})`, maxBytes: MAX_KEY_FILE_BYTES });
+  if (!read.ok) throw new ConfigError('deployment key', [read.error]);
+  return read.text;
 }
 
 function decodeKey(text: string): Buffer | undefined {

@@ -9,19 +9,8 @@ import {
   parseYamlDocument,
   Utf8Validator,
 } from '../../../policies/index.js';
+import { aliasBomb } from '../../helpers/hostile-input.js';
 import { EXAMPLES_DIR } from './helpers.js';
-
-/** Nine levels of nine aliases each: 9^9 copies of "lol" once expanded (the "billion laughs" of XML). */
-export function aliasBomb(): string {
-  const lines = ['version: 1', 'site: town', 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-  let previous = 'a';
-  for (const name of ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']) {
-    lines.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(',')}]`);
-    previous = name;
-  }
-  lines.push(`schedule: { weekly: { mon: *${previous} } }`);
-  return `${lines.join('\n')}\n`;
-}
 
 const town = readFileSync(`${EXAMPLES_DIR}town.yaml`);
 

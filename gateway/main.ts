@@ -24,7 +24,7 @@ import { RetentionExtension } from './extensions/retention.js';
 import { Sip2Extension } from './extensions/sip2.js';
 import { StorageExtension } from './extensions/storage.js';
 import { UplinkExtension } from './extensions/uplink.js';
-import type { LocalApi } from './http/server.js';
+import type { HealthReport, LocalApi } from './http/server.js';
 import type { MemberSync, MemberSyncHooks } from './members/sync.js';
 import { ReplaceableStore, openStoreOrFallback } from './store/index.js';
 import type { Store, StoreOptions } from './store/index.js';
@@ -152,7 +152,13 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       extensions.add(new UplinkExtension({ gateway, store, config: config.mqtt, site: config.site, clock, members: memberSync }));
     }
     const localApi = config.http.enabled
-      ? new LocalApiExtension({ gateway, hardware, config: config.http, console: { store, hashCard, clock } })
+      ? new LocalApiExtension({
+          gateway,
+          hardware,
+          config: config.http,
+          console: { store, hashCard, clock },
+          health: () => healthReport(extensions, storage, liveStore),
+        })
       : undefined;
     if (localApi !== undefined) extensions.add(localApi);
 
@@ -205,6 +211,20 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     uninstallSafety();
     throw error;
   }
+}
+
+function healthReport(extensions: ExtensionHost, storage: StorageExtension, store: ReplaceableStore): HealthReport {
+  const parts = extensions.status().map((part) => ({
+    name: part.name,
+    state: part.state,
+    ...(part.error === undefined ? {} : { error: part.error }),
+    ...(part.retryAt === undefined ? {} : { retryAt: new Date(part.retryAt).toISOString() }),
+  }));
+  return {
+    healthy: parts.every((part) => part.state === 'running') && store.mode === 'read-write' && !storage.failing,
+    parts,
+    storage: { mode: store.mode, backlog: storage.backlog },
+  };
 }
 
 function newestEventId(store: Store): string | undefined {

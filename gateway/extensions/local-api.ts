@@ -4,7 +4,7 @@ import type { Hardware } from '../../firmware-bridge/types.js';
 import type { GatewayConfig } from '../config.js';
 import type { Gateway } from '../core/controller.js';
 import { startLocalApi } from '../http/server.js';
-import type { ConsoleApiDeps, LocalApi } from '../http/server.js';
+import type { ConsoleApiDeps, HealthReport, LocalApi } from '../http/server.js';
 import type { Extension, ExtensionContext } from './extension.js';
 
 export class LocalApiExtension implements Extension {
@@ -17,6 +17,7 @@ export class LocalApiExtension implements Extension {
       hardware: Hardware;
       config: GatewayConfig['http'];
       console?: ConsoleApiDeps | undefined;
+      health?: (() => HealthReport) | undefined;
     },
   ) {}
 

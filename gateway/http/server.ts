@@ -39,8 +39,18 @@ const TapResultSchema = z.object({
 /** What the console needs besides the gateway: everything else it builds itself. */
 export type ConsoleApiDeps = Omit<ConsoleDeps, 'gateway' | 'logger'>;
 
+/** What `GET /api/health` reports besides liveness: each part around the core, and the store. */
+export interface HealthReport {
+  /** False when a part has failed or the store is not writable: the door runs, somebody should look. */
+  healthy: boolean;
+  parts: Array<{ name: string; state: string; error?: string | undefined; retryAt?: string | undefined }>;
+  storage: { mode: string; backlog: number };
+}
+
 export interface LocalApiDeps {
   gateway: Gateway;
+  /** The composition root's view of the extensions and the store; without it health is liveness only. */
+  health?: (() => HealthReport) | undefined;
   hardware: Hardware;
   /** Without it the API has no console (scripts and tests that only need state and taps). */
   console?: ConsoleApiDeps | undefined;
@@ -76,7 +86,11 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
 
   // Routes go in a plugin registered after swagger, so that the OpenAPI document sees every one of them.
   void app.register(async (api) => {
-    api.get('/api/health', { schema: docs({ summary: 'Liveness', tags: ['gateway'], auth: false }) }, async () => ({ ok: true }));
+    api.get(
+      '/api/health',
+      { schema: docs({ summary: 'Liveness, and each part around the core (failed parts retry by themselves)', tags: ['gateway'], auth: false }) },
+      async () => ({ ok: true, ...deps.health?.() }),
+    );
     api.get('/api/state', { schema: docs({ summary: 'The branch state (as on the MQTT state topic)', tags: ['gateway'], auth: false }) }, async () => deps.gateway.state);
     api.post(
       '/api/simulate/tap',

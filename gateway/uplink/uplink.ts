@@ -146,11 +146,11 @@ export class Uplink {
     if (v5) opts.properties = { sessionExpiryInterval: config.sessionExpirySeconds };
     if (config.username !== undefined) opts.username = config.username;
     if (config.password !== undefined) opts.password = config.password;
-    if (config.passwordFile !== undefined) opts.password = readFileSync(config.passwordFile, 'utf8').trim();
+    if (config.passwordFile !== undefined) opts.password = readConfigFile('mqtt.passwordFile', config.passwordFile).toString('utf8').trim();
     if (config.tls) {
-      if (config.tls.ca) opts.ca = readFileSync(config.tls.ca);
-      if (config.tls.cert) opts.cert = readFileSync(config.tls.cert);
-      if (config.tls.key) opts.key = readFileSync(config.tls.key);
+      if (config.tls.ca) opts.ca = readConfigFile('mqtt.tls.ca', config.tls.ca);
+      if (config.tls.cert) opts.cert = readConfigFile('mqtt.tls.cert', config.tls.cert);
+      if (config.tls.key) opts.key = readConfigFile('mqtt.tls.key', config.tls.key);
       opts.rejectUnauthorized = config.tls.rejectUnauthorized;
     }
     return opts;
@@ -406,4 +406,13 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/** A file the config names, or an error that says which setting and why (it becomes the uplink-failed alarm). */
+function readConfigFile(setting: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new Error(`${setting}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  }
 }

@@ -1,6 +1,7 @@
 // The door goes on through faults around it: a held write lock, a store that cannot be opened, a listener that
 // throws, a port already taken. Real SQLite files and real sockets; fake time for the retries.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
@@ -122,7 +123,7 @@ describe('a store that fills up (SQLite max_page_count: a real SQLITE_FULL)', ()
 
 describe('a store that cannot be opened at start', () => {
   it('runs on an empty list in memory with the storage alarm, releases the exit, and moves to the real store when it can', async () => {
-    const dir = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'oag-gw-'));
+    const dir = mkdtempSync(join(tmpdir(), 'oag-gw-'));
     dirs.push(dir);
     const path = join(dir, 'gateway.sqlite');
     // Not a SQLite file at all: what a half-written SD card block or a wrong path gives.
@@ -138,7 +139,7 @@ describe('a store that cannot be opened at start', () => {
     expect(h.doorRelayActive()).toBe(true);
 
     // Somebody restores the store from a backup.
-    (await import('node:fs')).rmSync(path);
+    rmSync(path);
     openStore(path).close();
     await vi.advanceTimersByTimeAsync(15_000);
     expect(h.running.store.mode).toBe('read-write');
@@ -184,5 +185,33 @@ describe('a part that throws or cannot start', () => {
     expect(h.running.gateway.state.alarms).not.toContain('local-api-failed');
     const health = await fetch(`${h.running.api!.url}/api/health`);
     expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, healthy: true, storage: { mode: 'read-write', backlog: 0 } });
+  });
+
+  it('runs the door without its uplink while the MQTT password file is missing, and says which file in the alarm and on /api/health', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oag-gw-'));
+    dirs.push(dir);
+    const passwordFile = join(dir, 'mqtt.password');
+    const h = await start({
+      dir,
+      config: {
+        http: { enabled: true, host: '127.0.0.1', port: 0 },
+        mqtt: { url: 'mqtt://127.0.0.1:9', username: 'town-central', passwordFile, protocolVersion: 4 },
+      },
+      start: { extensionRetry: { firstMs: 1000, maxMs: 1000 } },
+    });
+    expect(h.running.gateway.state.alarms).toContain('uplink-failed');
+    expect(tapGranted(h, '04A1B2C3D4')).toBe(true);
+    const health = (await (await fetch(`${h.running.api!.url}/api/health`)).json()) as { healthy: boolean; parts: Array<{ name: string; state: string; error?: string }> };
+    expect(health.healthy).toBe(false);
+    expect(health.parts.find((part) => part.name === 'uplink')).toMatchObject({
+      state: 'failed',
+      error: `mqtt.passwordFile: cannot read ${passwordFile} (ENOENT)`,
+    });
+
+    writeFileSync(passwordFile, 'secret\n');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.running.extensions.status().find((part) => part.name === 'uplink')?.state).toBe('running');
+    expect(h.running.gateway.state.alarms).not.toContain('uplink-failed');
   });
 });

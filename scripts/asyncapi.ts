@@ -6,7 +6,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { COMMAND_MAX_AGE_MS, CONTRACT_MESSAGES, DEFAULT_PREFIX, MEMBER_REQUEST_MAX_AGE_MS } from '../policies/contract/index.js';
+import {
+  COMMAND_MAX_AGE_MS,
+  CONTRACT_MAJOR,
+  CONTRACT_MESSAGES,
+  CONTRACT_MINOR,
+  CONTRACT_VERSION,
+  DEFAULT_PREFIX,
+  MEMBER_REQUEST_MAX_AGE_MS,
+} from '../policies/contract/index.js';
 
 export const ASYNCAPI_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'asyncapi.yaml');
 
@@ -74,9 +82,19 @@ export function buildAsyncApi(): string {
     asyncapi: '3.0.0',
     info: {
       title: 'Open Access gateway MQTT contract',
-      version: '1.0.0',
+      version: `${CONTRACT_MAJOR}.${CONTRACT_MINOR}.0`,
       description: [
         'How branch gateways and central talk. Generated from policies/contract by scripts/asyncapi.ts: do not edit by hand.',
+        '',
+        `## Versions (this document: contract ${CONTRACT_VERSION})`,
+        '',
+        `- The contract is \`oa/v${CONTRACT_MAJOR}\`, the topic prefix. Within it changes are additive only: a new optional field, a new message, a new name in an open list. Anything else (removing, renaming or retyping a field, closing a list, changing a meaning) is a new major version on \`oa/v${CONTRACT_MAJOR + 1}\` topics, served alongside v${CONTRACT_MAJOR} while the estate moves over.`,
+        '- Every message may carry `v`, the minor version its sender speaks (`1.v`); without it the message is from 1.0. Gateways write it from 1.1. Central does not write it yet: gateways of 1.0 refuse any key they do not know, so central is upgraded first and stamps its messages once no 1.0 gateway is left.',
+        '- The schemas below are what every reader accepts. A reader ignores fields it does not know (and drops them), and takes any name in an open list (alarm, command, access reason, event type, mode, door state, reader role, policy source, occupancy change, system event: each shows its known names, then any name matching the pattern), keeping an unknown one as it came and showing it as unknown; a message is never refused for it. A gateway answers a command it does not know with a refusal naming it and the commands it knows. An event of an unknown type is kept whole.',
+        '- A sender sends only the fields and the names its own version defines. Two-valued lists (online/offline, raised/cleared, granted/refused, applied/refused) and the member-list transfer kinds and refusals are closed: a new value there is a new major version.',
+        '- The policy document (`policy`) is the one exception: it is versioned by its own `version`, and a gateway refuses a document with a key it does not know, since silently ignoring a rule could open a door that should stay shut.',
+        '',
+        '## Delivery',
         '',
         `- The prefix is configurable (default \`${DEFAULT_PREFIX}\`). Everything a site publishes or receives is under \`{prefix}/sites/{site}/\`, so a broker ACL confines each site to its own tree (docs/central.md).`,
         '- Events carry a ULID `id`: the gateway resends after an outage until the broker acknowledges (PUBACK); central stores each id once.',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ActorSchema, InstantSchema } from './common.js';
+import { ActorSchema, InstantSchema, isKnown, READER, SENDER, type Dialect, type Side } from './common.js';
 
+/** The commands this version knows. An open list: a gateway answers one it does not know with a refusal naming it. */
 export const COMMAND_NAMES = [
   'unlock',
   'lock',
@@ -22,31 +23,49 @@ export const COMMAND_MAX_AGE_MS = 10_000;
  * `…/command`, to one site, never retained. `unlock` opens the door once (one release time), it does not leave it
  * unlocked. The reply goes to the MQTT 5 response topic with the request's correlation data.
  */
-export const CommandSchema = z
-  .strictObject({
-    id: z.uuid({ error: 'must be a UUID' }),
-    at: InstantSchema,
-    command: z.enum(COMMAND_NAMES),
-    actor: ActorSchema,
-    /** The words to announce; only with `announce`. */
-    text: z.string().min(1).max(280).optional(),
-  })
-  .check((ctx) => {
-    const { command, text } = ctx.value;
-    if (command === 'announce' && text === undefined) {
-      ctx.issues.push({ code: 'custom', path: ['text'], message: 'required with announce', input: text });
-    } else if (command !== 'announce' && text !== undefined) {
-      ctx.issues.push({ code: 'custom', path: ['text'], message: 'only allowed with announce', input: text });
-    }
-  });
-export type Command = z.infer<typeof CommandSchema>;
+function commandSchema<S extends Side>(d: Dialect<S>) {
+  return d
+    .object({
+      v: d.centralVersion,
+      id: z.uuid({ error: 'must be a UUID' }),
+      at: InstantSchema,
+      command: d.name(COMMAND_NAMES),
+      actor: ActorSchema,
+      /** The words to announce; only with `announce`. */
+      text: z.string().min(1).max(280).optional(),
+    })
+    .check((ctx) => {
+      const { command, text } = ctx.value;
+      if (command === 'announce' && text === undefined) {
+        ctx.issues.push({ code: 'custom', path: ['text'], message: 'required with announce', input: text });
+      } else if (command !== 'announce' && isKnown(COMMAND_NAMES, command) && text !== undefined) {
+        // A command this version does not know may well take text: it is refused by name, not for that.
+        ctx.issues.push({ code: 'custom', path: ['text'], message: 'only allowed with announce', input: text });
+      }
+    });
+}
+
+/** A command as this version's central sends it. */
+export const CommandSchema = commandSchema(SENDER);
+export type Command = z.input<typeof CommandSchema>;
+
+/** A command as a gateway reads it from a central of any 1.x version: the name is checked by the gateway. */
+export const ReceivedCommandSchema = commandSchema(READER);
+export type ReceivedCommand = z.output<typeof ReceivedCommandSchema>;
 
 /**
  * The gateway's answer. `id` repeats the command's id when it could be read, so a requester on an MQTT 3.1.1
  * broker (no correlation data) can still match the reply to its request.
  */
-export const CommandReplySchema = z.discriminatedUnion('ok', [
-  z.strictObject({ ok: z.literal(true), id: z.uuid().optional() }),
-  z.strictObject({ ok: z.literal(false), error: z.string().min(1).max(2000), id: z.uuid().optional() }),
-]);
-export type CommandReply = z.infer<typeof CommandReplySchema>;
+function replySchema<S extends Side>(d: Dialect<S>) {
+  return z.discriminatedUnion('ok', [
+    d.object({ v: d.siteVersion, ok: z.literal(true), id: z.uuid().optional() }),
+    d.object({ v: d.siteVersion, ok: z.literal(false), error: z.string().min(1).max(2000), id: z.uuid().optional() }),
+  ]);
+}
+
+export const CommandReplySchema = replySchema(SENDER);
+export type CommandReply = z.input<typeof CommandReplySchema>;
+
+export const ReceivedCommandReplySchema = replySchema(READER);
+export type ReceivedCommandReply = z.output<typeof ReceivedCommandReplySchema>;

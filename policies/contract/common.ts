@@ -1,12 +1,106 @@
 // Building blocks shared by the MQTT contract's messages. Every message crossing the broker has exactly one
-// schema in this folder; gateway and central import the same one.
+// definition in this folder, read two ways (see `Dialect`); gateway and central import the same one.
 import { z } from 'zod';
 import { GRANT_REASONS, REFUSAL_REASONS } from '../types.js';
+
+// ---- versions ----------------------------------------------------------------------------------------------------
+// The contract is `oa/v1` (the topic prefix). Within v1 changes are additive only, so gateways and central of
+// different releases keep talking: a new field, a new message, a new name in an open list. Anything else (a field
+// removed, renamed or retyped, a name list closed, a meaning changed) is v2, on `oa/v2` topics, with both trees
+// served side by side while the estate moves over. docs/central.md ("Contract versions") has the rules.
+
+export const CONTRACT_MAJOR = 1;
+/**
+ * Raised with every additive change inside v1. A sender writes its own in `v` (central not yet: see
+ * `Dialect.centralVersion`); a message without one was sent by 1.0.
+ * 1: `v` itself, readers that accept unknown fields and names; alarms `storage`, `uplink-failed`, `console-failed`,
+ * `sip2-failed`, `member-sync-failed`, `listener-failed`.
+ */
+export const CONTRACT_MINOR = 1;
+/** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
+export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
+
+// ---- names -------------------------------------------------------------------------------------------------------
+
+const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** A site id is one topic level: never `/`, `+` or `#`, and the same slug the policy file uses. */
 export const SiteIdSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'must be lower case letters, digits and dashes (at most 63)' });
+  .regex(NAME_PATTERN, { error: 'must be lower case letters, digits and dashes (at most 63)' });
+
+/**
+ * A name from an open list (alarms, commands, reasons, modes…): any slug, so a name added by a newer peer
+ * still reads, and its reader can show it as unknown instead of losing the whole message.
+ */
+export const NameSchema = z.string().regex(NAME_PATTERN, { error: 'must be a name: lower case letters, digits and dashes (at most 63)' });
+
+/** Whether a name read from an open list is one this version knows (and so has a label and a meaning for). */
+export function isKnown<const T extends string>(known: readonly T[], name: string): name is T {
+  return (known as readonly string[]).includes(name);
+}
+
+// ---- the two readings of a message -------------------------------------------------------------------------------
+
+export type Side = 'sender' | 'reader';
+type Names = readonly [string, ...string[]];
+type NameOf<S extends Side, T extends Names> = S extends 'sender' ? T[number] : string;
+
+/**
+ * How a message schema is built for one side. A sender publishes only what its version defines: the names it
+ * knows (its TypeScript types are those unions), no key the schema does not name, and its minor version in `v`.
+ * A reader takes what any 1.x peer may send: any well-formed name in an open list (kept as it came), unknown keys
+ * dropped, and no `v` read as 1.0. docs/asyncapi.yaml documents the reader's schemas, which are the contract.
+ */
+export interface Dialect<S extends Side> {
+  /** `v` of a message a site publishes. */
+  siteVersion: ReturnType<typeof stamped>;
+  /**
+   * `v` of a message central publishes. Not written yet: gateways of 1.0 predate this rule and refuse any key they
+   * do not know, `v` included, and central is upgraded before its gateways (docs/central.md). Gateways write theirs
+   * from 1.1, since central 1.1 reads any 1.x; central writes its own from the first minor after the last 1.0
+   * gateway is gone.
+   */
+  centralVersion: S extends 'sender' ? ReturnType<typeof unstamped> : ReturnType<typeof stamped>;
+  /** An open list: its known names for a sender; any name, known ones first, for a reader. */
+  name<const T extends Names>(known: T): z.ZodType<NameOf<S, T>, NameOf<S, T>>;
+  object<T extends z.core.$ZodLooseShape>(shape: T): z.ZodObject<T, z.core.$strip>;
+}
+
+const VERSION_DOC = `The contract minor version of the sender (it speaks oa/v1.{v}); absent: 1.0. This document is ${CONTRACT_VERSION}.`;
+
+function stamped(minor: number) {
+  return z.int().min(0).default(minor).meta({ description: VERSION_DOC });
+}
+
+function unstamped() {
+  return z.int().min(0).optional().meta({ description: VERSION_DOC });
+}
+
+export const SENDER: Dialect<'sender'> = {
+  siteVersion: stamped(CONTRACT_MINOR),
+  centralVersion: unstamped(),
+  name: (known) => z.enum(known),
+  // Strict on the way out: a key the contract does not define is a bug in the sender. Strict and strip objects
+  // differ only at run time, so the cast changes no type.
+  object: (shape) => z.strictObject(shape) as unknown as z.ZodObject<typeof shape, z.core.$strip>,
+};
+
+export const READER: Dialect<'reader'> = {
+  siteVersion: stamped(0),
+  centralVersion: stamped(0),
+  // The known names come first so the JSON Schema lists them; the pattern takes any other.
+  name: (known) =>
+    z.union([z.enum(known), NameSchema]).meta({ description: `Open list: a name known in ${CONTRACT_VERSION}, or any other name (a reader keeps it as it came and shows it as unknown).` }),
+  object: (shape) => z.object(shape),
+};
+
+/** The minor version a message says it was sent with: `1.0` for one without `v`. */
+export function contractVersionOf(message: { v?: number | undefined }): string {
+  return `${CONTRACT_MAJOR}.${message.v ?? 0}`;
+}
+
+// ---- fields every message uses -----------------------------------------------------------------------------------
 
 /** An instant with its offset (`2025-03-30T01:30:00Z`, `…+01:00`): never a local time without a zone. */
 export const InstantSchema = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with Z or an offset' });
@@ -17,11 +111,16 @@ export const UlidSchema = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { error: 
 /** The short pseudonym a card appears under in logs and events (never the card number). */
 export const PseudonymSchema = z.string().regex(/^[0-9a-f]{8}$/, { error: 'must be an 8-character hex pseudonym' });
 
+export const ActorSchema = z.string().min(1).max(64);
+
+// ---- open lists: the names known in this version -----------------------------------------------------------------
+// A reader keeps any other name as it came and shows it as unknown; a sender sends only these. Closed lists (two
+// values by nature: online/offline, raised/cleared, granted/refused, applied/refused) are plain enums.
+
+/** A mode an older central does not know still arrives with its state (and shows as an unknown mode). */
 export const BRANCH_MODES = ['staffed', 'open-access', 'changeover', 'closed', 'lockdown', 'emergency'] as const;
-export const BranchModeSchema = z.enum(BRANCH_MODES);
 
 export const DOOR_STATES = ['locked', 'unlocked', 'open', 'held-open', 'forced-open', 'released', 'lockdown'] as const;
-export const DoorStateSchema = z.enum(DOOR_STATES);
 
 export const ALARM_NAMES = [
   'forced-open',
@@ -33,22 +132,32 @@ export const ALARM_NAMES = [
   'clock-untrusted',
   'member-list-stale',
   'policy-refused',
+  /** The gateway's store cannot be written (events wait in memory). */
+  'storage',
+  'uplink-failed',
+  'console-failed',
+  'sip2-failed',
+  'member-sync-failed',
+  /** A part of the gateway threw inside an event listener. */
+  'listener-failed',
 ] as const;
-export const AlarmNameSchema = z.enum(ALARM_NAMES);
 
 export const ACCESS_REASONS = [...GRANT_REASONS, ...REFUSAL_REASONS] as const;
-export const AccessReasonSchema = z.enum(ACCESS_REASONS);
 
 export const POLICY_SOURCES = ['file', 'console', 'central'] as const;
-export const PolicySourceSchema = z.enum(POLICY_SOURCES);
 
 export const READER_ROLES = ['entry', 'exit'] as const;
-export const ReaderRoleSchema = z.enum(READER_ROLES);
 
-export const ActorSchema = z.string().min(1).max(64);
+export const BranchModeSchema = SENDER.name(BRANCH_MODES);
+export const DoorStateSchema = SENDER.name(DOOR_STATES);
+export const AlarmNameSchema = SENDER.name(ALARM_NAMES);
+export const AccessReasonSchema = SENDER.name(ACCESS_REASONS);
+export const PolicySourceSchema = SENDER.name(POLICY_SOURCES);
+export const ReaderRoleSchema = SENDER.name(READER_ROLES);
 
-export type BranchMode = z.infer<typeof BranchModeSchema>;
-export type DoorState = z.infer<typeof DoorStateSchema>;
-export type AlarmName = z.infer<typeof AlarmNameSchema>;
-export type AccessReason = z.infer<typeof AccessReasonSchema>;
-export type PolicySource = z.infer<typeof PolicySourceSchema>;
+export type BranchMode = (typeof BRANCH_MODES)[number];
+export type DoorState = (typeof DOOR_STATES)[number];
+export type AlarmName = (typeof ALARM_NAMES)[number];
+export type AccessReason = (typeof ACCESS_REASONS)[number];
+export type PolicySource = (typeof POLICY_SOURCES)[number];
+export type ReaderRole = (typeof READER_ROLES)[number];

@@ -1,153 +1,225 @@
 import { z } from 'zod';
-import { GRANT_REASONS } from '../types.js';
+import { GRANT_REASONS, REFUSAL_REASONS } from '../types.js';
 import {
-  AccessReasonSchema,
+  ACCESS_REASONS,
   ActorSchema,
-  AlarmNameSchema,
-  BranchModeSchema,
-  DoorStateSchema,
+  ALARM_NAMES,
+  BRANCH_MODES,
+  DOOR_STATES,
   InstantSchema,
-  PolicySourceSchema,
+  isKnown,
+  NameSchema,
+  POLICY_SOURCES,
   PseudonymSchema,
-  ReaderRoleSchema,
+  READER,
+  READER_ROLES,
+  SENDER,
   SiteIdSchema,
   UlidSchema,
+  type Dialect,
+  type Side,
 } from './common.js';
 
 // `…/events`, QoS 1, never retained. One event per message, each with a unique ULID so central stores it once
 // however often an outage makes the gateway send it.
-const base = {
+
+/** Open lists of the events themselves (the names a gateway of this version sends). */
+export const OCCUPANCY_CHANGES = ['entry', 'exit', 'reset', 'tailgate'] as const;
+export const SYSTEM_EVENTS = ['start', 'stop', 'recovered'] as const;
+
+function eventSchemas<S extends Side>(d: Dialect<S>) {
+  const base = {
+    v: d.siteVersion,
+    id: UlidSchema,
+    at: InstantSchema,
+    site: SiteIdSchema,
+  };
+
+  const access = d
+    .object({
+      ...base,
+      type: z.literal('access'),
+      decision: z.enum(['granted', 'refused']),
+      reason: d.name(ACCESS_REASONS),
+      mode: d.name(BRANCH_MODES),
+      reader: d.name(READER_ROLES),
+      /** The card's pseudonym; null when the card was not recognised at all. */
+      person: PseudonymSchema.nullable(),
+    })
+    .check((ctx) => {
+      // Only a known reason can contradict the decision: a newer gateway's reason is taken as it says.
+      const { decision, reason } = ctx.value;
+      const wrong = decision === 'granted' ? isKnown(REFUSAL_REASONS, reason) : isKnown(GRANT_REASONS, reason);
+      if (wrong) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['reason'],
+          message: decision === 'granted' ? 'must be a grant reason when decision is granted' : 'must be a refusal reason when decision is refused',
+          input: reason,
+          continue: true,
+        });
+      }
+    });
+
+  const door = d.object({ ...base, type: z.literal('door'), state: d.name(DOOR_STATES) });
+
+  const alarm = d.object({
+    ...base,
+    type: z.literal('alarm'),
+    alarm: d.name(ALARM_NAMES),
+    state: z.enum(['raised', 'cleared']),
+    detail: z.string().max(500).optional(),
+  });
+
+  const mode = d.object({
+    ...base,
+    type: z.literal('mode'),
+    from: d.name(BRANCH_MODES),
+    to: d.name(BRANCH_MODES),
+    until: InstantSchema.nullable(),
+  });
+
+  const occupancy = d.object({
+    ...base,
+    type: z.literal('occupancy'),
+    change: d.name(OCCUPANCY_CHANGES),
+    inside: z.int().min(0),
+    /** reset: who reset the count (`schedule` at the start of a staffed session). */
+    actor: ActorSchema.optional(),
+    /** tailgate: people the counter saw come in, and grants, in that door cycle. */
+    entries: z.int().min(0).optional(),
+    grants: z.int().min(0).optional(),
+  });
+
+  const staff = d.object({
+    ...base,
+    type: z.literal('staff'),
+    /** What staff (at the console, or central through a command) did: `unlock`, `lockdown-on`, `schedule-edit`, … */
+    action: z.string().min(1).max(64),
+    actor: ActorSchema,
+    /** announce: the words announced. */
+    text: z.string().min(1).max(280).optional(),
+  });
+
+  const policy = d.object({
+    ...base,
+    type: z.literal('policy'),
+    result: z.enum(['applied', 'refused']),
+    /** The offered document's version; null when a refused document had none that could be read. */
+    version: z.int().min(0).nullable(),
+    source: d.name(POLICY_SOURCES),
+    error: z.string().max(2000).optional(),
+  });
+
+  const members = d.object({
+    ...base,
+    type: z.literal('members'),
+    result: z.enum(['applied', 'refused']),
+    version: z.int().min(0).nullable(),
+    count: z.int().min(0).optional(),
+    error: z.string().max(2000).optional(),
+  });
+
+  const system = d.object({
+    ...base,
+    type: z.literal('system'),
+    what: d.name(SYSTEM_EVENTS),
+    detail: z.string().max(500).optional(),
+  });
+
+  /** A card reader could not read a card (not a refusal), with the driver's message; never the card's data. */
+  const reader = d.object({
+    ...base,
+    type: z.literal('reader'),
+    reader: d.name(READER_ROLES),
+    readerId: z.string().min(1).max(64),
+    error: z.string().min(1).max(500),
+  });
+
+  /** A closing warning (lights flash, announcement) this many minutes before open access ends. */
+  const warning = d.object({
+    ...base,
+    type: z.literal('warning'),
+    minutesLeft: z.int().min(0),
+  });
+
+  return { access, door, alarm, mode, occupancy, staff, policy, members, system, warning, reader };
+}
+
+const sent = eventSchemas(SENDER);
+
+export const AccessEventSchema = sent.access;
+export const DoorEventSchema = sent.door;
+export const AlarmEventSchema = sent.alarm;
+export const ModeEventSchema = sent.mode;
+export const OccupancyEventSchema = sent.occupancy;
+export const StaffEventSchema = sent.staff;
+export const PolicyEventSchema = sent.policy;
+export const MembersEventSchema = sent.members;
+export const SystemEventSchema = sent.system;
+export const ReaderEventSchema = sent.reader;
+export const WarningEventSchema = sent.warning;
+
+/** An event as this version's gateway sends it. */
+export const EventSchema = z.discriminatedUnion('type', [
+  sent.access,
+  sent.door,
+  sent.alarm,
+  sent.mode,
+  sent.occupancy,
+  sent.staff,
+  sent.policy,
+  sent.members,
+  sent.system,
+  sent.warning,
+  sent.reader,
+]);
+
+export type GatewayEvent = z.input<typeof EventSchema>;
+export type EventType = GatewayEvent['type'];
+export type AccessEvent = z.input<typeof AccessEventSchema>;
+export type OccupancyEvent = z.input<typeof OccupancyEventSchema>;
+export type ModeEvent = z.input<typeof ModeEventSchema>;
+export type AlarmEvent = z.input<typeof AlarmEventSchema>;
+
+/** The event types this version knows (an open list too: see UnknownEventSchema). */
+export const EVENT_TYPES = EventSchema.options.map((o) => o.shape.type.value) as EventType[];
+
+const received = eventSchemas(READER);
+
+/** An event of a known type from a gateway of any 1.x version. */
+export const ReceivedKnownEventSchema = z.discriminatedUnion('type', [
+  received.access,
+  received.door,
+  received.alarm,
+  received.mode,
+  received.occupancy,
+  received.staff,
+  received.policy,
+  received.members,
+  received.system,
+  received.warning,
+  received.reader,
+]);
+export type ReceivedKnownEvent = z.output<typeof ReceivedKnownEventSchema>;
+
+/**
+ * An event of a type this version does not know, from a newer gateway: stored and shown with its type, and kept
+ * whole (its other fields are not ours to judge), so history loses nothing a later central could read.
+ */
+export const UnknownEventSchema = z.looseObject({
+  v: READER.siteVersion,
   id: UlidSchema,
   at: InstantSchema,
   site: SiteIdSchema,
-};
-
-const grants: readonly string[] = GRANT_REASONS;
-
-export const AccessEventSchema = z
-  .strictObject({
-    ...base,
-    type: z.literal('access'),
-    decision: z.enum(['granted', 'refused']),
-    reason: AccessReasonSchema,
-    mode: BranchModeSchema,
-    reader: ReaderRoleSchema,
-    /** The card's pseudonym; null when the card was not recognised at all. */
-    person: PseudonymSchema.nullable(),
-  })
-  .check((ctx) => {
-    const granted = ctx.value.decision === 'granted';
-    if (granted !== grants.includes(ctx.value.reason)) {
-      ctx.issues.push({
-        code: 'custom',
-        path: ['reason'],
-        message: granted ? 'must be a grant reason when decision is granted' : 'must be a refusal reason when decision is refused',
-        input: ctx.value.reason,
-      });
-    }
-  });
-
-export const DoorEventSchema = z.strictObject({ ...base, type: z.literal('door'), state: DoorStateSchema });
-
-export const AlarmEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('alarm'),
-  alarm: AlarmNameSchema,
-  state: z.enum(['raised', 'cleared']),
-  detail: z.string().max(500).optional(),
+  type: NameSchema.refine((type) => !isKnown(EVENT_TYPES, type), { error: 'is a known event type: read by its own schema', abort: true }),
 });
+export type UnknownEvent = z.output<typeof UnknownEventSchema>;
 
-export const ModeEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('mode'),
-  from: BranchModeSchema,
-  to: BranchModeSchema,
-  until: InstantSchema.nullable(),
-});
-
-export const OccupancyEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('occupancy'),
-  change: z.enum(['entry', 'exit', 'reset', 'tailgate']),
-  inside: z.int().min(0),
-  /** reset: who reset the count (`schedule` at the start of a staffed session). */
-  actor: ActorSchema.optional(),
-  /** tailgate: people the counter saw come in, and grants, in that door cycle. */
-  entries: z.int().min(0).optional(),
-  grants: z.int().min(0).optional(),
-});
-
-export const StaffEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('staff'),
-  /** What staff (at the console, or central through a command) did: `unlock`, `lockdown-on`, `schedule-edit`, … */
-  action: z.string().min(1).max(64),
-  actor: ActorSchema,
-  /** announce: the words announced. */
-  text: z.string().min(1).max(280).optional(),
-});
-
-export const PolicyEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('policy'),
-  result: z.enum(['applied', 'refused']),
-  /** The offered document's version; null when a refused document had none that could be read. */
-  version: z.int().min(0).nullable(),
-  source: PolicySourceSchema,
-  error: z.string().max(2000).optional(),
-});
-
-export const MembersEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('members'),
-  result: z.enum(['applied', 'refused']),
-  version: z.int().min(0).nullable(),
-  count: z.int().min(0).optional(),
-  error: z.string().max(2000).optional(),
-});
-
-export const SystemEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('system'),
-  what: z.enum(['start', 'stop', 'recovered']),
-  detail: z.string().max(500).optional(),
-});
-
-/** A card reader could not read a card (not a refusal), with the driver's message; never the card's data. */
-export const ReaderEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('reader'),
-  reader: ReaderRoleSchema,
-  readerId: z.string().min(1).max(64),
-  error: z.string().min(1).max(500),
-});
-
-/** A closing warning (lights flash, announcement) this many minutes before open access ends. */
-export const WarningEventSchema = z.strictObject({
-  ...base,
-  type: z.literal('warning'),
-  minutesLeft: z.int().min(0),
-});
-
-export const EventSchema = z.discriminatedUnion('type', [
-  AccessEventSchema,
-  DoorEventSchema,
-  AlarmEventSchema,
-  ModeEventSchema,
-  OccupancyEventSchema,
-  StaffEventSchema,
-  PolicyEventSchema,
-  MembersEventSchema,
-  SystemEventSchema,
-  WarningEventSchema,
-  ReaderEventSchema,
-]);
-
-export type GatewayEvent = z.infer<typeof EventSchema>;
-export type EventType = GatewayEvent['type'];
-export type AccessEvent = z.infer<typeof AccessEventSchema>;
-export type OccupancyEvent = z.infer<typeof OccupancyEventSchema>;
-export type ModeEvent = z.infer<typeof ModeEventSchema>;
-export type AlarmEvent = z.infer<typeof AlarmEventSchema>;
-
-export const EVENT_TYPES = EventSchema.options.map((o) => o.shape.type.value) as EventType[];
+/**
+ * Every event a reader accepts: a known type by its schema, or any other type as an UnknownEvent. When it fails,
+ * it can only say "does not match any allowed form" for a known type with a field missing; a reader that wants
+ * that type's own errors parses with ReceivedKnownEventSchema then (central/ingest.ts).
+ */
+export const ReceivedEventSchema = z.union([ReceivedKnownEventSchema, UnknownEventSchema]);
+export type ReceivedEvent = ReceivedKnownEvent | UnknownEvent;

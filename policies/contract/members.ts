@@ -7,7 +7,7 @@
 //    count and hash), or a refusal saying why and which version is current.
 // Requests and chunks stay inside the site's own tree, so the broker ACL still confines a site to `sites/<site>/`.
 import { z } from 'zod';
-import { InstantSchema } from './common.js';
+import { InstantSchema, READER, SENDER, type Dialect, type Side } from './common.js';
 
 /** Names the deployment key the card hashes were made with: 16 hex characters (policies/cards.ts). */
 export const KeyIdSchema = z.string().regex(/^[0-9a-f]{16}$/, { error: 'must be a key id (16 lower-case hex characters)' });
@@ -25,85 +25,105 @@ export const MAX_CHUNK_ENTRIES = 20_000;
 export const MEMBER_REQUEST_MAX_AGE_MS = 120_000;
 
 /** `{prefix}/members/current`, retained, republished on every new version and at least hourly (its `at`). */
-export const MembersAnnouncementSchema = z.strictObject({
-  version,
-  /** Members in this version. */
-  count,
-  /** The list hash of this version. */
-  hash: ListHashSchema,
-  keyId: KeyIdSchema,
-  /** When central published this: a branch that matches it was in sync at that moment. */
-  at: InstantSchema,
-  /** When this version was made. */
-  createdAt: InstantSchema,
-  /** Entries per chunk. */
-  chunkSize: z.int().min(1).max(MAX_CHUNK_ENTRIES),
-  /** The oldest version a delta can start from; a branch further behind (or new) gets a snapshot. */
-  deltasFrom: z.int().min(0),
-});
-export type MembersAnnouncement = z.infer<typeof MembersAnnouncementSchema>;
+function announcementSchema<S extends Side>(d: Dialect<S>) {
+  return d.object({
+    v: d.centralVersion,
+    version,
+    /** Members in this version. */
+    count,
+    /** The list hash of this version. */
+    hash: ListHashSchema,
+    keyId: KeyIdSchema,
+    /** When central published this: a branch that matches it was in sync at that moment. */
+    at: InstantSchema,
+    /** When this version was made. */
+    createdAt: InstantSchema,
+    /** Entries per chunk. */
+    chunkSize: z.int().min(1).max(MAX_CHUNK_ENTRIES),
+    /** The oldest version a delta can start from; a branch further behind (or new) gets a snapshot. */
+    deltasFrom: z.int().min(0),
+  });
+}
+export const MembersAnnouncementSchema = announcementSchema(SENDER);
+export type MembersAnnouncement = z.input<typeof MembersAnnouncementSchema>;
+export const ReceivedMembersAnnouncementSchema = announcementSchema(READER);
 
 export const MEMBER_TRANSFER_KINDS = ['delta', 'snapshot'] as const;
 
 /** `{prefix}/sites/{site}/members/request`, QoS 1, not retained. */
-export const MembersRequestSchema = z.strictObject({
-  /** Chosen by the branch for one transfer; every chunk of it repeats it. */
-  transfer: z.uuid({ error: 'must be a UUID' }),
-  at: InstantSchema,
-  /** The branch's own key id: central refuses to send a list the branch could not use. */
-  keyId: KeyIdSchema,
-  /** The version wanted (the announced one). */
-  version,
-  /** auto: central picks a delta from `base` when it can, else a snapshot. Later windows repeat the kind given. */
-  kind: z.enum(['auto', ...MEMBER_TRANSFER_KINDS]),
-  /** The list in force at the branch (null: none). */
-  base: z.strictObject({ version: z.int().min(0), hash: ListHashSchema }).nullable(),
-  /** First chunk wanted, and how many from there. */
-  from: z.int().min(0),
-  count: z.int().min(1).max(MAX_MEMBER_WINDOW),
-});
-export type MembersRequest = z.infer<typeof MembersRequestSchema>;
-
-export const MembersChunkSchema = z
-  .strictObject({
-    type: z.literal('chunk'),
-    transfer: z.uuid(),
-    version,
+function requestSchema<S extends Side>(d: Dialect<S>) {
+  return d.object({
+    v: d.siteVersion,
+    /** Chosen by the branch for one transfer; every chunk of it repeats it. */
+    transfer: z.uuid({ error: 'must be a UUID' }),
+    at: InstantSchema,
+    /** The branch's own key id: central refuses to send a list the branch could not use. */
     keyId: KeyIdSchema,
-    kind: z.enum(MEMBER_TRANSFER_KINDS),
-    /** delta: the version it starts from. */
-    base: z.int().min(0).nullable(),
-    /** Members in the list at `version`, and its hash: what the branch must hold once it applied the transfer. */
-    count,
-    hash: ListHashSchema,
-    index: z.int().min(0),
-    total: z.int().min(1),
-    /** SHA-256 (hex) of `entries` joined by newlines. */
-    chunkHash: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be a SHA-256 (64 hex characters)' }),
-    /** Members (`{card hash base64url}\t{9 fields}`), and in a delta removals (the 43-character card hash alone). */
-    entries: z.array(z.string().min(43).max(1024)).max(MAX_CHUNK_ENTRIES),
-  })
-  .check((ctx) => {
-    const c = ctx.value;
-    if (c.index >= c.total) ctx.issues.push({ code: 'custom', path: ['index'], message: 'must be less than total', input: c.index });
-    if ((c.kind === 'delta') !== (c.base !== null)) {
-      ctx.issues.push({ code: 'custom', path: ['base'], message: c.kind === 'delta' ? 'required with a delta' : 'only with a delta', input: c.base });
-    }
+    /** The version wanted (the announced one). */
+    version,
+    /** auto: central picks a delta from `base` when it can, else a snapshot. Later windows repeat the kind given. */
+    kind: z.enum(['auto', ...MEMBER_TRANSFER_KINDS]),
+    /** The list in force at the branch (null: none). */
+    base: d.object({ version: z.int().min(0), hash: ListHashSchema }).nullable(),
+    /** First chunk wanted, and how many from there. */
+    from: z.int().min(0),
+    count: z.int().min(1).max(MAX_MEMBER_WINDOW),
   });
+}
+export const MembersRequestSchema = requestSchema(SENDER);
+export type MembersRequest = z.input<typeof MembersRequestSchema>;
+export const ReceivedMembersRequestSchema = requestSchema(READER);
+
+function chunkSchema<S extends Side>(d: Dialect<S>) {
+  return d
+    .object({
+      v: d.centralVersion,
+      type: z.literal('chunk'),
+      transfer: z.uuid(),
+      version,
+      keyId: KeyIdSchema,
+      kind: z.enum(MEMBER_TRANSFER_KINDS),
+      /** delta: the version it starts from. */
+      base: z.int().min(0).nullable(),
+      /** Members in the list at `version`, and its hash: what the branch must hold once it applied the transfer. */
+      count,
+      hash: ListHashSchema,
+      index: z.int().min(0),
+      total: z.int().min(1),
+      /** SHA-256 (hex) of `entries` joined by newlines. */
+      chunkHash: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be a SHA-256 (64 hex characters)' }),
+      /** Members (`{card hash base64url}\t{9 fields}`), and in a delta removals (the 43-character card hash alone). */
+      entries: z.array(z.string().min(43).max(1024)).max(MAX_CHUNK_ENTRIES),
+    })
+    .check((ctx) => {
+      const c = ctx.value;
+      if (c.index >= c.total) ctx.issues.push({ code: 'custom', path: ['index'], message: 'must be less than total', input: c.index });
+      if ((c.kind === 'delta') !== (c.base !== null)) {
+        ctx.issues.push({ code: 'custom', path: ['base'], message: c.kind === 'delta' ? 'required with a delta' : 'only with a delta', input: c.base });
+      }
+    });
+}
 
 export const MEMBER_REFUSALS = ['superseded', 'unknown-version', 'key-mismatch', 'unavailable', 'bad-request'] as const;
 
-export const MembersRefusalSchema = z.strictObject({
-  type: z.literal('refused'),
-  transfer: z.uuid(),
-  reason: z.enum(MEMBER_REFUSALS),
-  message: z.string().min(1).max(500),
-  /** The version current at central now (null: none yet). */
-  current: z.int().min(1).nullable(),
-});
+function refusalSchema<S extends Side>(d: Dialect<S>) {
+  return d.object({
+    v: d.centralVersion,
+    type: z.literal('refused'),
+    transfer: z.uuid(),
+    reason: z.enum(MEMBER_REFUSALS),
+    message: z.string().min(1).max(500),
+    /** The version current at central now (null: none yet). */
+    current: z.int().min(1).nullable(),
+  });
+}
+
+export const MembersChunkSchema = chunkSchema(SENDER);
+export const MembersRefusalSchema = refusalSchema(SENDER);
 
 /** `{prefix}/sites/{site}/members/chunk`, QoS 1, not retained: a chunk of a transfer, or why there is none. */
 export const MembersTransferSchema = z.discriminatedUnion('type', [MembersChunkSchema, MembersRefusalSchema]);
-export type MembersChunk = z.infer<typeof MembersChunkSchema>;
-export type MembersRefusal = z.infer<typeof MembersRefusalSchema>;
-export type MembersTransfer = z.infer<typeof MembersTransferSchema>;
+export const ReceivedMembersTransferSchema = z.discriminatedUnion('type', [chunkSchema(READER), refusalSchema(READER)]);
+export type MembersChunk = z.input<typeof MembersChunkSchema>;
+export type MembersRefusal = z.input<typeof MembersRefusalSchema>;
+export type MembersTransfer = z.input<typeof MembersTransferSchema>;

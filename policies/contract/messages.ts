@@ -1,12 +1,13 @@
 // The contract as a list: which message goes on which topic, in which direction, retained or not, at which QoS.
-// The AsyncAPI document (docs/asyncapi.yaml) is generated from this list and the schemas it names.
+// The AsyncAPI document (docs/asyncapi.yaml) is generated from this list and the schemas it names: the readers'
+// schemas, since what every reader of v1 accepts is the contract; a sender sends the part its version knows.
 import type { z } from 'zod';
-import { AvailabilitySchema } from './availability.js';
-import { CommandReplySchema, CommandSchema } from './command.js';
-import { EventSchema } from './events.js';
-import { MembersAnnouncementSchema, MembersRequestSchema, MembersTransferSchema } from './members.js';
+import { ReceivedAvailabilitySchema } from './availability.js';
+import { ReceivedCommandReplySchema, ReceivedCommandSchema } from './command.js';
+import { ReceivedEventSchema } from './events.js';
+import { ReceivedMembersAnnouncementSchema, ReceivedMembersRequestSchema, ReceivedMembersTransferSchema } from './members.js';
 import { PolicyMessageSchema } from './policy.js';
-import { GatewayStateSchema } from './state.js';
+import { ReceivedStateSchema } from './state.js';
 import type { SharedTopicKind, SiteTopicKind } from './topics.js';
 
 export interface ContractMessage {
@@ -29,7 +30,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'site',
     retained: true,
     qos: 1,
-    schema: AvailabilitySchema,
+    schema: ReceivedAvailabilitySchema,
     summary: 'Online on every connect; offline as the MQTT last will and on a clean stop.',
   },
   {
@@ -38,7 +39,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'site',
     retained: true,
     qos: 1,
-    schema: GatewayStateSchema,
+    schema: ReceivedStateSchema,
     summary: 'The branch now: mode, door, lights, occupancy, alarms, versions, clock trust. Republished on every change.',
   },
   {
@@ -47,7 +48,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'site',
     retained: false,
     qos: 1,
-    schema: EventSchema,
+    schema: ReceivedEventSchema,
     summary: 'One event from the gateway outbox, in order, unique ULID id; resent after an outage until acknowledged.',
   },
   {
@@ -56,7 +57,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'central',
     retained: false,
     qos: 1,
-    schema: CommandSchema,
+    schema: ReceivedCommandSchema,
     summary: 'A command to one branch; refused when retained or older than 10 s. MQTT 5 response topic + correlation data.',
   },
   {
@@ -65,7 +66,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'site',
     retained: false,
     qos: 1,
-    schema: CommandReplySchema,
+    schema: ReceivedCommandReplySchema,
     summary: 'The answer to a command, with the request correlation data (MQTT 5) and the command id.',
   },
   {
@@ -84,7 +85,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'central',
     retained: true,
     qos: 1,
-    schema: MembersAnnouncementSchema,
+    schema: ReceivedMembersAnnouncementSchema,
     summary:
       'The current member list: version, count, list hash, deployment key id. Retained; on every new version at once and at least hourly. Every site may read it.',
   },
@@ -94,7 +95,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'site',
     retained: false,
     qos: 1,
-    schema: MembersRequestSchema,
+    schema: ReceivedMembersRequestSchema,
     summary:
       'The branch pulls a window of chunks of the announced version: a delta from the list it holds when central keeps one, else a snapshot; resumes from the first chunk it lacks.',
   },
@@ -104,7 +105,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     from: 'central',
     retained: false,
     qos: 1,
-    schema: MembersTransferSchema,
+    schema: ReceivedMembersTransferSchema,
     summary:
       'One chunk of a transfer (index of total, its SHA-256, the version count and hash), or a refusal (superseded, unknown version, key mismatch). The branch stages chunks and applies the version atomically once count and hash check.',
   },

@@ -1,60 +1,74 @@
 import { z } from 'zod';
 import {
-  AlarmNameSchema,
-  BranchModeSchema,
-  DoorStateSchema,
+  ALARM_NAMES,
+  BRANCH_MODES,
+  DOOR_STATES,
   InstantSchema,
-  PolicySourceSchema,
-  ReaderRoleSchema,
+  POLICY_SOURCES,
+  READER_ROLES,
+  READER,
+  SENDER,
   SiteIdSchema,
+  type Dialect,
+  type Side,
 } from './common.js';
 
 const count = z.int().min(0);
 
 /** `…/state`, retained and republished on every change: what a dashboard tile shows. */
-export const GatewayStateSchema = z.strictObject({
-  site: SiteIdSchema,
-  at: InstantSchema,
-  mode: BranchModeSchema,
-  /** When the current mode began (null: before the schedule's horizon, or not known). */
-  modeSince: InstantSchema.nullable(),
-  /** When it next changes by the schedule (null: no change ahead within the horizon). */
-  modeUntil: InstantSchema.nullable(),
-  door: DoorStateSchema,
-  lights: z.boolean(),
-  occupancy: z.strictObject({
-    inside: count,
-    /** The policy's capacity during open access; null when not limited. */
-    capacity: z.int().positive().nullable(),
-  }),
-  /** Alarms active now; an alarm's history is in the `alarm` events. */
-  alarms: z.array(AlarmNameSchema),
-  /** The member list in force; null before the first one arrived. */
-  memberList: z
-    .strictObject({
-      version: count,
-      count,
-      updatedAt: InstantSchema.nullable(),
-    })
-    .nullable(),
-  policy: z.strictObject({
-    version: count,
-    source: PolicySourceSchema,
-  }),
-  clock: z.strictObject({ trusted: z.boolean() }),
-  readers: z.array(
-    z.strictObject({
-      id: z.string().min(1).max(64),
-      role: ReaderRoleSchema,
-      online: z.boolean(),
+function stateSchema<S extends Side>(d: Dialect<S>) {
+  return d.object({
+    v: d.siteVersion,
+    site: SiteIdSchema,
+    at: InstantSchema,
+    mode: d.name(BRANCH_MODES),
+    /** When the current mode began (null: before the schedule's horizon, or not known). */
+    modeSince: InstantSchema.nullable(),
+    /** When it next changes by the schedule (null: no change ahead within the horizon). */
+    modeUntil: InstantSchema.nullable(),
+    door: d.name(DOOR_STATES),
+    lights: z.boolean(),
+    occupancy: d.object({
+      inside: count,
+      /** The policy's capacity during open access; null when not limited. */
+      capacity: z.int().positive().nullable(),
     }),
-  ),
-  /** Filled in by the uplink itself: how the link to the broker has been. */
-  uplink: z
-    .strictObject({
-      connectedAt: InstantSchema.nullable(),
-      reconnects: count,
-    })
-    .optional(),
-});
-export type GatewayState = z.infer<typeof GatewayStateSchema>;
+    /** Alarms active now; an alarm's history is in the `alarm` events. */
+    alarms: z.array(d.name(ALARM_NAMES)),
+    /** The member list in force; null before the first one arrived. */
+    memberList: d
+      .object({
+        version: count,
+        count,
+        updatedAt: InstantSchema.nullable(),
+      })
+      .nullable(),
+    policy: d.object({
+      version: count,
+      source: d.name(POLICY_SOURCES),
+    }),
+    clock: d.object({ trusted: z.boolean() }),
+    readers: z.array(
+      d.object({
+        id: z.string().min(1).max(64),
+        role: d.name(READER_ROLES),
+        online: z.boolean(),
+      }),
+    ),
+    /** Filled in by the uplink itself: how the link to the broker has been. */
+    uplink: d
+      .object({
+        connectedAt: InstantSchema.nullable(),
+        reconnects: count,
+      })
+      .optional(),
+  });
+}
+
+/** The state as this version's gateway publishes it. */
+export const GatewayStateSchema = stateSchema(SENDER);
+export type GatewayState = z.input<typeof GatewayStateSchema>;
+
+/** The state as central reads it from a gateway of any 1.x version. */
+export const ReceivedStateSchema = stateSchema(READER);
+export type ReceivedState = z.output<typeof ReceivedStateSchema>;

@@ -1,18 +1,38 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  ALARM_NAMES,
   allSitesFilter,
   AvailabilitySchema,
   CommandReplySchema,
   CommandSchema,
+  CONTRACT_MINOR,
+  contractVersionOf,
   EventSchema,
   GatewayStateSchema,
+  MembersAnnouncementSchema,
   monotonicUlid,
   parseMessage,
   parseTopic,
   PolicyMessageSchema,
+  ReceivedAvailabilitySchema,
+  ReceivedCommandReplySchema,
+  ReceivedCommandSchema,
+  ReceivedEventSchema,
+  ReceivedKnownEventSchema,
+  ReceivedMembersAnnouncementSchema,
+  ReceivedStateSchema,
   topics,
   ulid,
   ulidTime,
+  type AlarmName,
+  type BranchMode,
+  type COMMAND_NAMES,
+  type Command,
+  type CommandName,
+  type DoorState,
+  type GatewayEvent,
+  type GatewayState,
+  type ReceivedState,
 } from '../../../policies/contract/index.js';
 import { accessEvent, AT, commandFixture, occupancyEvent, stateFixture } from './fixtures.js';
 
@@ -173,5 +193,132 @@ describe('ulid', () => {
     expect(new Set(ids).size).toBe(5);
     expect(ulidTime(ids[0]!)).toBe(1000);
     expect(ulid(Date.parse(AT))).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+  });
+});
+
+describe('contract versions: a reader takes any 1.x message, a sender sends what its version knows', () => {
+  it("reads a newer gateway's state: unknown alarm, mode and door kept as they came, unknown fields dropped", () => {
+    const newer = {
+      ...stateFixture({ alarms: ['fire'] }),
+      v: CONTRACT_MINOR + 1,
+      mode: 'quiet-hours',
+      door: 'ajar',
+      alarms: ['fire', 'smoke-detected'],
+      occupancy: { inside: 3, capacity: 40, seated: 2 },
+      solar: { watts: 120 },
+    };
+    const r = parseMessage(ReceivedStateSchema, buf(newer));
+    expect(r).toEqual({
+      ok: true,
+      value: { ...stateFixture(), v: CONTRACT_MINOR + 1, mode: 'quiet-hours', door: 'ajar', alarms: ['fire', 'smoke-detected'], occupancy: { inside: 3, capacity: 40 } },
+    });
+    // This version's gateway could never have sent it.
+    const sent = parseMessage(GatewayStateSchema, buf(newer));
+    expect(sent.ok).toBe(false);
+    if (!sent.ok) expect(sent.errors).toEqual(expect.arrayContaining(['solar: unknown key', expect.stringMatching(/^alarms\[1\]: must be one of/)]));
+  });
+
+  it('reads a message without `v` as 1.0; a site stamps its own minor version, central does not yet', () => {
+    const old = parseMessage(ReceivedStateSchema, buf(stateFixture()));
+    expect(old.ok && old.value.v).toBe(0);
+    expect(old.ok && contractVersionOf(old.value)).toBe('1.0');
+    expect(contractVersionOf({ v: 4 })).toBe('1.4');
+
+    expect(GatewayStateSchema.parse(stateFixture()).v).toBe(CONTRACT_MINOR);
+    expect(AvailabilitySchema.parse({ state: 'online', at: AT }).v).toBe(CONTRACT_MINOR);
+    expect(CommandReplySchema.parse({ ok: true }).v).toBe(CONTRACT_MINOR);
+    expect(parseMessage(ReceivedAvailabilitySchema, buf({ state: 'online', at: AT }))).toEqual({ ok: true, value: { v: 0, state: 'online', at: AT } });
+    expect(parseMessage(ReceivedCommandReplySchema, buf({ ok: false, error: 'no', extra: 1 }))).toEqual({ ok: true, value: { v: 0, ok: false, error: 'no' } });
+
+    // A 1.0 gateway refuses any key it does not know, `v` included: central leaves it out until they are gone.
+    expect('v' in CommandSchema.parse(commandFixture())).toBe(false);
+    expect(ReceivedCommandSchema.parse(commandFixture()).v).toBe(0);
+  });
+
+  it('reads a command it does not know (the gateway refuses it by name), and still requires text with announce', () => {
+    expect(parseMessage(ReceivedCommandSchema, buf({ ...commandFixture(), command: 'output-on', text: 'porch', output: 'porch-light' }))).toEqual({
+      ok: true,
+      value: { ...commandFixture(), v: 0, command: 'output-on', text: 'porch' },
+    });
+    expect(parseMessage(ReceivedCommandSchema, buf(commandFixture({ command: 'announce' })))).toEqual({ ok: false, errors: ['text: required with announce'] });
+    expect(parseMessage(ReceivedCommandSchema, buf(commandFixture({ text: 'hi' })))).toEqual({ ok: false, errors: ['text: only allowed with announce'] });
+    expect(parseMessage(ReceivedCommandSchema, buf({ ...commandFixture(), command: 'Open All' }))).toEqual({
+      ok: false,
+      errors: [expect.stringMatching(/^command: must be a name/)],
+    });
+  });
+
+  it('still refuses what is not a name, and values out of range, in an open list', () => {
+    const r = parseMessage(ReceivedStateSchema, buf({ ...stateFixture(), alarms: ['Smoke!'], occupancy: { inside: -1, capacity: null } }));
+    expect(r).toEqual({
+      ok: false,
+      errors: [expect.stringMatching(/^occupancy\.inside: must be at least 0/), expect.stringMatching(/^alarms\[0\]: must be a name/)],
+    });
+  });
+
+  it('reads an event of a type it does not know whole, and a known type with names it does not know', () => {
+    const base = { id: ulid(Date.parse(AT)), at: AT, site: 'town' };
+    const unknown = { ...base, v: CONTRACT_MINOR + 1, type: 'output', output: 'porch-light', on: true };
+    expect(parseMessage(ReceivedEventSchema, buf(unknown))).toEqual({ ok: true, value: unknown });
+    const alarm = { ...base, type: 'alarm', alarm: 'smoke-detected', state: 'raised', severity: 'high' };
+    expect(parseMessage(ReceivedEventSchema, buf(alarm))).toEqual({ ok: true, value: { ...base, v: 0, type: 'alarm', alarm: 'smoke-detected', state: 'raised' } });
+    // An unknown reason cannot contradict the decision; a known one still must agree with it.
+    expect(parseMessage(ReceivedEventSchema, buf(accessEvent({ decision: 'refused', reason: 'card-cloned' as never }))).ok).toBe(true);
+    expect(parseMessage(ReceivedEventSchema, buf(accessEvent({ reason: 'expired' })))).toEqual({ ok: false, errors: ['reason: must be a grant reason when decision is granted'] });
+    // The sender's schema knows only its own types.
+    expect(parseMessage(EventSchema, buf(unknown)).ok).toBe(false);
+  });
+
+  it('refuses a bad event of any type, with the errors of the schema it was meant for', () => {
+    expect(parseMessage(ReceivedEventSchema, buf({ ...occupancyEvent(1), id: '123' }))).toEqual({ ok: false, errors: [expect.stringMatching(/^id: must be a ULID/)] });
+    expect(parseMessage(ReceivedEventSchema, buf({ ...occupancyEvent(1), type: 'Coffee Break' }))).toEqual({ ok: false, errors: [expect.stringMatching(/^type: must be a name/)] });
+    expect(parseMessage(ReceivedEventSchema, buf({ ...occupancyEvent(1), type: 'coffee', id: '123' }))).toEqual({ ok: false, errors: [expect.stringMatching(/^id: must be a ULID/)] });
+    // A known type with a field missing fails both forms; its own schema says which field.
+    const { inside: _inside, ...noInside } = occupancyEvent(1) as Extract<GatewayEvent, { type: 'occupancy' }>;
+    expect(parseMessage(ReceivedEventSchema, buf(noInside)).ok).toBe(false);
+    expect(parseMessage(ReceivedKnownEventSchema, buf(noInside))).toEqual({ ok: false, errors: ['inside: required'] });
+  });
+
+  it("reads a 1.0 central's member-list announcement and a newer one with a field it does not know", () => {
+    const announcement = {
+      version: 3,
+      count: 10,
+      hash: 'a'.repeat(64),
+      keyId: '0123456789abcdef',
+      at: AT,
+      createdAt: AT,
+      chunkSize: 5000,
+      deltasFrom: 1,
+    };
+    expect(parseMessage(ReceivedMembersAnnouncementSchema, buf(announcement))).toEqual({ ok: true, value: { ...announcement, v: 0 } });
+    expect(parseMessage(ReceivedMembersAnnouncementSchema, buf({ ...announcement, v: 2, compression: 'zstd' }))).toEqual({
+      ok: true,
+      value: { ...announcement, v: 2 },
+    });
+    expect(parseMessage(MembersAnnouncementSchema, buf({ ...announcement, compression: 'zstd' })).ok).toBe(false);
+  });
+});
+
+describe('known names', () => {
+  it("are what a sender's TypeScript types allow", () => {
+    expectTypeOf<AlarmName>().toEqualTypeOf<(typeof ALARM_NAMES)[number]>();
+    expectTypeOf<'storage' | 'uplink-failed' | 'console-failed' | 'sip2-failed' | 'member-sync-failed' | 'listener-failed'>().toExtend<AlarmName>();
+    expectTypeOf<GatewayState['alarms'][number]>().toEqualTypeOf<AlarmName>();
+    expectTypeOf<GatewayState['mode']>().toEqualTypeOf<BranchMode>();
+    expectTypeOf<GatewayState['door']>().toEqualTypeOf<DoorState>();
+    expectTypeOf<Extract<GatewayEvent, { type: 'alarm' }>['alarm']>().toEqualTypeOf<AlarmName>();
+    expectTypeOf<Command['command']>().toEqualTypeOf<CommandName>();
+    expectTypeOf<CommandName>().toEqualTypeOf<(typeof COMMAND_NAMES)[number]>();
+    // A reader takes any name.
+    expectTypeOf<ReceivedState['alarms'][number]>().toEqualTypeOf<string>();
+    // @ts-expect-error a gateway cannot send an alarm its version does not know
+    const unknownAlarm: GatewayState = stateFixture({ alarms: ['smoke-detected'] });
+    expect(unknownAlarm.alarms).toHaveLength(1);
+  });
+
+  it('include the alarms this version adds', () => {
+    expect(ALARM_NAMES).toEqual(
+      expect.arrayContaining(['storage', 'uplink-failed', 'console-failed', 'sip2-failed', 'member-sync-failed', 'listener-failed']),
+    );
   });
 });

@@ -3,8 +3,13 @@
 import type { Logger } from 'pino';
 import {
   COMMAND_MAX_AGE_MS,
-  CommandSchema,
+  COMMAND_NAMES,
+  CONTRACT_MINOR,
+  CONTRACT_VERSION,
+  contractVersionOf,
+  isKnown,
   parseMessage,
+  ReceivedCommandSchema,
   type Command,
   type CommandReply,
   type SiteTopics,
@@ -47,7 +52,7 @@ export class CommandHandler {
     const route = { topic: topics.commandReply, correlationData: msg.correlationData };
     const refuse = (error: string, id?: string): CommandAnswer => {
       logger.warn({ error, commandId: id }, 'command refused');
-      return { ...route, reply: id === undefined ? { ok: false, error } : { ok: false, error, id } };
+      return { ...route, reply: id === undefined ? { v: CONTRACT_MINOR, ok: false, error } : { v: CONTRACT_MINOR, ok: false, error, id } };
     };
 
     // Authorised by topic: only this site's own command topic is ever acted on.
@@ -60,11 +65,26 @@ export class CommandHandler {
       route.topic = msg.responseTopic;
     }
 
-    const parsed = parseMessage(CommandSchema, msg.payload);
+    const parsed = parseMessage(ReceivedCommandSchema, msg.payload);
     const id = readId(msg.payload);
     if (!parsed.ok) return refuse(`invalid command: ${parsed.errors.join('; ')}`, id);
-    const cmd = parsed.value;
-    if (msg.retain) return refuse('retained commands are never acted on', cmd.id);
+    const received = parsed.value;
+    if (msg.retain) return refuse('retained commands are never acted on', received.id);
+    // A newer central may send a command this gateway has never heard of: it is told so by name, and the
+    // version and list tell the operator which gateways need upgrading for it.
+    if (!isKnown(COMMAND_NAMES, received.command)) {
+      return refuse(
+        `unknown command "${received.command}": this gateway (contract ${CONTRACT_VERSION}) knows ${COMMAND_NAMES.join(', ')}`,
+        received.id,
+      );
+    }
+    const cmd: Command = {
+      id: received.id,
+      at: received.at,
+      command: received.command,
+      actor: received.actor,
+      ...(received.text !== undefined ? { text: received.text } : {}),
+    };
 
     const age = this.deps.clock.now().getTime() - Date.parse(cmd.at);
     const maxAge = this.deps.maxAgeMs ?? COMMAND_MAX_AGE_MS;
@@ -73,7 +93,7 @@ export class CommandHandler {
 
     let result = this.recent.get(cmd.id);
     if (result === undefined) {
-      result = this.run(cmd);
+      result = this.run(cmd, contractVersionOf(received));
       this.recent.set(cmd.id, result);
       if (this.recent.size > REMEMBERED_COMMANDS) {
         const oldest = this.recent.keys().next().value;
@@ -83,14 +103,15 @@ export class CommandHandler {
       logger.info({ commandId: cmd.id }, 'command delivered again: answering with the first result');
     }
     const outcome = await result;
-    return { ...route, reply: outcome.ok ? { ok: true, id: cmd.id } : { ok: false, error: outcome.error, id: cmd.id } };
+    const reply: CommandReply = outcome.ok ? { v: CONTRACT_MINOR, ok: true, id: cmd.id } : { v: CONTRACT_MINOR, ok: false, error: outcome.error, id: cmd.id };
+    return { ...route, reply };
   }
 
-  private async run(cmd: Command): Promise<CommandResult> {
+  private async run(cmd: Command, contract: string): Promise<CommandResult> {
     const { commands, logger } = this.deps;
     try {
       const result = await commands.execute(cmd, `central:${cmd.actor}`);
-      logger.info({ commandId: cmd.id, command: cmd.command, actor: cmd.actor, ok: result.ok }, 'command from central');
+      logger.info({ commandId: cmd.id, command: cmd.command, actor: cmd.actor, contract, ok: result.ok }, 'command from central');
       if (!result.ok && result.error.length === 0) return { ok: false, error: 'refused' };
       return result;
     } catch (err) {

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CommandHandler } from '../../../gateway/uplink/commands.js';
 import { UplinkConfigSchema } from '../../../gateway/uplink/types.js';
-import { topics } from '../../../policies/contract/index.js';
+import { COMMAND_NAMES, CONTRACT_MINOR, CONTRACT_VERSION, topics } from '../../../policies/contract/index.js';
 import { commandFixture } from '../contract/fixtures.js';
 
 const T = topics('oa/v1', 'town');
@@ -33,15 +33,45 @@ describe('commands', () => {
     const { h, calls } = handler();
     const cmd = commandFixture({}, NOW.toISOString());
     const answer = await h.handle({ topic: T.command, payload: payload(cmd), retain: false, responseTopic: `${T.root}command/reply`, correlationData: corr });
-    expect(answer).toEqual({ topic: T.commandReply, correlationData: corr, reply: { ok: true, id: cmd.id } });
+    expect(answer).toEqual({ topic: T.commandReply, correlationData: corr, reply: { v: CONTRACT_MINOR, ok: true, id: cmd.id } });
     expect(calls).toEqual([{ cmd, actor: 'central:alice' }]);
+  });
+
+  it('refuses a command it does not know by name, with its version and the commands it knows, and changes nothing', async () => {
+    const { h, calls } = handler();
+    // From a newer central: a command this gateway has never heard of, with a field it has never heard of either.
+    const cmd = { ...commandFixture({}, NOW.toISOString()), v: CONTRACT_MINOR + 3, command: 'output-on', output: 'porch-light', text: 'why not' };
+    const answer = await h.handle({ topic: T.command, payload: payload(cmd), retain: false, correlationData: corr });
+    expect(answer.reply).toEqual({
+      v: CONTRACT_MINOR,
+      ok: false,
+      id: cmd.id,
+      error: `unknown command "output-on": this gateway (contract ${CONTRACT_VERSION}) knows ${COMMAND_NAMES.join(', ')}`,
+    });
+    expect(answer.reply).toMatchObject({ error: expect.stringMatching(/^unknown command "output-on": this gateway \(contract 1\.\d+\) knows unlock, lock, /) });
+    expect(answer.correlationData).toBe(corr);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('runs a known command from a newer central, ignoring the fields it does not know, and one from a 1.0 central without `v`', async () => {
+    const { h, calls } = handler();
+    const newer = { ...commandFixture({}, NOW.toISOString()), v: CONTRACT_MINOR + 1, reason: 'front desk asked' };
+    expect((await h.handle({ topic: T.command, payload: payload(newer), retain: false })).reply).toEqual({ v: CONTRACT_MINOR, ok: true, id: newer.id });
+    const older = commandFixture({ id: '9a0c5f6e-3c1d-4f7a-8b2e-1d2c3b4a5f60', command: 'announce', text: 'Closing soon' }, NOW.toISOString());
+    expect('v' in older).toBe(false);
+    expect((await h.handle({ topic: T.command, payload: payload(older), retain: false })).reply).toEqual({ v: CONTRACT_MINOR, ok: true, id: older.id });
+    // The gateway gets the command alone: no envelope version, nothing it does not know.
+    expect(calls).toEqual([
+      { cmd: commandFixture({}, NOW.toISOString()), actor: 'central:alice' },
+      { cmd: older, actor: 'central:alice' },
+    ]);
   });
 
   it('passes on what the gateway said when it refuses', async () => {
     const { h } = handler(async () => ({ ok: false, error: 'not in lockdown' }));
     const cmd = commandFixture({ command: 'lockdown-off' }, NOW.toISOString());
     const answer = await h.handle({ topic: T.command, payload: payload(cmd), retain: false });
-    expect(answer.reply).toEqual({ ok: false, error: 'not in lockdown', id: cmd.id });
+    expect(answer.reply).toEqual({ v: CONTRACT_MINOR, ok: false, error: 'not in lockdown', id: cmd.id });
     expect(answer.topic).toBe(T.commandReply);
   });
 
@@ -58,7 +88,7 @@ describe('commands', () => {
     ['retained', { retain: true }, commandFixture({}, NOW.toISOString()), /retained commands are never acted on/],
     ['11 s old', {}, commandFixture({}, new Date(NOW.getTime() - 11_000).toISOString()), /stale command: sent 11 s ago/],
     ['dated ahead', {}, commandFixture({}, new Date(NOW.getTime() + 60_000).toISOString()), /in the future/],
-    ['unknown', {}, { ...commandFixture({}, NOW.toISOString()), command: 'self-destruct' }, /^invalid command: command: must be one of/],
+    ['badly named', {}, { ...commandFixture({}, NOW.toISOString()), command: 'Self Destruct!' }, /^invalid command: command: must be a name/],
     ['missing actor', {}, { ...commandFixture({}, NOW.toISOString()), actor: undefined }, /^invalid command: actor: required/],
   ])('refuses a %s command with an error reply and changes nothing', async (_name, extra, cmd, error) => {
     const { h, calls } = handler();
@@ -82,8 +112,8 @@ describe('commands', () => {
       h.handle({ topic: T.command, payload: payload(cmd), retain: false }),
       h.handle({ topic: T.command, payload: payload(cmd), retain: false }),
     ]);
-    expect(a.reply).toEqual({ ok: true, id: cmd.id });
-    expect(b.reply).toEqual({ ok: true, id: cmd.id });
+    expect(a.reply).toEqual({ v: CONTRACT_MINOR, ok: true, id: cmd.id });
+    expect(b.reply).toEqual({ v: CONTRACT_MINOR, ok: true, id: cmd.id });
     expect(calls).toHaveLength(1);
   });
 

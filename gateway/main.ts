@@ -2,13 +2,12 @@
 // wires everything. Outputs go to their safe state before anything else happens. The core (gateway/core/) is
 // built first and runs whatever happens around it; every other part is an extension (gateway/extensions/) whose
 // failure, at start or later, is an alarm and a retry, never a stopped door.
-import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createHardware } from '../firmware-bridge/create-hardware.js';
 import { installSafeStateHandlers } from '../firmware-bridge/safety.js';
 import type { Hardware } from '../firmware-bridge/types.js';
-import { loadPolicyText, parsePolicy } from '../policies/index.js';
+import { parsePolicy } from '../policies/index.js';
 import type { Policy } from '../policies/index.js';
 import { createCardHasher, deploymentKeyId } from './core/cards.js';
 import { createClockTrust, systemClock } from './core/clock.js';
@@ -26,6 +25,7 @@ import { StorageExtension } from './extensions/storage.js';
 import { UplinkExtension } from './extensions/uplink.js';
 import type { HealthReport, LocalApi } from './http/server.js';
 import type { MemberSync, MemberSyncHooks } from './members/sync.js';
+import { readPolicyFile } from './policy-file.js';
 import { ReplaceableStore, openStoreOrFallback } from './store/index.js';
 import type { Store, StoreOptions } from './store/index.js';
 import { startSystemdNotify } from './systemd-notify.js';
@@ -238,13 +238,7 @@ function newestEventId(store: Store): string | undefined {
 type PolicyFileResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
 function readPolicy(config: GatewayConfig): PolicyFileResult {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(config.policyFile);
-  } catch (error) {
-    return { ok: false, errors: [`policyFile: cannot read ${config.policyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`] };
-  }
-  const parsed = loadPolicyText(bytes, config.policyFile);
+  const parsed = readPolicyFile(config.policyFile);
   if (!parsed.ok) return parsed;
   if (parsed.policy.site !== config.site) {
     return { ok: false, errors: [`site: "${parsed.policy.site}" does not match the gateway's site "${config.site}"`] };

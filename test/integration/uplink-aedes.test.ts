@@ -3,7 +3,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../central/broker.js';
 import { Uplink } from '../../gateway/uplink/index.js';
-import { topics } from '../../policies/contract/index.js';
+import { CONTRACT_MINOR, topics } from '../../policies/contract/index.js';
 import { accessEvent, commandFixture, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 
@@ -142,13 +142,13 @@ describe('uplink → broker', () => {
     const ok = commandFixture({ id: 'a3bb189e-8bf9-4888-9912-ace4e6543002' }, gw.now.toISOString());
     w.client.publish(T.command, JSON.stringify(ok), { qos: 1 });
     await until(() => replies().length === 1, 'reply to unlock');
-    expect(replies()[0]).toEqual({ ok: true, id: ok.id });
+    expect(replies()[0]).toEqual({ v: CONTRACT_MINOR, ok: true, id: ok.id });
     expect(gw.executed).toEqual([{ cmd: ok, actor: 'central:alice' }]);
 
     // The same command delivered again (QoS 1 redelivery) unlocks once.
     w.client.publish(T.command, JSON.stringify(ok), { qos: 1 });
     await until(() => replies().length === 2, 'reply to the repeat');
-    expect(replies()[1]).toEqual({ ok: true, id: ok.id });
+    expect(replies()[1]).toEqual({ v: CONTRACT_MINOR, ok: true, id: ok.id });
     expect(gw.executed).toHaveLength(1);
 
     const stale = commandFixture({ id: 'b3bb189e-8bf9-4888-9912-ace4e6543002' }, new Date(gw.now.getTime() - 11_000).toISOString());
@@ -158,7 +158,7 @@ describe('uplink → broker', () => {
 
     w.client.publish(T.command, JSON.stringify({ ...ok, id: 'c3bb189e-8bf9-4888-9912-ace4e6543002', command: 'open-sesame' }), { qos: 1 });
     await until(() => replies().length === 4, 'reply to unknown command');
-    expect(replies()[3]).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid command: command: /) });
+    expect(replies()[3]).toMatchObject({ ok: false, error: expect.stringMatching(/^unknown command "open-sesame": this gateway \(contract /) });
 
     w.client.publish(T.command, 'not json', { qos: 1 });
     await until(() => replies().length === 5, 'reply to garbage');

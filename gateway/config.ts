@@ -1,6 +1,7 @@
 // The gateway's one configuration file (YAML), validated once at start and passed down.
 // Nothing else reads settings ad hoc: a module gets the part of this it needs.
 import { dirname, resolve } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { HardwareConfigSchema } from '../firmware-bridge/config.js';
 import { formatIssues } from '../policies/errors.js';
@@ -129,6 +130,47 @@ export function checkGatewayConfigText(text: string, file = 'config', baseDir = 
     deploymentKeyFile: config.deploymentKeyFile === undefined ? undefined : resolve(baseDir, config.deploymentKeyFile),
     sip2: resolveSip2Paths(config.sip2, baseDir),
   };
+}
+
+/**
+ * Sections whose loss leaves the door safe: without them the branch runs alone (mqtt), asks no library system
+ * (sip2), has no console (http) or default sync and log settings. The door's own sections (site, lock, hardware,
+ * store, policyFile…) have no such fallback: a config wrong there is refused.
+ */
+export const OPTIONAL_SECTIONS = ['mqtt', 'sip2', 'http', 'members', 'log'] as const;
+
+export interface ServiceConfig {
+  config: GatewayConfig;
+  /** Optional sections left out because they are invalid, each with its errors: the gateway raises config-invalid. */
+  dropped: Array<{ section: string; errors: string[] }>;
+}
+
+/**
+ * The config as the running service takes it: like `loadGatewayConfig`, except that an invalid optional section
+ * is left out (the http section meaning no console) rather than keeping the door from starting. `oag check-config`
+ * stays strict, so such a config is refused before it is deployed.
+ */
+export function loadGatewayConfigForService(path: string): ServiceConfig {
+  try {
+    return { config: loadGatewayConfig(path), dropped: [] };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const bySection = new Map<string, string[]>();
+    for (const line of error.errors) {
+      const section = /^([A-Za-z0-9]+)[.[:]/.exec(line)?.[1];
+      if (section === undefined || !(OPTIONAL_SECTIONS as readonly string[]).includes(section)) throw error;
+      bySection.set(section, [...(bySection.get(section) ?? []), line]);
+    }
+    const read = readTextFile(path, { what: '(file)', maxBytes: MAX_CONFIG_BYTES });
+    const doc = read.ok ? parseYamlDocument(read.text, '(file)') : undefined;
+    if (doc?.ok !== true || doc.value === null || typeof doc.value !== 'object') throw error;
+    const kept: Record<string, unknown> = { ...(doc.value as Record<string, unknown>) };
+    for (const section of bySection.keys()) delete kept[section];
+    // An invalid http section means no console at all, not a console on defaults the staff did not choose.
+    if (bySection.has('http')) kept.http = { enabled: false };
+    const config = checkGatewayConfigText(stringifyYaml(kept), path, dirname(resolve(path)));
+    return { config, dropped: [...bySection].map(([section, errors]) => ({ section, errors })) };
+  }
 }
 
 export function loadGatewayConfig(path: string): GatewayConfig {

@@ -13,7 +13,8 @@ import { createCardHasher, deploymentKeyId } from './core/cards.js';
 import { createClockTrust, systemClock } from './core/clock.js';
 import type { Clock } from './core/clock.js';
 import { loadDeploymentKey } from './config.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig, ServiceConfig } from './config.js';
+import type { AlarmName } from './core/model.js';
 import { Gateway } from './core/controller.js';
 import { ExtensionHost } from './extensions/extension.js';
 import type { RetryPolicy } from './extensions/extension.js';
@@ -30,6 +31,8 @@ import { ReplaceableStore, openStoreOrFallback } from './store/index.js';
 import type { Store, StoreOptions } from './store/index.js';
 import { startSystemdNotify } from './systemd-notify.js';
 
+export const CONFIG_INVALID_ALARM = 'config-invalid' as AlarmName;
+
 export interface StartGatewayOptions {
   clock?: Clock;
   logger?: Logger;
@@ -40,6 +43,8 @@ export interface StartGatewayOptions {
   handleSignals?: boolean;
   /** Tests only: hooks into the member-list sync (a failure inside the apply transaction). */
   memberSyncHooks?: MemberSyncHooks;
+  /** Optional config sections the service left out as invalid (`loadGatewayConfigForService`): raised as config-invalid. */
+  droppedSections?: ServiceConfig['dropped'];
   /** Tests only: how soon a failed extension is started again. */
   extensionRetry?: RetryPolicy;
   /** Tests only: how the store is opened (SQLite's `max_page_count` for a real SQLITE_FULL, say). */
@@ -165,6 +170,12 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     // The storage extension is listening before the core records its first event.
     await extensions.startExtension('storage');
     gateway.start();
+    const dropped = options.droppedSections ?? [];
+    if (dropped.length > 0) {
+      const detail = dropped.map(({ section, errors }) => `${section}: left out (${errors[0]})`).join('; ');
+      logger.error({ dropped }, `config sections left out as invalid: ${detail}`);
+      gateway.alarms.raise(CONFIG_INVALID_ALARM, detail);
+    }
     if (!policyFile.ok) {
       gateway.alarms.raise('policy-refused', `policy file ${config.policyFile}: ${policyFile.errors[0]}; running ${gateway.policies.source === 'file' ? 'closed' : `the saved version ${gateway.policies.current.version}`}`);
     }

@@ -1,12 +1,12 @@
 // What central's pieces tell each other, in process: ingest → live dashboard, replies → command waiters.
 import { EventEmitter } from 'node:events';
-import type { CommandReply, GatewayEvent } from '../policies/contract/index.js';
+import type { CommandReply, ReceivedEvent } from '../policies/contract/index.js';
 
 export interface CentralBusEvents {
   /** Something a tile shows changed for this site (state or availability). */
   site: [string];
   /** A new event was stored (not a duplicate). */
-  event: [GatewayEvent];
+  event: [ReceivedEvent];
   reply: [{ site: string; reply: CommandReply; correlation: string | null }];
   /** A branch asks for member-list chunks (validated by the members publisher). */
   'members-request': [{ site: string; payload: Buffer }];

@@ -1,7 +1,7 @@
 // The figures councils report: visits per branch per day or hour (split by staffed and open-access time) and
 // refusals by reason. Days and hours are counted in the council's time zone, DST included.
 import { DateTime } from 'luxon';
-import type { GatewayEvent } from '../policies/contract/index.js';
+import type { ReceivedKnownEvent } from '../policies/contract/index.js';
 import type { CentralStore } from './store.js';
 
 export interface VisitRow {
@@ -36,7 +36,7 @@ export function dayRange(from: string, to: string, timezone: string): Range {
 export function visits(store: CentralStore, range: Range, options: { by: 'day' | 'hour'; timezone: string; site?: string | undefined }): VisitRow[] {
   const entries = store
     .eventsOfType('occupancy', range.from, range.to)
-    .filter((e): e is Extract<GatewayEvent, { type: 'occupancy' }> => e.type === 'occupancy')
+    .filter((e): e is Extract<ReceivedKnownEvent, { type: 'occupancy' }> => e.type === 'occupancy')
     .filter((e) => (e.change === 'entry' || e.change === 'tailgate') && (options.site === undefined || e.site === options.site));
   const modes = store.eventsOfType('mode', range.from, range.to);
   const bySite = new Map<string, Array<{ at: number; to: string }>>();

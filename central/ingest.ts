@@ -1,14 +1,23 @@
 // Every message from the broker goes through here: topic → schema → store → bus. A bad payload is logged with
-// what is wrong, counted, and stored nowhere; it never throws.
+// what is wrong, counted, and stored nowhere; it never throws. Messages are read with the contract's reader
+// schemas, so a gateway of any 1.x version is understood: an alarm, mode or event type this central does not know
+// is stored as it came (the dashboard shows it as unknown), a field it does not know is dropped.
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import {
-  AvailabilitySchema,
-  CommandReplySchema,
-  EventSchema,
-  GatewayStateSchema,
+  EVENT_TYPES,
+  isKnown,
+  MAX_PAYLOAD_BYTES,
   PolicyMessageSchema,
   parseMessage,
   parseTopic,
+  ReceivedAvailabilitySchema,
+  ReceivedCommandReplySchema,
+  ReceivedEventSchema,
+  ReceivedKnownEventSchema,
+  ReceivedStateSchema,
+  type ParseResult,
+  type ReceivedEvent,
 } from '../policies/contract/index.js';
 import type { CentralBus } from './bus.js';
 import type { CentralStore } from './store.js';
@@ -58,7 +67,7 @@ export class Ingest {
     switch (where.kind) {
       case 'availability': {
         if (msg.payload.length === 0) return this.ignore();
-        const m = parseMessage(AvailabilitySchema, msg.payload);
+        const m = parseMessage(ReceivedAvailabilitySchema, msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
         const online = m.value.state === 'online';
         // `online` says when that connection began; a will's `offline` is only known when it arrives.
@@ -70,7 +79,7 @@ export class Ingest {
       }
       case 'state': {
         if (msg.payload.length === 0) return this.ignore();
-        const m = parseMessage(GatewayStateSchema, msg.payload);
+        const m = parseMessage(ReceivedStateSchema, msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
         if (m.value.site !== site) return this.reject(msg.topic, [`site: "${m.value.site}" does not match the topic's site "${site}"`]);
         store.setState(m.value, now);
@@ -79,7 +88,7 @@ export class Ingest {
         return;
       }
       case 'events': {
-        const m = parseMessage(EventSchema, msg.payload);
+        const m = readEvent(msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
         if (m.value.site !== site) return this.reject(msg.topic, [`site: "${m.value.site}" does not match the topic's site "${site}"`]);
         if (store.insertEvent(m.value, now)) {
@@ -101,7 +110,7 @@ export class Ingest {
         return;
       }
       case 'command/reply': {
-        const m = parseMessage(CommandReplySchema, msg.payload);
+        const m = parseMessage(ReceivedCommandReplySchema, msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
         bus.emit('reply', { site, reply: m.value, correlation: msg.correlationData?.toString('utf8') ?? null });
         return;
@@ -126,4 +135,19 @@ export class Ingest {
     this.stats.lastRejections.length = Math.min(this.stats.lastRejections.length, KEEP_REJECTIONS);
     this.deps.logger.warn({ topic, errors }, 'message refused: does not match the contract');
   }
+}
+
+const TypeOnly = z.object({ type: z.string() });
+
+/**
+ * An `events` payload. When the reader's union of known and unknown types refuses it, an event of a known type is
+ * refused with its own schema's errors (`inside: required`), which the union alone cannot name.
+ */
+function readEvent(payload: Buffer): ParseResult<ReceivedEvent> {
+  const read = parseMessage(ReceivedEventSchema, payload);
+  if (read.ok) return read;
+  const limit = { maxBytes: MAX_PAYLOAD_BYTES.events };
+  const peek = parseMessage(TypeOnly, payload, limit);
+  if (!peek.ok || !isKnown(EVENT_TYPES, peek.value.type)) return read;
+  return parseMessage(ReceivedKnownEventSchema, payload, limit);
 }

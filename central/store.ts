@@ -2,7 +2,7 @@
 // PostgreSQL one with the same methods (docs/central.md), and nothing else changes.
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import type { GatewayEvent, GatewayState } from '../policies/contract/index.js';
+import type { ReceivedEvent, ReceivedKnownEvent, ReceivedState } from '../policies/contract/index.js';
 
 export interface SiteRow {
   id: string;
@@ -10,12 +10,12 @@ export interface SiteRow {
   /** Since when the site has been online (or offline), by central's clock. */
   since: string | null;
   lastSeen: string | null;
-  state: GatewayState | null;
+  state: ReceivedState | null;
   policyVersion: number | null;
 }
 
 export interface StoredEvent {
-  event: GatewayEvent;
+  event: ReceivedEvent;
   receivedAt: string;
 }
 
@@ -154,15 +154,15 @@ export class CentralStore {
   }
 
   /** Stores an event once: a second copy with the same id (a resend after an outage) changes nothing. */
-  insertEvent(event: GatewayEvent, receivedAt: Date): boolean {
+  insertEvent(event: ReceivedEvent, receivedAt: Date): boolean {
     // One transaction, so one commit per event (several autocommits cost several WAL writes).
     return this.insertEventTx(event, receivedAt);
   }
 
-  private readonly insertEventTx = (event: GatewayEvent, receivedAt: Date): boolean =>
+  private readonly insertEventTx = (event: ReceivedEvent, receivedAt: Date): boolean =>
     this.db.transaction(() => this.insertEventRows(event, receivedAt))();
 
-  private insertEventRows(event: GatewayEvent, receivedAt: Date): boolean {
+  private insertEventRows(event: ReceivedEvent, receivedAt: Date): boolean {
     const atMs = Date.parse(event.at);
     const res = this.stmt('insertEvent').run(event.id, event.site, event.type, atMs, receivedAt.getTime(), JSON.stringify(event));
     if (res.changes === 1 && event.type === 'occupancy') {
@@ -173,11 +173,11 @@ export class CentralStore {
   }
 
   /** The latest state of a site; an older one arriving late does not overwrite a newer one. */
-  setState(state: GatewayState, receivedAt: Date): void {
+  setState(state: ReceivedState, receivedAt: Date): void {
     this.db.transaction(() => this.setStateRows(state, receivedAt))();
   }
 
-  private setStateRows(state: GatewayState, receivedAt: Date): void {
+  private setStateRows(state: ReceivedState, receivedAt: Date): void {
     const atMs = Date.parse(state.at);
     this.stmt('setState').run({ id: state.site, state: JSON.stringify(state), at: atMs, seen: receivedAt.getTime() });
     const last = this.stmt('lastSample').get(state.site) as { inside: number; capacity: number | null } | undefined;
@@ -215,19 +215,19 @@ export class CentralStore {
         ? this.stmt('recentOfType').all(site, options.type, before, options.limit)
         : this.stmt('recent').all(site, before, options.limit)
     ) as Array<{ payload: string; received_ms: number }>;
-    return rows.map((r) => ({ event: JSON.parse(r.payload) as GatewayEvent, receivedAt: new Date(r.received_ms).toISOString() }));
+    return rows.map((r) => ({ event: JSON.parse(r.payload) as ReceivedEvent, receivedAt: new Date(r.received_ms).toISOString() }));
   }
 
   /** All events of one type in [from, to), in time order (for the figures). */
-  eventsOfType(type: GatewayEvent['type'], from: Date, to: Date): GatewayEvent[] {
+  eventsOfType(type: ReceivedKnownEvent['type'], from: Date, to: Date): ReceivedKnownEvent[] {
     return (this.stmt('eventsBetween').all(type, from.getTime(), to.getTime()) as Array<{ payload: string }>).map(
-      (r) => JSON.parse(r.payload) as GatewayEvent,
+      (r) => JSON.parse(r.payload) as ReceivedKnownEvent,
     );
   }
 
-  lastModeBefore(site: string, at: Date): GatewayEvent | null {
+  lastModeBefore(site: string, at: Date): ReceivedKnownEvent | null {
     const row = this.stmt('lastModeBefore').get(site, at.getTime()) as { payload: string } | undefined;
-    return row ? (JSON.parse(row.payload) as GatewayEvent) : null;
+    return row ? (JSON.parse(row.payload) as ReceivedKnownEvent) : null;
   }
 
   /** Samples in [from, to), starting with the last one before `from` (so a chart starts at the right level). */
@@ -279,7 +279,7 @@ function toSite(r: RawSite): SiteRow {
     online: r.online === 1,
     since: r.since_ms === null ? null : new Date(r.since_ms).toISOString(),
     lastSeen: r.last_seen_ms === null ? null : new Date(r.last_seen_ms).toISOString(),
-    state: r.state === null ? null : (JSON.parse(r.state) as GatewayState),
+    state: r.state === null ? null : (JSON.parse(r.state) as ReceivedState),
     policyVersion: r.policy_version,
   };
 }

@@ -1,6 +1,7 @@
 // The HTTP API's own messages (the MQTT ones live in policies/contract).
 import { z } from 'zod';
-import { COMMAND_NAMES, EVENT_TYPES, EventSchema, GatewayStateSchema, SiteIdSchema } from '../../policies/contract/index.js';
+import { COMMAND_NAMES, NameSchema, ReceivedEventSchema, ReceivedStateSchema, SiteIdSchema } from '../../policies/contract/index.js';
+import { STATE_NAME_LISTS } from './summary.js';
 
 const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date YYYY-MM-DD' });
 const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with Z or an offset' });
@@ -13,7 +14,12 @@ export const SiteSummarySchema = z.object({
   since: z.string().nullable(),
   lastSeen: z.string().nullable(),
   policyVersion: z.int().nullable(),
-  state: GatewayStateSchema.nullable(),
+  /** As the gateway sent it, read by central's version of the contract: a name it does not know is kept. */
+  state: ReceivedStateSchema.nullable(),
+  /** The contract version the branch's gateway speaks (`1.0` when its state has no `v`); null before any state. */
+  contract: z.string().nullable(),
+  /** Names in the state this central does not know (a newer gateway's), by list: shown as unknown on the tile. */
+  unknown: z.partialRecord(z.enum(STATE_NAME_LISTS), z.array(z.string())),
 });
 
 export const SitesSchema = z.object({ sites: z.array(SiteSummarySchema) });
@@ -21,10 +27,11 @@ export const SitesSchema = z.object({ sites: z.array(SiteSummarySchema) });
 export const EventsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   before: instant.optional(),
-  type: z.enum(EVENT_TYPES as [string, ...string[]]).optional(),
+  /** Any event type, also one this central does not know (a newer gateway's). */
+  type: NameSchema.optional(),
 });
 
-export const EventsSchema = z.object({ events: z.array(z.object({ event: EventSchema, receivedAt: z.string() })) });
+export const EventsSchema = z.object({ events: z.array(z.object({ event: ReceivedEventSchema, receivedAt: z.string() })) });
 
 export const OccupancyQuerySchema = z.strictObject({
   from: instant.optional(),

@@ -2,7 +2,7 @@
 // the event loop, so a burst of changes sends each site once) and, when asked for one site, its new events.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { GatewayEvent } from '../../policies/contract/index.js';
+import type { ReceivedEvent } from '../../policies/contract/index.js';
 import { SiteIdSchema } from '../../policies/contract/index.js';
 import type { HttpDeps } from './server.js';
 import { siteSummary } from './summary.js';
@@ -50,7 +50,7 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
             dirty.clear();
           });
         };
-        const onEvent = (event: GatewayEvent): void => {
+        const onEvent = (event: ReceivedEvent): void => {
           if (only !== undefined && event.site === only) send('event', event);
         };
         const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { accessEvent, occupancyEvent, stateFixture } from '../contract/fixtures.js';
-import { centralParts } from './helpers.js';
+import { CONTRACT_MINOR, type ReceivedEvent } from '../../../policies/contract/index.js';
+import { accessEvent, AT, eventId, occupancyEvent, stateFixture } from '../contract/fixtures.js';
+import { centralApp, centralParts } from './helpers.js';
 
 describe('central ingest', () => {
   it('stores an event once however often it arrives', () => {
@@ -11,13 +12,14 @@ describe('central ingest', () => {
     publish('town', 'events', e);
     expect(store.eventCount()).toBe(1);
     expect(ingest.stats).toMatchObject({ received: 3, stored: 1, duplicates: 2, rejected: 0 });
-    expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([e]);
+    // Read as 1.0: it has no `v`.
+    expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([{ ...e, v: 0 }]);
   });
 
   it('logs, counts and stores nothing for a bad payload, on every topic, and keeps going', () => {
     const { publish, store, ingest } = centralParts();
     publish('town', 'events', 'not json');
-    publish('town', 'events', { ...accessEvent(), reason: 'because' });
+    publish('town', 'events', { ...accessEvent(), reason: 'Because!' });
     publish('town', 'state', { ...stateFixture(), occupancy: { inside: -2, capacity: null } });
     publish('town', 'availability', { state: 'maybe', at: 'now' });
     publish('town', 'policy', { version: 0 });
@@ -68,5 +70,75 @@ describe('central ingest', () => {
     publish('town', 'policy', '', true);
     expect(store.policy('town')).toMatchObject({ version: 3 });
     expect(ingest.stats.ignored).toBe(1);
+  });
+
+  it("stores a newer gateway's state with an alarm, a mode and a field it does not know, and shows them as unknown", async () => {
+    const { publish, ingest, store, app } = await centralApp();
+    try {
+      const newer = {
+        ...stateFixture(),
+        v: CONTRACT_MINOR + 1,
+        mode: 'quiet-hours',
+        alarms: ['fire', 'smoke-detected'],
+        solar: { watts: 120 },
+      };
+      publish('town', 'state', newer);
+      expect(ingest.stats).toMatchObject({ received: 1, stored: 1, rejected: 0 });
+      const state = store.site('town')?.state;
+      expect(state).toMatchObject({ mode: 'quiet-hours', alarms: ['fire', 'smoke-detected'], v: CONTRACT_MINOR + 1 });
+      expect(state).not.toHaveProperty('solar');
+
+      const tile = (await app.inject('/api/sites/town')).json();
+      expect(tile).toMatchObject({
+        id: 'town',
+        contract: `1.${CONTRACT_MINOR + 1}`,
+        unknown: { alarm: ['smoke-detected'], mode: ['quiet-hours'] },
+        state: { alarms: ['fire', 'smoke-detected'], mode: 'quiet-hours' },
+      });
+      expect((await app.inject('/api/sites')).json().sites).toEqual([tile]);
+    } finally {
+      await app.close();
+      store.close();
+    }
+  });
+
+  it("takes a 1.0 gateway's messages, without `v`, as 1.0", async () => {
+    const { publish, ingest, store, app } = await centralApp();
+    try {
+      publish('town', 'availability', { state: 'online', at: AT }, true);
+      publish('town', 'state', stateFixture({ alarms: ['fire'] }));
+      publish('town', 'events', occupancyEvent(2));
+      publish('town', 'commandReply', { ok: true });
+      expect(ingest.stats).toMatchObject({ received: 4, rejected: 0 });
+      expect(store.eventCount()).toBe(1);
+      expect((await app.inject('/api/sites/town')).json()).toMatchObject({ online: true, contract: '1.0', unknown: {}, state: { alarms: ['fire'] } });
+    } finally {
+      await app.close();
+      store.close();
+    }
+  });
+
+  it('stores an event of a type it does not know whole, and one naming an alarm it does not know, and passes both on', () => {
+    const { publish, ingest, store, bus } = centralParts();
+    const seen: ReceivedEvent[] = [];
+    bus.on('event', (e) => seen.push(e));
+    const output = { id: eventId(), at: AT, site: 'town', v: CONTRACT_MINOR + 1, type: 'output', output: 'porch-light', on: true };
+    const alarm = { id: eventId(), at: AT, site: 'town', type: 'alarm', alarm: 'smoke-detected', state: 'raised', severity: 'high' };
+    publish('town', 'events', output);
+    publish('town', 'events', alarm);
+    expect(ingest.stats).toMatchObject({ stored: 2, rejected: 0 });
+    const { severity: _dropped, ...known } = alarm;
+    expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([{ ...known, v: 0 }, output]);
+    expect(store.recentEvents('town', { limit: 10, type: 'output' }).map((x) => x.event)).toEqual([output]);
+    expect(seen).toEqual([output, { ...known, v: 0 }]);
+  });
+
+  it('refuses an event of a known type with what is wrong with it, not that it matches no form', () => {
+    const { publish, ingest, store } = centralParts();
+    const { inside: _inside, ...noInside } = occupancyEvent(1) as Extract<ReceivedEvent, { type: 'occupancy' }>;
+    publish('town', 'events', noInside);
+    publish('town', 'events', { ...occupancyEvent(1), type: 'Coffee Break' });
+    expect(store.eventCount()).toBe(0);
+    expect(ingest.stats.lastRejections.map((r) => r.errors)).toEqual([[expect.stringMatching(/^type: must be a name/)], ['inside: required']]);
   });
 });

@@ -30,7 +30,49 @@ export const ALARM_LABELS = {
   'clock-untrusted': 'Clock not trusted',
   'member-list-stale': 'Member list stale',
   'policy-refused': 'Policy refused',
+  storage: 'Storage not writable',
+  'uplink-failed': 'Link to central failed',
+  'console-failed': 'Staff console failed',
+  'sip2-failed': 'Library system (SIP2) failed',
+  'member-sync-failed': 'Member list sync failed',
+  'listener-failed': 'Gateway part failed',
 };
+
+/** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */
+export const ACCESS_REASONS = [
+  'staffed',
+  'member',
+  'staff',
+  'booking',
+  'exit',
+  'unknown-card',
+  'not-registered',
+  'expired',
+  'blocked',
+  'under-age',
+  'closed',
+  'changeover',
+  'last-entry-passed',
+  'full',
+  'lockdown',
+  'emergency',
+  'clock-untrusted',
+  'member-list-stale',
+  'pin-required',
+  'pin-wrong',
+  'pin-locked',
+];
+
+/**
+ * A name from one of the contract's open lists, for display: its label (or, for a list without labels, the name
+ * itself), or the raw name marked unknown. A newer gateway may send names this central does not know yet; they are
+ * shown as they came, never dropped. `known` is a label map or an array of names.
+ */
+export function nameOf(known, name, what) {
+  const isKnown = Array.isArray(known) ? known.includes(name) : Object.hasOwn(known, name);
+  if (!isKnown) return `Unknown ${what}: ${name}`;
+  return Array.isArray(known) ? name : known[name];
+}
 
 const timeFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
 const dayTimeFmt = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
@@ -112,7 +154,7 @@ export function renderTile(site, { link = true, now = new Date(), members = unde
     return article;
   }
   const until = s.modeUntil ? ` until ${when(s.modeUntil, now)}` : '';
-  body.append(row('Mode', `${MODE_LABELS[s.mode] ?? s.mode}${until}`, `mode mode-${s.mode}`));
+  body.append(row('Mode', `${nameOf(MODE_LABELS, s.mode, 'mode')}${until}`, `mode mode-${s.mode}`));
 
   const { inside, capacity } = s.occupancy;
   const pct = capacity ? Math.min(100, Math.round((inside / capacity) * 100)) : Math.min(100, inside * 2);
@@ -141,14 +183,17 @@ export function renderTile(site, { link = true, now = new Date(), members = unde
       ),
     ),
   );
-  body.append(row('Door', DOOR_LABELS[s.door] ?? s.door, `door-${s.door}`));
+  body.append(row('Door', nameOf(DOOR_LABELS, s.door, 'door state'), `door-${s.door}`));
   body.append(row('Lights', s.lights ? 'On' : 'Off'));
   const listRow = memberListRow(s.memberList, members);
   if (listRow) body.append(listRow);
   if (alarms.length) {
-    body.append(el('ul', { class: 'alarms', 'aria-label': 'Active alarms' }, ...alarms.map((a) => el('li', { text: ALARM_LABELS[a] ?? a }))));
+    body.append(el('ul', { class: 'alarms', 'aria-label': 'Active alarms' }, ...alarms.map((a) => el('li', { text: nameOf(ALARM_LABELS, a, 'alarm') }))));
   } else {
     body.append(el('p', { class: 'no-alarms', text: 'No alarms' }));
+  }
+  if (site.unknown && Object.keys(site.unknown).length > 0) {
+    body.append(el('p', { class: 'unknown-names muted', text: `Gateway speaks contract ${site.contract}: update central to name everything it sends.` }));
   }
   return article;
 }

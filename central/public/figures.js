@@ -1,5 +1,5 @@
 /* global document, URLSearchParams */
-import { api, el } from './common.js';
+import { ACCESS_REASONS, api, el, nameOf } from './common.js';
 
 const from = document.getElementById('from');
 const to = document.getElementById('to');
@@ -30,7 +30,7 @@ async function show() {
   visits.replaceChildren(...v.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.staffed), num(x.openAccess), num(x.other), num(x.total))));
   if (!v.body.rows.length) visits.append(el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No visits in this period.' })));
   const refusals = document.getElementById('refusals');
-  refusals.replaceChildren(...r.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.reason }), num(x.count))));
+  refusals.replaceChildren(...r.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: nameOf(ACCESS_REASONS, x.reason, 'reason') }), num(x.count))));
   if (!r.body.rows.length) refusals.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No refusals in this period.' })));
   document.getElementById('visits-csv').href = `/api/figures/visits?${query({ format: 'csv' })}`;
   document.getElementById('refusals-csv').href = `/api/figures/refusals?${query({ format: 'csv' })}`;

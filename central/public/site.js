@@ -1,7 +1,7 @@
 /* global document, window, EventSource, localStorage, ResizeObserver */
 // One branch: its tile, occupancy charts (uPlot, served from node_modules), recent events live, commands and policy.
 import uPlot from '/vendor/uplot/uPlot.esm.js';
-import { api, el, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, renderTile, setConn, when } from './common.js';
+import { api, el, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, setConn, when } from './common.js';
 
 const siteId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() ?? '');
 document.title = `${siteId} · Open Access central`;
@@ -13,15 +13,15 @@ const conn = document.getElementById('conn');
 function describe(e) {
   switch (e.type) {
     case 'access':
-      return [`${e.decision === 'granted' ? 'Entry granted' : 'Entry refused'} (${e.reader})`, `${e.reason}${e.person ? ` · ${e.person}` : ''}`];
+      return [`${e.decision === 'granted' ? 'Entry granted' : 'Entry refused'} (${e.reader})`, `${nameOf(ACCESS_REASONS, e.reason, 'reason')}${e.person ? ` · ${e.person}` : ''}`];
     case 'occupancy':
       return [`Occupancy: ${e.change}`, `${e.inside} inside`];
     case 'door':
-      return ['Door', DOOR_LABELS[e.state] ?? e.state];
+      return ['Door', nameOf(DOOR_LABELS, e.state, 'door state')];
     case 'alarm':
-      return [`Alarm ${e.state}`, `${ALARM_LABELS[e.alarm] ?? e.alarm}${e.detail ? `: ${e.detail}` : ''}`];
+      return [`Alarm ${e.state}`, `${nameOf(ALARM_LABELS, e.alarm, 'alarm')}${e.detail ? `: ${e.detail}` : ''}`];
     case 'mode':
-      return ['Mode', `${MODE_LABELS[e.from] ?? e.from} → ${MODE_LABELS[e.to] ?? e.to}${e.until ? ` until ${when(e.until)}` : ''}`];
+      return ['Mode', `${nameOf(MODE_LABELS, e.from, 'mode')} → ${nameOf(MODE_LABELS, e.to, 'mode')}${e.until ? ` until ${when(e.until)}` : ''}`];
     case 'staff':
       return ['Staff', `${e.action} by ${e.actor}`];
     case 'policy':
@@ -32,8 +32,11 @@ function describe(e) {
       return ['System', `${e.what}${e.detail ? `: ${e.detail}` : ''}`];
     case 'warning':
       return ['Closing warning', `${e.minutesLeft} min left`];
+    case 'reader':
+      return [`Card reader ${e.readerId} (${e.reader})`, e.error];
     default:
-      return [e.type, ''];
+      // A type from a newer gateway: stored whole, shown by name until central is updated to read it.
+      return [`Unknown event: ${e.type}`, ''];
   }
 }
 

@@ -1,0 +1,79 @@
+// The dashboard's own JavaScript (central/public/common.js), without a browser: its names for the contract's open
+// lists, and a tile built from what the API says about a branch whose gateway is newer than central.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCESS_REASONS, ALARM_NAMES, BRANCH_MODES, CONTRACT_MINOR, DOOR_STATES } from '../../../policies/contract/index.js';
+import { stateFixture } from '../contract/fixtures.js';
+import { centralApp } from './helpers.js';
+
+/** Just enough of the DOM for `el()` and `renderTile()`. */
+class FakeElement {
+  className = '';
+  textContent = '';
+  readonly attributes = new Map<string, string>();
+  readonly children: Array<FakeElement | string> = [];
+  readonly style: Record<string, string> = {};
+  constructor(readonly tagName: string) {}
+  setAttribute(name: string, value: string): void {
+    this.attributes.set(name, value);
+  }
+  append(...nodes: Array<FakeElement | string>): void {
+    this.children.push(...nodes);
+  }
+  /** Every piece of text in the element, one per element, in document order. */
+  texts(): string[] {
+    return [this.textContent, ...this.children.flatMap((c) => (typeof c === 'string' ? [c] : c.texts()))].filter((t) => t !== '');
+  }
+}
+
+interface Common {
+  ALARM_LABELS: Record<string, string>;
+  MODE_LABELS: Record<string, string>;
+  DOOR_LABELS: Record<string, string>;
+  ACCESS_REASONS: string[];
+  nameOf(known: Record<string, string> | string[], name: string, what: string): string;
+  renderTile(site: unknown, options?: { link?: boolean; now?: Date }): FakeElement;
+}
+
+let common: Common;
+const globals = globalThis as { document?: unknown };
+beforeAll(async () => {
+  globals.document = { createElement: (tag: string) => new FakeElement(tag) };
+  const path: string = '../../../central/public/common.js';
+  common = (await import(path)) as Common;
+});
+afterAll(() => {
+  delete globals.document;
+});
+
+describe('dashboard names', () => {
+  it("has a label for every name the contract knows, and central's list of access reasons is the contract's", () => {
+    expect(Object.keys(common.ALARM_LABELS).sort()).toEqual([...ALARM_NAMES].sort());
+    expect(Object.keys(common.MODE_LABELS).sort()).toEqual([...BRANCH_MODES].sort());
+    expect(Object.keys(common.DOOR_LABELS).sort()).toEqual([...DOOR_STATES].sort());
+    expect(common.ACCESS_REASONS).toEqual([...ACCESS_REASONS]);
+    expect(common.ALARM_LABELS.storage).toBe('Storage not writable');
+  });
+
+  it('shows a name it does not know as it came, marked unknown', () => {
+    expect(common.nameOf(common.ALARM_LABELS, 'fire', 'alarm')).toBe('Fire alarm');
+    expect(common.nameOf(common.ALARM_LABELS, 'smoke-detected', 'alarm')).toBe('Unknown alarm: smoke-detected');
+    // A slug that is also an Object.prototype key is still just a name.
+    expect(common.nameOf(common.ALARM_LABELS, 'constructor', 'alarm')).toBe('Unknown alarm: constructor');
+    expect(common.nameOf(common.ACCESS_REASONS, 'expired', 'reason')).toBe('expired');
+    expect(common.nameOf(common.ACCESS_REASONS, 'card-cloned', 'reason')).toBe('Unknown reason: card-cloned');
+  });
+
+  it("draws the tile of a newer gateway's state: known alarms by label, unknown ones and an unknown mode by name", async () => {
+    const { publish, app, store } = await centralApp();
+    try {
+      publish('town', 'state', { ...stateFixture(), v: CONTRACT_MINOR + 1, mode: 'quiet-hours', alarms: ['fire', 'smoke-detected'], solar: { watts: 1 } });
+      const site = (await app.inject('/api/sites/town')).json();
+      const texts = common.renderTile(site, { now: new Date('2025-06-02T09:30:00.000Z') }).texts();
+      expect(texts).toEqual(expect.arrayContaining(['Fire alarm', 'Unknown alarm: smoke-detected', expect.stringMatching(/^Unknown mode: quiet-hours until /)]));
+      expect(texts).toContain(`Gateway speaks contract 1.${CONTRACT_MINOR + 1}: update central to name everything it sends.`);
+    } finally {
+      await app.close();
+      store.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 // Central's one configuration file (YAML or JSON), validated once and passed down.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PREFIX } from '../policies/contract/topics.js';
@@ -118,6 +118,8 @@ function readBounded(path: string, maxBytes: number): { ok: true; bytes: Uint8Ar
     return { ok: false, error: `(file): ${code === 'ENOENT' ? 'not found' : `cannot read: ${code ?? (error as Error).message}`}` };
   }
   try {
+    const stat = fstatSync(fd);
+    if (stat.isFile() && stat.size > maxBytes) return { ok: false, error: tooLarge('(file)', maxBytes, stat.size) };
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {

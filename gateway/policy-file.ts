@@ -1,7 +1,7 @@
 // Reading the files a gateway is given (its config, its policy, a column mapping, a key file): never more than a
 // limit, strict UTF-8. A file's size is not trusted: a FIFO or a device (`/dev/zero`) reports none and never ends,
 // so the read itself stops one byte past the limit.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { decodeUtf8, loadPolicyText, MAX_POLICY_BYTES, tooLarge, type PolicyParse, type TextResult } from '../policies/index.js';
 
 const READ_CHUNK = 64 * 1024;
@@ -18,6 +18,9 @@ export function readFileBytes(path: string, options: { what: string; maxBytes: n
     return { ok: false, error: `${what}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
   }
   try {
+    // A regular file says its size: name it. Anything else is read until it passes the limit.
+    const stat = fstatSync(fd);
+    if (stat.isFile() && stat.size > maxBytes) return { ok: false, error: tooLarge(what, maxBytes, stat.size) };
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {

@@ -1,12 +1,117 @@
 // Reading a member export (CSV) into line-numbered records, shared by the branch's `oag members import` and
 // central's LMS import: one parser, one way of naming a bad file. No I/O here: callers bring the byte stream.
+import { Transform } from 'node:stream';
 import { CsvError, Parser } from 'csv-parse';
+import { MAX_MEMBER_CSV_BYTES, tooLarge, Utf8Validator } from './input-text.js';
 
-export { CsvError };
+export { CsvError, MAX_MEMBER_CSV_BYTES };
 
 /** Records handed on per await (one await per few hundred rows, not per row). */
 export const PARSE_BATCH = 500;
+/** The longest record (a row, quoted line breaks included); a longer one is rejected as not valid CSV. */
 export const MAX_RECORD_BYTES = 64 * 1024;
+
+/** Why a file of `size` bytes is not read at all, or undefined. */
+export function csvFileTooLarge(filePath: string, size: number): string | undefined {
+  return size > MAX_MEMBER_CSV_BYTES ? `${tooLarge(filePath, MAX_MEMBER_CSV_BYTES, size)}: nothing changed` : undefined;
+}
+
+/** The export has a byte that is not UTF-8: csv-parse would read it as U+FFFD and import whatever that gives. */
+export class InvalidUtf8Error extends Error {
+  constructor(
+    readonly offset: number,
+    readonly line: number,
+    readonly utf16: boolean,
+  ) {
+    super(`not valid UTF-8 at byte ${offset} (line ${line})`);
+    this.name = 'InvalidUtf8Error';
+  }
+
+  describe(filePath: string): string {
+    const hint = this.utf16 ? 'it looks like UTF-16: export it as UTF-8' : 'export it as UTF-8';
+    return `${filePath}: ${this.message}; ${hint}: nothing changed`;
+  }
+}
+
+/** Passes the bytes on unchanged, and fails the stream with InvalidUtf8Error at the first bad one. */
+export function utf8Checked(): Transform {
+  const validator = new Utf8Validator();
+  let line = 1;
+  let read = 0;
+  let first = true;
+  const linesIn = (chunk: Buffer, end: number): number => {
+    let n = 0;
+    for (let at = chunk.indexOf(0x0a); at >= 0 && at < end; at = chunk.indexOf(0x0a, at + 1)) n++;
+    return n;
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const utf16 = first && chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff));
+      first = false;
+      const start = read;
+      read += chunk.length;
+      const bad = validator.push(chunk);
+      if (bad >= 0) {
+        callback(new InvalidUtf8Error(bad, line + linesIn(chunk, Math.max(0, bad - start)), utf16));
+        return;
+      }
+      line += linesIn(chunk, chunk.length);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      const bad = validator.end();
+      callback(bad >= 0 ? new InvalidUtf8Error(bad, line, false) : null);
+    },
+  });
+}
+
+/**
+ * Watches how a file ends, to refuse an export that was cut off in the middle of writing or copying: its last line
+ * has no line break and is a broken row, or it ends inside a quoted field. Such a file would otherwise import as
+ * "the rows up to the cut", and every member after it would be removed.
+ */
+export class TruncationCheck {
+  private lastLine = 0;
+  private lastRejected = false;
+  private unclosedQuote = false;
+  private lastByte = -1;
+
+  /** Every chunk of bytes read, in order. */
+  bytes(chunk: Uint8Array): void {
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]!;
+  }
+
+  /** A record was read at this line (its last line, for a record with quoted line breaks). */
+  record(line: number): void {
+    if (line >= this.lastLine) {
+      this.lastLine = line;
+      this.lastRejected = false;
+    }
+  }
+
+  rejected(line: number): void {
+    if (line >= this.lastLine) {
+      this.lastLine = line;
+      this.lastRejected = true;
+    }
+  }
+
+  /** csv-parse skipped a record it could not parse. */
+  skipped(error: CsvError | undefined): void {
+    if (error?.code === 'CSV_QUOTE_NOT_CLOSED') this.unclosedQuote = true;
+    this.rejected(csvLine(error));
+  }
+
+  /** Why the file looks cut short, or undefined. */
+  problem(filePath: string): string | undefined {
+    if (this.unclosedQuote) return `${filePath}: the file ends inside a quoted field (a quote is never closed): a cut-short export? nothing changed`;
+    const endsLine = this.lastByte === 0x0a || this.lastByte === 0x0d;
+    if (!endsLine && this.lastRejected) {
+      return `${filePath}: the last line (${this.lastLine}) stops in the middle of a row, without a line break: a cut-short export? nothing changed`;
+    }
+    return undefined;
+  }
+}
 
 const CSV_PROBLEMS: Record<string, string> = {
   CSV_INVALID_CLOSING_QUOTE: 'a quote inside a field that is not quoted as a whole',

@@ -4,11 +4,24 @@
 // The file streams through csv-parse; each row is checked against the row schema, its card number normalised and
 // hashed with the deployment key at once. The clear number lives only inside the loop body: it is not kept,
 // logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file
-// that is unusable as a whole (unreadable, empty, columns missing, too many bad rows, or one that would remove most
-// of the list) throws LmsImportError and changes nothing.
+// that is unusable as a whole (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad
+// rows, or one that would remove most of the list) throws LmsImportError and changes nothing.
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BatchingParser, CsvError, csvLine, csvProblem, isHeader, locateColumns as locate, MAX_RECORD_BYTES, withhold } from '../../policies/member-csv.js';
+import {
+  BatchingParser,
+  CsvError,
+  csvFileTooLarge,
+  csvLine,
+  csvProblem,
+  InvalidUtf8Error,
+  isHeader,
+  locateColumns as locate,
+  MAX_RECORD_BYTES,
+  TruncationCheck,
+  utf8Checked,
+  withhold,
+} from '../../policies/member-csv.js';
 import type { ParsedRecord } from '../../policies/member-csv.js';
 import { digestOfParts, memberFieldsText } from '../../policies/member-list.js';
 import type { LmsField, LmsMapping } from './config.js';
@@ -81,6 +94,8 @@ function readableSize(filePath: string): number {
     throw new LmsImportError(`${filePath}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}): nothing changed`);
   }
   if (size === 0) throw new LmsImportError(`${filePath}: the file is empty: nothing changed`);
+  const tooLarge = csvFileTooLarge(filePath, size);
+  if (tooLarge !== undefined) throw new LmsImportError(tooLarge);
   return size;
 }
 
@@ -93,8 +108,10 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   const rejected: RejectedRow[] = [];
   let rejectedCount = 0;
   let total = 0;
+  const tail = new TruncationCheck();
   const reject = (line: number, reason: string): void => {
     rejectedCount++;
+    tail.rejected(line);
     if (rejected.length < MAX_REJECTED_LISTED) rejected.push({ line, reason });
   };
   const duplicate = (line: number, first: number): void => reject(line, `${mapping.columns.cardNumber}: the same card as line ${first}`);
@@ -103,6 +120,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   let bytesRead = 0;
   input.on('data', (chunk) => {
     bytesRead += chunk.length;
+    tail.bytes(chunk as Buffer);
   });
   const parser = new BatchingParser({
     bom: true,
@@ -114,10 +132,13 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   });
   parser.on('skip', (error: CsvError | undefined) => {
     total++;
+    tail.skipped(error);
     reject(csvLine(error), error === undefined ? 'not valid CSV' : csvProblem(error));
   });
+  const utf8 = utf8Checked();
   input.on('error', (error) => parser.destroy(error));
-  input.pipe(parser);
+  utf8.on('error', (error) => parser.destroy(error));
+  input.pipe(utf8).pipe(parser);
   const progress = (phase: LmsImportProgress['phase']): void => onProgress?.({ phase, rows: total, bytesRead, totalBytes });
 
   const staging = members.beginImport();
@@ -135,6 +156,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
             continue;
           }
           if (fields.every((f) => f.trim() === '')) continue;
+          tail.record(line);
           total++;
           if (total % PROGRESS_EVERY === 0) progress('reading');
           if (fields.length !== width && !(fields.length > width && fields.slice(width).every((f) => f.trim() === ''))) {
@@ -171,12 +193,15 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       }
     } catch (error) {
       if (error instanceof LmsImportError) throw error;
+      if (error instanceof InvalidUtf8Error) throw new LmsImportError(error.describe(filePath));
       if (error instanceof CsvError) throw new LmsImportError(`${filePath}: line ${csvLine(error)}: ${csvProblem(error)}: nothing changed`);
       const code = (error as NodeJS.ErrnoException).code;
       if (typeof code === 'string' && !code.startsWith('SQLITE')) throw new LmsImportError(`${filePath}: cannot read the file (${code}): nothing changed`);
       throw error;
     }
     if (columns === undefined) throw new LmsImportError(`${filePath}: the file has no header and no rows: nothing changed`);
+    const cut = tail.problem(filePath);
+    if (cut !== undefined) throw new LmsImportError(cut, [...rejected].sort((a, b) => a.line - b.line));
     if (total === 0) throw new LmsImportError(`${filePath}: the file has a header but no member rows: nothing changed`);
     progress('applying');
     staging.finish(duplicate);
@@ -220,6 +245,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   } finally {
     staging.dispose();
     parser.destroy();
+    utf8.destroy();
     input.destroy();
   }
 }

@@ -3,10 +3,24 @@
 // The file streams through csv-parse; each row is checked against the row schema, its card number normalised and
 // hashed at once. The clear number lives only inside the loop body: it is not kept, logged, quoted in a message
 // or written anywhere. Bad rows are reported by line and column and left out; a file that is unusable as a whole
-// (unreadable, empty, columns missing, too many bad rows) throws ImportError and changes nothing.
+// (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad rows, removing most of the list,
+// made with another deployment key than the list in force) throws ImportError and changes nothing.
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BatchingParser, CsvError, csvLine, csvProblem, isHeader, locateColumns as locate, MAX_RECORD_BYTES, withhold } from '../../policies/member-csv.js';
+import {
+  BatchingParser,
+  CsvError,
+  csvFileTooLarge,
+  csvLine,
+  csvProblem,
+  InvalidUtf8Error,
+  isHeader,
+  locateColumns as locate,
+  MAX_RECORD_BYTES,
+  TruncationCheck,
+  utf8Checked,
+  withhold,
+} from '../../policies/member-csv.js';
 import type { ParsedRecord } from '../../policies/member-csv.js';
 import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
 import { DEFAULT_MEMBER_MAPPING, type MemberField, type MemberImportMapping } from './mapping.js';
@@ -35,6 +49,18 @@ export interface ImportOptions {
   now: Date;
   /** Shown in the store's stats; default `csv:<file name>`. */
   source?: string | undefined;
+  /**
+   * Refuse a file that would remove more than this share of the list in force: a cut-short export must not empty
+   * the branch. Default DEFAULT_MAX_REMOVED_FRACTION, as at central.
+   */
+  maxRemovedFraction?: number | undefined;
+  /**
+   * deploymentKeyId() of the key `hasher` uses. Recorded with the list; an import with another key than the list in
+   * force was made with is refused (none of its cards would match a tap) unless `newKey` says the key was changed,
+   * which also lifts `maxRemovedFraction` (every card hash changes with the key).
+   */
+  keyId?: string | undefined;
+  newKey?: boolean | undefined;
 }
 
 export interface ImportSummary {
@@ -65,6 +91,9 @@ export class ImportError extends Error {
 }
 
 export const MAX_REJECTED_LISTED = 10_000;
+export const DEFAULT_MAX_REMOVED_FRACTION = 0.5;
+/** The setting that remembers which deployment key the list in force was hashed with (and which list that was). */
+export const LIST_KEY_SETTING = 'member-list-key';
 const PROGRESS_EVERY = 2_000;
 const FIELDS: readonly MemberField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
 
@@ -91,27 +120,61 @@ function readableSize(filePath: string): number {
   let size: number;
   try {
     const stat = statSync(filePath);
-    if (!stat.isFile()) throw new ImportError(`${filePath}: not a file`);
+    if (stat.isDirectory()) throw new ImportError(`${filePath}: is a folder, not a file: nothing changed`);
+    if (!stat.isFile()) throw new ImportError(`${filePath}: not a file: nothing changed`);
     size = stat.size;
   } catch (error) {
     if (error instanceof ImportError) throw error;
     throw new ImportError(`${filePath}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}): nothing changed`);
   }
   if (size === 0) throw new ImportError(`${filePath}: the file is empty: nothing changed`);
+  const tooLarge = csvFileTooLarge(filePath, size);
+  if (tooLarge !== undefined) throw new ImportError(tooLarge);
   return size;
 }
 
+interface ListKey {
+  keyId: string;
+  /** The list hash it was recorded with: a list that changed since (from central) makes the record stale. */
+  hash: string;
+}
+
+/** The key id the list in force was made with, when this store recorded it for that very list. */
+function listKeyInForce(store: Store): string | undefined {
+  const stats = store.members.stats();
+  if (stats.count === 0) return undefined;
+  let saved: Partial<ListKey> | undefined;
+  try {
+    saved = store.settings.get<Partial<ListKey>>(LIST_KEY_SETTING);
+  } catch {
+    return undefined;
+  }
+  return saved?.hash === stats.hash && typeof saved.keyId === 'string' ? saved.keyId : undefined;
+}
 
 export async function importMembersCsv(store: Store, filePath: string, options: ImportOptions): Promise<ImportSummary> {
   const { hasher, onProgress, now } = options;
   const mapping = options.mapping ?? DEFAULT_MEMBER_MAPPING;
+  const maxRemovedFraction = options.maxRemovedFraction ?? DEFAULT_MAX_REMOVED_FRACTION;
   const totalBytes = readableSize(filePath);
+  if (options.keyId !== undefined && options.newKey !== true) {
+    const inForce = listKeyInForce(store);
+    if (inForce !== undefined && inForce !== options.keyId) {
+      throw new ImportError(
+        `${filePath}: the list in force was made with deployment key ${inForce}, this import would hash with key ${options.keyId}; ` +
+          `a gateway on key ${inForce} would match none of its cards. Use the gateway's key (OAG_DEPLOYMENT_KEY, --key-file or ` +
+          'deploymentKeyFile), or --new-key if the deployment key was changed: nothing changed',
+      );
+    }
+  }
   const schema = createMemberRowSchema(mapping, new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10));
   const rejected: RejectedRow[] = [];
   let rejectedCount = 0;
   let total = 0;
+  const tail = new TruncationCheck();
   const reject = (line: number, reason: string): void => {
     rejectedCount++;
+    tail.rejected(line);
     if (rejected.length < MAX_REJECTED_LISTED) rejected.push({ line, reason });
   };
 
@@ -119,6 +182,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
   let bytesRead = 0;
   input.on('data', (chunk) => {
     bytesRead += chunk.length;
+    tail.bytes(chunk as Buffer);
   });
   const parser = new BatchingParser({
     bom: true,
@@ -130,10 +194,13 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
   });
   parser.on('skip', (error: CsvError | undefined) => {
     total++;
+    tail.skipped(error);
     reject(csvLine(error), error === undefined ? 'not valid CSV' : csvProblem(error));
   });
+  const utf8 = utf8Checked();
   input.on('error', (error) => parser.destroy(error));
-  input.pipe(parser);
+  utf8.on('error', (error) => parser.destroy(error));
+  input.pipe(utf8).pipe(parser);
 
   const lines = new Lines();
   const progress = (phase: ImportProgress['phase']): void => onProgress?.({ phase, rows: total, bytesRead, totalBytes });
@@ -154,6 +221,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           continue;
         }
         if (fields[cardAt]?.trim() === '' && fields.every((f) => f.trim() === '')) continue;
+        tail.record(line);
         total++;
         if (total % PROGRESS_EVERY === 0) progress('reading');
         if (fields.length !== width && !(fields.length > width && fields.slice(width).every((f) => f.trim() === ''))) {
@@ -209,6 +277,8 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       if (out.length > 0) yield out;
     }
     if (columns === undefined) throw new ImportError(`${filePath}: the file has no header and no rows: nothing changed`);
+    const cut = tail.problem(filePath);
+    if (cut !== undefined) throw new ImportError(cut, [...rejected].sort((a, b) => a.line - b.line));
     if (total === 0) throw new ImportError(`${filePath}: the file has a header but no member rows: nothing changed`);
     progress('applying');
   }
@@ -224,6 +294,17 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       );
     }
     if (diff.count === 0) throw new ImportError(`${filePath}: no usable member rows: nothing changed`, rejected);
+    // Every member of the list in force is unchanged, changed or removed by the new one. With a new key every card
+    // hash changes, so all of the old list goes: that is no sign of a cut-short file.
+    const previousCount = diff.unchanged + diff.changed + diff.removed;
+    if (options.newKey !== true && previousCount > 0 && diff.removed > previousCount * maxRemovedFraction) {
+      rejected.sort((a, b) => a.line - b.line);
+      throw new ImportError(
+        `${filePath}: would remove ${diff.removed} of the ${previousCount} members (more than the ${maxRemovedFraction * 100}% allowed; ` +
+          'a cut-short export?); if the list really shrank, import it with --max-removed-fraction 1: nothing changed',
+        rejected,
+      );
+    }
   };
 
   let result: ReplaceResult;
@@ -238,6 +319,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
     );
   } catch (error) {
     if (error instanceof ImportError) throw error;
+    if (error instanceof InvalidUtf8Error) throw new ImportError(error.describe(filePath));
     if (error instanceof CsvError) throw new ImportError(`${filePath}: line ${csvLine(error)}: ${csvProblem(error)}: nothing changed`);
     const code = (error as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && !code.startsWith('SQLITE')) {
@@ -246,7 +328,12 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
     throw error;
   } finally {
     parser.destroy();
+    utf8.destroy();
     input.destroy();
+  }
+  if (options.keyId !== undefined) {
+    // After the commit, bound to the new list's hash: if this write is lost, the record is stale, not wrong.
+    store.settings.set(LIST_KEY_SETTING, { keyId: options.keyId, hash: result.hash } satisfies ListKey);
   }
   progress('done');
   rejected.sort((a, b) => a.line - b.line);

@@ -1,17 +1,20 @@
 // `oag members import FILE.csv` and `oag members stats`: the member list of one branch's store, for now from a
 // library system's CSV export (central distribution comes with the uplink). The import is all or nothing: a file
 // that cannot be used leaves the list in force as it was.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { createCardHasher } from '../../gateway/core/cards.js';
+import { createCardHasher, deploymentKeyId } from '../../gateway/core/cards.js';
 import { loadDeploymentKey, loadGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfig } from '../../gateway/config.js';
+import { DEFAULT_MAX_REMOVED_FRACTION } from '../../gateway/members/import-csv.js';
 import { DEFAULT_MEMBER_MAPPING, ImportError, MemberImportMappingSchema, importMembersCsv } from '../../gateway/members/index.js';
 import type { ImportSummary, MemberImportMapping } from '../../gateway/members/index.js';
+import { readTextFile } from '../../gateway/policy-file.js';
 import { StoreError, openStore } from '../../gateway/store/index.js';
 import { formatIssues } from '../../policies/errors.js';
+import { MAX_CONFIG_BYTES, parseYamlDocument } from '../../policies/input-text.js';
+import { storePathProblem, storeProblem } from './failure.js';
 import { fmt, printRejections, progressReporter } from './import-report.js';
 import type { ProgressOutput } from './import-report.js';
 import { processIo, type CommandIo } from './schedule.js';
@@ -22,6 +25,10 @@ export interface MembersImportOptions {
   keyFile?: string | undefined;
   mapping?: string | undefined;
   json?: boolean | undefined;
+  /** Refuse a file that would remove more than this share of the list (default: the config's, else 0.5). */
+  maxRemovedFraction?: string | number | undefined;
+  /** The deployment key was changed: replace a list made with the old one. */
+  newKey?: boolean | undefined;
 }
 
 export interface MembersStatsOptions {
@@ -34,7 +41,6 @@ export interface MembersStatsOptions {
 
 class UsageError extends Error {}
 
-
 function describeError(error: unknown): string | undefined {
   if (error instanceof ImportError || error instanceof StoreError || error instanceof UsageError) return error.message;
   // The gateway config's ConfigError: a file and one line per problem, already in its message.
@@ -43,15 +49,13 @@ function describeError(error: unknown): string | undefined {
 }
 
 function readMapping(path: string): MemberImportMapping {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`${path}: cannot read the mapping: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message.split('\n')[0]}`);
-  }
+  const read = readTextFile(path, { what: path, maxBytes: MAX_CONFIG_BYTES });
+  if (!read.ok) throw new UsageError(`${read.error.replace(/: cannot read: /, ': cannot read the mapping: ')}`);
+  const doc = parseYamlDocument(read.text, path);
+  if (!doc.ok) throw new UsageError(doc.errors.join('\n'));
   // The file may be the mapping itself, or a gateway config fragment with members.mapping.
-  const members = (doc as { members?: { mapping?: unknown } } | null)?.members;
-  const result = MemberImportMappingSchema.safeParse(members?.mapping ?? doc);
+  const members = (doc.value as { members?: { mapping?: unknown } } | null)?.members;
+  const result = MemberImportMappingSchema.safeParse(members?.mapping ?? doc.value);
   if (!result.success) throw new UsageError(`${path}: invalid mapping\n${formatIssues(result.error).map((l) => `  ${l}`).join('\n')}`);
   return result.data;
 }
@@ -61,12 +65,51 @@ interface ImportSetup {
   mapping: MemberImportMapping;
   mappingFrom: string;
   key: Buffer;
+  maxRemovedFraction: number;
+}
+
+function removedFraction(options: MembersImportOptions, config: GatewayConfig | undefined): number {
+  if (options.maxRemovedFraction === undefined) return config?.members.maxRemovedFraction ?? DEFAULT_MAX_REMOVED_FRACTION;
+  const value = Number(options.maxRemovedFraction);
+  if (String(options.maxRemovedFraction).trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new UsageError(`--max-removed-fraction: must be a number from 0 to 1 (got ${JSON.stringify(String(options.maxRemovedFraction))})`);
+  }
+  return value;
+}
+
+/**
+ * The key the import hashes with. --key-file wins over the environment; otherwise OAG_DEPLOYMENT_KEY, then the
+ * config's deploymentKeyFile. When the config names a key file and the key comes from elsewhere, the two must be
+ * the same key: a list hashed with another key than the gateway's would match no card at the door.
+ */
+function importKey(options: MembersImportOptions, config: GatewayConfig | undefined): Buffer {
+  const fromEnv = process.env.OAG_DEPLOYMENT_KEY;
+  const configFile = config?.deploymentKeyFile;
+  const key =
+    options.keyFile !== undefined ? loadDeploymentKey({ deploymentKeyFile: options.keyFile }, {}) : loadDeploymentKey({ deploymentKeyFile: configFile }, process.env);
+  const source = options.keyFile !== undefined ? `--key-file ${options.keyFile}` : fromEnv !== undefined && fromEnv !== '' ? 'OAG_DEPLOYMENT_KEY' : undefined;
+  if (source === undefined || configFile === undefined) return key;
+  let configKey: Buffer;
+  try {
+    configKey = loadDeploymentKey({ deploymentKeyFile: configFile }, {});
+  } catch {
+    return key; // the config's file is not readable here: the key given is all there is to go on
+  }
+  if (!configKey.equals(key)) {
+    throw new UsageError(
+      `${source} is deployment key ${deploymentKeyId(key)}, but ${options.config} has deploymentKeyFile ${configFile}, key ${deploymentKeyId(configKey)}: ` +
+        'the gateway would find none of these members; use one key',
+    );
+  }
+  return key;
 }
 
 function setUp(options: MembersImportOptions): ImportSetup {
   const config: GatewayConfig | undefined = options.config === undefined ? undefined : loadGatewayConfig(options.config);
   const storePath = options.store ?? config?.store.path;
   if (storePath === undefined) throw new UsageError('give the store: --store PATH, or --config FILE');
+  const badStore = storePathProblem(storePath);
+  if (badStore !== undefined) throw new UsageError(badStore);
   let mapping = DEFAULT_MEMBER_MAPPING;
   let mappingFrom = 'the default columns (docs/store.md)';
   if (options.mapping !== undefined) {
@@ -76,14 +119,8 @@ function setUp(options: MembersImportOptions): ImportSetup {
     mapping = config.members.mapping;
     mappingFrom = `${options.config} (members.mapping)`;
   }
-  // --key-file wins over the environment; otherwise OAG_DEPLOYMENT_KEY, then the config's deploymentKeyFile.
-  const key =
-    options.keyFile !== undefined
-      ? loadDeploymentKey({ deploymentKeyFile: options.keyFile }, {})
-      : loadDeploymentKey({ deploymentKeyFile: config?.deploymentKeyFile }, process.env);
-  return { storePath, mapping, mappingFrom, key };
+  return { storePath, mapping, mappingFrom, key: importKey(options, config), maxRemovedFraction: removedFraction(options, config) };
 }
-
 
 function printSummary(io: CommandIo, file: string, storePath: string, summary: ImportSummary, seconds: number): void {
   const width = fmt(Math.max(summary.total, summary.count, summary.removed)).length;
@@ -126,6 +163,9 @@ export async function runMembersImport(
     const summary = await importMembersCsv(store, file, {
       mapping: setup.mapping,
       hasher: createCardHasher(setup.key),
+      keyId: deploymentKeyId(setup.key),
+      newKey: options.newKey === true,
+      maxRemovedFraction: setup.maxRemovedFraction,
       now: now(),
       onProgress: (p) => reporter.update(p),
     });
@@ -136,7 +176,7 @@ export async function runMembersImport(
     return 0;
   } catch (error) {
     reporter.stop();
-    const message = describeError(error);
+    const message = storeProblem(setup.storePath, error) ?? describeError(error);
     if (message === undefined) throw error;
     if (options.json) {
       io.out(`${JSON.stringify({ file, error: message, rejected: error instanceof ImportError ? error.rejected : [] }, null, 2)}\n`);
@@ -156,6 +196,8 @@ export function runMembersStats(options: MembersStatsOptions, io: CommandIo = pr
     storePath = options.store ?? (options.config === undefined ? undefined : loadGatewayConfig(options.config).store.path);
     if (storePath === undefined) throw new UsageError('give the store: --store PATH, or --config FILE');
     if (storePath !== ':memory:' && !existsSync(storePath)) throw new UsageError(`${storePath}: no store there`);
+    const badStore = storePathProblem(storePath);
+    if (badStore !== undefined) throw new UsageError(badStore);
   } catch (error) {
     const message = describeError(error);
     if (message === undefined) throw error;
@@ -176,7 +218,7 @@ export function runMembersStats(options: MembersStatsOptions, io: CommandIo = pr
     }
     return 0;
   } catch (error) {
-    const message = describeError(error);
+    const message = storeProblem(storePath, error) ?? describeError(error);
     if (message === undefined) throw error;
     io.err(`${message}\n`);
     return 1;
@@ -196,9 +238,16 @@ export function register(program: Command): void {
     .option('--key-file <file>', 'deployment key file (hex or base64, at least 32 bytes); default: $OAG_DEPLOYMENT_KEY')
     .option('--mapping <file>', 'column mapping (YAML or JSON), instead of members.mapping of the config')
     .option('--json', 'print the summary as JSON')
+    .option(
+      '--max-removed-fraction <share>',
+      `refuse a file that would remove more than this share of the list in force (0 to 1; default members.maxRemovedFraction, else ${DEFAULT_MAX_REMOVED_FRACTION})`,
+    )
+    .option('--new-key', 'the deployment key was changed: replace a list made with the old key')
     .addHelpText(
       'after',
-      '\nThe deployment key comes from --key-file, else OAG_DEPLOYMENT_KEY, else the config\'s deploymentKeyFile.\n' +
+      '\nThe deployment key comes from --key-file, else OAG_DEPLOYMENT_KEY, else the config\'s deploymentKeyFile; a list\n' +
+        'in force made with another key is not replaced without --new-key. A file that ends in the middle of a row,\n' +
+        'that would remove more than half the list, that is not UTF-8 or is over 1 GiB is refused.\n' +
         'Without a mapping the columns are card_number, date_of_birth, expiry_date, blocked, blocked_until,\n' +
         'open_access, staff, groups. Exit status: 0 imported, 1 file refused (nothing changed), 2 usage.',
     )

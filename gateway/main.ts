@@ -31,7 +31,7 @@ import { ReplaceableStore, openStoreOrFallback } from './store/index.js';
 import type { Store, StoreOptions } from './store/index.js';
 import { startSystemdNotify } from './systemd-notify.js';
 
-export const CONFIG_INVALID_ALARM = 'config-invalid' as AlarmName;
+export const CONFIG_INVALID_ALARM: AlarmName = 'config-invalid';
 
 export interface StartGatewayOptions {
   clock?: Clock;

@@ -52,7 +52,7 @@ interface RuntimeState {
 }
 
 const CLOCK_CHECK_MS = 30_000;
-export const LISTENER_FAILED_ALARM = 'listener-failed' as AlarmName;
+export const LISTENER_FAILED_ALARM: AlarmName = 'listener-failed';
 
 export class Gateway {
   readonly bus = new EventBus();

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Alarms } from './alarms.js';
 import type { AlarmName } from './model.js';
 
-export const STORAGE_ALARM = 'storage' as AlarmName;
+export const STORAGE_ALARM: AlarmName = 'storage';
 const LOG_EVERY_MS = 60_000;
 
 /** SQLite's error code (better-sqlite3 puts it on `code`: SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR_WRITE...). */

@@ -3,6 +3,7 @@
 // cannot be reached is the uplink's own business (it reconnects); a start that throws (an unreadable password
 // file, a missing CA) is the host's: an `uplink-failed` alarm and another try later.
 import type { Logger } from 'pino';
+import { CONTRACT_MINOR } from '../../policies/contract/common.js';
 import type { Clock } from '../core/clock.js';
 import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
@@ -42,7 +43,10 @@ export class UplinkExtension implements Extension {
       site: this.deps.site,
       outbox: {
         unpublished: (limit) =>
-          store.events.unpublished(limit).map((event) => ({ id: event.id, at: event.at, type: event.type, payload: { id: event.id, at: event.at, ...event.data } })),
+          store.events
+            .unpublished(limit)
+            // Stamped with this gateway's contract version on the way out: the outbox keeps what was recorded.
+            .map((event) => ({ id: event.id, at: event.at, type: event.type, payload: { v: CONTRACT_MINOR, id: event.id, at: event.at, ...event.data } })),
         markPublished: (ids) => {
           store.events.markPublished(ids);
         },

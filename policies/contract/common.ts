@@ -13,8 +13,8 @@ export const CONTRACT_MAJOR = 1;
 /**
  * Raised with every additive change inside v1. A sender writes its own in `v` (central not yet: see
  * `Dialect.centralVersion`); a message without one was sent by 1.0.
- * 1: `v` itself, readers that accept unknown fields and names; alarms `storage`, `uplink-failed`, `console-failed`,
- * `sip2-failed`, `member-sync-failed`, `listener-failed`.
+ * 1: `v` itself, readers that accept unknown fields and names; alarms `storage`, `uplink-failed`, `local-api-failed`,
+ * `sip2-failed`, `member-sync-failed`, `retention-failed`, `listener-failed`, `config-invalid`.
  */
 export const CONTRACT_MINOR = 1;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
@@ -135,11 +135,15 @@ export const ALARM_NAMES = [
   /** The gateway's store cannot be written (events wait in memory). */
   'storage',
   'uplink-failed',
-  'console-failed',
+  /** Extensions that failed (gateway/extensions: each is `<name>-failed`), started again with backoff. */
+  'local-api-failed',
   'sip2-failed',
   'member-sync-failed',
+  'retention-failed',
   /** A part of the gateway threw inside an event listener. */
   'listener-failed',
+  /** An optional section of the gateway's config was invalid and left out. */
+  'config-invalid',
 ] as const;
 
 export const ACCESS_REASONS = [...GRANT_REASONS, ...REFUSAL_REASONS] as const;

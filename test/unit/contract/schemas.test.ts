@@ -302,7 +302,7 @@ describe('contract versions: a reader takes any 1.x message, a sender sends what
 describe('known names', () => {
   it("are what a sender's TypeScript types allow", () => {
     expectTypeOf<AlarmName>().toEqualTypeOf<(typeof ALARM_NAMES)[number]>();
-    expectTypeOf<'storage' | 'uplink-failed' | 'console-failed' | 'sip2-failed' | 'member-sync-failed' | 'listener-failed'>().toExtend<AlarmName>();
+    expectTypeOf<'storage' | 'uplink-failed' | 'local-api-failed' | 'sip2-failed' | 'member-sync-failed' | 'retention-failed' | 'listener-failed' | 'config-invalid'>().toExtend<AlarmName>();
     expectTypeOf<GatewayState['alarms'][number]>().toEqualTypeOf<AlarmName>();
     expectTypeOf<GatewayState['mode']>().toEqualTypeOf<BranchMode>();
     expectTypeOf<GatewayState['door']>().toEqualTypeOf<DoorState>();
@@ -318,7 +318,7 @@ describe('known names', () => {
 
   it('include the alarms this version adds', () => {
     expect(ALARM_NAMES).toEqual(
-      expect.arrayContaining(['storage', 'uplink-failed', 'console-failed', 'sip2-failed', 'member-sync-failed', 'listener-failed']),
+      expect.arrayContaining(['storage', 'uplink-failed', 'local-api-failed', 'sip2-failed', 'member-sync-failed', 'retention-failed', 'listener-failed', 'config-invalid']),
     );
   });
 });

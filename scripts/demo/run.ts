@@ -9,11 +9,12 @@ import { pino } from 'pino';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
 import { scaledClock } from '../../gateway/core/clock.js';
-import type { Clock } from '../../gateway/core/clock.js';
+import type { Clock, Timer } from '../../gateway/core/clock.js';
 import { bookingsBetween, transitionsBetween } from '../../policies/index.js';
 import type { DemoBranch } from './branch.js';
 import { startDemoBranch } from './branch.js';
 import { replayDay } from './day.js';
+import type { DayReplay } from './day.js';
 import { describeEvent } from './story.js';
 
 export interface DemoOptions {
@@ -62,31 +63,65 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   out(`Open Access gateway demo: ${start.toFormat('cccc d LLLL yyyy')}, ${BRANCHES.length} branches on simulated hardware`);
   let stopping = false;
-  const stopAll = async (): Promise<void> => {
-    if (stopping) return;
+  const replays: DayReplay[] = [];
+  let statusTimer: Timer | undefined;
+  // Stopping waits for a branch that is still starting, so that nothing is left running behind the exit.
+  let starting: Promise<unknown> = Promise.resolve();
+  let stopped: Promise<boolean> | undefined;
+  let stage = 'waiting for a branch to finish starting';
+  const stopAll = (): Promise<boolean> => (stopped ??= stopEverything());
+  const stopEverything = async (): Promise<boolean> => {
     stopping = true;
-    for (const branch of branches) await branch.stop();
-    await central?.close();
-    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    // The visitors go first: a tap on a branch that is already stopped would throw from its closed outputs.
+    for (const replay of replays) replay.cancel();
+    clock.clearTimeout(statusTimer);
+    await starting.catch(() => undefined);
+    let clean = true;
+    const attempt = async (what: string, step: () => Promise<void> | void): Promise<void> => {
+      stage = what;
+      try {
+        await step();
+      } catch (error) {
+        clean = false;
+        out(`  ${what}: ${(error as Error).message}`);
+      }
+    };
+    for (const branch of branches) await attempt(`stopping ${branch.site}`, () => branch.stop());
+    const running = central;
+    if (running !== undefined) await attempt('stopping central', () => running.close());
+    if (!options.keep) await attempt('removing the demo folder', () => rmSync(dir, { recursive: true, force: true }));
     else out(`Kept the demo's files in ${dir}`);
+    return clean;
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      out('\nStopping: outputs to their safe state, stores closed.');
-      void stopAll().then(() => process.exit(0));
-    });
-  }
+  stopOnSignals({
+    stop: async () => {
+      out('\nStopping: outputs to their safe state, stores closed. Ctrl-C again to quit at once.');
+      return stopAll();
+    },
+    abandon: () => {
+      for (const branch of branches) branch.running.hardware.allSafe();
+      if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    },
+    stage: () => stage,
+    out,
+  });
 
   let mqtt: { url: string; protocolVersion: 4 | 5; reconnectPeriodMs: number } | undefined;
   if (options.central) {
-    central = await startCentralOnPort(options.httpPort, dir, clock);
-    mqtt = { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 500 };
-    out(`  Central dashboard: ${central.httpUrl}`);
-    out(`  MQTT broker (embedded): ${central.brokerUrl}   e.g. mosquitto_sub -h 127.0.0.1 -p ${new URL(central.brokerUrl).port} -t 'oa/v1/#' -v`);
+    const started = startCentralOnPort(options.httpPort, dir, clock).then((running) => {
+      central = running;
+      return running;
+    });
+    starting = started;
+    const running = await started;
+    if (stopping) return;
+    mqtt = { url: running.brokerUrl, protocolVersion: running.mqttProtocolVersion, reconnectPeriodMs: 500 };
+    out(`  Central dashboard: ${running.httpUrl}`);
+    out(`  MQTT broker (embedded): ${running.brokerUrl}   e.g. mosquitto_sub -h 127.0.0.1 -p ${new URL(running.brokerUrl).port} -t 'oa/v1/#' -v`);
   }
 
   for (const [index, plan] of BRANCHES.entries()) {
-    const branch = await startDemoBranch({
+    const started = startDemoBranch({
       site: plan.site,
       policyFile: plan.policy,
       dir: join(dir, plan.site),
@@ -96,8 +131,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       mqtt,
       http: { port: options.consolePort + index },
       pin: plan.pin,
+    }).then((branch) => {
+      branches.push(branch);
+      return branch;
     });
-    branches.push(branch);
+    starting = started;
+    const branch = await started;
+    if (stopping) return;
     const { gateway } = branch.running;
     const stats = branch.running.store.members.stats();
     out(`  ${plan.site}: ${stats.count} members, policy v${gateway.policies.current.version}, ${gateway.mode} now`);
@@ -119,12 +159,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       const time = DateTime.fromJSDate(clock.now(), { zone: TIMEZONE }).toFormat('ccc HH:mm');
       out(`[${BRANCHES[index]!.label.padEnd(7)}] ${time}  · ${gateway.occupancy.inside} inside, ${gateway.mode}, door ${gateway.door.state}, lights ${gateway.lights.on ? 'on' : 'off'}`);
     }
-    clock.setTimeout(statusEvery, 3_600_000);
+    statusTimer = clock.setTimeout(statusEvery, 3_600_000);
   };
-  clock.setTimeout(statusEvery, start.plus({ hours: 1 }).startOf('hour').diff(start).as('milliseconds'));
+  statusTimer = clock.setTimeout(statusEvery, start.plus({ hours: 1 }).startOf('hour').diff(start).as('milliseconds'));
 
   clock.run();
-  const replays = branches.map((branch, index) => {
+  const dayReplays = branches.map((branch, index) => {
     const policy = branch.running.gateway.policies.current;
     const minuteOf = (at: Date): number => (at.getTime() - start.toMillis()) / 60_000;
     const lastClose = transitionsBetween(policy, start.toJSDate(), end.toJSDate())
@@ -145,6 +185,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           : { cards: branch.groups[booking.group] ?? [], fromMinute: minuteOf(booking.from), toMinute: minuteOf(booking.to) },
     });
   });
+  replays.push(...dayReplays);
   await Promise.all(replays.map((replay) => replay.done));
   if (stopping) return;
   out('');
@@ -163,11 +204,70 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     );
   }
   if (central === undefined) {
-    await stopAll();
+    // Nothing is left to look at: stop as Ctrl-C would, and say so if something did not stop cleanly.
+    if (!(await stopAll())) process.exitCode = 1;
     return;
   }
   out('');
   out(`The day is over; the dashboard (${central.httpUrl}) and the consoles stay up. Ctrl-C stops the demo.`);
+}
+
+interface SignalStop {
+  /** Stops everything; resolves to whether it all stopped cleanly. */
+  stop(): Promise<boolean>;
+  /** What must still happen when the user will not wait: outputs to their safe state, the demo's folder removed. */
+  abandon(): void;
+  /** The step the stop is at, to name the one that hangs. */
+  stage(): string;
+  out(line: string): void;
+}
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM stop the demo cleanly and exit 0; another signal while it stops exits at once.
+ * One Ctrl-C can arrive twice (from the terminal and forwarded by npm), so a repeat within a moment is the same one.
+ * A stop that hangs (an HTTP server waiting for a browser's live connection to end) ends the process anyway, so
+ * that `npm start` never leaves a demo running behind the user's back.
+ */
+function stopOnSignals(demo: SignalStop): void {
+  const SAME_CTRL_C_MS = 500;
+  const STOP_WAIT_MS = 5000;
+  let firstAt: number | undefined;
+  const quit = (code: number): never => {
+    demo.abandon();
+    process.exit(code);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const now = performance.now();
+    if (firstAt === undefined) {
+      firstAt = now;
+      setTimeout(() => {
+        demo.out(`Still ${demo.stage()} after ${STOP_WAIT_MS / 1000} s: quitting anyway.`);
+        quit(1);
+      }, STOP_WAIT_MS).unref();
+      void demo.stop().then(
+        (clean) => quit(clean ? 0 : 1),
+        (error: unknown) => {
+          demo.out(`Stopping failed: ${(error as Error).message}`);
+          quit(1);
+        },
+      );
+      return;
+    }
+    if (now - firstAt < SAME_CTRL_C_MS) return;
+    demo.out(`${signal} again: quitting without waiting.`);
+    quit(130);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+
+  // Under `npm start` a shell sits between npm and the demo. npm forwards a SIGTERM to that shell, which dies of it
+  // and leaves the demo running with nobody to stop it: a demo whose parent is gone stops as if it had the signal.
+  const parent = process.ppid;
+  const orphaned = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphaned);
+    demo.out('\nThe process that started the demo is gone.');
+    onSignal('SIGTERM');
+  }, 1000).unref();
 }
 
 async function startCentralOnPort(port: number, dir: string, clock: Clock): Promise<RunningCentral> {

@@ -3,24 +3,31 @@
 // transaction once every chunk is there and count and hash match. Driven only by MQTT messages and timers: the
 // tap path never waits on any of it, and the one step that holds the write lock is the final swap.
 //
+// It shares the door's event loop, so nothing here runs long in one go: a chunk is checked in a worker thread
+// (chunk-worker.ts) and staged a batch of rows per turn of the loop, and the apply does its checks a page per turn
+// before a short swap. Messages, timers and the apply are taken one at a time, in order: a message that arrives
+// while a chunk is being staged waits for it (a small one with nothing in progress is handled at once).
+//
 // Also watches the list's age: after `staleAfterDays` without central confirming the list in force is current,
 // `member-list-stale` is raised.
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import {
   MembersAnnouncementSchema,
   MembersRequestSchema,
-  MembersTransferSchema,
   encodeMessage,
   parseMessage,
   type MembersAnnouncement,
-  type MembersChunk,
   type MembersRefusal,
   type MembersRequest,
 } from '../../policies/contract/index.js';
-import { ListHash, chunkHash, chunkOfCard, decodeMemberEntry } from '../../policies/member-list.js';
 import { MemberListError } from '../store/errors.js';
-import type { ApplyResult, StagedRow, StagedTransfer, Store } from '../store/index.js';
+import type { ApplyResult, StagedTransfer, Store } from '../store/index.js';
+import { runInTurns, runNow } from '../store/member-sync.js';
+import type { Steps } from '../store/member-sync.js';
+import { WorkerChecker, checkTransfer } from './chunk-worker.js';
+import type { CheckedTransfer, ChunkHeader, TransferChecker } from './chunk-worker.js';
 
 export interface MemberSyncConfig {
   staleAfterDays: number;
@@ -35,7 +42,7 @@ export interface MemberSyncHooks {
 }
 
 export interface MemberSyncDeps {
-  store: Pick<Store, 'members' | 'memberSync' | 'settings'>;
+  store: Pick<Store, 'members' | 'memberSync' | 'settings'> & Partial<Pick<Store, 'path'>>;
   /** deploymentKeyId(the gateway's key): a list made with another key is refused. */
   keyId: string;
   clock: { now(): Date };
@@ -48,6 +55,10 @@ export interface MemberSyncDeps {
   config: MemberSyncConfig;
   hooks?: MemberSyncHooks | undefined;
   newId?: () => string;
+  /** Where chunks are checked (default: a worker thread). */
+  checker?: TransferChecker | undefined;
+  /** Awaited between steps of staging and applying (default: one turn of the event loop). */
+  yieldToLoop?: (() => Promise<void>) | undefined;
 }
 
 export interface MemberSyncStatus {
@@ -70,6 +81,17 @@ const DAY_MS = 86_400_000;
 /** Bad chunks in one transfer before it is abandoned for a while (a broken link or a broken central). */
 const MAX_CORRUPT = 8;
 const MAX_BACKOFF_MS = 300_000;
+/**
+ * A transfer message this small (a delta of a few dozen changes, a refusal) is checked and staged at once when
+ * nothing else is in progress: about a millisecond of work, less than a round trip to the worker.
+ */
+const INLINE_MAX_BYTES = 8 * 1024;
+
+/** Thrown between steps once the sync is stopped: the work in progress ends there, nothing half-applied. */
+class Stopped extends Error {}
+
+/** While steps run, the WAL is checkpointed from the checker's thread this often (chunk-worker.ts). */
+const CHECKPOINT_EVERY_MS = 50;
 
 export class MemberSync {
   private send: ((payload: Buffer) => boolean) | null = null;
@@ -83,6 +105,13 @@ export class MemberSync {
   private retryTimer: NodeJS.Timeout | null = null;
   private staleTimer: NodeJS.Timeout | null = null;
   private applyScheduled: NodeJS.Immediate | null = null;
+  /** An apply scheduled or in progress. */
+  private applying = false;
+  /** Work waiting its turn, and whether one is running (then everything else queues behind it). */
+  private readonly queue: Array<() => void | Promise<void>> = [];
+  private busy = false;
+  private readonly checker: TransferChecker;
+  private readonly yieldStep: () => Promise<void>;
   private forceSnapshot = false;
   private corruptInTransfer = 0;
   private failures = 0;
@@ -97,12 +126,28 @@ export class MemberSync {
   constructor(private readonly deps: MemberSyncDeps) {
     this.log = deps.logger.child({ module: 'member-sync' });
     this.newId = deps.newId ?? randomUUID;
+    this.checker =
+      deps.checker ??
+      new WorkerChecker((error) => this.log.warn({ err: { message: error.message } }, 'member-list chunks are checked on the main thread: the checker thread failed'));
+    const yieldToLoop = deps.yieldToLoop ?? nextTurn;
+    let checkpointed = 0;
+    this.yieldStep = async () => {
+      const now = performance.now();
+      if (now - checkpointed >= CHECKPOINT_EVERY_MS && this.deps.store.path !== undefined) {
+        checkpointed = now;
+        this.checker.checkpoint?.(this.deps.store.path);
+      }
+      await yieldToLoop();
+      if (this.stopped) throw new Stopped();
+    };
   }
 
   start(): void {
     this.checkStale();
     this.staleTimer = setInterval(() => this.checkStale(), STALE_CHECK_MS);
     this.staleTimer.unref();
+    // The old list of a swap, or the rows of a dropped transfer, that a stop or a crash left behind.
+    this.submit(false, () => (this.deps.store.memberSync.hasLeftovers() ? this.cleanUp() : undefined));
   }
 
   stop(): void {
@@ -112,6 +157,9 @@ export class MemberSync {
     if (this.applyScheduled) clearImmediate(this.applyScheduled);
     this.requestTimer = this.retryTimer = this.staleTimer = null;
     this.applyScheduled = null;
+    this.applying = false;
+    this.queue.length = 0;
+    this.checker.close();
   }
 
   /** The link came up (with a way to publish a request) or went down (null). The announcement drives the rest. */
@@ -123,13 +171,65 @@ export class MemberSync {
   /** A message on a member-list topic: the retained announcement, or a chunk / refusal for this site. */
   receive(kind: 'announcement' | 'transfer', payload: Buffer): void {
     if (this.stopped) return;
+    if (kind === 'announcement') {
+      this.submit(true, () => this.onAnnouncement(payload));
+      return;
+    }
+    if (payload.length <= INLINE_MAX_BYTES) {
+      this.submit(true, () => runNow(this.onTransfer(checkTransfer(payload))), async () => runInTurns(this.onTransfer(checkTransfer(payload)), this.yieldStep));
+      return;
+    }
+    // Sent to the worker at once, so that it checks the next chunks while this thread stages the one before.
+    const checking = this.checker.check(payload);
+    checking.catch(() => undefined); // awaited below, unless the sync stops first
+    this.submit(false, async () => {
+      const checked = await checking.catch(() => {
+        if (this.stopped) throw new Stopped();
+        // The checker thread failed (it says so once): check the chunk on this thread.
+        return checkTransfer(payload);
+      });
+      if (this.stopped) return;
+      await runInTurns(this.onTransfer(checked), this.yieldStep);
+    });
+  }
+
+  /**
+   * Runs `task` now when it is quick (`inline`) and nothing is in progress, else queues it behind what is: the
+   * store's staged transfer is only ever changed by one task at a time. `queued` is what runs when it has to wait.
+   */
+  private submit(inline: boolean, task: () => void | Promise<void>, queued: () => void | Promise<void> = task): void {
+    if (this.stopped) return;
+    if (inline && !this.busy && this.queue.length === 0) {
+      this.guarded(task);
+      return;
+    }
+    this.queue.push(queued);
+    if (!this.busy) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.busy = true;
     try {
-      if (kind === 'announcement') this.onAnnouncement(payload);
-      else this.onTransfer(payload);
-    } catch (err) {
+      for (let task = this.queue.shift(); task !== undefined && !this.stopped; task = this.queue.shift()) {
+        await this.guarded(task);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private guarded(task: () => void | Promise<void>): void | Promise<void> {
+    const failed = (err: unknown): void => {
+      if (err instanceof Stopped || this.stopped) return;
       // A store failure (disk full…) must not take the uplink down with it; the timers ask again later.
       this.fail(`member-list sync failed: ${(err as Error).message}`, err);
       this.backoff();
+    };
+    try {
+      const running = task();
+      if (running instanceof Promise) return running.catch(failed);
+    } catch (err) {
+      failed(err);
     }
   }
 
@@ -187,7 +287,7 @@ export class MemberSync {
   /** Decides what to do next: nothing (in sync), apply what is staged, or ask for the next chunks. */
   private evaluate(): void {
     const t = this.target;
-    if (this.stopped || t === null || this.applyScheduled !== null) return;
+    if (this.stopped || t === null || this.applying) return;
     const local = this.deps.store.members.stats();
     const sync = this.deps.store.memberSync;
     if (local.version === t.version && local.hash === t.hash) {
@@ -271,10 +371,12 @@ export class MemberSync {
     if (this.requestTimer) clearTimeout(this.requestTimer);
     this.requestTimer = setTimeout(() => {
       this.requestTimer = null;
-      // Nothing (more) came: ask again from the first chunk still missing.
-      this.outstanding.clear();
-      this.log.info('member-list chunks did not arrive in time; asking again');
-      this.evaluate();
+      this.submit(true, () => {
+        // Nothing (more) came: ask again from the first chunk still missing.
+        this.outstanding.clear();
+        this.log.info('member-list chunks did not arrive in time; asking again');
+        this.evaluate();
+      });
     }, this.deps.config.requestTimeoutMs);
     this.requestTimer.unref?.();
   }
@@ -287,23 +389,24 @@ export class MemberSync {
 
   // ---- chunks ----
 
-  private onTransfer(payload: Buffer): void {
-    const parsed = parseMessage(MembersTransferSchema, payload);
-    if (!parsed.ok) {
+  /** A checked message from the transfer topic: a refusal, or a chunk to check against the transfer and stage. */
+  private *onTransfer(checked: CheckedTransfer): Steps<void> {
+    if (checked.type === 'invalid') {
       this.counters.corruptChunks++;
-      this.log.warn({ errors: parsed.errors.slice(0, 3) }, 'member-list chunk refused: does not match the contract');
+      this.log.warn({ errors: checked.errors }, 'member-list chunk refused: does not match the contract');
       this.onCorrupt(null);
       return;
     }
-    const msg = parsed.value;
+    const transfer = checked.type === 'refused' ? checked.message.transfer : checked.chunk.transfer;
     const staged = this.deps.store.memberSync.transfer();
     const current = staged?.transfer ?? this.pending?.transfer;
-    if (msg.transfer !== current) return; // an earlier transfer's, still on its way
-    if (msg.type === 'refused') this.onRefused(msg);
-    else this.onChunk(msg, staged);
+    if (transfer !== current) return; // an earlier transfer's, still on its way
+    if (checked.type === 'refused') this.onRefused(checked.message);
+    else yield* this.onChunk(checked, staged);
   }
 
-  private onChunk(c: MembersChunk, staged: StagedTransfer | null): void {
+  private *onChunk(checked: Extract<CheckedTransfer, { type: 'chunk' }>, staged: StagedTransfer | null): Steps<void> {
+    const c: ChunkHeader = checked.chunk;
     const t = this.target;
     const sync = this.deps.store.memberSync;
     if (t === null) return;
@@ -323,7 +426,7 @@ export class MemberSync {
       this.evaluate();
       return;
     }
-    if (chunkHash(c.entries) !== c.chunkHash) {
+    if (!checked.hashMatches) {
       this.counters.corruptChunks++;
       this.log.warn({ index: c.index, version: c.version }, 'member-list chunk refused: its hash does not match; asking for it again');
       this.onCorrupt(c.index);
@@ -333,24 +436,9 @@ export class MemberSync {
       this.afterStaged();
       return;
     }
-    let rows: StagedRow[];
-    const sum = new ListHash();
-    try {
-      rows = c.entries.map((entry): StagedRow => {
-        const d = decodeMemberEntry(entry);
-        if (d.kind === 'removal') {
-          if (c.kind === 'snapshot') throw new Error('a removal in a snapshot');
-          return { cardHash: d.cardHash, removed: true };
-        }
-        if (c.kind === 'snapshot') {
-          if (chunkOfCard(d.row.cardHash, c.total) !== c.index) throw new Error('a card outside the chunk');
-          sum.addDigest(d.digest);
-        }
-        return { removed: false, ...d.row };
-      });
-    } catch (err) {
+    if (checked.rows === null) {
       this.counters.corruptChunks++;
-      this.log.warn({ index: c.index, reason: (err as Error).message }, 'member-list chunk refused: an entry is not valid; asking for it again');
+      this.log.warn({ index: c.index, reason: checked.error }, 'member-list chunk refused: an entry is not valid; asking for it again');
       this.onCorrupt(c.index);
       return;
     }
@@ -362,6 +450,8 @@ export class MemberSync {
         this.evaluate();
         return;
       }
+      // What a dropped transfer left, a batch per turn: begin() would otherwise delete it all in one go.
+      if (sync.hasLeftovers()) yield* sync.cleanUpSteps();
       sync.begin(
         {
           transfer: c.transfer,
@@ -381,7 +471,7 @@ export class MemberSync {
       for (const i of [...this.outstanding]) if (i >= c.total) this.outstanding.delete(i);
     }
     try {
-      sync.stageChunk(c.index, rows, sum.toHex());
+      yield* sync.stageChunkSteps(c.index, checked.rows, checked.sum);
     } catch (err) {
       if (!(err instanceof MemberListError)) throw err;
       sync.discard();
@@ -444,51 +534,71 @@ export class MemberSync {
   // ---- apply ----
 
   private scheduleApply(): void {
-    if (this.applyScheduled !== null) return;
+    if (this.applying) return;
+    this.applying = true;
     // On a later turn of the loop: taps waiting now are decided first.
     this.applyScheduled = setImmediate(() => {
       this.applyScheduled = null;
-      this.apply();
+      this.submit(false, async () => {
+        let applied = false;
+        try {
+          applied = await this.apply();
+        } finally {
+          this.applying = false;
+        }
+        // After a failure the back-off timer calls back; after an apply, the announcement may be newer already.
+        if (applied && !this.stopped) this.evaluate();
+        else if (!applied && this.retryTimer === null && !this.stopped) this.evaluate();
+      });
     });
   }
 
-  private apply(): void {
-    if (this.stopped) return;
+  /** Whether a list was applied. */
+  private async apply(): Promise<boolean> {
+    if (this.stopped) return false;
     const sync = this.deps.store.memberSync;
     const staged = sync.transfer();
-    if (staged === null || staged.received.length !== staged.total) return this.evaluate();
+    if (staged === null || staged.received.length !== staged.total) return false;
+    let result: ApplyResult;
+    const now = this.deps.clock.now();
     try {
-      const now = this.deps.clock.now();
-      const result = sync.apply({ appliedAt: now, source: 'central', beforeCommit: this.deps.hooks?.beforeCommit });
-      this.counters.applied++;
-      this.failures = 0;
-      this.forceSnapshot = false;
-      this.corruptInTransfer = 0;
-      this.lastError = null;
-      const { hash: _hash, ...figures } = result;
-      this.lastApply = { ...figures, at: now.toISOString() };
-      this.deps.record({ result: 'applied', version: result.version, count: result.count });
-      this.log.info(
-        { version: result.version, kind: result.kind, count: result.count, added: result.added, changed: result.changed, removed: result.removed, lockMs: Math.round(result.lockMs * 10) / 10 },
-        'member list applied',
-      );
-      const t = this.target;
-      this.markSynced(t !== null && t.version === result.version ? new Date(Math.min(Date.parse(t.at), now.getTime())) : now);
-      this.deps.onApplied();
+      result = await runInTurns(sync.applySteps({ appliedAt: now, source: 'central', beforeCommit: this.deps.hooks?.beforeCommit }), this.yieldStep);
     } catch (err) {
+      if (err instanceof Stopped) throw err;
       if (err instanceof MemberListError) {
         // The transfer does not add up to what central announced: never applied; a snapshot next time.
         sync.discard();
         if (staged.kind === 'delta') this.forceSnapshot = true;
         this.abandon(staged.version, staged.count, `member list version ${staged.version} refused: ${err.message}`);
-        return;
+        return false;
       }
       // Not the list's fault (disk, I/O): what is staged is still good; try again later.
       this.fail(`member list version ${staged.version} could not be applied: ${(err as Error).message}`, err);
       this.backoff();
-      return;
+      return false;
     }
-    this.evaluate();
+    this.counters.applied++;
+    this.failures = 0;
+    this.forceSnapshot = false;
+    this.corruptInTransfer = 0;
+    this.lastError = null;
+    const { hash: _hash, ...figures } = result;
+    this.lastApply = { ...figures, at: now.toISOString() };
+    this.deps.record({ result: 'applied', version: result.version, count: result.count });
+    this.log.info(
+      { version: result.version, kind: result.kind, count: result.count, added: result.added, changed: result.changed, removed: result.removed, lockMs: Math.round(result.lockMs * 10) / 10 },
+      'member list applied',
+    );
+    const t = this.target;
+    this.markSynced(t !== null && t.version === result.version ? new Date(Math.min(Date.parse(t.at), now.getTime())) : now);
+    this.deps.onApplied();
+    // The list it replaced goes after the news that this one is in force.
+    this.submit(false, () => this.cleanUp());
+    return true;
+  }
+
+  private async cleanUp(): Promise<void> {
+    await runInTurns(this.deps.store.memberSync.cleanUpSteps(), this.yieldStep);
   }
 
   // ---- failures ----
@@ -523,7 +633,7 @@ export class MemberSync {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.evaluate();
+      this.submit(true, () => this.evaluate());
     }, ms);
     this.retryTimer.unref?.();
   }

@@ -9,7 +9,7 @@ import {
   MembersAnnouncementSchema,
   MembersChunkSchema,
   MembersRefusalSchema,
-  MembersRequestSchema,
+  ReceivedMembersRequestSchema,
   membersCurrentTopic,
   parseMessage,
   topics,
@@ -133,7 +133,7 @@ export class MembersPublisher {
   /** A branch's request (from `sites/{site}/members/request`). Never throws: a bad request is logged and refused. */
   async handleRequest(site: string, payload: Buffer): Promise<void> {
     this.stats.requests++;
-    const parsed = parseMessage(MembersRequestSchema, payload);
+    const parsed = parseMessage(ReceivedMembersRequestSchema, payload);
     if (!parsed.ok) {
       this.stats.ignored++;
       this.deps.logger.warn({ site, errors: parsed.errors }, 'member-list request refused: does not match the contract');

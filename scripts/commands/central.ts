@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
+import { CliFailure, listenProblem, storePathProblem, storeProblem } from './failure.js';
 import { fmt, printRejections, progressReporter } from './import-report.js';
 import type { ProgressOutput } from './import-report.js';
 import { processIo, type CommandIo } from './schedule.js';
@@ -52,10 +53,23 @@ export async function runCentralMembersImport(
     io.err('no deployment key: set OAG_DEPLOYMENT_KEY, give --key-file, or deploymentKeyFile in the config (the gateways\' key)\n');
     return 2;
   }
+  const badStore = storePathProblem(config.store.path, 'central store');
+  if (badStore !== undefined) {
+    io.err(`${badStore}\n`);
+    return 2;
+  }
+  let store;
+  try {
+    if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
+    store = new CentralStore(config.store.path);
+  } catch (error) {
+    const problem = storeProblem(config.store.path, error, 'central store');
+    if (problem === undefined) throw error;
+    io.err(`${problem}\n`);
+    return 1;
+  }
   const reporter = progressReporter(io, progress, 'making the new version');
   const started = performance.now();
-  if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
-  const store = new CentralStore(config.store.path);
   try {
     const summary = await importLmsCsv(new CentralMemberStore(store.db), file, {
       mapping: config.members.import,
@@ -113,21 +127,24 @@ export function register(program: Command): void {
       try {
         config = options.config ? loadCentralConfig(options.config) : parseCentralConfig({});
       } catch (error) {
-        if (error instanceof CentralConfigError) {
-          console.error(error.message);
-          process.exit(2);
-        }
+        if (error instanceof CentralConfigError) throw new CliFailure(error.message, 2);
         throw error;
       }
+      const badStore = storePathProblem(config.store.path, 'central store');
+      if (badStore !== undefined) throw new CliFailure(badStore, 2);
       const logger = pino({ level: config.log.level });
       let running;
       try {
         running = await startCentral(config, { clock: { now: () => new Date() }, logger });
       } catch (error) {
-        if (error instanceof DeploymentKeyError) {
-          console.error(error.message);
-          process.exit(2);
+        if (error instanceof DeploymentKeyError) throw new CliFailure(error.message, 2);
+        const listeners = [{ host: config.http.host, port: config.http.port, setting: 'http.port' }];
+        if (!config.broker) {
+          const embedded = config.embedded ?? { host: '127.0.0.1', port: 1883 };
+          listeners.push({ host: embedded.host, port: embedded.port, setting: 'embedded.port' });
         }
+        const problem = listenProblem(error, listeners, options.config) ?? storeProblem(config.store.path, error, 'central store');
+        if (problem !== undefined) throw new CliFailure(problem);
         throw error;
       }
       const r = running;

@@ -1,9 +1,9 @@
 // `oag check-config FILE`: validate a policy or a gateway config before it is deployed. The kind is told by
 // content: a policy has `schedule`. Errors are `path: reason`, one per line on stderr; exit 1 when invalid.
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseDocumentText, parsePolicy } from '../../policies/index.js';
+import { readTextFile } from '../../gateway/policy-file.js';
+import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy } from '../../policies/index.js';
 import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
 
 interface GatewayConfigModule {
@@ -15,13 +15,13 @@ function isConfigError(error: unknown): error is Error & { errors: string[] } {
 }
 
 export async function runCheckConfig(file: string, io: CommandIo): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    io.err(`${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+  // A policy and a gateway config have the same limit (256 KiB); the kind is known only once the file is parsed.
+  const read = readTextFile(file, { what: file, maxBytes: MAX_POLICY_BYTES });
+  if (!read.ok) {
+    io.err(`${read.error}\n`);
     return 1;
   }
+  const text = read.text;
   const doc = parseDocumentText(text, file);
   if (!doc.ok) {
     for (const line of doc.errors) io.err(`${line}\n`);
@@ -42,7 +42,7 @@ export async function runCheckConfig(file: string, io: CommandIo): Promise<numbe
 
 /** A gateway config: checked by the gateway's own schema, then the policy file it names. */
 async function checkGatewayConfig(text: string, file: string, io: CommandIo): Promise<number> {
-  // Loaded only here, so that checking a policy never depends on the gateway's modules.
+  // The gateway config checker (hardware, uplink and SIP2 schemas) is loaded only here: checking a policy needs none of it.
   let gateway: GatewayConfigModule;
   try {
     gateway = (await import('../../gateway/config.js')) as GatewayConfigModule;

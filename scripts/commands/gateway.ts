@@ -1,4 +1,12 @@
 import type { Command } from 'commander';
+import { CliFailure, listenProblem } from './failure.js';
+
+const PART_NAMES: Record<string, string> = {
+  'local-api': 'local API and staff console',
+  uplink: 'link to central',
+  sip2: 'SIP2 online check',
+  'member-sync': 'member list sync',
+};
 
 export function register(program: Command): void {
   program
@@ -8,15 +16,29 @@ export function register(program: Command): void {
     .action(async (options: { config: string }) => {
       const { loadGatewayConfig, ConfigError } = await import('../../gateway/config.js');
       const { startGateway } = await import('../../gateway/main.js');
+      let config;
+      try {
+        config = loadGatewayConfig(options.config);
+      } catch (error) {
+        if (error instanceof ConfigError) throw new CliFailure(error.message, 2);
+        throw error;
+      }
+      let running;
       try {
         // SIGTERM/SIGINT: outputs safe at once, then a clean stop and exit (firmware-bridge/safety.ts).
-        await startGateway(loadGatewayConfig(options.config), { handleSignals: true });
+        running = await startGateway(config, { handleSignals: true });
       } catch (error) {
-        if (error instanceof ConfigError) {
-          console.error(error.message);
-          process.exit(2);
-        }
+        if (error instanceof ConfigError) throw new CliFailure(error.message, 2);
+        const busy = listenProblem(error, [{ host: config.http.host, port: config.http.port, setting: 'http.port' }], options.config);
+        if (busy !== undefined) throw new CliFailure(busy);
         throw error;
+      }
+      // A part that could not start (the local API on a port in use, say) does not stop the doors: the gateway runs
+      // and tries it again. Whoever started it by hand should still read why, and which setting to look at.
+      for (const part of running.extensions.status()) {
+        if (part.state !== 'failed' || part.error === undefined) continue;
+        const error = part.error.replace(/\((http\.\w+|mqtt\.\w+|sip2\.\w+)\)$/, `($1 in ${options.config})`);
+        process.stderr.write(`oag gateway: ${error}; the gateway runs without its ${PART_NAMES[part.name] ?? part.name} and tries again\n`);
       }
     });
 }

@@ -1,12 +1,11 @@
 // `oag schedule`: what a branch's policy says at an instant or over a week, as JSON, for staff and installers
 // checking a schedule before it goes live (`--at 2026-10-25T01:30:00Z`, `--week 2026-03-23`).
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { readPolicyFile as readPolicy } from '../../gateway/policy-file.js';
 import {
   activeBookings,
   bookingsBetween,
   dayBounds,
-  loadPolicyText,
   localDateOf,
   localToInstant,
   modeAt,
@@ -37,16 +36,12 @@ const WEEKDAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const INSTANT_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 const LOCAL_DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})$/;
 
-/** Read and validate a policy file; errors go to `io.err`, one per line. */
+/**
+ * Read and validate a policy file; errors go to `io.err`, one per line. At most 256 KiB, strict UTF-8, YAML without
+ * alias bombs (gateway/policy-file.ts, as the gateway reads it).
+ */
 export async function readPolicyFile(path: string, io: CommandIo): Promise<Policy | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    io.err(`${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
-    return undefined;
-  }
-  const parsed = loadPolicyText(text, path);
+  const parsed = readPolicy(path);
   if (!parsed.ok) {
     for (const line of parsed.errors) io.err(`${line}\n`);
     return undefined;

@@ -13,6 +13,7 @@ import type { Role } from '../../gateway/console/users.js';
 import { loadGatewayConfig } from '../../gateway/config.js';
 import { StoreError, openStore } from '../../gateway/store/index.js';
 import { validate } from '../../policies/errors.js';
+import { storePathProblem, storeProblem } from './failure.js';
 import { processIo } from './schedule.js';
 import type { CommandIo } from './schedule.js';
 
@@ -45,6 +46,8 @@ function storePath(options: StoreOptions, mustExist: boolean): string {
   const path = options.store ?? (options.config === undefined ? undefined : loadGatewayConfig(options.config).store.path);
   if (path === undefined) throw new UsageError('give the store: --store PATH, or --config FILE');
   if (mustExist && !existsSync(path)) throw new UsageError(`${path}: no store there`);
+  const problem = storePathProblem(path);
+  if (problem !== undefined) throw new UsageError(problem);
   return path;
 }
 
@@ -68,8 +71,17 @@ async function readPassword(options: { passwordStdin?: boolean | undefined }, io
   return checked<string>(NewPasswordSchema, password, 'password');
 }
 
+/** A store that would not open or answer, put into words (SQLite's own say "unable to open database file"). */
+class StoreProblem extends Error {}
+
 async function withUsers<T>(path: string, fn: (users: ConsoleUsers, sessions: ConsoleSessions) => Promise<T>): Promise<T> {
-  const store = openStore(path);
+  let store;
+  try {
+    store = openStore(path);
+  } catch (error) {
+    const problem = storeProblem(path, error);
+    throw problem === undefined ? error : new StoreProblem(problem, { cause: error });
+  }
   try {
     const db = openConsoleDb(store);
     try {
@@ -92,7 +104,7 @@ async function run(io: UsersIo, fn: () => Promise<void>): Promise<number> {
       io.err(`${error.message}\n`);
       return 2;
     }
-    if (error instanceof UserError || error instanceof StoreError || (error instanceof Error && error.name === 'ConfigError')) {
+    if (error instanceof UserError || error instanceof StoreError || error instanceof StoreProblem || (error instanceof Error && error.name === 'ConfigError')) {
       io.err(`${error.message}\n`);
       return 1;
     }

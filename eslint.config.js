@@ -19,7 +19,7 @@ export default tseslint.config(
     languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
   },
   {
-    // The rooms of ARCHITECTURE.md: policies import nothing of the project, firmware-bridge nothing either.
+    // The rooms of docs/architecture.md: policies import nothing of the project, firmware-bridge nothing either.
     files: ['policies/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/gateway/**', '**/firmware-bridge/**', '**/central/**', '**/scripts/**'], message: 'policies/ is pure: it imports nothing of the project.' }] }],

@@ -1,4 +1,4 @@
-// The MQTT contract v1 (ARCHITECTURE.md): topics, one zod schema per message, and the parser both sides use.
+// The MQTT contract v1 (docs/architecture.md): topics, one zod schema per message, and the parser both sides use.
 export * from './common.js';
 export * from './availability.js';
 export * from './state.js';

@@ -8,6 +8,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { decodeUtf8, formatBytes, MAX_HTTP_BODY_BYTES } from '../../policies/input-text.js';
 import type { CentralBus } from '../bus.js';
 import type { Ingest } from '../ingest.js';
 import type { CentralLink } from '../link.js';
@@ -33,14 +34,34 @@ const publicDir = join(here, '..', 'public');
 const uplotDir = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger.child({ module: 'http' }), logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ module: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    // The largest body any route takes is a policy; fastify's default would be 1 MiB.
+    bodyLimit: MAX_HTTP_BODY_BYTES,
+  });
   // Validation is zod's (zod-route.ts); responses are plain JSON.
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  app.setErrorHandler((err: Error & { statusCode?: number }, _request, reply) => {
+  // fastify decodes bodies leniently (a byte that is not UTF-8 becomes U+FFFD, which would then be stored in a policy
+  // name, say): decode strictly here, then parse as fastify would.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const text = decodeUtf8(body as Buffer, { what: 'body', maxBytes: MAX_HTTP_BODY_BYTES });
+    if (!text.ok) {
+      done(Object.assign(new Error(text.error), { statusCode: 400 }), undefined);
+      return;
+    }
+    parseJson(request, text.text, done);
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 500) deps.logger.error({ err }, 'request failed');
-    void reply.code(status).send({ error: status >= 500 ? 'Internal Server Error' : 'Bad Request', message: status >= 500 ? 'internal error' : err.message });
+    const error = status >= 500 ? 'Internal Server Error' : status === 413 ? 'Payload Too Large' : 'Bad Request';
+    const message =
+      status >= 500 ? 'internal error' : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the body is larger than the ${formatBytes(MAX_HTTP_BODY_BYTES)} allowed` : err.message;
+    void reply.code(status).send({ error, message });
   });
 
   await app.register(fastifySwagger, {

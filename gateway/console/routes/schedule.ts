@@ -3,7 +3,7 @@
 // decides (valid, this site, newer) and the uplink reports it.
 import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
-import { parsePolicy } from '../../../policies/index.js';
+import { decodeUtf8, MAX_POLICY_BYTES, parsePolicy } from '../../../policies/index.js';
 import type { Policy } from '../../../policies/index.js';
 import type { ConsoleContext } from '../context.js';
 import { PolicyPreviewBodySchema, PolicySaveBodySchema } from '../schemas.js';
@@ -11,6 +11,8 @@ import { compareTimetables, timetable } from '../timetable.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';
 
 const PREVIEW_DAYS = 14;
+/** A draft is a policy (at most MAX_POLICY_BYTES, as a file or from central) in a small envelope. */
+const DRAFT_BODY_LIMIT = MAX_POLICY_BYTES + 1024;
 
 type Draft = z.infer<typeof PolicySaveBodySchema>['policy'];
 
@@ -29,6 +31,19 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
   };
 
   return async (app) => {
+    // fastify decodes a body leniently: a byte that is not UTF-8 would reach the policy's name or a label as U+FFFD.
+    // These routes (a plugin of their own) decode strictly, then parse as fastify would.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: DRAFT_BODY_LIMIT }, (request, body, done) => {
+      const text = decodeUtf8(body as Buffer, { what: '(body)', maxBytes: DRAFT_BODY_LIMIT });
+      if (!text.ok) {
+        done(Object.assign(new Error(text.error), { statusCode: 400 }), undefined);
+        return;
+      }
+      parseJson(request, text.text, done);
+    });
+
     app.get('/policy', { schema: docs({ summary: 'The policy in force, its version and where it came from (file, console or central)' }), onRequest: ctx.guard('staff') }, async () => {
       const { policy, source } = inForce();
       return { version: policy.version, source, nextVersion: policy.version + 1, policy };
@@ -44,6 +59,7 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       {
         schema: docs({ summary: 'Check a draft and show its coming two weeks (changes nothing)', body: PolicyPreviewBodySchema, response: { 400: ErrorSchema } }),
         onRequest: ctx.guard('manager'),
+        bodyLimit: DRAFT_BODY_LIMIT,
         preValidation: zodValidate({ body: PolicyPreviewBodySchema }),
       },
       async (request, reply) => {
@@ -66,6 +82,7 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
           response: { 400: ErrorSchema, 409: ErrorSchema },
         }),
         onRequest: ctx.guard('manager'),
+        bodyLimit: DRAFT_BODY_LIMIT,
         preValidation: zodValidate({ body: PolicySaveBodySchema }),
       },
       async (request, reply) => {

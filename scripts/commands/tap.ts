@@ -20,7 +20,14 @@ export function register(program: Command): void {
         console.error(`oag tap: no gateway answering at ${options.url} (${(error as Error).message}); is \`oag gateway\` running?`);
         process.exit(1);
       }
-      const body = (await response.json()) as Record<string, unknown>;
+      let body: Record<string, unknown>;
+      try {
+        body = (await response.json()) as Record<string, unknown>;
+      } catch {
+        // Something else answers on that port (another service, a proxy's error page).
+        console.error(`oag tap: ${options.url} answered HTTP ${response.status} with something that is not JSON; is that a gateway?`);
+        process.exit(1);
+      }
       if (!response.ok) {
         console.error(`oag tap: ${String(body.error)}${Array.isArray(body.errors) ? `\n  ${body.errors.join('\n  ')}` : ''}`);
         process.exit(1);

@@ -16,7 +16,10 @@ function grant(reason: GrantReason, mode: BranchMode, booking?: ActiveBooking): 
 
 /**
  * Decide one tap. Order:
- * emergency → lockdown → unknown card → staff → staffed mode → blocked → expired → by mode:
+ * emergency → lockdown → unknown card →
+ * staff card: blocked → expired → `staff`;
+ * staffed mode: `staffed`, unless the clock is untrusted and the rule denies: blocked → expired → `clock-untrusted`;
+ * blocked → expired → by mode:
  * closed: active booking for one of the member's groups (else `closed`) → registration if bookings need it →
  *   age (booking's own minimum if set) → clock trust → stale list → capacity → PIN if rules.pin is `always`;
  * changeover: `changeover`;
@@ -31,16 +34,30 @@ export function decide(policy: Policy, member: Member | undefined, ctx: Decision
   const mode = span.mode;
   if (member === undefined) return refuse('unknown-card', mode);
   const rules = c.rules;
-  if (member.staff && rules.staffAllowed) return grant('staff', mode);
-  if (mode === 'staffed') return grant('staffed', mode);
-
   const today = c.localDate(at);
-  if (member.blocked && (member.blockedUntil === null || member.blockedUntil >= today)) return refuse('blocked', mode);
-  if (member.expires !== null && member.expires < today) return refuse('expired', mode);
+  // A staff card is still a card: one reported lost (blocked) or belonging to someone who has left (expired) must
+  // not open the door at night, so staff skip the member rules but never these two.
+  if (member.staff && rules.staffAllowed) return cardRefusal(member, today, mode) ?? grant('staff', mode);
+  if (mode === 'staffed') {
+    // With the clock untrusted the schedule may be wrong about staff being here, and the gateway keeps the door
+    // secure: a member's card is then judged as in unstaffed hours, so a blocked card is told so, not "try later".
+    if (!ctx.clockTrusted && rules.clockUntrusted === 'deny') return cardRefusal(member, today, mode) ?? refuse('clock-untrusted', mode);
+    return grant('staffed', mode);
+  }
+
+  const refusal = cardRefusal(member, today, mode);
+  if (refusal) return refusal;
 
   if (mode === 'closed') return decideBooking(c, member, ctx, at, today);
   if (mode === 'changeover') return refuse('changeover', mode);
   return decideOpenAccess(c, span, member, ctx, at, today);
+}
+
+/** The card's own standing, whoever holds it: blocked (until the end of `blockedUntil`), then expired. */
+function cardRefusal(member: Member, today: string, mode: BranchMode): Decision | undefined {
+  if (member.blocked && (member.blockedUntil === null || member.blockedUntil >= today)) return refuse('blocked', mode);
+  if (member.expires !== null && member.expires < today) return refuse('expired', mode);
+  return undefined;
 }
 
 function decideOpenAccess(c: CompiledPolicy, span: Span, member: Member, ctx: DecisionContext, at: number, today: string): Decision {

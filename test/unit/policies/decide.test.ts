@@ -69,6 +69,40 @@ describe('unknown cards, staff, staffed hours', () => {
     const anyone = member({ blocked: true, expires: '2020-01-01', openAccess: false, birthDate: '2015-01-01' });
     expect(d(policy, anyone, ctx(STAFFED))).toEqual({ allow: true, reason: 'staffed', mode: 'staffed' });
   });
+
+  it('a blocked or expired staff card is refused as blocked or expired in every mode, whatever the clock', () => {
+    const modes = { [OPEN]: 'open-access', [STAFFED]: 'staffed', [CHANGEOVER]: 'changeover', [CLOSED]: 'closed' };
+    for (const [at, mode] of Object.entries(modes)) {
+      for (const clockTrusted of [true, false]) {
+        const c = ctx(at, { clockTrusted });
+        expect(d(policy, member({ staff: true, blocked: true }), c)).toEqual({ allow: false, reason: 'blocked', mode });
+        expect(d(policy, member({ staff: true, expires: '2026-01-04' }), c)).toEqual({ allow: false, reason: 'expired', mode });
+        // Blocked comes first, as for members.
+        expect(d(policy, member({ staff: true, blocked: true, expires: '2026-01-04' }), c).reason).toBe('blocked');
+        // A block that has ended and an expiry not yet passed do not stop a staff card.
+        expect(d(policy, member({ staff: true, blocked: true, blockedUntil: '2026-01-04', expires: '2026-01-05' }), c)).toEqual({ allow: true, reason: 'staff', mode });
+      }
+    }
+  });
+
+  describe('staffed hours on a clock that is not trusted', () => {
+    const untrusted = ctx(STAFFED, { clockTrusted: false });
+
+    it('refuse members with clock-untrusted (the rule denies by default) but let staff cards in', () => {
+      expect(d(policy, member(), untrusted)).toEqual({ allow: false, reason: 'clock-untrusted', mode: 'staffed' });
+      expect(d(policy, member({ staff: true, openAccess: false }), untrusted)).toEqual({ allow: true, reason: 'staff', mode: 'staffed' });
+    });
+
+    it('tell a blocked or expired card so rather than "try again later"', () => {
+      expect(d(policy, member({ blocked: true }), untrusted).reason).toBe('blocked');
+      expect(d(policy, member({ expires: '2026-01-04' }), untrusted).reason).toBe('expired');
+    });
+
+    it('let every known card in when the rule allows, as on a trusted clock', () => {
+      const anyone = member({ blocked: true, openAccess: false });
+      expect(d(withRules({ clockUntrusted: 'allow' }), anyone, untrusted)).toEqual({ allow: true, reason: 'staffed', mode: 'staffed' });
+    });
+  });
 });
 
 describe('member checks before the mode', () => {

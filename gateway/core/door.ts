@@ -56,19 +56,29 @@ export class Door {
     return this.regime;
   }
 
-  /** Contact state at start (a door found open at boot is not a forced door). */
+  /**
+   * Contact state at start. A door found open at boot is not a forced door, but it is timed as held open from
+   * now: a door propped open before a restart must still be reported.
+   */
   initialContact(open: boolean): void {
     this.contactOpen = open;
+    if (open && this.watched()) this.startHeldTimer();
     this.refresh();
   }
 
   setRegime(regime: DoorRegime): void {
     if (regime === this.regime) return;
+    const wasWatched = this.watched();
     this.regime = regime;
     if (regime === 'released' || regime === 'free') {
       this.endPulse();
       this.clearDoorAlarms();
+      this.stopHeldTimer();
     }
+    // A door propped open while it was held free (staffed hours, a fire) is left open when the branch locks up:
+    // time it from this change, or it would never be reported. Between two watched regimes the running timer
+    // stays, so a change of mode cannot put off an alarm that is already due.
+    if (!wasWatched && this.watched() && this.contactOpen) this.startHeldTimer();
     if (regime === 'lockdown') this.endPulse();
     this.applyRelay();
     this.refresh();
@@ -129,8 +139,7 @@ export class Door {
 
   stop(): void {
     this.endPulse();
-    this.options.clock.clearTimeout(this.heldTimer);
-    this.heldTimer = undefined;
+    this.stopHeldTimer();
   }
 
   private onOpened(): void {
@@ -142,18 +151,32 @@ export class Door {
     } else if (this.pulseTimer === undefined && now > this.exitAllowedUntil) {
       this.options.alarms.raise('forced-open');
     }
+    this.startHeldTimer();
+  }
+
+  /** Whether the regime keeps the door shut, so that an open door is something to report. */
+  private watched(): boolean {
+    return this.regime === 'secure' || this.regime === 'lockdown';
+  }
+
+  private startHeldTimer(): void {
+    this.stopHeldTimer();
     this.heldTimer = this.options.clock.setTimeout(() => {
       this.heldTimer = undefined;
-      if (this.contactOpen && (this.regime === 'secure' || this.regime === 'lockdown')) {
+      if (this.contactOpen && this.watched()) {
         this.options.alarms.raise('held-open', `open longer than ${this.options.heldOpenSeconds} s`);
         this.refresh();
       }
     }, this.options.heldOpenSeconds * 1000);
   }
 
-  private onClosed(): void {
+  private stopHeldTimer(): void {
     this.options.clock.clearTimeout(this.heldTimer);
     this.heldTimer = undefined;
+  }
+
+  private onClosed(): void {
+    this.stopHeldTimer();
     const grants = this.grantsThisCycle;
     this.grantsThisCycle = 0;
     this.clearDoorAlarms();

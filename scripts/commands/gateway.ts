@@ -14,11 +14,13 @@ export function register(program: Command): void {
     .description('run the branch gateway (the service systemd starts)')
     .requiredOption('-c, --config <file>', 'gateway config file (YAML)')
     .action(async (options: { config: string }) => {
-      const { loadGatewayConfig, ConfigError } = await import('../../gateway/config.js');
+      const { loadGatewayConfigForService, ConfigError } = await import('../../gateway/config.js');
       const { startGateway } = await import('../../gateway/main.js');
       let config;
+      let dropped;
       try {
-        config = loadGatewayConfig(options.config);
+        // An invalid optional section (mqtt, sip2, http…) is left out and raised as config-invalid: the door runs.
+        ({ config, dropped } = loadGatewayConfigForService(options.config));
       } catch (error) {
         if (error instanceof ConfigError) throw new CliFailure(error.message, 2);
         throw error;
@@ -26,12 +28,15 @@ export function register(program: Command): void {
       let running;
       try {
         // SIGTERM/SIGINT: outputs safe at once, then a clean stop and exit (firmware-bridge/safety.ts).
-        running = await startGateway(config, { handleSignals: true });
+        running = await startGateway(config, { handleSignals: true, droppedSections: dropped });
       } catch (error) {
         if (error instanceof ConfigError) throw new CliFailure(error.message, 2);
         const busy = listenProblem(error, [{ host: config.http.host, port: config.http.port, setting: 'http.port' }], options.config);
         if (busy !== undefined) throw new CliFailure(busy);
         throw error;
+      }
+      for (const { section, errors } of dropped) {
+        process.stderr.write(`oag gateway: ${options.config}: the ${section} section is invalid and left out (${errors.join('; ')}); the door runs without it\n`);
       }
       // A part that could not start (the local API on a port in use, say) does not stop the doors: the gateway runs
       // and tries it again. Whoever started it by hand should still read why, and which setting to look at.

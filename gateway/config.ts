@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { HardwareConfigSchema } from '../firmware-bridge/config.js';
+import { CLOCK_TRUST_DEFAULTS, CLOCK_TRUST_SOURCES } from './core/clock-trust.js';
 import { formatIssues } from '../policies/errors.js';
 import { checkTextSize, MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, parseYamlDocument } from '../policies/input-text.js';
 import { MemberImportMappingSchema } from './members/mapping.js';
@@ -39,9 +40,14 @@ export const GatewayConfigSchema = z.strictObject({
     .prefault({}),
   clock: z
     .strictObject({
-      /** auto: trusted when systemd-timesyncd has written its sync marker. */
-      trust: z.enum(['auto', 'trusted', 'untrusted']).default('auto'),
-      syncMarker: z.string().default('/run/systemd/timesync/synchronized'),
+      /**
+       * What vouches for the clock (docs/gateway.md, "Clock trust"): auto (any of the sources below), timesyncd,
+       * chrony, ntp (the kernel's NTP state, or ntpq), rtc (set from a battery-backed RTC at boot), or fixed.
+       */
+      trust: z.enum(CLOCK_TRUST_SOURCES).default('auto'),
+      syncMarker: z.string().min(1).default(CLOCK_TRUST_DEFAULTS.syncMarker),
+      rtcDevice: z.string().min(1).default(CLOCK_TRUST_DEFAULTS.rtcDevice),
+      chronySocket: z.string().min(1).default(CLOCK_TRUST_DEFAULTS.chronySocket),
     })
     .prefault({}),
   taps: z

@@ -10,8 +10,10 @@ import type { Hardware } from '../firmware-bridge/types.js';
 import { parsePolicy } from '../policies/index.js';
 import type { Policy } from '../policies/index.js';
 import { createCardHasher, deploymentKeyId } from './core/cards.js';
-import { createClockTrust, systemClock } from './core/clock.js';
+import { systemClock } from './core/clock.js';
 import type { Clock } from './core/clock.js';
+import { createClockTrust } from './core/clock-trust.js';
+import type { ClockProbeIo } from './core/clock-trust.js';
 import { loadDeploymentKey } from './config.js';
 import type { GatewayConfig, ServiceConfig } from './config.js';
 import type { AlarmName } from './core/model.js';
@@ -49,6 +51,8 @@ export interface StartGatewayOptions {
   extensionRetry?: RetryPolicy;
   /** Tests only: how the store is opened (SQLite's `max_page_count` for a real SQLITE_FULL, say). */
   openStore?: (path: string, options: StoreOptions) => ReturnType<typeof openStoreOrFallback>;
+  /** Tests only: what the clock-trust probes read instead of the real files and commands. */
+  clockProbeIo?: ClockProbeIo;
 }
 
 export interface RunningGateway {
@@ -110,7 +114,10 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     store = new ReplaceableStore(opened);
     const liveStore = store;
     const hashCard = createCardHasher(key);
-    const clockTrusted = createClockTrust(config.clock);
+    const clockTrust = createClockTrust(config.clock, options.clockProbeIo);
+    // Asked once before the core starts (each probe's commands time out), so that a boot on a trusted clock does
+    // not raise clock-untrusted for the first moments, and one on an untrusted clock never holds the door free.
+    await clockTrust.refresh();
     const gateway = new Gateway({
       config,
       policy,
@@ -118,7 +125,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       store,
       hashCard,
       clock,
-      clockTrusted,
+      clockTrust,
       logger,
       lastEventId: newestEventId(store),
     });

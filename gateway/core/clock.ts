@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-
 /** An opaque timer handle: only the clock that made it can clear it. */
 export type Timer = object;
 
@@ -60,17 +58,4 @@ export function scaledClock(start: Date, speed: number): ScaledClock {
       for (const timer of held.splice(0)) if (!timer.cancelled) arm(timer);
     },
   };
-}
-
-export interface ClockTrustOptions {
-  trust: 'auto' | 'trusted' | 'untrusted';
-  /** systemd-timesyncd touches this file once the clock has been synchronised since boot. */
-  syncMarker: string;
-}
-
-/** Whether the wall clock can be believed, which decides unstaffed entry (deny by default when not). */
-export function createClockTrust(options: ClockTrustOptions): () => boolean {
-  if (options.trust === 'trusted') return () => true;
-  if (options.trust === 'untrusted') return () => false;
-  return () => existsSync(options.syncMarker);
 }

@@ -7,6 +7,7 @@ import { AccessControl } from './access.js';
 import { Alarms } from './alarms.js';
 import { EventBus } from './bus.js';
 import type { Clock } from './clock.js';
+import type { ClockReading, ClockTrust } from './clock-trust.js';
 import { ClosingSequence } from './closing.js';
 import type { CommandResult, GatewayCommand } from './commands.js';
 import { runCommand } from './commands.js';
@@ -34,7 +35,8 @@ export interface GatewayDeps {
   store: Store;
   hashCard: (normalisedId: string) => Buffer;
   clock: Clock;
-  clockTrusted: () => boolean;
+  /** Whether the wall clock can be believed; asked every 30 s, read without waiting. */
+  clockTrust: ClockTrust;
   logger: Logger;
   /** The newest event id in the store, so that new event ids sort after it. */
   lastEventId?: string | undefined;
@@ -200,7 +202,7 @@ export class Gateway {
 
     this.wireInputs(hardware);
     this.wireReaders(hardware);
-    this.checkClock();
+    this.applyClock(this.deps.clockTrust.current());
     this.every(CLOCK_CHECK_MS, () => this.checkClock());
 
     const onChange = (): void => {
@@ -219,6 +221,8 @@ export class Gateway {
     this.cleanups.push(() => this.bus.off('schedule-mode', onScheduleMode));
     const onPolicy = (): void => {
       this.schedule.refresh();
+      // The new policy may change its clockUntrusted rule, and with it how staffed hours hold the door.
+      this.applyRegime();
       this.bus.emit('state-changed');
     };
     this.bus.on('policy-applied', onPolicy);
@@ -301,7 +305,7 @@ export class Gateway {
 
   private applyRegime(): void {
     const mode = this.mode;
-    this.door.setRegime(regimeFor(mode));
+    this.door.setRegime(regimeFor(mode, this.clockDenies()));
     if (mode !== this.lastRegimeMode) {
       const previous = this.lastRegimeMode;
       this.lastRegimeMode = mode;
@@ -371,12 +375,29 @@ export class Gateway {
     hardware.keypad?.start().catch((error: unknown) => this.deps.logger.error({ err: { message: (error as Error).message } }, 'keypad failed to start'));
   }
 
+  /** The probes may run commands: they answer in the background, and the answer is applied when it comes. */
   private checkClock(): void {
-    const trusted = this.deps.clockTrusted();
-    const changed = trusted !== this.clockTrusted;
-    this.clockTrusted = trusted;
-    this.alarms.set('clock-untrusted', !trusted, trusted ? 'clock synchronised' : 'system clock not synchronised (no NTP sync marker)');
-    if (changed) this.bus.emit('state-changed');
+    this.deps.clockTrust
+      .refresh()
+      .then((reading) => {
+        if (this.started) this.applyClock(reading);
+      })
+      .catch((error: unknown) => this.deps.logger.error({ err: { message: (error as Error)?.message } }, 'applying the clock check failed'));
+  }
+
+  private applyClock(reading: ClockReading): void {
+    const changed = reading.trusted !== this.clockTrusted;
+    this.clockTrusted = reading.trusted;
+    this.alarms.set('clock-untrusted', !reading.trusted, reading.detail);
+    if (!changed) return;
+    this.deps.logger.warn({ detail: reading.detail }, reading.trusted ? 'clock trusted' : 'clock not trusted');
+    this.applyRegime();
+    this.bus.emit('state-changed');
+  }
+
+  /** The clock is not believed and the policy will not let members in on it: staffed hours keep the door secure. */
+  private clockDenies(): boolean {
+    return !this.clockTrusted && this.policies.current.rules.clockUntrusted === 'deny';
   }
 
   /** The member list's figures for the state; the last ones read while the store cannot be read. */
@@ -407,14 +428,19 @@ export class Gateway {
   }
 }
 
-export function regimeFor(mode: BranchMode): DoorRegime {
+/**
+ * `clockDenies`: the clock is not trusted and the policy's clockUntrusted rule denies. Staffed hours then keep the
+ * door secure (staff cards open it, the exit releases): a Pi that boots with yesterday's noon on its clock would
+ * otherwise hold the door free all night.
+ */
+export function regimeFor(mode: BranchMode, clockDenies = false): DoorRegime {
   switch (mode) {
     case 'emergency':
       return 'released';
     case 'lockdown':
       return 'lockdown';
     case 'staffed':
-      return 'free';
+      return clockDenies ? 'secure' : 'free';
     default:
       return 'secure';
   }

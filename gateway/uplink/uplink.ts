@@ -1,6 +1,5 @@
 // The gateway's link to the broker: availability, state, events from the outbox; commands and policies in.
 // Nothing here is ever awaited by the tap path: `kick()` only schedules a pump on the next turn of the loop.
-import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
@@ -12,6 +11,9 @@ import {
   type SiteTopics,
 } from '../../policies/contract/index.js';
 import { formatIssues } from '../../policies/errors.js';
+import { decodeUtf8 } from '../../policies/input-text.js';
+import { MAX_PAYLOAD_BYTES } from '../../policies/contract/parse.js';
+import { readFileBytes } from '../policy-file.js';
 import { CommandHandler, type CommandAnswer } from './commands.js';
 import { NoReplayStore } from './no-replay-store.js';
 import type { OutboxRow, UplinkDeps } from './types.js';
@@ -146,7 +148,7 @@ export class Uplink {
     if (v5) opts.properties = { sessionExpiryInterval: config.sessionExpirySeconds };
     if (config.username !== undefined) opts.username = config.username;
     if (config.password !== undefined) opts.password = config.password;
-    if (config.passwordFile !== undefined) opts.password = readConfigFile('mqtt.passwordFile', config.passwordFile).toString('utf8').trim();
+    if (config.passwordFile !== undefined) opts.password = Buffer.from(readConfigFile('mqtt.passwordFile', config.passwordFile)).toString('utf8').trim();
     if (config.tls) {
       if (config.tls.ca) opts.ca = readConfigFile('mqtt.tls.ca', config.tls.ca);
       if (config.tls.cert) opts.cert = readConfigFile('mqtt.tls.cert', config.tls.cert);
@@ -368,7 +370,13 @@ export class Uplink {
       this.log.info('retained policy cleared at the broker; the policy in force stays');
       return;
     }
-    const text = payload.toString('utf8');
+    // Size and encoding first: a 10 MB or non-UTF-8 payload is refused unread and changes nothing.
+    const decoded = decodeUtf8(payload, { what: 'policy payload', maxBytes: MAX_PAYLOAD_BYTES.policy });
+    if (!decoded.ok) {
+      this.log.warn({ error: decoded.error }, 'policy from central refused unread; the previous policy stays in force');
+      return;
+    }
+    const text = decoded.text;
     // The retained policy comes again on every connect: offer a document once, not on every reconnect.
     if (text === this.lastPolicyText) return;
     this.lastPolicyText = text;
@@ -410,9 +418,11 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /** A file the config names, or an error that says which setting and why (it becomes the uplink-failed alarm). */
 function readConfigFile(setting: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new Error(`${setting}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
-  }
+  // Bounded: a path to a FIFO or /dev/zero must fail, not hang the start.
+  const read = readFileBytes(path, { what: `${setting} (${path})`, maxBytes: MAX_SECRET_FILE_BYTES });
+  if (!read.ok) throw new Error(read.error);
+  return Buffer.from(read.bytes);
 }
+
+/** A password, a certificate or a CA bundle: a chain of a few certificates is well under this. */
+const MAX_SECRET_FILE_BYTES = 1024 * 1024;

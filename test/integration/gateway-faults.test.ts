@@ -206,7 +206,7 @@ describe('a part that throws or cannot start', () => {
     expect(health.healthy).toBe(false);
     expect(health.parts.find((part) => part.name === 'uplink')).toMatchObject({
       state: 'failed',
-      error: `mqtt.passwordFile: cannot read ${passwordFile} (ENOENT)`,
+      error: `mqtt.passwordFile (${passwordFile}): cannot read: ENOENT`,
     });
 
     writeFileSync(passwordFile, 'secret\n');

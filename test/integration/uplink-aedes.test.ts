@@ -192,6 +192,13 @@ describe('uplink → broker', () => {
     await until(() => gw.offers.length === 2, 'bad policy offered');
     expect(gw.offers[1]).toBe('{"not":"a policy"');
     expect(gw.policyVersion).toBe(4);
+    // Over the policy limit, or not UTF-8: refused unread, never offered; the next good one still is.
+    w.client.publish(T.policy, JSON.stringify({ version: 5, site: 'town', padding: 'x'.repeat(300 * 1024) }), { qos: 1, retain: true });
+    w.client.publish(T.policy, Buffer.from([0x7b, 0xff, 0x7d]), { qos: 1, retain: true });
+    w.client.publish(T.policy, JSON.stringify({ version: 6, site: 'town' }), { qos: 1, retain: true });
+    await until(() => gw.offers.length === 3, 'the next good policy offered');
+    expect(gw.policyVersion).toBe(6);
+    expect(gw.offers.some((offer) => typeof offer === 'string' && offer.includes('padding'))).toBe(false);
     expect(u.connected).toBe(true);
   });
 

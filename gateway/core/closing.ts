@@ -20,6 +20,8 @@ export interface ClosingOptions {
   feedback: Feedback;
   occupancy: Occupancy;
   lightsOnAt: 'open-access-start' | 'first-entry';
+  /** A fire alarm is on or latched: the door is released and people must leave by the fire routes, not be told to go. */
+  emergency: () => boolean;
 }
 
 const SOUNDER_WARNING_MS = 1500;
@@ -102,6 +104,8 @@ export class ClosingSequence {
   }
 
   private warn(minutesLeft: number): void {
+    // The fire alarm is already telling everyone to leave; a closing warning would only talk over it.
+    if (this.options.emergency()) return;
     this.options.events.record('warning', { minutesLeft });
     this.options.lights.flash();
     this.options.feedback.pulse('sounder', SOUNDER_WARNING_MS);

@@ -16,6 +16,8 @@ export interface GatewayCommand {
 export type CommandResult = { ok: true } | { ok: false; error: string };
 
 export function runCommand(gateway: Gateway, { command, text }: GatewayCommand, actor: string): CommandResult {
+  const refused = refusedInEmergency(gateway, command);
+  if (refused !== undefined) return refused;
   switch (command) {
     case 'unlock':
       if (gateway.mode === 'lockdown') return { ok: false, error: 'lockdown is on: turn it off before unlocking' };
@@ -55,5 +57,25 @@ export function runCommand(gateway: Gateway, { command, text }: GatewayCommand, 
       const unknown: never = command;
       return { ok: false, error: `unknown command "${String(unknown)}"` };
     }
+  }
+}
+
+/**
+ * During a fire the door is released and the lights are held on. A command that would change either is refused
+ * with the reason, rather than answered "ok" with nothing done: the door does not move for it (the fire release
+ * is hard-wired and the software never fights it), and the person asking must know that.
+ */
+function refusedInEmergency(gateway: Gateway, command: GatewayCommandName): CommandResult | undefined {
+  if (gateway.mode !== 'emergency') return undefined;
+  const until = 'until staff reset alarms once the fire alarm input has cleared';
+  switch (command) {
+    case 'unlock':
+    case 'lock':
+    case 'lockdown-on':
+      return { ok: false, error: `the door is released for the fire alarm: ${command} is refused ${until}` };
+    case 'lights-off':
+      return { ok: false, error: `the lights stay on during the fire alarm: lights-off is refused ${until}` };
+    default:
+      return undefined;
   }
 }

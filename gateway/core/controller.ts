@@ -134,6 +134,7 @@ export class Gateway {
       feedback: this.feedback,
       occupancy: this.occupancy,
       lightsOnAt: config.lights.onAt,
+      emergency: () => this.fireActive || this.fireLatched,
     });
     this.access = new AccessControl({
       store,
@@ -197,6 +198,7 @@ export class Gateway {
       this.occupancy.restore(saved.occupancy);
       this.alarms.restore(saved.alarms.filter((name): name is AlarmName => (ALARM_NAMES as readonly string[]).includes(name)));
     }
+    this.emergencyChanged();
     this.events.record('system', saved?.running === true ? { what: 'recovered', detail: 'restarted without a clean stop' } : { what: 'start' });
     logger.info({ site: this.deps.config.site, policyVersion: this.policies.current.version, members: this.memberStats().count }, 'gateway starting');
 
@@ -282,6 +284,7 @@ export class Gateway {
     if (this.fireLatched) {
       this.fireLatched = false;
       this.alarms.clear('fire', `reset by ${actor}`);
+      this.emergencyChanged();
       this.modeChanged();
     }
     this.alarms.clear('people-inside-after-close', `acknowledged by ${actor}`);
@@ -345,11 +348,16 @@ export class Gateway {
     if (active) {
       this.fireLatched = true;
       this.alarms.raise('fire', 'fire alarm input active: doors released');
-      this.lights.set(true);
     } else {
       this.deps.logger.warn('fire alarm input cleared: doors stay released until staff reset');
     }
+    this.emergencyChanged();
     this.modeChanged();
+  }
+
+  /** What the emergency holds besides the door, from the fire input, the latch restored at start, or the reset. */
+  private emergencyChanged(): void {
+    this.lights.holdOn(this.fireActive || this.fireLatched);
   }
 
   private wireReaders(hardware: Hardware): void {

@@ -6,6 +6,7 @@ import type { Clock, Timer } from './clock.js';
 export class Lights {
   private flashTimer: Timer | undefined;
   private wanted = false;
+  private heldOn = false;
 
   constructor(
     private readonly output: DigitalOutput,
@@ -19,8 +20,24 @@ export class Lights {
     return this.wanted;
   }
 
+  /**
+   * For the whole emergency the lights are on, whoever asks otherwise (the close, the count reaching 0, staff):
+   * people are leaving, or firefighters coming in. Released, they stay on until something switches them off
+   * again, since nobody has counted who went in or out while the door was released.
+   */
+  holdOn(held: boolean): void {
+    if (held === this.heldOn) return;
+    this.heldOn = held;
+    if (held) this.set(true);
+  }
+
+  get held(): boolean {
+    return this.heldOn;
+  }
+
   set(on: boolean): void {
     this.stopFlash();
+    if (!on && this.heldOn) return;
     if (on === this.wanted) return;
     this.wanted = on;
     this.output.set(on);
@@ -29,6 +46,8 @@ export class Lights {
 
   /** Flash off and on `times` times, then back to the state wanted: people notice it wherever they are. */
   flash(times = 3, periodMs = 700): void {
+    // A flash is half the time dark.
+    if (this.heldOn) return;
     this.stopFlash();
     let toggles = times * 2;
     const step = (): void => {

@@ -2,6 +2,7 @@
 // unpublished rows in id order and marks them. Rows carry the keyed card hash at most, never a card number.
 import type BetterSqlite3 from 'better-sqlite3';
 import { StoreError } from './errors.js';
+import { unsyncedTransaction } from './purge.js';
 import type { EventInput, EventQuery, StoreLogger, StoredEvent } from './types.js';
 import { createIdGenerator } from './ulid.js';
 
@@ -162,7 +163,8 @@ export class EventStore {
   purgeBatch(cutoff: Date, limit: number, tally?: PurgeTally): number {
     const before = checkCutoff(cutoff);
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('purge batch: limit must be a whole number of at least 1');
-    const published = this.purgeBatchStmt.all(before, limit);
+    // Not fsynced: a batch lost to a power cut is deleted again by the next pass (purge.ts).
+    const published = unsyncedTransaction(this.db, () => this.purgeBatchStmt.all(before, limit));
     let unpublished = 0;
     for (const p of published) if (p === 0) unpublished++;
     if (tally === undefined) {

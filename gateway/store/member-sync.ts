@@ -16,6 +16,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type BetterSqlite3 from 'better-sqlite3';
 import { EMPTY_LIST_HASH, ListHash } from '../../policies/member-list.js';
 import { MemberListError } from './errors.js';
+import { unsyncedTransaction as unsynced } from './purge.js';
 import { COLUMNS, toMemberRow, toParams } from './members.js';
 import type { DbMemberRow, MemberParams } from './members.js';
 import type { MemberRow } from './types.js';
@@ -184,26 +185,6 @@ function packedSource(rows: PackedRows): RowSource {
       return fields === null || fields === undefined ? null : fieldsParams(cardHash(i), fields);
     },
   };
-}
-
-/**
- * Runs `fn` in a transaction committed without an fsync (synchronous=NORMAL for that commit only), then puts the
- * connection's level back before anything else can write. For staging and clean-up, which are redone when lost:
- * WAL commits are replayed in order after a power cut, so what survives is a prefix, and the next FULL commit (an
- * event, the swap) makes everything before it durable. An fsync per batch would add ~0.2 ms (an SD card: 1–10 ms)
- * to every step, with the door's loop waiting.
- */
-function unsynced<T>(db: Db, fn: () => T): T {
-  // The level cannot change inside a transaction; nested in the caller's, this one commits with it.
-  if (db.inTransaction) return db.transaction(fn)();
-  const level = db.pragma('synchronous', { simple: true }) as number;
-  if (level <= 1) return db.transaction(fn)();
-  db.pragma('synchronous = NORMAL');
-  try {
-    return db.transaction(fn)();
-  } finally {
-    db.pragma(`synchronous = ${level}`);
-  }
 }
 
 export class MemberSyncStore {

@@ -4,14 +4,22 @@ import type { TapBenchResult } from '../bench/tap.js';
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('print performance figures: tap-to-relay latency by member count, 1M import, memory, central ingest')
+    .description('print performance figures: tap-to-relay latency by member count, 1M import, memory, central ingest, event-loop stalls')
     .option('--sizes <list>', 'member counts for the tap benchmark', '10000,100000,1000000')
     .option('--taps <n>', 'taps measured per size', '20000')
     .option('--import-rows <n>', 'rows for the import benchmark (0 to skip)', '1000000')
     .option('--no-central', 'skip the central ingest and dashboard latency benchmark')
     .option('--members <n>', 'members for the member-list distribution benchmark, LMS export → central → branch (0 to skip)', '1000000')
     .option('--member-changes <n>', 'members changed for the delta in that benchmark', '1000')
-    .action(async (options: { sizes: string; taps: string; importRows: string; central: boolean; members: string; memberChanges: string }) => {
+    .option('--no-stalls', 'skip the event-loop stall benchmark (snapshot apply, CSV export, purge while taps arrive)')
+    .option('--stalls-only', 'run only the event-loop stall benchmark')
+    .option('--stall-members <n>', 'members in the snapshot applied in the stall benchmark', '1000000')
+    .option('--stall-export-rows <n>', 'events in the CSV export of the stall benchmark (the export stops at 100,000)', '100000')
+    .option('--stall-purge-events <n>', 'events purged in the stall benchmark', '100000')
+    .option('--stall-tap-every <ms>', 'a tap this often while each job runs', '20')
+    .option('--stall-jobs <list>', 'which jobs: snapshot-new, snapshot-replace, export, purge', 'snapshot-new,snapshot-replace,export,purge')
+    .action(async (options: BenchOptions) => {
+      if (options.stallsOnly) return stalls(options);
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers');
@@ -48,7 +56,42 @@ export function register(program: Command): void {
         console.log('');
         printMembersBench(await benchMembers({ members, changes: Math.max(1, Number(options.memberChanges)) }));
       }
+      if (options.stalls) {
+        console.log('');
+        await stalls(options);
+      }
     });
+}
+
+interface BenchOptions {
+  sizes: string;
+  taps: string;
+  importRows: string;
+  central: boolean;
+  members: string;
+  memberChanges: string;
+  stalls: boolean;
+  stallsOnly?: boolean;
+  stallMembers: string;
+  stallExportRows: string;
+  stallPurgeEvents: string;
+  stallTapEvery: string;
+  stallJobs: string;
+}
+
+async function stalls(options: BenchOptions): Promise<void> {
+  const { STALL_JOBS, benchStalls, printStallHeader } = await import('../bench/stalls.js');
+  const counts = [options.stallMembers, options.stallExportRows, options.stallPurgeEvents, options.stallTapEvery].map(Number);
+  const jobs = options.stallJobs.split(',').map((j) => j.trim());
+  const unknown = jobs.filter((j) => !(STALL_JOBS as readonly string[]).includes(j));
+  if (counts.some((n) => !Number.isInteger(n) || n < 1) || unknown.length > 0) {
+    console.error(`oag bench: the --stall-* counts must be positive whole numbers and --stall-jobs a list of ${STALL_JOBS.join(', ')}`);
+    process.exit(2);
+  }
+  const [members, exportRows, purgeEvents, tapEveryMs] = counts as [number, number, number, number];
+  const o = { members, exportRows, purgeEvents, tapEveryMs, jobs: jobs as typeof STALL_JOBS };
+  printStallHeader(o);
+  await benchStalls(o);
 }
 
 /** One size per child process, so that each RSS figure is that of a gateway holding that list and nothing else. */

@@ -107,8 +107,15 @@ function routeModels(site: string): Record<string, RouteModel> {
       params: { username: 'soak-manager' },
       accepts: ({ body, params }) => ok(UserPatchBodySchema, body) && ok(UsernameParamsSchema, params),
     },
-    // The only account is the last manager: a valid name is that account (409) or none (404).
-    'DELETE /api/console/users/{username}': { params: { username: 'soak-manager' }, sendAccepted: 1 },
+    // A valid name of another account would remove it (an account a finding left behind, say): only the last
+    // manager's own name, refused with 409, is sent of the valid ones.
+    'DELETE /api/console/users/{username}': {
+      params: { username: 'soak-manager' },
+      accepts: ({ params }) => {
+        const name = UsernameParamsSchema.safeParse(params);
+        return name.success && name.data.username !== 'soak-manager';
+      },
+    },
     // Sign-out takes no input: any request that gets through ends the session, so only unreadable ones are sent.
     'POST /api/console/logout': { body: {}, accepts: ({ body }) => body !== NOT_JSON },
   };

@@ -50,6 +50,7 @@ export {
   invalidUtf8,
   invalidUtf8Offset,
   parseYamlDocument,
+  strictJsonBody,
   tooLarge,
   utf8Length,
 } from './input-text.js';

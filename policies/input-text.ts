@@ -220,3 +220,21 @@ export function parseYamlDocument(text: string, what: string, options: { maxAlia
     return failed(what, [{ message: `cannot be read as YAML (${message.split('\n')[0]})` }]);
   }
 }
+
+type ParseDone = (error: Error | null, value?: unknown) => void;
+
+/**
+ * An HTTP JSON body parser (fastify's `addContentTypeParser` with `parseAs: 'buffer'`) that decodes the bytes as
+ * strict UTF-8 before `parseJson` (fastify's default JSON parser) sees them: a bad byte is a 400 naming its offset,
+ * not a name quietly stored with U+FFFD in it. Typed loosely so that this module needs no HTTP framework.
+ */
+export function strictJsonBody<R>(maxBytes: number, parseJson: (request: R, text: string, done: ParseDone) => void, what = '(body)') {
+  return (request: R, body: string | Buffer, done: ParseDone): void => {
+    const text = decodeUtf8(typeof body === 'string' ? Buffer.from(body) : body, { what, maxBytes });
+    if (!text.ok) {
+      done(Object.assign(new Error(text.error), { statusCode: 400 }), undefined);
+      return;
+    }
+    parseJson(request, text.text, done);
+  };
+}

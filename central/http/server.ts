@@ -8,7 +8,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { decodeUtf8, formatBytes, MAX_HTTP_BODY_BYTES } from '../../policies/input-text.js';
+import { formatBytes, MAX_HTTP_BODY_BYTES, strictJsonBody } from '../../policies/input-text.js';
 import type { CentralBus } from '../bus.js';
 import type { Ingest } from '../ingest.js';
 import type { CentralLink } from '../link.js';
@@ -47,14 +47,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   // name, say): decode strictly here, then parse as fastify would.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const text = decodeUtf8(body as Buffer, { what: 'body', maxBytes: MAX_HTTP_BODY_BYTES });
-    if (!text.ok) {
-      done(Object.assign(new Error(text.error), { statusCode: 400 }), undefined);
-      return;
-    }
-    parseJson(request, text.text, done);
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonBody(MAX_HTTP_BODY_BYTES, parseJson, 'body'));
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 500) deps.logger.error({ err }, 'request failed');

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Hardware } from '../../firmware-bridge/types.js';
 import { formatIssues } from '../../policies/errors.js';
+import { MAX_HTTP_BODY_BYTES, strictJsonBody } from '../../policies/input-text.js';
 import type { GatewayConfig } from '../config.js';
 import { consolePlugin } from '../console/index.js';
 import type { ConsoleDeps } from '../console/index.js';
@@ -59,7 +60,10 @@ export interface LocalApiDeps {
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   // Request logging off: a tap's body holds a card number, and so does a console member lookup.
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: MAX_HTTP_BODY_BYTES });
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonBody(MAX_HTTP_BODY_BYTES, parseJson));
   // Validation is zod's (per route); the schemas on routes are for the OpenAPI document. Responses are plain JSON.
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));

@@ -41,6 +41,11 @@ describe('local API', () => {
     const reader = await app.inject({ method: 'POST', url: '/api/simulate/tap', payload: { uid: '04A1B2C3D4', reader: 'side-door' } });
     expect(reader.statusCode).toBe(400);
     expect(reader.json().errors[0]).toMatch(/^reader: /);
+    // A card number with a byte that is not UTF-8: named, never read as U+FFFD.
+    const bytes = Buffer.concat([Buffer.from('{"uid":"04A1'), Buffer.from([0xc3, 0x28]), Buffer.from('B2C3D4"}')]);
+    const notUtf8 = await app.inject({ method: 'POST', url: '/api/simulate/tap', headers: { 'content-type': 'application/json' }, payload: bytes });
+    expect(notUtf8.statusCode).toBe(400);
+    expect(JSON.stringify(notUtf8.json())).toMatch(/not valid UTF-8 at byte 12/);
     expect(harness.events.filter((e) => e.type === 'access')).toEqual([]);
   });
 });

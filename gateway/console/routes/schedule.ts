@@ -3,7 +3,7 @@
 // decides (valid, this site, newer) and the uplink reports it.
 import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
-import { decodeUtf8, MAX_POLICY_BYTES, parsePolicy } from '../../../policies/index.js';
+import { MAX_POLICY_BYTES, parsePolicy, strictJsonBody } from '../../../policies/index.js';
 import type { Policy } from '../../../policies/index.js';
 import type { ConsoleContext } from '../context.js';
 import { PolicyPreviewBodySchema, PolicySaveBodySchema } from '../schemas.js';
@@ -35,14 +35,7 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
     // These routes (a plugin of their own) decode strictly, then parse as fastify would.
     const parseJson = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: DRAFT_BODY_LIMIT }, (request, body, done) => {
-      const text = decodeUtf8(body as Buffer, { what: '(body)', maxBytes: DRAFT_BODY_LIMIT });
-      if (!text.ok) {
-        done(Object.assign(new Error(text.error), { statusCode: 400 }), undefined);
-        return;
-      }
-      parseJson(request, text.text, done);
-    });
+    app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: DRAFT_BODY_LIMIT }, strictJsonBody(DRAFT_BODY_LIMIT, parseJson));
 
     app.get('/policy', { schema: docs({ summary: 'The policy in force, its version and where it came from (file, console or central)' }), onRequest: ctx.guard('staff') }, async () => {
       const { policy, source } = inForce();

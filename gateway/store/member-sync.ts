@@ -132,7 +132,7 @@ const STAGE_BATCH = 200;
 const CHECK_PAGE = 200;
 const COMPARE_PAGE = 1_000;
 const COUNT_PAGE = 20_000;
-const DELETE_BATCH = 2_000;
+const DELETE_BATCH = 1_000;
 /** A chunk marked with this many entries is being staged (its first rows may be in, its last are not). */
 const PENDING = -1;
 /** The list a snapshot replaced, deleted a batch at a time after the swap (dropping it at once takes ~100 ms). */
@@ -260,12 +260,12 @@ export class MemberSyncStore {
     };
   }
 
-  /** Starts staging a transfer (anything staged before is dropped). */
+  /** Starts staging a transfer (anything staged before is dropped). Not fsynced: lost, it is asked for again. */
   begin(header: TransferHeader, at: Date): void {
-    this.db.transaction(() => {
+    unsynced(this.db, () => {
       this.clear();
       this.q.begin.run(header.transfer, header.kind, header.version, header.base, header.baseHash, header.keyId, header.total, header.count, header.hash, at.toISOString());
-    })();
+    });
   }
 
   /**

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import {
   COMMAND_MAX_AGE_MS,
+  COMMANDS_WITHOUT_MAX_AGE,
   CONTRACT_MAJOR,
   CONTRACT_MESSAGES,
   CONTRACT_MINOR,
@@ -98,7 +99,7 @@ export function buildAsyncApi(): string {
         '',
         `- The prefix is configurable (default \`${DEFAULT_PREFIX}\`). Everything a site publishes or receives is under \`{prefix}/sites/{site}/\`, so a broker ACL confines each site to its own tree (docs/central.md).`,
         '- Events carry a ULID `id`: the gateway resends after an outage until the broker acknowledges (PUBACK); central stores each id once.',
-        `- A command arriving with the retain flag, or whose \`at\` is more than ${COMMAND_MAX_AGE_MS / 1000} s from the gateway clock, is refused with an error reply and changes nothing.`,
+        `- A command arriving with the retain flag, or whose \`at\` is more than ${COMMAND_MAX_AGE_MS / 1000} s from the gateway clock, is refused with an error reply and changes nothing. ${COMMANDS_WITHOUT_MAX_AGE.map((c) => `\`${c}\``).join(' and ')} are taken whatever their \`at\`: they only secure the branch, and a gateway with a wrong clock cannot tell skew from age.`,
         '- Command replies go to the MQTT 5 response topic with the request correlation data; the reply also repeats the command id for MQTT 3.1.1 brokers (the embedded aedes broker).',
         '- Member lists (docs/members.md): central announces the current version on `{prefix}/members/current` (retained, readable by every site). Each branch pulls what it lacks inside its own tree: a request on `members/request`, chunks (or a refusal) on `members/chunk`. A delta from the version it holds when central still keeps the deltas, else a snapshot; a window of chunks at a time, each with its SHA-256; the branch stages them durably and applies the version in one transaction once count and list hash match the announcement. Card numbers never leave central: members are keyed by HMAC-SHA256 with the deployment key, named by `keyId`.',
         `- A member-list request older than ${MEMBER_REQUEST_MAX_AGE_MS / 1000} s by its \`at\` (queued while central was away) is not answered; the branch asks again.`,

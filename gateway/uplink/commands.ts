@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import {
   COMMAND_MAX_AGE_MS,
   COMMAND_NAMES,
+  COMMANDS_WITHOUT_MAX_AGE,
   CONTRACT_MINOR,
   CONTRACT_VERSION,
   contractVersionOf,
@@ -88,8 +89,13 @@ export class CommandHandler {
 
     const age = this.deps.clock.now().getTime() - Date.parse(cmd.at);
     const maxAge = this.deps.maxAgeMs ?? COMMAND_MAX_AGE_MS;
-    if (age > maxAge) return refuse(`stale command: sent ${Math.round(age / 1000)} s ago (limit ${maxAge / 1000} s)`, cmd.id);
-    if (age < -maxAge) return refuse(`command dated ${Math.round(-age / 1000)} s in the future: check the clocks`, cmd.id);
+    if (isKnown(COMMANDS_WITHOUT_MAX_AGE, cmd.command)) {
+      if (Math.abs(age) > maxAge) logger.warn({ commandId: cmd.id, command: cmd.command, ageMs: age }, 'command taken although its time is off: it only secures the branch');
+    } else if (age > maxAge) {
+      return refuse(`stale command: sent ${Math.round(age / 1000)} s ago (limit ${maxAge / 1000} s)`, cmd.id);
+    } else if (age < -maxAge) {
+      return refuse(`command dated ${Math.round(-age / 1000)} s in the future: check the clocks`, cmd.id);
+    }
 
     let result = this.recent.get(cmd.id);
     if (result === undefined) {

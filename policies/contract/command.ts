@@ -20,6 +20,13 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 export const COMMAND_MAX_AGE_MS = 10_000;
 
 /**
+ * Commands that only secure the branch, taken whatever their `at`: a gateway whose clock is wrong (a Pi booted with
+ * no network, say) cannot tell a skewed clock from an old command, and refusing a lockdown for it would be worse than
+ * a late one, which staff lift.
+ */
+export const COMMANDS_WITHOUT_MAX_AGE = ['lock', 'lockdown-on'] as const satisfies readonly CommandName[];
+
+/**
  * `…/command`, to one site, never retained. `unlock` opens the door once (one release time), it does not leave it
  * unlocked. The reply goes to the MQTT 5 response topic with the request's correlation data.
  */

@@ -58,7 +58,7 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     retained: false,
     qos: 1,
     schema: ReceivedCommandSchema,
-    summary: 'A command to one branch; refused when retained or older than 10 s. MQTT 5 response topic + correlation data.',
+    summary: 'A command to one branch; refused when retained, or more than 10 s off the branch clock unless it only secures the branch (lock, lockdown-on). MQTT 5 response topic + correlation data.',
   },
   {
     name: 'commandReply',

@@ -98,6 +98,25 @@ describe('commands', () => {
     expect(calls).toHaveLength(0);
   });
 
+  it('takes lock and lockdown-on whatever the clocks say, while unlock and the rest still need a fresh `at`', async () => {
+    const HOUR = 3600_000;
+    const { h, calls } = handler();
+    // A day behind (a Pi booted without network on the date it last saved), an hour ahead, a year ahead.
+    for (const [i, offset] of [-24 * HOUR, HOUR, 365 * 24 * HOUR].entries()) {
+      const at = new Date(NOW.getTime() + offset).toISOString();
+      const id = (n: number): string => `3b241101-e2bb-4255-8caf-4136c566a9${String(i * 10 + n).padStart(2, '0')}`;
+      for (const [n, command] of (['lock', 'lockdown-on'] as const).entries()) {
+        const answer = await h.handle({ topic: T.command, payload: payload(commandFixture({ id: id(n), command }, at)), retain: false });
+        expect(answer.reply, `${command} at ${offset / HOUR} h`).toEqual({ v: CONTRACT_MINOR, ok: true, id: id(n) });
+      }
+      for (const [n, command] of (['unlock', 'lockdown-off', 'reset-alarms', 'lights-off'] as const).entries()) {
+        const answer = await h.handle({ topic: T.command, payload: payload(commandFixture({ id: id(n + 2), command }, at)), retain: false });
+        expect(answer.reply, `${command} at ${offset / HOUR} h`).toMatchObject({ ok: false, error: expect.stringMatching(/stale command|in the future/) });
+      }
+    }
+    expect(calls.map((c) => (c as { cmd: { command: string } }).cmd.command)).toEqual(['lock', 'lockdown-on', 'lock', 'lockdown-on', 'lock', 'lockdown-on']);
+  });
+
   it('refuses a command on any topic but its own', async () => {
     const { h, calls } = handler();
     const answer = await h.handle({ topic: 'oa/v1/sites/other/command', payload: payload(commandFixture({}, NOW.toISOString())), retain: false });

@@ -109,7 +109,7 @@ export function parseCentralConfig(input: unknown, file = 'config'): CentralConf
  * At most `maxBytes` of a file, stopping one byte past the limit: a FIFO or a device reports no size and never ends.
  * (The gateway has the same reader; central may not import it.)
  */
-function readBounded(path: string, maxBytes: number): { ok: true; bytes: Uint8Array } | { ok: false; error: string } {
+export function readBounded(path: string, maxBytes: number): { ok: true; bytes: Uint8Array } | { ok: false; error: string } {
   let fd: number;
   try {
     fd = openSync(path, 'r');

@@ -1,7 +1,8 @@
 // Central's copy of the deployment key: card numbers in the LMS export are hashed with it before anything is
 // stored, so that the hashes match the ones each gateway makes from a tap. Environment first, then the key file.
-import { readFileSync } from 'node:fs';
 import { DEPLOYMENT_KEY_MIN_BYTES, decodeDeploymentKey } from '../../policies/cards.js';
+import { MAX_KEY_FILE_BYTES } from '../../policies/input-text.js';
+import { readBounded } from '../config.js';
 
 export class DeploymentKeyError extends Error {
   constructor(message: string) {
@@ -20,11 +21,10 @@ export function loadCentralKey(config: { deploymentKeyFile?: string | undefined 
     source = 'OAG_DEPLOYMENT_KEY';
   } else if (config.deploymentKeyFile !== undefined) {
     source = config.deploymentKeyFile;
-    try {
-      text = readFileSync(config.deploymentKeyFile, 'utf8');
-    } catch (error) {
-      throw new DeploymentKeyError(`deploymentKeyFile: cannot read ${config.deploymentKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
+    // Bounded: a key file path that is a FIFO or /dev/zero must fail, not hang the start.
+    const read = readBounded(config.deploymentKeyFile, MAX_KEY_FILE_BYTES);
+    if (!read.ok) throw new DeploymentKeyError(read.error.replace('(file)', `deploymentKeyFile (${config.deploymentKeyFile})`));
+    text = Buffer.from(read.bytes).toString('utf8');
   } else {
     return null;
   }

@@ -1,11 +1,12 @@
 // The online check: for a card the member list does not know, ask the LMS over SIP2, within a short deadline,
 // and remember the answer for a while. The access path calls it only for unknown cards, so the hot path for
 // known cards is the same synchronous lookup as without SIP2; a pending check holds up no other tap.
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Member } from '../../policies/types.js';
 import { pseudonym } from '../core/cards.js';
 import { ConfigError } from '../config.js';
+import { readFileBytes, readTextFile } from '../policy-file.js';
+import { MAX_KEY_FILE_BYTES } from '../../policies/input-text.js';
 import { PatronCache } from './cache.js';
 import type { CacheClock } from './cache.js';
 import { Sip2Client } from './client.js';
@@ -139,11 +140,10 @@ export function loadSip2Password(config: Pick<Sip2Config, 'passwordFile'>, env: 
     source = 'OAG_SIP2_PASSWORD';
   } else if (config.passwordFile !== undefined) {
     source = 'sip2.passwordFile';
-    try {
-      password = readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (error) {
-      throw new ConfigError('sip2', [`sip2.passwordFile: cannot read ${config.passwordFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
-    }
+    // Bounded: a path that is a FIFO or /dev/zero must fail, not hang the extension's start.
+    const read = readTextFile(config.passwordFile, { what: `sip2.passwordFile (${config.passwordFile})`, maxBytes: MAX_KEY_FILE_BYTES });
+    if (!read.ok) throw new ConfigError('sip2', [read.error]);
+    password = read.text.replace(/\r?\n$/, '');
   } else {
     throw new ConfigError('sip2', ['OAG_SIP2_PASSWORD: not set (and no sip2.passwordFile in the config)']);
   }
@@ -157,11 +157,9 @@ function tlsOptions(config: Sip2Config): ConnectionOptions | undefined {
   const options: ConnectionOptions = { rejectUnauthorized: config.tls.rejectUnauthorized };
   if (config.tls.servername !== undefined) options.servername = config.tls.servername;
   if (config.tls.ca !== undefined) {
-    try {
-      options.ca = readFileSync(config.tls.ca);
-    } catch (error) {
-      throw new ConfigError('sip2', [`sip2.tls.ca: cannot read ${config.tls.ca}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
-    }
+    const read = readFileBytes(config.tls.ca, { what: `sip2.tls.ca (${config.tls.ca})`, maxBytes: 1024 * 1024 });
+    if (!read.ok) throw new ConfigError('sip2', [read.error]);
+    options.ca = Buffer.from(read.bytes);
   }
   return options;
 }

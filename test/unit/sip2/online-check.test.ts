@@ -171,11 +171,13 @@ describe('SIP2 password and construction', () => {
       'OAG_SIP2_PASSWORD: not set (and no sip2.passwordFile in the config)',
     ]);
     expect(errors(() => loadSip2Password({ passwordFile: '/nonexistent/sip2.pw' }, {}))).toEqual([
-      'sip2.passwordFile: cannot read /nonexistent/sip2.pw: ENOENT',
+      'sip2.passwordFile (/nonexistent/sip2.pw): cannot read: ENOENT',
     ]);
+    // A device that never ends is refused at the limit, not read until memory runs out.
+    expect(errors(() => loadSip2Password({ passwordFile: '/dev/zero' }, {}))[0]).toMatch(/^sip2\.passwordFile \(\/dev\/zero\): too large/);
     const withCa = { ...config, tls: { ca: '/nonexistent/ca.pem', rejectUnauthorized: true } };
     expect(errors(() => createOnlineCheck(withCa, { clock: { now: () => new Date(0) }, logger: silent, env: { OAG_SIP2_PASSWORD: 'pw' } }))).toEqual([
-      'sip2.tls.ca: cannot read /nonexistent/ca.pem: ENOENT',
+      'sip2.tls.ca (/nonexistent/ca.pem): cannot read: ENOENT',
     ]);
   });
 });

@@ -8,7 +8,7 @@ import { CLOCK_TRUST_DEFAULTS, CLOCK_TRUST_SOURCES } from './core/clock-trust.js
 import { formatIssues } from '../policies/errors.js';
 import { checkTextSize, MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, parseYamlDocument } from '../policies/input-text.js';
 import { MemberImportMappingSchema } from './members/mapping.js';
-import { readTextFile } from './policy-file.js';
+import { readFileBytes, readTextFile } from './policy-file.js';
 import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
 
@@ -183,6 +183,40 @@ export function loadGatewayConfig(path: string): GatewayConfig {
   const read = readTextFile(path, { what: '(file)', maxBytes: MAX_CONFIG_BYTES });
   if (!read.ok) throw new ConfigError(path, [read.error]);
   return checkGatewayConfigText(read.text, path, dirname(resolve(path)));
+}
+
+/**
+ * Every file the config names besides the policy, read as the gateway would read it: what `oag check-config`
+ * refuses up front, because the running gateway only raises it as an alarm (a missing MQTT password file is the
+ * `uplink-failed` alarm and a branch that central never hears from). `env` stands for the service's environment:
+ * a secret given there needs no file.
+ */
+export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  const errors: string[] = [];
+  const check = (setting: string, path: string | undefined): void => {
+    if (path === undefined) return;
+    const read = readFileBytes(path, { what: `${setting} (${path})`, maxBytes: 1024 * 1024 });
+    if (!read.ok) errors.push(read.error);
+  };
+  check('mqtt.passwordFile', config.mqtt?.passwordFile);
+  check('mqtt.tls.ca', config.mqtt?.tls?.ca);
+  check('mqtt.tls.cert', config.mqtt?.tls?.cert);
+  check('mqtt.tls.key', config.mqtt?.tls?.key);
+  if (config.sip2 !== undefined && (env.OAG_SIP2_PASSWORD ?? '') === '') {
+    if (config.sip2.passwordFile === undefined) errors.push('sip2: no password (set OAG_SIP2_PASSWORD for the service, or sip2.passwordFile)');
+    check('sip2.passwordFile', config.sip2.passwordFile);
+  }
+  if (config.sip2 !== undefined && typeof config.sip2.tls === 'object') check('sip2.tls.ca', config.sip2.tls.ca);
+  // Without a key file the key comes from the service's environment (systemd's EnvironmentFile), not seen here.
+  if (config.deploymentKeyFile !== undefined && (env.OAG_DEPLOYMENT_KEY ?? '') === '') {
+    try {
+      loadDeploymentKey(config, env);
+    } catch (error) {
+      if (error instanceof ConfigError) errors.push(...error.errors);
+      else throw error;
+    }
+  }
+  return errors;
 }
 
 /**

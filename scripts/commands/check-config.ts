@@ -2,12 +2,14 @@
 // content: a policy has `schedule`. Errors are `path: reason`, one per line on stderr; exit 1 when invalid.
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { GatewayConfig } from '../../gateway/config.js';
 import { readTextFile } from '../../gateway/policy-file.js';
 import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy } from '../../policies/index.js';
 import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
 
 interface GatewayConfigModule {
-  checkGatewayConfigText(text: string, file?: string, baseDir?: string): { site: string; policyFile: string };
+  checkGatewayConfigText(text: string, file?: string, baseDir?: string): GatewayConfig;
+  checkReferencedFiles(config: GatewayConfig, env?: NodeJS.ProcessEnv): string[];
 }
 
 function isConfigError(error: unknown): error is Error & { errors: string[] } {
@@ -50,7 +52,7 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo): Pr
     io.err(`${file}: not a policy (no schedule), and the gateway config checker could not load: ${(error as Error).message}\n`);
     return 1;
   }
-  let config: { site: string; policyFile: string };
+  let config: GatewayConfig;
   try {
     config = gateway.checkGatewayConfigText(text, file, dirname(resolve(file)));
   } catch (error) {
@@ -65,6 +67,12 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo): Pr
   if (!policy) return 1;
   if (policy.site !== config.site) {
     io.err(`policyFile: policy is for site "${policy.site}", this gateway is "${config.site}"\n`);
+    return 1;
+  }
+  // The files it names, as the service would read them: the running gateway would only raise these as alarms.
+  const fileErrors = gateway.checkReferencedFiles(config, process.env);
+  if (fileErrors.length > 0) {
+    for (const line of fileErrors) io.err(`${line}\n`);
     return 1;
   }
   io.out(`ok: gateway ${config.site}, policy ${policy.site} v${policy.version}\n`);

@@ -129,6 +129,26 @@ describe('oag check-config (in process)', () => {
     expect(io.stderr).toContain('bogus: unknown key');
   });
 
+  it('refuses a gateway config whose MQTT password file or key file cannot be read, naming each', async () => {
+    const file = join(tmp, 'gateway-files.yaml');
+    writeFileSync(join(tmp, 'town.yaml'), readFileSync(join(ROOT, 'policies/examples/town.yaml')));
+    writeFileSync(
+      file,
+      'site: town-central\npolicyFile: town.yaml\ndeploymentKeyFile: nokey.hex\nmqtt: { url: "mqtts://broker.example:8883", username: town-central, passwordFile: /nonexistent/mqtt.pw }\n',
+    );
+    const io = capture();
+    const saved = process.env.OAG_DEPLOYMENT_KEY;
+    delete process.env.OAG_DEPLOYMENT_KEY;
+    try {
+      expect(await runCheckConfig(file, io)).toBe(1);
+    } finally {
+      if (saved !== undefined) process.env.OAG_DEPLOYMENT_KEY = saved;
+    }
+    expect(io.stderr).toContain('mqtt.passwordFile (/nonexistent/mqtt.pw): cannot read: ENOENT');
+    expect(io.stderr).toMatch(/deploymentKeyFile \(.*nokey\.hex\): cannot read: ENOENT/);
+    expect(io.stdout).toBe('');
+  });
+
   it('reports a missing file', async () => {
     const io = capture();
     expect(await runCheckConfig(join(tmp, 'missing.yaml'), io)).toBe(1);

@@ -15,6 +15,8 @@ export interface GatewayCommand {
 
 export type CommandResult = { ok: true } | { ok: false; error: string };
 
+export const LOCK_WHILE_STAFFED = 'the branch is staffed: the schedule holds the door free, so nothing was locked; use lockdown to lock it';
+
 export function runCommand(gateway: Gateway, { command, text }: GatewayCommand, actor: string): CommandResult {
   const refused = refusedInEmergency(gateway, command);
   if (refused !== undefined) return refused;
@@ -25,6 +27,9 @@ export function runCommand(gateway: Gateway, { command, text }: GatewayCommand, 
       gateway.events.record('staff', { action: 'unlock', actor });
       return { ok: true };
     case 'lock':
+      // Staffed hours hold the door free by the schedule: "ok" with the door still free would tell staff or central
+      // that it is locked. Lockdown is the way to lock it then, and it says what it does.
+      if (gateway.door.currentRegime === 'free') return { ok: false, error: LOCK_WHILE_STAFFED };
       gateway.door.lockNow();
       gateway.events.record('staff', { action: 'lock', actor });
       return { ok: true };

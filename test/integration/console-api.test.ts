@@ -227,6 +227,18 @@ describe('running the building', () => {
     );
   });
 
+  it('answers "lock" while the branch is staffed with what it did (nothing) and how to lock it', async () => {
+    const staffedAllDay = { ...OPEN_ALL_DAY, schedule: { weekly: { wed: [{ from: '00:00', to: '24:00', mode: 'staffed' }] } } };
+    const { c, staff } = await withStaffAndManager({ policy: staffedAllDay });
+    const lock = await c.call(staff, 'POST', '/api/console/commands', { command: 'lock' });
+    expect(lock.statusCode).toBe(409);
+    expect(lock.json().error).toBe('the branch is staffed: the schedule holds the door free, so nothing was locked; use lockdown to lock it');
+    expect(c.harness.doorRelayActive()).toBe(true);
+    expect(staffEvents(c).filter((e) => e.action !== 'login')).toEqual([]);
+    const state = await c.call(staff, 'GET', '/api/console/state');
+    expect(state.json()).toMatchObject({ state: { mode: 'staffed', door: 'unlocked' }, branch: { clockUntrusted: 'deny' } });
+  });
+
   it('shows the branch now: mode and until when, door, lights, inside vs capacity, alarms, readers, uplink, clock', async () => {
     const { c, staff } = await withStaffAndManager({
       policy: { ...OPEN_ALL_DAY, schedule: { weekly: { wed: [{ from: '08:00', to: '20:00', mode: 'open-access' }] } }, rules: { capacity: 40 } },

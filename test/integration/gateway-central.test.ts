@@ -13,6 +13,8 @@ import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
+import { systemClock } from '../../gateway/core/clock.js';
+import { LOCK_WHILE_STAFFED } from '../../gateway/core/commands.js';
 import { EventSchema } from '../../policies/contract/events.js';
 import { adult, TEST_KEY_HEX } from '../helpers/gateway-harness.js';
 
@@ -128,5 +130,66 @@ describe('gateway and central over MQTT', () => {
     const refused = gateway.store.events.query({ limit: 5, types: ['policy'] })[0]?.data;
     expect(refused).toMatchObject({ result: 'refused', source: 'central', version: 3 });
     expect(String(refused?.error)).toContain('schedule.weekly.mon[0].to: must be after from');
+  });
+});
+
+describe('a branch whose clock is a day behind central', () => {
+  const STAFFED_ALWAYS: Record<string, unknown> = {
+    ...town,
+    schedule: { weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'staffed' }]])) },
+  };
+  let dir: string;
+  let central: RunningCentral;
+  let gateway: RunningGateway;
+  const command = async (name: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const response = await fetch(new URL('/api/sites/town-central/commands', central.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command: name, actor: 'central-team' }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oag-e2e-skew-'));
+    central = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }), {
+      clock: { now: () => new Date() },
+      logger: pino({ level: 'silent' }),
+    });
+    writeFileSync(join(dir, 'policy.yaml'), stringify(STAFFED_ALWAYS));
+    const config = parseGatewayConfig({
+      site: 'town-central',
+      policyFile: join(dir, 'policy.yaml'),
+      store: { path: join(dir, 'gateway.sqlite') },
+      clock: { trust: 'trusted' },
+      http: { enabled: false },
+      log: { level: 'silent' },
+      hardware: { inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+      mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100 },
+    });
+    const dayBehind = { ...systemClock, now: () => new Date(Date.now() - 86_400_000) };
+    gateway = await startGateway(config, { clock: dayBehind, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
+    await until(async () => (await fetch(new URL('/api/sites/town-central', central.httpUrl))).status === 200, 'the branch to appear at central');
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await central?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an unlock for its age, tells central that lock does nothing while staffed, and takes a lockdown all the same', async () => {
+    expect(gateway.gateway.door.state).toBe('unlocked');
+    const unlock = await command('unlock');
+    expect(unlock).toMatchObject({ status: 200, body: { ok: false, error: expect.stringMatching(/^command dated 86400 s in the future/) } });
+
+    const lock = await command('lock');
+    expect(lock).toMatchObject({ status: 200, body: { ok: false, error: LOCK_WHILE_STAFFED } });
+    expect(gateway.hardware.outputs.door.active).toBe(true);
+
+    const lockdown = await command('lockdown-on');
+    expect(lockdown).toMatchObject({ status: 200, body: { ok: true } });
+    expect(gateway.gateway.mode).toBe('lockdown');
+    expect(gateway.hardware.outputs.door.active).toBe(false);
   });
 });

@@ -1,9 +1,10 @@
 // The edges of the door's rules on the real gateway (real SQLite file, simulated drivers, fake time): a clock that
-// cannot be believed in staffed hours, and staff cards that are blocked or expired.
+// cannot be believed in staffed hours, staff cards that are blocked or expired, and `lock` while staffed.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClockProbeIo } from '../../gateway/core/clock-trust.js';
+import { LOCK_WHILE_STAFFED } from '../../gateway/core/commands.js';
 import { removeDir, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
@@ -177,5 +178,37 @@ describe('staff cards that are blocked or expired', () => {
     await vi.advanceTimersByTimeAsync(5000);
     h.tap(STAFF);
     expect(h.reasons().at(-1)).toBe('staff');
+  });
+});
+
+describe('lock', () => {
+  const staffLocks = (h: Harness): number => h.events.filter((e) => e.type === 'staff' && e.action === 'lock').length;
+
+  it('while staffed, says the schedule holds the door free and changes nothing', async () => {
+    const h = await start('11:00');
+    const { gateway } = h.running;
+    expect(gateway.execute({ command: 'lock' }, 'manager')).toEqual({ ok: false, error: LOCK_WHILE_STAFFED });
+    expect(gateway.door.state).toBe('unlocked');
+    expect(h.doorRelayActive()).toBe(true);
+    expect(staffLocks(h)).toBe(0);
+    // What it points to does lock the door.
+    expect(gateway.execute({ command: 'lockdown-on' }, 'manager')).toEqual({ ok: true });
+    expect(h.doorRelayActive()).toBe(false);
+  });
+
+  it('ends an unlock at once in open access, and a staff pulse in staffed hours on an untrusted clock', async () => {
+    let h = await start('19:00');
+    expect(h.running.gateway.execute({ command: 'unlock' }, 'manager')).toEqual({ ok: true });
+    expect(h.doorRelayActive()).toBe(true);
+    expect(h.running.gateway.execute({ command: 'lock' }, 'manager')).toEqual({ ok: true });
+    expect(h.doorRelayActive()).toBe(false);
+    expect(staffLocks(h)).toBe(1);
+    await h.stop();
+
+    h = await start('11:00', { clock: fakeTimesyncd() });
+    h.tap(STAFF);
+    expect(h.doorRelayActive()).toBe(true);
+    expect(h.running.gateway.execute({ command: 'lock' }, 'manager')).toEqual({ ok: true });
+    expect(h.doorRelayActive()).toBe(false);
   });
 });

@@ -11,7 +11,8 @@ import { docs } from '../zod-route.js';
 
 export interface ConsoleStatus {
   state: GatewayState;
-  branch: { site: string; name: string | null; timezone: string };
+  /** `clockUntrusted`: the policy's rule, which decides what an untrusted clock does to the door. */
+  branch: { site: string; name: string | null; timezone: string; clockUntrusted: 'deny' | 'allow' };
   /** The schedule's next changes (lockdown and emergency aside). */
   next: Array<{ at: string; to: string }>;
 }
@@ -23,7 +24,7 @@ export function consoleStatus(ctx: ConsoleContext): ConsoleStatus {
   const state = ctx.gateway.state;
   return {
     state,
-    branch: { site: state.site, name: policy.name ?? null, timezone: policy.timezone },
+    branch: { site: state.site, name: policy.name ?? null, timezone: policy.timezone, clockUntrusted: policy.rules.clockUntrusted },
     next: upcoming(policy, ctx.clock.now(), 8)
       .slice(0, 3)
       .map((t) => ({ at: t.at.toISOString(), to: t.to })),

@@ -5,6 +5,11 @@ import { ApiError, post } from '../lib/api.js';
 import { notify, useConfirm } from '../lib/ui.js';
 import { ALARM_LABELS, DOOR_LABELS, MODE_HINTS, MODE_LABELS, time, when } from '../lib/format.js';
 
+/** Staffed hours with a clock the policy will not trust: the door stays locked, which the banner must not hide. */
+function clockHoldsDoor({ state, branch }) {
+  return state.mode === 'staffed' && !state.clock.trusted && branch.clockUntrusted === 'deny';
+}
+
 function untilText(status) {
   const { state, next, branch } = status;
   if (state.mode === 'lockdown') return 'Until lockdown is lifted';
@@ -34,6 +39,7 @@ function Occupancy({ occupancy }) {
 
 const ACTIONS = {
   unlock: { label: 'Unlock once', title: 'Unlock the door once?', body: 'The door unlocks for a few seconds to let one person in, then locks again.', confirm: 'Unlock once', done: 'Door unlocked once' },
+  lock: { label: 'Lock now', title: 'Lock the door now?', body: 'Ends an unlock at once. In staffed hours the schedule holds the door free and the gateway says so instead: use Lockdown to lock it then.', confirm: 'Lock now', done: 'Door locked' },
   'lockdown-on': { label: 'Lockdown', title: 'Start lockdown?', body: 'Nobody is let in, not even staff cards, until lockdown is lifted. The exit still opens.', confirm: 'Start lockdown', done: 'Lockdown is on', danger: true },
   'lockdown-off': { label: 'Lift lockdown', title: 'Lift lockdown?', body: 'The door goes back to the schedule.', confirm: 'Lift lockdown', done: 'Lockdown lifted' },
   'lights-on': { label: 'Lights on', title: 'Turn the lights on?', body: 'The lights stay on until turned off or the closing sequence ends.', confirm: 'Turn lights on', done: 'Lights on' },
@@ -72,6 +78,7 @@ function Actions({ state, username, onDone }) {
     <h2 id="actions-title">Run the building</h2>
     <div class="action-grid">
       ${button('unlock', 'primary')}
+      ${button('lock')}
       ${lockdown ? button('lockdown-off', 'primary') : button('lockdown-on', 'danger-outline')}
       ${state.lights ? button('lights-off') : button('lights-on')}
       ${button('reset-occupancy')}
@@ -105,7 +112,9 @@ export function NowPage({ session, status, recent }) {
       <p class="banner-kicker">The branch is</p>
       <h2 id="mode-title" class="banner-mode">${MODE_LABELS[state.mode]}</h2>
       <p class="banner-until">${untilText(status)}</p>
-      <p class="banner-hint">${MODE_HINTS[state.mode]}</p>
+      <p class="banner-hint">${clockHoldsDoor(status)
+        ? 'Staff on duty, but the clock is not synchronised: the door stays locked. Staff cards open it; the exit always does.'
+        : MODE_HINTS[state.mode]}</p>
     </section>
 
     ${state.alarms.length > 0 && html`<section class="alarms" role="alert" aria-labelledby="alarms-title">
@@ -126,7 +135,9 @@ export function NowPage({ session, status, recent }) {
         ${state.uplink !== null && !state.uplink.connected && html`<p class="tile-note">Doors keep working; events wait and are sent later.</p>`}
       <//>
       <${Tile} label="Clock" value=${state.clock.trusted ? 'Synchronised' : 'Not synchronised'} tone=${state.clock.trusted ? 'ok' : 'warn'}>
-        ${!state.clock.trusted && html`<p class="tile-note">Unstaffed entry follows the clock rule (refused by default).</p>`}
+        ${!state.clock.trusted && html`<p class="tile-note">${branch.clockUntrusted === 'deny'
+          ? 'Members are refused and the door stays locked, staffed hours included, until it is. Staff cards still open it.'
+          : 'The policy lets members in anyway (its clock rule is allow).'}</p>`}
       <//>
     </div>
 

@@ -293,7 +293,7 @@ install_units() {
     render_unit "$unit" | update_file 0644 root:root "$UNIT_DIR/$unit"
   done
   if [[ $WITH_HW_WATCHDOG -eq 1 ]]; then
-    update_file 0644 root:root "$ETC/systemd/system.conf.d/oag-hardware-watchdog.conf" <"$SOURCE/systemd/system.conf.d/oag-hardware-watchdog.conf"
+    update_file 0644 root:root "$ETC/systemd/system.conf.d/oag-hardware-watchdog.conf" <"$SOURCE/scripts/pi/system.conf.d/oag-hardware-watchdog.conf"
   fi
 }
 

@@ -39,6 +39,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // The largest body any route takes is a policy; fastify's default would be 1 MiB.
     bodyLimit: MAX_HTTP_BODY_BYTES,
+    // A dashboard left open holds a live-update stream for ever: a stop must not wait for the browser.
+    forceCloseConnections: true,
   });
   // Validation is zod's (zod-route.ts); responses are plain JSON.
   app.setValidatorCompiler(() => () => true);

@@ -30,7 +30,7 @@ export class PcscUnavailableError extends Error {
   constructor(cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(
-      `PC/SC reader unavailable: nfc-pcsc could not be loaded (install libpcsclite-dev and pcscd, then npm rebuild nfc-pcsc): ${reason}`,
+      `PC/SC reader unavailable: nfc-pcsc could not be loaded (install libpcsclite-dev and pcscd, then run npm install again: npm skips nfc-pcsc when libpcsclite-dev is missing, and npm rebuild does not bring it back): ${reason}`,
       { cause },
     );
     this.name = 'PcscUnavailableError';

@@ -1,5 +1,5 @@
 // Every event goes through here: numbered, put in the in-memory buffer, logged, and told on the bus. The store
-// writer (gateway/extensions/store-writer.ts) takes it from the buffer into the SQLite outbox at once, so that
+// writer (the storage extension, gateway/extensions/storage.ts) takes it from the buffer into the SQLite outbox at once, so that
 // normally an event is on disk when `record` returns; while storage fails, the buffer keeps it until storage is
 // back. Recording therefore never fails because of the disk. Card numbers never reach this module: only hashes
 // and pseudonyms.

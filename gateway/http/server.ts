@@ -60,7 +60,8 @@ export interface LocalApiDeps {
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   // Request logging off: a tap's body holds a card number, and so does a console member lookup.
-  const app = Fastify({ logger: false, bodyLimit: MAX_HTTP_BODY_BYTES });
+  // forceCloseConnections: a console left open holds a live status stream; a stop must not wait for the browser.
+  const app = Fastify({ logger: false, bodyLimit: MAX_HTTP_BODY_BYTES, forceCloseConnections: true });
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonBody(MAX_HTTP_BODY_BYTES, parseJson));

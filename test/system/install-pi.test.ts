@@ -109,7 +109,7 @@ describe('install-pi.sh --dry-run', () => {
     expect(enableAt).toBeGreaterThan(reloadAt);
     expect(startAt).toBeGreaterThan(enableAt);
     expect(all).toContain(`${etc}/systemd/system.conf.d/oag-hardware-watchdog.conf`);
-    // The drop-in's own content, read from systemd/system.conf.d/ in the checkout.
+    // The drop-in's own content, read from scripts/pi/system.conf.d/ in the checkout.
     expect(stdout).toContain('    | RuntimeWatchdogSec=14s');
     expect(all).not.toContain('oag-central');
 

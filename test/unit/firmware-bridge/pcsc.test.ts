@@ -244,7 +244,7 @@ describe('PC/SC card reader', () => {
       { logger, drivers: { loadNfc: () => Promise.reject(new PcscUnavailableError(new Error('libpcsclite.so.1: cannot open shared object file'))) } },
     );
     const message =
-      'PC/SC reader unavailable: nfc-pcsc could not be loaded (install libpcsclite-dev and pcscd, then npm rebuild nfc-pcsc): libpcsclite.so.1: cannot open shared object file';
+      'PC/SC reader unavailable: nfc-pcsc could not be loaded (install libpcsclite-dev and pcscd, then run npm install again: npm skips nfc-pcsc when libpcsclite-dev is missing, and npm rebuild does not bring it back): libpcsclite.so.1: cannot open shared object file';
     expect(lines.filter((l) => l.level === 'error').map((l) => l.msg)).toContain(message);
     const statuses: ReaderStatus[] = [];
     const taps: CardTap[] = [];
@@ -267,6 +267,6 @@ describe('PC/SC card reader', () => {
       (error: Error) => ({ message: error.message }),
     );
     if ('loaded' in outcome) expect(outcome.loaded).toBe(true);
-    else expect(outcome.message).toMatch(/^PC\/SC reader unavailable: nfc-pcsc could not be loaded \(install libpcsclite-dev and pcscd, then npm rebuild nfc-pcsc\): /);
+    else expect(outcome.message).toMatch(/^PC\/SC reader unavailable: nfc-pcsc could not be loaded \(install libpcsclite-dev and pcscd, then run npm install again: npm skips nfc-pcsc when libpcsclite-dev is missing, and npm rebuild does not bring it back\): /);
   });
 });

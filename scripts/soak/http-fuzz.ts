@@ -80,6 +80,12 @@ interface RouteModel {
   accepts?: (input: { body: unknown; query: Record<string, string>; params: Record<string, string> }) => boolean;
   /** Accepted inputs are sent anyway, this share of the time (they only leave a refusal behind). */
   sendAccepted?: number;
+  /**
+   * Judge a body as the gateway reads it: invalid UTF-8 replaced by U+FFFD rather than refused. For the routes
+   * behind a scrypt (sign-in, password), where such a body costs a hash like any well-formed one; elsewhere a
+   * body that is not UTF-8 counts as malformed, and its acceptance shows as a state change.
+   */
+  lenientUtf8?: boolean;
 }
 
 function ok<S extends z.ZodType>(schema: S, value: unknown): boolean {
@@ -92,8 +98,13 @@ function routeModels(site: string): Record<string, RouteModel> {
   const logQuery = { types: 'access,alarm', limit: '20', from: '2026-01-01T00:00', to: '2026-12-31T23:59', before: '01JAAAAAAAAAAAAAAAAAAAAAAA' };
   return {
     'POST /api/simulate/tap': { body: { uid: '04A1B2C3D4E5F6', reader: 'entry' }, accepts: ({ body }) => ok(SimulatedTapSchema, body), sendAccepted: 1 },
-    'POST /api/console/login': { body: { username: 'soak-manager', password: 'not the password' }, accepts: ({ body }) => ok(LoginBodySchema, body), sendAccepted: 0.01 },
-    'POST /api/console/password': { body: { current: 'not the password', password: 'a new long password' }, accepts: ({ body }) => ok(PasswordChangeBodySchema, body), sendAccepted: 0.01 },
+    'POST /api/console/login': { body: { username: 'soak-manager', password: 'not the password' }, accepts: ({ body }) => ok(LoginBodySchema, body), sendAccepted: 0.01, lenientUtf8: true },
+    'POST /api/console/password': {
+      body: { current: 'not the password', password: 'a new long password' },
+      accepts: ({ body }) => ok(PasswordChangeBodySchema, body),
+      sendAccepted: 0.01,
+      lenientUtf8: true,
+    },
     'POST /api/console/commands': { body: { command: 'lights-on' }, accepts: ({ body }) => ok(CommandBodySchema, body) },
     'POST /api/console/policy/preview': { body: { policy: draft }, accepts: ({ body }) => ok(PolicyPreviewBodySchema, body), sendAccepted: 1 },
     'PUT /api/console/policy': { body: { baseVersion: 1, policy: draft }, accepts: ({ body }) => ok(PolicySaveBodySchema, body) },
@@ -123,10 +134,10 @@ function routeModels(site: string): Record<string, RouteModel> {
 
 const NOT_JSON = Symbol('not JSON');
 
-function parseJson(bytes: Buffer | undefined): unknown {
+function parseJson(bytes: Buffer | undefined, lenient = false): unknown {
   if (bytes === undefined || bytes.length === 0) return undefined;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
+    return JSON.parse(new TextDecoder('utf-8', { fatal: !lenient }).decode(bytes)) as unknown;
   } catch {
     return NOT_JSON;
   }
@@ -192,7 +203,7 @@ export class RequestMaker {
       body = malformedJson(rng, {}).bytes;
       strategy = 'unexpected-body';
     }
-    const parsedBody = parseJson(body);
+    const parsedBody = parseJson(body, model.lenientUtf8 === true);
     if (!forceBroken && model.accepts !== undefined && model.accepts({ body: parsedBody, query, params })) {
       if (!rng.chance(model.sendAccepted ?? 0)) return undefined;
       strategy = `${strategy} (schema-valid)`;
@@ -223,7 +234,8 @@ export class RequestMaker {
       const n = 1 + Math.floor(this.loginCount++ / 8);
       spec.localAddress = `127.${1 + ((n >> 16) & 0x7f)}.${(n >> 8) & 0xff}.${n & 0xff}`;
     }
-    if (rng.chance(0.03)) {
+    // Few: a broken request head often leaves the server waiting for bytes that never come (until the timeout).
+    if (rng.chance(0.01)) {
       spec.raw = rawRequest(rng, spec);
       strategy = `raw ${strategy}`;
     }
@@ -251,8 +263,8 @@ const keepAlive = new Agent({ keepAlive: true, maxSockets: 32 });
  * connection the server had already closed (after a refused body, say) fails with ECONNRESET before the request
  * was read: such a request is sent once more on a connection of its own.
  */
-export async function send(port: number, spec: RequestSpec, timeoutMs = 10_000): Promise<Answer> {
-  if (spec.raw !== undefined) return sendRaw(port, spec.raw, Math.min(timeoutMs, 3000));
+export async function send(port: number, spec: RequestSpec, timeoutMs = 30_000): Promise<Answer> {
+  if (spec.raw !== undefined) return sendRaw(port, spec.raw, Math.min(timeoutMs, 1000));
   const first = await sendOnce(port, spec, timeoutMs, spec.localAddress === undefined);
   if (first.status === 0 && spec.localAddress === undefined && ['ECONNRESET', 'EPIPE'].includes(first.error ?? '')) return sendOnce(port, spec, timeoutMs, false);
   return first;
@@ -297,6 +309,8 @@ function sendOnce(port: number, spec: RequestSpec, timeoutMs: number, reuse: boo
       done({ status: -1, error: (error as NodeJS.ErrnoException).code ?? 'client refused' });
       return;
     }
+    // Headers and body leave in one segment and nothing waits for a delayed ACK (Nagle would add tens of ms).
+    req.on('socket', (socket) => socket.setNoDelay(true));
     req.on('timeout', () => {
       req.destroy(new Error('timeout'));
     });

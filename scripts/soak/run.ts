@@ -153,6 +153,7 @@ async function main(): Promise<number> {
   let fuzzGateway: GatewayProcess | undefined;
   let importStore: Store | undefined;
   let current: SurfaceRow | undefined;
+  const children = (): number[] => [...GatewayProcess.live(), ...(broker !== undefined && broker.pid() > 0 ? [broker.pid()] : [])];
   // An exception nobody caught while a surface in this process was being fed is that surface's crash.
   const onUncaught = (error: unknown): void => {
     if (current !== undefined) current.crashes += 1;
@@ -160,6 +161,21 @@ async function main(): Promise<number> {
   };
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
+  // Ctrl-C: the gateways and the broker are this run's children; they go with it, by pid.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    console.log(`\n${signal}: stopping; the work folder stays: ${work}`);
+    for (const pid of children()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    if (broker !== undefined) rmSync(broker.dir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 
   try {
     broker = await startMosquitto({ users: PASSWORDS, centralUser: 'central' });
@@ -287,7 +303,7 @@ async function main(): Promise<number> {
           await recover(row, { lastInputs: window.slice(-20) });
           baseline = await watch.take();
         } else {
-          // A well-formed request that got no answer at all (the connection dropped, or nothing within 10 s) while
+          // A well-formed request that got no answer at all (the connection dropped, or nothing within 30 s) while
           // the gateway ran on counts with the 5xx: it is the same failure, told worse.
           for (const { error, request } of noAnswer) {
             row.serverErrors += 1;
@@ -466,6 +482,8 @@ async function main(): Promise<number> {
       () => rng.next(),
     );
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     process.off('uncaughtException', onUncaught);
     process.off('unhandledRejection', onUncaught);
     if (fuzzGateway?.running) await fuzzGateway.stop('SIGKILL');
@@ -539,7 +557,7 @@ function report(rows: SurfaceRow[], faults: FaultCounts | undefined, targets: { 
   console.log(
     '\ncrash = the gateway process exited (restarted, and the run goes on), or the function under test threw instead of\n' +
       'answering (check-config: exit status 0/1; import: a summary or ImportError; CLI: a signal, another status, a stack);\n' +
-      '5xx = an answer of 500 or more, or no answer at all to a request the client could send (connection dropped, 10 s);\n' +
+      '5xx = an answer of 500 or more, or no answer at all to a request the client could send (connection dropped, 30 s);\n' +
       'valid skipped = inputs the route\'s own schema accepts, so not malformed, and not sent (a few are: see http-fuzz.ts).'
   );
   console.log(

@@ -97,6 +97,7 @@ export interface GatewayState {
 }
 
 export class GatewayProcess {
+  private static readonly running = new Set<GatewayProcess>();
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly url: string;
@@ -109,6 +110,13 @@ export class GatewayProcess {
     this.child = child;
     this.url = `http://127.0.0.1:${port}`;
     this.exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));
+    GatewayProcess.running.add(this);
+    void this.exited.then(() => GatewayProcess.running.delete(this));
+  }
+
+  /** The pids of every gateway started here that has not exited (for a run interrupted by Ctrl-C). */
+  static live(): number[] {
+    return [...GatewayProcess.running].map((g) => g.child.pid).filter((pid): pid is number => pid !== undefined);
   }
 
   /** Spawns `oag gateway --config FILE`; its stdout and stderr are appended to `logPath`. Resolves once it answers. */

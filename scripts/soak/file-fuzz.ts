@@ -18,7 +18,10 @@ import { mutateText, mutateValue } from './mutate.js';
 
 export const STACK_LINE = /^\s+at /m;
 
-export function configTemplate(site: string): string {
+/** A gateway config whose every named file exists in `dir` (check-config reads them all), so a valid one passes. */
+export function configTemplate(site: string, dir: string): string {
+  writeFileSync(join(dir, 'mqtt-password'), 'soak-password\n');
+  writeFileSync(join(dir, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nsoak\n-----END CERTIFICATE-----\n');
   return stringify({
     site,
     policyFile: 'policy.yaml',
@@ -28,11 +31,11 @@ export function configTemplate(site: string): string {
     http: { host: '127.0.0.1', port: 8080 },
     hardware: {
       gpio: { driver: 'sysfs' },
-      outputs: { door: { pin: 17, activeLevel: 'low' }, lights: { pin: 27 } },
+      outputs: { door: { pin: 17, activeLevel: 'low' }, lights: { pin: 27 }, sounder: { pin: 22 }, ledGreen: { pin: 23 }, ledRed: { pin: 24 } },
       inputs: { doorContact: { pin: 5, activeLevel: 'high' }, exitButton: { pin: 6 } },
       readers: [{ id: 'entry', driver: 'pcsc', role: 'entry', namePattern: 'ACR122|ACR1252' }],
     },
-    mqtt: { url: 'mqtts://broker.example.org:8883', username: site, passwordFile: '/etc/oag/mqtt-password', tls: { ca: '/etc/oag/ca.crt' } },
+    mqtt: { url: 'mqtts://broker.example.org:8883', username: site, passwordFile: join(dir, 'mqtt-password'), tls: { ca: join(dir, 'ca.crt') } },
     log: { level: 'info' },
   });
 }

@@ -400,7 +400,7 @@ async function main(): Promise<number> {
       current = row;
       let accepted = 0;
       if (kind === 'config' || kind === 'policy' || kind === 'cli') {
-        const templates = { config: configTemplate(FUZZ_SITE), policy: policyTemplate(FUZZ_SITE) };
+        const templates = { config: configTemplate(FUZZ_SITE, filesDir), policy: policyTemplate(FUZZ_SITE) };
         // The CLI two at a time (a spawn is mostly waiting for Node to load); in process one after another.
         await Promise.all(
           Array.from({ length: kind === 'cli' ? 2 : 1 }, async (_, lane) => {

@@ -1,4 +1,4 @@
-// `npm run soak [-- --minutes N | --quick] [--seed N] [--keep]`: the gateway under malformed input and under
+// `npm run soak [-- --minutes N | --quick] [--parts http,mqtt,files,faults] [--seed N] [--keep]`: the gateway under malformed input and under
 // faults, for a bounded time, outside CI. Needs mosquitto and openssl (scripts/install-test-deps.sh).
 //
 //   fuzz    every route of the local API and console (without and with a console session), every MQTT topic the
@@ -46,11 +46,15 @@ const MANAGER_PASSWORD = 'soak manager password';
 const DEFAULT_MINUTES = 35;
 const PASSWORDS = { central: 'soak-central-pw', [FUZZ_SITE]: 'soak-pw', [FAULT_SITE]: 'soak-faults-pw' };
 
+const PARTS = ['http', 'mqtt', 'files', 'faults'] as const;
+type Part = (typeof PARTS)[number];
+
 interface Options {
   minutes: number;
   quick: boolean;
   seed: number;
   keep: boolean;
+  parts: Set<Part>;
 }
 
 function options(): Options {
@@ -60,16 +64,20 @@ function options(): Options {
       quick: { type: 'boolean', default: false },
       seed: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      parts: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log(`npm run soak -- [--minutes N (default ${DEFAULT_MINUTES})] [--quick (1 minute, small targets)] [--seed N] [--keep (keep the work folder)]`);
+    console.log(`npm run soak -- [--minutes N (default ${DEFAULT_MINUTES})] [--quick (1 minute, small targets)] [--parts ${PARTS.join(',')} (default all)] [--seed N] [--keep (keep the work folder)]`);
     process.exit(0);
   }
   const minutes = values.minutes === undefined ? (values.quick ? 1 : DEFAULT_MINUTES) : Number(values.minutes);
   if (!Number.isFinite(minutes) || minutes <= 0) throw new Error('--minutes must be a positive number');
-  return { minutes, quick: values.quick, seed: values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed), keep: values.keep };
+  const parts = new Set((values.parts ?? PARTS.join(',')).split(',').map((p) => p.trim()));
+  const unknown = [...parts].filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`--parts: no part ${unknown.join(', ')} (have ${PARTS.join(', ')})`);
+  return { minutes, quick: values.quick, seed: values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed), keep: values.keep, parts: parts as Set<Part> };
 }
 
 interface SurfaceRow {
@@ -249,25 +257,28 @@ async function main(): Promise<number> {
       httpSurfaces.push({ op, withSession: false });
       if (isConsole(op)) httpSurfaces.push({ op, withSession: true });
     }
-    planner.cost('http', httpSurfaces.length * (0.15 + targets.perSurface / 800));
-    planner.cost('mqtt', 4 * (0.5 + targets.perSurface / 300));
-    planner.cost('config', 0.2 + targets.perSurface / 90);
-    planner.cost('policy', 0.2 + targets.perSurface / 140);
-    planner.cost('cli', targets.cli * 1.0);
-    planner.cost('csv', 0.2 + targets.perSurface / 80);
-    planner.cost('outages', targets.outages * 2.5);
-    planner.cost('kills', targets.kills * 2.8);
-    planner.cost('drain', 10);
+    // Parts left out with --parts cost nothing, so the others share the whole time.
+    const on = (part: Part): number => (opts.parts.has(part) ? 1 : 0);
+    planner.cost('http', on('http') * httpSurfaces.length * (0.15 + targets.perSurface / 800));
+    planner.cost('mqtt', on('mqtt') * 4 * (0.5 + targets.perSurface / 300));
+    planner.cost('config', on('files') * (0.2 + targets.perSurface / 90));
+    planner.cost('policy', on('files') * (0.2 + targets.perSurface / 140));
+    planner.cost('cli', on('files') * targets.cli * 1.0);
+    planner.cost('csv', on('files') * (0.2 + targets.perSurface / 80));
+    planner.cost('outages', on('faults') * targets.outages * 2.5);
+    planner.cost('kills', on('faults') * targets.kills * 2.8);
+    planner.cost('drain', on('faults') * 10);
     const httpEnd = planner.deadline('http');
-    console.log(`fuzz: ${httpSurfaces.length} HTTP surfaces (${ops.length} operations), 4 MQTT topics, 4 file surfaces`);
+    console.log(`parts: ${[...opts.parts].join(', ')}; fuzz: ${httpSurfaces.length} HTTP surfaces (${ops.length} operations), 4 MQTT topics, 4 file surfaces`);
     watch.reset();
     baseline = await watch.take();
-    for (const [index, { op, withSession }] of httpSurfaces.entries()) {
+    const httpRun = opts.parts.has('http') ? httpSurfaces : [];
+    for (const [index, { op, withSession }] of httpRun.entries()) {
       const row: SurfaceRow = { surface: `http ${op.method} ${op.path}${withSession ? ' +session' : ''}`, startedAt: Date.now(), target: targets.perSurface, inputs: 0, skippedValid: 0, crashes: 0, serverErrors: 0, stateChanges: 0, note: '' };
       rows.push(row);
       current = row;
       refusals = 0;
-      const deadline = shareOf(httpEnd, httpSurfaces.length - index);
+      const deadline = shareOf(httpEnd, httpRun.length - index);
       const maker = new RequestMaker(rng, op, FUZZ_SITE, `127.0.0.1:${fuzzPort}`, withSession ? session : undefined);
       let transport = 0;
       let clientRefused = 0;
@@ -338,8 +349,9 @@ async function main(): Promise<number> {
       }
     })();
     const fuzzer = new MqttFuzzer({ url: broker.url, username: 'central', password: PASSWORDS.central, tls, site: FUZZ_SITE, keyId: deploymentKeyId(Buffer.from(TEST_KEY_HEX, 'hex')), list });
-    await fuzzer.connect();
-    const surfaces = topicSurfaces({ url: broker.url, username: 'central', password: PASSWORDS.central, tls, site: FUZZ_SITE, keyId: deploymentKeyId(Buffer.from(TEST_KEY_HEX, 'hex')), list });
+    if (opts.parts.has('mqtt')) await fuzzer.connect();
+    const allTopics = topicSurfaces({ url: broker.url, username: 'central', password: PASSWORDS.central, tls, site: FUZZ_SITE, keyId: deploymentKeyId(Buffer.from(TEST_KEY_HEX, 'hex')), list });
+    const surfaces = opts.parts.has('mqtt') ? allTopics : [];
     for (const [index, surface] of surfaces.entries()) {
       const row: SurfaceRow = { surface: `mqtt ${surface.topic}`, startedAt: Date.now(), target: targets.perSurface, inputs: 0, skippedValid: 0, crashes: 0, serverErrors: 0, stateChanges: 0, note: '' };
       rows.push(row);
@@ -382,7 +394,7 @@ async function main(): Promise<number> {
     const filesDir = join(work, 'files');
     mkdirSync(filesDir, { recursive: true });
     writeFileSync(join(filesDir, 'policy.yaml'), policyTemplate(FUZZ_SITE));
-    const fileSurfaces = ['config', 'policy', 'cli', 'csv'] as const;
+    const fileSurfaces = opts.parts.has('files') ? (['config', 'policy', 'cli', 'csv'] as const) : [];
     for (const kind of fileSurfaces) {
       const deadline = planner.deadline(kind);
       const row: SurfaceRow = {
@@ -461,26 +473,28 @@ async function main(): Promise<number> {
     current = undefined;
 
     // ---- faults -------------------------------------------------------------------------------------------------
-    const centralStore = join(work, 'central.sqlite');
-    central = await startCentral(
-      parseCentralConfig({ broker: { url: broker.url, username: 'central', password: PASSWORDS.central, tls }, http: { port: 0 }, store: { path: centralStore }, log: { level: 'silent' } }),
-      { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }) },
-    );
-    const faultDir = join(work, FAULT_SITE);
-    mkdirSync(faultDir, { recursive: true });
-    const faultStore = join(faultDir, 'gateway.sqlite');
-    const members = 50_000;
-    seedMembers(faultStore, members);
-    const faultPort = await freePort();
-    const faultConfig = writeGatewayFiles({ site: FAULT_SITE, dir: faultDir, storePath: faultStore, port: faultPort, mqtt: mqttFor(FAULT_SITE) });
-    console.log(`faults: ${targets.outages} broker outages, then ${targets.kills} kill -9, taps throughout`);
-    faults = await runFaults(
-      { broker, centralUrl: central.httpUrl, centralStore, site: FAULT_SITE, storePath: faultStore, config: faultConfig, port: faultPort, logPath: join(faultDir, 'gateway.log'), members },
-      targets,
-      (part) => (part === 'drain' ? end : planner.deadline(part)),
-      (line) => console.log(line),
-      () => rng.next(),
-    );
+    if (opts.parts.has('faults')) {
+      const centralStore = join(work, 'central.sqlite');
+      central = await startCentral(
+        parseCentralConfig({ broker: { url: broker.url, username: 'central', password: PASSWORDS.central, tls }, http: { port: 0 }, store: { path: centralStore }, log: { level: 'silent' } }),
+        { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }) },
+      );
+      const faultDir = join(work, FAULT_SITE);
+      mkdirSync(faultDir, { recursive: true });
+      const faultStore = join(faultDir, 'gateway.sqlite');
+      const members = 50_000;
+      seedMembers(faultStore, members);
+      const faultPort = await freePort();
+      const faultConfig = writeGatewayFiles({ site: FAULT_SITE, dir: faultDir, storePath: faultStore, port: faultPort, mqtt: mqttFor(FAULT_SITE) });
+      console.log(`faults: ${targets.outages} broker outages, then ${targets.kills} kill -9, taps throughout`);
+      faults = await runFaults(
+        { broker, centralUrl: central.httpUrl, centralStore, site: FAULT_SITE, storePath: faultStore, config: faultConfig, port: faultPort, logPath: join(faultDir, 'gateway.log'), members },
+        targets,
+        (part) => (part === 'drain' ? end : planner.deadline(part)),
+        (line) => console.log(line),
+        () => rng.next(),
+      );
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -553,7 +567,7 @@ function report(rows: SurfaceRow[], faults: FaultCounts | undefined, targets: { 
       console.log(`${pad(label, 52)}  ${pad(value, 14, true)}  ${pad(goal, 8, true)}`);
     }
     for (const note of faults.notes) console.log(`  note: ${note}`);
-  } else ok = false;
+  } else if (opts.parts.has('faults')) ok = false;
   console.log(
     '\ncrash = the gateway process exited (restarted, and the run goes on), or the function under test threw instead of\n' +
       'answering (check-config: exit status 0/1; import: a summary or ImportError; CLI: a signal, another status, a stack);\n' +

@@ -60,6 +60,16 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       }
     }
   };
+  const holdSafe = (): void => {
+    for (const output of Object.values(outputs)) {
+      try {
+        output.hold();
+      } catch {
+        // hold never throws by contract; one broken output must not keep the others from their safe state.
+      }
+    }
+  };
+  // Safe and held; the pins stay exported at that level (SysfsOutput says why).
   const closeOutputs = (): void => {
     for (const output of Object.values(outputs)) {
       try {
@@ -143,10 +153,16 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       ? { reader: simulatedReader, keypad: simulatedKeypad, inputs: simulatedInputs, outputs: simulatedOutputs }
       : undefined;
 
+    const detachReaders = (): void => {
+      for (const reader of readers) reader.removeAllListeners('tap');
+      keypad?.removeAllListeners('pin');
+    };
+
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
-        allSafe();
+        detachReaders();
+        holdSafe();
         await Promise.allSettled([...readers.map((r) => r.stop()), keypad?.stop()]);
         for (const input of Object.values(inputs)) {
           try {
@@ -160,7 +176,7 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       return closing;
     };
 
-    return { readers, keypad, outputs: outputs as Record<OutputName, DigitalOutput>, inputs, allSafe, close, simulated };
+    return { readers, keypad, outputs: outputs as Record<OutputName, DigitalOutput>, inputs, allSafe, detachReaders, holdSafe, close, simulated };
   } catch (error) {
     allSafe();
     for (const input of Object.values(inputs)) input.close();

@@ -1,5 +1,7 @@
 // Whatever ends the process, the outputs go to their safe level first: a relay left energised by a crash
-// is a door left open (or a maglock left released). Everything else (logging, shutdown) comes after.
+// is a door left open (or a maglock left released). Before them only the readers are let go, so that a tap in the
+// moment after cannot energise the relay again. Everything else (logging, shutdown) comes after. What no handler
+// can cover (SIGKILL, the watchdog's SIGABRT) is the unit's ExecStopPost (`oag outputs-safe`).
 import { errorField, type HardwareLogger } from './logger.js';
 import type { Hardware } from './types.js';
 
@@ -25,7 +27,11 @@ const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
  * exits at once (outputs made safe again first). Uncaught errors and unhandled rejections are fatal:
  * outputs safe, log, exit 1, and systemd restarts the service.
  */
-export function installSafeStateHandlers(hw: Pick<Hardware, 'allSafe' | 'close'>, logger: HardwareLogger, options: SafeStateOptions = {}): () => void {
+export function installSafeStateHandlers(
+  hw: Pick<Hardware, 'allSafe' | 'detachReaders' | 'holdSafe' | 'close'>,
+  logger: HardwareLogger,
+  options: SafeStateOptions = {},
+): () => void {
   const proc = options.process ?? process;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const closeTimeoutMs = options.closeTimeoutMs ?? 3000;
@@ -38,9 +44,22 @@ export function installSafeStateHandlers(hw: Pick<Hardware, 'allSafe' | 'close'>
       // allSafe never throws by contract; a broken one must not stop the exit path either.
     }
   };
+  // The process is ending: readers first, then the outputs safe for good, in one synchronous step.
+  const stopSafe = (): void => {
+    try {
+      hw.detachReaders();
+    } catch {
+      // never throws by contract; the outputs must go safe whatever happens here
+    }
+    try {
+      hw.holdSafe();
+    } catch {
+      allSafe();
+    }
+  };
 
   const onSignal = (signal: NodeJS.Signals): void => {
-    allSafe();
+    stopSafe();
     if (shuttingDown) {
       logger.warn({ signal }, 'second signal while stopping: exiting now');
       exit(130);
@@ -57,7 +76,7 @@ export function installSafeStateHandlers(hw: Pick<Hardware, 'allSafe' | 'close'>
   };
 
   const onFatal = (kind: string) => (error: unknown) => {
-    allSafe();
+    stopSafe();
     logger.error({ err: errorField(error), kind }, 'fatal error: outputs safe, exiting');
     exit(1);
   };

@@ -76,6 +76,15 @@ export interface DigitalOutput {
   set(active: boolean): void;
   /** Write the configured safe state. Never throws: safety paths call it from signal and crash handlers. */
   toSafe(): void;
+  /**
+   * The safe state now and until the process ends: every later `set` writes the safe level. For a stop, while
+   * timers, commands and extensions wind down, none of which may move a relay again. Never throws.
+   */
+  hold(): void;
+  /**
+   * Safe and held, and the pin left driven at that level: it is never released (unexported), because a kernel
+   * that turns a released output into an input leaves the relay to the pin's pull and the board's own default.
+   */
   close(): void;
 }
 
@@ -99,7 +108,18 @@ export interface Hardware {
   inputs: Partial<Record<InputName, DigitalInput>>;
   /** Drive every output to its safe state. Synchronous and never throws. */
   allSafe(): void;
-  /** Safe state, then release pins and stop readers. */
+  /**
+   * The first step of any stop: the readers' taps and the keypad's PINs go nowhere from now on (their listeners are
+   * removed at once), so a card held to the reader after the outputs went safe cannot energise the relay again.
+   * The drivers themselves stop in `close`. Synchronous and never throws.
+   */
+  detachReaders(): void;
+  /** Every output to its safe state and held there until the process ends (`DigitalOutput.hold`). Never throws. */
+  holdSafe(): void;
+  /**
+   * Readers detached, outputs safe and held, then the readers stopped and the input pins released. Output pins stay
+   * exported and driven at their safe level after the process ends (docs/hardware.md, "Stop, crash and restart").
+   */
   close(): Promise<void>;
   /**
    * Controls of the simulated drivers, present when any part of the bundle is simulated, so that tests,

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { HardwareConfigSchema } from '../firmware-bridge/config.js';
+import type { HardwareConfig } from '../firmware-bridge/config.js';
 import { CLOCK_TRUST_DEFAULTS, CLOCK_TRUST_SOURCES } from './core/clock-trust.js';
 import { formatIssues } from '../policies/errors.js';
 import { checkTextSize, MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, parseYamlDocument } from '../policies/input-text.js';
@@ -183,6 +184,30 @@ export function loadGatewayConfig(path: string): GatewayConfig {
   const read = readTextFile(path, { what: '(file)', maxBytes: MAX_CONFIG_BYTES });
   if (!read.ok) throw new ConfigError(path, [read.error]);
   return checkGatewayConfigText(read.text, path, dirname(resolve(path)));
+}
+
+/** The door relay's safe level follows the lock type: the door is locked whenever the software is not in control. */
+export function withDoorSafeHardware(hardware: HardwareConfig, lockType: GatewayConfig['lock']['type']): HardwareConfig {
+  const lockedLevel = lockType === 'fail-secure' ? 'inactive' : 'active';
+  return { ...hardware, outputs: { ...hardware.outputs, door: { ...hardware.outputs.door, safe: lockedLevel } } };
+}
+
+const DoorSectionsSchema = GatewayConfigSchema.pick({ lock: true, hardware: true });
+
+/**
+ * The outputs and their safe levels, from the two sections that decide them (`hardware`, `lock.type`) and nothing
+ * else: `oag outputs-safe` runs after the gateway died, and a section the door does not need (a broken `mqtt`, a
+ * policy file gone) must not keep it from putting the relay at its safe level.
+ */
+export function loadDoorHardware(path: string): HardwareConfig {
+  const read = readTextFile(path, { what: '(file)', maxBytes: MAX_CONFIG_BYTES });
+  if (!read.ok) throw new ConfigError(path, [read.error]);
+  const doc = parseYamlDocument(read.text, '(file)');
+  if (!doc.ok) throw new ConfigError(path, doc.problems.map((p) => `(file): not valid YAML: ${p.message}`));
+  const value = (doc.value !== null && typeof doc.value === 'object' ? doc.value : {}) as Record<string, unknown>;
+  const parsed = DoorSectionsSchema.safeParse({ lock: value.lock, hardware: value.hardware });
+  if (!parsed.success) throw new ConfigError(path, formatIssues(parsed.error));
+  return withDoorSafeHardware(parsed.data.hardware, parsed.data.lock.type);
 }
 
 /**

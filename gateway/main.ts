@@ -14,7 +14,7 @@ import { systemClock } from './core/clock.js';
 import type { Clock } from './core/clock.js';
 import { createClockTrust } from './core/clock-trust.js';
 import type { ClockProbeIo } from './core/clock-trust.js';
-import { loadDeploymentKey } from './config.js';
+import { loadDeploymentKey, withDoorSafeHardware } from './config.js';
 import type { GatewayConfig, ServiceConfig } from './config.js';
 import type { AlarmName } from './core/model.js';
 import { Gateway } from './core/controller.js';
@@ -74,9 +74,7 @@ export interface RunningGateway {
 
 /** The door relay's safe level follows the lock type: the door is locked whenever the software is not in control. */
 export function withDoorSafeLevel(config: GatewayConfig): GatewayConfig['hardware'] {
-  const door = config.hardware.outputs.door;
-  const lockedLevel = config.lock.type === 'fail-secure' ? 'inactive' : 'active';
-  return { ...config.hardware, outputs: { ...config.hardware.outputs, door: { ...door, safe: lockedLevel } } };
+  return withDoorSafeHardware(config.hardware, config.lock.type);
 }
 
 export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<RunningGateway> {
@@ -193,10 +191,15 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     const stop = async (): Promise<void> => {
       if (stopped) return;
       stopped = true;
+      // Readers and keypad first: a card held to the reader in the moment after the outputs go safe must find
+      // nobody listening, or its grant would energise the relay again.
+      hardware.detachReaders();
       // At once, before the outputs go safe: an LMS answer arriving later must not open the door.
       const sip2Stopped = extensions.stopExtension('sip2');
       notifier.stopping();
-      hardware.allSafe();
+      // Held, not just written: the uplink and the console run until the stop event is out, and a command or a
+      // timer in that time must not move a relay. The pins stay at this level after exit (hardware.close).
+      hardware.holdSafe();
       await gateway.stop();
       await sip2Stopped;
       // After the gateway's own stop event is recorded, so that it is written and goes out with the last batch.
@@ -223,7 +226,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       stop,
     };
   } catch (error) {
-    hardware.allSafe();
+    hardware.detachReaders();
+    hardware.holdSafe();
     await hardware.close();
     store?.close();
     uninstallSafety();

@@ -1,5 +1,7 @@
 // An output on a sysfs GPIO. The safe level goes on the pin as it is exported (direction "high"/"low" sets
-// direction and value in one write, so the relay never glitches), and again whenever the software lets go.
+// direction and value in one write, so the relay never glitches), and again whenever the software lets go. The pin
+// is never unexported: a released output may become an input (upstream kernels, Raspberry Pi kernels with
+// strict_gpiod), and the relay would then follow the pin's pull rather than the safe level.
 import type { OutputConfig } from '../config.js';
 import { errorField, type HardwareLogger } from '../logger.js';
 import type { DigitalOutput, OutputName } from '../types.js';
@@ -9,6 +11,7 @@ export class SysfsOutput implements DigitalOutput {
   private readonly pin: GpioPin;
   private readonly safeState: boolean;
   private state: boolean;
+  private held = false;
   private closed = false;
 
   constructor(
@@ -33,8 +36,9 @@ export class SysfsOutput implements DigitalOutput {
 
   set(active: boolean): void {
     if (this.closed) throw new Error(`output ${this.name} is closed`);
-    this.pin.writeSync(levelFor(active, this.config.activeLevel));
-    this.state = active;
+    const next = this.held ? this.safeState : active;
+    this.pin.writeSync(levelFor(next, this.config.activeLevel));
+    this.state = next;
   }
 
   toSafe(): void {
@@ -46,14 +50,15 @@ export class SysfsOutput implements DigitalOutput {
     }
   }
 
+  hold(): void {
+    this.held = true;
+    this.toSafe();
+  }
+
   close(): void {
     if (this.closed) return;
-    this.toSafe();
+    this.hold();
+    // Not unexported: the pin keeps driving the safe level after the process ends (see the top of this file).
     this.closed = true;
-    try {
-      this.pin.unexport();
-    } catch (error) {
-      this.logger.warn({ output: this.name, err: errorField(error) }, 'could not unexport output pin');
-    }
   }
 }

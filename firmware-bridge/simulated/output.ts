@@ -12,6 +12,7 @@ export class SimulatedOutput implements DigitalOutput, SimulatedOutputControls {
   private state: boolean;
   private readonly safeState: boolean;
   private readonly writes: OutputWrite[] = [];
+  private held = false;
   private closed = false;
 
   constructor(
@@ -35,8 +36,9 @@ export class SimulatedOutput implements DigitalOutput, SimulatedOutputControls {
 
   set(active: boolean): void {
     if (this.closed) throw new Error(`output ${this.name} is closed`);
-    this.state = active;
-    this.record(active);
+    const next = this.held ? this.safeState : active;
+    this.state = next;
+    this.record(next);
   }
 
   toSafe(): void {
@@ -45,8 +47,13 @@ export class SimulatedOutput implements DigitalOutput, SimulatedOutputControls {
     this.record(this.safeState);
   }
 
-  close(): void {
+  hold(): void {
+    this.held = true;
     this.toSafe();
+  }
+
+  close(): void {
+    this.hold();
     this.closed = true;
   }
 

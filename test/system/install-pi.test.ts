@@ -157,6 +157,7 @@ describe('install-pi.sh --dry-run', () => {
     const { stdout } = installPi(['--dry-run', '--prefix', prefix, '--etc', etc, '--gateway-config', example]);
     const node = spawnSync('bash', ['-c', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
     expect(stdout).toContain(`    | ExecStart=${node} ${prefix}/oag/dist/scripts/oag.js gateway --config ${etc}/oag/gateway.yaml`);
+    expect(stdout).toContain(`    | ExecStopPost=${node} ${prefix}/oag/dist/scripts/oag.js outputs-safe --config ${etc}/oag/gateway.yaml`);
     expect(stdout).toContain(`    | EnvironmentFile=-${etc}/oag/secrets.env`);
     expect(stdout).toContain('    | blacklist pn533_usb');
     expect(stdout).toContain('    | RuntimeWatchdogSec=14s');

@@ -60,7 +60,7 @@ function verify(files: Record<string, string>): { status: number | null; message
   try {
     const paths = Object.entries(files).map(([name, text]) => {
       const path = join(dir, name);
-      writeFileSync(path, text.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+      writeFileSync(path, text.replace(/^(Exec\w+=)\/usr\/bin\/node /gm, `$1${process.execPath} `));
       return path;
     });
     const result = spawnSync('systemd-analyze', ['verify', '--man=no', ...paths], { encoding: 'utf8', timeout: 60_000 });
@@ -104,7 +104,7 @@ describe('the unit files, as systemd reads them', () => {
     try {
       for (const name of UNITS) {
         const path = join(dir, name);
-        writeFileSync(path, readUnit(name).text.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+        writeFileSync(path, readUnit(name).text.replace(/^(Exec\w+=)\/usr\/bin\/node /gm, `$1${process.execPath} `));
         // 10 is fully exposed; a plain unit scores 9.6. Anything above 5 means hardening was lost.
         const result = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', '--threshold=50', path], {
           encoding: 'utf8',
@@ -178,6 +178,12 @@ describe('what the units promise', () => {
       expect(value(unit, 'Service', 'ProtectKernelTunables') ?? 'no').toBe('no');
       // The readers are pcscd's: its socket comes up with the gateway.
       expect(values(unit, 'Unit', 'Wants').join(' ')).toContain('pcscd.socket');
+    });
+
+    it('drives the outputs safe from a new process after every end, a watchdog kill included', () => {
+      // SIGABRT (the watchdog) and SIGKILL run no handler: only a process started after can write the pins.
+      expect(values(unit, 'Service', 'ExecStopPost')).toEqual(['/usr/bin/node /opt/oag/dist/scripts/oag.js outputs-safe --config /etc/oag/gateway.yaml']);
+      expect(value(unit, 'Service', 'WatchdogSignal') ?? 'SIGABRT').toBe('SIGABRT');
     });
   });
 

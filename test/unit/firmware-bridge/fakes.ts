@@ -20,6 +20,8 @@ export interface FakeGpioWorld {
   failExports: Set<number>;
   /** The level an input reads when exported; default 1 (contacts open against a pull-up). */
   inputLevels: Map<number, BinaryValue>;
+  /** Called after each write lands, inside the write: something that happens in that instant (a tap, a command). */
+  afterWrite: ((gpio: number, value: BinaryValue) => void) | undefined;
 }
 
 export interface FakePin extends GpioPin {
@@ -33,6 +35,7 @@ export function fakeGpio(shared: GpioOp[] = []): FakeGpioWorld {
   const failWrites = new Set<number>();
   const failExports = new Set<number>();
   const inputLevels = new Map<number, BinaryValue>();
+  const world = { afterWrite: undefined as FakeGpioWorld['afterWrite'] };
   class FakeGpio implements FakePin {
     level: BinaryValue;
     private listeners: ((err: Error | null | undefined, value: BinaryValue) => void)[] = [];
@@ -54,6 +57,7 @@ export function fakeGpio(shared: GpioOp[] = []): FakeGpioWorld {
       if (failWrites.has(this.gpio)) throw new Error(`EIO: write ${this.gpio}`);
       shared.push({ op: 'write', gpio: this.gpio, value });
       this.level = value;
+      world.afterWrite?.(this.gpio, value);
     }
     watch(callback: (err: Error | null | undefined, value: BinaryValue) => void): void {
       this.listeners.push(callback);
@@ -69,7 +73,7 @@ export function fakeGpio(shared: GpioOp[] = []): FakeGpioWorld {
       for (const listener of this.listeners) listener(null, level);
     }
   }
-  return { Gpio: FakeGpio, ops: shared, pins, failWrites, failExports, inputLevels };
+  return Object.assign(world, { Gpio: FakeGpio, ops: shared, pins, failWrites, failExports, inputLevels });
 }
 
 export interface ChipSpec {

@@ -20,6 +20,24 @@ describe('outputs on the simulated driver', () => {
     await hw.close();
   });
 
+  it('detachReaders: from then on a tap or a PIN reaches nobody', async () => {
+    const hw = await createHardware(
+      HardwareConfigSchema.parse({ gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }], keypad: { driver: 'simulated' } }),
+      { clock: fixedClock },
+    );
+    const heard: string[] = [];
+    hw.readers[0]?.on('tap', () => heard.push('tap'));
+    hw.keypad?.on('pin', () => heard.push('pin'));
+    hw.simulated?.reader?.tap('04A1B2C3D4');
+    hw.simulated?.keypad?.enter('1234');
+    expect(heard).toEqual(['tap', 'pin']);
+    hw.detachReaders();
+    hw.simulated?.reader?.tap('04A1B2C3D4');
+    hw.simulated?.keypad?.enter('1234');
+    expect(heard).toEqual(['tap', 'pin']);
+    await hw.close();
+  });
+
   it('keep a bounded history', async () => {
     const hw = await createHardware(HardwareConfigSchema.parse({}), { clock: fixedClock });
     for (let i = 0; i < 1000; i++) hw.outputs.sounder.set(i % 2 === 0);
@@ -102,7 +120,7 @@ describe('outputs on sysfs GPIO (onoff)', () => {
     await hw.close();
   });
 
-  it('unexports every pin on close, after writing the safe levels', async () => {
+  it('on close writes the safe levels and releases only the inputs: an output pin stays exported and driven', async () => {
     const world = fakeGpio();
     const hw = await createHardware(HardwareConfigSchema.parse(wiring(sysfs.root)), { drivers: { loadGpio: async () => world.Gpio, loadNfc: async () => Promise.reject(new Error('x')) } });
     hw.outputs.door.set(false);
@@ -110,18 +128,35 @@ describe('outputs on sysfs GPIO (onoff)', () => {
     await hw.close();
     const after = world.ops.slice(before);
     expect(after[0]).toEqual({ op: 'write', gpio: 529, value: 0 });
-    expect(after.filter((o) => o.op === 'unexport').map((o) => o.gpio).sort()).toEqual([517, 518, 529, 534, 535, 536, 539]);
+    // Only the two inputs: a released output may become an input, and the relay would follow the pin's pull.
+    expect(after.filter((o) => o.op === 'unexport').map((o) => o.gpio).sort()).toEqual([535, 536]);
+    expect(world.pins.get(529)?.level).toBe(0);
     expect(() => hw.outputs.door.set(false)).toThrow(/closed/);
     expect(() => hw.outputs.door.toSafe()).not.toThrow();
   });
 
-  it('leaves the outputs already created safe and released when a later pin cannot be exported', async () => {
+  it('holds the outputs safe once told to: a later set writes the safe level again', async () => {
+    const world = fakeGpio();
+    const hw = await createHardware(HardwareConfigSchema.parse(wiring(sysfs.root)), { drivers: { loadGpio: async () => world.Gpio, loadNfc: async () => Promise.reject(new Error('x')) } });
+    hw.outputs.door.set(false); // unlocked: pin high
+    hw.outputs.lights.set(true);
+    hw.holdSafe();
+    expect(world.pins.get(529)?.level).toBe(0);
+    hw.outputs.door.set(false);
+    hw.outputs.lights.set(true);
+    expect(world.pins.get(529)?.level).toBe(0);
+    expect(world.pins.get(539)?.level).toBe(0);
+    expect(hw.outputs.door.active).toBe(true);
+    await hw.close();
+  });
+
+  it('leaves the outputs already created safe, and still driven, when a later pin cannot be exported', async () => {
     const world = fakeGpio();
     world.failExports.add(534); // the sounder
     await expect(
       createHardware(HardwareConfigSchema.parse(wiring(sysfs.root)), { drivers: { loadGpio: async () => world.Gpio } }),
     ).rejects.toThrow(/EACCES/);
-    expect(world.ops.filter((o) => o.op === 'unexport').map((o) => o.gpio)).toEqual([529, 539]);
+    expect(world.ops.filter((o) => o.op === 'unexport')).toEqual([]);
     expect(world.pins.get(529)?.level).toBe(0);
   });
 
@@ -150,5 +185,6 @@ describe('outputs on sysfs GPIO (onoff)', () => {
     expect(world.pins.get(529)?.level).toBe(0);
     out.close();
     expect(world.pins.get(529)?.level).toBe(1);
+    expect(world.ops.filter((o) => o.op === 'unexport')).toEqual([]);
   });
 });

@@ -7,7 +7,13 @@ import type { Hardware } from '../../../firmware-bridge/types.js';
 import { recordingLogger } from './fakes.js';
 
 async function setup(options: { onSignal?: (s: NodeJS.Signals) => Promise<void> } = {}) {
-  const hw = await createHardware(HardwareConfigSchema.parse({ outputs: { door: { safe: 'inactive' }, lights: { safe: 'inactive' } } }));
+  const hw = await createHardware(
+    HardwareConfigSchema.parse({
+      gpio: { driver: 'simulated' },
+      outputs: { door: { safe: 'inactive' }, lights: { safe: 'inactive' } },
+      readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
+    }),
+  );
   const proc = new EventEmitter();
   const exits: number[] = [];
   const order: string[] = [];
@@ -17,6 +23,14 @@ async function setup(options: { onSignal?: (s: NodeJS.Signals) => Promise<void> 
     allSafe: () => {
       order.push('allSafe');
       hw.allSafe();
+    },
+    detachReaders: () => {
+      order.push('detachReaders');
+      hw.detachReaders();
+    },
+    holdSafe: () => {
+      order.push('holdSafe');
+      hw.holdSafe();
     },
     close: async () => {
       order.push('close');
@@ -40,15 +54,22 @@ async function setup(options: { onSignal?: (s: NodeJS.Signals) => Promise<void> 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('safe state on the way out', () => {
-  it('locks the door before anything else on SIGTERM, then closes and exits 0', async () => {
+  it('on SIGTERM lets the readers go, then locks the door and holds it, then closes and exits 0', async () => {
     const { hw, proc, order, uninstall } = await setup();
+    const taps: unknown[] = [];
+    hw.readers[0]?.on('tap', (tap) => taps.push(tap));
     proc.emit('SIGTERM', 'SIGTERM');
     // synchronously, before any await
     expect(hw.outputs.door.active).toBe(false);
     expect(hw.outputs.lights.active).toBe(false);
-    expect(order[0]).toBe('allSafe');
+    expect(order.slice(0, 2)).toEqual(['detachReaders', 'holdSafe']);
+    // A card in the moment after reaches nobody, and nothing still running can unlock the door.
+    hw.simulated?.reader?.tap('04A1B2C3D4');
+    expect(taps).toEqual([]);
+    hw.outputs.door.set(true);
+    expect(hw.outputs.door.active).toBe(false);
     await settle();
-    expect(order).toEqual(['allSafe', 'close', 'exit 0']);
+    expect(order).toEqual(['detachReaders', 'holdSafe', 'close', 'exit 0']);
     uninstall();
   });
 
@@ -65,7 +86,6 @@ describe('safe state on the way out', () => {
     await settle();
     expect(signals).toEqual(['SIGINT']);
     expect(exits).toEqual([]);
-    hw.outputs.door.set(true);
     proc.emit('SIGINT', 'SIGINT');
     expect(hw.outputs.door.active).toBe(false);
     expect(exits).toEqual([130]);

@@ -14,7 +14,7 @@ import { createCardHasher } from '../../gateway/core/cards.js';
 import { ImportError, importMembersCsv } from '../../gateway/members/index.js';
 import type { Store } from '../../gateway/store/index.js';
 import type { Rng } from './mutate.js';
-import { mutateText, mutateValue } from './mutate.js';
+import { mutateText, mutateValue, stringifyBounded } from './mutate.js';
 
 export const STACK_LINE = /^\s+at /m;
 
@@ -77,9 +77,9 @@ export function malformedDocument(rng: Rng, template: string, parsed: unknown): 
     const value = mutateValue(rng, parsed);
     const asJson = rng.chance(0.3);
     try {
-      return { strategy: `value-mutated (${asJson ? 'JSON' : 'YAML'})`, bytes: Buffer.from(asJson ? (JSON.stringify(value) ?? 'null') : stringify(value)) };
+      return { strategy: `value-mutated (${asJson ? 'JSON' : 'YAML'})`, bytes: Buffer.from(asJson ? stringifyBounded(value, 300_000) : stringify(value)) };
     } catch {
-      return { strategy: 'value-mutated (JSON)', bytes: Buffer.from(JSON.stringify(value) ?? 'null') };
+      return { strategy: 'value-mutated (JSON)', bytes: Buffer.from(stringifyBounded(value, 300_000)) };
     }
   }
   return mutateText(rng, template, 'yaml');

@@ -141,7 +141,11 @@ function mutateOnce(rng: Rng, value: unknown): unknown {
     const copy = [...value];
     const action = rng.int(7);
     if (action === 0) copy.splice(i, 1);
-    else if (action === 1) copy.push(...Array.from({ length: sized(rng, [2, 100], 5000) }, () => copy[i]));
+    else if (action === 1) {
+      // Repeats of one element, kept under about a megabyte however large the element already is.
+      const size = (JSON.stringify(copy[i]) ?? '').length + 1;
+      copy.push(...Array.from({ length: Math.min(sized(rng, [2, 100], 5000), Math.floor(1_000_000 / size)) }, () => copy[i]));
+    }
     else copy[i] = mutateOnce(rng, copy[i]);
     return copy;
   }
@@ -244,7 +248,7 @@ export function malformedJson(rng: Rng, example: unknown, maxBytes = 64 * 1024):
       bytes = mutateBytes(rng, valid);
       break;
     case 'value-mutated':
-      bytes = Buffer.from(JSON.stringify(mutateValue(rng, example)) ?? 'null');
+      bytes = Buffer.from(stringifyBounded(mutateValue(rng, example), maxBytes));
       break;
     case 'wrong-type':
       bytes = Buffer.from(JSON.stringify(wrongType(rng, example)) ?? 'null');
@@ -264,6 +268,17 @@ export function malformedJson(rng: Rng, example: unknown, maxBytes = 64 * 1024):
       bytes = Buffer.from(rng.pick(['', ' ', 'null', '0', '""', '[]', '{}', 'true', '\n']));
   }
   return { strategy, bytes };
+}
+
+/** JSON text of a mutated value; one that grew past any sensible size is cut to a little over `maxBytes`. */
+export function stringifyBounded(value: unknown, maxBytes: number): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? 'null';
+  } catch {
+    return 'x'.repeat(maxBytes + 1);
+  }
+  return text.length > 4 * maxBytes ? text.slice(0, maxBytes + 1) : text;
 }
 
 /** The example with one field (or the whole) replaced by something large: a long string, a long array. */

@@ -38,6 +38,7 @@ export const ALARM_LABELS = {
   'sip2-failed': 'Library system (SIP2) failed',
   'member-sync-failed': 'Member list sync failed',
   'listener-failed': 'Gateway part failed',
+  'door-released-closed': 'Door released by the fire alarm while closed',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */

@@ -1,5 +1,6 @@
 import type { EventBus } from './bus.js';
 import type { EventLog } from './event-log.js';
+import { ALARM_SEVERITY } from './model.js';
 import type { AlarmName } from './model.js';
 
 /** The set of active alarms. Raising an active alarm again is a no-op, so callers need not track it. */
@@ -16,13 +17,13 @@ export class Alarms {
   raise(alarm: AlarmName, detail?: string): void {
     if (this.active.has(alarm)) return;
     this.active.add(alarm);
-    this.deps.events.record('alarm', { alarm, state: 'raised', ...(detail === undefined ? {} : { detail }) });
+    this.deps.events.record('alarm', { alarm, state: 'raised', severity: ALARM_SEVERITY[alarm], ...(detail === undefined ? {} : { detail }) });
     this.deps.bus.emit('alarm', { alarm, raised: true });
   }
 
   clear(alarm: AlarmName, detail?: string): void {
     if (!this.active.delete(alarm)) return;
-    this.deps.events.record('alarm', { alarm, state: 'cleared', ...(detail === undefined ? {} : { detail }) });
+    this.deps.events.record('alarm', { alarm, state: 'cleared', severity: ALARM_SEVERITY[alarm], ...(detail === undefined ? {} : { detail }) });
     this.deps.bus.emit('alarm', { alarm, raised: false });
   }
 

@@ -216,6 +216,7 @@ export class Gateway {
     }
     // Only the schedule (here), lockdown and fire (modeChanged) change the branch mode, so only they re-hold the door.
     const onScheduleMode = (): void => {
+      this.emergencyChanged();
       this.applyRegime();
       this.bus.emit('state-changed');
     };
@@ -284,6 +285,7 @@ export class Gateway {
     if (this.fireLatched) {
       this.fireLatched = false;
       this.alarms.clear('fire', `reset by ${actor}`);
+      this.alarms.clear('door-released-closed', `reset by ${actor}`);
       this.emergencyChanged();
       this.modeChanged();
     }
@@ -355,9 +357,18 @@ export class Gateway {
     this.modeChanged();
   }
 
-  /** What the emergency holds besides the door, from the fire input, the latch restored at start, or the reset. */
+  /**
+   * What the emergency holds besides the door, from the fire input, the latch restored at start, the reset, or the
+   * schedule closing the branch while the door is released.
+   */
   private emergencyChanged(): void {
-    this.lights.holdOn(this.fireActive || this.fireLatched);
+    const emergency = this.fireActive || this.fireLatched;
+    this.lights.holdOn(emergency);
+    // A door released in closed hours stands open with nobody there, until someone comes to reset the fire alarm:
+    // its own alarm, at the severity central pages on. It stays until that reset, whatever the schedule does next.
+    if (emergency && this.schedule.current.mode === 'closed') {
+      this.alarms.raise('door-released-closed', 'the fire release holds the door open while the branch is closed: send someone to reset it');
+    }
   }
 
   private wireReaders(hardware: Hardware): void {

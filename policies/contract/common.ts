@@ -15,8 +15,9 @@ export const CONTRACT_MAJOR = 1;
  * `Dialect.centralVersion`); a message without one was sent by 1.0.
  * 1: `v` itself, readers that accept unknown fields and names; alarms `storage`, `uplink-failed`, `local-api-failed`,
  * `sip2-failed`, `member-sync-failed`, `retention-failed`, `listener-failed`, `config-invalid`.
+ * 2: alarm `door-released-closed`; `severity` on alarm events.
  */
-export const CONTRACT_MINOR = 1;
+export const CONTRACT_MINOR = 2;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 
@@ -144,7 +145,16 @@ export const ALARM_NAMES = [
   'listener-failed',
   /** An optional section of the gateway's config was invalid and left out. */
   'config-invalid',
+  /** The fire release holds the door open while the branch is closed: nobody is there until someone comes to reset it. */
+  'door-released-closed',
 ] as const;
+
+/**
+ * How urgent an alarm is (an open list). critical: someone must go to the branch now (the level to page on);
+ * major: the door, its record or the service to members is at risk until someone acts; minor: a part is degraded
+ * while the door stays safe and members still get in.
+ */
+export const ALARM_SEVERITIES = ['critical', 'major', 'minor'] as const;
 
 export const ACCESS_REASONS = [...GRANT_REASONS, ...REFUSAL_REASONS] as const;
 
@@ -155,6 +165,7 @@ export const READER_ROLES = ['entry', 'exit'] as const;
 export const BranchModeSchema = SENDER.name(BRANCH_MODES);
 export const DoorStateSchema = SENDER.name(DOOR_STATES);
 export const AlarmNameSchema = SENDER.name(ALARM_NAMES);
+export const AlarmSeveritySchema = SENDER.name(ALARM_SEVERITIES);
 export const AccessReasonSchema = SENDER.name(ACCESS_REASONS);
 export const PolicySourceSchema = SENDER.name(POLICY_SOURCES);
 export const ReaderRoleSchema = SENDER.name(READER_ROLES);
@@ -162,6 +173,33 @@ export const ReaderRoleSchema = SENDER.name(READER_ROLES);
 export type BranchMode = (typeof BRANCH_MODES)[number];
 export type DoorState = (typeof DOOR_STATES)[number];
 export type AlarmName = (typeof ALARM_NAMES)[number];
+export type AlarmSeverity = (typeof ALARM_SEVERITIES)[number];
 export type AccessReason = (typeof ACCESS_REASONS)[number];
 export type PolicySource = (typeof POLICY_SOURCES)[number];
 export type ReaderRole = (typeof READER_ROLES)[number];
+
+/**
+ * Each alarm's severity, as a gateway sends it with the alarm. A reader of an event without one (a gateway before
+ * 1.2) looks a known name up here; an unknown name has none.
+ */
+export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
+  fire: 'critical',
+  'door-released-closed': 'critical',
+  'forced-open': 'major',
+  'held-open': 'major',
+  tamper: 'major',
+  'people-inside-after-close': 'major',
+  'reader-offline': 'major',
+  // With the policy's default rules both refuse members: the branch is shut to them until it clears.
+  'clock-untrusted': 'major',
+  'member-list-stale': 'major',
+  'policy-refused': 'major',
+  storage: 'major',
+  'listener-failed': 'major',
+  'config-invalid': 'major',
+  'uplink-failed': 'minor',
+  'local-api-failed': 'minor',
+  'sip2-failed': 'minor',
+  'member-sync-failed': 'minor',
+  'retention-failed': 'minor',
+};

@@ -4,6 +4,7 @@ import {
   ACCESS_REASONS,
   ActorSchema,
   ALARM_NAMES,
+  ALARM_SEVERITIES,
   BRANCH_MODES,
   DOOR_STATES,
   InstantSchema,
@@ -69,6 +70,8 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
     alarm: d.name(ALARM_NAMES),
     state: z.enum(['raised', 'cleared']),
     detail: z.string().max(500).optional(),
+    /** 1.2: the alarm's severity (ALARM_SEVERITY), on raised and cleared alike; absent from older gateways. */
+    severity: d.name(ALARM_SEVERITIES).optional(),
   });
 
   const mode = d.object({

@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AlarmEventSchema } from '../../policies/contract/events.js';
+import type { AlarmEvent } from '../../policies/contract/events.js';
 import { removeDir, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
@@ -147,5 +149,59 @@ describe('commands during a fire', () => {
     h.input('fireAlarm', false);
     gateway.execute({ command: 'reset-alarms' }, 'manager');
     expect(gateway.mode).toBe('open-access');
+  });
+});
+
+describe('a door released in closed hours', () => {
+  const alarmEvents = (h: Harness, alarm: string): AlarmEvent[] => h.events.filter((e): e is AlarmEvent => e.type === 'alarm' && e.alarm === alarm);
+
+  it('raises door-released-closed, critical, beside the fire alarm, and keeps it until the fire is reset', async () => {
+    const h = await start('21:00');
+    const { gateway } = h.running;
+    h.input('fireAlarm', true);
+    expect(gateway.alarms.list()).toEqual(expect.arrayContaining(['fire', 'door-released-closed']));
+    const [raised] = alarmEvents(h, 'door-released-closed');
+    expect(raised).toMatchObject({ state: 'raised', severity: 'critical' });
+    // What central receives: the contract's sender schema takes it as it is.
+    expect(AlarmEventSchema.parse(raised)).toMatchObject({ alarm: 'door-released-closed', severity: 'critical' });
+    expect(alarmEvents(h, 'fire')[0]).toMatchObject({ state: 'raised', severity: 'critical' });
+
+    h.input('fireAlarm', false);
+    vi.advanceTimersByTime(60 * 60_000);
+    expect(gateway.alarms.list()).toContain('door-released-closed');
+    gateway.execute({ command: 'reset-alarms' }, 'manager');
+    expect(gateway.alarms.list()).not.toContain('door-released-closed');
+    expect(alarmEvents(h, 'door-released-closed').map((e) => e.state)).toEqual(['raised', 'cleared']);
+  });
+
+  it('is raised when the branch closes on a fire latched during open access, and stays when staff hours begin', async () => {
+    const h = await start('19:00');
+    const { gateway } = h.running;
+    h.input('fireAlarm', true);
+    h.input('fireAlarm', false);
+    expect(gateway.alarms.list()).not.toContain('door-released-closed');
+    advanceTo('20:01');
+    expect(gateway.alarms.list()).toContain('door-released-closed');
+    vi.advanceTimersByTime(15 * 60 * 60_000); // 11:01 next day: staffed
+    expect(gateway.schedule.current.mode).toBe('staffed');
+    expect(gateway.alarms.list()).toContain('door-released-closed');
+  });
+
+  it('is not raised for a fire in staffed hours, and other alarms carry their own severity', async () => {
+    const h = await start('11:00');
+    const { gateway } = h.running;
+    h.input('tamper', true);
+    h.input('fireAlarm', true);
+    expect(gateway.alarms.list()).not.toContain('door-released-closed');
+    expect(alarmEvents(h, 'tamper')[0]).toMatchObject({ severity: 'major' });
+  });
+
+  it('is still raised after a restart', async () => {
+    let h = await start('21:00');
+    h.input('fireAlarm', true);
+    vi.clearAllTimers();
+    h = await h.restart({ clean: false });
+    harness = h;
+    expect(h.running.gateway.alarms.list()).toEqual(expect.arrayContaining(['fire', 'door-released-closed']));
   });
 });

@@ -123,11 +123,11 @@ describe('central ingest', () => {
     const seen: ReceivedEvent[] = [];
     bus.on('event', (e) => seen.push(e));
     const output = { id: eventId(), at: AT, site: 'town', v: CONTRACT_MINOR + 1, type: 'output', output: 'porch-light', on: true };
-    const alarm = { id: eventId(), at: AT, site: 'town', type: 'alarm', alarm: 'smoke-detected', state: 'raised', severity: 'high' };
+    const alarm = { id: eventId(), at: AT, site: 'town', type: 'alarm', alarm: 'smoke-detected', state: 'raised', zone: 'stacks' };
     publish('town', 'events', output);
     publish('town', 'events', alarm);
     expect(ingest.stats).toMatchObject({ stored: 2, rejected: 0 });
-    const { severity: _dropped, ...known } = alarm;
+    const { zone: _dropped, ...known } = alarm;
     expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([{ ...known, v: 0 }, output]);
     expect(store.recentEvents('town', { limit: 10, type: 'output' }).map((x) => x.event)).toEqual([output]);
     expect(seen).toEqual([output, { ...known, v: 0 }]);

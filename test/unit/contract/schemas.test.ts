@@ -260,8 +260,13 @@ describe('contract versions: a reader takes any 1.x message, a sender sends what
     const base = { id: ulid(Date.parse(AT)), at: AT, site: 'town' };
     const unknown = { ...base, v: CONTRACT_MINOR + 1, type: 'output', output: 'porch-light', on: true };
     expect(parseMessage(ReceivedEventSchema, buf(unknown))).toEqual({ ok: true, value: unknown });
-    const alarm = { ...base, type: 'alarm', alarm: 'smoke-detected', state: 'raised', severity: 'high' };
+    const alarm = { ...base, type: 'alarm', alarm: 'smoke-detected', state: 'raised', zone: 'stacks' };
     expect(parseMessage(ReceivedEventSchema, buf(alarm))).toEqual({ ok: true, value: { ...base, v: 0, type: 'alarm', alarm: 'smoke-detected', state: 'raised' } });
+    // Severity (1.2) is an open list too: a newer gateway's level is kept as it came.
+    const urgent = { ...base, v: CONTRACT_MINOR + 1, type: 'alarm', alarm: 'fire', state: 'raised', severity: 'life-safety' };
+    expect(parseMessage(ReceivedEventSchema, buf(urgent))).toEqual({ ok: true, value: urgent });
+    expect(parseMessage(EventSchema, buf({ ...urgent, v: CONTRACT_MINOR })).ok).toBe(false);
+    expect(parseMessage(EventSchema, buf({ ...urgent, v: CONTRACT_MINOR, severity: 'critical' })).ok).toBe(true);
     // An unknown reason cannot contradict the decision; a known one still must agree with it.
     expect(parseMessage(ReceivedEventSchema, buf(accessEvent({ decision: 'refused', reason: 'card-cloned' as never }))).ok).toBe(true);
     expect(parseMessage(ReceivedEventSchema, buf(accessEvent({ reason: 'expired' })))).toEqual({ ok: false, errors: ['reason: must be a grant reason when decision is granted'] });

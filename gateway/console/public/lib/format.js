@@ -38,6 +38,7 @@ export const ALARM_LABELS = {
   'clock-untrusted': 'Clock not synchronised',
   'member-list-stale': 'Member list out of date',
   'policy-refused': 'A schedule from central was refused',
+  'door-released-closed': 'Door released by the fire alarm while closed',
 };
 
 export const WEEKDAYS = [

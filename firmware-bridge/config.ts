@@ -32,7 +32,13 @@ export const InputConfigSchema = z.strictObject({
   debounceMs: z.number().int().min(0).max(400, 'must be at most 400 (inputs held 400 ms must always be seen)').default(30),
 });
 
-const outputs = Object.fromEntries(OUTPUT_NAMES.map((name) => [name, OutputConfigSchema.prefault({})])) as Record<
+/**
+ * The lights are safe on: a crash, a stop or a watchdog kill must not put the lights out on people inside, least of
+ * all during an evacuation. A site that wants them off when the software is not in control says `safe: inactive`.
+ */
+const LightsConfigSchema = OutputConfigSchema.extend({ safe: z.enum(['active', 'inactive']).default('active') });
+
+const outputs = Object.fromEntries(OUTPUT_NAMES.map((name) => [name, (name === 'lights' ? LightsConfigSchema : OutputConfigSchema).prefault({})])) as Record<
   (typeof OUTPUT_NAMES)[number],
   z.ZodPrefault<typeof OutputConfigSchema>
 >;

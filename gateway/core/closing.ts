@@ -66,6 +66,8 @@ export class ClosingSequence {
     } else if (to === 'open-access' || to === 'changeover') {
       alarms.clear('people-inside-after-close');
       if (this.options.lightsOnAt === 'open-access-start' || occupancy.inside > 0 || from === 'staffed') lights.set(true);
+      // At start the lights are at their safe level (on by default), which says nothing about who is inside.
+      else if (from === null) lights.set(false);
       if (to === 'open-access') this.scheduleWarnings(until);
     } else {
       if (occupancy.inside > 0) {

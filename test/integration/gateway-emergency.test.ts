@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AlarmEventSchema } from '../../policies/contract/events.js';
 import type { AlarmEvent } from '../../policies/contract/events.js';
-import { removeDir, startHarness } from '../helpers/gateway-harness.js';
+import { defaultConfig, removeDir, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -29,9 +29,9 @@ afterEach(async () => {
   dirs = [];
 });
 
-async function start(hhmm: string, lockType: 'fail-secure' | 'fail-safe' = 'fail-secure'): Promise<Harness> {
+async function start(hhmm: string, lockType: 'fail-secure' | 'fail-safe' = 'fail-secure', config: Parameters<typeof startHarness>[0]['config'] = {}): Promise<Harness> {
   vi.setSystemTime(at(hhmm));
-  harness = await startHarness({ policy: town, members: MEMBERS, config: { lock: { type: lockType } } });
+  harness = await startHarness({ policy: town, members: MEMBERS, config: { lock: { type: lockType }, ...config } });
   dirs.push(harness.dir);
   return harness;
 }
@@ -203,5 +203,40 @@ describe('a door released in closed hours', () => {
     h = await h.restart({ clean: false });
     harness = h;
     expect(h.running.gateway.alarms.list()).toEqual(expect.arrayContaining(['fire', 'door-released-closed']));
+  });
+});
+
+describe("the lights' safe level", () => {
+  it.each([
+    { lockType: 'fail-secure', lockedLevel: false },
+    { lockType: 'fail-safe', lockedLevel: true },
+  ] as const)('is on: a stop in an empty closed building leaves the lights on and the door locked ($lockType)', async ({ lockType, lockedLevel }) => {
+    const h = await start('21:00', lockType);
+    const { gateway, hardware } = h.running;
+    expect(gateway.lights.on).toBe(false);
+    await h.stop();
+    harness = undefined;
+    expect(hardware.outputs.lights.active).toBe(true);
+    expect(hardware.outputs.door.active).toBe(lockedLevel);
+  });
+
+  it('is what the site configures', async () => {
+    const hardware = defaultConfig('.').hardware!;
+    const h = await start('19:00', 'fail-secure', { hardware: { ...hardware, outputs: { ...hardware.outputs, lights: { safe: 'inactive' } } } });
+    expect(h.running.gateway.lights.on).toBe(true);
+    await h.stop();
+    harness = undefined;
+    expect(h.running.hardware.outputs.lights.active).toBe(false);
+  });
+
+  it('is not taken for a decision at start: open access with the lights on at the first entry starts with them off', async () => {
+    const h = await start('19:00', 'fail-secure', { lights: { onAt: 'first-entry' } });
+    const { gateway, hardware } = h.running;
+    expect(gateway.lights.on).toBe(false);
+    expect(hardware.outputs.lights.active).toBe(false);
+    h.tap('04A1B2C3D4');
+    h.input('doorContact', true);
+    h.input('doorContact', false);
+    expect(gateway.lights.on).toBe(true);
   });
 });

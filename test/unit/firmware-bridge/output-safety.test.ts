@@ -12,7 +12,7 @@ describe('outputs on the simulated driver', () => {
   it('start in their safe state: a maglock held locked, a strike unpowered', async () => {
     const hw = await createHardware(HardwareConfigSchema.parse({ outputs: { door: { safe: 'active' } } }), { clock: fixedClock });
     expect(hw.outputs.door.active).toBe(true);
-    expect(hw.outputs.lights.active).toBe(false);
+    expect(hw.outputs.lights.active).toBe(true); // the lights are safe on (lights-safe-level.test.ts)
     expect(hw.simulated?.outputs.door?.history).toEqual([{ active: true, atMs: Date.parse('2025-01-06T17:00:00Z') }]);
     hw.outputs.door.set(false);
     hw.allSafe();
@@ -139,13 +139,13 @@ describe('outputs on sysfs GPIO (onoff)', () => {
     const world = fakeGpio();
     const hw = await createHardware(HardwareConfigSchema.parse(wiring(sysfs.root)), { drivers: { loadGpio: async () => world.Gpio, loadNfc: async () => Promise.reject(new Error('x')) } });
     hw.outputs.door.set(false); // unlocked: pin high
-    hw.outputs.lights.set(true);
+    hw.outputs.lights.set(false); // the lights are safe on: off is what must not come back
     hw.holdSafe();
     expect(world.pins.get(529)?.level).toBe(0);
     hw.outputs.door.set(false);
-    hw.outputs.lights.set(true);
+    hw.outputs.lights.set(false);
     expect(world.pins.get(529)?.level).toBe(0);
-    expect(world.pins.get(539)?.level).toBe(0);
+    expect(world.pins.get(539)?.level).toBe(1);
     expect(hw.outputs.door.active).toBe(true);
     await hw.close();
   });

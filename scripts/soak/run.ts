@@ -282,6 +282,7 @@ async function main(): Promise<number> {
       const maker = new RequestMaker(rng, op, FUZZ_SITE, `127.0.0.1:${fuzzPort}`, withSession ? session : undefined);
       let transport = 0;
       let clientRefused = 0;
+      let oversized = 0;
       let window: unknown[] = [];
       let noAnswer: Array<{ error: string | undefined; request: Record<string, unknown> }> = [];
       const statuses = new Map<number, number>();
@@ -300,8 +301,12 @@ async function main(): Promise<number> {
               // Kept with the input, so that a state change can be traced to the requests that were let through.
               entry.status = answer.status;
               statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-              if (answer.status === -1) clientRefused += 1;
-              else if (answer.status === 0 && generated.spec.raw !== undefined) transport += 1;
+              if (answer.status === -1) {
+                // Node's client would not send it: not an input the gateway saw, so not one towards the target.
+                clientRefused += 1;
+                row.inputs -= 1;
+              } else if (answer.status === 0 && generated.spec.raw !== undefined) transport += 1;
+              else if (answer.status === 0 && oversize(generated.spec)) oversized += 1;
               else if (answer.status === 0) noAnswer.push({ error: answer.error, request: entry });
               else if (answer.status >= 500) {
                 row.serverErrors += 1;
@@ -326,9 +331,8 @@ async function main(): Promise<number> {
         window = [];
       }
       row.skippedValid = maker.skippedValid;
-      row.inputs -= clientRefused;
       const notable = [...statuses].filter(([s]) => s !== 400 && s !== 401 && s !== 403).sort((a, b) => b[1] - a[1]).slice(0, 4);
-      row.note = [`${refusals} refusals recorded`, transport > 0 ? `${transport} raw requests unanswered` : '', clientRefused > 0 ? `${clientRefused} refused by the client` : '', notable.map(([s, n]) => `${s}×${n}`).join(' ')].filter(Boolean).join('; ');
+      row.note = [`${refusals} refusals recorded`, transport > 0 ? `${transport} raw requests unanswered` : '', oversized > 0 ? `${oversized} over Node's 16 KiB head limit cut off` : '', clientRefused > 0 ? `${clientRefused} refused by the client` : '', notable.map(([s, n]) => `${s}×${n}`).join(' ')].filter(Boolean).join('; ');
       // Sign-out that got through, or a session changed by some input: the next surfaces need a valid one.
       if (withSession && (await send(fuzzPort, { method: 'GET', url: '/api/console/session', headers: { cookie: session.cookie } })).status !== 200) {
         findings.add({ surface: row.surface, kind: 'session ended by a fuzzed request' });
@@ -510,6 +514,14 @@ async function main(): Promise<number> {
   if (findings.count > 0 || opts.keep) console.log(`findings and the inputs behind them: ${work}`);
   else rmSync(work, { recursive: true, force: true });
   return ok ? 0 : 1;
+}
+
+/**
+ * A request head over Node's limit (16 KiB): the server answers 431 and closes while the client is still
+ * writing, so the client often sees only the reset. That is the HTTP parser refusing it, not the gateway failing.
+ */
+function oversize(spec: { url: string; headers: Record<string, string> }): boolean {
+  return spec.url.length + Object.entries(spec.headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0) > 16 * 1024;
 }
 
 async function waitForUplink(gateway: GatewayProcess): Promise<void> {

@@ -3,10 +3,20 @@
 // more (the details go to the log, which never holds a request body).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { describeStorageError } from '../core/storage-faults.js';
 
 export function errorHandler(logger: Logger | undefined) {
   return (error: FastifyError & { error?: string }, request: FastifyRequest, reply: FastifyReply): void => {
     const status = error.statusCode ?? 500;
+    if (typeof error.code === 'string' && error.code.startsWith('SQLITE_')) {
+      // The store, not the request: say what is wrong and that it passes (the door goes on regardless).
+      logger?.warn({ err: { message: error.message, code: error.code }, method: request.method, route: request.routeOptions.url }, 'store fault in a console request');
+      void reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ error: `the branch's store cannot answer now: ${describeStorageError(error)}; nothing was changed, try again in a moment` });
+      return;
+    }
     if (status >= 500) {
       logger?.error({ err: { message: error.message, code: error.code }, method: request.method, route: request.routeOptions.url }, 'request failed');
       void reply.code(500).send({ error: 'internal error' });

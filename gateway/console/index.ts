@@ -81,7 +81,9 @@ function contentSecurityPolicy(publicDir: string): string {
 
 export function consolePlugin(deps: ConsoleDeps): FastifyPluginAsync {
   return async (app) => {
-    const db = openConsoleDb(deps.store);
+    // No busy timeout: this connection lives in the gateway's process, and SQLite waits for a lock by sleeping the
+    // door's thread. A held lock is a 503 to the browser (console/errors.ts), not a stalled door.
+    const db = openConsoleDb(deps.store, { busyTimeoutMs: 0 });
     app.addHook('onClose', async () => db.close());
     const users = new ConsoleUsers(db, deps.clock, deps.options?.scrypt);
     const sessions = new ConsoleSessions(db, deps.clock, { ...DEFAULT_SESSION_LIMITS, ...deps.options?.sessions });

@@ -72,24 +72,42 @@ export const ReaderConfigSchema = z.strictObject({
   device: z.string().min(1).optional(),
 });
 
+/**
+ * Simulated drivers only by name. A default of `simulated` let a branch config without `driver:` (or without a
+ * `hardware:` section at all) run a door controller that drives no door, and serve a tap route that opens it.
+ */
+const SIMULATED_BY_NAME = 'simulated drivers are never a default: name them (`driver: simulated`) for a test bench or the demo';
+
 export const HardwareConfigSchema = z
-  .strictObject({
-    gpio: z
-      .strictObject({
-        driver: z.enum(['simulated', 'sysfs']).default('simulated'),
-        /** Where the gpiochips are listed; the BCM → sysfs number offset is read from here. */
-        sysfsRoot: z.string().min(1).default('/sys/class/gpio'),
-      })
-      .prefault({}),
-    outputs: z.strictObject(outputs).prefault({}),
-    /** Only the inputs that are fitted. */
-    inputs: z.strictObject(inputs).prefault({}),
-    readers: z
-      .array(ReaderConfigSchema)
-      .min(1, 'configure at least one reader')
-      .default([{ id: 'entry', driver: 'simulated', role: 'entry' }]),
-    keypad: z.strictObject({ driver: z.enum(['none', 'simulated']).default('none') }).prefault({}),
-  })
+  .strictObject(
+    {
+      gpio: z.strictObject(
+        {
+          driver: z.enum(['simulated', 'sysfs'], {
+            error: (issue) => (issue.input === undefined ? `required: sysfs on a Raspberry Pi; ${SIMULATED_BY_NAME}` : undefined),
+          }),
+          /** Where the gpiochips are listed; the BCM → sysfs number offset is read from here. */
+          sysfsRoot: z.string().min(1).default('/sys/class/gpio'),
+        },
+        { error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? `required: { driver: sysfs } on a Raspberry Pi; ${SIMULATED_BY_NAME}` : undefined) },
+      ),
+      outputs: z.strictObject(outputs).prefault({}),
+      /** Only the inputs that are fitted. */
+      inputs: z.strictObject(inputs).prefault({}),
+      readers: z
+        .array(ReaderConfigSchema, {
+          error: (issue) => (issue.input === undefined ? `required: the card readers (pcsc, keyboard); ${SIMULATED_BY_NAME}` : undefined),
+        })
+        .min(1, 'configure at least one reader'),
+      keypad: z.strictObject({ driver: z.enum(['none', 'simulated']).default('none') }).prefault({}),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'invalid_type' && issue.input === undefined
+          ? `required: the door's drivers and pins (gpio.driver: sysfs and the readers on a Raspberry Pi; docs/hardware.md); ${SIMULATED_BY_NAME}`
+          : undefined,
+    },
+  )
   .superRefine((hw, ctx) => {
     const usedBy = new Map<number, string>();
     const claim = (path: [string, string], pin: number | undefined): void => {

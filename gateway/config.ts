@@ -67,7 +67,8 @@ export const GatewayConfigSchema = z.strictObject({
     .prefault({}),
   /** The deployment key for card hashing: from OAG_DEPLOYMENT_KEY, or this file (hex or base64, at least 32 bytes). */
   deploymentKeyFile: z.string().optional(),
-  hardware: HardwareConfigSchema.prefault({}),
+  /** Required, drivers named: a config without it must not run a door controller that drives no door. */
+  hardware: HardwareConfigSchema,
   members: z
     .strictObject({
       mapping: MemberImportMappingSchema.optional(),
@@ -89,6 +90,13 @@ export const GatewayConfigSchema = z.strictObject({
       enabled: z.boolean().default(true),
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      /** https from the gateway itself: a PEM certificate (with its chain) and key, read at start. */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /**
+       * A TLS reverse proxy is the only way to the console from the network (docs/console.md): the console may then
+       * listen beyond loopback in plain HTTP, and its session cookie is always Secure.
+       */
+      behindProxy: z.boolean().default(false),
     })
     .prefault({}),
   mqtt: UplinkConfigSchema.optional(),
@@ -136,7 +144,28 @@ export function checkGatewayConfigText(text: string, file = 'config', baseDir = 
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(baseDir, config.store.path) },
     deploymentKeyFile: config.deploymentKeyFile === undefined ? undefined : resolve(baseDir, config.deploymentKeyFile),
     sip2: resolveSip2Paths(config.sip2, baseDir),
+    http: config.http.tls === undefined ? config.http : { ...config.http, tls: { cert: resolve(baseDir, config.http.tls.cert), key: resolve(baseDir, config.http.tls.key) } },
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: nothing beyond this machine reaches an API that listens there. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return bare === 'localhost' || bare === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/**
+ * Why the local API must not listen as configured, or undefined. Beyond loopback the console carries staff
+ * passwords, session cookies and door commands: only over TLS, built in (`http.tls`) or a proxy's (`http.behindProxy`).
+ * `oag check-config` refuses such a config; the gateway runs the door without its local API (`local-api-failed`).
+ */
+export function httpExposureProblem(http: GatewayConfig['http']): string | undefined {
+  if (!http.enabled || isLoopbackHost(http.host) || http.tls !== undefined || http.behindProxy) return undefined;
+  return (
+    `http.host: ${http.host} is reachable from the network and the console would be plain HTTP (staff passwords and ` +
+    'sessions readable on the wire): set http.tls { cert, key } for https, or http.behindProxy: true when a TLS proxy ' +
+    'is the only way in, or keep http.host on 127.0.0.1'
+  );
 }
 
 /**
@@ -223,6 +252,8 @@ export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessE
     const read = readFileBytes(path, { what: `${setting} (${path})`, maxBytes: 1024 * 1024 });
     if (!read.ok) errors.push(read.error);
   };
+  check('http.tls.cert', config.http.enabled ? config.http.tls?.cert : undefined);
+  check('http.tls.key', config.http.enabled ? config.http.tls?.key : undefined);
   check('mqtt.passwordFile', config.mqtt?.passwordFile);
   check('mqtt.tls.ca', config.mqtt?.tls?.ca);
   check('mqtt.tls.cert', config.mqtt?.tls?.cert);

@@ -80,6 +80,8 @@ export function withDoorSafeLevel(config: GatewayConfig): GatewayConfig['hardwar
 export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<RunningGateway> {
   const logger = options.logger ?? pino({ level: config.log.level, base: { site: config.site } });
   const hardware = options.hardware ?? (await createHardware(withDoorSafeLevel(config), { logger }));
+  const simulated = simulatedParts(config);
+  if (simulated.length > 0) logger.warn({ simulated }, `simulated hardware (${simulated.join(', ')}): named in the config; a test bench or the demo, never a branch door`);
   // Filled in once the gateway runs, so that SIGTERM stops it cleanly (store closed, uplink told) after the
   // outputs have already been made safe by the handler itself.
   let stopRunning: (() => Promise<void>) | undefined;
@@ -166,7 +168,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           gateway,
           hardware,
           config: config.http,
-          console: { store, hashCard, clock },
+          // Behind a TLS proxy the request arrives as http: the cookie must be Secure all the same.
+          console: { store, hashCard, clock, options: config.http.behindProxy ? { cookieSecure: 'always' } : undefined },
           health: () => healthReport(extensions, storage, liveStore),
         })
       : undefined;
@@ -233,6 +236,16 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     uninstallSafety();
     throw error;
   }
+}
+
+/** What the config names as simulated: allowed only by name, and said at every start. */
+function simulatedParts(config: GatewayConfig): string[] {
+  const { hardware } = config;
+  return [
+    ...(hardware.gpio.driver === 'simulated' ? ['gpio'] : []),
+    ...hardware.readers.filter((reader) => reader.driver === 'simulated').map((reader) => `reader ${reader.id}`),
+    ...(hardware.keypad.driver === 'simulated' ? ['keypad'] : []),
+  ];
 }
 
 function healthReport(extensions: ExtensionHost, storage: StorageExtension, store: ReplaceableStore): HealthReport {

@@ -155,7 +155,7 @@ async function runBranch(brokerUrl: string, protocolVersion: 4 | 5, keyHex: stri
     clock: { trust: 'trusted' },
     http: { enabled: false },
     log: { level: 'silent' },
-    hardware: { readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+    hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
     mqtt: { url: brokerUrl, protocolVersion, reconnectPeriodMs: 200 },
   });
   // How late a timer fires is how long a tap would have waited: the longest stall of the event loop.

@@ -84,7 +84,7 @@ export async function benchTap(members: number, taps = 20_000, preparedDir?: str
       taps: { repeatWindowMs: 0 },
       http: { enabled: false },
       log: { level: 'silent' },
-      hardware: { readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+      hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
     });
     const running = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: KEY } });
 

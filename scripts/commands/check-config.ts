@@ -10,6 +10,7 @@ import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
 interface GatewayConfigModule {
   checkGatewayConfigText(text: string, file?: string, baseDir?: string): GatewayConfig;
   checkReferencedFiles(config: GatewayConfig, env?: NodeJS.ProcessEnv): string[];
+  httpExposureProblem(http: GatewayConfig['http']): string | undefined;
 }
 
 function isConfigError(error: unknown): error is Error & { errors: string[] } {
@@ -69,8 +70,10 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo): Pr
     io.err(`policyFile: policy is for site "${policy.site}", this gateway is "${config.site}"\n`);
     return 1;
   }
-  // The files it names, as the service would read them: the running gateway would only raise these as alarms.
-  const fileErrors = gateway.checkReferencedFiles(config, process.env);
+  // The files it names, as the service would read them, and a console it would keep off: the running gateway would
+  // only raise these as alarms.
+  const exposure = gateway.httpExposureProblem(config.http);
+  const fileErrors = [...(exposure === undefined ? [] : [exposure]), ...gateway.checkReferencedFiles(config, process.env)];
   if (fileErrors.length > 0) {
     for (const line of fileErrors) io.err(`${line}\n`);
     return 1;

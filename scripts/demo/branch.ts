@@ -57,6 +57,7 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
     http: options.http === undefined ? { enabled: false } : { enabled: true, port: options.http.port },
     log: { level: 'silent' },
     hardware: {
+      gpio: { driver: 'simulated' },
       // Debounce is real time; the demo's day runs hundreds of times faster, so inputs are taken as they come.
       inputs: { doorContact: { debounceMs: 0 }, exitButton: { debounceMs: 0 } },
       readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],

@@ -58,6 +58,7 @@ export function defaultConfig(dir: string, overrides: Partial<GatewayConfigInput
     http: { enabled: false },
     log: { level: 'silent' },
     hardware: {
+      gpio: { driver: 'simulated' },
       inputs: {
         doorContact: { debounceMs: 0 },
         exitButton: { debounceMs: 0 },

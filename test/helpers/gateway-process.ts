@@ -75,6 +75,8 @@ export function writeGatewayFiles(options: GatewayFilesOptions): string {
     // Several taps of one card in a row are several taps: the tests count events per tap.
     taps: { repeatWindowMs: 0 },
     log: { level: options.logLevel ?? 'info' },
+    // Named: a gateway config without its drivers is refused.
+    hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
     ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt }),
     ...options.extra,
   };

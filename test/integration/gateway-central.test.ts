@@ -57,7 +57,7 @@ describe('gateway and central over MQTT', () => {
       clock: { trust: 'trusted' },
       http: { enabled: false },
       log: { level: 'silent' },
-      hardware: { inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+      hardware: { gpio: { driver: 'simulated' }, inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
       mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100 },
     });
     gateway = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
@@ -164,7 +164,7 @@ describe('a branch whose clock is a day behind central', () => {
       clock: { trust: 'trusted' },
       http: { enabled: false },
       log: { level: 'silent' },
-      hardware: { inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+      hardware: { gpio: { driver: 'simulated' }, inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
       mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100 },
     });
     const dayBehind = { ...systemClock, now: () => new Date(Date.now() - 86_400_000) };

@@ -30,6 +30,7 @@ describe('card + PIN', () => {
       members: { '04A1B2C3D4': { pinHash: hashPin('2468') } },
       config: {
         hardware: {
+          gpio: { driver: 'simulated' },
           inputs: { doorContact: { debounceMs: 0 } },
           readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
           keypad: { driver: 'simulated' },
@@ -65,7 +66,7 @@ describe('card + PIN', () => {
     harness = await startHarness({
       policy: policy({ pin: 'always' }),
       members: { '04A1B2C3D4': { pinHash: hashPin('2468') } },
-      config: { hardware: { readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }], keypad: { driver: 'simulated' } } },
+      config: { hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }], keypad: { driver: 'simulated' } } },
     });
     const keypad = harness.running.hardware.simulated!.keypad!;
     keypad.enter('2468');
@@ -85,6 +86,7 @@ describe('people counter', () => {
       members: { '04A1B2C3D4': {} },
       config: {
         hardware: {
+          gpio: { driver: 'simulated' },
           inputs: { doorContact: { debounceMs: 0 }, counterIn: { debounceMs: 0 }, counterOut: { debounceMs: 0 } },
           readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
         },

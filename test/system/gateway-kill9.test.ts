@@ -64,6 +64,7 @@ describe('gateway process killed with -9 while publishing', () => {
         clock: { trust: 'trusted' },
         http: { port },
         log: { level: 'warn' },
+        hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
         mqtt: { url: broker.url, username: SITE, password: 't-pw', tls, reconnectPeriodMs: 200, reconnectMaxMs: 400 },
       }),
     );

@@ -62,6 +62,7 @@ describe('the gateway on a real PC/SC reader', () => {
       http: { enabled: false },
       log: { level: 'silent' },
       hardware: {
+        gpio: { driver: 'simulated' },
         inputs: { doorContact: { debounceMs: 0 } },
         readers: [
           { id: 'front', driver: 'pcsc', role: 'entry', namePattern: '00 00' },

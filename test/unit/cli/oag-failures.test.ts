@@ -102,7 +102,7 @@ describe('oag with a busy port', () => {
     const { server, port } = await listen();
     try {
       file('policy.yaml', town);
-      const config = file('gateway.yaml', ['site: town-central', 'policyFile: policy.yaml', 'store: { path: gw-busy.sqlite }', `http: { host: 127.0.0.1, port: ${port} }`, 'log: { level: silent }', ''].join('\n'));
+      const config = file('gateway.yaml', ['site: town-central', 'policyFile: policy.yaml', 'store: { path: gw-busy.sqlite }', `http: { host: 127.0.0.1, port: ${port} }`, 'log: { level: silent }', 'hardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }', ''].join('\n'));
       const child = spawn(process.execPath, ['bin/oag.js', 'gateway', '--config', config], { cwd: ROOT, env: { ...process.env, OAG_DEBUG: '', OAG_DEPLOYMENT_KEY: KEY_HEX }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

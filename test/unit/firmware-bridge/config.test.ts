@@ -7,9 +7,28 @@ function problems(input: unknown): string[] {
   return result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
 }
 
+/** A test bench: simulated drivers, named. */
+const bench = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  gpio: { driver: 'simulated' },
+  readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
+  ...extra,
+});
+
 describe('hardware config', () => {
-  it('runs a branch on simulated hardware with an empty section', () => {
-    const config = HardwareConfigSchema.parse({});
+  it('never falls back on simulated drivers: an empty section names what it needs', () => {
+    expect(problems({})).toEqual([
+      'gpio: required: { driver: sysfs } on a Raspberry Pi; simulated drivers are never a default: name them (`driver: simulated`) for a test bench or the demo',
+      'readers: required: the card readers (pcsc, keyboard); simulated drivers are never a default: name them (`driver: simulated`) for a test bench or the demo',
+    ]);
+    expect(problems({ gpio: {}, readers: [{ id: 'entry', driver: 'pcsc' }] })[0]).toMatch(/^gpio\.driver: required: sysfs on a Raspberry Pi; simulated drivers are never a default/);
+    // sysfs GPIO and no readers: once a simulated reader by default, with a tap route that needs no login.
+    expect(problems({ gpio: { driver: 'sysfs' }, outputs: { door: { pin: 17 }, lights: { pin: 27 }, sounder: { pin: 22 }, ledGreen: { pin: 5 }, ledRed: { pin: 6 } } })).toEqual([
+      'readers: required: the card readers (pcsc, keyboard); simulated drivers are never a default: name them (`driver: simulated`) for a test bench or the demo',
+    ]);
+  });
+
+  it('runs on simulated hardware when the section names it', () => {
+    const config = HardwareConfigSchema.parse(bench());
     expect(config.gpio).toEqual({ driver: 'simulated', sysfsRoot: '/sys/class/gpio' });
     expect(config.outputs.door).toEqual({ activeLevel: 'high', safe: 'inactive' });
     expect(Object.keys(config.outputs).sort()).toEqual(['door', 'ledGreen', 'ledRed', 'lights', 'sounder']);
@@ -19,7 +38,7 @@ describe('hardware config', () => {
   });
 
   it('defaults inputs to contacts switching to ground, debounced 30 ms', () => {
-    const config = HardwareConfigSchema.parse({ inputs: { exitButton: { pin: 22 } } });
+    const config = HardwareConfigSchema.parse(bench({ inputs: { exitButton: { pin: 22 } } }));
     expect(config.inputs.exitButton).toEqual({ pin: 22, activeLevel: 'low', debounceMs: 30 });
   });
 
@@ -44,55 +63,62 @@ describe('hardware config', () => {
   });
 
   it('refuses a pin used twice, naming the path and the first user', () => {
-    expect(problems({ outputs: { door: { pin: 17 } }, inputs: { exitButton: { pin: 17 } } })).toEqual([
+    expect(problems(bench({ outputs: { door: { pin: 17 } }, inputs: { exitButton: { pin: 17 } } }))).toEqual([
       'inputs.exitButton.pin: BCM 17 is already used by outputs.door',
     ]);
-    expect(problems({ outputs: { door: { pin: 4 }, lights: { pin: 4 } } })).toEqual(['outputs.lights.pin: BCM 4 is already used by outputs.door']);
+    expect(problems(bench({ outputs: { door: { pin: 4 }, lights: { pin: 4 } } }))).toEqual(['outputs.lights.pin: BCM 4 is already used by outputs.door']);
   });
 
   it('requires a pin for every output and input under sysfs', () => {
-    const found = problems({ gpio: { driver: 'sysfs' }, outputs: { door: { pin: 17 }, lights: { pin: 27 }, sounder: { pin: 22 }, ledGreen: { pin: 5 } }, inputs: { tamper: {} } });
+    const found = problems({
+      gpio: { driver: 'sysfs' },
+      outputs: { door: { pin: 17 }, lights: { pin: 27 }, sounder: { pin: 22 }, ledGreen: { pin: 5 } },
+      inputs: { tamper: {} },
+      readers: [{ id: 'entry', driver: 'pcsc' }],
+    });
     expect(found).toEqual(['outputs.ledRed.pin: required when gpio.driver is sysfs', 'inputs.tamper.pin: required when gpio.driver is sysfs']);
   });
 
   it('refuses pins that are not header GPIOs, unknown keys and wrong levels', () => {
-    expect(problems({ outputs: { door: { pin: 28 } } })).toEqual(['outputs.door.pin: must be a BCM GPIO number 0–27']);
-    expect(problems({ outputs: { door: { pin: 3.5 } } })).toEqual(['outputs.door.pin: must be a BCM GPIO number 0–27']);
-    expect(problems({ outputs: { door: { pinn: 3 } } })).toEqual(['outputs.door: Unrecognized key: "pinn"']);
-    expect(problems({ outputs: { door: { activeLevel: 'up' } } })[0]).toMatch(/^outputs\.door\.activeLevel: /);
-    expect(problems({ inputs: { doorbell: { pin: 3 } } })).toEqual(['inputs: Unrecognized key: "doorbell"']);
+    expect(problems(bench({ outputs: { door: { pin: 28 } } }))).toEqual(['outputs.door.pin: must be a BCM GPIO number 0–27']);
+    expect(problems(bench({ outputs: { door: { pin: 3.5 } } }))).toEqual(['outputs.door.pin: must be a BCM GPIO number 0–27']);
+    expect(problems(bench({ outputs: { door: { pinn: 3 } } }))).toEqual(['outputs.door: Unrecognized key: "pinn"']);
+    expect(problems(bench({ outputs: { door: { activeLevel: 'up' } } }))[0]).toMatch(/^outputs\.door\.activeLevel: /);
+    expect(problems(bench({ inputs: { doorbell: { pin: 3 } } }))).toEqual(['inputs: Unrecognized key: "doorbell"']);
   });
 
   it('keeps the debounce short enough that a 400 ms input is always seen', () => {
-    expect(problems({ inputs: { fireAlarm: { pin: 25, debounceMs: 500 } } })).toEqual([
+    expect(problems(bench({ inputs: { fireAlarm: { pin: 25, debounceMs: 500 } } }))).toEqual([
       'inputs.fireAlarm.debounceMs: must be at most 400 (inputs held 400 ms must always be seen)',
     ]);
-    expect(problems({ inputs: { fireAlarm: { pin: 25, debounceMs: 400 } } })).toEqual([]);
+    expect(problems(bench({ inputs: { fireAlarm: { pin: 25, debounceMs: 400 } } }))).toEqual([]);
   });
 
   it('checks readers: unique ids, valid patterns, options only where they mean something', () => {
     expect(
-      problems({
-        readers: [
-          { id: 'door', driver: 'pcsc', namePattern: 'ACR(122' },
-          { id: 'door', driver: 'simulated', device: '/dev/input/event0' },
-          { id: 'wedge', driver: 'keyboard', namePattern: 'x' },
-        ],
-      }),
+      problems(
+        bench({
+          readers: [
+            { id: 'door', driver: 'pcsc', namePattern: 'ACR(122' },
+            { id: 'door', driver: 'simulated', device: '/dev/input/event0' },
+            { id: 'wedge', driver: 'keyboard', namePattern: 'x' },
+          ],
+        }),
+      ),
     ).toEqual([
       'readers.0.namePattern: must be a valid regular expression',
       'readers.1.id: duplicate reader id "door"',
       'readers.1.device: only for driver keyboard',
       'readers.2.namePattern: only for driver pcsc',
     ]);
-    expect(problems({ readers: [] })).toEqual(['readers: configure at least one reader']);
-    expect(problems({ readers: [{ id: 'a', driver: 'keyboard' }, { id: 'b', driver: 'keyboard', device: '-' }] })).toEqual([
+    expect(problems(bench({ readers: [] }))).toEqual(['readers: configure at least one reader']);
+    expect(problems(bench({ readers: [{ id: 'a', driver: 'keyboard' }, { id: 'b', driver: 'keyboard', device: '-' }] }))).toEqual([
       'readers.1.device: only one keyboard reader can read stdin',
     ]);
   });
 
   it('defaults a reader to the entry role', () => {
-    expect(HardwareConfigSchema.parse({ readers: [{ id: 'wedge', driver: 'keyboard', device: '/dev/input/by-id/usb-reader-event-kbd' }] }).readers[0]).toEqual({
+    expect(HardwareConfigSchema.parse(bench({ readers: [{ id: 'wedge', driver: 'keyboard', device: '/dev/input/by-id/usb-reader-event-kbd' }] })).readers[0]).toEqual({
       id: 'wedge',
       driver: 'keyboard',
       role: 'entry',

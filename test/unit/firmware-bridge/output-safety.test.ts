@@ -7,10 +7,11 @@ import type { NfcPcscModule } from '../../../firmware-bridge/readers/pcsc.js';
 import { fakeGpio, PI4_KERNEL_66, recordingLogger, sysfsLayout, type GpioOp } from './fakes.js';
 
 const fixedClock = { now: () => new Date('2025-01-06T17:00:00Z') };
+const bench = { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] } as const;
 
 describe('outputs on the simulated driver', () => {
   it('start in their safe state: a maglock held locked, a strike unpowered', async () => {
-    const hw = await createHardware(HardwareConfigSchema.parse({ outputs: { door: { safe: 'active' } } }), { clock: fixedClock });
+    const hw = await createHardware(HardwareConfigSchema.parse({ ...bench, outputs: { door: { safe: 'active' } } }), { clock: fixedClock });
     expect(hw.outputs.door.active).toBe(true);
     expect(hw.outputs.lights.active).toBe(true); // the lights are safe on (lights-safe-level.test.ts)
     expect(hw.simulated?.outputs.door?.history).toEqual([{ active: true, atMs: Date.parse('2025-01-06T17:00:00Z') }]);
@@ -39,7 +40,7 @@ describe('outputs on the simulated driver', () => {
   });
 
   it('keep a bounded history', async () => {
-    const hw = await createHardware(HardwareConfigSchema.parse({}), { clock: fixedClock });
+    const hw = await createHardware(HardwareConfigSchema.parse(bench), { clock: fixedClock });
     for (let i = 0; i < 1000; i++) hw.outputs.sounder.set(i % 2 === 0);
     const history = hw.simulated?.outputs.sounder?.history ?? [];
     expect(history).toHaveLength(256);

@@ -236,6 +236,7 @@ describe('PC/SC card reader', () => {
     const { logger, lines } = recordingLogger();
     const hw = await createHardware(
       HardwareConfigSchema.parse({
+        gpio: { driver: 'simulated' },
         readers: [
           { id: 'entry', driver: 'pcsc', role: 'entry' },
           { id: 'desk', driver: 'simulated', role: 'entry' },

@@ -5,6 +5,7 @@ import { createHardware, simulatedControls } from '../../../firmware-bridge/crea
 import type { CardTap, ReaderStatus } from '../../../firmware-bridge/types.js';
 
 const config = HardwareConfigSchema.parse({
+  gpio: { driver: 'simulated' },
   inputs: { doorContact: { activeLevel: 'high' }, exitButton: {}, counterIn: { debounceMs: 0 } },
   readers: [
     { id: 'exit', driver: 'simulated', role: 'exit' },

@@ -197,7 +197,7 @@ describe('the clock trust the gateway reads', () => {
   });
 
   it('is chosen in the config by name, with auto the default', () => {
-    const base = { site: 'town', policyFile: 'policy.yaml' };
+    const base = { site: 'town', policyFile: 'policy.yaml', hardware: { gpio: { driver: 'simulated' as const }, readers: [{ id: 'entry', driver: 'simulated' as const }] } };
     expect(parseGatewayConfig(base).clock).toEqual({ trust: 'auto', ...CLOCK_TRUST_DEFAULTS });
     for (const trust of ['auto', 'timesyncd', 'chrony', 'ntp', 'rtc', 'trusted', 'untrusted'] as const) {
       expect(parseGatewayConfig({ ...base, clock: { trust } }).clock.trust).toBe(trust);

@@ -28,7 +28,7 @@ function writeConfig(extra: Record<string, unknown>): string {
       policyFile: 'policy.yaml',
       store: { path: 'gateway.sqlite' },
       log: { level: 'silent' },
-      hardware: { readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+      hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
       ...extra,
     }),
   );

@@ -21,13 +21,21 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+const BENCH = { gpio: { driver: 'simulated' as const }, readers: [{ id: 'entry', driver: 'simulated' as const }] };
+
 describe('gateway config', () => {
   it('fills a minimal file with safe defaults', () => {
-    const config = checkGatewayConfigText('site: town-central\npolicyFile: policy.yaml\n', 'gw.yaml', '/etc/oag');
+    const config = checkGatewayConfigText('site: town-central\npolicyFile: policy.yaml\nhardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }\n', 'gw.yaml', '/etc/oag');
     expect(config.lock).toEqual({ type: 'fail-secure', unlockMs: 5000, heldOpenSeconds: 30, exitGraceMs: 10_000 });
     expect(config.policyFile).toBe('/etc/oag/policy.yaml');
     expect(config.hardware.gpio.driver).toBe('simulated');
     expect(config.clock.trust).toBe('auto');
+  });
+
+  it('refuses a file with no hardware section: it would run a door controller that drives no door', () => {
+    expect(errorsOf(() => checkGatewayConfigText('site: town-central\npolicyFile: policy.yaml\n', 'gw.yaml', '/etc/oag'))).toEqual([
+      "hardware: required: the door's drivers and pins (gpio.driver: sysfs and the readers on a Raspberry Pi; docs/hardware.md); simulated drivers are never a default: name them (`driver: simulated`) for a test bench or the demo",
+    ]);
   });
 
   it('names every bad path at once', () => {
@@ -59,7 +67,7 @@ describe('gateway config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oag-cfg-'));
     dirs.push(dir);
     writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nsite: village\nschedule: { weekly: {} }\n');
-    const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' } });
+    const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' }, hardware: BENCH });
     const running = await startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) }, logger: pino({ level: 'silent' }) });
     try {
       expect(running.gateway.mode).toBe('closed');
@@ -75,7 +83,7 @@ describe('gateway config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oag-cfg-'));
     dirs.push(dir);
     writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nsite: town-central\nschedule:\n  weekly:\n    mon: [{ from: "10:00", to: "09:00", mode: staffed }]\n');
-    const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' } });
+    const config = parseGatewayConfig({ site: 'town-central', policyFile: join(dir, 'policy.yaml'), store: { path: join(dir, 's.sqlite') }, http: { enabled: false }, log: { level: 'silent' }, hardware: BENCH });
     const running = await startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) }, logger: pino({ level: 'silent' }) });
     try {
       expect(running.gateway.policies.current.version).toBe(0);

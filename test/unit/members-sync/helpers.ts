@@ -78,7 +78,7 @@ export function branchConfig(dir: string, site: string, mqtt: GatewayConfigInput
     taps: { repeatWindowMs: 0 },
     http: { enabled: false },
     log: { level: 'silent' },
-    hardware: { inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+    hardware: { gpio: { driver: 'simulated' }, inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
     mqtt,
     ...extra,
   });

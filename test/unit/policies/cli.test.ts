@@ -134,7 +134,7 @@ describe('oag check-config (in process)', () => {
     writeFileSync(join(tmp, 'town.yaml'), readFileSync(join(ROOT, 'policies/examples/town.yaml')));
     writeFileSync(
       file,
-      'site: town-central\npolicyFile: town.yaml\ndeploymentKeyFile: nokey.hex\nmqtt: { url: "mqtts://broker.example:8883", username: town-central, passwordFile: /nonexistent/mqtt.pw }\n',
+      'site: town-central\npolicyFile: town.yaml\nhardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }\ndeploymentKeyFile: nokey.hex\nmqtt: { url: "mqtts://broker.example:8883", username: town-central, passwordFile: /nonexistent/mqtt.pw }\n',
     );
     const io = capture();
     const saved = process.env.OAG_DEPLOYMENT_KEY;

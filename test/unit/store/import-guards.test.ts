@@ -125,7 +125,7 @@ describe('the removal guard', () => {
     expect(refused.err()).toContain('would remove 15 of the 20 members');
     unchanged(tmp.open(), before);
 
-    const config = file('gateway.yaml', `site: town\npolicyFile: policy.yaml\nstore: { path: gateway.sqlite }\ndeploymentKeyFile: key.hex\nmembers: { maxRemovedFraction: 0.8 }\n`);
+    const config = file('gateway.yaml', `site: town\npolicyFile: policy.yaml\nstore: { path: gateway.sqlite }\ndeploymentKeyFile: key.hex\nmembers: { maxRemovedFraction: 0.8 }\nhardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }\n`);
     expect(await runMembersImport(short, { config }, capture().io)).toBe(0);
 
     const bad = capture();
@@ -154,7 +154,7 @@ describe('another deployment key', () => {
 
   it('is refused when --key-file and the config name different keys', async () => {
     file('key.hex', KEY.toString('hex'));
-    const config = file('gateway.yaml', 'site: town\npolicyFile: policy.yaml\nstore: { path: gateway.sqlite }\ndeploymentKeyFile: key.hex\n');
+    const config = file('gateway.yaml', 'site: town\npolicyFile: policy.yaml\nstore: { path: gateway.sqlite }\ndeploymentKeyFile: key.hex\nhardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }\n');
     const c = capture();
     expect(await runMembersImport(file('m.csv', `${[HEADER, row(1)].join('\n')}\n`), { config, keyFile: keyFile('other.hex', OTHER_KEY) }, c.io)).toBe(2);
     expect(c.err()).toContain(`is deployment key ${deploymentKeyId(OTHER_KEY)}, but ${config} has deploymentKeyFile`);

@@ -87,6 +87,7 @@ describe('oag members import', () => {
       [
         'site: test-branch',
         'policyFile: policy.yaml',
+        'hardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }',
         'store: { path: data/gw.sqlite }',
         'deploymentKeyFile: key.hex',
         'members:',

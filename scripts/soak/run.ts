@@ -14,11 +14,13 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
 import { deploymentKeyId } from '../../gateway/core/cards.js';
+import { EventSchema } from '../../policies/contract/index.js';
 import { addConsoleUser } from '../../gateway/console/index.js';
 import { openConsoleDb } from '../../gateway/console/db.js';
 import { ConsoleSessions } from '../../gateway/console/sessions.js';
@@ -156,6 +158,7 @@ async function main(): Promise<number> {
 
   const rows: SurfaceRow[] = [];
   let faults: FaultCounts | undefined;
+  let contractCheck: OutboxCheck | undefined;
   let broker: RunningMosquitto | undefined;
   let central: RunningCentral | undefined;
   let fuzzGateway: GatewayProcess | undefined;
@@ -393,6 +396,12 @@ async function main(): Promise<number> {
     }
     await fuzzer.close();
     await fuzzGateway.stop();
+    // What the refusals left in the outbox must still be events central takes: one the contract refuses is sent,
+    // refused at central, and the only record of what was refused is lost there.
+    if (opts.parts.has('http') || opts.parts.has('mqtt')) {
+      contractCheck = checkOutbox(fuzzStore);
+      for (const example of contractCheck.examples) findings.add({ surface: 'outbox of the fuzzed gateway', kind: 'event the contract refuses', ...example });
+    }
 
     // ---- files --------------------------------------------------------------------------------------------------
     const filesDir = join(work, 'files');
@@ -510,7 +519,7 @@ async function main(): Promise<number> {
     await broker?.stop();
   }
 
-  const ok = report(rows, faults, targets, opts, Date.now() - started, findings);
+  const ok = report(rows, faults, contractCheck, targets, opts, Date.now() - started, findings);
   if (findings.count > 0 || opts.keep) console.log(`findings and the inputs behind them: ${work}`);
   else rmSync(work, { recursive: true, force: true });
   return ok ? 0 : 1;
@@ -543,7 +552,44 @@ function pad(text: string | number, width: number, right = false): string {
   return right ? s.padStart(width) : s.padEnd(width);
 }
 
-function report(rows: SurfaceRow[], faults: FaultCounts | undefined, targets: { outages: number; kills: number }, opts: Options, elapsedMs: number, findings: Findings): boolean {
+interface OutboxCheck {
+  events: number;
+  refused: number;
+  /** By event type and the first error. */
+  byKind: Record<string, number>;
+  examples: Array<{ id: string; type: string; errors: string[]; data: string }>;
+}
+
+/** Every event in a gateway's store against the contract's event schema, as the uplink would send it. */
+function checkOutbox(storePath: string): OutboxCheck {
+  const db = new Database(storePath, { readonly: true, fileMustExist: true });
+  const result: OutboxCheck = { events: 0, refused: 0, byKind: {}, examples: [] };
+  try {
+    for (const row of db.prepare('SELECT id, at, type, data FROM events').iterate() as Iterable<{ id: string; at: string; type: string; data: string }>) {
+      result.events += 1;
+      const check = EventSchema.safeParse({ id: row.id, at: row.at, ...(JSON.parse(row.data) as Record<string, unknown>) });
+      if (check.success) continue;
+      result.refused += 1;
+      const errors = check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+      const kind = `${row.type} ${errors[0]!.slice(0, 60)}`;
+      result.byKind[kind] = (result.byKind[kind] ?? 0) + 1;
+      if (result.byKind[kind] === 1 && result.examples.length < 20) result.examples.push({ id: row.id, type: row.type, errors, data: row.data.slice(0, 1000) });
+    }
+  } finally {
+    db.close();
+  }
+  return result;
+}
+
+function report(
+  rows: SurfaceRow[],
+  faults: FaultCounts | undefined,
+  contract: OutboxCheck | undefined,
+  targets: { outages: number; kills: number },
+  opts: Options,
+  elapsedMs: number,
+  findings: Findings,
+): boolean {
   let ok = true;
   const width = Math.max(...rows.map((r) => r.surface.length), 40);
   console.log(`\nsoak summary (${(elapsedMs / 60_000).toFixed(1)} min, seed ${opts.seed}${opts.quick ? ', quick' : ''})`);
@@ -558,6 +604,11 @@ function report(rows: SurfaceRow[], faults: FaultCounts | undefined, targets: { 
   }
   const sum = (f: (r: SurfaceRow) => number): number => rows.reduce((a, r) => a + f(r), 0);
   console.log(`${pad('all surfaces', width)}  ${pad(sum((r) => r.inputs), 15, true)}  ${pad(sum((r) => r.skippedValid), 13, true)}  ${pad(sum((r) => r.crashes), 7, true)}  ${pad(sum((r) => r.serverErrors), 5, true)}  ${pad(sum((r) => r.stateChanges), 9, true)}`);
+  if (contract !== undefined) {
+    if (contract.refused > 0) ok = false;
+    console.log(`\nevents the fuzzed gateway recorded that the contract refuses: ${contract.refused} of ${contract.events} (goal 0)`);
+    for (const [kind, n] of Object.entries(contract.byKind)) console.log(`  ${n} × ${kind}`);
+  }
   if (faults !== undefined) {
     const lines: Array<[string, number | string, number | string]> = [
       ['broker outages (mosquitto stopped and started)', faults.outages, targets.outages],

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { MembersTransferSchema, parseMessage } from '../../policies/contract/index.js';
+import { ReceivedMembersTransferSchema, parseMessage } from '../../policies/contract/index.js';
 import type { MembersChunk, MembersRefusal } from '../../policies/contract/index.js';
 import { ListHash, chunkHash, chunkOfCard, decodeMemberEntry } from '../../policies/member-list.js';
 import type { PackedRows } from '../store/member-sync.js';
@@ -43,7 +43,7 @@ export type CheckedTransfer =
 
 /** Parses and checks one message from the transfer topic; never throws. */
 export function checkTransfer(payload: Uint8Array): CheckedTransfer {
-  const parsed = parseMessage(MembersTransferSchema, payload);
+  const parsed = parseMessage(ReceivedMembersTransferSchema, payload);
   if (!parsed.ok) return { type: 'invalid', errors: parsed.errors.slice(0, 3) };
   const msg = parsed.value;
   if (msg.type === 'refused') return { type: 'refused', message: msg };

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import {
-  MembersAnnouncementSchema,
+  ReceivedMembersAnnouncementSchema,
   MembersRequestSchema,
   encodeMessage,
   parseMessage,
@@ -250,7 +250,7 @@ export class MemberSync {
 
   private onAnnouncement(payload: Buffer): void {
     if (payload.length === 0) return; // cleared at the broker: the list in force stays
-    const parsed = parseMessage(MembersAnnouncementSchema, payload);
+    const parsed = parseMessage(ReceivedMembersAnnouncementSchema, payload);
     if (!parsed.ok) {
       this.log.warn({ errors: parsed.errors }, 'member-list announcement does not match the contract; ignored');
       return;

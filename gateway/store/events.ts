@@ -72,7 +72,8 @@ export class EventStore {
       `SELECT ${SELECT_EVENT} FROM events
        WHERE (:from IS NULL OR at >= :from) AND (:to IS NULL OR at < :to)
          AND (:types IS NULL OR type IN (SELECT value FROM json_each(:types)))
-         AND (:before IS NULL OR id < :before)
+         -- coalesce rather than OR: SQLite then reads the primary key down from :before instead of scanning from the newest
+         AND id < coalesce(:before, '~')
        ORDER BY id DESC LIMIT :limit`,
     );
     this.purgeStmt = db.prepare<[string]>('DELETE FROM events WHERE at < ?');

@@ -22,6 +22,8 @@ import { ExtensionHost } from './extensions/extension.js';
 import type { RetryPolicy } from './extensions/extension.js';
 import { LocalApiExtension } from './extensions/local-api.js';
 import { MemberSyncExtension } from './extensions/member-sync.js';
+import { PowerExtension } from './extensions/power.js';
+import type { PowerDeps } from './extensions/power.js';
 import { RetentionExtension } from './extensions/retention.js';
 import { Sip2Extension } from './extensions/sip2.js';
 import { StorageExtension } from './extensions/storage.js';
@@ -53,6 +55,8 @@ export interface StartGatewayOptions {
   openStore?: (path: string, options: StoreOptions) => ReturnType<typeof openStoreOrFallback>;
   /** Tests only: what the clock-trust probes read instead of the real files and commands. */
   clockProbeIo?: ClockProbeIo;
+  /** Tests only: where the power extension looks for the Pi's throttled flags, and how often. */
+  power?: Pick<PowerDeps, 'platformRoot' | 'pollMs' | 'readText' | 'listDir'>;
 }
 
 export interface RunningGateway {
@@ -142,6 +146,14 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     // First, so that the gateway's own start event is written like every later one.
     extensions.add(storage);
     extensions.add(new RetentionExtension({ store, clock, retentionDays: config.store.retentionDays, clockTrusted: () => gateway.clockIsTrusted }));
+    extensions.add(
+      new PowerExtension({
+        alarms: gateway.alarms,
+        setPower: (facts, quiet) => gateway.setPower(facts, quiet),
+        mainsPresent: hardware.inputs.mainsPresent,
+        ...options.power,
+      }),
+    );
     const sip2Config = config.sip2;
     if (sip2Config !== undefined) extensions.add(new Sip2Extension({ gateway, config: sip2Config, clock, env }));
     // With a broker, the member list comes from central (docs/members.md); the tap path never waits on it.

@@ -39,6 +39,9 @@ export const ALARM_LABELS = {
   'member-sync-failed': 'Member list sync failed',
   'listener-failed': 'Gateway part failed',
   'door-released-closed': 'Door released by the fire alarm while closed',
+  undervoltage: 'Gateway supply under-voltage',
+  'mains-lost': 'Mains power lost (on UPS)',
+  'power-failed': 'Power watch failed',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */

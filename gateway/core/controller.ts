@@ -25,7 +25,7 @@ import type { OfferResult, PolicySource } from './policy-holder.js';
 import { ScheduleRunner } from './schedule.js';
 import { buildState } from './state.js';
 import { StorageFaults } from './storage-faults.js';
-import type { GatewayState } from './state.js';
+import type { GatewayState, PowerFacts } from './state.js';
 import type { Store } from '../store/index.js';
 
 export interface GatewayDeps {
@@ -80,6 +80,8 @@ export class Gateway {
   private readonly cleanups: Array<() => void> = [];
   private started = false;
   private uplinkConnected: boolean | null = null;
+  /** Told by the power extension; nothing here acts on it. */
+  private powerFacts: PowerFacts = { undervoltage: null, mains: null };
   /** The branch mode the door regime was last set for, to tell the bus when it changes. */
   private lastRegimeMode: BranchMode | undefined;
 
@@ -183,6 +185,7 @@ export class Gateway {
       clockTrusted: this.clockTrusted,
       readers: [...this.readerStates.values()],
       uplinkConnected: this.uplinkConnected,
+      power: this.powerFacts,
     });
   }
 
@@ -262,6 +265,13 @@ export class Gateway {
 
   offerPolicy(document: unknown, source: PolicySource): OfferResult {
     return this.policies.offer(document, source);
+  }
+
+  /** What the power extension can see; `quiet` when it stops, so that no state goes out for it. */
+  setPower(facts: PowerFacts, quiet = false): void {
+    if (facts.undervoltage === this.powerFacts.undervoltage && facts.mains === this.powerFacts.mains) return;
+    this.powerFacts = { ...facts };
+    if (!quiet) this.bus.emit('state-changed');
   }
 
   setUplinkConnected(connected: boolean | null): void {

@@ -2,6 +2,12 @@
 import type { BranchMode, ModeSpan } from '../../policies/index.js';
 import type { AlarmName, DoorState } from './model.js';
 
+/** The power facts the branch can see: null where it cannot (not a Raspberry Pi; no mains-present input fitted). */
+export interface PowerFacts {
+  undervoltage: boolean | null;
+  mains: 'present' | 'lost' | null;
+}
+
 export interface GatewayState {
   site: string;
   at: string;
@@ -17,6 +23,7 @@ export interface GatewayState {
   clock: { trusted: boolean };
   readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
   uplink: { connected: boolean } | null;
+  power: PowerFacts;
 }
 
 export interface StateParts {
@@ -34,6 +41,7 @@ export interface StateParts {
   clockTrusted: boolean;
   readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
   uplinkConnected: boolean | null;
+  power: PowerFacts;
 }
 
 export function buildState(parts: StateParts): GatewayState {
@@ -62,5 +70,6 @@ export function buildState(parts: StateParts): GatewayState {
     clock: { trusted: parts.clockTrusted },
     readers: parts.readers,
     uplink: parts.uplinkConnected === null ? null : { connected: parts.uplinkConnected },
+    power: { ...parts.power },
   };
 }

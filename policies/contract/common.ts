@@ -16,8 +16,9 @@ export const CONTRACT_MAJOR = 1;
  * 1: `v` itself, readers that accept unknown fields and names; alarms `storage`, `uplink-failed`, `local-api-failed`,
  * `sip2-failed`, `member-sync-failed`, `retention-failed`, `listener-failed`, `config-invalid`.
  * 2: alarm `door-released-closed`; `severity` on alarm events.
+ * 3: alarms `undervoltage`, `mains-lost`, `power-failed`; `power` in the state.
  */
-export const CONTRACT_MINOR = 2;
+export const CONTRACT_MINOR = 3;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 
@@ -147,6 +148,12 @@ export const ALARM_NAMES = [
   'config-invalid',
   /** The fire release holds the door open while the branch is closed: nobody is there until someone comes to reset it. */
   'door-released-closed',
+  /** The Pi's firmware reports under-voltage: a failing supply, which corrupts SD cards and resets the Pi. */
+  'undervoltage',
+  /** The mains-present input (a UPS HAT, a mains-sensing relay) says the mains supply is off: the branch runs on battery. */
+  'mains-lost',
+  /** The power extension failed: under-voltage and mains are not watched until it runs again. */
+  'power-failed',
 ] as const;
 
 /**
@@ -197,9 +204,13 @@ export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   storage: 'major',
   'listener-failed': 'major',
   'config-invalid': 'major',
+  // The door runs on, but not for long: a failing supply resets the Pi and corrupts its card; a UPS runs down.
+  undervoltage: 'major',
+  'mains-lost': 'major',
   'uplink-failed': 'minor',
   'local-api-failed': 'minor',
   'sip2-failed': 'minor',
   'member-sync-failed': 'minor',
   'retention-failed': 'minor',
+  'power-failed': 'minor',
 };

@@ -15,6 +15,9 @@ import {
 
 const count = z.int().min(0);
 
+/** What the mains-present input says. */
+export const POWER_MAINS = ['present', 'lost'] as const;
+
 /** `…/state`, retained and republished on every change: what a dashboard tile shows. */
 function stateSchema<S extends Side>(d: Dialect<S>) {
   return d.object({
@@ -55,6 +58,16 @@ function stateSchema<S extends Side>(d: Dialect<S>) {
         online: z.boolean(),
       }),
     ),
+    /**
+     * The power facts this branch can see (1.3; absent from older gateways): `undervoltage` from the Pi's firmware
+     * (null: not a Raspberry Pi), `mains` from a mains-present input (null: none fitted).
+     */
+    power: d
+      .object({
+        undervoltage: z.boolean().nullable(),
+        mains: d.name(POWER_MAINS).nullable(),
+      })
+      .optional(),
     /** Filled in by the uplink itself: how the link to the broker has been. */
     uplink: d
       .object({

@@ -81,6 +81,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const running = await startGateway(config, {
     logger: pino({ level: 'silent' }),
     env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX },
+    // Not this machine's /sys: a test run on a Raspberry Pi must not see its real supply.
+    power: { platformRoot: join(dir, 'no-sys-devices-platform') },
     ...options.start,
   });
   if (options.members !== undefined) {

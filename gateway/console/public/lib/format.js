@@ -39,6 +39,8 @@ export const ALARM_LABELS = {
   'member-list-stale': 'Member list out of date',
   'policy-refused': 'A schedule from central was refused',
   'door-released-closed': 'Door released by the fire alarm while closed',
+  undervoltage: "The gateway's power supply is too weak",
+  'mains-lost': 'Mains power off: running on battery',
 };
 
 export const WEEKDAYS = [

@@ -10,8 +10,10 @@ Usage: sudo scripts/install-pi.sh [options]
 
 Installs the Open Access gateway from this checkout: system packages (pcscd, libccid, libpcsclite-dev, build tools),
 a blacklist for the kernel's pn533 NFC driver, the `oag` system user (groups gpio, input), the app in /opt/oag
-(npm ci, build, prune), /etc/oag/gateway.yaml from the example and /etc/oag/secrets.env with a new deployment key
-(both only if absent), the systemd units and the Pi's hardware watchdog; then enables and (re)starts the service.
+(npm ci, build, prune), /etc/oag/gateway.yaml from the example, /etc/oag/policy.yaml from the starter policy and
+/etc/oag/secrets.env with a new deployment key (each only if absent), the pin map's GPIO boot levels and pull-ups
+in the Pi's config.txt (once), the systemd units and the Pi's hardware watchdog; then enables and (re)starts the
+service.
 
 Options:
   --central                also install and start oag-central (the all-branches dashboard)
@@ -22,6 +24,10 @@ Options:
                            (another root than /etc only with --dry-run: systemd reads /etc)
   --gateway-config FILE    example to copy to DIR/oag/gateway.yaml when that file is absent
   --central-config FILE    example to copy to DIR/oag/central.yaml when that file is absent
+  --policy FILE            policy to copy to DIR/oag/policy.yaml when that file is absent
+                           (default policies/examples/starter.yaml: closed until it has a schedule)
+  --boot-config FILE       the Pi's config.txt (default /boot/firmware/config.txt, else /boot/config.txt)
+  --no-boot-config         leave config.txt alone
   --no-packages            do not install Debian packages
   --no-hardware-watchdog   do not enable the Pi's hardware watchdog (RuntimeWatchdogSec=14s)
   --no-start               install and enable, but do not (re)start the services
@@ -40,6 +46,9 @@ ETC=/etc
 SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GATEWAY_EXAMPLE=
 CENTRAL_EXAMPLE=
+POLICY_EXAMPLE=
+BOOT_CONFIG=
+WITH_BOOT_CONFIG=1
 MIN_NODE=20.19.0
 
 die() {
@@ -62,6 +71,11 @@ while [[ $# -gt 0 ]]; do
     --gateway-config=*) GATEWAY_EXAMPLE=${1#*=} ;;
     --central-config) [[ $# -ge 2 ]] || die "--central-config needs a file"; CENTRAL_EXAMPLE=$2; shift ;;
     --central-config=*) CENTRAL_EXAMPLE=${1#*=} ;;
+    --policy) [[ $# -ge 2 ]] || die "--policy needs a file"; POLICY_EXAMPLE=$2; shift ;;
+    --policy=*) POLICY_EXAMPLE=${1#*=} ;;
+    --boot-config) [[ $# -ge 2 ]] || die "--boot-config needs a file"; BOOT_CONFIG=$2; shift ;;
+    --boot-config=*) BOOT_CONFIG=${1#*=} ;;
+    --no-boot-config) WITH_BOOT_CONFIG=0 ;;
     --no-packages) WITH_PACKAGES=0 ;;
     --no-hardware-watchdog) WITH_HW_WATCHDOG=0 ;;
     --no-start) START=0 ;;
@@ -116,6 +130,13 @@ update_file() {
   else
     write_file "$mode" "$owner" "$dest" <<<"$content"
   fi
+}
+
+# Appends stdin to a file through `run`; a dry run also shows the lines.
+append_file() {
+  local dest=$1
+  run sh -c 'cat >>"$1"' append "$dest"
+  if [[ $DRY_RUN -eq 1 ]]; then sed 's/^/    | /'; fi
 }
 
 version_at_least() {
@@ -266,6 +287,18 @@ install_config() {
     note "edit $CONF/$name.yaml: site, pins, lock type; keep the store under $STATE"
   done
 
+  # The example config names policy.yaml beside it: without it the gateway runs closed and raises policy-refused.
+  if [[ $WITH_GATEWAY -eq 1 ]]; then
+    if [[ -e $CONF/policy.yaml ]]; then
+      note "keeping $CONF/policy.yaml"
+    else
+      local policy=${POLICY_EXAMPLE:-$SOURCE/policies/examples/starter.yaml}
+      [[ -f $policy ]] || die "no such file: $policy"
+      run install -m 0640 -o root -g oag "$policy" "$CONF/policy.yaml"
+      note "the branch stays closed until $CONF/policy.yaml has a schedule (docs/policies.md); its site must be gateway.yaml's"
+    fi
+  fi
+
   if [[ -e $CONF/secrets.env ]]; then
     note "keeping $CONF/secrets.env (the deployment key must never change: member cards are hashed with it)"
   else
@@ -279,6 +312,56 @@ install_config() {
 OAG_DEPLOYMENT_KEY=$key
 EOF
   fi
+}
+
+# The pin map's boot levels and pull-ups (docs/hardware.md, "Suggested pin map"): the gateway config cannot set them
+# (sysfs has neither), so the firmware holds each pin from the first second of boot. The same pins as
+# gateway/gateway.example.yaml; a test holds this block, the example and the docs to one map.
+BOOT_BEGIN='# BEGIN Open Access gateway (scripts/install-pi.sh)'
+boot_config_block() {
+  cat <<'EOF'
+# BEGIN Open Access gateway (scripts/install-pi.sh)
+# GPIO from the first second of boot for the pin map of docs/hardware.md and gateway/gateway.example.yaml. After
+# changing a pin, a lock type or an activeLevel in /etc/oag/gateway.yaml, replace these lines with what
+# `oag boot-config --config /etc/oag/gateway.yaml` prints.
+[all]
+# Outputs at their safe level (op = output, dh/dl = drive high/low): the active-low relay board's door (strike,
+# fail-secure), lights (on COM-NC) and sounder relays off. A fail-safe maglock on 17 is held locked: gpio=17=op,dl.
+gpio=17,22,27=op,dh
+# The LEDs, through the ULN2803: off.
+gpio=5,6=op,dl
+# Inputs, each a contact to ground against the pull-up; never an output.
+gpio=16,20,21,23,24,25,26=ip,pu
+# END Open Access gateway
+EOF
+}
+
+install_boot_config() {
+  say "GPIO boot levels and pull-ups in the Pi's config.txt"
+  if [[ $WITH_BOOT_CONFIG -eq 0 ]]; then
+    note "skipped (--no-boot-config): put the lines of docs/hardware.md in config.txt yourself"
+    return
+  fi
+  local file=$BOOT_CONFIG
+  if [[ -z $file ]]; then
+    if [[ -f /boot/firmware/config.txt ]]; then
+      file=/boot/firmware/config.txt
+    elif [[ -f /boot/config.txt ]]; then
+      file=/boot/config.txt
+    else
+      note "no /boot/firmware/config.txt or /boot/config.txt: not a Raspberry Pi, nothing written"
+      return
+    fi
+  fi
+  [[ -f $file ]] || die "no such file: $file"
+  if grep -qF "$BOOT_BEGIN" "$file"; then
+    note "keeping the gateway's lines in $file (after changing a pin: oag boot-config --config $CONF/gateway.yaml)"
+    return
+  fi
+  # The file as it was before the first change, once.
+  if [[ ! -e $file.oag-backup ]]; then run cp -p "$file" "$file.oag-backup"; fi
+  boot_config_block | append_file "$file"
+  note "in force from the next boot"
 }
 
 # The unit as shipped, with the paths of this install.
@@ -326,6 +409,7 @@ install_packages
 create_user
 install_app
 install_config
+[[ $WITH_GATEWAY -eq 1 ]] && install_boot_config
 install_units
 start_units
 say "Done. Logs: journalctl -u ${UNITS[0]%.service} -f   Status: systemctl status ${UNITS[*]}"

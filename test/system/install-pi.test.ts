@@ -98,6 +98,8 @@ describe('install-pi.sh --dry-run', () => {
     // Config from the example, and a deployment key nobody can read but root.
     expect(run).toContain(`install -m 0640 -o root -g oag ${example} ${etc}/oag/gateway.yaml`);
     expect(run).toContain(`install -D -m 0600 -o root -g root /dev/stdin ${etc}/oag/secrets.env`);
+    // The policy the example config names, beside it: the starter, closed until it has a schedule.
+    expect(run).toContain(`install -m 0640 -o root -g oag ${root}/policies/examples/starter.yaml ${etc}/oag/policy.yaml`);
 
     // Units, then reload, enable, start: in that order.
     const unitAt = run.findIndex((a) => a.endsWith(`${etc}/systemd/system/oag-gateway.service`));
@@ -164,6 +166,33 @@ describe('install-pi.sh --dry-run', () => {
     // The deployment key is neither generated nor shown by a dry run.
     expect(stdout).toContain('    | (secret: not shown)');
     expect(stdout).not.toContain('OAG_DEPLOYMENT_KEY=');
+  });
+
+  it("appends the pin map's boot levels and pull-ups to config.txt once, after a backup, and keeps a block already there", () => {
+    const bootConfig = join(tmp, 'config.txt');
+    writeFileSync(bootConfig, 'dtparam=audio=on\n[cm4]\notg_mode=1\n');
+    const before = snapshot(tmp);
+    const first = installPi(['--dry-run', '--prefix', prefix, '--etc', etc, '--gateway-config', example, '--boot-config', bootConfig]);
+    expect(first.status).toBe(0);
+    const run = actions(first.stdout);
+    expect(run).toContain(`cp -p ${bootConfig} ${bootConfig}.oag-backup`);
+    expect(run.some((a) => a.startsWith('sh -c') && a.endsWith(` append ${bootConfig}`))).toBe(true);
+    expect(run.indexOf(`cp -p ${bootConfig} ${bootConfig}.oag-backup`)).toBeLessThan(run.findIndex((a) => a.endsWith(` append ${bootConfig}`)));
+    // Under [all], whatever model filter the file ends with; the outputs at their safe level, the inputs pulled up.
+    expect(first.stdout).toContain('    | [all]\n');
+    expect(first.stdout).toContain('    | gpio=17,22,27=op,dh\n');
+    expect(first.stdout).toContain('    | gpio=16,20,21,23,24,25,26=ip,pu\n');
+    expect(snapshot(tmp)).toEqual(before);
+
+    writeFileSync(bootConfig, `dtparam=audio=on\n# BEGIN Open Access gateway (scripts/install-pi.sh)\ngpio=4=op,dh\n# END Open Access gateway\n`);
+    const again = installPi(['--dry-run', '--prefix', prefix, '--etc', etc, '--gateway-config', example, '--boot-config', bootConfig]);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain(`keeping the gateway's lines in ${bootConfig}`);
+    expect(actions(again.stdout).join('\n')).not.toContain(bootConfig);
+
+    const skipped = installPi(['--dry-run', '--prefix', prefix, '--etc', etc, '--gateway-config', example, '--no-boot-config']);
+    expect(skipped.stdout).toContain('skipped (--no-boot-config)');
+    expect(actions(skipped.stdout).join('\n')).not.toContain('config.txt');
   });
 
   it('explains itself with --help, and refuses what it does not know', () => {

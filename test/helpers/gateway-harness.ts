@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
@@ -128,4 +129,22 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The scenario tests' setup: fake time (timers and Date) for each test, and the harness a test starts stopped and
+ * its folders removed after it. A test that restarts the gateway puts the new harness in `current`.
+ */
+export function harnessPerTest(): { current: Harness | undefined; dirs: string[] } {
+  const scene: { current: Harness | undefined; dirs: string[] } = { current: undefined, dirs: [] };
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  });
+  afterEach(async () => {
+    await scene.current?.stop();
+    scene.current = undefined;
+    vi.useRealTimers();
+    for (const dir of scene.dirs.splice(0)) removeDir(dir);
+  });
+  return scene;
 }

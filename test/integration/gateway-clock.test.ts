@@ -2,10 +2,10 @@
 // cannot be believed in staffed hours, staff cards that are blocked or expired, and `lock` while staffed.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ClockProbeIo } from '../../gateway/core/clock-trust.js';
 import { LOCK_WHILE_STAFFED } from '../../gateway/core/commands.js';
-import { removeDir, startHarness } from '../helpers/gateway-harness.js';
+import { harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -45,30 +45,17 @@ function fakeTimesyncd(): ClockProbeIo & { synced: boolean; checks: number } {
   return io;
 }
 
-let harness: Harness | undefined;
-let dirs: string[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-});
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-  vi.useRealTimers();
-  for (const dir of dirs) removeDir(dir);
-  dirs = [];
-});
+const scene = harnessPerTest();
 
 async function start(now: string, options: { rules?: Record<string, unknown>; clock?: ClockProbeIo } = {}): Promise<Harness> {
   vi.setSystemTime(at(now));
-  harness = await startHarness({
+  scene.current = await startHarness({
     policy: policy(options.rules),
     members: MEMBERS,
     ...(options.clock === undefined ? {} : { config: { clock: { trust: 'timesyncd', syncMarker: MARKER } }, start: { clockProbeIo: options.clock } }),
   });
-  dirs.push(harness.dir);
-  return harness;
+  scene.dirs.push(scene.current.dir);
+  return scene.current;
 }
 
 describe('a gateway that boots in staffed hours on a clock it cannot trust', () => {

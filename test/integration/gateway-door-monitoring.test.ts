@@ -3,41 +3,28 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createHardware } from '../../firmware-bridge/create-hardware.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { withDoorSafeLevel } from '../../gateway/main.js';
-import { defaultConfig, removeDir, startHarness } from '../helpers/gateway-harness.js';
+import { defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const HELD_OPEN_SECONDS = 30;
 
-let harness: Harness | undefined;
-let dirs: string[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-});
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-  vi.useRealTimers();
-  for (const dir of dirs) removeDir(dir);
-  dirs = [];
-});
+const scene = harnessPerTest();
 
 async function start(at: string, options: { doorOpenAtBoot?: boolean } = {}): Promise<Harness> {
   vi.setSystemTime(new Date(at));
   const dir = mkdtempSync(join(tmpdir(), 'oag-gw-'));
-  dirs.push(dir);
+  scene.dirs.push(dir);
   const config = parseGatewayConfig(defaultConfig(dir));
   const hardware = await createHardware(withDoorSafeLevel(config));
   // The contact reads open before the gateway exists: the door was propped open across the restart.
   if (options.doorOpenAtBoot === true) hardware.simulated!.inputs.doorContact!.set(true);
-  harness = await startHarness({ policy: town, dir, start: { hardware } });
-  return harness;
+  scene.current = await startHarness({ policy: town, dir, start: { hardware } });
+  return scene.current;
 }
 
 function heldOpenRaised(h: Harness): number {

@@ -2,10 +2,10 @@
 // else happens, the commands and the closing sequence leave the released door alone.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AlarmEventSchema } from '../../policies/contract/events.js';
 import type { AlarmEvent } from '../../policies/contract/events.js';
-import { defaultConfig, removeDir, startHarness } from '../helpers/gateway-harness.js';
+import { defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -14,26 +14,13 @@ const MEMBERS = { '04A1B2C3D4': {}, '04EE0000AA': { staff: true } };
 // Monday 23 November 2026, on GMT: open access until 20:00, warnings at 19:45 and 19:55, then closed.
 const at = (hhmm: string): number => Date.parse(`2026-11-23T${hhmm}:00Z`);
 
-let harness: Harness | undefined;
-let dirs: string[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-});
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-  vi.useRealTimers();
-  for (const dir of dirs) removeDir(dir);
-  dirs = [];
-});
+const scene = harnessPerTest();
 
 async function start(hhmm: string, lockType: 'fail-secure' | 'fail-safe' = 'fail-secure', config: Parameters<typeof startHarness>[0]['config'] = {}): Promise<Harness> {
   vi.setSystemTime(at(hhmm));
-  harness = await startHarness({ policy: town, members: MEMBERS, config: { lock: { type: lockType }, ...config } });
-  dirs.push(harness.dir);
-  return harness;
+  scene.current = await startHarness({ policy: town, members: MEMBERS, config: { lock: { type: lockType }, ...config } });
+  scene.dirs.push(scene.current.dir);
+  return scene.current;
 }
 
 function advanceTo(hhmm: string): void {
@@ -112,7 +99,7 @@ describe.each([
 
     vi.clearAllTimers();
     h = await h.restart({ clean: false });
-    harness = h;
+    scene.current = h;
     const { gateway, hardware } = h.running;
     expect(gateway.mode).toBe('emergency');
     expect(hardware.outputs.door.active).toBe(releasedLevel);
@@ -201,7 +188,7 @@ describe('a door released in closed hours', () => {
     h.input('fireAlarm', true);
     vi.clearAllTimers();
     h = await h.restart({ clean: false });
-    harness = h;
+    scene.current = h;
     expect(h.running.gateway.alarms.list()).toEqual(expect.arrayContaining(['fire', 'door-released-closed']));
   });
 });
@@ -215,7 +202,7 @@ describe("the lights' safe level", () => {
     const { gateway, hardware } = h.running;
     expect(gateway.lights.on).toBe(false);
     await h.stop();
-    harness = undefined;
+    scene.current = undefined;
     expect(hardware.outputs.lights.active).toBe(true);
     expect(hardware.outputs.door.active).toBe(lockedLevel);
   });
@@ -225,7 +212,7 @@ describe("the lights' safe level", () => {
     const h = await start('19:00', 'fail-secure', { hardware: { ...hardware, outputs: { ...hardware.outputs, lights: { safe: 'inactive' } } } });
     expect(h.running.gateway.lights.on).toBe(true);
     await h.stop();
-    harness = undefined;
+    scene.current = undefined;
     expect(h.running.hardware.outputs.lights.active).toBe(false);
   });
 

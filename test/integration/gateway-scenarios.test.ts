@@ -1,8 +1,8 @@
 // Whole-branch scenarios on the real gateway: real SQLite file, simulated drivers, fake time.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { removeDir, startHarness } from '../helpers/gateway-harness.js';
+import { describe, expect, it, vi } from 'vitest';
+import { harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -22,26 +22,13 @@ const MEMBERS = {
 // Monday 23 November 2026; Europe/London is on GMT, so local time = UTC.
 const at = (hhmm: string): Date => new Date(`2026-11-23T${hhmm}:00Z`);
 
-let harness: Harness | undefined;
-let dirs: string[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-});
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-  vi.useRealTimers();
-  for (const dir of dirs) removeDir(dir);
-  dirs = [];
-});
+const scene = harnessPerTest();
 
 async function start(now: string, rules: Record<string, unknown> = {}): Promise<Harness> {
   vi.setSystemTime(at(now));
-  harness = await startHarness({ policy: policy(rules), members: MEMBERS });
-  dirs.push(harness.dir);
-  return harness;
+  scene.current = await startHarness({ policy: policy(rules), members: MEMBERS });
+  scene.dirs.push(scene.current.dir);
+  return scene.current;
 }
 
 /** A granted person walks in: the door opens and shuts again. */
@@ -239,7 +226,7 @@ describe('a restart in the middle of open access', () => {
     // Crash: timers die with the process, the store is left as it was.
     vi.clearAllTimers();
     h = await h.restart({ clean: false });
-    harness = h;
+    scene.current = h;
     const { gateway, hardware } = h.running;
     const doorWrites = hardware.simulated!.outputs.door!.history;
     expect(doorWrites[0]?.active).toBe(false);

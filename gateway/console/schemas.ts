@@ -64,7 +64,16 @@ const instantOrLocal = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/, {
     error: 'must be a time YYYY-MM-DDTHH:MM (the branch’s local time) or an ISO instant with a zone',
-  });
+  })
+  // The shape alone lets 2026-02-30T25:61 through, which no clock can turn into an instant.
+  .refine(isCalendarTime, { error: 'is not a real date and time (month 01–12, a day that month has, hour 00–23, minute 00–59)' });
+
+function isCalendarTime(text: string): boolean {
+  const [y, mo, d, h, mi, s = 0] = (text.match(/\d+/g) ?? []).slice(0, 6).map(Number) as [number, number, number, number, number, number?];
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  // Date.UTC rolls 30 February over into March: a real date is one that comes back as written.
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
+}
 
 export const LOG_TYPES = ['access', 'door', 'alarm', 'staff', 'mode', 'policy', 'occupancy', 'warning', 'system', 'reader', 'members'] as const;
 

@@ -54,7 +54,7 @@ export class PolicyHolder {
   offer(document: unknown, source: PolicySource): OfferResult {
     const result = this.validate(document);
     if (!result.ok) {
-      this.deps.events.record('policy', { result: 'refused', source, version: versionOf(document), error: result.errors.join('; ') });
+      this.deps.events.record('policy', { result: 'refused', source, version: versionOf(document), error: errorLine(result.errors) });
       return result;
     }
     const policy = result.policy;
@@ -93,7 +93,16 @@ export class PolicyHolder {
   }
 }
 
+/** The refused document's version as the refusal event may carry it: a whole number of 0 or more, else none. */
 function versionOf(document: unknown): number | null {
   const version = (document as { version?: unknown } | null)?.version;
-  return typeof version === 'number' ? version : null;
+  return typeof version === 'number' && Number.isSafeInteger(version) && version >= 0 ? version : null;
 }
+
+/** The errors in one line short enough for the contract's event (central refuses a longer one, and the record). */
+function errorLine(errors: string[]): string {
+  const line = errors.join('; ');
+  return line.length <= MAX_ERROR_CHARS ? line : `${line.slice(0, MAX_ERROR_CHARS - 40)}… (${errors.length} errors in all)`;
+}
+
+const MAX_ERROR_CHARS = 1000;

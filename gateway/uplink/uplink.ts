@@ -14,6 +14,7 @@ import { formatIssues } from '../../policies/errors.js';
 import { decodeUtf8 } from '../../policies/input-text.js';
 import { MAX_PAYLOAD_BYTES } from '../../policies/contract/parse.js';
 import { readFileBytes } from '../policy-file.js';
+import { describeStorageError } from '../core/storage-faults.js';
 import { CommandHandler, type CommandAnswer } from './commands.js';
 import { NoReplayStore } from './no-replay-store.js';
 import type { OutboxRow, UplinkDeps } from './types.js';
@@ -21,6 +22,8 @@ import type { OutboxRow, UplinkDeps } from './types.js';
 const STATE_DEBOUNCE_MS = 100;
 /** The outbox is also looked at on this beat, in case an append was not followed by `kick()`. */
 const OUTBOX_POLL_MS = 5000;
+const ACK_RETRY_FIRST_MS = 500;
+const ACK_RETRY_MAX_MS = 30_000;
 /** QoS 1 publishes that are not events (availability, state, replies) need room in the broker's receive window. */
 const RESERVED_INFLIGHT = 4;
 
@@ -32,9 +35,12 @@ export class Uplink {
   private readonly commandHandler: CommandHandler;
   /** Event ids sent on the current connection and not yet acknowledged. */
   private readonly inFlight = new Set<string>();
-  /** Acknowledged ids waiting to be marked in one write. */
+  /** Acknowledged ids waiting to be marked in one write: never sent again, even while the store refuses the mark. */
   private acked: string[] = [];
   private ackFlush: NodeJS.Immediate | null = null;
+  /** While the store refuses to mark (disk full, write lock held), marking is retried on this timer, with backoff. */
+  private ackRetry: NodeJS.Timeout | null = null;
+  private ackFailures = 0;
   private pumpScheduled: NodeJS.Immediate | null = null;
   private stateTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -101,7 +107,8 @@ export class Uplink {
     this.stopped = true;
     this.unsubscribeState?.();
     this.unsubscribeState = null;
-    for (const t of [this.stateTimer, this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
+    for (const t of [this.stateTimer, this.pollTimer, this.retryTimer, this.ackRetry]) if (t) clearTimeout(t);
+    this.ackRetry = null;
     this.deps.members?.link(null);
     if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
     this.pumpScheduled = null;
@@ -219,18 +226,21 @@ export class Uplink {
   private pump(): void {
     const client = this.client;
     if (!client || this.stopped || this.halted || !this.connected) return;
-    this.flushAcks();
+    if (this.ackRetry === null) this.flushAcks();
     const room = this.eventWindow - this.inFlight.size;
     if (room <= 0) return;
+    // Rows the broker acknowledged but the store has not marked yet still read as unpublished: skip them, so a
+    // store that refuses writes does not make central receive the same events again and again.
+    const unmarked = new Set(this.acked);
     let rows: OutboxRow[];
     try {
-      rows = this.deps.outbox.unpublished(this.inFlight.size + room);
+      rows = this.deps.outbox.unpublished(this.inFlight.size + unmarked.size + room);
     } catch (err) {
-      this.log.error({ err }, 'could not read the outbox');
+      this.log.error({ err: describeStorageError(err) }, 'could not read the outbox');
       return;
     }
     for (const row of rows) {
-      if (this.inFlight.has(row.id)) continue;
+      if (this.inFlight.has(row.id) || unmarked.has(row.id)) continue;
       this.send(client, row);
     }
   }
@@ -271,7 +281,7 @@ export class Uplink {
   }
 
   private scheduleAckFlush(): void {
-    if (this.ackFlush !== null) return;
+    if (this.ackFlush !== null || this.ackRetry !== null) return;
     this.ackFlush = setImmediate(() => {
       this.ackFlush = null;
       this.flushAcks();
@@ -285,10 +295,24 @@ export class Uplink {
     this.acked = [];
     try {
       this.deps.outbox.markPublished(ids);
+      if (this.ackFailures > 0) this.log.info({ count: ids.length }, 'acknowledged events marked published again');
+      this.ackFailures = 0;
     } catch (err) {
-      this.log.error({ err, count: ids.length }, 'could not mark events published; will retry');
       this.acked = ids.concat(this.acked);
-      this.scheduleAckFlush();
+      this.ackFailures += 1;
+      const delay = Math.min(ACK_RETRY_MAX_MS, ACK_RETRY_FIRST_MS * 2 ** Math.min(this.ackFailures - 1, 20));
+      // Once, then at each doubling: the storage alarm is the store writer's to raise, this is only the uplink's view.
+      if ((this.ackFailures & (this.ackFailures - 1)) === 0) {
+        this.log.warn({ count: this.acked.length, retryMs: delay, err: describeStorageError(err) }, 'could not mark acknowledged events published; they are not sent again meanwhile');
+      }
+      if (!this.stopped) {
+        this.ackRetry = setTimeout(() => {
+          this.ackRetry = null;
+          this.flushAcks();
+          this.kick();
+        }, delay);
+        this.ackRetry.unref();
+      }
     }
   }
 

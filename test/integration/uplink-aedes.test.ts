@@ -130,6 +130,38 @@ describe('uplink → broker', () => {
     expect(u.connected).toBe(true);
   });
 
+  it('sends each event once while the store cannot mark them published, and marks them when it can again', async () => {
+    const b = await broker();
+    const w = await watcher(b.url);
+    const gw = new FakeGateway();
+    const realMark = gw.outbox.markPublished.bind(gw.outbox);
+    let diskFull = true;
+    let refusedMarks = 0;
+    gw.outbox.markPublished = (ids) => {
+      if (diskFull) {
+        refusedMarks++;
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      }
+      realMark(ids);
+    };
+    for (let i = 1; i <= 30; i++) gw.outbox.append(occupancyEvent(i));
+    const u = uplink(gw, b.url);
+    await until(() => w.events().length >= 30 && refusedMarks > 0, 'events at the watcher');
+    // New events keep going out meanwhile; the ones already acknowledged are not sent again.
+    gw.outbox.append(occupancyEvent(31));
+    u.kick();
+    await until(() => w.events().length >= 31, 'the later event');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(w.events().map((e) => e.json.inside)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+    expect(gw.outbox.pending).toBe(31);
+    // Retried with backoff, not on every turn of the loop.
+    expect(refusedMarks).toBeLessThan(10);
+
+    diskFull = false;
+    await until(() => gw.outbox.pending === 0, 'events marked once the store takes writes');
+    expect(w.events()).toHaveLength(31);
+  });
+
   it('answers commands with their id, refuses retained, stale and malformed ones, and changes nothing then', async () => {
     const b = await broker();
     const w = await watcher(b.url);

@@ -32,15 +32,21 @@ export default tseslint.config(
     },
   },
   {
+    files: ['kit/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/gateway/**', '**/firmware-bridge/**', '**/central/**', '**/scripts/**'], message: 'kit/ is what both services are built from: it imports policies only.' }] }],
+    },
+  },
+  {
     files: ['central/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/gateway/**', '**/firmware-bridge/**'], message: 'central/ may import policies (schemas) only.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/gateway/**', '**/firmware-bridge/**'], message: 'central/ may import policies and kit only.' }] }],
     },
   },
   {
     files: ['gateway/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/central/**', '**/scripts/**'], message: 'gateway/ may import policies and firmware-bridge only.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/central/**', '**/scripts/**'], message: 'gateway/ may import policies, kit and firmware-bridge only.' }] }],
     },
   },
 );

@@ -1,10 +1,10 @@
 // Central's one configuration file (YAML or JSON), validated once and passed down.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PREFIX } from '../policies/contract/topics.js';
 import { formatIssues } from '../policies/errors.js';
-import { decodeUtf8, MAX_CONFIG_BYTES, parseYamlDocument, tooLarge } from '../policies/input-text.js';
+import { readFileBytes } from '../kit/read-bounded.js';
+import { decodeUtf8, MAX_CONFIG_BYTES, parseYamlDocument } from '../policies/input-text.js';
 import { CentralMembersConfigSchema } from './members/config.js';
 
 const port = z.int().min(0).max(65_535);
@@ -105,43 +105,9 @@ export function parseCentralConfig(input: unknown, file = 'config'): CentralConf
   return result.data;
 }
 
-/**
- * At most `maxBytes` of a file, stopping one byte past the limit: a FIFO or a device reports no size and never ends.
- * (The gateway has the same reader; central may not import it.)
- */
-export function readBounded(path: string, maxBytes: number): { ok: true; bytes: Uint8Array } | { ok: false; error: string } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return { ok: false, error: `(file): ${code === 'ENOENT' ? 'not found' : `cannot read: ${code ?? (error as Error).message}`}` };
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isFile() && stat.size > maxBytes) return { ok: false, error: tooLarge('(file)', maxBytes, stat.size) };
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - total));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      chunks.push(chunk.subarray(0, n));
-      total += n;
-      if (total > maxBytes) return { ok: false, error: tooLarge('(file)', maxBytes) };
-    }
-    return { ok: true, bytes: Buffer.concat(chunks, total) };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return { ok: false, error: `(file): ${code === 'EISDIR' ? 'is a folder, not a file' : `cannot read: ${code ?? (error as Error).message}`}` };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Reads a YAML (or JSON) file: at most MAX_CONFIG_BYTES, strict UTF-8; relative paths in it are taken from the file's folder. */
 export function loadCentralConfig(path: string): CentralConfig {
-  const read = readBounded(path, MAX_CONFIG_BYTES);
+  const read = readFileBytes(path, { what: '(file)', maxBytes: MAX_CONFIG_BYTES });
   const text = read.ok ? decodeUtf8(read.bytes, { what: '(file)', maxBytes: MAX_CONFIG_BYTES }) : read;
   if (!text.ok) throw new CentralConfigError(path, [text.error]);
   const doc = parseYamlDocument(text.text, '(file)');

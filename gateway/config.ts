@@ -9,7 +9,7 @@ import { CLOCK_TRUST_DEFAULTS, CLOCK_TRUST_SOURCES } from './core/clock-trust.js
 import { formatIssues } from '../policies/errors.js';
 import { checkTextSize, MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, parseYamlDocument } from '../policies/input-text.js';
 import { MemberImportMappingSchema } from './members/mapping.js';
-import { readFileBytes, readTextFile } from './policy-file.js';
+import { readFileBytes, readTextFile } from '../kit/read-bounded.js';
 import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
 

@@ -27,7 +27,7 @@ import {
 } from './api-schemas.js';
 import type { HttpDeps } from './server.js';
 import { siteSummary } from './summary.js';
-import { docs, ErrorSchema, zodValidate } from './zod-route.js';
+import { docs, ErrorSchema, invalidRequest, zodValidate } from './zod-route.js';
 
 type Params = z.infer<typeof SiteParamsSchema>;
 
@@ -94,7 +94,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         const now = clock.now();
         const from = q.from ? new Date(q.from) : DateTime.fromJSDate(now, { zone: timezone }).startOf('day').toJSDate();
         const to = q.to ? new Date(q.to) : now;
-        if (to < from) return reply.code(400).send({ error: 'Bad Request', message: 'query.to: must not be before from', errors: ['query.to: must not be before from'] });
+        if (to < from) return reply.code(400).send(invalidRequest(['query.to: must not be before from']));
         return { from: from.toISOString(), to: to.toISOString(), samples: store.occupancy(site, from, to) };
       },
     );
@@ -127,12 +127,12 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         // Published as sent (defaults are the branch's to fill): validated here so a typo never reaches a door.
         const doc = request.body as z.output<typeof PolicyMessageSchema>;
         if (doc.site !== site) {
-          return reply.code(400).send({ error: 'Bad Request', message: `site: "${doc.site}" is not this branch ("${site}")`, errors: [`site: must be "${site}"`] });
+          return reply.code(400).send(invalidRequest([`site: must be "${site}"`]));
         }
         const current = store.policy(site);
         if (current && doc.version <= current.version) {
           const msg = `version: must be greater than the published version ${current.version}`;
-          return reply.code(400).send({ error: 'Bad Request', message: msg, errors: [msg] });
+          return reply.code(400).send(invalidRequest([msg]));
         }
         try {
           await link.publishPolicy(site, doc);
@@ -217,7 +217,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           const { version, current } = await members.change(cardNumber, patch, actor);
           return { changed: version !== null, version: current.version, count: current.count };
         } catch (err) {
-          if (err instanceof CardIdError) return reply.code(400).send({ error: 'Bad Request', message: `cardNumber: ${err.message}`, errors: [`cardNumber: ${err.message}`] });
+          if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
           if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
           throw err;
         }

@@ -72,6 +72,12 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
         { name: 'members', description: 'The member list: versions, which branches are behind, changes to one member' },
         { name: 'service', description: 'Health and ingest counters' },
       ],
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'oag_central_session' },
+          token: { type: 'http', scheme: 'bearer', description: 'An API token (`oag_…`), scoped to a role' },
+        },
+      },
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });

@@ -2,7 +2,7 @@
 // stored, so that the hashes match the ones each gateway makes from a tap. Environment first, then the key file.
 import { DEPLOYMENT_KEY_MIN_BYTES, decodeDeploymentKey } from '../../policies/cards.js';
 import { MAX_KEY_FILE_BYTES } from '../../policies/input-text.js';
-import { readBounded } from '../config.js';
+import { readFileBytes } from '../../kit/read-bounded.js';
 
 export class DeploymentKeyError extends Error {
   constructor(message: string) {
@@ -22,8 +22,8 @@ export function loadCentralKey(config: { deploymentKeyFile?: string | undefined 
   } else if (config.deploymentKeyFile !== undefined) {
     source = config.deploymentKeyFile;
     // Bounded: a key file path that is a FIFO or /dev/zero must fail, not hang the start.
-    const read = readBounded(config.deploymentKeyFile, MAX_KEY_FILE_BYTES);
-    if (!read.ok) throw new DeploymentKeyError(read.error.replace('(file)', `deploymentKeyFile (${config.deploymentKeyFile})`));
+    const read = readFileBytes(config.deploymentKeyFile, { what: `deploymentKeyFile (${config.deploymentKeyFile})`, maxBytes: MAX_KEY_FILE_BYTES });
+    if (!read.ok) throw new DeploymentKeyError(read.error);
     text = Buffer.from(read.bytes).toString('utf8');
   } else {
     return null;

@@ -1,8 +1,8 @@
 // What every console route gets: the gateway, the account and session stores, and the guard that turns a request
 // into a signed-in member of staff (or a 401/403) before anything else about the request is looked at.
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
+import { crossSite, sameToken } from '../../kit/auth/request-checks.js';
 import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
 import type { ConsoleSessions, Session } from './sessions.js';
@@ -43,28 +43,6 @@ export function sessionToken(request: FastifyRequest): string | undefined {
 
 export function isSecureRequest(request: FastifyRequest, cookieSecure: 'auto' | 'always'): boolean {
   return cookieSecure === 'always' || request.protocol === 'https';
-}
-
-/**
- * A change must come from the console's own pages: SameSite=Strict already keeps the cookie off cross-site
- * requests; a browser's Origin / Sec-Fetch-Site headers, when present, must agree.
- */
-export function crossSite(request: FastifyRequest): boolean {
-  const fetchSite = request.headers['sec-fetch-site'];
-  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return true;
-  const origin = request.headers.origin;
-  if (origin === undefined || origin === 'null') return origin === 'null';
-  try {
-    return new URL(origin).host !== request.headers.host;
-  } catch {
-    return true;
-  }
-}
-
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function makeGuard(sessions: ConsoleSessions, attach: (request: FastifyRequest, session: Session) => void) {

@@ -16,7 +16,7 @@ import type { ConsoleClock, ConsoleContext } from './context.js';
 import { makeGuard } from './context.js';
 import { openConsoleDb } from './db.js';
 import { errorHandler } from './errors.js';
-import type { ScryptParams } from './passwords.js';
+import type { ScryptParams } from '../../kit/auth/passwords.js';
 import { buildingRoutes } from './routes/building.js';
 import { logRoutes } from './routes/log.js';
 import { memberRoutes } from './routes/members.js';

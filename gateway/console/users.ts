@@ -1,8 +1,8 @@
 // Console accounts: a username, a role and a scrypt hash. Managers set schedules and manage accounts; staff run
 // the building and read the log. There is always at least one manager once one exists (the last cannot go).
 import type { ConsoleDb } from './db.js';
-import { hashPassword, spendVerifyTime, verifyPassword } from './passwords.js';
-import type { ScryptParams } from './passwords.js';
+import { hashPassword, spendVerifyTime, verifyPassword } from '../../kit/auth/passwords.js';
+import type { ScryptParams } from '../../kit/auth/passwords.js';
 
 export const ROLES = ['staff', 'manager'] as const;
 export type Role = (typeof ROLES)[number];

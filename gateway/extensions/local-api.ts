@@ -6,7 +6,7 @@ import { httpExposureProblem } from '../config.js';
 import type { GatewayConfig } from '../config.js';
 import type { Gateway } from '../core/controller.js';
 import { startLocalApi } from '../http/server.js';
-import { readFileBytes } from '../policy-file.js';
+import { readFileBytes } from '../../kit/read-bounded.js';
 import type { ConsoleApiDeps, HealthReport, LocalApi } from '../http/server.js';
 import type { Extension, ExtensionContext } from './extension.js';
 

@@ -5,7 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Member } from '../../policies/types.js';
 import { pseudonym } from '../core/cards.js';
 import { ConfigError } from '../config.js';
-import { readFileBytes, readTextFile } from '../policy-file.js';
+import { readFileBytes, readTextFile } from '../../kit/read-bounded.js';
 import { MAX_KEY_FILE_BYTES } from '../../policies/input-text.js';
 import { PatronCache } from './cache.js';
 import type { CacheClock } from './cache.js';

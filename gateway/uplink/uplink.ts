@@ -13,7 +13,7 @@ import {
 import { formatIssues } from '../../policies/errors.js';
 import { decodeUtf8 } from '../../policies/input-text.js';
 import { MAX_PAYLOAD_BYTES } from '../../policies/contract/parse.js';
-import { readFileBytes } from '../policy-file.js';
+import { readFileBytes } from '../../kit/read-bounded.js';
 import { describeStorageError } from '../core/storage-faults.js';
 import { CommandHandler, type CommandAnswer } from './commands.js';
 import { NoReplayStore } from './no-replay-store.js';

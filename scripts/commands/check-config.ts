@@ -3,7 +3,7 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { GatewayConfig } from '../../gateway/config.js';
-import { readTextFile } from '../../gateway/policy-file.js';
+import { readTextFile } from '../../kit/read-bounded.js';
 import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy } from '../../policies/index.js';
 import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
 

@@ -10,7 +10,7 @@ import type { GatewayConfig } from '../../gateway/config.js';
 import { DEFAULT_MAX_REMOVED_FRACTION } from '../../gateway/members/import-csv.js';
 import { DEFAULT_MEMBER_MAPPING, ImportError, MemberImportMappingSchema, importMembersCsv } from '../../gateway/members/index.js';
 import type { ImportSummary, MemberImportMapping } from '../../gateway/members/index.js';
-import { readTextFile } from '../../gateway/policy-file.js';
+import { readTextFile } from '../../kit/read-bounded.js';
 import { StoreError, openStore } from '../../gateway/store/index.js';
 import { formatIssues } from '../../policies/errors.js';
 import { MAX_CONFIG_BYTES, parseYamlDocument } from '../../policies/input-text.js';

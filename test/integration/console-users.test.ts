@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openConsoleDb } from '../../gateway/console/db.js';
-import { hashPassword, verifyPassword } from '../../gateway/console/passwords.js';
+import { hashPassword, verifyPassword } from '../../kit/auth/passwords.js';
 import { openStore } from '../../gateway/store/index.js';
 import { runUsersAdd, runUsersList, runUsersPasswd, runUsersRemove } from '../../scripts/commands/users.js';
 import type { UsersIo } from '../../scripts/commands/users.js';

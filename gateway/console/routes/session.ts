@@ -2,7 +2,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { ConsoleContext } from '../context.js';
-import { crossSite, isSecureRequest, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionToken } from '../context.js';
+import { isSecureRequest, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionToken } from '../context.js';
+import { crossSite } from '../../../kit/auth/request-checks.js';
 import { LoginBodySchema, PasswordChangeBodySchema, SessionSchema, UsernameSchema } from '../schemas.js';
 import type { Session } from '../sessions.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';

@@ -1,4 +1,4 @@
-// Console passwords: scrypt from node:crypto (no native module to build on a Pi). The stored string carries its
+// Passwords (branch console and central accounts): scrypt from node:crypto (no native module to build on a Pi). The stored string carries its
 // own parameters, so they can be raised later without locking anyone out: `scrypt$ln=15,r=8,p=3$salt$hash`.
 // N = 2^15, r = 8, p = 3 is one of OWASP's equivalent settings for scrypt, and needs 32 MB rather than the
 // 128 MB of N = 2^17: a Pi 3 has little to spare. Hashing runs on libuv's thread pool, never on the event loop that

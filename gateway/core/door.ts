@@ -63,6 +63,12 @@ export class Door {
   initialContact(open: boolean): void {
     this.contactOpen = open;
     if (open && this.watched()) this.startHeldTimer();
+    // Forced-open and held-open restored from before a crash describe a door that is open: one found shut has been
+    // closed since, and the alarms end here (their raise is in the log), as a close would have ended them.
+    if (!open) {
+      this.options.alarms.clear('forced-open', 'the door was found shut at start');
+      this.options.alarms.clear('held-open', 'the door was found shut at start');
+    }
     this.refresh();
   }
 

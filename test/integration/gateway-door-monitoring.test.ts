@@ -106,3 +106,36 @@ describe('held-open', () => {
     expect(gateway.alarms.list()).toContain('held-open');
   });
 });
+
+describe('door alarms across a crash', () => {
+  /** Forced open at 19:00, then the process dies; it starts again on hardware whose contact reads `doorOpen`. */
+  async function crashAndBoot(doorOpen: boolean): Promise<Harness> {
+    const h = await start('2026-11-23T19:00:00Z'); // open access: the door is kept shut
+    h.input('doorContact', true);
+    expect(h.running.gateway.alarms.list()).toContain('forced-open');
+    h.running.store.close(); // a crash: nothing stopped, the store left as it was
+    const config = parseGatewayConfig(defaultConfig(h.dir));
+    const hardware = await createHardware(withDoorSafeLevel(config));
+    hardware.simulated!.inputs.doorContact!.set(doorOpen);
+    scene.current = await startHarness({ policy: town, dir: h.dir, start: { hardware } });
+    return scene.current;
+  }
+
+  it('ends forced-open restored from before a crash when the door is found shut at start', async () => {
+    const h = await crashAndBoot(false);
+    const { gateway } = h.running;
+    expect(gateway.alarms.list()).not.toContain('forced-open');
+    expect(gateway.door.state).toBe('locked');
+    const alarms = h.running.store.events.query({ types: ['alarm'], limit: 10 }).map((e) => e.data);
+    expect(alarms[0]).toMatchObject({ alarm: 'forced-open', state: 'cleared', detail: 'the door was found shut at start' });
+  });
+
+  it('keeps forced-open restored from before a crash while the door still stands open', async () => {
+    const h = await crashAndBoot(true);
+    const { gateway } = h.running;
+    expect(gateway.alarms.list()).toContain('forced-open');
+    expect(gateway.door.state).toBe('forced-open');
+    vi.advanceTimersByTime(HELD_OPEN_SECONDS * 1000 + 1000);
+    expect(gateway.alarms.list()).toContain('held-open');
+  });
+});

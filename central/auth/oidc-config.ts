@@ -8,7 +8,9 @@ const claimValues = z.array(z.string().min(1).max(256)).max(200).default([]);
 
 export const OidcConfigSchema = z.strictObject({
   /** The provider's issuer URL; its discovery document is at `{issuer}/.well-known/openid-configuration`. */
-  issuer: z.url({ protocol: /^https?$/ }),
+  issuer: z.url({ protocol: /^https?$/ }).refine((u) => u.startsWith('https:') || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(u), {
+    error: 'must be https (plain http only for a provider on this machine: localhost, 127.0.0.1, [::1])',
+  }),
   clientId: z.string().min(1).max(256),
   /** The client secret, or a file holding it (read bounded, at start). */
   clientSecret: z.string().min(1).max(1024).optional(),

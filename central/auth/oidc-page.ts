@@ -18,9 +18,14 @@ function layout(title: string, body: string, head = ''): string {
   <link rel="stylesheet" href="/static/style.css">
 </head>
 <body>
+  <header class="bar">
+    <h1>Open Access · Central</h1>
+  </header>
   <main id="main" class="auth-page">
-    <h1>${escapeHtml(title)}</h1>
+    <section class="panel" aria-labelledby="page-h">
+      <h2 id="page-h">${escapeHtml(title)}</h2>
 ${body}
+    </section>
   </main>
 </body>
 </html>
@@ -34,8 +39,8 @@ export interface RefusalLinks {
 
 /** A 4xx or 5xx page: what went wrong, and the ways on from it. */
 export async function sendRefusal(reply: FastifyReply, status: number, title: string, message: string, links: RefusalLinks): Promise<void> {
-  const body = `    <p class="error" role="alert" data-sso-error>${escapeHtml(message)}</p>
-    <p><a href="${escapeHtml(links.loginPath)}">Back to the sign-in page</a></p>`;
+  const body = `      <p class="result err" role="alert">${escapeHtml(message)}</p>
+      <p><a href="${escapeHtml(links.loginPath)}">Back to the sign-in page</a></p>`;
   await reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(layout(title, body));
 }
 
@@ -47,8 +52,8 @@ export async function sendRefusal(reply: FastifyReply, status: number, title: st
  */
 export async function sendContinue(reply: FastifyReply, username: string, next: string): Promise<void> {
   const target = escapeHtml(next);
-  const body = `    <p role="status">Signed in as ${escapeHtml(username)}.</p>
-    <p><a href="${target}">Continue</a></p>`;
+  const body = `      <p role="status">Signed in as ${escapeHtml(username)}.</p>
+      <p><a href="${target}">Continue</a></p>`;
   await reply
     .code(200)
     .type('text/html; charset=utf-8')

@@ -254,6 +254,12 @@ export function oidcRoutes(deps: OidcDeps): FastifyPluginAsync {
       try {
         await startSession(request, reply, { username: name.username, role, via: 'oidc' });
       } catch (err) {
+        // The session side may refuse someone the provider vouched for (a name it cannot use, a local account of
+        // that name): a 4xx that names why.
+        const status = (err as { statusCode?: unknown }).statusCode;
+        if (typeof status === 'number' && status >= 400 && status < 500) {
+          return refuse(request, reply, status, `signed in at ${config.issuer} as ${name.username}, but ${(err as Error).message}`);
+        }
         logger.error({ err, username: name.username }, 'single sign-on: the session could not be started');
         return sendRefusal(reply, 500, 'Single sign-on failed', 'Single sign-on failed: central could not start your session; try again.', links);
       }

@@ -30,6 +30,8 @@ class Harness {
   readonly sessions: Started[] = [];
   readonly logLines: Array<Record<string, unknown>> = [];
   now = T0;
+  /** What the session side throws for someone, if anything (central's refuses names it cannot use). */
+  sessionFailure: ((username: string) => Error | undefined) | undefined;
 
   async start(port: number, issuer: string, clientSecret: string, extra: Record<string, unknown> = {}): Promise<void> {
     this.origin = `http://127.0.0.1:${port}`;
@@ -50,6 +52,8 @@ class Harness {
       },
     });
     const startSession: StartSession = async (_request, reply, who) => {
+      const failure = this.sessionFailure?.(who.username);
+      if (failure !== undefined) throw failure;
       this.sessions.push({ ...who });
       reply.setCookie('test_session', `${who.username}.${who.role}`, { path: '/', httpOnly: true, sameSite: 'strict' });
       return { csrfToken: 'x' };
@@ -68,6 +72,7 @@ class Harness {
   }
 
   reset(): void {
+    this.sessionFailure = undefined;
     this.sessions.length = 0;
     this.logLines.length = 0;
     this.now = T0;
@@ -221,6 +226,16 @@ describe('single sign-on at central (OpenID Connect, real provider)', () => {
     const callback = await h.toCallback(browser, 'alice');
     h.now = new Date(T0.getTime() + 10 * 60_000 + 1);
     await expectRefused(await browser.get(callback), 400, /took more than 10 minutes and has expired/, h, browser);
+  });
+
+  it('shows the session side’s refusal as a page naming it, and its failure as a 500 without a stack', async () => {
+    h.sessionFailure = (username) =>
+      username === 'bob' ? Object.assign(new Error('a local account is already called bob'), { statusCode: 403 }) : new Error('database is locked');
+    const browser = new HandBrowser();
+    await expectRefused(await browser.get(await h.toCallback(browser, 'bob')), 403, new RegExp(`signed in at ${provider.issuer} as bob, but a local account is already called bob`), h, browser);
+    const other = new HandBrowser();
+    const failed = await expectRefused(await other.get(await h.toCallback(other, 'alice')), 500, /central could not start your session/, h, other);
+    expect(failed).not.toContain('database is locked');
   });
 
   it('goes on to / when next is not a path on central', async () => {

@@ -1,0 +1,91 @@
+// The webhook channel: one JSON POST per message, for Teams or Slack (through a workflow) or an alarm receiving
+// centre's gateway. The receiver proves it came from us with the shared secret: `X-OAG-Signature: sha256=<hex>` is
+// the HMAC-SHA256 of `<X-OAG-Timestamp>.<body>`, the timestamp in Unix seconds, so that a captured request cannot be
+// replayed later (receivers refuse one more than 5 minutes off). `X-OAG-Delivery` is the same on every retry.
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { ALARM_SEVERITIES } from '../../../policies/contract/index.js';
+import { sendHttp } from './http-send.js';
+import type { AddressCheck, Channel, Clock, OutgoingMessage } from './types.js';
+
+export const WEBHOOK_TIMESTAMP_HEADER = 'x-oag-timestamp';
+export const WEBHOOK_SIGNATURE_HEADER = 'x-oag-signature';
+export const WEBHOOK_DELIVERY_HEADER = 'x-oag-delivery';
+/** How far a receiver should accept the timestamp from its own clock. */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/**
+ * The body, for receivers to parse. Additive within v1, like the MQTT contract: a receiver keeps names it does not
+ * know. It never carries the acknowledgement link, as a webhook goes to a shared room, not to one person.
+ */
+export const WebhookPayloadSchema = z.object({
+  v: z.literal(1),
+  deliveryId: z.string(),
+  incidentId: z.string(),
+  step: z.int(),
+  severity: z.enum(ALARM_SEVERITIES).nullable(),
+  recipient: z.object({ id: z.string(), name: z.string().nullable() }),
+  subject: z.string(),
+  /** Slack and Teams show this field: it stands alone. */
+  text: z.string(),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  sentAt: z.iso.datetime(),
+});
+export type WebhookPayload = z.output<typeof WebhookPayloadSchema>;
+
+export interface WebhookSettings {
+  url: string;
+  secret: string;
+  timeoutMs: number;
+}
+
+export class WebhookChannel implements Channel {
+  readonly kind = 'webhook';
+
+  constructor(
+    readonly name: string,
+    private readonly settings: WebhookSettings,
+    private readonly clock: Clock,
+  ) {}
+
+  checkAddress(address: string): AddressCheck {
+    // The URL is the channel's; the rules' address for a webhook contact is informative only.
+    return address.length <= 320 ? { ok: true, address } : { ok: false, error: 'must be at most 320 characters' };
+  }
+
+  async send(message: OutgoingMessage): Promise<void> {
+    const now = this.clock.now();
+    const payload: WebhookPayload = {
+      v: 1,
+      deliveryId: message.deliveryId,
+      incidentId: message.incidentId,
+      step: message.step,
+      severity: message.severity ?? null,
+      recipient: { id: message.recipient.id, name: message.recipient.name ?? null },
+      subject: message.subject,
+      text: message.text,
+      details: { ...message.details },
+      sentAt: now.toISOString(),
+    };
+    const body = JSON.stringify(payload);
+    const timestamp = String(Math.floor(now.getTime() / 1000));
+    const signature = createHmac('sha256', this.settings.secret).update(`${timestamp}.${body}`).digest('hex');
+    await sendHttp({
+      channel: this.name,
+      url: this.settings.url,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'oag-central-alerts/1',
+        [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
+        [WEBHOOK_SIGNATURE_HEADER]: `sha256=${signature}`,
+        [WEBHOOK_DELIVERY_HEADER]: message.deliveryId,
+      },
+      body,
+      timeoutMs: this.settings.timeoutMs,
+      now: () => this.clock.now(),
+    });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,191 @@
+// Escalation: who should have been told about an incident by now (`due`, pure), and the scheduler that asks it on
+// a clock and hands each new request to the outbox once.
+//
+// A rule's steps fire one after another while nobody acknowledges: step i at the incident's opening plus the
+// afterMinutes of steps 0..i. With repeatMinutes, everyone told so far is told again that often. Only a step's
+// latest round is due: after central was down for an hour a contact gets one reminder, not six.
+import type { Database as Db } from 'better-sqlite3';
+import { DateTime } from 'luxon';
+import type { Logger } from 'pino';
+import type { Incident, Incidents } from './incidents.js';
+import { CENTRAL_SITE } from './incident-names.js';
+import type { AlertRules, Rule } from './rules.js';
+import { notificationKey, type NotificationRequest, type NotificationSink } from './types.js';
+
+/** What the planner reads of an incident. */
+export type PlannableIncident = Pick<Incident, 'id' | 'site' | 'alarm' | 'known' | 'severity' | 'detail' | 'status' | 'raisedAt' | 'openedAt'>;
+
+const MINUTE = 60_000;
+const MAX_SUBJECT = 200;
+const MAX_TEXT = 2000;
+
+/** Every request due for `incident` at `now` under `rules`: empty once it is acknowledged or cleared. */
+export function due(incident: PlannableIncident, rules: AlertRules, now: Date): NotificationRequest[] {
+  if (incident.status !== 'raised' && incident.status !== 'notified') return [];
+  const match = rules.match(incident);
+  if (!match) return [];
+  const { rule } = match;
+  const opened = Date.parse(incident.openedAt);
+  const out: NotificationRequest[] = [];
+  let stepAt = opened;
+  for (const [step, s] of rule.steps.entries()) {
+    stepAt += s.afterMinutes * MINUTE;
+    if (stepAt > now.getTime()) break;
+    const every = rule.repeatMinutes === undefined ? null : rule.repeatMinutes * MINUTE;
+    const repeat = every === null ? 0 : Math.floor((now.getTime() - stepAt) / every);
+    // The on-call person is the one on call when this round fell due, whenever the scheduler gets to it.
+    const dueAt = new Date(stepAt + repeat * (every ?? 0));
+    const message = compose(incident, rules, rule, { step, repeat, waitedMs: dueAt.getTime() - opened });
+    for (const recipient of rules.recipients(s, dueAt)) out.push({ incidentId: incident.id, step, repeat, recipient, ...message });
+  }
+  return out;
+}
+
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function compose(
+  incident: PlannableIncident,
+  rules: AlertRules,
+  rule: Rule,
+  at: { step: number; repeat: number; waitedMs: number },
+): { subject: string; text: string } {
+  const where = incident.site === CENTRAL_SITE ? 'central' : incident.site;
+  const waited = Math.round(at.waitedMs / MINUTE);
+  const late = at.step > 0 || at.repeat > 0 ? `: not acknowledged for ${waited} min` : '';
+  const subject = `[${incident.severity.toUpperCase()}] ${incident.alarm} at ${where}${late}`;
+  const local = (iso: string): string =>
+    DateTime.fromMillis(Date.parse(iso), { zone: rules.zone.name, locale: 'en-GB' }).toFormat('ccc d LLL yyyy, HH:mm ZZZZ');
+  const lines = [
+    `${incident.alarm} at ${where} (${incident.severity})`,
+    incident.known ? null : `This central does not know the alarm "${incident.alarm}" (a newer gateway's): look at the branch.`,
+    incident.detail === null ? null : `Detail: ${incident.detail.replace(/\s+/g, ' ')}`,
+    `Raised at the branch: ${local(incident.raisedAt)}`,
+    `Incident opened at central: ${local(incident.openedAt)}`,
+    late === '' ? null : `Nobody has acknowledged it for ${waited} minutes.`,
+    `Incident ${incident.id}, rule ${rule.id}, step ${at.step + 1}${at.repeat > 0 ? `, reminder ${at.repeat}` : ''}.`,
+  ];
+  return { subject: shorten(subject, MAX_SUBJECT), text: shorten(lines.filter((l) => l !== null).join('\n'), MAX_TEXT) };
+}
+
+// ---- the scheduler ---------------------------------------------------------------------------------------------
+
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const NODE_TIMERS: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export interface EscalationDeps {
+  db: Db;
+  incidents: Incidents;
+  /** The rules in force now (read on every tick, so a saved change applies at the next one). */
+  rules: () => AlertRules;
+  sink: NotificationSink;
+  clock: { now(): Date };
+  timers?: Timers;
+  /** How often escalation and offline branches are looked at; a new incident is looked at at once. */
+  intervalMs?: number;
+  logger?: Pick<Logger, 'error' | 'info'>;
+}
+
+export interface TickReport {
+  /** Branches whose absence became an incident. */
+  offline: number;
+  /** Requests handed to the outbox. */
+  handed: number;
+  /** Incidents whose hand-over failed (tried again next tick). */
+  failed: number;
+}
+
+export const DEFAULT_ESCALATION_INTERVAL_MS = 15_000;
+
+export class EscalationScheduler {
+  private timer: unknown = null;
+  private kicked = false;
+  private running = false;
+  private readonly timers: Timers;
+  private readonly intervalMs: number;
+  private readonly onChange = (change: { kind: string }): void => {
+    if (change.kind === 'raised') this.kick();
+  };
+
+  constructor(private readonly deps: EscalationDeps) {
+    this.timers = deps.timers ?? NODE_TIMERS;
+    this.intervalMs = deps.intervalMs ?? DEFAULT_ESCALATION_INTERVAL_MS;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.deps.incidents.on('change', this.onChange);
+    // At start at once: requests that fell due while central was stopped go out now.
+    this.kick();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.deps.incidents.off('change', this.onChange);
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.kicked = false;
+  }
+
+  /** Look now (a new incident), rather than at the next interval; many kicks in one turn make one tick. */
+  kick(): void {
+    if (!this.running || this.kicked) return;
+    this.kicked = true;
+    this.arm(0);
+  }
+
+  /** One look: offline branches, then every incident awaiting acknowledgement. */
+  tick(): TickReport {
+    const { db, incidents, sink } = this.deps;
+    const now = this.deps.clock.now();
+    const rules = this.deps.rules();
+    const report: TickReport = { offline: 0, handed: 0, failed: 0 };
+    report.offline = incidents.raiseOverdueOffline(now, rules.offlineAfterMs, rules.doc.offline.severity).length;
+    for (const incident of incidents.awaitingAcknowledgement()) {
+      try {
+        const planned = due(incident, rules, now);
+        if (planned.length === 0) continue;
+        const handed = incidents.handedKeys(incident.id);
+        const fresh = planned.filter((r) => !handed.has(notificationKey(r)));
+        if (fresh.length === 0) continue;
+        const recorded = db.transaction(() => {
+          const recorded = incidents.recordHanded(fresh, now);
+          if (recorded.length > 0) sink.enqueue(recorded, now);
+          return recorded;
+        })();
+        report.handed += recorded.length;
+        if (recorded.length > 0) incidents.changed(incident.id, 'notified');
+      } catch (error) {
+        // One incident's failure (the outbox refusing, a disk error) must not keep the others from being told.
+        report.failed++;
+        this.deps.logger?.error({ incident: incident.id, err: (error as Error).message }, 'alerts: could not hand notifications to the outbox; trying again');
+      }
+    }
+    return report;
+  }
+
+  private arm(ms: number): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = this.timers.setTimeout(() => this.fire(), ms);
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.kicked = false;
+    try {
+      this.tick();
+    } catch (error) {
+      this.deps.logger?.error({ err: (error as Error).message }, 'alerts: escalation tick failed; trying again');
+    }
+    if (this.running) this.arm(this.intervalMs);
+  }
+}

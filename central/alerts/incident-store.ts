@@ -1,0 +1,247 @@
+// The incidents' tables at central: incidents, their history, the notifications handed to the outbox, and the
+// branches that are offline. The only module that speaks SQL about them (like central/store.ts for its own); it
+// takes central's Database handle so that a hand-over and the outbox's write share one transaction.
+import type { Database as Db, Statement } from 'better-sqlite3';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS alert_incidents (
+  id INTEGER PRIMARY KEY,
+  site TEXT NOT NULL,
+  alarm TEXT NOT NULL,
+  known INTEGER NOT NULL,
+  severity TEXT NOT NULL,
+  detail TEXT,
+  status TEXT NOT NULL CHECK (status IN ('raised', 'notified', 'acknowledged', 'cleared')),
+  -- when the branch says the alarm was raised (its clock), for people to read
+  raised_ms INTEGER NOT NULL,
+  -- when central opened the incident (its clock): escalation and time to acknowledge count from here
+  opened_ms INTEGER NOT NULL,
+  notified_ms INTEGER,
+  acknowledged_ms INTEGER,
+  acknowledged_by TEXT,
+  ack_note TEXT,
+  cleared_ms INTEGER,
+  cleared_by TEXT
+);
+-- One open incident per site and alarm: a repeat raise while it is open is history, not a second incident.
+CREATE UNIQUE INDEX IF NOT EXISTS alert_incidents_one_open ON alert_incidents (site, alarm) WHERE cleared_ms IS NULL;
+CREATE INDEX IF NOT EXISTS alert_incidents_open_by_time ON alert_incidents (opened_ms) WHERE cleared_ms IS NULL;
+CREATE INDEX IF NOT EXISTS alert_incidents_opened ON alert_incidents (opened_ms);
+CREATE TABLE IF NOT EXISTS alert_incident_history (
+  id INTEGER PRIMARY KEY,
+  incident_id INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  note TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_incident_history_by_incident ON alert_incident_history (incident_id, id);
+-- Each request handed to the outbox, once: its key is the outbox's once-only key (types.ts, notificationKey).
+CREATE TABLE IF NOT EXISTS alert_notifications (
+  incident_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  repeat INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  address TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  handed_ms INTEGER NOT NULL,
+  delivered_ms INTEGER,
+  failed TEXT,
+  PRIMARY KEY (incident_id, step, repeat, channel, address)
+) WITHOUT ROWID;
+-- Branches whose last will said offline, since when, and whether that absence is an incident yet.
+CREATE TABLE IF NOT EXISTS alert_offline (
+  site TEXT PRIMARY KEY,
+  since_ms INTEGER NOT NULL,
+  raised INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+`;
+
+export type IncidentStatus = 'raised' | 'notified' | 'acknowledged' | 'cleared';
+
+export interface IncidentRow {
+  id: number;
+  site: string;
+  alarm: string;
+  known: number;
+  severity: string;
+  detail: string | null;
+  status: IncidentStatus;
+  raised_ms: number;
+  opened_ms: number;
+  notified_ms: number | null;
+  acknowledged_ms: number | null;
+  acknowledged_by: string | null;
+  ack_note: string | null;
+  cleared_ms: number | null;
+  cleared_by: string | null;
+}
+
+export interface HistoryRow {
+  at_ms: number;
+  kind: string;
+  actor: string;
+  note: string | null;
+}
+
+export interface NotificationRow {
+  incident_id: number;
+  step: number;
+  repeat: number;
+  channel: string;
+  address: string;
+  recipient: string;
+  handed_ms: number;
+  delivered_ms: number | null;
+  failed: string | null;
+}
+
+export interface NewIncident {
+  site: string;
+  alarm: string;
+  known: number;
+  severity: string;
+  detail: string | null;
+  raised_ms: number;
+  opened_ms: number;
+}
+
+function prepare(db: Db) {
+  const p = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+  return {
+    insert: p<[NewIncident]>(`INSERT INTO alert_incidents (site, alarm, known, severity, detail, status, raised_ms, opened_ms)
+      VALUES (@site, @alarm, @known, @severity, @detail, 'raised', @raised_ms, @opened_ms)`),
+    byId: p<[number], IncidentRow>('SELECT * FROM alert_incidents WHERE id = ?'),
+    openFor: p<[string, string], IncidentRow>('SELECT * FROM alert_incidents WHERE site = ? AND alarm = ? AND cleared_ms IS NULL'),
+    open: p<[number], IncidentRow>('SELECT * FROM alert_incidents WHERE cleared_ms IS NULL ORDER BY opened_ms DESC, id DESC LIMIT ?'),
+    awaiting: p<[], IncidentRow>(`SELECT * FROM alert_incidents WHERE cleared_ms IS NULL AND status IN ('raised', 'notified') ORDER BY opened_ms, id`),
+    setSeverity: p<[string, number]>('UPDATE alert_incidents SET severity = ? WHERE id = ?'),
+    notified: p<[number, number]>(`UPDATE alert_incidents SET status = 'notified', notified_ms = COALESCE(notified_ms, ?)
+      WHERE id = ? AND status = 'raised'`),
+    acknowledge: p<[number, string, string | null, number]>(`UPDATE alert_incidents
+      SET status = 'acknowledged', acknowledged_ms = ?, acknowledged_by = ?, ack_note = ?
+      WHERE id = ? AND status IN ('raised', 'notified')`),
+    clear: p<[number, string, number]>(`UPDATE alert_incidents SET status = 'cleared', cleared_ms = ?, cleared_by = ?
+      WHERE id = ? AND cleared_ms IS NULL`),
+    history: p<[number, number, string, string, string | null]>(
+      'INSERT INTO alert_incident_history (incident_id, at_ms, kind, actor, note) VALUES (?, ?, ?, ?, ?)',
+    ),
+    historyOf: p<[number], HistoryRow>('SELECT at_ms, kind, actor, note FROM alert_incident_history WHERE incident_id = ? ORDER BY id'),
+    handed: p<[number], NotificationRow>('SELECT * FROM alert_notifications WHERE incident_id = ? ORDER BY handed_ms, step, repeat'),
+    hand: p<[number, number, number, string, string, string, number]>(`INSERT OR IGNORE INTO alert_notifications
+      (incident_id, step, repeat, channel, address, recipient, handed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    delivered: p<[number, number, number, number, string, string]>(`UPDATE alert_notifications SET delivered_ms = ?, failed = NULL
+      WHERE incident_id = ? AND step = ? AND repeat = ? AND channel = ? AND address = ? AND delivered_ms IS NULL`),
+    failed: p<[string, number, number, number, string, string]>(`UPDATE alert_notifications SET failed = ?
+      WHERE incident_id = ? AND step = ? AND repeat = ? AND channel = ? AND address = ? AND delivered_ms IS NULL`),
+    offlineSince: p<[string, number]>('INSERT INTO alert_offline (site, since_ms) VALUES (?, ?) ON CONFLICT (site) DO NOTHING'),
+    online: p<[string]>('DELETE FROM alert_offline WHERE site = ?'),
+    overdue: p<[number], { site: string; since_ms: number }>('SELECT site, since_ms FROM alert_offline WHERE raised = 0 AND since_ms <= ? ORDER BY since_ms'),
+    offlineRaised: p<[string]>('UPDATE alert_offline SET raised = 1 WHERE site = ?'),
+    countsBetween: p<[number, number], { site: string; alarm: string; n: number }>(`SELECT site, alarm, count(*) AS n FROM alert_incidents
+      WHERE opened_ms >= ? AND opened_ms < ? GROUP BY site, alarm ORDER BY n DESC, site, alarm`),
+    ackTimesBetween: p<[number, number], { ms: number }>(`SELECT acknowledged_ms - opened_ms AS ms FROM alert_incidents
+      WHERE opened_ms >= ? AND opened_ms < ? AND acknowledged_ms IS NOT NULL ORDER BY ms`),
+    unackedBetween: p<[number, number], { n: number }>(`SELECT count(*) AS n FROM alert_incidents
+      WHERE opened_ms >= ? AND opened_ms < ? AND acknowledged_ms IS NULL`),
+    prunable: p<[number], { id: number }>('SELECT id FROM alert_incidents WHERE cleared_ms IS NOT NULL AND cleared_ms < ?'),
+    deleteIncident: p<[number]>('DELETE FROM alert_incidents WHERE id = ?'),
+    deleteHistory: p<[number]>('DELETE FROM alert_incident_history WHERE incident_id = ?'),
+    deleteNotifications: p<[number]>('DELETE FROM alert_notifications WHERE incident_id = ?'),
+  };
+}
+
+export class IncidentTables {
+  private readonly q: ReturnType<typeof prepare>;
+
+  constructor(readonly db: Db) {
+    db.exec(SCHEMA);
+    this.q = prepare(db);
+  }
+
+  insert(row: NewIncident): number {
+    return Number(this.q.insert.run(row).lastInsertRowid);
+  }
+  byId(id: number): IncidentRow | undefined {
+    return this.q.byId.get(id);
+  }
+  openFor(site: string, alarm: string): IncidentRow | undefined {
+    return this.q.openFor.get(site, alarm);
+  }
+  open(limit: number): IncidentRow[] {
+    return this.q.open.all(limit);
+  }
+  awaitingAcknowledgement(): IncidentRow[] {
+    return this.q.awaiting.all();
+  }
+  setSeverity(id: number, severity: string): void {
+    this.q.setSeverity.run(severity, id);
+  }
+  markNotified(id: number, atMs: number): boolean {
+    return this.q.notified.run(atMs, id).changes > 0;
+  }
+  acknowledge(id: number, atMs: number, actor: string, note: string | null): boolean {
+    return this.q.acknowledge.run(atMs, actor, note, id).changes > 0;
+  }
+  clear(id: number, atMs: number, actor: string): boolean {
+    return this.q.clear.run(atMs, actor, id).changes > 0;
+  }
+  addHistory(id: number, atMs: number, kind: string, actor: string, note: string | null): void {
+    this.q.history.run(id, atMs, kind, actor, note);
+  }
+  historyOf(id: number): HistoryRow[] {
+    return this.q.historyOf.all(id);
+  }
+  notificationsOf(id: number): NotificationRow[] {
+    return this.q.handed.all(id);
+  }
+  /** False when this one was already handed over. */
+  hand(n: Omit<NotificationRow, 'delivered_ms' | 'failed'>): boolean {
+    return this.q.hand.run(n.incident_id, n.step, n.repeat, n.channel, n.address, n.recipient, n.handed_ms).changes > 0;
+  }
+  markDelivered(key: NotificationKeyParts, atMs: number): boolean {
+    return this.q.delivered.run(atMs, key.incidentId, key.step, key.repeat, key.channel, key.address).changes > 0;
+  }
+  markFailed(key: NotificationKeyParts, reason: string): boolean {
+    return this.q.failed.run(reason, key.incidentId, key.step, key.repeat, key.channel, key.address).changes > 0;
+  }
+  offline(site: string, sinceMs: number): void {
+    this.q.offlineSince.run(site, sinceMs);
+  }
+  online(site: string): void {
+    this.q.online.run(site);
+  }
+  overdueOffline(beforeMs: number): Array<{ site: string; since_ms: number }> {
+    return this.q.overdue.all(beforeMs);
+  }
+  offlineRaised(site: string): void {
+    this.q.offlineRaised.run(site);
+  }
+  countsBetween(fromMs: number, toMs: number): Array<{ site: string; alarm: string; n: number }> {
+    return this.q.countsBetween.all(fromMs, toMs);
+  }
+  ackTimesBetween(fromMs: number, toMs: number): number[] {
+    return this.q.ackTimesBetween.all(fromMs, toMs).map((r) => r.ms);
+  }
+  unacknowledgedBetween(fromMs: number, toMs: number): number {
+    return this.q.unackedBetween.get(fromMs, toMs)?.n ?? 0;
+  }
+  /** Incidents cleared before `beforeMs`, with their history and notifications. */
+  prune(beforeMs: number): number {
+    const ids = this.q.prunable.all(beforeMs);
+    for (const { id } of ids) {
+      this.q.deleteHistory.run(id);
+      this.q.deleteNotifications.run(id);
+      this.q.deleteIncident.run(id);
+    }
+    return ids.length;
+  }
+}
+
+export interface NotificationKeyParts {
+  incidentId: number;
+  step: number;
+  repeat: number;
+  channel: string;
+  address: string;
+}

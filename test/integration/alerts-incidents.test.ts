@@ -1,0 +1,161 @@
+// Incidents at central from what branches publish: the contract's payloads through central's ingest, store and bus,
+// into incidents, escalation and acknowledgement links, on fake time, with central's database in a file so that a
+// restart can be tested. The outbox's side is a table written in the scheduler's transaction.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createAlerts, type Alerts } from '../../central/alerts/alerts.js';
+import { CentralBus } from '../../central/bus.js';
+import { Ingest } from '../../central/ingest.js';
+import { CentralStore } from '../../central/store.js';
+import { topics } from '../../policies/contract/index.js';
+import { eventId } from '../unit/contract/fixtures.js';
+import { rulesInput, TableSink } from '../unit/alerts/helpers.js';
+
+// Monday 2 June 2025, 22:00 BST: Carol is on call.
+const T0 = new Date('2025-06-02T21:00:00.000Z');
+const MINUTE = 60_000;
+const PREFIX = 'https://central.example.org/ack/';
+
+let dir: string;
+let running: Array<() => void> = [];
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: T0 });
+  dir = mkdtempSync(join(tmpdir(), 'oag-alerts-'));
+});
+
+afterEach(() => {
+  for (const stop of running.splice(0).reverse()) stop();
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Central as main.ts will put it together: its store, bus and ingest, and alerting fed from the bus. */
+function startCentral() {
+  const store = new CentralStore(join(dir, 'central.sqlite'));
+  const bus = new CentralBus();
+  const clock = { now: () => new Date() };
+  const logger = pino({ level: 'silent' });
+  const ingest = new Ingest({ prefix: 'oa/v1', store, bus, clock, logger });
+  const alerts: Alerts = createAlerts({ db: store.db, timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 15_000 });
+  const sink = new TableSink(store.db);
+  const unfollow = alerts.follow({ bus, site: (id) => store.site(id) });
+  alerts.start(sink);
+  const stop = (): void => {
+    alerts.stop();
+    unfollow();
+    store.close();
+  };
+  running.push(stop);
+  const publish = (site: string, kind: 'events' | 'availability', payload: unknown, retain = false): void =>
+    ingest.handle({ topic: topics('oa/v1', site)[kind], payload: Buffer.from(JSON.stringify(payload)), retain });
+  const alarm = (site: string, name: string, state: 'raised' | 'cleared', extra: Record<string, unknown> = {}): void => {
+    const now = new Date();
+    publish(site, 'events', { id: eventId(now.getTime()), at: now.toISOString(), site, type: 'alarm', alarm: name, state, ...extra });
+  };
+  return { store, ingest, alerts, sink, publish, alarm, stop: () => { running = running.filter((s) => s !== stop); stop(); } };
+}
+
+const minutes = (n: number): Promise<void> => vi.advanceTimersByTimeAsync(n * MINUTE).then(() => undefined);
+const tokenOf = (url: string | undefined): string => (url ?? '').slice(PREFIX.length);
+
+describe('alarms at a branch become incidents that reach a person', () => {
+  it('a fire: the on-call person at once, the next contact after 15 min, acknowledged by link, cleared by the branch', async () => {
+    const c = startCentral();
+    expect(c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() }).ok).toBe(true);
+
+    c.alarm('riverside', 'fire', 'raised', { severity: 'critical', detail: 'zone 2' });
+    await vi.advanceTimersByTimeAsync(0);
+    const [incident] = c.alerts.incidents.open();
+    expect(incident).toMatchObject({ site: 'riverside', alarm: 'fire', severity: 'critical', status: 'notified', detail: 'zone 2' });
+    expect(c.sink.summary()).toEqual(['Carol sms 0.0']);
+
+    await minutes(14);
+    expect(c.sink.summary()).toEqual(['Carol sms 0.0']);
+    await minutes(1);
+    expect(c.sink.summary()).toEqual(['Carol sms 0.0', 'Bob email 1.0']);
+
+    // The outbox sends Bob's e-mail with a link; Bob follows it.
+    const bobs = c.alerts.links.attach(c.sink.all()[1]!, new Date());
+    expect(c.alerts.links.acknowledge(tokenOf(bobs.ackUrl), { note: 'on my way' }, new Date())).toMatchObject({
+      ok: true,
+      incident: { status: 'acknowledged', acknowledged: { by: 'contact:Bob', note: 'on my way' } },
+    });
+    await minutes(60);
+    expect(c.sink.summary()).toHaveLength(2);
+
+    c.alarm('riverside', 'fire', 'cleared', { severity: 'critical' });
+    expect(c.alerts.incidents.open()).toEqual([]);
+    expect(c.alerts.incidents.get(incident!.id)?.history.map((h) => `${h.kind} ${h.actor}`)).toEqual([
+      'raised site:riverside',
+      'notified central',
+      'notified central',
+      'acknowledged contact:Bob',
+      'cleared site:riverside',
+    ]);
+  });
+
+  it('an alarm this central does not know is an incident shown as unknown, and goes by the rules for any alarm', async () => {
+    const c = startCentral();
+    c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    c.alarm('north-a', 'smoke-detected', 'raised', { severity: 'major' });
+    c.alarm('riverside', 'smoke-detected', 'raised');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(c.alerts.incidents.open().map((i) => [i.site, i.alarm, i.known, i.severity, i.status])).toEqual([
+      ['riverside', 'smoke-detected', false, 'warning', 'raised'],
+      ['north-a', 'smoke-detected', false, 'major', 'notified'],
+    ]);
+    expect(c.sink.summary()).toEqual(['Bob email 0.0', 'ARC webhook 0.0']);
+  });
+
+  it('a branch whose last will says offline for more than N minutes is an incident, cleared when it is back', async () => {
+    const c = startCentral();
+    c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
+    c.publish('hill', 'availability', { state: 'offline', at: new Date().toISOString() });
+    await minutes(9.5);
+    expect(c.alerts.incidents.open()).toEqual([]);
+    await minutes(0.75);
+    expect(c.alerts.incidents.open().map((i) => `${i.site} ${i.alarm} ${i.status}`)).toEqual(['hill offline notified']);
+    expect(c.sink.all().map((r) => r.subject)).toEqual(['[MAJOR] offline at hill']);
+    c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
+    expect(c.alerts.incidents.open()).toEqual([]);
+  });
+
+  it('after a restart nothing is handed over twice, and what fell due while central was stopped goes out at start', async () => {
+    const first = startCentral();
+    first.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    first.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
+    await minutes(1);
+    expect(first.sink.summary()).toEqual(['Carol sms 0.0']);
+    first.stop();
+
+    await minutes(30);
+    const second = startCentral();
+    expect(second.alerts.rules.current().version).toBe(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second.sink.summary()).toEqual(['Carol sms 0.0', 'Bob email 1.0']);
+    await minutes(5);
+    expect(second.sink.summary()).toHaveLength(2);
+  });
+
+  it('a malformed rules change is refused with its fields named and the rules in force keep paging', async () => {
+    const c = startCentral();
+    c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    const refused = c.alerts.rules.save({ ...rulesInput(), rules: [{ id: 'fire', alarms: ['fire'], steps: [{ afterMinutes: -1, contacts: ['Nobody'] }] }] }, {
+      actor: 'admin:bo',
+      at: new Date(),
+    });
+    expect(refused).toEqual({
+      ok: false,
+      code: 'invalid',
+      errors: ['rules[0].steps[0].afterMinutes: must be at least 0', 'rules[0].steps[0].contacts[0]: no contact named "Nobody"'],
+    });
+    c.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(c.sink.summary()).toEqual(['Carol sms 0.0']);
+  });
+});

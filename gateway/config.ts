@@ -13,6 +13,9 @@ import { readFileBytes, readTextFile } from '../kit/read-bounded.js';
 import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
 
+/** What fastify's trustProxy takes in a list (proxy-addr): an address, a CIDR range, or one of its named ranges. */
+const ProxyAddressSchema = z.union([z.enum(['loopback', 'linklocal', 'uniquelocal']), z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
+
 const siteId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower case letters, digits and dashes');
 
 export const GatewayConfigSchema = z.strictObject({
@@ -97,6 +100,31 @@ export const GatewayConfigSchema = z.strictObject({
        * listen beyond loopback in plain HTTP, and its session cookie is always Secure.
        */
       behindProxy: z.boolean().default(false),
+      /**
+       * Which proxies to believe about the client (X-Forwarded-For, X-Forwarded-Proto): fastify's trustProxy. false
+       * (the default: the client is whoever connected), true (any: only when nothing but the proxy can reach the
+       * port), a number of proxy hops, or a list of the proxies' addresses. The sign-in limit counts per client address.
+       */
+      trustProxy: z
+        .union([z.boolean(), z.int().min(1, { error: 'must be at least 1 proxy hop' }).max(10, { error: 'must be at most 10 proxy hops' }), z.array(ProxyAddressSchema).min(1).max(32)], {
+          error: 'must be false, true, a number of proxy hops (1 to 10) or a list of the proxies’ addresses (IPs, CIDR ranges, loopback, linklocal, uniquelocal)',
+        })
+        .default(false),
+      /**
+       * `auto`: the session cookie is Secure when the request came over https (as the trusted proxy says, with
+       * trustProxy); `always`: whatever the request says. Left out: `always` with behindProxy, `auto` otherwise.
+       */
+      cookieSecure: z.enum(['auto', 'always']).optional(),
+    })
+    .superRefine((http, ctx) => {
+      if (http.behindProxy && http.cookieSecure === 'auto' && http.trustProxy === false) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cookieSecure'],
+          message:
+            'auto behind a proxy (behindProxy: true) needs trustProxy, or every request looks like plain http and the cookie is never Secure: set trustProxy to the proxy, or leave cookieSecure out (always)',
+        });
+      }
     })
     .prefault({}),
   mqtt: UplinkConfigSchema.optional(),
@@ -108,6 +136,12 @@ export const GatewayConfigSchema = z.strictObject({
 });
 
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+export type TrustProxySetting = GatewayConfig['http']['trustProxy'];
+
+/** The console's cookie: as configured, else always Secure behind a TLS proxy (which hands requests on as http). */
+export function consoleCookieSecure(http: GatewayConfig['http']): 'auto' | 'always' {
+  return http.cookieSecure ?? (http.behindProxy ? 'always' : 'auto');
+}
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
 
 export class ConfigError extends Error {

@@ -14,7 +14,7 @@ import { systemClock } from './core/clock.js';
 import type { Clock } from './core/clock.js';
 import { createClockTrust } from './core/clock-trust.js';
 import type { ClockProbeIo } from './core/clock-trust.js';
-import { loadDeploymentKey, withDoorSafeHardware } from './config.js';
+import { consoleCookieSecure, loadDeploymentKey, withDoorSafeHardware } from './config.js';
 import type { GatewayConfig, ServiceConfig } from './config.js';
 import type { AlarmName } from './core/model.js';
 import { Gateway } from './core/controller.js';
@@ -180,8 +180,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           gateway,
           hardware,
           config: config.http,
-          // Behind a TLS proxy the request arrives as http: the cookie must be Secure all the same.
-          console: { store, hashCard, clock, options: config.http.behindProxy ? { cookieSecure: 'always' } : undefined },
+          // Behind a TLS proxy the request arrives as http: the cookie must be Secure all the same (http.cookieSecure).
+          console: { store, hashCard, clock, options: { cookieSecure: consoleCookieSecure(config.http) } },
           health: () => healthReport(extensions, storage, liveStore),
         })
       : undefined;

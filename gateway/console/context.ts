@@ -1,16 +1,45 @@
-// What every console route gets: the gateway, the account and session stores, and the guard that turns a request
-// into a signed-in member of staff (or a 401/403) before anything else about the request is looked at.
+// What every console route gets: the gateway, the account, session and token stores, and the identity its request
+// was let in with. Who may call a route is not up to the route: the local API's protected scope runs `authenticate`
+// before anything else of every request to it (kit/http/protect.ts), so a route added later is protected without
+// anyone remembering. A route only says when it needs more than the default (staff): `branchAccess` in its config.
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
+import { bearerToken } from '../../kit/auth/api-tokens.js';
 import { crossSite, sameToken } from '../../kit/auth/request-checks.js';
 import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
+import type { LoginLimiter } from './login-limit.js';
 import type { ConsoleSessions, Session } from './sessions.js';
+import type { ApiTokenInfo, ApiTokens } from './tokens.js';
 import type { ConsoleUsers, Role } from './users.js';
+
+/** Who may call a route, beyond a signed-in member of staff or a staff token (the default). */
+export interface BranchAccess {
+  /** `manager`: schedule changes and accounts. */
+  role?: Role;
+  /** Only with the console's session cookie (signing out, the CSRF token, one's own password): not with a token. */
+  sessionOnly?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    branchAccess?: BranchAccess;
+  }
+}
+
+/** Route config for the routes only a manager may call. */
+export const MANAGER_ONLY = { branchAccess: { role: 'manager' } } as const;
+/** Route config for the routes about the browser's own session. */
+export const SESSION_ONLY = { branchAccess: { sessionOnly: true } } as const;
 
 export interface ConsoleClock {
   now(): Date;
 }
+
+/** The identity a request was let in with: a console session (cookie) or an API token (Authorization: Bearer). */
+export type Identity =
+  | { kind: 'session'; role: Role; actor: string; session: Session }
+  | { kind: 'token'; role: Role; actor: string; token: ApiTokenInfo };
 
 export interface ConsoleContext {
   gateway: Gateway;
@@ -20,11 +49,13 @@ export interface ConsoleContext {
   logger: Logger | undefined;
   users: ConsoleUsers;
   sessions: ConsoleSessions;
+  tokens: ApiTokens;
+  loginLimiter: LoginLimiter;
   cookieSecure: 'auto' | 'always';
-  /** The session a guarded request was let in with. */
+  /** Who the request was let in as (the actor in the audit). */
+  identity(request: FastifyRequest): Identity;
+  /** The session of a `sessionOnly` route's request. */
   session(request: FastifyRequest): Session;
-  /** Route guard: a live session with at least this role; for changes also the CSRF header and a same-origin request. */
-  guard(role: Role): onRequestHookHandler;
   /** Every change staff make is a `staff` event: in the log, in the outbox, at central. */
   audit(action: string, actor: string): void;
 }
@@ -37,7 +68,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function sessionToken(request: FastifyRequest): string | undefined {
-  const cookies = request.cookies as Record<string, string | undefined>;
+  const cookies = (request.cookies ?? {}) as Record<string, string | undefined>;
   return cookies[SECURE_SESSION_COOKIE] ?? cookies[SESSION_COOKIE];
 }
 
@@ -45,21 +76,64 @@ export function isSecureRequest(request: FastifyRequest, cookieSecure: 'auto' | 
   return cookieSecure === 'always' || request.protocol === 'https';
 }
 
-export function makeGuard(sessions: ConsoleSessions, attach: (request: FastifyRequest, session: Session) => void) {
-  return (role: Role): onRequestHookHandler =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      const session = sessions.find(sessionToken(request));
-      if (session === undefined) return reply.code(401).send({ error: 'not signed in (or the session has ended): sign in again' });
+export function routeAccess(request: FastifyRequest): BranchAccess {
+  return request.routeOptions.config?.branchAccess ?? {};
+}
+
+/** The name a token acts under in the audit: never a console username (those have no colon). */
+export function tokenActor(token: ApiTokenInfo): string {
+  return `token:${token.name}`;
+}
+
+export interface AuthenticateDeps {
+  /** Undefined without the console's store (a bare API in a test): nobody can sign in, every request is a 401. */
+  sessions?: ConsoleSessions | undefined;
+  tokens?: ApiTokens | undefined;
+  logger?: Logger | undefined;
+}
+
+/**
+ * The protected scope's hook: a live session (and, for a change, its CSRF token from this site) or a valid API
+ * token, with the route's role. Every refusal is logged with its reason; none says more to the caller than it needs.
+ */
+export function makeAuthenticate(deps: AuthenticateDeps, attach: (request: FastifyRequest, identity: Identity) => void): onRequestHookHandler {
+  const refuse = (request: FastifyRequest, reply: FastifyReply, status: 401 | 403, error: string, reason: string): FastifyReply => {
+    // Arriving without credentials is what a browser does before signing in: not worth a warning.
+    const level = reason === 'no credentials' ? 'info' : 'warn';
+    deps.logger?.[level]({ method: request.method, route: request.routeOptions.url, client: request.ip, status, reason }, 'local API request refused');
+    return reply.code(status).send({ error });
+  };
+  return async (request, reply) => {
+    const access = routeAccess(request);
+    let identity: Identity;
+    const bearer = bearerToken(request);
+    if (bearer !== undefined) {
+      // A token needs no CSRF check: it is never sent by a browser on its own, as a cookie is.
+      if (deps.tokens === undefined) return refuse(request, reply, 401, 'API tokens need the console’s store, which this API has not got', 'no token store');
+      const check = deps.tokens.check(bearer);
+      if (!check.ok) return refuse(request, reply, 401, check.error, `token ${check.reason}`);
+      identity = { kind: 'token', role: check.token.role, actor: tokenActor(check.token), token: check.token };
+      if (access.sessionOnly === true) {
+        return refuse(request, reply, 403, 'this is about a console session (sign in at /console/): an API token cannot do it', 'token on a session-only route');
+      }
+    } else {
+      const presented = sessionToken(request);
+      const session = deps.sessions?.find(presented);
+      if (session === undefined) {
+        return refuse(request, reply, 401, 'not signed in (or the session has ended): sign in again', presented === undefined ? 'no credentials' : 'session cookie unknown or ended');
+      }
       if (!SAFE_METHODS.has(request.method)) {
         const header = request.headers[CSRF_HEADER];
         if (typeof header !== 'string' || !sameToken(header, session.csrfToken)) {
-          return reply.code(403).send({ error: `missing or wrong CSRF token: send the session's csrfToken in the ${CSRF_HEADER} header` });
+          return refuse(request, reply, 403, `missing or wrong CSRF token: send the session's csrfToken in the ${CSRF_HEADER} header`, 'csrf token missing or wrong');
         }
-        if (crossSite(request)) return reply.code(403).send({ error: 'cross-site request refused' });
+        if (crossSite(request)) return refuse(request, reply, 403, 'cross-site request refused', 'cross-site request');
       }
-      if (role === 'manager' && session.role !== 'manager') {
-        return reply.code(403).send({ error: 'only a manager can do this' });
-      }
-      attach(request, session);
-    };
+      identity = { kind: 'session', role: session.role, actor: session.username, session };
+    }
+    if (access.role === 'manager' && identity.role !== 'manager') {
+      return refuse(request, reply, 403, 'only a manager can do this', `${identity.kind} of a ${identity.role} on a manager route`);
+    }
+    attach(request, identity);
+  };
 }

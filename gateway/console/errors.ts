@@ -4,9 +4,19 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { describeStorageError } from '../core/storage-faults.js';
+import { HashingBusyError } from './users.js';
+
+/** Seconds a client is told to wait when every password-hashing slot is taken: one hash takes tens of milliseconds. */
+export const BUSY_RETRY_SECONDS = 2;
 
 export function errorHandler(logger: Logger | undefined) {
   return (error: FastifyError & { error?: string }, request: FastifyRequest, reply: FastifyReply): void => {
+    if (error instanceof HashingBusyError) {
+      // Nothing was hashed and nothing changed; the door's cores were not asked for more.
+      logger?.info({ method: request.method, route: request.routeOptions.url, reason: 'hashing slots full' }, 'sign-in busy');
+      void reply.code(503).header('retry-after', String(BUSY_RETRY_SECONDS)).send({ error: error.message });
+      return;
+    }
     const status = error.statusCode ?? 500;
     if (typeof error.code === 'string' && error.code.startsWith('SQLITE_')) {
       // The store, not the request: say what is wrong and that it passes (the door goes on regardless).

@@ -1,34 +1,43 @@
-// The staff console: a fastify plugin with the JSON API under /api/console and the page under /console/.
-// Registered by the local API (gateway/http/server.ts) when the composition root hands it the store and hasher.
+// The staff console: its JSON API under /api/console and its page under /console/, as two parts the local API
+// (gateway/http/server.ts) registers: the public one (signing in, the page and its files) outside its protected
+// scope, and the rest inside it, behind `authenticate`. Opened when the composition root hands it the store and hasher.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyCookie from '@fastify/cookie';
-import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
+import { HashSlots } from '../../kit/auth/hash-slots.js';
+import type { ScryptParams } from '../../kit/auth/passwords.js';
 import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
-import type { ConsoleClock, ConsoleContext } from './context.js';
-import { makeGuard } from './context.js';
+import type { ConsoleClock, ConsoleContext, Identity } from './context.js';
+import { makeAuthenticate } from './context.js';
 import { openConsoleDb } from './db.js';
-import { errorHandler } from './errors.js';
-import type { ScryptParams } from '../../kit/auth/passwords.js';
+import { DEFAULT_LOGIN_LIMIT, LoginLimiter } from './login-limit.js';
+import type { LoginLimit } from './login-limit.js';
+export type { LoginLimit };
 import { buildingRoutes } from './routes/building.js';
 import { logRoutes } from './routes/log.js';
 import { memberRoutes } from './routes/members.js';
 import { scheduleRoutes } from './routes/schedule.js';
-import { DEFAULT_LOGIN_LIMIT, sessionRoutes } from './routes/session.js';
-import type { LoginLimit } from './routes/session.js';
+import { loginRoute, sessionRoutes } from './routes/session.js';
 import { statusRoutes } from './routes/status.js';
 import { userRoutes } from './routes/users.js';
 import { ConsoleSessions, DEFAULT_SESSION_LIMITS } from './sessions.js';
-import type { Session, SessionLimits } from './sessions.js';
+import type { SessionLimits } from './sessions.js';
+import { ApiTokens } from './tokens.js';
+import type { ApiTokenInfo } from './tokens.js';
 import { ConsoleUsers } from './users.js';
 import type { Role } from './users.js';
+
+/**
+ * One password hash at a time, a few waiting: scrypt takes a core for tens of milliseconds, and a Pi has four, one
+ * of which the door's event loop needs. Beyond that a sign-in is a 503 "busy" before anything is hashed.
+ */
+export const DEFAULT_HASH_SLOTS = { concurrent: 1, queued: 8 };
 
 export interface ConsoleOptions {
   /** `auto`: the cookie is Secure when the request came over https; `always`: behind a TLS proxy, say. */
@@ -37,6 +46,8 @@ export interface ConsoleOptions {
   loginLimit?: LoginLimit;
   /** Tests may lower the hashing cost; the default is the production setting. */
   scrypt?: ScryptParams;
+  /** The password-hashing slots (DEFAULT_HASH_SLOTS); a test fills its own to see the busy answer. */
+  hashSlots?: HashSlots;
 }
 
 export interface ConsoleDeps {
@@ -50,6 +61,12 @@ export interface ConsoleDeps {
 
 export const CONSOLE_API_PREFIX = '/api/console';
 export const CONSOLE_PAGE_PREFIX = '/console/';
+
+const VENDOR = [
+  ['/console/vendor/preact/', 'preact'],
+  ['/console/vendor/preact-hooks/', 'preact/hooks'],
+  ['/console/vendor/htm/', 'htm'],
+] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -79,59 +96,73 @@ function contentSecurityPolicy(publicDir: string): string {
   ].join('; ');
 }
 
-export function consolePlugin(deps: ConsoleDeps): FastifyPluginAsync {
-  return async (app) => {
-    // No busy timeout: this connection lives in the gateway's process, and SQLite waits for a lock by sleeping the
-    // door's thread. A held lock is a 503 to the browser (console/errors.ts), not a stalled door.
-    const db = openConsoleDb(deps.store, { busyTimeoutMs: 0 });
-    app.addHook('onClose', async () => db.close());
-    const users = new ConsoleUsers(db, deps.clock, deps.options?.scrypt);
-    const sessions = new ConsoleSessions(db, deps.clock, { ...DEFAULT_SESSION_LIMITS, ...deps.options?.sessions });
-    const attached = new WeakMap<FastifyRequest, Session>();
-    const ctx: ConsoleContext = {
-      gateway: deps.gateway,
-      store: deps.store,
-      hashCard: deps.hashCard,
-      clock: deps.clock,
-      logger: deps.logger,
-      users,
-      sessions,
-      cookieSecure: deps.options?.cookieSecure ?? 'auto',
-      session(request) {
-        const session = attached.get(request);
-        if (session === undefined) throw new Error('console route without a guard');
-        return session;
-      },
-      guard: makeGuard(sessions, (request, session) => attached.set(request, session)),
-      audit(action, actor) {
-        deps.gateway.events.record('staff', { action, actor });
-      },
-    };
+/** The console, opened on the store: its context, its part of the local API's authentication, and its routes. */
+export interface BranchConsole {
+  ctx: ConsoleContext;
+  /** The local API's protected scope's hook: a console session or an API token of this console. */
+  authenticate: onRequestHookHandler;
+  /** Signing in, the page and its files, and `/`: registered outside the protected scope, each listed as public. */
+  publicRoutes: FastifyPluginAsync;
+  /** Everything else under /api/console: registered inside the protected scope, staff by default. */
+  protectedRoutes: FastifyPluginAsync;
+  close(): void;
+}
 
-    const publicDir = findPublicDir();
-    const csp = contentSecurityPolicy(publicDir);
-    app.setErrorHandler(errorHandler(deps.logger));
-    app.addHook('onSend', async (request, reply, payload) => {
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('referrer-policy', 'no-referrer');
-      reply.header('x-frame-options', 'DENY');
-      reply.header('content-security-policy', csp);
-      if (request.url.startsWith(CONSOLE_API_PREFIX)) reply.header('cache-control', 'no-store');
-      return payload;
-    });
+export function openConsole(deps: ConsoleDeps): BranchConsole {
+  // No busy timeout: this connection lives in the gateway's process, and SQLite waits for a lock by sleeping the
+  // door's thread. A held lock is a 503 to the browser (console/errors.ts), not a stalled door.
+  const db = openConsoleDb(deps.store, { busyTimeoutMs: 0 });
+  const users = new ConsoleUsers(db, deps.clock, deps.options?.scrypt, deps.options?.hashSlots ?? new HashSlots(DEFAULT_HASH_SLOTS));
+  const sessions = new ConsoleSessions(db, deps.clock, { ...DEFAULT_SESSION_LIMITS, ...deps.options?.sessions });
+  const tokens = new ApiTokens(db, deps.clock);
+  const attached = new WeakMap<FastifyRequest, Identity>();
+  const identity = (request: FastifyRequest): Identity => {
+    const found = attached.get(request);
+    if (found === undefined) throw new Error('a console route outside the protected scope');
+    return found;
+  };
+  const ctx: ConsoleContext = {
+    gateway: deps.gateway,
+    store: deps.store,
+    hashCard: deps.hashCard,
+    clock: deps.clock,
+    logger: deps.logger,
+    users,
+    sessions,
+    tokens,
+    loginLimiter: new LoginLimiter(deps.options?.loginLimit ?? DEFAULT_LOGIN_LIMIT, deps.clock),
+    cookieSecure: deps.options?.cookieSecure ?? 'auto',
+    identity,
+    session(request) {
+      const found = identity(request);
+      if (found.kind !== 'session') throw new Error('a session route without sessionOnly');
+      return found.session;
+    },
+    audit(action, actor) {
+      deps.gateway.events.record('staff', { action, actor });
+    },
+  };
+  const authenticate = makeAuthenticate({ sessions, tokens, logger: deps.logger }, (request, who) => attached.set(request, who));
 
-    await app.register(fastifyCookie);
-    await app.register(fastifyRateLimit, {
-      global: false,
-      errorResponseBuilder: (_request, context) => ({ statusCode: 429, error: `too many sign-in attempts: try again in ${context.after}` }),
-    });
+  const publicDir = findPublicDir();
+  const headers = securityHeaders(contentSecurityPolicy(publicDir));
 
+  const publicRoutes: FastifyPluginAsync = async (app) => {
+    app.addHook('onSend', headers);
+    await app.register(loginRoute(ctx), { prefix: CONSOLE_API_PREFIX });
+    await app.register(fastifyStatic, { root: publicDir, prefix: CONSOLE_PAGE_PREFIX, decorateReply: false, maxAge: 0, redirect: true });
+    // preact, its hooks and htm straight from node_modules: no build step, no CDN (the branch may have no internet).
+    for (const [prefix, entry] of VENDOR) {
+      await app.register(fastifyStatic, { root: dirname(require.resolve(entry)), prefix, decorateReply: false, index: false, maxAge: 0 });
+    }
+    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(CONSOLE_PAGE_PREFIX));
+  };
+
+  const protectedRoutes: FastifyPluginAsync = async (app) => {
+    app.addHook('onSend', headers);
     await app.register(
       async (api) => {
-        // Only JSON bodies: a cross-site HTML form can send text/plain without asking first; this API never reads it.
-        api.removeContentTypeParser('text/plain');
-        const loginLimit = deps.options?.loginLimit ?? DEFAULT_LOGIN_LIMIT;
-        await api.register(sessionRoutes(ctx, loginLimit));
+        await api.register(sessionRoutes(ctx));
         await api.register(statusRoutes(ctx));
         await api.register(buildingRoutes(ctx));
         await api.register(scheduleRoutes(ctx));
@@ -141,13 +172,20 @@ export function consolePlugin(deps: ConsoleDeps): FastifyPluginAsync {
       },
       { prefix: CONSOLE_API_PREFIX },
     );
+  };
 
-    await app.register(fastifyStatic, { root: publicDir, prefix: CONSOLE_PAGE_PREFIX, decorateReply: false, maxAge: 0, redirect: true });
-    // preact, its hooks and htm straight from node_modules: no build step, no CDN (the branch may have no internet).
-    for (const [prefix, entry] of [['/console/vendor/preact/', 'preact'], ['/console/vendor/preact-hooks/', 'preact/hooks'], ['/console/vendor/htm/', 'htm']] as const) {
-      await app.register(fastifyStatic, { root: dirname(require.resolve(entry)), prefix, decorateReply: false, index: false, maxAge: 0 });
-    }
-    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(CONSOLE_PAGE_PREFIX));
+  return { ctx, authenticate, publicRoutes, protectedRoutes, close: () => db.close() };
+}
+
+/** The page's and the API's headers: no framing, no sniffing, no referrer, the page's CSP; API answers not cached. */
+function securityHeaders(csp: string) {
+  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('content-security-policy', csp);
+    if (request.url.startsWith(CONSOLE_API_PREFIX)) reply.header('cache-control', 'no-store');
+    return payload;
   };
 }
 
@@ -156,6 +194,22 @@ export async function addConsoleUser(store: Pick<Store, 'path'>, username: strin
   const db = openConsoleDb(store);
   try {
     await new ConsoleUsers(db, clock).add(username, role, password);
+  } finally {
+    db.close();
+  }
+}
+
+/** Makes an API token straight in a store (`oag users token add`, scripts and tests); the clear token, shown once. */
+export function addApiToken(
+  store: Pick<Store, 'path'>,
+  name: string,
+  role: Role,
+  expiresInDays: number,
+  clock: ConsoleClock = { now: () => new Date() },
+): { token: string; info: ApiTokenInfo } {
+  const db = openConsoleDb(store);
+  try {
+    return new ApiTokens(db, clock).add(name, role, expiresInDays);
   } finally {
     db.close();
   }

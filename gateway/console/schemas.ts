@@ -13,6 +13,15 @@ export const UsernameSchema = z
 
 export const RoleSchema = z.enum(ROLES);
 
+/** An API token's name: what it is for ("monitoring", "door-display"); the audit shows it as `token:NAME`. */
+export const TokenNameSchema = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$/, { error: 'must be 2 to 40 letters, digits, dots, dashes or underscores' });
+
+/** The id part of a token (`oag_<id>_…`), as `oag users token list` shows it. */
+export const TokenIdSchema = z.string().regex(/^[a-z0-9]{12}$/, { error: 'must be a token id of 12 letters and digits, as oag users token list shows' });
+
 export const NewPasswordSchema = z
   .string()
   .min(10, { error: 'must be at least 10 characters' })

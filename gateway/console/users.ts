@@ -1,6 +1,9 @@
 // Console accounts: a username, a role and a scrypt hash. Managers set schedules and manage accounts; staff run
 // the building and read the log. There is always at least one manager once one exists (the last cannot go).
+// Every hash (a sign-in's check, a new password) takes a slot of the console's HashSlots: a flood of sign-ins
+// queues for one slot, or is turned away before any hashing, instead of taking the cores the door runs on.
 import type { ConsoleDb } from './db.js';
+import { HashSlots } from '../../kit/auth/hash-slots.js';
 import { hashPassword, spendVerifyTime, verifyPassword } from '../../kit/auth/passwords.js';
 import type { ScryptParams } from '../../kit/auth/passwords.js';
 
@@ -30,6 +33,14 @@ export class UserError extends Error {
   }
 }
 
+/** Every hashing slot taken and the queue full: the answer is a 503 with Retry-After (console/errors.ts). */
+export class HashingBusyError extends Error {
+  constructor() {
+    super('sign-in is busy; try again in a moment');
+    this.name = 'HashingBusyError';
+  }
+}
+
 const SELECT = 'username, role, password_hash AS passwordHash, created_at AS createdAt, password_changed_at AS passwordChangedAt, last_login_at AS lastLoginAt';
 
 function publicUser(row: UserRow): ConsoleUser {
@@ -51,6 +62,7 @@ export class ConsoleUsers {
     private readonly db: ConsoleDb,
     private readonly clock: { now(): Date },
     private readonly scrypt?: ScryptParams,
+    private readonly slots: HashSlots = new HashSlots(),
   ) {
     this.getStmt = db.prepare<[string], UserRow>(`SELECT ${SELECT} FROM console_users WHERE username = ?`);
     this.listStmt = db.prepare<[], UserRow>(`SELECT ${SELECT} FROM console_users ORDER BY username`);
@@ -80,7 +92,7 @@ export class ConsoleUsers {
 
   async add(username: string, role: Role, password: string): Promise<ConsoleUser> {
     if (this.getStmt.get(username) !== undefined) throw new UserError(`username: "${username}" already has an account`, 409);
-    const hash = await hashPassword(password, this.scrypt);
+    const hash = await this.hashing(() => hashPassword(password, this.scrypt));
     const at = this.clock.now().toISOString();
     try {
       this.insertStmt.run(username, role, hash, at, at);
@@ -94,7 +106,7 @@ export class ConsoleUsers {
 
   async setPassword(username: string, password: string): Promise<void> {
     if (this.getStmt.get(username) === undefined) throw new UserError(`no account "${username}"`, 404);
-    const hash = await hashPassword(password, this.scrypt);
+    const hash = await this.hashing(() => hashPassword(password, this.scrypt));
     this.passwordStmt.run(hash, this.clock.now().toISOString(), username);
   }
 
@@ -121,14 +133,17 @@ export class ConsoleUsers {
     })();
   }
 
-  /** The account when the password is right; undefined otherwise, in about the same time either way. */
+  /**
+   * The account when the password is right; undefined otherwise, in about the same time either way.
+   * Throws HashingBusyError, before hashing anything, when the slots and their queue are full.
+   */
   async verify(username: string, password: string): Promise<ConsoleUser | undefined> {
     const row = this.getStmt.get(username);
     if (row === undefined) {
-      await spendVerifyTime(password);
+      await this.hashing(() => spendVerifyTime(password));
       return undefined;
     }
-    if (!(await verifyPassword(password, row.passwordHash))) return undefined;
+    if (!(await this.hashing(() => verifyPassword(password, row.passwordHash)))) return undefined;
     // Read again: the account may have been removed or changed while the hash was computed.
     const now = this.getStmt.get(username);
     return now === undefined || now.passwordHash !== row.passwordHash ? undefined : publicUser(now);
@@ -136,5 +151,11 @@ export class ConsoleUsers {
 
   recordLogin(username: string): void {
     this.loginStmt.run(this.clock.now().toISOString(), username);
+  }
+
+  private async hashing<T>(work: () => Promise<T>): Promise<T> {
+    const slot = await this.slots.run(work);
+    if (!slot.ok) throw new HashingBusyError();
+    return slot.value;
   }
 }

@@ -1,8 +1,10 @@
-// The gateway's local HTTP API (loopback by default): state for scripts and monitoring, the simulated reader's
-// tap for `oag tap`, and the staff console (gateway/console) as its own plugin when the composition root hands
-// it the store and the card hasher. The JSON API is described by an OpenAPI document at /api/openapi.json.
-// The tap route exists only with a simulated reader and only on loopback: it takes no login, and a card played
-// through it opens the door like a real one.
+// The gateway's local HTTP API (loopback by default): health and state for scripts and monitoring, the simulated
+// reader's tap for `oag tap`, and the staff console (gateway/console) when the composition root hands it the store
+// and the card hasher. The JSON API is described by an OpenAPI document at /api/openapi.json.
+// Protected by default (kit/http/protect.ts): every route is registered inside the protected scope, whose hook asks
+// for a console session or an API token, except the few listed by name in LOCAL_API_PUBLIC_ROUTES; a route that is
+// neither stops the start, so a route added later cannot be public by accident.
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify from 'fastify';
@@ -10,16 +12,34 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Hardware } from '../../firmware-bridge/types.js';
+import { inventoryRoutes, protectScope } from '../../kit/http/protect.js';
+import type { PublicRoute, RouteInventory } from '../../kit/http/protect.js';
 import { formatIssues } from '../../policies/errors.js';
 import { MAX_HTTP_BODY_BYTES, strictJsonBody } from '../../policies/input-text.js';
 import { isLoopbackHost } from '../config.js';
-import type { GatewayConfig } from '../config.js';
-import { consolePlugin } from '../console/index.js';
+import type { GatewayConfig, TrustProxySetting } from '../config.js';
+import { openConsole } from '../console/index.js';
 import type { ConsoleDeps } from '../console/index.js';
 import { errorHandler } from '../console/errors.js';
-import { SESSION_COOKIE, CSRF_HEADER } from '../console/context.js';
+import { CSRF_HEADER, makeAuthenticate, SESSION_COOKIE } from '../console/context.js';
 import { docs, ErrorSchema } from '../console/zod-route.js';
 import type { Gateway } from '../core/controller.js';
+
+/** The only routes anyone may call without credentials, each with the reason. */
+export const LOCAL_API_PUBLIC_ROUTES: readonly PublicRoute[] = [
+  { method: 'GET', url: '/api/health', why: 'liveness for systemd, monitoring and the tests: says only { ok: true }' },
+  {
+    method: 'POST',
+    url: '/api/simulate/tap',
+    why: 'exists only with a simulated reader and only while the API listens on loopback (simulatedTapServed): a bench or a demo, never a real door',
+  },
+  { method: 'POST', url: '/api/console/login', why: 'signing in (limited per account and per address; hashing bounded)' },
+  { method: 'GET', url: '/', why: 'a redirect to the console page' },
+  { method: 'GET', url: '/console/*', why: 'the console page, its scripts and styles: static files that hold no data' },
+  { method: 'GET', url: '/console/vendor/preact/*', why: 'preact, served from node_modules for the page' },
+  { method: 'GET', url: '/console/vendor/preact-hooks/*', why: 'preact’s hooks, served from node_modules for the page' },
+  { method: 'GET', url: '/console/vendor/htm/*', why: 'htm, served from node_modules for the page' },
+];
 
 export interface LocalApi {
   url: string;
@@ -43,7 +63,7 @@ const TapResultSchema = z.object({
 /** What the console needs besides the gateway: everything else it builds itself. */
 export type ConsoleApiDeps = Omit<ConsoleDeps, 'gateway' | 'logger'>;
 
-/** What `GET /api/health` reports besides liveness: each part around the core, and the store. */
+/** What `GET /api/health/detail` reports besides liveness: each part around the core, and the store. */
 export interface HealthReport {
   /** False when a part has failed or the store is not writable: the door runs, somebody should look. */
   healthy: boolean;
@@ -63,6 +83,8 @@ export interface LocalApiDeps {
   host?: string | undefined;
   /** Served over https with this certificate and key (`http.tls`, read by the caller). */
   https?: { cert: Buffer; key: Buffer } | undefined;
+  /** `http.trustProxy`: which proxies' X-Forwarded-For and -Proto to believe. */
+  trustProxy?: TrustProxySetting | undefined;
 }
 
 /** The simulated-tap route: a simulated reader to play, and nobody beyond this machine to play it. */
@@ -70,50 +92,97 @@ export function simulatedTapServed(deps: Pick<LocalApiDeps, 'hardware' | 'host'>
   return deps.hardware.simulated?.reader !== undefined && (deps.host === undefined || isLoopbackHost(deps.host));
 }
 
+/**
+ * fastify takes false, true or a list as they are. A hop count it now refuses to honour (it cannot tell the proxy
+ * from a direct client that sends the header itself): here it means what it says, for a port that only the proxies
+ * can reach (the same promise as `true`, docs/console.md), counting hops from this server outwards.
+ */
+function fastifyTrustProxy(setting: TrustProxySetting | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (setting === undefined) return false;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return setting;
+}
+
+const inventories = new WeakMap<FastifyInstance, RouteInventory>();
+
+/** Every route the local API registered, and whether it is protected (for the route-walk test). */
+export function routeInventory(app: FastifyInstance): RouteInventory {
+  const inventory = inventories.get(app);
+  if (inventory === undefined) throw new Error('not a local API built by buildLocalApi');
+  return inventory;
+}
+
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   // Request logging off: a tap's body holds a card number, and so does a console member lookup.
   // forceCloseConnections: a console left open holds a live status stream; a stop must not wait for the browser.
-  const options = { logger: false, bodyLimit: MAX_HTTP_BODY_BYTES, forceCloseConnections: true } as const;
+  // trustProxy: behind the branch's TLS proxy the client is the address it forwards, not the proxy's (sign-in limits).
+  const options = { logger: false, bodyLimit: MAX_HTTP_BODY_BYTES, forceCloseConnections: true, trustProxy: fastifyTrustProxy(deps.trustProxy) } as const;
   // One instance type for both: the routes never look at the server underneath.
   const app = (deps.https === undefined ? Fastify(options) : Fastify({ ...options, https: deps.https })) as unknown as FastifyInstance;
+  // Before any route: every route is recorded, and one neither protected nor public by name stops the start.
+  const inventory = inventoryRoutes(app, LOCAL_API_PUBLIC_ROUTES);
+  inventories.set(app, inventory);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonBody(MAX_HTTP_BODY_BYTES, parseJson));
+  // Only JSON bodies: a cross-site HTML form can send text/plain without asking first; this API never reads it.
+  app.removeContentTypeParser('text/plain');
   // Validation is zod's (per route); the schemas on routes are for the OpenAPI document. Responses are plain JSON.
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler(deps.logger));
+  void app.register(fastifyCookie);
 
   void app.register(fastifySwagger, {
     openapi: {
       info: {
         title: 'Open Access gateway: local API and staff console',
         description:
-          'The branch gateway’s own API. `/api/console/*` needs the session cookie from `POST /api/console/login`; every change also needs ' +
-          `the session's csrfToken in the \`${CSRF_HEADER}\` header. Errors are \`{ error, errors? }\`, with one \`field: reason\` line per problem.`,
+          'The branch gateway’s own API. Everything but `GET /api/health`, `POST /api/console/login` and the console page needs credentials: ' +
+          'the session cookie from `POST /api/console/login` (every change also needs the session’s csrfToken in the ' +
+          `\`${CSRF_HEADER}\` header), or an API token (\`Authorization: Bearer oag_…\`, made with \`oag users token add\`). ` +
+          'Errors are `{ error, errors? }`, with one `field: reason` line per problem.',
         version: '1',
       },
       tags: [
-        { name: 'gateway', description: 'State and health for scripts and monitoring; the simulated reader' },
+        { name: 'gateway', description: 'Health and state for scripts and monitoring; the simulated reader' },
         { name: 'console', description: 'The staff console: status, building, schedule, log, members' },
         { name: 'accounts', description: 'Console accounts (managers)' },
       ],
-      components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+          token: { type: 'http', scheme: 'bearer', description: 'an API token: oag users token add --name N --role staff|manager --expires-days D' },
+        },
+      },
     },
   });
-  void app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
   // Routes go in a plugin registered after swagger, so that the OpenAPI document sees every one of them.
   void app.register(async (api) => {
-    api.get(
-      '/api/health',
-      { schema: docs({ summary: 'Liveness, and each part around the core (failed parts retry by themselves)', tags: ['gateway'], auth: false }) },
-      async () => ({ ok: true, ...deps.health?.() }),
-    );
-    api.get('/api/state', { schema: docs({ summary: 'The branch state (as on the MQTT state topic)', tags: ['gateway'], auth: false }) }, async () => deps.gateway.state);
+    const branchConsole = deps.console === undefined ? undefined : openConsole({ ...deps.console, gateway: deps.gateway, logger: deps.logger });
+    if (branchConsole !== undefined) api.addHook('onClose', async () => branchConsole.close());
+    // Without the console's store nobody can sign in: every protected route answers 401.
+    const authenticate = branchConsole?.authenticate ?? makeAuthenticate({ logger: deps.logger }, () => undefined);
+
+    api.get('/api/health', { schema: docs({ summary: 'Up or down: { ok: true } while the gateway answers (the parts are in /api/health/detail)', tags: ['gateway'], auth: false }) }, async () => ({
+      ok: true,
+    }));
     if (simulatedTapServed(deps)) registerSimulatedTap(api, deps);
-    if (deps.console !== undefined) await api.register(consolePlugin({ ...deps.console, gateway: deps.gateway, logger: deps.logger }));
-    api.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    if (branchConsole !== undefined) await api.register(branchConsole.publicRoutes);
+
+    await api.register(async (secured) => {
+      protectScope(secured, inventory, authenticate);
+      secured.get(
+        '/api/health/detail',
+        { schema: docs({ summary: 'Each part around the core (failed parts retry by themselves) and the store', tags: ['gateway'] }) },
+        async () => ({ ok: true, ...deps.health?.() }),
+      );
+      secured.get('/api/state', { schema: docs({ summary: 'The branch state (as on the MQTT state topic)', tags: ['gateway'] }) }, async () => deps.gateway.state);
+      secured.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await secured.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+      if (branchConsole !== undefined) await secured.register(branchConsole.protectedRoutes);
+    });
   });
   return app;
 }
@@ -161,7 +230,7 @@ function registerSimulatedTap(api: FastifyInstance, deps: LocalApiDeps): void {
 }
 
 export async function startLocalApi(deps: LocalApiDeps & { config: GatewayConfig['http']; logger: Logger }): Promise<LocalApi> {
-  const app = buildLocalApi({ ...deps, host: deps.config.host });
+  const app = buildLocalApi({ ...deps, host: deps.config.host, trustProxy: deps.config.trustProxy });
   const address = await app.listen({ host: deps.config.host, port: deps.config.port });
   deps.logger.info({ url: address }, 'local API listening');
   if (deps.console !== undefined) deps.logger.info({ url: `${address}/console/` }, `staff console at ${address}/console/`);

@@ -144,6 +144,24 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    id: 4,
+    name: 'console-tokens',
+    up: `
+      -- API tokens for scripts and monitoring at the branch (gateway/console/tokens.ts): only the SHA-256 of the
+      -- token is kept; each has a role, an expiry it cannot do without, and a revocation.
+      CREATE TABLE console_tokens (
+        id           TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 12),
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('staff', 'manager')),
+        token_hash   BLOB NOT NULL CHECK (length(token_hash) = 32),
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT NOT NULL,
+        revoked_at   TEXT,
+        last_used_at TEXT
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes and reads. */

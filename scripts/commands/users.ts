@@ -2,12 +2,15 @@
 // makes the first manager, who then manages the others from the console. Passwords are read from a hidden prompt,
 // or from standard input with --password-stdin (for scripts: `printf %s "$PW" | oag users add … --password-stdin`),
 // never from the command line, where `ps` and the shell history would keep them.
+// `oag users token add|list|revoke`: API tokens for monitoring and scripts (Authorization: Bearer oag_…). A token is
+// printed once, when it is made; the store keeps only its SHA-256.
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { openConsoleDb } from '../../gateway/console/db.js';
-import { NewPasswordSchema, RoleSchema, UsernameSchema } from '../../gateway/console/schemas.js';
+import { NewPasswordSchema, RoleSchema, TokenIdSchema, TokenNameSchema, UsernameSchema } from '../../gateway/console/schemas.js';
 import { ConsoleSessions } from '../../gateway/console/sessions.js';
+import { ApiTokens, TOKEN_MAX_DAYS, TokenError } from '../../gateway/console/tokens.js';
 import { ConsoleUsers, UserError } from '../../gateway/console/users.js';
 import type { Role } from '../../gateway/console/users.js';
 import { loadGatewayConfig } from '../../gateway/config.js';
@@ -74,7 +77,7 @@ async function readPassword(options: { passwordStdin?: boolean | undefined }, io
 /** A store that would not open or answer, put into words (SQLite's own say "unable to open database file"). */
 class StoreProblem extends Error {}
 
-async function withUsers<T>(path: string, fn: (users: ConsoleUsers, sessions: ConsoleSessions) => Promise<T>): Promise<T> {
+async function withUsers<T>(path: string, fn: (users: ConsoleUsers, sessions: ConsoleSessions, tokens: ApiTokens) => Promise<T>): Promise<T> {
   let store;
   try {
     store = openStore(path);
@@ -86,7 +89,7 @@ async function withUsers<T>(path: string, fn: (users: ConsoleUsers, sessions: Co
     const db = openConsoleDb(store);
     try {
       const clock = { now: () => new Date() };
-      return await fn(new ConsoleUsers(db, clock), new ConsoleSessions(db, clock));
+      return await fn(new ConsoleUsers(db, clock), new ConsoleSessions(db, clock), new ApiTokens(db, clock));
     } finally {
       db.close();
     }
@@ -104,7 +107,7 @@ async function run(io: UsersIo, fn: () => Promise<void>): Promise<number> {
       io.err(`${error.message}\n`);
       return 2;
     }
-    if (error instanceof UserError || error instanceof StoreError || error instanceof StoreProblem || (error instanceof Error && error.name === 'ConfigError')) {
+    if (error instanceof UserError || error instanceof TokenError || error instanceof StoreError || error instanceof StoreProblem || (error instanceof Error && error.name === 'ConfigError')) {
       io.err(`${error.message}\n`);
       return 1;
     }
@@ -164,6 +167,64 @@ export function runUsersList(options: StoreOptions & { json?: boolean | undefine
       }
       io.out(`${'username'.padEnd(32)} ${'role'.padEnd(8)} last sign-in\n`);
       for (const user of list) io.out(`${user.username.padEnd(32)} ${user.role.padEnd(8)} ${user.lastLoginAt ?? 'never'}\n`);
+    });
+  });
+}
+
+export interface TokenAddOptions extends StoreOptions {
+  name: string;
+  role: string;
+  expiresDays: string;
+}
+
+export function runTokenAdd(options: TokenAddOptions, io: UsersIo = terminalIo()): Promise<number> {
+  return run(io, async () => {
+    const name = checked<string>(TokenNameSchema, options.name, 'name');
+    const role = checked<Role>(RoleSchema, options.role, 'role');
+    const days = Number(options.expiresDays);
+    if (!/^\d+$/.test(String(options.expiresDays).trim()) || days < 1 || days > TOKEN_MAX_DAYS) {
+      throw new UsageError(`expires-days: must be a whole number of days from 1 to ${TOKEN_MAX_DAYS} (got ${JSON.stringify(options.expiresDays)})`);
+    }
+    const path = storePath(options, true);
+    await withUsers(path, async (_users, _sessions, tokens) => {
+      const { token, info } = tokens.add(name, role, days);
+      // The token alone on stdout (for `TOKEN=$(oag users token add …)`); what it is on stderr.
+      io.out(`${token}\n`);
+      io.err(`${path}: API token ${info.id} "${info.name}" (${info.role}) until ${info.expiresAt}; it is shown this once: keep it where the script reads it\n`);
+    });
+  });
+}
+
+export function runTokenList(options: StoreOptions & { json?: boolean | undefined }, io: UsersIo = terminalIo()): Promise<number> {
+  return run(io, async () => {
+    const path = storePath(options, true);
+    await withUsers(path, async (_users, _sessions, tokens) => {
+      const list = tokens.list();
+      if (options.json === true) {
+        io.out(`${JSON.stringify(list, null, 2)}\n`);
+        return;
+      }
+      if (list.length === 0) {
+        io.out(`${path}: no API tokens (oag users token add --name NAME --role staff --expires-days 90)\n`);
+        return;
+      }
+      const now = Date.now();
+      io.out(`${'id'.padEnd(12)} ${'name'.padEnd(24)} ${'role'.padEnd(8)} ${'state'.padEnd(8)} ${'expires'.padEnd(24)} last used\n`);
+      for (const t of list) {
+        const state = t.revokedAt !== null ? 'revoked' : Date.parse(t.expiresAt) <= now ? 'expired' : 'live';
+        io.out(`${t.id} ${t.name.padEnd(24)} ${t.role.padEnd(8)} ${state.padEnd(8)} ${t.expiresAt.padEnd(24)} ${t.lastUsedAt ?? 'never'}\n`);
+      }
+    });
+  });
+}
+
+export function runTokenRevoke(options: StoreOptions & { id: string }, io: UsersIo = terminalIo()): Promise<number> {
+  return run(io, async () => {
+    const id = checked<string>(TokenIdSchema, options.id, 'id');
+    const path = storePath(options, true);
+    await withUsers(path, async (_users, _sessions, tokens) => {
+      const revoked = tokens.revoke(id);
+      io.out(`${path}: API token ${revoked.id} "${revoked.name}" revoked; it is refused from now on\n`);
     });
   });
 }
@@ -228,6 +289,28 @@ export function register(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (options: UsersPasswdOptions) => {
       process.exitCode = await runUsersPasswd(options);
+    });
+
+  const token = users.command('token').description('API tokens for monitoring and scripts (Authorization: Bearer oag_…), each with a role and an expiry');
+  storeOptions(token.command('add'))
+    .description('make a token and print it (once: only its hash is kept)')
+    .requiredOption('-n, --name <name>', 'what it is for (monitoring, door-display…); the log shows token:NAME')
+    .requiredOption('-r, --role <role>', 'staff or manager')
+    .requiredOption('--expires-days <days>', `days until it stops working (1 to ${TOKEN_MAX_DAYS})`)
+    .action(async (options: TokenAddOptions) => {
+      process.exitCode = await runTokenAdd(options);
+    });
+  storeOptions(token.command('list'))
+    .description('list the tokens: id, name, role, live, expired or revoked, last used')
+    .option('--json', 'as JSON')
+    .action(async (options: StoreOptions & { json?: boolean }) => {
+      process.exitCode = await runTokenList(options);
+    });
+  storeOptions(token.command('revoke'))
+    .description('revoke a token by its id (from oag users token list): refused from the next request')
+    .argument('<id>', 'the token id')
+    .action(async (id: string, options: StoreOptions) => {
+      process.exitCode = await runTokenRevoke({ ...options, id });
     });
 
   storeOptions(users.command('remove'))

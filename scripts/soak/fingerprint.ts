@@ -2,11 +2,13 @@
 // recorded, but nothing else about the branch may move. The fingerprint is
 //   - GET /api/state without its timestamps (`at`, `modeSince`, `modeUntil`) and without the `policy-refused`
 //     alarm (the documented answer to a refused policy from central),
-//   - GET /api/health: each part's name and state, and `healthy` (a part that failed is a change),
+//   - GET /api/health/detail: each part's name and state, and `healthy` (a part that failed is a change),
 //   - the member list in force (version, count, hash) from the store,
 //   - every event recorded since the last look, except the records of a refusal: access refused, a reader's
 //     unreadable card, a policy or member list refused, a console sign-in refused, the policy-refused alarm.
+// Both routes need credentials: the watch makes itself a staff API token in the gateway's store, once.
 import Database from 'better-sqlite3';
+import { addApiToken } from '../../gateway/console/index.js';
 
 export interface Fingerprint {
   state: string;
@@ -44,6 +46,7 @@ export function classify(row: EventRow): { refusal: true } | { refusal: false; k
 
 export class GatewayWatch {
   private newestId = '';
+  private token: string | undefined;
 
   constructor(
     private readonly url: string,
@@ -56,7 +59,10 @@ export class GatewayWatch {
   }
 
   async take(): Promise<Fingerprint> {
-    const [stateResponse, healthResponse] = await Promise.all([fetch(`${this.url}/api/state`), fetch(`${this.url}/api/health`)]);
+    this.token ??= addApiToken({ path: this.storePath }, 'soak-watch', 'staff', 30).token;
+    const headers = { authorization: `Bearer ${this.token}` };
+    const [stateResponse, healthResponse] = await Promise.all([fetch(`${this.url}/api/state`, { headers }), fetch(`${this.url}/api/health/detail`, { headers })]);
+    if (!stateResponse.ok || !healthResponse.ok) throw new Error(`the gateway's state or health: ${stateResponse.status}, ${healthResponse.status}`);
     const state = (await stateResponse.json()) as Record<string, unknown> & { alarms?: string[] };
     const health = (await healthResponse.json()) as { healthy?: boolean; parts?: Array<{ name: string; state: string }> };
     const { at: _at, modeSince: _since, modeUntil: _until, ...rest } = state;

@@ -2,12 +2,15 @@
 // store the way an import would, spawned on simulated hardware, tapped through its local API. Its stdout (pino,
 // level info) goes to a file: every recorded event is logged there with its id when it is recorded, before any
 // disk is involved, so the log is the record of what the gateway generated, whatever became of the store.
+// Its state is read with an API token of its own, made in its store before it starts (as `oag users token add` would).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
+import { loadGatewayConfig } from '../../gateway/config.js';
+import { addApiToken } from '../../gateway/console/index.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { openStore } from '../../gateway/store/index.js';
 import { TEST_KEY_HEX, adult } from './gateway-harness.js';
@@ -108,6 +111,8 @@ export class GatewayProcess {
     child: ChildProcess,
     readonly port: number,
     readonly logPath: string,
+    /** A staff API token for /api/state, or why there is none (the store could not be written before the start). */
+    private readonly token: { ok: true; token: string } | { ok: false; error: string },
   ) {
     this.child = child;
     this.url = `http://127.0.0.1:${port}`;
@@ -123,6 +128,7 @@ export class GatewayProcess {
 
   /** Spawns `oag gateway --config FILE`; its stdout and stderr are appended to `logPath`. Resolves once it answers. */
   static async start(options: { config: string; port: number; logPath: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<GatewayProcess> {
+    const token = stateToken(options.config);
     const fd = openSync(options.logPath, 'a');
     let child: ChildProcess;
     try {
@@ -134,7 +140,7 @@ export class GatewayProcess {
     } finally {
       closeSync(fd);
     }
-    const gateway = new GatewayProcess(child, options.port, options.logPath);
+    const gateway = new GatewayProcess(child, options.port, options.logPath, token);
     let gone = false;
     void gateway.exited.then(() => {
       gone = true;
@@ -161,7 +167,8 @@ export class GatewayProcess {
   }
 
   async state(): Promise<GatewayState> {
-    const response = await fetch(`${this.url}/api/state`);
+    if (!this.token.ok) throw new Error(`GET /api/state needs a token, and none could be made: ${this.token.error}`);
+    const response = await fetch(`${this.url}/api/state`, { headers: { authorization: `Bearer ${this.token.token}` } });
     if (!response.ok) throw new Error(`GET /api/state: ${response.status}`);
     return (await response.json()) as GatewayState;
   }
@@ -173,6 +180,24 @@ export class GatewayProcess {
 
   logTail(lines = 40): string {
     return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8').split('\n').slice(-lines).join('\n') : '';
+  }
+}
+
+/**
+ * A staff token in the store the config names, made before the gateway starts (its store is migrated then, as the
+ * gateway would). A store that cannot be written (a full disk under test) leaves the process without one: only
+ * state() needs it, and says so.
+ */
+function stateToken(configPath: string): { ok: true; token: string } | { ok: false; error: string } {
+  try {
+    const store = openStore(loadGatewayConfig(configPath).store.path);
+    try {
+      return { ok: true, token: addApiToken(store, 'tests', 'staff', 30).token };
+    } finally {
+      store.close();
+    }
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
   }
 }
 

@@ -91,8 +91,8 @@ describe('signing in', () => {
     expect(me.statusCode).toBe(200);
   });
 
-  it('rate-limits sign-in attempts from one address', async () => {
-    c = await startConsole({ console: { loginLimit: { max: 3, timeWindowMs: 60_000 } } });
+  it('limits wrong passwords for one account, even the right one waits, and says when to try again', async () => {
+    c = await startConsole({ console: { loginLimit: { perAccount: 3, perAddress: 30, windowMs: 60_000 } } });
     await c.addUser('mia', 'manager');
     const attempt = () => c!.app.inject({ method: 'POST', url: '/api/console/login', payload: { username: 'mia', password: 'guess guess' } });
     expect((await attempt()).statusCode).toBe(401);
@@ -100,10 +100,13 @@ describe('signing in', () => {
     expect((await attempt()).statusCode).toBe(401);
     const limited = await attempt();
     expect(limited.statusCode).toBe(429);
-    expect(limited.json().error).toMatch(/too many sign-in attempts/);
+    expect(limited.json().error).toBe('too many failed sign-ins for this account: try again in 1 minute');
+    expect(limited.headers['retry-after']).toBe('60');
     // Even the right password waits for the window to pass.
     const right = await c.app.inject({ method: 'POST', url: '/api/console/login', payload: { username: 'mia', password: PASSWORD } });
     expect(right.statusCode).toBe(429);
+    vi.advanceTimersByTime(60_000);
+    expect((await c.app.inject({ method: 'POST', url: '/api/console/login', payload: { username: 'mia', password: PASSWORD } })).statusCode).toBe(200);
   });
 
   it('ends a session on sign-out, after the idle limit, and when its account is removed', async () => {
@@ -376,17 +379,17 @@ describe('the page, live updates and the API document', () => {
     }
   });
 
-  it('keeps the local API as it was: health, state and the simulated tap need no session', async () => {
+  it('keeps health and the simulated tap public; health says only that it is up', async () => {
     c = await startConsole({ members: { '04A1B2C3D4': {} } });
     expect((await c.app.inject({ method: 'GET', url: '/api/health' })).json()).toEqual({ ok: true });
-    expect((await c.app.inject({ method: 'GET', url: '/api/state' })).json()).toMatchObject({ site: 'town-central' });
     const tap = await c.app.inject({ method: 'POST', url: '/api/simulate/tap', payload: { uid: '04A1B2C3D4' } });
     expect(tap.json()).toMatchObject({ result: 'granted' });
   });
 
   it('describes the JSON API in OpenAPI with the zod schemas', async () => {
-    c = await startConsole();
-    const doc = (await c.app.inject({ method: 'GET', url: '/api/openapi.json' })).json();
+    const { c, staff } = await withStaffAndManager();
+    expect((await c.call(undefined, 'GET', '/api/openapi.json')).statusCode).toBe(401);
+    const doc = (await c.call(staff, 'GET', '/api/openapi.json')).json();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/health', '/api/state', '/api/simulate/tap', '/api/console/login', '/api/console/commands', '/api/console/policy', '/api/console/policy/preview', '/api/console/log', '/api/console/members/lookup', '/api/console/users/{username}']));
     const command = doc.paths['/api/console/commands'].post.requestBody.content['application/json'].schema;
@@ -394,6 +397,9 @@ describe('the page, live updates and the API document', () => {
     const save = doc.paths['/api/console/policy'].put.requestBody.content['application/json'].schema;
     expect(Object.keys(save.properties.policy.properties)).toEqual(expect.arrayContaining(['site', 'schedule', 'bookings', 'rules']));
     expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie' });
+    expect(doc.components.securitySchemes.token).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.paths['/api/state'].get.security).toEqual([{ session: [] }, { token: [] }]);
+    expect(doc.paths['/api/health'].get.security).toEqual([]);
   });
 
   it('streams the status and new log rows as server-sent events', async () => {
@@ -432,11 +438,14 @@ describe('the page, live updates and the API document', () => {
     expect(unauth.statusCode).toBe(401);
   });
 
-  it('has no console without the store and hasher (scripts that only need state and taps)', async () => {
+  it('has no console without the store and hasher, and then nobody can read the state', async () => {
     c = await startConsole();
     const bare = buildLocalApi({ gateway: c.harness.running.gateway, hardware: c.harness.running.hardware });
     expect((await bare.inject({ method: 'GET', url: '/api/console/session' })).statusCode).toBe(404);
-    expect((await bare.inject({ method: 'GET', url: '/api/state' })).statusCode).toBe(200);
+    expect((await bare.inject({ method: 'GET', url: '/api/state' })).statusCode).toBe(401);
+    // A token of the console's store means nothing to an API that has not got the store.
+    const { token } = c.addToken('staff');
+    expect((await bare.inject({ method: 'GET', url: '/api/state', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
     await bare.close();
   });
 });

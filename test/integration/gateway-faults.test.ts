@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { addApiToken } from '../../gateway/console/index.js';
 import { openStore } from '../../gateway/store/index.js';
 import { removeDir, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness, HarnessOptions } from '../helpers/gateway-harness.js';
@@ -183,7 +184,7 @@ describe('a part that throws or cannot start', () => {
     await vi.advanceTimersByTimeAsync(1000);
     await vi.waitFor(() => expect(h.running.api).toBeDefined());
     expect(h.running.gateway.state.alarms).not.toContain('local-api-failed');
-    const health = await fetch(`${h.running.api!.url}/api/health`);
+    const health = await fetch(`${h.running.api!.url}/api/health/detail`, { headers: { authorization: `Bearer ${addApiToken(h.running.store, 'tests', 'staff', 30).token}` } });
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ok: true, healthy: true, storage: { mode: 'read-write', backlog: 0 } });
   });
@@ -202,7 +203,8 @@ describe('a part that throws or cannot start', () => {
     });
     expect(h.running.gateway.state.alarms).toContain('uplink-failed');
     expect(tapGranted(h, '04A1B2C3D4')).toBe(true);
-    const health = (await (await fetch(`${h.running.api!.url}/api/health`)).json()) as { healthy: boolean; parts: Array<{ name: string; state: string; error?: string }> };
+    const detail = await fetch(`${h.running.api!.url}/api/health/detail`, { headers: { authorization: `Bearer ${addApiToken(h.running.store, 'tests', 'staff', 30).token}` } });
+    const health = (await detail.json()) as { healthy: boolean; parts: Array<{ name: string; state: string; error?: string }> };
     expect(health.healthy).toBe(false);
     expect(health.parts.find((part) => part.name === 'uplink')).toMatchObject({
       state: 'failed',

@@ -17,12 +17,11 @@ export function buildingRoutes(ctx: ConsoleContext): FastifyPluginAsync {
           body: CommandBodySchema,
           response: { 409: ErrorSchema },
         }),
-        onRequest: ctx.guard('staff'),
         preValidation: zodValidate({ body: CommandBodySchema }),
       },
       async (request, reply) => {
         const { command } = request.body as z.infer<typeof CommandBodySchema>;
-        const actor = ctx.session(request).username;
+        const actor = ctx.identity(request).actor;
         const result = ctx.gateway.execute({ command }, actor);
         if (!result.ok) return reply.code(409).send({ error: result.error });
         // The occupancy event names the actor too; the staff event puts the reset with the other staff actions.

@@ -62,7 +62,6 @@ export function logRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       '/log',
       {
         schema: docs({ summary: 'Events, newest first; page on with `before` = the `next` of the previous answer', query: LogQuerySchema }),
-        onRequest: ctx.guard('staff'),
         preValidation: zodValidate({ query: LogQuerySchema }),
       },
       async (request) => {
@@ -78,7 +77,6 @@ export function logRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       '/log.csv',
       {
         schema: docs({ summary: 'The log within the filter as CSV (times in UTC and the branch’s local time)', query: LogCsvQuerySchema, produces: ['text/csv'] }),
-        onRequest: ctx.guard('staff'),
         preValidation: zodValidate({ query: LogCsvQuerySchema }),
       },
       async (request, reply) => {

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { MAX_POLICY_BYTES, parsePolicy, strictJsonBody } from '../../../policies/index.js';
 import type { Policy } from '../../../policies/index.js';
 import type { ConsoleContext } from '../context.js';
+import { MANAGER_ONLY } from '../context.js';
 import { PolicyPreviewBodySchema, PolicySaveBodySchema } from '../schemas.js';
 import { compareTimetables, timetable } from '../timetable.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';
@@ -37,12 +38,12 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: DRAFT_BODY_LIMIT }, strictJsonBody(DRAFT_BODY_LIMIT, parseJson));
 
-    app.get('/policy', { schema: docs({ summary: 'The policy in force, its version and where it came from (file, console or central)' }), onRequest: ctx.guard('staff') }, async () => {
+    app.get('/policy', { schema: docs({ summary: 'The policy in force, its version and where it came from (file, console or central)' }) }, async () => {
       const { policy, source } = inForce();
       return { version: policy.version, source, nextVersion: policy.version + 1, policy };
     });
 
-    app.get('/policy/timetable', { schema: docs({ summary: 'The coming two weeks of the policy in force, day by day' }), onRequest: ctx.guard('staff') }, async () => {
+    app.get('/policy/timetable', { schema: docs({ summary: 'The coming two weeks of the policy in force, day by day' }) }, async () => {
       const { policy } = inForce();
       return { version: policy.version, days: timetable(policy, ctx.clock.now(), PREVIEW_DAYS) };
     });
@@ -51,7 +52,7 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       '/policy/preview',
       {
         schema: docs({ summary: 'Check a draft and show its coming two weeks (changes nothing)', body: PolicyPreviewBodySchema, response: { 400: ErrorSchema } }),
-        onRequest: ctx.guard('manager'),
+        config: MANAGER_ONLY,
         bodyLimit: DRAFT_BODY_LIMIT,
         preValidation: zodValidate({ body: PolicyPreviewBodySchema }),
       },
@@ -74,7 +75,7 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
           body: PolicySaveBodySchema,
           response: { 400: ErrorSchema, 409: ErrorSchema },
         }),
-        onRequest: ctx.guard('manager'),
+        config: MANAGER_ONLY,
         bodyLimit: DRAFT_BODY_LIMIT,
         preValidation: zodValidate({ body: PolicySaveBodySchema }),
       },
@@ -90,7 +91,7 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         }
         const result = candidate(draft);
         if (!result.ok) return reply.code(400).send({ error: 'invalid request', errors: result.errors });
-        const actor = ctx.session(request).username;
+        const actor = ctx.identity(request).actor;
         const offered = ctx.gateway.offerPolicy(result.policy, 'console');
         if (!offered.ok) return reply.code(400).send({ error: 'invalid request', errors: offered.errors.map((e) => `policy.${e}`) });
         ctx.audit('schedule-edit', actor);

@@ -5,6 +5,7 @@ import { upcoming } from '../../../policies/index.js';
 import type { LoggedEvent } from '../../core/model.js';
 import type { GatewayState } from '../../core/state.js';
 import type { ConsoleContext } from '../context.js';
+import { bearerToken } from '../../../kit/auth/api-tokens.js';
 import { sessionToken } from '../context.js';
 import { logRow } from '../log-format.js';
 import { docs } from '../zod-route.js';
@@ -39,7 +40,7 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       for (const end of streams) end();
     });
 
-    app.get('/state', { schema: docs({ summary: 'The branch now: mode and until when, door, lights, inside vs capacity, alarms, readers, uplink, clock' }), onRequest: ctx.guard('staff') }, async () =>
+    app.get('/state', { schema: docs({ summary: 'The branch now: mode and until when, door, lights, inside vs capacity, alarms, readers, uplink, clock' }) }, async () =>
       consoleStatus(ctx),
     );
 
@@ -47,10 +48,15 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       '/live',
       {
         schema: docs({ summary: 'Live updates (text/event-stream): `status` on every change, `log` for each new event', produces: ['text/event-stream'] }),
-        onRequest: ctx.guard('staff'),
       },
       async (request, reply) => {
-        const token = sessionToken(request);
+        // The stream outlives the request that opened it: it ends when its session or token does (sign-out, expiry,
+        // account removed, token revoked).
+        const identity = ctx.identity(request);
+        const cookie = sessionToken(request);
+        const bearer = bearerToken(request);
+        const stillValid = (): boolean =>
+          identity.kind === 'session' ? ctx.sessions.find(cookie) !== undefined : bearer !== undefined && ctx.tokens.check(bearer).ok;
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, {
@@ -83,9 +89,8 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
           ctx.gateway.bus.off('state-changed', onState);
           ctx.gateway.bus.off('event-logged', onEvent);
         };
-        // The stream outlives the request that opened it: it ends when the session does (sign-out, expiry, account removed).
         const heartbeat = setInterval(() => {
-          if (ctx.sessions.find(token) === undefined) {
+          if (!stillValid()) {
             send('session-ended', {});
             end();
             return;

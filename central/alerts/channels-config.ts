@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { formatIssues, plainErrors } from '../../policies/errors.js';
+import { checkHttpUrl } from './channels/http-send.js';
 
 /** `mail`, `teams`, `arc-gateway`: what rules and the outbox call a channel. */
 export const ChannelNameSchema = z
@@ -16,25 +17,9 @@ const path = z.string().min(1).max(4096);
 const oneLine = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'must be one line of text' });
 const timeoutMs = z.int().min(100).max(120_000);
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** An https URL (http only to this machine: alarm details, and for SMS a token, must not cross a network in clear). */
 function checkUrl(ctx: z.core.ParsePayload<string>, withPlaceholders: boolean): void {
-  const probe = withPlaceholders ? ctx.value.replace(/\{(to|text)\}/g, 'x') : ctx.value;
-  let url: URL;
-  try {
-    url = new URL(probe);
-  } catch {
-    ctx.issues.push({ code: 'custom', message: 'must be an https:// URL', input: ctx.value });
-    return;
-  }
-  const local = LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.');
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
-    ctx.issues.push({ code: 'custom', message: 'must be an https:// URL (http:// only to this machine)', input: ctx.value });
-  }
-  if (url.username !== '' || url.password !== '') {
-    ctx.issues.push({ code: 'custom', message: 'must not carry a user or password: put credentials in a file (auth)', input: ctx.value });
-  }
+  const problem = checkHttpUrl(withPlaceholders ? ctx.value.replace(/\{(to|text)\}/g, 'x') : ctx.value);
+  if (problem !== null) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
 }
 
 export const EmailChannelConfigSchema = z
@@ -68,16 +53,20 @@ export const EmailChannelConfigSchema = z
 export const WebhookChannelConfigSchema = z
   .strictObject({
     type: z.literal('webhook'),
+    /**
+     * One receiver for every message (an alarm receiving centre's gateway). Without url and urlFile, each contact's
+     * `webhook` address in the rules is where its messages go, all signed with this channel's secret.
+     */
     url: z.string().max(2048).check((ctx) => checkUrl(ctx, false)).optional(),
-    /** For URLs that are themselves a secret (Slack, Teams): the URL alone in a file. */
+    /** The same, for a URL that is itself a secret (Slack, Teams): the URL alone in a file. */
     urlFile: path.optional(),
     /** HMAC-SHA256 key for `X-OAG-Signature`, alone in a file: at least 16 characters. */
     secretFile: path,
     timeoutMs: timeoutMs.default(10_000),
   })
   .check((ctx) => {
-    if ((ctx.value.url === undefined) === (ctx.value.urlFile === undefined)) {
-      ctx.issues.push({ code: 'custom', path: ['url'], message: 'give either url or urlFile', input: ctx.value.url });
+    if (ctx.value.url !== undefined && ctx.value.urlFile !== undefined) {
+      ctx.issues.push({ code: 'custom', path: ['urlFile'], message: 'give url or urlFile, not both', input: ctx.value.urlFile });
     }
   });
 

@@ -1,25 +1,27 @@
-// The alert outbox's tables in central's SQLite: one row per (incident, step, recipient, channel), so a planner
-// asking twice gets the row it already has, and each channel's health. The only module that speaks SQL about them.
+// The alert outbox's tables in central's SQLite: one row per (incident, step, repeat, recipient, channel), so a
+// planner asking twice gets the row it already has, and each channel's health. The only module that speaks SQL about them.
 //
 // A row holds the recipient's acknowledgement link in clear only while it may still be sent: the column is set to
 // NULL in the same statement that marks the row delivered, failed or cancelled. Text is stored as the planner gave
 // it (card-number-like runs already masked by the outbox).
 import type { Database as Db, Statement } from 'better-sqlite3';
-import type { AlarmSeverity } from '../../policies/contract/index.js';
+import type { MessageSeverity } from './channels/types.js';
 
 export type OutboxState = 'pending' | 'sending' | 'delivered' | 'failed' | 'cancelled';
 
-/** What hooks and the dashboard see: never the link, never the text. */
+/** What hooks and the dashboard see: never the link. */
 export interface OutboxRow {
   id: number;
   incidentId: string;
   step: number;
+  repeat: number;
   recipientId: string;
   recipientName: string | null;
   address: string;
   channel: string;
-  severity: AlarmSeverity | null;
+  severity: MessageSeverity | null;
   subject: string;
+  text: string;
   state: OutboxState;
   attempts: number;
   createdAt: Date;
@@ -34,7 +36,6 @@ export interface OutboxRow {
 
 /** A claimed row, with what its channel needs to send it. */
 export interface SendingRow extends OutboxRow {
-  text: string;
   details: Record<string, string | number | boolean | null> | undefined;
   ackLink: string | undefined;
 }
@@ -42,11 +43,12 @@ export interface SendingRow extends OutboxRow {
 export interface NewRow {
   incidentId: string;
   step: number;
+  repeat: number;
   recipientId: string;
   recipientName: string | undefined;
   address: string;
   channel: string;
-  severity: AlarmSeverity | undefined;
+  severity: MessageSeverity | undefined;
   subject: string;
   text: string;
   details: Record<string, string | number | boolean | null> | undefined;
@@ -64,6 +66,7 @@ type Raw = {
   id: number;
   incident_id: string;
   step: number;
+  repeat: number;
   recipient_id: string;
   recipient_name: string | null;
   address: string;
@@ -87,6 +90,7 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
   id INTEGER PRIMARY KEY,
   incident_id TEXT NOT NULL,
   step INTEGER NOT NULL,
+  repeat INTEGER NOT NULL,
   recipient_id TEXT NOT NULL,
   recipient_name TEXT,
   address TEXT NOT NULL,
@@ -104,7 +108,7 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
   last_attempt_ms INTEGER,
   finished_ms INTEGER,
   last_error TEXT,
-  UNIQUE (incident_id, step, recipient_id, channel)
+  UNIQUE (incident_id, step, repeat, recipient_id, channel)
 );
 CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (priority, next_ms) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS alert_outbox_sending ON alert_outbox (id) WHERE state = 'sending';
@@ -117,8 +121,8 @@ CREATE TABLE IF NOT EXISTS alert_channel_health (
 `;
 
 /** Critical alarms go out first when more are due than there are free slots. */
-const PRIORITY: Record<AlarmSeverity, number> = { critical: 0, major: 1, minor: 2 };
-const NO_SEVERITY_PRIORITY = 3;
+const PRIORITY: Record<MessageSeverity, number> = { critical: 0, major: 1, warning: 2, minor: 3 };
+const NO_SEVERITY_PRIORITY = 4;
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
@@ -127,12 +131,14 @@ function toRow(r: Raw): OutboxRow {
     id: r.id,
     incidentId: r.incident_id,
     step: r.step,
+    repeat: r.repeat,
     recipientId: r.recipient_id,
     recipientName: r.recipient_name,
     address: r.address,
     channel: r.channel,
-    severity: r.severity as AlarmSeverity | null,
+    severity: r.severity as MessageSeverity | null,
     subject: r.subject,
+    text: r.body,
     state: r.state,
     attempts: r.attempts,
     createdAt: new Date(r.created_ms),
@@ -146,7 +152,7 @@ function toRow(r: Raw): OutboxRow {
 export class OutboxStore {
   private readonly q: {
     insert: Statement<unknown[], { id: number }>;
-    byKey: Statement<[string, number, string, string], Raw>;
+    byKey: Statement<[string, number, number, string, string], Raw>;
     get: Statement<[number], Raw>;
     due: Statement<[number, string, number], { id: number; channel: string }>;
     claim: Statement<[number, number], Raw>;
@@ -169,13 +175,13 @@ export class OutboxStore {
     const p = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
     this.q = {
       insert: p(
-        `INSERT INTO alert_outbox (incident_id, step, recipient_id, recipient_name, address, channel, severity, priority, subject, body, details,
-           ack_link, state, created_ms, next_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-         ON CONFLICT (incident_id, step, recipient_id, channel) DO NOTHING
+        `INSERT INTO alert_outbox (incident_id, step, repeat, recipient_id, recipient_name, address, channel, severity, priority, subject, body,
+           details, ack_link, state, created_ms, next_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+         ON CONFLICT (incident_id, step, repeat, recipient_id, channel) DO NOTHING
          RETURNING id`,
       ),
-      byKey: p('SELECT * FROM alert_outbox WHERE incident_id = ? AND step = ? AND recipient_id = ? AND channel = ?'),
+      byKey: p('SELECT * FROM alert_outbox WHERE incident_id = ? AND step = ? AND repeat = ? AND recipient_id = ? AND channel = ?'),
       get: p('SELECT * FROM alert_outbox WHERE id = ?'),
       // Channels at their limit are left out in SQL, so their backlog cannot hide another channel's due rows.
       due: p(
@@ -201,7 +207,7 @@ export class OutboxStore {
       ),
       resume: p(`UPDATE alert_outbox SET state = 'pending', next_ms = ? WHERE state = 'sending'`),
       nextDue: p(`SELECT min(next_ms) AS next FROM alert_outbox WHERE state = 'pending'`),
-      forIncident: p('SELECT * FROM alert_outbox WHERE incident_id = ? ORDER BY step, id'),
+      forIncident: p('SELECT * FROM alert_outbox WHERE incident_id = ? ORDER BY step, repeat, id'),
       counts: p('SELECT state, count(*) AS n FROM alert_outbox GROUP BY state'),
       pendingByChannel: p(`SELECT channel, count(*) AS n FROM alert_outbox WHERE state IN ('pending', 'sending') GROUP BY channel`),
       purge: p(`DELETE FROM alert_outbox WHERE state IN ('delivered', 'failed', 'cancelled') AND finished_ms < ?`),
@@ -215,6 +221,7 @@ export class OutboxStore {
     const inserted = this.q.insert.get(
       row.incidentId,
       row.step,
+      row.repeat,
       row.recipientId,
       row.recipientName ?? null,
       row.address,
@@ -229,7 +236,7 @@ export class OutboxStore {
       nowMs,
     );
     if (inserted !== undefined) return { id: inserted.id, created: true };
-    const existing = this.q.byKey.get(row.incidentId, row.step, row.recipientId, row.channel);
+    const existing = this.q.byKey.get(row.incidentId, row.step, row.repeat, row.recipientId, row.channel);
     if (existing === undefined) throw new Error('alert outbox: a row that conflicted is gone');
     return { id: existing.id, created: false };
   }
@@ -242,7 +249,7 @@ export class OutboxStore {
   claim(id: number, nowMs: number): SendingRow | undefined {
     const r = this.q.claim.get(nowMs, id);
     if (r === undefined) return undefined;
-    return { ...toRow(r), text: r.body, details: r.details === null ? undefined : (JSON.parse(r.details) as SendingRow['details']), ackLink: r.ack_link ?? undefined };
+    return { ...toRow(r), details: r.details === null ? undefined : (JSON.parse(r.details) as SendingRow['details']), ackLink: r.ack_link ?? undefined };
   }
 
   delivered(id: number, nowMs: number): boolean {

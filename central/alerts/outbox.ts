@@ -1,22 +1,23 @@
 // The durable notification outbox: the planner (incidents, rules, rota) asks "send this to this person over this
-// channel, for this incident and escalation step"; the row is in SQLite before the call returns, and a worker sends
+// channel, for this incident, escalation step and repeat"; the row is in SQLite before the call returns, and a worker sends
 // it: bounded concurrency in all and per channel, exponential backoff with jitter between attempts, given up after
 // N attempts or a maximum age and then marked failed with the last reason. A row is claimed (`sending`) before its
 // send starts; one a crash left `sending` is sent again at the next start: at least once to the channel, recorded
 // once. Receivers can drop the rare repeat by its delivery id (X-OAG-Delivery, the e-mail's Message-ID).
 //
-// Secrets and personal numbers: the acknowledgement link lives in the row only until the row is delivered, failed
-// or cancelled (then NULL, in the same statement), is never logged, and is cut out of any reason a far end echoes
-// back. Text that looks like a card number (8 or more digits in a row, or 4-digit groups) is masked before it is
-// stored: alarm texts carry pseudonyms, and this keeps a slip from reaching a phone.
+// Secrets and personal numbers: central's planner queues rows without a link, and the links module issues one just
+// before each e-mail or SMS goes (`links`), so the link is never in this table. A caller that brings its own
+// (`ackLink`) has it kept only until the row is delivered, failed or cancelled (then NULL, in the same statement).
+// Either way it is never logged and is cut out of any reason a far end echoes back. Text that looks like a card
+// number (8 or more digits in a row, or 4-digit groups) is masked before it is stored: alarm texts carry
+// pseudonyms, and this keeps a slip from reaching a phone.
 import { createHash } from 'node:crypto';
 import type { Database as Db } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ALARM_SEVERITIES } from '../../policies/contract/index.js';
 import { validate } from '../../policies/errors.js';
 import { ChannelNameSchema, OutboxConfigSchema, type OutboxConfig } from './channels-config.js';
-import { DeliveryError, shortText, type Channel, type Clock, type OutgoingMessage } from './channels/types.js';
+import { DeliveryError, MESSAGE_SEVERITIES, shortText, type Channel, type Clock, type OutgoingMessage } from './channels/types.js';
 import { OutboxStore, type NewRow, type OutboxRow, type OutboxState, type SendingRow } from './outbox-store.js';
 
 export type { OutboxRow, OutboxState } from './outbox-store.js';
@@ -56,15 +57,18 @@ const oneLine = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000-\u0
 
 export const NotificationRequestSchema = z.strictObject({
   incidentId: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, { error: 'must be letters, digits and . _ : -' }),
-  /** The planner's number for this send of the incident: each escalation and each repeat is a new step. */
+  /** Escalation step (0 = the first people told). */
   step: z.int().min(0).max(100_000),
+  /** 0 for the step's first message, 1… for each reminder. */
+  repeat: z.int().min(0).max(1_000_000).default(0),
   channel: ChannelNameSchema,
   recipient: z.strictObject({
-    id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._@:-]+$/, { error: 'must be letters, digits and . _ @ : -' }),
+    /** The contact's name in the rules. */
+    id: oneLine(100),
     name: oneLine(100).optional(),
     address: z.string().min(1).max(320),
   }),
-  severity: z.enum(ALARM_SEVERITIES).optional(),
+  severity: z.enum(MESSAGE_SEVERITIES).optional(),
   subject: oneLine(200),
   text: z.string().min(1).max(4000),
   /** The recipient's one-time link (e-mail and SMS): kept only until the row is delivered. */
@@ -110,6 +114,15 @@ export interface OutboxOptions {
   timer?: OutboxTimer | undefined;
   /** For the jitter; tests pass a fixed one. */
   random?: (() => number) | undefined;
+  /**
+   * Issues the recipient's acknowledgement link just before each e-mail or SMS is sent, for rows queued without
+   * one: the link then exists only in the message (central/alerts/ack-links.ts keeps its hash).
+   */
+  links?: OutboxLinks | undefined;
+}
+
+export interface OutboxLinks {
+  linkFor(row: OutboxRow, at: Date): string | undefined;
 }
 
 const MAX_BATCH = 1000;
@@ -139,8 +152,8 @@ export function redactLink(text: string, link: string | undefined): string {
 }
 
 /** The same for every attempt of a row, and after a restart. */
-export function deliveryId(row: { incidentId: string; step: number; recipientId: string; channel: string }): string {
-  return createHash('sha256').update(`${row.incidentId}\n${row.step}\n${row.recipientId}\n${row.channel}`).digest('hex').slice(0, 32);
+export function deliveryId(row: { incidentId: string; step: number; repeat: number; recipientId: string; channel: string }): string {
+  return createHash('sha256').update(`${row.incidentId}\n${row.step}\n${row.repeat}\n${row.recipientId}\n${row.channel}`).digest('hex').slice(0, 32);
 }
 
 /** Attempt n (from 1) failed: wait base·2^(n−1), capped, shortened by up to `jitter` of itself at random. */
@@ -159,6 +172,7 @@ export class Outbox {
   private readonly hooks: OutboxHooks;
   private readonly timer: OutboxTimer;
   private readonly random: () => number;
+  private readonly links: OutboxLinks | undefined;
   private started = false;
   private stopped = false;
   private kickQueued = false;
@@ -178,6 +192,7 @@ export class Outbox {
     this.hooks = options.hooks ?? {};
     this.timer = options.timer ?? systemTimer;
     this.random = options.random ?? Math.random;
+    this.links = options.links;
     this.store = new OutboxStore(options.db);
   }
 
@@ -206,50 +221,21 @@ export class Outbox {
    */
   enqueue(input: NotificationRequest | readonly NotificationRequest[]): EnqueueResult[] {
     const many = Array.isArray(input);
-    const list: readonly unknown[] = many ? (input as readonly unknown[]) : [input];
-    if (list.length > MAX_BATCH) throw new OutboxInputError([`(root): at most ${MAX_BATCH} notifications at once (got ${list.length})`]);
-    const errors: string[] = [];
-    const rows: NewRow[] = [];
-    list.forEach((raw, i) => {
-      const at = many ? `[${i}].` : '';
-      const problems = (lines: string[]): void => void errors.push(...lines.map((line) => `${at}${line}`));
-      const parsed = validate(NotificationRequestSchema, raw);
-      if (!parsed.ok) return problems(parsed.errors);
-      const r = parsed.value;
-      const channel = this.channels.get(r.channel);
-      if (channel === undefined) {
-        const names = [...this.channels.keys()];
-        return problems([`channel: no channel named "${r.channel}" is configured (${names.length === 0 ? 'none is' : `configured: ${names.join(', ')}`})`]);
-      }
-      const address = channel.checkAddress(r.recipient.address);
-      const found: string[] = [];
-      if (!address.ok) found.push(`recipient.address: ${address.error} (channel ${r.channel} is ${channel.kind})`);
-      if (r.ackLink !== undefined) {
-        if (channel.kind === 'webhook') found.push('ackLink: a webhook goes to a shared room, not to one person: it carries no personal link');
-        for (const field of ['subject', 'text'] as const) {
-          if (redactLink(r[field], r.ackLink) !== r[field]) found.push(`${field}: must not contain the acknowledgement link: pass it as ackLink, kept only until delivered`);
-        }
-      }
-      if (found.length > 0 || !address.ok) return problems(found);
-      rows.push({
-        incidentId: r.incidentId,
-        step: r.step,
-        recipientId: r.recipient.id,
-        recipientName: r.recipient.name === undefined ? undefined : maskNumbers(r.recipient.name),
-        address: address.address,
-        channel: r.channel,
-        severity: r.severity,
-        subject: maskNumbers(r.subject),
-        text: maskNumbers(r.text),
-        details: r.details === undefined ? undefined : Object.fromEntries(Object.entries(r.details).map(([k, v]) => [k, typeof v === 'string' ? maskNumbers(v) : v])),
-        ackLink: r.ackLink,
-      });
-    });
-    if (errors.length > 0) throw new OutboxInputError(errors);
-    const now = this.now();
-    const results = this.db.transaction(() => rows.map((row) => this.store.insert(row, now)))();
-    this.kick();
-    return results;
+    const checked = this.check(many ? (input as readonly unknown[]) : [input], many);
+    if (checked.problems.length > 0) throw new OutboxInputError(checked.problems);
+    return this.insert(checked.rows);
+  }
+
+  /**
+   * The planner's way in (central/alerts/outbox-sink.ts): a request this outbox cannot send (its channel is not
+   * configured, it refuses the address) is recorded as failed at once, with the reason, and reported through
+   * onFailed, while the others go out; one contact's typo must not keep the rest of the rota from being told. A
+   * request that is malformed (a bug, not a configuration) is still refused whole.
+   */
+  accept(input: readonly NotificationRequest[]): EnqueueResult[] {
+    const checked = this.check(input, true);
+    if (checked.malformed.length > 0) throw new OutboxInputError(checked.malformed);
+    return this.insert(checked.rows);
   }
 
   /** The incident was acknowledged or cleared: what is still pending for it is not sent. Returns how many. */
@@ -297,6 +283,81 @@ export class Outbox {
     }
   }
 
+  /** `problems` is every one, in order; `malformed` those that are not about this outbox's channels. */
+  private check(list: readonly unknown[], many: boolean): { problems: string[]; malformed: string[]; rows: Array<{ row: NewRow; refused: string[] }> } {
+    if (list.length > MAX_BATCH) {
+      const tooMany = [`(root): at most ${MAX_BATCH} notifications at once (got ${list.length})`];
+      return { problems: tooMany, malformed: tooMany, rows: [] };
+    }
+    const problems: string[] = [];
+    const malformed: string[] = [];
+    const rows: Array<{ row: NewRow; refused: string[] }> = [];
+    list.forEach((raw, i) => {
+      const at = many ? `[${i}].` : '';
+      const parsed = validate(NotificationRequestSchema, raw);
+      if (!parsed.ok) {
+        const lines = parsed.errors.map((e) => `${at}${e}`);
+        malformed.push(...lines);
+        problems.push(...lines);
+        return;
+      }
+      const r = parsed.value;
+      const refused: string[] = [];
+      const channel = this.channels.get(r.channel);
+      if (channel === undefined) {
+        const names = [...this.channels.keys()];
+        refused.push(`channel: no channel named "${r.channel}" is configured (${names.length === 0 ? 'none is' : `configured: ${names.join(', ')}`})`);
+      } else {
+        const address = channel.checkAddress(r.recipient.address);
+        if (!address.ok) refused.push(`recipient.address: ${address.error} (channel ${r.channel} is ${channel.kind})`);
+        if (r.ackLink !== undefined && channel.kind === 'webhook') refused.push('ackLink: a webhook goes to a shared room, not to one person: it carries no personal link');
+      }
+      if (r.ackLink !== undefined) {
+        for (const field of ['subject', 'text'] as const) {
+          if (redactLink(r[field], r.ackLink) !== r[field]) refused.push(`${field}: must not contain the acknowledgement link: pass it as ackLink, kept only until delivered`);
+        }
+      }
+      problems.push(...refused.map((e) => `${at}${e}`));
+      rows.push({
+        refused: refused.map((e) => `${at}${e}`),
+        row: {
+          incidentId: r.incidentId,
+          step: r.step,
+          repeat: r.repeat,
+          recipientId: r.recipient.id,
+          recipientName: r.recipient.name === undefined ? undefined : maskNumbers(r.recipient.name),
+          address: r.recipient.address,
+          channel: r.channel,
+          severity: r.severity,
+          subject: maskNumbers(r.subject),
+          text: maskNumbers(r.text),
+          details: r.details === undefined ? undefined : Object.fromEntries(Object.entries(r.details).map(([k, v]) => [k, typeof v === 'string' ? maskNumbers(v) : v])),
+          // A refused row is never sent: its link is not kept even for a moment.
+          ackLink: refused.length > 0 ? undefined : r.ackLink,
+        },
+      });
+    });
+    return { problems, malformed, rows };
+  }
+
+  private insert(rows: ReadonlyArray<{ row: NewRow; refused: string[] }>): EnqueueResult[] {
+    const now = this.now();
+    const results = this.db.transaction(() =>
+      rows.map(({ row, refused }) => {
+        const result = this.store.insert(row, now);
+        if (result.created && refused.length > 0) {
+          this.store.failed(result.id, now, `not sent: ${refused.map((e) => e.replace(/^\[\d+\]\./, '')).join('; ')}`);
+          const failed = this.store.get(result.id);
+          if (failed !== undefined) this.callHook('onFailed', () => this.hooks.onFailed?.(failed));
+        }
+        return result;
+      }),
+    )();
+    if (rows.some((r) => r.refused.length > 0)) this.logger.error({ refused: rows.flatMap((r) => r.refused) }, 'alert outbox: notifications refused, marked failed');
+    this.kick();
+    return results;
+  }
+
   private now(): number {
     return this.clock.now().getTime();
   }
@@ -337,7 +398,7 @@ export class Outbox {
         if (row === undefined) continue;
         claimed = true;
         const channel = this.channels.get(name);
-        if (channel === undefined) this.recordFailure(row, new DeliveryError(name, 'this channel is not configured any more', { retryable: false, scope: 'message' }));
+        if (channel === undefined) this.recordFailure(row, new DeliveryError(name, 'this channel is not configured any more', { retryable: false, scope: 'message' }), undefined);
         else this.launch(channel, row);
       }
       if (!claimed) return;
@@ -358,8 +419,10 @@ export class Outbox {
 
   private async deliver(channel: Channel, row: SendingRow): Promise<void> {
     let failure: DeliveryError | undefined;
+    let link = row.ackLink;
     try {
-      await channel.send(this.message(row));
+      if (link === undefined && channel.kind !== 'webhook' && this.links !== undefined) link = this.issueLink(channel, row);
+      await channel.send(this.message(channel, row, link));
     } catch (error) {
       failure =
         error instanceof DeliveryError
@@ -368,7 +431,7 @@ export class Outbox {
     }
     try {
       if (failure === undefined) this.recordDelivered(row);
-      else this.recordFailure(row, failure);
+      else this.recordFailure(row, failure, link);
     } catch (error) {
       // Sent (or not) but not recorded: the row stays `sending` and goes again after the next start.
       this.logger.error(
@@ -378,16 +441,31 @@ export class Outbox {
     }
   }
 
-  private message(row: SendingRow): OutgoingMessage {
+  /** A fresh link for this attempt, from the links module: it keeps the hash, nothing here keeps the link. */
+  private issueLink(channel: Channel, row: SendingRow): string | undefined {
+    try {
+      return this.links?.linkFor(row, this.clock.now());
+    } catch (error) {
+      throw new DeliveryError(channel.name, `could not issue the acknowledgement link: ${shortText((error as Error)?.message ?? String(error))}`, {
+        retryable: true,
+        scope: 'message',
+      });
+    }
+  }
+
+  private message(channel: Channel, row: SendingRow, ackLink: string | undefined): OutgoingMessage {
+    // Stored as the planner gave it (its reports match on it); sent as the channel writes it (`+447700900123`).
+    const address = channel.checkAddress(row.address);
     return {
       deliveryId: deliveryId(row),
       incidentId: row.incidentId,
       step: row.step,
-      recipient: { id: row.recipientId, name: row.recipientName ?? undefined, address: row.address },
+      repeat: row.repeat,
+      recipient: { id: row.recipientId, name: row.recipientName ?? undefined, address: address.ok ? address.address : row.address },
       severity: row.severity ?? undefined,
       subject: row.subject,
       text: row.text,
-      ackLink: row.ackLink,
+      ackLink,
       details: row.details,
     };
   }
@@ -403,9 +481,9 @@ export class Outbox {
     this.logger.info({ outbox: row.id, incident: row.incidentId, step: row.step, channel: row.channel, recipient: row.recipientId, attempts: row.attempts }, 'alert delivered');
   }
 
-  private recordFailure(row: SendingRow, failure: DeliveryError): void {
+  private recordFailure(row: SendingRow, failure: DeliveryError, link: string | undefined): void {
     const now = this.now();
-    const reason = redactLink(failure.reason, row.ackLink);
+    const reason = redactLink(failure.reason, link);
     const expires = row.createdAt.getTime() + this.config.maxAgeMinutes * 60_000;
     const retry = failure.retryable && row.attempts < this.config.maxAttempts && now < expires;
     let final = reason;

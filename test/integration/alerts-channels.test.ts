@@ -56,6 +56,7 @@ function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
     deliveryId: '0123456789abcdef0123456789abcdef',
     incidentId: 'inc-01J9Z',
     step: 0,
+    repeat: 0,
     recipient: { id: 'ops-anna', name: 'Anna Berg', address: 'anna@library.example.org' },
     severity: 'critical',
     subject: 'FIRE at Northfield library',
@@ -255,6 +256,16 @@ describe('webhook', () => {
       sentAt: NOW.toISOString(),
     });
     expect(request.body).not.toContain('/ack/');
+  });
+
+  it('without a URL of its own, posts to each recipient\'s address, which must be https (http only to this machine)', async () => {
+    const perRecipient = one({ hooks: { type: 'webhook', secretFile: join(dir, 'webhook-secret') } });
+    expect(perRecipient.checkAddress('http://hooks.example.org/x')).toEqual({ ok: false, error: 'must be an https:// URL (http:// only to this machine)' });
+    expect(perRecipient.checkAddress('https://hooks.example.org/x')).toEqual({ ok: true, address: 'https://hooks.example.org/x' });
+    const before = sink.requests.length;
+    await perRecipient.send(message({ recipient: { id: 'arc', address: sink.url('/arc/42') } }));
+    expect(sink.requests[before]!.path).toBe('/arc/42');
+    expect(verifyOagSignature(WEBHOOK_SECRET, sink.requests[before]!, NOW.getTime() / 1000)).toBeNull();
   });
 
   it.each([

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAlerts } from '../../central/alerts/alerts.js';
 import { parseAlertChannelsConfig, type OutboxConfig } from '../../central/alerts/channels-config.js';
 import { createAlertChannels, type AlertChannels } from '../../central/alerts/channels/create.js';
 import { Outbox, OutboxInputError, type NotificationRequest, type OutboxHooks, type OutboxRow, type OutboxTimer } from '../../central/alerts/outbox.js';
+import { createIncidentOutbox } from '../../central/alerts/outbox-sink.js';
 import { HttpSink } from '../helpers/http-sink.js';
 import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
 
@@ -282,6 +284,21 @@ describe('alert outbox', () => {
     expect(http.requests).toHaveLength(2);
   });
 
+  it('waits as long as a 429 asks (Retry-After) when that is longer than its own backoff', async () => {
+    const r = rig();
+    r.outbox.start();
+    http.answers.push({ status: 429, headers: { 'retry-after': '90' } });
+    const { id } = r.outbox.enqueue(webhook())[0]!;
+    await r.outbox.idle();
+    expect(r.outbox.get(id)!.nextAttemptAt!.getTime() - r.time.ms).toBe(90_000);
+    r.time.advance(89_999);
+    await r.outbox.idle();
+    expect(http.requests).toHaveLength(1);
+    r.time.advance(1);
+    await r.outbox.idle();
+    expect(r.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 2 });
+  });
+
   it('a webhook answering 400 fails at once, is not retried, keeps the reason and tells the planner', async () => {
     const r = rig();
     r.outbox.start();
@@ -476,5 +493,150 @@ describe('alert outbox across a restart', () => {
     time.advance(20_000);
     await after.outbox.idle();
     expect(after.health).toEqual([{ channel: 'hook', ok: true, reason: 'delivering again' }]);
+  });
+});
+
+describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', () => {
+  const LINKS = 'https://central.example.org/ack/';
+
+  /** Central's alerting as main.ts puts it together: incidents, rules, links and escalation, and this outbox. */
+  function central(options: { channels?: Record<string, unknown> } = {}) {
+    const time = new FakeTime();
+    const db = new Database(join(dir, `wired-${++dbCount}.sqlite`));
+    db.pragma('journal_mode = WAL');
+    const logger = pino({ level: 'silent' });
+    const alerts = createAlerts({
+      db,
+      timezone: 'Europe/London',
+      clock: time.clock,
+      logger,
+      linkPrefix: LINKS,
+      timers: { setTimeout: (fn, ms) => time.set(fn, ms), clearTimeout: (h) => time.clear(h) },
+    });
+    const saved = alerts.rules.save(
+      {
+        contacts: [
+          { name: 'Anna Berg', email: 'anna@library.example.org', sms: '+447700900123' },
+          { name: 'Alarm centre', webhook: http.url('/arc') },
+        ],
+        rules: [{ id: 'fire', alarms: ['fire'], steps: [{ afterMinutes: 0, contacts: ['Anna Berg', 'Alarm centre'] }] }],
+      },
+      { actor: 'admin:ann', at: time.clock.now() },
+    );
+    expect(saved.ok).toBe(true);
+    const channels = createAlertChannels(
+      parseAlertChannelsConfig({
+        channels: options.channels ?? {
+          email: { type: 'email', host: '127.0.0.1', port: smtp.port, caFile: writeTestCaFile(dir), from: 'alarms@library.example.org', timeoutMs: 5000 },
+          webhook: { type: 'webhook', secretFile: join(dir, 'webhook-secret'), timeoutMs: 5000 },
+          sms: { type: 'sms', url: http.url('/sms'), body: '{"to":"{to}","text":"{text}"}', timeoutMs: 5000 },
+        },
+      }),
+      { clock: time.clock },
+    );
+    const wired = createIncidentOutbox({
+      db,
+      channels: channels.byName,
+      clock: time.clock,
+      timer: time,
+      random: () => 0,
+      logger,
+      config: { baseDelayMs: 10_000, failuresBeforeUnhealthy: 1 },
+      reports: alerts.incidents,
+      links: alerts.links,
+      changes: alerts.incidents,
+      severityOf: (id) => alerts.incidents.get(id)?.severity,
+    });
+    wired.outbox.start();
+    alerts.start(wired.sink);
+    const r: Rig = { time, db, channels, logs: [], delivered: [], failed: [], health: [], outbox: wired.outbox };
+    rigs.push(r);
+    const fire = async (): Promise<number> => {
+      const incident = alerts.incidents.alarm({ site: 'northfield', alarm: 'fire', state: 'raised', severity: 'critical', at: time.clock.now().toISOString() }, time.clock.now());
+      time.advance(0);
+      await wired.outbox.idle();
+      return incident!.id;
+    };
+    return { ...r, alerts, fire, stop: () => alerts.stop() };
+  }
+
+  it('an alarm reaches the person by e-mail and SMS with a personal link that acknowledges in their name, and the alarm centre by webhook', async () => {
+    const c = central();
+    try {
+      const id = await c.fire();
+      expect(smtp.messages).toHaveLength(1);
+      expect(smtp.messages[0]!.to).toEqual(['anna@library.example.org']);
+      expect(smtp.messages[0]!.subject).toContain('fire at northfield');
+      const mailLink = /https:\/\/central\.example\.org\/ack\/([A-Za-z0-9_-]{43})/.exec(smtp.messages[0]!.text);
+      expect(mailLink).not.toBeNull();
+      const sms = http.requests.find((r) => r.path === '/sms')!;
+      const smsBody = JSON.parse(sms.body) as { to: string; text: string };
+      expect(smsBody.to).toBe('+447700900123');
+      expect(smsBody.text).toMatch(/https:\/\/central\.example\.org\/ack\/[A-Za-z0-9_-]{43}$/);
+      const hook = http.requests.find((r) => r.path === '/arc')!;
+      expect(JSON.parse(hook.body)).toMatchObject({ incidentId: String(id), recipient: { id: 'Alarm centre' }, severity: 'critical' });
+      expect(hook.body).not.toContain('/ack/');
+
+      const detail = c.alerts.incidents.get(id)!;
+      expect(detail.notifications.map((n) => [n.recipient, n.channel, n.deliveredAt !== null])).toEqual(
+        expect.arrayContaining([
+          ['Anna Berg', 'email', true],
+          ['Anna Berg', 'sms', true],
+          ['Alarm centre', 'webhook', true],
+        ]),
+      );
+      // The links exist only in the messages: not in the outbox, not in the logs.
+      const token = mailLink![1]!;
+      expect(JSON.stringify(c.db.prepare('SELECT * FROM alert_outbox').all())).not.toContain(token);
+
+      expect(c.alerts.links.acknowledge(token, { note: 'on my way' }, c.time.clock.now())).toMatchObject({
+        ok: true,
+        incident: { status: 'acknowledged', acknowledged: { by: 'contact:Anna Berg', note: 'on my way' } },
+      });
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('a channel that is not configured fails that message with the reason in the incident; the others are told', async () => {
+    const c = central({
+      channels: { email: { type: 'email', host: '127.0.0.1', port: smtp.port, caFile: writeTestCaFile(dir), from: 'alarms@library.example.org', timeoutMs: 5000 } },
+    });
+    try {
+      const id = await c.fire();
+      expect(smtp.messages).toHaveLength(1);
+      const failures = c.alerts.incidents.get(id)!.history.filter((h) => h.kind === 'delivery-failed').map((h) => h.note);
+      expect(failures).toEqual(
+        expect.arrayContaining([
+          'Anna Berg (sms): not sent: channel: no channel named "sms" is configured (configured: email)',
+          'Alarm centre (webhook): not sent: channel: no channel named "webhook" is configured (configured: email)',
+        ]),
+      );
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('a failing e-mail server is itself an incident, cleared when mail goes again; what an acknowledgement made moot is not sent', async () => {
+    const c = central();
+    try {
+      await smtp.down();
+      const id = await c.fire();
+      const failing = c.alerts.incidents.open().find((i) => i.alarm === 'email-failed');
+      expect(failing).toMatchObject({ site: '(central)', detail: expect.stringMatching(/ECONNREFUSED/) });
+
+      expect(c.alerts.incidents.acknowledge(id, { actor: 'user:ops' }, c.time.clock.now()).ok).toBe(true);
+      expect(c.outbox.forIncident(String(id)).find((row) => row.channel === 'email')).toMatchObject({ state: 'cancelled' });
+
+      // The channel-failed incident is mailed too (to nobody here: no rule takes it); once mail works it clears.
+      await smtp.up();
+      c.alerts.incidents.alarm({ site: 'riverside', alarm: 'fire', state: 'raised', severity: 'critical', at: c.time.clock.now().toISOString() }, c.time.clock.now());
+      c.time.advance(0);
+      await c.outbox.idle();
+      expect(smtp.messages.map((m) => m.subject)).toEqual([expect.stringContaining('fire at riverside')]);
+      expect(c.alerts.incidents.open().find((i) => i.alarm === 'email-failed')).toBeUndefined();
+    } finally {
+      c.stop();
+    }
   });
 });

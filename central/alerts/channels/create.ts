@@ -4,6 +4,7 @@
 import type { AlertChannelsConfig } from '../channels-config.js';
 import { AlertChannelsConfigError } from '../channels-config.js';
 import { EmailChannel } from './email.js';
+import { checkHttpUrl } from './http-send.js';
 import { readSecretFile } from './secret-file.js';
 import { SmsChannel } from './sms.js';
 import type { Channel, Clock } from './types.js';
@@ -43,10 +44,11 @@ export function createAlertChannels(config: AlertChannelsConfig, deps: { clock: 
       builders.push(() => new EmailChannel(name, c, { password, ca }));
     } else if (c.type === 'webhook') {
       const key = secret(c.secretFile, field(name, 'secretFile'), MIN_WEBHOOK_SECRET);
-      let url = c.url ?? '';
+      let url = c.url;
       if (c.urlFile !== undefined) {
         url = secret(c.urlFile, field(name, 'urlFile'));
-        if (url !== '' && !/^https:\/\/\S+$/.test(url)) errors.push(`${field(name, 'urlFile')} (${c.urlFile}): must hold an https:// URL`);
+        const problem = url === '' ? null : checkHttpUrl(url);
+        if (problem !== null) errors.push(`${field(name, 'urlFile')} (${c.urlFile}): ${problem}`);
       }
       builders.push(() => new WebhookChannel(name, { url, secret: key, timeoutMs: c.timeoutMs }, deps.clock));
     } else {

@@ -5,6 +5,25 @@
 import { DeliveryError, shortText } from './types.js';
 
 export const MAX_RESPONSE_BYTES = 4 * 1024;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Null for an https URL (http only to this machine: alarm details, and for SMS a token, must not cross a network
+ * in clear), else what is wrong.
+ */
+export function checkHttpUrl(text: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'must be an https:// URL';
+  }
+  const local = LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) return 'must be an https:// URL (http:// only to this machine)';
+  if (url.username !== '' || url.password !== '') return 'must not carry a user or password: put credentials in a file (auth)';
+  return null;
+}
 /** The longest wait a Retry-After may ask for; past it the outbox's own backoff applies. */
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 

@@ -1,8 +1,10 @@
 // What every alert channel (e-mail, webhook, SMS) is to the outbox: something that sends one message to one
 // recipient and either returns or says, with a typed error, whether trying again can help and why.
-import type { AlarmSeverity } from '../../../policies/contract/index.js';
-
 export type ChannelKind = 'email' | 'webhook' | 'sms';
+
+/** The gateways' severities, and `warning` for an alarm central does not know (central/alerts/rules.ts). */
+export const MESSAGE_SEVERITIES = ['critical', 'major', 'warning', 'minor'] as const;
+export type MessageSeverity = (typeof MESSAGE_SEVERITIES)[number];
 
 /** Central's clock (central/main.ts passes the same one everywhere). */
 export interface Clock {
@@ -10,10 +12,10 @@ export interface Clock {
 }
 
 export interface Recipient {
-  /** The contact's id in the rota (`ops-anna`): the outbox delivers once per (incident, step, recipient, channel). */
+  /** The contact's name in the rules (`Anna Berg`): the outbox delivers once per (incident, step, repeat, recipient, channel). */
   id: string;
   name?: string | undefined;
-  /** An e-mail address, a phone number in international form, or, for a webhook, whatever the rules say (unused). */
+  /** An e-mail address, a phone number in international form, or a webhook's URL (unless the channel has its own). */
   address: string;
 }
 
@@ -25,8 +27,9 @@ export interface OutgoingMessage {
   deliveryId: string;
   incidentId: string;
   step: number;
+  repeat: number;
   recipient: Recipient;
-  severity?: AlarmSeverity | undefined;
+  severity?: MessageSeverity | undefined;
   subject: string;
   text: string;
   /** The recipient's one-time acknowledgement link. E-mail and SMS carry it; a webhook, being shared, never does. */

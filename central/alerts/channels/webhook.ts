@@ -4,8 +4,8 @@
 // replayed later (receivers refuse one more than 5 minutes off). `X-OAG-Delivery` is the same on every retry.
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { ALARM_SEVERITIES } from '../../../policies/contract/index.js';
 import { sendHttp } from './http-send.js';
+import { checkHttpUrl } from './http-send.js';
 import type { AddressCheck, Channel, Clock, OutgoingMessage } from './types.js';
 
 export const WEBHOOK_TIMESTAMP_HEADER = 'x-oag-timestamp';
@@ -23,7 +23,9 @@ export const WebhookPayloadSchema = z.object({
   deliveryId: z.string(),
   incidentId: z.string(),
   step: z.int(),
-  severity: z.enum(ALARM_SEVERITIES).nullable(),
+  repeat: z.int(),
+  /** critical, major, warning, minor; a receiver keeps one it does not know. */
+  severity: z.string().nullable(),
   recipient: z.object({ id: z.string(), name: z.string().nullable() }),
   subject: z.string(),
   /** Slack and Teams show this field: it stands alone. */
@@ -34,7 +36,8 @@ export const WebhookPayloadSchema = z.object({
 export type WebhookPayload = z.output<typeof WebhookPayloadSchema>;
 
 export interface WebhookSettings {
-  url: string;
+  /** One receiver for every message (an alarm centre's gateway); without it each recipient's address is its URL. */
+  url: string | undefined;
   secret: string;
   timeoutMs: number;
 }
@@ -49,8 +52,10 @@ export class WebhookChannel implements Channel {
   ) {}
 
   checkAddress(address: string): AddressCheck {
-    // The URL is the channel's; the rules' address for a webhook contact is informative only.
-    return address.length <= 320 ? { ok: true, address } : { ok: false, error: 'must be at most 320 characters' };
+    // With a URL of its own the channel ignores the address; otherwise the address is where the POST goes.
+    if (this.settings.url !== undefined) return address.length <= 2048 ? { ok: true, address } : { ok: false, error: 'must be at most 2048 characters' };
+    const problem = checkHttpUrl(address);
+    return problem === null ? { ok: true, address } : { ok: false, error: problem };
   }
 
   async send(message: OutgoingMessage): Promise<void> {
@@ -60,6 +65,7 @@ export class WebhookChannel implements Channel {
       deliveryId: message.deliveryId,
       incidentId: message.incidentId,
       step: message.step,
+      repeat: message.repeat,
       severity: message.severity ?? null,
       recipient: { id: message.recipient.id, name: message.recipient.name ?? null },
       subject: message.subject,
@@ -72,7 +78,7 @@ export class WebhookChannel implements Channel {
     const signature = createHmac('sha256', this.settings.secret).update(`${timestamp}.${body}`).digest('hex');
     await sendHttp({
       channel: this.name,
-      url: this.settings.url,
+      url: this.settings.url ?? message.recipient.address,
       method: 'POST',
       headers: {
         'content-type': 'application/json',

@@ -7,10 +7,10 @@
 import type { Database as Db } from 'better-sqlite3';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
-import type { Incident, Incidents } from './incidents.js';
+import type { Incident, IncidentChange, Incidents } from './incidents.js';
 import { CENTRAL_SITE } from './incident-names.js';
 import type { AlertRules, Rule } from './rules.js';
-import { notificationKey, type NotificationRequest, type NotificationSink } from './types.js';
+import { notificationKey, type NotificationRequest, type NotificationSink, type Recipient } from './types.js';
 
 /** What the planner reads of an incident. */
 export type PlannableIncident = Pick<Incident, 'id' | 'site' | 'alarm' | 'known' | 'severity' | 'detail' | 'status' | 'raisedAt' | 'openedAt'>;
@@ -18,27 +18,60 @@ export type PlannableIncident = Pick<Incident, 'id' | 'site' | 'alarm' | 'known'
 const MINUTE = 60_000;
 const MAX_SUBJECT = 200;
 const MAX_TEXT = 2000;
+/**
+ * Reminders stop after this many (a week at one a minute), so that an incident nobody will ever acknowledge keeps
+ * its history and the outbox bounded.
+ */
+export const MAX_REPEATS = 9_999;
+
+/** One step's latest round due: when it fell due and whom it tells. */
+export interface DueRound {
+  step: number;
+  repeat: number;
+  dueAt: Date;
+  recipients: Recipient[];
+}
+
+/**
+ * The rounds due for `incident` at `now` (the latest of each step), and when the next one falls due (null: never,
+ * unless the incident or the rules change). Cheap: no message is written, so a scheduler can ask it often.
+ */
+export function plan(incident: PlannableIncident, rules: AlertRules, now: Date): { rule: Rule | null; rounds: DueRound[]; next: Date | null } {
+  if (incident.status !== 'raised' && incident.status !== 'notified') return { rule: null, rounds: [], next: null };
+  const match = rules.match(incident);
+  if (!match) return { rule: null, rounds: [], next: null };
+  const { rule } = match;
+  const nowMs = now.getTime();
+  const every = rule.repeatMinutes === undefined ? null : rule.repeatMinutes * MINUTE;
+  const rounds: DueRound[] = [];
+  let next = Infinity;
+  let stepAt = Date.parse(incident.openedAt);
+  for (const [step, s] of rule.steps.entries()) {
+    stepAt += s.afterMinutes * MINUTE;
+    if (stepAt > nowMs) {
+      next = Math.min(next, stepAt);
+      break;
+    }
+    const repeat = every === null ? 0 : Math.min(MAX_REPEATS, Math.floor((nowMs - stepAt) / every));
+    if (every !== null && repeat < MAX_REPEATS) next = Math.min(next, stepAt + (repeat + 1) * every);
+    // The on-call person is the one on call when this round fell due, whenever the scheduler gets to it.
+    const dueAt = new Date(stepAt + repeat * (every ?? 0));
+    rounds.push({ step, repeat, dueAt, recipients: rules.recipients(s, dueAt) });
+  }
+  return { rule, rounds, next: Number.isFinite(next) ? new Date(next) : null };
+}
 
 /** Every request due for `incident` at `now` under `rules`: empty once it is acknowledged or cleared. */
 export function due(incident: PlannableIncident, rules: AlertRules, now: Date): NotificationRequest[] {
-  if (incident.status !== 'raised' && incident.status !== 'notified') return [];
-  const match = rules.match(incident);
-  if (!match) return [];
-  const { rule } = match;
-  const opened = Date.parse(incident.openedAt);
-  const out: NotificationRequest[] = [];
-  let stepAt = opened;
-  for (const [step, s] of rule.steps.entries()) {
-    stepAt += s.afterMinutes * MINUTE;
-    if (stepAt > now.getTime()) break;
-    const every = rule.repeatMinutes === undefined ? null : rule.repeatMinutes * MINUTE;
-    const repeat = every === null ? 0 : Math.floor((now.getTime() - stepAt) / every);
-    // The on-call person is the one on call when this round fell due, whenever the scheduler gets to it.
-    const dueAt = new Date(stepAt + repeat * (every ?? 0));
-    const message = compose(incident, rules, rule, { step, repeat, waitedMs: dueAt.getTime() - opened });
-    for (const recipient of rules.recipients(s, dueAt)) out.push({ incidentId: incident.id, step, repeat, recipient, ...message });
-  }
-  return out;
+  const { rule, rounds } = plan(incident, rules, now);
+  if (rule === null) return [];
+  return rounds.flatMap((round) => requestsOf(incident, rules, rule, round, round.recipients));
+}
+
+function requestsOf(incident: PlannableIncident, rules: AlertRules, rule: Rule, round: DueRound, recipients: readonly Recipient[]): NotificationRequest[] {
+  if (recipients.length === 0) return [];
+  const message = compose(incident, rules, rule, { step: round.step, repeat: round.repeat, waitedMs: round.dueAt.getTime() - Date.parse(incident.openedAt) });
+  return recipients.map((recipient) => ({ incidentId: incident.id, step: round.step, repeat: round.repeat, recipient, ...message }));
 }
 
 function shorten(text: string, max: number): string {
@@ -111,7 +144,12 @@ export class EscalationScheduler {
   private running = false;
   private readonly timers: Timers;
   private readonly intervalMs: number;
-  private readonly onChange = (change: { kind: string }): void => {
+  /** When each incident next has something due (ms), as last planned with `plannedWith`. */
+  private readonly nextDue = new Map<number, number>();
+  private plannedWith: AlertRules | null = null;
+  private readonly onChange = (change: IncidentChange): void => {
+    // A repeat raise may carry a higher severity, and so another rule.
+    if (change.kind === 'raised-again') this.nextDue.delete(change.incident.id);
     if (change.kind === 'raised') this.kick();
   };
 
@@ -148,28 +186,47 @@ export class EscalationScheduler {
     const { db, incidents, sink } = this.deps;
     const now = this.deps.clock.now();
     const rules = this.deps.rules();
+    if (rules !== this.plannedWith) {
+      // Other rules may route an incident elsewhere or on other times: plan everything again.
+      this.nextDue.clear();
+      this.plannedWith = rules;
+    }
     const report: TickReport = { offline: 0, handed: 0, failed: 0 };
     report.offline = incidents.raiseOverdueOffline(now, rules.offlineAfterMs, rules.doc.offline.severity).length;
-    for (const incident of incidents.awaitingAcknowledgement()) {
+    const awaiting = incidents.awaitingAcknowledgement();
+    const open = new Set<number>();
+    for (const incident of awaiting) {
+      open.add(incident.id);
+      // Nothing new falls due before this: most incidents, most ticks (a burst is 100 incidents among 1,000 sites).
+      if ((this.nextDue.get(incident.id) ?? -Infinity) > now.getTime()) continue;
       try {
-        const planned = due(incident, rules, now);
-        if (planned.length === 0) continue;
-        const handed = incidents.handedKeys(incident.id);
-        const fresh = planned.filter((r) => !handed.has(notificationKey(r)));
-        if (fresh.length === 0) continue;
-        const recorded = db.transaction(() => {
-          const recorded = incidents.recordHanded(fresh, now);
-          if (recorded.length > 0) sink.enqueue(recorded, now);
-          return recorded;
-        })();
-        report.handed += recorded.length;
-        if (recorded.length > 0) incidents.changed(incident.id, 'notified');
+        const { rule, rounds, next } = plan(incident, rules, now);
+        const handed = rule === null || rounds.length === 0 ? new Set<string>() : incidents.handedKeys(incident.id);
+        const fresh =
+          rule === null
+            ? []
+            : rounds.flatMap((round) => {
+                const recipients = round.recipients.filter((recipient) => !handed.has(notificationKey({ incidentId: incident.id, ...round, recipient })));
+                return requestsOf(incident, rules, rule, round, recipients);
+              });
+        if (fresh.length > 0) {
+          const recorded = db.transaction(() => {
+            const recorded = incidents.recordHanded(fresh, now);
+            if (recorded.length > 0) sink.enqueue(recorded, now);
+            return recorded;
+          })();
+          report.handed += recorded.length;
+          if (recorded.length > 0) incidents.changed(incident.id, 'notified');
+        }
+        this.nextDue.set(incident.id, next === null ? Infinity : next.getTime());
       } catch (error) {
         // One incident's failure (the outbox refusing, a disk error) must not keep the others from being told.
+        this.nextDue.delete(incident.id);
         report.failed++;
         this.deps.logger?.error({ incident: incident.id, err: (error as Error).message }, 'alerts: could not hand notifications to the outbox; trying again');
       }
     }
+    for (const id of this.nextDue.keys()) if (!open.has(id)) this.nextDue.delete(id);
     return report;
   }
 

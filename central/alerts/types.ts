@@ -10,7 +10,7 @@ export interface Recipient {
   /** The contact's name in the rules; an acknowledgement by this recipient's link is `contact:<name>`. */
   name: string;
   channel: Channel;
-  /** An e-mail address, an https URL, or a phone number in E.164 (`+447700900123`). */
+  /** An e-mail address, an http(s) URL, or a phone number in E.164 (`+447700900123`). */
   address: string;
 }
 

@@ -1,6 +1,6 @@
 // Escalation on fake time: the clock is a variable, and the scheduler's timers are vitest's.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { due, EscalationScheduler } from '../../../central/alerts/escalation.js';
+import { due, EscalationScheduler, MAX_REPEATS, plan } from '../../../central/alerts/escalation.js';
 import type { Incident } from '../../../central/alerts/incidents.js';
 import { incidentsDb, raise, rulesInput, rulesOf, TableSink } from './helpers.js';
 
@@ -58,6 +58,18 @@ describe('the planner', () => {
     // Central was away for an hour: one reminder each, not six.
     expect(who(due(incident(), rules, at(85)))).toEqual(['Carol sms 0.8', 'Bob email 1.7']);
     expect(due(incident(), rules, at(85))[0]?.subject).toBe('[CRITICAL] fire at riverside: not acknowledged for 80 min');
+  });
+
+  it('says when the next round falls due, and stops reminding after MAX_REPEATS', () => {
+    const input = rulesInput();
+    (input.rules as Array<{ repeatMinutes?: number }>)[0]!.repeatMinutes = 1;
+    const rules = rulesOf(input);
+    expect(plan(incident(), rulesOf(), at(0)).next).toEqual(at(15));
+    expect(plan(incident(), rulesOf(), at(15)).next).toBeNull();
+    expect(plan(incident(), rules, at(12)).next).toEqual(at(13));
+    const week = plan(incident(), rules, at(20_000));
+    expect(week.rounds.map((r) => r.repeat)).toEqual([MAX_REPEATS, MAX_REPEATS]);
+    expect(week.next).toBeNull();
   });
 
   it('a reminder goes to whoever is on call when it falls due', () => {
@@ -162,6 +174,34 @@ describe('the scheduler', () => {
     expect(incidents.open().map((i) => `${i.site} ${i.alarm} ${i.status}`)).toEqual(['hill offline notified']);
     expect(sink.summary()).toEqual(['Bob email 0.0']);
     expect(sink.all()[0]?.subject).toBe('[MAJOR] offline at hill');
+    scheduler.stop();
+  });
+
+  it('a rules change applies at the next tick, to incidents already open', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: at(0) });
+    const { db, incidents } = incidentsDb();
+    let rules = rulesOf();
+    const sink = new TableSink(db);
+    const scheduler = new EscalationScheduler({ db, incidents, rules: () => rules, sink, clock: { now: () => new Date() }, intervalMs: 60_000 });
+    scheduler.start();
+    incidents.alarm(raise({ alarm: 'tamper', severity: 'major' }), at(0));
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    expect(sink.summary()).toEqual([]);
+    rules = rulesOf(rulesInput({ rules: [{ id: 'any', alarms: ['*'], steps: [{ afterMinutes: 0, contacts: ['Alice'] }] }] }), 2);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sink.summary()).toEqual(['Alice email 0.0', 'Alice sms 0.0']);
+    scheduler.stop();
+  });
+
+  it('a repeat raise at a higher severity is routed by it', async () => {
+    const { incidents, sink, scheduler, advance } = setUp();
+    scheduler.start();
+    incidents.alarm(raise({ site: 'north-a', alarm: 'smoke-detected', severity: 'minor' }), at(0));
+    await advance(5);
+    expect(sink.summary()).toEqual([]);
+    incidents.alarm(raise({ site: 'north-a', alarm: 'smoke-detected', severity: 'major' }), at(5));
+    await advance(1);
+    expect(sink.summary()).toEqual(['Bob email 0.0', 'ARC webhook 0.0']);
     scheduler.stop();
   });
 

@@ -8,8 +8,14 @@ describe('incidents', () => {
   it('one open incident per site and alarm: a repeat raise is history, a clear closes it, a later raise opens another', () => {
     const { incidents } = incidentsDb();
     const first = incidents.alarm(raise({ detail: 'zone 3' }), at(0));
-    const again = incidents.alarm(raise({ detail: 'zone 4' }), at(1));
+    const again = incidents.alarm(raise({ detail: 'zone 4', severity: 'minor' }), at(1));
     expect(again?.id).toBe(first?.id);
+    // A lower severity on the repeat never hides the first; a higher one is kept.
+    expect(again?.severity).toBe('critical');
+    const smoke = incidents.alarm(raise({ alarm: 'smoke-detected', severity: 'minor' }), at(1));
+    expect(incidents.alarm(raise({ alarm: 'smoke-detected', severity: 'major' }), at(2))?.severity).toBe('major');
+    incidents.alarm(raise({ alarm: 'smoke-detected', state: 'cleared' }), at(2));
+    expect(smoke?.severity).toBe('minor');
     expect(incidents.open()).toHaveLength(1);
     incidents.alarm(raise({ state: 'cleared' }), at(5));
     expect(incidents.open()).toEqual([]);

@@ -5,9 +5,15 @@ import { DEFAULT_PREFIX } from '../policies/contract/topics.js';
 import { formatIssues } from '../policies/errors.js';
 import { readFileBytes } from '../kit/read-bounded.js';
 import { decodeUtf8, MAX_CONFIG_BYTES, parseYamlDocument } from '../policies/input-text.js';
+import { OidcConfigSchema } from './auth/oidc-config.js';
 import { CentralMembersConfigSchema } from './members/config.js';
 
 const port = z.int().min(0).max(65_535);
+const hostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/, { error: 'must be a host name or address without a port: central.example.org, 10.0.0.5, [::1]' });
 
 export const CentralConfigSchema = z
   .strictObject({
@@ -51,8 +57,40 @@ export const CentralConfigSchema = z
       .strictObject({
         host: z.string().default('127.0.0.1'),
         port: port.default(8090),
+        /**
+         * The names browsers may reach central by (the Host header, without the port). Default: localhost,
+         * 127.0.0.1, [::1], http.host and this machine's name. Behind a proxy, add the public name. Another Host gets
+         * 421: a page on another site that rebinds its name to central's address cannot read or change anything.
+         */
+        allowedHosts: z.array(hostName).min(1).max(100).optional(),
+        /**
+         * Fastify's trustProxy: true (trust every proxy: only when central is reachable through the proxy alone), a
+         * number of hops, or the proxy's addresses (`10.0.0.5`, `10.0.0.0/8`, a list). Then the client's address (for
+         * the sign-in limit and the audit) and https come from X-Forwarded-For and X-Forwarded-Proto.
+         */
+        trustProxy: z
+          .union([z.boolean(), z.int().min(1).max(16), z.string().min(1).max(1000), z.array(z.string().min(1).max(64)).min(1).max(100)])
+          .default(false),
+        /** `auto`: the session cookie is Secure when the request came over https; `always`: also when a proxy does TLS. */
+        cookieSecure: z.enum(['auto', 'always']).default('auto'),
       })
       .prefault({}),
+    /** Central's accounts, sessions and sign-in limits (docs/central.md, *Signing in*). */
+    auth: z
+      .strictObject({
+        /** A session ends after this long without a request… */
+        sessionIdleMinutes: z.int().min(5).max(7 * 24 * 60).default(8 * 60),
+        /** …and this long after signing in, whatever happens. */
+        sessionMaxHours: z.int().min(1).max(30 * 24).default(12),
+        /** Wrong passwords for one account within `loginWindowMinutes` before that account is refused for a while. */
+        loginFailuresPerAccount: z.int().min(1).max(1000).default(10),
+        /** Wrong passwords from one client address (any account) within the window: higher, as an office shares one. */
+        loginFailuresPerAddress: z.int().min(1).max(10_000).default(50),
+        loginWindowMinutes: z.int().min(1).max(24 * 60).default(15),
+      })
+      .prefault({}),
+    /** Single sign-on over OpenID Connect; without it, local accounts only. */
+    oidc: OidcConfigSchema.optional(),
     store: z
       .strictObject({
         /** SQLite file; `:memory:` for tests. */
@@ -125,6 +163,7 @@ export function loadCentralConfig(path: string): CentralConfig {
     ...config,
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(base, config.store.path) },
     deploymentKeyFile: rel(config.deploymentKeyFile),
+    oidc: config.oidc && { ...config.oidc, clientSecretFile: rel(config.oidc.clientSecretFile) },
     members: { ...config.members, watch: config.members.watch && { ...config.members.watch, folder: resolve(base, config.members.watch.folder) } },
     broker: config.broker && {
       ...config.broker,

@@ -2,10 +2,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import type { ScryptParams } from '../kit/auth/passwords.js';
+import { oidcRoutes } from './auth/oidc.js';
+import { CentralAuth } from './auth/service.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { CentralBus } from './bus.js';
 import type { CentralConfig } from './config.js';
-import { buildHttp } from './http/server.js';
+import { defaultAllowedHosts } from './http/host-check.js';
+import { buildHttp, type HttpDeps } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { CentralLink } from './link.js';
 import { loadCentralKey } from './members/key.js';
@@ -23,6 +27,8 @@ export interface RunningCentral {
   mqttProtocolVersion: 4 | 5;
   /** The member list (imports, changes, distribution); null without a deployment key. */
   members: CentralMembers | null;
+  /** Accounts, sessions, API tokens and the audit (the demo's administrator, tests' tokens). */
+  auth: CentralAuth;
   close(): Promise<void>;
 }
 
@@ -30,7 +36,16 @@ const DAY_MS = 86_400_000;
 
 export async function startCentral(
   config: CentralConfig,
-  deps: { clock: { now(): Date }; logger: Logger; env?: NodeJS.ProcessEnv; membersHooks?: PublisherHooks },
+  deps: {
+    clock: { now(): Date };
+    logger: Logger;
+    env?: NodeJS.ProcessEnv;
+    membersHooks?: PublisherHooks;
+    /** Sessions, tokens and sign-in limits run on it (real time when `clock` is the demo's faster one). */
+    sessionClock?: { now(): Date };
+    /** Tests may lower the password hashing cost. */
+    scrypt?: ScryptParams;
+  },
 ): Promise<RunningCentral> {
   const { clock } = deps;
   const logger = deps.logger.child({ service: 'central' });
@@ -93,7 +108,30 @@ export async function startCentral(
       closers.push(() => watch.stop());
     }
 
-    const app = await buildHttp({ store, ingest, link, bus, clock, logger, timezone: config.timezone, members });
+    const auth = new CentralAuth({
+      db: store.db,
+      clock,
+      sessionClock: deps.sessionClock,
+      config: config.auth,
+      cookieSecure: config.http.cookieSecure,
+      logger,
+      scrypt: deps.scrypt,
+    });
+    const { app } = await buildHttp({
+      store,
+      ingest,
+      link,
+      bus,
+      clock,
+      logger,
+      timezone: config.timezone,
+      members,
+      auth,
+      allowedHosts: config.http.allowedHosts ?? defaultAllowedHosts(config.http.host),
+      trustProxy: config.http.trustProxy,
+      // A pending sign-in at the provider lasts minutes of real time, like a session.
+      oidc: singleSignOn(config, auth, { clock: deps.sessionClock ?? clock, logger }),
+    });
     closers.push(() => app.close());
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
@@ -101,18 +139,29 @@ export async function startCentral(
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     const httpUrl = `http://${host}:${port}`;
 
-    const purge = (): void => store.purgeBefore(new Date(clock.now().getTime() - config.store.retentionDays * DAY_MS));
+    const purge = (): void => {
+      const before = new Date(clock.now().getTime() - config.store.retentionDays * DAY_MS);
+      store.purgeBefore(before);
+      auth.audit.purgeBefore(before);
+    };
     purge();
     const purgeTimer = setInterval(purge, DAY_MS);
     purgeTimer.unref();
     closers.push(() => clearInterval(purgeTimer));
 
     logger.info({ httpUrl, brokerUrl }, 'central started');
-    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, members, close };
+    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, members, auth, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** Single sign-on's routes (central/auth/oidc.ts) and its button on the sign-in page, when `oidc:` is configured. */
+function singleSignOn(config: CentralConfig, auth: CentralAuth, deps: { clock: { now(): Date }; logger: Logger }): HttpDeps['oidc'] {
+  if (config.oidc === undefined) return undefined;
+  // An unreadable client secret throws here, and central stops with the reason.
+  return { label: config.oidc.label, routes: oidcRoutes({ config: config.oidc, startSession: auth.startSession, logger: deps.logger, clock: deps.clock }) };
 }
 
 export { CentralConfigSchema, loadCentralConfig, parseCentralConfig } from './config.js';

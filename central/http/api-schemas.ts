@@ -76,9 +76,8 @@ export const RefusalsSchema = z.object({
 
 export const CommandRequestSchema = z
   .strictObject({
+    /** Who asks is the signed-in identity (or the API token), never a field here: an `actor` is an unknown key. */
     command: z.enum(COMMAND_NAMES),
-    /** Who asks: shown in the branch's log. */
-    actor: z.string().trim().min(1).max(64),
     text: z.string().min(1).max(280).optional(),
   })
   .check((ctx) => {

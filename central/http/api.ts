@@ -25,6 +25,8 @@ import {
   StatsSchema,
   VisitsSchema,
 } from './api-schemas.js';
+import { identityOf } from '../auth/guard.js';
+import { actorOf } from '../auth/identity.js';
 import type { HttpDeps } from './server.js';
 import { siteSummary } from './summary.js';
 import { docs, ErrorSchema, invalidRequest, zodValidate } from './zod-route.js';
@@ -32,22 +34,21 @@ import { docs, ErrorSchema, invalidRequest, zodValidate } from './zod-route.js';
 type Params = z.infer<typeof SiteParamsSchema>;
 
 export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
-  const { store, link, ingest, clock, timezone, members } = deps;
+  const { store, link, ingest, clock, timezone, members, auth } = deps;
+  const viewer = { role: 'viewer' } as const;
   const notFound = (reply: FastifyReply, site: string) =>
     reply.code(404).send({ error: 'Not Found', message: `no site "${site}" has reported to central` });
   const brokerDown = (reply: FastifyReply) =>
     reply.code(503).send({ error: 'Service Unavailable', message: 'central is not connected to the MQTT broker' });
 
   return async (app) => {
-    app.get('/health', { schema: docs({ summary: 'Liveness', tags: ['service'] }) }, async () => ({ ok: true, mqttConnected: link.connected }));
-
-    app.get('/stats', { schema: docs({ summary: 'Ingest counters and the last refused messages', tags: ['service'], response: { 200: StatsSchema } }) }, async () => ({
+    app.get('/stats', { schema: docs({ summary: 'Ingest counters, the MQTT link and the last refused messages', tags: ['service'], response: { 200: StatsSchema } }), config: viewer }, async () => ({
       mqttConnected: link.connected,
       events: store.eventCount(),
       ingest: ingest.stats,
     }));
 
-    app.get('/sites', { schema: docs({ summary: 'Every branch as its tile shows it', response: { 200: SitesSchema } }) }, async () => ({
+    app.get('/sites', { schema: docs({ summary: 'Every branch as its tile shows it', response: { 200: SitesSchema } }), config: viewer }, async () => ({
       sites: store.sites().map(siteSummary),
     }));
 
@@ -56,6 +57,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       {
         schema: docs({ summary: 'One branch', params: SiteParamsSchema, response: { 200: SiteSummarySchema, 404: ErrorSchema } }),
         preValidation: zodValidate({ params: SiteParamsSchema }),
+        config: viewer,
       },
       async (request, reply) => {
         const { site } = request.params as Params;
@@ -69,6 +71,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       {
         schema: docs({ summary: 'Recent events, newest first', params: SiteParamsSchema, query: EventsQuerySchema, response: { 200: EventsSchema, 400: ErrorSchema } }),
         preValidation: zodValidate({ params: SiteParamsSchema, query: EventsQuerySchema }),
+        config: viewer,
       },
       async (request) => {
         const { site } = request.params as Params;
@@ -87,6 +90,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           response: { 200: OccupancySchema, 400: ErrorSchema },
         }),
         preValidation: zodValidate({ params: SiteParamsSchema, query: OccupancyQuerySchema }),
+        config: viewer,
       },
       async (request, reply) => {
         const { site } = request.params as Params;
@@ -104,6 +108,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       {
         schema: docs({ summary: 'The policy the broker holds for this branch (as central last saw it)', params: SiteParamsSchema, response: { 200: PolicyResponseSchema, 404: ErrorSchema } }),
         preValidation: zodValidate({ params: SiteParamsSchema }),
+        config: viewer,
       },
       async (request, reply) => {
         const { site } = request.params as Params;
@@ -121,6 +126,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           response: { 202: PublishedSchema, 400: ErrorSchema, 503: ErrorSchema },
         }),
         preValidation: zodValidate({ params: SiteParamsSchema, body: PolicyMessageSchema }),
+        config: { role: 'administrator' },
       },
       async (request, reply) => {
         const { site } = request.params as Params;
@@ -141,7 +147,9 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           throw err;
         }
         store.setPolicy(site, doc.version, doc, clock.now());
-        request.log.info({ site, version: doc.version }, 'policy published');
+        const actor = actorOf(identityOf(request));
+        auth.audit.record(actor, 'policy-publish', { site, detail: `version ${doc.version}` });
+        request.log.info({ site, version: doc.version, actor }, 'policy published');
         return reply.code(202).send({ published: true, site, version: doc.version });
       },
     );
@@ -156,21 +164,25 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           response: { 200: CommandResponseSchema, 400: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema, 504: ErrorSchema },
         }),
         preValidation: zodValidate({ params: SiteParamsSchema, body: CommandRequestSchema }),
+        config: { role: 'operator' },
       },
       async (request, reply) => {
         const { site } = request.params as Params;
         const body = request.body as z.output<typeof CommandRequestSchema>;
         if (!store.site(site)) return notFound(reply, site);
+        // Who asks is who signed in (or the token), never a field of the body: the branch logs it as such.
+        const actor = actorOf(identityOf(request));
         let outcome;
         try {
-          outcome = await link.sendCommand(site, body);
+          outcome = await link.sendCommand(site, { ...body, actor });
         } catch (err) {
           if (err instanceof NotConnectedError) return brokerDown(reply);
           throw err;
         }
         const result = outcome.status === 'timeout' ? 'timeout' : outcome.reply.ok ? 'ok' : `refused: ${outcome.reply.error}`;
-        store.recordCommand({ id: outcome.id, site, command: body.command, actor: body.actor, at: clock.now().toISOString(), result });
-        request.log.info({ site, command: body.command, actor: body.actor, result }, 'command');
+        store.recordCommand({ id: outcome.id, site, command: body.command, actor, at: clock.now().toISOString(), result });
+        auth.audit.record(actor, 'command', { site, detail: `${body.command}${body.text === undefined ? '' : ` "${body.text}"`}: ${result}` });
+        request.log.info({ site, command: body.command, actor, result }, 'command');
         if (outcome.status === 'timeout') {
           return reply.code(504).send({ error: 'Gateway Timeout', message: `${site} did not answer within the timeout` });
         }
@@ -180,7 +192,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
 
     app.get(
       '/members',
-      { schema: docs({ summary: 'The member list: current version, the last versions, and which branches are behind', tags: ['members'], response: { 200: MembersStatusSchema } }) },
+      { schema: docs({ summary: 'The member list: current version, the last versions, and which branches are behind', tags: ['members'], response: { 200: MembersStatusSchema } }), config: viewer },
       async () => {
         if (!members) {
           return { enabled: false, keyId: null, current: null, deltasFrom: null, versions: [], behind: 0, sites: [], publisher: { requests: 0, chunksSent: 0, bytesSent: 0, refusals: 0, ignored: 0 } };
@@ -209,12 +221,16 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           response: { 200: MemberPatchResponseSchema, 400: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema },
         }),
         preValidation: zodValidate({ body: MemberPatchSchema }),
+        config: { role: 'administrator' },
       },
       async (request, reply) => {
         if (!members) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
-        const { cardNumber, actor, ...patch } = request.body as z.output<typeof MemberPatchSchema>;
+        const { cardNumber, ...patch } = request.body as z.output<typeof MemberPatchSchema>;
+        const actor = actorOf(identityOf(request));
         try {
-          const { version, current } = await members.change(cardNumber, patch, actor);
+          const { version, current, person } = await members.change(cardNumber, patch, actor);
+          const changes = Object.entries(patch).map(([k, v]) => `${k}=${v === null ? 'none' : String(v)}`).join(', ');
+          auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${changes}; ${version === null ? 'no change' : `version ${version.version}`}` });
           return { changed: version !== null, version: current.version, count: current.count };
         } catch (err) {
           if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
@@ -241,6 +257,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           response: { 200: VisitsSchema, 400: ErrorSchema },
         }),
         preValidation: zodValidate({ query: FiguresQuerySchema }),
+        config: viewer,
       },
       async (request, reply) => {
         const q = request.query as z.output<typeof FiguresQuerySchema>;
@@ -261,6 +278,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       {
         schema: docs({ summary: 'Refused taps per branch by reason; format=csv for a download', tags: ['figures'], query: FiguresQuerySchema, response: { 200: RefusalsSchema, 400: ErrorSchema } }),
         preValidation: zodValidate({ query: FiguresQuerySchema }),
+        config: viewer,
       },
       async (request, reply) => {
         const q = request.query as z.output<typeof FiguresQuerySchema>;

@@ -18,6 +18,7 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
       {
         schema: docs({ summary: 'Live updates (text/event-stream): `sites` snapshot, then `site` and `event` messages', query: LiveQuerySchema, produces: ['text/event-stream'] }),
         preValidation: zodValidate({ query: LiveQuerySchema }),
+        config: { role: 'viewer' },
       },
       async (request, reply) => {
         const { site: only } = request.query as z.infer<typeof LiveQuerySchema>;

@@ -7,8 +7,7 @@ export const MemberPatchSchema = z
   .strictObject({
     /** The card number as printed; hashed with the deployment key at once, never stored or logged. */
     cardNumber: z.string().min(1).max(64),
-    /** Who changes it: in central's log with the member's pseudonym. */
-    actor: z.string().trim().min(1).max(64),
+    // Who changes it is the signed-in identity, never a field here (an `actor` is an unknown key).
     blocked: z.boolean().optional(),
     /** Last blocked day; null = until lifted. */
     blockedUntil: day.nullable().optional(),

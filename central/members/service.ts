@@ -139,8 +139,11 @@ export class CentralMembers {
     });
   }
 
-  /** Changes one member (by card number, hashed at once). A new version, announced at once; null when nothing changed. */
-  change(cardNumber: string, patch: MemberPatch, actor: string): Promise<{ version: MemberVersion | null; current: MemberVersion }> {
+  /**
+   * Changes one member (by card number, hashed at once). A new version, announced at once; null when nothing
+   * changed. `actor` is who asked, as central's audit names them (`user:alice`); `person` is the member's pseudonym.
+   */
+  change(cardNumber: string, patch: MemberPatch, actor: string): Promise<{ version: MemberVersion | null; current: MemberVersion; person: string }> {
     // Normalised and hashed before anything else happens to it; throws CardIdError for an unusable number.
     const cardHash = this.hasher(normaliseCardId(cardNumber));
     return this.serial(async () => {
@@ -162,9 +165,10 @@ export class CentralMembers {
         keepVersions: this.deps.config.keepVersions,
       });
       // A pseudonym only, as in the branches' logs.
-      this.log.info({ actor, person: cardHash.toString('hex', 0, 4), version: version?.version ?? null, patch }, 'member changed');
+      const person = cardHash.toString('hex', 0, 4);
+      this.log.info({ actor, person, version: version?.version ?? null, patch }, 'member changed');
       if (version !== null) await this.announce();
-      return { version, current: this.store.current()! };
+      return { version, current: this.store.current()!, person };
     });
   }
 

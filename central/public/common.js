@@ -1,5 +1,6 @@
-/* global document, fetch */
-// Shared by the pages: labels, time formatting and the tile. DOM is built with textContent only (no HTML from data).
+/* global document, fetch, window */
+// Shared by the pages: labels, time formatting, the tile, and who is signed in. DOM is built with textContent only
+// (no HTML from data).
 
 export const MODE_LABELS = {
   staffed: 'Staffed',
@@ -204,15 +205,58 @@ export function renderTile(site, { link = true, now = new Date(), members = unde
   return article;
 }
 
+/** The session's CSRF token (GET /api/auth/session), sent with every change. */
+let csrfToken = null;
+
+/** To the sign-in page, back here afterwards. */
+export function toLogin() {
+  const here = `${window.location.pathname}${window.location.search}`;
+  window.location.assign(`/login?next=${encodeURIComponent(here)}`);
+}
+
 export async function api(path, options = {}) {
-  const res = await fetch(`/api${path}`, {
-    ...options,
-    headers: options.body ? { 'content-type': 'application/json', ...(options.headers ?? {}) } : options.headers,
-  });
+  const method = (options.method ?? 'GET').toUpperCase();
+  const headers = { ...(options.body ? { 'content-type': 'application/json' } : {}), ...(method !== 'GET' && csrfToken ? { 'x-csrf-token': csrfToken } : {}), ...(options.headers ?? {}) };
+  const res = await fetch(`/api${path}`, { ...options, headers });
   let body = null;
   const type = res.headers.get('content-type') ?? '';
   if (type.includes('json')) body = await res.json();
+  // The session ended (idle, signed out elsewhere, account removed): sign in again, then come back.
+  if (res.status === 401 && !path.startsWith('/auth/')) toLogin();
   return { status: res.status, ok: res.ok, body };
+}
+
+export const ROLE_ORDER = ['viewer', 'operator', 'administrator'];
+
+export function hasRole(session, needed) {
+  return ROLE_ORDER.indexOf(session?.role) >= ROLE_ORDER.indexOf(needed);
+}
+
+/**
+ * Who is signed in (GET /api/auth/session), shown in the page's header with a sign-out button; links for a higher
+ * role than theirs (`data-role`) are left hidden. Not signed in: off to the sign-in page.
+ */
+export async function signedIn() {
+  const res = await api('/auth/session');
+  if (res.status === 401) {
+    toLogin();
+    return new Promise(() => {});
+  }
+  if (!res.ok) throw new Error(`central answered ${res.status}`);
+  const session = res.body;
+  csrfToken = session.csrfToken ?? null;
+  for (const link of document.querySelectorAll('[data-role]')) link.hidden = !hasRole(session, link.dataset.role);
+  const who = document.getElementById('who');
+  if (who) {
+    const out = el('button', { type: 'button', class: 'secondary signout', text: 'Sign out' });
+    out.addEventListener('click', async () => {
+      out.disabled = true;
+      await api('/auth/logout', { method: 'POST' }).catch(() => null);
+      window.location.assign('/login');
+    });
+    who.replaceChildren(el('span', { class: 'who-name', text: `${session.username} · ${session.role}` }), out);
+  }
+  return session;
 }
 
 export function setConn(node, up) {

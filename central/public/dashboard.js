@@ -1,6 +1,6 @@
 /* global document, EventSource, setInterval, setTimeout, CSS */
 // All branches as tiles, kept live over server-sent events; which of them are behind on the member list.
-import { api, renderTile, setConn } from './common.js';
+import { api, renderTile, setConn, signedIn } from './common.js';
 
 const tiles = document.getElementById('tiles');
 const summary = document.getElementById('summary');
@@ -70,12 +70,18 @@ async function loadMembers() {
 function soonMembers() {
   membersTimer ??= setTimeout(loadMembers, 1000);
 }
+// Signed in first: the page itself holds no data, everything on it comes from the API.
+await signedIn();
 void loadMembers();
 setInterval(loadMembers, 60_000);
 
 const source = new EventSource('/api/live');
 source.addEventListener('open', () => setConn(conn, true));
-source.addEventListener('error', () => setConn(conn, false));
+source.addEventListener('error', () => {
+  setConn(conn, false);
+  // An EventSource does not say why: a session that ended is found out here (and sends the browser to sign in).
+  void api('/auth/session');
+});
 source.addEventListener('sites', (e) => {
   tiles.replaceChildren();
   sites.clear();

@@ -1,5 +1,5 @@
 /* global document, URLSearchParams */
-import { ACCESS_REASONS, api, el, nameOf } from './common.js';
+import { ACCESS_REASONS, api, el, nameOf, signedIn } from './common.js';
 
 const from = document.getElementById('from');
 const to = document.getElementById('to');
@@ -40,4 +40,5 @@ document.getElementById('range').addEventListener('submit', (e) => {
   e.preventDefault();
   void show();
 });
+await signedIn();
 void show();

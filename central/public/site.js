@@ -1,7 +1,7 @@
-/* global document, window, EventSource, localStorage, ResizeObserver */
+/* global document, window, EventSource, ResizeObserver */
 // One branch: its tile, occupancy charts (uPlot, served from node_modules), recent events live, commands and policy.
 import uPlot from '/vendor/uplot/uPlot.esm.js';
-import { api, el, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, setConn, when } from './common.js';
+import { api, el, hasRole, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, setConn, signedIn, when } from './common.js';
 
 const siteId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() ?? '');
 document.title = `${siteId} · Open Access central`;
@@ -9,6 +9,9 @@ document.getElementById('title').textContent = `Branch ${siteId}`;
 const tileBox = document.getElementById('tile');
 const eventsBody = document.getElementById('events');
 const conn = document.getElementById('conn');
+// Signed in first: the page itself holds no data, everything on it comes from the API.
+const session = await signedIn();
+const aRole = (role) => `${role === 'viewer' ? 'a' : 'an'} ${role}`;
 
 function describe(e) {
   switch (e.type) {
@@ -123,23 +126,19 @@ function showSite(site) {
   tileBox.replaceChildren(renderTile(site, { link: false }));
 }
 
-// Commands
-const actor = document.getElementById('actor');
-actor.value = localStorage.getItem('oag-actor') ?? '';
+// Commands: sent as whoever is signed in, which the branch's log shows; operators and administrators only.
 const result = document.getElementById('cmd-result');
+const mayCommand = hasRole(session, 'operator');
+document.getElementById('cmd-as').textContent = mayCommand
+  ? `Sent as ${session.username}: the branch's log shows central:user:${session.username}.`
+  : `Commands need the operator role; ${session.username} is ${aRole(session.role)}.`;
 const CONFIRM = { unlock: 'Unlock the door once?', 'lockdown-on': 'Lock the branch down? Nobody will be let in.' };
 for (const button of document.querySelectorAll('[data-command]')) {
+  button.disabled = !mayCommand;
   button.addEventListener('click', async () => {
     const command = button.dataset.command;
-    if (!actor.value.trim()) {
-      actor.focus();
-      result.className = 'result err';
-      result.textContent = 'Enter your name first: it goes into the branch log.';
-      return;
-    }
     if (CONFIRM[command] && !window.confirm(CONFIRM[command])) return;
-    localStorage.setItem('oag-actor', actor.value.trim());
-    const body = { command, actor: actor.value.trim() };
+    const body = { command };
     if (command === 'announce') body.text = document.getElementById('announce-text').value;
     button.disabled = true;
     result.className = 'result';
@@ -157,7 +156,7 @@ for (const button of document.querySelectorAll('[data-command]')) {
       result.className = 'result err';
       result.textContent = `${command}: ${err.message}`;
     } finally {
-      button.disabled = false;
+      button.disabled = !mayCommand;
     }
   });
 }
@@ -175,7 +174,13 @@ async function loadPolicy() {
     policyInfo.textContent = 'No policy has been published from central for this branch; it runs on its local file.';
   }
 }
-document.getElementById('publish').addEventListener('click', async () => {
+const publish = document.getElementById('publish');
+if (!hasRole(session, 'administrator')) {
+  publish.disabled = true;
+  policyResult.className = 'result';
+  policyResult.textContent = `Publishing a policy needs the administrator role; ${session.username} is ${aRole(session.role)}.`;
+}
+publish.addEventListener('click', async () => {
   let doc;
   try {
     doc = JSON.parse(policyBox.value);

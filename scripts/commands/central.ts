@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CliFailure, listenProblem, storePathProblem, storeProblem } from './failure.js';
 import { fmt, printRejections, progressReporter } from './import-report.js';
 import type { ProgressOutput } from './import-report.js';
+import { registerCentralAuth } from './central-auth.js';
 import { processIo, type CommandIo } from './schedule.js';
 
 export interface CentralMembersImportOptions {
@@ -11,11 +12,6 @@ export interface CentralMembersImportOptions {
   keyFile?: string | undefined;
   json?: boolean | undefined;
 }
-
-
-
-
-
 
 /**
  * `oag central members import FILE.csv`: the LMS export → a new version of central's member list, all or nothing.
@@ -149,6 +145,9 @@ export function register(program: Command): void {
       }
       const r = running;
       console.log(`dashboard  ${r.httpUrl}`);
+      if (r.auth.accounts.list().length === 0) {
+        console.log(`sign-in    no accounts yet: oag central users add NAME --role administrator${options.config ? ` --config ${options.config}` : ''}`);
+      }
       console.log(`API        ${r.httpUrl}/api/docs`);
       console.log(`MQTT       ${r.brokerUrl}${r.mqttProtocolVersion === 4 ? ' (embedded, MQTT 3.1.1: gateways set mqtt.protocolVersion: 4)' : ''}`);
       const current = r.members?.store.current();
@@ -162,6 +161,8 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
     });
+
+  registerCentralAuth(central);
 
   const members = central.command('members').description("central's member list, from the library system's export");
   members

@@ -1,5 +1,6 @@
 // `npm start`: central with its embedded broker and three simulated branches replaying a day, told in the
 // terminal as it happens, with the dashboard (and each branch's console) open in a browser beside it.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,7 +117,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const running = await started;
     if (stopping) return;
     mqtt = { url: running.brokerUrl, protocolVersion: running.mqttProtocolVersion, reconnectPeriodMs: 500 };
-    out(`  Central dashboard: ${running.httpUrl}`);
+    // An administrator for the dashboard, printed here: a fresh password each run (the demo's store is new too).
+    const login = { username: 'admin', password: `demo-${randomBytes(6).toString('hex')}` };
+    await running.auth.accounts.add(login.username, 'administrator', login.password);
+    out(`  Central dashboard: ${running.httpUrl} (demo sign-in: ${login.username} / ${login.password})`);
     out(`  MQTT broker (embedded): ${running.brokerUrl}   e.g. mosquitto_sub -h 127.0.0.1 -p ${new URL(running.brokerUrl).port} -t 'oa/v1/#' -v`);
   }
 
@@ -274,6 +278,8 @@ async function startCentralOnPort(port: number, dir: string, clock: Clock): Prom
   const start = (httpPort: number): Promise<RunningCentral> =>
     startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: httpPort }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }), {
       clock,
+      // The day runs many times faster than real time; a sign-in must still last hours of it.
+      sessionClock: { now: () => new Date() },
       logger: pino({ level: 'silent' }),
     });
   try {

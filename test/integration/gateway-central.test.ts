@@ -17,6 +17,7 @@ import { systemClock } from '../../gateway/core/clock.js';
 import { LOCK_WHILE_STAFFED } from '../../gateway/core/commands.js';
 import { EventSchema } from '../../policies/contract/events.js';
 import { adult, TEST_KEY_HEX } from '../helpers/gateway-harness.js';
+import { centralHeaders } from '../helpers/central-auth.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const ALWAYS_OPEN: Record<string, unknown> = {
@@ -39,7 +40,7 @@ describe('gateway and central over MQTT', () => {
   // The API's own schemas are tested in test/unit/central; here only a few fields are read.
   type Json = { events?: Array<{ event: { id: string } }>; [key: string]: unknown };
   const api = async (path: string, init?: RequestInit): Promise<{ status: number; body: Json }> => {
-    const response = await fetch(new URL(path, central.httpUrl), init);
+    const response = await fetch(new URL(path, central.httpUrl), { ...init, headers: { ...(init?.headers as Record<string, string>), ...centralHeaders(central) } });
     return { status: response.status, body: (await response.json()) as Json };
   };
 
@@ -96,7 +97,7 @@ describe('gateway and central over MQTT', () => {
     const reply = await api('/api/sites/town-central/commands', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ command: 'lockdown-on', actor: 'central-team' }),
+      body: JSON.stringify({ command: 'lockdown-on' }),
     });
     expect(reply.status).toBe(200);
     expect(gateway.gateway.mode).toBe('lockdown');
@@ -105,7 +106,7 @@ describe('gateway and central over MQTT', () => {
     await api('/api/sites/town-central/commands', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ command: 'lockdown-off', actor: 'central-team' }),
+      body: JSON.stringify({ command: 'lockdown-off' }),
     });
     expect(gateway.gateway.mode).toBe('open-access');
   });
@@ -144,8 +145,8 @@ describe('a branch whose clock is a day behind central', () => {
   const command = async (name: string): Promise<{ status: number; body: Record<string, unknown> }> => {
     const response = await fetch(new URL('/api/sites/town-central/commands', central.httpUrl), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ command: name, actor: 'central-team' }),
+      headers: { 'content-type': 'application/json', ...centralHeaders(central, 'operator') },
+      body: JSON.stringify({ command: name }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
@@ -169,7 +170,7 @@ describe('a branch whose clock is a day behind central', () => {
     });
     const dayBehind = { ...systemClock, now: () => new Date(Date.now() - 86_400_000) };
     gateway = await startGateway(config, { clock: dayBehind, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
-    await until(async () => (await fetch(new URL('/api/sites/town-central', central.httpUrl))).status === 200, 'the branch to appear at central');
+    await until(async () => (await fetch(new URL('/api/sites/town-central', central.httpUrl), { headers: centralHeaders(central, 'viewer') })).status === 200, 'the branch to appear at central');
   });
 
   afterAll(async () => {

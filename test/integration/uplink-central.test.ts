@@ -5,6 +5,7 @@ import { parseCentralConfig, startCentral, type RunningCentral } from '../../cen
 import { Uplink } from '../../gateway/uplink/index.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
+import { centralHeaders } from '../helpers/central-auth.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -36,7 +37,7 @@ interface SiteJson {
   state?: { occupancy: { inside: number } } | null;
   events?: Array<{ event: { inside: number } }>;
 }
-const get = async (c: RunningCentral, path: string) => (await fetch(`${c.httpUrl}${path}`)).json() as Promise<SiteJson>;
+const get = async (c: RunningCentral, path: string) => (await fetch(`${c.httpUrl}${path}`, { headers: centralHeaders(c, 'viewer') })).json() as Promise<SiteJson>;
 
 describe('uplink → central', () => {
   it('shows the branch online with its state, stores its events once, and offline after it stops', async () => {
@@ -68,17 +69,22 @@ describe('uplink → central', () => {
     await until(() => uplink.connected, 'gateway connected');
     for (let i = 0; i < 100 && !(await get(c, '/api/sites/town')).id; i++) await new Promise((r) => setTimeout(r, 20));
     gw.now = new Date();
+    // Alice signs in as the dashboard does; the branch is told it was her, by central.
+    await c.auth.accounts.add('alice', 'operator', 'correct horse battery');
+    const login = await fetch(`${c.httpUrl}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }) });
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith('oag_central_session=') && !c.startsWith('oag_central_session=;'))!.split(';')[0]!;
     const post = (site: string, body: unknown) =>
-      fetch(`${c.httpUrl}/api/sites/${site}/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const ok = await post('town', { command: 'unlock', actor: 'alice' });
+      fetch(`${c.httpUrl}/api/sites/${site}/commands`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken }, body: JSON.stringify(body) });
+    const ok = await post('town', { command: 'unlock' });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ ok: true });
-    expect(gw.executed.map((e) => [e.cmd.command, e.actor])).toEqual([['unlock', 'central:alice']]);
-    const refused = await post('town', { command: 'lockdown-off', actor: 'alice' });
+    expect(gw.executed.map((e) => [e.cmd.command, e.actor])).toEqual([['unlock', 'central:user:alice']]);
+    const refused = await post('town', { command: 'lockdown-off' });
     expect(await refused.json()).toMatchObject({ ok: false, error: 'not in lockdown' });
 
     await uplink.stop();
-    const late = await post('town', { command: 'lock', actor: 'alice' });
+    const late = await post('town', { command: 'lock' });
     expect(late.status).toBe(504);
   });
 
@@ -86,7 +92,7 @@ describe('uplink → central', () => {
     const c = await central();
     const put = await fetch(`${c.httpUrl}/api/sites/village/policy`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...centralHeaders(c) },
       body: JSON.stringify({ version: 2, site: 'village', schedule: { weekly: { sat: [{ from: '10:00', to: '16:00', mode: 'open-access' }] } } }),
     });
     expect(put.status).toBe(202);

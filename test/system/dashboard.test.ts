@@ -1,4 +1,5 @@
-// The dashboard in Debian's chromium: tiles follow the branches live, and a stopped gateway shows offline.
+// The dashboard in Debian's chromium: nothing without signing in; then tiles follow the branches live, a stopped
+// gateway shows offline, a command goes out as the person signed in, and the audit page says so.
 import pino from 'pino';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { accessEvent, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 
 let central: RunningCentral;
+const PASSWORD = 'a long demo password';
 let browser: Browser;
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -17,6 +19,7 @@ beforeAll(async () => {
     clock: { now: () => new Date() },
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });
+  await central.auth.accounts.add('olivia', 'operator', PASSWORD);
   browser = await launchChromium();
 });
 
@@ -61,7 +64,22 @@ describe('dashboard', () => {
     await until(() => [town, village, hub].every((b) => b.uplink.connected) && town.gw.outbox.pending === 0, 'branches connected', 10_000);
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const blocked: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+    });
+    // Not signed in: the dashboard sends the browser to the sign-in page, and back once signed in.
     await page.goto(central.httpUrl);
+    await page.waitForURL(/\/login\?next=%2F$/);
+    await page.locator('#username').fill('olivia');
+    await page.locator('#password').fill('not her password');
+    await page.locator('#submit').click();
+    await expect.poll(() => page.locator('#error').textContent()).toBe('wrong username or password');
+    await page.screenshot({ path: screenshotPath('login.png'), fullPage: true });
+    await page.locator('#password').fill(PASSWORD);
+    await page.locator('#submit').click();
+    await page.waitForURL(`${central.httpUrl}/`);
+    await expect.poll(() => page.locator('#who .who-name').textContent()).toBe('olivia · operator');
     const tile = (site: string) => page.locator(`article[data-site="${site}"]`);
     await tile('hub').waitFor({ timeout: 10_000 });
     await expect.poll(() => page.locator('article.tile').count()).toBe(3);
@@ -99,6 +117,30 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('#events tr').count()).toBeGreaterThan(10);
     expect(await page.locator('#events tr').first().textContent()).toMatch(/Occupancy: entry|Entry refused/);
     await page.screenshot({ path: screenshotPath('branch.png'), fullPage: true });
+
+    // A command goes out as Olivia: no name to type, the branch is told who.
+    page.once('dialog', (d) => void d.accept());
+    expect(await page.locator('#cmd-as').textContent()).toBe("Sent as olivia: the branch's log shows central:user:olivia.");
+    await page.locator('[data-command="unlock"]').click();
+    await expect.poll(() => page.locator('#cmd-result').textContent(), { timeout: 10_000 }).toBe('unlock: done.');
+    expect(town.gw.executed.map((e) => e.actor)).toEqual(['central:user:olivia']);
+    // An operator may not publish a policy: the page says so rather than letting the button fail.
+    expect(await page.locator('#publish').isDisabled()).toBe(true);
+
+    // The audit page has it, linked from the header for an operator.
+    await page.locator('nav a[href="/audit"]').click();
+    await page.waitForURL(`${central.httpUrl}/audit`);
+    await expect.poll(() => page.locator('#rows tr').count()).toBeGreaterThanOrEqual(3);
+    const first = await page.locator('#rows tr').first().locator('td').allTextContents();
+    expect(first.slice(1)).toEqual(['user:olivia', 'command', 'town', 'unlock: ok']);
+    await page.screenshot({ path: screenshotPath('audit.png'), fullPage: true });
+
+    // Signing out ends it: the dashboard is the sign-in page again.
+    await page.locator('#who .signout').click();
+    await page.waitForURL(/\/login$/);
+    await page.goto(central.httpUrl);
+    await page.waitForURL(/\/login\?next=/);
+    expect(blocked).toEqual([]);
     await page.close();
   });
 });

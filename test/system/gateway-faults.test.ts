@@ -33,6 +33,7 @@ import {
 import type { StoredEventRow } from '../helpers/gateway-process.js';
 import { freePort, startMosquitto } from '../helpers/mosquitto.js';
 import type { RunningMosquitto } from '../helpers/mosquitto.js';
+import { centralHeaders } from '../helpers/central-auth.js';
 
 const DISK_SITE = 'faults-disk';
 const LOCK_SITE = 'faults-lock';
@@ -161,11 +162,11 @@ describe('the real gateway process when its store and uplink fail', () => {
 
   /** Deliveries central dropped as duplicates so far (QoS 1 is at least once; central de-duplicates by id). */
   async function centralDuplicates(): Promise<number> {
-    return ((await (await fetch(`${central!.httpUrl}/api/stats`)).json()) as { ingest: { duplicates: number } }).ingest.duplicates;
+    return ((await (await fetch(`${central!.httpUrl}/api/stats`, { headers: centralHeaders(central!) })).json()) as { ingest: { duplicates: number } }).ingest.duplicates;
   }
 
   async function centralState(site: string): Promise<{ alarms: string[] } | undefined> {
-    const response = await fetch(`${central!.httpUrl}/api/sites/${site}`);
+    const response = await fetch(`${central!.httpUrl}/api/sites/${site}`, { headers: centralHeaders(central!) });
     if (!response.ok) return undefined;
     return ((await response.json()) as { state: { alarms: string[] } | null }).state ?? undefined;
   }

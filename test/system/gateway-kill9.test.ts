@@ -14,6 +14,7 @@ import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
 import { freePort, startMosquitto } from '../helpers/mosquitto.js';
 import type { RunningMosquitto } from '../helpers/mosquitto.js';
+import { centralHeaders } from '../helpers/central-auth.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const SITE = 'town-central';
@@ -130,7 +131,7 @@ describe('gateway process killed with -9 while publishing', () => {
     let remote: string[] = [];
     await until(
       async () => {
-        const body = (await (await fetch(`${central!.httpUrl}/api/sites/${SITE}/events?limit=1000`)).json()) as { events: Array<{ event: { id: string } }> };
+        const body = (await (await fetch(`${central!.httpUrl}/api/sites/${SITE}/events?limit=1000`, { headers: centralHeaders(central!) })).json()) as { events: Array<{ event: { id: string } }> };
         remote = body.events.map((e) => e.event.id);
         return remote.length >= final.published;
       },

@@ -10,6 +10,7 @@ import { topics } from '../../policies/contract/index.js';
 import { startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
+import { centralHeaders } from '../helpers/central-auth.js';
 
 let broker: RunningMosquitto;
 let central: RunningCentral;
@@ -72,7 +73,7 @@ interface ApiBody {
 }
 
 async function api(path: string, init?: RequestInit): Promise<{ status: number; body: ApiBody }> {
-  const res = await fetch(`${central.httpUrl}${path}`, init);
+  const res = await fetch(`${central.httpUrl}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), ...centralHeaders(central) } });
   return { status: res.status, body: (await res.json()) as ApiBody };
 }
 
@@ -91,7 +92,7 @@ describe('mosquitto with TLS, passwords and a per-site ACL', () => {
     const cmd = await api('/api/sites/town/commands', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ command: 'lights-on', actor: 'alice' }),
+      body: JSON.stringify({ command: 'lights-on' }),
     });
     expect(cmd).toMatchObject({ status: 200, body: { ok: true } });
     expect(gw.executed.map((e) => e.cmd.command)).toEqual(['lights-on']);

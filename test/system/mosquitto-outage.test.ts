@@ -10,6 +10,7 @@ import { topics } from '../../policies/contract/index.js';
 import { startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
+import { centralHeaders } from '../helpers/central-auth.js';
 
 const TOTAL = 300;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -71,7 +72,7 @@ describe('broker outage', () => {
 
     let stored: Array<{ event: { inside: number; id: string } }> = [];
     for (let i = 0; i < 200; i++) {
-      stored = ((await (await fetch(`${central.httpUrl}/api/sites/town/events?limit=1000&type=occupancy`)).json()) as { events: typeof stored }).events;
+      stored = ((await (await fetch(`${central.httpUrl}/api/sites/town/events?limit=1000&type=occupancy`, { headers: centralHeaders(central) })).json()) as { events: typeof stored }).events;
       if (stored.length >= TOTAL) break;
       await new Promise((r) => setTimeout(r, 100));
     }

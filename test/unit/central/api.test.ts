@@ -29,129 +29,136 @@ const POLICY = {
 
 describe('central API', () => {
   it('GET /api/sites and /api/sites/:site show the tile data', async () => {
-    const { app } = await withData();
-    const all = await app.inject('/api/sites');
+    const { api } = await withData();
+    const all = await api('/api/sites');
     expect(all.statusCode).toBe(200);
     expect(all.json()).toEqual({
       sites: [expect.objectContaining({ id: 'town', online: true, since: '2025-06-02T08:00:00.000Z', state: expect.objectContaining({ mode: 'open-access' }) })],
     });
-    const one = await app.inject('/api/sites/town');
+    const one = await api('/api/sites/town');
     expect(one.json()).toMatchObject({ id: 'town', state: { occupancy: { inside: 3, capacity: 40 } } });
-    expect((await app.inject('/api/sites/nowhere')).statusCode).toBe(404);
-    const bad = await app.inject('/api/sites/Not%20A%20Site');
+    expect((await api('/api/sites/nowhere')).statusCode).toBe(404);
+    const bad = await api('/api/sites/Not%20A%20Site');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual([expect.stringMatching(/^params\.site: must be lower case/)]);
   });
 
   it('GET /api/sites/:site/events lists newest first, filters by type, names a bad limit', async () => {
-    const { app } = await withData();
-    const res = await app.inject('/api/sites/town/events?limit=10');
+    const { api } = await withData();
+    const res = await api('/api/sites/town/events?limit=10');
     expect(res.json().events.map((e: { event: { type: string } }) => e.event.type)).toEqual(['access', 'occupancy']);
-    const only = await app.inject('/api/sites/town/events?type=occupancy');
+    const only = await api('/api/sites/town/events?type=occupancy');
     expect(only.json().events).toHaveLength(1);
     // Any type, also one a newer gateway sends and this central does not know: there are none of it here.
-    expect((await app.inject('/api/sites/town/events?type=output')).json()).toEqual({ events: [] });
-    const bad = await app.inject('/api/sites/town/events?limit=5000&type=Not%20A%20Type');
+    expect((await api('/api/sites/town/events?type=output')).json()).toEqual({ events: [] });
+    const bad = await api('/api/sites/town/events?limit=5000&type=Not%20A%20Type');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual([expect.stringMatching(/^query\.limit: must be at most 1000/), expect.stringMatching(/^query\.type: must be a name/)]);
   });
 
   it('GET /api/sites/:site/occupancy gives today by default, and refuses a bad range', async () => {
-    const { app } = await withData();
-    const res = await app.inject('/api/sites/town/occupancy');
+    const { api } = await withData();
+    const res = await api('/api/sites/town/occupancy');
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ from: '2025-06-01T23:00:00.000Z', to: '2025-06-02T09:30:00.000Z' });
     expect(res.json().samples.map((s: { inside: number }) => s.inside)).toEqual([3]);
-    const bad = await app.inject('/api/sites/town/occupancy?from=yesterday');
+    const bad = await api('/api/sites/town/occupancy?from=yesterday');
     expect(bad.json()).toMatchObject({ errors: [expect.stringMatching(/^query\.from: must be an ISO 8601/)] });
-    const backwards = await app.inject('/api/sites/town/occupancy?from=2025-06-02T10:00:00Z&to=2025-06-02T09:00:00Z');
+    const backwards = await api('/api/sites/town/occupancy?from=2025-06-02T10:00:00Z&to=2025-06-02T09:00:00Z');
     expect(backwards.statusCode).toBe(400);
   });
 
   it('PUT /api/sites/:site/policy validates, publishes retained, and refuses a bad or older document', async () => {
-    const { app, link, store } = await withData();
-    const ok = await app.inject({ method: 'PUT', url: '/api/sites/town/policy', payload: POLICY });
+    const { api, link, store } = await withData();
+    const ok = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: POLICY });
     expect(ok.statusCode).toBe(202);
     expect(ok.json()).toEqual({ published: true, site: 'town', version: 5 });
     expect(link.policies).toEqual([{ site: 'town', doc: expect.objectContaining({ version: 5 }) }]);
-    expect((await app.inject('/api/sites/town/policy')).json()).toMatchObject({ version: 5, doc: { site: 'town' } });
+    expect((await api('/api/sites/town/policy')).json()).toMatchObject({ version: 5, doc: { site: 'town' } });
     expect(store.policy('town')?.version).toBe(5);
 
     const badWindow = structuredClone(POLICY) as typeof POLICY;
     badWindow.version = 6;
     badWindow.schedule.weekly.mon[1]!.to = '16:00';
-    const bad = await app.inject({ method: 'PUT', url: '/api/sites/town/policy', payload: badWindow });
+    const bad = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: badWindow });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual(['schedule.weekly.mon[1].to: must be after from']);
 
-    const older = await app.inject({ method: 'PUT', url: '/api/sites/town/policy', payload: POLICY });
+    const older = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: POLICY });
     expect(older.json().errors).toEqual(['version: must be greater than the published version 5']);
-    const other = await app.inject({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 9, site: 'village' } });
+    const other = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 9, site: 'village' } });
     expect(other.json().errors).toEqual(['site: must be "town"']);
-    const typo = await app.inject({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 9, sheduel: {} } });
+    const typo = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 9, sheduel: {} } });
     expect(typo.json().errors).toEqual(['sheduel: unknown key']);
     expect(link.policies).toHaveLength(1);
-    expect((await app.inject('/api/sites/village/policy')).statusCode).toBe(404);
+    expect((await api('/api/sites/village/policy')).statusCode).toBe(404);
 
     link.connected = false;
-    const down = await app.inject({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 10 } });
+    const down = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 10 } });
     expect(down.statusCode).toBe(503);
   });
 
   it('POST /api/sites/:site/commands answers with the branch reply, 504 on timeout, 400 naming the field', async () => {
-    const { app, link, store } = await withData();
-    const ok = await app.inject({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock', actor: 'alice' } });
+    const { api, link, store } = await withData();
+    const ok = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock' } });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ ok: true });
     link.answer = 'refuse';
-    const refused = await app.inject({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'lockdown-off', actor: 'alice' } });
+    const refused = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'lockdown-off' } });
     expect(refused.json()).toMatchObject({ ok: false, error: 'not in lockdown' });
     link.answer = 'timeout';
-    const late = await app.inject({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'lock', actor: 'alice' } });
+    const late = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'lock' } });
     expect(late.statusCode).toBe(504);
     expect(store.commands('town', 10).map((c) => c.result)).toEqual(expect.arrayContaining(['ok', 'refused: not in lockdown', 'timeout']));
 
-    const bad = await app.inject({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'open-everything', actor: '' } });
+    const bad = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'open-everything' } });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().errors).toEqual([expect.stringMatching(/^command: must be one of "unlock"/), expect.stringMatching(/^actor: must be at least 1/)]);
-    const noText = await app.inject({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'announce', actor: 'bob' } });
+    expect(bad.json().errors).toEqual([expect.stringMatching(/^command: must be one of "unlock"/)]);
+    // Who asks is who signed in: a body naming someone else is refused, not believed.
+    const claimed = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock', actor: 'the-director' } });
+    expect(claimed.statusCode).toBe(400);
+    expect(claimed.json().errors).toEqual(['actor: unknown key']);
+    const noText = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'announce' } });
     expect(noText.json().errors).toEqual(['text: required with announce']);
-    const notJson = await app.inject({ method: 'POST', url: '/api/sites/town/commands', headers: { 'content-type': 'application/json' }, payload: '{"command":' });
+    const notJson = await api({ method: 'POST', url: '/api/sites/town/commands', headers: { 'content-type': 'application/json' }, payload: '{"command":' });
     expect(notJson.statusCode).toBe(400);
-    const unknownSite = await app.inject({ method: 'POST', url: '/api/sites/nowhere/commands', payload: { command: 'lock', actor: 'alice' } });
+    const unknownSite = await api({ method: 'POST', url: '/api/sites/nowhere/commands', payload: { command: 'lock' } });
     expect(unknownSite.statusCode).toBe(404);
     expect(link.commands).toHaveLength(3);
+    expect(link.commands.map((c) => c.actor)).toEqual([expect.stringMatching(/^token:test-administrator-\d+$/), expect.any(String), expect.any(String)]);
   });
 
   it('GET /api/figures/* give JSON and CSV, and name bad dates', async () => {
-    const { app } = await withData();
-    const visits = await app.inject('/api/figures/visits?from=2025-06-01&to=2025-06-02');
+    const { api } = await withData();
+    const visits = await api('/api/figures/visits?from=2025-06-01&to=2025-06-02');
     expect(visits.json()).toEqual({
       from: '2025-06-01',
       to: '2025-06-02',
       timezone: 'Europe/London',
       rows: [{ site: 'town', period: '2025-06-02', staffed: 0, openAccess: 0, other: 1, total: 1 }],
     });
-    const csv = await app.inject('/api/figures/refusals?format=csv');
+    const csv = await api('/api/figures/refusals?format=csv');
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toBe('attachment; filename="refusals-2025-05-27-2025-06-02.csv"');
     expect(csv.body).toBe('site,reason,count\r\ntown,expired,1\r\n');
-    const hourly = await app.inject('/api/figures/visits?by=hour&format=csv');
+    const hourly = await api('/api/figures/visits?by=hour&format=csv');
     expect(hourly.body).toBe('site,period,staffed,openAccess,other,total\r\ntown,2025-06-02T10,0,0,1,1\r\n');
-    const bad = await app.inject('/api/figures/visits?from=2025-06-05&to=2025-06-01&by=week');
+    const bad = await api('/api/figures/visits?from=2025-06-05&to=2025-06-01&by=week');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual([expect.stringMatching(/^query\.by: must be one of "day", "hour"/)]);
-    const backwards = await app.inject('/api/figures/refusals?from=2025-06-05&to=2025-06-01');
+    const backwards = await api('/api/figures/refusals?from=2025-06-05&to=2025-06-01');
     expect(backwards.json().errors).toEqual(['query.to: must not be before from']);
   });
 
   it('GET /api/stats, /api/health and the OpenAPI document', async () => {
-    const { app, publish } = await withData();
+    const { api, app, publish } = await withData();
     publish('town', 'events', 'garbage');
-    const stats = await app.inject('/api/stats');
+    const stats = await api('/api/stats');
     expect(stats.json()).toMatchObject({ mqttConnected: true, events: 2, ingest: { rejected: 1, lastRejections: [{ topic: 'oa/v1/sites/town/events' }] } });
-    expect((await app.inject('/api/health')).json()).toEqual({ ok: true, mqttConnected: true });
-    const doc = (await app.inject('/api/openapi.json')).json();
+    // Health is public and says only that central answers; the link's state is in the stats, behind a sign-in.
+    const health = await app.inject('/api/health');
+    expect(health.json()).toEqual({ ok: true });
+    const doc = (await api('/api/openapi.json')).json();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
@@ -173,10 +180,13 @@ describe('central API', () => {
   it('serves the pages and the chart library from the box (no CDN)', async () => {
     current = await centralApp();
     const { app } = current;
+    // The pages and their files are public (no data in them); their scripts sign in first.
     for (const [url, type] of [
       ['/', 'text/html'],
       ['/sites/town', 'text/html'],
       ['/figures', 'text/html'],
+      ['/audit', 'text/html'],
+      ['/login', 'text/html'],
       ['/static/dashboard.js', 'javascript'],
       ['/vendor/uplot/uPlot.esm.js', 'javascript'],
       ['/vendor/uplot/uPlot.min.css', 'text/css'],

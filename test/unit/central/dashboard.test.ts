@@ -64,10 +64,10 @@ describe('dashboard names', () => {
   });
 
   it("draws the tile of a newer gateway's state: known alarms by label, unknown ones and an unknown mode by name", async () => {
-    const { publish, app, store } = await centralApp();
+    const { publish, app, store, api } = await centralApp();
     try {
       publish('town', 'state', { ...stateFixture(), v: CONTRACT_MINOR + 1, mode: 'quiet-hours', alarms: ['fire', 'smoke-detected'], solar: { watts: 1 } });
-      const site = (await app.inject('/api/sites/town')).json();
+      const site = (await api('/api/sites/town')).json();
       const texts = common.renderTile(site, { now: new Date('2025-06-02T09:30:00.000Z') }).texts();
       expect(texts).toEqual(expect.arrayContaining(['Fire alarm', 'Unknown alarm: smoke-detected', expect.stringMatching(/^Unknown mode: quiet-hours until /)]));
       expect(texts).toContain(`Gateway speaks contract 1.${CONTRACT_MINOR + 1}: update central to name everything it sends.`);

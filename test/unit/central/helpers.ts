@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
+import type { InjectOptions } from 'fastify';
+import { oidcRoutes } from '../../../central/auth/oidc.js';
+import { CentralAuth } from '../../../central/auth/service.js';
 import { CentralBus } from '../../../central/bus.js';
+import { parseCentralConfig } from '../../../central/config.js';
 import { buildHttp } from '../../../central/http/server.js';
 import { Ingest } from '../../../central/ingest.js';
 import type { CommandOutcome } from '../../../central/link.js';
 import { NotConnectedError } from '../../../central/link.js';
 import { CentralStore } from '../../../central/store.js';
 import { topics } from '../../../policies/contract/index.js';
+import { TEST_SCRYPT, tokenHeaders } from '../../helpers/central-auth.js';
 
 export class FakeLink {
   connected = true;
@@ -28,20 +33,30 @@ export class FakeLink {
   }
 }
 
-export function centralParts(now = new Date('2025-06-02T09:30:00.000Z')) {
+export function centralParts(now = new Date('2025-06-02T09:30:00.000Z'), logs?: string[]) {
   const clock = { now: () => now, set: (d: Date) => (now = d) };
   const store = new CentralStore(':memory:');
   const bus = new CentralBus();
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  // `logs` collects every line central writes (at debug), for tests that read what it logs.
+  const logger = logs === undefined ? pino({ level: process.env.LOG_LEVEL ?? 'silent' }) : pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const ingest = new Ingest({ prefix: 'oa/v1', store, bus, clock, logger });
   const publish = (site: string, kind: Exclude<keyof ReturnType<typeof topics>, 'root'>, payload: unknown, retain = false): void =>
     ingest.handle({ topic: topics('oa/v1', site)[kind], payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)), retain });
   return { clock, store, bus, logger, ingest, publish };
 }
 
-export async function centralApp(now?: Date) {
-  const parts = centralParts(now);
+/** Central's HTTP side on a memory store. `api` calls it as an administrator (an API token); `app` with nothing. */
+export async function centralApp(now?: Date, config: Parameters<typeof parseCentralConfig>[0] = {}, options: { logs?: string[] } = {}) {
+  const parts = centralParts(now, options.logs);
   const link = new FakeLink();
-  const app = await buildHttp({ ...parts, link, timezone: 'Europe/London' });
-  return { ...parts, link, app };
+  const parsed = parseCentralConfig(config);
+  const auth = new CentralAuth({ db: parts.store.db, clock: parts.clock, config: parsed.auth, cookieSecure: parsed.http.cookieSecure, logger: parts.logger, scrypt: TEST_SCRYPT });
+  const oidc = parsed.oidc && { label: parsed.oidc.label, routes: oidcRoutes({ config: parsed.oidc, startSession: auth.startSession, logger: parts.logger, clock: parts.clock }) };
+  const { app, inventory } = await buildHttp({ ...parts, link, timezone: 'Europe/London', auth, trustProxy: parsed.http.trustProxy, allowedHosts: parsed.http.allowedHosts, oidc });
+  const admin = tokenHeaders(auth, 'administrator');
+  const api = (options: string | InjectOptions) => {
+    const o = typeof options === 'string' ? { url: options } : options;
+    return app.inject({ ...o, headers: { ...admin, ...(o.headers ?? {}) } });
+  };
+  return { ...parts, link, app, inventory, auth, api };
 }

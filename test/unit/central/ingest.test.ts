@@ -73,7 +73,7 @@ describe('central ingest', () => {
   });
 
   it("stores a newer gateway's state with an alarm, a mode and a field it does not know, and shows them as unknown", async () => {
-    const { publish, ingest, store, app } = await centralApp();
+    const { publish, ingest, store, app, api } = await centralApp();
     try {
       const newer = {
         ...stateFixture(),
@@ -88,14 +88,14 @@ describe('central ingest', () => {
       expect(state).toMatchObject({ mode: 'quiet-hours', alarms: ['fire', 'smoke-detected'], v: CONTRACT_MINOR + 1 });
       expect(state).not.toHaveProperty('solar');
 
-      const tile = (await app.inject('/api/sites/town')).json();
+      const tile = (await api('/api/sites/town')).json();
       expect(tile).toMatchObject({
         id: 'town',
         contract: `1.${CONTRACT_MINOR + 1}`,
         unknown: { alarm: ['smoke-detected'], mode: ['quiet-hours'] },
         state: { alarms: ['fire', 'smoke-detected'], mode: 'quiet-hours' },
       });
-      expect((await app.inject('/api/sites')).json().sites).toEqual([tile]);
+      expect((await api('/api/sites')).json().sites).toEqual([tile]);
     } finally {
       await app.close();
       store.close();
@@ -103,7 +103,7 @@ describe('central ingest', () => {
   });
 
   it("takes a 1.0 gateway's messages, without `v`, as 1.0", async () => {
-    const { publish, ingest, store, app } = await centralApp();
+    const { publish, ingest, store, app, api } = await centralApp();
     try {
       publish('town', 'availability', { state: 'online', at: AT }, true);
       publish('town', 'state', stateFixture({ alarms: ['fire'] }));
@@ -111,7 +111,7 @@ describe('central ingest', () => {
       publish('town', 'commandReply', { ok: true });
       expect(ingest.stats).toMatchObject({ received: 4, rejected: 0 });
       expect(store.eventCount()).toBe(1);
-      expect((await app.inject('/api/sites/town')).json()).toMatchObject({ online: true, contract: '1.0', unknown: {}, state: { alarms: ['fire'] } });
+      expect((await api('/api/sites/town')).json()).toMatchObject({ online: true, contract: '1.0', unknown: {}, state: { alarms: ['fire'] } });
     } finally {
       await app.close();
       store.close();

@@ -3,15 +3,16 @@
 import { get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { tokenHeaders } from '../../helpers/central-auth.js';
 import { centralApp } from './helpers.js';
 
 describe('central with a dashboard open', () => {
   it('closes its HTTP server without waiting for the browser to leave', async () => {
-    const { app } = await centralApp();
+    const { app, auth } = await centralApp();
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
     const streaming = await new Promise<{ status: number | undefined; ended: Promise<void> }>((resolve, reject) => {
-      const request = get({ host: '127.0.0.1', port, path: '/api/live' }, (response) => {
+      const request = get({ host: '127.0.0.1', port, path: '/api/live', headers: tokenHeaders(auth, 'viewer') }, (response) => {
         const ended = new Promise<void>((done) => {
           response.on('close', () => done());
           response.resume();

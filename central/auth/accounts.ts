@@ -1,0 +1,154 @@
+// Central's accounts: local ones with a password (scrypt), and the people single sign-on has let in (no password;
+// their role comes from the provider's claims at each sign-in). Administrators manage them; there is always at
+// least one administrator once one exists, so nobody locks central out of itself from the dashboard.
+import { randomBytes } from 'node:crypto';
+import { HashSlots } from '../../kit/auth/hash-slots.js';
+import { hashPassword, spendVerifyTime, verifyPassword, type ScryptParams } from '../../kit/auth/passwords.js';
+import type { AuthStore, UserRow, UserSource } from './auth-store.js';
+import type { Role } from './identity.js';
+
+export interface CentralUser {
+  username: string;
+  role: Role;
+  source: UserSource;
+  createdAt: string;
+  passwordChangedAt: string | null;
+  lastLoginAt: string | null;
+}
+
+export class AccountError extends Error {
+  constructor(
+    message: string,
+    /** 404: no such account; 409: refused because of the accounts there are. */
+    readonly status: 404 | 409,
+  ) {
+    super(message);
+    this.name = 'AccountError';
+  }
+}
+
+/** Too many sign-ins are being checked at once: refused before hashing (a 503). */
+export class HashingBusyError extends Error {
+  constructor() {
+    super('too many sign-ins are being checked at once: try again in a moment');
+    this.name = 'HashingBusyError';
+  }
+}
+
+function publicUser(row: UserRow): CentralUser {
+  return { username: row.username, role: row.role, source: row.source, createdAt: row.createdAt, passwordChangedAt: row.passwordChangedAt, lastLoginAt: row.lastLoginAt };
+}
+
+/** 20 characters from a 32-letter alphabet: 100 bits, readable aloud (no 0/O, 1/l). */
+export function generatePassword(): string {
+  const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
+  return [...randomBytes(20)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+export class CentralAccounts {
+  constructor(
+    private readonly store: AuthStore,
+    private readonly clock: { now(): Date },
+    /** Password hashing, bounded: a flood of sign-ins queues a few and refuses the rest (kit/auth/hash-slots.ts). */
+    private readonly slots: HashSlots = new HashSlots({ concurrent: 2, queued: 16 }),
+    private readonly scrypt?: ScryptParams,
+  ) {}
+
+  list(): CentralUser[] {
+    return this.store.users().map(publicUser);
+  }
+
+  get(username: string): CentralUser | undefined {
+    const row = this.store.user(username);
+    return row === undefined ? undefined : publicUser(row);
+  }
+
+  async add(username: string, role: Role, password: string): Promise<CentralUser> {
+    if (this.store.user(username) !== undefined) throw new AccountError(`username: "${username}" already has an account`, 409);
+    const hash = await this.hash(password);
+    try {
+      this.store.insertUser({ username, role, source: 'local', passwordHash: hash, at: this.clock.now() });
+    } catch (error) {
+      // Added by someone else while the password was being hashed.
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new AccountError(`username: "${username}" already has an account`, 409);
+      throw error;
+    }
+    return this.get(username)!;
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    const user = this.store.user(username);
+    if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
+    if (user.source !== 'local') throw new AccountError(`${username} signs in with single sign-on and has no password here`, 409);
+    this.store.setPassword(username, await this.hash(password), this.clock.now());
+  }
+
+  /** The old and the new role; the caller ends the account's sessions when the role went down. */
+  setRole(username: string, role: Role): { before: Role; user: CentralUser } {
+    return this.store.db.transaction(() => {
+      const user = this.store.user(username);
+      if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
+      if (user.role === 'administrator' && role !== 'administrator' && this.store.administrators() <= 1) {
+        throw new AccountError(`role: ${username} is the only administrator; make someone else an administrator first`, 409);
+      }
+      this.store.setRole(username, role);
+      return { before: user.role, user: this.get(username)! };
+    })();
+  }
+
+  /** Removes the account and ends its sessions at once. */
+  remove(username: string): void {
+    this.store.db.transaction(() => {
+      const user = this.store.user(username);
+      if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
+      if (user.role === 'administrator' && this.store.administrators() <= 1) {
+        throw new AccountError(`${username} is the only administrator and cannot be removed; make someone else an administrator first`, 409);
+      }
+      this.store.deleteUser(username);
+    })();
+  }
+
+  /**
+   * The local account when the password is right; undefined otherwise, in about the same time either way (an
+   * unknown name, or a single sign-on account, costs a hash too). HashingBusyError when the slots are full.
+   */
+  async verify(username: string | undefined, password: string): Promise<CentralUser | undefined> {
+    const outcome = await this.slots.run(async () => {
+      const row = username === undefined ? undefined : this.store.user(username);
+      if (row === undefined || row.passwordHash === null) {
+        await spendVerifyTime(password);
+        return undefined;
+      }
+      if (!(await verifyPassword(password, row.passwordHash))) return undefined;
+      // Read again: the account may have been removed or changed while the hash was computed.
+      const now = this.store.user(row.username);
+      return now === undefined || now.passwordHash !== row.passwordHash ? undefined : publicUser(now);
+    });
+    if (!outcome.ok) throw new HashingBusyError();
+    return outcome.value;
+  }
+
+  /**
+   * Someone the OpenID provider vouched for, with the role its claims give: their account is made or brought up to
+   * date. A local account of the same name is never taken over by a provider's claim.
+   */
+  fromProvider(username: string, role: Role): CentralUser {
+    return this.store.db.transaction(() => {
+      const row = this.store.user(username);
+      if (row === undefined) this.store.insertUser({ username, role, source: 'oidc', passwordHash: null, at: this.clock.now() });
+      else if (row.source !== 'oidc') throw new AccountError(`"${username}" is a local account at central: single sign-on cannot sign in as it`, 409);
+      else if (row.role !== role) this.store.setRole(username, role);
+      return this.get(username)!;
+    })();
+  }
+
+  recordLogin(username: string): void {
+    this.store.recordLogin(username, this.clock.now());
+  }
+
+  private async hash(password: string): Promise<string> {
+    const outcome = await this.slots.run(() => hashPassword(password, this.scrypt));
+    if (!outcome.ok) throw new HashingBusyError();
+    return outcome.value;
+  }
+}

@@ -5,14 +5,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAlerts, type Alerts } from '../../central/alerts/alerts.js';
+import { parseAlertChannelsConfig } from '../../central/alerts/channels-config.js';
+import { createAlertChannels } from '../../central/alerts/channels/create.js';
+import { createIncidentOutbox } from '../../central/alerts/outbox-sink.js';
 import { CentralBus } from '../../central/bus.js';
 import { Ingest } from '../../central/ingest.js';
 import { CentralStore } from '../../central/store.js';
 import { topics } from '../../policies/contract/index.js';
 import { eventId } from '../unit/contract/fixtures.js';
 import { rulesInput, TableSink } from '../unit/alerts/helpers.js';
+import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
 
 // Monday 2 June 2025, 22:00 BST: Carol is on call.
 const T0 = new Date('2025-06-02T21:00:00.000Z');
@@ -20,15 +24,14 @@ const MINUTE = 60_000;
 const PREFIX = 'https://central.example.org/ack/';
 
 let dir: string;
-let running: Array<() => void> = [];
+let running: Array<() => void | Promise<void>> = [];
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: T0 });
   dir = mkdtempSync(join(tmpdir(), 'oag-alerts-'));
 });
 
-afterEach(() => {
-  for (const stop of running.splice(0).reverse()) stop();
+afterEach(async () => {
+  for (const stop of running.splice(0).reverse()) await stop();
   vi.useRealTimers();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -63,6 +66,10 @@ const minutes = (n: number): Promise<void> => vi.advanceTimersByTimeAsync(n * MI
 const tokenOf = (url: string | undefined): string => (url ?? '').slice(PREFIX.length);
 
 describe('alarms at a branch become incidents that reach a person', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: T0 });
+  });
+
   it('a fire: the on-call person at once, the next contact after 15 min, acknowledged by link, cleared by the branch', async () => {
     const c = startCentral();
     expect(c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() }).ok).toBe(true);
@@ -157,5 +164,128 @@ describe('alarms at a branch become incidents that reach a person', () => {
     c.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
     await vi.advanceTimersByTimeAsync(0);
     expect(c.sink.summary()).toEqual(['Carol sms 0.0']);
+  });
+});
+
+describe('…through the outbox to a mail server', () => {
+  let smtp: SmtpSink;
+
+  beforeAll(async () => {
+    smtp = await SmtpSink.start();
+  });
+
+  afterAll(async () => {
+    await smtp.close();
+  });
+
+  /** Carol on call tonight, Bob behind her, both by e-mail only. */
+  const emailRules = () =>
+    rulesInput({
+      contacts: [
+        { name: 'Carol', email: 'carol@example.org' },
+        { name: 'Bob', email: 'bob@example.org' },
+      ],
+      rotas: { primary: { shifts: [{ days: ['mon'], from: '20:00', to: '08:00', contact: 'Carol' }] } },
+      regions: {},
+      rules: [{ id: 'fire', alarms: ['fire'], steps: [{ afterMinutes: 0, onCall: 'primary' }, { afterMinutes: 15, contacts: ['Bob'] }] }],
+    });
+
+  /** Central with its alerting and outbox as main.ts puts them together, on a clock the test moves. */
+  async function centralWithMail() {
+    await smtp.up();
+    smtp.messages.length = 0;
+    let now = T0;
+    const clock = { now: () => now };
+    const store = new CentralStore(join(dir, 'central.sqlite'));
+    const bus = new CentralBus();
+    const logger = pino({ level: 'silent' });
+    const ingest = new Ingest({ prefix: 'oa/v1', store, bus, clock, logger });
+    // Escalation runs on kicks and on the test's own ticks, not on the interval.
+    const alerts = createAlerts({ db: store.db, timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 3_600_000 });
+    const channels = createAlertChannels(
+      parseAlertChannelsConfig({
+        channels: { email: { type: 'email', host: '127.0.0.1', port: smtp.port, caFile: writeTestCaFile(dir), from: 'alarms@library.example.org', timeoutMs: 5000 } },
+      }),
+      { clock },
+    );
+    const io = createIncidentOutbox({
+      db: store.db,
+      channels: channels.byName,
+      clock,
+      logger,
+      config: { baseDelayMs: 100, maxDelayMs: 100, jitter: 0, failuresBeforeUnhealthy: 1 },
+      reports: alerts.incidents,
+      links: alerts.links,
+      changes: alerts.incidents,
+      severityOf: (id) => alerts.incidents.get(id)?.severity,
+    });
+    io.outbox.start();
+    const scheduler = alerts.start(io.sink);
+    const unfollow = alerts.follow({ bus, site: (id) => store.site(id) });
+    expect(alerts.rules.save(emailRules(), { actor: 'admin:ann', at: now }).ok).toBe(true);
+    running.push(async () => {
+      unfollow();
+      alerts.stop();
+      await io.stop();
+      await channels.close();
+      store.close();
+    });
+    const alarm = (site: string, name: string, state: 'raised' | 'cleared'): void => {
+      const payload = { id: eventId(now.getTime()), at: now.toISOString(), site, type: 'alarm', alarm: name, state, severity: 'critical' };
+      ingest.handle({ topic: topics('oa/v1', site).events, payload: Buffer.from(JSON.stringify(payload)), retain: false });
+    };
+    /** Moves the clock on in small steps while waiting for `done` (the outbox's retries are due by this clock). */
+    const until = async (done: () => boolean): Promise<void> => {
+      for (let i = 0; i < 500 && !done(); i++) {
+        now = new Date(now.getTime() + 200);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(done()).toBe(true);
+    };
+    return { store, alerts, io, scheduler, alarm, until, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
+  }
+
+  it('the on-call person gets an e-mail whose one-time link acknowledges; the next contact is then not paged', async () => {
+    const c = await centralWithMail();
+    c.alarm('riverside', 'fire', 'raised');
+    await smtp.waitFor(1);
+    await c.io.outbox.idle();
+    const [mail] = smtp.messages;
+    expect(mail?.to).toEqual(['carol@example.org']);
+    expect(mail?.subject).toBe('[CRITICAL] fire at riverside');
+    const link = /https:\/\/central\.example\.org\/ack\/[A-Za-z0-9_-]{43}/.exec(mail?.text ?? '')?.[0];
+    expect(link).toBeDefined();
+    const [incident] = c.alerts.incidents.open();
+    expect(c.alerts.incidents.get(incident!.id)?.history.map((h) => h.kind)).toEqual(['raised', 'notified', 'delivered']);
+
+    // The link is in the e-mail only: no table of central's database holds it.
+    const tables = c.store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
+    const token = tokenOf(link);
+    for (const { name } of tables) expect(JSON.stringify(c.store.db.prepare(`SELECT * FROM "${name}"`).all())).not.toContain(token);
+
+    expect(c.alerts.links.acknowledge(token, { note: 'on my way' }, new Date(T0.getTime() + 60_000))).toMatchObject({
+      ok: true,
+      incident: { acknowledged: { by: 'contact:Carol', note: 'on my way' } },
+    });
+    c.advance(16 * MINUTE);
+    c.scheduler.tick();
+    await c.io.outbox.idle();
+    expect(smtp.messages.map((m) => m.to)).toEqual([['carol@example.org']]);
+  });
+
+  it('a mail server that is down is an incident at central; the message goes when it is back and the incident clears', async () => {
+    const c = await centralWithMail();
+    await smtp.down();
+    c.alarm('hill', 'fire', 'raised');
+    await c.until(() => c.alerts.incidents.open().some((i) => i.alarm === 'email-failed'));
+    const failed = c.alerts.incidents.open().find((i) => i.alarm === 'email-failed');
+    expect(failed).toMatchObject({ site: '(central)', severity: 'major', status: 'raised' });
+    // The fire is still there, waiting for its message.
+    expect(c.alerts.incidents.open().find((i) => i.alarm === 'fire')?.status).toBe('notified');
+
+    await smtp.up();
+    await c.until(() => smtp.messages.length === 1 && !c.alerts.incidents.open().some((i) => i.alarm === 'email-failed'));
+    expect(smtp.messages[0]?.to).toEqual(['carol@example.org']);
+    expect(c.alerts.incidents.get(failed!.id)).toMatchObject({ status: 'cleared', cleared: { by: 'central' } });
   });
 });

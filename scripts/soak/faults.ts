@@ -32,6 +32,8 @@ export interface FaultCounts {
 export interface FaultRig {
   broker: RunningMosquitto;
   centralUrl: string;
+  /** An API token's header: central answers nobody without one. */
+  centralAuth: Record<string, string>;
   centralStore: string;
   site: string;
   storePath: string;
@@ -214,7 +216,7 @@ export async function runFaults(
   for (const [person, n] of tapper.answered) if ((perPerson.get(person) ?? 0) < n) counts.unanswered += n - (perPerson.get(person) ?? 0);
   for (const [person, n] of perPerson) if (n > (tapper.sent.get(person) ?? 0)) counts.twice += n - (tapper.sent.get(person) ?? 0);
   counts.loggedNotStored = missingFrom(new Set(loggedEventIds(rig.logPath, rig.site)), stored).length;
-  const stats = (await (await fetch(`${rig.centralUrl}/api/stats`)).json()) as { ingest?: { duplicates?: number } };
+  const stats = (await (await fetch(`${rig.centralUrl}/api/stats`, { headers: rig.centralAuth })).json()) as { ingest?: { duplicates?: number } };
   counts.wireDuplicates = stats.ingest?.duplicates ?? 0;
   if (counts.lost > 0) counts.notes.push(`lost (first 5): ${missingFrom(stored, atCentral).slice(0, 5).join(', ')}`);
   if (counts.phantom > 0) counts.notes.push(`at central, not in the store (first 5): ${missingFrom(atCentral, stored).slice(0, 5).join(', ')}`);

@@ -64,31 +64,36 @@ export function withArticle(role: Role): string {
   return `${role === 'viewer' ? 'a' : 'an'} ${role}`;
 }
 
+type Identified = { ok: true; identity: Identity; session?: Session<Role> } | { ok: false; message: string; reason: string };
+
+/** Who the request's token or session cookie is, now; or why neither is any good. */
+export function identify(deps: { sessions: SessionStore<Role>; tokens: CentralTokens }, request: FastifyRequest): Identified {
+  const bearer = bearerToken(request);
+  if (bearer === 'malformed') return { ok: false, message: 'malformed API token: send Authorization: Bearer oag_…', reason: 'token-malformed' };
+  if (bearer !== undefined) {
+    const check = deps.tokens.check(bearer);
+    return check.ok ? { ok: true, identity: check.identity } : { ok: false, message: check.message, reason: `token-${check.reason}` };
+  }
+  const cookie = sessionCookie(request);
+  const session = deps.sessions.find(cookie);
+  if (session === undefined) {
+    return cookie === undefined
+      ? { ok: false, message: 'sign in first (a session cookie from /login, or an API token)', reason: 'no-credentials' }
+      : { ok: false, message: 'the session has ended or is not valid: sign in again', reason: 'session-invalid' };
+  }
+  return { ok: true, identity: identityOfSession(session), session };
+}
+
 export function makeGuard(deps: { sessions: SessionStore<Role>; tokens: CentralTokens }): (defaultRole: Role) => onRequestHookHandler {
   return (defaultRole) => async (request, reply) => {
     const needed = request.routeOptions.config.role ?? defaultRole;
-    let identity: Identity;
-    const bearer = bearerToken(request);
-    if (bearer === 'malformed') {
-      return refuse(request, reply, 401, 'malformed API token: send Authorization: Bearer oag_…', 'token-malformed');
-    } else if (bearer !== undefined) {
-      const check = deps.tokens.check(bearer);
-      if (!check.ok) return refuse(request, reply, 401, check.message, `token-${check.reason}`);
-      identity = check.identity;
-    } else {
-      const cookie = sessionCookie(request);
-      const session = deps.sessions.find(cookie);
-      if (session === undefined) {
-        return cookie === undefined
-          ? refuse(request, reply, 401, 'sign in first (a session cookie from /login, or an API token)', 'no-credentials')
-          : refuse(request, reply, 401, 'the session has ended or is not valid: sign in again', 'session-invalid');
-      }
-      if (!SAFE_METHODS.has(request.method)) {
-        const refused = changeRefused(request, session);
-        if (refused !== undefined) return refuse(request, reply, 403, refused.message, refused.reason);
-      }
-      identity = identityOfSession(session);
+    const who = identify(deps, request);
+    if (!who.ok) return refuse(request, reply, 401, who.message, who.reason);
+    if (who.session !== undefined && !SAFE_METHODS.has(request.method)) {
+      const refused = changeRefused(request, who.session);
+      if (refused !== undefined) return refuse(request, reply, 403, refused.message, refused.reason);
     }
+    const { identity } = who;
     if (!hasRole(identity.role, needed)) {
       return refuse(request, reply, 403, `needs the ${needed} role; ${actorOf(identity)} is ${withArticle(identity.role)}`, 'role');
     }

@@ -10,7 +10,7 @@ import type { CentralConfig } from '../config.js';
 import { AccountError, CentralAccounts } from './accounts.js';
 import { CentralAudit } from './audit.js';
 import { AuthStore, SESSION_TABLES } from './auth-store.js';
-import { makeGuard, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './guard.js';
+import { identify, makeGuard, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './guard.js';
 import type { Role, StartSession } from './identity.js';
 import { LoginLimiter } from './login-limit.js';
 import { UsernameSchema } from './schemas.js';
@@ -118,6 +118,14 @@ export class CentralAuth {
   clearCookies(reply: FastifyReply): void {
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.clearCookie(SECURE_SESSION_COOKIE, { path: '/', secure: true });
+  }
+
+  /**
+   * Whether what let this request in (its session or token) still would: for a request that lasts, the live stream,
+   * which must end when its session does (signed out, account removed or demoted, token revoked or expired).
+   */
+  stillSignedIn(request: FastifyRequest): boolean {
+    return identify({ sessions: this.sessions, tokens: this.tokens }, request).ok;
   }
 
   /** Ends every session of an account at once (removed, demoted, password reset). */

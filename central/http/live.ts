@@ -9,6 +9,8 @@ import { siteSummary } from './summary.js';
 import { docs, zodValidate } from './zod-route.js';
 
 const HEARTBEAT_MS = 15_000;
+/** How soon a stream ends after the session or token that opened it does. */
+const RECHECK_MS = 5_000;
 const LiveQuerySchema = z.strictObject({ site: SiteIdSchema.optional() });
 
 export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
@@ -55,10 +57,17 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
           if (only !== undefined && event.site === only) send('event', event);
         };
         const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+        // A stream outlives the request that opened it: it ends when the session or token that opened it does.
+        const recheck = setInterval(() => {
+          if (deps.auth.stillSignedIn(request)) return;
+          send('signed-out', { message: 'the session has ended: sign in again' });
+          res.end();
+        }, RECHECK_MS);
         deps.bus.on('site', onSite);
         deps.bus.on('event', onEvent);
         request.raw.on('close', () => {
           clearInterval(heartbeat);
+          clearInterval(recheck);
           if (flush) clearImmediate(flush);
           deps.bus.off('site', onSite);
           deps.bus.off('event', onEvent);

@@ -1,6 +1,6 @@
 /* global document, EventSource, setInterval, setTimeout, CSS */
 // All branches as tiles, kept live over server-sent events; which of them are behind on the member list.
-import { api, renderTile, setConn, signedIn } from './common.js';
+import { api, renderTile, setConn, signedIn, toLogin } from './common.js';
 
 const tiles = document.getElementById('tiles');
 const summary = document.getElementById('summary');
@@ -79,8 +79,13 @@ const source = new EventSource('/api/live');
 source.addEventListener('open', () => setConn(conn, true));
 source.addEventListener('error', () => {
   setConn(conn, false);
-  // An EventSource does not say why: a session that ended is found out here (and sends the browser to sign in).
-  void api('/auth/session');
+  // An EventSource does not say why: a session that ended is found out here, and the browser goes to sign in.
+  void api('/auth/session').then((res) => res.status === 401 && toLogin());
+});
+// Central ends the stream when the session ends (signed out elsewhere, account removed or demoted).
+source.addEventListener('signed-out', () => {
+  source.close();
+  toLogin();
 });
 source.addEventListener('sites', (e) => {
   tiles.replaceChildren();

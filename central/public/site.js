@@ -1,7 +1,7 @@
 /* global document, window, EventSource, ResizeObserver */
 // One branch: its tile, occupancy charts (uPlot, served from node_modules), recent events live, commands and policy.
 import uPlot from '/vendor/uplot/uPlot.esm.js';
-import { api, el, hasRole, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, setConn, signedIn, when } from './common.js';
+import { api, el, hasRole, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, setConn, signedIn, toLogin, when } from './common.js';
 
 const siteId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() ?? '');
 document.title = `${siteId} · Open Access central`;
@@ -205,7 +205,16 @@ publish.addEventListener('click', async () => {
 
 const source = new EventSource(`/api/live?site=${encodeURIComponent(siteId)}`);
 source.addEventListener('open', () => setConn(conn, true));
-source.addEventListener('error', () => setConn(conn, false));
+source.addEventListener('error', () => {
+  setConn(conn, false);
+  // An EventSource does not say why: a session that ended is found out here, and the browser goes to sign in.
+  void api('/auth/session').then((res) => res.status === 401 && toLogin());
+});
+// Central ends the stream when the session ends (signed out elsewhere, account removed or demoted).
+source.addEventListener('signed-out', () => {
+  source.close();
+  toLogin();
+});
 source.addEventListener('sites', (e) => {
   const [site] = JSON.parse(e.data);
   if (site) showSite(site);

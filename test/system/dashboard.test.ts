@@ -135,6 +135,17 @@ describe('dashboard', () => {
     expect(first.slice(1)).toEqual(['user:olivia', 'command', 'town', 'unlock: ok']);
     await page.screenshot({ path: screenshotPath('audit.png'), fullPage: true });
 
+    // Her sessions ended at central (an administrator removed or demoted her, say): the open dashboard notices
+    // through its live stream and goes to the sign-in page, and back to where it was once she signs in again.
+    await page.goto(central.httpUrl);
+    await expect.poll(() => page.locator('#conn').textContent()).toBe('Live');
+    central.auth.endSessions('olivia');
+    await page.waitForURL(/\/login\?next=%2F$/, { timeout: 15_000 });
+    await page.locator('#username').fill('olivia');
+    await page.locator('#password').fill(PASSWORD);
+    await page.locator('#submit').click();
+    await page.waitForURL(`${central.httpUrl}/`);
+
     // Signing out ends it: the dashboard is the sign-in page again.
     await page.locator('#who .signout').click();
     await page.waitForURL(/\/login$/);

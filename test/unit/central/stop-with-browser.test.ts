@@ -1,5 +1,5 @@
-// Central stops while a dashboard is open: its live stream never ends by itself, and a stop that waited for it
-// would end in systemd's SIGKILL.
+// A dashboard left open: its live stream never ends by itself, so central's stop must not wait for it (or systemd's
+// SIGKILL ends it), and the stream must end when the session or token that opened it does.
 import { get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -25,5 +25,28 @@ describe('central with a dashboard open', () => {
     await app.close();
     // The browser's stream was cut by the stop, not left hanging.
     await streaming.ended;
+  });
+});
+
+describe('a dashboard left open', () => {
+  it('has its live stream ended when the token or session that opened it ends', async () => {
+    const { app, auth } = await centralApp();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const { token, info } = auth.tokens.create({ name: 'wallboard', role: 'viewer', expiresDays: 1 }, 'test');
+    const stream = await new Promise<{ status: number | undefined; text: Promise<string> }>((resolve, reject) => {
+      const request = get({ host: '127.0.0.1', port, path: '/api/live', headers: { authorization: `Bearer ${token}` } }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => void (text += chunk));
+        resolve({ status: response.statusCode, text: new Promise((done) => response.on('close', () => done(text))) });
+      });
+      request.on('error', reject);
+    });
+    expect(stream.status).toBe(200);
+    auth.tokens.revoke(info.id, 'test');
+    // The stream says why and ends (within a few seconds), rather than feeding a revoked token for ever.
+    expect(await stream.text).toMatch(/event: signed-out\ndata: {"message":"the session has ended: sign in again"}\n\n$/);
+    await app.close();
   });
 });

@@ -5,6 +5,7 @@ import { DEFAULT_PREFIX } from '../policies/contract/topics.js';
 import { formatIssues } from '../policies/errors.js';
 import { readFileBytes } from '../kit/read-bounded.js';
 import { decodeUtf8, MAX_CONFIG_BYTES, parseYamlDocument } from '../policies/input-text.js';
+import { AlertChannelsConfigSchema, resolveAlertChannelPaths } from './alerts/channels-config.js';
 import { OidcConfigSchema } from './auth/oidc-config.js';
 import { CentralMembersConfigSchema } from './members/config.js';
 
@@ -73,6 +74,11 @@ export const CentralConfigSchema = z
           .default(false),
         /** `auto`: the session cookie is Secure when the request came over https; `always`: also when a proxy does TLS. */
         cookieSecure: z.enum(['auto', 'always']).default('auto'),
+        /**
+         * Central's address as people reach it (`https://central.example.org`), for links it sends out (an alarm
+         * e-mail's acknowledgement link). Default: oidc.publicUrl, else the address central listens on.
+         */
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
       })
       .prefault({}),
     /** Central's accounts, sessions and sign-in limits (docs/central.md, *Signing in*). */
@@ -108,6 +114,13 @@ export const CentralConfigSchema = z
     deploymentKeyFile: z.string().min(1).optional(),
     /** The member list: LMS import, versions, distribution (docs/members.md). */
     members: CentralMembersConfigSchema.prefault({}),
+    /** Alarms reaching people (docs/alerts.md): the channels, the outbox, and the acknowledgement links. */
+    alerts: AlertChannelsConfigSchema.extend({
+      /** How long the one-time link in an e-mail or SMS acknowledges. */
+      linkTtlMinutes: z.int().min(1).max(7 * 24 * 60).default(24 * 60),
+      /** How often escalation looks for what is due (tests and the bench shorten it). */
+      tickSeconds: z.int().min(1).max(300).default(15),
+    }).prefault({}),
     /** How long a command waits for the branch's answer before the API says 504. */
     commandTimeoutMs: z.int().min(100).max(120_000).default(5000),
     log: z
@@ -164,6 +177,7 @@ export function loadCentralConfig(path: string): CentralConfig {
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(base, config.store.path) },
     deploymentKeyFile: rel(config.deploymentKeyFile),
     oidc: config.oidc && { ...config.oidc, clientSecretFile: rel(config.oidc.clientSecretFile) },
+    alerts: { ...config.alerts, ...resolveAlertChannelPaths(config.alerts, base) },
     members: { ...config.members, watch: config.members.watch && { ...config.members.watch, folder: resolve(base, config.members.watch.folder) } },
     broker: config.broker && {
       ...config.broker,

@@ -3,6 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { ScryptParams } from '../kit/auth/passwords.js';
+import { startCentralAlerts, type CentralAlerts } from './alerts/central-alerts.js';
+import type { Timers } from './alerts/escalation.js';
+import type { OutboxTimer } from './alerts/outbox.js';
 import { oidcRoutes } from './auth/oidc.js';
 import { CentralAuth } from './auth/service.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
@@ -29,6 +32,8 @@ export interface RunningCentral {
   members: CentralMembers | null;
   /** Accounts, sessions, API tokens and the audit (the demo's administrator, tests' tokens). */
   auth: CentralAuth;
+  /** Incidents, rules, links and the outbox (docs/alerts.md). */
+  alerts: CentralAlerts;
   close(): Promise<void>;
 }
 
@@ -45,6 +50,8 @@ export async function startCentral(
     sessionClock?: { now(): Date };
     /** Tests may lower the password hashing cost. */
     scrypt?: ScryptParams;
+    /** Tests and the bench step escalation and the outbox on their own timers. */
+    alertTimers?: { escalation?: Timers; outbox?: OutboxTimer };
   },
 ): Promise<RunningCentral> {
   const { clock } = deps;
@@ -76,6 +83,23 @@ export async function startCentral(
     const brokerOptions = config.broker ?? { clientId: 'oag-central', protocolVersion: 4 as const, sessionExpirySeconds: 0 };
 
     const bus = new CentralBus();
+    // Before ingest starts, so that the first retained state of each branch is seen by it; the link address is known
+    // once central listens (port 0 in tests), hence a function.
+    let listeningUrl = '';
+    const publicUrl = config.http.publicUrl ?? config.oidc?.publicUrl;
+    const alerts = startCentralAlerts({
+      db: store.db,
+      config: config.alerts,
+      timezone: config.timezone,
+      publicUrl: () => publicUrl ?? listeningUrl,
+      clock,
+      logger,
+      bus,
+      site: (id) => store.site(id),
+      timers: deps.alertTimers?.escalation,
+      outboxTimer: deps.alertTimers?.outbox,
+    });
+    closers.push(() => alerts.close());
     const ingest = new Ingest({ prefix: config.prefix, store, bus, clock, logger });
     const link = new CentralLink({
       url: brokerUrl,
@@ -127,6 +151,7 @@ export async function startCentral(
       timezone: config.timezone,
       members,
       auth,
+      alerts,
       allowedHosts: config.http.allowedHosts ?? defaultAllowedHosts(config.http.host),
       trustProxy: config.http.trustProxy,
       // A pending sign-in at the provider lasts minutes of real time, like a session.
@@ -138,11 +163,18 @@ export async function startCentral(
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     const httpUrl = `http://${host}:${port}`;
+    listeningUrl = httpUrl;
 
     const purge = (): void => {
       const before = new Date(clock.now().getTime() - config.store.retentionDays * DAY_MS);
       store.purgeBefore(before);
       auth.audit.purgeBefore(before);
+      // Alerting's purge failing (a locked table) must not stop the rest.
+      try {
+        alerts.purgeBefore(before);
+      } catch (err) {
+        logger.error({ err }, 'alerts: purge failed');
+      }
     };
     purge();
     const purgeTimer = setInterval(purge, DAY_MS);
@@ -150,7 +182,7 @@ export async function startCentral(
     closers.push(() => clearInterval(purgeTimer));
 
     logger.info({ httpUrl, brokerUrl }, 'central started');
-    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, members, auth, close };
+    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, members, auth, alerts, close };
   } catch (err) {
     await close();
     throw err;

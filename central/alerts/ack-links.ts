@@ -53,7 +53,7 @@ function iso(ms: number): string {
 
 export interface AckLinkOptions {
   /** The link is this followed by the token, e.g. `https://central.example.org/ack/`. */
-  linkPrefix: string;
+  linkPrefix: string | (() => string);
   /** How long a link works (default 24 h). */
   ttlMs?: number;
 }
@@ -88,7 +88,9 @@ export class AckLinks implements AckLinkIssuer {
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     const expires = at.getTime() + this.ttlMs;
     this.q.insert.run(hashOf(token), incidentId, contact, at.getTime(), expires);
-    return { url: `${this.options.linkPrefix}${token}`, token, expiresAt: iso(expires) };
+    // A function when the address is known only once central listens (port 0).
+    const prefix = typeof this.options.linkPrefix === 'function' ? this.options.linkPrefix() : this.options.linkPrefix;
+    return { url: `${prefix}${token}`, token, expiresAt: iso(expires) };
   }
 
   attach(request: NotificationRequest, at: Date): NotificationRequest {

@@ -19,7 +19,7 @@ export interface AlertsDeps {
   clock: { now(): Date };
   logger: Pick<Logger, 'error' | 'info'>;
   /** Central's public address for the link page, followed by the token: `https://central.example.org/ack/`. */
-  linkPrefix: string;
+  linkPrefix: string | (() => string);
   linkTtlMs?: number;
   timers?: Timers;
   intervalMs?: number;

@@ -114,6 +114,10 @@ function prepare(db: Db) {
     byId: p<[number], IncidentRow>('SELECT * FROM alert_incidents WHERE id = ?'),
     openFor: p<[string, string], IncidentRow>('SELECT * FROM alert_incidents WHERE site = ? AND alarm = ? AND cleared_ms IS NULL'),
     open: p<[number], IncidentRow>('SELECT * FROM alert_incidents WHERE cleared_ms IS NULL ORDER BY opened_ms DESC, id DESC LIMIT ?'),
+    // A page of the list, newest first, before an id (paging); NULL leaves the filter out.
+    page: p<[{ openOnly: number; site: string | null; alarm: string | null; beforeId: number; limit: number }], IncidentRow>(`SELECT * FROM alert_incidents
+      WHERE (@openOnly = 0 OR cleared_ms IS NULL) AND (@site IS NULL OR site = @site) AND (@alarm IS NULL OR alarm = @alarm) AND id < @beforeId
+      ORDER BY id DESC LIMIT @limit`),
     awaiting: p<[], IncidentRow>(`SELECT * FROM alert_incidents WHERE cleared_ms IS NULL AND status IN ('raised', 'notified') ORDER BY opened_ms, id`),
     setSeverity: p<[string, number]>('UPDATE alert_incidents SET severity = ? WHERE id = ?'),
     notified: p<[number, number]>(`UPDATE alert_incidents SET status = 'notified', notified_ms = COALESCE(notified_ms, ?)
@@ -170,6 +174,10 @@ export class IncidentTables {
   }
   open(limit: number): IncidentRow[] {
     return this.q.open.all(limit);
+  }
+  /** Newest first, ids below `beforeId`; `openOnly` leaves out cleared ones. */
+  page(filter: { openOnly: boolean; site: string | null; alarm: string | null; beforeId: number; limit: number }): IncidentRow[] {
+    return this.q.page.all({ ...filter, openOnly: filter.openOnly ? 1 : 0 });
   }
   awaitingAcknowledgement(): IncidentRow[] {
     return this.q.awaiting.all();

@@ -383,6 +383,19 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
     return this.tables.open(Math.min(Math.max(1, Math.floor(limit)), MAX_OPEN_LISTED)).map(toIncident);
   }
 
+  /** A page of incidents, newest first (by id): open ones only, or all; of one site or alarm; before an id. */
+  list(filter: { state: 'open' | 'all'; site?: string | undefined; alarm?: string | undefined; before?: number | undefined; limit: number }): Incident[] {
+    return this.tables
+      .page({
+        openOnly: filter.state === 'open',
+        site: filter.site ?? null,
+        alarm: filter.alarm ?? null,
+        beforeId: filter.before ?? Number.MAX_SAFE_INTEGER,
+        limit: Math.min(Math.max(1, Math.floor(filter.limit)), MAX_OPEN_LISTED),
+      })
+      .map(toIncident);
+  }
+
   get(id: number): IncidentDetail | null {
     const row = this.tables.byId(id);
     if (!row) return null;

@@ -17,6 +17,9 @@ export const AUDIT_ACTIONS = [
   'user-remove',
   'token-add',
   'token-revoke',
+  'incident-acknowledge',
+  'incident-resolve',
+  'alert-rules-save',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

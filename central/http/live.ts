@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { ReceivedEvent } from '../../policies/contract/index.js';
 import { SiteIdSchema } from '../../policies/contract/index.js';
+import type { IncidentChange } from '../alerts/incidents.js';
 import type { HttpDeps } from './server.js';
 import { siteSummary } from './summary.js';
 import { docs, zodValidate } from './zod-route.js';
@@ -18,7 +19,7 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
     app.get(
       '/live',
       {
-        schema: docs({ summary: 'Live updates (text/event-stream): `sites` snapshot, then `site` and `event` messages', query: LiveQuerySchema, produces: ['text/event-stream'] }),
+        schema: docs({ summary: 'Live updates (text/event-stream): `sites` snapshot, then `site`, `event` and `incident` messages', query: LiveQuerySchema, produces: ['text/event-stream'] }),
         preValidation: zodValidate({ query: LiveQuerySchema }),
         config: { role: 'viewer' },
       },
@@ -56,6 +57,11 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
         const onEvent = (event: ReceivedEvent): void => {
           if (only !== undefined && event.site === only) send('event', event);
         };
+        // Incidents (new, acknowledged, cleared...) reach every dashboard; a page of one branch gets that branch's.
+        const onIncident = (change: IncidentChange): void => {
+          if (only !== undefined && change.incident.site !== only) return;
+          send('incident', { kind: change.kind, incident: change.incident });
+        };
         const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
         // A stream outlives the request that opened it: it ends when the session or token that opened it does.
         const recheck = setInterval(() => {
@@ -65,12 +71,14 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
         }, RECHECK_MS);
         deps.bus.on('site', onSite);
         deps.bus.on('event', onEvent);
+        deps.alerts.alerts.incidents.on('change', onIncident);
         request.raw.on('close', () => {
           clearInterval(heartbeat);
           clearInterval(recheck);
           if (flush) clearImmediate(flush);
           deps.bus.off('site', onSite);
           deps.bus.off('event', onEvent);
+          deps.alerts.alerts.incidents.off('change', onIncident);
         });
       },
     );

@@ -21,6 +21,9 @@ import type { CentralMembers } from '../members/service.js';
 import type { CentralStore } from '../store.js';
 import { inventoryRoutes, protectScope, type PublicRoute, type RouteInventory } from '../../kit/http/protect.js';
 import type { CentralAuth } from '../auth/service.js';
+import type { CentralAlerts } from '../alerts/central-alerts.js';
+import { ackRoutes } from './ack-routes.js';
+import { incidentRoutes } from './incident-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { apiRoutes } from './api.js';
 import { auditRoutes } from './audit-routes.js';
@@ -41,6 +44,8 @@ export interface HttpDeps {
   /** The member list; null or absent without a deployment key. */
   members?: CentralMembers | null | undefined;
   auth: CentralAuth;
+  /** Incidents, rules, links and the outbox (central/alerts/central-alerts.ts). */
+  alerts: CentralAlerts;
   /** Host names browsers may use (http.allowedHosts); default: the loopback names and this machine's. */
   allowedHosts?: readonly string[] | undefined;
   /** Fastify's trustProxy (http.trustProxy). */
@@ -71,11 +76,15 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { method: 'GET', url: '/sites/:site', why: 'page shell without data; its script signs in first' },
   { method: 'GET', url: '/figures', why: 'page shell without data; its script signs in first' },
   { method: 'GET', url: '/audit', why: 'page shell without data; its script signs in first' },
+  { method: 'GET', url: '/incidents/:id', why: 'page shell without data; its script signs in first' },
+  { method: 'GET', url: '/alerts/rules', why: 'page shell without data; its script signs in first' },
+  { method: 'GET', url: '/ack/:token', why: 'the page behind an alarm message’s one-time link: the token is the credential; shows the incident, changes nothing' },
+  { method: 'POST', url: '/ack/:token', why: 'the button on that page: acknowledges as the link’s recipient, once, before it expires' },
   { method: 'GET', url: '/static/*', why: "the pages' scripts and styles" },
   { method: 'GET', url: '/vendor/uplot/*', why: 'the chart library' },
 ];
 
-const STATUS_NAMES: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests' };
+const STATUS_NAMES: Record<number, string> = { 410: 'Gone', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests' };
 
 function trustHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
@@ -135,6 +144,7 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
         { name: 'auth', description: 'Signing in and out, and who is asking' },
         { name: 'accounts', description: 'Central accounts and API tokens (administrators)' },
         { name: 'audit', description: 'Who did what, to which branch, when' },
+        { name: 'incidents', description: 'Alarms as incidents: list, acknowledge, resolve; alert rules and channel status' },
       ],
       components: {
         securitySchemes: {
@@ -153,6 +163,9 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
   app.get('/figures', { schema: { hide: true } }, page('figures.html'));
   app.get('/audit', { schema: { hide: true } }, page('audit.html'));
   app.get('/login', { schema: { hide: true } }, page('login.html'));
+  app.get('/incidents/:id', { schema: { hide: true } }, page('incident.html'));
+  app.get('/alerts/rules', { schema: { hide: true } }, page('rules.html'));
+  await app.register(ackRoutes({ alerts: deps.alerts, audit: deps.auth.audit, clock: deps.clock, timezone: deps.timezone }));
 
   app.get('/api/health', { schema: docs({ summary: 'Liveness: central answers (nothing more; the MQTT link is in /api/stats)', tags: ['service'], auth: false }) }, async () => ({
     ok: true,
@@ -169,6 +182,7 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
     await api.register(liveRoutes(deps), { prefix: '/api' });
     await api.register(auditRoutes(deps), { prefix: '/api' });
     await api.register(adminRoutes(deps), { prefix: '/api' });
+    await api.register(incidentRoutes({ alerts: deps.alerts, audit: deps.auth.audit, clock: deps.clock, timezone: deps.timezone }), { prefix: '/api' });
     api.get('/api/openapi.json', { schema: { hide: true }, config: { role: 'viewer' } }, async () => app.swagger());
   });
   // The API's documentation: anyone signed in.

@@ -43,6 +43,7 @@ export const ALARM_LABELS = {
   undervoltage: 'Gateway supply under-voltage',
   'mains-lost': 'Mains power lost (on UPS)',
   'power-failed': 'Power watch failed',
+  'help-requested': 'Help requested at the door',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { InjectOptions } from 'fastify';
+import { startCentralAlerts } from '../../../central/alerts/central-alerts.js';
 import { oidcRoutes } from '../../../central/auth/oidc.js';
 import { CentralAuth } from '../../../central/auth/service.js';
 import { CentralBus } from '../../../central/bus.js';
@@ -52,11 +53,24 @@ export async function centralApp(now?: Date, config: Parameters<typeof parseCent
   const parsed = parseCentralConfig(config);
   const auth = new CentralAuth({ db: parts.store.db, clock: parts.clock, config: parsed.auth, cookieSecure: parsed.http.cookieSecure, logger: parts.logger, scrypt: TEST_SCRYPT });
   const oidc = parsed.oidc && { label: parsed.oidc.label, routes: oidcRoutes({ config: parsed.oidc, startSession: auth.startSession, logger: parts.logger, clock: parts.clock }) };
-  const { app, inventory } = await buildHttp({ ...parts, link, timezone: 'Europe/London', auth, trustProxy: parsed.http.trustProxy, allowedHosts: parsed.http.allowedHosts, oidc });
+  // Alerting as central runs it, on the same clock; escalation and the outbox on real timers (tests that step them
+  // build their own), closed with the app.
+  const alerts = startCentralAlerts({
+    db: parts.store.db,
+    config: parsed.alerts,
+    timezone: 'Europe/London',
+    publicUrl: () => parsed.http.publicUrl ?? 'http://127.0.0.1:8090',
+    clock: parts.clock,
+    logger: parts.logger,
+    bus: parts.bus,
+    site: (id) => parts.store.site(id),
+  });
+  const { app, inventory } = await buildHttp({ ...parts, link, timezone: 'Europe/London', auth, alerts, trustProxy: parsed.http.trustProxy, allowedHosts: parsed.http.allowedHosts, oidc });
+  app.addHook('onClose', async () => alerts.close());
   const admin = tokenHeaders(auth, 'administrator');
   const api = (options: string | InjectOptions) => {
     const o = typeof options === 'string' ? { url: options } : options;
     return app.inject({ ...o, headers: { ...admin, ...(o.headers ?? {}) } });
   };
-  return { ...parts, link, app, inventory, auth, api };
+  return { ...parts, link, app, inventory, auth, alerts, api };
 }

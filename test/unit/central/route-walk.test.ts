@@ -34,7 +34,7 @@ describe('central route walk', () => {
     // Nothing but the list (and the HEAD twins of its GETs) is open; single sign-on's routes are not registered here.
     const listed = PUBLIC_ROUTES.flatMap((p) => (p.method === 'GET' ? [`GET ${p.url}`, `HEAD ${p.url}`] : [`${p.method} ${p.url}`]));
     expect(open.filter((r) => !listed.includes(r))).toEqual([]);
-    expect(open).toEqual(expect.arrayContaining(['GET /api/health', 'POST /api/auth/login', 'GET /static/*', 'GET /login']));
+    expect(open).toEqual(expect.arrayContaining(['GET /api/health', 'POST /api/auth/login', 'GET /static/*', 'GET /login', 'GET /ack/:token', 'POST /ack/:token']));
     // The API is all in: what the issue found open is protected now.
     const guarded = inventory.list().filter((r) => r.protected).map((r) => `${r.method} ${r.url}`);
     expect(guarded).toEqual(
@@ -50,6 +50,14 @@ describe('central route walk', () => {
         'GET /api/audit',
         'POST /api/users',
         'POST /api/tokens',
+        'GET /api/incidents',
+        'GET /api/incidents/:id',
+        'POST /api/incidents/:id/acknowledge',
+        'POST /api/incidents/:id/resolve',
+        'GET /api/alerts/rules',
+        'PUT /api/alerts/rules',
+        'GET /api/alerts/status',
+        'GET /api/figures/incidents',
       ]),
     );
   });

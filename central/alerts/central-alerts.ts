@@ -1,0 +1,144 @@
+// Alerting as central runs it: the incident side (alerts.ts) and the outbox with its channels (outbox-sink.ts) put
+// together, fed from central's bus, with what the dashboard asks of it (status: is anybody being told?). Built by
+// central/main.ts whenever central runs: with no channel configured, incidents still open and show, and the status
+// says nobody is told. Nothing here may stop central or ingest: a fault is logged and is itself shown.
+import type { Database as Db } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { CentralBus } from '../bus.js';
+import type { SiteRow } from '../store.js';
+import { createAlerts, type Alerts } from './alerts.js';
+import type { AlertChannelsConfig } from './channels-config.js';
+import { createAlertChannels, type AlertChannels } from './channels/create.js';
+import type { Timers } from './escalation.js';
+import { createIncidentOutbox, type IncidentOutbox } from './outbox-sink.js';
+import type { OutboxTimer, ChannelHealth } from './outbox.js';
+import { StateSeen } from './state-seen.js';
+
+export interface CentralAlertsConfig extends AlertChannelsConfig {
+  linkTtlMinutes: number;
+  tickSeconds: number;
+}
+
+export interface CentralAlertsDeps {
+  db: Db;
+  config: CentralAlertsConfig;
+  timezone: string;
+  /** Central's public address (http.publicUrl, else oidc.publicUrl, else where it listens), without a trailing slash. */
+  publicUrl: () => string;
+  clock: { now(): Date };
+  logger: Logger;
+  bus: Pick<CentralBus, 'on' | 'off'>;
+  site(id: string): Pick<SiteRow, 'online' | 'since' | 'state'> | null;
+  /** Tests step escalation and the outbox on fake time. */
+  timers?: Timers | undefined;
+  outboxTimer?: OutboxTimer | undefined;
+}
+
+/** What the dashboard shows above the incidents: whether anybody is being told, and why not. */
+export interface AlertsStatus {
+  /** False when no channel is configured, every channel is failing, or no rule tells anyone. */
+  told: boolean;
+  /** Why nobody is told (empty when somebody is). */
+  problems: string[];
+  channels: Array<Omit<ChannelHealth, 'since'> & { since: string | null }>;
+  outbox: Record<string, number>;
+  rules: { version: number | null; rules: number; contacts: number };
+  open: number;
+}
+
+export interface CentralAlerts {
+  readonly alerts: Alerts;
+  readonly io: IncidentOutbox;
+  status(): AlertsStatus;
+  /** Central's daily purge. */
+  purgeBefore(before: Date): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds and starts alerting. Throws only for a configuration central cannot start with (a secret file missing, two
+ * channels of one type with neither named after it): the reason names the field.
+ */
+export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
+  const logger = deps.logger.child({ module: 'alerts' });
+  const channels: AlertChannels = createAlertChannels(deps.config, { clock: deps.clock }, 'alerts');
+  const alerts = createAlerts({
+    db: deps.db,
+    timezone: deps.timezone,
+    clock: deps.clock,
+    logger,
+    linkPrefix: () => `${deps.publicUrl().replace(/\/+$/, '')}/ack/`,
+    linkTtlMs: deps.config.linkTtlMinutes * 60_000,
+    timers: deps.timers,
+    intervalMs: deps.config.tickSeconds * 1000,
+  });
+  const io = createIncidentOutbox({
+    db: deps.db,
+    channels: channels.byName,
+    clock: deps.clock,
+    logger,
+    config: deps.config.outbox,
+    timer: deps.outboxTimer,
+    reports: alerts.incidents,
+    links: alerts.links,
+    changes: alerts.incidents,
+    severityOf: (id) => alerts.incidents.get(id)?.severity,
+  });
+  const seen = new StateSeen(deps.db);
+  io.outbox.start();
+  alerts.start(io.sink);
+  const unfollow = alerts.follow({ bus: deps.bus, site: (id) => deps.site(id) });
+
+  // An alarm already active in a branch's retained state when this central first sees the branch (raised before
+  // central's database existed, or while its events were lost) would otherwise never be an incident.
+  const onSite = (id: string): void => {
+    try {
+      const state = deps.site(id)?.state;
+      if (!state) return;
+      const fresh = seen.firstTime(id, () => {
+        for (const alarm of state.alarms) {
+          alerts.incidents.alarm({ site: id, alarm, state: 'raised', at: state.at, detail: 'already active when central first saw this branch' }, deps.clock.now());
+        }
+      });
+      if (fresh && state.alarms.length > 0) logger.info({ site: id, alarms: state.alarms }, 'alerts: alarms already active at a branch seen for the first time');
+    } catch (error) {
+      logger.error({ site: id, err: (error as Error).message }, 'alerts: could not read a branch state for active alarms');
+    }
+  };
+  deps.bus.on('site', onSite);
+
+  const status = (): AlertsStatus => {
+    const health = io.outbox.channelHealth();
+    const rules = alerts.rules.current();
+    const doc = rules.doc;
+    const problems: string[] = [];
+    if (health.length === 0) problems.push('no notification channel is configured (alerts.channels in central’s config)');
+    else if (health.every((h) => !h.ok)) problems.push(`every channel is failing: ${health.map((h) => `${h.channel}: ${h.reason ?? 'failing'}`).join('; ')}`);
+    if (doc.rules.length === 0) problems.push('no alert rule tells anyone (the rules page)');
+    return {
+      told: problems.length === 0,
+      problems,
+      channels: health.map((h) => ({ ...h, since: h.since?.toISOString() ?? null })),
+      outbox: io.outbox.counts(),
+      rules: { version: rules.version === 0 ? null : rules.version, rules: doc.rules.length, contacts: doc.contacts.length },
+      open: alerts.incidents.open(1000).length,
+    };
+  };
+
+  return {
+    alerts,
+    io,
+    status,
+    purgeBefore(before) {
+      alerts.purgeBefore(before);
+      io.outbox.purgeFinishedBefore(before);
+    },
+    async close() {
+      deps.bus.off('site', onSite);
+      unfollow();
+      alerts.stop();
+      await io.stop();
+      await channels.close();
+    },
+  };
+}

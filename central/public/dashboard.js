@@ -1,6 +1,7 @@
 /* global document, EventSource, setInterval, setTimeout, CSS */
 // All branches as tiles, kept live over server-sent events; which of them are behind on the member list.
 import { api, renderTile, setConn, signedIn, toLogin } from './common.js';
+import { startIncidentsPanel } from './incidents.js';
 
 const tiles = document.getElementById('tiles');
 const summary = document.getElementById('summary');
@@ -71,12 +72,13 @@ function soonMembers() {
   membersTimer ??= setTimeout(loadMembers, 1000);
 }
 // Signed in first: the page itself holds no data, everything on it comes from the API.
-await signedIn();
+const session = await signedIn();
 void loadMembers();
 setInterval(loadMembers, 60_000);
 
 const source = new EventSource('/api/live');
 source.addEventListener('open', () => setConn(conn, true));
+void startIncidentsPanel({ session, source, baseTitle: document.title });
 source.addEventListener('error', () => {
   setConn(conn, false);
   // An EventSource does not say why: a session that ended is found out here, and the browser goes to sign in.

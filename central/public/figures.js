@@ -1,5 +1,6 @@
 /* global document, URLSearchParams */
 import { ACCESS_REASONS, api, el, nameOf, signedIn } from './common.js';
+import { alarmLabel } from './incidents.js';
 
 const from = document.getElementById('from');
 const to = document.getElementById('to');
@@ -34,6 +35,27 @@ async function show() {
   if (!r.body.rows.length) refusals.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No refusals in this period.' })));
   document.getElementById('visits-csv').href = `/api/figures/visits?${query({ format: 'csv' })}`;
   document.getElementById('refusals-csv').href = `/api/figures/refusals?${query({ format: 'csv' })}`;
+  await showIncidents();
+}
+
+const seconds = (s) => (s === null ? '—' : s < 90 ? `${s} s` : `${Math.round(s / 60)} min`);
+
+async function showIncidents() {
+  const q = new URLSearchParams({ from: from.value, to: to.value });
+  const res = await api(`/figures/incidents?${q}`);
+  if (!res.ok) {
+    error.textContent = (res.body?.errors ?? [res.body?.message]).join('; ');
+    return;
+  }
+  const f = res.body;
+  const ack = f.timeToAcknowledge;
+  document.getElementById('ack-times').textContent =
+    `${f.total} incidents · time to acknowledge: median ${seconds(ack.medianSeconds)}, p95 ${seconds(ack.p95Seconds)} (${ack.count} acknowledged, ${f.unacknowledged} not)`;
+  const body = document.getElementById('incident-figures');
+  const rows = site.value.trim() ? f.bySiteAndAlarm.filter((r) => r.site === site.value.trim()) : f.bySiteAndAlarm;
+  body.replaceChildren(...rows.map((r) => el('tr', {}, el('td', { text: r.site }), el('td', { text: alarmLabel(r) }), num(r.count))));
+  if (!rows.length) body.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No incidents in this period.' })));
+  document.getElementById('incidents-csv').href = `/api/figures/incidents?${new URLSearchParams({ from: from.value, to: to.value, format: 'csv' })}`;
 }
 
 document.getElementById('range').addEventListener('submit', (e) => {

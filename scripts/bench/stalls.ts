@@ -14,7 +14,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
@@ -24,6 +23,7 @@ import { CSV_HEADER, csvLine, storedRow } from '../../gateway/console/log-format
 import { ConsoleUsers } from '../../gateway/console/users.js';
 import { buildLocalApi } from '../../gateway/http/server.js';
 import { startGateway } from '../../gateway/main.js';
+import { benchCard, pacedTaps, percentile } from './tap.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { checkTransfer } from '../../gateway/members/chunk-worker.js';
 import type { TransferChecker } from '../../gateway/members/chunk-worker.js';
@@ -95,12 +95,9 @@ const member: Member = {
 };
 
 const hashCard = createCardHasher(KEY);
-const card = (n: number): string => `C${String(n).padStart(10, '0')}`;
+const card = benchCard;
 const cardHash = (n: number): Buffer => hashCard(normaliseCardId(card(n)));
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 const ALWAYS_OPEN = {
   version: 1,
@@ -128,62 +125,37 @@ async function startBranch(dir: string, file: string): Promise<RunningGateway> {
   return startGateway(config, { logger: silent, env: { OAG_DEPLOYMENT_KEY: KEY_HEX } });
 }
 
-// A reader in a thread of its own: its taps arrive as a real reader's do, through the event loop, so a tap made
-// while the loop is held waits for it. Latency runs from the thread's tap (hrtime, one clock for all threads).
-const TAPPER = `
-const { parentPort, workerData } = require('node:worker_threads');
-let n = 0;
-let timer;
-parentPort.on('message', (m) => {
-  if (m === 'start') timer = setInterval(() => parentPort.postMessage({ n: n++, at: process.hrtime.bigint() }), workerData.everyMs);
-  else if (m === 'stop') { clearInterval(timer); parentPort.postMessage('stopped'); }
-});`;
-
-/** Runs `job` with taps arriving and the event loop's delay recorded. */
+/** Runs `job` with taps arriving from a reader thread (the tap benchmark's driver) and the event loop's delay recorded. */
 async function measure(running: RunningGateway, tapEveryMs: number, tapCards: number, job: () => Promise<void>): Promise<Figures> {
-  const reader = running.hardware.simulated!.reader!;
-  const latencies: number[] = [];
-  let tappedAt: bigint | null = null;
-  const onAccess = (outcome: { relayAt: bigint | null; decidedAt: bigint }): void => {
-    if (tappedAt === null) return;
-    latencies.push(Number((outcome.relayAt ?? outcome.decidedAt) - tappedAt) / 1000);
-    tappedAt = null;
-  };
-  running.gateway.bus.on('access', onAccess, 'bench');
-  const tapper = new Worker(TAPPER, { eval: true, workerData: { everyMs: tapEveryMs } });
-  let stopped: () => void = () => undefined;
-  tapper.on('message', (m: { n: number; at: bigint } | 'stopped') => {
-    if (m === 'stopped') return stopped();
-    tappedAt = m.at;
-    reader.tap(card((m.n * 7919) % tapCards));
-    tappedAt = null;
-  });
-  await new Promise((resolve) => tapper.once('online', resolve));
-  // What the preparation left (a million encoded members) is collected now, not in the middle of the job.
-  (globalThis as { gc?: () => void }).gc?.();
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  tapper.postMessage('start');
-  delay.enable();
-  // The delay's timer counts from its first run: a job begun before it would go unseen.
-  await sleep(5);
-  const load = loadavg()[0]!;
-  const started = performance.now();
-  await job();
-  const seconds = (performance.now() - started) / 1000;
-  // A job done in one go never lets the delay's timer fire while it runs: it is recorded on the next turn.
-  await sleep(5);
-  delay.disable();
-  await new Promise<void>((resolve) => {
-    stopped = resolve;
-    tapper.postMessage('stop');
-  });
-  await tapper.terminate();
-  running.gateway.bus.removeOwner('bench');
-  latencies.sort((a, b) => a - b);
+  let delay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+  let seconds = 0;
+  let load = 0;
+  const latencies = await pacedTaps(
+    running,
+    {
+      everyMs: tapEveryMs,
+      cards: tapCards,
+      // What the preparation left (a million encoded members) is collected now, not in the middle of the job.
+      beforeStart: () => (globalThis as { gc?: () => void }).gc?.(),
+    },
+    async () => {
+      delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      // The delay's timer counts from its first run: a job begun before it would go unseen.
+      await sleep(5);
+      load = loadavg()[0]!;
+      const started = performance.now();
+      await job();
+      seconds = (performance.now() - started) / 1000;
+      // A job done in one go never lets the delay's timer fire while it runs: it is recorded on the next turn.
+      await sleep(5);
+      delay.disable();
+    },
+  );
   return {
     seconds,
-    longestStallMs: delay.max / 1e6,
-    stallP99Ms: delay.percentile(99) / 1e6,
+    longestStallMs: delay!.max / 1e6,
+    stallP99Ms: delay!.percentile(99) / 1e6,
     taps: latencies.length,
     tapP50Us: percentile(latencies, 50),
     tapP99Us: percentile(latencies, 99),

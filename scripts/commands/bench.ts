@@ -4,7 +4,7 @@ import type { TapBenchResult } from '../bench/tap.js';
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('print performance figures: tap-to-relay latency by member count, 1M import, memory, central ingest, event-loop stalls')
+    .description('print performance figures: tap-to-relay latency by member count, 1M import, memory, central ingest, event-loop stalls, taps during sign-in floods')
     .option('--sizes <list>', 'member counts for the tap benchmark', '10000,100000,1000000')
     .option('--taps <n>', 'taps measured per size', '20000')
     .option('--import-rows <n>', 'rows for the import benchmark (0 to skip)', '1000000')
@@ -18,7 +18,13 @@ export function register(program: Command): void {
     .option('--stall-purge-events <n>', 'events purged in the stall benchmark', '100000')
     .option('--stall-tap-every <ms>', 'a tap this often while each job runs', '20')
     .option('--stall-jobs <list>', 'which jobs: snapshot-new, snapshot-replace, export, purge', 'snapshot-new,snapshot-replace,export,purge')
+    .option('--no-signin-flood', "skip tap latency while the console's sign-in is flooded")
+    .option('--signin-flood-only', 'run only the sign-in flood benchmark')
+    .option('--flood-clients <n>', 'parallel sign-in floods', '8')
+    .option('--flood-seconds <s>', 'seconds of taps without the flood, then with it', '10')
+    .option('--flood-tap-every <ms>', 'a tap this often in the sign-in flood benchmark', '20')
     .action(async (options: BenchOptions) => {
+      if (options.signinFloodOnly) return signinFlood(options);
       if (options.stallsOnly) return stalls(options);
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
@@ -60,6 +66,10 @@ export function register(program: Command): void {
         console.log('');
         await stalls(options);
       }
+      if (options.signinFlood) {
+        console.log('');
+        await signinFlood(options);
+      }
     });
 }
 
@@ -77,6 +87,23 @@ interface BenchOptions {
   stallPurgeEvents: string;
   stallTapEvery: string;
   stallJobs: string;
+  signinFlood: boolean;
+  signinFloodOnly?: boolean;
+  floodClients: string;
+  floodSeconds: string;
+  floodTapEvery: string;
+}
+
+async function signinFlood(options: BenchOptions): Promise<void> {
+  const { DEFAULT_SIGNIN_FLOOD, benchSigninFlood, printSigninFlood, printSigninFloodHeader } = await import('../bench/signin-flood.js');
+  const [clients, seconds, tapEveryMs] = [options.floodClients, options.floodSeconds, options.floodTapEvery].map(Number) as [number, number, number];
+  if (![clients, seconds, tapEveryMs].every((n) => Number.isInteger(n) && n >= 1)) {
+    console.error('oag bench: --flood-clients, --flood-seconds and --flood-tap-every must be positive whole numbers');
+    process.exit(2);
+  }
+  const o = { ...DEFAULT_SIGNIN_FLOOD, clients, seconds, tapEveryMs };
+  printSigninFloodHeader(o);
+  printSigninFlood(await benchSigninFlood(o));
 }
 
 async function stalls(options: BenchOptions): Promise<void> {

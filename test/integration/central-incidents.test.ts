@@ -98,8 +98,8 @@ describe('alert rules API', () => {
 
     const admin = await signIn(c.app, c.auth, 'ada', 'administrator');
     const bad = rulesInput();
-    bad.rules[0]!.steps[1]!.afterMinutes = 0;
-    bad.rules[1]!.regions = ['south'];
+    bad.rules![0]!.steps[1]!.afterMinutes = 0;
+    bad.rules![1]!.regions = ['south'];
     const refused = await c.app.inject({ method: 'PUT', url: '/api/alerts/rules', headers: admin.headers, payload: { doc: bad } });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().errors).toEqual(

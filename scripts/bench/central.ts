@@ -114,8 +114,16 @@ function id(ms) {
 })();
 `;
 
+/** Central answers nobody without credentials: a viewer's API token, one per central. */
+const viewers = new WeakMap<RunningCentral, Record<string, string>>();
+function viewer(c: RunningCentral): Record<string, string> {
+  let headers = viewers.get(c);
+  if (headers === undefined) viewers.set(c, (headers = { authorization: `Bearer ${c.auth.tokens.create({ name: 'bench', role: 'viewer', expiresDays: 1 }, 'bench').token}` }));
+  return headers;
+}
+
 async function stats(c: RunningCentral): Promise<{ events: number }> {
-  return (await (await fetch(`${c.httpUrl}/api/stats`)).json()) as { events: number };
+  return (await (await fetch(`${c.httpUrl}/api/stats`, { headers: viewer(c) })).json()) as { events: number };
 }
 
 async function ingest(sites: number, events: number, maxSeconds: number, broker?: ExternalBroker): Promise<CentralBenchResult['ingest']> {
@@ -161,8 +169,8 @@ async function ingestViaMosquitto(sites: number, events: number, maxSeconds: num
 }
 
 /** Reads a server-sent event stream and calls `onSite` for every `site` message. */
-async function listen(url: string, onSite: (site: { id: string; state: GatewayState | null }) => void, signal: AbortSignal): Promise<void> {
-  const res = await fetch(url, { signal });
+async function listen(url: string, onSite: (site: { id: string; state: GatewayState | null }) => void, signal: AbortSignal, headers: Record<string, string> = {}): Promise<void> {
+  const res = await fetch(url, { signal, headers });
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -241,7 +249,7 @@ async function latency(siteCount: number, samples: number, maxSeconds: number): 
         waiting.delete(s.id);
         w.done(performance.now() - w.t0);
       }
-    }, abort.signal);
+    }, abort.signal, viewer(c));
     await new Promise((r) => setTimeout(r, 300));
 
     const times: number[] = [];

@@ -61,9 +61,10 @@ export type OutputName = (typeof OUTPUT_NAMES)[number];
  * What `active` means for each input (the wiring and `activeLevel` make it so; see docs/hardware.md):
  * doorContact: the door is open · exitButton: pressed · fireAlarm: the fire system is in alarm ·
  * counterIn/counterOut: a count pulse · tamper: an enclosure or reader is tampered with ·
- * mainsPresent: the mains supply is on (a UPS HAT's power-good output, or a mains-sensing relay's contact).
+ * mainsPresent: the mains supply is on (a UPS HAT's power-good output, or a mains-sensing relay's contact) ·
+ * helpButton: the help-call button is pressed.
  */
-export const INPUT_NAMES = ['doorContact', 'exitButton', 'fireAlarm', 'counterIn', 'counterOut', 'tamper', 'mainsPresent'] as const;
+export const INPUT_NAMES = ['doorContact', 'exitButton', 'fireAlarm', 'counterIn', 'counterOut', 'tamper', 'mainsPresent', 'helpButton'] as const;
 export type InputName = (typeof INPUT_NAMES)[number];
 
 /**

@@ -21,6 +21,18 @@ export class Alarms {
     this.deps.bus.emit('alarm', { alarm, raised: true });
   }
 
+  /**
+   * An active alarm raised again, as history for whoever follows it (central keeps a raise of an open incident as
+   * its history): the event only, since nothing changed in the set. An alarm not active is raised instead.
+   */
+  repeat(alarm: AlarmName, detail: string): void {
+    if (!this.active.has(alarm)) {
+      this.raise(alarm, detail);
+      return;
+    }
+    this.deps.events.record('alarm', { alarm, state: 'raised', severity: ALARM_SEVERITY[alarm], detail });
+  }
+
   clear(alarm: AlarmName, detail?: string): void {
     if (!this.active.delete(alarm)) return;
     this.deps.events.record('alarm', { alarm, state: 'cleared', severity: ALARM_SEVERITY[alarm], ...(detail === undefined ? {} : { detail }) });

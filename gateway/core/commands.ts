@@ -55,6 +55,9 @@ export function runCommand(gateway: Gateway, { command, text }: GatewayCommand, 
     case 'announce':
       gateway.announce(text, actor);
       return { ok: true };
+    case 'help-acknowledged':
+      // From central the name comes in `text`; at the console it is the signed-in account.
+      return gateway.help.acknowledge(text ?? actor, actor);
     case 'resync':
       gateway.events.record('staff', { action: 'resync', actor });
       return { ok: true };

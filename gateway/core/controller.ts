@@ -16,6 +16,8 @@ import { Door } from './door.js';
 import type { DoorRegime } from './door.js';
 import { EventLog } from './event-log.js';
 import { Feedback } from './feedback.js';
+import { HELP_ALARM, HelpCall } from './help-call.js';
+import type { HelpSnapshot } from './help-call.js';
 import { Lights } from './lights.js';
 import { ALARM_NAMES } from './model.js';
 import type { AlarmName } from './model.js';
@@ -42,6 +44,8 @@ export interface GatewayDeps {
   lastEventId?: string | undefined;
   /** How many events the core keeps in memory while storage is failing (default 50,000). */
   eventBufferCapacity?: number | undefined;
+  /** The help-call button: how long an acknowledged call stays open unless staff reset it (default 30 min). */
+  help?: { clearAfterAcknowledgedMs?: number | undefined } | undefined;
 }
 
 /** What survives a restart (settings row `runtime`). */
@@ -51,6 +55,8 @@ interface RuntimeState {
   occupancy: number;
   alarms: AlarmName[];
   running: boolean;
+  /** The open help call (absent in a state saved before the button existed). */
+  help?: HelpSnapshot | null;
 }
 
 const CLOCK_CHECK_MS = 30_000;
@@ -68,6 +74,7 @@ export class Gateway {
   readonly schedule: ScheduleRunner;
   readonly closing: ClosingSequence;
   readonly storageFaults: StorageFaults;
+  readonly help: HelpCall;
   private readonly feedback: Feedback;
   private lastMemberStats: ReturnType<Store['members']['stats']> = { count: 0, version: null, updatedAt: null, source: null, hash: '' };
   private lockdown = false;
@@ -104,7 +111,16 @@ export class Gateway {
       this.alarms.raise(LISTENER_FAILED_ALARM, `${part} failed handling ${event}: ${(error as Error)?.message ?? String(error)}`);
     };
     this.policies = new PolicyHolder({ site: config.site, store, events: this.events, bus: this.bus }, deps.policy);
-    this.feedback = new Feedback(hardware.outputs, clock);
+    this.feedback = new Feedback(hardware.outputs, clock, { quiet: () => this.fireActive || this.fireLatched });
+    this.help = new HelpCall({
+      alarms: this.alarms,
+      events: this.events,
+      bus: this.bus,
+      clock,
+      feedback: this.feedback,
+      persist: () => this.persist(),
+      clearAfterAcknowledgedMs: deps.help?.clearAfterAcknowledgedMs,
+    });
     this.lights = new Lights(hardware.outputs.lights, this.bus, clock);
     this.door = new Door({
       relay: hardware.outputs.door,
@@ -186,6 +202,7 @@ export class Gateway {
       readers: [...this.readerStates.values()],
       uplinkConnected: this.uplinkConnected,
       power: this.powerFacts,
+      help: this.help.state,
     });
   }
 
@@ -200,6 +217,7 @@ export class Gateway {
       this.fireLatched = saved.fireLatched;
       this.occupancy.restore(saved.occupancy);
       this.alarms.restore(saved.alarms.filter((name): name is AlarmName => (ALARM_NAMES as readonly string[]).includes(name)));
+      this.help.restore(saved.help, this.alarms.has(HELP_ALARM));
     }
     this.emergencyChanged();
     this.events.record('system', saved?.running === true ? { what: 'recovered', detail: 'restarted without a clean stop' } : { what: 'start' });
@@ -251,6 +269,7 @@ export class Gateway {
     this.schedule.stop();
     this.closing.stop();
     this.door.stop();
+    this.help.stop();
     this.feedback.stop();
     this.lights.stop();
     this.occupancy.stop();
@@ -302,6 +321,7 @@ export class Gateway {
     this.alarms.clear('people-inside-after-close', `acknowledged by ${actor}`);
     this.alarms.clear('policy-refused', `acknowledged by ${actor}`);
     this.alarms.clear(LISTENER_FAILED_ALARM, `acknowledged by ${actor}`);
+    this.help.reset(actor);
     return { ok: true };
   }
 
@@ -349,6 +369,12 @@ export class Gateway {
     });
     on('tamper', (active) => this.alarms.set('tamper', active));
     on('fireAlarm', (active) => this.onFire(active));
+    // Only the press counts: a button stuck down (or held) is one call, and its release is nothing.
+    on('helpButton', (pressed) => {
+      if (pressed) this.help.press();
+    });
+    // Held down across a restart, or stuck: a call, unless the one restored is still open.
+    if (hardware.inputs.helpButton?.active === true && !this.help.open) this.help.press();
     const fire = hardware.inputs.fireAlarm;
     if (fire?.active === true) this.onFire(true);
     if (hardware.inputs.tamper?.active === true) this.alarms.raise('tamper');
@@ -452,6 +478,7 @@ export class Gateway {
       occupancy: this.occupancy.inside,
       alarms: this.alarms.list(),
       running,
+      help: this.help.snapshot(),
     };
     this.storageFaults.guard('saving the door state', () => this.deps.store.settings.set('runtime', runtime), undefined);
   }

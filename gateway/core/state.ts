@@ -1,5 +1,6 @@
 // The branch's state as the `state` topic, the console and the local API show it.
 import type { BranchMode, ModeSpan } from '../../policies/index.js';
+import type { HelpState } from './help-call.js';
 import type { AlarmName, DoorState } from './model.js';
 
 /** The power facts the branch can see: null where it cannot (not a Raspberry Pi; no mains-present input fitted). */
@@ -24,6 +25,7 @@ export interface GatewayState {
   readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
   uplink: { connected: boolean } | null;
   power: PowerFacts;
+  help: HelpState;
 }
 
 export interface StateParts {
@@ -42,6 +44,7 @@ export interface StateParts {
   readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
   uplinkConnected: boolean | null;
   power: PowerFacts;
+  help: HelpState;
 }
 
 export function buildState(parts: StateParts): GatewayState {
@@ -71,5 +74,6 @@ export function buildState(parts: StateParts): GatewayState {
     readers: parts.readers,
     uplink: parts.uplinkConnected === null ? null : { connected: parts.uplinkConnected },
     power: { ...parts.power },
+    help: { ...parts.help },
   };
 }

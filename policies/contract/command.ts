@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ActorSchema, InstantSchema, isKnown, READER, SENDER, type Dialect, type Side } from './common.js';
+import { ActorSchema, DisplayNameSchema, InstantSchema, isKnown, READER, SENDER, type Dialect, type Side } from './common.js';
 
 /** The commands this version knows. An open list: a gateway answers one it does not know with a refusal naming it. */
 export const COMMAND_NAMES = [
@@ -13,6 +13,8 @@ export const COMMAND_NAMES = [
   'reset-alarms',
   'announce',
   'resync',
+  /** 1.4: someone took on the branch's help call; `text` is their name as the branch shows it. */
+  'help-acknowledged',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
@@ -26,6 +28,13 @@ export const COMMAND_MAX_AGE_MS = 10_000;
  */
 export const COMMANDS_WITHOUT_MAX_AGE = ['lock', 'lockdown-on'] as const satisfies readonly CommandName[];
 
+/** The commands that carry `text`, and what it is: each requires it, and no other known command takes it. */
+const TEXT_OF: Partial<Record<CommandName, { what: string; schema: z.ZodType<string> | undefined }>> = {
+  announce: { what: 'the words to announce', schema: undefined },
+  'help-acknowledged': { what: 'who acknowledged', schema: DisplayNameSchema },
+};
+const TAKING_TEXT = Object.keys(TEXT_OF).join(' and ');
+
 /**
  * `…/command`, to one site, never retained. `unlock` opens the door once (one release time), it does not leave it
  * unlocked. The reply goes to the MQTT 5 response topic with the request's correlation data.
@@ -38,16 +47,23 @@ function commandSchema<S extends Side>(d: Dialect<S>) {
       at: InstantSchema,
       command: d.name(COMMAND_NAMES),
       actor: ActorSchema,
-      /** The words to announce; only with `announce`. */
+      /** `announce`: the words to announce. `help-acknowledged` (1.4): who acknowledged, one line of at most 64. */
       text: z.string().min(1).max(280).optional(),
     })
     .check((ctx) => {
       const { command, text } = ctx.value;
-      if (command === 'announce' && text === undefined) {
-        ctx.issues.push({ code: 'custom', path: ['text'], message: 'required with announce', input: text });
-      } else if (command !== 'announce' && isKnown(COMMAND_NAMES, command) && text !== undefined) {
-        // A command this version does not know may well take text: it is refused by name, not for that.
-        ctx.issues.push({ code: 'custom', path: ['text'], message: 'only allowed with announce', input: text });
+      // A command this version does not know may well take text: it is refused by name, not for that.
+      if (!isKnown(COMMAND_NAMES, command)) return;
+      const takes = TEXT_OF[command];
+      if (takes === undefined) {
+        if (text !== undefined) ctx.issues.push({ code: 'custom', path: ['text'], message: `only allowed with ${TAKING_TEXT}`, input: text });
+      } else if (text === undefined) {
+        ctx.issues.push({ code: 'custom', path: ['text'], message: `required with ${command}`, input: text });
+      } else {
+        const checked = takes.schema?.safeParse(text);
+        if (checked !== undefined && !checked.success) {
+          ctx.issues.push({ code: 'custom', path: ['text'], message: `${checked.error.issues[0]?.message ?? 'invalid'} (${takes.what})`, input: text });
+        }
       }
     });
 }

@@ -17,8 +17,9 @@ export const CONTRACT_MAJOR = 1;
  * `sip2-failed`, `member-sync-failed`, `retention-failed`, `listener-failed`, `config-invalid`.
  * 2: alarm `door-released-closed`; `severity` on alarm events.
  * 3: alarms `undervoltage`, `mains-lost`, `power-failed`; `power` in the state.
+ * 4: alarm `help-requested`; command `help-acknowledged` (who, in `text`); `help` in the state.
  */
-export const CONTRACT_MINOR = 3;
+export const CONTRACT_MINOR = 4;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 
@@ -115,6 +116,19 @@ export const PseudonymSchema = z.string().regex(/^[0-9a-f]{8}$/, { error: 'must 
 
 export const ActorSchema = z.string().min(1).max(64);
 
+/** The longest name a branch shows for whoever acknowledged a help call. */
+export const DISPLAY_NAME_MAX = 64;
+
+/**
+ * A person's name as a branch shows it (1.4: who acknowledged a help call): one line, bounded, since it goes on the
+ * console and into the retained state, where a control character or a page of text would do harm.
+ */
+export const DisplayNameSchema = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .max(DISPLAY_NAME_MAX, { error: `must be at most ${DISPLAY_NAME_MAX} characters` })
+  .regex(/^[^\p{Cc}\u2028\u2029]+$/u, { error: 'must be one line without control characters' });
+
 // ---- open lists: the names known in this version -----------------------------------------------------------------
 // A reader keeps any other name as it came and shows it as unknown; a sender sends only these. Closed lists (two
 // values by nature: online/offline, raised/cleared, granted/refused, applied/refused) are plain enums.
@@ -154,6 +168,8 @@ export const ALARM_NAMES = [
   'mains-lost',
   /** The power extension failed: under-voltage and mains are not watched until it runs again. */
   'power-failed',
+  /** 1.4: someone pressed the help-call button at the branch; cleared by staff's reset or a while after someone acknowledged. */
+  'help-requested',
 ] as const;
 
 /**
@@ -191,6 +207,8 @@ export type ReaderRole = (typeof READER_ROLES)[number];
  */
 export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   fire: 'critical',
+  // A person in the building asks for help, with nobody on site: someone must answer, whatever the hour.
+  'help-requested': 'critical',
   'door-released-closed': 'critical',
   'forced-open': 'major',
   'held-open': 'major',

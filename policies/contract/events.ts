@@ -100,7 +100,7 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
     /** What staff (at the console, or central through a command) did: `unlock`, `lockdown-on`, `schedule-edit`, … */
     action: z.string().min(1).max(64),
     actor: ActorSchema,
-    /** announce: the words announced. */
+    /** announce: the words announced; help-acknowledged (1.4): who acknowledged the help call, as the branch shows it. */
     text: z.string().min(1).max(280).optional(),
   });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   ALARM_NAMES,
   BRANCH_MODES,
+  DisplayNameSchema,
   DOOR_STATES,
   InstantSchema,
   POLICY_SOURCES,
@@ -66,6 +67,19 @@ function stateSchema<S extends Side>(d: Dialect<S>) {
       .object({
         undervoltage: z.boolean().nullable(),
         mains: d.name(POWER_MAINS).nullable(),
+      })
+      .optional(),
+    /**
+     * The help-call button (1.4; absent from older gateways and from a gateway without the button is the same as
+     * no call): whether a call is open, since when, how many presses it has had, and who acknowledged it, when.
+     */
+    help: d
+      .object({
+        requested: z.boolean(),
+        since: InstantSchema.nullable(),
+        presses: count,
+        acknowledgedBy: DisplayNameSchema.nullable(),
+        acknowledgedAt: InstantSchema.nullable(),
       })
       .optional(),
     /** Filled in by the uplink itself: how the link to the broker has been. */

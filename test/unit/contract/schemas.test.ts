@@ -159,7 +159,7 @@ describe('command', () => {
     expect(parseMessage(CommandSchema, buf(commandFixture())).ok).toBe(true);
     expect(parseMessage(CommandSchema, buf(commandFixture({ command: 'announce', text: 'Closing soon' }))).ok).toBe(true);
     expect(parseMessage(CommandSchema, buf(commandFixture({ command: 'announce' })))).toEqual({ ok: false, errors: ['text: required with announce'] });
-    expect(parseMessage(CommandSchema, buf(commandFixture({ text: 'hi' })))).toEqual({ ok: false, errors: ['text: only allowed with announce'] });
+    expect(parseMessage(CommandSchema, buf(commandFixture({ text: 'hi' })))).toEqual({ ok: false, errors: ['text: only allowed with announce and help-acknowledged'] });
   });
 
   it('names an unknown command and a bad id', () => {
@@ -241,7 +241,7 @@ describe('contract versions: a reader takes any 1.x message, a sender sends what
       value: { ...commandFixture(), v: 0, command: 'output-on', text: 'porch' },
     });
     expect(parseMessage(ReceivedCommandSchema, buf(commandFixture({ command: 'announce' })))).toEqual({ ok: false, errors: ['text: required with announce'] });
-    expect(parseMessage(ReceivedCommandSchema, buf(commandFixture({ text: 'hi' })))).toEqual({ ok: false, errors: ['text: only allowed with announce'] });
+    expect(parseMessage(ReceivedCommandSchema, buf(commandFixture({ text: 'hi' })))).toEqual({ ok: false, errors: ['text: only allowed with announce and help-acknowledged'] });
     expect(parseMessage(ReceivedCommandSchema, buf({ ...commandFixture(), command: 'Open All' }))).toEqual({
       ok: false,
       errors: [expect.stringMatching(/^command: must be a name/)],

@@ -27,14 +27,6 @@ export class AccountError extends Error {
   }
 }
 
-/** Too many sign-ins are being checked at once: refused before hashing (a 503). */
-export class HashingBusyError extends Error {
-  constructor() {
-    super('too many sign-ins are being checked at once: try again in a moment');
-    this.name = 'HashingBusyError';
-  }
-}
-
 function publicUser(row: UserRow): CentralUser {
   return { username: row.username, role: row.role, source: row.source, createdAt: row.createdAt, passwordChangedAt: row.passwordChangedAt, lastLoginAt: row.lastLoginAt };
 }
@@ -113,7 +105,7 @@ export class CentralAccounts {
    * unknown name, or a single sign-on account, costs a hash too). HashingBusyError when the slots are full.
    */
   async verify(username: string | undefined, password: string): Promise<CentralUser | undefined> {
-    const outcome = await this.slots.run(async () => {
+    return this.slots.run(async () => {
       const row = username === undefined ? undefined : this.store.user(username);
       if (row === undefined || row.passwordHash === null) {
         await spendVerifyTime(password);
@@ -124,8 +116,6 @@ export class CentralAccounts {
       const now = this.store.user(row.username);
       return now === undefined || now.passwordHash !== row.passwordHash ? undefined : publicUser(now);
     });
-    if (!outcome.ok) throw new HashingBusyError();
-    return outcome.value;
   }
 
   /**
@@ -146,9 +136,7 @@ export class CentralAccounts {
     this.store.recordLogin(username, this.clock.now());
   }
 
-  private async hash(password: string): Promise<string> {
-    const outcome = await this.slots.run(() => hashPassword(password, this.scrypt));
-    if (!outcome.ok) throw new HashingBusyError();
-    return outcome.value;
+  private hash(password: string): Promise<string> {
+    return this.slots.run(() => hashPassword(password, this.scrypt));
   }
 }

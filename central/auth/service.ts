@@ -12,7 +12,7 @@ import { CentralAudit } from './audit.js';
 import { AuthStore, SESSION_TABLES } from './auth-store.js';
 import { identify, makeGuard, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './guard.js';
 import type { Role, StartSession } from './identity.js';
-import { LoginLimiter } from './login-limit.js';
+import { LoginLimiter } from '../../kit/auth/login-limit.js';
 import { UsernameSchema } from './schemas.js';
 import { CentralTokens } from './tokens.js';
 

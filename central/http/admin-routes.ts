@@ -3,7 +3,8 @@
 // and nowhere else.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { z } from 'zod';
-import { AccountError, generatePassword, HashingBusyError } from '../auth/accounts.js';
+import { HashingBusyError } from '../../kit/auth/hash-slots.js';
+import { AccountError, generatePassword } from '../auth/accounts.js';
 import { identityOf } from '../auth/guard.js';
 import { actorOf, hasRole } from '../auth/identity.js';
 import {

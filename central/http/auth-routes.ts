@@ -3,7 +3,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 import { crossSite } from '../../kit/auth/request-checks.js';
-import { HashingBusyError } from '../auth/accounts.js';
+import { retryText } from '../../kit/auth/login-limit.js';
+import { HashingBusyError } from '../../kit/auth/hash-slots.js';
 import { changeRefused, identityOf, identityOfSession, refuse, sessionCookie } from '../auth/guard.js';
 import { actorOf } from '../auth/identity.js';
 import { LoginBodySchema, SessionSchema, SignInOptionsSchema, UsernameSchema } from '../auth/schemas.js';
@@ -47,13 +48,13 @@ export function signInRoutes(deps: SignInDeps): FastifyPluginAsync {
         const username = name.success ? name.data : undefined;
         // Whatever was typed counts against that name: a flood of invented names still meets the address limit.
         const accountKey = username ?? body.username.slice(0, 64);
-        const wait = auth.loginLimit.retryAfter(accountKey, request.ip);
-        if (wait !== undefined) {
-          request.log.warn({ ip: request.ip, by: wait.by }, 'sign-in refused: too many wrong passwords');
+        const limited = auth.loginLimit.check(accountKey, request.ip);
+        if (!limited.ok) {
+          request.log.warn({ ip: request.ip, by: limited.by }, 'sign-in refused: too many wrong passwords');
           return reply
             .code(429)
-            .header('retry-after', String(wait.seconds))
-            .send({ error: 'Too Many Requests', message: `too many wrong passwords ${wait.by === 'account' ? 'for this account' : 'from this address'}: try again in ${wait.seconds} s` });
+            .header('retry-after', String(Math.ceil(limited.retryAfterMs / 1000)))
+            .send({ error: 'Too Many Requests', message: `too many wrong passwords ${limited.by === 'account' ? 'for this account' : 'from this address'}: try again in ${retryText(limited.retryAfterMs)}` });
         }
         let user;
         try {

@@ -8,7 +8,7 @@ import { bearerToken } from '../../kit/auth/api-tokens.js';
 import { crossSite, sameToken } from '../../kit/auth/request-checks.js';
 import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
-import type { LoginLimiter } from './login-limit.js';
+import type { LoginLimiter } from '../../kit/auth/login-limit.js';
 import type { ConsoleSessions, Session } from './sessions.js';
 import type { ApiTokenInfo, ApiTokens } from './tokens.js';
 import type { ConsoleUsers, Role } from './users.js';

@@ -4,7 +4,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { describeStorageError } from '../core/storage-faults.js';
-import { HashingBusyError } from './users.js';
+import { HashingBusyError } from '../../kit/auth/hash-slots.js';
 
 /** Seconds a client is told to wait when every password-hashing slot is taken: one hash takes tens of milliseconds. */
 export const BUSY_RETRY_SECONDS = 2;

@@ -33,14 +33,6 @@ export class UserError extends Error {
   }
 }
 
-/** Every hashing slot taken and the queue full: the answer is a 503 with Retry-After (console/errors.ts). */
-export class HashingBusyError extends Error {
-  constructor() {
-    super('sign-in is busy; try again in a moment');
-    this.name = 'HashingBusyError';
-  }
-}
-
 const SELECT = 'username, role, password_hash AS passwordHash, created_at AS createdAt, password_changed_at AS passwordChangedAt, last_login_at AS lastLoginAt';
 
 function publicUser(row: UserRow): ConsoleUser {
@@ -153,9 +145,7 @@ export class ConsoleUsers {
     this.loginStmt.run(this.clock.now().toISOString(), username);
   }
 
-  private async hashing<T>(work: () => Promise<T>): Promise<T> {
-    const slot = await this.slots.run(work);
-    if (!slot.ok) throw new HashingBusyError();
-    return slot.value;
+  private hashing<T>(work: () => Promise<T>): Promise<T> {
+    return this.slots.run(work);
   }
 }

@@ -7,16 +7,16 @@ export class HashSlots {
 
   constructor(private readonly limits: { concurrent: number; queued: number } = { concurrent: 1, queued: 8 }) {}
 
-  /** Runs `work` in a slot, or returns `busy` without running it when the queue is full. */
-  async run<T>(work: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; busy: true }> {
+  /** Runs `work` in a slot; throws HashingBusyError without running it when the queue is full. */
+  async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.limits.concurrent) {
-      if (this.waiting.length >= this.limits.queued) return { ok: false, busy: true };
+      if (this.waiting.length >= this.limits.queued) throw new HashingBusyError();
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
       this.running += 1;
     }
     try {
-      return { ok: true, value: await work() };
+      return await work();
     } finally {
       // Hand the slot straight to the next in line (running stays the same), or free it.
       const next = this.waiting.shift();
@@ -27,5 +27,13 @@ export class HashSlots {
 
   get busy(): { running: number; waiting: number } {
     return { running: this.running, waiting: this.waiting.length };
+  }
+}
+
+/** Every hashing slot taken and the queue full: answered with a 503 and Retry-After, before any hashing. */
+export class HashingBusyError extends Error {
+  constructor() {
+    super('sign-in is busy; try again in a moment');
+    this.name = 'HashingBusyError';
   }
 }

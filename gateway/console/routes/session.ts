@@ -1,12 +1,12 @@
 // Signing in and out, the current session, and changing one's own password. Signing in is the console's one public
-// route: limited per account and per client address (login-limit.ts), and its password check waits for a hashing
+// route: limited per account and per client address (kit/auth/login-limit.ts), and its password check waits for a hashing
 // slot or is turned away as busy (users.ts) before anything is hashed.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { ConsoleContext } from '../context.js';
 import { isSecureRequest, SECURE_SESSION_COOKIE, SESSION_COOKIE, SESSION_ONLY, sessionToken } from '../context.js';
 import { crossSite } from '../../../kit/auth/request-checks.js';
-import { retryText } from '../login-limit.js';
+import { retryText } from '../../../kit/auth/login-limit.js';
 import { LoginBodySchema, PasswordChangeBodySchema, SessionSchema, UsernameSchema } from '../schemas.js';
 import type { Session } from '../sessions.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';

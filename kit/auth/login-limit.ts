@@ -1,4 +1,4 @@
-// The sign-in limit, per account and per client address. Behind a proxy every member of staff may come from one
+// The sign-in limit (branch console and central), per account and per client address. Behind a proxy every member of staff may come from one
 // address, so a limit on the address alone lets ten wrong passwords for one account lock everybody out; a limit on
 // the account alone lets one machine try a few passwords on every account. Both are counted: wrong passwords for
 // an account limit that account, from wherever they come; many wrong passwords from one address (whichever

@@ -54,6 +54,8 @@ export const CONSOLE_COMMANDS = [
   'lights-off',
   'reset-occupancy',
   'reset-alarms',
+  // Staff at the branch take on a help call: the door then shows that someone is coming.
+  'help-acknowledged',
 ] as const satisfies readonly (typeof GATEWAY_COMMANDS)[number][];
 
 export const CommandBodySchema = z.strictObject({ command: z.enum(CONSOLE_COMMANDS) });

@@ -41,6 +41,7 @@ export const ALARM_LABELS = {
   'door-released-closed': 'Door released by the fire alarm while closed',
   undervoltage: "The gateway's power supply is too weak",
   'mains-lost': 'Mains power off: running on battery',
+  'help-requested': 'Someone pressed the help-call button',
 };
 
 export const WEEKDAYS = [

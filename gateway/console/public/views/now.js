@@ -45,6 +45,7 @@ const ACTIONS = {
   'lights-on': { label: 'Lights on', title: 'Turn the lights on?', body: 'The lights stay on until turned off or the closing sequence ends.', confirm: 'Turn lights on', done: 'Lights on' },
   'lights-off': { label: 'Lights off', title: 'Turn the lights off?', body: 'Do this only once the building is empty: it also confirms that nobody is inside after closing.', confirm: 'Turn lights off', done: 'Lights off' },
   'reset-occupancy': { label: 'Reset count', title: 'Reset the count to zero?', body: 'Do this after a sweep of the building has found nobody inside.', confirm: 'Reset to zero', done: 'Count reset to zero' },
+  'help-acknowledged': { label: "I'm dealing with it", title: 'Take on the help call?', body: 'The door shows that someone is coming (the green light flashes) and central sees your name. The call ends when alarms are acknowledged, or 30 minutes after.', confirm: "I'm dealing with it", done: 'Help call taken on' },
   'reset-alarms': { label: 'Acknowledge alarms', title: 'Acknowledge the alarms?', body: 'Clears the fire latch (once the fire alarm input has cleared) and the people-inside-after-close alarm.', confirm: 'Acknowledge', done: 'Alarms acknowledged' },
 };
 
@@ -83,6 +84,7 @@ function Actions({ state, username, onDone }) {
       ${state.lights ? button('lights-off') : button('lights-on')}
       ${button('reset-occupancy')}
       ${button('reset-alarms', state.alarms.length > 0 ? 'warn' : '')}
+      ${state.help?.requested && state.help.acknowledgedBy === null && button('help-acknowledged', 'primary')}
     </div>
     ${dialog}
   </section>`;
@@ -116,6 +118,14 @@ export function NowPage({ session, status, recent }) {
         ? 'Staff on duty, but the clock is not synchronised: the door stays locked. Staff cards open it; the exit always does.'
         : MODE_HINTS[state.mode]}</p>
     </section>
+
+    ${state.help?.requested && html`<section class="alarms help-call" role="alert" aria-labelledby="help-title">
+      <h2 id="help-title">Help call at the door</h2>
+      <p>Pressed at ${time(state.help.since, branch.timezone)}${state.help.presses > 1 ? `, ${state.help.presses} presses` : ''}.
+        ${state.help.acknowledgedBy === null
+          ? 'Nobody has taken it on yet.'
+          : `${state.help.acknowledgedBy} is dealing with it (since ${time(state.help.acknowledgedAt, branch.timezone)}).`}</p>
+    </section>`}
 
     ${state.alarms.length > 0 && html`<section class="alarms" role="alert" aria-labelledby="alarms-title">
       <h2 id="alarms-title">${state.alarms.length === 1 ? '1 alarm' : `${state.alarms.length} alarms`}</h2>

@@ -55,6 +55,8 @@ export interface Answer {
   status: number;
   /** Transport failure (reset, refused, timeout): the status is 0. */
   error?: string | undefined;
+  /** A 503 with Retry-After: the gateway's designed "busy, try again" (password hashing slots full), not a fault. */
+  busy?: boolean | undefined;
 }
 
 const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/jsonx', '', '*/*', 'application/json, text/plain'];
@@ -293,6 +295,7 @@ function sendOnce(port: number, spec: RequestSpec, timeoutMs: number, reuse: boo
         },
         (res) => {
           const status = res.statusCode ?? 0;
+          const busy = status === 503 && res.headers['retry-after'] !== undefined;
           if (spec.stream === true && status === 200) {
             done({ status });
             res.destroy();
@@ -300,8 +303,8 @@ function sendOnce(port: number, spec: RequestSpec, timeoutMs: number, reuse: boo
             return;
           }
           res.on('data', () => {});
-          res.on('end', () => done({ status }));
-          res.on('error', () => done({ status }));
+          res.on('end', () => done({ status, busy }));
+          res.on('error', () => done({ status, busy }));
         },
       );
     } catch (error) {

@@ -311,7 +311,7 @@ async function main(): Promise<number> {
               } else if (answer.status === 0 && generated.spec.raw !== undefined) transport += 1;
               else if (answer.status === 0 && oversize(generated.spec)) oversized += 1;
               else if (answer.status === 0) noAnswer.push({ error: answer.error, request: entry });
-              else if (answer.status >= 500) {
+              else if (answer.status >= 500 && answer.busy !== true) {
                 row.serverErrors += 1;
                 if (row.serverErrors <= 20) findings.add({ surface: row.surface, kind: '5xx', status: answer.status, request: entry });
               }
@@ -634,7 +634,7 @@ function report(
   console.log(
     '\ncrash = the gateway process exited (restarted, and the run goes on), or the function under test threw instead of\n' +
       'answering (check-config: exit status 0/1; import: a summary or ImportError; CLI: a signal, another status, a stack);\n' +
-      '5xx = an answer of 500 or more, or no answer at all to a request the client could send (connection dropped, 30 s);\n' +
+      '5xx = an answer of 500 or more (but 503 with Retry-After, the designed "sign-in is busy"), or no answer at all to a request the client could send (connection dropped, 30 s);\n' +
       'valid skipped = inputs the route\'s own schema accepts, so not malformed, and not sent (a few are: see http-fuzz.ts).'
   );
   console.log(

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { ScryptParams } from '../kit/auth/passwords.js';
 import { startCentralAlerts, type CentralAlerts } from './alerts/central-alerts.js';
+import { relayHelpAcknowledgements } from './alerts/help-relay.js';
 import type { Timers } from './alerts/escalation.js';
 import type { OutboxTimer } from './alerts/outbox.js';
 import { oidcRoutes } from './auth/oidc.js';
@@ -112,6 +113,24 @@ export async function startCentral(
       logger,
     });
     closers.push(() => link.close());
+    closers.push(
+      relayHelpAcknowledgements({
+        incidents: alerts.alerts.incidents,
+        bus,
+        help: (id) => store.site(id)?.state?.help,
+        send: async (site, { actor, name }) => {
+          try {
+            const outcome = await link.sendCommand(site, { command: 'help-acknowledged', actor, text: name });
+            if (outcome.status !== 'answered') return { ok: false, error: 'the branch did not answer' };
+            return outcome.reply.ok ? { ok: true } : { ok: false, error: outcome.reply.error };
+          } catch (error) {
+            return { ok: false, error: (error as Error).message };
+          }
+        },
+        clock,
+        logger,
+      }),
+    );
 
     let members: CentralMembers | null = null;
     if (key !== null) {

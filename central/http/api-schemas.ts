@@ -74,10 +74,16 @@ export const RefusalsSchema = z.object({
   rows: z.array(z.object({ site: z.string(), reason: z.string(), count: z.int() })),
 });
 
+/**
+ * The commands an operator sends by hand. `help-acknowledged` is not one: it goes to the branch when someone
+ * acknowledges the help-call incident (central/alerts/help-relay.ts), with that person's name.
+ */
+export const OPERATOR_COMMANDS = COMMAND_NAMES.filter((name) => name !== 'help-acknowledged');
+
 export const CommandRequestSchema = z
   .strictObject({
     /** Who asks is the signed-in identity (or the API token), never a field here: an `actor` is an unknown key. */
-    command: z.enum(COMMAND_NAMES),
+    command: z.enum(OPERATOR_COMMANDS, { error: `must be one of ${OPERATOR_COMMANDS.join(', ')} (a help call is answered by acknowledging its incident)` }),
     text: z.string().min(1).max(280).optional(),
   })
   .check((ctx) => {

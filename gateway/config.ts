@@ -42,6 +42,12 @@ export const GatewayConfigSchema = z.strictObject({
       retentionDays: z.number().int().min(1).max(3650).default(30),
     })
     .prefault({}),
+  help: z
+    .strictObject({
+      /** An acknowledged help call (the `helpButton` input) ends by itself this long after the acknowledgement, unless staff reset it first. */
+      clearAfterAcknowledgedMinutes: z.number().int().min(1).max(24 * 60).default(30),
+    })
+    .prefault({}),
   clock: z
     .strictObject({
       /**

@@ -57,8 +57,6 @@ export interface StartGatewayOptions {
   clockProbeIo?: ClockProbeIo;
   /** Tests only: where the power extension looks for the Pi's throttled flags, and how often. */
   power?: Pick<PowerDeps, 'platformRoot' | 'pollMs' | 'readText' | 'listDir'>;
-  /** How long an acknowledged help call stays open unless staff reset it (default 30 min). */
-  help?: { clearAfterAcknowledgedMs?: number | undefined };
 }
 
 export interface RunningGateway {
@@ -134,7 +132,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       clockTrust,
       logger,
       lastEventId: newestEventId(store),
-      help: options.help,
+      help: { clearAfterAcknowledgedMs: config.help.clearAfterAcknowledgedMinutes * 60_000 },
     });
     const extensions = new ExtensionHost({ bus: gateway.bus, alarms: gateway.alarms, logger, retry: options.extensionRetry });
     const storage = new StorageExtension({

@@ -30,13 +30,15 @@ function hardware(helpDebounceMs = 0): NonNullable<HarnessOptions['config']>['ha
   };
 }
 
-async function start(hhmm: string, options: { helpDebounceMs?: number; clearAfterAcknowledgedMs?: number } = {}): Promise<Harness> {
+async function start(hhmm: string, options: { helpDebounceMs?: number; clearAfterAcknowledgedMinutes?: number } = {}): Promise<Harness> {
   vi.setSystemTime(at(hhmm));
   scene.current = await startHarness({
     policy: town,
     members: { [MEMBER]: {} },
-    config: { hardware: hardware(options.helpDebounceMs) },
-    ...(options.clearAfterAcknowledgedMs === undefined ? {} : { start: { help: { clearAfterAcknowledgedMs: options.clearAfterAcknowledgedMs } } }),
+    config: {
+      hardware: hardware(options.helpDebounceMs),
+      ...(options.clearAfterAcknowledgedMinutes === undefined ? {} : { help: { clearAfterAcknowledgedMinutes: options.clearAfterAcknowledgedMinutes } }),
+    },
   });
   scene.dirs.push(scene.current.dir);
   return scene.current;
@@ -247,7 +249,7 @@ describe('acknowledged', () => {
   });
 
   it('after a configured time, and a full while again from a press after the acknowledgement', async () => {
-    const h = await start('19:00', { clearAfterAcknowledgedMs: 5 * 60_000 });
+    const h = await start('19:00', { clearAfterAcknowledgedMinutes: 5 });
     const { gateway } = h.running;
     press(h);
     gateway.execute({ command: 'help-acknowledged', text: 'Sam Okafor' }, 'central:sam');

@@ -6,7 +6,6 @@
 import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { validate } from '../../policies/errors.js';
@@ -16,6 +15,7 @@ import type { CentralAudit } from '../../central/auth/audit.js';
 import type { CentralTokens } from '../../central/auth/tokens.js';
 import { storePathProblem, storeProblem } from './failure.js';
 import { processIo, type CommandIo } from './schedule.js';
+import { askHidden } from './ask-hidden.js';
 
 export interface CentralAuthIo extends CommandIo {
   /** A prompt that does not echo; undefined when there is no terminal to ask on. */
@@ -222,26 +222,6 @@ export function runCentralTokensRevoke(which: string, options: CentralStoreOptio
 function terminalIo(): CentralAuthIo {
   const tty = process.stdin.isTTY === true && process.stderr.isTTY === true;
   return { ...processIo, askHidden: tty ? askHidden : undefined };
-}
-
-/** readline with its echo turned off after the question is written. */
-function askHidden(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    const internal = rl as unknown as { _writeToOutput(text: string): void };
-    let asked = false;
-    internal._writeToOutput = (text: string) => {
-      if (!asked) {
-        process.stderr.write(text);
-        asked = true;
-      }
-    };
-    rl.question(question, (answer) => {
-      process.stderr.write('\n');
-      rl.close();
-      resolve(answer);
-    });
-  });
 }
 
 /** `oag central users …` and `oag central tokens …`, under `central`. */

@@ -5,7 +5,6 @@
 // `oag users token add|list|revoke`: API tokens for monitoring and scripts (Authorization: Bearer oag_…). A token is
 // printed once, when it is made; the store keeps only its SHA-256.
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { openConsoleDb } from '../../gateway/console/db.js';
 import { NewPasswordSchema, RoleSchema, TokenIdSchema, TokenNameSchema, UsernameSchema } from '../../gateway/console/schemas.js';
@@ -19,6 +18,7 @@ import { validate } from '../../policies/errors.js';
 import { storePathProblem, storeProblem } from './failure.js';
 import { processIo } from './schedule.js';
 import type { CommandIo } from './schedule.js';
+import { askHidden } from './ask-hidden.js';
 
 export interface UsersIo extends CommandIo {
   /** The whole of standard input (for --password-stdin). */
@@ -240,26 +240,6 @@ function terminalIo(): UsersIo {
     },
     askHidden: tty ? askHidden : undefined,
   };
-}
-
-/** readline with its echo turned off after the question is written. */
-function askHidden(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    const internal = rl as unknown as { _writeToOutput(text: string): void };
-    let asked = false;
-    internal._writeToOutput = (text: string) => {
-      if (!asked) {
-        process.stderr.write(text);
-        asked = true;
-      }
-    };
-    rl.question(question, (answer) => {
-      process.stderr.write('\n');
-      rl.close();
-      resolve(answer);
-    });
-  });
 }
 
 export function register(program: Command): void {

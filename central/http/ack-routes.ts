@@ -10,7 +10,7 @@ import type { LinkOutcome } from '../alerts/ack-links.js';
 import { CENTRAL_SITE } from '../alerts/incident-names.js';
 import { IncidentNoteSchema, MAX_NOTE_CHARS, type Incident } from '../alerts/incidents.js';
 import type { CentralAudit } from '../auth/audit.js';
-import { escapeHtml } from '../auth/oidc-page.js';
+import { escapeHtml, sendPlainPage } from './plain-page.js';
 import { validate } from '../../policies/errors.js';
 
 /** The form is one short note: a larger body is refused before it is read. */
@@ -27,32 +27,6 @@ const TITLES: Record<string, string> = {
 };
 const STATUS: Record<string, number> = { malformed: 404, unknown: 404, expired: 410, used: 410, 'already-acknowledged': 409, cleared: 409, invalid: 400 };
 
-function layout(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <meta name="referrer" content="no-referrer">
-  <meta name="robots" content="noindex">
-  <title>${escapeHtml(title)} · Open Access central</title>
-  <link rel="stylesheet" href="/static/style.css">
-</head>
-<body>
-  <header class="bar">
-    <h1>Open Access · Central</h1>
-  </header>
-  <main id="main" class="auth-page">
-    <section class="panel" aria-labelledby="page-h">
-      <h2 id="page-h">${escapeHtml(title)}</h2>
-${body}
-    </section>
-  </main>
-</body>
-</html>
-`;
-}
-
 export function ackRoutes(deps: { alerts: CentralAlerts; audit: CentralAudit; clock: { now(): Date }; timezone: string }): FastifyPluginAsync {
   const links = deps.alerts.alerts.links;
   const when = (iso: string): string => DateTime.fromISO(iso, { zone: deps.timezone }).toFormat('ccc d LLL yyyy, HH:mm');
@@ -68,7 +42,7 @@ export function ackRoutes(deps: { alerts: CentralAlerts; audit: CentralAudit; cl
 ${ack}`;
   };
   const send = (reply: FastifyReply, status: number, title: string, body: string): FastifyReply =>
-    reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(layout(title, body));
+    sendPlainPage(reply, status, title, body);
   const refusal = (reply: FastifyReply, outcome: Extract<LinkOutcome, { ok: false }>): FastifyReply => {
     const still = outcome.incident && outcome.incident.status !== 'cleared' ? '\n      <p>The incident stays open on central’s dashboard.</p>' : '';
     return send(

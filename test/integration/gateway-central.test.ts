@@ -1,23 +1,17 @@
 // A real gateway (simulated drivers, SQLite file) with its uplink, and a real central service with its embedded
 // broker, on loopback: events reach central once, commands and policies come back, bad policies are refused.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { connectAsync } from 'mqtt';
-import { pino } from 'pino';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
-import { parseGatewayConfig } from '../../gateway/config.js';
-import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { LOCK_WHILE_STAFFED } from '../../gateway/core/commands.js';
 import { EventSchema } from '../../policies/contract/events.js';
 import { adult, TEST_KEY_HEX } from '../helpers/gateway-harness.js';
-import { centralHeaders } from '../helpers/central-auth.js';
+import { SITE, startBranchAndCentral, until, type BranchAndCentral } from '../helpers/branch-and-central.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const ALWAYS_OPEN: Record<string, unknown> = {
@@ -25,43 +19,17 @@ const ALWAYS_OPEN: Record<string, unknown> = {
   schedule: { weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'open-access' }]])) },
 };
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe('gateway and central over MQTT', () => {
-  let dir: string;
+  let scene: BranchAndCentral;
   let central: RunningCentral;
   let gateway: RunningGateway;
   // The API's own schemas are tested in test/unit/central; here only a few fields are read.
   type Json = { events?: Array<{ event: { id: string } }>; [key: string]: unknown };
-  const api = async (path: string, init?: RequestInit): Promise<{ status: number; body: Json }> => {
-    const response = await fetch(new URL(path, central.httpUrl), { ...init, headers: { ...(init?.headers as Record<string, string>), ...centralHeaders(central) } });
-    return { status: response.status, body: (await response.json()) as Json };
-  };
+  const api = async (path: string, init?: RequestInit): Promise<{ status: number; body: Json }> => scene.api(path, init);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'oag-e2e-'));
-    central = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }), {
-      clock: { now: () => new Date() },
-      logger: pino({ level: 'silent' }),
-    });
-    writeFileSync(join(dir, 'policy.yaml'), stringify(ALWAYS_OPEN));
-    const config = parseGatewayConfig({
-      site: 'town-central',
-      policyFile: join(dir, 'policy.yaml'),
-      store: { path: join(dir, 'gateway.sqlite') },
-      clock: { trust: 'trusted' },
-      http: { enabled: false },
-      log: { level: 'silent' },
-      hardware: { gpio: { driver: 'simulated' }, inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
-      mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100 },
-    });
-    gateway = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
+    scene = await startBranchAndCentral({ policy: ALWAYS_OPEN });
+    ({ central, gateway } = scene);
     const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
     gateway.store.members.replaceAll(
       [
@@ -70,13 +38,10 @@ describe('gateway and central over MQTT', () => {
       ],
       { version: 1, source: 'test' },
     );
-    await until(async () => (await api('/api/sites/town-central')).status === 200, 'the branch to appear at central');
   });
 
   afterAll(async () => {
-    await gateway?.stop();
-    await central?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await scene?.stop();
   });
 
   it('sends every event to central once, each one valid against the contract', async () => {
@@ -139,44 +104,17 @@ describe('a branch whose clock is a day behind central', () => {
     ...town,
     schedule: { weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'staffed' }]])) },
   };
-  let dir: string;
-  let central: RunningCentral;
+  let scene: BranchAndCentral;
   let gateway: RunningGateway;
-  const command = async (name: string): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const response = await fetch(new URL('/api/sites/town-central/commands', central.httpUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...centralHeaders(central, 'operator') },
-      body: JSON.stringify({ command: name }),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const command = (name: string) => scene.api(`/api/sites/${SITE}/commands`, { method: 'POST', role: 'operator', body: JSON.stringify({ command: name }) });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'oag-e2e-skew-'));
-    central = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }), {
-      clock: { now: () => new Date() },
-      logger: pino({ level: 'silent' }),
-    });
-    writeFileSync(join(dir, 'policy.yaml'), stringify(STAFFED_ALWAYS));
-    const config = parseGatewayConfig({
-      site: 'town-central',
-      policyFile: join(dir, 'policy.yaml'),
-      store: { path: join(dir, 'gateway.sqlite') },
-      clock: { trust: 'trusted' },
-      http: { enabled: false },
-      log: { level: 'silent' },
-      hardware: { gpio: { driver: 'simulated' }, inputs: { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
-      mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100 },
-    });
-    const dayBehind = { ...systemClock, now: () => new Date(Date.now() - 86_400_000) };
-    gateway = await startGateway(config, { clock: dayBehind, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
-    await until(async () => (await fetch(new URL('/api/sites/town-central', central.httpUrl), { headers: centralHeaders(central, 'viewer') })).status === 200, 'the branch to appear at central');
+    scene = await startBranchAndCentral({ policy: STAFFED_ALWAYS, clock: { ...systemClock, now: () => new Date(Date.now() - 86_400_000) } });
+    gateway = scene.gateway;
   });
 
   afterAll(async () => {
-    await gateway?.stop();
-    await central?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await scene?.stop();
   });
 
   it('refuses an unlock for its age, tells central that lock does nothing while staffed, and takes a lockdown all the same', async () => {

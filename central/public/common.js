@@ -103,6 +103,12 @@ export function duration(fromIso, now = new Date()) {
   return `${Math.floor(h / 24)} days`;
 }
 
+/** "just now", "5 min ago", "2 h 10 min ago". */
+export function ago(fromIso, now = new Date()) {
+  const d = duration(fromIso, now);
+  return d === '' || d === 'just now' ? d : `${d} ago`;
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

@@ -33,7 +33,7 @@ function refreshSummary() {
   const online = all.filter((s) => s.online).length;
   const inside = all.reduce((n, s) => n + (s.state?.occupancy.inside ?? 0), 0);
   const alarms = all.filter((s) => s.state?.alarms.length).length;
-  summary.textContent = `${all.length} branches · ${online} online · ${inside} people inside${alarms ? ` · ${alarms} with alarms` : ''}`;
+  summary.textContent = `${all.length} ${all.length === 1 ? 'branch' : 'branches'} · ${online} online · ${inside} ${inside === 1 ? 'person' : 'people'} inside${alarms ? ` · ${alarms} with alarms` : ''}`;
   empty.hidden = all.length > 0;
   refreshMembersLine();
 }

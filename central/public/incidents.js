@@ -2,7 +2,7 @@
 // The incidents panel at the top of the dashboard: open incidents newest first in severity colours, their count in
 // the tab's title, a beep when a new one arrives (Web Audio; off by a remembered toggle), acknowledge (with a note)
 // and resolve for operators, and a warning when nobody is being told (no channel, every channel failing, no rule).
-import { ALARM_LABELS, api, duration, el, hasRole, nameOf, when } from './common.js';
+import { ago, ALARM_LABELS, api, el, hasRole, nameOf, when } from './common.js';
 
 const SOUND_KEY = 'oag-central-incident-sound';
 const SEVERITY_ORDER = ['critical', 'major', 'warning', 'minor'];
@@ -110,7 +110,7 @@ export async function startIncidentsPanel({ session, source, baseTitle }) {
           el('div', { class: 'incident-head' },
             el('span', { class: 'sev-badge', text: i.severity }),
             el('a', { href: `/incidents/${i.id}`, class: 'incident-title', text: `${alarmLabel(i)} · ${i.site === '(central)' ? 'central' : i.site}` }),
-            el('span', { class: 'muted', text: ` raised ${when(i.raisedAt)} (${duration(i.openedAt)} ago)` })),
+            el('span', { class: 'muted', text: ` raised ${when(i.raisedAt)} (${ago(i.openedAt)})` })),
           el('p', { class: 'incident-status', text: statusText(i) }),
           actions(i, session, (changed) => { incidents.set(changed.id, changed); render(); }, error),
         ),

@@ -112,4 +112,33 @@ describe('alerts end to end', () => {
     const all = central.alerts.alerts.incidents.list({ state: 'all', limit: 5 });
     expect(all).toMatchObject([{ status: 'cleared', cleared: { by: 'site:town' }, acknowledged: { by: 'contact:Bob', note: 'On my way' } }]);
   }, 240_000);
+
+  it('acknowledges from the dashboard, as the signed-in operator, with a note', async () => {
+    const gw = new FakeGateway();
+    gw.now = new Date();
+    gw.state = { ...gw.state, site: 'branch2', at: gw.now.toISOString() };
+    const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4 }, 'branch2'));
+    uplink.start();
+    cleanups.push(() => uplink.stop());
+    await until(() => uplink.connected, 'the branch connected', 10_000);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(central.httpUrl);
+    await page.waitForURL(/\/login/);
+    await page.locator('#username').fill('olivia');
+    await page.locator('#password').fill(PASSWORD);
+    await page.locator('#submit').click();
+    await page.waitForURL(`${central.httpUrl}/`);
+
+    gw.outbox.append({ id: eventId(Date.now()), at: new Date().toISOString(), site: 'branch2', type: 'alarm', alarm: 'forced-open', state: 'raised', severity: 'major' } as never);
+    uplink.kick();
+    const item = page.locator('#incident-list li').filter({ hasText: 'branch2' });
+    await expect.poll(() => item.count(), { timeout: 15_000 }).toBe(1);
+    await item.getByPlaceholder('Note (optional)').fill('CCTV checked: a gust of wind');
+    await item.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => item.locator('.incident-status').textContent(), { timeout: 15_000 }).toContain('Acknowledged by user:olivia');
+    await page.screenshot({ path: screenshotPath('alerts-dashboard-ack.png'), fullPage: true });
+    const [incident] = central.alerts.alerts.incidents.list({ state: 'open', site: 'branch2', limit: 5 });
+    expect(incident).toMatchObject({ alarm: 'forced-open', status: 'acknowledged', acknowledged: { by: 'user:olivia', note: 'CCTV checked: a gust of wind' } });
+  }, 120_000);
 });

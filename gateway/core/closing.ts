@@ -72,7 +72,9 @@ export class ClosingSequence {
     } else {
       if (occupancy.inside > 0) {
         lights.set(true);
-        if (from !== null) alarms.raise('people-inside-after-close', `${occupancy.inside} counted inside`);
+        // At start too: a gateway that was down across the close (or crashed in the closing sequence) comes back to
+        // a count nobody has confirmed empty, and somebody must be told.
+        alarms.raise('people-inside-after-close', from === null ? `${occupancy.inside} counted inside at start` : `${occupancy.inside} counted inside`);
       } else {
         lights.set(false);
       }

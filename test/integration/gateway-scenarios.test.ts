@@ -242,6 +242,26 @@ describe('a restart in the middle of open access', () => {
   });
 });
 
+describe('a gateway down across the close', () => {
+  it('raises people-inside-after-close at start when it comes back closed to a count nobody confirmed empty', async () => {
+    let h = await start('19:00');
+    h.tap('04A1B2C3D4');
+    walkIn(h);
+    expect(h.running.gateway.occupancy.inside).toBe(1);
+    // The process dies before the close and is back at 23:00, with the person still counted inside.
+    vi.clearAllTimers();
+    vi.setSystemTime(at('23:00'));
+    h = await h.restart({ clean: false });
+    scene.current = h;
+    const { gateway } = h.running;
+    expect(gateway.mode).toBe('closed');
+    expect(gateway.occupancy.inside).toBe(1);
+    expect(gateway.alarms.list()).toContain('people-inside-after-close');
+    const alarm = h.running.store.events.query({ types: ['alarm'], limit: 5 }).find((e) => e.data.alarm === 'people-inside-after-close');
+    expect(alarm?.data).toMatchObject({ state: 'raised', detail: '1 counted inside at start' });
+  });
+});
+
 describe('a member list nobody has refreshed', () => {
   it('refuses members while member-list-stale is raised (the policy default), lets staff in, and recovers when it clears', async () => {
     const h = await start('19:00');

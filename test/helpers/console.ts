@@ -107,3 +107,10 @@ export function collectingLogger(): { logger: Logger; lines: Array<Record<string
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines };
 }
+
+/** The secret part of an API token `oag_<id>_<secret>` (the secret is base64url, so it may itself hold `_`). */
+export function tokenSecret(token: string): string {
+  const match = /^oag_[a-z0-9]{12}_(.+)$/.exec(token);
+  if (match === null) throw new Error('not an API token');
+  return match[1]!;
+}

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RouteInventory } from '../../kit/http/protect.js';
 import { buildLocalApi, LOCAL_API_PUBLIC_ROUTES, routeInventory } from '../../gateway/http/server.js';
-import { collectingLogger, startConsole } from '../helpers/console.js';
+import { collectingLogger, startConsole, tokenSecret } from '../helpers/console.js';
 import type { ConsoleHarness, SignedIn } from '../helpers/console.js';
 import { walkProtectedRoutes } from '../helpers/route-walk.js';
 
@@ -162,8 +162,8 @@ describe('API tokens', () => {
     const reasons = log.lines.filter((l) => l.msg === 'local API request refused').map((l) => l.reason);
     expect(reasons).toEqual(['token malformed', 'token malformed', 'token unknown', 'token unknown', 'token expired', 'token revoked']);
     const logged = JSON.stringify(log.lines);
-    expect(logged).not.toContain(short.token.split('_')[2]);
-    expect(logged).not.toContain(revokedToken.token.split('_')[2]);
+    expect(logged).not.toContain(tokenSecret(short.token));
+    expect(logged).not.toContain(tokenSecret(revokedToken.token));
   });
 
   it('runs the building without a CSRF header (no cookie to forge), with the token as the actor, within its role', async () => {
@@ -184,7 +184,7 @@ describe('API tokens', () => {
   it('keeps only a hash of the token in the store', async () => {
     c = await startConsole();
     const { token } = c.addToken('manager');
-    const secret = token.split('_')[2]!;
+    const secret = tokenSecret(token);
     const files = ['', '-wal'].map((suffix) => `${c!.harness.running.store.path}${suffix}`);
     for (const file of files) {
       let bytes: Buffer;

@@ -125,15 +125,10 @@ export async function startIncidentsPanel({ session, source, baseTitle }) {
     told.textContent = res.body.told ? '' : `Nobody is being told about these alarms: ${res.body.problems.join('; ')}.`;
   };
 
-  const res = await api('/incidents?limit=200');
-  if (res.ok) for (const i of res.body.incidents) incidents.set(i.id, i);
-  render();
-  void loadStatus();
-  setInterval(loadStatus, 30_000);
-  setInterval(render, 60_000);
-
-  source.addEventListener('incident', (e) => {
-    const { kind, incident } = JSON.parse(e.data);
+  // Listening starts before the list is read, so that an incident raised while it loads is not lost; what the
+  // stream says during a load is applied again over the list it returns. After a reconnect the list is read again.
+  let duringLoad = null;
+  const apply = ({ kind, incident }) => {
     const isNew = !incidents.has(incident.id);
     incidents.set(incident.id, incident);
     render();
@@ -143,5 +138,26 @@ export async function startIncidentsPanel({ session, source, baseTitle }) {
       if (soundOn) window.oagLastBeep = beep() ? Date.now() : 0;
     }
     if (kind === 'delivery-failed' || kind === 'raised') void loadStatus();
+  };
+  source.addEventListener('incident', (e) => {
+    const change = JSON.parse(e.data);
+    duringLoad?.push(change);
+    apply(change);
   });
+  const load = async () => {
+    duringLoad = [];
+    const res = await api('/incidents?limit=200').catch(() => null);
+    const meanwhile = duringLoad;
+    duringLoad = null;
+    if (!res?.ok) return;
+    incidents.clear();
+    for (const i of res.body.incidents) incidents.set(i.id, i);
+    for (const change of meanwhile) incidents.set(change.incident.id, change.incident);
+    render();
+  };
+  source.addEventListener('open', () => void load());
+  await load();
+  void loadStatus();
+  setInterval(loadStatus, 30_000);
+  setInterval(render, 60_000);
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
 import { Uplink } from '../../gateway/uplink/index.js';
@@ -60,23 +60,34 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A branch's uplink over MQTT to central, with its outbox to append events to. */
+async function connectBranch(site: string): Promise<{ gw: FakeGateway; uplink: Uplink }> {
+  const gw = new FakeGateway();
+  gw.now = new Date();
+  gw.state = { ...gw.state, site, at: gw.now.toISOString() };
+  const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4 }, site));
+  uplink.start();
+  cleanups.push(() => uplink.stop());
+  await until(() => uplink.connected, 'the branch connected', 10_000);
+  return { gw, uplink };
+}
+
+/** Olivia, an operator, signed in on the dashboard. */
+async function dashboardAsOlivia(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(central.httpUrl);
+  await page.waitForURL(/\/login/);
+  await page.locator('#username').fill('olivia');
+  await page.locator('#password').fill(PASSWORD);
+  await page.locator('#submit').click();
+  await page.waitForURL(`${central.httpUrl}/`);
+  return page;
+}
+
 describe('alerts end to end', () => {
   it('mails the on-call contact, escalates to the next, acknowledges from the link, and clears at the branch', async () => {
-    const gw = new FakeGateway();
-    gw.now = new Date();
-    gw.state = { ...gw.state, site: 'town', at: gw.now.toISOString() };
-    const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4 }, 'town'));
-    uplink.start();
-    cleanups.push(() => uplink.stop());
-    await until(() => uplink.connected, 'the branch connected', 10_000);
-
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(central.httpUrl);
-    await page.waitForURL(/\/login/);
-    await page.locator('#username').fill('olivia');
-    await page.locator('#password').fill(PASSWORD);
-    await page.locator('#submit').click();
-    await page.waitForURL(`${central.httpUrl}/`);
+    const { gw, uplink } = await connectBranch('town');
+    const page = await dashboardAsOlivia();
     await expect.poll(() => page.locator('#incident-count').textContent()).toBe('No open incidents');
 
     const at = new Date().toISOString();
@@ -114,21 +125,8 @@ describe('alerts end to end', () => {
   }, 240_000);
 
   it('acknowledges from the dashboard, as the signed-in operator, with a note', async () => {
-    const gw = new FakeGateway();
-    gw.now = new Date();
-    gw.state = { ...gw.state, site: 'branch2', at: gw.now.toISOString() };
-    const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4 }, 'branch2'));
-    uplink.start();
-    cleanups.push(() => uplink.stop());
-    await until(() => uplink.connected, 'the branch connected', 10_000);
-
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(central.httpUrl);
-    await page.waitForURL(/\/login/);
-    await page.locator('#username').fill('olivia');
-    await page.locator('#password').fill(PASSWORD);
-    await page.locator('#submit').click();
-    await page.waitForURL(`${central.httpUrl}/`);
+    const { gw, uplink } = await connectBranch('branch2');
+    const page = await dashboardAsOlivia();
 
     gw.outbox.append({ id: eventId(Date.now()), at: new Date().toISOString(), site: 'branch2', type: 'alarm', alarm: 'forced-open', state: 'raised', severity: 'major' } as never);
     uplink.kick();

@@ -16,6 +16,7 @@ import type { CentralTokens } from '../../central/auth/tokens.js';
 import { storePathProblem, storeProblem } from './failure.js';
 import { processIo, type CommandIo } from './schedule.js';
 import { askHidden } from './ask-hidden.js';
+import { runCommand, UsageError } from './cli-errors.js';
 
 export interface CentralAuthIo extends CommandIo {
   /** A prompt that does not echo; undefined when there is no terminal to ask on. */
@@ -37,7 +38,6 @@ export interface CentralTokensAddOptions extends CentralStoreOptions {
   expiresDays: string;
 }
 
-class UsageError extends Error {}
 class Refused extends Error {}
 
 /** Who the audit names for what this command does. */
@@ -98,21 +98,8 @@ async function withCentralAuth<T>(options: CentralStoreOptions, fn: (parts: Auth
   }
 }
 
-async function run(io: CommandIo, fn: () => Promise<void>): Promise<number> {
-  try {
-    await fn();
-    return 0;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof Refused || (error instanceof Error && ['AccountError', 'TokenError'].includes(error.name))) {
-      io.err(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+function run(io: CommandIo, fn: () => Promise<void>): Promise<number> {
+  return runCommand(io, fn, (error) => error instanceof Refused || (error instanceof Error && ['AccountError', 'TokenError'].includes(error.name)));
 }
 
 /** The password from a file (its first line), or asked twice on the terminal; undefined: make one. */

@@ -18,6 +18,7 @@ import { storePathProblem, storeProblem } from './failure.js';
 import { fmt, printRejections, progressReporter } from './import-report.js';
 import type { ProgressOutput } from './import-report.js';
 import { processIo, type CommandIo } from './schedule.js';
+import { UsageError } from './cli-errors.js';
 
 export interface MembersImportOptions {
   store?: string | undefined;
@@ -39,7 +40,6 @@ export interface MembersStatsOptions {
 
 
 
-class UsageError extends Error {}
 
 function describeError(error: unknown): string | undefined {
   if (error instanceof ImportError || error instanceof StoreError || error instanceof UsageError) return error.message;

@@ -19,6 +19,7 @@ import { storePathProblem, storeProblem } from './failure.js';
 import { processIo } from './schedule.js';
 import type { CommandIo } from './schedule.js';
 import { askHidden } from './ask-hidden.js';
+import { runCommand, UsageError } from './cli-errors.js';
 
 export interface UsersIo extends CommandIo {
   /** The whole of standard input (for --password-stdin). */
@@ -43,7 +44,6 @@ export interface UsersPasswdOptions extends StoreOptions {
   passwordStdin?: boolean | undefined;
 }
 
-class UsageError extends Error {}
 
 function storePath(options: StoreOptions, mustExist: boolean): string {
   const path = options.store ?? (options.config === undefined ? undefined : loadGatewayConfig(options.config).store.path);
@@ -98,21 +98,12 @@ async function withUsers<T>(path: string, fn: (users: ConsoleUsers, sessions: Co
   }
 }
 
-async function run(io: UsersIo, fn: () => Promise<void>): Promise<number> {
-  try {
-    await fn();
-    return 0;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof UserError || error instanceof TokenError || error instanceof StoreError || error instanceof StoreProblem || (error instanceof Error && error.name === 'ConfigError')) {
-      io.err(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+function run(io: UsersIo, fn: () => Promise<void>): Promise<number> {
+  return runCommand(
+    io,
+    fn,
+    (error) => error instanceof UserError || error instanceof TokenError || error instanceof StoreError || error instanceof StoreProblem || (error instanceof Error && error.name === 'ConfigError'),
+  );
 }
 
 export function runUsersAdd(options: UsersAddOptions, io: UsersIo = terminalIo()): Promise<number> {

@@ -248,46 +248,50 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
 
   /** Acknowledge: whoever `actor` is takes it on, and escalation stops. Refused, naming why, when already done. */
   acknowledge(id: number, action: { actor: string; note?: string | undefined }, at: Date): ChangeOutcome {
-    const checked = validate(ActionSchema, action);
-    if (!checked.ok) return { ok: false, code: 'invalid', error: checked.errors.join('; ') };
-    const { actor, note } = checked.value;
-    const result = this.db.transaction((): ChangeOutcome => {
-      const row = this.tables.byId(id);
-      if (!row) return { ok: false, code: 'not-found', error: `no incident ${id}` };
-      if (row.cleared_ms !== null) {
-        return { ok: false, code: 'cleared', error: `incident ${id} was already cleared at ${iso(row.cleared_ms)} by ${row.cleared_by}` };
-      }
+    return this.act(id, action, at, 'acknowledged', (row, { actor, note }) => {
       if (row.acknowledged_ms !== null) {
-        return {
-          ok: false,
-          code: 'already-acknowledged',
-          error: `incident ${id} was already acknowledged at ${iso(row.acknowledged_ms)} by ${row.acknowledged_by}`,
-        };
+        return { ok: false, code: 'already-acknowledged', error: `incident ${id} was already acknowledged at ${iso(row.acknowledged_ms)} by ${row.acknowledged_by}` };
       }
-      this.tables.acknowledge(id, at.getTime(), actor, note ?? null);
-      this.tables.addHistory(id, at.getTime(), 'acknowledged', actor, note ?? null);
-      return { ok: true, incident: toIncident(this.tables.byId(id) as IncidentRow) };
-    })();
-    if (result.ok) this.emit('change', { kind: 'acknowledged', incident: result.incident });
-    return result;
+      this.tables.acknowledge(id, at.getTime(), actor, note);
+      return undefined;
+    });
   }
 
   /** An operator closes the incident (whatever the branch says; a new raise then opens a new one). */
   resolve(id: number, action: { actor: string; note?: string | undefined }, at: Date): ChangeOutcome {
+    return this.act(id, action, at, 'resolved', (_row, { actor }) => {
+      this.tables.clear(id, at.getTime(), actor);
+      return undefined;
+    });
+  }
+
+  /**
+   * What a person does to an open incident, in one transaction: the action checked, the incident found and not yet
+   * cleared, `apply` (which may refuse), the history row, then the change told to listeners.
+   */
+  private act(
+    id: number,
+    action: { actor: string; note?: string | undefined },
+    at: Date,
+    kind: 'acknowledged' | 'resolved',
+    apply: (row: IncidentRow, action: { actor: string; note: string | null }) => Extract<ChangeOutcome, { ok: false }> | undefined,
+  ): ChangeOutcome {
     const checked = validate(ActionSchema, action);
     if (!checked.ok) return { ok: false, code: 'invalid', error: checked.errors.join('; ') };
-    const { actor, note } = checked.value;
+    const actor = checked.value.actor;
+    const note = checked.value.note ?? null;
     const result = this.db.transaction((): ChangeOutcome => {
       const row = this.tables.byId(id);
       if (!row) return { ok: false, code: 'not-found', error: `no incident ${id}` };
       if (row.cleared_ms !== null) {
         return { ok: false, code: 'cleared', error: `incident ${id} was already cleared at ${iso(row.cleared_ms)} by ${row.cleared_by}` };
       }
-      this.tables.clear(id, at.getTime(), actor);
-      this.tables.addHistory(id, at.getTime(), 'resolved', actor, note ?? null);
+      const refused = apply(row, { actor, note });
+      if (refused !== undefined) return refused;
+      this.tables.addHistory(id, at.getTime(), kind, actor, note);
       return { ok: true, incident: toIncident(this.tables.byId(id) as IncidentRow) };
     })();
-    if (result.ok) this.emit('change', { kind: 'resolved', incident: result.incident });
+    if (result.ok) this.emit('change', { kind, incident: result.incident });
     return result;
   }
 

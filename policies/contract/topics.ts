@@ -25,15 +25,21 @@ export interface SiteTopics {
   root: string;
 }
 
-function checkPrefix(prefix: string): string {
+/** Throws on a prefix that could not be a topic's first levels. */
+export function checkPrefix(prefix: string): string {
   if (prefix === '' || /[#+]/.test(prefix) || prefix.startsWith('/') || prefix.endsWith('/')) {
     throw new Error(`MQTT topic prefix "${prefix}" must be non-empty, without wildcards or a leading/trailing slash`);
   }
   return prefix;
 }
 
+/** A site id: also the site's MQTT username, so it must be one topic level that no ACL pattern can widen. */
+export function isSiteId(site: string): boolean {
+  return /^[a-z0-9][a-z0-9-]{0,62}$/.test(site);
+}
+
 function checkSite(site: string): string {
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(site)) throw new Error(`site id "${site}" must be lower case letters, digits and dashes`);
+  if (!isSiteId(site)) throw new Error(`site id "${site}" must be lower case letters, digits and dashes`);
   return site;
 }
 
@@ -79,6 +85,6 @@ export function parseTopic(prefix: string, topic: string): { site: string; kind:
   if (slash <= 0) return null;
   const site = rest.slice(0, slash);
   const kind = rest.slice(slash + 1);
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(site)) return null;
+  if (!isSiteId(site)) return null;
   return (SITE_TOPIC_KINDS as readonly string[]).includes(kind) ? { site, kind: kind as SiteTopicKind } : null;
 }

@@ -24,6 +24,8 @@ export const REFUSAL_REASONS = [
   'pin-required',
   'pin-wrong',
   'pin-locked',
+  /** 1.5: a card the list does not know, in a burst of them at this reader: refused without asking the library system. */
+  'unknown-card-burst',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

@@ -44,6 +44,7 @@ export const ALARM_LABELS = {
   'mains-lost': 'Mains power lost (on UPS)',
   'power-failed': 'Power watch failed',
   'help-requested': 'Help requested at the door',
+  'unknown-card-burst': 'Burst of unknown cards at a reader',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */
@@ -69,6 +70,7 @@ export const ACCESS_REASONS = [
   'pin-required',
   'pin-wrong',
   'pin-locked',
+  'unknown-card-burst',
 ];
 
 /**

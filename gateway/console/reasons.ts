@@ -3,7 +3,7 @@
 import type { GrantReason, RefusalReason } from '../../policies/index.js';
 
 export const REASON_TEXT: Record<RefusalReason | GrantReason, string> = {
-  'unknown-card': 'card not on this branch’s member list',
+  'unknown-card': 'card not on this branch’s member list (not a member here, or not registered for open access: registration is at the desk)',
   'not-registered': 'not registered for open access (induction, terms or PIN not done)',
   expired: 'membership expired',
   blocked: 'card blocked',
@@ -19,6 +19,7 @@ export const REASON_TEXT: Record<RefusalReason | GrantReason, string> = {
   'pin-required': 'needs the PIN on the keypad',
   'pin-wrong': 'wrong PIN',
   'pin-locked': 'too many wrong PINs: locked for a while',
+  'unknown-card-burst': 'card not on the member list, in a burst of unknown cards at this reader (library system not asked)',
   staffed: 'staffed hours: free entry',
   member: 'member, open access',
   staff: 'staff card',

@@ -18,8 +18,9 @@ export const CONTRACT_MAJOR = 1;
  * 2: alarm `door-released-closed`; `severity` on alarm events.
  * 3: alarms `undervoltage`, `mains-lost`, `power-failed`; `power` in the state.
  * 4: alarm `help-requested`; command `help-acknowledged` (who, in `text`); `help` in the state.
+ * 5: alarm `unknown-card-burst` (major); access reason `unknown-card-burst`.
  */
-export const CONTRACT_MINOR = 4;
+export const CONTRACT_MINOR = 5;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 
@@ -170,6 +171,8 @@ export const ALARM_NAMES = [
   'power-failed',
   /** 1.4: someone pressed the help-call button at the branch; cleared by staff's reset or a while after someone acknowledged. */
   'help-requested',
+  /** 1.5: more unknown cards at one reader than the branch allows in a while: someone trying cards; cleared after a quiet period. */
+  'unknown-card-burst',
 ] as const;
 
 /**
@@ -225,6 +228,8 @@ export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   // The door runs on, but not for long: a failing supply resets the Pi and corrupts its card; a UPS runs down.
   undervoltage: 'major',
   'mains-lost': 'major',
+  // Someone is trying cards (or a cloned-card scanner) at an unstaffed door: not an emergency, but someone should look.
+  'unknown-card-burst': 'major',
   'uplink-failed': 'minor',
   'local-api-failed': 'minor',
   'sip2-failed': 'minor',

@@ -19,6 +19,7 @@ const REFUSAL_TEXT: Record<string, string> = {
   'pin-required': 'PIN needed',
   'pin-wrong': 'wrong PIN',
   'pin-locked': 'PIN locked for now',
+  'unknown-card-burst': 'card not known here (burst of unknown cards)',
 };
 
 export function describeEvent(event: LoggedEvent, timezone: string, prefix = ''): string | undefined {

@@ -42,6 +42,7 @@ export const ALARM_LABELS = {
   undervoltage: "The gateway's power supply is too weak",
   'mains-lost': 'Mains power off: running on battery',
   'help-requested': 'Someone pressed the help-call button',
+  'unknown-card-burst': 'Many unknown cards tried at a reader',
 };
 
 export const WEEKDAYS = [

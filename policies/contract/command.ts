@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ActorSchema, DisplayNameSchema, InstantSchema, isKnown, READER, SENDER, type Dialect, type Side } from './common.js';
+import { SignatureSchema } from './signing.js';
 
 /** The commands this version knows. An open list: a gateway answers one it does not know with a refusal naming it. */
 export const COMMAND_NAMES = [
@@ -49,6 +50,8 @@ function commandSchema<S extends Side>(d: Dialect<S>) {
       actor: ActorSchema,
       /** `announce`: the words to announce. `help-acknowledged` (1.4): who acknowledged, one line of at most 64. */
       text: z.string().min(1).max(280).optional(),
+      /** 1.5: central's signature (signing.ts); a 1.5 gateway acts on no command without a valid one. */
+      sig: SignatureSchema.optional(),
     })
     .check((ctx) => {
       const { command, text } = ctx.value;

@@ -8,6 +8,7 @@
 // Requests and chunks stay inside the site's own tree, so the broker ACL still confines a site to `sites/<site>/`.
 import { z } from 'zod';
 import { InstantSchema, READER, SENDER, type Dialect, type Side } from './common.js';
+import { SignatureSchema } from './signing.js';
 
 /** Names the deployment key the card hashes were made with: 16 hex characters (policies/cards.ts). */
 export const KeyIdSchema = z.string().regex(/^[0-9a-f]{16}$/, { error: 'must be a key id (16 lower-case hex characters)' });
@@ -42,6 +43,8 @@ function announcementSchema<S extends Side>(d: Dialect<S>) {
     chunkSize: z.int().min(1).max(MAX_CHUNK_ENTRIES),
     /** The oldest version a delta can start from; a branch further behind (or new) gets a snapshot. */
     deltasFrom: z.int().min(0),
+    /** 1.5: central's signature (signing.ts); a 1.5 gateway follows no announcement without a valid one. */
+    sig: SignatureSchema.optional(),
   });
 }
 export const MembersAnnouncementSchema = announcementSchema(SENDER);
@@ -94,6 +97,8 @@ function chunkSchema<S extends Side>(d: Dialect<S>) {
       chunkHash: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be a SHA-256 (64 hex characters)' }),
       /** Members (`{card hash base64url}\t{9 fields}`), and in a delta removals (the 43-character card hash alone). */
       entries: z.array(z.string().min(43).max(1024)).max(MAX_CHUNK_ENTRIES),
+      /** 1.5: central's signature, which covers `transfer` (the branch's random id for this transfer: its nonce). */
+      sig: SignatureSchema.optional(),
     })
     .check((ctx) => {
       const c = ctx.value;
@@ -115,6 +120,8 @@ function refusalSchema<S extends Side>(d: Dialect<S>) {
     message: z.string().min(1).max(500),
     /** The version current at central now (null: none yet). */
     current: z.int().min(1).nullable(),
+    /** 1.5: central's signature, as on a chunk. */
+    sig: SignatureSchema.optional(),
   });
 }
 

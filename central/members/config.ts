@@ -93,6 +93,9 @@ export const DEFAULT_LMS_COLUMNS = {
   groups: 'groups',
 } as const;
 
+export const BranchListSchema = z.enum(['registered', 'everyone']);
+export type BranchList = z.output<typeof BranchListSchema>;
+
 export const CentralMembersConfigSchema = z.strictObject({
   /** Members per chunk on the wire (about 90 bytes each). */
   chunkSize: z.int().min(10).max(MAX_CHUNK_ENTRIES).default(5000),
@@ -103,6 +106,11 @@ export const CentralMembersConfigSchema = z.strictObject({
   /** How often central looks for a version made by `oag central members import` in another process. */
   pollSeconds: z.int().min(1).max(3600).default(2),
   import: LmsMappingSchema.prefault({ columns: DEFAULT_LMS_COLUMNS }),
+  /**
+   * Who goes on the branches' lists: `registered` (members registered for open access, and staff) or `everyone`.
+   * A stolen branch then holds only the people who can use it (docs/privacy.md); the others are counted, never kept.
+   */
+  branchList: BranchListSchema.default('registered'),
   /** A folder the LMS drops its nightly export into: each new CSV is imported, then moved to `imported/` or `refused/`. */
   watch: z
     .strictObject({

@@ -24,7 +24,7 @@ import {
 } from '../../policies/member-csv.js';
 import type { ParsedRecord } from '../../policies/member-csv.js';
 import { digestOfParts, memberFieldsText } from '../../policies/member-list.js';
-import type { LmsField, LmsMapping } from './config.js';
+import type { BranchList, LmsField, LmsMapping } from './config.js';
 import { createLmsRowSchema, type LmsRowInput } from './lms-row.js';
 import type { CentralMemberStore, ListDiff, MemberVersion } from './member-store.js';
 
@@ -45,6 +45,8 @@ export interface LmsImportOptions {
   /** createCardHasher(deployment key). */
   hasher: (normalisedId: string) => Buffer;
   keyId: string;
+  /** `registered`: rows of members neither registered for open access nor staff are counted and left out, unhashed. */
+  branchList: BranchList;
   /** The import's time: the version's time, and the day a debarment or a date of birth is compared with. */
   now: Date;
   keepVersions: number;
@@ -59,6 +61,8 @@ export interface LmsImportSummary {
   unchanged: number;
   rejected: RejectedRow[];
   rejectedCount: number;
+  /** Valid rows left out because the member is neither registered for open access nor staff (`branchList: registered`). */
+  notRegistered: number;
   /** Data rows in the file. */
   total: number;
   /** Members in the list now current. */
@@ -107,6 +111,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   const schema = createLmsRowSchema(mapping, now.toISOString().slice(0, 10));
   const rejected: RejectedRow[] = [];
   let rejectedCount = 0;
+  let notRegistered = 0;
   let total = 0;
   const tail = new TruncationCheck();
   const reject = (line: number, reason: string): void => {
@@ -181,6 +186,11 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
             continue;
           }
           const { cardNumber, member } = result.data;
+          // Before the hash: a branch's list, and so a stolen branch, holds only the people who can use the branch.
+          if (options.branchList === 'registered' && !member.openAccess && !member.staff) {
+            notRegistered++;
+            continue;
+          }
           // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
           if (member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
             reject(line, `${mapping.columns.groups ?? 'groups'}: contains the card number`);
@@ -216,9 +226,10 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       }
       if (diff.count === 0) throw new LmsImportError(`${filePath}: no usable member rows: nothing changed`, rejected);
       if (diff.previousCount > 0 && diff.removed > diff.previousCount * mapping.maxRemovedFraction) {
+        // The first import after `branchList: registered` is set removes the unregistered members on purpose.
+        const why = notRegistered > 0 ? `a cut-short export, or the first with members.branchList: registered, which left out ${notRegistered} not registered for open access?` : 'a cut-short export?';
         throw new LmsImportError(
-          `${filePath}: would remove ${diff.removed} of the ${diff.previousCount} members (more than the ${mapping.maxRemovedFraction * 100}% allowed; ` +
-            'a cut-short export?): nothing changed',
+          `${filePath}: would remove ${diff.removed} of the ${diff.previousCount} members (more than the ${mapping.maxRemovedFraction * 100}% allowed; ${why}): nothing changed`,
           rejected,
         );
       }
@@ -236,6 +247,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       unchanged: diff.unchanged,
       rejected,
       rejectedCount,
+      notRegistered,
       total,
       count: current.count,
       version: current.version,

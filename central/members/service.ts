@@ -125,13 +125,14 @@ export class CentralMembers {
         mapping: this.deps.config.import,
         hasher: this.hasher,
         keyId: this.keyId,
+        branchList: this.deps.config.branchList,
         now: this.deps.clock.now(),
         keepVersions: this.deps.config.keepVersions,
         source: options.source,
         onProgress: options.onProgress,
       });
       this.log.info(
-        { version: summary.version, created: summary.created, count: summary.count, added: summary.added, changed: summary.changed, removed: summary.removed, rejected: summary.rejectedCount, ms: Math.round(performance.now() - started) },
+        { version: summary.version, created: summary.created, count: summary.count, added: summary.added, changed: summary.changed, removed: summary.removed, rejected: summary.rejectedCount, notRegistered: summary.notRegistered, ms: Math.round(performance.now() - started) },
         'member export imported',
       );
       if (summary.created) await this.announce();

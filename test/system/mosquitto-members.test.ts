@@ -42,7 +42,8 @@ beforeAll(async () => {
       broker: { url: broker.url, username: 'central', password: 'central-pw', tls, clientId: 'oag-central-members-test' },
       http: { port: 0 },
       store: { path: join(dir, 'central.sqlite') },
-      members: { chunkSize: 100 },
+      // Everyone on the list: this test is about the transport, and its counts are the whole export's.
+      members: { chunkSize: 100, branchList: 'everyone' },
       log: { level: 'silent' },
     }),
     { clock: { now: () => new Date() }, logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } },

@@ -41,6 +41,7 @@ const options = () => ({
   mapping: LmsMappingSchema.parse({ columns: { cardNumber: 'card_number', birthDate: 'date_of_birth', expires: 'expiry_date', blocked: 'blocked', blockedUntil: 'blocked_until', openAccess: 'open_access', staff: 'staff', groups: 'groups' } }),
   hasher: createCardHasher(KEY),
   keyId: deploymentKeyId(KEY),
+  branchList: 'registered' as const,
   now: NOW,
   keepVersions: 50,
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LmsMappingSchema, type LmsMappingInput } from '../../../central/members/config.js';
+import { LmsMappingSchema, type BranchList, type LmsMappingInput } from '../../../central/members/config.js';
 import { LmsImportError, importLmsCsv } from '../../../central/members/lms-import.js';
 import { parseAmount, parseLmsDate } from '../../../central/members/lms-row.js';
 import { CentralMemberStore } from '../../../central/members/member-store.js';
@@ -33,10 +33,11 @@ function setUp(): CentralMemberStore {
   return new CentralMemberStore(central.db);
 }
 
-function run(store: CentralMemberStore, csv: string, mapping: LmsMappingInput, name = 'export.csv') {
+/** `everyone` unless said: most cases here are about reading rows, whoever they belong to. */
+function run(store: CentralMemberStore, csv: string, mapping: LmsMappingInput, name = 'export.csv', branchList: BranchList = 'everyone') {
   const file = join(dir, name);
   writeFileSync(file, csv);
-  return importLmsCsv(store, file, { mapping: LmsMappingSchema.parse(mapping), hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), now: NOW, keepVersions: 50 });
+  return importLmsCsv(store, file, { mapping: LmsMappingSchema.parse(mapping), hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), branchList, now: NOW, keepVersions: 50 });
 }
 
 const member = (store: CentralMemberStore, card: string) => {
@@ -136,6 +137,46 @@ describe('importing an LMS export at central', () => {
     await expect(run(store, '"21000000000011,1980-02-03\n', KOHA)).rejects.toBeInstanceOf(LmsImportError);
   });
 
+  it('keeps on the branch list only members registered for open access and staff, counting the others', async () => {
+    const store = setUp();
+    const summary = await run(store, KOHA_CSV, KOHA, 'export.csv', 'registered');
+    // Jones (ADULT, not registered) is left out; staff and every OA member, blocked ones included, stay.
+    expect(summary).toMatchObject({ notRegistered: 1, count: 6, rejectedCount: 4, total: 11 });
+    expect(member(store, '21000000000012')).toBeUndefined();
+    expect(member(store, '21000000000011')).toMatchObject({ openAccess: true });
+    expect(member(store, '21000000000017')).toMatchObject({ staff: true });
+    expect(member(store, '21000000000014')).toMatchObject({ blocked: true });
+  });
+
+  it('keeps a staff card that is not registered for open access', async () => {
+    const store = setUp();
+    const csv = ['card,oa,staff', '21000000000041,N,Y', '21000000000042,N,N', '21000000000043,Y,N'].join('\n');
+    const summary = await run(store, csv, { columns: { cardNumber: 'card', openAccess: 'oa', staff: 'staff' } }, 'export.csv', 'registered');
+    expect(summary).toMatchObject({ notRegistered: 1, count: 2 });
+    expect(member(store, '21000000000041')).toMatchObject({ staff: true, openAccess: false });
+    expect(member(store, '21000000000042')).toBeUndefined();
+  });
+
+  it('keeps everyone with branchList: everyone', async () => {
+    const store = setUp();
+    const summary = await run(store, KOHA_CSV, KOHA, 'export.csv', 'everyone');
+    expect(summary).toMatchObject({ notRegistered: 0, count: 7 });
+    expect(member(store, '21000000000012')).toMatchObject({ openAccess: false });
+  });
+
+  it('says why when the first registered-only import would remove most of the list, and changes nothing', async () => {
+    const store = setUp();
+    const csv = ['card,oa', ...Array.from({ length: 10 }, (_, i) => `2100000000005${i},${i < 2 ? 'Y' : 'N'}`)].join('\n');
+    const mapping = { columns: { cardNumber: 'card', openAccess: 'oa' } };
+    await run(store, csv, mapping, 'export.csv', 'everyone');
+    const before = store.current();
+    await expect(run(store, csv, mapping, 'export.csv', 'registered')).rejects.toThrow(
+      /would remove 8 of the 10 members .*the first with members\.branchList: registered, which left out 8 not registered for open access\?\): nothing changed/,
+    );
+    expect(store.current()).toEqual(before);
+    expect(await run(store, csv, { ...mapping, maxRemovedFraction: 1 }, 'export.csv', 'registered')).toMatchObject({ count: 2, removed: 8 });
+  });
+
   it('reads dates and amounts as LMS exports write them', () => {
     expect(parseLmsDate('2026-05-01 00:00:00', 'dmy')).toBe('2026-05-01');
     expect(parseLmsDate('1/2/2026', 'dmy')).toBe('2026-02-01');
@@ -155,7 +196,7 @@ describe('the watched export folder', () => {
     const mapping = LmsMappingSchema.parse(KOHA);
     const watch = new ExportFolderWatch({
       config: { folder, intervalSeconds: 3600, settleSeconds: 0 },
-      importFile: (file, source) => importLmsCsv(store, file, { mapping, hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), now: NOW, keepVersions: 50, source }),
+      importFile: (file, source) => importLmsCsv(store, file, { mapping, hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), branchList: 'everyone', now: NOW, keepVersions: 50, source }),
       // The files' times are the machine's (a second on: a file's time may be a fraction of a millisecond ahead).
       clock: { now: () => new Date(Date.now() + 1000) },
       logger: pino({ level: 'silent' }),

@@ -27,7 +27,7 @@ function Result({ result }) {
           <dt>Groups</dt><dd>${result.entitlement.groups.length === 0 ? 'None' : result.entitlement.groups.join(', ')}</dd>
           <dt>PIN set</dt><dd>${result.entitlement.pinSet ? 'Yes' : 'No'}</dd>
         </dl>`
-      : html`<p>This card is not on the member list held by this gateway. If it was issued or renewed recently, the next member list update brings it.</p>`}
+      : html`<p>This card is not on the member list held by this gateway. Unless central is set to send everyone, the list holds only members registered for open access (and staff): a member who is not registered does so at the desk. If the card was issued, renewed or registered recently, the next member list update brings it.</p>`}
   </section>`;
 }
 

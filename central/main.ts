@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { ScryptParams } from '../kit/auth/passwords.js';
+import { PSEUDONYM_SECRET_BYTES, createPseudonymizer } from '../policies/pseudonym.js';
 import { startCentralAlerts, type CentralAlerts } from './alerts/central-alerts.js';
 import { relayHelpAcknowledgements } from './alerts/help-relay.js';
 import type { Timers } from './alerts/escalation.js';
@@ -134,7 +135,17 @@ export async function startCentral(
 
     let members: CentralMembers | null = null;
     if (key !== null) {
-      const m = new CentralMembers({ db: store.db, key, config: config.members, prefix: config.prefix, link, clock, logger, hooks: deps.membersHooks });
+      const m = new CentralMembers({
+        db: store.db,
+        key,
+        config: config.members,
+        prefix: config.prefix,
+        link,
+        clock,
+        logger,
+        hooks: deps.membersHooks,
+        pseudonym: createPseudonymizer(store.secret('pseudonym', PSEUDONYM_SECRET_BYTES)),
+      });
       members = m;
       bus.on('members-request', ({ site, payload }) => m.handleRequest(site, payload));
       bus.on('link-up', () => void m.announce());

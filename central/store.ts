@@ -1,5 +1,6 @@
 // Central's history in SQLite (WAL). The interface is small on purpose: a national estate swaps this class for a
 // PostgreSQL one with the same methods (docs/central.md), and nothing else changes.
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { ReceivedEvent, ReceivedKnownEvent, ReceivedState } from '../policies/contract/index.js';
@@ -100,6 +101,11 @@ CREATE TABLE IF NOT EXISTS commands (
   at_ms INTEGER NOT NULL,
   result TEXT NOT NULL
 );
+-- Secrets central makes for itself and keeps (the key of its own pseudonyms); never sent anywhere.
+CREATE TABLE IF NOT EXISTS secrets (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
 `;
 
 export class CentralStore {
@@ -144,6 +150,8 @@ export class CentralStore {
       eventCount: p('SELECT COUNT(*) AS n FROM events'),
       purgeEvents: p('DELETE FROM events WHERE at_ms < ?'),
       purgeSamples: p('DELETE FROM occupancy_samples WHERE at_ms < ?'),
+      addSecret: p('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
+      secret: p('SELECT value FROM secrets WHERE name = ?'),
     } as Record<string, Statement>;
   }
 
@@ -257,6 +265,12 @@ export class CentralStore {
   purgeBefore(at: Date): void {
     this.stmt('purgeEvents').run(at.getTime());
     this.stmt('purgeSamples').run(at.getTime());
+  }
+
+  /** The secret of that name: made (random, `bytes` long) the first time it is asked for, the same ever after. */
+  secret(name: string, bytes: number): Buffer {
+    this.stmt('addSecret').run(name, randomBytes(bytes));
+    return (this.stmt('secret').get(name) as { value: Buffer }).value;
   }
 
   close(): void {

@@ -52,6 +52,8 @@ export interface CentralMembersDeps {
   clock: { now(): Date };
   logger: Logger;
   hooks?: PublisherHooks | undefined;
+  /** Central's own pseudonym for a card (a secret only central holds), so its audit matches no branch's events. */
+  pseudonym: (cardHash: Buffer) => string;
 }
 
 export class CentralMembers {
@@ -165,8 +167,7 @@ export class CentralMembers {
         at: this.deps.clock.now(),
         keepVersions: this.deps.config.keepVersions,
       });
-      // A pseudonym only, as in the branches' logs.
-      const person = cardHash.toString('hex', 0, 4);
+      const person = this.deps.pseudonym(cardHash);
       this.log.info({ actor, person, version: version?.version ?? null, patch }, 'member changed');
       if (version !== null) await this.announce();
       return { version, current: this.store.current()!, person };

@@ -4,7 +4,7 @@ import type { CardTap } from '../../firmware-bridge/types.js';
 import { decide } from '../../policies/index.js';
 import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
 import type { AccessOutcome, EventBus } from './bus.js';
-import { CardIdError, normaliseCardId, pseudonym } from './cards.js';
+import { CardIdError, normaliseCardId } from './cards.js';
 import type { Clock } from './clock.js';
 import type { Door } from './door.js';
 import type { EventLog } from './event-log.js';
@@ -18,6 +18,8 @@ export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPin
 export interface AccessOptions {
   store: Store;
   hashCard: (normalisedId: string) => Buffer;
+  /** This branch's pseudonym for a card (site-pseudonym.ts). */
+  pseudonym: (cardHash: Buffer) => string;
   policy: () => Policy;
   context: () => BaseContext;
   mode: () => BranchMode;
@@ -118,6 +120,7 @@ export class AccessControl {
 
   private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint): AccessOutcome {
     const { options } = this;
+    const person = options.pseudonym(cardHash);
     let relayAt: bigint | null = null;
     if (decision.allow) {
       relayAt = options.door.grant();
@@ -126,7 +129,7 @@ export class AccessControl {
       this.pendingPin = {
         cardHash,
         member,
-        person: pseudonym(cardHash),
+        person,
         role: tap.role,
         expiresAt: options.clock.now().getTime() + options.pinTimeoutMs,
       };
@@ -134,7 +137,6 @@ export class AccessControl {
     } else {
       options.feedback.refused();
     }
-    const person = pseudonym(cardHash);
     options.events.record(
       'access',
       { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person },
@@ -151,7 +153,7 @@ export class AccessControl {
     options.door.exitRequest();
     const relayAt = process.hrtime.bigint();
     const decision: Decision = { allow: true, reason: 'exit', mode: options.mode() };
-    const person = pseudonym(cardHash);
+    const person = options.pseudonym(cardHash);
     options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person }, { reason: 'exit', cardHash });
     const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt: relayAt, relayAt };
     options.bus.emit('access', outcome);

@@ -10,8 +10,4 @@ export {
   normaliseCardId,
 } from '../../policies/cards.js';
 export type { CardIdProblem } from '../../policies/cards.js';
-
-/** What logs, events and the staff console show for a card: the first 8 hex characters of its hash. */
-export function pseudonym(cardHash: Buffer): string {
-  return cardHash.toString('hex', 0, 4);
-}
+// What logs, events and the console show for a card is this branch's own pseudonym: ./site-pseudonym.ts.

@@ -25,6 +25,7 @@ import { Occupancy } from './occupancy.js';
 import { PolicyHolder } from './policy-holder.js';
 import type { OfferResult, PolicySource } from './policy-holder.js';
 import { ScheduleRunner } from './schedule.js';
+import { sitePseudonym } from './site-pseudonym.js';
 import { buildState } from './state.js';
 import { StorageFaults } from './storage-faults.js';
 import type { GatewayState, PowerFacts } from './state.js';
@@ -75,6 +76,8 @@ export class Gateway {
   readonly closing: ClosingSequence;
   readonly storageFaults: StorageFaults;
   readonly help: HelpCall;
+  /** What logs, events and the console show for a card at this branch (and nowhere else). */
+  readonly pseudonym: (cardHash: Buffer) => string;
   private readonly feedback: Feedback;
   private lastMemberStats: ReturnType<Store['members']['stats']> = { count: 0, version: null, updatedAt: null, source: null, hash: '' };
   private lockdown = false;
@@ -94,6 +97,7 @@ export class Gateway {
 
   constructor(private readonly deps: GatewayDeps) {
     const { config, store, clock, logger, hardware } = deps;
+    this.pseudonym = sitePseudonym(store.settings, logger);
     this.events = new EventLog({
       site: config.site,
       bus: this.bus,
@@ -157,6 +161,7 @@ export class Gateway {
     this.access = new AccessControl({
       store,
       hashCard: deps.hashCard,
+      pseudonym: this.pseudonym,
       policy: () => this.policies.current,
       context: () => ({
         at: clock.now(),

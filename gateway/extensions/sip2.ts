@@ -15,7 +15,12 @@ export class Sip2Extension implements Extension {
   constructor(private readonly deps: { gateway: Gateway; config: Sip2Config; clock: Clock; env: NodeJS.ProcessEnv }) {}
 
   start(context: ExtensionContext): void {
-    const online = createOnlineCheck(this.deps.config, { clock: this.deps.clock, logger: context.logger, env: this.deps.env });
+    const online = createOnlineCheck(this.deps.config, {
+      clock: this.deps.clock,
+      logger: context.logger,
+      env: this.deps.env,
+      pseudonym: this.deps.gateway.pseudonym,
+    });
     online.start();
     this.online = online;
     this.deps.gateway.access.setOnlineCheck(online);

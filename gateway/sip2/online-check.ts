@@ -3,7 +3,6 @@
 // known cards is the same synchronous lookup as without SIP2; a pending check holds up no other tap.
 import type { ConnectionOptions } from 'node:tls';
 import type { Member } from '../../policies/types.js';
-import { pseudonym } from '../core/cards.js';
 import { ConfigError } from '../config.js';
 import { readFileBytes, readTextFile } from '../../kit/read-bounded.js';
 import { MAX_KEY_FILE_BYTES } from '../../policies/input-text.js';
@@ -23,6 +22,8 @@ export interface OnlineCheckOptions {
   lookup: PatronLookup;
   cache: PatronCache;
   logger: Sip2Logger;
+  /** The branch's pseudonym for a card: what the log says instead of the card. */
+  pseudonym: (cardHash: Buffer) => string;
 }
 
 export class OnlineCheck {
@@ -65,7 +66,7 @@ export class OnlineCheck {
       .then((result) => {
         this.inFlight.delete(key);
         const ms = Math.round(performance.now() - started);
-        const person = pseudonym(cardHash);
+        const person = this.options.pseudonym(cardHash);
         if (result === 'unavailable') {
           this.options.logger.warn({ person, sip2: { outcome: 'unavailable', ms } }, 'SIP2 online check: no answer, deciding as unknown card');
           return undefined;
@@ -90,7 +91,7 @@ export class OnlineCheck {
       try {
         decide(member);
       } catch (error) {
-        this.options.logger.warn({ person: pseudonym(cardHash), err: { message: (error as Error).message } }, 'deciding after the SIP2 online check failed');
+        this.options.logger.warn({ person: this.options.pseudonym(cardHash), err: { message: (error as Error).message } }, 'deciding after the SIP2 online check failed');
       }
     });
     return true;
@@ -101,6 +102,7 @@ export interface OnlineCheckDeps {
   clock: CacheClock;
   logger: Sip2Logger;
   env: NodeJS.ProcessEnv;
+  pseudonym: (cardHash: Buffer) => string;
 }
 
 /** Builds the check from the `sip2:` section (paths already resolved). Throws ConfigError for a missing password or CA. */
@@ -127,7 +129,7 @@ export function createOnlineCheck(config: Sip2Config, deps: OnlineCheckDeps): On
     deps.logger.info({ sip2: { openAccess: 'none' } }, 'SIP2: patrons found online are not registered for open access (sip2.mapping.openAccess)');
   }
   const cache = new PatronCache(deps.clock, config.cacheMinutes * 60_000, config.notFoundCacheSeconds * 1000);
-  return new OnlineCheck({ lookup: client, cache, logger: deps.logger });
+  return new OnlineCheck({ lookup: client, cache, logger: deps.logger, pseudonym: deps.pseudonym });
 }
 
 /** OAG_SIP2_PASSWORD first (systemd's EnvironmentFile), then `passwordFile`. Never from the YAML itself. */

@@ -8,7 +8,10 @@
 //
 // Each tap uses a card never tapped before, so a tap and its access event are matched by the card's pseudonym.
 import Database from 'better-sqlite3';
-import { createCardHasher, normaliseCardId, pseudonym } from '../../gateway/core/cards.js';
+import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
+import { readSiteSecret } from '../../gateway/core/site-pseudonym.js';
+import { openStore } from '../../gateway/store/index.js';
+import { createPseudonymizer } from '../../policies/pseudonym.js';
 import { GatewayProcess, TEST_KEY_HEX, centralEventIds, loggedEventIds, memberCard, missingFrom, sleep, storeEvents, until } from '../../test/helpers/gateway-process.js';
 import type { RunningMosquitto } from '../../test/helpers/mosquitto.js';
 
@@ -56,6 +59,8 @@ class Tapper {
   constructor(
     private readonly port: () => number,
     private readonly members: number,
+    /** The gateway's own pseudonyms (its site secret), to find each tap's access event. */
+    private readonly pseudonym: (cardHash: Buffer) => string,
   ) {}
 
   start(): void {
@@ -80,7 +85,7 @@ class Tapper {
   private async tapOnce(): Promise<void> {
     const i = this.n++;
     const uid = i % 2 === 0 && i / 2 < this.members ? memberCard(i / 2) : `FA${i.toString(16).toUpperCase().padStart(10, '0')}`;
-    const person = pseudonym(this.hash(normaliseCardId(uid)));
+    const person = this.pseudonym(this.hash(normaliseCardId(uid)));
     this.sent.set(person, (this.sent.get(person) ?? 0) + 1);
     try {
       const response = await fetch(`http://127.0.0.1:${this.port()}/api/simulate/tap`, {
@@ -141,7 +146,7 @@ export async function runFaults(
     notes: [],
   };
   let gateway = await GatewayProcess.start({ config: rig.config, port: rig.port, logPath: rig.logPath });
-  const tapper = new Tapper(() => rig.port, rig.members);
+  const tapper = new Tapper(() => rig.port, rig.members, gatewayPseudonym(rig.storePath));
   tapper.start();
   const unexpectedExit = (): void => {
     if (!gateway.running && gateway.child.signalCode !== 'SIGKILL') {
@@ -221,4 +226,16 @@ export async function runFaults(
   if (counts.lost > 0) counts.notes.push(`lost (first 5): ${missingFrom(stored, atCentral).slice(0, 5).join(', ')}`);
   if (counts.phantom > 0) counts.notes.push(`at central, not in the store (first 5): ${missingFrom(atCentral, stored).slice(0, 5).join(', ')}`);
   return counts;
+}
+
+/** The pseudonyms the gateway writes: keyed with the secret it made at its first start and keeps in its store. */
+function gatewayPseudonym(storePath: string): (cardHash: Buffer) => string {
+  const store = openStore(storePath, { readonly: true });
+  try {
+    const secret = readSiteSecret(store.settings);
+    if (secret === undefined) throw new Error(`${storePath}: the gateway has not made its pseudonym secret`);
+    return createPseudonymizer(secret);
+  } finally {
+    store.close();
+  }
 }

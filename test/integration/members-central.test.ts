@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
+import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { generateMembersCsv } from '../../scripts/bench/import.js';
 import { runCentralMembersImport } from '../../scripts/commands/central.js';
@@ -96,6 +97,10 @@ describe('central’s member list', () => {
     const audit = central.auth.audit.query({ limit: 10, actor: 'token:desk' }).rows.filter((r) => r.action === 'member-change');
     expect(audit.map((r) => r.detail)).toEqual([expect.stringMatching(/^member [0-9a-f]{8}: blocked=true; no change$/), expect.stringMatching(/^member [0-9a-f]{8}: blocked=true; version 2$/)]);
     expect(JSON.stringify(audit)).not.toContain(valid[1]!);
+    // Central's own pseudonym: neither a cut of the card hash (the same everywhere) nor the branch's pseudonym.
+    const changed = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'))(normaliseCardId(valid[1]!));
+    const atCentral = /^member ([0-9a-f]{8})/.exec(String(audit[0]!.detail))?.[1];
+    expect([changed.toString('hex', 0, 4), town.gateway.pseudonym(changed)]).not.toContain(atCentral);
     expect(status.sites).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ site: 'town', status: 'current', version: 2, behind: 0 }),

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 import { decide, localDateOf, meetsMinimumAge } from '../../../policies/index.js';
 import type { DecisionContext } from '../../../policies/index.js';
-import { CardIdError, normaliseCardId, pseudonym } from '../../core/cards.js';
+import { CardIdError, normaliseCardId } from '../../core/cards.js';
 import type { ConsoleContext } from '../context.js';
 import { reasonText } from '../reasons.js';
 import { LookupBodySchema } from '../schemas.js';
@@ -23,7 +23,7 @@ export function memberRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       {
         schema: docs({
           summary: "One card's entitlement and what the door would say to it now",
-          description: 'The number is hashed with the deployment key and forgotten; the answer and the log carry only its pseudonym.',
+          description: "The number is hashed with the deployment key and forgotten; the answer and the log carry only this branch's pseudonym for it.",
           body: LookupBodySchema,
         }),
         preValidation: zodValidate({ body: LookupBodySchema }),
@@ -37,7 +37,7 @@ export function memberRoutes(ctx: ConsoleContext): FastifyPluginAsync {
           return reply.code(400).send({ error: 'invalid request', errors: [`card: ${error instanceof CardIdError ? error.message : 'not a card number'}`] });
         }
         const cardHash = ctx.hashCard(normalised);
-        const person = pseudonym(cardHash);
+        const person = ctx.gateway.pseudonym(cardHash);
         ctx.audit(`member-lookup:${person}`, ctx.identity(request).actor);
 
         const gateway = ctx.gateway;

@@ -11,6 +11,7 @@ export {
   TimeOfDaySchema,
   LocalDateSchema,
   SCHEDULE_WINDOW_MODES,
+  MAX_POLICY_VERSION,
   parsePolicy,
   loadPolicyText,
   parseDocumentText,

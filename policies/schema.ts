@@ -198,9 +198,18 @@ export const ClosingSchema = z.strictObject({
     .default([15, 5]),
 });
 
+/**
+ * The highest policy version: a 31-bit number, so that it fits every integer column and JSON reader on the way,
+ * and so that a document with 2^53−1 is an error at parse instead of a number nothing could ever outrank.
+ */
+export const MAX_POLICY_VERSION = 2 ** 31 - 1;
+
 export const PolicySchema = z.strictObject({
-  /** Bumped on every change; the gateway keeps the highest version it has seen. */
-  version: z.int().positive(),
+  /**
+   * Central's sequence for the branch: central numbers each version it publishes (docs/policies.md, "Versions"); a
+   * policy file's own number only labels it. A branch override made in the console keeps the number it was made over.
+   */
+  version: z.int().positive().max(MAX_POLICY_VERSION, { error: `must be at most ${MAX_POLICY_VERSION}` }),
   site: slug,
   /** Human name of the branch, for the console. */
   name: displayText(120).optional(),

@@ -66,8 +66,8 @@ export const PolicyDraftSchema = PolicySchema.omit({ version: true });
 export const PolicyPreviewBodySchema = z.strictObject({ policy: PolicyDraftSchema });
 
 export const PolicySaveBodySchema = z.strictObject({
-  /** The version the editor started from: saving over a newer one (from central, say) is refused with 409. */
-  baseVersion: z.int().positive(),
+  /** The revision the editor started from (GET /policy): saving over a change made since is refused with 409. */
+  baseRevision: z.string().regex(/^[0-9a-f]{16}$/, { error: 'must be the revision from GET /api/console/policy' }),
   policy: PolicyDraftSchema,
 });
 

@@ -23,7 +23,7 @@ import { ALARM_NAMES } from './model.js';
 import type { AlarmName } from './model.js';
 import { Occupancy } from './occupancy.js';
 import { PolicyHolder } from './policy-holder.js';
-import type { OfferResult, PolicySource } from './policy-holder.js';
+import type { OfferResult } from './policy-holder.js';
 import { ScheduleRunner } from './schedule.js';
 import { sitePseudonym } from './site-pseudonym.js';
 import { buildState } from './state.js';
@@ -114,7 +114,7 @@ export class Gateway {
       logger.error({ event, part, err: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, `a ${part} listener failed on ${event}`);
       this.alarms.raise(LISTENER_FAILED_ALARM, `${part} failed handling ${event}: ${(error as Error)?.message ?? String(error)}`);
     };
-    this.policies = new PolicyHolder({ site: config.site, store, events: this.events, bus: this.bus }, deps.policy);
+    this.policies = new PolicyHolder({ site: config.site, store, events: this.events, bus: this.bus, clock }, deps.policy);
     this.feedback = new Feedback(hardware.outputs, clock, { quiet: () => this.fireActive || this.fireLatched });
     this.help = new HelpCall({
       alarms: this.alarms,
@@ -202,7 +202,7 @@ export class Gateway {
       capacity: this.policies.current.rules.capacity,
       alarms: this.alarms.list(),
       members: this.memberStats(),
-      policy: { version: this.policies.current.version, source: this.policies.source },
+      policy: this.policies.reported,
       clockTrusted: this.clockTrusted,
       readers: [...this.readerStates.values()],
       uplinkConnected: this.uplinkConnected,
@@ -273,6 +273,7 @@ export class Gateway {
     for (const cleanup of this.cleanups) cleanup();
     this.schedule.stop();
     this.closing.stop();
+    this.policies.stop();
     this.door.stop();
     this.help.stop();
     this.feedback.stop();
@@ -287,8 +288,14 @@ export class Gateway {
     return runCommand(this, command, actor);
   }
 
-  offerPolicy(document: unknown, source: PolicySource): OfferResult {
+  /** A policy from central (its signature already checked by the uplink). */
+  offerPolicy(document: unknown, source: 'central'): OfferResult {
     return this.policies.offer(document, source);
+  }
+
+  /** A console edit: a branch override over the policy in force, until central's next version. */
+  overridePolicy(draft: unknown, actor: string): OfferResult {
+    return this.policies.override(draft, { actor, at: this.deps.clock.now() });
   }
 
   /** What the power extension can see; `quiet` when it stops, so that no state goes out for it. */

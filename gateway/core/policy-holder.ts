@@ -1,93 +1,248 @@
-// The policy in force, where it came from, and the one rule for replacing it: a valid document for this site
-// with a newer version. Applied atomically (one settings row); a refused one leaves the old one in force.
-import { parsePolicy } from '../../policies/index.js';
+// The policy in force, where it came from, and the rules for replacing it. No number a sender picks can pin the
+// branch: central's versions come only from central (its signed messages, checked by the uplink before they get
+// here), and a console edit takes no number of its own. Three layers:
+//   - the base: central's newest version once central has sent one, before that the policy file;
+//   - a branch override made in the console, recorded ON TOP OF the base in force (who, when, over which version),
+//     in force while that base is: central's next version supersedes it;
+//   - nothing else: a version from central is taken only if it is newer than central's last one.
+// Saved atomically (one settings row) before it is applied; a refused offer leaves everything as it was.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { DISPLAY_NAME_MAX } from '../../policies/contract/index.js';
+import { MAX_POLICY_VERSION, parsePolicy } from '../../policies/index.js';
 import type { Policy } from '../../policies/index.js';
 import type { EventBus } from './bus.js';
+import type { Clock } from './clock.js';
 import type { EventLog } from './event-log.js';
+import { RefusalTally } from './refusal-tally.js';
+import type { RefusalSummary } from './refusal-tally.js';
+import type { PolicyState } from './state.js';
 import type { Store } from '../store/index.js';
 import { describeStorageError } from './storage-faults.js';
 
+/** Where the policy in force came from; `console` is a branch override made in the console (the contract's name). */
 export type PolicySource = 'file' | 'console' | 'central';
 
-interface SavedPolicy {
-  source: PolicySource;
-  document: unknown;
+/** The base an override was made over: central's version N, or the policy file (before central sent any). */
+export interface PolicyBase {
+  source: 'central' | 'file';
+  version: number;
 }
 
-export type OfferResult = { ok: true; version: number; changed: boolean } | { ok: false; errors: string[] };
+export interface PolicyOverride {
+  by: string;
+  /** ISO instant. */
+  at: string;
+  over: PolicyBase;
+}
+
+export interface PolicyStatus {
+  source: PolicySource;
+  /** The version in force: central's, the file's, or (for an override) the one it was made over. */
+  version: number;
+  /** Central's newest version this branch holds; null before central sent one. */
+  central: number | null;
+  /** The override in force, or null. */
+  override: PolicyOverride | null;
+  /** A short digest of all of the above and the document: an editor saves only over what it loaded. */
+  revision: string;
+}
+
+export type OfferResult =
+  | { ok: true; version: number; changed: boolean }
+  /** `recorded` false: the refusal was counted into one already recorded this interval (log it the same way). */
+  | { ok: false; errors: string[]; recorded: boolean };
+
+const SavedSchema = z.object({
+  central: z.unknown().nullable(),
+  override: z
+    .object({
+      by: z.string().min(1).max(200),
+      at: z.iso.datetime(),
+      over: z.object({ source: z.enum(['central', 'file']), version: z.int().min(0).max(MAX_POLICY_VERSION) }),
+      document: z.unknown(),
+    })
+    .nullable(),
+});
+type Saved = z.output<typeof SavedSchema>;
+
+/** What releases before 1.5 saved: one document and where it came from. */
+const LegacySavedSchema = z.object({ source: z.enum(['file', 'console', 'central']), document: z.unknown() });
+
+const SETTINGS_KEY = 'policy';
+
+type RefusalReason = 'invalid' | 'other-site' | 'older' | 'replayed' | 'unsaved';
 
 export class PolicyHolder {
-  private policy: Policy;
-  private from: PolicySource;
+  private central: Policy | null = null;
+  private overrideDoc: { meta: PolicyOverride; policy: Policy } | null = null;
+  private readonly refusals: RefusalTally;
 
   constructor(
-    private readonly deps: { site: string; store: Store; events: EventLog; bus: EventBus },
-    filePolicy: Policy,
+    private readonly deps: { site: string; store: Store; events: EventLog; bus: EventBus; clock: Clock },
+    private readonly file: Policy,
   ) {
-    this.policy = filePolicy;
-    this.from = 'file';
-    // A newer version saved from the console or central outranks the file after a restart.
-    let saved: SavedPolicy | undefined;
+    this.refusals = new RefusalTally({ clock: deps.clock, onSummary: (summary) => this.recordSummary(summary) });
+    let saved: unknown;
     try {
-      saved = deps.store.settings.get<SavedPolicy>('policy');
+      saved = deps.store.settings.get<unknown>(SETTINGS_KEY);
     } catch {
       // An unreadable store: the file's policy is in force, and the store writer raises the storage alarm.
       saved = undefined;
     }
-    if (saved !== undefined) {
-      const parsed = parsePolicy(saved.document);
-      if (parsed.ok && parsed.policy.site === deps.site && parsed.policy.version > filePolicy.version) {
-        this.policy = parsed.policy;
-        this.from = saved.source;
-      }
-    }
+    this.restore(saved);
   }
 
   get current(): Policy {
-    return this.policy;
+    return this.overrideInForce()?.policy ?? this.base().policy;
   }
 
   get source(): PolicySource {
-    return this.from;
+    return this.overrideInForce() !== null ? 'console' : this.base().source;
   }
 
-  offer(document: unknown, source: PolicySource): OfferResult {
+  get status(): PolicyStatus {
+    const override = this.overrideInForce()?.meta ?? null;
+    const facts = { source: this.source, version: this.current.version, central: this.central?.version ?? null, override };
+    const revision = createHash('sha256').update(JSON.stringify({ ...facts, policy: this.current })).digest('hex').slice(0, 16);
+    return { ...facts, revision };
+  }
+
+  /** What the gateway's state says: the version and source in force, and who made an override, when. */
+  get reported(): PolicyState {
+    const override = this.overrideInForce()?.meta;
+    const facts = { version: this.current.version, source: this.source };
+    return override === undefined ? facts : { ...facts, override: { by: override.by.slice(0, DISPLAY_NAME_MAX), at: override.at } };
+  }
+
+  /** A version from central: taken when it is valid, for this site and newer than central's last; supersedes an override. */
+  offer(document: unknown, source: 'central'): OfferResult {
     const result = this.validate(document);
-    if (!result.ok) {
-      this.deps.events.record('policy', { result: 'refused', source, version: versionOf(document), error: errorLine(result.errors) });
-      return result;
-    }
+    if (!result.ok) return this.refuse(source, result.reason, versionOf(document), result.errors);
     const policy = result.policy;
-    if (policy.version === this.policy.version && JSON.stringify(policy) === JSON.stringify(this.policy)) {
-      // The same document again (a retained message re-delivered on reconnect): nothing to do.
-      return { ok: true, version: policy.version, changed: false };
+    const last = this.central;
+    if (last !== null && policy.version <= last.version) {
+      if (policy.version === last.version && JSON.stringify(policy) === JSON.stringify(last)) {
+        // The same document again (a retained message re-delivered on reconnect): nothing to do, and an override
+        // made over it stays in force.
+        return { ok: true, version: policy.version, changed: false };
+      }
+      const error =
+        policy.version === last.version
+          ? `version: ${policy.version} is central's version already applied, with other content; central numbers each version once`
+          : `version: ${policy.version} is older than central's version ${last.version}, already applied`;
+      return this.refuse(source, policy.version === last.version ? 'replayed' : 'older', policy.version, [error]);
     }
-    if (policy.version <= this.policy.version) {
-      const errors = [`version: ${policy.version} is not newer than the version in force (${this.policy.version})`];
-      this.deps.events.record('policy', { result: 'refused', source, version: policy.version, error: errors[0] });
-      return { ok: false, errors };
+    const saved = this.save({ central: policy, override: null }, source, policy.version);
+    if (saved !== undefined) return saved;
+    this.central = policy;
+    this.overrideDoc = null;
+    return this.applied(source, policy.version);
+  }
+
+  /**
+   * A console edit: the draft (a policy without a version) becomes a branch override over the base in force. It
+   * takes the base's version as its label, never a number of its own, so it cannot outrank central's next version.
+   */
+  override(draft: unknown, by: { actor: string; at: Date }): OfferResult {
+    const base = this.base();
+    const draftObject = typeof draft === 'object' && draft !== null && !Array.isArray(draft) ? draft : {};
+    // Parsed with a version the schema accepts (the closed fallback's base is 0), then labelled with the base's.
+    const result = this.validate({ ...draftObject, version: Math.max(1, base.policy.version) });
+    if (!result.ok) return this.refuse('console', result.reason, null, result.errors);
+    const policy: Policy = { ...result.policy, version: base.policy.version };
+    const meta: PolicyOverride = { by: by.actor, at: by.at.toISOString(), over: { source: base.source, version: base.policy.version } };
+    const saved = this.save({ central: this.central, override: { ...meta, document: policy } }, 'console', policy.version);
+    if (saved !== undefined) return saved;
+    this.overrideDoc = { meta, policy };
+    return this.applied('console', policy.version);
+  }
+
+  /** Writes out the refusals still only counted (the core's stop). */
+  stop(): void {
+    this.refusals.stop();
+  }
+
+  private base(): { policy: Policy; source: 'central' | 'file' } {
+    return this.central !== null ? { policy: this.central, source: 'central' } : { policy: this.file, source: 'file' };
+  }
+
+  /** The override, while the base it was made over is still the base in force. */
+  private overrideInForce(): { meta: PolicyOverride; policy: Policy } | null {
+    const override = this.overrideDoc;
+    if (override === null) return null;
+    const base = this.base();
+    return override.meta.over.source === base.source && override.meta.over.version === base.policy.version ? override : null;
+  }
+
+  private restore(saved: unknown): void {
+    const current = SavedSchema.safeParse(saved);
+    if (current.success) {
+      this.central = this.parseSaved(current.data.central);
+      const override = current.data.override;
+      const policy = override === null ? null : this.parseSaved({ ...(override.document as object), version: Math.max(1, override.over.version) });
+      if (override !== null && policy !== null) {
+        this.overrideDoc = { meta: { by: override.by, at: override.at, over: override.over }, policy: { ...policy, version: override.over.version } };
+      }
+      return;
     }
+    // Saved by an older release: central's document is central's base; a console edit had a number of its own,
+    // so it becomes an override over the file that central's next version supersedes.
+    const legacy = LegacySavedSchema.safeParse(saved);
+    if (!legacy.success) return;
+    const policy = this.parseSaved(legacy.data.document);
+    if (policy === null) return;
+    if (legacy.data.source === 'central') this.central = policy;
+    if (legacy.data.source === 'console') {
+      const over: PolicyBase = { source: 'file', version: this.file.version };
+      this.overrideDoc = { meta: { by: 'console', at: this.deps.clock.now().toISOString(), over }, policy: { ...policy, version: over.version } };
+    }
+  }
+
+  /** A saved document, or null when it no longer passes (a version past the bound, another site): never in force. */
+  private parseSaved(document: unknown): Policy | null {
+    if (document === null || document === undefined) return null;
+    const parsed = this.validate(document);
+    return parsed.ok ? parsed.policy : null;
+  }
+
+  /** Saves before applying; a refusal result when the store fails. */
+  private save(value: Saved, source: PolicySource, version: number): OfferResult | undefined {
     try {
-      this.deps.store.settings.set('policy', { source, document: policy } satisfies SavedPolicy);
+      this.deps.store.settings.set(SETTINGS_KEY, value);
+      return undefined;
     } catch (error) {
       // Applied only once saved: a policy that would silently go back to the old one after a restart is worse
       // than one refused now, which its sender sees and sends again.
-      const errors = [`(root): cannot save the policy: ${describeStorageError(error)}`];
-      this.deps.events.record('policy', { result: 'refused', source, version: policy.version, error: errors[0] });
-      return { ok: false, errors };
+      return this.refuse(source, 'unsaved', version, [`(root): cannot save the policy: ${describeStorageError(error)}`]);
     }
-    this.policy = policy;
-    this.from = source;
-    this.deps.events.record('policy', { result: 'applied', source, version: policy.version });
-    this.deps.bus.emit('policy-applied', { version: policy.version, source });
-    return { ok: true, version: policy.version, changed: true };
   }
 
-  private validate(document: unknown): { ok: true; policy: Policy } | { ok: false; errors: string[] } {
+  private applied(source: PolicySource, version: number): OfferResult {
+    this.deps.events.record('policy', { result: 'applied', source, version });
+    this.deps.bus.emit('policy-applied', { version, source });
+    return { ok: true, version, changed: true };
+  }
+
+  /** One event per kind of refusal per interval; the others are counted into a summary (refusal-tally.ts). */
+  private refuse(source: PolicySource, reason: RefusalReason, version: number | null, errors: string[]): OfferResult {
+    const error = errorLine(errors);
+    const recorded = this.refusals.admit(`${source}/${reason}`, error);
+    if (recorded) this.deps.events.record('policy', { result: 'refused', source, version, error });
+    return { ok: false, errors, recorded };
+  }
+
+  private recordSummary({ kind, count, since, last }: RefusalSummary): void {
+    const source = kind.slice(0, kind.indexOf('/')) as PolicySource;
+    const more = `${count} more ${count === 1 ? 'policy' : 'policies'} from ${source} refused for the same reason since ${since.toISOString()}`;
+    this.deps.events.record('policy', { result: 'refused', source, version: null, error: errorLine([`${more}; the last: ${last}`]) });
+  }
+
+  private validate(document: unknown): { ok: true; policy: Policy } | { ok: false; reason: RefusalReason; errors: string[] } {
     const parsed = parsePolicy(document);
-    if (!parsed.ok) return parsed;
+    if (!parsed.ok) return { ok: false, reason: 'invalid', errors: parsed.errors };
     if (parsed.policy.site !== this.deps.site) {
-      return { ok: false, errors: [`site: "${parsed.policy.site}" is not this gateway's site ("${this.deps.site}")`] };
+      return { ok: false, reason: 'other-site', errors: [`site: "${parsed.policy.site}" is not this gateway's site ("${this.deps.site}")`] };
     }
     return parsed;
   }

@@ -3,6 +3,13 @@ import type { BranchMode, ModeSpan } from '../../policies/index.js';
 import type { HelpState } from './help-call.js';
 import type { AlarmName, DoorState } from './model.js';
 
+/** The policy in force as the state reports it; `override` only for a branch override (source `console`). */
+export interface PolicyState {
+  version: number;
+  source: 'file' | 'console' | 'central';
+  override?: { by: string; at: string };
+}
+
 /** The power facts the branch can see: null where it cannot (not a Raspberry Pi; no mains-present input fitted). */
 export interface PowerFacts {
   undervoltage: boolean | null;
@@ -20,7 +27,7 @@ export interface GatewayState {
   occupancy: { inside: number; capacity: number | null };
   alarms: AlarmName[];
   memberList: { version: number; count: number; updatedAt: string | null } | null;
-  policy: { version: number; source: 'file' | 'console' | 'central' };
+  policy: PolicyState;
   clock: { trusted: boolean };
   readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
   uplink: { connected: boolean } | null;
@@ -39,7 +46,7 @@ export interface StateParts {
   capacity: number | null;
   alarms: AlarmName[];
   members: { count: number; version: number | null; updatedAt: Date | string | null };
-  policy: { version: number; source: 'file' | 'console' | 'central' };
+  policy: PolicyState;
   clockTrusted: boolean;
   readers: Array<{ id: string; role: 'entry' | 'exit'; online: boolean }>;
   uplinkConnected: boolean | null;

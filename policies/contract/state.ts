@@ -48,8 +48,14 @@ function stateSchema<S extends Side>(d: Dialect<S>) {
       })
       .nullable(),
     policy: d.object({
+      /** Central's version in force, the policy file's, or (source `console`) the version a branch override is over. */
       version: count,
       source: d.name(POLICY_SOURCES),
+      /**
+       * Source `console` (1.5): a branch override made in the console, by whom and when; central's next version
+       * supersedes it. Absent otherwise and from older gateways.
+       */
+      override: d.object({ by: DisplayNameSchema, at: InstantSchema }).optional(),
     }),
     clock: d.object({ trusted: z.boolean() }),
     readers: z.array(

@@ -104,7 +104,7 @@ describe('the route walk', () => {
     // Let in, a staff token reads what staff read; the walk's empty bodies changed nothing.
     expect(results.find((r) => r.url === '/api/state' && r.method === 'GET')?.status).toBe(200);
     expect(results.filter((r) => r.status === 401)).toEqual([]);
-    expect(c.harness.running.gateway.policies.current.version).toBe(1);
+    expect(c.harness.running.gateway.policies.source).toBe('file');
     expect((await c.call(undefined, 'GET', '/api/console/users', undefined, { headers: bearer(c.addToken('manager').token) })).json().users).toHaveLength(2);
   });
 });
@@ -173,7 +173,7 @@ describe('API tokens', () => {
     expect(on.statusCode).toBe(200);
     expect(c.harness.running.gateway.mode).toBe('lockdown');
     expect(staffEvents(c)).toEqual([{ action: 'lockdown-on', actor: 'token:door-display' }]);
-    const save = await c.app.inject({ method: 'PUT', url: '/api/console/policy', headers: bearer(token), payload: { baseVersion: 1, policy: { site: 'town-central', schedule: {} } } });
+    const save = await c.app.inject({ method: 'PUT', url: '/api/console/policy', headers: bearer(token), payload: { baseRevision: '0123456789abcdef', policy: { site: 'town-central', schedule: {} } } });
     expect(save.statusCode).toBe(403);
     expect(save.json().error).toBe('only a manager can do this');
     const session = await c.app.inject({ method: 'GET', url: '/api/console/session', headers: bearer(token) });

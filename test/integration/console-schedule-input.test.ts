@@ -11,9 +11,9 @@ afterEach(async () => {
 });
 
 async function draftBody(h: ConsoleHarness, who: SignedIn): Promise<Record<string, unknown>> {
-  const { version, policy } = (await h.call(who, 'GET', '/api/console/policy')).json();
+  const { revision, policy } = (await h.call(who, 'GET', '/api/console/policy')).json();
   const { version: _v, ...draft } = policy;
-  return { baseVersion: version, policy: { ...draft, name: 'Town Central' } };
+  return { baseRevision: revision, policy: { ...draft, name: 'Town Central' } };
 }
 
 function send(h: ConsoleHarness, who: SignedIn, payload: Buffer | string) {
@@ -37,7 +37,7 @@ describe('schedule drafts that are not what they claim', () => {
     const res = await send(c, mia, bytes);
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ error: `(body): not valid UTF-8 at byte ${at} (line 1)` });
-    expect(c.harness.running.gateway.policies.current.version).toBe(1);
+    expect(c.harness.running.gateway.policies.source).toBe('file');
     // The same draft, well encoded, is saved.
     expect((await send(c, mia, text)).statusCode).toBe(200);
   });
@@ -50,6 +50,6 @@ describe('schedule drafts that are not what they claim', () => {
     const res = await send(c, mia, JSON.stringify({ ...body, policy: { ...(body.policy as object), name: 'x'.repeat(300 * 1024) } }));
     expect(res.statusCode).toBe(413);
     expect(res.json()).toEqual({ error: expect.any(String) });
-    expect(c.harness.running.gateway.policies.current.version).toBe(1);
+    expect(c.harness.running.gateway.policies.source).toBe('file');
   });
 });

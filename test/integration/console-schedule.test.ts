@@ -1,6 +1,6 @@
 // Schedule editing through the console API: the policy in force and where it came from, a draft checked with the
-// policies' own schema (errors name the field), a two-week preview, saving as the next version, and the door
-// following the new version at once.
+// policies' own schema (errors name the field), a two-week preview, saving as a branch override (no version number of
+// its own: over the version in force, until central's next), and the door following it at once.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OPEN_ALL_DAY, startConsole } from '../helpers/console.js';
 import type { ConsoleHarness, SignedIn } from '../helpers/console.js';
@@ -26,25 +26,34 @@ async function asManager(members: Record<string, object> = {}): Promise<{ c: Con
 
 type Draft = Record<string, unknown> & { schedule: Record<string, unknown> };
 
-async function loadDraft(h: ConsoleHarness, who: SignedIn): Promise<{ version: number; source: string; draft: Draft }> {
+interface Loaded {
+  version: number;
+  source: string;
+  central: number | null;
+  override: { by: string; at: string; over: { source: string; version: number } } | null;
+  revision: string;
+  draft: Draft;
+}
+
+async function loadDraft(h: ConsoleHarness, who: SignedIn): Promise<Loaded> {
   const response = await h.call(who, 'GET', '/api/console/policy');
   expect(response.statusCode).toBe(200);
-  const { version, source, policy } = response.json();
+  const { version, source, central, override, revision, policy } = response.json();
   const { version: _v, ...draft } = policy;
-  return { version, source, draft };
+  return { version, source, central, override, revision, draft };
 }
 
 describe('the schedule in the console', () => {
-  it('previews an exception day as the coming two weeks, saves it as the next version, and the door follows at once', async () => {
+  it('previews an exception day as the coming two weeks, saves it as a branch override over the file, and the door follows at once', async () => {
     const { c, mia } = await asManager({ '04A1B2C3D4': {} });
-    const { version, source, draft } = await loadDraft(c, mia);
-    expect({ version, source }).toEqual({ version: 1, source: 'file' });
+    const { version, source, override, revision, draft } = await loadDraft(c, mia);
+    expect({ version, source, override }).toEqual({ version: 1, source: 'file', override: null });
     const withHoliday = { ...draft, schedule: { ...draft.schedule, exceptions: [{ date: '2026-03-05', label: 'Staff training', windows: [] }] } };
 
     const preview = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: withHoliday });
     expect(preview.statusCode).toBe(200);
-    const { version: next, days } = preview.json();
-    expect(next).toBe(2);
+    const { over, days } = preview.json();
+    expect(over).toEqual({ source: 'file', version: 1 });
     expect(days).toHaveLength(14);
     expect(days[0]).toMatchObject({ date: '2026-03-04', weekday: 'wed', changed: false, segments: [{ mode: 'open-access', from: '00:00', to: '24:00', start: 0, end: 1440 }] });
     expect(days[1]).toMatchObject({ date: '2026-03-05', label: 'Staff training', changed: true, segments: [{ mode: 'closed', from: '00:00', to: '24:00' }] });
@@ -52,18 +61,20 @@ describe('the schedule in the console', () => {
     // A preview changes nothing.
     expect(c.harness.running.gateway.policies.current.version).toBe(1);
 
-    const saved = await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 1, policy: withHoliday });
+    const saved = await c.call(mia, 'PUT', '/api/console/policy', { baseRevision: revision, policy: withHoliday });
     expect(saved.statusCode).toBe(200);
-    expect(saved.json()).toEqual({ ok: true, version: 2, source: 'console' });
+    const saidOverride = { by: 'mia', at: '2026-03-04T12:00:00.000Z', over: { source: 'file', version: 1 } };
+    expect(saved.json()).toEqual({ ok: true, version: 1, source: 'console', override: saidOverride });
     const gateway = c.harness.running.gateway;
-    expect(gateway.policies.current.version).toBe(2);
+    expect(gateway.policies.current.version).toBe(1);
     expect(gateway.policies.source).toBe('console');
-    expect((await loadDraft(c, mia)).source).toBe('console');
+    expect(await loadDraft(c, mia)).toMatchObject({ source: 'console', version: 1, override: saidOverride });
+    expect(gateway.state.policy).toEqual({ version: 1, source: 'console', override: { by: 'mia', at: '2026-03-04T12:00:00.000Z' } });
     const logged = c.harness.events.flatMap((e): unknown[][] =>
       e.type === 'policy' ? [[e.type, e.result, e.version]] : e.type === 'staff' && e.action === 'schedule-edit' ? [[e.type, e.action, e.actor]] : [],
     );
     expect(logged).toEqual([
-      ['policy', 'applied', 2],
+      ['policy', 'applied', 1],
       ['staff', 'schedule-edit', 'mia'],
     ]);
 
@@ -94,7 +105,7 @@ describe('the schedule in the console', () => {
     };
     for (const [method, url, body] of [
       ['POST', '/api/console/policy/preview', { policy: broken }],
-      ['PUT', '/api/console/policy', { baseVersion: 1, policy: broken }],
+      ['PUT', '/api/console/policy', { baseRevision: (await loadDraft(c, mia)).revision, policy: broken }],
     ] as const) {
       const response = await c.call(mia, method, url, body);
       expect(response.statusCode).toBe(400);
@@ -119,7 +130,7 @@ describe('the schedule in the console', () => {
 
   it('lets a group booking in while closed, from the day it is saved', async () => {
     const { c, mia } = await asManager({ '0455555555': { groups: ['scouts'] }, '0466666666': {} });
-    const { draft } = await loadDraft(c, mia);
+    const { draft, revision } = await loadDraft(c, mia);
     const policy = {
       ...draft,
       schedule: { ...draft.schedule, weekly: { thu: [{ from: '09:00', to: '17:00', mode: 'open-access' }] } },
@@ -127,7 +138,7 @@ describe('the schedule in the console', () => {
     };
     const preview = (await c.call(mia, 'POST', '/api/console/policy/preview', { policy })).json();
     expect(preview.days[1]).toMatchObject({ date: '2026-03-05', bookings: [{ group: 'scouts', label: '12th Town Scouts', from: '18:00', to: '20:00' }] });
-    expect((await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 1, policy })).statusCode).toBe(200);
+    expect((await c.call(mia, 'PUT', '/api/console/policy', { baseRevision: revision, policy })).statusCode).toBe(200);
     vi.setSystemTime(new Date('2026-03-05T18:30:00Z'));
     vi.advanceTimersByTime(60_000);
     c.harness.tap('0455555555');
@@ -135,18 +146,31 @@ describe('the schedule in the console', () => {
     expect(c.harness.reasons()).toEqual(['booking', 'closed']);
   });
 
-  it('refuses to save over a version that came in meanwhile, and then says the one in force came from central', async () => {
+  it('refuses to save over a version that came in meanwhile; saved over central 5, central 6 supersedes the override', async () => {
     const { c, mia } = await asManager();
-    const { draft } = await loadDraft(c, mia);
-    const fromCentral = c.harness.running.gateway.offerPolicy({ ...OPEN_ALL_DAY, version: 5 }, 'central');
-    expect(fromCentral.ok).toBe(true);
-    const stale = await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 1, policy: { ...draft, schedule: { ...draft.schedule, changeoverMinutes: 10 } } });
+    const { draft, revision } = await loadDraft(c, mia);
+    const gateway = c.harness.running.gateway;
+    expect(gateway.offerPolicy({ ...OPEN_ALL_DAY, version: 5 }, 'central').ok).toBe(true);
+    const tenMinutes = { ...draft, schedule: { ...draft.schedule, changeoverMinutes: 10 } };
+    const stale = await c.call(mia, 'PUT', '/api/console/policy', { baseRevision: revision, policy: tenMinutes });
     expect(stale.statusCode).toBe(409);
-    expect(stale.json()).toMatchObject({ version: 5, source: 'central', error: expect.stringMatching(/version 5 from central is now in force/) });
-    expect(c.harness.running.gateway.policies.current.version).toBe(5);
-    expect(await loadDraft(c, mia)).toMatchObject({ version: 5, source: 'central' });
-    const again = await c.call(mia, 'PUT', '/api/console/policy', { baseVersion: 5, policy: { ...draft, schedule: { ...draft.schedule, changeoverMinutes: 10 } } });
-    expect(again.json()).toMatchObject({ version: 6, source: 'console' });
+    expect(stale.json()).toMatchObject({ version: 5, source: 'central', error: expect.stringMatching(/central version 5 is now in force/) });
+    expect(gateway.policies.current.version).toBe(5);
+    const loaded = await loadDraft(c, mia);
+    expect(loaded).toMatchObject({ version: 5, source: 'central', central: 5, override: null });
+
+    const again = await c.call(mia, 'PUT', '/api/console/policy', { baseRevision: loaded.revision, policy: tenMinutes });
+    expect(again.json()).toMatchObject({ version: 5, source: 'console', override: { by: 'mia', over: { source: 'central', version: 5 } } });
+    expect(gateway.policies.current.schedule.changeoverMinutes).toBe(10);
+    // A second save from the page loaded before the first: the override it was made over is gone, 409.
+    expect((await c.call(mia, 'PUT', '/api/console/policy', { baseRevision: loaded.revision, policy: draft })).statusCode).toBe(409);
+
+    // Central's 5 again (a retained message on reconnect) leaves the override in force; central's 6 supersedes it.
+    expect(gateway.offerPolicy({ ...OPEN_ALL_DAY, version: 5 }, 'central')).toMatchObject({ ok: true, changed: false });
+    expect(gateway.policies.source).toBe('console');
+    expect(gateway.offerPolicy({ ...OPEN_ALL_DAY, version: 6 }, 'central')).toMatchObject({ ok: true, changed: true });
+    expect(await loadDraft(c, mia)).toMatchObject({ version: 6, source: 'central', central: 6, override: null });
+    expect(gateway.policies.current.schedule.changeoverMinutes).not.toBe(10);
   });
 
   it('draws the day the clocks go forward as 23 hours', async () => {

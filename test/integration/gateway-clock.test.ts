@@ -127,9 +127,13 @@ describe('a gateway that boots in staffed hours on a clock it cannot trust', () 
   it('follows a new policy that changes the clock rule', async () => {
     const h = await start('11:00', { clock: fakeTimesyncd() });
     const { gateway } = h.running;
-    expect(gateway.offerPolicy({ ...policy({ clockUntrusted: 'allow' }), version: 2 }, 'console')).toMatchObject({ ok: true });
+    const draft = (clockUntrusted: 'allow' | 'deny'): object => {
+      const { version: _version, ...rest } = policy({ clockUntrusted });
+      return rest;
+    };
+    expect(gateway.overridePolicy(draft('allow'), 'mia')).toMatchObject({ ok: true });
     expect(h.doorRelayActive()).toBe(true);
-    expect(gateway.offerPolicy({ ...policy({ clockUntrusted: 'deny' }), version: 3 }, 'console')).toMatchObject({ ok: true });
+    expect(gateway.overridePolicy(draft('deny'), 'mia')).toMatchObject({ ok: true });
     expect(h.doorRelayActive()).toBe(false);
   });
 

@@ -134,10 +134,9 @@ describe('the staff console in chromium', () => {
     await shot('now');
   });
 
-  it('adds an exception day, previews the next two weeks, saves version 4, and a tap that day is refused', async () => {
+  it('adds an exception day, previews the next two weeks, saves it as a branch override, and a tap that day is refused', async () => {
     await page.getByRole('link', { name: 'Schedule' }).click();
-    await page.getByRole('heading', { name: 'In force: version 3' }).waitFor();
-    expect(await page.locator('.in-force').textContent()).toContain('the policy file on the gateway');
+    await page.getByRole('heading', { name: 'In force: the policy file (version 3)' }).waitFor();
 
     // A mistake first: the error is shown next to its field.
     const monday = page.getByRole('group', { name: 'Monday' });
@@ -161,7 +160,7 @@ describe('the staff console in chromium', () => {
     await exception.getByLabel('Label (optional)').fill('Staff training');
     await page.getByRole('button', { name: 'Preview the next two weeks' }).click();
     const preview = page.locator('section.preview');
-    await preview.getByRole('heading', { name: 'Preview: version 4' }).waitFor();
+    await preview.getByRole('heading', { name: 'Preview: a branch override over the policy file (version 3)' }).waitFor();
     const today = preview.getByRole('row', { name: /Wed 4 Mar/ });
     expect(await today.textContent()).toContain('Staff training');
     expect(await today.textContent()).toContain('Changed');
@@ -174,14 +173,13 @@ describe('the staff console in chromium', () => {
     await page.evaluate('window.scrollBy(0, -140)');
     await page.screenshot({ path: screenshotPath('console-schedule-preview.png') });
 
-    await preview.getByRole('button', { name: 'Save as version 4' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Save the schedule as version 4?' });
+    await preview.getByRole('button', { name: 'Save as a branch override' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Save the schedule as a branch override over the policy file (version 3)?' });
     await dialog.waitFor();
-    await dialog.getByRole('button', { name: 'Save version 4' }).click();
-    await page.getByRole('heading', { name: 'In force: version 4' }).waitFor();
-    expect(await page.locator('.in-force').textContent()).toContain('this console');
-    expect(await page.getByRole('status').filter({ hasText: 'saved' }).textContent()).toContain('Version 4 saved and in force.');
-    expect(running.gateway.policies.current.version).toBe(4);
+    await dialog.getByRole('button', { name: 'Save the override' }).click();
+    await page.getByRole('heading', { name: /^In force: branch override by \S+ at .+, over the policy file \(version 3\)$/ }).waitFor();
+    expect(await page.getByRole('status').filter({ hasText: 'saved' }).textContent()).toContain('Branch override saved and in force.');
+    expect(running.gateway.policies.current.version).toBe(3);
     expect(running.gateway.policies.source).toBe('console');
 
     tap('0422222222');
@@ -253,18 +251,17 @@ describe('the staff console in chromium', () => {
     await shot('now-tablet-portrait');
   });
 
-  it('says so when a newer version from central replaces the one saved here', async () => {
+  it("says so when central's next version supersedes the override saved here", async () => {
     await page.setViewportSize({ width: 1180, height: 820 });
     await page.getByRole('link', { name: 'Schedule' }).click();
-    await page.getByRole('heading', { name: 'In force: version 4' }).waitFor();
+    await page.getByRole('heading', { name: /^In force: branch override by / }).waitFor();
     const offered = running.gateway.offerPolicy({ ...POLICY, version: 5 }, 'central');
     expect(offered.ok).toBe(true);
     const alert = page.locator('.newer');
     await alert.waitFor();
-    expect(await alert.textContent()).toContain('Version 5 from central is now in force.');
-    await page.getByRole('button', { name: 'Show version 5' }).click();
-    await page.getByRole('heading', { name: 'In force: version 5' }).waitFor();
-    expect(await page.locator('.in-force').textContent()).toContain('Came from central');
+    expect(await alert.textContent()).toContain('Central version 5 is now in force.');
+    await page.getByRole('button', { name: 'Show what is in force' }).click();
+    await page.getByRole('heading', { name: 'In force: central version 5' }).waitFor();
     await expectAccessible('schedule-central');
   });
 });

@@ -1,10 +1,11 @@
 // The schedule: read the policy in force and where it came from, preview a draft as a two-week timetable, save a
-// draft as the next version. Saving goes through gateway.offerPolicy like a policy from central, so the same rule
-// decides (valid, this site, newer) and the uplink reports it.
+// draft as a branch override. An override takes no version number of its own: it is recorded over the version in
+// force (central's, or the policy file's) and central's next version supersedes it (gateway/core/policy-holder.ts).
 import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 import { MAX_POLICY_BYTES, parsePolicy, strictJsonBody } from '../../../policies/index.js';
 import type { Policy } from '../../../policies/index.js';
+import type { PolicyBase, PolicyStatus } from '../../core/policy-holder.js';
 import type { ConsoleContext } from '../context.js';
 import { MANAGER_ONLY } from '../context.js';
 import { PolicyPreviewBodySchema, PolicySaveBodySchema } from '../schemas.js';
@@ -20,15 +21,21 @@ type Draft = z.infer<typeof PolicySaveBodySchema>['policy'];
 export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
   const inForce = (): { policy: Policy; source: string } => ({ policy: ctx.gateway.policies.current, source: ctx.gateway.policies.source });
 
-  /** The draft as the next version, or its problems with paths from the request body (`policy.schedule…`). */
+  /** The draft as the policy it would be, or its problems with paths from the request body (`policy.schedule…`). */
   const candidate = (draft: Draft): { ok: true; policy: Policy } | { ok: false; errors: string[] } => {
-    const version = inForce().policy.version + 1;
-    const parsed = parsePolicy({ ...draft, version });
+    // Checked with the label it would carry (the version in force); the closed fallback's 0 is not a valid one.
+    const parsed = parsePolicy({ ...draft, version: Math.max(1, inForce().policy.version) });
     if (!parsed.ok) return { ok: false, errors: parsed.errors.map((e) => `policy.${e}`) };
     if (parsed.policy.site !== ctx.gateway.state.site) {
       return { ok: false, errors: [`policy.site: must be this gateway's site "${ctx.gateway.state.site}"`] };
     }
     return parsed;
+  };
+
+  /** What an override saved now would be made over: the base in force, never a number of the console's own. */
+  const overBase = (): { over: PolicyBase } => {
+    const { override, source, version } = ctx.gateway.policies.status;
+    return { over: override?.over ?? { source: source === 'central' ? 'central' : 'file', version } };
   };
 
   return async (app) => {
@@ -38,10 +45,18 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: DRAFT_BODY_LIMIT }, strictJsonBody(DRAFT_BODY_LIMIT, parseJson));
 
-    app.get('/policy', { schema: docs({ summary: 'The policy in force, its version and where it came from (file, console or central)' }) }, async () => {
-      const { policy, source } = inForce();
-      return { version: policy.version, source, nextVersion: policy.version + 1, policy };
-    });
+    app.get(
+      '/policy',
+      {
+        schema: docs({
+          summary: 'The policy in force and where it came from: central (its version), the policy file, or a branch override (by whom, when, over which version)',
+        }),
+      },
+      async () => {
+        const { source, version, central, override, revision } = ctx.gateway.policies.status;
+        return { version, source, central, override, revision, policy: ctx.gateway.policies.current };
+      },
+    );
 
     app.get('/policy/timetable', { schema: docs({ summary: 'The coming two weeks of the policy in force, day by day' }) }, async () => {
       const { policy } = inForce();
@@ -62,7 +77,8 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         if (!result.ok) return reply.code(400).send({ error: 'invalid request', errors: result.errors });
         const now = ctx.clock.now();
         const days = compareTimetables(timetable(result.policy, now, PREVIEW_DAYS), timetable(inForce().policy, now, PREVIEW_DAYS));
-        return { version: result.policy.version, baseVersion: inForce().policy.version, days };
+        const { over } = overBase();
+        return { over, days };
       },
     );
 
@@ -70,8 +86,8 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       '/policy',
       {
         schema: docs({
-          summary: 'Save a draft as the next policy version (in force at once; reported to central)',
-          description: 'baseVersion is the version the draft was made from; if another version came in since (from central, say), the answer is 409 and nothing changes.',
+          summary: "Save a draft as a branch override (in force at once, reported to central, superseded by central's next version)",
+          description: 'baseRevision is the revision the draft was made from (GET /policy); if the policy in force changed since (central sent a version, another override was saved), the answer is 409 and nothing changes.',
           body: PolicySaveBodySchema,
           response: { 400: ErrorSchema, 409: ErrorSchema },
         }),
@@ -80,23 +96,31 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         preValidation: zodValidate({ body: PolicySaveBodySchema }),
       },
       async (request, reply) => {
-        const { baseVersion, policy: draft } = request.body as z.infer<typeof PolicySaveBodySchema>;
-        const current = inForce();
-        if (baseVersion !== current.policy.version) {
+        const { baseRevision, policy: draft } = request.body as z.infer<typeof PolicySaveBodySchema>;
+        const current = ctx.gateway.policies.status;
+        if (baseRevision !== current.revision) {
           return reply.code(409).send({
-            error: `the schedule changed while you edited it: version ${current.policy.version} from ${current.source} is now in force; reload it and make your change again`,
-            version: current.policy.version,
+            error: `the schedule changed while you edited it: ${describeInForce(current)} is now in force; reload it and make your change again`,
+            version: current.version,
             source: current.source,
           });
         }
         const result = candidate(draft);
         if (!result.ok) return reply.code(400).send({ error: 'invalid request', errors: result.errors });
         const actor = ctx.identity(request).actor;
-        const offered = ctx.gateway.offerPolicy(result.policy, 'console');
+        const offered = ctx.gateway.overridePolicy(draft, actor);
         if (!offered.ok) return reply.code(400).send({ error: 'invalid request', errors: offered.errors.map((e) => `policy.${e}`) });
         ctx.audit('schedule-edit', actor);
-        return { ok: true, version: offered.version, source: ctx.gateway.policies.source };
+        const { source, override } = ctx.gateway.policies.status;
+        return { ok: true, version: offered.version, source, override };
       },
     );
   };
+}
+
+/** The policy in force in words, as the console's page says it. */
+export function describeInForce(status: Pick<PolicyStatus, 'source' | 'version' | 'override'>): string {
+  const base = (over: PolicyBase): string => (over.source === 'central' ? `central version ${over.version}` : `the policy file (version ${over.version})`);
+  if (status.override !== null) return `the branch override by ${status.override.by} at ${status.override.at}, over ${base(status.override.over)}`;
+  return base({ source: status.source === 'central' ? 'central' : 'file', version: status.version });
 }

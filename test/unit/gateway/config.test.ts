@@ -89,7 +89,7 @@ describe('gateway config', () => {
       expect(running.gateway.policies.current.version).toBe(0);
       const alarm = running.store.events.query({ types: ['alarm'], limit: 10 }).find((e) => e.data.alarm === 'policy-refused');
       expect(String(alarm?.data.detail)).toMatch(/schedule\.weekly\.mon\[0\]\.to: must be after from/);
-      const offered = running.gateway.offerPolicy({ version: 1, site: 'town-central', schedule: { weekly: { mon: [{ from: '00:00', to: '24:00', mode: 'staffed' }] } } }, 'console');
+      const offered = running.gateway.offerPolicy({ version: 1, site: 'town-central', schedule: { weekly: { mon: [{ from: '00:00', to: '24:00', mode: 'staffed' }] } } }, 'central');
       expect(offered).toMatchObject({ ok: true, version: 1 });
       expect(running.gateway.policies.current.version).toBe(1);
     } finally {

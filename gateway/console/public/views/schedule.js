@@ -6,7 +6,7 @@ import { html, useState, useEffect } from '../lib/html.js';
 import { ApiError, fieldErrors, get, post, put } from '../lib/api.js';
 import { ErrorSummary, FieldError, Input, Legend, Select, Timetable, errorMap, notify, useConfirm } from '../lib/ui.js';
 import { fieldId } from '../lib/api.js';
-import { SOURCE_TEXT, WEEKDAYS } from '../lib/format.js';
+import { WEEKDAYS, dateTime } from '../lib/format.js';
 
 const WINDOW_MODES = [
   ['open-access', 'Open access'],
@@ -166,11 +166,30 @@ function Bookings({ draft, errors, edit }) {
   </section>`;
 }
 
+/** What an override is made over: central's version, or the policy file before central sent any. */
+function baseText(over) {
+  return over.source === 'central' ? `central version ${over.version}` : `the policy file (version ${over.version})`;
+}
+
+/** "central version 7", or "branch override by mia at …, over central version 7": the page's words for what is in force. */
+function inForceText(loaded) {
+  if (loaded.override) {
+    return `branch override by ${loaded.override.by} at ${dateTime(loaded.override.at, loaded.policy.timezone)}, over ${baseText(loaded.override.over)}`;
+  }
+  return baseText({ source: loaded.source === 'central' ? 'central' : 'file', version: loaded.version });
+}
+
+/** Whether the live state (source, version, override) still describes what this page loaded. */
+function sameInForce(live, loaded) {
+  return live.source === loaded.source && live.version === loaded.version && (live.override?.at ?? null) === (loaded.override?.at ?? null);
+}
+
 function InForce({ loaded, timetable, showTable }) {
   return html`<section class="card in-force" aria-labelledby="in-force-title">
-    <h2 id="in-force-title">In force: version ${loaded.version}</h2>
-    <p>Came from <strong>${SOURCE_TEXT[loaded.source] ?? loaded.source}</strong>.
-      A newer version from central replaces it, and this page then says so.</p>
+    <h2 id="in-force-title">In force: ${inForceText(loaded)}</h2>
+    <p>${loaded.override
+      ? 'Saved here in the console. Central’s next version replaces it, and this page then says so.'
+      : 'A change saved here is a branch override; central’s next version replaces it, and this page then says so.'}</p>
     ${timetable && showTable && html`<${Legend} /><${Timetable} days=${timetable.days} caption="The next two weeks" />`}
     ${timetable && !showTable && html`<details><summary>The next two weeks as in force</summary><${Legend} /><${Timetable} days=${timetable.days} caption="The next two weeks (in force)" /></details>`}
   </section>`;
@@ -205,13 +224,14 @@ export function SchedulePage({ session, status }) {
 
   if (loadError) return html`<p class="form-error" role="alert">${loadError}</p>`;
   if (loaded === null || draft === null) return html`<p class="muted">Loading the schedule…</p>`;
-  // A newer version (from central, say) came in after this page loaded it: the live status says so.
+  // Another policy (central's next version, another override) came in after this page loaded it: the live status says so.
   const live = status?.state.policy;
-  const newer = live !== undefined && live.version !== loaded.version
+  const liveText = live?.source === 'console' ? `A branch override by ${live.override?.by ?? 'someone'}` : live?.source === 'central' ? `Central version ${live?.version}` : 'The policy file';
+  const newer = live !== undefined && !sameInForce(live, loaded)
     ? html`<div class="newer" role="alert">
-        <p><strong>Version ${live.version} from ${SOURCE_TEXT[live.source] ?? live.source} is now in force.</strong>
-          ${manager ? ' Changes made here to the older version cannot be saved.' : ''}</p>
-        <button type="button" class="button primary" onClick=${load}>Show version ${live.version}</button>
+        <p><strong>${liveText} is now in force.</strong>
+          ${manager ? ' Changes made here to the schedule you loaded cannot be saved.' : ''}</p>
+        <button type="button" class="button primary" onClick=${load}>Show what is in force</button>
       </div>`
     : null;
   if (!manager) {
@@ -253,16 +273,16 @@ export function SchedulePage({ session, status }) {
   const save = async () => {
     const changed = preview.days.filter((d) => d.changed).length;
     const ok = await confirm({
-      title: `Save the schedule as version ${preview.version}?`,
-      body: html`<p>It is in force at once${changed > 0 ? `, and changes ${changed} of the next 14 days` : ''}. Central is told.</p>
+      title: `Save the schedule as a branch override over ${baseText(preview.over)}?`,
+      body: html`<p>It is in force at once${changed > 0 ? `, and changes ${changed} of the next 14 days` : ''}, until central sends its next version. Central is told.</p>
         <p class="muted">Logged as saved by <strong>${session.username}</strong>.</p>`,
-      confirmLabel: `Save version ${preview.version}`,
+      confirmLabel: 'Save the override',
     });
     if (!ok) return;
     setBusy(true);
     try {
-      const result = await put('/policy', { baseVersion: loaded.version, policy: draft });
-      notify(`Version ${result.version} saved and in force.`);
+      await put('/policy', { baseRevision: loaded.revision, policy: draft });
+      notify('Branch override saved and in force.');
       await load();
     } catch (e) {
       if (e instanceof ApiError && e.status === 400) showErrors(e);
@@ -292,13 +312,13 @@ export function SchedulePage({ session, status }) {
       </div>
     </form>
     ${preview && html`<section class="card preview" aria-labelledby="preview-title">
-      <h2 id="preview-title">Preview: version ${preview.version}</h2>
+      <h2 id="preview-title">Preview: a branch override over ${baseText(preview.over)}</h2>
       <p>${preview.days.some((d) => d.changed)
         ? `${preview.days.filter((d) => d.changed).length} of the next 14 days change (marked “Changed”).`
         : 'None of the next 14 days change (the change may be further ahead).'}</p>
       <${Legend} />
-      <${Timetable} days=${preview.days} caption=${`The next two weeks with version ${preview.version}`} showChanged />
-      <div class="actions"><button type="button" class="button primary" disabled=${busy} onClick=${save}>Save as version ${preview.version}</button></div>
+      <${Timetable} days=${preview.days} caption="The next two weeks with this change" showChanged />
+      <div class="actions"><button type="button" class="button primary" disabled=${busy} onClick=${save}>Save as a branch override</button></div>
     </section>`}
     ${dialog}
   </div>`;

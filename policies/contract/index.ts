@@ -9,6 +9,7 @@ export * from './members.js';
 export * from './signing.js';
 export * from './topics.js';
 export * from './acl.js';
+export * from './broker-limits.js';
 export * from './parse.js';
 export * from './ulid.js';
 export * from './messages.js';

@@ -1,11 +1,12 @@
 // A real Debian mosquitto for system tests: a free loopback port, TLS with a CA and certificates made here with
-// openssl, a password file made with mosquitto_passwd, and an ACL with `pattern` lines so each site reaches only
-// `{prefix}/sites/<its username>/...`. Stopped by pid; everything lives in a temp folder.
+// openssl, a password file made with mosquitto_passwd, the ACL `oag central mqtt-acl` renders (each site reaches only
+// `{prefix}/sites/<its username>/...`) and the contract's size limits. Stopped by pid; everything lives in a temp folder.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MAX_BROKER_PACKET_BYTES, renderMosquittoAcl, type CENTRAL_USERNAME } from '../../policies/contract/index.js';
 
 /** Fails with a message naming the Debian package when a binary is missing. */
 export function requireBinary(binary: string, debianPackage: string): string {
@@ -75,8 +76,8 @@ export function makeCerts(dir: string): TestCerts {
 export interface MosquittoOptions {
   /** username → password; sites use their site id as username. */
   users: Record<string, string>;
-  /** The username with access to every site (central). */
-  centralUser?: string;
+  /** The username with access to every site: the ACL's CENTRAL_USERNAME, the only one it knows. */
+  centralUser?: typeof CENTRAL_USERNAME;
   prefix?: string;
 }
 
@@ -109,24 +110,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
     execFileSync(passwd, ['-b', passwordFile, user, password], { stdio: 'pipe' });
   }
   const aclFile = join(dir, 'acl');
-  writeFileSync(
-    aclFile,
-    [
-      ...(options.centralUser ? [`user ${options.centralUser}`, `topic readwrite ${prefix}/sites/#`, `topic readwrite ${prefix}/members/#`, ''] : []),
-      '# every user may read the announcement of the current member list (docs/members.md)',
-      `pattern read ${prefix}/members/current`,
-      '# every other user is a site: its own tree only, and only in the direction the contract says',
-      `pattern write ${prefix}/sites/%u/availability`,
-      `pattern write ${prefix}/sites/%u/state`,
-      `pattern write ${prefix}/sites/%u/events`,
-      `pattern write ${prefix}/sites/%u/command/reply`,
-      `pattern read ${prefix}/sites/%u/command`,
-      `pattern read ${prefix}/sites/%u/policy`,
-      `pattern write ${prefix}/sites/%u/members/request`,
-      `pattern read ${prefix}/sites/%u/members/chunk`,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(aclFile, renderMosquittoAcl(prefix));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
@@ -143,6 +127,9 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
       'autosave_interval 1',
       // central's persistent session may have to hold a long backlog while it is away
       'max_queued_messages 100000',
+      // the contract's size limit (docs/central.md): an oversized packet disconnects its sender as its length is read;
+      // not message_size_limit, which in 2.0.11 leaves an MQTT 5 sender waiting for its PUBACK until keepalive
+      `max_packet_size ${MAX_BROKER_PACKET_BYTES}`,
       `log_dest file ${join(dir, 'mosquitto.log')}`,
       'log_type error',
       'log_type warning',

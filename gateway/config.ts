@@ -12,6 +12,8 @@ import { MemberImportMappingSchema } from './members/mapping.js';
 import { readFileBytes, readTextFile } from '../kit/read-bounded.js';
 import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
+import { readKek } from './members/kek-command.js';
+import { isSealedKey, SealedKeyError, unsealKey } from './members/sealed-key.js';
 
 /** What fastify's trustProxy takes in a list (proxy-addr): an address, a CIDR range, or one of its named ranges. */
 const ProxyAddressSchema = z.union([z.enum(['loopback', 'linklocal', 'uniquelocal']), z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
@@ -76,6 +78,16 @@ export const GatewayConfigSchema = z.strictObject({
     .prefault({}),
   /** The deployment key for card hashing: from OAG_DEPLOYMENT_KEY, or this file (hex or base64, at least 32 bytes). */
   deploymentKeyFile: z.string().optional(),
+  /**
+   * The key is sealed (`oag seal-key`): this command prints the 32-byte device key that unseals it, as hex
+   * (`rpi-otp-private-key` on a Raspberry Pi 4/5 or CM4). With it, a plain key is refused (docs/install.md).
+   */
+  deploymentKeyUnseal: z
+    .strictObject({
+      command: z.array(z.string().min(1)).min(1, 'name the program, e.g. [rpi-otp-private-key]'),
+      timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    })
+    .optional(),
   /** Required, drivers named: a config without it must not run a door controller that drives no door. */
   hardware: HardwareConfigSchema,
   members: z
@@ -319,13 +331,32 @@ export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessE
  * The deployment key: environment first (systemd's EnvironmentFile), then the key file.
  * Secrets never live in the YAML itself.
  */
-export function loadDeploymentKey(config: Pick<GatewayConfig, 'deploymentKeyFile'>, env: NodeJS.ProcessEnv = process.env): Buffer {
+export function loadDeploymentKey(config: Pick<GatewayConfig, 'deploymentKeyFile'> & Partial<Pick<GatewayConfig, 'deploymentKeyUnseal'>>, env: NodeJS.ProcessEnv = process.env): Buffer {
   const fromEnv = env.OAG_DEPLOYMENT_KEY;
   const source = fromEnv !== undefined && fromEnv !== '' ? 'OAG_DEPLOYMENT_KEY' : config.deploymentKeyFile;
   if (source === undefined) {
     throw new ConfigError('deployment key', ['OAG_DEPLOYMENT_KEY: not set (and no deploymentKeyFile in the config); generate one with `openssl rand -hex 32`']);
   }
-  const text = source === 'OAG_DEPLOYMENT_KEY' ? fromEnv! : readKeyFile(source);
+  const text = (source === 'OAG_DEPLOYMENT_KEY' ? fromEnv! : readKeyFile(source)).trim();
+  const unseal = config.deploymentKeyUnseal;
+  if (isSealedKey(text)) {
+    if (unseal === undefined) throw new ConfigError('deployment key', [`${source}: a sealed key, but the config has no deploymentKeyUnseal to unseal it`]);
+    try {
+      const key = unsealKey(text, readKek(unseal));
+      if (key.length < 32) throw new SealedKeyError('the sealed key is shorter than 32 bytes');
+      return key;
+    } catch (error) {
+      if (error instanceof SealedKeyError) throw new ConfigError('deployment key', [`${source}: ${error.message}`]);
+      throw error;
+    }
+  }
+  // The config asks for sealing: a clear key here is the very thing it is meant to keep off the card.
+  if (unseal !== undefined) throw new ConfigError('deployment key', [`${source}: not sealed, but deploymentKeyUnseal is set: seal it with \`oag seal-key\` and remove the clear key`]);
+  return decodeDeploymentKey(text, source);
+}
+
+/** A plain deployment key's text (hex or base64, at least 32 bytes) as bytes; `source` names it in the error. */
+export function decodeDeploymentKey(text: string, source: string): Buffer {
   const key = decodeKey(text.trim());
   if (key === undefined || key.length < 32) {
     throw new ConfigError('deployment key', [`${source}: must be at least 32 bytes, written as hex or base64`]);

@@ -85,13 +85,14 @@ function removedFraction(options: MembersImportOptions, config: GatewayConfig | 
 function importKey(options: MembersImportOptions, config: GatewayConfig | undefined): Buffer {
   const fromEnv = process.env.OAG_DEPLOYMENT_KEY;
   const configFile = config?.deploymentKeyFile;
+  const unseal = config?.deploymentKeyUnseal;
   const key =
-    options.keyFile !== undefined ? loadDeploymentKey({ deploymentKeyFile: options.keyFile }, {}) : loadDeploymentKey({ deploymentKeyFile: configFile }, process.env);
+    options.keyFile !== undefined ? loadDeploymentKey({ deploymentKeyFile: options.keyFile }, {}) : loadDeploymentKey({ deploymentKeyFile: configFile, deploymentKeyUnseal: unseal }, process.env);
   const source = options.keyFile !== undefined ? `--key-file ${options.keyFile}` : fromEnv !== undefined && fromEnv !== '' ? 'OAG_DEPLOYMENT_KEY' : undefined;
   if (source === undefined || configFile === undefined) return key;
   let configKey: Buffer;
   try {
-    configKey = loadDeploymentKey({ deploymentKeyFile: configFile }, {});
+    configKey = loadDeploymentKey({ deploymentKeyFile: configFile, deploymentKeyUnseal: unseal }, {});
   } catch {
     return key; // the config's file is not readable here: the key given is all there is to go on
   }

@@ -103,6 +103,11 @@ export const CentralConfigSchema = z
         path: z.string().min(1).default('var/central.sqlite'),
         /** Events older than this are deleted (daily). */
         retentionDays: z.int().min(1).max(3650).default(400),
+        /**
+         * After this many days, the card holder's pseudonym is blanked in the events central keeps (daily); the
+         * events and every figure counted from them stay until `retentionDays` (docs/privacy.md).
+         */
+        personRetentionDays: z.int().min(1).max(400).default(30),
       })
       .prefault({}),
     /** The councils' reporting time zone: days and hours of the figures are counted in it. */

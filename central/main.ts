@@ -21,6 +21,7 @@ import { loadCentralKey } from './members/key.js';
 import type { PublisherHooks } from './members/publisher.js';
 import { CentralMembers } from './members/service.js';
 import { ExportFolderWatch } from './members/watch.js';
+import { forgetPersonsBefore } from './person-retention.js';
 import { CentralStore } from './store.js';
 
 export interface RunningCentral {
@@ -205,11 +206,31 @@ export async function startCentral(
       } catch (err) {
         logger.error({ err }, 'alerts: purge failed');
       }
+      forgetPersons();
+    };
+    // Person-level retention runs in batches across turns of the loop; one pass at a time, none after the stop.
+    let forgetting: Promise<void> | undefined;
+    let stopping = false;
+    const forgetPersons = (): void => {
+      if (forgetting !== undefined) return;
+      const before = new Date(clock.now().getTime() - config.store.personRetentionDays * DAY_MS);
+      forgetting = forgetPersonsBefore(store, before, { stopped: () => stopping })
+        .then((blanked) => {
+          if (blanked > 0) logger.info({ blanked, before: before.toISOString() }, 'pseudonyms blanked in events past person-level retention');
+        })
+        .catch((err: unknown) => logger.error({ err }, 'person-level retention failed; tried again tomorrow'))
+        .finally(() => {
+          forgetting = undefined;
+        });
     };
     purge();
     const purgeTimer = setInterval(purge, DAY_MS);
     purgeTimer.unref();
-    closers.push(() => clearInterval(purgeTimer));
+    closers.push(async () => {
+      clearInterval(purgeTimer);
+      stopping = true;
+      await forgetting;
+    });
 
     logger.info({ httpUrl, brokerUrl }, 'central started');
     return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, members, auth, alerts, close };

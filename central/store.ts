@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_site_at ON events (site, at_ms);
 CREATE INDEX IF NOT EXISTS events_type_at ON events (type, at_ms);
+-- The events that still name a card holder (a pseudonym), oldest first: what person-level retention walks, so that
+-- each daily pass reads only what it has to blank, not every event it blanked before (docs/privacy.md).
+CREATE INDEX IF NOT EXISTS events_person_at ON events (at_ms) WHERE json_type(payload, '$.person') = 'text';
 CREATE TABLE IF NOT EXISTS occupancy_samples (
   site TEXT NOT NULL,
   at_ms INTEGER NOT NULL,
@@ -150,6 +153,8 @@ export class CentralStore {
       eventCount: p('SELECT COUNT(*) AS n FROM events'),
       purgeEvents: p('DELETE FROM events WHERE at_ms < ?'),
       purgeSamples: p('DELETE FROM occupancy_samples WHERE at_ms < ?'),
+      personBatch: p("SELECT id FROM events WHERE json_type(payload, '$.person') = 'text' AND at_ms < ? ORDER BY at_ms LIMIT ?").pluck(),
+      blankPerson: p("UPDATE events SET payload = json_set(payload, '$.person', NULL) WHERE id = ?"),
       addSecret: p('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
       secret: p('SELECT value FROM secrets WHERE name = ?'),
     } as Record<string, Statement>;
@@ -265,6 +270,18 @@ export class CentralStore {
   purgeBefore(at: Date): void {
     this.stmt('purgeEvents').run(at.getTime());
     this.stmt('purgeSamples').run(at.getTime());
+  }
+
+  /**
+   * Blanks the card holder's pseudonym (`person`, set to null) in up to `limit` of the oldest events from before
+   * `at` that still have one; the event and everything counted from it stay. One short transaction; returns how many.
+   */
+  blankPersonsBefore(at: Date, limit: number): number {
+    return this.db.transaction(() => {
+      const ids = this.stmt('personBatch').all(at.getTime(), limit) as string[];
+      for (const id of ids) this.stmt('blankPerson').run(id);
+      return ids.length;
+    })();
   }
 
   /** The secret of that name: made (random, `bytes` long) the first time it is asked for, the same ever after. */

@@ -112,7 +112,10 @@ export const InstantSchema = z.iso.datetime({ offset: true, error: 'must be an I
 /** ULID: 26 Crockford base-32 characters; sorts by creation time, so ids also give the order of a site's events. */
 export const UlidSchema = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { error: 'must be a ULID (26 characters, Crockford base 32)' });
 
-/** The short pseudonym a card appears under in logs and events (never the card number). */
+/**
+ * The short pseudonym a card appears under in logs and events (never the card number). Per site: the same card has
+ * unrelated pseudonyms at two branches (policies/pseudonym.ts); central blanks it after store.personRetentionDays.
+ */
 export const PseudonymSchema = z.string().regex(/^[0-9a-f]{8}$/, { error: 'must be an 8-character hex pseudonym' });
 
 export const ActorSchema = z.string().min(1).max(64);

@@ -5,6 +5,7 @@ import { CliFailure, listenProblem, storePathProblem, storeProblem } from './fai
 import { fmt, printRejections, progressReporter } from './import-report.js';
 import type { ProgressOutput } from './import-report.js';
 import { registerCentralAuth } from './central-auth.js';
+import { registerCentralMqttAcl } from './central-mqtt-acl.js';
 import { registerCentralMqttPasswd } from './central-mqtt-passwd.js';
 import { processIo, type CommandIo } from './schedule.js';
 
@@ -167,6 +168,7 @@ export function register(program: Command): void {
 
   registerCentralAuth(central);
   registerCentralMqttPasswd(central);
+  registerCentralMqttAcl(central);
 
   const members = central.command('members').description("central's member list, from the library system's export");
   members

@@ -68,6 +68,19 @@ export const GatewayConfigSchema = z.strictObject({
       repeatWindowMs: z.number().int().min(0).max(60_000).default(3000),
       /** How long the keypad waits for a PIN after a tap that needs one. */
       pinTimeoutMs: z.number().int().min(3000).max(120_000).default(15_000),
+      /** Unknown-card bursts (docs/gateway.md, "Unknown-card bursts"): someone trying cards at one reader. */
+      unknownCards: z
+        .strictObject({
+          /** More unknown cards than this at one reader within `windowSeconds` is a burst: the rest are refused at once. */
+          burst: z.number().int().min(1).max(1000).default(10),
+          windowSeconds: z.number().int().min(1).max(3600).default(60),
+          /** The burst, and its alarm, end once the reader has seen no unknown card for this long. */
+          quietSeconds: z.number().int().min(10).max(86_400).default(300),
+          /** SIP2 queries about unknown cards, the whole gateway: on average, and at most at once. */
+          lookupsPerMinute: z.number().int().min(1).max(600).default(6),
+          lookupBurst: z.number().int().min(1).max(100).default(5),
+        })
+        .prefault({}),
     })
     .prefault({}),
   lights: z

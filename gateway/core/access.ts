@@ -12,6 +12,7 @@ import type { Feedback } from './feedback.js';
 import type { OnlineCheck } from '../sip2/online-check.js';
 import type { Store } from '../store/index.js';
 import type { StorageFaults } from './storage-faults.js';
+import type { UnknownCardLimit } from './unknown-card-limit.js';
 
 export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPinFailureAt'>;
 
@@ -33,7 +34,12 @@ export interface AccessOptions {
   hasKeypad: boolean;
   /** Store failures on the hot path: reported, and the tap decided on what could be read. */
   faults: StorageFaults;
+  /** Bursts of unknown cards at a reader, and how often the library system is asked about one. */
+  unknownCards: UnknownCardLimit;
 }
+
+/** The member list could not be read: not the same as a card it does not hold. */
+const LIST_UNREADABLE = Symbol('list unreadable');
 
 interface PendingPin {
   cardHash: Buffer;
@@ -74,27 +80,31 @@ export class AccessControl {
 
     // A list that cannot be read is a list that knows nobody: the card is refused as unknown (staffed hours keep
     // the door free, and exits never need the list), and the fault is the storage alarm.
-    let member = options.faults.guard('looking up a card', () => options.store.members.find(cardHash), undefined);
+    const listed = options.faults.guard<Member | null | typeof LIST_UNREADABLE>('looking up a card', () => options.store.members.find(cardHash) ?? null, LIST_UNREADABLE);
+    if (listed !== null && listed !== LIST_UNREADABLE) return this.decideTap(tap, cardHash, listed);
     const online = this.online;
-    if (member === undefined && online !== undefined) {
-      // Only a card the list does not know goes to the LMS; known cards never leave the synchronous path.
-      const remembered = online.cached(cardHash);
-      if (remembered === undefined) {
-        // Decided when the LMS answers (or as unknown-card at its deadline); other taps go on meanwhile.
-        online.whenChecked(cardId, cardHash, (found) => this.decideTap(tap, cardHash, found));
-        return undefined;
-      }
-      member = remembered ?? undefined;
+    // Only a card the list does not know goes to the LMS; known cards never leave the synchronous path.
+    const remembered = online?.cached(cardHash);
+    if (remembered) return this.decideTap(tap, cardHash, remembered);
+    // An unreadable list makes every card unknown: that is the storage alarm, not someone trying cards.
+    if (listed === null && options.unknownCards.unknownCard(tap.readerId)) return this.decideTap(tap, cardHash, undefined, true);
+    if (online !== undefined && remembered === undefined && options.unknownCards.mayLookUp()) {
+      // Decided when the LMS answers (or as unknown-card at its deadline); other taps go on meanwhile.
+      online.whenChecked(cardId, cardHash, (found) => this.decideTap(tap, cardHash, found));
+      return undefined;
     }
-    return this.decideTap(tap, cardHash, member);
+    return this.decideTap(tap, cardHash, undefined);
   }
 
-  private decideTap(tap: CardTap, cardHash: Buffer, member: Member | undefined): AccessOutcome {
+  /** `inBurst`: the card is one of a burst of unknown cards at its reader, and is refused as such. */
+  private decideTap(tap: CardTap, cardHash: Buffer, member: Member | undefined, inBurst = false): AccessOutcome {
     const { options } = this;
     const policy = options.policy();
     const context: DecisionContext = options.context();
     if (member !== undefined && policy.rules.pin !== 'never') this.addPinFailures(context, cardHash);
-    const decision = decide(policy, member, context);
+    let decision = decide(policy, member, context);
+    // Emergency and lockdown keep their own reason: they say more about the door than the burst does.
+    if (inBurst && !decision.allow && decision.reason === 'unknown-card') decision = { ...decision, reason: 'unknown-card-burst' };
     return this.act(decision, tap, cardHash, member, process.hrtime.bigint());
   }
 

@@ -28,6 +28,7 @@ import { ScheduleRunner } from './schedule.js';
 import { sitePseudonym } from './site-pseudonym.js';
 import { buildState } from './state.js';
 import { StorageFaults } from './storage-faults.js';
+import { UnknownCardLimit } from './unknown-card-limit.js';
 import type { GatewayState, PowerFacts } from './state.js';
 import type { Store } from '../store/index.js';
 
@@ -76,6 +77,7 @@ export class Gateway {
   readonly closing: ClosingSequence;
   readonly storageFaults: StorageFaults;
   readonly help: HelpCall;
+  private readonly unknownCards: UnknownCardLimit;
   /** What logs, events and the console show for a card at this branch (and nowhere else). */
   readonly pseudonym: (cardHash: Buffer) => string;
   private readonly feedback: Feedback;
@@ -158,6 +160,19 @@ export class Gateway {
       lightsOnAt: config.lights.onAt,
       emergency: () => this.fireActive || this.fireLatched,
     });
+    const unknownCardsConfig = config.taps.unknownCards;
+    this.unknownCards = new UnknownCardLimit({
+      config: {
+        burst: unknownCardsConfig.burst,
+        windowMs: unknownCardsConfig.windowSeconds * 1000,
+        quietMs: unknownCardsConfig.quietSeconds * 1000,
+        lookupsPerMinute: unknownCardsConfig.lookupsPerMinute,
+        lookupBurst: unknownCardsConfig.lookupBurst,
+      },
+      clock,
+      alarms: this.alarms,
+      logger,
+    });
     this.access = new AccessControl({
       store,
       hashCard: deps.hashCard,
@@ -181,6 +196,7 @@ export class Gateway {
       pinTimeoutMs: config.taps.pinTimeoutMs,
       hasKeypad: hardware.keypad !== undefined,
       faults: this.storageFaults,
+      unknownCards: this.unknownCards,
     });
   }
 
@@ -224,6 +240,7 @@ export class Gateway {
       this.alarms.restore(saved.alarms.filter((name): name is AlarmName => (ALARM_NAMES as readonly string[]).includes(name)));
       this.help.restore(saved.help, this.alarms.has(HELP_ALARM));
     }
+    this.unknownCards.resume();
     this.emergencyChanged();
     this.events.record('system', saved?.running === true ? { what: 'recovered', detail: 'restarted without a clean stop' } : { what: 'start' });
     logger.info({ site: this.deps.config.site, policyVersion: this.policies.current.version, members: this.memberStats().count }, 'gateway starting');
@@ -276,6 +293,7 @@ export class Gateway {
     this.policies.stop();
     this.door.stop();
     this.help.stop();
+    this.unknownCards.stop();
     this.feedback.stop();
     this.lights.stop();
     this.occupancy.stop();

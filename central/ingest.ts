@@ -100,14 +100,15 @@ export class Ingest {
         return;
       }
       case 'policy': {
-        // Central's own retained publications come back here: what the broker holds is what branches will get.
+        // Central's own retained publications come back here. Central's sequence is what it published (the API),
+        // never what the broker holds: a policy there that central did not publish is a forgery or a leftover, and
+        // is refused with the reason, so it shows in the stats and the log.
         if (msg.payload.length === 0) return this.ignore();
         const m = parseMessage(PolicyMessageSchema, msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
-        store.setPolicy(site, m.value.version, JSON.parse(msg.payload.toString('utf8')) as unknown, now);
-        this.stats.stored++;
-        bus.emit('site', site);
-        return;
+        const mismatch = notPublishedByCentral(store.policy(site), m.value);
+        if (mismatch !== undefined) return this.reject(msg.topic, [mismatch]);
+        return this.ignore();
       }
       case 'command/reply': {
         const m = parseMessage(ReceivedCommandReplySchema, msg.payload);
@@ -150,4 +151,17 @@ function readEvent(payload: Buffer): ParseResult<ReceivedEvent> {
   const peek = parseMessage(TypeOnly, payload, limit);
   if (!peek.ok || !isKnown(EVENT_TYPES, peek.value.type)) return read;
   return parseMessage(ReceivedKnownEventSchema, payload, limit);
+}
+
+/** Why a retained policy is not the one central published for the site, or undefined when it is. */
+function notPublishedByCentral(published: { version: number; doc: unknown } | null, held: { version: number }): string | undefined {
+  if (published === null) return `version: ${held.version} is not a version central published (none for this site)`;
+  if (held.version !== published.version) return `version: ${held.version} is not the version central published (${published.version})`;
+  // Central's signature, when the message carries one, is not part of what was published.
+  const { sig: _sig, ...content } = held as { sig?: unknown };
+  const parsed = PolicyMessageSchema.safeParse(published.doc);
+  if (!parsed.success || JSON.stringify(parsed.data) !== JSON.stringify(content)) {
+    return `(root): version ${held.version} holds other content than the version central published`;
+  }
+  return undefined;
 }

@@ -4,6 +4,7 @@ import { DateTime } from 'luxon';
 import type { z } from 'zod';
 import { CardIdError } from '../../policies/cards.js';
 import { PolicyMessageSchema } from '../../policies/contract/index.js';
+import { MAX_POLICY_VERSION } from '../../policies/index.js';
 import { dayRange, refusals, toCsv, visits } from '../figures.js';
 import { NotConnectedError } from '../link.js';
 import { MemberPatchResponseSchema, MemberPatchSchema, MembersStatusSchema } from '../members/api-schemas.js';
@@ -35,6 +36,8 @@ type Params = z.infer<typeof SiteParamsSchema>;
 
 export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
   const { store, link, ingest, clock, timezone, members, auth } = deps;
+  /** Sites whose policy is being published now: central's next number is taken by one publish at a time. */
+  const publishing = new Set<string>();
   const viewer = { role: 'viewer' } as const;
   const notFound = (reply: FastifyReply, site: string) =>
     reply.code(404).send({ error: 'Not Found', message: `no site "${site}" has reported to central` });
@@ -106,7 +109,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     app.get(
       '/sites/:site/policy',
       {
-        schema: docs({ summary: 'The policy the broker holds for this branch (as central last saw it)', params: SiteParamsSchema, response: { 200: PolicyResponseSchema, 404: ErrorSchema } }),
+        schema: docs({ summary: 'The policy central last published for this branch (its version in central’s sequence)', params: SiteParamsSchema, response: { 200: PolicyResponseSchema, 404: ErrorSchema } }),
         preValidation: zodValidate({ params: SiteParamsSchema }),
         config: viewer,
       },
@@ -120,31 +123,44 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       '/sites/:site/policy',
       {
         schema: docs({
-          summary: 'Publish a policy to a branch (validated, retained). The branch applies it atomically or refuses it.',
+          summary: 'Publish a policy to a branch (validated, numbered by central, signed, retained). The branch applies it atomically or refuses it.',
+          description:
+            'Central numbers the version: leave `version` out and the next one in central’s sequence for the site is used; give it and it must be that next one (400 names it), so an edit made from an older version is refused rather than published over a newer one.',
           params: SiteParamsSchema,
-          body: PolicyMessageSchema,
-          response: { 202: PublishedSchema, 400: ErrorSchema, 503: ErrorSchema },
+          body: PolicyPublishBodySchema,
+          response: { 202: PublishedSchema, 400: ErrorSchema, 409: ErrorSchema, 503: ErrorSchema },
         }),
-        preValidation: zodValidate({ params: SiteParamsSchema, body: PolicyMessageSchema }),
+        preValidation: zodValidate({ params: SiteParamsSchema, body: PolicyPublishBodySchema }),
         config: { role: 'administrator' },
       },
       async (request, reply) => {
         const { site } = request.params as Params;
         // Published as sent (defaults are the branch's to fill): validated here so a typo never reaches a door.
-        const doc = request.body as z.output<typeof PolicyMessageSchema>;
-        if (doc.site !== site) {
+        const body = request.body as z.output<typeof PolicyPublishBodySchema>;
+        if (body.site !== site) {
           return reply.code(400).send(invalidRequest([`site: must be "${site}"`]));
         }
-        const current = store.policy(site);
-        if (current && doc.version <= current.version) {
-          const msg = `version: must be greater than the published version ${current.version}`;
+        const next = nextPolicyVersion(store, site);
+        if (next > MAX_POLICY_VERSION) {
+          return reply.code(400).send(invalidRequest([`version: central's sequence for "${site}" has reached ${MAX_POLICY_VERSION}, the highest a policy may have`]));
+        }
+        if (body.version !== undefined && body.version !== next) {
+          const msg = `version: must be ${next}, the next in central's sequence for "${site}" (or leave it out and central numbers it)`;
           return reply.code(400).send(invalidRequest([msg]));
         }
+        // Two publishes for one site at once would both take the same number.
+        if (publishing.has(site)) {
+          return reply.code(409).send({ error: 'Conflict', message: `a policy for "${site}" is being published; try again when it is done` });
+        }
+        const doc = { ...body, version: next };
+        publishing.add(site);
         try {
           await link.publishPolicy(site, doc);
         } catch (err) {
           if (err instanceof NotConnectedError) return brokerDown(reply);
           throw err;
+        } finally {
+          publishing.delete(site);
         }
         store.setPolicy(site, doc.version, doc, clock.now());
         const actor = actorOf(identityOf(request));
@@ -294,4 +310,21 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
     );
   };
+}
+
+/** A policy as an administrator sends it: central gives the version when it is left out. */
+const PolicyPublishBodySchema = PolicyMessageSchema.partial({ version: true });
+
+/**
+ * The next number in central's sequence for a site: one more than central's last published version, or than the
+ * central version the branch reports in force if that is higher (a central restored from an older backup must not
+ * number below what the branch holds, or the branch would refuse every version as older). The broker's retained
+ * copy plays no part: whoever can publish there could otherwise push the sequence to its end.
+ */
+function nextPolicyVersion(store: HttpDeps['store'], site: string): number {
+  const published = store.policy(site)?.version ?? 0;
+  const reported = store.site(site)?.state?.policy;
+  // An override reports the version it was made over, which is central's (or the file's: a harmless skip).
+  const held = reported !== undefined && (reported.source === 'central' || reported.source === 'console') ? reported.version : 0;
+  return Math.max(published, held) + 1;
 }

@@ -76,25 +76,28 @@ describe('gateway and central over MQTT', () => {
     expect(gateway.gateway.mode).toBe('open-access');
   });
 
-  it('applies a newer policy from central and refuses an invalid one, keeping the one in force', async () => {
+  it("applies central's numbered policy over the file and refuses an invalid one, keeping the one in force", async () => {
     const put = (doc: unknown) =>
       api('/api/sites/town-central/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
-    const newer = { ...ALWAYS_OPEN, version: 2, rules: { ...(ALWAYS_OPEN.rules as Record<string, unknown>), capacity: 5 } };
+    // Central numbers it: the first in its sequence replaces the branch's policy file whatever the file's number.
+    const { version: _version, ...unnumbered } = ALWAYS_OPEN;
+    const newer = { ...unnumbered, rules: { ...(ALWAYS_OPEN.rules as Record<string, unknown>), capacity: 5 } };
     const applied = await put(newer);
     expect(applied.status, JSON.stringify(applied.body)).toBeLessThan(300);
-    await until(() => gateway.gateway.policies.current.version === 2, 'policy v2 to be applied');
+    await until(() => gateway.gateway.policies.source === 'central', "central's version 1 to be applied");
+    expect(gateway.gateway.policies.current.version).toBe(1);
     expect(gateway.gateway.policies.source).toBe('central');
     expect(gateway.gateway.state.occupancy.capacity).toBe(5);
 
     // Central validates what it publishes, so play a broken publisher straight onto the broker.
     const client = await connectAsync(central.brokerUrl, { protocolVersion: central.mqttProtocolVersion });
-    const broken = { ...newer, version: 3, schedule: { weekly: { mon: [{ from: '10:00', to: '09:00', mode: 'staffed' }] } } };
+    const broken = { ...newer, version: 2, schedule: { weekly: { mon: [{ from: '10:00', to: '09:00', mode: 'staffed' }] } } };
     await client.publishAsync('oa/v1/sites/town-central/policy', JSON.stringify(broken), { qos: 1, retain: true });
     await client.endAsync();
     await until(() => gateway.gateway.alarms.has('policy-refused'), 'the refusal to be reported');
-    expect(gateway.gateway.policies.current.version).toBe(2);
+    expect(gateway.gateway.policies.current.version).toBe(1);
     const refused = gateway.store.events.query({ limit: 5, types: ['policy'] })[0]?.data;
-    expect(refused).toMatchObject({ result: 'refused', source: 'central', version: 3 });
+    expect(refused).toMatchObject({ result: 'refused', source: 'central', version: 2 });
     expect(String(refused?.error)).toContain('schedule.weekly.mon[0].to: must be after from');
   });
 });

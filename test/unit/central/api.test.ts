@@ -68,34 +68,56 @@ describe('central API', () => {
     expect(backwards.statusCode).toBe(400);
   });
 
-  it('PUT /api/sites/:site/policy validates, publishes retained, and refuses a bad or older document', async () => {
+  it('PUT /api/sites/:site/policy validates, numbers it in central’s own sequence, publishes retained, and refuses a bad or stale document', async () => {
     const { api, link, store } = await withData();
-    const ok = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: POLICY });
-    expect(ok.statusCode).toBe(202);
-    expect(ok.json()).toEqual({ published: true, site: 'town', version: 5 });
-    expect(link.policies).toEqual([{ site: 'town', doc: expect.objectContaining({ version: 5 }) }]);
-    expect((await api('/api/sites/town/policy')).json()).toMatchObject({ version: 5, doc: { site: 'town' } });
-    expect(store.policy('town')?.version).toBe(5);
+    // The body's 5 is not central's next number (1): refused, naming the number, and nothing is published.
+    const pinned = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: POLICY });
+    expect(pinned.statusCode).toBe(400);
+    expect(pinned.json().errors).toEqual(['version: must be 1, the next in central\'s sequence for "town" (or leave it out and central numbers it)']);
+    const { version: _v, ...unnumbered } = POLICY;
+    const first = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: unnumbered });
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ published: true, site: 'town', version: 1 });
+    const second = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 2 } });
+    expect(second.json()).toEqual({ published: true, site: 'town', version: 2 });
+    expect(link.policies).toEqual([
+      { site: 'town', doc: expect.objectContaining({ version: 1 }) },
+      { site: 'town', doc: expect.objectContaining({ version: 2 }) },
+    ]);
+    expect((await api('/api/sites/town/policy')).json()).toMatchObject({ version: 2, doc: { site: 'town' } });
+    expect(store.policy('town')?.version).toBe(2);
 
-    const badWindow = structuredClone(POLICY) as typeof POLICY;
-    badWindow.version = 6;
+    const badWindow = structuredClone(unnumbered) as Omit<typeof POLICY, 'version'>;
     badWindow.schedule.weekly.mon[1]!.to = '16:00';
     const bad = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: badWindow });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual(['schedule.weekly.mon[1].to: must be after from']);
 
-    const older = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: POLICY });
-    expect(older.json().errors).toEqual(['version: must be greater than the published version 5']);
-    const other = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 9, site: 'village' } });
+    // An edit made from version 1 after 2 went out, and a number that would pin a branch: refused, naming why.
+    const stale = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 2 } });
+    expect(stale.json().errors).toEqual(['version: must be 3, the next in central\'s sequence for "town" (or leave it out and central numbers it)']);
+    const huge = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 2 ** 53 - 1 } });
+    expect(huge.json().errors).toEqual(['version: must be at most 2147483647']);
+    const other = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...unnumbered, site: 'village' } });
     expect(other.json().errors).toEqual(['site: must be "town"']);
-    const typo = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 9, sheduel: {} } });
+    const typo = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...unnumbered, sheduel: {} } });
     expect(typo.json().errors).toEqual(['sheduel: unknown key']);
-    expect(link.policies).toHaveLength(1);
+    expect(link.policies).toHaveLength(2);
     expect((await api('/api/sites/village/policy')).statusCode).toBe(404);
 
     link.connected = false;
-    const down = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...POLICY, version: 10 } });
+    const down = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: unnumbered });
     expect(down.statusCode).toBe(503);
+    // The number was not used: the next publish still gets 3.
+    link.connected = true;
+    expect((await api({ method: 'PUT', url: '/api/sites/town/policy', payload: unnumbered })).json()).toMatchObject({ version: 3 });
+  });
+
+  it('numbers above the central version a branch reports in force (central restored from an older backup)', async () => {
+    const { api, publish } = await withData();
+    publish('town', 'state', { ...stateFixture(), site: 'town', policy: { version: 41, source: 'central' } }, true);
+    const { version: _v, ...unnumbered } = POLICY;
+    expect((await api({ method: 'PUT', url: '/api/sites/town/policy', payload: unnumbered })).json()).toMatchObject({ version: 42 });
   });
 
   it('POST /api/sites/:site/commands answers with the branch reply, 504 on timeout, 400 naming the field', async () => {

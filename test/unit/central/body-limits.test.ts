@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 const POLICY = {
-  version: 5,
+  version: 1,
   site: 'town',
   name: 'Town Central',
   schedule: { weekly: { mon: [{ from: '09:00', to: '17:00', mode: 'staffed' }] } },

@@ -64,12 +64,26 @@ describe('central ingest', () => {
     ]);
   });
 
-  it('keeps the policy the broker holds, and ignores an empty (cleared) retained message', () => {
+  it('takes its own published policy back quietly, refuses one it did not publish without moving its sequence, and ignores an empty one', () => {
     const { publish, store, ingest } = centralParts();
-    publish('town', 'policy', { version: 3, site: 'town', schedule: {} }, true);
+    const doc = { version: 3, site: 'town', schedule: {} };
+    store.setPolicy('town', 3, doc, new Date());
+    publish('town', 'policy', doc, true);
+    expect(ingest.stats).toMatchObject({ ignored: 1, rejected: 0 });
+    // A retained policy someone else put there, with a number that would end central's sequence, or other content.
+    publish('town', 'policy', { ...doc, version: 2 ** 31 - 1 }, true);
+    publish('town', 'policy', { ...doc, name: 'Forged' }, true);
+    publish('village', 'policy', { ...doc, site: 'village' }, true);
+    expect(ingest.stats.rejected).toBe(3);
+    expect(ingest.stats.lastRejections.map((r) => r.errors[0])).toEqual([
+      'version: 3 is not a version central published (none for this site)',
+      '(root): version 3 holds other content than the version central published',
+      'version: 2147483647 is not the version central published (3)',
+    ]);
+    expect(store.policy('town')).toMatchObject({ version: 3, doc });
+    expect(store.policy('village')).toBeNull();
     publish('town', 'policy', '', true);
-    expect(store.policy('town')).toMatchObject({ version: 3 });
-    expect(ingest.stats.ignored).toBe(1);
+    expect(ingest.stats.ignored).toBe(2);
   });
 
   it("stores a newer gateway's state with an alarm, a mode and a field it does not know, and shows them as unknown", async () => {

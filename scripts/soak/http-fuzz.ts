@@ -109,7 +109,7 @@ function routeModels(site: string): Record<string, RouteModel> {
     },
     'POST /api/console/commands': { body: { command: 'lights-on' }, accepts: ({ body }) => ok(CommandBodySchema, body) },
     'POST /api/console/policy/preview': { body: { policy: draft }, accepts: ({ body }) => ok(PolicyPreviewBodySchema, body), sendAccepted: 1 },
-    'PUT /api/console/policy': { body: { baseVersion: 1, policy: draft }, accepts: ({ body }) => ok(PolicySaveBodySchema, body) },
+    'PUT /api/console/policy': { body: { baseRevision: '0123456789abcdef', policy: draft }, accepts: ({ body }) => ok(PolicySaveBodySchema, body) },
     'GET /api/console/log': { query: logQuery, accepts: ({ query }) => ok(LogQuerySchema, query), sendAccepted: 1 },
     // A valid export reads the whole log: a few only.
     'GET /api/console/log.csv': { query: logQuery, accepts: ({ query }) => ok(LogCsvQuerySchema, query), sendAccepted: 0.01 },

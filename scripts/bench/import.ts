@@ -67,7 +67,7 @@ export function fakeCardNumber(i: number, seed: number): string {
  * Member i of a deterministic fake export, dated relative to `asOf`: about 3% staff, 4% blocked, 6% expired,
  * 12% not registered for open access, 15% under 18, 1% in partner groups.
  */
-export function fakeMember(i: number, seed: number, asOf: Date): FakeMember {
+export function fakeMember(i: number, seed: number, asOf: Date, unregisteredShare = 0.12): FakeMember {
   const today = Math.floor(asOf.getTime() / DAY_MS) * DAY_MS;
   const r = (salt: number): number => mix(seed, i, salt) / 2 ** 32;
   const card = fakeCardNumber(i, seed);
@@ -80,7 +80,7 @@ export function fakeMember(i: number, seed: number, asOf: Date): FakeMember {
   const blocked = chance(seed, i, 8, 0.04);
   const blockedUntil = blocked && chance(seed, i, 9, 0.5) ? isoDay(today + (1 + Math.floor(r(10) * 60)) * DAY_MS) : null;
   const staff = chance(seed, i, 11, 0.03);
-  const openAccess = staff || !chance(seed, i, 12, 0.12);
+  const openAccess = staff || !chance(seed, i, 12, unregisteredShare);
   const groups = chance(seed, i, 13, 0.01) ? [GROUPS[Math.floor(r(14) * GROUPS.length)]!] : [];
   const mayEnter = openAccess && !blocked && !expired && !minor && birthDate !== null;
   return { card: spaced, birthDate, expires, blocked, blockedUntil, openAccess, staff, groups, mayEnter };
@@ -114,7 +114,8 @@ export async function generateMembersCsv(
   path: string,
   n: number,
   seed: number,
-  options: { asOf?: Date; keepCards?: number } = {},
+  /** `unregisteredShare`: of the members not staff, the share not registered for open access (12%). */
+  options: { asOf?: Date; keepCards?: number; unregisteredShare?: number } = {},
 ): Promise<GeneratedMembers> {
   const asOf = options.asOf ?? new Date();
   const keep = options.keepCards ?? 1000;
@@ -125,7 +126,7 @@ export async function generateMembersCsv(
   let chunk = `${GENERATED_CSV_HEADER}\n`;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    const m = fakeMember(i, seed, asOf);
+    const m = fakeMember(i, seed, asOf, options.unregisteredShare);
     const list = m.mayEnter ? valid : other;
     if (list.length < keep) list.push(m.card.replace(/ /g, ''));
     for (const group of m.groups) {

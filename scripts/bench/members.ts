@@ -22,6 +22,9 @@ import { generateMembersCsv } from './import.js';
 
 export interface MembersBenchResult {
   members: number;
+  /** Rows in the export; `members` is what central kept for the branches (`branchList`). */
+  rows: number;
+  branchList: 'registered' | 'everyone';
   central: { importSeconds: number; rowsPerSecond: number; rssMb: number; maxRssMb: number };
   wire: { snapshotBytes: number; bytesPerMember: number; chunks: number };
   branch: { snapshotSeconds: number; applyLockMs: number; longestStallMs: number; rssMb: number; maxRssMb: number };
@@ -64,16 +67,21 @@ async function withChanges(from: string, to: string, rows: number, changes: numb
   await once(out, 'finish');
 }
 
-export async function benchMembers(opts: { members: number; changes: number }): Promise<MembersBenchResult> {
+/**
+ * `registeredShare` unset: every member on the branch list (`branchList: everyone`), as before the stolen-branch
+ * design. Set (0.1 is typical): that share of the export registered for open access, and only they and staff sent.
+ */
+export async function benchMembers(opts: { members: number; changes: number; registeredShare?: number | undefined }): Promise<MembersBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'oag-bench-members-'));
   const keyHex = randomBytes(32).toString('hex');
   const csv = join(dir, 'export.csv');
   let central: Awaited<ReturnType<typeof startCentral>> | undefined;
   let child: ReturnType<typeof fork> | undefined;
   try {
-    await generateMembersCsv(csv, opts.members, 1, { keepCards: 0 });
+    const branchList = opts.registeredShare === undefined ? 'everyone' : 'registered';
+    await generateMembersCsv(csv, opts.members, 1, { keepCards: 0, ...(opts.registeredShare === undefined ? {} : { unregisteredShare: 1 - opts.registeredShare }) });
     central = await startCentral(
-      parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }),
+      parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, members: { branchList }, log: { level: 'silent' } }),
       { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: keyHex } },
     );
     const members = central.members!;
@@ -122,6 +130,8 @@ export async function benchMembers(opts: { members: number; changes: number }): 
 
     return {
       members: imported.count,
+      rows: opts.members,
+      branchList,
       central: { importSeconds: round(importSeconds), rowsPerSecond: Math.round(opts.members / importSeconds), rssMb: mb(centralRss), maxRssMb: mb(centralMaxRss) },
       wire: { snapshotBytes, bytesPerMember: round(snapshotBytes / imported.count, 1), chunks },
       branch: { snapshotSeconds: snapshot.seconds, applyLockMs: snapshot.lockMs, longestStallMs: snapshot.longestStallMs, rssMb: snapshot.rssMb, maxRssMb: snapshot.maxRssMb },
@@ -199,7 +209,8 @@ async function runBranch(brokerUrl: string, protocolVersion: 4 | 5, keyHex: stri
 
 export function printMembersBench(r: MembersBenchResult): void {
   const n = (x: number): string => x.toLocaleString('en-GB');
-  console.log(`member list, LMS export → central → a branch over MQTT (embedded broker, loopback), ${n(r.members)} members`);
+  const who = r.branchList === 'everyone' ? 'everyone' : `registered for open access and staff (branchList: registered) of ${n(r.rows)} in the export`;
+  console.log(`member list, LMS export → central → a branch over MQTT (embedded broker, loopback), ${n(r.members)} members: ${who}`);
   console.log(`  central import      ${r.central.importSeconds} s (${n(r.central.rowsPerSecond)} rows/s), RSS ${r.central.rssMb} MB (peak ${r.central.maxRssMb} MB)`);
   console.log(`  snapshot on wire    ${(r.wire.snapshotBytes / 2 ** 20).toFixed(1)} MB in ${r.wire.chunks} chunks (${r.wire.bytesPerMember} bytes a member)`);
   console.log(
@@ -217,11 +228,17 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   } else {
     const members = Number(process.argv[2] ?? 1_000_000);
     const changes = Number(process.argv[3] ?? 1000);
+    const at = process.argv.indexOf('--registered');
+    const registeredShare = at < 0 ? undefined : Number(process.argv[at + 1]);
     if (!Number.isInteger(members) || members < 1 || !Number.isInteger(changes) || changes < 1) {
-      console.error('usage: npx tsx scripts/bench/members.ts [members] [changes]');
+      console.error('usage: npx tsx scripts/bench/members.ts [members] [changes] [--registered SHARE] [--json]');
       process.exit(2);
     }
-    const result = await benchMembers({ members, changes });
+    if (registeredShare !== undefined && !(registeredShare > 0 && registeredShare <= 1)) {
+      console.error('--registered: a share above 0 and at most 1 (0.1 is 10%)');
+      process.exit(2);
+    }
+    const result = await benchMembers({ members, changes, registeredShare });
     printMembersBench(result);
     if (process.argv.includes('--json')) console.log(JSON.stringify(result, null, 2));
   }

@@ -11,6 +11,9 @@ export function register(program: Command): void {
     .option('--no-central', 'skip the central ingest and dashboard latency benchmark')
     .option('--members <n>', 'members for the member-list distribution benchmark, LMS export → central → branch (0 to skip)', '1000000')
     .option('--member-changes <n>', 'members changed for the delta in that benchmark', '1000')
+    .option('--member-registered <share>', 'that benchmark with central sending only registered members (branchList: registered), this share of the export registered, e.g. 0.1; default: everyone')
+    .option('--no-brute-force', 'skip the cost of reversing a stolen branch list (card hashes per second)')
+    .option('--brute-force-only', 'run only that')
     .option('--no-stalls', 'skip the event-loop stall benchmark (snapshot apply, CSV export, purge while taps arrive)')
     .option('--stalls-only', 'run only the event-loop stall benchmark')
     .option('--stall-members <n>', 'members in the snapshot applied in the stall benchmark', '1000000')
@@ -29,6 +32,7 @@ export function register(program: Command): void {
       if (options.signinFloodOnly) return signinFlood(options);
       if (options.alertsOnly) return alerts();
       if (options.stallsOnly) return stalls(options);
+      if (options.bruteForceOnly) return bruteForce();
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers');
@@ -63,7 +67,16 @@ export function register(program: Command): void {
       if (members > 0) {
         const { benchMembers, printMembersBench } = await import('../bench/members.js');
         console.log('');
-        printMembersBench(await benchMembers({ members, changes: Math.max(1, Number(options.memberChanges)) }));
+        const registered = options.memberRegistered === undefined ? undefined : Number(options.memberRegistered);
+        if (registered !== undefined && !(registered > 0 && registered <= 1)) {
+          console.error('oag bench: --member-registered must be a share above 0 and at most 1 (0.1 is 10%)');
+          process.exit(2);
+        }
+        printMembersBench(await benchMembers({ members, changes: Math.max(1, Number(options.memberChanges)), registeredShare: registered }));
+      }
+      if (options.bruteForce) {
+        console.log('');
+        await bruteForce();
       }
       if (options.stalls) {
         console.log('');
@@ -87,6 +100,9 @@ interface BenchOptions {
   central: boolean;
   members: string;
   memberChanges: string;
+  memberRegistered?: string;
+  bruteForce: boolean;
+  bruteForceOnly?: boolean;
   stalls: boolean;
   stallsOnly?: boolean;
   stallMembers: string;
@@ -101,6 +117,12 @@ interface BenchOptions {
   floodClients: string;
   floodSeconds: string;
   floodTapEvery: string;
+}
+
+/** HMAC-SHA256 card hashes per second, and what that makes of each card-number space (docs/privacy.md). */
+async function bruteForce(): Promise<void> {
+  const { benchBruteForce, printBruteForce } = await import('../bench/brute-force.js');
+  printBruteForce(benchBruteForce());
 }
 
 /** Alarm raised → message accepted by a real SMTP server: p95 against the 2 s goal, the nodemailer floor and the ratio. */

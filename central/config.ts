@@ -117,6 +117,12 @@ export const CentralConfigSchema = z
      * (hex or base64, at least 32 bytes). Without one, central distributes no member list.
      */
     deploymentKeyFile: z.string().min(1).optional(),
+    /**
+     * Central's Ed25519 signing key (PKCS8 PEM, made by `oag central signing-key FILE`): every command, policy and
+     * member list it sends is signed with it, and branches act on nothing else (docs/central.md, *Signing*).
+     * Required: central does not start without it.
+     */
+    signing: z.strictObject({ keyFile: z.string().min(1) }).optional(),
     /** The member list: LMS import, versions, distribution (docs/members.md). */
     members: CentralMembersConfigSchema.prefault({}),
     /** Alarms reaching people (docs/alerts.md): the channels, the outbox, and the acknowledgement links. */
@@ -181,6 +187,7 @@ export function loadCentralConfig(path: string): CentralConfig {
     ...config,
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(base, config.store.path) },
     deploymentKeyFile: rel(config.deploymentKeyFile),
+    signing: config.signing && { keyFile: resolve(base, config.signing.keyFile) },
     oidc: config.oidc && { ...config.oidc, clientSecretFile: rel(config.oidc.clientSecretFile) },
     alerts: { ...config.alerts, ...resolveAlertChannelPaths(config.alerts, base) },
     members: { ...config.members, watch: config.members.watch && { ...config.members.watch, folder: resolve(base, config.members.watch.folder) } },

@@ -16,6 +16,7 @@ import {
 import type { CentralBus } from './bus.js';
 import type { CentralConfig } from './config.js';
 import type { Ingest } from './ingest.js';
+import { signedPayload, type CentralSigningKey } from './signing-key.js';
 
 export type CommandOutcome = { status: 'answered'; reply: CommandReply; id: string } | { status: 'timeout'; id: string };
 
@@ -44,6 +45,8 @@ export class CentralLink {
       broker: NonNullable<CentralConfig['broker']> | { clientId: string; protocolVersion: 4 | 5; sessionExpirySeconds: number };
       prefix: string;
       commandTimeoutMs: number;
+      /** Every command and policy goes out signed with it: branches act on nothing else. */
+      signingKey: CentralSigningKey;
       ingest: Ingest;
       bus: CentralBus;
       clock: { now(): Date };
@@ -116,10 +119,11 @@ export class CentralLink {
     return opts;
   }
 
-  /** Publishes a (validated) policy document, retained, and waits for the broker's acknowledgement. */
-  async publishPolicy(site: string, doc: unknown): Promise<void> {
+  /** Publishes a (validated) policy document, signed and retained, and waits for the broker's acknowledgement. */
+  async publishPolicy(site: string, doc: object): Promise<void> {
     const client = this.requireClient();
-    await client.publishAsync(topics(this.deps.prefix, site).policy, JSON.stringify(doc), { qos: 1, retain: true });
+    const topic = topics(this.deps.prefix, site).policy;
+    await client.publishAsync(topic, signedPayload(this.deps.signingKey, topic, doc), { qos: 1, retain: true });
   }
 
   /** Publishes at QoS 1 and waits for the broker's acknowledgement (member-list announcements and chunks). */
@@ -149,7 +153,8 @@ export class CentralLink {
     const properties =
       this.deps.broker.protocolVersion === 5 ? { responseTopic: t.commandReply, correlationData: Buffer.from(cmd.id) } : undefined;
     try {
-      await client.publishAsync(t.command, JSON.stringify(cmd), { qos: 1, retain: false, ...(properties ? { properties } : {}) });
+      // Signed over its id and `at`: a branch refuses it altered, on another branch's topic, or replayed.
+      await client.publishAsync(t.command, signedPayload(this.deps.signingKey, t.command, cmd), { qos: 1, retain: false, ...(properties ? { properties } : {}) });
     } catch (err) {
       const w = this.waiters.get(cmd.id);
       if (w) clearTimeout(w.timer);

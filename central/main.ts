@@ -22,6 +22,7 @@ import type { PublisherHooks } from './members/publisher.js';
 import { CentralMembers } from './members/service.js';
 import { ExportFolderWatch } from './members/watch.js';
 import { forgetPersonsBefore } from './person-retention.js';
+import { loadSigningKey } from './signing-key.js';
 import { CentralStore } from './store.js';
 
 export interface RunningCentral {
@@ -61,6 +62,7 @@ export async function startCentral(
   const logger = deps.logger.child({ service: 'central' });
   // Read before anything starts, so that an unusable key stops central with the reason.
   const key = loadCentralKey(config, deps.env ?? process.env);
+  const signingKey = loadSigningKey(config);
   if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
   const store = new CentralStore(config.store.path);
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
@@ -109,6 +111,7 @@ export async function startCentral(
       broker: brokerOptions,
       prefix: config.prefix,
       commandTimeoutMs: config.commandTimeoutMs,
+      signingKey,
       ingest,
       bus,
       clock,
@@ -142,6 +145,7 @@ export async function startCentral(
         config: config.members,
         prefix: config.prefix,
         link,
+        signingKey,
         clock,
         logger,
         hooks: deps.membersHooks,

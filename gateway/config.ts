@@ -14,6 +14,7 @@ import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
 import { readKek } from './members/kek-command.js';
 import { isSealedKey, SealedKeyError, unsealKey } from './members/sealed-key.js';
+import { loadCentralKeys } from './uplink/verify.js';
 
 /** What fastify's trustProxy takes in a list (proxy-addr): an address, a CIDR range, or one of its named ranges. */
 const ProxyAddressSchema = z.union([z.enum(['loopback', 'linklocal', 'uniquelocal']), z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
@@ -323,6 +324,14 @@ export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessE
   check('mqtt.tls.ca', config.mqtt?.tls?.ca);
   check('mqtt.tls.cert', config.mqtt?.tls?.cert);
   check('mqtt.tls.key', config.mqtt?.tls?.key);
+  // Not only readable: an Ed25519 public key each, or the branch would refuse everything central sends.
+  if (config.mqtt !== undefined) {
+    try {
+      loadCentralKeys(config.mqtt.centralKeys);
+    } catch (error) {
+      errors.push((error as Error).message);
+    }
+  }
   if (config.sip2 !== undefined && (env.OAG_SIP2_PASSWORD ?? '') === '') {
     if (config.sip2.passwordFile === undefined) errors.push('sip2: no password (set OAG_SIP2_PASSWORD for the service, or sip2.passwordFile)');
     check('sip2.passwordFile', config.sip2.passwordFile);

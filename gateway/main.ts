@@ -34,6 +34,7 @@ import { readPolicyFile } from './policy-file.js';
 import { ReplaceableStore, openStoreOrFallback } from './store/index.js';
 import type { Store, StoreOptions } from './store/index.js';
 import { startSystemdNotify } from './systemd-notify.js';
+import { membersCurrentTopic, topics as siteTopics } from '../policies/contract/topics.js';
 
 export const CONFIG_INVALID_ALARM: AlarmName = 'config-invalid';
 
@@ -164,6 +165,11 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         : new MemberSyncExtension({
             store,
             keyId: deploymentKeyId(key),
+            central: {
+              keyFiles: config.mqtt.centralKeys,
+              announcementTopic: membersCurrentTopic(config.mqtt.prefix),
+              transferTopic: siteTopics(config.mqtt.prefix, config.site).membersChunk,
+            },
             clock,
             record: (event) => gateway.events.record('members', event),
             alarms: gateway.alarms,

@@ -19,6 +19,7 @@ import {
   type MembersRequest,
 } from '../../policies/contract/index.js';
 import { chunkHash, snapshotChunkCount } from '../../policies/member-list.js';
+import { signedPayload, type CentralSigningKey } from '../signing-key.js';
 import type { CentralMemberStore, MemberVersion } from './member-store.js';
 
 export interface MembersLink {
@@ -89,6 +90,8 @@ export class MembersPublisher {
       keyId: string;
       chunkSize: number;
       link: MembersLink;
+      /** Every announcement, chunk and refusal goes out signed with it: branches take nothing else. */
+      signingKey: CentralSigningKey;
       clock: { now(): Date };
       logger: Logger;
       hooks?: PublisherHooks | undefined;
@@ -122,7 +125,8 @@ export class MembersPublisher {
       chunkSize: this.deps.chunkSize,
       deltasFrom: this.deps.members.deltasFrom(),
     });
-    await this.deps.link.publish(membersCurrentTopic(this.deps.prefix), Buffer.from(JSON.stringify(announcement)), { retain: true });
+    const topic = membersCurrentTopic(this.deps.prefix);
+    await this.deps.link.publish(topic, signedPayload(this.deps.signingKey, topic, announcement), { retain: true });
     if (this.announced?.version !== announcement.version) {
       this.deps.logger.info({ version: announcement.version, count: announcement.count }, 'member list announced');
     }
@@ -212,7 +216,8 @@ export class MembersPublisher {
       });
       if (this.deps.hooks?.chunk) message = this.deps.hooks.chunk(message, site);
       if (message === null) continue;
-      const payload = Buffer.from(JSON.stringify(message));
+      // Signed over the branch's transfer id too: a chunk recorded from another transfer is refused there.
+      const payload = signedPayload(this.deps.signingKey, t.membersChunk, message);
       this.stats.chunksSent++;
       this.stats.bytesSent += payload.length;
       view.sent = Math.max(view.sent, index + 1);
@@ -238,7 +243,8 @@ export class MembersPublisher {
     if (view) view.refused = reason;
     this.deps.logger.info({ site, reason, message }, 'member-list request refused');
     const refusal = MembersRefusalSchema.parse({ type: 'refused', transfer, reason, message, current: this.deps.members.current()?.version ?? null });
-    await this.deps.link.publish(topics(this.deps.prefix, site).membersChunk, Buffer.from(JSON.stringify(refusal)), { retain: false });
+    const topic = topics(this.deps.prefix, site).membersChunk;
+    await this.deps.link.publish(topic, signedPayload(this.deps.signingKey, topic, refusal), { retain: false });
   }
 
   private invalidateWhenNewer(current: MemberVersion): void {

@@ -10,6 +10,7 @@ import type { SiteRow } from '../store.js';
 import type { CentralMembersConfig } from './config.js';
 import { importLmsCsv, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { CentralMemberStore, type MemberVersion } from './member-store.js';
+import type { CentralSigningKey } from '../signing-key.js';
 import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferView } from './publisher.js';
 
 export class UnknownCardError extends Error {
@@ -49,6 +50,8 @@ export interface CentralMembersDeps {
   config: CentralMembersConfig;
   prefix: string;
   link: MembersLink;
+  /** Central's signing key: announcements, chunks and refusals go out signed (docs/members.md). */
+  signingKey: CentralSigningKey;
   clock: { now(): Date };
   logger: Logger;
   hooks?: PublisherHooks | undefined;
@@ -77,6 +80,7 @@ export class CentralMembers {
       keyId: this.keyId,
       chunkSize: deps.config.chunkSize,
       link: deps.link,
+      signingKey: deps.signingKey,
       clock: deps.clock,
       logger: this.log,
       hooks: deps.hooks,

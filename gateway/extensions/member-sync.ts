@@ -4,6 +4,7 @@
 import type { MemberSync, MemberSyncDeps } from '../members/sync.js';
 import { MemberSync as MemberSyncImpl } from '../members/sync.js';
 import type { UplinkMembers } from '../uplink/types.js';
+import { loadCentralKeys } from '../uplink/verify.js';
 import type { Extension, ExtensionContext } from './extension.js';
 
 type Send = ((payload: Buffer) => boolean) | null;
@@ -14,7 +15,12 @@ export class MemberSyncExtension implements Extension, UplinkMembers {
   private send: Send = null;
   private context: ExtensionContext | undefined;
 
-  constructor(private readonly deps: Omit<MemberSyncDeps, 'logger'>) {}
+  constructor(
+    private readonly deps: Omit<MemberSyncDeps, 'logger' | 'central'> & {
+      /** `mqtt.centralKeys`, read at each start: a missing key is this extension's alarm, not the door's. */
+      central: { keyFiles: readonly string[]; announcementTopic: string; transferTopic: string };
+    },
+  ) {}
 
   get current(): MemberSync | undefined {
     return this.sync;
@@ -22,7 +28,8 @@ export class MemberSyncExtension implements Extension, UplinkMembers {
 
   start(context: ExtensionContext): void {
     this.context = context;
-    const sync = new MemberSyncImpl({ ...this.deps, logger: context.logger });
+    const { keyFiles, ...topics } = this.deps.central;
+    const sync = new MemberSyncImpl({ ...this.deps, central: { keys: loadCentralKeys(keyFiles), ...topics }, logger: context.logger });
     sync.start();
     this.sync = sync;
     if (this.send !== null) sync.link(this.send);

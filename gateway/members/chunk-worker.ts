@@ -18,16 +18,24 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { ReceivedMembersTransferSchema, parseMessage } from '../../policies/contract/index.js';
-import type { MembersChunk, MembersRefusal } from '../../policies/contract/index.js';
+import { ReceivedMembersTransferSchema, parseSignedMessage } from '../../policies/contract/index.js';
+import type { CentralPublicKey, MembersChunk, MembersRefusal } from '../../policies/contract/index.js';
 import { ListHash, chunkHash, chunkOfCard, decodeMemberEntry } from '../../policies/member-list.js';
 import type { PackedRows } from '../store/member-sync.js';
 
 export type ChunkHeader = Omit<MembersChunk, 'entries'> & { entries: number };
 
+/** Whose signature a transfer message must carry, and for which topic (the branch's own chunk topic). */
+export interface SignedBy {
+  topic: string;
+  keys: readonly CentralPublicKey[];
+}
+
 /** A member-list transfer message, checked. */
 export type CheckedTransfer =
   | { type: 'invalid'; errors: string[] }
+  /** Not signed by central: nothing else was looked at. */
+  | { type: 'forged'; reason: string }
   | { type: 'refused'; message: MembersRefusal }
   | {
       type: 'chunk';
@@ -41,10 +49,10 @@ export type CheckedTransfer =
       sum: string;
     };
 
-/** Parses and checks one message from the transfer topic; never throws. */
-export function checkTransfer(payload: Uint8Array): CheckedTransfer {
-  const parsed = parseMessage(ReceivedMembersTransferSchema, payload);
-  if (!parsed.ok) return { type: 'invalid', errors: parsed.errors.slice(0, 3) };
+/** Parses and checks one message from the transfer topic, central's signature first; never throws. */
+export function checkTransfer(payload: Uint8Array, signedBy: SignedBy): CheckedTransfer {
+  const parsed = parseSignedMessage(ReceivedMembersTransferSchema, payload, signedBy);
+  if (!parsed.ok) return parsed.signature === 'refused' ? { type: 'forged', reason: parsed.errors[0] ?? 'signature' } : { type: 'invalid', errors: parsed.errors.slice(0, 3) };
   const msg = parsed.value;
   if (msg.type === 'refused') return { type: 'refused', message: msg };
   const { entries, ...rest } = msg;
@@ -75,7 +83,7 @@ export function checkTransfer(payload: Uint8Array): CheckedTransfer {
 }
 
 export interface TransferChecker {
-  check(payload: Uint8Array): Promise<CheckedTransfer>;
+  check(payload: Uint8Array, signedBy: SignedBy): Promise<CheckedTransfer>;
   /** Asks for a checkpoint of the store's WAL at `path` beside this thread's work (skipped while one runs). */
   checkpoint?(path: string): void;
   close(): void;
@@ -85,7 +93,8 @@ const ROLE = 'oag-member-chunks';
 /** A worker idle this long is ended (it holds a V8 heap of its own); the next chunk starts another. */
 const IDLE_MS = 60_000;
 
-type Request = { id: number; payload: Uint8Array } | { id: number; checkpoint: string };
+// The keys go as KeyObjects, which a worker receives as clones.
+type Request = { id: number; payload: Uint8Array; signedBy: SignedBy } | { id: number; checkpoint: string };
 type Reply = { id: number; result: CheckedTransfer } | { id: number; checkpointed: true };
 
 /** Checks chunks in a worker thread, one at a time in order; on the caller's thread when no worker can run. */
@@ -100,10 +109,10 @@ export class WorkerChecker implements TransferChecker {
   /** `onBroken` is told once when the worker fails and checks go on in the caller's thread. */
   constructor(private readonly onBroken: (error: Error) => void = () => undefined) {}
 
-  check(payload: Uint8Array): Promise<CheckedTransfer> {
-    if (this.broken !== null) return Promise.resolve(checkTransfer(payload));
+  check(payload: Uint8Array, signedBy: SignedBy): Promise<CheckedTransfer> {
+    if (this.broken !== null) return Promise.resolve(checkTransfer(payload, signedBy));
     const worker = this.ensureWorker();
-    if (worker === null) return Promise.resolve(checkTransfer(payload));
+    if (worker === null) return Promise.resolve(checkTransfer(payload, signedBy));
     if (this.idle) clearTimeout(this.idle);
     this.idle = null;
     const id = this.nextId++;
@@ -111,7 +120,7 @@ export class WorkerChecker implements TransferChecker {
     const copy = new Uint8Array(payload);
     return new Promise<CheckedTransfer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, payload: copy } satisfies Request, [copy.buffer]);
+      worker.postMessage({ id, payload: copy, signedBy } satisfies Request, [copy.buffer]);
     }).finally(() => this.armIdle());
   }
 
@@ -232,7 +241,7 @@ if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE &&
       port.postMessage({ id: request.id, checkpointed: true } satisfies Reply);
       return;
     }
-    const result = checkTransfer(request.payload);
+    const result = checkTransfer(request.payload, request.signedBy);
     const transfer = result.type === 'chunk' && result.rows !== null ? [result.rows.cardHashes.buffer as ArrayBuffer] : [];
     port.postMessage({ id: request.id, result } satisfies Reply, transfer);
   });

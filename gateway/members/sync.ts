@@ -8,6 +8,11 @@
 // before a short swap. Messages, timers and the apply are taken one at a time, in order: a message that arrives
 // while a chunk is being staged waits for it (a small one with nothing in progress is handled at once).
 //
+// Only what central signed is followed (docs/members.md): an announcement or a chunk that does not verify with one of
+// central's keys is refused unread, and a chunk's signature covers the branch's own random transfer id, so chunks
+// recorded from another transfer are refused. Announcements only move forward: a signed one older than the one
+// followed (replayed from a recording) changes nothing.
+//
 // Also watches the list's age: after `staleAfterDays` without central confirming the list in force is current,
 // `member-list-stale` is raised.
 import { randomUUID } from 'node:crypto';
@@ -17,7 +22,8 @@ import {
   ReceivedMembersAnnouncementSchema,
   MembersRequestSchema,
   encodeMessage,
-  parseMessage,
+  parseSignedMessage,
+  type CentralPublicKey,
   type MembersAnnouncement,
   type MembersRefusal,
   type MembersRequest,
@@ -26,8 +32,9 @@ import { MemberListError } from '../store/errors.js';
 import type { ApplyResult, StagedTransfer, Store } from '../store/index.js';
 import { runInTurns, runNow } from '../store/member-sync.js';
 import type { Steps } from '../store/member-sync.js';
+import { RefusalLog } from '../uplink/refusal-log.js';
 import { WorkerChecker, checkTransfer } from './chunk-worker.js';
-import type { CheckedTransfer, ChunkHeader, TransferChecker } from './chunk-worker.js';
+import type { CheckedTransfer, ChunkHeader, SignedBy, TransferChecker } from './chunk-worker.js';
 
 export interface MemberSyncConfig {
   staleAfterDays: number;
@@ -45,6 +52,8 @@ export interface MemberSyncDeps {
   store: Pick<Store, 'members' | 'memberSync' | 'settings'> & Partial<Pick<Store, 'path'>>;
   /** deploymentKeyId(the gateway's key): a list made with another key is refused. */
   keyId: string;
+  /** Central's public keys, and the topics its signatures are for: the shared announcement, this site's chunks. */
+  central: { keys: readonly CentralPublicKey[]; announcementTopic: string; transferTopic: string };
   clock: { now(): Date };
   logger: Logger;
   /** Writes a `members` event (applied or refused) to the outbox. */
@@ -122,9 +131,15 @@ export class MemberSync {
   private readonly counters = { requests: 0, chunks: 0, corruptChunks: 0, refusals: 0, applied: 0 };
   private lastApply: MemberSyncStatus['lastApply'] = null;
   private lastError: string | null = null;
+  /** The highest version central announced (signed) since start: an older announcement is a replay. */
+  private highestAnnounced = 0;
+  private readonly refusals: RefusalLog;
+  private readonly chunksSignedBy: SignedBy;
 
   constructor(private readonly deps: MemberSyncDeps) {
     this.log = deps.logger.child({ module: 'member-sync' });
+    this.refusals = new RefusalLog(this.log);
+    this.chunksSignedBy = { topic: deps.central.transferTopic, keys: deps.central.keys };
     this.newId = deps.newId ?? randomUUID;
     this.checker =
       deps.checker ??
@@ -159,6 +174,7 @@ export class MemberSync {
     this.applyScheduled = null;
     this.applying = false;
     this.queue.length = 0;
+    this.refusals.stop();
     this.checker.close();
   }
 
@@ -176,17 +192,18 @@ export class MemberSync {
       return;
     }
     if (payload.length <= INLINE_MAX_BYTES) {
-      this.submit(true, () => runNow(this.onTransfer(checkTransfer(payload))), async () => runInTurns(this.onTransfer(checkTransfer(payload)), this.yieldStep));
+      const check = (): CheckedTransfer => checkTransfer(payload, this.chunksSignedBy);
+      this.submit(true, () => runNow(this.onTransfer(check())), async () => runInTurns(this.onTransfer(check()), this.yieldStep));
       return;
     }
     // Sent to the worker at once, so that it checks the next chunks while this thread stages the one before.
-    const checking = this.checker.check(payload);
+    const checking = this.checker.check(payload, this.chunksSignedBy);
     checking.catch(() => undefined); // awaited below, unless the sync stops first
     this.submit(false, async () => {
       const checked = await checking.catch(() => {
         if (this.stopped) throw new Stopped();
         // The checker thread failed (it says so once): check the chunk on this thread.
-        return checkTransfer(payload);
+        return checkTransfer(payload, this.chunksSignedBy);
       });
       if (this.stopped) return;
       await runInTurns(this.onTransfer(checked), this.yieldStep);
@@ -250,12 +267,20 @@ export class MemberSync {
 
   private onAnnouncement(payload: Buffer): void {
     if (payload.length === 0) return; // cleared at the broker: the list in force stays
-    const parsed = parseMessage(ReceivedMembersAnnouncementSchema, payload);
+    const { keys, announcementTopic } = this.deps.central;
+    const parsed = parseSignedMessage(ReceivedMembersAnnouncementSchema, payload, { topic: announcementTopic, keys });
     if (!parsed.ok) {
-      this.log.warn({ errors: parsed.errors }, 'member-list announcement does not match the contract; ignored');
+      if (parsed.signature === 'refused') this.refusals.refused('member-list announcement', parsed.errors.join('; '));
+      else this.refusals.refused('member-list announcement', 'does not match the contract', { errors: parsed.errors });
       return;
     }
     const a = parsed.value;
+    const local = this.deps.store.members.stats().version ?? 0;
+    if (a.version < Math.max(this.highestAnnounced, local)) {
+      this.refusals.refused('member-list announcement', `version ${a.version} is older than ${Math.max(this.highestAnnounced, local)}, already announced or in force (a replay)`);
+      return;
+    }
+    this.highestAnnounced = a.version;
     if (a.keyId !== this.deps.keyId) {
       this.target = null;
       this.pending = null;
@@ -391,6 +416,11 @@ export class MemberSync {
 
   /** A checked message from the transfer topic: a refusal, or a chunk to check against the transfer and stage. */
   private *onTransfer(checked: CheckedTransfer): Steps<void> {
+    if (checked.type === 'forged') {
+      // Not central's: not a damaged chunk of this transfer either, so it counts for nothing and asks for nothing.
+      this.refusals.refused('member-list chunk', checked.reason);
+      return;
+    }
     if (checked.type === 'invalid') {
       this.counters.corruptChunks++;
       this.log.warn({ errors: checked.errors }, 'member-list chunk refused: does not match the contract');

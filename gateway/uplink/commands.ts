@@ -1,5 +1,11 @@
-// Commands from central: validated, fresh, answered once. Kept apart from the MQTT client so every refusal can be
-// tested without a broker.
+// Commands from central: signed by central, validated, fresh, answered once. Kept apart from the MQTT client so every
+// refusal can be tested without a broker.
+//
+// Replay: the signature covers the command's `id` and `at`. A command is taken only within COMMAND_MAX_AGE_MS of its
+// `at`, and every id taken is remembered until its `at` is that far behind, so the same signed command delivered
+// again (a QoS 1 redelivery, or an attacker replaying it) gets the first answer and is never run twice, and one
+// captured and replayed later is stale. `lock` and `lockdown-on` are taken whatever their `at` (COMMANDS_WITHOUT_MAX_AGE):
+// replayed later, they only secure the branch again, which staff can lift.
 import type { Logger } from 'pino';
 import {
   COMMAND_MAX_AGE_MS,
@@ -9,13 +15,15 @@ import {
   CONTRACT_VERSION,
   contractVersionOf,
   isKnown,
-  parseMessage,
+  parseSignedMessage,
   ReceivedCommandSchema,
   type Command,
   type CommandReply,
   type SiteTopics,
 } from '../../policies/contract/index.js';
+import { RefusalLog } from './refusal-log.js';
 import type { CommandResult, UplinkCommands } from './types.js';
+import type { CentralPublicKey } from './verify.js';
 
 export interface IncomingCommand {
   topic: string;
@@ -32,27 +40,38 @@ export interface CommandAnswer {
   reply: CommandReply;
 }
 
-const REMEMBERED_COMMANDS = 200;
-
 export class CommandHandler {
-  /** Recent command ids: a QoS 1 redelivery of "unlock" must not open the door twice. */
-  private readonly recent = new Map<string, Promise<CommandResult>>();
+  /**
+   * Every command id taken, until its `at` is past the age limit: a redelivery or a replay of "unlock" must not open
+   * the door twice. Only signed commands get here, so only central can make it grow.
+   */
+  private readonly recent = new Map<string, { result: Promise<CommandResult>; forgetAt: number }>();
+  private readonly refusals: RefusalLog;
 
   constructor(
     private readonly deps: {
       topics: SiteTopics;
       commands: UplinkCommands;
+      /** Central's public keys (verify.ts): a command none of them signed is refused. */
+      centralKeys: readonly CentralPublicKey[];
       clock: { now(): Date };
       logger: Logger;
       maxAgeMs?: number;
     },
-  ) {}
+  ) {
+    this.refusals = new RefusalLog(deps.logger);
+  }
+
+  stop(): void {
+    this.refusals.stop();
+  }
 
   async handle(msg: IncomingCommand): Promise<CommandAnswer> {
     const { topics, logger } = this.deps;
     const route = { topic: topics.commandReply, correlationData: msg.correlationData };
-    const refuse = (error: string, id?: string): CommandAnswer => {
-      logger.warn({ error, commandId: id }, 'command refused');
+    // Logged the first time for each reason, then counted: a flood of forged commands is not a flood of lines.
+    const refuse = (error: string, id?: string, reason = error): CommandAnswer => {
+      this.refusals.refused('command', reason, { error, commandId: id });
       return { ...route, reply: id === undefined ? { v: CONTRACT_MINOR, ok: false, error } : { v: CONTRACT_MINOR, ok: false, error, id } };
     };
 
@@ -66,9 +85,13 @@ export class CommandHandler {
       route.topic = msg.responseTopic;
     }
 
-    const parsed = parseMessage(ReceivedCommandSchema, msg.payload);
+    // The signature first: nothing unsigned is even validated, and its refusal says `signature: …`.
+    const parsed = parseSignedMessage(ReceivedCommandSchema, msg.payload, { topic: topics.command, keys: this.deps.centralKeys });
     const id = readId(msg.payload);
-    if (!parsed.ok) return refuse(`invalid command: ${parsed.errors.join('; ')}`, id);
+    if (!parsed.ok) {
+      if (parsed.signature === 'refused') return refuse(parsed.errors.join('; '), id);
+      return refuse(`invalid command: ${parsed.errors.join('; ')}`, id, 'invalid command');
+    }
     const received = parsed.value;
     if (msg.retain) return refuse('retained commands are never acted on', received.id);
     // A newer central may send a command this gateway has never heard of: it is told so by name, and the
@@ -87,30 +110,36 @@ export class CommandHandler {
       ...(received.text !== undefined ? { text: received.text } : {}),
     };
 
-    const age = this.deps.clock.now().getTime() - Date.parse(cmd.at);
+    const now = this.deps.clock.now().getTime();
+    const age = now - Date.parse(cmd.at);
     const maxAge = this.deps.maxAgeMs ?? COMMAND_MAX_AGE_MS;
+    // Kept while a copy could still be taken: until its `at` is past the limit (or a window from now, for a command
+    // taken whatever its time).
+    let forgetAt = Date.parse(cmd.at) + maxAge;
     if (isKnown(COMMANDS_WITHOUT_MAX_AGE, cmd.command)) {
       if (Math.abs(age) > maxAge) logger.warn({ commandId: cmd.id, command: cmd.command, ageMs: age }, 'command taken although its time is off: it only secures the branch');
+      forgetAt = Math.max(forgetAt, now + maxAge);
     } else if (age > maxAge) {
-      return refuse(`stale command: sent ${Math.round(age / 1000)} s ago (limit ${maxAge / 1000} s)`, cmd.id);
+      return refuse(`stale command: sent ${Math.round(age / 1000)} s ago (limit ${maxAge / 1000} s)`, cmd.id, 'stale command');
     } else if (age < -maxAge) {
-      return refuse(`command dated ${Math.round(-age / 1000)} s in the future: check the clocks`, cmd.id);
+      return refuse(`command dated ${Math.round(-age / 1000)} s in the future: check the clocks`, cmd.id, 'command dated in the future');
     }
 
-    let result = this.recent.get(cmd.id);
-    if (result === undefined) {
-      result = this.run(cmd, contractVersionOf(received));
-      this.recent.set(cmd.id, result);
-      if (this.recent.size > REMEMBERED_COMMANDS) {
-        const oldest = this.recent.keys().next().value;
-        if (oldest !== undefined) this.recent.delete(oldest);
-      }
+    this.forgetBefore(now);
+    let taken = this.recent.get(cmd.id);
+    if (taken === undefined) {
+      taken = { result: this.run(cmd, contractVersionOf(received)), forgetAt };
+      this.recent.set(cmd.id, taken);
     } else {
-      logger.info({ commandId: cmd.id }, 'command delivered again: answering with the first result');
+      logger.info({ commandId: cmd.id }, 'command delivered again: answering with the first result, not run again');
     }
-    const outcome = await result;
+    const outcome = await taken.result;
     const reply: CommandReply = outcome.ok ? { v: CONTRACT_MINOR, ok: true, id: cmd.id } : { v: CONTRACT_MINOR, ok: false, error: outcome.error, id: cmd.id };
     return { ...route, reply };
+  }
+
+  private forgetBefore(now: number): void {
+    for (const [id, taken] of this.recent) if (taken.forgetAt < now) this.recent.delete(id);
   }
 
   private async run(cmd: Command, contract: string): Promise<CommandResult> {

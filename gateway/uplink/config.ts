@@ -43,6 +43,16 @@ export const UplinkConfigSchema = z
     reconnectMaxMs: z.int().min(100).max(3_600_000).default(60_000),
     /** Most events sent and not yet acknowledged at once. */
     eventBatch: z.int().min(1).max(1000).default(50),
+    /**
+     * The public key files (PEM) of central's signing key, from install: the gateway acts on no command, policy or
+     * member list that one of them did not sign. Two during a rollover (docs/central.md, *Signing*).
+     */
+    centralKeys: z
+      .array(z.string().min(1), {
+        error: (issue) => (issue.input === undefined ? "required: the public key file of central's signing key (oag central signing-key --public FILE)" : undefined),
+      })
+      .min(1, { error: "must name at least one public key file of central's signing key" })
+      .max(4, { error: 'at most 4 keys (two are enough for a rollover)' }),
   })
   .check((ctx) => {
     const c = ctx.value;

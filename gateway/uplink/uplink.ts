@@ -11,12 +11,14 @@ import {
   type SiteTopics,
 } from '../../policies/contract/index.js';
 import { formatIssues } from '../../policies/errors.js';
-import { decodeUtf8 } from '../../policies/input-text.js';
-import { MAX_PAYLOAD_BYTES } from '../../policies/contract/parse.js';
+import { MAX_PAYLOAD_BYTES, readJson } from '../../policies/contract/parse.js';
+import { verifyMessage } from '../../policies/contract/signing.js';
 import { readFileBytes } from '../../kit/read-bounded.js';
 import { describeStorageError } from '../core/storage-faults.js';
 import { CommandHandler, type CommandAnswer } from './commands.js';
 import { NoReplayStore } from './no-replay-store.js';
+import { RefusalLog } from './refusal-log.js';
+import { loadCentralKeys, type CentralPublicKey } from './verify.js';
 import type { OutboxRow, UplinkDeps } from './types.js';
 
 const STATE_DEBOUNCE_MS = 100;
@@ -33,6 +35,8 @@ export class Uplink {
   private readonly membersTopic: string;
   private readonly log: Logger;
   private readonly commandHandler: CommandHandler;
+  private readonly centralKeys: readonly CentralPublicKey[];
+  private readonly refusals: RefusalLog;
   /** Event ids sent on the current connection and not yet acknowledged. */
   private readonly inFlight = new Set<string>();
   /** Acknowledged ids waiting to be marked in one write: never sent again, even while the store refuses the mark. */
@@ -65,9 +69,13 @@ export class Uplink {
     this.log = deps.logger.child({ module: 'uplink' });
     this.eventWindow = deps.config.eventBatch;
     this.reconnectDelay = deps.config.reconnectPeriodMs;
+    // Read at start: a missing or wrong key is the uplink-failed alarm, named, and the door goes on deciding.
+    this.centralKeys = loadCentralKeys(deps.config.centralKeys);
+    this.refusals = new RefusalLog(this.log);
     this.commandHandler = new CommandHandler({
       topics: this.topics,
       commands: deps.commands,
+      centralKeys: this.centralKeys,
       clock: deps.clock,
       logger: this.log,
     });
@@ -107,6 +115,8 @@ export class Uplink {
     this.stopped = true;
     this.unsubscribeState?.();
     this.unsubscribeState = null;
+    this.refusals.stop();
+    this.commandHandler.stop();
     for (const t of [this.stateTimer, this.pollTimer, this.retryTimer, this.ackRetry]) if (t) clearTimeout(t);
     this.ackRetry = null;
     this.deps.members?.link(null);
@@ -394,22 +404,24 @@ export class Uplink {
       this.log.info('retained policy cleared at the broker; the policy in force stays');
       return;
     }
-    // Size and encoding first: a 10 MB or non-UTF-8 payload is refused unread and changes nothing.
-    const decoded = decodeUtf8(payload, { what: 'policy payload', maxBytes: MAX_PAYLOAD_BYTES.policy });
-    if (!decoded.ok) {
-      this.log.warn({ error: decoded.error }, 'policy from central refused unread; the previous policy stays in force');
-      return;
-    }
-    const text = decoded.text;
     // The retained policy comes again on every connect: offer a document once, not on every reconnect.
+    const text = payload.toString('latin1');
     if (text === this.lastPolicyText) return;
     this.lastPolicyText = text;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      doc = text; // the gateway's validation names the problem and reports the refusal
+    // Size, encoding and JSON first (a 10 MB or non-UTF-8 payload is refused unread), then central's signature on
+    // the JSON as it came: a forged, altered or unsigned policy never reaches the policy in force.
+    const json = readJson(payload, MAX_PAYLOAD_BYTES.policy);
+    if (!json.ok) {
+      this.refusals.refused('policy from central', json.errors.join('; '));
+      return;
     }
+    const verified = verifyMessage(this.centralKeys, this.topics.policy, json.value);
+    if (!verified.ok) {
+      this.refusals.refused('policy from central', `signature: ${verified.reason}`);
+      return;
+    }
+    // The document as staff would write it: the signature has done its work.
+    const { sig: _sig, ...doc } = json.value as Record<string, unknown>;
     try {
       const result = this.deps.policy.offer(doc, 'central');
       if (result.ok) this.log.info({ version: result.version }, 'policy from central applied');

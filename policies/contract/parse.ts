@@ -3,6 +3,7 @@ import { validate } from '../errors.js';
 import { checkTextSize, decodeUtf8, MAX_POLICY_BYTES } from '../input-text.js';
 import { MAX_CHUNK_ENTRIES } from './members.js';
 import { CONTRACT_MESSAGES } from './messages.js';
+import { verifyMessage, type CentralPublicKey } from './signing.js';
 import type { SharedTopicKind, SiteTopicKind } from './topics.js';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
@@ -46,17 +47,38 @@ export interface ParseOptions {
  * refused unread; bytes that are not UTF-8 are refused with the offset of the first bad one, not read as U+FFFD.
  */
 export function parseMessage<S extends z.ZodType>(schema: S, payload: Buffer | Uint8Array | string, options: ParseOptions = {}): ParseResult<z.output<S>> {
-  const limits = { what: '(root)', maxBytes: options.maxBytes ?? LIMIT_BY_SCHEMA.get(schema) ?? LARGEST_PAYLOAD_BYTES };
+  const json = readJson(payload, options.maxBytes ?? LIMIT_BY_SCHEMA.get(schema) ?? LARGEST_PAYLOAD_BYTES);
+  return json.ok ? validate(schema, json.value) : json;
+}
+
+/** A payload's JSON as it came (size and UTF-8 checked first), before any schema has dropped or filled a field. */
+export function readJson(payload: Buffer | Uint8Array | string, maxBytes: number): ParseResult<unknown> {
+  const limits = { what: '(root)', maxBytes };
   if (payload.length === 0) return { ok: false, errors: ['(root): empty payload'] };
   const decoded = typeof payload === 'string' ? checkTextSize(payload, limits) : decodeUtf8(payload, limits);
   if (!decoded.ok) return { ok: false, errors: [decoded.error] };
-  let json: unknown;
   try {
-    json = JSON.parse(decoded.text);
+    return { ok: true, value: JSON.parse(decoded.text) as unknown };
   } catch (err) {
     return { ok: false, errors: [`(root): not JSON (${(err as Error).message})`] };
   }
-  return validate(schema, json);
+}
+
+/**
+ * parseMessage for what central sends (1.5): the signature is checked on the JSON as it came, before the schema,
+ * so nothing unsigned is even validated. A refusal for the signature is the one line `signature: <reason>`.
+ */
+export function parseSignedMessage<S extends z.ZodType>(
+  schema: S,
+  payload: Buffer | Uint8Array | string,
+  signed: { topic: string; keys: readonly CentralPublicKey[] },
+  options: ParseOptions = {},
+): ParseResult<z.output<S>> & { signature?: 'refused' } {
+  const json = readJson(payload, options.maxBytes ?? LIMIT_BY_SCHEMA.get(schema) ?? LARGEST_PAYLOAD_BYTES);
+  if (!json.ok) return json;
+  const verified = verifyMessage(signed.keys, signed.topic, json.value);
+  if (!verified.ok) return { ok: false, errors: [`signature: ${verified.reason}`], signature: 'refused' };
+  return validate(schema, json.value);
 }
 
 /** The JSON a message goes out as: the schema's output, so defaults are filled and nothing unknown leaks. */

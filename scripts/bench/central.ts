@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { Uplink } from '../../gateway/uplink/index.js';
 import { UplinkConfigSchema } from '../../gateway/uplink/types.js';
 import type { GatewayState } from '../../policies/contract/index.js';
@@ -55,12 +56,17 @@ interface ExternalBroker {
   centralPassword: string;
 }
 
+/** The public key of the central running now (made with it), for the branches the bench connects. */
+let benchCentralKeys: string[] = [];
+
 async function withCentral<T>(fn: (c: RunningCentral) => Promise<T>, broker?: ExternalBroker): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'oag-bench-central-'));
   const where = broker
     ? { broker: { url: broker.url, username: broker.centralUser, password: broker.centralPassword, tls: broker.tls, clientId: `oag-central-bench-${Date.now()}` } }
     : { embedded: { port: 0 } };
-  const c = await startCentral(parseCentralConfig({ ...where, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') } }), {
+  const signing = makeSigningKeyFiles(dir);
+  benchCentralKeys = [signing.publicFile];
+  const c = await startCentral(parseCentralConfig({ ...where, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.keyFile } }), {
     clock,
     logger: quiet,
   });
@@ -222,7 +228,7 @@ async function latency(siteCount: number, samples: number, maxSeconds: number): 
       let state = baseState(site);
       const listeners = new Set<() => void>();
       const uplink = new Uplink({
-        config: UplinkConfigSchema.parse({ url: c.brokerUrl, protocolVersion: 4 }),
+        config: UplinkConfigSchema.parse({ url: c.brokerUrl, protocolVersion: 4, centralKeys: benchCentralKeys }),
         site,
         outbox: { unpublished: () => [], markPublished: () => {} },
         state: { current: () => state, onChange: (l) => (listeners.add(l), () => listeners.delete(l)) },

@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
+import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import { generateMembersCsv } from './import.js';
@@ -80,8 +81,10 @@ export async function benchMembers(opts: { members: number; changes: number; reg
   try {
     const branchList = opts.registeredShare === undefined ? 'everyone' : 'registered';
     await generateMembersCsv(csv, opts.members, 1, { keepCards: 0, ...(opts.registeredShare === undefined ? {} : { unregisteredShare: 1 - opts.registeredShare }) });
+    // Central signs the list with a key made for this run; the branch reads its public key from the same folder.
+    const signing = makeSigningKeyFiles(dir);
     central = await startCentral(
-      parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, members: { branchList }, log: { level: 'silent' } }),
+      parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.keyFile }, members: { branchList }, log: { level: 'silent' } }),
       { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: keyHex } },
     );
     const members = central.members!;
@@ -166,7 +169,7 @@ async function runBranch(brokerUrl: string, protocolVersion: 4 | 5, keyHex: stri
     http: { enabled: false },
     log: { level: 'silent' },
     hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
-    mqtt: { url: brokerUrl, protocolVersion, reconnectPeriodMs: 200 },
+    mqtt: { url: brokerUrl, protocolVersion, reconnectPeriodMs: 200, centralKeys: [join(dir, 'central-signing.pub')] },
   });
   // How late a timer fires is how long a tap would have waited: the longest stall of the event loop.
   const delay = monitorEventLoopDelay({ resolution: 5 });

@@ -32,7 +32,8 @@ import { openStore } from '../../gateway/store/index.js';
 import type { Store } from '../../gateway/store/index.js';
 import { purgeInBatches } from '../../gateway/store/purge.js';
 import { deploymentKeyId } from '../../policies/cards.js';
-import { MembersAnnouncementSchema, MembersTransferSchema, encodeMessage } from '../../policies/contract/index.js';
+import { MembersAnnouncementSchema, MembersTransferSchema, signMessage, signingKeyId } from '../../policies/contract/index.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { toLocalIso } from '../../policies/index.js';
 import { ListHash, chunkHash, chunkOfCard, encodeMemberEntry, snapshotChunkCount } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
@@ -40,6 +41,14 @@ import type { Member } from '../../policies/types.js';
 const KEY_HEX = 'b'.repeat(64);
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const KEY_ID = deploymentKeyId(KEY);
+// Central's signing key for this run: chunks are signed once beforehand, and checked by the branch as always.
+const SIGNING = generateKeyPairSync('ed25519');
+const CENTRAL = {
+  keys: [{ kid: signingKeyId(SIGNING.publicKey), key: SIGNING.publicKey }],
+  announcementTopic: 'oa/v1/members/current',
+  transferTopic: 'oa/v1/sites/bench/members/chunk',
+};
+const signed = (topic: string, message: object): Buffer => Buffer.from(JSON.stringify(signMessage(SIGNING.privateKey, topic, message)));
 const CHUNK_SIZE = 5000;
 const DAY_MS = 86_400_000;
 const GOAL_STALL_MS = 20;
@@ -189,17 +198,18 @@ function makeSnapshot(count: number, version: number, fields: Member): Snapshot 
   const hash = sum.toHex();
   const transfer = `6a1f0c1e-2b3d-4e5f-8a9b-${String(version).padStart(12, '0')}`;
   const payloads = chunks.map((entries, index) =>
-    encodeMessage(MembersTransferSchema, { type: 'chunk', transfer, version, keyId: KEY_ID, kind: 'snapshot', base: null, count, hash, index, total, chunkHash: chunkHash(entries), entries }),
+    signed(CENTRAL.transferTopic, MembersTransferSchema.parse({ type: 'chunk', transfer, version, keyId: KEY_ID, kind: 'snapshot', base: null, count, hash, index, total, chunkHash: chunkHash(entries), entries })),
   );
   return { version, count, hash, payloads };
 }
 
 /** The branch's side: a MemberSync on the gateway's store, chunks delivered on later turns as a broker's would. */
 async function pullSnapshot(store: Store, s: Snapshot, atOnce: boolean): Promise<{ lockMs: number }> {
-  const inline: TransferChecker = { check: async (payload) => checkTransfer(payload), close: () => undefined };
+  const inline: TransferChecker = { check: async (payload, signedBy) => checkTransfer(payload, signedBy), close: () => undefined };
   const sync = new MemberSync({
     store,
     keyId: KEY_ID,
+    central: CENTRAL,
     clock: { now: () => new Date() },
     logger: silent,
     record: () => undefined,
@@ -220,7 +230,7 @@ async function pullSnapshot(store: Store, s: Snapshot, atOnce: boolean): Promise
   });
   sync.start();
   const now = new Date().toISOString();
-  sync.receive('announcement', encodeMessage(MembersAnnouncementSchema, { version: s.version, count: s.count, hash: s.hash, keyId: KEY_ID, at: now, createdAt: now, chunkSize: CHUNK_SIZE, deltasFrom: 0 }));
+  sync.receive('announcement', signed(CENTRAL.announcementTopic, MembersAnnouncementSchema.parse({ version: s.version, count: s.count, hash: s.hash, keyId: KEY_ID, at: now, createdAt: now, chunkSize: CHUNK_SIZE, deltasFrom: 0 })));
   // Done when the list is in force and the one it replaced is gone.
   while (store.members.stats().version !== s.version || store.memberSync.transfer() !== null || store.memberSync.hasLeftovers()) await sleep(5);
   const lockMs = sync.status().lastApply?.lockMs ?? Number.NaN;

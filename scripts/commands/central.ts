@@ -5,6 +5,7 @@ import { CliFailure, listenProblem, storePathProblem, storeProblem } from './fai
 import { fmt, printRejections, progressReporter } from './import-report.js';
 import type { ProgressOutput } from './import-report.js';
 import { registerCentralAuth } from './central-auth.js';
+import { registerCentralSigningKey } from './central-signing-key.js';
 import { registerCentralMqttAcl } from './central-mqtt-acl.js';
 import { registerCentralMqttPasswd } from './central-mqtt-passwd.js';
 import { processIo, type CommandIo } from './schedule.js';
@@ -137,7 +138,7 @@ export function register(program: Command): void {
       try {
         running = await startCentral(config, { clock: { now: () => new Date() }, logger });
       } catch (error) {
-        if (error instanceof DeploymentKeyError) throw new CliFailure(error.message, 2);
+        if (error instanceof DeploymentKeyError || (error instanceof Error && error.name === 'SigningKeyError')) throw new CliFailure(error.message, 2);
         const listeners = [{ host: config.http.host, port: config.http.port, setting: 'http.port' }];
         if (!config.broker) {
           const embedded = config.embedded ?? { host: '127.0.0.1', port: 1883 };
@@ -167,6 +168,7 @@ export function register(program: Command): void {
     });
 
   registerCentralAuth(central);
+  registerCentralSigningKey(central);
   registerCentralMqttPasswd(central);
   registerCentralMqttAcl(central);
 

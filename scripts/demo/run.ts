@@ -9,6 +9,7 @@ import { DateTime } from 'luxon';
 import { pino } from 'pino';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
+import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { scaledClock } from '../../gateway/core/clock.js';
 import type { Clock, Timer } from '../../gateway/core/clock.js';
 import { bookingsBetween, transitionsBetween } from '../../policies/index.js';
@@ -107,16 +108,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out,
   });
 
-  let mqtt: { url: string; protocolVersion: 4 | 5; reconnectPeriodMs: number } | undefined;
+  let mqtt: { url: string; protocolVersion: 4 | 5; reconnectPeriodMs: number; centralKeys: string[] } | undefined;
+  // Central signs what it sends with a key made for this run; each branch holds its public key, as from install.
+  const signing = makeSigningKeyFiles(dir);
   if (options.central) {
-    const started = startCentralOnPort(options.httpPort, dir, clock).then((running) => {
+    const started = startCentralOnPort(options.httpPort, dir, signing.keyFile, clock).then((running) => {
       central = running;
       return running;
     });
     starting = started;
     const running = await started;
     if (stopping) return;
-    mqtt = { url: running.brokerUrl, protocolVersion: running.mqttProtocolVersion, reconnectPeriodMs: 500 };
+    mqtt = { url: running.brokerUrl, protocolVersion: running.mqttProtocolVersion, reconnectPeriodMs: 500, centralKeys: [signing.publicFile] };
     // An administrator for the dashboard, printed here: a fresh password each run (the demo's store is new too).
     const login = { username: 'admin', password: `demo-${randomBytes(6).toString('hex')}` };
     await running.auth.accounts.add(login.username, 'administrator', login.password);
@@ -274,9 +277,9 @@ function stopOnSignals(demo: SignalStop): void {
   }, 1000).unref();
 }
 
-async function startCentralOnPort(port: number, dir: string, clock: Clock): Promise<RunningCentral> {
+async function startCentralOnPort(port: number, dir: string, signingKeyFile: string, clock: Clock): Promise<RunningCentral> {
   const start = (httpPort: number): Promise<RunningCentral> =>
-    startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: httpPort }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }), {
+    startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: httpPort }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signingKeyFile }, log: { level: 'silent' } }), {
       clock,
       // The day runs many times faster than real time; a sign-in must still last hours of it.
       sessionClock: { now: () => new Date() },

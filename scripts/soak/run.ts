@@ -28,6 +28,7 @@ import { openStore } from '../../gateway/store/index.js';
 import type { Store } from '../../gateway/store/index.js';
 import { GatewayProcess, TEST_KEY_HEX, seedMembers, sleep, writeGatewayFiles } from '../../test/helpers/gateway-process.js';
 import { freePort, startMosquitto } from '../../test/helpers/mosquitto.js';
+import { testSigningKey } from '../../test/helpers/signing-keys.js';
 import type { RunningMosquitto } from '../../test/helpers/mosquitto.js';
 import { runFaults } from './faults.js';
 import type { FaultCounts } from './faults.js';
@@ -489,7 +490,7 @@ async function main(): Promise<number> {
     if (opts.parts.has('faults')) {
       const centralStore = join(work, 'central.sqlite');
       central = await startCentral(
-        parseCentralConfig({ broker: { url: broker.url, username: 'central', password: PASSWORDS.central, tls }, http: { port: 0 }, store: { path: centralStore }, log: { level: 'silent' } }),
+        parseCentralConfig({ broker: { url: broker.url, username: 'central', password: PASSWORDS.central, tls }, http: { port: 0 }, store: { path: centralStore }, signing: { keyFile: testSigningKey().privateFile }, log: { level: 'silent' } }),
         { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }) },
       );
       const faultDir = join(work, FAULT_SITE);

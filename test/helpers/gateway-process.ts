@@ -14,6 +14,7 @@ import { addApiToken } from '../../gateway/console/index.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { openStore } from '../../gateway/store/index.js';
 import { TEST_KEY_HEX, adult } from './gateway-harness.js';
+import { testSigningKey } from './signing-keys.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 export { TEST_KEY_HEX };
@@ -80,7 +81,8 @@ export function writeGatewayFiles(options: GatewayFilesOptions): string {
     log: { level: options.logLevel ?? 'info' },
     // Named: a gateway config without its drivers is refused.
     hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
-    ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt }),
+    // Central's public key from install: the test key central's tests sign with, unless the test names others.
+    ...(options.mqtt === undefined ? {} : { mqtt: { centralKeys: [testSigningKey().publicFile], ...options.mqtt } }),
     ...options.extra,
   };
   const path = join(options.dir, 'gateway.yaml');

@@ -4,7 +4,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signingKeyId, type CentralPublicKey } from '../../policies/contract/signing.js';
+import { signMessage, signingKeyId, type CentralPublicKey } from '../../policies/contract/signing.js';
 
 export interface TestSigningKey {
   privateKey: KeyObject;
@@ -35,4 +35,14 @@ export function testSigningKey(name = 'central'): TestSigningKey {
   const key: TestSigningKey = { privateKey, publicKey, kid, privateFile, publicFile, central: { kid, key: publicKey } };
   made.set(name, key);
   return key;
+}
+
+/** A message as central sends it: signed for `topic` with the test key (or `key`), as JSON bytes. */
+export function signedJson(topic: string, message: object, key: TestSigningKey = testSigningKey()): Buffer {
+  return Buffer.from(JSON.stringify(signMessage(key.privateKey, topic, message)));
+}
+
+/** A member-list sync's `central`: the test key and the topics of `site` under `prefix`. */
+export function centralFor(site: string, prefix = 'oa/v1'): { keys: CentralPublicKey[]; announcementTopic: string; transferTopic: string } {
+  return { keys: [testSigningKey().central], announcementTopic: `${prefix}/members/current`, transferTopic: `${prefix}/sites/${site}/members/chunk` };
 }

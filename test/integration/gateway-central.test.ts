@@ -12,6 +12,7 @@ import { LOCK_WHILE_STAFFED } from '../../gateway/core/commands.js';
 import { EventSchema } from '../../policies/contract/events.js';
 import { adult, TEST_KEY_HEX } from '../helpers/gateway-harness.js';
 import { SITE, startBranchAndCentral, until, type BranchAndCentral } from '../helpers/branch-and-central.js';
+import { signedJson } from '../helpers/signing-keys.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const ALWAYS_OPEN: Record<string, unknown> = {
@@ -89,10 +90,10 @@ describe('gateway and central over MQTT', () => {
     expect(gateway.gateway.policies.source).toBe('central');
     expect(gateway.gateway.state.occupancy.capacity).toBe(5);
 
-    // Central validates what it publishes, so play a broken publisher straight onto the broker.
+    // Central validates what it publishes, so play a broken publisher (with central's key) straight onto the broker.
     const client = await connectAsync(central.brokerUrl, { protocolVersion: central.mqttProtocolVersion });
     const broken = { ...newer, version: 2, schedule: { weekly: { mon: [{ from: '10:00', to: '09:00', mode: 'staffed' }] } } };
-    await client.publishAsync('oa/v1/sites/town-central/policy', JSON.stringify(broken), { qos: 1, retain: true });
+    await client.publishAsync('oa/v1/sites/town-central/policy', signedJson('oa/v1/sites/town-central/policy', broken), { qos: 1, retain: true });
     await client.endAsync();
     await until(() => gateway.gateway.alarms.has('policy-refused'), 'the refusal to be reported');
     expect(gateway.gateway.policies.current.version).toBe(1);

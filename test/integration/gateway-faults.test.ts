@@ -12,6 +12,7 @@ import { addApiToken } from '../../gateway/console/index.js';
 import { openStore } from '../../gateway/store/index.js';
 import { removeDir, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness, HarnessOptions } from '../helpers/gateway-harness.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const MEMBERS = { '04A1B2C3D4': {}, '04A1B2C3D5': {}, '04A1B2C3D6': {} };
@@ -197,7 +198,7 @@ describe('a part that throws or cannot start', () => {
       dir,
       config: {
         http: { enabled: true, host: '127.0.0.1', port: 0 },
-        mqtt: { url: 'mqtt://127.0.0.1:9', username: 'town-central', passwordFile, protocolVersion: 4 },
+        mqtt: { url: 'mqtt://127.0.0.1:9', username: 'town-central', passwordFile, protocolVersion: 4, centralKeys: [testSigningKey().publicFile] },
       },
       start: { extensionRetry: { firstMs: 1000, maxMs: 1000 } },
     });

@@ -14,8 +14,9 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../central/broker.j
 import type { Clock, Timer } from '../../gateway/core/clock.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway, type RunningGateway } from '../../gateway/main.js';
-import { CommandSchema, encodeMessage, topics, type Command } from '../../policies/contract/index.js';
+import { CommandSchema, topics, type Command } from '../../policies/contract/index.js';
 import { TEST_KEY_HEX } from '../helpers/gateway-harness.js';
+import { signedJson, testSigningKey } from '../helpers/signing-keys.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const T = topics('oa/v1', 'town-central');
@@ -68,12 +69,12 @@ describe('a help call over MQTT', () => {
   const events = (): Array<Record<string, unknown>> => seen.filter((s) => s.topic === T.events).map((s) => s.json);
 
   /**
-   * Publishes a command as central's link does (`checked`), or as anyone with access to the topic might, and waits
-   * for the branch's reply by its id.
+   * Publishes a command as central's link does (`checked`), or as a central that did not check it might (signed
+   * all the same), and waits for the branch's reply by its id.
    */
   async function command(request: Pick<Command, 'command' | 'text'>, checked = true): Promise<Record<string, unknown>> {
     const cmd: Command = { id: randomUUID(), at: clock.now().toISOString(), actor: 'sam', ...request };
-    await central.publishAsync(T.command, checked ? encodeMessage(CommandSchema, cmd) : JSON.stringify(cmd), { qos: 1 });
+    await central.publishAsync(T.command, signedJson(T.command, checked ? CommandSchema.parse(cmd) : cmd), { qos: 1 });
     await until(() => seen.some((s) => s.topic === T.commandReply && s.json.id === cmd.id), `the reply to ${cmd.command}`);
     return seen.find((s) => s.topic === T.commandReply && s.json.id === cmd.id)!.json;
   }
@@ -99,7 +100,7 @@ describe('a help call over MQTT', () => {
         inputs: { doorContact: { debounceMs: 0 }, helpButton: { debounceMs: 0 } },
         readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
       },
-      mqtt: { url: broker.url, protocolVersion: 4, reconnectPeriodMs: 100 },
+      mqtt: { url: broker.url, protocolVersion: 4, reconnectPeriodMs: 100, centralKeys: [testSigningKey().publicFile] },
     });
     gateway = await startGateway(config, { clock, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
     await until(() => latestState() !== undefined, 'the first state');

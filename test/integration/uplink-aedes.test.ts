@@ -6,6 +6,7 @@ import { Uplink } from '../../gateway/uplink/index.js';
 import { CONTRACT_MINOR, topics } from '../../policies/contract/index.js';
 import { accessEvent, commandFixture, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
+import { signedJson, testSigningKey } from '../helpers/signing-keys.js';
 
 const T = topics('oa/v1', 'town');
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -172,23 +173,23 @@ describe('uplink → broker', () => {
     const replies = (): Array<Record<string, unknown>> => w.seen.filter((s) => s.topic === T.commandReply).map((s) => s.json);
 
     const ok = commandFixture({ id: 'a3bb189e-8bf9-4888-9912-ace4e6543002' }, gw.now.toISOString());
-    w.client.publish(T.command, JSON.stringify(ok), { qos: 1 });
+    w.client.publish(T.command, signedJson(T.command, ok), { qos: 1 });
     await until(() => replies().length === 1, 'reply to unlock');
     expect(replies()[0]).toEqual({ v: CONTRACT_MINOR, ok: true, id: ok.id });
     expect(gw.executed).toEqual([{ cmd: ok, actor: 'central:alice' }]);
 
     // The same command delivered again (QoS 1 redelivery) unlocks once.
-    w.client.publish(T.command, JSON.stringify(ok), { qos: 1 });
+    w.client.publish(T.command, signedJson(T.command, ok), { qos: 1 });
     await until(() => replies().length === 2, 'reply to the repeat');
     expect(replies()[1]).toEqual({ v: CONTRACT_MINOR, ok: true, id: ok.id });
     expect(gw.executed).toHaveLength(1);
 
     const stale = commandFixture({ id: 'b3bb189e-8bf9-4888-9912-ace4e6543002' }, new Date(gw.now.getTime() - 11_000).toISOString());
-    w.client.publish(T.command, JSON.stringify(stale), { qos: 1 });
+    w.client.publish(T.command, signedJson(T.command, stale), { qos: 1 });
     await until(() => replies().length === 3, 'reply to stale');
     expect(replies()[2]).toMatchObject({ ok: false, id: stale.id, error: expect.stringMatching(/stale/) });
 
-    w.client.publish(T.command, JSON.stringify({ ...ok, id: 'c3bb189e-8bf9-4888-9912-ace4e6543002', command: 'open-sesame' }), { qos: 1 });
+    w.client.publish(T.command, signedJson(T.command, { ...ok, id: 'c3bb189e-8bf9-4888-9912-ace4e6543002', command: 'open-sesame' }), { qos: 1 });
     await until(() => replies().length === 4, 'reply to unknown command');
     expect(replies()[3]).toMatchObject({ ok: false, error: expect.stringMatching(/^unknown command "open-sesame": this gateway \(contract /) });
 
@@ -198,7 +199,7 @@ describe('uplink → broker', () => {
 
     // A retained command: arrives with the retain flag when the gateway (re)subscribes; refused.
     const retained = commandFixture({ id: 'd3bb189e-8bf9-4888-9912-ace4e6543002' }, gw.now.toISOString());
-    w.client.publish(T.command, JSON.stringify(retained), { qos: 1, retain: true });
+    w.client.publish(T.command, signedJson(T.command, retained), { qos: 1, retain: true });
     await until(() => replies().length === 6, 'live delivery of the retained publish');
     const gw2 = new FakeGateway();
     const u2 = new Uplink(gw2.deps({ url: b.url, protocolVersion: 4, clientId: 'oag-town-2' }));
@@ -215,19 +216,25 @@ describe('uplink → broker', () => {
   it('offers a retained policy once, and reports what the gateway said', async () => {
     const b = await broker();
     const w = await watcher(b.url);
-    w.client.publish(T.policy, JSON.stringify({ version: 4, site: 'town' }), { qos: 1, retain: true });
+    w.client.publish(T.policy, signedJson(T.policy, { version: 4, site: 'town' }), { qos: 1, retain: true });
     const gw = new FakeGateway();
     const u = uplink(gw, b.url);
     await until(() => gw.offers.length === 1, 'policy offered');
     expect(gw.policyVersion).toBe(4);
-    w.client.publish(T.policy, '{"not":"a policy"', { qos: 1, retain: true });
+    // Signed by central but not a policy: offered, and the gateway says why not.
+    w.client.publish(T.policy, signedJson(T.policy, { not: 'a policy' }), { qos: 1, retain: true });
     await until(() => gw.offers.length === 2, 'bad policy offered');
-    expect(gw.offers[1]).toBe('{"not":"a policy"');
+    expect(gw.offers[1]).toEqual({ not: 'a policy' });
     expect(gw.policyVersion).toBe(4);
+    // Not JSON, unsigned, forged, or signed for another branch: never offered.
+    w.client.publish(T.policy, '{"not":"a policy"', { qos: 1, retain: true });
+    w.client.publish(T.policy, JSON.stringify({ version: 99, site: 'town' }), { qos: 1, retain: true });
+    w.client.publish(T.policy, signedJson(T.policy, { version: 98, site: 'town' }, testSigningKey('attacker')), { qos: 1, retain: true });
+    w.client.publish(T.policy, signedJson('oa/v1/sites/village/policy', { version: 97, site: 'town' }), { qos: 1, retain: true });
     // Over the policy limit, or not UTF-8: refused unread, never offered; the next good one still is.
-    w.client.publish(T.policy, JSON.stringify({ version: 5, site: 'town', padding: 'x'.repeat(300 * 1024) }), { qos: 1, retain: true });
+    w.client.publish(T.policy, signedJson(T.policy, { version: 5, site: 'town', padding: 'x'.repeat(300 * 1024) }), { qos: 1, retain: true });
     w.client.publish(T.policy, Buffer.from([0x7b, 0xff, 0x7d]), { qos: 1, retain: true });
-    w.client.publish(T.policy, JSON.stringify({ version: 6, site: 'town' }), { qos: 1, retain: true });
+    w.client.publish(T.policy, signedJson(T.policy, { version: 6, site: 'town' }), { qos: 1, retain: true });
     await until(() => gw.offers.length === 3, 'the next good policy offered');
     expect(gw.policyVersion).toBe(6);
     expect(gw.offers.some((offer) => typeof offer === 'string' && offer.includes('padding'))).toBe(false);

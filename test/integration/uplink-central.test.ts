@@ -6,6 +6,7 @@ import { Uplink } from '../../gateway/uplink/index.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 import { centralHeaders } from '../helpers/central-auth.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -13,7 +14,7 @@ afterEach(async () => {
 });
 
 async function central(): Promise<RunningCentral> {
-  const c = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' }, commandTimeoutMs: 1500 }), {
+  const c = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' }, commandTimeoutMs: 1500 }), {
     clock: { now: () => new Date() },
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });

@@ -13,6 +13,7 @@ import { launchChromium, screenshotPath } from '../helpers/chromium.js';
 import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
 import { eventId } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const PASSWORD = 'a long demo password';
 let central: RunningCentral;
@@ -26,6 +27,7 @@ beforeAll(async () => {
   smtp = await SmtpSink.start();
   central = await startCentral(
     parseCentralConfig({
+      signing: { keyFile: testSigningKey().privateFile },
       embedded: { port: 0 },
       http: { port: 0 },
       store: { path: ':memory:' },

@@ -17,6 +17,7 @@ import { parseCentralConfig, startCentral, type RunningCentral } from '../../cen
 import { centralHeaders } from '../helpers/central-auth.js';
 import { GatewayProcess, memberCard, seedMembers, until, writeGatewayFiles } from '../helpers/gateway-process.js';
 import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const SITE = 'riverside';
 const TIMEZONE = 'Europe/London';
@@ -103,6 +104,7 @@ beforeAll(async () => {
   smtp = await SmtpSink.start();
   central = await startCentral(
     parseCentralConfig({
+      signing: { keyFile: testSigningKey().privateFile },
       embedded: { port: 0 },
       http: { port: 0 },
       store: { path: join(dir, 'central.sqlite') },

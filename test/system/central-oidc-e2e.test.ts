@@ -12,6 +12,7 @@ import { parseCentralConfig, startCentral, type RunningCentral } from '../../cen
 import { launchChromium, screenshotPath } from '../helpers/chromium.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const LABEL = 'Sign in with the library account';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -28,6 +29,7 @@ beforeAll(async () => {
   provider = await startOidcProvider({ redirectUris: [`${origin}/auth/oidc/callback`] });
   central = await startCentral(
     parseCentralConfig({
+      signing: { keyFile: testSigningKey().privateFile },
       embedded: { port: 0 },
       http: { port },
       store: { path: ':memory:' },

@@ -8,6 +8,7 @@ import { Uplink } from '../../gateway/uplink/index.js';
 import { launchChromium, screenshotPath } from '../helpers/chromium.js';
 import { accessEvent, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 let central: RunningCentral;
 const PASSWORD = 'a long demo password';
@@ -15,7 +16,7 @@ let browser: Browser;
 const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeAll(async () => {
-  central = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' } }), {
+  central = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' } }), {
     clock: { now: () => new Date() },
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });

@@ -34,6 +34,7 @@ import type { StoredEventRow } from '../helpers/gateway-process.js';
 import { freePort, startMosquitto } from '../helpers/mosquitto.js';
 import type { RunningMosquitto } from '../helpers/mosquitto.js';
 import { centralHeaders } from '../helpers/central-auth.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const DISK_SITE = 'faults-disk';
 const LOCK_SITE = 'faults-lock';
@@ -111,7 +112,7 @@ describe('the real gateway process when its store and uplink fail', () => {
     const tls = { ca: broker.certs.ca, cert: broker.certs.clientCert, key: broker.certs.clientKey };
     centralStore = join(dir, 'central.sqlite');
     central = await startCentral(
-      parseCentralConfig({ broker: { url: broker.url, username: 'central', password: PASSWORDS.central, tls }, http: { port: 0 }, store: { path: centralStore }, log: { level: 'silent' } }),
+      parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, broker: { url: broker.url, username: 'central', password: PASSWORDS.central, tls }, http: { port: 0 }, store: { path: centralStore }, log: { level: 'silent' } }),
       { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }) },
     );
   });

@@ -15,6 +15,7 @@ import type { RunningCentral } from '../../central/main.js';
 import { freePort, startMosquitto } from '../helpers/mosquitto.js';
 import type { RunningMosquitto } from '../helpers/mosquitto.js';
 import { centralHeaders } from '../helpers/central-auth.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const SITE = 'town-central';
@@ -47,7 +48,7 @@ describe('gateway process killed with -9 while publishing', () => {
     broker = await startMosquitto({ users: { central: 'c-pw', [SITE]: 't-pw' }, centralUser: 'central' });
     const tls = { ca: broker.certs.ca, cert: broker.certs.clientCert, key: broker.certs.clientKey };
     central = await startCentral(
-      parseCentralConfig({ broker: { url: broker.url, username: 'central', password: 'c-pw', tls }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }),
+      parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, broker: { url: broker.url, username: 'central', password: 'c-pw', tls }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, log: { level: 'silent' } }),
       { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }) },
     );
 
@@ -66,7 +67,7 @@ describe('gateway process killed with -9 while publishing', () => {
         http: { port },
         log: { level: 'warn' },
         hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
-        mqtt: { url: broker.url, username: SITE, password: 't-pw', tls, reconnectPeriodMs: 200, reconnectMaxMs: 400 },
+        mqtt: { url: broker.url, username: SITE, password: 't-pw', tls, reconnectPeriodMs: 200, reconnectMaxMs: 400, centralKeys: [testSigningKey().publicFile] },
       }),
     );
     const start = async (): Promise<ChildProcess> => {

@@ -11,6 +11,7 @@ import { startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 import { centralHeaders } from '../helpers/central-auth.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 let broker: RunningMosquitto;
 let central: RunningCentral;
@@ -20,6 +21,7 @@ beforeAll(async () => {
   broker = await startMosquitto({ users: { central: 'central-pw', town: 'town-pw', village: 'village-pw' }, centralUser: 'central' });
   central = await startCentral(
     parseCentralConfig({
+      signing: { keyFile: testSigningKey().privateFile },
       broker: {
         url: broker.url,
         username: 'central',

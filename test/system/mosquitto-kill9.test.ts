@@ -13,6 +13,7 @@ import { parseCentralConfig, startCentral } from '../../central/main.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { until } from '../unit/uplink/fakes.js';
 import { centralHeaders } from '../helpers/central-auth.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const TOTAL = 400;
 const root = resolve(import.meta.dirname, '..', '..');
@@ -43,7 +44,7 @@ const insert = db.prepare('INSERT INTO outbox (id, at, type, payload) VALUES (?,
 let n = db.prepare('SELECT COUNT(*) AS n FROM outbox').get().n;
 const nextId = monotonicUlid();
 const uplink = new Uplink({
-  config: UplinkConfigSchema.parse({ url, username: 'town', password: 't-pw', tls: { ca, cert, key }, reconnectPeriodMs: 200, reconnectMaxMs: 400 }),
+  config: UplinkConfigSchema.parse({ url, username: 'town', password: 't-pw', tls: { ca, cert, key }, reconnectPeriodMs: 200, reconnectMaxMs: 400, centralKeys: [${JSON.stringify(testSigningKey().publicFile)}] }),
   site: 'town',
   outbox: {
     unpublished: (limit) => unpublished.all(limit).map((r) => ({ ...r, payload: JSON.parse(r.payload) })),
@@ -74,7 +75,7 @@ describe('gateway killed with -9 while publishing', () => {
     cleanups.push(() => broker.stop());
     const tls = { ca: broker.certs.ca, cert: broker.certs.clientCert, key: broker.certs.clientKey };
     const central = await startCentral(
-      parseCentralConfig({ broker: { url: broker.url, username: 'central', password: 'c-pw', tls }, http: { port: 0 }, store: { path: ':memory:' } }),
+      parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, broker: { url: broker.url, username: 'central', password: 'c-pw', tls }, http: { port: 0 }, store: { path: ':memory:' } }),
       { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }) },
     );
     cleanups.push(() => central.close());

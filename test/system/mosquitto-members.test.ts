@@ -13,6 +13,7 @@ import { membersCurrentTopic, topics } from '../../policies/contract/index.js';
 import { generateMembersCsv } from '../../scripts/bench/import.js';
 import { startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.js';
 import { TEST_KEY_HEX, branchConfig, tap, tempDir, until } from '../unit/members-sync/helpers.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 let broker: RunningMosquitto;
 let central: RunningCentral;
@@ -39,6 +40,7 @@ beforeAll(async () => {
   const tls = { ca: broker.certs.ca, cert: broker.certs.clientCert, key: broker.certs.clientKey };
   central = await startCentral(
     parseCentralConfig({
+      signing: { keyFile: testSigningKey().privateFile },
       broker: { url: broker.url, username: 'central', password: 'central-pw', tls, clientId: 'oag-central-members-test' },
       http: { port: 0 },
       store: { path: join(dir, 'central.sqlite') },
@@ -51,7 +53,7 @@ beforeAll(async () => {
   const generated = await generateMembersCsv(join(dir, 'export.csv'), 1000, 11, { keepCards: 10 });
   valid = generated.cards.valid;
   await central.members!.importFile(join(dir, 'export.csv'));
-  const config = branchConfig(dir, 'town', { url: broker.url, username: 'town', password: 'town-pw', tls, reconnectPeriodMs: 200 });
+  const config = branchConfig(dir, 'town', { url: broker.url, username: 'town', password: 'town-pw', tls, reconnectPeriodMs: 200, centralKeys: [testSigningKey().publicFile] });
   town = await startGateway(config, { logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
 });
 

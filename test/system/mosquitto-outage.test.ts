@@ -11,6 +11,7 @@ import { startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 import { centralHeaders } from '../helpers/central-auth.js';
+import { testSigningKey } from '../helpers/signing-keys.js';
 
 const TOTAL = 300;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -24,7 +25,7 @@ describe('broker outage', () => {
     cleanups.push(() => broker.stop());
     const tls = { ca: broker.certs.ca, cert: broker.certs.clientCert, key: broker.certs.clientKey };
     const central: RunningCentral = await startCentral(
-      parseCentralConfig({ broker: { url: broker.url, username: 'central', password: 'c-pw', tls }, http: { port: 0 }, store: { path: ':memory:' } }),
+      parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, broker: { url: broker.url, username: 'central', password: 'c-pw', tls }, http: { port: 0 }, store: { path: ':memory:' } }),
       { clock: { now: () => new Date() }, logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }) },
     );
     cleanups.push(() => central.close());

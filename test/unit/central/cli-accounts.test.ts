@@ -13,6 +13,7 @@ import {
   runCentralUsersAdd,
   type CentralAuthIo,
 } from '../../../scripts/commands/central-auth.js';
+import { testSigningKey } from '../../helpers/signing-keys.js';
 
 let dir: string;
 let configFile: string;
@@ -21,7 +22,8 @@ let central: RunningCentral;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'oag-central-cli-'));
   configFile = join(dir, 'central.yaml');
-  writeFileSync(configFile, 'store: { path: data/central.sqlite }\nembedded: { port: 0 }\nhttp: { port: 0 }\nlog: { level: silent }\n');
+  writeFileSync(join(dir, 'mqtt-passwords'), '');
+  writeFileSync(configFile, `store: { path: data/central.sqlite }\nembedded: { port: 0, passwordFile: mqtt-passwords }\nhttp: { port: 0 }\nlog: { level: silent }\nsigning: { keyFile: ${JSON.stringify(testSigningKey().privateFile)} }\n`);
   central = await startCentral(loadCentralConfig(configFile), { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }) });
 });
 

@@ -15,6 +15,7 @@ import { deploymentKeyId } from '../../../policies/cards.js';
 import { MembersChunkSchema, type MembersRequest } from '../../../policies/contract/index.js';
 import { chunkHash, memberFieldsText } from '../../../policies/member-list.js';
 import { OTHER_KEY_HEX, TEST_KEY_HEX, importRecords, records, until } from './helpers.js';
+import { centralFor, signedJson, testSigningKey } from '../../helpers/signing-keys.js';
 
 const KEY_ID = deploymentKeyId(Buffer.from(TEST_KEY_HEX, 'hex'));
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -51,6 +52,7 @@ function rig(options: { chunkSize?: number; window?: number; hooks?: PublisherHo
       // Delivered on a later turn of the loop, as a broker would.
       publish: async (topic, payload) => void setImmediate(() => deliver(topic, payload)),
     },
+    signingKey: testSigningKey(),
     clock,
     logger,
     hooks: options.hooks,
@@ -62,6 +64,7 @@ function rig(options: { chunkSize?: number; window?: number; hooks?: PublisherHo
   const sync = new MemberSync({
     store,
     keyId: KEY_ID,
+    central: centralFor('town'),
     clock,
     logger,
     record: (e) => recorded.push(e),
@@ -213,10 +216,9 @@ describe('the branch pulling a member list', () => {
     await until(() => sent.length === 1, 'the request');
     const current = r.members.current()!;
     const entries = r.members.snapshotEntries(1, 0, 2)!;
+    // Signed by central: what is refused here is refused for what the chunks say.
     const chunk = (transfer: string, keyId: string) =>
-      Buffer.from(
-        JSON.stringify({ type: 'chunk', transfer, version: 1, keyId, kind: 'snapshot', base: null, count: current.count, hash: current.hash, index: 0, total: 2, chunkHash: chunkHash(entries), entries }),
-      );
+      signedJson(centralFor('town').transferTopic, { type: 'chunk', transfer, version: 1, keyId, kind: 'snapshot', base: null, count: current.count, hash: current.hash, index: 0, total: 2, chunkHash: chunkHash(entries), entries });
     // Another transfer's chunk (an old one still on its way): ignored.
     r.sync.receive('transfer', chunk('7d444840-9dc0-41c9-9c7e-0c8a7c3a3e2b', KEY_ID));
     expect(r.store.memberSync.transfer()).toBeNull();
@@ -241,5 +243,47 @@ describe('the branch pulling a member list', () => {
     await r.announce();
     await until(() => r.alarms.get('member-list-stale') === false, 'the alarm to clear');
     expect(r.sync.status().lastSyncAt).toBe('2026-04-05T10:00:00.000Z');
+  });
+});
+
+describe('only what central signed', () => {
+  const ANNOUNCEMENTS = centralFor('town').announcementTopic;
+  const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
+
+  it('follows no forged or unsigned announcement: the list in force stays, and nothing is even asked for', async () => {
+    const r = rig();
+    importRecords(r.members, records(5), KEY_ID);
+    const v1 = (await r.publisher.announce())!;
+    await until(() => inSync(r), 'version 1');
+    const asked = r.requests.length;
+    // An attacker's version 2, in which every card is staff: signed with its own key, and not signed at all.
+    const everyoneStaff = records(5, 0, () => ({ staff: true }));
+    const forged = { ...v1, version: 2, count: everyoneStaff.length, at: new Date().toISOString() };
+    r.sync.receive('announcement', signedJson(ANNOUNCEMENTS, forged, testSigningKey('attacker')));
+    r.sync.receive('announcement', Buffer.from(JSON.stringify(forged)));
+    // Central's own announcement with one field changed.
+    r.sync.receive('announcement', Buffer.from(JSON.stringify({ ...JSON.parse(signedJson(ANNOUNCEMENTS, v1).toString()), version: 2 })));
+    await settle();
+    expect(r.requests.length).toBe(asked);
+    expect(r.sync.status().announced?.version).toBe(1);
+    expect(r.store.members.stats()).toMatchObject({ version: 1, count: 5 });
+    expect(r.store.members.find(everyoneStaff[0]!.cardHash)).toMatchObject({ staff: false });
+    expect(r.recorded).toEqual([{ result: 'applied', version: 1, count: 5 }]);
+  });
+
+  it('changes nothing for an older announcement replayed, though central signed it', async () => {
+    const r = rig();
+    importRecords(r.members, records(5), KEY_ID);
+    const v1 = (await r.publisher.announce())!;
+    await until(() => inSync(r), 'version 1');
+    importRecords(r.members, records(7), KEY_ID);
+    await r.announce();
+    await until(() => r.store.members.stats().version === 2, 'version 2');
+    const asked = r.requests.length;
+    r.sync.receive('announcement', signedJson(ANNOUNCEMENTS, v1));
+    await settle();
+    expect(r.requests.length).toBe(asked);
+    expect(r.sync.status().announced?.version).toBe(2);
+    expect(r.store.members.stats()).toMatchObject({ version: 2, count: 7 });
   });
 });

@@ -19,6 +19,7 @@ import { digestOfParts, memberFieldsText } from '../../../policies/member-list.j
 import type { MemberRecord } from '../../../policies/member-list.js';
 import type { Member } from '../../../policies/types.js';
 import { TEST_KEY_HEX } from '../../helpers/gateway-harness.js';
+import { testSigningKey } from '../../helpers/signing-keys.js';
 
 export { TEST_KEY_HEX };
 export const OTHER_KEY_HEX = 'a1'.repeat(32);
@@ -52,6 +53,7 @@ export async function startTestCentral(
 ): Promise<RunningCentral> {
   return startCentral(
     parseCentralConfig({
+      signing: { keyFile: testSigningKey().privateFile },
       embedded: { port: 0 },
       http: { port: 0 },
       store: { path: join(dir, 'central.sqlite') },
@@ -93,7 +95,7 @@ export async function startBranch(
   const config = branchConfig(
     dir,
     site,
-    { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100 },
+    { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, centralKeys: [testSigningKey().publicFile] },
     options.members ? { members: options.members } : {},
   );
   return startGateway(config, {

@@ -19,6 +19,7 @@ import { deploymentKeyId } from '../../../policies/cards.js';
 import { MembersTransferSchema, encodeMessage } from '../../../policies/contract/index.js';
 import { ListHash, chunkHash, chunkOfCard, encodeMemberEntry, memberFieldsText, snapshotChunkCount, type MemberRecord } from '../../../policies/member-list.js';
 import { TEST_KEY_HEX, importRecords, records, until } from './helpers.js';
+import { centralFor, signedJson, testSigningKey } from '../../helpers/signing-keys.js';
 
 const KEY_ID = deploymentKeyId(Buffer.from(TEST_KEY_HEX, 'hex'));
 const AT = new Date('2026-03-02T10:00:00.000Z');
@@ -208,7 +209,8 @@ describe('checking chunks in a worker thread', () => {
     const rows = records(3000);
     const total = snapshotChunkCount(rows.length, 3000);
     const entries = rows.filter((r) => chunkOfCard(r.cardHash, total) === 0).map(encodeMemberEntry);
-    const payload = encodeMessage(MembersTransferSchema, {
+    const signedBy = { topic: centralFor('town').transferTopic, keys: centralFor('town').keys };
+    const payload = signedJson(signedBy.topic, MembersTransferSchema.parse({
       type: 'chunk',
       transfer: '6a1f0c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b',
       version: 1,
@@ -221,18 +223,18 @@ describe('checking chunks in a worker thread', () => {
       total,
       chunkHash: chunkHash(entries),
       entries,
-    });
+    }));
     const checker = new WorkerChecker((error) => {
       throw error;
     });
     cleanups.push(() => checker.close());
     const watch = watchLoop();
     let turnsWhenChecked = -1;
-    const checked = await checker.check(payload).then((r) => {
+    const checked = await checker.check(payload, signedBy).then((r) => {
       turnsWhenChecked = watch.stop();
       return r;
     });
-    const here = checkTransfer(payload);
+    const here = checkTransfer(payload, signedBy);
     expect(checked.type).toBe('chunk');
     expect({ ...checked, rows: null }).toEqual({ ...here, rows: null });
     if (checked.type !== 'chunk' || here.type !== 'chunk') throw new Error('not a chunk');
@@ -240,8 +242,9 @@ describe('checking chunks in a worker thread', () => {
     expect(checked.rows!.fields).toEqual(here.rows!.fields);
     // Checked on this thread, the answer would be there before the loop turned once.
     expect(turnsWhenChecked).toBeGreaterThan(0);
+    // Altered on the way: refused for its signature before anything else is looked at.
     const spoiled = Buffer.from(payload.toString().replace(/"chunkHash":"[0-9a-f]/, '"chunkHash":"x'));
-    expect(await checker.check(spoiled)).toMatchObject({ type: 'invalid' });
+    expect(await checker.check(spoiled, signedBy)).toMatchObject({ type: 'forged', reason: expect.stringMatching(/^signature: bad signature/) });
   });
 });
 
@@ -257,12 +260,14 @@ describe('the branch pulling a big list', () => {
       keyId: KEY_ID,
       chunkSize: 1000,
       link: { connected: true, publish: async (topic, payload) => void setImmediate(() => deliver(topic, payload)) },
+      signingKey: testSigningKey(),
       clock: { now: () => AT },
       logger,
     });
     const sync = new MemberSync({
       store,
       keyId: KEY_ID,
+      central: centralFor('town'),
       clock: { now: () => AT },
       logger,
       record: () => undefined,

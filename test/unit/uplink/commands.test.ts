@@ -3,17 +3,21 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CommandHandler } from '../../../gateway/uplink/commands.js';
 import { UplinkConfigSchema } from '../../../gateway/uplink/types.js';
-import { COMMAND_NAMES, CONTRACT_MINOR, CONTRACT_VERSION, topics } from '../../../policies/contract/index.js';
+import { COMMAND_NAMES, CONTRACT_MINOR, CONTRACT_VERSION, signMessage, topics } from '../../../policies/contract/index.js';
+import { testSigningKey } from '../../helpers/signing-keys.js';
 import { commandFixture } from '../contract/fixtures.js';
 
 const T = topics('oa/v1', 'town');
 const NOW = new Date('2025-06-02T09:30:00.000Z');
 
-function handler(execute?: (cmd: unknown) => Promise<{ ok: true } | { ok: false; error: string }>) {
+const central = testSigningKey();
+
+function handler(execute?: (cmd: unknown) => Promise<{ ok: true } | { ok: false; error: string }>, clock: { now(): Date } = { now: () => NOW }) {
   const calls: unknown[] = [];
   const h = new CommandHandler({
     topics: T,
-    clock: { now: () => NOW },
+    centralKeys: [central.central],
+    clock,
     logger: pino({ level: 'silent' }),
     commands: {
       execute: async (cmd, actor) => {
@@ -25,7 +29,9 @@ function handler(execute?: (cmd: unknown) => Promise<{ ok: true } | { ok: false;
   return { h, calls };
 }
 
-const payload = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
+/** A command as central sends it: signed for this branch's command topic. */
+const payload = (v: object, key = central): Buffer => Buffer.from(JSON.stringify(signMessage(key.privateKey, T.command, v)));
+const unsigned = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 const corr = Buffer.from('req-42');
 
 describe('commands', () => {
@@ -136,6 +142,36 @@ describe('commands', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it.each([
+    ['unsigned', () => unsigned(commandFixture({}, NOW.toISOString())), /^signature: unsigned$/],
+    ['signed by a key the branch does not hold', () => payload(commandFixture({}, NOW.toISOString()), testSigningKey('attacker')), /^signature: signed with key [0-9a-f]{16}, which this gateway does not hold/],
+    ['altered after signing (lock turned into unlock)', () => unsigned({ ...signMessage(central.privateKey, T.command, commandFixture({ command: 'lock' }, NOW.toISOString())), command: 'unlock' }), /^signature: bad signature/],
+    ['signed for another branch', () => unsigned(signMessage(central.privateKey, topics('oa/v1', 'village').command, commandFixture({}, NOW.toISOString()))), /^signature: bad signature/],
+  ])('refuses a command %s, saying so in the reply, and runs nothing', async (_name, make, error) => {
+    const { h, calls } = handler();
+    const cmd = commandFixture({}, NOW.toISOString());
+    const answer = await h.handle({ topic: T.command, payload: make(), retain: false, correlationData: corr });
+    expect(answer.reply).toEqual({ v: CONTRACT_MINOR, ok: false, id: cmd.id, error: expect.stringMatching(error) });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('never runs a replayed command again: the same signed unlock a second later gets the first answer, and one replayed after the window is stale', async () => {
+    let now = NOW;
+    const { h, calls } = handler(undefined, { now: () => now });
+    const captured = payload(commandFixture({ command: 'unlock' }, NOW.toISOString()));
+    expect((await h.handle({ topic: T.command, payload: captured, retain: false })).reply).toMatchObject({ ok: true });
+    // Hundreds of other commands in between do not push it out of memory (the old limit was the last 200).
+    for (let i = 0; i < 300; i++) {
+      const id = `3b241101-e2bb-4255-8caf-${String(i).padStart(12, '0')}`;
+      await h.handle({ topic: T.command, payload: payload(commandFixture({ id, command: 'lights-on' }, NOW.toISOString())), retain: false });
+    }
+    now = new Date(NOW.getTime() + 9_000);
+    expect((await h.handle({ topic: T.command, payload: captured, retain: false })).reply).toMatchObject({ ok: true });
+    now = new Date(NOW.getTime() + 10_001);
+    expect((await h.handle({ topic: T.command, payload: captured, retain: false })).reply).toMatchObject({ ok: false, error: expect.stringMatching(/^stale command/) });
+    expect(calls.filter((c) => (c as { cmd: { command: string } }).cmd.command === 'unlock')).toHaveLength(1);
+  });
+
   it('turns a failing gateway into an error reply', async () => {
     const { h } = handler(async () => {
       throw new Error('relay driver gone');
@@ -147,12 +183,21 @@ describe('commands', () => {
 
 describe('uplink config', () => {
   it('fills defaults and names wrong fields', () => {
-    expect(UplinkConfigSchema.parse({ url: 'mqtts://broker:8883' })).toMatchObject({ prefix: 'oa/v1', protocolVersion: 5, eventBatch: 50, keepalive: 30 });
+    expect(UplinkConfigSchema.parse({ url: 'mqtts://broker:8883', centralKeys: ['central.pub'] })).toMatchObject({ prefix: 'oa/v1', protocolVersion: 5, eventBatch: 50, keepalive: 30 });
     const r = UplinkConfigSchema.safeParse({ url: 'http://x', prefix: 'oa/#', password: 'a', passwordFile: '/p', tls: { cert: 'c.pem' } });
     expect(r.success).toBe(false);
     const paths = r.error?.issues.map((i) => i.path.join('.'));
     expect(paths).toEqual(expect.arrayContaining(['url', 'prefix']));
-    const r2 = UplinkConfigSchema.safeParse({ url: 'mqtt://x', password: 'a', passwordFile: '/p', tls: { cert: 'c.pem' } });
+    const r2 = UplinkConfigSchema.safeParse({ url: 'mqtt://x', centralKeys: ['central.pub'], password: 'a', passwordFile: '/p', tls: { cert: 'c.pem' } });
     expect(r2.error?.issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['passwordFile', 'tls.key']));
+  });
+
+  it("requires central's public key: a branch with a broker acts only on what central signed", () => {
+    const missing = UplinkConfigSchema.safeParse({ url: 'mqtt://x' });
+    expect(missing.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      "centralKeys: required: the public key file of central's signing key (oag central signing-key --public FILE)",
+    ]);
+    expect(UplinkConfigSchema.safeParse({ url: 'mqtt://x', centralKeys: [] }).error?.issues[0]?.message).toMatch(/at least one public key/);
+    expect(UplinkConfigSchema.safeParse({ url: 'mqtt://x', centralKeys: ['a', 'b', 'c', 'd', 'e'] }).error?.issues[0]?.message).toMatch(/at most 4/);
   });
 });

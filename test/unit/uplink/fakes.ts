@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { Command, GatewayEvent } from '../../../policies/contract/index.js';
 import type { UplinkConfigInput, UplinkDeps, OutboxRow } from '../../../gateway/uplink/types.js';
 import { UplinkConfigSchema } from '../../../gateway/uplink/types.js';
+import { testSigningKey } from '../../helpers/signing-keys.js';
 import { stateFixture } from '../contract/fixtures.js';
 
 export class MemoryOutbox {
@@ -39,9 +40,10 @@ export class FakeGateway {
     for (const l of this.listeners) l();
   }
 
-  deps(config: UplinkConfigInput, site = 'town'): UplinkDeps {
+  /** Central's public key is the test key unless `config` names others. */
+  deps(config: Omit<UplinkConfigInput, 'centralKeys'> & Partial<Pick<UplinkConfigInput, 'centralKeys'>>, site = 'town'): UplinkDeps {
     return {
-      config: UplinkConfigSchema.parse({ reconnectPeriodMs: 200, reconnectMaxMs: 400, ...config }),
+      config: UplinkConfigSchema.parse({ reconnectPeriodMs: 200, reconnectMaxMs: 400, centralKeys: [testSigningKey().publicFile], ...config }),
       site,
       outbox: this.outbox,
       state: {

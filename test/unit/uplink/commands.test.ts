@@ -172,6 +172,18 @@ describe('commands', () => {
     expect(calls.filter((c) => (c as { cmd: { command: string } }).cmd.command === 'unlock')).toHaveLength(1);
   });
 
+  it("during a rollover takes commands signed with the old or the new key; once the old key is removed, refuses the old", async () => {
+    const [oldKey, newKey] = [testSigningKey('old'), testSigningKey('new')];
+    const withKeys = (keys: typeof central[]) =>
+      new CommandHandler({ topics: T, centralKeys: keys.map((k) => k.central), clock: { now: () => NOW }, logger: pino({ level: 'silent' }), commands: { execute: async () => ({ ok: true }) } });
+    const cmd = (id: string) => commandFixture({ id, command: 'lights-on' }, NOW.toISOString());
+    const both = withKeys([oldKey, newKey]);
+    expect((await both.handle({ topic: T.command, payload: payload(cmd('1b241101-e2bb-4255-8caf-000000000001'), oldKey), retain: false })).reply.ok).toBe(true);
+    expect((await both.handle({ topic: T.command, payload: payload(cmd('1b241101-e2bb-4255-8caf-000000000002'), newKey), retain: false })).reply.ok).toBe(true);
+    const after = withKeys([newKey]);
+    expect((await after.handle({ topic: T.command, payload: payload(cmd('1b241101-e2bb-4255-8caf-000000000003'), oldKey), retain: false })).reply).toMatchObject({ ok: false, error: expect.stringMatching(/^signature: signed with key/) });
+  });
+
   it('turns a failing gateway into an error reply', async () => {
     const { h } = handler(async () => {
       throw new Error('relay driver gone');

@@ -16,6 +16,15 @@ const hostName = z
   .max(253)
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/, { error: 'must be a host name or address without a port: central.example.org, 10.0.0.5, [::1]' });
 
+/** Central without `broker` runs the embedded one, which takes no client without a password. */
+export const EMBEDDED_PASSWORD_FILE_REQUIRED =
+  'required: the embedded broker takes only clients with a password; make the file with oag central mqtt-passwd FILE SITE-ID --generate';
+
+/** Only these keep the embedded broker's traffic on this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export const CentralConfigSchema = z
   .strictObject({
     prefix: z
@@ -52,6 +61,10 @@ export const CentralConfigSchema = z
       .strictObject({
         host: z.string().default('127.0.0.1'),
         port: port.default(1883),
+        /** Mosquitto-format password file: every client is one of its users (`oag central mqtt-passwd FILE SITE`). */
+        passwordFile: z.string({ error: EMBEDDED_PASSWORD_FILE_REQUIRED }).min(1),
+        /** PEM certificate and key: required when `host` is not a loopback address. */
+        tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
       })
       .optional(),
     http: z
@@ -142,6 +155,15 @@ export const CentralConfigSchema = z
     if (ctx.value.broker && ctx.value.embedded) {
       ctx.issues.push({ code: 'custom', path: ['embedded'], message: 'use either broker or embedded, not both', input: ctx.value.embedded });
     }
+    const embedded = ctx.value.embedded;
+    if (embedded && embedded.tls === undefined && !isLoopback(embedded.host)) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['embedded', 'tls'],
+        message: `required when embedded.host is not a loopback address (${embedded.host}): passwords would cross the network in clear`,
+        input: embedded,
+      });
+    }
     const tls = ctx.value.broker?.tls;
     if ((tls?.cert === undefined) !== (tls?.key === undefined)) {
       ctx.issues.push({ code: 'custom', path: ['broker', 'tls'], message: 'cert and key go together', input: tls });
@@ -191,6 +213,11 @@ export function loadCentralConfig(path: string): CentralConfig {
     oidc: config.oidc && { ...config.oidc, clientSecretFile: rel(config.oidc.clientSecretFile) },
     alerts: { ...config.alerts, ...resolveAlertChannelPaths(config.alerts, base) },
     members: { ...config.members, watch: config.members.watch && { ...config.members.watch, folder: resolve(base, config.members.watch.folder) } },
+    embedded: config.embedded && {
+      ...config.embedded,
+      passwordFile: resolve(base, config.embedded.passwordFile),
+      tls: config.embedded.tls && { cert: resolve(base, config.embedded.tls.cert), key: resolve(base, config.embedded.tls.key) },
+    },
     broker: config.broker && {
       ...config.broker,
       passwordFile: rel(config.broker.passwordFile),

@@ -10,9 +10,9 @@ import type { Timers } from './alerts/escalation.js';
 import type { OutboxTimer } from './alerts/outbox.js';
 import { oidcRoutes } from './auth/oidc.js';
 import { CentralAuth } from './auth/service.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { EmbeddedBrokerError, startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { CentralBus } from './bus.js';
-import type { CentralConfig } from './config.js';
+import { EMBEDDED_PASSWORD_FILE_REQUIRED, type CentralConfig } from './config.js';
 import { defaultAllowedHosts } from './http/host-check.js';
 import { buildHttp, type HttpDeps } from './http/server.js';
 import { Ingest } from './ingest.js';
@@ -21,8 +21,8 @@ import { loadCentralKey } from './members/key.js';
 import type { PublisherHooks } from './members/publisher.js';
 import { CentralMembers } from './members/service.js';
 import { ExportFolderWatch } from './members/watch.js';
-import { forgetPersonsBefore } from './person-retention.js';
 import { loadSigningKey } from './signing-key.js';
+import { forgetPersonsBefore } from './person-retention.js';
 import { CentralStore } from './store.js';
 
 export interface RunningCentral {
@@ -32,6 +32,8 @@ export interface RunningCentral {
   brokerUrl: string;
   /** 4 with the embedded broker (aedes speaks MQTT 3.1.1): gateways pointed at it set `mqtt.protocolVersion: 4`. */
   mqttProtocolVersion: 4 | 5;
+  /** Central's own login on its embedded broker, made at this start (null with an external broker). */
+  embeddedLogin: { username: string; password: string } | null;
   /** The member list (imports, changes, distribution); null without a deployment key. */
   members: CentralMembers | null;
   /** Accounts, sessions, API tokens and the audit (the demo's administrator, tests' tokens). */
@@ -42,6 +44,8 @@ export interface RunningCentral {
 }
 
 const DAY_MS = 86_400_000;
+/** Central's client id on the embedded broker, which no other user may take. */
+const CENTRAL_CLIENT_ID = 'oag-central';
 
 export async function startCentral(
   config: CentralConfig,
@@ -60,6 +64,7 @@ export async function startCentral(
 ): Promise<RunningCentral> {
   const { clock } = deps;
   const logger = deps.logger.child({ service: 'central' });
+  if (!config.broker && config.embedded === undefined) throw new EmbeddedBrokerError(`embedded.passwordFile: ${EMBEDDED_PASSWORD_FILE_REQUIRED}`);
   // Read before anything starts, so that an unusable key stops central with the reason.
   const key = loadCentralKey(config, deps.env ?? process.env);
   const signingKey = loadSigningKey(config);
@@ -78,14 +83,21 @@ export async function startCentral(
 
   try {
     let embedded: EmbeddedBroker | null = null;
-    if (!config.broker) {
-      const e = config.embedded ?? { host: '127.0.0.1', port: 1883 };
-      embedded = await startEmbeddedBroker({ host: e.host, port: e.port, logger });
+    if (!config.broker && config.embedded) {
+      embedded = await startEmbeddedBroker({ ...config.embedded, prefix: config.prefix, centralClientId: CENTRAL_CLIENT_ID, logger });
       closers.push(() => embedded?.close());
       logger.info({ url: embedded.url }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening');
     }
     const brokerUrl = config.broker?.url ?? embedded!.url;
-    const brokerOptions = config.broker ?? { clientId: 'oag-central', protocolVersion: 4 as const, sessionExpirySeconds: 0 };
+    const brokerOptions = config.broker ?? {
+      clientId: CENTRAL_CLIENT_ID,
+      protocolVersion: 4 as const,
+      sessionExpirySeconds: 0,
+      ...embedded!.central,
+      // Central reaches its own listener on this machine; the certificate names the public host, not the address
+      // dialled, and the password is this start's own, so there is nothing for the check to add.
+      ...(config.embedded?.tls ? { tls: { rejectUnauthorized: false } } : {}),
+    };
 
     const bus = new CentralBus();
     // Before ingest starts, so that the first retained state of each branch is seen by it; the link address is known
@@ -237,7 +249,7 @@ export async function startCentral(
     });
 
     logger.info({ httpUrl, brokerUrl }, 'central started');
-    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, members, auth, alerts, close };
+    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, embeddedLogin: embedded?.central ?? null, members, auth, alerts, close };
   } catch (err) {
     await close();
     throw err;

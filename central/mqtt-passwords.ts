@@ -134,6 +134,18 @@ export async function setPassword(path: string, username: string, password: stri
   return { replaced: at >= 0 };
 }
 
+/** A new file holding exactly `users` (username → password): for the bench and the demo, which make many at once. */
+export async function writePasswordFile(path: string, users: Readonly<Record<string, string>>, iterations = DEFAULT_ITERATIONS): Promise<void> {
+  const lines = await Promise.all(
+    Object.entries(users).map(async ([username, password]) => {
+      const badUser = usernameProblem(username);
+      if (badUser !== null) throw new PasswordFileError(`username "${username}" ${badUser}`);
+      return `${username}:${await hashPassword(password, iterations)}`;
+    }),
+  );
+  writeFileSync(path, lines.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+}
+
 /** A password file that cannot be used: the message names the file, the line and what is wrong. */
 export class PasswordFileError extends Error {
   constructor(message: string) {

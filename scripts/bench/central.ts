@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import { writePasswordFile } from '../../central/mqtt-passwords.js';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { Uplink } from '../../gateway/uplink/index.js';
 import { UplinkConfigSchema } from '../../gateway/uplink/types.js';
@@ -59,11 +60,20 @@ interface ExternalBroker {
 /** The public key of the central running now (made with it), for the branches the bench connects. */
 let benchCentralKeys: string[] = [];
 
-async function withCentral<T>(fn: (c: RunningCentral) => Promise<T>, broker?: ExternalBroker): Promise<T> {
+/** Every bench site logs in with this password, on either broker. */
+const SITE_PASSWORD = 'pw';
+
+/** `sites`: who may log in to the embedded broker (all with SITE_PASSWORD). */
+async function withCentral<T>(sites: string[], fn: (c: RunningCentral) => Promise<T>, broker?: ExternalBroker): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'oag-bench-central-'));
-  const where = broker
-    ? { broker: { url: broker.url, username: broker.centralUser, password: broker.centralPassword, tls: broker.tls, clientId: `oag-central-bench-${Date.now()}` } }
-    : { embedded: { port: 0 } };
+  let where;
+  if (broker) {
+    where = { broker: { url: broker.url, username: broker.centralUser, password: broker.centralPassword, tls: broker.tls, clientId: `oag-central-bench-${Date.now()}` } };
+  } else {
+    const passwordFile = join(dir, 'mqtt-passwords');
+    await writePasswordFile(passwordFile, Object.fromEntries(sites.map((site) => [site, SITE_PASSWORD])));
+    where = { embedded: { port: 0, passwordFile } };
+  }
   const signing = makeSigningKeyFiles(dir);
   benchCentralKeys = [signing.publicFile];
   const c = await startCentral(parseCentralConfig({ ...where, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.keyFile } }), {
@@ -85,7 +95,7 @@ const requireHere = createRequire(import.meta.url);
 const PUBLISHER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { connect } = require(workerData.mqtt);
-const { url, sites, perSite, maxMs, tls } = workerData;
+const { url, sites, perSite, maxMs, tls, password } = workerData;
 const fs = require('node:fs');
 const secure = tls ? { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) } : {};
 const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -101,7 +111,7 @@ function id(ms) {
   const t0 = Date.now();
   const clients = [];
   for (let i = 0; i < sites; i += 100) {
-    const batch = Array.from({ length: Math.min(100, sites - i) }, (_, k) => connect(url, { protocolVersion: tls ? 5 : 4, clientId: 'bench-site-' + (i + k), reconnectPeriod: 0, ...(tls ? { ...secure, username: 's' + String(i + k).padStart(4, '0'), password: 'pw' } : {}) }));
+    const batch = Array.from({ length: Math.min(100, sites - i) }, (_, k) => connect(url, { protocolVersion: tls ? 5 : 4, clientId: 'bench-site-' + (i + k), reconnectPeriod: 0, username: 's' + String(i + k).padStart(4, '0'), password, ...secure }));
     await Promise.all(batch.map((c) => new Promise((res, rej) => { c.once('connect', res); c.once('error', rej); })));
     clients.push(...batch);
   }
@@ -132,14 +142,18 @@ async function stats(c: RunningCentral): Promise<{ events: number }> {
   return (await (await fetch(`${c.httpUrl}/api/stats`, { headers: viewer(c) })).json()) as { events: number };
 }
 
+/** `s0000`, `s0001`…: the ingest bench's sites. */
+const ingestSite = (i: number): string => `s${String(i).padStart(4, '0')}`;
+
 async function ingest(sites: number, events: number, maxSeconds: number, broker?: ExternalBroker): Promise<CentralBenchResult['ingest']> {
-  return withCentral(async (c) => {
+  const names = Array.from({ length: sites }, (_, i) => ingestSite(i));
+  return withCentral(names, async (c) => {
     const perSite = Math.ceil(events / sites);
     const deadline = Date.now() + maxSeconds * 1000;
     // The 1,000 sites run in a worker thread, so that their mqtt.js clients do not share central's thread.
     const worker = new Worker(PUBLISHER, {
       eval: true,
-      workerData: { url: c.brokerUrl, sites, perSite, maxMs: maxSeconds * 1000, mqtt: requireHere.resolve('mqtt'), tls: broker?.tls },
+      workerData: { url: c.brokerUrl, sites, perSite, maxMs: maxSeconds * 1000, mqtt: requireHere.resolve('mqtt'), tls: broker?.tls, password: SITE_PASSWORD },
     });
     const timing = await new Promise<{ connectMs: number; startAt: number }>((resolve, reject) => {
       worker.once('message', resolve);
@@ -164,7 +178,7 @@ async function ingestViaMosquitto(sites: number, events: number, maxSeconds: num
   if (!existsSync('/usr/sbin/mosquitto')) return null;
   const { startMosquitto } = await import('../../test/helpers/mosquitto.js');
   const users: Record<string, string> = { central: 'central-pw' };
-  for (let i = 0; i < sites; i++) users[`s${String(i).padStart(4, '0')}`] = 'pw';
+  for (let i = 0; i < sites; i++) users[ingestSite(i)] = SITE_PASSWORD;
   const m = await startMosquitto({ users, centralUser: 'central' });
   try {
     const tls = { ca: m.certs.ca, cert: m.certs.clientCert, key: m.certs.clientKey };
@@ -219,16 +233,20 @@ function baseState(site: string): GatewayState {
   };
 }
 
+/** `g000`, `g001`…: the latency bench's gateways. */
+const latencySite = (i: number): string => `g${String(i).padStart(3, '0')}`;
+
 async function latency(siteCount: number, samples: number, maxSeconds: number): Promise<CentralBenchResult['latency']> {
-  return withCentral(async (c) => {
+  const names = Array.from({ length: siteCount }, (_, i) => latencySite(i));
+  return withCentral(names, async (c) => {
     // Real gateway uplinks: a state change goes through the uplink's 100 ms debounce, the broker, ingest, SQLite
     // and the SSE stream, as a tap's occupancy change does.
     const gateways = Array.from({ length: siteCount }, (_, i) => {
-      const site = `g${String(i).padStart(3, '0')}`;
+      const site = latencySite(i);
       let state = baseState(site);
       const listeners = new Set<() => void>();
       const uplink = new Uplink({
-        config: UplinkConfigSchema.parse({ url: c.brokerUrl, protocolVersion: 4, centralKeys: benchCentralKeys }),
+        config: UplinkConfigSchema.parse({ url: c.brokerUrl, protocolVersion: 4, username: site, password: SITE_PASSWORD, centralKeys: benchCentralKeys }),
         site,
         outbox: { unpublished: () => [], markPublished: () => {} },
         state: { current: () => state, onChange: (l) => (listeners.add(l), () => listeners.delete(l)) },

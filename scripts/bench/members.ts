@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
+import { generatePassword, writePasswordFile } from '../../central/mqtt-passwords.js';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
@@ -83,8 +84,12 @@ export async function benchMembers(opts: { members: number; changes: number; reg
     await generateMembersCsv(csv, opts.members, 1, { keepCards: 0, ...(opts.registeredShare === undefined ? {} : { unregisteredShare: 1 - opts.registeredShare }) });
     // Central signs the list with a key made for this run; the branch reads its public key from the same folder.
     const signing = makeSigningKeyFiles(dir);
+    // The branch logs in to the broker as itself, with the password it reads from the same folder.
+    const branchPassword = generatePassword();
+    writeFileSync(join(dir, 'branch.mqtt-password'), `${branchPassword}\n`, { mode: 0o600 });
+    await writePasswordFile(join(dir, 'mqtt-passwords'), { 'bench-branch': branchPassword });
     central = await startCentral(
-      parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.keyFile }, members: { branchList }, log: { level: 'silent' } }),
+      parseCentralConfig({ embedded: { port: 0, passwordFile: join(dir, 'mqtt-passwords') }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.keyFile }, members: { branchList }, log: { level: 'silent' } }),
       { clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: keyHex } },
     );
     const members = central.members!;
@@ -169,7 +174,14 @@ async function runBranch(brokerUrl: string, protocolVersion: 4 | 5, keyHex: stri
     http: { enabled: false },
     log: { level: 'silent' },
     hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
-    mqtt: { url: brokerUrl, protocolVersion, reconnectPeriodMs: 200, centralKeys: [join(dir, 'central-signing.pub')] },
+    mqtt: {
+      url: brokerUrl,
+      protocolVersion,
+      reconnectPeriodMs: 200,
+      username: 'bench-branch',
+      passwordFile: join(dir, 'branch.mqtt-password'),
+      centralKeys: [join(dir, 'central-signing.pub')],
+    },
   });
   // How late a timer fires is how long a tap would have waited: the longest stall of the event loop.
   const delay = monitorEventLoopDelay({ resolution: 5 });

@@ -5,9 +5,9 @@ import { CliFailure, listenProblem, storePathProblem, storeProblem } from './fai
 import { fmt, printRejections, progressReporter } from './import-report.js';
 import type { ProgressOutput } from './import-report.js';
 import { registerCentralAuth } from './central-auth.js';
-import { registerCentralSigningKey } from './central-signing-key.js';
 import { registerCentralMqttAcl } from './central-mqtt-acl.js';
 import { registerCentralMqttPasswd } from './central-mqtt-passwd.js';
+import { registerCentralSigningKey } from './central-signing-key.js';
 import { processIo, type CommandIo } from './schedule.js';
 
 export interface CentralMembersImportOptions {
@@ -118,7 +118,7 @@ export function register(program: Command): void {
   const central = program
     .command('central')
     .description('run the central service: MQTT ingest, history, dashboard and API (embedded broker unless one is configured)')
-    .option('-c, --config <file>', 'central config file (YAML or JSON); without it: embedded broker on 1883, dashboard on 127.0.0.1:8090')
+    .option('-c, --config <file>', 'central config file (YAML or JSON): the embedded broker needs embedded.passwordFile (oag central mqtt-passwd); dashboard on 127.0.0.1:8090 by default')
     .action(async (options: { config?: string }) => {
       const { CentralConfigError, loadCentralConfig, parseCentralConfig } = await import('../../central/config.js');
       const { DeploymentKeyError } = await import('../../central/members/key.js');
@@ -138,7 +138,9 @@ export function register(program: Command): void {
       try {
         running = await startCentral(config, { clock: { now: () => new Date() }, logger });
       } catch (error) {
-        if (error instanceof DeploymentKeyError || (error instanceof Error && error.name === 'SigningKeyError')) throw new CliFailure(error.message, 2);
+        if (error instanceof DeploymentKeyError || (error instanceof Error && ['SigningKeyError', 'EmbeddedBrokerError'].includes(error.name))) {
+          throw new CliFailure(error.message, 2);
+        }
         const listeners = [{ host: config.http.host, port: config.http.port, setting: 'http.port' }];
         if (!config.broker) {
           const embedded = config.embedded ?? { host: '127.0.0.1', port: 1883 };
@@ -168,9 +170,9 @@ export function register(program: Command): void {
     });
 
   registerCentralAuth(central);
-  registerCentralSigningKey(central);
   registerCentralMqttPasswd(central);
   registerCentralMqttAcl(central);
+  registerCentralSigningKey(central);
 
   const members = central.command('members').description("central's member list, from the library system's export");
   members

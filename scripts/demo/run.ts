@@ -9,6 +9,7 @@ import { DateTime } from 'luxon';
 import { pino } from 'pino';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
+import { generatePassword, setPassword } from '../../central/mqtt-passwords.js';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { scaledClock } from '../../gateway/core/clock.js';
 import type { Clock, Timer } from '../../gateway/core/clock.js';
@@ -109,10 +110,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   });
 
   let mqtt: { url: string; protocolVersion: 4 | 5; reconnectPeriodMs: number; centralKeys: string[] } | undefined;
+  // Every branch logs in to the broker with a password made for this run, in the demo's folder.
+  const mqttPasswordFile = join(dir, 'mqtt-passwords');
+  const mqttLogins = new Map<string, { username: string; password: string }>();
+  for (const plan of BRANCHES) {
+    const password = generatePassword();
+    await setPassword(mqttPasswordFile, plan.site, password);
+    mqttLogins.set(plan.site, { username: plan.site, password });
+  }
   // Central signs what it sends with a key made for this run; each branch holds its public key, as from install.
   const signing = makeSigningKeyFiles(dir);
   if (options.central) {
-    const started = startCentralOnPort(options.httpPort, dir, signing.keyFile, clock).then((running) => {
+    const started = startCentralOnPort(options.httpPort, dir, { signingKeyFile: signing.keyFile, mqttPasswordFile }, clock).then((running) => {
       central = running;
       return running;
     });
@@ -124,7 +133,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const login = { username: 'admin', password: `demo-${randomBytes(6).toString('hex')}` };
     await running.auth.accounts.add(login.username, 'administrator', login.password);
     out(`  Central dashboard: ${running.httpUrl} (demo sign-in: ${login.username} / ${login.password})`);
-    out(`  MQTT broker (embedded): ${running.brokerUrl}   e.g. mosquitto_sub -h 127.0.0.1 -p ${new URL(running.brokerUrl).port} -t 'oa/v1/#' -v`);
+    // Only central may read every topic; its login is made fresh for each run, so showing it here gives nothing away.
+    const watch = running.embeddedLogin;
+    out(
+      `  MQTT broker (embedded): ${running.brokerUrl}   e.g. mosquitto_sub -h 127.0.0.1 -p ${new URL(running.brokerUrl).port} -u ${watch?.username} -P ${watch?.password} -t 'oa/v1/#' -v`,
+    );
   }
 
   for (const [index, plan] of BRANCHES.entries()) {
@@ -135,7 +148,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       members: options.members,
       seed: index + 1,
       clock,
-      mqtt,
+      mqtt: mqtt && { ...mqtt, ...mqttLogins.get(plan.site) },
       http: { port: options.consolePort + index },
       pin: plan.pin,
     }).then((branch) => {
@@ -277,14 +290,23 @@ function stopOnSignals(demo: SignalStop): void {
   }, 1000).unref();
 }
 
-async function startCentralOnPort(port: number, dir: string, signingKeyFile: string, clock: Clock): Promise<RunningCentral> {
+async function startCentralOnPort(port: number, dir: string, files: { signingKeyFile: string; mqttPasswordFile: string }, clock: Clock): Promise<RunningCentral> {
   const start = (httpPort: number): Promise<RunningCentral> =>
-    startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: httpPort }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signingKeyFile }, log: { level: 'silent' } }), {
-      clock,
-      // The day runs many times faster than real time; a sign-in must still last hours of it.
-      sessionClock: { now: () => new Date() },
-      logger: pino({ level: 'silent' }),
-    });
+    startCentral(
+      parseCentralConfig({
+        embedded: { port: 0, passwordFile: files.mqttPasswordFile },
+        http: { port: httpPort },
+        store: { path: join(dir, 'central.sqlite') },
+        signing: { keyFile: files.signingKeyFile },
+        log: { level: 'silent' },
+      }),
+      {
+        clock,
+        // The day runs many times faster than real time; a sign-in must still last hours of it.
+        sessionClock: { now: () => new Date() },
+        logger: pino({ level: 'silent' }),
+      },
+    );
   try {
     return await start(port);
   } catch (error) {

@@ -14,6 +14,7 @@ import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { centralHeaders } from './central-auth.js';
 import { TEST_KEY_HEX } from './gateway-harness.js';
+import { mqttCredentials } from './mqtt-credentials.js';
 import { testSigningKey } from './signing-keys.js';
 
 export const SITE = 'town-central';
@@ -52,7 +53,8 @@ export async function startBranchAndCentral(options: {
   };
   try {
     const signing = testSigningKey();
-    central = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.privateFile }, log: { level: 'silent' } }), {
+    const mqtt = await mqttCredentials([SITE], dir);
+    central = await startCentral(parseCentralConfig({ embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.privateFile }, log: { level: 'silent' } }), {
       clock: { now: () => new Date() },
       logger: pino({ level: 'silent' }),
     });
@@ -65,7 +67,7 @@ export async function startBranchAndCentral(options: {
       http: { enabled: false },
       log: { level: 'silent' },
       hardware: { gpio: { driver: 'simulated' }, inputs: options.inputs ?? { doorContact: { debounceMs: 0 } }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
-      mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, centralKeys: [signing.publicFile] },
+      mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, ...mqtt.login(SITE), centralKeys: [signing.publicFile] },
     });
     gateway = await startGateway(config, { ...(options.clock ? { clock: options.clock } : {}), logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
   } catch (error) {

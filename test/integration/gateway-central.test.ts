@@ -91,7 +91,7 @@ describe('gateway and central over MQTT', () => {
     expect(gateway.gateway.state.occupancy.capacity).toBe(5);
 
     // Central validates what it publishes, so play a broken publisher (with central's key) straight onto the broker.
-    const client = await connectAsync(central.brokerUrl, { protocolVersion: central.mqttProtocolVersion });
+    const client = await connectAsync(central.brokerUrl, { protocolVersion: central.mqttProtocolVersion, ...central.embeddedLogin });
     const broken = { ...newer, version: 2, schedule: { weekly: { mon: [{ from: '10:00', to: '09:00', mode: 'staffed' }] } } };
     await client.publishAsync('oa/v1/sites/town-central/policy', signedJson('oa/v1/sites/town-central/policy', broken), { qos: 1, retain: true });
     await client.endAsync();

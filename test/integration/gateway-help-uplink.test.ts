@@ -10,45 +10,17 @@ import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../central/broker.js';
-import type { Clock, Timer } from '../../gateway/core/clock.js';
+import type { EmbeddedBroker } from '../../central/broker.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway, type RunningGateway } from '../../gateway/main.js';
 import { CommandSchema, topics, type Command } from '../../policies/contract/index.js';
 import { TEST_KEY_HEX } from '../helpers/gateway-harness.js';
+import { startTestBroker } from '../helpers/mqtt-credentials.js';
+import { TestClock } from '../helpers/test-clock.js';
 import { signedJson, testSigningKey } from '../helpers/signing-keys.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const T = topics('oa/v1', 'town-central');
-
-/** The gateway's clock: real time when it starts, then only as the test moves it; its timers fire as it passes them. */
-class TestClock implements Clock {
-  private ms = Date.now();
-  private timers: Array<{ at: number; callback: () => void; seq: number }> = [];
-  private seq = 0;
-  now(): Date {
-    return new Date(this.ms);
-  }
-  setTimeout(callback: () => void, ms: number): Timer {
-    const timer = { at: this.ms + Math.max(0, ms), callback, seq: (this.seq += 1) };
-    this.timers.push(timer);
-    return timer;
-  }
-  clearTimeout(timer: Timer | undefined): void {
-    this.timers = this.timers.filter((t) => t !== timer);
-  }
-  advance(ms: number): void {
-    const end = this.ms + ms;
-    for (;;) {
-      const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (due === undefined) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.ms = due.at;
-      due.callback();
-    }
-    this.ms = end;
-  }
-}
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -61,6 +33,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 describe('a help call over MQTT', () => {
   let dir: string;
   let broker: EmbeddedBroker;
+  let testBroker: Awaited<ReturnType<typeof startTestBroker>>;
   let gateway: RunningGateway;
   let central: MqttClient;
   const clock = new TestClock();
@@ -81,8 +54,9 @@ describe('a help call over MQTT', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'oag-help-'));
-    broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
-    central = await connectAsync(broker.url, { protocolVersion: 4, clientId: `central-${randomUUID()}` });
+    testBroker = await startTestBroker(['town-central']);
+    broker = testBroker.broker;
+    central = await connectAsync(broker.url, { protocolVersion: 4, clientId: `central-${randomUUID()}`, ...broker.central });
     central.on('message', (topic, payload) => {
       if (payload.length > 0) seen.push({ topic, json: JSON.parse(payload.toString()) as Record<string, unknown> });
     });
@@ -100,7 +74,7 @@ describe('a help call over MQTT', () => {
         inputs: { doorContact: { debounceMs: 0 }, helpButton: { debounceMs: 0 } },
         readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
       },
-      mqtt: { url: broker.url, protocolVersion: 4, reconnectPeriodMs: 100, centralKeys: [testSigningKey().publicFile] },
+      mqtt: { url: broker.url, protocolVersion: 4, reconnectPeriodMs: 100, centralKeys: [testSigningKey().publicFile], ...testBroker.mqtt.login('town-central') },
     });
     gateway = await startGateway(config, { clock, logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX } });
     await until(() => latestState() !== undefined, 'the first state');
@@ -109,7 +83,7 @@ describe('a help call over MQTT', () => {
   afterAll(async () => {
     await gateway?.stop();
     await central?.endAsync(true);
-    await broker?.close();
+    await testBroker?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

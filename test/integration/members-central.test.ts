@@ -11,6 +11,7 @@ import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { generateMembersCsv } from '../../scripts/bench/import.js';
 import { runCentralMembersImport } from '../../scripts/commands/central.js';
+import { mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 import { TEST_KEY_HEX, startBranch, startTestCentral, tap, tempDir, until } from '../unit/members-sync/helpers.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
 
@@ -121,7 +122,7 @@ describe('central’s member list', () => {
   });
 
   it('runs without member lists when central has no deployment key', async () => {
-    const keyless = await startCentral(parseCentralConfig({ embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' }, signing: { keyFile: testSigningKey().privateFile }, log: { level: 'silent' } }), {
+    const keyless = await startCentral(parseCentralConfig({ embedded: { port: 0, passwordFile: mqttPasswordFileIn(dir) }, http: { port: 0 }, store: { path: ':memory:' }, signing: { keyFile: testSigningKey().privateFile }, log: { level: 'silent' } }), {
       clock: { now: () => new Date() },
       logger: pino({ level: 'silent' }),
       env: {},

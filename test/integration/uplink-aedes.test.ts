@@ -1,7 +1,8 @@
 // The gateway uplink against a real broker in process (aedes, MQTT 3.1.1): what central would see.
 import { connect, type MqttClient } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../central/broker.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { EmbeddedBroker, EmbeddedBrokerOptions } from '../../central/broker.js';
+import { mqttCredentials, startTestBroker, type MqttCredentials } from '../helpers/mqtt-credentials.js';
 import { Uplink } from '../../gateway/uplink/index.js';
 import { CONTRACT_MINOR, topics } from '../../policies/contract/index.js';
 import { accessEvent, commandFixture, occupancyEvent } from '../unit/contract/fixtures.js';
@@ -14,10 +15,16 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function broker(port = 0, aedes?: Parameters<typeof startEmbeddedBroker>[0]['aedes']): Promise<EmbeddedBroker> {
-  const b = await startEmbeddedBroker({ host: '127.0.0.1', port, ...(aedes ? { aedes } : {}) });
+let mqtt: MqttCredentials;
+beforeAll(async () => {
+  mqtt = await mqttCredentials(['town']);
+});
+afterAll(() => mqtt.remove());
+
+async function broker(port = 0, aedes?: EmbeddedBrokerOptions['aedes']): Promise<EmbeddedBroker> {
+  const b = await startTestBroker(['town'], { port, mqtt, ...(aedes ? { aedes } : {}) });
   cleanups.push(() => b.close());
-  return b;
+  return b.broker;
 }
 
 interface Seen {
@@ -27,8 +34,8 @@ interface Seen {
 }
 
 /** A watcher like central: every site's topics, remembering what arrived. */
-async function watcher(url: string): Promise<{ client: MqttClient; seen: Seen[]; events: () => Seen[] }> {
-  const client = connect(url, { protocolVersion: 4, reconnectPeriod: 20, clientId: `watch-${Math.random()}` });
+async function watcher(b: EmbeddedBroker): Promise<{ client: MqttClient; seen: Seen[]; events: () => Seen[] }> {
+  const client = connect(b.url, { protocolVersion: 4, reconnectPeriod: 20, clientId: `watch-${Math.random()}`, ...b.central });
   const seen: Seen[] = [];
   client.on('message', (topic, payload, packet) => {
     if (payload.length === 0) return;
@@ -48,7 +55,7 @@ async function watcher(url: string): Promise<{ client: MqttClient; seen: Seen[];
 }
 
 function uplink(gw: FakeGateway, url: string): Uplink {
-  const u = new Uplink(gw.deps({ url, protocolVersion: 4 }));
+  const u = new Uplink(gw.deps({ url, protocolVersion: 4, ...mqtt.login('town') }));
   u.start();
   cleanups.push(() => u.stop());
   return u;
@@ -57,7 +64,7 @@ function uplink(gw: FakeGateway, url: string): Uplink {
 describe('uplink → broker', () => {
   it('publishes availability and state retained, then every outbox event in order, once', async () => {
     const b = await broker();
-    const w = await watcher(b.url);
+    const w = await watcher(b);
     const gw = new FakeGateway();
     for (let i = 1; i <= 120; i++) gw.outbox.append(occupancyEvent(i));
     const u = uplink(gw, b.url);
@@ -76,7 +83,7 @@ describe('uplink → broker', () => {
     expect(w.events()[120]?.json.type).toBe('access');
 
     // The retained state is what a dashboard that connects later gets.
-    const late = await watcher(b.url);
+    const late = await watcher(b);
     await until(() => late.seen.some((s) => s.topic === T.state && s.retain), 'retained state');
   });
 
@@ -106,7 +113,7 @@ describe('uplink → broker', () => {
   it('keeps events through a broker outage and sends the backlog once, in order, after it returns', async () => {
     const first = await broker();
     const port = first.port;
-    const w = await watcher(first.url);
+    const w = await watcher(first);
     const gw = new FakeGateway();
     const u = uplink(gw, first.url);
     for (let i = 1; i <= 10; i++) gw.outbox.append(occupancyEvent(i));
@@ -123,7 +130,9 @@ describe('uplink → broker', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(gw.outbox.pending).toBe(30);
 
-    await broker(port);
+    const second = await broker(port);
+    // Central's login is new at each start: the watcher standing in for central reconnects with the new one.
+    w.client.options.password = second.central.password;
     await until(() => gw.outbox.pending === 0, 'backlog drained', 15_000);
     await until(() => w.events().length >= 40, 'backlog at the watcher', 15_000);
     const insides = w.events().map((e) => e.json.inside);
@@ -133,7 +142,7 @@ describe('uplink → broker', () => {
 
   it('sends each event once while the store cannot mark them published, and marks them when it can again', async () => {
     const b = await broker();
-    const w = await watcher(b.url);
+    const w = await watcher(b);
     const gw = new FakeGateway();
     const realMark = gw.outbox.markPublished.bind(gw.outbox);
     let diskFull = true;
@@ -165,7 +174,7 @@ describe('uplink → broker', () => {
 
   it('answers commands with their id, refuses retained, stale and malformed ones, and changes nothing then', async () => {
     const b = await broker();
-    const w = await watcher(b.url);
+    const w = await watcher(b);
     const gw = new FakeGateway();
     const u = uplink(gw, b.url);
     await until(() => u.connected, 'connected');
@@ -202,7 +211,7 @@ describe('uplink → broker', () => {
     w.client.publish(T.command, signedJson(T.command, retained), { qos: 1, retain: true });
     await until(() => replies().length === 6, 'live delivery of the retained publish');
     const gw2 = new FakeGateway();
-    const u2 = new Uplink(gw2.deps({ url: b.url, protocolVersion: 4, clientId: 'oag-town-2' }));
+    const u2 = new Uplink(gw2.deps({ url: b.url, protocolVersion: 4, clientId: 'oag-town-2', ...mqtt.login('town') }));
     u2.start();
     cleanups.push(() => u2.stop());
     await until(() => replies().length === 7, 'reply to the retained copy');
@@ -215,7 +224,7 @@ describe('uplink → broker', () => {
 
   it('offers a retained policy once, and reports what the gateway said', async () => {
     const b = await broker();
-    const w = await watcher(b.url);
+    const w = await watcher(b);
     w.client.publish(T.policy, signedJson(T.policy, { version: 4, site: 'town' }), { qos: 1, retain: true });
     const gw = new FakeGateway();
     const u = uplink(gw, b.url);
@@ -243,7 +252,7 @@ describe('uplink → broker', () => {
 
   it('republishes state on change, debounced, and says offline when stopped', async () => {
     const b = await broker();
-    const w = await watcher(b.url);
+    const w = await watcher(b);
     const gw = new FakeGateway();
     const u = uplink(gw, b.url);
     await until(() => w.seen.some((s) => s.topic === T.state), 'first state');

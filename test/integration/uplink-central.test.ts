@@ -1,20 +1,27 @@
 // A gateway uplink and central together over central's embedded broker: what the central team sees and does.
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
 import { Uplink } from '../../gateway/uplink/index.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 import { centralHeaders } from '../helpers/central-auth.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+let mqtt: MqttCredentials;
+beforeAll(async () => {
+  mqtt = await mqttCredentials(['town', 'village']);
+});
+afterAll(() => mqtt.remove());
+
 async function central(): Promise<RunningCentral> {
-  const c = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' }, commandTimeoutMs: 1500 }), {
+  const c = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' }, commandTimeoutMs: 1500 }), {
     clock: { now: () => new Date() },
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });
@@ -26,7 +33,7 @@ function gateway(c: RunningCentral, site = 'town'): { gw: FakeGateway; uplink: U
   const gw = new FakeGateway();
   gw.now = new Date();
   gw.state = { ...gw.state, site, at: gw.now.toISOString() };
-  const uplink = new Uplink(gw.deps({ url: c.brokerUrl, protocolVersion: c.mqttProtocolVersion }, site));
+  const uplink = new Uplink(gw.deps({ url: c.brokerUrl, protocolVersion: c.mqttProtocolVersion, ...mqtt.login(site) }, site));
   uplink.start();
   cleanups.push(() => uplink.stop());
   return { gw, uplink };
@@ -94,12 +101,13 @@ describe('uplink → central', () => {
     const put = await fetch(`${c.httpUrl}/api/sites/village/policy`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...centralHeaders(c) },
-      body: JSON.stringify({ version: 2, site: 'village', schedule: { weekly: { sat: [{ from: '10:00', to: '16:00', mode: 'open-access' }] } } }),
+      body: JSON.stringify({ site: 'village', schedule: { weekly: { sat: [{ from: '10:00', to: '16:00', mode: 'open-access' }] } } }),
     });
     expect(put.status).toBe(202);
     // The branch was not connected when it was published; it gets it on connect.
     const { gw } = gateway(c, 'village');
     await until(() => gw.offers.length === 1, 'policy offered');
-    expect(gw.policyVersion).toBe(2);
+    // Central numbered it: the first in its sequence for the site.
+    expect(gw.policyVersion).toBe(1);
   });
 });

@@ -14,6 +14,7 @@ import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
 import { eventId } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { addMqttUser, mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 
 const PASSWORD = 'a long demo password';
 let central: RunningCentral;
@@ -28,7 +29,7 @@ beforeAll(async () => {
   central = await startCentral(
     parseCentralConfig({
       signing: { keyFile: testSigningKey().privateFile },
-      embedded: { port: 0 },
+      embedded: { port: 0, passwordFile: mqttPasswordFileIn(dir) },
       http: { port: 0 },
       store: { path: ':memory:' },
       alerts: {
@@ -67,7 +68,8 @@ async function connectBranch(site: string): Promise<{ gw: FakeGateway; uplink: U
   const gw = new FakeGateway();
   gw.now = new Date();
   gw.state = { ...gw.state, site, at: gw.now.toISOString() };
-  const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4 }, site));
+  const login = await addMqttUser(mqttPasswordFileIn(dir), site);
+  const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4, ...login }, site));
   uplink.start();
   cleanups.push(() => uplink.stop());
   await until(() => uplink.connected, 'the branch connected', 10_000);

@@ -18,6 +18,7 @@ import { centralHeaders } from '../helpers/central-auth.js';
 import { GatewayProcess, memberCard, seedMembers, until, writeGatewayFiles } from '../helpers/gateway-process.js';
 import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { addMqttUser, mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 
 const SITE = 'riverside';
 const TIMEZONE = 'Europe/London';
@@ -105,7 +106,7 @@ beforeAll(async () => {
   central = await startCentral(
     parseCentralConfig({
       signing: { keyFile: testSigningKey().privateFile },
-      embedded: { port: 0 },
+      embedded: { port: 0, passwordFile: mqttPasswordFileIn(dir) },
       http: { port: 0 },
       store: { path: join(dir, 'central.sqlite') },
       timezone: TIMEZONE,
@@ -144,7 +145,7 @@ beforeAll(async () => {
     dir,
     storePath,
     port,
-    mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 200, reconnectMaxMs: 1000 },
+    mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 200, reconnectMaxMs: 1000, ...(await addMqttUser(mqttPasswordFileIn(dir), SITE)) },
   });
   // writeGatewayFiles writes an all-day policy: this one replaces it before the gateway reads it.
   writeFileSync(join(dir, 'policy.yaml'), stringify(policyClosingAt(closeAt, now)));

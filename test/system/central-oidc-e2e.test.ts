@@ -13,6 +13,7 @@ import { launchChromium, screenshotPath } from '../helpers/chromium.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
 
 const LABEL = 'Sign in with the library account';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -22,15 +23,17 @@ let central: RunningCentral;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+let mqtt: MqttCredentials;
 
 beforeAll(async () => {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   provider = await startOidcProvider({ redirectUris: [`${origin}/auth/oidc/callback`] });
+  mqtt = await mqttCredentials([]);
   central = await startCentral(
     parseCentralConfig({
       signing: { keyFile: testSigningKey().privateFile },
-      embedded: { port: 0 },
+      embedded: { port: 0, passwordFile: mqtt.passwordFile },
       http: { port },
       store: { path: ':memory:' },
       oidc: {
@@ -59,6 +62,7 @@ afterAll(async () => {
   await browser?.close();
   await central?.close();
   await provider?.close();
+  mqtt?.remove();
 });
 
 describe('single sign-on in Chromium', () => {

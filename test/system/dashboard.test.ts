@@ -9,14 +9,17 @@ import { launchChromium, screenshotPath } from '../helpers/chromium.js';
 import { accessEvent, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
 
 let central: RunningCentral;
 const PASSWORD = 'a long demo password';
 let browser: Browser;
 const cleanups: Array<() => Promise<void> | void> = [];
+let mqtt: MqttCredentials;
 
 beforeAll(async () => {
-  central = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0 }, http: { port: 0 }, store: { path: ':memory:' } }), {
+  mqtt = await mqttCredentials(['town', 'village', 'hub']);
+  central = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' } }), {
     clock: { now: () => new Date() },
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });
@@ -28,6 +31,7 @@ afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   await browser?.close();
   await central?.close();
+  mqtt?.remove();
 });
 
 function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeGateway; uplink: Uplink } {
@@ -42,7 +46,7 @@ function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeG
     modeUntil: new Date(now.getTime() + 3 * 3_600_000).toISOString(),
     ...patch,
   };
-  const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4 }, site));
+  const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4, ...mqtt.login(site) }, site));
   uplink.start();
   cleanups.push(() => uplink.stop());
   return { gw, uplink };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { aliasBomb, STACK_LINE } from '../../helpers/hostile-input.js';
+import { testSigningKey } from '../../helpers/signing-keys.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const KEY_HEX = '0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddeeff';
@@ -122,11 +123,22 @@ describe('oag with a busy port', () => {
     }
   }, 60_000);
 
+  it('oag central without a password file for its embedded broker names the setting and the command that makes one, and exits 2', async () => {
+    const none = file('central-no-passwords.yaml', `http: { port: 0 }\nstore: { path: ':memory:' }\nlog: { level: silent }\n`);
+    const open = file('central-open.yaml', `http: { port: 0 }\nembedded: { host: 0.0.0.0, port: 0, passwordFile: mqtt-passwords }\nstore: { path: ':memory:' }\n`);
+    const [a, b] = await Promise.all([oag(['central', '--config', none]), oag(['central', '--config', open])]);
+    expectOneClearLine(a, 2, /^oag central: embedded\.passwordFile: required: .*oag central mqtt-passwd FILE SITE-ID --generate$/);
+    expect(b.code, b.stderr).toBe(2);
+    expect(b.stderr).toContain('embedded.tls: required when embedded.host is not a loopback address (0.0.0.0)');
+  }, 60_000);
+
   it('oag central names the port and the setting, and exits 1', async () => {
     const { server, port } = await listen();
     try {
-      const http = file('central-http.yaml', `http: { host: 127.0.0.1, port: ${port} }\nembedded: { port: 0 }\nstore: { path: ':memory:' }\nlog: { level: silent }\n`);
-      const mqtt = file('central-mqtt.yaml', `http: { port: 0 }\nembedded: { host: 127.0.0.1, port: ${port} }\nstore: { path: ':memory:' }\nlog: { level: silent }\n`);
+      file('mqtt-passwords', '');
+      const signing = `signing: { keyFile: ${JSON.stringify(testSigningKey().privateFile)} }\n`;
+      const http = file('central-http.yaml', `http: { host: 127.0.0.1, port: ${port} }\nembedded: { port: 0, passwordFile: mqtt-passwords }\nstore: { path: ':memory:' }\nlog: { level: silent }\n${signing}`);
+      const mqtt = file('central-mqtt.yaml', `http: { port: 0 }\nembedded: { host: 127.0.0.1, port: ${port}, passwordFile: mqtt-passwords }\nstore: { path: ':memory:' }\nlog: { level: silent }\n${signing}`);
       const [a, b] = await Promise.all([oag(['central', '--config', http]), oag(['central', '--config', mqtt])]);
       expectOneClearLine(a, 1, `oag central: port ${port} on 127.0.0.1 is in use (http.port in ${http})`);
       expectOneClearLine(b, 1, `oag central: port ${port} on 127.0.0.1 is in use (embedded.port in ${mqtt})`);

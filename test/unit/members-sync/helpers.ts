@@ -20,6 +20,7 @@ import type { MemberRecord } from '../../../policies/member-list.js';
 import type { Member } from '../../../policies/types.js';
 import { TEST_KEY_HEX } from '../../helpers/gateway-harness.js';
 import { testSigningKey } from '../../helpers/signing-keys.js';
+import { addMqttUser, mqttPasswordFileIn } from '../../helpers/mqtt-credentials.js';
 
 export { TEST_KEY_HEX };
 export const OTHER_KEY_HEX = 'a1'.repeat(32);
@@ -51,10 +52,12 @@ export async function startTestCentral(
   dir: string,
   options: { config?: Partial<CentralConfigInput>; hooks?: PublisherHooks; keyHex?: string } = {},
 ): Promise<RunningCentral> {
+  // Each branch adds its own login as it starts (startBranch).
+  const passwordFile = mqttPasswordFileIn(dir);
   return startCentral(
     parseCentralConfig({
       signing: { keyFile: testSigningKey().privateFile },
-      embedded: { port: 0 },
+      embedded: { port: 0, passwordFile },
       http: { port: 0 },
       store: { path: join(dir, 'central.sqlite') },
       log: { level: 'silent' },
@@ -92,10 +95,11 @@ export async function startBranch(
   central: RunningCentral,
   options: { keyHex?: string; hooks?: MemberSyncHooks; members?: GatewayConfigInput['members'] } = {},
 ): Promise<RunningGateway> {
+  const login = await addMqttUser(mqttPasswordFileIn(dir), site);
   const config = branchConfig(
     dir,
     site,
-    { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, centralKeys: [testSigningKey().publicFile] },
+    { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, ...login, centralKeys: [testSigningKey().publicFile] },
     options.members ? { members: options.members } : {},
   );
   return startGateway(config, {

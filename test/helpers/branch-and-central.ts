@@ -14,7 +14,7 @@ import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { centralHeaders } from './central-auth.js';
 import { TEST_KEY_HEX } from './gateway-harness.js';
-import { mqttCredentials } from './mqtt-credentials.js';
+import { mqttCredentials, type MqttCredentials } from './mqtt-credentials.js';
 import { testSigningKey } from './signing-keys.js';
 
 export const SITE = 'town-central';
@@ -23,6 +23,8 @@ export interface BranchAndCentral {
   dir: string;
   central: RunningCentral;
   gateway: RunningGateway;
+  /** The branch's login to central's embedded broker (and its password file). */
+  mqtt: MqttCredentials;
   /** Central's API with a token of `role` (administrator by default); JSON in and out. */
   api(path: string, init?: RequestInit & { role?: Role }): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
@@ -46,6 +48,7 @@ export async function startBranchAndCentral(options: {
   const dir = mkdtempSync(join(tmpdir(), 'oag-branch-central-'));
   let central: RunningCentral | undefined;
   let gateway: RunningGateway | undefined;
+  let mqtt: MqttCredentials | undefined;
   const stop = async (): Promise<void> => {
     await gateway?.stop();
     await central?.close();
@@ -53,7 +56,7 @@ export async function startBranchAndCentral(options: {
   };
   try {
     const signing = testSigningKey();
-    const mqtt = await mqttCredentials([SITE], dir);
+    mqtt = await mqttCredentials([SITE], dir);
     central = await startCentral(parseCentralConfig({ embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.privateFile }, log: { level: 'silent' } }), {
       clock: { now: () => new Date() },
       logger: pino({ level: 'silent' }),
@@ -84,5 +87,5 @@ export async function startBranchAndCentral(options: {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   await until(async () => (await api(`/api/sites/${SITE}`, { role: 'viewer' })).status === 200, 'the branch to appear at central');
-  return { dir, central, gateway, api, stop };
+  return { dir, central, gateway, mqtt: mqtt!, api, stop };
 }

@@ -2,7 +2,8 @@
 // with (test/helpers/broker-attacks.ts), and what only the embedded broker does: central's own per-start login,
 // client ids that cannot be taken over, the password file read again when it changes, the packet limit and the
 // per-site rate limit, each refusal told in the log once.
-import { appendFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ import { hashPassword, setPassword } from '../../central/mqtt-passwords.js';
 import { topics } from '../../policies/contract/topics.js';
 import { brokerAttacks, runAttack, type AttackTarget } from '../helpers/broker-attacks.js';
 import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
+import { SITE, startBranchAndCentral } from '../helpers/branch-and-central.js';
+import { parse } from 'yaml';
 
 const PREFIX = 'oa/v1';
 let credentials: MqttCredentials;
@@ -46,8 +49,8 @@ afterAll(async () => {
 });
 
 /** Connects and reports whether the broker took it; `client` stays open for the caller (ended in `finally`). */
-async function login(options: IClientOptions): Promise<{ client: MqttClient; connected: boolean; closed: Promise<void> }> {
-  const client = connect(broker.url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+async function login(options: IClientOptions, url = broker.url): Promise<{ client: MqttClient; connected: boolean; closed: Promise<void> }> {
+  const client = connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
   client.on('error', () => {});
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   const connected = await Promise.race([new Promise<boolean>((r) => client.once('connect', () => r(true))), closed.then(() => false)]);
@@ -147,6 +150,37 @@ describe('the embedded broker knows who is who', () => {
       expect(refusalsLogged(/^over the rate limit/)).toHaveLength(1);
     } finally {
       village.client.end(true);
+    }
+  });
+});
+
+describe('a branch behind the embedded broker', () => {
+  it('keeps its door locked when anyone but central publishes an unlock to it', async () => {
+    const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const scene = await startBranchAndCentral({ policy: { ...town, schedule: { weekly: {} } } });
+    try {
+      const { gateway, central } = scene;
+      expect(gateway.gateway.door.state).toBe('locked');
+      const relayWrites = gateway.hardware.simulated!.outputs.door!.history.length;
+      const unlock = JSON.stringify({ id: randomUUID(), at: new Date().toISOString(), actor: 'attacker', command: 'unlock' });
+      const command = topics(PREFIX, SITE).command;
+
+      const anonymous = await login({ clientId: 'anonymous-unlock' }, central.brokerUrl);
+      expect(anonymous.connected).toBe(false);
+      const own = await login({ ...scene.mqtt.login(SITE), clientId: 'own-unlock' }, central.brokerUrl);
+      expect(own.connected).toBe(true);
+      own.client.publish(command, unlock, { qos: 1 });
+      await own.closed;
+
+      // A command from central after the attack: once the branch has answered it, a forged one that got through
+      // would have been handled first.
+      const answered = await scene.api(`/api/sites/${SITE}/commands`, { method: 'POST', role: 'operator', body: JSON.stringify({ command: 'lockdown-off' }) });
+      expect(answered.status).toBe(200);
+      expect(gateway.gateway.door.state).toBe('locked');
+      expect(gateway.hardware.simulated!.outputs.door!.history.length).toBe(relayWrites);
+      expect(JSON.stringify(gateway.store.events.query({ limit: 100 }))).not.toContain('attacker');
+    } finally {
+      await scene.stop();
     }
   });
 });

@@ -16,7 +16,7 @@ import { MemberSync } from '../../../gateway/members/sync.js';
 import { openStore, type Store } from '../../../gateway/store/index.js';
 import { runInTurns, runNow, type PackedRows } from '../../../gateway/store/member-sync.js';
 import { deploymentKeyId } from '../../../policies/cards.js';
-import { MembersTransferSchema, encodeMessage } from '../../../policies/contract/index.js';
+import { MembersTransferSchema } from '../../../policies/contract/index.js';
 import { ListHash, chunkHash, chunkOfCard, encodeMemberEntry, memberFieldsText, snapshotChunkCount, type MemberRecord } from '../../../policies/member-list.js';
 import { TEST_KEY_HEX, importRecords, records, until } from './helpers.js';
 import { centralFor, signedJson, testSigningKey } from '../../helpers/signing-keys.js';

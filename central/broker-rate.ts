@@ -1,6 +1,11 @@
 // Per-client limits for the embedded broker: a token bucket of messages per client, and a summary of refusals so
 // that a flood of refused messages (over the rate, too large, outside the ACL) costs a log line per client per
-// minute, not one each: the flood must not become a disk-filling flood of its own.
+// minute, not one each: the flood must not become a disk-filling flood of its own. The bucket and the tally are
+// kit's; this file holds the broker's numbers and words.
+import { RefusalTally } from '../kit/refusal-tally.js';
+import type { RefusalCount } from '../kit/refusal-tally.js';
+import { TokenBucket } from '../kit/token-bucket.js';
+import type { BucketRate } from '../kit/token-bucket.js';
 
 /** Milliseconds, injected so tests need no real time. */
 export type MonotonicClock = () => number;
@@ -20,33 +25,26 @@ export const DEFAULT_CLIENT_RATE: RateLimit = { perSecond: 100, burst: 500 };
 
 export type RateAnswer = { ok: true } | { ok: false; retryInMs: number };
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 export class ClientRateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly rate: BucketRate;
 
   constructor(
-    private readonly limit: RateLimit = DEFAULT_CLIENT_RATE,
+    limit: RateLimit = DEFAULT_CLIENT_RATE,
     private readonly clock: MonotonicClock = () => performance.now(),
   ) {
     if (!(limit.perSecond > 0) || !(limit.burst >= 1)) throw new Error('a rate limit needs perSecond > 0 and burst >= 1');
+    this.rate = { perMinute: limit.perSecond * 60, burst: limit.burst };
   }
 
   /** Takes one message's token: ok, or how long until the client may publish again. */
   take(clientId: string): RateAnswer {
-    const now = this.clock();
-    const bucket = this.buckets.get(clientId) ?? { tokens: this.limit.burst, at: now };
-    bucket.tokens = Math.min(this.limit.burst, bucket.tokens + ((now - bucket.at) * this.limit.perSecond) / 1000);
-    bucket.at = now;
-    this.buckets.set(clientId, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { ok: true };
+    let bucket = this.buckets.get(clientId);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(this.rate, this.clock);
+      this.buckets.set(clientId, bucket);
     }
-    return { ok: false, retryInMs: Math.ceil(((1 - bucket.tokens) * 1000) / this.limit.perSecond) };
+    return bucket.take() ? { ok: true } : { ok: false, retryInMs: bucket.retryInMs() };
   }
 
   /** A client that disconnected: its bucket goes, so the map holds only connected clients. */
@@ -64,62 +62,45 @@ export interface WarnLogger {
   warn(fields: object, message: string): void;
 }
 
-interface ClientRefusals {
+interface ClientRefusal {
   username: string | undefined;
-  count: number;
-  lastReason: string;
+  reason: string;
 }
 
 /** Clients tracked at once; past this, refusals of new clients are only counted together (many client ids is itself a flood). */
 const MAX_TRACKED_CLIENTS = 1000;
 
 /**
- * Logs the first refusal of each client in full, then counts: `flush` (every minute, from `start`) logs one line per
- * client that was refused again, with how many and the last reason, and starts a new minute in which the next
- * refusal is logged in full again.
+ * Logs the first refusal of each client in full, then counts (kit/refusal-tally.ts): one line a minute per client
+ * refused again, with how many and the last reason; a client quiet for a minute is told in full again.
  */
 export class RefusalSummary {
-  private refused = new Map<string, ClientRefusals>();
-  private untracked = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly tally: RefusalTally<ClientRefusal>;
 
   constructor(
     private readonly logger: WarnLogger,
-    private readonly intervalMs = 60_000,
-  ) {}
+    intervalMs = 60_000,
+  ) {
+    this.tally = new RefusalTally({ intervalMs, maxKinds: MAX_TRACKED_CLIENTS, onSummary: (count) => this.summary(count) });
+  }
 
   refuse(clientId: string, username: string | undefined, reason: string): void {
-    const known = this.refused.get(clientId);
-    if (known !== undefined) {
-      known.count++;
-      known.lastReason = reason;
-      return;
-    }
-    if (this.refused.size >= MAX_TRACKED_CLIENTS) {
-      this.untracked++;
-      return;
-    }
-    this.refused.set(clientId, { username, count: 0, lastReason: reason });
+    if (!this.tally.admit(clientId, { username, reason })) return;
     this.logger.warn({ client: clientId, username, reason }, 'mqtt broker refused a message; more from this client are counted, not logged each');
   }
 
-  /** Logs the counts of the minute that ends, and forgets them. */
+  /** Logs the counts of the minute that ends now. */
   flush(): void {
-    for (const [client, r] of this.refused) {
-      if (r.count > 0) this.logger.warn({ client, username: r.username, refused: r.count, lastReason: r.lastReason }, `mqtt broker refused ${r.count} more messages from this client`);
-    }
-    if (this.untracked > 0) this.logger.warn({ refused: this.untracked }, `mqtt broker refused ${this.untracked} messages from clients beyond the first ${MAX_TRACKED_CLIENTS}`);
-    this.refused = new Map();
-    this.untracked = 0;
+    this.tally.flush();
   }
 
-  start(): void {
-    this.timer ??= setInterval(() => this.flush(), this.intervalMs).unref();
-  }
-
+  /** Logs what is still counted. */
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.flush();
+    this.tally.stop();
+  }
+
+  private summary({ kind: client, count, last }: RefusalCount<ClientRefusal>): void {
+    if (client === null) this.logger.warn({ refused: count }, `mqtt broker refused ${count} messages from clients beyond the first ${MAX_TRACKED_CLIENTS}`);
+    else this.logger.warn({ client, username: last.username, refused: count, lastReason: last.reason }, `mqtt broker refused ${count} more messages from this client`);
   }
 }

@@ -136,7 +136,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const hashing = new HashSlots({ concurrent: 2, queued: 2000 });
   const rate = new ClientRateLimiter(options.rate);
   const refusals = new RefusalSummary(logger ?? { warn: () => undefined });
-  refusals.start();
   const who = new WeakMap<Client, Authenticated>();
   const limitOf = new WeakMap<Client, (maxBytes: number) => void>();
   // Who owns each client id: a site must not take over another's session, least of all central's with its queue.

@@ -23,11 +23,21 @@ export class TokenBucket {
 
   /** Takes one token if there is one. */
   take(): boolean {
-    const now = this.nowMs();
-    this.tokens = Math.min(this.rate.burst, this.tokens + (Math.max(0, now - this.at) * this.rate.perMinute) / 60_000);
-    this.at = now;
+    this.refill();
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /** Milliseconds until a token is there (0: one is there now), for a "try again in" answer. */
+  retryInMs(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 60_000) / this.rate.perMinute);
+  }
+
+  private refill(): void {
+    const now = this.nowMs();
+    this.tokens = Math.min(this.rate.burst, this.tokens + (Math.max(0, now - this.at) * this.rate.perMinute) / 60_000);
+    this.at = now;
   }
 }

@@ -14,8 +14,8 @@ import type { Policy } from '../../policies/index.js';
 import type { EventBus } from './bus.js';
 import type { Clock } from './clock.js';
 import type { EventLog } from './event-log.js';
-import { RefusalTally } from './refusal-tally.js';
-import type { RefusalSummary } from './refusal-tally.js';
+import { RefusalTally } from '../../kit/refusal-tally.js';
+import type { RefusalCount } from '../../kit/refusal-tally.js';
 import type { PolicyState } from './state.js';
 import type { Store } from '../store/index.js';
 import { describeStorageError } from './storage-faults.js';
@@ -73,16 +73,24 @@ const SETTINGS_KEY = 'policy';
 
 type RefusalReason = 'invalid' | 'other-site' | 'older' | 'replayed' | 'unsaved';
 
+interface RefusedPolicy {
+  source: PolicySource;
+  error: string;
+}
+
+/** One refused-policy event per kind of refusal in this time; the others are counted into one more. */
+const REFUSAL_INTERVAL_MS = 10 * 60_000;
+
 export class PolicyHolder {
   private central: Policy | null = null;
   private overrideDoc: { meta: PolicyOverride; policy: Policy } | null = null;
-  private readonly refusals: RefusalTally;
+  private readonly refusals: RefusalTally<RefusedPolicy>;
 
   constructor(
     private readonly deps: { site: string; store: Store; events: EventLog; bus: EventBus; clock: Clock },
     private readonly file: Policy,
   ) {
-    this.refusals = new RefusalTally({ clock: deps.clock, onSummary: (summary) => this.recordSummary(summary) });
+    this.refusals = new RefusalTally({ clock: deps.clock, intervalMs: REFUSAL_INTERVAL_MS, onSummary: (summary) => this.recordSummary(summary) });
     let saved: unknown;
     try {
       saved = deps.store.settings.get<unknown>(SETTINGS_KEY);
@@ -224,18 +232,17 @@ export class PolicyHolder {
     return { ok: true, version, changed: true };
   }
 
-  /** One event per kind of refusal per interval; the others are counted into a summary (refusal-tally.ts). */
+  /** One event per kind of refusal per interval; the others are counted into a summary (kit/refusal-tally.ts). */
   private refuse(source: PolicySource, reason: RefusalReason, version: number | null, errors: string[]): OfferResult {
     const error = errorLine(errors);
-    const recorded = this.refusals.admit(`${source}/${reason}`, error);
+    const recorded = this.refusals.admit(`${source}/${reason}`, { source, error });
     if (recorded) this.deps.events.record('policy', { result: 'refused', source, version, error });
     return { ok: false, errors, recorded };
   }
 
-  private recordSummary({ kind, count, since, last }: RefusalSummary): void {
-    const source = kind.slice(0, kind.indexOf('/')) as PolicySource;
-    const more = `${count} more ${count === 1 ? 'policy' : 'policies'} from ${source} refused for the same reason since ${since.toISOString()}`;
-    this.deps.events.record('policy', { result: 'refused', source, version: null, error: errorLine([`${more}; the last: ${last}`]) });
+  private recordSummary({ count, since, last }: RefusalCount<RefusedPolicy>): void {
+    const more = `${count} more ${count === 1 ? 'policy' : 'policies'} from ${last.source} refused for the same reason since ${since.toISOString()}`;
+    this.deps.events.record('policy', { result: 'refused', source: last.source, version: null, error: errorLine([`${more}; the last: ${last.error}`]) });
   }
 
   private validate(document: unknown): { ok: true; policy: Policy } | { ok: false; reason: RefusalReason; errors: string[] } {

@@ -67,18 +67,23 @@ describe('RefusalSummary', () => {
     expect(log.lines.at(-1)!.fields).toEqual({ refused: 4000 });
   });
 
-  it('flushes each interval once started, and on stop', () => {
+  it('logs a count each minute while a flood goes on, the next in full after a quiet minute, and what is left on stop', () => {
     vi.useFakeTimers();
     const log = logger();
     const summary = new RefusalSummary(log, 60_000);
-    summary.start();
     summary.refuse('c', 'town', 'rate');
     summary.refuse('c', 'town', 'rate');
     vi.advanceTimersByTime(60_000);
     expect(log.lines.map((l) => l.fields.refused)).toEqual([undefined, 1]);
     summary.refuse('c', 'town', 'rate');
+    vi.advanceTimersByTime(60_000);
+    expect(log.lines.map((l) => l.fields.refused)).toEqual([undefined, 1, 1]);
+    vi.advanceTimersByTime(60_000);
+    summary.refuse('c', 'town', 'rate');
     summary.refuse('c', 'town', 'rate');
     summary.stop();
-    expect(log.lines.map((l) => l.fields.refused)).toEqual([undefined, 1, undefined, 1]);
+    expect(log.lines.map((l) => l.fields.refused)).toEqual([undefined, 1, 1, undefined, 1]);
+    vi.advanceTimersByTime(120_000);
+    expect(log.lines).toHaveLength(5);
   });
 });

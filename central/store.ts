@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS members_current (
   card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
   fields TEXT NOT NULL
 ) WITHOUT ROWID;
+-- Members the branches' list leaves out (members.branchList: registered), in the same form; never published. Kept so
+-- that registering one at the desk (PATCH /api/members) puts them on the list at once, not after the next export.
+CREATE TABLE IF NOT EXISTS members_unlisted (
+  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+  fields TEXT NOT NULL
+) WITHOUT ROWID;
 -- One row per version: its count and list hash, and what changed from the one before.
 CREATE TABLE IF NOT EXISTS member_versions (
   version INTEGER PRIMARY KEY,

@@ -244,10 +244,11 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         const { cardNumber, ...patch } = request.body as z.output<typeof MemberPatchSchema>;
         const actor = actorOf(identityOf(request));
         try {
-          const { version, current, person } = await members.change(cardNumber, patch, actor);
+          const { version, current, person, listed } = await members.change(cardNumber, patch, actor);
           const changes = Object.entries(patch).map(([k, v]) => `${k}=${v === null ? 'none' : String(v)}`).join(', ');
-          auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${changes}; ${version === null ? 'no change' : `version ${version.version}`}` });
-          return { changed: version !== null, version: current.version, count: current.count };
+          const outcome = version !== null ? `version ${version.version}` : listed ? 'no change' : "not on the branches' list";
+          auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${changes}; ${outcome}` });
+          return { changed: version !== null, version: current.version, count: current.count, listed };
         } catch (err) {
           if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
           if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });

@@ -23,10 +23,12 @@ export const MemberPatchSchema = z
   });
 
 export const MemberPatchResponseSchema = z.object({
-  /** False when the member already was as asked (no new version). */
+  /** False when the branches' list did not change (no new version): the member already was as asked, or is off the list. */
   changed: z.boolean(),
   version: z.int(),
   count: z.int(),
+  /** Whether the branches' list holds the member now (off it: neither registered for open access nor staff). */
+  listed: z.boolean(),
 });
 
 const VersionSchema = z.object({

@@ -45,7 +45,7 @@ export interface LmsImportOptions {
   /** createCardHasher(deployment key). */
   hasher: (normalisedId: string) => Buffer;
   keyId: string;
-  /** `registered`: rows of members neither registered for open access nor staff are counted and left out, unhashed. */
+  /** `registered`: members neither registered for open access nor staff are kept at central, off the branches' list. */
   branchList: BranchList;
   /** The import's time: the version's time, and the day a debarment or a date of birth is compared with. */
   now: Date;
@@ -61,7 +61,7 @@ export interface LmsImportSummary {
   unchanged: number;
   rejected: RejectedRow[];
   rejectedCount: number;
-  /** Valid rows left out because the member is neither registered for open access nor staff (`branchList: registered`). */
+  /** Members left off the branches' list, neither registered for open access nor staff (`branchList: registered`); central keeps them. */
   notRegistered: number;
   /** Data rows in the file. */
   total: number;
@@ -111,7 +111,6 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   const schema = createLmsRowSchema(mapping, now.toISOString().slice(0, 10));
   const rejected: RejectedRow[] = [];
   let rejectedCount = 0;
-  let notRegistered = 0;
   let total = 0;
   const tail = new TruncationCheck();
   const reject = (line: number, reason: string): void => {
@@ -186,11 +185,6 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
             continue;
           }
           const { cardNumber, member } = result.data;
-          // Before the hash: a branch's list, and so a stolen branch, holds only the people who can use the branch.
-          if (options.branchList === 'registered' && !member.openAccess && !member.staff) {
-            notRegistered++;
-            continue;
-          }
           // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
           if (member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
             reject(line, `${mapping.columns.groups ?? 'groups'}: contains the card number`);
@@ -198,7 +192,13 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
           }
           const cardHash = hasher(cardNumber);
           const text = memberFieldsText({ cardHash, ...member });
-          staging.add(cardHash, text, digestOfParts(cardHash, text), line);
+          // A branch's list, and so a stolen branch, holds only the people who can use the branch; central keeps the
+          // others so that registering one at the desk reaches the door at once (CentralMembers.change).
+          if (options.branchList === 'registered' && !member.openAccess && !member.staff) {
+            staging.addUnlisted(cardHash, text, line);
+          } else {
+            staging.add(cardHash, text, digestOfParts(cardHash, text), line);
+          }
         }
       }
     } catch (error) {
@@ -215,6 +215,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
     if (total === 0) throw new LmsImportError(`${filePath}: the file has a header but no member rows: nothing changed`);
     progress('applying');
     staging.finish(duplicate);
+    const notRegistered = staging.unlisted;
     rejected.sort((a, b) => a.line - b.line);
     const verify = (diff: ListDiff): void => {
       if (rejectedCount > total * mapping.maxRejectedFraction) {

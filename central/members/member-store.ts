@@ -1,5 +1,5 @@
 // The member list's tables at central (their DDL is in central/store.ts): the current list, one row per version,
-// and which cards each kept version changed. Like CentralStore, the only module that speaks SQL about them; a
+// which cards each kept version changed, and the members the list leaves out (never published). Like CentralStore, the only module that speaks SQL about them; a
 // national estate would port both to PostgreSQL.
 //
 // A version is never stored whole: the current list is, and a delta from an older version b is the current state of
@@ -106,6 +106,10 @@ export class CentralMemberStore {
     changedFrom: Statement<[number, Buffer], { one: number }>;
     forget: Statement<[number]>;
     forgetDeltas: Statement<[number]>;
+    unlistedFields: Statement<[Buffer], { fields: string }>;
+    putUnlisted: Statement<[Buffer, string]>;
+    deleteUnlisted: Statement<[Buffer]>;
+    unlistedCount: Statement<[], { n: number }>;
   };
 
   constructor(readonly db: Db) {
@@ -132,6 +136,10 @@ export class CentralMemberStore {
       changedFrom: p('SELECT 1 AS one FROM member_deltas WHERE version > ? AND card_hash >= ? LIMIT 1'),
       forget: p('UPDATE member_versions SET delta_kept = 0 WHERE version <= ? AND delta_kept = 1'),
       forgetDeltas: p('DELETE FROM member_deltas WHERE version <= ?'),
+      unlistedFields: p('SELECT fields FROM members_unlisted WHERE card_hash = ?'),
+      putUnlisted: p('INSERT OR REPLACE INTO members_unlisted (card_hash, fields) VALUES (?, ?)'),
+      deleteUnlisted: p('DELETE FROM members_unlisted WHERE card_hash = ?'),
+      unlistedCount: p('SELECT count(*) AS n FROM members_unlisted'),
     };
   }
 
@@ -166,6 +174,33 @@ export class CentralMemberStore {
   /** A member's stored fields (the canonical text after the hash), if the card is in the current list. */
   fields(cardHash: Buffer): string | undefined {
     return this.q.fields.get(cardHash)?.fields;
+  }
+
+  /** A member the branches' list leaves out (not registered for open access, not staff): their stored fields. */
+  unlistedFields(cardHash: Buffer): string | undefined {
+    return this.q.unlistedFields.get(cardHash)?.fields;
+  }
+
+  /** Members central holds that are not on the branches' list. */
+  unlistedCount(): number {
+    return this.q.unlistedCount.get()!.n;
+  }
+
+  /**
+   * Puts one member on the branches' list (`listed`) or keeps them off it, with these fields, in one transaction:
+   * moving onto the list is an addition in a new version, moving off it a removal. Null when the list is unchanged.
+   */
+  place(cardHash: Buffer, fields: string, listed: boolean, meta: VersionMeta): MemberVersion | null {
+    return this.db
+      .transaction((): MemberVersion | null => {
+        if (listed) {
+          this.q.deleteUnlisted.run(cardHash);
+          return this.changeOne(cardHash, fields, meta);
+        }
+        this.q.putUnlisted.run(cardHash, fields);
+        return this.changeOne(cardHash, null, meta);
+      })
+      .immediate();
   }
 
   /** The delta from `base` to the current version: members as wire entries, removals as the card hash alone. */
@@ -264,15 +299,17 @@ const BATCH = 2000;
 /**
  * One import in progress: rows appended to a temp table as they are read (appending is cheap; inserting a million
  * random hashes into a keyed table is not), then sorted once into a keyed table, compared with the current list,
- * and committed.
+ * and committed. Rows staged as not `listed` become central's unpublished members (members_unlisted), replaced by
+ * each import in the same transaction as the list.
  */
 export class ImportStaging {
   private readonly db: Db;
-  private readonly insert: Statement<[number, Buffer, string, number]>;
+  private readonly insert: Statement<[number, Buffer, string, number, number]>;
   private readonly sum = new ListHash();
-  private batch: Array<{ cardHash: Buffer; fields: string; line: number }> = [];
+  private batch: Array<{ cardHash: Buffer; fields: string; line: number; listed: boolean }> = [];
   private offered = 0;
   private unique = 0;
+  private uniqueUnlisted = 0;
   private finished = false;
   private base: MemberVersion | null = null;
   private diffed: ListDiff | null = null;
@@ -284,20 +321,26 @@ export class ImportStaging {
       DROP TABLE IF EXISTS temp.import_staging;
       DROP TABLE IF EXISTS temp.import_next;
       DROP TABLE IF EXISTS temp.import_changes;
-      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL);
+      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL);
     `);
-    this.insert = this.db.prepare('INSERT INTO temp.import_staging (pos, card_hash, fields, line) VALUES (?, ?, ?, ?)');
+    this.insert = this.db.prepare('INSERT INTO temp.import_staging (pos, card_hash, fields, line, listed) VALUES (?, ?, ?, ?, ?)');
   }
 
-  /** Members staged (after `finish`, without the duplicates). */
-  get count(): number {
-    return this.finished ? this.unique : this.offered + this.batch.length;
+  /** Members staged off the list (after `finish`, without the duplicates). */
+  get unlisted(): number {
+    return this.uniqueUnlisted;
   }
 
-  /** Stages a member; `digest` is digestOfParts(cardHash, fields). */
+  /** Stages a member for the list; `digest` is digestOfParts(cardHash, fields). */
   add(cardHash: Buffer, fields: string, digest: Buffer, line: number): void {
-    this.batch.push({ cardHash, fields, line });
+    this.batch.push({ cardHash, fields, line, listed: true });
     this.sum.addDigest(digest);
+    if (this.batch.length >= BATCH) this.flush();
+  }
+
+  /** Stages a member central keeps but does not publish (not registered for open access, not staff). */
+  addUnlisted(cardHash: Buffer, fields: string, line: number): void {
+    this.batch.push({ cardHash, fields, line, listed: false });
     if (this.batch.length >= BATCH) this.flush();
   }
 
@@ -307,7 +350,7 @@ export class ImportStaging {
     this.batch = [];
     let pos = this.offered;
     this.db.transaction(() => {
-      for (const r of batch) this.insert.run(pos++, r.cardHash, r.fields, r.line);
+      for (const r of batch) this.insert.run(pos++, r.cardHash, r.fields, r.line, r.listed ? 1 : 0);
     })();
     this.offered = pos;
   }
@@ -320,28 +363,30 @@ export class ImportStaging {
     if (this.finished) return;
     this.flush();
     const db = this.db;
-    this.unique = db.transaction((): number => {
-      db.exec('CREATE TEMP TABLE import_next (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID');
+    const kept = db.transaction((): number => {
+      db.exec('CREATE TEMP TABLE import_next (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL) WITHOUT ROWID');
       return db
         .prepare(
-          `INSERT OR IGNORE INTO temp.import_next (card_hash, fields, line)
-           SELECT card_hash, fields, line FROM temp.import_staging ORDER BY card_hash, pos`,
+          `INSERT OR IGNORE INTO temp.import_next (card_hash, fields, line, listed)
+           SELECT card_hash, fields, line, listed FROM temp.import_staging ORDER BY card_hash, pos`,
         )
         .run().changes;
     })();
-    if (this.unique < this.offered) {
+    if (kept < this.offered) {
       const duplicates = db
-        .prepare<[], { cardHash: Buffer; fields: string; line: number; first: number }>(
-          `SELECT s.card_hash AS cardHash, s.fields AS fields, s.line AS line, n.line AS first
+        .prepare<[], { cardHash: Buffer; fields: string; line: number; first: number; listed: number }>(
+          `SELECT s.card_hash AS cardHash, s.fields AS fields, s.line AS line, n.line AS first, s.listed AS listed
            FROM temp.import_staging s JOIN temp.import_next n ON n.card_hash = s.card_hash
            WHERE s.line <> n.line ORDER BY s.pos`,
         )
         .all();
       for (const d of duplicates) {
-        this.sum.subtractDigest(digestOfParts(d.cardHash, d.fields));
+        if (d.listed === 1) this.sum.subtractDigest(digestOfParts(d.cardHash, d.fields));
         onDuplicate(d.line, d.first);
       }
     }
+    this.uniqueUnlisted = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM temp.import_next WHERE listed = 0').get()!.n;
+    this.unique = kept - this.uniqueUnlisted;
     db.exec('DROP TABLE temp.import_staging');
     this.finished = true;
   }
@@ -362,10 +407,10 @@ export class ImportStaging {
       INSERT INTO temp.import_changes (card_hash, fields, added)
         SELECT n.card_hash, n.fields, c.card_hash IS NULL FROM temp.import_next n
         LEFT JOIN main.members_current c ON c.card_hash = n.card_hash
-        WHERE c.fields IS NULL OR c.fields <> n.fields;
+        WHERE n.listed = 1 AND (c.fields IS NULL OR c.fields <> n.fields);
       INSERT INTO temp.import_changes (card_hash, fields, added)
         SELECT c.card_hash, NULL, 0 FROM main.members_current c
-        WHERE NOT EXISTS (SELECT 1 FROM temp.import_next n WHERE n.card_hash = c.card_hash);
+        WHERE NOT EXISTS (SELECT 1 FROM temp.import_next n WHERE n.card_hash = c.card_hash AND n.listed = 1);
     `);
     const counts = db
       .prepare<[], { added: number; upserts: number; removed: number }>(
@@ -395,11 +440,13 @@ export class ImportStaging {
     const base = this.base;
     const hash = this.hash();
     const changes = diff.added + diff.changed + diff.removed;
-    if (changes === 0 && base !== null && base.keyId === meta.keyId) return { version: null, diff };
+    const same = changes === 0 && base !== null && base.keyId === meta.keyId;
     const version = this.db
-      .transaction((): MemberVersion => {
+      .transaction((): MemberVersion | null => {
         const now = this.members.current();
         if ((now?.version ?? 0) !== (base?.version ?? 0)) throw new ConcurrentChangeError();
+        this.replaceUnlisted();
+        if (same) return null;
         const next = (base?.version ?? 0) + 1;
         const kept = base !== null && base.keyId === meta.keyId && worthADelta(changes, diff.count, diff.previousCount);
         this.db.exec(`
@@ -424,6 +471,18 @@ export class ImportStaging {
       })
       .immediate();
     return { version, diff };
+  }
+
+  /**
+   * Makes the staged unlisted members central's whole set of them, writing only what differs (most of a county is
+   * unchanged from one night to the next). A card is never in both tables: import_next holds each card once.
+   */
+  private replaceUnlisted(): void {
+    this.db.exec(`
+      DELETE FROM main.members_unlisted WHERE NOT EXISTS (
+        SELECT 1 FROM temp.import_next n WHERE n.card_hash = members_unlisted.card_hash AND n.listed = 0 AND n.fields = members_unlisted.fields);
+      INSERT OR IGNORE INTO main.members_unlisted (card_hash, fields) SELECT card_hash, fields FROM temp.import_next WHERE listed = 0;
+    `);
   }
 
   dispose(): void {

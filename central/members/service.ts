@@ -15,7 +15,7 @@ import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferV
 
 export class UnknownCardError extends Error {
   constructor() {
-    super('no member with that card in the current list');
+    super('no member with that card in the last export or the current list');
     this.name = 'UnknownCardError';
   }
 }
@@ -147,14 +147,17 @@ export class CentralMembers {
   }
 
   /**
-   * Changes one member (by card number, hashed at once). A new version, announced at once; null when nothing
-   * changed. `actor` is who asked, as central's audit names them (`user:alice`); `person` is the member's pseudonym.
+   * Changes one member (by card number, hashed at once), whether on the branches' list or held off it by central
+   * (`branchList: registered`). Registering one (open access, or staff) puts them on the list, unregistering takes
+   * them off: a new version, announced at once; null when the list did not change. `actor` is who asked, as
+   * central's audit names them (`user:alice`); `person` is the member's pseudonym; `listed`, whether the branches'
+   * list holds them now.
    */
-  change(cardNumber: string, patch: MemberPatch, actor: string): Promise<{ version: MemberVersion | null; current: MemberVersion; person: string }> {
+  change(cardNumber: string, patch: MemberPatch, actor: string): Promise<{ version: MemberVersion | null; current: MemberVersion; person: string; listed: boolean }> {
     // Normalised and hashed before anything else happens to it; throws CardIdError for an unusable number.
     const cardHash = this.hasher(normaliseCardId(cardNumber));
     return this.serial(async () => {
-      const old = this.store.fields(cardHash);
+      const old = this.store.fields(cardHash) ?? this.store.unlistedFields(cardHash);
       if (old === undefined) throw new UnknownCardError();
       const member: Member = { ...parseMemberFields(old) };
       if (patch.blocked !== undefined) {
@@ -165,16 +168,17 @@ export class CentralMembers {
       if (patch.expires !== undefined) member.expires = patch.expires;
       if (patch.openAccess !== undefined) member.openAccess = patch.openAccess;
       if (patch.staff !== undefined) member.staff = patch.staff;
-      const version = this.store.changeOne(cardHash, memberFieldsText({ cardHash, ...member }), {
+      const listed = this.deps.config.branchList === 'everyone' || member.openAccess || member.staff;
+      const version = this.store.place(cardHash, memberFieldsText({ cardHash, ...member }), listed, {
         keyId: this.keyId,
         source: `api:${actor}`,
         at: this.deps.clock.now(),
         keepVersions: this.deps.config.keepVersions,
       });
       const person = this.deps.pseudonym(cardHash);
-      this.log.info({ actor, person, version: version?.version ?? null, patch }, 'member changed');
+      this.log.info({ actor, person, version: version?.version ?? null, listed, patch }, 'member changed');
       if (version !== null) await this.announce();
-      return { version, current: this.store.current()!, person };
+      return { version, current: this.store.current()!, person, listed };
     });
   }
 

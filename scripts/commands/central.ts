@@ -96,7 +96,7 @@ export async function runCentralMembersImport(
     io.out(row('unchanged', summary.unchanged));
     io.out(`${row('rejected', summary.rejectedCount).trimEnd()} of ${fmt(summary.total)} rows\n`);
     printRejections(io.out, summary.rejected, summary.rejectedCount);
-    if (summary.notRegistered > 0) io.out(`  ${fmt(summary.notRegistered)} members not registered for open access were left out (members.branchList: registered)\n`);
+    if (summary.notRegistered > 0) io.out(`  ${fmt(summary.notRegistered)} members not registered for open access were left off the branches' list, held at central until one registers (members.branchList: registered)\n`);
     io.out(`  took ${seconds.toFixed(1)} s${summary.created ? '; a running central announces it to the branches within seconds' : ''}\n`);
     return 0;
   } catch (error) {

@@ -9,7 +9,7 @@ import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import type { RunningGateway } from '../../gateway/main.js';
-import { generateMembersCsv } from '../../scripts/bench/import.js';
+import { fakeMember, generateMembersCsv } from '../../scripts/bench/import.js';
 import { runCentralMembersImport } from '../../scripts/commands/central.js';
 import { mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 import { TEST_KEY_HEX, startBranch, startTestCentral, tap, tempDir, until } from '../unit/members-sync/helpers.js';
@@ -58,7 +58,7 @@ describe('central’s member list', () => {
     // The generated export has 30 of its 300 members neither registered for open access nor staff.
     expect(out).toMatch(/new version 1, 270 members/);
     expect(out).toMatch(/added\s+270/);
-    expect(out).toMatch(/30 members not registered for open access were left out/);
+    expect(out).toMatch(/30 members not registered for open access were left off the branches' list, held at central until one registers/);
     await until(() => central.members!.publisher.lastAnnouncement?.version === 1, 'central to announce version 1');
     const town = await startBranch(dir, 'town', central);
     branches.push(town);
@@ -109,6 +109,31 @@ describe('central’s member list', () => {
         expect.objectContaining({ site: 'village', status: 'behind', version: 1, behind: 1, online: false }),
       ]),
     );
+  });
+
+  it('lets in a member registered at the desk today, and takes them off the list when unregistered', async () => {
+    // A member of the export who would get in but for their open-access registration: central holds them off the list.
+    const asOf = new Date();
+    const index = Array.from({ length: 300 }, (_, i) => i).find((i) => {
+      const m = fakeMember(i, 5, asOf);
+      return !m.openAccess && !m.blocked && !m.staff && m.expires !== null && m.expires > asOf.toISOString() && m.birthDate !== null && m.birthDate < '2000-01-01';
+    })!;
+    const card = fakeMember(index, 5, asOf).card.replace(/ /g, '');
+    const town = branches[0]!;
+    const version = central.members!.store.current()!.version;
+    expect(tap(town, card)).toEqual({ decision: 'refused', reason: 'unknown-card' });
+
+    expect(await patch({ cardNumber: card, openAccess: true })).toMatchObject({ status: 200, body: { changed: true, version: version + 1, count: 271, listed: true } });
+    await until(() => town.store.members.stats().version === version + 1, 'town to apply the registration');
+    expect(tap(town, card)).toEqual({ decision: 'granted', reason: 'member' });
+
+    expect(await patch({ cardNumber: card, openAccess: false })).toMatchObject({ status: 200, body: { changed: true, version: version + 2, count: 270, listed: false } });
+    await until(() => town.store.members.stats().version === version + 2, 'town to apply the removal');
+    expect(tap(town, card)).toEqual({ decision: 'refused', reason: 'unknown-card' });
+    // Off the list, a change is still kept at central, for when they register; the branches' list does not move.
+    expect(await patch({ cardNumber: card, expires: '2031-01-31' })).toMatchObject({ status: 200, body: { changed: false, version: version + 2, listed: false } });
+    const audit = central.auth.audit.query({ limit: 1, actor: 'token:desk' }).rows[0]!;
+    expect(audit.detail).toMatch(/^member [0-9a-f]{8}: expires=2031-01-31; not on the branches' list$/);
   });
 
   it('answers a bad change with the field named, and an unknown card with 404', async () => {

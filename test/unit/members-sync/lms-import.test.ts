@@ -148,6 +148,45 @@ describe('importing an LMS export at central', () => {
     expect(member(store, '21000000000014')).toMatchObject({ blocked: true });
   });
 
+  it('holds the members it leaves off the list at central, replaced by each import, even one that changes no version', async () => {
+    const store = setUp();
+    const unlisted = (card: string) => {
+      const fields = store.unlistedFields(hashCard(card));
+      return fields === undefined ? undefined : parseMemberFields(fields);
+    };
+    await run(store, KOHA_CSV, KOHA, 'export.csv', 'registered');
+    expect(unlisted('21000000000012')).toMatchObject({ openAccess: false, expires: '2027-01-31' });
+    expect(unlisted('21000000000011')).toBeUndefined();
+    // Only Jones's expiry changes: the list is the same, no version is made, but central holds the new expiry.
+    const renewed = KOHA_CSV.replace('21000000000012,Jones,Bob,1975-06-07,2027-01-31', '21000000000012,Jones,Bob,1975-06-07,2028-01-31');
+    expect(await run(store, renewed, KOHA, 'export.csv', 'registered')).toMatchObject({ created: false, version: 1, notRegistered: 1 });
+    expect(unlisted('21000000000012')).toMatchObject({ expires: '2028-01-31' });
+    // Registered in the LMS: on the list, and no longer held off it; a member gone from the export is gone from both.
+    const registered = renewed.replace('2028-01-31,ADULT', '2028-01-31,OA');
+    expect(await run(store, registered, KOHA, 'export.csv', 'registered')).toMatchObject({ created: true, version: 2, added: 1, notRegistered: 0 });
+    expect(unlisted('21000000000012')).toBeUndefined();
+    expect(member(store, '21000000000012')).toMatchObject({ openAccess: true });
+    await run(store, renewed, KOHA, 'export.csv', 'registered');
+    expect(unlisted('21000000000012')).toBeDefined();
+    await run(store, KOHA_CSV.replace(/^21000000000012.*\n/m, ''), KOHA, 'export.csv', 'registered');
+    expect(store.unlistedCount()).toBe(0);
+    await run(store, renewed, KOHA, 'export.csv', 'registered');
+    expect(store.unlistedCount()).toBe(1);
+    await run(store, renewed, KOHA, 'export.csv', 'everyone');
+    expect(store.unlistedCount()).toBe(0);
+  });
+
+  it('keeps the first row of a card that appears registered and not, and holds it once', async () => {
+    const store = setUp();
+    const csv = ['card,oa', '21000000000061,Y', '21000000000062,N', '21000000000061,N', '21000000000062,Y'].join('\n');
+    const summary = await run(store, csv, { columns: { cardNumber: 'card', openAccess: 'oa' }, maxRejectedFraction: 0.5 }, 'export.csv', 'registered');
+    expect(summary).toMatchObject({ count: 1, notRegistered: 1, rejected: [{ line: 4, reason: 'card: the same card as line 2' }, { line: 5, reason: 'card: the same card as line 3' }] });
+    expect(member(store, '21000000000061')).toMatchObject({ openAccess: true });
+    expect(store.unlistedFields(hashCard('21000000000061'))).toBeUndefined();
+    expect(member(store, '21000000000062')).toBeUndefined();
+    expect(store.unlistedCount()).toBe(1);
+  });
+
   it('keeps a staff card that is not registered for open access', async () => {
     const store = setUp();
     const csv = ['card,oa,staff', '21000000000041,N,Y', '21000000000042,N,N', '21000000000043,Y,N'].join('\n');

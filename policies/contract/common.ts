@@ -18,7 +18,10 @@ export const CONTRACT_MAJOR = 1;
  * 2: alarm `door-released-closed`; `severity` on alarm events.
  * 3: alarms `undervoltage`, `mains-lost`, `power-failed`; `power` in the state.
  * 4: alarm `help-requested`; command `help-acknowledged` (who, in `text`); `help` in the state.
- * 5: alarm `unknown-card-burst` (major); access reason `unknown-card-burst`.
+ * 5: alarm `unknown-card-burst` (major); access reason `unknown-card-burst`; optional `sig` (central's Ed25519
+ *    signature) on command, policy, members announcement, chunk and refusal, required in code by a 1.5 gateway;
+ *    `policy.override` `{by, at}` in the state while a console override is in force; policy `version` at most
+ *    2^31-1 (numbered by central).
  */
 export const CONTRACT_MINOR = 5;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */

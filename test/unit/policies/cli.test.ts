@@ -134,7 +134,7 @@ describe('oag check-config (in process)', () => {
     writeFileSync(join(tmp, 'town.yaml'), readFileSync(join(ROOT, 'policies/examples/town.yaml')));
     writeFileSync(
       file,
-      'site: town-central\npolicyFile: town.yaml\nhardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }\ndeploymentKeyFile: nokey.hex\nmqtt: { url: "mqtts://broker.example:8883", username: town-central, passwordFile: /nonexistent/mqtt.pw }\n',
+      'site: town-central\npolicyFile: town.yaml\nhardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }\ndeploymentKeyFile: nokey.hex\nmqtt: { url: "mqtts://broker.example:8883", username: town-central, passwordFile: /nonexistent/mqtt.pw, centralKeys: [/nonexistent/central.pub] }\n',
     );
     const io = capture();
     const saved = process.env.OAG_DEPLOYMENT_KEY;
@@ -145,6 +145,7 @@ describe('oag check-config (in process)', () => {
       if (saved !== undefined) process.env.OAG_DEPLOYMENT_KEY = saved;
     }
     expect(io.stderr).toContain('mqtt.passwordFile (/nonexistent/mqtt.pw): cannot read: ENOENT');
+    expect(io.stderr).toContain('/nonexistent/central.pub');
     expect(io.stderr).toMatch(/deploymentKeyFile \(.*nokey\.hex\): cannot read: ENOENT/);
     expect(io.stdout).toBe('');
   });

@@ -111,13 +111,21 @@ export const CentralMembersConfigSchema = z.strictObject({
    * A stolen branch then holds only the people who can use it (docs/privacy.md); the others are counted, never kept.
    */
   branchList: BranchListSchema.default('registered'),
-  /** A folder the LMS drops its nightly export into: each new CSV is imported, then moved to `imported/` or `refused/`. */
+  /**
+   * A folder the LMS drops its nightly export into: each new CSV is imported, then deleted (or kept in `imported/`
+   * for `keepImportedDays`); a refused one is kept in `refused/` for `keepRefusedDays`. The files hold clear card
+   * numbers, so central keeps them no longer than it needs to (docs/privacy.md).
+   */
   watch: z
     .strictObject({
       folder: z.string().min(1),
       intervalSeconds: z.int().min(1).max(86_400).default(60),
       /** A file must be unchanged this long before it is read (the LMS may still be writing it). */
       settleSeconds: z.int().min(0).max(3600).default(30),
+      /** Days an imported export is kept in `imported/`; 0 deletes it as soon as its import is committed. */
+      keepImportedDays: z.int().min(0).max(365).default(0),
+      /** Days a refused export is kept in `refused/` (with the reason beside it) for someone to look at. */
+      keepRefusedDays: z.int().min(0).max(365).default(7),
     })
     .optional(),
 });

@@ -1,6 +1,6 @@
 // Central's import of an LMS member export: column mapping and category rules as Koha and Sierra exports need
 // them, rejected rows by line and reason (never quoting a card number), and files that change nothing.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -229,28 +229,83 @@ describe('importing an LMS export at central', () => {
 });
 
 describe('the watched export folder', () => {
-  it('imports each settled CSV once, moving it to imported/ or, with the reason, to refused/', async () => {
+  const DAY = 86_400_000;
+  /** A watch over a fresh store and folder; its clock is moved by hand (a second on: a file's time may be a fraction of a millisecond ahead). */
+  function watchFolder(keep: { keepImportedDays?: number; keepRefusedDays?: number } = {}, removeFile?: (file: string) => void) {
     const store = setUp();
     const folder = join(dir, 'drop');
-    const mapping = LmsMappingSchema.parse(KOHA);
-    const watch = new ExportFolderWatch({
-      config: { folder, intervalSeconds: 3600, settleSeconds: 0 },
-      importFile: (file, source) => importLmsCsv(store, file, { mapping, hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), branchList: 'everyone', now: NOW, keepVersions: 50, source }),
-      // The files' times are the machine's (a second on: a file's time may be a fraction of a millisecond ahead).
-      clock: { now: () => new Date(Date.now() + 1000) },
-      logger: pino({ level: 'silent' }),
-    });
     mkdirSync(folder);
+    const mapping = LmsMappingSchema.parse(KOHA);
+    let now = Date.now() + 1000;
+    const logged: Array<Record<string, unknown>> = [];
+    const watch = new ExportFolderWatch({
+      config: { folder, intervalSeconds: 3600, settleSeconds: 0, keepImportedDays: keep.keepImportedDays ?? 0, keepRefusedDays: keep.keepRefusedDays ?? 7 },
+      importFile: (file, source) => importLmsCsv(store, file, { mapping, hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), branchList: 'everyone', now: NOW, keepVersions: 50, source }),
+      clock: { now: () => new Date(now) },
+      logger: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }),
+      removeFile,
+    });
+    const files = (sub = ''): string[] => (existsSync(join(folder, sub)) ? readdirSync(join(folder, sub)).sort() : []);
+    return { store, folder, watch, logged, files, later: (days: number) => void (now += days * DAY) };
+  }
+
+  it('imports each settled CSV once, deletes it once imported, and keeps a refused one with the reason for 7 days', async () => {
+    const { store, folder, watch, files, later } = watchFolder();
     writeFileSync(join(folder, 'nightly.csv'), KOHA_CSV);
     writeFileSync(join(folder, 'broken.csv'), 'nonsense\n1,2\n');
     writeFileSync(join(folder, 'notes.txt'), 'not an export');
     expect((await watch.scan()).sort()).toEqual(['broken.csv', 'nightly.csv']);
     expect(store.current()).toMatchObject({ version: 1, count: 7, source: 'folder:nightly.csv' });
-    expect(readdirSync(join(folder, 'imported'))).toEqual([expect.stringMatching(/-nightly\.csv$/)]);
-    const refused = readdirSync(join(folder, 'refused')).sort();
+    // The export with every card number in clear is gone as soon as its version is made.
+    expect(files()).toEqual(['notes.txt', 'refused']);
+    expect(files('imported')).toEqual([]);
+    const refused = files('refused');
     expect(refused).toEqual([expect.stringMatching(/-broken\.csv$/), expect.stringMatching(/-broken\.csv\.txt$/)]);
     expect(readFileSync(join(folder, 'refused', refused[1]!), 'utf8')).toMatch(/missing columns/);
-    expect(existsSync(join(folder, 'notes.txt'))).toBe(true);
     expect(await watch.scan()).toEqual([]);
+    later(6.9);
+    await watch.scan();
+    expect(files('refused')).toEqual(refused);
+    later(0.2);
+    await watch.scan();
+    expect(files('refused')).toEqual([]);
+    expect(files()).toEqual(['notes.txt', 'refused']);
+  });
+
+  it('keeps imported exports for keepImportedDays when asked, then deletes them', async () => {
+    const { store, folder, watch, files, later } = watchFolder({ keepImportedDays: 2, keepRefusedDays: 0 });
+    writeFileSync(join(folder, 'nightly.csv'), KOHA_CSV);
+    writeFileSync(join(folder, 'broken.csv'), 'nonsense\n1,2\n');
+    await watch.scan();
+    expect(store.current()).toMatchObject({ version: 1 });
+    expect(files('imported')).toEqual([expect.stringMatching(/-nightly\.csv$/)]);
+    // keepRefusedDays: 0 keeps nothing.
+    expect(files('refused')).toEqual([]);
+    later(1.9);
+    await watch.scan();
+    expect(files('imported')).toHaveLength(1);
+    later(0.2);
+    await watch.scan();
+    expect(files('imported')).toEqual([]);
+  });
+
+  it('logs an export it cannot delete once, keeps the import, and does not import the file again', async () => {
+    const stuck = (file: string): void => {
+      if (file.endsWith('nightly.csv')) throw Object.assign(new Error('operation not permitted'), { code: 'EPERM' });
+      unlinkSync(file);
+    };
+    const { store, folder, watch, logged, files } = watchFolder({}, stuck);
+    writeFileSync(join(folder, 'nightly.csv'), KOHA_CSV);
+    expect(await watch.scan()).toEqual(['nightly.csv']);
+    expect(store.current()).toMatchObject({ version: 1, source: 'folder:nightly.csv' });
+    expect(await watch.scan()).toEqual([]);
+    expect(files()).toEqual(['nightly.csv']);
+    const errors = logged.filter((l) => l.level === 50);
+    expect(errors).toEqual([expect.objectContaining({ err: 'EPERM', msg: 'cannot delete the imported export, which holds clear card numbers: delete it by hand' })]);
+    expect(logged.some((l) => l.msg === 'export from the folder imported')).toBe(true);
+    // The next export is read as any other.
+    writeFileSync(join(folder, 'next.csv'), KOHA_CSV);
+    expect(await watch.scan()).toEqual(['next.csv']);
+    expect(files()).toEqual(['nightly.csv']);
   });
 });

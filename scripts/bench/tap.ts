@@ -1,5 +1,9 @@
 // Tap-to-relay latency in process, on simulated drivers: from the reader's tap event to the relay write,
 // through the whole hot path (normalise, HMAC, SQLite lookup, decide, door) at a given member count.
+// One tap in ten is a card the list does not know, measured two ways side by side (to the refusal): half spread
+// over readers of their own so that none sees more than a burst (a normal unknown tap, counted in its reader's
+// window), half at the entry reader, which is in a burst from the warm-up on (the limiter's refusal at once).
+// The limiter keeps its default threshold: raising it would lengthen the window it scans on every unknown tap.
 // The tap driver is shared by the other benchmarks: the bench gateway (startBenchGateway), its cards (benchCard),
 // and taps from a reader thread of its own while something else runs (pacedTaps: stalls, sign-in floods).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +16,7 @@ import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { createCardHasher } from '../../gateway/core/cards.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
+import type { GatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { openStore } from '../../gateway/store/index.js';
@@ -48,13 +53,26 @@ const member: Member = {
   pinHash: null,
 };
 
+export interface Latencies {
+  n: number;
+  p50Us: number;
+  p99Us: number;
+}
+
 export interface TapBenchResult {
   members: number;
   taps: number;
+  /** Members' taps, all granted: to the relay write. */
   medianUs: number;
   p99Us: number;
   maxUs: number;
-  unknownMedianUs: number;
+  /** Unknown cards at readers below a burst: refused as unknown-card after the list look-up. */
+  unknown: Latencies;
+  /** Unknown cards at a reader in a burst: refused as unknown-card-burst by the limiter. */
+  unknownBurst: Latencies;
+  /** The limiter's threshold (taps.unknownCards.burst), and the readers the first kind was spread over. */
+  burst: number;
+  spreadReaders: number;
   loadSeconds: number;
   rssMb: number;
 }
@@ -82,13 +100,10 @@ export function prepareBenchStore(dir: string, members: number): number {
   }
 }
 
-/**
- * A gateway on the store prepared in `dir` (prepareBenchStore), open access all day, simulated drivers, its own
- * local API off (a benchmark that wants one builds it on `running`).
- */
-export async function startBenchGateway(dir: string, options: { logger?: Logger } = {}): Promise<RunningGateway> {
-  writeFileSync(join(dir, 'policy.yaml'), stringify(ALWAYS_OPEN));
-  const config = parseGatewayConfig({
+/** The bench gateway's config: `spreadReaders` entry readers `spread-1` … beside `entry`. */
+function benchGatewayConfig(dir: string, spreadReaders = 0): GatewayConfig {
+  const spread = Array.from({ length: spreadReaders }, (_, i) => ({ id: `spread-${i + 1}`, driver: 'simulated' as const, role: 'entry' as const }));
+  return parseGatewayConfig({
     site: 'bench',
     policyFile: join(dir, 'policy.yaml'),
     store: { path: join(dir, 'bench.sqlite') },
@@ -96,9 +111,44 @@ export async function startBenchGateway(dir: string, options: { logger?: Logger 
     taps: { repeatWindowMs: 0 },
     http: { enabled: false },
     log: { level: 'silent' },
-    hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
+    hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }, ...spread] },
   });
+}
+
+/**
+ * A gateway on the store prepared in `dir` (prepareBenchStore), open access all day, simulated drivers, its own
+ * local API off (a benchmark that wants one builds it on `running`).
+ */
+export async function startBenchGateway(dir: string, options: { logger?: Logger; spreadReaders?: number } = {}): Promise<RunningGateway> {
+  writeFileSync(join(dir, 'policy.yaml'), stringify(ALWAYS_OPEN));
+  const config = benchGatewayConfig(dir, options.spreadReaders);
   return startGateway(config, { logger: options.logger ?? pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: KEY } });
+}
+
+type TapKind = 'member' | 'unknown' | 'burst';
+
+interface PlannedTap {
+  uid: string;
+  readerId: string;
+  kind: TapKind;
+}
+
+/**
+ * `count` taps: one in ten an unknown card, alternately at a reader below a burst (each `spread-N` gets `burst` of
+ * them, numbered on from `spreadFrom`) and at `entry`; the rest members, `member(i)` of them.
+ */
+function planTaps(count: number, burst: number, spreadFrom: number, prefix: string, member: (i: number) => number): PlannedTap[] {
+  let spread = spreadFrom;
+  return Array.from({ length: count }, (_, i): PlannedTap => {
+    const uid = `${prefix}${String(i).padStart(10, '0')}`;
+    if (i % 20 === 9) return { uid, readerId: `spread-${Math.floor(spread++ / burst) + 1}`, kind: 'unknown' };
+    if (i % 20 === 19) return { uid, readerId: 'entry', kind: 'burst' };
+    return { uid: benchCard(member(i)), readerId: 'entry', kind: 'member' };
+  });
+}
+
+function latencies(sorted: readonly number[]): Latencies {
+  return { n: sorted.length, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99) };
 }
 
 // A reader in a thread of its own: its taps arrive as a real reader's do, through the event loop, so a tap made
@@ -164,35 +214,45 @@ export async function benchTap(members: number, taps = 20_000, preparedDir?: str
   const dir = preparedDir ?? mkdtempSync(join(tmpdir(), 'oag-bench-'));
   try {
     const loadSeconds = preparedDir === undefined ? prepareBenchStore(dir, members) : Number.NaN;
-    const running = await startBenchGateway(dir);
+    const { burst } = benchGatewayConfig(dir).taps.unknownCards;
+    // Warm up the JIT and SQLite's page cache before measuring, as a branch would be after its first taps; its
+    // unknown cards at the entry reader make the burst there (> `burst` of them), so every measured one is in it.
+    const warmUp = planTaps(2000, burst, 0, 'FE', (i) => (i * 7919) % members);
+    const warmSpread = warmUp.filter((t) => t.kind === 'unknown').length;
+    const measured = planTaps(taps, burst, warmSpread, 'FF', () => Math.floor(Math.random() * members));
+    const spreadReaders = Math.ceil((warmSpread + measured.filter((t) => t.kind === 'unknown').length) / burst);
+    const running = await startBenchGateway(dir, { spreadReaders });
 
-    const latencies: number[] = [];
-    const unknown: number[] = [];
+    const got: Record<TapKind, number[]> = { member: [], unknown: [], burst: [] };
+    const refusals = new Map<string, number>();
     running.gateway.bus.on('access', (outcome) => {
       // Grants: to the relay write. Refusals: to the decision (the panel's red light follows at once).
-      const end = outcome.relayAt ?? outcome.decidedAt;
-      (outcome.decision.allow ? latencies : unknown).push(Number(end - outcome.seenAt) / 1000);
+      const us = Number((outcome.relayAt ?? outcome.decidedAt) - outcome.seenAt) / 1000;
+      const { decision } = outcome;
+      if (decision.allow) got.member.push(us);
+      else if (decision.reason === 'unknown-card') got.unknown.push(us);
+      else if (decision.reason === 'unknown-card-burst') got.burst.push(us);
+      if (!decision.allow) refusals.set(decision.reason, (refusals.get(decision.reason) ?? 0) + 1);
     });
     const reader = running.hardware.simulated!.reader!;
-    // Warm up the JIT and SQLite's page cache before measuring, as a branch would be after its first taps.
-    for (let i = 0; i < 2000; i += 1) reader.tap(benchCard((i * 7919) % members));
-    latencies.length = 0;
-    unknown.length = 0;
-    for (let i = 0; i < taps; i += 1) {
-      const n = Math.floor(Math.random() * members);
-      reader.tap(i % 10 === 9 ? `FF${String(i).padStart(10, '0')}` : benchCard(n));
-    }
+    for (const tap of warmUp) reader.tap(tap.uid, tap.readerId);
+    for (const kind of Object.values(got)) kind.length = 0;
+    refusals.clear();
+    for (const tap of measured) reader.tap(tap.uid, tap.readerId);
     const rssMb = process.memoryUsage().rss / 1024 / 1024;
     await running.stop();
-    latencies.sort((a, b) => a - b);
-    unknown.sort((a, b) => a - b);
+    checkPaths(measured, got, refusals);
+    for (const kind of Object.values(got)) kind.sort((a, b) => a - b);
     return {
       members,
-      taps: latencies.length + unknown.length,
-      medianUs: percentile(latencies, 50),
-      p99Us: percentile(latencies, 99),
-      maxUs: latencies.at(-1) ?? Number.NaN,
-      unknownMedianUs: percentile(unknown, 50),
+      taps: measured.length,
+      medianUs: percentile(got.member, 50),
+      p99Us: percentile(got.member, 99),
+      maxUs: got.member.at(-1) ?? Number.NaN,
+      unknown: latencies(got.unknown),
+      unknownBurst: latencies(got.burst),
+      burst,
+      spreadReaders,
       loadSeconds,
       rssMb,
     };
@@ -201,9 +261,69 @@ export async function benchTap(members: number, taps = 20_000, preparedDir?: str
   }
 }
 
+/** The bench's own check failed: said in one line, not as a bug. */
+class TapPathError extends Error {}
+
+/**
+ * Each figure measures the path it is named for, or the run stops: a member refused, or an unknown card that took
+ * the other path (a reader in a burst too early or not at all), would put a figure under the wrong name.
+ */
+function checkPaths(planned: readonly PlannedTap[], got: Record<TapKind, number[]>, refusals: ReadonlyMap<string, number>): void {
+  for (const kind of ['member', 'unknown', 'burst'] as const) {
+    const expected = planned.filter((t) => t.kind === kind).length;
+    if (got[kind].length !== expected) {
+      const seen = [...refusals].map(([reason, n]) => `${n} ${reason}`).join(', ') || 'none';
+      throw new TapPathError(`tap benchmark: ${got[kind].length} ${kind} taps took their path, ${expected} planned (refusals: ${seen})`);
+    }
+  }
+}
+
+const ratio = (figure: number, floor: number): string => (floor > 0 ? `${(figure / floor).toFixed(2)}×` : '—');
+const us = (figure: number): string => (Number.isNaN(figure) ? '—' : figure.toFixed(1));
+
+export function printTapHeader(): void {
+  console.log('tap → relay write, in process, simulated drivers (µs); RSS of a fresh gateway process holding the list');
+  console.log('  members      taps   median      p99      max   RSS MB   list load s');
+}
+
+export function printTapRow(r: TapBenchResult, loadSeconds: number): void {
+  console.log(
+    `${String(r.members).padStart(9)} ${String(r.taps).padStart(9)} ${us(r.medianUs).padStart(8)} ${us(r.p99Us).padStart(8)} ${r.maxUs.toFixed(0).padStart(8)} ${r.rssMb.toFixed(0).padStart(8)} ${loadSeconds.toFixed(1).padStart(13)}`,
+  );
+}
+
+/**
+ * The unknown cards of each size, both paths side by side: p50 and p99 to the refusal, each over the members'
+ * grant at the same percentile (the floor: a known card's whole path), and the burst's over the normal one's.
+ */
+export function printUnknownTable(results: readonly TapBenchResult[]): void {
+  const first = results[0];
+  if (first === undefined) return;
+  console.log(`\nunknown cards, tap → refusal (µs), one tap in ten; × = figure / members' grant at the same percentile`);
+  console.log(`  both: card hash and list look-up as for any card; no SIP2 query (the bench has no sip2:)`);
+  console.log(`  below a burst: spread over ${first.spreadReaders} entry readers, ≤ ${first.burst} each (the limiter counts it in the reader's window)`);
+  console.log(`  in a burst: at the entry reader, past ${first.burst} within the window (the limiter refuses it at once)`);
+  console.log('           ---------- below a burst ----------  ------------ in a burst -------------  burst / below');
+  console.log('  members      n     p50     p99   ×p50   ×p99       n     p50     p99   ×p50   ×p99    p50    p99');
+  for (const r of results) {
+    const side = (l: Latencies): string =>
+      `${String(l.n).padStart(6)} ${us(l.p50Us).padStart(7)} ${us(l.p99Us).padStart(7)} ${ratio(l.p50Us, r.medianUs).padStart(6)} ${ratio(l.p99Us, r.p99Us).padStart(6)}`;
+    const { unknown: below, unknownBurst: inBurst } = r;
+    console.log(
+      `${String(r.members).padStart(9)} ${side(below)}  ${side(inBurst)} ${ratio(inBurst.p50Us, below.p50Us).padStart(6)} ${ratio(inBurst.p99Us, below.p99Us).padStart(6)}`,
+    );
+  }
+}
+
 // Run alone (`tsx scripts/bench/tap.ts 1000000 20000`), so that a size's memory is measured in a fresh process.
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const result = await benchTap(Number(process.argv[2] ?? 10_000), Number(process.argv[3] ?? 20_000), process.argv[4]);
-  process.send?.(result);
-  if (process.send === undefined) console.log(JSON.stringify(result));
+  try {
+    const result = await benchTap(Number(process.argv[2] ?? 10_000), Number(process.argv[3] ?? 20_000), process.argv[4]);
+    process.send?.(result);
+    if (process.send === undefined) console.log(JSON.stringify(result));
+  } catch (error) {
+    if (!(error instanceof TapPathError)) throw error;
+    console.error(error.message);
+    process.exitCode = 1;
+  }
 }

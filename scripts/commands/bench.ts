@@ -6,7 +6,8 @@ export function register(program: Command): void {
     .command('bench')
     .description('print performance figures: tap-to-relay latency by member count, 1M import, memory, central ingest, event-loop stalls, taps during sign-in floods, alarm → e-mail')
     .option('--sizes <list>', 'member counts for the tap benchmark', '10000,100000,1000000')
-    .option('--taps <n>', 'taps measured per size', '20000')
+    .option('--taps <n>', 'taps measured per size (one in ten an unknown card: half below a burst, half in one)', '20000')
+    .option('--tap-only', 'run only the tap benchmark')
     .option('--import-rows <n>', 'rows for the import benchmark (0 to skip)', '1000000')
     .option('--no-central', 'skip the central ingest and dashboard latency benchmark')
     .option('--members <n>', 'members for the member-list distribution benchmark, LMS export → central → branch (0 to skip)', '1000000')
@@ -34,24 +35,12 @@ export function register(program: Command): void {
       if (options.stallsOnly) return stalls(options);
       if (options.bruteForceOnly) return bruteForce();
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
-      if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
-        console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers');
+      if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(Number.isInteger(Number(options.taps)) && Number(options.taps) >= 1)) {
+        console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers, and --taps one');
         process.exit(2);
       }
-      console.log('tap → relay write, in process, simulated drivers (µs); RSS of a fresh gateway process holding the list');
-      console.log('  members      taps   median      p99      max   unknown-card median   RSS MB   list load s');
-      const { mkdtempSync, rmSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
-      const { prepareBenchStore } = await import('../bench/tap.js');
-      for (const size of sizes) {
-        const dir = mkdtempSync(join(tmpdir(), 'oag-bench-'));
-        const loadSeconds = prepareBenchStore(dir, size);
-        const r = await tapBenchInChild(size, Number(options.taps), dir).finally(() => rmSync(dir, { recursive: true, force: true }));
-        console.log(
-          `${String(r.members).padStart(9)} ${String(r.taps).padStart(9)} ${r.medianUs.toFixed(1).padStart(8)} ${r.p99Us.toFixed(1).padStart(8)} ${r.maxUs.toFixed(0).padStart(8)} ${r.unknownMedianUs.toFixed(1).padStart(12)} ${r.rssMb.toFixed(0).padStart(15)} ${loadSeconds.toFixed(1).padStart(12)}`,
-        );
-      }
+      await tapBench(sizes, Number(options.taps));
+      if (options.tapOnly) return;
       const rows = Number(options.importRows);
       if (rows > 0) {
         const { benchImport } = await import('../bench/import.js');
@@ -96,6 +85,7 @@ export function register(program: Command): void {
 interface BenchOptions {
   sizes: string;
   taps: string;
+  tapOnly?: boolean;
   importRows: string;
   central: boolean;
   members: string;
@@ -156,6 +146,24 @@ async function stalls(options: BenchOptions): Promise<void> {
   const o = { members, exportRows, purgeEvents, tapEveryMs, jobs: jobs as typeof STALL_JOBS };
   printStallHeader(o);
   await benchStalls(o);
+}
+
+/** Members' taps per size as they come, then the unknown cards of every size side by side. */
+async function tapBench(sizes: readonly number[], taps: number): Promise<void> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { prepareBenchStore, printTapHeader, printTapRow, printUnknownTable } = await import('../bench/tap.js');
+  printTapHeader();
+  const results: TapBenchResult[] = [];
+  for (const size of sizes) {
+    const dir = mkdtempSync(join(tmpdir(), 'oag-bench-'));
+    const loadSeconds = prepareBenchStore(dir, size);
+    const r = await tapBenchInChild(size, taps, dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+    printTapRow(r, loadSeconds);
+    results.push(r);
+  }
+  printUnknownTable(results);
 }
 
 /** One size per child process, so that each RSS figure is that of a gateway holding that list and nothing else. */

@@ -13,6 +13,7 @@ import {
   type CommandName,
   type CommandReply,
 } from '../policies/contract/index.js';
+import { MAX_BROKER_PACKET_BYTES } from '../policies/contract/broker-limits.js';
 import type { CentralBus } from './bus.js';
 import type { CentralConfig } from './config.js';
 import type { Ingest } from './ingest.js';
@@ -106,7 +107,8 @@ export class CentralLink {
       connectTimeout: 10_000,
       keepalive: 30,
     };
-    if (b.protocolVersion === 5) opts.properties = { sessionExpiryInterval: b.sessionExpirySeconds };
+    // The broker must not send central a packet larger than any message of the contract (MQTT 5 maximumPacketSize).
+    if (b.protocolVersion === 5) opts.properties = { sessionExpiryInterval: b.sessionExpirySeconds, maximumPacketSize: MAX_BROKER_PACKET_BYTES };
     if ('username' in b && b.username !== undefined) opts.username = b.username;
     if ('password' in b && b.password !== undefined) opts.password = b.password;
     if ('passwordFile' in b && b.passwordFile !== undefined) opts.password = readFileSync(b.passwordFile, 'utf8').trim();

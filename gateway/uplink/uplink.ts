@@ -11,6 +11,7 @@ import {
   type SiteTopics,
 } from '../../policies/contract/index.js';
 import { formatIssues } from '../../policies/errors.js';
+import { MAX_BROKER_PACKET_BYTES } from '../../policies/contract/broker-limits.js';
 import { MAX_PAYLOAD_BYTES, readJson } from '../../policies/contract/parse.js';
 import { verifyMessage } from '../../policies/contract/signing.js';
 import { readFileBytes } from '../../kit/read-bounded.js';
@@ -162,7 +163,9 @@ export class Uplink {
         retain: true,
       },
     };
-    if (v5) opts.properties = { sessionExpiryInterval: config.sessionExpirySeconds };
+    // maximumPacketSize: an MQTT 5 broker must not send this client more (it drops the message instead), so even a
+    // broker that took a huge publish cannot make the gateway buffer it.
+    if (v5) opts.properties = { sessionExpiryInterval: config.sessionExpirySeconds, maximumPacketSize: MAX_BROKER_PACKET_BYTES };
     if (config.username !== undefined) opts.username = config.username;
     if (config.password !== undefined) opts.password = config.password;
     if (config.passwordFile !== undefined) opts.password = Buffer.from(readConfigFile('mqtt.passwordFile', config.passwordFile)).toString('utf8').trim();

@@ -16,6 +16,8 @@ import { centralHeaders } from './central-auth.js';
 import { TEST_KEY_HEX } from './gateway-harness.js';
 import { mqttCredentials, type MqttCredentials } from './mqtt-credentials.js';
 import { testSigningKey } from './signing-keys.js';
+import { until } from './until.js';
+export { until };
 
 export const SITE = 'town-central';
 
@@ -30,13 +32,6 @@ export interface BranchAndCentral {
   stop(): Promise<void>;
 }
 
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** Starts both, and waits until central has seen the branch. */
 export async function startBranchAndCentral(options: {

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { aclAllows, CENTRAL_USERNAME, MAX_BROKER_PACKET_BYTES, topics } from '../../policies/contract/index.js';
+import { until } from './until.js';
 
 export interface AttackTarget {
   url: string;
@@ -80,13 +81,6 @@ async function open(target: AttackTarget, login: Login, clientId: string): Promi
   return { client, connected };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Settles when the broker answered, refused or dropped the attacker, whichever comes first. */
 async function answered(client: MqttClient, action: Promise<unknown>): Promise<void> {

@@ -15,6 +15,8 @@ import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { openStore } from '../../gateway/store/index.js';
 import { TEST_KEY_HEX, adult } from './gateway-harness.js';
 import { testSigningKey } from './signing-keys.js';
+import { until } from './until.js';
+export { until };
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 export { TEST_KEY_HEX };
@@ -22,13 +24,6 @@ export { TEST_KEY_HEX };
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` holds; the bound is generous and only there so that a broken run ends. */
-export async function until(check: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs: number, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
-    await sleep(everyMs);
-  }
-}
 
 export function openAllDayPolicy(site: string, version = 1): Record<string, unknown> {
   return {

@@ -18,17 +18,11 @@ import { TEST_KEY_HEX } from '../helpers/gateway-harness.js';
 import { startTestBroker } from '../helpers/mqtt-credentials.js';
 import { TestClock } from '../helpers/test-clock.js';
 import { signedJson, testSigningKey } from '../helpers/signing-keys.js';
+import { until } from '../helpers/until.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const T = topics('oa/v1', 'town-central');
 
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('a help call over MQTT', () => {
   let dir: string;

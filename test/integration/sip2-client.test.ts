@@ -8,6 +8,7 @@ import type { Sip2ClientOptions } from '../../gateway/sip2/client.js';
 import { Sip2MappingSchema } from '../../gateway/sip2/mapping.js';
 import { startSip2Responder } from '../helpers/sip2-responder.js';
 import type { ResponderOptions, Sip2Responder } from '../helpers/sip2-responder.js';
+import { until } from '../helpers/until.js';
 
 const PASSWORD = 's3cret-pass';
 const CARDS = {
@@ -74,13 +75,6 @@ async function start(options: ResponderOptions = {}, client_: Partial<Sip2Client
   return { responder, client };
 }
 
-async function until(condition: () => boolean, ms = 3000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('SIP2 client', () => {
   it('logs in with its user, password and location, then asks for the ACS status', async () => {

@@ -11,6 +11,7 @@ import { removeDir, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 import { startSip2Responder } from '../helpers/sip2-responder.js';
 import type { Sip2Responder } from '../helpers/sip2-responder.js';
+import { until } from '../helpers/until.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -75,13 +76,6 @@ async function start(behaviour: Partial<Sip2Responder['behaviour']> = {}): Promi
   return harness;
 }
 
-async function until(condition: () => boolean, ms = 3000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const patronRequests = (): number => responder!.received.filter((m) => m.code === '63').length;
 

@@ -12,6 +12,7 @@ import type { Harness } from '../helpers/gateway-harness.js';
 import { startSip2Responder } from '../helpers/sip2-responder.js';
 import type { Sip2Responder } from '../helpers/sip2-responder.js';
 import { TestClock } from '../helpers/test-clock.js';
+import { until } from '../helpers/until.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -67,13 +68,6 @@ async function start(unknownCards: UnknownCards = {}): Promise<Harness> {
   return harness;
 }
 
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const patronQueries = (): number => responder!.received.filter((m) => m.code === '63').length;
 

@@ -16,19 +16,12 @@ import { freePort, startMosquitto } from '../helpers/mosquitto.js';
 import type { RunningMosquitto } from '../helpers/mosquitto.js';
 import { centralHeaders } from '../helpers/central-auth.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { until } from '../helpers/until.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const SITE = 'town-central';
 const KEY = 'cd'.repeat(32);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('gateway process killed with -9 while publishing', () => {
   let dir: string;

@@ -47,6 +47,32 @@ export interface VersionMeta {
   keepVersions: number;
 }
 
+/** A member's new state: on the branches' list (`listed`), held off it at central, or gone from both (`fields` null). */
+export interface MemberChange {
+  cardHash: Buffer;
+  /** The canonical fields text (memberFieldsText without the hash); null removes the member everywhere. */
+  fields: string | null;
+  listed: boolean;
+}
+
+interface ListChange {
+  cardHash: Buffer;
+  fields: string | null;
+}
+
+export interface BatchResult {
+  /** The version made, or null when the list did not change (members_unlisted may have). */
+  version: MemberVersion | null;
+  diff: ListDiff;
+}
+
+export class OtherKeyError extends Error {
+  constructor() {
+    super('the current list was made with another deployment key: import the LMS export again first');
+    this.name = 'OtherKeyError';
+  }
+}
+
 export class ConcurrentChangeError extends Error {
   constructor() {
     super('the member list changed while this file was read (another import or change): nothing changed; import it again');
@@ -191,18 +217,31 @@ export class CentralMemberStore {
    * moving onto the list is an addition in a new version, moving off it a removal. Null when the list is unchanged.
    */
   place(cardHash: Buffer, fields: string, listed: boolean, meta: VersionMeta): MemberVersion | null {
+    return this.applyChanges([{ cardHash, fields, listed }], meta).version;
+  }
+
+  /**
+   * Many members at once (a delta from the library system), in one transaction and at most ONE new version: each
+   * goes on the list (`listed`), into members_unlisted, or away from both (`fields` null). Later entries for the
+   * same card win. `verify` sees what the list would become and may throw to refuse it all (nothing changes).
+   */
+  applyChanges(changes: readonly MemberChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void): BatchResult {
     return this.db
-      .transaction((): MemberVersion | null => {
-        if (listed) {
-          this.q.deleteUnlisted.run(cardHash);
-          return this.changeOne(cardHash, fields, meta);
+      .transaction((): BatchResult => {
+        const current = this.current();
+        if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
+        const last = new Map<string, MemberChange>();
+        for (const c of changes) last.set(c.cardHash.toString('hex'), c);
+        const onList: ListChange[] = [];
+        for (const c of last.values()) {
+          if (c.fields !== null && !c.listed) this.q.putUnlisted.run(c.cardHash, c.fields);
+          else this.q.deleteUnlisted.run(c.cardHash);
+          onList.push({ cardHash: c.cardHash, fields: c.listed ? c.fields : null });
         }
-        this.q.putUnlisted.run(cardHash, fields);
-        return this.changeOne(cardHash, null, meta);
+        return this.changeList(onList, meta, verify);
       })
       .immediate();
   }
-
   /** The delta from `base` to the current version: members as wire entries, removals as the card hash alone. */
   deltaEntries(base: number): string[] {
     return this.q.delta.all(base).map((r) => (r.fields === null ? encodeRemovalEntry(r.cardHash) : encodeCardHash(r.cardHash) + r.fields));
@@ -227,41 +266,46 @@ export class CentralMemberStore {
 
   /** One member changed, added, or removed (`fields` null). A new version, or null when nothing changed. */
   changeOne(cardHash: Buffer, fields: string | null, meta: VersionMeta): MemberVersion | null {
-    return this.db.transaction((): MemberVersion | null => {
-      const current = this.current();
-      const old = this.fields(cardHash);
-      if (old === (fields ?? undefined)) return null;
-      if (current !== null && current.keyId !== meta.keyId) {
-        throw new Error('the current list was made with another deployment key: import the LMS export again first');
-      }
-      const sum = ListHash.fromHex(current?.hash ?? EMPTY_LIST_HASH);
-      if (old !== undefined) sum.subtractDigest(digestOfParts(cardHash, old));
-      if (fields !== null) {
-        sum.addDigest(digestOfParts(cardHash, fields));
-        this.q.putMember.run(cardHash, fields);
+    return this.db.transaction(() => this.changeList([{ cardHash, fields }], meta).version).immediate();
+  }
+
+  /**
+   * The list's side of a change (each card once): members written or removed, the list hash moved by their digests
+   * alone, one version naming every card changed. Call inside a transaction.
+   */
+  private changeList(changes: readonly ListChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void): BatchResult {
+    const current = this.current();
+    const previousCount = current?.count ?? 0;
+    const effective: Array<ListChange & { old: string | undefined }> = [];
+    for (const c of changes) {
+      const old = this.fields(c.cardHash);
+      if (old !== (c.fields ?? undefined)) effective.push({ ...c, old });
+    }
+    const added = effective.filter((c) => c.old === undefined).length;
+    const removed = effective.filter((c) => c.fields === null).length;
+    const changed = effective.length - added - removed;
+    const count = previousCount + added - removed;
+    const diff: ListDiff = { added, changed, removed, unchanged: count - added - changed, count, previousCount };
+    verify?.(diff);
+    if (effective.length === 0) return { version: null, diff };
+    if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
+    const sum = ListHash.fromHex(current?.hash ?? EMPTY_LIST_HASH);
+    for (const c of effective) {
+      if (c.old !== undefined) sum.subtractDigest(digestOfParts(c.cardHash, c.old));
+      if (c.fields !== null) {
+        sum.addDigest(digestOfParts(c.cardHash, c.fields));
+        this.q.putMember.run(c.cardHash, c.fields);
       } else {
-        this.q.deleteMember.run(cardHash);
+        this.q.deleteMember.run(c.cardHash);
       }
-      const version = (current?.version ?? 0) + 1;
-      const previousCount = current?.count ?? 0;
-      const count = previousCount + (old === undefined ? 1 : 0) - (fields === null ? 1 : 0);
-      const kept = current !== null;
-      this.q.insertVersion.run(
-        version,
-        count,
-        sum.toHex(),
-        meta.keyId,
-        meta.at.getTime(),
-        meta.source,
-        old === undefined ? 1 : 0,
-        old !== undefined && fields !== null ? 1 : 0,
-        fields === null ? 1 : 0,
-        kept ? 1 : 0,
-      );
-      if (kept) this.q.insertDelta.run(version, cardHash);
-      this.prune(version, meta.keepVersions);
-      return this.version(version);
-    }).immediate();
+    }
+    const version = (current?.version ?? 0) + 1;
+    // One change is always worth a delta; a batch that rewrites most of the list is cheaper as a snapshot.
+    const kept = current !== null && (effective.length === 1 || worthADelta(effective.length, count, previousCount));
+    this.record({ version, count, hash: sum.toHex(), keyId: meta.keyId, at: meta.at, source: meta.source, added, changed, removed, deltaKept: kept });
+    if (kept) for (const c of effective) this.q.insertDelta.run(version, c.cardHash);
+    this.prune(version, meta.keepVersions);
+    return { version: this.version(version), diff };
   }
 
   /** Staging for a whole new list (an LMS import): temp tables on this connection, dropped when done. */

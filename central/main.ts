@@ -174,7 +174,13 @@ export async function startCentral(
     members?.start();
     if (members !== null && config.members.watch !== undefined) {
       const m = members;
-      const watch = new ExportFolderWatch({ config: config.members.watch, importFile: (file, source) => m.importFile(file, { source }), clock, logger });
+      const watch = new ExportFolderWatch({
+        config: config.members.watch,
+        importFile: (file, source) => m.importFile(file, { source }),
+        importDelta: (file, source) => m.importDeltaFile(file, { source }),
+        clock,
+        logger,
+      });
       watch.start();
       closers.push(() => watch.stop());
     }

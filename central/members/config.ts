@@ -30,6 +30,8 @@ export const LmsColumnsSchema = z.strictObject({
   staff: column.optional(),
   /** Partner groups, separated by commas, semicolons, bars or spaces. */
   groups: column.optional(),
+  /** Delta files only (`oag central members import-delta`, `*.delta.csv`): a yes/no flag, yes = the member was deleted. Default `deleted`. */
+  deleted: column.optional(),
 });
 
 export const LmsMappingSchema = z

@@ -9,33 +9,18 @@ import type { Member } from '../../policies/types.js';
 import type { SiteRow } from '../store.js';
 import type { CentralMembersConfig } from './config.js';
 import { importLmsCsv, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
-import { CentralMemberStore, type ListDiff, type MemberChange, type MemberVersion } from './member-store.js';
+import { importLmsDelta, removalGuard, storedChanges, type LmsDeltaSummary, type MemberDeltaChange } from './lms-delta.js';
+import { CentralMemberStore, type ListDiff, type MemberVersion } from './member-store.js';
 import type { CentralSigningKey } from '../signing-key.js';
 import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferView } from './publisher.js';
+
+export { TooManyRemovalsError, type MemberDeltaChange } from './lms-delta.js';
 
 export class UnknownCardError extends Error {
   constructor() {
     super('no member with that card in the last export or the current list');
     this.name = 'UnknownCardError';
   }
-}
-
-/** A delta would take more of the list away than `members.import.maxRemovedFraction` allows: nothing changed. */
-export class TooManyRemovalsError extends Error {
-  constructor(
-    readonly removed: number,
-    readonly previousCount: number,
-    readonly maxRemovedFraction: number,
-  ) {
-    super(`would remove ${removed} of the ${previousCount} members (more than the ${maxRemovedFraction * 100}% allowed): nothing changed`);
-    this.name = 'TooManyRemovalsError';
-  }
-}
-
-/** One member's new state from the library system: the whole parsed row (lms-row.ts), or null when deleted there. */
-export interface MemberDeltaChange {
-  cardNumber: string;
-  row: Member | null;
 }
 
 export interface ApplyChangesMeta {
@@ -223,30 +208,43 @@ export class CentralMembers {
    * take more than `members.import.maxRemovedFraction` of the list away throws TooManyRemovalsError, changing nothing.
    */
   applyChanges(changes: readonly MemberDeltaChange[], meta: ApplyChangesMeta): Promise<ApplyChangesResult> {
-    let unlisted = 0;
-    const hashed: MemberChange[] = changes.map(({ cardNumber, row }) => {
-      const cardHash = this.hasher(normaliseCardId(cardNumber));
-      if (row === null) return { cardHash, fields: null, listed: false };
-      const listed = this.deps.config.branchList === 'everyone' || row.openAccess || row.staff;
-      if (!listed) unlisted++;
-      return { cardHash, fields: memberFieldsText({ cardHash, ...row }), listed };
-    });
-    const { maxRemovedFraction } = this.deps.config.import;
+    // Hashed before anything else happens to them; normalising again is harmless for rows lms-row.ts read.
+    const hashed = storedChanges(changes, (card) => this.hasher(normaliseCardId(card)), this.deps.config.branchList);
     return this.serial(async () => {
       const started = performance.now();
       const { version, diff } = this.store.applyChanges(
-        hashed,
+        hashed.changes,
         { keyId: this.keyId, source: meta.source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
-        (d) => {
-          if (d.previousCount > 0 && d.removed > d.previousCount * maxRemovedFraction) throw new TooManyRemovalsError(d.removed, d.previousCount, maxRemovedFraction);
-        },
+        removalGuard(this.deps.config.import.maxRemovedFraction),
       );
       this.log.info(
-        { source: meta.source, version: version?.version ?? null, changes: hashed.length, added: diff.added, changed: diff.changed, removed: diff.removed, unlisted, ms: Math.round(performance.now() - started) },
+        { source: meta.source, version: version?.version ?? null, changes: changes.length, added: diff.added, changed: diff.changed, removed: diff.removed, unlisted: hashed.unlisted, ms: Math.round(performance.now() - started) },
         'member changes applied',
       );
       if (version !== null) await this.announce();
-      return { version, current: this.store.current(), diff, unlisted };
+      return { version, current: this.store.current(), diff, unlisted: hashed.unlisted };
+    });
+  }
+
+  /** A delta file (lms-delta.ts) as one version, announced at once; throws LmsImportError when it is refused. */
+  importDeltaFile(file: string, options: { source?: string } = {}): Promise<LmsDeltaSummary> {
+    return this.serial(async () => {
+      const started = performance.now();
+      const summary = await importLmsDelta(this.store, file, {
+        mapping: this.deps.config.import,
+        hasher: this.hasher,
+        keyId: this.keyId,
+        branchList: this.deps.config.branchList,
+        now: this.deps.clock.now(),
+        keepVersions: this.deps.config.keepVersions,
+        source: options.source,
+      });
+      this.log.info(
+        { version: summary.version, created: summary.created, count: summary.count, added: summary.added, changed: summary.changed, removed: summary.removed, deleted: summary.deleted, rejected: summary.rejectedCount, ms: Math.round(performance.now() - started) },
+        'member delta imported',
+      );
+      if (summary.created) await this.announce();
+      return summary;
     });
   }
 

@@ -1,4 +1,5 @@
-// A folder the LMS drops its nightly member export into. Each CSV that has stopped changing is imported once. The
+// A folder the LMS drops its nightly member export into. Each CSV that has stopped changing is imported once, a
+// `*.delta.csv` as a delta (lms-delta.ts: changed rows and deletions, one version) and any other as a full export. The
 // files hold every member's card number in clear, so central keeps them no longer than it needs to: an imported
 // file is deleted as soon as its import is committed (or kept in `imported/` for `keepImportedDays`), and a refused
 // one waits in `refused/`, with a `.txt` beside it saying why, for `keepRefusedDays`, so that someone can look.
@@ -18,6 +19,8 @@ export interface WatchConfig {
 
 const DAY_MS = 86_400_000;
 
+const isDelta = (name: string): boolean => name.toLowerCase().endsWith('.delta.csv');
+
 const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 
 export class ExportFolderWatch {
@@ -30,6 +33,8 @@ export class ExportFolderWatch {
     private readonly deps: {
       config: WatchConfig;
       importFile: (file: string, source: string) => Promise<LmsImportSummary>;
+      /** Imports a `*.delta.csv`; without it such files are left alone (never read as a full export: it would remove everyone else). */
+      importDelta?: ((file: string, source: string) => Promise<LmsImportSummary>) | undefined;
       clock: { now(): Date };
       logger: Logger;
       /** Deletes a file (unlinkSync; a test hands one that fails). */
@@ -58,7 +63,7 @@ export class ExportFolderWatch {
       const { folder, settleSeconds } = this.deps.config;
       const now = this.deps.clock.now().getTime();
       const files = readdirSync(folder)
-        .filter((name) => name.toLowerCase().endsWith('.csv'))
+        .filter((name) => name.toLowerCase().endsWith('.csv') && (this.deps.importDelta !== undefined || !isDelta(name)))
         .map((name) => {
           try {
             const stat = statSync(join(folder, name));
@@ -89,7 +94,7 @@ export class ExportFolderWatch {
     const name = basename(file);
     let summary: LmsImportSummary;
     try {
-      summary = await this.deps.importFile(file, `folder:${name}`);
+      summary = await (isDelta(name) && this.deps.importDelta ? this.deps.importDelta : this.deps.importFile)(file, `folder:${name}`);
     } catch (error) {
       if (!(error instanceof LmsImportError)) {
         // Not the file's fault (disk, database): leave it for the next scan.

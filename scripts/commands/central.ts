@@ -21,16 +21,42 @@ export interface CentralMembersImportOptions {
  * It writes central's database directly; a running central notices the new version within `members.pollSeconds`
  * and announces it to the branches. Exit status: 0 imported (or unchanged), 1 file refused, 2 usage.
  */
-export async function runCentralMembersImport(
+export function runCentralMembersImport(
   file: string,
   options: CentralMembersImportOptions,
   io: CommandIo = processIo,
   progress: ProgressOutput = { tty: false },
   now: () => Date = () => new Date(),
 ): Promise<number> {
+  return runImport('full', file, options, io, progress, now);
+}
+
+/**
+ * `oag central members import-delta FILE.csv`: the members changed since the LMS's last export (whole rows, and a
+ * `deleted` column) → one new version, all or nothing (central/members/lms-delta.ts). Same exits as the import.
+ */
+export function runCentralMembersImportDelta(
+  file: string,
+  options: CentralMembersImportOptions,
+  io: CommandIo = processIo,
+  progress: ProgressOutput = { tty: false },
+  now: () => Date = () => new Date(),
+): Promise<number> {
+  return runImport('delta', file, options, io, progress, now);
+}
+
+async function runImport(
+  kind: 'full' | 'delta',
+  file: string,
+  options: CentralMembersImportOptions,
+  io: CommandIo,
+  progress: ProgressOutput,
+  now: () => Date,
+): Promise<number> {
   const { CentralConfigError, loadCentralConfig, parseCentralConfig } = await import('../../central/config.js');
   const { DeploymentKeyError, loadCentralKey } = await import('../../central/members/key.js');
   const { LmsImportError, importLmsCsv } = await import('../../central/members/lms-import.js');
+  const { importLmsDelta } = await import('../../central/members/lms-delta.js');
   const { CentralMemberStore } = await import('../../central/members/member-store.js');
   const { CentralStore } = await import('../../central/store.js');
   const { createCardHasher, deploymentKeyId } = await import('../../policies/cards.js');
@@ -70,7 +96,8 @@ export async function runCentralMembersImport(
   const reporter = progressReporter(io, progress, 'making the new version');
   const started = performance.now();
   try {
-    const summary = await importLmsCsv(new CentralMemberStore(store.db), file, {
+    // A delta's summary is the import's, with the rows marked deleted.
+    const summary: Awaited<ReturnType<typeof importLmsCsv>> & { deleted?: number } = await (kind === 'delta' ? importLmsDelta : importLmsCsv)(new CentralMemberStore(store.db), file, {
       mapping: config.members.import,
       hasher: createCardHasher(key),
       keyId: deploymentKeyId(key),
@@ -93,6 +120,7 @@ export async function runCentralMembersImport(
     io.out(row('added', summary.added));
     io.out(row('changed', summary.changed));
     io.out(row('removed', summary.removed));
+    if (summary.deleted !== undefined) io.out(`${row('deletions', summary.deleted).trimEnd()} rows marked deleted\n`);
     io.out(row('unchanged', summary.unchanged));
     io.out(`${row('rejected', summary.rejectedCount).trimEnd()} of ${fmt(summary.total)} rows\n`);
     printRejections(io.out, summary.rejected, summary.rejectedCount);
@@ -175,6 +203,23 @@ export function register(program: Command): void {
   registerCentralSigningKey(central);
 
   const members = central.command('members').description("central's member list, from the library system's export");
+  members
+    .command('import-delta')
+    .description('apply the members changed since the last LMS export (whole rows, deletions marked in a deleted column) as one new version')
+    .argument('<file>', 'CSV file with the export\'s header line and a deleted column (members.import.columns.deleted, default "deleted")')
+    .option('-c, --config <file>', 'central config: store.path, members.import (columns, category rules), deploymentKeyFile')
+    .option('--key-file <file>', 'deployment key file (hex or base64, at least 32 bytes); default: $OAG_DEPLOYMENT_KEY')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      '\nRows are absolute (each member\'s whole new row), so the same file twice changes nothing. Bad rows are left out and\n' +
+        'listed, as in a full import; the file is refused when too many are bad or it would remove too many members.\n' +
+        'Exit status: 0 applied (or nothing to change), 1 file refused (nothing changed), 2 usage.',
+    )
+    .action(async (file: string, options: CentralMembersImportOptions, command: Command) => {
+      const all = { ...(command.optsWithGlobals() as CentralMembersImportOptions), ...options };
+      process.exitCode = await runCentralMembersImportDelta(file, all, processIo, { tty: process.stderr.isTTY === true, stream: process.stderr });
+    });
   members
     .command('import')
     .description('make a new version of the member list from an LMS export (CSV, all or nothing); card numbers are hashed on reading')

@@ -1,0 +1,298 @@
+// A delta from the library system: the members changed since its last export, each as its whole new row in the
+// full export's columns (members.import), plus a `deleted` column (members.import.columns.deleted) saying the
+// member is gone. Rows are absolute, never "+1 fine", so the same delta applied twice changes nothing.
+//
+// `oag central members import-delta`, the watched folder's `*.delta.csv` and CentralMembers.applyChanges (the
+// Koha poller) all end in CentralMemberStore.applyChanges: one transaction, at most one new version. The file is
+// read like a full export (streamed, strict UTF-8, every row checked by lms-row.ts, the clear card number only in
+// the loop body) and the full import's rules hold: bad rows are reported by line and left out, the whole file is
+// refused when more than maxRejectedFraction of its rows are bad or it would take more than maxRemovedFraction of
+// the list away. A header with no rows is a delta with no changes (the LMS had nothing to say), not an error.
+import { createReadStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import {
+  BatchingParser,
+  CsvError,
+  csvFileTooLarge,
+  csvLine,
+  csvProblem,
+  InvalidUtf8Error,
+  isHeader,
+  locateColumns,
+  MAX_RECORD_BYTES,
+  TruncationCheck,
+  utf8Checked,
+  withhold,
+  type ParsedRecord,
+} from '../../policies/member-csv.js';
+import { parseBoolean } from '../../policies/member-fields.js';
+import { memberFieldsText } from '../../policies/member-list.js';
+import type { Member } from '../../policies/types.js';
+import type { BranchList, LmsField, LmsMapping } from './config.js';
+import { LmsImportError, MAX_REJECTED_LISTED, type LmsImportProgress, type LmsImportSummary, type RejectedRow } from './lms-import.js';
+import { createLmsRowSchema, type LmsRowInput } from './lms-row.js';
+import type { CentralMemberStore, ListDiff, MemberChange, VersionMeta } from './member-store.js';
+
+/** The delta column's name when members.import.columns.deleted does not give one. */
+export const DEFAULT_DELETED_COLUMN = 'deleted';
+
+/** One member's new state from the library system: the whole parsed row (lms-row.ts), or null when deleted there. */
+export interface MemberDeltaChange {
+  /** Normalised (lms-row.ts does it); hashed at once and never kept. */
+  cardNumber: string;
+  row: Member | null;
+}
+
+/** A delta would take more of the list away than `members.import.maxRemovedFraction` allows: nothing changed. */
+export class TooManyRemovalsError extends Error {
+  constructor(
+    readonly removed: number,
+    readonly previousCount: number,
+    readonly maxRemovedFraction: number,
+  ) {
+    super(`would remove ${removed} of the ${previousCount} members (more than the ${maxRemovedFraction * 100}% allowed): nothing changed`);
+    this.name = 'TooManyRemovalsError';
+  }
+}
+
+/**
+ * The changes as the store takes them: card numbers hashed, each member placed on the list or off it by
+ * `branchList` (a member neither registered for open access nor staff is held at central only). `unlisted` counts
+ * the members held off.
+ */
+export function storedChanges(
+  changes: readonly MemberDeltaChange[],
+  hasher: (normalisedId: string) => Buffer,
+  branchList: BranchList,
+): { changes: MemberChange[]; unlisted: number } {
+  let unlisted = 0;
+  const stored = changes.map(({ cardNumber, row }): MemberChange => {
+    const cardHash = hasher(cardNumber);
+    if (row === null) return { cardHash, fields: null, listed: false };
+    const listed = branchList === 'everyone' || row.openAccess || row.staff;
+    if (!listed) unlisted++;
+    return { cardHash, fields: memberFieldsText({ cardHash, ...row }), listed };
+  });
+  return { changes: stored, unlisted };
+}
+
+/** The full import's removal guard, for a delta: a first list (nothing before it) is never refused by it. */
+export function removalGuard(maxRemovedFraction: number): (diff: ListDiff) => void {
+  return (diff) => {
+    if (diff.previousCount > 0 && diff.removed > diff.previousCount * maxRemovedFraction) {
+      throw new TooManyRemovalsError(diff.removed, diff.previousCount, maxRemovedFraction);
+    }
+  };
+}
+
+export interface LmsDeltaRead {
+  changes: MemberDeltaChange[];
+  rejected: RejectedRow[];
+  rejectedCount: number;
+  /** Data rows in the file. */
+  total: number;
+  bytes: number;
+}
+
+const FIELDS: readonly LmsField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups', 'deleted'];
+const PROGRESS_EVERY = 2_000;
+
+function fileSize(filePath: string): number {
+  let size: number;
+  try {
+    const stat = statSync(filePath);
+    if (!stat.isFile()) throw new LmsImportError(`${filePath}: not a file`);
+    size = stat.size;
+  } catch (error) {
+    if (error instanceof LmsImportError) throw error;
+    throw new LmsImportError(`${filePath}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}): nothing changed`);
+  }
+  if (size === 0) throw new LmsImportError(`${filePath}: the file is empty (a delta with no changes still has its header line): nothing changed`);
+  const tooLarge = csvFileTooLarge(filePath, size);
+  if (tooLarge !== undefined) throw new LmsImportError(tooLarge);
+  return size;
+}
+
+/**
+ * Reads a delta file into changes, rejecting bad rows by line (a row whose card an earlier row already had is
+ * rejected, as in a full export). Throws LmsImportError for a file unusable as a whole; nothing is written.
+ */
+export async function readLmsDelta(
+  filePath: string,
+  options: { mapping: LmsMapping; now: Date; onProgress?: ((p: LmsImportProgress) => void) | undefined },
+): Promise<LmsDeltaRead> {
+  const { mapping, onProgress } = options;
+  const totalBytes = fileSize(filePath);
+  const schema = createLmsRowSchema(mapping, options.now.toISOString().slice(0, 10));
+  const deletedColumn = mapping.columns.deleted ?? DEFAULT_DELETED_COLUMN;
+  const columnName = (field: LmsField): string => (field === 'deleted' ? deletedColumn : (mapping.columns[field] ?? field));
+  const rejected: RejectedRow[] = [];
+  let rejectedCount = 0;
+  let total = 0;
+  const tail = new TruncationCheck();
+  const reject = (line: number, reason: string): void => {
+    rejectedCount++;
+    tail.rejected(line);
+    if (rejected.length < MAX_REJECTED_LISTED) rejected.push({ line, reason });
+  };
+
+  const input = createReadStream(filePath);
+  let bytesRead = 0;
+  input.on('data', (chunk) => {
+    bytesRead += chunk.length;
+    tail.bytes(chunk as Buffer);
+  });
+  const parser = new BatchingParser({
+    bom: true,
+    delimiter: mapping.delimiter,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    max_record_size: MAX_RECORD_BYTES,
+  });
+  parser.on('skip', (error: CsvError | undefined) => {
+    total++;
+    tail.skipped(error);
+    reject(csvLine(error), error === undefined ? 'not valid CSV' : csvProblem(error));
+  });
+  const utf8 = utf8Checked();
+  input.on('error', (error) => parser.destroy(error));
+  utf8.on('error', (error) => parser.destroy(error));
+  input.pipe(utf8).pipe(parser);
+
+  // Normalised card number → the line that had it first (cleared with the rest when this returns).
+  const seen = new Map<string, number>();
+  const changes: MemberDeltaChange[] = [];
+  const blank = Object.fromEntries(FIELDS.map((f) => [f, ''])) as LmsRowInput;
+  try {
+    let columns: Record<LmsField, number> | undefined;
+    let header: readonly string[] = [];
+    for await (const batch of parser as AsyncIterable<ParsedRecord[]>) {
+      for (const { line, fields } of batch) {
+        if (columns === undefined) {
+          header = fields;
+          columns = locateColumns(fields, FIELDS, { ...mapping.columns, deleted: deletedColumn }, { filePath, configPath: 'members.import.columns' }, (m) => new LmsImportError(m));
+          continue;
+        }
+        if (fields.every((f) => f.trim() === '')) continue;
+        tail.record(line);
+        total++;
+        if (total % PROGRESS_EVERY === 0) onProgress?.({ phase: 'reading', rows: total, bytesRead, totalBytes });
+        if (fields.length !== header.length && !(fields.length > header.length && fields.slice(header.length).every((f) => f.trim() === ''))) {
+          reject(line, `has ${fields.length} fields where the header has ${header.length}`);
+          continue;
+        }
+        const raw = { ...blank };
+        for (const field of FIELDS) raw[field] = columns[field] < 0 ? '' : fields[columns[field]]!;
+        const deletedText = raw.deleted.trim();
+        const deleted = deletedText === '' ? false : parseBoolean(deletedText);
+        if (deleted === undefined) {
+          reject(line, isHeader(fields, header) ? 'repeats the header line' : `${deletedColumn}: not a yes/no value (use Y/N, yes/no, true/false or 1/0)`);
+          continue;
+        }
+        // A deletion needs only the card number: the library system may send nothing else for a member it deleted.
+        const result = schema.safeParse(deleted ? { ...blank, cardNumber: raw.cardNumber } : raw);
+        if (!result.success) {
+          if (isHeader(fields, header)) {
+            reject(line, 'repeats the header line');
+            continue;
+          }
+          const reason = result.error.issues.map((issue) => `${columnName(issue.path[0] as LmsField)}: ${withhold(issue.message, raw.cardNumber)}`).join('; ');
+          reject(line, reason);
+          continue;
+        }
+        const { cardNumber, member } = result.data;
+        if (!deleted && member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
+          reject(line, `${columnName('groups')}: contains the card number`);
+          continue;
+        }
+        const first = seen.get(cardNumber);
+        if (first !== undefined) {
+          reject(line, `${columnName('cardNumber')}: the same card as line ${first}`);
+          continue;
+        }
+        seen.set(cardNumber, line);
+        changes.push({ cardNumber, row: deleted ? null : member });
+      }
+    }
+    if (columns === undefined) throw new LmsImportError(`${filePath}: the file has no header and no rows: nothing changed`);
+  } catch (error) {
+    if (error instanceof LmsImportError) throw error;
+    if (error instanceof InvalidUtf8Error) throw new LmsImportError(error.describe(filePath));
+    if (error instanceof CsvError) throw new LmsImportError(`${filePath}: line ${csvLine(error)}: ${csvProblem(error)}: nothing changed`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') throw new LmsImportError(`${filePath}: cannot read the file (${code}): nothing changed`);
+    throw error;
+  } finally {
+    seen.clear();
+    parser.destroy();
+    utf8.destroy();
+    input.destroy();
+  }
+  rejected.sort((a, b) => a.line - b.line);
+  const cut = tail.problem(filePath);
+  if (cut !== undefined) throw new LmsImportError(cut, rejected);
+  if (rejectedCount > total * mapping.maxRejectedFraction) {
+    const percent = ((rejectedCount / total) * 100).toFixed(1);
+    throw new LmsImportError(
+      `${filePath}: ${rejectedCount} of ${total} rows rejected (${percent}%, more than the ${mapping.maxRejectedFraction * 100}% allowed): nothing changed`,
+      rejected,
+    );
+  }
+  return { changes, rejected, rejectedCount, total, bytes: totalBytes };
+}
+
+export interface LmsDeltaOptions {
+  mapping: LmsMapping;
+  hasher: (normalisedId: string) => Buffer;
+  keyId: string;
+  branchList: BranchList;
+  /** The delta's time: the version's time, and the day a debarment or a date of birth is compared with. */
+  now: Date;
+  keepVersions: number;
+  source?: string | undefined;
+  onProgress?: ((progress: LmsImportProgress) => void) | undefined;
+}
+
+/** What a delta did, in the full import's terms; `deleted` counts the rows marked deleted. */
+export interface LmsDeltaSummary extends LmsImportSummary {
+  deleted: number;
+}
+
+/**
+ * Applies a delta file to the list as one version (none when it changes nothing), all or nothing, in the store's
+ * one transaction. For `oag central members import-delta` (another process than central) and the watched folder.
+ */
+export async function importLmsDelta(members: CentralMemberStore, filePath: string, options: LmsDeltaOptions): Promise<LmsDeltaSummary> {
+  const read = await readLmsDelta(filePath, options);
+  const progress = (phase: LmsImportProgress['phase']): void => options.onProgress?.({ phase, rows: read.total, bytesRead: read.bytes, totalBytes: read.bytes });
+  progress('applying');
+  const { changes, unlisted } = storedChanges(read.changes, options.hasher, options.branchList);
+  const meta: VersionMeta = { keyId: options.keyId, source: options.source ?? `delta:${basename(filePath)}`, at: options.now, keepVersions: options.keepVersions };
+  let applied;
+  try {
+    applied = members.applyChanges(changes, meta, removalGuard(options.mapping.maxRemovedFraction));
+  } catch (error) {
+    if (error instanceof TooManyRemovalsError) throw new LmsImportError(`${filePath}: ${error.message}`, read.rejected);
+    throw error;
+  }
+  const { version, diff } = applied;
+  const current = version ?? members.current();
+  progress('done');
+  return {
+    added: diff.added,
+    changed: diff.changed,
+    removed: diff.removed,
+    // Rows that left the list as it was (the same as before, or a member held off it at central).
+    unchanged: read.changes.length - diff.added - diff.changed - diff.removed,
+    rejected: read.rejected,
+    rejectedCount: read.rejectedCount,
+    notRegistered: unlisted,
+    total: read.total,
+    count: current?.count ?? 0,
+    version: current?.version ?? 0,
+    created: version !== null,
+    hash: current?.hash ?? '',
+    deleted: read.changes.filter((c) => c.row === null).length,
+  };
+}

@@ -158,6 +158,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     );
     const sip2Config = config.sip2;
     if (sip2Config !== undefined) extensions.add(new Sip2Extension({ gateway, config: sip2Config, clock, env }));
+    else warnSecondOpinionWithoutSip2(gateway, logger);
     // With a broker, the member list comes from central (docs/members.md); the tap path never waits on it.
     const memberSync =
       config.mqtt === undefined
@@ -255,6 +256,19 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     uninstallSafety();
     throw error;
   }
+}
+
+/** A policy that asks for the SIP2 second opinion at a branch without `sip2:`: said once per policy version. */
+function warnSecondOpinionWithoutSip2(gateway: Gateway, logger: Logger): void {
+  let told: number | undefined;
+  const check = (): void => {
+    const policy = gateway.policies.current;
+    if (policy.rules.sip2SecondOpinion !== true || told === policy.version) return;
+    told = policy.version;
+    logger.warn({ policyVersion: policy.version }, 'policy rules.sip2SecondOpinion: this gateway has no sip2: section, so grants are not followed up; the member list decides alone');
+  };
+  check();
+  gateway.bus.on('policy-applied', check);
 }
 
 /** What the config names as simulated: allowed only by name, and said at every start. */

@@ -182,6 +182,13 @@ export const RulesSchema = z.strictObject({
   staleMemberList: z.enum(['deny', 'allow']).default('deny'),
   /** Booking entry also needs open-access registration. */
   bookingsNeedRegistration: z.boolean().default(false),
+  /**
+   * 1.6: after a member the list knows is let in, ask the library system about the card in the background (SIP2, the
+   * gateway's `sip2:` section), so a block the list has not heard of yet is an alarm and refuses the next tap.
+   * Never holds up the tap it follows. Optional rather than defaulted (off when left out): central publishes a
+   * policy as parsed, and a default written into every document would be an unknown key to a gateway before 1.6.
+   */
+  sip2SecondOpinion: z.boolean().optional(),
 });
 export type Rules = z.output<typeof RulesSchema>;
 

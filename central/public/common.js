@@ -45,6 +45,7 @@ export const ALARM_LABELS = {
   'power-failed': 'Power watch failed',
   'help-requested': 'Help requested at the door',
   'unknown-card-burst': 'Burst of unknown cards at a reader',
+  'lms-block-not-in-list': 'Library system block not yet in the member list',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */

@@ -9,10 +9,20 @@ import type { Clock } from './clock.js';
 import type { Door } from './door.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
+import type { LmsBlocks } from './lms-blocks.js';
 import type { OnlineCheck } from '../sip2/online-check.js';
 import type { Store } from '../store/index.js';
 import type { StorageFaults } from './storage-faults.js';
 import type { UnknownCardLimit } from './unknown-card-limit.js';
+
+/**
+ * What follows a decision on a card the list knows: the SIP2 second opinion (gateway/sip2/second-opinion.ts), set
+ * by the sip2 extension while it runs. Called after the relay has moved; it only queues, and never throws.
+ * `cardNumber` is for the library system's query only.
+ */
+export interface ListedCardFollowUp {
+  afterDecision(cardNumber: string, cardHash: Buffer, listed: Member, decision: Decision, lmsBlocked: boolean): void;
+}
 
 export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPinFailureAt'>;
 
@@ -36,6 +46,8 @@ export interface AccessOptions {
   faults: StorageFaults;
   /** Bursts of unknown cards at a reader, and how often the library system is asked about one. */
   unknownCards: UnknownCardLimit;
+  /** Blocks the library system told of after a grant, before the member list did: honoured at the next tap. */
+  lmsBlocks: LmsBlocks;
 }
 
 /** The member list could not be read: not the same as a card it does not hold. */
@@ -55,11 +67,16 @@ export class AccessControl {
   private pendingPin: PendingPin | undefined;
   /** SIP2 online check for cards the member list does not know: set by the sip2 extension while it runs. */
   private online: OnlineCheck | undefined;
+  private followUp: ListedCardFollowUp | undefined;
 
   constructor(private readonly options: AccessOptions) {}
 
   setOnlineCheck(online: OnlineCheck | undefined): void {
     this.online = online;
+  }
+
+  setListedCardFollowUp(followUp: ListedCardFollowUp | undefined): void {
+    this.followUp = followUp;
   }
 
   handleTap(tap: CardTap): AccessOutcome | undefined {
@@ -81,7 +98,7 @@ export class AccessControl {
     // A list that cannot be read is a list that knows nobody: the card is refused as unknown (staffed hours keep
     // the door free, and exits never need the list), and the fault is the storage alarm.
     const listed = options.faults.guard<Member | null | typeof LIST_UNREADABLE>('looking up a card', () => options.store.members.find(cardHash) ?? null, LIST_UNREADABLE);
-    if (listed !== null && listed !== LIST_UNREADABLE) return this.decideTap(tap, cardHash, listed);
+    if (listed !== null && listed !== LIST_UNREADABLE) return this.decideListed(tap, cardId, cardHash, listed);
     const online = this.online;
     // Only a card the list does not know goes to the LMS; known cards never leave the synchronous path.
     const remembered = online?.cached(cardHash);
@@ -94,6 +111,14 @@ export class AccessControl {
       return undefined;
     }
     return this.decideTap(tap, cardHash, undefined);
+  }
+
+  /** A card the list knows, with any block the library system has told of since; then the follow-up, if any. */
+  private decideListed(tap: CardTap, cardId: string, cardHash: Buffer, listed: Member): AccessOutcome {
+    const lmsBlocked = this.options.lmsBlocks.blocks(cardHash, listed);
+    const outcome = this.decideTap(tap, cardHash, lmsBlocked ? { ...listed, blocked: true, blockedUntil: null } : listed);
+    this.followUp?.afterDecision(cardId, cardHash, listed, outcome.decision, lmsBlocked);
+    return outcome;
   }
 
   /** `inBurst`: the card is one of a burst of unknown cards at its reader, and is refused as such. */

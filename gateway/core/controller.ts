@@ -19,6 +19,7 @@ import { Feedback } from './feedback.js';
 import { HELP_ALARM, HelpCall } from './help-call.js';
 import type { HelpSnapshot } from './help-call.js';
 import { Lights } from './lights.js';
+import { LMS_BLOCKS_SETTING, LmsBlocks } from './lms-blocks.js';
 import { ALARM_NAMES } from './model.js';
 import type { AlarmName } from './model.js';
 import { Occupancy } from './occupancy.js';
@@ -77,6 +78,8 @@ export class Gateway {
   readonly closing: ClosingSequence;
   readonly storageFaults: StorageFaults;
   readonly help: HelpCall;
+  /** Blocks the library system told of before the member list did (the SIP2 second opinion). */
+  readonly lmsBlocks: LmsBlocks;
   private readonly unknownCards: UnknownCardLimit;
   /** What logs, events and the console show for a card at this branch (and nowhere else). */
   readonly pseudonym: (cardHash: Buffer) => string;
@@ -160,6 +163,17 @@ export class Gateway {
       lightsOnAt: config.lights.onAt,
       emergency: () => this.fireActive || this.fireLatched,
     });
+    this.lmsBlocks = new LmsBlocks({
+      storage: {
+        load: () => store.settings.get(LMS_BLOCKS_SETTING),
+        save: (value) => store.settings.set(LMS_BLOCKS_SETTING, value),
+        findMember: (cardHash) => store.members.find(cardHash),
+        listHash: () => store.members.stats().hash,
+      },
+      clock,
+      alarms: this.alarms,
+      guard: (what, fn, fallback) => this.storageFaults.guard(what, fn, fallback),
+    });
     const unknownCardsConfig = config.taps.unknownCards;
     this.unknownCards = new UnknownCardLimit({
       config: {
@@ -197,6 +211,7 @@ export class Gateway {
       hasKeypad: hardware.keypad !== undefined,
       faults: this.storageFaults,
       unknownCards: this.unknownCards,
+      lmsBlocks: this.lmsBlocks,
     });
   }
 
@@ -241,6 +256,7 @@ export class Gateway {
       this.help.restore(saved.help, this.alarms.has(HELP_ALARM));
     }
     this.unknownCards.resume();
+    this.lmsBlocks.load();
     this.emergencyChanged();
     this.events.record('system', saved?.running === true ? { what: 'recovered', detail: 'restarted without a clean stop' } : { what: 'start' });
     logger.info({ site: this.deps.config.site, policyVersion: this.policies.current.version, members: this.memberStats().count }, 'gateway starting');
@@ -276,6 +292,10 @@ export class Gateway {
     const onAlarmPersist = (): void => this.persist();
     this.bus.on('alarm', onAlarmPersist);
     this.cleanups.push(() => this.bus.off('alarm', onAlarmPersist));
+    // A new member list (from central or an import) is followed by a state change: a block it overtakes is lifted.
+    const onStateForBlocks = (): void => void this.lmsBlocks.sweep();
+    this.bus.on('state-changed', onStateForBlocks);
+    this.cleanups.push(() => this.bus.off('state-changed', onStateForBlocks));
 
     this.closing.start();
     this.schedule.start();

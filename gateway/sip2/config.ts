@@ -46,6 +46,20 @@ export const Sip2ConfigSchema = z
     reconnectMinMs: z.int().min(50).max(60_000).default(1000),
     reconnectMaxMs: z.int().min(50).max(600_000).default(60_000),
     mapping: Sip2MappingSchema.prefault({}),
+    /** The second opinion after a grant, when the policy asks for it (rules.sip2SecondOpinion; docs/sip2.md). */
+    secondOpinion: z
+      .strictObject({
+        /** A card is asked about at most once in this long, however often it is tapped. */
+        askAgainMinutes: z.int().min(1).max(24 * 60).default(10),
+        /** Questions a minute on average, and at most at once: the same link serves unknown cards at the door. */
+        perMinute: z.int().min(1).max(600).default(30),
+        burst: z.int().min(1).max(100).default(5),
+        /** Cards waiting to be asked about; past this a grant is not followed up (counted in the log). */
+        queue: z.int().min(1).max(1000).default(50),
+        /** A block the list has not caught up with by then is lifted (the library system is asked again at the next grant). */
+        blockHours: z.int().min(1).max(30 * 24).default(72),
+      })
+      .prefault({}),
   })
   .check((ctx) => {
     const c = ctx.value;

@@ -43,6 +43,11 @@ export class OnlineCheck {
     this.options.cache.clear();
   }
 
+  /** The link to the library system, shared with the second opinion after a grant (second-opinion.ts). */
+  get lookup(): PatronLookup {
+    return this.options.lookup;
+  }
+
   /** A remembered answer, synchronously: a member, null (the LMS does not know the card), undefined (ask). */
   cached(cardHash: Buffer): Member | null | undefined {
     return this.options.cache.get(cardHash);

@@ -22,8 +22,9 @@ export const CONTRACT_MAJOR = 1;
  *    signature) on command, policy, members announcement, chunk and refusal, required in code by a 1.5 gateway;
  *    `policy.override` `{by, at}` in the state while a console override is in force; policy `version` at most
  *    2^31-1 (numbered by central).
+ * 6: alarm `lms-block-not-in-list` (major): the library system, asked after a grant, blocks a card the list lets in.
  */
-export const CONTRACT_MINOR = 5;
+export const CONTRACT_MINOR = 6;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 
@@ -179,6 +180,8 @@ export const ALARM_NAMES = [
   'help-requested',
   /** 1.5: more unknown cards at one reader than the branch allows in a while: someone trying cards; cleared after a quiet period. */
   'unknown-card-burst',
+  /** 1.6: the library system, asked after a grant (rules.sip2SecondOpinion), blocks a card the member list lets in; cleared when no such block stands. */
+  'lms-block-not-in-list',
 ] as const;
 
 /**
@@ -236,6 +239,8 @@ export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   'mains-lost': 'major',
   // Someone is trying cards (or a cloned-card scanner) at an unstaffed door: not an emergency, but someone should look.
   'unknown-card-burst': 'major',
+  // A member the library system has blocked got in once, and the list does not know it yet: the list is behind.
+  'lms-block-not-in-list': 'major',
   'uplink-failed': 'minor',
   'local-api-failed': 'minor',
   'sip2-failed': 'minor',

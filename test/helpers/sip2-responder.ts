@@ -34,6 +34,8 @@ export interface ResponderBehaviour {
   reverseFields: boolean;
   /** ACS online flag in 98. */
   online: boolean;
+  /** Take patron requests and never answer them (the link stays up, as with an ACS hung on its database). */
+  silent: boolean;
 }
 
 export interface ReceivedMessage {
@@ -103,6 +105,7 @@ export async function startSip2Responder(options: ResponderOptions = {}): Promis
     omitValidPatron: false,
     reverseFields: false,
     online: true,
+    silent: false,
     ...options.behaviour,
   };
   const received: ReceivedMessage[] = [];
@@ -179,6 +182,7 @@ export async function startSip2Responder(options: ResponderOptions = {}): Promis
             socket.destroy();
             return;
           }
+          if (behaviour.silent) return;
           if (behaviour.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
           return send(patronAnswer(request), sequence === undefined ? undefined : (sequence + behaviour.sequenceOffset) % 10);
         }

@@ -43,6 +43,7 @@ export const ALARM_LABELS = {
   'mains-lost': 'Mains power off: running on battery',
   'help-requested': 'Someone pressed the help-call button',
   'unknown-card-burst': 'Many unknown cards tried at a reader',
+  'lms-block-not-in-list': 'Library system blocks a member the list let in',
 };
 
 export const WEEKDAYS = [

@@ -1,0 +1,194 @@
+// The SIP2 second opinion (rules.sip2SecondOpinion), the whole gateway against the SIP2 responder on loopback: a
+// member the list knows is let in at once, the library system is asked afterwards, and a block the list has not
+// heard of yet is an alarm and refuses the next tap, until a member list changes that member.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
+import type { GatewayConfigInput } from '../../gateway/config.js';
+import type { Member } from '../../policies/types.js';
+import { TEST_KEY_HEX, adult, removeDir, startHarness } from '../helpers/gateway-harness.js';
+import type { Harness } from '../helpers/gateway-harness.js';
+import { startSip2Responder } from '../helpers/sip2-responder.js';
+import type { Sip2Responder } from '../helpers/sip2-responder.js';
+import { until } from '../helpers/until.js';
+
+const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
+const withSecondOpinion = (on: boolean): Record<string, unknown> => ({
+  ...town,
+  rules: { ...(town.rules as Record<string, unknown> | undefined), ...(on ? { sip2SecondOpinion: true } : {}) },
+});
+
+/** Both on the member list; the library system has barred `barred` since the list was made. */
+const CARD = { fine: '21000111222333', barred: '21000444555666' };
+const LMS_ALARM = 'lms-block-not-in-list';
+
+let harness: Harness | undefined;
+let responder: Sip2Responder | undefined;
+let dir = '';
+
+beforeEach(() => {
+  // Only Date is faked (Monday 23 November 2026, 14:00 GMT: open access); sockets and their timeouts run on real time.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(new Date('2026-11-23T14:00:00Z'));
+});
+
+afterEach(async () => {
+  await harness?.stop();
+  await responder?.stop();
+  harness = undefined;
+  responder = undefined;
+  vi.useRealTimers();
+  if (dir !== '') removeDir(dir);
+  dir = '';
+});
+
+async function start(options: { policyOn?: boolean; behaviour?: Partial<Sip2Responder['behaviour']> } = {}): Promise<Harness> {
+  responder = await startSip2Responder({
+    password: 'gate-password',
+    behaviour: options.behaviour,
+    patrons: {
+      [CARD.fine]: { fields: { PE: '20271231', PC: 'OA' } },
+      [CARD.barred]: { status: 'Y', fields: { PE: '20271231', PC: 'OA' } },
+    },
+  });
+  dir = mkdtempSync(join(tmpdir(), 'oag-gw-sip2-2nd-'));
+  writeFileSync(join(dir, 'sip2.pw'), 'gate-password\n');
+  const sip2 = {
+    host: '127.0.0.1',
+    port: responder.port,
+    institutionId: 'TOWN',
+    user: 'gate-sip',
+    passwordFile: join(dir, 'sip2.pw'),
+    timeoutMs: 300,
+    keepaliveSeconds: 0,
+    reconnectMinMs: 50,
+  };
+  harness = await startHarness({
+    dir,
+    policy: withSecondOpinion(options.policyOn ?? true),
+    members: { [CARD.fine]: {}, [CARD.barred]: {} },
+    config: { taps: { repeatWindowMs: 0 }, sip2 } as Partial<GatewayConfigInput>,
+  });
+  await until(() => responder!.received.some((m) => m.code === '99'), 'the SIP2 login');
+  return harness;
+}
+
+const patronRequests = (): number => responder!.received.filter((m) => m.code === '63').length;
+const lmsAlarms = (h: Harness): Array<{ state: unknown; detail: unknown }> =>
+  h.events.flatMap((e) => (e.type === 'alarm' && e.alarm === LMS_ALARM ? [{ state: e.state, detail: e.detail }] : []));
+
+/** A new member-list version, as the member sync applies one (it tells the bus the state changed). */
+function newListVersion(h: Harness, version: number, barred: Partial<Member>): void {
+  const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
+  const rows = [
+    { cardHash: hash(normaliseCardId(CARD.fine)), ...adult },
+    { cardHash: hash(normaliseCardId(CARD.barred)), ...adult, ...barred },
+  ];
+  h.running.store.members.replaceAll(rows, { version, source: 'test' });
+  h.running.gateway.bus.emit('state-changed');
+}
+
+describe('SIP2 second opinion after a grant', () => {
+  it('lets a listed member in at once, then refuses the next tap once the library system says blocked, with an alarm', async () => {
+    const h = await start();
+    h.tap(CARD.barred);
+    // Decided within the tap, from the list: the library system has not been asked yet.
+    expect(h.reasons()).toEqual(['member']);
+    expect(h.doorRelayActive()).toBe(true);
+    await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+
+    const [alarm] = lmsAlarms(h);
+    const person = String(h.events.find((e) => e.type === 'access')!.person);
+    expect(alarm!.state).toBe('raised');
+    expect(String(alarm!.detail)).toContain(person);
+    expect(JSON.stringify(h.events)).not.toContain(CARD.barred);
+    expect(h.running.gateway.state.alarms).toContain(LMS_ALARM);
+
+    h.tap(CARD.barred);
+    expect(h.reasons()).toEqual(['member', 'blocked']);
+    // The one the library system is happy with still gets in.
+    h.tap(CARD.fine);
+    expect(h.reasons()).toEqual(['member', 'blocked', 'member']);
+  });
+
+  it('keeps the block across a restart', async () => {
+    const h = await start();
+    h.tap(CARD.barred);
+    await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+    harness = await h.restart();
+    harness.tap(CARD.barred);
+    expect(harness.reasons().at(-1)).toBe('blocked');
+  });
+
+  it('lifts the block when a new member-list version changes that member: blocked there, then unblocked', async () => {
+    const h = await start();
+    h.tap(CARD.barred);
+    await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+
+    newListVersion(h, 2, { blocked: true });
+    expect(h.running.gateway.state.alarms).not.toContain(LMS_ALARM);
+    h.tap(CARD.barred);
+    expect(h.reasons().at(-1)).toBe('blocked');
+
+    // The same row as when the library system's block was made: only a lifted block lets this card in now.
+    newListVersion(h, 3, { blocked: false });
+    h.tap(CARD.barred);
+    expect(h.reasons().at(-1)).toBe('member');
+  });
+
+  it('lifts the block when the library system, asked again after a refusal, no longer blocks the card', async () => {
+    const h = await start();
+    h.tap(CARD.barred);
+    await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+    responder!.patrons.set(CARD.barred, { fields: { PE: '20271231', PC: 'OA' } });
+    // Past sip2.secondOpinion.askAgainMinutes (10): the card is asked about again.
+    vi.setSystemTime(new Date('2026-11-23T14:11:00Z'));
+    h.tap(CARD.barred);
+    expect(h.reasons().at(-1)).toBe('blocked');
+    await until(() => lmsAlarms(h).some((a) => a.state === 'cleared'), 'the alarm to clear');
+    h.tap(CARD.barred);
+    expect(h.reasons().at(-1)).toBe('member');
+  });
+
+  it('asks the library system nothing when the policy does not ask for it', async () => {
+    const h = await start({ policyOn: false });
+    h.tap(CARD.barred);
+    h.tap(CARD.barred);
+    expect(h.reasons()).toEqual(['member', 'member']);
+    // A card the list does not know is asked about online: one link, one question at a time, so a follow-up of the
+    // grants above would have reached the library system first.
+    h.tap('29999000000001');
+    await until(() => patronRequests() === 1, 'the online check of the unknown card');
+    expect(responder!.received.filter((m) => m.code === '63').map((m) => m.fields.AA)).toEqual(['29999000000001']);
+    expect(h.reasons().at(-1)).toBe('unknown-card');
+  });
+
+  it('goes on granting when the library system never answers, with no alarm of its own', async () => {
+    const h = await start({ behaviour: { silent: true } });
+    h.tap(CARD.barred);
+    expect(h.reasons()).toEqual(['member']);
+    expect(h.doorRelayActive()).toBe(true);
+    await until(() => patronRequests() === 1, 'the question to the library system');
+    h.tap(CARD.fine);
+    expect(h.reasons()).toEqual(['member', 'member']);
+    h.tap(CARD.barred);
+    expect(h.reasons()).toEqual(['member', 'member', 'member']);
+    expect(lmsAlarms(h)).toEqual([]);
+  });
+
+  it('goes on granting when the library system is down, with no alarm but the sip2 ones', async () => {
+    const h = await start();
+    await responder!.stop();
+    h.tap(CARD.barred);
+    h.tap(CARD.fine);
+    expect(h.reasons()).toEqual(['member', 'member']);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    h.tap(CARD.barred);
+    expect(h.reasons().at(-1)).toBe('member');
+    const raised = h.events.flatMap((e) => (e.type === 'alarm' && e.state === 'raised' ? [String(e.alarm)] : []));
+    expect(raised.filter((name) => !name.startsWith('sip2'))).toEqual([]);
+  });
+});

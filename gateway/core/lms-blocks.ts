@@ -53,7 +53,7 @@ export class LmsBlocks {
   constructor(
     private readonly deps: {
       storage: LmsBlockStorage;
-      clock: Clock;
+      clock: Pick<Clock, 'now'>;
       alarms: Pick<Alarms, 'clear'>;
       /** A store call that may fail: its fault is the storage alarm, and `fallback` stands in. */
       guard: <T>(what: string, fn: () => T, fallback: T) => T;

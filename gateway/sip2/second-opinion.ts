@@ -30,7 +30,7 @@ export interface SecondOpinionOptions {
   alarms: Pick<Alarms, 'repeat'>;
   /** The policy's rule, read at each decision: a new policy turns it on or off at once. */
   enabled: () => boolean;
-  clock: Clock;
+  clock: Pick<Clock, 'now'>;
   logger: Sip2Logger;
   pseudonym: (cardHash: Buffer) => string;
   config: Sip2Config['secondOpinion'];

@@ -212,7 +212,11 @@ export function loadCentralConfig(path: string): CentralConfig {
     signing: config.signing && { keyFile: resolve(base, config.signing.keyFile) },
     oidc: config.oidc && { ...config.oidc, clientSecretFile: rel(config.oidc.clientSecretFile) },
     alerts: { ...config.alerts, ...resolveAlertChannelPaths(config.alerts, base) },
-    members: { ...config.members, watch: config.members.watch && { ...config.members.watch, folder: resolve(base, config.members.watch.folder) } },
+    members: {
+      ...config.members,
+      watch: config.members.watch && { ...config.members.watch, folder: resolve(base, config.members.watch.folder) },
+      koha: config.members.koha && { ...config.members.koha, clientSecretFile: resolve(base, config.members.koha.clientSecretFile) },
+    },
     embedded: config.embedded && {
       ...config.embedded,
       passwordFile: resolve(base, config.embedded.passwordFile),

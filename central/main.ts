@@ -7,6 +7,7 @@ import { PSEUDONYM_SECRET_BYTES, createPseudonymizer } from '../policies/pseudon
 import { startCentralAlerts, type CentralAlerts } from './alerts/central-alerts.js';
 import { relayHelpAcknowledgements } from './alerts/help-relay.js';
 import type { Timers } from './alerts/escalation.js';
+import { CENTRAL_SITE, LMS_FEED_ALARM } from './alerts/incident-names.js';
 import type { OutboxTimer } from './alerts/outbox.js';
 import { oidcRoutes } from './auth/oidc.js';
 import { CentralAuth } from './auth/service.js';
@@ -20,6 +21,8 @@ import { CentralLink } from './link.js';
 import { loadCentralKey } from './members/key.js';
 import type { PublisherHooks } from './members/publisher.js';
 import { CentralMembers } from './members/service.js';
+import { createKohaFeed } from './members/koha/feed.js';
+import type { KohaPoller } from './members/koha/poller.js';
 import { ExportFolderWatch } from './members/watch.js';
 import { loadSigningKey } from './signing-key.js';
 import { forgetPersonsBefore } from './person-retention.js';
@@ -36,6 +39,8 @@ export interface RunningCentral {
   embeddedLogin: { username: string; password: string } | null;
   /** The member list (imports, changes, distribution); null without a deployment key. */
   members: CentralMembers | null;
+  /** The Koha poller (members.koha), null without it. */
+  koha: KohaPoller | null;
   /** Accounts, sessions, API tokens and the audit (the demo's administrator, tests' tokens). */
   auth: CentralAuth;
   /** Incidents, rules, links and the outbox (docs/alerts.md). */
@@ -184,6 +189,22 @@ export async function startCentral(
       watch.start();
       closers.push(() => watch.stop());
     }
+    let koha: KohaPoller | null = null;
+    if (members !== null && key !== null && config.members.koha !== undefined) {
+      // An unreadable secret stops central here with the field named; a failing Koha later only raises an incident.
+      const feed = createKohaFeed({
+        config: config.members.koha,
+        db: store.db,
+        key,
+        members,
+        problem: kohaProblem(alerts, clock),
+        clock,
+        logger,
+      });
+      feed.start();
+      closers.push(() => feed.stop());
+      koha = feed;
+    }
 
     const auth = new CentralAuth({
       db: store.db,
@@ -255,11 +276,20 @@ export async function startCentral(
     });
 
     logger.info({ httpUrl, brokerUrl }, 'central started');
-    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, embeddedLogin: embedded?.central ?? null, members, auth, alerts, close };
+    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, embeddedLogin: embedded?.central ?? null, members, koha, auth, alerts, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** Koha failing poll after poll is an incident of central's own, cleared when it answers again (docs/alerts.md). */
+function kohaProblem(alerts: CentralAlerts, clock: { now(): Date }): { raise(reason: string): void; clear(): void } {
+  const report = (state: 'raised' | 'cleared', detail?: string): void => {
+    const now = clock.now();
+    alerts.alerts.incidents.alarm({ site: CENTRAL_SITE, alarm: LMS_FEED_ALARM, state, severity: 'major', detail, at: now.toISOString() }, now);
+  };
+  return { raise: (reason) => report('raised', reason), clear: () => report('cleared') };
 }
 
 /** Single sign-on's routes (central/auth/oidc.ts) and its button on the sign-in page, when `oidc:` is configured. */

@@ -13,4 +13,7 @@ export function channelFailedAlarm(channel: Channel): `${Channel}-failed` {
   return `${channel}-failed`;
 }
 
-export const CENTRAL_ALARM_NAMES: readonly string[] = [OFFLINE_ALARM, ...CHANNELS.map(channelFailedAlarm)];
+/** The library system's feed of member changes (Koha's REST API) failing poll after poll: blocks made there wait. */
+export const LMS_FEED_ALARM = 'lms-feed-failed';
+
+export const CENTRAL_ALARM_NAMES: readonly string[] = [OFFLINE_ALARM, LMS_FEED_ALARM, ...CHANNELS.map(channelFailedAlarm)];

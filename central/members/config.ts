@@ -3,6 +3,7 @@
 // deployment key (OAG_DEPLOYMENT_KEY, or `deploymentKeyFile` at the top of the config) before anything is stored.
 import { z } from 'zod';
 import { MAX_CHUNK_ENTRIES } from '../../policies/contract/members.js';
+import { KohaFeedConfigSchema } from './koha/config.js';
 
 const column = z.string().trim().min(1, 'must name a column');
 const values = z.array(z.string().trim().min(1)).min(1);
@@ -81,7 +82,10 @@ export const LmsMappingSchema = z
 
 export type LmsMapping = z.output<typeof LmsMappingSchema>;
 export type LmsMappingInput = z.input<typeof LmsMappingSchema>;
-export type LmsField = keyof LmsMapping['columns'];
+/** A field of a member's row (the full export's columns). */
+export type LmsField = Exclude<keyof LmsMapping['columns'], 'deleted'>;
+/** A delta file's columns: a member's row and whether the member was deleted. */
+export type LmsDeltaField = LmsField | 'deleted';
 
 /** The columns of the generated demo export (scripts/bench/import.ts), the default without a mapping. */
 export const DEFAULT_LMS_COLUMNS = {
@@ -130,6 +134,8 @@ export const CentralMembersConfigSchema = z.strictObject({
       keepRefusedDays: z.int().min(0).max(365).default(7),
     })
     .optional(),
+  /** Patrons changed in Koha, asked of its REST API every few seconds: each poll's changes one version (docs/members.md). */
+  koha: KohaFeedConfigSchema.optional(),
 });
 
 export type CentralMembersConfig = z.output<typeof CentralMembersConfigSchema>;

@@ -1,0 +1,58 @@
+// The Koha feed put together for central/main.ts: the secret read from its file (an unusable one stops central
+// with the field named), the client, the mapping, the mark in central's database and the poller, which hands each
+// poll's changes to CentralMembers.applyChanges as one version and raises `lms-feed-failed` when Koha keeps failing.
+import type { Database as Db } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { createCardHasher } from '../../../policies/cards.js';
+import { parseMemberFields } from '../../../policies/member-list.js';
+import type { TallyClock } from '../../../kit/refusal-tally.js';
+import { readSecretFile } from '../../alerts/channels/secret-file.js';
+import type { CentralMembers } from '../service.js';
+import { KohaClient } from './client.js';
+import type { KohaFeedConfig } from './config.js';
+import { FeedMarks } from './feed-mark.js';
+import { createKohaMapping } from './mapping.js';
+import { KohaPoller, type KohaPollerDeps } from './poller.js';
+
+export function createKohaFeed(deps: {
+  config: KohaFeedConfig;
+  db: Db;
+  /** The deployment key: a card is looked up at central by its hash, as the list keeps it. */
+  key: Buffer;
+  members: Pick<CentralMembers, 'applyChanges' | 'store'>;
+  problem: KohaPollerDeps['problem'];
+  clock: { now(): Date };
+  logger: Logger;
+  tallyClock?: TallyClock;
+}): KohaPoller {
+  const { config, members } = deps;
+  const secret = readSecretFile(config.clientSecretFile, 'members.koha.clientSecretFile');
+  if (!secret.ok) throw new Error(secret.error);
+  const client = new KohaClient({
+    url: config.url,
+    auth: config.auth,
+    clientId: config.clientId,
+    secret: secret.value,
+    perPage: config.perPage,
+    timeoutMs: config.timeoutSeconds * 1000,
+    embedAttributes: config.registeredAttribute !== undefined,
+    clock: deps.clock,
+  });
+  const hash = createCardHasher(deps.key);
+  return new KohaPoller({
+    changedSince: (since) => client.changedSince(since),
+    mapping: createKohaMapping(config),
+    marks: new FeedMarks(deps.db),
+    current: (cardNumber) => {
+      const cardHash = hash(cardNumber);
+      const fields = members.store.fields(cardHash) ?? members.store.unlistedFields(cardHash);
+      return fields === undefined ? undefined : parseMemberFields(fields);
+    },
+    apply: async (changes, source) => ({ version: (await members.applyChanges(changes, { source })).version?.version ?? null }),
+    config,
+    problem: deps.problem,
+    clock: deps.clock,
+    logger: deps.logger,
+    tallyClock: deps.tallyClock,
+  });
+}

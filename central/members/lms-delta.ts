@@ -28,9 +28,9 @@ import {
 import { parseBoolean } from '../../policies/member-fields.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
-import type { BranchList, LmsField, LmsMapping } from './config.js';
+import type { BranchList, LmsDeltaField, LmsField, LmsMapping } from './config.js';
 import { LmsImportError, MAX_REJECTED_LISTED, type LmsImportProgress, type LmsImportSummary, type RejectedRow } from './lms-import.js';
-import { createLmsRowSchema, type LmsRowInput } from './lms-row.js';
+import { createLmsRowSchema } from './lms-row.js';
 import type { CentralMemberStore, ListDiff, MemberChange, VersionMeta } from './member-store.js';
 
 /** The delta column's name when members.import.columns.deleted does not give one. */
@@ -94,7 +94,7 @@ export interface LmsDeltaRead {
   bytes: number;
 }
 
-const FIELDS: readonly LmsField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups', 'deleted'];
+const FIELDS: readonly LmsDeltaField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups', 'deleted'];
 const PROGRESS_EVERY = 2_000;
 
 function fileSize(filePath: string): number {
@@ -125,7 +125,7 @@ export async function readLmsDelta(
   const totalBytes = fileSize(filePath);
   const schema = createLmsRowSchema(mapping, options.now.toISOString().slice(0, 10));
   const deletedColumn = mapping.columns.deleted ?? DEFAULT_DELETED_COLUMN;
-  const columnName = (field: LmsField): string => (field === 'deleted' ? deletedColumn : (mapping.columns[field] ?? field));
+  const columnName = (field: LmsDeltaField): string => (field === 'deleted' ? deletedColumn : (mapping.columns[field] ?? field));
   const rejected: RejectedRow[] = [];
   let rejectedCount = 0;
   let total = 0;
@@ -163,9 +163,9 @@ export async function readLmsDelta(
   // Normalised card number → the line that had it first (cleared with the rest when this returns).
   const seen = new Map<string, number>();
   const changes: MemberDeltaChange[] = [];
-  const blank = Object.fromEntries(FIELDS.map((f) => [f, ''])) as LmsRowInput;
+  const blank = Object.fromEntries(FIELDS.map((f) => [f, ''])) as Record<LmsDeltaField, string>;
   try {
-    let columns: Record<LmsField, number> | undefined;
+    let columns: Record<LmsDeltaField, number> | undefined;
     let header: readonly string[] = [];
     for await (const batch of parser as AsyncIterable<ParsedRecord[]>) {
       for (const { line, fields } of batch) {

@@ -3,7 +3,8 @@
 // Central runs in this process with its embedded broker; the branch is a real gateway in a child process, so each
 // memory figure is that side's own. Prints: the import at central (seconds, memory), the snapshot on the wire
 // (bytes, chunks), the branch's transfer and apply (seconds, write lock held, longest event-loop stall, memory), and
-// a re-import with `changes` members changed, end to end until the branch has applied the delta.
+// a re-import with `changes` members changed, end to end until the branch has applied the delta, and beside it a
+// delta file (central/members/lms-delta.ts) of as many changed rows, 1 in 100 of them deletions, the same way.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -31,6 +32,8 @@ export interface MembersBenchResult {
   wire: { snapshotBytes: number; bytesPerMember: number; chunks: number };
   branch: { snapshotSeconds: number; applyLockMs: number; longestStallMs: number; rssMb: number; maxRssMb: number };
   delta: { changes: number; importSeconds: number; propagationSeconds: number; endToEndSeconds: number; applyLockMs: number };
+  /** The same size of change as a delta file: its rows alone are read. */
+  deltaFile: { rows: number; changes: number; importSeconds: number; propagationSeconds: number; endToEndSeconds: number; applyLockMs: number };
 }
 
 /** Messages from the branch process. */
@@ -66,6 +69,31 @@ async function withChanges(from: string, to: string, rows: number, changes: numb
     }
   }
   out.end(chunk);
+  await once(out, 'finish');
+}
+
+/**
+ * A delta file of `changes` rows of the export (others than withChanges turns over): each member's blocked flag
+ * turned over, 1 in 100 of them deleted instead, in the export's columns and a `deleted` column.
+ */
+async function deltaFile(from: string, to: string, rows: number, changes: number): Promise<void> {
+  const every = Math.max(1, Math.floor(rows / changes));
+  const out = createWriteStream(to);
+  const lines = createInterface({ input: createReadStream(from), crlfDelay: Infinity });
+  let i = -1;
+  let written = 0;
+  for await (const line of lines) {
+    if (i < 0) out.write(`${line},deleted\n`);
+    else if ((i + Math.floor(every / 2)) % every === 0 && written < changes) {
+      const f = line.split(',');
+      f[3] = f[3] === 'Y' ? 'N' : 'Y';
+      if (f[3] === 'N') f[4] = '';
+      out.write(`${f.join(',')},${written % 100 === 0 ? 'Y' : 'N'}\n`);
+      written++;
+    }
+    i++;
+  }
+  out.end();
   await once(out, 'finish');
 }
 
@@ -136,6 +164,15 @@ export async function benchMembers(opts: { members: number; changes: number; reg
     const importedAt = Date.now();
     const delta = (await next((m) => m.type === 'applied' && m.version === second.version)) as Extract<BranchMessage, { type: 'applied' }>;
 
+    const deltaCsv = join(dir, 'changes.delta.csv');
+    await deltaFile(changedCsv, deltaCsv, opts.members, opts.changes);
+    started = performance.now();
+    const fileStartedAt = Date.now();
+    const third = await members.importDeltaFile(deltaCsv);
+    const fileImportSeconds = (performance.now() - started) / 1000;
+    const fileImportedAt = Date.now();
+    const fromFile = (await next((m) => m.type === 'applied' && m.version === third.version)) as Extract<BranchMessage, { type: 'applied' }>;
+
     return {
       members: imported.count,
       rows: opts.members,
@@ -149,6 +186,14 @@ export async function benchMembers(opts: { members: number; changes: number; reg
         propagationSeconds: round((delta.at - importedAt) / 1000),
         endToEndSeconds: round((delta.at - startedAt) / 1000),
         applyLockMs: delta.lockMs,
+      },
+      deltaFile: {
+        rows: third.total,
+        changes: third.changed + third.added + third.removed,
+        importSeconds: round(fileImportSeconds, 3),
+        propagationSeconds: round((fromFile.at - fileImportedAt) / 1000),
+        endToEndSeconds: round((fromFile.at - fileStartedAt) / 1000),
+        applyLockMs: fromFile.lockMs,
       },
     };
   } finally {
@@ -233,6 +278,9 @@ export function printMembersBench(r: MembersBenchResult): void {
   );
   console.log(
     `  delta of ${n(r.delta.changes)}       re-import ${r.delta.importSeconds} s, then at the branch in ${r.delta.propagationSeconds} s (write lock ${r.delta.applyLockMs} ms): ${r.delta.endToEndSeconds} s end to end`,
+  );
+  console.log(
+    `  delta file          ${n(r.deltaFile.rows)} rows (${n(r.deltaFile.changes)} list changes): import ${r.deltaFile.importSeconds} s, then at the branch in ${r.deltaFile.propagationSeconds} s (write lock ${r.deltaFile.applyLockMs} ms): ${r.deltaFile.endToEndSeconds} s end to end`,
   );
 }
 

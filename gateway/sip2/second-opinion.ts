@@ -1,8 +1,9 @@
 // The SIP2 second opinion (policy rule `sip2SecondOpinion`): after the door has let in a member the list knows, ask
 // the library system about that card in the background. The list is as old as its last version; a block made in
-// the library system today is not in it. When the library system says blocked, or that it has no such patron, the
-// card is blocked here until the list catches up (gateway/core/lms-blocks.ts), refused from the next tap, and the
-// `lms-block-not-in-list` alarm names the card's pseudonym. The tap it follows has already been decided and the
+// the library system today is not in it. When the library system says blocked, the card is blocked here until the
+// list catches up (gateway/core/lms-blocks.ts), refused from the next tap, and the `lms-block-not-in-list` alarm
+// names the card's pseudonym. "No such patron" is only told (the same alarm), never a block: a wrong institution id
+// or mapping answers every card so, and must not lock a branch's members out in hours when nobody is there to see. The tap it follows has already been decided and the
 // relay moved: a slow or absent library system changes nothing for it.
 //
 // Bounded: one question at a time on the link the online check uses, a token bucket, a queue with a cap, and each
@@ -19,8 +20,11 @@ import type { LookupResult, Sip2Logger } from './client.js';
 import type { Sip2Config } from './config.js';
 import type { PatronLookup } from './online-check.js';
 
-/** Decisions worth a second opinion: the member got in (or will, with a PIN). */
-const FOLLOWED_UP = new Set<Decision['reason']>(['member', 'staff', 'booking', 'pin-required']);
+/**
+ * Decisions worth a second opinion: the member got in (or will, with a PIN). Not staff: staff cards are often not
+ * patrons of the library system, and staff are who answers the alarms.
+ */
+const FOLLOWED_UP = new Set<Decision['reason']>(['member', 'booking', 'pin-required']);
 /** Cards remembered as recently asked about, at most; the oldest are forgotten first. */
 const MAX_REMEMBERED = 10_000;
 
@@ -129,14 +133,18 @@ export class SecondOpinion implements ListedCardFollowUp {
       if (blocks.lift(cardHash)) logger.info({ person, sip2: { secondOpinion: 'lifted' } }, 'SIP2 second opinion: the library system no longer blocks the card; block lifted');
       return;
     }
+    if (verdict === 'not-found') {
+      logger.warn({ person, sip2: { secondOpinion: verdict } }, 'SIP2 second opinion: the library system does not know a card the list lets in; not blocked');
+      this.options.alarms.repeat(LMS_BLOCK_ALARM, `${person}: the library system does not know the card, the member list lets it in; not blocked (check the card or the SIP2 mapping)`);
+      return;
+    }
     if (blocks.has(cardHash)) return;
     const until = new Date(this.options.clock.now().getTime() + this.options.config.blockHours * 3_600_000);
     blocks.add(cardHash, listed, until);
-    const says = verdict === 'blocked' ? 'blocks the patron' : 'does not know the card';
-    logger.warn({ person, sip2: { secondOpinion: verdict } }, `SIP2 second opinion: the library system ${says}; refused from the next tap`);
+    logger.warn({ person, sip2: { secondOpinion: verdict } }, 'SIP2 second opinion: the library system blocks the patron; refused from the next tap');
     this.options.alarms.repeat(
       LMS_BLOCK_ALARM,
-      `${person}: the library system ${says}, the member list lets the card in; refused from the next tap until a member list changes it or ${until.toISOString()}`,
+      `${person}: the library system blocks the patron, the member list lets the card in; refused from the next tap until a member list changes it or ${until.toISOString()}`,
     );
   }
 }

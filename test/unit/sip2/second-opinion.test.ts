@@ -10,18 +10,22 @@ const granted: Decision = { allow: true, reason: 'member', mode: 'open-access' }
 const card = (n: number): Buffer => Buffer.alloc(32, n);
 const silent = { info: () => {}, warn: () => {}, debug: () => {} };
 
-function setup(config: Partial<{ askAgainMinutes: number; perMinute: number; burst: number; queue: number; blockHours: number }> = {}) {
+function setup(
+  config: Partial<{ askAgainMinutes: number; perMinute: number; burst: number; queue: number; blockHours: number }> = {},
+  answer: () => Member | undefined = () => ({ ...member, blocked: true }),
+) {
   let now = Date.parse('2026-11-23T14:00:00Z');
   const clock = { now: () => new Date(now) };
   let saved: unknown;
   const storage: LmsBlockStorage = { load: () => saved, save: (v) => (saved = v), findMember: () => member, listHash: () => 'list-1' };
   const blocks = new LmsBlocks({ storage, clock, alarms: { clear: () => {} }, guard: (_what, fn) => fn() });
   const asked: string[] = [];
+  const alarms: string[] = [];
   const deferred: Array<() => void> = [];
   const opinion = new SecondOpinion({
-    lookup: { lookupPatron: async (number) => (asked.push(number), { ...member, blocked: true }) },
+    lookup: { lookupPatron: async (number) => (asked.push(number), answer()) },
     blocks,
-    alarms: { repeat: () => {} },
+    alarms: { repeat: (_name, detail) => void alarms.push(detail) },
     enabled: () => true,
     clock,
     logger: silent,
@@ -33,7 +37,7 @@ function setup(config: Partial<{ askAgainMinutes: number; perMinute: number; bur
     for (let run = deferred.shift(); run !== undefined; run = deferred.shift()) run();
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { blocks, opinion, asked, drain, advance: (ms: number) => (now += ms), saved: () => saved };
+  return { blocks, opinion, asked, alarms, drain, advance: (ms: number) => (now += ms), saved: () => saved };
 }
 
 describe('SIP2 second opinion, bounded', () => {
@@ -49,6 +53,13 @@ describe('SIP2 second opinion, bounded', () => {
     for (let i = 1; i <= 4; i++) s.opinion.afterDecision(`100${i}`, card(i), member, granted, false);
     await s.drain();
     expect(s.asked).toEqual(['1001', '1002']);
+  });
+
+  it('does not follow up staff: their cards are often not patrons of the library system', async () => {
+    const s = setup();
+    s.opinion.afterDecision('1001', card(1), { ...member, staff: true }, { allow: true, reason: 'staff', mode: 'closed' }, false);
+    await s.drain();
+    expect(s.asked).toEqual([]);
   });
 
   it('follows up no refusal but its own block', async () => {
@@ -69,6 +80,15 @@ describe('library-system blocks', () => {
     expect(s.blocks.blocks(card(1), member)).toBe(false);
     expect(s.blocks.sweep()).toBe(1);
     expect(s.saved()).toEqual([]);
+  });
+
+  it('are not made for "no such patron": that is told, and the card still gets in', async () => {
+    const s = setup({}, () => undefined);
+    s.opinion.afterDecision('1001', card(1), member, granted, false);
+    await s.drain();
+    expect(s.asked).toEqual(['1001']);
+    expect(s.blocks.blocks(card(1), member)).toBe(false);
+    expect(s.alarms).toEqual(['p: the library system does not know the card, the member list lets it in; not blocked (check the card or the SIP2 mapping)']);
   });
 
   it('stand only for the row they were made against', async () => {

@@ -31,7 +31,7 @@ import type { Member } from '../../policies/types.js';
 import type { BranchList, LmsDeltaField, LmsField, LmsMapping } from './config.js';
 import { LmsImportError, MAX_REJECTED_LISTED, type LmsImportProgress, type LmsImportSummary, type RejectedRow } from './lms-import.js';
 import { createLmsRowSchema } from './lms-row.js';
-import type { CentralMemberStore, ListDiff, MemberChange, VersionMeta } from './member-store.js';
+import { OtherKeyError, type CentralMemberStore, type ListDiff, type MemberChange, type VersionMeta } from './member-store.js';
 
 /** The delta column's name when members.import.columns.deleted does not give one. */
 export const DEFAULT_DELETED_COLUMN = 'deleted';
@@ -274,6 +274,7 @@ export async function importLmsDelta(members: CentralMemberStore, filePath: stri
     applied = members.applyChanges(changes, meta, removalGuard(options.mapping.maxRemovedFraction));
   } catch (error) {
     if (error instanceof TooManyRemovalsError) throw new LmsImportError(`${filePath}: ${error.message}`, read.rejected);
+    if (error instanceof OtherKeyError) throw new LmsImportError(`${filePath}: ${error.message}: nothing changed`, read.rejected);
     throw error;
   }
   const { version, diff } = applied;

@@ -15,7 +15,7 @@ import { CentralStore } from '../../../central/store.js';
 import { createCardHasher, deploymentKeyId } from '../../../policies/cards.js';
 import { decodeMemberEntry, parseMemberFields } from '../../../policies/member-list.js';
 import { runCentralMembersImport, runCentralMembersImportDelta } from '../../../scripts/commands/central.js';
-import { TEST_KEY_HEX, hashCard } from './helpers.js';
+import { OTHER_KEY_HEX, TEST_KEY_HEX, hashCard } from './helpers.js';
 
 const KEY = Buffer.from(TEST_KEY_HEX, 'hex');
 const NOW = new Date('2026-03-02T10:00:00.000Z');
@@ -140,6 +140,16 @@ describe('a delta file at central', () => {
     await expect(delta(store, `${HEADER}\n${card(0)},2027-01-31,Y,Y,N\n`)).rejects.toThrow(/missing column "deleted"/);
     expect(store.current()?.version).toBe(1);
     expect(fieldsOf(store, 0)).toMatchObject({ blocked: false });
+  });
+
+  it('refuses a delta hashed with another deployment key than the current list, changing nothing', async () => {
+    const store = await setUp();
+    writeFileSync(join(dir, 'other.delta.csv'), DELTA);
+    const other = Buffer.from(OTHER_KEY_HEX, 'hex');
+    const error = await importLmsDelta(store, join(dir, 'other.delta.csv'), { ...options(), hasher: createCardHasher(other), keyId: deploymentKeyId(other) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LmsImportError);
+    expect((error as Error).message).toMatch(/other\.delta\.csv: the current list was made with another deployment key.*nothing changed/);
+    expect(store.current()?.version).toBe(1);
   });
 
   it('reads the deletion flag from the column members.import.columns.deleted names', async () => {

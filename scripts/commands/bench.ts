@@ -28,6 +28,10 @@ export function register(program: Command): void {
     .option('--signin-flood-only', 'run only the sign-in flood benchmark')
     .option('--no-alerts', 'skip alarm raised → SMTP accepted for a burst of 100 incidents at 1,000 sites')
     .option('--alerts-only', 'run only the alerts benchmark')
+    .option('--no-lms-block', 'skip a block in Koha (a fake of its REST API) → refused at an online branch')
+    .option('--lms-block-only', 'run only that')
+    .option('--lms-blocks <n>', 'blocks measured in that benchmark', '20')
+    .option('--lms-poll-seconds <s>', "central's Koha poll interval in that benchmark", '2')
     .option('--flood-clients <n>', 'parallel sign-in floods', '8')
     .option('--flood-seconds <s>', 'seconds of taps without the flood, then with it', '10')
     .option('--flood-tap-every <ms>', 'a tap this often in the sign-in flood benchmark', '20')
@@ -37,6 +41,7 @@ export function register(program: Command): void {
       if (options.stallsOnly) return stalls(options);
       if (options.bruteForceOnly) return bruteForce();
       if (options.importFloorOnly) return importFloor(options);
+      if (options.lmsBlockOnly) return lmsBlock(options);
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(Number.isInteger(Number(options.taps)) && Number(options.taps) >= 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers, and --taps one');
@@ -86,6 +91,10 @@ export function register(program: Command): void {
         console.log('');
         await alerts();
       }
+      if (options.lmsBlock) {
+        console.log('');
+        await lmsBlock(options);
+      }
     });
 }
 
@@ -113,6 +122,10 @@ interface BenchOptions {
   signinFloodOnly?: boolean;
   alerts: boolean;
   alertsOnly?: boolean;
+  lmsBlock: boolean;
+  lmsBlockOnly?: boolean;
+  lmsBlocks: string;
+  lmsPollSeconds: string;
   floodClients: string;
   floodSeconds: string;
   floodTapEvery: string;
@@ -127,6 +140,17 @@ async function importFloor(options: BenchOptions): Promise<void> {
   }
   const { benchImportFloor, printImportFloor } = await import('../bench/import-floor.js');
   printImportFloor(await benchImportFloor({ rows }));
+}
+
+/** A block in Koha → refused at an online branch: p95 against the 5 s goal, at the poll interval stated. */
+async function lmsBlock(options: BenchOptions): Promise<void> {
+  const [blocks, pollSeconds] = [options.lmsBlocks, options.lmsPollSeconds].map(Number) as [number, number];
+  if (![blocks, pollSeconds].every((n) => Number.isInteger(n) && n >= 1)) {
+    console.error('oag bench: --lms-blocks and --lms-poll-seconds must be positive whole numbers');
+    process.exit(2);
+  }
+  const { benchLmsBlock, printLmsBlock } = await import('../bench/lms-block.js');
+  printLmsBlock(await benchLmsBlock({ blocks, pollSeconds }));
 }
 
 /** HMAC-SHA256 card hashes per second, and what that makes of each card-number space (docs/privacy.md). */

@@ -7,12 +7,14 @@
 //
 // A bad day at Koha: `failNext(n, how)` answers the next n patron requests with a 500, non-JSON, a body that is not
 // a patron, or a dropped connection; `revokeTokens()` makes every token issued so far answer 401.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 
-const FIXTURES = new URL('../fixtures/koha/', import.meta.url);
+// Beside this file in the sources; from dist/ (`npm run bench`, which compiles it), where the repository is.
+const FIXTURES = existsSync(new URL('../fixtures/koha/', import.meta.url)) ? new URL('../fixtures/koha/', import.meta.url) : pathToFileURL(`${process.cwd()}/test/fixtures/koha/`);
 
 export type KohaPatronJson = Record<string, unknown> & { patron_id: number; cardnumber: string | null; updated_on: string };
 

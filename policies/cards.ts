@@ -60,12 +60,24 @@ export function createCardHasher(deploymentKey: Buffer): (normalisedId: string) 
     inner[i] = (key[i] ?? 0) ^ 0x36;
     outer[i] = (key[i] ?? 0) ^ 0x5c;
   }
-  return (normalisedId: string): Buffer => {
+  const hasher = (normalisedId: string): Buffer => {
     if (!NORMALISED.test(normalisedId)) throw new TypeError('createCardHasher: expects a card id from normaliseCardId');
     const n = inner.write(normalisedId, HMAC_BLOCK, 'latin1');
     (hash('sha256', inner.subarray(0, HMAC_BLOCK + n), 'buffer') as unknown as Buffer).copy(outer, HMAC_BLOCK);
     return hash('sha256', outer, 'buffer') as unknown as Buffer;
   };
+  hasherKeys.set(hasher, Buffer.from(deploymentKey));
+  return hasher;
+}
+
+const hasherKeys = new WeakMap<(normalisedId: string) => Buffer, Buffer>();
+
+/**
+ * The key a hasher from createCardHasher was made with, for a worker thread of this process to make the same
+ * hasher (a full import hashes there); undefined for any other function.
+ */
+export function cardHasherKey(hasher: (normalisedId: string) => Buffer): Buffer | undefined {
+  return hasherKeys.get(hasher);
 }
 
 /**

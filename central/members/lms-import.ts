@@ -23,7 +23,8 @@ import {
   withhold,
 } from '../../policies/member-csv.js';
 import type { ParsedRecord } from '../../policies/member-csv.js';
-import { digestOfParts, memberFieldsText } from '../../policies/member-list.js';
+import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
+import { memberFieldsText } from '../../policies/member-list.js';
 import type { BranchList, LmsField, LmsMapping } from './config.js';
 import { createLmsRowChecks, type LmsRowInput, type ParsedLmsRow } from './lms-row.js';
 import type { CentralMemberStore, ListDiff, MemberVersion } from './member-store.js';
@@ -52,6 +53,8 @@ export interface LmsImportOptions {
   keepVersions: number;
   source?: string | undefined;
   onProgress?: ((progress: LmsImportProgress) => void) | undefined;
+  /** Hash in a worker thread from a file of this many bytes (default HASH_WORKER_FROM_BYTES). */
+  hashWorkerFromBytes?: number | undefined;
 }
 
 export interface LmsImportSummary {
@@ -85,6 +88,7 @@ export class LmsImportError extends Error {
 
 export const MAX_REJECTED_LISTED = 10_000;
 const PROGRESS_EVERY = 2_000;
+const NO_CARD_HASH = Buffer.alloc(32);
 const FIELDS: readonly LmsField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups'];
 
 function readableSize(filePath: string): number {
@@ -146,6 +150,22 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   const progress = (phase: LmsImportProgress['phase']): void => onProgress?.({ phase, rows: total, bytesRead, totalBytes });
 
   const staging = members.beginImport();
+  const worker = totalBytes >= (options.hashWorkerFromBytes ?? HASH_WORKER_FROM_BYTES) ? CardHashWorker.start(hasher) : null;
+  const hashes = new HashQueue<{ kept: number[]; texts: string[] }>(hasher, worker);
+  // A batch's rows: card numbers, fields' text, and line (negative: kept off the branches' list).
+  let ids: string[] = [];
+  let texts: string[] = [];
+  let kept: number[] = [];
+  const stage = (done: Array<[{ kept: number[]; texts: string[] }, Uint8Array]>): void => {
+    for (const [batch, out] of done) {
+      for (let i = 0; i < batch.kept.length; i++) {
+        const { cardHash, digest } = hashedRow(out, i);
+        const line = batch.kept[i]!;
+        if (line < 0) staging.addUnlisted(cardHash, batch.texts[i]!, -line);
+        else staging.add(cardHash, batch.texts[i]!, digest, line);
+      }
+    }
+  };
   try {
     let columns: Record<LmsField, number> | undefined;
     let header: readonly string[] = [];
@@ -196,17 +216,19 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
             reject(line, `${mapping.columns.groups ?? 'groups'}: contains the card number`);
             continue;
           }
-          const cardHash = hasher(cardNumber);
-          const text = memberFieldsText({ cardHash, ...member });
+          // The fields' text does not depend on the card hash, which is made with the batch's (hashes.add).
+          ids.push(cardNumber);
+          texts.push(memberFieldsText({ cardHash: NO_CARD_HASH, ...member }));
           // A branch's list, and so a stolen branch, holds only the people who can use the branch; central keeps the
           // others so that registering one at the desk reaches the door at once (CentralMembers.change).
-          if (options.branchList === 'registered' && !member.openAccess && !member.staff) {
-            staging.addUnlisted(cardHash, text, line);
-          } else {
-            staging.add(cardHash, text, digestOfParts(cardHash, text), line);
-          }
+          kept.push(options.branchList === 'registered' && !member.openAccess && !member.staff ? -line : line);
         }
+        if (kept.length > 0) stage(await hashes.add({ kept, texts }, ids, texts));
+        ids = [];
+        texts = [];
+        kept = [];
       }
+      stage(await hashes.drain());
     } catch (error) {
       if (error instanceof LmsImportError) throw error;
       if (error instanceof InvalidUtf8Error) throw new LmsImportError(error.describe(filePath));
@@ -262,6 +284,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       hash: current.hash,
     };
   } finally {
+    worker?.close();
     staging.dispose();
     parser.destroy();
     utf8.destroy();

@@ -22,7 +22,10 @@ import {
   withhold,
 } from '../../policies/member-csv.js';
 import type { ParsedRecord } from '../../policies/member-csv.js';
+import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
+import { memberFieldsText } from '../../policies/member-list.js';
 import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
+import type { DigestedRows } from '../store/members.js';
 import { DEFAULT_MEMBER_MAPPING, type MemberField, type MemberImportMapping } from './mapping.js';
 import { createMemberRowChecks, type MemberRowInput } from './row-schema.js';
 
@@ -61,6 +64,8 @@ export interface ImportOptions {
    */
   keyId?: string | undefined;
   newKey?: boolean | undefined;
+  /** Hash in a worker thread from a file of this many bytes (default HASH_WORKER_FROM_BYTES). */
+  hashWorkerFromBytes?: number | undefined;
 }
 
 export interface ImportSummary {
@@ -95,6 +100,7 @@ export const DEFAULT_MAX_REMOVED_FRACTION = 0.5;
 /** The setting that remembers which deployment key the list in force was hashed with (and which list that was). */
 export const LIST_KEY_SETTING = 'member-list-key';
 const PROGRESS_EVERY = 2_000;
+const NO_CARD_HASH = Buffer.alloc(32);
 const FIELDS: readonly MemberField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
 
 /** Line numbers of the rows handed to the store, by position, to name the line of a duplicate. */
@@ -205,7 +211,21 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
   const lines = new Lines();
   const progress = (phase: ImportProgress['phase']): void => onProgress?.({ phase, rows: total, bytesRead, totalBytes });
 
-  async function* rows(): AsyncGenerator<MemberRow[]> {
+  const worker = totalBytes >= (options.hashWorkerFromBytes ?? HASH_WORKER_FROM_BYTES) ? CardHashWorker.start(hasher) : null;
+  const hashes = new HashQueue<MemberRow[]>(hasher, worker);
+  let ids: string[] = [];
+  let texts: string[] = [];
+  const digested = ([batch, out]: [MemberRow[], Uint8Array]): DigestedRows => {
+    const digests: Buffer[] = [];
+    batch.forEach((row, i) => {
+      const { cardHash, digest } = hashedRow(out, i);
+      row.cardHash = cardHash;
+      digests.push(digest);
+    });
+    return { rows: batch, digests };
+  };
+
+  async function* rows(): AsyncGenerator<DigestedRows> {
     let columns: Record<MemberField, number> | undefined;
     let header: readonly string[] = [];
     let width = 0;
@@ -266,8 +286,10 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           continue;
         }
         lines.push(line);
-        out.push({
-          cardHash: hasher(member.cardNumber),
+        ids.push(member.cardNumber);
+        // The card hash is made with the batch's (hashes.add); the fields' text does not depend on it.
+        const row: MemberRow = {
+          cardHash: NO_CARD_HASH,
           expires: member.expires,
           blocked: member.blocked,
           blockedUntil: member.blockedUntil,
@@ -277,10 +299,15 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           staff: member.staff,
           groups: member.groups,
           pinHash: null,
-        });
+        };
+        texts.push(memberFieldsText(row));
+        out.push(row);
       }
-      if (out.length > 0) yield out;
+      if (out.length > 0) for (const done of await hashes.add(out, ids, texts)) yield digested(done);
+      ids = [];
+      texts = [];
     }
+    for (const done of await hashes.drain()) yield digested(done);
     if (columns === undefined) throw new ImportError(`${filePath}: the file has no header and no rows: nothing changed`);
     const cut = tail.problem(filePath);
     if (cut !== undefined) throw new ImportError(cut, [...rejected].sort((a, b) => a.line - b.line));
@@ -332,6 +359,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
     }
     throw error;
   } finally {
+    worker?.close();
     parser.destroy();
     utf8.destroy();
     input.destroy();

@@ -154,7 +154,7 @@ export class MemberStore {
    * source is awaited.
    */
   async replaceAllAsync(
-    rows: AsyncIterable<MemberRow | readonly MemberRow[]>,
+    rows: AsyncIterable<MemberRow | readonly MemberRow[] | DigestedRows>,
     meta: MemberListMeta,
     options: ReplaceOptions = {},
   ): Promise<ReplaceResult> {
@@ -163,6 +163,8 @@ export class MemberStore {
       for await (const item of rows) {
         if (isRowArray(item)) {
           for (const row of item) staging.add(row);
+        } else if ('digests' in item) {
+          item.rows.forEach((row, i) => staging.add(row, item.digests[i]));
         } else {
           staging.add(item);
         }
@@ -231,7 +233,13 @@ export class MemberStore {
   }
 }
 
-function isRowArray(item: MemberRow | readonly MemberRow[]): item is readonly MemberRow[] {
+/** Rows with their memberDigest already made (an import hashes them in a worker thread). */
+export interface DigestedRows {
+  rows: readonly MemberRow[];
+  digests: readonly Buffer[];
+}
+
+function isRowArray(item: MemberRow | readonly MemberRow[] | DigestedRows): item is readonly MemberRow[] {
   return Array.isArray(item);
 }
 
@@ -274,10 +282,12 @@ class Staging {
     this.insert = db.prepare<[number, ...MemberParams]>(`INSERT INTO temp.member_staging (pos, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   }
 
-  add(row: MemberRow): void {
+  /** `digest`: memberDigest(row), when the caller has it already. */
+  add(row: MemberRow, digest?: Buffer): void {
     checkCardHash(row.cardHash);
     this.batch.push(row);
-    this.sum.add(row);
+    if (digest === undefined) this.sum.add(row);
+    else this.sum.addDigest(digest);
     if (this.batch.length >= this.batchSize) this.flush();
   }
 

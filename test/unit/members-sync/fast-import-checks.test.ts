@@ -1,13 +1,23 @@
 // The fast paths of the full imports must not change what is imported: a row's direct checks give the schema's
 // answer (the same member, or a refusal the schema then explains), and the card hasher written over SHA-256 gives
-// node's HMAC-SHA256 for every key length.
+// node's HMAC-SHA256 for every key length; hashing in a worker thread gives the same list as on the import's thread.
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LmsMappingSchema } from '../../../central/members/config.js';
+import { DEFAULT_LMS_COLUMNS, LmsMappingSchema } from '../../../central/members/config.js';
+import { importLmsCsv } from '../../../central/members/lms-import.js';
 import { createLmsRowChecks, type LmsRowInput } from '../../../central/members/lms-row.js';
+import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { CentralStore } from '../../../central/store.js';
+import { importMembersCsv } from '../../../gateway/members/index.js';
+import { CardHashWorker } from '../../../kit/card-hash-worker.js';
 import { DEFAULT_MEMBER_MAPPING, MemberImportMappingSchema } from '../../../gateway/members/mapping.js';
 import { createMemberRowChecks, type MemberRowInput } from '../../../gateway/members/row-schema.js';
-import { createCardHasher } from '../../../policies/cards.js';
+import { openStore } from '../../../gateway/store/index.js';
+import { createCardHasher, deploymentKeyId } from '../../../policies/cards.js';
+import { TEST_KEY_HEX } from './helpers.js';
 
 const TODAY = '2026-03-02';
 
@@ -127,5 +137,68 @@ describe('card hasher', () => {
     const b = hasher('0002');
     expect(a.equals(b)).toBe(false);
     expect(a.toString('hex')).toBe(createHmac('sha256', Buffer.alloc(32, 7)).update('0001', 'latin1').digest('hex'));
+  });
+});
+
+describe('hashing in a worker thread', () => {
+  // 1,200 rows in batches of 500 (three batches, the last one short), a duplicate and a bad row among them.
+  const rows = Array.from({ length: 1200 }, (_, i) => `2100000${String(i).padStart(7, '0')},17/05/1990,2027-03-31,${i % 7 === 0 ? 'Y' : 'N'},,${i % 5 === 0 ? 'no' : 'yes'},0,`);
+  rows[600] = rows[3]!;
+  rows[900] = 'x,17/05/1990,2027-03-31,N,,yes,0,';
+  const text = `card_number,date_of_birth,expiry_date,blocked,blocked_until,open_access,staff,groups\n${rows.join('\n')}\n`;
+  const key = Buffer.from(TEST_KEY_HEX, 'hex');
+  const now = new Date(`${TODAY}T10:00:00Z`);
+
+  it('starts for a hasher from createCardHasher, and not for any other function', async () => {
+    const worker = CardHashWorker.start(createCardHasher(key));
+    expect(worker).not.toBeNull();
+    const out = await worker!.hash(['0001'], ['\t\t0']);
+    worker!.close();
+    expect(Buffer.from(out.subarray(0, 32)).equals(createCardHasher(key)('0001'))).toBe(true);
+    expect(CardHashWorker.start((id) => Buffer.from(id))).toBeNull();
+  });
+
+  function tempFile(): { dir: string; file: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'oag-hash-worker-'));
+    const file = join(dir, 'members.csv');
+    writeFileSync(file, text);
+    return { dir, file };
+  }
+
+  it("gives a branch the same list as hashing on the import's own thread", async () => {
+    const { dir, file } = tempFile();
+    try {
+      const results = [];
+      for (const [name, from] of [['here', Number.MAX_SAFE_INTEGER], ['worker', 0]] as const) {
+        const store = openStore(join(dir, `${name}.sqlite`));
+        const s = await importMembersCsv(store, file, { hasher: createCardHasher(key), now, hashWorkerFromBytes: from });
+        results.push({ count: s.count, hash: s.hash, rejected: s.rejected, blocked: store.members.find(createCardHasher(key)('21000000000007'))?.blocked });
+        store.close();
+      }
+      expect(results[1]).toEqual(results[0]);
+      expect(results[0]).toMatchObject({ count: 1198, blocked: true, rejected: [{ line: 602 }, { line: 902 }] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("gives central the same version as hashing on the import's own thread", async () => {
+    const { dir, file } = tempFile();
+    try {
+      const mapping = LmsMappingSchema.parse({ columns: DEFAULT_LMS_COLUMNS });
+      const results = [];
+      for (const from of [Number.MAX_SAFE_INTEGER, 0]) {
+        const central = new CentralStore(':memory:');
+        const members = new CentralMemberStore(central.db);
+        const s = await importLmsCsv(members, file, { mapping, hasher: createCardHasher(key), keyId: deploymentKeyId(key), branchList: 'registered', now, keepVersions: 5, hashWorkerFromBytes: from });
+        results.push({ count: s.count, hash: s.hash, notRegistered: s.notRegistered, rejected: s.rejected, unlisted: members.unlistedCount() });
+        central.close();
+      }
+      expect(results[1]).toEqual(results[0]);
+      // Every fifth row is not registered: 240, less the two of them a duplicate and a bad row took the place of.
+      expect(results[0]!.notRegistered).toBe(238);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

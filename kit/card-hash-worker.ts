@@ -12,6 +12,7 @@ import { cardHasherKey, createCardHasher } from '../policies/cards.js';
 import { digestOfParts } from '../policies/member-list.js';
 
 const ROLE = 'oag-card-hash';
+const encoder = new TextEncoder();
 /** Bytes a row in a reply: the card hash, then the member's digest. */
 export const HASHED_ROW_BYTES = 64;
 /** Below this many bytes of export, a thread's start (and tsx's, from the sources) costs more than it saves. */
@@ -19,10 +20,13 @@ export const HASH_WORKER_FROM_BYTES = 4 * 2 ** 20;
 
 interface Request {
   id: number;
-  /** Normalised card ids, one a line. */
-  ids: string;
-  /** Each member's fields text (memberFieldsText), one a line: none holds a line break. */
-  texts: string;
+  /**
+   * UTF-8: the normalised card ids, one a line, then each member's fields text (memberFieldsText), one a line (none
+   * holds a line break). One buffer, handed over rather than copied.
+   */
+  rows: Uint8Array;
+  /** Bytes of `rows` that are card ids. */
+  idBytes: number;
 }
 
 type Reply = { id: number; out: Uint8Array } | { id: number; error: string };
@@ -113,7 +117,11 @@ export class CardHashWorker {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ids: ids.join('\n'), texts: texts.join('\n') } satisfies Request);
+      const idText = ids.join('\n');
+      // Its own memory (not Buffer's shared pool): it is handed over to the thread.
+      const rows = encoder.encode(`${idText}\n${texts.join('\n')}`);
+      const idBytes = Buffer.byteLength(idText, 'utf8');
+      this.worker.postMessage({ id, rows, idBytes } satisfies Request, [rows.buffer as ArrayBuffer]);
     });
   }
 
@@ -149,7 +157,8 @@ if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE &&
   const hasher = createCardHasher(Buffer.from((workerData as { key: Uint8Array }).key));
   port.on('message', (request: Request) => {
     try {
-      const out = hashRows(hasher, request.ids.split('\n'), request.texts.split('\n'));
+      const rows = Buffer.from(request.rows.buffer, request.rows.byteOffset, request.rows.byteLength);
+      const out = hashRows(hasher, rows.toString('utf8', 0, request.idBytes).split('\n'), rows.toString('utf8', request.idBytes + 1).split('\n'));
       port.postMessage({ id: request.id, out } satisfies Reply, [out.buffer as ArrayBuffer]);
     } catch (error) {
       port.postMessage({ id: request.id, error: (error as Error).message } satisfies Reply);

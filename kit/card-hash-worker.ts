@@ -65,7 +65,9 @@ export class HashQueue<T> {
 
   /** Queues a batch; returns the batches now done (with their hashes), oldest first. */
   async add(batch: T, ids: readonly string[], texts: readonly string[]): Promise<Array<[T, Uint8Array]>> {
-    const out = this.worker === null ? Promise.resolve(hashRows(this.hasher, ids, texts)) : this.worker.hash(ids, texts);
+    // A thread that failed (it exited, or could not take the batch) costs time, not the import: hashed here instead.
+    const out =
+      this.worker === null ? Promise.resolve(hashRows(this.hasher, ids, texts)) : this.worker.hash(ids, texts).catch(() => hashRows(this.hasher, ids, texts));
     // Awaited in its turn; until then a failure (the import stopped for another reason) must not go unhandled.
     out.catch(() => undefined);
     this.queue.push({ batch, out });

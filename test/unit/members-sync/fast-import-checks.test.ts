@@ -12,7 +12,7 @@ import { createLmsRowChecks, type LmsRowInput } from '../../../central/members/l
 import { CentralMemberStore } from '../../../central/members/member-store.js';
 import { CentralStore } from '../../../central/store.js';
 import { importMembersCsv } from '../../../gateway/members/index.js';
-import { CardHashWorker } from '../../../kit/card-hash-worker.js';
+import { CardHashWorker, HashQueue } from '../../../kit/card-hash-worker.js';
 import { DEFAULT_MEMBER_MAPPING, MemberImportMappingSchema } from '../../../gateway/members/mapping.js';
 import { createMemberRowChecks, type MemberRowInput } from '../../../gateway/members/row-schema.js';
 import { openStore } from '../../../gateway/store/index.js';
@@ -156,6 +156,17 @@ describe('hashing in a worker thread', () => {
     worker!.close();
     expect(Buffer.from(out.subarray(0, 32)).equals(createCardHasher(key)('0001'))).toBe(true);
     expect(CardHashWorker.start((id) => Buffer.from(id))).toBeNull();
+  });
+
+  it('hashes on the calling thread once the thread has stopped', async () => {
+    const hasher = createCardHasher(key);
+    const worker = CardHashWorker.start(hasher)!;
+    const queue = new HashQueue<string>(hasher, worker, 0);
+    const [[, first]] = (await queue.add('a', ['0001'], ['\t\t0'])) as [[string, Uint8Array]];
+    worker.close();
+    const [[, second]] = (await queue.add('b', ['0001'], ['\t\t0'])) as [[string, Uint8Array]];
+    expect(Buffer.from(second).equals(Buffer.from(first))).toBe(true);
+    expect(Buffer.from(first.subarray(0, 32)).equals(hasher('0001'))).toBe(true);
   });
 
   function tempFile(): { dir: string; file: string } {

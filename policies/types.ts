@@ -74,6 +74,11 @@ export interface DecisionContext {
   memberListStale?: boolean | undefined;
   /** PIN typed on the keypad for this tap, if any. */
   pin?: string | undefined;
+  /**
+   * Whether `pin` matched the member's PIN, when the caller checked it already (the gateway verifies on the thread
+   * pool, off the door's event loop); without it decide() verifies `pin` itself, synchronously.
+   */
+  pinOk?: boolean | undefined;
   /** Consecutive wrong PINs recently recorded for this card (the gateway keeps the count). */
   pinFailures?: number | undefined;
   /** When the last wrong PIN was recorded for this card (for lockout expiry). */

@@ -46,6 +46,7 @@ export const ALARM_LABELS = {
   'help-requested': 'Help requested at the door',
   'unknown-card-burst': 'Burst of unknown cards at a reader',
   'lms-block-not-in-list': 'Library system block not yet in the member list',
+  'pin-lockout': 'Card locked out after wrong PINs',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */

@@ -2,7 +2,9 @@
 // Everything here is synchronous; nothing waits on the network (architecture: "the hot path").
 import type { CardTap } from '../../firmware-bridge/types.js';
 import { decide } from '../../policies/index.js';
+import { PIN_PATTERN } from '../../policies/pin.js';
 import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
+import type { Alarms } from './alarms.js';
 import type { AccessOutcome, EventBus } from './bus.js';
 import { CardIdError, normaliseCardId } from './cards.js';
 import type { Clock } from './clock.js';
@@ -10,6 +12,7 @@ import type { Door } from './door.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
 import type { LmsBlocks } from './lms-blocks.js';
+import { PinLockouts, PinVerifier } from './pin-checks.js';
 import type { OnlineCheck } from '../sip2/online-check.js';
 import type { Store } from '../store/index.js';
 import type { StorageFaults } from './storage-faults.js';
@@ -24,7 +27,7 @@ export interface ListedCardFollowUp {
   afterDecision(cardNumber: string, cardHash: Buffer, listed: Member, decision: Decision, lmsBlocked: boolean): void;
 }
 
-export type BaseContext = Omit<DecisionContext, 'pin' | 'pinFailures' | 'lastPinFailureAt'>;
+export type BaseContext = Omit<DecisionContext, 'pin' | 'pinOk' | 'pinFailures' | 'lastPinFailureAt'>;
 
 export interface AccessOptions {
   store: Store;
@@ -48,6 +51,8 @@ export interface AccessOptions {
   unknownCards: UnknownCardLimit;
   /** Blocks the library system told of after a grant, before the member list did: honoured at the next tap. */
   lmsBlocks: LmsBlocks;
+  /** For the `pin-lockout` alarm (pin-checks.ts). */
+  alarms: Pick<Alarms, 'has' | 'repeat' | 'clear'>;
 }
 
 /** The member list could not be read: not the same as a card it does not hold. */
@@ -68,8 +73,14 @@ export class AccessControl {
   /** SIP2 online check for cards the member list does not know: set by the sip2 extension while it runs. */
   private online: OnlineCheck | undefined;
   private followUp: ListedCardFollowUp | undefined;
+  private readonly pinVerifier = new PinVerifier();
+  /** PINs being checked on the thread pool, for pinChecksDone. */
+  private readonly pinChecks = new Set<Promise<unknown>>();
+  readonly pinLockouts: PinLockouts;
 
-  constructor(private readonly options: AccessOptions) {}
+  constructor(private readonly options: AccessOptions) {
+    this.pinLockouts = new PinLockouts({ alarms: options.alarms, clock: options.clock });
+  }
 
   setOnlineCheck(online: OnlineCheck | undefined): void {
     this.online = online;
@@ -133,23 +144,62 @@ export class AccessControl {
     return this.act(decision, tap, cardHash, member, process.hrtime.bigint());
   }
 
-  /** A PIN typed on the keypad, answering the last tap that asked for one. */
-  handlePin(digits: string): AccessOutcome | undefined {
+  /**
+   * A PIN typed on the keypad, answering the last tap that asked for one. Decided at once when no check is needed
+   * (nothing asked, the prompt timed out, a locked card); otherwise scrypt runs on the thread pool and the PIN is
+   * decided when it answers, the door's loop deciding other taps meanwhile. The promise is for tests and the bench.
+   */
+  handlePin(digits: string): Promise<AccessOutcome | undefined> {
     const pending = this.pendingPin;
     this.pendingPin = undefined;
     const { options } = this;
     if (pending === undefined || options.clock.now().getTime() > pending.expiresAt) {
       options.feedback.refused();
+      return Promise.resolve(undefined);
+    }
+    const check = this.answerPin(pending, digits);
+    this.pinChecks.add(check);
+    void check.finally(() => this.pinChecks.delete(check)).catch(() => undefined);
+    return check;
+  }
+
+  /** Resolves once every PIN typed so far is decided (tests and the bench: the keypad's event has no promise). */
+  async pinChecksDone(): Promise<void> {
+    while (this.pinChecks.size > 0) await Promise.allSettled([...this.pinChecks]);
+  }
+
+  private async answerPin(pending: PendingPin, digits: string): Promise<AccessOutcome | undefined> {
+    // Decided first as if the PIN were wrong: anything but pin-wrong (a locked card, no PIN set, no PIN typed, a
+    // lockdown) is the answer without hashing; only a PIN that could open the door is worth a scrypt.
+    const early = this.decidePin(pending, digits, false);
+    if (early.decision.allow || early.decision.reason !== 'pin-wrong' || !PIN_PATTERN.test(digits) || pending.member.pinHash === null) {
+      return this.actOnPin(early, pending);
+    }
+    const verdict = await this.pinVerifier.verify(pending.member.pinHash, digits);
+    if (verdict === 'busy') {
+      // Not checked, so not counted as wrong: the member is asked to tap again.
+      this.options.feedback.refused();
       return undefined;
     }
-    const context: DecisionContext = { ...options.context(), pin: digits };
+    // Decided again with the branch as it is now: a fire alarm or a lockdown may have come during the check.
+    return this.actOnPin(this.decidePin(pending, digits, verdict), pending);
+  }
+
+  private decidePin(pending: PendingPin, digits: string, pinOk: boolean): { decision: Decision; at: Date } {
+    const context: DecisionContext = { ...this.options.context(), pin: digits, pinOk };
     this.addPinFailures(context, pending.cardHash);
-    const decision = decide(options.policy(), pending.member, context);
+    return { decision: decide(this.options.policy(), pending.member, context), at: context.at };
+  }
+
+  private actOnPin({ decision, at }: { decision: Decision; at: Date }, pending: PendingPin): AccessOutcome {
+    const { options } = this;
+    const tap: CardTap = { uid: '', readerId: 'keypad', role: pending.role, seenAt: process.hrtime.bigint() };
     if (!decision.allow && decision.reason === 'pin-wrong') {
-      options.faults.guard('counting a wrong PIN', () => options.store.pins.recordFailure(pending.cardHash, context.at), undefined);
+      options.faults.guard('counting a wrong PIN', () => options.store.pins.recordFailure(pending.cardHash, at), undefined);
+      // A retry time on a wrong PIN means this one locked the card (decide.ts checkPin).
+      if (decision.retryAfter !== undefined) this.pinLockouts.lockedOut(pending.person, tap.readerId, decision.retryAfter);
     }
     if (decision.allow) options.faults.guard('resetting the wrong-PIN count', () => options.store.pins.reset(pending.cardHash), undefined);
-    const tap: CardTap = { uid: '', readerId: 'keypad', role: pending.role, seenAt: process.hrtime.bigint() };
     return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint());
   }
 

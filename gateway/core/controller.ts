@@ -212,6 +212,7 @@ export class Gateway {
       faults: this.storageFaults,
       unknownCards: this.unknownCards,
       lmsBlocks: this.lmsBlocks,
+      alarms: this.alarms,
     });
   }
 
@@ -256,6 +257,7 @@ export class Gateway {
       this.help.restore(saved.help, this.alarms.has(HELP_ALARM));
     }
     this.unknownCards.resume();
+    this.access.pinLockouts.resume(this.policies.current.rules.pinLockoutSeconds * 1000);
     this.lmsBlocks.load();
     this.emergencyChanged();
     this.events.record('system', saved?.running === true ? { what: 'recovered', detail: 'restarted without a clean stop' } : { what: 'start' });
@@ -469,7 +471,7 @@ export class Gateway {
         this.bus.emit('state-changed');
       });
     }
-    hardware.keypad?.on('pin', ({ digits }) => this.access.handlePin(digits));
+    hardware.keypad?.on('pin', ({ digits }) => void this.access.handlePin(digits));
     // Started only now that every listener is in place, so no tap or status is missed.
     for (const reader of hardware.readers) {
       reader.start().catch((error: unknown) => {

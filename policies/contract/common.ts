@@ -23,8 +23,9 @@ export const CONTRACT_MAJOR = 1;
  *    `policy.override` `{by, at}` in the state while a console override is in force; policy `version` at most
  *    2^31-1 (numbered by central).
  * 6: alarm `lms-block-not-in-list` (major): the library system, asked after a grant, blocks a card the list lets in.
+ * 7: alarm `pin-lockout` (major): wrong PINs at the keypad locked a card out (EN 60839-11-1); cleared when no lockout stands.
  */
-export const CONTRACT_MINOR = 6;
+export const CONTRACT_MINOR = 7;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 
@@ -182,6 +183,8 @@ export const ALARM_NAMES = [
   'unknown-card-burst',
   /** 1.6: the library system, asked after a grant (rules.sip2SecondOpinion), blocks a card the member list lets in; cleared when no such block stands. */
   'lms-block-not-in-list',
+  /** 1.7: `pinMaxAttempts` wrong PINs in a row locked a card out; cleared when no card's lockout stands. */
+  'pin-lockout',
 ] as const;
 
 /**
@@ -241,6 +244,8 @@ export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   'unknown-card-burst': 'major',
   // A member the library system has blocked got in once, and the list does not know it yet: the list is behind.
   'lms-block-not-in-list': 'major',
+  // Someone is guessing a member's PIN at an unstaffed door (EN 60839-11-1 asks for an alarm): someone should look.
+  'pin-lockout': 'major',
   'uplink-failed': 'minor',
   'local-api-failed': 'minor',
   'sip2-failed': 'minor',

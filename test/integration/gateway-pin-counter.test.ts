@@ -39,12 +39,13 @@ describe('card + PIN', () => {
     });
     const h = harness;
     const keypad = h.running.hardware.simulated!.keypad!;
-    const attempt = (pin: string): void => {
+    const attempt = async (pin: string): Promise<void> => {
       vi.advanceTimersByTime(3100); // past the repeat window
       h.tap('04A1B2C3D4');
       keypad.enter(pin);
+      await h.running.gateway.access.pinChecksDone();
     };
-    for (let i = 0; i < 5; i += 1) attempt('1111');
+    for (let i = 0; i < 5; i += 1) await attempt('1111');
     expect(h.reasons()).toEqual([...Array(5).fill(['pin-required', 'pin-wrong'])].flat());
     expect(h.doorRelayActive()).toBe(false);
 
@@ -53,12 +54,12 @@ describe('card + PIN', () => {
     expect(h.reasons().at(-1)).toBe('pin-locked');
 
     vi.advanceTimersByTime(30_000);
-    attempt('2468');
+    await attempt('2468');
     expect(h.reasons().slice(-2)).toEqual(['pin-required', 'member']);
     expect(h.doorRelayActive()).toBe(true);
     // A grant resets the count: one wrong PIN later is not a lockout.
     vi.advanceTimersByTime(6000);
-    attempt('1111');
+    await attempt('1111');
     expect(h.reasons().at(-1)).toBe('pin-wrong');
   });
 
@@ -74,8 +75,71 @@ describe('card + PIN', () => {
     harness.tap('04A1B2C3D4');
     vi.advanceTimersByTime(16_000);
     keypad.enter('2468');
+    await harness.running.gateway.access.pinChecksDone();
     expect(harness.reasons()).toEqual(['pin-required']);
     expect(harness.doorRelayActive()).toBe(false);
+  });
+});
+
+describe('PIN checks off the event loop, and the lockout alarm', () => {
+  it('decides a tap at another reader while PINs are being checked, then each PIN at its own reader', async () => {
+    harness = await startHarness({
+      policy: policy({ pin: 'open-access' }),
+      members: { '04A1B2C3D4': { pinHash: hashPin('2468') }, '04A1B2C3D5': { pinHash: hashPin('1357') }, '04CAFE0001': { staff: true } },
+      config: {
+        hardware: {
+          gpio: { driver: 'simulated' },
+          readers: [
+            { id: 'entry', driver: 'simulated', role: 'entry' },
+            { id: 'side', driver: 'simulated', role: 'entry' },
+            { id: 'back', driver: 'simulated', role: 'entry' },
+          ],
+          keypad: { driver: 'simulated' },
+        },
+      },
+    });
+    const h = harness;
+    const keypad = h.running.hardware.simulated!.keypad!;
+    h.tap('04A1B2C3D4', 'entry');
+    h.tap('04A1B2C3D5', 'side');
+    keypad.enter('2468', 'entry');
+    keypad.enter('0000', 'side');
+    // Both PINs are with scrypt on the thread pool: the staff card at the third reader is decided meanwhile.
+    h.tap('04CAFE0001', 'back');
+    expect(h.reasons()).toEqual(['pin-required', 'pin-required', 'staff']);
+    await h.running.gateway.access.pinChecksDone();
+    expect(h.reasons()).toEqual(['pin-required', 'pin-required', 'staff', 'member', 'pin-wrong']);
+  });
+
+  it('raises pin-lockout with the pseudonym and reader when wrong PINs lock a card, and clears it when the lockout ends', async () => {
+    harness = await startHarness({
+      policy: policy({ pin: 'open-access', pinMaxAttempts: 3, pinLockoutSeconds: 60 }),
+      members: { '04A1B2C3D4': { pinHash: hashPin('2468') } },
+      config: { hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }], keypad: { driver: 'simulated' } } },
+    });
+    const h = harness;
+    const keypad = h.running.hardware.simulated!.keypad!;
+    const lockoutAlarms = () => h.events.flatMap((e) => (e.type === 'alarm' && e.alarm === 'pin-lockout' ? [e] : []));
+    for (let i = 0; i < 3; i += 1) {
+      vi.advanceTimersByTime(3100);
+      h.tap('04A1B2C3D4');
+      keypad.enter('1111');
+      await h.running.gateway.access.pinChecksDone();
+      expect(lockoutAlarms()).toHaveLength(i < 2 ? 0 : 1);
+    }
+    const [raised] = lockoutAlarms();
+    expect(raised).toMatchObject({ state: 'raised', severity: 'major' });
+    const person = h.events.find((e) => e.type === 'access')!.person as string;
+    expect(raised!.detail).toContain(person);
+    expect(raised!.detail).toContain('entry');
+    expect(JSON.stringify(h.events)).not.toContain('04A1B2C3D4');
+    expect(h.running.gateway.alarms.has('pin-lockout')).toBe(true);
+
+    vi.advanceTimersByTime(59_000);
+    expect(h.running.gateway.alarms.has('pin-lockout')).toBe(true);
+    vi.advanceTimersByTime(1_000);
+    expect(h.running.gateway.alarms.has('pin-lockout')).toBe(false);
+    expect(lockoutAlarms().at(-1)).toMatchObject({ state: 'cleared' });
   });
 });
 

@@ -44,6 +44,7 @@ export const ALARM_LABELS = {
   'help-requested': 'Someone pressed the help-call button',
   'unknown-card-burst': 'Many unknown cards tried at a reader',
   'lms-block-not-in-list': 'Library system blocks a member the list let in',
+  'pin-lockout': 'A card locked out after wrong PINs',
 };
 
 export const WEEKDAYS = [

@@ -1,9 +1,10 @@
 // `oag central members import FILE.csv`, the watched folder, and the bench: an LMS member export (CSV) → a new
 // version of the member list, all or nothing.
 //
-// The file streams through csv-parse; each row is checked against the row schema, its card number normalised and
-// hashed with the deployment key at once. The clear number lives only inside the loop body: it is not kept,
-// logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file
+// The file streams through the member-export reader (policies/member-csv.ts); each row is checked against the row
+// schema, its card number normalised, and hashed with the deployment key with its batch of 500 rows (from a 4 MiB
+// file in a worker thread of this process, kit/card-hash-worker.ts). The clear number lives only in memory until
+// its batch is hashed: it is not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file
 // that is unusable as a whole (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad
 // rows, or one that would remove most of the list) throws LmsImportError and changes nothing.
 import { createReadStream, statSync } from 'node:fs';

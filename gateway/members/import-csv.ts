@@ -1,8 +1,9 @@
 // `oag members import`: a library system's member export (CSV) → the member table, in one atomic swap.
 //
-// The file streams through csv-parse; each row is checked against the row schema, its card number normalised and
-// hashed at once. The clear number lives only inside the loop body: it is not kept, logged, quoted in a message
-// or written anywhere. Bad rows are reported by line and column and left out; a file that is unusable as a whole
+// The file streams through the member-export reader (policies/member-csv.ts); each row is checked against the row
+// schema, its card number normalised, and hashed with its batch of 500 rows (from a 4 MiB file in a worker thread
+// of this process, kit/card-hash-worker.ts). The clear number lives only in memory until its batch is hashed: it is
+// not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file that is unusable as a whole
 // (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad rows, removing most of the list,
 // made with another deployment key than the list in force) throws ImportError and changes nothing.
 import { createReadStream, statSync } from 'node:fs';

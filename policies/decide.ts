@@ -1,9 +1,9 @@
 // Who may come in now, and if not, why. Pure and synchronous: it runs between the tap and the relay.
 // The order of the checks is part of the contract (docs/policies.md): the first that fails is the reason.
-import { meetsMinimumAge } from './age.js';
+import { ADULT_AGE, meetsMinimumAge } from './age.js';
 import { compilePolicy, type BookingOccurrence, type CompiledPolicy, type Span } from './compile.js';
 import { verifyPin } from './pin.js';
-import type { Policy } from './schema.js';
+import type { Policy, Rules } from './schema.js';
 import type { ActiveBooking, BranchMode, Decision, DecisionContext, GrantReason, Member, RefusalReason } from './types.js';
 
 function refuse(reason: RefusalReason, mode: BranchMode, retryAfter?: Date): Decision {
@@ -24,6 +24,8 @@ function grant(reason: GrantReason, mode: BranchMode, booking?: ActiveBooking): 
  *   age (booking's own minimum if set) → clock trust → stale list → capacity → PIN if rules.pin is `always`;
  * changeover: `changeover`;
  * open access: registration → age → clock trust → stale list → last entry → capacity → PIN.
+ * Under age with rule accompaniedMinors and an adult's grant at this door within its seconds, the age check passes,
+ * the rest still apply, and the grant is `accompanied`.
  */
 export function decide(policy: Policy, member: Member | undefined, ctx: DecisionContext): Decision {
   if (ctx.emergency) return refuse('emergency', 'emergency');
@@ -64,7 +66,11 @@ function decideOpenAccess(c: CompiledPolicy, span: Span, member: Member, ctx: De
   const rules = c.rules;
   const mode = span.mode;
   if (rules.requireOpenAccessRegistration && !member.openAccess) return refuse('not-registered', mode);
-  if (!meetsMinimumAge(member, rules.minimumAge, today)) return refuse('under-age', mode);
+  let granted: GrantReason = 'member';
+  if (!meetsMinimumAge(member, rules.minimumAge, today)) {
+    if (!accompanied(rules, ctx)) return refuse('under-age', mode);
+    granted = 'accompanied';
+  }
   if (!ctx.clockTrusted && rules.clockUntrusted === 'deny') return refuse('clock-untrusted', mode);
   if (ctx.memberListStale === true && rules.staleMemberList === 'deny') return refuse('member-list-stale', mode);
   // Last entry guards the end of opening; open access that hands over to staff needs no cutoff.
@@ -76,7 +82,7 @@ function decideOpenAccess(c: CompiledPolicy, span: Span, member: Member, ctx: De
     const pinRefusal = checkPin(c, member, ctx, at, mode);
     if (pinRefusal) return pinRefusal;
   }
-  return grant('member', mode);
+  return grant(granted, mode);
 }
 
 function decideBooking(c: CompiledPolicy, member: Member, ctx: DecisionContext, at: number, today: string): Decision {
@@ -94,7 +100,11 @@ function decideBooking(c: CompiledPolicy, member: Member, ctx: DecisionContext, 
   if (booking === undefined) return refuse('closed', mode);
   if (rules.bookingsNeedRegistration && !member.openAccess) return refuse('not-registered', mode);
   const minimumAge = booking.minimumAge === undefined ? rules.minimumAge : booking.minimumAge;
-  if (!meetsMinimumAge(member, minimumAge, today)) return refuse('under-age', mode);
+  let granted: GrantReason = 'booking';
+  if (!meetsMinimumAge(member, minimumAge, today)) {
+    if (!accompanied(rules, ctx)) return refuse('under-age', mode);
+    granted = 'accompanied';
+  }
   if (!ctx.clockTrusted && rules.clockUntrusted === 'deny') return refuse('clock-untrusted', mode);
   if (ctx.memberListStale === true && rules.staleMemberList === 'deny') return refuse('member-list-stale', mode);
   if (rules.capacity !== null && ctx.occupancy >= rules.capacity) return refuse('full', mode);
@@ -104,7 +114,30 @@ function decideBooking(c: CompiledPolicy, member: Member, ctx: DecisionContext, 
   }
   const pub: ActiveBooking = { group: booking.group, from: new Date(booking.fromMs), to: new Date(booking.toMs) };
   if (booking.label !== undefined) pub.label = booking.label;
-  return grant('booking', mode, pub);
+  return grant(granted, mode, pub);
+}
+
+/** Rule accompaniedMinors: an adult was let in at this door no longer than its seconds ago. */
+function accompanied(rules: Rules, ctx: DecisionContext): boolean {
+  const rule = rules.accompaniedMinors;
+  const since = ctx.adultGrantedMsAgo;
+  if (rule === undefined || since === undefined || since === null) return false;
+  // A negative age is a clock stepped back since the adult's grant: nothing to say they are still at the door.
+  return since >= 0 && since <= rule.seconds * 1000;
+}
+
+/** Grants a person gets by their own right; `accompanied` is not one, so a child cannot bring in the next child. */
+const OWN_RIGHT_GRANTS: ReadonlySet<GrantReason> = new Set(['member', 'booking', 'staff']);
+
+/**
+ * Whether this decision lets an adult in, so that rule accompaniedMinors' seconds start at the door: a grant by their
+ * own right to someone of adult age (18, or the rules' minimum age if higher) on the day, by birth date or adult flag.
+ * A staff card whose age is not held does not count: the list cannot say it is an adult's.
+ */
+export function isAdultGrant(policy: Policy, member: Member | undefined, decision: Decision, at: Date): boolean {
+  if (!decision.allow || member === undefined || !OWN_RIGHT_GRANTS.has(decision.reason)) return false;
+  const c = compilePolicy(policy);
+  return meetsMinimumAge(member, Math.max(ADULT_AGE, c.rules.minimumAge ?? 0), c.localDate(at.getTime()));
 }
 
 /**

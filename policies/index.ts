@@ -33,7 +33,7 @@ export {
   toLocalIso,
   localToInstant,
 } from './schedule.js';
-export { decide } from './decide.js';
+export { decide, isAdultGrant } from './decide.js';
 export { ageOn, meetsMinimumAge, ADULT_AGE } from './age.js';
 export { hashPin, verifyPin, PIN_PATTERN } from './pin.js';
 export { isValidTimeZone } from './time.js';

@@ -189,6 +189,13 @@ export const RulesSchema = z.strictObject({
    * policy as parsed, and a default written into every document would be an unknown key to a gateway before 1.6.
    */
   sip2SecondOpinion: z.boolean().optional(),
+  /**
+   * 1.7: an under-age card (minimumAge) is let in, logged `accompanied`, within `seconds` after an adult's grant at the
+   * same door: a parent taps, then each child. Any number of children within the seconds; a child's own grant does
+   * not start the seconds again. Only the age is lifted: a blocked or expired card, capacity, PIN still refuse.
+   * Optional without a default (off when left out), as sip2SecondOpinion.
+   */
+  accompaniedMinors: z.strictObject({ seconds: z.int().min(1).max(600) }).optional(),
 });
 export type Rules = z.output<typeof RulesSchema>;
 

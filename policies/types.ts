@@ -31,7 +31,8 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** Why a grant was given: the panel and the log show it. */
 /** `exit`: an exit reader's tap; leaving is never refused. */
-export const GRANT_REASONS = ['staffed', 'member', 'staff', 'booking', 'exit'] as const;
+/** 1.7 `accompanied`: under the minimum age, let in just after an adult's grant at the same door (rule accompaniedMinors). */
+export const GRANT_REASONS = ['staffed', 'member', 'staff', 'booking', 'exit', 'accompanied'] as const;
 export type GrantReason = (typeof GRANT_REASONS)[number];
 
 /**
@@ -83,6 +84,11 @@ export interface DecisionContext {
   pinFailures?: number | undefined;
   /** When the last wrong PIN was recorded for this card (for lockout expiry). */
   lastPinFailureAt?: Date | undefined;
+  /**
+   * Milliseconds since the last adult's grant at the door this card is tapped at (see `isAdultGrant`), or null when
+   * none is remembered: rule `accompaniedMinors` lets an under-age card in within its seconds of one.
+   */
+  adultGrantedMsAgo?: number | null | undefined;
 }
 
 export interface ModeSpan {

@@ -56,6 +56,7 @@ export const ACCESS_REASONS = [
   'staff',
   'booking',
   'exit',
+  'accompanied',
   'unknown-card',
   'not-registered',
   'expired',

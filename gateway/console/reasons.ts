@@ -25,6 +25,7 @@ export const REASON_TEXT: Record<RefusalReason | GrantReason, string> = {
   staff: 'staff card',
   booking: 'group booking',
   exit: 'leaving',
+  accompanied: 'under the minimum age, with an adult let in at the same door just before',
 };
 
 export function reasonText(reason: string): string {

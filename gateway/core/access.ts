@@ -1,13 +1,14 @@
 // The hot path: tap → normalise → keyed hash → member lookup → decide → relay → event row.
 // Everything here is synchronous; nothing waits on the network (architecture: "the hot path").
 import type { CardTap } from '../../firmware-bridge/types.js';
-import { decide } from '../../policies/index.js';
+import { decide, isAdultGrant } from '../../policies/index.js';
 import { PIN_PATTERN } from '../../policies/pin.js';
 import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
 import type { AccessOutcome, EventBus } from './bus.js';
 import { CardIdError, normaliseCardId } from './cards.js';
 import type { Clock } from './clock.js';
+import { AdultGrants } from './accompanied.js';
 import type { Door } from './door.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
@@ -63,6 +64,8 @@ interface PendingPin {
   member: Member;
   person: string;
   role: CardTap['role'];
+  /** The reader the card was tapped at: its door's adult grants (accompanied minors). */
+  readerId: string;
   expiresAt: number;
 }
 
@@ -73,6 +76,8 @@ export class AccessControl {
   /** SIP2 online check for cards the member list does not know: set by the sip2 extension while it runs. */
   private online: OnlineCheck | undefined;
   private followUp: ListedCardFollowUp | undefined;
+  /** For rule accompaniedMinors: the last adult let in at each entry reader. */
+  private readonly adultGrants = new AdultGrants();
   private readonly pinVerifier = new PinVerifier();
   /** PINs being checked on the thread pool, for pinChecksDone. */
   private readonly pinChecks = new Set<Promise<unknown>>();
@@ -137,6 +142,7 @@ export class AccessControl {
     const { options } = this;
     const policy = options.policy();
     const context: DecisionContext = options.context();
+    context.adultGrantedMsAgo = this.adultGrants.sinceAdult(tap.readerId, context.at.getTime());
     if (member !== undefined && policy.rules.pin !== 'never') this.addPinFailures(context, cardHash);
     let decision = decide(policy, member, context);
     // Emergency and lockdown keep their own reason: they say more about the door than the burst does.
@@ -187,6 +193,7 @@ export class AccessControl {
 
   private decidePin(pending: PendingPin, digits: string, pinOk: boolean): { decision: Decision; at: Date } {
     const context: DecisionContext = { ...this.options.context(), pin: digits, pinOk };
+    context.adultGrantedMsAgo = this.adultGrants.sinceAdult(pending.readerId, context.at.getTime());
     this.addPinFailures(context, pending.cardHash);
     return { decision: decide(this.options.policy(), pending.member, context), at: context.at };
   }
@@ -200,22 +207,26 @@ export class AccessControl {
       if (decision.retryAfter !== undefined) this.pinLockouts.lockedOut(pending.person, tap.readerId, decision.retryAfter);
     }
     if (decision.allow) options.faults.guard('resetting the wrong-PIN count', () => options.store.pins.reset(pending.cardHash), undefined);
-    return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint());
+    return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint(), pending.readerId);
   }
 
-  private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint): AccessOutcome {
+  /** `doorReaderId`: the entry reader the card was tapped at (a PIN's tap is the keypad's). */
+  private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint, doorReaderId = tap.readerId): AccessOutcome {
     const { options } = this;
     const person = options.pseudonym(cardHash);
     let relayAt: bigint | null = null;
     if (decision.allow) {
       relayAt = options.door.grant();
       options.feedback.granted();
+      const now = options.clock.now();
+      if (isAdultGrant(options.policy(), member, decision, now)) this.adultGrants.adultGranted(doorReaderId, now.getTime());
     } else if (decision.reason === 'pin-required' && options.hasKeypad && member !== undefined) {
       this.pendingPin = {
         cardHash,
         member,
         person,
         role: tap.role,
+        readerId: tap.readerId,
         expiresAt: options.clock.now().getTime() + options.pinTimeoutMs,
       };
       options.feedback.promptPin(options.pinTimeoutMs);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { decide, GRANT_REASONS, hashPin, REFUSAL_REASONS, type Decision, type DecisionContext, type Member, type Policy } from '../../../policies/index.js';
+import { decide, GRANT_REASONS, hashPin, isAdultGrant, parsePolicy, REFUSAL_REASONS, type Decision, type DecisionContext, type Member, type Policy } from '../../../policies/index.js';
 import { ctx, everyDay, member, policyOf, utc } from './helpers.js';
 
 // January 2026 is GMT, so local time = UTC. Mon 5 Jan, Tue 6 Jan.
@@ -258,6 +258,60 @@ describe('minimum age', () => {
     expect(d(allDay(16), minor, at('2026-03-10')).reason).toBe('under-age');
     expect(d(allDay(16), unknown, at('2026-03-10')).reason).toBe('under-age');
     expect(d(allDay(null), unknown, at('2026-03-10')).reason).toBe('member');
+  });
+});
+
+describe('accompanied minors (rules.accompaniedMinors)', () => {
+  const child = member({ birthDate: '2016-04-01' });
+  const withCompany = withRules({ accompaniedMinors: { seconds: 60 } });
+  const afterAdult = (at: string, msAgo: number | null, more: Partial<DecisionContext> = {}): DecisionContext => ctx(at, { adultGrantedMsAgo: msAgo, ...more });
+
+  it('lets an under-age card in within the seconds after an adult at the door, logged as accompanied', () => {
+    expect(d(withCompany, child, afterAdult(OPEN, 0))).toEqual({ allow: true, reason: 'accompanied', mode: 'open-access' });
+    expect(d(withCompany, child, afterAdult(OPEN, 60_000)).reason).toBe('accompanied');
+  });
+  it('refuses it as under-age after the seconds, with no adult remembered, or with the clock stepped back', () => {
+    expect(d(withCompany, child, afterAdult(OPEN, 60_001)).reason).toBe('under-age');
+    expect(d(withCompany, child, afterAdult(OPEN, null)).reason).toBe('under-age');
+    expect(d(withCompany, child, ctx(OPEN)).reason).toBe('under-age');
+    expect(d(withCompany, child, afterAdult(OPEN, -1)).reason).toBe('under-age');
+  });
+  it('is off unless set: the same child just after an adult is refused as today', () => {
+    expect(policy.rules.accompaniedMinors).toBeUndefined();
+    expect(d(policy, child, afterAdult(OPEN, 0)).reason).toBe('under-age');
+  });
+  it('lifts only the age: a blocked or expired child, a full building and the PIN still refuse', () => {
+    expect(d(withCompany, { ...child, blocked: true }, afterAdult(OPEN, 0)).reason).toBe('blocked');
+    expect(d(withCompany, { ...child, expires: '2025-12-31' }, afterAdult(OPEN, 0)).reason).toBe('expired');
+    expect(d(withCompany, child, afterAdult(OPEN, 0, { occupancy: 10 })).reason).toBe('full');
+    const pinPolicy = withRules({ accompaniedMinors: { seconds: 60 }, pin: 'open-access' });
+    expect(d(pinPolicy, { ...child, pinHash: null }, afterAdult(OPEN, 0)).reason).toBe('not-registered');
+  });
+  it('an adult member changes nothing: granted as a member', () => {
+    expect(d(withCompany, member(), afterAdult(OPEN, 0)).reason).toBe('member');
+  });
+  it('a booking with a minimum age: an under-age group member with an adult is let in as accompanied, with the booking', () => {
+    const chess = withRules({ accompaniedMinors: { seconds: 60 } });
+    const player = member({ birthDate: '2016-04-01', groups: ['chess-club'] });
+    const decision = d(chess, player, afterAdult('2026-01-07T21:00:00Z', 5_000));
+    expect(decision).toMatchObject({ allow: true, reason: 'accompanied', mode: 'closed', booking: { group: 'chess-club' } });
+  });
+  it('the seconds start only at an adult let in by their own right; a child let in does not start them again', () => {
+    const at = utc(OPEN);
+    expect(isAdultGrant(withCompany, member(), { allow: true, reason: 'member', mode: 'open-access' }, at)).toBe(true);
+    expect(isAdultGrant(withCompany, child, { allow: true, reason: 'accompanied', mode: 'open-access' }, at)).toBe(false);
+    // Over the minimum age (16) but not an adult: a 17-year-old does not bring children in.
+    expect(isAdultGrant(withCompany, member({ birthDate: '2008-06-01' }), { allow: true, reason: 'member', mode: 'open-access' }, at)).toBe(false);
+    expect(isAdultGrant(withCompany, member(), { allow: false, reason: 'full', mode: 'open-access' }, at)).toBe(false);
+    expect(isAdultGrant(withCompany, member(), { allow: true, reason: 'staffed', mode: 'staffed' }, at)).toBe(false);
+    expect(isAdultGrant(withCompany, member({ staff: true, birthDate: null }), { allow: true, reason: 'staff', mode: 'open-access' }, at)).toBe(false);
+    expect(isAdultGrant(withCompany, member({ staff: true, birthDate: null, adult: true }), { allow: true, reason: 'staff', mode: 'open-access' }, at)).toBe(true);
+  });
+  it('the seconds are 1 to 600, and a policy without the rule does not carry it', () => {
+    expect(parsePolicy({ version: 1, site: 'x', schedule: { weekly: {} }, rules: { accompaniedMinors: { seconds: 0 } } }).ok).toBe(false);
+    expect(parsePolicy({ version: 1, site: 'x', schedule: { weekly: {} }, rules: { accompaniedMinors: { seconds: 601 } } }).ok).toBe(false);
+    expect(parsePolicy({ version: 1, site: 'x', schedule: { weekly: {} }, rules: { accompaniedMinors: {} } }).ok).toBe(false);
+    expect(Object.keys(policy.rules)).not.toContain('accompaniedMinors');
   });
 });
 

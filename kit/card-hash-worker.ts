@@ -3,13 +3,10 @@
 // writes. Here they run beside it, a batch behind: the import checks batch k+1 while this hashes batch k.
 //
 // The card numbers cross to the thread in memory and nowhere else (no file, no log), as they do within the import.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { cardHasherKey, createCardHasher } from '../policies/cards.js';
 import { digestOfParts } from '../policies/member-list.js';
+import { startModuleWorker } from './worker-thread.js';
 
 const ROLE = 'oag-card-hash';
 const encoder = new TextEncoder();
@@ -107,7 +104,7 @@ export class CardHashWorker {
     const key = cardHasherKey(hasher);
     if (key === undefined) return null;
     try {
-      return new CardHashWorker(startWorker({ role: ROLE, key }));
+      return new CardHashWorker(startModuleWorker(import.meta.url, { role: ROLE, key }));
     } catch {
       return null;
     }
@@ -139,19 +136,6 @@ export class CardHashWorker {
       waiter.reject(error);
     }
   }
-}
-
-/**
- * Compiled (dist/, as on a Pi) the thread starts this file as it is. From the TypeScript sources (tests, `oag`
- * through tsx) it registers tsx's loader first: Node 20 does not apply `--import` to a worker's entry module.
- */
-function startWorker(data: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(import.meta.url), { workerData: data });
-  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  const api = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import.default)).href;
-  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
 }
 
 if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE && parentPort !== null) {

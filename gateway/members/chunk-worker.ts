@@ -13,14 +13,11 @@
 // gateway's writes (a PASSIVE checkpoint takes no lock they need), the WAL is rewound by the next write, and the
 // automatic checkpoint, still there as the fallback, is not reached.
 import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ReceivedMembersTransferSchema, parseSignedMessage } from '../../policies/contract/index.js';
 import type { CentralPublicKey, MembersChunk, MembersRefusal } from '../../policies/contract/index.js';
 import { ListHash, chunkHash, chunkOfCard, decodeMemberEntry } from '../../policies/member-list.js';
+import { startModuleWorker } from '../../kit/worker-thread.js';
 import type { PackedRows } from '../store/member-sync.js';
 
 export type ChunkHeader = Omit<MembersChunk, 'entries'> & { entries: number };
@@ -145,7 +142,7 @@ export class WorkerChecker implements TransferChecker {
   private ensureWorker(): Worker | null {
     if (this.worker !== null) return this.worker;
     try {
-      const worker = startWorker({ role: ROLE });
+      const worker = startModuleWorker(import.meta.url, { role: ROLE });
       // The door's process must not stay up for a checker with nothing to do.
       worker.unref();
       worker.on('message', (reply: Reply) => {
@@ -206,20 +203,6 @@ export class WorkerChecker implements TransferChecker {
     }, IDLE_MS);
     this.idle.unref();
   }
-}
-
-/**
- * The compiled gateway (dist/, as on a Pi) starts this file as it is. From the TypeScript sources (tests, `oag`
- * through tsx) the thread must register tsx's loader before importing it; Node 20 does not apply `--import` given
- * to a worker before its entry module. The loader is found from here, not from the working directory.
- */
-function startWorker(data: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(import.meta.url), { workerData: data });
-  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  const api = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import.default)).href;
-  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
 }
 
 if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE && parentPort !== null) {

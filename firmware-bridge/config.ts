@@ -72,6 +72,22 @@ export const ReaderConfigSchema = z.strictObject({
   device: z.string().min(1).optional(),
 });
 
+export const EvdevKeypadSchema = z.strictObject({
+  driver: z.literal('evdev'),
+  /** `path`: `/dev/input/by-id/…-event-kbd` (stays the same across reboots); `name`: part of the name in /proc/bus/input/devices. */
+  match: z
+    .strictObject({ name: z.string().min(1).max(128).optional(), path: z.string().min(1).max(4096).optional() })
+    .refine((m) => (m.name === undefined) !== (m.path === undefined), 'give exactly one of name or path'),
+  /** The reader this keypad sits beside: a PIN typed here answers a tap there only. */
+  readerId: z.string().min(1),
+});
+
+/** The evdev keypads configured, whichever form the config used. */
+export function evdevKeypads(keypad: HardwareConfig['keypad']): z.infer<typeof EvdevKeypadSchema>[] {
+  if (Array.isArray(keypad)) return keypad;
+  return keypad.driver === 'evdev' ? [keypad] : [];
+}
+
 /**
  * Simulated drivers only by name. A default of `simulated` let a branch config without `driver:` (or without a
  * `hardware:` section at all) run a door controller that drives no door, and serve a tap route that opens it.
@@ -99,7 +115,10 @@ export const HardwareConfigSchema = z
           error: (issue) => (issue.input === undefined ? `required: the card readers (pcsc, keyboard); ${SIMULATED_BY_NAME}` : undefined),
         })
         .min(1, 'configure at least one reader'),
-      keypad: z.strictObject({ driver: z.enum(['none', 'simulated']).default('none') }).prefault({}),
+      /** One evdev keypad, or a list of them (one per reader it sits at); or none, or simulated. */
+      keypad: z
+        .union([z.strictObject({ driver: z.enum(['none', 'simulated']).default('none') }), EvdevKeypadSchema, z.array(EvdevKeypadSchema).min(1)])
+        .prefault({}),
     },
     {
       error: (issue) =>
@@ -144,6 +163,16 @@ export const HardwareConfigSchema = z
       if (stdinReaders > 1 && reader.driver === 'keyboard' && (reader.device ?? '-') === '-') {
         ctx.addIssue({ code: 'custom', path: ['readers', index, 'device'], message: 'only one keyboard reader can read stdin' });
       }
+    });
+    const keypadAt = new Set<string>();
+    const keypads = evdevKeypads(hw.keypad);
+    keypads.forEach((keypad, index) => {
+      const path = Array.isArray(hw.keypad) ? ['keypad', index, 'readerId'] : ['keypad', 'readerId'];
+      const reader = hw.readers.find((r) => r.id === keypad.readerId);
+      if (reader === undefined) ctx.addIssue({ code: 'custom', path, message: `no reader with id "${keypad.readerId}"` });
+      else if (reader.role !== 'entry') ctx.addIssue({ code: 'custom', path, message: `reader "${keypad.readerId}" is an exit reader: exits never ask for a PIN` });
+      if (keypadAt.has(keypad.readerId)) ctx.addIssue({ code: 'custom', path, message: `reader "${keypad.readerId}" already has a keypad` });
+      keypadAt.add(keypad.readerId);
     });
   });
 

@@ -1,12 +1,13 @@
 // Builds the hardware bundle from the `hardware:` config. Every output is created and put in its safe
 // state first, before any input, reader or keypad exists, so nothing can act on a relay in an unknown state.
-import type { HardwareConfig, ReaderConfig } from './config.js';
+import { evdevKeypads, type HardwareConfig, type ReaderConfig } from './config.js';
 import { loadOnoff, type GpioClass } from './gpio/onoff.js';
 import { bcmToSysfs, findHeaderChip } from './gpio/sysfs-base.js';
 import { SysfsInput } from './gpio/sysfs-input.js';
 import { SysfsOutput } from './gpio/sysfs-output.js';
 import { errorField, silentLogger, type HardwareLogger } from './logger.js';
 import { KeyboardWedgeReader, type KeyboardReaderOptions } from './readers/keyboard.js';
+import { EvdevKeypad, type EvdevKeypadOptions } from './readers/keypad-evdev.js';
 import { loadNfcPcsc, PcscCardReader, PcscUnavailableError, type NfcPcscModule, type PcscCardReaderOptions } from './readers/pcsc.js';
 import { SimulatedInput } from './simulated/input.js';
 import { SimulatedKeypad } from './simulated/keypad.js';
@@ -32,12 +33,15 @@ export interface CreateHardwareOptions {
   logger?: HardwareLogger;
   /** Timestamps of the simulated outputs' history. */
   clock?: Clock;
-  /** Seams for tests: the onoff Gpio class, nfc-pcsc, and the PC/SC and keyboard reader options. */
+  /** The longest pause between two keys of one PIN on an evdev keypad (the gateway's taps.pinTimeoutMs). */
+  pinEntryTimeoutMs?: number;
+  /** Seams for tests: the onoff Gpio class, nfc-pcsc, and the PC/SC, keyboard reader and keypad options. */
   drivers?: {
     loadGpio?: () => Promise<GpioClass>;
     loadNfc?: () => Promise<NfcPcscModule>;
     pcsc?: Pick<PcscCardReaderOptions, 'probeService' | 'backoff' | 'appearGraceMs'>;
     keyboard?: Pick<KeyboardReaderOptions, 'open' | 'reopen' | 'eventSize'>;
+    keypad?: Pick<EvdevKeypadOptions, 'open' | 'reopen' | 'eventSize' | 'procDevices' | 'now'>;
   };
 }
 
@@ -142,7 +146,15 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
 
     // 4. Keypad.
     let simulatedKeypad: SimulatedKeypad | undefined;
-    if (config.keypad.driver === 'simulated') {
+    const evdev = evdevKeypads(config.keypad);
+    if (evdev.length > 0) {
+      keypad = new EvdevKeypad({
+        ...opts.drivers?.keypad,
+        keypads: evdev.map((k) => ({ match: k.match, readerId: k.readerId, role: config.readers.find((r) => r.id === k.readerId)?.role ?? 'entry' })),
+        entryTimeoutMs: opts.pinEntryTimeoutMs ?? 15_000,
+        logger,
+      });
+    } else if (!Array.isArray(config.keypad) && config.keypad.driver === 'simulated') {
       const entryReader = config.readers.find((r) => r.role === 'entry') ?? config.readers[0];
       simulatedKeypad = new SimulatedKeypad(entryReader?.id ?? 'entry');
       keypad = simulatedKeypad;

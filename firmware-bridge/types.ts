@@ -45,8 +45,14 @@ export interface CardReader extends EventEmitter<CardReaderEvents> {
 }
 
 export interface KeypadEvents {
-  /** A PIN entered and confirmed (digits only). */
+  /** A PIN entered and confirmed (digits only), at the keypad beside reader `readerId`. */
   pin: [{ digits: string; readerId: string }];
+  /** A key taken (digit or clear): the same sound for every key. */
+  key: [{ readerId: string }];
+  /** An entry dropped: a key after the entry timed out, more digits than a PIN has, or Enter alone. */
+  refused: [{ readerId: string; reason: 'timeout' | 'too-long' | 'empty' }];
+  /** A keypad unplugged or back, as readers report theirs. */
+  status: [ReaderStatus];
 }
 
 export interface Keypad extends EventEmitter<KeypadEvents> {

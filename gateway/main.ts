@@ -84,7 +84,7 @@ export function withDoorSafeLevel(config: GatewayConfig): GatewayConfig['hardwar
 
 export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<RunningGateway> {
   const logger = options.logger ?? pino({ level: config.log.level, base: { site: config.site } });
-  const hardware = options.hardware ?? (await createHardware(withDoorSafeLevel(config), { logger }));
+  const hardware = options.hardware ?? (await createHardware(withDoorSafeLevel(config), { logger, pinEntryTimeoutMs: config.taps.pinTimeoutMs }));
   const simulated = simulatedParts(config);
   if (simulated.length > 0) logger.warn({ simulated }, `simulated hardware (${simulated.join(', ')}): named in the config; a test bench or the demo, never a branch door`);
   // Filled in once the gateway runs, so that SIGTERM stops it cleanly (store closed, uplink told) after the
@@ -277,7 +277,7 @@ function simulatedParts(config: GatewayConfig): string[] {
   return [
     ...(hardware.gpio.driver === 'simulated' ? ['gpio'] : []),
     ...hardware.readers.filter((reader) => reader.driver === 'simulated').map((reader) => `reader ${reader.id}`),
-    ...(hardware.keypad.driver === 'simulated' ? ['keypad'] : []),
+    ...(!Array.isArray(hardware.keypad) && hardware.keypad.driver === 'simulated' ? ['keypad'] : []),
   ];
 }
 

@@ -17,26 +17,44 @@ export function inputEventSize(arch: string = process.arch): 16 | 24 {
   return arch === 'arm' || arch === 'ia32' ? 16 : 24;
 }
 
-/** Turns a byte stream of input_event structs into typed lines; partial structs wait for the next chunk. */
-export class KeyLineDecoder {
+/** Turns a byte stream of input_event structs into the codes of keys pressed; partial structs wait for the next chunk. */
+export class KeyPressDecoder {
   private pending = Buffer.alloc(0);
-  private line = '';
 
-  constructor(
-    private readonly eventSize: 16 | 24 = inputEventSize(),
-    private readonly maxLine = 64,
-  ) {}
+  constructor(private readonly eventSize: 16 | 24 = inputEventSize()) {}
 
-  /** Returns the lines completed by this chunk (Enter ends a line); overlong lines are cut to maxLine. */
-  push(chunk: Buffer): string[] {
+  /** The key codes pressed in this chunk, in order (releases, repeats and other event types are left out). */
+  push(chunk: Buffer): number[] {
     const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const lines: string[] = [];
+    const codes: number[] = [];
     const whole = data.length - (data.length % this.eventSize);
     const typeAt = this.eventSize - 8;
     for (let offset = 0; offset < whole; offset += this.eventSize) {
       if (data.readUInt16LE(offset + typeAt) !== EV_KEY) continue;
       if (data.readInt32LE(offset + typeAt + 4) !== KEY_PRESS) continue;
-      const code = data.readUInt16LE(offset + typeAt + 2);
+      codes.push(data.readUInt16LE(offset + typeAt + 2));
+    }
+    this.pending = Buffer.from(data.subarray(whole));
+    return codes;
+  }
+}
+
+/** Turns a byte stream of input_event structs into typed lines; partial structs wait for the next chunk. */
+export class KeyLineDecoder {
+  private readonly keys: KeyPressDecoder;
+  private line = '';
+
+  constructor(
+    eventSize: 16 | 24 = inputEventSize(),
+    private readonly maxLine = 64,
+  ) {
+    this.keys = new KeyPressDecoder(eventSize);
+  }
+
+  /** Returns the lines completed by this chunk (Enter ends a line); overlong lines are cut to maxLine. */
+  push(chunk: Buffer): string[] {
+    const lines: string[] = [];
+    for (const code of this.keys.push(chunk)) {
       if (code === KEY_ENTER || code === KEY_KPENTER) {
         lines.push(this.line);
         this.line = '';
@@ -45,7 +63,6 @@ export class KeyLineDecoder {
       const char = KEY_CHARS.get(code);
       if (char !== undefined && this.line.length < this.maxLine) this.line += char;
     }
-    this.pending = Buffer.from(data.subarray(whole));
     return lines;
   }
 }

@@ -64,7 +64,7 @@ interface PendingPin {
   member: Member;
   person: string;
   role: CardTap['role'];
-  /** The reader the card was tapped at: its door's adult grants (accompanied minors). */
+  /** The reader the card was tapped at: only the keypad beside it answers; its door's adult grants (accompanied minors). */
   readerId: string;
   expiresAt: number;
 }
@@ -72,7 +72,8 @@ interface PendingPin {
 export class AccessControl {
   /** Last tap time per card (by hash), to fold a card held or re-tapped into one tap. */
   private readonly recentTaps = new Map<string, number>();
-  private pendingPin: PendingPin | undefined;
+  /** Per reader, the last tap there that asked for a PIN: a PIN typed at one door never answers a tap at another. */
+  private readonly pendingPins = new Map<string, PendingPin>();
   /** SIP2 online check for cards the member list does not know: set by the sip2 extension while it runs. */
   private online: OnlineCheck | undefined;
   private followUp: ListedCardFollowUp | undefined;
@@ -155,9 +156,9 @@ export class AccessControl {
    * (nothing asked, the prompt timed out, a locked card); otherwise scrypt runs on the thread pool and the PIN is
    * decided when it answers, the door's loop deciding other taps meanwhile. The promise is for tests and the bench.
    */
-  handlePin(digits: string): Promise<AccessOutcome | undefined> {
-    const pending = this.pendingPin;
-    this.pendingPin = undefined;
+  handlePin(digits: string, readerId: string): Promise<AccessOutcome | undefined> {
+    const pending = this.pendingPins.get(readerId);
+    this.pendingPins.delete(readerId);
     const { options } = this;
     if (pending === undefined || options.clock.now().getTime() > pending.expiresAt) {
       options.feedback.refused();
@@ -200,7 +201,7 @@ export class AccessControl {
 
   private actOnPin({ decision, at }: { decision: Decision; at: Date }, pending: PendingPin): AccessOutcome {
     const { options } = this;
-    const tap: CardTap = { uid: '', readerId: 'keypad', role: pending.role, seenAt: process.hrtime.bigint() };
+    const tap: CardTap = { uid: '', readerId: pending.readerId, role: pending.role, seenAt: process.hrtime.bigint() };
     if (!decision.allow && decision.reason === 'pin-wrong') {
       options.faults.guard('counting a wrong PIN', () => options.store.pins.recordFailure(pending.cardHash, at), undefined);
       // A retry time on a wrong PIN means this one locked the card (decide.ts checkPin).
@@ -210,7 +211,7 @@ export class AccessControl {
     return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint(), pending.readerId);
   }
 
-  /** `doorReaderId`: the entry reader the card was tapped at (a PIN's tap is the keypad's). */
+  /** `doorReaderId`: the entry reader the card was tapped at. */
   private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint, doorReaderId = tap.readerId): AccessOutcome {
     const { options } = this;
     const person = options.pseudonym(cardHash);
@@ -221,14 +222,14 @@ export class AccessControl {
       const now = options.clock.now();
       if (isAdultGrant(options.policy(), member, decision, now)) this.adultGrants.adultGranted(doorReaderId, now.getTime());
     } else if (decision.reason === 'pin-required' && options.hasKeypad && member !== undefined) {
-      this.pendingPin = {
+      this.pendingPins.set(tap.readerId, {
         cardHash,
         member,
         person,
         role: tap.role,
         readerId: tap.readerId,
         expiresAt: options.clock.now().getTime() + options.pinTimeoutMs,
-      };
+      });
       options.feedback.promptPin(options.pinTimeoutMs);
     } else {
       options.feedback.refused();

@@ -471,7 +471,18 @@ export class Gateway {
         this.bus.emit('state-changed');
       });
     }
-    hardware.keypad?.on('pin', ({ digits }) => void this.access.handlePin(digits));
+    hardware.keypad?.on('pin', ({ digits, readerId }) => void this.access.handlePin(digits, readerId));
+    hardware.keypad?.on('key', () => this.feedback.keyPressed());
+    // Logged by the driver (the reason, never a digit); here the member at the door sees and hears it refused.
+    hardware.keypad?.on('refused', () => this.feedback.refused());
+    // A keypad away leaves its door card-only for nobody on a PIN policy: the same alarm as a reader away.
+    hardware.keypad?.on('status', (status) => {
+      const key = `keypad:${status.readerId}`;
+      if (status.online) this.offlineReaders.delete(key);
+      else this.offlineReaders.add(key);
+      this.alarms.set('reader-offline', this.offlineReaders.size > 0, status.detail ?? key);
+      this.bus.emit('state-changed');
+    });
     // Started only now that every listener is in place, so no tap or status is missed.
     for (const reader of hardware.readers) {
       reader.start().catch((error: unknown) => {

@@ -9,6 +9,8 @@ import type { Clock, Timer } from './clock.js';
 
 const LED_MS = 2000;
 const BEEP_MS = 150;
+/** Shorter than a refusal's beep, so a key is never mistaken for one. */
+const KEY_CLICK_MS = 40;
 
 /**
  * The standing signals, each unlike anything the door says to a tap (a steady LED for 2 s, one 150 ms beep):
@@ -56,6 +58,11 @@ export class Feedback {
     this.hold('ledGreen', false, LED_MS);
     this.pulse('ledRed', LED_MS);
     this.pulse('sounder', BEEP_MS);
+  }
+
+  /** A key taken on the keypad: one short click, the same for every key, so nobody near learns which was pressed. */
+  keyPressed(): void {
+    this.pulse('sounder', KEY_CLICK_MS);
   }
 
   /** Ask for a PIN: red and green together until the keypad answers or the prompt times out. */

@@ -7,7 +7,8 @@ import { PolicyMessageSchema } from '../../policies/contract/index.js';
 import { MAX_POLICY_VERSION } from '../../policies/index.js';
 import { dayRange, refusals, toCsv, visits } from '../figures.js';
 import { NotConnectedError } from '../link.js';
-import { MemberPatchResponseSchema, MemberPatchSchema, MembersStatusSchema } from '../members/api-schemas.js';
+import { MemberPatchResponseSchema, MemberPatchSchema, MemberPinSchema, MembersStatusSchema } from '../members/api-schemas.js';
+import { HashingBusyError } from '../../kit/auth/hash-slots.js';
 import { UnknownCardError } from '../members/service.js';
 import {
   CommandRequestSchema,
@@ -252,6 +253,38 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         } catch (err) {
           if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
           if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
+          throw err;
+        }
+      },
+    );
+
+    app.put(
+      '/members/pin',
+      {
+        schema: docs({
+          summary:
+            "Set (or with null remove) a member's open-access PIN, as the member typed it on the library's website or at a desk: hashed at once, distributed with the member's row; the card number stays in the body, out of URLs and logs",
+          tags: ['members'],
+          body: MemberPinSchema,
+          response: { 200: MemberPatchResponseSchema, 400: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema },
+        }),
+        preValidation: zodValidate({ body: MemberPinSchema }),
+        // A library's website calls it with an operator's API token: it sets a PIN, and changes nothing else.
+        config: { role: 'operator' },
+      },
+      async (request, reply) => {
+        if (!members) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
+        const { cardNumber, pin } = request.body as z.output<typeof MemberPinSchema>;
+        const actor = actorOf(identityOf(request));
+        try {
+          const { version, current, person, listed } = await members.setPin(cardNumber, pin, actor);
+          const outcome = version !== null ? `version ${version.version}` : listed ? 'no change' : "not on the branches' list";
+          auth.audit.record(actor, 'member-change', { detail: `member ${person}: PIN ${pin === null ? 'removed' : 'set'}; ${outcome}` });
+          return { changed: version !== null, version: current.version, count: current.count, listed };
+        } catch (err) {
+          if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
+          if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
+          if (err instanceof HashingBusyError) return reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: 'too many PINs being set at once; try again in a moment' });
           throw err;
         }
       },

@@ -1,5 +1,6 @@
 // The HTTP API's member-list messages (the MQTT ones live in policies/contract/members.ts).
 import { z } from 'zod';
+import { PIN_PATTERN } from '../../policies/pin.js';
 
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date YYYY-MM-DD' });
 
@@ -21,6 +22,13 @@ export const MemberPatchSchema = z
       ctx.issues.push({ code: 'custom', path: [], message: 'name at least one of blocked, blockedUntil, expires, openAccess, staff', input: ctx.value });
     }
   });
+
+export const MemberPinSchema = z.strictObject({
+  /** The card number as printed; hashed with the deployment key at once, never stored or logged. */
+  cardNumber: z.string().min(1).max(64),
+  /** The member's open-access PIN, 4 to 8 digits, hashed at once; null removes it. Never stored or logged clear. */
+  pin: z.string().regex(PIN_PATTERN, { error: 'must be 4 to 8 digits' }).nullable(),
+});
 
 export const MemberPatchResponseSchema = z.object({
   /** False when the branches' list did not change (no new version): the member already was as asked, or is off the list. */

@@ -5,6 +5,8 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { createCardHasher, deploymentKeyId, normaliseCardId } from '../../policies/cards.js';
 import { memberFieldsText, parseMemberFields } from '../../policies/member-list.js';
+import { hashPinAsync } from '../../policies/pin.js';
+import { HashSlots } from '../../kit/auth/hash-slots.js';
 import type { Member } from '../../policies/types.js';
 import type { SiteRow } from '../store.js';
 import type { CentralMembersConfig } from './config.js';
@@ -45,6 +47,8 @@ export interface MemberPatch {
   expires?: string | null | undefined;
   openAccess?: boolean | undefined;
   staff?: boolean | undefined;
+  /** An open-access PIN's hash (policies/pin.ts), null to remove it: set through `setPin`, which hashes it. */
+  pinHash?: string | null | undefined;
 }
 
 export type SiteListStatus = 'current' | 'behind' | 'no-list' | 'unknown';
@@ -84,6 +88,8 @@ export class CentralMembers {
   private readonly hasher: (normalisedId: string) => Buffer;
   private readonly log: Logger;
   private queue: Promise<unknown> = Promise.resolve();
+  /** PINs set through the API, hashed a few at a time so a flood cannot take the cores the broker and API need. */
+  private readonly pinSlots = new HashSlots({ concurrent: 1, queued: 8 });
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -165,6 +171,16 @@ export class CentralMembers {
   }
 
   /**
+   * Sets (or with null removes) a member's open-access PIN, typed by the member on the library's website or at a
+   * desk: hashed at once on the thread pool, a few at a time (HashingBusyError past that), and distributed with the
+   * member's row as any change is. The PIN itself is neither stored nor logged. Throws as `change` does.
+   */
+  async setPin(cardNumber: string, pin: string | null, actor: string): ReturnType<CentralMembers['change']> {
+    const pinHash = pin === null ? null : await this.pinSlots.run(() => hashPinAsync(pin));
+    return this.change(cardNumber, { pinHash }, actor);
+  }
+
+  /**
    * Changes one member (by card number, hashed at once), whether on the branches' list or held off it by central
    * (`branchList: registered`). Registering one (open access, or staff) puts them on the list, unregistering takes
    * them off: a new version, announced at once; null when the list did not change. `actor` is who asked, as
@@ -186,6 +202,7 @@ export class CentralMembers {
       if (patch.expires !== undefined) member.expires = patch.expires;
       if (patch.openAccess !== undefined) member.openAccess = patch.openAccess;
       if (patch.staff !== undefined) member.staff = patch.staff;
+      if (patch.pinHash !== undefined) member.pinHash = patch.pinHash;
       const listed = this.deps.config.branchList === 'everyone' || member.openAccess || member.staff;
       const version = this.store.place(cardHash, memberFieldsText({ cardHash, ...member }), listed, {
         keyId: this.keyId,
@@ -194,7 +211,9 @@ export class CentralMembers {
         keepVersions: this.deps.config.keepVersions,
       });
       const person = this.deps.pseudonym(cardHash);
-      this.log.info({ actor, person, version: version?.version ?? null, listed, patch }, 'member changed');
+      // A PIN's hash is as secret as the PIN (10^4 to 10^8 guesses): the log says only that one was set.
+      const { pinHash, ...shown } = patch;
+      this.log.info({ actor, person, version: version?.version ?? null, listed, patch: pinHash === undefined ? shown : { ...shown, pin: pinHash === null ? 'removed' : 'set' } }, 'member changed');
       if (version !== null) await this.announce();
       return { version, current: this.store.current()!, person, listed };
     });

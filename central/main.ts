@@ -226,6 +226,7 @@ export async function startCentral(
       members,
       auth,
       alerts,
+      signingKey,
       allowedHosts: config.http.allowedHosts ?? defaultAllowedHosts(config.http.host),
       trustProxy: config.http.trustProxy,
       // A pending sign-in at the provider lasts minutes of real time, like a session.

@@ -5,7 +5,10 @@ import type { EventEmitter } from 'node:events';
 export type ReaderRole = 'entry' | 'exit';
 
 export interface CardTap {
-  /** Normalised UID or card number: hex upper case with no separators (NFC), or the digits typed (wedge). */
+  /**
+   * Normalised UID or card number: hex upper case with no separators (NFC), or the digits typed (wedge); or a phone
+   * token's text as a 2D scanner typed it (`OAG1.`…, checked by the gateway: docs/phone-credential.md).
+   */
   uid: string;
   readerId: string;
   role: ReaderRole;

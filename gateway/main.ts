@@ -28,6 +28,7 @@ import { RetentionExtension } from './extensions/retention.js';
 import { Sip2Extension } from './extensions/sip2.js';
 import { StorageExtension } from './extensions/storage.js';
 import { UplinkExtension } from './extensions/uplink.js';
+import { loadCentralKeys, type CentralPublicKey } from './uplink/verify.js';
 import type { HealthReport, LocalApi } from './http/server.js';
 import type { MemberSync, MemberSyncHooks } from './members/sync.js';
 import { readPolicyFile } from './policy-file.js';
@@ -134,6 +135,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       logger,
       lastEventId: newestEventId(store),
       help: { clearAfterAcknowledgedMs: config.help.clearAfterAcknowledgedMinutes * 60_000 },
+      centralKeys: phoneTokenKeys(config, logger),
     });
     const extensions = new ExtensionHost({ bus: gateway.bus, alarms: gateway.alarms, logger, retry: options.extensionRetry });
     const storage = new StorageExtension({
@@ -324,4 +326,18 @@ export function closedFallbackPolicy(site: string): Policy {
   const parsed = parsePolicy({ version: 1, site, name: `${site} (policy file unusable: closed)`, schedule: { weekly: {} } });
   if (!parsed.ok) throw new Error(`the built-in closed policy is invalid: ${parsed.errors.join('; ')}`);
   return { ...parsed.policy, version: 0 };
+}
+
+/**
+ * Central's public keys for phone tokens at the door (docs/phone-credential.md), the ones member sync uses. A key that
+ * cannot be read is member sync's alarm; here it only means every phone token is refused, said once.
+ */
+function phoneTokenKeys(config: GatewayConfig, logger: Logger): CentralPublicKey[] {
+  if (config.mqtt === undefined) return [];
+  try {
+    return loadCentralKeys(config.mqtt.centralKeys);
+  } catch (error) {
+    logger.warn({ err: { message: (error as Error).message } }, 'phone tokens are refused: no usable central key');
+    return [];
+  }
 }

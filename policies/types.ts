@@ -26,6 +26,14 @@ export const REFUSAL_REASONS = [
   'pin-locked',
   /** 1.5: a card the list does not know, in a burst of them at this reader: refused without asking the library system. */
   'unknown-card-burst',
+  /** 1.7: a phone token (QR) that is not central's, or malformed (docs/phone-credential.md). */
+  'bad-token',
+  /** 1.7: a phone token past its expiry. */
+  'token-expired',
+  /** 1.7: a phone token issued for another branch. */
+  'token-other-site',
+  /** 1.7: a phone token already used at this branch. */
+  'token-replayed',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

@@ -20,6 +20,8 @@ export const AUDIT_ACTIONS = [
   'incident-acknowledge',
   'incident-resolve',
   'alert-rules-save',
+  /** A phone token issued (docs/phone-credential.md): the member's pseudonym, never the token. */
+  'phone-token-issue',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

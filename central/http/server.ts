@@ -26,6 +26,8 @@ import { ackRoutes } from './ack-routes.js';
 import { incidentRoutes } from './incident-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { apiRoutes } from './api.js';
+import { phoneTokenRoutes } from './phone-token-routes.js';
+import type { CentralSigningKey } from '../signing-key.js';
 import { auditRoutes } from './audit-routes.js';
 import { sessionRoutes, signInRoutes } from './auth-routes.js';
 import { defaultAllowedHosts, hostCheck } from './host-check.js';
@@ -55,6 +57,8 @@ export interface HttpDeps {
    * the label of its button on the sign-in page.
    */
   oidc?: { label: string; routes: FastifyPluginAsync } | undefined;
+  /** Central's signing key: phone tokens (phone-token-routes.ts). */
+  signingKey?: CentralSigningKey | undefined;
 }
 
 export interface CentralHttp {
@@ -179,6 +183,7 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
     protectScope(api, inventory, deps.auth.guard('administrator'));
     await api.register(sessionRoutes({ auth: deps.auth }), { prefix: '/api' });
     await api.register(apiRoutes(deps), { prefix: '/api' });
+    await api.register(phoneTokenRoutes(deps), { prefix: '/api' });
     await api.register(liveRoutes(deps), { prefix: '/api' });
     await api.register(auditRoutes(deps), { prefix: '/api' });
     await api.register(adminRoutes(deps), { prefix: '/api' });

@@ -181,6 +181,18 @@ export class CentralMembers {
   }
 
   /**
+   * The card hash a phone token names (docs/phone-credential.md), hashed at once, and central's pseudonym for the
+   * audit; `listed`: whether the branches' list holds the member (a token for one it does not is refused at the door).
+   * Throws CardIdError for an unusable number, UnknownCardError for a card central does not know.
+   */
+  phoneTokenCard(cardNumber: string): { cardHash: Buffer; person: string; listed: boolean } {
+    const cardHash = this.hasher(normaliseCardId(cardNumber));
+    const listed = this.store.fields(cardHash) !== undefined;
+    if (!listed && this.store.unlistedFields(cardHash) === undefined) throw new UnknownCardError();
+    return { cardHash, person: this.deps.pseudonym(cardHash), listed };
+  }
+
+  /**
    * Changes one member (by card number, hashed at once), whether on the branches' list or held off it by central
    * (`branchList: registered`). Registering one (open access, or staff) puts them on the list, unregistering takes
    * them off: a new version, announced at once; null when the list did not change. `actor` is who asked, as

@@ -74,6 +74,10 @@ export const ACCESS_REASONS = [
   'pin-wrong',
   'pin-locked',
   'unknown-card-burst',
+  'bad-token',
+  'token-expired',
+  'token-other-site',
+  'token-replayed',
 ];
 
 /**

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { errorField, silentLogger, type HardwareLogger } from '../logger.js';
 import type { CardReader, CardReaderEvents, ReaderRole } from '../types.js';
 import { inputEventSize, KeyLineDecoder } from './input-events.js';
-import { normaliseUid } from './uid.js';
+import { readerText } from './uid.js';
 
 export interface KeyboardReaderOptions {
   id: string;
@@ -89,7 +89,8 @@ export class KeyboardWedgeReader extends EventEmitter<CardReaderEvents> implemen
     let rest = '';
     return (chunk) => {
       const parts = (rest + chunk.toString('latin1')).split(/\r\n|\r|\n/);
-      rest = (parts.pop() ?? '').slice(0, 256);
+      // Room for a phone token's QR text (512 characters), not only a card number.
+      rest = (parts.pop() ?? '').slice(0, 512);
       return parts;
     };
   }
@@ -100,7 +101,7 @@ export class KeyboardWedgeReader extends EventEmitter<CardReaderEvents> implemen
     const seenAt = process.hrtime.bigint();
     let uid: string;
     try {
-      uid = normaliseUid(typed);
+      uid = readerText(typed);
     } catch (error) {
       this.emit('read-error', { readerId: this.options.id, role: this.options.role, message: errorField(error).message });
       return;

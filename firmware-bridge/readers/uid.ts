@@ -28,3 +28,14 @@ export function normaliseUid(raw: string | Uint8Array): string {
   if (!/^[0-9a-fA-F]+$/.test(compact)) throw new InvalidUidError('must be hexadecimal digits (separators : - . and spaces allowed)');
   return compact.toUpperCase();
 }
+
+/** A signed phone token (QR: docs/phone-credential.md) is passed on as typed; the gateway checks it. */
+const SIGNED_TEXT = /^OAG1\.[A-Za-z0-9_.-]{1,507}$/;
+
+/**
+ * What a reader hands on for a line it read: a phone token's text unchanged, anything else as a card UID
+ * (normaliseUid, which throws InvalidUidError for what is neither).
+ */
+export function readerText(raw: string): string {
+  return SIGNED_TEXT.test(raw) ? raw : normaliseUid(raw);
+}

@@ -1,6 +1,6 @@
 // Card readers played by hand: one object serves every reader configured with `driver: simulated`.
 import { EventEmitter } from 'node:events';
-import { normaliseUid } from '../readers/uid.js';
+import { readerText } from '../readers/uid.js';
 import type { CardReader, CardReaderEvents, CardTap, ReaderRole, SimulatedReaderControls } from '../types.js';
 
 export interface SimulatedReaderEntry {
@@ -40,7 +40,7 @@ export class SimulatedCardReader extends EventEmitter<CardReaderEvents> implemen
 
   tap(uid: string, readerId?: string): CardTap | undefined {
     const slot = this.slot(readerId);
-    const normalised = normaliseUid(uid);
+    const normalised = readerText(uid);
     if (!slot.online) return undefined;
     const tap: CardTap = { uid: normalised, readerId: slot.id, role: slot.role, seenAt: process.hrtime.bigint() };
     this.emit('tap', tap);

@@ -14,6 +14,8 @@ import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
 import type { LmsBlocks } from './lms-blocks.js';
 import { PinLockouts, PinVerifier } from './pin-checks.js';
+import { isPhoneTokenText } from '../../policies/phone-token.js';
+import type { PhoneTokens } from './phone-tokens.js';
 import type { OnlineCheck } from '../sip2/online-check.js';
 import type { Store } from '../store/index.js';
 import type { StorageFaults } from './storage-faults.js';
@@ -52,6 +54,8 @@ export interface AccessOptions {
   unknownCards: UnknownCardLimit;
   /** Blocks the library system told of after a grant, before the member list did: honoured at the next tap. */
   lmsBlocks: LmsBlocks;
+  /** Phone tokens (QR) typed by a 2D scanner: checked offline, then decided like the card they name. */
+  phoneTokens?: PhoneTokens | undefined;
   /** For the `pin-lockout` alarm (pin-checks.ts). */
   alarms: Pick<Alarms, 'has' | 'repeat' | 'clear'>;
 }
@@ -98,6 +102,7 @@ export class AccessControl {
 
   handleTap(tap: CardTap): AccessOutcome | undefined {
     const { options } = this;
+    if (isPhoneTokenText(tap.uid)) return this.handlePhoneToken(tap);
     let cardId: string;
     try {
       cardId = normaliseCardId(tap.uid);
@@ -128,6 +133,32 @@ export class AccessControl {
       return undefined;
     }
     return this.decideTap(tap, cardHash, undefined);
+  }
+
+  /**
+   * A phone token: refused with its reason when it is not central's, expired, for another branch or used here
+   * already; otherwise the card hash it names is decided as a tap of that card (no SIP2: there is no card number).
+   */
+  private handlePhoneToken(tap: CardTap): AccessOutcome | undefined {
+    const { options } = this;
+    const checked = options.phoneTokens?.check(tap.uid) ?? { ok: false as const, reason: 'bad-token' as const, detail: 'phone tokens are not checked here' };
+    if (!checked.ok) {
+      // Nothing of the token is logged: only why it was refused.
+      options.feedback.refused();
+      const decision: Decision = { allow: false, reason: checked.reason, mode: options.mode() };
+      options.events.record('access', { decision: 'refused', reason: checked.reason, mode: decision.mode, reader: tap.role, person: null }, { reason: checked.reason });
+      const outcome: AccessOutcome = { decision, role: tap.role, person: null, seenAt: tap.seenAt, decidedAt: process.hrtime.bigint(), relayAt: null };
+      options.bus.emit('access', outcome);
+      return outcome;
+    }
+    const { cardHash, payload } = checked;
+    if (this.isRepeat(cardHash, options.clock.now().getTime())) return undefined;
+    if (tap.role === 'exit') return this.handleExitTap(tap, cardHash);
+    const listed = options.faults.guard<Member | null>('looking up a phone token', () => options.store.members.find(cardHash) ?? null, null);
+    const member = listed !== null && options.lmsBlocks.blocks(cardHash, listed) ? { ...listed, blocked: true, blockedUntil: null } : (listed ?? undefined);
+    const outcome = this.decideTap(tap, cardHash, member);
+    if (outcome.decision.allow || outcome.decision.reason === 'pin-required') options.phoneTokens?.markUsed(payload);
+    return outcome;
   }
 
   /** A card the list knows, with any block the library system has told of since; then the follow-up, if any. */

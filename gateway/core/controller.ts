@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Hardware, InputName } from '../../firmware-bridge/types.js';
 import type { BranchMode, Policy } from '../../policies/index.js';
+import type { CentralPublicKey } from '../../policies/contract/signing.js';
 import { AccessControl } from './access.js';
 import { Alarms } from './alarms.js';
 import { EventBus } from './bus.js';
@@ -23,6 +24,7 @@ import { LMS_BLOCKS_SETTING, LmsBlocks } from './lms-blocks.js';
 import { ALARM_NAMES } from './model.js';
 import type { AlarmName } from './model.js';
 import { Occupancy } from './occupancy.js';
+import { PhoneTokens } from './phone-tokens.js';
 import { PolicyHolder } from './policy-holder.js';
 import type { OfferResult } from './policy-holder.js';
 import { ScheduleRunner } from './schedule.js';
@@ -49,6 +51,8 @@ export interface GatewayDeps {
   eventBufferCapacity?: number | undefined;
   /** The help-call button: how long an acknowledged call stays open unless staff reset it (default 30 min). */
   help?: { clearAfterAcknowledgedMs?: number | undefined } | undefined;
+  /** Central's public keys (mqtt.centralKeys), for phone tokens at the door; none: every token is refused. */
+  centralKeys?: readonly CentralPublicKey[] | undefined;
 }
 
 /** What survives a restart (settings row `runtime`). */
@@ -212,6 +216,7 @@ export class Gateway {
       faults: this.storageFaults,
       unknownCards: this.unknownCards,
       lmsBlocks: this.lmsBlocks,
+      phoneTokens: new PhoneTokens({ keys: deps.centralKeys ?? [], site: config.site, clock, clockTrusted: () => this.clockTrusted }),
       alarms: this.alarms,
     });
   }

@@ -25,6 +25,7 @@ export const CONTRACT_MAJOR = 1;
  * 6: alarm `lms-block-not-in-list` (major): the library system, asked after a grant, blocks a card the list lets in.
  * 7: alarm `pin-lockout` (major): wrong PINs at the keypad locked a card out (EN 60839-11-1); cleared when no lockout stands.
  *    Access reason `accompanied` and policy rule `accompaniedMinors` (an unknown key to a gateway before 1.7).
+ *    Access reasons `bad-token`, `token-expired`, `token-other-site`, `token-replayed` (phone tokens, QR).
  */
 export const CONTRACT_MINOR = 7;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */

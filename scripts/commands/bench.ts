@@ -30,6 +30,8 @@ export function register(program: Command): void {
     .option('--alerts-only', 'run only the alerts benchmark')
     .option('--no-lms-block', 'skip a block in Koha (a fake of its REST API) → refused at an online branch')
     .option('--lms-block-only', 'run only that')
+    .option('--no-phone-token', 'skip the phone token check at the door (goal p99 < 1 ms) beside one Ed25519 verify')
+    .option('--phone-token-only', 'run only that')
     .option('--lms-blocks <n>', 'blocks measured in that benchmark', '20')
     .option('--lms-poll-seconds <s>', "central's Koha poll interval in that benchmark", '2')
     .option('--flood-clients <n>', 'parallel sign-in floods', '8')
@@ -42,6 +44,7 @@ export function register(program: Command): void {
       if (options.bruteForceOnly) return bruteForce();
       if (options.importFloorOnly) return importFloor(options);
       if (options.lmsBlockOnly) return lmsBlock(options);
+      if (options.phoneTokenOnly) return phoneToken();
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(Number.isInteger(Number(options.taps)) && Number(options.taps) >= 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers, and --taps one');
@@ -95,6 +98,10 @@ export function register(program: Command): void {
         console.log('');
         await lmsBlock(options);
       }
+      if (options.phoneToken) {
+        console.log('');
+        await phoneToken();
+      }
     });
 }
 
@@ -126,9 +133,17 @@ interface BenchOptions {
   lmsBlockOnly?: boolean;
   lmsBlocks: string;
   lmsPollSeconds: string;
+  phoneToken: boolean;
+  phoneTokenOnly?: boolean;
   floodClients: string;
   floodSeconds: string;
   floodTapEvery: string;
+}
+
+/** The phone token check at the door beside one Ed25519 verify of the same bytes (scripts/bench/phone-token.ts). */
+async function phoneToken(): Promise<void> {
+  const { benchPhoneToken, printPhoneTokenBench } = await import('../bench/phone-token.js');
+  printPhoneTokenBench(benchPhoneToken());
 }
 
 /** Central's and a branch's full import beside the sqlite3 shell's `.import` of the same file (issue #18's floor). */

@@ -20,6 +20,10 @@ const REFUSAL_TEXT: Record<string, string> = {
   'pin-wrong': 'wrong PIN',
   'pin-locked': 'PIN locked for now',
   'unknown-card-burst': 'card not known here (burst of unknown cards)',
+  'bad-token': 'phone pass not valid',
+  'token-expired': 'phone pass expired',
+  'token-other-site': 'phone pass for another branch',
+  'token-replayed': 'phone pass already used',
 };
 
 export function describeEvent(event: LoggedEvent, timezone: string, prefix = ''): string | undefined {

@@ -1,16 +1,17 @@
-// Card + PIN with USB keypads as the kernel gives them: struct input_event bytes from a device node. No test can
-// make a real input device without /dev/uinput (and a native ioctl to create one), so a FIFO made with mkfifo stands
-// in for /dev/input/eventN: the driver opens and reads it exactly as it reads the device.
-import { execFileSync } from 'node:child_process';
+// Card + PIN with USB keypads as the kernel gives them: struct input_event bytes from an input device. Where this
+// machine has /dev/uinput the keypads are real input devices (matched by name); elsewhere a FIFO made with mkfifo
+// stands in for /dev/input/eventN (matched by path), and the driver opens and reads it exactly as it reads the device.
 import { mkdtempSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { HardwareConfigInput } from '../../firmware-bridge/config.js';
 import { encodeKeyEvent, inputEventSize, KEY_KPENTER } from '../../firmware-bridge/readers/input-events.js';
+import type { GatewayConfigInput } from '../../gateway/config.js';
 import { hashPin } from '../../policies/pin.js';
 import { removeDir, startHarness, type Harness } from '../helpers/gateway-harness.js';
 import { until } from '../helpers/until.js';
+import { createVirtualKeypad, type VirtualKeypad } from '../helpers/virtual-keypad.js';
 
 /** KEY_KP0…KEY_KP9 (linux/input-event-codes.h): what a USB numeric keypad sends. */
 const KP_CODES = [82, 79, 80, 81, 75, 76, 77, 71, 72, 73];
@@ -23,12 +24,11 @@ const policy = {
 };
 
 let harness: Harness | undefined;
-const keypads: FileHandle[] = [];
+const keypads: VirtualKeypad[] = [];
 let dir: string | undefined;
 
 afterEach(async () => {
   await harness?.stop();
-  // Closing the writers ends any read the stopped driver still had waiting on a FIFO.
   for (const keypad of keypads.splice(0)) await keypad.close();
   if (harness) removeDir(harness.dir);
   if (dir) removeDir(dir);
@@ -36,39 +36,42 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** Two entrances, each with a keypad beside its reader; the FIFOs stand in for the keypads' event devices. */
-async function start(): Promise<{ h: Harness; front: FileHandle; side: FileHandle }> {
+function gatewayConfig(keypad: HardwareConfigInput['keypad']): Partial<GatewayConfigInput> {
+  return {
+    hardware: {
+      gpio: { driver: 'simulated' },
+      inputs: { doorContact: { debounceMs: 0 } },
+      readers: [
+        { id: 'front', driver: 'simulated', role: 'entry' },
+        { id: 'side', driver: 'simulated', role: 'entry' },
+      ],
+      keypad,
+    },
+  };
+}
+
+/** Two entrances, each with a keypad beside its reader. */
+async function start(): Promise<{ h: Harness; front: VirtualKeypad; side: VirtualKeypad }> {
   dir = mkdtempSync(join(tmpdir(), 'oag-keypad-'));
-  const frontPath = join(dir, 'front-keypad');
-  const sidePath = join(dir, 'side-keypad');
-  execFileSync('mkfifo', [frontPath, sidePath]);
+  const front = await createVirtualKeypad(dir, `oag-test-${process.pid}-front-keypad`);
+  keypads.push(front);
+  const side = await createVirtualKeypad(dir, `oag-test-${process.pid}-side-keypad`);
+  keypads.push(side);
   harness = await startHarness({
     policy,
     members: { '04A1B2C3D4': { pinHash: hashPin('2468') }, '04A1B2C3D5': { pinHash: hashPin('1357') } },
-    config: {
-      hardware: {
-        gpio: { driver: 'simulated' },
-        inputs: { doorContact: { debounceMs: 0 } },
-        readers: [
-          { id: 'front', driver: 'simulated', role: 'entry' },
-          { id: 'side', driver: 'simulated', role: 'entry' },
-        ],
-        keypad: [
-          { driver: 'evdev', match: { path: frontPath }, readerId: 'front' },
-          { driver: 'evdev', match: { path: sidePath }, readerId: 'side' },
-        ],
-      },
-    },
+    config: gatewayConfig([
+      { driver: 'evdev', match: front.match, readerId: 'front' },
+      { driver: 'evdev', match: side.match, readerId: 'side' },
+    ]),
   });
-  // Opening a FIFO to write waits for its reader: these return once the gateway has the keypads open.
-  const front = await open(frontPath, 'w');
-  const side = await open(sidePath, 'w');
-  keypads.push(front, side);
+  await front.opened();
+  await side.opened();
   return { h: harness, front, side };
 }
 
 /** Each key pressed and released, then KP Enter, as the kernel reports them. */
-async function typePin(keypad: FileHandle, pin: string): Promise<void> {
+async function typePin(keypad: VirtualKeypad, pin: string): Promise<void> {
   const size = inputEventSize();
   const events = [...pin].map((d) => KP_CODES[Number(d)]!).concat(KEY_KPENTER);
   await keypad.write(Buffer.concat(events.flatMap((code) => [encodeKeyEvent(code, 1, size), encodeKeyEvent(code, 0, size)])));
@@ -124,5 +127,11 @@ describe('card + PIN on USB keypads (evdev)', () => {
       return h.reasons().length === 4;
     }, 'both PINs decided');
     expect(h.reasons()).toEqual(['pin-required', 'pin-required', 'member', 'member']);
+  });
+
+  it('a keypad that is not plugged in raises reader-offline', async () => {
+    harness = await startHarness({ policy, config: gatewayConfig({ driver: 'evdev', match: { name: 'No Such Keypad 0000' }, readerId: 'front' }) });
+    const h = harness;
+    await until(() => h.running.gateway.alarms.has('reader-offline'), 'the reader-offline alarm');
   });
 });

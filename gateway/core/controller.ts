@@ -480,7 +480,7 @@ export class Gateway {
     hardware.keypad?.on('key', () => this.feedback.keyPressed());
     // Logged by the driver (the reason, never a digit); here the member at the door sees and hears it refused.
     hardware.keypad?.on('refused', () => this.feedback.refused());
-    // A keypad away leaves its door card-only for nobody on a PIN policy: the same alarm as a reader away.
+    // Without its keypad, a door whose policy asks for a PIN lets nobody in who needs one: the same alarm as a reader away.
     hardware.keypad?.on('status', (status) => {
       const key = `keypad:${status.readerId}`;
       if (status.online) this.offlineReaders.delete(key);

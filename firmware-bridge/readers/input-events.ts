@@ -7,11 +7,20 @@ const KEY_PRESS = 1;
 export const KEY_ENTER = 28;
 export const KEY_KPENTER = 96;
 
-/** Key codes (linux/input-event-codes.h) of the characters a wedge reader types: digits 2–11, hex letters. */
-const KEY_CHARS = new Map<number, string>([
-  [2, '1'], [3, '2'], [4, '3'], [5, '4'], [6, '5'], [7, '6'], [8, '7'], [9, '8'], [10, '9'], [11, '0'],
-  [30, 'A'], [48, 'B'], [46, 'C'], [32, 'D'], [18, 'E'], [33, 'F'],
+/**
+ * Key codes (linux/input-event-codes.h) of the characters a wedge reader types, as a US-layout keyboard gives them
+ * unshifted and shifted: digits and letters for card numbers, and `-` `_` `.` besides for a phone token's text (a 2D
+ * scanner in keyboard mode types its mixed case with Shift).
+ */
+const KEY_CHARS = new Map<number, [string, string]>([
+  [2, ['1', '!']], [3, ['2', '@']], [4, ['3', '#']], [5, ['4', '$']], [6, ['5', '%']], [7, ['6', '^']], [8, ['7', '&']], [9, ['8', '*']], [10, ['9', '(']], [11, ['0', ')']],
+  [12, ['-', '_']], [52, ['.', '>']],
+  ...[...'qwertyuiop'].map((c, i): [number, [string, string]] => [16 + i, [c, c.toUpperCase()]]),
+  ...[...'asdfghjkl'].map((c, i): [number, [string, string]] => [30 + i, [c, c.toUpperCase()]]),
+  ...[...'zxcvbnm'].map((c, i): [number, [string, string]] => [44 + i, [c, c.toUpperCase()]]),
 ]);
+const KEY_LEFTSHIFT = 42;
+const KEY_RIGHTSHIFT = 54;
 
 export function inputEventSize(arch: string = process.arch): 16 | 24 {
   return arch === 'arm' || arch === 'ia32' ? 16 : 24;
@@ -25,17 +34,23 @@ export class KeyPressDecoder {
 
   /** The key codes pressed in this chunk, in order (releases, repeats and other event types are left out). */
   push(chunk: Buffer): number[] {
+    return this.keyEvents(chunk)
+      .filter((e) => e.value === KEY_PRESS)
+      .map((e) => e.code);
+  }
+
+  /** Every key event in this chunk, presses (1), releases (0) and repeats (2), in order: Shift is held between them. */
+  keyEvents(chunk: Buffer): Array<{ code: number; value: number }> {
     const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const codes: number[] = [];
+    const events: Array<{ code: number; value: number }> = [];
     const whole = data.length - (data.length % this.eventSize);
     const typeAt = this.eventSize - 8;
     for (let offset = 0; offset < whole; offset += this.eventSize) {
       if (data.readUInt16LE(offset + typeAt) !== EV_KEY) continue;
-      if (data.readInt32LE(offset + typeAt + 4) !== KEY_PRESS) continue;
-      codes.push(data.readUInt16LE(offset + typeAt + 2));
+      events.push({ code: data.readUInt16LE(offset + typeAt + 2), value: data.readInt32LE(offset + typeAt + 4) });
     }
     this.pending = Buffer.from(data.subarray(whole));
-    return codes;
+    return events;
   }
 }
 
@@ -43,6 +58,7 @@ export class KeyPressDecoder {
 export class KeyLineDecoder {
   private readonly keys: KeyPressDecoder;
   private line = '';
+  private shifts = new Set<number>();
 
   constructor(
     eventSize: 16 | 24 = inputEventSize(),
@@ -51,16 +67,22 @@ export class KeyLineDecoder {
     this.keys = new KeyPressDecoder(eventSize);
   }
 
-  /** Returns the lines completed by this chunk (Enter ends a line); overlong lines are cut to maxLine. */
+  /** Returns the lines completed by this chunk (Enter ends a line), as typed (Shift for capitals); overlong lines are cut to maxLine. */
   push(chunk: Buffer): string[] {
     const lines: string[] = [];
-    for (const code of this.keys.push(chunk)) {
+    for (const { code, value } of this.keys.keyEvents(chunk)) {
+      if (code === KEY_LEFTSHIFT || code === KEY_RIGHTSHIFT) {
+        if (value === KEY_PRESS) this.shifts.add(code);
+        else if (value === 0) this.shifts.delete(code);
+        continue;
+      }
+      if (value !== KEY_PRESS) continue;
       if (code === KEY_ENTER || code === KEY_KPENTER) {
         lines.push(this.line);
         this.line = '';
         continue;
       }
-      const char = KEY_CHARS.get(code);
+      const char = KEY_CHARS.get(code)?.[this.shifts.size > 0 ? 1 : 0];
       if (char !== undefined && this.line.length < this.maxLine) this.line += char;
     }
     return lines;
@@ -79,6 +101,6 @@ export function encodeKeyEvent(code: number, value: number, eventSize: 16 | 24 =
 
 /** The key code that types a character, for tests and fakes. */
 export function keyCodeFor(char: string): number {
-  for (const [code, c] of KEY_CHARS) if (c === char.toUpperCase()) return code;
+  for (const [code, [plain, shifted]] of KEY_CHARS) if (plain === char || shifted === char) return code;
   throw new RangeError(`no key code for ${JSON.stringify(char)}`);
 }

@@ -4,12 +4,15 @@ import { encodeKeyEvent, inputEventSize, KEY_ENTER, keyCodeFor, KeyLineDecoder }
 import { KeyboardWedgeReader } from '../../../firmware-bridge/readers/keyboard.js';
 import type { CardTap, ReadError, ReaderStatus } from '../../../firmware-bridge/types.js';
 
-/** What a wedge reader sends for one card: press and release of each key, then Enter. */
+/** What a wedge reader sends for one card: press and release of each key (Shift around a capital or `_`), then Enter. */
 function typed(text: string, size: 16 | 24): Buffer {
   const events: Buffer[] = [];
   for (const char of text) {
     const code = keyCodeFor(char);
+    const shifted = char !== char.toLowerCase() || char === '_';
+    if (shifted) events.push(encodeKeyEvent(42, 1, size));
     events.push(encodeKeyEvent(code, 1, size), encodeKeyEvent(code, 0, size));
+    if (shifted) events.push(encodeKeyEvent(42, 0, size));
   }
   events.push(encodeKeyEvent(KEY_ENTER, 1, size), encodeKeyEvent(KEY_ENTER, 0, size));
   return Buffer.concat(events);
@@ -29,17 +32,24 @@ describe('input_event decoding', () => {
       const lines: string[] = [];
       // split at awkward places: mid-struct
       for (let i = 0; i < bytes.length; i += 7) lines.push(...decoder.push(bytes.subarray(i, i + 7)));
-      expect(lines).toEqual(['0012345678', '04A2B3C4']);
+      expect(lines).toEqual(['0012345678', '04a2b3c4']);
     });
   }
 
   it('ignores releases, autorepeat, other keys and other event types', () => {
     const size = 24;
     const sync = Buffer.alloc(size); // EV_SYN
-    const shift = encodeKeyEvent(42, 1, size);
+    const shift = [encodeKeyEvent(42, 1, size), encodeKeyEvent(42, 0, size)];
     const repeat = encodeKeyEvent(keyCodeFor('5'), 2, size);
+    const ctrl = encodeKeyEvent(29, 1, size);
     const decoder = new KeyLineDecoder(size);
-    expect(decoder.push(Buffer.concat([sync, shift, encodeKeyEvent(keyCodeFor('1'), 1, size), repeat, sync, encodeKeyEvent(KEY_ENTER, 1, size)]))).toEqual(['1']);
+    expect(decoder.push(Buffer.concat([sync, ...shift, ctrl, encodeKeyEvent(keyCodeFor('1'), 1, size), repeat, sync, encodeKeyEvent(KEY_ENTER, 1, size)]))).toEqual(['1']);
+  });
+
+  it("types a phone token's mixed case as a 2D scanner in keyboard mode sends it (Shift held for capitals and _)", () => {
+    const token = 'OAG1.eyJjYXJkIjoi_x-Z9.Ab_c-9';
+    const decoder = new KeyLineDecoder(24, 512);
+    expect(decoder.push(typed(token, 24))).toEqual([token]);
   });
 });
 
@@ -78,6 +88,16 @@ describe('keyboard-wedge reader', () => {
     t.streams[0]!.write(typed('0012345678', 24));
     await vi.advanceTimersByTimeAsync(0);
     expect(t.taps.map(({ uid, readerId, role }) => ({ uid, readerId, role }))).toEqual([{ uid: '0012345678', readerId: 'wedge', role: 'entry' }]);
+    await t.reader.stop();
+  });
+
+  it("passes a phone token's text on as typed (a 2D scanner), and still upper-cases card UIDs typed in lower case", async () => {
+    const t = make('/dev/input/by-id/usb-qr-scanner-event-kbd');
+    await t.reader.start();
+    const token = `OAG1.${'eyJ2IjoxfQ_-'.repeat(20)}.${'Ab-_'.repeat(21)}xy`;
+    t.streams[0]!.write(Buffer.concat([typed(token, 24), typed('04a2b3c4', 24)]));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.taps.map((x) => x.uid)).toEqual([token, '04A2B3C4']);
     await t.reader.stop();
   });
 

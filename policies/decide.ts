@@ -152,9 +152,11 @@ function checkPin(c: CompiledPolicy, member: Member, ctx: DecisionContext, at: n
     const lockedUntil = (ctx.lastPinFailureAt?.getTime() ?? at) + lockoutMs;
     if (at < lockedUntil) return refuse('pin-locked', mode, new Date(lockedUntil));
   }
-  if (member.pinHash === null) return refuse('not-registered', mode);
+  // With the library system checking PINs (rules.pinSource sip2) the branch holds none: the caller's verdict decides.
+  const fromList = rules.pinSource !== 'sip2';
+  if (fromList && member.pinHash === null) return refuse('not-registered', mode);
   if (ctx.pin === undefined || ctx.pin === '') return refuse('pin-required', mode);
-  if (!(ctx.pinOk ?? verifyPin(member.pinHash, ctx.pin))) {
+  if (!(ctx.pinOk ?? (fromList && member.pinHash !== null && verifyPin(member.pinHash, ctx.pin)))) {
     // This failure is the one that locks the card: say when it may try again.
     return failures + 1 >= rules.pinMaxAttempts && lockoutMs > 0
       ? refuse('pin-wrong', mode, new Date(at + lockoutMs))

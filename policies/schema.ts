@@ -171,6 +171,17 @@ export const RulesSchema = z.strictObject({
   pin: z.enum(['never', 'open-access', 'always']).default('never'),
   pinMaxAttempts: z.int().min(1).max(20).default(5),
   pinLockoutSeconds: z.int().min(0).max(86_400).default(30),
+  /**
+   * 1.7: where PINs are checked. `list` (when left out): against the PIN hash in the member's row (set through
+   * central's API). `sip2`: the library system checks the typed PIN at each tap (SIP2 patron password, AD/CQ), and
+   * the branch stores none. Optional without a default: a gateway before 1.7 refuses it as an unknown key.
+   */
+  pinSource: z.enum(['list', 'sip2']).optional(),
+  /**
+   * 1.7, with pinSource sip2: when the library system cannot answer, `refuse` (when left out: reason
+   * `pin-check-unavailable`) or `card-only` (let in on the card alone, with the `pin-check-unavailable` alarm).
+   */
+  pinOffline: z.enum(['refuse', 'card-only']).optional(),
   /** Staff cards enter in any mode but lockdown and emergency. */
   staffAllowed: z.boolean().default(true),
   /** Unstaffed member entry while the clock is not trusted (staff still enter). */

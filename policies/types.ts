@@ -24,6 +24,8 @@ export const REFUSAL_REASONS = [
   'pin-required',
   'pin-wrong',
   'pin-locked',
+  /** 1.7: the library system checks PINs (rules.pinSource sip2) and could not be asked; rules.pinOffline refuse. */
+  'pin-check-unavailable',
   /** 1.5: a card the list does not know, in a burst of them at this reader: refused without asking the library system. */
   'unknown-card-burst',
   /** 1.7: a phone token (QR) that is not central's, or malformed (docs/phone-credential.md). */

@@ -47,6 +47,7 @@ export const ALARM_LABELS = {
   'unknown-card-burst': 'Burst of unknown cards at a reader',
   'lms-block-not-in-list': 'Library system block not yet in the member list',
   'pin-lockout': 'Card locked out after wrong PINs',
+  'pin-check-unavailable': 'PIN check by the library system unavailable',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */
@@ -73,6 +74,7 @@ export const ACCESS_REASONS = [
   'pin-required',
   'pin-wrong',
   'pin-locked',
+  'pin-check-unavailable',
   'unknown-card-burst',
   'bad-token',
   'token-expired',

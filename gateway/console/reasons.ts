@@ -19,6 +19,7 @@ export const REASON_TEXT: Record<RefusalReason | GrantReason, string> = {
   'pin-required': 'needs the PIN on the keypad',
   'pin-wrong': 'wrong PIN',
   'pin-locked': 'too many wrong PINs: locked for a while',
+  'pin-check-unavailable': 'the library system checks PINs and could not be reached',
   'unknown-card-burst': 'card not on the member list, in a burst of unknown cards at this reader (library system not asked)',
   'bad-token': 'phone pass (QR) not valid: not signed by central, or damaged',
   'token-expired': 'phone pass (QR) expired: show a new one',

@@ -71,7 +71,16 @@ interface PendingPin {
   /** The reader the card was tapped at: only the keypad beside it answers; its door's adult grants (accompanied minors). */
   readerId: string;
   expiresAt: number;
+  /** The card number, only while the library system checks PINs (rules.pinSource sip2): it is what SIP2 asks about. */
+  cardNumber?: string | undefined;
 }
+
+/** The library system's check of a typed PIN (SIP2 patron password: gateway/sip2/client.ts). */
+export interface PatronPasswordCheck {
+  checkPatronPassword(cardNumber: string, password: string): Promise<boolean | 'unavailable'>;
+}
+
+export const PIN_CHECK_UNAVAILABLE_ALARM = 'pin-check-unavailable';
 
 export class AccessControl {
   /** Last tap time per card (by hash), to fold a card held or re-tapped into one tap. */
@@ -81,6 +90,7 @@ export class AccessControl {
   /** SIP2 online check for cards the member list does not know: set by the sip2 extension while it runs. */
   private online: OnlineCheck | undefined;
   private followUp: ListedCardFollowUp | undefined;
+  private passwordCheck: PatronPasswordCheck | undefined;
   /** For rule accompaniedMinors: the last adult let in at each entry reader. */
   private readonly adultGrants = new AdultGrants();
   private readonly pinVerifier = new PinVerifier();
@@ -98,6 +108,11 @@ export class AccessControl {
 
   setListedCardFollowUp(followUp: ListedCardFollowUp | undefined): void {
     this.followUp = followUp;
+  }
+
+  /** Set by the sip2 extension while it runs; without it a policy with pinSource sip2 finds the check unavailable. */
+  setPatronPasswordCheck(check: PatronPasswordCheck | undefined): void {
+    this.passwordCheck = check;
   }
 
   handleTap(tap: CardTap): AccessOutcome | undefined {
@@ -210,10 +225,13 @@ export class AccessControl {
     // Decided first as if the PIN were wrong: anything but pin-wrong (a locked card, no PIN set, no PIN typed, a
     // lockdown) is the answer without hashing; only a PIN that could open the door is worth a scrypt.
     const early = this.decidePin(pending, digits, false);
-    if (early.decision.allow || early.decision.reason !== 'pin-wrong' || !PIN_PATTERN.test(digits) || pending.member.pinHash === null) {
+    const fromLms = this.options.policy().rules.pinSource === 'sip2';
+    if (early.decision.allow || early.decision.reason !== 'pin-wrong' || (!fromLms && (!PIN_PATTERN.test(digits) || pending.member.pinHash === null))) {
       return this.actOnPin(early, pending);
     }
-    const verdict = await this.pinVerifier.verify(pending.member.pinHash, digits);
+    const pinHash = pending.member.pinHash;
+    const verdict = fromLms || pinHash === null ? await this.askLms(pending, digits) : await this.pinVerifier.verify(pinHash, digits);
+    if (verdict === 'unavailable') return this.actOnPin(this.lmsUnavailable(pending, digits), pending);
     if (verdict === 'busy') {
       // Not checked, so not counted as wrong: the member is asked to tap again.
       this.options.feedback.refused();
@@ -221,6 +239,30 @@ export class AccessControl {
     }
     // Decided again with the branch as it is now: a fire alarm or a lockdown may have come during the check.
     return this.actOnPin(this.decidePin(pending, digits, verdict), pending);
+  }
+
+  /** The PIN as the library system judges it; never stored, never logged (the SIP2 client logs no field values). */
+  private async askLms(pending: PendingPin, digits: string): Promise<boolean | 'unavailable'> {
+    const check = this.passwordCheck;
+    if (check === undefined || pending.cardNumber === undefined) return 'unavailable';
+    const verdict = await check.checkPatronPassword(pending.cardNumber, digits);
+    if (verdict !== 'unavailable') this.options.alarms.clear(PIN_CHECK_UNAVAILABLE_ALARM, 'the library system checks PINs again');
+    return verdict;
+  }
+
+  /**
+   * The library system could not judge the PIN: rules.pinOffline says. `card-only` lets the card in on the rules
+   * alone, each such entry raising (or repeating) the alarm; `refuse` (the default) refuses a card the rules would
+   * let in as pin-check-unavailable, without counting a wrong PIN.
+   */
+  private lmsUnavailable(pending: PendingPin, digits: string): { decision: Decision; at: Date } {
+    const onCard = this.decidePin(pending, digits, true);
+    if (!onCard.decision.allow) return onCard;
+    if (this.options.policy().rules.pinOffline === 'card-only') {
+      this.options.alarms.repeat(PIN_CHECK_UNAVAILABLE_ALARM, `the library system could not check a PIN: card ${pending.person} let in on the card alone`);
+      return onCard;
+    }
+    return { decision: { allow: false, reason: 'pin-check-unavailable', mode: onCard.decision.mode }, at: onCard.at };
   }
 
   private decidePin(pending: PendingPin, digits: string, pinOk: boolean): { decision: Decision; at: Date } {
@@ -260,6 +302,7 @@ export class AccessControl {
         role: tap.role,
         readerId: tap.readerId,
         expiresAt: options.clock.now().getTime() + options.pinTimeoutMs,
+        cardNumber: options.policy().rules.pinSource === 'sip2' ? cardNumberOf(tap.uid) : undefined,
       });
       options.feedback.promptPin(options.pinTimeoutMs);
     } else {
@@ -309,5 +352,14 @@ export class AccessControl {
     for (const [key, at] of this.recentTaps) {
       if (nowMs - at >= this.options.repeatWindowMs) this.recentTaps.delete(key);
     }
+  }
+}
+
+/** The card number for the library system; undefined for what is not a card (a phone token: SIP2 cannot check it). */
+function cardNumberOf(uid: string): string | undefined {
+  try {
+    return normaliseCardId(uid);
+  } catch {
+    return undefined;
   }
 }

@@ -27,6 +27,7 @@ export class Sip2Extension implements Extension {
     online.start();
     this.online = online;
     this.deps.gateway.access.setOnlineCheck(online);
+    this.deps.gateway.access.setPatronPasswordCheck(online.lookup);
     const { gateway } = this.deps;
     const secondOpinion = new SecondOpinion({
       lookup: online.lookup,
@@ -45,6 +46,7 @@ export class Sip2Extension implements Extension {
   async stop(): Promise<void> {
     // First, at once: an LMS answer arriving after this must not open the door.
     this.deps.gateway.access.setOnlineCheck(undefined);
+    this.deps.gateway.access.setPatronPasswordCheck(undefined);
     this.deps.gateway.access.setListedCardFollowUp(undefined);
     this.secondOpinion?.stop();
     this.secondOpinion = undefined;

@@ -24,6 +24,7 @@ import {
   readPatronResponse,
   scStatusRequest,
 } from './messages.js';
+import type { PatronResponse } from './messages.js';
 
 export type LookupResult = Member | undefined | 'unavailable';
 
@@ -116,10 +117,34 @@ export class Sip2Client {
    * usable answer in time: not connected, timed out, bad checksums, or an answer a decision cannot rest on).
    */
   async lookupPatron(cardNumber: string): Promise<LookupResult> {
+    const response = await this.askAbout(cardNumber);
+    if (response === 'unavailable') return response;
+    const o = this.options;
+    const mapped = patronToMember(response, o.mapping);
+    if (mapped.kind === 'invalid') {
+      o.logger.warn({ sip2: { problem: mapped.problem } }, 'SIP2 patron answer not usable');
+      return 'unavailable';
+    }
+    return mapped.kind === 'found' ? mapped.member : undefined;
+  }
+
+  /**
+   * Whether `password` (a PIN typed at the door) is the patron's, as the library system says (CQ in its answer to a
+   * patron request with AD): the PIN is checked there each time and never kept at the branch. 'unavailable' when no
+   * usable answer came in time, or the answer did not say (an ACS that ignores AD sends no CQ).
+   */
+  async checkPatronPassword(cardNumber: string, password: string): Promise<boolean | 'unavailable'> {
+    const response = await this.askAbout(cardNumber, password);
+    if (response === 'unavailable' || response.validPassword === undefined) return 'unavailable';
+    return response.validPatron !== false && response.validPassword;
+  }
+
+  /** One patron request (23 or 64, as configured), and its answer if it is about this patron. */
+  private async askAbout(cardNumber: string, patronPassword?: string): Promise<PatronResponse | 'unavailable'> {
     if (!CARD_SAFE.test(cardNumber)) throw new TypeError('patron identifier: must be 1 to 64 characters without "|" or a line break');
     if (this.state !== 'ready' && this.state !== 'connecting') return 'unavailable';
     const o = this.options;
-    const request = { institutionId: o.institutionId, patronId: cardNumber, terminalPassword: o.terminalPassword, at: sipDateTime(o.clock.now()) };
+    const request = { institutionId: o.institutionId, patronId: cardNumber, terminalPassword: o.terminalPassword, patronPassword, at: sipDateTime(o.clock.now()) };
     const body = o.message === 'patron-status' ? patronStatusRequest(request) : patronInformationRequest(request);
     const outcome = await this.enqueue(body, o.message === 'patron-status' ? '24' : '64', o.timeoutMs);
     if (!outcome.ok) return 'unavailable';
@@ -129,12 +154,7 @@ export class Sip2Client {
       this.drop('the ACS answered about a different patron');
       return 'unavailable';
     }
-    const mapped = patronToMember(response, o.mapping);
-    if (mapped.kind === 'invalid') {
-      o.logger.warn({ sip2: { problem: mapped.problem } }, 'SIP2 patron answer not usable');
-      return 'unavailable';
-    }
-    return mapped.kind === 'found' ? mapped.member : undefined;
+    return response;
   }
 
   /** Close the link; pending look-ups become 'unavailable'. */

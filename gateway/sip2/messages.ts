@@ -42,6 +42,8 @@ export interface PatronRequest {
   institutionId: string;
   patronId: string;
   terminalPassword?: string | undefined;
+  /** AD: the patron's password (their PIN), only when the library system is to check it (rules.pinSource sip2). */
+  patronPassword?: string | undefined;
   at: string;
 }
 
@@ -54,7 +56,7 @@ export function patronStatusRequest(r: PatronRequest): string {
     field('AO', checkValue('institutionId', r.institutionId)) +
     field('AA', checkValue('patron identifier', r.patronId)) +
     field('AC', checkValue('terminalPassword', r.terminalPassword ?? '')) +
-    field('AD', '')
+    field('AD', checkValue('patron password', r.patronPassword ?? ''))
   );
 }
 
@@ -67,7 +69,8 @@ export function patronInformationRequest(r: PatronRequest): string {
     NO_SUMMARY +
     field('AO', checkValue('institutionId', r.institutionId)) +
     field('AA', checkValue('patron identifier', r.patronId)) +
-    (r.terminalPassword === undefined ? '' : field('AC', checkValue('terminalPassword', r.terminalPassword)))
+    (r.terminalPassword === undefined ? '' : field('AC', checkValue('terminalPassword', r.terminalPassword))) +
+    (r.patronPassword === undefined ? '' : field('AD', checkValue('patron password', r.patronPassword)))
   );
 }
 
@@ -106,17 +109,21 @@ export interface PatronResponse {
   patronId: string | undefined;
   /** BL: undefined when the ACS did not send it. */
   validPatron: boolean | undefined;
+  /** CQ: whether the AD password sent was the patron's; undefined when the ACS did not say. */
+  validPassword: boolean | undefined;
   message: Sip2Message;
 }
 
 export function readPatronResponse(m: Sip2Message): PatronResponse {
   if (m.code !== '24' && m.code !== '64') throw new TypeError(`not a patron response: ${m.code}`);
   const bl = fieldValue(m, 'BL');
+  const cq = fieldValue(m, 'CQ');
   return {
     code: m.code,
     status: m.fixed.slice(0, 14).padEnd(14, ' '),
     patronId: fieldValue(m, 'AA'),
     validPatron: bl === undefined || bl === '' ? undefined : bl.toUpperCase() === 'Y',
+    validPassword: cq === undefined || cq === '' ? undefined : cq.toUpperCase() === 'Y',
     message: m,
   };
 }

@@ -14,6 +14,8 @@ import type { Sip2Config } from './config.js';
 
 export interface PatronLookup {
   lookupPatron(cardNumber: string): Promise<LookupResult>;
+  /** A PIN typed at the door, checked by the library system (rules.pinSource sip2). */
+  checkPatronPassword(cardNumber: string, password: string): Promise<boolean | 'unavailable'>;
   start(): void;
   stop(): Promise<void>;
 }

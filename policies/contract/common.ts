@@ -24,6 +24,7 @@ export const CONTRACT_MAJOR = 1;
  *    2^31-1 (numbered by central).
  * 6: alarm `lms-block-not-in-list` (major): the library system, asked after a grant, blocks a card the list lets in.
  * 7: alarm `pin-lockout` (major): wrong PINs at the keypad locked a card out (EN 60839-11-1); cleared when no lockout stands.
+ *    Alarm `pin-check-unavailable` (minor) and access reason of the same name; policy rules `pinSource`, `pinOffline`.
  *    Access reason `accompanied` and policy rule `accompaniedMinors` (an unknown key to a gateway before 1.7).
  *    Access reasons `bad-token`, `token-expired`, `token-other-site`, `token-replayed` (phone tokens, QR).
  */
@@ -187,6 +188,8 @@ export const ALARM_NAMES = [
   'lms-block-not-in-list',
   /** 1.7: `pinMaxAttempts` wrong PINs in a row locked a card out; cleared when no card's lockout stands. */
   'pin-lockout',
+  /** 1.7: rules.pinSource sip2 and the library system cannot check PINs: members with pinOffline card-only get in on the card alone. */
+  'pin-check-unavailable',
 ] as const;
 
 /**
@@ -248,6 +251,8 @@ export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   'lms-block-not-in-list': 'major',
   // Someone is guessing a member's PIN at an unstaffed door (EN 60839-11-1 asks for an alarm): someone should look.
   'pin-lockout': 'major',
+  // Members still get in (card only) or are refused by the policy's choice; the library system's link is what to fix.
+  'pin-check-unavailable': 'minor',
   'uplink-failed': 'minor',
   'local-api-failed': 'minor',
   'sip2-failed': 'minor',

@@ -17,6 +17,8 @@ export interface ResponderPatron {
   valid?: boolean;
   /** More variable fields, in order, e.g. `{ PE: '20271231', PB: '19800501', PC: 'OA' }`. */
   fields?: Record<string, string>;
+  /** The patron's password (PIN): a request with AD gets CQ Y when it matches, N otherwise. */
+  password?: string;
 }
 
 export interface ResponderBehaviour {
@@ -136,6 +138,8 @@ export async function startSip2Responder(options: ResponderOptions = {}): Promis
     ];
     if (request.code === '63') variable.push(['BZ', '0010'], ['CA', '0005'], ['CB', '0020']);
     if (!behaviour.omitValidPatron) variable.push(['BL', known ? 'Y' : 'N']);
+    const typed = request.fields.AD;
+    if (typed !== undefined && typed !== '') variable.push(['CQ', known && patron.password === typed ? 'Y' : 'N']);
     variable.push(['BH', 'GBP'], ['BV', '0.00']);
     if (known) for (const [id, value] of Object.entries(patron.fields ?? {})) variable.push([id, value]);
     variable.push(['AF', known ? 'Welcome' : 'Patron not found']);

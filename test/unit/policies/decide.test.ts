@@ -38,7 +38,8 @@ function d(p: Policy, m: Member | undefined, c: DecisionContext): Decision {
 afterAll(() => {
   // Every reason code the policies can give has been produced by a test above. `unknown-card-burst` is the
   // gateway's unknown-card limiter's, before decide is asked (test/integration/unknown-card-burst.test.ts).
-  const notFromDecide = new Set(['exit', 'unknown-card-burst']);
+  // `pin-check-unavailable` is the gateway's, when the library system cannot judge a PIN (test/integration/sip2-pin.test.ts).
+  const notFromDecide = new Set(['exit', 'unknown-card-burst', 'pin-check-unavailable']);
   expect([...REFUSAL_REASONS, ...GRANT_REASONS].filter((r) => !notFromDecide.has(r) && !seen.has(r))).toEqual([]);
 });
 
@@ -328,6 +329,20 @@ describe('PIN', () => {
   it('the right PIN lets in; a wrong one is pin-wrong', () => {
     expect(d(pinPolicy, holder, ctx(OPEN, { pin: '2468' })).reason).toBe('member');
     expect(d(pinPolicy, holder, ctx(OPEN, { pin: '2469' }))).toEqual({ allow: false, reason: 'pin-wrong', mode: 'open-access' });
+  });
+  it("takes the caller's verdict (pinOk) over its own check: the gateway verifies off the event loop", () => {
+    expect(d(pinPolicy, holder, ctx(OPEN, { pin: '2469', pinOk: true })).reason).toBe('member');
+    expect(d(pinPolicy, holder, ctx(OPEN, { pin: '2468', pinOk: false })).reason).toBe('pin-wrong');
+  });
+  it('with pinSource sip2 a member with no PIN at the branch is asked for one, and the verdict decides', () => {
+    const lmsPins = withRules({ pin: 'open-access', pinSource: 'sip2' });
+    const noPin = member({ pinHash: null });
+    expect(d(pinPolicy, noPin, ctx(OPEN)).reason).toBe('not-registered');
+    expect(d(lmsPins, noPin, ctx(OPEN)).reason).toBe('pin-required');
+    expect(d(lmsPins, noPin, ctx(OPEN, { pin: '2468', pinOk: true })).reason).toBe('member');
+    expect(d(lmsPins, noPin, ctx(OPEN, { pin: '2468', pinOk: false })).reason).toBe('pin-wrong');
+    // Without a verdict there is nothing at the branch to check against.
+    expect(d(lmsPins, holder, ctx(OPEN, { pin: '2468' })).reason).toBe('pin-wrong');
   });
   it('the wrong PIN that reaches the limit says when to try again', () => {
     expect(d(pinPolicy, holder, ctx(OPEN, { pin: '0000', pinFailures: 4 }))).toEqual({

@@ -32,6 +32,10 @@ class FakeLookup implements PatronLookup {
     return answer;
   }
 
+  async checkPatronPassword(): Promise<'unavailable'> {
+    return 'unavailable';
+  }
+
   release(): void {
     this.held = false;
     for (const resolve of this.waiting.splice(0)) resolve();

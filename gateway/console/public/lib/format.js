@@ -45,6 +45,7 @@ export const ALARM_LABELS = {
   'unknown-card-burst': 'Many unknown cards tried at a reader',
   'lms-block-not-in-list': 'Library system blocks a member the list let in',
   'pin-lockout': 'A card locked out after wrong PINs',
+  'pin-check-unavailable': 'Library system cannot check PINs: card only',
 };
 
 export const WEEKDAYS = [

@@ -85,13 +85,13 @@ export function percentile(sorted: readonly number[], p: number): number {
  * Writes `members` members into a store in `dir`, as an import would before the gateway starts. Run in another
  * process than the measurement, so that the gateway's memory is that of a gateway holding the list, not of the load.
  */
-export function prepareBenchStore(dir: string, members: number): number {
+export function prepareBenchStore(dir: string, members: number, overrides: (i: number) => Partial<Member> = () => ({})): number {
   const store = openStore(join(dir, 'bench.sqlite'));
   try {
     const hash = createCardHasher(Buffer.from(KEY, 'hex'));
     const loadStart = performance.now();
     function* rows() {
-      for (let i = 0; i < members; i += 1) yield { cardHash: hash(benchCard(i)), ...member };
+      for (let i = 0; i < members; i += 1) yield { cardHash: hash(benchCard(i)), ...member, ...overrides(i) };
     }
     store.members.replaceAll(rows(), { version: 1, source: 'bench' });
     return (performance.now() - loadStart) / 1000;

@@ -32,6 +32,9 @@ export function register(program: Command): void {
     .option('--lms-block-only', 'run only that')
     .option('--no-phone-token', 'skip the phone token check at the door (goal p99 < 1 ms) beside one Ed25519 verify')
     .option('--phone-token-only', 'run only that')
+    .option('--no-pin', 'skip card + PIN at a large list (PIN entered → relay, scrypt verify included; goal p99 < 50 ms)')
+    .option('--pin-only', 'run only that')
+    .option('--pin-members <n>', 'members in the card + PIN benchmark', '1000000')
     .option('--lms-blocks <n>', 'blocks measured in that benchmark', '20')
     .option('--lms-poll-seconds <s>', "central's Koha poll interval in that benchmark", '2')
     .option('--flood-clients <n>', 'parallel sign-in floods', '8')
@@ -45,6 +48,7 @@ export function register(program: Command): void {
       if (options.importFloorOnly) return importFloor(options);
       if (options.lmsBlockOnly) return lmsBlock(options);
       if (options.phoneTokenOnly) return phoneToken();
+      if (options.pinOnly) return pinBench(options);
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(Number.isInteger(Number(options.taps)) && Number(options.taps) >= 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers, and --taps one');
@@ -102,6 +106,10 @@ export function register(program: Command): void {
         console.log('');
         await phoneToken();
       }
+      if (options.pin) {
+        console.log('');
+        await pinBench(options);
+      }
     });
 }
 
@@ -135,9 +143,23 @@ interface BenchOptions {
   lmsPollSeconds: string;
   phoneToken: boolean;
   phoneTokenOnly?: boolean;
+  pin: boolean;
+  pinOnly?: boolean;
+  pinMembers: string;
   floodClients: string;
   floodSeconds: string;
   floodTapEvery: string;
+}
+
+/** Card + PIN at a large member list, scrypt verify included (scripts/bench/pin.ts). */
+async function pinBench(options: BenchOptions): Promise<void> {
+  const members = Number(options.pinMembers);
+  if (!Number.isInteger(members) || members < 2) {
+    console.error('oag bench: --pin-members must be a whole number, at least 2');
+    process.exit(2);
+  }
+  const { benchPin, printPinBench } = await import('../bench/pin.js');
+  printPinBench(await benchPin(members));
 }
 
 /** The phone token check at the door beside one Ed25519 verify of the same bytes (scripts/bench/phone-token.ts). */

@@ -13,7 +13,20 @@ import {
   digestOfParts,
   encodeCardHash,
   encodeRemovalEntry,
+  memberFieldsText,
+  parseMemberFields,
 } from '../../policies/member-list.js';
+
+/**
+ * Library systems export no PINs (their rows come with none), so an open-access PIN set at central (PUT
+ * /api/members/pin) is kept when the library system's row for the card comes again: `fields` with the PIN of
+ * `held` (central's row for the card), or `fields` as it was when either has a PIN of its own or none is held.
+ * A fields text without a PIN ends with its tab (policies/member-list.ts).
+ */
+export function keepHeldPin(cardHash: Buffer, fields: string, held: string | undefined): string {
+  if (held === undefined || !fields.endsWith('\t') || held.endsWith('\t')) return fields;
+  return memberFieldsText({ cardHash, ...parseMemberFields(fields), pinHash: parseMemberFields(held).pinHash });
+}
 
 export interface MemberVersion {
   version: number;
@@ -429,10 +442,37 @@ export class ImportStaging {
         onDuplicate(d.line, d.first);
       }
     }
+    this.keepHeldPins();
     this.uniqueUnlisted = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM temp.import_next WHERE listed = 0').get()!.n;
     this.unique = kept - this.uniqueUnlisted;
     db.exec('DROP TABLE temp.import_staging');
     this.finished = true;
+  }
+
+  /** Rows without a PIN for cards central holds one for keep it (keepHeldPin); the list hash follows. */
+  private keepHeldPins(): void {
+    const db = this.db;
+    const rows = db
+      .prepare<[], { cardHash: Buffer; fields: string; listed: number; held: string }>(
+        `SELECT n.card_hash AS cardHash, n.fields AS fields, n.listed AS listed, coalesce(c.fields, u.fields) AS held
+         FROM temp.import_next n
+         LEFT JOIN main.members_current c ON c.card_hash = n.card_hash
+         LEFT JOIN main.members_unlisted u ON u.card_hash = n.card_hash
+         WHERE substr(n.fields, -1) = char(9) AND substr(coalesce(c.fields, u.fields), -1) <> char(9)`,
+      )
+      .all();
+    if (rows.length === 0) return;
+    const update = db.prepare<[string, Buffer]>('UPDATE temp.import_next SET fields = ? WHERE card_hash = ?');
+    db.transaction(() => {
+      for (const r of rows) {
+        const fields = keepHeldPin(r.cardHash, r.fields, r.held);
+        update.run(fields, r.cardHash);
+        if (r.listed === 1) {
+          this.sum.subtractDigest(digestOfParts(r.cardHash, r.fields));
+          this.sum.addDigest(digestOfParts(r.cardHash, fields));
+        }
+      }
+    })();
   }
 
   /** The list hash of what is staged. */

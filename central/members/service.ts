@@ -12,7 +12,7 @@ import type { SiteRow } from '../store.js';
 import type { CentralMembersConfig } from './config.js';
 import { importLmsCsv, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { importLmsDelta, removalGuard, storedChanges, type LmsDeltaSummary, type MemberDeltaChange } from './lms-delta.js';
-import { CentralMemberStore, type ListDiff, type MemberVersion } from './member-store.js';
+import { CentralMemberStore, keepHeldPin, type ListDiff, type MemberVersion } from './member-store.js';
 import type { CentralSigningKey } from '../signing-key.js';
 import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferView } from './publisher.js';
 
@@ -243,8 +243,12 @@ export class CentralMembers {
     const hashed = storedChanges(changes, (card) => this.hasher(normaliseCardId(card)), this.deps.config.branchList);
     return this.serial(async () => {
       const started = performance.now();
+      // Read in the serial turn, so a PIN set just before is the one kept.
+      const withPins = hashed.changes.map((c) =>
+        c.fields === null ? c : { ...c, fields: keepHeldPin(c.cardHash, c.fields, this.store.fields(c.cardHash) ?? this.store.unlistedFields(c.cardHash)) },
+      );
       const { version, diff } = this.store.applyChanges(
-        hashed.changes,
+        withPins,
         { keyId: this.keyId, source: meta.source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
         removalGuard(this.deps.config.import.maxRemovedFraction),
       );

@@ -6,7 +6,9 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningCentral } from '../../central/main.js';
+import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { startGateway, type RunningGateway } from '../../gateway/main.js';
+import { parseMemberFields } from '../../policies/member-list.js';
 import { generateMembersCsv } from '../../scripts/bench/import.js';
 import { addMqttUser, mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
@@ -80,6 +82,24 @@ describe('an open-access PIN set through central', () => {
     expect(audit).toMatchObject({ action: 'member-change', detail: expect.stringMatching(/^member [0-9a-f]{8}: PIN set; version \d+$/) });
     expect(JSON.stringify(central.auth.audit.query({ limit: 50 }).rows)).not.toMatch(/482913|scrypt/);
     expect(JSON.stringify(branch.store.events.query({ limit: 1000 }))).not.toMatch(/482913|scrypt/);
+  });
+
+  it('keeps the PIN when the library system sends the member again: a full import, then a delta with a new expiry', async () => {
+    const cardHash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'))(normaliseCardId(card));
+    const held = () => parseMemberFields(central.members!.store.fields(cardHash)!);
+    const pinHash = held().pinHash;
+    expect(pinHash).toMatch(/^scrypt\$/);
+
+    // The export has no PINs: the same export again is the same list, and no new version.
+    const version = central.members!.store.current()!.version;
+    await central.members!.importFile(join(dir, 'export.csv'));
+    expect(central.members!.store.current()!.version).toBe(version);
+    expect(held().pinHash).toBe(pinHash);
+
+    await central.members!.applyChanges([{ cardNumber: normaliseCardId(card), row: { ...held(), pinHash: null, expires: '2031-01-31' } }], { source: 'delta:test' });
+    expect(held()).toMatchObject({ expires: '2031-01-31', pinHash });
+    await until(() => branch.store.members.stats().version === version + 1, 'the branch to apply the delta');
+    expect(await cardAndPin('482913')).toEqual(['pin-required', 'member']);
   });
 
   it('refuses a malformed PIN or card with the field named, an unknown card with 404, a viewer with 403; nothing changes', async () => {

@@ -38,8 +38,9 @@ function d(p: Policy, m: Member | undefined, c: DecisionContext): Decision {
 afterAll(() => {
   // Every reason code the policies can give has been produced by a test above. `unknown-card-burst` is the
   // gateway's unknown-card limiter's, before decide is asked (test/integration/unknown-card-burst.test.ts).
-  // `pin-check-unavailable` is the gateway's, when the library system cannot judge a PIN (test/integration/sip2-pin.test.ts).
-  const notFromDecide = new Set(['exit', 'unknown-card-burst', 'pin-check-unavailable']);
+  // `pin-check-unavailable` is the gateway's, when the library system cannot judge a PIN (test/integration/sip2-pin.test.ts);
+  // the phone-token refusals are the token check's (test/integration/phone-token.test.ts).
+  const notFromDecide = new Set(['exit', 'unknown-card-burst', 'pin-check-unavailable', 'bad-token', 'token-expired', 'token-other-site', 'token-replayed']);
   expect([...REFUSAL_REASONS, ...GRANT_REASONS].filter((r) => !notFromDecide.has(r) && !seen.has(r))).toEqual([]);
 });
 

@@ -17,7 +17,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { EMPTY_LIST_HASH, ListHash } from '../../policies/member-list.js';
 import { MemberListError } from './errors.js';
 import { unsyncedTransaction as unsynced } from './purge.js';
-import { COLUMNS, membersTableAs, toMemberRow, toParams } from './members.js';
+import { COLUMNS, toMemberRow, toParams } from './members.js';
 import type { DbMemberRow, MemberParams } from './members.js';
 import type { MemberRow } from './types.js';
 
@@ -138,6 +138,15 @@ const PENDING = -1;
 /** The list a snapshot replaced, deleted a batch at a time after the swap (dropping it at once takes ~100 ms). */
 const RETIRED = 'member_sync_retired';
 const NO_COUNTS: Counts = { added: null, changed: null, removed: null };
+
+/**
+ * The members table's own definition, renamed: the staging table a snapshot is built in must be laid out exactly like
+ * it, since it takes its place by rename. Read from the schema so that a later migration of members carries over.
+ */
+function stagingTableSql(db: Db): string {
+  const { sql } = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'members'").get()!;
+  return sql.replace(/^CREATE TABLE\s+("members"|members)/i, 'CREATE TABLE member_sync_members');
+}
 
 /** A staged row's members columns from its canonical fields text (already checked: no second validation here). */
 function fieldsParams(cardHash: Buffer, fields: string): MemberParams {
@@ -473,7 +482,7 @@ export class MemberSyncStore {
     db.exec(`
       ${old};
       ALTER TABLE member_sync_members RENAME TO members;
-      ${membersTableAs(db, 'member_sync_members')};
+      ${stagingTableSql(db)};
     `);
     return { kind: 'snapshot', version: h.version, count: staged, hash: h.hash, ...counts, lockMs: 0 };
   }

@@ -2,11 +2,11 @@
 //
 // A replacement never touches the list in force until its last step. Rows are staged in a TEMP table (the
 // connection's own temp file: not in the database, not in its WAL, gone if the process dies), in short
-// transactions so that nothing is held open across an await. Then one write transaction sorts them by card hash
-// into a new table laid out as members (B-tree appends; later duplicates dropped), compares it with the list in
-// force, lets the caller refuse, drops the old table and renames the new one to members, updates the list meta and
-// commits (synchronous=FULL: the swap is on disk when this returns). An exception or a power cut at any point before
-// that commit leaves the previous list in force and no trace of the new table.
+// transactions so that nothing is held open across an await. Then, in a temp-only transaction, they are copied in
+// card-hash order into a keyed table, which drops later duplicates. Only the last step takes the database's write
+// lock: compare with the list in force, let the caller refuse, delete the old rows, append the new ones in key
+// order, update the list meta, commit (synchronous=FULL: the swap is on disk when this returns). An exception or a
+// power cut at any point before that commit leaves the previous list in force.
 import type BetterSqlite3 from 'better-sqlite3';
 import { MemberListError } from './errors.js';
 import { EMPTY_LIST_HASH, ListHash } from './list-hash.js';
@@ -56,22 +56,11 @@ const SELECT_MEMBER =
   'expires, blocked, blocked_until AS blockedUntil, open_access AS openAccess, birth_date AS birthDate, adult, staff, groups, pin_hash AS pinHash';
 const NO_GROUPS: readonly string[] = Object.freeze([]);
 const DEFAULT_BATCH = 2_000;
-/** The table a full replacement is built in, inside the swap's own transaction: it never outlives it. */
-const NEXT_TABLE = 'member_replacement';
 
 function checkCardHash(cardHash: unknown): void {
   if (!Buffer.isBuffer(cardHash) || cardHash.length !== 32) {
     throw new MemberListError('a member row must carry the 32-byte keyed card hash');
   }
-}
-
-/**
- * The members table's own definition under another name, for a table that takes its place by rename. Read from the
- * schema so that a later migration of members carries over.
- */
-export function membersTableAs(db: Db, name: string): string {
-  const { sql } = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'members'").get()!;
-  return sql.replace(/^CREATE TABLE\s+("members"|members)/i, `CREATE TABLE ${name}`);
 }
 
 /** A member row as the members table's columns, in COLUMNS order. */
@@ -268,7 +257,7 @@ function sameMember(a: Member, b: Member): boolean {
   );
 }
 
-/** One replacement in progress: a temp table on this connection, dropped when done either way. */
+/** One replacement in progress: temp tables on this connection, dropped when done either way. */
 class Staging {
   private readonly insert;
   private readonly batch: MemberRow[] = [];
@@ -284,6 +273,7 @@ class Staging {
   ) {
     db.exec(`
       DROP TABLE IF EXISTS temp.member_staging;
+      DROP TABLE IF EXISTS temp.member_next;
       CREATE TEMP TABLE member_staging (
         pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, expires TEXT, blocked INTEGER, blocked_until TEXT,
         open_access INTEGER, birth_date TEXT, adult INTEGER, staff INTEGER, groups TEXT, pin_hash TEXT
@@ -303,15 +293,13 @@ class Staging {
 
   commit(meta: MemberListMeta, options: ReplaceOptions): ReplaceResult {
     this.flush();
+    const duplicates = this.buildNext(options);
     const appliedAt = (meta.appliedAt ?? this.clock.now()).toISOString();
-    // Built in the main database, not in temp and then copied: the swap is a rename, and dropping the old table
-    // frees its pages without deleting a million rows one by one. The write lock is held from the sort on.
     return this.db.transaction((): ReplaceResult => {
-      const duplicates = this.buildNext(options);
       const diff = this.diff(meta, duplicates);
       checkExpectations(meta, diff);
       options.verify?.(diff);
-      this.db.exec(`DROP TABLE main.members; ALTER TABLE main.${NEXT_TABLE} RENAME TO members;`);
+      this.db.exec(`DELETE FROM main.members; INSERT INTO main.members (${COLUMNS}) SELECT ${COLUMNS} FROM temp.member_next ORDER BY card_hash;`);
       this.db
         .prepare<[number, number, string, string, string]>(
           `INSERT INTO member_list (id, version, count, hash, source, applied_at) VALUES (1, ?, ?, ?, ?, ?)
@@ -327,7 +315,7 @@ class Staging {
     if (this.disposed) return;
     this.disposed = true;
     try {
-      if (this.db.open) this.db.exec('DROP TABLE IF EXISTS temp.member_staging;');
+      if (this.db.open) this.db.exec('DROP TABLE IF EXISTS temp.member_staging; DROP TABLE IF EXISTS temp.member_next;');
     } finally {
       this.onDispose();
     }
@@ -359,19 +347,26 @@ class Staging {
     batch.length = 0;
   }
 
-  /** Sorts the staged rows into the new table; the first row of each card wins. Returns the duplicates. */
+  /** Copies the staged rows in key order into a keyed table; the first of each card wins. Returns duplicates. */
   private buildNext(options: ReplaceOptions): number {
     const db = this.db;
-    db.exec(membersTableAs(db, NEXT_TABLE));
-    const count = db
-      .prepare(`INSERT OR IGNORE INTO main.${NEXT_TABLE} (${COLUMNS}) SELECT ${COLUMNS} FROM temp.member_staging ORDER BY card_hash, pos`)
-      .run().changes;
+    const count = db.transaction((): number => {
+      db.exec(`
+        CREATE TEMP TABLE member_next (
+          card_hash BLOB PRIMARY KEY NOT NULL, expires TEXT, blocked INTEGER, blocked_until TEXT, open_access INTEGER,
+          birth_date TEXT, adult INTEGER, staff INTEGER, groups TEXT, pin_hash TEXT, pos INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      `);
+      return db
+        .prepare(`INSERT OR IGNORE INTO temp.member_next (${COLUMNS}, pos) SELECT ${COLUMNS}, pos FROM temp.member_staging ORDER BY card_hash, pos`)
+        .run().changes;
+    })();
     const duplicates = this.offered - count;
     if (duplicates === 0) return 0;
     const pairs = db
       .prepare<[], { pos: number; first: number }>(
-        `SELECT pos, first FROM (SELECT pos, min(pos) OVER (PARTITION BY card_hash) AS first FROM temp.member_staging)
-         WHERE pos <> first ORDER BY pos`,
+        `SELECT s.pos AS pos, n.pos AS first FROM temp.member_staging s JOIN temp.member_next n ON n.card_hash = s.card_hash
+         WHERE s.pos <> n.pos ORDER BY s.pos`,
       )
       .all();
     if (options.onDuplicate === undefined) {
@@ -401,7 +396,7 @@ class Staging {
            m.expires IS n.expires AND m.blocked = n.blocked AND m.blocked_until IS n.blocked_until AND
            m.open_access = n.open_access AND m.birth_date IS n.birth_date AND m.adult IS n.adult AND
            m.staff = n.staff AND m.groups = n.groups AND m.pin_hash IS n.pin_hash), 0) AS unchanged
-         FROM main.${NEXT_TABLE} n JOIN main.members m ON m.card_hash = n.card_hash`,
+         FROM temp.member_next n JOIN main.members m ON m.card_hash = n.card_hash`,
       )
       .get()!;
     return {

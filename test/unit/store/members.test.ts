@@ -94,22 +94,6 @@ describe('replacing the list', () => {
     expect(store.members.find(cardHash('33330001'))).toBeUndefined();
   });
 
-  it('puts a new list in force after a refused one, and another process reading the file finds it', () => {
-    const store = tmp.open();
-    store.members.replaceAll(previous(), { source: 'first' });
-    const refuse = (): never => {
-      throw new Error('refused');
-    };
-    expect(() => store.members.replaceAll([row('33330001')], { source: 'refused' }, { verify: refuse })).toThrow('refused');
-    const result = store.members.replaceAll([row('33330001', { blocked: true }), row('11110001')], { source: 'second' });
-    expect(result).toMatchObject({ added: 1, unchanged: 1, removed: 3, count: 2, version: 2 });
-    expect(store.members.find(cardHash('33330001'))).toMatchObject({ blocked: true });
-    const reader = tmp.open('gateway.sqlite', { readonly: true });
-    expect(reader.members.stats()).toMatchObject({ count: 2, version: 2, source: 'second', hash: result.hash });
-    expect(reader.members.find(cardHash('33330001'))).toMatchObject({ blocked: true });
-    expect(reader.members.find(cardHash('11110002'))).toBeUndefined();
-  });
-
   it('refuses a list with a duplicate card, or keeps the first and reports the others', () => {
     const store = tmp.open();
     store.members.replaceAll(previous(), { source: 'first' });

@@ -42,7 +42,7 @@ describe('alert rules', () => {
         'contacts[4].sms: must be a phone number in international form: + and 7 to 15 digits, e.g. +447700900123',
         'contacts[6]: needs at least one of email, sms, webhook',
         'contacts[5].name: "Alice" is already contacts[0]',
-        expect.stringMatching(/^rules\[0\]\.alarms\[0\]: unknown alarm "fier": use \* or one of forced-open, held-open, fire, .*offline, email-failed/),
+        expect.stringMatching(/^rules\[0\]\.alarms\[0\]: unknown alarm "fier": use \* or one of forced-open, held-open, fire, .*offline, .*email-failed/),
         'rules[0].repeatMinutes: must be at least 1',
         'rules[0].steps[1].afterMinutes: must be at least 1 (a later step waits for an acknowledgement)',
         'rules[0].regions[0]: no region named "south" (regions: north)',

@@ -51,9 +51,7 @@ function summarise(type: string, d: Record<string, unknown>): string {
     case 'mode':
       return `Mode ${d.from === null ? '' : `${mode(d.from)} → `}${mode(d.to)}`;
     case 'policy':
-      return d.result === 'applied'
-        ? `Schedule version ${String(d.version)} from ${String(d.source)} in force`
-        : `Schedule version ${String(d.version ?? '?')} from ${String(d.source)} refused: ${String(d.error ?? '')}`;
+      return d.result === 'applied' ? `${policyInForce(d)} in force` : `Schedule version ${String(d.version ?? '?')} from ${String(d.source)} refused: ${String(d.error ?? '')}`;
     case 'occupancy':
       if (d.change === 'reset') return `Count reset to ${String(d.inside)}${d.actor ? ` by ${String(d.actor)}` : ''}`;
       if (d.change === 'tailgate') return `Possible tailgating: ${String(d.inside)} inside`;
@@ -127,4 +125,13 @@ export function localTimes(toLocal: (at: Date) => string): (at: string) => strin
 
 export function csvLine(row: LogRow, localTime: string): string {
   return `${[row.at, localTime, row.type, row.summary, row.decision, row.reason, row.person, row.actor, row.id].map(cell).join(',')}\r\n`;
+}
+
+/** A console save is a branch override over the version in force, not a version of its own (policy-holder.ts). */
+function policyInForce(d: Record<string, unknown>): string {
+  const version = String(d.version);
+  if (d.source === 'console') return `Branch override (made in the console) over schedule version ${version}`;
+  if (d.source === 'central') return `Central's schedule version ${version}`;
+  if (d.source === 'file') return `Schedule file version ${version}`;
+  return `Schedule version ${version} from ${String(d.source)}`;
 }

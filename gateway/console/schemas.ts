@@ -60,7 +60,7 @@ export const CONSOLE_COMMANDS = [
 
 export const CommandBodySchema = z.strictObject({ command: z.enum(CONSOLE_COMMANDS) });
 
-/** A schedule being edited: the whole policy document but its version, which the gateway assigns (in force + 1). */
+/** A schedule being edited: the whole policy document but its version (a console save is an override over the version in force). */
 export const PolicyDraftSchema = PolicySchema.omit({ version: true });
 
 export const PolicyPreviewBodySchema = z.strictObject({ policy: PolicyDraftSchema });

@@ -10,7 +10,7 @@ import { HashSlots } from '../../kit/auth/hash-slots.js';
 import type { Member } from '../../policies/types.js';
 import type { SiteRow } from '../store.js';
 import type { CentralMembersConfig } from './config.js';
-import { importLmsCsv, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
+import { importLmsCsv, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { importLmsDelta, removalGuard, storedChanges, type LmsDeltaSummary, type MemberDeltaChange } from './lms-delta.js';
 import { CentralMemberStore, keepHeldPin, type ListDiff, type MemberVersion } from './member-store.js';
 import type { CentralSigningKey } from '../signing-key.js';
@@ -149,25 +149,12 @@ export class CentralMembers {
 
   /** Imports an LMS export as the new list (all or nothing) and announces the version it made. */
   importFile(file: string, options: { onProgress?: (p: LmsImportProgress) => void; source?: string } = {}): Promise<LmsImportSummary> {
-    return this.serial(async () => {
-      const started = performance.now();
-      const summary = await importLmsCsv(this.store, file, {
-        mapping: this.deps.config.import,
-        hasher: this.hasher,
-        keyId: this.keyId,
-        branchList: this.deps.config.branchList,
-        now: this.deps.clock.now(),
-        keepVersions: this.deps.config.keepVersions,
-        source: options.source,
-        onProgress: options.onProgress,
-      });
-      this.log.info(
-        { version: summary.version, created: summary.created, count: summary.count, added: summary.added, changed: summary.changed, removed: summary.removed, rejected: summary.rejectedCount, notRegistered: summary.notRegistered, ms: Math.round(performance.now() - started) },
-        'member export imported',
-      );
-      if (summary.created) await this.announce();
-      return summary;
-    });
+    return this.importWith(
+      (common) => importLmsCsv(this.store, file, { ...common, onProgress: options.onProgress }),
+      options.source,
+      (s) => ({ count: s.count, added: s.added, changed: s.changed, removed: s.removed, rejected: s.rejectedCount, notRegistered: s.notRegistered }),
+      'member export imported',
+    );
   }
 
   /**
@@ -263,21 +250,26 @@ export class CentralMembers {
 
   /** A delta file (lms-delta.ts) as one version, announced at once; throws LmsImportError when it is refused. */
   importDeltaFile(file: string, options: { source?: string } = {}): Promise<LmsDeltaSummary> {
+    return this.importWith(
+      (common) => importLmsDelta(this.store, file, common),
+      options.source,
+      (s) => ({ count: s.count, added: s.added, changed: s.changed, removed: s.removed, deleted: s.deleted, rejected: s.rejectedCount }),
+      'member delta imported',
+    );
+  }
+
+  /** A file import in the serial turn, with the deployment's mapping, key and list rules; logged, and announced when it made a version. */
+  private importWith<S extends { version: number; created: boolean }>(
+    run: (common: Omit<LmsImportOptions, 'onProgress' | 'hashWorkerFromBytes'>) => Promise<S>,
+    source: string | undefined,
+    figures: (summary: S) => Record<string, number>,
+    message: string,
+  ): Promise<S> {
     return this.serial(async () => {
       const started = performance.now();
-      const summary = await importLmsDelta(this.store, file, {
-        mapping: this.deps.config.import,
-        hasher: this.hasher,
-        keyId: this.keyId,
-        branchList: this.deps.config.branchList,
-        now: this.deps.clock.now(),
-        keepVersions: this.deps.config.keepVersions,
-        source: options.source,
-      });
-      this.log.info(
-        { version: summary.version, created: summary.created, count: summary.count, added: summary.added, changed: summary.changed, removed: summary.removed, deleted: summary.deleted, rejected: summary.rejectedCount, ms: Math.round(performance.now() - started) },
-        'member delta imported',
-      );
+      const { config } = this.deps;
+      const summary = await run({ mapping: config.import, hasher: this.hasher, keyId: this.keyId, branchList: config.branchList, now: this.deps.clock.now(), keepVersions: config.keepVersions, source });
+      this.log.info({ version: summary.version, created: summary.created, ...figures(summary), ms: Math.round(performance.now() - started) }, message);
       if (summary.created) await this.announce();
       return summary;
     });

@@ -11,9 +11,9 @@ import { parse, stringify } from 'yaml';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import { generatePassword, writePasswordFile } from '../../central/mqtt-passwords.js';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
-import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway, type RunningGateway } from '../../gateway/main.js';
 import { GENERATED_CSV_HEADER } from './import.js';
+import { benchGatewayConfig } from './tap.js';
 
 export interface LmsBlockBenchResult {
   blocks: number;
@@ -66,15 +66,10 @@ export async function benchLmsBlock(opts: { blocks: number; pollSeconds: number 
     const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
     writeFileSync(join(dir, 'branch.policy.yaml'), stringify({ ...town, site: 'bench-branch', schedule: { weekly: Object.fromEntries(days.map((d) => [d, [{ from: '00:00', to: '24:00', mode: 'open-access' }]])) } }));
     const branch = await startGateway(
-      parseGatewayConfig({
+      benchGatewayConfig(dir, {
         site: 'bench-branch',
         policyFile: join(dir, 'branch.policy.yaml'),
         store: { path: join(dir, 'branch.sqlite') },
-        clock: { trust: 'trusted' },
-        taps: { repeatWindowMs: 0 },
-        http: { enabled: false },
-        log: { level: 'silent' },
-        hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] },
         mqtt: {
           url: central.brokerUrl,
           protocolVersion: central.mqttProtocolVersion,

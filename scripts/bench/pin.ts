@@ -11,11 +11,10 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import type { AccessOutcome } from '../../gateway/core/bus.js';
 import { createCardHasher } from '../../gateway/core/cards.js';
-import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { hashPin } from '../../policies/pin.js';
-import { BENCH_KEY_HEX, benchCard, percentile, prepareBenchStore } from './tap.js';
+import { BENCH_KEY_HEX, benchCard, benchGatewayConfig, entryReaders, percentile, prepareBenchStore } from './tap.js';
 
 const PIN = '2468';
 const READERS = 4;
@@ -44,17 +43,8 @@ async function startPinGateway(dir: string): Promise<RunningGateway> {
     rules: { pin: 'open-access' },
   };
   writeFileSync(join(dir, 'policy.yaml'), stringify(policy));
-  const readers = Array.from({ length: READERS + 1 }, (_, i) => ({ id: `r${i}`, driver: 'simulated' as const, role: 'entry' as const }));
-  const config = parseGatewayConfig({
-    site: 'bench',
-    policyFile: join(dir, 'policy.yaml'),
-    store: { path: join(dir, 'bench.sqlite') },
-    clock: { trust: 'trusted' },
-    taps: { repeatWindowMs: 0 },
-    http: { enabled: false },
-    log: { level: 'silent' },
-    hardware: { gpio: { driver: 'simulated' }, readers, keypad: { driver: 'simulated' } },
-  });
+  const readers = entryReaders(Array.from({ length: READERS + 1 }, (_, i) => `r${i}`));
+  const config = benchGatewayConfig(dir, { hardware: { gpio: { driver: 'simulated' }, readers, keypad: { driver: 'simulated' } } });
   return startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: BENCH_KEY_HEX } });
 }
 

@@ -100,9 +100,17 @@ export function prepareBenchStore(dir: string, members: number, overrides: (i: n
   }
 }
 
-/** The bench gateway's config: `spreadReaders` entry readers `spread-1` … beside `entry`. */
-function benchGatewayConfig(dir: string, spreadReaders = 0): GatewayConfig {
-  const spread = Array.from({ length: spreadReaders }, (_, i) => ({ id: `spread-${i + 1}`, driver: 'simulated' as const, role: 'entry' as const }));
+/** One simulated entry reader per id, for a bench gateway's `hardware.readers`. */
+export function entryReaders(ids: readonly string[]): Array<{ id: string; driver: 'simulated'; role: 'entry' }> {
+  return ids.map((id) => ({ id, driver: 'simulated', role: 'entry' }));
+}
+
+/**
+ * The benches' gateway config: its policy and store in `dir`, a trusted clock, no repeat window (a bench taps one
+ * card again at once), no local API, silent, simulated drivers with one reader `entry`. `sections` replaces or adds
+ * whole top-level sections (site, policyFile, store, hardware, mqtt).
+ */
+export function benchGatewayConfig(dir: string, sections: Record<string, unknown> = {}): GatewayConfig {
   return parseGatewayConfig({
     site: 'bench',
     policyFile: join(dir, 'policy.yaml'),
@@ -111,7 +119,8 @@ function benchGatewayConfig(dir: string, spreadReaders = 0): GatewayConfig {
     taps: { repeatWindowMs: 0 },
     http: { enabled: false },
     log: { level: 'silent' },
-    hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }, ...spread] },
+    hardware: { gpio: { driver: 'simulated' }, readers: entryReaders(['entry']) },
+    ...sections,
   });
 }
 
@@ -121,7 +130,8 @@ function benchGatewayConfig(dir: string, spreadReaders = 0): GatewayConfig {
  */
 export async function startBenchGateway(dir: string, options: { logger?: Logger; spreadReaders?: number } = {}): Promise<RunningGateway> {
   writeFileSync(join(dir, 'policy.yaml'), stringify(ALWAYS_OPEN));
-  const config = benchGatewayConfig(dir, options.spreadReaders);
+  const spread = Array.from({ length: options.spreadReaders ?? 0 }, (_, i) => `spread-${i + 1}`);
+  const config = benchGatewayConfig(dir, { hardware: { gpio: { driver: 'simulated' }, readers: entryReaders(['entry', ...spread]) } });
   return startGateway(config, { logger: options.logger ?? pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: KEY } });
 }
 

@@ -1,15 +1,11 @@
 // The whole gateway with `sip2:` configured, against the SIP2 responder on loopback: cards the member list does
 // not know are asked about online; known cards never are; a slow LMS holds up no other tap.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GatewayConfigSchema } from '../../gateway/config.js';
-import type { GatewayConfigInput } from '../../gateway/config.js';
-import { removeDir, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
-import { startSip2Responder } from '../helpers/sip2-responder.js';
+import { sip2GatewayPerTest } from '../helpers/sip2-gateway.js';
 import type { Sip2Responder } from '../helpers/sip2-responder.js';
 import { until } from '../helpers/until.js';
 
@@ -25,82 +21,44 @@ const ONLINE = {
 // Until gateway/config.ts has its `sip2:` section (the lead applies the wiring), there is nothing to test here.
 const wired = 'sip2' in GatewayConfigSchema.shape;
 
-let harness: Harness | undefined;
-let responder: Sip2Responder | undefined;
-let dir = '';
+// Monday 23 November 2026, 14:00 GMT: open access.
+const gw = sip2GatewayPerTest('oag-gw-sip2-', { fakeDate: '2026-11-23T14:00:00Z' });
 
-beforeEach(() => {
-  // Only Date is faked (Monday 23 November 2026, 14:00 GMT: open access); sockets and their timeouts run on real time.
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(new Date('2026-11-23T14:00:00Z'));
-});
-
-afterEach(async () => {
-  await harness?.stop();
-  await responder?.stop();
-  harness = undefined;
-  responder = undefined;
-  vi.useRealTimers();
-  if (dir !== '') removeDir(dir);
-  dir = '';
-});
-
-async function start(behaviour: Partial<Sip2Responder['behaviour']> = {}): Promise<Harness> {
-  responder = await startSip2Responder({
-    password: 'gate-password',
+function start(behaviour: Partial<Sip2Responder['behaviour']> = {}): Promise<Harness> {
+  return gw.start({
     behaviour,
     patrons: {
       [ONLINE.ada]: { fields: { PE: '20271231', PB: '19800501', PC: 'OA' } },
       [ONLINE.barred]: { status: 'Y', fields: { PB: '19800501', PC: 'OA' } },
     },
-  });
-  dir = mkdtempSync(join(tmpdir(), 'oag-gw-sip2-'));
-  writeFileSync(join(dir, 'sip2.pw'), 'gate-password\n');
-  const sip2 = {
-    host: '127.0.0.1',
-    port: responder.port,
-    institutionId: 'TOWN',
-    user: 'gate-sip',
-    passwordFile: join(dir, 'sip2.pw'),
-    timeoutMs: 300,
-    keepaliveSeconds: 0,
-    reconnectMinMs: 50,
-    mapping: { openAccess: { field: 'PC', values: ['OA'] } },
-  };
-  harness = await startHarness({
-    dir,
     policy: town,
     members: { [LOCAL]: {} },
-    config: { taps: { repeatWindowMs: 0 }, ...({ sip2 } as Partial<GatewayConfigInput>) },
+    config: { taps: { repeatWindowMs: 0 } },
   });
-  return harness;
 }
-
-
-const patronRequests = (): number => responder!.received.filter((m) => m.code === '63').length;
 
 describe.skipIf(!wired)('gateway with the SIP2 online check', () => {
   it('lets in a member the list does not have yet once the LMS says so, and decides the next tap locally', async () => {
     const h = await start();
-    await until(() => responder!.received.some((m) => m.code === '99'));
+    await until(() => gw.responder.received.some((m) => m.code === '99'));
     h.tap(ONLINE.ada);
     expect(h.reasons()).toEqual([]);
     await until(() => h.reasons().length === 1);
     expect(h.reasons()).toEqual(['member']);
     expect(h.doorRelayActive()).toBe(true);
-    expect(patronRequests()).toBe(1);
+    expect(gw.patronRequests()).toBe(1);
 
     h.tap(ONLINE.ada);
     // Answered from the cache: decided within the tap itself, no second question to the LMS.
     expect(h.reasons()).toEqual(['member', 'member']);
-    expect(patronRequests()).toBe(1);
+    expect(gw.patronRequests()).toBe(1);
   });
 
   it('never asks the LMS about a card the list knows', async () => {
     const h = await start();
     h.tap(LOCAL);
     expect(h.reasons()).toEqual(['member']);
-    expect(patronRequests()).toBe(0);
+    expect(gw.patronRequests()).toBe(0);
   });
 
   it('refuses a card the LMS does not know as unknown, and one it has barred as blocked', async () => {
@@ -115,7 +73,7 @@ describe.skipIf(!wired)('gateway with the SIP2 online check', () => {
 
   it('decides "unknown card" at the deadline when the LMS is slow, and lets a known card in meanwhile', async () => {
     const h = await start({ delayMs: 2000 });
-    await until(() => responder!.received.some((m) => m.code === '99'));
+    await until(() => gw.responder.received.some((m) => m.code === '99'));
     const started = performance.now();
     h.tap(ONLINE.ada);
     h.tap(LOCAL);

@@ -1,70 +1,30 @@
 // Card + PIN with the PIN checked by the library system (rules.pinSource sip2): the whole gateway, its keypad and
 // the SIP2 responder on loopback. The PIN goes to the library system as the patron password (AD) and its answer
 // (CQ) decides; the branch stores none. When the library system cannot answer, rules.pinOffline decides.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { GatewayConfigInput } from '../../gateway/config.js';
-import { removeDir, startHarness } from '../helpers/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
 import type { Harness } from '../helpers/gateway-harness.js';
-import { startSip2Responder } from '../helpers/sip2-responder.js';
-import type { Sip2Responder } from '../helpers/sip2-responder.js';
-import { until } from '../helpers/until.js';
+import { sip2GatewayPerTest } from '../helpers/sip2-gateway.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 const CARD = '21000111222333';
 
-let harness: Harness | undefined;
-let responder: Sip2Responder | undefined;
-let dir = '';
+// Monday 23 November 2026, 14:00 GMT: open access.
+const gw = sip2GatewayPerTest('oag-gw-sip2-pin-', { fakeDate: '2026-11-23T14:00:00Z' });
 
-beforeEach(() => {
-  // Only Date is faked (Monday 23 November 2026, 14:00 GMT: open access); sockets and their timeouts run on real time.
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(new Date('2026-11-23T14:00:00Z'));
-});
-
-afterEach(async () => {
-  await harness?.stop();
-  await responder?.stop();
-  harness = undefined;
-  responder = undefined;
-  vi.useRealTimers();
-  if (dir !== '') removeDir(dir);
-  dir = '';
-});
-
-async function start(pinOffline?: 'refuse' | 'card-only'): Promise<Harness> {
-  responder = await startSip2Responder({ password: 'gate-password', patrons: { [CARD]: { password: '2468', fields: { PB: '19800501', PC: 'OA' } } } });
-  dir = mkdtempSync(join(tmpdir(), 'oag-gw-sip2-pin-'));
-  writeFileSync(join(dir, 'sip2.pw'), 'gate-password\n');
-  const sip2 = {
-    host: '127.0.0.1',
-    port: responder.port,
-    institutionId: 'TOWN',
-    user: 'gate-sip',
-    passwordFile: join(dir, 'sip2.pw'),
-    timeoutMs: 300,
-    keepaliveSeconds: 0,
-    reconnectMinMs: 50,
-    mapping: { openAccess: { field: 'PC', values: ['OA'] } },
-  };
+function start(pinOffline?: 'refuse' | 'card-only'): Promise<Harness> {
   const rules = { ...(town.rules as object), pin: 'open-access', pinSource: 'sip2', ...(pinOffline === undefined ? {} : { pinOffline }) };
-  harness = await startHarness({
-    dir,
+  return gw.start({
+    patrons: { [CARD]: { password: '2468', fields: { PB: '19800501', PC: 'OA' } } },
     policy: { ...town, rules },
     // On the list with no PIN of its own: the library system holds it.
     members: { [CARD]: {} },
     config: {
       taps: { repeatWindowMs: 0 },
       hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }], keypad: { driver: 'simulated' } },
-      ...({ sip2 } as Partial<GatewayConfigInput>),
     },
   });
-  await until(() => responder!.received.some((m) => m.code === '99'));
-  return harness;
 }
 
 async function cardAndPin(h: Harness, pin: string): Promise<string[]> {
@@ -83,7 +43,7 @@ describe('PINs checked by the library system (rules.pinSource sip2)', () => {
     expect(await cardAndPin(h, '2468')).toEqual(['pin-required', 'member']);
     expect(h.doorRelayActive()).toBe(true);
     // Asked each time, as the patron password; the answer's CQ decided.
-    expect(responder!.received.filter((m) => m.code === '63').map((m) => m.fields.AD)).toEqual(['1111', '2468']);
+    expect(gw.responder.received.filter((m) => m.code === '63').map((m) => m.fields.AD)).toEqual(['1111', '2468']);
     expect(h.running.store.members.stats().count).toBe(1);
     // Without the event ids, whose random letters and digits could spell anything.
     expect(JSON.stringify(h.events.map(({ id: _id, ...rest }) => rest))).not.toMatch(/2468|21000111222333/);
@@ -91,7 +51,7 @@ describe('PINs checked by the library system (rules.pinSource sip2)', () => {
 
   it('refuses as pin-check-unavailable when the library system cannot answer and pinOffline is refuse, counting no wrong PIN', async () => {
     const h = await start();
-    await responder!.stop();
+    await gw.responder.stop();
     for (let i = 0; i < 6; i += 1) expect(await cardAndPin(h, '2468')).toEqual(['pin-required', 'pin-check-unavailable']);
     expect(h.doorRelayActive()).toBe(false);
     // Six refusals past pinMaxAttempts and no lockout: the library system's outage is not someone guessing.
@@ -101,7 +61,7 @@ describe('PINs checked by the library system (rules.pinSource sip2)', () => {
 
   it('lets the card in on the card alone with the pin-check-unavailable alarm when pinOffline is card-only', async () => {
     const h = await start('card-only');
-    await responder!.stop();
+    await gw.responder.stop();
     expect(await cardAndPin(h, '0000')).toEqual(['pin-required', 'member']);
     expect(h.doorRelayActive()).toBe(true);
     expect(h.running.gateway.alarms.has('pin-check-unavailable')).toBe(true);

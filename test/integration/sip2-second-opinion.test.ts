@@ -1,17 +1,14 @@
 // The SIP2 second opinion (rules.sip2SecondOpinion), the whole gateway against the SIP2 responder on loopback: a
 // member the list knows is let in at once, the library system is asked afterwards, and a block the list has not
 // heard of yet is an alarm and refuses the next tap, until a member list changes that member.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
-import type { GatewayConfigInput } from '../../gateway/config.js';
 import type { Member } from '../../policies/types.js';
-import { TEST_KEY_HEX, adult, removeDir, startHarness } from '../helpers/gateway-harness.js';
+import { TEST_KEY_HEX, adult } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
-import { startSip2Responder } from '../helpers/sip2-responder.js';
+import { sip2GatewayPerTest } from '../helpers/sip2-gateway.js';
 import type { Sip2Responder } from '../helpers/sip2-responder.js';
 import { until } from '../helpers/until.js';
 
@@ -25,58 +22,24 @@ const withSecondOpinion = (on: boolean): Record<string, unknown> => ({
 const CARD = { fine: '21000111222333', barred: '21000444555666' };
 const LMS_ALARM = 'lms-block-not-in-list';
 
-let harness: Harness | undefined;
-let responder: Sip2Responder | undefined;
-let dir = '';
+// Monday 23 November 2026, 14:00 GMT: open access.
+const gw = sip2GatewayPerTest('oag-gw-sip2-2nd-', { fakeDate: '2026-11-23T14:00:00Z' });
 
-beforeEach(() => {
-  // Only Date is faked (Monday 23 November 2026, 14:00 GMT: open access); sockets and their timeouts run on real time.
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(new Date('2026-11-23T14:00:00Z'));
-});
-
-afterEach(async () => {
-  await harness?.stop();
-  await responder?.stop();
-  harness = undefined;
-  responder = undefined;
-  vi.useRealTimers();
-  if (dir !== '') removeDir(dir);
-  dir = '';
-});
-
-async function start(options: { policyOn?: boolean; behaviour?: Partial<Sip2Responder['behaviour']> } = {}): Promise<Harness> {
-  responder = await startSip2Responder({
-    password: 'gate-password',
+function start(options: { policyOn?: boolean; behaviour?: Partial<Sip2Responder['behaviour']> } = {}): Promise<Harness> {
+  return gw.start({
     behaviour: options.behaviour,
     patrons: {
       [CARD.fine]: { fields: { PE: '20271231', PC: 'OA' } },
       [CARD.barred]: { status: 'Y', fields: { PE: '20271231', PC: 'OA' } },
     },
-  });
-  dir = mkdtempSync(join(tmpdir(), 'oag-gw-sip2-2nd-'));
-  writeFileSync(join(dir, 'sip2.pw'), 'gate-password\n');
-  const sip2 = {
-    host: '127.0.0.1',
-    port: responder.port,
-    institutionId: 'TOWN',
-    user: 'gate-sip',
-    passwordFile: join(dir, 'sip2.pw'),
-    timeoutMs: 300,
-    keepaliveSeconds: 0,
-    reconnectMinMs: 50,
-  };
-  harness = await startHarness({
-    dir,
     policy: withSecondOpinion(options.policyOn ?? true),
     members: { [CARD.fine]: {}, [CARD.barred]: {} },
-    config: { taps: { repeatWindowMs: 0 }, sip2 } as Partial<GatewayConfigInput>,
+    config: { taps: { repeatWindowMs: 0 } },
+    // The default mapping: open access from the policy alone.
+    sip2: { mapping: undefined },
   });
-  await until(() => responder!.received.some((m) => m.code === '99'), 'the SIP2 login');
-  return harness;
 }
 
-const patronRequests = (): number => responder!.received.filter((m) => m.code === '63').length;
 const lmsAlarms = (h: Harness): Array<{ state: unknown; detail: unknown }> =>
   h.events.flatMap((e) => (e.type === 'alarm' && e.alarm === LMS_ALARM ? [{ state: e.state, detail: e.detail }] : []));
 
@@ -118,9 +81,9 @@ describe('SIP2 second opinion after a grant', () => {
     const h = await start();
     h.tap(CARD.barred);
     await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
-    harness = await h.restart();
-    harness.tap(CARD.barred);
-    expect(harness.reasons().at(-1)).toBe('blocked');
+    const restarted = await gw.restart();
+    restarted.tap(CARD.barred);
+    expect(restarted.reasons().at(-1)).toBe('blocked');
   });
 
   it('lifts the block when a new member-list version changes that member: blocked there, then unblocked', async () => {
@@ -143,7 +106,7 @@ describe('SIP2 second opinion after a grant', () => {
     const h = await start();
     h.tap(CARD.barred);
     await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
-    responder!.patrons.set(CARD.barred, { fields: { PE: '20271231', PC: 'OA' } });
+    gw.responder.patrons.set(CARD.barred, { fields: { PE: '20271231', PC: 'OA' } });
     // Past sip2.secondOpinion.askAgainMinutes (10): the card is asked about again.
     vi.setSystemTime(new Date('2026-11-23T14:11:00Z'));
     h.tap(CARD.barred);
@@ -161,8 +124,8 @@ describe('SIP2 second opinion after a grant', () => {
     // A card the list does not know is asked about online: one link, one question at a time, so a follow-up of the
     // grants above would have reached the library system first.
     h.tap('29999000000001');
-    await until(() => patronRequests() === 1, 'the online check of the unknown card');
-    expect(responder!.received.filter((m) => m.code === '63').map((m) => m.fields.AA)).toEqual(['29999000000001']);
+    await until(() => gw.patronRequests() === 1, 'the online check of the unknown card');
+    expect(gw.responder.received.filter((m) => m.code === '63').map((m) => m.fields.AA)).toEqual(['29999000000001']);
     expect(h.reasons().at(-1)).toBe('unknown-card');
   });
 
@@ -171,7 +134,7 @@ describe('SIP2 second opinion after a grant', () => {
     h.tap(CARD.barred);
     expect(h.reasons()).toEqual(['member']);
     expect(h.doorRelayActive()).toBe(true);
-    await until(() => patronRequests() === 1, 'the question to the library system');
+    await until(() => gw.patronRequests() === 1, 'the question to the library system');
     h.tap(CARD.fine);
     expect(h.reasons()).toEqual(['member', 'member']);
     h.tap(CARD.barred);
@@ -181,7 +144,7 @@ describe('SIP2 second opinion after a grant', () => {
 
   it('goes on granting when the library system is down, with no alarm but the sip2 ones', async () => {
     const h = await start();
-    await responder!.stop();
+    await gw.responder.stop();
     h.tap(CARD.barred);
     h.tap(CARD.fine);
     expect(h.reasons()).toEqual(['member', 'member']);

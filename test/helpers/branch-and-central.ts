@@ -33,6 +33,13 @@ export interface BranchAndCentral {
 }
 
 
+/** Stops the branch (if it started), then central, and removes their folder: the end of every such test. */
+export async function stopBranchAndCentral(parts: { branch: RunningGateway | undefined; central: RunningCentral | undefined; dir: string }): Promise<void> {
+  await parts.branch?.stop();
+  await parts.central?.close();
+  rmSync(parts.dir, { recursive: true, force: true });
+}
+
 /** Starts both, and waits until central has seen the branch. */
 export async function startBranchAndCentral(options: {
   policy: Record<string, unknown>;
@@ -44,11 +51,7 @@ export async function startBranchAndCentral(options: {
   let central: RunningCentral | undefined;
   let gateway: RunningGateway | undefined;
   let mqtt: MqttCredentials | undefined;
-  const stop = async (): Promise<void> => {
-    await gateway?.stop();
-    await central?.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = (): Promise<void> => stopBranchAndCentral({ branch: gateway, central, dir });
   try {
     const signing = testSigningKey();
     mqtt = await mqttCredentials([SITE], dir);

@@ -1,11 +1,12 @@
 // A delta from the library system reaching a branch: central's watched folder takes a `*.delta.csv`, makes one
 // version, announces it at once, and the branch (a real gateway on central's embedded broker) refuses the member the
 // delta blocked and the one it deleted, and lets in the one it added, without a new full export.
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningCentral } from '../../central/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
+import { stopBranchAndCentral } from '../helpers/branch-and-central.js';
 import { startBranch, startTestCentral, tap, tempDir, until } from '../unit/members-sync/helpers.js';
 
 const card = (i: number): string => `21${String(i).padStart(12, '0')}`;
@@ -21,11 +22,7 @@ beforeAll(async () => {
   central = await startTestCentral(dir, { config: { members: { pollSeconds: 1, watch: { folder: join(dir, 'drop'), intervalSeconds: 1, settleSeconds: 0 } } } });
 });
 
-afterAll(async () => {
-  await town?.stop();
-  await central?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopBranchAndCentral({ branch: town, central, dir }));
 
 describe('a delta file at central reaching a branch', () => {
   it('blocks, deletes and adds members at an online branch, as one version', async () => {

@@ -1,6 +1,6 @@
 // An open-access PIN set through central's API (a library website's token) reaches a branch with the member's row,
 // and opens the door there with the card; the PIN is in no log, audit row or answer.
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
@@ -12,6 +12,7 @@ import { parseMemberFields } from '../../policies/member-list.js';
 import { generateMembersCsv } from '../../scripts/bench/import.js';
 import { addMqttUser, mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { stopBranchAndCentral } from '../helpers/branch-and-central.js';
 import { TEST_KEY_HEX, alwaysOpen, branchConfig, startTestCentral, tempDir, until } from '../unit/members-sync/helpers.js';
 
 let dir: string;
@@ -64,11 +65,7 @@ beforeAll(async () => {
   expect(card).toBeDefined();
 });
 
-afterAll(async () => {
-  await branch?.stop();
-  await central?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopBranchAndCentral({ branch, central, dir }));
 
 describe('an open-access PIN set through central', () => {
   it('reaches the branch with the member row: the card and that PIN open the door, another PIN does not', async () => {

@@ -2,7 +2,7 @@
 // token with an API token, the member's phone shows it, a 2D scanner at the door types it: the branch checks it
 // offline with central's public key and decides from the member list. Expired, another branch's, forged, altered
 // and replayed tokens are refused with their reason, and a member blocked in the list is refused with a good token.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningCentral } from '../../central/main.js';
@@ -11,6 +11,7 @@ import { issuePhoneToken } from '../../policies/phone-token.js';
 import { generateMembersCsv } from '../../scripts/bench/import.js';
 import { centralHeaders } from '../helpers/central-auth.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
+import { stopBranchAndCentral } from '../helpers/branch-and-central.js';
 import { hashCard, startBranch, startTestCentral, tap, tempDir, until } from '../unit/members-sync/helpers.js';
 
 let dir: string;
@@ -42,11 +43,7 @@ beforeAll(async () => {
   await until(() => town.store.members.stats().version === central.members!.store.current()!.version, 'town to hold the list');
 });
 
-afterAll(async () => {
-  await town?.stop();
-  await central?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopBranchAndCentral({ branch: town, central, dir }));
 
 describe('phone token: issued by central, checked offline at the door', () => {
   it('opens the door once for a token issued through the API, then refuses it as replayed', async () => {

@@ -71,17 +71,17 @@ describe.skipIf(!wired)('gateway with the SIP2 online check', () => {
     expect(h.doorRelayActive()).toBe(false);
   });
 
-  it('decides "unknown card" at the deadline when the LMS is slow, and lets a known card in meanwhile', async () => {
-    const h = await start({ delayMs: 2000 });
+  it('decides "unknown card" at the deadline when the LMS does not answer, and lets a known card in meanwhile', async () => {
+    // The LMS takes the question and never answers: a decision can only come from the gateway's own deadline.
+    const h = await start({ silent: true });
     await until(() => gw.responder.received.some((m) => m.code === '99'));
-    const started = performance.now();
     h.tap(ONLINE.ada);
     h.tap(LOCAL);
     // The known card did not wait for the LMS.
     expect(h.reasons()).toEqual(['member']);
     await until(() => h.reasons().length === 2);
     expect(h.reasons()).toEqual(['member', 'unknown-card']);
-    expect(performance.now() - started).toBeLessThan(1500);
+    expect(gw.responder.received.filter((m) => m.code === '63')).toHaveLength(1);
   });
 
   it('keeps card numbers out of the events it records', async () => {

@@ -166,22 +166,20 @@ describe('SIP2 client', () => {
   });
 
   it('answers "unavailable" at once when the LMS drops the connection, and reconnects', async () => {
-    const { client, responder } = await start({ behaviour: { dropOnPatronRequest: true } });
-    const started = performance.now();
+    // A deadline longer than the test may run: "unavailable" can only come from the dropped connection itself.
+    const { client, responder } = await start({ behaviour: { dropOnPatronRequest: true } }, { timeoutMs: 600_000 });
     expect(await client.lookupPatron(CARDS.ada)).toBe('unavailable');
-    expect(performance.now() - started).toBeLessThan(390);
     responder.behaviour.dropOnPatronRequest = false;
     await until(() => client.ready && responder.connections === 2);
     expect(await client.lookupPatron(CARDS.ada)).toMatchObject({ openAccess: true });
   });
 
   it('reconnects and logs in again after the LMS restarts, answering "unavailable" while it is away', async () => {
-    const { client, responder } = await start();
+    // A deadline longer than the test may run: "unavailable" while the LMS is away can only be the client's own answer.
+    const { client, responder } = await start({}, { timeoutMs: 600_000 });
     await responder.stop();
     await until(() => !client.ready);
-    const started = performance.now();
     expect(await client.lookupPatron(CARDS.ada)).toBe('unavailable');
-    expect(performance.now() - started).toBeLessThan(100);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await responder.restart();
     await until(() => client.ready);

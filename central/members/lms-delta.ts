@@ -8,28 +8,13 @@
 // the loop body) and the full import's rules hold: bad rows are reported by line and left out, the whole file is
 // refused when more than maxRejectedFraction of its rows are bad or it would take more than maxRemovedFraction of
 // the list away. A header with no rows is a delta with no changes (the LMS had nothing to say), not an error.
-import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import {
-  BatchingParser,
-  CsvError,
-  csvFileTooLarge,
-  csvLine,
-  csvProblem,
-  InvalidUtf8Error,
-  isHeader,
-  locateColumns,
-  MAX_RECORD_BYTES,
-  TruncationCheck,
-  utf8Checked,
-  withhold,
-  type ParsedRecord,
-} from '../../policies/member-csv.js';
+import { MemberCsvReader, type RejectedRow } from '../../kit/member-csv-reader.js';
 import { parseBoolean } from '../../policies/member-fields.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
-import type { BranchList, LmsDeltaField, LmsField, LmsMapping } from './config.js';
-import { LmsImportError, MAX_REJECTED_LISTED, type LmsImportProgress, type LmsImportSummary, type RejectedRow } from './lms-import.js';
+import type { BranchList, LmsDeltaField, LmsMapping } from './config.js';
+import { LmsImportError, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { createLmsRowSchema } from './lms-row.js';
 import { OtherKeyError, type CentralMemberStore, type ListDiff, type MemberChange, type VersionMeta } from './member-store.js';
 
@@ -95,23 +80,6 @@ export interface LmsDeltaRead {
 }
 
 const FIELDS: readonly LmsDeltaField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups', 'deleted'];
-const PROGRESS_EVERY = 2_000;
-
-function fileSize(filePath: string): number {
-  let size: number;
-  try {
-    const stat = statSync(filePath);
-    if (!stat.isFile()) throw new LmsImportError(`${filePath}: not a file`);
-    size = stat.size;
-  } catch (error) {
-    if (error instanceof LmsImportError) throw error;
-    throw new LmsImportError(`${filePath}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}): nothing changed`);
-  }
-  if (size === 0) throw new LmsImportError(`${filePath}: the file is empty (a delta with no changes still has its header line): nothing changed`);
-  const tooLarge = csvFileTooLarge(filePath, size);
-  if (tooLarge !== undefined) throw new LmsImportError(tooLarge);
-  return size;
-}
 
 /**
  * Reads a delta file into changes, rejecting bad rows by line (a row whose card an earlier row already had is
@@ -121,138 +89,66 @@ export async function readLmsDelta(
   filePath: string,
   options: { mapping: LmsMapping; now: Date; onProgress?: ((p: LmsImportProgress) => void) | undefined },
 ): Promise<LmsDeltaRead> {
-  const { mapping, onProgress } = options;
-  const totalBytes = fileSize(filePath);
-  const schema = createLmsRowSchema(mapping, options.now.toISOString().slice(0, 10));
+  const { mapping } = options;
   const deletedColumn = mapping.columns.deleted ?? DEFAULT_DELETED_COLUMN;
-  const columnName = (field: LmsDeltaField): string => (field === 'deleted' ? deletedColumn : (mapping.columns[field] ?? field));
-  const rejected: RejectedRow[] = [];
-  let rejectedCount = 0;
-  let total = 0;
-  const tail = new TruncationCheck();
-  const reject = (line: number, reason: string): void => {
-    rejectedCount++;
-    tail.rejected(line);
-    if (rejected.length < MAX_REJECTED_LISTED) rejected.push({ line, reason });
-  };
-
-  const input = createReadStream(filePath);
-  let bytesRead = 0;
-  input.on('data', (chunk) => {
-    bytesRead += chunk.length;
-    tail.bytes(chunk as Buffer);
-  });
-  const parser = new BatchingParser({
-    bom: true,
+  const reader = new MemberCsvReader(filePath, {
     delimiter: mapping.delimiter,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    max_record_size: MAX_RECORD_BYTES,
+    fields: FIELDS,
+    columns: { ...mapping.columns, deleted: deletedColumn },
+    configPath: 'members.import.columns',
+    refuse: (message, rejected) => new LmsImportError(message, rejected),
+    emptyHint: 'a delta with no changes still has its header line',
+    onProgress: options.onProgress,
   });
-  parser.on('skip', (error: CsvError | undefined) => {
-    total++;
-    tail.skipped(error);
-    reject(csvLine(error), error === undefined ? 'not valid CSV' : csvProblem(error));
-  });
-  const utf8 = utf8Checked();
-  input.on('error', (error) => parser.destroy(error));
-  utf8.on('error', (error) => parser.destroy(error));
-  input.pipe(utf8).pipe(parser);
-
+  const schema = createLmsRowSchema(mapping, options.now.toISOString().slice(0, 10));
   // Normalised card number → the line that had it first (cleared with the rest when this returns).
   const seen = new Map<string, number>();
   const changes: MemberDeltaChange[] = [];
   const blank = Object.fromEntries(FIELDS.map((f) => [f, ''])) as Record<LmsDeltaField, string>;
   try {
-    let columns: Record<LmsDeltaField, number> | undefined;
-    let header: readonly string[] = [];
-    for await (const batch of parser as AsyncIterable<ParsedRecord[]>) {
+    for await (const batch of reader.records()) {
       for (const { line, fields } of batch) {
-        if (columns === undefined) {
-          header = fields;
-          columns = locateColumns(fields, FIELDS, { ...mapping.columns, deleted: deletedColumn }, { filePath, configPath: 'members.import.columns' }, (m) => new LmsImportError(m));
-          continue;
-        }
-        if (fields.every((f) => f.trim() === '')) continue;
-        tail.record(line);
-        total++;
-        if (total % PROGRESS_EVERY === 0) onProgress?.({ phase: 'reading', rows: total, bytesRead, totalBytes });
-        if (fields.length !== header.length && !(fields.length > header.length && fields.slice(header.length).every((f) => f.trim() === ''))) {
-          reject(line, `has ${fields.length} fields where the header has ${header.length}`);
-          continue;
-        }
-        const raw = { ...blank };
-        for (const field of FIELDS) raw[field] = columns[field] < 0 ? '' : fields[columns[field]]!;
+        const raw = reader.pick(fields);
         const deletedText = raw.deleted.trim();
         const deleted = deletedText === '' ? false : parseBoolean(deletedText);
         if (deleted === undefined) {
-          reject(line, isHeader(fields, header) ? 'repeats the header line' : `${deletedColumn}: not a yes/no value (use Y/N, yes/no, true/false or 1/0)`);
+          reader.reject(line, reader.isHeaderAgain(fields) ? 'repeats the header line' : `${deletedColumn}: not a yes/no value (use Y/N, yes/no, true/false or 1/0)`);
           continue;
         }
         // A deletion needs only the card number: the library system may send nothing else for a member it deleted.
         const result = schema.safeParse(deleted ? { ...blank, cardNumber: raw.cardNumber } : raw);
         if (!result.success) {
-          if (isHeader(fields, header)) {
-            reject(line, 'repeats the header line');
-            continue;
-          }
-          const reason = result.error.issues.map((issue) => `${columnName(issue.path[0] as LmsField)}: ${withhold(issue.message, raw.cardNumber)}`).join('; ');
-          reject(line, reason);
+          reader.rejectIssues(line, fields, result.error.issues, raw.cardNumber);
           continue;
         }
         const { cardNumber, member } = result.data;
         if (!deleted && member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
-          reject(line, `${columnName('groups')}: contains the card number`);
+          reader.reject(line, `${reader.columnName('groups')}: contains the card number`);
           continue;
         }
         const first = seen.get(cardNumber);
         if (first !== undefined) {
-          reject(line, `${columnName('cardNumber')}: the same card as line ${first}`);
+          reader.reject(line, `${reader.columnName('cardNumber')}: the same card as line ${first}`);
           continue;
         }
         seen.set(cardNumber, line);
         changes.push({ cardNumber, row: deleted ? null : member });
       }
     }
-    if (columns === undefined) throw new LmsImportError(`${filePath}: the file has no header and no rows: nothing changed`);
   } catch (error) {
-    if (error instanceof LmsImportError) throw error;
-    if (error instanceof InvalidUtf8Error) throw new LmsImportError(error.describe(filePath));
-    if (error instanceof CsvError) throw new LmsImportError(`${filePath}: line ${csvLine(error)}: ${csvProblem(error)}: nothing changed`);
-    const code = (error as NodeJS.ErrnoException).code;
-    if (typeof code === 'string') throw new LmsImportError(`${filePath}: cannot read the file (${code}): nothing changed`);
-    throw error;
+    throw reader.refusal(error);
   } finally {
     seen.clear();
-    parser.destroy();
-    utf8.destroy();
-    input.destroy();
+    reader.close();
   }
-  rejected.sort((a, b) => a.line - b.line);
-  const cut = tail.problem(filePath);
-  if (cut !== undefined) throw new LmsImportError(cut, rejected);
-  if (rejectedCount > total * mapping.maxRejectedFraction) {
-    const percent = ((rejectedCount / total) * 100).toFixed(1);
-    throw new LmsImportError(
-      `${filePath}: ${rejectedCount} of ${total} rows rejected (${percent}%, more than the ${mapping.maxRejectedFraction * 100}% allowed): nothing changed`,
-      rejected,
-    );
-  }
-  return { changes, rejected, rejectedCount, total, bytes: totalBytes };
+  reader.finish(false);
+  reader.checkRejected(mapping.maxRejectedFraction);
+  const { rejectedCount, total, totalBytes } = reader;
+  return { changes, rejected: reader.sortedRejected(), rejectedCount, total, bytes: totalBytes };
 }
 
-export interface LmsDeltaOptions {
-  mapping: LmsMapping;
-  hasher: (normalisedId: string) => Buffer;
-  keyId: string;
-  branchList: BranchList;
-  /** The delta's time: the version's time, and the day a debarment or a date of birth is compared with. */
-  now: Date;
-  keepVersions: number;
-  source?: string | undefined;
-  onProgress?: ((progress: LmsImportProgress) => void) | undefined;
-}
+/** The full import's options (the delta's time is its version's, and the day dates are compared with); a delta is hashed here, never in a worker. */
+export type LmsDeltaOptions = Omit<LmsImportOptions, 'hashWorkerFromBytes'>;
 
 /** What a delta did, in the full import's terms; `deleted` counts the rows marked deleted. */
 export interface LmsDeltaSummary extends LmsImportSummary {

@@ -1,46 +1,22 @@
 // `oag central members import FILE.csv`, the watched folder, and the bench: an LMS member export (CSV) → a new
 // version of the member list, all or nothing.
 //
-// The file streams through the member-export reader (policies/member-csv.ts); each row is checked against the row
+// The file streams through the member-export reader (kit/member-csv-reader.ts); each row is checked against the row
 // schema, its card number normalised, and hashed with the deployment key with its batch of 500 rows (from a 4 MiB
 // file in a worker thread of this process, kit/card-hash-worker.ts). The clear number lives only in memory until
 // its batch is hashed: it is not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file
 // that is unusable as a whole (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad
 // rows, or one that would remove most of the list) throws LmsImportError and changes nothing.
-import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import {
-  BatchingParser,
-  CsvError,
-  csvFileTooLarge,
-  csvLine,
-  csvProblem,
-  InvalidUtf8Error,
-  isHeader,
-  locateColumns as locate,
-  MAX_RECORD_BYTES,
-  TruncationCheck,
-  utf8Checked,
-  withhold,
-} from '../../policies/member-csv.js';
-import type { ParsedRecord } from '../../policies/member-csv.js';
+import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type RejectedRow } from '../../kit/member-csv-reader.js';
 import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import type { BranchList, LmsField, LmsMapping } from './config.js';
 import { createLmsRowChecks, type LmsRowInput, type ParsedLmsRow } from './lms-row.js';
 import type { CentralMemberStore, ListDiff, MemberVersion } from './member-store.js';
 
-export interface RejectedRow {
-  line: number;
-  reason: string;
-}
-
-export interface LmsImportProgress {
-  phase: 'reading' | 'applying' | 'done';
-  rows: number;
-  bytesRead: number;
-  totalBytes: number;
-}
+export { MAX_REJECTED_LISTED, type RejectedRow };
+export type LmsImportProgress = MemberCsvProgress;
 
 export interface LmsImportOptions {
   mapping: LmsMapping;
@@ -87,71 +63,24 @@ export class LmsImportError extends Error {
   }
 }
 
-export const MAX_REJECTED_LISTED = 10_000;
-const PROGRESS_EVERY = 2_000;
 const NO_CARD_HASH = Buffer.alloc(32);
 const FIELDS: readonly LmsField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups'];
 
-function readableSize(filePath: string): number {
-  let size: number;
-  try {
-    const stat = statSync(filePath);
-    if (!stat.isFile()) throw new LmsImportError(`${filePath}: not a file`);
-    size = stat.size;
-  } catch (error) {
-    if (error instanceof LmsImportError) throw error;
-    throw new LmsImportError(`${filePath}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}): nothing changed`);
-  }
-  if (size === 0) throw new LmsImportError(`${filePath}: the file is empty: nothing changed`);
-  const tooLarge = csvFileTooLarge(filePath, size);
-  if (tooLarge !== undefined) throw new LmsImportError(tooLarge);
-  return size;
-}
-
-
-
 export async function importLmsCsv(members: CentralMemberStore, filePath: string, options: LmsImportOptions): Promise<LmsImportSummary> {
-  const { mapping, hasher, onProgress, now } = options;
-  const totalBytes = readableSize(filePath);
-  const checks = createLmsRowChecks(mapping, now.toISOString().slice(0, 10));
-  const rejected: RejectedRow[] = [];
-  let rejectedCount = 0;
-  let total = 0;
-  const tail = new TruncationCheck();
-  const reject = (line: number, reason: string): void => {
-    rejectedCount++;
-    tail.rejected(line);
-    if (rejected.length < MAX_REJECTED_LISTED) rejected.push({ line, reason });
-  };
-  const duplicate = (line: number, first: number): void => reject(line, `${mapping.columns.cardNumber}: the same card as line ${first}`);
-
-  const input = createReadStream(filePath);
-  let bytesRead = 0;
-  input.on('data', (chunk) => {
-    bytesRead += chunk.length;
-    tail.bytes(chunk as Buffer);
-  });
-  const parser = new BatchingParser({
-    bom: true,
+  const { mapping, hasher, now } = options;
+  const reader = new MemberCsvReader(filePath, {
     delimiter: mapping.delimiter,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    max_record_size: MAX_RECORD_BYTES,
+    fields: FIELDS,
+    columns: mapping.columns,
+    configPath: 'members.import.columns',
+    refuse: (message, rejected) => new LmsImportError(message, rejected),
+    onProgress: options.onProgress,
   });
-  parser.on('skip', (error: CsvError | undefined) => {
-    total++;
-    tail.skipped(error);
-    reject(csvLine(error), error === undefined ? 'not valid CSV' : csvProblem(error));
-  });
-  const utf8 = utf8Checked();
-  input.on('error', (error) => parser.destroy(error));
-  utf8.on('error', (error) => parser.destroy(error));
-  input.pipe(utf8).pipe(parser);
-  const progress = (phase: LmsImportProgress['phase']): void => onProgress?.({ phase, rows: total, bytesRead, totalBytes });
+  const checks = createLmsRowChecks(mapping, now.toISOString().slice(0, 10));
+  const duplicate = (line: number, first: number): void => reader.reject(line, `${mapping.columns.cardNumber}: the same card as line ${first}`);
 
   const staging = members.beginImport();
-  const worker = totalBytes >= (options.hashWorkerFromBytes ?? HASH_WORKER_FROM_BYTES) ? CardHashWorker.start(hasher) : null;
+  const worker = reader.totalBytes >= (options.hashWorkerFromBytes ?? HASH_WORKER_FROM_BYTES) ? CardHashWorker.start(hasher) : null;
   const hashes = new HashQueue<{ kept: number[]; texts: string[] }>(hasher, worker);
   // A batch's rows: card numbers, fields' text, and line (negative: kept off the branches' list).
   let ids: string[] = [];
@@ -168,28 +97,10 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
     }
   };
   try {
-    let columns: Record<LmsField, number> | undefined;
-    let header: readonly string[] = [];
-    let width = 0;
     try {
-      for await (const batch of parser as AsyncIterable<ParsedRecord[]>) {
+      for await (const batch of reader.records()) {
         for (const { line, fields } of batch) {
-          if (columns === undefined) {
-            header = fields;
-            columns = locate(fields, FIELDS, mapping.columns, { filePath, configPath: 'members.import.columns' }, (message) => new LmsImportError(message));
-            width = fields.length;
-            continue;
-          }
-          if (fields.every((f) => f.trim() === '')) continue;
-          tail.record(line);
-          total++;
-          if (total % PROGRESS_EVERY === 0) progress('reading');
-          if (fields.length !== width && !(fields.length > width && fields.slice(width).every((f) => f.trim() === ''))) {
-            reject(line, `has ${fields.length} fields where the header has ${width}`);
-            continue;
-          }
-          const raw = {} as LmsRowInput;
-          for (const field of FIELDS) raw[field] = columns[field] < 0 ? '' : fields[columns[field]]!;
+          const raw: LmsRowInput = reader.pick(fields);
           // The schema is asked only about a row the direct checks refuse: it names every problem.
           let parsed: ParsedLmsRow | undefined = checks.parse(raw);
           if (parsed === undefined) {
@@ -197,24 +108,14 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
             if (result.success) {
               parsed = result.data;
             } else {
-              if (isHeader(fields, header)) {
-                reject(line, 'repeats the header line');
-                continue;
-              }
-              const reason = result.error.issues
-                .map((issue) => {
-                  const field = issue.path[0] as LmsField;
-                  return `${mapping.columns[field] ?? field}: ${withhold(issue.message, raw.cardNumber)}`;
-                })
-                .join('; ');
-              reject(line, reason);
+              reader.rejectIssues(line, fields, result.error.issues, raw.cardNumber);
               continue;
             }
           }
           const { cardNumber, member } = parsed;
           // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
           if (member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
-            reject(line, `${mapping.columns.groups ?? 'groups'}: contains the card number`);
+            reader.reject(line, `${reader.columnName('groups')}: contains the card number`);
             continue;
           }
           // The fields' text does not depend on the card hash, which is made with the batch's (hashes.add).
@@ -231,29 +132,15 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       }
       stage(await hashes.drain());
     } catch (error) {
-      if (error instanceof LmsImportError) throw error;
-      if (error instanceof InvalidUtf8Error) throw new LmsImportError(error.describe(filePath));
-      if (error instanceof CsvError) throw new LmsImportError(`${filePath}: line ${csvLine(error)}: ${csvProblem(error)}: nothing changed`);
-      const code = (error as NodeJS.ErrnoException).code;
-      if (typeof code === 'string' && !code.startsWith('SQLITE')) throw new LmsImportError(`${filePath}: cannot read the file (${code}): nothing changed`);
-      throw error;
+      throw reader.refusal(error);
     }
-    if (columns === undefined) throw new LmsImportError(`${filePath}: the file has no header and no rows: nothing changed`);
-    const cut = tail.problem(filePath);
-    if (cut !== undefined) throw new LmsImportError(cut, [...rejected].sort((a, b) => a.line - b.line));
-    if (total === 0) throw new LmsImportError(`${filePath}: the file has a header but no member rows: nothing changed`);
-    progress('applying');
+    reader.finish(true);
+    reader.progress('applying');
     staging.finish(duplicate);
     const notRegistered = staging.unlisted;
-    rejected.sort((a, b) => a.line - b.line);
+    const rejected = reader.sortedRejected();
     const verify = (diff: ListDiff): void => {
-      if (rejectedCount > total * mapping.maxRejectedFraction) {
-        const percent = ((rejectedCount / total) * 100).toFixed(1);
-        throw new LmsImportError(
-          `${filePath}: ${rejectedCount} of ${total} rows rejected (${percent}%, more than the ${mapping.maxRejectedFraction * 100}% allowed): nothing changed`,
-          rejected,
-        );
-      }
+      reader.checkRejected(mapping.maxRejectedFraction);
       if (diff.count === 0) throw new LmsImportError(`${filePath}: no usable member rows: nothing changed`, rejected);
       if (diff.previousCount > 0 && diff.removed > diff.previousCount * mapping.maxRemovedFraction) {
         // The first import after `branchList: registered` is set removes the unregistered members on purpose.
@@ -269,16 +156,16 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       verify,
     );
     const current: MemberVersion = version ?? members.current()!;
-    progress('done');
+    reader.progress('done');
     return {
       added: diff.added,
       changed: diff.changed,
       removed: diff.removed,
       unchanged: diff.unchanged,
       rejected,
-      rejectedCount,
+      rejectedCount: reader.rejectedCount,
       notRegistered,
-      total,
+      total: reader.total,
       count: current.count,
       version: current.version,
       created: version !== null,
@@ -287,8 +174,6 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   } finally {
     worker?.close();
     staging.dispose();
-    parser.destroy();
-    utf8.destroy();
-    input.destroy();
+    reader.close();
   }
 }

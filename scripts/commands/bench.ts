@@ -82,33 +82,20 @@ export function register(program: Command): void {
         }
         printMembersBench(await benchMembers({ members, changes: Math.max(1, Number(options.memberChanges)), registeredShare: registered }));
       }
-      if (options.bruteForce) {
+      // The rest in this order, each after a blank line, unless its --no-… flag was given.
+      const rest: [boolean, () => Promise<void>][] = [
+        [options.bruteForce, bruteForce],
+        [options.stalls, () => stalls(options)],
+        [options.signinFlood, () => signinFlood(options)],
+        [options.alerts, alerts],
+        [options.lmsBlock, () => lmsBlock(options)],
+        [options.phoneToken, phoneToken],
+        [options.pin, () => pinBench(options)],
+      ];
+      for (const [on, run] of rest) {
+        if (!on) continue;
         console.log('');
-        await bruteForce();
-      }
-      if (options.stalls) {
-        console.log('');
-        await stalls(options);
-      }
-      if (options.signinFlood) {
-        console.log('');
-        await signinFlood(options);
-      }
-      if (options.alerts) {
-        console.log('');
-        await alerts();
-      }
-      if (options.lmsBlock) {
-        console.log('');
-        await lmsBlock(options);
-      }
-      if (options.phoneToken) {
-        console.log('');
-        await phoneToken();
-      }
-      if (options.pin) {
-        console.log('');
-        await pinBench(options);
+        await run();
       }
     });
 }

@@ -170,17 +170,19 @@ export class AccessControl {
     if (this.isRepeat(cardHash, options.clock.now().getTime())) return undefined;
     if (tap.role === 'exit') return this.handleExitTap(tap, cardHash);
     const listed = options.faults.guard<Member | null>('looking up a phone token', () => options.store.members.find(cardHash) ?? null, null);
-    const member = listed !== null && options.lmsBlocks.blocks(cardHash, listed) ? { ...listed, blocked: true, blockedUntil: null } : (listed ?? undefined);
-    const outcome = this.decideTap(tap, cardHash, member);
+    const outcome = listed === null ? this.decideTap(tap, cardHash, undefined) : this.decideListed(tap, undefined, cardHash, listed);
     if (outcome.decision.allow || outcome.decision.reason === 'pin-required') options.phoneTokens?.markUsed(payload);
     return outcome;
   }
 
-  /** A card the list knows, with any block the library system has told of since; then the follow-up, if any. */
-  private decideListed(tap: CardTap, cardId: string, cardHash: Buffer, listed: Member): AccessOutcome {
+  /**
+   * A card the list knows, with any block the library system has told of since; then the follow-up, if any (only
+   * with a card number: a phone token has none for the library system to be asked about).
+   */
+  private decideListed(tap: CardTap, cardId: string | undefined, cardHash: Buffer, listed: Member): AccessOutcome {
     const lmsBlocked = this.options.lmsBlocks.blocks(cardHash, listed);
     const outcome = this.decideTap(tap, cardHash, lmsBlocked ? { ...listed, blocked: true, blockedUntil: null } : listed);
-    this.followUp?.afterDecision(cardId, cardHash, listed, outcome.decision, lmsBlocked);
+    if (cardId !== undefined) this.followUp?.afterDecision(cardId, cardHash, listed, outcome.decision, lmsBlocked);
     return outcome;
   }
 

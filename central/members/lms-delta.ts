@@ -15,7 +15,7 @@ import { memberFieldsText } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
 import type { BranchList, LmsDeltaField, LmsMapping } from './config.js';
 import { LmsImportError, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
-import { createLmsRowSchema } from './lms-row.js';
+import { createLmsRowChecks } from './lms-row.js';
 import { OtherKeyError, type CentralMemberStore, type ListDiff, type MemberChange, type VersionMeta } from './member-store.js';
 
 /** The delta column's name when members.import.columns.deleted does not give one. */
@@ -100,7 +100,7 @@ export async function readLmsDelta(
     emptyHint: 'a delta with no changes still has its header line',
     onProgress: options.onProgress,
   });
-  const schema = createLmsRowSchema(mapping, options.now.toISOString().slice(0, 10));
+  const checks = createLmsRowChecks(mapping, options.now.toISOString().slice(0, 10));
   // Normalised card number → the line that had it first (cleared with the rest when this returns).
   const seen = new Map<string, number>();
   const changes: MemberDeltaChange[] = [];
@@ -116,12 +116,12 @@ export async function readLmsDelta(
           continue;
         }
         // A deletion needs only the card number: the library system may send nothing else for a member it deleted.
-        const result = schema.safeParse(deleted ? { ...blank, cardNumber: raw.cardNumber } : raw);
-        if (!result.success) {
-          reader.rejectIssues(line, fields, result.error.issues, raw.cardNumber);
+        const checked = checks.check(deleted ? { ...blank, cardNumber: raw.cardNumber } : raw);
+        if (!checked.ok) {
+          reader.rejectIssues(line, fields, checked.issues, raw.cardNumber);
           continue;
         }
-        const { cardNumber, member } = result.data;
+        const { cardNumber, member } = checked.row;
         if (!deleted && member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
           reader.reject(line, `${reader.columnName('groups')}: contains the card number`);
           continue;

@@ -12,7 +12,7 @@ import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type Reje
 import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import type { BranchList, LmsField, LmsMapping } from './config.js';
-import { createLmsRowChecks, type LmsRowInput, type ParsedLmsRow } from './lms-row.js';
+import { createLmsRowChecks, type LmsRowInput } from './lms-row.js';
 import type { CentralMemberStore, ListDiff, MemberVersion } from './member-store.js';
 
 export { MAX_REJECTED_LISTED, type RejectedRow };
@@ -101,18 +101,12 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       for await (const batch of reader.records()) {
         for (const { line, fields } of batch) {
           const raw: LmsRowInput = reader.pick(fields);
-          // The schema is asked only about a row the direct checks refuse: it names every problem.
-          let parsed: ParsedLmsRow | undefined = checks.parse(raw);
-          if (parsed === undefined) {
-            const result = checks.schema.safeParse(raw);
-            if (result.success) {
-              parsed = result.data;
-            } else {
-              reader.rejectIssues(line, fields, result.error.issues, raw.cardNumber);
-              continue;
-            }
+          const checked = checks.check(raw);
+          if (!checked.ok) {
+            reader.rejectIssues(line, fields, checked.issues, raw.cardNumber);
+            continue;
           }
-          const { cardNumber, member } = parsed;
+          const { cardNumber, member } = checked.row;
           // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
           if (member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
             reader.reject(line, `${reader.columnName('groups')}: contains the card number`);

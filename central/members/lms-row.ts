@@ -138,18 +138,20 @@ export function createLmsRowChecks(mapping: LmsMapping, today: string) {
     };
   };
 
+  const schema = fields.schema.transform(toRow);
+  const parse = (raw: LmsRowInput): ParsedLmsRow | undefined => {
+    const row = fields.parse(raw);
+    return row === undefined ? undefined : toRow(row);
+  };
   return {
-    schema: fields.schema.transform(toRow),
-    parse(raw: LmsRowInput): ParsedLmsRow | undefined {
-      const row = fields.parse(raw);
-      return row === undefined ? undefined : toRow(row);
+    schema,
+    parse,
+    /** The row by the direct checks; the schema is asked only about a row they refuse, for every problem's message. */
+    check(raw: LmsRowInput): { ok: true; row: ParsedLmsRow } | { ok: false; issues: z.core.$ZodIssue[] } {
+      const row = parse(raw);
+      if (row !== undefined) return { ok: true, row };
+      const result = schema.safeParse(raw);
+      return result.success ? { ok: true, row: result.data } : { ok: false, issues: result.error.issues };
     },
   };
 }
-
-/** @param today `YYYY-MM-DD`: a debarment that ended before it is no block; a date of birth after it is refused. */
-export function createLmsRowSchema(mapping: LmsMapping, today: string) {
-  return createLmsRowChecks(mapping, today).schema;
-}
-
-export type LmsRowSchema = ReturnType<typeof createLmsRowSchema>;

@@ -8,6 +8,7 @@
 // MQTT message (oag-sig-v1) can be mistaken for.
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson, type CentralPublicKey } from './contract/signing.js';
+import { isSiteId } from './contract/topics.js';
 
 export const PHONE_TOKEN_PREFIX = 'OAG1.';
 const CONTEXT = 'oag-token-v1\n';
@@ -93,6 +94,6 @@ function parsePayload(json: string): PhoneTokenPayload | undefined {
   if (p.v !== 1 || !seconds(p.iat) || !seconds(p.exp) || p.exp <= p.iat) return undefined;
   if (typeof p.card !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(p.card)) return undefined;
   if (typeof p.jti !== 'string' || !/^[A-Za-z0-9_-]{8,32}$/.test(p.jti)) return undefined;
-  if (p.site !== null && (typeof p.site !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.site))) return undefined;
+  if (p.site !== null && (typeof p.site !== 'string' || !isSiteId(p.site))) return undefined;
   return { v: 1, site: p.site as string | null, card: p.card, iat: p.iat, exp: p.exp, jti: p.jti };
 }

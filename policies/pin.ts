@@ -18,12 +18,18 @@ const MAX_LOG_N = 16;
 
 export const PIN_PATTERN = /^\d{4,8}$/;
 
+/** The cost new hashes are made with. */
+const COST = { N: 2 ** LOG_N, r: R, p: P };
+
+function formatHash(salt: Buffer, key: Buffer): string {
+  return `scrypt$${LOG_N}$${R}$${P}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
 /** Hash a PIN (4 to 8 digits) with a random salt, or the given one (tests, fixed fixtures). */
 export function hashPin(pin: string, salt?: Buffer | string): string {
   if (!PIN_PATTERN.test(pin)) throw new RangeError('a PIN is 4 to 8 digits');
   const saltBuf = salt === undefined ? randomBytes(SALT_LEN) : Buffer.from(salt);
-  const key = scryptSync(pin, saltBuf, KEY_LEN, { N: 2 ** LOG_N, r: R, p: P });
-  return `scrypt$${LOG_N}$${R}$${P}$${saltBuf.toString('base64')}$${key.toString('base64')}`;
+  return formatHash(saltBuf, scryptSync(pin, saltBuf, KEY_LEN, COST));
 }
 
 interface ParsedHash {
@@ -74,9 +80,9 @@ export function hashPinAsync(pin: string): Promise<string> {
   if (!PIN_PATTERN.test(pin)) return Promise.reject(new RangeError('a PIN is 4 to 8 digits'));
   const salt = randomBytes(SALT_LEN);
   return new Promise((resolve, reject) => {
-    scrypt(pin, salt, KEY_LEN, { N: 2 ** LOG_N, r: R, p: P }, (error, key) => {
+    scrypt(pin, salt, KEY_LEN, COST, (error, key) => {
       if (error !== null) reject(error);
-      else resolve(`scrypt$${LOG_N}$${R}$${P}$${salt.toString('base64')}$${key.toString('base64')}`);
+      else resolve(formatHash(salt, key));
     });
   });
 }

@@ -39,9 +39,10 @@ export const REFUSAL_REASONS = [
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
-/** Why a grant was given: the panel and the log show it. */
-/** `exit`: an exit reader's tap; leaving is never refused. */
-/** 1.7 `accompanied`: under the minimum age, let in just after an adult's grant at the same door (rule accompaniedMinors). */
+/**
+ * Why a grant was given: the panel and the log show it. `exit`: an exit reader's tap; leaving is never refused.
+ * 1.7 `accompanied`: under the minimum age, let in just after an adult's grant at the same door (rule accompaniedMinors).
+ */
 export const GRANT_REASONS = ['staffed', 'member', 'staff', 'booking', 'exit', 'accompanied'] as const;
 export type GrantReason = (typeof GRANT_REASONS)[number];
 

@@ -53,8 +53,7 @@ export class PinEntry {
   press(code: number, nowMs: number): PinEntryResult | undefined {
     const key = keypadKey(code);
     if (key === undefined) return undefined;
-    const started = this.lastKeyAt !== undefined;
-    if (started && nowMs - (this.lastKeyAt ?? nowMs) > this.timeoutMs) {
+    if (this.lastKeyAt !== undefined && nowMs - this.lastKeyAt > this.timeoutMs) {
       this.reset();
       return { kind: 'refused', reason: 'timeout' };
     }

@@ -283,19 +283,18 @@ export class AccessControl {
       if (decision.retryAfter !== undefined) this.pinLockouts.lockedOut(pending.person, tap.readerId, decision.retryAfter);
     }
     if (decision.allow) options.faults.guard('resetting the wrong-PIN count', () => options.store.pins.reset(pending.cardHash), undefined);
-    return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint(), pending.readerId);
+    return this.act(decision, tap, pending.cardHash, pending.member, process.hrtime.bigint(), pending.person);
   }
 
-  /** `doorReaderId`: the entry reader the card was tapped at. */
-  private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint, doorReaderId = tap.readerId): AccessOutcome {
+  /** `person`: the card's pseudonym, when the tap that asked for a PIN has it already. */
+  private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint, person = this.options.pseudonym(cardHash)): AccessOutcome {
     const { options } = this;
-    const person = options.pseudonym(cardHash);
     let relayAt: bigint | null = null;
     if (decision.allow) {
       relayAt = options.door.grant();
       options.feedback.granted();
       const now = options.clock.now();
-      if (isAdultGrant(options.policy(), member, decision, now)) this.adultGrants.adultGranted(doorReaderId, now.getTime());
+      if (isAdultGrant(options.policy(), member, decision, now)) this.adultGrants.adultGranted(tap.readerId, now.getTime());
     } else if (decision.reason === 'pin-required' && options.hasKeypad && member !== undefined) {
       this.pendingPins.set(tap.readerId, {
         cardHash,

@@ -220,6 +220,11 @@ export class CentralMemberStore {
     return this.q.unlistedFields.get(cardHash)?.fields;
   }
 
+  /** A member central holds, on the branches' list or off it: their stored fields. */
+  heldFields(cardHash: Buffer): string | undefined {
+    return this.fields(cardHash) ?? this.unlistedFields(cardHash);
+  }
+
   /** Members central holds that are not on the branches' list. */
   unlistedCount(): number {
     return this.q.unlistedCount.get()!.n;

@@ -190,7 +190,7 @@ export class CentralMembers {
     // Normalised and hashed before anything else happens to it; throws CardIdError for an unusable number.
     const cardHash = this.hasher(normaliseCardId(cardNumber));
     return this.serial(async () => {
-      const old = this.store.fields(cardHash) ?? this.store.unlistedFields(cardHash);
+      const old = this.store.heldFields(cardHash);
       if (old === undefined) throw new UnknownCardError();
       const member: Member = { ...parseMemberFields(old) };
       if (patch.blocked !== undefined) {
@@ -232,7 +232,7 @@ export class CentralMembers {
       const started = performance.now();
       // Read in the serial turn, so a PIN set just before is the one kept.
       const withPins = hashed.changes.map((c) =>
-        c.fields === null ? c : { ...c, fields: keepHeldPin(c.cardHash, c.fields, this.store.fields(c.cardHash) ?? this.store.unlistedFields(c.cardHash)) },
+        c.fields === null ? c : { ...c, fields: keepHeldPin(c.cardHash, c.fields, this.store.heldFields(c.cardHash)) },
       );
       const { version, diff } = this.store.applyChanges(
         withPins,

@@ -45,7 +45,7 @@ export function createKohaFeed(deps: {
     marks: new FeedMarks(deps.db),
     current: (cardNumber) => {
       const cardHash = hash(cardNumber);
-      const fields = members.store.fields(cardHash) ?? members.store.unlistedFields(cardHash);
+      const fields = members.store.heldFields(cardHash);
       return fields === undefined ? undefined : parseMemberFields(fields);
     },
     apply: async (changes, source) => ({ version: (await members.applyChanges(changes, { source })).version?.version ?? null }),

@@ -9,7 +9,7 @@ import { DateTime } from 'luxon';
 import { pino } from 'pino';
 import { parseCentralConfig, startCentral } from '../../central/main.js';
 import type { RunningCentral } from '../../central/main.js';
-import { generatePassword, setPassword } from '../../central/mqtt-passwords.js';
+import { generatePassword, writePasswordFile } from '../../central/mqtt-passwords.js';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { scaledClock } from '../../gateway/core/clock.js';
 import type { Clock, Timer } from '../../gateway/core/clock.js';
@@ -112,12 +112,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   let mqtt: { url: string; protocolVersion: 4 | 5; reconnectPeriodMs: number; centralKeys: string[] } | undefined;
   // Every branch logs in to the broker with a password made for this run, in the demo's folder.
   const mqttPasswordFile = join(dir, 'mqtt-passwords');
-  const mqttLogins = new Map<string, { username: string; password: string }>();
-  for (const plan of BRANCHES) {
-    const password = generatePassword();
-    await setPassword(mqttPasswordFile, plan.site, password);
-    mqttLogins.set(plan.site, { username: plan.site, password });
-  }
+  const mqttPasswords = Object.fromEntries(BRANCHES.map((plan) => [plan.site, generatePassword()]));
+  await writePasswordFile(mqttPasswordFile, mqttPasswords);
   // Central signs what it sends with a key made for this run; each branch holds its public key, as from install.
   const signing = makeSigningKeyFiles(dir);
   if (options.central) {
@@ -148,7 +144,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       members: options.members,
       seed: index + 1,
       clock,
-      mqtt: mqtt && { ...mqtt, ...mqttLogins.get(plan.site) },
+      mqtt: mqtt && { ...mqtt, username: plan.site, password: mqttPasswords[plan.site] },
       http: { port: options.consolePort + index },
       pin: plan.pin,
     }).then((branch) => {

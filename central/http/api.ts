@@ -9,7 +9,7 @@ import { dayRange, refusals, toCsv, visits } from '../figures.js';
 import { NotConnectedError } from '../link.js';
 import { MemberPatchResponseSchema, MemberPatchSchema, MemberPinSchema, MembersStatusSchema } from '../members/api-schemas.js';
 import { HashingBusyError } from '../../kit/auth/hash-slots.js';
-import { UnknownCardError } from '../members/service.js';
+import { UnknownCardError, type CentralMembers } from '../members/service.js';
 import {
   CommandRequestSchema,
   CommandResponseSchema,
@@ -42,6 +42,20 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
   const viewer = { role: 'viewer' } as const;
   const notFound = (reply: FastifyReply, site: string) =>
     reply.code(404).send({ error: 'Not Found', message: `no site "${site}" has reported to central` });
+  /** A member changed through the API (PATCH /members, PUT /members/pin): audited as `what`, answered with the list's state. */
+  const memberChange = async (reply: FastifyReply, actor: string, what: string, run: () => ReturnType<CentralMembers['change']>) => {
+    try {
+      const { version, current, person, listed } = await run();
+      const outcome = version !== null ? `version ${version.version}` : listed ? 'no change' : "not on the branches' list";
+      auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${what}; ${outcome}` });
+      return { changed: version !== null, version: current.version, count: current.count, listed };
+    } catch (err) {
+      if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
+      if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
+      if (err instanceof HashingBusyError) return reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: 'too many PINs being set at once; try again in a moment' });
+      throw err;
+    }
+  };
   const brokerDown = (reply: FastifyReply) =>
     reply.code(503).send({ error: 'Service Unavailable', message: 'central is not connected to the MQTT broker' });
 
@@ -244,17 +258,8 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         if (!members) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
         const { cardNumber, ...patch } = request.body as z.output<typeof MemberPatchSchema>;
         const actor = actorOf(identityOf(request));
-        try {
-          const { version, current, person, listed } = await members.change(cardNumber, patch, actor);
-          const changes = Object.entries(patch).map(([k, v]) => `${k}=${v === null ? 'none' : String(v)}`).join(', ');
-          const outcome = version !== null ? `version ${version.version}` : listed ? 'no change' : "not on the branches' list";
-          auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${changes}; ${outcome}` });
-          return { changed: version !== null, version: current.version, count: current.count, listed };
-        } catch (err) {
-          if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
-          if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
-          throw err;
-        }
+        const changes = Object.entries(patch).map(([k, v]) => `${k}=${v === null ? 'none' : String(v)}`).join(', ');
+        return memberChange(reply, actor, changes, () => members.change(cardNumber, patch, actor));
       },
     );
 
@@ -276,17 +281,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         if (!members) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
         const { cardNumber, pin } = request.body as z.output<typeof MemberPinSchema>;
         const actor = actorOf(identityOf(request));
-        try {
-          const { version, current, person, listed } = await members.setPin(cardNumber, pin, actor);
-          const outcome = version !== null ? `version ${version.version}` : listed ? 'no change' : "not on the branches' list";
-          auth.audit.record(actor, 'member-change', { detail: `member ${person}: PIN ${pin === null ? 'removed' : 'set'}; ${outcome}` });
-          return { changed: version !== null, version: current.version, count: current.count, listed };
-        } catch (err) {
-          if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
-          if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
-          if (err instanceof HashingBusyError) return reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: 'too many PINs being set at once; try again in a moment' });
-          throw err;
-        }
+        return memberChange(reply, actor, `PIN ${pin === null ? 'removed' : 'set'}`, () => members.setPin(cardNumber, pin, actor));
       },
     );
 

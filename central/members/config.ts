@@ -114,7 +114,8 @@ export const CentralMembersConfigSchema = z.strictObject({
   import: LmsMappingSchema.prefault({ columns: DEFAULT_LMS_COLUMNS }),
   /**
    * Who goes on the branches' lists: `registered` (members registered for open access, and staff) or `everyone`.
-   * A stolen branch then holds only the people who can use it (docs/privacy.md); the others are counted, never kept.
+   * A stolen branch then holds only the people who can use it (docs/privacy.md); central holds the others off the
+   * list (members_unlisted), so that registering one at the desk reaches the door at once.
    */
   branchList: BranchListSchema.default('registered'),
   /**

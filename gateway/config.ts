@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HardwareConfigSchema } from '../firmware-bridge/config.js';
 import type { HardwareConfig } from '../firmware-bridge/config.js';
 import { CLOCK_TRUST_DEFAULTS, CLOCK_TRUST_SOURCES } from './core/clock-trust.js';
+import { DEPLOYMENT_KEY_MIN_BYTES, decodeDeploymentKey } from '../policies/cards.js';
 import { formatIssues } from '../policies/errors.js';
 import { checkTextSize, MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, parseYamlDocument } from '../policies/input-text.js';
 import { MemberImportMappingSchema } from './members/mapping.js';
@@ -374,13 +375,13 @@ export function loadDeploymentKey(config: Pick<GatewayConfig, 'deploymentKeyFile
   }
   // The config asks for sealing: a clear key here is the very thing it is meant to keep off the card.
   if (unseal !== undefined) throw new ConfigError('deployment key', [`${source}: not sealed, but deploymentKeyUnseal is set: seal it with \`oag seal-key\` and remove the clear key`]);
-  return decodeDeploymentKey(text, source);
+  return decodePlainKey(text, source);
 }
 
 /** A plain deployment key's text (hex or base64, at least 32 bytes) as bytes; `source` names it in the error. */
-export function decodeDeploymentKey(text: string, source: string): Buffer {
-  const key = decodeKey(text.trim());
-  if (key === undefined || key.length < 32) {
+function decodePlainKey(text: string, source: string): Buffer {
+  const key = decodeDeploymentKey(text);
+  if (key === undefined || key.length < DEPLOYMENT_KEY_MIN_BYTES) {
     throw new ConfigError('deployment key', [`${source}: must be at least 32 bytes, written as hex or base64`]);
   }
   return key;
@@ -390,10 +391,4 @@ function readKeyFile(path: string): string {
   const read = readTextFile(path, { what: `deploymentKeyFile (${path})`, maxBytes: MAX_KEY_FILE_BYTES });
   if (!read.ok) throw new ConfigError('deployment key', [read.error]);
   return read.text;
-}
-
-function decodeKey(text: string): Buffer | undefined {
-  if (/^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0) return Buffer.from(text, 'hex');
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return Buffer.from(text, 'base64');
-  return undefined;
 }

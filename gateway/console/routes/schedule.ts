@@ -119,7 +119,7 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
 }
 
 /** The policy in force in words, as the console's page says it. */
-export function describeInForce(status: Pick<PolicyStatus, 'source' | 'version' | 'override'>): string {
+function describeInForce(status: Pick<PolicyStatus, 'source' | 'version' | 'override'>): string {
   const base = (over: PolicyBase): string => (over.source === 'central' ? `central version ${over.version}` : `the policy file (version ${over.version})`);
   if (status.override !== null) return `the branch override by ${status.override.by} at ${status.override.at}, over ${base(status.override.over)}`;
   return base({ source: status.source === 'central' ? 'central' : 'file', version: status.version });

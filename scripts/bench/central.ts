@@ -57,14 +57,14 @@ interface ExternalBroker {
   centralPassword: string;
 }
 
-/** The public key of the central running now (made with it), for the branches the bench connects. */
-let benchCentralKeys: string[] = [];
-
 /** Every bench site logs in with this password, on either broker. */
 const SITE_PASSWORD = 'pw';
 
-/** `sites`: who may log in to the embedded broker (all with SITE_PASSWORD). */
-async function withCentral<T>(sites: string[], fn: (c: RunningCentral) => Promise<T>, broker?: ExternalBroker): Promise<T> {
+/**
+ * `sites`: who may log in to the embedded broker (all with SITE_PASSWORD). `fn` gets central and its public key
+ * files (made with it), for the branches the bench connects.
+ */
+async function withCentral<T>(sites: string[], fn: (c: RunningCentral, centralKeys: string[]) => Promise<T>, broker?: ExternalBroker): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'oag-bench-central-'));
   let where;
   if (broker) {
@@ -75,13 +75,12 @@ async function withCentral<T>(sites: string[], fn: (c: RunningCentral) => Promis
     where = { embedded: { port: 0, passwordFile } };
   }
   const signing = makeSigningKeyFiles(dir);
-  benchCentralKeys = [signing.publicFile];
   const c = await startCentral(parseCentralConfig({ ...where, http: { port: 0 }, store: { path: join(dir, 'central.sqlite') }, signing: { keyFile: signing.keyFile } }), {
     clock,
     logger: quiet,
   });
   try {
-    return await fn(c);
+    return await fn(c, [signing.publicFile]);
   } finally {
     await c.close();
     rmSync(dir, { recursive: true, force: true });
@@ -238,7 +237,7 @@ const latencySite = (i: number): string => `g${String(i).padStart(3, '0')}`;
 
 async function latency(siteCount: number, samples: number, maxSeconds: number): Promise<CentralBenchResult['latency']> {
   const names = Array.from({ length: siteCount }, (_, i) => latencySite(i));
-  return withCentral(names, async (c) => {
+  return withCentral(names, async (c, centralKeys) => {
     // Real gateway uplinks: a state change goes through the uplink's 100 ms debounce, the broker, ingest, SQLite
     // and the SSE stream, as a tap's occupancy change does.
     const gateways = Array.from({ length: siteCount }, (_, i) => {
@@ -246,7 +245,7 @@ async function latency(siteCount: number, samples: number, maxSeconds: number): 
       let state = baseState(site);
       const listeners = new Set<() => void>();
       const uplink = new Uplink({
-        config: UplinkConfigSchema.parse({ url: c.brokerUrl, protocolVersion: 4, username: site, password: SITE_PASSWORD, centralKeys: benchCentralKeys }),
+        config: UplinkConfigSchema.parse({ url: c.brokerUrl, protocolVersion: 4, username: site, password: SITE_PASSWORD, centralKeys }),
         site,
         outbox: { unpublished: () => [], markPublished: () => {} },
         state: { current: () => state, onChange: (l) => (listeners.add(l), () => listeners.delete(l)) },

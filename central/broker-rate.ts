@@ -37,7 +37,11 @@ export class ClientRateLimiter {
     this.rate = { perMinute: limit.perSecond * 60, burst: limit.burst };
   }
 
-  /** Takes one message's token: ok, or how long until the client may publish again. */
+  /**
+   * Takes one message's token: ok, or how long until the client may publish again. The broker keys it by user (a
+   * site), not by connection: reconnecting does not refill the bucket, and the map holds at most the password
+   * file's users.
+   */
   take(clientId: string): RateAnswer {
     let bucket = this.buckets.get(clientId);
     if (bucket === undefined) {
@@ -47,7 +51,7 @@ export class ClientRateLimiter {
     return bucket.take() ? { ok: true } : { ok: false, retryInMs: bucket.retryInMs() };
   }
 
-  /** A client that disconnected: its bucket goes, so the map holds only connected clients. */
+  /** Drops a client's bucket (the broker keeps each user's for as long as it runs, so never calls it). */
   forget(clientId: string): void {
     this.buckets.delete(clientId);
   }

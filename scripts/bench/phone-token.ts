@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { PhoneTokens } from '../../gateway/core/phone-tokens.js';
 import { signingKeyId } from '../../policies/contract/signing.js';
 import { issuePhoneToken } from '../../policies/phone-token.js';
+import { percentile } from './tap.js';
 
 export interface PhoneTokenBenchResult {
   tokens: number;
@@ -18,8 +19,8 @@ export interface PhoneTokenBenchResult {
 
 function percentiles(us: number[]): { p50: number; p99: number; max: number } {
   const sorted = [...us].sort((a, b) => a - b);
-  const at = (q: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10;
-  return { p50: at(0.5), p99: at(0.99), max: at(1) };
+  const at = (p: number): number => Math.round(percentile(sorted, p) * 10) / 10;
+  return { p50: at(50), p99: at(99), max: at(100) };
 }
 
 export function benchPhoneToken(count = 20_000): PhoneTokenBenchResult {

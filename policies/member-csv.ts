@@ -142,6 +142,9 @@ const LF = 0x0a;
 /** A line longer than this is left to csv-parse, which knows how it counts a record's size. */
 const FAST_LINE_BYTES = 4096;
 
+/** UTF-8's byte-order mark, EF BB BF. */
+const startsWithBom = (buf: Buffer): boolean => buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+
 /**
  * Hands records on in arrays, each with its line number taken as it is parsed (the stream's own counter runs
  * ahead of the consumer).
@@ -208,7 +211,7 @@ export class BatchingParser extends Parser {
         return;
       }
       this.started = true;
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
+      if (startsWithBom(buf)) buf = buf.subarray(3);
     }
     this.splitLines(buf, encoding, callback, false);
   }
@@ -220,7 +223,7 @@ export class BatchingParser extends Parser {
     }
     let rest = this.pending ?? Buffer.alloc(0);
     this.pending = null;
-    if (!this.started && rest.length >= 3 && rest[0] === 0xef && rest[1] === 0xbb && rest[2] === 0xbf) rest = rest.subarray(3);
+    if (!this.started && startsWithBom(rest)) rest = rest.subarray(3);
     this.started = true;
     this.splitLines(rest, 'utf8', callback, true);
   }

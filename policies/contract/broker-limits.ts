@@ -1,6 +1,6 @@
 // What a broker takes at all, before it knows the topic; each reader then holds a payload to its kind's own limit
 // (MAX_PAYLOAD_BYTES in parse.ts).
-import { MAX_PAYLOAD_BYTES } from './parse.js';
+import { LARGEST_PAYLOAD_BYTES } from './parse.js';
 
 /**
  * The largest MQTT packet a broker accepts (Mosquitto's `max_packet_size`): the largest kind's payload (a member
@@ -8,4 +8,4 @@ import { MAX_PAYLOAD_BYTES } from './parse.js';
  * 128 MB publish of issue #13 does not. A client sending more is disconnected as the packet's length is read,
  * before the broker buffers it.
  */
-export const MAX_BROKER_PACKET_BYTES = Math.max(...Object.values(MAX_PAYLOAD_BYTES)) + 64 * 1024;
+export const MAX_BROKER_PACKET_BYTES = LARGEST_PAYLOAD_BYTES + 64 * 1024;

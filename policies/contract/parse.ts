@@ -30,11 +30,16 @@ export const MAX_PAYLOAD_BYTES: Readonly<Record<SiteTopicKind | SharedTopicKind,
   'members/chunk': MAX_CHUNK_ENTRIES * MAX_CHUNK_ENTRY_BYTES + 16 * KiB,
 };
 
-/** For a schema that is not one of the contract's messages: the largest of them. */
-const LARGEST_PAYLOAD_BYTES = Math.max(...Object.values(MAX_PAYLOAD_BYTES));
+/** The largest payload of any kind; for a schema that is not one of the contract's messages, its limit. */
+export const LARGEST_PAYLOAD_BYTES = Math.max(...Object.values(MAX_PAYLOAD_BYTES));
 
 // The limit follows from the schema a reader parses with, so that every existing caller gets its kind's limit.
 const LIMIT_BY_SCHEMA = new Map<z.ZodType, number>(CONTRACT_MESSAGES.map((m) => [m.schema, MAX_PAYLOAD_BYTES[m.kind]]));
+
+/** The payload limit for `schema`: `options.maxBytes`, else its message kind's, else the largest. */
+function limitFor(schema: z.ZodType, options: ParseOptions): number {
+  return options.maxBytes ?? LIMIT_BY_SCHEMA.get(schema) ?? LARGEST_PAYLOAD_BYTES;
+}
 
 export interface ParseOptions {
   /** Default: MAX_PAYLOAD_BYTES of the message kind `schema` is the contract's schema for. */
@@ -47,7 +52,7 @@ export interface ParseOptions {
  * refused unread; bytes that are not UTF-8 are refused with the offset of the first bad one, not read as U+FFFD.
  */
 export function parseMessage<S extends z.ZodType>(schema: S, payload: Buffer | Uint8Array | string, options: ParseOptions = {}): ParseResult<z.output<S>> {
-  const json = readJson(payload, options.maxBytes ?? LIMIT_BY_SCHEMA.get(schema) ?? LARGEST_PAYLOAD_BYTES);
+  const json = readJson(payload, limitFor(schema, options));
   return json.ok ? validate(schema, json.value) : json;
 }
 
@@ -74,7 +79,7 @@ export function parseSignedMessage<S extends z.ZodType>(
   signed: { topic: string; keys: readonly CentralPublicKey[] },
   options: ParseOptions = {},
 ): ParseResult<z.output<S>> & { signature?: 'refused' } {
-  const json = readJson(payload, options.maxBytes ?? LIMIT_BY_SCHEMA.get(schema) ?? LARGEST_PAYLOAD_BYTES);
+  const json = readJson(payload, limitFor(schema, options));
   if (!json.ok) return json;
   const verified = verifyMessage(signed.keys, signed.topic, json.value);
   if (!verified.ok) return { ok: false, errors: [`signature: ${verified.reason}`], signature: 'refused' };

@@ -167,7 +167,8 @@ export async function importLmsDelta(members: CentralMemberStore, filePath: stri
   const meta: VersionMeta = { keyId: options.keyId, source: options.source ?? `delta:${basename(filePath)}`, at: options.now, keepVersions: options.keepVersions };
   let applied;
   try {
-    applied = members.applyChanges(changes, meta, removalGuard(options.mapping.maxRemovedFraction));
+    // Export rows carry no PIN: one set at central (PUT /api/members/pin) stays, as with a full import.
+    applied = members.applyChanges(members.withHeldPins(changes), meta, removalGuard(options.mapping.maxRemovedFraction));
   } catch (error) {
     if (error instanceof TooManyRemovalsError) throw new LmsImportError(`${filePath}: ${error.message}`, read.rejected);
     if (error instanceof OtherKeyError) throw new LmsImportError(`${filePath}: ${error.message}: nothing changed`, read.rejected);

@@ -225,6 +225,11 @@ export class CentralMemberStore {
     return this.fields(cardHash) ?? this.unlistedFields(cardHash);
   }
 
+  /** Changes from the library system (a delta file, a Koha poll), each keeping a PIN central holds (keepHeldPin). */
+  withHeldPins<C extends { cardHash: Buffer; fields: string | null }>(changes: readonly C[]): C[] {
+    return changes.map((c) => (c.fields === null ? c : { ...c, fields: keepHeldPin(c.cardHash, c.fields, this.heldFields(c.cardHash)) }));
+  }
+
   /** Members central holds that are not on the branches' list. */
   unlistedCount(): number {
     return this.q.unlistedCount.get()!.n;

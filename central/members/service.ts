@@ -12,7 +12,7 @@ import type { SiteRow } from '../store.js';
 import type { CentralMembersConfig } from './config.js';
 import { importLmsCsv, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { importLmsDelta, removalGuard, storedChanges, type LmsDeltaSummary, type MemberDeltaChange } from './lms-delta.js';
-import { CentralMemberStore, keepHeldPin, type ListDiff, type MemberVersion } from './member-store.js';
+import { CentralMemberStore, type ListDiff, type MemberVersion } from './member-store.js';
 import type { CentralSigningKey } from '../signing-key.js';
 import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferView } from './publisher.js';
 
@@ -231,9 +231,7 @@ export class CentralMembers {
     return this.serial(async () => {
       const started = performance.now();
       // Read in the serial turn, so a PIN set just before is the one kept.
-      const withPins = hashed.changes.map((c) =>
-        c.fields === null ? c : { ...c, fields: keepHeldPin(c.cardHash, c.fields, this.store.heldFields(c.cardHash)) },
-      );
+      const withPins = this.store.withHeldPins(hashed.changes);
       const { version, diff } = this.store.applyChanges(
         withPins,
         { keyId: this.keyId, source: meta.source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },

@@ -9,7 +9,7 @@ import type { RunningCentral } from '../../central/main.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { startGateway, type RunningGateway } from '../../gateway/main.js';
 import { parseMemberFields } from '../../policies/member-list.js';
-import { generateMembersCsv } from '../../scripts/bench/import.js';
+import { GENERATED_CSV_HEADER, generateMembersCsv } from '../../scripts/bench/import.js';
 import { addMqttUser, mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
 import { stopBranchAndCentral } from '../helpers/branch-and-central.js';
@@ -96,6 +96,20 @@ describe('an open-access PIN set through central', () => {
     await central.members!.applyChanges([{ cardNumber: normaliseCardId(card), row: { ...held(), pinHash: null, expires: '2031-01-31' } }], { source: 'delta:test' });
     expect(held()).toMatchObject({ expires: '2031-01-31', pinHash });
     await until(() => branch.store.members.stats().version === version + 1, 'the branch to apply the delta');
+    expect(await cardAndPin('482913')).toEqual(['pin-required', 'member']);
+  });
+
+  it('keeps the PIN when a delta file from the library system sends the member again', async () => {
+    const cardHash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'))(normaliseCardId(card));
+    const held = () => parseMemberFields(central.members!.store.fields(cardHash)!);
+    const { pinHash, birthDate } = held();
+    expect(pinHash).toMatch(/^scrypt\$/);
+    const version = central.members!.store.current()!.version;
+    const file = join(dir, 'changes.delta.csv');
+    writeFileSync(file, `${GENERATED_CSV_HEADER},deleted\n${card},${birthDate ?? ''},2032-01-31,N,,Y,N,,N\n`);
+    await central.members!.importDeltaFile(file);
+    expect(held()).toMatchObject({ expires: '2032-01-31', pinHash });
+    await until(() => branch.store.members.stats().version === version + 1, 'the branch to apply the delta file');
     expect(await cardAndPin('482913')).toEqual(['pin-required', 'member']);
   });
 

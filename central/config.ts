@@ -8,6 +8,7 @@ import { decodeUtf8, MAX_CONFIG_BYTES, parseYamlDocument } from '../policies/inp
 import { AlertChannelsConfigSchema, resolveAlertChannelPaths } from './alerts/channels-config.js';
 import { OidcConfigSchema } from './auth/oidc-config.js';
 import { CentralMembersConfigSchema } from './members/config.js';
+import { isLoopbackHost } from '../kit/loopback.js';
 
 const port = z.int().min(0).max(65_535);
 const hostName = z
@@ -21,9 +22,6 @@ export const EMBEDDED_PASSWORD_FILE_REQUIRED =
   'required: the embedded broker takes only clients with a password; make the file with oag central mqtt-passwd FILE SITE-ID --generate';
 
 /** Only these keep the embedded broker's traffic on this machine. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 export const CentralConfigSchema = z
   .strictObject({
@@ -156,7 +154,7 @@ export const CentralConfigSchema = z
       ctx.issues.push({ code: 'custom', path: ['embedded'], message: 'use either broker or embedded, not both', input: ctx.value.embedded });
     }
     const embedded = ctx.value.embedded;
-    if (embedded && embedded.tls === undefined && !isLoopback(embedded.host)) {
+    if (embedded && embedded.tls === undefined && !isLoopbackHost(embedded.host)) {
       ctx.issues.push({
         code: 'custom',
         path: ['embedded', 'tls'],

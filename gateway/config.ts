@@ -16,6 +16,7 @@ import { UplinkConfigSchema } from './uplink/config.js';
 import { readKek } from './members/kek-command.js';
 import { isSealedKey, SealedKeyError, unsealKey } from './members/sealed-key.js';
 import { loadCentralKeys } from './uplink/verify.js';
+import { isLoopbackHost } from '../kit/loopback.js';
 
 /** What fastify's trustProxy takes in a list (proxy-addr): an address, a CIDR range, or one of its named ranges. */
 const ProxyAddressSchema = z.union([z.enum(['loopback', 'linklocal', 'uniquelocal']), z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
@@ -213,12 +214,6 @@ export function checkGatewayConfigText(text: string, file = 'config', baseDir = 
     sip2: resolveSip2Paths(config.sip2, baseDir),
     http: config.http.tls === undefined ? config.http : { ...config.http, tls: { cert: resolve(baseDir, config.http.tls.cert), key: resolve(baseDir, config.http.tls.key) } },
   };
-}
-
-/** 127.0.0.0/8, ::1 and localhost: nothing beyond this machine reaches an API that listens there. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return bare === 'localhost' || bare === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(bare);
 }
 
 /**

@@ -16,7 +16,7 @@ import { inventoryRoutes, protectScope } from '../../kit/http/protect.js';
 import type { PublicRoute, RouteInventory } from '../../kit/http/protect.js';
 import { formatIssues } from '../../policies/errors.js';
 import { MAX_HTTP_BODY_BYTES, strictJsonBody } from '../../policies/input-text.js';
-import { isLoopbackHost } from '../config.js';
+import { isLoopbackHost } from '../../kit/loopback.js';
 import type { GatewayConfig, TrustProxySetting } from '../config.js';
 import { openConsole } from '../console/index.js';
 import type { ConsoleDeps } from '../console/index.js';

@@ -2,6 +2,11 @@ import { z } from 'zod';
 import { GRANT_REASONS, REFUSAL_REASONS } from '../types.js';
 import {
   ACCESS_REASONS,
+  AGE_BANDS,
+  COUNT_CONFIDENCES,
+  COUNT_SOURCES,
+  DoorIdSchema,
+  GRANT_REASON_NAMES,
   ActorSchema,
   ALARM_NAMES,
   ALARM_SEVERITIES,
@@ -25,7 +30,7 @@ import {
 // however often an outage makes the gateway send it.
 
 /** Open lists of the events themselves (the names a gateway of this version sends). */
-export const OCCUPANCY_CHANGES = ['entry', 'exit', 'reset', 'tailgate'] as const;
+export const OCCUPANCY_CHANGES = ['entry', 'exit', 'reset', 'tailgate', 'ignored'] as const;
 export const SYSTEM_EVENTS = ['start', 'stop', 'recovered'] as const;
 
 function eventSchemas<S extends Side>(d: Dialect<S>) {
@@ -46,6 +51,10 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
       reader: d.name(READER_ROLES),
       /** The card's pseudonym; null when the card was not recognised at all. */
       person: PseudonymSchema.nullable(),
+      /** 1.8: the member's age band at the tap (figures by age without linking pseudonyms); absent for an unknown card. */
+      ageBand: d.name(AGE_BANDS).optional(),
+      /** 1.8: the door whose reader it was; absent: the branch's only door. */
+      door: DoorIdSchema.optional(),
     })
     .check((ctx) => {
       // Only a known reason can contradict the decision: a newer gateway's reason is taken as it says.
@@ -92,6 +101,18 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
     /** tailgate: people the counter saw come in, and grants, in that door cycle. */
     entries: z.int().min(0).optional(),
     grants: z.int().min(0).optional(),
+    /** 1.8: the branch mode at that instant, so that a figure never has to find it from `mode` events. */
+    mode: d.name(BRANCH_MODES).optional(),
+    /** 1.8, entry: the grant reason of the tap this entry followed (`booking` for a group booking); absent when none. */
+    grant: d.name(GRANT_REASON_NAMES).optional(),
+    /** 1.8: what saw it (COUNT_SOURCES). */
+    via: d.name(COUNT_SOURCES).optional(),
+    /** 1.8: whether the figure after this change is counted or estimated. */
+    confidence: d.name(COUNT_CONFIDENCES).optional(),
+    /** 1.8: the door it happened at; absent: the branch's only door. */
+    door: DoorIdSchema.optional(),
+    /** 1.8, ignored: what was odd (a counter bounce, beams broken out of order), never a person. */
+    detail: z.string().max(500).optional(),
   });
 
   const staff = d.object({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   ALARM_NAMES,
   BRANCH_MODES,
+  COUNT_CONFIDENCES,
   DisplayNameSchema,
   DOOR_STATES,
   InstantSchema,
@@ -36,6 +37,10 @@ function stateSchema<S extends Side>(d: Dialect<S>) {
       inside: count,
       /** The policy's capacity during open access; null when not limited. */
       capacity: z.int().positive().nullable(),
+      /** 1.8: `estimated` when some change since the last confirmed figure was inferred, not seen (no counter in staffed hours, an exit without a contact). */
+      confidence: d.name(COUNT_CONFIDENCES).optional(),
+      /** 1.8: the last motion a PIR sensor saw; null when none since start; absent where no sensor is fitted. */
+      motionAt: InstantSchema.nullable().optional(),
     }),
     /** Alarms active now; an alarm's history is in the `alarm` events. */
     alarms: z.array(d.name(ALARM_NAMES)),

@@ -2,9 +2,8 @@
 // boot until the gateway takes over (20–60 s later), and what gives the inputs their pull-ups. sysfs can set neither,
 // so the gateway config cannot: without these lines an output idles as an input with the SoC's default pull (BCM 0–8
 // up, 9–27 down), and an active-low relay board on a pin driven low would be energised through every boot.
-import type { HardwareConfig } from './config.js';
+import { everyInputConfig, everyOutputConfig, type HardwareConfig } from './config.js';
 import { levelFor } from './gpio/onoff.js';
-import { INPUT_NAMES, OUTPUT_NAMES } from './types.js';
 
 /** `op,dh`: output, driven high; `op,dl`: driven low; `ip,pu`: input with its pull-up. */
 export type BootPinMode = 'op,dh' | 'op,dl' | 'ip,pu';
@@ -12,16 +11,14 @@ export type BootPinMode = 'op,dh' | 'op,dl' | 'ip,pu';
 /** Each pin the config uses, and how the firmware should hold it: outputs at their safe level, inputs pulled up. */
 export function bootPinModes(hardware: HardwareConfig): Map<number, BootPinMode> {
   const modes = new Map<number, BootPinMode>();
-  for (const name of OUTPUT_NAMES) {
-    const output = hardware.outputs[name];
+  for (const [, output] of everyOutputConfig(hardware)) {
     if (output.pin === undefined) continue;
     modes.set(output.pin, levelFor(output.safe === 'active', output.activeLevel) === 1 ? 'op,dh' : 'op,dl');
   }
   // Every input is a contact to ground against the pull-up (docs/hardware.md, Inputs); a driven 3.3 V signal
   // overrides the pull.
-  for (const name of INPUT_NAMES) {
-    const input = hardware.inputs[name];
-    if (input?.pin !== undefined) modes.set(input.pin, 'ip,pu');
+  for (const [, input] of everyInputConfig(hardware)) {
+    if (input.pin !== undefined) modes.set(input.pin, 'ip,pu');
   }
   return modes;
 }

@@ -1,7 +1,7 @@
 // The `hardware:` section of the gateway's config file: which drivers run, which BCM pin does what,
 // and the level each output takes when the software is not in control (start, stop, crash).
 import { z } from 'zod';
-import { INPUT_NAMES, OUTPUT_NAMES } from './types.js';
+import { INPUT_NAMES, OUTPUT_NAMES, type DoorPinName, type InputName, type OutputName } from './types.js';
 
 /** BCM numbers of the 40-pin header's GPIOs (GPIO0/1 are the HAT EEPROM pins but still usable). */
 const bcmPin = z
@@ -57,6 +57,49 @@ function isRegExp(source: string): boolean {
   }
 }
 
+/** The door of `outputs.door`, `inputs.doorContact` and `inputs.exitButton`: every branch has it. */
+export const MAIN_DOOR = 'main';
+
+const lockType = z.enum(['fail-secure', 'fail-safe']);
+// EN 60839-11-1 asks for a release time of at least 3 s.
+const unlockMs = z.number().int().min(3000, 'must be at least 3000 (EN 60839-11-1 release time)').max(60_000);
+const heldOpenSeconds = z.number().int().min(5).max(3600);
+const exitGraceMs = z.number().int().min(1000).max(60_000);
+
+/** The gateway's `lock:` section: the lock fitted and its timings, for every door that does not say otherwise. */
+export const LockConfigSchema = z.strictObject({
+  /**
+   * fail-secure: an electric strike, locked when unpowered; the relay energises to unlock.
+   * fail-safe: a maglock, unlocked when unpowered; the relay energises to hold it locked.
+   */
+  type: lockType.default('fail-secure'),
+  unlockMs: unlockMs.default(5000),
+  heldOpenSeconds: heldOpenSeconds.default(30),
+  /** How long after an exit request the door may open without a forced-open alarm. */
+  exitGraceMs: exitGraceMs.default(10_000),
+});
+
+/** A door's own `lock:`: what differs from the gateway's (a maglock on the meeting room beside a strike on the entrance). */
+const LockOverrideSchema = z.strictObject({
+  type: lockType.optional(),
+  unlockMs: unlockMs.optional(),
+  heldOpenSeconds: heldOpenSeconds.optional(),
+  exitGraceMs: exitGraceMs.optional(),
+});
+
+/** A door besides `main`: its own relay and, where fitted, its own contact and exit button (docs/hardware.md, "A second door"). */
+export const DoorConfigSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1–32 lower case letters, digits or dashes')
+    .refine((id) => id !== MAIN_DOOR, `"${MAIN_DOOR}" is the door of outputs.door, inputs.doorContact and inputs.exitButton: give this door another id`),
+  /** Its safe level follows the door's lock type, as `outputs.door`'s does (the gateway sets it). */
+  relay: OutputConfigSchema.prefault({}),
+  contact: InputConfigSchema.optional(),
+  exit: InputConfigSchema.optional(),
+  lock: LockOverrideSchema.optional(),
+});
+
 export const ReaderConfigSchema = z.strictObject({
   id: z
     .string()
@@ -70,6 +113,8 @@ export const ReaderConfigSchema = z.strictObject({
   namePattern: z.string().min(1).refine(isRegExp, 'must be a valid regular expression').optional(),
   /** keyboard only: an input device (`/dev/input/by-id/…-event-kbd`), a file or FIFO of lines, or `-` for stdin. */
   device: z.string().min(1).optional(),
+  /** The door this reader opens (entry) or releases (exit): `main` (the default), or the id of one of `doors`. */
+  door: z.string().min(1).optional(),
 });
 
 export const EvdevKeypadSchema = z.strictObject({
@@ -81,6 +126,31 @@ export const EvdevKeypadSchema = z.strictObject({
   /** The reader this keypad sits beside: a PIN typed here answers a tap there only. */
   readerId: z.string().min(1),
 });
+
+/** Every output's config by its name, each further door's relay after the named outputs (`doors.room.relay`). */
+export function everyOutputConfig(hw: HardwareConfig): Array<[OutputName | DoorPinName, OutputConfig]> {
+  return [
+    ...OUTPUT_NAMES.map((name): [OutputName, OutputConfig] => [name, hw.outputs[name]]),
+    ...hw.doors.map((door): [DoorPinName, OutputConfig] => [`doors.${door.id}.relay`, door.relay]),
+  ];
+}
+
+/** Every fitted input's config by its name, each further door's contact and exit button after the named inputs. */
+export function everyInputConfig(hw: HardwareConfig): Array<[InputName | DoorPinName, InputConfig]> {
+  const fitted: Array<[InputName | DoorPinName, InputConfig | undefined]> = [
+    ...INPUT_NAMES.map((name): [InputName, InputConfig | undefined] => [name, hw.inputs[name]]),
+    ...hw.doors.flatMap((door): Array<[DoorPinName, InputConfig | undefined]> => [
+      [`doors.${door.id}.contact`, door.contact],
+      [`doors.${door.id}.exit`, door.exit],
+    ]),
+  ];
+  return fitted.filter((entry): entry is [InputName | DoorPinName, InputConfig] => entry[1] !== undefined);
+}
+
+/** The door a reader is at. */
+export function readerDoor(reader: Pick<ReaderConfig, 'door'>): string {
+  return reader.door ?? MAIN_DOOR;
+}
 
 /** The evdev keypads configured, whichever form the config used. */
 export function evdevKeypads(keypad: HardwareConfig['keypad']): z.infer<typeof EvdevKeypadSchema>[] {
@@ -115,6 +185,8 @@ export const HardwareConfigSchema = z
           error: (issue) => (issue.input === undefined ? `required: the card readers (pcsc, keyboard); ${SIMULATED_BY_NAME}` : undefined),
         })
         .min(1, 'configure at least one reader'),
+      /** The doors besides `main`, each with its own relay, contact and exit button; readers name theirs. */
+      doors: z.array(DoorConfigSchema).max(8, 'at most 8 doors besides main').default([]),
       /** One evdev keypad, or a list of them (one per reader it sits at); or none, or simulated. */
       keypad: z
         .union([z.strictObject({ driver: z.enum(['none', 'simulated']).default('none') }), EvdevKeypadSchema, z.array(EvdevKeypadSchema).min(1)])
@@ -129,8 +201,8 @@ export const HardwareConfigSchema = z
   )
   .superRefine((hw, ctx) => {
     const usedBy = new Map<number, string>();
-    const claim = (path: [string, string], pin: number | undefined): void => {
-      const where = `${path[0]}.${path[1]}`;
+    const claim = (path: [string, string] | ['doors', number, string], pin: number | undefined): void => {
+      const where = path.length === 2 ? `${path[0]}.${path[1]}` : `doors[${path[1]}].${path[2]}`;
       if (pin === undefined) {
         if (hw.gpio.driver === 'sysfs') ctx.addIssue({ code: 'custom', path: [...path, 'pin'], message: 'required when gpio.driver is sysfs' });
         return;
@@ -147,6 +219,14 @@ export const HardwareConfigSchema = z
       const input = hw.inputs[name];
       if (input !== undefined) claim(['inputs', name], input.pin);
     }
+    const doorIds = new Set<string>([MAIN_DOOR]);
+    hw.doors.forEach((door, index) => {
+      if (doorIds.has(door.id)) ctx.addIssue({ code: 'custom', path: ['doors', index, 'id'], message: `duplicate door id "${door.id}"` });
+      doorIds.add(door.id);
+      claim(['doors', index, 'relay'], door.relay.pin);
+      if (door.contact !== undefined) claim(['doors', index, 'contact'], door.contact.pin);
+      if (door.exit !== undefined) claim(['doors', index, 'exit'], door.exit.pin);
+    });
 
     const ids = new Set<string>();
     let stdinReaders = 0;
@@ -158,6 +238,9 @@ export const HardwareConfigSchema = z
       }
       if (reader.device !== undefined && reader.driver !== 'keyboard') {
         ctx.addIssue({ code: 'custom', path: ['readers', index, 'device'], message: 'only for driver keyboard' });
+      }
+      if (!doorIds.has(readerDoor(reader))) {
+        ctx.addIssue({ code: 'custom', path: ['readers', index, 'door'], message: `no door "${readerDoor(reader)}" (doors: ${[...doorIds].join(', ')})` });
       }
       if (reader.driver === 'keyboard' && (reader.device ?? '-') === '-') stdinReaders += 1;
       if (stdinReaders > 1 && reader.driver === 'keyboard' && (reader.device ?? '-') === '-') {
@@ -181,3 +264,5 @@ export type HardwareConfigInput = z.input<typeof HardwareConfigSchema>;
 export type OutputConfig = z.infer<typeof OutputConfigSchema>;
 export type InputConfig = z.infer<typeof InputConfigSchema>;
 export type ReaderConfig = z.infer<typeof ReaderConfigSchema>;
+export type DoorConfig = z.infer<typeof DoorConfigSchema>;
+export type LockConfig = z.infer<typeof LockConfigSchema>;

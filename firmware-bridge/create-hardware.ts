@@ -1,6 +1,6 @@
 // Builds the hardware bundle from the `hardware:` config. Every output is created and put in its safe
 // state first, before any input, reader or keypad exists, so nothing can act on a relay in an unknown state.
-import { evdevKeypads, type HardwareConfig, type ReaderConfig } from './config.js';
+import { evdevKeypads, MAIN_DOOR, readerDoor, type HardwareConfig, type InputConfig, type ReaderConfig } from './config.js';
 import { loadOnoff, type GpioClass } from './gpio/onoff.js';
 import { bcmToSysfs, findHeaderChip } from './gpio/sysfs-base.js';
 import { SysfsInput } from './gpio/sysfs-input.js';
@@ -19,11 +19,14 @@ import {
   type CardReader,
   type DigitalInput,
   type DigitalOutput,
+  type DoorHardware,
+  type DoorPinName,
   type Hardware,
   type InputName,
   type Keypad,
   type OutputName,
   type SimulatedControls,
+  type SimulatedDoorControls,
   type SimulatedInputControls,
   type SimulatedOutputControls,
 } from './types.js';
@@ -54,9 +57,14 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
   const inputs: Partial<Record<InputName, DigitalInput>> = {};
   const simulatedOutputs: Partial<Record<OutputName, SimulatedOutputControls>> = {};
   const simulatedInputs: Partial<Record<InputName, SimulatedInputControls>> = {};
+  // Every output, the named ones and each further door's relay: what the safe paths below walk.
+  const everyOutput: DigitalOutput[] = [];
+  const doorRelays = new Map<string, DigitalOutput>();
+  const doorInputs = new Map<string, { contact: DigitalInput | undefined; exit: DigitalInput | undefined }>();
+  const simulatedDoors: Record<string, SimulatedDoorControls> = {};
 
   const allSafe = (): void => {
-    for (const output of Object.values(outputs)) {
+    for (const output of everyOutput) {
       try {
         output.toSafe();
       } catch {
@@ -65,7 +73,7 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
     }
   };
   const holdSafe = (): void => {
-    for (const output of Object.values(outputs)) {
+    for (const output of everyOutput) {
       try {
         output.hold();
       } catch {
@@ -75,7 +83,7 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
   };
   // Safe and held; the pins stay exported at that level (SysfsOutput says why).
   const closeOutputs = (): void => {
-    for (const output of Object.values(outputs)) {
+    for (const output of everyOutput) {
       try {
         output.close();
       } catch {
@@ -103,14 +111,26 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       } else {
         outputs[name] = new SysfsOutput(name, outputConfig, bcmToSysfs(requirePin(outputConfig.pin, `outputs.${name}.pin`), base), Gpio, logger);
       }
+      everyOutput.push(outputs[name]);
+    }
+    for (const door of config.doors) {
+      const name: DoorPinName = `doors.${door.id}.relay`;
+      const relay =
+        Gpio === undefined ? new SimulatedOutput(name, door.relay, clock) : new SysfsOutput(name, door.relay, bcmToSysfs(requirePin(door.relay.pin, `${name}.pin`), base), Gpio, logger);
+      doorRelays.set(door.id, relay);
+      everyOutput.push(relay);
     }
   } catch (error) {
     allSafe();
     closeOutputs();
     throw error;
   }
-  logger.info({ outputs: Object.fromEntries(OUTPUT_NAMES.map((n) => [n, outputs[n]?.active])) }, 'outputs in their safe state');
+  logger.info({ outputs: Object.fromEntries(everyOutput.map((o) => [o.name, o.active])) }, 'outputs in their safe state');
 
+  const everyInput = (): DigitalInput[] => [
+    ...Object.values(inputs),
+    ...[...doorInputs.values()].flatMap(({ contact, exit }) => [contact, exit].filter((input) => input !== undefined)),
+  ];
   const readers: CardReader[] = [];
   let keypad: Keypad | undefined;
   try {
@@ -124,6 +144,22 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
         simulatedInputs[name] = input;
       } else {
         inputs[name] = new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, `inputs.${name}.pin`), base), Gpio, logger);
+      }
+    }
+    const doorInput = (name: DoorPinName, inputConfig: InputConfig | undefined): DigitalInput | undefined => {
+      if (inputConfig === undefined) return undefined;
+      if (Gpio === undefined) return new SimulatedInput(name, inputConfig);
+      return new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, `${name}.pin`), base), Gpio, logger);
+    };
+    for (const door of config.doors) {
+      const contact = doorInput(`doors.${door.id}.contact`, door.contact);
+      // Recorded before the exit pin is made: should that fail, the catch below closes this contact with the rest.
+      doorInputs.set(door.id, { contact, exit: undefined });
+      const exit = doorInput(`doors.${door.id}.exit`, door.exit);
+      doorInputs.set(door.id, { contact, exit });
+      const relay = doorRelays.get(door.id);
+      if (relay instanceof SimulatedOutput) {
+        simulatedDoors[door.id] = { relay, contact: contact as SimulatedInput | undefined, exit: exit as SimulatedInput | undefined };
       }
     }
 
@@ -162,8 +198,13 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
 
     const anySimulated = config.gpio.driver === 'simulated' || simulatedReader !== undefined || simulatedKeypad !== undefined;
     const simulated: SimulatedControls | undefined = anySimulated
-      ? { reader: simulatedReader, keypad: simulatedKeypad, inputs: simulatedInputs, outputs: simulatedOutputs }
+      ? { reader: simulatedReader, keypad: simulatedKeypad, inputs: simulatedInputs, outputs: simulatedOutputs, doors: simulatedDoors }
       : undefined;
+    const readersAt = (door: string): string[] => config.readers.filter((r) => readerDoor(r) === door).map((r) => r.id);
+    const doors: DoorHardware[] = [
+      { id: MAIN_DOOR, relay: outputs.door!, contact: inputs.doorContact, exit: inputs.exitButton, readerIds: readersAt(MAIN_DOOR) },
+      ...config.doors.map((door) => ({ id: door.id, relay: doorRelays.get(door.id)!, ...doorInputs.get(door.id)!, readerIds: readersAt(door.id) })),
+    ];
 
     const detachReaders = (): void => {
       for (const reader of readers) reader.removeAllListeners('tap');
@@ -176,7 +217,7 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
         detachReaders();
         holdSafe();
         await Promise.allSettled([...readers.map((r) => r.stop()), keypad?.stop()]);
-        for (const input of Object.values(inputs)) {
+        for (const input of everyInput()) {
           try {
             input.close();
           } catch (error) {
@@ -188,10 +229,10 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       return closing;
     };
 
-    return { readers, keypad, outputs: outputs as Record<OutputName, DigitalOutput>, inputs, allSafe, detachReaders, holdSafe, close, simulated };
+    return { readers, keypad, outputs: outputs as Record<OutputName, DigitalOutput>, inputs, doors, allSafe, detachReaders, holdSafe, close, simulated };
   } catch (error) {
     allSafe();
-    for (const input of Object.values(inputs)) input.close();
+    for (const input of everyInput()) input.close();
     closeOutputs();
     throw error;
   }

@@ -76,12 +76,15 @@ export type OutputName = (typeof OUTPUT_NAMES)[number];
 export const INPUT_NAMES = ['doorContact', 'exitButton', 'fireAlarm', 'counterIn', 'counterOut', 'tamper', 'mainsPresent', 'helpButton'] as const;
 export type InputName = (typeof INPUT_NAMES)[number];
 
+/** A pin of a door besides `main` (`hardware.doors`), named as in the config: `doors.room.relay`, `doors.room.contact`. */
+export type DoorPinName = `doors.${string}.${'relay' | 'contact' | 'exit'}`;
+
 /**
  * A digital output. `active` means energised (the configured active level is on the pin);
  * `safe` is the state the output takes at start, stop and crash.
  */
 export interface DigitalOutput {
-  readonly name: OutputName;
+  readonly name: OutputName | DoorPinName;
   readonly active: boolean;
   /** Synchronous on purpose: the hot path writes the relay without awaiting anything. */
   set(active: boolean): void;
@@ -105,10 +108,23 @@ export interface DigitalInputEvents {
 }
 
 export interface DigitalInput extends EventEmitter<DigitalInputEvents> {
-  readonly name: InputName;
+  readonly name: InputName | DoorPinName;
   /** Debounced logical state. */
   readonly active: boolean;
   close(): void;
+}
+
+/**
+ * One door: its relay, its contact and exit button where fitted, and the readers at it. `main` (always first) is
+ * `outputs.door`, `inputs.doorContact` and `inputs.exitButton`; the others are `hardware.doors`.
+ */
+export interface DoorHardware {
+  readonly id: string;
+  readonly relay: DigitalOutput;
+  readonly contact: DigitalInput | undefined;
+  readonly exit: DigitalInput | undefined;
+  /** The readers whose `door:` is this door. */
+  readonly readerIds: readonly string[];
 }
 
 export interface Hardware {
@@ -117,6 +133,8 @@ export interface Hardware {
   outputs: Record<OutputName, DigitalOutput>;
   /** Only the inputs that are fitted (configured). */
   inputs: Partial<Record<InputName, DigitalInput>>;
+  /** Every door, `main` first; its relay is among the outputs `allSafe`, `holdSafe` and `close` make safe. */
+  doors: DoorHardware[];
   /** Drive every output to its safe state. Synchronous and never throws. */
   allSafe(): void;
   /**
@@ -165,7 +183,7 @@ export interface SimulatedKeypadControls {
 }
 
 export interface SimulatedInputControls {
-  readonly name: InputName;
+  readonly name: InputName | DoorPinName;
   readonly active: boolean;
   /** Set the raw (undebounced) logical level, as a contact closing or opening would. */
   set(active: boolean): void;
@@ -174,7 +192,7 @@ export interface SimulatedInputControls {
 }
 
 export interface SimulatedOutputControls {
-  readonly name: OutputName;
+  readonly name: OutputName | DoorPinName;
   readonly active: boolean;
   /** The most recent writes, oldest first (bounded); the first one is the safe state written at creation. */
   readonly history: readonly OutputWrite[];
@@ -189,4 +207,12 @@ export interface SimulatedControls {
   readonly inputs: Partial<Record<InputName, SimulatedInputControls>>;
   /** Every output when `gpio.driver` is simulated. */
   readonly outputs: Partial<Record<OutputName, SimulatedOutputControls>>;
+  /** The doors besides `main` by id, when `gpio.driver` is simulated (main's pins are `outputs.door` and `inputs`). */
+  readonly doors: Readonly<Record<string, SimulatedDoorControls>>;
+}
+
+export interface SimulatedDoorControls {
+  readonly relay: SimulatedOutputControls;
+  readonly contact: SimulatedInputControls | undefined;
+  readonly exit: SimulatedInputControls | undefined;
 }

@@ -3,8 +3,8 @@
 import { dirname, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
-import { HardwareConfigSchema } from '../firmware-bridge/config.js';
-import type { HardwareConfig } from '../firmware-bridge/config.js';
+import { HardwareConfigSchema, LockConfigSchema, MAIN_DOOR } from '../firmware-bridge/config.js';
+import type { HardwareConfig, LockConfig } from '../firmware-bridge/config.js';
 import { CLOCK_TRUST_DEFAULTS, CLOCK_TRUST_SOURCES } from './core/clock-trust.js';
 import { DEPLOYMENT_KEY_MIN_BYTES, decodeDeploymentKey } from '../policies/cards.js';
 import { formatIssues } from '../policies/errors.js';
@@ -27,20 +27,8 @@ export const GatewayConfigSchema = z.strictObject({
   site: siteId,
   /** The policy file in force until the console or central sends a newer version. */
   policyFile: z.string().min(1),
-  lock: z
-    .strictObject({
-      /**
-       * fail-secure: an electric strike, locked when unpowered; the relay energises to unlock.
-       * fail-safe: a maglock, unlocked when unpowered; the relay energises to hold it locked.
-       */
-      type: z.enum(['fail-secure', 'fail-safe']).default('fail-secure'),
-      // EN 60839-11-1 asks for a release time of at least 3 s.
-      unlockMs: z.number().int().min(3000, 'must be at least 3000 (EN 60839-11-1 release time)').max(60_000).default(5000),
-      heldOpenSeconds: z.number().int().min(5).max(3600).default(30),
-      /** How long after an exit request the door may open without a forced-open alarm. */
-      exitGraceMs: z.number().int().min(1000).max(60_000).default(10_000),
-    })
-    .prefault({}),
+  /** The lock of every door that does not name its own (`hardware.doors[].lock`); the schema is the hardware's. */
+  lock: LockConfigSchema.prefault({}),
   store: z
     .strictObject({
       path: z.string().min(1).default('var/gateway.sqlite'),
@@ -277,10 +265,22 @@ export function loadGatewayConfig(path: string): GatewayConfig {
   return checkGatewayConfigText(read.text, path, dirname(resolve(path)));
 }
 
-/** The door relay's safe level follows the lock type: the door is locked whenever the software is not in control. */
+/**
+ * Each door relay's safe level follows its lock type (the door's own `lock.type`, else the gateway's): every door is
+ * locked whenever the software is not in control.
+ */
 export function withDoorSafeHardware(hardware: HardwareConfig, lockType: GatewayConfig['lock']['type']): HardwareConfig {
-  const lockedLevel = lockType === 'fail-secure' ? 'inactive' : 'active';
-  return { ...hardware, outputs: { ...hardware.outputs, door: { ...hardware.outputs.door, safe: lockedLevel } } };
+  const lockedLevel = (type: LockConfig['type']) => (type === 'fail-secure' ? 'inactive' : 'active');
+  return {
+    ...hardware,
+    outputs: { ...hardware.outputs, door: { ...hardware.outputs.door, safe: lockedLevel(lockType) } },
+    doors: hardware.doors.map((door) => ({ ...door, relay: { ...door.relay, safe: lockedLevel(door.lock?.type ?? lockType) } })),
+  };
+}
+
+/** Every door's lock: the gateway's `lock:` with what the door's own `lock:` overrides; `main` first. */
+export function doorLocks(config: Pick<GatewayConfig, 'lock' | 'hardware'>): Array<{ id: string; lock: LockConfig }> {
+  return [{ id: MAIN_DOOR, lock: config.lock }, ...config.hardware.doors.map((door) => ({ id: door.id, lock: { ...config.lock, ...door.lock } }))];
 }
 
 const DoorSectionsSchema = GatewayConfigSchema.pick({ lock: true, hardware: true });

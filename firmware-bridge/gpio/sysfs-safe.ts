@@ -4,8 +4,8 @@
 // onoff: nothing to load or build that could fail on the way to a safe relay.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HardwareConfig } from '../config.js';
-import { OUTPUT_NAMES, type OutputName } from '../types.js';
+import { everyOutputConfig, type HardwareConfig } from '../config.js';
+import type { DoorPinName, OutputName } from '../types.js';
 import { levelFor, type BinaryValue } from './onoff.js';
 import { bcmToSysfs, findHeaderChip } from './sysfs-base.js';
 
@@ -21,7 +21,7 @@ export const realSysfsFiles: SysfsFiles = {
 };
 
 export interface SafeLevelWrite {
-  output: OutputName;
+  output: OutputName | DoorPinName;
   bcm: number;
   gpio: number;
   level: BinaryValue;
@@ -48,8 +48,7 @@ export function driveOutputsSafe(config: HardwareConfig, options: DriveSafeOptio
   const root = config.gpio.sysfsRoot;
   const chip = findHeaderChip(root);
   const writes: SafeLevelWrite[] = [];
-  for (const output of OUTPUT_NAMES) {
-    const outputConfig = config.outputs[output];
+  for (const [output, outputConfig] of everyOutputConfig(config)) {
     // The schema requires every pin under sysfs.
     if (outputConfig.pin === undefined) continue;
     const gpio = bcmToSysfs(outputConfig.pin, chip.base);

@@ -1,6 +1,6 @@
 // An output with nothing on the end of it: remembers what was written, and when, for tests and the demo.
 import type { OutputConfig } from '../config.js';
-import type { DigitalOutput, OutputName, OutputWrite, SimulatedOutputControls } from '../types.js';
+import type { DigitalOutput, DoorPinName, OutputName, OutputWrite, SimulatedOutputControls } from '../types.js';
 
 export interface Clock {
   now(): Date;
@@ -16,7 +16,7 @@ export class SimulatedOutput implements DigitalOutput, SimulatedOutputControls {
   private closed = false;
 
   constructor(
-    readonly name: OutputName,
+    readonly name: OutputName | DoorPinName,
     config: Pick<OutputConfig, 'safe'>,
     private readonly clock: Clock,
     private readonly historySize = OUTPUT_HISTORY_SIZE,

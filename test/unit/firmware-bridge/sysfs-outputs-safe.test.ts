@@ -114,6 +114,20 @@ describe('oag outputs-safe', () => {
     kernel.exports.splice(0);
   });
 
+  it("locks a second door too, at its own lock type's level: a meeting-room maglock held energised", async () => {
+    // BCM 12 → 524; the gateway died with the maglock released (relay off: high on this active-low board).
+    exported(524, 'out', '1');
+    const path = config('fail-secure');
+    const yaml = readFileSync(path, 'utf8').replace('  readers:', '  doors:\n    - id: meeting-room\n      relay: { pin: 12, activeLevel: low }\n      lock: { type: fail-safe }\n  readers:');
+    writeFileSync(path, yaml);
+    const { out, io: cli } = io();
+    expect(await runOutputsSafe(path, cli, { files: kernel })).toBe(0);
+    expect(direction(524)).toBe('low');
+    expect(direction(PINS.door)).toBe('high');
+    expect(out.join('')).toMatch(/doors\.meeting-room\.relay BCM 12 low/);
+    kernel.exports.splice(0);
+  });
+
   it('writes nothing for simulated GPIO, and says so', async () => {
     const path = join(sysfs.root, '..', 'sim.yaml');
     writeFileSync(path, stringify({ site: 'x', policyFile: 'p.yaml', hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated' }] } }));

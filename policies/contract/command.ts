@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ActorSchema, DisplayNameSchema, InstantSchema, isKnown, READER, SENDER, type Dialect, type Side } from './common.js';
+import { ActorSchema, DisplayNameSchema, DoorIdSchema, InstantSchema, isKnown, READER, SENDER, type Dialect, type Side } from './common.js';
 import { SignatureSchema } from './signing.js';
 
 /** The commands this version knows. An open list: a gateway answers one it does not know with a refusal naming it. */
@@ -18,6 +18,9 @@ export const COMMAND_NAMES = [
   'help-acknowledged',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
+
+/** 1.8: the commands that may name a door (`door`); the others are the branch's. */
+export const COMMANDS_FOR_A_DOOR = ['unlock', 'lock'] as const satisfies readonly CommandName[];
 
 /** A command older (or further ahead) than this by its `at` is refused: a late "unlock" must never open a door. */
 export const COMMAND_MAX_AGE_MS = 10_000;
@@ -52,11 +55,16 @@ function commandSchema<S extends Side>(d: Dialect<S>) {
       text: z.string().min(1).max(280).optional(),
       /** 1.5: central's signature (signing.ts); a 1.5 gateway acts on no command without a valid one. */
       sig: SignatureSchema.optional(),
+      /** 1.8, `unlock` and `lock`: the door, at a branch with several; absent: the main door. */
+      door: DoorIdSchema.optional(),
     })
     .check((ctx) => {
-      const { command, text } = ctx.value;
+      const { command, text, door } = ctx.value;
       // A command this version does not know may well take text: it is refused by name, not for that.
       if (!isKnown(COMMAND_NAMES, command)) return;
+      if (door !== undefined && !(COMMANDS_FOR_A_DOOR as readonly string[]).includes(command)) {
+        ctx.issues.push({ code: 'custom', path: ['door'], message: `only allowed with ${COMMANDS_FOR_A_DOOR.join(' and ')}`, input: door });
+      }
       const takes = TEXT_OF[command];
       if (takes === undefined) {
         if (text !== undefined) ctx.issues.push({ code: 'custom', path: ['text'], message: `only allowed with ${TAKING_TEXT}`, input: text });

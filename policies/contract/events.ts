@@ -71,7 +71,13 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
       }
     });
 
-  const door = d.object({ ...base, type: z.literal('door'), state: d.name(DOOR_STATES) });
+  const door = d.object({
+    ...base,
+    type: z.literal('door'),
+    state: d.name(DOOR_STATES),
+    /** 1.8: which door, at a branch with several; absent: the branch's only door. */
+    door: DoorIdSchema.optional(),
+  });
 
   const alarm = d.object({
     ...base,

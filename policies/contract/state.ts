@@ -5,6 +5,7 @@ import {
   COUNT_CONFIDENCES,
   DisplayNameSchema,
   DOOR_STATES,
+  DoorIdSchema,
   InstantSchema,
   POLICY_SOURCES,
   READER_ROLES,
@@ -31,7 +32,10 @@ function stateSchema<S extends Side>(d: Dialect<S>) {
     modeSince: InstantSchema.nullable(),
     /** When it next changes by the schedule (null: no change ahead within the horizon). */
     modeUntil: InstantSchema.nullable(),
+    /** The main door's state (the only door's, at most branches). */
     door: d.name(DOOR_STATES),
+    /** 1.8: every door's state, the main door first, at a branch with several doors; absent with one. */
+    doors: z.array(d.object({ id: DoorIdSchema, state: d.name(DOOR_STATES) })).max(16).optional(),
     lights: z.boolean(),
     occupancy: d.object({
       inside: count,

@@ -71,9 +71,22 @@ export type OutputName = (typeof OUTPUT_NAMES)[number];
  * doorContact: the door is open · exitButton: pressed · fireAlarm: the fire system is in alarm ·
  * counterIn/counterOut: a count pulse · tamper: an enclosure or reader is tampered with ·
  * mainsPresent: the mains supply is on (a UPS HAT's power-good output, or a mains-sensing relay's contact) ·
- * helpButton: the help-call button is pressed.
+ * helpButton: the help-call button is pressed · beamOuter/beamInner: that beam of a directional pair is broken
+ * (outer: the street side) · motion: a PIR motion sensor (or several in parallel) sees movement.
  */
-export const INPUT_NAMES = ['doorContact', 'exitButton', 'fireAlarm', 'counterIn', 'counterOut', 'tamper', 'mainsPresent', 'helpButton'] as const;
+export const INPUT_NAMES = [
+  'doorContact',
+  'exitButton',
+  'fireAlarm',
+  'counterIn',
+  'counterOut',
+  'tamper',
+  'mainsPresent',
+  'helpButton',
+  'beamOuter',
+  'beamInner',
+  'motion',
+] as const;
 export type InputName = (typeof INPUT_NAMES)[number];
 
 /** A pin of a door besides `main` (`hardware.doors`), named as in the config: `doors.room.relay`, `doors.room.contact`. */

@@ -207,8 +207,27 @@ export const RulesSchema = z.strictObject({
    * Optional without a default (off when left out), as sip2SecondOpinion.
    */
   accompaniedMinors: z.strictObject({ seconds: z.int().min(1).max(600) }).optional(),
+  /**
+   * 1.8: how the branch counts who is inside. `resetAtStaffedStart`: the count goes to 0 when staff take over (off
+   * when left out: a count nobody swept is not zeroed). `quietMinutes`: how long without motion (a PIR is fitted) before
+   * a count of 0 is taken as an empty building (10). `tailgating`: more people came in than were let in, `alarm` (the
+   * default) or `log`. Optional without defaults, as sip2SecondOpinion: a gateway before 1.8 refuses the key.
+   */
+  occupancy: z
+    .strictObject({
+      resetAtStaffedStart: z.boolean().optional(),
+      quietMinutes: z.int().min(1).max(240).optional(),
+      tailgating: z.enum(['alarm', 'log']).optional(),
+    })
+    .optional(),
 });
 export type Rules = z.output<typeof RulesSchema>;
+
+/** The occupancy rules with their defaults filled in (the document leaves them out: see `rules.occupancy`). */
+export function occupancyRules(rules: Rules): { resetAtStaffedStart: boolean; quietMinutes: number; tailgating: 'alarm' | 'log' } {
+  const o = rules.occupancy ?? {};
+  return { resetAtStaffedStart: o.resetAtStaffedStart ?? false, quietMinutes: o.quietMinutes ?? 10, tailgating: o.tailgating ?? 'alarm' };
+}
 
 export const ClosingSchema = z.strictObject({
   /** Warnings before open access ends (lights flash, announcement), in minutes before the end. */

@@ -291,7 +291,7 @@ export class AccessControl {
     const { options } = this;
     let relayAt: bigint | null = null;
     if (decision.allow) {
-      relayAt = options.door.grant();
+      relayAt = options.door.grant(decision.reason);
       options.feedback.granted();
       const now = options.clock.now();
       if (isAdultGrant(options.policy(), member, decision, now)) this.adultGrants.adultGranted(tap.readerId, now.getTime());

@@ -6,7 +6,7 @@
 // must never reach them. A listener's error goes to `onListenerError` (the controller logs it and raises an alarm)
 // and the remaining listeners still run. Listeners registered with an owner can all be removed at once when that
 // owner (an extension) stops, as in Zigbee2MQTT's eventBus.
-import type { BranchMode, Decision, ScheduleMode } from '../../policies/types.js';
+import type { BranchMode, Decision, GrantReason, ScheduleMode } from '../../policies/types.js';
 import type { ReaderRole } from '../../firmware-bridge/types.js';
 import type { AlarmName, DoorState, LoggedEvent } from './model.js';
 
@@ -21,17 +21,35 @@ export interface AccessOutcome {
   relayAt: bigint | null;
 }
 
+export interface DoorEntry {
+  grant: GrantReason;
+  via: 'contact' | 'grant';
+}
+
+export interface DoorExit {
+  via: 'contact' | 'exit-request';
+}
+
 export interface BusEvents {
   access: [AccessOutcome];
   'door-state': [DoorState];
-  /** A person went through the door inward after a grant (used for occupancy when no counter is fitted). */
-  'door-entry': [];
+  /**
+   * A person went in after a grant, with the grant's reason: seen by the contact opening, or (no contact) the grant
+   * itself. One per grant. Occupancy counts it where no counter or beams see entries.
+   */
+  'door-entry': [DoorEntry];
+  /** A person went out: the contact opened after an exit request, or (no contact) the request itself. */
+  'door-exit': [DoorExit];
+  /** The door opened with no grant or exit request to say which way (held free, forced, a staff unlock). */
+  'door-opened-unattributed': [];
   'door-cycle-closed': [{ grants: number }];
   'exit-request': [];
   'schedule-mode': [{ from: ScheduleMode | null; to: ScheduleMode; until: Date | null }];
   'branch-mode': [BranchMode];
   alarm: [{ alarm: AlarmName; raised: boolean }];
   'occupancy-changed': [number];
+  /** A PIR motion sensor saw movement, at that instant. */
+  motion: [Date];
   'lights-changed': [boolean];
   'state-changed': [];
   'event-logged': [LoggedEvent];

@@ -1,6 +1,8 @@
 // The building around open access: lights on when it starts (or at the first entry), warnings before it ends
-// (flash the lights, sound the sounder), and at the close lights left on while anyone is counted inside.
+// (flash the lights, sound the sounder), and at the close lights left on until the building is empty: a count of 0
+// that was counted (or, where a PIR is fitted, any count of 0) and no motion for the policy's quiet minutes.
 import { modeAt } from '../../policies/index.js';
+import { occupancyRules } from '../../policies/schema.js';
 import type { Policy, ScheduleMode } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
 import type { EventBus } from './bus.js';
@@ -8,6 +10,7 @@ import type { Clock, Timer } from './clock.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
 import type { Lights } from './lights.js';
+import type { Motion } from './motion.js';
 import type { Occupancy } from './occupancy.js';
 
 export interface ClosingOptions {
@@ -19,6 +22,7 @@ export interface ClosingOptions {
   lights: Lights;
   feedback: Feedback;
   occupancy: Occupancy;
+  motion: Motion;
   lightsOnAt: 'open-access-start' | 'first-entry';
   /** A fire alarm is on or latched: the door is released and people must leave by the fire routes, not be told to go. */
   emergency: () => boolean;
@@ -28,6 +32,11 @@ const SOUNDER_WARNING_MS = 1500;
 
 export class ClosingSequence {
   private warningTimers: Timer[] = [];
+  private quietTimer: Timer | undefined;
+  /** Motion until then is people leaving (after the close, or after staff confirmed the building empty). */
+  private leavingUntil = 0;
+  /** Staff said the building is empty: motion while they leave does not put the lights back on. */
+  private confirmed = false;
   private mode: ScheduleMode | undefined;
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -38,19 +47,29 @@ export class ClosingSequence {
     const onMode = ({ from, to, until }: { from: ScheduleMode | null; to: ScheduleMode; until: Date | null }): void =>
       this.onScheduleMode(from, to, until);
     const onOccupancy = (inside: number): void => this.onOccupancy(inside);
+    const onMotion = (): void => this.onMotion();
     bus.on('schedule-mode', onMode);
     bus.on('occupancy-changed', onOccupancy);
-    this.unsubscribe.push(() => bus.off('schedule-mode', onMode), () => bus.off('occupancy-changed', onOccupancy));
+    bus.on('motion', onMotion);
+    this.unsubscribe.push(
+      () => bus.off('schedule-mode', onMode),
+      () => bus.off('occupancy-changed', onOccupancy),
+      () => bus.off('motion', onMotion),
+    );
   }
 
   /** Staff confirm the building is empty after a sweep: the lights may go off. */
   confirmEmpty(): void {
     this.options.alarms.clear('people-inside-after-close', 'confirmed empty by staff');
-    if (this.isShut()) this.options.lights.set(false);
+    if (!this.isShut()) return;
+    this.confirmed = true;
+    this.leavingUntil = this.options.clock.now().getTime() + this.quietMs();
+    this.options.lights.set(false);
   }
 
   stop(): void {
     this.clearWarnings();
+    this.stopQuietTimer();
     for (const off of this.unsubscribe) off();
   }
 
@@ -58,11 +77,12 @@ export class ClosingSequence {
     const { lights, occupancy, alarms } = this.options;
     this.mode = to;
     this.clearWarnings();
+    this.stopQuietTimer();
     if (to === 'staffed') {
       lights.set(true);
       alarms.clear('people-inside-after-close');
-      // Each staffed session starts from an empty count: staff see who is in.
-      if (from !== null && from !== 'staffed') occupancy.reset('schedule');
+      // Only by the policy's choice: a count nobody swept is still the best figure there is, and zeroing it hid people.
+      if (from !== null && from !== 'staffed' && occupancyRules(this.options.policy().rules).resetAtStaffedStart) occupancy.reset('schedule');
     } else if (to === 'open-access' || to === 'changeover') {
       alarms.clear('people-inside-after-close');
       if (this.options.lightsOnAt === 'open-access-start' || occupancy.inside > 0 || from === 'staffed') lights.set(true);
@@ -70,24 +90,82 @@ export class ClosingSequence {
       else if (from === null) lights.set(false);
       if (to === 'open-access') this.scheduleWarnings(until);
     } else {
-      if (occupancy.inside > 0) {
+      this.confirmed = false;
+      this.leavingUntil = this.options.clock.now().getTime() + this.quietMs();
+      // At start too: a gateway that was down across the close (or crashed in the closing sequence) comes back to
+      // a count nobody has confirmed empty, and somebody must be told.
+      if (occupancy.inside > 0 || !this.countSaysEmpty()) {
         lights.set(true);
-        // At start too: a gateway that was down across the close (or crashed in the closing sequence) comes back to
-        // a count nobody has confirmed empty, and somebody must be told.
-        alarms.raise('people-inside-after-close', from === null ? `${occupancy.inside} counted inside at start` : `${occupancy.inside} counted inside`);
-      } else {
+        alarms.raise('people-inside-after-close', `${this.describeCount()}${from === null ? ' at start' : ''}`);
+      } else if (this.empty()) {
         lights.set(false);
+      } else {
+        // Nobody counted, but someone moved a moment ago: leaving, most likely. The lights stay on until it is quiet.
+        lights.set(true);
+        this.armQuietTimer();
       }
     }
   }
 
   private onOccupancy(inside: number): void {
-    const { lights, alarms } = this.options;
+    const { lights } = this.options;
     if (inside > 0 && (this.mode === 'open-access' || this.mode === 'changeover')) lights.set(true);
-    if (inside === 0 && this.isShut()) {
-      alarms.clear('people-inside-after-close', 'building empty');
-      lights.set(false);
+    if (this.isShut()) this.checkEmpty();
+  }
+
+  /** Movement after the close: someone is inside whatever the count says, once those leaving have had time to go. */
+  private onMotion(): void {
+    if (!this.isShut()) return;
+    const now = this.options.clock.now().getTime();
+    if (now >= this.leavingUntil) {
+      this.confirmed = false;
+      this.options.alarms.raise('people-inside-after-close', `motion seen after the close (${this.describeCount()})`);
     }
+    if (!this.confirmed) this.options.lights.set(true);
+    this.armQuietTimer();
+  }
+
+  private checkEmpty(): void {
+    if (!this.empty()) return;
+    this.options.alarms.clear('people-inside-after-close', 'building empty');
+    this.options.lights.set(false);
+  }
+
+  /** Empty: a count of 0 that can be believed, and no motion for the quiet minutes. */
+  private empty(): boolean {
+    return this.options.occupancy.inside === 0 && this.countSaysEmpty() && this.options.motion.quietFor(this.quietMs());
+  }
+
+  /** A count of 0 that was counted; an estimated 0 only where a PIR can confirm it. */
+  private countSaysEmpty(): boolean {
+    const { occupancy, motion } = this.options;
+    return occupancy.inside === 0 && (occupancy.confidence === 'counted' || motion.fitted);
+  }
+
+  private describeCount(): string {
+    const { inside, confidence } = this.options.occupancy;
+    return confidence === 'estimated' ? `about ${inside} inside (estimated)` : `${inside} counted inside`;
+  }
+
+  private quietMs(): number {
+    return occupancyRules(this.options.policy().rules).quietMinutes * 60_000;
+  }
+
+  /** Checks again once the quiet minutes have passed since the last motion. */
+  private armQuietTimer(): void {
+    this.stopQuietTimer();
+    const last = this.options.motion.at;
+    if (last === null) return;
+    const delay = last.getTime() + this.quietMs() - this.options.clock.now().getTime();
+    this.quietTimer = this.options.clock.setTimeout(() => {
+      this.quietTimer = undefined;
+      if (this.isShut()) this.checkEmpty();
+    }, Math.max(0, delay));
+  }
+
+  private stopQuietTimer(): void {
+    this.options.clock.clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
   }
 
   private isShut(): boolean {

@@ -23,7 +23,9 @@ import { Lights } from './lights.js';
 import { LMS_BLOCKS_SETTING, LmsBlocks } from './lms-blocks.js';
 import { ALARM_NAMES } from './model.js';
 import type { AlarmName } from './model.js';
+import { Motion } from './motion.js';
 import { Occupancy } from './occupancy.js';
+import type { CountConfidence } from './occupancy.js';
 import { PhoneTokens } from './phone-tokens.js';
 import { PolicyHolder } from './policy-holder.js';
 import type { OfferResult } from './policy-holder.js';
@@ -60,6 +62,8 @@ interface RuntimeState {
   lockdown: boolean;
   fireLatched: boolean;
   occupancy: number;
+  /** Whether that count was counted or estimated (absent in a state saved before 1.8). */
+  occupancyConfidence?: CountConfidence;
   alarms: AlarmName[];
   running: boolean;
   /** The open help call (absent in a state saved before the button existed). */
@@ -75,6 +79,7 @@ export class Gateway {
   readonly alarms: Alarms;
   readonly door: Door;
   readonly occupancy: Occupancy;
+  readonly motion: Motion;
   readonly lights: Lights;
   readonly access: AccessControl;
   readonly policies: PolicyHolder;
@@ -150,10 +155,18 @@ export class Gateway {
     this.occupancy = new Occupancy({
       bus: this.bus,
       events: this.events,
-      hasEntryCounter: hardware.inputs.counterIn !== undefined,
-      hasExitCounter: hardware.inputs.counterOut !== undefined,
+      alarms: this.alarms,
+      clock,
+      sensors: {
+        counterIn: hardware.inputs.counterIn !== undefined,
+        counterOut: hardware.inputs.counterOut !== undefined,
+        beams: hardware.inputs.beamOuter !== undefined && hardware.inputs.beamInner !== undefined,
+      },
+      mode: () => this.mode,
+      policy: () => this.policies.current,
       persist: () => this.persist(),
     });
+    this.motion = new Motion({ bus: this.bus, clock, fitted: hardware.inputs.motion !== undefined });
     this.schedule = new ScheduleRunner({ policy: () => this.policies.current, clock, bus: this.bus, events: this.events });
     this.closing = new ClosingSequence({
       policy: () => this.policies.current,
@@ -164,6 +177,7 @@ export class Gateway {
       lights: this.lights,
       feedback: this.feedback,
       occupancy: this.occupancy,
+      motion: this.motion,
       lightsOnAt: config.lights.onAt,
       emergency: () => this.fireActive || this.fireLatched,
     });
@@ -236,6 +250,8 @@ export class Gateway {
       door: this.door.state,
       lights: this.lights.on,
       inside: this.occupancy.inside,
+      confidence: this.occupancy.confidence,
+      motionAt: this.motion.fitted ? this.motion.at : undefined,
       capacity: this.policies.current.rules.capacity,
       alarms: this.alarms.list(),
       members: this.memberStats(),
@@ -257,8 +273,9 @@ export class Gateway {
     if (saved !== undefined) {
       this.lockdown = saved.lockdown;
       this.fireLatched = saved.fireLatched;
-      this.occupancy.restore(saved.occupancy);
+      this.occupancy.restore(saved.occupancy, saved.occupancyConfidence);
       this.alarms.restore(saved.alarms.filter((name): name is AlarmName => (ALARM_NAMES as readonly string[]).includes(name)));
+      this.occupancy.resume();
       this.help.restore(saved.help, this.alarms.has(HELP_ALARM));
     }
     this.unknownCards.resume();
@@ -424,6 +441,16 @@ export class Gateway {
     on('counterOut', (active) => {
       if (active) this.occupancy.counterOut();
     });
+    const { beamOuter, beamInner } = hardware.inputs;
+    // Both beams or neither: one alone cannot tell in from out (the hardware docs say so).
+    if (beamOuter !== undefined && beamInner !== undefined) {
+      this.occupancy.initialBeams(beamOuter.active, beamInner.active);
+      on('beamOuter', (broken) => this.occupancy.beamChanged('outer', broken));
+      on('beamInner', (broken) => this.occupancy.beamChanged('inner', broken));
+    }
+    on('motion', (moving) => {
+      if (moving) this.motion.seen();
+    });
     on('tamper', (active) => this.alarms.set('tamper', active));
     on('fireAlarm', (active) => this.onFire(active));
     // Only the press counts: a button stuck down (or held) is one call, and its release is nothing.
@@ -544,6 +571,7 @@ export class Gateway {
       lockdown: this.lockdown,
       fireLatched: this.fireLatched,
       occupancy: this.occupancy.inside,
+      occupancyConfidence: this.occupancy.confidence,
       alarms: this.alarms.list(),
       running,
       help: this.help.snapshot(),

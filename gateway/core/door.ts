@@ -1,6 +1,7 @@
 // The door: one relay, an optional contact, exit requests, and the alarms that follow from them.
 // Software only ever grants entry; egress (exit requests, fire release) is never blocked here.
 import type { DigitalOutput } from '../../firmware-bridge/types.js';
+import type { GrantReason } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
 import type { EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';
@@ -22,7 +23,7 @@ export interface DoorOptions {
   unlockMs: number;
   heldOpenSeconds: number;
   exitGraceMs: number;
-  /** Whether a door contact is fitted; without one, a grant is taken as an entry. */
+  /** Whether a door contact is fitted; without one, a grant is taken as an entry and an exit request as an exit. */
   hasContact: boolean;
   bus: EventBus;
   alarms: Alarms;
@@ -35,11 +36,14 @@ export class Door {
   private contactOpen = false;
   private pulseTimer: Timer | undefined;
   private heldTimer: Timer | undefined;
-  /** Grants whose pulse is running and whose person has not yet gone through. */
-  private grantsPending = 0;
+  /** Grants whose person has not yet gone through: each opening within `until` is their entry, with the grant's reason. */
+  private pendingGrants: Array<{ reason: GrantReason; until: number }> = [];
   /** Grants counted in the current door cycle (open → close), for tailgating. */
   private grantsThisCycle = 0;
+  /** Until when an opening is not a forced door (an exit request or a staff unlock). */
   private exitAllowedUntil = 0;
+  /** Until when an opening is someone leaving: only an exit request, never a staff unlock, says which way. */
+  private exitRequestedUntil = 0;
   private current: DoorState = 'locked';
   private relayUnlocked = false;
 
@@ -94,22 +98,16 @@ export class Door {
    * Unlock for one pulse after a granted tap. Returns when the relay was written (hrtime), or null when
    * there was nothing to drive. Synchronous: this is the end of the tap → relay hot path.
    */
-  grant(): bigint | null {
+  grant(reason: GrantReason): bigint | null {
     if (this.regime === 'lockdown') return null;
-    if (this.regime !== 'secure') {
-      // Already held open (staffed or released): nothing to drive, but count the person.
-      if (!this.options.hasContact) this.options.bus.emit('door-entry');
-      return null;
-    }
-    this.grantsPending += 1;
+    // No contact to see the door open: the grant is the best evidence of an entry (an inference, not a sighting).
+    if (!this.options.hasContact) this.options.bus.emit('door-entry', { grant: reason, via: 'grant' });
+    // Each grant is one person: a parent and a child who tap one after the other and go through on one opening are two.
+    else this.pendingGrants.push({ reason, until: this.options.clock.now().getTime() + this.options.unlockMs });
+    // Already held open (staffed or released): nothing to drive.
+    if (this.regime !== 'secure') return null;
     this.grantsThisCycle += 1;
-    const relayAt = this.startPulse();
-    if (!this.options.hasContact) {
-      // No contact to see the door open: the grant is the best evidence of an entry.
-      this.grantsPending = 0;
-      this.options.bus.emit('door-entry');
-    }
-    return relayAt;
+    return this.startPulse();
   }
 
   /** Staff or central "unlock once": a pulse that is not tied to a card. */
@@ -123,7 +121,7 @@ export class Door {
   /** End any unlock pulse now. */
   lockNow(): void {
     this.endPulse();
-    this.grantsPending = 0;
+    this.pendingGrants = [];
     this.applyRelay();
     this.refresh();
   }
@@ -131,8 +129,11 @@ export class Door {
   /** Request-to-exit button (or an exit reader): egress is always allowed, in every regime. */
   exitRequest(): void {
     this.exitAllowedUntil = this.options.clock.now().getTime() + this.options.exitGraceMs;
+    this.exitRequestedUntil = this.exitAllowedUntil;
     if (this.regime === 'secure' || this.regime === 'lockdown') this.startPulse();
     this.options.bus.emit('exit-request');
+    // With a contact the exit is the opening that follows (onOpened); a press nobody follows through changes nothing.
+    if (!this.options.hasContact) this.options.bus.emit('door-exit', { via: 'exit-request' });
   }
 
   contactChanged(open: boolean): void {
@@ -149,15 +150,30 @@ export class Door {
   }
 
   private onOpened(): void {
-    if (this.regime === 'released' || this.regime === 'free') return;
     const now = this.options.clock.now().getTime();
-    if (this.grantsPending > 0) {
-      this.grantsPending = 0;
-      this.options.bus.emit('door-entry');
-    } else if (this.pulseTimer === undefined && now > this.exitAllowedUntil) {
+    const granted = this.takePendingGrants(now);
+    const exiting = now <= this.exitRequestedUntil;
+    if (exiting) this.exitRequestedUntil = 0;
+    if (this.watched() && granted.length === 0 && this.pulseTimer === undefined && now > this.exitAllowedUntil) {
       this.options.alarms.raise('forced-open');
     }
-    this.startHeldTimer();
+    this.tellPassage(granted, exiting);
+    if (this.watched()) this.startHeldTimer();
+  }
+
+  /** Who went through on this opening, as far as the door can tell: entries for its grants, an exit for a request. */
+  private tellPassage(granted: readonly GrantReason[], exiting: boolean): void {
+    const { bus } = this.options;
+    for (const reason of granted) bus.emit('door-entry', { grant: reason, via: 'contact' });
+    if (exiting) bus.emit('door-exit', { via: 'contact' });
+    // Held free, forced, or a staff unlock: someone went in or out, and only a counter or beams could say which.
+    if (granted.length === 0 && !exiting) bus.emit('door-opened-unattributed');
+  }
+
+  private takePendingGrants(now: number): GrantReason[] {
+    const live = this.pendingGrants.filter((pending) => pending.until >= now).map((pending) => pending.reason);
+    this.pendingGrants = [];
+    return live;
   }
 
   /** Whether the regime keeps the door shut, so that an open door is something to report. */
@@ -197,7 +213,7 @@ export class Door {
     this.options.clock.clearTimeout(this.pulseTimer);
     this.pulseTimer = this.options.clock.setTimeout(() => {
       this.pulseTimer = undefined;
-      this.grantsPending = 0;
+      this.pendingGrants = [];
       this.applyRelay();
       this.refresh();
     }, this.options.unlockMs);

@@ -1,6 +1,7 @@
 // The branch's state as the `state` topic, the console and the local API show it.
 import type { BranchMode, ModeSpan } from '../../policies/index.js';
 import type { HelpState } from './help-call.js';
+import type { CountConfidence } from './occupancy.js';
 import type { AlarmName, DoorState } from './model.js';
 
 /** The policy in force as the state reports it; `override` only for a branch override (source `console`). */
@@ -24,7 +25,7 @@ export interface GatewayState {
   modeUntil: string | null;
   door: DoorState;
   lights: boolean;
-  occupancy: { inside: number; capacity: number | null };
+  occupancy: { inside: number; capacity: number | null; confidence: CountConfidence; motionAt?: string | null };
   alarms: AlarmName[];
   memberList: { version: number; count: number; updatedAt: string | null } | null;
   policy: PolicyState;
@@ -43,6 +44,9 @@ export interface StateParts {
   door: DoorState;
   lights: boolean;
   inside: number;
+  confidence: CountConfidence;
+  /** The last motion; null when none since start; undefined where no sensor is fitted. */
+  motionAt: Date | null | undefined;
   capacity: number | null;
   alarms: AlarmName[];
   members: { count: number; version: number | null; updatedAt: Date | string | null };
@@ -66,7 +70,12 @@ export function buildState(parts: StateParts): GatewayState {
     modeUntil: overridden ? null : (parts.span.until?.toISOString() ?? null),
     door: parts.door,
     lights: parts.lights,
-    occupancy: { inside: parts.inside, capacity: parts.capacity },
+    occupancy: {
+      inside: parts.inside,
+      capacity: parts.capacity,
+      confidence: parts.confidence,
+      ...(parts.motionAt === undefined ? {} : { motionAt: parts.motionAt?.toISOString() ?? null }),
+    },
     alarms: parts.alarms,
     memberList:
       parts.members.version === null

@@ -67,9 +67,11 @@ describe.each([
     expect(refused).toEqual({ ok: false, error: expect.stringMatching(/^the lights stay on during the fire alarm/) });
     expect(gateway.lights.on).toBe(true);
 
-    // The last person leaves by the exit button: the count reaches 0.
+    // The last person leaves by the exit button and the door: the count reaches 0.
     h.input('exitButton', true);
     h.input('exitButton', false);
+    h.input('doorContact', true);
+    h.input('doorContact', false);
     expect(gateway.occupancy.inside).toBe(0);
     expect(gateway.lights.on).toBe(true);
 

@@ -187,7 +187,7 @@ describe('a full building', () => {
     expect(h.reasons()).toEqual(['member', 'member', 'full']);
     h.tap('04EE0000AA');
     expect(h.reasons().at(-1)).toBe('staff');
-    expect(h.running.gateway.state.occupancy).toEqual({ inside: 2, capacity: 2 });
+    expect(h.running.gateway.state.occupancy).toEqual({ inside: 2, capacity: 2, confidence: 'counted' });
   });
 });
 

@@ -46,10 +46,10 @@ describe('EventBus', () => {
     const calls: string[] = [];
     bus.on('state-changed', () => calls.push('core'));
     bus.on('state-changed', () => calls.push('uplink'), 'uplink');
-    bus.on('door-entry', () => calls.push('uplink door'), 'uplink');
+    bus.on('exit-request', () => calls.push('uplink door'), 'uplink');
     bus.removeOwner('uplink');
     bus.emit('state-changed');
-    bus.emit('door-entry');
+    bus.emit('exit-request');
     expect(calls).toEqual(['core']);
     expect(bus.listenerCount('state-changed', 'uplink')).toBe(0);
   });
@@ -57,12 +57,12 @@ describe('EventBus', () => {
   it('calls a once listener once, and a listener added while emitting only from the next emit', () => {
     const bus = new EventBus();
     const calls: string[] = [];
-    bus.once('door-entry', () => {
+    bus.once('exit-request', () => {
       calls.push('once');
-      bus.on('door-entry', () => calls.push('late'));
+      bus.on('exit-request', () => calls.push('late'));
     });
-    bus.emit('door-entry');
-    bus.emit('door-entry');
+    bus.emit('exit-request');
+    bus.emit('exit-request');
     expect(calls).toEqual(['once', 'late']);
   });
 });

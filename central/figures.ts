@@ -1,8 +1,17 @@
-// The figures councils report: visits per branch per day or hour (split by staffed and open-access time) and
-// refusals by reason. Days and hours are counted in the council's time zone, DST included.
+// The figures councils report, each counted once from the events here; the API, the pages, the CSV and the monthly
+// report only show them. Days and hours are counted in the council's time zone, DST included.
+//
+// Right by construction: a visit is an `entry` occupancy event (never a `tailgate` on top of it, never an exit), in
+// the mode the branch stated on the event itself (contract 1.8); only an older gateway's event falls back to the mode
+// central can reconstruct. Every figure comes from fields that stay on the event (mode, grant, reason, age band), so
+// none depends on linking pseudonyms and each survives person-level retention (person-retention.ts). An event sent
+// twice is stored once (events are unique by id, store.ts), and one arriving late is counted by its `at`.
 import { DateTime } from 'luxon';
 import type { ReceivedKnownEvent } from '../policies/contract/index.js';
 import type { CentralStore } from './store.js';
+
+type Occupancy = Extract<ReceivedKnownEvent, { type: 'occupancy' }>;
+type Access = Extract<ReceivedKnownEvent, { type: 'access' }>;
 
 export interface VisitRow {
   site: string;
@@ -10,9 +19,20 @@ export interface VisitRow {
   period: string;
   staffed: number;
   openAccess: number;
-  /** Entries while closed, in changeover, lockdown or emergency, or before central knew the mode. */
+  /** Entries after a group booking's grant, in whatever mode. */
+  booking: number;
+  /** Entries while closed, in changeover, lockdown or emergency, or when the mode is not known. */
   other: number;
   total: number;
+}
+
+export interface TailgateRow {
+  site: string;
+  period: string;
+  /** Door cycles in which more people came in than were let in. */
+  tailgates: number;
+  /** The people beyond the grants in those cycles (entries − grants); already counted in the visits. */
+  extraPeople: number;
 }
 
 export interface RefusalRow {
@@ -21,10 +41,43 @@ export interface RefusalRow {
   count: number;
 }
 
+/** Granted taps at an entry reader, by the grant's reason and the member's age band. */
+export interface GrantRow {
+  site: string;
+  /** The grant reason: member, staff, booking, accompanied, staffed (or a newer gateway's name, as it came). */
+  kind: string;
+  /** child, adult, or unknown (not on the member list, or a gateway before contract 1.8). */
+  ageBand: string;
+  count: number;
+}
+
+export interface Figures {
+  visits: VisitRow[];
+  tailgates: TailgateRow[];
+  refusals: RefusalRow[];
+  grants: GrantRow[];
+}
+
 export interface Range {
   from: Date;
   to: Date;
 }
+
+export interface FigureOptions {
+  by: 'day' | 'hour';
+  timezone: string;
+  site?: string | undefined;
+}
+
+/**
+ * Refusal reasons that are not refusals. `pin-required` is the keypad's prompt after a good card: the same person's
+ * next event is the real outcome (granted, `pin-wrong`, `pin-locked`), so counting the prompt too counted each PIN
+ * entry as a refusal (136 "refusals" at a card + PIN branch against 20 wrong PINs). The others stay, each a door
+ * that stayed shut: `pin-wrong` and `pin-locked` are the outcome of a PIN, `pin-check-unavailable` is a refusal
+ * under `rules.pinOffline: refuse`, and `unknown-card-burst` is an unknown card refused without asking the library
+ * system; the gateway folds repeated taps of one card into one event already.
+ */
+export const PROMPT_REASONS: ReadonlySet<string> = new Set(['pin-required']);
 
 /** `from`..`to` local dates, both included → an instant range. */
 export function dayRange(from: string, to: string, timezone: string): Range {
@@ -33,55 +86,128 @@ export function dayRange(from: string, to: string, timezone: string): Range {
   return { from: start.toJSDate(), to: end.toJSDate() };
 }
 
-export function visits(store: CentralStore, range: Range, options: { by: 'day' | 'hour'; timezone: string; site?: string | undefined }): VisitRow[] {
-  const entries = store
-    .eventsOfType('occupancy', range.from, range.to)
-    .filter((e): e is Extract<ReceivedKnownEvent, { type: 'occupancy' }> => e.type === 'occupancy')
-    .filter((e) => (e.change === 'entry' || e.change === 'tailgate') && (options.site === undefined || e.site === options.site));
-  const modes = store.eventsOfType('mode', range.from, range.to);
-  const bySite = new Map<string, Array<{ at: number; to: string }>>();
-  for (const m of modes) {
-    if (m.type !== 'mode') continue;
-    let list = bySite.get(m.site);
-    if (!list) bySite.set(m.site, (list = []));
-    list.push({ at: Date.parse(m.at), to: m.to });
-  }
-  const modeAt = new Map<string, { list: Array<{ at: number; to: string }>; i: number; current: string }>();
-  const rows = new Map<string, VisitRow>();
-  const fmt = options.by === 'day' ? 'yyyy-MM-dd' : "yyyy-MM-dd'T'HH";
-  for (const e of entries) {
-    // Entries come in time order, so each site's mode timeline is walked once.
-    let walk = modeAt.get(e.site);
-    if (!walk) {
-      const before = store.lastModeBefore(e.site, range.from);
-      walk = { list: bySite.get(e.site) ?? [], i: 0, current: before?.type === 'mode' ? before.to : 'unknown' };
-      modeAt.set(e.site, walk);
-    }
+/** Every figure for the range, from one read of the events. */
+export function countFigures(store: CentralStore, range: Range, options: FigureOptions): Figures {
+  const ofSite = <E extends { site: string }>(e: E): boolean => options.site === undefined || e.site === options.site;
+  const occupancy = store.eventsOfType('occupancy', range.from, range.to).filter((e): e is Occupancy => e.type === 'occupancy' && ofSite(e));
+  const access = store.eventsOfType('access', range.from, range.to).filter((e): e is Access => e.type === 'access' && ofSite(e));
+  const period = periodOf(options);
+  const modes = new ModeTimeline(store, range, access);
+
+  const visits = new Rows<VisitRow>((site, p) => ({ site, period: p, staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0 }));
+  const tailgates = new Rows<TailgateRow>((site, p) => ({ site, period: p, tailgates: 0, extraPeople: 0 }));
+  for (const e of occupancy) {
     const t = Date.parse(e.at);
-    while (walk.i < walk.list.length && walk.list[walk.i]!.at <= t) walk.current = walk.list[walk.i++]!.to;
-    const period = DateTime.fromMillis(t, { zone: options.timezone }).toFormat(fmt);
-    const key = `${e.site}\u0000${period}`;
-    let row = rows.get(key);
-    if (!row) rows.set(key, (row = { site: e.site, period, staffed: 0, openAccess: 0, other: 0, total: 0 }));
-    if (walk.current === 'staffed') row.staffed++;
-    else if (walk.current === 'open-access') row.openAccess++;
-    else row.other++;
-    row.total++;
+    if (e.change === 'entry') {
+      const row = visits.at(e.site, period(t));
+      row[visitColumn(e, () => modes.at(e.site, t))]++;
+      row.total++;
+    } else if (e.change === 'tailgate') {
+      const row = tailgates.at(e.site, period(t));
+      row.tailgates++;
+      // At least one person came in unlet, whatever an older gateway left out.
+      row.extraPeople += e.entries !== undefined && e.grants !== undefined ? Math.max(1, e.entries - e.grants) : 1;
+    }
   }
-  return [...rows.values()].sort((a, b) => a.site.localeCompare(b.site) || a.period.localeCompare(b.period));
+
+  const refusals = new Rows<RefusalRow>((site, reason) => ({ site, reason, count: 0 }));
+  const grants = new Rows<GrantRow>((site, key) => {
+    const [kind = '', ageBand = ''] = key.split('\u0000');
+    return { site, kind, ageBand, count: 0 };
+  });
+  for (const e of access) {
+    if (e.decision === 'refused') {
+      if (!PROMPT_REASONS.has(e.reason)) refusals.at(e.site, e.reason).count++;
+    } else if (e.reader !== 'exit' && e.reason !== 'exit') {
+      grants.at(e.site, `${e.reason}\u0000${e.ageBand ?? 'unknown'}`).count++;
+    }
+  }
+
+  return {
+    visits: visits.sorted((a, b) => a.period.localeCompare(b.period)),
+    tailgates: tailgates.sorted((a, b) => a.period.localeCompare(b.period)),
+    refusals: refusals.sorted((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
+    grants: grants.sorted((a, b) => b.count - a.count || a.kind.localeCompare(b.kind) || a.ageBand.localeCompare(b.ageBand)),
+  };
+}
+
+export function visits(store: CentralStore, range: Range, options: FigureOptions): VisitRow[] {
+  return countFigures(store, range, options).visits;
 }
 
 export function refusals(store: CentralStore, range: Range, options: { site?: string | undefined } = {}): RefusalRow[] {
-  const counts = new Map<string, RefusalRow>();
-  for (const e of store.eventsOfType('access', range.from, range.to)) {
-    if (e.type !== 'access' || e.decision !== 'refused') continue;
-    if (options.site !== undefined && e.site !== options.site) continue;
-    const key = `${e.site}\u0000${e.reason}`;
-    const row = counts.get(key) ?? { site: e.site, reason: e.reason, count: 0 };
-    row.count++;
-    counts.set(key, row);
+  return countFigures(store, range, { by: 'day', timezone: 'UTC', site: options.site }).refusals;
+}
+
+/** Which column an entry counts in: a group booking's, else the mode the branch was in. */
+function visitColumn(e: Occupancy, reconstructed: () => string): 'staffed' | 'openAccess' | 'booking' | 'other' {
+  if (e.grant === 'booking') return 'booking';
+  const mode = e.mode ?? reconstructed();
+  return mode === 'staffed' ? 'staffed' : mode === 'open-access' ? 'openAccess' : 'other';
+}
+
+function periodOf(options: FigureOptions): (ms: number) => string {
+  // The autumn's repeated local hour (01:00–02:00 in Europe/London) is one row holding both hours; days are right.
+  const fmt = options.by === 'day' ? 'yyyy-MM-dd' : "yyyy-MM-dd'T'HH";
+  return (ms) => DateTime.fromMillis(ms, { zone: options.timezone }).toFormat(fmt);
+}
+
+/** Rows keyed by site and one more key, made on first use. */
+class Rows<R extends { site: string }> {
+  private readonly rows = new Map<string, R>();
+  constructor(private readonly make: (site: string, key: string) => R) {}
+
+  at(site: string, key: string): R {
+    const id = `${site}\u0001${key}`;
+    let row = this.rows.get(id);
+    if (!row) this.rows.set(id, (row = this.make(site, key)));
+    return row;
   }
-  return [...counts.values()].sort((a, b) => a.site.localeCompare(b.site) || b.count - a.count || a.reason.localeCompare(b.reason));
+
+  sorted(within: (a: R, b: R) => number): R[] {
+    return [...this.rows.values()].sort((a, b) => a.site.localeCompare(b.site) || within(a, b));
+  }
+}
+
+/**
+ * The mode a branch was in, for events from gateways before contract 1.8 (no `mode` on occupancy events). Built
+ * from the `mode` events and from the mode every access event states: a gateway records no `mode` event when it
+ * starts, so mode events alone left every entry before the first change after a start as "other".
+ */
+class ModeTimeline {
+  private readonly bySite = new Map<string, { marks: Array<{ at: number; mode: string }>; i: number; current: string }>();
+
+  constructor(
+    private readonly store: CentralStore,
+    private readonly range: Range,
+    access: readonly Access[],
+  ) {
+    const marks = new Map<string, Array<{ at: number; mode: string }>>();
+    const mark = (site: string, at: string, mode: string): void => {
+      let list = marks.get(site);
+      if (!list) marks.set(site, (list = []));
+      list.push({ at: Date.parse(at), mode });
+    };
+    for (const m of store.eventsOfType('mode', range.from, range.to)) if (m.type === 'mode') mark(m.site, m.at, m.to);
+    for (const a of access) mark(a.site, a.at, a.mode);
+    for (const [site, list] of marks) {
+      list.sort((a, b) => a.at - b.at);
+      this.bySite.set(site, { marks: list, i: 0, current: this.before(site) });
+    }
+  }
+
+  /** The mode at `t`; asked in time order per site, so each site's marks are walked once. */
+  at(site: string, t: number): string {
+    let walk = this.bySite.get(site);
+    if (!walk) this.bySite.set(site, (walk = { marks: [], i: 0, current: this.before(site) }));
+    while (walk.i < walk.marks.length && walk.marks[walk.i]!.at <= t) walk.current = walk.marks[walk.i++]!.mode;
+    return walk.current;
+  }
+
+  private before(site: string): string {
+    const last = this.store.lastModeBefore(site, this.range.from);
+    return last?.type === 'mode' ? last.to : 'unknown';
+  }
 }
 
 /** RFC 4180 CSV with a header line; cells that could be read as formulas by a spreadsheet are quoted and prefixed. */

@@ -64,8 +64,44 @@ export const VisitsSchema = z.object({
   to: z.string(),
   timezone: z.string(),
   rows: z.array(
-    z.object({ site: z.string(), period: z.string(), staffed: z.int(), openAccess: z.int(), other: z.int(), total: z.int() }),
+    z.object({ site: z.string(), period: z.string(), staffed: z.int(), openAccess: z.int(), booking: z.int(), other: z.int(), total: z.int() }),
   ),
+});
+
+export const TailgatesSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  timezone: z.string(),
+  rows: z.array(z.object({ site: z.string(), period: z.string(), tailgates: z.int(), extraPeople: z.int() })),
+});
+
+export const GrantsSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  rows: z.array(z.object({ site: z.string(), kind: z.string(), ageBand: z.string(), count: z.int() })),
+});
+
+export const ReportQuerySchema = z.strictObject({
+  /** A calendar month in the reporting time zone; default: this month by central's clock. */
+  month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, { error: 'must be YYYY-MM' }).optional(),
+  /** One branch; left out: the whole estate. */
+  site: SiteIdSchema.optional(),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+const reportTotals = { staffed: z.int(), openAccess: z.int(), booking: z.int(), other: z.int(), total: z.int(), tailgates: z.int(), extraPeople: z.int() };
+
+export const MonthlyReportSchema = z.object({
+  month: z.string(),
+  site: z.string().nullable(),
+  timezone: z.string(),
+  generatedAt: z.string(),
+  days: z.array(z.object({ date: z.string(), ...reportTotals })),
+  bySite: z.array(z.object({ site: z.string(), ...reportTotals })),
+  totals: z.object(reportTotals),
+  refusals: z.array(z.object({ reason: z.string(), count: z.int() })),
+  grantsByKind: z.array(z.object({ kind: z.string(), count: z.int() })),
+  grantsByAgeBand: z.array(z.object({ ageBand: z.string(), count: z.int() })),
 });
 
 export const RefusalsSchema = z.object({
@@ -106,6 +142,7 @@ export const StatsSchema = z.object({
     received: z.int(),
     stored: z.int(),
     duplicates: z.int(),
+    late: z.int(),
     rejected: z.int(),
     ignored: z.int(),
     lastRejections: z.array(z.object({ at: z.string(), topic: z.string(), errors: z.array(z.string()) })),

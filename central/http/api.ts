@@ -5,7 +5,8 @@ import type { z } from 'zod';
 import { CardIdError } from '../../policies/cards.js';
 import { PolicyMessageSchema } from '../../policies/contract/index.js';
 import { MAX_POLICY_VERSION } from '../../policies/index.js';
-import { dayRange, refusals, toCsv, visits } from '../figures.js';
+import { countFigures, dayRange, toCsv } from '../figures.js';
+import { monthlyReport } from '../monthly-report.js';
 import { NotConnectedError } from '../link.js';
 import { MemberPatchResponseSchema, MemberPatchSchema, MemberPinSchema, MembersStatusSchema } from '../members/api-schemas.js';
 import { HashingBusyError } from '../../kit/auth/hash-slots.js';
@@ -16,15 +17,19 @@ import {
   EventsQuerySchema,
   EventsSchema,
   FiguresQuerySchema,
+  GrantsSchema,
+  MonthlyReportSchema,
   OccupancyQuerySchema,
   OccupancySchema,
   PolicyResponseSchema,
   PublishedSchema,
   RefusalsSchema,
+  ReportQuerySchema,
   SiteParamsSchema,
   SitesSchema,
   SiteSummarySchema,
   StatsSchema,
+  TailgatesSchema,
   VisitsSchema,
 } from './api-schemas.js';
 import { identityOf } from '../auth/guard.js';
@@ -291,12 +296,21 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       const from = q.from ?? DateTime.fromISO(to, { zone: timezone }).minus({ days: 6 }).toISODate()!;
       return { from, to, range: dayRange(from, to, timezone) };
     };
+    const figuresFor = (q: z.output<typeof FiguresQuerySchema>) => {
+      const { from, to, range } = figureRange(q);
+      return { from, to, figures: countFigures(store, range, { by: q.by, timezone, site: q.site }) };
+    };
+    const csv = <T extends object>(reply: FastifyReply, file: string, rows: readonly T[], columns: ReadonlyArray<keyof T & string>) =>
+      reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${file}.csv"`)
+        .send(toCsv(rows, columns));
 
     app.get(
       '/figures/visits',
       {
         schema: docs({
-          summary: 'Visits (entries) per branch per day or hour, split by staffed and open-access time; format=csv for a download',
+          summary: 'Visits (entries) per branch per day or hour, split by staffed, open-access and group-booking time; format=csv for a download',
           tags: ['figures'],
           query: FiguresQuerySchema,
           response: { 200: VisitsSchema, 400: ErrorSchema },
@@ -306,14 +320,9 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const q = request.query as z.output<typeof FiguresQuerySchema>;
-        const { from, to, range } = figureRange(q);
-        const rows = visits(store, range, { by: q.by, timezone, site: q.site });
-        if (q.format === 'csv') {
-          return reply
-            .header('content-type', 'text/csv; charset=utf-8')
-            .header('content-disposition', `attachment; filename="visits-${q.by}-${from}-${to}.csv"`)
-            .send(toCsv(rows, ['site', 'period', 'staffed', 'openAccess', 'other', 'total']));
-        }
+        const { from, to, figures } = figuresFor(q);
+        const rows = figures.visits;
+        if (q.format === 'csv') return csv(reply, `visits-${q.by}-${from}-${to}`, rows, ['site', 'period', 'staffed', 'openAccess', 'booking', 'other', 'total']);
         return { from, to, timezone, rows };
       },
     );
@@ -321,21 +330,83 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     app.get(
       '/figures/refusals',
       {
-        schema: docs({ summary: 'Refused taps per branch by reason; format=csv for a download', tags: ['figures'], query: FiguresQuerySchema, response: { 200: RefusalsSchema, 400: ErrorSchema } }),
+        schema: docs({ summary: 'Refused taps per branch by reason, the PIN prompt not counted; format=csv for a download', tags: ['figures'], query: FiguresQuerySchema, response: { 200: RefusalsSchema, 400: ErrorSchema } }),
         preValidation: zodValidate({ query: FiguresQuerySchema }),
         config: viewer,
       },
       async (request, reply) => {
         const q = request.query as z.output<typeof FiguresQuerySchema>;
-        const { from, to, range } = figureRange(q);
-        const rows = refusals(store, range, { site: q.site });
-        if (q.format === 'csv') {
-          return reply
-            .header('content-type', 'text/csv; charset=utf-8')
-            .header('content-disposition', `attachment; filename="refusals-${from}-${to}.csv"`)
-            .send(toCsv(rows, ['site', 'reason', 'count']));
-        }
+        const { from, to, figures } = figuresFor(q);
+        const rows = figures.refusals;
+        if (q.format === 'csv') return csv(reply, `refusals-${from}-${to}`, rows, ['site', 'reason', 'count']);
         return { from, to, rows };
+      },
+    );
+
+    app.get(
+      '/figures/tailgates',
+      {
+        schema: docs({
+          summary: 'Tailgates per branch per day or hour: door cycles with more people in than let in, and those extra people (already in the visits); format=csv',
+          tags: ['figures'],
+          query: FiguresQuerySchema,
+          response: { 200: TailgatesSchema, 400: ErrorSchema },
+        }),
+        preValidation: zodValidate({ query: FiguresQuerySchema }),
+        config: viewer,
+      },
+      async (request, reply) => {
+        const q = request.query as z.output<typeof FiguresQuerySchema>;
+        const { from, to, figures } = figuresFor(q);
+        const rows = figures.tailgates;
+        if (q.format === 'csv') return csv(reply, `tailgates-${q.by}-${from}-${to}`, rows, ['site', 'period', 'tailgates', 'extraPeople']);
+        return { from, to, timezone, rows };
+      },
+    );
+
+    app.get(
+      '/figures/grants',
+      {
+        schema: docs({
+          summary: 'Granted taps at entry readers per branch by kind (grant reason) and age band, from the access events alone; format=csv',
+          tags: ['figures'],
+          query: FiguresQuerySchema,
+          response: { 200: GrantsSchema, 400: ErrorSchema },
+        }),
+        preValidation: zodValidate({ query: FiguresQuerySchema }),
+        config: viewer,
+      },
+      async (request, reply) => {
+        const q = request.query as z.output<typeof FiguresQuerySchema>;
+        const { from, to, figures } = figuresFor(q);
+        const rows = figures.grants;
+        if (q.format === 'csv') return csv(reply, `grants-${from}-${to}`, rows, ['site', 'kind', 'ageBand', 'count']);
+        return { from, to, rows };
+      },
+    );
+
+    app.get(
+      '/figures/report',
+      {
+        schema: docs({
+          summary: 'The monthly report of one branch or (no site) the estate: visits per day and mode, tailgates, refusals, grants by kind and age band; format=csv for the days',
+          tags: ['figures'],
+          query: ReportQuerySchema,
+          response: { 200: MonthlyReportSchema, 400: ErrorSchema },
+        }),
+        preValidation: zodValidate({ query: ReportQuerySchema }),
+        config: viewer,
+      },
+      async (request, reply) => {
+        const q = request.query as z.output<typeof ReportQuerySchema>;
+        const now = clock.now();
+        const month = q.month ?? DateTime.fromJSDate(now, { zone: timezone }).toFormat('yyyy-MM');
+        const report = monthlyReport(store, { month, site: q.site, timezone, now });
+        if (q.format === 'csv') {
+          const columns = ['date', 'staffed', 'openAccess', 'booking', 'other', 'total', 'tailgates', 'extraPeople'] as const;
+          return csv(reply, `report-${q.site ?? 'estate'}-${month}`, report.days, columns);
+        }
+        return report;
       },
     );
   };

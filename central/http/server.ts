@@ -79,6 +79,7 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { method: 'GET', url: '/', why: 'page shell without data; its script signs in first' },
   { method: 'GET', url: '/sites/:site', why: 'page shell without data; its script signs in first' },
   { method: 'GET', url: '/figures', why: 'page shell without data; its script signs in first' },
+  { method: 'GET', url: '/report', why: 'page shell without data; its script signs in first' },
   { method: 'GET', url: '/audit', why: 'page shell without data; its script signs in first' },
   { method: 'GET', url: '/incidents/:id', why: 'page shell without data; its script signs in first' },
   { method: 'GET', url: '/alerts/rules', why: 'page shell without data; its script signs in first' },
@@ -142,7 +143,7 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
       },
       tags: [
         { name: 'sites', description: 'Branches: state, events, occupancy, policy, commands' },
-        { name: 'figures', description: 'Visits and refusals for reports (JSON or CSV)' },
+        { name: 'figures', description: 'Visits, tailgates, refusals, grants and the monthly report (JSON or CSV)' },
         { name: 'members', description: 'The member list: versions, which branches are behind, changes to one member' },
         { name: 'service', description: 'Health and ingest counters' },
         { name: 'auth', description: 'Signing in and out, and who is asking' },
@@ -165,6 +166,7 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
   app.get('/', { schema: { hide: true } }, page('index.html'));
   app.get('/sites/:site', { schema: { hide: true } }, page('site.html'));
   app.get('/figures', { schema: { hide: true } }, page('figures.html'));
+  app.get('/report', { schema: { hide: true } }, page('report.html'));
   app.get('/audit', { schema: { hide: true } }, page('audit.html'));
   app.get('/login', { schema: { hide: true } }, page('login.html'));
   app.get('/incidents/:id', { schema: { hide: true } }, page('incident.html'));

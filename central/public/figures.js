@@ -1,5 +1,6 @@
 /* global document, URLSearchParams */
 import { ACCESS_REASONS, api, el, nameOf, signedIn } from './common.js';
+import { AGE_BAND_LABELS, GRANT_KIND_LABELS } from './figure-labels.js';
 import { alarmLabel } from './incidents.js';
 
 const from = document.getElementById('from');
@@ -22,19 +23,35 @@ const num = (n) => el('td', { class: 'num', text: String(n) });
 
 async function show() {
   error.textContent = '';
-  const [v, r] = await Promise.all([api(`/figures/visits?${query()}`), api(`/figures/refusals?${query()}`)]);
-  if (!v.ok || !r.ok) {
-    error.textContent = (v.body?.errors ?? r.body?.errors ?? [v.body?.message ?? r.body?.message]).join('; ');
+  const answers = await Promise.all(['visits', 'refusals', 'tailgates', 'grants'].map((figure) => api(`/figures/${figure}?${query()}`)));
+  const failed = answers.find((a) => !a.ok);
+  if (failed) {
+    error.textContent = (failed.body?.errors ?? [failed.body?.message]).join('; ');
     return;
   }
+  const [v, r, t, g] = answers;
   const visits = document.getElementById('visits');
-  visits.replaceChildren(...v.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.staffed), num(x.openAccess), num(x.other), num(x.total))));
-  if (!v.body.rows.length) visits.append(el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No visits in this period.' })));
+  visits.replaceChildren(...v.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.staffed), num(x.openAccess), num(x.booking), num(x.other), num(x.total))));
+  if (!v.body.rows.length) visits.append(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'No visits in this period.' })));
+  const tailgates = document.getElementById('tailgates');
+  tailgates.replaceChildren(...t.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.tailgates), num(x.extraPeople))));
+  if (!t.body.rows.length) tailgates.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No tailgates in this period.' })));
+  const grants = document.getElementById('grants');
+  grants.replaceChildren(
+    ...g.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: nameOf(GRANT_KIND_LABELS, x.kind, 'kind') }), el('td', { text: nameOf(AGE_BAND_LABELS, x.ageBand, 'age band') }), num(x.count))),
+  );
+  if (!g.body.rows.length) grants.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No card entries in this period.' })));
   const refusals = document.getElementById('refusals');
   refusals.replaceChildren(...r.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: nameOf(ACCESS_REASONS, x.reason, 'reason') }), num(x.count))));
   if (!r.body.rows.length) refusals.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No refusals in this period.' })));
   document.getElementById('visits-csv').href = `/api/figures/visits?${query({ format: 'csv' })}`;
   document.getElementById('refusals-csv').href = `/api/figures/refusals?${query({ format: 'csv' })}`;
+  document.getElementById('tailgates-csv').href = `/api/figures/tailgates?${query({ format: 'csv' })}`;
+  document.getElementById('grants-csv').href = `/api/figures/grants?${query({ format: 'csv' })}`;
+  // The month the period ends in, for the branch chosen (or the estate).
+  const month = new URLSearchParams({ month: to.value.slice(0, 7) });
+  if (site.value.trim()) month.set('site', site.value.trim());
+  document.getElementById('report-link').href = `/report?${month}`;
   await showIncidents();
 }
 

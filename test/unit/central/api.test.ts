@@ -157,19 +157,44 @@ describe('central API', () => {
       from: '2025-06-01',
       to: '2025-06-02',
       timezone: 'Europe/London',
-      rows: [{ site: 'town', period: '2025-06-02', staffed: 0, openAccess: 0, other: 1, total: 1 }],
+      rows: [{ site: 'town', period: '2025-06-02', staffed: 0, openAccess: 0, booking: 0, other: 1, total: 1 }],
     });
     const csv = await api('/api/figures/refusals?format=csv');
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toBe('attachment; filename="refusals-2025-05-27-2025-06-02.csv"');
     expect(csv.body).toBe('site,reason,count\r\ntown,expired,1\r\n');
     const hourly = await api('/api/figures/visits?by=hour&format=csv');
-    expect(hourly.body).toBe('site,period,staffed,openAccess,other,total\r\ntown,2025-06-02T10,0,0,1,1\r\n');
+    expect(hourly.body).toBe('site,period,staffed,openAccess,booking,other,total\r\ntown,2025-06-02T10,0,0,0,1,1\r\n');
     const bad = await api('/api/figures/visits?from=2025-06-05&to=2025-06-01&by=week');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual([expect.stringMatching(/^query\.by: must be one of "day", "hour"/)]);
     const backwards = await api('/api/figures/refusals?from=2025-06-05&to=2025-06-01');
     expect(backwards.json().errors).toEqual(['query.to: must not be before from']);
+  });
+
+  it('GET /api/figures/tailgates, /grants and /report: JSON, CSV, and a month that is not YYYY-MM named', async () => {
+    const { api, publish } = await withData();
+    publish('town', 'events', { ...occupancyEvent(5, '2025-06-02T09:20:00.000Z', 'town', 'tailgate'), entries: 3, grants: 1 });
+    publish('town', 'events', accessEvent({ at: '2025-06-02T09:19:00.000Z', ageBand: 'child' }));
+    const tailgates = await api('/api/figures/tailgates?from=2025-06-02&to=2025-06-02');
+    expect(tailgates.json().rows).toEqual([{ site: 'town', period: '2025-06-02', tailgates: 1, extraPeople: 2 }]);
+    const grants = await api('/api/figures/grants?from=2025-06-02&to=2025-06-02&format=csv');
+    expect(grants.headers['content-disposition']).toBe('attachment; filename="grants-2025-06-02-2025-06-02.csv"');
+    expect(grants.body).toBe('site,kind,ageBand,count\r\ntown,member,child,1\r\n');
+
+    // No month: this month by central's clock (2 June 2025).
+    const report = await api('/api/figures/report?site=town');
+    expect(report.statusCode).toBe(200);
+    expect(report.json()).toMatchObject({ month: '2025-06', site: 'town', timezone: 'Europe/London', totals: { other: 1, total: 1, tailgates: 1, extraPeople: 2 }, refusals: [{ reason: 'expired', count: 1 }] });
+    expect(report.json().days).toHaveLength(30);
+    const csv = await api('/api/figures/report?month=2025-06&format=csv');
+    expect(csv.headers['content-disposition']).toBe('attachment; filename="report-estate-2025-06.csv"');
+    expect(csv.body.split('\r\n').slice(0, 3)).toEqual(['date,staffed,openAccess,booking,other,total,tailgates,extraPeople', '2025-06-01,0,0,0,0,0,0,0', '2025-06-02,0,0,0,1,1,1,2']);
+    for (const month of ['2025-6', '2025-13', 'june']) {
+      const bad = await api(`/api/figures/report?month=${month}`);
+      expect(bad.statusCode, month).toBe(400);
+      expect(bad.json().errors, month).toEqual(['query.month: must be YYYY-MM']);
+    }
   });
 
   it('GET /api/stats, /api/health and the OpenAPI document', async () => {
@@ -192,6 +217,9 @@ describe('central API', () => {
         '/api/sites/{site}/commands',
         '/api/figures/visits',
         '/api/figures/refusals',
+        '/api/figures/tailgates',
+        '/api/figures/grants',
+        '/api/figures/report',
         '/api/live',
         '/api/stats',
       ]),
@@ -207,6 +235,8 @@ describe('central API', () => {
       ['/', 'text/html'],
       ['/sites/town', 'text/html'],
       ['/figures', 'text/html'],
+      ['/report', 'text/html'],
+      ['/static/report.css', 'text/css'],
       ['/audit', 'text/html'],
       ['/login', 'text/html'],
       ['/static/dashboard.js', 'javascript'],

@@ -2,7 +2,7 @@
 // events central keeps, and every figure counted from those events stays as it was (docs/privacy.md).
 import { describe, expect, it } from 'vitest';
 import { CentralConfigError, parseCentralConfig } from '../../../central/config.js';
-import { dayRange, refusals, visits } from '../../../central/figures.js';
+import { countFigures, dayRange } from '../../../central/figures.js';
 import { forgetPersonsBefore } from '../../../central/person-retention.js';
 import { ulid } from '../../../policies/contract/index.js';
 import { accessEvent, occupancyEvent } from '../contract/fixtures.js';
@@ -21,7 +21,7 @@ function evening(publish: ReturnType<typeof centralParts>['publish'], day: strin
   publish('town', 'events', mode(`${day}T17:00:00.000Z`, 'staffed', 'open-access'));
   for (const [i, minute] of ['05', '10', '15', '20'].entries()) {
     const at = `${day}T18:${minute}:00.000Z`;
-    publish('town', 'events', accessEvent({ id: ulid(Date.parse(at)), at, person: `0000000${i}` }));
+    publish('town', 'events', accessEvent({ id: ulid(Date.parse(at)), at, person: `0000000${i}`, ageBand: i === 0 ? 'child' : 'adult' }));
     publish('town', 'events', occupancyEvent(i + 1, `${day}T18:${minute}:05.000Z`));
   }
   for (const [i, reason] of (['expired', 'blocked'] as const).entries()) {
@@ -31,8 +31,7 @@ function evening(publish: ReturnType<typeof centralParts>['publish'], day: strin
 }
 
 function figures(store: ReturnType<typeof centralParts>['store'], day: string) {
-  const range = dayRange(day, day, 'Europe/London');
-  return { visits: visits(store, range, { by: 'hour', timezone: 'Europe/London' }), refusals: refusals(store, range) };
+  return countFigures(store, dayRange(day, day, 'Europe/London'), { by: 'hour', timezone: 'Europe/London' });
 }
 
 function persons(store: ReturnType<typeof centralParts>['store'], day: string): Array<string | null> {

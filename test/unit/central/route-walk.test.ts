@@ -58,6 +58,7 @@ describe('central route walk', () => {
         'PUT /api/alerts/rules',
         'GET /api/alerts/status',
         'GET /api/figures/incidents',
+        'GET /api/figures/report',
       ]),
     );
   });

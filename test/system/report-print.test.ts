@@ -99,6 +99,10 @@ describe('monthly report', () => {
     await page.locator('#site').fill('town');
     await page.locator('#range button[type="submit"]').click();
     await expect.poll(() => page.locator('#report-link').getAttribute('href')).toBe('/report?month=2026-11&site=town');
+    // The Figures page shows the same month's figures as the report below: one count, two views.
+    expect(await page.locator('#tailgates tr td').allTextContents()).toEqual(['town', '2026-11-10', '1', '2']);
+    expect(await page.locator('#visits tr').count()).toBe(30);
+    await page.screenshot({ path: screenshotPath('figures.png'), fullPage: true });
     await page.locator('#report-link').click();
     await page.waitForURL(`${central.httpUrl}/report?month=2026-11&site=town`);
 

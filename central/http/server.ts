@@ -32,6 +32,7 @@ import { auditRoutes } from './audit-routes.js';
 import { sessionRoutes, signInRoutes } from './auth-routes.js';
 import { defaultAllowedHosts, hostCheck } from './host-check.js';
 import { liveRoutes } from './live.js';
+import { timeRoutes } from './time-route.js';
 import { docs } from './zod-route.js';
 import { securityHeaders } from './security-headers.js';
 
@@ -187,6 +188,7 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
     await api.register(apiRoutes(deps), { prefix: '/api' });
     await api.register(phoneTokenRoutes(deps), { prefix: '/api' });
     await api.register(liveRoutes(deps), { prefix: '/api' });
+    await api.register(timeRoutes(deps), { prefix: '/api' });
     await api.register(auditRoutes(deps), { prefix: '/api' });
     await api.register(adminRoutes(deps), { prefix: '/api' });
     await api.register(incidentRoutes({ alerts: deps.alerts, audit: deps.auth.audit, clock: deps.clock, timezone: deps.timezone }), { prefix: '/api' });

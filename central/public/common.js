@@ -1,6 +1,7 @@
-/* global document, fetch, window */
-// Shared by the pages: labels, time formatting, the tile, and who is signed in. DOM is built with textContent only
-// (no HTML from data).
+/* global document, fetch, window, performance, setTimeout, setInterval */
+// Shared by the pages: labels, central's clock and time formatting, the tile, and who is signed in. DOM is built with
+// textContent only (no HTML from data).
+import { localDate } from './zoned-time.js';
 
 export const MODE_LABELS = {
   staffed: 'Staffed',
@@ -48,6 +49,7 @@ export const ALARM_LABELS = {
   'lms-block-not-in-list': 'Library system block not yet in the member list',
   'pin-lockout': 'Card locked out after wrong PINs',
   'pin-check-unavailable': 'PIN check by the library system unavailable',
+  tailgating: 'Someone followed a card holder in',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */
@@ -93,18 +95,97 @@ export function nameOf(known, name, what) {
   return Array.isArray(known) ? name : known[name];
 }
 
-const timeFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
-const dayTimeFmt = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+/** Central's clock once `serverClock()` has answered; until then (and on a page that never asks) the browser's. */
+let centralClock = null;
+let clockStarting = null;
+/** How soon the second look at central's clock comes (its first rate), then how often after that. */
+const FIRST_RESYNC_MS = 2_000;
+const RESYNC_MS = 15_000;
 
-/** "14:05" today, "Mon 2 Jun, 14:05" otherwise. */
-export function when(iso, now = new Date()) {
+/** One look at central's clock (GET /api/time), placed at the middle of the request's round trip. */
+async function sampleCentral() {
+  const sent = performance.now();
+  const res = await api('/time');
+  if (!res.ok) throw new Error(`central answered ${res.status} for its time`);
+  return { browser: (sent + performance.now()) / 2, central: Date.parse(res.body.now), zones: res.body };
+}
+
+/**
+ * Central's clock, for every page: `now()`, central's zone (`timezone`) and a branch's (`zoneOf(site)`). "Today",
+ * "this week", "online since" and the default periods are central's (its injected clock: in the demo the replayed
+ * day), never the browser's. Between looks at central's clock it runs at the rate central's ran between the last two
+ * looks: measured rather than told, so the demo's speed, a test's clock held still and a real 1× all come out right
+ * with nothing configured, and a clock that central steps is followed within one look. One per page.
+ */
+export function serverClock() {
+  clockStarting ??= startServerClock();
+  return clockStarting;
+}
+
+async function startServerClock() {
+  // Central unreachable at the first look: the browser's clock until a look succeeds, rather than no page.
+  let last = await sampleCentral().catch(() => null);
+  let synced = last !== null;
+  last ??= { browser: performance.now(), central: Date.now(), zones: { timezone: undefined, sites: {} } };
+  let rate = 1;
+  const clock = {
+    now: () => new Date(last.central + (performance.now() - last.browser) * rate),
+    get timezone() {
+      return last.zones.timezone;
+    },
+    zoneOf: (site) => last.zones.sites[site] ?? last.zones.timezone,
+  };
+  const resync = async () => {
+    const next = await sampleCentral().catch(() => null);
+    if (next === null) return;
+    // A clock central stepped back reads as held still until the next look, never as time running backwards.
+    if (synced && next.browser > last.browser) rate = Math.max(0, (next.central - last.central) / (next.browser - last.browser));
+    last = next;
+    synced = true;
+  };
+  setTimeout(() => {
+    void resync();
+    setInterval(resync, RESYNC_MS);
+  }, FIRST_RESYNC_MS);
+  centralClock = clock;
+  return clock;
+}
+
+/** Now by central's clock (the browser's before `serverClock()` has answered). */
+export function pageNow() {
+  return centralClock?.now() ?? new Date();
+}
+
+/** Central's zone (undefined, the browser's, before `serverClock()` has answered). */
+function pageZone() {
+  return centralClock?.timezone;
+}
+
+const timeFormats = new Map();
+/** "14:05" and "Mon 2 Jun, 14:05" in `timeZone` (undefined: the browser's). */
+function timeFormatsIn(timeZone) {
+  let f = timeFormats.get(timeZone);
+  if (!f) {
+    f = {
+      time: new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit' }),
+      dayTime: new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }),
+    };
+    timeFormats.set(timeZone, f);
+  }
+  return f;
+}
+
+/** "14:05" today, "Mon 2 Jun, 14:05" otherwise: today and the time of day are `timeZone`'s (default central's). */
+export function when(iso, now = pageNow(), timeZone = pageZone()) {
   if (!iso) return '';
   const d = new Date(iso);
-  return d.toDateString() === now.toDateString() ? timeFmt.format(d) : dayTimeFmt.format(d);
+  const zone = timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const f = timeFormatsIn(timeZone);
+  return localDate(d, zone) === localDate(now, zone) ? f.time.format(d) : f.dayTime.format(d);
 }
 
 /** "5 min", "2 h 10 min", "3 days". */
-export function duration(fromIso, now = new Date()) {
+export function duration(fromIso, now = pageNow()) {
   if (!fromIso) return '';
   const mins = Math.max(0, Math.round((now.getTime() - new Date(fromIso).getTime()) / 60000));
   if (mins < 1) return 'just now';
@@ -115,7 +196,7 @@ export function duration(fromIso, now = new Date()) {
 }
 
 /** "just now", "5 min ago", "2 h 10 min ago". */
-export function ago(fromIso, now = new Date()) {
+export function ago(fromIso, now = pageNow()) {
   const d = duration(fromIso, now);
   return d === '' || d === 'just now' ? d : `${d} ago`;
 }
@@ -148,8 +229,8 @@ function memberListRow(list, members) {
   return row('Member list', behind > 0 ? `v${list.version} · ${behind} behind` : `v${list.version} · not central's`, 'members-behind');
 }
 
-/** One branch tile (an <article>); `site` is the API's site summary. */
-export function renderTile(site, { link = true, now = new Date(), members = undefined } = {}) {
+/** One branch tile (an <article>); `site` is the API's site summary, `timeZone` the branch's (serverClock's zoneOf). */
+export function renderTile(site, { link = true, now = pageNow(), members = undefined, timeZone = pageZone() } = {}) {
   const s = site.state;
   const alarms = s ? s.alarms : [];
   const article = el('article', {
@@ -169,7 +250,7 @@ export function renderTile(site, { link = true, now = new Date(), members = unde
   );
   if (site.since) {
     article.append(
-      el('p', { class: 'since', title: new Date(site.since).toLocaleString('en-GB') }, `${site.online ? 'Online' : 'Offline'} since ${when(site.since, now)} (${duration(site.since, now)})`),
+      el('p', { class: 'since', title: new Date(site.since).toLocaleString('en-GB', { timeZone }) }, `${site.online ? 'Online' : 'Offline'} since ${when(site.since, now, timeZone)} (${duration(site.since, now)})`),
     );
   }
   const body = el('div', { class: 'tile-body' });
@@ -178,7 +259,7 @@ export function renderTile(site, { link = true, now = new Date(), members = unde
     body.append(el('p', { class: 'muted', text: 'No state received yet.' }));
     return article;
   }
-  const until = s.modeUntil ? ` until ${when(s.modeUntil, now)}` : '';
+  const until = s.modeUntil ? ` until ${when(s.modeUntil, now, timeZone)}` : '';
   body.append(row('Mode', `${nameOf(MODE_LABELS, s.mode, 'mode')}${until}`, `mode mode-${s.mode}`));
 
   const { inside, capacity } = s.occupancy;

@@ -1,6 +1,6 @@
 /* global document, EventSource, setInterval, setTimeout, CSS */
 // All branches as tiles, kept live over server-sent events; which of them are behind on the member list.
-import { api, renderTile, setConn, signedIn, toLogin } from './common.js';
+import { api, renderTile, serverClock, setConn, signedIn, toLogin } from './common.js';
 import { startIncidentsPanel } from './incidents.js';
 
 const tiles = document.getElementById('tiles');
@@ -11,10 +11,12 @@ const membersLine = document.getElementById('members');
 const sites = new Map();
 /** Central's current member list (GET /api/members), or null. */
 let members = null;
+/** Central's clock: "since" and "until" on a tile are read against it, in the tile's branch's zone. */
+let clock = null;
 
 function place(site) {
   sites.set(site.id, site);
-  const tile = renderTile(site, { members: members?.current ?? null });
+  const tile = renderTile(site, { members: members?.current ?? null, now: clock.now(), timeZone: clock.zoneOf(site.id) });
   const existing = tiles.querySelector(`li[data-site="${CSS.escape(site.id)}"]`);
   if (existing) {
     existing.replaceChildren(tile);
@@ -73,6 +75,7 @@ function soonMembers() {
 }
 // Signed in first: the page itself holds no data, everything on it comes from the API.
 const session = await signedIn();
+clock = await serverClock();
 void loadMembers();
 setInterval(loadMembers, 60_000);
 

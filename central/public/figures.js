@@ -1,17 +1,21 @@
 /* global document, URLSearchParams */
-import { ACCESS_REASONS, api, el, nameOf, signedIn } from './common.js';
+import { ACCESS_REASONS, api, el, nameOf, serverClock, signedIn } from './common.js';
 import { AGE_BAND_LABELS, GRANT_KIND_LABELS } from './figure-labels.js';
 import { alarmLabel } from './incidents.js';
+import { addDays, localDate } from './zoned-time.js';
 
 const from = document.getElementById('from');
 const to = document.getElementById('to');
 const by = document.getElementById('by');
 const site = document.getElementById('site');
 const error = document.getElementById('error');
-const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-const today = new Date();
-to.value = iso(today);
-from.value = iso(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6));
+/** The default period: the last seven days to today, by central's clock in the zone the figures are counted in. */
+async function defaultPeriod() {
+  const clock = await serverClock();
+  const today = localDate(clock.now(), clock.timezone);
+  to.value = today;
+  from.value = addDays(today, -6);
+}
 
 function query(extra = {}) {
   const q = new URLSearchParams({ from: from.value, to: to.value, by: by.value, ...extra });
@@ -80,4 +84,5 @@ document.getElementById('range').addEventListener('submit', (e) => {
   void show();
 });
 await signedIn();
+await defaultPeriod();
 void show();

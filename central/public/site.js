@@ -1,7 +1,8 @@
 /* global document, window, EventSource, ResizeObserver */
 // One branch: its tile, occupancy charts (uPlot, served from node_modules), recent events live, commands and policy.
 import uPlot from '/vendor/uplot/uPlot.esm.js';
-import { api, el, hasRole, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, setConn, signedIn, toLogin, when } from './common.js';
+import { api, el, hasRole, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, serverClock, setConn, signedIn, toLogin, when } from './common.js';
+import { localDate, startOfLocalDay, startOfLocalWeek } from './zoned-time.js';
 
 const siteId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() ?? '');
 document.title = `${siteId} · Open Access central`;
@@ -11,6 +12,10 @@ const eventsBody = document.getElementById('events');
 const conn = document.getElementById('conn');
 // Signed in first: the page itself holds no data, everything on it comes from the API.
 const session = await signedIn();
+// Today and this week are central's (its clock) in the branch's zone, as are the times shown.
+const clock = await serverClock();
+const zone = () => clock.zoneOf(siteId);
+const at = (iso) => when(iso, clock.now(), zone());
 const aRole = (role) => `${role === 'viewer' ? 'a' : 'an'} ${role}`;
 
 function describe(e) {
@@ -24,7 +29,7 @@ function describe(e) {
     case 'alarm':
       return [`Alarm ${e.state}`, `${nameOf(ALARM_LABELS, e.alarm, 'alarm')}${e.detail ? `: ${e.detail}` : ''}`];
     case 'mode':
-      return ['Mode', `${nameOf(MODE_LABELS, e.from, 'mode')} → ${nameOf(MODE_LABELS, e.to, 'mode')}${e.until ? ` until ${when(e.until)}` : ''}`];
+      return ['Mode', `${nameOf(MODE_LABELS, e.from, 'mode')} → ${nameOf(MODE_LABELS, e.to, 'mode')}${e.until ? ` until ${at(e.until)}` : ''}`];
     case 'staff':
       return ['Staff', `${e.action} by ${e.actor}`];
     case 'policy':
@@ -49,7 +54,7 @@ function eventRow(e) {
   return el(
     'tr',
     { class: refused || e.type === 'alarm' ? 'ev-refused' : '' },
-    el('td', {}, el('time', { datetime: e.at, text: when(e.at) })),
+    el('td', {}, el('time', { datetime: e.at, text: at(e.at) })),
     el('td', { text: what }),
     el('td', { text: detail }),
   );
@@ -71,8 +76,9 @@ function chartData(samples, to) {
   }
   return [xs, ys];
 }
-const hourFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
-const dayFmt = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric' });
+const hourFmt = new Intl.DateTimeFormat('en-GB', { timeZone: zone(), hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat('en-GB', { timeZone: zone(), weekday: 'short', day: 'numeric' });
+const tickLabel = (fmt, d) => (fmt === dayFmt && hourFmt.format(d) !== '00:00' ? hourFmt.format(d) : fmt.format(d));
 function drawChart(id, data, capacity, byDay, span) {
   const box = document.getElementById(id);
   const width = Math.max(280, box.clientWidth);
@@ -80,12 +86,15 @@ function drawChart(id, data, capacity, byDay, span) {
   const opts = {
     width,
     height: 220,
+    // The axis's hours and days fall where the branch's do.
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), zone()),
     scales: { x: { time: true, ...(span ? { range: () => span } : {}) }, y: { range: (_u, _min, max) => [0, Math.max(capacity ?? 0, max, 5)] } },
     series: [
       { value: (_u, v) => (v == null ? '' : `${dayFmt.format(new Date(v * 1000))} ${hourFmt.format(new Date(v * 1000))}`) },
       { label: 'Inside', stroke: '#2f6fbd', fill: 'rgba(47,111,189,0.15)', width: 2, points: { show: false }, paths: uPlot.paths.stepped({ align: 1 }) },
     ],
-    axes: [{ values: (_u, splits) => splits.map((v) => fmt.format(new Date(v * 1000))) }, { label: 'People' }],
+    // The week's axis names a day at its midnight and the hour elsewhere, so that ticks within a day are not all "Mon 2".
+    axes: [{ values: (_u, splits) => splits.map((v) => tickLabel(fmt, new Date(v * 1000))) }, { label: 'People' }],
     legend: { show: false },
   };
   charts[id]?.destroy();
@@ -99,11 +108,10 @@ function drawChart(id, data, capacity, byDay, span) {
 }
 let capacity = null;
 async function loadCharts() {
-  const now = new Date();
-  const startOfDay = new Date(now);
-  startOfDay.setHours(0, 0, 0, 0);
-  const startOfWeek = new Date(startOfDay);
-  startOfWeek.setDate(startOfWeek.getDate() - ((startOfWeek.getDay() + 6) % 7));
+  const now = clock.now();
+  const date = localDate(now, zone());
+  const startOfDay = startOfLocalDay(date, zone());
+  const startOfWeek = startOfLocalWeek(date, zone());
   const base = `/sites/${encodeURIComponent(siteId)}/occupancy`;
   const [today, week] = await Promise.all([
     api(`${base}?from=${startOfDay.toISOString()}&to=${now.toISOString()}`),
@@ -123,7 +131,7 @@ new ResizeObserver(() => chartsSoon()).observe(document.getElementById('chart-to
 
 function showSite(site) {
   capacity = site.state?.occupancy.capacity ?? null;
-  tileBox.replaceChildren(renderTile(site, { link: false }));
+  tileBox.replaceChildren(renderTile(site, { link: false, now: clock.now(), timeZone: zone() }));
 }
 
 // Commands: sent as whoever is signed in, which the branch's log shows; operators and administrators only.
@@ -168,7 +176,7 @@ const policyResult = document.getElementById('policy-result');
 async function loadPolicy() {
   const res = await api(`/sites/${encodeURIComponent(siteId)}/policy`);
   if (res.ok) {
-    policyInfo.textContent = `Version ${res.body.version} is on the broker (seen ${when(res.body.seenAt)}).`;
+    policyInfo.textContent = `Version ${res.body.version} is on the broker (seen ${at(res.body.seenAt)}).`;
     if (!policyBox.value) policyBox.value = JSON.stringify(res.body.doc, null, 2);
   } else {
     policyInfo.textContent = 'No policy has been published from central for this branch; it runs on its local file.';

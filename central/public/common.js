@@ -333,7 +333,8 @@ export function hasRole(session, needed) {
 
 /**
  * Who is signed in (GET /api/auth/session), shown in the page's header with a sign-out button; links for a higher
- * role than theirs (`data-role`) are left hidden. Not signed in: off to the sign-in page.
+ * role than theirs (`data-role`) are left hidden; central's clock started (`serverClock`). Not signed in: off to the
+ * sign-in page.
  */
 export async function signedIn() {
   const res = await api('/auth/session');
@@ -355,6 +356,8 @@ export async function signedIn() {
     });
     who.replaceChildren(el('span', { class: 'who-name', text: `${session.username} · ${session.role}` }), out);
   }
+  // Every page's times (when, ago, a tile's since) read against central's clock from the first thing it shows.
+  await serverClock();
   return session;
 }
 

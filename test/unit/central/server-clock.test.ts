@@ -25,6 +25,7 @@ interface PageClock {
 }
 interface Common {
   serverClock(): Promise<PageClock>;
+  signedIn(): Promise<unknown>;
   when(iso: string, now?: Date, timeZone?: string): string;
   duration(fromIso: string, now?: Date): string;
 }
@@ -93,6 +94,8 @@ describe("the pages' clock (common.js serverClock)", () => {
     vi.resetModules();
     calls = 0;
     vi.stubGlobal('fetch', async (url: string) => {
+      const session = { username: 'vera', role: 'viewer', csrfToken: 'x' };
+      if (url === '/api/auth/session') return { status: 200, ok: true, headers: { get: () => 'application/json' }, json: async () => session };
       expect(url).toBe('/api/time');
       calls++;
       const body = { now: new Date(central(performance.now())).toISOString(), timezone: 'Europe/London', sites: { village: 'Europe/Stockholm' } };
@@ -125,6 +128,16 @@ describe("the pages' clock (common.js serverClock)", () => {
     // Looked at again every 15 s.
     await vi.advanceTimersByTimeAsync(15_000);
     expect(calls).toBe(3);
+  });
+
+  it("starts on every page that signs in, so a page's plain when() and ago() are central's (an incident's \"raised\")", async () => {
+    central = () => START;
+    vi.stubGlobal('document', { querySelectorAll: () => [], getElementById: () => null });
+    const common = (await import(commonPath)) as Common & { ago(fromIso: string): string };
+    await common.signedIn();
+    expect(calls).toBe(1);
+    expect(common.when('2025-06-03T12:40:00.000Z')).toBe('13:40');
+    expect(common.ago('2025-06-03T12:40:00.000Z')).toBe('20 min ago');
   });
 
   it('stays put with a clock central holds still, and follows a step at the next look', async () => {

@@ -136,6 +136,7 @@ export function visits(store: CentralStore, range: Range, options: FigureOptions
 }
 
 export function refusals(store: CentralStore, range: Range, options: { site?: string | undefined } = {}): RefusalRow[] {
+  // Refusals are not split by period, so the zone plays no part.
   return countFigures(store, range, { by: 'day', timezone: 'UTC', site: options.site }).refusals;
 }
 

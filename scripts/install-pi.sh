@@ -331,7 +331,7 @@ gpio=17,22,27=op,dh
 # The LEDs, through the ULN2803: off.
 gpio=5,6=op,dl
 # Inputs, each a contact to ground against the pull-up; never an output.
-gpio=12,16,20,21,23,24,25,26=ip,pu
+gpio=4,7,8,12,16,20,21,23,24,25,26=ip,pu
 # END Open Access gateway
 EOF
 }

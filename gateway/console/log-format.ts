@@ -54,8 +54,9 @@ function summarise(type: string, d: Record<string, unknown>): string {
       return d.result === 'applied' ? `${policyInForce(d)} in force` : `Schedule version ${String(d.version ?? '?')} from ${String(d.source)} refused: ${String(d.error ?? '')}`;
     case 'occupancy':
       if (d.change === 'reset') return `Count reset to ${String(d.inside)}${d.actor ? ` by ${String(d.actor)}` : ''}`;
-      if (d.change === 'tailgate') return `Possible tailgating: ${String(d.inside)} inside`;
-      return `${d.change === 'entry' ? 'In' : 'Out'}: ${String(d.inside)} inside`;
+      if (d.change === 'tailgate') return `Possible tailgating: ${String(d.entries ?? '?')} in on ${d.grants === 1 ? '1 card' : `${String(d.grants ?? '?')} cards`}, ${String(d.inside)} inside`;
+      if (d.change === 'ignored') return `Not counted: ${String(d.detail ?? 'an oddity of the counting hardware')}`;
+      return `${d.change === 'entry' ? 'In' : 'Out'}: ${d.confidence === 'estimated' ? 'about ' : ''}${String(d.inside)} inside`;
     case 'warning':
       return `Closing warning: ${String(d.minutesLeft)} minutes left`;
     case 'system':

@@ -12,6 +12,7 @@ import type { GatewayConfigInput } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway, StartGatewayOptions } from '../../gateway/main.js';
 import type { LoggedEvent } from '../../gateway/core/model.js';
+import type { InputName } from '../../firmware-bridge/types.js';
 import type { Member } from '../../policies/types.js';
 
 export const TEST_KEY_HEX = '6f61672d746573742d6b65792d6f6e6c792d666f722d74657374732d2d2d2d21';
@@ -42,7 +43,7 @@ export interface Harness {
   running: RunningGateway;
   events: LoggedEvent[];
   tap(uid: string, reader?: string): void;
-  input(name: 'doorContact' | 'exitButton' | 'fireAlarm' | 'counterIn' | 'counterOut' | 'tamper', active: boolean): void;
+  input(name: InputName, active: boolean): void;
   /** Every access event's reason, in order. */
   reasons(): string[];
   doorRelayActive(): boolean;

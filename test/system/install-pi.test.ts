@@ -181,7 +181,7 @@ describe('install-pi.sh --dry-run', () => {
     // Under [all], whatever model filter the file ends with; the outputs at their safe level, the inputs pulled up.
     expect(first.stdout).toContain('    | [all]\n');
     expect(first.stdout).toContain('    | gpio=17,22,27=op,dh\n');
-    expect(first.stdout).toContain('    | gpio=12,16,20,21,23,24,25,26=ip,pu\n');
+    expect(first.stdout).toContain('    | gpio=4,7,8,12,16,20,21,23,24,25,26=ip,pu\n');
     expect(snapshot(tmp)).toEqual(before);
 
     writeFileSync(bootConfig, `dtparam=audio=on\n# BEGIN Open Access gateway (scripts/install-pi.sh)\ngpio=4=op,dh\n# END Open Access gateway\n`);

@@ -46,6 +46,7 @@ export const ALARM_LABELS = {
   'lms-block-not-in-list': 'Library system blocks a member the list let in',
   'pin-lockout': 'A card locked out after wrong PINs',
   'pin-check-unavailable': 'Library system cannot check PINs: card only',
+  tailgating: 'More people came in than cards were let in',
 };
 
 export const WEEKDAYS = [

@@ -2,6 +2,8 @@
 // schemas, so a schedule error reads the same here as in a policy file: `schedule.weekly.mon[1].to: must be after from`.
 import { z } from 'zod';
 import { PolicySchema } from '../../policies/index.js';
+import { COMMANDS_FOR_A_DOOR } from '../../policies/contract/command.js';
+import { DoorIdSchema } from '../../policies/contract/common.js';
 import type { GATEWAY_COMMANDS } from '../core/commands.js';
 import { ROLES } from './users.js';
 
@@ -58,7 +60,16 @@ export const CONSOLE_COMMANDS = [
   'help-acknowledged',
 ] as const satisfies readonly (typeof GATEWAY_COMMANDS)[number][];
 
-export const CommandBodySchema = z.strictObject({ command: z.enum(CONSOLE_COMMANDS) });
+export const CommandBodySchema = z
+  .strictObject({
+    command: z.enum(CONSOLE_COMMANDS),
+    /** unlock and lock, at a branch with several doors: which (the contract's door id); absent: the main door. */
+    door: DoorIdSchema.optional(),
+  })
+  .refine((body) => body.door === undefined || (COMMANDS_FOR_A_DOOR as readonly string[]).includes(body.command), {
+    path: ['door'],
+    error: `only allowed with ${COMMANDS_FOR_A_DOOR.join(' and ')}`,
+  });
 
 /** A schedule being edited: the whole policy document but its version (a console save is an override over the version in force). */
 export const PolicyDraftSchema = PolicySchema.omit({ version: true });

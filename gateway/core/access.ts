@@ -1,8 +1,7 @@
 // The hot path: tap → normalise → keyed hash → member lookup → decide → relay → event row.
 // Everything here is synchronous; nothing waits on the network (architecture: "the hot path").
 import type { CardTap } from '../../firmware-bridge/types.js';
-import { compilePolicy, decide, isAdultGrant } from '../../policies/index.js';
-import { ageBand } from '../../policies/age-band.js';
+import { decide, isAdultGrant } from '../../policies/index.js';
 import { PIN_PATTERN } from '../../policies/pin.js';
 import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
@@ -10,7 +9,7 @@ import type { AccessOutcome, EventBus } from './bus.js';
 import { CardIdError, normaliseCardId } from './cards.js';
 import type { Clock } from './clock.js';
 import { AdultGrants } from './accompanied.js';
-import type { Door } from './door.js';
+import type { Doors } from './doors.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
 import type { LmsBlocks } from './lms-blocks.js';
@@ -41,7 +40,8 @@ export interface AccessOptions {
   policy: () => Policy;
   context: () => BaseContext;
   mode: () => BranchMode;
-  door: Door;
+  /** The branch's doors: a grant opens the door of the reader tapped, an exit reader releases its own. */
+  doors: Doors;
   feedback: Feedback;
   events: EventLog;
   bus: EventBus;
@@ -162,7 +162,7 @@ export class AccessControl {
       // Nothing of the token is logged: only why it was refused.
       options.feedback.refused();
       const decision: Decision = { allow: false, reason: checked.reason, mode: options.mode() };
-      options.events.record('access', { decision: 'refused', reason: checked.reason, mode: decision.mode, reader: tap.role, person: null }, { reason: checked.reason });
+      options.events.record('access', { decision: 'refused', reason: checked.reason, mode: decision.mode, reader: tap.role, person: null, ...this.atDoor(tap) }, { reason: checked.reason });
       const outcome: AccessOutcome = { decision, role: tap.role, person: null, seenAt: tap.seenAt, decidedAt: process.hrtime.bigint(), relayAt: null };
       options.bus.emit('access', outcome);
       return outcome;
@@ -292,7 +292,7 @@ export class AccessControl {
     const { options } = this;
     let relayAt: bigint | null = null;
     if (decision.allow) {
-      relayAt = options.door.grant(decision.reason);
+      relayAt = options.doors.forReader(tap.readerId).grant(decision.reason);
       options.feedback.granted();
       const now = options.clock.now();
       if (isAdultGrant(options.policy(), member, decision, now)) this.adultGrants.adultGranted(tap.readerId, now.getTime());
@@ -312,7 +312,7 @@ export class AccessControl {
     }
     options.events.record(
       'access',
-      { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person, ...this.ageBandOf(member) },
+      { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person, ...this.atDoor(tap) },
       { reason: decision.reason, cardHash },
     );
     const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt, relayAt };
@@ -320,21 +320,19 @@ export class AccessControl {
     return outcome;
   }
 
-  /** The member's age band on the branch's local date, for the figures; nothing for a card the list does not know. */
-  private ageBandOf(member: Member | undefined): { ageBand?: ReturnType<typeof ageBand> } {
-    if (member === undefined) return {};
-    const policy = compilePolicy(this.options.policy());
-    return { ageBand: ageBand(member, policy.localDate(this.options.clock.now().getTime())) };
+  /** The door of the reader tapped, for the access event: named at a branch with several doors, as figures by door need. */
+  private atDoor(tap: CardTap): { door?: string } {
+    return this.options.doors.several ? { door: this.options.doors.forReader(tap.readerId).id } : {};
   }
 
   /** An exit reader: leaving is never refused; the tap releases the door like the exit button. */
   private handleExitTap(tap: CardTap, cardHash: Buffer): AccessOutcome {
     const { options } = this;
-    options.door.exitRequest();
+    options.doors.forReader(tap.readerId).exitRequest();
     const relayAt = process.hrtime.bigint();
     const decision: Decision = { allow: true, reason: 'exit', mode: options.mode() };
     const person = options.pseudonym(cardHash);
-    options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person }, { reason: 'exit', cardHash });
+    options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person, ...this.atDoor(tap) }, { reason: 'exit', cardHash });
     const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt: relayAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;

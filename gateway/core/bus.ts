@@ -21,12 +21,17 @@ export interface AccessOutcome {
   relayAt: bigint | null;
 }
 
-export interface DoorEntry {
+/** Which door, at a branch with several (its id); absent at a branch with one, whose events name no door. */
+export interface AtDoor {
+  door?: string | undefined;
+}
+
+export interface DoorEntry extends AtDoor {
   grant: GrantReason;
   via: 'contact' | 'grant';
 }
 
-export interface DoorExit {
+export interface DoorExit extends AtDoor {
   via: 'contact' | 'exit-request';
 }
 
@@ -41,8 +46,8 @@ export interface BusEvents {
   /** A person went out: the contact opened after an exit request, or (no contact) the request itself. */
   'door-exit': [DoorExit];
   /** The door opened with no grant or exit request to say which way (held free, forced, a staff unlock). */
-  'door-opened-unattributed': [];
-  'door-cycle-closed': [{ grants: number }];
+  'door-opened-unattributed': [AtDoor];
+  'door-cycle-closed': [{ grants: number } & AtDoor];
   'exit-request': [];
   'schedule-mode': [{ from: ScheduleMode | null; to: ScheduleMode; until: Date | null }];
   'branch-mode': [BranchMode];

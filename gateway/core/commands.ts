@@ -1,6 +1,6 @@
 // Commands from staff (console), central (MQTT) and the local API all come through here, so that each is
 // validated, authorised and logged the same way. Results are plain data for the caller to send back.
-import { COMMAND_NAMES } from '../../policies/contract/command.js';
+import { COMMAND_NAMES, COMMANDS_FOR_A_DOOR } from '../../policies/contract/command.js';
 import type { CommandName } from '../../policies/contract/command.js';
 import type { Gateway } from './controller.js';
 
@@ -11,27 +11,37 @@ export type GatewayCommandName = CommandName;
 export interface GatewayCommand {
   command: GatewayCommandName;
   text?: string | undefined;
+  /** unlock and lock: the door (its id); absent: the main door, which is what staff at a one-door branch mean. */
+  door?: string | undefined;
 }
 
 export type CommandResult = { ok: true } | { ok: false; error: string };
 
 export const LOCK_WHILE_STAFFED = 'the branch is staffed: the schedule holds the door free, so nothing was locked; use lockdown to lock it';
 
-export function runCommand(gateway: Gateway, { command, text }: GatewayCommand, actor: string): CommandResult {
+export function runCommand(gateway: Gateway, { command, text, door: doorId }: GatewayCommand, actor: string): CommandResult {
   const refused = refusedInEmergency(gateway, command);
   if (refused !== undefined) return refused;
+  if (doorId !== undefined && !(COMMANDS_FOR_A_DOOR as readonly string[]).includes(command)) {
+    return { ok: false, error: `door: only allowed with ${COMMANDS_FOR_A_DOOR.join(' and ')}` };
+  }
+  const door = gateway.doors.get(doorId);
+  if (door === undefined) return { ok: false, error: `door: no door "${doorId}" at this branch (doors: ${gateway.doors.ids().join(', ')})` };
+  // At a branch with several doors the log says which one staff opened or locked.
+  const which = gateway.doors.several ? { door: door.id } : {};
+  const theDoor = gateway.doors.several ? `door ${door.id}` : 'the door';
   switch (command) {
     case 'unlock':
       if (gateway.mode === 'lockdown') return { ok: false, error: 'lockdown is on: turn it off before unlocking' };
-      if (!gateway.door.unlockOnce()) return { ok: false, error: `the door is not locked (${gateway.door.state})` };
-      gateway.events.record('staff', { action: 'unlock', actor });
+      if (!door.unlockOnce()) return { ok: false, error: `${theDoor} is not locked (${door.state})` };
+      gateway.events.record('staff', { action: 'unlock', actor, ...which });
       return { ok: true };
     case 'lock':
       // Staffed hours hold the door free by the schedule: "ok" with the door still free would tell staff or central
       // that it is locked. Lockdown is the way to lock it then, and it says what it does.
-      if (gateway.door.currentRegime === 'free') return { ok: false, error: LOCK_WHILE_STAFFED };
-      gateway.door.lockNow();
-      gateway.events.record('staff', { action: 'lock', actor });
+      if (door.currentRegime === 'free') return { ok: false, error: LOCK_WHILE_STAFFED };
+      door.lockNow();
+      gateway.events.record('staff', { action: 'lock', actor, ...which });
       return { ok: true };
     case 'lockdown-on':
     case 'lockdown-off':

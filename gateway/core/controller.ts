@@ -1,7 +1,7 @@
 // The branch controller: builds the pieces around one event bus, restores what must survive a restart,
 // and turns the branch mode (schedule, lockdown, fire) into how the door is held.
 import type { Logger } from 'pino';
-import type { Hardware, InputName } from '../../firmware-bridge/types.js';
+import type { DigitalInput, Hardware, InputName } from '../../firmware-bridge/types.js';
 import type { BranchMode, Policy } from '../../policies/index.js';
 import type { CentralPublicKey } from '../../policies/contract/signing.js';
 import { AccessControl } from './access.js';
@@ -12,9 +12,10 @@ import type { ClockReading, ClockTrust } from './clock-trust.js';
 import { ClosingSequence } from './closing.js';
 import type { CommandResult, GatewayCommand } from './commands.js';
 import { runCommand } from './commands.js';
-import type { GatewayConfig } from '../config.js';
-import { Door } from './door.js';
+import { doorLocks, type GatewayConfig } from '../config.js';
+import type { Door } from './door.js';
 import type { DoorRegime } from './door.js';
+import { Doors } from './doors.js';
 import { EventLog } from './event-log.js';
 import { Feedback } from './feedback.js';
 import { HELP_ALARM, HelpCall } from './help-call.js';
@@ -77,6 +78,9 @@ export class Gateway {
   readonly bus = new EventBus();
   readonly events: EventLog;
   readonly alarms: Alarms;
+  /** Every door of the branch, `main` first. */
+  readonly doors: Doors;
+  /** The main door (the only one at most branches). */
   readonly door: Door;
   readonly occupancy: Occupancy;
   readonly motion: Motion;
@@ -140,18 +144,9 @@ export class Gateway {
       clearAfterAcknowledgedMs: deps.help?.clearAfterAcknowledgedMs,
     });
     this.lights = new Lights(hardware.outputs.lights, this.bus, clock);
-    this.door = new Door({
-      relay: hardware.outputs.door,
-      lockType: config.lock.type,
-      unlockMs: config.lock.unlockMs,
-      heldOpenSeconds: config.lock.heldOpenSeconds,
-      exitGraceMs: config.lock.exitGraceMs,
-      hasContact: hardware.inputs.doorContact !== undefined,
-      bus: this.bus,
-      alarms: this.alarms,
-      events: this.events,
-      clock,
-    });
+    const locks = new Map(doorLocks(config).map(({ id, lock }) => [id, lock]));
+    this.doors = new Doors({ hardware: hardware.doors, lockFor: (id) => locks.get(id) ?? config.lock, bus: this.bus, alarms: this.alarms, events: this.events, clock });
+    this.door = this.doors.main;
     this.occupancy = new Occupancy({
       bus: this.bus,
       events: this.events,
@@ -165,6 +160,7 @@ export class Gateway {
       mode: () => this.mode,
       policy: () => this.policies.current,
       persist: () => this.persist(),
+      sensorsAt: this.doors.several ? this.door.id : undefined,
     });
     this.motion = new Motion({ bus: this.bus, clock, fitted: hardware.inputs.motion !== undefined });
     this.schedule = new ScheduleRunner({ policy: () => this.policies.current, clock, bus: this.bus, events: this.events });
@@ -219,7 +215,7 @@ export class Gateway {
         memberListStale: this.alarms.has('member-list-stale'),
       }),
       mode: () => this.mode,
-      door: this.door,
+      doors: this.doors,
       feedback: this.feedback,
       events: this.events,
       bus: this.bus,
@@ -248,6 +244,7 @@ export class Gateway {
       mode: this.mode,
       span: this.schedule.current,
       door: this.door.state,
+      doors: this.doors.states(),
       lights: this.lights.on,
       inside: this.occupancy.inside,
       confidence: this.occupancy.confidence,
@@ -335,7 +332,7 @@ export class Gateway {
     this.schedule.stop();
     this.closing.stop();
     this.policies.stop();
-    this.door.stop();
+    this.doors.stop();
     this.help.stop();
     this.unknownCards.stop();
     this.feedback.stop();
@@ -414,7 +411,7 @@ export class Gateway {
 
   private applyRegime(): void {
     const mode = this.mode;
-    this.door.setRegime(regimeFor(mode, this.clockDenies()));
+    this.doors.setRegime(regimeFor(mode, this.clockDenies()));
     if (mode !== this.lastRegimeMode) {
       const previous = this.lastRegimeMode;
       this.lastRegimeMode = mode;
@@ -429,12 +426,7 @@ export class Gateway {
       input.on('change', handler);
       this.cleanups.push(() => input.off('change', handler));
     };
-    const contact = hardware.inputs.doorContact;
-    if (contact !== undefined) this.door.initialContact(contact.active);
-    on('doorContact', (open) => this.door.contactChanged(open));
-    on('exitButton', (pressed) => {
-      if (pressed) this.door.exitRequest();
-    });
+    this.wireDoors(hardware);
     on('counterIn', (active) => {
       if (active) this.occupancy.counterIn();
     });
@@ -462,6 +454,29 @@ export class Gateway {
     const fire = hardware.inputs.fireAlarm;
     if (fire?.active === true) this.onFire(true);
     if (hardware.inputs.tamper?.active === true) this.alarms.raise('tamper');
+  }
+
+  /** Each door's contact and exit button (main's are `inputs.doorContact` and `inputs.exitButton`). */
+  private wireDoors(hardware: Hardware): void {
+    const listen = (input: DigitalInput, handler: (active: boolean) => void): void => {
+      input.on('change', handler);
+      this.cleanups.push(() => input.off('change', handler));
+    };
+    const found: Array<{ door: Door; open: boolean }> = [];
+    for (const wiring of hardware.doors) {
+      const door = this.doors.get(wiring.id);
+      if (door === undefined) continue;
+      if (wiring.contact !== undefined) {
+        found.push({ door, open: wiring.contact.active });
+        listen(wiring.contact, (open) => door.contactChanged(open));
+      }
+      if (wiring.exit !== undefined) {
+        listen(wiring.exit, (pressed) => {
+          if (pressed) door.exitRequest();
+        });
+      }
+    }
+    this.doors.initialContacts(found);
   }
 
   private onFire(active: boolean): void {

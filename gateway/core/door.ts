@@ -1,10 +1,10 @@
-// The door: one relay, an optional contact, exit requests, and the alarms that follow from them.
-// Software only ever grants entry; egress (exit requests, fire release) is never blocked here.
+// A door: one relay, an optional contact, exit requests, and the alarms that follow from them. A branch has one or
+// more (doors.ts). Software only ever grants entry; egress (exit requests, fire release) is never blocked here.
 import type { DigitalOutput } from '../../firmware-bridge/types.js';
 import type { GrantReason } from '../../policies/index.js';
-import type { Alarms } from './alarms.js';
-import type { EventBus } from './bus.js';
+import type { AtDoor, EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';
+import type { DoorAlarms } from './doors.js';
 import type { EventLog } from './event-log.js';
 import type { DoorState } from './model.js';
 
@@ -18,6 +18,10 @@ import type { DoorState } from './model.js';
 export type DoorRegime = 'secure' | 'free' | 'released' | 'lockdown';
 
 export interface DoorOptions {
+  /** `main`, or the door's id in `hardware.doors`. */
+  id: string;
+  /** Whether events, bus messages and alarm details name this door: only at a branch with several. */
+  inEvents: boolean;
   relay: DigitalOutput;
   lockType: 'fail-secure' | 'fail-safe';
   unlockMs: number;
@@ -26,7 +30,8 @@ export interface DoorOptions {
   /** Whether a door contact is fitted; without one, a grant is taken as an entry and an exit request as an exit. */
   hasContact: boolean;
   bus: EventBus;
-  alarms: Alarms;
+  /** forced-open and held-open, shared by the branch's doors. */
+  doorAlarms: DoorAlarms;
   events: EventLog;
   clock: Clock;
 }
@@ -47,9 +52,17 @@ export class Door {
   private current: DoorState = 'locked';
   private relayUnlocked = false;
 
+  /** What events and bus messages say of this door: its id at a branch with several doors, nothing at one. */
+  private readonly at: AtDoor;
+
   constructor(private readonly options: DoorOptions) {
     // The relay was already put in its safe (locked) state by the hardware layer; record that we know it.
     this.relayUnlocked = this.relayLevelIsUnlocked(options.relay.active);
+    this.at = options.inEvents ? { door: options.id } : {};
+  }
+
+  get id(): string {
+    return this.options.id;
   }
 
   get state(): DoorState {
@@ -61,17 +74,16 @@ export class Door {
   }
 
   /**
-   * Contact state at start. A door found open at boot is not a forced door, but it is timed as held open from
-   * now: a door propped open before a restart must still be reported.
+   * Contact state at start (through `Doors.initialContacts`). A door found open at boot is not a forced door, but it
+   * is timed as held open from now: a door propped open before a restart must still be reported. Forced-open and
+   * held-open restored from before a crash describe a door that is open: one found open takes them on.
    */
   initialContact(open: boolean): void {
     this.contactOpen = open;
     if (open && this.watched()) this.startHeldTimer();
-    // Forced-open and held-open restored from before a crash describe a door that is open: one found shut has been
-    // closed since, and the alarms end here (their raise is in the log), as a close would have ended them.
-    if (!open) {
-      this.options.alarms.clear('forced-open', 'the door was found shut at start');
-      this.options.alarms.clear('held-open', 'the door was found shut at start');
+    if (open) {
+      this.options.doorAlarms.adopt('forced-open', this.id);
+      this.options.doorAlarms.adopt('held-open', this.id);
     }
     this.refresh();
   }
@@ -101,7 +113,7 @@ export class Door {
   grant(reason: GrantReason): bigint | null {
     if (this.regime === 'lockdown') return null;
     // No contact to see the door open: the grant is the best evidence of an entry (an inference, not a sighting).
-    if (!this.options.hasContact) this.options.bus.emit('door-entry', { grant: reason, via: 'grant' });
+    if (!this.options.hasContact) this.options.bus.emit('door-entry', { grant: reason, via: 'grant', ...this.at });
     // Each grant is one person: a parent and a child who tap one after the other and go through on one opening are two.
     else this.pendingGrants.push({ reason, until: this.options.clock.now().getTime() + this.options.unlockMs });
     // Already held open (staffed or released): nothing to drive.
@@ -133,7 +145,7 @@ export class Door {
     if (this.regime === 'secure' || this.regime === 'lockdown') this.startPulse();
     this.options.bus.emit('exit-request');
     // With a contact the exit is the opening that follows (onOpened); a press nobody follows through changes nothing.
-    if (!this.options.hasContact) this.options.bus.emit('door-exit', { via: 'exit-request' });
+    if (!this.options.hasContact) this.options.bus.emit('door-exit', { via: 'exit-request', ...this.at });
   }
 
   contactChanged(open: boolean): void {
@@ -155,7 +167,7 @@ export class Door {
     const exiting = now <= this.exitRequestedUntil;
     if (exiting) this.exitRequestedUntil = 0;
     if (this.watched() && granted.length === 0 && this.pulseTimer === undefined && now > this.exitAllowedUntil) {
-      this.options.alarms.raise('forced-open');
+      this.options.doorAlarms.raise('forced-open', this.id, this.options.inEvents ? `door ${this.id}` : undefined);
     }
     this.tellPassage(granted, exiting);
     if (this.watched()) this.startHeldTimer();
@@ -164,10 +176,10 @@ export class Door {
   /** Who went through on this opening, as far as the door can tell: entries for its grants, an exit for a request. */
   private tellPassage(granted: readonly GrantReason[], exiting: boolean): void {
     const { bus } = this.options;
-    for (const reason of granted) bus.emit('door-entry', { grant: reason, via: 'contact' });
-    if (exiting) bus.emit('door-exit', { via: 'contact' });
+    for (const reason of granted) bus.emit('door-entry', { grant: reason, via: 'contact', ...this.at });
+    if (exiting) bus.emit('door-exit', { via: 'contact', ...this.at });
     // Held free, forced, or a staff unlock: someone went in or out, and only a counter or beams could say which.
-    if (granted.length === 0 && !exiting) bus.emit('door-opened-unattributed');
+    if (granted.length === 0 && !exiting) bus.emit('door-opened-unattributed', { ...this.at });
   }
 
   private takePendingGrants(now: number): GrantReason[] {
@@ -186,7 +198,8 @@ export class Door {
     this.heldTimer = this.options.clock.setTimeout(() => {
       this.heldTimer = undefined;
       if (this.contactOpen && this.watched()) {
-        this.options.alarms.raise('held-open', `open longer than ${this.options.heldOpenSeconds} s`);
+        const longer = `open longer than ${this.options.heldOpenSeconds} s`;
+        this.options.doorAlarms.raise('held-open', this.id, this.options.inEvents ? `door ${this.id} ${longer}` : longer);
         this.refresh();
       }
     }, this.options.heldOpenSeconds * 1000);
@@ -205,7 +218,7 @@ export class Door {
     // Relock as soon as the door shuts so that the rest of a pulse cannot let a second person in.
     if (this.pulseTimer !== undefined) this.endPulse();
     this.applyRelay();
-    if (this.regime === 'secure' || this.regime === 'lockdown') this.options.bus.emit('door-cycle-closed', { grants });
+    if (this.regime === 'secure' || this.regime === 'lockdown') this.options.bus.emit('door-cycle-closed', { grants, ...this.at });
   }
 
   /** Unlock now and (re)start the pulse timer; returns when the relay was written. */
@@ -231,8 +244,8 @@ export class Door {
   }
 
   private clearDoorAlarms(): void {
-    this.options.alarms.clear('forced-open');
-    this.options.alarms.clear('held-open');
+    this.options.doorAlarms.clear('forced-open', this.id);
+    this.options.doorAlarms.clear('held-open', this.id);
   }
 
   private applyRelay(): void {
@@ -251,14 +264,14 @@ export class Door {
     const next = this.computeState();
     if (next === this.current) return;
     this.current = next;
-    this.options.events.record('door', { state: next });
+    this.options.events.record('door', { state: next, ...this.at });
     this.options.bus.emit('door-state', next);
   }
 
   private computeState(): DoorState {
     if (this.regime === 'released') return 'released';
-    if (this.options.alarms.has('forced-open') && this.contactOpen) return 'forced-open';
-    if (this.options.alarms.has('held-open') && this.contactOpen) return 'held-open';
+    if (this.options.doorAlarms.has('forced-open', this.id) && this.contactOpen) return 'forced-open';
+    if (this.options.doorAlarms.has('held-open', this.id) && this.contactOpen) return 'held-open';
     if (this.contactOpen) return 'open';
     if (this.relayUnlocked) return 'unlocked';
     return this.regime === 'lockdown' ? 'lockdown' : 'locked';

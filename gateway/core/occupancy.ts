@@ -10,7 +10,7 @@ import { occupancyRules } from '../../policies/schema.js';
 import type { Alarms } from './alarms.js';
 import { BEAM_PASSAGE_TIMEOUT_MS, BeamPair } from './beam-pair.js';
 import type { Beam, Direction } from './beam-pair.js';
-import type { DoorEntry, DoorExit, EventBus } from './bus.js';
+import type { AtDoor, DoorEntry, DoorExit, EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';
 import type { EventLog } from './event-log.js';
 
@@ -37,6 +37,11 @@ export interface OccupancyOptions {
   persist: () => void;
   /** Counter pulses closer than this are one person (a relay's contact bouncing past the input's debounce). */
   counterMinGapMs?: number | undefined;
+  /**
+   * At a branch with several doors, the one the counter and beams are at (`main`: they are its inputs); the other
+   * doors count from their own contact and grants. Undefined at a branch with one door, whose events name none.
+   */
+  sensorsAt?: string | undefined;
 }
 
 /** Nobody walks through a counter twice in a fifth of a second; a relay output chattering does. */
@@ -70,10 +75,13 @@ export class Occupancy {
     });
     const onDoorEntry = (entry: DoorEntry): void => this.onDoorEntry(entry);
     const onDoorExit = (exit: DoorExit): void => this.onDoorExit(exit);
-    const onUnattributed = (): void => {
-      if (!(this.entriesSeen && this.exitsSeen)) this.becomeEstimated();
+    const onUnattributed = ({ door }: AtDoor): void => {
+      if (!(this.entriesSeenAt(door) && this.exitsSeenAt(door))) this.becomeEstimated();
     };
-    const onCycleClosed = ({ grants }: { grants: number }): void => this.checkTailgating(grants);
+    // The counter and beams see one door: another door's cycle says nothing of what they saw.
+    const onCycleClosed = ({ grants, door }: { grants: number } & AtDoor): void => {
+      if (door === this.options.sensorsAt) this.checkTailgating(grants);
+    };
     // Counter pulses while the door is held free (staffed hours) are not part of any secured door cycle.
     const onModeChange = (): void => {
       this.entriesThisCycle = 0;
@@ -125,13 +133,13 @@ export class Occupancy {
   counterIn(): void {
     if (this.bounced('in')) return;
     this.entriesThisCycle += 1;
-    this.entry('counter', this.waitingGrants.shift());
+    this.entry('counter', this.waitingGrants.shift(), this.options.sensorsAt);
   }
 
   /** A pulse from the people counter's "out" output. */
   counterOut(): void {
     if (this.bounced('out')) return;
-    this.exit('counter');
+    this.exit('counter', this.options.sensorsAt);
   }
 
   /** Staff (or the schedule, by the policy's rule) say how many are inside: 0, and a figure counted again. */
@@ -150,34 +158,39 @@ export class Occupancy {
     return this.options.sensors.counterIn || this.options.sensors.beams;
   }
 
-  private get exitsSeen(): boolean {
-    return this.options.sensors.counterOut || this.options.sensors.beams;
+  /** Whether the counter or beams see the entries at this door (the one they are fitted at). */
+  private entriesSeenAt(door: string | undefined): boolean {
+    return this.entriesSeen && door === this.options.sensorsAt;
   }
 
-  private onDoorEntry({ grant, via }: DoorEntry): void {
-    if (!this.entriesSeen) {
+  private exitsSeenAt(door: string | undefined): boolean {
+    return (this.options.sensors.counterOut || this.options.sensors.beams) && door === this.options.sensorsAt;
+  }
+
+  private onDoorEntry({ grant, via, door }: DoorEntry): void {
+    if (!this.entriesSeenAt(door)) {
       // A grant without a contact to see the door open is taken on trust: the person may not have come in.
       if (via === 'grant') this.trust = 'estimated';
-      this.entry(via, grant);
+      this.entry(via, grant, door);
       return;
     }
     this.waitingGrants.push(grant);
     if (this.waitingGrants.length > MAX_WAITING_GRANTS) this.waitingGrants.shift();
   }
 
-  private onDoorExit({ via }: DoorExit): void {
-    if (this.exitsSeen) return;
+  private onDoorExit({ via, door }: DoorExit): void {
+    if (this.exitsSeenAt(door)) return;
     if (via === 'exit-request') this.trust = 'estimated';
-    this.exit(via);
+    this.exit(via, door);
   }
 
   private onPassage(direction: Direction): void {
     if (direction === 'out') {
-      this.exit('beams');
+      this.exit('beams', this.options.sensorsAt);
       return;
     }
     this.entriesThisCycle += 1;
-    this.entry('beams', this.waitingGrants.shift());
+    this.entry('beams', this.waitingGrants.shift(), this.options.sensorsAt);
   }
 
   private bounced(direction: 'in' | 'out'): boolean {
@@ -189,18 +202,18 @@ export class Occupancy {
     return true;
   }
 
-  private entry(via: CountSource, grant: GrantReason | undefined): void {
-    this.set(this.count + 1, 'entry', { via, ...(grant === undefined ? {} : { grant }) });
+  private entry(via: CountSource, grant: GrantReason | undefined, door: string | undefined): void {
+    this.set(this.count + 1, 'entry', { via, ...(grant === undefined ? {} : { grant }), ...(door === undefined ? {} : { door }) });
   }
 
-  private exit(via: CountSource): void {
+  private exit(via: CountSource, door: string | undefined): void {
     if (this.count === 0) {
       // Someone left whom nobody saw come in: the count missed them, and may have missed others.
       this.trust = 'estimated';
       this.ignored(via, 'an exit with nobody counted inside');
       return;
     }
-    this.set(this.count - 1, 'exit', { via });
+    this.set(this.count - 1, 'exit', { via, ...(door === undefined ? {} : { door }) });
   }
 
   private becomeEstimated(): void {
@@ -240,7 +253,7 @@ export class Occupancy {
     return { mode: this.options.mode(), confidence: this.trust };
   }
 
-  private set(inside: number, change: Change, extra: { actor?: string; via?: CountSource; grant?: GrantReason }): void {
+  private set(inside: number, change: Change, extra: { actor?: string; via?: CountSource; grant?: GrantReason; door?: string }): void {
     this.count = inside;
     this.options.persist();
     this.options.events.record('occupancy', { change, inside, ...extra, ...this.stamp() });

@@ -23,7 +23,10 @@ export interface GatewayState {
   mode: BranchMode;
   modeSince: string | null;
   modeUntil: string | null;
+  /** The main door's state. */
   door: DoorState;
+  /** Every door's, main first, at a branch with several doors (contract 1.8); absent with one. */
+  doors?: Array<{ id: string; state: DoorState }>;
   lights: boolean;
   occupancy: { inside: number; capacity: number | null; confidence: CountConfidence; motionAt?: string | null };
   alarms: AlarmName[];
@@ -42,6 +45,7 @@ export interface StateParts {
   mode: BranchMode;
   span: ModeSpan;
   door: DoorState;
+  doors: Array<{ id: string; state: DoorState }> | undefined;
   lights: boolean;
   inside: number;
   confidence: CountConfidence;
@@ -69,6 +73,7 @@ export function buildState(parts: StateParts): GatewayState {
     modeSince: overridden ? null : (parts.span.since?.toISOString() ?? null),
     modeUntil: overridden ? null : (parts.span.until?.toISOString() ?? null),
     door: parts.door,
+    ...(parts.doors === undefined ? {} : { doors: parts.doors }),
     lights: parts.lights,
     occupancy: {
       inside: parts.inside,

@@ -63,7 +63,7 @@ export class UplinkExtension implements Extension {
         },
       },
       commands: {
-        execute: async (command, actor) => gateway.execute({ command: command.command, text: command.text }, actor),
+        execute: async (command, actor) => gateway.execute({ command: command.command, text: command.text, door: command.door }, actor),
       },
       policy: {
         offer: (document, source) => {

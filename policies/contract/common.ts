@@ -29,8 +29,8 @@ export const CONTRACT_MAJOR = 1;
  *    Access reasons `bad-token`, `token-expired`, `token-other-site`, `token-replayed` (phone tokens, QR).
  * 8: counts you can trust. Alarm `tailgating` (minor). Access events: `ageBand`, `door`. Occupancy events: change
  *    `ignored` (an oddity of the counting hardware, with `detail`), and `mode`, `grant`, `via`, `confidence`, `door`,
- *    `detail`. State: `occupancy.confidence`, `occupancy.motionAt`. Several doors: `door` on door events and on the
- *    `unlock` and `lock` commands, `doors` in the state.
+ *    `detail`. State: `occupancy.confidence`, `occupancy.motionAt`. Several doors: `door` on door and staff events and
+ *    on the `unlock` and `lock` commands, `doors` in the state.
  */
 export const CONTRACT_MINOR = 8;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */

@@ -129,6 +129,8 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
     actor: ActorSchema,
     /** announce: the words announced; help-acknowledged (1.4): who acknowledged the help call, as the branch shows it. */
     text: z.string().min(1).max(280).optional(),
+    /** 1.8, unlock and lock at a branch with several doors: which door. */
+    door: DoorIdSchema.optional(),
   });
 
   const policy = d.object({

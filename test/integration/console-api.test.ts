@@ -179,6 +179,12 @@ describe('the guard', () => {
     };
     expect(await bad('POST', '/api/console/commands', { command: 'open-sesame' })).toEqual([expect.stringMatching(/^command: must be one of "unlock"/)]);
     expect(await bad('POST', '/api/console/commands', {})).toEqual([expect.stringMatching(/^command: must be one of .* \(got undefined\)$/)]);
+    expect(await bad('POST', '/api/console/commands', { command: 'lights-on', door: 'main' })).toEqual(['door: only allowed with unlock and lock']);
+    // A door this branch does not have: refused by the gateway, naming the doors it has, and nothing opens.
+    const noSuchDoor = await c.call(manager, 'POST', '/api/console/commands', { command: 'unlock', door: 'meeting-room' });
+    expect(noSuchDoor.statusCode).toBe(409);
+    expect(noSuchDoor.json().error).toBe('door: no door "meeting-room" at this branch (doors: main)');
+    expect(c.harness.doorRelayActive()).toBe(false);
     expect(await bad('POST', '/api/console/members/lookup', { card: 42 })).toEqual([expect.stringMatching(/^card: must be a string/)]);
     expect(await bad('POST', '/api/console/users', { username: 'x', role: 'boss', password: 'short' })).toEqual([
       'username: must be 2 to 32 letters, digits, dots, dashes or underscores',

@@ -20,9 +20,9 @@ export function buildingRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         preValidation: zodValidate({ body: CommandBodySchema }),
       },
       async (request, reply) => {
-        const { command } = request.body as z.infer<typeof CommandBodySchema>;
+        const { command, door } = request.body as z.infer<typeof CommandBodySchema>;
         const actor = ctx.identity(request).actor;
-        const result = ctx.gateway.execute({ command }, actor);
+        const result = ctx.gateway.execute({ command, door }, actor);
         if (!result.ok) return reply.code(409).send({ error: result.error });
         // The occupancy event names the actor too; the staff event puts the reset with the other staff actions.
         if (command === 'reset-occupancy') ctx.audit('reset-occupancy', actor);

@@ -3,7 +3,7 @@
 import { html, useState } from '../lib/html.js';
 import { ApiError, post } from '../lib/api.js';
 import { notify, useConfirm } from '../lib/ui.js';
-import { ALARM_LABELS, DOOR_LABELS, MODE_HINTS, MODE_LABELS, ago, time, when } from '../lib/format.js';
+import { ALARM_LABELS, DOOR_LABELS, MODE_HINTS, MODE_LABELS, time, when } from '../lib/format.js';
 
 /** Staffed hours with a clock the policy will not trust: the door stays locked, which the banner must not hide. */
 function clockHoldsDoor({ state, branch }) {
@@ -27,18 +27,13 @@ function Tile({ label, value, tone = 'neutral', children }) {
   </div>`;
 }
 
-/** `now`: the gateway's clock (state.at), so that "motion 2 minutes ago" is the branch's time, not this browser's. */
-function Occupancy({ occupancy, now }) {
+function Occupancy({ occupancy }) {
   const { inside, capacity } = occupancy;
-  const estimated = occupancy.confidence === 'estimated';
   const full = capacity !== null && inside >= capacity;
-  const figure = estimated ? `≈ ${inside}` : String(inside);
-  return html`<${Tile} label="People inside" value=${capacity === null ? figure : html`${figure} <span class="of">of ${capacity}</span>`} tone=${full ? 'warn' : 'neutral'}>
+  return html`<${Tile} label="People inside" value=${capacity === null ? String(inside) : html`${inside} <span class="of">of ${capacity}</span>`} tone=${full ? 'warn' : 'neutral'}>
     ${capacity !== null && html`<div class="meter" role="meter" aria-label="People inside against capacity" aria-valuemin="0" aria-valuemax=${capacity} aria-valuenow=${inside}>
       <span style=${{ width: `${Math.min(100, (inside / capacity) * 100)}%` }}></span></div>`}
-    ${estimated && html`<p class="tile-note">Estimated: some comings and goings were not seen. Reset the count after a sweep.</p>`}
     ${full && html`<p class="tile-note">Full: no more entries until someone leaves.</p>`}
-    ${occupancy.motionAt !== undefined && html`<p class="tile-note">Motion ${occupancy.motionAt === null ? 'not seen since the gateway started' : ago(occupancy.motionAt, now)}</p>`}
   <//>`;
 }
 
@@ -54,13 +49,19 @@ const ACTIONS = {
   'reset-alarms': { label: 'Acknowledge alarms', title: 'Acknowledge the alarms?', body: 'Clears the fire latch (once the fire alarm input has cleared) and the people-inside-after-close alarm.', confirm: 'Acknowledge', done: 'Alarms acknowledged' },
 };
 
+/** Unlock and lock act on one door: at a branch with several, the one chosen above the buttons (main by default). */
+const FOR_A_DOOR = ['unlock', 'lock'];
+
 function Actions({ state, username, onDone }) {
   const [confirm, dialog] = useConfirm();
   const [busy, setBusy] = useState(null);
+  const doors = state.doors ?? null;
+  const [door, setDoor] = useState(doors?.[0]?.id ?? null);
   const run = async (command) => {
     const action = ACTIONS[command];
+    const forDoor = doors !== null && door !== null && FOR_A_DOOR.includes(command);
     const ok = await confirm({
-      title: action.title,
+      title: forDoor ? action.title.replace('the door', `door ${door}`) : action.title,
       body: html`<p>${action.body}</p><p class="muted">Logged as done by <strong>${username}</strong>.</p>`,
       confirmLabel: action.confirm,
       danger: action.danger,
@@ -68,8 +69,8 @@ function Actions({ state, username, onDone }) {
     if (!ok) return;
     setBusy(command);
     try {
-      await post('/commands', { command });
-      notify(`${action.done}.`);
+      await post('/commands', forDoor ? { command, door } : { command });
+      notify(forDoor ? `${action.done} (${door}).` : `${action.done}.`);
       onDone?.();
     } catch (e) {
       notify(e instanceof ApiError ? `Not done: ${e.message}` : String(e), 'error');
@@ -82,6 +83,10 @@ function Actions({ state, username, onDone }) {
   const lockdown = state.mode === 'lockdown';
   return html`<section class="card actions-card" aria-labelledby="actions-title">
     <h2 id="actions-title">Run the building</h2>
+    ${doors !== null && html`<p><label for="action-door">Unlock and lock act on</label>
+      <select id="action-door" value=${door} onChange=${(e) => setDoor(e.currentTarget.value)}>
+        ${doors.map((d) => html`<option value=${d.id} selected=${d.id === door}>door ${d.id}</option>`)}
+      </select></p>`}
     <div class="action-grid">
       ${button('unlock', 'primary')}
       ${button('lock')}
@@ -113,7 +118,9 @@ export function NowPage({ session, status, recent }) {
   if (status === null) return html`<p class="muted">Connecting to the gateway…</p>`;
   const { state, branch } = status;
   const readersDown = state.readers.filter((r) => !r.online);
-  const doorTone = ['forced-open', 'held-open'].includes(state.door) ? 'alarm' : state.door === 'released' ? 'warn' : 'neutral';
+  // At a branch with several doors the tile's tone is the worst door's: an alarm at the meeting room is not hidden by main.
+  const doorStates = state.doors ? state.doors.map((d) => d.state) : [state.door];
+  const doorTone = doorStates.some((s) => ['forced-open', 'held-open'].includes(s)) ? 'alarm' : doorStates.includes('released') ? 'warn' : 'neutral';
   return html`<div class="now">
     <section class=${`banner mode-${state.mode}`} aria-labelledby="mode-title">
       <p class="banner-kicker">The branch is</p>
@@ -138,9 +145,11 @@ export function NowPage({ session, status, recent }) {
     </section>`}
 
     <div class="tiles">
-      <${Tile} label="Door" value=${DOOR_LABELS[state.door] ?? state.door} tone=${doorTone} />
+      <${Tile} label=${state.doors ? 'Doors' : 'Door'} value=${DOOR_LABELS[state.door] ?? state.door} tone=${doorTone}>
+        ${state.doors && html`<ul class="tile-list">${state.doors.map((d) => html`<li>${d.id}: ${DOOR_LABELS[d.state] ?? d.state}</li>`)}</ul>`}
+      <//>
       <${Tile} label="Lights" value=${state.lights ? 'On' : 'Off'} />
-      <${Occupancy} occupancy=${state.occupancy} now=${new Date(state.at)} />
+      <${Occupancy} occupancy=${state.occupancy} />
       <${Tile} label="Card readers" value=${state.readers.length === 0 ? 'None reported' : readersDown.length === 0 ? 'All working' : `${readersDown.length} offline`}
         tone=${readersDown.length > 0 ? 'alarm' : 'ok'}>
         <ul class="tile-list">${state.readers.map((r) => html`<li>${r.role === 'entry' ? 'Entry' : 'Exit'} reader${r.id === r.role ? '' : ` ${r.id}`}: ${r.online ? 'working' : 'offline'}</li>`)}</ul>

@@ -1,7 +1,8 @@
 // The hot path: tap → normalise → keyed hash → member lookup → decide → relay → event row.
 // Everything here is synchronous; nothing waits on the network (architecture: "the hot path").
 import type { CardTap } from '../../firmware-bridge/types.js';
-import { decide, isAdultGrant } from '../../policies/index.js';
+import { compilePolicy, decide, isAdultGrant } from '../../policies/index.js';
+import { ageBand } from '../../policies/age-band.js';
 import { PIN_PATTERN } from '../../policies/pin.js';
 import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
@@ -312,12 +313,19 @@ export class AccessControl {
     }
     options.events.record(
       'access',
-      { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person, ...this.atDoor(tap) },
+      { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person, ...this.ageBandOf(member), ...this.atDoor(tap) },
       { reason: decision.reason, cardHash },
     );
     const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;
+  }
+
+  /** The member's age band on the branch's local date, for the figures; nothing for a card the list does not know. */
+  private ageBandOf(member: Member | undefined): { ageBand?: ReturnType<typeof ageBand> } {
+    if (member === undefined) return {};
+    const policy = compilePolicy(this.options.policy());
+    return { ageBand: ageBand(member, policy.localDate(this.options.clock.now().getTime())) };
   }
 
   /** The door of the reader tapped, for the access event: named at a branch with several doors, as figures by door need. */

@@ -3,7 +3,7 @@
 import { html, useState } from '../lib/html.js';
 import { ApiError, post } from '../lib/api.js';
 import { notify, useConfirm } from '../lib/ui.js';
-import { ALARM_LABELS, DOOR_LABELS, MODE_HINTS, MODE_LABELS, time, when } from '../lib/format.js';
+import { ALARM_LABELS, DOOR_LABELS, MODE_HINTS, MODE_LABELS, ago, time, when } from '../lib/format.js';
 
 /** Staffed hours with a clock the policy will not trust: the door stays locked, which the banner must not hide. */
 function clockHoldsDoor({ state, branch }) {
@@ -27,13 +27,18 @@ function Tile({ label, value, tone = 'neutral', children }) {
   </div>`;
 }
 
-function Occupancy({ occupancy }) {
+/** `now`: the gateway's clock (state.at), so that "motion 2 minutes ago" is the branch's time, not this browser's. */
+function Occupancy({ occupancy, now }) {
   const { inside, capacity } = occupancy;
+  const estimated = occupancy.confidence === 'estimated';
   const full = capacity !== null && inside >= capacity;
-  return html`<${Tile} label="People inside" value=${capacity === null ? String(inside) : html`${inside} <span class="of">of ${capacity}</span>`} tone=${full ? 'warn' : 'neutral'}>
+  const figure = estimated ? `≈ ${inside}` : String(inside);
+  return html`<${Tile} label="People inside" value=${capacity === null ? figure : html`${figure} <span class="of">of ${capacity}</span>`} tone=${full ? 'warn' : 'neutral'}>
     ${capacity !== null && html`<div class="meter" role="meter" aria-label="People inside against capacity" aria-valuemin="0" aria-valuemax=${capacity} aria-valuenow=${inside}>
       <span style=${{ width: `${Math.min(100, (inside / capacity) * 100)}%` }}></span></div>`}
+    ${estimated && html`<p class="tile-note">Estimated: some comings and goings were not seen. Reset the count after a sweep.</p>`}
     ${full && html`<p class="tile-note">Full: no more entries until someone leaves.</p>`}
+    ${occupancy.motionAt !== undefined && html`<p class="tile-note">Motion ${occupancy.motionAt === null ? 'not seen since the gateway started' : ago(occupancy.motionAt, now)}</p>`}
   <//>`;
 }
 
@@ -149,7 +154,7 @@ export function NowPage({ session, status, recent }) {
         ${state.doors && html`<ul class="tile-list">${state.doors.map((d) => html`<li>${d.id}: ${DOOR_LABELS[d.state] ?? d.state}</li>`)}</ul>`}
       <//>
       <${Tile} label="Lights" value=${state.lights ? 'On' : 'Off'} />
-      <${Occupancy} occupancy=${state.occupancy} />
+      <${Occupancy} occupancy=${state.occupancy} now=${new Date(state.at)} />
       <${Tile} label="Card readers" value=${state.readers.length === 0 ? 'None reported' : readersDown.length === 0 ? 'All working' : `${readersDown.length} offline`}
         tone=${readersDown.length > 0 ? 'alarm' : 'ok'}>
         <ul class="tile-list">${state.readers.map((r) => html`<li>${r.role === 'entry' ? 'Entry' : 'Exit'} reader${r.id === r.role ? '' : ` ${r.id}`}: ${r.online ? 'working' : 'offline'}</li>`)}</ul>

@@ -11,11 +11,15 @@ const ROOM = 'meeting-room';
 
 const scene = harnessPerTest();
 
+const CHESS_CARD = '04C0FFEE01';
+/** The chess club has the meeting room on Monday evenings, after the library has closed at 20:00. */
+const withBooking = { ...town, bookings: [{ group: 'chess-club', label: 'Chess club', weekly: { day: 'mon', from: '20:00', to: '22:00' } }] };
+
 async function twoDoors(at = '2026-11-23T19:00:00Z'): Promise<Harness> {
   vi.setSystemTime(new Date(at)); // Monday 19:00: open access
   scene.current = await startHarness({
-    policy: town,
-    members: { [CARD]: {} },
+    policy: withBooking,
+    members: { [CARD]: {}, [CHESS_CARD]: { groups: ['chess-club'] } },
     config: {
       hardware: {
         gpio: { driver: 'simulated' },
@@ -128,6 +132,20 @@ describe('a second door', () => {
     expect(gateway.execute({ command: 'unlock', door: 'back' }, 'manager')).toEqual({ ok: false, error: 'door: no door "back" at this branch (doors: main, meeting-room)' });
     expect(gateway.execute({ command: 'lights-on', door: ROOM }, 'manager')).toEqual({ ok: false, error: 'door: only allowed with unlock and lock' });
     expect(room(h).relay.active).toBe(false);
+  });
+
+  it("opens the meeting room for a group booking's card at its reader while the library is closed", async () => {
+    const h = await twoDoors('2026-11-23T20:30:00Z'); // Monday 20:30: closed, the chess club's booking running
+    expect(h.running.gateway.mode).toBe('closed');
+    h.tap(CARD, 'room');
+    expect(room(h).relay.active).toBe(false);
+    h.tap(CHESS_CARD, 'room');
+    expect(room(h).relay.active).toBe(true);
+    expect(h.doorRelayActive()).toBe(false);
+    expect(h.events.filter((e) => e.type === 'access').map((e) => [e.reason, e.door])).toEqual([
+      ['closed', ROOM],
+      ['booking', ROOM],
+    ]);
   });
 });
 

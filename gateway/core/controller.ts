@@ -440,9 +440,8 @@ export class Gateway {
       on('beamOuter', (broken) => this.occupancy.beamChanged('outer', broken));
       on('beamInner', (broken) => this.occupancy.beamChanged('inner', broken));
     }
-    on('motion', (moving) => {
-      if (moving) this.motion.seen();
-    });
+    on('motion', (moving) => this.motion.changed(moving));
+    if (hardware.inputs.motion?.active === true) this.motion.changed(true);
     on('tamper', (active) => this.alarms.set('tamper', active));
     on('fireAlarm', (active) => this.onFire(active));
     // Only the press counts: a button stuck down (or held) is one call, and its release is nothing.

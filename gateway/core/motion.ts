@@ -8,6 +8,8 @@ const STATE_EVERY_MS = 60_000;
 
 export class Motion {
   private last: Date | null = null;
+  /** The input is active now: a PIR held in alarm (or a cut wire on normally-closed contacts) is motion all along. */
+  private moving = false;
   private toldAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: { bus: EventBus; clock: Clock; fitted: boolean }) {}
@@ -21,7 +23,13 @@ export class Motion {
     return this.last;
   }
 
-  seen(): void {
+  /** Both edges are motion seen now: the release is the last moment anything moved. */
+  changed(moving: boolean): void {
+    this.moving = moving;
+    this.seen();
+  }
+
+  private seen(): void {
     const now = this.options.clock.now();
     this.last = now;
     this.options.bus.emit('motion', now);
@@ -32,6 +40,7 @@ export class Motion {
 
   /** No motion in the last `ms` (or ever): where no sensor is fitted, there is nothing to say otherwise. */
   quietFor(ms: number): boolean {
+    if (this.moving) return false;
     return this.last === null || this.options.clock.now().getTime() - this.last.getTime() >= ms;
   }
 }

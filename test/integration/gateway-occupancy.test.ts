@@ -270,6 +270,26 @@ describe('a people counter', () => {
     expect(gateway.alarms.has('tailgating')).toBe(false);
   });
 
+  it('ends a tailgating alarm restored after a crash after the same quiet while', async () => {
+    let h = await start('19:00', ['contact', 'counter']);
+    h.tap(MEMBER);
+    h.input('doorContact', true);
+    for (let i = 0; i < 2; i += 1) {
+      h.input('counterIn', true);
+      h.input('counterIn', false);
+      vi.advanceTimersByTime(1000);
+    }
+    h.input('doorContact', false);
+    expect(h.running.gateway.alarms.has('tailgating')).toBe(true);
+    vi.clearAllTimers();
+    vi.setSystemTime(at('19:01'));
+    h = await h.restart({ clean: false });
+    scene.current = h;
+    expect(h.running.gateway.alarms.has('tailgating')).toBe(true);
+    vi.advanceTimersByTime(10 * 60_000);
+    expect(h.running.gateway.alarms.has('tailgating')).toBe(false);
+  });
+
   it('only logs tailgating when the policy says log', async () => {
     const h = await start('19:00', ['contact', 'counter'], { tailgating: 'log' });
     h.tap(MEMBER);
@@ -336,6 +356,22 @@ describe('PIR motion after the close', () => {
     expect(gateway.lights.on).toBe(true);
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
     advanceTo('20:05');
+    expect(gateway.lights.on).toBe(false);
+  });
+
+  it('takes a PIR held in alarm (or its wire cut) as motion all along: the building is never empty while it lasts', async () => {
+    const h = await start('19:50', ['contact', 'motion']);
+    const { gateway } = h.running;
+    advanceTo('20:20');
+    h.input('motion', true);
+    advanceTo('21:00');
+    expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
+    expect(gateway.lights.on).toBe(true);
+    h.input('motion', false);
+    advanceTo('21:09');
+    expect(gateway.lights.on).toBe(true);
+    advanceTo('21:10');
+    expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
     expect(gateway.lights.on).toBe(false);
   });
 

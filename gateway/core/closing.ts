@@ -58,10 +58,15 @@ export class ClosingSequence {
     );
   }
 
-  /** Staff confirm the building is empty after a sweep: the lights may go off. */
-  confirmEmpty(): void {
+  /**
+   * Staff confirm the building is empty after a sweep: the lights may go off. After the close it is also the count
+   * they saw, 0 and counted again, or an estimate would raise the alarm again at every close until someone reset it.
+   */
+  confirmEmpty(actor: string): void {
     this.options.alarms.clear('people-inside-after-close', 'confirmed empty by staff');
     if (!this.isShut()) return;
+    const { occupancy } = this.options;
+    if (occupancy.inside > 0 || occupancy.confidence === 'estimated') occupancy.reset(actor);
     this.confirmed = true;
     this.leavingUntil = this.options.clock.now().getTime() + this.quietMs();
     this.options.lights.set(false);

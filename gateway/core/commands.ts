@@ -54,7 +54,7 @@ export function runCommand(gateway: Gateway, { command, text, door: doorId }: Ga
     case 'lights-off':
       // Staff turning the lights off after close is their confirmation that the building is empty.
       gateway.events.record('staff', { action: 'lights-off', actor });
-      gateway.closing.confirmEmpty();
+      gateway.closing.confirmEmpty(actor);
       gateway.lights.set(false);
       return { ok: true };
     case 'reset-occupancy':

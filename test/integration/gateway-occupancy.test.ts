@@ -153,6 +153,21 @@ describe('without a door contact', () => {
   });
 });
 
+describe("staff's lights-off after the close", () => {
+  it('confirms the building empty: the alarm clears, and the figure is 0 and counted again, so the next close is quiet', async () => {
+    const h = await start('19:20', []);
+    const { gateway } = h.running;
+    h.tap(MEMBER);
+    advanceTo('20:01');
+    expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
+    expect(gateway.execute({ command: 'lights-off' }, 'mia')).toEqual({ ok: true });
+    expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
+    expect(gateway.lights.on).toBe(false);
+    expect(gateway.state.occupancy).toMatchObject({ inside: 0, confidence: 'counted' });
+    expect(occupancyEvents(h, 'reset')).toEqual([expect.objectContaining({ actor: 'mia', inside: 0 })]);
+  });
+});
+
 describe('staffed hours with only a door contact', () => {
   it('keeps the count at the staffed start, makes it an estimate at the first opening nobody can attribute, and a staff reset counts again', async () => {
     const h = await start('09:30', ['contact']);

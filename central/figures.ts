@@ -24,6 +24,11 @@ export interface VisitRow {
   /** Entries while closed, in changeover, lockdown or emergency, or when the mode is not known. */
   other: number;
   total: number;
+  /**
+   * Door openings nobody could count (`uncounted` events): a branch without a counter or beams, whose door staff hold
+   * free, cannot tell in from out. Not visits, and not guessed into them: the page shows them beside the visits.
+   */
+  uncountedOpenings: number;
 }
 
 export interface TailgateRow {
@@ -94,7 +99,7 @@ export function countFigures(store: CentralStore, range: Range, options: FigureO
   const period = periodOf(options);
   const modes = new ModeTimeline(store, range, access);
 
-  const visits = new Rows<VisitRow>((site, p) => ({ site, period: p, staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0 }));
+  const visits = new Rows<VisitRow>((site, p) => ({ site, period: p, staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0, uncountedOpenings: 0 }));
   const tailgates = new Rows<TailgateRow>((site, p) => ({ site, period: p, tailgates: 0, extraPeople: 0 }));
   for (const e of occupancy) {
     const t = Date.parse(e.at);
@@ -102,6 +107,8 @@ export function countFigures(store: CentralStore, range: Range, options: FigureO
       const row = visits.at(e.site, period(t));
       row[visitColumn(e, () => modes.at(e.site, t))]++;
       row.total++;
+    } else if (e.change === 'uncounted') {
+      visits.at(e.site, period(t)).uncountedOpenings++;
     } else if (e.change === 'tailgate') {
       const row = tailgates.at(e.site, period(t));
       row.tailgates++;

@@ -13,6 +13,8 @@ export interface ReportTotals {
   total: number;
   tailgates: number;
   extraPeople: number;
+  /** Door openings nobody could count (figures.ts VisitRow.uncountedOpenings). */
+  uncountedOpenings: number;
 }
 
 export interface MonthlyReport {
@@ -32,7 +34,7 @@ export interface MonthlyReport {
   grantsByAgeBand: Array<{ ageBand: string; count: number }>;
 }
 
-const zero = (): ReportTotals => ({ staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0, tailgates: 0, extraPeople: 0 });
+const zero = (): ReportTotals => ({ staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0, tailgates: 0, extraPeople: 0, uncountedOpenings: 0 });
 
 export function monthlyReport(store: CentralStore, options: { month: string; site?: string | undefined; timezone: string; now: Date }): MonthlyReport {
   const first = DateTime.fromISO(`${options.month}-01`, { zone: options.timezone });
@@ -52,6 +54,7 @@ export function monthlyReport(store: CentralStore, options: { month: string; sit
       into.booking += v.booking;
       into.other += v.other;
       into.total += v.total;
+      into.uncountedOpenings += v.uncountedOpenings;
     }
   }
   for (const t of figures.tailgates) {

@@ -64,7 +64,17 @@ export const VisitsSchema = z.object({
   to: z.string(),
   timezone: z.string(),
   rows: z.array(
-    z.object({ site: z.string(), period: z.string(), staffed: z.int(), openAccess: z.int(), booking: z.int(), other: z.int(), total: z.int() }),
+    z.object({
+      site: z.string(),
+      period: z.string(),
+      staffed: z.int(),
+      openAccess: z.int(),
+      booking: z.int(),
+      other: z.int(),
+      total: z.int(),
+      /** Door openings nobody could count (no counter or beams while the door was held free, a staff unlock, a forced door): not visits. */
+      uncountedOpenings: z.int(),
+    }),
   ),
 });
 
@@ -89,7 +99,7 @@ export const ReportQuerySchema = z.strictObject({
   format: z.enum(['json', 'csv']).default('json'),
 });
 
-const reportTotals = { staffed: z.int(), openAccess: z.int(), booking: z.int(), other: z.int(), total: z.int(), tailgates: z.int(), extraPeople: z.int() };
+const reportTotals = { staffed: z.int(), openAccess: z.int(), booking: z.int(), other: z.int(), total: z.int(), tailgates: z.int(), extraPeople: z.int(), uncountedOpenings: z.int() };
 
 export const MonthlyReportSchema = z.object({
   month: z.string(),

@@ -322,7 +322,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         const q = request.query as z.output<typeof FiguresQuerySchema>;
         const { from, to, figures } = figuresFor(q);
         const rows = figures.visits;
-        if (q.format === 'csv') return csv(reply, `visits-${q.by}-${from}-${to}`, rows, ['site', 'period', 'staffed', 'openAccess', 'booking', 'other', 'total']);
+        if (q.format === 'csv') return csv(reply, `visits-${q.by}-${from}-${to}`, rows, ['site', 'period', 'staffed', 'openAccess', 'booking', 'other', 'total', 'uncountedOpenings']);
         return { from, to, timezone, rows };
       },
     );
@@ -403,7 +403,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         const month = q.month ?? DateTime.fromJSDate(now, { zone: timezone }).toFormat('yyyy-MM');
         const report = monthlyReport(store, { month, site: q.site, timezone, now });
         if (q.format === 'csv') {
-          const columns = ['date', 'staffed', 'openAccess', 'booking', 'other', 'total', 'tailgates', 'extraPeople'] as const;
+          const columns = ['date', 'staffed', 'openAccess', 'booking', 'other', 'total', 'tailgates', 'extraPeople', 'uncountedOpenings'] as const;
           return csv(reply, `report-${q.site ?? 'estate'}-${month}`, report.days, columns);
         }
         return report;

@@ -35,8 +35,8 @@ async function show() {
   }
   const [v, r, t, g] = answers;
   const visits = document.getElementById('visits');
-  visits.replaceChildren(...v.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.staffed), num(x.openAccess), num(x.booking), num(x.other), num(x.total))));
-  if (!v.body.rows.length) visits.append(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'No visits in this period.' })));
+  visits.replaceChildren(...v.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.staffed), num(x.openAccess), num(x.booking), num(x.other), num(x.total), num(x.uncountedOpenings ?? 0))));
+  if (!v.body.rows.length) visits.append(el('tr', {}, el('td', { colspan: 8, class: 'muted', text: 'No visits in this period.' })));
   const tailgates = document.getElementById('tailgates');
   tailgates.replaceChildren(...t.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.tailgates), num(x.extraPeople))));
   if (!t.body.rows.length) tailgates.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No tailgates in this period.' })));

@@ -19,7 +19,7 @@ const atNoon = (date) => new Date(`${date}T12:00:00Z`);
 const monthName = (month) => new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(atNoon(`${month}-01`));
 const dayName = (date) => new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC' }).format(atNoon(date));
 const tailgateText = (t) => (t.tailgates === 0 ? '0' : `${t.tailgates} (${t.extraPeople})`);
-const visitCells = (t) => [num(t.staffed), num(t.openAccess), num(t.booking), num(t.other), num(t.total), el('td', { class: 'num', text: tailgateText(t) })];
+const visitCells = (t) => [num(t.staffed), num(t.openAccess), num(t.booking), num(t.other), num(t.total), el('td', { class: 'num', text: tailgateText(t) }), num(t.uncountedOpenings)];
 
 function query(extra = {}) {
   const q = new URLSearchParams(extra);
@@ -52,20 +52,20 @@ async function show() {
 
   const refused = r.refusals.reduce((sum, x) => sum + x.count, 0);
   const t = r.totals;
-  fill('totals', [el('tr', {}, el('th', { scope: 'row', class: 'num', text: t.total.toLocaleString('en-GB') }), num(t.staffed), num(t.openAccess), num(t.booking), num(t.other), el('td', { class: 'num', text: tailgateText(t) }), num(refused))], '', 7);
+  fill('totals', [el('tr', {}, el('th', { scope: 'row', class: 'num', text: t.total.toLocaleString('en-GB') }), num(t.staffed), num(t.openAccess), num(t.booking), num(t.other), el('td', { class: 'num', text: tailgateText(t) }), num(refused), num(t.uncountedOpenings))], '', 8);
 
   const days = r.days.map((d) => {
     const weekday = atNoon(d.date).getUTCDay();
     return el('tr', { class: weekday === 0 || weekday === 6 ? 'weekend' : undefined, 'data-date': d.date }, el('td', { text: dayName(d.date) }), ...visitCells(d));
   });
-  fill('days', days, '', 7);
+  fill('days', days, '', 8);
   const foot = el('tfoot', {}, el('tr', {}, el('th', { scope: 'row', text: 'Month' }), ...visitCells(t)));
   document.getElementById('days').closest('table').querySelector('tfoot')?.remove();
   document.getElementById('days').after(foot);
 
   // One branch's report has one row here; the estate's lists each branch.
   document.getElementById('by-site').hidden = r.site !== null;
-  fill('sites', r.bySite.map((s) => el('tr', {}, el('td', { text: s.site }), ...visitCells(s))), 'No visits this month.', 7);
+  fill('sites', r.bySite.map((s) => el('tr', {}, el('td', { text: s.site }), ...visitCells(s))), 'No visits this month.', 8);
   fill('refusals', r.refusals.map((x) => el('tr', {}, el('td', { text: nameOf(ACCESS_REASONS, x.reason, 'reason') }), num(x.count))), 'No refusals this month.', 2);
   fill('kinds', r.grantsByKind.map((x) => el('tr', {}, el('td', { text: nameOf(GRANT_KIND_LABELS, x.kind, 'kind') }), num(x.count))), 'No card entries this month.', 2);
   fill('ages', r.grantsByAgeBand.map((x) => el('tr', {}, el('td', { text: nameOf(AGE_BAND_LABELS, x.ageBand, 'age band') }), num(x.count))), 'No card entries this month.', 2);

@@ -56,6 +56,7 @@ function summarise(type: string, d: Record<string, unknown>): string {
       if (d.change === 'reset') return `Count reset to ${String(d.inside)}${d.actor ? ` by ${String(d.actor)}` : ''}`;
       if (d.change === 'tailgate') return `Possible tailgating: ${String(d.entries ?? '?')} in on ${d.grants === 1 ? '1 card' : `${String(d.grants ?? '?')} cards`}, ${String(d.inside)} inside`;
       if (d.change === 'ignored') return `Not counted: ${String(d.detail ?? 'an oddity of the counting hardware')}`;
+      if (d.change === 'uncounted') return `Door opened${d.door ? ` (${String(d.door)})` : ''}: in or out, nothing here can tell; the count is an estimate`;
       return `${d.change === 'entry' ? 'In' : 'Out'}: ${d.confidence === 'estimated' ? 'about ' : ''}${String(d.inside)} inside`;
     case 'warning':
       return `Closing warning: ${String(d.minutesLeft)} minutes left`;

@@ -1,7 +1,7 @@
 // The building around open access: lights on when it starts (or at the first entry), warnings before it ends
 // (flash the lights, sound the sounder), and at the close lights left on until the building is empty: a count of 0
 // that was counted (or, where a PIR is fitted, any count of 0) and no motion for the policy's quiet minutes.
-import { modeAt } from '../../policies/index.js';
+import { activeBookings, modeAt } from '../../policies/index.js';
 import { occupancyRules } from '../../policies/schema.js';
 import type { Policy, ScheduleMode } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
@@ -38,6 +38,9 @@ export class ClosingSequence {
   /** Staff said the building is empty: motion while they leave does not put the lights back on. */
   private confirmed = false;
   private mode: ScheduleMode | undefined;
+  /** The end of the group booking the building is in use for while closed: then it closes as at the schedule's close. */
+  private bookingEndTimer: Timer | undefined;
+  private bookingEndsAt = 0;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly options: ClosingOptions) {}
@@ -75,6 +78,7 @@ export class ClosingSequence {
   stop(): void {
     this.clearWarnings();
     this.stopQuietTimer();
+    this.options.clock.clearTimeout(this.bookingEndTimer);
     for (const off of this.unsubscribe) off();
   }
 
@@ -94,33 +98,73 @@ export class ClosingSequence {
       // At start the lights are at their safe level (on by default), which says nothing about who is inside.
       else if (from === null) lights.set(false);
       if (to === 'open-access') this.scheduleWarnings(until);
+    } else if (this.inBooking()) {
+      // Closed, but a group has the building: it closes when their booking ends.
+      if (occupancy.inside > 0) lights.set(true);
     } else {
-      this.confirmed = false;
-      this.leavingUntil = this.options.clock.now().getTime() + this.quietMs();
-      // At start too: a gateway that was down across the close (or crashed in the closing sequence) comes back to
-      // a count nobody has confirmed empty, and somebody must be told.
-      if (occupancy.inside > 0 || !this.countSaysEmpty()) {
-        lights.set(true);
-        alarms.raise('people-inside-after-close', `${this.describeCount()}${from === null ? ' at start' : ''}`);
-      } else if (this.empty()) {
-        lights.set(false);
-      } else {
-        // Nobody counted, but someone moved a moment ago: leaving, most likely. The lights stay on until it is quiet.
-        lights.set(true);
-        this.armQuietTimer();
-      }
+      this.closeBuilding(from === null ? 'at start' : '');
+    }
+  }
+
+  /** The schedule's close, or a booking's end while closed: who is still inside, the lights, and the alarm. */
+  private closeBuilding(when: string): void {
+    const { lights, occupancy, alarms } = this.options;
+    this.confirmed = false;
+    this.leavingUntil = this.options.clock.now().getTime() + this.quietMs();
+    // At start too: a gateway that was down across the close (or crashed in the closing sequence) comes back to
+    // a count nobody has confirmed empty, and somebody must be told.
+    if (occupancy.inside > 0 || !this.countSaysEmpty()) {
+      lights.set(true);
+      alarms.raise('people-inside-after-close', `${this.describeCount()}${when === '' ? '' : ` ${when}`}`);
+    } else if (this.empty()) {
+      lights.set(false);
+    } else {
+      // Nobody counted, but someone moved a moment ago: leaving, most likely. The lights stay on until it is quiet.
+      lights.set(true);
+      this.armQuietTimer();
     }
   }
 
   private onOccupancy(inside: number): void {
     const { lights } = this.options;
-    if (inside > 0 && (this.mode === 'open-access' || this.mode === 'changeover')) lights.set(true);
-    if (this.isShut()) this.checkEmpty();
+    // Anyone let in is in the building, closed or not (staff before opening, a group's booking): never in the dark.
+    if (inside > 0) lights.set(true);
+    if (!this.isShut()) return;
+    if (this.inBooking()) return;
+    this.checkEmpty();
+  }
+
+  /**
+   * A group booking while the branch is closed: the building is in use, and neither its count nor its movement is
+   * anyone left behind. Its end is a close of its own, timed once the booking is seen.
+   */
+  private inBooking(): boolean {
+    const now = this.options.clock.now();
+    const booking = activeBookings(this.options.policy(), now).sort((a, b) => b.to.getTime() - a.to.getTime())[0];
+    if (booking === undefined) return false;
+    if (booking.to.getTime() !== this.bookingEndsAt) {
+      this.bookingEndsAt = booking.to.getTime();
+      this.options.clock.clearTimeout(this.bookingEndTimer);
+      this.bookingEndTimer = this.options.clock.setTimeout(() => this.onBookingEnd(), booking.to.getTime() - now.getTime());
+    }
+    return true;
+  }
+
+  private onBookingEnd(): void {
+    this.bookingEndTimer = undefined;
+    this.bookingEndsAt = 0;
+    // Another booking may follow on, or the schedule may have opened meanwhile: then nothing closes here.
+    if (!this.isShut() || this.inBooking()) return;
+    this.closeBuilding('at the end of the booking');
   }
 
   /** Movement after the close: someone is inside whatever the count says, once those leaving have had time to go. */
   private onMotion(): void {
     if (!this.isShut()) return;
+    if (this.inBooking()) {
+      this.options.lights.set(true);
+      return;
+    }
     const now = this.options.clock.now().getTime();
     if (now >= this.leavingUntil) {
       this.confirmed = false;

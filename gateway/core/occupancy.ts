@@ -76,7 +76,10 @@ export class Occupancy {
     const onDoorEntry = (entry: DoorEntry): void => this.onDoorEntry(entry);
     const onDoorExit = (exit: DoorExit): void => this.onDoorExit(exit);
     const onUnattributed = ({ door }: AtDoor): void => {
-      if (!(this.entriesSeenAt(door) && this.exitsSeenAt(door))) this.becomeEstimated();
+      if (this.entriesSeenAt(door) && this.exitsSeenAt(door)) return;
+      this.becomeEstimated();
+      // Told rather than guessed: the figures count these openings beside the visits they could count.
+      this.options.events.record('occupancy', { change: 'uncounted', inside: this.count, via: 'contact', ...this.stamp(), ...(door === undefined ? {} : { door }) });
     };
     // The counter and beams see one door: another door's cycle says nothing of what they saw.
     const onCycleClosed = ({ grants, door }: { grants: number } & AtDoor): void => {

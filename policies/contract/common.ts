@@ -27,8 +27,8 @@ export const CONTRACT_MAJOR = 1;
  *    Alarm `pin-check-unavailable` (minor) and access reason of the same name; policy rules `pinSource`, `pinOffline`.
  *    Access reason `accompanied` and policy rule `accompaniedMinors` (an unknown key to a gateway before 1.7).
  *    Access reasons `bad-token`, `token-expired`, `token-other-site`, `token-replayed` (phone tokens, QR).
- * 8: counts you can trust. Alarm `tailgating` (minor). Access events: `ageBand`, `door`. Occupancy events: change
- *    `ignored` (an oddity of the counting hardware, with `detail`), and `mode`, `grant`, `via`, `confidence`, `door`,
+ * 8: counts you can trust. Alarm `tailgating` (minor). Access events: `ageBand`, `door`. Occupancy events: changes
+ *    `ignored` (an oddity of the counting hardware, with `detail`) and `uncounted` (an opening nothing could attribute), and `mode`, `grant`, `via`, `confidence`, `door`,
  *    `detail`. State: `occupancy.confidence`, `occupancy.motionAt`. Several doors: `door` on door and staff events and
  *    on the `unlock` and `lock` commands, `doors` in the state.
  */

@@ -30,7 +30,12 @@ import {
 // however often an outage makes the gateway send it.
 
 /** Open lists of the events themselves (the names a gateway of this version sends). */
-export const OCCUPANCY_CHANGES = ['entry', 'exit', 'reset', 'tailgate', 'ignored'] as const;
+/**
+ * 1.8: `ignored`, an oddity of the counting hardware, counted as nothing (`detail`); `uncounted`, the door opened and
+ * someone went in or out that nothing at that door could attribute (held free in staffed hours, a staff unlock, a
+ * forced door): the figure is an estimate from then, and the figures count these openings instead of guessing.
+ */
+export const OCCUPANCY_CHANGES = ['entry', 'exit', 'reset', 'tailgate', 'ignored', 'uncounted'] as const;
 export const SYSTEM_EVENTS = ['start', 'stop', 'recovered'] as const;
 
 function eventSchemas<S extends Side>(d: Dialect<S>) {

@@ -179,10 +179,11 @@ describe('staffed hours with only a door contact', () => {
     expect(gateway.occupancy.inside).toBe(1);
     expect(occupancyEvents(h, 'reset')).toEqual([]);
 
-    // The door is held free: someone went in or out, and nothing says which.
+    // The door is held free: someone went in or out, and nothing says which. The opening is told, not guessed.
     openAndShut(h);
     expect(gateway.occupancy.inside).toBe(1);
     expect(gateway.state.occupancy.confidence).toBe('estimated');
+    expect(occupancyEvents(h, 'uncounted')).toEqual([expect.objectContaining({ inside: 1, via: 'contact', mode: 'staffed', confidence: 'estimated' })]);
 
     // A member who taps anyway is seen going in.
     h.tap(SECOND);
@@ -393,6 +394,55 @@ describe('PIR motion after the close', () => {
   it('has no motionAt in the state where no sensor is fitted', async () => {
     const h = await start('19:00', ['contact']);
     expect(h.running.gateway.state.occupancy).not.toHaveProperty('motionAt');
+  });
+});
+
+describe('a group booking while the branch is closed', () => {
+  const CLUB = '04C1000001';
+  // Monday evening after the close (20:00): the chess club has the building 20:30–22:00.
+  const booked = {
+    ...policy(),
+    bookings: [{ group: 'chess-club', label: 'Chess club', weekly: { day: 'mon', from: '20:30', to: '22:00' }, minimumAge: null }],
+  };
+
+  async function startBooked(now: string, fitted: readonly Fitted[]): Promise<Harness> {
+    vi.setSystemTime(at(now));
+    scene.current = await startHarness({ policy: booked, members: { ...MEMBERS, [CLUB]: { groups: ['chess-club'] } }, config: { hardware: hardware(fitted) } });
+    scene.dirs.push(scene.current.dir);
+    return scene.current;
+  }
+
+  it('puts the lights on for whoever is let in, raises nothing while the group moves about, and closes again at its end', async () => {
+    const h = await startBooked('20:25', ['contact', 'motion']);
+    const { gateway } = h.running;
+    expect(gateway.mode).toBe('closed');
+    expect(gateway.lights.on).toBe(false);
+
+    advanceTo('20:31');
+    h.tap(CLUB);
+    openAndShut(h);
+    expect(gateway.occupancy.inside).toBe(1);
+    expect(gateway.lights.on).toBe(true);
+
+    // Long after the schedule's close: movement is the club, not someone left behind.
+    advanceTo('21:00');
+    h.input('motion', true);
+    h.input('motion', false);
+    expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
+    expect(gateway.lights.on).toBe(true);
+
+    // The booking ends with the member still counted inside: the close's own alarm, saying when.
+    advanceTo('22:00');
+    expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
+    expect(h.events.filter((e) => e.type === 'alarm' && e.alarm === 'people-inside-after-close').at(-1)).toMatchObject({ detail: '1 counted inside at the end of the booking' });
+    expect(gateway.lights.on).toBe(true);
+
+    // They leave; it is empty once nothing has moved for the quiet minutes.
+    pressExit(h);
+    openAndShut(h);
+    advanceTo('22:11');
+    expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
+    expect(gateway.lights.on).toBe(false);
   });
 });
 

@@ -157,14 +157,14 @@ describe('central API', () => {
       from: '2025-06-01',
       to: '2025-06-02',
       timezone: 'Europe/London',
-      rows: [{ site: 'town', period: '2025-06-02', staffed: 0, openAccess: 0, booking: 0, other: 1, total: 1 }],
+      rows: [{ site: 'town', period: '2025-06-02', staffed: 0, openAccess: 0, booking: 0, other: 1, total: 1, uncountedOpenings: 0 }],
     });
     const csv = await api('/api/figures/refusals?format=csv');
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toBe('attachment; filename="refusals-2025-05-27-2025-06-02.csv"');
     expect(csv.body).toBe('site,reason,count\r\ntown,expired,1\r\n');
     const hourly = await api('/api/figures/visits?by=hour&format=csv');
-    expect(hourly.body).toBe('site,period,staffed,openAccess,booking,other,total\r\ntown,2025-06-02T10,0,0,0,1,1\r\n');
+    expect(hourly.body).toBe('site,period,staffed,openAccess,booking,other,total,uncountedOpenings\r\ntown,2025-06-02T10,0,0,0,1,1,0\r\n');
     const bad = await api('/api/figures/visits?from=2025-06-05&to=2025-06-01&by=week');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual([expect.stringMatching(/^query\.by: must be one of "day", "hour"/)]);
@@ -189,7 +189,7 @@ describe('central API', () => {
     expect(report.json().days).toHaveLength(30);
     const csv = await api('/api/figures/report?month=2025-06&format=csv');
     expect(csv.headers['content-disposition']).toBe('attachment; filename="report-estate-2025-06.csv"');
-    expect(csv.body.split('\r\n').slice(0, 3)).toEqual(['date,staffed,openAccess,booking,other,total,tailgates,extraPeople', '2025-06-01,0,0,0,0,0,0,0', '2025-06-02,0,0,0,1,1,1,2']);
+    expect(csv.body.split('\r\n').slice(0, 3)).toEqual(['date,staffed,openAccess,booking,other,total,tailgates,extraPeople,uncountedOpenings', '2025-06-01,0,0,0,0,0,0,0,0', '2025-06-02,0,0,0,1,1,1,2,0']);
     for (const month of ['2025-6', '2025-13', 'june']) {
       const bad = await api(`/api/figures/report?month=${month}`);
       expect(bad.statusCode, month).toBe(400);

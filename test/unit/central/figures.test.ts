@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { countFigures, dayRange, refusals, toCsv, visits } from '../../../central/figures.js';
 import { monthlyReport } from '../../../central/monthly-report.js';
-import { ulid, type GatewayEvent } from '../../../policies/contract/index.js';
+import { ulid, type GatewayEvent, type OCCUPANCY_CHANGES } from '../../../policies/contract/index.js';
 import { accessEvent, occupancyEvent } from '../contract/fixtures.js';
 import { centralParts } from './helpers.js';
 
@@ -14,7 +14,7 @@ function mode(site: string, at: string, from: string, to: string) {
 }
 
 /** An occupancy event as a 1.8 gateway sends it: the mode at that instant, and the grant an entry followed. */
-function counted(change: 'entry' | 'exit' | 'tailgate', at: string, extra: Record<string, unknown> = {}, site = 'town'): GatewayEvent {
+function counted(change: (typeof OCCUPANCY_CHANGES)[number], at: string, extra: Record<string, unknown> = {}, site = 'town'): GatewayEvent {
   return { ...occupancyEvent(1, at, site, change), ...extra } as GatewayEvent;
 }
 
@@ -38,12 +38,15 @@ describe('figures', () => {
     publish('town', 'events', counted('entry', '2025-06-01T18:05:00.000Z', { mode: 'closed', grant: 'booking' }));
     publish('town', 'events', counted('entry', '2025-06-01T18:06:00.000Z', { mode: 'closed', grant: 'booking' }));
     publish('town', 'events', counted('entry', '2025-06-01T23:30:00.000Z', { mode: 'closed' })); // 00:30 on 2 June
+    // Staff held the door free at a branch with a contact only: two openings it could not count, shown not guessed.
+    publish('town', 'events', counted('uncounted', '2025-06-01T08:40:00.000Z', { mode: 'staffed', via: 'contact', confidence: 'estimated' }));
+    publish('town', 'events', counted('uncounted', '2025-06-01T08:41:00.000Z', { mode: 'staffed', via: 'contact', confidence: 'estimated' }));
 
     const range = dayRange('2025-06-01', '2025-06-02', TZ);
     const figures = countFigures(store, range, { by: 'day', timezone: TZ });
     expect(figures.visits).toEqual([
-      { site: 'town', period: '2025-06-01', staffed: 2, openAccess: 3, booking: 2, other: 0, total: 7 },
-      { site: 'town', period: '2025-06-02', staffed: 0, openAccess: 0, booking: 0, other: 1, total: 1 },
+      { site: 'town', period: '2025-06-01', staffed: 2, openAccess: 3, booking: 2, other: 0, total: 7, uncountedOpenings: 2 },
+      { site: 'town', period: '2025-06-02', staffed: 0, openAccess: 0, booking: 0, other: 1, total: 1, uncountedOpenings: 0 },
     ]);
     expect(figures.tailgates).toEqual([{ site: 'town', period: '2025-06-01', tailgates: 1, extraPeople: 1 }]);
     const hours = visits(store, range, { by: 'hour', timezone: TZ });
@@ -67,9 +70,9 @@ describe('figures', () => {
     publish('village', 'events', occupancyEvent(1, '2025-06-01T10:00:00.000Z', 'village'));
 
     expect(visits(store, dayRange('2025-06-01', '2025-06-01', TZ), { by: 'day', timezone: TZ })).toEqual([
-      { site: 'town', period: '2025-06-01', staffed: 2, openAccess: 1, booking: 0, other: 0, total: 3 },
+      { site: 'town', period: '2025-06-01', staffed: 2, openAccess: 1, booking: 0, other: 0, total: 3, uncountedOpenings: 0 },
       // Nothing says the village's mode: other, not a guess.
-      { site: 'village', period: '2025-06-01', staffed: 0, openAccess: 0, booking: 0, other: 1, total: 1 },
+      { site: 'village', period: '2025-06-01', staffed: 0, openAccess: 0, booking: 0, other: 1, total: 1, uncountedOpenings: 0 },
     ]);
   });
 
@@ -191,9 +194,9 @@ describe('figures', () => {
 
     const estate = monthlyReport(store, { month: '2026-11', timezone: TZ, now });
     expect(estate.days).toHaveLength(30);
-    expect(estate.days[1]).toEqual({ date: '2026-11-02', staffed: 1, openAccess: 1, booking: 0, other: 0, total: 2, tailgates: 1, extraPeople: 2 });
+    expect(estate.days[1]).toEqual({ date: '2026-11-02', staffed: 1, openAccess: 1, booking: 0, other: 0, total: 2, tailgates: 1, extraPeople: 2, uncountedOpenings: 0 });
     expect(estate.days[29]).toMatchObject({ date: '2026-11-30', booking: 1, total: 1 });
-    expect(estate.totals).toEqual({ staffed: 1, openAccess: 1, booking: 1, other: 0, total: 3, tailgates: 1, extraPeople: 2 });
+    expect(estate.totals).toEqual({ staffed: 1, openAccess: 1, booking: 1, other: 0, total: 3, tailgates: 1, extraPeople: 2, uncountedOpenings: 0 });
     expect(estate.bySite.map((s) => [s.site, s.total])).toEqual([
       ['town', 2],
       ['village', 1],

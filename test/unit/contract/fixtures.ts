@@ -1,5 +1,5 @@
 // Valid contract messages to start from in tests; each test changes one field.
-import { monotonicUlid, type Command, type GatewayEvent, type GatewayState } from '../../../policies/contract/index.js';
+import { monotonicUlid, type Command, type GatewayEvent, type GatewayState, type OCCUPANCY_CHANGES } from '../../../policies/contract/index.js';
 
 export const AT = '2025-06-02T09:30:00.000Z';
 const nextId = monotonicUlid();
@@ -45,7 +45,7 @@ export function accessEvent(over: Partial<Extract<GatewayEvent, { type: 'access'
   };
 }
 
-export function occupancyEvent(inside: number, at = AT, site = 'town', change: 'entry' | 'exit' | 'reset' | 'tailgate' = 'entry'): GatewayEvent {
+export function occupancyEvent(inside: number, at = AT, site = 'town', change: (typeof OCCUPANCY_CHANGES)[number] = 'entry'): GatewayEvent {
   return { id: eventId(Date.parse(at)), at, site, type: 'occupancy', change, inside };
 }
 

@@ -107,6 +107,8 @@ export interface GeneratedMembers {
   cards: { valid: string[]; other: string[] };
   /** Normalised card numbers of partner-group members, by group (at most `keepCards` each). */
   groups: Record<string, string[]>;
+  /** The birth date (or null) of every card kept above, for the demo's record of who came in. */
+  birthDates: Map<string, string | null>;
 }
 
 /** Writes a member export of `n` fake members (the columns of DEFAULT_MEMBER_MAPPING). */
@@ -123,15 +125,23 @@ export async function generateMembersCsv(
   const valid: string[] = [];
   const other: string[] = [];
   const groups: Record<string, string[]> = {};
+  const birthDates = new Map<string, string | null>();
   let chunk = `${GENERATED_CSV_HEADER}\n`;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     const m = fakeMember(i, seed, asOf, options.unregisteredShare);
     const list = m.mayEnter ? valid : other;
-    if (list.length < keep) list.push(m.card.replace(/ /g, ''));
+    const card = m.card.replace(/ /g, '');
+    if (list.length < keep) {
+      list.push(card);
+      birthDates.set(card, m.birthDate);
+    }
     for (const group of m.groups) {
       const members = (groups[group] ??= []);
-      if (members.length < keep) members.push(m.card.replace(/ /g, ''));
+      if (members.length < keep) {
+        members.push(card);
+        birthDates.set(card, m.birthDate);
+      }
     }
     chunk += `${csvLine(m)}\n`;
     if (chunk.length >= 1 << 20) {
@@ -143,7 +153,7 @@ export async function generateMembersCsv(
   bytes += chunk.length;
   out.end(chunk);
   await once(out, 'finish');
-  return { rows: n, bytes, cards: { valid, other }, groups };
+  return { rows: n, bytes, cards: { valid, other }, groups, birthDates };
 }
 
 function sizeMb(path: string): number {

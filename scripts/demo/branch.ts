@@ -15,6 +15,7 @@ import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { importMembersCsv } from '../../gateway/members/index.js';
 import { generateMembersCsv } from '../bench/import.js';
+import type { AgeBand } from './truth.js';
 
 export interface DemoBranchOptions {
   site: string;
@@ -28,6 +29,10 @@ export interface DemoBranchOptions {
   logger?: Logger;
   /** Card + PIN branch: a simulated keypad, and this PIN set for the members who visit (the demo's "PIN registration"). */
   pin?: string | undefined;
+  /** How the branch counts people: a people counter at the door, or the door contact alone (the default). */
+  counting?: 'counter' | 'contact' | undefined;
+  /** A PIR motion sensor in the building. */
+  motion?: boolean | undefined;
 }
 
 export interface DemoBranch {
@@ -39,6 +44,11 @@ export interface DemoBranch {
   /** The demo manager's login for the branch's console. */
   login?: { username: string; password: string } | undefined;
   pin: string | undefined;
+  counting: 'counter' | 'contact';
+  /** The pseudonym the branch shows for a card (its events and the bus name people by it). */
+  personOf(card: string): string;
+  /** A card's age band on the demo's day, from the export the demo made (the script's own record, not the gateway's). */
+  ageBandOf(card: string): AgeBand;
   stop(): Promise<void>;
 }
 
@@ -59,7 +69,12 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
     hardware: {
       gpio: { driver: 'simulated' },
       // Debounce is real time; the demo's day runs hundreds of times faster, so inputs are taken as they come.
-      inputs: { doorContact: { debounceMs: 0 }, exitButton: { debounceMs: 0 } },
+      inputs: {
+        doorContact: { debounceMs: 0 },
+        exitButton: { debounceMs: 0 },
+        ...(options.counting === 'counter' ? { counterIn: { debounceMs: 0 }, counterOut: { debounceMs: 0 } } : {}),
+        ...(options.motion === true ? { motion: { debounceMs: 0 } } : {}),
+      },
       readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
       keypad: { driver: options.pin === undefined ? 'none' : 'simulated' },
     },
@@ -90,8 +105,19 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
     cards: generated.cards,
     groups: generated.groups,
     pin: options.pin,
+    counting: options.counting ?? 'contact',
+    personOf: (card) => running.gateway.pseudonym(hasher(normaliseCardId(card))),
+    ageBandOf: (card) => ageBandOn(generated.birthDates.get(card) ?? null, options.clock.now()),
     stop: () => running.stop(),
   };
+}
+
+/** 18 and over is an adult, as the figures count it; no birth date is unknown. */
+function ageBandOn(birthDate: string | null, day: Date): AgeBand {
+  if (birthDate === null) return 'unknown';
+  const today = day.toISOString().slice(0, 10);
+  const eighteenth = `${String(Number(birthDate.slice(0, 4)) + 18).padStart(4, '0')}${birthDate.slice(4)}`;
+  return eighteenth <= today ? 'adult' : 'child';
 }
 
 export function silentLogger(): Logger {

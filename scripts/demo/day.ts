@@ -1,6 +1,12 @@
-// Plays a day of visitors at a demo branch through its simulated reader and door, on the branch's clock.
+// Plays a day of visitors at a demo branch through its simulated reader, keypad, door, counter and motion sensor,
+// on the branch's clock, and writes down what really happened (truth.ts) as it plays it.
 import type { Clock, Timer } from '../../gateway/core/clock.js';
+import type { AccessOutcome } from '../../gateway/core/bus.js';
+import { modeAt } from '../../policies/index.js';
+import type { Policy, ScheduleMode } from '../../policies/index.js';
 import type { DemoBranch } from './branch.js';
+import { DayTruth } from './truth.js';
+import type { EntryKind } from './truth.js';
 import { planVisits, seededRandom } from './visitors.js';
 import type { Visit } from './visitors.js';
 
@@ -17,27 +23,41 @@ export interface DayOptions {
   group?: { cards: readonly string[]; fromMinute: number; toMinute: number } | undefined;
 }
 
-const DOOR_OPEN_MS = 4000;
+const SECOND = 1 / 60;
+/** How long a person holds the door open going through. */
+const DOOR_OPEN_MINUTES = 4 * SECOND;
+/** Between two people at the door: the contact must be seen shut before the next one opens it. */
+const DOOR_GAP_MINUTES = 2 * SECOND;
+/** A second person through the same opening comes this long after the first (longer than a counter's bounce). */
+const TAILGATER_AFTER_MINUTES = 1.5 * SECOND;
+const PIN_TYPING_MINUTES = 6 * SECOND;
+/** While anyone is inside, the motion sensor sees them this often. */
+const MOTION_EVERY_MINUTES = 3;
 
 export interface DayReplay {
   done: Promise<void>;
+  /** What really happened, as the script played it. */
+  truth: DayTruth;
   cancel(): void;
 }
+
+type Decision = { allow: boolean; reason: string };
 
 export function replayDay(options: DayOptions): DayReplay {
   const { branch, clock } = options;
   const simulated = branch.running.hardware.simulated!;
-  const door = simulated.inputs.doorContact!;
-  const exitButton = simulated.inputs.exitButton!;
+  const { doorContact: door, exitButton, counterIn, counterOut, motion } = simulated.inputs;
+  const policy = (): Policy => branch.running.gateway.policies.current;
   const random = seededRandom(options.seed);
+  const truth = new DayTruth();
   // Mostly members who may come in, with a sprinkling of cards that will be refused for a reason.
   const cards = [...branch.cards.valid.slice(0, 400), ...branch.cards.other.slice(0, 40), 'DEADBEEF01', '04FFFF0000'];
-  const visits = planVisits(cards, options.visits, options.dayMinutes, options.seed);
+  const visits: Array<Visit & { booking?: boolean }> = planVisits(cards, options.visits, options.dayMinutes, options.seed);
   const group = options.group;
   if (group !== undefined) {
     // The group arrives together just after its booking starts and leaves as it ends.
     group.cards.slice(0, 8).forEach((card, i) => {
-      visits.push({ arriveAt: group.fromMinute + 2 + i, stayMinutes: group.toMinute - group.fromMinute - 12, card });
+      visits.push({ arriveAt: group.fromMinute + 2 + i, stayMinutes: group.toMinute - group.fromMinute - 12, card, booking: true });
     });
   }
   const timers = new Set<Timer>();
@@ -45,77 +65,198 @@ export function replayDay(options: DayOptions): DayReplay {
   const done = new Promise<void>((resolve) => {
     finish = resolve;
   });
+  let cancelled = false;
   const later = (minutes: number, action: () => void): void => {
+    if (cancelled) return;
     const timer = clock.setTimeout(() => {
       timers.delete(timer);
       action();
     }, minutes * 60_000);
     timers.add(timer);
   };
-  const passDoor = (after: () => void = () => {}): void => {
-    door.set(true);
-    later(DOOR_OPEN_MS / 60_000, () => {
-      door.set(false);
+  const pulse = (input: typeof counterIn): void => {
+    input?.set(true);
+    input?.set(false);
+  };
+  const scheduleMode = (): ScheduleMode => modeAt(policy(), clock.now()).mode;
+
+  // One person at the door at a time: two people through one opening are a tailgate, which the script plays on
+  // purpose, never by accident of timing.
+  const doorQueue: Array<(release: () => void) => void> = [];
+  let doorBusy = false;
+  const useDoor = (turn: (release: () => void) => void): void => {
+    doorQueue.push(turn);
+    if (!doorBusy) nextAtDoor();
+  };
+  function nextAtDoor(): void {
+    const turn = doorQueue.shift();
+    if (turn === undefined || cancelled) {
+      doorBusy = false;
+      return;
+    }
+    doorBusy = true;
+    let released = false;
+    turn(() => {
+      if (released) return;
+      released = true;
+      later(DOOR_GAP_MINUTES, nextAtDoor);
+    });
+  }
+  /** The door opens, people go through it one after the other (a counter pulse each, in or out), and it shuts. */
+  const throughDoor = (people: ReadonlyArray<() => void>, direction: 'in' | 'out', after: () => void): void => {
+    door?.set(true);
+    const counter = direction === 'in' ? counterIn : counterOut;
+    const goesThrough = (passed: () => void): void => {
+      pulse(counter);
+      passed();
+    };
+    people.forEach((passed, i) => (i === 0 ? goesThrough(passed) : later(i * TAILGATER_AFTER_MINUTES, () => goesThrough(passed))));
+    later(DOOR_OPEN_MINUTES, () => {
+      door?.set(false);
       after();
     });
   };
 
-  /** Runs `act` and returns the decision it led to, if any (taps and PINs are decided synchronously). */
-  const decided = (act: () => void): { allow: boolean; reason: string } | undefined => {
-    let decision: { allow: boolean; reason: string } | undefined;
-    const onAccess = (outcome: { decision: { allow: boolean; reason: string } }): void => {
+  // A tap is decided in the same turn; a PIN on the thread pool: its answer is found by the card's pseudonym.
+  const pinWaiters = new Map<string, (decision: Decision) => void>();
+  const onAccess = (outcome: AccessOutcome): void => {
+    if (outcome.person === null) return;
+    const waiter = pinWaiters.get(outcome.person);
+    if (waiter === undefined) return;
+    pinWaiters.delete(outcome.person);
+    waiter(outcome.decision);
+  };
+  branch.running.gateway.bus.on('access', onAccess);
+  const tapDecision = (card: string): Decision | undefined => {
+    let decision: Decision | undefined;
+    const onTap = (outcome: AccessOutcome): void => {
       decision = outcome.decision;
     };
-    branch.running.gateway.bus.once('access', onAccess);
-    act();
-    branch.running.gateway.bus.off('access', onAccess);
+    branch.running.gateway.bus.once('access', onTap);
+    simulated.reader?.tap(card);
+    branch.running.gateway.bus.off('access', onTap);
     return decision;
   };
-
-  for (const visit of visits) {
-    later(visit.arriveAt, () => {
-      const decision = decided(() => simulated.reader?.tap(visit.card));
-      if (decision?.reason === 'pin-required' && branch.pin !== undefined) {
-        // Card + PIN: the visitor types it a few seconds later (now and then wrongly, and then again).
-        const pin = branch.pin;
-        const typo = random() < 0.15;
-        later(0.1, () => {
-          const answer = decided(() => simulated.keypad?.enter(typo ? '0000' : pin));
-          if (answer?.allow === true) enter(visit);
-          else if (typo) later(0.2, () => attemptAgain(visit, pin));
-        });
-        return;
-      }
-      if (decision?.allow === true) enter(visit);
-    });
-  }
-
-  const attemptAgain = (visit: Visit, pin: string): void => {
-    const decision = decided(() => simulated.reader?.tap(visit.card));
-    if (decision?.reason !== 'pin-required') return;
-    later(0.1, () => {
-      if (decided(() => simulated.keypad?.enter(pin))?.allow === true) enter(visit);
-    });
+  const typePin = (card: string, digits: string, answered: (decision: Decision | undefined) => void): void => {
+    const person = branch.personOf(card);
+    let settled = false;
+    const settle = (decision: Decision | undefined): void => {
+      if (settled) return;
+      settled = true;
+      pinWaiters.delete(person);
+      answered(decision);
+    };
+    pinWaiters.set(person, settle);
+    simulated.keypad?.enter(digits);
+    // A PIN the keypad drops (too late, nothing pending) has no answer: the visitor gives up after a while.
+    later(PIN_TYPING_MINUTES, () => settle(undefined));
   };
 
-  function enter(visit: Visit): void {
-      passDoor();
-      // Some late visitors stay past the close: the lights stay on and the alarm says so until they leave.
-      const close = options.closeAtMinute;
-      const lingers = close !== undefined && visit.arriveAt > close - 90 && visit.arriveAt < close && random() < 0.3;
-      const stay = lingers ? close - visit.arriveAt + 10 + Math.round(random() * 30) : visit.stayMinutes;
-      later(stay, () => {
-        exitButton.set(true);
-        exitButton.set(false);
-        passDoor();
-      });
+  for (const visit of visits) later(visit.arriveAt, () => useDoor((release) => arrive(visit, release)));
+
+  function arrive(visit: Visit & { booking?: boolean }, release: () => void): void {
+    if (scheduleMode() === 'staffed') {
+      // Staff hold the door free: people walk in without a card.
+      truth.openingsWhileHeldFree += 1;
+      throughDoor([() => truth.entered({ at: clock.now(), mode: 'staffed', kind: 'walk-in', ageBand: null })], 'in', release);
+      stayThenLeave(visit);
+      return;
+    }
+    const decision = tapDecision(visit.card);
+    if (decision === undefined) return release();
+    if (decision.reason === 'pin-required' && branch.pin !== undefined) {
+      // Card + PIN: the visitor types it a few seconds later (now and then wrongly, and then again).
+      const pin = branch.pin;
+      const typo = random() < 0.15;
+      later(PIN_TYPING_MINUTES, () =>
+        typePin(visit.card, typo ? '0000' : pin, (answer) => {
+          if (answer?.allow === true) return enter(visit, answer, release);
+          if (answer !== undefined) truth.refused(answer.reason);
+          if (!typo || answer?.reason !== 'pin-wrong') return release();
+          // Taps again and types it right this time.
+          const again = tapDecision(visit.card);
+          if (again?.reason !== 'pin-required') {
+            if (again !== undefined && !again.allow) truth.refused(again.reason);
+            return again?.allow === true ? enter(visit, again, release) : release();
+          }
+          later(PIN_TYPING_MINUTES, () =>
+            typePin(visit.card, pin, (second) => {
+              if (second?.allow === true) return enter(visit, second, release);
+              if (second !== undefined) truth.refused(second.reason);
+              release();
+            }),
+          );
+        }),
+      );
+      return;
+    }
+    if (decision.allow) return enter(visit, decision, release);
+    truth.refused(decision.reason);
+    release();
   }
+
+  function enter(visit: Visit & { booking?: boolean }, decision: Decision, release: () => void): void {
+    const at = clock.now();
+    const mode = modeAt(policy(), at).mode;
+    // Now and then someone slips in behind a member on the same opening: only a counter can see it.
+    const tailgater = branch.counting === 'counter' && mode === 'open-access' && random() < 0.05;
+    const member = (): void => truth.entered({ at, mode, kind: (visit.booking === true ? 'booking' : decision.reason) as EntryKind, ageBand: branch.ageBandOf(visit.card) });
+    const behind = (): void => {
+      truth.tailgates += 1;
+      truth.entered({ at: clock.now(), mode, kind: 'tailgater', ageBand: null });
+    };
+    throughDoor(tailgater ? [member, behind] : [member], 'in', release);
+    stayThenLeave(visit);
+    if (tailgater) stayThenLeave({ ...visit, stayMinutes: 5 + Math.round(random() * 40) });
+  }
+
+  function stayThenLeave(visit: Visit): void {
+    // Some late visitors stay past the close: the lights stay on and the alarm says so until they leave.
+    const close = options.closeAtMinute;
+    const lingers = close !== undefined && visit.arriveAt > close - 90 && visit.arriveAt < close && random() < 0.3;
+    const stay = lingers ? close - visit.arriveAt + 10 + Math.round(random() * 30) : visit.stayMinutes;
+    const hesitates = random() < 0.05;
+    later(stay, () =>
+      useDoor((release) => {
+        if (scheduleMode() === 'staffed') {
+          truth.openingsWhileHeldFree += 1;
+          throughDoor([() => truth.left(clock.now())], 'out', release);
+          return;
+        }
+        if (hesitates) {
+          // Presses the exit button, thinks better of it, and presses again a little later to go.
+          pulse(exitButton);
+          truth.exitPressesWithoutExit += 1;
+        }
+        later(hesitates ? 30 * SECOND : 0, () => {
+          pulse(exitButton);
+          throughDoor([() => truth.left(clock.now())], 'out', release);
+        });
+      }),
+    );
+  }
+
+  // The motion sensor sees whoever is inside, every few minutes.
+  if (motion !== undefined) {
+    const watch = (): void => {
+      if (truth.inside > 0) {
+        motion.set(true);
+        later(10 * SECOND, () => motion.set(false));
+      }
+      later(MOTION_EVERY_MINUTES, watch);
+    };
+    later(MOTION_EVERY_MINUTES, watch);
+  }
+
   later(options.dayMinutes, () => finish());
   return {
     done,
+    truth,
     cancel() {
+      cancelled = true;
       for (const timer of timers) clock.clearTimeout(timer);
       timers.clear();
+      branch.running.gateway.bus.off('access', onAccess);
       finish();
     },
   };

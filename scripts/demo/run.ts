@@ -19,6 +19,8 @@ import { startDemoBranch } from './branch.js';
 import { replayDay } from './day.js';
 import type { DayReplay } from './day.js';
 import { describeEvent } from './story.js';
+import { centralFiguresFor, endOfDayLines } from './summary.js';
+import type { CentralFigures } from './summary.js';
 
 export interface DemoOptions {
   speed: number;
@@ -35,7 +37,7 @@ export interface DemoOptions {
   consolePort: number;
 }
 
-interface BranchPlan {
+export interface BranchPlan {
   site: string;
   policy: string;
   label: string;
@@ -43,15 +45,41 @@ interface BranchPlan {
   group?: string;
   /** Card + PIN branch: the PIN the demo's visitors type. */
   pin?: string;
+  /** How it counts people: a people counter at the door, or the door contact alone. */
+  counting: 'counter' | 'contact';
+  motion?: boolean;
 }
 
 const examples = fileURLToPath(new URL('../../policies/examples/', import.meta.url));
-const BRANCHES: BranchPlan[] = [
-  { site: 'town-central', policy: join(examples, 'town.yaml'), label: 'town' },
-  { site: 'little-wickham', policy: join(examples, 'village.yaml'), label: 'village', pin: '2468' },
-  { site: 'riverside-hub', policy: join(examples, 'hub.yaml'), label: 'hub', group: '1st-riverside-scouts' },
+export const BRANCHES: readonly BranchPlan[] = [
+  // Three ways of counting: a people counter; card + PIN through a door contact; a door contact with a motion sensor.
+  { site: 'town-central', policy: join(examples, 'town.yaml'), label: 'town', counting: 'counter' },
+  { site: 'little-wickham', policy: join(examples, 'village.yaml'), label: 'village', pin: '2468', counting: 'contact' },
+  { site: 'riverside-hub', policy: join(examples, 'hub.yaml'), label: 'hub', group: '1st-riverside-scouts', counting: 'contact', motion: true },
 ];
-const TIMEZONE = 'Europe/London';
+export const TIMEZONE = 'Europe/London';
+
+/** A branch's day of visitors from `start` to `end`: the evening close and its group's booking from its policy. */
+export function replayBranchDay(branch: DemoBranch, plan: BranchPlan, day: { clock: Clock; start: Date; end: Date; visits: number; seed: number }): DayReplay {
+  const policy = branch.running.gateway.policies.current;
+  const minuteOf = (at: Date): number => (at.getTime() - day.start.getTime()) / 60_000;
+  const lastClose = transitionsBetween(policy, day.start, day.end)
+    .filter((t) => t.from === 'open-access' && t.to === 'closed')
+    .at(-1);
+  const booking = plan.group === undefined ? undefined : bookingsBetween(policy, day.start, day.end).find((b) => b.group === plan.group);
+  return replayDay({
+    branch,
+    clock: day.clock,
+    dayMinutes: minuteOf(day.end),
+    visits: day.visits,
+    seed: day.seed,
+    closeAtMinute: lastClose === undefined ? undefined : minuteOf(lastClose.at),
+    group:
+      booking === undefined
+        ? undefined
+        : { cards: branch.groups[booking.group] ?? [], fromMinute: minuteOf(booking.from), toMinute: minuteOf(booking.to) },
+  });
+}
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   const start = DateTime.fromISO(`${options.date}T07:30`, { zone: TIMEZONE });
@@ -147,6 +175,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       mqtt: mqtt && { ...mqtt, username: plan.site, password: mqttPasswords[plan.site] },
       http: { port: options.consolePort + index },
       pin: plan.pin,
+      counting: plan.counting,
+      motion: plan.motion,
     }).then((branch) => {
       branches.push(branch);
       return branch;
@@ -173,51 +203,41 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     for (const [index, branch] of branches.entries()) {
       const { gateway } = branch.running;
       const time = DateTime.fromJSDate(clock.now(), { zone: TIMEZONE }).toFormat('ccc HH:mm');
-      out(`[${BRANCHES[index]!.label.padEnd(7)}] ${time}  · ${gateway.occupancy.inside} inside, ${gateway.mode}, door ${gateway.door.state}, lights ${gateway.lights.on ? 'on' : 'off'}`);
+      out(`[${BRANCHES[index]!.label.padEnd(7)}] ${time}  · ${insideText(gateway)} inside, ${gateway.mode}, door ${gateway.door.state}, lights ${gateway.lights.on ? 'on' : 'off'}`);
     }
     statusTimer = clock.setTimeout(statusEvery, 3_600_000);
   };
   statusTimer = clock.setTimeout(statusEvery, start.plus({ hours: 1 }).startOf('hour').diff(start).as('milliseconds'));
 
   clock.run();
-  const dayReplays = branches.map((branch, index) => {
-    const policy = branch.running.gateway.policies.current;
-    const minuteOf = (at: Date): number => (at.getTime() - start.toMillis()) / 60_000;
-    const lastClose = transitionsBetween(policy, start.toJSDate(), end.toJSDate())
-      .filter((t) => t.from === 'open-access' && t.to === 'closed')
-      .at(-1);
-    const plan = BRANCHES[index]!;
-    const booking = plan.group === undefined ? undefined : bookingsBetween(policy, start.toJSDate(), end.toJSDate()).find((b) => b.group === plan.group);
-    return replayDay({
-      branch,
-      clock,
-      dayMinutes,
-      visits: options.visits,
-      seed: 100 + index,
-      closeAtMinute: lastClose === undefined ? undefined : minuteOf(lastClose.at),
-      group:
-        booking === undefined
-          ? undefined
-          : { cards: branch.groups[booking.group] ?? [], fromMinute: minuteOf(booking.from), toMinute: minuteOf(booking.to) },
-    });
-  });
+  const dayReplays = branches.map((branch, index) =>
+    replayBranchDay(branch, BRANCHES[index]!, { clock, start: start.toJSDate(), end: end.toJSDate(), visits: options.visits, seed: 100 + index }),
+  );
   replays.push(...dayReplays);
   await Promise.all(replays.map((replay) => replay.done));
   if (stopping) return;
   out('');
-  out('End of the day:');
-  for (const branch of branches) {
-    const events = branch.running.store.events.query({ limit: 1000, types: ['access'] });
-    const granted = events.filter((e) => e.data.decision === 'granted' && e.data.reader === 'entry').length;
-    const refusals = new Map<string, number>();
-    for (const e of events) {
-      if (e.data.decision === 'refused' && e.reason !== 'pin-required') refusals.set(String(e.reason), (refusals.get(String(e.reason)) ?? 0) + 1);
+  out("End of the day: what the visitors did, and what central's Figures page says for the day");
+  const running = central;
+  const viewer = running?.auth.tokens.create({ name: 'demo-terminal', role: 'viewer', expiresDays: 1 }, 'demo').token;
+  const get = async (path: string): Promise<unknown> => {
+    const res = await fetch(`${running!.httpUrl}/api${path}`, { headers: { authorization: `Bearer ${viewer}` } });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return res.json();
+  };
+  if (running !== undefined) await untilCentralHasAll(get, branches);
+  for (const [index, branch] of branches.entries()) {
+    const plan = BRANCHES[index]!;
+    let figures: CentralFigures | undefined;
+    if (running !== undefined) {
+      figures = await centralFiguresFor(get, branch.site, options.date).catch((error: unknown) => {
+        out(`  ${branch.site}: central's figures could not be read: ${(error as Error).message}`);
+        return undefined;
+      });
     }
+    for (const line of endOfDayLines(branch.site, replays[index]!.truth, plan.counting, figures)) out(line);
     const { gateway } = branch.running;
-    out(
-      `  ${branch.site}: ${granted} entries, refusals: ${[...refusals].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}; ` +
-        `${gateway.occupancy.inside} inside, lights ${gateway.lights.on ? 'on' : 'off'}, alarms: ${gateway.alarms.list().join(', ') || 'none'}`,
-    );
+    out(`    now: ${insideText(gateway)} inside, lights ${gateway.lights.on ? 'on' : 'off'}, alarms: ${gateway.alarms.list().join(', ') || 'none'}`);
   }
   if (central === undefined) {
     // Nothing is left to look at: stop as Ctrl-C would, and say so if something did not stop cleanly.
@@ -226,6 +246,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
   out('');
   out(`The day is over; the dashboard (${central.httpUrl}) and the consoles stay up. Ctrl-C stops the demo.`);
+}
+
+/** "3", or "≈ 3 (estimated)" when the branch could not see every change. */
+function insideText(gateway: DemoBranch['running']['gateway']): string {
+  const { inside, confidence } = gateway.occupancy;
+  return confidence === 'estimated' ? `≈ ${inside} (estimated)` : String(inside);
+}
+
+/** Waits (5 s at most) until central has stored every event the branches logged: the last are still on their way. */
+async function untilCentralHasAll(get: (path: string) => Promise<unknown>, branches: readonly DemoBranch[]): Promise<void> {
+  const deadline = performance.now() + 5000;
+  const logged = (): number => branches.reduce((sum, branch) => sum + branch.running.store.events.count(), 0);
+  while (performance.now() < deadline) {
+    const stored = ((await get('/stats').catch(() => ({ events: 0 }))) as { events: number }).events;
+    if (stored >= logged()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 interface SignalStop {
@@ -286,7 +323,7 @@ function stopOnSignals(demo: SignalStop): void {
   }, 1000).unref();
 }
 
-async function startCentralOnPort(port: number, dir: string, files: { signingKeyFile: string; mqttPasswordFile: string }, clock: Clock): Promise<RunningCentral> {
+export async function startCentralOnPort(port: number, dir: string, files: { signingKeyFile: string; mqttPasswordFile: string }, clock: Clock): Promise<RunningCentral> {
   const start = (httpPort: number): Promise<RunningCentral> =>
     startCentral(
       parseCentralConfig({

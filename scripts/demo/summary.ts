@@ -1,0 +1,68 @@
+// The demo's end of the day in the terminal: what the visitor script played, beside what central's Figures page
+// says for the same day (the same API the page reads), so that anyone can see the two agree.
+import type { VisitSplit } from './truth.js';
+import type { DayTruth } from './truth.js';
+
+export interface CentralFigures {
+  visits: VisitSplit;
+  refusals: Map<string, number>;
+  tailgates: number;
+}
+
+interface VisitRow extends VisitSplit {
+  period: string;
+}
+
+/** The day's figures for one branch from central's API (`get` adds the base URL and a viewer's token). */
+export async function centralFiguresFor(get: (path: string) => Promise<unknown>, site: string, day: string): Promise<CentralFigures> {
+  const query = `?from=${day}&to=${day}&by=day&site=${encodeURIComponent(site)}`;
+  const visits = ((await get(`/figures/visits${query}`)) as { rows: VisitRow[] }).rows;
+  const refusals = ((await get(`/figures/refusals${query}`)) as { rows: Array<{ reason: string; count: number }> }).rows;
+  const tailgates = ((await get(`/figures/tailgates${query}`)) as { rows: Array<{ tailgates: number }> }).rows;
+  const split: VisitSplit = { staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0 };
+  for (const row of visits) {
+    split.staffed += row.staffed;
+    split.openAccess += row.openAccess;
+    split.booking += row.booking;
+    split.other += row.other;
+    split.total += row.total;
+  }
+  return {
+    visits: split,
+    refusals: new Map(refusals.map((row) => [row.reason, row.count])),
+    tailgates: tailgates.reduce((sum, row) => sum + row.tailgates, 0),
+  };
+}
+
+function visitText(split: VisitSplit): string {
+  const parts = [`staffed ${split.staffed}`, `open access ${split.openAccess}`];
+  if (split.booking > 0) parts.push(`booking ${split.booking}`);
+  if (split.other > 0) parts.push(`other ${split.other}`);
+  return `${split.total} (${parts.join(', ')})`;
+}
+
+function refusalText(refusals: ReadonlyMap<string, number>): string {
+  return (
+    [...refusals]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(', ') || 'none'
+  );
+}
+
+/**
+ * Lines for one branch: the script's record, then central's figures where central runs. A branch that counts with its
+ * door contact alone cannot see who walks in while staff hold the door free, and the line says so rather than differ.
+ */
+export function endOfDayLines(site: string, truth: DayTruth, counting: 'counter' | 'contact', figures: CentralFigures | undefined): string[] {
+  const played = truth.visits();
+  const lines = [
+    `  ${site}: ${visitText(played)} visits; refusals: ${refusalText(truth.refusals)}; tailgates ${truth.tailgates}; ${truth.inside} still inside`,
+  ];
+  if (figures === undefined) return lines;
+  lines.push(`    central's Figures: ${visitText(figures.visits)} visits; refusals: ${refusalText(figures.refusals)}; tailgates ${figures.tailgates}`);
+  if (counting === 'contact' && played.staffed > 0) {
+    lines.push(`    (a door contact alone cannot count the ${played.staffed} who walked in while staff held the door free: fit a counter or beams)`);
+  }
+  return lines;
+}

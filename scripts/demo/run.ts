@@ -106,6 +106,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     // The visitors go first: a tap on a branch that is already stopped would throw from its closed outputs.
     for (const replay of replays) replay.cancel();
     clock.clearTimeout(statusTimer);
+    clock.stop();
     await starting.catch(() => undefined);
     let clean = true;
     const attempt = async (what: string, step: () => Promise<void> | void): Promise<void> => {
@@ -173,7 +174,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       seed: index + 1,
       clock,
       mqtt: mqtt && { ...mqtt, username: plan.site, password: mqttPasswords[plan.site] },
-      http: { port: options.consolePort + index },
+      // Port 0: each console on a free port of its own.
+      http: { port: options.consolePort === 0 ? 0 : options.consolePort + index },
       pin: plan.pin,
       counting: plan.counting,
       motion: plan.motion,
@@ -216,6 +218,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   replays.push(...dayReplays);
   await Promise.all(replays.map((replay) => replay.done));
   if (stopping) return;
+  // The day is over: its end is where the dashboard, the branch pages and Figures stay, so that they show that day.
+  clock.pause();
   out('');
   out("End of the day: what the visitors did, and what central's Figures page says for the day");
   const running = central;
@@ -245,7 +249,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     return;
   }
   out('');
-  out(`The day is over; the dashboard (${central.httpUrl}) and the consoles stay up. Ctrl-C stops the demo.`);
+  out(`The day is over and its clock stopped at ${end.toFormat('HH:mm')}; the dashboard (${central.httpUrl}) and the consoles stay up, showing it. Ctrl-C stops the demo.`);
 }
 
 /** "3", or "≈ 3 (estimated)" when the branch could not see every change. */

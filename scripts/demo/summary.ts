@@ -7,10 +7,13 @@ export interface CentralFigures {
   visits: VisitSplit;
   refusals: Map<string, number>;
   tailgates: number;
+  /** Door openings the branch could not count (no counter, door held free). */
+  uncountedOpenings: number;
 }
 
 interface VisitRow extends VisitSplit {
   period: string;
+  uncountedOpenings: number;
 }
 
 /** The day's figures for one branch from central's API (`get` adds the base URL and a viewer's token). */
@@ -20,7 +23,9 @@ export async function centralFiguresFor(get: (path: string) => Promise<unknown>,
   const refusals = ((await get(`/figures/refusals${query}`)) as { rows: Array<{ reason: string; count: number }> }).rows;
   const tailgates = ((await get(`/figures/tailgates${query}`)) as { rows: Array<{ tailgates: number }> }).rows;
   const split: VisitSplit = { staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0 };
+  let uncountedOpenings = 0;
   for (const row of visits) {
+    uncountedOpenings += row.uncountedOpenings;
     split.staffed += row.staffed;
     split.openAccess += row.openAccess;
     split.booking += row.booking;
@@ -31,6 +36,7 @@ export async function centralFiguresFor(get: (path: string) => Promise<unknown>,
     visits: split,
     refusals: new Map(refusals.map((row) => [row.reason, row.count])),
     tailgates: tailgates.reduce((sum, row) => sum + row.tailgates, 0),
+    uncountedOpenings,
   };
 }
 
@@ -62,7 +68,10 @@ export function endOfDayLines(site: string, truth: DayTruth, counting: 'counter'
   if (figures === undefined) return lines;
   lines.push(`    central's Figures: ${visitText(figures.visits)} visits; refusals: ${refusalText(figures.refusals)}; tailgates ${figures.tailgates}`);
   if (counting === 'contact' && played.staffed > 0) {
-    lines.push(`    (a door contact alone cannot count the ${played.staffed} who walked in while staff held the door free: fit a counter or beams)`);
+    lines.push(
+      `    (${played.staffed} walked in while staff held the door free, and a door contact alone cannot tell in from out: ` +
+        `central shows ${figures.uncountedOpenings} door openings not counted; a counter or beams would count them)`,
+    );
   }
   return lines;
 }

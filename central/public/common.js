@@ -217,6 +217,24 @@ function row(label, value, cls) {
   return el('div', { class: 'row' }, el('span', { class: 'label', text: label }), el('span', { class: cls, text: value }));
 }
 
+/** The console's words for a figure the gateway could not count (docs/gateway.md, Occupancy). */
+export const ESTIMATED_NOTE = 'Estimated: some comings and goings were not seen.';
+
+/** Whether a branch's state gives its people inside as an estimate (contract 1.8; an older gateway's is counted). */
+export function isEstimated(state) {
+  return state?.occupancy.confidence === 'estimated';
+}
+
+/** "Doors  main locked · meeting-room open", each door's state in its own colour, so an alarm at one stands out. */
+function doorsRow(doors) {
+  const value = el('span', { class: 'doors' });
+  doors.forEach((d, i) => {
+    if (i > 0) value.append(' · ');
+    value.append(el('span', { class: `door door-${d.state}`, 'data-door': d.id, text: `${d.id} ${nameOf(DOOR_LABELS, d.state, 'door state').toLowerCase()}` }));
+  });
+  return el('div', { class: 'row' }, el('span', { class: 'label', text: 'Doors' }), value);
+}
+
 /**
  * The member-list row of a tile: the version in force at the branch against central's current one
  * (`members` is GET /api/members's `current`, or null when central has none).
@@ -262,14 +280,16 @@ export function renderTile(site, { link = true, now = pageNow(), members = undef
   const until = s.modeUntil ? ` until ${when(s.modeUntil, now, timeZone)}` : '';
   body.append(row('Mode', `${nameOf(MODE_LABELS, s.mode, 'mode')}${until}`, `mode mode-${s.mode}`));
 
-  const { inside, capacity } = s.occupancy;
+  const { inside, capacity, motionAt } = s.occupancy;
+  const estimated = isEstimated(s);
   const pct = capacity ? Math.min(100, Math.round((inside / capacity) * 100)) : Math.min(100, inside * 2);
-  const occText = capacity ? `${inside} / ${capacity}` : `${inside}`;
+  const figure = estimated ? `≈ ${inside}` : `${inside}`;
+  const occText = capacity ? `${figure} / ${capacity}` : figure;
   body.append(
     el(
       'div',
-      { class: 'occupancy' },
-      el('div', { class: 'row' }, el('span', { class: 'label', text: 'Inside' }), el('span', { class: 'occ-text occupancy-count', text: occText })),
+      { class: `occupancy${estimated ? ' estimated' : ''}` },
+      el('div', { class: 'row' }, el('span', { class: 'label', text: 'Inside' }), el('span', { class: 'occ-text occupancy-count', text: occText, title: estimated ? ESTIMATED_NOTE : null })),
       el(
         'div',
         {
@@ -279,7 +299,7 @@ export function renderTile(site, { link = true, now = pageNow(), members = undef
           'aria-valuemin': 0,
           'aria-valuemax': capacity ?? Math.max(inside, 50),
           'aria-valuenow': inside,
-          'aria-valuetext': capacity ? `${inside} of ${capacity}` : `${inside}, no limit`,
+          'aria-valuetext': `${estimated ? 'about ' : ''}${capacity ? `${inside} of ${capacity}` : `${inside}, no limit`}`,
         },
         (() => {
           const fill = el('div', { class: `occ-fill${capacity && inside >= capacity ? ' full' : ''}` });
@@ -289,7 +309,10 @@ export function renderTile(site, { link = true, now = pageNow(), members = undef
       ),
     ),
   );
-  body.append(row('Door', nameOf(DOOR_LABELS, s.door, 'door state'), `door-${s.door}`));
+  if (estimated) body.append(el('p', { class: 'occ-note', text: ESTIMATED_NOTE }));
+  // Motion is evidence of someone inside whatever the count says; absent from a gateway without a PIR.
+  if (motionAt !== undefined) body.append(row('Motion', motionAt === null ? 'Not seen since the gateway started' : ago(motionAt, now), 'motion'));
+  body.append(s.doors ? doorsRow(s.doors) : row('Door', nameOf(DOOR_LABELS, s.door, 'door state'), `door-${s.door}`));
   body.append(row('Lights', s.lights ? 'On' : 'Off'));
   const listRow = memberListRow(s.memberList, members);
   if (listRow) body.append(listRow);

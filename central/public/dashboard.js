@@ -1,6 +1,6 @@
 /* global document, EventSource, setInterval, setTimeout, CSS */
 // All branches as tiles, kept live over server-sent events; which of them are behind on the member list.
-import { api, renderTile, serverClock, setConn, signedIn, toLogin } from './common.js';
+import { api, isEstimated, renderTile, serverClock, setConn, signedIn, toLogin } from './common.js';
 import { startIncidentsPanel } from './incidents.js';
 
 const tiles = document.getElementById('tiles');
@@ -34,8 +34,10 @@ function refreshSummary() {
   const all = [...sites.values()];
   const online = all.filter((s) => s.online).length;
   const inside = all.reduce((n, s) => n + (s.state?.occupancy.inside ?? 0), 0);
+  // One branch's estimate makes the total one too.
+  const about = all.some((s) => isEstimated(s.state)) ? 'about ' : '';
   const alarms = all.filter((s) => s.state?.alarms.length).length;
-  summary.textContent = `${all.length} ${all.length === 1 ? 'branch' : 'branches'} · ${online} online · ${inside} ${inside === 1 ? 'person' : 'people'} inside${alarms ? ` · ${alarms} with alarms` : ''}`;
+  summary.textContent = `${all.length} ${all.length === 1 ? 'branch' : 'branches'} · ${online} online · ${about}${inside} ${inside === 1 ? 'person' : 'people'} inside${alarms ? ` · ${alarms} with alarms` : ''}`;
   empty.hidden = all.length > 0;
   refreshMembersLine();
 }

@@ -56,7 +56,16 @@ describe('dashboard', () => {
   it('shows every branch live: occupancy changes after taps, offline when a gateway stops', async () => {
     const town = branch('town', { occupancy: { inside: 3, capacity: 40 } });
     const village = branch('village', { mode: 'staffed', occupancy: { inside: 12, capacity: null }, door: 'unlocked' });
-    const hub = branch('hub', { occupancy: { inside: 38, capacity: 40 }, alarms: ['held-open'], door: 'held-open' });
+    // The hub counts with a door contact alone (an estimate), has a PIR and a meeting-room door of its own.
+    const hub = branch('hub', {
+      occupancy: { inside: 38, capacity: 40, confidence: 'estimated', motionAt: new Date(Date.now() - 3 * 60_000).toISOString() },
+      alarms: ['held-open'],
+      door: 'held-open',
+      doors: [
+        { id: 'main', state: 'held-open' },
+        { id: 'meeting-room', state: 'locked' },
+      ],
+    });
     // Some history for the branch page's charts.
     const start = Date.now() - 4 * 3_600_000;
     let inside = 0;
@@ -92,6 +101,15 @@ describe('dashboard', () => {
     expect(await tile('village').locator('.occupancy-count').textContent()).toBe('12');
     expect(await tile('hub').getAttribute('class')).toContain('alarming');
     expect(await tile('hub').locator('.alarms li').allTextContents()).toEqual(['Door held open']);
+    // An estimate reads as one, on the tile and in the total above the tiles; each of the hub's doors is named.
+    expect(await tile('hub').locator('.occupancy-count').textContent()).toBe('≈ 38 / 40');
+    expect(await tile('hub').locator('.occupancy-count').getAttribute('title')).toBe('Estimated: some comings and goings were not seen.');
+    expect(await tile('hub').locator('.occ-note').textContent()).toBe('Estimated: some comings and goings were not seen.');
+    expect(await tile('hub').locator('.motion').textContent()).toMatch(/^\d+ min ago$/);
+    expect(await tile('hub').locator('.doors').textContent()).toBe('main held open · meeting-room locked');
+    expect(await tile('town').locator('.occupancy-count').textContent()).not.toContain('≈');
+    expect(await tile('town').locator('.occ-note').count()).toBe(0);
+    expect(await page.locator('#summary').textContent()).toMatch(/ · about 53 people inside/);
 
     // Taps at the town branch: the tile follows without a reload.
     for (const n of [4, 5, 6, 7]) {
@@ -106,7 +124,7 @@ describe('dashboard', () => {
     await village.uplink.stop();
     await expect.poll(() => tile('village').locator('.availability').textContent(), { timeout: 5000 }).toBe('Offline');
     expect(await tile('village').getAttribute('data-online')).toBe('false');
-    expect(await page.locator('#summary').textContent()).toMatch(/3 branches · 2 online/);
+    expect(await page.locator('#summary').textContent()).toMatch(/^3 branches · 2 online · about 57 people inside/);
     await page.screenshot({ path: screenshotPath('dashboard.png'), fullPage: true });
 
     // On a phone the tiles stack in one column.

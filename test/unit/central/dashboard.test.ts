@@ -76,4 +76,39 @@ describe('dashboard names', () => {
       store.close();
     }
   });
+
+  it("draws an estimated count as ≈ N with the console's note, the last motion on central's clock, and each door of a branch with several", async () => {
+    const { publish, app, store, api } = await centralApp();
+    try {
+      publish('town', 'state', stateFixture({
+        occupancy: { inside: 3, capacity: 40, confidence: 'estimated', motionAt: '2025-06-02T09:27:00.000Z' },
+        door: 'locked',
+        doors: [
+          { id: 'main', state: 'locked' },
+          { id: 'meeting-room', state: 'open' },
+        ],
+      }));
+      publish('village', 'state', stateFixture({ site: 'village', occupancy: { inside: 2, capacity: null, confidence: 'counted', motionAt: null } }));
+      const sites = (await api('/api/sites')).json() as { sites: Array<{ id: string; state: { occupancy: unknown; doors?: unknown } }> };
+      const town = sites.sites.find((s) => s.id === 'town');
+      // Through central's store and API unchanged: the page has what the gateway said.
+      expect(town?.state.occupancy).toEqual({ inside: 3, capacity: 40, confidence: 'estimated', motionAt: '2025-06-02T09:27:00.000Z' });
+      expect(town?.state.doors).toEqual([
+        { id: 'main', state: 'locked' },
+        { id: 'meeting-room', state: 'open' },
+      ]);
+
+      const now = new Date('2025-06-02T09:30:00.000Z');
+      const townTexts = common.renderTile(town, { now }).texts();
+      expect(townTexts).toEqual(expect.arrayContaining(['≈ 3 / 40', 'Estimated: some comings and goings were not seen.', 'Motion', '3 min ago', 'Doors', 'main locked', 'meeting-room open']));
+      expect(townTexts).not.toContain('Door');
+
+      const villageTexts = common.renderTile(sites.sites.find((s) => s.id === 'village'), { now }).texts();
+      expect(villageTexts).toEqual(expect.arrayContaining(['2', 'Not seen since the gateway started', 'Door', 'Locked']));
+      expect(villageTexts.join(' ')).not.toMatch(/≈|Estimated/);
+    } finally {
+      await app.close();
+      store.close();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { CardIdError } from '../../policies/cards.js';
 import { PolicyMessageSchema } from '../../policies/contract/index.js';
 import { MAX_POLICY_VERSION } from '../../policies/index.js';
 import { countFigures, dayRange, toCsv } from '../figures.js';
+import type { Figures } from '../figures.js';
 import { monthlyReport } from '../monthly-report.js';
 import { NotConnectedError } from '../link.js';
 import { MemberPatchResponseSchema, MemberPatchSchema, MemberPinSchema, MembersStatusSchema } from '../members/api-schemas.js';
@@ -306,84 +307,55 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         .header('content-disposition', `attachment; filename="${file}.csv"`)
         .send(toCsv(rows, columns));
 
-    app.get(
-      '/figures/visits',
-      {
-        schema: docs({
-          summary: 'Visits (entries) per branch per day or hour, split by staffed, open-access and group-booking time; format=csv for a download',
-          tags: ['figures'],
-          query: FiguresQuerySchema,
-          response: { 200: VisitsSchema, 400: ErrorSchema },
-        }),
-        preValidation: zodValidate({ query: FiguresQuerySchema }),
-        config: viewer,
-      },
-      async (request, reply) => {
-        const q = request.query as z.output<typeof FiguresQuerySchema>;
-        const { from, to, figures } = figuresFor(q);
-        const rows = figures.visits;
-        if (q.format === 'csv') return csv(reply, `visits-${q.by}-${from}-${to}`, rows, ['site', 'period', 'staffed', 'openAccess', 'booking', 'other', 'total', 'uncountedOpenings']);
-        return { from, to, timezone, rows };
-      },
-    );
+    /** One route per figure: JSON, or `format=csv` for a download; by period (day or hour) where the figure has one. */
+    const figureRoute = <R extends object>(
+      name: string,
+      route: { summary: string; response: z.ZodType; rows: (figures: Figures) => readonly R[]; columns: ReadonlyArray<keyof R & string>; byPeriod: boolean },
+    ) =>
+      app.get(
+        `/figures/${name}`,
+        {
+          schema: docs({ summary: route.summary, tags: ['figures'], query: FiguresQuerySchema, response: { 200: route.response, 400: ErrorSchema } }),
+          preValidation: zodValidate({ query: FiguresQuerySchema }),
+          config: viewer,
+        },
+        async (request, reply) => {
+          const q = request.query as z.output<typeof FiguresQuerySchema>;
+          const { from, to, figures } = figuresFor(q);
+          const rows = route.rows(figures);
+          if (q.format === 'csv') return csv(reply, `${name}-${route.byPeriod ? `${q.by}-` : ''}${from}-${to}`, rows, route.columns);
+          return route.byPeriod ? { from, to, timezone, rows } : { from, to, rows };
+        },
+      );
 
-    app.get(
-      '/figures/refusals',
-      {
-        schema: docs({ summary: 'Refused taps per branch by reason, the PIN prompt not counted; format=csv for a download', tags: ['figures'], query: FiguresQuerySchema, response: { 200: RefusalsSchema, 400: ErrorSchema } }),
-        preValidation: zodValidate({ query: FiguresQuerySchema }),
-        config: viewer,
-      },
-      async (request, reply) => {
-        const q = request.query as z.output<typeof FiguresQuerySchema>;
-        const { from, to, figures } = figuresFor(q);
-        const rows = figures.refusals;
-        if (q.format === 'csv') return csv(reply, `refusals-${from}-${to}`, rows, ['site', 'reason', 'count']);
-        return { from, to, rows };
-      },
-    );
-
-    app.get(
-      '/figures/tailgates',
-      {
-        schema: docs({
-          summary: 'Tailgates per branch per day or hour: door cycles with more people in than let in, and those extra people (already in the visits); format=csv',
-          tags: ['figures'],
-          query: FiguresQuerySchema,
-          response: { 200: TailgatesSchema, 400: ErrorSchema },
-        }),
-        preValidation: zodValidate({ query: FiguresQuerySchema }),
-        config: viewer,
-      },
-      async (request, reply) => {
-        const q = request.query as z.output<typeof FiguresQuerySchema>;
-        const { from, to, figures } = figuresFor(q);
-        const rows = figures.tailgates;
-        if (q.format === 'csv') return csv(reply, `tailgates-${q.by}-${from}-${to}`, rows, ['site', 'period', 'tailgates', 'extraPeople']);
-        return { from, to, timezone, rows };
-      },
-    );
-
-    app.get(
-      '/figures/grants',
-      {
-        schema: docs({
-          summary: 'Granted taps at entry readers per branch by kind (grant reason) and age band, from the access events alone; format=csv',
-          tags: ['figures'],
-          query: FiguresQuerySchema,
-          response: { 200: GrantsSchema, 400: ErrorSchema },
-        }),
-        preValidation: zodValidate({ query: FiguresQuerySchema }),
-        config: viewer,
-      },
-      async (request, reply) => {
-        const q = request.query as z.output<typeof FiguresQuerySchema>;
-        const { from, to, figures } = figuresFor(q);
-        const rows = figures.grants;
-        if (q.format === 'csv') return csv(reply, `grants-${from}-${to}`, rows, ['site', 'kind', 'ageBand', 'count']);
-        return { from, to, rows };
-      },
-    );
+    figureRoute('visits', {
+      summary: 'Visits (entries) per branch per day or hour, split by staffed, open-access and group-booking time, beside the door openings nobody could count; format=csv for a download',
+      response: VisitsSchema,
+      rows: (figures) => figures.visits,
+      columns: ['site', 'period', 'staffed', 'openAccess', 'booking', 'other', 'total', 'uncountedOpenings'],
+      byPeriod: true,
+    });
+    figureRoute('refusals', {
+      summary: 'Refused taps per branch by reason, the PIN prompt not counted; format=csv for a download',
+      response: RefusalsSchema,
+      rows: (figures) => figures.refusals,
+      columns: ['site', 'reason', 'count'],
+      byPeriod: false,
+    });
+    figureRoute('tailgates', {
+      summary: 'Tailgates per branch per day or hour: door cycles with more people in than let in, and those extra people (already in the visits); format=csv',
+      response: TailgatesSchema,
+      rows: (figures) => figures.tailgates,
+      columns: ['site', 'period', 'tailgates', 'extraPeople'],
+      byPeriod: true,
+    });
+    figureRoute('grants', {
+      summary: 'Granted taps at entry readers per branch by kind (grant reason) and age band, from the access events alone; format=csv',
+      response: GrantsSchema,
+      rows: (figures) => figures.grants,
+      columns: ['site', 'kind', 'ageBand', 'count'],
+      byPeriod: false,
+    });
 
     app.get(
       '/figures/report',

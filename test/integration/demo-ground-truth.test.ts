@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { activeBookings } from '../../policies/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VisitRow } from '../../central/figures.js';
 import type { RunningCentral } from '../../central/main.js';
 import { generatePassword, writePasswordFile } from '../../central/mqtt-passwords.js';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
@@ -23,16 +24,6 @@ const start = DateTime.fromISO(`${DAY}T07:30`, { zone: TIMEZONE });
 const end = DateTime.fromISO(`${DAY}T21:30`, { zone: TIMEZONE });
 const STEP_MS = 1000;
 
-interface VisitFigure {
-  site: string;
-  period: string;
-  staffed: number;
-  openAccess: number;
-  booking: number;
-  other: number;
-  total: number;
-  uncountedOpenings: number;
-}
 
 /** Each branch, once a minute of the day: who was really inside, and what the branch showed. */
 interface Sample {
@@ -148,7 +139,7 @@ describe.each(BRANCHES.map((plan, index) => ({ plan, index })))('the replayed da
   });
 
   it('counts the visits of the day, split by mode, as they happened, and says which openings it could not count', async () => {
-    const { rows } = await api<{ rows: VisitFigure[] }>(query('visits'));
+    const { rows } = await api<{ rows: VisitRow[] }>(query('visits'));
     const played = truth().visits();
     const figure = rows[0]!;
     // A door contact cannot tell in from out while staff hold the door free: those openings are shown, not guessed.
@@ -159,7 +150,7 @@ describe.each(BRANCHES.map((plan, index) => ({ plan, index })))('the replayed da
   });
 
   it('counts the visits of each hour as they happened', async () => {
-    const { rows } = await api<{ rows: VisitFigure[] }>(query('visits', 'hour'));
+    const { rows } = await api<{ rows: VisitRow[] }>(query('visits', 'hour'));
     const expected = [...truth().visitsByHour(TIMEZONE)]
       .map(([period, split]) => ({ period, ...split, ...(plan.counting === 'contact' ? { staffed: 0, total: split.total - split.staffed } : {}) }))
       .filter((row) => row.total > 0)

@@ -1,6 +1,6 @@
 // The HTTP API's own messages (the MQTT ones live in policies/contract).
 import { z } from 'zod';
-import { COMMAND_NAMES, NameSchema, ReceivedEventSchema, ReceivedStateSchema, SiteIdSchema } from '../../policies/contract/index.js';
+import { COMMAND_NAMES, COMMANDS_FOR_A_DOOR, DoorIdSchema, NameSchema, ReceivedEventSchema, ReceivedStateSchema, SiteIdSchema } from '../../policies/contract/index.js';
 import { STATE_NAME_LISTS } from './summary.js';
 
 const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date YYYY-MM-DD' });
@@ -131,12 +131,18 @@ export const CommandRequestSchema = z
     /** Who asks is the signed-in identity (or the API token), never a field here: an `actor` is an unknown key. */
     command: z.enum(OPERATOR_COMMANDS, { error: `must be one of ${OPERATOR_COMMANDS.join(', ')} (a help call is answered by acknowledging its incident)` }),
     text: z.string().min(1).max(280).optional(),
+    /** `unlock` and `lock` at a branch with several doors: which one (absent: the main door). The branch refuses a door it does not have. */
+    door: DoorIdSchema.optional(),
   })
   .check((ctx) => {
     if (ctx.value.command === 'announce' && ctx.value.text === undefined) {
       ctx.issues.push({ code: 'custom', path: ['text'], message: 'required with announce', input: undefined });
     } else if (ctx.value.command !== 'announce' && ctx.value.text !== undefined) {
       ctx.issues.push({ code: 'custom', path: ['text'], message: 'only allowed with announce', input: ctx.value.text });
+    }
+    const { door, command } = ctx.value;
+    if (door !== undefined && !(COMMANDS_FOR_A_DOOR as readonly string[]).includes(command)) {
+      ctx.issues.push({ code: 'custom', path: ['door'], message: `only allowed with ${COMMANDS_FOR_A_DOOR.join(' and ')}`, input: door });
     }
   });
 

@@ -218,7 +218,8 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         }
         const result = outcome.status === 'timeout' ? 'timeout' : outcome.reply.ok ? 'ok' : `refused: ${outcome.reply.error}`;
         store.recordCommand({ id: outcome.id, site, command: body.command, actor, at: clock.now().toISOString(), result });
-        auth.audit.record(actor, 'command', { site, detail: `${body.command}${body.text === undefined ? '' : ` "${body.text}"`}: ${result}` });
+        const what = `${body.command}${body.door === undefined ? '' : ` ${body.door}`}${body.text === undefined ? '' : ` "${body.text}"`}`;
+        auth.audit.record(actor, 'command', { site, detail: `${what}: ${result}` });
         request.log.info({ site, command: body.command, actor, result }, 'command');
         if (outcome.status === 'timeout') {
           return reply.code(504).send({ error: 'Gateway Timeout', message: `${site} did not answer within the timeout` });

@@ -132,7 +132,20 @@ new ResizeObserver(() => chartsSoon()).observe(document.getElementById('chart-to
 function showSite(site) {
   capacity = site.state?.occupancy.capacity ?? null;
   tileBox.replaceChildren(renderTile(site, { link: false, now: clock.now(), timeZone: zone() }));
+  showDoors(site.state?.doors ?? []);
 }
+
+// A branch with several doors: unlock and lock name one (the main door first, as the branch lists them).
+const doorSelect = document.getElementById('cmd-door');
+function showDoors(doors) {
+  const ids = doors.map((d) => d.id);
+  document.getElementById('cmd-door-label').hidden = ids.length < 2;
+  if (ids.join(' ') === [...doorSelect.options].map((o) => o.value).join(' ')) return;
+  const chosen = doorSelect.value;
+  doorSelect.replaceChildren(...ids.map((id) => el('option', { value: id, text: id })));
+  if (ids.includes(chosen)) doorSelect.value = chosen;
+}
+const FOR_A_DOOR = new Set(['unlock', 'lock']);
 
 // Commands: sent as whoever is signed in, which the branch's log shows; operators and administrators only.
 const result = document.getElementById('cmd-result');
@@ -141,13 +154,15 @@ document.getElementById('cmd-as').textContent = mayCommand
   ? `Sent as ${session.username}: the branch's log shows central:user:${session.username}.`
   : `Commands need the operator role; ${session.username} is ${aRole(session.role)}.`;
 const CONFIRM = { unlock: 'Unlock the door once?', 'lockdown-on': 'Lock the branch down? Nobody will be let in.' };
+const confirmText = (command) => (command === 'unlock' && !document.getElementById('cmd-door-label').hidden ? `Unlock ${doorSelect.value} once?` : CONFIRM[command]);
 for (const button of document.querySelectorAll('[data-command]')) {
   button.disabled = !mayCommand;
   button.addEventListener('click', async () => {
     const command = button.dataset.command;
-    if (CONFIRM[command] && !window.confirm(CONFIRM[command])) return;
+    if (CONFIRM[command] && !window.confirm(confirmText(command))) return;
     const body = { command };
     if (command === 'announce') body.text = document.getElementById('announce-text').value;
+    if (FOR_A_DOOR.has(command) && !document.getElementById('cmd-door-label').hidden) body.door = doorSelect.value;
     button.disabled = true;
     result.className = 'result';
     result.textContent = `Sending ${command}…`;

@@ -125,6 +125,12 @@ describe('central API', () => {
     const ok = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock' } });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ ok: true });
+    // At a branch with several doors, unlock names one; the branch is told which.
+    const meetingRoom = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock', door: 'meeting-room' } });
+    expect(meetingRoom.json()).toMatchObject({ ok: true });
+    expect(link.commands.at(-1)).toMatchObject({ command: 'unlock', door: 'meeting-room' });
+    const doorForLights = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'lights-on', door: 'meeting-room' } });
+    expect(doorForLights.json().errors).toEqual(['door: only allowed with unlock and lock']);
     link.answer = 'refuse';
     const refused = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'lockdown-off' } });
     expect(refused.json()).toMatchObject({ ok: false, error: 'not in lockdown' });
@@ -146,8 +152,8 @@ describe('central API', () => {
     expect(notJson.statusCode).toBe(400);
     const unknownSite = await api({ method: 'POST', url: '/api/sites/nowhere/commands', payload: { command: 'lock' } });
     expect(unknownSite.statusCode).toBe(404);
-    expect(link.commands).toHaveLength(3);
-    expect(link.commands.map((c) => c.actor)).toEqual([expect.stringMatching(/^token:test-administrator-\d+$/), expect.any(String), expect.any(String)]);
+    expect(link.commands).toHaveLength(4);
+    expect(link.commands.map((c) => c.actor)).toEqual([expect.stringMatching(/^token:test-administrator-\d+$/), expect.any(String), expect.any(String), expect.any(String)]);
   });
 
   it('GET /api/figures/* give JSON and CSV, and name bad dates', async () => {

@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS members_unlisted (
   card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
   fields TEXT NOT NULL
 ) WITHOUT ROWID;
+-- A member's card UIDs from the library system (members.import.columns.cardUids, a Koha attribute): each is a row of
+-- the list of its own with the member's fields, and here names the member (their card number's hash) it belongs to,
+-- so that a change, a PIN or a deletion of the member reaches every credential.
+CREATE TABLE IF NOT EXISTS member_credentials (
+  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+  member_hash BLOB NOT NULL CHECK (length(member_hash) = 32)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS member_credentials_member ON member_credentials (member_hash);
 -- One row per version: its count and list hash, and what changed from the one before.
 CREATE TABLE IF NOT EXISTS member_versions (
   version INTEGER PRIMARY KEY,

@@ -11,6 +11,12 @@ const values = z.array(z.string().trim().min(1)).min(1);
 export const LmsColumnsSchema = z.strictObject({
   /** Card number or barcode (Koha `cardnumber`, Sierra `P BARCODE`): normalised and hashed on reading; never stored. */
   cardNumber: column,
+  /**
+   * The member's NFC card UIDs, where the library system holds them (a CSV column `card_uids`, a Koha patron
+   * attribute): hex, 4, 7 or 10 bytes each, separated by `;` `,` `|` or spaces. Each is hashed like the card number
+   * and opens the door as the member; a UID shared by two members refuses both rows (docs/members.md).
+   */
+  cardUids: column.optional(),
   /** Date of birth, where held. */
   birthDate: column.optional(),
   /** Adult flag, where only that is held. */

@@ -8,6 +8,10 @@
 // the loop body) and the full import's rules hold: bad rows are reported by line and left out, the whole file is
 // refused when more than maxRejectedFraction of its rows are bad or it would take more than maxRemovedFraction of
 // the list away. A header with no rows is a delta with no changes (the LMS had nothing to say), not an error.
+//
+// A row is the member's, for every credential: with the cardUids column mapped, the UIDs it lists are all the member
+// has (one it no longer lists stops opening the door with this version); without it, the UIDs central holds stay.
+// A row giving a UID another row gives, or one central holds for another member, is rejected (CentralMemberStore.applyMemberUpdates).
 import { basename } from 'node:path';
 import { MemberCsvReader, type RejectedRow } from '../../kit/member-csv-reader.js';
 import { parseBoolean } from '../../policies/member-fields.js';
@@ -16,7 +20,7 @@ import type { Member } from '../../policies/types.js';
 import type { BranchList, LmsDeltaField, LmsMapping } from './config.js';
 import { LmsImportError, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { createLmsRowChecks } from './lms-row.js';
-import { OtherKeyError, type CentralMemberStore, type ListDiff, type MemberChange, type VersionMeta } from './member-store.js';
+import { OtherKeyError, type CentralMemberStore, type ListDiff, type MemberUpdate, type RefusedUpdate, type VersionMeta } from './member-store.js';
 
 /** The delta column's name when members.import.columns.deleted does not give one. */
 export const DEFAULT_DELETED_COLUMN = 'deleted';
@@ -25,6 +29,8 @@ export const DEFAULT_DELETED_COLUMN = 'deleted';
 export interface MemberDeltaChange {
   /** Normalised (lms-row.ts does it); hashed at once and never kept. */
   cardNumber: string;
+  /** The member's card UIDs, normalised, all of them; undefined when the source does not say (the held ones stay). */
+  cardUids?: readonly string[] | undefined;
   row: Member | null;
 }
 
@@ -41,7 +47,7 @@ export class TooManyRemovalsError extends Error {
 }
 
 /**
- * The changes as the store takes them: card numbers hashed, each member placed on the list or off it by
+ * The changes as the store takes them: card numbers and UIDs hashed, each member placed on the list or off it by
  * `branchList` (a member neither registered for open access nor staff is held at central only). `unlisted` counts
  * the members held off.
  */
@@ -49,16 +55,23 @@ export function storedChanges(
   changes: readonly MemberDeltaChange[],
   hasher: (normalisedId: string) => Buffer,
   branchList: BranchList,
-): { changes: MemberChange[]; unlisted: number } {
+): { changes: MemberUpdate[]; unlisted: number } {
   let unlisted = 0;
-  const stored = changes.map(({ cardNumber, row }): MemberChange => {
+  const stored = changes.map(({ cardNumber, cardUids, row }): MemberUpdate => {
     const cardHash = hasher(cardNumber);
     if (row === null) return { cardHash, fields: null, listed: false };
     const listed = branchList === 'everyone' || row.openAccess || row.staff;
     if (!listed) unlisted++;
-    return { cardHash, fields: memberFieldsText({ cardHash, ...row }), listed };
+    return { cardHash, fields: memberFieldsText({ cardHash, ...row }), listed, uidHashes: cardUids?.map(hasher) };
   });
   return { changes: stored, unlisted };
+}
+
+/** Why a change was left out, for the report (never the UID itself). */
+export function refusalReason(refused: RefusedUpdate, lineOf: (index: number) => number | string): string {
+  return refused.other === null
+    ? 'a card UID of this row is another member\'s at central (their row must drop it first, or come in the same delta)'
+    : `a card of this row is also on ${lineOf(refused.other)} (a card opens one member's account: fix the export)`;
 }
 
 /** The full import's removal guard, for a delta: a first list (nothing before it) is never refused by it. */
@@ -72,6 +85,10 @@ export function removalGuard(maxRemovedFraction: number): (diff: ListDiff) => vo
 
 export interface LmsDeltaRead {
   changes: MemberDeltaChange[];
+  /** The file's line of each change. */
+  lines: number[];
+  /** The header's name for the card UIDs, for the report. */
+  uidsColumn: string;
   rejected: RejectedRow[];
   rejectedCount: number;
   /** Data rows in the file. */
@@ -79,7 +96,7 @@ export interface LmsDeltaRead {
   bytes: number;
 }
 
-const FIELDS: readonly LmsDeltaField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups', 'deleted'];
+const FIELDS: readonly LmsDeltaField[] = ['cardNumber', 'cardUids', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups', 'deleted'];
 
 /**
  * Reads a delta file into changes, rejecting bad rows by line (a row whose card an earlier row already had is
@@ -104,6 +121,7 @@ export async function readLmsDelta(
   // Normalised card number → the line that had it first (cleared with the rest when this returns).
   const seen = new Map<string, number>();
   const changes: MemberDeltaChange[] = [];
+  const lines: number[] = [];
   const blank = Object.fromEntries(FIELDS.map((f) => [f, ''])) as Record<LmsDeltaField, string>;
   try {
     for await (const batch of reader.records()) {
@@ -121,9 +139,9 @@ export async function readLmsDelta(
           reader.rejectIssues(line, fields, checked.issues, raw.cardNumber);
           continue;
         }
-        const { cardNumber, member } = checked.row;
-        if (!deleted && member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
-          reader.reject(line, `${reader.columnName('groups')}: contains the card number`);
+        const { cardNumber, cardUids, member } = checked.row;
+        if (!deleted && member.groups.some((g) => g.toUpperCase().includes(cardNumber) || (cardUids ?? []).some((uid) => g.toUpperCase().includes(uid)))) {
+          reader.reject(line, `${reader.columnName('groups')}: contains the card number or a card UID`);
           continue;
         }
         const first = seen.get(cardNumber);
@@ -132,7 +150,8 @@ export async function readLmsDelta(
           continue;
         }
         seen.set(cardNumber, line);
-        changes.push({ cardNumber, row: deleted ? null : member });
+        changes.push({ cardNumber, cardUids: deleted ? [] : cardUids, row: deleted ? null : member });
+        lines.push(line);
       }
     }
   } catch (error) {
@@ -144,7 +163,7 @@ export async function readLmsDelta(
   reader.finish(false);
   reader.checkRejected(mapping.maxRejectedFraction);
   const { rejectedCount, total, totalBytes } = reader;
-  return { changes, rejected: reader.sortedRejected(), rejectedCount, total, bytes: totalBytes };
+  return { changes, lines, rejected: reader.sortedRejected(), rejectedCount, total, bytes: totalBytes, uidsColumn: reader.columnName('cardUids') };
 }
 
 /** The full import's options (the delta's time is its version's, and the day dates are compared with); a delta is hashed here, never in a worker. */
@@ -168,23 +187,24 @@ export async function importLmsDelta(members: CentralMemberStore, filePath: stri
   let applied;
   try {
     // Export rows carry no PIN: one set at central (PUT /api/members/pin) stays, as with a full import.
-    applied = members.applyChanges(members.withHeldPins(changes), meta, removalGuard(options.mapping.maxRemovedFraction));
+    applied = members.applyMemberUpdates(changes, meta, removalGuard(options.mapping.maxRemovedFraction));
   } catch (error) {
     if (error instanceof TooManyRemovalsError) throw new LmsImportError(`${filePath}: ${error.message}`, read.rejected);
     if (error instanceof OtherKeyError) throw new LmsImportError(`${filePath}: ${error.message}: nothing changed`, read.rejected);
     throw error;
   }
-  const { version, diff } = applied;
+  const { version, diff, refused } = applied;
   const current = version ?? members.current();
+  const shared = refused.map((r) => ({ line: read.lines[r.index]!, reason: `${read.uidsColumn}: ${refusalReason(r, (i) => `line ${read.lines[i]!}`)}` }));
   progress('done');
   return {
     added: diff.added,
     changed: diff.changed,
     removed: diff.removed,
     // Rows that left the list as it was (the same as before, or a member held off it at central).
-    unchanged: read.changes.length - diff.added - diff.changed - diff.removed,
-    rejected: read.rejected,
-    rejectedCount: read.rejectedCount,
+    unchanged: Math.max(0, read.changes.length - refused.length - diff.added - diff.changed - diff.removed),
+    rejected: [...read.rejected, ...shared].sort((a, b) => a.line - b.line),
+    rejectedCount: read.rejectedCount + shared.length,
     notRegistered: unlisted,
     total: read.total,
     count: current?.count ?? 0,

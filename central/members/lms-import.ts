@@ -3,7 +3,8 @@
 //
 // The file streams through the member-export reader (kit/member-csv-reader.ts); each row is checked against the row
 // schema, its card number normalised, and hashed with the deployment key with its batch of 500 rows (from a 4 MiB
-// file in a worker thread of this process, kit/card-hash-worker.ts). The clear number lives only in memory until
+// file in a worker thread of this process, kit/card-hash-worker.ts); so is each of the member's card UIDs (the
+// optional cardUids column), each a row of the list of its own with the member's fields. The clear number lives only in memory until
 // its batch is hashed: it is not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file
 // that is unusable as a whole (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad
 // rows, or one that would remove most of the list) throws LmsImportError and changes nothing.
@@ -64,7 +65,7 @@ export class LmsImportError extends Error {
 }
 
 const NO_CARD_HASH = Buffer.alloc(32);
-const FIELDS: readonly LmsField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups'];
+const FIELDS: readonly LmsField[] = ['cardNumber', 'cardUids', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups'];
 
 export async function importLmsCsv(members: CentralMemberStore, filePath: string, options: LmsImportOptions): Promise<LmsImportSummary> {
   const { mapping, hasher, now } = options;
@@ -78,21 +79,28 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   });
   const checks = createLmsRowChecks(mapping, now.toISOString().slice(0, 10));
   const duplicate = (line: number, first: number): void => reader.reject(line, `${mapping.columns.cardNumber}: the same card as line ${first}`);
+  const shared = (line: number, others: number[]): void =>
+    reader.reject(line, `${reader.columnName('cardUids')}: a card of this row is also on line ${others.join(', ')} (a card opens one member's account: fix the export)`);
 
   const staging = members.beginImport();
   const worker = reader.totalBytes >= (options.hashWorkerFromBytes ?? HASH_WORKER_FROM_BYTES) ? CardHashWorker.start(hasher) : null;
-  const hashes = new HashQueue<{ kept: number[]; texts: string[] }>(hasher, worker);
-  // A batch's rows: card numbers, fields' text, and line (negative: kept off the branches' list).
+  type Batch = { kept: number[]; texts: string[]; owner: number[] };
+  const hashes = new HashQueue<Batch>(hasher, worker);
+  // A batch's rows: card numbers and UIDs, fields' text, line (negative: kept off the branches' list), and for a
+  // UID the index of its member's card number in the batch (-1 for a card number).
   let ids: string[] = [];
   let texts: string[] = [];
   let kept: number[] = [];
-  const stage = (done: Array<[{ kept: number[]; texts: string[] }, Uint8Array]>): void => {
+  let owner: number[] = [];
+  const stage = (done: Array<[Batch, Uint8Array]>): void => {
     for (const [batch, out] of done) {
       for (let i = 0; i < batch.kept.length; i++) {
         const { cardHash, digest } = hashedRow(out, i);
         const line = batch.kept[i]!;
-        if (line < 0) staging.addUnlisted(cardHash, batch.texts[i]!, -line);
-        else staging.add(cardHash, batch.texts[i]!, digest, line);
+        const o = batch.owner[i]!;
+        const member = o < 0 ? null : hashedRow(out, o).cardHash;
+        if (line < 0) staging.addUnlisted(cardHash, batch.texts[i]!, -line, member);
+        else staging.add(cardHash, batch.texts[i]!, digest, line, member);
       }
     }
   };
@@ -106,23 +114,30 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
             reader.rejectIssues(line, fields, checked.issues, raw.cardNumber);
             continue;
           }
-          const { cardNumber, member } = checked.row;
+          const { cardNumber, cardUids = [], member } = checked.row;
           // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
-          if (member.groups.some((g) => g.toUpperCase().includes(cardNumber))) {
-            reader.reject(line, `${reader.columnName('groups')}: contains the card number`);
+          if (member.groups.some((g) => g.toUpperCase().includes(cardNumber) || cardUids.some((uid) => g.toUpperCase().includes(uid)))) {
+            reader.reject(line, `${reader.columnName('groups')}: contains the card number or a card UID`);
             continue;
           }
           // The fields' text does not depend on the card hash, which is made with the batch's (hashes.add).
-          ids.push(cardNumber);
-          texts.push(memberFieldsText({ cardHash: NO_CARD_HASH, ...member }));
+          const text = memberFieldsText({ cardHash: NO_CARD_HASH, ...member });
           // A branch's list, and so a stolen branch, holds only the people who can use the branch; central keeps the
           // others so that registering one at the desk reaches the door at once (CentralMembers.change).
-          kept.push(options.branchList === 'registered' && !member.openAccess && !member.staff ? -line : line);
+          const at = options.branchList === 'registered' && !member.openAccess && !member.staff ? -line : line;
+          const first = ids.length;
+          for (const id of [cardNumber, ...cardUids]) {
+            owner.push(ids.length === first ? -1 : first);
+            ids.push(id);
+            texts.push(text);
+            kept.push(at);
+          }
         }
-        if (kept.length > 0) stage(await hashes.add({ kept, texts }, ids, texts));
+        if (kept.length > 0) stage(await hashes.add({ kept, texts, owner }, ids, texts));
         ids = [];
         texts = [];
         kept = [];
+        owner = [];
       }
       stage(await hashes.drain());
     } catch (error) {
@@ -130,7 +145,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
     }
     reader.finish(true);
     reader.progress('applying');
-    staging.finish(duplicate);
+    staging.finish(duplicate, shared);
     const notRegistered = staging.unlisted;
     const rejected = reader.sortedRejected();
     const verify = (diff: ListDiff): void => {

@@ -6,6 +6,7 @@ import { CardIdError, normaliseCardId } from '../../policies/cards.js';
 import { parseBoolean, parseDate, parseGroups } from '../../policies/member-fields.js';
 import { FieldProblem, rowFields, type FieldParser } from '../../policies/row-fields.js';
 import type { Member } from '../../policies/types.js';
+import { parseCardUids } from './card-uids.js';
 import type { LmsField, LmsMapping } from './config.js';
 
 const MAX_QUOTE = 40;
@@ -38,6 +39,8 @@ export type LmsRowInput = Record<LmsField, string>;
 
 export interface ParsedLmsRow {
   cardNumber: string;
+  /** The member's card UIDs, normalised, the card number left out; undefined when the mapping names no such column. */
+  cardUids: readonly string[] | undefined;
   member: Member;
 }
 
@@ -91,6 +94,10 @@ export function createLmsRowChecks(mapping: LmsMapping, today: string) {
       return problem(error instanceof CardIdError ? error.message : 'card number is unreadable');
     }
   };
+  const cardUids: FieldParser<readonly string[]> = (raw) => {
+    const uids = parseCardUids(raw);
+    return Array.isArray(uids) ? uids : problem(uids.problem);
+  };
   const birthDate: FieldParser<string | null> = (raw) => {
     const value = date(raw);
     if (typeof value === 'string' && value > today) return problem(`date of birth ${value} is in the future`);
@@ -101,6 +108,7 @@ export function createLmsRowChecks(mapping: LmsMapping, today: string) {
 
   const fields = rowFields({
     cardNumber,
+    cardUids,
     birthDate,
     adult: flag(null),
     expires: date,
@@ -124,6 +132,8 @@ export function createLmsRowChecks(mapping: LmsMapping, today: string) {
     if (blocked && !owes && !barredType) blockedUntil = row.blocked.blocked ? (row.blocked.until ?? row.blockedUntil) : null;
     return {
       cardNumber: row.cardNumber,
+      // The barcode and a UID may be the same characters: one credential, the card number's.
+      cardUids: mapping.columns.cardUids === undefined ? undefined : row.cardUids.filter((uid) => uid !== row.cardNumber),
       member: {
         expires: row.expires,
         blocked,

@@ -73,6 +73,30 @@ interface ListChange {
   fields: string | null;
 }
 
+/**
+ * A member's new state from the library system, for every credential the member has: the row of their card number
+ * (`cardHash`) and one row per card UID, all with the same fields. `uidHashes` undefined: the source does not say
+ * (no such column or attribute), so the UIDs central holds for the member stay theirs.
+ */
+export interface MemberUpdate {
+  cardHash: Buffer;
+  fields: string | null;
+  listed: boolean;
+  uidHashes?: readonly Buffer[] | undefined;
+}
+
+/** An update left out because a card UID it gives is another member's: `other`, that update's index, or null for a member central holds. */
+export interface RefusedUpdate {
+  index: number;
+  other: number | null;
+}
+
+/** A member's credentials: the card number's hash (`member`), and every card hash that opens as them, that one first. */
+export interface MemberCredentials {
+  member: Buffer;
+  cards: Buffer[];
+}
+
 export interface BatchResult {
   /** The version made, or null when the list did not change (members_unlisted may have). */
   version: MemberVersion | null;
@@ -149,6 +173,10 @@ export class CentralMemberStore {
     putUnlisted: Statement<[Buffer, string]>;
     deleteUnlisted: Statement<[Buffer]>;
     unlistedCount: Statement<[], { n: number }>;
+    memberOf: Statement<[Buffer], { member: Buffer }>;
+    uidsOf: Statement<[Buffer], { card: Buffer }>;
+    link: Statement<[Buffer, Buffer]>;
+    unlinkMember: Statement<[Buffer]>;
   };
 
   constructor(readonly db: Db) {
@@ -179,6 +207,10 @@ export class CentralMemberStore {
       putUnlisted: p('INSERT OR REPLACE INTO members_unlisted (card_hash, fields) VALUES (?, ?)'),
       deleteUnlisted: p('DELETE FROM members_unlisted WHERE card_hash = ?'),
       unlistedCount: p('SELECT count(*) AS n FROM members_unlisted'),
+      memberOf: p('SELECT member_hash AS member FROM member_credentials WHERE card_hash = ?'),
+      uidsOf: p('SELECT card_hash AS card FROM member_credentials WHERE member_hash = ? ORDER BY card_hash'),
+      link: p('INSERT OR REPLACE INTO member_credentials (card_hash, member_hash) VALUES (?, ?)'),
+      unlinkMember: p('DELETE FROM member_credentials WHERE member_hash = ?'),
     };
   }
 
@@ -225,22 +257,15 @@ export class CentralMemberStore {
     return this.fields(cardHash) ?? this.unlistedFields(cardHash);
   }
 
-  /** Changes from the library system (a delta file, a Koha poll), each keeping a PIN central holds (keepHeldPin). */
-  withHeldPins<C extends { cardHash: Buffer; fields: string | null }>(changes: readonly C[]): C[] {
-    return changes.map((c) => (c.fields === null ? c : { ...c, fields: keepHeldPin(c.cardHash, c.fields, this.heldFields(c.cardHash)) }));
+  /** The member a card opens as (a card UID names its member; a card number is its own) and all their cards. */
+  credentials(cardHash: Buffer): MemberCredentials {
+    const member = this.q.memberOf.get(cardHash)?.member ?? cardHash;
+    return { member, cards: [member, ...this.q.uidsOf.all(member).map((r) => r.card)] };
   }
 
   /** Members central holds that are not on the branches' list. */
   unlistedCount(): number {
     return this.q.unlistedCount.get()!.n;
-  }
-
-  /**
-   * Puts one member on the branches' list (`listed`) or keeps them off it, with these fields, in one transaction:
-   * moving onto the list is an addition in a new version, moving off it a removal. Null when the list is unchanged.
-   */
-  place(cardHash: Buffer, fields: string, listed: boolean, meta: VersionMeta): MemberVersion | null {
-    return this.applyChanges([{ cardHash, fields, listed }], meta).version;
   }
 
   /**
@@ -253,18 +278,94 @@ export class CentralMemberStore {
       .transaction((): BatchResult => {
         const current = this.current();
         if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
-        const last = new Map<string, MemberChange>();
-        for (const c of changes) last.set(c.cardHash.toString('hex'), c);
-        const onList: ListChange[] = [];
-        for (const c of last.values()) {
-          if (c.fields !== null && !c.listed) this.q.putUnlisted.run(c.cardHash, c.fields);
-          else this.q.deleteUnlisted.run(c.cardHash);
-          onList.push({ cardHash: c.cardHash, fields: c.listed ? c.fields : null });
-        }
-        return this.changeList(onList, meta, verify);
+        return this.writeChanges(changes, meta, verify);
       })
       .immediate();
   }
+
+  /** applyChanges' writes: call inside a transaction. */
+  private writeChanges(changes: readonly MemberChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void): BatchResult {
+    const last = new Map<string, MemberChange>();
+    for (const c of changes) last.set(c.cardHash.toString('hex'), c);
+    const onList: ListChange[] = [];
+    for (const c of last.values()) {
+      if (c.fields !== null && !c.listed) this.q.putUnlisted.run(c.cardHash, c.fields);
+      else this.q.deleteUnlisted.run(c.cardHash);
+      onList.push({ cardHash: c.cardHash, fields: c.listed ? c.fields : null });
+    }
+    return this.changeList(onList, meta, verify);
+  }
+  /**
+   * Members from the library system (a delta file, a Koha poll) in one transaction and at most ONE version, each to
+   * every credential: the fields (with the PIN central holds for the member, keepHeldPin) on the card number's row
+   * and each UID's, a UID the member no longer has removed, a deleted member's every card removed. An update giving
+   * a UID that another update in the batch also gives (or that is another's card number) is left out with that one;
+   * one giving a UID central holds for a member not in the batch is left out alone. `verify` as applyChanges.
+   */
+  applyMemberUpdates(updates: readonly MemberUpdate[], meta: VersionMeta, verify?: (diff: ListDiff) => void): BatchResult & { refused: RefusedUpdate[] } {
+    return this.db
+      .transaction(() => {
+        const current = this.current();
+        if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
+        const hex = (b: Buffer): string => b.toString('hex');
+        // Later updates of the same member win, as in applyChanges.
+        const last = new Map<string, number>();
+        updates.forEach((u, i) => last.set(hex(u.cardHash), i));
+        const held = new Map<number, Buffer[]>();
+        const uidsOf = (i: number): readonly Buffer[] => {
+          const u = updates[i]!;
+          if (u.fields === null) return [];
+          if (u.uidHashes !== undefined) return u.uidHashes.filter((h) => !h.equals(u.cardHash));
+          let old = held.get(i);
+          if (old === undefined) held.set(i, (old = this.q.uidsOf.all(u.cardHash).map((r) => r.card)));
+          return old;
+        };
+        const refused = new Map<number, number | null>();
+        const claims = new Map<string, number>();
+        for (const i of last.values()) {
+          for (const uid of uidsOf(i)) {
+            const key = hex(uid);
+            const rival = claims.get(key) ?? last.get(key);
+            if (rival !== undefined && rival !== i && updates[rival]!.fields !== null) {
+              refused.set(i, rival);
+              if (!refused.has(rival)) refused.set(rival, i);
+              continue;
+            }
+            claims.set(key, i);
+            // A card central holds for someone not in this batch (their card number, or their UID) stays theirs.
+            const owner = this.q.memberOf.get(uid)?.member ?? (this.heldFields(uid) !== undefined ? uid : undefined);
+            if (owner !== undefined && !owner.equals(updates[i]!.cardHash) && !last.has(hex(owner)) && !refused.has(i)) refused.set(i, null);
+          }
+        }
+        const cards = new Map<string, MemberChange>();
+        const links: Array<[Buffer, Buffer]> = [];
+        const remove = (cardHash: Buffer): void => {
+          if (!cards.has(hex(cardHash))) cards.set(hex(cardHash), { cardHash, fields: null, listed: false });
+        };
+        for (const i of last.values()) {
+          if (refused.has(i)) continue;
+          const u = updates[i]!;
+          for (const old of this.q.uidsOf.all(u.cardHash)) remove(old.card);
+          this.q.unlinkMember.run(u.cardHash);
+          if (u.fields === null) {
+            remove(u.cardHash);
+            continue;
+          }
+          // The PIN is the member's, kept on their card number's row (PUT /api/members/pin sets it on every card).
+          const fields = keepHeldPin(u.cardHash, u.fields, this.heldFields(u.cardHash));
+          cards.set(hex(u.cardHash), { cardHash: u.cardHash, fields, listed: u.listed });
+          for (const uid of uidsOf(i)) {
+            cards.set(hex(uid), { cardHash: uid, fields, listed: u.listed });
+            links.push([uid, u.cardHash]);
+          }
+        }
+        for (const [uid, member] of links) this.q.link.run(uid, member);
+        const result = this.writeChanges([...cards.values()], meta, verify);
+        return { ...result, refused: [...refused].map(([index, other]) => ({ index, other })).sort((a, b) => a.index - b.index) };
+      })
+      .immediate();
+  }
+
   /** The delta from `base` to the current version: members as wire entries, removals as the card hash alone. */
   deltaEntries(base: number): string[] {
     return this.q.delta.all(base).map((r) => (r.fields === null ? encodeRemovalEntry(r.cardHash) : encodeCardHash(r.cardHash) + r.fields));
@@ -371,9 +472,9 @@ const BATCH = 2000;
  */
 export class ImportStaging {
   private readonly db: Db;
-  private readonly insert: Statement<[number, Buffer, string, number, number]>;
+  private readonly insert: Statement<[number, Buffer, string, number, number, Buffer | null]>;
   private readonly sum = new ListHash();
-  private batch: Array<{ cardHash: Buffer; fields: string; line: number; listed: boolean }> = [];
+  private batch: Array<{ cardHash: Buffer; fields: string; line: number; listed: boolean; member: Buffer | null }> = [];
   private offered = 0;
   private unique = 0;
   private uniqueUnlisted = 0;
@@ -388,9 +489,9 @@ export class ImportStaging {
       DROP TABLE IF EXISTS temp.import_staging;
       DROP TABLE IF EXISTS temp.import_next;
       DROP TABLE IF EXISTS temp.import_changes;
-      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL);
+      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL, member_hash BLOB);
     `);
-    this.insert = this.db.prepare('INSERT INTO temp.import_staging (pos, card_hash, fields, line, listed) VALUES (?, ?, ?, ?, ?)');
+    this.insert = this.db.prepare('INSERT INTO temp.import_staging (pos, card_hash, fields, line, listed, member_hash) VALUES (?, ?, ?, ?, ?, ?)');
   }
 
   /** Members staged off the list (after `finish`, without the duplicates). */
@@ -398,16 +499,19 @@ export class ImportStaging {
     return this.uniqueUnlisted;
   }
 
-  /** Stages a member for the list; `digest` is digestOfParts(cardHash, fields). */
-  add(cardHash: Buffer, fields: string, digest: Buffer, line: number): void {
-    this.batch.push({ cardHash, fields, line, listed: true });
+  /**
+   * Stages a member for the list; `digest` is digestOfParts(cardHash, fields). `member`: for a card UID, the hash
+   * of the member's card number (staged from the same line).
+   */
+  add(cardHash: Buffer, fields: string, digest: Buffer, line: number, member: Buffer | null = null): void {
+    this.batch.push({ cardHash, fields, line, listed: true, member });
     this.sum.addDigest(digest);
     if (this.batch.length >= BATCH) this.flush();
   }
 
   /** Stages a member central keeps but does not publish (not registered for open access, not staff). */
-  addUnlisted(cardHash: Buffer, fields: string, line: number): void {
-    this.batch.push({ cardHash, fields, line, listed: false });
+  addUnlisted(cardHash: Buffer, fields: string, line: number, member: Buffer | null = null): void {
+    this.batch.push({ cardHash, fields, line, listed: false, member });
     if (this.batch.length >= BATCH) this.flush();
   }
 
@@ -417,57 +521,92 @@ export class ImportStaging {
     this.batch = [];
     let pos = this.offered;
     this.db.transaction(() => {
-      for (const r of batch) this.insert.run(pos++, r.cardHash, r.fields, r.line, r.listed ? 1 : 0);
+      for (const r of batch) this.insert.run(pos++, r.cardHash, r.fields, r.line, r.listed ? 1 : 0, r.member);
     })();
     this.offered = pos;
   }
 
   /**
-   * Sorts what was staged into a keyed table. `onDuplicate(line, firstLine)` is called for each row whose card an
-   * earlier row already had; the earlier row is kept.
+   * Sorts what was staged into a keyed table. `onDuplicate(line, firstLine)` is called for each row whose card
+   * number an earlier row already had; the earlier row is kept. A card UID on two lines (or one line's UID another's
+   * card number) cannot say whose it is: `onShared(line, otherLines)` is called for each of those lines, and every
+   * card of theirs is left out. A line left out loses its UIDs with it.
    */
-  finish(onDuplicate: (line: number, firstLine: number) => void): void {
+  finish(onDuplicate: (line: number, firstLine: number) => void, onShared: (line: number, otherLines: number[]) => void = () => undefined): void {
     if (this.finished) return;
     this.flush();
     const db = this.db;
     const kept = db.transaction((): number => {
-      db.exec('CREATE TEMP TABLE import_next (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL) WITHOUT ROWID');
+      db.exec('CREATE TEMP TABLE import_next (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL, member_hash BLOB) WITHOUT ROWID');
       return db
         .prepare(
-          `INSERT OR IGNORE INTO temp.import_next (card_hash, fields, line, listed)
-           SELECT card_hash, fields, line, listed FROM temp.import_staging ORDER BY card_hash, pos`,
+          `INSERT OR IGNORE INTO temp.import_next (card_hash, fields, line, listed, member_hash)
+           SELECT card_hash, fields, line, listed, member_hash FROM temp.import_staging ORDER BY card_hash, pos`,
         )
         .run().changes;
     })();
-    if (kept < this.offered) {
-      const duplicates = db
-        .prepare<[], { cardHash: Buffer; fields: string; line: number; first: number; listed: number }>(
-          `SELECT s.card_hash AS cardHash, s.fields AS fields, s.line AS line, n.line AS first, s.listed AS listed
-           FROM temp.import_staging s JOIN temp.import_next n ON n.card_hash = s.card_hash
-           WHERE s.line <> n.line ORDER BY s.pos`,
-        )
-        .all();
-      for (const d of duplicates) {
-        if (d.listed === 1) this.sum.subtractDigest(digestOfParts(d.cardHash, d.fields));
-        onDuplicate(d.line, d.first);
-      }
-    }
+    if (kept < this.offered) this.leaveOutDuplicates(onDuplicate, onShared);
     this.keepHeldPins();
-    this.uniqueUnlisted = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM temp.import_next WHERE listed = 0').get()!.n;
-    this.unique = kept - this.uniqueUnlisted;
+    const counts = db.prepare<[], { n: number; unlisted: number }>('SELECT count(*) AS n, coalesce(sum(listed = 0), 0) AS unlisted FROM temp.import_next').get()!;
+    this.uniqueUnlisted = counts.unlisted;
+    this.unique = counts.n - counts.unlisted;
     db.exec('DROP TABLE temp.import_staging');
     this.finished = true;
   }
 
-  /** Rows without a PIN for cards central holds one for keep it (keepHeldPin); the list hash follows. */
+  private leaveOutDuplicates(onDuplicate: (line: number, firstLine: number) => void, onShared: (line: number, otherLines: number[]) => void): void {
+    const db = this.db;
+    const duplicates = db
+      .prepare<[], { cardHash: Buffer; fields: string; line: number; first: number; listed: number; shared: number }>(
+        `SELECT s.card_hash AS cardHash, s.fields AS fields, s.line AS line, n.line AS first, s.listed AS listed,
+                (s.member_hash IS NOT NULL OR n.member_hash IS NOT NULL) AS shared
+         FROM temp.import_staging s JOIN temp.import_next n ON n.card_hash = s.card_hash
+         WHERE s.line <> n.line ORDER BY s.pos`,
+      )
+      .all();
+    const dropped = new Set<number>();
+    const shared = new Map<number, Set<number>>();
+    const share = (line: number, other: number): void => {
+      let others = shared.get(line);
+      if (others === undefined) shared.set(line, (others = new Set()));
+      others.add(other);
+    };
+    const copies = new Map<number, number>();
+    for (const d of duplicates) {
+      if (d.listed === 1) this.sum.subtractDigest(digestOfParts(d.cardHash, d.fields));
+      dropped.add(d.line);
+      if (d.shared === 1) {
+        dropped.add(d.first);
+        share(d.line, d.first);
+        share(d.first, d.line);
+      } else if (!copies.has(d.line)) copies.set(d.line, d.first);
+    }
+    // Each line told once: a shared UID says more than a repeated card number.
+    for (const [line, first] of copies) if (!shared.has(line)) onDuplicate(line, first);
+    for (const [line, others] of [...shared].sort((x, y) => x[0] - y[0])) onShared(line, [...others].sort((x, y) => x - y));
+    db.transaction(() => {
+      db.exec('DROP TABLE IF EXISTS temp.import_dropped; CREATE TEMP TABLE import_dropped (line INTEGER PRIMARY KEY)');
+      const drop = db.prepare<[number]>('INSERT INTO temp.import_dropped (line) VALUES (?)');
+      for (const line of dropped) drop.run(line);
+      const gone = db
+        .prepare<[], { cardHash: Buffer; fields: string }>(
+          'SELECT card_hash AS cardHash, fields FROM temp.import_next WHERE listed = 1 AND line IN (SELECT line FROM temp.import_dropped)',
+        )
+        .all();
+      for (const g of gone) this.sum.subtractDigest(digestOfParts(g.cardHash, g.fields));
+      db.exec('DELETE FROM temp.import_next WHERE line IN (SELECT line FROM temp.import_dropped); DROP TABLE temp.import_dropped;');
+    })();
+  }
+
+  /** Rows without a PIN for members central holds one for (on their card number's row) keep it (keepHeldPin); the list hash follows. */
   private keepHeldPins(): void {
     const db = this.db;
     const rows = db
       .prepare<[], { cardHash: Buffer; fields: string; listed: number; held: string }>(
         `SELECT n.card_hash AS cardHash, n.fields AS fields, n.listed AS listed, coalesce(c.fields, u.fields) AS held
          FROM temp.import_next n
-         LEFT JOIN main.members_current c ON c.card_hash = n.card_hash
-         LEFT JOIN main.members_unlisted u ON u.card_hash = n.card_hash
+         LEFT JOIN main.members_current c ON c.card_hash = coalesce(n.member_hash, n.card_hash)
+         LEFT JOIN main.members_unlisted u ON u.card_hash = coalesce(n.member_hash, n.card_hash)
          WHERE substr(n.fields, -1) = char(9) AND substr(coalesce(c.fields, u.fields), -1) <> char(9)`,
       )
       .all();
@@ -540,6 +679,7 @@ export class ImportStaging {
         const now = this.members.current();
         if ((now?.version ?? 0) !== (base?.version ?? 0)) throw new ConcurrentChangeError();
         this.replaceUnlisted();
+        this.replaceCredentials();
         if (same) return null;
         const next = (base?.version ?? 0) + 1;
         const kept = base !== null && base.keyId === meta.keyId && worthADelta(changes, diff.count, diff.previousCount);
@@ -576,6 +716,15 @@ export class ImportStaging {
       DELETE FROM main.members_unlisted WHERE NOT EXISTS (
         SELECT 1 FROM temp.import_next n WHERE n.card_hash = members_unlisted.card_hash AND n.listed = 0 AND n.fields = members_unlisted.fields);
       INSERT OR IGNORE INTO main.members_unlisted (card_hash, fields) SELECT card_hash, fields FROM temp.import_next WHERE listed = 0;
+    `);
+  }
+
+  /** The members' card UIDs as staged (a UID may move between members with the same fields, and the list not change). */
+  private replaceCredentials(): void {
+    this.db.exec(`
+      DELETE FROM main.member_credentials WHERE NOT EXISTS (
+        SELECT 1 FROM temp.import_next n WHERE n.card_hash = member_credentials.card_hash AND n.member_hash = member_credentials.member_hash);
+      INSERT OR IGNORE INTO main.member_credentials (card_hash, member_hash) SELECT card_hash, member_hash FROM temp.import_next WHERE member_hash IS NOT NULL;
     `);
   }
 

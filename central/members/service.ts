@@ -184,12 +184,14 @@ export class CentralMembers {
    * (`branchList: registered`). Registering one (open access, or staff) puts them on the list, unregistering takes
    * them off: a new version, announced at once; null when the list did not change. `actor` is who asked, as
    * central's audit names them (`user:alice`); `person` is the member's pseudonym; `listed`, whether the branches'
-   * list holds them now.
+   * list holds them now. The change is the member's, so it reaches every card of theirs: a card UID from the
+   * library system's export names its member, and a block or a PIN given through any one holds for all.
    */
   change(cardNumber: string, patch: MemberPatch, actor: string): Promise<{ version: MemberVersion | null; current: MemberVersion; person: string; listed: boolean }> {
     // Normalised and hashed before anything else happens to it; throws CardIdError for an unusable number.
-    const cardHash = this.hasher(normaliseCardId(cardNumber));
+    const tapped = this.hasher(normaliseCardId(cardNumber));
     return this.serial(async () => {
+      const { member: cardHash, cards } = this.store.credentials(tapped);
       const old = this.store.heldFields(cardHash);
       if (old === undefined) throw new UnknownCardError();
       const member: Member = { ...parseMemberFields(old) };
@@ -203,12 +205,11 @@ export class CentralMembers {
       if (patch.staff !== undefined) member.staff = patch.staff;
       if (patch.pinHash !== undefined) member.pinHash = patch.pinHash;
       const listed = this.deps.config.branchList === 'everyone' || member.openAccess || member.staff;
-      const version = this.store.place(cardHash, memberFieldsText({ cardHash, ...member }), listed, {
-        keyId: this.keyId,
-        source: `api:${actor}`,
-        at: this.deps.clock.now(),
-        keepVersions: this.deps.config.keepVersions,
-      });
+      const fields = memberFieldsText({ cardHash, ...member });
+      const { version } = this.store.applyChanges(
+        cards.map((card) => ({ cardHash: card, fields, listed })),
+        { keyId: this.keyId, source: `api:${actor}`, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
+      );
       const person = this.deps.pseudonym(cardHash);
       // A PIN's hash is as secret as the PIN (10^4 to 10^8 guesses): the log says only that one was set.
       const { pinHash, ...shown } = patch;
@@ -230,15 +231,19 @@ export class CentralMembers {
     const hashed = storedChanges(changes, (card) => this.hasher(normaliseCardId(card)), this.deps.config.branchList);
     return this.serial(async () => {
       const started = performance.now();
-      // Read in the serial turn, so a PIN set just before is the one kept.
-      const withPins = this.store.withHeldPins(hashed.changes);
-      const { version, diff } = this.store.applyChanges(
-        withPins,
+      // The PIN central holds is read in the serial turn (applyMemberUpdates), so a PIN set just before is the one kept.
+      const { version, diff, refused } = this.store.applyMemberUpdates(
+        hashed.changes,
         { keyId: this.keyId, source: meta.source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
         removalGuard(this.deps.config.import.maxRemovedFraction),
       );
+      if (refused.length > 0) {
+        // Pseudonyms only: the library system's record of these members gives a card to two of them.
+        const members = refused.map((r) => this.deps.pseudonym(hashed.changes[r.index]!.cardHash));
+        this.log.warn({ source: meta.source, members }, 'member changes left out: a card UID they give is another member\'s; the library system must give it to one');
+      }
       this.log.info(
-        { source: meta.source, version: version?.version ?? null, changes: changes.length, added: diff.added, changed: diff.changed, removed: diff.removed, unlisted: hashed.unlisted, ms: Math.round(performance.now() - started) },
+        { source: meta.source, version: version?.version ?? null, changes: changes.length, added: diff.added, changed: diff.changed, removed: diff.removed, unlisted: hashed.unlisted, refused: refused.length, ms: Math.round(performance.now() - started) },
         'member changes applied',
       );
       if (version !== null) await this.announce();

@@ -35,6 +35,12 @@ export const KohaFeedConfigSchema = z
     failuresBeforeIncident: z.int().min(1).max(1000).default(3),
     /** A patron attribute type (`extended_attributes`) whose yes value registers the patron for open access. */
     registeredAttribute: z.string().trim().min(1).optional(),
+    /**
+     * A patron attribute type (`extended_attributes`, repeatable or not) holding the patron's NFC card UIDs (hex, 4,
+     * 7 or 10 bytes; several in one value separated by `;` `,` `|` or spaces): each opens the door as the patron.
+     * Koha's patron has only `cardnumber` for a card; without this, the UIDs central holds for a patron stay.
+     */
+    cardUidsAttribute: z.string().trim().min(1).optional(),
     /** Patron categories (`category_id`, case-insensitive) registered for open access. */
     openAccessCategories: values.optional(),
     /** Patron categories that are staff cards. */

@@ -35,7 +35,7 @@ export function createKohaFeed(deps: {
     secret: secret.value,
     perPage: config.perPage,
     timeoutMs: config.timeoutSeconds * 1000,
-    embedAttributes: config.registeredAttribute !== undefined,
+    embedAttributes: config.registeredAttribute !== undefined || config.cardUidsAttribute !== undefined,
     clock: deps.clock,
   });
   const hash = createCardHasher(deps.key);

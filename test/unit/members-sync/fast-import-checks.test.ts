@@ -66,6 +66,7 @@ describe('gateway row checks', () => {
 describe('LMS row checks', () => {
   const base: LmsRowInput = {
     cardNumber: '21123400012345',
+    cardUids: '',
     birthDate: '1980-02-01',
     adult: '',
     expires: '2027-01-01',
@@ -79,6 +80,7 @@ describe('LMS row checks', () => {
   };
   const rows = variants(base, {
     cardNumber: ['', '12', '04:a2:1b:7c', 'x'.repeat(40)],
+    cardUids: ['04:a2:1b:7c', '04a21b7c3d5e80; 0102030405060708090a', '04a21b7', 'zz112233', '21123400012345'],
     birthDate: [...DATES, '2026-03-03'],
     adult: FLAGS,
     expires: DATES,
@@ -93,7 +95,7 @@ describe('LMS row checks', () => {
   const mappings = [
     LmsMappingSchema.parse({ columns: { cardNumber: 'c', openAccess: 'oa' } }),
     LmsMappingSchema.parse({
-      columns: { cardNumber: 'c', openAccess: 'oa', category: 'cat', blocked: 'b', fines: 'f' },
+      columns: { cardNumber: 'c', cardUids: 'u', openAccess: 'oa', category: 'cat', blocked: 'b', fines: 'f' },
       openAccessCategories: ['OA'],
       staffCategories: ['staff'],
       blockedCategories: ['susp'],

@@ -7,14 +7,14 @@ import type { Logger } from 'pino';
 import { createHardware } from '../firmware-bridge/create-hardware.js';
 import { installSafeStateHandlers } from '../firmware-bridge/safety.js';
 import type { Hardware } from '../firmware-bridge/types.js';
-import { parsePolicy } from '../policies/index.js';
+import { parsePolicy, unknownBookingDoors } from '../policies/index.js';
 import type { Policy } from '../policies/index.js';
 import { createCardHasher, deploymentKeyId } from './core/cards.js';
 import { systemClock } from './core/clock.js';
 import type { Clock } from './core/clock.js';
 import { createClockTrust } from './core/clock-trust.js';
 import type { ClockProbeIo } from './core/clock-trust.js';
-import { consoleCookieSecure, loadDeploymentKey, withDoorSafeHardware } from './config.js';
+import { consoleCookieSecure, doorLocks, loadDeploymentKey, withDoorSafeHardware } from './config.js';
 import type { GatewayConfig, ServiceConfig } from './config.js';
 import type { AlarmName } from './core/model.js';
 import { Gateway } from './core/controller.js';
@@ -313,7 +313,8 @@ function readPolicy(config: GatewayConfig): PolicyFileResult {
   if (parsed.policy.site !== config.site) {
     return { ok: false, errors: [`site: "${parsed.policy.site}" does not match the gateway's site "${config.site}"`] };
   }
-  return parsed;
+  const unknownDoors = unknownBookingDoors(parsed.policy, doorLocks(config).map(({ id }) => id));
+  return unknownDoors.length > 0 ? { ok: false, errors: unknownDoors } : parsed;
 }
 
 /**

@@ -41,6 +41,7 @@ interface BookingPlan {
   from: number;
   to: number;
   minimumAge: number | null | undefined;
+  doors: readonly string[] | undefined;
 }
 
 export interface Segment {
@@ -64,6 +65,8 @@ export interface BookingOccurrence extends ActiveBooking {
   fromMs: number;
   toMs: number;
   minimumAge: number | null | undefined;
+  /** The doors it opens; undefined: every door. */
+  doors: readonly string[] | undefined;
 }
 
 /** A schedule span in milliseconds, with the modes either side (null beyond the horizon). */
@@ -116,7 +119,7 @@ export class CompiledPolicy {
     for (const b of policy.bookings) {
       const from = minutesFromHHMM(b.weekly?.from ?? b.from ?? '') ?? 0;
       const to = minutesFromHHMM(b.weekly?.to ?? b.to ?? '') ?? 0;
-      const bp: BookingPlan = { group: b.group, label: b.label, from, to, minimumAge: b.minimumAge };
+      const bp: BookingPlan = { group: b.group, label: b.label, from, to, minimumAge: b.minimumAge, doors: b.doors };
       if (b.weekly) this.weeklyBookings[WEEKDAYS.indexOf(b.weekly.day)]?.push(bp);
       else if (b.date !== undefined) {
         const day = dayFromIso(b.date);
@@ -173,6 +176,7 @@ export class CompiledPolicy {
           fromMs,
           toMs,
           minimumAge: b.minimumAge,
+          doors: b.doors,
         });
       }
     };

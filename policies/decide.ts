@@ -1,6 +1,7 @@
 // Who may come in now, and if not, why. Pure and synchronous: it runs between the tap and the relay.
 // The order of the checks is part of the contract (docs/policies.md): the first that fails is the reason.
 import { ADULT_AGE, meetsMinimumAge } from './age.js';
+import { bookingOpensDoor } from './booking-doors.js';
 import { compilePolicy, type BookingOccurrence, type CompiledPolicy, type Span } from './compile.js';
 import { verifyPin } from './pin.js';
 import type { Policy, Rules } from './schema.js';
@@ -20,7 +21,8 @@ function grant(reason: GrantReason, mode: BranchMode, booking?: ActiveBooking): 
  * staff card: blocked → expired → `staff`;
  * staffed mode: `staffed`, unless the clock is untrusted and the rule denies: blocked → expired → `clock-untrusted`;
  * blocked → expired → by mode:
- * closed: active booking for one of the member's groups (else `closed`) → registration if bookings need it →
+ * closed: active booking for one of the member's groups that opens the door tapped at (else `closed`) →
+ *   registration if bookings need it →
  *   age (booking's own minimum if set) → clock trust → stale list → capacity → PIN if rules.pin is `always`;
  * changeover: `changeover`;
  * open access: registration → age → clock trust → stale list → last entry → capacity → PIN.
@@ -91,7 +93,8 @@ function decideBooking(c: CompiledPolicy, member: Member, ctx: DecisionContext, 
   let booking: BookingOccurrence | undefined;
   if (member.groups.length > 0) {
     for (const b of c.bookingsAt(at)) {
-      if (member.groups.includes(b.group)) {
+      // A booking for another door is no booking here: the tap is decided as if there were none.
+      if (member.groups.includes(b.group) && bookingOpensDoor(b, ctx.door)) {
         booking = b;
         break;
       }

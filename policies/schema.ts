@@ -123,6 +123,9 @@ export const ScheduleSchema = z.strictObject({
   changeoverMinutes: z.int().min(0).max(240).default(0),
 });
 
+/** A door's id as the gateway's `hardware.doors[].id` spells it, or `main` (the door of outputs.door). */
+const doorId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'must be a door id: 1–32 lower case letters, digits or dashes' });
+
 const WeeklySlotSchema = z
   .strictObject({ day: z.enum(WEEKDAYS), from: TimeOfDaySchema, to: TimeOfDaySchema })
   .superRefine(toAfterFrom, whenTimesValid);
@@ -140,6 +143,18 @@ export const BookingSchema = z
     to: TimeOfDaySchema.optional(),
     /** Overrides rules.minimumAge for this booking (a scout troop comes with its leaders); null = no minimum. */
     minimumAge: z.int().min(0).max(120).nullable().optional(),
+    /**
+     * 1.8: the doors the booking opens (`main`, or ids of the gateway's `hardware.doors`); left out, every door. A
+     * gateway before 1.8 refuses the key, and a gateway without one of the doors refuses the policy (policy-refused).
+     */
+    doors: z
+      .array(doorId)
+      .min(1, { error: 'must name at least one door (leave doors out for every door)' })
+      .max(9)
+      .check((ctx) => {
+        if (new Set(ctx.value).size !== ctx.value.length) ctx.issues.push({ code: 'custom', message: 'must not repeat a door', input: ctx.value });
+      })
+      .optional(),
   })
   .check((ctx) => {
     const b = ctx.value;

@@ -100,6 +100,11 @@ export interface DecisionContext {
    * none is remembered: rule `accompaniedMinors` lets an under-age card in within its seconds of one.
    */
   adultGrantedMsAgo?: number | null | undefined;
+  /**
+   * The door the card is at (`main`, or an id of the gateway's `hardware.doors`). A booking that names doors
+   * grants only at one of them; without a door it grants at none (a booking that names no doors, at every door).
+   */
+  door?: string | undefined;
 }
 
 export interface ModeSpan {

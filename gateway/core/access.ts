@@ -31,7 +31,7 @@ export interface ListedCardFollowUp {
   afterDecision(cardNumber: string, cardHash: Buffer, listed: Member, decision: Decision, lmsBlocked: boolean): void;
 }
 
-export type BaseContext = Omit<DecisionContext, 'pin' | 'pinOk' | 'pinFailures' | 'lastPinFailureAt'>;
+export type BaseContext = Omit<DecisionContext, 'pin' | 'pinOk' | 'pinFailures' | 'lastPinFailureAt' | 'door'>;
 
 export interface AccessOptions {
   store: Store;
@@ -192,7 +192,7 @@ export class AccessControl {
   private decideTap(tap: CardTap, cardHash: Buffer, member: Member | undefined, inBurst = false): AccessOutcome {
     const { options } = this;
     const policy = options.policy();
-    const context: DecisionContext = options.context();
+    const context: DecisionContext = { ...options.context(), door: options.doors.forReader(tap.readerId).id };
     context.adultGrantedMsAgo = this.adultGrants.sinceAdult(tap.readerId, context.at.getTime());
     if (member !== undefined && policy.rules.pin !== 'never') this.addPinFailures(context, cardHash);
     let decision = decide(policy, member, context);
@@ -270,7 +270,7 @@ export class AccessControl {
   }
 
   private decidePin(pending: PendingPin, digits: string, pinOk: boolean): { decision: Decision; at: Date } {
-    const context: DecisionContext = { ...this.options.context(), pin: digits, pinOk };
+    const context: DecisionContext = { ...this.options.context(), door: this.options.doors.forReader(pending.readerId).id, pin: digits, pinOk };
     context.adultGrantedMsAgo = this.adultGrants.sinceAdult(pending.readerId, context.at.getTime());
     this.addPinFailures(context, pending.cardHash);
     return { decision: decide(this.options.policy(), pending.member, context), at: context.at };

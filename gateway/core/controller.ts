@@ -132,7 +132,7 @@ export class Gateway {
       logger.error({ event, part, err: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, `a ${part} listener failed on ${event}`);
       this.alarms.raise(LISTENER_FAILED_ALARM, `${part} failed handling ${event}: ${(error as Error)?.message ?? String(error)}`);
     };
-    this.policies = new PolicyHolder({ site: config.site, store, events: this.events, bus: this.bus, clock }, deps.policy);
+    this.policies = new PolicyHolder({ site: config.site, doors: hardware.doors.map((door) => door.id), store, events: this.events, bus: this.bus, clock }, deps.policy);
     this.feedback = new Feedback(hardware.outputs, clock, { quiet: () => this.fireActive || this.fireLatched });
     this.help = new HelpCall({
       alarms: this.alarms,

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DISPLAY_NAME_MAX } from '../../policies/contract/index.js';
-import { MAX_POLICY_VERSION, parsePolicy } from '../../policies/index.js';
+import { MAX_POLICY_VERSION, parsePolicy, unknownBookingDoors } from '../../policies/index.js';
 import type { Policy } from '../../policies/index.js';
 import type { EventBus } from './bus.js';
 import type { Clock } from './clock.js';
@@ -87,7 +87,8 @@ export class PolicyHolder {
   private readonly refusals: RefusalTally<RefusedPolicy>;
 
   constructor(
-    private readonly deps: { site: string; store: Store; events: EventLog; bus: EventBus; clock: Clock },
+    /** `doors`: the branch's door ids (`main` first), which a booking's `doors` must name. */
+    private readonly deps: { site: string; doors: readonly string[]; store: Store; events: EventLog; bus: EventBus; clock: Clock },
     private readonly file: Policy,
   ) {
     this.refusals = new RefusalTally({ clock: deps.clock, intervalMs: REFUSAL_INTERVAL_MS, onSummary: (summary) => this.recordSummary(summary) });
@@ -210,7 +211,9 @@ export class PolicyHolder {
   /** A saved document, or null when it no longer passes (a version past the bound, another site): never in force. */
   private parseSaved(document: unknown): Policy | null {
     if (document === null || document === undefined) return null;
-    const parsed = this.validate(document);
+    // Its doors were checked when it was taken. A door taken out of the config since must not bring back an older
+    // policy: the booking for it opens nothing until central sends a policy without it.
+    const parsed = this.validate(document, { checkDoors: false });
     return parsed.ok ? parsed.policy : null;
   }
 
@@ -245,12 +248,14 @@ export class PolicyHolder {
     this.deps.events.record('policy', { result: 'refused', source: last.source, version: null, error: errorLine([`${more}; the last: ${last.error}`]) });
   }
 
-  private validate(document: unknown): { ok: true; policy: Policy } | { ok: false; reason: RefusalReason; errors: string[] } {
+  private validate(document: unknown, { checkDoors = true } = {}): { ok: true; policy: Policy } | { ok: false; reason: RefusalReason; errors: string[] } {
     const parsed = parsePolicy(document);
     if (!parsed.ok) return { ok: false, reason: 'invalid', errors: parsed.errors };
     if (parsed.policy.site !== this.deps.site) {
       return { ok: false, reason: 'other-site', errors: [`site: "${parsed.policy.site}" is not this gateway's site ("${this.deps.site}")`] };
     }
+    const unknownDoors = checkDoors ? unknownBookingDoors(parsed.policy, this.deps.doors) : [];
+    if (unknownDoors.length > 0) return { ok: false, reason: 'invalid', errors: unknownDoors };
     return parsed;
   }
 }

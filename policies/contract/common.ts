@@ -30,7 +30,8 @@ export const CONTRACT_MAJOR = 1;
  * 8: counts you can trust. Alarm `tailgating` (minor). Access events: `ageBand`, `door`. Occupancy events: changes
  *    `ignored` (an oddity of the counting hardware, with `detail`) and `uncounted` (an opening nothing could attribute), and `mode`, `grant`, `via`, `confidence`, `door`,
  *    `detail`. State: `occupancy.confidence`, `occupancy.motionAt`. Several doors: `door` on door and staff events and
- *    on the `unlock` and `lock` commands, `doors` in the state.
+ *    on the `unlock` and `lock` commands, `doors` in the state. Policy: `rules.occupancy`, and `bookings[].doors` (the
+ *    doors a booking opens), unknown keys to a gateway before 1.8.
  */
 export const CONTRACT_MINOR = 8;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */

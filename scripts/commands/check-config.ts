@@ -4,13 +4,14 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { GatewayConfig } from '../../gateway/config.js';
 import { readTextFile } from '../../kit/read-bounded.js';
-import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy } from '../../policies/index.js';
+import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy, unknownBookingDoors } from '../../policies/index.js';
 import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
 
 interface GatewayConfigModule {
   checkGatewayConfigText(text: string, file?: string, baseDir?: string): GatewayConfig;
   checkReferencedFiles(config: GatewayConfig, env?: NodeJS.ProcessEnv): string[];
   httpExposureProblem(http: GatewayConfig['http']): string | undefined;
+  doorLocks(config: Pick<GatewayConfig, 'lock' | 'hardware'>): Array<{ id: string }>;
 }
 
 function isConfigError(error: unknown): error is Error & { errors: string[] } {
@@ -68,6 +69,11 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo): Pr
   if (!policy) return 1;
   if (policy.site !== config.site) {
     io.err(`policyFile: policy is for site "${policy.site}", this gateway is "${config.site}"\n`);
+    return 1;
+  }
+  const unknownDoors = unknownBookingDoors(policy, gateway.doorLocks(config).map(({ id }) => id));
+  if (unknownDoors.length > 0) {
+    for (const line of unknownDoors) io.err(`policyFile: ${line}\n`);
     return 1;
   }
   // The files it names, as the service would read them, and a console it would keep off: the running gateway would

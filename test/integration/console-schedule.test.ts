@@ -124,6 +124,9 @@ describe('the schedule in the console', () => {
     expect(otherSite.json().errors).toEqual(['policy.site: must be this gateway\'s site "town-central"']);
     const withVersion = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: { ...draft, version: 9 } });
     expect(withVersion.json().errors).toEqual(['policy.version: unknown key']);
+    const roomBooking = { group: 'scouts', weekly: { day: 'thu', from: '18:00', to: '20:00' }, doors: ['meeting-room'] };
+    const unknownDoor = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: { ...draft, bookings: [roomBooking] } });
+    expect(unknownDoor.json().errors).toEqual(['policy.bookings[0].doors[0]: no door "meeting-room" at this branch (doors: main)']);
     expect(c.harness.running.gateway.policies.current.version).toBe(1);
     expect(c.harness.events.filter((e) => e.type === 'policy')).toEqual([]);
   });

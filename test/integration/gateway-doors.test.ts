@@ -12,8 +12,8 @@ const ROOM = 'meeting-room';
 const scene = harnessPerTest();
 
 const CHESS_CARD = '04C0FFEE01';
-/** The chess club has the meeting room on Monday evenings, after the library has closed at 20:00. */
-const withBooking = { ...town, bookings: [{ group: 'chess-club', label: 'Chess club', weekly: { day: 'mon', from: '20:00', to: '22:00' } }] };
+/** The chess club has the meeting room (and only it) on Monday evenings, after the library has closed at 20:00. */
+const withBooking = { ...town, bookings: [{ group: 'chess-club', label: 'Chess club', weekly: { day: 'mon', from: '20:00', to: '22:00' }, doors: [ROOM] }] };
 
 async function twoDoors(at = '2026-11-23T19:00:00Z'): Promise<Harness> {
   vi.setSystemTime(new Date(at)); // Monday 19:00: open access
@@ -134,18 +134,33 @@ describe('a second door', () => {
     expect(room(h).relay.active).toBe(false);
   });
 
-  it("opens the meeting room for a group booking's card at its reader while the library is closed", async () => {
+  it("opens the meeting room for a group booking's card at its reader while the library is closed, and not the main door", async () => {
     const h = await twoDoors('2026-11-23T20:30:00Z'); // Monday 20:30: closed, the chess club's booking running
     expect(h.running.gateway.mode).toBe('closed');
     h.tap(CARD, 'room');
     expect(room(h).relay.active).toBe(false);
+    // The booking names the meeting room: at the main door's reader the chess card is refused as on any closed night.
+    h.tap(CHESS_CARD, 'entry');
+    expect(h.doorRelayActive()).toBe(false);
+    await vi.advanceTimersByTimeAsync(10_000); // round to the meeting room: past the repeat window, a tap of its own
     h.tap(CHESS_CARD, 'room');
     expect(room(h).relay.active).toBe(true);
     expect(h.doorRelayActive()).toBe(false);
     expect(h.events.filter((e) => e.type === 'access').map((e) => [e.reason, e.door])).toEqual([
       ['closed', ROOM],
+      ['closed', 'main'],
       ['booking', ROOM],
     ]);
+  });
+
+  it('refuses a policy from central whose booking names a door the branch does not have, and keeps the one in force', async () => {
+    const h = await twoDoors();
+    const { gateway } = h.running;
+    const typo = { ...withBooking, version: 2, bookings: [{ ...withBooking.bookings[0], doors: ['meeting-rom'] }] };
+    const error = 'bookings[0].doors[0]: no door "meeting-rom" at this branch (doors: main, meeting-room)';
+    expect(gateway.policies.offer(typo, 'central')).toMatchObject({ ok: false, errors: [error] });
+    expect(h.events.filter((e) => e.type === 'policy')).toMatchObject([{ result: 'refused', source: 'central', error }]);
+    expect(gateway.policies.current.bookings[0]?.doors).toEqual([ROOM]);
   });
 });
 

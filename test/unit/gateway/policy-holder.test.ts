@@ -38,11 +38,12 @@ let store: Store;
 let events: LoggedEvent[];
 const holders: PolicyHolder[] = [];
 
-function holder(): PolicyHolder {
+/** `doors`: the branch's door ids, as the controller hands them from the hardware (`main` first). */
+function holder(doors: readonly string[] = ['main']): PolicyHolder {
   const bus = new EventBus();
   bus.on('event-logged', (event) => events.push(event));
   const log = new EventLog({ site: SITE, bus, clock: systemClock, logger: pino({ level: 'silent' }) });
-  const made = new PolicyHolder({ site: SITE, store, events: log, bus, clock: systemClock }, FILE);
+  const made = new PolicyHolder({ site: SITE, doors, store, events: log, bus, clock: systemClock }, FILE);
   holders.push(made);
   return made;
 }
@@ -103,6 +104,23 @@ describe('the policy in force', () => {
     const restarted = holder();
     expect(restarted.status).toMatchObject({ source: 'file', version: 3 });
     expect(restarted.offer(doc(1), 'central')).toMatchObject({ ok: true, version: 1 });
+  });
+
+  it('refuses a booking for a door the branch does not have, naming it and the doors there are; keeps it after the door is gone', () => {
+    const withRoom = (version: number, door: string): Record<string, unknown> => ({
+      ...doc(version),
+      bookings: [{ group: 'chess-club', weekly: { day: 'mon', from: '20:00', to: '22:00' }, doors: [door] }],
+    });
+    const policies = holder(['main', 'meeting-room']);
+    const error = 'bookings[0].doors[0]: no door "meeting-rom" at this branch (doors: main, meeting-room)';
+    expect(policies.offer(withRoom(5, 'meeting-rom'), 'central')).toEqual({ ok: false, recorded: true, errors: [error] });
+    expect(events.filter((e) => e.type === 'policy')).toMatchObject([{ result: 'refused', source: 'central', version: 5, error }]);
+    expect(policies.status).toMatchObject({ source: 'file', central: null });
+    const { version: _version, ...roomDraft } = withRoom(1, 'meeting-rom');
+    expect(policies.override(roomDraft, { actor: 'mia', at: new Date() })).toMatchObject({ ok: false, errors: [error] });
+    expect(policies.offer(withRoom(5, 'meeting-room'), 'central')).toMatchObject({ ok: true, version: 5 });
+    // The meeting room taken out of the config: central's policy stays in force rather than the older file.
+    expect(holder(['main']).status).toMatchObject({ source: 'central', version: 5 });
   });
 
   it('gives the console no number: an override keeps the version it was made over and cannot outrank central', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activeBookings, bookingsBetween, decide, modeAt } from '../../../policies/index.js';
+import { activeBookings, bookingsBetween, decide, modeAt, parsePolicy, type Policy } from '../../../policies/index.js';
 import { ctx, example, member, policyOf, utc } from './helpers.js';
 
 const hub = example('hub');
@@ -74,5 +74,53 @@ describe('bookings against the schedule', () => {
   it('a booking inside the spring-forward gap does not happen', () => {
     const night = policyOf({ schedule: { weekly: {} }, bookings: [{ group: 'astronomers', date: '2026-03-29', from: '01:00', to: '02:00' }] });
     expect(bookingsBetween(night, utc('2026-03-28T00:00:00Z'), utc('2026-03-30T00:00:00Z'))).toEqual([]);
+  });
+});
+
+describe('a booking for one door (bookings[].doors)', () => {
+  // Monday 23 Nov 2026, 20:30 GMT: the library closed at 20:00, the chess club has the meeting room until 22:00.
+  const chess = (doors?: string[]): Policy =>
+    policyOf({
+      schedule: { weekly: { mon: [{ from: '09:00', to: '20:00', mode: 'open-access' }] } },
+      bookings: [{ group: 'chess-club', label: 'Chess club', weekly: { day: 'mon', from: '20:00', to: '22:00' }, ...(doors ? { doors } : {}) }],
+    });
+  const player = member({ groups: ['chess-club'] });
+  const during = '2026-11-23T20:30:00Z';
+
+  it('grants at a reader of its door and is no booking at the main door, which refuses as closed', () => {
+    const p = chess(['meeting-room']);
+    expect(decide(p, player, ctx(during, { door: 'meeting-room' }))).toMatchObject({ allow: true, reason: 'booking', booking: { group: 'chess-club' } });
+    expect(decide(p, player, ctx(during, { door: 'main' }))).toEqual({ allow: false, reason: 'closed', mode: 'closed' });
+    // A caller that does not say which door opens none of a booking's named doors.
+    expect(decide(p, player, ctx(during)).reason).toBe('closed');
+  });
+
+  it('without doors opens every door, as before 1.8', () => {
+    const p = chess();
+    expect(decide(p, player, ctx(during, { door: 'main' })).reason).toBe('booking');
+    expect(decide(p, player, ctx(during, { door: 'meeting-room' })).reason).toBe('booking');
+  });
+
+  it('another booking of the member’s that opens the main door still grants there', () => {
+    const p = policyOf({
+      schedule: { weekly: {} },
+      bookings: [
+        { group: 'chess-club', weekly: { day: 'mon', from: '20:00', to: '22:00' }, doors: ['meeting-room'] },
+        { group: 'friends', weekly: { day: 'mon', from: '20:00', to: '21:00' }, doors: ['main'] },
+      ],
+    });
+    const both = member({ groups: ['chess-club', 'friends'] });
+    expect(decide(p, both, ctx(during, { door: 'main' }))).toMatchObject({ reason: 'booking', booking: { group: 'friends' } });
+    expect(decide(p, both, ctx(during, { door: 'meeting-room' }))).toMatchObject({ reason: 'booking', booking: { group: 'chess-club' } });
+  });
+
+  it('refuses an empty, repeated or misspelt door list by its path', () => {
+    const errorsOf = (doors: unknown): string[] => {
+      const parsed = parsePolicy({ version: 1, site: 'test-branch', schedule: {}, bookings: [{ group: 'chess-club', date: '2026-11-23', from: '20:00', to: '22:00', doors }] });
+      return parsed.ok ? [] : parsed.errors;
+    };
+    expect(errorsOf([])).toEqual(['bookings[0].doors: must name at least one door (leave doors out for every door)']);
+    expect(errorsOf(['main', 'main'])).toEqual(['bookings[0].doors: must not repeat a door']);
+    expect(errorsOf(['Meeting Room'])).toEqual(['bookings[0].doors[0]: must be a door id: 1–32 lower case letters, digits or dashes']);
   });
 });

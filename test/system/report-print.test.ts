@@ -63,6 +63,10 @@ function november(): { events: GatewayEvent[]; truth: { staffed: number; openAcc
   truth.booking = 2;
   // One grant, three people through on the 10th: a tailgate of two, whose people are among the entries.
   events.push({ ...base, id: ulid(Date.parse('2026-11-10T18:31:00.000Z')), at: '2026-11-10T18:31:00.000Z', type: 'occupancy', change: 'tailgate', inside: 3, entries: 3, grants: 1 } as GatewayEvent);
+  // Staff held the door free on the 10th: four openings nobody could count, shown beside the visits, never among them.
+  for (const minute of ['40', '41', '42', '43']) {
+    events.push({ ...base, id: ulid(Date.parse(`2026-11-10T11:${minute}:00.000Z`)), at: `2026-11-10T11:${minute}:00.000Z`, type: 'occupancy', change: 'uncounted', inside: 0, via: 'contact', mode: 'staffed', confidence: 'estimated' } as GatewayEvent);
+  }
   // Card + PIN: four prompts (not refusals), two wrong PINs, one expired card; grants by age band.
   for (const minute of ['01', '02', '03', '04']) access(`2026-11-05T18:${minute}:00.000Z`, { decision: 'refused', reason: 'pin-required', ageBand: 'adult' });
   for (const minute of ['05', '06']) access(`2026-11-05T18:${minute}:00.000Z`, { decision: 'refused', reason: 'pin-wrong', ageBand: 'adult' });
@@ -109,11 +113,11 @@ describe('monthly report', () => {
     await expect.poll(() => page.locator('#r-title').textContent(), { timeout: 10_000 }).toBe('town · November 2026');
     const total = truth.staffed + truth.openAccess + truth.booking;
     const totals = await page.locator('#totals tr').first().locator('th, td').allTextContents();
-    // Visits, staffed, open access, bookings, other, tailgates (extra people), refusals: the prompts are not refusals.
-    expect(totals).toEqual([String(total), String(truth.staffed), String(truth.openAccess), String(truth.booking), '0', '1 (2)', '3']);
+    // Visits, staffed, open access, bookings, other, tailgates (extra people), refusals (the prompts are not), openings not counted.
+    expect(totals).toEqual([String(total), String(truth.staffed), String(truth.openAccess), String(truth.booking), '0', '1 (2)', '3', '4']);
     expect(await page.locator('#days tr').count()).toBe(30);
     const day10 = await page.locator('#days tr[data-date="2026-11-10"] td').allTextContents();
-    expect(day10.slice(5)).toEqual([String(truth.day10), '1 (2)']);
+    expect(day10.slice(5)).toEqual([String(truth.day10), '1 (2)', '4']);
     expect(await page.locator('#refusals tr').allTextContents()).toEqual(['pin-wrong2', 'expired1']);
     expect(await page.locator('#ages tr').allTextContents()).toEqual(['Adult3', 'Child2']);
     expect(await page.locator('#kinds tr').allTextContents()).toEqual(['Member3', 'Child with an adult2']);

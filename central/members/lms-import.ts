@@ -46,7 +46,7 @@ export interface LmsImportSummary {
   notRegistered: number;
   /** Data rows in the file. */
   total: number;
-  /** Members in the list now current. */
+  /** Rows of the list now current: a member with card UIDs is one for the card number and one for each UID. */
   count: number;
   /** The version now current; `created` is false when the file matched it and no version was made. */
   version: number;

@@ -476,6 +476,8 @@ export class ImportStaging {
   private readonly sum = new ListHash();
   private batch: Array<{ cardHash: Buffer; fields: string; line: number; listed: boolean; member: Buffer | null }> = [];
   private offered = 0;
+  /** Card UIDs staged: without any, the credentials table is emptied without a scan of the staged list. */
+  private uids = 0;
   private unique = 0;
   private uniqueUnlisted = 0;
   private finished = false;
@@ -505,6 +507,7 @@ export class ImportStaging {
    */
   add(cardHash: Buffer, fields: string, digest: Buffer, line: number, member: Buffer | null = null): void {
     this.batch.push({ cardHash, fields, line, listed: true, member });
+    if (member !== null) this.uids++;
     this.sum.addDigest(digest);
     if (this.batch.length >= BATCH) this.flush();
   }
@@ -512,6 +515,7 @@ export class ImportStaging {
   /** Stages a member central keeps but does not publish (not registered for open access, not staff). */
   addUnlisted(cardHash: Buffer, fields: string, line: number, member: Buffer | null = null): void {
     this.batch.push({ cardHash, fields, line, listed: false, member });
+    if (member !== null) this.uids++;
     if (this.batch.length >= BATCH) this.flush();
   }
 
@@ -721,6 +725,10 @@ export class ImportStaging {
 
   /** The members' card UIDs as staged (a UID may move between members with the same fields, and the list not change). */
   private replaceCredentials(): void {
+    if (this.uids === 0) {
+      this.db.exec('DELETE FROM main.member_credentials');
+      return;
+    }
     this.db.exec(`
       DELETE FROM main.member_credentials WHERE NOT EXISTS (
         SELECT 1 FROM temp.import_next n WHERE n.card_hash = member_credentials.card_hash AND n.member_hash = member_credentials.member_hash);

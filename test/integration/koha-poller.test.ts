@@ -1,7 +1,8 @@
 // Central polling Koha (a recorded-response fake of its REST API, test/helpers/koha-fake.ts): a patron restricted
 // in Koha is refused at an online branch after one poll; a poll makes one version however many pages it walks; a
 // token Koha stops taking, and a Koha that fails, are got over; no change makes no version; and where the poller got
-// to survives a restart of central. Every answer the fake gave is checked against Koha's OpenAPI excerpt.
+// to survives a restart of central; a patron attribute's NFC card UIDs open the door as the patron. Every answer
+// the fake gave is checked against Koha's OpenAPI excerpt.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +24,7 @@ const PATRONS = Array.from({ length: 10 }, (_, i) => ({ patron_id: 2000 + i, car
 function kohaConfig(overrides: Record<string, unknown> = {}) {
   return {
     members: {
-      koha: { url: koha.url, clientId: koha.clientId, clientSecretFile: join(dir, 'koha.secret'), pollSeconds: 3600, perPage: 4, registeredAttribute: 'OPENACCESS', failuresBeforeIncident: 3, ...overrides },
+      koha: { url: koha.url, clientId: koha.clientId, clientSecretFile: join(dir, 'koha.secret'), pollSeconds: 3600, perPage: 4, registeredAttribute: 'OPENACCESS', cardUidsAttribute: 'RFID', failuresBeforeIncident: 3, ...overrides },
     },
   };
 }
@@ -122,6 +123,30 @@ describe('the Koha poller', () => {
     // The change made while Koha failed is not lost: the mark did not move.
     expect(await central.koha!.poll()).toMatchObject({ changes: 1, version: before + 1 });
     expect(kohaIncidents()).toEqual([]);
+  });
+
+  it('lets a patron in with the NFC cards of their RFID attribute, stops a card the attribute drops, and never gives one card to two patrons', async () => {
+    const [uidA, uidB] = ['04A21B7C3D5E80', '0A0B0C0D'];
+    const attributes = (...uids: string[]) => [{ extended_attribute_id: 501, type: 'OPENACCESS', value: '1' }, ...uids.map((value, i) => ({ extended_attribute_id: 600 + i, type: 'RFID', value }))];
+    // Patron 5's card was reported lost above and is found again.
+    koha.update(PATRONS[5]!.patron_id, { patron_card_lost: false, extended_attributes: attributes('04:a2:1b:7c:3d:5e:80', uidB) });
+    let before = version();
+    await central.koha!.poll();
+    await until(() => town.store.members.stats().version === before + 1, 'town to apply the cards');
+    expect([tap(town, uidA), tap(town, uidB), tap(town, PATRONS[5]!.cardnumber)]).toEqual(Array(3).fill({ decision: 'granted', reason: 'member' }));
+
+    // Another patron given the same card in Koha is left as they were: the card still opens as its patron only.
+    koha.update(PATRONS[6]!.patron_id, { restricted: true, extended_attributes: attributes(uidA) });
+    expect(await central.koha!.poll()).toMatchObject({ changes: 1, version: null });
+    expect(central.members!.store.credentials(hashCard(uidA)).member).toEqual(hashCard(PATRONS[5]!.cardnumber));
+    expect(tap(town, uidA)).toMatchObject({ decision: 'granted' });
+
+    koha.update(PATRONS[5]!.patron_id, { extended_attributes: attributes(uidB) });
+    before = version();
+    await central.koha!.poll();
+    await until(() => town.store.members.stats().version === before + 1, 'town to apply the dropped card');
+    expect(tap(town, uidA)).toEqual({ decision: 'refused', reason: 'unknown-card' });
+    expect(tap(town, uidB)).toMatchObject({ decision: 'granted' });
   });
 
   it('goes on, after a restart of central, from where it got to', async () => {

@@ -89,6 +89,12 @@ describe('a member with several credentials at central', () => {
     expect([store.fields(tapped(UID_A)), store.fields(tapped(UID_B))]).toEqual([member, member]);
     expect(store.credentials(tapped(UID_B))).toEqual({ member: hashCard(card(0)), cards: expect.arrayContaining([hashCard(card(0)), tapped(UID_A), tapped(UID_B)]) });
     expect(store.credentials(hashCard(card(1))).cards).toHaveLength(1);
+
+    // An export that gives no one a UID any more: the cards stop, and no card names the member.
+    await importLmsCsv(store, write('none.csv', [HEADER, `${card(0)},,2027-01-31,N,Y`, ...FULL.slice(2)]), options());
+    expect(store.fields(tapped(UID_A))).toBeUndefined();
+    expect(store.credentials(tapped(UID_A))).toEqual({ member: tapped(UID_A), cards: [tapped(UID_A)] });
+    expect(store.credentials(hashCard(card(0))).cards).toEqual([hashCard(card(0))]);
   });
 
   it('refuses a malformed UID with its line and column, and imports the rest', async () => {

@@ -55,7 +55,7 @@ export const GatewayConfigSchema = z.strictObject({
     .prefault({}),
   taps: z
     .strictObject({
-      /** Taps of the same card within this window are one tap. */
+      /** Taps of the same card at the same reader within this window are one tap (a card read twice). */
       repeatWindowMs: z.number().int().min(0).max(60_000).default(3000),
       /** How long the keypad waits for a PIN after a tap that needs one. */
       pinTimeoutMs: z.number().int().min(3000).max(120_000).default(15_000),

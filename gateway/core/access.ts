@@ -130,7 +130,7 @@ export class AccessControl {
     }
     const cardHash = options.hashCard(cardId);
     const nowMs = options.clock.now().getTime();
-    if (this.isRepeat(cardHash, nowMs)) return undefined;
+    if (this.isRepeat(cardHash, tap.readerId, nowMs)) return undefined;
 
     if (tap.role === 'exit') return this.handleExitTap(tap, cardHash);
 
@@ -169,7 +169,7 @@ export class AccessControl {
       return outcome;
     }
     const { cardHash, payload } = checked;
-    if (this.isRepeat(cardHash, options.clock.now().getTime())) return undefined;
+    if (this.isRepeat(cardHash, tap.readerId, options.clock.now().getTime())) return undefined;
     if (tap.role === 'exit') return this.handleExitTap(tap, cardHash);
     const listed = options.faults.guard<Member | null>('looking up a phone token', () => options.store.members.find(cardHash) ?? null, null);
     const outcome = listed === null ? this.decideTap(tap, cardHash, undefined) : this.decideListed(tap, undefined, cardHash, listed);
@@ -353,10 +353,14 @@ export class AccessControl {
     context.lastPinFailureAt = failures.lastAt;
   }
 
-  private isRepeat(cardHash: Buffer, nowMs: number): boolean {
+  /**
+   * The same card at the same reader again within the window: one tap read twice. At another reader it is a new tap
+   * (refused at the main door, the member walks to the meeting room's reader).
+   */
+  private isRepeat(cardHash: Buffer, readerId: string, nowMs: number): boolean {
     const window = this.options.repeatWindowMs;
     if (window <= 0) return false;
-    const key = cardHash.toString('base64');
+    const key = `${readerId}\u0000${cardHash.toString('base64')}`;
     const last = this.recentTaps.get(key);
     this.recentTaps.set(key, nowMs);
     if (this.recentTaps.size > 256) this.prune(nowMs);

@@ -206,7 +206,13 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       async (request, reply) => {
         const { site } = request.params as Params;
         const body = request.body as z.output<typeof CommandRequestSchema>;
-        if (!store.site(site)) return notFound(reply, site);
+        const row = store.site(site);
+        if (!row) return notFound(reply, site);
+        // A branch before contract 1.8 takes no door and would unlock its main door: only a door it says it has goes.
+        const doors = row.state?.doors?.map((d) => d.id) ?? ['main'];
+        if (body.door !== undefined && !doors.includes(body.door)) {
+          return reply.code(400).send(invalidRequest([`door: no door "${body.door}" at ${site} (doors: ${doors.join(', ')})`]));
+        }
         // Who asks is who signed in (or the token), never a field of the body: the branch logs it as such.
         const actor = actorOf(identityOf(request));
         let outcome;

@@ -121,11 +121,16 @@ describe('central API', () => {
   });
 
   it('POST /api/sites/:site/commands answers with the branch reply, 504 on timeout, 400 naming the field', async () => {
-    const { api, link, store } = await withData();
+    const { api, link, store, publish } = await withData();
     const ok = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock' } });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ ok: true });
+    // A branch that names no doors (one door, or a gateway before 1.8, which would unlock its main door): only `main`.
+    const noSuchDoor = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock', door: 'meeting-room' } });
+    expect(noSuchDoor.statusCode).toBe(400);
+    expect(noSuchDoor.json().errors).toEqual(['door: no door "meeting-room" at town (doors: main)']);
     // At a branch with several doors, unlock names one; the branch is told which.
+    publish('town', 'state', { ...stateFixture(), site: 'town', doors: [{ id: 'main', state: 'locked' }, { id: 'meeting-room', state: 'locked' }] }, true);
     const meetingRoom = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock', door: 'meeting-room' } });
     expect(meetingRoom.json()).toMatchObject({ ok: true });
     expect(link.commands.at(-1)).toMatchObject({ command: 'unlock', door: 'meeting-room' });

@@ -1,10 +1,12 @@
 // One simulated branch for the demo: a temp folder with its config, policy and member list, and the real
 // gateway running on the simulated drivers with an accelerated clock.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { isMap, isSeq, parseDocument } from 'yaml';
+import { MAIN_DOOR } from '../../firmware-bridge/config.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { hashPin } from '../../policies/pin.js';
 import type { Clock } from '../../gateway/core/clock.js';
@@ -33,7 +35,14 @@ export interface DemoBranchOptions {
   counting?: 'counter' | 'contact' | undefined;
   /** A PIR motion sensor in the building. */
   motion?: boolean | undefined;
+  /**
+   * A second door, `meeting-room`, with its own relay, contact, exit button and reader (`room`), which this group's
+   * booking opens instead of the main door (its copy of the policy gets `doors: [meeting-room]` on that booking).
+   */
+  meetingRoomFor?: string | undefined;
 }
+
+export const MEETING_ROOM = 'meeting-room';
 
 export interface DemoBranch {
   site: string;
@@ -45,6 +54,8 @@ export interface DemoBranch {
   login?: { username: string; password: string } | undefined;
   pin: string | undefined;
   counting: 'counter' | 'contact';
+  /** The reader at each door, by door id (`main` first). */
+  readerAt: Readonly<Record<string, string>>;
   /** The pseudonym the branch shows for a card (its events and the bus name people by it). */
   personOf(card: string): string;
   /** A card's age band on the demo's day, from the export the demo made (the script's own record, not the gateway's). */
@@ -57,6 +68,8 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
   const key = randomBytes(32);
   const policyFile = join(options.dir, 'policy.yaml');
   copyFileSync(options.policyFile, policyFile);
+  if (options.meetingRoomFor !== undefined) bookingOpensOnly(policyFile, options.meetingRoomFor, MEETING_ROOM);
+  const readerAt: Record<string, string> = { [MAIN_DOOR]: 'entry', ...(options.meetingRoomFor === undefined ? {} : { [MEETING_ROOM]: 'room' }) };
   const csv = join(options.dir, 'members.csv');
   const generated = await generateMembersCsv(csv, options.members, options.seed, { asOf: options.clock.now() });
   const config = parseGatewayConfig({
@@ -75,7 +88,10 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
         ...(options.counting === 'counter' ? { counterIn: { debounceMs: 0 }, counterOut: { debounceMs: 0 } } : {}),
         ...(options.motion === true ? { motion: { debounceMs: 0 } } : {}),
       },
-      readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }],
+      ...(options.meetingRoomFor === undefined
+        ? {}
+        : { doors: [{ id: MEETING_ROOM, contact: { debounceMs: 0 }, exit: { debounceMs: 0 } }] }),
+      readers: Object.entries(readerAt).map(([door, id]) => ({ id, driver: 'simulated' as const, role: 'entry' as const, ...(door === MAIN_DOOR ? {} : { door }) })),
       keypad: { driver: options.pin === undefined ? 'none' : 'simulated' },
     },
     ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt }),
@@ -106,10 +122,21 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
     groups: generated.groups,
     pin: options.pin,
     counting: options.counting ?? 'contact',
+    readerAt,
     personOf: (card) => running.gateway.pseudonym(hasher(normaliseCardId(card))),
     ageBandOf: (card) => ageBandOn(generated.birthDates.get(card) ?? null, options.clock.now()),
     stop: () => running.stop(),
   };
+}
+
+/** The demo's copy of a policy: the group's booking opens only `door` (the example policy itself stays as it is). */
+function bookingOpensOnly(policyFile: string, group: string, door: string): void {
+  const doc = parseDocument(readFileSync(policyFile, 'utf8'));
+  const bookings = doc.get('bookings');
+  const booking = isSeq(bookings) ? bookings.items.find((item) => isMap(item) && item.get('group') === group) : undefined;
+  if (!isMap(booking)) throw new Error(`${policyFile}: no booking for group "${group}" to give the ${door} door`);
+  booking.set('doors', doc.createNode([door], { flow: true }));
+  writeFileSync(policyFile, doc.toString());
 }
 
 /** 18 and over is an adult, as the figures count it; no birth date is unknown. */

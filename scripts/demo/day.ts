@@ -4,6 +4,8 @@ import type { Clock, Timer } from '../../gateway/core/clock.js';
 import type { AccessOutcome } from '../../gateway/core/bus.js';
 import { modeAt } from '../../policies/index.js';
 import type { Policy, ScheduleMode } from '../../policies/index.js';
+import { MAIN_DOOR } from '../../firmware-bridge/config.js';
+import type { SimulatedInputControls } from '../../firmware-bridge/types.js';
 import type { DemoBranch } from './branch.js';
 import { DayTruth } from './truth.js';
 import type { EntryKind } from './truth.js';
@@ -19,8 +21,11 @@ export interface DayOptions {
   seed: number;
   /** Minutes from the start to the evening close: some late visitors stay past it, to show the close. */
   closeAtMinute?: number | undefined;
-  /** A partner group arriving for its booking: their cards, and the window in minutes from the start. */
-  group?: { cards: readonly string[]; fromMinute: number; toMinute: number } | undefined;
+  /**
+   * A partner group arriving for its booking: their cards, the window in minutes from the start, and the door their
+   * booking opens (default the main door). Where that is another door, one of them tries the main door first.
+   */
+  group?: { cards: readonly string[]; fromMinute: number; toMinute: number; door?: string | undefined } | undefined;
 }
 
 const SECOND = 1 / 60;
@@ -44,21 +49,50 @@ export interface DayReplay {
 
 type Decision = { allow: boolean; reason: string };
 
+type DayVisit = Visit & {
+  booking?: boolean;
+  /** The door they use (default the main door). */
+  door?: string;
+  /** Taps at the main door's reader first, is refused, and goes round to their own door. */
+  triesMainDoorFirst?: boolean;
+};
+
+/** One door as the visitors meet it: its reader, contact and exit button, and whoever is waiting to go through. */
+interface DemoDoor {
+  id: string;
+  readerId: string;
+  contact: SimulatedInputControls | undefined;
+  exit: SimulatedInputControls | undefined;
+  /** A counter's pulses in and out (the main door's inputs; another door counts from its contact). */
+  counter: { in: SimulatedInputControls | undefined; out: SimulatedInputControls | undefined };
+  /** Waits for the door to be free: `turn` gets it alone, and calls `release` once done with it. */
+  use(turn: (release: () => void) => void): void;
+}
+
 export function replayDay(options: DayOptions): DayReplay {
   const { branch, clock } = options;
   const simulated = branch.running.hardware.simulated!;
-  const { doorContact: door, exitButton, counterIn, counterOut, motion } = simulated.inputs;
+  const { motion } = simulated.inputs;
   const policy = (): Policy => branch.running.gateway.policies.current;
   const random = seededRandom(options.seed);
   const truth = new DayTruth();
   // Mostly members who may come in, with a sprinkling of cards that will be refused for a reason.
   const cards = [...branch.cards.valid.slice(0, 400), ...branch.cards.other.slice(0, 40), 'DEADBEEF01', '04FFFF0000'];
-  const visits: Array<Visit & { booking?: boolean }> = planVisits(cards, options.visits, options.dayMinutes, options.seed);
+  const visits: DayVisit[] = planVisits(cards, options.visits, options.dayMinutes, options.seed);
   const group = options.group;
   if (group !== undefined) {
-    // The group arrives together just after its booking starts and leaves as it ends.
+    // The group arrives together just after its booking starts and leaves as it ends; at a door of its own, the first
+    // of them goes to the main door out of habit.
+    const door = group.door ?? MAIN_DOOR;
     group.cards.slice(0, 8).forEach((card, i) => {
-      visits.push({ arriveAt: group.fromMinute + 2 + i, stayMinutes: group.toMinute - group.fromMinute - 12, card, booking: true });
+      visits.push({
+        arriveAt: group.fromMinute + 2 + i,
+        stayMinutes: group.toMinute - group.fromMinute - 12,
+        card,
+        booking: true,
+        door,
+        triesMainDoorFirst: i === 0 && door !== MAIN_DOOR,
+      });
     });
   }
   const timers = new Set<Timer>();
@@ -75,45 +109,62 @@ export function replayDay(options: DayOptions): DayReplay {
     }, minutes * 60_000);
     timers.add(timer);
   };
-  const pulse = (input: typeof counterIn): void => {
+  const pulse = (input: SimulatedInputControls | undefined): void => {
     input?.set(true);
     input?.set(false);
   };
   const scheduleMode = (): ScheduleMode => modeAt(policy(), clock.now()).mode;
 
-  // One person at the door at a time: two people through one opening are a tailgate, which the script plays on
+  // One person at a door at a time: two people through one opening are a tailgate, which the script plays on
   // purpose, never by accident of timing.
-  const doorQueue: Array<(release: () => void) => void> = [];
-  let doorBusy = false;
-  const useDoor = (turn: (release: () => void) => void): void => {
-    doorQueue.push(turn);
-    if (!doorBusy) nextAtDoor();
+  const oneAtATime = (): DemoDoor['use'] => {
+    const queue: Array<(release: () => void) => void> = [];
+    let busy = false;
+    const next = (): void => {
+      const turn = queue.shift();
+      if (turn === undefined || cancelled) {
+        busy = false;
+        return;
+      }
+      busy = true;
+      let released = false;
+      turn(() => {
+        if (released) return;
+        released = true;
+        later(DOOR_GAP_MINUTES, next);
+      });
+    };
+    return (turn) => {
+      queue.push(turn);
+      if (!busy) next();
+    };
   };
-  function nextAtDoor(): void {
-    const turn = doorQueue.shift();
-    if (turn === undefined || cancelled) {
-      doorBusy = false;
-      return;
+  const demoDoor = (id: string, readerId: string): DemoDoor => {
+    if (id !== MAIN_DOOR) {
+      const own = simulated.doors[id];
+      return { id, readerId, contact: own?.contact, exit: own?.exit, counter: { in: undefined, out: undefined }, use: oneAtATime() };
     }
-    doorBusy = true;
-    let released = false;
-    turn(() => {
-      if (released) return;
-      released = true;
-      later(DOOR_GAP_MINUTES, nextAtDoor);
-    });
-  }
+    const { doorContact, exitButton, counterIn, counterOut } = simulated.inputs;
+    return { id, readerId, contact: doorContact, exit: exitButton, counter: { in: counterIn, out: counterOut }, use: oneAtATime() };
+  };
+  const doors = new Map(Object.entries(branch.readerAt).map(([id, readerId]) => [id, demoDoor(id, readerId)]));
+  const doorOf = (visit: DayVisit): DemoDoor => {
+    const door = doors.get(visit.door ?? MAIN_DOOR);
+    if (door === undefined) throw new Error(`the demo branch ${branch.site} has no door "${visit.door}"`);
+    return door;
+  };
+  const mainDoor = doors.get(MAIN_DOOR)!;
   /** The door opens, people go through it one after the other (a counter pulse each, in or out), and it shuts. */
-  const throughDoor = (people: ReadonlyArray<() => void>, direction: 'in' | 'out', after: () => void): void => {
-    door?.set(true);
-    const counter = direction === 'in' ? counterIn : counterOut;
+  const throughDoor = (door: DemoDoor, people: ReadonlyArray<() => void>, direction: 'in' | 'out', after: () => void): void => {
+    door.contact?.set(true);
+    const counter = door.counter[direction];
     const goesThrough = (passed: () => void): void => {
       pulse(counter);
       passed();
     };
     people.forEach((passed, i) => (i === 0 ? goesThrough(passed) : later(i * TAILGATER_AFTER_MINUTES, () => goesThrough(passed))));
     later(DOOR_OPEN_MINUTES, () => {
-      door?.set(false);
+      door.contact?.set(false);
       after();
     });
   };
@@ -128,13 +179,13 @@ export function replayDay(options: DayOptions): DayReplay {
     waiter(outcome.decision);
   };
   branch.running.gateway.bus.on('access', onAccess);
-  const tapDecision = (card: string): Decision | undefined => {
+  const tapDecision = (card: string, door: DemoDoor): Decision | undefined => {
     let decision: Decision | undefined;
     const onTap = (outcome: AccessOutcome): void => {
       decision = outcome.decision;
     };
     branch.running.gateway.bus.once('access', onTap);
-    simulated.reader?.tap(card);
+    simulated.reader?.tap(card, door.readerId);
     branch.running.gateway.bus.off('access', onTap);
     return decision;
   };
@@ -154,17 +205,29 @@ export function replayDay(options: DayOptions): DayReplay {
     later(PIN_GIVE_UP_MINUTES, () => settle(undefined));
   };
 
-  for (const visit of visits) later(visit.arriveAt, () => useDoor((release) => arrive(visit, release)));
+  for (const visit of visits) {
+    later(visit.arriveAt, () => (visit.triesMainDoorFirst === true ? mainDoor.use((release) => tryMainDoor(visit, release)) : doorOf(visit).use((release) => arrive(visit, release))));
+  }
 
-  function arrive(visit: Visit & { booking?: boolean }, release: () => void): void {
+  /** A member of a group whose booking opens another door taps at the main door: it stays shut, as on any closed night. */
+  function tryMainDoor(visit: DayVisit, release: () => void): void {
+    const decision = tapDecision(visit.card, mainDoor);
+    if (decision?.allow === true) return enter(visit, decision, mainDoor, release);
+    if (decision !== undefined) truth.refused('closed');
+    release();
+    later(1, () => doorOf(visit).use((ownRelease) => arrive(visit, ownRelease)));
+  }
+
+  function arrive(visit: DayVisit, release: () => void): void {
+    const door = doorOf(visit);
     if (scheduleMode() === 'staffed') {
       // Staff hold the door free: people walk in without a card.
       truth.openingsWhileHeldFree += 1;
-      throughDoor([() => truth.entered({ at: clock.now(), mode: 'staffed', kind: 'walk-in', ageBand: null })], 'in', release);
+      throughDoor(door, [() => truth.entered({ at: clock.now(), mode: 'staffed', kind: 'walk-in', ageBand: null })], 'in', release);
       stayThenLeave(visit);
       return;
     }
-    const decision = tapDecision(visit.card);
+    const decision = tapDecision(visit.card, door);
     if (decision === undefined) return release();
     if (decision.reason === 'pin-required' && branch.pin !== undefined) {
       // Card + PIN: the visitor types it a few seconds later (now and then wrongly, and then again).
@@ -172,18 +235,18 @@ export function replayDay(options: DayOptions): DayReplay {
       const typo = random() < 0.15;
       later(PIN_TYPING_MINUTES, () =>
         typePin(visit.card, typo ? '0000' : pin, (answer) => {
-          if (answer?.allow === true) return enter(visit, answer, release);
+          if (answer?.allow === true) return enter(visit, answer, door, release);
           if (answer !== undefined) truth.refused(answer.reason);
           if (!typo || answer?.reason !== 'pin-wrong') return release();
           // Taps again and types it right this time.
-          const again = tapDecision(visit.card);
+          const again = tapDecision(visit.card, door);
           if (again?.reason !== 'pin-required') {
             if (again !== undefined && !again.allow) truth.refused(again.reason);
-            return again?.allow === true ? enter(visit, again, release) : release();
+            return again?.allow === true ? enter(visit, again, door, release) : release();
           }
           later(PIN_TYPING_MINUTES, () =>
             typePin(visit.card, pin, (second) => {
-              if (second?.allow === true) return enter(visit, second, release);
+              if (second?.allow === true) return enter(visit, second, door, release);
               if (second !== undefined) truth.refused(second.reason);
               release();
             }),
@@ -192,47 +255,49 @@ export function replayDay(options: DayOptions): DayReplay {
       );
       return;
     }
-    if (decision.allow) return enter(visit, decision, release);
+    if (decision.allow) return enter(visit, decision, door, release);
     truth.refused(decision.reason);
     release();
   }
 
-  function enter(visit: Visit & { booking?: boolean }, decision: Decision, release: () => void): void {
+  function enter(visit: DayVisit, decision: Decision, door: DemoDoor, release: () => void): void {
     const at = clock.now();
     const mode = modeAt(policy(), at).mode;
     // Now and then someone slips in behind a member on the same opening: only a counter can see it.
-    const tailgater = branch.counting === 'counter' && mode === 'open-access' && random() < 0.05;
+    const tailgater = door.counter.in !== undefined && mode === 'open-access' && random() < 0.05;
     const member = (): void => truth.entered({ at, mode, kind: (visit.booking === true ? 'booking' : decision.reason) as EntryKind, ageBand: branch.ageBandOf(visit.card) });
     const behind = (): void => {
       truth.tailgates += 1;
       truth.entered({ at: clock.now(), mode, kind: 'tailgater', ageBand: null });
     };
-    throughDoor(tailgater ? [member, behind] : [member], 'in', release);
-    stayThenLeave(visit);
-    if (tailgater) stayThenLeave({ ...visit, stayMinutes: 5 + Math.round(random() * 40) });
+    throughDoor(door, tailgater ? [member, behind] : [member], 'in', release);
+    // Whoever got in leaves by the door they came in by.
+    stayThenLeave({ ...visit, door: door.id });
+    if (tailgater) stayThenLeave({ ...visit, door: door.id, stayMinutes: 5 + Math.round(random() * 40) });
   }
 
-  function stayThenLeave(visit: Visit): void {
+  function stayThenLeave(visit: DayVisit): void {
+    const door = doorOf(visit);
     // Some late visitors stay past the close: the lights stay on and the alarm says so until they leave.
     const close = options.closeAtMinute;
     const lingers = close !== undefined && visit.arriveAt > close - 90 && visit.arriveAt < close && random() < 0.3;
     const stay = lingers ? close - visit.arriveAt + 10 + Math.round(random() * 30) : visit.stayMinutes;
     const hesitates = random() < 0.05;
     later(stay, () =>
-      useDoor((release) => {
+      door.use((release) => {
         if (scheduleMode() === 'staffed') {
           truth.openingsWhileHeldFree += 1;
-          throughDoor([() => truth.left(clock.now())], 'out', release);
+          throughDoor(door, [() => truth.left(clock.now())], 'out', release);
           return;
         }
         if (hesitates) {
           // Presses the exit button, thinks better of it, and presses again a little later to go.
-          pulse(exitButton);
+          pulse(door.exit);
           truth.exitPressesWithoutExit += 1;
         }
         later(hesitates ? 30 * SECOND : 0, () => {
-          pulse(exitButton);
-          throughDoor([() => truth.left(clock.now())], 'out', release);
+          pulse(door.exit);
+          throughDoor(door, [() => truth.left(clock.now())], 'out', release);
         });
       }),
     );

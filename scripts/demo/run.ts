@@ -48,6 +48,8 @@ export interface BranchPlan {
   /** How it counts people: a people counter at the door, or the door contact alone. */
   counting: 'counter' | 'contact';
   motion?: boolean;
+  /** A meeting-room door of its own that its group's booking opens (and the main door does not). */
+  meetingRoom?: boolean;
 }
 
 const examples = fileURLToPath(new URL('../../policies/examples/', import.meta.url));
@@ -55,7 +57,7 @@ export const BRANCHES: readonly BranchPlan[] = [
   // Three ways of counting: a people counter; card + PIN through a door contact; a door contact with a motion sensor.
   { site: 'town-central', policy: join(examples, 'town.yaml'), label: 'town', counting: 'counter' },
   { site: 'little-wickham', policy: join(examples, 'village.yaml'), label: 'village', pin: '2468', counting: 'contact' },
-  { site: 'riverside-hub', policy: join(examples, 'hub.yaml'), label: 'hub', group: '1st-riverside-scouts', counting: 'contact', motion: true },
+  { site: 'riverside-hub', policy: join(examples, 'hub.yaml'), label: 'hub', group: '1st-riverside-scouts', counting: 'contact', motion: true, meetingRoom: true },
 ];
 export const TIMEZONE = 'Europe/London';
 
@@ -67,6 +69,8 @@ export function replayBranchDay(branch: DemoBranch, plan: BranchPlan, day: { clo
     .filter((t) => t.from === 'open-access' && t.to === 'closed')
     .at(-1);
   const booking = plan.group === undefined ? undefined : bookingsBetween(policy, day.start, day.end).find((b) => b.group === plan.group);
+  // The group goes to the first door its booking names (a booking that names none opens the main door too).
+  const door = policy.bookings.find((b) => b.group === plan.group)?.doors?.[0];
   return replayDay({
     branch,
     clock: day.clock,
@@ -77,7 +81,7 @@ export function replayBranchDay(branch: DemoBranch, plan: BranchPlan, day: { clo
     group:
       booking === undefined
         ? undefined
-        : { cards: branch.groups[booking.group] ?? [], fromMinute: minuteOf(booking.from), toMinute: minuteOf(booking.to) },
+        : { cards: branch.groups[booking.group] ?? [], fromMinute: minuteOf(booking.from), toMinute: minuteOf(booking.to), door },
   });
 }
 
@@ -179,6 +183,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       pin: plan.pin,
       counting: plan.counting,
       motion: plan.motion,
+      meetingRoomFor: plan.meetingRoom === true ? plan.group : undefined,
     }).then((branch) => {
       branches.push(branch);
       return branch;

@@ -35,8 +35,8 @@ export function describeEvent(event: LoggedEvent, timezone: string, prefix = '')
       // Not a refusal in the visitor's eyes: the keypad lights up and asks for the PIN.
       if (event.reason === 'pin-required') return line(`⌨ PIN asked  ${String(event.person)}`);
       return event.decision === 'granted'
-        ? line(`✔ entry      ${String(event.person)} (${String(event.reason)})`)
-        : line(`✘ refused    ${String(event.person)}: ${REFUSAL_TEXT[String(event.reason)] ?? String(event.reason)}`);
+        ? line(`✔ entry      ${String(event.person)} (${String(event.reason)})${atDoor(event)}`)
+        : line(`✘ refused    ${String(event.person)}: ${REFUSAL_TEXT[String(event.reason)] ?? String(event.reason)}${atDoor(event)}`);
     case 'occupancy':
       if (event.change === 'tailgate') return line(`⚠ tailgating: ${String(event.entries)} in on ${String(event.grants)} grant(s)`);
       if (event.change === 'reset') return line(`  count reset (${String(event.actor)}), ${String(event.inside)} inside`);
@@ -56,4 +56,10 @@ export function describeEvent(event: LoggedEvent, timezone: string, prefix = '')
     default:
       return undefined;
   }
+}
+
+/** Where a branch has more than one door, which one (the main door goes without saying). */
+function atDoor(event: LoggedEvent): string {
+  const door = 'door' in event ? event.door : undefined;
+  return door === undefined || door === 'main' ? '' : ` at the ${String(door)} door`;
 }

@@ -11,7 +11,7 @@ import type { VisitRow } from '../../central/figures.js';
 import type { RunningCentral } from '../../central/main.js';
 import { generatePassword, writePasswordFile } from '../../central/mqtt-passwords.js';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
-import { startDemoBranch } from '../../scripts/demo/branch.js';
+import { MEETING_ROOM, startDemoBranch } from '../../scripts/demo/branch.js';
 import type { DemoBranch } from '../../scripts/demo/branch.js';
 import type { DayReplay } from '../../scripts/demo/day.js';
 import { BRANCHES, replayBranchDay, startCentralOnPort, TIMEZONE } from '../../scripts/demo/run.js';
@@ -77,6 +77,7 @@ beforeAll(async () => {
         pin: plan.pin,
         counting: plan.counting,
         motion: plan.motion,
+        meetingRoomFor: plan.meetingRoom === true ? plan.group : undefined,
       }),
     );
   }
@@ -211,5 +212,24 @@ describe.each(BRANCHES.map((plan, index) => ({ plan, index })))('the replayed da
     expect(leftBehindSince.some((since) => since !== '')).toBe(true);
     // A group using the building for its booking is nobody left behind.
     expect(day.filter((s) => s.mode === 'closed' && booked(s) && s.alarms.includes('people-inside-after-close')).map((s) => s.at)).toEqual([]);
+  });
+});
+
+describe("the hub's meeting-room door", () => {
+  const index = BRANCHES.findIndex((plan) => plan.meetingRoom === true);
+  const plan = BRANCHES[index]!;
+  type Stored = { event: { change?: string; grant?: string; door?: string; person?: string | null; decision?: string; reason?: string } };
+  const events = async (type: string): Promise<Array<Stored['event']>> =>
+    (await api<{ events: Stored[] }>(`/sites/${plan.site}/events?type=${type}&limit=1000`)).events.map((stored) => stored.event);
+
+  it("lets the scouts in through the meeting-room door for their booking, and the main door's reader refuses them", async () => {
+    const bookingEntries = (await events('occupancy')).filter((event) => event.change === 'entry' && event.grant === 'booking');
+    expect(bookingEntries.length).toBe(replays[index]!.truth.visits().booking);
+    expect(bookingEntries.length).toBeGreaterThan(0);
+    expect(bookingEntries.filter((event) => event.door !== MEETING_ROOM)).toEqual([]);
+    const branch = branches[index]!;
+    const scouts = new Set((branch.groups[plan.group!] ?? []).map((card) => branch.personOf(card)));
+    const atMainDoor = (await events('access')).filter((event) => event.door === 'main' && scouts.has(event.person ?? ''));
+    expect(atMainDoor.map((event) => `${event.decision} ${event.reason}`)).toEqual(['refused closed']);
   });
 });

@@ -2,14 +2,13 @@
 // held at 14:00 London on 3 June 2025 (as the demo's runs on its replayed day), the browser is in Auckland in 2026,
 // and still the branch page charts that London day, the Figures page defaults to the week ending on it, and a tile
 // reads "online since" against central's 14:00.
-import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import type { RunningCentral } from '../../central/main.js';
 import { Uplink } from '../../gateway/uplink/index.js';
-import { launchChromium, screenshotPath } from '../helpers/chromium.js';
-import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
-import { testSigningKey } from '../helpers/signing-keys.js';
+import { startCentralInChromium } from '../helpers/central-in-chromium.js';
+import { screenshotPath } from '../helpers/chromium.js';
+import type { MqttCredentials } from '../helpers/mqtt-credentials.js';
 import { until } from '../helpers/until.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway } from '../unit/uplink/fakes.js';
@@ -20,25 +19,16 @@ const PASSWORD = 'a long demo password';
 let central: RunningCentral;
 let browser: Browser;
 let mqtt: MqttCredentials;
+let stop: (() => Promise<void>) | undefined;
 let uplink: Uplink | undefined;
 
 beforeAll(async () => {
-  mqtt = await mqttCredentials(['town']);
-  central = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' } }), {
-    clock: { now: () => CENTRAL_NOW },
-    // Sign-ins on real time, as the demo's: the browser holds the cookie by its own clock.
-    sessionClock: { now: () => new Date() },
-    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-  });
-  await central.auth.accounts.add('vera', 'viewer', PASSWORD);
-  browser = await launchChromium();
+  ({ central, browser, mqtt, stop } = await startCentralInChromium({ sites: ['town'], account: { username: 'vera', role: 'viewer', password: PASSWORD }, now: () => CENTRAL_NOW }));
 });
 
 afterAll(async () => {
   await uplink?.stop();
-  await browser?.close();
-  await central?.close();
-  mqtt?.remove();
+  await stop?.();
 });
 
 /** The town branch, online since 08:00 London and busy all morning: people in every ten minutes, a few out. */

@@ -1,37 +1,29 @@
 // The dashboard in Debian's chromium: nothing without signing in; then tiles follow the branches live, a stopped
 // gateway shows offline, a command goes out as the person signed in, and the audit page says so.
-import pino from 'pino';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import type { RunningCentral } from '../../central/main.js';
 import { Uplink } from '../../gateway/uplink/index.js';
-import { launchChromium, screenshotPath } from '../helpers/chromium.js';
+import { startCentralInChromium } from '../helpers/central-in-chromium.js';
+import { screenshotPath } from '../helpers/chromium.js';
 import { accessEvent, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
-import { testSigningKey } from '../helpers/signing-keys.js';
-import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
+import type { MqttCredentials } from '../helpers/mqtt-credentials.js';
 
 let central: RunningCentral;
 const PASSWORD = 'a long demo password';
 let browser: Browser;
 const cleanups: Array<() => Promise<void> | void> = [];
 let mqtt: MqttCredentials;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  mqtt = await mqttCredentials(['town', 'village', 'hub']);
-  central = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' } }), {
-    clock: { now: () => new Date() },
-    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-  });
-  await central.auth.accounts.add('olivia', 'operator', PASSWORD);
-  browser = await launchChromium();
+  ({ central, browser, mqtt, stop } = await startCentralInChromium({ sites: ['town', 'village', 'hub'], account: { username: 'olivia', role: 'operator', password: PASSWORD } }));
 });
 
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
-  await browser?.close();
-  await central?.close();
-  mqtt?.remove();
+  await stop?.();
 });
 
 function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeGateway; uplink: Uplink } {

@@ -2,38 +2,30 @@
 // gateway sends them, reached from the Figures page, shows the figures the seeding says; printed, it is only the
 // report (no navigation), and the PDF and screenshots are kept in test-output/ to look at.
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import type { RunningCentral } from '../../central/main.js';
 import { Uplink } from '../../gateway/uplink/index.js';
 import { ulid, type GatewayEvent } from '../../policies/contract/index.js';
-import { launchChromium, screenshotPath } from '../helpers/chromium.js';
-import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
-import { testSigningKey } from '../helpers/signing-keys.js';
+import { startCentralInChromium } from '../helpers/central-in-chromium.js';
+import { screenshotPath } from '../helpers/chromium.js';
+import type { MqttCredentials } from '../helpers/mqtt-credentials.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 
 const PASSWORD = 'a long report password';
 let central: RunningCentral;
 let browser: Browser;
 let mqtt: MqttCredentials;
+let stop: (() => Promise<void>) | undefined;
 let uplink: Uplink | undefined;
 
 beforeAll(async () => {
-  mqtt = await mqttCredentials(['town']);
-  central = await startCentral(parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' } }), {
-    clock: { now: () => new Date() },
-    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-  });
-  await central.auth.accounts.add('vera', 'viewer', PASSWORD);
-  browser = await launchChromium();
+  ({ central, browser, mqtt, stop } = await startCentralInChromium({ sites: ['town'], account: { username: 'vera', role: 'viewer', password: PASSWORD } }));
 });
 
 afterAll(async () => {
   await uplink?.stop();
-  await browser?.close();
-  await central?.close();
-  mqtt?.remove();
+  await stop?.();
 });
 
 /** November 2026 at the town branch (GMT all month, so UTC times are local), and its truth, counted as seeded. */

@@ -29,6 +29,8 @@ const ACK_RETRY_FIRST_MS = 500;
 const ACK_RETRY_MAX_MS = 30_000;
 /** QoS 1 publishes that are not events (availability, state, replies) need room in the broker's receive window. */
 const RESERVED_INFLIGHT = 4;
+/** A connection up this long held: the next loss waits reconnectPeriodMs again, not the backed-off wait. */
+export const STABLE_CONNECTION_MS = 10_000;
 
 export class Uplink {
   private client: MqttClient | null = null;
@@ -60,6 +62,8 @@ export class Uplink {
   private everConnected = false;
   private reconnects = 0;
   private reconnectDelay: number;
+  /** When the current connection came up (performance.now()), for telling a connection that held from one cut at once. */
+  private connectedSince: number | null = null;
   private lastPolicyText: string | null = null;
   private readonly invalidLogged = new Set<string>();
   private stopped = false;
@@ -187,10 +191,9 @@ export class Uplink {
     if (!client || this.stopped) return;
     const { config } = this.deps;
     this.connectedAt = this.deps.clock.now();
+    this.connectedSince = performance.now();
     if (this.everConnected) this.reconnects++;
     this.everConnected = true;
-    this.reconnectDelay = config.reconnectPeriodMs;
-    client.options.reconnectPeriod = config.reconnectPeriodMs;
     // The will for the next connection says when that one began.
     if (client.options.will) client.options.will.payload = this.availability('offline', this.connectedAt);
     this.eventWindow = Math.max(1, Math.min(config.eventBatch, (receiveMaximum ?? 65_535) - RESERVED_INFLIGHT));
@@ -223,6 +226,12 @@ export class Uplink {
     if (this.connectedAt !== null) {
       this.log.warn({ inFlight: this.inFlight.size }, 'broker connection lost; events stay in the outbox');
     }
+    // The wait starts again from reconnectPeriodMs only after a connection that held. One the broker cut at once (a
+    // rate limit that the outbox's backlog runs into, with the PUBACKs lost in the cut) would otherwise be retried at
+    // the same short period for ever, each time with the same events and too few tokens to get them through.
+    const lasted = this.connectedSince === null ? 0 : performance.now() - this.connectedSince;
+    if (lasted >= STABLE_CONNECTION_MS) this.reconnectDelay = this.deps.config.reconnectPeriodMs;
+    this.connectedSince = null;
     this.connectedAt = null;
     this.epoch++;
     this.inFlight.clear();

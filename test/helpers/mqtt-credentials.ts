@@ -73,7 +73,7 @@ export async function mqttCredentials(sites: readonly string[], dir?: string): P
  */
 export async function startTestBroker(
   sites: readonly string[],
-  options: { port?: number; mqtt?: MqttCredentials; aedes?: EmbeddedBrokerOptions['aedes'] } = {},
+  options: { port?: number; mqtt?: MqttCredentials; aedes?: EmbeddedBrokerOptions['aedes']; rate?: EmbeddedBrokerOptions['rate'] } = {},
 ): Promise<{ broker: EmbeddedBroker; mqtt: MqttCredentials; close(): Promise<void> }> {
   const mqtt = options.mqtt ?? (await mqttCredentials(sites));
   const broker = await startEmbeddedBroker({
@@ -83,6 +83,7 @@ export async function startTestBroker(
     passwordFile: mqtt.passwordFile,
     centralClientId: 'oag-central',
     ...(options.aedes ? { aedes: options.aedes } : {}),
+    ...(options.rate ? { rate: options.rate } : {}),
   });
   return {
     broker,

@@ -264,3 +264,19 @@ describe('uplink → broker', () => {
     await until(() => w.seen.filter((s) => s.topic === T.availability).at(-1)?.json.state === 'offline', 'offline');
   });
 });
+
+describe('a backlog against a broker that limits its rate', () => {
+  it('gets every event through: a connection the broker cuts at once is retried later each time, until the tokens cover a window', async () => {
+    // 100 a second and 60 at once; the uplink sends 50 at a time and retries every 100 ms. Each cut loses the PUBACKs
+    // of what did get through, so at a steady 100 ms (10 tokens) the same 50 would go out, and be cut, for ever.
+    const b = await startTestBroker(['town'], { mqtt, rate: { perSecond: 100, burst: 60 } });
+    cleanups.push(() => b.close());
+    const gw = new FakeGateway();
+    const start = Date.parse('2025-06-02T09:00:00.000Z');
+    for (let i = 0; i < 150; i++) gw.outbox.append(occupancyEvent(1, new Date(start + i * 1000).toISOString()));
+    const u = new Uplink(gw.deps({ url: b.broker.url, protocolVersion: 4, ...mqtt.login('town'), reconnectPeriodMs: 100, reconnectMaxMs: 3200, eventBatch: 50 }));
+    u.start();
+    cleanups.push(() => u.stop());
+    await until(() => gw.outbox.pending === 0, 'every event of the backlog published', 60_000);
+  }, 90_000);
+});

@@ -226,7 +226,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   // The day is over: its end is where the dashboard, the branch pages and Figures stay, so that they show that day.
   clock.pause();
   out('');
-  out("End of the day: what the visitors did, and what central's Figures page says for the day");
+  out(central === undefined ? 'End of the day: what the visitors did' : "End of the day: what the visitors did, and what central's Figures page says for the day");
   const running = central;
   const viewer = running?.auth.tokens.create({ name: 'demo-terminal', role: 'viewer', expiresDays: 1 }, 'demo').token;
   const get = async (path: string): Promise<unknown> => {

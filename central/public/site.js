@@ -23,7 +23,7 @@ function describe(e) {
     case 'access':
       return [`${e.decision === 'granted' ? 'Entry granted' : 'Entry refused'} (${e.reader})`, `${nameOf(ACCESS_REASONS, e.reason, 'reason')}${e.person ? ` · ${e.person}` : ''}`];
     case 'occupancy':
-      return [`Occupancy: ${e.change}`, `${e.inside} inside`];
+      return [`Occupancy: ${e.change}`, `${e.confidence === 'estimated' ? 'about ' : ''}${e.inside} inside${e.detail ? ` · ${e.detail}` : ''}`];
     case 'door':
       return ['Door', nameOf(DOOR_LABELS, e.state, 'door state')];
     case 'alarm':
@@ -49,7 +49,9 @@ function describe(e) {
 }
 
 function eventRow(e) {
-  const [what, detail] = describe(e);
+  const [described, detail] = describe(e);
+  // At a branch with several doors its events name the door (contract 1.8).
+  const what = e.door ? `${described} · ${e.door}` : described;
   const refused = e.type === 'access' && e.decision === 'refused';
   return el(
     'tr',

@@ -72,6 +72,18 @@ function pressExit(h: Harness): void {
   h.input('exitButton', false);
 }
 
+/** A member taps and two people go in on that one grant, counted by the people counter a second apart. */
+function twoInOnOneGrant(h: Harness): void {
+  h.tap(MEMBER);
+  h.input('doorContact', true);
+  for (let i = 0; i < 2; i += 1) {
+    h.input('counterIn', true);
+    h.input('counterIn', false);
+    vi.advanceTimersByTime(1000);
+  }
+  h.input('doorContact', false);
+}
+
 /** Someone crosses the beam pair, breaking `first` then the other, and clearing them in `clearOrder`. */
 function cross(h: Harness, first: 'beamOuter' | 'beamInner', clearOrder: ReadonlyArray<'beamOuter' | 'beamInner'>): void {
   const second = first === 'beamOuter' ? 'beamInner' : 'beamOuter';
@@ -267,14 +279,7 @@ describe('a people counter', () => {
   it('raises one tailgating alarm for a cycle with more entries than grants, counts each person once, and clears it after a quiet while', async () => {
     const h = await start('19:00', ['contact', 'counter']);
     const { gateway } = h.running;
-    h.tap(MEMBER);
-    h.input('doorContact', true);
-    for (let i = 0; i < 2; i += 1) {
-      h.input('counterIn', true);
-      h.input('counterIn', false);
-      vi.advanceTimersByTime(1000);
-    }
-    h.input('doorContact', false);
+    twoInOnOneGrant(h);
     expect(gateway.occupancy.inside).toBe(2);
     expect(occupancyEvents(h, 'entry')).toHaveLength(2);
     expect(occupancyEvents(h, 'entry').map((e) => e.grant)).toEqual(['member', undefined]);
@@ -288,14 +293,7 @@ describe('a people counter', () => {
 
   it('ends a tailgating alarm restored after a crash after the same quiet while', async () => {
     let h = await start('19:00', ['contact', 'counter']);
-    h.tap(MEMBER);
-    h.input('doorContact', true);
-    for (let i = 0; i < 2; i += 1) {
-      h.input('counterIn', true);
-      h.input('counterIn', false);
-      vi.advanceTimersByTime(1000);
-    }
-    h.input('doorContact', false);
+    twoInOnOneGrant(h);
     expect(h.running.gateway.alarms.has('tailgating')).toBe(true);
     vi.clearAllTimers();
     vi.setSystemTime(at('19:01'));
@@ -308,14 +306,7 @@ describe('a people counter', () => {
 
   it('only logs tailgating when the policy says log', async () => {
     const h = await start('19:00', ['contact', 'counter'], { tailgating: 'log' });
-    h.tap(MEMBER);
-    h.input('doorContact', true);
-    for (let i = 0; i < 2; i += 1) {
-      h.input('counterIn', true);
-      h.input('counterIn', false);
-      vi.advanceTimersByTime(1000);
-    }
-    h.input('doorContact', false);
+    twoInOnOneGrant(h);
     expect(occupancyEvents(h, 'tailgate')).toHaveLength(1);
     expect(h.running.gateway.alarms.has('tailgating')).toBe(false);
   });

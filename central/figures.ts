@@ -97,7 +97,9 @@ export function countFigures(store: CentralStore, range: Range, options: FigureO
   const occupancy = store.eventsOfType('occupancy', range.from, range.to).filter((e): e is Occupancy => e.type === 'occupancy' && ofSite(e));
   const access = store.eventsOfType('access', range.from, range.to).filter((e): e is Access => e.type === 'access' && ofSite(e));
   const period = periodOf(options);
-  const modes = new ModeTimeline(store, range, access);
+  // Only an older gateway's entry needs the mode reconstructed: the timeline is built at the first such entry.
+  let modes: ModeTimeline | undefined;
+  const modeAt = (site: string, t: number): string => (modes ??= new ModeTimeline(store, range, access)).at(site, t);
 
   const visits = new Rows<VisitRow>((site, p) => ({ site, period: p, staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0, uncountedOpenings: 0 }));
   const tailgates = new Rows<TailgateRow>((site, p) => ({ site, period: p, tailgates: 0, extraPeople: 0 }));
@@ -105,7 +107,7 @@ export function countFigures(store: CentralStore, range: Range, options: FigureO
     const t = Date.parse(e.at);
     if (e.change === 'entry') {
       const row = visits.at(e.site, period(t));
-      row[visitColumn(e, () => modes.at(e.site, t))]++;
+      row[visitColumn(e, () => modeAt(e.site, t))]++;
       row.total++;
     } else if (e.change === 'uncounted') {
       visits.at(e.site, period(t)).uncountedOpenings++;

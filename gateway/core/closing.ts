@@ -108,12 +108,12 @@ export class ClosingSequence {
 
   /** The schedule's close, or a booking's end while closed: who is still inside, the lights, and the alarm. */
   private closeBuilding(when: string): void {
-    const { lights, occupancy, alarms } = this.options;
+    const { lights, alarms } = this.options;
     this.confirmed = false;
     this.leavingUntil = this.options.clock.now().getTime() + this.quietMs();
     // At start too: a gateway that was down across the close (or crashed in the closing sequence) comes back to
     // a count nobody has confirmed empty, and somebody must be told.
-    if (occupancy.inside > 0 || !this.countSaysEmpty()) {
+    if (!this.countSaysEmpty()) {
       lights.set(true);
       alarms.raise('people-inside-after-close', `${this.describeCount()}${when === '' ? '' : ` ${when}`}`);
     } else if (this.empty()) {
@@ -182,7 +182,7 @@ export class ClosingSequence {
 
   /** Empty: a count of 0 that can be believed, and no motion for the quiet minutes. */
   private empty(): boolean {
-    return this.options.occupancy.inside === 0 && this.countSaysEmpty() && this.options.motion.quietFor(this.quietMs());
+    return this.countSaysEmpty() && this.options.motion.quietFor(this.quietMs());
   }
 
   /** A count of 0 that was counted; an estimated 0 only where a PIR can confirm it. */

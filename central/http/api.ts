@@ -2,7 +2,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { DateTime } from 'luxon';
 import type { z } from 'zod';
-import { CardIdError } from '../../policies/cards.js';
 import { PolicyMessageSchema } from '../../policies/contract/index.js';
 import { MAX_POLICY_VERSION } from '../../policies/index.js';
 import { countFigures, dayRange, toCsv } from '../figures.js';
@@ -11,7 +10,7 @@ import { monthlyReport } from '../monthly-report.js';
 import { NotConnectedError } from '../link.js';
 import { MemberPatchResponseSchema, MemberPatchSchema, MemberPinSchema, MembersStatusSchema } from '../members/api-schemas.js';
 import { HashingBusyError } from '../../kit/auth/hash-slots.js';
-import { UnknownCardError, type CentralMembers } from '../members/service.js';
+import type { CentralMembers } from '../members/service.js';
 import {
   CommandRequestSchema,
   CommandResponseSchema,
@@ -36,6 +35,7 @@ import {
 import { identityOf } from '../auth/guard.js';
 import { actorOf } from '../auth/identity.js';
 import type { HttpDeps } from './server.js';
+import { cardProblem, noMemberList } from './member-replies.js';
 import { siteSummary } from './summary.js';
 import { docs, ErrorSchema, invalidRequest, zodValidate } from './zod-route.js';
 
@@ -56,8 +56,8 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${what}; ${outcome}` });
       return { changed: version !== null, version: current.version, count: current.count, listed };
     } catch (err) {
-      if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
-      if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
+      const problem = cardProblem(reply, err);
+      if (problem) return problem;
       if (err instanceof HashingBusyError) return reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: 'too many PINs being set at once; try again in a moment' });
       throw err;
     }
@@ -268,7 +268,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         config: { role: 'administrator' },
       },
       async (request, reply) => {
-        if (!members) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
+        if (!members) return noMemberList(reply);
         const { cardNumber, ...patch } = request.body as z.output<typeof MemberPatchSchema>;
         const actor = actorOf(identityOf(request));
         const changes = Object.entries(patch).map(([k, v]) => `${k}=${v === null ? 'none' : String(v)}`).join(', ');
@@ -291,7 +291,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         config: { role: 'operator' },
       },
       async (request, reply) => {
-        if (!members) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
+        if (!members) return noMemberList(reply);
         const { cardNumber, pin } = request.body as z.output<typeof MemberPinSchema>;
         const actor = actorOf(identityOf(request));
         return memberChange(reply, actor, `PIN ${pin === null ? 'removed' : 'set'}`, () => members.setPin(cardNumber, pin, actor));

@@ -3,14 +3,13 @@
 // in the body, never the URL, so no proxy or access log holds it; the audit names the member's pseudonym only.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { CardIdError } from '../../policies/cards.js';
 import { SiteIdSchema } from '../../policies/contract/index.js';
 import { DEFAULT_PHONE_TOKEN_MINUTES, issuePhoneToken, MAX_PHONE_TOKEN_MINUTES } from '../../policies/phone-token.js';
 import { identityOf } from '../auth/guard.js';
 import { actorOf } from '../auth/identity.js';
-import { UnknownCardError } from '../members/service.js';
 import type { HttpDeps } from './server.js';
-import { docs, ErrorSchema, invalidRequest, zodValidate } from './zod-route.js';
+import { cardProblem, noMemberList } from './member-replies.js';
+import { docs, ErrorSchema, zodValidate } from './zod-route.js';
 
 export const PhoneTokenRequestSchema = z.strictObject({
   /** The card number as printed; hashed at once, never stored or logged. */
@@ -45,14 +44,14 @@ export function phoneTokenRoutes(deps: Pick<HttpDeps, 'members' | 'signingKey' |
       },
       async (request, reply) => {
         const { members, signingKey } = deps;
-        if (!members || signingKey === undefined) return reply.code(503).send({ error: 'Service Unavailable', message: 'central has no deployment key: no member list' });
+        if (!members || signingKey === undefined) return noMemberList(reply);
         const body = request.body as z.output<typeof PhoneTokenRequestSchema>;
         let card: ReturnType<typeof members.phoneTokenCard>;
         try {
           card = members.phoneTokenCard(body.cardNumber);
         } catch (err) {
-          if (err instanceof CardIdError) return reply.code(400).send(invalidRequest([`cardNumber: ${err.message}`]));
-          if (err instanceof UnknownCardError) return reply.code(404).send({ error: 'Not Found', message: err.message });
+          const problem = cardProblem(reply, err);
+          if (problem) return problem;
           throw err;
         }
         if (!card.listed) {

@@ -123,6 +123,13 @@ export const ScheduleSchema = z.strictObject({
   changeoverMinutes: z.int().min(0).max(240).default(0),
 });
 
+/** A list's check that no value comes twice, with the message to give when one does. */
+function noRepeats(message: string) {
+  return (ctx: z.core.ParsePayload<readonly unknown[]>): void => {
+    if (new Set(ctx.value).size !== ctx.value.length) ctx.issues.push({ code: 'custom', message, input: ctx.value });
+  };
+}
+
 /** A door's id as the gateway's `hardware.doors[].id` spells it, or `main` (the door of outputs.door). */
 const doorId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'must be a door id: 1–32 lower case letters, digits or dashes' });
 
@@ -151,9 +158,7 @@ export const BookingSchema = z
       .array(doorId)
       .min(1, { error: 'must name at least one door (leave doors out for every door)' })
       .max(9)
-      .check((ctx) => {
-        if (new Set(ctx.value).size !== ctx.value.length) ctx.issues.push({ code: 'custom', message: 'must not repeat a door', input: ctx.value });
-      })
+      .check(noRepeats('must not repeat a door'))
       .optional(),
   })
   .check((ctx) => {
@@ -249,11 +254,7 @@ export const ClosingSchema = z.strictObject({
   warningMinutes: z
     .array(z.int().min(1).max(240))
     .max(10)
-    .check((ctx) => {
-      if (new Set(ctx.value).size !== ctx.value.length) {
-        ctx.issues.push({ code: 'custom', message: 'must not repeat a value', input: ctx.value });
-      }
-    })
+    .check(noRepeats('must not repeat a value'))
     .default([15, 5]),
 });
 

@@ -1,13 +1,13 @@
 // A second door (`hardware.doors`): its relay is as safe as the main door's, from the first write to after the end,
 // and a config that would leave a door unwired or two doors on one pin is refused before anything starts.
 import { EventEmitter } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bootPinModes } from '../../../firmware-bridge/boot-config.js';
 import { HardwareConfigSchema, type HardwareConfigInput } from '../../../firmware-bridge/config.js';
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
 import { installSafeStateHandlers } from '../../../firmware-bridge/safety.js';
 import { doorLocks, parseGatewayConfig, withDoorSafeHardware } from '../../../gateway/config.js';
-import { fakeGpio, PI4_KERNEL_66, recordingLogger, sysfsLayout, type GpioOp } from './fakes.js';
+import { fakeGpio, PI4_KERNEL_66, recordingLogger, sysfsPerTest, type GpioOp } from './fakes.js';
 
 function problems(input: unknown): string[] {
   const result = HardwareConfigSchema.safeParse(input);
@@ -112,11 +112,7 @@ describe('a second door on the simulated driver', () => {
 });
 
 describe('a second door on sysfs GPIO', () => {
-  let sysfs: ReturnType<typeof sysfsLayout>;
-  beforeEach(() => {
-    sysfs = sysfsLayout(PI4_KERNEL_66);
-  });
-  afterEach(() => sysfs.cleanup());
+  const sysfs = sysfsPerTest(PI4_KERNEL_66);
 
   const wiring = (root: string): HardwareConfigInput => ({
     gpio: { driver: 'sysfs', sysfsRoot: root },

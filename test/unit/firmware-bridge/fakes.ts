@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { BinaryValue, GpioClass, GpioPin } from '../../../firmware-bridge/gpio/onoff.js';
 
 export type GpioOp =
@@ -97,6 +98,22 @@ export function sysfsLayout(chips: ChipSpec[]): { root: string; cleanup(): void 
     if (chip.ngpio !== undefined) writeFileSync(join(root, chip.chip, 'ngpio'), `${chip.ngpio}\n`);
   }
   return { root, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh sysfs layout for each test of the calling suite, removed after it; `root` is the current test's. */
+export function sysfsPerTest(chips: ChipSpec[]): { readonly root: string; cleanup(): void } {
+  let layout: ReturnType<typeof sysfsLayout> | undefined;
+  beforeEach(() => {
+    layout = sysfsLayout(chips);
+  });
+  afterEach(() => layout?.cleanup());
+  return {
+    get root() {
+      if (layout === undefined) throw new Error('sysfsPerTest: root is only there inside a test');
+      return layout.root;
+    },
+    cleanup: () => layout?.cleanup(),
+  };
 }
 
 export const PI4_KERNEL_66: ChipSpec[] = [

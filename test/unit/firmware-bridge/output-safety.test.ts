@@ -1,10 +1,10 @@
 // The rules that keep a door shut when the software is not in control.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HardwareConfigSchema, type HardwareConfigInput } from '../../../firmware-bridge/config.js';
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
 import { SysfsOutput } from '../../../firmware-bridge/gpio/sysfs-output.js';
 import type { NfcPcscModule } from '../../../firmware-bridge/readers/pcsc.js';
-import { fakeGpio, PI4_KERNEL_66, recordingLogger, sysfsLayout, type GpioOp } from './fakes.js';
+import { fakeGpio, PI4_KERNEL_66, recordingLogger, sysfsPerTest, type GpioOp } from './fakes.js';
 
 const fixedClock = { now: () => new Date('2025-01-06T17:00:00Z') };
 const bench = { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }] } as const;
@@ -50,11 +50,7 @@ describe('outputs on the simulated driver', () => {
 });
 
 describe('outputs on sysfs GPIO (onoff)', () => {
-  let sysfs: ReturnType<typeof sysfsLayout>;
-  beforeEach(() => {
-    sysfs = sysfsLayout(PI4_KERNEL_66);
-  });
-  afterEach(() => sysfs.cleanup());
+  const sysfs = sysfsPerTest(PI4_KERNEL_66);
 
   const wiring = (root: string): HardwareConfigInput => ({
     gpio: { driver: 'sysfs', sysfsRoot: root },

@@ -4,23 +4,19 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { SysfsFiles } from '../../../firmware-bridge/gpio/sysfs-safe.js';
 import { realSysfsFiles } from '../../../firmware-bridge/gpio/sysfs-safe.js';
 import { runOutputsSafe } from '../../../scripts/commands/outputs-safe.js';
-import { PI4_KERNEL_66, sysfsLayout } from './fakes.js';
+import { PI4_KERNEL_66, sysfsPerTest } from './fakes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 // BCM → sysfs on a Pi 4 with kernel 6.6: door 17 → 529, lights 27 → 539, sounder 22 → 534, LEDs 5, 6 → 517, 518.
 const PINS = { door: 529, lights: 539, sounder: 534, ledGreen: 517, ledRed: 518 } as const;
 
-let sysfs: ReturnType<typeof sysfsLayout>;
-beforeEach(() => {
-  sysfs = sysfsLayout(PI4_KERNEL_66);
-});
-afterEach(() => sysfs.cleanup());
+const sysfs = sysfsPerTest(PI4_KERNEL_66);
 
 /** A pin as the kernel shows it once exported: an output at `value`. */
 function exported(gpio: number, direction: string, value: string): void {

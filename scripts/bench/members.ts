@@ -52,22 +52,15 @@ function flipBlocked(line: string): string {
   return f.join(',');
 }
 
-/** A copy of the export with `changes` members' blocked flag turned over, spread through the file. */
-async function withChanges(from: string, to: string, rows: number, changes: number): Promise<void> {
-  const every = Math.max(1, Math.floor(rows / changes));
+/** `from` written to `to` line by line through `rewrite` (the header is line -1; null leaves the line out). */
+async function rewriteLines(from: string, to: string, rewrite: (line: string, i: number) => string | null): Promise<void> {
   const out = createWriteStream(to);
   const lines = createInterface({ input: createReadStream(from), crlfDelay: Infinity });
   let i = -1;
-  let changed = 0;
   let chunk = '';
   for await (const line of lines) {
-    let text = line;
-    if (i >= 0 && i % every === 0 && changed < changes) {
-      text = flipBlocked(line);
-      changed++;
-    }
-    chunk += `${text}\n`;
-    i++;
+    const text = rewrite(line, i++);
+    if (text !== null) chunk += `${text}\n`;
     if (chunk.length > 1 << 20) {
       if (!out.write(chunk)) await once(out, 'drain');
       chunk = '';
@@ -77,26 +70,29 @@ async function withChanges(from: string, to: string, rows: number, changes: numb
   await once(out, 'finish');
 }
 
+/** A copy of the export with `changes` members' blocked flag turned over, spread through the file. */
+async function withChanges(from: string, to: string, rows: number, changes: number): Promise<void> {
+  const every = Math.max(1, Math.floor(rows / changes));
+  let changed = 0;
+  await rewriteLines(from, to, (line, i) => {
+    if (i < 0 || i % every !== 0 || changed >= changes) return line;
+    changed++;
+    return flipBlocked(line);
+  });
+}
+
 /**
  * A delta file of `changes` rows of the export (others than withChanges turns over): each member's blocked flag
  * turned over, 1 in 100 of them deleted instead, in the export's columns and a `deleted` column.
  */
 async function deltaFile(from: string, to: string, rows: number, changes: number): Promise<void> {
   const every = Math.max(1, Math.floor(rows / changes));
-  const out = createWriteStream(to);
-  const lines = createInterface({ input: createReadStream(from), crlfDelay: Infinity });
-  let i = -1;
   let written = 0;
-  for await (const line of lines) {
-    if (i < 0) out.write(`${line},deleted\n`);
-    else if ((i + Math.floor(every / 2)) % every === 0 && written < changes) {
-      out.write(`${flipBlocked(line)},${written % 100 === 0 ? 'Y' : 'N'}\n`);
-      written++;
-    }
-    i++;
-  }
-  out.end();
-  await once(out, 'finish');
+  await rewriteLines(from, to, (line, i) => {
+    if (i < 0) return `${line},deleted`;
+    if ((i + Math.floor(every / 2)) % every !== 0 || written >= changes) return null;
+    return `${flipBlocked(line)},${written++ % 100 === 0 ? 'Y' : 'N'}`;
+  });
 }
 
 /**

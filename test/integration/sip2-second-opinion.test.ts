@@ -54,6 +54,14 @@ function newListVersion(h: Harness, version: number, barred: Partial<Member>): v
   h.running.gateway.bus.emit('state-changed');
 }
 
+/** Started with the policy on; the barred card let in from the list, and the library system's answer raised the alarm. */
+async function barredSecondOpinion(): Promise<Harness> {
+  const h = await start();
+  h.tap(CARD.barred);
+  await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+  return h;
+}
+
 describe('SIP2 second opinion after a grant', () => {
   it('lets a listed member in at once, then refuses the next tap once the library system says blocked, with an alarm', async () => {
     const h = await start();
@@ -78,18 +86,14 @@ describe('SIP2 second opinion after a grant', () => {
   });
 
   it('keeps the block across a restart', async () => {
-    const h = await start();
-    h.tap(CARD.barred);
-    await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+    await barredSecondOpinion();
     const restarted = await gw.restart();
     restarted.tap(CARD.barred);
     expect(restarted.reasons().at(-1)).toBe('blocked');
   });
 
   it('lifts the block when a new member-list version changes that member: blocked there, then unblocked', async () => {
-    const h = await start();
-    h.tap(CARD.barred);
-    await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+    const h = await barredSecondOpinion();
 
     newListVersion(h, 2, { blocked: true });
     expect(h.running.gateway.state.alarms).not.toContain(LMS_ALARM);
@@ -103,9 +107,7 @@ describe('SIP2 second opinion after a grant', () => {
   });
 
   it('lifts the block when the library system, asked again after a refusal, no longer blocks the card', async () => {
-    const h = await start();
-    h.tap(CARD.barred);
-    await until(() => lmsAlarms(h).length === 1, 'the lms-block-not-in-list alarm');
+    const h = await barredSecondOpinion();
     gw.responder.patrons.set(CARD.barred, { fields: { PE: '20271231', PC: 'OA' } });
     // Past sip2.secondOpinion.askAgainMinutes (10): the card is asked about again.
     vi.setSystemTime(new Date('2026-11-23T14:11:00Z'));

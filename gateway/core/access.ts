@@ -192,8 +192,7 @@ export class AccessControl {
   private decideTap(tap: CardTap, cardHash: Buffer, member: Member | undefined, inBurst = false): AccessOutcome {
     const { options } = this;
     const policy = options.policy();
-    const context: DecisionContext = { ...options.context(), door: options.doors.forReader(tap.readerId).id };
-    context.adultGrantedMsAgo = this.adultGrants.sinceAdult(tap.readerId, context.at.getTime());
+    const context = this.contextAt(tap.readerId);
     if (member !== undefined && policy.rules.pin !== 'never') this.addPinFailures(context, cardHash);
     let decision = decide(policy, member, context);
     // Emergency and lockdown keep their own reason: they say more about the door than the burst does.
@@ -270,10 +269,16 @@ export class AccessControl {
   }
 
   private decidePin(pending: PendingPin, digits: string, pinOk: boolean): { decision: Decision; at: Date } {
-    const context: DecisionContext = { ...this.options.context(), door: this.options.doors.forReader(pending.readerId).id, pin: digits, pinOk };
-    context.adultGrantedMsAgo = this.adultGrants.sinceAdult(pending.readerId, context.at.getTime());
+    const context: DecisionContext = { ...this.contextAt(pending.readerId), pin: digits, pinOk };
     this.addPinFailures(context, pending.cardHash);
     return { decision: decide(this.options.policy(), pending.member, context), at: context.at };
+  }
+
+  /** The branch now, at the door of this reader, with the time since an adult was let in there (accompaniedMinors). */
+  private contextAt(readerId: string): DecisionContext {
+    const context: DecisionContext = { ...this.options.context(), door: this.options.doors.forReader(readerId).id };
+    context.adultGrantedMsAgo = this.adultGrants.sinceAdult(readerId, context.at.getTime());
+    return context;
   }
 
   private actOnPin({ decision, at }: { decision: Decision; at: Date }, pending: PendingPin): AccessOutcome {

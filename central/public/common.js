@@ -213,6 +213,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A table body (by id) filled with `rows`, or with one muted row saying `empty` across `columns` when there are none. */
+export function fillRows(id, rows, empty, columns) {
+  const body = document.getElementById(id);
+  body.replaceChildren(...rows);
+  if (!rows.length) body.append(el('tr', {}, el('td', { colspan: columns, class: 'muted', text: empty })));
+}
+
 function row(label, value, cls) {
   return el('div', { class: 'row' }, el('span', { class: 'label', text: label }), el('span', { class: cls, text: value }));
 }

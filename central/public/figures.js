@@ -1,5 +1,5 @@
 /* global document, URLSearchParams */
-import { ACCESS_REASONS, api, el, nameOf, serverClock, signedIn } from './common.js';
+import { ACCESS_REASONS, api, el, fillRows, nameOf, serverClock, signedIn } from './common.js';
 import { AGE_BAND_LABELS, GRANT_KIND_LABELS } from './figure-labels.js';
 import { alarmLabel } from './incidents.js';
 import { addDays, localDate } from './zoned-time.js';
@@ -34,20 +34,12 @@ async function show() {
     return;
   }
   const [v, r, t, g] = answers;
-  const visits = document.getElementById('visits');
-  visits.replaceChildren(...v.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.staffed), num(x.openAccess), num(x.booking), num(x.other), num(x.total), num(x.uncountedOpenings ?? 0))));
-  if (!v.body.rows.length) visits.append(el('tr', {}, el('td', { colspan: 8, class: 'muted', text: 'No visits in this period.' })));
-  const tailgates = document.getElementById('tailgates');
-  tailgates.replaceChildren(...t.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.tailgates), num(x.extraPeople))));
-  if (!t.body.rows.length) tailgates.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No tailgates in this period.' })));
-  const grants = document.getElementById('grants');
-  grants.replaceChildren(
-    ...g.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: nameOf(GRANT_KIND_LABELS, x.kind, 'kind') }), el('td', { text: nameOf(AGE_BAND_LABELS, x.ageBand, 'age band') }), num(x.count))),
-  );
-  if (!g.body.rows.length) grants.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No card entries in this period.' })));
-  const refusals = document.getElementById('refusals');
-  refusals.replaceChildren(...r.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: nameOf(ACCESS_REASONS, x.reason, 'reason') }), num(x.count))));
-  if (!r.body.rows.length) refusals.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No refusals in this period.' })));
+  const visitRow = (x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.staffed), num(x.openAccess), num(x.booking), num(x.other), num(x.total), num(x.uncountedOpenings ?? 0));
+  fillRows('visits', v.body.rows.map(visitRow), 'No visits in this period.', 8);
+  fillRows('tailgates', t.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: x.period }), num(x.tailgates), num(x.extraPeople))), 'No tailgates in this period.', 4);
+  const grantRow = (x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: nameOf(GRANT_KIND_LABELS, x.kind, 'kind') }), el('td', { text: nameOf(AGE_BAND_LABELS, x.ageBand, 'age band') }), num(x.count));
+  fillRows('grants', g.body.rows.map(grantRow), 'No card entries in this period.', 4);
+  fillRows('refusals', r.body.rows.map((x) => el('tr', {}, el('td', { text: x.site }), el('td', { text: nameOf(ACCESS_REASONS, x.reason, 'reason') }), num(x.count))), 'No refusals in this period.', 3);
   document.getElementById('visits-csv').href = `/api/figures/visits?${query({ format: 'csv' })}`;
   document.getElementById('refusals-csv').href = `/api/figures/refusals?${query({ format: 'csv' })}`;
   document.getElementById('tailgates-csv').href = `/api/figures/tailgates?${query({ format: 'csv' })}`;

@@ -1,7 +1,7 @@
 /* global document, window, URLSearchParams */
 // The monthly report: GET /api/figures/report shown as tables made for paper. Every number is the API's; the page
 // adds up nothing, so the report and the Figures page cannot disagree.
-import { ACCESS_REASONS, api, el, nameOf, signedIn } from './common.js';
+import { ACCESS_REASONS, api, el, fillRows, nameOf, signedIn } from './common.js';
 import { AGE_BAND_LABELS, GRANT_KIND_LABELS } from './figure-labels.js';
 
 const monthInput = document.getElementById('month');
@@ -28,12 +28,6 @@ function query(extra = {}) {
   return q.toString();
 }
 
-function fill(id, rows, empty, columns) {
-  const body = document.getElementById(id);
-  body.replaceChildren(...rows);
-  if (!rows.length) body.append(el('tr', {}, el('td', { colspan: columns, class: 'muted', text: empty })));
-}
-
 async function show() {
   error.textContent = '';
   const res = await api(`/figures/report?${query()}`);
@@ -52,23 +46,23 @@ async function show() {
 
   const refused = r.refusals.reduce((sum, x) => sum + x.count, 0);
   const t = r.totals;
-  fill('totals', [el('tr', {}, el('th', { scope: 'row', class: 'num', text: t.total.toLocaleString('en-GB') }), num(t.staffed), num(t.openAccess), num(t.booking), num(t.other), el('td', { class: 'num', text: tailgateText(t) }), num(refused), num(t.uncountedOpenings))], '', 8);
+  fillRows('totals', [el('tr', {}, el('th', { scope: 'row', class: 'num', text: t.total.toLocaleString('en-GB') }), num(t.staffed), num(t.openAccess), num(t.booking), num(t.other), el('td', { class: 'num', text: tailgateText(t) }), num(refused), num(t.uncountedOpenings))], '', 8);
 
   const days = r.days.map((d) => {
     const weekday = atNoon(d.date).getUTCDay();
     return el('tr', { class: weekday === 0 || weekday === 6 ? 'weekend' : undefined, 'data-date': d.date }, el('td', { text: dayName(d.date) }), ...visitCells(d));
   });
-  fill('days', days, '', 8);
+  fillRows('days', days, '', 8);
   const foot = el('tfoot', {}, el('tr', {}, el('th', { scope: 'row', text: 'Month' }), ...visitCells(t)));
   document.getElementById('days').closest('table').querySelector('tfoot')?.remove();
   document.getElementById('days').after(foot);
 
   // One branch's report has one row here; the estate's lists each branch.
   document.getElementById('by-site').hidden = r.site !== null;
-  fill('sites', r.bySite.map((s) => el('tr', {}, el('td', { text: s.site }), ...visitCells(s))), 'No visits this month.', 8);
-  fill('refusals', r.refusals.map((x) => el('tr', {}, el('td', { text: nameOf(ACCESS_REASONS, x.reason, 'reason') }), num(x.count))), 'No refusals this month.', 2);
-  fill('kinds', r.grantsByKind.map((x) => el('tr', {}, el('td', { text: nameOf(GRANT_KIND_LABELS, x.kind, 'kind') }), num(x.count))), 'No card entries this month.', 2);
-  fill('ages', r.grantsByAgeBand.map((x) => el('tr', {}, el('td', { text: nameOf(AGE_BAND_LABELS, x.ageBand, 'age band') }), num(x.count))), 'No card entries this month.', 2);
+  fillRows('sites', r.bySite.map((s) => el('tr', {}, el('td', { text: s.site }), ...visitCells(s))), 'No visits this month.', 8);
+  fillRows('refusals', r.refusals.map((x) => el('tr', {}, el('td', { text: nameOf(ACCESS_REASONS, x.reason, 'reason') }), num(x.count))), 'No refusals this month.', 2);
+  fillRows('kinds', r.grantsByKind.map((x) => el('tr', {}, el('td', { text: nameOf(GRANT_KIND_LABELS, x.kind, 'kind') }), num(x.count))), 'No card entries this month.', 2);
+  fillRows('ages', r.grantsByAgeBand.map((x) => el('tr', {}, el('td', { text: nameOf(AGE_BAND_LABELS, x.ageBand, 'age band') }), num(x.count))), 'No card entries this month.', 2);
 
   document.getElementById('csv').href = `/api/figures/report?${query({ format: 'csv' })}`;
   window.history.replaceState(null, '', `/report?${query()}`);

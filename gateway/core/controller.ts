@@ -422,9 +422,7 @@ export class Gateway {
   private wireInputs(hardware: Hardware): void {
     const on = (name: InputName, handler: (active: boolean) => void): void => {
       const input = hardware.inputs[name];
-      if (input === undefined) return;
-      input.on('change', handler);
-      this.cleanups.push(() => input.off('change', handler));
+      if (input !== undefined) this.listen(input, handler);
     };
     this.wireDoors(hardware);
     on('counterIn', (active) => {
@@ -455,22 +453,24 @@ export class Gateway {
     if (hardware.inputs.tamper?.active === true) this.alarms.raise('tamper');
   }
 
+  /** An input's changes to `handler` until the gateway stops. */
+  private listen(input: DigitalInput, handler: (active: boolean) => void): void {
+    input.on('change', handler);
+    this.cleanups.push(() => input.off('change', handler));
+  }
+
   /** Each door's contact and exit button (main's are `inputs.doorContact` and `inputs.exitButton`). */
   private wireDoors(hardware: Hardware): void {
-    const listen = (input: DigitalInput, handler: (active: boolean) => void): void => {
-      input.on('change', handler);
-      this.cleanups.push(() => input.off('change', handler));
-    };
     const found: Array<{ door: Door; open: boolean }> = [];
     for (const wiring of hardware.doors) {
       const door = this.doors.get(wiring.id);
       if (door === undefined) continue;
       if (wiring.contact !== undefined) {
         found.push({ door, open: wiring.contact.active });
-        listen(wiring.contact, (open) => door.contactChanged(open));
+        this.listen(wiring.contact, (open) => door.contactChanged(open));
       }
       if (wiring.exit !== undefined) {
-        listen(wiring.exit, (pressed) => {
+        this.listen(wiring.exit, (pressed) => {
           if (pressed) door.exitRequest();
         });
       }

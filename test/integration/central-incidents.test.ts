@@ -1,25 +1,18 @@
 // Incidents at central's API and the page behind an e-mailed link, through central's real HTTP side, store, ingest
 // and alerting: who may do what (401/403), what a bad body gets (400 naming the field, nothing changed), who the
 // actor is (the signed-in identity, or the link's contact), and the audit of each change.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signIn, tokenHeaders } from '../helpers/central-auth.js';
 import { eventId, stateFixture } from '../unit/contract/fixtures.js';
 import { rulesInput } from '../unit/alerts/helpers.js';
-import { centralApp } from '../unit/central/helpers.js';
+import { centralAppPerTest, type CentralApp } from '../unit/central/helpers.js';
 
-type App = Awaited<ReturnType<typeof centralApp>>;
-let current: App | null = null;
-afterEach(async () => {
-  await current?.app.close();
-  current?.store.close();
-  current = null;
-});
+const centralApp = centralAppPerTest();
 
 const NOW = new Date('2025-06-02T21:05:00.000Z');
 
-async function withAlarm(alarm = 'people-inside-after-close'): Promise<App & { id: number }> {
-  current = await centralApp(NOW);
-  const c = current;
+async function withAlarm(alarm = 'people-inside-after-close'): Promise<CentralApp & { id: number }> {
+  const c = await centralApp(NOW);
   c.publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
   c.publish('town', 'events', { id: eventId(NOW.getTime()), at: NOW.toISOString(), site: 'town', type: 'alarm', alarm, state: 'raised', severity: 'major' });
   const list = (await c.api('/api/incidents')).json() as { incidents: Array<{ id: number }> };
@@ -71,8 +64,7 @@ describe('incidents API', () => {
   });
 
   it('pages the full list by before, and filters by site', async () => {
-    current = await centralApp(NOW);
-    const c = current;
+    const c = await centralApp(NOW);
     for (const [i, alarm] of ['fire', 'door-forced', 'people-inside-after-close'].entries()) {
       c.publish(i === 0 ? 'hill' : 'town', 'events', { id: eventId(NOW.getTime() + i), at: NOW.toISOString(), site: i === 0 ? 'hill' : 'town', type: 'alarm', alarm, state: 'raised' });
     }
@@ -89,8 +81,7 @@ describe('incidents API', () => {
 
 describe('alert rules API', () => {
   it('lets an operator read and only an administrator save; a bad document names every field and changes nothing', async () => {
-    current = await centralApp(NOW);
-    const c = current;
+    const c = await centralApp(NOW);
     const op = tokenHeaders(c.auth, 'operator');
     expect((await c.app.inject({ url: '/api/alerts/rules', headers: tokenHeaders(c.auth, 'viewer') })).statusCode).toBe(403);
     expect((await c.app.inject({ url: '/api/alerts/rules', headers: op })).json()).toMatchObject({ version: 0, versions: [] });
@@ -123,7 +114,7 @@ describe('alert rules API', () => {
   });
 
   it('says nobody is being told while no channel is configured and no rule tells anyone', async () => {
-    current = await centralApp(NOW);
+    const current = await centralApp(NOW);
     const status = (await current.app.inject({ url: '/api/alerts/status', headers: tokenHeaders(current.auth, 'viewer') })).json();
     expect(status).toMatchObject({ told: false, channels: [], rules: { version: null, rules: 0 } });
     expect(status.problems).toEqual([expect.stringContaining('no notification channel is configured'), expect.stringContaining('no alert rule')]);
@@ -132,8 +123,7 @@ describe('alert rules API', () => {
 
 describe('alarms already active when central first sees a branch', () => {
   it('opens an incident for each, once: a resolved one does not come back with the next state', async () => {
-    current = await centralApp(NOW);
-    const c = current;
+    const c = await centralApp(NOW);
     c.publish('town', 'state', stateFixture({ alarms: ['fire'] }), true);
     const open = (await c.api('/api/incidents')).json().incidents as Array<{ id: number; alarm: string; detail: string }>;
     expect(open).toMatchObject([{ alarm: 'fire', site: 'town', detail: expect.stringContaining('already active') }]);

@@ -1,21 +1,15 @@
 // Central's accounts, API tokens and audit, as an administrator manages them: removing or demoting someone ends
 // their sessions at once, a password or token central makes is shown once and stored only as a hash, and the audit
 // reads back as JSON pages or CSV.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signIn, tokenHeaders } from '../../helpers/central-auth.js';
 import { stateFixture } from '../contract/fixtures.js';
-import { centralApp } from './helpers.js';
+import { centralAppPerTest, type CentralApp } from './helpers.js';
 
-type App = Awaited<ReturnType<typeof centralApp>>;
-let current: App | null = null;
-afterEach(async () => {
-  await current?.app.close();
-  current?.store.close();
-  current = null;
-});
+const centralApp = centralAppPerTest();
 
-async function setUp(): Promise<App & { root: Awaited<ReturnType<typeof signIn>> }> {
-  current = await centralApp();
+async function setUp(): Promise<CentralApp & { root: Awaited<ReturnType<typeof signIn>> }> {
+  const current = await centralApp();
   const root = await signIn(current.app, current.auth, 'root', 'administrator');
   return { ...current, root };
 }

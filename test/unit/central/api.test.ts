@@ -1,18 +1,12 @@
 // Every API route through fastify's inject(): what a caller gets, and a 400 naming the field for bad input.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { accessEvent, occupancyEvent, stateFixture } from '../contract/fixtures.js';
-import { centralApp } from './helpers.js';
+import { centralAppPerTest, type CentralApp } from './helpers.js';
 
-type App = Awaited<ReturnType<typeof centralApp>>;
-let current: App | null = null;
-afterEach(async () => {
-  await current?.app.close();
-  current?.store.close();
-  current = null;
-});
+const centralApp = centralAppPerTest();
 
-async function withData(): Promise<App> {
-  current = await centralApp();
+async function withData(): Promise<CentralApp> {
+  const current = await centralApp();
   const { publish } = current;
   publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
   publish('town', 'state', stateFixture());
@@ -239,7 +233,7 @@ describe('central API', () => {
   });
 
   it('serves the pages and the chart library from the box (no CDN)', async () => {
-    current = await centralApp();
+    const current = await centralApp();
     const { app } = current;
     // The pages and their files are public (no data in them); their scripts sign in first.
     for (const [url, type] of [

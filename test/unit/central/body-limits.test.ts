@@ -1,15 +1,9 @@
 // Central's API on bodies it must not take: too large, not UTF-8, or carrying U+FFFD from a lenient decoder
 // somewhere before. A clear 4xx JSON answer, nothing published, nothing stored.
-import { afterEach, describe, expect, it } from 'vitest';
-import { centralApp } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { centralAppPerTest, type CentralApp } from './helpers.js';
 
-type App = Awaited<ReturnType<typeof centralApp>>;
-let current: App | null = null;
-afterEach(async () => {
-  await current?.app.close();
-  current?.store.close();
-  current = null;
-});
+const centralApp = centralAppPerTest();
 
 const POLICY = {
   version: 1,
@@ -18,13 +12,13 @@ const POLICY = {
   schedule: { weekly: { mon: [{ from: '09:00', to: '17:00', mode: 'staffed' }] } },
 };
 
-function put(api: App['api'], payload: string | Buffer) {
+function put(api: CentralApp['api'], payload: string | Buffer) {
   return api({ method: 'PUT', url: '/api/sites/town/policy', headers: { 'content-type': 'application/json' }, payload });
 }
 
 describe('central API bodies', () => {
   it('refuses a body over 256 KiB with 413 and a JSON answer naming the limit', async () => {
-    current = await centralApp();
+    const current = await centralApp();
     const huge = JSON.stringify({ ...POLICY, name: 'x'.repeat(300 * 1024) });
     const res = await put(current.api, huge);
     expect(res.statusCode).toBe(413);
@@ -33,7 +27,7 @@ describe('central API bodies', () => {
   });
 
   it('refuses a body that is not UTF-8 with 400 naming the byte, instead of storing U+FFFD', async () => {
-    current = await centralApp();
+    const current = await centralApp();
     const text = JSON.stringify(POLICY);
     const at = text.indexOf('Central');
     const bytes = Buffer.from(text);
@@ -46,7 +40,7 @@ describe('central API bodies', () => {
   });
 
   it('refuses U+FFFD in a policy name, and still takes a good policy', async () => {
-    current = await centralApp();
+    const current = await centralApp();
     const bad = await put(current.api, JSON.stringify({ ...POLICY, name: 'Town Centr\uFFFDl' }));
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors).toEqual([expect.stringMatching(/^name: contains U\+FFFD/)]);

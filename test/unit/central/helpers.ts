@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { InjectOptions } from 'fastify';
+import { afterEach } from 'vitest';
 import { startCentralAlerts } from '../../../central/alerts/central-alerts.js';
 import { oidcRoutes } from '../../../central/auth/oidc.js';
 import { CentralAuth } from '../../../central/auth/service.js';
@@ -73,4 +74,17 @@ export async function centralApp(now?: Date, config: Parameters<typeof parseCent
     return app.inject({ ...o, headers: { ...admin, ...(o.headers ?? {}) } });
   };
   return { ...parts, link, app, inventory, auth, alerts, api };
+}
+
+export type CentralApp = Awaited<ReturnType<typeof centralApp>>;
+
+/** `centralApp` for a file's tests: the app a test started last is closed, with its store, after the test. */
+export function centralAppPerTest(): typeof centralApp {
+  let current: CentralApp | null = null;
+  afterEach(async () => {
+    await current?.app.close();
+    current?.store.close();
+    current = null;
+  });
+  return async (...args) => (current = await centralApp(...args));
 }

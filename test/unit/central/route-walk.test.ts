@@ -1,23 +1,17 @@
 // Every route central registers, called as an attacker on the same network would: without credentials, with a
 // forged session cookie, and with a viewer's token on everything that changes something. Only the routes listed
 // public by name answer; nothing is published, commanded or stored.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PUBLIC_ROUTES } from '../../../central/http/server.js';
 import { tokenHeaders } from '../../helpers/central-auth.js';
 import { walkProtectedRoutes } from '../../helpers/route-walk.js';
 import { stateFixture } from '../contract/fixtures.js';
-import { centralApp } from './helpers.js';
+import { centralAppPerTest, type CentralApp } from './helpers.js';
 
-type App = Awaited<ReturnType<typeof centralApp>>;
-let current: App | null = null;
-afterEach(async () => {
-  await current?.app.close();
-  current?.store.close();
-  current = null;
-});
+const centralApp = centralAppPerTest();
 
-async function withBranch(): Promise<App> {
-  current = await centralApp();
+async function withBranch(): Promise<CentralApp> {
+  const current = await centralApp();
   current.publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
   current.publish('town', 'state', stateFixture());
   return current;
@@ -78,7 +72,7 @@ describe('central route walk', () => {
   });
 
   it('with single sign-on configured, its two routes are public by name and the sign-in page offers its button', async () => {
-    current = await centralApp(undefined, {
+    let current = await centralApp(undefined, {
       oidc: { issuer: 'https://login.example.org', clientId: 'central', clientSecret: 'not-used-here', publicUrl: 'https://central.example.org', label: 'Sign in with the council account' },
     });
     const { app, inventory } = current;

@@ -2,15 +2,9 @@
 // in common.js that follows it at central's rate, and days counted in a branch's zone whatever the browser's is.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stateFixture } from '../contract/fixtures.js';
-import { centralApp } from './helpers.js';
+import { centralAppPerTest } from './helpers.js';
 
-type App = Awaited<ReturnType<typeof centralApp>>;
-let current: App | null = null;
-afterEach(async () => {
-  await current?.app.close();
-  current?.store.close();
-  current = null;
-});
+const centralApp = centralAppPerTest();
 
 interface ZonedTime {
   localDate(date: Date, timeZone: string): string;
@@ -35,7 +29,7 @@ const commonPath: string = '../../../central/public/common.js';
 
 describe('GET /api/time', () => {
   it("answers central's clock, its zone, and each branch's zone from the policy central published for it", async () => {
-    current = await centralApp(new Date('2025-06-03T13:00:00.000Z'), {}, {});
+    const current = await centralApp(new Date('2025-06-03T13:00:00.000Z'), {}, {});
     const { api, publish, store, clock } = current;
     for (const site of ['town', 'village', 'hub']) publish(site, 'state', stateFixture({ site }));
     store.setPolicy('village', 3, { version: 3, site: 'village', timezone: 'Europe/Stockholm', schedule: { weekly: {} } }, clock.now());
@@ -53,7 +47,7 @@ describe('GET /api/time', () => {
   });
 
   it('falls back to central\'s configured zone for a branch it has published no policy to', async () => {
-    current = await centralApp(new Date('2025-06-03T13:00:00.000Z'));
+    const current = await centralApp(new Date('2025-06-03T13:00:00.000Z'));
     const { api, publish } = current;
     publish('town', 'state', stateFixture());
     // The helper builds central with Europe/London; the answer names it for the branch too.

@@ -1,20 +1,14 @@
 // Each attack of issue #12 on central, tried and refused: a clear 4xx that names why, logged, nothing changed. And
 // what a signed-in person does is done as them: the command the branch receives and the audit name the identity.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signIn, tokenHeaders } from '../../helpers/central-auth.js';
 import { stateFixture } from '../contract/fixtures.js';
-import { centralApp } from './helpers.js';
+import { centralAppPerTest, type CentralApp } from './helpers.js';
 
-type App = Awaited<ReturnType<typeof centralApp>>;
-let current: App | null = null;
-afterEach(async () => {
-  await current?.app.close();
-  current?.store.close();
-  current = null;
-});
+const centralApp = centralAppPerTest();
 
-async function withBranch(...args: Parameters<typeof centralApp>): Promise<App> {
-  current = await centralApp(...args);
+async function withBranch(...args: Parameters<typeof centralApp>): Promise<CentralApp> {
+  const current = await centralApp(...args);
   current.publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
   current.publish('town', 'state', stateFixture());
   return current;

@@ -108,6 +108,10 @@ export const DEFAULT_LMS_COLUMNS = {
 export const BranchListSchema = z.enum(['registered', 'everyone']);
 export type BranchList = z.output<typeof BranchListSchema>;
 
+/** Whether the branches' list holds a member: everyone, or under `registered` those registered for open access and staff. */
+export const onBranchList = (branchList: BranchList, member: { openAccess: boolean; staff: boolean }): boolean =>
+  branchList === 'everyone' || member.openAccess || member.staff;
+
 export const CentralMembersConfigSchema = z.strictObject({
   /** Members per chunk on the wire (about 90 bytes each). */
   chunkSize: z.int().min(10).max(MAX_CHUNK_ENTRIES).default(5000),

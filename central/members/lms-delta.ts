@@ -17,7 +17,7 @@ import { MemberCsvReader, type RejectedRow } from '../../kit/member-csv-reader.j
 import { parseBoolean } from '../../policies/member-fields.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
-import type { BranchList, LmsDeltaField, LmsMapping } from './config.js';
+import { onBranchList, type BranchList, type LmsDeltaField, type LmsMapping } from './config.js';
 import { LmsImportError, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { createLmsRowChecks } from './lms-row.js';
 import { OtherKeyError, type CentralMemberStore, type ListDiff, type MemberUpdate, type RefusedUpdate, type VersionMeta } from './member-store.js';
@@ -60,7 +60,7 @@ export function storedChanges(
   const stored = changes.map(({ cardNumber, cardUids, row }): MemberUpdate => {
     const cardHash = hasher(cardNumber);
     if (row === null) return { cardHash, fields: null, listed: false };
-    const listed = branchList === 'everyone' || row.openAccess || row.staff;
+    const listed = onBranchList(branchList, row);
     if (!listed) unlisted++;
     return { cardHash, fields: memberFieldsText({ cardHash, ...row }), listed, uidHashes: cardUids?.map(hasher) };
   });

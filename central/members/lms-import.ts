@@ -12,7 +12,7 @@ import { basename } from 'node:path';
 import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type RejectedRow } from '../../kit/member-csv-reader.js';
 import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
 import { memberFieldsText } from '../../policies/member-list.js';
-import type { BranchList, LmsField, LmsMapping } from './config.js';
+import { onBranchList, type BranchList, type LmsField, type LmsMapping } from './config.js';
 import { createLmsRowChecks, type LmsRowInput } from './lms-row.js';
 import type { CentralMemberStore, ListDiff, MemberVersion } from './member-store.js';
 
@@ -124,7 +124,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
           const text = memberFieldsText({ cardHash: NO_CARD_HASH, ...member });
           // A branch's list, and so a stolen branch, holds only the people who can use the branch; central keeps the
           // others so that registering one at the desk reaches the door at once (CentralMembers.change).
-          const at = options.branchList === 'registered' && !member.openAccess && !member.staff ? -line : line;
+          const at = onBranchList(options.branchList, member) ? line : -line;
           const first = ids.length;
           for (const id of [cardNumber, ...cardUids]) {
             owner.push(ids.length === first ? -1 : first);

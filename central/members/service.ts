@@ -9,7 +9,7 @@ import { hashPinAsync } from '../../policies/pin.js';
 import { HashSlots } from '../../kit/auth/hash-slots.js';
 import type { Member } from '../../policies/types.js';
 import type { SiteRow } from '../store.js';
-import type { CentralMembersConfig } from './config.js';
+import { onBranchList, type CentralMembersConfig } from './config.js';
 import { importLmsCsv, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { importLmsDelta, removalGuard, storedChanges, type LmsDeltaSummary, type MemberDeltaChange } from './lms-delta.js';
 import { CentralMemberStore, type ListDiff, type MemberVersion } from './member-store.js';
@@ -204,7 +204,7 @@ export class CentralMembers {
       if (patch.openAccess !== undefined) member.openAccess = patch.openAccess;
       if (patch.staff !== undefined) member.staff = patch.staff;
       if (patch.pinHash !== undefined) member.pinHash = patch.pinHash;
-      const listed = this.deps.config.branchList === 'everyone' || member.openAccess || member.staff;
+      const listed = onBranchList(this.deps.config.branchList, member);
       const fields = memberFieldsText({ cardHash, ...member });
       const { version } = this.store.applyChanges(
         cards.map((card) => ({ cardHash: card, fields, listed })),

@@ -233,26 +233,24 @@ export function replayDay(options: DayOptions): DayReplay {
       // Card + PIN: the visitor types it a few seconds later (now and then wrongly, and then again).
       const pin = branch.pin;
       const typo = random() < 0.15;
-      later(PIN_TYPING_MINUTES, () =>
-        typePin(visit.card, typo ? '0000' : pin, (answer) => {
-          if (answer?.allow === true) return enter(visit, answer, door, release);
-          if (answer !== undefined) truth.refused(answer.reason);
-          if (!typo || answer?.reason !== 'pin-wrong') return release();
-          // Taps again and types it right this time.
-          const again = tapDecision(visit.card, door);
-          if (again?.reason !== 'pin-required') {
-            if (again !== undefined && !again.allow) truth.refused(again.reason);
-            return again?.allow === true ? enter(visit, again, door, release) : release();
-          }
-          later(PIN_TYPING_MINUTES, () =>
-            typePin(visit.card, pin, (second) => {
-              if (second?.allow === true) return enter(visit, second, door, release);
-              if (second !== undefined) truth.refused(second.reason);
-              release();
-            }),
-          );
-        }),
-      );
+      /** Types `digits` a few seconds on: in, or refused; after a wrong PIN, `retry` (if given) has another go. */
+      const typeAfterTap = (digits: string, retry?: () => void): void =>
+        later(PIN_TYPING_MINUTES, () =>
+          typePin(visit.card, digits, (answer) => {
+            if (answer?.allow === true) return enter(visit, answer, door, release);
+            if (answer !== undefined) truth.refused(answer.reason);
+            if (retry === undefined || answer?.reason !== 'pin-wrong') return release();
+            retry();
+          }),
+        );
+      // After a typo: taps again and types it right this time.
+      const tapAgain = (): void => {
+        const again = tapDecision(visit.card, door);
+        if (again?.reason === 'pin-required') return typeAfterTap(pin);
+        if (again !== undefined && !again.allow) truth.refused(again.reason);
+        return again?.allow === true ? enter(visit, again, door, release) : release();
+      };
+      typeAfterTap(typo ? '0000' : pin, typo ? tapAgain : undefined);
       return;
     }
     if (decision.allow) return enter(visit, decision, door, release);

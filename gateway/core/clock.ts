@@ -34,22 +34,20 @@ interface SteppedTimer {
   cancelled: boolean;
 }
 
-/** How often the clock steps, in real milliseconds. */
-const STEP_EVERY_MS = 10;
+/** A clock that moves only when told: its timers fire in order (time, then creation) as `stepTo` passes them. */
+export interface SteppedClock extends Clock {
+  /** Move to `target` (never back), firing each timer due on the way at its own time. */
+  stepTo(target: number): void;
+  /** Forget every timer. */
+  clearTimers(): void;
+}
 
-/**
- * A clock that starts at `start` and runs `speed` times faster than real time (the demo's day replay). It moves in
- * steps, every 10 ms of real time, and within a step from one timer to the next: simulated time never passes while
- * code runs. At 300× a 10 ms disk write would otherwise be 3 s of the day, and a door opened "at once" after a grant
- * would open after the grant's unlock pulse had ended, so the demo would count what no branch would.
- */
-export function scaledClock(start: Date, speed: number): ScaledClock {
-  let now = start.getTime();
+/** The stepping core of scaledClock and the tests' TestClock: simulated time never passes while code runs. */
+export function steppedClock(startMs: number): SteppedClock {
+  let now = startMs;
   let seq = 0;
   // Kept in firing order (time, then creation); a handful of timers per visitor, so insertion by search is enough.
   const timers: SteppedTimer[] = [];
-  let realStart: number | undefined;
-  let stepper: ReturnType<typeof globalThis.setInterval> | undefined;
   const insert = (timer: SteppedTimer): void => {
     let lo = 0;
     let hi = timers.length;
@@ -60,17 +58,6 @@ export function scaledClock(start: Date, speed: number): ScaledClock {
       else hi = mid;
     }
     timers.splice(lo, 0, timer);
-  };
-  const stepTo = (target: number): void => {
-    for (;;) {
-      const next = timers[0];
-      if (next === undefined || next.at > target) break;
-      timers.shift();
-      if (next.cancelled) continue;
-      now = Math.max(now, next.at);
-      next.callback();
-    }
-    now = Math.max(now, target);
   };
   return {
     now: () => new Date(now),
@@ -83,11 +70,45 @@ export function scaledClock(start: Date, speed: number): ScaledClock {
       if (timer === undefined) return;
       (timer as SteppedTimer).cancelled = true;
     },
+    stepTo: (target) => {
+      for (;;) {
+        const next = timers[0];
+        if (next === undefined || next.at > target) break;
+        timers.shift();
+        if (next.cancelled) continue;
+        now = Math.max(now, next.at);
+        next.callback();
+      }
+      now = Math.max(now, target);
+    },
+    clearTimers: () => {
+      timers.length = 0;
+    },
+  };
+}
+
+/** How often the clock steps, in real milliseconds. */
+const STEP_EVERY_MS = 10;
+
+/**
+ * A clock that starts at `start` and runs `speed` times faster than real time (the demo's day replay). It moves in
+ * steps, every 10 ms of real time, and within a step from one timer to the next: simulated time never passes while
+ * code runs. At 300× a 10 ms disk write would otherwise be 3 s of the day, and a door opened "at once" after a grant
+ * would open after the grant's unlock pulse had ended, so the demo would count what no branch would.
+ */
+export function scaledClock(start: Date, speed: number): ScaledClock {
+  const stepped = steppedClock(start.getTime());
+  let realStart: number | undefined;
+  let stepper: ReturnType<typeof globalThis.setInterval> | undefined;
+  return {
+    now: stepped.now,
+    setTimeout: stepped.setTimeout,
+    clearTimeout: stepped.clearTimeout,
     run: () => {
       if (realStart !== undefined) return;
       realStart = performance.now();
-      const from = now;
-      stepper = globalThis.setInterval(() => stepTo(from + (performance.now() - realStart!) * speed), STEP_EVERY_MS);
+      const from = stepped.now().getTime();
+      stepper = globalThis.setInterval(() => stepped.stepTo(from + (performance.now() - realStart!) * speed), STEP_EVERY_MS);
     },
     pause: () => {
       globalThis.clearInterval(stepper);
@@ -96,7 +117,7 @@ export function scaledClock(start: Date, speed: number): ScaledClock {
     stop: () => {
       globalThis.clearInterval(stepper);
       stepper = undefined;
-      timers.length = 0;
+      stepped.clearTimers();
     },
   };
 }

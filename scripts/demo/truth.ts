@@ -56,15 +56,8 @@ export class DayTruth {
 
   /** Visits split as the figures split them: a booking's entries are bookings whatever the mode. */
   visits(filter: (entry: TruthEntry) => boolean = () => true): VisitSplit {
-    const split: VisitSplit = { staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0 };
-    for (const entry of this.entries) {
-      if (!filter(entry)) continue;
-      if (entry.kind === 'booking') split.booking += 1;
-      else if (entry.mode === 'staffed') split.staffed += 1;
-      else if (entry.mode === 'open-access') split.openAccess += 1;
-      else split.other += 1;
-      split.total += 1;
-    }
+    const split = emptySplit();
+    for (const entry of this.entries) if (filter(entry)) countVisit(split, entry);
     return split;
   }
 
@@ -73,7 +66,9 @@ export class DayTruth {
     const hours = new Map<string, VisitSplit>();
     for (const entry of this.entries) {
       const hour = DateTime.fromJSDate(entry.at, { zone: timezone }).toFormat("yyyy-MM-dd'T'HH");
-      if (!hours.has(hour)) hours.set(hour, this.visits((e) => DateTime.fromJSDate(e.at, { zone: timezone }).toFormat("yyyy-MM-dd'T'HH") === hour));
+      let split = hours.get(hour);
+      if (split === undefined) hours.set(hour, (split = emptySplit()));
+      countVisit(split, entry);
     }
     return hours;
   }
@@ -84,4 +79,17 @@ export class DayTruth {
     for (const entry of this.entries) if (entry.ageBand !== null) bands[entry.ageBand] += 1;
     return bands;
   }
+}
+
+function emptySplit(): VisitSplit {
+  return { staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0 };
+}
+
+/** Adds one entry to a split: a booking's entries are bookings whatever the mode. */
+function countVisit(split: VisitSplit, entry: TruthEntry): void {
+  if (entry.kind === 'booking') split.booking += 1;
+  else if (entry.mode === 'staffed') split.staffed += 1;
+  else if (entry.mode === 'open-access') split.openAccess += 1;
+  else split.other += 1;
+  split.total += 1;
 }

@@ -276,11 +276,15 @@ export class CentralMemberStore {
   applyChanges(changes: readonly MemberChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void): BatchResult {
     return this.db
       .transaction((): BatchResult => {
-        const current = this.current();
-        if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
+        this.checkKey(this.current(), meta);
         return this.writeChanges(changes, meta, verify);
       })
       .immediate();
+  }
+
+  /** A list made with another deployment key takes no change hashed with this one (OtherKeyError). */
+  private checkKey(current: MemberVersion | null, meta: VersionMeta): void {
+    if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
   }
 
   /** applyChanges' writes: call inside a transaction. */
@@ -305,8 +309,7 @@ export class CentralMemberStore {
   applyMemberUpdates(updates: readonly MemberUpdate[], meta: VersionMeta, verify?: (diff: ListDiff) => void): BatchResult & { refused: RefusedUpdate[] } {
     return this.db
       .transaction(() => {
-        const current = this.current();
-        if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
+        this.checkKey(this.current(), meta);
         const hex = (b: Buffer): string => b.toString('hex');
         // Later updates of the same member win, as in applyChanges.
         const last = new Map<string, number>();
@@ -412,7 +415,7 @@ export class CentralMemberStore {
     const diff: ListDiff = { added, changed, removed, unchanged: count - added - changed, count, previousCount };
     verify?.(diff);
     if (effective.length === 0) return { version: null, diff };
-    if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
+    this.checkKey(current, meta);
     const sum = ListHash.fromHex(current?.hash ?? EMPTY_LIST_HASH);
     for (const c of effective) {
       if (c.old !== undefined) sum.subtractDigest(digestOfParts(c.cardHash, c.old));

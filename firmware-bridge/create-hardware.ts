@@ -1,6 +1,6 @@
 // Builds the hardware bundle from the `hardware:` config. Every output is created and put in its safe
 // state first, before any input, reader or keypad exists, so nothing can act on a relay in an unknown state.
-import { evdevKeypads, MAIN_DOOR, readerDoor, type HardwareConfig, type InputConfig, type ReaderConfig } from './config.js';
+import { evdevKeypads, MAIN_DOOR, readerDoor, type HardwareConfig, type InputConfig, type OutputConfig, type ReaderConfig } from './config.js';
 import { loadOnoff, type GpioClass } from './gpio/onoff.js';
 import { bcmToSysfs, findHeaderChip } from './gpio/sysfs-base.js';
 import { SysfsInput } from './gpio/sysfs-input.js';
@@ -102,21 +102,17 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       Gpio = await (opts.drivers?.loadGpio ?? loadOnoff)();
       logger.info({ chip: chip.chip, label: chip.label, base }, 'GPIO over sysfs');
     }
+    const makeOutput = (name: OutputName | DoorPinName, outputConfig: OutputConfig, pinSetting: string): DigitalOutput =>
+      Gpio === undefined ? new SimulatedOutput(name, outputConfig, clock) : new SysfsOutput(name, outputConfig, bcmToSysfs(requirePin(outputConfig.pin, pinSetting), base), Gpio, logger);
     for (const name of OUTPUT_NAMES) {
-      const outputConfig = config.outputs[name];
-      if (Gpio === undefined) {
-        const output = new SimulatedOutput(name, outputConfig, clock);
-        outputs[name] = output;
-        simulatedOutputs[name] = output;
-      } else {
-        outputs[name] = new SysfsOutput(name, outputConfig, bcmToSysfs(requirePin(outputConfig.pin, `outputs.${name}.pin`), base), Gpio, logger);
-      }
-      everyOutput.push(outputs[name]);
+      const output = makeOutput(name, config.outputs[name], `outputs.${name}.pin`);
+      outputs[name] = output;
+      if (output instanceof SimulatedOutput) simulatedOutputs[name] = output;
+      everyOutput.push(output);
     }
     for (const door of config.doors) {
       const name: DoorPinName = `doors.${door.id}.relay`;
-      const relay =
-        Gpio === undefined ? new SimulatedOutput(name, door.relay, clock) : new SysfsOutput(name, door.relay, bcmToSysfs(requirePin(door.relay.pin, `${name}.pin`), base), Gpio, logger);
+      const relay = makeOutput(name, door.relay, `${name}.pin`);
       doorRelays.set(door.id, relay);
       everyOutput.push(relay);
     }
@@ -135,22 +131,17 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
   let keypad: Keypad | undefined;
   try {
     // 2. Inputs that are fitted.
+    const makeInput = (name: InputName | DoorPinName, inputConfig: InputConfig, pinSetting: string): DigitalInput =>
+      Gpio === undefined ? new SimulatedInput(name, inputConfig) : new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, pinSetting), base), Gpio, logger);
     for (const name of INPUT_NAMES) {
       const inputConfig = config.inputs[name];
       if (inputConfig === undefined) continue;
-      if (Gpio === undefined) {
-        const input = new SimulatedInput(name, inputConfig);
-        inputs[name] = input;
-        simulatedInputs[name] = input;
-      } else {
-        inputs[name] = new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, `inputs.${name}.pin`), base), Gpio, logger);
-      }
+      const input = makeInput(name, inputConfig, `inputs.${name}.pin`);
+      inputs[name] = input;
+      if (input instanceof SimulatedInput) simulatedInputs[name] = input;
     }
-    const doorInput = (name: DoorPinName, inputConfig: InputConfig | undefined): DigitalInput | undefined => {
-      if (inputConfig === undefined) return undefined;
-      if (Gpio === undefined) return new SimulatedInput(name, inputConfig);
-      return new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, `${name}.pin`), base), Gpio, logger);
-    };
+    const doorInput = (name: DoorPinName, inputConfig: InputConfig | undefined): DigitalInput | undefined =>
+      inputConfig === undefined ? undefined : makeInput(name, inputConfig, `${name}.pin`);
     for (const door of config.doors) {
       const contact = doorInput(`doors.${door.id}.contact`, door.contact);
       // Recorded before the exit pin is made: should that fail, the catch below closes this contact with the rest.

@@ -6,7 +6,7 @@ import { ageBand } from '../../policies/age-band.js';
 import { PIN_PATTERN } from '../../policies/pin.js';
 import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
-import type { AccessOutcome, EventBus } from './bus.js';
+import type { AccessOutcome, AtDoor, EventBus } from './bus.js';
 import { CardIdError, normaliseCardId } from './cards.js';
 import type { Clock } from './clock.js';
 import { AdultGrants } from './accompanied.js';
@@ -334,8 +334,8 @@ export class AccessControl {
   }
 
   /** The door of the reader tapped, for the access event: named at a branch with several doors, as figures by door need. */
-  private atDoor(tap: CardTap): { door?: string } {
-    return this.options.doors.several ? { door: this.options.doors.forReader(tap.readerId).id } : {};
+  private atDoor(tap: CardTap): AtDoor {
+    return this.options.doors.forReader(tap.readerId).at;
   }
 
   /** An exit reader: leaving is never refused; the tap releases the door like the exit button. */

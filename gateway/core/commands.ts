@@ -27,21 +27,20 @@ export function runCommand(gateway: Gateway, { command, text, door: doorId }: Ga
   }
   const door = gateway.doors.get(doorId);
   if (door === undefined) return { ok: false, error: `door: no door "${doorId}" at this branch (doors: ${gateway.doors.ids().join(', ')})` };
-  // At a branch with several doors the log says which one staff opened or locked.
-  const which = gateway.doors.several ? { door: door.id } : {};
+  // At a branch with several doors the log (door.at) and the error say which one staff opened or locked.
   const theDoor = gateway.doors.several ? `door ${door.id}` : 'the door';
   switch (command) {
     case 'unlock':
       if (gateway.mode === 'lockdown') return { ok: false, error: 'lockdown is on: turn it off before unlocking' };
       if (!door.unlockOnce()) return { ok: false, error: `${theDoor} is not locked (${door.state})` };
-      gateway.events.record('staff', { action: 'unlock', actor, ...which });
+      gateway.events.record('staff', { action: 'unlock', actor, ...door.at });
       return { ok: true };
     case 'lock':
       // Staffed hours hold the door free by the schedule: "ok" with the door still free would tell staff or central
       // that it is locked. Lockdown is the way to lock it then, and it says what it does.
       if (door.currentRegime === 'free') return { ok: false, error: LOCK_WHILE_STAFFED };
       door.lockNow();
-      gateway.events.record('staff', { action: 'lock', actor, ...which });
+      gateway.events.record('staff', { action: 'lock', actor, ...door.at });
       return { ok: true };
     case 'lockdown-on':
     case 'lockdown-off':

@@ -53,7 +53,7 @@ export class Door {
   private relayUnlocked = false;
 
   /** What events and bus messages say of this door: its id at a branch with several doors, nothing at one. */
-  private readonly at: AtDoor;
+  readonly at: AtDoor;
 
   constructor(private readonly options: DoorOptions) {
     // The relay was already put in its safe (locked) state by the hardware layer; record that we know it.

@@ -2,8 +2,11 @@
 // dashboard, report and time tests in test/system/ all start from.
 import pino from 'pino';
 import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import type { Role } from '../../central/auth/identity.js';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import { Uplink } from '../../gateway/uplink/index.js';
+import type { FakeGateway } from '../unit/uplink/fakes.js';
 import { launchChromium } from './chromium.js';
 import { mqttCredentials, type MqttCredentials } from './mqtt-credentials.js';
 import { testSigningKey } from './signing-keys.js';
@@ -17,12 +20,14 @@ export interface CentralInChromium {
   stop(): Promise<void>;
 }
 
-export async function startCentralInChromium(options: {
+export interface CentralInChromiumOptions {
   sites: readonly string[];
   account: { username: string; role: Role; password: string };
   /** Central's clock (default the real one); sign-ins stay on real time, as the browser holds its cookie by its own. */
   now?: () => Date;
-}): Promise<CentralInChromium> {
+}
+
+export async function startCentralInChromium(options: CentralInChromiumOptions): Promise<CentralInChromium> {
   const mqtt = await mqttCredentials([...options.sites]);
   const central = await startCentral(
     parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' } }),
@@ -42,6 +47,45 @@ export async function startCentralInChromium(options: {
       await browser.close();
       await central.close();
       mqtt.remove();
+    },
+  };
+}
+
+/**
+ * `startCentralInChromium` for a file's tests: started before them, stopped after them. `connect` starts a fake
+ * branch's uplink to central's broker as `site`; the uplinks stop after the tests (the last first), before central.
+ */
+export function centralInChromiumPerFile(options: CentralInChromiumOptions): {
+  readonly central: RunningCentral;
+  readonly browser: Browser;
+  connect(gw: FakeGateway, site: string): Uplink;
+} {
+  let started: CentralInChromium | undefined;
+  const uplinks: Uplink[] = [];
+  beforeAll(async () => {
+    started = await startCentralInChromium(options);
+  });
+  afterAll(async () => {
+    for (const uplink of uplinks.splice(0).reverse()) await uplink.stop();
+    await started?.stop();
+  });
+  const scene = (): CentralInChromium => {
+    if (started === undefined) throw new Error('centralInChromiumPerFile: central is only there inside the tests');
+    return started;
+  };
+  return {
+    get central() {
+      return scene().central;
+    },
+    get browser() {
+      return scene().browser;
+    },
+    connect(gw, site) {
+      const { central, mqtt } = scene();
+      const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4, ...mqtt.login(site) }, site));
+      uplink.start();
+      uplinks.push(uplink);
+      return uplink;
     },
   };
 }

@@ -2,13 +2,10 @@
 // held at 14:00 London on 3 June 2025 (as the demo's runs on its replayed day), the browser is in Auckland in 2026,
 // and still the branch page charts that London day, the Figures page defaults to the week ending on it, and a tile
 // reads "online since" against central's 14:00.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningCentral } from '../../central/main.js';
-import { Uplink } from '../../gateway/uplink/index.js';
-import { startCentralInChromium } from '../helpers/central-in-chromium.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { centralInChromiumPerFile } from '../helpers/central-in-chromium.js';
 import { screenshotPath } from '../helpers/chromium.js';
-import type { MqttCredentials } from '../helpers/mqtt-credentials.js';
 import { until } from '../helpers/until.js';
 import { occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway } from '../unit/uplink/fakes.js';
@@ -16,20 +13,7 @@ import { FakeGateway } from '../unit/uplink/fakes.js';
 const CENTRAL_NOW = new Date('2025-06-03T13:00:00.000Z'); // 14:00 in London
 const OPENED = new Date('2025-06-03T07:00:00.000Z'); // 08:00 in London
 const PASSWORD = 'a long demo password';
-let central: RunningCentral;
-let browser: Browser;
-let mqtt: MqttCredentials;
-let stop: (() => Promise<void>) | undefined;
-let uplink: Uplink | undefined;
-
-beforeAll(async () => {
-  ({ central, browser, mqtt, stop } = await startCentralInChromium({ sites: ['town'], account: { username: 'vera', role: 'viewer', password: PASSWORD }, now: () => CENTRAL_NOW }));
-});
-
-afterAll(async () => {
-  await uplink?.stop();
-  await stop?.();
-});
+const scene = centralInChromiumPerFile({ sites: ['town'], account: { username: 'vera', role: 'viewer', password: PASSWORD }, now: () => CENTRAL_NOW });
 
 /** The town branch, online since 08:00 London and busy all morning: people in every ten minutes, a few out. */
 async function seedTheDay(): Promise<void> {
@@ -37,8 +21,7 @@ async function seedTheDay(): Promise<void> {
   gw.now = OPENED;
   // Open access from 08:00 to 19:00 London; the count the events below end on.
   gw.state = { ...gw.state, site: 'town', at: CENTRAL_NOW.toISOString(), modeSince: OPENED.toISOString(), modeUntil: '2025-06-03T18:00:00.000Z', occupancy: { inside: 16, capacity: 40 } };
-  uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4, ...mqtt.login('town') }, 'town'));
-  uplink.start();
+  const uplink = scene.connect(gw, 'town');
   let inside = 0;
   for (let i = 0; i < 30; i++) {
     const out = i % 4 === 3;
@@ -46,16 +29,16 @@ async function seedTheDay(): Promise<void> {
     gw.outbox.append(occupancyEvent(inside, new Date(OPENED.getTime() + 30 * 60_000 + i * 600_000).toISOString(), 'town', out ? 'exit' : 'entry'));
   }
   uplink.kick();
-  await until(() => uplink!.connected && gw.outbox.pending === 0, 'the day sent to central');
+  await until(() => uplink.connected && gw.outbox.pending === 0, 'the day sent to central');
 }
 
 async function signIn(page: Page): Promise<void> {
-  await page.goto(central.httpUrl);
+  await page.goto(scene.central.httpUrl);
   await page.waitForURL(/\/login/);
   await page.locator('#username').fill('vera');
   await page.locator('#password').fill(PASSWORD);
   await page.locator('#submit').click();
-  await page.waitForURL(`${central.httpUrl}/`);
+  await page.waitForURL(`${scene.central.httpUrl}/`);
 }
 
 /** What of a canvas the check below reads (the tests are compiled without the DOM's types). */
@@ -90,7 +73,7 @@ function lineHeight(page: Page, selector: string): Promise<number> {
 describe("central's pages on central's clock", () => {
   it("chart the replayed day, default to its week and read the tiles against central's now, in a browser elsewhere", async () => {
     await seedTheDay();
-    const context = await browser.newContext({ timezoneId: 'Pacific/Auckland', viewport: { width: 1280, height: 900 } });
+    const context = await scene.browser.newContext({ timezoneId: 'Pacific/Auckland', viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     await signIn(page);
 
@@ -104,7 +87,7 @@ describe("central's pages on central's clock", () => {
     page.on('request', (r) => {
       if (r.url().includes('/api/sites/town/occupancy')) asked.push(new URL(r.url()).search);
     });
-    await page.goto(`${central.httpUrl}/sites/town`);
+    await page.goto(`${scene.central.httpUrl}/sites/town`);
     await page.locator('#chart-today canvas').waitFor({ timeout: 10_000 });
     // Monday and Tuesday 00:00 in London (the browser's Auckland day began eleven hours later) to central's now (the
     // page's clock runs on from central's 14:00 until its second look has measured central's rate).
@@ -117,7 +100,7 @@ describe("central's pages on central's clock", () => {
     await page.screenshot({ path: screenshotPath('central-time-branch.png'), fullPage: true });
 
     // The Figures page's default period is the seven days to central's today, and shows that day's visits.
-    await page.goto(`${central.httpUrl}/figures`);
+    await page.goto(`${scene.central.httpUrl}/figures`);
     await expect.poll(() => page.locator('#to').inputValue()).toBe('2025-06-03');
     expect(await page.locator('#from').inputValue()).toBe('2025-05-28');
     await expect.poll(() => page.locator('#visits').textContent()).toContain('2025-06-03');

@@ -1,30 +1,14 @@
 // The dashboard in Debian's chromium: nothing without signing in; then tiles follow the branches live, a stopped
 // gateway shows offline, a command goes out as the person signed in, and the audit page says so.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningCentral } from '../../central/main.js';
-import { Uplink } from '../../gateway/uplink/index.js';
-import { startCentralInChromium } from '../helpers/central-in-chromium.js';
+import { describe, expect, it } from 'vitest';
+import type { Uplink } from '../../gateway/uplink/index.js';
+import { centralInChromiumPerFile } from '../helpers/central-in-chromium.js';
 import { screenshotPath } from '../helpers/chromium.js';
 import { accessEvent, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
-import type { MqttCredentials } from '../helpers/mqtt-credentials.js';
 
-let central: RunningCentral;
 const PASSWORD = 'a long demo password';
-let browser: Browser;
-const cleanups: Array<() => Promise<void> | void> = [];
-let mqtt: MqttCredentials;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  ({ central, browser, mqtt, stop } = await startCentralInChromium({ sites: ['town', 'village', 'hub'], account: { username: 'olivia', role: 'operator', password: PASSWORD } }));
-});
-
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await stop?.();
-});
+const scene = centralInChromiumPerFile({ sites: ['town', 'village', 'hub'], account: { username: 'olivia', role: 'operator', password: PASSWORD } });
 
 function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeGateway; uplink: Uplink } {
   const gw = new FakeGateway();
@@ -38,9 +22,7 @@ function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeG
     modeUntil: new Date(now.getTime() + 3 * 3_600_000).toISOString(),
     ...patch,
   };
-  const uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4, ...mqtt.login(site) }, site));
-  uplink.start();
-  cleanups.push(() => uplink.stop());
+  const uplink = scene.connect(gw, site);
   return { gw, uplink };
 }
 
@@ -69,13 +51,13 @@ describe('dashboard', () => {
     town.uplink.kick();
     await until(() => [town, village, hub].every((b) => b.uplink.connected) && town.gw.outbox.pending === 0, 'branches connected', 10_000);
 
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const page = await scene.browser.newPage({ viewport: { width: 1280, height: 720 } });
     const blocked: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
     });
     // Not signed in: the dashboard sends the browser to the sign-in page, and back once signed in.
-    await page.goto(central.httpUrl);
+    await page.goto(scene.central.httpUrl);
     await page.waitForURL(/\/login\?next=%2F$/);
     await page.locator('#username').fill('olivia');
     await page.locator('#password').fill('not her password');
@@ -84,7 +66,7 @@ describe('dashboard', () => {
     await page.screenshot({ path: screenshotPath('login.png'), fullPage: true });
     await page.locator('#password').fill(PASSWORD);
     await page.locator('#submit').click();
-    await page.waitForURL(`${central.httpUrl}/`);
+    await page.waitForURL(`${scene.central.httpUrl}/`);
     await expect.poll(() => page.locator('#who .who-name').textContent()).toBe('olivia · operator');
     const tile = (site: string) => page.locator(`article[data-site="${site}"]`);
     await tile('hub').waitFor({ timeout: 10_000 });
@@ -127,7 +109,7 @@ describe('dashboard', () => {
 
     // The branch page: tile, today's chart and the recent events.
     await page.setViewportSize({ width: 1280, height: 900 });
-    await page.goto(`${central.httpUrl}/sites/town`);
+    await page.goto(`${scene.central.httpUrl}/sites/town`);
     await page.locator('#chart-today canvas').waitFor({ timeout: 10_000 });
     await expect.poll(() => page.locator('#events tr').count()).toBeGreaterThan(10);
     expect(await page.locator('#events tr').first().textContent()).toMatch(/Occupancy: entry|Entry refused/);
@@ -144,7 +126,7 @@ describe('dashboard', () => {
 
     // The audit page has it, linked from the header for an operator.
     await page.locator('nav a[href="/audit"]').click();
-    await page.waitForURL(`${central.httpUrl}/audit`);
+    await page.waitForURL(`${scene.central.httpUrl}/audit`);
     await expect.poll(() => page.locator('#rows tr').count()).toBeGreaterThanOrEqual(3);
     const first = await page.locator('#rows tr').first().locator('td').allTextContents();
     expect(first.slice(1)).toEqual(['user:olivia', 'command', 'town', 'unlock: ok']);
@@ -152,19 +134,19 @@ describe('dashboard', () => {
 
     // Her sessions ended at central (an administrator removed or demoted her, say): the open dashboard notices
     // through its live stream and goes to the sign-in page, and back to where it was once she signs in again.
-    await page.goto(central.httpUrl);
+    await page.goto(scene.central.httpUrl);
     await expect.poll(() => page.locator('#conn').textContent()).toBe('Live');
-    central.auth.endSessions('olivia');
+    scene.central.auth.endSessions('olivia');
     await page.waitForURL(/\/login\?next=%2F$/, { timeout: 15_000 });
     await page.locator('#username').fill('olivia');
     await page.locator('#password').fill(PASSWORD);
     await page.locator('#submit').click();
-    await page.waitForURL(`${central.httpUrl}/`);
+    await page.waitForURL(`${scene.central.httpUrl}/`);
 
     // Signing out ends it: the dashboard is the sign-in page again.
     await page.locator('#who .signout').click();
     await page.waitForURL(/\/login$/);
-    await page.goto(central.httpUrl);
+    await page.goto(scene.central.httpUrl);
     await page.waitForURL(/\/login\?next=/);
     expect(blocked).toEqual([]);
     await page.close();

@@ -2,31 +2,14 @@
 // gateway sends them, reached from the Figures page, shows the figures the seeding says; printed, it is only the
 // report (no navigation), and the PDF and screenshots are kept in test-output/ to look at.
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningCentral } from '../../central/main.js';
-import { Uplink } from '../../gateway/uplink/index.js';
+import { describe, expect, it } from 'vitest';
 import { ulid, type GatewayEvent } from '../../policies/contract/index.js';
-import { startCentralInChromium } from '../helpers/central-in-chromium.js';
+import { centralInChromiumPerFile } from '../helpers/central-in-chromium.js';
 import { screenshotPath } from '../helpers/chromium.js';
-import type { MqttCredentials } from '../helpers/mqtt-credentials.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 
 const PASSWORD = 'a long report password';
-let central: RunningCentral;
-let browser: Browser;
-let mqtt: MqttCredentials;
-let stop: (() => Promise<void>) | undefined;
-let uplink: Uplink | undefined;
-
-beforeAll(async () => {
-  ({ central, browser, mqtt, stop } = await startCentralInChromium({ sites: ['town'], account: { username: 'vera', role: 'viewer', password: PASSWORD } }));
-});
-
-afterAll(async () => {
-  await uplink?.stop();
-  await stop?.();
-});
+const scene = centralInChromiumPerFile({ sites: ['town'], account: { username: 'vera', role: 'viewer', password: PASSWORD } });
 
 /** November 2026 at the town branch (GMT all month, so UTC times are local), and its truth, counted as seeded. */
 function november(): { events: GatewayEvent[]; truth: { staffed: number; openAccess: number; booking: number; day10: number } } {
@@ -74,22 +57,21 @@ describe('monthly report', () => {
     const gw = new FakeGateway();
     gw.state = { ...gw.state, site: 'town', at: new Date().toISOString() };
     for (const e of events) gw.outbox.append(e);
-    uplink = new Uplink(gw.deps({ url: central.brokerUrl, protocolVersion: 4, ...mqtt.login('town') }, 'town'));
-    uplink.start();
+    scene.connect(gw, 'town');
     await until(() => gw.outbox.pending === 0, 'the month sent to central', 20_000);
 
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const page = await scene.browser.newPage({ viewport: { width: 1100, height: 900 } });
     const blocked: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
     });
     page.on('pageerror', (err) => blocked.push(err.message));
-    await page.goto(`${central.httpUrl}/figures`);
+    await page.goto(`${scene.central.httpUrl}/figures`);
     await page.waitForURL(/\/login\?next=/);
     await page.locator('#username').fill('vera');
     await page.locator('#password').fill(PASSWORD);
     await page.locator('#submit').click();
-    await page.waitForURL(`${central.httpUrl}/figures`);
+    await page.waitForURL(`${scene.central.httpUrl}/figures`);
     await page.locator('#from').fill('2026-11-01');
     await page.locator('#to').fill('2026-11-30');
     await page.locator('#site').fill('town');
@@ -100,7 +82,7 @@ describe('monthly report', () => {
     expect(await page.locator('#visits tr').count()).toBe(30);
     await page.screenshot({ path: screenshotPath('figures.png'), fullPage: true });
     await page.locator('#report-link').click();
-    await page.waitForURL(`${central.httpUrl}/report?month=2026-11&site=town`);
+    await page.waitForURL(`${scene.central.httpUrl}/report?month=2026-11&site=town`);
 
     await expect.poll(() => page.locator('#r-title').textContent(), { timeout: 10_000 }).toBe('town · November 2026');
     const total = truth.staffed + truth.openAccess + truth.booking;

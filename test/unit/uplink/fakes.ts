@@ -4,6 +4,7 @@ import type { Command, GatewayEvent } from '../../../policies/contract/index.js'
 import type { UplinkConfigInput, UplinkDeps, OutboxRow } from '../../../gateway/uplink/types.js';
 import { UplinkConfigSchema } from '../../../gateway/uplink/types.js';
 import { testSigningKey } from '../../helpers/signing-keys.js';
+import { until as waitUntil } from '../../helpers/until.js';
 import { stateFixture } from '../contract/fixtures.js';
 
 export class MemoryOutbox {
@@ -74,11 +75,7 @@ export class FakeGateway {
   }
 }
 
-/** Poll until `check` is true; bounded, so a broken uplink fails the test instead of hanging it. */
-export async function until(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** The uplink tests' wait: the shared `until`, at their shorter deadline and poll. */
+export function until(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
+  return waitUntil(check, what, timeoutMs, 10);
 }

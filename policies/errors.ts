@@ -60,6 +60,9 @@ export const plainErrors: z.core.$ZodErrorMap = (issue) => {
       return `unknown key(s): ${issue.keys.join(', ')}`;
     case 'invalid_union':
       return 'does not match any allowed form';
+    case 'invalid_key':
+      // A record's key (an output id, a language): say what is wrong with the key, not only that it is.
+      return `is not a valid key: ${issue.issues.map((inner) => inner.message).join('; ')}`;
     default:
       return undefined;
   }

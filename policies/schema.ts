@@ -124,9 +124,9 @@ export const ScheduleSchema = z.strictObject({
 });
 
 /** A list's check that no value comes twice, with the message to give when one does. */
-function noRepeats(message: string) {
-  return (ctx: z.core.ParsePayload<readonly unknown[]>): void => {
-    if (new Set(ctx.value).size !== ctx.value.length) ctx.issues.push({ code: 'custom', message, input: ctx.value });
+function noRepeats<T>(message: string, key: (value: T) => unknown = (value) => value) {
+  return (ctx: z.core.ParsePayload<readonly T[]>): void => {
+    if (new Set(ctx.value.map(key)).size !== ctx.value.length) ctx.issues.push({ code: 'custom', message, input: ctx.value });
   };
 }
 
@@ -258,6 +258,96 @@ export const ClosingSchema = z.strictObject({
     .default([15, 5]),
 });
 
+/** The modes a switched output's window can follow (the schedule's; lockdown and emergency are not the schedule). */
+export const OUTPUT_WINDOW_MODES = ['staffed', 'open-access', 'changeover', 'closed'] as const;
+const offsetMinutes = z.int().min(-240, { error: 'must be at least -240 (4 hours before)' }).max(240, { error: 'must be at most 240 (4 hours after)' });
+
+/**
+ * 1.9: one window of a switched output: on from the start of a run of the `during` modes (`fromMinutes` after it,
+ * negative before) until the run's end (`untilMinutes` after it, negative before). "PCs on from 10 minutes before
+ * open access until 15 minutes before its end": `{ during: [open-access], fromMinutes: -10, untilMinutes: -15 }`.
+ */
+export const OutputWindowSchema = z.strictObject({
+  during: z.array(z.enum(OUTPUT_WINDOW_MODES)).min(1).check(noRepeats('must not repeat a mode')),
+  fromMinutes: offsetMinutes.default(0),
+  untilMinutes: offsetMinutes.default(0),
+});
+export type OutputWindow = z.output<typeof OutputWindowSchema>;
+
+export const OutputScheduleIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'must be 1–32 lower case letters, digits or dashes' });
+
+/** 1.9: each switched output's windows, by the output's id in the gateway's config (`hardware.switched`). */
+export const OutputSchedulesSchema = z
+  .record(OutputScheduleIdSchema, z.array(OutputWindowSchema).min(1).max(8))
+  .refine((r) => Object.keys(r).length <= 16, { error: 'at most 16 outputs' })
+  .superRefine((schedules, ctx) => {
+    // Two windows of one output over the same mode would say two things about the same minutes.
+    for (const [id, windows] of Object.entries(schedules)) {
+      windows.forEach((window, index) => {
+        for (let earlier = 0; earlier < index; earlier++) {
+          const shared = window.during.filter((mode) => windows[earlier]!.during.includes(mode));
+          if (shared.length > 0) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [id, index, 'during'],
+              message: `overlaps ${id}[${earlier}]: ${shared.join(', ')} is in both (one window per mode; list the modes of a run in one window)`,
+            });
+          }
+        }
+      });
+    }
+  });
+
+/**
+ * 1.9: the intruder alarm panel (the gateway's `hardware.intruderAlarm`). It is unset `unsetMinutesBefore` staffed
+ * or open-access hours begin, and set once the branch is closed and empty (a count of 0 that can be believed and no
+ * motion for `rules.occupancy.quietMinutes`). A set or unset the panel does not confirm within `confirmSeconds` (its
+ * exit time and more) is the `intruder-alarm-fault` alarm. Member cards never unset it; in closed hours only
+ * `unsetInClosedHours` does: the panel's own keypad (`panel-keypad`, always), or a staff card with its PIN too.
+ */
+export const IntruderAlarmPolicySchema = z.strictObject({
+  unsetMinutesBefore: z.int().min(0).max(120).default(10),
+  setWhenEmpty: z.boolean().default(true),
+  confirmSeconds: z.int().min(5).max(600).default(60),
+  unsetInClosedHours: z.enum(['panel-keypad', 'staff-card-and-pin']).default('panel-keypad'),
+});
+export type IntruderAlarmPolicy = z.output<typeof IntruderAlarmPolicySchema>;
+
+/** The announcements' phrases (gateway/sound/phrases.ts has their words); central's `announce` may name one. */
+export const PHRASE_IDS = [
+  'welcome',
+  'closing-soon',
+  'closing-now',
+  'please-leave',
+  'door-held',
+  'evacuate',
+  'booking-ending',
+  'help-acknowledged',
+] as const;
+export type PhraseId = (typeof PHRASE_IDS)[number];
+
+/** A language as espeak-ng and recordings name it: `en`, `cy`, `en-GB`. */
+export const LanguageSchema = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, { error: 'must be a language tag such as en, cy or en-GB' });
+
+/**
+ * 1.9: what the loudspeakers say. `languages` are spoken one after the other (a bilingual branch: [cy, en]).
+ * `phrases` replace the built-in words of a phrase in a language (`{minutes}` is the number of minutes). `volume`: from
+ * each time of day (the policy's timezone) until the next, a percentage. `welcome`: greet each open-access entry.
+ * `speakRefusals`: say a refusal's reason aloud (others may be listening: off, a neutral tone, by default).
+ */
+export const AnnouncementsPolicySchema = z.strictObject({
+  languages: z.array(LanguageSchema).min(1).max(3).check(noRepeats('must not repeat a language')).default(['en']),
+  phrases: z.record(LanguageSchema, z.partialRecord(z.enum(PHRASE_IDS), displayText(300).min(1))).optional(),
+  volume: z
+    .array(z.strictObject({ from: TimeOfDaySchema, percent: z.int().min(0).max(100) }))
+    .max(12)
+    .check(noRepeats('must not repeat a time', (v: { from: string }) => v.from))
+    .optional(),
+  welcome: z.boolean().default(false),
+  speakRefusals: z.boolean().default(false),
+});
+export type AnnouncementsPolicy = z.output<typeof AnnouncementsPolicySchema>;
+
 /**
  * The highest policy version: a 31-bit number, so that it fits every integer column and JSON reader on the way,
  * and so that a document with 2^53−1 is an error at parse instead of a number nothing could ever outrank.
@@ -281,6 +371,10 @@ export const PolicySchema = z.strictObject({
   bookings: z.array(BookingSchema).default([]),
   rules: RulesSchema.prefault({}),
   closing: ClosingSchema.prefault({}),
+  /** 1.9, optional without defaults (as rules.occupancy): a gateway before 1.9 refuses the keys. */
+  outputs: OutputSchedulesSchema.optional(),
+  intruderAlarm: IntruderAlarmPolicySchema.optional(),
+  announcements: AnnouncementsPolicySchema.optional(),
 });
 
 export type Policy = z.output<typeof PolicySchema>;

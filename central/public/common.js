@@ -50,6 +50,11 @@ export const ALARM_LABELS = {
   'pin-lockout': 'Card locked out after wrong PINs',
   'pin-check-unavailable': 'PIN check by the library system unavailable',
   tailgating: 'Someone followed a card holder in',
+  'intruder-alarm-fault': 'Intruder alarm did not set or unset as asked',
+  'sound-failed': 'Announcements cannot be played',
+  'building-outputs-failed': 'Switched outputs (PCs, heating) not following the schedule',
+  'intruder-alarm-failed': 'Intruder alarm link failed',
+  'announcements-failed': 'Announcements failed',
 };
 
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */

@@ -59,6 +59,15 @@ export interface BusEvents {
   'state-changed': [];
   'event-logged': [LoggedEvent];
   'policy-applied': [{ version: number; source: string }];
+  /** A closing warning, this many minutes before open access ends in a close (the lights flash, the sounder sounds). */
+  'closing-warning': [{ minutesLeft: number }];
+  /**
+   * Whether the branch is closed and empty (a count of 0 that can be believed and no motion for the quiet minutes):
+   * told when that changes. What the intruder alarm waits for before it sets.
+   */
+  'building-empty': [boolean];
+  /** Staff (the console, or central's command) asked for an announcement: a phrase id, or words to speak. */
+  announce: [{ phrase?: string | undefined; text?: string | undefined; actor: string }];
 }
 
 export type BusEventName = keyof BusEvents;

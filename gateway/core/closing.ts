@@ -41,6 +41,8 @@ export class ClosingSequence {
   /** The end of the group booking the building is in use for while closed: then it closes as at the schedule's close. */
   private bookingEndTimer: Timer | undefined;
   private bookingEndsAt = 0;
+  /** Closed and empty, as last told on the bus. */
+  private emptyTold = false;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly options: ClosingOptions) {}
@@ -73,6 +75,9 @@ export class ClosingSequence {
     this.confirmed = true;
     this.leavingUntil = this.options.clock.now().getTime() + this.quietMs();
     this.options.lights.set(false);
+    // Those who swept the building are still in it: empty once the motion sensors have been quiet, as at any close.
+    if (this.empty()) this.tellEmpty(true);
+    else this.armQuietTimer();
   }
 
   stop(): void {
@@ -85,6 +90,7 @@ export class ClosingSequence {
   private onScheduleMode(from: ScheduleMode | null, to: ScheduleMode, until: Date | null): void {
     const { lights, occupancy, alarms } = this.options;
     this.mode = to;
+    if (to !== 'closed') this.tellEmpty(false);
     this.clearWarnings();
     this.stopQuietTimer();
     if (to === 'staffed') {
@@ -118,6 +124,7 @@ export class ClosingSequence {
       alarms.raise('people-inside-after-close', `${this.describeCount()}${when === '' ? '' : ` ${when}`}`);
     } else if (this.empty()) {
       lights.set(false);
+      this.tellEmpty(true);
     } else {
       // Nobody counted, but someone moved a moment ago: leaving, most likely. The lights stay on until it is quiet.
       lights.set(true);
@@ -129,6 +136,7 @@ export class ClosingSequence {
     const { lights } = this.options;
     // Anyone let in is in the building, closed or not (staff before opening, a group's booking): never in the dark.
     if (inside > 0) lights.set(true);
+    if (inside > 0) this.tellEmpty(false);
     if (!this.isShut()) return;
     if (this.inBooking()) return;
     this.checkEmpty();
@@ -166,6 +174,7 @@ export class ClosingSequence {
       return;
     }
     const now = this.options.clock.now().getTime();
+    this.tellEmpty(false);
     if (now >= this.leavingUntil) {
       this.confirmed = false;
       this.options.alarms.raise('people-inside-after-close', `motion seen after the close (${this.describeCount()})`);
@@ -178,6 +187,18 @@ export class ClosingSequence {
     if (!this.empty()) return;
     this.options.alarms.clear('people-inside-after-close', 'building empty');
     this.options.lights.set(false);
+    this.tellEmpty(true);
+  }
+
+  private tellEmpty(empty: boolean): void {
+    if (empty === this.emptyTold) return;
+    this.emptyTold = empty;
+    this.options.bus.emit('building-empty', empty);
+  }
+
+  /** Closed and empty now, as last told on the bus. */
+  get closedAndEmpty(): boolean {
+    return this.emptyTold;
   }
 
   /** Empty: a count of 0 that can be believed, and no motion for the quiet minutes. */
@@ -238,6 +259,7 @@ export class ClosingSequence {
     // The fire alarm is already telling everyone to leave; a closing warning would only talk over it.
     if (this.options.emergency()) return;
     this.options.events.record('warning', { minutesLeft });
+    this.options.bus.emit('closing-warning', { minutesLeft });
     this.options.lights.flash();
     this.options.feedback.pulse('sounder', SOUNDER_WARNING_MS);
   }

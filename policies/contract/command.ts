@@ -34,7 +34,7 @@ export const COMMANDS_WITHOUT_MAX_AGE = ['lock', 'lockdown-on'] as const satisfi
 
 /** The commands that carry `text`, and what it is: each requires it, and no other known command takes it. */
 const TEXT_OF: Partial<Record<CommandName, { what: string; schema: z.ZodType<string> | undefined }>> = {
-  announce: { what: 'the words to announce', schema: undefined },
+  announce: { what: 'the words to announce, or (1.9) a phrase id such as closing-soon: that prepared phrase in the branch’s languages', schema: undefined },
   'help-acknowledged': { what: 'who acknowledged', schema: DisplayNameSchema },
 };
 const TAKING_TEXT = Object.keys(TEXT_OF).join(' and ');

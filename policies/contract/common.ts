@@ -32,8 +32,13 @@ export const CONTRACT_MAJOR = 1;
  *    `detail`. State: `occupancy.confidence`, `occupancy.motionAt`. Several doors: `door` on door and staff events and
  *    on the `unlock` and `lock` commands, `doors` in the state. Policy: `rules.occupancy`, and `bookings[].doors` (the
  *    doors a booking opens), unknown keys to a gateway before 1.8.
+ * 9: the building runs itself. Alarms `intruder-alarm-fault` (major), `sound-failed` (minor), `building-outputs-failed`,
+ *    `intruder-alarm-failed` and `announcements-failed` (minor: those extensions failed). Events `output` (a switched
+ *    output changed), `intruder-alarm` (the panel asked to set or unset, confirmed, failed, or changed at the panel),
+ *    `announcement` (a message spoken, interrupted or failed). State: `outputs`, `intruderAlarm`, `secured`. Policy:
+ *    `outputs`, `intruderAlarm`, `announcements`, unknown keys to a gateway before 1.9.
  */
-export const CONTRACT_MINOR = 8;
+export const CONTRACT_MINOR = 9;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 
@@ -197,6 +202,14 @@ export const ALARM_NAMES = [
   'pin-check-unavailable',
   /** 1.8: more people came in than were let in, in one door cycle (a counter or beams saw them); cleared after a quiet while. */
   'tailgating',
+  /** 1.9: the intruder alarm panel did not confirm a set or unset the branch asked for (or changed when nobody asked). */
+  'intruder-alarm-fault',
+  /** 1.9: announcements cannot be played (no sound device, a player failing); the door goes on deciding. */
+  'sound-failed',
+  /** 1.9: extensions that failed: switched outputs, the intruder alarm, announcements (started again with backoff). */
+  'building-outputs-failed',
+  'intruder-alarm-failed',
+  'announcements-failed',
 ] as const;
 
 /**
@@ -218,6 +231,14 @@ export const AGE_BANDS = ['child', 'adult', 'unknown'] as const;
 export const COUNT_SOURCES = ['contact', 'counter', 'beams', 'grant', 'exit-request'] as const;
 /** 1.8: `counted`: every change since the last confirmed figure was seen by hardware; `estimated`: some were inferred. */
 export const COUNT_CONFIDENCES = ['counted', 'estimated'] as const;
+/** 1.9: a switched output's id in the branch's config (`hardware.switched[].id`): PCs, heating, kiosks. */
+export const OutputIdSchema = z.string().min(1).max(32).regex(/^[a-z0-9][a-z0-9-]*$/, 'an output id: lower-case letters, digits and hyphens');
+/** 1.9: the intruder alarm panel: `set`/`unset` as its status input says, `setting`/`unsetting` while the branch waits for it. */
+export const INTRUDER_ALARM_STATES = ['set', 'unset', 'setting', 'unsetting'] as const;
+/** 1.9: what became of a set or unset: asked, confirmed by the status input, not confirmed in time, or done at the panel itself. */
+export const INTRUDER_ALARM_OUTCOMES = ['requested', 'confirmed', 'failed', 'at-panel'] as const;
+/** 1.9: what became of an announcement. */
+export const ANNOUNCEMENT_OUTCOMES = ['played', 'interrupted', 'failed', 'printed', 'dropped'] as const;
 /** A door's id in the branch's config (`doors[].id`); the first door is `main`. */
 export const DoorIdSchema = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'a door id: lower-case letters, digits and hyphens');
 
@@ -269,6 +290,13 @@ export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   'pin-lockout': 'major',
   // Members still get in (card only) or are refused by the policy's choice; the library system's link is what to fix.
   'pin-check-unavailable': 'minor',
+  // The building may be unguarded overnight (a set that failed) or the panel in a state nobody chose.
+  'intruder-alarm-fault': 'major',
+  // Nobody hears the closing warnings or the evacuation message; the door itself is unaffected.
+  'sound-failed': 'minor',
+  'building-outputs-failed': 'minor',
+  'intruder-alarm-failed': 'minor',
+  'announcements-failed': 'minor',
   tailgating: 'minor',
   'uplink-failed': 'minor',
   'local-api-failed': 'minor',

@@ -10,6 +10,9 @@ import {
   ActorSchema,
   ALARM_NAMES,
   ALARM_SEVERITIES,
+  ANNOUNCEMENT_OUTCOMES,
+  INTRUDER_ALARM_OUTCOMES,
+  OutputIdSchema,
   BRANCH_MODES,
   DOOR_STATES,
   InstantSchema,
@@ -180,7 +183,39 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
     minutesLeft: z.int().min(0),
   });
 
-  return { access, door, alarm, mode, occupancy, staff, policy, members, system, warning, reader };
+  /** 1.9: a switched output (PCs, heating, a kiosk) changed, by the policy's schedule or at start. */
+  const output = d.object({
+    ...base,
+    type: z.literal('output'),
+    output: OutputIdSchema,
+    on: z.boolean(),
+    /** `schedule` (the policy's windows), `start` (the level taken at start, after a restart or a new policy). */
+    by: z.string().min(1).max(64),
+  });
+
+  /** 1.9: the intruder alarm panel: the branch asked it to set or unset, the status input confirmed or not, or it changed at the panel. */
+  const intruderAlarm = d.object({
+    ...base,
+    type: z.literal('intruder-alarm'),
+    action: z.enum(['set', 'unset']),
+    outcome: d.name(INTRUDER_ALARM_OUTCOMES),
+    /** Why: `empty after close`, `before open access`, a staff pseudonym at closed hours; `panel` when done at its keypad. */
+    by: z.string().min(1).max(120),
+  });
+
+  /** 1.9: an announcement through the loudspeaker: its phrase, the languages spoken, and what became of it. */
+  const announcement = d.object({
+    ...base,
+    type: z.literal('announcement'),
+    /** A phrase id (`closing-soon`, `evacuate`, …), or `text` for words staff typed. */
+    phrase: NameSchema,
+    languages: z.array(z.string().min(2).max(16)).min(1).max(4),
+    outcome: d.name(ANNOUNCEMENT_OUTCOMES),
+    /** text: the words; failed: why. */
+    detail: z.string().max(500).optional(),
+  });
+
+  return { access, door, alarm, mode, occupancy, staff, policy, members, system, warning, reader, output, intruderAlarm, announcement };
 }
 
 const sent = eventSchemas(SENDER);
@@ -196,6 +231,9 @@ export const MembersEventSchema = sent.members;
 export const SystemEventSchema = sent.system;
 export const ReaderEventSchema = sent.reader;
 export const WarningEventSchema = sent.warning;
+export const OutputEventSchema = sent.output;
+export const IntruderAlarmEventSchema = sent.intruderAlarm;
+export const AnnouncementEventSchema = sent.announcement;
 
 /** An event as this version's gateway sends it. */
 export const EventSchema = z.discriminatedUnion('type', [
@@ -210,6 +248,9 @@ export const EventSchema = z.discriminatedUnion('type', [
   sent.system,
   sent.warning,
   sent.reader,
+  sent.output,
+  sent.intruderAlarm,
+  sent.announcement,
 ]);
 
 export type GatewayEvent = z.input<typeof EventSchema>;
@@ -237,6 +278,9 @@ export const ReceivedKnownEventSchema = z.discriminatedUnion('type', [
   received.system,
   received.warning,
   received.reader,
+  received.output,
+  received.intruderAlarm,
+  received.announcement,
 ]);
 export type ReceivedKnownEvent = z.output<typeof ReceivedKnownEventSchema>;
 

@@ -7,6 +7,8 @@ import {
   DOOR_STATES,
   DoorIdSchema,
   InstantSchema,
+  INTRUDER_ALARM_STATES,
+  OutputIdSchema,
   POLICY_SOURCES,
   READER_ROLES,
   READER,
@@ -97,6 +99,23 @@ function stateSchema<S extends Side>(d: Dialect<S>) {
         acknowledgedAt: InstantSchema.nullable(),
       })
       .optional(),
+    /** 1.9: the switched outputs (PCs, heating, kiosks) and whether each is on now; absent where none is fitted. */
+    outputs: z
+      .array(d.object({ id: OutputIdSchema, on: z.boolean(), label: DisplayNameSchema.optional() }))
+      .max(16)
+      .optional(),
+    /**
+     * 1.9: the intruder alarm panel as its status input says (`set`, `unset`), or on its way after the branch asked
+     * (`setting`, `unsetting`); absent where no panel is wired.
+     */
+    intruderAlarm: d
+      .object({
+        state: d.name(INTRUDER_ALARM_STATES),
+        since: InstantSchema.nullable(),
+      })
+      .optional(),
+    /** 1.9: closed, nobody inside and the intruder alarm set: the branch is secured for the night. Absent: no panel. */
+    secured: z.boolean().optional(),
     /** Filled in by the uplink itself: how the link to the broker has been. */
     uplink: d
       .object({

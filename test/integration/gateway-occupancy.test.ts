@@ -316,6 +316,8 @@ describe('PIR motion after the close', () => {
   it('raises people-inside-after-close and keeps the lights on with a count of 0, until the quiet minutes pass', async () => {
     const h = await start('19:50', ['contact', 'motion']);
     const { gateway } = h.running;
+    const empty: Array<[string, boolean]> = [];
+    gateway.bus.on('building-empty', (isEmpty) => empty.push([new Date().toISOString().slice(11, 16), isEmpty]));
     advanceTo('20:00');
     expect(gateway.occupancy.inside).toBe(0);
     expect(gateway.lights.on).toBe(false);
@@ -337,6 +339,12 @@ describe('PIR motion after the close', () => {
     advanceTo('20:35');
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
     expect(gateway.lights.on).toBe(false);
+    // What the intruder alarm waits for: empty at the close, not while someone moved about, empty again once quiet.
+    expect(empty).toEqual([
+      ['20:00', true],
+      ['20:20', false],
+      ['20:35', true],
+    ]);
   });
 
   it('takes motion just after the close as people leaving: lights on until it is quiet, no alarm', async () => {

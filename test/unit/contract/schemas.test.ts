@@ -258,7 +258,7 @@ describe('contract versions: a reader takes any 1.x message, a sender sends what
 
   it('reads an event of a type it does not know whole, and a known type with names it does not know', () => {
     const base = { id: ulid(Date.parse(AT)), at: AT, site: 'town' };
-    const unknown = { ...base, v: CONTRACT_MINOR + 1, type: 'output', output: 'porch-light', on: true };
+    const unknown = { ...base, v: CONTRACT_MINOR + 1, type: 'air-quality', sensor: 'reading-room', co2ppm: 900 };
     expect(parseMessage(ReceivedEventSchema, buf(unknown))).toEqual({ ok: true, value: unknown });
     const alarm = { ...base, type: 'alarm', alarm: 'smoke-detected', state: 'raised', zone: 'stacks' };
     expect(parseMessage(ReceivedEventSchema, buf(alarm))).toEqual({ ok: true, value: { ...base, v: 0, type: 'alarm', alarm: 'smoke-detected', state: 'raised' } });
@@ -325,5 +325,29 @@ describe('known names', () => {
     expect(ALARM_NAMES).toEqual(
       expect.arrayContaining(['storage', 'uplink-failed', 'local-api-failed', 'sip2-failed', 'member-sync-failed', 'retention-failed', 'listener-failed', 'config-invalid']),
     );
+  });
+});
+
+describe('1.9: the building runs itself', () => {
+  const base = { v: CONTRACT_MINOR, id: ulid(Date.parse(AT)), at: AT, site: 'town' };
+
+  it('carries a switched output, the intruder alarm and an announcement as events of their own', () => {
+    const events = [
+      { ...base, type: 'output', output: 'pcs', on: false, by: 'schedule' },
+      { ...base, type: 'intruder-alarm', action: 'set', outcome: 'failed', by: 'empty after close' },
+      { ...base, type: 'announcement', phrase: 'evacuate', languages: ['cy', 'en'], outcome: 'played' },
+    ];
+    for (const event of events) expect(parseMessage(EventSchema, buf(event))).toEqual({ ok: true, value: event });
+    expect(parseMessage(EventSchema, buf({ ...events[0], output: 'PCs on' })).ok).toBe(false);
+    expect(parseMessage(EventSchema, buf({ ...events[1], action: 'arm' })).ok).toBe(false);
+    // A central of 1.8 would have kept these whole as unknown types; a 1.9 reader also takes an outcome it does not know.
+    expect(parseMessage(ReceivedEventSchema, buf({ ...events[2], v: CONTRACT_MINOR + 1, outcome: 'queued-elsewhere' })).ok).toBe(true);
+  });
+
+  it("reads the outputs, the panel and `secured` in a branch's state, and an older state without them", () => {
+    const state = stateFixture({ outputs: [{ id: 'pcs', on: true, label: 'Public PCs' }], intruderAlarm: { state: 'setting', since: AT }, secured: false });
+    expect(parseMessage(ReceivedStateSchema, buf(state))).toMatchObject({ ok: true, value: { outputs: [{ id: 'pcs', on: true }], intruderAlarm: { state: 'setting' }, secured: false } });
+    expect(parseMessage(ReceivedStateSchema, buf(stateFixture()))).toMatchObject({ ok: true });
+    expect(parseMessage(GatewayStateSchema, buf(stateFixture({ intruderAlarm: { state: 'armed', since: AT } }))).ok).toBe(false);
   });
 });

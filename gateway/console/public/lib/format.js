@@ -47,6 +47,11 @@ export const ALARM_LABELS = {
   'pin-lockout': 'A card locked out after wrong PINs',
   'pin-check-unavailable': 'Library system cannot check PINs: card only',
   tailgating: 'More people came in than cards were let in',
+  'intruder-alarm-fault': 'The intruder alarm did not set or unset as asked',
+  'sound-failed': 'Announcements cannot be played (sound device)',
+  'building-outputs-failed': 'PCs, heating and other outputs are not following the schedule',
+  'intruder-alarm-failed': 'The link to the intruder alarm failed',
+  'announcements-failed': 'Announcements failed',
 };
 
 export const WEEKDAYS = [

@@ -1,7 +1,18 @@
 // The `hardware:` section of the gateway's config file: which drivers run, which BCM pin does what,
 // and the level each output takes when the software is not in control (start, stop, crash).
 import { z } from 'zod';
-import { INPUT_NAMES, OUTPUT_NAMES, type DoorPinName, type InputName, type OutputName } from './types.js';
+import {
+  INPUT_NAMES,
+  OUTPUT_NAMES,
+  type DoorPinName,
+  type InputName,
+  type InputPinName,
+  type IntruderInputPinName,
+  type IntruderOutputPinName,
+  type OutputName,
+  type OutputPinName,
+  type SwitchedPinName,
+} from './types.js';
 
 /** BCM numbers of the 40-pin header's GPIOs (GPIO0/1 are the HAT EEPROM pins but still usable). */
 const bcmPin = z
@@ -87,17 +98,54 @@ const LockOverrideSchema = z.strictObject({
   exitGraceMs: exitGraceMs.optional(),
 });
 
+/** The id of a door or a switched output: it becomes part of pin names (`doors.room.relay`, `switched.pcs`). */
+const pinId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1–32 lower case letters, digits or dashes');
+
 /** A door besides `main`: its own relay and, where fitted, its own contact and exit button (docs/hardware.md, "A second door"). */
 export const DoorConfigSchema = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1–32 lower case letters, digits or dashes')
-    .refine((id) => id !== MAIN_DOOR, `"${MAIN_DOOR}" is the door of outputs.door, inputs.doorContact and inputs.exitButton: give this door another id`),
+  id: pinId.refine((id) => id !== MAIN_DOOR, `"${MAIN_DOOR}" is the door of outputs.door, inputs.doorContact and inputs.exitButton: give this door another id`),
   /** Its safe level follows the door's lock type, as `outputs.door`'s does (the gateway sets it). */
   relay: OutputConfigSchema.prefault({}),
   contact: InputConfigSchema.optional(),
   exit: InputConfigSchema.optional(),
   lock: LockOverrideSchema.optional(),
+});
+
+/**
+ * A relay output besides the door's (public PCs through a contactor, a kiosk, the heating): switched by the gateway's
+ * extensions, safe `inactive` (off) unless the site says otherwise.
+ */
+export const SwitchedOutputConfigSchema = OutputConfigSchema.extend({
+  id: pinId,
+  /** What staff see (the console, the logs): "Public PCs, first floor". */
+  label: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(60, 'must be at most 60 characters')
+    .regex(/^[^\p{Cc}]*$/u, 'must be one line of text, without control characters')
+    .optional(),
+});
+
+/**
+ * A panel's keyswitch zone takes momentary contacts; a relay held at its safe level when the gateway is dead,
+ * crashed or stopping must be open, or a dying gateway would set or unset the building's alarm.
+ */
+const PanelOutputConfigSchema = OutputConfigSchema.extend({
+  safe: z
+    .enum(['inactive'], { error: 'must be inactive: a gateway that stops or dies must never set or unset the alarm panel (docs/hardware.md)' })
+    .default('inactive'),
+});
+
+/** The wiring to an intruder-alarm panel (docs/hardware.md, "Switched outputs and the intruder alarm"). */
+export const IntruderAlarmConfigSchema = z.strictObject({
+  /** A momentary contact into the panel's keyswitch zone that sets (arms) it. */
+  set: PanelOutputConfigSchema.prefault({}),
+  /** A momentary contact into the panel's keyswitch zone that unsets (disarms) it. */
+  unset: PanelOutputConfigSchema.prefault({}),
+  /** The panel's PGM output that says it is set: active = the panel is set. */
+  status: InputConfigSchema.prefault({}),
+  /** How long each set or unset contact is held: panels want 200 ms to a few seconds. */
+  pulseMs: z.number().int('must be a whole number of milliseconds').min(200, 'must be at least 200 (panels miss shorter contacts)').max(5000, 'must be at most 5000').default(1000),
 });
 
 export const ReaderConfigSchema = z.strictObject({
@@ -127,24 +175,37 @@ export const EvdevKeypadSchema = z.strictObject({
   readerId: z.string().min(1),
 });
 
-/** Every output's config by its name, each further door's relay after the named outputs (`doors.room.relay`). */
-export function everyOutputConfig(hw: HardwareConfig): Array<[OutputName | DoorPinName, OutputConfig]> {
+/**
+ * Every output's config by its name: the named outputs, each further door's relay (`doors.room.relay`), the switched
+ * outputs (`switched.pcs`), the alarm panel's set and unset (`intruderAlarm.set`). What the safe paths, `oag
+ * outputs-safe` and the boot config walk.
+ */
+export function everyOutputConfig(hw: HardwareConfig): Array<[OutputPinName, OutputConfig]> {
+  const panel = hw.intruderAlarm;
   return [
     ...OUTPUT_NAMES.map((name): [OutputName, OutputConfig] => [name, hw.outputs[name]]),
     ...hw.doors.map((door): [DoorPinName, OutputConfig] => [`doors.${door.id}.relay`, door.relay]),
+    ...hw.switched.map((output): [SwitchedPinName, OutputConfig] => [`switched.${output.id}`, output]),
+    ...(panel === undefined
+      ? []
+      : ([
+          ['intruderAlarm.set', panel.set],
+          ['intruderAlarm.unset', panel.unset],
+        ] satisfies Array<[IntruderOutputPinName, OutputConfig]>)),
   ];
 }
 
-/** Every fitted input's config by its name, each further door's contact and exit button after the named inputs. */
-export function everyInputConfig(hw: HardwareConfig): Array<[InputName | DoorPinName, InputConfig]> {
-  const fitted: Array<[InputName | DoorPinName, InputConfig | undefined]> = [
+/** Every fitted input's config by its name, each further door's contact and exit button, then the panel's status. */
+export function everyInputConfig(hw: HardwareConfig): Array<[InputPinName, InputConfig]> {
+  const fitted: Array<[InputPinName, InputConfig | undefined]> = [
     ...INPUT_NAMES.map((name): [InputName, InputConfig | undefined] => [name, hw.inputs[name]]),
     ...hw.doors.flatMap((door): Array<[DoorPinName, InputConfig | undefined]> => [
       [`doors.${door.id}.contact`, door.contact],
       [`doors.${door.id}.exit`, door.exit],
     ]),
+    ['intruderAlarm.status', hw.intruderAlarm?.status] satisfies [IntruderInputPinName, InputConfig | undefined],
   ];
-  return fitted.filter((entry): entry is [InputName | DoorPinName, InputConfig] => entry[1] !== undefined);
+  return fitted.filter((entry): entry is [InputPinName, InputConfig] => entry[1] !== undefined);
 }
 
 /** The door a reader is at. */
@@ -187,6 +248,10 @@ export const HardwareConfigSchema = z
         .min(1, 'configure at least one reader'),
       /** The doors besides `main`, each with its own relay, contact and exit button; readers name theirs. */
       doors: z.array(DoorConfigSchema).max(8, 'at most 8 doors besides main').default([]),
+      /** Relay outputs besides the door's, in the order the console lists them. */
+      switched: z.array(SwitchedOutputConfigSchema).max(16, 'at most 16 switched outputs').default([]),
+      /** The wiring to an intruder-alarm panel, where the branch has one. */
+      intruderAlarm: IntruderAlarmConfigSchema.optional(),
       /** One evdev keypad, or a list of them (one per reader it sits at); or none, or simulated. */
       keypad: z
         .union([z.strictObject({ driver: z.enum(['none', 'simulated']).default('none') }), EvdevKeypadSchema, z.array(EvdevKeypadSchema).min(1)])
@@ -201,8 +266,9 @@ export const HardwareConfigSchema = z
   )
   .superRefine((hw, ctx) => {
     const usedBy = new Map<number, string>();
-    const claim = (path: [string, string] | ['doors', number, string], pin: number | undefined): void => {
-      const where = path.length === 2 ? `${path[0]}.${path[1]}` : `doors[${path[1]}].${path[2]}`;
+    const claim = (path: Array<string | number>, pin: number | undefined): void => {
+      // As the config says it: outputs.door, doors[0].relay, switched[1], intruderAlarm.set.
+      const where = path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
       if (pin === undefined) {
         if (hw.gpio.driver === 'sysfs') ctx.addIssue({ code: 'custom', path: [...path, 'pin'], message: 'required when gpio.driver is sysfs' });
         return;
@@ -227,6 +293,15 @@ export const HardwareConfigSchema = z
       if (door.contact !== undefined) claim(['doors', index, 'contact'], door.contact.pin);
       if (door.exit !== undefined) claim(['doors', index, 'exit'], door.exit.pin);
     });
+    const switchedIds = new Set<string>();
+    hw.switched.forEach((output, index) => {
+      if (switchedIds.has(output.id)) ctx.addIssue({ code: 'custom', path: ['switched', index, 'id'], message: `duplicate switched output id "${output.id}"` });
+      switchedIds.add(output.id);
+      claim(['switched', index], output.pin);
+    });
+    if (hw.intruderAlarm !== undefined) {
+      for (const part of ['set', 'unset', 'status'] as const) claim(['intruderAlarm', part], hw.intruderAlarm[part].pin);
+    }
 
     const ids = new Set<string>();
     let stdinReaders = 0;
@@ -265,4 +340,6 @@ export type OutputConfig = z.infer<typeof OutputConfigSchema>;
 export type InputConfig = z.infer<typeof InputConfigSchema>;
 export type ReaderConfig = z.infer<typeof ReaderConfigSchema>;
 export type DoorConfig = z.infer<typeof DoorConfigSchema>;
+export type SwitchedOutputConfig = z.infer<typeof SwitchedOutputConfigSchema>;
+export type IntruderAlarmConfig = z.infer<typeof IntruderAlarmConfigSchema>;
 export type LockConfig = z.infer<typeof LockConfigSchema>;

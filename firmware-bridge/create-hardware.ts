@@ -23,12 +23,17 @@ import {
   type DoorPinName,
   type Hardware,
   type InputName,
+  type InputPinName,
+  type IntruderAlarmHardware,
   type Keypad,
   type OutputName,
+  type OutputPinName,
   type SimulatedControls,
   type SimulatedDoorControls,
   type SimulatedInputControls,
+  type SimulatedIntruderAlarmControls,
   type SimulatedOutputControls,
+  type SwitchedPinName,
 } from './types.js';
 
 export interface CreateHardwareOptions {
@@ -62,6 +67,10 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
   const doorRelays = new Map<string, DigitalOutput>();
   const doorInputs = new Map<string, { contact: DigitalInput | undefined; exit: DigitalInput | undefined }>();
   const simulatedDoors: Record<string, SimulatedDoorControls> = {};
+  const switched = new Map<string, DigitalOutput>();
+  const simulatedSwitched: Record<string, SimulatedOutputControls> = {};
+  let panelOutputs: { set: DigitalOutput; unset: DigitalOutput } | undefined;
+  let panelStatus: DigitalInput | undefined;
 
   const allSafe = (): void => {
     for (const output of everyOutput) {
@@ -102,7 +111,7 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       Gpio = await (opts.drivers?.loadGpio ?? loadOnoff)();
       logger.info({ chip: chip.chip, label: chip.label, base }, 'GPIO over sysfs');
     }
-    const makeOutput = (name: OutputName | DoorPinName, outputConfig: OutputConfig, pinSetting: string): DigitalOutput =>
+    const makeOutput = (name: OutputPinName, outputConfig: OutputConfig, pinSetting: string): DigitalOutput =>
       Gpio === undefined ? new SimulatedOutput(name, outputConfig, clock) : new SysfsOutput(name, outputConfig, bcmToSysfs(requirePin(outputConfig.pin, pinSetting), base), Gpio, logger);
     for (const name of OUTPUT_NAMES) {
       const output = makeOutput(name, config.outputs[name], `outputs.${name}.pin`);
@@ -116,6 +125,20 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       doorRelays.set(door.id, relay);
       everyOutput.push(relay);
     }
+    for (const switchedConfig of config.switched) {
+      const name: SwitchedPinName = `switched.${switchedConfig.id}`;
+      const output = makeOutput(name, switchedConfig, `${name}.pin`);
+      switched.set(switchedConfig.id, output);
+      if (output instanceof SimulatedOutput) simulatedSwitched[switchedConfig.id] = output;
+      everyOutput.push(output);
+    }
+    if (config.intruderAlarm !== undefined) {
+      const set = makeOutput('intruderAlarm.set', config.intruderAlarm.set, 'intruderAlarm.set.pin');
+      everyOutput.push(set);
+      const unset = makeOutput('intruderAlarm.unset', config.intruderAlarm.unset, 'intruderAlarm.unset.pin');
+      everyOutput.push(unset);
+      panelOutputs = { set, unset };
+    }
   } catch (error) {
     allSafe();
     closeOutputs();
@@ -126,12 +149,13 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
   const everyInput = (): DigitalInput[] => [
     ...Object.values(inputs),
     ...[...doorInputs.values()].flatMap(({ contact, exit }) => [contact, exit].filter((input) => input !== undefined)),
+    ...(panelStatus === undefined ? [] : [panelStatus]),
   ];
   const readers: CardReader[] = [];
   let keypad: Keypad | undefined;
   try {
     // 2. Inputs that are fitted.
-    const makeInput = (name: InputName | DoorPinName, inputConfig: InputConfig, pinSetting: string): DigitalInput =>
+    const makeInput = (name: InputPinName, inputConfig: InputConfig, pinSetting: string): DigitalInput =>
       Gpio === undefined ? new SimulatedInput(name, inputConfig) : new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, pinSetting), base), Gpio, logger);
     for (const name of INPUT_NAMES) {
       const inputConfig = config.inputs[name];
@@ -151,6 +175,17 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       const relay = doorRelays.get(door.id);
       if (relay instanceof SimulatedOutput) {
         simulatedDoors[door.id] = { relay, contact: contact as SimulatedInput | undefined, exit: exit as SimulatedInput | undefined };
+      }
+    }
+    let intruderAlarm: IntruderAlarmHardware | undefined;
+    let simulatedIntruderAlarm: SimulatedIntruderAlarmControls | undefined;
+    if (config.intruderAlarm !== undefined && panelOutputs !== undefined) {
+      const status = makeInput('intruderAlarm.status', config.intruderAlarm.status, 'intruderAlarm.status.pin');
+      panelStatus = status;
+      intruderAlarm = { ...panelOutputs, status, pulseMs: config.intruderAlarm.pulseMs };
+      const { set, unset } = panelOutputs;
+      if (set instanceof SimulatedOutput && unset instanceof SimulatedOutput && status instanceof SimulatedInput) {
+        simulatedIntruderAlarm = { set, unset, status };
       }
     }
 
@@ -189,7 +224,15 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
 
     const anySimulated = config.gpio.driver === 'simulated' || simulatedReader !== undefined || simulatedKeypad !== undefined;
     const simulated: SimulatedControls | undefined = anySimulated
-      ? { reader: simulatedReader, keypad: simulatedKeypad, inputs: simulatedInputs, outputs: simulatedOutputs, doors: simulatedDoors }
+      ? {
+          reader: simulatedReader,
+          keypad: simulatedKeypad,
+          inputs: simulatedInputs,
+          outputs: simulatedOutputs,
+          doors: simulatedDoors,
+          switched: simulatedSwitched,
+          intruderAlarm: simulatedIntruderAlarm,
+        }
       : undefined;
     const readersAt = (door: string): string[] => config.readers.filter((r) => readerDoor(r) === door).map((r) => r.id);
     const doors: DoorHardware[] = [
@@ -220,7 +263,20 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       return closing;
     };
 
-    return { readers, keypad, outputs: outputs as Record<OutputName, DigitalOutput>, inputs, doors, allSafe, detachReaders, holdSafe, close, simulated };
+    return {
+      readers,
+      keypad,
+      outputs: outputs as Record<OutputName, DigitalOutput>,
+      inputs,
+      doors,
+      switched,
+      intruderAlarm,
+      allSafe,
+      detachReaders,
+      holdSafe,
+      close,
+      simulated,
+    };
   } catch (error) {
     allSafe();
     for (const input of everyInput()) input.close();

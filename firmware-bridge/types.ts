@@ -92,12 +92,26 @@ export type InputName = (typeof INPUT_NAMES)[number];
 /** A pin of a door besides `main` (`hardware.doors`), named as in the config: `doors.room.relay`, `doors.room.contact`. */
 export type DoorPinName = `doors.${string}.${'relay' | 'contact' | 'exit'}`;
 
+/** A switched output (`hardware.switched`), named by its id: `switched.pcs`. */
+export type SwitchedPinName = `switched.${string}`;
+
+/** The intruder-alarm panel's set and unset contacts (`hardware.intruderAlarm`). */
+export type IntruderOutputPinName = 'intruderAlarm.set' | 'intruderAlarm.unset';
+/** The panel's "set" status input. */
+export type IntruderInputPinName = 'intruderAlarm.status';
+export type IntruderPinName = IntruderOutputPinName | IntruderInputPinName;
+
+/** Every output's name as the config spells it. */
+export type OutputPinName = OutputName | DoorPinName | SwitchedPinName | IntruderOutputPinName;
+/** Every input's name as the config spells it. */
+export type InputPinName = InputName | DoorPinName | IntruderInputPinName;
+
 /**
  * A digital output. `active` means energised (the configured active level is on the pin);
  * `safe` is the state the output takes at start, stop and crash.
  */
 export interface DigitalOutput {
-  readonly name: OutputName | DoorPinName;
+  readonly name: OutputPinName;
   readonly active: boolean;
   /** Synchronous on purpose: the hot path writes the relay without awaiting anything. */
   set(active: boolean): void;
@@ -121,7 +135,7 @@ export interface DigitalInputEvents {
 }
 
 export interface DigitalInput extends EventEmitter<DigitalInputEvents> {
-  readonly name: InputName | DoorPinName;
+  readonly name: InputPinName;
   /** Debounced logical state. */
   readonly active: boolean;
   close(): void;
@@ -140,6 +154,17 @@ export interface DoorHardware {
   readonly readerIds: readonly string[];
 }
 
+/**
+ * The wiring to an intruder-alarm panel: `set` and `unset` are momentary contacts into its keyswitch zone, to be
+ * pulsed for `pulseMs`; `status` is active while the panel is set. Their safe level is always inactive.
+ */
+export interface IntruderAlarmHardware {
+  readonly set: DigitalOutput;
+  readonly unset: DigitalOutput;
+  readonly status: DigitalInput;
+  readonly pulseMs: number;
+}
+
 export interface Hardware {
   readers: CardReader[];
   keypad: Keypad | undefined;
@@ -148,6 +173,10 @@ export interface Hardware {
   inputs: Partial<Record<InputName, DigitalInput>>;
   /** Every door, `main` first; its relay is among the outputs `allSafe`, `holdSafe` and `close` make safe. */
   doors: DoorHardware[];
+  /** The switched outputs (`hardware.switched`) by id, in config order; made safe with every other output. */
+  switched: ReadonlyMap<string, DigitalOutput>;
+  /** The intruder-alarm panel's wiring, when `hardware.intruderAlarm` is configured. */
+  intruderAlarm: IntruderAlarmHardware | undefined;
   /** Drive every output to its safe state. Synchronous and never throws. */
   allSafe(): void;
   /**
@@ -196,7 +225,7 @@ export interface SimulatedKeypadControls {
 }
 
 export interface SimulatedInputControls {
-  readonly name: InputName | DoorPinName;
+  readonly name: InputPinName;
   readonly active: boolean;
   /** Set the raw (undebounced) logical level, as a contact closing or opening would. */
   set(active: boolean): void;
@@ -205,10 +234,15 @@ export interface SimulatedInputControls {
 }
 
 export interface SimulatedOutputControls {
-  readonly name: OutputName | DoorPinName;
+  readonly name: OutputPinName;
   readonly active: boolean;
   /** The most recent writes, oldest first (bounded); the first one is the safe state written at creation. */
   readonly history: readonly OutputWrite[];
+  /**
+   * Called after each write (a `set`, a safe write) with the level now on the output: what a device on the end of
+   * it (the simulated alarm panel) reacts to. One listener; undefined to remove it.
+   */
+  onSet: ((active: boolean) => void) | undefined;
 }
 
 export interface SimulatedControls {
@@ -222,6 +256,16 @@ export interface SimulatedControls {
   readonly outputs: Partial<Record<OutputName, SimulatedOutputControls>>;
   /** The doors besides `main` by id, when `gpio.driver` is simulated (main's pins are `outputs.door` and `inputs`). */
   readonly doors: Readonly<Record<string, SimulatedDoorControls>>;
+  /** The switched outputs by id, when `gpio.driver` is simulated. */
+  readonly switched: Readonly<Record<string, SimulatedOutputControls>>;
+  /** The alarm panel's wiring, when `gpio.driver` is simulated and `hardware.intruderAlarm` is configured. */
+  readonly intruderAlarm: SimulatedIntruderAlarmControls | undefined;
+}
+
+export interface SimulatedIntruderAlarmControls {
+  readonly set: SimulatedOutputControls;
+  readonly unset: SimulatedOutputControls;
+  readonly status: SimulatedInputControls;
 }
 
 export interface SimulatedDoorControls {

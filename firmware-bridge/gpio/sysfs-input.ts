@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { InputConfig } from '../config.js';
 import { Debouncer } from '../debounce.js';
 import { errorField, type HardwareLogger } from '../logger.js';
-import type { DigitalInput, DigitalInputEvents, DoorPinName, InputName } from '../types.js';
+import type { DigitalInput, DigitalInputEvents, InputPinName } from '../types.js';
 import type { BinaryValue, GpioClass, GpioPin } from './onoff.js';
 
 export class SysfsInput extends EventEmitter<DigitalInputEvents> implements DigitalInput {
@@ -13,7 +13,7 @@ export class SysfsInput extends EventEmitter<DigitalInputEvents> implements Digi
   private closed = false;
 
   constructor(
-    readonly name: InputName | DoorPinName,
+    readonly name: InputPinName,
     private readonly config: Pick<InputConfig, 'activeLevel' | 'debounceMs'>,
     sysfsNumber: number,
     Gpio: GpioClass,

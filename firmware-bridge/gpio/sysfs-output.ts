@@ -4,7 +4,7 @@
 // strict_gpiod), and the relay would then follow the pin's pull rather than the safe level.
 import type { OutputConfig } from '../config.js';
 import { errorField, type HardwareLogger } from '../logger.js';
-import type { DigitalOutput, DoorPinName, OutputName } from '../types.js';
+import type { DigitalOutput, OutputPinName } from '../types.js';
 import { levelFor, type GpioClass, type GpioPin } from './onoff.js';
 
 export class SysfsOutput implements DigitalOutput {
@@ -15,7 +15,7 @@ export class SysfsOutput implements DigitalOutput {
   private closed = false;
 
   constructor(
-    readonly name: OutputName | DoorPinName,
+    readonly name: OutputPinName,
     private readonly config: Pick<OutputConfig, 'activeLevel' | 'safe'>,
     sysfsNumber: number,
     Gpio: GpioClass,

@@ -5,7 +5,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { everyOutputConfig, type HardwareConfig } from '../config.js';
-import type { DoorPinName, OutputName } from '../types.js';
+import type { OutputPinName } from '../types.js';
 import { levelFor, type BinaryValue } from './onoff.js';
 import { bcmToSysfs, findHeaderChip } from './sysfs-base.js';
 
@@ -21,7 +21,7 @@ export const realSysfsFiles: SysfsFiles = {
 };
 
 export interface SafeLevelWrite {
-  output: OutputName | DoorPinName;
+  output: OutputPinName;
   bcm: number;
   gpio: number;
   level: BinaryValue;

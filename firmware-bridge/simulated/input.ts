@@ -2,14 +2,14 @@
 import { EventEmitter } from 'node:events';
 import type { InputConfig } from '../config.js';
 import { Debouncer } from '../debounce.js';
-import type { DigitalInput, DigitalInputEvents, DoorPinName, InputName, SimulatedInputControls } from '../types.js';
+import type { DigitalInput, DigitalInputEvents, InputPinName, SimulatedInputControls } from '../types.js';
 
 export class SimulatedInput extends EventEmitter<DigitalInputEvents> implements DigitalInput, SimulatedInputControls {
   private readonly debouncer: Debouncer;
   private closed = false;
 
   constructor(
-    readonly name: InputName | DoorPinName,
+    readonly name: InputPinName,
     config: Pick<InputConfig, 'debounceMs'>,
     initial = false,
   ) {

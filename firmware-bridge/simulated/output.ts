@@ -1,6 +1,6 @@
 // An output with nothing on the end of it: remembers what was written, and when, for tests and the demo.
 import type { OutputConfig } from '../config.js';
-import type { DigitalOutput, DoorPinName, OutputName, OutputWrite, SimulatedOutputControls } from '../types.js';
+import type { DigitalOutput, OutputPinName, OutputWrite, SimulatedOutputControls } from '../types.js';
 
 export interface Clock {
   now(): Date;
@@ -14,9 +14,10 @@ export class SimulatedOutput implements DigitalOutput, SimulatedOutputControls {
   private readonly writes: OutputWrite[] = [];
   private held = false;
   private closed = false;
+  onSet: ((active: boolean) => void) | undefined;
 
   constructor(
-    readonly name: OutputName | DoorPinName,
+    readonly name: OutputPinName,
     config: Pick<OutputConfig, 'safe'>,
     private readonly clock: Clock,
     private readonly historySize = OUTPUT_HISTORY_SIZE,
@@ -60,5 +61,10 @@ export class SimulatedOutput implements DigitalOutput, SimulatedOutputControls {
   private record(active: boolean): void {
     this.writes.push({ active, atMs: this.clock.now().getTime() });
     if (this.writes.length > this.historySize) this.writes.splice(0, this.writes.length - this.historySize);
+    try {
+      this.onSet?.(active);
+    } catch {
+      // a device model's fault must not make a write throw: toSafe never throws, and set only when closed
+    }
   }
 }

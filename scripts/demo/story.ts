@@ -26,6 +26,17 @@ const REFUSAL_TEXT: Record<string, string> = {
   'token-replayed': 'phone pass already used',
 };
 
+const INTRUDER_TEXT: Record<string, string> = {
+  'set:requested': 'setting',
+  'set:confirmed': 'set, the building is secured',
+  'set:failed': 'did not set',
+  'set:at-panel': 'set at the panel',
+  'unset:requested': 'unsetting',
+  'unset:confirmed': 'unset',
+  'unset:failed': 'did not unset',
+  'unset:at-panel': 'unset at the panel',
+};
+
 export function describeEvent(event: LoggedEvent, timezone: string, prefix = ''): string | undefined {
   const time = DateTime.fromISO(event.at, { zone: timezone }).toFormat('ccc HH:mm');
   const line = (text: string): string => `${prefix}${time}  ${text}`;
@@ -53,6 +64,12 @@ export function describeEvent(event: LoggedEvent, timezone: string, prefix = '')
       return line(`  policy v${String(event.version)} ${String(event.result)} from ${String(event.source)}`);
     case 'system':
       return line(`  gateway ${String(event.what)}`);
+    case 'output':
+      return line(`  ${String(event.output)} switched ${event.on === true ? 'on' : 'off'}${event.by === 'schedule' ? '' : ` (${String(event.by)})`}`);
+    case 'intruder-alarm':
+      return line(`🛡 intruder alarm: ${INTRUDER_TEXT[`${String(event.action)}:${String(event.outcome)}`] ?? `${String(event.action)} ${String(event.outcome)}`} (${String(event.by)})`);
+    case 'announcement':
+      return line(`🔊 ${String(event.phrase)} [${(event.languages as string[] | undefined)?.join(', ') ?? ''}] ${String(event.outcome)}${event.detail ? `: ${String(event.detail)}` : ''}`);
     default:
       return undefined;
   }

@@ -348,6 +348,8 @@ describe('1.9: the building runs itself', () => {
     const state = stateFixture({ outputs: [{ id: 'pcs', on: true, label: 'Public PCs' }], intruderAlarm: { state: 'setting', since: AT }, secured: false });
     expect(parseMessage(ReceivedStateSchema, buf(state))).toMatchObject({ ok: true, value: { outputs: [{ id: 'pcs', on: true }], intruderAlarm: { state: 'setting' }, secured: false } });
     expect(parseMessage(ReceivedStateSchema, buf(stateFixture()))).toMatchObject({ ok: true });
-    expect(parseMessage(GatewayStateSchema, buf(stateFixture({ intruderAlarm: { state: 'armed', since: AT } }))).ok).toBe(false);
+    // @ts-expect-error a gateway cannot send a panel state its version does not know
+    const armed: GatewayState = stateFixture({ intruderAlarm: { state: 'armed', since: AT } });
+    expect(parseMessage(GatewayStateSchema, buf(armed)).ok).toBe(false);
   });
 });

@@ -137,6 +137,11 @@ export const GatewayConfigSchema = z.strictObject({
        * trustProxy); `always`: whatever the request says. Left out: `always` with behindProxy, `auto` otherwise.
        */
       cookieSecure: z.enum(['auto', 'always']).optional(),
+      /**
+       * A file holding the door screen's token (`openssl rand -hex 32`), for a screen on another machine: it shows
+       * `Authorization: Bearer` or `?token=`. Without it the door screen is served to this machine only (loopback).
+       */
+      displayTokenFile: z.string().min(1).optional(),
     })
     .superRefine((http, ctx) => {
       if (http.behindProxy && http.cookieSecure === 'auto' && http.trustProxy === false) {
@@ -200,7 +205,11 @@ export function checkGatewayConfigText(text: string, file = 'config', baseDir = 
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(baseDir, config.store.path) },
     deploymentKeyFile: config.deploymentKeyFile === undefined ? undefined : resolve(baseDir, config.deploymentKeyFile),
     sip2: resolveSip2Paths(config.sip2, baseDir),
-    http: config.http.tls === undefined ? config.http : { ...config.http, tls: { cert: resolve(baseDir, config.http.tls.cert), key: resolve(baseDir, config.http.tls.key) } },
+    http: {
+      ...config.http,
+      ...(config.http.tls === undefined ? {} : { tls: { cert: resolve(baseDir, config.http.tls.cert), key: resolve(baseDir, config.http.tls.key) } }),
+      ...(config.http.displayTokenFile === undefined ? {} : { displayTokenFile: resolve(baseDir, config.http.displayTokenFile) }),
+    },
   };
 }
 
@@ -316,6 +325,7 @@ export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessE
   };
   check('http.tls.cert', config.http.enabled ? config.http.tls?.cert : undefined);
   check('http.tls.key', config.http.enabled ? config.http.tls?.key : undefined);
+  check('http.displayTokenFile', config.http.enabled ? config.http.displayTokenFile : undefined);
   check('mqtt.passwordFile', config.mqtt?.passwordFile);
   check('mqtt.tls.ca', config.mqtt?.tls?.ca);
   check('mqtt.tls.cert', config.mqtt?.tls?.cert);

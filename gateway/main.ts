@@ -193,6 +193,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           // Behind a TLS proxy the request arrives as http: the cookie must be Secure all the same (http.cookieSecure).
           console: { store, hashCard, clock, options: { cookieSecure: consoleCookieSecure(config.http) } },
           health: () => healthReport(extensions, storage, liveStore),
+          doorScreen: { clock, pinTimeoutMs: config.taps.pinTimeoutMs },
         })
       : undefined;
     if (localApi !== undefined) extensions.add(localApi);

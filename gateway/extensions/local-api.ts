@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config.js';
 import type { Gateway } from '../core/controller.js';
 import { startLocalApi } from '../http/server.js';
 import { readFileBytes } from '../../kit/read-bounded.js';
-import type { ConsoleApiDeps, HealthReport, LocalApi } from '../http/server.js';
+import type { ConsoleApiDeps, HealthReport, LocalApi, LocalApiDeps } from '../http/server.js';
 import type { Extension, ExtensionContext } from './extension.js';
 
 export class LocalApiExtension implements Extension {
@@ -21,6 +21,7 @@ export class LocalApiExtension implements Extension {
       config: GatewayConfig['http'];
       console?: ConsoleApiDeps | undefined;
       health?: (() => HealthReport) | undefined;
+      doorScreen?: LocalApiDeps['doorScreen'];
     },
   ) {}
 

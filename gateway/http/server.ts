@@ -24,6 +24,9 @@ import { errorHandler } from '../console/errors.js';
 import { CSRF_HEADER, makeAuthenticate, SESSION_COOKIE } from '../console/context.js';
 import { docs, ErrorSchema } from '../console/zod-route.js';
 import type { Gateway } from '../core/controller.js';
+import { systemClock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { DOOR_SCREEN_ROUTES, doorScreenRoutes, readDisplayToken } from './door-screen.js';
 
 /** The only routes anyone may call without credentials, each with the reason. */
 export const LOCAL_API_PUBLIC_ROUTES: readonly PublicRoute[] = [
@@ -39,6 +42,7 @@ export const LOCAL_API_PUBLIC_ROUTES: readonly PublicRoute[] = [
   { method: 'GET', url: '/console/vendor/preact/*', why: 'preact, served from node_modules for the page' },
   { method: 'GET', url: '/console/vendor/preact-hooks/*', why: 'preact’s hooks, served from node_modules for the page' },
   { method: 'GET', url: '/console/vendor/htm/*', why: 'htm, served from node_modules for the page' },
+  ...DOOR_SCREEN_ROUTES,
 ];
 
 export interface LocalApi {
@@ -85,6 +89,8 @@ export interface LocalApiDeps {
   https?: { cert: Buffer; key: Buffer } | undefined;
   /** `http.trustProxy`: which proxies' X-Forwarded-For and -Proto to believe. */
   trustProxy?: TrustProxySetting | undefined;
+  /** The door screen's clock (the gateway's) and PIN timeout; its display token is read from the config at start. */
+  doorScreen?: { clock?: Clock | undefined; pinTimeoutMs?: number | undefined; displayToken?: string | undefined } | undefined;
 }
 
 /** The simulated-tap route: a simulated reader to play, and nobody beyond this machine to play it. */
@@ -169,6 +175,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
       ok: true,
     }));
     if (simulatedTapServed(deps)) registerSimulatedTap(api, deps);
+    await api.register(doorScreenRoutes({ ...deps.doorScreen, gateway: deps.gateway, clock: deps.doorScreen?.clock ?? systemClock }));
     if (branchConsole !== undefined) await api.register(branchConsole.publicRoutes);
 
     await api.register(async (secured) => {
@@ -230,7 +237,8 @@ function registerSimulatedTap(api: FastifyInstance, deps: LocalApiDeps): void {
 }
 
 export async function startLocalApi(deps: LocalApiDeps & { config: GatewayConfig['http']; logger: Logger }): Promise<LocalApi> {
-  const app = buildLocalApi({ ...deps, host: deps.config.host, trustProxy: deps.config.trustProxy });
+  const displayToken = deps.config.displayTokenFile === undefined ? undefined : readDisplayToken(deps.config.displayTokenFile);
+  const app = buildLocalApi({ ...deps, host: deps.config.host, trustProxy: deps.config.trustProxy, doorScreen: { ...deps.doorScreen, displayToken } });
   const address = await app.listen({ host: deps.config.host, port: deps.config.port });
   deps.logger.info({ url: address }, 'local API listening');
   if (deps.console !== undefined) deps.logger.info({ url: `${address}/console/` }, `staff console at ${address}/console/`);

@@ -1,7 +1,9 @@
 // The preview staff see before saving a schedule: each of the coming days as its modes from midnight to midnight
-// (a DST day has 23 or 25 hours, and the bars say so), its exception label, and its group bookings.
+// (a DST day has 23 or 25 hours, and the bars say so), its exception label, its group bookings, and when each
+// switched output (PCs, heating) is on.
 import { bookingsBetween, dayBounds, localDateOf, spansBetween, toLocalIso } from '../../policies/index.js';
 import type { Policy, ScheduleMode } from '../../policies/index.js';
+import { outputIntervals, type OnInterval } from '../../policies/outputs.js';
 
 export interface TimetableSegment {
   mode: ScheduleMode;
@@ -19,8 +21,29 @@ export interface TimetableDay {
   minutes: number;
   segments: TimetableSegment[];
   bookings: Array<{ group: string; label: string | null; from: string; to: string }>;
+  /** Each output the policy schedules, in the policy's order, with its on-times that day. */
+  outputs: TimetableOutput[];
   /** Differs from the schedule in force (only in a preview of a draft). */
   changed: boolean;
+}
+
+export interface TimetableOutputSpan {
+  from: string;
+  to: string;
+  /** Minutes from the day's start, for drawing. */
+  start: number;
+  end: number;
+  /** On already at the day's start (since the day before) / still on at its end (past midnight). */
+  sinceDayBefore: boolean;
+  pastMidnight: boolean;
+}
+
+export interface TimetableOutput {
+  id: string;
+  label: string | null;
+  on: TimetableOutputSpan[];
+  /** In words: "PCs 07:50–19:45", "Heating until 06:00 (on since the day before), from 21:00 (on past midnight)". */
+  text: string;
 }
 
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
@@ -35,12 +58,17 @@ function weekdayOf(date: string): string {
   return WEEKDAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()]!;
 }
 
-export function timetable(policy: Policy, from: Date, days = 14): TimetableDay[] {
+/** `labels`: the outputs' names as the gateway's config gives them (`pcs` → "Public PCs"); the id where none. */
+export function timetable(policy: Policy, from: Date, days = 14, labels: ReadonlyMap<string, string> = new Map()): TimetableDay[] {
   const first = localDateOf(policy, from);
+  const dates = Array.from({ length: days }, (_, i) => addDays(first, i));
+  const bounds = dates.map((date) => dayBounds(policy, date));
+  // The outputs' on-intervals over the whole preview at once (they follow runs of modes, which cross days).
+  const intervals = days === 0 ? new Map<string, OnInterval[]>() : outputIntervals(policy, bounds[0]!.start.getTime(), bounds.at(-1)!.end.getTime());
   const out: TimetableDay[] = [];
   for (let i = 0; i < days; i++) {
-    const date = addDays(first, i);
-    const { start, end, exception } = dayBounds(policy, date);
+    const date = dates[i]!;
+    const { start, end, exception } = bounds[i]!;
     const s = start.getTime();
     const e = end.getTime();
     const clock = (t: number): string => (t >= e ? '24:00' : toLocalIso(policy, new Date(t)).slice(11, 16));
@@ -57,13 +85,50 @@ export function timetable(policy: Policy, from: Date, days = 14): TimetableDay[]
       from: clock(Math.max(b.from.getTime(), s)),
       to: clock(Math.min(b.to.getTime(), e)),
     }));
-    out.push({ date, weekday: weekdayOf(date), label: exception ?? null, minutes: Math.round((e - s) / 60_000), segments, bookings, changed: false });
+    const outputs = [...intervals].map(([id, on]) => dayOutput(id, labels.get(id) ?? null, on, s, e, clock));
+    out.push({ date, weekday: weekdayOf(date), label: exception ?? null, minutes: Math.round((e - s) / 60_000), segments, bookings, outputs, changed: false });
   }
   return out;
 }
 
+/** One output's on-times within a day [s, e), clipped to it, with what reaches across its midnights said in words. */
+function dayOutput(id: string, label: string | null, intervals: readonly OnInterval[], s: number, e: number, clock: (t: number) => string): TimetableOutput {
+  const on: TimetableOutputSpan[] = [];
+  for (const i of intervals) {
+    const a = Math.max(i.fromMs, s);
+    const b = Math.min(i.toMs, e);
+    if (b <= a) continue;
+    on.push({ from: clock(a), to: clock(b), start: Math.round((a - s) / 60_000), end: Math.round((b - s) / 60_000), sinceDayBefore: i.fromMs < s, pastMidnight: i.toMs > e });
+  }
+  const name = label ?? id;
+  if (on.length === 0) return { id, label, on, text: `${name} off all day` };
+  if (on.length === 1 && on[0]!.sinceDayBefore && on[0]!.pastMidnight) return { id, label, on, text: `${name} on all day` };
+  const words = on.map((span) => {
+    if (span.sinceDayBefore) return `until ${span.to} (on since the day before)`;
+    if (span.pastMidnight) return `from ${span.from} (on past midnight)`;
+    return `${span.from}–${span.to}`;
+  });
+  return { id, label, on, text: `${name} ${words.join(', ')}` };
+}
+
+/**
+ * The outputs' labels from the branch's state (`outputs[].label`, contract 1.9), read defensively: a gateway
+ * whose state has no outputs gives none, and the preview names outputs by id.
+ */
+export function outputLabels(state: object): Map<string, string> {
+  const outputs = 'outputs' in state ? state.outputs : undefined;
+  const labels = new Map<string, string>();
+  if (!Array.isArray(outputs)) return labels;
+  for (const o of outputs as unknown[]) {
+    if (typeof o !== 'object' || o === null) continue;
+    const { id, label } = o as { id?: unknown; label?: unknown };
+    if (typeof id === 'string' && typeof label === 'string') labels.set(id, label);
+  }
+  return labels;
+}
+
 /** The draft's timetable, each day marked where it differs from the one in force. */
 export function compareTimetables(draft: TimetableDay[], current: TimetableDay[]): TimetableDay[] {
-  const key = (d: TimetableDay): string => JSON.stringify([d.segments.map((s) => [s.mode, s.from, s.to]), d.bookings, d.label]);
+  const key = (d: TimetableDay): string => JSON.stringify([d.segments.map((s) => [s.mode, s.from, s.to]), d.bookings, d.label, d.outputs.map((o) => [o.id, o.text])]);
   return draft.map((day, i) => ({ ...day, changed: current[i] === undefined || key(current[i]) !== key(day) }));
 }

@@ -9,7 +9,7 @@ import type { PolicyBase, PolicyStatus } from '../../core/policy-holder.js';
 import type { ConsoleContext } from '../context.js';
 import { MANAGER_ONLY } from '../context.js';
 import { PolicyPreviewBodySchema, PolicySaveBodySchema } from '../schemas.js';
-import { compareTimetables, timetable } from '../timetable.js';
+import { compareTimetables, outputLabels, timetable } from '../timetable.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';
 
 const PREVIEW_DAYS = 14;
@@ -61,9 +61,9 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       },
     );
 
-    app.get('/policy/timetable', { schema: docs({ summary: 'The coming two weeks of the policy in force, day by day' }) }, async () => {
+    app.get('/policy/timetable', { schema: docs({ summary: 'The coming two weeks of the policy in force, day by day, with when each switched output is on' }) }, async () => {
       const { policy } = inForce();
-      return { version: policy.version, days: timetable(policy, ctx.clock.now(), PREVIEW_DAYS) };
+      return { version: policy.version, days: timetable(policy, ctx.clock.now(), PREVIEW_DAYS, outputLabels(ctx.gateway.state)) };
     });
 
     app.post(
@@ -79,7 +79,9 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         const result = candidate(draft);
         if (!result.ok) return reply.code(400).send({ error: 'invalid request', errors: result.errors });
         const now = ctx.clock.now();
-        const days = compareTimetables(timetable(result.policy, now, PREVIEW_DAYS), timetable(inForce().policy, now, PREVIEW_DAYS));
+        // The outputs by the names the branch's config gives them ("Public PCs"), as the state reports them.
+        const labels = outputLabels(ctx.gateway.state);
+        const days = compareTimetables(timetable(result.policy, now, PREVIEW_DAYS, labels), timetable(inForce().policy, now, PREVIEW_DAYS, labels));
         const { over } = overBase();
         return { over, days };
       },

@@ -143,6 +143,7 @@ export function Timetable({ days, caption, showChanged = false }) {
           </div>
           <p class="tt-text">${dayText(day)}</p>
           ${day.bookings.map((b) => html`<p class="tt-booking"><span class="swatch booking" aria-hidden="true"></span>Booking: ${b.label ?? b.group} (${b.group}) ${b.from}–${b.to}</p>`)}
+          ${(day.outputs ?? []).map((o) => html`<p class="tt-output" data-output=${o.id}>${o.text}</p>`)}
         </td>
       </tr>`)}
     </tbody>

@@ -1,0 +1,126 @@
+// The door screen in Debian's chromium against a running gateway on simulated hardware (loopback, as the kiosk on
+// the Pi sees it): the mode while nobody taps, a refused card's words pushed over the event stream, the clock in the
+// branch's zone whatever the browser's. axe-core checks the page; screenshots go to test-output/.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
+import { scaledClock } from '../../gateway/core/clock.js';
+import { parseGatewayConfig } from '../../gateway/config.js';
+import { startGateway } from '../../gateway/main.js';
+import type { RunningGateway } from '../../gateway/main.js';
+import { launchChromium, screenshotPath } from '../helpers/chromium.js';
+import { TEST_KEY_HEX, adult, defaultConfig, removeDir } from '../helpers/gateway-harness.js';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const MEMBER = '04A1B2C3D4';
+const EXPIRED = '04A1B2C3D5';
+// Wednesday 4 March 2026, 14:05 in London (GMT): open access until 20:00.
+const START = new Date('2026-03-04T14:05:00Z');
+
+const weekday = [
+  { from: '08:00', to: '10:00', mode: 'open-access' },
+  { from: '10:00', to: '13:00', mode: 'staffed' },
+  { from: '13:00', to: '20:00', mode: 'open-access' },
+];
+const POLICY = {
+  version: 3,
+  site: 'town-central',
+  name: 'Town Central Library',
+  timezone: 'Europe/London',
+  schedule: { changeoverMinutes: 15, weekly: { mon: weekday, tue: weekday, wed: weekday, thu: weekday, fri: weekday, sat: weekday } },
+  rules: { minimumAge: 16, capacity: 60, lastEntryMinutes: 30 },
+};
+
+let dir: string;
+let running: RunningGateway;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let url: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'oag-door-screen-'));
+  writeFileSync(join(dir, 'policy.yaml'), stringify(POLICY));
+  const config = parseGatewayConfig(defaultConfig(dir, { http: { enabled: true, host: '127.0.0.1', port: 0 }, taps: { repeatWindowMs: 0 } }));
+  running = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, clock: scaledClock(START, 1) });
+  const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
+  running.store.members.replaceAll(
+    [
+      { cardHash: hash(normaliseCardId(MEMBER)), ...adult },
+      { cardHash: hash(normaliseCardId(EXPIRED)), ...adult, expires: '2026-01-31' },
+    ],
+    { version: 1, source: 'central' },
+  );
+  url = running.api!.url;
+  browser = await launchChromium();
+  // A small HDMI screen, and a browser that guesses another zone: the clock must still say London's time.
+  // axe is injected by the test, so the test's context bypasses the page's CSP.
+  context = await browser.newContext({ viewport: { width: 1024, height: 600 }, bypassCSP: true, locale: 'en-US', timezoneId: 'America/New_York' });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+});
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await running?.stop();
+  if (dir) removeDir(dir);
+});
+
+async function axeViolations(): Promise<Array<{ id: string; impact: string; help: string }>> {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(async () => {
+    const { axe, document } = globalThis as unknown as {
+      axe: { run(context: unknown, options: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string }> }> };
+      document: unknown;
+    };
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
+  });
+}
+
+function tap(uid: string): void {
+  running.hardware.simulated!.reader!.tap(uid, 'entry');
+}
+
+describe('the door screen in chromium', () => {
+  it('shows the mode, then a refused card’s words as the stream pushes them, and passes axe', async () => {
+    await page.goto(`${url}/door-screen?reader=entry`);
+    const title = page.getByRole('heading', { level: 1 });
+    await expect.poll(() => title.textContent()).toBe('Open access');
+    expect(await page.locator('#detail').textContent()).toBe('until 20:00');
+    // The branch's time (London, 14:05 and running), not New York's 09:05 that the browser would guess.
+    await expect.poll(() => page.locator('#clock').textContent()).toMatch(/^14:0\d$/);
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await axeViolations()).toEqual([]);
+    await page.screenshot({ path: screenshotPath('door-screen-idle.png') });
+
+    tap(EXPIRED);
+    await expect.poll(() => title.textContent()).toBe('Your membership has expired.');
+    const live = page.locator('[aria-live="assertive"]');
+    expect(await live.textContent()).toContain('Renew online or at the counter.');
+    // Colour is never the only sign: the band has its word.
+    expect(await page.locator('#word').textContent()).toBe('No entry');
+    expect(await page.locator('#mode').textContent()).toBe('Open access until 20:00');
+    expect(await axeViolations()).toEqual([]);
+    await page.screenshot({ path: screenshotPath('door-screen-refused.png') });
+
+    tap(MEMBER);
+    await expect.poll(() => title.textContent()).toBe('Welcome');
+    expect(await page.locator('#word').textContent()).toBe('Come in');
+    await page.screenshot({ path: screenshotPath('door-screen-welcome.png') });
+  });
+
+  it('is refused to another machine without the display token, with JSON and not the page', async () => {
+    // The browser here is on loopback; a request forwarded by a local proxy stands for a client elsewhere.
+    const response = await page.request.get(`${url}/door-screen`, { headers: { 'x-forwarded-for': '192.0.2.40' } });
+    expect(response.status()).toBe(401);
+    expect(await response.json()).toMatchObject({ error: expect.stringContaining('this machine only') });
+  });
+});

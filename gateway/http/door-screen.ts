@@ -318,7 +318,9 @@ export function doorScreenRoutes(options: DoorScreenOptions): FastifyPluginAsync
           res.end();
         };
         streams.add(end);
+        // Whichever tells first that the screen went away (the browser closed, the network dropped).
         request.raw.on('close', close);
+        res.on('close', close);
         // The browser's EventSource reconnects by itself after this long when the gateway restarts.
         res.write('retry: 3000\n\n');
         push();

@@ -34,8 +34,42 @@ const DOOR_TEXT: Record<string, string> = {
 
 const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 const mode = (value: unknown): string => MODE_TEXT[String(value)] ?? String(value);
+const NO_LABELS: ReadonlyMap<string, string> = new Map();
 
-function summarise(type: string, d: Record<string, unknown>): string {
+/** Why a switched output changed (the `output` event's `by`). */
+const OUTPUT_BY_TEXT: Record<string, string> = { schedule: 'schedule', start: 'as the schedule says, at start' };
+
+/** The intruder alarm's set or unset, by what became of it. */
+function intruderAlarmText(d: Record<string, unknown>): string {
+  const set = d.action === 'set';
+  const why = d.by ? ` (${String(d.by)})` : '';
+  switch (d.outcome) {
+    case 'requested':
+      return `Intruder alarm ${set ? 'setting' : 'unsetting'}…${why}`;
+    case 'confirmed':
+      return `Intruder alarm ${set ? 'set' : 'unset'}${why}`;
+    case 'failed':
+      return `Intruder alarm did not ${set ? 'set' : 'unset'}: the panel did not confirm${why}`;
+    case 'at-panel':
+      return `Intruder alarm ${set ? 'set' : 'unset'} at the panel`;
+    default:
+      return `Intruder alarm ${String(d.action)}: ${String(d.outcome)}${why}`;
+  }
+}
+
+/**
+ * "Announced: closing-soon (cy, en) — played"; staff's own words in quotes; a failure with its reason. `detail` is
+ * the words of a `text` announcement, and why one failed (then the words are not in the event).
+ */
+function announcementText(d: Record<string, unknown>): string {
+  const failed = d.outcome === 'failed';
+  const detail = str(d.detail);
+  const what = d.phrase !== 'text' ? String(d.phrase) : failed || detail === null ? 'staff’s words' : `“${detail}”`;
+  const languages = Array.isArray(d.languages) ? ` (${d.languages.map(String).join(', ')})` : '';
+  return `Announced: ${what}${languages} — ${failed ? `failed: ${detail ?? 'no reason given'}` : String(d.outcome)}`;
+}
+
+function summarise(type: string, d: Record<string, unknown>, labels: ReadonlyMap<string, string>): string {
   switch (type) {
     case 'access': {
       const reason = reasonText(String(d.reason));
@@ -66,18 +100,27 @@ function summarise(type: string, d: Record<string, unknown>): string {
       return `Reader ${String(d.readerId ?? d.reader)}: ${String(d.error)}`;
     case 'members':
       return d.result === 'applied' ? `Member list version ${String(d.version)} in force (${String(d.count ?? '?')} members)` : `Member list refused: ${String(d.error ?? '')}`;
+    case 'output': {
+      const name = labels.get(String(d.output)) ?? String(d.output);
+      return `${name} switched ${d.on === true ? 'on' : 'off'} (${OUTPUT_BY_TEXT[String(d.by)] ?? String(d.by)})`;
+    }
+    case 'intruder-alarm':
+      return intruderAlarmText(d);
+    case 'announcement':
+      return announcementText(d);
     default:
       return type;
   }
 }
 
-export function logRow(event: EventLike): LogRow {
+/** `labels`: the switched outputs' names from the branch's config (`pcs` → "Public PCs"); by id without. */
+export function logRow(event: EventLike, labels: ReadonlyMap<string, string> = NO_LABELS): LogRow {
   const d = event.data;
   return {
     id: event.id,
     at: event.at,
     type: event.type,
-    summary: summarise(event.type, d),
+    summary: summarise(event.type, d, labels),
     decision: event.type === 'access' && (d.decision === 'granted' || d.decision === 'refused') ? d.decision : null,
     reason: event.type === 'access' ? str(d.reason) : null,
     person: str(d.person),
@@ -85,9 +128,10 @@ export function logRow(event: EventLike): LogRow {
   };
 }
 
-export function storedRow(event: StoredEvent): LogRow {
-  return logRow({ id: event.id, at: event.at, type: event.type, data: event.data });
+export function storedRow(event: StoredEvent, labels: ReadonlyMap<string, string> = NO_LABELS): LogRow {
+  return logRow({ id: event.id, at: event.at, type: event.type, data: event.data }, labels);
 }
+
 
 /** A spreadsheet must not run a cell as a formula (`=HYPERLINK(…)` in a detail text). */
 function cell(value: string | null): string {

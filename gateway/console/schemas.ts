@@ -97,7 +97,23 @@ function isCalendarTime(text: string): boolean {
   return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
 }
 
-export const LOG_TYPES = ['access', 'door', 'alarm', 'staff', 'mode', 'policy', 'occupancy', 'warning', 'system', 'reader', 'members'] as const;
+export const LOG_TYPES = [
+  'access',
+  'door',
+  'alarm',
+  'staff',
+  'mode',
+  'policy',
+  'occupancy',
+  'warning',
+  'system',
+  'reader',
+  'members',
+  // 1.9: the building around the door: switched outputs, the intruder alarm, announcements.
+  'output',
+  'intruder-alarm',
+  'announcement',
+] as const;
 
 export const LogQuerySchema = z.strictObject({
   from: instantOrLocal.optional(),

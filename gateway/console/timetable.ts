@@ -111,22 +111,6 @@ function dayOutput(id: string, label: string | null, intervals: readonly OnInter
   return { id, label, on, text: `${name} ${words.join(', ')}` };
 }
 
-/**
- * The outputs' labels from the branch's state (`outputs[].label`, contract 1.9), read defensively: a gateway
- * whose state has no outputs gives none, and the preview names outputs by id.
- */
-export function outputLabels(state: object): Map<string, string> {
-  const outputs = 'outputs' in state ? state.outputs : undefined;
-  const labels = new Map<string, string>();
-  if (!Array.isArray(outputs)) return labels;
-  for (const o of outputs as unknown[]) {
-    if (typeof o !== 'object' || o === null) continue;
-    const { id, label } = o as { id?: unknown; label?: unknown };
-    if (typeof id === 'string' && typeof label === 'string') labels.set(id, label);
-  }
-  return labels;
-}
-
 /** The draft's timetable, each day marked where it differs from the one in force. */
 export function compareTimetables(draft: TimetableDay[], current: TimetableDay[]): TimetableDay[] {
   const key = (d: TimetableDay): string => JSON.stringify([d.segments.map((s) => [s.mode, s.from, s.to]), d.bookings, d.label, d.outputs.map((o) => [o.id, o.text])]);

@@ -2,7 +2,8 @@
 // what stays on across midnight said so, the DST week's short Sunday, and a draft that only moves an output marked
 // as a change.
 import { describe, expect, it } from 'vitest';
-import { compareTimetables, outputLabels, timetable, type TimetableDay } from '../../gateway/console/timetable.js';
+import { outputLabels } from '../../gateway/console/output-labels.js';
+import { compareTimetables, timetable, type TimetableDay } from '../../gateway/console/timetable.js';
 import { policyOf, utc } from './policies/helpers.js';
 
 const OPEN = [{ from: '08:00', to: '20:00', mode: 'open-access' as const }];

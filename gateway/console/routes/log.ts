@@ -13,6 +13,7 @@ import type { Policy } from '../../../policies/index.js';
 import type { StoredEvent } from '../../store/index.js';
 import type { ConsoleContext } from '../context.js';
 import { CSV_HEADER, csvLine, localTimes, storedRow } from '../log-format.js';
+import { outputLabels } from '../output-labels.js';
 import { LogCsvQuerySchema, LogQuerySchema } from '../schemas.js';
 import { docs, zodValidate } from '../zod-route.js';
 
@@ -28,7 +29,7 @@ export const CSV_PAGE = 200;
 export async function* csvPages(
   query: (page: { limit: number; before: string | undefined }) => StoredEvent[],
   localTime: (at: string) => string,
-  options: { maxRows?: number; page?: number; yieldToLoop?: () => Promise<void> } = {},
+  options: { maxRows?: number; page?: number; yieldToLoop?: () => Promise<void>; labels?: ReadonlyMap<string, string> } = {},
 ): AsyncGenerator<string> {
   const maxRows = options.maxRows ?? CSV_MAX_ROWS;
   const size = options.page ?? CSV_PAGE;
@@ -41,7 +42,7 @@ export async function* csvPages(
     await yieldToLoop();
     const page = query({ limit: Math.min(size, maxRows - rows), before });
     let text = '';
-    for (const event of page) text += csvLine(storedRow(event), localTime(event.at));
+    for (const event of page) text += csvLine(storedRow(event, options.labels), localTime(event.at));
     rows += page.length;
     if (text !== '') yield text;
     if (page.length < size) break;
@@ -68,7 +69,8 @@ export function logRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         const q = request.query as z.infer<typeof LogQuerySchema>;
         const policy = ctx.gateway.policies.current;
         const events = ctx.store.events.query({ from: instant(policy, q.from), to: instant(policy, q.to), types: q.types, limit: q.limit, before: q.before });
-        const rows = events.map(storedRow);
+        const labels = outputLabels(ctx.gateway.state);
+        const rows = events.map((event) => storedRow(event, labels));
         return { events: rows, next: rows.length === q.limit ? rows[rows.length - 1]!.id : null, timezone: policy.timezone };
       },
     );
@@ -85,7 +87,7 @@ export function logRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         const from = instant(policy, q.from);
         const to = instant(policy, q.to);
         const query = (page: { limit: number; before: string | undefined }) => ctx.store.events.query({ from, to, types: q.types, ...page });
-        const csv = Readable.from(csvPages(query, localTimes((at) => toLocalIso(policy, at))), { objectMode: false });
+        const csv = Readable.from(csvPages(query, localTimes((at) => toLocalIso(policy, at)), { labels: outputLabels(ctx.gateway.state) }), { objectMode: false });
         const stamp = toLocalIso(policy, ctx.clock.now()).slice(0, 16).replace(':', '');
         return reply
           .header('content-type', 'text/csv; charset=utf-8')

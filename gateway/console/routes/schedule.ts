@@ -9,7 +9,8 @@ import type { PolicyBase, PolicyStatus } from '../../core/policy-holder.js';
 import type { ConsoleContext } from '../context.js';
 import { MANAGER_ONLY } from '../context.js';
 import { PolicyPreviewBodySchema, PolicySaveBodySchema } from '../schemas.js';
-import { compareTimetables, outputLabels, timetable } from '../timetable.js';
+import { outputLabels } from '../output-labels.js';
+import { compareTimetables, timetable } from '../timetable.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';
 
 const PREVIEW_DAYS = 14;

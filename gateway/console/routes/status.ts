@@ -8,6 +8,7 @@ import type { ConsoleContext } from '../context.js';
 import { bearerToken } from '../../../kit/auth/api-tokens.js';
 import { sessionToken } from '../context.js';
 import { logRow } from '../log-format.js';
+import { outputLabels } from '../output-labels.js';
 import { docs } from '../zod-route.js';
 
 export interface ConsoleStatus {
@@ -80,7 +81,7 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         };
         const onEvent = (event: LoggedEvent): void => {
           const { id, at, type } = event;
-          send('log', logRow({ id, at, type, data: event }));
+          send('log', logRow({ id, at, type, data: event }, outputLabels(ctx.gateway.state)));
         };
         const close = (): void => {
           streams.delete(end);

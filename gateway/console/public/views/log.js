@@ -13,6 +13,8 @@ const KINDS = [
   ['staff', 'Staff actions'],
   ['mode,policy,warning', 'Schedule and closing'],
   ['occupancy', 'People counting'],
+  ['output,intruder-alarm,announcement', 'Building: PCs and heating, intruder alarm, announcements'],
+  ['announcement', 'Announcements'],
   ['system,reader,members', 'System'],
 ];
 

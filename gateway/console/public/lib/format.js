@@ -54,6 +54,14 @@ export const ALARM_LABELS = {
   'announcements-failed': 'Announcements failed',
 };
 
+/** The intruder alarm panel (contract 1.9): as its status input says, or on its way after the branch asked. */
+export const INTRUDER_ALARM_LABELS = {
+  set: 'Set',
+  unset: 'Unset',
+  setting: 'Setting…',
+  unsetting: 'Unsetting…',
+};
+
 export const WEEKDAYS = [
   ['mon', 'Monday'],
   ['tue', 'Tuesday'],

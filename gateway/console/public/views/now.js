@@ -3,7 +3,7 @@
 import { html, useState } from '../lib/html.js';
 import { ApiError, post } from '../lib/api.js';
 import { notify, useConfirm } from '../lib/ui.js';
-import { ALARM_LABELS, DOOR_LABELS, MODE_HINTS, MODE_LABELS, ago, time, when } from '../lib/format.js';
+import { ALARM_LABELS, DOOR_LABELS, INTRUDER_ALARM_LABELS, MODE_HINTS, MODE_LABELS, ago, time, when } from '../lib/format.js';
 
 /** Staffed hours with a clock the policy will not trust: the door stays locked, which the banner must not hide. */
 function clockHoldsDoor({ state, branch }) {
@@ -39,6 +39,23 @@ function Occupancy({ occupancy, now }) {
     ${estimated && html`<p class="tile-note">Estimated: some comings and goings were not seen. Reset the count after a sweep.</p>`}
     ${full && html`<p class="tile-note">Full: no more entries until someone leaves.</p>`}
     ${occupancy.motionAt !== undefined && html`<p class="tile-note">Motion ${occupancy.motionAt === null ? 'not seen since the gateway started' : ago(occupancy.motionAt, now)}</p>`}
+  <//>`;
+}
+
+/** The switched outputs (PCs, heating, kiosks), each by its label; absent at a branch that has none. */
+function Outputs({ outputs }) {
+  const on = outputs.filter((o) => o.on).length;
+  return html`<${Tile} label="PCs, heating and other outputs" value=${on === 0 ? 'All off' : on === outputs.length ? 'All on' : `${on} of ${outputs.length} on`}>
+    <ul class="tile-list outputs">${outputs.map((o) => html`<li data-output=${o.id}>${o.label ?? o.id}: ${o.on ? 'on' : 'off'}</li>`)}</ul>
+  <//>`;
+}
+
+/** The intruder alarm panel: set, unset, or waiting for it to confirm (`setting…`), since when, on the branch's clock. */
+function IntruderAlarm({ alarm, timezone, now }) {
+  const waiting = alarm.state === 'setting' || alarm.state === 'unsetting';
+  return html`<${Tile} label="Intruder alarm" value=${INTRUDER_ALARM_LABELS[alarm.state] ?? alarm.state} tone=${waiting ? 'warn' : alarm.state === 'set' ? 'ok' : 'neutral'}>
+    ${alarm.since && html`<p class="tile-note">Since ${when(alarm.since, timezone, now)}</p>`}
+    ${waiting && html`<p class="tile-note">Waiting for the panel to confirm.</p>`}
   <//>`;
 }
 
@@ -134,6 +151,7 @@ export function NowPage({ session, status, recent }) {
       <p class="banner-hint">${clockHoldsDoor(status)
         ? 'Staff on duty, but the clock is not synchronised: the door stays locked. Staff cards open it; the exit always does.'
         : MODE_HINTS[state.mode]}</p>
+      ${state.secured === true && html`<p class="banner-secured">Secured for the night: nobody inside, intruder alarm set.</p>`}
     </section>
 
     ${state.help?.requested && html`<section class="alarms help-call" role="alert" aria-labelledby="help-title">
@@ -154,6 +172,8 @@ export function NowPage({ session, status, recent }) {
         ${state.doors && html`<ul class="tile-list">${state.doors.map((d) => html`<li>${d.id}: ${DOOR_LABELS[d.state] ?? d.state}</li>`)}</ul>`}
       <//>
       <${Tile} label="Lights" value=${state.lights ? 'On' : 'Off'} />
+      ${state.intruderAlarm && html`<${IntruderAlarm} alarm=${state.intruderAlarm} timezone=${branch.timezone} now=${new Date(state.at)} />`}
+      ${state.outputs?.length > 0 && html`<${Outputs} outputs=${state.outputs} />`}
       <${Occupancy} occupancy=${state.occupancy} now=${new Date(state.at)} />
       <${Tile} label="Card readers" value=${state.readers.length === 0 ? 'None reported' : readersDown.length === 0 ? 'All working' : `${readersDown.length} offline`}
         tone=${readersDown.length > 0 ? 'alarm' : 'ok'}>

@@ -12,11 +12,13 @@ import { checkTextSize, MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, parseYamlDocument 
 import { MemberImportMappingSchema } from './members/mapping.js';
 import { readFileBytes, readTextFile } from '../kit/read-bounded.js';
 import { Sip2ConfigSchema, resolveSip2Paths } from './sip2/config.js';
+import { SoundConfigSchema, resolveSoundPaths } from './sound/config.js';
 import { UplinkConfigSchema } from './uplink/config.js';
 import { readKek } from './members/kek-command.js';
 import { isSealedKey, SealedKeyError, unsealKey } from './members/sealed-key.js';
 import { loadCentralKeys } from './uplink/verify.js';
 import { isLoopbackHost } from '../kit/loopback.js';
+import { readDisplayToken } from './http/display-token.js';
 
 /** What fastify's trustProxy takes in a list (proxy-addr): an address, a CIDR range, or one of its named ranges. */
 const ProxyAddressSchema = z.union([z.enum(['loopback', 'linklocal', 'uniquelocal']), z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
@@ -157,6 +159,8 @@ export const GatewayConfigSchema = z.strictObject({
   mqtt: UplinkConfigSchema.optional(),
   /** Ask the LMS over SIP2 about cards the member list does not know (docs/sip2.md). */
   sip2: Sip2ConfigSchema.optional(),
+  /** Announcements through a loudspeaker (docs/sound.md); left out, the sounder only beeps. */
+  sound: SoundConfigSchema.optional(),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
@@ -205,6 +209,7 @@ export function checkGatewayConfigText(text: string, file = 'config', baseDir = 
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(baseDir, config.store.path) },
     deploymentKeyFile: config.deploymentKeyFile === undefined ? undefined : resolve(baseDir, config.deploymentKeyFile),
     sip2: resolveSip2Paths(config.sip2, baseDir),
+    sound: resolveSoundPaths(config.sound, baseDir),
     http: {
       ...config.http,
       ...(config.http.tls === undefined ? {} : { tls: { cert: resolve(baseDir, config.http.tls.cert), key: resolve(baseDir, config.http.tls.key) } }),
@@ -232,7 +237,7 @@ export function httpExposureProblem(http: GatewayConfig['http']): string | undef
  * (sip2), has no console (http) or default sync and log settings. The door's own sections (site, lock, hardware,
  * store, policyFile…) have no such fallback: a config wrong there is refused.
  */
-export const OPTIONAL_SECTIONS = ['mqtt', 'sip2', 'http', 'members', 'log'] as const;
+export const OPTIONAL_SECTIONS = ['mqtt', 'sip2', 'http', 'members', 'log', 'sound'] as const;
 
 export interface ServiceConfig {
   config: GatewayConfig;
@@ -325,7 +330,13 @@ export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessE
   };
   check('http.tls.cert', config.http.enabled ? config.http.tls?.cert : undefined);
   check('http.tls.key', config.http.enabled ? config.http.tls?.key : undefined);
-  check('http.displayTokenFile', config.http.enabled ? config.http.displayTokenFile : undefined);
+  if (config.http.enabled && config.http.displayTokenFile !== undefined) {
+    try {
+      readDisplayToken(config.http.displayTokenFile);
+    } catch (error) {
+      errors.push((error as Error).message);
+    }
+  }
   check('mqtt.passwordFile', config.mqtt?.passwordFile);
   check('mqtt.tls.ca', config.mqtt?.tls?.ca);
   check('mqtt.tls.cert', config.mqtt?.tls?.cert);

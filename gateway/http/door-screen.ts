@@ -10,7 +10,6 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { sameToken } from '../../kit/auth/request-checks.js';
 import type { PublicRoute } from '../../kit/http/protect.js';
 import { isLoopbackHost } from '../../kit/loopback.js';
-import { readTextFile } from '../../kit/read-bounded.js';
 import { doorMessage, modeMessage } from '../../policies/door-messages.js';
 import type { DoorMessage, ModeMessage } from '../../policies/door-messages.js';
 import type { ReaderRole } from '../../firmware-bridge/types.js';
@@ -27,8 +26,6 @@ export const HEARTBEAT_MS = 15_000;
 export const MAX_DOOR_SCREENS = 8;
 /** The config's default `taps.pinTimeoutMs`, for an API built without the gateway's config (tests, the bench). */
 const DEFAULT_PIN_TIMEOUT_MS = 15_000;
-/** A display token shorter than this is a placeholder, not a secret. */
-const MIN_TOKEN_CHARS = 16;
 
 export const DOOR_SCREEN_PREFIX = '/door-screen';
 
@@ -80,16 +77,6 @@ interface Shown {
   timer: Timer;
 }
 
-/** The display token from its file: one line, at least MIN_TOKEN_CHARS; an error names the setting and the file. */
-export function readDisplayToken(path: string): string {
-  const read = readTextFile(path, { what: `http.displayTokenFile (${path})`, maxBytes: 4096 });
-  if (!read.ok) throw new Error(read.error);
-  const token = read.text.trim();
-  if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) {
-    throw new Error(`http.displayTokenFile (${path}): must hold one token of at least ${MIN_TOKEN_CHARS} characters and no spaces (make one with \`openssl rand -hex 32\`)`);
-  }
-  return token;
-}
 
 /**
  * The last words at each door and side, from the bus. The access event is logged (with the door, at a branch with

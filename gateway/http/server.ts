@@ -26,7 +26,8 @@ import { docs, ErrorSchema } from '../console/zod-route.js';
 import type { Gateway } from '../core/controller.js';
 import { systemClock } from '../core/clock.js';
 import type { Clock } from '../core/clock.js';
-import { DOOR_SCREEN_ROUTES, doorScreenRoutes, readDisplayToken } from './door-screen.js';
+import { DOOR_SCREEN_ROUTES, doorScreenRoutes } from './door-screen.js';
+import { readDisplayToken } from './display-token.js';
 
 /** The only routes anyone may call without credentials, each with the reason. */
 export const LOCAL_API_PUBLIC_ROUTES: readonly PublicRoute[] = [

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkReferencedFiles, parseGatewayConfig } from '../../../gateway/config.js';
-import { DECISION_SHOWN_MS, MAX_DOOR_SCREENS, readDisplayToken, type DoorScreenState } from '../../../gateway/http/door-screen.js';
+import { DECISION_SHOWN_MS, MAX_DOOR_SCREENS, type DoorScreenState } from '../../../gateway/http/door-screen.js';
+import { readDisplayToken } from '../../../gateway/http/display-token.js';
 import { buildLocalApi } from '../../../gateway/http/server.js';
 import { hashPin } from '../../../policies/index.js';
 import { OPEN_ALL_DAY } from '../../helpers/console.js';
@@ -122,6 +123,9 @@ describe('who may see the door screen', () => {
       // oag check-config names a token file it cannot read, as it does the TLS files.
       const config = parseGatewayConfig(defaultConfig(dir, { http: { displayTokenFile: join(dir, 'missing') } }));
       expect(checkReferencedFiles(config).join('\n')).toContain('http.displayTokenFile');
+      // ... and a placeholder before it is deployed, not when the screen goes blank.
+      const placeholder = parseGatewayConfig(defaultConfig(dir, { http: { displayTokenFile: join(dir, 'short') } }));
+      expect(checkReferencedFiles(placeholder)).toEqual([expect.stringMatching(/^http\.displayTokenFile .*at least 16 characters/)]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

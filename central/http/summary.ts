@@ -3,6 +3,7 @@ import {
   BRANCH_MODES,
   contractVersionOf,
   DOOR_STATES,
+  INTRUDER_ALARM_STATES,
   isKnown,
   POLICY_SOURCES,
   READER_ROLES,
@@ -11,7 +12,7 @@ import {
 import type { SiteRow } from '../store.js';
 
 /** The open lists a state names, by the key `unknown` reports them under. */
-export const STATE_NAME_LISTS = ['alarm', 'mode', 'door', 'readerRole', 'policySource'] as const;
+export const STATE_NAME_LISTS = ['alarm', 'mode', 'door', 'readerRole', 'policySource', 'intruderAlarm'] as const;
 export type StateNameList = (typeof STATE_NAME_LISTS)[number];
 
 /**
@@ -25,6 +26,8 @@ export function unknownNames(state: ReceivedState): Partial<Record<StateNameList
     door: isKnown(DOOR_STATES, state.door) ? [] : [state.door],
     readerRole: [...new Set(state.readers.map((r) => r.role).filter((role) => !isKnown(READER_ROLES, role)))],
     policySource: isKnown(POLICY_SOURCES, state.policy.source) ? [] : [state.policy.source],
+    // 1.9: the panel's state, an open list too.
+    intruderAlarm: state.intruderAlarm === undefined || isKnown(INTRUDER_ALARM_STATES, state.intruderAlarm.state) ? [] : [state.intruderAlarm.state],
   };
   return Object.fromEntries(Object.entries(found).filter(([, names]) => names.length > 0));
 }

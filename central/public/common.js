@@ -57,6 +57,26 @@ export const ALARM_LABELS = {
   'announcements-failed': 'Announcements failed',
 };
 
+/** 1.9: the intruder alarm panel as the branch reports it (`setting…`: waiting for the panel to confirm). */
+export const INTRUDER_ALARM_LABELS = {
+  set: 'Set',
+  unset: 'Unset',
+  setting: 'Setting…',
+  unsetting: 'Unsetting…',
+};
+
+/** 1.9: the prepared phrases a branch can announce (PHRASE_IDS in policies/schema.ts), as staff read them. */
+export const PHRASE_LABELS = {
+  welcome: 'Welcome (open access)',
+  'closing-soon': 'Closing soon (the minutes left)',
+  'closing-now': 'Closing now',
+  'please-leave': 'Please leave the building',
+  'door-held': 'Please let the door close',
+  evacuate: 'Evacuate the building',
+  'booking-ending': 'The group booking is ending',
+  'help-acknowledged': 'Help is on its way',
+};
+
 /** Why an entry was granted or refused (policies/types.ts), shown as the gateway names it. */
 export const ACCESS_REASONS = [
   'staffed',
@@ -98,6 +118,37 @@ export function nameOf(known, name, what) {
   const isKnown = Array.isArray(known) ? known.includes(name) : Object.hasOwn(known, name);
   if (!isKnown) return `Unknown ${what}: ${name}`;
   return Array.isArray(known) ? name : known[name];
+}
+
+/** Why a switched output changed (the `output` event's `by`). */
+const OUTPUT_BY = { schedule: 'by the schedule', start: 'as the schedule says, at start' };
+
+/**
+ * The building's events (1.9) as [what, detail] for the branch's event list: a switched output, the intruder
+ * alarm's set and unset, an announcement with its languages and what became of it. Null for any other type.
+ */
+export function describeBuildingEvent(e) {
+  switch (e.type) {
+    case 'output':
+      return [`${e.output} switched ${e.on ? 'on' : 'off'}`, OUTPUT_BY[e.by] ?? e.by];
+    case 'intruder-alarm': {
+      const set = e.action === 'set';
+      const what = {
+        requested: `Intruder alarm ${set ? 'setting…' : 'unsetting…'}`,
+        confirmed: `Intruder alarm ${set ? 'set' : 'unset'}`,
+        failed: `Intruder alarm did not ${set ? 'set' : 'unset'}`,
+        'at-panel': `Intruder alarm ${set ? 'set' : 'unset'} at the panel`,
+      }[e.outcome] ?? `Intruder alarm ${e.action}: unknown outcome ${e.outcome}`;
+      return [what, e.outcome === 'failed' ? `the panel did not confirm · ${e.by}` : e.by];
+    }
+    case 'announcement': {
+      const failed = e.outcome === 'failed';
+      const phrase = e.phrase === 'text' ? (failed || !e.detail ? 'staff’s words' : `“${e.detail}”`) : nameOf(PHRASE_LABELS, e.phrase, 'phrase');
+      return [`Announced: ${phrase}`, `${(e.languages ?? []).join(', ')} · ${failed ? `failed: ${e.detail ?? 'no reason given'}` : e.outcome}`];
+    }
+    default:
+      return null;
+  }
 }
 
 /** Central's clock once `serverClock()` has answered; until then (and on a page that never asks) the browser's. */
@@ -259,8 +310,34 @@ function memberListRow(list, members) {
   return row('Member list', behind > 0 ? `v${list.version} · ${behind} behind` : `v${list.version} · not central's`, 'members-behind');
 }
 
-/** One branch tile (an <article>); `site` is the API's site summary, `timeZone` the branch's (serverClock's zoneOf). */
-export function renderTile(site, { link = true, now = pageNow(), members = undefined, timeZone = pageZone() } = {}) {
+/**
+ * The building around the door (1.9), on the branch page: the intruder alarm and since when, each switched output on
+ * or off, and "Secured for the night". Nothing for what the branch does not report (no panel, no outputs).
+ */
+function buildingRows(s, now, timeZone) {
+  const rows = [];
+  if (s.intruderAlarm) {
+    const { state, since } = s.intruderAlarm;
+    rows.push(row('Intruder alarm', `${nameOf(INTRUDER_ALARM_LABELS, state, 'intruder alarm state')}${since ? ` since ${when(since, now, timeZone)}` : ''}`, `intruder intruder-${state}`));
+  }
+  if (s.outputs?.length) {
+    const value = el('span', { class: 'outputs' });
+    s.outputs.forEach((o, i) => {
+      if (i > 0) value.append(' · ');
+      value.append(el('span', { class: `output output-${o.on ? 'on' : 'off'}`, 'data-output': o.id, text: `${o.label ?? o.id} ${o.on ? 'on' : 'off'}` }));
+    });
+    rows.push(el('div', { class: 'row' }, el('span', { class: 'label', text: 'Outputs' }), value));
+  }
+  if (s.secured === true) rows.push(el('p', { class: 'secured-note', text: 'Secured for the night: closed, nobody inside, intruder alarm set.' }));
+  return rows;
+}
+
+/**
+ * One branch tile (an <article>); `site` is the API's site summary, `timeZone` the branch's (serverClock's zoneOf).
+ * `building`: the intruder alarm and switched outputs too (the branch page); a tile on the dashboard shows only a
+ * "Secured" badge.
+ */
+export function renderTile(site, { link = true, now = pageNow(), members = undefined, timeZone = pageZone(), building = false } = {}) {
   const s = site.state;
   const alarms = s ? s.alarms : [];
   const article = el('article', {
@@ -275,7 +352,12 @@ export function renderTile(site, { link = true, now = pageNow(), members = undef
       'h2',
       { id: `t-${site.id}` },
       title,
-      el('span', { class: `badge availability ${site.online ? 'online' : 'offline'}`, text: site.online ? 'Online' : 'Offline' }),
+      el(
+        'span',
+        { class: 'badges' },
+        s?.secured === true ? el('span', { class: 'badge secured', title: 'Closed, nobody inside, intruder alarm set', text: 'Secured' }) : null,
+        el('span', { class: `badge availability ${site.online ? 'online' : 'offline'}`, text: site.online ? 'Online' : 'Offline' }),
+      ),
     ),
   );
   if (site.since) {
@@ -326,6 +408,7 @@ export function renderTile(site, { link = true, now = pageNow(), members = undef
   if (motionAt !== undefined) body.append(row('Motion', motionAt === null ? 'Not seen since the gateway started' : ago(motionAt, now), 'motion'));
   body.append(s.doors ? doorsRow(s.doors) : row('Door', nameOf(DOOR_LABELS, s.door, 'door state'), `door-${s.door}`));
   body.append(row('Lights', s.lights ? 'On' : 'Off'));
+  if (building) body.append(...buildingRows(s, now, timeZone));
   const listRow = memberListRow(s.memberList, members);
   if (listRow) body.append(listRow);
   if (alarms.length) {

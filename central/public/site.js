@@ -1,7 +1,24 @@
 /* global document, window, EventSource, ResizeObserver */
 // One branch: its tile, occupancy charts (uPlot, served from node_modules), recent events live, commands and policy.
 import uPlot from '/vendor/uplot/uPlot.esm.js';
-import { api, el, hasRole, MODE_LABELS, DOOR_LABELS, ALARM_LABELS, ACCESS_REASONS, nameOf, renderTile, serverClock, setConn, signedIn, toLogin, when } from './common.js';
+import {
+  api,
+  el,
+  hasRole,
+  MODE_LABELS,
+  DOOR_LABELS,
+  ALARM_LABELS,
+  ACCESS_REASONS,
+  PHRASE_LABELS,
+  describeBuildingEvent,
+  nameOf,
+  renderTile,
+  serverClock,
+  setConn,
+  signedIn,
+  toLogin,
+  when,
+} from './common.js';
 import { localDate, startOfLocalDay, startOfLocalWeek } from './zoned-time.js';
 
 const siteId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() ?? '');
@@ -42,6 +59,10 @@ function describe(e) {
       return ['Closing warning', `${e.minutesLeft} min left`];
     case 'reader':
       return [`Card reader ${e.readerId} (${e.reader})`, e.error];
+    case 'output':
+    case 'intruder-alarm':
+    case 'announcement':
+      return describeBuildingEvent(e);
     default:
       // A type from a newer gateway: stored whole, shown by name until central is updated to read it.
       return [`Unknown event: ${e.type}`, ''];
@@ -133,7 +154,7 @@ new ResizeObserver(() => chartsSoon()).observe(document.getElementById('chart-to
 
 function showSite(site) {
   capacity = site.state?.occupancy.capacity ?? null;
-  tileBox.replaceChildren(renderTile(site, { link: false, now: clock.now(), timeZone: zone() }));
+  tileBox.replaceChildren(renderTile(site, { link: false, now: clock.now(), timeZone: zone(), building: true }));
   showDoors(site.state?.doors ?? []);
 }
 
@@ -149,6 +170,21 @@ function showDoors(doors) {
 }
 const FOR_A_DOOR = new Set(['unlock', 'lock']);
 
+// Announce: a prepared phrase (contract 1.9: the branch speaks it in its languages) or staff's own words.
+const phraseSelect = document.getElementById('announce-phrase');
+const announceWords = document.getElementById('announce-text');
+phraseSelect.append(
+  el('option', { value: '', text: 'Your own words…' }),
+  ...Object.entries(PHRASE_LABELS).map(([id, label]) => el('option', { value: id, text: `Phrase: ${label}` })),
+);
+const showWords = () => {
+  document.getElementById('announce-text-label').hidden = phraseSelect.value !== '';
+};
+phraseSelect.addEventListener('change', showWords);
+showWords();
+/** The command's text: the phrase's id, or the words typed. */
+const announceText = () => (phraseSelect.value === '' ? announceWords.value : phraseSelect.value);
+
 // Commands: sent as whoever is signed in, which the branch's log shows; operators and administrators only.
 const result = document.getElementById('cmd-result');
 const mayCommand = hasRole(session, 'operator');
@@ -163,7 +199,7 @@ for (const button of document.querySelectorAll('[data-command]')) {
     const command = button.dataset.command;
     if (CONFIRM[command] && !window.confirm(confirmText(command))) return;
     const body = { command };
-    if (command === 'announce') body.text = document.getElementById('announce-text').value;
+    if (command === 'announce') body.text = announceText();
     if (FOR_A_DOOR.has(command) && !document.getElementById('cmd-door-label').hidden) body.door = doorSelect.value;
     button.disabled = true;
     result.className = 'result';

@@ -124,13 +124,16 @@ export function nameOf(known, name, what) {
 const OUTPUT_BY = { schedule: 'by the schedule', start: 'as the schedule says, at start' };
 
 /**
- * The building's events (1.9) as [what, detail] for the branch's event list: a switched output, the intruder
- * alarm's set and unset, an announcement with its languages and what became of it. Null for any other type.
+ * The building's events (1.9) as [what, detail] for the branch's event list: a switched output (by its label in
+ * the branch's state `outputs`, else its id), the intruder alarm's set and unset, an announcement with its languages
+ * and what became of it. Null for any other type.
  */
-export function describeBuildingEvent(e) {
+export function describeBuildingEvent(e, outputs = []) {
   switch (e.type) {
-    case 'output':
-      return [`${e.output} switched ${e.on ? 'on' : 'off'}`, OUTPUT_BY[e.by] ?? e.by];
+    case 'output': {
+      const name = outputs.find((o) => o.id === e.output)?.label ?? e.output;
+      return [`${name} switched ${e.on ? 'on' : 'off'}`, OUTPUT_BY[e.by] ?? e.by];
+    }
     case 'intruder-alarm': {
       const set = e.action === 'set';
       const what = {

@@ -62,7 +62,7 @@ function describe(e) {
     case 'output':
     case 'intruder-alarm':
     case 'announcement':
-      return describeBuildingEvent(e);
+      return describeBuildingEvent(e, outputs);
     default:
       // A type from a newer gateway: stored whole, shown by name until central is updated to read it.
       return [`Unknown event: ${e.type}`, ''];
@@ -152,8 +152,11 @@ function chartsSoon() {
 }
 new ResizeObserver(() => chartsSoon()).observe(document.getElementById('chart-today'));
 
+/** The branch's switched outputs as its state last said, so that events name them by their labels. */
+let outputs = [];
 function showSite(site) {
   capacity = site.state?.occupancy.capacity ?? null;
+  outputs = site.state?.outputs ?? [];
   tileBox.replaceChildren(renderTile(site, { link: false, now: clock.now(), timeZone: zone(), building: true }));
   showDoors(site.state?.doors ?? []);
 }

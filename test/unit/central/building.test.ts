@@ -30,7 +30,7 @@ interface Common {
   INTRUDER_ALARM_LABELS: Record<string, string>;
   PHRASE_LABELS: Record<string, string>;
   renderTile(site: unknown, options?: { link?: boolean; now?: Date; timeZone?: string; building?: boolean }): FakeElement;
-  describeBuildingEvent(event: unknown): [string, string] | null;
+  describeBuildingEvent(event: unknown, outputs?: unknown[]): [string, string] | null;
 }
 
 let common: Common;
@@ -116,6 +116,8 @@ describe("a branch's building at central", () => {
     expect(listed.map((e: { type: string }) => e.type).sort()).toEqual(['announcement', 'intruder-alarm', 'output']);
     const words = new Map(listed.map((e: { type: string }) => [e.type, common.describeBuildingEvent(e)]));
     expect(words.get('output')).toEqual(['pcs switched off', 'by the schedule']);
+    // By its label where the branch's state gives one.
+    expect(common.describeBuildingEvent(listed.find((e: { type: string }) => e.type === 'output'), SECURED.outputs)).toEqual(['Public PCs switched off', 'by the schedule']);
     expect(words.get('intruder-alarm')).toEqual(['Intruder alarm did not set', 'the panel did not confirm · empty after close']);
     expect(words.get('announcement')).toEqual(['Announced: Closing soon (the minutes left)', 'cy, en · played']);
     expect(common.describeBuildingEvent({ type: 'announcement', phrase: 'evacuate', languages: ['en'], outcome: 'failed', detail: 'no sound device' })).toEqual([

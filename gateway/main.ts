@@ -24,6 +24,9 @@ import { LocalApiExtension } from './extensions/local-api.js';
 import { MemberSyncExtension } from './extensions/member-sync.js';
 import { PowerExtension } from './extensions/power.js';
 import type { PowerDeps } from './extensions/power.js';
+import { BuildingOutputsExtension } from './extensions/building-outputs.js';
+import { IntruderAlarmExtension, warnIntruderAlarmWithoutPanel } from './extensions/intruder-alarm.js';
+import { unknownPolicyOutputs } from './core/policy-holder.js';
 import { RetentionExtension } from './extensions/retention.js';
 import { Sip2Extension } from './extensions/sip2.js';
 import { StorageExtension } from './extensions/storage.js';
@@ -158,6 +161,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         ...options.power,
       }),
     );
+    addBuildingExtensions(extensions, gateway, hardware, config, clock, logger);
     const sip2Config = config.sip2;
     if (sip2Config !== undefined) extensions.add(new Sip2Extension({ gateway, config: sip2Config, clock, env }));
     else warnSecondOpinionWithoutSip2(gateway, logger);
@@ -315,7 +319,45 @@ function readPolicy(config: GatewayConfig): PolicyFileResult {
     return { ok: false, errors: [`site: "${parsed.policy.site}" does not match the gateway's site "${config.site}"`] };
   }
   const unknownDoors = unknownBookingDoors(parsed.policy, doorLocks(config).map(({ id }) => id));
-  return unknownDoors.length > 0 ? { ok: false, errors: unknownDoors } : parsed;
+  const unknownOutputs = unknownPolicyOutputs(parsed.policy, config.hardware.switched.map(({ id }) => id));
+  const unknown = [...unknownDoors, ...unknownOutputs];
+  return unknown.length > 0 ? { ok: false, errors: unknown } : parsed;
+}
+
+/** The switched outputs and the intruder alarm panel, each only where the config fits them (docs/gateway.md). */
+function addBuildingExtensions(extensions: ExtensionHost, gateway: Gateway, hardware: Hardware, config: GatewayConfig, clock: Clock, logger: Logger): void {
+  const clockTrusted = (): boolean => gateway.clockIsTrusted;
+  if (hardware.switched.size > 0) {
+    extensions.add(
+      new BuildingOutputsExtension({
+        outputs: hardware.switched,
+        config: config.hardware.switched,
+        policy: () => gateway.policies.current,
+        clock,
+        clockTrusted,
+        events: gateway.events,
+        setOutputs: (outputs, quiet) => gateway.setOutputs(outputs, quiet),
+      }),
+    );
+  }
+  const panel = hardware.intruderAlarm;
+  if (panel === undefined) {
+    warnIntruderAlarmWithoutPanel(gateway.bus, () => gateway.policies.current, logger);
+    return;
+  }
+  extensions.add(
+    new IntruderAlarmExtension({
+      panel,
+      policy: () => gateway.policies.current,
+      clock,
+      clockTrusted,
+      mode: () => gateway.mode,
+      closedAndEmpty: () => gateway.closing.closedAndEmpty,
+      events: gateway.events,
+      alarms: gateway.alarms,
+      setIntruderAlarm: (state, quiet) => gateway.setIntruderAlarm(state, quiet),
+    }),
+  );
 }
 
 /**

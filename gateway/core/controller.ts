@@ -35,7 +35,7 @@ import { sitePseudonym } from './site-pseudonym.js';
 import { buildState } from './state.js';
 import { StorageFaults } from './storage-faults.js';
 import { UnknownCardLimit } from './unknown-card-limit.js';
-import type { GatewayState, PowerFacts } from './state.js';
+import type { GatewayState, IntruderAlarmState, OutputState, PowerFacts } from './state.js';
 import type { Store } from '../store/index.js';
 
 export interface GatewayDeps {
@@ -110,6 +110,9 @@ export class Gateway {
   private uplinkConnected: boolean | null = null;
   /** Told by the power extension; nothing here acts on it. */
   private powerFacts: PowerFacts = { undervoltage: null, mains: null };
+  /** Told by the building-outputs and intruder-alarm extensions; undefined where nothing is fitted. */
+  private outputStates: OutputState[] | undefined;
+  private intruderAlarmState: IntruderAlarmState | undefined;
   /** The branch mode the door regime was last set for, to tell the bus when it changes. */
   private lastRegimeMode: BranchMode | undefined;
 
@@ -132,7 +135,10 @@ export class Gateway {
       logger.error({ event, part, err: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, `a ${part} listener failed on ${event}`);
       this.alarms.raise(LISTENER_FAILED_ALARM, `${part} failed handling ${event}: ${(error as Error)?.message ?? String(error)}`);
     };
-    this.policies = new PolicyHolder({ site: config.site, doors: hardware.doors.map((door) => door.id), store, events: this.events, bus: this.bus, clock }, deps.policy);
+    this.policies = new PolicyHolder(
+      { site: config.site, doors: hardware.doors.map((door) => door.id), outputs: [...hardware.switched.keys()], store, events: this.events, bus: this.bus, clock },
+      deps.policy,
+    );
     this.feedback = new Feedback(hardware.outputs, clock, { quiet: () => this.fireActive || this.fireLatched });
     this.help = new HelpCall({
       alarms: this.alarms,
@@ -258,6 +264,9 @@ export class Gateway {
       uplinkConnected: this.uplinkConnected,
       power: this.powerFacts,
       help: this.help.state,
+      outputs: this.outputStates,
+      intruderAlarm: this.intruderAlarmState,
+      secured: this.mode === 'closed' && this.closing.closedAndEmpty && this.intruderAlarmState?.state === 'set',
     });
   }
 
@@ -361,6 +370,18 @@ export class Gateway {
   setPower(facts: PowerFacts, quiet = false): void {
     if (facts.undervoltage === this.powerFacts.undervoltage && facts.mains === this.powerFacts.mains) return;
     this.powerFacts = { ...facts };
+    if (!quiet) this.bus.emit('state-changed');
+  }
+
+  /** The switched outputs as the building-outputs extension drives them; undefined (quiet) when it stops. */
+  setOutputs(outputs: OutputState[] | undefined, quiet = false): void {
+    this.outputStates = outputs?.map((output) => ({ ...output }));
+    if (!quiet) this.bus.emit('state-changed');
+  }
+
+  /** The panel as the intruder-alarm extension sees it; told again when `secured` may have changed. */
+  setIntruderAlarm(state: IntruderAlarmState | undefined, quiet = false): void {
+    this.intruderAlarmState = state === undefined ? undefined : { ...state };
     if (!quiet) this.bus.emit('state-changed');
   }
 

@@ -87,8 +87,11 @@ export class PolicyHolder {
   private readonly refusals: RefusalTally<RefusedPolicy>;
 
   constructor(
-    /** `doors`: the branch's door ids (`main` first), which a booking's `doors` must name. */
-    private readonly deps: { site: string; doors: readonly string[]; store: Store; events: EventLog; bus: EventBus; clock: Clock },
+    /**
+     * `doors`: the branch's door ids (`main` first), which a booking's `doors` must name; `outputs`: its switched
+     * outputs' ids (`hardware.switched`), which the policy's `outputs` must name.
+     */
+    private readonly deps: { site: string; doors: readonly string[]; outputs?: readonly string[]; store: Store; events: EventLog; bus: EventBus; clock: Clock },
     private readonly file: Policy,
   ) {
     this.refusals = new RefusalTally({ clock: deps.clock, intervalMs: REFUSAL_INTERVAL_MS, onSummary: (summary) => this.recordSummary(summary) });
@@ -256,8 +259,22 @@ export class PolicyHolder {
     }
     const unknownDoors = checkDoors ? unknownBookingDoors(parsed.policy, this.deps.doors) : [];
     if (unknownDoors.length > 0) return { ok: false, reason: 'invalid', errors: unknownDoors };
+    const unknownOutputs = checkDoors ? unknownPolicyOutputs(parsed.policy, this.deps.outputs ?? []) : [];
+    if (unknownOutputs.length > 0) return { ok: false, reason: 'invalid', errors: unknownOutputs };
     return parsed;
   }
+}
+
+/**
+ * One `outputs.<id>: …` line for each switched output the policy schedules that the branch's config lacks: most
+ * likely a typo, which would otherwise switch nothing and tell nobody (as a booking's unknown door).
+ */
+export function unknownPolicyOutputs(policy: Pick<Policy, 'outputs'>, outputs: readonly string[]): string[] {
+  const have = new Set(outputs);
+  const listed = outputs.length === 0 ? 'none' : outputs.join(', ');
+  return Object.keys(policy.outputs ?? {})
+    .filter((id) => !have.has(id))
+    .map((id) => `outputs.${id}: no switched output "${id}" at this branch (outputs: ${listed})`);
 }
 
 /** The refused document's version as the refusal event may carry it: a whole number of 0 or more, else none. */

@@ -17,6 +17,20 @@ export interface PowerFacts {
   mains: 'present' | 'lost' | null;
 }
 
+/** A switched output (PCs, heating, a kiosk) and whether it is on now (contract 1.9). */
+export interface OutputState {
+  id: string;
+  on: boolean;
+  label?: string | undefined;
+}
+
+/** The intruder alarm panel as its status input says, or on its way after the branch asked (contract 1.9). */
+export interface IntruderAlarmState {
+  state: 'set' | 'unset' | 'setting' | 'unsetting';
+  /** When it took this state; null when it was read so at start (the panel's own time is not known). */
+  since: string | null;
+}
+
 export interface GatewayState {
   site: string;
   at: string;
@@ -37,6 +51,11 @@ export interface GatewayState {
   uplink: { connected: boolean } | null;
   power: PowerFacts;
   help: HelpState;
+  /** Absent where no switched output is fitted. */
+  outputs?: OutputState[];
+  /** Absent where no panel is wired; `secured` too. */
+  intruderAlarm?: IntruderAlarmState;
+  secured?: boolean;
 }
 
 export interface StateParts {
@@ -60,6 +79,10 @@ export interface StateParts {
   uplinkConnected: boolean | null;
   power: PowerFacts;
   help: HelpState;
+  outputs?: OutputState[] | undefined;
+  intruderAlarm?: IntruderAlarmState | undefined;
+  /** Closed, the building empty and the panel set; only where a panel is wired. */
+  secured?: boolean | undefined;
 }
 
 export function buildState(parts: StateParts): GatewayState {
@@ -96,5 +119,7 @@ export function buildState(parts: StateParts): GatewayState {
     uplink: parts.uplinkConnected === null ? null : { connected: parts.uplinkConnected },
     power: { ...parts.power },
     help: { ...parts.help },
+    ...(parts.outputs === undefined ? {} : { outputs: parts.outputs.map((output) => ({ ...output })) }),
+    ...(parts.intruderAlarm === undefined ? {} : { intruderAlarm: { ...parts.intruderAlarm }, secured: parts.secured ?? false }),
   };
 }

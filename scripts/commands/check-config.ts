@@ -1,5 +1,7 @@
 // `oag check-config FILE`: validate a policy or a gateway config before it is deployed. The kind is told by
 // content: a policy has `schedule`. Errors are `path: reason`, one per line on stderr; exit 1 when invalid.
+// `--policy FILE` with a gateway config: check that policy (one about to be sent from central) against this branch
+// instead of its policy file.
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { GatewayConfig } from '../../gateway/config.js';
@@ -14,11 +16,16 @@ interface GatewayConfigModule {
   doorLocks(config: Pick<GatewayConfig, 'lock' | 'hardware'>): Array<{ id: string }>;
 }
 
+export interface CheckConfigOptions {
+  /** With a gateway config: the policy to check against it, in place of its policyFile. */
+  policy?: string | undefined;
+}
+
 function isConfigError(error: unknown): error is Error & { errors: string[] } {
   return error instanceof Error && Array.isArray((error as { errors?: unknown }).errors);
 }
 
-export async function runCheckConfig(file: string, io: CommandIo): Promise<number> {
+export async function runCheckConfig(file: string, io: CommandIo, options: CheckConfigOptions = {}): Promise<number> {
   // A policy and a gateway config have the same limit (256 KiB); the kind is known only once the file is parsed.
   const read = readTextFile(file, { what: file, maxBytes: MAX_POLICY_BYTES });
   if (!read.ok) {
@@ -33,6 +40,10 @@ export async function runCheckConfig(file: string, io: CommandIo): Promise<numbe
   }
   const value = doc.value;
   if (value !== null && typeof value === 'object' && !Array.isArray(value) && 'schedule' in value) {
+    if (options.policy !== undefined) {
+      io.err(`${file}: --policy checks a policy against a gateway config, and this is a policy\n`);
+      return 1;
+    }
     const parsed = parsePolicy(value);
     if (!parsed.ok) {
       for (const line of parsed.errors) io.err(`${line}\n`);
@@ -41,11 +52,11 @@ export async function runCheckConfig(file: string, io: CommandIo): Promise<numbe
     io.out(`ok: policy ${parsed.policy.site} v${parsed.policy.version}\n`);
     return 0;
   }
-  return checkGatewayConfig(text, file, io);
+  return checkGatewayConfig(text, file, io, options.policy);
 }
 
 /** A gateway config: checked by the gateway's own schema, then the policy file it names. */
-async function checkGatewayConfig(text: string, file: string, io: CommandIo): Promise<number> {
+async function checkGatewayConfig(text: string, file: string, io: CommandIo, policyOption: string | undefined): Promise<number> {
   // The gateway config checker (hardware, uplink and SIP2 schemas) is loaded only here: checking a policy needs none of it.
   let gateway: GatewayConfigModule;
   try {
@@ -62,19 +73,29 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo): Pr
     for (const line of error.errors) io.err(`${line}\n`);
     return 1;
   }
-  const policy = await readPolicyFile(config.policyFile, {
+  const policyFile = policyOption ?? config.policyFile;
+  const label = policyOption === undefined ? 'policyFile' : 'policy';
+  const policy = await readPolicyFile(policyFile, {
     out: io.out,
-    err: (line) => io.err(`policyFile (${config.policyFile}): ${line}`),
+    err: (line) => io.err(`${label} (${policyFile}): ${line}`),
   });
   if (!policy) return 1;
   if (policy.site !== config.site) {
-    io.err(`policyFile: policy is for site "${policy.site}", this gateway is "${config.site}"\n`);
+    io.err(`${label}: policy is for site "${policy.site}", this gateway is "${config.site}"\n`);
     return 1;
   }
-  const unknownDoors = unknownBookingDoors(policy, gateway.doorLocks(config).map(({ id }) => id));
-  if (unknownDoors.length > 0) {
-    for (const line of unknownDoors) io.err(`policyFile: ${line}\n`);
+  const { unknownPolicyOutputs } = await import('../../gateway/core/policy-holder.js');
+  const unknown = [
+    ...unknownBookingDoors(policy, gateway.doorLocks(config).map(({ id }) => id)),
+    ...unknownPolicyOutputs(policy, config.hardware.switched.map(({ id }) => id)),
+  ];
+  if (unknown.length > 0) {
+    for (const line of unknown) io.err(`${label}: ${line}\n`);
     return 1;
+  }
+  // Not an error: the branch takes such a policy and the section does nothing there (gateway/extensions/intruder-alarm.ts).
+  if (policy.intruderAlarm !== undefined && config.hardware.intruderAlarm === undefined) {
+    io.out(`warning: ${label}: intruderAlarm: this gateway has no hardware.intruderAlarm wired, so the section does nothing here\n`);
   }
   // The files it names, as the service would read them, and a console it would keep off: the running gateway would
   // only raise these as alarms.
@@ -93,7 +114,8 @@ export function register(program: Command): void {
     .command('check-config')
     .description('validate a policy file or a gateway config; exits 1 with the errors, one per line')
     .argument('<file>', 'policy or gateway config (YAML or JSON)')
-    .action(async (file: string) => {
-      process.exitCode = await runCheckConfig(file, processIo);
+    .option('--policy <file>', 'with a gateway config: check this policy against it instead of its policyFile')
+    .action(async (file: string, options: { policy?: string }) => {
+      process.exitCode = await runCheckConfig(file, processIo, { policy: options.policy });
     });
 }

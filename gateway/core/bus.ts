@@ -68,6 +68,8 @@ export interface BusEvents {
   'building-empty': [boolean];
   /** Staff (the console, or central's command) asked for an announcement: a phrase id, or words to speak. */
   announce: [{ phrase?: string | undefined; text?: string | undefined; actor: string }];
+  /** A group booking ends in this many minutes (announced as booking-ending); nothing in the core emits it yet. */
+  'booking-ending': [{ minutes: number }];
 }
 
 export type BusEventName = keyof BusEvents;

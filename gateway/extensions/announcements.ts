@@ -1,0 +1,220 @@
+// Announcements, as an extension: what happens at the branch becomes a spoken message (docs/sound.md). A closing
+// warning, the close with people inside, the fire alarm (again every minute while it lasts), a door held open, an
+// acknowledged help call, staff's own words. Each message is said in the policy's languages, in order, from the
+// cache prepared at start (gateway/sound/prepare.ts), at the volume for the time of day, through the priority queue
+// (gateway/sound/player.ts). A sound device that fails is the `sound-failed` alarm; nothing here touches the door.
+import { DateTime } from 'luxon';
+import type { Policy } from '../../policies/index.js';
+import type { Alarms } from '../core/alarms.js';
+import type { Clock, Timer } from '../core/clock.js';
+import type { EventBody } from '../core/event-log.js';
+import { HELP_ACKNOWLEDGED_ACTION } from '../core/help-call.js';
+import type { SoundConfig } from '../sound/config.js';
+import { isPhraseId, PHRASE_PRIORITY, PhraseError, TEXT_PRIORITY, textsFor } from '../sound/phrases.js';
+import type { AnnouncementsSettings, PhraseId, PhraseParams, SpokenText } from '../sound/phrases.js';
+import { Player } from '../sound/player.js';
+import type { PlayerSpawn, PlayPart, PlayResult } from '../sound/player.js';
+import { prepareAll, SoundCache } from '../sound/prepare.js';
+import type { ToolRunner } from '../sound/prepare.js';
+import type { Extension, ExtensionContext } from './extension.js';
+
+export const SOUND_FAILED_ALARM = 'sound-failed';
+/** The fire message again, while the fire alarm lasts. */
+export const EVACUATE_REPEAT_MS = 60_000;
+/** At most one greeting in this time: a queue of people coming in hears one, not one each. */
+export const WELCOME_GAP_MS = 10_000;
+const DEFAULT_SETTINGS: AnnouncementsSettings = { languages: ['en'] };
+
+export interface AnnouncementsDeps {
+  config: SoundConfig & { driver: 'aplay' | 'print' };
+  clock: Clock;
+  policy: () => Policy;
+  alarms: Pick<Alarms, 'raise' | 'clear' | 'has'>;
+  /** The gateway's event log (`announcement` events). */
+  record: (event: EventBody<'announcement'>) => void;
+  /** Tests: the child processes and the print driver's output. */
+  spawn?: PlayerSpawn | undefined;
+  run?: ToolRunner | undefined;
+  print?: ((line: string) => void) | undefined;
+  killGraceMs?: number | undefined;
+}
+
+/** The volume for a time of day: the last `from` at or before it, else the day's last (still in force from yesterday). */
+export function volumeAt(volume: AnnouncementsSettings['volume'], timezone: string, at: Date): number {
+  if (volume === undefined || volume.length === 0) return 100;
+  const local = DateTime.fromJSDate(at, { zone: timezone });
+  const minute = local.hour * 60 + local.minute;
+  const toMinutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  const sorted = [...volume].sort((a, b) => toMinutes(a.from) - toMinutes(b.from));
+  return [...sorted].reverse().find((entry) => toMinutes(entry.from) <= minute)?.percent ?? sorted[sorted.length - 1]!.percent;
+}
+
+export class AnnouncementsExtension implements Extension {
+  readonly name = 'announcements';
+  private player: Player | undefined;
+  private cache: SoundCache | undefined;
+  private context: ExtensionContext | undefined;
+  private evacuateTimer: Timer | undefined;
+  private lastWelcomeAt = Number.NEGATIVE_INFINITY;
+  /** Bumped at every start and stop: a message prepared for an earlier run is not queued. */
+  private generation = 0;
+
+  constructor(private readonly deps: AnnouncementsDeps) {}
+
+  start(context: ExtensionContext): void {
+    const generation = ++this.generation;
+    this.context = context;
+    const { config, clock } = this.deps;
+    this.cache = new SoundCache({ config, run: this.deps.run });
+    this.player = new Player({
+      driver: config.driver,
+      device: config.device,
+      clock,
+      spawn: this.deps.spawn,
+      print: this.deps.print ?? ((line) => context.logger.info(line)),
+      killGraceMs: this.deps.killGraceMs,
+      onResult: (result) => this.told(result),
+      onFault: (message) => {
+        context.logger.warn(`sound device: ${message}`);
+        this.deps.alarms.raise(SOUND_FAILED_ALARM, message);
+      },
+      onRecovered: () => this.deps.alarms.clear(SOUND_FAILED_ALARM, 'a message played again'),
+    });
+
+    context.on('closing-warning', ({ minutesLeft }) => this.say('closing-soon', { minutes: minutesLeft }));
+    context.on('booking-ending', ({ minutes }) => this.say('booking-ending', { minutes }));
+    context.on('schedule-mode', ({ from, to }) => {
+      if (from === 'open-access' && to === 'closed') this.say('closing-now');
+    });
+    context.on('alarm', ({ alarm, raised }) => {
+      if (alarm === 'fire') {
+        if (raised) this.evacuate();
+        else this.stopEvacuating();
+      } else if (raised && alarm === 'people-inside-after-close') {
+        this.say('please-leave');
+      } else if (raised && alarm === 'held-open') {
+        this.say('door-held');
+      }
+    });
+    context.on('access', ({ decision, role }) => {
+      if (!decision.allow || role !== 'entry' || decision.mode !== 'open-access') return;
+      if (this.deps.policy().announcements?.welcome !== true) return;
+      const now = clock.now().getTime();
+      if (now - this.lastWelcomeAt < WELCOME_GAP_MS) return;
+      this.lastWelcomeAt = now;
+      this.say('welcome');
+    });
+    context.on('event-logged', (event) => {
+      if (event.type === 'staff' && event.action === HELP_ACKNOWLEDGED_ACTION) this.say('help-acknowledged');
+    });
+    context.on('announce', ({ phrase, text, actor }) => {
+      const id = phrase ?? text;
+      if (id !== undefined && isPhraseId(id.trim())) this.say(id.trim() as PhraseId);
+      else if (text !== undefined && text.trim() !== '') this.sayText(text.trim(), actor);
+    });
+
+    // At start a fire may already be on (a restart during one).
+    if (this.deps.alarms.has('fire')) this.evacuate();
+    // In the background: start() does not wait for espeak-ng, and a message asked for meanwhile makes its own file.
+    void this.prepare(generation);
+  }
+
+  async stop(): Promise<void> {
+    this.generation += 1;
+    this.stopEvacuating();
+    const player = this.player;
+    this.player = undefined;
+    await player?.stop();
+  }
+
+  private async prepare(generation: number): Promise<void> {
+    const cache = this.cache;
+    if (cache === undefined || this.deps.config.driver !== 'aplay') return;
+    const policy = this.deps.policy();
+    const result = await prepareAll(cache, this.settings(), policy.closing.warningMinutes);
+    if (generation !== this.generation) return;
+    const logger = this.context?.logger;
+    logger?.info({ files: result.clips.length }, `announcements: ${result.clips.length} sound files ready in ${this.deps.config.cacheDir}`);
+    for (const error of result.errors) logger?.warn(`announcements: ${error}`);
+    if (result.errors.length > 0) this.deps.alarms.raise(SOUND_FAILED_ALARM, `${result.errors.length} sound file(s) could not be prepared: ${result.errors[0]}`);
+  }
+
+  private settings(): AnnouncementsSettings {
+    return this.deps.policy().announcements ?? DEFAULT_SETTINGS;
+  }
+
+  private evacuate(): void {
+    this.stopEvacuating();
+    // A repeat that finds the last one still playing or waiting does not queue another behind it.
+    if (this.player?.has('evacuate') !== true) this.say('evacuate');
+    this.evacuateTimer = this.deps.clock.setTimeout(() => {
+      this.evacuateTimer = undefined;
+      if (this.deps.alarms.has('fire')) this.evacuate();
+    }, EVACUATE_REPEAT_MS);
+  }
+
+  private stopEvacuating(): void {
+    this.deps.clock.clearTimeout(this.evacuateTimer);
+    this.evacuateTimer = undefined;
+  }
+
+  /** A phrase in the policy's languages, at its priority. */
+  private say(phrase: PhraseId, params: PhraseParams = {}): void {
+    let texts: SpokenText[];
+    const settings = this.settings();
+    try {
+      texts = textsFor(phrase, params, settings);
+    } catch (error) {
+      if (!(error instanceof PhraseError)) throw error;
+      this.deps.record({ phrase, languages: settings.languages, outcome: 'failed', detail: error.message.slice(0, 500) });
+      return;
+    }
+    this.queue(phrase, PHRASE_PRIORITY[phrase], texts, phrase === 'welcome');
+  }
+
+  /** Typed words: said in the policy's first language (they are in one language), made with espeak-ng off the door's path. */
+  private sayText(text: string, actor: string): void {
+    const language = this.settings().languages[0] ?? 'en';
+    this.context?.logger.info({ actor }, `announcement of typed words by ${actor}`);
+    this.queue('text', TEXT_PRIORITY, [{ language, text }], false);
+  }
+
+  private queue(phrase: string, priority: number, texts: SpokenText[], dropWhenBusy: boolean): void {
+    const generation = this.generation;
+    const player = this.player;
+    const cache = this.cache;
+    if (player === undefined || cache === undefined) return;
+    if (this.deps.config.driver === 'print') {
+      player.enqueue({ phrase, priority, parts: texts, dropWhenBusy });
+      return;
+    }
+    const policy = this.deps.policy();
+    const percent = volumeAt(policy.announcements?.volume, policy.timezone, this.deps.clock.now());
+    const made = Promise.all(
+      texts.map(async ({ language, text }): Promise<PlayPart> => {
+        const clip = await cache.clip(language, text, isPhraseId(phrase) ? phrase : undefined);
+        return { language, text, file: await cache.atVolume(clip.file, percent) };
+      }),
+    );
+    made.then(
+      (parts) => {
+        if (generation === this.generation) player.enqueue({ phrase, priority, parts, dropWhenBusy });
+      },
+      (error: unknown) => {
+        if (generation !== this.generation) return;
+        const message = (error as Error).message.split('\n')[0]!.slice(0, 300);
+        this.context?.logger.warn(`announcement ${phrase} not made: ${message}`);
+        this.deps.alarms.raise(SOUND_FAILED_ALARM, message);
+        this.deps.record({ phrase, languages: texts.map((t) => t.language), outcome: 'failed', detail: message });
+      },
+    );
+  }
+
+  private told({ item, outcome, detail }: PlayResult): void {
+    const languages = item.parts.map((part) => part.language);
+    const words = item.phrase === 'text' ? item.parts.map((part) => part.text).join(' ') : undefined;
+    const why = detail ?? words;
+    this.context?.logger.info({ phrase: item.phrase, languages, outcome }, `announcement ${item.phrase} ${outcome}${detail === undefined ? '' : `: ${detail}`}`);
+    this.deps.record({ phrase: item.phrase, languages, outcome, ...(why === undefined ? {} : { detail: why.slice(0, 500) }) });
+  }
+}

@@ -71,7 +71,7 @@ export const PHRASE_LABELS = {
   'closing-soon': 'Closing soon (the minutes left)',
   'closing-now': 'Closing now',
   'please-leave': 'Please leave the building',
-  'door-held': 'Please let the door close',
+  'door-held': 'Please close the door behind you',
   evacuate: 'Evacuate the building',
   'booking-ending': 'The group booking is ending',
   'help-acknowledged': 'Help is on its way',

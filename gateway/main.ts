@@ -18,6 +18,7 @@ import { consoleCookieSecure, doorLocks, loadDeploymentKey, withDoorSafeHardware
 import type { GatewayConfig, ServiceConfig } from './config.js';
 import type { AlarmName } from './core/model.js';
 import { Gateway } from './core/controller.js';
+import { AnnouncementsExtension } from './extensions/announcements.js';
 import { ExtensionHost } from './extensions/extension.js';
 import type { RetryPolicy } from './extensions/extension.js';
 import { LocalApiExtension } from './extensions/local-api.js';
@@ -162,6 +163,19 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       }),
     );
     addBuildingExtensions(extensions, gateway, hardware, config, clock, logger);
+    const sound = config.sound;
+    // Spoken announcements (docs/sound.md); without them the sounder only beeps.
+    if (sound !== undefined && sound.driver !== 'none') {
+      extensions.add(
+        new AnnouncementsExtension({
+          config: { ...sound, driver: sound.driver },
+          clock,
+          policy: () => gateway.policies.current,
+          alarms: gateway.alarms,
+          record: (event) => gateway.events.record('announcement', event),
+        }),
+      );
+    }
     const sip2Config = config.sip2;
     if (sip2Config !== undefined) extensions.add(new Sip2Extension({ gateway, config: sip2Config, clock, env }));
     else warnSecondOpinionWithoutSip2(gateway, logger);

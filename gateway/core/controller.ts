@@ -419,7 +419,8 @@ export class Gateway {
 
   announce(text: string | undefined, actor: string): void {
     this.events.record('staff', { action: 'announce', actor, ...(text === undefined ? {} : { text }) });
-    this.feedback.pulse('sounder', 1500);
+    // Spoken where the announcements extension runs (sound: configured, and working); otherwise the sounder beeps.
+    if (!this.bus.emit('announce', { text, actor })) this.feedback.pulse('sounder', 1500);
   }
 
   // ---- internals ----

@@ -156,7 +156,11 @@ new ResizeObserver(() => chartsSoon()).observe(document.getElementById('chart-to
 let outputs = [];
 function showSite(site) {
   capacity = site.state?.occupancy.capacity ?? null;
+  const names = (list) => JSON.stringify(list.map((o) => [o.id, o.label]));
+  const before = names(outputs);
   outputs = site.state?.outputs ?? [];
+  // The events listed before the branch's outputs were known name them by id: list them again by their labels.
+  if (names(outputs) !== before) void loadEvents();
   tileBox.replaceChildren(renderTile(site, { link: false, now: clock.now(), timeZone: zone(), building: true }));
   showDoors(site.state?.doors ?? []);
 }

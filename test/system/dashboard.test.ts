@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import type { Uplink } from '../../gateway/uplink/index.js';
 import { centralInChromiumPerFile } from '../helpers/central-in-chromium.js';
 import { screenshotPath } from '../helpers/chromium.js';
-import { accessEvent, occupancyEvent } from '../unit/contract/fixtures.js';
+import { accessEvent, eventId, occupancyEvent } from '../unit/contract/fixtures.js';
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 
 const PASSWORD = 'a long demo password';
-const scene = centralInChromiumPerFile({ sites: ['town', 'village', 'hub'], account: { username: 'olivia', role: 'operator', password: PASSWORD } });
+const scene = centralInChromiumPerFile({ sites: ['town', 'village', 'hub', 'castle'], account: { username: 'olivia', role: 'operator', password: PASSWORD } });
 
 function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeGateway; uplink: Uplink } {
   const gw = new FakeGateway();
@@ -149,6 +149,63 @@ describe('dashboard', () => {
     await page.goto(scene.central.httpUrl);
     await page.waitForURL(/\/login\?next=/);
     expect(blocked).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a branch secured for the night: the tile's badge, the branch page's intruder alarm and outputs, 1.9's events in words, and announces a prepared phrase", async () => {
+    const now = Date.now();
+    const castle = branch('castle', {
+      mode: 'closed',
+      occupancy: { inside: 0, capacity: 60 },
+      lights: false,
+      outputs: [
+        { id: 'pcs', on: false, label: 'Public PCs' },
+        { id: 'heating', on: true },
+      ],
+      intruderAlarm: { state: 'set', since: new Date(now - 30 * 60_000).toISOString() },
+      secured: true,
+    });
+    const at = (ago: number): { id: string; at: string; site: string } => ({ id: eventId(now - ago), at: new Date(now - ago).toISOString(), site: 'castle' });
+    castle.gw.outbox.append({ ...at(40 * 60_000), type: 'announcement', phrase: 'closing-soon', languages: ['cy', 'en'], outcome: 'played' });
+    castle.gw.outbox.append({ ...at(35 * 60_000), type: 'output', output: 'pcs', on: false, by: 'schedule' });
+    castle.gw.outbox.append({ ...at(30 * 60_000), type: 'intruder-alarm', action: 'set', outcome: 'confirmed', by: 'empty after close' });
+    castle.uplink.kick();
+    await until(() => castle.uplink.connected && castle.gw.outbox.pending === 0, 'castle connected', 10_000);
+
+    const page = await scene.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(scene.central.httpUrl);
+    await page.waitForURL(/\/login\?next=/);
+    await page.locator('#username').fill('olivia');
+    await page.locator('#password').fill(PASSWORD);
+    await page.locator('#submit').click();
+    await page.waitForURL(`${scene.central.httpUrl}/`);
+    const tile = page.locator('article[data-site="castle"]');
+    await tile.waitFor({ timeout: 10_000 });
+    expect(await tile.locator('.badge.secured').textContent()).toBe('Secured');
+    // The dashboard's tile stays small: the badge, not the building's rows.
+    expect(await tile.locator('.intruder').count()).toBe(0);
+
+    await page.goto(`${scene.central.httpUrl}/sites/castle`);
+    await page.locator('#tile .intruder').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#tile .intruder').textContent()).toMatch(/^Set since \d\d:\d\d$/);
+    expect(await page.locator('#tile .outputs').textContent()).toBe('Public PCs off · heating on');
+    expect(await page.locator('#tile .secured-note').textContent()).toBe('Secured for the night: closed, nobody inside, intruder alarm set.');
+    await expect.poll(() => page.locator('#events tr').allTextContents(), { timeout: 10_000 }).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/Intruder alarm setempty after close$/),
+        expect.stringMatching(/Public PCs switched offby the schedule$/),
+        expect.stringMatching(/Announced: Closing soon \(the minutes left\)cy, en · played$/),
+      ]),
+    );
+    await page.screenshot({ path: screenshotPath('branch-secured.png'), fullPage: true });
+
+    // Announce: the words box only for your own words; a phrase goes out as its id.
+    expect(await page.locator('#announce-text-label').isVisible()).toBe(true);
+    await page.locator('#announce-phrase').selectOption('closing-soon');
+    expect(await page.locator('#announce-text-label').isVisible()).toBe(false);
+    await page.locator('[data-command="announce"]').click();
+    await expect.poll(() => page.locator('#cmd-result').textContent(), { timeout: 10_000 }).toBe('announce: done.');
+    expect(castle.gw.executed.map((e) => [e.cmd.command, e.cmd.text, e.actor])).toEqual([['announce', 'closing-soon', 'central:user:olivia']]);
     await page.close();
   });
 });

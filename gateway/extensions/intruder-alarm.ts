@@ -272,8 +272,8 @@ function modeOpening(policy: Policy, opening: Date): string {
 
 /**
  * A policy with an `intruderAlarm` section at a branch with no panel wired: a warning, once per version, not a
- * refusal. The section does no harm there (nothing is set or unset), and central may send one document to branches
- * with and without a panel; but whoever wrote it should know this branch is not secured by it.
+ * refusal. Unlike an unknown output it switches nothing that is not there and harms nothing, so the rest of the policy
+ * is not held back for it; but whoever wrote it should know that this branch is not secured by it.
  */
 export function warnIntruderAlarmWithoutPanel(bus: EventBus, policy: () => Policy, logger: Logger): void {
   let told: number | undefined;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
 import { SimulatedIntruderPanel } from '../../firmware-bridge/simulated/intruder-panel.js';
+import { GatewayStateSchema } from '../../policies/contract/state.js';
 import type { ClockProbeIo } from '../../gateway/core/clock-trust.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
 import { defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
@@ -165,6 +166,9 @@ describe('an evening at a branch with an intruder alarm', () => {
     ]);
     const order = h.events.map((e) => e.type).filter((type) => type === 'mode' || type === 'intruder-alarm');
     expect(order).toEqual(['mode', 'intruder-alarm', 'intruder-alarm']);
+    // As the uplink publishes it (its own `uplink` added), the state passes the contract.
+    const published = GatewayStateSchema.parse({ ...gateway.state, uplink: { connectedAt: null, reconnects: 0 } });
+    expect(published).toMatchObject({ outputs: [{ id: 'pcs', on: false, label: 'Public PCs' }], intruderAlarm: { state: 'set' }, secured: true });
   });
 
   it('raises a fault a person can act on when the panel will not set, and the branch is not secured', async () => {

@@ -81,7 +81,8 @@ function summarise(type: string, d: Record<string, unknown>, labels: ReadonlyMap
     case 'alarm':
       return `Alarm ${String(d.alarm).replaceAll('-', ' ')} ${d.state === 'cleared' ? 'cleared' : 'raised'}${d.detail ? ` (${String(d.detail)})` : ''}`;
     case 'staff':
-      return `${String(d.actor)} ${actionText(String(d.action))}`;
+      // An announcement says what: the phrase's id or the words typed.
+      return `${String(d.actor)} ${actionText(String(d.action))}${d.action === 'announce' && typeof d.text === 'string' ? `: ${d.text}` : ''}`;
     case 'mode':
       return `Mode ${d.from === null ? '' : `${mode(d.from)} → `}${mode(d.to)}`;
     case 'policy':

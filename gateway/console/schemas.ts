@@ -46,7 +46,7 @@ export const PasswordChangeBodySchema = z.strictObject({
   password: NewPasswordSchema,
 });
 
-/** What the console may do to the building (central's resync and announcements are not console buttons). */
+/** What the console may do to the building (central's resync is not a console button). */
 export const CONSOLE_COMMANDS = [
   'unlock',
   'lock',
@@ -58,6 +58,8 @@ export const CONSOLE_COMMANDS = [
   'reset-alarms',
   // Staff at the branch take on a help call: the door then shows that someone is coming.
   'help-acknowledged',
+  // A prepared phrase by its id (contract 1.9: spoken in the branch's languages) or staff's own words, in `text`.
+  'announce',
 ] as const satisfies readonly (typeof GATEWAY_COMMANDS)[number][];
 
 export const CommandBodySchema = z
@@ -65,10 +67,16 @@ export const CommandBodySchema = z
     command: z.enum(CONSOLE_COMMANDS),
     /** unlock and lock, at a branch with several doors: which (the contract's door id); absent: the main door. */
     door: DoorIdSchema.optional(),
+    /** announce: a phrase id (`closing-soon`) or the words to say, as central's command carries them. */
+    text: z.string().trim().min(1, { error: 'must not be empty' }).max(280, { error: 'must be at most 280 characters' }).optional(),
   })
   .refine((body) => body.door === undefined || (COMMANDS_FOR_A_DOOR as readonly string[]).includes(body.command), {
     path: ['door'],
     error: `only allowed with ${COMMANDS_FOR_A_DOOR.join(' and ')}`,
+  })
+  .refine((body) => (body.command === 'announce') === (body.text !== undefined), {
+    path: ['text'],
+    error: 'required with announce (a phrase id or the words to say), and only allowed with it',
   });
 
 /** A schedule being edited: the whole policy document but its version (a console save is an override over the version in force). */

@@ -13,16 +13,16 @@ export function buildingRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       '/commands',
       {
         schema: docs({
-          summary: 'Run the building: unlock once, lock, lockdown on/off, lights on/off, reset the count, acknowledge alarms',
+          summary: 'Run the building: unlock once, lock, lockdown on/off, lights on/off, reset the count, acknowledge alarms, announce a phrase or words',
           body: CommandBodySchema,
           response: { 409: ErrorSchema },
         }),
         preValidation: zodValidate({ body: CommandBodySchema }),
       },
       async (request, reply) => {
-        const { command, door } = request.body as z.infer<typeof CommandBodySchema>;
+        const { command, door, text } = request.body as z.infer<typeof CommandBodySchema>;
         const actor = ctx.identity(request).actor;
-        const result = ctx.gateway.execute({ command, door }, actor);
+        const result = ctx.gateway.execute({ command, door, text }, actor);
         if (!result.ok) return reply.code(409).send({ error: result.error });
         // The occupancy event names the actor too; the staff event puts the reset with the other staff actions.
         if (command === 'reset-occupancy') ctx.audit('reset-occupancy', actor);

@@ -62,6 +62,18 @@ export const INTRUDER_ALARM_LABELS = {
   unsetting: 'Unsetting…',
 };
 
+/** The prepared phrases a branch can announce (PHRASE_IDS in policies/schema.ts), as staff read them. */
+export const PHRASE_LABELS = {
+  'closing-soon': 'Closing soon (the minutes left)',
+  'closing-now': 'Closing now',
+  'please-leave': 'Please leave the building',
+  'door-held': 'Please close the door behind you',
+  'booking-ending': 'The group booking is ending',
+  'help-acknowledged': 'Help is on its way',
+  welcome: 'Welcome',
+  evacuate: 'Evacuate the building',
+};
+
 export const WEEKDAYS = [
   ['mon', 'Monday'],
   ['tue', 'Tuesday'],

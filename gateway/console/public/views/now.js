@@ -3,7 +3,7 @@
 import { html, useState } from '../lib/html.js';
 import { ApiError, post } from '../lib/api.js';
 import { notify, useConfirm } from '../lib/ui.js';
-import { ALARM_LABELS, DOOR_LABELS, INTRUDER_ALARM_LABELS, MODE_HINTS, MODE_LABELS, ago, time, when } from '../lib/format.js';
+import { ALARM_LABELS, DOOR_LABELS, INTRUDER_ALARM_LABELS, MODE_HINTS, MODE_LABELS, PHRASE_LABELS, ago, time, when } from '../lib/format.js';
 
 /** Staffed hours with a clock the policy will not trust: the door stays locked, which the banner must not hide. */
 function clockHoldsDoor({ state, branch }) {
@@ -118,8 +118,51 @@ function Actions({ state, username, onDone }) {
       ${button('reset-alarms', state.alarms.length > 0 ? 'warn' : '')}
       ${state.help?.requested && state.help.acknowledgedBy === null && button('help-acknowledged', 'primary')}
     </div>
+    <${Announce} username=${username} />
     ${dialog}
   </section>`;
+}
+
+/** Announce on the loudspeakers: a prepared phrase (said in the branch's languages) or staff's own words. */
+function Announce({ username }) {
+  const [confirm, dialog] = useConfirm();
+  const [phrase, setPhrase] = useState('');
+  const [words, setWords] = useState('');
+  const [busy, setBusy] = useState(false);
+  const text = phrase === '' ? words.trim() : phrase;
+  const submit = async (event) => {
+    event.preventDefault();
+    if (text === '') return;
+    const ok = await confirm({
+      title: phrase === '' ? 'Announce your words?' : `Announce “${PHRASE_LABELS[phrase]}”?`,
+      body: html`<p>${phrase === '' ? `“${text}” is said on the loudspeakers.` : 'The prepared words are said on the loudspeakers, in each of the branch’s languages.'}</p>
+        <p class="muted">Logged as done by <strong>${username}</strong>.</p>`,
+      confirmLabel: 'Announce',
+    });
+    if (!ok) return;
+    setBusy(true);
+    try {
+      await post('/commands', { command: 'announce', text });
+      notify('Announcement sent to the loudspeakers.');
+      setWords('');
+    } catch (e) {
+      notify(e instanceof ApiError ? `Not done: ${e.message}` : String(e), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  // The confirmation is a form of its own: kept outside this one.
+  return html`<form class="announce" onSubmit=${submit} aria-labelledby="announce-title">
+    <h3 id="announce-title">Announce</h3>
+    <div class="field"><label for="announce-phrase">Say</label>
+      <select id="announce-phrase" value=${phrase} onChange=${(e) => setPhrase(e.currentTarget.value)}>
+        <option value="" selected=${phrase === ''}>Your own words…</option>
+        ${Object.entries(PHRASE_LABELS).map(([id, label]) => html`<option value=${id} selected=${id === phrase}>${label}</option>`)}
+      </select></div>
+    ${phrase === '' && html`<div class="field"><label for="announce-text">Your words</label>
+      <input id="announce-text" maxlength="280" value=${words} onInput=${(e) => setWords(e.currentTarget.value)} /></div>`}
+    <button type="submit" class="button action" disabled=${busy || text === ''}>${busy ? 'Working…' : 'Announce'}</button>
+  </form>${dialog}`;
 }
 
 function Recent({ rows, timezone }) {

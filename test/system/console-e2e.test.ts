@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { scaledClock } from '../../gateway/core/clock.js';
-import { parseGatewayConfig } from '../../gateway/config.js';
+import { parseGatewayConfig, type GatewayConfigInput } from '../../gateway/config.js';
 import { addConsoleUser } from '../../gateway/console/index.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
@@ -43,6 +43,8 @@ const POLICY = {
   },
   bookings: [{ group: 'scouts', label: '12th Town Scouts', weekly: { day: 'thu', from: '18:30', to: '20:30' } }],
   rules: { minimumAge: 16, capacity: 60, lastEntryMinutes: 30 },
+  // The public PCs: on 10 minutes before the day's first opening, off 15 minutes before the close.
+  outputs: { pcs: [{ during: ['open-access', 'staffed', 'changeover'], fromMinutes: -10, untilMinutes: -15 }] },
 };
 
 let dir: string;
@@ -55,7 +57,9 @@ let url: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'oag-console-e2e-'));
   writeFileSync(join(dir, 'policy.yaml'), stringify(POLICY));
-  const config = parseGatewayConfig(defaultConfig(dir, { http: { enabled: true, host: '127.0.0.1', port: 0 } }));
+  // The PCs' contactor and an intruder alarm panel's wiring besides the door's (simulated).
+  const hardware = { ...defaultConfig(dir).hardware!, switched: [{ id: 'pcs', label: 'Public PCs' }], intruderAlarm: { status: { debounceMs: 0 } } } as GatewayConfigInput['hardware'];
+  const config = parseGatewayConfig(defaultConfig(dir, { http: { enabled: true, host: '127.0.0.1', port: 0 }, hardware }));
   running = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, clock: scaledClock(START, 1) });
   const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
   const members = [CARD, '0411111111', '0422222222'].map((card, i) => ({ cardHash: hash(normaliseCardId(card)), ...adult, ...(i === 1 ? { groups: ['scouts'] } : {}) }));
@@ -130,6 +134,16 @@ describe('the staff console in chromium', () => {
     tap(CARD);
     await page.locator('.recent').getByText('Entry granted: member, open access').waitFor();
     expect(await page.locator('.tile', { hasText: 'People inside' }).textContent()).toMatch(/of 60/);
+    // The building around the door: the PCs on in open access, by their label; the intruder alarm unset.
+    expect(await page.locator('.tile', { hasText: 'PCs, heating and other outputs' }).locator('.tile-list').textContent()).toBe('Public PCs: on');
+    expect(await page.locator('.tile', { hasText: 'Intruder alarm' }).locator('.tile-value').textContent()).toBe('Unset');
+    expect(await page.locator('.banner-secured').count()).toBe(0);
+    // Announce a prepared phrase: no words to type, a confirmation, and the log names it.
+    await page.getByLabel('Say').selectOption('closing-now');
+    expect(await page.getByLabel('Your words').count()).toBe(0);
+    await page.getByRole('button', { name: 'Announce', exact: true }).click();
+    await page.getByRole('dialog', { name: 'Announce “Closing now”?' }).getByRole('button', { name: 'Announce', exact: true }).click();
+    await page.locator('.recent').getByText('mia made an announcement: closing-now').waitFor();
     // The member goes in; then a staff unlock opens the door, and nothing can tell whether someone came in or went out.
     const contact = running.hardware.simulated!.inputs.doorContact!;
     contact.set(true);
@@ -177,6 +191,9 @@ describe('the staff console in chromium', () => {
     expect(await today.textContent()).toContain('Closed all day');
     expect(await preview.textContent()).toContain('1 of the next 14 days change');
     expect(await preview.getByRole('row', { name: /Thu 5 Mar/ }).textContent()).toContain('Booking: 12th Town Scouts (scouts) 18:30–20:30');
+    // Beside each day, when the PCs are on: none of the closed day, the schedule's hours less their offsets otherwise.
+    expect(await today.locator('.tt-output').textContent()).toBe('Public PCs off all day');
+    expect(await preview.getByRole('row', { name: /Thu 5 Mar/ }).locator('.tt-output').textContent()).toBe('Public PCs 07:50–19:45');
     await expectAccessible('schedule-preview');
     await shot('schedule-editor');
     await preview.evaluate((el) => el.scrollIntoView({ block: 'start' }));

@@ -215,9 +215,9 @@ export function NowPage({ session, status, recent }) {
         ${state.doors && html`<ul class="tile-list">${state.doors.map((d) => html`<li>${d.id}: ${DOOR_LABELS[d.state] ?? d.state}</li>`)}</ul>`}
       <//>
       <${Tile} label="Lights" value=${state.lights ? 'On' : 'Off'} />
+      <${Occupancy} occupancy=${state.occupancy} now=${new Date(state.at)} />
       ${state.intruderAlarm && html`<${IntruderAlarm} alarm=${state.intruderAlarm} timezone=${branch.timezone} now=${new Date(state.at)} />`}
       ${state.outputs?.length > 0 && html`<${Outputs} outputs=${state.outputs} />`}
-      <${Occupancy} occupancy=${state.occupancy} now=${new Date(state.at)} />
       <${Tile} label="Card readers" value=${state.readers.length === 0 ? 'None reported' : readersDown.length === 0 ? 'All working' : `${readersDown.length} offline`}
         tone=${readersDown.length > 0 ? 'alarm' : 'ok'}>
         <ul class="tile-list">${state.readers.map((r) => html`<li>${r.role === 'entry' ? 'Entry' : 'Exit'} reader${r.id === r.role ? '' : ` ${r.id}`}: ${r.online ? 'working' : 'offline'}</li>`)}</ul>

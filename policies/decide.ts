@@ -18,7 +18,7 @@ function grant(reason: GrantReason, mode: BranchMode, booking?: ActiveBooking): 
 /**
  * Decide one tap. Order:
  * emergency → lockdown → unknown card →
- * staff card: blocked → expired → `staff`;
+ * staff card: blocked → expired → (closed, the intruder alarm set, `staff-card-and-pin`: PIN) → `staff`;
  * staffed mode: `staffed`, unless the clock is untrusted and the rule denies: blocked → expired → `clock-untrusted`;
  * blocked → expired → by mode:
  * closed: active booking for one of the member's groups that opens the door tapped at (else `closed`) →
@@ -41,7 +41,7 @@ export function decide(policy: Policy, member: Member | undefined, ctx: Decision
   const today = c.localDate(at);
   // A staff card is still a card: one reported lost (blocked) or belonging to someone who has left (expired) must
   // not open the door at night, so staff skip the member rules but never these two.
-  if (member.staff && rules.staffAllowed) return cardRefusal(member, today, mode) ?? grant('staff', mode);
+  if (member.staff && rules.staffAllowed) return cardRefusal(member, today, mode) ?? decideStaff(policy, c, member, ctx, at, mode);
   if (mode === 'staffed') {
     // With the clock untrusted the schedule may be wrong about staff being here, and the gateway keeps the door
     // secure: a member's card is then judged as in unstaffed hours, so a blocked card is told so, not "try later".
@@ -55,6 +55,18 @@ export function decide(policy: Policy, member: Member | undefined, ctx: Decision
   if (mode === 'closed') return decideBooking(c, member, ctx, at, today);
   if (mode === 'changeover') return refuse('changeover', mode);
   return decideOpenAccess(c, span, member, ctx, at, today);
+}
+
+/**
+ * A staff card in good standing. With the intruder alarm set in closed hours and the policy's
+ * `unsetInClosedHours: staff-card-and-pin`, the card alone is not enough: its PIN unsets the panel, and a card
+ * whoever found it could otherwise walk into a building the alarm is guarding.
+ */
+function decideStaff(policy: Policy, c: CompiledPolicy, member: Member, ctx: DecisionContext, at: number, mode: BranchMode): Decision {
+  if (mode !== 'closed' || ctx.intruderAlarmSet !== true || policy.intruderAlarm?.unsetInClosedHours !== 'staff-card-and-pin') return grant('staff', mode);
+  const pinRefusal = checkPin(c, member, ctx, at, mode);
+  if (pinRefusal) return pinRefusal;
+  return { allow: true, reason: 'staff', mode, withPin: true };
 }
 
 /** The card's own standing, whoever holds it: blocked (until the end of `blockedUntil`), then expired. */

@@ -105,6 +105,11 @@ export interface DecisionContext {
    * grants only at one of them; without a door it grants at none (a booking that names no doors, at every door).
    */
   door?: string | undefined;
+  /**
+   * 1.9: the intruder alarm panel is set (or setting) now. With `intruderAlarm.unsetInClosedHours: staff-card-and-pin`
+   * a staff card in closed hours then needs its PIN too, and its grant (`withPin`) is what unsets the panel.
+   */
+  intruderAlarmSet?: boolean | undefined;
 }
 
 export interface ModeSpan {
@@ -135,6 +140,8 @@ export type Decision =
       mode: BranchMode;
       /** Set when the grant came through a group booking. */
       booking?: ActiveBooking | undefined;
+      /** 1.9: a staff card that also passed its PIN, while the intruder alarm was set in closed hours: it unsets the panel. */
+      withPin?: true | undefined;
     }
   | {
       allow: false;

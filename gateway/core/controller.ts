@@ -219,6 +219,7 @@ export class Gateway {
         emergency: this.fireActive || this.fireLatched,
         clockTrusted: this.clockTrusted,
         memberListStale: this.alarms.has('member-list-stale'),
+        intruderAlarmSet: this.intruderAlarmState?.state === 'set' || this.intruderAlarmState?.state === 'setting',
       }),
       mode: () => this.mode,
       doors: this.doors,

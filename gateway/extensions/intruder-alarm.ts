@@ -8,7 +8,7 @@ import type { IntruderAlarmHardware } from '../../firmware-bridge/types.js';
 import { upcoming } from '../../policies/index.js';
 import type { BranchMode, Policy } from '../../policies/index.js';
 import type { Alarms } from '../core/alarms.js';
-import type { EventBus } from '../core/bus.js';
+import type { AccessOutcome, EventBus } from '../core/bus.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { EventLog } from '../core/event-log.js';
 import type { IntruderAlarmState } from '../core/state.js';
@@ -80,6 +80,7 @@ export class IntruderAlarmExtension implements Extension {
       if (mode === 'emergency') this.emergency();
       this.publish();
     });
+    context.on('access', (outcome) => this.staffWithPin(outcome));
     context.on('policy-applied', () => {
       this.tellPolicy();
       this.plan(false);
@@ -119,12 +120,19 @@ export class IntruderAlarmExtension implements Extension {
     const rules = policy.intruderAlarm;
     if (rules === undefined) {
       logger?.info({ policyVersion: policy.version }, 'the policy has no intruderAlarm section: the panel is reported, never set or unset by the branch');
-    } else if (rules.unsetInClosedHours === 'staff-card-and-pin') {
-      logger?.warn(
-        { policyVersion: policy.version },
-        'policy intruderAlarm.unsetInClosedHours staff-card-and-pin: staff cards give no PIN at this release, so the branch never unsets the panel in closed hours; staff use the panel’s keypad',
-      );
     }
+  }
+
+  /**
+   * A staff card and its PIN in closed hours while the panel is set (`unsetInClosedHours: staff-card-and-pin`: the
+   * decision asked for the PIN and marks the grant `withPin`): the one thing of the branch's that unsets it then.
+   * The door has opened already; the unset follows it, as the panel's entry time allows.
+   */
+  private staffWithPin(outcome: AccessOutcome): void {
+    const { decision } = outcome;
+    if (!decision.allow || decision.withPin !== true || this.deps.mode() === 'emergency') return;
+    if (!this.deps.panel.status.active && this.pending?.action !== 'set') return;
+    this.request('unset', `staff card and PIN (${outcome.person ?? 'staff'})`);
   }
 
   /** The next scheduled unset: done when its time has come, then sleep until it (at most a minute). */

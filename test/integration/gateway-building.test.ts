@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
 import { SimulatedIntruderPanel } from '../../firmware-bridge/simulated/intruder-panel.js';
+import { hashPin } from '../../policies/pin.js';
 import { GatewayStateSchema } from '../../policies/contract/state.js';
 import type { ClockProbeIo } from '../../gateway/core/clock-trust.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
@@ -236,10 +237,65 @@ describe('an evening at a branch with an intruder alarm', () => {
     // Granted and the relay written within the tap itself, whatever the panel is doing.
     expect(h.reasons()).toEqual(['closed', 'staff']);
     expect(h.doorRelayActive()).toBe(true);
-    // A staff card gives no PIN, so it never unsets the panel in closed hours: the keypad is theirs to use.
+    // With the default `unsetInClosedHours: panel-keypad` a staff card never unsets the panel: the keypad is theirs to use.
     advanceTo(at('20:02:00'));
     expect(panelPulses(h, 'unset')).toBe(0);
     expect(gateway.state.intruderAlarm?.state).toBe('set');
+  });
+});
+
+describe('a member of staff at closed hours, with unsetInClosedHours: staff-card-and-pin', () => {
+  it('asks the staff card for its PIN while the panel is set; the PIN opens the door and unsets the panel; a member card never does', async () => {
+    vi.setSystemTime(at('21:00:00'));
+    const h = await startHarness({
+      policy: policy({ intruderAlarm: { unsetInClosedHours: 'staff-card-and-pin' } }),
+      members: { [MEMBER]: { pinHash: hashPin('1357') }, [STAFF]: { staff: true, pinHash: hashPin('2468') } },
+      config: { hardware: { ...hardware(), keypad: { driver: 'simulated' } } as GatewayConfigInput['hardware'] },
+    });
+    scene.current = h;
+    scene.dirs.push(h.dir);
+    const s: Scene = { h, panel: panelOn(h), secured: [] };
+    setAtKeypad(s);
+    const { gateway } = h.running;
+    const keypad = h.running.hardware.simulated!.keypad!;
+    expect(gateway.state.intruderAlarm?.state).toBe('set');
+
+    h.tap(MEMBER);
+    keypad.enter('1357');
+    await gateway.access.pinChecksDone();
+    expect(h.reasons()).toEqual(['closed']);
+
+    // The card alone is not enough while the alarm guards the building: a found staff card must not walk in.
+    h.tap(STAFF);
+    expect(h.reasons()).toEqual(['closed', 'pin-required']);
+    expect(h.doorRelayActive()).toBe(false);
+    keypad.enter('0000');
+    await gateway.access.pinChecksDone();
+    expect(h.reasons().at(-1)).toBe('pin-wrong');
+    expect(panelPulses(h, 'unset')).toBe(0);
+
+    vi.advanceTimersByTime(4000);
+    h.tap(STAFF);
+    keypad.enter('2468');
+    await gateway.access.pinChecksDone();
+    expect(h.reasons().at(-1)).toBe('staff');
+    expect(h.doorRelayActive()).toBe(true);
+    expect(h.running.hardware.intruderAlarm!.unset.active).toBe(true);
+    vi.advanceTimersByTime(2000);
+    expect(gateway.state.intruderAlarm?.state).toBe('unset');
+    expect(building(h).filter((line) => line.includes('intruder-alarm unset'))).toEqual([
+      expect.stringMatching(/intruder-alarm unset requested \(staff card and PIN \(.+\)\)$/),
+      expect.stringMatching(/intruder-alarm unset confirmed \(staff card and PIN/),
+    ]);
+    // No clear card number in what the branch keeps: the staff card is named by its pseudonym.
+    expect(JSON.stringify(h.running.store.events.query({ types: ['intruder-alarm'], limit: 10 }))).not.toContain(STAFF);
+  });
+
+  it('lets a staff card in on the card alone once the panel is unset', async () => {
+    const { h } = await start(at('21:00:00'), { policy: policy({ intruderAlarm: { unsetInClosedHours: 'staff-card-and-pin' } }) });
+    expect(h.running.gateway.state.intruderAlarm?.state).toBe('unset');
+    h.tap(STAFF);
+    expect(h.reasons()).toEqual(['staff']);
   });
 });
 

@@ -1,6 +1,6 @@
 // The intruder-alarm extension on its own, on the simulated panel wiring and a test clock: what it does at a restart
 // (the status input is the truth, nothing pulsed), a panel found set in opening hours, a stop in the middle of a pulse,
-// a policy that leaves the panel alone, and one asking for staff-card-and-pin, which this release cannot honour.
+// a policy that leaves the panel alone, and a staff card with its PIN under staff-card-and-pin.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HardwareConfigSchema } from '../../../firmware-bridge/config.js';
@@ -163,15 +163,16 @@ describe('the policy', () => {
     expect(b.pulses('unset')).toBe(1);
   });
 
-  it('asking for staff-card-and-pin: told once per version that staff use the keypad, since staff give no PIN', async () => {
-    const b = await branch({ now: '22:00', policy: policy({ unsetInClosedHours: 'staff-card-and-pin' }) });
+  it('unsets for a staff grant that passed its PIN, and for nothing else the door lets in', async () => {
+    const b = await branch({ now: '22:00', statusSet: true, policy: policy({ unsetInClosedHours: 'staff-card-and-pin' }) });
     b.extension.start(b.context);
-    b.setPolicy(policy({ unsetInClosedHours: 'staff-card-and-pin' }, 1));
-    b.setPolicy(policy({ unsetInClosedHours: 'staff-card-and-pin' }, 2));
-    const told = b.lines.filter((line) => line.includes('staff-card-and-pin'));
-    expect(told).toHaveLength(2);
-    expect(told[0]).toBe(
-      'policy intruderAlarm.unsetInClosedHours staff-card-and-pin: staff cards give no PIN at this release, so the branch never unsets the panel in closed hours; staff use the panel’s keypad',
-    );
+    const outcome = (decision: Record<string, unknown>) =>
+      ({ decision: { allow: true, mode: 'closed', ...decision }, role: 'entry', person: 'p-7f3a', seenAt: 0n, decidedAt: 0n, relayAt: 0n }) as never;
+    b.bus.emit('access', outcome({ reason: 'staff' }));
+    b.bus.emit('access', outcome({ reason: 'booking' }));
+    expect(b.pulses('unset')).toBe(0);
+    b.bus.emit('access', outcome({ reason: 'staff', withPin: true }));
+    expect(b.pulses('unset')).toBe(1);
+    expect(b.events).toEqual([{ type: 'intruder-alarm', action: 'unset', outcome: 'requested', by: 'staff card and PIN (p-7f3a)' }]);
   });
 });

@@ -89,6 +89,20 @@ describe('unknown cards, staff, staffed hours', () => {
     }
   });
 
+  it('a staff card needs its PIN in closed hours only while the intruder alarm is set and the policy says staff-card-and-pin', () => {
+    const guarded = policyOf({ ...base, intruderAlarm: { unsetInClosedHours: 'staff-card-and-pin' } });
+    const staff = member({ staff: true, pinHash: hashPin('2468') });
+    expect(d(guarded, staff, ctx(CLOSED, { intruderAlarmSet: true }))).toEqual({ allow: false, reason: 'pin-required', mode: 'closed' });
+    expect(d(guarded, staff, ctx(CLOSED, { intruderAlarmSet: true, pin: '1111' }))).toMatchObject({ allow: false, reason: 'pin-wrong' });
+    expect(d(guarded, staff, ctx(CLOSED, { intruderAlarmSet: true, pin: '2468' }))).toEqual({ allow: true, reason: 'staff', mode: 'closed', withPin: true });
+    // A staff card with no PIN set cannot unset the panel: the keypad at the panel is theirs.
+    expect(d(guarded, member({ staff: true }), ctx(CLOSED, { intruderAlarmSet: true, pin: '2468' }))).toMatchObject({ allow: false, reason: 'not-registered' });
+    // Not set, open hours, or the default panel-keypad: the card alone, as ever, and no unset.
+    expect(d(guarded, staff, ctx(CLOSED, { intruderAlarmSet: false }))).toEqual({ allow: true, reason: 'staff', mode: 'closed' });
+    expect(d(guarded, staff, ctx(OPEN, { intruderAlarmSet: true }))).toEqual({ allow: true, reason: 'staff', mode: 'open-access' });
+    expect(d(policyOf({ ...base, intruderAlarm: {} }), staff, ctx(CLOSED, { intruderAlarmSet: true }))).toEqual({ allow: true, reason: 'staff', mode: 'closed' });
+  });
+
   describe('staffed hours on a clock that is not trusted', () => {
     const untrusted = ctx(STAFFED, { clockTrusted: false });
 

@@ -257,11 +257,17 @@ export class PolicyHolder {
     if (parsed.policy.site !== this.deps.site) {
       return { ok: false, reason: 'other-site', errors: [`site: "${parsed.policy.site}" is not this gateway's site ("${this.deps.site}")`] };
     }
-    const unknownDoors = checkDoors ? unknownBookingDoors(parsed.policy, this.deps.doors) : [];
-    if (unknownDoors.length > 0) return { ok: false, reason: 'invalid', errors: unknownDoors };
-    const unknownOutputs = checkDoors ? unknownPolicyOutputs(parsed.policy, this.deps.outputs ?? []) : [];
-    if (unknownOutputs.length > 0) return { ok: false, reason: 'invalid', errors: unknownOutputs };
+    const unknown = checkDoors ? this.unknownNames(parsed.policy) : [];
+    if (unknown.length > 0) return { ok: false, reason: 'invalid', errors: unknown };
     return parsed;
+  }
+
+  /**
+   * What a valid policy names that this branch lacks: a booking's door, a switched output (each a line with its
+   * path). The console's preview asks too, so a draft says so before it is saved.
+   */
+  unknownNames(policy: Policy): string[] {
+    return [...unknownBookingDoors(policy, this.deps.doors), ...unknownPolicyOutputs(policy, this.deps.outputs ?? [])];
   }
 }
 

@@ -127,6 +127,9 @@ describe('the schedule in the console', () => {
     const roomBooking = { group: 'scouts', weekly: { day: 'thu', from: '18:00', to: '20:00' }, doors: ['meeting-room'] };
     const unknownDoor = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: { ...draft, bookings: [roomBooking] } });
     expect(unknownDoor.json().errors).toEqual(['policy.bookings[0].doors[0]: no door "meeting-room" at this branch (doors: main)']);
+    const heating = { heating: [{ during: ['closed'], fromMinutes: 60 }] };
+    const unknownOutput = await c.call(mia, 'POST', '/api/console/policy/preview', { policy: { ...draft, outputs: heating } });
+    expect(unknownOutput.json().errors).toEqual(['policy.outputs.heating: no switched output "heating" at this branch (outputs: none)']);
     expect(c.harness.running.gateway.policies.current.version).toBe(1);
     expect(c.harness.events.filter((e) => e.type === 'policy')).toEqual([]);
   });

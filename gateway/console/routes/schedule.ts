@@ -3,7 +3,7 @@
 // force (central's, or the policy file's) and central's next version supersedes it (gateway/core/policy-holder.ts).
 import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
-import { MAX_POLICY_BYTES, parsePolicy, strictJsonBody, unknownBookingDoors } from '../../../policies/index.js';
+import { MAX_POLICY_BYTES, parsePolicy, strictJsonBody } from '../../../policies/index.js';
 import type { Policy } from '../../../policies/index.js';
 import type { PolicyBase, PolicyStatus } from '../../core/policy-holder.js';
 import type { ConsoleContext } from '../context.js';
@@ -31,8 +31,8 @@ export function scheduleRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       return { ok: false, errors: [`policy.site: must be this gateway's site "${ctx.gateway.state.site}"`] };
     }
     // The preview says so too, not only the save (the policy holder's own check).
-    const unknownDoors = unknownBookingDoors(parsed.policy, ctx.gateway.doors.ids());
-    if (unknownDoors.length > 0) return { ok: false, errors: unknownDoors.map((e) => `policy.${e}`) };
+    const unknown = ctx.gateway.policies.unknownNames(parsed.policy);
+    if (unknown.length > 0) return { ok: false, errors: unknown.map((e) => `policy.${e}`) };
     return parsed;
   };
 

@@ -18,6 +18,7 @@ PACKAGES=(
   chromium fonts-liberation              # the dashboard and console tests (playwright-core drives it); readable screenshots
   openssl                                # test CAs and certificates for mosquitto's TLS listener
   systemd                                # systemd-analyze verify, systemd-notify
+  espeak-ng alsa-utils sox               # announcements: speech synthesis, aplay into ALSA's file plugin, soxi durations
 )
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -3,7 +3,7 @@
 // voice or recording makes a new file and an unchanged one is never made again. A copy at each volume used is made
 // with sox and cached the same way. Every tool runs as a child process with a deadline, never on the tap path.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SoundConfig } from './config.js';
@@ -127,7 +127,8 @@ export class SoundCache {
         // Not made yet.
       }
       await mkdir(this.deps.config.cacheDir, { recursive: true });
-      const temporary = `${file}.${process.pid}.part`;
+      // Its own name: another cache (the `oag sounds prepare` beside a running gateway) may be making the same file.
+      const temporary = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.part`;
       try {
         await produce(temporary);
         await rename(temporary, file);

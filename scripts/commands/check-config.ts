@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../../gateway/config.js';
 import { readTextFile } from '../../kit/read-bounded.js';
 import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy, unknownBookingDoors } from '../../policies/index.js';
 import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
+import { checkPhrases } from '../../gateway/sound/phrases.js';
 
 interface GatewayConfigModule {
   checkGatewayConfigText(text: string, file?: string, baseDir?: string): GatewayConfig;
@@ -45,8 +46,10 @@ export async function runCheckConfig(file: string, io: CommandIo, options: Check
       return 1;
     }
     const parsed = parsePolicy(value);
-    if (!parsed.ok) {
-      for (const line of parsed.errors) io.err(`${line}\n`);
+    // A language the announcements have no words for: the branch could not say its messages (docs/sound.md).
+    const errors = parsed.ok ? (parsed.policy.announcements === undefined ? [] : checkPhrases(parsed.policy.announcements)) : parsed.errors;
+    if (!parsed.ok || errors.length > 0) {
+      for (const line of errors) io.err(`${line}\n`);
       return 1;
     }
     io.out(`ok: policy ${parsed.policy.site} v${parsed.policy.version}\n`);
@@ -88,6 +91,7 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo, pol
   const unknown = [
     ...unknownBookingDoors(policy, gateway.doorLocks(config).map(({ id }) => id)),
     ...unknownPolicyOutputs(policy, config.hardware.switched.map(({ id }) => id)),
+    ...(policy.announcements === undefined ? [] : checkPhrases(policy.announcements)),
   ];
   if (unknown.length > 0) {
     for (const line of unknown) io.err(`${label}: ${line}\n`);

@@ -78,7 +78,8 @@ export class AnnouncementsExtension implements Extension {
         context.logger.warn(`sound device: ${message}`);
         this.deps.alarms.raise(SOUND_FAILED_ALARM, message);
       },
-      onRecovered: () => this.deps.alarms.clear(SOUND_FAILED_ALARM, 'a message played again'),
+      // Cleared in told(), once the message that played is recorded.
+      onRecovered: () => {},
     });
 
     context.on('closing-warning', ({ minutesLeft }) => this.say('closing-soon', { minutes: minutesLeft }));
@@ -216,5 +217,7 @@ export class AnnouncementsExtension implements Extension {
     const why = detail ?? words;
     this.context?.logger.info({ phrase: item.phrase, languages, outcome }, `announcement ${item.phrase} ${outcome}${detail === undefined ? '' : `: ${detail}`}`);
     this.deps.record({ phrase: item.phrase, languages, outcome, ...(why === undefined ? {} : { detail: why.slice(0, 500) }) });
+    // Whatever raised it (the device, a file that could not be made), a message heard is the sound working again.
+    if (outcome === 'played') this.deps.alarms.clear(SOUND_FAILED_ALARM, 'a message played again');
   }
 }

@@ -68,7 +68,10 @@ export interface BusEvents {
   'building-empty': [boolean];
   /** Staff (the console, or central's command) asked for an announcement: a phrase id, or words to speak. */
   announce: [{ phrase?: string | undefined; text?: string | undefined; actor: string }];
-  /** A group booking ends in this many minutes (announced as booking-ending); nothing in the core emits it yet. */
+  /**
+   * A group booking the building is in use for while closed ends in this many minutes (the closing warnings' minutes,
+   * counted once the group is seen inside): announced as booking-ending.
+   */
   'booking-ending': [{ minutes: number }];
 }
 

@@ -41,6 +41,7 @@ export class ClosingSequence {
   /** The end of the group booking the building is in use for while closed: then it closes as at the schedule's close. */
   private bookingEndTimer: Timer | undefined;
   private bookingEndsAt = 0;
+  private bookingWarningTimers: Timer[] = [];
   /** Closed and empty, as last told on the bus. */
   private emptyTold = false;
   private readonly unsubscribe: Array<() => void> = [];
@@ -84,6 +85,7 @@ export class ClosingSequence {
     this.clearWarnings();
     this.stopQuietTimer();
     this.options.clock.clearTimeout(this.bookingEndTimer);
+    this.clearBookingWarnings();
     for (const off of this.unsubscribe) off();
   }
 
@@ -154,8 +156,31 @@ export class ClosingSequence {
       this.bookingEndsAt = booking.to.getTime();
       this.options.clock.clearTimeout(this.bookingEndTimer);
       this.bookingEndTimer = this.options.clock.setTimeout(() => this.onBookingEnd(), booking.to.getTime() - now.getTime());
+      this.scheduleBookingWarnings(booking.to);
     }
     return true;
+  }
+
+  /** The group is told before its booking ends, at the closing warnings' minutes, as open access is before its close. */
+  private scheduleBookingWarnings(end: Date): void {
+    this.clearBookingWarnings();
+    const now = this.options.clock.now().getTime();
+    for (const minutes of this.options.policy().closing.warningMinutes) {
+      const delay = end.getTime() - minutes * 60_000 - now;
+      if (delay < 0) continue;
+      this.bookingWarningTimers.push(
+        this.options.clock.setTimeout(() => {
+          // Another booking may have taken over, the schedule opened, or a fire be telling everyone to leave.
+          if (this.bookingEndsAt !== end.getTime() || !this.isShut() || this.options.emergency()) return;
+          this.options.bus.emit('booking-ending', { minutes });
+        }, delay),
+      );
+    }
+  }
+
+  private clearBookingWarnings(): void {
+    for (const timer of this.bookingWarningTimers) this.options.clock.clearTimeout(timer);
+    this.bookingWarningTimers = [];
   }
 
   private onBookingEnd(): void {

@@ -4,6 +4,8 @@
 // cache prepared at start (gateway/sound/prepare.ts), at the volume for the time of day, through the priority queue
 // (gateway/sound/player.ts). A sound device that fails is the `sound-failed` alarm; nothing here touches the door.
 import { DateTime } from 'luxon';
+import { doorMessage, doorMessageText } from '../../policies/door-messages.js';
+import type { DoorDecision } from '../../policies/door-messages.js';
 import type { Policy } from '../../policies/index.js';
 import type { Alarms } from '../core/alarms.js';
 import type { Clock, Timer } from '../core/clock.js';
@@ -23,6 +25,10 @@ export const SOUND_FAILED_ALARM = 'sound-failed';
 export const EVACUATE_REPEAT_MS = 60_000;
 /** At most one greeting in this time: a queue of people coming in hears one, not one each. */
 export const WELCOME_GAP_MS = 10_000;
+/** At most one refusal said aloud in this time. */
+export const REFUSAL_GAP_MS = 5_000;
+/** A refusal's words: above a greeting, below everything that concerns the whole building. */
+const REFUSAL_PRIORITY = 15;
 const DEFAULT_SETTINGS: AnnouncementsSettings = { languages: ['en'] };
 
 export interface AnnouncementsDeps {
@@ -56,6 +62,7 @@ export class AnnouncementsExtension implements Extension {
   private context: ExtensionContext | undefined;
   private evacuateTimer: Timer | undefined;
   private lastWelcomeAt = Number.NEGATIVE_INFINITY;
+  private lastRefusalAt = Number.NEGATIVE_INFINITY;
   /** Bumped at every start and stop: a message prepared for an earlier run is not queued. */
   private generation = 0;
 
@@ -98,6 +105,7 @@ export class AnnouncementsExtension implements Extension {
       }
     });
     context.on('access', ({ decision, role }) => {
+      if (!decision.allow && role === 'entry') this.sayRefusal(decision);
       if (!decision.allow || role !== 'entry' || decision.mode !== 'open-access') return;
       if (this.deps.policy().announcements?.welcome !== true) return;
       const now = clock.now().getTime();
@@ -171,6 +179,20 @@ export class AnnouncementsExtension implements Extension {
       return;
     }
     this.queue(phrase, PHRASE_PRIORITY[phrase], texts, phrase === 'welcome');
+  }
+
+  /**
+   * A refusal's reason aloud, only where the policy says so (`speakRefusals`): others may be listening, so by
+   * default a refusal is the sounder's neutral tone and the words are on the door screen. At most one in
+   * REFUSAL_GAP_MS, so a card tried again and again is not a speech each time. The door screen's words, in English.
+   */
+  private sayRefusal(decision: DoorDecision): void {
+    if (this.deps.policy().announcements?.speakRefusals !== true) return;
+    const now = this.deps.clock.now();
+    if (now.getTime() - this.lastRefusalAt < REFUSAL_GAP_MS) return;
+    this.lastRefusalAt = now.getTime();
+    const text = doorMessageText(doorMessage(decision, { policy: this.deps.policy(), at: now }));
+    this.queue('refusal', REFUSAL_PRIORITY, [{ language: 'en', text }], true);
   }
 
   /** Typed words: said in the policy's first language (they are in one language), made with espeak-ng off the door's path. */

@@ -414,6 +414,8 @@ describe('a group booking while the branch is closed', () => {
   it('puts the lights on for whoever is let in, raises nothing while the group moves about, and closes again at its end', async () => {
     const h = await startBooked('20:25', ['contact', 'motion']);
     const { gateway } = h.running;
+    const told: string[] = [];
+    gateway.bus.on('booking-ending', ({ minutes }) => told.push(`${new Date().toISOString().slice(11, 16)} ${minutes}`));
     expect(gateway.mode).toBe('closed');
     expect(gateway.lights.on).toBe(false);
 
@@ -432,6 +434,8 @@ describe('a group booking while the branch is closed', () => {
 
     // The booking ends with the member still counted inside: the close's own alarm, saying when.
     advanceTo('22:00');
+    // The group was told before the end, at the closing warnings' minutes (15 and 5), as open access is.
+    expect(told).toEqual(['21:45 15', '21:55 5']);
     expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
     expect(h.events.filter((e) => e.type === 'alarm' && e.alarm === 'people-inside-after-close').at(-1)).toMatchObject({ detail: '1 counted inside at the end of the booking' });
     expect(gateway.lights.on).toBe(true);

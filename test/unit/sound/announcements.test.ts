@@ -130,6 +130,33 @@ describe('the announcements extension', () => {
     expect(b.lines).toEqual([]);
   });
 
+  it('says a refusal only where the policy allows it, in the door screen’s words, and not again within five seconds', async () => {
+    const refusal = (reason: string): AccessOutcome => ({
+      decision: { allow: false, reason, mode: 'open-access' } as AccessOutcome['decision'],
+      role: 'entry',
+      person: 'p1',
+      seenAt: 0n,
+      decidedAt: 0n,
+      relayAt: null,
+    });
+    const quiet = branch({ announcements: { languages: ['en'] } });
+    await quiet.extension.start(quiet.context);
+    quiet.bus.emit('access', refusal('expired'));
+    // Others may be listening: by default a refusal is only the sounder's tone.
+    expect(quiet.lines).toEqual([]);
+
+    const aloud = branch({ announcements: { languages: ['en'], speakRefusals: true } });
+    await aloud.extension.start(aloud.context);
+    aloud.bus.emit('access', refusal('expired'));
+    aloud.bus.emit('access', refusal('expired'));
+    aloud.clock.advance(5_000);
+    aloud.bus.emit('access', refusal('full'));
+    expect(aloud.lines).toEqual([
+      '🔊 [en] Your membership has expired. Renew online or at the counter.',
+      '🔊 [en] The library is full. Please try again in a few minutes.',
+    ]);
+  });
+
   it('says what staff asked for: a phrase by its id in every language, typed words as typed', async () => {
     const b = branch();
     await b.extension.start(b.context);

@@ -99,6 +99,8 @@ CONF=$ETC/oag
 UNIT_DIR=$ETC/systemd/system
 STATE=/var/lib/oag
 PACKAGES=(pcscd libccid libpcsclite-dev pcsc-tools g++ make python3 rsync)
+# The announcements (docs/sound.md): aplay, and espeak-ng and sox to make their sound files.
+[[ $WITH_GATEWAY -eq 1 ]] && PACKAGES+=(alsa-utils espeak-ng sox)
 
 # The one door to the machine: prints the command in --dry-run, runs it otherwise.
 run() {
@@ -364,6 +366,19 @@ install_boot_config() {
   note "in force from the next boot"
 }
 
+# The announcements' sound files, made at install (espeak-ng, sox) rather than when the first message is due.
+prepare_sounds() {
+  local config=$CONF/gateway.yaml
+  [[ -e $config ]] || config=$(find_example "$GATEWAY_EXAMPLE" gateway)
+  if [[ -z $config ]] || ! grep -qE '^sound:' "$config"; then
+    note "no sound: section in the gateway's config: no announcements to prepare (docs/sound.md)"
+    return
+  fi
+  say "Announcements: the sound files (oag sounds prepare)"
+  run runuser -u oag -- "$NODE_BIN" "$APP/dist/scripts/oag.js" sounds prepare --config "$CONF/gateway.yaml" ||
+    note "warning: not every sound file could be made; the gateway raises sound-failed until they are (docs/sound.md)"
+}
+
 # The unit as shipped, with the paths of this install.
 render_unit() {
   sed -e "s#/usr/bin/node #$NODE_BIN #" -e "s#/opt/oag/#$APP/#g" -e "s#/etc/oag/#$CONF/#g" "$SOURCE/systemd/$1"
@@ -410,6 +425,7 @@ create_user
 install_app
 install_config
 [[ $WITH_GATEWAY -eq 1 ]] && install_boot_config
+[[ $WITH_GATEWAY -eq 1 ]] && prepare_sounds
 install_units
 start_units
 say "Done. Logs: journalctl -u ${UNITS[0]%.service} -f   Status: systemctl status ${UNITS[*]}"

@@ -115,9 +115,26 @@ describe('install-pi.sh --dry-run', () => {
     expect(stdout).toContain('    | RuntimeWatchdogSec=14s');
     expect(all).not.toContain('oag-central');
 
+    // No sound: section in the config: no announcements to prepare, and it says so.
+    expect(stdout).toContain("no sound: section in the gateway's config");
+    expect(all).not.toContain('sounds prepare');
+
     // Nothing written: not in the temp roots, not in the real ones.
     expect(snapshot(tmp)).toEqual(before);
     expect(realPaths.map((p) => existsSync(p))).toEqual(realBefore);
+  });
+
+  it("makes the announcements' sound files at install when the config speaks, with the tools to make them", () => {
+    writeFileSync(example, 'site: test-branch\nsound:\n  driver: aplay\n  cacheDir: /var/lib/oag/sounds\n');
+    const { status, stdout } = installPi(['--dry-run', '--prefix', prefix, '--etc', etc, '--gateway-config', example]);
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/System packages: .*alsa-utils espeak-ng sox/);
+    const run = actions(stdout);
+    const prepareAt = run.findIndex((a) => a.endsWith(`oag.js sounds prepare --config ${etc}/oag/gateway.yaml`));
+    expect(run[prepareAt]).toMatch(/^runuser -u oag -- /);
+    // After the config is in place, before the service starts and would prepare them itself.
+    expect(prepareAt).toBeGreaterThan(run.findIndex((a) => a.endsWith(`${etc}/oag/gateway.yaml`)));
+    expect(prepareAt).toBeLessThan(run.indexOf('systemctl enable oag-gateway.service'));
   });
 
   it('prints the same plan twice', () => {

@@ -12,7 +12,8 @@ export function register(program: Command): void {
     .option('--port <n>', "central dashboard's port", '8090')
     .option('--console-port <n>', "first branch console's port (one per branch)", '8081')
     .option('--keep', 'keep the demo folder (store, config, member CSV) after the run', false)
-    .action(async (options: { speed: string; members: string; visits: string; date: string; keep: boolean; central: boolean; port: string; consolePort: string }) => {
+    .option('--quiet', 'announcements printed only, never played on the sound card (or OAG_DEMO_SOUND=0)', false)
+    .action(async (options: { speed: string; members: string; visits: string; date: string; keep: boolean; central: boolean; port: string; consolePort: string; quiet: boolean }) => {
       const { runDemo } = await import('../demo/run.js');
       const number = (name: string, value: string, min: number, max: number): number => {
         const n = Number(value);
@@ -31,6 +32,7 @@ export function register(program: Command): void {
         central: options.central,
         httpPort: number('port', options.port, 0, 65535),
         consolePort: number('console-port', options.consolePort, 0, 65535),
+        sound: !options.quiet && process.env.OAG_DEMO_SOUND !== '0',
       });
     });
 }

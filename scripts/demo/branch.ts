@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { MAIN_DOOR } from '../../firmware-bridge/config.js';
+import { PANEL_CONTACT_MS, SimulatedIntruderPanel } from '../../firmware-bridge/simulated/intruder-panel.js';
+import type { PanelState } from '../../firmware-bridge/simulated/intruder-panel.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { hashPin } from '../../policies/pin.js';
 import type { Clock } from '../../gateway/core/clock.js';
@@ -18,6 +20,35 @@ import type { RunningGateway } from '../../gateway/main.js';
 import { importMembersCsv } from '../../gateway/members/index.js';
 import { generateMembersCsv } from '../bench/import.js';
 import type { AgeBand } from './truth.js';
+
+/** One window of a switched output, as the policy's `outputs` section writes it. */
+export interface DemoOutputWindow {
+  during: Array<'staffed' | 'open-access' | 'changeover' | 'closed'>;
+  fromMinutes?: number;
+  untilMinutes?: number;
+}
+
+/**
+ * What runs the building at a demo branch: its switched outputs (relays on the simulated GPIO, with their windows in
+ * the demo's copy of the policy), an intruder alarm panel (simulated, `intruderAlarm: {}` in the policy: the
+ * defaults) and the announcements' languages.
+ */
+export interface DemoBuilding {
+  outputs: ReadonlyArray<{ id: string; label: string; windows: readonly DemoOutputWindow[] }>;
+  announcements: { languages: readonly string[]; welcome?: boolean };
+}
+
+/** How the branch says its announcements: the words printed (`onWords` gets each line as it is said) or heard. */
+export interface DemoSound {
+  driver: 'print' | 'aplay' | 'none';
+  onWords?: ((line: string) => void) | undefined;
+}
+
+/** The simulated panel as a visitor meets it: where it is, and its keypad (a group leader unsets it there). */
+export interface DemoPanel {
+  readonly state: PanelState;
+  unsetAtKeypad(): void;
+}
 
 export interface DemoBranchOptions {
   site: string;
@@ -40,6 +71,9 @@ export interface DemoBranchOptions {
    * booking opens instead of the main door (its copy of the policy gets `doors: [meeting-room]` on that booking).
    */
   meetingRoomFor?: string | undefined;
+  /** Switched outputs, the intruder alarm panel and announcements (the building running itself). */
+  building?: DemoBuilding | undefined;
+  sound?: DemoSound | undefined;
 }
 
 export const MEETING_ROOM = 'meeting-room';
@@ -60,6 +94,10 @@ export interface DemoBranch {
   personOf(card: string): string;
   /** A card's age band on the demo's day, from the export the demo made (the script's own record, not the gateway's). */
   ageBandOf(card: string): AgeBand;
+  /** The switched outputs' labels by id ("Public PCs"). */
+  outputLabels: Readonly<Record<string, string>>;
+  /** The simulated intruder alarm panel, where the branch has one. */
+  panel: DemoPanel | undefined;
   stop(): Promise<void>;
 }
 
@@ -69,6 +107,8 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
   const policyFile = join(options.dir, 'policy.yaml');
   copyFileSync(options.policyFile, policyFile);
   if (options.meetingRoomFor !== undefined) bookingOpensOnly(policyFile, options.meetingRoomFor, MEETING_ROOM);
+  const building = options.building;
+  if (building !== undefined) runsItself(policyFile, building);
   const readerAt: Record<string, string> = { [MAIN_DOOR]: 'entry', ...(options.meetingRoomFor === undefined ? {} : { [MEETING_ROOM]: 'room' }) };
   const csv = join(options.dir, 'members.csv');
   const generated = await generateMembersCsv(csv, options.members, options.seed, { asOf: options.clock.now() });
@@ -93,11 +133,21 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
         : { doors: [{ id: MEETING_ROOM, contact: { debounceMs: 0 }, exit: { debounceMs: 0 } }] }),
       readers: Object.entries(readerAt).map(([door, id]) => ({ id, driver: 'simulated' as const, role: 'entry' as const, ...(door === MAIN_DOOR ? {} : { door }) })),
       keypad: { driver: options.pin === undefined ? 'none' : 'simulated' },
+      ...(building === undefined
+        ? {}
+        : {
+            switched: building.outputs.map(({ id, label }) => ({ id, label })),
+            intruderAlarm: { status: { debounceMs: 0 } },
+          }),
     },
     ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt }),
+    ...(options.sound === undefined ? {} : { sound: { driver: options.sound.driver, cacheDir: join(options.dir, 'sounds') } }),
   } satisfies GatewayConfigInput);
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? wordsLogger(options.sound);
   const running = await startGateway(config, { clock: options.clock, logger, env: { OAG_DEPLOYMENT_KEY: key.toString('hex') } });
+  const wiring = running.hardware.simulated?.intruderAlarm;
+  // The panel's exit time is its own 30 s on the demo's clock: the day runs faster, and so does the panel.
+  const panel = wiring === undefined ? undefined : new SimulatedIntruderPanel({ wiring, clock: options.clock });
   const hasher = createCardHasher(key);
   await importMembersCsv(running.store, csv, { hasher, now: options.clock.now() });
   if (options.pin !== undefined) {
@@ -125,8 +175,53 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
     readerAt,
     personOf: (card) => running.gateway.pseudonym(hasher(normaliseCardId(card))),
     ageBandOf: (card) => ageBandOn(generated.birthDates.get(card) ?? null, options.clock.now()),
-    stop: () => running.stop(),
+    outputLabels: Object.fromEntries((building?.outputs ?? []).map(({ id, label }) => [id, label])),
+    panel:
+      panel === undefined || wiring === undefined
+        ? undefined
+        : {
+            get state() {
+              return panel.state;
+            },
+            // The simulated panel has no keypad of its own; a code typed there unsets it as its keyswitch zone does.
+            unsetAtKeypad() {
+              wiring.unset.onSet?.(true);
+              options.clock.setTimeout(() => wiring.unset.onSet?.(false), PANEL_CONTACT_MS * 2);
+            },
+          },
+    stop: async () => {
+      panel?.detach();
+      await running.stop();
+    },
   };
+}
+
+/**
+ * The gateway's print driver says each announcement's words in its log: a logger that hands those lines on and
+ * drops the rest (the demo's terminal tells the day from the events instead).
+ */
+function wordsLogger(sound: DemoSound | undefined): Logger {
+  const onWords = sound?.onWords;
+  if (sound?.driver !== 'print' || onWords === undefined) return pino({ level: 'silent' });
+  return pino(
+    { level: 'info' },
+    {
+      write(line: string) {
+        if (!line.includes('🔊')) return;
+        const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+        if (typeof msg === 'string' && msg.startsWith('🔊 [')) onWords(msg);
+      },
+    },
+  );
+}
+
+/** The demo's copy of a policy runs the building: the outputs' windows, the alarm's defaults, the announcements. */
+function runsItself(policyFile: string, building: DemoBuilding): void {
+  const doc = parseDocument(readFileSync(policyFile, 'utf8'));
+  doc.set('outputs', doc.createNode(Object.fromEntries(building.outputs.map(({ id, windows }) => [id, windows.map((w) => ({ ...w }))]))));
+  doc.set('intruderAlarm', doc.createNode({}));
+  doc.set('announcements', doc.createNode({ ...building.announcements, languages: [...building.announcements.languages] }));
+  writeFileSync(policyFile, doc.toString());
 }
 
 /** The demo's copy of a policy: the group's booking opens only `door` (the example policy itself stays as it is). */

@@ -13,13 +13,16 @@ import { generatePassword, writePasswordFile } from '../../central/mqtt-password
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { scaledClock } from '../../gateway/core/clock.js';
 import type { Clock, Timer } from '../../gateway/core/clock.js';
+import { textsFor } from '../../gateway/sound/phrases.js';
 import { bookingsBetween, transitionsBetween } from '../../policies/index.js';
-import type { DemoBranch } from './branch.js';
+import type { DemoBranch, DemoBuilding, DemoSound } from './branch.js';
 import { startDemoBranch } from './branch.js';
+import { BuildingLog } from './building.js';
 import { replayDay } from './day.js';
 import type { DayReplay } from './day.js';
+import { checkSound } from './sound.js';
 import { describeEvent } from './story.js';
-import { centralFiguresFor, endOfDayLines } from './summary.js';
+import { buildingLines, centralFiguresFor, endOfDayLines } from './summary.js';
 import type { CentralFigures } from './summary.js';
 
 export interface DemoOptions {
@@ -35,6 +38,8 @@ export interface DemoOptions {
   httpPort: number;
   /** First branch console port; each branch takes the next one (falls back to free ones when taken). */
   consolePort: number;
+  /** The town's announcements heard through the sound card, where there is one (else, or false, printed only). */
+  sound: boolean;
 }
 
 export interface BranchPlan {
@@ -50,14 +55,44 @@ export interface BranchPlan {
   motion?: boolean;
   /** A meeting-room door of its own that its group's booking opens (and the main door does not). */
   meetingRoom?: boolean;
+  /** Its switched outputs, intruder alarm panel and announcements. */
+  building: DemoBuilding;
+  /** The branch whose announcements are heard when the machine has a sound card (one: three at once are noise). */
+  heard?: boolean;
 }
+
+/** The modes in which a branch is open, staffed or not: the PCs and the heating follow the whole run of them. */
+const OPEN: Array<'staffed' | 'open-access' | 'changeover'> = ['staffed', 'open-access', 'changeover'];
+/** On 10 minutes before the first opening, off 15 minutes before the close: time to save and log off. */
+const PCS = { id: 'pcs', label: 'Public PCs', windows: [{ during: OPEN, fromMinutes: -10, untilMinutes: -15 }] };
+/** Warm an hour before the first opening, until the close. */
+const HEATING = { id: 'heating', label: 'Heating', windows: [{ during: OPEN, fromMinutes: -60 }] };
+/** Only while nobody is at the counter. */
+const KIOSK = { id: 'kiosk', label: 'Self-service kiosk', windows: [{ during: ['open-access' as const] }] };
 
 const examples = fileURLToPath(new URL('../../policies/examples/', import.meta.url));
 export const BRANCHES: readonly BranchPlan[] = [
   // Three ways of counting: a people counter; card + PIN through a door contact; a door contact with a motion sensor.
-  { site: 'town-central', policy: join(examples, 'town.yaml'), label: 'town', counting: 'counter' },
-  { site: 'little-wickham', policy: join(examples, 'village.yaml'), label: 'village', pin: '2468', counting: 'contact' },
-  { site: 'riverside-hub', policy: join(examples, 'hub.yaml'), label: 'hub', group: '1st-riverside-scouts', counting: 'contact', motion: true, meetingRoom: true },
+  { site: 'town-central', policy: join(examples, 'town.yaml'), label: 'town', counting: 'counter', heard: true, building: { outputs: [PCS, HEATING], announcements: { languages: ['en'] } } },
+  {
+    site: 'little-wickham',
+    policy: join(examples, 'village.yaml'),
+    label: 'village',
+    pin: '2468',
+    counting: 'contact',
+    building: { outputs: [PCS], announcements: { languages: ['en'], welcome: true } },
+  },
+  {
+    site: 'riverside-hub',
+    policy: join(examples, 'hub.yaml'),
+    label: 'hub',
+    group: '1st-riverside-scouts',
+    counting: 'contact',
+    motion: true,
+    meetingRoom: true,
+    // A bilingual branch: Welsh first, then English.
+    building: { outputs: [PCS, KIOSK], announcements: { languages: ['cy', 'en'] } },
+  },
 ];
 export const TIMEZONE = 'Europe/London';
 
@@ -97,6 +132,29 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
   out(`Open Access gateway demo: ${start.toFormat('cccc d LLLL yyyy')}, ${BRANCHES.length} branches on simulated hardware`);
+  const sound = options.sound ? checkSound() : { heard: false as const, why: 'sound turned off (--quiet or OAG_DEMO_SOUND=0)' };
+  const heardAt = BRANCHES.find((plan) => plan.heard === true)?.label;
+  out(
+    !sound.heard
+      ? `  Announcements: printed in the story, not heard: ${sound.why}`
+      : `  Announcements: heard at the ${heardAt ?? 'first'} branch through the sound card (espeak-ng), printed for the others (--quiet: printed only)`,
+  );
+  const timeNow = (): string => DateTime.fromJSDate(clock.now(), { zone: TIMEZONE }).toFormat('ccc HH:mm');
+  const soundFor = (plan: BranchPlan): DemoSound => {
+    if (sound.heard && plan.heard === true) return { driver: 'aplay' };
+    // A greeting at every entry would drown the story: its words are printed the first time, and said every time.
+    const welcome = new Set(textsFor('welcome', {}, { languages: [...plan.building.announcements.languages] }).map(({ language, text }) => `🔊 [${language}] ${text}`));
+    const greeted = new Set<string>();
+    return {
+      driver: 'print',
+      onWords: (words) => {
+        if (greeted.has(words)) return;
+        if (welcome.has(words)) greeted.add(words);
+        out(`[${plan.label.padEnd(7)}] ${timeNow()}  ${words}${welcome.has(words) ? '   (said at each entry in open access; printed once)' : ''}`);
+      },
+    };
+  };
+  const buildingLogs: BuildingLog[] = [];
   let stopping = false;
   const replays: DayReplay[] = [];
   let statusTimer: Timer | undefined;
@@ -184,8 +242,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       counting: plan.counting,
       motion: plan.motion,
       meetingRoomFor: plan.meetingRoom === true ? plan.group : undefined,
+      building: plan.building,
+      sound: soundFor(plan),
     }).then((branch) => {
       branches.push(branch);
+      buildingLogs.push(new BuildingLog(branch));
       return branch;
     });
     starting = started;
@@ -193,13 +254,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (stopping) return;
     const { gateway } = branch.running;
     const stats = branch.running.store.members.stats();
-    out(`  ${plan.site}: ${stats.count} members, policy v${gateway.policies.current.version}, ${gateway.mode} now`);
+    const outputs = (gateway.state.outputs ?? []).map((output) => `${output.label ?? output.id} ${output.on ? 'on' : 'off'}`).join(', ');
+    out(`  ${plan.site}: ${stats.count} members, policy v${gateway.policies.current.version}, ${gateway.mode} now${outputs === '' ? '' : `; ${outputs}`}`);
     if (branch.running.api !== undefined) {
       out(`    console: ${branch.running.api.url}/console/${branch.login === undefined ? '' : `  (demo login: ${branch.login.username} / ${branch.login.password})`}`);
     }
     gateway.bus.on('event-logged', (event) => {
-      const line = describeEvent(event, TIMEZONE, `[${plan.label.padEnd(7)}] `);
+      const line = describeEvent(event, TIMEZONE, `[${plan.label.padEnd(7)}] `, branch.outputLabels);
       if (line !== undefined) out(line);
+      // After the close, the one who empties the building: the alarm follows once it has been quiet.
+      if (event.type === 'occupancy' && event.change === 'exit' && event.inside === 0 && gateway.mode === 'closed') {
+        out(`[${plan.label.padEnd(7)}] ${timeNow()}  🚶 the last person has left: ${insideText(gateway)} inside`);
+      }
     });
   }
   out(`Replaying ${start.toFormat('HH:mm')}–${end.toFormat('HH:mm')} at ${options.speed}× real time (about ${Math.round((dayMinutes * 60) / options.speed)} s). Ctrl-C stops it.`);
@@ -245,8 +311,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       });
     }
     for (const line of endOfDayLines(branch.site, replays[index]!.truth, plan.counting, figures)) out(line);
+    for (const line of buildingLines(buildingLogs[index]!, replays[index]!.truth, branch.outputLabels, TIMEZONE)) out(line);
     const { gateway } = branch.running;
-    out(`    now: ${insideText(gateway)} inside, lights ${gateway.lights.on ? 'on' : 'off'}, alarms: ${gateway.alarms.list().join(', ') || 'none'}`);
+    const secured = gateway.state.secured === undefined ? '' : gateway.state.secured ? ', secured for the night' : ', NOT secured';
+    out(`    now: ${insideText(gateway)} inside, lights ${gateway.lights.on ? 'on' : 'off'}${secured}, alarms: ${gateway.alarms.list().join(', ') || 'none'}`);
   }
   if (central === undefined) {
     // Nothing is left to look at: stop as Ctrl-C would, and say so if something did not stop cleanly.

@@ -37,7 +37,8 @@ const INTRUDER_TEXT: Record<string, string> = {
   'unset:at-panel': 'unset at the panel',
 };
 
-export function describeEvent(event: LoggedEvent, timezone: string, prefix = ''): string | undefined {
+/** `labels`: the switched outputs' labels by id ("Public PCs"), as the branch's config names them. */
+export function describeEvent(event: LoggedEvent, timezone: string, prefix = '', labels: Readonly<Record<string, string>> = {}): string | undefined {
   const time = DateTime.fromISO(event.at, { zone: timezone }).toFormat('ccc HH:mm');
   const line = (text: string): string => `${prefix}${time}  ${text}`;
   switch (event.type) {
@@ -65,10 +66,12 @@ export function describeEvent(event: LoggedEvent, timezone: string, prefix = '')
     case 'system':
       return line(`  gateway ${String(event.what)}`);
     case 'output':
-      return line(`  ${String(event.output)} switched ${event.on === true ? 'on' : 'off'}${event.by === 'schedule' ? '' : ` (${String(event.by)})`}`);
+      return line(`⏻ ${labels[String(event.output)] ?? String(event.output)} switched ${event.on === true ? 'on' : 'off'}${event.by === 'schedule' ? '' : ` (${String(event.by)})`}`);
     case 'intruder-alarm':
       return line(`🛡 intruder alarm: ${INTRUDER_TEXT[`${String(event.action)}:${String(event.outcome)}`] ?? `${String(event.action)} ${String(event.outcome)}`} (${String(event.by)})`);
     case 'announcement':
+      // The print driver has already put the words themselves in the story, one line per language.
+      if (event.outcome === 'printed') return undefined;
       return line(`🔊 ${String(event.phrase)} [${(event.languages as string[] | undefined)?.join(', ') ?? ''}] ${String(event.outcome)}${event.detail ? `: ${String(event.detail)}` : ''}`);
     default:
       return undefined;

@@ -1,5 +1,7 @@
 // The demo's end of the day in the terminal: what the visitor script played, beside what central's Figures page
 // says for the same day (the same API the page reads), so that anyone can see the two agree.
+import { DateTime } from 'luxon';
+import type { BuildingLog } from './building.js';
 import type { VisitSplit } from './truth.js';
 import type { DayTruth } from './truth.js';
 
@@ -74,4 +76,26 @@ export function endOfDayLines(site: string, truth: DayTruth, counting: 'counter'
     );
   }
   return lines;
+}
+
+/**
+ * The building's own day at a branch: when each switched output last went off, and each time the intruder alarm was
+ * set, with who was really inside then by the script's record (nobody, or the line says how many).
+ */
+export function buildingLines(log: BuildingLog, truth: DayTruth, labels: Readonly<Record<string, string>>, timezone: string): string[] {
+  const hhmm = (at: Date): string => DateTime.fromJSDate(at, { zone: timezone }).toFormat('HH:mm');
+  const offs = Object.entries(labels).map(([id, label]) => {
+    const off = log.lastOff(id);
+    if (off !== undefined) return `${label} off at ${hhmm(off)}`;
+    return log.outputs.some((change) => change.output === id) ? `${label} on` : `${label} not switched today`;
+  });
+  const sets = log.setTimes().map((at) => {
+    const inside = truth.insideAt(at);
+    const last = truth.lastExitBy(at);
+    return inside === 0
+      ? `${hhmm(at)} with nobody inside${last === undefined ? '' : ` (the last left at ${hhmm(last)})`}`
+      : `${hhmm(at)} with ${inside} still inside by the script's own count`;
+  });
+  const alarm = sets.length === 0 ? 'intruder alarm not set' : `intruder alarm set ${sets.join('; ')}`;
+  return [`    building: ${offs.length === 0 ? '' : `${offs.join(', ')}; `}${alarm}`];
 }

@@ -54,6 +54,17 @@ export class DayTruth {
     return this.entries.length - this.exits.length;
   }
 
+  /** Who was really inside at an instant: everyone who had come in by then, less everyone who had left. */
+  insideAt(at: Date): number {
+    const t = at.getTime();
+    return this.entries.filter((entry) => entry.at.getTime() <= t).length - this.exits.filter((exit) => exit.getTime() <= t).length;
+  }
+
+  /** The last time anyone left at or before an instant. */
+  lastExitBy(at: Date): Date | undefined {
+    return this.exits.filter((exit) => exit.getTime() <= at.getTime()).at(-1);
+  }
+
   /** Visits split as the figures split them: a booking's entries are bookings whatever the mode. */
   visits(filter: (entry: TruthEntry) => boolean = () => true): VisitSplit {
     const split = emptySplit();

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { activeBookings } from '../../policies/index.js';
+import { activeBookings, transitionsBetween } from '../../policies/index.js';
+import type { Policy } from '../../policies/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisitRow } from '../../central/figures.js';
 import type { RunningCentral } from '../../central/main.js';
@@ -13,6 +14,7 @@ import { generatePassword, writePasswordFile } from '../../central/mqtt-password
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import { MEETING_ROOM, startDemoBranch } from '../../scripts/demo/branch.js';
 import type { DemoBranch } from '../../scripts/demo/branch.js';
+import { BuildingLog } from '../../scripts/demo/building.js';
 import type { DayReplay } from '../../scripts/demo/day.js';
 import { BRANCHES, replayBranchDay, startCentralOnPort, TIMEZONE } from '../../scripts/demo/run.js';
 import { centralHeaders } from '../helpers/central-auth.js';
@@ -23,6 +25,8 @@ const DAY = '2026-11-24';
 const start = DateTime.fromISO(`${DAY}T07:30`, { zone: TIMEZONE });
 const end = DateTime.fromISO(`${DAY}T21:30`, { zone: TIMEZONE });
 const STEP_MS = 1000;
+/** A panel's entry time: from the door on its entry route to the code typed at its keypad. */
+const ENTRY_TIME_MS = 30_000;
 
 
 /** Each branch, once a minute of the day: who was really inside, and what the branch showed. */
@@ -42,6 +46,9 @@ let clock: TestClock;
 let central: RunningCentral;
 const branches: DemoBranch[] = [];
 const replays: DayReplay[] = [];
+const buildings: BuildingLog[] = [];
+/** Each branch's announcements as the print driver said them: `🔊 [cy] …`, one line per language, in order. */
+const spoken: Array<Array<{ at: Date; line: string }>> = [];
 
 async function api<T>(path: string): Promise<T> {
   const res = await fetch(`${central.httpUrl}/api${path}`, { headers: centralHeaders(central, 'viewer') });
@@ -78,10 +85,13 @@ beforeAll(async () => {
         counting: plan.counting,
         motion: plan.motion,
         meetingRoomFor: plan.meetingRoom === true ? plan.group : undefined,
+        building: plan.building,
+        sound: { driver: 'print', onWords: (line) => (spoken[index] ??= []).push({ at: clock.now(), line }) },
       }),
     );
   }
   for (const [index, branch] of branches.entries()) {
+    buildings.push(new BuildingLog(branch));
     replays.push(replayBranchDay(branch, BRANCHES[index]!, { clock, start: start.toJSDate(), end: end.toJSDate(), visits: 90, seed: 100 + index }));
   }
   // The day, a second at a time: a PIN is checked on the thread pool, and each step waits for those answers and for
@@ -212,6 +222,80 @@ describe.each(BRANCHES.map((plan, index) => ({ plan, index })))('the replayed da
     expect(leftBehindSince.some((since) => since !== '')).toBe(true);
     // A group using the building for its booking is nobody left behind.
     expect(day.filter((s) => s.mode === 'closed' && booked(s) && s.alarms.includes('people-inside-after-close')).map((s) => s.at)).toEqual([]);
+  });
+});
+
+/** The day's first opening and its last close (to closed from any open mode), and the last close of open access. */
+function openingAndClose(policy: Policy): { opens: Date; closes: Date; openAccessCloses: Date | undefined } {
+  const changes = transitionsBetween(policy, start.toJSDate(), end.toJSDate());
+  const opens = changes.find((t) => t.from === 'closed' && t.to !== 'closed')!.at;
+  const closes = changes.filter((t) => t.from !== 'closed' && t.to === 'closed').at(-1)!.at;
+  const openAccessCloses = changes.filter((t) => t.from === 'open-access' && t.to === 'closed').at(-1)?.at;
+  return { opens, closes, openAccessCloses };
+}
+
+const hhmm = (at: Date): string => DateTime.fromJSDate(at, { zone: TIMEZONE }).toFormat('HH:mm');
+const minutesFrom = (at: Date, minutes: number): Date => new Date(at.getTime() + minutes * 60_000);
+
+describe.each(BRANCHES.map((plan, index) => ({ plan, index })))('the building running itself at $plan.site', ({ plan, index }) => {
+  const truth = () => replays[index]!.truth;
+  const log = () => buildings[index]!;
+  const policy = () => branches[index]!.running.gateway.policies.current;
+
+  it('sets the intruder alarm only once the script says the last person has left, and nobody comes in while it is set', () => {
+    const changes = log().panel;
+    const sets = changes.filter((c) => c.action === 'set' && c.outcome === 'confirmed');
+    expect(sets.length).toBeGreaterThan(0);
+    // Each time the branch asked and each time the panel confirmed: nobody inside by the script's own record.
+    const asked = changes.filter((c) => c.action === 'set' && c.outcome === 'requested');
+    expect([...asked, ...sets].filter((c) => truth().insideAt(c.at) > 0).map((c) => `${hhmm(c.at)} ${c.outcome}: ${truth().insideAt(c.at)} inside`)).toEqual([]);
+    // Whoever comes in while it is set (staff, a group's booking) unsets it at its keypad within the entry time.
+    for (const set of sets) {
+      const unset = changes.find((c) => c.action === 'unset' && c.outcome !== 'requested' && c.at >= set.at);
+      const inWhileSet = truth().entries.filter((e) => e.at >= set.at && (unset === undefined || e.at < unset.at));
+      const lateUnset = inWhileSet.filter((e) => unset === undefined || unset.at.getTime() - e.at.getTime() > ENTRY_TIME_MS);
+      expect(lateUnset.map((e) => `${hhmm(e.at)} ${e.kind}`)).toEqual([]);
+      if (inWhileSet.length > 0) expect(unset?.outcome).toBe('at-panel');
+    }
+    // The alarm is set after the close, never while the branch is open.
+    const { closes } = openingAndClose(policy());
+    expect(sets.filter((c) => c.at < closes).map((c) => hhmm(c.at))).toEqual([]);
+    expect(changes.filter((c) => c.outcome === 'failed')).toEqual([]);
+  });
+
+  it('switches the PCs on 10 minutes before the first opening and off 15 minutes before the close', () => {
+    const { opens, closes } = openingAndClose(policy());
+    const pcs = log().outputs.filter((c) => c.output === 'pcs').map((c) => `${c.on ? 'on' : 'off'} ${hhmm(c.at)}`);
+    expect(pcs).toEqual([`on ${hhmm(minutesFrom(opens, -10))}`, `off ${hhmm(minutesFrom(closes, -15))}`]);
+  });
+
+  it('says the closing warnings 15 and 5 minutes before open access closes, in the policy\'s languages in order', () => {
+    const { openAccessCloses } = openingAndClose(policy());
+    const languages = plan.building.announcements.languages;
+    const said = log().announcements.filter((a) => a.phrase === 'closing-soon');
+    if (openAccessCloses === undefined) {
+      // A day whose open hours end with staff leaving: nobody is warned to leave.
+      expect(said).toEqual([]);
+    } else {
+      expect(said.map((a) => `${hhmm(a.at)} ${a.outcome}`)).toEqual([`${hhmm(minutesFrom(openAccessCloses, -15))} printed`, `${hhmm(minutesFrom(openAccessCloses, -5))} printed`]);
+      const words = spoken[index]!.filter((w) => w.at < openAccessCloses && /closes in (fifteen|five) minutes|yn cau mewn/.test(w.line));
+      expect(words.map((w) => w.line.slice(0, 7))).toEqual([...languages, ...languages].map((language) => `🔊 [${language}]`));
+    }
+    // Every message, whatever it is, in the branch's languages in the policy's order (the hub: Welsh, then English).
+    expect(log().announcements.length).toBeGreaterThan(0);
+    expect(log().announcements.filter((a) => a.languages.join() !== languages.join())).toEqual([]);
+    const tags = spoken[index]!.map((w) => /^🔊 \[([a-z-]+)\]/u.exec(w.line)?.[1]);
+    expect(tags).toEqual(log().announcements.filter((a) => a.outcome === 'printed').flatMap(() => languages));
+  });
+
+  it('ends the day secured, and central shows it', async () => {
+    expect(branches[index]!.running.gateway.state.secured).toBe(true);
+    let seen: unknown;
+    await until(
+      async () => (seen = (await api<{ state: { secured?: boolean } | null }>(`/sites/${plan.site}`)).state?.secured) === true,
+      () => `central's state for ${plan.site} secured (was ${String(seen)})`,
+      10_000,
+    );
   });
 });
 

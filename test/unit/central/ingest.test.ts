@@ -136,15 +136,15 @@ describe('central ingest', () => {
     const { publish, ingest, store, bus } = centralParts();
     const seen: ReceivedEvent[] = [];
     bus.on('event', (e) => seen.push(e));
-    const output = { id: eventId(), at: AT, site: 'town', v: CONTRACT_MINOR + 1, type: 'output', output: 'porch-light', on: true };
+    const reading = { id: eventId(), at: AT, site: 'town', v: CONTRACT_MINOR + 1, type: 'air-quality', sensor: 'reading-room', co2ppm: 900 };
     const alarm = { id: eventId(), at: AT, site: 'town', type: 'alarm', alarm: 'smoke-detected', state: 'raised', zone: 'stacks' };
-    publish('town', 'events', output);
+    publish('town', 'events', reading);
     publish('town', 'events', alarm);
     expect(ingest.stats).toMatchObject({ stored: 2, rejected: 0 });
     const { zone: _dropped, ...known } = alarm;
-    expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([{ ...known, v: 0 }, output]);
-    expect(store.recentEvents('town', { limit: 10, type: 'output' }).map((x) => x.event)).toEqual([output]);
-    expect(seen).toEqual([output, { ...known, v: 0 }]);
+    expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([{ ...known, v: 0 }, reading]);
+    expect(store.recentEvents('town', { limit: 10, type: 'air-quality' }).map((x) => x.event)).toEqual([reading]);
+    expect(seen).toEqual([reading, { ...known, v: 0 }]);
   });
 
   it('refuses an event of a known type with what is wrong with it, not that it matches no form', () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { activeBookings, transitionsBetween } from '../../policies/index.js';
+import { activeBookings, bookingsBetween, transitionsBetween } from '../../policies/index.js';
 import type { Policy } from '../../policies/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisitRow } from '../../central/figures.js';
@@ -269,7 +269,7 @@ describe.each(BRANCHES.map((plan, index) => ({ plan, index })))('the building ru
     expect(pcs).toEqual([`on ${hhmm(minutesFrom(opens, -10))}`, `off ${hhmm(minutesFrom(closes, -15))}`]);
   });
 
-  it('says the closing warnings 15 and 5 minutes before open access closes, in the policy\'s languages in order', () => {
+  it('says the closing warnings 15 and 5 minutes before open access closes (or a booking ends), in the policy\'s languages in order', () => {
     const { openAccessCloses } = openingAndClose(policy());
     const languages = plan.building.announcements.languages;
     const said = log().announcements.filter((a) => a.phrase === 'closing-soon');
@@ -280,6 +280,12 @@ describe.each(BRANCHES.map((plan, index) => ({ plan, index })))('the building ru
       expect(said.map((a) => `${hhmm(a.at)} ${a.outcome}`)).toEqual([`${hhmm(minutesFrom(openAccessCloses, -15))} printed`, `${hhmm(minutesFrom(openAccessCloses, -5))} printed`]);
       const words = spoken[index]!.filter((w) => w.at < openAccessCloses && /closes in (fifteen|five) minutes|yn cau mewn/.test(w.line));
       expect(words.map((w) => w.line.slice(0, 7))).toEqual([...languages, ...languages].map((language) => `🔊 [${language}]`));
+    }
+    if (plan.group !== undefined) {
+      // A group's booking in closed hours is warned of its end as the close is (the hub's scouts, in Welsh and English).
+      const booking = bookingsBetween(policy(), start.toJSDate(), end.toJSDate()).find((b) => b.group === plan.group)!;
+      const ending = log().announcements.filter((a) => a.phrase === 'booking-ending');
+      expect(ending.map((a) => `${hhmm(a.at)} ${a.outcome}`)).toEqual([`${hhmm(minutesFrom(booking.to, -15))} printed`, `${hhmm(minutesFrom(booking.to, -5))} printed`]);
     }
     // Every message, whatever it is, in the branch's languages in the policy's order (the hub: Welsh, then English).
     expect(log().announcements.length).toBeGreaterThan(0);

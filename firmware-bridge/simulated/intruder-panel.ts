@@ -52,6 +52,15 @@ export class SimulatedIntruderPanel<T = unknown> {
     return this.current;
   }
 
+  /**
+   * Someone at the panel's own keypad: a code typed to set it (the exit time runs, as from the keyswitch) or to
+   * unset it. What staff, a group leader or a keyholder do there is not the gateway's, which sees only the status.
+   */
+  keypad(action: 'set' | 'unset'): void {
+    if (action === 'set') this.setContact();
+    else this.unsetContact();
+  }
+
   /** Take the panel off the wiring: its hooks removed, its timers cleared, the status input left as it is. */
   detach(): void {
     this.options.wiring.set.onSet = undefined;

@@ -5,7 +5,7 @@
 // and is reported, never fought. Only wired where `hardware.intruderAlarm` is.
 import type { Logger } from 'pino';
 import type { IntruderAlarmHardware } from '../../firmware-bridge/types.js';
-import { upcoming } from '../../policies/index.js';
+import { bookingsBetween, modeAt, upcoming } from '../../policies/index.js';
 import type { BranchMode, Policy } from '../../policies/index.js';
 import type { Alarms } from '../core/alarms.js';
 import type { AccessOutcome, EventBus } from '../core/bus.js';
@@ -42,9 +42,20 @@ interface Pending {
   confirm: Timer;
 }
 
-/** The next instant staffed or open-access hours begin after a closed span, within the look-ahead. */
+/**
+ * The next instant the building is opened after a closed span, within the look-ahead: staffed or open-access hours
+ * begin, or a group booking begins in closed hours (the group must not walk into a set alarm).
+ */
 export function nextOpening(policy: Policy, now: Date): Date | undefined {
-  return upcoming(policy, now, LOOK_AHEAD_DAYS).find((t) => t.from === 'closed' && t.to !== 'closed')?.at;
+  return nextOpeningOf(policy, now)?.at;
+}
+
+function nextOpeningOf(policy: Policy, now: Date): { at: Date; what: string } | undefined {
+  const hours = upcoming(policy, now, LOOK_AHEAD_DAYS).find((t) => t.from === 'closed' && t.to !== 'closed');
+  const end = hours?.at ?? new Date(now.getTime() + LOOK_AHEAD_DAYS * 24 * 3_600_000);
+  const booking = bookingsBetween(policy, now, end).find((b) => b.from > now && b.from < end && modeAt(policy, b.from).mode === 'closed');
+  if (booking !== undefined) return { at: booking.from, what: `the booking of ${booking.label ?? booking.group}` };
+  return hours === undefined ? undefined : { at: hours.at, what: hours.to === 'staffed' ? 'staffed hours' : 'open access' };
 }
 
 export class IntruderAlarmExtension implements Extension {
@@ -177,7 +188,7 @@ export class IntruderAlarmExtension implements Extension {
     }
     this.unsetFor = key;
     if (!this.deps.panel.status.active && this.pending === undefined) return;
-    this.request('unset', `before ${modeOpening(this.deps.policy(), opening)}`);
+    this.request('unset', `before ${nextOpeningOf(this.deps.policy(), new Date(opening.getTime() - 1))?.what ?? 'opening'}`);
   }
 
   private setWhenEmpty(): void {
@@ -270,12 +281,6 @@ export class IntruderAlarmExtension implements Extension {
   private publish(): void {
     if (this.context !== undefined) this.deps.setIntruderAlarm(this.state);
   }
-}
-
-/** What the opening is, for the event's `by`: `before open access`, `before staffed hours`. */
-function modeOpening(policy: Policy, opening: Date): string {
-  const to = upcoming(policy, new Date(opening.getTime() - 1), 1)[0]?.to;
-  return to === 'staffed' ? 'staffed hours' : 'open access';
 }
 
 /**

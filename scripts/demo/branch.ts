@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { MAIN_DOOR } from '../../firmware-bridge/config.js';
-import { PANEL_CONTACT_MS, SimulatedIntruderPanel } from '../../firmware-bridge/simulated/intruder-panel.js';
+import { SimulatedIntruderPanel } from '../../firmware-bridge/simulated/intruder-panel.js';
 import type { PanelState } from '../../firmware-bridge/simulated/intruder-panel.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { hashPin } from '../../policies/pin.js';
@@ -183,10 +183,8 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
             get state() {
               return panel.state;
             },
-            // The simulated panel has no keypad of its own; a code typed there unsets it as its keyswitch zone does.
             unsetAtKeypad() {
-              wiring.unset.onSet?.(true);
-              options.clock.setTimeout(() => wiring.unset.onSet?.(false), PANEL_CONTACT_MS * 2);
+              panel.keypad('unset');
             },
           },
     stop: async () => {

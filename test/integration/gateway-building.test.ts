@@ -244,6 +244,47 @@ describe('an evening at a branch with an intruder alarm', () => {
   });
 });
 
+describe('a group booking in closed hours', () => {
+  it('unsets the alarm before the group comes, and sets it again once they have gone', async () => {
+    const CLUB = '04C1000001';
+    vi.setSystemTime(at('19:50:00'));
+    const h = await startHarness({
+      policy: policy({ bookings: [{ group: 'chess-club', label: 'Chess club', weekly: { day: 'mon', from: '21:00', to: '22:00' }, minimumAge: null }] }),
+      members: { ...MEMBERS, [CLUB]: { groups: ['chess-club'] } },
+      config: { hardware: hardware() },
+    });
+    scene.current = h;
+    scene.dirs.push(h.dir);
+    panelOn(h);
+    const { gateway } = h.running;
+    advanceTo(at('20:01:00'));
+    expect(gateway.state.intruderAlarm?.state).toBe('set');
+
+    // Ten minutes before the booking, as before opening hours: the group must not walk into a set alarm.
+    advanceTo(at('20:50:05'));
+    expect(gateway.state.intruderAlarm?.state).toBe('unset');
+    advanceTo(at('21:01:00'));
+    h.tap(CLUB);
+    expect(h.reasons()).toEqual(['booking']);
+    h.input('doorContact', true);
+    vi.advanceTimersByTime(2000);
+    h.input('doorContact', false);
+    advanceTo(at('21:45:00'));
+    lastVisitorLeaves(h);
+    // The booking's end is a close: empty and quiet, so the alarm is set again.
+    advanceTo(at('22:01:00'));
+    expect(gateway.state.intruderAlarm?.state).toBe('set');
+    expect(building(h).filter((line) => line.includes('intruder-alarm'))).toEqual([
+      '20:00:00 intruder-alarm set requested (empty after close)',
+      '20:00:30 intruder-alarm set confirmed (empty after close)',
+      '20:50:00 intruder-alarm unset requested (before the booking of Chess club)',
+      '20:50:01 intruder-alarm unset confirmed (before the booking of Chess club)',
+      '22:00:00 intruder-alarm set requested (empty after close)',
+      '22:00:30 intruder-alarm set confirmed (empty after close)',
+    ]);
+  });
+});
+
 describe('a member of staff at closed hours, with unsetInClosedHours: staff-card-and-pin', () => {
   it('asks the staff card for its PIN while the panel is set; the PIN opens the door and unsets the panel; a member card never does', async () => {
     vi.setSystemTime(at('21:00:00'));

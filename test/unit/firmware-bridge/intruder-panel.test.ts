@@ -51,6 +51,20 @@ describe('the simulated intruder-alarm panel', () => {
     await closeAll(hw, panel);
   });
 
+  it('is set and unset at its own keypad too, which the gateway sees only on the status input', async () => {
+    const { clock, hw, alarm, panel, statusChanges } = await branchWithPanel({ exitDelayMs: 10_000 });
+    panel.keypad('set');
+    clock.advance(10_000);
+    expect(alarm.status.active).toBe(true);
+    panel.keypad('unset');
+    clock.advance(1_000);
+    expect(alarm.status.active).toBe(false);
+    expect(statusChanges).toEqual([true, false]);
+    // Nothing of it on the gateway's contacts.
+    expect(hw.simulated!.intruderAlarm!.set.history.filter((w) => w.active)).toEqual([]);
+    await closeAll(hw, panel);
+  });
+
   it('will not set with a zone open: nothing happens, as on a real panel', async () => {
     const { clock, hw, alarm, panel, statusChanges, pulse } = await branchWithPanel({ refuseSet: true, exitDelayMs: 10_000 });
     pulse('set');

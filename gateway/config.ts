@@ -1,5 +1,6 @@
 // The gateway's one configuration file (YAML), validated once at start and passed down.
 // Nothing else reads settings ad hoc: a module gets the part of this it needs.
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
@@ -337,6 +338,15 @@ export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessE
       errors.push((error as Error).message);
     }
   }
+  // A recording the loudspeaker would play instead of espeak-ng's words: only that it is a file there (a WAV is larger
+  // than the limit of the files above, and aplay is what reads it).
+  if (config.sound !== undefined && config.sound.driver !== 'none') {
+    for (const [language, phrases] of Object.entries(config.sound.recordings)) {
+      for (const [phrase, path] of Object.entries(phrases)) {
+        if (!isReadableFile(path as string)) errors.push(`sound.recordings.${language}.${phrase}: ${String(path)} not found or not a readable file (a WAV file)`);
+      }
+    }
+  }
   check('mqtt.passwordFile', config.mqtt?.passwordFile);
   check('mqtt.tls.ca', config.mqtt?.tls?.ca);
   check('mqtt.tls.cert', config.mqtt?.tls?.cert);
@@ -364,6 +374,15 @@ export function checkReferencedFiles(config: GatewayConfig, env: NodeJS.ProcessE
     }
   }
   return errors;
+}
+
+function isReadableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /**

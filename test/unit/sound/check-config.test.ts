@@ -36,3 +36,29 @@ describe('oag check-config and the announcements', () => {
     expect(result).toMatchObject({ code: 0, err: '' });
   });
 });
+
+describe('oag check-config and the sound: section', () => {
+  it('refuses a recording that is not there, naming its setting; one that is there passes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oag-recordings-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nsite: town\nschedule: { weekly: {} }\nannouncements: { languages: [cy, en] }\n');
+    writeFileSync(join(dir, 'croeso.wav'), 'RIFF');
+    const config = (recording: string): string =>
+      [
+        'site: town',
+        'policyFile: policy.yaml',
+        'store: { path: var/gw.sqlite }',
+        'hardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }',
+        `sound: { driver: aplay, recordings: { cy: { welcome: croeso.wav, evacuate: ${recording} } } }`,
+      ].join('\n');
+    const run = async (recording: string): Promise<{ code: number; err: string }> => {
+      writeFileSync(join(dir, 'gateway.yaml'), config(recording));
+      let err = '';
+      const code = await runCheckConfig(join(dir, 'gateway.yaml'), { out: () => {}, err: (text) => void (err += text) });
+      return { code, err };
+    };
+    expect(await run('gadael.wav')).toEqual({ code: 1, err: `sound.recordings.cy.evacuate: ${join(dir, 'gadael.wav')} not found or not a readable file (a WAV file)\n` });
+    writeFileSync(join(dir, 'gadael.wav'), 'RIFF');
+    expect(await run('gadael.wav')).toMatchObject({ code: 0, err: '' });
+  });
+});

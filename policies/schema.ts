@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { plainErrors, formatIssues } from './errors.js';
 import { checkTextSize, decodeUtf8, MAX_POLICY_BYTES, parseYamlDocument } from './input-text.js';
 import { dayFromIso, isValidTimeZone, minutesFromHHMM, WEEKDAYS } from './time.js';
+import { missingPhrases, PHRASE_IDS } from './phrases.js';
+import type { PhraseId } from './phrases.js';
 
 export const SCHEDULE_WINDOW_MODES = ['staffed', 'open-access', 'closed'] as const;
 
@@ -313,18 +315,8 @@ export const IntruderAlarmPolicySchema = z.strictObject({
 });
 export type IntruderAlarmPolicy = z.output<typeof IntruderAlarmPolicySchema>;
 
-/** The announcements' phrases (gateway/sound/phrases.ts has their words); central's `announce` may name one. */
-export const PHRASE_IDS = [
-  'welcome',
-  'closing-soon',
-  'closing-now',
-  'please-leave',
-  'door-held',
-  'evacuate',
-  'booking-ending',
-  'help-acknowledged',
-] as const;
-export type PhraseId = (typeof PHRASE_IDS)[number];
+export { PHRASE_IDS };
+export type { PhraseId };
 
 /** A language as espeak-ng and recordings name it: `en`, `cy`, `en-GB`. */
 export const LanguageSchema = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, { error: 'must be a language tag such as en, cy or en-GB' });
@@ -345,6 +337,9 @@ export const AnnouncementsPolicySchema = z.strictObject({
     .optional(),
   welcome: z.boolean().default(false),
   speakRefusals: z.boolean().default(false),
+}).superRefine((announcements, ctx) => {
+  // A language the branch cannot say every phrase in: refused here, so that central, the branch and check-config agree.
+  for (const { language, phrase, message } of missingPhrases(announcements)) ctx.addIssue({ code: 'custom', path: ['phrases', language, phrase], message });
 });
 export type AnnouncementsPolicy = z.output<typeof AnnouncementsPolicySchema>;
 

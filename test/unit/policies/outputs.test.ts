@@ -84,6 +84,14 @@ describe('bad output schedules are refused with the path', () => {
     ).toEqual([expect.stringMatching(/^announcements\.volume: must not repeat a time/)]);
   });
 
+  it('announcements: a language with no words for a phrase is refused at parse (central, the branch and check-config alike)', () => {
+    const errors = errorsOf(undefined, { announcements: { languages: ['cy', 'ga'], phrases: { ga: { welcome: 'Fáilte.' } } } });
+    expect(errors).toHaveLength(7);
+    expect(errors).toContain('announcements.phrases.ga.evacuate: no words for evacuate in "ga": there are built-in words only for en and cy, so give them here');
+    expect(errors.join('\n')).not.toContain('ga.welcome');
+    expect(errorsOf(undefined, { announcements: { languages: ['cy', 'en-GB'] } })).toEqual([]);
+  });
+
   it('intruderAlarm: unsetting at closed hours by a member card is not a choice', () => {
     expect(errorsOf(undefined, { intruderAlarm: { unsetInClosedHours: 'member-card' } })[0]).toMatch(/^intruderAlarm\.unsetInClosedHours/);
   });

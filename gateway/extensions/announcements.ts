@@ -6,6 +6,7 @@
 import { DateTime } from 'luxon';
 import { doorMessage, doorMessageText } from '../../policies/door-messages.js';
 import type { DoorDecision } from '../../policies/door-messages.js';
+import { modeAt } from '../../policies/index.js';
 import type { Policy } from '../../policies/index.js';
 import type { Alarms } from '../core/alarms.js';
 import type { Clock, Timer } from '../core/clock.js';
@@ -99,7 +100,8 @@ export class AnnouncementsExtension implements Extension {
         if (raised) this.evacuate();
         else this.stopEvacuating();
       } else if (raised && alarm === 'people-inside-after-close') {
-        this.say('please-leave');
+        // At the close itself `closing-now` is said already (its listener runs after the closing sequence's).
+        if (!this.justClosedFromOpenAccess()) this.say('please-leave');
       } else if (raised && alarm === 'held-open') {
         this.say('door-held');
       }
@@ -146,6 +148,14 @@ export class AnnouncementsExtension implements Extension {
     logger?.info({ files: result.clips.length }, `announcements: ${result.clips.length} sound files ready in ${this.deps.config.cacheDir}`);
     for (const error of result.errors) logger?.warn(`announcements: ${error}`);
     if (result.errors.length > 0) this.deps.alarms.raise(SOUND_FAILED_ALARM, `${result.errors.length} sound file(s) could not be prepared: ${result.errors[0]}`);
+  }
+
+  /** The schedule went from open access to closed this very instant: `closing-now` is on its way. */
+  private justClosedFromOpenAccess(): boolean {
+    const policy = this.deps.policy();
+    const now = this.deps.clock.now();
+    const span = modeAt(policy, now);
+    return span.mode === 'closed' && span.since !== null && span.since.getTime() === now.getTime() && modeAt(policy, new Date(now.getTime() - 1)).mode === 'open-access';
   }
 
   private settings(): AnnouncementsSettings {

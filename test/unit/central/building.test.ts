@@ -1,30 +1,12 @@
 // The building around the door at central (contract 1.9): the branch's outputs, intruder alarm and "secured" through
 // central's store and API unchanged; the dashboard tile's "Secured" badge and the branch page's rows, drawn by
 // central/public/common.js without a browser; the three new events in words; and the announce phrases' names.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CONTRACT_MINOR, INTRUDER_ALARM_STATES, type GatewayEvent } from '../../../policies/contract/index.js';
 import { PHRASE_IDS } from '../../../policies/schema.js';
 import { AT, eventId, stateFixture } from '../contract/fixtures.js';
+import { centralCommonJsPerFile, type FakeElement } from '../../helpers/central-common-js.js';
 import { centralAppPerTest } from './helpers.js';
-
-/** Just enough of the DOM for `el()` and `renderTile()`. */
-class FakeElement {
-  className = '';
-  textContent = '';
-  readonly attributes = new Map<string, string>();
-  readonly children: Array<FakeElement | string> = [];
-  readonly style: Record<string, string> = {};
-  constructor(readonly tagName: string) {}
-  setAttribute(name: string, value: string): void {
-    this.attributes.set(name, value);
-  }
-  append(...nodes: Array<FakeElement | string>): void {
-    this.children.push(...nodes);
-  }
-  texts(): string[] {
-    return [this.textContent, ...this.children.flatMap((c) => (typeof c === 'string' ? [c] : c.texts()))].filter((t) => t !== '');
-  }
-}
 
 interface Common {
   INTRUDER_ALARM_LABELS: Record<string, string>;
@@ -33,16 +15,7 @@ interface Common {
   describeBuildingEvent(event: unknown, outputs?: unknown[]): [string, string] | null;
 }
 
-let common: Common;
-const globals = globalThis as { document?: unknown };
-beforeAll(async () => {
-  globals.document = { createElement: (tag: string) => new FakeElement(tag) };
-  const path: string = '../../../central/public/common.js';
-  common = (await import(path)) as Common;
-});
-afterAll(() => {
-  delete globals.document;
-});
+const common = centralCommonJsPerFile<Common>();
 
 const centralApp = centralAppPerTest();
 const NOW = new Date(AT);

@@ -1,29 +1,10 @@
 // The dashboard's own JavaScript (central/public/common.js), without a browser: its names for the contract's open
 // lists, and a tile built from what the API says about a branch whose gateway is newer than central.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ACCESS_REASONS, ALARM_NAMES, BRANCH_MODES, CONTRACT_MINOR, DOOR_STATES } from '../../../policies/contract/index.js';
 import { stateFixture } from '../contract/fixtures.js';
+import { centralCommonJsPerFile, type FakeElement } from '../../helpers/central-common-js.js';
 import { centralApp } from './helpers.js';
-
-/** Just enough of the DOM for `el()` and `renderTile()`. */
-class FakeElement {
-  className = '';
-  textContent = '';
-  readonly attributes = new Map<string, string>();
-  readonly children: Array<FakeElement | string> = [];
-  readonly style: Record<string, string> = {};
-  constructor(readonly tagName: string) {}
-  setAttribute(name: string, value: string): void {
-    this.attributes.set(name, value);
-  }
-  append(...nodes: Array<FakeElement | string>): void {
-    this.children.push(...nodes);
-  }
-  /** Every piece of text in the element, one per element, in document order. */
-  texts(): string[] {
-    return [this.textContent, ...this.children.flatMap((c) => (typeof c === 'string' ? [c] : c.texts()))].filter((t) => t !== '');
-  }
-}
 
 interface Common {
   ALARM_LABELS: Record<string, string>;
@@ -34,16 +15,7 @@ interface Common {
   renderTile(site: unknown, options?: { link?: boolean; now?: Date }): FakeElement;
 }
 
-let common: Common;
-const globals = globalThis as { document?: unknown };
-beforeAll(async () => {
-  globals.document = { createElement: (tag: string) => new FakeElement(tag) };
-  const path: string = '../../../central/public/common.js';
-  common = (await import(path)) as Common;
-});
-afterAll(() => {
-  delete globals.document;
-});
+const common = centralCommonJsPerFile<Common>();
 
 describe('dashboard names', () => {
   it("has a label for every name the contract knows, and central's list of access reasons is the contract's", () => {

@@ -2,6 +2,7 @@
 // the event loop, so a burst of changes sends each site once) and, when asked for one site, its new events.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { openEventStream } from '../../kit/http/sse.js';
 import type { ReceivedEvent } from '../../policies/contract/index.js';
 import { SiteIdSchema } from '../../policies/contract/index.js';
 import type { IncidentChange } from '../alerts/incidents.js';
@@ -25,19 +26,8 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { site: only } = request.query as z.infer<typeof LiveQuerySchema>;
-        reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-transform',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        const send = (event: string, data: unknown): void => {
-          res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        };
+        const { send, ping, raw: res } = openEventStream(reply, { retryMs: 2000 });
         const rows = only ? [deps.store.site(only)].filter((r) => r !== null) : deps.store.sites();
-        res.write('retry: 2000\n\n');
         send('sites', rows.map(siteSummary));
 
         const dirty = new Set<string>();
@@ -62,7 +52,7 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
           if (only !== undefined && change.incident.site !== only) return;
           send('incident', { kind: change.kind, incident: change.incident });
         };
-        const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+        const heartbeat = setInterval(ping, HEARTBEAT_MS);
         // A stream outlives the request that opened it: it ends when the session or token that opened it does.
         const recheck = setInterval(() => {
           if (deps.auth.stillSignedIn(request)) return;

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { sameToken } from '../../kit/auth/request-checks.js';
+import { openEventStream } from '../../kit/http/sse.js';
 import type { PublicRoute } from '../../kit/http/protect.js';
 import { isLoopbackHost } from '../../kit/loopback.js';
 import { doorMessage, modeMessage } from '../../policies/door-messages.js';
@@ -279,18 +280,9 @@ export function doorScreenRoutes(options: DoorScreenOptions): FastifyPluginAsync
         if (feed.subscriberCount >= MAX_DOOR_SCREENS) {
           return headers(reply, 'application/json').code(503).send({ error: `too many door screens connected (at most ${MAX_DOOR_SCREENS})` });
         }
-        reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-transform',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-          'referrer-policy': 'no-referrer',
-        });
-        const push = (): void => {
-          res.write(`event: state\ndata: ${JSON.stringify(feed.view(place))}\n\n`);
-        };
+        // The browser's EventSource reconnects by itself after retryMs when the gateway restarts.
+        const stream = openEventStream(reply, { retryMs: 3000, headers: { 'referrer-policy': 'no-referrer' } });
+        const push = (): void => stream.send('state', feed.view(place));
         // Real time, not the gateway's clock: it keeps a connection alive, and the demo's clock runs 300 times faster.
         const heartbeat = setInterval(push, HEARTBEAT_MS);
         heartbeat.unref?.();
@@ -302,14 +294,12 @@ export function doorScreenRoutes(options: DoorScreenOptions): FastifyPluginAsync
         };
         const end = (): void => {
           close();
-          res.end();
+          stream.raw.end();
         };
         streams.add(end);
         // Whichever tells first that the screen went away (the browser closed, the network dropped).
         request.raw.on('close', close);
-        res.on('close', close);
-        // The browser's EventSource reconnects by itself after this long when the gateway restarts.
-        res.write('retry: 3000\n\n');
+        stream.raw.on('close', close);
         push();
       });
     });

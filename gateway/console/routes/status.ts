@@ -6,6 +6,7 @@ import type { LoggedEvent } from '../../core/model.js';
 import type { GatewayState } from '../../core/state.js';
 import type { ConsoleContext } from '../context.js';
 import { bearerToken } from '../../../kit/auth/api-tokens.js';
+import { openEventStream } from '../../../kit/http/sse.js';
 import { sessionToken } from '../context.js';
 import { logRow } from '../log-format.js';
 import { outputLabels } from '../output-labels.js';
@@ -58,18 +59,7 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         const bearer = bearerToken(request);
         const stillValid = (): boolean =>
           identity.kind === 'session' ? ctx.sessions.find(cookie) !== undefined : bearer !== undefined && ctx.tokens.check(bearer).ok;
-        reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-transform',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        const send = (event: string, data: unknown): void => {
-          res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        };
-        res.write('retry: 3000\n\n');
+        const { send, ping, raw: res } = openEventStream(reply, { retryMs: 3000 });
         send('status', consoleStatus(ctx));
 
         let pending: NodeJS.Immediate | null = null;
@@ -96,7 +86,7 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
             end();
             return;
           }
-          res.write(': ping\n\n');
+          ping();
         }, HEARTBEAT_MS);
         heartbeat.unref?.();
         const end = (): void => {

@@ -8,6 +8,7 @@ import { doorMessage, doorMessageText } from '../../policies/door-messages.js';
 import type { DoorDecision } from '../../policies/door-messages.js';
 import { modeAt } from '../../policies/index.js';
 import type { Policy } from '../../policies/index.js';
+import { minutesFromHHMM } from '../../policies/time.js';
 import type { Alarms } from '../core/alarms.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { EventBody } from '../core/event-log.js';
@@ -51,7 +52,8 @@ export function volumeAt(volume: AnnouncementsSettings['volume'], timezone: stri
   if (volume === undefined || volume.length === 0) return 100;
   const local = DateTime.fromJSDate(at, { zone: timezone });
   const minute = local.hour * 60 + local.minute;
-  const toMinutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  // The schema took only valid times.
+  const toMinutes = (hhmm: string): number => minutesFromHHMM(hhmm) ?? 0;
   const sorted = [...volume].sort((a, b) => toMinutes(a.from) - toMinutes(b.from));
   return [...sorted].reverse().find((entry) => toMinutes(entry.from) <= minute)?.percent ?? sorted[sorted.length - 1]!.percent;
 }

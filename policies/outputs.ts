@@ -3,6 +3,7 @@
 // on wherever any of its windows is. Not on the tap path: the outputs extension asks at each change and once a minute.
 import { modeAt, spansBetween } from './schedule.js';
 import type { OutputWindow, Policy } from './schema.js';
+import { MS_PER_MINUTE } from './time.js';
 
 export interface OnInterval {
   /** Epoch ms; -Infinity / Infinity where the run reaches past the schedule's horizon. */
@@ -16,14 +17,8 @@ export interface OutputChange {
   on: boolean;
 }
 
-const MINUTE_MS = 60_000;
 /** The widest offset a window takes (OutputWindowSchema), so that runs that shift into a period are seen. */
-const MAX_OFFSET_MS = 240 * MINUTE_MS;
-
-/** The output ids the policy schedules, in the document's order. */
-export function scheduledOutputs(policy: Policy): string[] {
-  return Object.keys(policy.outputs ?? {});
-}
+const MAX_OFFSET_MS = 240 * MS_PER_MINUTE;
 
 /** Each scheduled output's on-intervals that overlap [fromMs, toMs), merged and in order. */
 export function outputIntervals(policy: Policy, fromMs: number, toMs: number): Map<string, OnInterval[]> {
@@ -66,8 +61,8 @@ function windowIntervals(policy: Policy, window: OutputWindow, fromMs: number, t
   let runEnd = 0;
   const close = (): void => {
     if (runStart === undefined) return;
-    const start = runStart + window.fromMinutes * MINUTE_MS;
-    const end = runEnd + window.untilMinutes * MINUTE_MS;
+    const start = runStart + window.fromMinutes * MS_PER_MINUTE;
+    const end = runEnd + window.untilMinutes * MS_PER_MINUTE;
     if (end > start) intervals.push({ fromMs: start, toMs: end });
     runStart = undefined;
   };

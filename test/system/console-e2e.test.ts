@@ -3,7 +3,6 @@
 // lockdown from the page refuses the next tap with `lockdown`. Screenshots go to test-output/; axe-core checks
 // every page for serious or critical accessibility problems.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -16,10 +15,10 @@ import { parseGatewayConfig, type GatewayConfigInput } from '../../gateway/confi
 import { addConsoleUser } from '../../gateway/console/index.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
+import { expectAccessible } from '../helpers/axe.js';
 import { launchChromium, screenshotPath } from '../helpers/chromium.js';
 import { TEST_KEY_HEX, adult, defaultConfig, removeDir } from '../helpers/gateway-harness.js';
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const CARD = '04A1B2C3D4';
 const PASSWORD = 'library desk password';
 // Wednesday 4 March 2026, 14:05 in London: open access after the staffed morning.
@@ -81,20 +80,6 @@ afterAll(async () => {
   if (dir) removeDir(dir);
 });
 
-async function expectAccessible(name: string): Promise<void> {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const { axe, document } = globalThis as unknown as {
-      axe: { run(context: unknown, options: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: unknown }> }> }> };
-      document: unknown;
-    };
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target).slice(0, 3) }));
-  });
-  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(serious, `${name}: ${JSON.stringify(serious, null, 2)}`).toEqual([]);
-}
-
 /** The whole page, without a passing notice over it. */
 async function shot(name: string): Promise<void> {
   const dismiss = page.getByRole('button', { name: 'Dismiss' });
@@ -117,7 +102,7 @@ describe('the staff console in chromium', () => {
   it('signs in and shows the branch now', async () => {
     await page.goto(`${url}/console/`);
     await page.getByRole('heading', { name: 'Staff console' }).waitFor();
-    await expectAccessible('sign-in');
+    await expectAccessible(page, 'sign-in');
     await shot('sign-in');
 
     await page.getByLabel('Username').fill('mia');
@@ -154,7 +139,7 @@ describe('the staff console in chromium', () => {
     const people = page.locator('.tile', { hasText: 'People inside' });
     await people.getByText('Estimated:').waitFor();
     expect(await people.locator('.tile-value').textContent()).toBe('≈ 1 of 60');
-    await expectAccessible('now');
+    await expectAccessible(page, 'now');
     await shot('now');
   });
 
@@ -194,7 +179,7 @@ describe('the staff console in chromium', () => {
     // Beside each day, when the PCs are on: none of the closed day, the schedule's hours less their offsets otherwise.
     expect(await today.locator('.tt-output').textContent()).toBe('Public PCs off all day');
     expect(await preview.getByRole('row', { name: /Thu 5 Mar/ }).locator('.tt-output').textContent()).toBe('Public PCs 07:50–19:45');
-    await expectAccessible('schedule-preview');
+    await expectAccessible(page, 'schedule-preview');
     await shot('schedule-editor');
     await preview.evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.evaluate('window.scrollBy(0, -140)');
@@ -215,7 +200,7 @@ describe('the staff console in chromium', () => {
     await refused.waitFor();
     expect(await refused.textContent()).toMatch(/Refused.*[0-9a-f]{8}/);
     expect(await page.getByRole('row', { name: /mia saved a new schedule/ }).count()).toBe(1);
-    await expectAccessible('log');
+    await expectAccessible(page, 'log');
     await shot('log');
   });
 
@@ -234,7 +219,7 @@ describe('the staff console in chromium', () => {
     await page.locator('.recent').getByText('mia turned lockdown on').waitFor();
     const reasons = running.store.events.query({ types: ['access'], limit: 5 }).map((e) => e.reason);
     expect(reasons[0]).toBe('lockdown');
-    await expectAccessible('now-lockdown');
+    await expectAccessible(page, 'now-lockdown');
     await shot('now-lockdown');
 
     await page.getByRole('button', { name: 'Lift lockdown' }).click();
@@ -251,7 +236,7 @@ describe('the staff console in chromium', () => {
     await result.waitFor();
     expect(await result.textContent()).toContain('Would be refused now: branch closed');
     expect(await page.getByLabel('Card number').inputValue()).toBe('');
-    await expectAccessible('members');
+    await expectAccessible(page, 'members');
     await shot('members');
 
     await page.getByRole('link', { name: 'Accounts' }).click();
@@ -268,7 +253,7 @@ describe('the staff console in chromium', () => {
     await dialog.getByRole('button', { name: 'Set password' }).click();
     await dialog.waitFor({ state: 'detached' });
     expect(await page.getByRole('status').filter({ hasText: 'New password set for sam' }).count()).toBe(1);
-    await expectAccessible('accounts');
+    await expectAccessible(page, 'accounts');
     await shot('accounts');
 
     // A tablet held upright.
@@ -289,6 +274,6 @@ describe('the staff console in chromium', () => {
     expect(await alert.textContent()).toContain('Central version 5 is now in force.');
     await page.getByRole('button', { name: 'Show what is in force' }).click();
     await page.getByRole('heading', { name: 'In force: central version 5' }).waitFor();
-    await expectAccessible('schedule-central');
+    await expectAccessible(page, 'schedule-central');
   });
 });

@@ -2,7 +2,6 @@
 // the Pi sees it): the mode while nobody taps, a refused card's words pushed over the event stream, the clock in the
 // branch's zone whatever the browser's. axe-core checks the page; screenshots go to test-output/.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -14,10 +13,10 @@ import { scaledClock } from '../../gateway/core/clock.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
+import { axeViolations } from '../helpers/axe.js';
 import { launchChromium, screenshotPath } from '../helpers/chromium.js';
 import { TEST_KEY_HEX, adult, defaultConfig, removeDir } from '../helpers/gateway-harness.js';
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const MEMBER = '04A1B2C3D4';
 const EXPIRED = '04A1B2C3D5';
 // Wednesday 4 March 2026, 14:05 in London (GMT): open access until 20:00.
@@ -73,18 +72,6 @@ afterAll(async () => {
   if (dir) removeDir(dir);
 });
 
-async function axeViolations(): Promise<Array<{ id: string; impact: string; help: string }>> {
-  await page.addScriptTag({ path: AXE });
-  return page.evaluate(async () => {
-    const { axe, document } = globalThis as unknown as {
-      axe: { run(context: unknown, options: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string }> }> };
-      document: unknown;
-    };
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
-  });
-}
-
 function tap(uid: string): void {
   running.hardware.simulated!.reader!.tap(uid, 'entry');
 }
@@ -98,7 +85,7 @@ describe('the door screen in chromium', () => {
     // The branch's time (London, 14:05 and running), not New York's 09:05 that the browser would guess.
     await expect.poll(() => page.locator('#clock').textContent()).toMatch(/^14:0\d$/);
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: screenshotPath('door-screen-idle.png') });
 
     tap(EXPIRED);
@@ -108,7 +95,7 @@ describe('the door screen in chromium', () => {
     // Colour is never the only sign: the band has its word.
     expect(await page.locator('#word').textContent()).toBe('No entry');
     expect(await page.locator('#mode').textContent()).toBe('Open access until 20:00');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: screenshotPath('door-screen-refused.png') });
 
     tap(MEMBER);

@@ -4,11 +4,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '../../../gateway/config.js';
-import { startGateway } from '../../../gateway/main.js';
-import { runCheckConfig } from '../../../scripts/commands/check-config.js';
+import { checkConfig, startOnPolicyFile } from '../../helpers/policy-against-branch.js';
 
 const policy = (extra: string[]): string =>
   ['version: 1', 'site: town-central', 'schedule: { weekly: { mon: [{ from: "08:00", to: "20:00", mode: open-access }] } }', ...extra, ''].join('\n');
@@ -30,51 +27,31 @@ function branchDir(policyText: string): string {
   return dir;
 }
 
-async function check(file: string, options: { policy?: string } = {}): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCheckConfig(file, { out: (line: string) => void out.push(line), err: (line: string) => void err.push(line) }, options);
-  return { code, out, err };
-}
-
 describe('a policy naming a switched output the branch does not have', () => {
   it('leaves the branch closed at start with policy-refused naming the path and the outputs there are', async () => {
     const dir = branchDir(KIOSK);
-    const config = parseGatewayConfig({
-      site: 'town-central',
-      policyFile: join(dir, 'policy.yaml'),
-      store: { path: join(dir, 's.sqlite') },
-      http: { enabled: false },
-      log: { level: 'silent' },
-      hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated' }], switched: [{ id: 'pcs' }] },
-    });
-    const running = await startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) }, logger: pino({ level: 'silent' }) });
-    try {
-      expect(running.gateway.policies.current.version).toBe(0);
-      const alarm = running.store.events.query({ types: ['alarm'], limit: 10 }).find((e) => e.data.alarm === 'policy-refused');
-      expect(String(alarm?.data.detail)).toContain(ERROR);
-    } finally {
-      await running.stop();
-    }
+    const started = await startOnPolicyFile(dir, { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated' }], switched: [{ id: 'pcs' }] });
+    expect(started.version).toBe(0);
+    expect(started.refused).toContain(ERROR);
   });
 
   it('fails oag check-config on the gateway config whose policy file names it, with the same line', async () => {
     const dir = branchDir(KIOSK);
-    expect(await check(join(dir, 'gateway.yaml'))).toMatchObject({ code: 1, err: [`policyFile: ${ERROR}\n`] });
+    expect(await checkConfig(join(dir, 'gateway.yaml'))).toMatchObject({ code: 1, err: [`policyFile: ${ERROR}\n`] });
   });
 
   it('fails oag check-config --policy: a policy about to be sent, checked against this branch instead of its file', async () => {
     const dir = branchDir(policy([]));
     writeFileSync(join(dir, 'from-central.yaml'), KIOSK);
-    expect(await check(join(dir, 'gateway.yaml'))).toMatchObject({ code: 0 });
-    expect(await check(join(dir, 'gateway.yaml'), { policy: join(dir, 'from-central.yaml') })).toMatchObject({ code: 1, err: [`policy: ${ERROR}\n`] });
+    expect(await checkConfig(join(dir, 'gateway.yaml'))).toMatchObject({ code: 0 });
+    expect(await checkConfig(join(dir, 'gateway.yaml'), { policy: join(dir, 'from-central.yaml') })).toMatchObject({ code: 1, err: [`policy: ${ERROR}\n`] });
   });
 });
 
 describe('an intruderAlarm section for a branch with no panel wired', () => {
   it('passes oag check-config with a warning saying the section does nothing there', async () => {
     const dir = branchDir(PANEL);
-    const result = await check(join(dir, 'gateway.yaml'));
+    const result = await checkConfig(join(dir, 'gateway.yaml'));
     expect(result.code).toBe(0);
     expect(result.out[0]).toBe('warning: policyFile: intruderAlarm: this gateway has no hardware.intruderAlarm wired, so the section does nothing here\n');
   });

@@ -3,11 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '../../../gateway/config.js';
-import { startGateway } from '../../../gateway/main.js';
-import { runCheckConfig } from '../../../scripts/commands/check-config.js';
+import { checkConfig, startOnPolicyFile } from '../../helpers/policy-against-branch.js';
 
 const POLICY = [
   'version: 1',
@@ -34,30 +31,14 @@ function policyDir(): string {
 describe('a policy file whose booking names a door the branch does not have', () => {
   it('leaves the branch closed with policy-refused naming the booking, the door and the doors there are', async () => {
     const dir = policyDir();
-    const config = parseGatewayConfig({
-      site: 'town-central',
-      policyFile: join(dir, 'policy.yaml'),
-      store: { path: join(dir, 's.sqlite') },
-      http: { enabled: false },
-      log: { level: 'silent' },
-      hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated' }] },
-    });
-    const running = await startGateway(config, { env: { OAG_DEPLOYMENT_KEY: 'ab'.repeat(32) }, logger: pino({ level: 'silent' }) });
-    try {
-      expect(running.gateway.policies.current.version).toBe(0);
-      const alarm = running.store.events.query({ types: ['alarm'], limit: 10 }).find((e) => e.data.alarm === 'policy-refused');
-      expect(String(alarm?.data.detail)).toContain(ERROR);
-    } finally {
-      await running.stop();
-    }
+    const started = await startOnPolicyFile(dir, { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated' }] });
+    expect(started.version).toBe(0);
+    expect(started.refused).toContain(ERROR);
   });
 
   it('fails oag check-config on the gateway config that names it, with the same line', async () => {
     const dir = policyDir();
     writeFileSync(join(dir, 'gateway.yaml'), 'site: town-central\npolicyFile: policy.yaml\nhardware: { gpio: { driver: simulated }, readers: [{ id: entry, driver: simulated }] }\n');
-    const err: string[] = [];
-    const io = { out: () => undefined, err: (line: string) => void err.push(line) };
-    expect(await runCheckConfig(join(dir, 'gateway.yaml'), io)).toBe(1);
-    expect(err).toEqual([`policyFile: ${ERROR}\n`]);
+    expect(await checkConfig(join(dir, 'gateway.yaml'))).toMatchObject({ code: 1, err: [`policyFile: ${ERROR}\n`] });
   });
 });

@@ -32,6 +32,8 @@ export function register(program: Command): void {
     .option('--lms-block-only', 'run only that')
     .option('--no-phone-token', 'skip the phone token check at the door (goal p99 < 1 ms) beside one Ed25519 verify')
     .option('--phone-token-only', 'run only that')
+    .option('--no-building', 'skip taps with the building running (outputs, intruder alarm, announcements) beside the door alone')
+    .option('--building-only', 'run only that')
     .option('--no-pin', 'skip card + PIN at a large list (PIN entered → relay, scrypt verify included; goal p99 < 50 ms)')
     .option('--pin-only', 'run only that')
     .option('--pin-members <n>', 'members in the card + PIN benchmark', '1000000')
@@ -48,6 +50,7 @@ export function register(program: Command): void {
       if (options.importFloorOnly) return importFloor(options);
       if (options.lmsBlockOnly) return lmsBlock(options);
       if (options.phoneTokenOnly) return phoneToken();
+      if (options.buildingOnly) return building();
       if (options.pinOnly) return pinBench(options);
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(Number.isInteger(Number(options.taps)) && Number(options.taps) >= 1)) {
@@ -90,6 +93,7 @@ export function register(program: Command): void {
         [options.alerts, alerts],
         [options.lmsBlock, () => lmsBlock(options)],
         [options.phoneToken, phoneToken],
+        [options.building, building],
         [options.pin, () => pinBench(options)],
       ];
       for (const [on, run] of rest) {
@@ -129,6 +133,8 @@ interface BenchOptions {
   lmsBlocks: string;
   lmsPollSeconds: string;
   phoneToken: boolean;
+  building: boolean;
+  buildingOnly?: boolean;
   phoneTokenOnly?: boolean;
   pin: boolean;
   pinOnly?: boolean;
@@ -147,6 +153,12 @@ async function pinBench(options: BenchOptions): Promise<void> {
   }
   const { benchPin, printPinBench } = await import('../bench/pin.js');
   printPinBench(await benchPin(members));
+}
+
+/** Taps with the building's extensions running beside the same gateway with the door alone (scripts/bench/building.ts). */
+async function building(): Promise<void> {
+  const { benchBuilding, printBuildingBench } = await import('../bench/building.js');
+  printBuildingBench(await benchBuilding());
 }
 
 /** The phone token check at the door beside one Ed25519 verify of the same bytes (scripts/bench/phone-token.ts). */

@@ -17,4 +17,3 @@ export const PHRASE_PRIORITY: Readonly<Record<PhraseId, number>> = {
 };
 /** Words staff typed (the console, central's `announce`): after the closing messages, before a welcome. */
 export const TEXT_PRIORITY = 30;
-export const EVACUATE_PRIORITY = PHRASE_PRIORITY.evacuate;

@@ -1,7 +1,6 @@
 // The intruder-alarm extension on its own, on the simulated panel wiring and a test clock: what it does at a restart
 // (the status input is the truth, nothing pulsed), a panel found set in opening hours, a stop in the middle of a pulse,
 // a policy that leaves the panel alone, and a staff card with its PIN under staff-card-and-pin.
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HardwareConfigSchema } from '../../../firmware-bridge/config.js';
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
@@ -10,8 +9,8 @@ import { parsePolicy } from '../../../policies/index.js';
 import type { BranchMode, Policy } from '../../../policies/index.js';
 import { EventBus } from '../../../gateway/core/bus.js';
 import type { IntruderAlarmState } from '../../../gateway/core/state.js';
-import type { ExtensionContext } from '../../../gateway/extensions/extension.js';
 import { IntruderAlarmExtension } from '../../../gateway/extensions/intruder-alarm.js';
+import { extensionContext } from '../../helpers/extension-context.js';
 import { TestClock } from '../../helpers/test-clock.js';
 
 // Tuesday 24 November 2026, GMT: open access 08:00–20:00, closed before and after.
@@ -49,12 +48,7 @@ async function branch(options: { now: string; statusSet?: boolean; mode?: Branch
   // What the panel says before the gateway starts: set by whoever locked up, or not.
   if (options.statusSet === true) wiring.status.set(true);
   const bus = new EventBus();
-  const lines: string[] = [];
-  const logger = pino({ level: 'silent' });
-  const log = (message: unknown, text?: string) => void lines.push(typeof message === 'string' ? message : String(text));
-  logger.info = log as typeof logger.info;
-  logger.warn = log as typeof logger.warn;
-  const context: ExtensionContext = { logger, on: (event, listener) => void bus.on(event, listener, 'intruder-alarm'), fail: () => {} };
+  const { context, lines } = extensionContext('intruder-alarm', bus);
   const alarms = new Map<string, string | undefined>();
   const events: Array<Record<string, unknown>> = [];
   const states: Array<IntruderAlarmState | undefined> = [];

@@ -1,6 +1,5 @@
 // The building-outputs extension on its own, on simulated outputs and a test clock: an output the policy does not
 // schedule stays at its safe level, a new policy takes effect at once (`by: start`), and an untrusted clock holds them.
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HardwareConfigSchema } from '../../../firmware-bridge/config.js';
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
@@ -9,8 +8,8 @@ import { parsePolicy } from '../../../policies/index.js';
 import type { Policy } from '../../../policies/index.js';
 import { EventBus } from '../../../gateway/core/bus.js';
 import type { OutputState } from '../../../gateway/core/state.js';
-import type { ExtensionContext } from '../../../gateway/extensions/extension.js';
 import { BuildingOutputsExtension } from '../../../gateway/extensions/building-outputs.js';
+import { extensionContext } from '../../helpers/extension-context.js';
 import { TestClock } from '../../helpers/test-clock.js';
 
 // Tuesday 24 November 2026, GMT: open access 08:00–20:00.
@@ -44,12 +43,7 @@ async function branch(now: string, first: Policy) {
   const hw = await createHardware(config, { clock });
   hardware.push(hw);
   const bus = new EventBus();
-  const lines: string[] = [];
-  const logger = pino({ level: 'silent' });
-  const log = (message: unknown, text?: string) => void lines.push(typeof text === 'string' ? text : String(message));
-  logger.info = log as typeof logger.info;
-  logger.warn = log as typeof logger.warn;
-  const context: ExtensionContext = { logger, on: (event, listener) => void bus.on(event, listener, 'building-outputs'), fail: () => {} };
+  const { context, lines } = extensionContext('building-outputs', bus);
   const events: Array<Record<string, unknown>> = [];
   const states: Array<OutputState[] | undefined> = [];
   let current = first;

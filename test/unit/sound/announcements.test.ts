@@ -4,17 +4,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../gateway/core/bus.js';
 import type { AccessOutcome } from '../../../gateway/core/bus.js';
 import type { AlarmName, LoggedEvent } from '../../../gateway/core/model.js';
 import { AnnouncementsExtension, volumeAt } from '../../../gateway/extensions/announcements.js';
-import type { ExtensionContext } from '../../../gateway/extensions/extension.js';
 import { SoundConfigSchema } from '../../../gateway/sound/config.js';
 import type { ToolRunner } from '../../../gateway/sound/prepare.js';
 import { parsePolicy } from '../../../policies/index.js';
 import type { Policy } from '../../../policies/index.js';
+import { extensionContext } from '../../helpers/extension-context.js';
 import { TestClock } from '../../helpers/test-clock.js';
 import { until } from '../../helpers/until.js';
 import { fakeAplay } from './fake-aplay.js';
@@ -68,7 +67,7 @@ function branch(options: { driver?: 'print' | 'aplay'; announcements?: Record<st
     spawn: options.spawn,
     run: options.run,
   });
-  const context: ExtensionContext = { logger: pino({ level: 'silent' }), on: (event, listener) => void bus.on(event, listener, 'announcements'), fail: () => {} };
+  const { context } = extensionContext('announcements', bus);
   return { bus, clock, alarms, told, lines, events, extension, context, spoken: () => lines.map((line) => line.slice(0, 40)) };
 }
 

@@ -11,7 +11,7 @@ import { GatewayStateSchema } from '../../policies/contract/state.js';
 import type { ClockProbeIo } from '../../gateway/core/clock-trust.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
 import { defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
-import type { Harness } from '../helpers/gateway-harness.js';
+import type { Harness, HarnessOptions } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 /** Town Central with its public PCs on from 10 minutes before opening to 15 minutes before the close, and a panel. */
@@ -55,12 +55,15 @@ interface Scene {
   secured: Array<[string, boolean | undefined]>;
 }
 
-async function start(now: Date, options: { policy?: Record<string, unknown>; clock?: ClockProbeIo } = {}): Promise<Scene> {
+async function start(
+  now: Date,
+  options: { policy?: Record<string, unknown>; members?: HarnessOptions['members']; hardware?: GatewayConfigInput['hardware']; clock?: ClockProbeIo } = {},
+): Promise<Scene> {
   vi.setSystemTime(now);
   const h = await startHarness({
     policy: options.policy ?? policy(),
-    members: MEMBERS,
-    config: { hardware: hardware(), ...(options.clock === undefined ? {} : { clock: { trust: 'timesyncd', syncMarker: MARKER } }) },
+    members: options.members ?? MEMBERS,
+    config: { hardware: options.hardware ?? hardware(), ...(options.clock === undefined ? {} : { clock: { trust: 'timesyncd', syncMarker: MARKER } }) },
     ...(options.clock === undefined ? {} : { start: { clockProbeIo: options.clock } }),
   });
   scene.current = h;
@@ -247,15 +250,10 @@ describe('an evening at a branch with an intruder alarm', () => {
 describe('a group booking in closed hours', () => {
   it('unsets the alarm before the group comes, and sets it again once they have gone', async () => {
     const CLUB = '04C1000001';
-    vi.setSystemTime(at('19:50:00'));
-    const h = await startHarness({
+    const { h } = await start(at('19:50:00'), {
       policy: policy({ bookings: [{ group: 'chess-club', label: 'Chess club', weekly: { day: 'mon', from: '21:00', to: '22:00' }, minimumAge: null }] }),
       members: { ...MEMBERS, [CLUB]: { groups: ['chess-club'] } },
-      config: { hardware: hardware() },
     });
-    scene.current = h;
-    scene.dirs.push(h.dir);
-    panelOn(h);
     const { gateway } = h.running;
     advanceTo(at('20:01:00'));
     expect(gateway.state.intruderAlarm?.state).toBe('set');
@@ -287,15 +285,12 @@ describe('a group booking in closed hours', () => {
 
 describe('a member of staff at closed hours, with unsetInClosedHours: staff-card-and-pin', () => {
   it('asks the staff card for its PIN while the panel is set; the PIN opens the door and unsets the panel; a member card never does', async () => {
-    vi.setSystemTime(at('21:00:00'));
-    const h = await startHarness({
+    const s = await start(at('21:00:00'), {
       policy: policy({ intruderAlarm: { unsetInClosedHours: 'staff-card-and-pin' } }),
       members: { [MEMBER]: { pinHash: hashPin('1357') }, [STAFF]: { staff: true, pinHash: hashPin('2468') } },
-      config: { hardware: { ...hardware(), keypad: { driver: 'simulated' } } as GatewayConfigInput['hardware'] },
+      hardware: { ...hardware(), keypad: { driver: 'simulated' } } as GatewayConfigInput['hardware'],
     });
-    scene.current = h;
-    scene.dirs.push(h.dir);
-    const s: Scene = { h, panel: panelOn(h), secured: [] };
+    const { h } = s;
     setAtKeypad(s);
     const { gateway } = h.running;
     const keypad = h.running.hardware.simulated!.keypad!;

@@ -1,17 +1,9 @@
 // The switched outputs' names as the branch's config gives them (`pcs` → "Public PCs"), for the preview and the log.
+import type { GatewayState } from '../core/state.js';
 
-/**
- * The outputs' labels from the branch's state (`outputs[].label`, contract 1.9), read defensively: a gateway
- * whose state has no outputs gives none, and the preview and the log name outputs by id.
- */
-export function outputLabels(state: object): Map<string, string> {
-  const outputs = 'outputs' in state ? state.outputs : undefined;
+/** The outputs' labels from the branch's state; a branch without outputs, or an output without a label, gives none. */
+export function outputLabels(state: Pick<GatewayState, 'outputs'>): Map<string, string> {
   const labels = new Map<string, string>();
-  if (!Array.isArray(outputs)) return labels;
-  for (const o of outputs as unknown[]) {
-    if (typeof o !== 'object' || o === null) continue;
-    const { id, label } = o as { id?: unknown; label?: unknown };
-    if (typeof id === 'string' && typeof label === 'string') labels.set(id, label);
-  }
+  for (const { id, label } of state.outputs ?? []) if (label !== undefined) labels.set(id, label);
   return labels;
 }

@@ -133,7 +133,6 @@ export function storedRow(event: StoredEvent, labels: ReadonlyMap<string, string
   return logRow({ id: event.id, at: event.at, type: event.type, data: event.data }, labels);
 }
 
-
 /** A spreadsheet must not run a cell as a formula (`=HYPERLINK(…)` in a detail text). */
 function cell(value: string | null): string {
   if (value === null) return '';

@@ -267,8 +267,13 @@ export class PolicyHolder {
    * path). The console's preview asks too, so a draft says so before it is saved.
    */
   unknownNames(policy: Policy): string[] {
-    return [...unknownBookingDoors(policy, this.deps.doors), ...unknownPolicyOutputs(policy, this.deps.outputs ?? [])];
+    return unknownPolicyNames(policy, { doors: this.deps.doors, outputs: this.deps.outputs ?? [] });
   }
+}
+
+/** The branch's doors and switched outputs against what a policy names (PolicyHolder, `oag check-config`). */
+export function unknownPolicyNames(policy: Policy, branch: { doors: readonly string[]; outputs: readonly string[] }): string[] {
+  return [...unknownBookingDoors(policy, branch.doors), ...unknownPolicyOutputs(policy, branch.outputs)];
 }
 
 /**

@@ -122,15 +122,13 @@ export class IntruderAlarmExtension implements Extension {
     }
   }
 
-  /** Said once per policy version: a policy that leaves the panel to the keypad, or asks what this release cannot do. */
+  /** Said once per policy version: a policy without an intruderAlarm section leaves the panel to its keypad. */
   private tellPolicy(): void {
     const policy = this.deps.policy();
     if (this.policyTold === policy.version) return;
     this.policyTold = policy.version;
-    const logger = this.context?.logger;
-    const rules = policy.intruderAlarm;
-    if (rules === undefined) {
-      logger?.info({ policyVersion: policy.version }, 'the policy has no intruderAlarm section: the panel is reported, never set or unset by the branch');
+    if (policy.intruderAlarm === undefined) {
+      this.context?.logger.info({ policyVersion: policy.version }, 'the policy has no intruderAlarm section: the panel is reported, never set or unset by the branch');
     }
   }
 

@@ -177,7 +177,7 @@ export async function startDemoBranch(options: DemoBranchOptions): Promise<DemoB
     ageBandOf: (card) => ageBandOn(generated.birthDates.get(card) ?? null, options.clock.now()),
     outputLabels: Object.fromEntries((building?.outputs ?? []).map(({ id, label }) => [id, label])),
     panel:
-      panel === undefined || wiring === undefined
+      panel === undefined
         ? undefined
         : {
             get state() {

@@ -28,14 +28,10 @@ export class BuildingLog {
   readonly outputs: OutputSwitch[] = [];
   readonly panel: PanelChange[] = [];
   readonly announcements: Announced[] = [];
-  private readonly listener = (event: LoggedEvent): void => this.logged(event);
 
-  constructor(private readonly branch: DemoBranch) {
-    branch.running.gateway.bus.on('event-logged', this.listener);
-  }
-
-  stop(): void {
-    this.branch.running.gateway.bus.off('event-logged', this.listener);
+  // For the branch's whole life: the demo reads the log at the end of the day, after the replay has stopped.
+  constructor(branch: DemoBranch) {
+    branch.running.gateway.bus.on('event-logged', (event) => this.logged(event));
   }
 
   /** When the alarm panel confirmed it was set at the branch's asking. */

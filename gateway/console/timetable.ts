@@ -46,6 +46,9 @@ export interface TimetableOutput {
   text: string;
 }
 
+/** A stretch of one day [a, b) as the preview draws it: its clock times, and its minutes from the day's start. */
+type DayPiece = Pick<TimetableSegment, 'from' | 'to' | 'start' | 'end'>;
+
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
 function addDays(date: string, days: number): string {
@@ -72,12 +75,13 @@ export function timetable(policy: Policy, from: Date, days = 14, labels: Readonl
     const s = start.getTime();
     const e = end.getTime();
     const clock = (t: number): string => (t >= e ? '24:00' : toLocalIso(policy, new Date(t)).slice(11, 16));
+    const piece = (a: number, b: number): DayPiece => ({ from: clock(a), to: clock(b), start: Math.round((a - s) / 60_000), end: Math.round((b - s) / 60_000) });
     const segments: TimetableSegment[] = [];
     for (const span of spansBetween(policy, start, end)) {
       const a = Math.max(span.since?.getTime() ?? s, s);
       const b = Math.min(span.until?.getTime() ?? e, e);
       if (b <= a) continue;
-      segments.push({ mode: span.mode, from: clock(a), to: clock(b), start: Math.round((a - s) / 60_000), end: Math.round((b - s) / 60_000) });
+      segments.push({ mode: span.mode, ...piece(a, b) });
     }
     const bookings = bookingsBetween(policy, start, end).map((b) => ({
       group: b.group,
@@ -85,20 +89,20 @@ export function timetable(policy: Policy, from: Date, days = 14, labels: Readonl
       from: clock(Math.max(b.from.getTime(), s)),
       to: clock(Math.min(b.to.getTime(), e)),
     }));
-    const outputs = [...intervals].map(([id, on]) => dayOutput(id, labels.get(id) ?? null, on, s, e, clock));
+    const outputs = [...intervals].map(([id, on]) => dayOutput(id, labels.get(id) ?? null, on, s, e, piece));
     out.push({ date, weekday: weekdayOf(date), label: exception ?? null, minutes: Math.round((e - s) / 60_000), segments, bookings, outputs, changed: false });
   }
   return out;
 }
 
 /** One output's on-times within a day [s, e), clipped to it, with what reaches across its midnights said in words. */
-function dayOutput(id: string, label: string | null, intervals: readonly OnInterval[], s: number, e: number, clock: (t: number) => string): TimetableOutput {
+function dayOutput(id: string, label: string | null, intervals: readonly OnInterval[], s: number, e: number, piece: (a: number, b: number) => DayPiece): TimetableOutput {
   const on: TimetableOutputSpan[] = [];
   for (const i of intervals) {
     const a = Math.max(i.fromMs, s);
     const b = Math.min(i.toMs, e);
     if (b <= a) continue;
-    on.push({ from: clock(a), to: clock(b), start: Math.round((a - s) / 60_000), end: Math.round((b - s) / 60_000), sinceDayBefore: i.fromMs < s, pastMidnight: i.toMs > e });
+    on.push({ ...piece(a, b), sinceDayBefore: i.fromMs < s, pastMidnight: i.toMs > e });
   }
   const name = label ?? id;
   if (on.length === 0) return { id, label, on, text: `${name} off all day` };

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { IntruderAlarmHardware } from '../../firmware-bridge/types.js';
 import { bookingsBetween, modeAt, upcoming } from '../../policies/index.js';
 import type { BranchMode, Policy } from '../../policies/index.js';
+import { MS_PER_DAY, MS_PER_MINUTE } from '../../policies/time.js';
 import type { Alarms } from '../core/alarms.js';
 import type { AccessOutcome, EventBus } from '../core/bus.js';
 import type { Clock, Timer } from '../core/clock.js';
@@ -50,9 +51,14 @@ export function nextOpening(policy: Policy, now: Date): Date | undefined {
   return nextOpeningOf(policy, now)?.at;
 }
 
+/** When the panel is unset ahead of an opening (epoch ms): the policy's `unsetMinutesBefore` it. */
+function unsetTime(opening: Date, rules: NonNullable<Policy['intruderAlarm']>): number {
+  return opening.getTime() - rules.unsetMinutesBefore * MS_PER_MINUTE;
+}
+
 function nextOpeningOf(policy: Policy, now: Date): { at: Date; what: string } | undefined {
   const hours = upcoming(policy, now, LOOK_AHEAD_DAYS).find((t) => t.from === 'closed' && t.to !== 'closed');
-  const end = hours?.at ?? new Date(now.getTime() + LOOK_AHEAD_DAYS * 24 * 3_600_000);
+  const end = hours?.at ?? new Date(now.getTime() + LOOK_AHEAD_DAYS * MS_PER_DAY);
   const booking = bookingsBetween(policy, now, end).find((b) => b.from > now && b.from < end && modeAt(policy, b.from).mode === 'closed');
   if (booking !== undefined) return { at: booking.from, what: `the booking of ${booking.label ?? booking.group}` };
   return hours === undefined ? undefined : { at: hours.at, what: hours.to === 'staffed' ? 'staffed hours' : 'open access' };
@@ -155,7 +161,7 @@ export class IntruderAlarmExtension implements Extension {
     const now = this.deps.clock.now().getTime();
     const opening = rules === undefined ? undefined : nextOpening(policy, new Date(now));
     if (rules !== undefined && opening !== undefined) {
-      const unsetAt = opening.getTime() - rules.unsetMinutesBefore * 60_000;
+      const unsetAt = unsetTime(opening, rules);
       if (now < unsetAt) waitMs = Math.min(waitMs, unsetAt - now);
       // At start the unset time already passed is not caught up: nothing is pulsed at start.
       else if (initial) this.unsetFor = opening.getTime();
@@ -197,7 +203,7 @@ export class IntruderAlarmExtension implements Extension {
     if (this.deps.panel.status.active || this.pending !== undefined) return;
     // Empty in the minutes before an opening (staff leaving early): setting it now would greet the first visitors.
     const opening = nextOpening(policy, this.deps.clock.now());
-    if (opening !== undefined && this.deps.clock.now().getTime() >= opening.getTime() - rules.unsetMinutesBefore * 60_000) return;
+    if (opening !== undefined && this.deps.clock.now().getTime() >= unsetTime(opening, rules)) return;
     this.request('set', 'empty after close');
   }
 

@@ -2,22 +2,15 @@
 // sign in, add an exception day, see the preview, save; a card tapped on that day is refused and the log says so;
 // lockdown from the page refuses the next tap with `lockdown`. Screenshots go to test-output/; axe-core checks
 // every page for serious or critical accessibility problems.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
-import { scaledClock } from '../../gateway/core/clock.js';
-import { parseGatewayConfig, type GatewayConfigInput } from '../../gateway/config.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GatewayConfigInput } from '../../gateway/config.js';
 import { addConsoleUser } from '../../gateway/console/index.js';
-import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { expectAccessible } from '../helpers/axe.js';
-import { launchChromium, screenshotPath } from '../helpers/chromium.js';
-import { TEST_KEY_HEX, adult, defaultConfig, removeDir } from '../helpers/gateway-harness.js';
+import { screenshotPath } from '../helpers/chromium.js';
+import { defaultConfig } from '../helpers/gateway-harness.js';
+import { gatewayInChromiumPerFile } from '../helpers/gateway-in-chromium.js';
 
 const CARD = '04A1B2C3D4';
 const PASSWORD = 'library desk password';
@@ -46,38 +39,22 @@ const POLICY = {
   outputs: { pcs: [{ during: ['open-access', 'staffed', 'changeover'], fromMinutes: -10, untilMinutes: -15 }] },
 };
 
-let dir: string;
+const scene = gatewayInChromiumPerFile({
+  prefix: 'oag-console-e2e-',
+  policy: POLICY,
+  start: START,
+  // The PCs' contactor and an intruder alarm panel's wiring besides the door's (simulated).
+  config: { hardware: { ...defaultConfig('/not-used').hardware!, switched: [{ id: 'pcs', label: 'Public PCs' }], intruderAlarm: { status: { debounceMs: 0 } } } as GatewayConfigInput['hardware'] },
+  members: { cards: { [CARD]: {}, '0411111111': { groups: ['scouts'] }, '0422222222': {} }, version: 12 },
+  browser: { viewport: { width: 1180, height: 820 }, locale: 'en-GB', timezoneId: 'America/New_York' },
+});
 let running: RunningGateway;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 let url: string;
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'oag-console-e2e-'));
-  writeFileSync(join(dir, 'policy.yaml'), stringify(POLICY));
-  // The PCs' contactor and an intruder alarm panel's wiring besides the door's (simulated).
-  const hardware = { ...defaultConfig(dir).hardware!, switched: [{ id: 'pcs', label: 'Public PCs' }], intruderAlarm: { status: { debounceMs: 0 } } } as GatewayConfigInput['hardware'];
-  const config = parseGatewayConfig(defaultConfig(dir, { http: { enabled: true, host: '127.0.0.1', port: 0 }, hardware }));
-  running = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, clock: scaledClock(START, 1) });
-  const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
-  const members = [CARD, '0411111111', '0422222222'].map((card, i) => ({ cardHash: hash(normaliseCardId(card)), ...adult, ...(i === 1 ? { groups: ['scouts'] } : {}) }));
-  running.store.members.replaceAll(members, { version: 12, source: 'central' });
+  ({ running, page, url } = scene.current);
   await addConsoleUser(running.store, 'mia', 'manager', PASSWORD);
-  url = running.api!.url;
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  browser = await launchChromium();
-  // The page's CSP allows only its own scripts; axe is injected by the test, so the test's context bypasses it.
-  context = await browser.newContext({ viewport: { width: 1180, height: 820 }, bypassCSP: true, locale: 'en-GB', timezoneId: 'America/New_York' });
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-});
-
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await running?.stop();
-  if (dir) removeDir(dir);
 });
 
 /** The whole page, without a passing notice over it. */

@@ -1,21 +1,12 @@
 // The door screen in Debian's chromium against a running gateway on simulated hardware (loopback, as the kiosk on
 // the Pi sees it): the mode while nobody taps, a refused card's words pushed over the event stream, the clock in the
 // branch's zone whatever the browser's. axe-core checks the page; screenshots go to test-output/.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
-import { scaledClock } from '../../gateway/core/clock.js';
-import { parseGatewayConfig } from '../../gateway/config.js';
-import { startGateway } from '../../gateway/main.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/main.js';
 import { axeViolations } from '../helpers/axe.js';
-import { launchChromium, screenshotPath } from '../helpers/chromium.js';
-import { TEST_KEY_HEX, adult, defaultConfig, removeDir } from '../helpers/gateway-harness.js';
+import { screenshotPath } from '../helpers/chromium.js';
+import { gatewayInChromiumPerFile } from '../helpers/gateway-in-chromium.js';
 
 const MEMBER = '04A1B2C3D4';
 const EXPIRED = '04A1B2C3D5';
@@ -36,40 +27,20 @@ const POLICY = {
   rules: { minimumAge: 16, capacity: 60, lastEntryMinutes: 30 },
 };
 
-let dir: string;
+const scene = gatewayInChromiumPerFile({
+  prefix: 'oag-door-screen-',
+  policy: POLICY,
+  start: START,
+  config: { taps: { repeatWindowMs: 0 } },
+  members: { cards: { [MEMBER]: {}, [EXPIRED]: { expires: '2026-01-31' } }, version: 1 },
+  // A small HDMI screen, and a browser that guesses another zone: the clock must still say London's time.
+  browser: { viewport: { width: 1024, height: 600 }, locale: 'en-US', timezoneId: 'America/New_York' },
+});
 let running: RunningGateway;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 let url: string;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'oag-door-screen-'));
-  writeFileSync(join(dir, 'policy.yaml'), stringify(POLICY));
-  const config = parseGatewayConfig(defaultConfig(dir, { http: { enabled: true, host: '127.0.0.1', port: 0 }, taps: { repeatWindowMs: 0 } }));
-  running = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, clock: scaledClock(START, 1) });
-  const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
-  running.store.members.replaceAll(
-    [
-      { cardHash: hash(normaliseCardId(MEMBER)), ...adult },
-      { cardHash: hash(normaliseCardId(EXPIRED)), ...adult, expires: '2026-01-31' },
-    ],
-    { version: 1, source: 'central' },
-  );
-  url = running.api!.url;
-  browser = await launchChromium();
-  // A small HDMI screen, and a browser that guesses another zone: the clock must still say London's time.
-  // axe is injected by the test, so the test's context bypasses the page's CSP.
-  context = await browser.newContext({ viewport: { width: 1024, height: 600 }, bypassCSP: true, locale: 'en-US', timezoneId: 'America/New_York' });
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-});
-
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await running?.stop();
-  if (dir) removeDir(dir);
+beforeAll(() => {
+  ({ running, page, url } = scene.current);
 });
 
 function tap(uid: string): void {

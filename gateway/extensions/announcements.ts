@@ -14,7 +14,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { EventBody } from '../core/event-log.js';
 import { HELP_ACKNOWLEDGED_ACTION } from '../core/help-call.js';
 import type { SoundConfig } from '../sound/config.js';
-import { isPhraseId, PHRASE_PRIORITY, PhraseError, TEXT_PRIORITY, textsFor } from '../sound/phrases.js';
+import { announcementSettings, isPhraseId, PHRASE_PRIORITY, PhraseError, TEXT_PRIORITY, textsFor } from '../sound/phrases.js';
 import type { AnnouncementsSettings, PhraseId, PhraseParams, SpokenText } from '../sound/phrases.js';
 import { Player } from '../sound/player.js';
 import type { PlayerSpawn, PlayPart, PlayResult } from '../sound/player.js';
@@ -31,7 +31,6 @@ export const WELCOME_GAP_MS = 10_000;
 export const REFUSAL_GAP_MS = 5_000;
 /** A refusal's words: above a greeting, below everything that concerns the whole building. */
 const REFUSAL_PRIORITY = 15;
-const DEFAULT_SETTINGS: AnnouncementsSettings = { languages: ['en'] };
 
 export interface AnnouncementsDeps {
   config: SoundConfig & { driver: 'aplay' | 'print' };
@@ -161,7 +160,7 @@ export class AnnouncementsExtension implements Extension {
   }
 
   private settings(): AnnouncementsSettings {
-    return this.deps.policy().announcements ?? DEFAULT_SETTINGS;
+    return announcementSettings(this.deps.policy());
   }
 
   private evacuate(): void {

@@ -1,6 +1,7 @@
 // The announcements' phrases as the player queues them: their words and languages are the policy's
 // (policies/phrases.ts); which message interrupts which is the branch's.
-import type { PhraseId } from '../../policies/phrases.js';
+import type { Policy } from '../../policies/index.js';
+import type { AnnouncementsSettings, PhraseId } from '../../policies/phrases.js';
 
 export * from '../../policies/phrases.js';
 
@@ -17,3 +18,8 @@ export const PHRASE_PRIORITY: Readonly<Record<PhraseId, number>> = {
 };
 /** Words staff typed (the console, central's `announce`): after the closing messages, before a welcome. */
 export const TEXT_PRIORITY = 30;
+
+/** A policy's announcements, or English alone where it has no announcements section (the gateway and `oag sounds`). */
+export function announcementSettings(policy: Pick<Policy, 'announcements'>): AnnouncementsSettings {
+  return policy.announcements ?? { languages: ['en'] };
+}

@@ -7,6 +7,7 @@ import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
 export async function runSoundsPrepare(configFile: string, io: CommandIo): Promise<number> {
   const { loadGatewayConfig, ConfigError } = await import('../../gateway/config.js');
   const { SoundCache, prepareAll } = await import('../../gateway/sound/prepare.js');
+  const { announcementSettings } = await import('../../gateway/sound/phrases.js');
   let config;
   try {
     config = loadGatewayConfig(configFile);
@@ -22,7 +23,7 @@ export async function runSoundsPrepare(configFile: string, io: CommandIo): Promi
   }
   const policy = await readPolicyFile(config.policyFile, { out: io.out, err: (line) => io.err(`policyFile (${config.policyFile}): ${line}`) });
   if (policy === undefined) return 1;
-  const settings = policy.announcements ?? { languages: ['en'] };
+  const settings = announcementSettings(policy);
   const cache = new SoundCache({ config: sound });
   const { clips, errors } = await prepareAll(cache, settings, policy.closing.warningMinutes);
   for (const clip of clips) {

@@ -66,8 +66,8 @@ export interface BusEvents {
    * told when that changes. What the intruder alarm waits for before it sets.
    */
   'building-empty': [boolean];
-  /** Staff (the console, or central's command) asked for an announcement: a phrase id, or words to speak. */
-  announce: [{ phrase?: string | undefined; text?: string | undefined; actor: string }];
+  /** Staff (the console, or central's command) asked for an announcement: `text` is a phrase id, or words to speak. */
+  announce: [{ text?: string | undefined; actor: string }];
   /**
    * A group booking the building is in use for while closed ends in this many minutes (the closing warnings' minutes,
    * counted once the group is seen inside): announced as booking-ending.

@@ -119,10 +119,10 @@ export class AnnouncementsExtension implements Extension {
     context.on('event-logged', (event) => {
       if (event.type === 'staff' && event.action === HELP_ACKNOWLEDGED_ACTION) this.say('help-acknowledged');
     });
-    context.on('announce', ({ phrase, text, actor }) => {
-      const id = phrase ?? text;
-      if (id !== undefined && isPhraseId(id.trim())) this.say(id.trim() as PhraseId);
-      else if (text !== undefined && text.trim() !== '') this.sayText(text.trim(), actor);
+    context.on('announce', ({ text, actor }) => {
+      const words = text?.trim() ?? '';
+      if (isPhraseId(words)) this.say(words);
+      else if (words !== '') this.sayText(words, actor);
     });
 
     // At start a fire may already be on (a restart during one).

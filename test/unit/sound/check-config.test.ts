@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCheckConfig } from '../../../scripts/commands/check-config.js';
+import { checkConfig } from '../../helpers/policy-against-branch.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -16,10 +16,8 @@ async function check(announcements: string): Promise<{ code: number; out: string
   dirs.push(dir);
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, `version: 1\nsite: town\nschedule: { weekly: {} }\nannouncements: ${announcements}\n`);
-  let out = '';
-  let err = '';
-  const code = await runCheckConfig(file, { out: (text) => void (out += text), err: (text) => void (err += text) });
-  return { code, out, err };
+  const { code, out, err } = await checkConfig(file);
+  return { code, out: out.join(''), err: err.join('') };
 }
 
 describe('oag check-config and the announcements', () => {
@@ -53,9 +51,8 @@ describe('oag check-config and the sound: section', () => {
       ].join('\n');
     const run = async (recording: string): Promise<{ code: number; err: string }> => {
       writeFileSync(join(dir, 'gateway.yaml'), config(recording));
-      let err = '';
-      const code = await runCheckConfig(join(dir, 'gateway.yaml'), { out: () => {}, err: (text) => void (err += text) });
-      return { code, err };
+      const { code, err } = await checkConfig(join(dir, 'gateway.yaml'));
+      return { code, err: err.join('') };
     };
     expect(await run('gadael.wav')).toEqual({ code: 1, err: `sound.recordings.cy.evacuate: ${join(dir, 'gadael.wav')} not found or not a readable file (a WAV file)\n` });
     writeFileSync(join(dir, 'gadael.wav'), 'RIFF');

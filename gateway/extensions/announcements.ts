@@ -22,13 +22,13 @@ import { prepareAll, SoundCache } from '../sound/prepare.js';
 import type { ToolRunner } from '../sound/prepare.js';
 import type { Extension, ExtensionContext } from './extension.js';
 
-export const SOUND_FAILED_ALARM = 'sound-failed';
+const SOUND_FAILED_ALARM = 'sound-failed';
 /** The fire message again, while the fire alarm lasts. */
-export const EVACUATE_REPEAT_MS = 60_000;
+const EVACUATE_REPEAT_MS = 60_000;
 /** At most one greeting in this time: a queue of people coming in hears one, not one each. */
-export const WELCOME_GAP_MS = 10_000;
+const WELCOME_GAP_MS = 10_000;
 /** At most one refusal said aloud in this time. */
-export const REFUSAL_GAP_MS = 5_000;
+const REFUSAL_GAP_MS = 5_000;
 /** A refusal's words: above a greeting, below everything that concerns the whole building. */
 const REFUSAL_PRIORITY = 15;
 

@@ -47,7 +47,7 @@ interface Pending {
  * The next instant the building is opened after a closed span, within the look-ahead: staffed or open-access hours
  * begin, or a group booking begins in closed hours (the group must not walk into a set alarm).
  */
-export function nextOpening(policy: Policy, now: Date): Date | undefined {
+function nextOpening(policy: Policy, now: Date): Date | undefined {
   return nextOpeningOf(policy, now)?.at;
 }
 

@@ -22,13 +22,13 @@ import type { LoggedEvent } from '../core/model.js';
 /** How long a decision stays on the screen: read by the person at the door, gone before the next one walks up. */
 export const DECISION_SHOWN_MS = 8_000;
 /** Each stream gets the state again this often: a heartbeat through proxies, and the page's clock set again. */
-export const HEARTBEAT_MS = 15_000;
+const HEARTBEAT_MS = 15_000;
 /** A screen or two per door: more streams than this is a script left running, not a kiosk. */
 export const MAX_DOOR_SCREENS = 8;
 /** The config's default `taps.pinTimeoutMs`, for an API built without the gateway's config (tests, the bench). */
 const DEFAULT_PIN_TIMEOUT_MS = 15_000;
 
-export const DOOR_SCREEN_PREFIX = '/door-screen';
+const DOOR_SCREEN_PREFIX = '/door-screen';
 
 const GUARDED = 'the door screen: only from this machine (loopback, no proxy) or with the display token (http.displayTokenFile); gateway/http/door-screen.ts checks';
 

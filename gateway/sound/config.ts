@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LanguageSchema, PHRASE_IDS } from '../../policies/schema.js';
 
-export const SOUND_DRIVERS = ['aplay', 'print', 'none'] as const;
+const SOUND_DRIVERS = ['aplay', 'print', 'none'] as const;
 
 export const SoundConfigSchema = z.strictObject({
   /** `aplay`: ALSA's player; `print`: the words to the log (the demo, a machine with no sound card); `none`: the sounder's beep. */
@@ -26,7 +26,7 @@ export const SoundConfigSchema = z.strictObject({
 
 export type SoundConfig = z.infer<typeof SoundConfigSchema>;
 
-export const DEFAULT_VOICES: Readonly<Record<string, string>> = { en: 'en-gb', cy: 'cy' };
+const DEFAULT_VOICES: Readonly<Record<string, string>> = { en: 'en-gb', cy: 'cy' };
 
 /** The voice espeak-ng speaks a language with: the config's, else a default for en and cy, else the tag itself. */
 export function voiceFor(config: Pick<SoundConfig, 'voices'>, language: string): string {

@@ -42,7 +42,7 @@ export interface PlayerChild {
 
 export type PlayerSpawn = (command: string, args: readonly string[]) => PlayerChild;
 
-export const spawnPlayer: PlayerSpawn = (command, args) => spawnChild(command, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+const spawnPlayer: PlayerSpawn = (command, args) => spawnChild(command, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 
 export interface PlayerDeps {
   driver: 'aplay' | 'print';

@@ -26,7 +26,7 @@ export class SoundError extends Error {
   }
 }
 
-export const runTool: ToolRunner = (command, args, { timeoutMs }) =>
+const runTool: ToolRunner = (command, args, { timeoutMs }) =>
   new Promise((resolve, reject) => {
     execFile(command, [...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (error === null) {
@@ -150,7 +150,7 @@ export interface PreparedMessage {
 }
 
 /** Every message to prepare: each phrase once, and each phrase with minutes for each of the policy's warning minutes. */
-export function messagesToPrepare(warningMinutes: readonly number[]): PreparedMessage[] {
+function messagesToPrepare(warningMinutes: readonly number[]): PreparedMessage[] {
   const minutes = [...new Set(warningMinutes)].sort((a, b) => b - a);
   return PHRASE_IDS.flatMap((phrase) => (PHRASES_WITH_MINUTES.includes(phrase) ? minutes.map((m) => ({ phrase, params: { minutes: m } })) : [{ phrase, params: {} }]));
 }

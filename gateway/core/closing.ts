@@ -164,18 +164,22 @@ export class ClosingSequence {
   /** The group is told before its booking ends, at the closing warnings' minutes, as open access is before its close. */
   private scheduleBookingWarnings(end: Date): void {
     this.clearBookingWarnings();
+    this.bookingWarningTimers = this.warningTimersBefore(end, (minutes) => {
+      // Another booking may have taken over, the schedule opened, or a fire be telling everyone to leave.
+      if (this.bookingEndsAt !== end.getTime() || !this.isShut() || this.options.emergency()) return;
+      this.options.bus.emit('booking-ending', { minutes });
+    });
+  }
+
+  /** A timer at each of the policy's warning minutes still ahead of `end`, each told its minutes. */
+  private warningTimersBefore(end: Date, warn: (minutes: number) => void): Timer[] {
     const now = this.options.clock.now().getTime();
+    const timers: Timer[] = [];
     for (const minutes of this.options.policy().closing.warningMinutes) {
       const delay = end.getTime() - minutes * 60_000 - now;
-      if (delay < 0) continue;
-      this.bookingWarningTimers.push(
-        this.options.clock.setTimeout(() => {
-          // Another booking may have taken over, the schedule opened, or a fire be telling everyone to leave.
-          if (this.bookingEndsAt !== end.getTime() || !this.isShut() || this.options.emergency()) return;
-          this.options.bus.emit('booking-ending', { minutes });
-        }, delay),
-      );
+      if (delay >= 0) timers.push(this.options.clock.setTimeout(() => warn(minutes), delay));
     }
+    return timers;
   }
 
   private clearBookingWarnings(): void {
@@ -272,12 +276,7 @@ export class ClosingSequence {
     const policy = this.options.policy();
     // Warn only when open access ends in a close; when staff take over, nobody has to leave.
     if (modeAt(policy, until).mode !== 'closed') return;
-    const now = this.options.clock.now().getTime();
-    for (const minutes of policy.closing.warningMinutes) {
-      const delay = until.getTime() - minutes * 60_000 - now;
-      if (delay < 0) continue;
-      this.warningTimers.push(this.options.clock.setTimeout(() => this.warn(minutes), delay));
-    }
+    this.warningTimers.push(...this.warningTimersBefore(until, (minutes) => this.warn(minutes)));
   }
 
   private warn(minutesLeft: number): void {

@@ -5,27 +5,25 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HardwareConfigSchema } from '../../../firmware-bridge/config.js';
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
 import type { Hardware } from '../../../firmware-bridge/types.js';
-import { parsePolicy } from '../../../policies/index.js';
-import type { BranchMode, Policy } from '../../../policies/index.js';
+import type { BranchMode, Policy, PolicyInput } from '../../../policies/index.js';
 import { EventBus } from '../../../gateway/core/bus.js';
 import type { IntruderAlarmState } from '../../../gateway/core/state.js';
 import { IntruderAlarmExtension } from '../../../gateway/extensions/intruder-alarm.js';
 import { extensionContext } from '../../helpers/extension-context.js';
 import { TestClock } from '../../helpers/test-clock.js';
+import { policyOf } from '../policies/helpers.js';
 
 // Tuesday 24 November 2026, GMT: open access 08:00–20:00, closed before and after.
 const at = (hhmm: string): number => Date.parse(`2026-11-24T${hhmm}:00Z`);
 
-function policy(intruderAlarm?: Record<string, unknown>, version = 1): Policy {
-  const parsed = parsePolicy({
+function policy(intruderAlarm?: PolicyInput['intruderAlarm'], version = 1): Policy {
+  return policyOf({
     version,
     site: 'town-central',
     timezone: 'Europe/London',
     schedule: { weekly: { tue: [{ from: '08:00', to: '20:00', mode: 'open-access' }] } },
     ...(intruderAlarm === undefined ? {} : { intruderAlarm }),
   });
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  return parsed.policy;
 }
 
 const hardware: Hardware[] = [];

@@ -4,27 +4,25 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HardwareConfigSchema } from '../../../firmware-bridge/config.js';
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
 import type { Hardware } from '../../../firmware-bridge/types.js';
-import { parsePolicy } from '../../../policies/index.js';
-import type { Policy } from '../../../policies/index.js';
+import type { Policy, PolicyInput } from '../../../policies/index.js';
 import { EventBus } from '../../../gateway/core/bus.js';
 import type { OutputState } from '../../../gateway/core/state.js';
 import { BuildingOutputsExtension } from '../../../gateway/extensions/building-outputs.js';
 import { extensionContext } from '../../helpers/extension-context.js';
 import { TestClock } from '../../helpers/test-clock.js';
+import { policyOf } from '../policies/helpers.js';
 
 // Tuesday 24 November 2026, GMT: open access 08:00–20:00.
 const at = (hhmm: string): number => Date.parse(`2026-11-24T${hhmm}:00Z`);
 
-function policy(outputs: Record<string, unknown>, version = 1): Policy {
-  const parsed = parsePolicy({
+function policy(outputs: PolicyInput['outputs'], version = 1): Policy {
+  return policyOf({
     version,
     site: 'town-central',
     timezone: 'Europe/London',
     schedule: { weekly: { tue: [{ from: '08:00', to: '20:00', mode: 'open-access' }] } },
     outputs,
   });
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  return parsed.policy;
 }
 
 const hardware: Hardware[] = [];

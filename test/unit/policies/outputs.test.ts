@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, toLocalIso, type Policy } from '../../../policies/index.js';
+import { parsePolicy, toLocalIso, type Policy, type PolicyInput } from '../../../policies/index.js';
 import { outputChanges, outputsAt } from '../../../policies/outputs.js';
-import { example, utc } from './helpers.js';
+import { example, policyOf, utc } from './helpers.js';
 
 /** The town library (Monday 15 June 2026, BST: open access 08:00–10:00, staffed 10:00–13:00, changeover to 13:15, open access to 20:00) with outputs. */
-function townWith(outputs: unknown): Policy {
-  const town = example('town');
-  const parsed = parsePolicy({ ...town, outputs });
-  if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
-  return parsed.policy;
+function townWith(outputs: PolicyInput['outputs']): Policy {
+  return policyOf({ ...example('town'), outputs });
 }
 
 const local = (policy: Policy, d: Date): string => toLocalIso(policy, d).slice(11, 16);

@@ -11,11 +11,11 @@ import type { AlarmName, LoggedEvent } from '../../../gateway/core/model.js';
 import { AnnouncementsExtension, volumeAt } from '../../../gateway/extensions/announcements.js';
 import { SoundConfigSchema } from '../../../gateway/sound/config.js';
 import type { ToolRunner } from '../../../gateway/sound/prepare.js';
-import { parsePolicy } from '../../../policies/index.js';
-import type { Policy } from '../../../policies/index.js';
+import type { Policy, PolicyInput } from '../../../policies/index.js';
 import { extensionContext } from '../../helpers/extension-context.js';
 import { TestClock } from '../../helpers/test-clock.js';
 import { until } from '../../helpers/until.js';
+import { policyOf } from '../policies/helpers.js';
 import { fakeAplay } from './fake-aplay.js';
 
 const dirs: string[] = [];
@@ -23,17 +23,15 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function policyWith(announcements: Record<string, unknown>): Policy {
-  const parsed = parsePolicy({ version: 1, site: 'town', schedule: { weekly: {} }, announcements });
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  return parsed.policy;
+function policyWith(announcements: PolicyInput['announcements']): Policy {
+  return policyOf({ site: 'town', schedule: { weekly: {} }, announcements });
 }
 
 function grant(role: 'entry' | 'exit', mode: 'open-access' | 'staffed'): AccessOutcome {
   return { decision: { allow: true, reason: 'member', mode } as AccessOutcome['decision'], role, person: 'p1', seenAt: 0n, decidedAt: 0n, relayAt: 0n };
 }
 
-function branch(options: { driver?: 'print' | 'aplay'; announcements?: Record<string, unknown>; spawn?: ReturnType<typeof fakeAplay>['spawn']; run?: ToolRunner } = {}) {
+function branch(options: { driver?: 'print' | 'aplay'; announcements?: PolicyInput['announcements']; spawn?: ReturnType<typeof fakeAplay>['spawn']; run?: ToolRunner } = {}) {
   const bus = new EventBus();
   const clock = new TestClock(Date.parse('2026-03-24T10:00:00Z'));
   const active = new Set<AlarmName>();

@@ -4,7 +4,7 @@
 // in order. A FIFO the test stops reading holds aplay as a full sound card would, which is what lets an evacuation
 // arrive while a closing warning is still playing. Checked by bytes and durations, never by how long anything took.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import type { PhraseId, PhraseParams } from '../../gateway/sound/phrases.js';
 import { SoundCache } from '../../gateway/sound/prepare.js';
 import { startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
+import { requireBinary } from '../helpers/mosquitto.js';
 import { until } from '../helpers/until.js';
 
 const TOOLS: Array<[string, string]> = [
@@ -22,9 +23,7 @@ const TOOLS: Array<[string, string]> = [
   ['sox', 'sox'],
   ['soxi', 'sox'],
 ];
-for (const [binary, debianPackage] of TOOLS) {
-  if (!existsSync(`/usr/bin/${binary}`)) throw new Error(`system package "${debianPackage}" is missing (no /usr/bin/${binary}): run scripts/install-test-deps.sh or apt-get install ${debianPackage}`);
-}
+for (const [binary, debianPackage] of TOOLS) requireBinary(binary, debianPackage);
 
 const STAFF_CARD = '04A1B2C3D4E5F6';
 /** espeak-ng's output: 22,050 samples a second, 16-bit, mono. */

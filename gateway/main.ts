@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createHardware } from '../firmware-bridge/create-hardware.js';
 import { installSafeStateHandlers } from '../firmware-bridge/safety.js';
 import type { Hardware } from '../firmware-bridge/types.js';
-import { parsePolicy, unknownBookingDoors } from '../policies/index.js';
+import { parsePolicy } from '../policies/index.js';
 import type { Policy } from '../policies/index.js';
 import { createCardHasher, deploymentKeyId } from './core/cards.js';
 import { systemClock } from './core/clock.js';
@@ -27,7 +27,7 @@ import { PowerExtension } from './extensions/power.js';
 import type { PowerDeps } from './extensions/power.js';
 import { BuildingOutputsExtension } from './extensions/building-outputs.js';
 import { IntruderAlarmExtension, warnIntruderAlarmWithoutPanel } from './extensions/intruder-alarm.js';
-import { unknownPolicyOutputs } from './core/policy-holder.js';
+import { unknownPolicyNames } from './core/policy-holder.js';
 import { RetentionExtension } from './extensions/retention.js';
 import { Sip2Extension } from './extensions/sip2.js';
 import { StorageExtension } from './extensions/storage.js';
@@ -332,9 +332,7 @@ function readPolicy(config: GatewayConfig): PolicyFileResult {
   if (parsed.policy.site !== config.site) {
     return { ok: false, errors: [`site: "${parsed.policy.site}" does not match the gateway's site "${config.site}"`] };
   }
-  const unknownDoors = unknownBookingDoors(parsed.policy, doorLocks(config).map(({ id }) => id));
-  const unknownOutputs = unknownPolicyOutputs(parsed.policy, config.hardware.switched.map(({ id }) => id));
-  const unknown = [...unknownDoors, ...unknownOutputs];
+  const unknown = unknownPolicyNames(parsed.policy, { doors: doorLocks(config).map(({ id }) => id), outputs: config.hardware.switched.map(({ id }) => id) });
   return unknown.length > 0 ? { ok: false, errors: unknown } : parsed;
 }
 

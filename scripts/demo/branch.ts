@@ -11,6 +11,7 @@ import { SimulatedIntruderPanel } from '../../firmware-bridge/simulated/intruder
 import type { PanelState } from '../../firmware-bridge/simulated/intruder-panel.js';
 import { createCardHasher, normaliseCardId } from '../../gateway/core/cards.js';
 import { hashPin } from '../../policies/pin.js';
+import type { PolicyInput } from '../../policies/index.js';
 import type { Clock } from '../../gateway/core/clock.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
@@ -21,12 +22,8 @@ import { importMembersCsv } from '../../gateway/members/index.js';
 import { generateMembersCsv } from '../bench/import.js';
 import type { AgeBand } from './truth.js';
 
-/** One window of a switched output, as the policy's `outputs` section writes it. */
-export interface DemoOutputWindow {
-  during: Array<'staffed' | 'open-access' | 'changeover' | 'closed'>;
-  fromMinutes?: number;
-  untilMinutes?: number;
-}
+/** One window of a switched output, as the policy's `outputs` section writes it (OutputWindowSchema's input). */
+type DemoOutputWindow = NonNullable<PolicyInput['outputs']>[string][number];
 
 /**
  * What runs the building at a demo branch: its switched outputs (relays on the simulated GPIO, with their windows in

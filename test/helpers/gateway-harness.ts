@@ -132,6 +132,11 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** Fake time (as harnessPerTest installs it) moved on to `instant`, running every timer due on the way. */
+export function advanceTo(instant: Date): void {
+  vi.advanceTimersByTime(instant.getTime() - Date.now());
+}
+
 /**
  * The scenario tests' setup: fake time (timers and Date) for each test, and the harness a test starts stopped and
  * its folders removed after it. A test that restarts the gateway puts the new harness in `current`.

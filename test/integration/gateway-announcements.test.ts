@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
 import type { GatewayConfigInput } from '../../gateway/config.js';
-import { defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
+import { advanceTo, defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -37,7 +37,7 @@ describe('an evening on the loudspeaker', () => {
     h.input('doorContact', true);
     vi.advanceTimersByTime(2000);
     h.input('doorContact', false);
-    vi.advanceTimersByTime(at('20:01').getTime() - Date.now());
+    advanceTo(at('20:01'));
     expect(h.running.gateway.alarms.has('people-inside-after-close')).toBe(true);
     expect(said(h)).toEqual(['19:45 closing-soon cy+en printed', '19:55 closing-soon cy+en printed', '20:00 closing-now cy+en printed']);
   });

@@ -11,7 +11,7 @@ import { GatewayStateSchema } from '../../policies/contract/state.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import type { ClockProbeIo } from '../../gateway/core/clock-trust.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
-import { defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
+import { advanceTo, defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness, HarnessOptions } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -92,10 +92,6 @@ function setAtKeypad(s: Scene): void {
 
 function hhmmss(): string {
   return new Date().toISOString().slice(11, 19);
-}
-
-function advanceTo(instant: Date): void {
-  vi.advanceTimersByTime(instant.getTime() - Date.now());
 }
 
 /** The building's events as stored (those at start too), with what matters in each, in order. */

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
 import type { InputName } from '../../firmware-bridge/types.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
-import { defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
+import { advanceTo, defaultConfig, harnessPerTest, startHarness } from '../helpers/gateway-harness.js';
 import type { Harness } from '../helpers/gateway-harness.js';
 
 const town = parse(readFileSync(new URL('../../policies/examples/town.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -51,10 +51,6 @@ async function start(now: string, fitted: readonly Fitted[], occupancy?: Record<
   scene.current = await startHarness({ policy: policy(occupancy), members: MEMBERS, config: { hardware: hardware(fitted) } });
   scene.dirs.push(scene.current.dir);
   return scene.current;
-}
-
-function advanceTo(hhmm: string): void {
-  vi.advanceTimersByTime(at(hhmm).getTime() - Date.now());
 }
 
 function occupancyEvents(h: Harness, change?: string): Array<Record<string, unknown>> {
@@ -157,7 +153,7 @@ describe('without a door contact', () => {
     expect(gateway.occupancy.inside).toBe(1);
     expect(gateway.occupancy.confidence).toBe('estimated');
 
-    advanceTo('20:01');
+    advanceTo(at('20:01'));
     expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
     const alarm = h.events.find((e) => e.type === 'alarm' && e.alarm === 'people-inside-after-close');
     expect(alarm).toMatchObject({ state: 'raised', detail: 'about 1 inside (estimated)' });
@@ -170,7 +166,7 @@ describe("staff's lights-off after the close", () => {
     const h = await start('19:20', []);
     const { gateway } = h.running;
     h.tap(MEMBER);
-    advanceTo('20:01');
+    advanceTo(at('20:01'));
     expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
     expect(gateway.execute({ command: 'lights-off' }, 'mia')).toEqual({ ok: true });
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
@@ -186,7 +182,7 @@ describe('staffed hours with only a door contact', () => {
     const { gateway } = h.running;
     h.tap(MEMBER);
     openAndShut(h);
-    advanceTo('10:01');
+    advanceTo(at('10:01'));
     expect(gateway.mode).toBe('staffed');
     expect(gateway.occupancy.inside).toBe(1);
     expect(occupancyEvents(h, 'reset')).toEqual([]);
@@ -211,7 +207,7 @@ describe('staffed hours with only a door contact', () => {
     const h = await start('09:30', ['contact'], { resetAtStaffedStart: true });
     h.tap(MEMBER);
     openAndShut(h);
-    advanceTo('10:01');
+    advanceTo(at('10:01'));
     expect(h.running.gateway.occupancy.inside).toBe(0);
     expect(occupancyEvents(h, 'reset')).toEqual([expect.objectContaining({ actor: 'schedule', confidence: 'counted' })]);
   });
@@ -318,25 +314,25 @@ describe('PIR motion after the close', () => {
     const { gateway } = h.running;
     const empty: Array<[string, boolean]> = [];
     gateway.bus.on('building-empty', (isEmpty) => empty.push([new Date().toISOString().slice(11, 16), isEmpty]));
-    advanceTo('20:00');
+    advanceTo(at('20:00'));
     expect(gateway.occupancy.inside).toBe(0);
     expect(gateway.lights.on).toBe(false);
 
-    advanceTo('20:20');
+    advanceTo(at('20:20'));
     h.input('motion', true);
     h.input('motion', false);
     expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
     expect(gateway.lights.on).toBe(true);
     expect(gateway.state.occupancy.motionAt).toBe(at('20:20').toISOString());
 
-    advanceTo('20:25');
+    advanceTo(at('20:25'));
     h.input('motion', true);
     h.input('motion', false);
-    advanceTo('20:34');
+    advanceTo(at('20:34'));
     expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
     expect(gateway.lights.on).toBe(true);
 
-    advanceTo('20:35');
+    advanceTo(at('20:35'));
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
     expect(gateway.lights.on).toBe(false);
     // What the intruder alarm waits for: empty at the close, not while someone moved about, empty again once quiet.
@@ -350,12 +346,12 @@ describe('PIR motion after the close', () => {
   it('takes motion just after the close as people leaving: lights on until it is quiet, no alarm', async () => {
     const h = await start('19:50', ['contact', 'motion']);
     const { gateway } = h.running;
-    advanceTo('20:03');
+    advanceTo(at('20:03'));
     h.input('motion', true);
     h.input('motion', false);
     expect(gateway.lights.on).toBe(true);
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
-    advanceTo('20:13');
+    advanceTo(at('20:13'));
     expect(gateway.lights.on).toBe(false);
   });
 
@@ -367,25 +363,25 @@ describe('PIR motion after the close', () => {
     h.input('motion', false);
     pressExit(h);
     expect(gateway.occupancy).toMatchObject({ inside: 0, confidence: 'estimated' });
-    advanceTo('20:00');
+    advanceTo(at('20:00'));
     expect(gateway.lights.on).toBe(true);
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
-    advanceTo('20:05');
+    advanceTo(at('20:05'));
     expect(gateway.lights.on).toBe(false);
   });
 
   it('takes a PIR held in alarm (or its wire cut) as motion all along: the building is never empty while it lasts', async () => {
     const h = await start('19:50', ['contact', 'motion']);
     const { gateway } = h.running;
-    advanceTo('20:20');
+    advanceTo(at('20:20'));
     h.input('motion', true);
-    advanceTo('21:00');
+    advanceTo(at('21:00'));
     expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
     expect(gateway.lights.on).toBe(true);
     h.input('motion', false);
-    advanceTo('21:09');
+    advanceTo(at('21:09'));
     expect(gateway.lights.on).toBe(true);
-    advanceTo('21:10');
+    advanceTo(at('21:10'));
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
     expect(gateway.lights.on).toBe(false);
   });
@@ -419,21 +415,21 @@ describe('a group booking while the branch is closed', () => {
     expect(gateway.mode).toBe('closed');
     expect(gateway.lights.on).toBe(false);
 
-    advanceTo('20:31');
+    advanceTo(at('20:31'));
     h.tap(CLUB);
     openAndShut(h);
     expect(gateway.occupancy.inside).toBe(1);
     expect(gateway.lights.on).toBe(true);
 
     // Long after the schedule's close: movement is the club, not someone left behind.
-    advanceTo('21:00');
+    advanceTo(at('21:00'));
     h.input('motion', true);
     h.input('motion', false);
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
     expect(gateway.lights.on).toBe(true);
 
     // The booking ends with the member still counted inside: the close's own alarm, saying when.
-    advanceTo('22:00');
+    advanceTo(at('22:00'));
     // The group was told before the end, at the closing warnings' minutes (15 and 5), as open access is.
     expect(told).toEqual(['21:45 15', '21:55 5']);
     expect(gateway.alarms.has('people-inside-after-close')).toBe(true);
@@ -443,7 +439,7 @@ describe('a group booking while the branch is closed', () => {
     // They leave; it is empty once nothing has moved for the quiet minutes.
     pressExit(h);
     openAndShut(h);
-    advanceTo('22:11');
+    advanceTo(at('22:11'));
     expect(gateway.alarms.has('people-inside-after-close')).toBe(false);
     expect(gateway.lights.on).toBe(false);
   });

@@ -6,7 +6,7 @@
 import { DateTime } from 'luxon';
 import { doorMessage, doorMessageText } from '../../policies/door-messages.js';
 import type { DoorDecision } from '../../policies/door-messages.js';
-import { modeAt } from '../../policies/index.js';
+import { activeBookings, modeAt } from '../../policies/index.js';
 import type { Policy } from '../../policies/index.js';
 import { minutesFromHHMM } from '../../policies/time.js';
 import type { Alarms } from '../core/alarms.js';
@@ -14,7 +14,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { EventBody } from '../core/event-log.js';
 import { HELP_ACKNOWLEDGED_ACTION } from '../core/help-call.js';
 import type { SoundConfig } from '../sound/config.js';
-import { announcementSettings, isPhraseId, PHRASE_PRIORITY, PhraseError, TEXT_PRIORITY, textsFor } from '../sound/phrases.js';
+import { announcementSettings, isPhraseId, PHRASE_PRIORITY, PhraseError, PHRASES_WITH_MINUTES, TEXT_PRIORITY, textsFor } from '../sound/phrases.js';
 import type { AnnouncementsSettings, PhraseId, PhraseParams, SpokenText } from '../sound/phrases.js';
 import { Player } from '../sound/player.js';
 import type { PlayerSpawn, PlayPart, PlayResult } from '../sound/player.js';
@@ -121,7 +121,7 @@ export class AnnouncementsExtension implements Extension {
     });
     context.on('announce', ({ text, actor }) => {
       const words = text?.trim() ?? '';
-      if (isPhraseId(words)) this.say(words);
+      if (isPhraseId(words)) this.sayAsked(words);
       else if (words !== '') this.sayText(words, actor);
     });
 
@@ -149,6 +149,28 @@ export class AnnouncementsExtension implements Extension {
     logger?.info({ files: result.clips.length }, `announcements: ${result.clips.length} sound files ready in ${this.deps.config.cacheDir}`);
     for (const error of result.errors) logger?.warn(`announcements: ${error}`);
     if (result.errors.length > 0) this.deps.alarms.raise(SOUND_FAILED_ALARM, `${result.errors.length} sound file(s) could not be prepared: ${result.errors[0]}`);
+  }
+
+  /**
+   * A phrase staff asked for by its id. One that says minutes says the minutes left now: until open access ends for
+   * `closing-soon`, until the booking in force ends for `booking-ending`; with none to say, nothing is said and the
+   * event says why, rather than "closes in ." through the loudspeaker.
+   */
+  private sayAsked(phrase: PhraseId): void {
+    if (!PHRASES_WITH_MINUTES.includes(phrase)) {
+      this.say(phrase);
+      return;
+    }
+    const policy = this.deps.policy();
+    const now = this.deps.clock.now();
+    const span = modeAt(policy, now);
+    const end = phrase === 'closing-soon' ? (span.mode === 'open-access' ? span.until : null) : (activeBookings(policy, now).sort((a, b) => b.to.getTime() - a.to.getTime())[0]?.to ?? null);
+    if (end === null) {
+      const why = phrase === 'closing-soon' ? 'the branch is not in open access, so there are no minutes left to say' : 'no booking is in force, so there are no minutes left to say';
+      this.deps.record({ phrase, languages: this.settings().languages, outcome: 'failed', detail: why });
+      return;
+    }
+    this.say(phrase, { minutes: Math.max(1, Math.ceil((end.getTime() - now.getTime()) / 60_000)) });
   }
 
   /** The schedule went from open access to closed this very instant: `closing-now` is on its way. */

@@ -23,15 +23,17 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function policyWith(announcements: PolicyInput['announcements']): Policy {
-  return policyOf({ site: 'town', schedule: { weekly: {} }, announcements });
+function policyWith(announcements: PolicyInput['announcements'], schedule: PolicyInput['schedule'] = { weekly: {} }): Policy {
+  return policyOf({ site: 'town', schedule, announcements });
 }
 
 function grant(role: 'entry' | 'exit', mode: 'open-access' | 'staffed'): AccessOutcome {
   return { decision: { allow: true, reason: 'member', mode } as AccessOutcome['decision'], role, person: 'p1', seenAt: 0n, decidedAt: 0n, relayAt: 0n };
 }
 
-function branch(options: { driver?: 'print' | 'aplay'; announcements?: PolicyInput['announcements']; spawn?: ReturnType<typeof fakeAplay>['spawn']; run?: ToolRunner } = {}) {
+function branch(
+  options: { driver?: 'print' | 'aplay'; announcements?: PolicyInput['announcements']; schedule?: PolicyInput['schedule']; spawn?: ReturnType<typeof fakeAplay>['spawn']; run?: ToolRunner } = {},
+) {
   const bus = new EventBus();
   const clock = new TestClock(Date.parse('2026-03-24T10:00:00Z'));
   const active = new Set<AlarmName>();
@@ -54,7 +56,7 @@ function branch(options: { driver?: 'print' | 'aplay'; announcements?: PolicyInp
   const events: Array<{ phrase: string; languages: string[]; outcome: string; detail?: string | undefined }> = [];
   const cacheDir = mkdtempSync(join(tmpdir(), 'oag-sounds-'));
   dirs.push(cacheDir);
-  const policy = policyWith(options.announcements ?? { languages: ['cy', 'en'], welcome: true });
+  const policy = policyWith(options.announcements ?? { languages: ['cy', 'en'], welcome: true }, options.schedule);
   const extension = new AnnouncementsExtension({
     config: { ...SoundConfigSchema.parse({ cacheDir }), driver: options.driver ?? 'print' },
     clock,
@@ -165,6 +167,24 @@ describe('the announcements extension', () => {
       '🔊 [cy] The toilets are closed today.',
     ]);
     expect(b.events.at(-1)).toEqual({ phrase: 'text', languages: ['cy'], outcome: 'printed', detail: 'The toilets are closed today.' });
+  });
+
+  it('says the minutes left when staff ask for closing-soon, and nothing when there are none to say', async () => {
+    // Tuesday 10:00 (GMT), open access until 10:12.
+    const open = branch({ announcements: { languages: ['en'] }, schedule: { weekly: { tue: [{ from: '08:00', to: '10:12', mode: 'open-access' }] } } });
+    await open.extension.start(open.context);
+    open.bus.emit('announce', { text: 'closing-soon', actor: 'central:ana' });
+    expect(open.lines).toEqual(['🔊 [en] The library closes in twelve minutes. Please get ready to leave.']);
+
+    const closed = branch({ announcements: { languages: ['en'] } });
+    await closed.extension.start(closed.context);
+    closed.bus.emit('announce', { text: 'closing-soon', actor: 'central:ana' });
+    closed.bus.emit('announce', { text: 'booking-ending', actor: 'central:ana' });
+    expect(closed.lines).toEqual([]);
+    expect(closed.events.map((e) => `${e.phrase} ${e.outcome}: ${e.detail ?? ''}`)).toEqual([
+      'closing-soon failed: the branch is not in open access, so there are no minutes left to say',
+      'booking-ending failed: no booking is in force, so there are no minutes left to say',
+    ]);
   });
 
   it('stops listening when stopped', async () => {

@@ -4,7 +4,6 @@
 // signed in (her name in the header); carol, who has no role at central, gets a page saying so and no session.
 // The provider is `localhost` and central `127.0.0.1`: two sites, as a real provider and central are, so the
 // browser's cross-site cookie rules apply on the way back.
-import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,9 +13,9 @@ import { freePort } from '../helpers/mosquitto.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
 import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';
+import { expectAccessible } from '../helpers/axe.js';
 
 const LABEL = 'Sign in with the library account';
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let provider: TestOidcProvider;
 let central: RunningCentral;
@@ -131,17 +130,3 @@ describe('single sign-on in Chromium', () => {
     }
   });
 });
-
-async function expectAccessible(tab: Page, name: string): Promise<void> {
-  await tab.addScriptTag({ path: AXE });
-  const violations = await tab.evaluate(async () => {
-    const { axe, document } = globalThis as unknown as {
-      axe: { run(context: unknown, options: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string }> }> };
-      document: unknown;
-    };
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
-  });
-  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(serious, `${name}: ${JSON.stringify(serious, null, 2)}`).toEqual([]);
-}

@@ -3,9 +3,10 @@
 // `{prefix}/sites/<its username>/...`) and the contract's size limits. Stopped by pid; everything lives in a temp folder.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 import { MAX_BROKER_PACKET_BYTES, renderMosquittoAcl, type CENTRAL_USERNAME } from '../../policies/contract/index.js';
 
 /** Fails with a message naming the Debian package when a binary is missing. */
@@ -17,17 +18,8 @@ export function requireBinary(binary: string, debianPackage: string): string {
   throw new Error(`system package "${debianPackage}" is missing (no ${binary}): run scripts/install-test-deps.sh or apt-get install ${debianPackage}`);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** Re-exported for the tests that took it from here. */
+export { freePort };
 
 async function waitForPort(port: number, timeoutMs: number, isAlive: () => boolean): Promise<void> {
   const end = Date.now() + timeoutMs;

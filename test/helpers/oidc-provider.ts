@@ -7,7 +7,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Provider, { type Account } from 'oidc-provider';
-import { freePort } from './mosquitto.js';
+import { freePort } from './free-port.js';
 
 export interface TestAccount {
   name: string;

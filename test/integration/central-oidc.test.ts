@@ -13,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Role, StartSession } from '../../central/auth/identity.js';
 import { OIDC_BROWSER_COOKIE, oidcRoutes, safeNext } from '../../central/auth/oidc.js';
 import { OidcConfigSchema } from '../../central/auth/oidc-config.js';
-import { freePort } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/free-port.js';
 import { HandBrowser, locationOf, signInAtProvider, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 
 interface Started {

@@ -6,7 +6,6 @@
 // acknowledges, so a minute later the second is mailed; an operator resets the count at the branch through central,
 // the branch clears the alarm, and the incident is cleared at central.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
@@ -15,6 +14,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
 import { centralHeaders } from '../helpers/central-auth.js';
+import { freePort } from '../helpers/free-port.js';
 import { GatewayProcess, memberCard, seedMembers, until, writeGatewayFiles } from '../helpers/gateway-process.js';
 import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
@@ -59,18 +59,6 @@ let central: RunningCentral;
 let gateway: GatewayProcess | undefined;
 let closeAt: DateTime;
 let startedAt: number;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function api<T>(path: string, role: 'viewer' | 'operator' | 'administrator' = 'viewer', init?: { method: string; body: unknown }): Promise<{ status: number; body: T }> {
   const response = await fetch(new URL(path, central.httpUrl), {

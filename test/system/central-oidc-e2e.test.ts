@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
 import { launchChromium, screenshotPath } from '../helpers/chromium.js';
-import { freePort } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/free-port.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
 import { mqttCredentials, type MqttCredentials } from '../helpers/mqtt-credentials.js';

@@ -1,7 +1,7 @@
 // Who may come in now, and if not, why. Pure and synchronous: it runs between the tap and the relay.
 // The order of the checks is part of the contract (docs/policies.md): the first that fails is the reason.
 import { ADULT_AGE, meetsMinimumAge } from './age.js';
-import { bookingOpensDoor } from './booking-doors.js';
+import { bookingOpensDoor } from './branch-names.js';
 import { compilePolicy, type BookingOccurrence, type CompiledPolicy, type Span } from './compile.js';
 import { verifyPin } from './pin.js';
 import type { Policy, Rules } from './schema.js';

@@ -34,7 +34,7 @@ export {
   localToInstant,
 } from './schedule.js';
 export { decide, isAdultGrant } from './decide.js';
-export { bookingOpensDoor, unknownBookingDoors } from './booking-doors.js';
+export { bookingOpensDoor, unknownBookingDoors, unknownPolicyNames, unknownPolicyOutputs } from './branch-names.js';
 export { ageOn, meetsMinimumAge, ADULT_AGE } from './age.js';
 export { hashPin, verifyPin, PIN_PATTERN } from './pin.js';
 export { isValidTimeZone } from './time.js';

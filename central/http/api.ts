@@ -3,7 +3,9 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { DateTime } from 'luxon';
 import type { z } from 'zod';
 import { PolicyMessageSchema } from '../../policies/contract/index.js';
-import { MAX_POLICY_VERSION } from '../../policies/index.js';
+import type { ReceivedState } from '../../policies/contract/index.js';
+import { MAX_POLICY_VERSION, unknownBookingDoors, unknownPolicyOutputs } from '../../policies/index.js';
+import type { unknownPolicyNames } from '../../policies/index.js';
 import { countFigures, dayRange, toCsv } from '../figures.js';
 import type { Figures } from '../figures.js';
 import { monthlyReport } from '../monthly-report.js';
@@ -161,6 +163,8 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         if (body.site !== site) {
           return reply.code(400).send(invalidRequest([`site: must be "${site}"`]));
         }
+        const lacking = namesTheBranchLacks(store.site(site)?.state ?? null, body);
+        if (lacking.length > 0) return reply.code(400).send(invalidRequest(lacking));
         const next = nextPolicyVersion(store, site);
         if (next > MAX_POLICY_VERSION) {
           return reply.code(400).send(invalidRequest([`version: central's sequence for "${site}" has reached ${MAX_POLICY_VERSION}, the highest a policy may have`]));
@@ -407,3 +411,17 @@ function nextPolicyVersion(store: HttpDeps['store'], site: string): number {
   const held = reported !== undefined && (reported.source === 'central' || reported.source === 'console') ? reported.version : 0;
   return Math.max(published, held) + 1;
 }
+
+/**
+ * What the policy names that the branch's last state says it lacks: a booking's door (a branch of 1.8 or later lists
+ * its doors, or has only `main`) or a switched output (1.9 lists them, or has none). The branch would refuse such a
+ * policy (`policy-refused`); said here, the one publishing learns it at once. A branch not heard from yet, or too old
+ * to say, decides for itself.
+ */
+function namesTheBranchLacks(state: ReceivedState | null, policy: Parameters<typeof unknownPolicyNames>[0]): string[] {
+  if (state === null) return [];
+  const doors = state.v >= 8 ? (state.doors?.map((d) => d.id) ?? ['main']) : undefined;
+  const outputs = state.v >= 9 ? (state.outputs?.map((o) => o.id) ?? []) : undefined;
+  return [...(doors === undefined ? [] : unknownBookingDoors(policy, doors)), ...(outputs === undefined ? [] : unknownPolicyOutputs(policy, outputs))];
+}
+

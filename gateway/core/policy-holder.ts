@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DISPLAY_NAME_MAX } from '../../policies/contract/index.js';
-import { MAX_POLICY_VERSION, parsePolicy, unknownBookingDoors } from '../../policies/index.js';
+import { MAX_POLICY_VERSION, parsePolicy, unknownPolicyNames } from '../../policies/index.js';
 import type { Policy } from '../../policies/index.js';
 import type { EventBus } from './bus.js';
 import type { Clock } from './clock.js';
@@ -269,23 +269,6 @@ export class PolicyHolder {
   unknownNames(policy: Policy): string[] {
     return unknownPolicyNames(policy, { doors: this.deps.doors, outputs: this.deps.outputs ?? [] });
   }
-}
-
-/** The branch's doors and switched outputs against what a policy names (PolicyHolder, `oag check-config`). */
-export function unknownPolicyNames(policy: Policy, branch: { doors: readonly string[]; outputs: readonly string[] }): string[] {
-  return [...unknownBookingDoors(policy, branch.doors), ...unknownPolicyOutputs(policy, branch.outputs)];
-}
-
-/**
- * One `outputs.<id>: …` line for each switched output the policy schedules that the branch's config lacks: most
- * likely a typo, which would otherwise switch nothing and tell nobody (as a booking's unknown door).
- */
-export function unknownPolicyOutputs(policy: Pick<Policy, 'outputs'>, outputs: readonly string[]): string[] {
-  const have = new Set(outputs);
-  const listed = outputs.length === 0 ? 'none' : outputs.join(', ');
-  return Object.keys(policy.outputs ?? {})
-    .filter((id) => !have.has(id))
-    .map((id) => `outputs.${id}: no switched output "${id}" at this branch (outputs: ${listed})`);
 }
 
 /** The refused document's version as the refusal event may carry it: a whole number of 0 or more, else none. */

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { GatewayConfig } from '../../gateway/config.js';
 import { readTextFile } from '../../kit/read-bounded.js';
-import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy } from '../../policies/index.js';
+import { MAX_POLICY_BYTES, parseDocumentText, parsePolicy, unknownPolicyNames } from '../../policies/index.js';
 import { processIo, readPolicyFile, type CommandIo } from './schedule.js';
 
 interface GatewayConfigModule {
@@ -85,7 +85,6 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo, pol
     io.err(`${label}: policy is for site "${policy.site}", this gateway is "${config.site}"\n`);
     return 1;
   }
-  const { unknownPolicyNames } = await import('../../gateway/core/policy-holder.js');
   const unknown = unknownPolicyNames(policy, { doors: gateway.doorLocks(config).map(({ id }) => id), outputs: config.hardware.switched.map(({ id }) => id) });
   if (unknown.length > 0) {
     for (const line of unknown) io.err(`${label}: ${line}\n`);

@@ -1,6 +1,7 @@
 // Every API route through fastify's inject(): what a caller gets, and a 400 naming the field for bad input.
 import { describe, expect, it } from 'vitest';
 import { accessEvent, occupancyEvent, stateFixture } from '../contract/fixtures.js';
+import { CONTRACT_MINOR } from '../../../policies/contract/index.js';
 import { centralAppPerTest, type CentralApp } from './helpers.js';
 
 const centralApp = centralAppPerTest();
@@ -112,6 +113,25 @@ describe('central API', () => {
     publish('town', 'state', { ...stateFixture(), site: 'town', policy: { version: 41, source: 'central' } }, true);
     const { version: _v, ...unnumbered } = POLICY;
     expect((await api({ method: 'PUT', url: '/api/sites/town/policy', payload: unnumbered })).json()).toMatchObject({ version: 42 });
+  });
+
+  it('refuses a policy naming a switched output or a door the branch says it lacks, before publishing it; a branch too old to say decides', async () => {
+    const { api, publish, link } = await withData();
+    const { version: _v, ...unnumbered } = POLICY;
+    const heating = { ...unnumbered, outputs: { heating: [{ during: ['closed'], fromMinutes: 60 }] } };
+    const meetingRoom = { ...unnumbered, bookings: [{ group: 'scouts', weekly: { day: 'tue', from: '18:00', to: '20:00' }, doors: ['meeting-room'] }] };
+    publish('town', 'state', { ...stateFixture(), site: 'town', v: CONTRACT_MINOR, outputs: [{ id: 'pcs', on: false, label: 'Public PCs' }] }, true);
+    const refused = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: heating });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().errors).toEqual(['outputs.heating: no switched output "heating" at this branch (outputs: pcs)']);
+    const noRoom = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: meetingRoom });
+    expect(noRoom.json().errors).toEqual(['bookings[0].doors[0]: no door "meeting-room" at this branch (doors: main)']);
+    expect(link.policies).toEqual([]);
+    const pcs = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...unnumbered, outputs: { pcs: [{ during: ['open-access'] }] } } });
+    expect(pcs.statusCode).toBe(202);
+    // A 1.8 branch cannot say what outputs it has: the branch itself refuses what it lacks.
+    publish('town', 'state', { ...stateFixture(), site: 'town', v: 8 }, true);
+    expect((await api({ method: 'PUT', url: '/api/sites/town/policy', payload: heating })).statusCode).toBe(202);
   });
 
   it('POST /api/sites/:site/commands answers with the branch reply, 504 on timeout, 400 naming the field', async () => {

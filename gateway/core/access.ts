@@ -164,7 +164,7 @@ export class AccessControl {
       options.feedback.refused();
       const decision: Decision = { allow: false, reason: checked.reason, mode: options.mode() };
       options.events.record('access', { decision: 'refused', reason: checked.reason, mode: decision.mode, reader: tap.role, person: null, ...this.atDoor(tap) }, { reason: checked.reason });
-      const outcome: AccessOutcome = { decision, role: tap.role, person: null, seenAt: tap.seenAt, decidedAt: process.hrtime.bigint(), relayAt: null };
+      const outcome: AccessOutcome = { decision, role: tap.role, door: this.doorOf(tap), person: null, seenAt: tap.seenAt, decidedAt: process.hrtime.bigint(), relayAt: null };
       options.bus.emit('access', outcome);
       return outcome;
     }
@@ -321,7 +321,7 @@ export class AccessControl {
       { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person, ...this.ageBandOf(member), ...this.atDoor(tap) },
       { reason: decision.reason, cardHash },
     );
-    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt, relayAt };
+    const outcome: AccessOutcome = { decision, role: tap.role, door: this.doorOf(tap), person, seenAt: tap.seenAt, decidedAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;
   }
@@ -338,6 +338,10 @@ export class AccessControl {
     return this.options.doors.forReader(tap.readerId).at;
   }
 
+  private doorOf(tap: CardTap): string {
+    return this.options.doors.forReader(tap.readerId).id;
+  }
+
   /** An exit reader: leaving is never refused; the tap releases the door like the exit button. */
   private handleExitTap(tap: CardTap, cardHash: Buffer): AccessOutcome {
     const { options } = this;
@@ -346,7 +350,7 @@ export class AccessControl {
     const decision: Decision = { allow: true, reason: 'exit', mode: options.mode() };
     const person = options.pseudonym(cardHash);
     options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person, ...this.atDoor(tap) }, { reason: 'exit', cardHash });
-    const outcome: AccessOutcome = { decision, role: tap.role, person, seenAt: tap.seenAt, decidedAt: relayAt, relayAt };
+    const outcome: AccessOutcome = { decision, role: tap.role, door: this.doorOf(tap), person, seenAt: tap.seenAt, decidedAt: relayAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;
   }

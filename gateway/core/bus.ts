@@ -13,6 +13,8 @@ import type { AlarmName, DoorState, LoggedEvent } from './model.js';
 export interface AccessOutcome {
   decision: Decision;
   role: ReaderRole;
+  /** The door the reader is at (`main`, or an id of `hardware.doors`): the door screen shows each door's own words. */
+  door: string;
   person: string | null;
   /** hrtime when the driver saw the card, and when the relay was written (grants only). */
   seenAt: bigint;

@@ -17,7 +17,6 @@ import type { ReaderRole } from '../../firmware-bridge/types.js';
 import type { AccessOutcome } from '../core/bus.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Gateway } from '../core/controller.js';
-import type { LoggedEvent } from '../core/model.js';
 
 /** How long a decision stays on the screen: read by the person at the door, gone before the next one walks up. */
 export const DECISION_SHOWN_MS = 8_000;
@@ -79,18 +78,13 @@ interface Shown {
 }
 
 
-/**
- * The last words at each door and side, from the bus. The access event is logged (with the door, at a branch with
- * several) just before the outcome is emitted (gateway/core/access.ts `act`): that is how an outcome gets its door.
- */
+/** The last words at each door and side, from the bus's access outcomes (each names its door). */
 class DoorScreenFeed {
   private readonly shown = new Map<string, Shown>();
-  private loggedDoor: string | undefined;
   private readonly subscribers = new Set<() => void>();
 
   constructor(private readonly options: DoorScreenOptions & { pinTimeoutMs: number }) {
     const { bus } = options.gateway;
-    bus.on('event-logged', this.onLogged);
     bus.on('access', this.onAccess);
     bus.on('schedule-mode', this.changed);
     bus.on('branch-mode', this.changed);
@@ -98,7 +92,6 @@ class DoorScreenFeed {
 
   close(): void {
     const { bus } = this.options.gateway;
-    bus.off('event-logged', this.onLogged);
     bus.off('access', this.onAccess);
     bus.off('schedule-mode', this.changed);
     bus.off('branch-mode', this.changed);
@@ -134,14 +127,8 @@ class DoorScreenFeed {
     };
   }
 
-  private readonly onLogged = (event: LoggedEvent): void => {
-    if (event.type === 'access') this.loggedDoor = event.door ?? this.options.gateway.doors.main.id;
-  };
-
   private readonly onAccess = (outcome: AccessOutcome): void => {
     const { clock, gateway, pinTimeoutMs } = this.options;
-    const door = this.loggedDoor ?? gateway.doors.main.id;
-    this.loggedDoor = undefined;
     const at = clock.now();
     const { decision } = outcome;
     // Only what the words need: the reason, a retry time, a booking's label. Never the person.
@@ -155,7 +142,7 @@ class DoorScreenFeed {
       { policy: gateway.policies.current, at },
     );
     const pin = !decision.allow && decision.reason === 'pin-required';
-    const k = key(door, outcome.role);
+    const k = key(outcome.door, outcome.role);
     const previous = this.shown.get(k);
     if (previous !== undefined) clock.clearTimeout(previous.timer);
     const timer = clock.setTimeout(() => {

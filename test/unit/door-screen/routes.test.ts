@@ -37,7 +37,7 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function start(options: { displayToken?: string; keypad?: boolean } = {}): Promise<{ h: Harness; api: FastifyInstance }> {
+async function start(options: { displayToken?: string; keypad?: boolean; secondDoor?: boolean } = {}): Promise<{ h: Harness; api: FastifyInstance }> {
   clock = new TestClock(START);
   harness = await startHarness({
     policy: { ...OPEN_ALL_DAY, timezone: 'Europe/London', rules: { pin: options.keypad ? 'always' : 'never' } },
@@ -46,6 +46,18 @@ async function start(options: { displayToken?: string; keypad?: boolean } = {}):
       taps: { repeatWindowMs: 0, pinTimeoutMs: PIN_TIMEOUT_MS },
       ...(options.keypad
         ? { hardware: { gpio: { driver: 'simulated' }, readers: [{ id: 'entry', driver: 'simulated', role: 'entry' }], keypad: { driver: 'simulated' } } }
+        : {}),
+      ...(options.secondDoor
+        ? {
+            hardware: {
+              gpio: { driver: 'simulated' },
+              doors: [{ id: 'meeting-room' }],
+              readers: [
+                { id: 'entry', driver: 'simulated', role: 'entry' },
+                { id: 'room', driver: 'simulated', role: 'entry', door: 'meeting-room' },
+              ],
+            },
+          }
         : {}),
     },
     start: { clock },
@@ -163,6 +175,16 @@ describe('what the door screen says', () => {
     expect((await state(api, '?reader=exit')).message).toEqual({ tone: 'welcome', title: 'Goodbye' });
     h.tap(MEMBER, 'entry');
     expect((await state(api)).message).toEqual({ tone: 'welcome', title: 'Welcome' });
+  });
+
+  it('shows a decision at the door it was made at: the meeting room’s refusal is not the entrance’s', async () => {
+    const { h, api } = await start({ secondDoor: true });
+    h.tap(EXPIRED, 'room');
+    expect((await state(api, '?reader=room')).message).toMatchObject({ tone: 'refused', title: 'Your membership has expired.' });
+    expect((await state(api, '?reader=entry')).message).toBeNull();
+    h.tap(MEMBER, 'entry');
+    expect((await state(api, '?reader=entry')).message).toEqual({ tone: 'welcome', title: 'Welcome' });
+    expect((await state(api, '?reader=room')).message).toMatchObject({ tone: 'refused' });
   });
 
   it('answers a reader the branch does not have with a 400 naming the ones it has', async () => {

@@ -28,7 +28,7 @@ function policyWith(announcements: PolicyInput['announcements'], schedule: Polic
 }
 
 function grant(role: 'entry' | 'exit', mode: 'open-access' | 'staffed'): AccessOutcome {
-  return { decision: { allow: true, reason: 'member', mode } as AccessOutcome['decision'], role, person: 'p1', seenAt: 0n, decidedAt: 0n, relayAt: 0n };
+  return { decision: { allow: true, reason: 'member', mode } as AccessOutcome['decision'], role, door: 'main', person: 'p1', seenAt: 0n, decidedAt: 0n, relayAt: 0n };
 }
 
 function branch(
@@ -133,6 +133,7 @@ describe('the announcements extension', () => {
     const refusal = (reason: string): AccessOutcome => ({
       decision: { allow: false, reason, mode: 'open-access' } as AccessOutcome['decision'],
       role: 'entry',
+      door: 'main',
       person: 'p1',
       seenAt: 0n,
       decidedAt: 0n,

@@ -71,10 +71,13 @@ const VENDOR = [
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
-/** The page's files: beside this module in the sources; from dist/, the sources' copy (the Pi keeps both). */
-function findPublicDir(): string {
+/**
+ * The console's public files (and the door screen's, which live beside them): beside this module in the sources;
+ * from dist/, the sources' copy (the Pi keeps both). `file` is one that must be there.
+ */
+export function findPublicDir(file = 'index.html'): string {
   const candidates = [join(here, 'public'), join(here, '..', '..', '..', 'gateway', 'console', 'public')];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
+  return candidates.find((dir) => existsSync(join(dir, file))) ?? candidates[0]!;
 }
 
 /** The page's one inline script is its import map; the CSP allows exactly that script by its hash. */

@@ -6,7 +6,8 @@ import type { EventBus } from './bus.js';
 import type { Clock, Timer } from './clock.js';
 import type { EventLog } from './event-log.js';
 
-const MAX_SLEEP_MS = 60_000;
+/** The longest any schedule-following timer sleeps: a clock step (NTP after boot) or a new policy is picked up within it. */
+export const MAX_SLEEP_MS = 60_000;
 
 export class ScheduleRunner {
   private span: ModeSpan | undefined;

@@ -7,11 +7,10 @@ import { outputChanges, outputsAt } from '../../policies/outputs.js';
 import type { Policy } from '../../policies/index.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { EventLog } from '../core/event-log.js';
+import { MAX_SLEEP_MS } from '../core/schedule.js';
 import type { OutputState } from '../core/state.js';
 import type { Extension, ExtensionContext } from './extension.js';
 
-/** As the schedule runner: a clock step (NTP after boot) or a new policy is picked up within a minute at worst. */
-const MAX_SLEEP_MS = 60_000;
 
 export interface SwitchedOutputInfo {
   id: string;

@@ -12,12 +12,11 @@ import type { Alarms } from '../core/alarms.js';
 import type { AccessOutcome, EventBus } from '../core/bus.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { EventLog } from '../core/event-log.js';
+import { MAX_SLEEP_MS } from '../core/schedule.js';
 import type { IntruderAlarmState } from '../core/state.js';
 import type { Extension, ExtensionContext } from './extension.js';
 
 const FAULT = 'intruder-alarm-fault';
-/** As the schedule runner: a clock step or a new policy is picked up within a minute at worst. */
-const MAX_SLEEP_MS = 60_000;
 /** How far ahead the next opening is looked for (a branch closed for a week's holiday still finds it). */
 const LOOK_AHEAD_DAYS = 15;
 

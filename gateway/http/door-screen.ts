@@ -3,15 +3,15 @@
 // The screen faces the street: it shows the branch's hours and the door's words, never a person, a pseudonym, a card
 // or a count of people inside. So it is not a console page: no sign-in, but only for this machine (loopback, no
 // proxy in between) or a request carrying the display token (`http.displayTokenFile`), for a screen on another machine.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { sameToken } from '../../kit/auth/request-checks.js';
 import { openEventStream } from '../../kit/http/sse.js';
 import type { PublicRoute } from '../../kit/http/protect.js';
 import { isLoopbackHost } from '../../kit/loopback.js';
 import { doorMessage, modeMessage } from '../../policies/door-messages.js';
+import { findPublicDir } from '../console/index.js';
 import type { DoorMessage, ModeMessage } from '../../policies/door-messages.js';
 import type { ReaderRole } from '../../firmware-bridge/types.js';
 import type { AccessOutcome } from '../core/bus.js';
@@ -197,12 +197,6 @@ function guard(displayToken: string | undefined): onRequestHookHandler {
 }
 
 /** The page and its files: beside this module's folder in the sources; from dist/, the sources' copy (as the console). */
-function findPublicDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '..', 'console', 'public'), join(here, '..', '..', '..', 'gateway', 'console', 'public')];
-  return candidates.find((dir) => existsSync(join(dir, 'door-screen.html'))) ?? candidates[0]!;
-}
-
 const CSP = ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self' data:", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"].join('; ');
 
 function headers(reply: FastifyReply, type: string): FastifyReply {
@@ -241,7 +235,7 @@ export function doorScreenRoutes(options: DoorScreenOptions): FastifyPluginAsync
     });
     app.addHook('onClose', async () => feed.close());
 
-    const publicDir = findPublicDir();
+    const publicDir = findPublicDir('door-screen.html');
     const files = {
       html: readFileSync(join(publicDir, 'door-screen.html'), 'utf8'),
       js: readFileSync(join(publicDir, 'door-screen.js'), 'utf8'),

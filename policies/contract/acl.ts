@@ -24,6 +24,8 @@ export const SITE_ACCESS: Readonly<Record<SiteTopicKind, 'read' | 'write'>> = {
   policy: 'read',
   'members/request': 'write',
   'members/chunk': 'read',
+  'members/change': 'write',
+  'members/change/reply': 'read',
 };
 
 /** Topics central publishes for every site: a site only reads them (a forged announcement is refused). */

@@ -37,8 +37,10 @@ export const CONTRACT_MAJOR = 1;
  *    output changed), `intruder-alarm` (the panel asked to set or unset, confirmed, failed, or changed at the panel),
  *    `announcement` (a message spoken, interrupted or failed). State: `outputs`, `intruderAlarm`, `secured`. Policy:
  *    `outputs`, `intruderAlarm`, `announcements`, unknown keys to a gateway before 1.9.
+ * 10: the desk. Topics `members/change` (site → central: link a card tapped at the desk reader, set or remove a
+ *    member's PIN, hashed at the branch) and `members/change/reply` (central → site, signed).
  */
-export const CONTRACT_MINOR = 9;
+export const CONTRACT_MINOR = 10;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */
 export const CONTRACT_VERSION = `${CONTRACT_MAJOR}.${CONTRACT_MINOR}`;
 

@@ -6,6 +6,7 @@ export * from './events.js';
 export * from './command.js';
 export * from './policy.js';
 export * from './members.js';
+export * from './member-desk.js';
 export * from './signing.js';
 export * from './topics.js';
 export * from './acl.js';

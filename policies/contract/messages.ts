@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { ReceivedAvailabilitySchema } from './availability.js';
 import { ReceivedCommandReplySchema, ReceivedCommandSchema } from './command.js';
 import { ReceivedEventSchema } from './events.js';
+import { ReceivedMemberDeskChangeSchema, ReceivedMemberDeskReplySchema } from './member-desk.js';
 import { ReceivedMembersAnnouncementSchema, ReceivedMembersRequestSchema, ReceivedMembersTransferSchema } from './members.js';
 import { PolicyMessageSchema } from './policy.js';
 import { ReceivedStateSchema } from './state.js';
@@ -108,5 +109,24 @@ export const CONTRACT_MESSAGES: readonly ContractMessage[] = [
     schema: ReceivedMembersTransferSchema,
     summary:
       'One chunk of a transfer (index of total, its SHA-256, the version count and hash), or a refusal (superseded, unknown version, key mismatch). The branch stages chunks and applies the version atomically once count and hash check.',
+  },
+  {
+    name: 'memberDeskChange',
+    kind: 'members/change',
+    from: 'site',
+    retained: false,
+    qos: 1,
+    schema: ReceivedMemberDeskChangeSchema,
+    summary:
+      'A change staff made at the desk (1.10): link the card the member tapped at the desk reader, or set or remove their open-access PIN (hashed at the branch). Names the member by any card hash and the staff user; central applies an id once and refuses one older than 60 s.',
+  },
+  {
+    name: 'memberDeskReply',
+    kind: 'members/change/reply',
+    from: 'central',
+    retained: false,
+    qos: 1,
+    schema: ReceivedMemberDeskReplySchema,
+    summary: "Central's answer to a desk change, signed: done, with the list version that carries it, or refused with the reason and what to tell the staff user.",
   },
 ];

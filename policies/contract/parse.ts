@@ -26,6 +26,8 @@ export const MAX_PAYLOAD_BYTES: Readonly<Record<SiteTopicKind | SharedTopicKind,
   'command/reply': 16 * KiB,
   policy: MAX_POLICY_BYTES,
   'members/request': 4 * KiB,
+  'members/change': 4 * KiB,
+  'members/change/reply': 4 * KiB,
   'members/current': 4 * KiB,
   'members/chunk': MAX_CHUNK_ENTRIES * MAX_CHUNK_ENTRY_BYTES + 16 * KiB,
 };

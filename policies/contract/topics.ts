@@ -2,7 +2,7 @@
 // broker ACL with one pattern per kind (`pattern write oa/v1/sites/%u/events`) confines each site to its own tree.
 export const DEFAULT_PREFIX = 'oa/v1';
 
-export const SITE_TOPIC_KINDS = ['availability', 'state', 'events', 'command', 'command/reply', 'policy', 'members/request', 'members/chunk'] as const;
+export const SITE_TOPIC_KINDS = ['availability', 'state', 'events', 'command', 'command/reply', 'policy', 'members/request', 'members/chunk', 'members/change', 'members/change/reply'] as const;
 export type SiteTopicKind = (typeof SITE_TOPIC_KINDS)[number];
 
 /** Topics outside any site's tree, published by central for every site to read: `{prefix}/{kind}`. */
@@ -21,6 +21,10 @@ export interface SiteTopics {
   membersRequest: string;
   /** Central answers with chunks (or a refusal) here. */
   membersChunk: string;
+  /** A change staff made at the branch's desk (member-desk.ts), to central. */
+  membersChange: string;
+  /** Central's answer to a desk change. */
+  membersChangeReply: string;
   /** The root of this site's tree, ending in `/`: a response topic outside it is never answered. */
   root: string;
 }
@@ -54,6 +58,8 @@ export function topics(prefix: string, site: string): SiteTopics {
     policy: `${root}policy`,
     membersRequest: `${root}members/request`,
     membersChunk: `${root}members/chunk`,
+    membersChange: `${root}members/change`,
+    membersChangeReply: `${root}members/change/reply`,
     root,
   };
 }
@@ -69,7 +75,7 @@ export function membersCurrentTopic(prefix: string): string {
 }
 
 /** The site topics central takes in: everything sites publish, and the policies it retains (not its own commands or chunks). */
-export const CENTRAL_SITE_KINDS: readonly SiteTopicKind[] = ['availability', 'state', 'events', 'command/reply', 'policy', 'members/request'];
+export const CENTRAL_SITE_KINDS: readonly SiteTopicKind[] = ['availability', 'state', 'events', 'command/reply', 'policy', 'members/request', 'members/change'];
 
 /** What central subscribes to: one filter per kind it takes in, across every site. */
 export function centralFilters(prefix: string): string[] {

@@ -27,7 +27,10 @@ describe('docs/asyncapi.yaml', () => {
       'oa/v1/members/current',
       'oa/v1/sites/{site}/members/request',
       'oa/v1/sites/{site}/members/chunk',
+      'oa/v1/sites/{site}/members/change',
+      'oa/v1/sites/{site}/members/change/reply',
     ]);
+    expect(doc.operations.publishMemberDeskChange?.bindings.mqtt).toMatchObject({ qos: 1, retain: false });
     expect(doc.operations.receiveMembersAnnouncement?.bindings.mqtt).toMatchObject({ qos: 1, retain: true });
     expect(doc.operations.publishMembersRequest?.bindings.mqtt).toMatchObject({ qos: 1, retain: false });
     expect(doc.operations.publishState?.bindings.mqtt).toMatchObject({ qos: 1, retain: true });

@@ -50,10 +50,13 @@ describe('topics', () => {
       policy: 'oa/v1/sites/leeds-central/policy',
       membersRequest: 'oa/v1/sites/leeds-central/members/request',
       membersChunk: 'oa/v1/sites/leeds-central/members/chunk',
+      membersChange: 'oa/v1/sites/leeds-central/members/change',
+      membersChangeReply: 'oa/v1/sites/leeds-central/members/change/reply',
       root: 'oa/v1/sites/leeds-central/',
     });
     expect(parseTopic('oa/v1', t.commandReply)).toEqual({ site: 'leeds-central', kind: 'command/reply' });
     expect(parseTopic('oa/v1', t.events)).toEqual({ site: 'leeds-central', kind: 'events' });
+    expect(parseTopic('oa/v1', t.membersChange)).toEqual({ site: 'leeds-central', kind: 'members/change' });
     expect(allSitesFilter('x/y')).toBe('x/y/sites/+/#');
   });
 

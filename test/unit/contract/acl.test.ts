@@ -14,6 +14,7 @@ describe('aclAllows: a site on its own tree', () => {
     ['events', town.events],
     ['command/reply', town.commandReply],
     ['members/request', town.membersRequest],
+    ['members/change', town.membersChange],
   ])('lets a site publish its %s and refuses reading it', (_kind, topic) => {
     expect(allows('town', 'publish', topic)).toBe(true);
     expect(allows('town', 'subscribe', topic)).toBe(false);
@@ -23,6 +24,7 @@ describe('aclAllows: a site on its own tree', () => {
     ['command', town.command],
     ['policy', town.policy],
     ['members/chunk', town.membersChunk],
+    ['members/change/reply', town.membersChangeReply],
     ['members/current', `${P}/members/current`],
   ])('lets a site read %s and refuses publishing it (a forged unlock, policy, chunk or announcement)', (_kind, topic) => {
     expect(allows('town', 'subscribe', topic)).toBe(true);

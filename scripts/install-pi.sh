@@ -98,7 +98,7 @@ PREVIOUS=$PREFIX/oag.previous
 CONF=$ETC/oag
 UNIT_DIR=$ETC/systemd/system
 STATE=/var/lib/oag
-PACKAGES=(pcscd libccid libpcsclite-dev pcsc-tools g++ make python3 rsync)
+PACKAGES=(pcscd libccid libpcsclite-dev pcsc-tools g++ make python3 rsync gpiod)
 # The announcements (docs/sound.md): aplay, and espeak-ng and sox to make their sound files.
 [[ $WITH_GATEWAY -eq 1 ]] && PACKAGES+=(alsa-utils espeak-ng sox)
 

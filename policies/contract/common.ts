@@ -39,6 +39,8 @@ export const CONTRACT_MAJOR = 1;
  *    `outputs`, `intruderAlarm`, `announcements`, unknown keys to a gateway before 1.9.
  * 10: the desk. Topics `members/change` (site → central: link a card tapped at the desk reader, set or remove a
  *    member's PIN, hashed at the branch) and `members/change/reply` (central → site, signed).
+ *    Event `commissioning` (`oag commission` on site: a session started or ended, each step's result, each output it
+ *    pulsed for the test).
  */
 export const CONTRACT_MINOR = 10;
 /** `1.1`: what a gateway or central says it speaks, in logs and in refusals. */

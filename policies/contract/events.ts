@@ -5,6 +5,7 @@ import {
   AGE_BANDS,
   COUNT_CONFIDENCES,
   COUNT_SOURCES,
+  DisplayNameSchema,
   DoorIdSchema,
   GRANT_REASON_NAMES,
   ActorSchema,
@@ -40,6 +41,9 @@ import {
  */
 export const OCCUPANCY_CHANGES = ['entry', 'exit', 'reset', 'tailgate', 'ignored', 'uncounted'] as const;
 export const SYSTEM_EVENTS = ['start', 'stop', 'recovered'] as const;
+/** 1.10: a commissioning session (`oag commission`) started or ended, a step's result, an output pulsed for the test. */
+export const COMMISSIONING_ACTIONS = ['started', 'step', 'pulse', 'ended'] as const;
+export const COMMISSIONING_RESULTS = ['passed', 'failed', 'skipped'] as const;
 
 function eventSchemas<S extends Side>(d: Dialect<S>) {
   const base = {
@@ -215,7 +219,30 @@ function eventSchemas<S extends Side>(d: Dialect<S>) {
     detail: z.string().max(500).optional(),
   });
 
-  return { access, door, alarm, mode, occupancy, staff, policy, members, system, warning, reader, output, intruderAlarm, announcement };
+  /** 1.10: the record of commissioning the wiring on site (`oag commission`): its start, each step, each pulse, its end. */
+  const commissioning = d.object({
+    ...base,
+    type: z.literal('commissioning'),
+    action: d.name(COMMISSIONING_ACTIONS),
+    /** The session's id: every event of one commissioning carries it. */
+    session: NameSchema,
+    actor: ActorSchema,
+    /** started: the technician's name as they gave it. */
+    technician: DisplayNameSchema.optional(),
+    /** step: which (`exit-button`, `door-contact`, `fire-input`, `card-reader`, `announcements`, `door-relay`, `switched-outputs`). */
+    step: NameSchema.optional(),
+    /** step: what became of it; ended: `passed` only when every step did. */
+    result: d.name(COMMISSIONING_RESULTS).optional(),
+    /** step and pulse: the door, at a branch with several, or the switched output. */
+    door: DoorIdSchema.optional(),
+    output: OutputIdSchema.optional(),
+    /** pulse: for how long. */
+    seconds: z.int().min(1).max(60).optional(),
+    /** What was seen or said (a card's pseudonym, never its number), the steps asked for, why it ended. */
+    detail: z.string().max(500).optional(),
+  });
+
+  return { access, door, alarm, mode, occupancy, staff, policy, members, system, warning, reader, output, intruderAlarm, announcement, commissioning };
 }
 
 const sent = eventSchemas(SENDER);
@@ -234,6 +261,7 @@ export const WarningEventSchema = sent.warning;
 export const OutputEventSchema = sent.output;
 export const IntruderAlarmEventSchema = sent.intruderAlarm;
 export const AnnouncementEventSchema = sent.announcement;
+export const CommissioningEventSchema = sent.commissioning;
 
 /** An event as this version's gateway sends it. */
 export const EventSchema = z.discriminatedUnion('type', [
@@ -251,6 +279,7 @@ export const EventSchema = z.discriminatedUnion('type', [
   sent.output,
   sent.intruderAlarm,
   sent.announcement,
+  sent.commissioning,
 ]);
 
 export type GatewayEvent = z.input<typeof EventSchema>;
@@ -281,6 +310,7 @@ export const ReceivedKnownEventSchema = z.discriminatedUnion('type', [
   received.output,
   received.intruderAlarm,
   received.announcement,
+  received.commissioning,
 ]);
 export type ReceivedKnownEvent = z.output<typeof ReceivedKnownEventSchema>;
 

@@ -1,6 +1,7 @@
 // Central's one configuration file (YAML or JSON), validated once and passed down.
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { SiteIdSchema } from '../policies/contract/common.js';
 import { DEFAULT_PREFIX } from '../policies/contract/topics.js';
 import { formatIssues } from '../policies/errors.js';
 import { readFileBytes } from '../kit/read-bounded.js';
@@ -16,6 +17,10 @@ const hostName = z
   .min(1)
   .max(253)
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/, { error: 'must be a host name or address without a port: central.example.org, 10.0.0.5, [::1]' });
+
+/** A branch's name or a region's, as the dashboard shows it. */
+const placeName = z.string().trim().min(1, { error: 'must not be empty' }).max(100, { error: 'must be at most 100 characters' });
+const siteKey = { error: (issue: { code?: string }) => (issue.code === 'invalid_key' ? 'must be a site id: lower case letters, digits and dashes (at most 63)' : undefined) };
 
 /** Central without `broker` runs the embedded one, which takes no client without a password. */
 export const EMBEDDED_PASSWORD_FILE_REQUIRED =
@@ -143,6 +148,13 @@ export const CentralConfigSchema = z
       /** How often escalation looks for what is due (tests and the bench shorten it). */
       tickSeconds: z.int().min(1).max(300).default(15),
     }).prefault({}),
+    /**
+     * What the dashboard calls each branch and the region (or authority) it groups it under: `sites: { town: { name:
+     * Town Library, region: North } }`, or a region's list `regions: { North: [town, village] }`, or both where they
+     * agree. A branch named in neither is in "Other" (docs/central.md, *The dashboard*).
+     */
+    sites: z.record(SiteIdSchema, z.strictObject({ name: placeName.optional(), region: placeName.optional() }), siteKey).default({}),
+    regions: z.record(placeName, z.array(SiteIdSchema).max(10_000)).default({}),
     /** How long a command waits for the branch's answer before the API says 504. */
     commandTimeoutMs: z.int().min(100).max(120_000).default(5000),
     log: z
@@ -160,6 +172,17 @@ export const CentralConfigSchema = z
         path: ['embedded', 'tls'],
         message: `required when embedded.host is not a loopback address (${embedded.host}): passwords would cross the network in clear`,
         input: embedded,
+      });
+    }
+    // A branch is in one region: listed twice, or listed under one and given another in `sites`, is a mistake to name.
+    const listedIn = new Map<string, string>();
+    for (const [region, ids] of Object.entries(ctx.value.regions)) {
+      ids.forEach((id, i) => {
+        const before = listedIn.get(id) ?? ctx.value.sites[id]?.region;
+        if (before !== undefined && before !== region) {
+          ctx.issues.push({ code: 'custom', path: ['regions', region, i], message: `${id} is in region ${JSON.stringify(before)} already: a branch is in one region`, input: id });
+        }
+        listedIn.set(id, region);
       });
     }
     const tls = ctx.value.broker?.tls;

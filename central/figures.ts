@@ -72,6 +72,8 @@ export interface FigureOptions {
   by: 'day' | 'hour';
   timezone: string;
   site?: string | undefined;
+  /** Only the branches in this region (central's `sites`/`regions` config, through `of`). */
+  region?: { name: string; of(site: string): string } | undefined;
 }
 
 /**
@@ -93,7 +95,8 @@ export function dayRange(from: string, to: string, timezone: string): Range {
 
 /** Every figure for the range, from one read of the events. */
 export function countFigures(store: CentralStore, range: Range, options: FigureOptions): Figures {
-  const ofSite = <E extends { site: string }>(e: E): boolean => options.site === undefined || e.site === options.site;
+  const { site, region } = options;
+  const ofSite = <E extends { site: string }>(e: E): boolean => (site === undefined || e.site === site) && (region === undefined || region.of(e.site) === region.name);
   const occupancy = store.eventsOfType('occupancy', range.from, range.to).filter((e): e is Occupancy => e.type === 'occupancy' && ofSite(e));
   const access = store.eventsOfType('access', range.from, range.to).filter((e): e is Access => e.type === 'access' && ofSite(e));
   const period = periodOf(options);

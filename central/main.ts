@@ -16,6 +16,7 @@ import { CentralBus } from './bus.js';
 import { EMBEDDED_PASSWORD_FILE_REQUIRED, type CentralConfig } from './config.js';
 import { defaultAllowedHosts } from './http/host-check.js';
 import { buildHttp, type HttpDeps } from './http/server.js';
+import { siteDirectory } from './http/summary.js';
 import { Ingest } from './ingest.js';
 import { CentralLink } from './link.js';
 import { loadCentralKey } from './members/key.js';
@@ -227,6 +228,7 @@ export async function startCentral(
       auth,
       alerts,
       signingKey,
+      sites: siteDirectory(config),
       allowedHosts: config.http.allowedHosts ?? defaultAllowedHosts(config.http.host),
       trustProxy: config.http.trustProxy,
       // A pending sign-in at the provider lasts minutes of real time, like a session.

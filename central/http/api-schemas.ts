@@ -1,7 +1,7 @@
 // The HTTP API's own messages (the MQTT ones live in policies/contract).
 import { z } from 'zod';
 import { COMMAND_NAMES, COMMANDS_FOR_A_DOOR, DoorIdSchema, NameSchema, ReceivedEventSchema, ReceivedStateSchema, SiteIdSchema } from '../../policies/contract/index.js';
-import { STATE_NAME_LISTS } from './summary.js';
+import { SEVERITY_ORDER, STATE_NAME_LISTS } from './summary.js';
 
 const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date YYYY-MM-DD' });
 const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with Z or an offset' });
@@ -10,6 +10,12 @@ export const SiteParamsSchema = z.strictObject({ site: SiteIdSchema });
 
 export const SiteSummarySchema = z.object({
   id: z.string(),
+  /** The name central's config gives the branch (`sites.<id>.name`), null when it gives none. */
+  name: z.string().nullable(),
+  /** The region central's config places it in (`sites.<id>.region` or `regions`), `Other` when none. */
+  region: z.string(),
+  /** The worst severity among its active alarms (an alarm central does not know: `warning`), null without alarms. */
+  severity: z.enum(SEVERITY_ORDER).nullable(),
   online: z.boolean(),
   since: z.string().nullable(),
   lastSeen: z.string().nullable(),
@@ -49,6 +55,8 @@ export const FiguresQuerySchema = z
     from: localDate.optional(),
     to: localDate.optional(),
     site: SiteIdSchema.optional(),
+    /** Only the branches central's config places in this region (`Other`: those it places nowhere). */
+    region: z.string().trim().min(1).max(100).optional(),
     by: z.enum(['day', 'hour']).default('day'),
     format: z.enum(['json', 'csv']).default('json'),
   })

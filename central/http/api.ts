@@ -38,7 +38,7 @@ import { identityOf } from '../auth/guard.js';
 import { actorOf } from '../auth/identity.js';
 import type { HttpDeps } from './server.js';
 import { cardProblem, noMemberList } from './member-replies.js';
-import { siteSummary } from './summary.js';
+import { siteDirectory, siteSummary } from './summary.js';
 import { docs, ErrorSchema, invalidRequest, zodValidate } from './zod-route.js';
 
 type Params = z.infer<typeof SiteParamsSchema>;
@@ -75,7 +75,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     }));
 
     app.get('/sites', { schema: docs({ summary: 'Every branch as its tile shows it', response: { 200: SitesSchema } }), config: viewer }, async () => ({
-      sites: store.sites().map(siteSummary),
+      sites: store.sites().map((row) => siteSummary(row, deps.sites)),
     }));
 
     app.get(
@@ -88,7 +88,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       async (request, reply) => {
         const { site } = request.params as Params;
         const row = store.site(site);
-        return row ? siteSummary(row) : notFound(reply, site);
+        return row ? siteSummary(row, deps.sites) : notFound(reply, site);
       },
     );
 
@@ -308,9 +308,11 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       const from = q.from ?? DateTime.fromISO(to, { zone: timezone }).minus({ days: 6 }).toISODate()!;
       return { from, to, range: dayRange(from, to, timezone) };
     };
+    // A region's figures: the branches central's config places in it (`Other`: those it places nowhere).
+    const { regionOf } = deps.sites ?? siteDirectory({ sites: {}, regions: {} });
     const figuresFor = (q: z.output<typeof FiguresQuerySchema>) => {
       const { from, to, range } = figureRange(q);
-      return { from, to, figures: countFigures(store, range, { by: q.by, timezone, site: q.site }) };
+      return { from, to, figures: countFigures(store, range, { by: q.by, timezone, site: q.site, region: q.region === undefined ? undefined : { name: q.region, of: regionOf } }) };
     };
     const csv = <T extends object>(reply: FastifyReply, file: string, rows: readonly T[], columns: ReadonlyArray<keyof T & string>) =>
       reply

@@ -28,7 +28,7 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
         const { site: only } = request.query as z.infer<typeof LiveQuerySchema>;
         const { send, ping, raw: res } = openEventStream(reply, { retryMs: 2000 });
         const rows = only ? [deps.store.site(only)].filter((r) => r !== null) : deps.store.sites();
-        send('sites', rows.map(siteSummary));
+        send('sites', rows.map((row) => siteSummary(row, deps.sites)));
 
         const dirty = new Set<string>();
         let flush: NodeJS.Immediate | null = null;
@@ -39,7 +39,7 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
             flush = null;
             for (const id of dirty) {
               const row = deps.store.site(id);
-              if (row) send('site', siteSummary(row));
+              if (row) send('site', siteSummary(row, deps.sites));
             }
             dirty.clear();
           });

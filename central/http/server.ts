@@ -32,6 +32,7 @@ import { auditRoutes } from './audit-routes.js';
 import { sessionRoutes, signInRoutes } from './auth-routes.js';
 import { defaultAllowedHosts, hostCheck } from './host-check.js';
 import { liveRoutes } from './live.js';
+import type { SiteDirectory } from './summary.js';
 import { timeRoutes } from './time-route.js';
 import { docs } from './zod-route.js';
 import { securityHeaders } from './security-headers.js';
@@ -60,6 +61,8 @@ export interface HttpDeps {
   oidc?: { label: string; routes: FastifyPluginAsync } | undefined;
   /** Central's signing key: phone tokens (phone-token-routes.ts). */
   signingKey?: CentralSigningKey | undefined;
+  /** Each branch's name and region (central's `sites` and `regions`); absent: every branch unnamed, in "Other". */
+  sites?: SiteDirectory | undefined;
 }
 
 export interface CentralHttp {

@@ -11,17 +11,38 @@ Usage: sudo scripts/install-pi.sh [options]
 Installs the Open Access gateway from this checkout: system packages (pcscd, libccid, libpcsclite-dev, build tools),
 a blacklist for the kernel's pn533 NFC driver, the `oag` system user (groups gpio, input), the app in /opt/oag
 (npm ci, build, prune), /etc/oag/gateway.yaml from the example, /etc/oag/policy.yaml from the starter policy and
-/etc/oag/secrets.env with a new deployment key (each only if absent), the pin map's GPIO boot levels and pull-ups
-in the Pi's config.txt (once), the systemd units and the Pi's hardware watchdog; then enables and (re)starts the
-service.
+/etc/oag/secrets.env with a new deployment key (each only if absent), the uplink to central, the first console
+manager, the member list, the pin map's GPIO boot levels and pull-ups in the Pi's config.txt (once), the systemd
+units and the Pi's hardware watchdog; checks every config it wrote with `oag check-config` and enables and
+(re)starts the service only when they pass. Asks nothing: secrets come from files, never from the command line.
 
-Options:
-  --central                also install and start oag-central (the all-branches dashboard)
+A branch:
+  --site ID                the branch's site id, in gateway.yaml and policy.yaml (lower case, digits, dashes)
+  --central-url URL        central's broker for this branch (mqtts://central.example.org:8883): writes mqtt:
+  --broker-password-file FILE
+                           this branch's MQTT password (`oag central mqtt-passwd ... SITE --generate` at central)
+  --central-public-key FILE
+                           central's public signing key (`oag central signing-key --public` at central)
+  --deployment-key FILE    the estate's deployment key (hex or base64, central's copy); default: a new one
+  --manager NAME           make the first staff console manager (its password printed once, or:)
+  --manager-password-file FILE
+  --members-source SRC     central (the list comes over MQTT), or a CSV export to import now
+
+Central:
+  --central                also install oag-central, with Mosquitto, its signing key, its broker password, the ACL
   --no-gateway             do not install oag-gateway (with --central: a central-only box)
+  --admin NAME             make the first central administrator (its password printed once, or:)
+  --admin-password-file FILE
+
+General:
   --dry-run                print every action instead of doing it; changes nothing
+  --config-only            write and check the configuration, keys and accounts only: no packages, app or units
+                           (uses the app installed in --prefix, else this checkout's bin/oag.js)
+  --service-user NAME      the user the services run as and that reads the config (default oag)
+  --state-dir DIR          where the services write (default /var/lib/oag; another only with --config-only)
   --prefix DIR             install the app in DIR/oag (default /opt)
   --etc DIR                configuration root (default /etc): DIR/oag, DIR/systemd/system, DIR/modprobe.d, ...
-                           (another root than /etc only with --dry-run: systemd reads /etc)
+                           (another root than /etc only with --dry-run or --config-only: systemd reads /etc)
   --gateway-config FILE    example to copy to DIR/oag/gateway.yaml when that file is absent
   --central-config FILE    example to copy to DIR/oag/central.yaml when that file is absent
   --policy FILE            policy to copy to DIR/oag/policy.yaml when that file is absent
@@ -50,6 +71,19 @@ POLICY_EXAMPLE=
 BOOT_CONFIG=
 WITH_BOOT_CONFIG=1
 MIN_NODE=20.19.0
+CONFIG_ONLY=0
+SVC=oag
+STATE=/var/lib/oag
+SITE=
+MQTT_URL=
+BROKER_PASSWORD_FILE=
+CENTRAL_PUBLIC_KEY=
+DEPLOYMENT_KEY_FILE=
+MANAGER=
+MANAGER_PASSWORD_FILE=
+MEMBERS_SOURCE=
+ADMIN=
+ADMIN_PASSWORD_FILE=
 
 die() {
   echo "install-pi: $*" >&2
@@ -79,6 +113,25 @@ while [[ $# -gt 0 ]]; do
     --no-packages) WITH_PACKAGES=0 ;;
     --no-hardware-watchdog) WITH_HW_WATCHDOG=0 ;;
     --no-start) START=0 ;;
+    --config-only) CONFIG_ONLY=1 ;;
+    --service-user | --state-dir | --site | --central-url | --broker-password-file | --central-public-key | --deployment-key | \
+      --manager | --manager-password-file | --members-source | --admin | --admin-password-file)
+      [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"
+      case "$1" in
+        --service-user) SVC=$2 ;;
+        --state-dir) STATE=$2 ;;
+        --site) SITE=$2 ;;
+        --central-url) MQTT_URL=$2 ;;
+        --broker-password-file) BROKER_PASSWORD_FILE=$2 ;;
+        --central-public-key) CENTRAL_PUBLIC_KEY=$2 ;;
+        --deployment-key) DEPLOYMENT_KEY_FILE=$2 ;;
+        --manager) MANAGER=$2 ;;
+        --manager-password-file) MANAGER_PASSWORD_FILE=$2 ;;
+        --members-source) MEMBERS_SOURCE=$2 ;;
+        --admin) ADMIN=$2 ;;
+        --admin-password-file) ADMIN_PASSWORD_FILE=$2 ;;
+      esac
+      shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install-pi: unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -89,18 +142,53 @@ done
 [[ $PREFIX == /* && $ETC == /* ]] || die "--prefix and --etc must be absolute paths"
 PREFIX=${PREFIX%/}
 ETC=${ETC%/}
-# systemctl, modprobe and PID 1 only ever read /etc: another root is for --dry-run and tests.
-[[ $DRY_RUN -eq 1 || $ETC == /etc ]] || die "--etc other than /etc only works with --dry-run (systemd and modprobe read /etc)"
+# systemctl, modprobe and PID 1 only ever read /etc: another root is for --dry-run, --config-only and tests.
+[[ $DRY_RUN -eq 1 || $CONFIG_ONLY -eq 1 || $ETC == /etc ]] || die "--etc other than /etc only works with --dry-run or --config-only (systemd and modprobe read /etc)"
+[[ $STATE == /* ]] || die "--state-dir must be an absolute path"
+STATE=${STATE%/}
+# The units' StateDirectory=oag is /var/lib/oag: the store anywhere else would be read-only to the service.
+[[ $DRY_RUN -eq 1 || $CONFIG_ONLY -eq 1 || $STATE == /var/lib/oag ]] || die "--state-dir other than /var/lib/oag only works with --dry-run or --config-only (the units write /var/lib/oag)"
+[[ $SVC =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--service-user: not a user name: $SVC"
+[[ -z $SITE || $SITE =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]] || die "--site: must be lower case letters, digits and dashes (at most 63): $SITE"
+[[ -z $MQTT_URL || $MQTT_URL =~ ^(mqtts?|wss?)://[^[:space:]]+$ ]] || die "--central-url: must be an mqtt://, mqtts://, ws:// or wss:// URL: $MQTT_URL"
+for given in "$GATEWAY_EXAMPLE" "$CENTRAL_EXAMPLE" "$POLICY_EXAMPLE" "$BROKER_PASSWORD_FILE" "$CENTRAL_PUBLIC_KEY" "$DEPLOYMENT_KEY_FILE" "$MANAGER_PASSWORD_FILE" "$ADMIN_PASSWORD_FILE"; do
+  # Checked before anything changes: a typo must not leave a half-made install.
+  [[ -z $given || -f $given ]] || die "no such file: $given"
+done
+case "$MEMBERS_SOURCE" in
+  '' | central) ;;
+  *) [[ -f $MEMBERS_SOURCE ]] || die "--members-source: central, or a CSV file; no such file: $MEMBERS_SOURCE" ;;
+esac
+if [[ $WITH_GATEWAY -eq 0 ]]; then
+  for given in "$SITE" "$MQTT_URL" "$BROKER_PASSWORD_FILE" "$CENTRAL_PUBLIC_KEY" "$MANAGER" "$MEMBERS_SOURCE"; do
+    [[ -z $given ]] || die "--site, --central-url, --broker-password-file, --central-public-key, --manager and --members-source are a branch's: not with --no-gateway"
+  done
+fi
+[[ -n $ADMIN || -z $ADMIN_PASSWORD_FILE ]] || die "--admin-password-file goes with --admin NAME"
+[[ -n $MANAGER || -z $MANAGER_PASSWORD_FILE ]] || die "--manager-password-file goes with --manager NAME"
+[[ $WITH_CENTRAL -eq 1 || -z $ADMIN ]] || die "--admin makes central's first administrator: with --central"
+# A branch beside central on one box reaches it through Mosquitto on loopback, with keys made here.
+if [[ $WITH_CENTRAL -eq 1 && $WITH_GATEWAY -eq 1 && -z $MQTT_URL ]]; then MQTT_URL=mqtt://127.0.0.1:1883; fi
 
 APP=$PREFIX/oag
 STAGE=$PREFIX/oag.new
 PREVIOUS=$PREFIX/oag.previous
 CONF=$ETC/oag
 UNIT_DIR=$ETC/systemd/system
-STATE=/var/lib/oag
+MOSQUITTO=$ETC/mosquitto
+# A branch talking to a central elsewhere needs its login and central's key: asked for before anything changes.
+if [[ -n $MQTT_URL && $WITH_CENTRAL -eq 0 ]]; then
+  [[ -n $CENTRAL_PUBLIC_KEY || -e $CONF/central-public.pem ]] ||
+    die "--central-url needs --central-public-key FILE: central's public signing key (oag central signing-key --public FILE, at central)"
+  [[ -n $BROKER_PASSWORD_FILE || -e $CONF/mqtt.password ]] ||
+    die "--central-url needs --broker-password-file FILE: this branch's MQTT password (oag central mqtt-passwd FILE SITE --generate, at central)"
+fi
+[[ $MEMBERS_SOURCE != central || -n $MQTT_URL || -e $CONF/gateway.yaml ]] || die "--members-source central needs --central-url (or --central on this box)"
 PACKAGES=(pcscd libccid libpcsclite-dev pcsc-tools g++ make python3 rsync gpiod)
 # The announcements (docs/sound.md): aplay, and espeak-ng and sox to make their sound files.
 [[ $WITH_GATEWAY -eq 1 ]] && PACKAGES+=(alsa-utils espeak-ng sox)
+# Central's broker for a real estate (docs/central.md, "Mosquitto").
+[[ $WITH_CENTRAL -eq 1 ]] && PACKAGES+=(mosquitto)
 
 # The one door to the machine: prints the command in --dry-run, runs it otherwise.
 run() {
@@ -114,14 +202,58 @@ run() {
 }
 
 # Writes stdin to a file through `run` (install reads /dev/stdin), with its mode and owner. A dry run also shows
-# what the file would hold, unless it is secret.
+# what the file would hold, unless it is secret (mode 0600, or a fourth argument `secret`).
 write_file() {
-  local mode=$1 owner=$2 dest=$3
+  local mode=$1 owner=$2 dest=$3 secret=${4:-}
   run install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" /dev/stdin "$dest"
   if [[ $DRY_RUN -eq 1 ]]; then
-    if [[ $mode == 0600 ]]; then echo "    | (secret: not shown)"; else sed 's/^/    | /'; fi
+    if [[ $mode == 0600 || $secret == secret ]]; then echo "    | (secret: not shown)"; cat >/dev/null; else sed 's/^/    | /'; fi
   fi
 }
+
+# The oag CLI, as the service user and with the service's environment (secrets.env, which systemd reads as its
+# EnvironmentFile): it reads the files the service will, with the service's rights. The deployment key reaches the
+# child through its environment, never its command line.
+oag_as_service() {
+  if [[ $DRY_RUN -eq 1 ]]; then
+    run runuser -u "$SVC" -- "${OAG[@]}" "$@"
+    return
+  fi
+  (
+    if [[ -f $CONF/secrets.env ]]; then
+      set -a
+      # shellcheck source=/dev/null
+      . "$CONF/secrets.env"
+      set +a
+    fi
+    # From the state folder, as the unit's WorkingDirectory (a relative path lands where the service may write), and
+    # with its UMask: a store made here is not world-readable.
+    umask 0027
+    cd "$STATE"
+    runuser -u "$SVC" -- "${OAG[@]}" "$@"
+  )
+}
+
+# A file handed over by the operator (a password, a CSV) made readable by the service user for one command, in a
+# folder of its own: its path in HANDED; done_handover removes it.
+HANDOVER=
+HANDED=
+hand_over() {
+  if [[ $DRY_RUN -eq 1 ]]; then
+    HANDED=$1
+    return
+  fi
+  HANDOVER=$(mktemp -d /tmp/oag-install.XXXXXX)
+  chown "$SVC" "$HANDOVER"
+  install -m 0400 -o "$SVC" "$1" "$HANDOVER/file"
+  HANDED=$HANDOVER/file
+}
+done_handover() {
+  [[ -z $HANDOVER ]] || rm -rf "$HANDOVER"
+  HANDOVER=
+}
+trap '[[ -z $HANDOVER ]] || rm -rf "$HANDOVER"' EXIT
+
 
 # Writes stdin to dest only when it differs from what is there; says which.
 update_file() {
@@ -212,22 +344,22 @@ EOF
 }
 
 create_user() {
-  say "System user oag (groups gpio, input)"
+  say "System user $SVC (groups gpio, input)"
   local group
-  for group in oag gpio input; do
+  for group in "$SVC" gpio input; do
     # gpio exists on Raspberry Pi OS (its udev rules give it the GPIO files); elsewhere create it so the unit starts.
     if getent group "$group" >/dev/null; then note "group $group exists"; else run groupadd --system "$group"; fi
   done
-  if getent passwd oag >/dev/null; then
-    note "user oag exists"
+  if getent passwd "$SVC" >/dev/null; then
+    note "user $SVC exists"
     local have
-    have=" $(id -nG oag) "
+    have=" $(id -nG "$SVC") "
     for group in gpio input; do
-      if [[ $have != *" $group "* ]]; then run usermod -a -G "$group" oag; fi
+      if [[ $have != *" $group "* ]]; then run usermod -a -G "$group" "$SVC"; fi
     done
   else
-    run useradd --system --gid oag --groups gpio,input --home-dir "$STATE" --no-create-home --shell /usr/sbin/nologin \
-      --comment "Open Access gateway" oag
+    run useradd --system --gid "$SVC" --groups gpio,input --home-dir "$STATE" --no-create-home --shell /usr/sbin/nologin \
+      --comment "Open Access gateway" "$SVC"
   fi
 }
 
@@ -267,9 +399,34 @@ find_example() {
   done
 }
 
+# The example's text with this install's site id (--site) in place of its own.
+with_site() {
+  if [[ -n $SITE ]]; then sed -E "s/^site:[[:space:]]*[a-z0-9-]+/site: $SITE/" "$1"; else cat "$1"; fi
+}
+
+# The site id a config file names.
+site_of() {
+  sed -n -E 's/^site:[[:space:]]*([a-z0-9-]+).*/\1/p' "$1" | head -n1
+}
+
+# The gateway's uplink to central, appended to a new gateway.yaml: it logs in as its site id, with the password and
+# central's public key that the install put beside it.
+uplink_block() {
+  cat <<EOF
+
+# The uplink to central, written by install-pi.sh (docs/gateway.md): the branch logs in as its site id; it acts on
+# nothing central's signing key did not sign.
+mqtt:
+  url: $MQTT_URL
+  username: $1
+  passwordFile: $CONF/mqtt.password
+  centralKeys: [$CONF/central-public.pem]
+EOF
+}
+
 install_config() {
   say "Configuration in $CONF"
-  run install -d -m 0750 -o root -g oag "$CONF"
+  run install -d -m 0750 -o root -g "$SVC" "$CONF"
   local name example
   local names=()
   [[ $WITH_GATEWAY -eq 1 ]] && names+=(gateway)
@@ -277,16 +434,32 @@ install_config() {
   for name in "${names[@]}"; do
     if [[ -e $CONF/$name.yaml ]]; then
       note "keeping $CONF/$name.yaml"
+      [[ $name == gateway && -n $SITE && "$(site_of "$CONF/$name.yaml")" != "$SITE" ]] &&
+        note "warning: --site $SITE, but $CONF/gateway.yaml is for $(site_of "$CONF/$name.yaml"): the file wins"
       continue
     fi
     if [[ $name == gateway ]]; then example=$(find_example "$GATEWAY_EXAMPLE" gateway); else example=$(find_example "$CENTRAL_EXAMPLE" central); fi
     if [[ -z $example ]]; then
-      note "warning: no example $name config in $SOURCE; write $CONF/$name.yaml (root:oag 0640) before the service can start"
+      note "warning: no example $name config in $SOURCE; write $CONF/$name.yaml (root:$SVC 0640) before the service can start"
       continue
     fi
     # Readable by the service, writable by root only.
-    run install -m 0640 -o root -g oag "$example" "$CONF/$name.yaml"
-    note "edit $CONF/$name.yaml: site, pins, lock type; keep the store under $STATE"
+    if [[ $name == gateway && ( -n $SITE || -n $MQTT_URL ) ]]; then
+      local site=${SITE:-$(site_of "$example")}
+      {
+        with_site "$example"
+        if [[ -n $MQTT_URL ]]; then
+          if grep -qE '^mqtt:' "$example"; then note "warning: $example has an mqtt: section already: --central-url not written" >&2; else uplink_block "$site"; fi
+        fi
+      } | write_file 0640 "root:$SVC" "$CONF/$name.yaml"
+    else
+      run install -m 0640 -o root -g "$SVC" "$example" "$CONF/$name.yaml"
+    fi
+    if [[ $name == gateway ]]; then
+      note "edit $CONF/$name.yaml: site, pins, lock type; keep the store under $STATE"
+    else
+      note "edit $CONF/$name.yaml: the dashboard's address (http), the time zone; keep the store under $STATE"
+    fi
   done
 
   # The example config names policy.yaml beside it: without it the gateway runs closed and raises policy-refused.
@@ -296,24 +469,231 @@ install_config() {
     else
       local policy=${POLICY_EXAMPLE:-$SOURCE/policies/examples/starter.yaml}
       [[ -f $policy ]] || die "no such file: $policy"
-      run install -m 0640 -o root -g oag "$policy" "$CONF/policy.yaml"
+      if [[ -n $SITE ]]; then
+        with_site "$policy" | write_file 0640 "root:$SVC" "$CONF/policy.yaml"
+      else
+        run install -m 0640 -o root -g "$SVC" "$policy" "$CONF/policy.yaml"
+      fi
       note "the branch stays closed until $CONF/policy.yaml has a schedule (docs/policies.md); its site must be gateway.yaml's"
     fi
   fi
 
+  install_deployment_key
+}
+
+# secrets.env: the deployment key every card is hashed with, from --deployment-key or new. Never replaced.
+install_deployment_key() {
+  local key=
   if [[ -e $CONF/secrets.env ]]; then
     note "keeping $CONF/secrets.env (the deployment key must never change: member cards are hashed with it)"
+    if [[ -n $DEPLOYMENT_KEY_FILE ]] && ! grep -qxF "OAG_DEPLOYMENT_KEY=$(tr -d ' \r\n' <"$DEPLOYMENT_KEY_FILE")" "$CONF/secrets.env"; then
+      die "--deployment-key $DEPLOYMENT_KEY_FILE is not the key in $CONF/secrets.env: a new key means importing every member again; remove that file first if you mean it"
+    fi
+    return
+  fi
+  if [[ -n $DEPLOYMENT_KEY_FILE ]]; then
+    # Read here, by the shell: the key is on no command line. check-config tests it below with the gateway's loader.
+    key=$(tr -d ' \r\n' <"$DEPLOYMENT_KEY_FILE")
+    [[ $key =~ ^[A-Za-z0-9+/=_-]+$ ]] || die "--deployment-key $DEPLOYMENT_KEY_FILE: one line of hex or base64 expected"
+    note "the deployment key from $DEPLOYMENT_KEY_FILE"
   else
-    local key=
     # 32 random bytes; generated only when it will be written, so --dry-run prints nothing secret or random.
     [[ $DRY_RUN -eq 1 ]] || key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-    # Only PID 1 reads it (EnvironmentFile=), as root.
-    write_file 0600 root:root "$CONF/secrets.env" <<EOF
+  fi
+  # Only PID 1 reads it (EnvironmentFile=), as root.
+  write_file 0600 root:root "$CONF/secrets.env" <<EOF
 # Open Access secrets, read by systemd (EnvironmentFile=) for the oag services. Keep a copy somewhere safe:
 # every member card is stored as an HMAC with this key, and a new key means re-importing every member.
 OAG_DEPLOYMENT_KEY=$key
 EOF
+}
+
+# The branch's side of the uplink: its MQTT password and central's public key, beside its config.
+install_uplink_files() {
+  [[ -n $BROKER_PASSWORD_FILE || -n $CENTRAL_PUBLIC_KEY ]] || return 0
+  say "The uplink's password and central's public key in $CONF"
+  if [[ -n $BROKER_PASSWORD_FILE ]]; then
+    run install -m 0640 -o root -g "$SVC" "$BROKER_PASSWORD_FILE" "$CONF/mqtt.password"
   fi
+  if [[ -n $CENTRAL_PUBLIC_KEY ]]; then
+    update_file 0640 "root:$SVC" "$CONF/central-public.pem" <"$CENTRAL_PUBLIC_KEY"
+  fi
+}
+
+# Central: its signing key (never replaced), the public half for the branches, Mosquitto's password file, ACL and
+# listener, central's own broker login, and on one box the branch's login too.
+install_central_keys() {
+  say "Central's signing key and Mosquitto in $CONF and $MOSQUITTO"
+  local signing=$CONF/central-signing.key passwd=$MOSQUITTO/oag.passwd
+  if [[ -e $signing ]]; then
+    note "keeping $signing (every branch trusts it: a new one means a rollover, docs/central.md)"
+  else
+    # Made 0600 root, never over an existing file; then readable by the service's group.
+    if [[ $DRY_RUN -eq 1 ]]; then run "${OAG[@]}" central signing-key "$signing"; else "${OAG[@]}" central signing-key "$signing" >/dev/null; fi
+  fi
+  run chgrp "$SVC" "$signing"
+  run chmod 0640 "$signing"
+  # The public half, for each branch's mqtt.centralKeys (this box's gateway reads it here).
+  if [[ $DRY_RUN -eq 1 ]]; then
+    run "${OAG[@]}" central signing-key --public "$signing"
+    write_file 0640 "root:$SVC" "$CONF/central-public.pem" </dev/null
+  else
+    "${OAG[@]}" central signing-key --public "$signing" 2>/dev/null | update_file 0640 "root:$SVC" "$CONF/central-public.pem"
+  fi
+
+  run install -d -m 0755 -o root -g root "$MOSQUITTO/conf.d"
+  # The ACL, rendered from the rules the embedded broker applies (docs/central.md).
+  if [[ $DRY_RUN -eq 1 ]]; then
+    run "${OAG[@]}" central mqtt-acl
+    write_file 0644 root:root "$MOSQUITTO/oag.acl" </dev/null
+  else
+    "${OAG[@]}" central mqtt-acl | update_file 0644 root:root "$MOSQUITTO/oag.acl"
+  fi
+  mosquitto_conf | update_file 0644 root:root "$MOSQUITTO/conf.d/oag.conf"
+
+  # Central's own login, made once: the password alone on stdout, into a file only root and the service read.
+  new_mqtt_login central "$CONF/central-mqtt.password"
+  # A branch on this box logs in as its site id, unless it was given a password of its own.
+  if [[ $WITH_GATEWAY -eq 1 && -z $BROKER_PASSWORD_FILE ]]; then
+    local site=$SITE
+    [[ -n $site ]] || site=$(site_of "${GATEWAY_EXAMPLE:-$SOURCE/gateway/gateway.example.yaml}")
+    [[ -e $CONF/gateway.yaml ]] && site=$(site_of "$CONF/gateway.yaml")
+    new_mqtt_login "$site" "$CONF/mqtt.password"
+  fi
+  # Mosquitto reads the file as its own user; `oag central mqtt-passwd` writes it 0600 root.
+  if getent group mosquitto >/dev/null || [[ $DRY_RUN -eq 1 ]]; then
+    run chgrp mosquitto "$passwd"
+    run chmod 0640 "$passwd"
+  fi
+}
+
+# A login in Mosquitto's password file, with its password in `dest` (once: kept when dest is there).
+new_mqtt_login() {
+  local user=$1 dest=$2
+  if [[ -e $dest ]]; then
+    note "keeping $dest (the MQTT password of $user)"
+    return
+  fi
+  if [[ $DRY_RUN -eq 1 ]]; then
+    run "${OAG[@]}" central mqtt-passwd "$MOSQUITTO/oag.passwd" "$user" --generate
+    write_file 0640 "root:$SVC" "$dest" secret </dev/null
+    return
+  fi
+  local password
+  password=$("${OAG[@]}" central mqtt-passwd "$MOSQUITTO/oag.passwd" "$user" --generate 2>/dev/null) || die "could not add $user to $MOSQUITTO/oag.passwd"
+  write_file 0640 "root:$SVC" "$dest" secret <<<"$password"
+}
+
+mosquitto_conf() {
+  cat <<EOF
+# Written by the Open Access install-pi.sh --central (docs/central.md, "Mosquitto"): every client logs in, and the
+# ACL confines each branch to its own topics.
+per_listener_settings false
+allow_anonymous false
+password_file $MOSQUITTO/oag.passwd
+acl_file $MOSQUITTO/oag.acl
+max_queued_messages 100000
+max_inflight_messages 20
+max_packet_size 20881920
+
+# Central, and a gateway on this box.
+listener 1883 127.0.0.1
+EOF
+  if [[ -f $MOSQUITTO/certs/server.crt && -f $MOSQUITTO/certs/server.key ]]; then
+    cat <<EOF
+
+# Branches, over TLS.
+listener 8883
+certfile $MOSQUITTO/certs/server.crt
+keyfile $MOSQUITTO/certs/server.key
+tls_version tlsv1.2
+EOF
+  else
+    cat <<EOF
+
+# Branches on other machines reach central over TLS: put the server's certificate and key in
+# $MOSQUITTO/certs/server.crt and server.key and run install-pi.sh --central again.
+EOF
+  fi
+}
+
+# The service's state folder, where the stores are made before the first start.
+install_state_dir() {
+  if [[ -d $STATE ]]; then note "keeping $STATE"; else run install -d -m 0750 -o "$SVC" -g "$SVC" "$STATE"; fi
+}
+
+# Every config this install put in place, checked as the service will read it: no service is enabled on a config
+# that would not run.
+validate_configs() {
+  say "Checking the configuration (oag check-config) before enabling anything"
+  local failed=()
+  if [[ $WITH_GATEWAY -eq 1 ]]; then
+    oag_as_service check-config --require-key "$CONF/gateway.yaml" || failed+=("$CONF/gateway.yaml")
+  fi
+  if [[ $WITH_CENTRAL -eq 1 ]]; then
+    oag_as_service check-config --central --require-key "$CONF/central.yaml" || failed+=("$CONF/central.yaml")
+  fi
+  [[ ${#failed[@]} -eq 0 ]] || die "not enabling ${UNITS[*]}: ${failed[*]} does not pass oag check-config (the lines above say why); fix it and run this again"
+}
+
+# The first staff console manager (--manager): made once, its password from a file or made here and printed once.
+ONE_TIME=()
+create_manager() {
+  [[ -n $MANAGER ]] || return 0
+  say "The first console manager: $MANAGER"
+  if [[ $DRY_RUN -eq 0 ]] && oag_as_service users list --config "$CONF/gateway.yaml" --json 2>/dev/null | grep -qF "\"username\": \"$MANAGER\""; then
+    note "keeping the account $MANAGER"
+    return
+  fi
+  local password=
+  if [[ -n $MANAGER_PASSWORD_FILE ]]; then
+    [[ $DRY_RUN -eq 1 ]] || password=$(head -n1 "$MANAGER_PASSWORD_FILE")
+  elif [[ $DRY_RUN -eq 0 ]]; then
+    password=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+    ONE_TIME+=("console manager $MANAGER: $password")
+  fi
+  # On standard input: a password is never on a command line.
+  oag_as_service users add --config "$CONF/gateway.yaml" --username "$MANAGER" --role manager --password-stdin <<<"$password" ||
+    die "could not make the console manager $MANAGER"
+}
+
+# The first central administrator (--admin): made once; central makes and prints the password unless a file gives it.
+create_admin() {
+  [[ -n $ADMIN ]] || return 0
+  say "The first central administrator: $ADMIN"
+  if [[ $DRY_RUN -eq 0 ]] && oag_as_service central users list --config "$CONF/central.yaml" --json 2>/dev/null | grep -qF "\"username\": \"$ADMIN\""; then
+    note "keeping the account $ADMIN"
+    return
+  fi
+  if [[ -n $ADMIN_PASSWORD_FILE ]]; then
+    hand_over "$ADMIN_PASSWORD_FILE"
+    oag_as_service central users add "$ADMIN" --role administrator --config "$CONF/central.yaml" --password-file "$HANDED" ||
+      { done_handover; die "could not make the central administrator $ADMIN"; }
+    done_handover
+  else
+    oag_as_service central users add "$ADMIN" --role administrator --config "$CONF/central.yaml" </dev/null ||
+      die "could not make the central administrator $ADMIN"
+  fi
+}
+
+# Where the branch's member list comes from (--members-source): central over MQTT, or an export imported now.
+install_members() {
+  case "$MEMBERS_SOURCE" in
+    '') note "no --members-source: the branch knows no member yet (oag members import, or central over MQTT; docs/members.md)" ;;
+    central)
+      say "Member list: from central"
+      if [[ $DRY_RUN -eq 0 ]] && ! grep -qE '^mqtt:' "$CONF/gateway.yaml"; then
+        die "--members-source central: $CONF/gateway.yaml has no mqtt: section (give --central-url)"
+      fi
+      note "the branch asks central for its list once it is connected (oag central members import, at central)"
+      ;;
+    *)
+      say "Member list: importing $MEMBERS_SOURCE"
+      hand_over "$MEMBERS_SOURCE"
+      oag_as_service members import "$HANDED" --config "$CONF/gateway.yaml" || { done_handover; die "the member list $MEMBERS_SOURCE was not imported (above)"; }
+      done_handover
+      ;;
+  esac
 }
 
 # The pin map's boot levels and pull-ups (docs/hardware.md, "Suggested pin map"): the gateway config cannot set them
@@ -381,7 +761,7 @@ prepare_sounds() {
 
 # The unit as shipped, with the paths of this install.
 render_unit() {
-  sed -e "s#/usr/bin/node #$NODE_BIN #" -e "s#/opt/oag/#$APP/#g" -e "s#/etc/oag/#$CONF/#g" "$SOURCE/systemd/$1"
+  sed -e "s#/usr/bin/node #$NODE_BIN #" -e "s#/opt/oag/#$APP/#g" -e "s#/etc/oag/#$CONF/#g" -e "s#^User=oag\$#User=$SVC#" -e "s#^Group=oag\$#Group=$SVC#" "$SOURCE/systemd/$1"
 }
 
 install_units() {
@@ -401,14 +781,17 @@ start_units() {
   local booted=1
   [[ -d /run/systemd/system ]] || booted=0
   if [[ $booted -eq 1 || $DRY_RUN -eq 1 ]]; then run systemctl daemon-reload; fi
-  run systemctl enable "${UNITS[@]}"
+  # Central's broker with them: its new ACL and listeners are read at a restart.
+  local services=("${UNITS[@]}")
+  [[ $WITH_CENTRAL -eq 1 ]] && services=(mosquitto.service "${services[@]}")
+  run systemctl enable "${services[@]}"
   if [[ $START -eq 0 ]]; then
     note "not started (--no-start)"
   elif [[ $booted -eq 0 && $DRY_RUN -eq 0 ]]; then
     note "systemd is not running here: the services start at the next boot"
   else
     # restart, not start: after an upgrade the new build must run. The gateway drives its outputs safe on the way.
-    run systemctl restart "${UNITS[@]}"
+    run systemctl restart "${services[@]}"
   fi
 }
 
@@ -419,13 +802,36 @@ UNITS=()
 umask 022
 [[ $DRY_RUN -eq 1 ]] && say "Dry run: printing the actions, changing nothing"
 check_platform
-install_packages
-[[ $WITH_GATEWAY -eq 1 ]] && blacklist_pn533
-create_user
-install_app
+if [[ $CONFIG_ONLY -eq 1 ]]; then
+  say "Configuration only (--config-only): no packages, app, units or boot config"
+  getent passwd "$SVC" >/dev/null || [[ $DRY_RUN -eq 1 ]] || die "no user $SVC: run the full install first, or give --service-user"
+else
+  # System packages before npm ci: the native modules build against them.
+  install_packages
+  [[ $WITH_GATEWAY -eq 1 ]] && blacklist_pn533
+  create_user
+  install_app
+fi
+# The installed app's CLI; --config-only without one uses this checkout's.
+if [[ $CONFIG_ONLY -eq 1 && ! -f $APP/dist/scripts/oag.js ]]; then OAG=("$NODE_BIN" "$SOURCE/bin/oag.js"); else OAG=("$NODE_BIN" "$APP/dist/scripts/oag.js"); fi
+install_state_dir
 install_config
-[[ $WITH_GATEWAY -eq 1 ]] && install_boot_config
-[[ $WITH_GATEWAY -eq 1 ]] && prepare_sounds
-install_units
-start_units
+[[ $WITH_GATEWAY -eq 1 ]] && install_uplink_files
+[[ $WITH_CENTRAL -eq 1 ]] && install_central_keys
+validate_configs
+[[ $WITH_GATEWAY -eq 1 ]] && create_manager
+[[ $WITH_GATEWAY -eq 1 ]] && install_members
+[[ $WITH_CENTRAL -eq 1 ]] && create_admin
+if [[ $CONFIG_ONLY -eq 1 ]]; then
+  say "Configuration checked; nothing enabled (--config-only)"
+else
+  [[ $WITH_GATEWAY -eq 1 ]] && install_boot_config
+  [[ $WITH_GATEWAY -eq 1 ]] && prepare_sounds
+  install_units
+  start_units
+fi
+if [[ ${#ONE_TIME[@]} -gt 0 ]]; then
+  say "Passwords made by this install, shown once: keep them now"
+  for line in "${ONE_TIME[@]}"; do note "$line"; done
+fi
 say "Done. Logs: journalctl -u ${UNITS[0]%.service} -f   Status: systemctl status ${UNITS[*]}"

@@ -1,7 +1,9 @@
 // `oag check-config FILE`: validate a policy or a gateway config before it is deployed. The kind is told by
 // content: a policy has `schedule`. Errors are `path: reason`, one per line on stderr; exit 1 when invalid.
 // `--policy FILE` with a gateway config: check that policy (one about to be sent from central) against this branch
-// instead of its policy file.
+// instead of its policy file. `--central FILE`: central's config, its signing key and the files it names.
+// `--require-key`: check the deployment key as the service would read it at start (OAG_DEPLOYMENT_KEY, which systemd
+// sets from /etc/oag/secrets.env, or deploymentKeyFile); install-pi.sh runs it so with the service's environment.
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { GatewayConfig } from '../../gateway/config.js';
@@ -14,11 +16,16 @@ interface GatewayConfigModule {
   checkReferencedFiles(config: GatewayConfig, env?: NodeJS.ProcessEnv): string[];
   httpExposureProblem(http: GatewayConfig['http']): string | undefined;
   doorLocks(config: Pick<GatewayConfig, 'lock' | 'hardware'>): Array<{ id: string }>;
+  loadDeploymentKey(config: GatewayConfig, env?: NodeJS.ProcessEnv): Buffer;
 }
 
 export interface CheckConfigOptions {
   /** With a gateway config: the policy to check against it, in place of its policyFile. */
   policy?: string | undefined;
+  /** The file is central's config. */
+  central?: boolean | undefined;
+  /** A missing or unusable deployment key is an error, as it is when the service starts. */
+  requireKey?: boolean | undefined;
 }
 
 function isConfigError(error: unknown): error is Error & { errors: string[] } {
@@ -26,6 +33,13 @@ function isConfigError(error: unknown): error is Error & { errors: string[] } {
 }
 
 export async function runCheckConfig(file: string, io: CommandIo, options: CheckConfigOptions = {}): Promise<number> {
+  if (options.central === true) {
+    if (options.policy !== undefined) {
+      io.err('--policy checks a policy against a gateway config, not central\'s\n');
+      return 1;
+    }
+    return checkCentralConfig(file, io, options.requireKey === true);
+  }
   // A policy and a gateway config have the same limit (256 KiB); the kind is known only once the file is parsed.
   const read = readTextFile(file, { what: file, maxBytes: MAX_POLICY_BYTES });
   if (!read.ok) {
@@ -53,11 +67,11 @@ export async function runCheckConfig(file: string, io: CommandIo, options: Check
     io.out(`ok: policy ${parsed.policy.site} v${parsed.policy.version}\n`);
     return 0;
   }
-  return checkGatewayConfig(text, file, io, options.policy);
+  return checkGatewayConfig(text, file, io, options.policy, options.requireKey === true);
 }
 
 /** A gateway config: checked by the gateway's own schema, then the policy file it names. */
-async function checkGatewayConfig(text: string, file: string, io: CommandIo, policyOption: string | undefined): Promise<number> {
+async function checkGatewayConfig(text: string, file: string, io: CommandIo, policyOption: string | undefined, requireKey: boolean): Promise<number> {
   // The gateway config checker (hardware, uplink and SIP2 schemas) is loaded only here: checking a policy needs none of it.
   let gateway: GatewayConfigModule;
   try {
@@ -98,6 +112,16 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo, pol
   // only raise these as alarms.
   const exposure = gateway.httpExposureProblem(config.http);
   const fileErrors = [...(exposure === undefined ? [] : [exposure]), ...gateway.checkReferencedFiles(config, process.env)];
+  // checkReferencedFiles reads a key file only when the environment has no key; the service reads either.
+  const keyChecked = config.deploymentKeyFile !== undefined && (process.env.OAG_DEPLOYMENT_KEY ?? '') === '';
+  if (requireKey && !keyChecked) {
+    try {
+      gateway.loadDeploymentKey(config, process.env);
+    } catch (error) {
+      if (!isConfigError(error)) throw error;
+      fileErrors.push(...error.errors);
+    }
+  }
   if (fileErrors.length > 0) {
     for (const line of fileErrors) io.err(`${line}\n`);
     return 1;
@@ -106,13 +130,66 @@ async function checkGatewayConfig(text: string, file: string, io: CommandIo, pol
   return 0;
 }
 
+/** Central's config: its schema, then what central reads at start (the signing key, the broker's files, the key). */
+async function checkCentralConfig(file: string, io: CommandIo, requireKey: boolean): Promise<number> {
+  const { CentralConfigError, EMBEDDED_PASSWORD_FILE_REQUIRED, loadCentralConfig } = await import('../../central/config.js');
+  const { loadSigningKey } = await import('../../central/signing-key.js');
+  const { DeploymentKeyError, loadCentralKey } = await import('../../central/members/key.js');
+  const { readFileBytes } = await import('../../kit/read-bounded.js');
+  let config;
+  try {
+    config = loadCentralConfig(file);
+  } catch (error) {
+    if (!(error instanceof CentralConfigError)) throw error;
+    for (const line of error.errors) io.err(`${line}\n`);
+    return 1;
+  }
+  const errors: string[] = [];
+  if (config.broker === undefined && config.embedded === undefined) errors.push(`embedded.passwordFile: ${EMBEDDED_PASSWORD_FILE_REQUIRED}`);
+  let kid: string | undefined;
+  try {
+    kid = loadSigningKey(config).kid;
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'SigningKeyError')) throw error;
+    errors.push(error.message);
+  }
+  const check = (setting: string, path: string | undefined): void => {
+    if (path === undefined) return;
+    const read = readFileBytes(path, { what: `${setting} (${path})`, maxBytes: 1024 * 1024 });
+    if (!read.ok) errors.push(read.error);
+  };
+  check('embedded.passwordFile', config.embedded?.passwordFile);
+  check('embedded.tls.cert', config.embedded?.tls?.cert);
+  check('embedded.tls.key', config.embedded?.tls?.key);
+  check('broker.passwordFile', config.broker?.passwordFile);
+  check('broker.tls.ca', config.broker?.tls?.ca);
+  check('broker.tls.cert', config.broker?.tls?.cert);
+  check('broker.tls.key', config.broker?.tls?.key);
+  try {
+    const key = loadCentralKey(config, process.env);
+    if (key === null && requireKey) errors.push('OAG_DEPLOYMENT_KEY: not set (and no deploymentKeyFile in the config): central would distribute no member list');
+  } catch (error) {
+    if (!(error instanceof DeploymentKeyError)) throw error;
+    errors.push(error.message);
+  }
+  if (errors.length > 0) {
+    for (const line of errors) io.err(`${line}\n`);
+    return 1;
+  }
+  const broker = config.broker === undefined ? `embedded broker ${config.embedded!.host}:${config.embedded!.port}` : `broker ${config.broker.url}`;
+  io.out(`ok: central, ${broker}, signing key ${kid!}, store ${config.store.path}\n`);
+  return 0;
+}
+
 export function register(program: Command): void {
   program
     .command('check-config')
-    .description('validate a policy file or a gateway config; exits 1 with the errors, one per line')
-    .argument('<file>', 'policy or gateway config (YAML or JSON)')
+    .description("validate a policy file, a gateway config or (--central) central's config; exits 1 with the errors, one per line")
+    .argument('<file>', 'policy, gateway config or central config (YAML or JSON)')
     .option('--policy <file>', 'with a gateway config: check this policy against it instead of its policyFile')
-    .action(async (file: string, options: { policy?: string }) => {
-      process.exitCode = await runCheckConfig(file, processIo, { policy: options.policy });
+    .option('--central', "the file is central's config: check it, its signing key and the broker files it names")
+    .option('--require-key', 'the deployment key must be there and usable, as at the service\'s start (OAG_DEPLOYMENT_KEY or deploymentKeyFile)')
+    .action(async (file: string, options: { policy?: string; central?: boolean; requireKey?: boolean }) => {
+      process.exitCode = await runCheckConfig(file, processIo, { policy: options.policy, central: options.central, requireKey: options.requireKey });
     });
 }

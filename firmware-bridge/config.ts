@@ -11,6 +11,7 @@ import {
   type IntruderOutputPinName,
   type OutputName,
   type OutputPinName,
+  type ReaderRole,
   type SwitchedPinName,
 } from './types.js';
 
@@ -153,7 +154,11 @@ export const ReaderConfigSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'must be 1–32 letters, digits, dashes or underscores'),
   driver: z.enum(['simulated', 'pcsc', 'keyboard']),
-  role: z.enum(['entry', 'exit']).default('entry'),
+  /**
+   * `desk`: the reader on the staff desk (docs/hardware.md, "The desk reader"): no door, never opens one, never asks
+   * a PIN; a tap there links a card staff have asked for at the console, and is never decided as access.
+   */
+  role: z.enum(['entry', 'exit', 'desk']).default('entry'),
   /**
    * pcsc only: a regular expression (case-insensitive) on the PC/SC reader name that picks this reader,
    * e.g. entry `ACR122|00 00`, exit `00 01`. Without it the reader takes any PC/SC reader not claimed by another.
@@ -211,6 +216,21 @@ export function everyInputConfig(hw: HardwareConfig): Array<[InputPinName, Input
 /** The door a reader is at. */
 export function readerDoor(reader: Pick<ReaderConfig, 'door'>): string {
   return reader.door ?? MAIN_DOOR;
+}
+
+/**
+ * The role a reader's driver reports: a desk reader reads like an entry reader (the contract knows entry and exit
+ * only); the gateway tells it apart by its id (gateway/core/desk-reader.ts), before anything decides a tap there.
+ */
+export function driverRole(reader: Pick<ReaderConfig, 'role'>): ReaderRole {
+  return reader.role === 'desk' ? 'entry' : reader.role;
+}
+
+/** A reader's config as its driver takes it: the role it reports (driverRole). */
+export type DriverReaderConfig = Omit<ReaderConfig, 'role'> & { role: ReaderRole };
+
+export function driverReaderConfig(reader: ReaderConfig): DriverReaderConfig {
+  return { ...reader, role: driverRole(reader) };
 }
 
 /** The evdev keypads configured, whichever form the config used. */
@@ -314,7 +334,9 @@ export const HardwareConfigSchema = z
       if (reader.device !== undefined && reader.driver !== 'keyboard') {
         ctx.addIssue({ code: 'custom', path: ['readers', index, 'device'], message: 'only for driver keyboard' });
       }
-      if (!doorIds.has(readerDoor(reader))) {
+      if (reader.role === 'desk' && reader.door !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['readers', index, 'door'], message: 'a desk reader has no door: it never opens one (leave door out)' });
+      } else if (!doorIds.has(readerDoor(reader))) {
         ctx.addIssue({ code: 'custom', path: ['readers', index, 'door'], message: `no door "${readerDoor(reader)}" (doors: ${[...doorIds].join(', ')})` });
       }
       if (reader.driver === 'keyboard' && (reader.device ?? '-') === '-') stdinReaders += 1;
@@ -328,6 +350,7 @@ export const HardwareConfigSchema = z
       const path = Array.isArray(hw.keypad) ? ['keypad', index, 'readerId'] : ['keypad', 'readerId'];
       const reader = hw.readers.find((r) => r.id === keypad.readerId);
       if (reader === undefined) ctx.addIssue({ code: 'custom', path, message: `no reader with id "${keypad.readerId}"` });
+      else if (reader.role === 'desk') ctx.addIssue({ code: 'custom', path, message: `reader "${keypad.readerId}" is a desk reader: it never asks for a PIN` });
       else if (reader.role !== 'entry') ctx.addIssue({ code: 'custom', path, message: `reader "${keypad.readerId}" is an exit reader: exits never ask for a PIN` });
       if (keypadAt.has(keypad.readerId)) ctx.addIssue({ code: 'custom', path, message: `reader "${keypad.readerId}" already has a keypad` });
       keypadAt.add(keypad.readerId);

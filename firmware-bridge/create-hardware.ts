@@ -1,6 +1,6 @@
 // Builds the hardware bundle from the `hardware:` config. Every output is created and put in its safe
 // state first, before any input, reader or keypad exists, so nothing can act on a relay in an unknown state.
-import { evdevKeypads, MAIN_DOOR, readerDoor, type HardwareConfig, type InputConfig, type OutputConfig, type ReaderConfig } from './config.js';
+import { driverReaderConfig, driverRole, evdevKeypads, MAIN_DOOR, readerDoor, type DriverReaderConfig, type HardwareConfig, type InputConfig, type OutputConfig, type ReaderConfig } from './config.js';
 import { loadOnoff, type GpioClass } from './gpio/onoff.js';
 import { bcmToSysfs, findHeaderChip } from './gpio/sysfs-base.js';
 import { SysfsInput } from './gpio/sysfs-input.js';
@@ -190,7 +190,7 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
     }
 
     // 3. Readers: one object for all simulated ones, one for all PC/SC ones, one per keyboard wedge.
-    const byDriver = (driver: ReaderConfig['driver']): ReaderConfig[] => config.readers.filter((r) => r.driver === driver);
+    const byDriver = (driver: ReaderConfig['driver']): DriverReaderConfig[] => config.readers.filter((r) => r.driver === driver).map(driverReaderConfig);
     let simulatedReader: SimulatedCardReader | undefined;
     for (const driver of new Set(config.readers.map((r) => r.driver))) {
       const entries = byDriver(driver);
@@ -212,7 +212,7 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
     if (evdev.length > 0) {
       keypad = new EvdevKeypad({
         ...opts.drivers?.keypad,
-        keypads: evdev.map((k) => ({ match: k.match, readerId: k.readerId, role: config.readers.find((r) => r.id === k.readerId)?.role ?? 'entry' })),
+        keypads: evdev.map((k) => ({ match: k.match, readerId: k.readerId, role: driverRole(config.readers.find((r) => r.id === k.readerId) ?? { role: 'entry' }) })),
         entryTimeoutMs: opts.pinEntryTimeoutMs ?? 15_000,
         logger,
       });
@@ -300,7 +300,7 @@ export function simulatedControls(hw: Pick<Hardware, 'simulated'>): SimulatedCon
  * A PC/SC reader that cannot load (no libpcsclite on this machine) does not stop the branch: its readers
  * report offline with the reason, the other readers work, and the gateway raises `reader-offline`.
  */
-async function createPcscReader(entries: ReaderConfig[], logger: HardwareLogger, opts: CreateHardwareOptions): Promise<PcscCardReader> {
+async function createPcscReader(entries: DriverReaderConfig[], logger: HardwareLogger, opts: CreateHardwareOptions): Promise<PcscCardReader> {
   let nfc: NfcPcscModule | PcscUnavailableError;
   try {
     nfc = await (opts.drivers?.loadNfc ?? loadNfcPcsc)();

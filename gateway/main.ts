@@ -200,7 +200,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     if (memberSync !== undefined) extensions.add(memberSync);
     // Without a broker configured the branch runs alone and keeps every event in its outbox.
     if (config.mqtt !== undefined) {
-      extensions.add(new UplinkExtension({ gateway, store, config: config.mqtt, site: config.site, clock, members: memberSync }));
+      extensions.add(new UplinkExtension({ gateway, store, config: config.mqtt, site: config.site, clock, members: memberSync, desk: { keyId: deploymentKeyId(key) } }));
     }
     const localApi = config.http.enabled
       ? new LocalApiExtension({

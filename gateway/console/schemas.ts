@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PolicySchema } from '../../policies/index.js';
 import { COMMANDS_FOR_A_DOOR } from '../../policies/contract/command.js';
 import { DoorIdSchema } from '../../policies/contract/common.js';
+import { PIN_PATTERN } from '../../policies/pin.js';
 import type { GATEWAY_COMMANDS } from '../core/commands.js';
 import { ROLES } from './users.js';
 
@@ -153,6 +154,26 @@ export const LookupBodySchema = z.strictObject({
   /** The card number or UID as printed or read; hashed at once, never kept. */
   card: z.string().min(1).max(64),
 });
+
+/** A member's card as staff type it at the desk (the barcode): hashed at once, never kept, never logged. */
+const DeskCardSchema = z.string().trim().min(1, { error: 'must be the member’s card number' }).max(64, { error: 'must be at most 64 characters' });
+
+export const LinkCardBodySchema = z.strictObject({
+  card: DeskCardSchema,
+  /** Which desk reader, at a branch with more than one (`hardware.readers[].id`); absent: the first. */
+  reader: z.string().min(1).max(32).optional(),
+});
+
+export const LinkIdParamsSchema = z.strictObject({ id: z.uuid({ error: 'must be a link id as POST /members/link-card answered' }) });
+
+/** Never echoed: the messages name the field and the rule, not what was typed. */
+const PinTextSchema = z.string().regex(PIN_PATTERN, { error: 'must be 4 to 8 digits' });
+
+export const PinSetBodySchema = z
+  .strictObject({ card: DeskCardSchema, pin: PinTextSchema, confirm: z.string().max(8, { error: 'must be the same PIN as pin' }) })
+  .refine((body) => body.pin === body.confirm, { path: ['confirm'], error: 'must be the same PIN as pin' });
+
+export const PinRemoveBodySchema = z.strictObject({ card: DeskCardSchema });
 
 export const UserCreateBodySchema = z.strictObject({
   username: UsernameSchema,

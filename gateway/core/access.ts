@@ -10,6 +10,7 @@ import type { AccessOutcome, AtDoor, EventBus } from './bus.js';
 import { CardIdError, normaliseCardId } from './cards.js';
 import type { Clock } from './clock.js';
 import { AdultGrants } from './accompanied.js';
+import { DeskReader } from './desk-reader.js';
 import type { Doors } from './doors.js';
 import type { EventLog } from './event-log.js';
 import type { Feedback } from './feedback.js';
@@ -60,6 +61,8 @@ export interface AccessOptions {
   phoneTokens?: PhoneTokens | undefined;
   /** For the `pin-lockout` alarm (pin-checks.ts). */
   alarms: Pick<Alarms, 'has' | 'repeat' | 'clear'>;
+  /** The readers with `role: desk`: a tap there links a card at the console, never opens a door. */
+  deskReaders?: readonly string[] | undefined;
 }
 
 /** The member list could not be read: not the same as a card it does not hold. */
@@ -99,9 +102,12 @@ export class AccessControl {
   /** PINs being checked on the thread pool, for pinChecksDone. */
   private readonly pinChecks = new Set<Promise<unknown>>();
   readonly pinLockouts: PinLockouts;
+  /** The desk readers: their taps are captured for the console, never decided. */
+  readonly desk: DeskReader;
 
   constructor(private readonly options: AccessOptions) {
     this.pinLockouts = new PinLockouts({ alarms: options.alarms, clock: options.clock });
+    this.desk = new DeskReader(options.deskReaders ?? [], options.clock);
   }
 
   setOnlineCheck(online: OnlineCheck | undefined): void {
@@ -119,6 +125,7 @@ export class AccessControl {
 
   handleTap(tap: CardTap): AccessOutcome | undefined {
     const { options } = this;
+    if (this.desk.isDesk(tap.readerId)) return this.handleDeskTap(tap);
     if (isPhoneTokenText(tap.uid)) return this.handlePhoneToken(tap);
     let cardId: string;
     try {
@@ -150,6 +157,21 @@ export class AccessControl {
       return undefined;
     }
     return this.decideTap(tap, cardHash, undefined);
+  }
+
+  /** A tap at the desk reader: hashed and handed to the desk (a link staff armed, or the lookup); no door, no event. */
+  private handleDeskTap(tap: CardTap): undefined {
+    // A phone token names no card to link.
+    if (isPhoneTokenText(tap.uid)) return undefined;
+    let cardId: string;
+    try {
+      cardId = normaliseCardId(tap.uid);
+    } catch (error) {
+      this.options.events.record('reader', { reader: tap.role, readerId: tap.readerId, error: error instanceof CardIdError ? error.message : 'unreadable card' });
+      return undefined;
+    }
+    this.desk.tapped(tap.readerId, this.options.hashCard(cardId));
+    return undefined;
   }
 
   /**

@@ -235,6 +235,7 @@ export class Gateway {
       lmsBlocks: this.lmsBlocks,
       phoneTokens: new PhoneTokens({ keys: deps.centralKeys ?? [], site: config.site, clock, clockTrusted: () => this.clockTrusted }),
       alarms: this.alarms,
+      deskReaders: config.hardware.readers.filter((reader) => reader.role === 'desk').map((reader) => reader.id),
     });
   }
 

@@ -8,7 +8,7 @@ import type { Clock } from '../core/clock.js';
 import type { Gateway } from '../core/controller.js';
 import type { Store } from '../store/index.js';
 import type { UplinkConfig } from '../uplink/config.js';
-import type { UplinkMembers } from '../uplink/types.js';
+import type { UplinkDeps, UplinkMembers } from '../uplink/types.js';
 import { Uplink } from '../uplink/uplink.js';
 import type { Extension, ExtensionContext } from './extension.js';
 
@@ -23,6 +23,8 @@ export interface UplinkExtensionDeps {
   clock: Clock;
   /** The member-list sync, when the gateway takes its list from central. */
   members?: UplinkMembers | undefined;
+  /** Desk changes (link a card, set a PIN) from the console to central: the deployment key's id. */
+  desk?: UplinkDeps['desk'];
 }
 
 export class UplinkExtension implements Extension {
@@ -77,12 +79,14 @@ export class UplinkExtension implements Extension {
         },
       },
       members: this.deps.members,
+      desk: this.deps.desk,
       clock: this.deps.clock,
       logger: context.logger as Logger,
     });
     // Throws here, before anything is registered, when a file it needs cannot be read.
     uplink.start();
     this.uplink = uplink;
+    gateway.access.desk.setChanges(uplink.desk);
     context.on('event-logged', () => uplink.kick());
     gateway.setUplinkConnected(false);
     // The uplink has no event for its link state; the console's "link to central" tile is fine at a 2 s resolution.
@@ -101,6 +105,7 @@ export class UplinkExtension implements Extension {
     const uplink = this.uplink;
     this.uplink = undefined;
     if (uplink === undefined) return;
+    this.deps.gateway.access.desk.setChanges(undefined);
     // Give the last events (the stop itself) a moment to go out while the link is up; the rest waits in the outbox.
     const deadline = Date.now() + STOP_FLUSH_MS;
     uplink.kick();

@@ -60,6 +60,11 @@ export interface UplinkDeps {
   policy: UplinkPolicy;
   /** Member lists from central; without it the gateway does not subscribe to them. */
   members?: UplinkMembers | undefined;
+  /**
+   * Desk changes (member-desk.ts): the branch's deployment key id, which every change carries. Without it the
+   * gateway neither sends them nor subscribes to central's replies.
+   */
+  desk?: { keyId: string; replyTimeoutMs?: number | undefined } | undefined;
   clock: { now(): Date };
   logger: Logger;
 }

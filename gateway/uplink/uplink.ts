@@ -17,6 +17,7 @@ import { verifyMessage } from '../../policies/contract/signing.js';
 import { readFileBytes } from '../../kit/read-bounded.js';
 import { describeStorageError } from '../core/storage-faults.js';
 import { CommandHandler, type CommandAnswer } from './commands.js';
+import { MemberDeskLink } from './member-desk.js';
 import { NoReplayStore } from './no-replay-store.js';
 import { RefusalLog } from './refusal-log.js';
 import { loadCentralKeys, type CentralPublicKey } from './verify.js';
@@ -40,6 +41,8 @@ export class Uplink {
   private readonly commandHandler: CommandHandler;
   private readonly centralKeys: readonly CentralPublicKey[];
   private readonly refusals: RefusalLog;
+  /** Desk changes to central and its replies, when the gateway was given its key id (deps.desk). */
+  readonly desk: MemberDeskLink | undefined;
   /** Event ids sent on the current connection and not yet acknowledged. */
   private readonly inFlight = new Set<string>();
   /** Acknowledged ids waiting to be marked in one write: never sent again, even while the store refuses the mark. */
@@ -77,6 +80,18 @@ export class Uplink {
     // Read at start: a missing or wrong key is the uplink-failed alarm, named, and the door goes on deciding.
     this.centralKeys = loadCentralKeys(deps.config.centralKeys);
     this.refusals = new RefusalLog(this.log);
+    this.desk =
+      deps.desk === undefined
+        ? undefined
+        : new MemberDeskLink({
+            replyTopic: this.topics.membersChangeReply,
+            centralKeys: this.centralKeys,
+            keyId: deps.desk.keyId,
+            clock: deps.clock,
+            logger: this.log,
+            refusals: this.refusals,
+            timeoutMs: deps.desk.replyTimeoutMs,
+          });
     this.commandHandler = new CommandHandler({
       topics: this.topics,
       commands: deps.commands,
@@ -125,6 +140,7 @@ export class Uplink {
     for (const t of [this.stateTimer, this.pollTimer, this.retryTimer, this.ackRetry]) if (t) clearTimeout(t);
     this.ackRetry = null;
     this.deps.members?.link(null);
+    this.desk?.stop();
     if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
     this.pumpScheduled = null;
     const client = this.client;
@@ -210,6 +226,7 @@ export class Uplink {
         [this.topics.policy]: { qos: 1 },
         // The retained announcement comes with every (re)subscription: the sync checks its list on each connect.
         ...(members ? { [this.membersTopic]: { qos: 1 }, [this.topics.membersChunk]: v5 ? { qos: 1, rh: 2 } : { qos: 1 } } : {}),
+        ...(this.desk ? { [this.topics.membersChangeReply]: v5 ? { qos: 1, rh: 2 } : { qos: 1 } } : {}),
       },
       (err, granted) => {
         if (err) this.log.error({ err: err.message }, 'subscribe failed');
@@ -217,6 +234,7 @@ export class Uplink {
       },
     );
     members?.link((payload) => this.publishMembersRequest(payload));
+    this.desk?.link((payload) => this.publishDeskChange(client, payload));
     this.publishState();
     this.pump();
   }
@@ -236,6 +254,7 @@ export class Uplink {
     this.epoch++;
     this.inFlight.clear();
     this.deps.members?.link(null);
+    this.desk?.link(null);
     if (client && !this.stopped) {
       // Back off: double the wait after each failed attempt, with some jitter so a hundred branches coming back
       // after a central outage do not all knock at once.
@@ -386,6 +405,8 @@ export class Uplink {
       this.deps.members.receive('announcement', payload);
     } else if (this.deps.members && topic === this.topics.membersChunk) {
       this.deps.members.receive('transfer', payload);
+    } else if (this.desk && topic === this.topics.membersChangeReply) {
+      this.desk.receive(payload);
     } else {
       this.log.warn({ topic }, 'message on a topic this gateway does not take; ignored');
     }
@@ -399,6 +420,17 @@ export class Uplink {
       if (err) this.log.warn({ err: err.message }, 'member-list request not accepted by the broker');
     });
     return true;
+  }
+
+  /** A desk change (QoS 1): resolves once the broker has it; refused at once on a connection that is down. */
+  private publishDeskChange(client: MqttClient, payload: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!client.connected || this.stopped || this.client !== client) {
+        reject(new Error('not connected to the broker'));
+        return;
+      }
+      client.publish(this.topics.membersChange, payload, { qos: 1, retain: false }, (err) => (err ? reject(err) : resolve()));
+    });
   }
 
   private reply(answer: CommandAnswer): void {

@@ -8,11 +8,15 @@ import type { DecisionContext } from '../../../policies/index.js';
 import { CardIdError, normaliseCardId } from '../../core/cards.js';
 import type { ConsoleContext } from '../context.js';
 import { reasonText } from '../reasons.js';
+import { deskRoutes } from './desk.js';
 import { LookupBodySchema } from '../schemas.js';
 import { docs, zodValidate } from '../zod-route.js';
 
 export function memberRoutes(ctx: ConsoleContext): FastifyPluginAsync {
   return async (app) => {
+    // Changes to one member at the desk (link a card, set a PIN): sent to central, which owns the list.
+    await app.register(deskRoutes(ctx));
+
     app.get('/members', { schema: docs({ summary: 'The member list on this gateway: count, version, when it was applied, where from' }) }, async () => {
       const stats = ctx.store.members.stats();
       return { count: stats.count, version: stats.version, updatedAt: stats.updatedAt, source: stats.source };

@@ -6,7 +6,7 @@ import { CardIdError, normaliseCardId } from '../../policies/cards.js';
 import { parseBoolean, parseDate, parseGroups } from '../../policies/member-fields.js';
 import { FieldProblem, rowFields, type FieldParser } from '../../policies/row-fields.js';
 import type { Member } from '../../policies/types.js';
-import { parseCardUids } from './card-uids.js';
+import { parseCardUids } from '../../policies/card-uids.js';
 import type { LmsField, LmsMapping } from './config.js';
 
 const MAX_QUOTE = 40;

@@ -2,8 +2,9 @@
 //
 // The file streams through the member-export reader (kit/member-csv-reader.ts); each row is checked against the row
 // schema, its card number normalised, and hashed with its batch of 500 rows (from a 4 MiB file in a worker thread
-// of this process, kit/card-hash-worker.ts). The clear number lives only in memory until its batch is hashed: it is
-// not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file that is unusable as a whole
+// of this process, kit/card-hash-worker.ts); so is each of the member's card UIDs (the optional cardUids column,
+// read as central reads it), each a row of the list of its own with the member's fields. The clear number lives
+// only in memory until its batch is hashed: it is not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file that is unusable as a whole
 // (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad rows, removing most of the list,
 // made with another deployment key than the list in force) throws ImportError and changes nothing.
 import { basename } from 'node:path';
@@ -75,25 +76,76 @@ export const DEFAULT_MAX_REMOVED_FRACTION = 0.5;
 /** The setting that remembers which deployment key the list in force was hashed with (and which list that was). */
 export const LIST_KEY_SETTING = 'member-list-key';
 const NO_CARD_HASH = Buffer.alloc(32);
-const FIELDS: readonly MemberField[] = ['cardNumber', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
+const FIELDS: readonly MemberField[] = ['cardNumber', 'cardUids', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
 
-/** Line numbers of the rows handed to the store, by position, to name the line of a duplicate. */
+/**
+ * Line numbers of the rows handed to the store, by position, to name the line of a duplicate; a line's card number
+ * and its card UIDs are next to each other. Stored as line × 2, plus 1 for a UID.
+ */
 class Lines {
   private lines = new Uint32Array(1 << 16);
   private size = 0;
 
-  push(line: number): void {
+  push(line: number, uid: boolean): void {
     if (this.size === this.lines.length) {
       const bigger = new Uint32Array(this.lines.length * 2);
       bigger.set(this.lines);
       this.lines = bigger;
     }
-    this.lines[this.size++] = line;
+    this.lines[this.size++] = line * 2 + (uid ? 1 : 0);
   }
 
   at(position: number): number {
-    return this.lines[position] ?? 0;
+    return (this.lines[position] ?? 0) >>> 1;
   }
+
+  isUid(position: number): boolean {
+    return ((this.lines[position] ?? 0) & 1) === 1;
+  }
+
+  /** Every position of the line at `position`. */
+  *ofLine(position: number): Generator<number> {
+    const line = this.at(position);
+    let p = position;
+    while (p > 0 && this.at(p - 1) === line) p--;
+    for (; p < this.size && this.at(p) === line; p++) yield p;
+  }
+}
+
+/**
+ * The rows a duplicate card leaves out, told once a line: a later copy of a card number goes (the first stays); a
+ * card UID on two lines (or one line's UID another's card number) cannot say whose it is, so both lines go, each
+ * naming the other. A line that goes takes all its cards with it.
+ */
+function duplicateLines(
+  pairs: ReadonlyArray<readonly [number, number]>,
+  lines: Lines,
+  reject: { copy: (line: number, first: number) => void; shared: (line: number, others: number[]) => void },
+): number[] {
+  const gone = new Map<number, number>();
+  const shared = new Map<number, Set<number>>();
+  const copies = new Map<number, number>();
+  const share = (line: number, other: number): void => {
+    let others = shared.get(line);
+    if (others === undefined) shared.set(line, (others = new Set()));
+    others.add(other);
+  };
+  for (const [position, first] of pairs) {
+    const line = lines.at(position);
+    const firstLine = lines.at(first);
+    gone.set(line, position);
+    if (lines.isUid(position) || lines.isUid(first)) {
+      gone.set(firstLine, first);
+      share(line, firstLine);
+      share(firstLine, line);
+    } else if (!copies.has(line)) {
+      copies.set(line, firstLine);
+    }
+  }
+  // A card two members share says more than a repeated card number.
+  for (const [line, first] of copies) if (!shared.has(line)) reject.copy(line, first);
+  for (const [line, others] of shared) reject.shared(line, [...others].sort((a, b) => a - b));
+  return [...gone.values()].flatMap((position) => [...lines.ofLine(position)]);
 }
 
 interface ListKey {
@@ -175,7 +227,13 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           reader.reject(line, `${reader.columnName('groups')}: contains the card number`);
           continue;
         }
-        lines.push(line);
+        // The barcode and a UID may be the same characters: one credential, the card number's.
+        const uids = member.cardUids.length === 0 ? member.cardUids : member.cardUids.filter((uid) => uid !== member.cardNumber);
+        if (member.groups.length > 0 && uids.some((uid) => member.groups.some((g) => g.toUpperCase().includes(uid)))) {
+          reader.reject(line, `${reader.columnName('groups')}: contains a card UID`);
+          continue;
+        }
+        lines.push(line, false);
         ids.push(member.cardNumber);
         // The card hash is made with the batch's (hashes.add); the fields' text does not depend on it.
         const row: MemberRow = {
@@ -190,8 +248,16 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           groups: member.groups,
           pinHash: null,
         };
-        texts.push(memberFieldsText(row));
+        const text = memberFieldsText(row);
+        texts.push(text);
         out.push(row);
+        // Each card UID is a row of its own with the member's fields (its card hash made with the batch's too).
+        for (const uid of uids) {
+          lines.push(line, true);
+          ids.push(uid);
+          texts.push(text);
+          out.push({ ...row });
+        }
       }
       if (out.length > 0) for (const done of await hashes.add(out, ids, texts)) yield digested(done);
       ids = [];
@@ -217,6 +283,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
     }
   };
 
+  const duplicates: Array<[number, number]> = [];
   let result: ReplaceResult;
   try {
     result = await store.members.replaceAllAsync(
@@ -224,7 +291,16 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       { source: options.source ?? `csv:${basename(filePath)}`, appliedAt: now },
       {
         verify,
-        onDuplicate: (position, first) => reader.reject(lines.at(position), `${mapping.columns.cardNumber}: the same card as line ${lines.at(first)}`),
+        onDuplicate: (position, first) => void duplicates.push([position, first]),
+        leaveOut: () =>
+          duplicateLines(duplicates, lines, {
+            copy: (line, first) => reader.reject(line, `${mapping.columns.cardNumber}: the same card as line ${first}`),
+            shared: (line, others) =>
+              reader.reject(
+                line,
+                `${reader.columnName('cardUids')}: a card of this row is also on line ${others.join(', ')} (a card opens one member's account: fix the export)`,
+              ),
+          }),
       },
     );
   } catch (error) {

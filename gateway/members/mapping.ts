@@ -8,6 +8,8 @@ const column = z.string().trim().min(1, 'must name a column');
 export const MemberImportColumnsSchema = z.strictObject({
   /** Card number or barcode: normalised and hashed on reading; never stored or shown. */
   cardNumber: column,
+  /** The member's NFC card UIDs, as at central (policies/card-uids.ts): each a row of the list of its own. */
+  cardUids: column.optional(),
   /** Date of birth, where held. */
   birthDate: column.optional(),
   /** Adult flag, where only that is held. */

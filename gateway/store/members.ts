@@ -1,12 +1,11 @@
 // Members: the hot-path lookup, and the atomic replacement of the whole list.
 //
-// A replacement never touches the list in force until its last step. Rows are staged in a TEMP table (the
-// connection's own temp file: not in the database, not in its WAL, gone if the process dies), in short
-// transactions so that nothing is held open across an await. Then, in a temp-only transaction, they are copied in
-// card-hash order into a keyed table, which drops later duplicates. Only the last step takes the database's write
-// lock: compare with the list in force, let the caller refuse, delete the old rows, append the new ones in key
-// order, update the list meta, commit (synchronous=FULL: the swap is on disk when this returns). An exception or a
-// power cut at any point before that commit leaves the previous list in force.
+// A replacement never touches the list in force until its last step. Rows are staged in this process's memory,
+// packed (Staging: gone if the process dies), then sorted by card hash there, later duplicates dropped. Only the
+// last step touches the database, in one transaction with its write lock: compare with the list in force, let the
+// caller refuse, delete the old rows, append the new ones in key order, update the list meta, commit
+// (synchronous=FULL: the swap is on disk when this returns). An exception or a power cut at any point before that
+// commit leaves the previous list in force.
 import type BetterSqlite3 from 'better-sqlite3';
 import { MemberListError } from './errors.js';
 import { EMPTY_LIST_HASH, ListHash } from './list-hash.js';
@@ -55,7 +54,6 @@ export const COLUMNS = 'card_hash, expires, blocked, blocked_until, open_access,
 const SELECT_MEMBER =
   'expires, blocked, blocked_until AS blockedUntil, open_access AS openAccess, birth_date AS birthDate, adult, staff, groups, pin_hash AS pinHash';
 const NO_GROUPS: readonly string[] = Object.freeze([]);
-const DEFAULT_BATCH = 2_000;
 
 function checkCardHash(cardHash: unknown): void {
   if (!Buffer.isBuffer(cardHash) || cardHash.length !== 32) {
@@ -139,7 +137,7 @@ export class MemberStore {
 
   /** Replace the whole list at once (rows already in memory, or a synchronous generator). */
   replaceAll(rows: Iterable<MemberRow>, meta: MemberListMeta, options: ReplaceOptions = {}): ReplaceResult {
-    const staging = this.beginReplace(options);
+    const staging = this.beginReplace();
     try {
       for (const row of rows) staging.add(row);
       return staging.commit(meta, options);
@@ -150,15 +148,15 @@ export class MemberStore {
 
   /**
    * Replace the whole list from a stream of rows, or of arrays of rows (cheaper per row: a CSV import yields a
-   * parsed chunk at a time). Rows are staged between awaits in short transactions; nothing is held open while the
-   * source is awaited.
+   * parsed chunk at a time). Rows are staged in memory; the database is not touched until the swap, so nothing is
+   * held open while the source is awaited.
    */
   async replaceAllAsync(
     rows: AsyncIterable<MemberRow | readonly MemberRow[] | DigestedRows>,
     meta: MemberListMeta,
     options: ReplaceOptions = {},
   ): Promise<ReplaceResult> {
-    const staging = this.beginReplace(options);
+    const staging = this.beginReplace();
     try {
       for await (const item of rows) {
         if (isRowArray(item)) {
@@ -219,11 +217,11 @@ export class MemberStore {
     );
   }
 
-  private beginReplace(options: ReplaceOptions): Staging {
+  private beginReplace(): Staging {
     if (this.replacing) throw new MemberListError('a member list replacement is already running');
     this.replacing = true;
     try {
-      return new Staging(this.db, this.clock, options.batchSize ?? DEFAULT_BATCH, () => {
+      return new Staging(this.db, this.clock, () => {
         this.replacing = false;
       });
     } catch (error) {
@@ -257,49 +255,88 @@ function sameMember(a: Member, b: Member): boolean {
   );
 }
 
-/** One replacement in progress: temp tables on this connection, dropped when done either way. */
+/** Texts of a column, each kept once: a million rows hold a few thousand distinct dates and group lists. */
+class Interned {
+  /** Id 0 is null, 1 the empty text. */
+  readonly values: Array<string | null> = [null, ''];
+  private readonly ids = new Map<string, number>([['', 1]]);
+
+  id(value: string | null): number {
+    if (value === null) return 0;
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.values.length;
+      this.values.push(value);
+      this.ids.set(value, id);
+    }
+    return id;
+  }
+}
+
+const TEXTS = 5; // expires, blocked_until, birth_date, groups, pin_hash: interned ids, TEXTS a row
+const BLOCKED = 1;
+const OPEN_ACCESS = 2;
+const ADULT_KNOWN = 4;
+const ADULT = 8;
+const STAFF = 16;
+/** Rows a multi-row INSERT writes at once (10 parameters each). */
+const INSERT_ROWS = 64;
+type OldRow = [Buffer, string | null, number, string | null, number, string | null, number | null, number, string, string | null];
+const INSERT_ONE = `INSERT INTO main.members (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_MANY = `INSERT INTO main.members (${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+
+/**
+ * One replacement in progress, held in this process's memory packed (about 50 bytes a row: the card hash, interned
+ * texts, a flags byte), never in the database: sorted by card hash in memory once the last row is in, then written
+ * in key order in the one transaction that swaps the lists. Three passes of SQLite over a million rows (staging,
+ * sorting into a keyed table, copying) were most of an import's time.
+ */
 class Staging {
-  private readonly insert;
-  private readonly batch: MemberRow[] = [];
+  private hashes = Buffer.alloc(0);
+  private texts = new Int32Array(0);
+  private flags = new Uint8Array(0);
+  private size = 0;
+  private readonly strings = new Interned();
   private readonly sum = new ListHash();
-  private offered = 0;
   private disposed = false;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    private readonly batchSize: number,
     private readonly onDispose: () => void,
-  ) {
-    db.exec(`
-      DROP TABLE IF EXISTS temp.member_staging;
-      DROP TABLE IF EXISTS temp.member_next;
-      CREATE TEMP TABLE member_staging (
-        pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, expires TEXT, blocked INTEGER, blocked_until TEXT,
-        open_access INTEGER, birth_date TEXT, adult INTEGER, staff INTEGER, groups TEXT, pin_hash TEXT
-      );
-    `);
-    this.insert = db.prepare<[number, ...MemberParams]>(`INSERT INTO temp.member_staging (pos, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  }
+  ) {}
 
   /** `digest`: memberDigest(row), when the caller has it already. */
   add(row: MemberRow, digest?: Buffer): void {
     checkCardHash(row.cardHash);
-    this.batch.push(row);
+    if (this.size === this.flags.length) this.grow();
+    const i = this.size++;
+    row.cardHash.copy(this.hashes, i * 32, 0, 32);
+    const t = i * TEXTS;
+    const strings = this.strings;
+    this.texts[t] = strings.id(row.expires);
+    this.texts[t + 1] = strings.id(row.blockedUntil);
+    this.texts[t + 2] = strings.id(row.birthDate);
+    this.texts[t + 3] = row.groups.length === 0 ? 1 : strings.id(row.groups.join(','));
+    this.texts[t + 4] = strings.id(row.pinHash);
+    this.flags[i] =
+      (row.blocked ? BLOCKED : 0) |
+      (row.openAccess ? OPEN_ACCESS : 0) |
+      (row.adult === null ? 0 : ADULT_KNOWN | (row.adult ? ADULT : 0)) |
+      (row.staff ? STAFF : 0);
     if (digest === undefined) this.sum.add(row);
     else this.sum.addDigest(digest);
-    if (this.batch.length >= this.batchSize) this.flush();
   }
 
   commit(meta: MemberListMeta, options: ReplaceOptions): ReplaceResult {
-    this.flush();
-    const duplicates = this.buildNext(options);
+    const { order, duplicates } = this.sorted(options);
     const appliedAt = (meta.appliedAt ?? this.clock.now()).toISOString();
     return this.db.transaction((): ReplaceResult => {
-      const diff = this.diff(meta, duplicates);
+      const diff = this.diff(meta, order, duplicates);
       checkExpectations(meta, diff);
       options.verify?.(diff);
-      this.db.exec(`DELETE FROM main.members; INSERT INTO main.members (${COLUMNS}) SELECT ${COLUMNS} FROM temp.member_next ORDER BY card_hash;`);
+      this.db.exec('DELETE FROM main.members');
+      this.write(order);
       this.db
         .prepare<[number, number, string, string, string]>(
           `INSERT INTO member_list (id, version, count, hash, source, applied_at) VALUES (1, ?, ?, ?, ?, ?)
@@ -314,102 +351,186 @@ class Staging {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    try {
-      if (this.db.open) this.db.exec('DROP TABLE IF EXISTS temp.member_staging; DROP TABLE IF EXISTS temp.member_next;');
-    } finally {
-      this.onDispose();
-    }
+    this.hashes = Buffer.alloc(0);
+    this.texts = new Int32Array(0);
+    this.flags = new Uint8Array(0);
+    this.onDispose();
   }
 
-  private flush(): void {
-    if (this.batch.length === 0) return;
-    const insert = this.insert;
-    const batch = this.batch;
-    let pos = this.offered;
-    this.db.transaction(() => {
-      for (const r of batch) {
-        insert.run(
-          pos++,
-          r.cardHash,
-          r.expires,
-          r.blocked ? 1 : 0,
-          r.blockedUntil,
-          r.openAccess ? 1 : 0,
-          r.birthDate,
-          r.adult === null ? null : r.adult ? 1 : 0,
-          r.staff ? 1 : 0,
-          r.groups.length === 0 ? '' : r.groups.join(','),
-          r.pinHash,
+  private grow(): void {
+    const capacity = Math.max(1 << 12, this.flags.length * 2);
+    const hashes = Buffer.allocUnsafe(capacity * 32);
+    this.hashes.copy(hashes, 0, 0, this.size * 32);
+    const texts = new Int32Array(capacity * TEXTS);
+    texts.set(this.texts.subarray(0, this.size * TEXTS));
+    const flags = new Uint8Array(capacity);
+    flags.set(this.flags.subarray(0, this.size));
+    this.hashes = hashes;
+    this.texts = texts;
+    this.flags = flags;
+  }
+
+  /** Row i as a MemberRow (for a duplicate's digest: rare). */
+  private row(i: number): MemberRow {
+    const v = this.strings.values;
+    const t = i * TEXTS;
+    const f = this.flags[i]!;
+    const groups = v[this.texts[t + 3]!]!;
+    return {
+      cardHash: Buffer.from(this.hashes.subarray(i * 32, i * 32 + 32)),
+      expires: v[this.texts[t]!]!,
+      blocked: (f & BLOCKED) !== 0,
+      blockedUntil: v[this.texts[t + 1]!]!,
+      openAccess: (f & OPEN_ACCESS) !== 0,
+      birthDate: v[this.texts[t + 2]!]!,
+      adult: (f & ADULT_KNOWN) === 0 ? null : (f & ADULT) !== 0,
+      staff: (f & STAFF) !== 0,
+      groups: groups === '' ? [] : groups.split(','),
+      pinHash: v[this.texts[t + 4]!]!,
+    };
+  }
+
+  private compare(a: number, b: number): number {
+    return this.hashes.compare(this.hashes, b * 32, b * 32 + 32, a * 32, a * 32 + 32);
+  }
+
+  /**
+   * The rows' positions in card-hash order, the first of each card only; each later one is a duplicate
+   * (onDuplicate, or the list is refused). A native sort of numbers (the hash's first bits, then the position) does
+   * nearly all of it; rows whose first bits are equal are put in order by their whole hash.
+   */
+  private sorted(options: ReplaceOptions): { order: Uint32Array; duplicates: number } {
+    const n = this.size;
+    const positionBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+    const scale = 2 ** positionBits;
+    const shift = 2 ** (32 - Math.min(32, 53 - positionBits));
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = Math.floor(this.hashes.readUInt32BE(i * 32) / shift) * scale + i;
+    keys.sort();
+    const order = new Uint32Array(n);
+    const pairs: Array<[number, number]> = [];
+    let kept = 0;
+    for (let start = 0; start < n; ) {
+      const prefix = Math.floor(keys[start]! / scale);
+      let end = start + 1;
+      while (end < n && Math.floor(keys[end]! / scale) === prefix) end++;
+      if (end - start === 1) {
+        order[kept++] = keys[start]! % scale;
+      } else {
+        const run: number[] = [];
+        for (let k = start; k < end; k++) run.push(keys[k]! % scale);
+        run.sort((a, b) => this.compare(a, b) || a - b);
+        let first = run[0]!;
+        order[kept++] = first;
+        for (let k = 1; k < run.length; k++) {
+          if (this.compare(run[k]!, first) === 0) pairs.push([run[k]!, first]);
+          else order[kept++] = first = run[k]!;
+        }
+      }
+      start = end;
+    }
+    if (pairs.length > 0) {
+      pairs.sort((a, b) => a[0] - b[0]);
+      if (options.onDuplicate === undefined) {
+        const [pos, first] = pairs[0]!;
+        throw new MemberListError(
+          `the list has ${pairs.length} duplicate card${pairs.length === 1 ? '' : 's'} (row ${pos + 1} repeats row ${first + 1})`,
         );
       }
-    })();
-    this.offered = pos;
-    batch.length = 0;
+      for (const [pos, first] of pairs) {
+        this.sum.subtract(this.row(pos));
+        options.onDuplicate(pos, first);
+      }
+    }
+    const leaveOut = new Set(options.leaveOut?.() ?? []);
+    if (leaveOut.size === 0) return { order: order.subarray(0, kept), duplicates: pairs.length };
+    let left = 0;
+    for (let k = 0; k < kept; k++) {
+      const i = order[k]!;
+      if (leaveOut.has(i)) this.sum.subtract(this.row(i));
+      else order[left++] = i;
+    }
+    return { order: order.subarray(0, left), duplicates: pairs.length };
   }
 
-  /** Copies the staged rows in key order into a keyed table; the first of each card wins. Returns duplicates. */
-  private buildNext(options: ReplaceOptions): number {
-    const db = this.db;
-    const count = db.transaction((): number => {
-      db.exec(`
-        CREATE TEMP TABLE member_next (
-          card_hash BLOB PRIMARY KEY NOT NULL, expires TEXT, blocked INTEGER, blocked_until TEXT, open_access INTEGER,
-          birth_date TEXT, adult INTEGER, staff INTEGER, groups TEXT, pin_hash TEXT, pos INTEGER NOT NULL
-        ) WITHOUT ROWID;
-      `);
-      return db
-        .prepare(`INSERT OR IGNORE INTO temp.member_next (${COLUMNS}, pos) SELECT ${COLUMNS}, pos FROM temp.member_staging ORDER BY card_hash, pos`)
-        .run().changes;
-    })();
-    const duplicates = this.offered - count;
-    if (duplicates === 0) return 0;
-    const pairs = db
-      .prepare<[], { pos: number; first: number }>(
-        `SELECT s.pos AS pos, n.pos AS first FROM temp.member_staging s JOIN temp.member_next n ON n.card_hash = s.card_hash
-         WHERE s.pos <> n.pos ORDER BY s.pos`,
-      )
-      .all();
-    if (options.onDuplicate === undefined) {
-      const first = pairs[0]!;
-      throw new MemberListError(
-        `the list has ${duplicates} duplicate card${duplicates === 1 ? '' : 's'} (row ${first.pos + 1} repeats row ${first.first + 1})`,
-      );
-    }
-    const staged = db.prepare<[number], DbMemberRow>(
-      `SELECT card_hash AS cardHash, ${SELECT_MEMBER} FROM temp.member_staging WHERE pos = ?`,
-    );
-    for (const { pos, first } of pairs) {
-      this.sum.subtract(toMemberRow(staged.get(pos)!));
-      options.onDuplicate(pos, first);
-    }
-    return duplicates;
-  }
-
-  private diff(meta: MemberListMeta, duplicates: number): MemberListDiff {
+  /** Compares the new list (in key order) with the one in force, read in key order beside it. */
+  private diff(meta: MemberListMeta, order: Uint32Array, duplicates: number): MemberListDiff {
     const db = this.db;
     const previous = db.prepare<[], { version: number }>('SELECT version FROM member_list WHERE id = 1').get();
-    const oldCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM main.members').get()!.n;
-    const count = this.offered - duplicates;
-    const { matched, unchanged } = db
-      .prepare<[], { matched: number; unchanged: number }>(
-        `SELECT count(*) AS matched, coalesce(sum(
-           m.expires IS n.expires AND m.blocked = n.blocked AND m.blocked_until IS n.blocked_until AND
-           m.open_access = n.open_access AND m.birth_date IS n.birth_date AND m.adult IS n.adult AND
-           m.staff = n.staff AND m.groups = n.groups AND m.pin_hash IS n.pin_hash), 0) AS unchanged
-         FROM temp.member_next n JOIN main.members m ON m.card_hash = n.card_hash`,
-      )
-      .get()!;
+    let oldCount = 0;
+    let matched = 0;
+    let unchanged = 0;
+    const v = this.strings.values;
+    const old = db.prepare<[], unknown[]>(`SELECT ${COLUMNS} FROM main.members ORDER BY card_hash`).raw();
+    // Positions k of the new list below the old row's hash are added rows; an equal one is the same card.
+    const below = (i: number, hash: Buffer): number => this.hashes.compare(hash, 0, 32, i * 32, i * 32 + 32);
+    let k = 0;
+    for (const r of old.iterate() as Iterable<OldRow>) {
+      oldCount++;
+      while (k < order.length && below(order[k]!, r[0]) < 0) k++;
+      if (k === order.length || below(order[k]!, r[0]) !== 0) continue;
+      matched++;
+      const i = order[k++]!;
+      const t = i * TEXTS;
+      const f = this.flags[i]!;
+      if (
+        r[1] === v[this.texts[t]!] &&
+        r[2] === (f & BLOCKED ? 1 : 0) &&
+        r[3] === v[this.texts[t + 1]!] &&
+        r[4] === (f & OPEN_ACCESS ? 1 : 0) &&
+        r[5] === v[this.texts[t + 2]!] &&
+        r[6] === ((f & ADULT_KNOWN) === 0 ? null : f & ADULT ? 1 : 0) &&
+        r[7] === (f & STAFF ? 1 : 0) &&
+        r[8] === v[this.texts[t + 3]!] &&
+        r[9] === v[this.texts[t + 4]!]
+      ) {
+        unchanged++;
+      }
+    }
+    const count = order.length;
     return {
       added: count - matched,
       changed: matched - unchanged,
       removed: oldCount - matched,
       unchanged,
       count,
-      offered: this.offered,
+      offered: this.size,
       duplicates,
       hash: this.sum.toHex(),
       version: meta.version ?? (previous?.version ?? 0) + 1,
     };
+  }
+
+  /** Appends the rows to the (emptied) members table in key order, INSERT_ROWS to a statement. */
+  private write(order: Uint32Array): void {
+    const many = this.db.prepare(INSERT_MANY);
+    const one = this.db.prepare(INSERT_ONE);
+    const params: unknown[] = new Array(INSERT_ROWS * 10);
+    const v = this.strings.values;
+    const put = (i: number, at: number): void => {
+      const t = i * TEXTS;
+      const f = this.flags[i]!;
+      params[at] = this.hashes.subarray(i * 32, i * 32 + 32);
+      params[at + 1] = v[this.texts[t]!];
+      params[at + 2] = f & BLOCKED ? 1 : 0;
+      params[at + 3] = v[this.texts[t + 1]!];
+      params[at + 4] = f & OPEN_ACCESS ? 1 : 0;
+      params[at + 5] = v[this.texts[t + 2]!];
+      params[at + 6] = (f & ADULT_KNOWN) === 0 ? null : f & ADULT ? 1 : 0;
+      params[at + 7] = f & STAFF ? 1 : 0;
+      params[at + 8] = v[this.texts[t + 3]!];
+      params[at + 9] = v[this.texts[t + 4]!];
+    };
+    let k = 0;
+    for (; k + INSERT_ROWS <= order.length; k += INSERT_ROWS) {
+      for (let j = 0; j < INSERT_ROWS; j++) put(order[k + j]!, j * 10);
+      many.run(params);
+    }
+    params.length = 10;
+    for (; k < order.length; k++) {
+      put(order[k]!, 0);
+      one.run(params);
+    }
   }
 }
 

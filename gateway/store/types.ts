@@ -53,10 +53,13 @@ export interface ReplaceOptions {
    * row is kept. Without this option a duplicate refuses the whole list.
    */
   onDuplicate?: ((position: number, firstPosition: number) => void) | undefined;
+  /**
+   * Asked once every duplicate has been told to onDuplicate: more positions to leave out of the list, such as the
+   * other cards of a row refused for one of them.
+   */
+  leaveOut?: (() => Iterable<number>) | undefined;
   /** Last look before the swap: throw to refuse the list (nothing changes). */
   verify?: ((diff: MemberListDiff) => void) | undefined;
-  /** Rows per staging transaction (default 2,000). */
-  batchSize?: number | undefined;
 }
 
 export type UpsertResult = 'added' | 'changed' | 'unchanged';

@@ -245,8 +245,9 @@ hand_over() {
   fi
   HANDOVER=$(mktemp -d /tmp/oag-install.XXXXXX)
   chown "$SVC" "$HANDOVER"
-  install -m 0400 -o "$SVC" "$1" "$HANDOVER/file"
-  HANDED=$HANDOVER/file
+  # Under its own name: the command's messages name it.
+  HANDED=$HANDOVER/$(basename "$1")
+  install -m 0400 -o "$SVC" "$1" "$HANDED"
 }
 done_handover() {
   [[ -z $HANDOVER ]] || rm -rf "$HANDOVER"
@@ -637,7 +638,6 @@ validate_configs() {
 }
 
 # The first staff console manager (--manager): made once, its password from a file or made here and printed once.
-ONE_TIME=()
 create_manager() {
   [[ -n $MANAGER ]] || return 0
   say "The first console manager: $MANAGER"
@@ -645,16 +645,18 @@ create_manager() {
     note "keeping the account $MANAGER"
     return
   fi
-  local password=
+  local password= made=0
   if [[ -n $MANAGER_PASSWORD_FILE ]]; then
     [[ $DRY_RUN -eq 1 ]] || password=$(head -n1 "$MANAGER_PASSWORD_FILE")
   elif [[ $DRY_RUN -eq 0 ]]; then
     password=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
-    ONE_TIME+=("console manager $MANAGER: $password")
+    made=1
   fi
   # On standard input: a password is never on a command line.
   oag_as_service users add --config "$CONF/gateway.yaml" --username "$MANAGER" --role manager --password-stdin <<<"$password" ||
     die "could not make the console manager $MANAGER"
+  # Printed at once, so that a later step failing cannot lose it.
+  [[ $made -eq 0 ]] || note "password of the console manager $MANAGER (shown once, change it in the console): $password"
 }
 
 # The first central administrator (--admin): made once; central makes and prints the password unless a file gives it.
@@ -829,9 +831,5 @@ else
   [[ $WITH_GATEWAY -eq 1 ]] && prepare_sounds
   install_units
   start_units
-fi
-if [[ ${#ONE_TIME[@]} -gt 0 ]]; then
-  say "Passwords made by this install, shown once: keep them now"
-  for line in "${ONE_TIME[@]}"; do note "$line"; done
 fi
 say "Done. Logs: journalctl -u ${UNITS[0]%.service} -f   Status: systemctl status ${UNITS[*]}"

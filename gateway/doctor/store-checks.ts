@@ -1,6 +1,6 @@
 // The store from outside, beside a running gateway or a stopped one: its folder writable, the free space, and the
 // member list read through a read-only connection (never the write lock the gateway's writer needs).
-import { accessSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { GatewayConfig } from '../config.js';
 import { openStore } from '../store/index.js';
@@ -91,7 +91,9 @@ function checkMemberList(config: GatewayConfig, now: Date): Finding[] {
   }
   let store;
   try {
+    const had = SIDE_FILES.filter((suffix) => existsSync(`${path}${suffix}`));
     store = openStore(path, { readonly: true });
+    giveSideFilesToOwner(path, had);
   } catch (error) {
     return [fail('store.open', 'store', `the store ${path} cannot be read: ${(error as Error).message}`, `stop the gateway, move ${path} aside and start it again (it makes a new store; the member list comes again from central or an import)`)];
   }
@@ -115,6 +117,26 @@ function checkMemberList(config: GatewayConfig, now: Date): Finding[] {
     return [fail('store.open', 'store', `the store ${path} cannot be read: ${(error as Error).message}`, `stop the gateway, move ${path} aside and start it again`)];
   } finally {
     store.close();
+  }
+}
+
+const SIDE_FILES = ['-wal', '-shm'] as const;
+
+/**
+ * A read-only connection to a stopped gateway's store makes its -wal and -shm files (it cannot read WAL without them)
+ * and leaves them. Made by root (`sudo oag doctor`) they would keep the gateway, running as the store's owner, from
+ * opening its store for writing: they are given to that owner, as if the gateway had made them.
+ */
+function giveSideFilesToOwner(path: string, had: readonly string[]): void {
+  if (process.getuid?.() !== 0) return;
+  const owner = statSync(path);
+  for (const suffix of SIDE_FILES) {
+    if (had.includes(suffix) || !existsSync(`${path}${suffix}`)) continue;
+    try {
+      chownSync(`${path}${suffix}`, owner.uid, owner.gid);
+    } catch {
+      // Gone again, or not ours to give: the gateway's own open says so if it matters.
+    }
   }
 }
 

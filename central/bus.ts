@@ -1,6 +1,7 @@
 // What central's pieces tell each other, in process: ingest → live dashboard, replies → command waiters.
 import { EventEmitter } from 'node:events';
 import type { CommandReply, ReceivedEvent } from '../policies/contract/index.js';
+import type { DeskChangeArrival } from './members/desk-changes.js';
 
 export interface CentralBusEvents {
   /** Something a tile shows changed for this site (state or availability). */
@@ -10,6 +11,8 @@ export interface CentralBusEvents {
   reply: [{ site: string; reply: CommandReply; correlation: string | null }];
   /** A branch asks for member-list chunks (validated by the members publisher). */
   'members-request': [{ site: string; payload: Buffer }];
+  /** A change staff made at a branch's desk (parsed by ingest, or refused with a readable id). */
+  'members-change': [{ site: string; arrival: DeskChangeArrival }];
   /** Connected to the broker and subscribed (again). */
   'link-up': [];
 }

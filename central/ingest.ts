@@ -15,7 +15,9 @@ import {
   ReceivedCommandReplySchema,
   ReceivedEventSchema,
   ReceivedKnownEventSchema,
+  ReceivedMemberDeskChangeSchema,
   ReceivedStateSchema,
+  readJson,
   type ParseResult,
   type ReceivedEvent,
 } from '../policies/contract/index.js';
@@ -133,6 +135,20 @@ export class Ingest {
         return;
       case 'members/chunk':
         return this.ignore(); // central's own chunks (not subscribed to; an older session might still bring them)
+      case 'members/change': {
+        // A change staff made at the branch's desk: the member service answers it, and a malformed one it can name.
+        const m = parseMessage(ReceivedMemberDeskChangeSchema, msg.payload);
+        if (m.ok) {
+          bus.emit('members-change', { site, arrival: { change: m.value } });
+          return;
+        }
+        this.reject(msg.topic, m.errors);
+        const id = readChangeId(msg.payload);
+        if (id !== null) bus.emit('members-change', { site, arrival: { id, errors: m.errors } });
+        return;
+      }
+      case 'members/change/reply':
+        return this.ignore(); // central's own answers
     }
   }
 
@@ -149,6 +165,15 @@ export class Ingest {
 }
 
 const TypeOnly = z.object({ type: z.string() });
+const IdOnly = z.object({ id: z.uuid() });
+
+/** The id of a desk change that did not parse, when it has a readable one (the refusal must name it to reach anyone). */
+function readChangeId(payload: Buffer): string | null {
+  const json = readJson(payload, MAX_PAYLOAD_BYTES['members/change']);
+  if (!json.ok) return null;
+  const read = IdOnly.safeParse(json.value);
+  return read.success ? read.data.id : null;
+}
 
 /**
  * An `events` payload. When the reader's union of known and unknown types refuses it, an event of a known type is

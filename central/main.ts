@@ -21,6 +21,7 @@ import { Ingest } from './ingest.js';
 import { CentralLink } from './link.js';
 import { loadCentralKey } from './members/key.js';
 import type { PublisherHooks } from './members/publisher.js';
+import { MemberDeskChanges } from './members/desk-changes.js';
 import { CentralMembers } from './members/service.js';
 import { createKohaFeed } from './members/koha/feed.js';
 import type { KohaPoller } from './members/koha/poller.js';
@@ -155,6 +156,15 @@ export async function startCentral(
       }),
     );
 
+    const auth = new CentralAuth({
+      db: store.db,
+      clock,
+      sessionClock: deps.sessionClock,
+      config: config.auth,
+      cookieSecure: config.http.cookieSecure,
+      logger,
+      scrypt: deps.scrypt,
+    });
     let members: CentralMembers | null = null;
     if (key !== null) {
       const m = new CentralMembers({
@@ -171,6 +181,9 @@ export async function startCentral(
       });
       members = m;
       bus.on('members-request', ({ site, payload }) => m.handleRequest(site, payload));
+      // Before the link starts (a change queued for central's session arrives at once); the audit names the branch's staff user.
+      const desk = new MemberDeskChanges({ members: m, config: config.members.desk, prefix: config.prefix, link, signingKey, audit: auth.audit, clock, logger });
+      bus.on('members-change', ({ site, arrival }) => void desk.handle(site, arrival));
       bus.on('link-up', () => void m.announce());
       closers.push(() => m.stop());
     } else {
@@ -207,15 +220,6 @@ export async function startCentral(
       koha = feed;
     }
 
-    const auth = new CentralAuth({
-      db: store.db,
-      clock,
-      sessionClock: deps.sessionClock,
-      config: config.auth,
-      cookieSecure: config.http.cookieSecure,
-      logger,
-      scrypt: deps.scrypt,
-    });
     const { app } = await buildHttp({
       store,
       ingest,

@@ -90,6 +90,26 @@ CREATE TABLE IF NOT EXISTS member_credentials (
   member_hash BLOB NOT NULL CHECK (length(member_hash) = 32)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS member_credentials_member ON member_credentials (member_hash);
+-- Cards linked to a member by staff at a branch's desk (members/change, docs/members.md "At the desk"): also in
+-- member_credentials, and here so that the library system's next export or delta, which knows nothing of them, keeps
+-- them as long as the member exists. The site that linked it, for the operator.
+CREATE TABLE IF NOT EXISTS member_desk_cards (
+  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
+  member_hash BLOB NOT NULL CHECK (length(member_hash) = 32),
+  site TEXT NOT NULL,
+  linked_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS member_desk_cards_member ON member_desk_cards (member_hash);
+-- The answers to recent desk changes by the branch's id, so a change resent (QoS 1) is answered again, not applied
+-- twice; kept a day.
+CREATE TABLE IF NOT EXISTS member_desk_changes (
+  site TEXT NOT NULL,
+  id TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  reply TEXT NOT NULL,
+  PRIMARY KEY (site, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS member_desk_changes_at ON member_desk_changes (at_ms);
 -- One row per version: its count and list hash, and what changed from the one before.
 CREATE TABLE IF NOT EXISTS member_versions (
   version INTEGER PRIMARY KEY,

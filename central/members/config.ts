@@ -3,6 +3,7 @@
 // deployment key (OAG_DEPLOYMENT_KEY, or `deploymentKeyFile` at the top of the config) before anything is stored.
 import { z } from 'zod';
 import { MAX_CHUNK_ENTRIES } from '../../policies/contract/members.js';
+import { isSiteId } from '../../policies/contract/topics.js';
 import { KohaFeedConfigSchema } from './koha/config.js';
 
 const column = z.string().trim().min(1, 'must name a column');
@@ -112,6 +113,17 @@ export type BranchList = z.output<typeof BranchListSchema>;
 export const onBranchList = (branchList: BranchList, member: { openAccess: boolean; staff: boolean }): boolean =>
   branchList === 'everyone' || member.openAccess || member.staff;
 
+export const MemberDeskConfigSchema = z.strictObject({
+  /**
+   * The branches whose desk changes central applies: `all`, or a list of site ids; another is refused `not-allowed`.
+   * A site's broker login already proves which site it is, so this only narrows who may change members.
+   */
+  sites: z
+    .union([z.literal('all'), z.array(z.string().refine(isSiteId, { error: 'must be a site id (lower case letters, digits and dashes)' })).min(1, 'list at least one site, or say all')])
+    .default('all'),
+});
+export type MemberDeskConfig = z.output<typeof MemberDeskConfigSchema>;
+
 export const CentralMembersConfigSchema = z.strictObject({
   /** Members per chunk on the wire (about 90 bytes each). */
   chunkSize: z.int().min(10).max(MAX_CHUNK_ENTRIES).default(5000),
@@ -147,6 +159,8 @@ export const CentralMembersConfigSchema = z.strictObject({
     .optional(),
   /** Patrons changed in Koha, asked of its REST API every few seconds: each poll's changes one version (docs/members.md). */
   koha: KohaFeedConfigSchema.optional(),
+  /** Changes staff make at a branch's desk (link a card, set a PIN; docs/members.md "At the desk"). */
+  desk: MemberDeskConfigSchema.prefault({}),
 });
 
 export type CentralMembersConfig = z.output<typeof CentralMembersConfigSchema>;

@@ -97,6 +97,11 @@ export interface MemberCredentials {
   cards: Buffer[];
 }
 
+/** What linking a desk card did: refused, already the member's (no version), or linked (a version when the list changed). */
+export type DeskLinkResult =
+  | { outcome: 'unknown-member' | 'card-taken' }
+  | { outcome: 'linked' | 'already'; member: Buffer; listed: boolean; version: MemberVersion | null };
+
 export interface BatchResult {
   /** The version made, or null when the list did not change (members_unlisted may have). */
   version: MemberVersion | null;
@@ -177,6 +182,13 @@ export class CentralMemberStore {
     uidsOf: Statement<[Buffer], { card: Buffer }>;
     link: Statement<[Buffer, Buffer]>;
     unlinkMember: Statement<[Buffer]>;
+    deskCardsOf: Statement<[Buffer], { card: Buffer }>;
+    putDeskCard: Statement<[Buffer, Buffer, string, number]>;
+    deleteDeskCard: Statement<[Buffer]>;
+    deleteDeskCardsOf: Statement<[Buffer]>;
+    deskAnswer: Statement<[string, string], { reply: string }>;
+    putDeskAnswer: Statement<[string, string, number, string]>;
+    forgetDeskAnswers: Statement<[number, number]>;
   };
 
   constructor(readonly db: Db) {
@@ -211,6 +223,14 @@ export class CentralMemberStore {
       uidsOf: p('SELECT card_hash AS card FROM member_credentials WHERE member_hash = ? ORDER BY card_hash'),
       link: p('INSERT OR REPLACE INTO member_credentials (card_hash, member_hash) VALUES (?, ?)'),
       unlinkMember: p('DELETE FROM member_credentials WHERE member_hash = ?'),
+      deskCardsOf: p('SELECT card_hash AS card FROM member_desk_cards WHERE member_hash = ? ORDER BY card_hash'),
+      putDeskCard: p('INSERT OR REPLACE INTO member_desk_cards (card_hash, member_hash, site, linked_ms) VALUES (?, ?, ?, ?)'),
+      deleteDeskCard: p('DELETE FROM member_desk_cards WHERE card_hash = ?'),
+      deleteDeskCardsOf: p('DELETE FROM member_desk_cards WHERE member_hash = ?'),
+      deskAnswer: p('SELECT reply FROM member_desk_changes WHERE site = ? AND id = ?'),
+      putDeskAnswer: p('INSERT OR REPLACE INTO member_desk_changes (site, id, at_ms, reply) VALUES (?, ?, ?, ?)'),
+      forgetDeskAnswers: p(`DELETE FROM member_desk_changes WHERE at_ms < ? OR (site, id) IN (
+        SELECT site, id FROM member_desk_changes ORDER BY at_ms DESC LIMIT -1 OFFSET ?)`),
     };
   }
 
@@ -261,6 +281,52 @@ export class CentralMemberStore {
   credentials(cardHash: Buffer): MemberCredentials {
     const member = this.q.memberOf.get(cardHash)?.member ?? cardHash;
     return { member, cards: [member, ...this.q.uidsOf.all(member).map((r) => r.card)] };
+  }
+
+  /** The member a card opens as (their card number's hash), or undefined when central holds no one with it. */
+  ownerOf(cardHash: Buffer): Buffer | undefined {
+    return this.q.memberOf.get(cardHash)?.member ?? (this.heldFields(cardHash) !== undefined ? cardHash : undefined);
+  }
+
+  /** The cards staff linked to a member at a branch's desk. */
+  deskCards(member: Buffer): Buffer[] {
+    return this.q.deskCardsOf.all(member).map((r) => r.card);
+  }
+
+  /**
+   * Links `card` to the member `tapped` (any card of theirs) names, as staff did at `site`'s desk: a credential with
+   * the member's fields from the next version, kept through the library system's imports until the member is
+   * deleted (member_desk_cards). Checked and written in one transaction.
+   */
+  linkDeskCard(tapped: Buffer, card: Buffer, site: string, meta: VersionMeta): DeskLinkResult {
+    return this.db
+      .transaction((): DeskLinkResult => {
+        const { member } = this.credentials(tapped);
+        const fields = this.heldFields(member);
+        if (fields === undefined) return { outcome: 'unknown-member' };
+        const listed = this.fields(member) !== undefined;
+        const owner = this.ownerOf(card);
+        if (owner !== undefined) return owner.equals(member) ? { outcome: 'already', member, listed, version: null } : { outcome: 'card-taken' };
+        this.checkKey(this.current(), meta);
+        this.q.link.run(card, member);
+        this.q.putDeskCard.run(card, member, site, meta.at.getTime());
+        const { version } = this.writeChanges([{ cardHash: card, fields, listed }], meta);
+        return { outcome: 'linked', member, listed, version };
+      })
+      .immediate();
+  }
+
+  /** The answer given to a desk change already applied (its JSON), if it is still kept. */
+  deskAnswer(site: string, id: string): string | undefined {
+    return this.q.deskAnswer.get(site, id)?.reply;
+  }
+
+  /** Keeps the answer to a desk change; forgets those older than `keep.ms` and all but the newest `keep.count`. */
+  recordDeskAnswer(site: string, id: string, at: Date, reply: string, keep: { ms: number; count: number }): void {
+    this.db.transaction(() => {
+      this.q.putDeskAnswer.run(site, id, at.getTime(), reply);
+      this.q.forgetDeskAnswers.run(at.getTime() - keep.ms, keep.count);
+    })();
   }
 
   /** Members central holds that are not on the branches' list. */
@@ -352,14 +418,28 @@ export class CentralMemberStore {
           this.q.unlinkMember.run(u.cardHash);
           if (u.fields === null) {
             remove(u.cardHash);
+            this.q.deleteDeskCardsOf.run(u.cardHash);
             continue;
           }
           // The PIN is the member's, kept on their card number's row (PUT /api/members/pin sets it on every card).
           const fields = keepHeldPin(u.cardHash, u.fields, this.heldFields(u.cardHash));
           cards.set(hex(u.cardHash), { cardHash: u.cardHash, fields, listed: u.listed });
-          for (const uid of uidsOf(i)) {
+          const given = uidsOf(i);
+          for (const uid of given) {
             cards.set(hex(uid), { cardHash: uid, fields, listed: u.listed });
             links.push([uid, u.cardHash]);
+          }
+          // The library system knows nothing of cards linked at a desk: they stay the member's, unless it now
+          // gives one to another member of this batch.
+          for (const desk of this.q.deskCardsOf.all(u.cardHash)) {
+            if (given.some((uid) => uid.equals(desk.card))) continue;
+            const rival = claims.get(hex(desk.card)) ?? last.get(hex(desk.card));
+            if (rival !== undefined && rival !== i && !refused.has(rival) && updates[rival]!.fields !== null) {
+              this.q.deleteDeskCard.run(desk.card);
+              continue;
+            }
+            cards.set(hex(desk.card), { cardHash: desk.card, fields, listed: u.listed });
+            links.push([desk.card, u.cardHash]);
           }
         }
         for (const [uid, member] of links) this.q.link.run(uid, member);
@@ -553,6 +633,7 @@ export class ImportStaging {
         .run().changes;
     })();
     if (kept < this.offered) this.leaveOutDuplicates(onDuplicate, onShared);
+    this.keepDeskCards();
     this.keepHeldPins();
     const counts = db.prepare<[], { n: number; unlisted: number }>('SELECT count(*) AS n, coalesce(sum(listed = 0), 0) AS unlisted FROM temp.import_next').get()!;
     this.uniqueUnlisted = counts.unlisted;
@@ -602,6 +683,30 @@ export class ImportStaging {
         .all();
       for (const g of gone) this.sum.subtractDigest(digestOfParts(g.cardHash, g.fields));
       db.exec('DELETE FROM temp.import_next WHERE line IN (SELECT line FROM temp.import_dropped); DROP TABLE temp.import_dropped;');
+    })();
+  }
+
+  /**
+   * Cards linked at a branch's desk stay their member's (with the member's row) while the export holds the member,
+   * unless it gives the card to someone itself; replaceDeskCards forgets the others on commit.
+   */
+  private keepDeskCards(): void {
+    const db = this.db;
+    const rows = db
+      .prepare<[], { cardHash: Buffer; fields: string; line: number; listed: number; member: Buffer }>(
+        `SELECT d.card_hash AS cardHash, n.fields AS fields, n.line AS line, n.listed AS listed, n.card_hash AS member
+         FROM main.member_desk_cards d JOIN temp.import_next n ON n.card_hash = d.member_hash AND n.member_hash IS NULL
+         WHERE NOT EXISTS (SELECT 1 FROM temp.import_next x WHERE x.card_hash = d.card_hash)`,
+      )
+      .all();
+    if (rows.length === 0) return;
+    const insert = db.prepare<[Buffer, string, number, number, Buffer]>('INSERT INTO temp.import_next (card_hash, fields, line, listed, member_hash) VALUES (?, ?, ?, ?, ?)');
+    db.transaction(() => {
+      for (const r of rows) {
+        insert.run(r.cardHash, r.fields, r.line, r.listed, r.member);
+        if (r.listed === 1) this.sum.addDigest(digestOfParts(r.cardHash, r.fields));
+        this.uids++;
+      }
     })();
   }
 
@@ -687,6 +792,7 @@ export class ImportStaging {
         if ((now?.version ?? 0) !== (base?.version ?? 0)) throw new ConcurrentChangeError();
         this.replaceUnlisted();
         this.replaceCredentials();
+        this.replaceDeskCards();
         if (same) return null;
         const next = (base?.version ?? 0) + 1;
         const kept = base !== null && base.keyId === meta.keyId && worthADelta(changes, diff.count, diff.previousCount);
@@ -736,6 +842,14 @@ export class ImportStaging {
       DELETE FROM main.member_credentials WHERE NOT EXISTS (
         SELECT 1 FROM temp.import_next n WHERE n.card_hash = member_credentials.card_hash AND n.member_hash = member_credentials.member_hash);
       INSERT OR IGNORE INTO main.member_credentials (card_hash, member_hash) SELECT card_hash, member_hash FROM temp.import_next WHERE member_hash IS NOT NULL;
+    `);
+  }
+
+  /** Desk-linked cards the import kept (keepDeskCards) stay; the rest went with their member, or to another. */
+  private replaceDeskCards(): void {
+    this.db.exec(`
+      DELETE FROM main.member_desk_cards WHERE NOT EXISTS (
+        SELECT 1 FROM temp.import_next n WHERE n.card_hash = member_desk_cards.card_hash AND n.member_hash = member_desk_cards.member_hash);
     `);
   }
 

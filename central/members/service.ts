@@ -51,6 +51,19 @@ export interface MemberPatch {
   pinHash?: string | null | undefined;
 }
 
+export interface MemberChangeResult {
+  version: MemberVersion | null;
+  current: MemberVersion;
+  /** The member's pseudonym at central. */
+  person: string;
+  /** Whether the branches' list holds the member now. */
+  listed: boolean;
+}
+
+export type DeskLinkOutcome =
+  | { outcome: 'unknown-member' | 'card-taken' }
+  | { outcome: 'linked' | 'already'; version: MemberVersion | null; person: string; listed: boolean };
+
 export type SiteListStatus = 'current' | 'behind' | 'no-list' | 'unknown';
 
 export interface SiteMembersView {
@@ -162,7 +175,7 @@ export class CentralMembers {
    * desk: hashed at once on the thread pool, a few at a time (HashingBusyError past that), and distributed with the
    * member's row as any change is. The PIN itself is neither stored nor logged. Throws as `change` does.
    */
-  async setPin(cardNumber: string, pin: string | null, actor: string): ReturnType<CentralMembers['change']> {
+  async setPin(cardNumber: string, pin: string | null, actor: string): Promise<MemberChangeResult> {
     const pinHash = pin === null ? null : await this.pinSlots.run(() => hashPinAsync(pin));
     return this.change(cardNumber, { pinHash }, actor);
   }
@@ -187,9 +200,17 @@ export class CentralMembers {
    * list holds them now. The change is the member's, so it reaches every card of theirs: a card UID from the
    * library system's export names its member, and a block or a PIN given through any one holds for all.
    */
-  change(cardNumber: string, patch: MemberPatch, actor: string): Promise<{ version: MemberVersion | null; current: MemberVersion; person: string; listed: boolean }> {
+  change(cardNumber: string, patch: MemberPatch, actor: string): Promise<MemberChangeResult> {
     // Normalised and hashed before anything else happens to it; throws CardIdError for an unusable number.
     const tapped = this.hasher(normaliseCardId(cardNumber));
+    return this.changeCard(tapped, patch, actor, `api:${actor}`);
+  }
+
+  /**
+   * `change` by a card's hash (a branch's desk names the member by one), the version's source given: the one body
+   * of both. Throws UnknownCardError, and OtherKeyError while the list was made with another deployment key.
+   */
+  changeCard(tapped: Buffer, patch: MemberPatch, actor: string, source: string): Promise<MemberChangeResult> {
     return this.serial(async () => {
       const { member: cardHash, cards } = this.store.credentials(tapped);
       const old = this.store.heldFields(cardHash);
@@ -208,7 +229,7 @@ export class CentralMembers {
       const fields = memberFieldsText({ cardHash, ...member });
       const { version } = this.store.applyChanges(
         cards.map((card) => ({ cardHash: card, fields, listed })),
-        { keyId: this.keyId, source: `api:${actor}`, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
+        { keyId: this.keyId, source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
       );
       const person = this.deps.pseudonym(cardHash);
       // A PIN's hash is as secret as the PIN (10^4 to 10^8 guesses): the log says only that one was set.
@@ -216,6 +237,24 @@ export class CentralMembers {
       this.log.info({ actor, person, version: version?.version ?? null, listed, patch: pinHash === undefined ? shown : { ...shown, pin: pinHash === null ? 'removed' : 'set' } }, 'member changed');
       if (version !== null) await this.announce();
       return { version, current: this.store.current()!, person, listed };
+    });
+  }
+
+  /**
+   * Links a card tapped at `site`'s desk to the member `tapped` (any card of theirs) names: it opens doors as them
+   * from the next version, and the library system's imports keep it while the member exists (member-store.ts).
+   * Refused (no version) when central holds no such member or the card is another member's; `already` when it is
+   * this member's. Throws OtherKeyError while the list was made with another deployment key.
+   */
+  linkDeskCard(tapped: Buffer, card: Buffer, site: string, actor: string): Promise<DeskLinkOutcome> {
+    return this.serial(async () => {
+      const meta = { keyId: this.keyId, source: `desk:${actor}`, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions };
+      const result = this.store.linkDeskCard(tapped, card, site, meta);
+      if (!('member' in result)) return { outcome: result.outcome };
+      const person = this.deps.pseudonym(result.member);
+      this.log.info({ actor, person, version: result.version?.version ?? null, listed: result.listed, outcome: result.outcome }, 'card linked at a desk');
+      if (result.version !== null) await this.announce();
+      return { outcome: result.outcome, version: result.version, person, listed: result.listed };
     });
   }
 

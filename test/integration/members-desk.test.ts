@@ -149,6 +149,7 @@ describe('linking a card at the desk', () => {
     expect(link.state).toBe('waiting');
     expect(link.person).toBe(gateway.gateway.pseudonym(hash(normaliseCardId(MEMBER))));
     expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(25_000);
+    expect(armed.json<{ secondsLeft: number }>().secondsLeft).toBe(30);
 
     gateway.hardware.simulated!.reader!.tap(NEW_CARD, 'desk');
     const end = await linkEnd(link.id);

@@ -76,13 +76,16 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
 
   /** A waiting link past its 30 s: the reader is free again. */
   const view = (link: Link): Record<string, unknown> => {
-    if (link.state === 'waiting' && ctx.clock.now().getTime() > link.expiresAt.getTime()) {
+    const now = ctx.clock.now().getTime();
+    if (link.state === 'waiting' && now > link.expiresAt.getTime()) {
       desk.disarm(link.readerId, link.capture);
       link.state = 'expired';
       link.message = `no card was tapped at the desk reader within ${DESK_LINK_WAIT_MS / 1000} s; nothing was changed`;
     }
     const { id, person, state, expiresAt, message, reason, version } = link;
-    return { id, person, state, expiresAt: expiresAt.toISOString(), ...(message === undefined ? {} : { message }), ...(reason === undefined ? {} : { reason }), ...(version === undefined ? {} : { version }) };
+    // secondsLeft: the page counts down from it, not from expiresAt, which is on the gateway's clock.
+    const secondsLeft = state === 'waiting' ? Math.max(0, Math.ceil((expiresAt.getTime() - now) / 1000)) : 0;
+    return { id, person, state, expiresAt: expiresAt.toISOString(), secondsLeft, ...(message === undefined ? {} : { message }), ...(reason === undefined ? {} : { reason }), ...(version === undefined ? {} : { version }) };
   };
 
   /** The tapped card, after the tap's turn: refused here when the list already has it, else sent to central. */

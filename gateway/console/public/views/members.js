@@ -1,9 +1,10 @@
-/* global document, queueMicrotask */
+/* global document, queueMicrotask, setInterval, clearInterval */
 // Members on this gateway, and "why won't my card work?": the typed number goes to the gateway once, is hashed
 // there and forgotten; the field is cleared as soon as the answer comes.
 import { html, useState, useEffect } from '../lib/html.js';
-import { ApiError, get, post } from '../lib/api.js';
+import { ApiError, api, fieldErrors, get, post } from '../lib/api.js';
 import { MODE_LABELS, ago, dateTime, number } from '../lib/format.js';
+import { ErrorSummary, Input, errorMap, useConfirm } from '../lib/ui.js';
 
 function yes(flag, good = true) {
   return html`<span class=${flag === good ? 'flag ok' : 'flag bad'}>${flag ? 'Yes' : 'No'}</span>`;
@@ -28,6 +29,159 @@ function Result({ result }) {
           <dt>PIN set</dt><dd>${result.entitlement.pinSet ? 'Yes' : 'No'}</dd>
         </dl>`
       : html`<p>This card is not on the member list held by this gateway. Unless central is set to send everyone, the list holds only members registered for open access (and staff): a member who is not registered does so at the desk. If the card was issued, renewed or registered recently, the next member list update brings it.</p>`}
+  </section>`;
+}
+
+// ---- at the desk: link a card, set or remove a PIN (docs/members.md, "At the desk") ----
+
+const LINK_ENDS = {
+  done: ['ok', 'Card linked'],
+  refused: ['bad', 'Not linked'],
+  expired: ['bad', 'No card tapped'],
+  offline: ['bad', 'Not linked'],
+  'no-answer': ['bad', 'No answer yet'],
+};
+
+/** How a link stands, polled once a second while it waits or is with central; a countdown while it waits. */
+function LinkProgress({ link, onStop }) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(timer);
+  }, []);
+  if (link.state === 'waiting') {
+    const left = Math.max(0, Math.ceil((link.deadline - now) / 1000));
+    return html`<div class="desk-wait" role="status" aria-live="polite">
+      <p class="verdict wait">Tap the card on the desk reader now</p>
+      <p><span class="countdown" aria-hidden="true">${left}</span> <span class="muted">${left === 1 ? 'second' : 'seconds'} left</span>
+        <span class="visually-hidden">${left > 0 && left % 10 === 0 ? `${left} seconds left` : ''}</span></p>
+      <div class="actions"><button type="button" class="button secondary" onClick=${onStop}>Stop waiting</button></div>
+    </div>`;
+  }
+  if (link.state === 'tapped') {
+    return html`<p class="verdict wait" role="status">Card read: asking central…</p>`;
+  }
+  const [kind, title] = LINK_ENDS[link.state] ?? ['bad', 'Not linked'];
+  return html`<p class=${`verdict ${kind}`} role="status" tabindex="-1" id="link-result">${title}: ${link.message}</p>`;
+}
+
+function DeskChanges() {
+  const [card, setCard] = useState('');
+  const [pin, setPin] = useState({ pin: '', confirm: '' });
+  const [errors, setErrors] = useState([]);
+  const [link, setLink] = useState(null);
+  const [answer, setAnswer] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [confirm, dialog] = useConfirm();
+
+  const waiting = link !== null && (link.state === 'waiting' || link.state === 'tapped');
+  useEffect(() => {
+    if (!waiting) return undefined;
+    const timer = setInterval(async () => {
+      try {
+        const next = await get(`/members/link-card/${link.id}`);
+        setLink({ ...next, deadline: link.deadline });
+        if (next.state !== 'waiting' && next.state !== 'tapped') queueMicrotask(() => document.getElementById('link-result')?.focus());
+      } catch (e) {
+        setLink({ ...link, state: 'refused', message: e.message });
+      }
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [waiting, link?.id]);
+
+  const failed = (e) => setErrors(e instanceof ApiError && e.errors.length > 0 ? e.errors : [e.message]);
+
+  const startLink = async () => {
+    setErrors([]);
+    setAnswer(null);
+    setBusy(true);
+    try {
+      const armed = await post('/members/link-card', { card });
+      // The countdown runs on this browser's clock, from what the gateway said was left.
+      setLink({ ...armed, deadline: Date.now() + armed.secondsLeft * 1000 });
+    } catch (e) {
+      setLink(null);
+      if (e instanceof ApiError && e.errors.length > 0) failed(e);
+      else setAnswer({ kind: 'bad', text: e.message });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const stopLink = async () => {
+    try {
+      setLink({ ...(await api('DELETE', `/members/link-card/${link.id}`)), deadline: link.deadline });
+    } catch (e) {
+      setAnswer({ kind: 'bad', text: e.message });
+    }
+  };
+
+  const send = async (method, body) => {
+    setErrors([]);
+    setAnswer(null);
+    setLink(null);
+    setBusy(true);
+    try {
+      const done = await api(method, '/members/pin', body);
+      setAnswer({ kind: 'ok', text: done.message });
+    } catch (e) {
+      if (e instanceof ApiError && e.errors.length > 0) failed(e);
+      else setAnswer({ kind: 'bad', text: e.message });
+    } finally {
+      // The digits are not kept in the page either.
+      setPin({ pin: '', confirm: '' });
+      setBusy(false);
+      queueMicrotask(() => document.getElementById('desk-answer')?.focus());
+    }
+  };
+
+  const setPinSubmit = (event) => {
+    event.preventDefault();
+    if (pin.pin !== pin.confirm) {
+      setErrors(['confirm: must be the same PIN as above']);
+      return;
+    }
+    void send('POST', { card, pin: pin.pin, confirm: pin.confirm });
+  };
+
+  const removePin = async () => {
+    const ok = await confirm({ title: 'Remove the PIN?', body: 'The member will open the door with the card alone where the rules allow it, or not at all where a PIN is required.', confirmLabel: 'Remove PIN', danger: true });
+    if (ok) void send('DELETE', { card });
+  };
+
+  const list = fieldErrors(errors);
+  const byPath = errorMap(list);
+  const noCard = card.trim() === '';
+  return html`<section class="card desk" aria-labelledby="desk-title">
+    <h2 id="desk-title">At the desk</h2>
+    <p class="muted">Link a member’s new card, or set the PIN they type here. The change goes to central, which owns the member list; every branch has it within a minute. Card numbers and PINs are not kept or logged here.</p>
+    <${ErrorSummary} scope="desk" title="Nothing was sent" errors=${list} />
+    <${Input} scope="desk" label="Member’s card number" path="card" errors=${byPath} value=${card} onValue=${setCard}
+      hint="The number printed on the card they have now." autocomplete="off" autocapitalize="characters" spellcheck="false" />
+    <div class="desk-parts">
+      <div class="desk-part">
+        <h3>Link a card</h3>
+        <p class="muted">Then hold the new card on the desk reader within 30 seconds.</p>
+        <div class="actions"><button type="button" class="button primary" onClick=${startLink} disabled=${busy || waiting || noCard}>Link a card</button></div>
+        ${link && html`<${LinkProgress} link=${link} onStop=${stopLink} />`}
+      </div>
+      <form class="desk-part" onSubmit=${setPinSubmit} aria-labelledby="pin-title" novalidate>
+        <h3 id="pin-title">Set or remove the PIN</h3>
+        <p class="muted">4 to 8 digits, typed by the member, twice.</p>
+        <div class="row">
+          <${Input} scope="desk" label="PIN" type="password" inputmode="numeric" pattern="[0-9]*" maxlength="8" autocomplete="off" path="pin" errors=${byPath}
+            value=${pin.pin} onValue=${(v) => setPin((p) => ({ ...p, pin: v }))} />
+          <${Input} scope="desk" label="PIN again" type="password" inputmode="numeric" pattern="[0-9]*" maxlength="8" autocomplete="off" path="confirm" errors=${byPath}
+            value=${pin.confirm} onValue=${(v) => setPin((p) => ({ ...p, confirm: v }))} />
+        </div>
+        <div class="actions">
+          <button type="submit" class="button primary" disabled=${busy || noCard || pin.pin === ''}>Set PIN</button>
+          <button type="button" class="button secondary" onClick=${removePin} disabled=${busy || noCard}>Remove PIN</button>
+        </div>
+      </form>
+    </div>
+    ${answer && html`<p class=${`verdict ${answer.kind}`} role="status" tabindex="-1" id="desk-answer">${answer.kind === 'ok' ? 'Done' : 'Not done'}: ${answer.text}</p>`}
+    ${dialog}
   </section>`;
 }
 
@@ -81,5 +235,6 @@ export function MembersPage({ status }) {
       <div class="actions"><button class="button primary" type="submit" disabled=${busy || card.trim() === ''}>Check</button></div>
     </form>
     ${result && html`<${Result} result=${result} />`}
+    <${DeskChanges} />
   </div>`;
 }

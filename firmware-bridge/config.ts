@@ -25,7 +25,7 @@ const bcmPin = z
 const level = z.enum(['high', 'low']);
 
 export const OutputConfigSchema = z.strictObject({
-  /** Optional under the simulated driver; required for sysfs. */
+  /** Optional under the simulated driver; required for sysfs, gpiod and auto. */
   pin: bcmPin.optional(),
   /** The pin level that energises the relay or lights the LED. Many opto-isolated relay boards are active low. */
   activeLevel: level.default('high'),
@@ -250,11 +250,20 @@ export const HardwareConfigSchema = z
     {
       gpio: z.strictObject(
         {
-          driver: z.enum(['simulated', 'sysfs'], {
+          /**
+           * `gpiod`: the character device through Debian's gpiod tools; `auto`: gpiod where the kernel has no
+           * /sys/class/gpio and the tools and the chip are there, else sysfs (docs/hardware.md, "Which GPIO backend").
+           */
+          driver: z.enum(['simulated', 'sysfs', 'gpiod', 'auto'], {
             error: (issue) => (issue.input === undefined ? `required: sysfs on a Raspberry Pi; ${SIMULATED_BY_NAME}` : undefined),
           }),
           /** Where the gpiochips are listed; the BCM → sysfs number offset is read from here. */
           sysfsRoot: z.string().min(1).default('/sys/class/gpio'),
+          /** gpiod: the chip whose line offsets are the header's BCM numbers; gpiochip0 when unset (a Pi 5 on older kernels: gpiochip4; `gpiodetect` shows the one labelled pinctrl-rp1 or pinctrl-bcm27xx). */
+          chip: z
+            .string()
+            .regex(/^(\/dev\/)?gpiochip\d{1,3}$/, 'must be a GPIO chip: gpiochip0, gpiochip4 or /dev/gpiochip0')
+            .optional(),
         },
         { error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? `required: { driver: sysfs } on a Raspberry Pi; ${SIMULATED_BY_NAME}` : undefined) },
       ),
@@ -290,7 +299,7 @@ export const HardwareConfigSchema = z
       // As the config says it: outputs.door, doors[0].relay, switched[1], intruderAlarm.set.
       const where = path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
       if (pin === undefined) {
-        if (hw.gpio.driver === 'sysfs') ctx.addIssue({ code: 'custom', path: [...path, 'pin'], message: 'required when gpio.driver is sysfs' });
+        if (hw.gpio.driver !== 'simulated') ctx.addIssue({ code: 'custom', path: [...path, 'pin'], message: `required when gpio.driver is ${hw.gpio.driver}` });
         return;
       }
       const other = usedBy.get(pin);

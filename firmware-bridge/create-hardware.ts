@@ -1,6 +1,10 @@
 // Builds the hardware bundle from the `hardware:` config. Every output is created and put in its safe
 // state first, before any input, reader or keypad exists, so nothing can act on a relay in an unknown state.
-import { driverReaderConfig, driverRole, evdevKeypads, MAIN_DOOR, readerDoor, type DriverReaderConfig, type HardwareConfig, type InputConfig, type OutputConfig, type ReaderConfig } from './config.js';
+import { driverReaderConfig, driverRole, everyInputConfig, evdevKeypads, MAIN_DOOR, readerDoor, type DriverReaderConfig, type HardwareConfig, type InputConfig, type OutputConfig, type ReaderConfig } from './config.js';
+import { headerChip, resolveGpioDriver } from './gpio/gpiod-driver.js';
+import { GpiodInput } from './gpio/gpiod-input.js';
+import { GpiodOutput } from './gpio/gpiod-output.js';
+import { realGpiodSpawn, type GpiodSpawn, type GpiodTools } from './gpio/gpiod-tools.js';
 import { loadOnoff, type GpioClass } from './gpio/onoff.js';
 import { bcmToSysfs, findHeaderChip } from './gpio/sysfs-base.js';
 import { SysfsInput } from './gpio/sysfs-input.js';
@@ -46,6 +50,8 @@ export interface CreateHardwareOptions {
   /** Seams for tests: the onoff Gpio class, nfc-pcsc, and the PC/SC, keyboard reader and keypad options. */
   drivers?: {
     loadGpio?: () => Promise<GpioClass>;
+    /** The gpiod backend's processes, and what `gpio.driver: auto` looks for. */
+    gpiod?: { spawn?: GpiodSpawn; exists?: (path: string) => boolean };
     loadNfc?: () => Promise<NfcPcscModule>;
     pcsc?: Pick<PcscCardReaderOptions, 'probeService' | 'backoff' | 'appearGraceMs'>;
     keyboard?: Pick<KeyboardReaderOptions, 'open' | 'reopen' | 'eventSize'>;
@@ -104,15 +110,24 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
   // 1. Outputs, each written to its safe level as it is created.
   let Gpio: GpioClass | undefined;
   let base = 0;
+  let gpiod: { tools: GpiodTools; spawn: GpiodSpawn; chip: string } | undefined;
   try {
-    if (config.gpio.driver === 'sysfs') {
+    const gpio = await resolveGpioDriver(config.gpio, opts.drivers?.gpiod);
+    if (gpio.driver === 'gpiod' && gpio.tools !== undefined) {
+      gpiod = { tools: gpio.tools, chip: headerChip(config.gpio), spawn: opts.drivers?.gpiod?.spawn ?? realGpiodSpawn };
+      logger.info({ chip: gpiod.chip, tools: gpio.tools.version, interactive: gpio.tools.interactive, why: gpio.reason }, 'GPIO on the character device (gpiod tools)');
+    }
+    if (gpio.driver === 'sysfs') {
       const chip = findHeaderChip(config.gpio.sysfsRoot);
       base = chip.base;
       Gpio = await (opts.drivers?.loadGpio ?? loadOnoff)();
       logger.info({ chip: chip.chip, label: chip.label, base }, 'GPIO over sysfs');
     }
     const makeOutput = (name: OutputPinName, outputConfig: OutputConfig, pinSetting: string): DigitalOutput =>
-      Gpio === undefined ? new SimulatedOutput(name, outputConfig, clock) : new SysfsOutput(name, outputConfig, bcmToSysfs(requirePin(outputConfig.pin, pinSetting), base), Gpio, logger);
+      gpiod !== undefined
+        ? new GpiodOutput(name, outputConfig, { chip: gpiod.chip, offset: requirePin(outputConfig.pin, pinSetting) }, gpiod.tools, gpiod.spawn, logger)
+        : Gpio === undefined
+          ? new SimulatedOutput(name, outputConfig, clock) : new SysfsOutput(name, outputConfig, bcmToSysfs(requirePin(outputConfig.pin, pinSetting), base), Gpio, logger);
     for (const name of OUTPUT_NAMES) {
       const output = makeOutput(name, config.outputs[name], `outputs.${name}.pin`);
       outputs[name] = output;
@@ -139,6 +154,8 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
       everyOutput.push(unset);
       panelOutputs = { set, unset };
     }
+    // Each gpioset holds its line at the safe level (or has said why not) before any input exists.
+    await Promise.all(everyOutput.map((output) => (output instanceof GpiodOutput ? output.ready() : undefined)));
   } catch (error) {
     allSafe();
     closeOutputs();
@@ -153,10 +170,24 @@ export async function createHardware(config: HardwareConfig, opts: CreateHardwar
   ];
   const readers: CardReader[] = [];
   let keypad: Keypad | undefined;
+  // gpiod inputs read their level before they watch it, which cannot be done synchronously: all opened here first.
+  const gpiodInputs = new Map<InputPinName, GpiodInput>();
+  try {
+    if (gpiod !== undefined) {
+      for (const [name, inputConfig] of everyInputConfig(config)) {
+        gpiodInputs.set(name, await GpiodInput.open(name, inputConfig, { chip: gpiod.chip, offset: requirePin(inputConfig.pin, `${name}.pin`) }, gpiod.tools, gpiod.spawn, logger));
+      }
+    }
+  } catch (error) {
+    for (const input of gpiodInputs.values()) input.close();
+    allSafe();
+    closeOutputs();
+    throw error;
+  }
   try {
     // 2. Inputs that are fitted.
     const makeInput = (name: InputPinName, inputConfig: InputConfig, pinSetting: string): DigitalInput =>
-      Gpio === undefined ? new SimulatedInput(name, inputConfig) : new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, pinSetting), base), Gpio, logger);
+      gpiodInputs.get(name) ?? (Gpio === undefined ? new SimulatedInput(name, inputConfig) : new SysfsInput(name, inputConfig, bcmToSysfs(requirePin(inputConfig.pin, pinSetting), base), Gpio, logger));
     for (const name of INPUT_NAMES) {
       const inputConfig = config.inputs[name];
       if (inputConfig === undefined) continue;

@@ -14,7 +14,8 @@ export async function runBootConfig(file: string, io: CommandIo): Promise<number
     for (const line of error.errors) io.err(`${line}\n`);
     return 1;
   }
-  if (hardware.gpio.driver !== 'sysfs') {
+  // Every driver but the simulated one drives the Pi's pins (sysfs, gpiod, auto).
+  if (hardware.gpio.driver === 'simulated') {
     io.err(`${file}: gpio.driver is ${hardware.gpio.driver}: no pins, no config.txt lines\n`);
     return 1;
   }

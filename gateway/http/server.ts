@@ -18,10 +18,11 @@ import { formatIssues } from '../../policies/errors.js';
 import { MAX_HTTP_BODY_BYTES, strictJsonBody } from '../../policies/input-text.js';
 import { isLoopbackHost } from '../../kit/loopback.js';
 import type { GatewayConfig, TrustProxySetting } from '../config.js';
-import { openConsole } from '../console/index.js';
+import { CONSOLE_API_PREFIX, openConsole } from '../console/index.js';
 import type { ConsoleDeps } from '../console/index.js';
 import { errorHandler } from '../console/errors.js';
 import { CSRF_HEADER, makeAuthenticate, SESSION_COOKIE } from '../console/context.js';
+import { commissionRoutes } from '../console/routes/commission.js';
 import { docs, ErrorSchema } from '../console/zod-route.js';
 import type { Gateway } from '../core/controller.js';
 import { systemClock } from '../core/clock.js';
@@ -190,6 +191,8 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
       secured.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await secured.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
       if (branchConsole !== undefined) await secured.register(branchConsole.protectedRoutes);
+      // Commissioning drives the hardware, which the console is not given: registered here, beside its routes.
+      if (branchConsole !== undefined) await secured.register(commissionRoutes(branchConsole.ctx, { hardware: deps.hardware, clock: deps.doorScreen?.clock ?? systemClock }), { prefix: CONSOLE_API_PREFIX });
     });
   });
   return app;

@@ -107,7 +107,12 @@ export async function listPcscReaders(waitMs = 1500): Promise<string[] | Error> 
   const names: string[] = [];
   const devices: Array<{ reader: { close(): void } }> = [];
   let failure: Error | undefined;
-  const nfc = new module.NFC();
+  let nfc;
+  try {
+    nfc = new module.NFC();
+  } catch (error) {
+    return error as Error;
+  }
   nfc.on('reader', (device: { name: string; autoProcessing: boolean; reader: { close(): void }; on(event: string, listener: () => void): void }) => {
     device.autoProcessing = false;
     device.on('error', () => {});

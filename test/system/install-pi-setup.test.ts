@@ -3,12 +3,15 @@
 // `oag check-config` before anything is enabled. The plans are dry runs; the "real" runs are --config-only, rooted in
 // a temp folder (--etc, --state-dir, --service-user root): the script refuses another root for anything that would
 // touch packages, users or systemd, so nothing here reaches this machine's /etc, /opt or /var/lib.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
+import { requireBinary } from '../helpers/mosquitto.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(root, 'scripts', 'install-pi.sh');
@@ -45,6 +48,31 @@ function mode(path: string): string {
 function secretsEnv(conf: string): NodeJS.ProcessEnv {
   const key = /^OAG_DEPLOYMENT_KEY=(.*)$/m.exec(readFileSync(join(conf, 'secrets.env'), 'utf8'))?.[1];
   return { OAG_DEPLOYMENT_KEY: key };
+}
+
+/** Whether Mosquitto takes this login: CONNACK, or a refusal. */
+function logsIn(port: number, username: string, password: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const client = connect(`mqtt://127.0.0.1:${port}`, { username, password, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
+    client.once('connect', () => client.end(true, () => resolve(true)));
+    client.once('error', () => client.end(true, () => resolve(false)));
+  });
+}
+
+/** Waits until something listens on the port (Mosquitto started), or fails after a few seconds. */
+async function listening(port: number, alive: () => boolean): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (!alive()) throw new Error('mosquitto exited at start');
+    const up = await new Promise<boolean>((resolve) => {
+      const client = connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 1000 });
+      client.once('connect', () => client.end(true, () => resolve(true)));
+      // A refused anonymous login is a broker that is up.
+      client.once('error', (error) => client.end(true, () => resolve(!/ECONNREFUSED/.test(String(error)))));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`mosquitto did not listen on ${port}`);
 }
 
 const KEY = 'a1'.repeat(32);
@@ -189,7 +217,7 @@ describe('install-pi.sh: a branch and central set up from options', () => {
     expect(elsewhere.stderr).toContain('--dry-run or --config-only');
   });
 
-  it('writes a branch and central on one box that pass check-config, with the accounts, and keeps all of it on a second run', () => {
+  it('writes a branch and central on one box that pass check-config, with the accounts, and keeps all of it on a second run', async () => {
     const ex = examples();
     const csv = join(tmp, 'members.csv');
     writeFileSync(csv, 'card_number,date_of_birth,expiry_date,blocked,blocked_until,open_access,staff,groups\n04A1B2C3D4,1980-01-01,2099-12-31,false,,true,false,\n04A1B2C3D5,1975-06-30,2099-12-31,false,,true,true,\n');
@@ -247,6 +275,22 @@ describe('install-pi.sh: a branch and central set up from options', () => {
     expect(JSON.parse(managers.stdout)).toEqual([expect.objectContaining({ username: 'anna', role: 'manager' })]);
     const admins = oagCli(['central', 'users', 'list', '--config', join(conf, 'central.yaml'), '--json']);
     expect(JSON.parse(admins.stdout)).toEqual([expect.objectContaining({ username: 'boss', role: 'administrator' })]);
+
+    // Debian's Mosquitto takes the files as written (as its own user: the password file's group), central's and the
+    // branch's logins with the passwords beside the configs, and no other.
+    chmodSync(tmp, 0o755);
+    const port = await freePort();
+    const brokerConf = join(tmp, 'mosquitto.conf');
+    writeFileSync(brokerConf, readFileSync(join(etc, 'mosquitto', 'conf.d', 'oag.conf'), 'utf8').replace('listener 1883 127.0.0.1', `listener ${port} 127.0.0.1`));
+    const broker = spawn(requireBinary('mosquitto', 'mosquitto'), ['-c', brokerConf], { stdio: 'ignore' });
+    try {
+      await listening(port, () => broker.exitCode === null);
+      expect(await logsIn(port, 'central', readFileSync(join(etc, 'oag', 'central-mqtt.password'), 'utf8').trim())).toBe(true);
+      expect(await logsIn(port, 'riverside', readFileSync(join(etc, 'oag', 'mqtt.password'), 'utf8').trim())).toBe(true);
+      expect(await logsIn(port, 'riverside', 'not-the-password')).toBe(false);
+    } finally {
+      broker.kill();
+    }
 
     // Again: every file and account kept, no new password.
     const before = ['gateway.yaml', 'secrets.env', 'central-signing.key', 'mqtt.password', 'central-mqtt.password'].map((f) => readFileSync(join(conf, f), 'utf8'));

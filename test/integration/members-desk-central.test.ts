@@ -4,9 +4,14 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningCentral } from '../../central/main.js';
-import type { RunningGateway } from '../../gateway/main.js';
+import { openConsoleDb } from '../../gateway/console/db.js';
+import { ConsoleUsers } from '../../gateway/console/users.js';
+import { buildLocalApi } from '../../gateway/http/server.js';
+import { startGateway, type RunningGateway } from '../../gateway/main.js';
+import { createCardHasher } from '../../policies/cards.js';
 import {
   CONTRACT_MINOR,
   parseSignedMessage,
@@ -16,9 +21,10 @@ import {
 } from '../../policies/contract/index.js';
 import { hashPin, verifyPin } from '../../policies/pin.js';
 import { encodeCardHash, memberFieldsText, parseMemberFields, type MemberRecord } from '../../policies/member-list.js';
+import { PASSWORD } from '../helpers/console.js';
 import { addMqttUser, mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
-import { hashCard, importRecords, records, startBranch, startTestCentral, tap, tempDir, until } from '../unit/members-sync/helpers.js';
+import { branchConfig, hashCard, importRecords, records, startBranch, startTestCentral, tap, tempDir, TEST_KEY_HEX, until } from '../unit/members-sync/helpers.js';
 
 type Reply = ReturnType<typeof ReceivedMemberDeskReplySchema.parse>;
 
@@ -139,6 +145,55 @@ describe("central's side of a desk change", () => {
     expect(bad).toMatchObject({ result: 'refused', reason: 'bad-request', message: expect.stringMatching(/^member: must be a card hash/) });
     expect(central.members!.store.current()!.version).toBe(before);
     expect(central.members!.store.ownerOf(hashCard('04AABBCCDD'))).toBeUndefined();
+  });
+
+  it('takes a card linked at a branch console’s desk reader: the branch shows the version, and lets the card in', async () => {
+    const login = await addMqttUser(mqttPasswordFileIn(dir), 'village');
+    const mqtt = { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, ...login, centralKeys: [testSigningKey().publicFile] };
+    const config = branchConfig(dir, 'village', mqtt, {
+      hardware: {
+        gpio: { driver: 'simulated' },
+        inputs: { doorContact: { debounceMs: 0 } },
+        readers: [
+          { id: 'entry', driver: 'simulated', role: 'entry' },
+          { id: 'desk', driver: 'simulated', role: 'desk' },
+        ],
+      },
+    });
+    const village = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, power: { platformRoot: `${dir}/no-sys` } });
+    branches.push(village);
+    const current = central.members!.store.current()!.version;
+    await until(() => village.store.members.stats().version === current, 'the village to apply the current version');
+    const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
+    const app = buildLocalApi({ gateway: village.gateway, hardware: village.hardware, console: { store: village.store, hashCard: hash, clock: { now: () => new Date() } }, logger: pino({ level: 'silent' }) });
+    await app.ready();
+    const db = openConsoleDb(village.store);
+    try {
+      await new ConsoleUsers(db, { now: () => new Date() }).add('desk-bob', 'staff', PASSWORD);
+      const signedIn = await app.inject({ method: 'POST', url: '/api/console/login', payload: { username: 'desk-bob', password: PASSWORD } });
+      const cookie = signedIn.cookies.find((c) => c.name.endsWith('oag_session'))!;
+      const headers = { cookie: `${cookie.name}=${cookie.value}`, 'x-csrf-token': signedIn.json<{ csrfToken: string }>().csrfToken };
+      await until(() => village.gateway.access.desk.changes?.connected === true, 'the village linked to the broker');
+
+      const NEXT_UID = '04C0FFEE000001';
+      expect(tap(village, NEXT_UID)).toMatchObject({ decision: 'refused', reason: 'unknown-card' });
+      const armed = await app.inject({ method: 'POST', url: '/api/console/members/link-card', headers, payload: { card: card(3) } });
+      expect(armed.statusCode).toBe(202);
+      const { id } = armed.json<{ id: string }>();
+      village.hardware.simulated!.reader!.tap(NEXT_UID, 'desk');
+      let end: Record<string, unknown> = {};
+      await until(async () => {
+        end = (await app.inject({ method: 'GET', url: `/api/console/members/link-card/${id}`, headers })).json<Record<string, unknown>>();
+        return end.state !== 'waiting' && end.state !== 'tapped';
+      }, 'the link to end');
+      expect(end).toMatchObject({ state: 'done', version: current + 1, message: `card linked: it opens doors as the member from list version ${current + 1}` });
+      await until(() => village.store.members.stats().version === current + 1, 'the village to apply the new version');
+      expect(tap(village, NEXT_UID).decision).toBe('granted');
+      expect(central.auth.audit.query({ limit: 1, actor: 'village/desk-bob' }).rows[0]!.detail).toMatch(/: card linked at the desk; version \d+$/);
+    } finally {
+      await app.close();
+      db.close();
+    }
   });
 
   it('keeps a desk-linked card through the next full import and delta, and drops it with its member', async () => {

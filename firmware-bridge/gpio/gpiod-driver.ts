@@ -37,7 +37,7 @@ export async function resolveGpioDriver(gpio: HardwareConfig['gpio'], probes: Gp
   if (gpio.driver === 'simulated' || gpio.driver === 'sysfs') return { driver: gpio.driver, reason: `gpio.driver is ${gpio.driver}` };
   if (gpio.driver === 'gpiod') {
     if (!exists(chipDevice(headerChip(gpio)))) {
-      throw new Error(`GPIO unavailable: ${chipDevice(headerChip(gpio))} does not exist. Fix: set gpio.chip to the header's chip (\`gpiodetect\` lists them; a Pi 5 on an older kernel has it as gpiochip4)`);
+      throw new Error(`GPIO unavailable: ${chipDevice(headerChip(gpio))} does not exist. Fix: set gpio.chip to the header's chip (\`gpiodetect\` lists them: the one labelled pinctrl-rp1 on a Pi 5, pinctrl-bcm2711 or pinctrl-bcm2835 on earlier Pis)`);
     }
     return { driver: 'gpiod', tools: await probeGpiodTools(spawn), reason: 'gpio.driver is gpiod' };
   }

@@ -205,6 +205,26 @@ describe('oag commission', () => {
     expect(record(s.h).at(-1)).toMatchObject({ action: 'ended', detail: '0 passed, 0 failed, 0 skipped: interrupted by the technician' });
   });
 
+  it('a tool that goes away without a word ends its session: the pulse stops and the door locks', async () => {
+    const s = await startSite();
+    const started = await post(s, '/api/console/commission', { who: 'Alex Fitter', steps: ['door-relay'] });
+    const session = String(started.body.session);
+    const gone = new AbortController();
+    const watch = await fetch(`${s.url}/api/console/commission/watch?session=${session}`, { headers: { authorization: `Bearer ${s.token}` }, signal: gone.signal });
+    expect(watch.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect((await post(s, '/api/console/commission/pulse', { session, seconds: 30 })).status).toBe(200);
+    expect(s.h.doorRelayActive()).toBe(true);
+    // One session at a time: a second technician is told who is at work.
+    const second = await post(s, '/api/console/commission', { who: 'Sam Second', steps: ['door-relay'] });
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatch(/^Alex Fitter \(token:commissioning\) is commissioning since /);
+
+    gone.abort();
+    await until(() => !s.h.doorRelayActive(), 'the door relay released');
+    expect(record(s.h).at(-1)).toMatchObject({ action: 'ended', detail: '0 passed, 0 failed, 0 skipped: the commissioning tool went away' });
+    expect((await post(s, '/api/console/commission/pulse', { session })).status).toBe(409);
+  });
+
   it('refuses a pulse without a session, during a fire, and in open access with people inside; no token is a 401', async () => {
     const s = await startSite();
     const none = await post(s, '/api/console/commission/pulse', { session: '0123456789abcdef' });

@@ -18,6 +18,10 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv): ConfigCheck {
     return { config, findings: [ok('config.valid', 'config', `${path} is valid (site ${config.site})`), ...configDetails(config, path, env)] };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    const unread = error.errors.length === 1 ? /^\(file\): (cannot read: .*|is a folder, not a file)$/.exec(error.errors[0]!)?.[1] : undefined;
+    if (unread !== undefined) {
+      return { config: undefined, findings: [fail('config.valid', 'config', `the config ${path} ${unread.replace(/^cannot read: /, 'cannot be read: ')}`, 'name the gateway\'s config, readable by this user: oag doctor --config /etc/oag/gateway.yaml')] };
+    }
     const fix = `correct ${error.errors.length === 1 ? 'it' : 'them'} in ${path}, then check with: oag check-config ${path}`;
     const invalid = fail('config.valid', 'config', `${path} is invalid: ${error.errors.join('; ')}`, fix);
     try {

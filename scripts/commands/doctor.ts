@@ -15,7 +15,7 @@ export async function runDoctorCommand(configFile: string, io: CommandIo, option
   const { doctorExitCode, formatFindings } = await import('../../gateway/doctor/findings.js');
   const report = await runDoctor(configFile, deps ?? systemDoctorDeps());
   if (options.json === true) io.out(`${JSON.stringify(report.findings, null, 2)}\n`);
-  else io.out(formatFindings(report.findings, `oag doctor: ${report.site === undefined ? 'branch' : `branch ${report.site}`}, ${configFile}`));
+  else io.out(formatFindings(report.findings, `oag doctor: ${report.site === undefined ? '' : `branch ${report.site}, `}${configFile}`));
   return doctorExitCode(report.findings);
 }
 

@@ -29,6 +29,13 @@ describe('doctor: config and policy', () => {
     ]);
   });
 
+  it('says which config could not be read, and how to name the right one', () => {
+    const path = join(dir, 'no-such.yaml');
+    expect(checkConfig(path, {}).findings).toEqual([
+      { id: 'config.valid', area: 'config', status: 'fail', found: `the config ${path} cannot be read: ENOENT`, fix: "name the gateway's config, readable by this user: oag doctor --config /etc/oag/gateway.yaml" },
+    ]);
+  });
+
   it('goes on without an invalid optional section, as the service would, and says so', () => {
     const checked = checkConfig(write({ mqtt: { url: 'http://nope' } }), {});
     expect(checked.config?.mqtt).toBeUndefined();

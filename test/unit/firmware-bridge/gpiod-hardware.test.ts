@@ -10,6 +10,7 @@ import { HardwareConfigSchema, type HardwareConfigInput } from '../../../firmwar
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
 import { resolveGpioDriver } from '../../../firmware-bridge/gpio/gpiod-driver.js';
 import { parseGetValue, parseGpiosetLine, parseMonitorLine, parseToolVersion, probeGpiodTools } from '../../../firmware-bridge/gpio/gpiod-tools.js';
+import { runBootConfig } from '../../../scripts/commands/boot-config.js';
 import { runOutputsSafe } from '../../../scripts/commands/outputs-safe.js';
 import { fakeChip, noTools, settle } from './gpiod-fakes.js';
 import { recordingLogger } from './fakes.js';
@@ -143,6 +144,12 @@ describe('oag outputs-safe on gpiod', () => {
       'gpioset --consumer oag --chip gpiochip0 --toggle 0 6=0',
     ]);
     expect(run.out).toEqual(['outputs-safe: door BCM 17 high, lights BCM 27 high, sounder BCM 22 low, ledGreen BCM 5 low, ledRed BCM 6 low (gpiochip0, gpioset v2.1.3)\n']);
+  });
+
+  it('oag boot-config gives a gpiod config the same config.txt lines as sysfs: the boot levels matter more here', async () => {
+    const run = io();
+    expect(await runBootConfig(configFile(), run.io)).toBe(0);
+    expect(run.out.join('')).toContain('gpio=17,27=op,dh\ngpio=5,6,22=op,dl\ngpio=23,24=ip,pu\n');
   });
 
   it('a busy line fails with gpioset’s words; the others are still set', async () => {

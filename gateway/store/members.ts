@@ -260,17 +260,34 @@ class Interned {
   /** Id 0 is null, 1 the empty text. */
   readonly values: Array<string | null> = [null, ''];
   private readonly ids = new Map<string, number>([['', 1]]);
+  /** `YYYY-MM-DD` by its digits as a number: a fresh string's hash costs more than reading ten characters. */
+  private readonly dates = new Map<number, number>();
 
   id(value: string | null): number {
     if (value === null) return 0;
-    let id = this.ids.get(value);
+    const day = value.length === 10 ? dayNumber(value) : -1;
+    let id = day < 0 ? this.ids.get(value) : this.dates.get(day);
     if (id === undefined) {
       id = this.values.length;
       this.values.push(value);
-      this.ids.set(value, id);
+      if (day < 0) this.ids.set(value, id);
+      else this.dates.set(day, id);
     }
     return id;
   }
+}
+
+/** `YYYY-MM-DD` (any digits) as YYYYMMDD; -1 for any other text of ten characters. */
+function dayNumber(s: string): number {
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return -1;
+  let n = 0;
+  for (let i = 0; i < 10; i++) {
+    if (i === 4 || i === 7) continue;
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 const TEXTS = 5; // expires, blocked_until, birth_date, groups, pin_hash: interned ids, TEXTS a row

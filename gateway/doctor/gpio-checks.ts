@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { everyInputConfig, everyOutputConfig, type HardwareConfig, type InputConfig, type OutputConfig } from '../../firmware-bridge/config.js';
 import { levelFor } from '../../firmware-bridge/gpio/onoff.js';
+import { resolveGpioDriver, type GpioDriverProbes } from '../../firmware-bridge/gpio/gpiod-driver.js';
 import { bcmToSysfs, findHeaderChip } from '../../firmware-bridge/gpio/sysfs-base.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
@@ -16,32 +17,26 @@ export interface GpioCheckOptions {
   hardware: HardwareConfig;
   gateway: GatewayPresence;
   configPath: string;
+  /** What the gpiod backend's driver choice looks at (the chip device, the tools); the machine's by default. */
+  gpiodProbes?: GpioDriverProbes | undefined;
 }
-
-/** What doctor uses of the libgpiod backend's driver choice (firmware-bridge/gpio/gpiod-driver.ts). */
-interface GpiodDriverModule {
-  resolveGpioDriver(gpio: HardwareConfig['gpio']): Promise<{ driver: string; reason: string; tools?: { version: string } }>;
-}
-
-/** Loaded by name only when the config asks for it: the backend is new, and simulated and sysfs branches never need it. */
-const GPIOD_DRIVER_MODULE = '../../firmware-bridge/gpio/gpiod-driver.js';
 
 export async function checkGpio(options: GpioCheckOptions): Promise<Finding[]> {
-  const driver: string = options.hardware.gpio.driver;
+  const driver = options.hardware.gpio.driver;
   if (driver === 'simulated') return [ok('gpio.driver', 'gpio', 'gpio.driver is simulated: no pins to read (a test bench or the demo, never a branch door)')];
   if (driver === 'sysfs') return checkSysfs(options);
   return checkGpiod(options, driver);
 }
 
 /**
- * gpiod and auto: the backend's own choice of driver (chip and tools there). Its lines are not read: on the character
- * device reading a line requests it, which the running gateway's hold refuses and which would turn a stopped
- * branch's output into an input; `gpioinfo` shows them without a request.
+ * gpiod and auto: the backend's own choice of driver (firmware-bridge/gpio/gpiod-driver.ts: the chip and the tools
+ * there). Its lines are not read: on the character device reading a line requests it, which the running gateway's
+ * hold refuses and which would turn a stopped branch's output into an input; `gpioinfo` shows them without a request.
  */
-async function checkGpiod(options: GpioCheckOptions, driver: string): Promise<Finding[]> {
+async function checkGpiod(options: GpioCheckOptions, driver: 'gpiod' | 'auto'): Promise<Finding[]> {
   let resolved;
   try {
-    resolved = await ((await import(GPIOD_DRIVER_MODULE)) as GpiodDriverModule).resolveGpioDriver(options.hardware.gpio);
+    resolved = await resolveGpioDriver(options.hardware.gpio, options.gpiodProbes);
   } catch (error) {
     const message = (error as Error).message;
     const [found, fix] = message.includes(' Fix: ') ? message.split(' Fix: ', 2) : [message, 'check hardware.gpio (docs/hardware.md, "Which GPIO backend")'];

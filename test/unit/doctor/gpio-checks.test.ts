@@ -71,6 +71,20 @@ describe('doctor: GPIO under sysfs', () => {
     expect((await check('stopped')).find((f) => f.id === 'gpio.doorContact')).toMatchObject({ status: 'warn' });
   });
 
+  it('under gpio.driver auto, reads the pins through sysfs where the kernel has it', async () => {
+    allSafe();
+    pin(535, 'in', '1');
+    const findings = await check('stopped', { gpio: { driver: 'auto', sysfsRoot: sysfs.root } });
+    expect(findings[0]).toMatchObject({ id: 'gpio.driver', status: 'ok', found: `gpio.driver auto uses sysfs (auto: ${sysfs.root} exists)` });
+    expect(findings.filter((f) => f.id.startsWith('gpio.') && f.id !== 'gpio.driver').map((f) => f.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  });
+
+  it('under gpiod, fails a chip that is not there with how to find the right one, and never reads a line', async () => {
+    const hardware = HardwareConfigSchema.parse({ gpio: { driver: 'gpiod', chip: 'gpiochip4' }, outputs: { door: { pin: 17 }, lights: { pin: 27 }, sounder: { pin: 22 }, ledGreen: { pin: 5 }, ledRed: { pin: 6 } }, readers: [{ id: 'entry', driver: 'simulated' }] });
+    const findings = await checkGpio({ hardware, gateway: 'running', configPath: 'gateway.yaml', gpiodProbes: { exists: () => false } });
+    expect(findings).toEqual([expect.objectContaining({ id: 'gpio.driver', status: 'fail', found: 'gpio.driver gpiod: GPIO unavailable: /dev/gpiochip4 does not exist.', fix: expect.stringContaining('gpiodetect') })]);
+  });
+
   it('fails a machine without the header chip, with what to do', async () => {
     const hardware = HardwareConfigSchema.parse({ gpio: { driver: 'sysfs', sysfsRoot: join(sysfs.root, 'nowhere') }, outputs: { door: { pin: 17 }, lights: { pin: 27 }, sounder: { pin: 22 }, ledGreen: { pin: 5 }, ledRed: { pin: 6 } }, readers: [{ id: 'entry', driver: 'simulated' }] });
     const [finding] = await checkGpio({ hardware, gateway: 'unknown', configPath: 'gateway.yaml' });

@@ -1,4 +1,4 @@
-/* global document, URLSearchParams */
+/* global document, window, URLSearchParams */
 import { ACCESS_REASONS, api, el, fillRows, nameOf, serverClock, signedIn } from './common.js';
 import { AGE_BAND_LABELS, GRANT_KIND_LABELS } from './figure-labels.js';
 import { alarmLabel } from './incidents.js';
@@ -8,6 +8,9 @@ const from = document.getElementById('from');
 const to = document.getElementById('to');
 const by = document.getElementById('by');
 const site = document.getElementById('site');
+const region = document.getElementById('region');
+/** Each branch's region (central's `sites` / `regions` config), as the dashboard groups them. */
+const regionOf = new Map();
 const error = document.getElementById('error');
 /** The default period: the last seven days to today, by central's clock in the zone the figures are counted in. */
 async function defaultPeriod() {
@@ -20,6 +23,7 @@ async function defaultPeriod() {
 function query(extra = {}) {
   const q = new URLSearchParams({ from: from.value, to: to.value, by: by.value, ...extra });
   if (site.value.trim()) q.set('site', site.value.trim());
+  if (region.value) q.set('region', region.value);
   return q.toString();
 }
 
@@ -65,7 +69,7 @@ async function showIncidents() {
   document.getElementById('ack-times').textContent =
     `${f.total} incidents · time to acknowledge: median ${seconds(ack.medianSeconds)}, p95 ${seconds(ack.p95Seconds)} (${ack.count} acknowledged, ${f.unacknowledged} not)`;
   const body = document.getElementById('incident-figures');
-  const rows = site.value.trim() ? f.bySiteAndAlarm.filter((r) => r.site === site.value.trim()) : f.bySiteAndAlarm;
+  const rows = f.bySiteAndAlarm.filter((r) => (!site.value.trim() || r.site === site.value.trim()) && (!region.value || (regionOf.get(r.site) ?? 'Other') === region.value));
   body.replaceChildren(...rows.map((r) => el('tr', {}, el('td', { text: r.site }), el('td', { text: alarmLabel(r) }), num(r.count))));
   if (!rows.length) body.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No incidents in this period.' })));
   document.getElementById('incidents-csv').href = `/api/figures/incidents?${new URLSearchParams({ from: from.value, to: to.value, format: 'csv' })}`;
@@ -75,6 +79,18 @@ document.getElementById('range').addEventListener('submit', (e) => {
   e.preventDefault();
   void show();
 });
+/** The regions of the branches central knows, Other last, for the region filter. */
+async function loadRegions() {
+  const res = await api('/sites');
+  if (!res.ok) return;
+  for (const s of res.body.sites) regionOf.set(s.id, s.region);
+  const names = [...new Set(regionOf.values())].sort((a, b) => (a === 'Other') - (b === 'Other') || a.localeCompare(b, 'en-GB'));
+  region.append(...names.map((name) => el('option', { value: name, text: name })));
+  // A link from elsewhere may name one: /figures?region=North.
+  const asked = new URLSearchParams(window.location.search).get('region');
+  if (asked && names.includes(asked)) region.value = asked;
+}
+
 await signedIn();
-await defaultPeriod();
+await Promise.all([defaultPeriod(), loadRegions()]);
 void show();

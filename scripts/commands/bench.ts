@@ -36,6 +36,8 @@ export function register(program: Command): void {
     .option('--building-only', 'run only that')
     .option('--no-pin', 'skip card + PIN at a large list (PIN entered → relay, scrypt verify included; goal p99 < 50 ms)')
     .option('--pin-only', 'run only that')
+    .option('--no-dashboard', "skip the dashboard in chromium with 1,000 branches (first render, state change → tile; goal < 1 s each)")
+    .option('--dashboard-only', 'run only that')
     .option('--pin-members <n>', 'members in the card + PIN benchmark', '1000000')
     .option('--lms-blocks <n>', 'blocks measured in that benchmark', '20')
     .option('--lms-poll-seconds <s>', "central's Koha poll interval in that benchmark", '2')
@@ -52,6 +54,7 @@ export function register(program: Command): void {
       if (options.phoneTokenOnly) return phoneToken();
       if (options.buildingOnly) return building();
       if (options.pinOnly) return pinBench(options);
+      if (options.dashboardOnly) return dashboard();
       const sizes = options.sizes.split(',').map((s) => Number(s.trim()));
       if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(Number.isInteger(Number(options.taps)) && Number(options.taps) >= 1)) {
         console.error('oag bench: --sizes must be a comma-separated list of positive whole numbers, and --taps one');
@@ -95,6 +98,7 @@ export function register(program: Command): void {
         [options.phoneToken, phoneToken],
         [options.building, building],
         [options.pin, () => pinBench(options)],
+        [options.dashboard, dashboard],
       ];
       for (const [on, run] of rest) {
         if (!on) continue;
@@ -138,10 +142,18 @@ interface BenchOptions {
   phoneTokenOnly?: boolean;
   pin: boolean;
   pinOnly?: boolean;
+  dashboard: boolean;
+  dashboardOnly?: boolean;
   pinMembers: string;
   floodClients: string;
   floodSeconds: string;
   floodTapEvery: string;
+}
+
+/** The dashboard in chromium with 1,000 branches: first render, and a state change → its tile (scripts/bench/dashboard.ts). */
+async function dashboard(): Promise<void> {
+  const { benchDashboard, printDashboardBench } = await import('../bench/dashboard.js');
+  printDashboardBench(await benchDashboard());
 }
 
 /** Card + PIN at a large member list, scrypt verify included (scripts/bench/pin.ts). */

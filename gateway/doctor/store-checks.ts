@@ -3,6 +3,7 @@
 import { accessSync, chownSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { GatewayConfig } from '../config.js';
+import { MEMBER_SYNC_SETTING } from '../members/sync.js';
 import { openStore } from '../store/index.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
@@ -11,8 +12,6 @@ const DAY_MS = 86_400_000;
 /** Below this the outbox and a member-list swap (the whole table through the WAL) may not fit. */
 export const FREE_FAIL_BYTES = 50 * MIB;
 export const FREE_WARN_BYTES = 500 * MIB;
-/** gateway/members/sync.ts keeps the last time central confirmed the list under this settings key. */
-const MEMBER_SYNC_SETTING = 'member-sync';
 
 export interface StoreCheckDeps {
   /** The user the checks run as, for the fix ("as root", "as oag"). */

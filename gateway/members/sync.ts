@@ -84,7 +84,8 @@ export interface MemberSyncStatus {
   lastError: string | null;
 }
 
-const SETTING = 'member-sync';
+/** The settings key under which the last time central confirmed the list is kept (`oag doctor` reads it too). */
+export const MEMBER_SYNC_SETTING = 'member-sync';
 const STALE_CHECK_MS = 3600_000;
 const DAY_MS = 86_400_000;
 /** Bad chunks in one transfer before it is abandoned for a while (a broken link or a broken central). */
@@ -675,13 +676,13 @@ export class MemberSync {
   // ---- staleness ----
 
   private lastSyncAt(): string | null {
-    const saved = this.deps.store.settings.get<{ lastSyncAt?: string }>(SETTING);
+    const saved = this.deps.store.settings.get<{ lastSyncAt?: string }>(MEMBER_SYNC_SETTING);
     return saved?.lastSyncAt ?? null;
   }
 
   private markSynced(at: Date): void {
     const last = this.lastSyncAt();
-    if (last === null || Date.parse(last) < at.getTime()) this.deps.store.settings.set(SETTING, { lastSyncAt: at.toISOString() });
+    if (last === null || Date.parse(last) < at.getTime()) this.deps.store.settings.set(MEMBER_SYNC_SETTING, { lastSyncAt: at.toISOString() });
     this.checkStale();
   }
 

@@ -86,8 +86,9 @@ function groupOrder(a, b) {
   return collator.compare(a, b);
 }
 
+let groupIds = 0;
 function makeGroup(name) {
-  const id = `g-${groups.size}-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  const id = `group-${++groupIds}`;
   const expanded = !view.collapsed.has(name);
   const toggle = el('button', { type: 'button', class: 'group-toggle', 'aria-expanded': String(expanded), 'aria-controls': id }, el('span', { class: 'group-name', text: name }));
   const counts = el('span', { class: 'group-counts' });

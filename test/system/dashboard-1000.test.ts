@@ -123,6 +123,14 @@ describe('the dashboard of a thousand branches', () => {
     expect(new URL(page.url()).searchParams.getAll('collapsed')).toEqual(['East']);
     await page.keyboard.press('Enter');
     expect(await page.locator('section.group[data-region="East"] ul.tiles').isVisible()).toBe(true);
+
+    // Grouped by nothing: one list of the estate, its alarms first.
+    await page.locator('#group').selectOption('none');
+    expect(await page.locator('section.group').evaluateAll((s) => s.map((g) => g.getAttribute('data-region')))).toEqual(['All branches']);
+    expect((await shownSites(page)).slice(0, withAlarms.length).sort()).toEqual([...withAlarms].sort());
+    expect(new URL(page.url()).searchParams.get('group')).toBe('none');
+    await page.locator('#group').selectOption('region');
+    expect(await page.locator('section.group').count()).toBe(ESTATE_REGIONS.length + 1);
   });
 
   it("moves a branch to the top of its group when it raises an alarm, and updates its tile without a reload", async () => {

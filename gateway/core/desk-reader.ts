@@ -96,9 +96,13 @@ export class DeskReader {
     this.last = { readerId, cardHash, at: now };
   }
 
-  /** The last tap at a desk reader with nothing armed, within the last DESK_LINK_WAIT_MS: for the member lookup. */
-  lastTap(): { readerId: string; cardHash: Buffer } | undefined {
+  /**
+   * The last tap at a desk reader with nothing armed, within the last DESK_LINK_WAIT_MS, for the console's member
+   * lookup: taken once, so that the card is not looked up again without being tapped again.
+   */
+  takeLastTap(): { readerId: string; cardHash: Buffer } | undefined {
     const last = this.last;
+    this.last = undefined;
     if (last === undefined || this.clock.now().getTime() - last.at > DESK_LINK_WAIT_MS) return undefined;
     return { readerId: last.readerId, cardHash: last.cardHash };
   }

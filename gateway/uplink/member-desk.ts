@@ -12,6 +12,7 @@ import {
   parseSignedMessage,
   type MemberDeskChange,
 } from '../../policies/contract/index.js';
+import { systemClock, type Clock, type Timer } from '../core/clock.js';
 import type { DeskChangeAnswer, DeskChangeRequest, DeskChanges } from '../core/desk-reader.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { CentralPublicKey } from './verify.js';
@@ -35,18 +36,23 @@ export interface MemberDeskDeps {
   logger: Logger;
   refusals: RefusalLog;
   timeoutMs?: number | undefined;
+  /** The wait for a reply is on the network's time, the real one, even under the demo's faster clock (tests: a TestClock). */
+  timers?: Pick<Clock, 'setTimeout' | 'clearTimeout'> | undefined;
 }
 
 interface Waiting {
   resolve(answer: DeskChangeAnswer): void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: Timer;
 }
 
 export class MemberDeskLink implements DeskChanges {
   private publish: DeskPublish | null = null;
   private readonly waiting = new Map<string, Waiting>();
+  private readonly timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
 
-  constructor(private readonly deps: MemberDeskDeps) {}
+  constructor(private readonly deps: MemberDeskDeps) {
+    this.timers = deps.timers ?? systemClock;
+  }
 
   /** The uplink connected (with a way to publish) or lost its connection. */
   link(publish: DeskPublish | null): void {
@@ -72,11 +78,10 @@ export class MemberDeskLink implements DeskChanges {
     };
     const payload = encodeMessage(MemberDeskChangeSchema, message);
     const answer = new Promise<DeskChangeAnswer>((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.timers.setTimeout(() => {
         this.waiting.delete(id);
         resolve({ result: 'no-answer' });
       }, this.deps.timeoutMs ?? DESK_REPLY_TIMEOUT_MS);
-      timer.unref();
       this.waiting.set(id, { resolve, timer });
     });
     try {
@@ -115,7 +120,7 @@ export class MemberDeskLink implements DeskChanges {
     const waiting = this.waiting.get(id);
     if (waiting === undefined) return false;
     this.waiting.delete(id);
-    clearTimeout(waiting.timer);
+    this.timers.clearTimeout(waiting.timer);
     waiting.resolve(answer);
     return true;
   }

@@ -193,6 +193,19 @@ describe('linking a card at the desk', () => {
     expect(received).toEqual([]);
   });
 
+  it('with no link waiting, a desk tap is there for the member lookup, once', async () => {
+    expect((await call('GET', '/members')).json()).toMatchObject({ deskReaders: ['desk'] });
+    gateway.hardware.simulated!.reader!.tap(OTHER_MEMBER, 'desk');
+    const found = await call('POST', '/members/lookup/desk');
+    expect(found.statusCode).toBe(200);
+    expect(found.json()).toMatchObject({ person: gateway.gateway.pseudonym(hash(normaliseCardId(OTHER_MEMBER))), found: true, entitlement: { openAccess: true } });
+    const again = await call('POST', '/members/lookup/desk');
+    expect(again.statusCode).toBe(404);
+    expect(again.json()).toEqual({ error: 'no card was tapped at the desk reader in the last 30 seconds: tap it, then look again' });
+    expect(received).toEqual([]);
+    expect(gateway.hardware.outputs.door.active).toBe(false);
+  });
+
   it('refuses a card nobody on the list has, and a card number that is none', async () => {
     const unknown = await call('POST', '/members/link-card', { card: '29999999999999' });
     expect(unknown.statusCode).toBe(404);

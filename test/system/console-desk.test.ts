@@ -113,6 +113,13 @@ describe('at the desk, in chromium', () => {
     await shot('linked');
   });
 
+  it('looks up the card tapped at the desk with no link waiting', async () => {
+    running.hardware.simulated!.reader!.tap(MEMBER, 'desk');
+    await page.getByRole('button', { name: 'Check the card tapped at the desk' }).click();
+    await page.locator('#lookup-result').getByText('Would be let in now').waitFor();
+    expect(received).toHaveLength(1);
+  });
+
   it('names a PIN typed differently twice at its field, and sends nothing', async () => {
     const pin = page.getByLabel('PIN', { exact: true });
     expect(await pin.getAttribute('type')).toBe('password');

@@ -65,7 +65,7 @@ function LinkProgress({ link, onStop }) {
   return html`<p class=${`verdict ${kind}`} role="status" tabindex="-1" id="link-result">${title}: ${link.message}</p>`;
 }
 
-function DeskChanges() {
+function DeskChanges({ hasDeskReader }) {
   const [card, setCard] = useState('');
   const [pin, setPin] = useState({ pin: '', confirm: '' });
   const [errors, setErrors] = useState([]);
@@ -161,9 +161,11 @@ function DeskChanges() {
     <div class="desk-parts">
       <div class="desk-part">
         <h3>Link a card</h3>
-        <p class="muted">Then hold the new card on the desk reader within 30 seconds.</p>
-        <div class="actions"><button type="button" class="button primary" onClick=${startLink} disabled=${busy || waiting || noCard}>Link a card</button></div>
-        ${link && html`<${LinkProgress} link=${link} onStop=${stopLink} />`}
+        ${hasDeskReader
+          ? html`<p class="muted">Then hold the new card on the desk reader within 30 seconds.</p>
+            <div class="actions"><button type="button" class="button primary" onClick=${startLink} disabled=${busy || waiting || noCard}>Link a card</button></div>
+            ${link && html`<${LinkProgress} link=${link} onStop=${stopLink} />`}`
+          : html`<p class="muted">This branch has no desk reader: a card reader with <code>role: desk</code> in the gateway’s hardware config.</p>`}
       </div>
       <form class="desk-part" onSubmit=${setPinSubmit} aria-labelledby="pin-title" novalidate>
         <h3 id="pin-title">Set or remove the PIN</h3>
@@ -196,12 +198,12 @@ export function MembersPage({ status }) {
     get('/members').then(setStats, (e) => setError(e.message));
   }, []);
 
-  const lookup = async (event) => {
+  const lookup = async (event, fromDesk = false) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      const answer = await post('/members/lookup', { card });
+      const answer = fromDesk ? await post('/members/lookup/desk') : await post('/members/lookup', { card });
       setResult(answer);
       queueMicrotask(() => document.getElementById('lookup-result')?.focus());
     } catch (e) {
@@ -232,9 +234,10 @@ export function MembersPage({ status }) {
           aria-invalid=${error ? 'true' : undefined} aria-describedby=${error ? 'card-error' : undefined} />
         ${error && html`<p class="field-error" id="card-error" role="alert">${error}</p>`}
       </div>
-      <div class="actions"><button class="button primary" type="submit" disabled=${busy || card.trim() === ''}>Check</button></div>
+      <div class="actions"><button class="button primary" type="submit" disabled=${busy || card.trim() === ''}>Check</button>
+        ${(stats?.deskReaders ?? []).length > 0 && html`<button class="button secondary" type="button" disabled=${busy} onClick=${(e) => lookup(e, true)}>Check the card tapped at the desk</button>`}</div>
     </form>
     ${result && html`<${Result} result=${result} />`}
-    <${DeskChanges} />
+    <${DeskChanges} hasDeskReader=${(stats?.deskReaders ?? []).length > 0} />
   </div>`;
 }

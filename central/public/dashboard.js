@@ -77,8 +77,10 @@ function attention(a, b) {
   return a.rank - b.rank || collator.compare(a.label, b.label) || (a.site.id < b.site.id ? -1 : 1);
 }
 
+/** Whether central's config places any branch in a region: without one, "Other" would be every branch. */
+let anyRegion = false;
 function groupName(s) {
-  return view.group === 'none' ? ALL : (s.region ?? OTHER);
+  return view.group === 'none' || !anyRegion ? ALL : (s.region ?? OTHER);
 }
 
 function groupOrder(a, b) {
@@ -213,6 +215,7 @@ function drawFirstScreen() {
 
 /** Every group's tiles in order, from scratch: the first snapshot, a regrouping, a new member list version. */
 function placeAll() {
+  anyRegion = [...entries.values()].some((e) => (e.site.region ?? OTHER) !== OTHER);
   for (const g of groups.values()) g.entries = [];
   for (const entry of entries.values()) {
     const name = groupName(entry.site);

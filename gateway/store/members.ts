@@ -7,6 +7,7 @@
 // (synchronous=FULL: the swap is on disk when this returns). An exception or a power cut at any point before that
 // commit leaves the previous list in force.
 import type BetterSqlite3 from 'better-sqlite3';
+import { hashOrder } from '../../kit/hash-order.js';
 import { MemberListError } from './errors.js';
 import { EMPTY_LIST_HASH, ListHash } from './list-hash.js';
 import type {
@@ -407,47 +408,13 @@ class Staging {
     };
   }
 
-  private compare(a: number, b: number): number {
-    return this.hashes.compare(this.hashes, b * 32, b * 32 + 32, a * 32, a * 32 + 32);
-  }
-
   /**
    * The rows' positions in card-hash order, the first of each card only; each later one is a duplicate
-   * (onDuplicate, or the list is refused). A native sort of numbers (the hash's first bits, then the position) does
-   * nearly all of it; rows whose first bits are equal are put in order by their whole hash.
+   * (onDuplicate, or the list is refused).
    */
   private sorted(options: ReplaceOptions): { order: Uint32Array; duplicates: number } {
-    const n = this.size;
-    const positionBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
-    const scale = 2 ** positionBits;
-    const shift = 2 ** (32 - Math.min(32, 53 - positionBits));
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = Math.floor(this.hashes.readUInt32BE(i * 32) / shift) * scale + i;
-    keys.sort();
-    const order = new Uint32Array(n);
-    const pairs: Array<[number, number]> = [];
-    let kept = 0;
-    for (let start = 0; start < n; ) {
-      const prefix = Math.floor(keys[start]! / scale);
-      let end = start + 1;
-      while (end < n && Math.floor(keys[end]! / scale) === prefix) end++;
-      if (end - start === 1) {
-        order[kept++] = keys[start]! % scale;
-      } else {
-        const run: number[] = [];
-        for (let k = start; k < end; k++) run.push(keys[k]! % scale);
-        run.sort((a, b) => this.compare(a, b) || a - b);
-        let first = run[0]!;
-        order[kept++] = first;
-        for (let k = 1; k < run.length; k++) {
-          if (this.compare(run[k]!, first) === 0) pairs.push([run[k]!, first]);
-          else order[kept++] = first = run[k]!;
-        }
-      }
-      start = end;
-    }
+    const { order, duplicates: pairs } = hashOrder(this.hashes, this.size);
     if (pairs.length > 0) {
-      pairs.sort((a, b) => a[0] - b[0]);
       if (options.onDuplicate === undefined) {
         const [pos, first] = pairs[0]!;
         throw new MemberListError(
@@ -460,9 +427,9 @@ class Staging {
       }
     }
     const leaveOut = new Set(options.leaveOut?.() ?? []);
-    if (leaveOut.size === 0) return { order: order.subarray(0, kept), duplicates: pairs.length };
+    if (leaveOut.size === 0) return { order, duplicates: pairs.length };
     let left = 0;
-    for (let k = 0; k < kept; k++) {
+    for (let k = 0; k < order.length; k++) {
       const i = order[k]!;
       if (leaveOut.has(i)) this.sum.subtract(this.row(i));
       else order[left++] = i;

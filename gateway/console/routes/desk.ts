@@ -90,11 +90,22 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
 
   /** The tapped card, after the tap's turn: refused here when the list already has it, else sent to central. */
   const linkTapped = async (link: Link, member: Buffer, card: Buffer): Promise<void> => {
+    let listed: boolean;
+    try {
+      listed = ctx.store.members.find(card) !== undefined;
+    } catch (err) {
+      ctx.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'desk link: the member list could not be read');
+      link.state = 'refused';
+      link.reason = 'store';
+      link.message = "the branch's member list cannot be read now; nothing was sent: try again in a moment";
+      audit('link-card', link.person, 'store', link.actor);
+      return;
+    }
     if (card.equals(member)) {
       link.state = 'refused';
       link.reason = 'own-card';
       link.message = 'that is the card the member was looked up by: it opens doors as them already; nothing was sent';
-    } else if (ctx.store.members.find(card) !== undefined) {
+    } else if (listed) {
       link.state = 'refused';
       link.reason = 'card-on-list';
       link.message = "this card already opens doors on this branch's list (as this member's or another member's card); nothing was sent";
@@ -147,7 +158,9 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         link.capture = (card) => {
           link.state = 'tapped';
           // Off the tap's turn: the list lookup and the wait for central are the console's, not the reader's.
-          setImmediate(() => void linkTapped(link, found.cardHash, card));
+          setImmediate(() => {
+            linkTapped(link, found.cardHash, card).catch((err: unknown) => ctx.logger?.error({ err: err instanceof Error ? err.message : String(err) }, 'desk link failed'));
+          });
         };
         const armed = desk.arm(readerId, link.capture);
         if (!armed.ok) return reply.code(409).send({ error: armed.error });

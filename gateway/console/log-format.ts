@@ -69,6 +69,22 @@ function announcementText(d: Record<string, unknown>): string {
   return `Announced: ${what}${languages} — ${failed ? `failed: ${detail ?? 'no reason given'}` : String(d.outcome)}`;
 }
 
+/** "Commissioning: exit-button passed (seen at 10:02)"; a session's start names the technician, its end the result. */
+function commissioningText(d: Record<string, unknown>): string {
+  const detail = str(d.detail);
+  const tail = detail === null ? '' : ` (${detail})`;
+  switch (d.action) {
+    case 'started':
+      return `Commissioning started by ${String(d.technician ?? d.actor)}${tail}`;
+    case 'step':
+      return `Commissioning: ${String(d.step)} ${String(d.result)}${tail}`;
+    case 'pulse':
+      return `Commissioning: ${String(d.output ?? d.door ?? 'door')} pulsed for ${String(d.seconds ?? '?')} s`;
+    default:
+      return `Commissioning ended: ${d.result === 'passed' ? 'every step passed' : 'not every step passed'}${tail}`;
+  }
+}
+
 function summarise(type: string, d: Record<string, unknown>, labels: ReadonlyMap<string, string>): string {
   switch (type) {
     case 'access': {
@@ -109,6 +125,8 @@ function summarise(type: string, d: Record<string, unknown>, labels: ReadonlyMap
       return intruderAlarmText(d);
     case 'announcement':
       return announcementText(d);
+    case 'commissioning':
+      return commissioningText(d);
     default:
       return type;
   }

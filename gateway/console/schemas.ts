@@ -122,6 +122,8 @@ export const LOG_TYPES = [
   'output',
   'intruder-alarm',
   'announcement',
+  // 1.10: the record of `oag commission`.
+  'commissioning',
 ] as const;
 
 export const LogQuerySchema = z.strictObject({

@@ -16,6 +16,7 @@ const KINDS = [
   ['output,intruder-alarm,announcement', 'Building: PCs and heating, intruder alarm, announcements'],
   ['announcement', 'Announcements'],
   ['system,reader,members', 'System'],
+  ['commissioning', 'Commissioning (oag commission)'],
 ];
 
 function query(filters, extra = {}) {

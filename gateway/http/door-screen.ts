@@ -41,7 +41,7 @@ export const DOOR_SCREEN_ROUTES: readonly PublicRoute[] = [
 ];
 
 export interface DoorScreenOptions {
-  gateway: Pick<Gateway, 'bus' | 'mode' | 'policies' | 'schedule' | 'doors' | 'state'>;
+  gateway: Pick<Gateway, 'bus' | 'mode' | 'policies' | 'schedule' | 'doors' | 'state' | 'access'>;
   clock: Clock;
   /** `taps.pinTimeoutMs`: how long "Enter your PIN" stays when no PIN comes. */
   pinTimeoutMs?: number | undefined;
@@ -210,11 +210,12 @@ function headers(reply: FastifyReply, type: string): FastifyReply {
     .header('content-security-policy', CSP);
 }
 
-/** The reader a request names (`?reader=`), its door and side; without one, the first entry reader. */
+/** The reader a request names (`?reader=`), its door and side; without one, the first entry reader; never the desk's. */
 function placeOf(request: FastifyRequest, gateway: DoorScreenOptions['gateway']): Place | { error: string } {
   const query = request.query as Record<string, unknown> | undefined;
   const asked = query?.reader;
-  const readers = gateway.state.readers;
+  // A desk reader reports itself as an entry reader (the contract knows no other), but no door screen stands at it.
+  const readers = gateway.state.readers.filter((r) => !gateway.access.desk.isDesk(r.id));
   if (asked === undefined) {
     const first = readers.find((r) => r.role === 'entry') ?? readers[0];
     if (first === undefined) return { reader: null, door: gateway.doors.main.id, role: 'entry' };

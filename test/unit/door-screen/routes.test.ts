@@ -37,7 +37,7 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function start(options: { displayToken?: string; keypad?: boolean; secondDoor?: boolean } = {}): Promise<{ h: Harness; api: FastifyInstance }> {
+async function start(options: { displayToken?: string; keypad?: boolean; secondDoor?: boolean; deskFirst?: boolean } = {}): Promise<{ h: Harness; api: FastifyInstance }> {
   clock = new TestClock(START);
   harness = await startHarness({
     policy: { ...OPEN_ALL_DAY, timezone: 'Europe/London', rules: { pin: options.keypad ? 'always' : 'never' } },
@@ -55,6 +55,17 @@ async function start(options: { displayToken?: string; keypad?: boolean; secondD
               readers: [
                 { id: 'entry', driver: 'simulated', role: 'entry' },
                 { id: 'room', driver: 'simulated', role: 'entry', door: 'meeting-room' },
+              ],
+            },
+          }
+        : {}),
+      ...(options.deskFirst
+        ? {
+            hardware: {
+              gpio: { driver: 'simulated' },
+              readers: [
+                { id: 'desk', driver: 'simulated', role: 'desk' },
+                { id: 'entry', driver: 'simulated', role: 'entry' },
               ],
             },
           }
@@ -192,6 +203,14 @@ describe('what the door screen says', () => {
     const response = await api.inject({ method: 'GET', url: '/door-screen/state?reader=side-door' });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: 'invalid query', errors: ['reader: no reader "side-door" here (have entry, exit)'] });
+  });
+
+  it('never stands at the desk reader: without ?reader= it is the first entry reader, and the desk is not one it has', async () => {
+    const { api } = await start({ deskFirst: true });
+    expect((await state(api)).reader).toBe('entry');
+    const response = await api.inject({ method: 'GET', url: '/door-screen/state?reader=desk' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: 'invalid query', errors: ['reader: no reader "desk" here (have entry)'] });
   });
 
   it('asks for the PIN until the PIN is typed, and again until the prompt times out', async () => {

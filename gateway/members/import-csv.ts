@@ -10,6 +10,7 @@
 import { basename } from 'node:path';
 import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type RejectedRow } from '../../kit/member-csv-reader.js';
 import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
+import { parseCardUids } from '../../policies/card-uids.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
 import type { DigestedRows } from '../store/members.js';
@@ -76,6 +77,7 @@ export const DEFAULT_MAX_REMOVED_FRACTION = 0.5;
 /** The setting that remembers which deployment key the list in force was hashed with (and which list that was). */
 export const LIST_KEY_SETTING = 'member-list-key';
 const NO_CARD_HASH = Buffer.alloc(32);
+const NO_UIDS: readonly string[] = Object.freeze([]);
 const FIELDS: readonly MemberField[] = ['cardNumber', 'cardUids', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
 
 /**
@@ -210,7 +212,11 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
     for await (const batch of reader.records()) {
       const out: MemberRow[] = [];
       for (const { line, fields } of batch) {
-        const raw: MemberRowInput = reader.pick(fields);
+        const picked = reader.pick(fields);
+        const raw: MemberRowInput = picked;
+        // The UIDs' cell is read as central reads it; a problem with it is one more of the row's.
+        const cardUids = picked.cardUids === '' ? NO_UIDS : parseCardUids(picked.cardUids);
+        const uidProblem = 'problem' in cardUids ? [{ path: ['cardUids'], message: cardUids.problem }] : [];
         // The schema is asked only about a row the direct checks refuse: it names every problem.
         let member = checks.parse(raw);
         if (member === undefined) {
@@ -218,9 +224,13 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           if (result.success) {
             member = result.data;
           } else {
-            reader.rejectIssues(line, fields, result.error.issues, raw.cardNumber);
+            reader.rejectIssues(line, fields, [...result.error.issues, ...uidProblem], raw.cardNumber);
             continue;
           }
+        }
+        if ('problem' in cardUids) {
+          reader.rejectIssues(line, fields, uidProblem, raw.cardNumber);
+          continue;
         }
         // Groups are the one free-text field that is stored: a shifted column must not put a card number there.
         if (member.groups.length > 0 && member.groups.some((g) => g.toUpperCase().includes(member.cardNumber))) {
@@ -228,7 +238,7 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
           continue;
         }
         // The barcode and a UID may be the same characters: one credential, the card number's.
-        const uids = member.cardUids.length === 0 ? member.cardUids : member.cardUids.filter((uid) => uid !== member.cardNumber);
+        const uids = cardUids.length === 0 ? cardUids : cardUids.filter((uid) => uid !== member.cardNumber);
         if (member.groups.length > 0 && uids.some((uid) => member.groups.some((g) => g.toUpperCase().includes(uid)))) {
           reader.reject(line, `${reader.columnName('groups')}: contains a card UID`);
           continue;

@@ -2,7 +2,6 @@
 // (an unmapped field is ''); output: the normalised card id and the member fields. Messages name the problem and
 // quote the bad value, except for the card number, which is never quoted.
 import type { z } from 'zod';
-import { parseCardUids } from '../../policies/card-uids.js';
 import { FieldProblem, rowFields, type FieldParser } from '../../policies/row-fields.js';
 import { CardIdError, normaliseCardId } from '../core/cards.js';
 import { parseBoolean, parseDate, parseGroups } from './fields.js';
@@ -23,15 +22,6 @@ const cardNumber: FieldParser<string> = (raw) => {
   } catch (error) {
     return problem(error instanceof CardIdError ? error.message : 'card number is unreadable');
   }
-};
-
-const NO_UIDS: readonly string[] = Object.freeze([]);
-
-/** The UIDs normalised (the card number among them too, if the export repeats it there). */
-const cardUids: FieldParser<readonly string[]> = (raw) => {
-  if (raw === '') return NO_UIDS;
-  const uids = parseCardUids(raw);
-  return Array.isArray(uids) ? uids : problem(uids.problem);
 };
 
 const date: FieldParser<string | null> = (raw) => {
@@ -63,7 +53,6 @@ export function createMemberRowChecks(mapping: MemberImportMapping, today: strin
   };
   return rowFields({
     cardNumber,
-    cardUids,
     birthDate,
     adult: flag(null),
     expires: date,

@@ -19,6 +19,19 @@ export type GpiodSpawn = (command: string, args: readonly string[]) => GpiodProc
 
 export const realGpiodSpawn: GpiodSpawn = (command, args) => nodeSpawn(command, [...args], { stdio: 'pipe' });
 
+/** The timers an output waits on before it takes its line again: the gateway's Clock fits, and so does the tests' TestClock. */
+export interface GpiodTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+// Through globalThis on each call, as the gateway's systemClock does, so that fake timers installed later are used.
+// Unref'd: a wait for a retry must not keep a stopping process alive.
+export const realGpiodTimers: GpiodTimers = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms).unref(),
+  clearTimeout: (timer) => globalThis.clearTimeout(timer as ReturnType<typeof globalThis.setTimeout> | undefined),
+};
+
 /** The installed tools, as `gpioset --version` and `--help` describe them. */
 export interface GpiodTools {
   /** `v2.1.3` */

@@ -6,7 +6,6 @@
 // every card changed after b (removed when it is no longer in the list). A snapshot chunk of an older version can
 // still be served when no card in its hash range changed since.
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { hashOrder } from '../../kit/hash-order.js';
 import {
   EMPTY_LIST_HASH,
   ListHash,
@@ -546,29 +545,19 @@ export class CentralMemberStore {
   }
 }
 
-/** Rows a multi-row INSERT writes into import_next at once (5 parameters each). */
-const NEXT_ROWS = 64;
-const NEXT_COLUMNS = 'card_hash, fields, line, listed, member_hash';
+const BATCH = 2000;
 
 /**
- * One import in progress: rows held in this process's memory as they are read, packed (the card hash, the fields'
- * UTF-8, the line), put in card-hash order there once the last is in (kit/hash-order.ts), and written in that order
- * into a keyed temp table; then compared with the current list, and committed. A temp table filled in file order
- * and sorted into the keyed one by SQLite was two passes over a million rows more. Rows staged as not `listed`
- * become central's unpublished members (members_unlisted), replaced by each import in the same transaction as the
- * list.
+ * One import in progress: rows appended to a temp table as they are read (appending is cheap; inserting a million
+ * random hashes into a keyed table is not), then sorted once into a keyed table, compared with the current list,
+ * and committed. Rows staged as not `listed` become central's unpublished members (members_unlisted), replaced by
+ * each import in the same transaction as the list.
  */
 export class ImportStaging {
   private readonly db: Db;
+  private readonly insert: Statement<[number, Buffer, string, number, number, Buffer | null]>;
   private readonly sum = new ListHash();
-  private hashes = Buffer.alloc(0);
-  /** The fields' UTF-8 of every row, back to back; row i's ends at fieldEnds[i]. */
-  private fieldBytes = Buffer.alloc(0);
-  private fieldEnds = new Uint32Array(0);
-  /** The row's line; negative when it is kept off the list (unlisted). */
-  private lines = new Int32Array(0);
-  /** For a card UID's row, the hash of its member's card number. */
-  private readonly owners = new Map<number, Buffer>();
+  private batch: Array<{ cardHash: Buffer; fields: string; line: number; listed: boolean; member: Buffer | null }> = [];
   private offered = 0;
   /** Card UIDs staged: without any, the credentials table is emptied without a scan of the staged list. */
   private uids = 0;
@@ -582,9 +571,12 @@ export class ImportStaging {
   constructor(private readonly members: CentralMemberStore) {
     this.db = members.db;
     this.db.exec(`
+      DROP TABLE IF EXISTS temp.import_staging;
       DROP TABLE IF EXISTS temp.import_next;
       DROP TABLE IF EXISTS temp.import_changes;
+      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL, member_hash BLOB);
     `);
+    this.insert = this.db.prepare('INSERT INTO temp.import_staging (pos, card_hash, fields, line, listed, member_hash) VALUES (?, ?, ?, ?, ?, ?)');
   }
 
   /** Members staged off the list (after `finish`, without the duplicates). */
@@ -597,62 +589,28 @@ export class ImportStaging {
    * of the member's card number (staged from the same line).
    */
   add(cardHash: Buffer, fields: string, digest: Buffer, line: number, member: Buffer | null = null): void {
-    this.stage(cardHash, fields, line, member);
+    this.batch.push({ cardHash, fields, line, listed: true, member });
+    if (member !== null) this.uids++;
     this.sum.addDigest(digest);
+    if (this.batch.length >= BATCH) this.flush();
   }
 
   /** Stages a member central keeps but does not publish (not registered for open access, not staff). */
   addUnlisted(cardHash: Buffer, fields: string, line: number, member: Buffer | null = null): void {
-    this.stage(cardHash, fields, -line, member);
+    this.batch.push({ cardHash, fields, line, listed: false, member });
+    if (member !== null) this.uids++;
+    if (this.batch.length >= BATCH) this.flush();
   }
 
-  private stage(cardHash: Buffer, fields: string, line: number, member: Buffer | null): void {
-    const i = this.offered;
-    if (i === this.lines.length) this.grow();
-    const start = i === 0 ? 0 : this.fieldEnds[i - 1]!;
-    if (start + fields.length * 3 > this.fieldBytes.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(1 << 20, (start + fields.length * 3) * 2));
-      this.fieldBytes.copy(bigger, 0, 0, start);
-      this.fieldBytes = bigger;
-    }
-    this.fieldEnds[i] = start + this.fieldBytes.write(fields, start, 'utf8');
-    cardHash.copy(this.hashes, i * 32, 0, 32);
-    this.lines[i] = line;
-    if (member !== null) {
-      this.owners.set(i, Buffer.from(member));
-      this.uids++;
-    }
-    this.offered++;
-  }
-
-  private grow(): void {
-    const capacity = Math.max(1 << 12, this.lines.length * 2);
-    const hashes = Buffer.allocUnsafe(capacity * 32);
-    this.hashes.copy(hashes, 0, 0, this.offered * 32);
-    const fieldEnds = new Uint32Array(capacity);
-    fieldEnds.set(this.fieldEnds.subarray(0, this.offered));
-    const lines = new Int32Array(capacity);
-    lines.set(this.lines.subarray(0, this.offered));
-    this.hashes = hashes;
-    this.fieldEnds = fieldEnds;
-    this.lines = lines;
-  }
-
-  private hashAt(i: number): Buffer {
-    return this.hashes.subarray(i * 32, i * 32 + 32);
-  }
-
-  private fieldsAt(i: number): string {
-    return this.fieldBytes.toString('utf8', i === 0 ? 0 : this.fieldEnds[i - 1]!, this.fieldEnds[i]!);
-  }
-
-  /** Frees the packed rows: import_next holds them from here on. */
-  private release(): void {
-    this.hashes = Buffer.alloc(0);
-    this.fieldBytes = Buffer.alloc(0);
-    this.fieldEnds = new Uint32Array(0);
-    this.lines = new Int32Array(0);
-    this.owners.clear();
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    let pos = this.offered;
+    this.db.transaction(() => {
+      for (const r of batch) this.insert.run(pos++, r.cardHash, r.fields, r.line, r.listed ? 1 : 0, r.member);
+    })();
+    this.offered = pos;
   }
 
   /**
@@ -663,49 +621,37 @@ export class ImportStaging {
    */
   finish(onDuplicate: (line: number, firstLine: number) => void, onShared: (line: number, otherLines: number[]) => void = () => undefined): void {
     if (this.finished) return;
+    this.flush();
     const db = this.db;
-    const { order, duplicates } = hashOrder(this.hashes, this.offered);
-    db.transaction(() => {
-      db.exec(`CREATE TEMP TABLE import_next (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL, member_hash BLOB) WITHOUT ROWID`);
-      const many = db.prepare(`INSERT INTO temp.import_next (${NEXT_COLUMNS}) VALUES ${Array(NEXT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
-      const one = db.prepare(`INSERT INTO temp.import_next (${NEXT_COLUMNS}) VALUES (?, ?, ?, ?, ?)`);
-      const params: unknown[] = new Array(NEXT_ROWS * 5);
-      const put = (i: number, at: number): void => {
-        const line = this.lines[i]!;
-        params[at] = this.hashAt(i);
-        params[at + 1] = this.fieldsAt(i);
-        params[at + 2] = Math.abs(line);
-        params[at + 3] = line > 0 ? 1 : 0;
-        params[at + 4] = this.owners.get(i) ?? null;
-      };
-      let k = 0;
-      for (; k + NEXT_ROWS <= order.length; k += NEXT_ROWS) {
-        for (let j = 0; j < NEXT_ROWS; j++) put(order[k + j]!, j * 5);
-        many.run(params);
-      }
-      params.length = 5;
-      for (; k < order.length; k++) {
-        put(order[k]!, 0);
-        one.run(params);
-      }
+    const kept = db.transaction((): number => {
+      db.exec('CREATE TEMP TABLE import_next (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL, member_hash BLOB) WITHOUT ROWID');
+      return db
+        .prepare(
+          `INSERT OR IGNORE INTO temp.import_next (card_hash, fields, line, listed, member_hash)
+           SELECT card_hash, fields, line, listed, member_hash FROM temp.import_staging ORDER BY card_hash, pos`,
+        )
+        .run().changes;
     })();
-    if (duplicates.length > 0) this.leaveOutDuplicates(duplicates, onDuplicate, onShared);
-    this.release();
+    if (kept < this.offered) this.leaveOutDuplicates(onDuplicate, onShared);
     this.keepDeskCards();
     this.keepHeldPins();
     const counts = db.prepare<[], { n: number; unlisted: number }>('SELECT count(*) AS n, coalesce(sum(listed = 0), 0) AS unlisted FROM temp.import_next').get()!;
     this.uniqueUnlisted = counts.unlisted;
     this.unique = counts.n - counts.unlisted;
+    db.exec('DROP TABLE temp.import_staging');
     this.finished = true;
   }
 
-  /** `pairs`: [position, first position with that card], by position (hashOrder's duplicates). */
-  private leaveOutDuplicates(
-    pairs: ReadonlyArray<readonly [number, number]>,
-    onDuplicate: (line: number, firstLine: number) => void,
-    onShared: (line: number, otherLines: number[]) => void,
-  ): void {
+  private leaveOutDuplicates(onDuplicate: (line: number, firstLine: number) => void, onShared: (line: number, otherLines: number[]) => void): void {
     const db = this.db;
+    const duplicates = db
+      .prepare<[], { cardHash: Buffer; fields: string; line: number; first: number; listed: number; shared: number }>(
+        `SELECT s.card_hash AS cardHash, s.fields AS fields, s.line AS line, n.line AS first, s.listed AS listed,
+                (s.member_hash IS NOT NULL OR n.member_hash IS NOT NULL) AS shared
+         FROM temp.import_staging s JOIN temp.import_next n ON n.card_hash = s.card_hash
+         WHERE s.line <> n.line ORDER BY s.pos`,
+      )
+      .all();
     const dropped = new Set<number>();
     const shared = new Map<number, Set<number>>();
     const share = (line: number, other: number): void => {
@@ -714,17 +660,14 @@ export class ImportStaging {
       others.add(other);
     };
     const copies = new Map<number, number>();
-    for (const [pos, firstPos] of pairs) {
-      if (this.lines[pos]! > 0) this.sum.subtractDigest(digestOfParts(this.hashAt(pos), this.fieldsAt(pos)));
-      const line = Math.abs(this.lines[pos]!);
-      const first = Math.abs(this.lines[firstPos]!);
-      if (line === first) continue;
-      dropped.add(line);
-      if (this.owners.has(pos) || this.owners.has(firstPos)) {
-        dropped.add(first);
-        share(line, first);
-        share(first, line);
-      } else if (!copies.has(line)) copies.set(line, first);
+    for (const d of duplicates) {
+      if (d.listed === 1) this.sum.subtractDigest(digestOfParts(d.cardHash, d.fields));
+      dropped.add(d.line);
+      if (d.shared === 1) {
+        dropped.add(d.first);
+        share(d.line, d.first);
+        share(d.first, d.line);
+      } else if (!copies.has(d.line)) copies.set(d.line, d.first);
     }
     // Each line told once: a shared UID says more than a repeated card number.
     for (const [line, first] of copies) if (!shared.has(line)) onDuplicate(line, first);
@@ -913,6 +856,6 @@ export class ImportStaging {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.db.open) this.db.exec('DROP TABLE IF EXISTS temp.import_next; DROP TABLE IF EXISTS temp.import_changes;');
+    if (this.db.open) this.db.exec('DROP TABLE IF EXISTS temp.import_staging; DROP TABLE IF EXISTS temp.import_next; DROP TABLE IF EXISTS temp.import_changes;');
   }
 }

@@ -7,8 +7,8 @@
 // (synchronous=FULL: the swap is on disk when this returns). An exception or a power cut at any point before that
 // commit leaves the previous list in force.
 import type BetterSqlite3 from 'better-sqlite3';
-import { hashOrder } from '../../kit/hash-order.js';
 import { MemberListError } from './errors.js';
+import { CHUNK_BITS, CHUNK_ROWS, HashColumn, hashOrder } from './hash-order.js';
 import { EMPTY_LIST_HASH, ListHash } from './list-hash.js';
 import type {
   Clock,
@@ -305,15 +305,15 @@ const INSERT_MANY = `INSERT INTO main.members (${COLUMNS}) VALUES ${Array(INSERT
 
 /**
  * One replacement in progress, held in this process's memory packed (about 50 bytes a row: the card hash, interned
- * texts, a flags byte), never in the database: sorted by card hash in memory once the last row is in, then written
- * in key order in the one transaction that swaps the lists. Three passes of SQLite over a million rows (staging,
- * sorting into a keyed table, copying) were most of an import's time.
+ * texts, a flags byte; in chunks, never copied as it grows), never in the database: sorted by card hash in memory
+ * once the last row is in, then written in key order in the one transaction that swaps the lists. Three passes of
+ * SQLite over a million rows (a staging table, its sort into a keyed one, the copy) become one.
  */
 class Staging {
-  private hashes = Buffer.alloc(0);
-  private texts = new Int32Array(0);
-  private flags = new Uint8Array(0);
-  private size = 0;
+  private readonly hashes = new HashColumn();
+  /** Chunks of CHUNK_ROWS rows: TEXTS interned ids a row, and a flags byte a row. */
+  private readonly texts: Int32Array[] = [];
+  private readonly flags: Uint8Array[] = [];
   private readonly strings = new Interned();
   private readonly sum = new ListHash();
   private disposed = false;
@@ -327,17 +327,22 @@ class Staging {
   /** `digest`: memberDigest(row), when the caller has it already. */
   add(row: MemberRow, digest?: Buffer): void {
     checkCardHash(row.cardHash);
-    if (this.size === this.flags.length) this.grow();
-    const i = this.size++;
-    row.cardHash.copy(this.hashes, i * 32, 0, 32);
-    const t = i * TEXTS;
+    const i = this.hashes.size;
+    this.hashes.push(row.cardHash);
+    const c = i >>> CHUNK_BITS;
+    if (c === this.flags.length) {
+      this.texts.push(new Int32Array(CHUNK_ROWS * TEXTS));
+      this.flags.push(new Uint8Array(CHUNK_ROWS));
+    }
+    const texts = this.texts[c]!;
+    const t = (i & (CHUNK_ROWS - 1)) * TEXTS;
     const strings = this.strings;
-    this.texts[t] = strings.id(row.expires);
-    this.texts[t + 1] = strings.id(row.blockedUntil);
-    this.texts[t + 2] = strings.id(row.birthDate);
-    this.texts[t + 3] = row.groups.length === 0 ? 1 : strings.id(row.groups.join(','));
-    this.texts[t + 4] = strings.id(row.pinHash);
-    this.flags[i] =
+    texts[t] = strings.id(row.expires);
+    texts[t + 1] = strings.id(row.blockedUntil);
+    texts[t + 2] = strings.id(row.birthDate);
+    texts[t + 3] = row.groups.length === 0 ? 1 : strings.id(row.groups.join(','));
+    texts[t + 4] = strings.id(row.pinHash);
+    this.flags[c]![i & (CHUNK_ROWS - 1)] =
       (row.blocked ? BLOCKED : 0) |
       (row.openAccess ? OPEN_ACCESS : 0) |
       (row.adult === null ? 0 : ADULT_KNOWN | (row.adult ? ADULT : 0)) |
@@ -369,42 +374,36 @@ class Staging {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.hashes = Buffer.alloc(0);
-    this.texts = new Int32Array(0);
-    this.flags = new Uint8Array(0);
+    this.hashes.clear();
+    this.texts.length = 0;
+    this.flags.length = 0;
     this.onDispose();
   }
 
-  private grow(): void {
-    const capacity = Math.max(1 << 12, this.flags.length * 2);
-    const hashes = Buffer.allocUnsafe(capacity * 32);
-    this.hashes.copy(hashes, 0, 0, this.size * 32);
-    const texts = new Int32Array(capacity * TEXTS);
-    texts.set(this.texts.subarray(0, this.size * TEXTS));
-    const flags = new Uint8Array(capacity);
-    flags.set(this.flags.subarray(0, this.size));
-    this.hashes = hashes;
-    this.texts = texts;
-    this.flags = flags;
+  /** Text k of row i (TEXTS order). */
+  private text(i: number, k: number): string | null {
+    return this.strings.values[this.texts[i >>> CHUNK_BITS]![(i & (CHUNK_ROWS - 1)) * TEXTS + k]!]!;
+  }
+
+  private flag(i: number): number {
+    return this.flags[i >>> CHUNK_BITS]![i & (CHUNK_ROWS - 1)]!;
   }
 
   /** Row i as a MemberRow (for a duplicate's digest: rare). */
   private row(i: number): MemberRow {
-    const v = this.strings.values;
-    const t = i * TEXTS;
-    const f = this.flags[i]!;
-    const groups = v[this.texts[t + 3]!]!;
+    const f = this.flag(i);
+    const groups = this.text(i, 3)!;
     return {
-      cardHash: Buffer.from(this.hashes.subarray(i * 32, i * 32 + 32)),
-      expires: v[this.texts[t]!]!,
+      cardHash: Buffer.from(this.hashes.at(i)),
+      expires: this.text(i, 0),
       blocked: (f & BLOCKED) !== 0,
-      blockedUntil: v[this.texts[t + 1]!]!,
+      blockedUntil: this.text(i, 1),
       openAccess: (f & OPEN_ACCESS) !== 0,
-      birthDate: v[this.texts[t + 2]!]!,
+      birthDate: this.text(i, 2),
       adult: (f & ADULT_KNOWN) === 0 ? null : (f & ADULT) !== 0,
       staff: (f & STAFF) !== 0,
       groups: groups === '' ? [] : groups.split(','),
-      pinHash: v[this.texts[t + 4]!]!,
+      pinHash: this.text(i, 4),
     };
   }
 
@@ -413,7 +412,7 @@ class Staging {
    * (onDuplicate, or the list is refused).
    */
   private sorted(options: ReplaceOptions): { order: Uint32Array; duplicates: number } {
-    const { order, duplicates: pairs } = hashOrder(this.hashes, this.size);
+    const { order, duplicates: pairs } = hashOrder(this.hashes);
     if (pairs.length > 0) {
       if (options.onDuplicate === undefined) {
         const [pos, first] = pairs[0]!;
@@ -444,10 +443,9 @@ class Staging {
     let oldCount = 0;
     let matched = 0;
     let unchanged = 0;
-    const v = this.strings.values;
     const old = db.prepare<[], unknown[]>(`SELECT ${COLUMNS} FROM main.members ORDER BY card_hash`).raw();
     // Positions k of the new list below the old row's hash are added rows; an equal one is the same card.
-    const below = (i: number, hash: Buffer): number => this.hashes.compare(hash, 0, 32, i * 32, i * 32 + 32);
+    const below = (i: number, hash: Buffer): number => this.hashes.compareWith(i, hash);
     let k = 0;
     for (const r of old.iterate() as Iterable<OldRow>) {
       oldCount++;
@@ -455,18 +453,17 @@ class Staging {
       if (k === order.length || below(order[k]!, r[0]) !== 0) continue;
       matched++;
       const i = order[k++]!;
-      const t = i * TEXTS;
-      const f = this.flags[i]!;
+      const f = this.flag(i);
       if (
-        r[1] === v[this.texts[t]!] &&
+        r[1] === this.text(i, 0) &&
         r[2] === (f & BLOCKED ? 1 : 0) &&
-        r[3] === v[this.texts[t + 1]!] &&
+        r[3] === this.text(i, 1) &&
         r[4] === (f & OPEN_ACCESS ? 1 : 0) &&
-        r[5] === v[this.texts[t + 2]!] &&
+        r[5] === this.text(i, 2) &&
         r[6] === ((f & ADULT_KNOWN) === 0 ? null : f & ADULT ? 1 : 0) &&
         r[7] === (f & STAFF ? 1 : 0) &&
-        r[8] === v[this.texts[t + 3]!] &&
-        r[9] === v[this.texts[t + 4]!]
+        r[8] === this.text(i, 3) &&
+        r[9] === this.text(i, 4)
       ) {
         unchanged++;
       }
@@ -478,7 +475,7 @@ class Staging {
       removed: oldCount - matched,
       unchanged,
       count,
-      offered: this.size,
+      offered: this.hashes.size,
       duplicates,
       hash: this.sum.toHex(),
       version: meta.version ?? (previous?.version ?? 0) + 1,
@@ -490,20 +487,18 @@ class Staging {
     const many = this.db.prepare(INSERT_MANY);
     const one = this.db.prepare(INSERT_ONE);
     const params: unknown[] = new Array(INSERT_ROWS * 10);
-    const v = this.strings.values;
     const put = (i: number, at: number): void => {
-      const t = i * TEXTS;
-      const f = this.flags[i]!;
-      params[at] = this.hashes.subarray(i * 32, i * 32 + 32);
-      params[at + 1] = v[this.texts[t]!];
+      const f = this.flag(i);
+      params[at] = this.hashes.at(i);
+      params[at + 1] = this.text(i, 0);
       params[at + 2] = f & BLOCKED ? 1 : 0;
-      params[at + 3] = v[this.texts[t + 1]!];
+      params[at + 3] = this.text(i, 1);
       params[at + 4] = f & OPEN_ACCESS ? 1 : 0;
-      params[at + 5] = v[this.texts[t + 2]!];
+      params[at + 5] = this.text(i, 2);
       params[at + 6] = (f & ADULT_KNOWN) === 0 ? null : f & ADULT ? 1 : 0;
       params[at + 7] = f & STAFF ? 1 : 0;
-      params[at + 8] = v[this.texts[t + 3]!];
-      params[at + 9] = v[this.texts[t + 4]!];
+      params[at + 8] = this.text(i, 3);
+      params[at + 9] = this.text(i, 4);
     };
     let k = 0;
     for (; k + INSERT_ROWS <= order.length; k += INSERT_ROWS) {

@@ -127,6 +127,13 @@ export interface DigitalOutput {
    * that turns a released output into an input leaves the relay to the pin's pull and the board's own default.
    */
   close(): void;
+  /**
+   * Why the output cannot drive its line now (the process holding it ended and none holds it yet), undefined while it
+   * can. Only outputs that can lose their line this way have it (gpiod); the gateway raises `output-failed` from it.
+   */
+  readonly faulted?: string | undefined;
+  /** Called with the fault when one starts or changes, and with undefined once the line is driven again. */
+  onFault?(listener: (fault: string | undefined) => void): void;
 }
 
 export interface DigitalInputEvents {

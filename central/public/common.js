@@ -55,6 +55,7 @@ export const ALARM_LABELS = {
   'building-outputs-failed': 'Switched outputs (PCs, heating) not following the schedule',
   'intruder-alarm-failed': 'Intruder alarm link failed',
   'announcements-failed': 'Announcements failed',
+  'output-failed': 'Door relay or another output cannot be driven',
 };
 
 /** 1.9: the intruder alarm panel as the branch reports it (`setting…`: waiting for the panel to confirm). */

@@ -70,6 +70,7 @@ export class GpiodOutput implements DigitalOutput {
   private respawnTimer: unknown;
   private settleTimer: unknown;
   private calmTimer: unknown;
+  private readonly faultListeners: Array<(fault: string | undefined) => void> = [];
 
   constructor(
     readonly name: OutputPinName,
@@ -97,6 +98,21 @@ export class GpiodOutput implements DigitalOutput {
    */
   get faulted(): string | undefined {
     return this.fault;
+  }
+
+  onFault(listener: (fault: string | undefined) => void): void {
+    this.faultListeners.push(listener);
+  }
+
+  private tellFault(): void {
+    for (const listener of this.faultListeners) {
+      try {
+        listener(this.fault);
+      } catch (error) {
+        // A listener's failure must not stop the respawn that follows.
+        this.logger.error({ output: this.name, err: errorField(error) }, 'an output fault listener threw');
+      }
+    }
   }
 
   /**
@@ -256,6 +272,7 @@ export class GpiodOutput implements DigitalOutput {
   private recovered(holder: Holder): void {
     if (holder !== this.holder || this.fault === undefined || this.closed) return;
     this.fault = undefined;
+    this.tellFault();
     this.logger.info(
       { output: this.name, line: `${this.line.chip} ${this.line.offset}`, level: this.wanted, attempts: this.deaths },
       "output's gpioset holds its line again",
@@ -298,6 +315,7 @@ export class GpiodOutput implements DigitalOutput {
       "output's gpioset ended: its line is released, and the wiring holds the relay at its safe level",
     );
     for (const waiter of this.waiting.splice(0)) waiter.reject(this.faultError());
+    this.tellFault();
     if (!retry) return;
     this.cancelRespawn();
     this.respawnTimer = this.timers.setTimeout(() => {

@@ -1,7 +1,7 @@
 // The branch controller: builds the pieces around one event bus, restores what must survive a restart,
 // and turns the branch mode (schedule, lockdown, fire) into how the door is held.
 import type { Logger } from 'pino';
-import type { DigitalInput, Hardware, InputName } from '../../firmware-bridge/types.js';
+import type { DigitalInput, DigitalOutput, Hardware, InputName } from '../../firmware-bridge/types.js';
 import type { BranchMode, Policy } from '../../policies/index.js';
 import type { CentralPublicKey } from '../../policies/contract/signing.js';
 import { AccessControl } from './access.js';
@@ -295,6 +295,7 @@ export class Gateway {
 
     this.wireInputs(hardware);
     this.wireReaders(hardware);
+    this.wireOutputFaults(hardware);
     this.applyClock(this.deps.clockTrust.current());
     this.every(CLOCK_CHECK_MS, () => this.checkClock());
 
@@ -441,6 +442,39 @@ export class Gateway {
       this.lastRegimeMode = mode;
       if (previous !== undefined) this.bus.emit('branch-mode', mode);
     }
+  }
+
+  /**
+   * `output-failed` while any output cannot drive its line (a gpiod output whose gpioset died and has not yet taken
+   * the line back), naming which; cleared when every one drives again. The door logic goes on meanwhile: a set while
+   * faulted is applied when the line comes back.
+   */
+  private wireOutputFaults(hardware: Hardware): void {
+    const outputs = new Set<DigitalOutput>([
+      ...Object.values(hardware.outputs),
+      ...hardware.doors.map((door) => door.relay),
+      ...hardware.switched.values(),
+      ...(hardware.intruderAlarm === undefined ? [] : [hardware.intruderAlarm.set, hardware.intruderAlarm.unset]),
+    ]);
+    const faults = new Map<string, string>();
+    let wired = true;
+    this.cleanups.push(() => {
+      wired = false;
+    });
+    const report = (): void => {
+      if (faults.size === 0) this.alarms.clear('output-failed', 'every output drives its line again');
+      else this.alarms.raise('output-failed', [...faults].map(([name, fault]) => `${name}: ${fault}`).join('; '));
+    };
+    for (const output of outputs) {
+      output.onFault?.((fault) => {
+        if (!wired) return;
+        if (fault === undefined) faults.delete(output.name);
+        else faults.set(output.name, fault);
+        report();
+      });
+      if (output.faulted !== undefined) faults.set(output.name, output.faulted);
+    }
+    if (faults.size > 0) report();
   }
 
   private wireInputs(hardware: Hardware): void {

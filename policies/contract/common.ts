@@ -38,7 +38,8 @@ export const CONTRACT_MAJOR = 1;
  *    `announcement` (a message spoken, interrupted or failed). State: `outputs`, `intruderAlarm`, `secured`. Policy:
  *    `outputs`, `intruderAlarm`, `announcements`, unknown keys to a gateway before 1.9.
  * 10: the desk. Topics `members/change` (site → central: link a card tapped at the desk reader, set or remove a
- *    member's PIN, hashed at the branch) and `members/change/reply` (central → site, signed).
+ *    member's PIN, hashed at the branch) and `members/change/reply` (central → site, signed). Alarm `output-failed`
+ *    (major): an output cannot drive its line (the process holding it died), until it holds it again.
  *    Event `commissioning` (`oag commission` on site: a session started or ended, each step's result, each output it
  *    pulsed for the test).
  */
@@ -208,6 +209,8 @@ export const ALARM_NAMES = [
   'tailgating',
   /** 1.9: the intruder alarm panel did not confirm a set or unset the branch asked for (or changed when nobody asked). */
   'intruder-alarm-fault',
+  /** 1.10: an output (a door relay, the lights, a switched output) cannot drive its line; the wiring holds it safe. */
+  'output-failed',
   /** 1.9: announcements cannot be played (no sound device, a player failing); the door goes on deciding. */
   'sound-failed',
   /** 1.9: extensions that failed: switched outputs, the intruder alarm, announcements (started again with backoff). */
@@ -296,6 +299,8 @@ export const ALARM_SEVERITY: { readonly [A in AlarmName]: AlarmSeverity } = {
   'pin-check-unavailable': 'minor',
   // The building may be unguarded overnight (a set that failed) or the panel in a state nobody chose.
   'intruder-alarm-fault': 'major',
+  // A door relay that cannot move: members are refused and a fail-secure exit waits for its mechanical handle.
+  'output-failed': 'major',
   // Nobody hears the closing warnings or the evacuation message; the door itself is unaffected.
   'sound-failed': 'minor',
   'building-outputs-failed': 'minor',

@@ -52,6 +52,7 @@ export const ALARM_LABELS = {
   'building-outputs-failed': 'PCs, heating and other outputs are not following the schedule',
   'intruder-alarm-failed': 'The link to the intruder alarm failed',
   'announcements-failed': 'Announcements failed',
+  'output-failed': 'An output (door relay, lights) cannot drive its line: taking it back',
 };
 
 /** The intruder alarm panel (contract 1.9): as its status input says, or on its way after the branch asked. */

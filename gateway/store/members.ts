@@ -1,11 +1,11 @@
 // Members: the hot-path lookup, and the atomic replacement of the whole list.
 //
 // A replacement never touches the list in force until its last step. Rows are staged in this process's memory,
-// packed (Staging: gone if the process dies), then sorted by card hash there, later duplicates dropped. Only the
-// last step touches the database, in one transaction with its write lock: compare with the list in force, let the
-// caller refuse, delete the old rows, append the new ones in key order, update the list meta, commit
-// (synchronous=FULL: the swap is on disk when this returns). An exception or a power cut at any point before that
-// commit leaves the previous list in force.
+// packed (Staging: gone if the process dies), then sorted by card hash there, later duplicates dropped, and written
+// in that order into a keyed TEMP table (the connection's own file: not in the database, not in its WAL). Only the
+// last step takes the database's write lock: compare with the list in force, let the caller refuse, delete the old
+// rows, append the new ones in key order, update the list meta, commit (synchronous=FULL: the swap is on disk when
+// this returns). An exception or a power cut at any point before that commit leaves the previous list in force.
 import type BetterSqlite3 from 'better-sqlite3';
 import { MemberListError } from './errors.js';
 import { CHUNK_BITS, CHUNK_ROWS, HashColumn, hashOrder } from './hash-order.js';
@@ -299,15 +299,14 @@ const ADULT = 8;
 const STAFF = 16;
 /** Rows a multi-row INSERT writes at once (10 parameters each). */
 const INSERT_ROWS = 64;
-type OldRow = [Buffer, string | null, number, string | null, number, string | null, number | null, number, string, string | null];
-const INSERT_ONE = `INSERT INTO main.members (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-const INSERT_MANY = `INSERT INTO main.members (${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+const INSERT_ONE = `INSERT INTO temp.member_next (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_MANY = `INSERT INTO temp.member_next (${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
 
 /**
  * One replacement in progress, held in this process's memory packed (about 50 bytes a row: the card hash, interned
- * texts, a flags byte; in chunks, never copied as it grows), never in the database: sorted by card hash in memory
- * once the last row is in, then written in key order in the one transaction that swaps the lists. Three passes of
- * SQLite over a million rows (a staging table, its sort into a keyed one, the copy) become one.
+ * texts, a flags byte; in chunks, never copied as it grows): sorted by card hash in memory once the last row is in,
+ * then written in key order into a keyed temp table, which the swap copies. A staging table in file order and
+ * SQLite's sort of it into the keyed one were a pass over a million rows more.
  */
 class Staging {
   private readonly hashes = new HashColumn();
@@ -353,13 +352,15 @@ class Staging {
 
   commit(meta: MemberListMeta, options: ReplaceOptions): ReplaceResult {
     const { order, duplicates } = this.sorted(options);
+    const offered = this.hashes.size;
+    this.writeNext(order);
+    this.release();
     const appliedAt = (meta.appliedAt ?? this.clock.now()).toISOString();
     return this.db.transaction((): ReplaceResult => {
-      const diff = this.diff(meta, order, duplicates);
+      const diff = this.diff(meta, { offered, count: order.length, duplicates });
       checkExpectations(meta, diff);
       options.verify?.(diff);
-      this.db.exec('DELETE FROM main.members');
-      this.write(order);
+      this.db.exec(`DELETE FROM main.members; INSERT INTO main.members (${COLUMNS}) SELECT ${COLUMNS} FROM temp.member_next ORDER BY card_hash;`);
       this.db
         .prepare<[number, number, string, string, string]>(
           `INSERT INTO member_list (id, version, count, hash, source, applied_at) VALUES (1, ?, ?, ?, ?, ?)
@@ -374,10 +375,19 @@ class Staging {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.release();
+    try {
+      if (this.db.open) this.db.exec('DROP TABLE IF EXISTS temp.member_next');
+    } finally {
+      this.onDispose();
+    }
+  }
+
+  /** Frees the packed rows (temp.member_next holds them from the swap's start). */
+  private release(): void {
     this.hashes.clear();
     this.texts.length = 0;
     this.flags.length = 0;
-    this.onDispose();
   }
 
   /** Text k of row i (TEXTS order). */
@@ -436,56 +446,46 @@ class Staging {
     return { order: order.subarray(0, left), duplicates: pairs.length };
   }
 
-  /** Compares the new list (in key order) with the one in force, read in key order beside it. */
-  private diff(meta: MemberListMeta, order: Uint32Array, duplicates: number): MemberListDiff {
+  /** Compares the new list with the one in force. */
+  private diff(meta: MemberListMeta, { offered, count, duplicates }: { offered: number; count: number; duplicates: number }): MemberListDiff {
     const db = this.db;
     const previous = db.prepare<[], { version: number }>('SELECT version FROM member_list WHERE id = 1').get();
-    let oldCount = 0;
-    let matched = 0;
-    let unchanged = 0;
-    const old = db.prepare<[], unknown[]>(`SELECT ${COLUMNS} FROM main.members ORDER BY card_hash`).raw();
-    // Positions k of the new list below the old row's hash are added rows; an equal one is the same card.
-    const below = (i: number, hash: Buffer): number => this.hashes.compareWith(i, hash);
-    let k = 0;
-    for (const r of old.iterate() as Iterable<OldRow>) {
-      oldCount++;
-      while (k < order.length && below(order[k]!, r[0]) < 0) k++;
-      if (k === order.length || below(order[k]!, r[0]) !== 0) continue;
-      matched++;
-      const i = order[k++]!;
-      const f = this.flag(i);
-      if (
-        r[1] === this.text(i, 0) &&
-        r[2] === (f & BLOCKED ? 1 : 0) &&
-        r[3] === this.text(i, 1) &&
-        r[4] === (f & OPEN_ACCESS ? 1 : 0) &&
-        r[5] === this.text(i, 2) &&
-        r[6] === ((f & ADULT_KNOWN) === 0 ? null : f & ADULT ? 1 : 0) &&
-        r[7] === (f & STAFF ? 1 : 0) &&
-        r[8] === this.text(i, 3) &&
-        r[9] === this.text(i, 4)
-      ) {
-        unchanged++;
-      }
-    }
-    const count = order.length;
+    const oldCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM main.members').get()!.n;
+    const { matched, unchanged } = db
+      .prepare<[], { matched: number; unchanged: number }>(
+        `SELECT count(*) AS matched, coalesce(sum(
+           m.expires IS n.expires AND m.blocked = n.blocked AND m.blocked_until IS n.blocked_until AND
+           m.open_access = n.open_access AND m.birth_date IS n.birth_date AND m.adult IS n.adult AND
+           m.staff = n.staff AND m.groups = n.groups AND m.pin_hash IS n.pin_hash), 0) AS unchanged
+         FROM temp.member_next n JOIN main.members m ON m.card_hash = n.card_hash`,
+      )
+      .get()!;
     return {
       added: count - matched,
       changed: matched - unchanged,
       removed: oldCount - matched,
       unchanged,
       count,
-      offered: this.hashes.size,
+      offered,
       duplicates,
       hash: this.sum.toHex(),
       version: meta.version ?? (previous?.version ?? 0) + 1,
     };
   }
 
-  /** Appends the rows to the (emptied) members table in key order, INSERT_ROWS to a statement. */
-  private write(order: Uint32Array): void {
-    const many = this.db.prepare(INSERT_MANY);
-    const one = this.db.prepare(INSERT_ONE);
+  /**
+   * Writes the rows in key order, INSERT_ROWS to a statement, into a keyed temp table (the connection's own file:
+   * no lock on the database), from which the swap copies them within SQLite: the write lock is held for that copy,
+   * not for a million rows bound from JavaScript.
+   */
+  private writeNext(order: Uint32Array): void {
+    const db = this.db;
+    db.exec(`DROP TABLE IF EXISTS temp.member_next; CREATE TEMP TABLE member_next (
+      card_hash BLOB PRIMARY KEY NOT NULL, expires TEXT, blocked INTEGER, blocked_until TEXT, open_access INTEGER,
+      birth_date TEXT, adult INTEGER, staff INTEGER, groups TEXT, pin_hash TEXT
+    ) WITHOUT ROWID;`);
+    const many = db.prepare(INSERT_MANY);
+    const one = db.prepare(INSERT_ONE);
     const params: unknown[] = new Array(INSERT_ROWS * 10);
     const put = (i: number, at: number): void => {
       const f = this.flag(i);
@@ -500,16 +500,18 @@ class Staging {
       params[at + 8] = this.text(i, 3);
       params[at + 9] = this.text(i, 4);
     };
-    let k = 0;
-    for (; k + INSERT_ROWS <= order.length; k += INSERT_ROWS) {
-      for (let j = 0; j < INSERT_ROWS; j++) put(order[k + j]!, j * 10);
-      many.run(params);
-    }
-    params.length = 10;
-    for (; k < order.length; k++) {
-      put(order[k]!, 0);
-      one.run(params);
-    }
+    db.transaction(() => {
+      let k = 0;
+      for (; k + INSERT_ROWS <= order.length; k += INSERT_ROWS) {
+        for (let j = 0; j < INSERT_ROWS; j++) put(order[k + j]!, j * 10);
+        many.run(params);
+      }
+      params.length = 10;
+      for (; k < order.length; k++) {
+        put(order[k]!, 0);
+        one.run(params);
+      }
+    })();
   }
 }
 

@@ -126,9 +126,13 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
           // others so that registering one at the desk reaches the door at once (CentralMembers.change).
           const at = onBranchList(options.branchList, member) ? line : -line;
           const first = ids.length;
-          for (const id of [cardNumber, ...cardUids]) {
-            owner.push(ids.length === first ? -1 : first);
-            ids.push(id);
+          owner.push(-1);
+          ids.push(cardNumber);
+          texts.push(text);
+          kept.push(at);
+          for (const uid of cardUids) {
+            owner.push(first);
+            ids.push(uid);
             texts.push(text);
             kept.push(at);
           }

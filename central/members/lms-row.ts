@@ -21,6 +21,8 @@ function quote(value: string): string {
  */
 export function parseLmsDate(raw: string, order: 'dmy' | 'mdy'): string | undefined {
   const s = raw.trim();
+  // The usual cell: parseDate reads YYYY-MM-DD digit by digit, without a regex.
+  if (s.length === 10 && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45) return parseDate(s);
   if (/^\d{4}-\d{2}-\d{2}([ T].*)?$/.test(s)) return parseDate(s.slice(0, 10));
   const m = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(s);
   if (m === null) return undefined;

@@ -207,12 +207,12 @@ describe('the staff console in chromium', () => {
   it('looks a card up without keeping its number, and shows accounts', async () => {
     await page.getByRole('link', { name: 'Members' }).click();
     await page.getByText('list version').waitFor();
-    await page.getByLabel('Card number').fill('04:a1:b2:c3:d4');
+    await page.getByLabel('Card number', { exact: true }).fill('04:a1:b2:c3:d4');
     await page.getByRole('button', { name: 'Check' }).click();
     const result = page.locator('.lookup-result');
     await result.waitFor();
     expect(await result.textContent()).toContain('Would be refused now: branch closed');
-    expect(await page.getByLabel('Card number').inputValue()).toBe('');
+    expect(await page.getByLabel('Card number', { exact: true }).inputValue()).toBe('');
     await expectAccessible(page, 'members');
     await shot('members');
 

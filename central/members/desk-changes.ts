@@ -111,7 +111,7 @@ export class MemberDeskChanges {
         if (linked.outcome === 'already') return done(id, 'that card is already this member’s: nothing changed', null);
         const version = linked.version?.version ?? null;
         this.audit(site, actor, linked.person, 'card linked at the desk', version);
-        return done(id, linked.listed ? `card linked: it opens doors as the member from list version ${version}` : 'card linked: it opens doors once the member is registered for open access', version);
+        return done(id, linked.listed ? `it opens doors as the member from list version ${version}` : 'it opens doors once the member is registered for open access', version);
       }
       const pinHash = change.change.kind === 'set-pin' ? change.change.pinHash : null;
       const what = pinHash === null ? 'PIN removed' : 'PIN set';

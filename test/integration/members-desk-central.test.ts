@@ -92,7 +92,7 @@ describe("central's side of a desk change", () => {
   it('links a card tapped at the desk: a new version carries it with the member’s fields, and a branch lets it in', async () => {
     const town = await site('town');
     const reply = await town.send({ change: { kind: 'link-card', card: encodeCardHash(hashCard(NEW_UID)) } });
-    expect(reply).toMatchObject({ result: 'done', version: 2, message: 'card linked: it opens doors as the member from list version 2' });
+    expect(reply).toMatchObject({ result: 'done', version: 2, message: 'it opens doors as the member from list version 2' });
     const entries = central.members!.store.snapshotEntries(2, 0, 1)!;
     expect(entries).toContain(encodeCardHash(hashCard(NEW_UID)) + fieldsOf(card(0)));
     expect(central.members!.store.current()).toMatchObject({ version: 2, count: 6, source: 'desk:town/alice' });
@@ -186,7 +186,7 @@ describe("central's side of a desk change", () => {
         end = (await app.inject({ method: 'GET', url: `/api/console/members/link-card/${id}`, headers })).json<Record<string, unknown>>();
         return end.state !== 'waiting' && end.state !== 'tapped';
       }, 'the link to end');
-      expect(end).toMatchObject({ state: 'done', version: current + 1, message: `card linked: it opens doors as the member from list version ${current + 1}` });
+      expect(end).toMatchObject({ state: 'done', version: current + 1, message: `it opens doors as the member from list version ${current + 1}` });
       await until(() => village.store.members.stats().version === current + 1, 'the village to apply the new version');
       expect(tap(village, NEXT_UID).decision).toBe('granted');
       expect(central.auth.audit.query({ limit: 1, actor: 'village/desk-bob' }).rows[0]!.detail).toMatch(/: card linked at the desk; version \d+$/);

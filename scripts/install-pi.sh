@@ -487,7 +487,9 @@ install_deployment_key() {
   local key=
   if [[ -e $CONF/secrets.env ]]; then
     note "keeping $CONF/secrets.env (the deployment key must never change: member cards are hashed with it)"
-    if [[ -n $DEPLOYMENT_KEY_FILE ]] && ! grep -qxF "OAG_DEPLOYMENT_KEY=$(tr -d ' \r\n' <"$DEPLOYMENT_KEY_FILE")" "$CONF/secrets.env"; then
+    # The line to find reaches grep through a pipe (printf is the shell's own): a key on grep's command line would be
+    # in `ps` for anyone on the machine.
+    if [[ -n $DEPLOYMENT_KEY_FILE ]] && ! grep -qxF -f <(printf 'OAG_DEPLOYMENT_KEY=%s\n' "$(tr -d ' \r\n' <"$DEPLOYMENT_KEY_FILE")") "$CONF/secrets.env"; then
       die "--deployment-key $DEPLOYMENT_KEY_FILE is not the key in $CONF/secrets.env: a new key means importing every member again; remove that file first if you mean it"
     fi
     return

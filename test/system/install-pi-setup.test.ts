@@ -23,8 +23,8 @@ interface Run {
   stderr: string;
 }
 
-function installPi(args: string[]): Run {
-  const result = spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: 180_000 });
+function installPi(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const result = spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -327,5 +327,24 @@ describe('install-pi.sh: a branch and central set up from options', () => {
     expect(stderr).toContain('OAG_DEPLOYMENT_KEY: must be at least 32 bytes');
     expect(stderr).toContain('not enabling oag-gateway.service');
     expect(stderr).not.toContain('abcd');
+  }, 120_000);
+
+  it('compares a given deployment key with the kept one without putting it on a command line', () => {
+    const ex = examples();
+    mkdirSync(join(etc, 'oag'));
+    writeFileSync(join(etc, 'oag', 'secrets.env'), `OAG_DEPLOYMENT_KEY=${'b2'.repeat(32)}\n`, { mode: 0o600 });
+    // grep as the script finds it on PATH, noting every command line it is given (as `ps` would show it).
+    const bin = join(tmp, 'bin');
+    const seen = join(tmp, 'grep-args');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'grep'), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${seen}'\nexec /usr/bin/grep "$@"\n`, { mode: 0o755 });
+    const { status, stderr } = installPi(
+      ['--config-only', '--etc', etc, '--prefix', prefix, '--state-dir', state, '--service-user', 'root', '--gateway-config', ex.gateway, '--deployment-key', secretFile('deployment.key', KEY)],
+      { PATH: `${bin}:${process.env.PATH ?? ''}` },
+    );
+    expect(status).toBe(1);
+    expect(stderr).toContain('is not the key in');
+    expect(readFileSync(seen, 'utf8')).toContain(join(etc, 'oag', 'secrets.env'));
+    expect(readFileSync(seen, 'utf8')).not.toContain(KEY);
   }, 120_000);
 });

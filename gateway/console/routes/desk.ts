@@ -4,7 +4,7 @@
 // member's barcode: hashed at once like a lookup's; the PIN is scrypt-hashed at once and the digits dropped. The
 // answers, the audit and the log name the member by this branch's pseudonym only.
 import { randomUUID } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { hashPinAsync } from '../../../policies/pin.js';
 import { CardIdError, normaliseCardId } from '../../core/cards.js';
@@ -131,6 +131,14 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
     }
   };
 
+  /** A change central answers at once (the PIN's): sent, audited with its outcome, answered as HTTP. */
+  const ask = async (request: FastifyRequest, reply: FastifyReply, found: { cardHash: Buffer; person: string }, kind: 'pin-set' | 'pin-remove', change: DeskChangeRequest['change']): Promise<FastifyReply> => {
+    const actor = ctx.identity(request).actor;
+    const answer = await send({ actor, member: found.cardHash, change });
+    audit(kind, found.person, answer.result === 'refused' ? answer.reason : answer.result, actor);
+    return answered(reply, found.person, answer);
+  };
+
   return async (app) => {
     app.post(
       '/members/link-card',
@@ -221,10 +229,7 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         const pinHash = await hashPinAsync(body.pin);
         body.pin = '';
         body.confirm = '';
-        const actor = ctx.identity(request).actor;
-        const answer = await send({ actor, member: found.cardHash, change: { kind: 'set-pin', pinHash } });
-        audit('pin-set', found.person, answer.result === 'refused' ? answer.reason : answer.result, actor);
-        return answered(reply, found.person, answer);
+        return ask(request, reply, found, 'pin-set', { kind: 'set-pin', pinHash });
       },
     );
 
@@ -239,10 +244,7 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         const found = member(body.card, reply);
         if (!found.ok) return found.reply;
         if (!reachable()) return reply.code(503).send({ error: CENTRAL_UNREACHABLE });
-        const actor = ctx.identity(request).actor;
-        const answer = await send({ actor, member: found.cardHash, change: { kind: 'remove-pin' } });
-        audit('pin-remove', found.person, answer.result === 'refused' ? answer.reason : answer.result, actor);
-        return answered(reply, found.person, answer);
+        return ask(request, reply, found, 'pin-remove', { kind: 'remove-pin' });
       },
     );
   };

@@ -54,6 +54,11 @@ function parseHash(hash: string): ParsedHash | undefined {
   return { salt, expected, options: { N: 2 ** logN, r, p, maxmem: 256 * 1024 * 1024 } };
 }
 
+/** Whether a door can check PINs against `hash`: well formed, at a cost it accepts (a hash made elsewhere is checked). */
+export function isUsablePinHash(hash: string): boolean {
+  return parseHash(hash) !== undefined;
+}
+
 /** Whether `pin` matches `hash`; false (never a throw) for a malformed hash. Constant-time comparison. */
 export function verifyPin(hash: string, pin: string): boolean {
   const parsed = parseHash(hash);

@@ -12,6 +12,7 @@ import {
 } from '../../policies/contract/index.js';
 import type { z } from 'zod';
 import type { AuditAction } from '../auth/audit.js';
+import { isUsablePinHash } from '../../policies/pin.js';
 import { signedPayload, type CentralSigningKey } from '../signing-key.js';
 import type { MemberDeskConfig } from './config.js';
 import { OtherKeyError } from './member-store.js';
@@ -114,6 +115,9 @@ export class MemberDeskChanges {
         return done(id, linked.listed ? `it opens doors as the member from list version ${version}` : 'it opens doors once the member is registered for open access', version);
       }
       const pinHash = change.change.kind === 'set-pin' ? change.change.pinHash : null;
+      // The contract checks the hash's shape; the doors also refuse a cost past theirs or a short key, and a member
+      // whose list entry held such a hash would have a PIN no door takes.
+      if (pinHash !== null && !isUsablePinHash(pinHash)) return refused(id, 'bad-request', 'the PIN hash is not one the doors can check (policies/pin.ts): nothing changed');
       const what = pinHash === null ? 'PIN removed' : 'PIN set';
       const changed = await members.changeCard(tapped, { pinHash }, actor, `desk:${actor}`);
       const version = changed.version?.version ?? null;

@@ -90,6 +90,17 @@ describe('a desk change at central', () => {
     expect(members.store.deskAnswer('village', 'id-4')).toBeUndefined();
   });
 
+  it('refuses a PIN hash the doors would not check (a cost past theirs, a short key), and the member keeps their PIN', async () => {
+    const { change, send, members } = rig();
+    expect(await send(change())).toMatchObject({ result: 'done', version: 2 });
+    const salt = Buffer.alloc(16, 1).toString('base64');
+    const key = Buffer.alloc(32, 2).toString('base64');
+    for (const pinHash of [`scrypt$20$8$1$${salt}$${key}`, `scrypt$10$64$1$${salt}$${key}`, `scrypt$10$8$1$${salt}$a2V5`]) {
+      expect(await send(change({ change: { kind: 'set-pin', pinHash } }))).toMatchObject({ result: 'refused', reason: 'bad-request' });
+    }
+    expect(members.store.current()!.version).toBe(2);
+  });
+
   it('logs the member by pseudonym and the PIN as set or removed; no card hash, no PIN hash', async () => {
     const { change, send, logs } = rig();
     const pinHash = hashPin('2468');

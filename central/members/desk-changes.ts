@@ -78,7 +78,12 @@ export class MemberDeskChanges {
       this.log.debug({ site, id: change.id }, 'desk change seen before: answered again');
       return MemberDeskReplySchema.parse(JSON.parse(kept));
     }
-    const reply = await this.decide(site, change);
+    const reply = await this.decide(site, change).catch((err: unknown) => {
+      // The store failed (its transaction rolled back): the branch is told, in the contract's words, rather than left
+      // waiting for an answer that never comes.
+      this.log.error({ site, id: change.id, err: (err as Error).message }, 'desk change not applied');
+      return refused(change.id, 'unavailable', "central's member store failed: nothing changed; make it again");
+    });
     // `unavailable` may pass (the list arrives, the store recovers): the same change resent is tried again.
     if (reply.reason !== 'unavailable') store.recordDeskAnswer(site, change.id, this.deps.clock.now(), JSON.stringify(reply), DESK_ANSWERS_KEPT);
     if (reply.result === 'refused') this.log.info({ site, actor: change.actor, kind: change.change.kind, reason: reply.reason }, 'desk change refused');

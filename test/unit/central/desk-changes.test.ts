@@ -101,6 +101,19 @@ describe('a desk change at central', () => {
     expect(members.store.current()!.version).toBe(2);
   });
 
+  it("answers a change its store failed on as unavailable, and applies the same change resent once the store recovers", async () => {
+    const { change, send, members, logs } = rig();
+    const c = change({ change: { kind: 'link-card', card: encodeCardHash(hashCard('04A1B2C3D4E5F6')) } });
+    const link = members.store.linkDeskCard.bind(members.store);
+    members.store.linkDeskCard = () => {
+      throw new Error('SQLITE_FULL: database or disk is full');
+    };
+    expect(await send(c)).toMatchObject({ result: 'refused', reason: 'unavailable' });
+    expect(logs.join('')).toContain('SQLITE_FULL');
+    members.store.linkDeskCard = link;
+    expect(await send(c)).toMatchObject({ result: 'done', version: 2 });
+  });
+
   it('logs the member by pseudonym and the PIN as set or removed; no card hash, no PIN hash', async () => {
     const { change, send, logs } = rig();
     const pinHash = hashPin('2468');

@@ -155,56 +155,31 @@ export function commissionRoutes(ctx: ConsoleContext, deps: CommissionRouteDeps)
       },
     );
 
-    app.post(
-      '/commission/step',
-      {
-        schema: docs({ summary: 'Record a step’s result (passed, failed, skipped) as a commissioning event', body: CommissionStepSchema, response: { 409: ErrorSchema } }),
-        preValidation: zodValidate({ body: CommissionStepSchema }),
-      },
-      async (request, reply) => {
-        const { session, step, result, detail, door, output } = request.body as z.infer<typeof CommissionStepSchema>;
-        return answer(reply, commissioning.step(session, step, result, detail, { door, output }));
-      },
+    /** A call within the session: its body checked, the session's answer as HTTP (an error in words, or ok). */
+    const sessionCall = <S extends z.ZodType>(path: string, summary: string, body: S, response: Record<number, z.ZodType>, run: (body: z.infer<S>) => Outcome<object>): void => {
+      app.post(path, { schema: docs({ summary, body, response }), preValidation: zodValidate({ body }) }, async (request, reply) => answer(reply, run(request.body as z.infer<S>)));
+    };
+
+    sessionCall('/commission/step', 'Record a step’s result (passed, failed, skipped) as a commissioning event', CommissionStepSchema, { 409: ErrorSchema }, ({ session, step, result, detail, door, output }) =>
+      commissioning.step(session, step, result, detail, { door, output }),
     );
 
-    app.post(
+    sessionCall(
       '/commission/pulse',
-      {
-        schema: docs({
-          summary: 'Pulse the door relay (the door’s own unlock) or switch a switched output to its other level, for N seconds: refused without a session, during a fire, and in open access with people inside',
-          body: CommissionPulseSchema,
-          response: { 404: ErrorSchema, 409: ErrorSchema },
-        }),
-        preValidation: zodValidate({ body: CommissionPulseSchema }),
-      },
-      async (request, reply) => {
-        const { session, door, output, seconds } = request.body as z.infer<typeof CommissionPulseSchema>;
-        return answer(reply, commissioning.pulse(session, { door, output }, seconds));
-      },
+      'Pulse the door relay (the door’s own unlock) or switch a switched output to its other level, for N seconds: refused without a session, during a fire, and in open access with people inside',
+      CommissionPulseSchema,
+      { 404: ErrorSchema, 409: ErrorSchema },
+      ({ session, door, output, seconds }) => commissioning.pulse(session, { door, output }, seconds),
     );
 
-    app.post(
-      '/commission/announce',
-      {
-        schema: docs({ summary: 'Play one announcement phrase (as staff’s announce)', body: CommissionAnnounceSchema, response: { 409: ErrorSchema } }),
-        preValidation: zodValidate({ body: CommissionAnnounceSchema }),
-      },
-      async (request, reply) => {
-        const { session, phrase } = request.body as z.infer<typeof CommissionAnnounceSchema>;
-        return answer(reply, commissioning.announce(session, phrase));
-      },
-    );
+    sessionCall('/commission/announce', 'Play one announcement phrase (as staff’s announce)', CommissionAnnounceSchema, { 409: ErrorSchema }, ({ session, phrase }) => commissioning.announce(session, phrase));
 
-    app.post(
+    sessionCall(
       '/commission/end',
-      {
-        schema: docs({ summary: 'End the session: any pulse ends now (door locked, outputs back), and the record gets its tally', body: CommissionEndSchema, response: { 409: ErrorSchema } }),
-        preValidation: zodValidate({ body: CommissionEndSchema }),
-      },
-      async (request, reply) => {
-        const { session, reason } = request.body as z.infer<typeof CommissionEndSchema>;
-        return answer(reply, commissioning.end(session, reason === 'done' ? 'done' : 'interrupted by the technician'));
-      },
+      'End the session: any pulse ends now (door locked, outputs back), and the record gets its tally',
+      CommissionEndSchema,
+      { 409: ErrorSchema },
+      ({ session, reason }) => commissioning.end(session, reason === 'done' ? 'done' : 'interrupted by the technician'),
     );
   };
 }

@@ -11,7 +11,7 @@
 import type { OutputConfig } from '../config.js';
 import { errorField, type HardwareLogger } from '../logger.js';
 import type { DigitalOutput, OutputPinName } from '../types.js';
-import { levelFor, type BinaryValue } from './onoff.js';
+import { levelFor, setSafeOrLog, type BinaryValue } from './onoff.js';
 import {
   describeExit,
   gpiosetArgs,
@@ -165,11 +165,7 @@ export class GpiodOutput implements DigitalOutput {
 
   toSafe(): void {
     if (this.closed) return;
-    try {
-      this.set(this.safeState);
-    } catch (error) {
-      this.logger.error({ output: this.name, err: errorField(error) }, 'could not drive output to its safe state');
-    }
+    setSafeOrLog(this, this.safeState, this.logger);
   }
 
   /** For a stop: safe from now on, and a gpioset that dies is not replaced (the wiring holds the released line safe). */

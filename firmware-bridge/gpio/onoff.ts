@@ -1,6 +1,7 @@
 // onoff, loaded only when the sysfs driver is configured, behind the two constructor shapes the drivers use.
 // Tests pass a fake class of the same shape to check the order of writes.
 import type { BinaryValue, Direction, Edge, Options } from 'onoff';
+import { errorField, type HardwareLogger } from '../logger.js';
 
 export type { BinaryValue };
 
@@ -36,4 +37,16 @@ export async function loadOnoff(): Promise<GpioClass> {
 /** The electrical level for a logical state: active-low pins are inverted here, not through sysfs `active_low`. */
 export function levelFor(active: boolean, activeLevel: 'high' | 'low'): BinaryValue {
   return active === (activeLevel === 'high') ? 1 : 0;
+}
+
+/**
+ * An output of either pin backend to its safe state: a failure is logged, never thrown, as a stop and every alarm path
+ * call it and must go on to the next output.
+ */
+export function setSafeOrLog(output: { readonly name: string; set(active: boolean): void }, safeState: boolean, logger: HardwareLogger): void {
+  try {
+    output.set(safeState);
+  } catch (error) {
+    logger.error({ output: output.name, err: errorField(error) }, 'could not drive output to its safe state');
+  }
 }

@@ -3,9 +3,9 @@
 // is never unexported: a released output may become an input (upstream kernels, Raspberry Pi kernels with
 // strict_gpiod), and the relay would then follow the pin's pull rather than the safe level.
 import type { OutputConfig } from '../config.js';
-import { errorField, type HardwareLogger } from '../logger.js';
+import type { HardwareLogger } from '../logger.js';
 import type { DigitalOutput, OutputPinName } from '../types.js';
-import { levelFor, type GpioClass, type GpioPin } from './onoff.js';
+import { levelFor, setSafeOrLog, type GpioClass, type GpioPin } from './onoff.js';
 
 export class SysfsOutput implements DigitalOutput {
   private readonly pin: GpioPin;
@@ -43,11 +43,7 @@ export class SysfsOutput implements DigitalOutput {
 
   toSafe(): void {
     if (this.closed) return;
-    try {
-      this.set(this.safeState);
-    } catch (error) {
-      this.logger.error({ output: this.name, err: errorField(error) }, 'could not drive output to its safe state');
-    }
+    setSafeOrLog(this, this.safeState, this.logger);
   }
 
   hold(): void {

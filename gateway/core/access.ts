@@ -127,14 +127,8 @@ export class AccessControl {
     const { options } = this;
     if (this.desk.isDesk(tap.readerId)) return this.handleDeskTap(tap);
     if (isPhoneTokenText(tap.uid)) return this.handlePhoneToken(tap);
-    let cardId: string;
-    try {
-      cardId = normaliseCardId(tap.uid);
-    } catch (error) {
-      // A card that cannot be read is a read error, not a refusal; the message never contains the card data.
-      options.events.record('reader', { reader: tap.role, readerId: tap.readerId, error: error instanceof CardIdError ? error.message : 'unreadable card' });
-      return undefined;
-    }
+    const cardId = this.readCardId(tap);
+    if (cardId === undefined) return undefined;
     const cardHash = options.hashCard(cardId);
     const nowMs = options.clock.now().getTime();
     if (this.isRepeat(cardHash, tap.readerId, nowMs)) return undefined;
@@ -163,15 +157,20 @@ export class AccessControl {
   private handleDeskTap(tap: CardTap): undefined {
     // A phone token names no card to link.
     if (isPhoneTokenText(tap.uid)) return undefined;
-    let cardId: string;
+    const cardId = this.readCardId(tap);
+    if (cardId !== undefined) this.desk.tapped(tap.readerId, this.options.hashCard(cardId));
+    return undefined;
+  }
+
+  /** The tap's card number, or undefined when it cannot be read: a read error, not a refusal, recorded as such. */
+  private readCardId(tap: CardTap): string | undefined {
     try {
-      cardId = normaliseCardId(tap.uid);
+      return normaliseCardId(tap.uid);
     } catch (error) {
+      // The message never contains the card data.
       this.options.events.record('reader', { reader: tap.role, readerId: tap.readerId, error: error instanceof CardIdError ? error.message : 'unreadable card' });
       return undefined;
     }
-    this.desk.tapped(tap.readerId, this.options.hashCard(cardId));
-    return undefined;
   }
 
   /**

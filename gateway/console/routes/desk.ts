@@ -44,20 +44,26 @@ const KEEP_FINISHED_MS = 10 * 60_000;
 
 type Hashed = { ok: true; cardHash: Buffer; person: string } | { ok: false; reply: FastifyReply };
 
+/** The card number staff typed, hashed as the list keys it; else a 400 that names the problem, never the number. */
+export function typedCardHash(ctx: Pick<ConsoleContext, 'hashCard'>, card: string, reply: FastifyReply): { ok: true; cardHash: Buffer } | { ok: false; reply: FastifyReply } {
+  let normalised: string;
+  try {
+    normalised = normaliseCardId(card);
+  } catch (error) {
+    return { ok: false, reply: reply.code(400).send({ error: 'invalid request', errors: [`card: ${error instanceof CardIdError ? error.message : 'not a card number'}`] }) };
+  }
+  return { ok: true, cardHash: ctx.hashCard(normalised) };
+}
+
 export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
   const links = new Map<string, Link>();
   const desk = ctx.gateway.access.desk;
 
   /** The typed card as the list knows it: 400 when it is no card number, 404 when nobody on the list has it. */
   const member = (card: string, reply: FastifyReply): Hashed => {
-    let normalised: string;
-    try {
-      normalised = normaliseCardId(card);
-    } catch (error) {
-      // CardIdError's message names the problem, never the number.
-      return { ok: false, reply: reply.code(400).send({ error: 'invalid request', errors: [`card: ${error instanceof CardIdError ? error.message : 'not a card number'}`] }) };
-    }
-    const cardHash = ctx.hashCard(normalised);
+    const typed = typedCardHash(ctx, card, reply);
+    if (!typed.ok) return typed;
+    const { cardHash } = typed;
     if (ctx.store.members.find(cardHash) === undefined) return { ok: false, reply: reply.code(404).send({ error: NO_MEMBER }) };
     return { ok: true, cardHash, person: ctx.gateway.pseudonym(cardHash) };
   };

@@ -5,10 +5,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 import { decide, localDateOf, meetsMinimumAge } from '../../../policies/index.js';
 import type { DecisionContext } from '../../../policies/index.js';
-import { CardIdError, normaliseCardId } from '../../core/cards.js';
 import type { ConsoleContext } from '../context.js';
 import { reasonText } from '../reasons.js';
-import { deskRoutes } from './desk.js';
+import { deskRoutes, typedCardHash } from './desk.js';
 import { LookupBodySchema } from '../schemas.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';
 
@@ -33,14 +32,9 @@ export function memberRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         preValidation: zodValidate({ body: LookupBodySchema }),
       },
       async (request, reply) => {
-        let normalised: string;
-        try {
-          normalised = normaliseCardId((request.body as z.infer<typeof LookupBodySchema>).card);
-        } catch (error) {
-          // CardIdError's message names the problem ("too short"), never the number.
-          return reply.code(400).send({ error: 'invalid request', errors: [`card: ${error instanceof CardIdError ? error.message : 'not a card number'}`] });
-        }
-        return lookup(ctx.hashCard(normalised), ctx.identity(request).actor);
+        const typed = typedCardHash(ctx, (request.body as z.infer<typeof LookupBodySchema>).card, reply);
+        if (!typed.ok) return typed.reply;
+        return lookup(typed.cardHash, ctx.identity(request).actor);
       },
     );
 

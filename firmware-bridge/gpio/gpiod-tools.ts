@@ -201,7 +201,15 @@ export function parseGpiosetLine(line: string): GpiosetReply {
   return { kind: 'complaint', text };
 }
 
-/** Splits a stream into lines as they complete. */
+/** The most of a line kept while its newline has not come. */
+export const MAX_PARTIAL_LINE = 4096;
+
+/**
+ * Splits a stream into lines as they complete. Text that runs past MAX_PARTIAL_LINE without a newline is handed on up
+ * to its last space, as a line of its own: an interactive gpioset prints its prompt, with no newline, after every
+ * `set`, and a door that nothing asks `get` would otherwise keep every prompt since the gateway started. Cut at a space,
+ * a prompt is never split in two.
+ */
 export function onLines(stream: Readable, onLine: (line: string) => void): void {
   let pending = '';
   stream.setEncoding('utf8');
@@ -212,6 +220,11 @@ export function onLines(stream: Readable, onLine: (line: string) => void): void 
       onLine(pending.slice(0, newline));
       pending = pending.slice(newline + 1);
       newline = pending.indexOf('\n');
+    }
+    if (pending.length > MAX_PARTIAL_LINE) {
+      const cut = pending.lastIndexOf(' ') + 1 || pending.length;
+      onLine(pending.slice(0, cut));
+      pending = pending.slice(cut);
     }
   });
 }

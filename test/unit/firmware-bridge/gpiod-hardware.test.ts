@@ -4,12 +4,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { HardwareConfigSchema, type HardwareConfigInput } from '../../../firmware-bridge/config.js';
 import { createHardware } from '../../../firmware-bridge/create-hardware.js';
 import { resolveGpioDriver } from '../../../firmware-bridge/gpio/gpiod-driver.js';
-import { parseGetValue, parseGpiosetLine, parseMonitorLine, parseToolVersion, probeGpiodTools } from '../../../firmware-bridge/gpio/gpiod-tools.js';
+import { MAX_PARTIAL_LINE, onLines, parseGetValue, parseGpiosetLine, parseMonitorLine, parseToolVersion, probeGpiodTools } from '../../../firmware-bridge/gpio/gpiod-tools.js';
 import { runBootConfig } from '../../../scripts/commands/boot-config.js';
 import { runOutputsSafe } from '../../../scripts/commands/outputs-safe.js';
 import { fakeChip, noTools, settle } from './gpiod-fakes.js';
@@ -193,6 +194,18 @@ describe('the tools’ output', () => {
     expect(parseGpiosetLine("gpioset> invalid line value: '17=2'")).toEqual({ kind: 'complaint', text: "invalid line value: '17=2'" });
     expect(parseGetValue('1')).toBe(1);
     expect(() => parseGetValue('"23"=active')).toThrow('gpioget: unexpected output "\\"23\\"=active" (expected 0 or 1)');
+  });
+
+  it('keeps no more than a few KiB of an interactive gpioset’s prompts, however many sets it took, and still reads a get', () => {
+    const stdout = new PassThrough();
+    const lines: string[] = [];
+    onLines(stdout, (line) => lines.push(line));
+    // A year of a door's sets, one prompt after each, and nothing asked with `get`.
+    for (let i = 0; i < 20_000; i++) stdout.write('gpioset> ');
+    stdout.write('"17"=active\n');
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(MAX_PARTIAL_LINE + 'gpioset> '.length);
+    expect(lines.slice(0, -1).map((l) => parseGpiosetLine(l).kind)).toEqual(lines.slice(0, -1).map(() => 'prompt'));
+    expect(parseGpiosetLine(lines.at(-1)!)).toEqual({ kind: 'value', offset: 17, value: 1 });
   });
 
   it('probes interactive mode from gpioset --help', async () => {

@@ -84,12 +84,17 @@ export class MemberDeskLink implements DeskChanges {
       }, this.deps.timeoutMs ?? DESK_REPLY_TIMEOUT_MS);
       this.waiting.set(id, { resolve, timer });
     });
-    try {
-      await publish(payload);
-    } catch (err) {
+    const refused = (err: unknown): void => {
       // Not taken by the broker: nothing reached central.
       this.settle(id, { result: 'offline' });
       this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), kind: request.change.kind }, 'desk change not accepted by the broker');
+    };
+    // Not awaited: a QoS 1 change out when the connection drops is acknowledged only on the next connection (the
+    // session is kept), so the broker's word may never come in time; the wait for central's answer bounds it.
+    try {
+      publish(payload).catch(refused);
+    } catch (err) {
+      refused(err);
     }
     return answer;
   }

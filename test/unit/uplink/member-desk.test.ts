@@ -77,6 +77,18 @@ describe('a desk change to central', () => {
     expect(lines.map((l) => l.msg)).toContain('desk change answered after the wait ended');
   });
 
+  it('says no-answer after 15 s though the broker never acknowledges the change (the connection dropped while it was out)', async () => {
+    const { link, clock } = setup();
+    // A QoS 1 publish in flight when the connection drops waits, unanswered, for the next connection.
+    link.link(() => new Promise<void>(() => undefined));
+    let settledWith: unknown;
+    void link.send({ actor: 'anna', member: MEMBER, change: { kind: 'remove-pin' } }).then((a) => (settledWith = a));
+    await settled();
+    clock.advance(DESK_REPLY_TIMEOUT_MS);
+    await settled();
+    expect(settledWith).toEqual({ result: 'no-answer' });
+  });
+
   it('is offline at once without a link, or when the broker does not take the change', async () => {
     const { link } = setup();
     link.link(null);

@@ -5,6 +5,7 @@ import { GpiodInput } from '../../../firmware-bridge/gpio/gpiod-input.js';
 import { probeGpiodTools } from '../../../firmware-bridge/gpio/gpiod-tools.js';
 import { fakeChip, settle, type ToolsFlavour } from './gpiod-fakes.js';
 import { recordingLogger } from './fakes.js';
+import { TestClock } from '../../helpers/test-clock.js';
 
 // Only the debounce timers are fake: the processes' I/O runs on setImmediate, as real pipes do.
 beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }));
@@ -92,6 +93,53 @@ describe('gpiomon faults', () => {
     expect(fire.faulted).toBe('gpiomon for gpiochip0 line 25 ended (killed by SIGKILL)');
     expect(log.lines.find((l) => l.level === 'error')).toMatchObject({ obj: { input: 'fireAlarm' }, msg: expect.stringMatching(/no longer watched/) });
     expect(fire.active).toBe(true);
+  });
+
+  it('a gpiomon that ends is replaced: the line read again (a press meanwhile is seen), then watched, after a wait that grows', async () => {
+    const chip = fakeChip('v2');
+    chip.released.set(24, 1);
+    const clock = new TestClock(0);
+    const log = recordingLogger();
+    const tools = await probeGpiodTools(chip.spawn);
+    const button = await GpiodInput.open('exitButton', { activeLevel: 'low', debounceMs: 0 }, { chip: 'gpiochip0', offset: 24 }, tools, chip.spawn, log.logger, clock);
+    const changes: boolean[] = [];
+    button.on('change', (active) => changes.push(active));
+    const monitors = () => chip.processes.filter((p) => p.command === 'gpiomon').length;
+
+    chip.owner(24)!.onKill?.('SIGKILL');
+    await settle();
+    expect(button.faulted).toMatch(/killed by SIGKILL/);
+    // Pressed, and held, while nothing watches the line.
+    chip.released.set(24, 0);
+    chip.drive(24, 0);
+    clock.advance(0);
+    await settle();
+    expect(monitors()).toBe(2);
+    expect(chip.owner(24)?.command).toBe('gpiomon');
+    expect(button.faulted).toBeUndefined();
+    expect(changes).toEqual([true]);
+    chip.drive(24, 1);
+    await settle();
+    expect(changes).toEqual([true, false]);
+
+    // Dying again at once: the next one waits a second.
+    chip.owner(24)!.onKill?.('SIGKILL');
+    await settle();
+    clock.advance(999);
+    await settle();
+    expect(monitors()).toBe(2);
+    clock.advance(1);
+    await settle();
+    expect(monitors()).toBe(3);
+
+    // Closed while a new one is due: none comes.
+    chip.owner(24)!.onKill?.('SIGKILL');
+    await settle();
+    button.close();
+    clock.advance(60_000);
+    await settle();
+    expect(monitors()).toBe(3);
+    expect(chip.owner(24)).toBeUndefined();
   });
 
   it('a line another program holds: open rejects with the tool’s words and the input’s name', async () => {

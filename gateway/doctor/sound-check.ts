@@ -32,7 +32,15 @@ export async function checkSound(config: GatewayConfig, run: RunCommand, configP
   } else {
     findings.push(ok('sound.device', 'sound', `sound.device ${device} is among the cards (${cardList})`));
   }
-  const wavs = existsSync(sound.cacheDir) ? readdirSync(sound.cacheDir).filter((name) => name.endsWith('.wav')).length : 0;
+  let wavs = 0;
+  try {
+    wavs = existsSync(sound.cacheDir) ? readdirSync(sound.cacheDir).filter((name) => name.endsWith('.wav')).length : 0;
+  } catch (error) {
+    // A finding like the others, not the end of the whole report.
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    findings.push(warn('sound.files', 'sound', `the prepared sound files in ${sound.cacheDir} cannot be listed (${code})`, `make ${sound.cacheDir} a folder the service's user can write (sudo chown oag:oag ${sound.cacheDir}), then: oag sounds prepare --config ${configPath}`));
+    return findings;
+  }
   findings.push(
     wavs > 0
       ? ok('sound.files', 'sound', `${wavs} prepared sound files in ${sound.cacheDir}`)

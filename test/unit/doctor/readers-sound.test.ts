@@ -83,6 +83,13 @@ describe('doctor: sound', () => {
     expect(files).toMatchObject({ status: 'warn', fix: 'oag sounds prepare --config gateway.yaml' });
   });
 
+  it('says the prepared files cannot be listed instead of stopping the report (cacheDir a file, or not readable by this user)', async () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, '');
+    const [, files] = await checkSound(config({ driver: 'aplay', cacheDir: file }), aplay(CARDS), 'gateway.yaml');
+    expect(files).toMatchObject({ status: 'warn', id: 'sound.files', found: `the prepared sound files in ${file} cannot be listed (ENOTDIR)`, fix: `make ${file} a folder the service's user can write (sudo chown oag:oag ${file}), then: oag sounds prepare --config gateway.yaml` });
+  });
+
   it('says to install alsa-utils when aplay is missing', async () => {
     const [finding] = await checkSound(config({ driver: 'aplay' }), async () => ({ error: 'spawn aplay ENOENT', missing: true }), 'gateway.yaml');
     expect(finding).toMatchObject({ status: 'fail', fix: 'sudo apt-get install alsa-utils' });

@@ -96,8 +96,9 @@ export async function startEstate(count = 1000): Promise<Estate> {
     // In batches of a hundred: a thousand handshakes at once are a thundering herd, not a branch estate.
     for (let i = 0; i < count; i += 100) {
       const batch = ids.slice(i, i + 100).map((id) => connect(central.brokerUrl, { protocolVersion: 4, clientId: `bench-${id}`, username: id, password: PASSWORD, reconnectPeriod: 0 }));
-      await Promise.all(batch.map((c) => new Promise((resolve, reject) => (c.once('connect', resolve), c.once('error', reject)))));
+      // Kept before they connect: one refused must not leave the rest of its batch open when close() ends the others.
       clients.push(...batch);
+      await Promise.all(batch.map((c) => new Promise((resolve, reject) => (c.once('connect', resolve), c.once('error', reject)))));
     }
     const now = new Date();
     await Promise.all(
@@ -197,8 +198,10 @@ const quantile = (sorted: number[], p: number): number => sorted[Math.min(sorted
 export async function benchDashboard(options: { sites?: number; samples?: number; loads?: number } = {}): Promise<DashboardBenchResult> {
   const count = options.sites ?? 1000;
   const estate = await startEstate(count);
-  const browser = await launchBrowser();
+  let browser: Browser | undefined;
   try {
+    // Inside the try: without Chromium the estate (central, its broker, a thousand clients) is closed, not left running.
+    browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, estate);
     const loads = [];
@@ -225,7 +228,7 @@ export async function benchDashboard(options: { sites?: number; samples?: number
       change: { samples: drawn.length, medianMs: quantile(drawn, 0.5), p95Ms: quantile(drawn, 0.95), maxMs: drawn.at(-1) ?? Number.NaN, paintedMedianMs: quantile(painted, 0.5), paintedP95Ms: quantile(painted, 0.95) },
     };
   } finally {
-    await browser.close();
+    await browser?.close();
     await estate.close();
   }
 }

@@ -68,8 +68,12 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
     return { ok: true, cardHash, person: ctx.gateway.pseudonym(cardHash) };
   };
 
-  /** Whether central can be asked now: when not, a change is refused at once, before anything is armed or hashed. */
-  const reachable = (): boolean => desk.changes?.connected === true;
+  /** The member a change is for, when central can be asked now: when not, refused at once, before anything is armed or hashed. */
+  const changeable = (card: string, reply: FastifyReply): Hashed => {
+    const found = member(card, reply);
+    if (found.ok && desk.changes?.connected !== true) return { ok: false, reply: reply.code(503).send({ error: CENTRAL_UNREACHABLE }) };
+    return found;
+  };
 
   const audit = (kind: string, person: string, outcome: string, actor: string): void => ctx.audit(`member-${kind}:${person}:${outcome}`, actor);
 
@@ -163,9 +167,8 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         if (readers.length === 0) return reply.code(409).send({ error: 'this branch has no desk reader (a reader with role: desk in the hardware config)' });
         const readerId = body.reader ?? readers[0]!;
         if (!readers.includes(readerId)) return reply.code(400).send({ error: 'invalid request', errors: [`reader: not a desk reader (desk readers: ${readers.join(', ')})`] });
-        const found = member(body.card, reply);
+        const found = changeable(body.card, reply);
         if (!found.ok) return found.reply;
-        if (!reachable()) return reply.code(503).send({ error: CENTRAL_UNREACHABLE });
         const actor = ctx.identity(request).actor;
         const now = ctx.clock.now().getTime();
         const link: Link = { id: randomUUID(), person: found.person, actor, readerId, state: 'waiting', expiresAt: new Date(now + DESK_LINK_WAIT_MS), capture: () => undefined, createdAt: now };
@@ -228,9 +231,8 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body as z.infer<typeof PinSetBodySchema>;
-        const found = member(body.card, reply);
+        const found = changeable(body.card, reply);
         if (!found.ok) return found.reply;
-        if (!reachable()) return reply.code(503).send({ error: CENTRAL_UNREACHABLE });
         // On the thread pool: scrypt is tens of milliseconds the door's loop must not spend.
         const pinHash = await hashPinAsync(body.pin);
         body.pin = '';
@@ -247,9 +249,8 @@ export function deskRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body as z.infer<typeof PinRemoveBodySchema>;
-        const found = member(body.card, reply);
+        const found = changeable(body.card, reply);
         if (!found.ok) return found.reply;
-        if (!reachable()) return reply.code(503).send({ error: CENTRAL_UNREACHABLE });
         return ask(request, reply, found, 'pin-remove', { kind: 'remove-pin' });
       },
     );

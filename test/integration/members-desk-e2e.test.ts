@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { RunningCentral } from '../../central/main.js';
 import { createCardHasher } from '../../gateway/core/cards.js';
-import { parseGatewayConfig, type GatewayConfigInput } from '../../gateway/config.js';
+import type { GatewayConfigInput } from '../../gateway/config.js';
 import { openConsoleDb } from '../../gateway/console/db.js';
 import { ConsoleUsers } from '../../gateway/console/users.js';
 import { buildLocalApi } from '../../gateway/http/server.js';
@@ -18,7 +18,7 @@ import { startGateway, type RunningGateway } from '../../gateway/main.js';
 import { PASSWORD } from '../helpers/console.js';
 import { addMqttUser, mqttPasswordFileIn } from '../helpers/mqtt-credentials.js';
 import { testSigningKey } from '../helpers/signing-keys.js';
-import { alwaysOpen, importRecords, records, startTestCentral, tempDir, TEST_KEY_HEX, until } from '../unit/members-sync/helpers.js';
+import { alwaysOpen, branchConfig, importRecords, records, startTestCentral, tempDir, TEST_KEY_HEX, until } from '../unit/members-sync/helpers.js';
 
 /** The member: card 21000000000002 of the five imported. */
 const MEMBER = `21${String(2).padStart(12, '0')}`;
@@ -34,18 +34,9 @@ let headers: Record<string, string>;
 
 async function branch(site: string, policy: Record<string, unknown>, hardware: GatewayConfigInput['hardware']): Promise<RunningGateway> {
   const login = await addMqttUser(mqttPasswordFileIn(dir), site);
-  writeFileSync(join(dir, `${site}.policy.yaml`), stringify(policy));
-  const config = parseGatewayConfig({
-    site,
-    policyFile: join(dir, `${site}.policy.yaml`),
-    store: { path: join(dir, `${site}.sqlite`) },
-    clock: { trust: 'trusted' },
-    taps: { repeatWindowMs: 0 },
-    http: { enabled: false },
-    log: { level: 'silent' },
-    hardware,
-    mqtt: { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, ...login, centralKeys: [testSigningKey().publicFile] },
-  });
+  const config = branchConfig(dir, site, { url: central.brokerUrl, protocolVersion: central.mqttProtocolVersion, reconnectPeriodMs: 100, ...login, centralKeys: [testSigningKey().publicFile] }, { hardware });
+  // This branch's own policy in place of the helper's open one.
+  writeFileSync(config.policyFile, stringify(policy));
   return startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, power: { platformRoot: join(dir, 'no-sys') } });
 }
 

@@ -759,7 +759,8 @@ prepare_sounds() {
     return
   fi
   say "Announcements: the sound files (oag sounds prepare)"
-  run runuser -u oag -- "$NODE_BIN" "$APP/dist/scripts/oag.js" sounds prepare --config "$CONF/gateway.yaml" ||
+  # As the service will run (its user, folder and umask): the files are its to read and to make again.
+  oag_as_service sounds prepare --config "$CONF/gateway.yaml" ||
     note "warning: not every sound file could be made; the gateway raises sound-failed until they are (docs/sound.md)"
 }
 

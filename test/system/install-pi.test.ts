@@ -137,6 +137,14 @@ describe('install-pi.sh --dry-run', () => {
     expect(prepareAt).toBeLessThan(run.indexOf('systemctl enable oag-gateway.service'));
   });
 
+  it('prepares the sound files as the service user it was given, so that the service can read and replace them', () => {
+    writeFileSync(example, 'site: test-branch\nsound:\n  driver: aplay\n  cacheDir: /var/lib/oag/sounds\n');
+    const { status, stdout } = installPi(['--dry-run', '--prefix', prefix, '--etc', etc, '--gateway-config', example, '--service-user', 'doors']);
+    expect(status).toBe(0);
+    const prepare = actions(stdout).find((a) => a.endsWith(`oag.js sounds prepare --config ${etc}/oag/gateway.yaml`));
+    expect(prepare).toMatch(/^runuser -u doors -- /);
+  });
+
   it('prints the same plan twice', () => {
     const args = ['--dry-run', '--prefix', prefix, '--etc', etc, '--gateway-config', example, '--central'];
     const first = installPi(args);

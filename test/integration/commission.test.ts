@@ -225,6 +225,20 @@ describe('oag commission', () => {
     expect((await post(s, '/api/console/commission/pulse', { session })).status).toBe(409);
   });
 
+  it('a stop of the local API ends the session as the gateway stopping: the tool is told, and the record says so', async () => {
+    const s = await startSite();
+    const started = await post(s, '/api/console/commission', { who: 'Alex Fitter', steps: ['door-relay'] });
+    const session = String(started.body.session);
+    const watch = await fetch(`${s.url}/api/console/commission/watch?session=${session}`, { headers: { authorization: `Bearer ${s.token}` } });
+    expect((await post(s, '/api/console/commission/pulse', { session, seconds: 30 })).status).toBe(200);
+    expect(s.h.doorRelayActive()).toBe(true);
+
+    await s.app.close();
+    expect(s.h.doorRelayActive()).toBe(false);
+    expect(record(s.h).at(-1)).toMatchObject({ action: 'ended', detail: '0 passed, 0 failed, 0 skipped: the gateway stopped' });
+    expect(await watch.text()).toContain('event: ended\ndata: {"reason":"the gateway stopped"}');
+  });
+
   it('refuses a pulse without a session, during a fire, and in open access with people inside; no token is a 401', async () => {
     const s = await startSite();
     const none = await post(s, '/api/console/commission/pulse', { session: '0123456789abcdef' });

@@ -59,10 +59,11 @@ export function commissionRoutes(ctx: ConsoleContext, deps: CommissionRouteDeps)
   return async (app) => {
     const commissioning = new Commissioning({ gateway: ctx.gateway, hardware: deps.hardware, clock: deps.clock });
     const streams = new Set<() => void>();
-    // A stop of the API ends the streams first (they would hold the server open), then the session, outputs safe.
+    // A stop of the API ends the session first (outputs safe, the record and each stream told why), then the streams,
+    // which would hold the server open: ended first, they would end the session as a tool that went away.
     app.addHook('preClose', async () => {
-      for (const end of streams) end();
       commissioning.close();
+      for (const end of streams) end();
     });
     app.addHook('onSend', async (_request, reply, payload) => {
       reply.header('cache-control', 'no-store');

@@ -303,6 +303,17 @@ const INSERT_ONE = `INSERT INTO temp.member_next (${COLUMNS}) VALUES (?, ?, ?, ?
 const INSERT_MANY = `INSERT INTO temp.member_next (${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
 
 /**
+ * The members table's own definition (read from the schema, so that a later migration of members carries over), as
+ * the temp table a replacement is written to: laid out exactly alike, the swap copies it whole.
+ */
+function nextTableSql(db: Db): string {
+  const { sql } = db.prepare<[], { sql: string }>("SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = 'members'").get()!;
+  const next = sql.replace(/^CREATE TABLE\s+("members"|members)\s*\(/i, 'CREATE TEMP TABLE member_next (');
+  if (next === sql) throw new MemberListError('the members table is defined in a way this version does not know');
+  return next;
+}
+
+/**
  * One replacement in progress, held in this process's memory packed (about 50 bytes a row: the card hash, interned
  * texts, a flags byte; in chunks, never copied as it grows): sorted by card hash in memory once the last row is in,
  * then written in key order into a keyed temp table, which the swap copies. A staging table in file order and
@@ -360,7 +371,9 @@ class Staging {
       const diff = this.diff(meta, { offered, count: order.length, duplicates });
       checkExpectations(meta, diff);
       options.verify?.(diff);
-      this.db.exec(`DELETE FROM main.members; INSERT INTO main.members (${COLUMNS}) SELECT ${COLUMNS} FROM temp.member_next ORDER BY card_hash;`);
+      // Laid out as members and in key order, the rows are copied as SQLite stores them, not column by column
+      // (SQLite's transfer of a table into an empty one of the same definition).
+      this.db.exec('DELETE FROM main.members; INSERT INTO main.members SELECT * FROM temp.member_next;');
       this.db
         .prepare<[number, number, string, string, string]>(
           `INSERT INTO member_list (id, version, count, hash, source, applied_at) VALUES (1, ?, ?, ?, ?, ?)
@@ -480,10 +493,7 @@ class Staging {
    */
   private writeNext(order: Uint32Array): void {
     const db = this.db;
-    db.exec(`DROP TABLE IF EXISTS temp.member_next; CREATE TEMP TABLE member_next (
-      card_hash BLOB PRIMARY KEY NOT NULL, expires TEXT, blocked INTEGER, blocked_until TEXT, open_access INTEGER,
-      birth_date TEXT, adult INTEGER, staff INTEGER, groups TEXT, pin_hash TEXT
-    ) WITHOUT ROWID;`);
+    db.exec(`DROP TABLE IF EXISTS temp.member_next; ${nextTableSql(db)};`);
     const many = db.prepare(INSERT_MANY);
     const one = db.prepare(INSERT_ONE);
     const params: unknown[] = new Array(INSERT_ROWS * 10);

@@ -3,11 +3,12 @@
 // gateway's log must hold the commissioning record. Step timeouts are the CLI's option, kept short where a step
 // must fail; nothing here asserts how long anything took.
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createCardHasher } from '../../gateway/core/cards.js';
 import { addApiToken } from '../../gateway/console/index.js';
+import { ApiTokens } from '../../gateway/console/tokens.js';
 import { buildLocalApi } from '../../gateway/http/server.js';
 import type { GatewayConfigInput } from '../../gateway/config.js';
 import { COMMISSIONING_STEPS } from '../../gateway/commission/commissioning.js';
@@ -237,6 +238,28 @@ describe('oag commission', () => {
     expect(s.h.doorRelayActive()).toBe(false);
     expect(record(s.h).at(-1)).toMatchObject({ action: 'ended', detail: '0 passed, 0 failed, 0 skipped: the gateway stopped' });
     expect(await watch.text()).toContain('event: ended\ndata: {"reason":"the gateway stopped"}');
+  });
+
+  it('a credential store that cannot be read at the heartbeat ends the stream and the session (door locked) instead of throwing from the timer', async () => {
+    const s = await startSite();
+    const started = await post(s, '/api/console/commission', { who: 'Alex Fitter', steps: ['door-relay'] });
+    const session = String(started.body.session);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const watch = await fetch(`${s.url}/api/console/commission/watch?session=${session}`, { headers: { authorization: `Bearer ${s.token}` } });
+      expect((await post(s, '/api/console/commission/pulse', { session, seconds: 30 })).status).toBe(200);
+      vi.spyOn(ApiTokens.prototype, 'check').mockImplementation(() => {
+        throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      });
+      vi.advanceTimersByTime(15_000);
+      expect(s.h.doorRelayActive()).toBe(false);
+      expect(record(s.h).at(-1)).toMatchObject({ action: 'ended', detail: '0 passed, 0 failed, 0 skipped: the commissioning tool went away' });
+      // The stream ends (its text is whole), as for a revoked token.
+      expect(await watch.text()).toContain('event: ready');
+    } finally {
+      vi.restoreAllMocks();
+      vi.useRealTimers();
+    }
   });
 
   it('refuses a pulse without a session, during a fire, and in open access with people inside; no token is a 401', async () => {

@@ -110,7 +110,16 @@ export function commissionRoutes(ctx: ConsoleContext, deps: CommissionRouteDeps)
         const identity = ctx.identity(request);
         const cookie = sessionToken(request);
         const bearer = bearerToken(request);
-        const stillValid = (): boolean => (identity.kind === 'session' ? ctx.sessions.find(cookie) !== undefined : bearer !== undefined && ctx.tokens.check(bearer).ok);
+        const stillValid = (): boolean => {
+          try {
+            return identity.kind === 'session' ? ctx.sessions.find(cookie) !== undefined : bearer !== undefined && ctx.tokens.check(bearer).ok;
+          } catch (err) {
+            // A store that cannot vouch for the credential ends the stream, and so the session (everything safe),
+            // rather than throwing out of the heartbeat's timer.
+            ctx.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'commissioning watch: the credential could not be checked; stream ended');
+            return false;
+          }
+        };
         // What happens between the watch and the stream's opening waits for it.
         const out: { send?: (event: string, data: unknown) => void } = {};
         const queued: Array<[string, unknown]> = [];

@@ -59,6 +59,8 @@ export interface Estate {
   sites: string[];
   /** Publishes branch `i`'s state (retained, QoS 1), as its gateway would. */
   publishState(i: number, state: GatewayState): Promise<void>;
+  /** The embedded broker's password file (re-read when it changes): a branch that joins later is added to it. */
+  passwordFile: string;
   close(): Promise<void>;
 }
 
@@ -116,6 +118,7 @@ export async function startEstate(count = 1000): Promise<Estate> {
     central,
     account,
     sites: ids,
+    passwordFile,
     publishState: async (i, state) => {
       await clients[i]!.publishAsync(topics('oa/v1', ids[i]!).state, JSON.stringify(state), { qos: 1, retain: true });
     },

@@ -2,12 +2,14 @@
 // filtered to what is wrong, the view kept in the address, and a branch's alarm moving its tile to the top of its
 // group as it happens. The branches are real MQTT clients (scripts/bench/dashboard.ts, the bench's own estate).
 import { copyFileSync } from 'node:fs';
+import { connectAsync } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GatewayState } from '../../policies/contract/index.js';
+import { topics, type GatewayState } from '../../policies/contract/index.js';
 import { ESTATE_REGIONS, estateName, estateOffline, estateRegion, estateSite, estateState, signIn, startEstate, type Estate } from '../../scripts/bench/dashboard.js';
 import { expectAccessible } from '../helpers/axe.js';
 import { launchChromium, screenshotPath } from '../helpers/chromium.js';
+import { addMqttUser } from '../helpers/mqtt-credentials.js';
 
 const COUNT = 1000;
 const indices = Array.from({ length: COUNT }, (_, i) => i);
@@ -159,6 +161,22 @@ describe('the dashboard of a thousand branches', () => {
     await estate.publishState(i, estateState(i));
     await expect.poll(async () => (await groupSites(page, 'North')).indexOf(site), { timeout: 10_000 }).toBeGreaterThan(1);
     expect((await groupSites(page, 'North'))[0]).toBe(northMajor);
+  });
+
+  it('shows a branch it has never drawn when its first state arrives live: in its group, counted, without a reload', async () => {
+    // A branch that joins the estate now, one central's config places nowhere.
+    const site = 'zz-newcomer';
+    const t = topics('oa/v1', site);
+    const client = await connectAsync(estate.central.brokerUrl, { protocolVersion: estate.central.mqttProtocolVersion, reconnectPeriod: 0, ...(await addMqttUser(estate.passwordFile, site)) });
+    await client.publishAsync(t.availability, JSON.stringify({ state: 'online', at: new Date().toISOString() }), { qos: 1, retain: true });
+    await client.publishAsync(t.state, JSON.stringify({ ...estateState(0), site, alarms: ['fire'], mode: 'emergency', door: 'released' }), { qos: 1, retain: true });
+    await client.endAsync();
+    // The estate's one critical alarm: first in its group, above the branches with a reader offline.
+    await expect.poll(async () => (await groupSites(page, 'Other'))[0], { timeout: 10_000 }).toBe(site);
+    await page.locator('section.group[data-region="Other"]').evaluate((node) => node.scrollIntoView({ block: 'start' }));
+    await expect.poll(() => page.locator(`article[data-site="${site}"] .alarms li`).allTextContents(), { timeout: 10_000 }).toEqual(['Fire alarm']);
+    expect(await page.locator('#summary').textContent()).toMatch(/^1001 branches · /);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
   });
 
   it("offers the regions on the Figures page, and asks for the chosen region's figures", async () => {

@@ -737,15 +737,34 @@ export class ImportStaging {
   /** Rows without a PIN for members central holds one for (on their card number's row) keep it (keepHeldPin); the list hash follows. */
   private keepHeldPins(): void {
     const db = this.db;
-    const rows = db
-      .prepare<[], { cardHash: Buffer; fields: string; listed: number; held: string }>(
-        `SELECT n.card_hash AS cardHash, n.fields AS fields, n.listed AS listed, coalesce(c.fields, u.fields) AS held
-         FROM temp.import_next n
-         LEFT JOIN main.members_current c ON c.card_hash = coalesce(n.member_hash, n.card_hash)
-         LEFT JOIN main.members_unlisted u ON u.card_hash = coalesce(n.member_hash, n.card_hash)
-         WHERE substr(n.fields, -1) = char(9) AND substr(coalesce(c.fields, u.fields), -1) <> char(9)`,
-      )
-      .all();
+    type Held = { cardHash: Buffer; fields: string; listed: number; held: string };
+    // Few members hold a PIN: their rows are found from central's side (a scan, CROSS JOIN keeps it the outer loop),
+    // not by two look-ups for each of a million staged rows. A card's row at central is members_current's, else
+    // members_unlisted's. A card UID's row keeps the PIN of its member's card number: those rows only are looked up.
+    const cardRows = (from: string, where: string): Held[] =>
+      db
+        .prepare<[], Held>(
+          `SELECT n.card_hash AS cardHash, n.fields AS fields, n.listed AS listed, h.fields AS held
+           FROM ${from} h CROSS JOIN temp.import_next n ON n.card_hash = h.card_hash
+           WHERE substr(h.fields, -1) <> char(9) AND n.member_hash IS NULL AND substr(n.fields, -1) = char(9)${where}`,
+        )
+        .all();
+    const rows = [
+      ...cardRows('main.members_current', ''),
+      ...cardRows('main.members_unlisted', ' AND NOT EXISTS (SELECT 1 FROM main.members_current c WHERE c.card_hash = h.card_hash)'),
+    ];
+    if (this.uids > 0) {
+      const uidRows = db
+        .prepare<[], Held>(
+          `SELECT n.card_hash AS cardHash, n.fields AS fields, n.listed AS listed, coalesce(c.fields, u.fields) AS held
+           FROM temp.import_next n
+           LEFT JOIN main.members_current c ON c.card_hash = n.member_hash
+           LEFT JOIN main.members_unlisted u ON u.card_hash = n.member_hash
+           WHERE n.member_hash IS NOT NULL AND substr(n.fields, -1) = char(9) AND substr(coalesce(c.fields, u.fields), -1) <> char(9)`,
+        )
+        .all();
+      for (const r of uidRows) rows.push(r);
+    }
     if (rows.length === 0) return;
     const update = db.prepare<[string, Buffer]>('UPDATE temp.import_next SET fields = ? WHERE card_hash = ?');
     db.transaction(() => {

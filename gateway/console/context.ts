@@ -72,6 +72,26 @@ export function sessionToken(request: FastifyRequest): string | undefined {
   return cookies[SECURE_SESSION_COOKIE] ?? cookies[SESSION_COOKIE];
 }
 
+/**
+ * Whether the credential that opened a long-lived stream (the live status, a commissioning watch) still holds, asked
+ * at each heartbeat: sign-out, expiry, account removed, token revoked end it. A store that cannot answer
+ * (SQLITE_BUSY while another process holds its lock) counts as no, so the stream ends instead of the error escaping
+ * the heartbeat's timer and taking the gateway, and its door, down with it.
+ */
+export function streamCredentialCheck(ctx: Pick<ConsoleContext, 'identity' | 'sessions' | 'tokens' | 'logger'>, request: FastifyRequest, stream: string): () => boolean {
+  const identity = ctx.identity(request);
+  const cookie = sessionToken(request);
+  const bearer = bearerToken(request);
+  return () => {
+    try {
+      return identity.kind === 'session' ? ctx.sessions.find(cookie) !== undefined : bearer !== undefined && ctx.tokens.check(bearer).ok;
+    } catch (err) {
+      ctx.logger?.warn({ err: err instanceof Error ? err.message : String(err), stream }, 'the credential of a stream could not be checked; stream ended');
+      return false;
+    }
+  };
+}
+
 export function isSecureRequest(request: FastifyRequest, cookieSecure: 'auto' | 'always'): boolean {
   return cookieSecure === 'always' || request.protocol === 'https';
 }

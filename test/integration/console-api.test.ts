@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OPEN_ALL_DAY, PASSWORD, startConsole } from '../helpers/console.js';
 import type { ConsoleHarness, SignedIn } from '../helpers/console.js';
+import { ApiTokens } from '../../gateway/console/tokens.js';
 import { buildLocalApi } from '../../gateway/http/server.js';
 
 let c: ConsoleHarness | undefined;
@@ -442,6 +443,26 @@ describe('the page, live updates and the API document', () => {
     expect(text).toMatch(/event: log\ndata: \{[^\n]*"summary":"sam turned lockdown on"/);
     const unauth = await c.app.inject({ method: 'GET', url: '/api/console/live' });
     expect(unauth.statusCode).toBe(401);
+  });
+
+  it('ends the live stream when the store cannot vouch for its token at the heartbeat, and the door decides on', async () => {
+    vi.useRealTimers();
+    c = await startConsole({ members: { '04A1B2C3D4': {} } });
+    const { token } = c.addToken('staff');
+    const url = await c.app.listen({ host: '127.0.0.1', port: 0 });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const response = await fetch(`${url}/api/console/live`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    // Another process holds the store's lock just as the heartbeat asks whether the token still holds.
+    vi.spyOn(ApiTokens.prototype, 'check').mockImplementation(() => {
+      throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    });
+    vi.advanceTimersByTime(15_000);
+    vi.restoreAllMocks();
+    // The stream ends, as for a revoked token, instead of the error leaving the timer and stopping the gateway.
+    expect(await response.text()).toMatch(/event: session-ended/);
+    c.harness.tap('04A1B2C3D4');
+    expect(c.harness.doorRelayActive()).toBe(true);
   });
 
   it('has no console without the store and hasher, and then nobody can read the state', async () => {

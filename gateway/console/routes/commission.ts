@@ -5,14 +5,13 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Hardware } from '../../../firmware-bridge/types.js';
-import { bearerToken } from '../../../kit/auth/api-tokens.js';
 import { openEventStream } from '../../../kit/http/sse.js';
 import { COMMISSIONING_RESULTS, DisplayNameSchema, DoorIdSchema, OutputIdSchema } from '../../../policies/contract/index.js';
 import { Commissioning, COMMISSIONING_STEPS, MAX_PULSE_SECONDS } from '../../commission/commissioning.js';
 import type { Outcome } from '../../commission/commissioning.js';
 import type { Clock } from '../../core/clock.js';
 import type { ConsoleContext } from '../context.js';
-import { sessionToken } from '../context.js';
+import { streamCredentialCheck } from '../context.js';
 import { docs, ErrorSchema, zodValidate } from '../zod-route.js';
 
 const SessionIdSchema = z.string().regex(/^[0-9a-f]{16}$/, { error: 'must be the session id from POST /commission' });
@@ -107,19 +106,7 @@ export function commissionRoutes(ctx: ConsoleContext, deps: CommissionRouteDeps)
       async (request, reply) => {
         const { session } = request.query as z.infer<typeof CommissionWatchQuerySchema>;
         // As the console's live stream: it ends when the session or token that opened it does.
-        const identity = ctx.identity(request);
-        const cookie = sessionToken(request);
-        const bearer = bearerToken(request);
-        const stillValid = (): boolean => {
-          try {
-            return identity.kind === 'session' ? ctx.sessions.find(cookie) !== undefined : bearer !== undefined && ctx.tokens.check(bearer).ok;
-          } catch (err) {
-            // A store that cannot vouch for the credential ends the stream, and so the session (everything safe),
-            // rather than throwing out of the heartbeat's timer.
-            ctx.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'commissioning watch: the credential could not be checked; stream ended');
-            return false;
-          }
-        };
+        const stillValid = streamCredentialCheck(ctx, request, 'commissioning watch');
         // What happens between the watch and the stream's opening waits for it.
         const out: { send?: (event: string, data: unknown) => void } = {};
         const queued: Array<[string, unknown]> = [];

@@ -5,9 +5,8 @@ import { upcoming } from '../../../policies/index.js';
 import type { LoggedEvent } from '../../core/model.js';
 import type { GatewayState } from '../../core/state.js';
 import type { ConsoleContext } from '../context.js';
-import { bearerToken } from '../../../kit/auth/api-tokens.js';
 import { openEventStream } from '../../../kit/http/sse.js';
-import { sessionToken } from '../context.js';
+import { streamCredentialCheck } from '../context.js';
 import { logRow } from '../log-format.js';
 import { outputLabels } from '../output-labels.js';
 import { docs } from '../zod-route.js';
@@ -54,11 +53,7 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
       async (request, reply) => {
         // The stream outlives the request that opened it: it ends when its session or token does (sign-out, expiry,
         // account removed, token revoked).
-        const identity = ctx.identity(request);
-        const cookie = sessionToken(request);
-        const bearer = bearerToken(request);
-        const stillValid = (): boolean =>
-          identity.kind === 'session' ? ctx.sessions.find(cookie) !== undefined : bearer !== undefined && ctx.tokens.check(bearer).ok;
+        const stillValid = streamCredentialCheck(ctx, request, 'live status');
         const { send, ping, raw: res } = openEventStream(reply, { retryMs: 3000 });
         send('status', consoleStatus(ctx));
 
@@ -66,7 +61,12 @@ export function statusRoutes(ctx: ConsoleContext): FastifyPluginAsync {
         const onState = (): void => {
           pending ??= setImmediate(() => {
             pending = null;
-            send('status', consoleStatus(ctx));
+            try {
+              send('status', consoleStatus(ctx));
+            } catch (err) {
+              // Outside the bus's isolation: a status that cannot be read now (the store busy) waits for the next change.
+              ctx.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'live status could not be read; sent with the next change');
+            }
           });
         };
         const onEvent = (event: LoggedEvent): void => {

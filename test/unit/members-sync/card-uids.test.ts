@@ -145,6 +145,28 @@ describe('a member with several credentials at central', () => {
     expect([hashCard(card(0)), tapped(UID_B), tapped(UID_C)].map((h) => held(store, h)?.pinHash)).toEqual(['scrypt$test', 'scrypt$test', 'scrypt$test']);
     expect(store.credentials(tapped(UID_C)).member).toEqual(hashCard(card(0)));
   });
+
+  it('keeps the PIN of a member central keeps off the branches’ list (branchList: registered) on every card', async () => {
+    const store = setUp();
+    const registered = { ...options(), branchList: 'registered' as const };
+    const offList = [HEADER, `${card(0)},"${UID_A};${UID_B}",2027-01-31,N,N`, ...FULL.slice(2)];
+    await importLmsCsv(store, write('full.csv', offList), registered);
+    const { cards } = store.credentials(hashCard(card(0)));
+    expect(cards).toHaveLength(3);
+    const offHeld = (hash: Buffer) => {
+      const fields = store.heldFields(hash);
+      return fields === undefined ? undefined : parseMemberFields(fields);
+    };
+    expect(held(store, hashCard(card(0)))).toBeUndefined();
+    const pinned = memberFieldsText({ cardHash: hashCard(card(0)), ...offHeld(hashCard(card(0)))!, pinHash: 'scrypt$test' });
+    store.applyChanges(
+      cards.map((cardHash) => ({ cardHash, fields: pinned, listed: false })),
+      { keyId: deploymentKeyId(KEY), source: 'api:test', at: NOW, keepVersions: 50 },
+    );
+    const summary = await importLmsCsv(store, write('again.csv', offList), registered);
+    expect(summary.notRegistered).toBe(3);
+    expect([hashCard(card(0)), tapped(UID_A), tapped(UID_B)].map((h) => offHeld(h)?.pinHash)).toEqual(['scrypt$test', 'scrypt$test', 'scrypt$test']);
+  });
 });
 
 describe('a delta for a member with several credentials', () => {

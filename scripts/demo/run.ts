@@ -409,6 +409,12 @@ export async function startCentralOnPort(port: number, dir: string, files: { sig
         store: { path: join(dir, 'central.sqlite') },
         signing: { keyFile: files.signingKeyFile },
         log: { level: 'silent' },
+        // The dashboard groups a county's branches by region and calls each by its name.
+        sites: {
+          'town-central': { name: 'Town Central Library', region: 'Northshire' },
+          'little-wickham': { name: 'Little Wickham Library', region: 'Northshire' },
+          'riverside-hub': { name: 'Riverside Hub', region: 'Riverside' },
+        },
       }),
       {
         clock,

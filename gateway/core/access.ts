@@ -6,7 +6,7 @@ import { ageBand } from '../../policies/age-band.js';
 import { PIN_PATTERN } from '../../policies/pin.js';
 import type { BranchMode, Decision, DecisionContext, Member, Policy } from '../../policies/index.js';
 import type { Alarms } from './alarms.js';
-import type { AccessOutcome, AtDoor, EventBus } from './bus.js';
+import type { AccessOutcome, EventBus } from './bus.js';
 import { CardIdError, normaliseCardId } from './cards.js';
 import type { Clock } from './clock.js';
 import { AdultGrants } from './accompanied.js';
@@ -184,8 +184,9 @@ export class AccessControl {
       // Nothing of the token is logged: only why it was refused.
       options.feedback.refused();
       const decision: Decision = { allow: false, reason: checked.reason, mode: options.mode() };
-      options.events.record('access', { decision: 'refused', reason: checked.reason, mode: decision.mode, reader: tap.role, person: null, ...this.atDoor(tap) }, { reason: checked.reason });
-      const outcome: AccessOutcome = { decision, role: tap.role, door: this.doorOf(tap), person: null, seenAt: tap.seenAt, decidedAt: process.hrtime.bigint(), relayAt: null };
+      const door = options.doors.forReader(tap.readerId);
+      options.events.record('access', { decision: 'refused', reason: checked.reason, mode: decision.mode, reader: tap.role, person: null, ...door.at }, { reason: checked.reason });
+      const outcome: AccessOutcome = { decision, role: tap.role, door: door.id, person: null, seenAt: tap.seenAt, decidedAt: process.hrtime.bigint(), relayAt: null };
       options.bus.emit('access', outcome);
       return outcome;
     }
@@ -317,9 +318,11 @@ export class AccessControl {
   /** `person`: the card's pseudonym, when the tap that asked for a PIN has it already. */
   private act(decision: Decision, tap: CardTap, cardHash: Buffer, member: Member | undefined, decidedAt: bigint, person = this.options.pseudonym(cardHash)): AccessOutcome {
     const { options } = this;
+    // The reader's door, found once: it takes the grant, and names itself on the event and the outcome.
+    const door = options.doors.forReader(tap.readerId);
     let relayAt: bigint | null = null;
     if (decision.allow) {
-      relayAt = options.doors.forReader(tap.readerId).grant(decision.reason);
+      relayAt = door.grant(decision.reason);
       options.feedback.granted();
       const now = options.clock.now();
       if (isAdultGrant(options.policy(), member, decision, now)) this.adultGrants.adultGranted(tap.readerId, now.getTime());
@@ -339,10 +342,10 @@ export class AccessControl {
     }
     options.events.record(
       'access',
-      { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person, ...this.ageBandOf(member), ...this.atDoor(tap) },
+      { decision: decision.allow ? 'granted' : 'refused', reason: decision.reason, mode: decision.mode, reader: tap.role, person, ...this.ageBandOf(member), ...door.at },
       { reason: decision.reason, cardHash },
     );
-    const outcome: AccessOutcome = { decision, role: tap.role, door: this.doorOf(tap), person, seenAt: tap.seenAt, decidedAt, relayAt };
+    const outcome: AccessOutcome = { decision, role: tap.role, door: door.id, person, seenAt: tap.seenAt, decidedAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;
   }
@@ -354,24 +357,16 @@ export class AccessControl {
     return { ageBand: ageBand(member, policy.localDate(this.options.clock.now().getTime())) };
   }
 
-  /** The door of the reader tapped, for the access event: named at a branch with several doors, as figures by door need. */
-  private atDoor(tap: CardTap): AtDoor {
-    return this.options.doors.forReader(tap.readerId).at;
-  }
-
-  private doorOf(tap: CardTap): string {
-    return this.options.doors.forReader(tap.readerId).id;
-  }
-
   /** An exit reader: leaving is never refused; the tap releases the door like the exit button. */
   private handleExitTap(tap: CardTap, cardHash: Buffer): AccessOutcome {
     const { options } = this;
-    options.doors.forReader(tap.readerId).exitRequest();
+    const door = options.doors.forReader(tap.readerId);
+    door.exitRequest();
     const relayAt = process.hrtime.bigint();
     const decision: Decision = { allow: true, reason: 'exit', mode: options.mode() };
     const person = options.pseudonym(cardHash);
-    options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person, ...this.atDoor(tap) }, { reason: 'exit', cardHash });
-    const outcome: AccessOutcome = { decision, role: tap.role, door: this.doorOf(tap), person, seenAt: tap.seenAt, decidedAt: relayAt, relayAt };
+    options.events.record('access', { decision: 'granted', reason: 'exit', mode: decision.mode, reader: 'exit', person, ...door.at }, { reason: 'exit', cardHash });
+    const outcome: AccessOutcome = { decision, role: tap.role, door: door.id, person, seenAt: tap.seenAt, decidedAt: relayAt, relayAt };
     options.bus.emit('access', outcome);
     return outcome;
   }

@@ -188,6 +188,8 @@ export async function startCentral(
       closers.push(() => m.stop());
     } else {
       logger.warn('no deployment key (OAG_DEPLOYMENT_KEY or deploymentKeyFile): central distributes no member list');
+      const desk = new MemberDeskChanges({ members: null, config: config.members.desk, prefix: config.prefix, link, signingKey, audit: auth.audit, clock, logger });
+      bus.on('members-change', ({ site, arrival }) => void desk.handle(site, arrival));
     }
     await link.start();
     members?.start();

@@ -32,7 +32,8 @@ export const DESK_ANSWERS_KEPT = { ms: 86_400_000, count: 10_000 };
 const MAX_MESSAGE = 500;
 
 export interface MemberDeskChangesDeps {
-  members: CentralMembers;
+  /** Null when central distributes no member list (no deployment key): every change is refused `unavailable`. */
+  members: CentralMembers | null;
   config: MemberDeskConfig;
   prefix: string;
   link: MembersLink;
@@ -72,6 +73,10 @@ export class MemberDeskChanges {
   }
 
   private async answer(site: string, change: ReceivedMemberDeskChange): Promise<MemberDeskReply> {
+    if (this.deps.members === null) {
+      // Answered, so the branch's staff read why at once rather than wait for an answer that never comes.
+      return refused(change.id, 'unavailable', 'central distributes no member list (it has no deployment key): nothing changed');
+    }
     const { store } = this.deps.members;
     const kept = store.deskAnswer(site, change.id);
     if (kept !== undefined) {
@@ -91,7 +96,8 @@ export class MemberDeskChanges {
   }
 
   private async decide(site: string, change: ReceivedMemberDeskChange): Promise<MemberDeskReply> {
-    const { members, config, clock } = this.deps;
+    const { config, clock } = this.deps;
+    const members = this.deps.members!;
     const { id } = change;
     if (config.sites !== 'all' && !config.sites.includes(site)) {
       return refused(id, 'not-allowed', "central does not take desk changes from this branch (members.desk.sites in central's config)");

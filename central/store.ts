@@ -1,39 +1,12 @@
-// Central's history in SQLite (WAL). The interface is small on purpose: a national estate swaps this class for a
-// PostgreSQL one with the same methods (docs/central.md), and nothing else changes.
+// Central's SQLite file (WAL): the schema of everything central keeps there, and the history's statements, which
+// central reaches through central/history/sqlite-history.ts (the async HistoryStore; PostgreSQL is the other one).
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { ReceivedEvent, ReceivedKnownEvent, ReceivedState } from '../policies/contract/index.js';
 
-export interface SiteRow {
-  id: string;
-  online: boolean;
-  /** Since when the site has been online (or offline), by central's clock. */
-  since: string | null;
-  lastSeen: string | null;
-  state: ReceivedState | null;
-  policyVersion: number | null;
-}
-
-export interface StoredEvent {
-  event: ReceivedEvent;
-  receivedAt: string;
-}
-
-export interface OccupancySample {
-  at: string;
-  inside: number;
-  capacity: number | null;
-}
-
-export interface CommandRecord {
-  id: string;
-  site: string;
-  command: string;
-  actor: string;
-  at: string;
-  result: string;
-}
+export type { CommandRecord, OccupancySample, SiteRow, StoredEvent } from './history/history-store.js';
+import type { CommandRecord, OccupancySample, SiteRow, StoredEvent } from './history/history-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sites (

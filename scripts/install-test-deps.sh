@@ -3,7 +3,7 @@
 # Then, in a checkout whose node_modules lacks nfc-pcsc, runs `npm install` once more (see install_nfc_pcsc below).
 # Idempotent: does nothing, not even `apt-get update`, when every package and nfc-pcsc are already installed.
 #
-# It starts no daemon: each system test starts its own mosquitto and pcscd on loopback and stops that pid.
+# It starts no daemon: each system test starts its own mosquitto, pcscd and PostgreSQL on loopback and stops that pid.
 # Packaged services are kept from starting during the install (policy-rc.d). If a packaged pcscd is already running
 # on the machine (`systemctl status pcscd`), the PC/SC system test cannot bind vpcd's fixed port 127.0.0.1:35963:
 # stop it yourself (`sudo systemctl stop pcscd.socket pcscd.service`); this script never stops what it did not start.
@@ -19,6 +19,7 @@ PACKAGES=(
   openssl                                # test CAs and certificates for mosquitto's TLS listener
   systemd                                # systemd-analyze verify, systemd-notify
   espeak-ng alsa-utils sox               # announcements: speech synthesis, aplay into ALSA's file plugin, soxi durations
+  postgresql                             # central's PostgreSQL history: each test runs initdb in a temp dir (test/helpers/postgres.ts); the packaged cluster is never started
 )
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -1,22 +1,27 @@
 // Central's MQTT client: subscribes to every site, feeds ingest, publishes policies, sends commands and waits
 // for their answers (MQTT 5 response topic + correlation data; by command id on an MQTT 3.1.1 broker).
+// A QoS 1 message is acknowledged once ingest has committed it (or refused it): one the store could not take is not,
+// and the broker sends it again. With `broker.shareGroup`, several centrals share the branches' events (docs/central.md,
+// "Several instances").
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
   allSitesFilter,
-  centralFilters,
+  CENTRAL_SITE_KINDS,
+  checkPrefix,
   CommandSchema,
   topics,
   type Command,
   type CommandName,
   type CommandReply,
+  type SiteTopicKind,
 } from '../policies/contract/index.js';
 import { MAX_BROKER_PACKET_BYTES } from '../policies/contract/broker-limits.js';
 import type { CentralBus } from './bus.js';
 import type { CentralConfig } from './config.js';
-import type { Ingest } from './ingest.js';
+import type { IncomingMessage } from './ingest.js';
 import { signedPayload, type CentralSigningKey } from './signing-key.js';
 
 export type CommandOutcome = { status: 'answered'; reply: CommandReply; id: string } | { status: 'timeout'; id: string };
@@ -28,6 +33,33 @@ export class NotConnectedError extends Error {
   }
 }
 
+/**
+ * What the link needs of ingest. The promise settles once the message is dealt with: resolved when it was stored,
+ * refused (a bad payload: acknowledged, as sending it again would not mend it) or ignored; rejected only when the
+ * store failed, and then the message is not acknowledged.
+ */
+export interface LinkIngest {
+  handle(msg: IncomingMessage): void | Promise<void>;
+}
+
+/**
+ * Taken by one instance of a share group each: what one central stores or answers for all of them. The rest (state,
+ * availability, policies, command replies) every instance subscribes to as before: state and availability arrive
+ * retained, and a shared subscription is sent no retained message; every instance sees each command reply and
+ * resolves only its own waiter.
+ */
+export const SHARED_SITE_KINDS: readonly SiteTopicKind[] = ['events', 'members/request', 'members/change'];
+
+/** Central's subscriptions: one filter per kind it takes in, across every site, the shared kinds through `$share/<group>/`. */
+export function centralSubscriptions(prefix: string, shareGroup: string | undefined): string[] {
+  const root = `${checkPrefix(prefix)}/sites/+/`;
+  return CENTRAL_SITE_KINDS.map((kind) =>
+    shareGroup !== undefined && SHARED_SITE_KINDS.includes(kind) ? `$share/${shareGroup}/${root}${kind}` : `${root}${kind}`,
+  );
+}
+
+const STORE_RETRY_MS = 5000;
+
 interface Waiter {
   site: string;
   resolve: (outcome: CommandOutcome) => void;
@@ -37,6 +69,9 @@ interface Waiter {
 export class CentralLink {
   private client: MqttClient | null = null;
   private readonly waiters = new Map<string, Waiter>();
+  /** Messages the store could not take since the last reconnect (none acknowledged; the broker sends them again). */
+  private notStored = 0;
+  private retry: NodeJS.Timeout | null = null;
   private readonly log: Logger;
   private readonly onReply = (r: { site: string; reply: CommandReply; correlation: string | null }): void => this.answer(r);
 
@@ -48,10 +83,12 @@ export class CentralLink {
       commandTimeoutMs: number;
       /** Every command and policy goes out signed with it: branches act on nothing else. */
       signingKey: CentralSigningKey;
-      ingest: Ingest;
+      ingest: LinkIngest;
       bus: CentralBus;
       clock: { now(): Date };
       logger: Logger;
+      /** How long after a message the store could not take the link reconnects to have it sent again (default 5 s). */
+      storeRetryMs?: number;
     },
   ) {
     this.log = deps.logger.child({ module: 'central-mqtt' });
@@ -70,20 +107,22 @@ export class CentralLink {
     const client = connect(this.deps.url, this.options());
     this.client = client;
     this.deps.bus.on('reply', this.onReply);
-    client.on('message', (topic, payload, packet) =>
-      this.deps.ingest.handle({ topic, payload, retain: packet.retain, correlationData: packet.properties?.correlationData }),
-    );
+    // mqtt.js sends the PUBACK when `done` is called, and takes the next packet only then: one message at a time.
+    client.handleMessage = (packet, done) => void this.take(client, packet, done);
     client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
     client.on('close', () => this.log.debug('broker connection closed'));
     const subscribed = new Promise<void>((resolve) => {
       client.on('connect', () => {
+        const group = this.shareGroup;
         // The whole tree (an older central's subscription, kept in a persistent session) would bring back the
-        // member-list chunks central sends: only the kinds central takes in.
-        client.unsubscribe(allSitesFilter(this.deps.prefix));
+        // member-list chunks central sends: only the kinds central takes in. In a share group, this instance's own
+        // subscription to a shared kind (kept from before it joined) would bring it every message of that kind.
+        const stale = [allSitesFilter(this.deps.prefix), ...(group === undefined ? [] : centralSubscriptions(this.deps.prefix, undefined).filter((f) => SHARED_SITE_KINDS.some((k) => f.endsWith(`/${k}`))))];
+        client.unsubscribe(stale);
         // Subscribed again on every connect: the session may be gone (broker restarted without persistence).
-        client.subscribe(centralFilters(this.deps.prefix), { qos: 1 }, (err) => {
+        client.subscribe(centralSubscriptions(this.deps.prefix, group), { qos: 1 }, (err) => {
           if (err) this.log.error({ err: err.message }, 'subscribe failed');
-          else this.log.info({ url: this.deps.url }, 'connected and subscribed to every site');
+          else this.log.info({ url: this.deps.url, ...(group === undefined ? {} : { shareGroup: group }) }, 'connected and subscribed to every site');
           this.deps.bus.emit('link-up');
           resolve();
         });
@@ -93,6 +132,45 @@ export class CentralLink {
     await Promise.race([subscribed, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
     if (!client.connected) this.log.warn({ url: this.deps.url }, 'broker not reachable yet; still trying');
+  }
+
+  private get shareGroup(): string | undefined {
+    const b = this.deps.broker;
+    return 'shareGroup' in b ? b.shareGroup : undefined;
+  }
+
+  /**
+   * Hands one message to ingest and acknowledges it once ingest is done with it. A store failure leaves it
+   * unacknowledged: a broker sends an unacknowledged message again only when the session resumes, so the link
+   * reconnects a little later (the store may be back by then), and every message not stored meanwhile comes again.
+   */
+  private async take(client: MqttClient, packet: IPublishPacket, done: (err?: Error) => void): Promise<void> {
+    // The full topic: central advertises no topic alias maximum, so the broker sends none (mqtt.js refuses one).
+    const msg = {
+      topic: packet.topic,
+      payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+      retain: packet.retain,
+      correlationData: packet.properties?.correlationData,
+    };
+    try {
+      await this.deps.ingest.handle(msg);
+    } catch (err) {
+      // Told once per reconnect: a store that is down fails every message, and the count says how many.
+      if (this.notStored++ === 0) this.log.error({ topic: msg.topic, err: (err as Error).message }, 'message not stored: not acknowledged, the broker sends it again after a reconnect');
+      done(err as Error);
+      this.retry ??= setTimeout(() => this.reconnectForRedelivery(client), this.deps.storeRetryMs ?? STORE_RETRY_MS);
+      return;
+    }
+    done();
+  }
+
+  private reconnectForRedelivery(client: MqttClient): void {
+    this.retry = null;
+    if (this.client !== client) return;
+    this.log.warn({ notStored: this.notStored }, 'reconnecting to the broker: the messages the store could not take are sent again');
+    this.notStored = 0;
+    // The connection dropped, mqtt.js reconnects (reconnectPeriod) on the same persistent session.
+    client.stream.destroy();
   }
 
   private options(): IClientOptions {
@@ -190,6 +268,8 @@ export class CentralLink {
 
   async close(): Promise<void> {
     this.deps.bus.off('reply', this.onReply);
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
     for (const [id, w] of this.waiters) {
       clearTimeout(w.timer);
       w.resolve({ status: 'timeout', id });

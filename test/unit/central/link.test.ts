@@ -1,0 +1,91 @@
+// Central's MQTT link acknowledges a branch's message only once ingest is done with it: a message the store could
+// not take is sent again by the broker (the link reconnects on its persistent session), a refused one is not.
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from 'mqtt';
+import { CentralBus } from '../../../central/bus.js';
+import type { IncomingMessage } from '../../../central/ingest.js';
+import { CentralLink, centralSubscriptions, type LinkIngest } from '../../../central/link.js';
+import { readSigningKey } from '../../../central/signing-key.js';
+import { topics } from '../../../policies/contract/index.js';
+import { startTestBroker } from '../../helpers/mqtt-credentials.js';
+import { testSigningKey } from '../../helpers/signing-keys.js';
+import { until } from '../../helpers/until.js';
+
+const SITE = 'town';
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Ingest as the link sees it: records every message, and fails the store for the payloads in `failOnce` the first time. */
+function recordingIngest(failOnce: Set<string>): LinkIngest & { seen: string[] } {
+  const seen: string[] = [];
+  return {
+    seen,
+    async handle(msg: IncomingMessage) {
+      const text = msg.payload.toString();
+      seen.push(text);
+      if (failOnce.delete(text)) throw new Error('SQLITE_FULL: database or disk is full');
+    },
+  };
+}
+
+async function startLink(ingest: LinkIngest, logs: string[] = []) {
+  const test = await startTestBroker([SITE]);
+  cleanups.push(() => test.close());
+  const link = new CentralLink({
+    url: test.broker.url,
+    broker: { clientId: 'oag-central', protocolVersion: 4, sessionExpirySeconds: 3600, ...test.broker.central },
+    prefix: 'oa/v1',
+    commandTimeoutMs: 1000,
+    signingKey: readSigningKey(testSigningKey().privateFile, 'signing.keyFile'),
+    ingest,
+    bus: new CentralBus(),
+    clock: { now: () => new Date() },
+    logger: pino({ level: 'warn' }, { write: (line: string) => void logs.push(line) }),
+    storeRetryMs: 20,
+  });
+  cleanups.push(() => link.close());
+  await link.start();
+  const branch = connect(test.broker.url, { protocolVersion: 4, clientId: SITE, ...test.mqtt.login(SITE), reconnectPeriod: 0 });
+  cleanups.push(() => void branch.end(true));
+  await until(() => branch.connected, 'the branch connected');
+  return { link, branch };
+}
+
+describe('central link: acknowledged once stored', () => {
+  it('has a message the store could not take sent again, and a refused one not', async () => {
+    const ingest = recordingIngest(new Set(['store-fails']));
+    const logs: string[] = [];
+    const { branch } = await startLink(ingest, logs);
+    const events = topics('oa/v1', SITE).events;
+    await branch.publishAsync(events, 'not json: refused', { qos: 1 });
+    await branch.publishAsync(events, 'store-fails', { qos: 1 });
+    await branch.publishAsync(events, 'stored', { qos: 1 });
+
+    await until(() => ingest.seen.filter((s) => s === 'store-fails').length === 2, () => `the failed message sent again; ingest saw ${JSON.stringify(ingest.seen)}`);
+    // Once more after the reconnect that brought it back: nothing else came again.
+    await branch.publishAsync(events, 'last', { qos: 1 });
+    await until(() => ingest.seen.includes('last'), 'the last message');
+    expect(ingest.seen.filter((s) => s === 'not json: refused')).toHaveLength(1);
+    expect(ingest.seen.filter((s) => s === 'stored')).toHaveLength(1);
+    const messages = logs.map((l) => JSON.parse(l) as { msg: string; err?: string });
+    expect(messages).toContainEqual(expect.objectContaining({ msg: expect.stringContaining('message not stored: not acknowledged'), err: 'SQLITE_FULL: database or disk is full' }));
+  });
+});
+
+describe('central link: several instances', () => {
+  it('shares the events, member requests and desk changes in the group, and takes the retained state and replies as every instance', () => {
+    expect(centralSubscriptions('oa/v1', 'central')).toEqual([
+      'oa/v1/sites/+/availability',
+      'oa/v1/sites/+/state',
+      '$share/central/oa/v1/sites/+/events',
+      'oa/v1/sites/+/command/reply',
+      'oa/v1/sites/+/policy',
+      '$share/central/oa/v1/sites/+/members/request',
+      '$share/central/oa/v1/sites/+/members/change',
+    ]);
+    expect(centralSubscriptions('oa/v1', undefined).every((f) => !f.startsWith('$share/'))).toBe(true);
+  });
+});

@@ -57,6 +57,17 @@ export const CentralConfigSchema = z
         protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
         /** How long the broker keeps central's queued events while central is away. */
         sessionExpirySeconds: z.int().min(0).default(7 * 86_400),
+        /** Several centrals on one broker: the group they share the branches' events in (docs/central.md, "Several instances"). */
+        shareGroup: z
+          .string()
+          .max(64)
+          .regex(/^[a-z0-9-]+$/, { error: 'must be lower case letters, digits and dashes' })
+          .optional(),
+      })
+      .check((ctx) => {
+        if (ctx.value.shareGroup !== undefined && ctx.value.protocolVersion !== 5) {
+          ctx.issues.push({ code: 'custom', path: ['shareGroup'], message: 'needs protocolVersion 5: MQTT 3.1.1 has no shared subscriptions', input: ctx.value.shareGroup });
+        }
       })
       .optional(),
     /** The embedded aedes broker (MQTT 3.1.1), for a pilot on one box. Port 0 picks a free one. */

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from 'mqtt';
 import { CentralBus } from '../../../central/bus.js';
+import { parseCentralConfig } from '../../../central/config.js';
 import type { IncomingMessage } from '../../../central/ingest.js';
 import { CentralLink, centralSubscriptions, type LinkIngest } from '../../../central/link.js';
 import { readSigningKey } from '../../../central/signing-key.js';
@@ -87,5 +88,14 @@ describe('central link: several instances', () => {
       '$share/central/oa/v1/sites/+/members/change',
     ]);
     expect(centralSubscriptions('oa/v1', undefined).every((f) => !f.startsWith('$share/'))).toBe(true);
+  });
+
+  it('refuses a share group on MQTT 3.1.1, or one a topic level cannot hold, naming the field', () => {
+    const broker = { url: 'mqtts://mqtt.example.org:8883', clientId: 'oag-central-2' };
+    expect(() => parseCentralConfig({ broker: { ...broker, shareGroup: 'central', protocolVersion: 4 } })).toThrow(
+      'broker.shareGroup: needs protocolVersion 5: MQTT 3.1.1 has no shared subscriptions',
+    );
+    expect(() => parseCentralConfig({ broker: { ...broker, shareGroup: 'central/+' } })).toThrow('broker.shareGroup: must be lower case letters, digits and dashes');
+    expect(parseCentralConfig({ broker: { ...broker, shareGroup: 'central' } }).broker?.shareGroup).toBe('central');
   });
 });

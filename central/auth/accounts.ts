@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { HashSlots } from '../../kit/auth/hash-slots.js';
 import { hashPassword, spendVerifyTime, verifyPassword, type ScryptParams } from '../../kit/auth/passwords.js';
-import type { AuthStore, UserRow, UserSource } from './auth-store.js';
+import { UsernameTakenError, type AuthStore, type UserRow, type UserSource } from './auth-store-types.js';
 import type { Role } from './identity.js';
 
 export interface CentralUser {
@@ -46,58 +46,53 @@ export class CentralAccounts {
     private readonly scrypt?: ScryptParams,
   ) {}
 
-  list(): CentralUser[] {
-    return this.store.users().map(publicUser);
+  async list(): Promise<CentralUser[]> {
+    return (await this.store.users()).map(publicUser);
   }
 
-  get(username: string): CentralUser | undefined {
-    const row = this.store.user(username);
+  async get(username: string): Promise<CentralUser | undefined> {
+    const row = await this.store.user(username);
     return row === undefined ? undefined : publicUser(row);
   }
 
   async add(username: string, role: Role, password: string): Promise<CentralUser> {
-    if (this.store.user(username) !== undefined) throw new AccountError(`username: "${username}" already has an account`, 409);
+    if ((await this.store.user(username)) !== undefined) throw new AccountError(`username: "${username}" already has an account`, 409);
     const hash = await this.hash(password);
     try {
-      this.store.insertUser({ username, role, source: 'local', passwordHash: hash, at: this.clock.now() });
+      await this.store.insertUser({ username, role, source: 'local', passwordHash: hash, at: this.clock.now() });
     } catch (error) {
-      // Added by someone else while the password was being hashed.
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new AccountError(`username: "${username}" already has an account`, 409);
+      // Added by someone else (another instance, say) while the password was being hashed.
+      if (error instanceof UsernameTakenError) throw new AccountError(error.message, 409);
       throw error;
     }
-    return this.get(username)!;
+    return (await this.get(username))!;
   }
 
   async setPassword(username: string, password: string): Promise<void> {
-    const user = this.store.user(username);
+    const user = await this.store.user(username);
     if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
     if (user.source !== 'local') throw new AccountError(`${username} signs in with single sign-on and has no password here`, 409);
-    this.store.setPassword(username, await this.hash(password), this.clock.now());
+    await this.store.setPassword(username, await this.hash(password), this.clock.now());
   }
 
   /** The old and the new role; the caller ends the account's sessions when the role went down. */
-  setRole(username: string, role: Role): { before: Role; user: CentralUser } {
-    return this.store.db.transaction(() => {
-      const user = this.store.user(username);
-      if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
-      if (user.role === 'administrator' && role !== 'administrator' && this.store.administrators() <= 1) {
-        throw new AccountError(`role: ${username} is the only administrator; make someone else an administrator first`, 409);
-      }
-      this.store.setRole(username, role);
-      return { before: user.role, user: this.get(username)! };
-    })();
+  async setRole(username: string, role: Role): Promise<{ before: Role; user: CentralUser }> {
+    const changed = await this.store.changeRole(username, role);
+    if (!changed.ok) {
+      if (changed.refused === 'no-account') throw new AccountError(`no account "${username}"`, 404);
+      throw new AccountError(`role: ${username} is the only administrator; make someone else an administrator first`, 409);
+    }
+    const user = await this.get(username);
+    if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
+    return { before: changed.before, user };
   }
 
   /** Removes the account and ends its sessions at once. */
-  remove(username: string): void {
-    this.store.db.transaction(() => {
-      const user = this.store.user(username);
-      if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
-      if (user.role === 'administrator' && this.store.administrators() <= 1) {
-        throw new AccountError(`${username} is the only administrator and cannot be removed; make someone else an administrator first`, 409);
-      }
-      this.store.deleteUser(username);
-    })();
+  async remove(username: string): Promise<void> {
+    const removed = await this.store.removeUser(username);
+    if (removed.ok) return;
+    if (removed.refused === 'no-account') throw new AccountError(`no account "${username}"`, 404);
+    throw new AccountError(`${username} is the only administrator and cannot be removed; make someone else an administrator first`, 409);
   }
 
   /**
@@ -106,14 +101,14 @@ export class CentralAccounts {
    */
   async verify(username: string | undefined, password: string): Promise<CentralUser | undefined> {
     return this.slots.run(async () => {
-      const row = username === undefined ? undefined : this.store.user(username);
+      const row = username === undefined ? undefined : await this.store.user(username);
       if (row === undefined || row.passwordHash === null) {
         await spendVerifyTime(password);
         return undefined;
       }
       if (!(await verifyPassword(password, row.passwordHash))) return undefined;
       // Read again: the account may have been removed or changed while the hash was computed.
-      const now = this.store.user(row.username);
+      const now = await this.store.user(row.username);
       return now === undefined || now.passwordHash !== row.passwordHash ? undefined : publicUser(now);
     });
   }
@@ -122,18 +117,16 @@ export class CentralAccounts {
    * Someone the OpenID provider vouched for, with the role its claims give: their account is made or brought up to
    * date. A local account of the same name is never taken over by a provider's claim.
    */
-  fromProvider(username: string, role: Role): CentralUser {
-    return this.store.db.transaction(() => {
-      const row = this.store.user(username);
-      if (row === undefined) this.store.insertUser({ username, role, source: 'oidc', passwordHash: null, at: this.clock.now() });
-      else if (row.source !== 'oidc') throw new AccountError(`"${username}" is a local account at central: single sign-on cannot sign in as it`, 409);
-      else if (row.role !== role) this.store.setRole(username, role);
-      return this.get(username)!;
-    })();
+  async fromProvider(username: string, role: Role): Promise<CentralUser> {
+    const made = await this.store.providerUser(username, role, this.clock.now());
+    if (!made.ok) throw new AccountError(`"${username}" is a local account at central: single sign-on cannot sign in as it`, 409);
+    const user = await this.get(username);
+    if (user === undefined) throw new AccountError(`no account "${username}"`, 404);
+    return user;
   }
 
-  recordLogin(username: string): void {
-    this.store.recordLogin(username, this.clock.now());
+  recordLogin(username: string): Promise<void> {
+    return this.store.recordLogin(username, this.clock.now());
   }
 
   private hash(password: string): Promise<string> {

@@ -1,7 +1,26 @@
-// The SQL of central's accounts, sessions, API tokens and audit, in central's database beside the history. Nothing
-// here holds a secret in clear: passwords are scrypt hashes, session cookies and API tokens are SHA-256 hashes.
+// Central's accounts, sessions, API tokens and audit in SQLite, in central's database beside the history (one
+// instance; central/auth/pg-auth-store.ts is the same for a cluster on PostgreSQL). Each method is one statement or
+// one transaction, so its promise is settled before another request's code runs.
 import type { Database } from 'better-sqlite3';
+import {
+  TokenNameTakenError,
+  UsernameTakenError,
+  type AccountRefusal,
+  type AuditFilter,
+  type AuditRow,
+  type AuthStore,
+  type NewAuditRow,
+  type NewSession,
+  type NewToken,
+  type NewUser,
+  type SessionRow,
+  type TokenRow,
+  type UserRow,
+  type UserSource,
+} from './auth-store-types.js';
 import type { Role } from './identity.js';
+
+export type { AuditFilter, AuditRow, AuthStore, TokenRow, UserRow, UserSource } from './auth-store-types.js';
 
 const SCHEMA = `
 -- People who sign in at central. 'local': a password (scrypt, with its parameters); 'oidc': single sign-on, no
@@ -54,58 +73,19 @@ CREATE INDEX IF NOT EXISTS central_audit_site_at ON central_audit (site, at_ms);
 CREATE INDEX IF NOT EXISTS central_audit_actor_at ON central_audit (actor, at_ms);
 `;
 
-export const SESSION_TABLES = { sessions: 'central_sessions', users: 'central_users', userColumns: ['source'] } as const;
-
-export type UserSource = 'local' | 'oidc';
-
-export interface UserRow {
-  username: string;
-  role: Role;
-  source: UserSource;
-  passwordHash: string | null;
-  createdAt: string;
-  passwordChangedAt: string | null;
-  lastLoginAt: string | null;
-}
-
-export interface TokenRow {
-  id: string;
-  name: string;
-  role: Role;
-  hash: Buffer;
-  createdAt: string;
-  createdBy: string;
-  expiresAt: string;
-  revokedAt: string | null;
-  revokedBy: string | null;
-  lastUsedAt: string | null;
-}
-
-export interface AuditRow {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  site: string | null;
-  detail: string;
-}
-
-export interface AuditFilter {
-  from?: Date | undefined;
-  to?: Date | undefined;
-  site?: string | undefined;
-  actor?: string | undefined;
-  /** Rows with a smaller id than this (the page after the one that ended there). */
-  before?: number | undefined;
-  limit: number;
-}
-
 const USER = `username, role, source, password_hash AS passwordHash, created_at AS createdAt,
   password_changed_at AS passwordChangedAt, last_login_at AS lastLoginAt`;
 const TOKEN = `id, name, role, hash, created_at AS createdAt, created_by AS createdBy, expires_at AS expiresAt,
   revoked_at AS revokedAt, revoked_by AS revokedBy, last_used_at AS lastUsedAt`;
 
-export class AuthStore {
+const SESSION = `s.token_hash AS tokenHash, s.username, u.role, u.source, s.csrf_token AS csrfToken, s.created_at AS createdAt,
+  s.last_seen_at AS lastSeenAt, s.expires_at AS expiresAt`;
+
+function code(error: unknown): string | undefined {
+  return (error as { code?: string }).code;
+}
+
+export class SqliteAuthStore implements AuthStore {
   private readonly s;
 
   constructor(readonly db: Database) {
@@ -121,10 +101,18 @@ export class AuthStore {
       setPassword: db.prepare<[string, string, string]>('UPDATE central_users SET password_hash = ?, password_changed_at = ? WHERE username = ?'),
       setLogin: db.prepare<[string, string]>('UPDATE central_users SET last_login_at = ? WHERE username = ?'),
       deleteUser: db.prepare<[string]>('DELETE FROM central_users WHERE username = ?'),
-      deleteSessions: db.prepare<[string]>('DELETE FROM central_sessions WHERE username = ?'),
       administrators: db.prepare<[], number>("SELECT count(*) FROM central_users WHERE role = 'administrator'").pluck(),
+      insertSession: db.prepare<[Buffer, string, string, string, string, string]>(
+        'INSERT INTO central_sessions (token_hash, username, csrf_token, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      session: db.prepare<[Buffer], SessionRow>(`SELECT ${SESSION} FROM central_sessions s JOIN central_users u ON u.username = s.username WHERE s.token_hash = ?`),
+      touchSession: db.prepare<[string, Buffer]>('UPDATE central_sessions SET last_seen_at = ? WHERE token_hash = ?'),
+      deleteSession: db.prepare<[Buffer]>('DELETE FROM central_sessions WHERE token_hash = ?'),
+      deleteSessionsOf: db.prepare<[{ username: string; keep: Buffer | null }]>(
+        'DELETE FROM central_sessions WHERE username = :username AND (:keep IS NULL OR token_hash <> :keep)',
+      ),
+      purgeSessions: db.prepare<[string, string]>('DELETE FROM central_sessions WHERE expires_at <= ? OR last_seen_at <= ?'),
       token: db.prepare<[string], TokenRow>(`SELECT ${TOKEN} FROM central_tokens WHERE id = ?`),
-      liveTokenNamed: db.prepare<[string], TokenRow>(`SELECT ${TOKEN} FROM central_tokens WHERE name = ? AND revoked_at IS NULL`),
       tokens: db.prepare<[], TokenRow>(`SELECT ${TOKEN} FROM central_tokens ORDER BY created_at DESC, id`),
       insertToken: db.prepare<[{ id: string; name: string; role: Role; hash: Buffer; at: string; by: string; expires: string }]>(
         `INSERT INTO central_tokens (id, name, role, hash, created_at, created_by, expires_at)
@@ -137,73 +125,117 @@ export class AuthStore {
     };
   }
 
-  user(username: string): UserRow | undefined {
+  async user(username: string): Promise<UserRow | undefined> {
     return this.s.user.get(username);
   }
 
-  users(): UserRow[] {
+  async users(): Promise<UserRow[]> {
     return this.s.users.all();
   }
 
-  insertUser(user: { username: string; role: Role; source: UserSource; passwordHash: string | null; at: Date }): void {
-    this.s.insertUser.run({ username: user.username, role: user.role, source: user.source, hash: user.passwordHash, at: user.at.toISOString() });
+  async insertUser(user: NewUser): Promise<void> {
+    try {
+      this.s.insertUser.run({ username: user.username, role: user.role, source: user.source, hash: user.passwordHash, at: user.at.toISOString() });
+    } catch (error) {
+      if (code(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UsernameTakenError(user.username);
+      throw error;
+    }
   }
 
-  setRole(username: string, role: Role): void {
-    this.s.setRole.run(role, username);
-  }
-
-  setPassword(username: string, hash: string, at: Date): void {
+  async setPassword(username: string, hash: string, at: Date): Promise<void> {
     this.s.setPassword.run(hash, at.toISOString(), username);
   }
 
-  recordLogin(username: string, at: Date): void {
+  async recordLogin(username: string, at: Date): Promise<void> {
     this.s.setLogin.run(at.toISOString(), username);
   }
 
-  /** The account and all its sessions, in one go. */
-  deleteUser(username: string): void {
-    this.db.transaction(() => {
-      this.s.deleteSessions.run(username);
-      this.s.deleteUser.run(username);
+  async changeRole(username: string, role: Role): Promise<{ ok: true; before: Role } | { ok: false; refused: AccountRefusal }> {
+    return this.db.transaction(() => {
+      const user = this.s.user.get(username);
+      if (user === undefined) return { ok: false as const, refused: 'no-account' as const };
+      if (user.role === 'administrator' && role !== 'administrator' && this.s.administrators.get()! <= 1) return { ok: false as const, refused: 'last-administrator' as const };
+      this.s.setRole.run(role, username);
+      return { ok: true as const, before: user.role };
     })();
   }
 
-  administrators(): number {
-    return this.s.administrators.get()!;
+  async removeUser(username: string): Promise<{ ok: true } | { ok: false; refused: AccountRefusal }> {
+    return this.db.transaction(() => {
+      const user = this.s.user.get(username);
+      if (user === undefined) return { ok: false as const, refused: 'no-account' as const };
+      if (user.role === 'administrator' && this.s.administrators.get()! <= 1) return { ok: false as const, refused: 'last-administrator' as const };
+      this.s.deleteSessionsOf.run({ username, keep: null });
+      this.s.deleteUser.run(username);
+      return { ok: true as const };
+    })();
   }
 
-  token(id: string): TokenRow | undefined {
+  async providerUser(username: string, role: Role, at: Date): Promise<{ ok: true } | { ok: false; refused: AccountRefusal }> {
+    return this.db.transaction(() => {
+      const row = this.s.user.get(username);
+      if (row === undefined) this.s.insertUser.run({ username, role, source: 'oidc', hash: null, at: at.toISOString() });
+      else if (row.source !== 'oidc') return { ok: false as const, refused: 'local-account' as const };
+      else if (row.role !== role) this.s.setRole.run(role, username);
+      return { ok: true as const };
+    })();
+  }
+
+  async insertSession(session: NewSession): Promise<void> {
+    const at = session.at.toISOString();
+    this.s.insertSession.run(session.tokenHash, session.username, session.csrfToken, at, at, session.expires.toISOString());
+  }
+
+  async session(tokenHash: Buffer): Promise<SessionRow | undefined> {
+    return this.s.session.get(tokenHash);
+  }
+
+  async touchSession(tokenHash: Buffer, at: Date): Promise<void> {
+    this.s.touchSession.run(at.toISOString(), tokenHash);
+  }
+
+  async deleteSession(tokenHash: Buffer): Promise<void> {
+    this.s.deleteSession.run(tokenHash);
+  }
+
+  async deleteSessionsOf(username: string, keep?: Buffer): Promise<void> {
+    this.s.deleteSessionsOf.run({ username, keep: keep ?? null });
+  }
+
+  async purgeSessions(now: Date, idleSince: Date): Promise<void> {
+    this.s.purgeSessions.run(now.toISOString(), idleSince.toISOString());
+  }
+
+  async token(id: string): Promise<TokenRow | undefined> {
     return this.s.token.get(id);
   }
 
-  liveTokenNamed(name: string): TokenRow | undefined {
-    return this.s.liveTokenNamed.get(name);
-  }
-
-  tokens(): TokenRow[] {
+  async tokens(): Promise<TokenRow[]> {
     return this.s.tokens.all();
   }
 
-  insertToken(t: { id: string; name: string; role: Role; hash: Buffer; at: Date; by: string; expires: Date }): void {
-    this.s.insertToken.run({ id: t.id, name: t.name, role: t.role, hash: t.hash, at: t.at.toISOString(), by: t.by, expires: t.expires.toISOString() });
+  async insertToken(t: NewToken): Promise<void> {
+    try {
+      this.s.insertToken.run({ id: t.id, name: t.name, role: t.role, hash: t.hash, at: t.at.toISOString(), by: t.by, expires: t.expires.toISOString() });
+    } catch (error) {
+      if (code(error) === 'SQLITE_CONSTRAINT_UNIQUE') throw new TokenNameTakenError(t.name);
+      throw error;
+    }
   }
 
-  /** False when the token was already revoked (or is not there). */
-  revokeToken(id: string, at: Date, by: string): boolean {
+  async revokeToken(id: string, at: Date, by: string): Promise<boolean> {
     return this.s.revokeToken.run(at.toISOString(), by, id).changes === 1;
   }
 
-  tokenUsed(id: string, at: Date): void {
+  async tokenUsed(id: string, at: Date): Promise<void> {
     this.s.useToken.run(at.toISOString(), id);
   }
 
-  audit(row: { at: Date; actor: string; action: string; site: string | null; detail: string }): void {
+  async audit(row: NewAuditRow): Promise<void> {
     this.s.audit.run(row.at.getTime(), row.actor, row.action, row.site, row.detail);
   }
 
-  /** Newest first. */
-  auditRows(filter: AuditFilter): AuditRow[] {
+  async auditRows(filter: AuditFilter): Promise<AuditRow[]> {
     const where: string[] = [];
     const args: Array<string | number> = [];
     const add = (condition: string, value: string | number | undefined): void => {
@@ -222,7 +254,7 @@ export class AuthStore {
     return rows.map((r) => ({ id: r.id, at: new Date(r.at_ms).toISOString(), actor: r.actor, action: r.action, site: r.site, detail: r.detail }));
   }
 
-  purgeAuditBefore(at: Date): void {
+  async purgeAuditBefore(at: Date): Promise<void> {
     this.s.purgeAudit.run(at.getTime());
   }
 }

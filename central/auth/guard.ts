@@ -5,8 +5,9 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { bearerToken } from '../../kit/auth/api-tokens.js';
 import { crossSite, sameToken } from '../../kit/auth/request-checks.js';
-import type { Session, SessionStore } from '../../kit/auth/sessions.js';
+import type { Session } from '../../kit/auth/sessions.js';
 import { actorOf, hasRole, type Identity, type Role } from './identity.js';
+import type { CentralSessions } from './sessions.js';
 import type { CentralTokens } from './tokens.js';
 
 declare module 'fastify' {
@@ -67,15 +68,15 @@ export function withArticle(role: Role): string {
 type Identified = { ok: true; identity: Identity; session?: Session<Role> } | { ok: false; message: string; reason: string };
 
 /** Who the request's token or session cookie is, now; or why neither is any good. */
-export function identify(deps: { sessions: SessionStore<Role>; tokens: CentralTokens }, request: FastifyRequest): Identified {
+export async function identify(deps: { sessions: CentralSessions; tokens: CentralTokens }, request: FastifyRequest): Promise<Identified> {
   const bearer = bearerToken(request);
   if (bearer === 'malformed') return { ok: false, message: 'malformed API token: send Authorization: Bearer oag_…', reason: 'token-malformed' };
   if (bearer !== undefined) {
-    const check = deps.tokens.check(bearer);
+    const check = await deps.tokens.check(bearer);
     return check.ok ? { ok: true, identity: check.identity } : { ok: false, message: check.message, reason: `token-${check.reason}` };
   }
   const cookie = sessionCookie(request);
-  const session = deps.sessions.find(cookie);
+  const session = await deps.sessions.find(cookie);
   if (session === undefined) {
     return cookie === undefined
       ? { ok: false, message: 'sign in first (a session cookie from /login, or an API token)', reason: 'no-credentials' }
@@ -84,10 +85,10 @@ export function identify(deps: { sessions: SessionStore<Role>; tokens: CentralTo
   return { ok: true, identity: identityOfSession(session), session };
 }
 
-export function makeGuard(deps: { sessions: SessionStore<Role>; tokens: CentralTokens }): (defaultRole: Role) => onRequestHookHandler {
+export function makeGuard(deps: { sessions: CentralSessions; tokens: CentralTokens }): (defaultRole: Role) => onRequestHookHandler {
   return (defaultRole) => async (request, reply) => {
     const needed = request.routeOptions.config.role ?? defaultRole;
-    const who = identify(deps, request);
+    const who = await identify(deps, request);
     if (!who.ok) return refuse(request, reply, 401, who.message, who.reason);
     if (who.session !== undefined && !SAFE_METHODS.has(request.method)) {
       const refused = changeRefused(request, who.session);

@@ -5,19 +5,25 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify
 import type { Logger } from 'pino';
 import type { HashSlots } from '../../kit/auth/hash-slots.js';
 import type { ScryptParams } from '../../kit/auth/passwords.js';
-import { SessionStore } from '../../kit/auth/sessions.js';
 import type { CentralConfig } from '../config.js';
 import { AccountError, CentralAccounts } from './accounts.js';
 import { CentralAudit } from './audit.js';
-import { AuthStore, SESSION_TABLES } from './auth-store.js';
+import type { AuthStore } from './auth-store-types.js';
+import { SqliteAuthStore } from './auth-store.js';
 import { identify, makeGuard, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './guard.js';
 import type { Role, StartSession } from './identity.js';
 import { LoginLimiter } from '../../kit/auth/login-limit.js';
 import { UsernameSchema } from './schemas.js';
+import { CentralSessions } from './sessions.js';
 import { CentralTokens } from './tokens.js';
 
 export interface CentralAuthDeps {
-  db: Database;
+  /**
+   * Where accounts, sessions, tokens and the audit live: shared by every instance of a cluster (PgAuthStore), or
+   * central's own SQLite database (`db`, for one instance). One of the two.
+   */
+  store?: AuthStore | undefined;
+  db?: Database | undefined;
   /** Central's clock: the audit's times, beside the events'. */
   clock: { now(): Date };
   /**
@@ -46,7 +52,7 @@ export class CentralAuth {
   readonly store: AuthStore;
   readonly accounts: CentralAccounts;
   readonly tokens: CentralTokens;
-  readonly sessions: SessionStore<Role>;
+  readonly sessions: CentralSessions;
   readonly audit: CentralAudit;
   readonly loginLimit: LoginLimiter;
   /** The onRequest hook of a protected scope; `defaultRole` for its routes that name none. */
@@ -55,14 +61,15 @@ export class CentralAuth {
 
   constructor(private readonly deps: CentralAuthDeps) {
     const wall = deps.sessionClock ?? deps.clock;
-    this.store = new AuthStore(deps.db);
+    if (deps.store === undefined && deps.db === undefined) throw new Error('CentralAuth: give it a store (or a SQLite database)');
+    this.store = deps.store ?? new SqliteAuthStore(deps.db!);
     this.accounts = new CentralAccounts(this.store, wall, deps.hashSlots, deps.scrypt);
     this.tokens = new CentralTokens(this.store, wall);
-    this.sessions = new SessionStore<Role>(deps.db, wall, SESSION_TABLES, {
+    this.sessions = new CentralSessions(this.store, wall, {
       idleMs: deps.config.sessionIdleMinutes * 60_000,
       absoluteMs: deps.config.sessionMaxHours * 3_600_000,
     });
-    this.audit = new CentralAudit(this.store, deps.clock);
+    this.audit = new CentralAudit(this.store, deps.clock, deps.logger.child({ module: 'audit' }));
     this.loginLimit = new LoginLimiter(
       { perAccount: deps.config.loginFailuresPerAccount, perAddress: deps.config.loginFailuresPerAddress, windowMs: deps.config.loginWindowMinutes * 60_000 },
       wall,
@@ -81,23 +88,23 @@ export class CentralAuth {
     if (who.via === 'oidc') {
       const name = UsernameSchema.safeParse(who.username);
       if (!name.success) {
-        this.refuseSignIn(request, `the provider's username "${who.username.slice(0, 80)}" is not one central can use (2 to 58 letters, digits, . _ - @)`);
+        await this.refuseSignIn(request, `the provider's username "${who.username.slice(0, 80)}" is not one central can use (2 to 58 letters, digits, . _ - @)`);
       } else {
         username = name.data;
         try {
-          this.accounts.fromProvider(username, who.role);
+          await this.accounts.fromProvider(username, who.role);
         } catch (error) {
-          if (error instanceof AccountError) this.refuseSignIn(request, error.message);
+          if (error instanceof AccountError) await this.refuseSignIn(request, error.message);
           throw error;
         }
       }
     }
     // A session this browser already held ends: one cookie, one session.
-    const old = this.sessions.find(sessionCookie(request));
-    if (old !== undefined) this.sessions.revoke(old.tokenHash);
-    const { token, session } = this.sessions.create(username);
-    this.accounts.recordLogin(username);
-    this.audit.record(`user:${username}`, 'sign-in', { detail: `${who.via === 'oidc' ? 'single sign-on' : 'password'}, as ${session.role}, from ${request.ip}` });
+    const old = await this.sessions.find(sessionCookie(request));
+    if (old !== undefined) await this.sessions.revoke(old.tokenHash);
+    const { token, session } = await this.sessions.create(username);
+    await this.accounts.recordLogin(username);
+    await this.audit.record(`user:${username}`, 'sign-in', { detail: `${who.via === 'oidc' ? 'single sign-on' : 'password'}, as ${session.role}, from ${request.ip}` });
     this.log.info({ actor: `user:${username}`, via: who.via, ip: request.ip }, 'signed in');
     this.setCookie(request, reply, token);
     return { csrfToken: session.csrfToken };
@@ -124,17 +131,17 @@ export class CentralAuth {
    * Whether what let this request in (its session or token) still would: for a request that lasts, the live stream,
    * which must end when its session does (signed out, account removed or demoted, token revoked or expired).
    */
-  stillSignedIn(request: FastifyRequest): boolean {
-    return identify({ sessions: this.sessions, tokens: this.tokens }, request).ok;
+  async stillSignedIn(request: FastifyRequest): Promise<boolean> {
+    return (await identify({ sessions: this.sessions, tokens: this.tokens }, request)).ok;
   }
 
-  /** Ends every session of an account at once (removed, demoted, password reset). */
-  endSessions(username: string): void {
-    this.sessions.revokeUser(username);
+  /** Ends every session of an account at once (removed, demoted, password reset), on every instance. */
+  endSessions(username: string): Promise<void> {
+    return this.sessions.revokeUser(username);
   }
 
-  private refuseSignIn(request: FastifyRequest, message: string): never {
-    this.audit.record('(single sign-on)', 'sign-in-failed', { detail: message });
+  private async refuseSignIn(request: FastifyRequest, message: string): Promise<never> {
+    await this.audit.record('(single sign-on)', 'sign-in-failed', { detail: message });
     this.log.warn({ ip: request.ip, reason: message }, 'single sign-on refused');
     throw new SignInRefusedError(message);
   }

@@ -2,7 +2,7 @@
 // at most a year) and a revocation. Only the SHA-256 is kept; the token is shown once, when it is made.
 import { timingSafeEqual } from 'node:crypto';
 import { newApiToken } from '../../kit/auth/api-tokens.js';
-import type { AuthStore, TokenRow } from './auth-store.js';
+import { TokenNameTakenError, type AuthStore, type TokenRow } from './auth-store-types.js';
 import type { Identity, Role } from './identity.js';
 import { MAX_TOKEN_DAYS } from './schemas.js';
 
@@ -41,39 +41,41 @@ export class CentralTokens {
     private readonly clock: { now(): Date },
   ) {}
 
-  list(): TokenInfo[] {
-    return this.store.tokens().map((row) => this.info(row));
+  async list(): Promise<TokenInfo[]> {
+    return (await this.store.tokens()).map((row) => this.info(row));
   }
 
   /** A new token; `token` is the only copy there will ever be. */
-  create(request: { name: string; role: Role; expiresDays: number }, by: string): { token: string; info: TokenInfo } {
+  async create(request: { name: string; role: Role; expiresDays: number }, by: string): Promise<{ token: string; info: TokenInfo }> {
     if (!Number.isInteger(request.expiresDays) || request.expiresDays < 1 || request.expiresDays > MAX_TOKEN_DAYS) {
       throw new RangeError(`expiresDays: must be a whole number of days from 1 to ${MAX_TOKEN_DAYS}`);
     }
-    if (this.store.liveTokenNamed(request.name) !== undefined) {
-      throw new TokenError(`name: a token named "${request.name}" exists; revoke it first or choose another name`, 409);
-    }
     const made = newApiToken();
     const now = this.clock.now();
-    this.store.insertToken({ id: made.id, name: request.name, role: request.role, hash: made.hash, at: now, by, expires: new Date(now.getTime() + request.expiresDays * DAY_MS) });
-    return { token: made.token, info: this.info(this.store.token(made.id)!) };
+    try {
+      await this.store.insertToken({ id: made.id, name: request.name, role: request.role, hash: made.hash, at: now, by, expires: new Date(now.getTime() + request.expiresDays * DAY_MS) });
+    } catch (error) {
+      if (error instanceof TokenNameTakenError) throw new TokenError(error.message, 409);
+      throw error;
+    }
+    return { token: made.token, info: this.info((await this.store.token(made.id))!) };
   }
 
-  revoke(id: string, by: string): TokenInfo {
-    const row = this.store.token(id);
+  async revoke(id: string, by: string): Promise<TokenInfo> {
+    const row = await this.store.token(id);
     if (row === undefined) throw new TokenError(`no token "${id}"`, 404);
-    if (!this.store.revokeToken(id, this.clock.now(), by)) throw new TokenError(`token "${id}" (${row.name}) was already revoked`, 409);
-    return this.info(this.store.token(id)!);
+    if (!(await this.store.revokeToken(id, this.clock.now(), by))) throw new TokenError(`token "${id}" (${row.name}) was already revoked`, 409);
+    return this.info((await this.store.token(id))!);
   }
 
   /** Who a well-formed bearer token is, or why it is refused. */
-  check(parsed: { id: string; hash: Buffer }): TokenCheck {
-    const row = this.store.token(parsed.id);
+  async check(parsed: { id: string; hash: Buffer }): Promise<TokenCheck> {
+    const row = await this.store.token(parsed.id);
     if (row === undefined || !timingSafeEqual(row.hash, parsed.hash)) return { ok: false, reason: 'unknown', message: 'unknown API token' };
     if (row.revokedAt !== null) return { ok: false, reason: 'revoked', message: `API token "${row.name}" was revoked` };
     const now = this.clock.now();
     if (now.getTime() >= Date.parse(row.expiresAt)) return { ok: false, reason: 'expired', message: `API token "${row.name}" expired at ${row.expiresAt}` };
-    if (row.lastUsedAt === null || now.getTime() - Date.parse(row.lastUsedAt) >= TOUCH_EVERY_MS) this.store.tokenUsed(row.id, now);
+    if (row.lastUsedAt === null || now.getTime() - Date.parse(row.lastUsedAt) >= TOUCH_EVERY_MS) await this.store.tokenUsed(row.id, now);
     return { ok: true, identity: { kind: 'token', name: row.name, role: row.role, via: 'token' } };
   }
 

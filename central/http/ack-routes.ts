@@ -85,7 +85,7 @@ ${outcome.incident ? describe(outcome.incident) : ''}${still}`,
       const outcome = links.acknowledge(token, { note: checked.value.note }, deps.clock.now());
       if (!outcome.ok) return refusal(reply, outcome);
       const i = outcome.incident;
-      deps.audit.record(`contact:${outcome.contact}`.slice(0, 64), 'incident-acknowledge', {
+      await deps.audit.record(`contact:${outcome.contact}`.slice(0, 64), 'incident-acknowledge', {
         site: i.site === CENTRAL_SITE ? null : i.site,
         detail: `incident ${i.id} (${i.alarm}) from the e-mailed link${checked.value.note === undefined ? '' : `: ${checked.value.note}`}`,
       });

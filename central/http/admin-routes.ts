@@ -39,7 +39,7 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
 
   return async (app) => {
     app.get('/users', { schema: docs({ summary: 'Central accounts', tags: ['accounts'], response: { 200: UsersSchema } }), config: administrator }, async () => ({
-      users: auth.accounts.list(),
+      users: await auth.accounts.list(),
     }));
 
     app.post(
@@ -59,7 +59,7 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
         const password = body.password ?? generatePassword();
         try {
           const user = await auth.accounts.add(body.username, body.role, password);
-          auth.audit.record(actorOf(identityOf(request)), 'user-add', { detail: `user:${user.username} as ${user.role}` });
+          await auth.audit.record(actorOf(identityOf(request)), 'user-add', { detail: `user:${user.username} as ${user.role}` });
           return reply.code(201).send(body.password === undefined ? { user, password } : { user });
         } catch (error) {
           return failed(reply, error);
@@ -84,9 +84,9 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
         const { username } = request.params as z.output<typeof UserParamsSchema>;
         const { role } = request.body as z.output<typeof UserRoleBodySchema>;
         try {
-          const { before, user } = auth.accounts.setRole(username, role);
-          if (!hasRole(role, before)) auth.endSessions(username);
-          if (before !== role) auth.audit.record(actorOf(identityOf(request)), 'user-role', { detail: `user:${username} ${before} → ${role}` });
+          const { before, user } = await auth.accounts.setRole(username, role);
+          if (!hasRole(role, before)) await auth.endSessions(username);
+          if (before !== role) await auth.audit.record(actorOf(identityOf(request)), 'user-role', { detail: `user:${username} ${before} → ${role}` });
           return user;
         } catch (error) {
           return failed(reply, error);
@@ -113,9 +113,9 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
         const password = body.password ?? generatePassword();
         try {
           await auth.accounts.setPassword(username, password);
-          auth.endSessions(username);
-          auth.audit.record(actorOf(identityOf(request)), 'user-password-reset', { detail: `user:${username}` });
-          const user = auth.accounts.get(username)!;
+          await auth.endSessions(username);
+          await auth.audit.record(actorOf(identityOf(request)), 'user-password-reset', { detail: `user:${username}` });
+          const user = (await auth.accounts.get(username))!;
           return body.password === undefined ? { user, password } : { user };
         } catch (error) {
           return failed(reply, error);
@@ -133,8 +133,8 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
       async (request, reply) => {
         const { username } = request.params as z.output<typeof UserParamsSchema>;
         try {
-          auth.accounts.remove(username);
-          auth.audit.record(actorOf(identityOf(request)), 'user-remove', { detail: `user:${username}` });
+          await auth.accounts.remove(username);
+          await auth.audit.record(actorOf(identityOf(request)), 'user-remove', { detail: `user:${username}` });
           return { removed: username };
         } catch (error) {
           return failed(reply, error);
@@ -143,7 +143,7 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
     );
 
     app.get('/tokens', { schema: docs({ summary: 'API tokens (never the tokens themselves)', tags: ['accounts'], response: { 200: TokensSchema } }), config: administrator }, async () => ({
-      tokens: auth.tokens.list(),
+      tokens: await auth.tokens.list(),
     }));
 
     app.post(
@@ -162,8 +162,8 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
         const body = request.body as z.output<typeof NewTokenBodySchema>;
         const actor = actorOf(identityOf(request));
         try {
-          const made = auth.tokens.create(body, actor);
-          auth.audit.record(actor, 'token-add', { detail: `token:${made.info.name} (${made.info.id}) as ${made.info.role}, expires ${made.info.expiresAt}` });
+          const made = await auth.tokens.create(body, actor);
+          await auth.audit.record(actor, 'token-add', { detail: `token:${made.info.name} (${made.info.id}) as ${made.info.role}, expires ${made.info.expiresAt}` });
           return reply.code(201).send(made);
         } catch (error) {
           return failed(reply, error);
@@ -182,8 +182,8 @@ export function adminRoutes(deps: Pick<HttpDeps, 'auth'>): FastifyPluginAsync {
         const { id } = request.params as z.output<typeof TokenParamsSchema>;
         const actor = actorOf(identityOf(request));
         try {
-          const info = auth.tokens.revoke(id, actor);
-          auth.audit.record(actor, 'token-revoke', { detail: `token:${info.name} (${info.id})` });
+          const info = await auth.tokens.revoke(id, actor);
+          await auth.audit.record(actor, 'token-revoke', { detail: `token:${info.name} (${info.id})` });
           return info;
         } catch (error) {
           return failed(reply, error);

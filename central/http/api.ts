@@ -55,7 +55,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     try {
       const { version, current, person, listed } = await run();
       const outcome = version !== null ? `version ${version.version}` : listed ? 'no change' : "not on the branches' list";
-      auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${what}; ${outcome}` });
+      await auth.audit.record(actor, 'member-change', { detail: `member ${person}: ${what}; ${outcome}` });
       return { changed: version !== null, version: current.version, count: current.count, listed };
     } catch (err) {
       const problem = cardProblem(reply, err);
@@ -189,7 +189,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         }
         store.setPolicy(site, doc.version, doc, clock.now());
         const actor = actorOf(identityOf(request));
-        auth.audit.record(actor, 'policy-publish', { site, detail: `version ${doc.version}` });
+        await auth.audit.record(actor, 'policy-publish', { site, detail: `version ${doc.version}` });
         request.log.info({ site, version: doc.version, actor }, 'policy published');
         return reply.code(202).send({ published: true, site, version: doc.version });
       },
@@ -229,7 +229,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         const result = outcome.status === 'timeout' ? 'timeout' : outcome.reply.ok ? 'ok' : `refused: ${outcome.reply.error}`;
         store.recordCommand({ id: outcome.id, site, command: body.command, actor, at: clock.now().toISOString(), result });
         const what = `${body.command}${body.door === undefined ? '' : ` ${body.door}`}${body.text === undefined ? '' : ` "${body.text}"`}`;
-        auth.audit.record(actor, 'command', { site, detail: `${what}: ${result}` });
+        await auth.audit.record(actor, 'command', { site, detail: `${what}: ${result}` });
         request.log.info({ site, command: body.command, actor, result }, 'command');
         if (outcome.status === 'timeout') {
           return reply.code(504).send({ error: 'Gateway Timeout', message: `${site} did not answer within the timeout` });

@@ -29,7 +29,7 @@ export function auditRoutes(deps: Pick<HttpDeps, 'auth' | 'timezone'>): FastifyP
         const from = q.from === undefined ? undefined : dayRange(q.from, q.from, deps.timezone).from;
         const to = q.to === undefined ? undefined : dayRange(q.to, q.to, deps.timezone).to;
         const limit = q.limit ?? (q.format === 'csv' ? CSV_ROWS : PAGE);
-        const page = deps.auth.audit.query({ from, to, site: q.site, actor: q.actor, before: q.before, limit });
+        const page = await deps.auth.audit.query({ from, to, site: q.site, actor: q.actor, before: q.before, limit });
         if (q.format === 'csv') {
           const name = `audit${q.from === undefined ? '' : `-${q.from}`}${q.to === undefined ? '' : `-${q.to}`}.csv`;
           return reply

@@ -67,8 +67,8 @@ export function signInRoutes(deps: SignInDeps): FastifyPluginAsync {
         if (user === undefined) {
           auth.loginLimit.failed(accountKey, request.ip);
           // Only a name that is an account goes in the audit: a password typed into the username box must not.
-          const known = username !== undefined && auth.accounts.get(username) !== undefined;
-          auth.audit.record(known ? `user:${username}` : '(unknown account)', 'sign-in-failed', { detail: `wrong password, from ${request.ip}` });
+          const known = username !== undefined && (await auth.accounts.get(username)) !== undefined;
+          await auth.audit.record(known ? `user:${username}` : '(unknown account)', 'sign-in-failed', { detail: `wrong password, from ${request.ip}` });
           request.log.warn({ ip: request.ip, account: known ? username : null }, 'sign-in refused: wrong username or password');
           return reply.code(401).send({ error: 'Unauthorized', message: 'wrong username or password' });
         }
@@ -82,13 +82,13 @@ export function signInRoutes(deps: SignInDeps): FastifyPluginAsync {
       '/auth/logout',
       { schema: docs({ summary: 'Sign out: ends the session (and clears the cookie, whether or not it was still valid)', tags: ['auth'], auth: false }) },
       async (request, reply) => {
-        const session = auth.sessions.find(sessionCookie(request));
+        const session = await auth.sessions.find(sessionCookie(request));
         if (session !== undefined) {
           const refused = changeRefused(request, session);
           if (refused !== undefined) return refuse(request, reply, 403, refused.message, refused.reason);
-          auth.sessions.revoke(session.tokenHash);
+          await auth.sessions.revoke(session.tokenHash);
           const actor = actorOf(identityOfSession(session));
-          auth.audit.record(actor, 'sign-out');
+          await auth.audit.record(actor, 'sign-out');
           request.log.info({ actor }, 'signed out');
         }
         auth.clearCookies(reply);
@@ -110,7 +110,7 @@ export function sessionRoutes(deps: { auth: CentralAuth }): FastifyPluginAsync {
       async (request) => {
         const identity = identityOf(request);
         if (identity.kind === 'token') return { username: identity.name, role: identity.role, via: 'token' };
-        const session = deps.auth.sessions.find(sessionCookie(request))!;
+        const session = (await deps.auth.sessions.find(sessionCookie(request)))!;
         return { username: identity.name, role: identity.role, via: identity.via, csrfToken: session.csrfToken, expiresAt: session.expiresAt };
       },
     );

@@ -127,7 +127,7 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
           const outcome = incidents[kind](id, { actor, note }, clock.now());
           if (!outcome.ok) return refused(reply, outcome);
           const i = outcome.incident;
-          audit.record(actor, kind === 'acknowledge' ? 'incident-acknowledge' : 'incident-resolve', {
+          await audit.record(actor, kind === 'acknowledge' ? 'incident-acknowledge' : 'incident-resolve', {
             site: i.site === CENTRAL_SITE ? null : i.site,
             detail: `incident ${i.id} (${i.alarm})${note === undefined || note === '' ? '' : `: ${note}`}`,
           });
@@ -186,7 +186,7 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
           if (outcome.code === 'conflict') return reply.code(409).send({ error: 'Conflict', message: outcome.errors.join('; '), errors: outcome.errors, code: 'conflict' });
           return reply.code(400).send(invalidRequest(outcome.errors));
         }
-        audit.record(actor, 'alert-rules-save', { detail: `version ${outcome.version}` });
+        await audit.record(actor, 'alert-rules-save', { detail: `version ${outcome.version}` });
         return { version: outcome.version };
       },
     );

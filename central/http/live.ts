@@ -55,9 +55,15 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
         const heartbeat = setInterval(ping, HEARTBEAT_MS);
         // A stream outlives the request that opened it: it ends when the session or token that opened it does.
         const recheck = setInterval(() => {
-          if (deps.auth.stillSignedIn(request)) return;
-          send('signed-out', { message: 'the session has ended: sign in again' });
-          res.end();
+          // A store that cannot vouch for the credential ends the stream too (the page signs in again).
+          void deps.auth.stillSignedIn(request).then(
+            (ok) => ok,
+            () => false,
+          ).then((ok) => {
+            if (ok || res.writableEnded) return;
+            send('signed-out', { message: 'the session has ended: sign in again' });
+            res.end();
+          });
         }, RECHECK_MS);
         deps.bus.on('site', onSite);
         deps.bus.on('event', onEvent);

@@ -60,7 +60,7 @@ export function phoneTokenRoutes(deps: Pick<HttpDeps, 'members' | 'signingKey' |
         const site = body.site ?? null;
         const { token, payload } = issuePhoneToken(signingKey.privateKey, { cardHash: card.cardHash, site, now: deps.clock.now(), minutes: body.minutes });
         const expiresAt = new Date(payload.exp * 1000).toISOString();
-        deps.auth.audit.record(actorOf(identityOf(request)), 'phone-token-issue', { site, detail: `member ${card.person}: token ${payload.jti}, ${body.minutes} min, until ${expiresAt}` });
+        await deps.auth.audit.record(actorOf(identityOf(request)), 'phone-token-issue', { site, detail: `member ${card.person}: token ${payload.jti}, ${body.minutes} min, until ${expiresAt}` });
         return { token, expiresAt, site, jti: payload.jti };
       },
     );

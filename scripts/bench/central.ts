@@ -130,15 +130,16 @@ function id(ms) {
 `;
 
 /** Central answers nobody without credentials: a viewer's API token, one per central. */
-const viewers = new WeakMap<RunningCentral, Record<string, string>>();
-function viewer(c: RunningCentral): Record<string, string> {
+const viewers = new WeakMap<RunningCentral, Promise<Record<string, string>>>();
+function viewer(c: RunningCentral): Promise<Record<string, string>> {
+  // The promise is kept, not the headers: two callers at once must not make two tokens of one name.
   let headers = viewers.get(c);
-  if (headers === undefined) viewers.set(c, (headers = { authorization: `Bearer ${c.auth.tokens.create({ name: 'bench', role: 'viewer', expiresDays: 1 }, 'bench').token}` }));
+  if (headers === undefined) viewers.set(c, (headers = c.auth.tokens.create({ name: 'bench', role: 'viewer', expiresDays: 1 }, 'bench').then(({ token }) => ({ authorization: `Bearer ${token}` }))));
   return headers;
 }
 
 async function stats(c: RunningCentral): Promise<{ events: number }> {
-  return (await (await fetch(`${c.httpUrl}/api/stats`, { headers: viewer(c) })).json()) as { events: number };
+  return (await (await fetch(`${c.httpUrl}/api/stats`, { headers: await viewer(c) })).json()) as { events: number };
 }
 
 /** `s0000`, `s0001`…: the ingest bench's sites. */
@@ -272,7 +273,7 @@ async function latency(siteCount: number, samples: number, maxSeconds: number): 
         waiting.delete(s.id);
         w.done(performance.now() - w.t0);
       }
-    }, abort.signal, viewer(c));
+    }, abort.signal, await viewer(c));
     await new Promise((r) => setTimeout(r, 300));
 
     const times: number[] = [];

@@ -66,7 +66,7 @@ type AuthParts = {
 async function withCentralAuth<T>(options: CentralStoreOptions, fn: (parts: AuthParts) => Promise<T>): Promise<T> {
   const { CentralConfigError, loadCentralConfig, parseCentralConfig } = await import('../../central/config.js');
   const { CentralStore } = await import('../../central/store.js');
-  const { AuthStore } = await import('../../central/auth/auth-store.js');
+  const { SqliteAuthStore } = await import('../../central/auth/auth-store.js');
   const { CentralAccounts } = await import('../../central/auth/accounts.js');
   const { CentralTokens } = await import('../../central/auth/tokens.js');
   const { CentralAudit } = await import('../../central/auth/audit.js');
@@ -91,7 +91,7 @@ async function withCentralAuth<T>(options: CentralStoreOptions, fn: (parts: Auth
   }
   try {
     const clock = { now: () => new Date() };
-    const auth = new AuthStore(store.db);
+    const auth = new SqliteAuthStore(store.db);
     return await fn({ path, accounts: new CentralAccounts(auth, clock), tokens: new CentralTokens(auth, clock), audit: new CentralAudit(auth, clock) });
   } finally {
     store.close();
@@ -131,7 +131,7 @@ export function runCentralUsersAdd(username: string, options: CentralUsersAddOpt
     const password = given ?? generatePassword();
     await withCentralAuth(options, async ({ path, accounts, audit }) => {
       const user = await accounts.add(name, role, password);
-      audit.record(cliActor(), 'user-add', { detail: `user:${user.username} as ${user.role}` });
+      await audit.record(cliActor(), 'user-add', { detail: `user:${user.username} as ${user.role}` });
       io.out(`${path}: added ${user.username}, ${user.role}\n`);
       if (given === undefined) io.out(`password (shown once): ${password}\n`);
     });
@@ -142,7 +142,7 @@ export function runCentralUsersAdd(username: string, options: CentralUsersAddOpt
 export function runCentralUsersList(options: CentralStoreOptions & { json?: boolean | undefined }, io: CommandIo = processIo): Promise<number> {
   return run(io, () =>
     withCentralAuth(options, async ({ path, accounts }) => {
-      const list = accounts.list();
+      const list = await accounts.list();
       if (options.json) {
         io.out(`${JSON.stringify(list, null, 2)}\n`);
         return;
@@ -164,8 +164,8 @@ export function runCentralTokensAdd(options: CentralTokensAddOptions, io: Comman
     const request = checked(NewTokenBodySchema, { name: options.name, role: options.role, expiresDays: Number(options.expiresDays) }, '');
     await withCentralAuth(options, async ({ path, tokens, audit }) => {
       const actor = cliActor();
-      const { token, info } = tokens.create(request, actor);
-      audit.record(actor, 'token-add', { detail: `token:${info.name} (${info.id}) as ${info.role}, expires ${info.expiresAt}` });
+      const { token, info } = await tokens.create(request, actor);
+      await audit.record(actor, 'token-add', { detail: `token:${info.name} (${info.id}) as ${info.role}, expires ${info.expiresAt}` });
       io.err(`${path}: token ${info.name} (id ${info.id}), ${info.role}, expires ${info.expiresAt}; shown once, keep it safe:\n`);
       io.out(`${token}\n`);
     });
@@ -176,7 +176,7 @@ export function runCentralTokensAdd(options: CentralTokensAddOptions, io: Comman
 export function runCentralTokensList(options: CentralStoreOptions & { json?: boolean | undefined }, io: CommandIo = processIo): Promise<number> {
   return run(io, () =>
     withCentralAuth(options, async ({ path, tokens }) => {
-      const list = tokens.list();
+      const list = await tokens.list();
       if (options.json) {
         io.out(`${JSON.stringify(list, null, 2)}\n`);
         return;
@@ -195,12 +195,13 @@ export function runCentralTokensList(options: CentralStoreOptions & { json?: boo
 export function runCentralTokensRevoke(which: string, options: CentralStoreOptions, io: CommandIo = processIo): Promise<number> {
   return run(io, () =>
     withCentralAuth(options, async ({ path, tokens, audit }) => {
-      const live = tokens.list().filter((t) => t.status !== 'revoked');
-      const target = live.find((t) => t.id === which) ?? live.find((t) => t.name === which) ?? tokens.list().find((t) => t.id === which);
+      const all = await tokens.list();
+      const live = all.filter((t) => t.status !== 'revoked');
+      const target = live.find((t) => t.id === which) ?? live.find((t) => t.name === which) ?? all.find((t) => t.id === which);
       if (target === undefined) throw new Refused(`${path}: no token with the id or name "${which}" (oag central tokens list)`);
       const actor = cliActor();
-      const info = tokens.revoke(target.id, actor);
-      audit.record(actor, 'token-revoke', { detail: `token:${info.name} (${info.id})` });
+      const info = await tokens.revoke(target.id, actor);
+      await audit.record(actor, 'token-revoke', { detail: `token:${info.name} (${info.id})` });
       io.out(`${path}: revoked ${info.name} (id ${info.id})\n`);
     }),
   );

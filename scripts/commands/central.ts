@@ -180,7 +180,7 @@ export function register(program: Command): void {
       }
       const r = running;
       console.log(`dashboard  ${r.httpUrl}`);
-      if (r.auth.accounts.list().length === 0) {
+      if ((await r.auth.accounts.list()).length === 0) {
         console.log(`sign-in    no accounts yet: oag central users add NAME --role administrator${options.config ? ` --config ${options.config}` : ''}`);
       }
       console.log(`API        ${r.httpUrl}/api/docs`);

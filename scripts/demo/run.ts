@@ -294,7 +294,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   out('');
   out(central === undefined ? 'End of the day: what the visitors did' : "End of the day: what the visitors did, and what central's Figures page says for the day");
   const running = central;
-  const viewer = running?.auth.tokens.create({ name: 'demo-terminal', role: 'viewer', expiresDays: 1 }, 'demo').token;
+  const viewer = (await running?.auth.tokens.create({ name: 'demo-terminal', role: 'viewer', expiresDays: 1 }, 'demo'))?.token;
   const get = async (path: string): Promise<unknown> => {
     const res = await fetch(`${running!.httpUrl}/api${path}`, { headers: { authorization: `Bearer ${viewer}` } });
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);

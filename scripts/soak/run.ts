@@ -502,7 +502,7 @@ async function main(): Promise<number> {
       const faultConfig = writeGatewayFiles({ site: FAULT_SITE, dir: faultDir, storePath: faultStore, port: faultPort, mqtt: mqttFor(FAULT_SITE) });
       console.log(`faults: ${targets.outages} broker outages, then ${targets.kills} kill -9, taps throughout`);
       faults = await runFaults(
-        { broker, centralUrl: central.httpUrl, centralAuth: { authorization: `Bearer ${central.auth.tokens.create({ name: 'soak', role: 'viewer', expiresDays: 1 }, 'soak').token}` }, centralStore, site: FAULT_SITE, storePath: faultStore, config: faultConfig, port: faultPort, logPath: join(faultDir, 'gateway.log'), members },
+        { broker, centralUrl: central.httpUrl, centralAuth: { authorization: `Bearer ${(await central.auth.tokens.create({ name: 'soak', role: 'viewer', expiresDays: 1 }, 'soak')).token}` }, centralStore, site: FAULT_SITE, storePath: faultStore, config: faultConfig, port: faultPort, logPath: join(faultDir, 'gateway.log'), members },
         targets,
         (part) => (part === 'drain' ? end : planner.deadline(part)),
         (line) => console.log(line),

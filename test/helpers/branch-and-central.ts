@@ -80,7 +80,7 @@ export async function startBranchAndCentral(options: {
     const { role, headers, ...rest } = init;
     const response = await fetch(new URL(path, running.central.httpUrl), {
       ...rest,
-      headers: { 'content-type': 'application/json', ...centralHeaders(running.central, role ?? 'administrator'), ...(headers as Record<string, string> | undefined) },
+      headers: { 'content-type': 'application/json', ...(await centralHeaders(running.central, role ?? 'administrator')), ...(headers as Record<string, string> | undefined) },
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };

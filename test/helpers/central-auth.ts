@@ -11,9 +11,9 @@ export const TEST_SCRYPT: ScryptParams = { ln: 10, r: 8, p: 1 };
 let made = 0;
 
 /** A fresh API token with `role`, as request headers. */
-export function tokenHeaders(auth: Pick<CentralAuth, 'tokens'>, role: Role = 'administrator', expiresDays = 30): Record<string, string> {
+export async function tokenHeaders(auth: Pick<CentralAuth, 'tokens'>, role: Role = 'administrator', expiresDays = 30): Promise<Record<string, string>> {
   made += 1;
-  const { token } = auth.tokens.create({ name: `test-${role}-${made}`, role, expiresDays }, 'test');
+  const { token } = await auth.tokens.create({ name: `test-${role}-${made}`, role, expiresDays }, 'test');
   return { authorization: `Bearer ${token}` };
 }
 
@@ -27,7 +27,7 @@ export interface SignedIn {
 
 /** Makes a local account (unless it exists) and signs it in through POST /api/auth/login. */
 export async function signIn(app: FastifyInstance, auth: Pick<CentralAuth, 'accounts'>, username: string, role: Role = 'administrator', password = 'correct horse battery'): Promise<SignedIn> {
-  if (auth.accounts.get(username) === undefined) await auth.accounts.add(username, role, password);
+  if ((await auth.accounts.get(username)) === undefined) await auth.accounts.add(username, role, password);
   const res = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
   if (res.statusCode !== 200) throw new Error(`sign-in as ${username}: ${res.statusCode} ${res.body}`);
   const set = res.cookies.find((c) => c.name.endsWith('oag_central_session'));
@@ -37,10 +37,10 @@ export async function signIn(app: FastifyInstance, auth: Pick<CentralAuth, 'acco
   return { cookie, csrfToken, headers: { cookie, 'x-csrf-token': csrfToken } };
 }
 
-const cached = new WeakMap<object, Map<Role, Record<string, string>>>();
+const cached = new WeakMap<object, Map<Role, Promise<Record<string, string>>>>();
 
 /** One token per central and role, made on first use: for tests that call a running central's API over fetch. */
-export function centralHeaders(central: { auth: Pick<CentralAuth, 'tokens'> }, role: Role = 'administrator'): Record<string, string> {
+export function centralHeaders(central: { auth: Pick<CentralAuth, 'tokens'> }, role: Role = 'administrator'): Promise<Record<string, string>> {
   let byRole = cached.get(central.auth);
   if (byRole === undefined) cached.set(central.auth, (byRole = new Map()));
   let headers = byRole.get(role);

@@ -22,7 +22,7 @@ async function withAlarm(alarm = 'people-inside-after-close'): Promise<CentralAp
 describe('incidents API', () => {
   it('lists an alarm from a branch as an open incident to a viewer, and refuses anyone not signed in', async () => {
     const c = await withAlarm();
-    const viewer = tokenHeaders(c.auth, 'viewer');
+    const viewer = await tokenHeaders(c.auth, 'viewer');
     const list = await c.app.inject({ url: '/api/incidents', headers: viewer });
     expect(list.statusCode).toBe(200);
     expect(list.json()).toMatchObject({ incidents: [{ site: 'town', alarm: 'people-inside-after-close', severity: 'major', status: 'raised' }], next: null });
@@ -35,7 +35,7 @@ describe('incidents API', () => {
 
   it('lets an operator acknowledge in their own name with a note, audited; a viewer gets 403 and nothing changes', async () => {
     const c = await withAlarm();
-    const viewer = tokenHeaders(c.auth, 'viewer');
+    const viewer = await tokenHeaders(c.auth, 'viewer');
     const refused = await c.app.inject({ method: 'POST', url: `/api/incidents/${c.id}/acknowledge`, headers: viewer, payload: { note: 'me' } });
     expect(refused.statusCode).toBe(403);
     expect(c.alerts.alerts.incidents.get(c.id)!.status).toBe('raised');
@@ -54,7 +54,7 @@ describe('incidents API', () => {
     const again = await c.app.inject({ method: 'POST', url: `/api/incidents/${c.id}/acknowledge`, headers: op.headers, payload: {} });
     expect(again.statusCode).toBe(409);
     expect(again.json().message).toMatch(/user:olive/);
-    const audit = c.auth.audit.query({ limit: 10 }).rows.filter((r) => r.action === 'incident-acknowledge');
+    const audit = (await c.auth.audit.query({ limit: 10 })).rows.filter((r) => r.action === 'incident-acknowledge');
     expect(audit).toEqual([expect.objectContaining({ actor: 'user:olive', site: 'town', detail: expect.stringContaining('Calling the keyholder') })]);
 
     const resolved = await c.app.inject({ method: 'POST', url: `/api/incidents/${c.id}/resolve`, headers: op.headers, payload: { note: 'all out' } });
@@ -82,8 +82,8 @@ describe('incidents API', () => {
 describe('alert rules API', () => {
   it('lets an operator read and only an administrator save; a bad document names every field and changes nothing', async () => {
     const c = await centralApp(NOW);
-    const op = tokenHeaders(c.auth, 'operator');
-    expect((await c.app.inject({ url: '/api/alerts/rules', headers: tokenHeaders(c.auth, 'viewer') })).statusCode).toBe(403);
+    const op = await tokenHeaders(c.auth, 'operator');
+    expect((await c.app.inject({ url: '/api/alerts/rules', headers: await tokenHeaders(c.auth, 'viewer') })).statusCode).toBe(403);
     expect((await c.app.inject({ url: '/api/alerts/rules', headers: op })).json()).toMatchObject({ version: 0, versions: [] });
     expect((await c.app.inject({ method: 'PUT', url: '/api/alerts/rules', headers: op, payload: { doc: rulesInput() } })).statusCode).toBe(403);
 
@@ -110,12 +110,12 @@ describe('alert rules API', () => {
     expect(read).toMatchObject({ version: 1, versions: [{ version: 1, actor: 'user:ada' }], doc: { contacts: expect.any(Array) } });
     expect((await c.app.inject({ url: '/api/alerts/rules/versions/1', headers: op })).json()).toMatchObject({ version: 1, actor: 'user:ada' });
     expect((await c.app.inject({ url: '/api/alerts/rules/versions/2', headers: op })).statusCode).toBe(404);
-    expect(c.auth.audit.query({ limit: 10 }).rows.filter((r) => r.action === 'alert-rules-save')).toEqual([expect.objectContaining({ actor: 'user:ada', detail: 'version 1' })]);
+    expect((await c.auth.audit.query({ limit: 10 })).rows.filter((r) => r.action === 'alert-rules-save')).toEqual([expect.objectContaining({ actor: 'user:ada', detail: 'version 1' })]);
   });
 
   it('says nobody is being told while no channel is configured and no rule tells anyone', async () => {
     const current = await centralApp(NOW);
-    const status = (await current.app.inject({ url: '/api/alerts/status', headers: tokenHeaders(current.auth, 'viewer') })).json();
+    const status = (await current.app.inject({ url: '/api/alerts/status', headers: await tokenHeaders(current.auth, 'viewer') })).json();
     expect(status).toMatchObject({ told: false, channels: [], rules: { version: null, rules: 0 } });
     expect(status.problems).toEqual([expect.stringContaining('no notification channel is configured'), expect.stringContaining('no alert rule')]);
   });
@@ -138,7 +138,7 @@ describe('incident figures', () => {
     const c = await withAlarm();
     c.clock.set(new Date(NOW.getTime() + 120_000));
     await c.api({ method: 'POST', url: `/api/incidents/${c.id}/acknowledge`, payload: {} });
-    const json = (await c.app.inject({ url: '/api/figures/incidents?from=2025-06-02&to=2025-06-02', headers: tokenHeaders(c.auth, 'viewer') })).json();
+    const json = (await c.app.inject({ url: '/api/figures/incidents?from=2025-06-02&to=2025-06-02', headers: await tokenHeaders(c.auth, 'viewer') })).json();
     expect(json).toMatchObject({ total: 1, byAlarm: [{ alarm: 'people-inside-after-close', count: 1 }], timeToAcknowledge: { count: 1, medianSeconds: 120, p95Seconds: 120 } });
     const csv = await c.api('/api/figures/incidents?from=2025-06-02&to=2025-06-02&format=csv');
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
@@ -167,7 +167,7 @@ describe('the page behind an e-mailed link', () => {
     expect(done.statusCode).toBe(200);
     expect(done.body).toContain('Acknowledged as Carol Ng');
     expect(c.alerts.alerts.incidents.get(c.id)!.acknowledged).toMatchObject({ by: 'contact:Carol Ng', note: 'On my way' });
-    expect(c.auth.audit.query({ limit: 5 }).rows.filter((r) => r.action === 'incident-acknowledge')).toEqual([expect.objectContaining({ actor: 'contact:Carol Ng' })]);
+    expect((await c.auth.audit.query({ limit: 5 })).rows.filter((r) => r.action === 'incident-acknowledge')).toEqual([expect.objectContaining({ actor: 'contact:Carol Ng' })]);
 
     const used = await c.app.inject({ method: 'POST', url: `/ack/${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
     expect(used.statusCode).toBe(410);

@@ -51,7 +51,7 @@ const buildings: BuildingLog[] = [];
 const spoken: Array<Array<{ at: Date; line: string }>> = [];
 
 async function api<T>(path: string): Promise<T> {
-  const res = await fetch(`${central.httpUrl}/api${path}`, { headers: centralHeaders(central, 'viewer') });
+  const res = await fetch(`${central.httpUrl}/api${path}`, { headers: await centralHeaders(central, 'viewer') });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }

@@ -22,14 +22,14 @@ const branches: RunningGateway[] = [];
 
 type Json = Record<string, unknown>;
 /** The member desk's API token (an administrator's): what the audit and the version's source name. */
-const desk = new WeakMap<RunningCentral, string>();
-function deskToken(target: RunningCentral): string {
+const desk = new WeakMap<RunningCentral, Promise<string>>();
+function deskToken(target: RunningCentral): Promise<string> {
   let token = desk.get(target);
-  if (token === undefined) desk.set(target, (token = target.auth.tokens.create({ name: 'desk', role: 'administrator', expiresDays: 1 }, 'test').token));
+  if (token === undefined) desk.set(target, (token = target.auth.tokens.create({ name: 'desk', role: 'administrator', expiresDays: 1 }, 'test').then((made) => made.token)));
   return token;
 }
 async function api(path: string, init: RequestInit = {}, target = central): Promise<{ status: number; body: Json }> {
-  const response = await fetch(new URL(path, target.httpUrl), { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${deskToken(target)}` } });
+  const response = await fetch(new URL(path, target.httpUrl), { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${await deskToken(target)}` } });
   return { status: response.status, body: (await response.json()) as Json };
 }
 const patch = (body: unknown, target?: RunningCentral) => api('/api/members', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, target);
@@ -96,7 +96,7 @@ describe('central’s member list', () => {
     const status = (await api('/api/members')).body;
     expect(status).toMatchObject({ enabled: true, current: { version: 2, count: 270, source: 'api:token:desk' }, behind: 1 });
     // The change is the token's, in central's audit, with the member's pseudonym only.
-    const audit = central.auth.audit.query({ limit: 10, actor: 'token:desk' }).rows.filter((r) => r.action === 'member-change');
+    const audit = (await central.auth.audit.query({ limit: 10, actor: 'token:desk' })).rows.filter((r) => r.action === 'member-change');
     expect(audit.map((r) => r.detail)).toEqual([expect.stringMatching(/^member [0-9a-f]{8}: blocked=true; no change$/), expect.stringMatching(/^member [0-9a-f]{8}: blocked=true; version 2$/)]);
     expect(JSON.stringify(audit)).not.toContain(valid[1]!);
     // Central's own pseudonym: neither a cut of the card hash (the same everywhere) nor the branch's pseudonym.
@@ -132,7 +132,7 @@ describe('central’s member list', () => {
     expect(tap(town, card)).toEqual({ decision: 'refused', reason: 'unknown-card' });
     // Off the list, a change is still kept at central, for when they register; the branches' list does not move.
     expect(await patch({ cardNumber: card, expires: '2031-01-31' })).toMatchObject({ status: 200, body: { changed: false, version: version + 2, listed: false } });
-    const audit = central.auth.audit.query({ limit: 1, actor: 'token:desk' }).rows[0]!;
+    const audit = (await central.auth.audit.query({ limit: 1, actor: 'token:desk' })).rows[0]!;
     expect(audit.detail).toMatch(/^member [0-9a-f]{8}: expires=2031-01-31; not on the branches' list$/);
   });
 

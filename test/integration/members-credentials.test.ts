@@ -47,7 +47,7 @@ describe('a member with a barcode and two NFC cards', () => {
     for (const credential of [BARCODE, ...CARDS]) expect(tap(town, credential)).toEqual({ decision: 'granted', reason: 'member' });
 
     // The member's website sets a PIN giving one of the cards: the PIN is the member's, on every card.
-    const token = central.auth.tokens.create({ name: 'website', role: 'operator', expiresDays: 1 }, 'test').token;
+    const token = (await central.auth.tokens.create({ name: 'website', role: 'operator', expiresDays: 1 }, 'test')).token;
     const response = await fetch(new URL('/api/members/pin', central.httpUrl), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

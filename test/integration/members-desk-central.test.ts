@@ -97,7 +97,7 @@ describe("central's side of a desk change", () => {
     expect(entries).toContain(encodeCardHash(hashCard(NEW_UID)) + fieldsOf(card(0)));
     expect(central.members!.store.current()).toMatchObject({ version: 2, count: 6, source: 'desk:town/alice' });
     // Central's audit names the branch's staff user and the member's pseudonym, never a card or its hash.
-    const audit = central.auth.audit.query({ limit: 5, actor: 'town/alice' }).rows;
+    const audit = (await central.auth.audit.query({ limit: 5, actor: 'town/alice' })).rows;
     expect(audit).toEqual([expect.objectContaining({ action: 'member-change', site: 'town', detail: expect.stringMatching(/^member [0-9a-f]{8}: card linked at the desk; version 2$/) })]);
     expect(JSON.stringify(audit)).not.toContain(encodeCardHash(hashCard(NEW_UID)));
 
@@ -120,7 +120,7 @@ describe("central's side of a desk change", () => {
     expect(central.members!.store.current()!.version).toBe(3);
     // The PIN's hash as the branch made it, on the member's row; the log and the audit say only that one was set.
     expect(verifyPin(parseMemberFields(fieldsOf(card(1))!).pinHash!, '2468')).toBe(true);
-    expect(central.auth.audit.query({ limit: 1, actor: 'town/alice' }).rows[0]!.detail).toMatch(/^member [0-9a-f]{8}: PIN set at the desk; version 3$/);
+    expect((await central.auth.audit.query({ limit: 1, actor: 'town/alice' })).rows[0]!.detail).toMatch(/^member [0-9a-f]{8}: PIN set at the desk; version 3$/);
 
     const removed = await town.send({ member: encodeCardHash(hashCard(card(1))), change: { kind: 'remove-pin' } });
     expect(removed).toMatchObject({ result: 'done', version: 4, message: 'PIN removed: it holds from list version 4' });
@@ -189,7 +189,7 @@ describe("central's side of a desk change", () => {
       expect(end).toMatchObject({ state: 'done', version: current + 1, message: `it opens doors as the member from list version ${current + 1}` });
       await until(() => village.store.members.stats().version === current + 1, 'the village to apply the new version');
       expect(tap(village, NEXT_UID).decision).toBe('granted');
-      expect(central.auth.audit.query({ limit: 1, actor: 'village/desk-bob' }).rows[0]!.detail).toMatch(/: card linked at the desk; version \d+$/);
+      expect((await central.auth.audit.query({ limit: 1, actor: 'village/desk-bob' })).rows[0]!.detail).toMatch(/: card linked at the desk; version \d+$/);
     } finally {
       await app.close();
       db.close();

@@ -45,7 +45,7 @@ beforeAll(async () => {
   central = await startTestCentral(dir);
   const generated = await generateMembersCsv(join(dir, 'export.csv'), 50, 5, { keepCards: 10 });
   await central.members!.importFile(join(dir, 'export.csv'));
-  websiteToken = central.auth.tokens.create({ name: 'website', role: 'operator', expiresDays: 1 }, 'test').token;
+  websiteToken = (await central.auth.tokens.create({ name: 'website', role: 'operator', expiresDays: 1 }, 'test')).token;
   const login = await addMqttUser(mqttPasswordFileIn(dir), 'town');
   const config = branchConfig(
     dir,
@@ -75,9 +75,9 @@ describe('an open-access PIN set through central', () => {
     expect(await cardAndPin('111111')).toEqual(['pin-required', 'pin-wrong']);
     expect(await cardAndPin('482913')).toEqual(['pin-required', 'member']);
 
-    const audit = central.auth.audit.query({ limit: 1, actor: 'token:website' }).rows[0]!;
+    const audit = (await central.auth.audit.query({ limit: 1, actor: 'token:website' })).rows[0]!;
     expect(audit).toMatchObject({ action: 'member-change', detail: expect.stringMatching(/^member [0-9a-f]{8}: PIN set; version \d+$/) });
-    expect(JSON.stringify(central.auth.audit.query({ limit: 50 }).rows)).not.toMatch(/482913|scrypt/);
+    expect(JSON.stringify((await central.auth.audit.query({ limit: 50 })).rows)).not.toMatch(/482913|scrypt/);
     expect(JSON.stringify(branch.store.events.query({ limit: 1000 }))).not.toMatch(/482913|scrypt/);
   });
 
@@ -119,7 +119,7 @@ describe('an open-access PIN set through central', () => {
     expect(await putPin({ cardNumber: card, pin: '123' })).toMatchObject({ status: 400, body: { errors: ['pin: must be 4 to 8 digits'] } });
     expect(await putPin({ cardNumber: '12!', pin: '1234' })).toMatchObject({ status: 400, body: { message: 'cardNumber: card number has characters other than letters and digits' } });
     expect((await putPin({ cardNumber: '21999999999999', pin: '1234' })).status).toBe(404);
-    const viewer = central.auth.tokens.create({ name: 'kiosk', role: 'viewer', expiresDays: 1 }, 'test').token;
+    const viewer = (await central.auth.tokens.create({ name: 'kiosk', role: 'viewer', expiresDays: 1 }, 'test')).token;
     expect((await putPin({ cardNumber: card, pin: '1234' }, viewer)).status).toBe(403);
     expect(central.members!.store.current()!.version).toBe(version);
   });

@@ -36,7 +36,7 @@ const current = () => members().store.current()!;
 const inSync = (gw: RunningGateway) => gw.store.members.stats().version === current().version && gw.store.members.stats().hash === current().hash;
 
 async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(new URL(path, central.httpUrl), { ...init, headers: { ...(init.headers as Record<string, string>), ...centralHeaders(central) } });
+  const response = await fetch(new URL(path, central.httpUrl), { ...init, headers: { ...(init.headers as Record<string, string>), ...(await centralHeaders(central)) } });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 

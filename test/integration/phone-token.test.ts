@@ -22,7 +22,7 @@ let cards: { valid: string[]; other: string[] };
 async function api(path: string, body: unknown, role: 'viewer' | 'operator' = 'operator'): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(new URL(path, central.httpUrl), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...centralHeaders(central, role) },
+    headers: { 'content-type': 'application/json', ...(await centralHeaders(central, role)) },
     body: JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -67,7 +67,7 @@ describe('phone token: issued by central, checked offline at the door', () => {
       expect(bytes.includes(Buffer.from(signature)), file).toBe(false);
       expect(bytes.includes(Buffer.from(cards.valid[0]!)), file).toBe(false);
     }
-    const audit = central.auth.audit.query({ limit: 5 }).rows.find((r) => r.action === 'phone-token-issue');
+    const audit = (await central.auth.audit.query({ limit: 5 })).rows.find((r) => r.action === 'phone-token-issue');
     expect(audit?.detail).toMatch(/^member [0-9a-f]{8}: token [A-Za-z0-9_-]+, 15 min, until /);
   });
 
@@ -94,7 +94,7 @@ describe('phone token: issued by central, checked offline at the door', () => {
     const before = town.store.members.stats().version ?? 0;
     const response = await fetch(new URL('/api/members', central.httpUrl), {
       method: 'PATCH',
-      headers: { 'content-type': 'application/json', ...centralHeaders(central) },
+      headers: { 'content-type': 'application/json', ...(await centralHeaders(central)) },
       body: JSON.stringify({ cardNumber: card, blocked: true }),
     });
     expect(response.status).toBe(200);

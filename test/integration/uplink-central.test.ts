@@ -45,7 +45,7 @@ interface SiteJson {
   state?: { occupancy: { inside: number } } | null;
   events?: Array<{ event: { inside: number } }>;
 }
-const get = async (c: RunningCentral, path: string) => (await fetch(`${c.httpUrl}${path}`, { headers: centralHeaders(c, 'viewer') })).json() as Promise<SiteJson>;
+const get = async (c: RunningCentral, path: string) => (await fetch(`${c.httpUrl}${path}`, { headers: await centralHeaders(c, 'viewer') })).json() as Promise<SiteJson>;
 
 describe('uplink → central', () => {
   it('shows the branch online with its state, stores its events once, and offline after it stops', async () => {
@@ -100,7 +100,7 @@ describe('uplink → central', () => {
     const c = await central();
     const put = await fetch(`${c.httpUrl}/api/sites/village/policy`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json', ...centralHeaders(c) },
+      headers: { 'content-type': 'application/json', ...(await centralHeaders(c)) },
       body: JSON.stringify({ site: 'village', schedule: { weekly: { sat: [{ from: '10:00', to: '16:00', mode: 'open-access' }] } } }),
     });
     expect(put.status).toBe(202);

@@ -63,7 +63,7 @@ let startedAt: number;
 async function api<T>(path: string, role: 'viewer' | 'operator' | 'administrator' = 'viewer', init?: { method: string; body: unknown }): Promise<{ status: number; body: T }> {
   const response = await fetch(new URL(path, central.httpUrl), {
     method: init?.method ?? 'GET',
-    headers: { ...(init === undefined ? {} : { 'content-type': 'application/json' }), ...centralHeaders(central, role) },
+    headers: { ...(init === undefined ? {} : { 'content-type': 'application/json' }), ...(await centralHeaders(central, role)) },
     body: init === undefined ? undefined : JSON.stringify(init.body),
   });
   return { status: response.status, body: (await response.json()) as T };

@@ -136,7 +136,7 @@ describe('dashboard', () => {
     // through its live stream and goes to the sign-in page, and back to where it was once she signs in again.
     await page.goto(scene.central.httpUrl);
     await expect.poll(() => page.locator('#conn').textContent()).toBe('Live');
-    scene.central.auth.endSessions('olivia');
+    await scene.central.auth.endSessions('olivia');
     await page.waitForURL(/\/login\?next=%2F$/, { timeout: 15_000 });
     await page.locator('#username').fill('olivia');
     await page.locator('#password').fill(PASSWORD);

@@ -60,7 +60,7 @@ describe('the embedded broker with embedded.tls', () => {
     client.on('error', () => {});
     await until(() => client.connected, 'the branch connected');
     await client.publishAsync('oa/v1/sites/town/availability', JSON.stringify({ state: 'online', at: new Date().toISOString() }), { qos: 1, retain: true });
-    const token = central.auth.tokens.create({ name: 'tls-test', role: 'viewer', expiresDays: 1 }, 'test').token;
+    const token = (await central.auth.tokens.create({ name: 'tls-test', role: 'viewer', expiresDays: 1 }, 'test')).token;
     await until(async () => (await fetch(`${central.httpUrl}/api/sites/town`, { headers: { authorization: `Bearer ${token}` } })).status === 200, 'the branch at central');
     client.end(true);
   });

@@ -163,11 +163,11 @@ describe('the real gateway process when its store and uplink fail', () => {
 
   /** Deliveries central dropped as duplicates so far (QoS 1 is at least once; central de-duplicates by id). */
   async function centralDuplicates(): Promise<number> {
-    return ((await (await fetch(`${central!.httpUrl}/api/stats`, { headers: centralHeaders(central!) })).json()) as { ingest: { duplicates: number } }).ingest.duplicates;
+    return ((await (await fetch(`${central!.httpUrl}/api/stats`, { headers: await centralHeaders(central!) })).json()) as { ingest: { duplicates: number } }).ingest.duplicates;
   }
 
   async function centralState(site: string): Promise<{ alarms: string[] } | undefined> {
-    const response = await fetch(`${central!.httpUrl}/api/sites/${site}`, { headers: centralHeaders(central!) });
+    const response = await fetch(`${central!.httpUrl}/api/sites/${site}`, { headers: await centralHeaders(central!) });
     if (!response.ok) return undefined;
     return ((await response.json()) as { state: { alarms: string[] } | null }).state ?? undefined;
   }

@@ -125,7 +125,7 @@ describe('gateway process killed with -9 while publishing', () => {
     let remote: string[] = [];
     await until(
       async () => {
-        const body = (await (await fetch(`${central!.httpUrl}/api/sites/${SITE}/events?limit=1000`, { headers: centralHeaders(central!) })).json()) as { events: Array<{ event: { id: string } }> };
+        const body = (await (await fetch(`${central!.httpUrl}/api/sites/${SITE}/events?limit=1000`, { headers: await centralHeaders(central!) })).json()) as { events: Array<{ event: { id: string } }> };
         remote = body.events.map((e) => e.event.id);
         return remote.length >= final.published;
       },

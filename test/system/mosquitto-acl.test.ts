@@ -75,7 +75,7 @@ interface ApiBody {
 }
 
 async function api(path: string, init?: RequestInit): Promise<{ status: number; body: ApiBody }> {
-  const res = await fetch(`${central.httpUrl}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), ...centralHeaders(central) } });
+  const res = await fetch(`${central.httpUrl}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), ...(await centralHeaders(central)) } });
   return { status: res.status, body: (await res.json()) as ApiBody };
 }
 

@@ -127,7 +127,7 @@ describe('gateway killed with -9 while publishing', () => {
 
     let ids: string[] = [];
     for (let i = 0; i < 100; i++) {
-      const body = (await (await fetch(`${central.httpUrl}/api/sites/town/events?limit=1000`, { headers: centralHeaders(central) })).json()) as { events: Array<{ event: { id: string; inside: number } }> };
+      const body = (await (await fetch(`${central.httpUrl}/api/sites/town/events?limit=1000`, { headers: await centralHeaders(central) })).json()) as { events: Array<{ event: { id: string; inside: number } }> };
       ids = body.events.map((e) => e.event.id);
       if (ids.length >= TOTAL) break;
       await new Promise((r) => setTimeout(r, 100));

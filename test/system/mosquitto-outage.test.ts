@@ -73,7 +73,7 @@ describe('broker outage', () => {
 
     let stored: Array<{ event: { inside: number; id: string } }> = [];
     for (let i = 0; i < 200; i++) {
-      stored = ((await (await fetch(`${central.httpUrl}/api/sites/town/events?limit=1000&type=occupancy`, { headers: centralHeaders(central) })).json()) as { events: typeof stored }).events;
+      stored = ((await (await fetch(`${central.httpUrl}/api/sites/town/events?limit=1000&type=occupancy`, { headers: await centralHeaders(central) })).json()) as { events: typeof stored }).events;
       if (stored.length >= TOTAL) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -104,7 +104,7 @@ function signedCommand(site: string, name: CommandName, key: TestSigningKey): Bu
 async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${centralService.httpUrl}/api${path}`, {
     ...init,
-    headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>), ...centralHeaders(centralService) },
+    headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>), ...(await centralHeaders(centralService)) },
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }

@@ -16,13 +16,13 @@ async function setUp(): Promise<CentralApp & { root: Awaited<ReturnType<typeof s
 
 describe('central accounts', () => {
   it('adds an account with a password central makes, shown once and stored as a scrypt hash', async () => {
-    const { app, auth, root } = await setUp();
+    const { app, auth, root, store } = await setUp();
     const res = await app.inject({ method: 'POST', url: '/api/users', headers: root.headers, payload: { username: 'Alice', role: 'operator' } });
     expect(res.statusCode).toBe(201);
     const { user, password } = res.json();
     expect(user).toMatchObject({ username: 'alice', role: 'operator', source: 'local', lastLoginAt: null });
     expect(password).toMatch(/^[a-z2-9]{20}$/);
-    const stored = JSON.stringify(auth.store.db.prepare("SELECT * FROM central_users WHERE username = 'alice'").get());
+    const stored = JSON.stringify(store.db.prepare("SELECT * FROM central_users WHERE username = 'alice'").get());
     expect(stored).not.toContain(password);
     expect(stored).toMatch(/scrypt\$ln=/);
     expect((await signIn(app, auth, 'alice', 'operator', password)).csrfToken).toBeTruthy();
@@ -61,7 +61,7 @@ describe('central accounts', () => {
     expect(await asks(carol)).toBe(401);
     expect((await app.inject({ method: 'DELETE', url: '/api/users/carol', headers: root.headers })).statusCode).toBe(404);
 
-    expect(auth.audit.query({ limit: 20, actor: 'user:root' }).rows.map((r) => [r.action, r.detail])).toEqual([
+    expect((await auth.audit.query({ limit: 20, actor: 'user:root' })).rows.map((r) => [r.action, r.detail])).toEqual([
       ['user-remove', 'user:carol'],
       ['user-password-reset', 'user:bob'],
       ['user-role', 'user:bob viewer → operator'],
@@ -103,11 +103,11 @@ describe('central API tokens', () => {
     // A token needs no CSRF token: there is no cookie for another site to ride on.
     const bearer = { authorization: `Bearer ${token}` };
     expect((await app.inject({ url: '/api/auth/session', headers: bearer })).json()).toEqual({ username: 'door-monitor', role: 'operator', via: 'token' });
-    expect(auth.tokens.list().find((t) => t.id === info.id)?.lastUsedAt).toBe('2025-06-02T09:30:00.000Z');
+    expect((await auth.tokens.list()).find((t) => t.id === info.id)?.lastUsedAt).toBe('2025-06-02T09:30:00.000Z');
     expect((await app.inject({ method: 'DELETE', url: `/api/tokens/${info.id}`, headers: root.headers })).json()).toMatchObject({ status: 'revoked', revokedBy: 'user:root' });
     expect((await app.inject({ url: '/api/sites', headers: bearer })).statusCode).toBe(401);
     expect((await app.inject({ method: 'DELETE', url: `/api/tokens/${info.id}`, headers: root.headers })).statusCode).toBe(409);
-    expect(auth.audit.query({ limit: 2 }).rows.map((r) => [r.actor, r.action])).toEqual([
+    expect((await auth.audit.query({ limit: 2 })).rows.map((r) => [r.actor, r.action])).toEqual([
       ['user:root', 'token-revoke'],
       ['user:root', 'token-add'],
     ]);
@@ -119,7 +119,7 @@ describe('central audit', () => {
     const { app, auth, root, publish, clock } = await setUp();
     publish('town', 'state', stateFixture());
     publish('village', 'state', { ...stateFixture(), site: 'village' });
-    const operator = tokenHeaders(auth, 'operator');
+    const operator = await tokenHeaders(auth, 'operator');
     for (const [site, text] of [['town', '=HYPERLINK("http://x")'], ['village', 'closing soon'], ['town', 'hello']] as const) {
       clock.set(new Date(clock.now().getTime() + 60_000));
       await app.inject({ method: 'POST', url: `/api/sites/${site}/commands`, headers: operator, payload: { command: 'announce', text } });

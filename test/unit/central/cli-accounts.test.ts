@@ -51,7 +51,7 @@ describe('oag central users add', () => {
     expect(await runCentralUsersAdd('Admin', { config: configFile, role: 'administrator', passwordFile: join(dir, 'pw') }, out)).toBe(0);
     expect(out.stdout).toBe(`${join(dir, 'data/central.sqlite')}: added admin, administrator\n`);
     expect((await login('admin', 'a password from a file')).status).toBe(200);
-    expect(central.auth.audit.query({ limit: 5 }).rows.map((r) => [r.actor.startsWith('cli'), r.action, r.detail])).toEqual([
+    expect((await central.auth.audit.query({ limit: 5 })).rows.map((r) => [r.actor.startsWith('cli'), r.action, r.detail])).toEqual([
       [false, 'sign-in', expect.stringMatching(/^password, as administrator/)],
       [true, 'user-add', 'user:admin as administrator'],
     ]);
@@ -84,7 +84,7 @@ describe('oag central users add', () => {
     const taken = io();
     expect(await runCentralUsersAdd('admin', { config: configFile, role: 'viewer', passwordFile: join(dir, 'pw') }, taken)).toBe(1);
     expect(taken.stderr).toBe('username: "admin" already has an account\n');
-    expect(central.auth.accounts.list().map((u) => [u.username, u.role])).toEqual([
+    expect((await central.auth.accounts.list()).map((u) => [u.username, u.role])).toEqual([
       ['admin', 'administrator'],
       ['olivia', 'operator'],
       ['victor', 'viewer'],
@@ -125,6 +125,6 @@ describe('oag central tokens', () => {
     const unknown = io();
     expect(await runCentralTokensRevoke('nobody', { config: configFile }, unknown)).toBe(1);
     expect(unknown.stderr).toMatch(/no token with the id or name "nobody"/);
-    expect(central.auth.tokens.list().map((t) => t.name)).toEqual(['nightly-export']);
+    expect((await central.auth.tokens.list()).map((t) => t.name)).toEqual(['nightly-export']);
   });
 });

@@ -68,7 +68,7 @@ export async function centralApp(now?: Date, config: Parameters<typeof parseCent
   });
   const { app, inventory } = await buildHttp({ ...parts, link, timezone: 'Europe/London', auth, alerts, trustProxy: parsed.http.trustProxy, allowedHosts: parsed.http.allowedHosts, oidc });
   app.addHook('onClose', async () => alerts.close());
-  const admin = tokenHeaders(auth, 'administrator');
+  const admin = await tokenHeaders(auth, 'administrator');
   const api = (options: string | InjectOptions) => {
     const o = typeof options === 'string' ? { url: options } : options;
     return app.inject({ ...o, headers: { ...admin, ...(o.headers ?? {}) } });

@@ -91,7 +91,7 @@ describe('central route walk', () => {
   it("answers 403 to a viewer's token on every route that changes something, and changes nothing", async () => {
     const { app, inventory, link, auth, store } = await withBranch();
     await app.ready();
-    const viewer = tokenHeaders(auth, 'viewer');
+    const viewer = await tokenHeaders(auth, 'viewer');
     // The changing routes only: a viewer may read, and the live stream it may read never ends.
     const changingOnly = { list: () => inventory.list().filter((r) => CHANGES.has(r.method)), isPublic: (m: string, u: string) => inventory.isPublic(m, u) } as typeof inventory;
     const changing = await walkProtectedRoutes(app, changingOnly, { params: { site: 'town', username: 'alice', id: 'abcdefabcdef' }, headers: viewer });
@@ -104,7 +104,7 @@ describe('central route walk', () => {
     expect(link.commands).toEqual([]);
     expect(link.policies).toEqual([]);
     expect(store.policy('town')).toBeNull();
-    expect(auth.accounts.list()).toEqual([]);
-    expect(auth.tokens.list().map((t) => t.role).sort()).toEqual(['administrator', 'viewer']);
+    expect(await auth.accounts.list()).toEqual([]);
+    expect((await auth.tokens.list()).map((t) => t.role).sort()).toEqual(['administrator', 'viewer']);
   });
 });

@@ -29,8 +29,8 @@ describe('the attacks of the issue, at central', () => {
       expect(res.statusCode, request.url).toBe(401);
       expect(res.json(), request.url).toEqual({ error: 'Unauthorized', message: 'sign in first (a session cookie from /login, or an API token)' });
     }
-    const viewer = tokenHeaders(auth, 'viewer');
-    const operator = tokenHeaders(auth, 'operator');
+    const viewer = await tokenHeaders(auth, 'viewer');
+    const operator = await tokenHeaders(auth, 'operator');
     const asViewer = await app.inject({ ...unlock, headers: viewer });
     expect(asViewer.statusCode).toBe(403);
     expect(asViewer.json().message).toMatch(/^needs the operator role; token:test-viewer-\d+ is a viewer$/);
@@ -57,7 +57,7 @@ describe('the attacks of the issue, at central', () => {
     const res = await app.inject({ method: 'POST', url: '/api/sites/town/commands', headers: alice.headers, payload: { command: 'unlock' } });
     expect(res.statusCode).toBe(200);
     expect(link.commands).toEqual([{ site: 'town', command: 'unlock', actor: 'user:alice' }]);
-    const audit = auth.audit.query({ limit: 10 }).rows;
+    const audit = (await auth.audit.query({ limit: 10 })).rows;
     expect(audit[0]).toMatchObject({ actor: 'user:alice', action: 'command', site: 'town', detail: 'unlock: ok' });
     expect(audit.map((r) => r.action)).toEqual(['command', 'sign-in']);
   });
@@ -67,13 +67,13 @@ describe('the attacks of the issue, at central', () => {
     const root = await signIn(app, auth, 'root', 'administrator');
     expect((await app.inject({ method: 'PUT', url: '/api/sites/town/policy', headers: root.headers, payload: POLICY })).statusCode).toBe(202);
     expect(link.policies).toHaveLength(1);
-    expect(auth.audit.query({ limit: 1 }).rows[0]).toMatchObject({ actor: 'user:root', action: 'policy-publish', site: 'town', detail: 'version 1' });
+    expect((await auth.audit.query({ limit: 1 })).rows[0]).toMatchObject({ actor: 'user:root', action: 'policy-publish', site: 'town', detail: 'version 1' });
   });
 
   it('refuses a foreign Host with 421 naming it and the setting, before any route, with credentials or not', async () => {
     const logs: string[] = [];
     const { app, auth } = await withBranch(undefined, {}, { logs });
-    const admin = tokenHeaders(auth);
+    const admin = await tokenHeaders(auth);
     for (const url of ['/api/health', '/', '/static/common.js', '/api/sites', '/no/such/route']) {
       const res = await app.inject({ url, headers: { ...admin, host: 'attacker.example:8090' } });
       expect(res.statusCode, url).toBe(421);
@@ -131,8 +131,8 @@ describe('the attacks of the issue, at central', () => {
 
   it('refuses an expired, a revoked and a malformed API token with 401 naming which, and logs the reason', async () => {
     const logs: string[] = [];
-    const { app, auth, clock } = await withBranch(undefined, {}, { logs });
-    const admin = tokenHeaders(auth);
+    const { app, auth, clock, store } = await withBranch(undefined, {}, { logs });
+    const admin = await tokenHeaders(auth);
     const made = (await app.inject({ method: 'POST', url: '/api/tokens', headers: admin, payload: { name: 'nightly-export', role: 'viewer', expiresDays: 2 } })).json();
     const bearer = { authorization: `Bearer ${made.token}` };
     expect((await app.inject({ url: '/api/sites', headers: bearer })).statusCode).toBe(200);
@@ -159,7 +159,7 @@ describe('the attacks of the issue, at central', () => {
     // The tokens themselves are in no log line and in no table.
     for (const token of [made.token, revocable.token]) {
       expect(logs.some((l) => l.includes(token))).toBe(false);
-      expect(JSON.stringify(auth.store.db.prepare('SELECT * FROM central_tokens').all())).not.toContain(token.slice(17));
+      expect(JSON.stringify(store.db.prepare('SELECT * FROM central_tokens').all())).not.toContain(token.slice(17));
     }
   });
 
@@ -183,7 +183,7 @@ describe('the attacks of the issue, at central', () => {
 
   it('answers a wrong password with 401, no cookie and no session, audited by account name only', async () => {
     const logs: string[] = [];
-    const { app, auth } = await withBranch(undefined, {}, { logs });
+    const { app, auth, store } = await withBranch(undefined, {}, { logs });
     await auth.accounts.add('alice', 'operator', 'correct horse battery');
     const wrong = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'alice', password: 'Tr0ub4dor&3-guess' } });
     expect(wrong.statusCode).toBe(401);
@@ -191,9 +191,9 @@ describe('the attacks of the issue, at central', () => {
     expect(wrong.cookies).toEqual([]);
     const typo = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'my secret passphrase', password: 'x' } });
     expect(typo.statusCode).toBe(401);
-    expect(auth.store.db.prepare('SELECT count(*) AS n FROM central_sessions').get()).toEqual({ n: 0 });
-    expect(auth.accounts.get('alice')?.lastLoginAt).toBeNull();
-    expect(auth.audit.query({ limit: 10 }).rows.map((r) => [r.actor, r.action])).toEqual([
+    expect(store.db.prepare('SELECT count(*) AS n FROM central_sessions').get()).toEqual({ n: 0 });
+    expect((await auth.accounts.get('alice'))?.lastLoginAt).toBeNull();
+    expect((await auth.audit.query({ limit: 10 })).rows.map((r) => [r.actor, r.action])).toEqual([
       ['(unknown account)', 'sign-in-failed'],
       ['user:alice', 'sign-in-failed'],
     ]);
@@ -225,7 +225,7 @@ describe('the attacks of the issue, at central', () => {
     const colleague = await login('198.51.100.7', 'alice', 'correct horse battery');
     expect(colleague.statusCode).toBe(200);
     expect(colleague.cookies.find((c) => c.value !== '')).toEqual(expect.objectContaining({ name: '__Host-oag_central_session', secure: true, httpOnly: true, sameSite: 'Strict', path: '/' }));
-    expect(auth.audit.query({ limit: 1 }).rows[0]!.detail).toBe('password, as operator, from 198.51.100.7');
+    expect((await auth.audit.query({ limit: 1 })).rows[0]!.detail).toBe('password, as operator, from 198.51.100.7');
   });
 
   it('signs out: the session ends, the cookie goes, the audit says so', async () => {
@@ -238,6 +238,6 @@ describe('the attacks of the issue, at central', () => {
     expect(out.statusCode).toBe(200);
     expect(out.cookies.find((c) => c.name === 'oag_central_session')?.value).toBe('');
     expect((await app.inject({ url: '/api/sites', headers: { cookie: alice.cookie } })).statusCode).toBe(401);
-    expect(auth.audit.query({ limit: 1 }).rows[0]).toMatchObject({ actor: 'user:alice', action: 'sign-out' });
+    expect((await auth.audit.query({ limit: 1 })).rows[0]).toMatchObject({ actor: 'user:alice', action: 'sign-out' });
   });
 });

@@ -11,8 +11,9 @@ describe('central with a dashboard open', () => {
     const { app, auth } = await centralApp();
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
+    const headers = await tokenHeaders(auth, 'viewer');
     const streaming = await new Promise<{ status: number | undefined; ended: Promise<void> }>((resolve, reject) => {
-      const request = get({ host: '127.0.0.1', port, path: '/api/live', headers: tokenHeaders(auth, 'viewer') }, (response) => {
+      const request = get({ host: '127.0.0.1', port, path: '/api/live', headers }, (response) => {
         const ended = new Promise<void>((done) => {
           response.on('close', () => done());
           response.resume();
@@ -33,7 +34,7 @@ describe('a dashboard left open', () => {
     const { app, auth } = await centralApp();
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
-    const { token, info } = auth.tokens.create({ name: 'wallboard', role: 'viewer', expiresDays: 1 }, 'test');
+    const { token, info } = await auth.tokens.create({ name: 'wallboard', role: 'viewer', expiresDays: 1 }, 'test');
     const stream = await new Promise<{ status: number | undefined; text: Promise<string> }>((resolve, reject) => {
       const request = get({ host: '127.0.0.1', port, path: '/api/live', headers: { authorization: `Bearer ${token}` } }, (response) => {
         let text = '';
@@ -44,7 +45,7 @@ describe('a dashboard left open', () => {
       request.on('error', reject);
     });
     expect(stream.status).toBe(200);
-    auth.tokens.revoke(info.id, 'test');
+    await auth.tokens.revoke(info.id, 'test');
     // The stream says why and ends (within a few seconds), rather than feeding a revoked token for ever.
     expect(await stream.text).toMatch(/event: signed-out\ndata: {"message":"the session has ended: sign in again"}\n\n$/);
     await app.close();

@@ -44,7 +44,11 @@ export function register(program: Command): void {
     .option('--flood-clients <n>', 'parallel sign-in floods', '8')
     .option('--flood-seconds <s>', 'seconds of taps without the flood, then with it', '10')
     .option('--flood-tap-every <ms>', 'a tap this often in the sign-in flood benchmark', '20')
-    .action(async (options: BenchOptions) => {
+    .option('--no-ingest', 'skip events/s into central beside a plain mosquitto_sub -q 1 receiving the same load through Mosquitto')
+    .option('--ingest-only', 'run only that')
+    .action(async (options: BenchOptions & { ingest: boolean; ingestOnly?: boolean }) => {
+      const ingest = async (): Promise<void> => (await import('../bench/ingest-floor.js')).runIngestFloorBench();
+      if (options.ingestOnly) return ingest();
       if (options.signinFloodOnly) return signinFlood(options);
       if (options.alertsOnly) return alerts();
       if (options.stallsOnly) return stalls(options);
@@ -99,6 +103,7 @@ export function register(program: Command): void {
         [options.building, building],
         [options.pin, () => pinBench(options)],
         [options.dashboard, dashboard],
+        [options.ingest, ingest],
       ];
       for (const [on, run] of rest) {
         if (!on) continue;

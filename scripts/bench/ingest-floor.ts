@@ -453,7 +453,8 @@ export function printIngestFloor(r: IngestFloorResult): void {
     console.log(`  CPU per event: ${perEvent.join(', ')} (central with a core to itself: about ${int(1e6 / centralUs)} events/s)`);
     console.log(`  bounded by ${boundBy(x, m.cores)}`);
     const ratio = x.central.eventsPerSecond / x.floor.eventsPerSecond;
-    console.log(`  goal ≥ 0.5× the floor: ${ratio >= 0.5 ? 'met' : 'not met'}; ≥ 5,000 events/s: ${x.central.eventsPerSecond >= 5000 ? 'met' : 'not met'}`);
+    const fast = x.central.eventsPerSecond >= 5000 ? 'met' : x.floor.eventsPerSecond < 5000 ? 'not met, nor by the floor: the machine did not allow it' : 'not met';
+    console.log(`  goal ≥ 0.5× the floor: ${ratio >= 0.5 ? 'met' : 'not met'}; ≥ 5,000 events/s: ${fast}`);
   }
 }
 

@@ -135,6 +135,18 @@ export const CentralConfigSchema = z
          * events and every figure counted from them stay until `retentionDays` (docs/privacy.md).
          */
         personRetentionDays: z.int().min(1).max(400).default(30),
+        /**
+         * Central's history (events, states, policies, commands) in PostgreSQL instead of the SQLite file, so that
+         * several central instances share it (docs/central.md "Several instances"). The other stores stay in `path`.
+         */
+        postgres: z
+          .strictObject({
+            /** A file holding the connection URL (postgres://user:password@host/db): a secret, never in this file. */
+            urlFile: z.string().min(1),
+            /** Connections each instance keeps. */
+            poolSize: z.int().min(1).max(100).default(10),
+          })
+          .optional(),
       })
       .prefault({}),
     /** The councils' reporting time zone: days and hours of the figures are counted in it. */
@@ -175,6 +187,15 @@ export const CentralConfigSchema = z
   .check((ctx) => {
     if (ctx.value.broker && ctx.value.embedded) {
       ctx.issues.push({ code: 'custom', path: ['embedded'], message: 'use either broker or embedded, not both', input: ctx.value.embedded });
+    }
+    // Instances sharing the events each store only their share: on their own SQLite files the history would be split.
+    if (ctx.value.broker?.shareGroup !== undefined && ctx.value.store.postgres === undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['store', 'postgres'],
+        message: 'required with broker.shareGroup: the instances of a share group each store a share of the events, so they must share one PostgreSQL history',
+        input: ctx.value.store,
+      });
     }
     const embedded = ctx.value.embedded;
     if (embedded && embedded.tls === undefined && !isLoopbackHost(embedded.host)) {
@@ -239,7 +260,11 @@ export function loadCentralConfig(path: string): CentralConfig {
   const rel = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(base, p));
   return {
     ...config,
-    store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : resolve(base, config.store.path) },
+    store: {
+      ...config.store,
+      path: config.store.path === ':memory:' ? ':memory:' : resolve(base, config.store.path),
+      postgres: config.store.postgres && { ...config.store.postgres, urlFile: resolve(base, config.store.postgres.urlFile) },
+    },
     deploymentKeyFile: rel(config.deploymentKeyFile),
     signing: config.signing && { keyFile: resolve(base, config.signing.keyFile) },
     oidc: config.oidc && { ...config.oidc, clientSecretFile: rel(config.oidc.clientSecretFile) },

@@ -8,7 +8,7 @@
 // twice is stored once (events are unique by id, store.ts), and one arriving late is counted by its `at`.
 import { DateTime } from 'luxon';
 import type { ReceivedKnownEvent } from '../policies/contract/index.js';
-import type { CentralStore } from './store.js';
+import type { HistoryStore } from './history/history-store.js';
 
 type Occupancy = Extract<ReceivedKnownEvent, { type: 'occupancy' }>;
 type Access = Extract<ReceivedKnownEvent, { type: 'access' }>;
@@ -93,16 +93,20 @@ export function dayRange(from: string, to: string, timezone: string): Range {
   return { from: start.toJSDate(), to: end.toJSDate() };
 }
 
+/** What the figures read from the history. */
+export type FigureSource = Pick<HistoryStore, 'eventsOfType' | 'lastModeBefore'>;
+
 /** Every figure for the range, from one read of the events. */
-export function countFigures(store: CentralStore, range: Range, options: FigureOptions): Figures {
+export async function countFigures(store: FigureSource, range: Range, options: FigureOptions): Promise<Figures> {
   const { site, region } = options;
   const ofSite = <E extends { site: string }>(e: E): boolean => (site === undefined || e.site === site) && (region === undefined || region.of(e.site) === region.name);
-  const occupancy = store.eventsOfType('occupancy', range.from, range.to).filter((e): e is Occupancy => e.type === 'occupancy' && ofSite(e));
-  const access = store.eventsOfType('access', range.from, range.to).filter((e): e is Access => e.type === 'access' && ofSite(e));
+  const occupancy = (await store.eventsOfType('occupancy', range.from, range.to)).filter((e): e is Occupancy => e.type === 'occupancy' && ofSite(e));
+  const access = (await store.eventsOfType('access', range.from, range.to)).filter((e): e is Access => e.type === 'access' && ofSite(e));
   const period = periodOf(options);
-  // Only an older gateway's entry needs the mode reconstructed: the timeline is built at the first such entry.
-  let modes: ModeTimeline | undefined;
-  const modeAt = (site: string, t: number): string => (modes ??= new ModeTimeline(store, range, access)).at(site, t);
+  // Only an older gateway's entry needs the mode reconstructed: the timeline is read only when there is one.
+  const unmoded = new Set(occupancy.filter((e) => e.change === 'entry' && e.grant !== 'booking' && e.mode === undefined).map((e) => e.site));
+  const modes = unmoded.size > 0 ? await ModeTimeline.read(store, range, access, unmoded) : undefined;
+  const modeAt = (site: string, t: number): string => modes?.at(site, t) ?? 'unknown';
 
   const visits = new Rows<VisitRow>((site, p) => ({ site, period: p, staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0, uncountedOpenings: 0 }));
   const tailgates = new Rows<TailgateRow>((site, p) => ({ site, period: p, tailgates: 0, extraPeople: 0 }));
@@ -143,13 +147,13 @@ export function countFigures(store: CentralStore, range: Range, options: FigureO
   };
 }
 
-export function visits(store: CentralStore, range: Range, options: FigureOptions): VisitRow[] {
-  return countFigures(store, range, options).visits;
+export async function visits(store: FigureSource, range: Range, options: FigureOptions): Promise<VisitRow[]> {
+  return (await countFigures(store, range, options)).visits;
 }
 
-export function refusals(store: CentralStore, range: Range, options: { site?: string | undefined } = {}): RefusalRow[] {
+export async function refusals(store: FigureSource, range: Range, options: { site?: string | undefined } = {}): Promise<RefusalRow[]> {
   // Refusals are not split by period, so the zone plays no part.
-  return countFigures(store, range, { by: 'day', timezone: 'UTC', site: options.site }).refusals;
+  return (await countFigures(store, range, { by: 'day', timezone: 'UTC', site: options.site })).refusals;
 }
 
 /** Which column an entry counts in: a group booking's, else the mode the branch was in. */
@@ -188,38 +192,31 @@ class Rows<R extends { site: string }> {
  * starts, so mode events alone left every entry before the first change after a start as "other".
  */
 class ModeTimeline {
-  private readonly bySite = new Map<string, { marks: Array<{ at: number; mode: string }>; i: number; current: string }>();
+  private constructor(private readonly bySite: Map<string, { marks: Array<{ at: number; mode: string }>; i: number; current: string }>) {}
 
-  constructor(
-    private readonly store: CentralStore,
-    private readonly range: Range,
-    access: readonly Access[],
-  ) {
-    const marks = new Map<string, Array<{ at: number; mode: string }>>();
+  /** The timeline of the `sites` whose entries need it: their marks in the range, and the mode each was in before. */
+  static async read(store: FigureSource, range: Range, access: readonly Access[], sites: ReadonlySet<string>): Promise<ModeTimeline> {
+    const marks = new Map<string, Array<{ at: number; mode: string }>>([...sites].map((site) => [site, []]));
     const mark = (site: string, at: string, mode: string): void => {
-      let list = marks.get(site);
-      if (!list) marks.set(site, (list = []));
-      list.push({ at: Date.parse(at), mode });
+      marks.get(site)?.push({ at: Date.parse(at), mode });
     };
-    for (const m of store.eventsOfType('mode', range.from, range.to)) if (m.type === 'mode') mark(m.site, m.at, m.to);
+    for (const m of await store.eventsOfType('mode', range.from, range.to)) if (m.type === 'mode') mark(m.site, m.at, m.to);
     for (const a of access) mark(a.site, a.at, a.mode);
+    const bySite = new Map<string, { marks: Array<{ at: number; mode: string }>; i: number; current: string }>();
     for (const [site, list] of marks) {
       list.sort((a, b) => a.at - b.at);
-      this.bySite.set(site, { marks: list, i: 0, current: this.before(site) });
+      const last = await store.lastModeBefore(site, range.from);
+      bySite.set(site, { marks: list, i: 0, current: last?.type === 'mode' ? last.to : 'unknown' });
     }
+    return new ModeTimeline(bySite);
   }
 
   /** The mode at `t`; asked in time order per site, so each site's marks are walked once. */
   at(site: string, t: number): string {
-    let walk = this.bySite.get(site);
-    if (!walk) this.bySite.set(site, (walk = { marks: [], i: 0, current: this.before(site) }));
+    const walk = this.bySite.get(site);
+    if (!walk) return 'unknown';
     while (walk.i < walk.marks.length && walk.marks[walk.i]!.at <= t) walk.current = walk.marks[walk.i++]!.mode;
     return walk.current;
-  }
-
-  private before(site: string): string {
-    const last = this.store.lastModeBefore(site, this.range.from);
-    return last?.type === 'mode' ? last.to : 'unknown';
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type ReceivedEvent,
 } from '../policies/contract/index.js';
 import type { CentralBus } from './bus.js';
-import type { CentralStore } from './store.js';
+import type { HistoryStore } from './history/history-store.js';
 
 export interface IngestStats {
   received: number;
@@ -32,6 +32,8 @@ export interface IngestStats {
   late: number;
   rejected: number;
   ignored: number;
+  /** Messages the store could not take (left unacknowledged for the broker to send again). */
+  storeFailures: number;
   /** The last few rejections, newest first, for the operator. */
   lastRejections: Array<{ at: string; topic: string; errors: string[] }>;
 }
@@ -48,23 +50,29 @@ const KEEP_REJECTIONS = 20;
 export const LATE_MS = 3_600_000;
 
 export class Ingest {
-  readonly stats: IngestStats = { received: 0, stored: 0, duplicates: 0, late: 0, rejected: 0, ignored: 0, lastRejections: [] };
+  readonly stats: IngestStats = { received: 0, stored: 0, duplicates: 0, late: 0, rejected: 0, ignored: 0, storeFailures: 0, lastRejections: [] };
 
   constructor(
-    private readonly deps: { prefix: string; store: CentralStore; bus: CentralBus; clock: { now(): Date }; logger: Logger },
+    private readonly deps: { prefix: string; store: HistoryStore; bus: CentralBus; clock: { now(): Date }; logger: Logger },
   ) {}
 
-  handle(msg: IncomingMessage): void {
+  /**
+   * Resolves once the message is stored (committed), refused or ignored: then it may be acknowledged to the broker.
+   * Rejects only when the store failed (disk full, PostgreSQL away): that message must not be acknowledged, so that
+   * the broker delivers it again (central/link.ts).
+   */
+  async handle(msg: IncomingMessage): Promise<void> {
     this.stats.received++;
     try {
-      this.route(msg);
+      await this.route(msg);
     } catch (err) {
-      // A store failure (disk full…) must not take the MQTT client down with it.
-      this.reject(msg.topic, [`(internal): ${(err as Error).message}`]);
+      this.stats.storeFailures++;
+      this.deps.logger.error({ topic: msg.topic, err: (err as Error).message }, 'message not stored: the store failed; not acknowledged, so the broker sends it again');
+      throw err;
     }
   }
 
-  private route(msg: IncomingMessage): void {
+  private async route(msg: IncomingMessage): Promise<void> {
     const { store, bus, clock } = this.deps;
     const where = parseTopic(this.deps.prefix, msg.topic);
     if (!where) return this.reject(msg.topic, ['(topic): not a contract topic']);
@@ -78,7 +86,7 @@ export class Ingest {
         const online = m.value.state === 'online';
         // `online` says when that connection began; a will's `offline` is only known when it arrives.
         const at = online || msg.retain ? new Date(Math.min(Date.parse(m.value.at), now.getTime())) : now;
-        store.setAvailability(site, online, at);
+        await store.setAvailability(site, online, at);
         this.stats.stored++;
         bus.emit('site', site);
         return;
@@ -88,7 +96,7 @@ export class Ingest {
         const m = parseMessage(ReceivedStateSchema, msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
         if (m.value.site !== site) return this.reject(msg.topic, [`site: "${m.value.site}" does not match the topic's site "${site}"`]);
-        store.setState(m.value, now);
+        await store.setState(m.value, now);
         this.stats.stored++;
         bus.emit('site', site);
         return;
@@ -97,7 +105,7 @@ export class Ingest {
         const m = readEvent(msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
         if (m.value.site !== site) return this.reject(msg.topic, [`site: "${m.value.site}" does not match the topic's site "${site}"`]);
-        if (store.insertEvent(m.value, now)) {
+        if (await store.insertEvent(m.value, now)) {
           this.stats.stored++;
           // Debug only: after an outage every event of it is late, and the count is in the stats.
           if (now.getTime() - Date.parse(m.value.at) > LATE_MS) {
@@ -118,7 +126,7 @@ export class Ingest {
         if (msg.payload.length === 0) return this.ignore();
         const m = parseMessage(PolicyMessageSchema, msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
-        const mismatch = notPublishedByCentral(store.policy(site), m.value);
+        const mismatch = notPublishedByCentral(await store.policy(site), m.value);
         if (mismatch !== undefined) return this.reject(msg.topic, [mismatch]);
         return this.ignore();
       }

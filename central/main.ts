@@ -29,6 +29,10 @@ import { ExportFolderWatch } from './members/watch.js';
 import { loadSigningKey } from './signing-key.js';
 import { forgetPersonsBefore } from './person-retention.js';
 import { CentralStore } from './store.js';
+import { alwaysLeader, CENTRAL_LEADER_KEY, startLeadership, type Leadership } from './cluster/leader.js';
+import { startLiveNotify } from './cluster/live-notify.js';
+import type { HistoryStore } from './history/history-store.js';
+import { openCentralDatabase } from './history/open-history.js';
 
 export interface RunningCentral {
   /** `http://127.0.0.1:8090` — the dashboard; the API is under /api, its OpenAPI document at /api/openapi.json. */
@@ -89,6 +93,18 @@ export async function startCentral(
   };
 
   try {
+    const database = await openCentralDatabase(config.store, store, logger);
+    closers.push(() => database.close());
+    const history: HistoryStore = database.history;
+    logger.info({ engine: history.engine, where: database.where }, 'history store open');
+    // What must run once for the estate (retention, the member list's announcements and answers) runs on the leader:
+    // one central on SQLite always leads; instances sharing PostgreSQL take turns through an advisory lock.
+    const leaderJobs = { lead: (): void => {}, lose: (): void => {} };
+    const leadership: Leadership =
+      database.pool === null
+        ? alwaysLeader({ onLead: () => leaderJobs.lead(), onLose: () => leaderJobs.lose(), logger })
+        : startLeadership({ pool: database.pool, key: CENTRAL_LEADER_KEY, onLead: () => leaderJobs.lead(), onLose: () => leaderJobs.lose(), logger });
+    closers.push(() => leadership.stop());
     let embedded: EmbeddedBroker | null = null;
     if (!config.broker && config.embedded) {
       embedded = await startEmbeddedBroker({ ...config.embedded, prefix: config.prefix, centralClientId: CENTRAL_CLIENT_ID, logger });
@@ -119,12 +135,19 @@ export async function startCentral(
       clock,
       logger,
       bus,
-      site: (id) => store.site(id),
+      site: (id) => history.site(id),
+      tellWhenLeading: database.pool !== null,
       timers: deps.alertTimers?.escalation,
       outboxTimer: deps.alertTimers?.outbox,
     });
     closers.push(() => alerts.close());
-    const ingest = new Ingest({ prefix: config.prefix, store, bus, clock, logger });
+    const ingest = new Ingest({ prefix: config.prefix, store: history, bus, clock, logger });
+    if (database.pool !== null && database.url !== null) {
+      // Each instance stores only its share of the events: the others' reach this bus (the dashboard's live stream,
+      // and alerting, which records every incident on every instance) through PostgreSQL.
+      const live = startLiveNotify({ pool: database.pool, url: database.url, bus, readEvent: (site, id) => history.event(site, id), logger });
+      closers.push(() => live.stop());
+    }
     const link = new CentralLink({
       url: brokerUrl,
       broker: brokerOptions,
@@ -141,7 +164,7 @@ export async function startCentral(
       relayHelpAcknowledgements({
         incidents: alerts.alerts.incidents,
         bus,
-        help: (id) => store.site(id)?.state?.help,
+        help: async (id) => (await history.site(id))?.state?.help,
         send: async (site, { actor, name }) => {
           try {
             const outcome = await link.sendCommand(site, { command: 'help-acknowledged', actor, text: name });
@@ -166,6 +189,7 @@ export async function startCentral(
       scrypt: deps.scrypt,
     });
     let members: CentralMembers | null = null;
+    const pseudonymSecret = await history.secret('pseudonym', PSEUDONYM_SECRET_BYTES);
     if (key !== null) {
       const m = new CentralMembers({
         db: store.db,
@@ -177,19 +201,24 @@ export async function startCentral(
         clock,
         logger,
         hooks: deps.membersHooks,
-        pseudonym: createPseudonymizer(store.secret('pseudonym', PSEUDONYM_SECRET_BYTES)),
+        pseudonym: createPseudonymizer(pseudonymSecret),
+        leads: () => leadership.isLeader,
       });
       members = m;
       bus.on('members-request', ({ site, payload }) => m.handleRequest(site, payload));
       // Before the link starts (a change queued for central's session arrives at once); the audit names the branch's staff user.
       const desk = new MemberDeskChanges({ members: m, config: config.members.desk, prefix: config.prefix, link, signingKey, audit: auth.audit, clock, logger });
-      bus.on('members-change', ({ site, arrival }) => void desk.handle(site, arrival));
+      bus.on('members-change', ({ site, arrival }) => {
+        if (leadership.isLeader) void desk.handle(site, arrival);
+      });
       bus.on('link-up', () => void m.announce());
       closers.push(() => m.stop());
     } else {
       logger.warn('no deployment key (OAG_DEPLOYMENT_KEY or deploymentKeyFile): central distributes no member list');
       const desk = new MemberDeskChanges({ members: null, config: config.members.desk, prefix: config.prefix, link, signingKey, audit: auth.audit, clock, logger });
-      bus.on('members-change', ({ site, arrival }) => void desk.handle(site, arrival));
+      bus.on('members-change', ({ site, arrival }) => {
+        if (leadership.isLeader) void desk.handle(site, arrival);
+      });
     }
     await link.start();
     members?.start();
@@ -223,7 +252,7 @@ export async function startCentral(
     }
 
     const { app } = await buildHttp({
-      store,
+      store: history,
       ingest,
       link,
       bus,
@@ -248,16 +277,21 @@ export async function startCentral(
     const httpUrl = `http://${host}:${port}`;
     listeningUrl = httpUrl;
 
-    const purge = (): void => {
+    const purge = async (): Promise<void> => {
       const before = new Date(clock.now().getTime() - config.store.retentionDays * DAY_MS);
-      store.purgeBefore(before);
-      auth.audit.purgeBefore(before);
-      // Alerting's purge failing (a locked table) must not stop the rest.
-      try {
-        alerts.purgeBefore(before);
-      } catch (err) {
-        logger.error({ err }, 'alerts: purge failed');
-      }
+      // Each purge failing (a locked table, PostgreSQL away) must not stop the rest: tried again tomorrow.
+      const attempt = async (what: string, run: () => unknown): Promise<void> => {
+        try {
+          await run();
+        } catch (err) {
+          logger.error({ err }, `${what}: purge failed; tried again tomorrow`);
+        }
+      };
+      await attempt('audit', () => auth.audit.purgeBefore(before));
+      await attempt('alerts', () => alerts.purgeBefore(before)); // this instance's own file
+      // The history several instances share: purged once, by the leader.
+      if (!leadership.isLeader) return;
+      await attempt('history', () => history.purgeBefore(before));
       forgetPersons();
     };
     // Person-level retention runs in batches across turns of the loop; one pass at a time, none after the stop.
@@ -266,7 +300,7 @@ export async function startCentral(
     const forgetPersons = (): void => {
       if (forgetting !== undefined) return;
       const before = new Date(clock.now().getTime() - config.store.personRetentionDays * DAY_MS);
-      forgetting = forgetPersonsBefore(store, before, { stopped: () => stopping })
+      forgetting = forgetPersonsBefore(history, before, { stopped: () => stopping })
         .then((blanked) => {
           if (blanked > 0) logger.info({ blanked, before: before.toISOString() }, 'pseudonyms blanked in events past person-level retention');
         })
@@ -275,8 +309,15 @@ export async function startCentral(
           forgetting = undefined;
         });
     };
-    purge();
-    const purgeTimer = setInterval(purge, DAY_MS);
+    // A new leader purges at once (the one before may have died before its day's pass) and announces the list.
+    leaderJobs.lead = () => {
+      alerts.startTelling();
+      void purge();
+      void members?.announce();
+    };
+    if (leadership.isLeader) leaderJobs.lead();
+    else void purge();
+    const purgeTimer = setInterval(() => void purge(), DAY_MS);
     purgeTimer.unref();
     closers.push(async () => {
       clearInterval(purgeTimer);

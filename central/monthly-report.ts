@@ -2,8 +2,7 @@
 // council's time zone, summed per day, per branch and for the month. It adds nothing of its own, so the report, the
 // Figures page and the CSV cannot disagree.
 import { DateTime } from 'luxon';
-import { countFigures, dayRange } from './figures.js';
-import type { CentralStore } from './store.js';
+import { countFigures, dayRange, type FigureSource } from './figures.js';
 
 export interface ReportTotals {
   staffed: number;
@@ -36,10 +35,10 @@ export interface MonthlyReport {
 
 const zero = (): ReportTotals => ({ staffed: 0, openAccess: 0, booking: 0, other: 0, total: 0, tailgates: 0, extraPeople: 0, uncountedOpenings: 0 });
 
-export function monthlyReport(store: CentralStore, options: { month: string; site?: string | undefined; timezone: string; now: Date }): MonthlyReport {
+export async function monthlyReport(store: FigureSource, options: { month: string; site?: string | undefined; timezone: string; now: Date }): Promise<MonthlyReport> {
   const first = DateTime.fromISO(`${options.month}-01`, { zone: options.timezone });
   const last = first.endOf('month');
-  const figures = countFigures(store, dayRange(first.toISODate()!, last.toISODate()!, options.timezone), { by: 'day', timezone: options.timezone, site: options.site });
+  const figures = await countFigures(store, dayRange(first.toISODate()!, last.toISODate()!, options.timezone), { by: 'day', timezone: options.timezone, site: options.site });
 
   const days = new Map<string, ReportTotals>();
   for (let d = first; d <= last; d = d.plus({ days: 1 })) days.set(d.toISODate()!, zero());

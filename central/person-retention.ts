@@ -5,7 +5,7 @@
 // In batches with a turn of the event loop between them, like the branch's purge (gateway/store/purge.ts): a first
 // pass over a year of history must not hold central's loop, which ingests every branch's events meanwhile.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { CentralStore } from './store.js';
+import type { HistoryStore } from './history/history-store.js';
 
 /** Events per batch: a short transaction each. */
 export const PERSON_RETENTION_BATCH = 500;
@@ -19,12 +19,12 @@ export interface PersonRetentionOptions {
 }
 
 /** Blanks the pseudonym in every event from before `before` that still has one; returns how many were blanked. */
-export async function forgetPersonsBefore(store: Pick<CentralStore, 'blankPersonsBefore'>, before: Date, options: PersonRetentionOptions = {}): Promise<number> {
+export async function forgetPersonsBefore(store: Pick<HistoryStore, 'blankPersonsBefore'>, before: Date, options: PersonRetentionOptions = {}): Promise<number> {
   const batch = options.batch ?? PERSON_RETENTION_BATCH;
   const yieldToLoop = options.yieldToLoop ?? (() => nextTurn());
   let blanked = 0;
   while (options.stopped?.() !== true) {
-    const n = store.blankPersonsBefore(before, batch);
+    const n = await store.blankPersonsBefore(before, batch);
     blanked += n;
     if (n < batch) break;
     await yieldToLoop();

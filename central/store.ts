@@ -146,6 +146,7 @@ export class CentralStore {
       lastSample: p('SELECT inside, capacity FROM occupancy_samples WHERE site = ? ORDER BY at_ms DESC LIMIT 1'),
       sites: p(`SELECT s.*, pl.version AS policy_version FROM sites s LEFT JOIN policies pl ON pl.site = s.id ORDER BY s.id`),
       site: p(`SELECT s.*, pl.version AS policy_version FROM sites s LEFT JOIN policies pl ON pl.site = s.id WHERE s.id = ?`),
+      event: p('SELECT payload FROM events WHERE id = ? AND site = ?'),
       recent: p('SELECT payload, received_ms FROM events WHERE site = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?'),
       recentOfType: p('SELECT payload, received_ms FROM events WHERE site = ? AND type = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?'),
       eventsBetween: p('SELECT payload FROM events WHERE type = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms, id'),
@@ -226,6 +227,11 @@ export class CentralStore {
   site(id: string): SiteRow | null {
     const row = this.stmt('site').get(id) as RawSite | undefined;
     return row ? toSite(row) : null;
+  }
+
+  event(site: string, id: string): ReceivedEvent | null {
+    const row = this.stmt('event').get(id, site) as { payload: string } | undefined;
+    return row ? (JSON.parse(row.payload) as ReceivedEvent) : null;
   }
 
   recentEvents(site: string, options: { limit: number; before?: Date | undefined; type?: string | undefined }): StoredEvent[] {

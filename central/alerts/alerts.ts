@@ -28,8 +28,8 @@ export interface AlertsDeps {
 /** What central's bus carries that alerting needs, and where a branch's availability is read. */
 export interface AlertSources {
   bus: Pick<CentralBus, 'on' | 'off'>;
-  /** CentralStore.site: online or not, and since when. */
-  site(id: string): { online: boolean; since: string | null } | null;
+  /** The history's site row: online or not, and since when. */
+  site(id: string): Promise<{ online: boolean; since: string | null } | null>;
 }
 
 type AlarmEvent = Extract<ReceivedEvent, { type: 'alarm'; alarm: string }>;
@@ -82,12 +82,14 @@ export function createAlerts(deps: AlertsDeps) {
         }
       };
       const onSite = (id: string): void => {
-        try {
-          const site = sources.site(id);
-          if (site?.since) incidents.availability(id, site.online, new Date(site.since));
-        } catch (error) {
-          deps.logger.error({ site: id, err: (error as Error).message }, 'alerts: could not record a branch going offline or online');
-        }
+        sources
+          .site(id)
+          .then((site) => {
+            if (site?.since) incidents.availability(id, site.online, new Date(site.since));
+          })
+          .catch((error: unknown) => {
+            deps.logger.error({ site: id, err: (error as Error).message }, 'alerts: could not record a branch going offline or online');
+          });
       };
       sources.bus.on('event', onEvent);
       sources.bus.on('site', onSite);

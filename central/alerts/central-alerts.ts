@@ -5,7 +5,7 @@
 import type { Database as Db } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { CentralBus } from '../bus.js';
-import type { SiteRow } from '../store.js';
+import type { SiteRow } from '../history/history-store.js';
 import { createAlerts, type Alerts } from './alerts.js';
 import type { AlertChannelsConfig } from './channels-config.js';
 import { createAlertChannels, type AlertChannels } from './channels/create.js';
@@ -28,7 +28,12 @@ export interface CentralAlertsDeps {
   clock: { now(): Date };
   logger: Logger;
   bus: Pick<CentralBus, 'on' | 'off'>;
-  site(id: string): Pick<SiteRow, 'online' | 'since' | 'state'> | null;
+  site(id: string): Promise<Pick<SiteRow, 'online' | 'since' | 'state'> | null>;
+  /**
+   * Escalation and the outbox (the telling) wait for startTelling(): of several central instances only the leader
+   * tells, so that a person is told once; the others record the same incidents. Default: they start at once.
+   */
+  tellWhenLeading?: boolean | undefined;
   /** Tests step escalation and the outbox on fake time. */
   timers?: Timers | undefined;
   outboxTimer?: OutboxTimer | undefined;
@@ -50,6 +55,8 @@ export interface CentralAlerts {
   readonly alerts: Alerts;
   readonly io: IncidentOutbox;
   status(): AlertsStatus;
+  /** Starts escalation and the outbox, once (with tellWhenLeading, when this instance first leads). */
+  startTelling(): void;
   /** Central's daily purge. */
   purgeBefore(before: Date): void;
   close(): Promise<void>;
@@ -85,15 +92,27 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
     severityOf: (id) => alerts.incidents.get(id)?.severity,
   });
   const seen = new StateSeen(deps.db);
-  io.outbox.start();
-  alerts.start(io.sink);
+  let telling = false;
+  const startTelling = (): void => {
+    if (telling) return;
+    telling = true;
+    io.outbox.start();
+    alerts.start(io.sink);
+    logger.info('alerts: this instance tells (escalation and the outbox run here)');
+  };
+  if (deps.tellWhenLeading !== true) startTelling();
   const unfollow = alerts.follow({ bus: deps.bus, site: (id) => deps.site(id) });
 
   // An alarm already active in a branch's retained state when this central first sees the branch (raised before
   // central's database existed, or while its events were lost) would otherwise never be an incident.
   const onSite = (id: string): void => {
+    deps.site(id).then(
+      (row) => alarmsActiveAtFirstSight(id, row?.state),
+      (error: unknown) => logger.error({ site: id, err: (error as Error).message }, 'alerts: could not read a branch state for active alarms'),
+    );
+  };
+  const alarmsActiveAtFirstSight = (id: string, state: SiteRow['state'] | undefined): void => {
     try {
-      const state = deps.site(id)?.state;
       if (!state) return;
       const fresh = seen.firstTime(id, () => {
         for (const alarm of state.alarms) {
@@ -102,7 +121,7 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
       });
       if (fresh && state.alarms.length > 0) logger.info({ site: id, alarms: state.alarms }, 'alerts: alarms already active at a branch seen for the first time');
     } catch (error) {
-      logger.error({ site: id, err: (error as Error).message }, 'alerts: could not read a branch state for active alarms');
+      logger.error({ site: id, err: (error as Error).message }, 'alerts: could not record the alarms active at a branch seen for the first time');
     }
   };
   deps.bus.on('site', onSite);
@@ -129,6 +148,7 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
     alerts,
     io,
     status,
+    startTelling,
     purgeBefore(before) {
       alerts.purgeBefore(before);
       io.outbox.purgeFinishedBefore(before);

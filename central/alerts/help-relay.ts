@@ -18,7 +18,7 @@ export interface HelpRelayDeps {
   };
   bus: { on(event: 'site', listener: (site: string) => void): unknown; off(event: 'site', listener: (site: string) => void): unknown };
   /** The branch's retained state's help call, if it has one. */
-  help(site: string): { requested: boolean; acknowledgedBy: string | null } | undefined;
+  help(site: string): Promise<{ requested: boolean; acknowledgedBy: string | null } | undefined>;
   /** Sends `help-acknowledged` showing `name`, as `actor`; resolves with whether the branch took it (never throws). */
   send(site: string, command: { actor: string; name: string }): Promise<{ ok: boolean; error?: string | undefined }>;
   clock: { now(): Date };
@@ -50,14 +50,19 @@ export function relayHelpAcknowledgements(deps: HelpRelayDeps): () => void {
   };
 
   const onSite = (site: string): void => {
+    deps.help(site).then(
+      (help) => retell(site, help),
+      (error: unknown) => log.error({ site, err: (error as Error).message }, 'help relay: could not read the branch state'),
+    );
+  };
+  const retell = (site: string, help: Awaited<ReturnType<HelpRelayDeps['help']>>): void => {
     try {
-      const help = deps.help(site);
       if (help === undefined || !help.requested || help.acknowledgedBy !== null) return;
       if (deps.clock.now().getTime() - (lastSent.get(site) ?? -Infinity) < RESEND_EVERY_MS) return;
       const open = deps.incidents.list({ state: 'open', site, alarm: HELP_ALARM, limit: 1 })[0];
       if (open !== undefined) tell(open);
     } catch (error) {
-      log.error({ site, err: (error as Error).message }, 'help relay: could not read the branch state');
+      log.error({ site, err: (error as Error).message }, 'help relay: could not look up the open help call');
     }
   };
 

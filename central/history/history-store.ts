@@ -57,6 +57,8 @@ export interface HistoryStore {
   /** Every site central has heard of, by id. */
   sites(): Promise<SiteRow[]>;
   site(id: string): Promise<SiteRow | null>;
+  /** One event by its site and id (the live stream of another instance names a large one by its id). */
+  event(site: string, id: string): Promise<ReceivedEvent | null>;
   /** Newest first, before `before` (exclusive), optionally of one type. */
   recentEvents(site: string, options: { limit: number; before?: Date | undefined; type?: string | undefined }): Promise<StoredEvent[]>;
   /** All events of one type in [from, to), in time order then id (for the figures). */

@@ -246,6 +246,11 @@ export class PgHistory implements HistoryStore {
     return row ? toSite(row) : null;
   }
 
+  async event(site: string, id: string): Promise<ReceivedEvent | null> {
+    const row = (await this.pool.query<{ payload: ReceivedEvent }>('SELECT payload FROM events WHERE id = $1 AND site = $2 LIMIT 1', [id, site])).rows[0];
+    return row ? row.payload : null;
+  }
+
   async recentEvents(site: string, options: { limit: number; before?: Date | undefined; type?: string | undefined }): Promise<StoredEvent[]> {
     const before = options.before?.getTime() ?? Number.MAX_SAFE_INTEGER;
     const rows = options.type

@@ -37,6 +37,10 @@ export class SqliteHistory implements HistoryStore {
     return this.store.site(id);
   }
 
+  async event(site: string, id: string): Promise<ReceivedEvent | null> {
+    return this.store.event(site, id);
+  }
+
   async recentEvents(site: string, options: { limit: number; before?: Date | undefined; type?: string | undefined }): Promise<StoredEvent[]> {
     return this.store.recentEvents(site, options);
   }

@@ -70,12 +70,12 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
   return async (app) => {
     app.get('/stats', { schema: docs({ summary: 'Ingest counters, the MQTT link and the last refused messages', tags: ['service'], response: { 200: StatsSchema } }), config: viewer }, async () => ({
       mqttConnected: link.connected,
-      events: store.eventCount(),
+      events: await store.eventCount(),
       ingest: ingest.stats,
     }));
 
     app.get('/sites', { schema: docs({ summary: 'Every branch as its tile shows it', response: { 200: SitesSchema } }), config: viewer }, async () => ({
-      sites: store.sites().map((row) => siteSummary(row, deps.sites)),
+      sites: (await store.sites()).map((row) => siteSummary(row, deps.sites)),
     }));
 
     app.get(
@@ -87,7 +87,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { site } = request.params as Params;
-        const row = store.site(site);
+        const row = await store.site(site);
         return row ? siteSummary(row, deps.sites) : notFound(reply, site);
       },
     );
@@ -102,7 +102,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       async (request) => {
         const { site } = request.params as Params;
         const q = request.query as z.output<typeof EventsQuerySchema>;
-        return { events: store.recentEvents(site, { limit: q.limit, before: q.before ? new Date(q.before) : undefined, type: q.type }) };
+        return { events: await store.recentEvents(site, { limit: q.limit, before: q.before ? new Date(q.before) : undefined, type: q.type }) };
       },
     );
 
@@ -125,7 +125,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         const from = q.from ? new Date(q.from) : DateTime.fromJSDate(now, { zone: timezone }).startOf('day').toJSDate();
         const to = q.to ? new Date(q.to) : now;
         if (to < from) return reply.code(400).send(invalidRequest(['query.to: must not be before from']));
-        return { from: from.toISOString(), to: to.toISOString(), samples: store.occupancy(site, from, to) };
+        return { from: from.toISOString(), to: to.toISOString(), samples: await store.occupancy(site, from, to) };
       },
     );
 
@@ -138,7 +138,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { site } = request.params as Params;
-        return store.policy(site) ?? reply.code(404).send({ error: 'Not Found', message: `no policy published for "${site}"` });
+        return (await store.policy(site)) ?? reply.code(404).send({ error: 'Not Found', message: `no policy published for "${site}"` });
       },
     );
 
@@ -163,9 +163,9 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         if (body.site !== site) {
           return reply.code(400).send(invalidRequest([`site: must be "${site}"`]));
         }
-        const lacking = namesTheBranchLacks(store.site(site)?.state ?? null, body);
+        const lacking = namesTheBranchLacks((await store.site(site))?.state ?? null, body);
         if (lacking.length > 0) return reply.code(400).send(invalidRequest(lacking));
-        const next = nextPolicyVersion(store, site);
+        const next = await nextPolicyVersion(store, site);
         if (next > MAX_POLICY_VERSION) {
           return reply.code(400).send(invalidRequest([`version: central's sequence for "${site}" has reached ${MAX_POLICY_VERSION}, the highest a policy may have`]));
         }
@@ -187,7 +187,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         } finally {
           publishing.delete(site);
         }
-        store.setPolicy(site, doc.version, doc, clock.now());
+        await store.setPolicy(site, doc.version, doc, clock.now());
         const actor = actorOf(identityOf(request));
         await auth.audit.record(actor, 'policy-publish', { site, detail: `version ${doc.version}` });
         request.log.info({ site, version: doc.version, actor }, 'policy published');
@@ -210,7 +210,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       async (request, reply) => {
         const { site } = request.params as Params;
         const body = request.body as z.output<typeof CommandRequestSchema>;
-        const row = store.site(site);
+        const row = await store.site(site);
         if (!row) return notFound(reply, site);
         // A branch before contract 1.8 takes no door and would unlock its main door: only a door it says it has goes.
         const doors = row.state?.doors?.map((d) => d.id) ?? ['main'];
@@ -227,7 +227,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
           throw err;
         }
         const result = outcome.status === 'timeout' ? 'timeout' : outcome.reply.ok ? 'ok' : `refused: ${outcome.reply.error}`;
-        store.recordCommand({ id: outcome.id, site, command: body.command, actor, at: clock.now().toISOString(), result });
+        await store.recordCommand({ id: outcome.id, site, command: body.command, actor, at: clock.now().toISOString(), result });
         const what = `${body.command}${body.door === undefined ? '' : ` ${body.door}`}${body.text === undefined ? '' : ` "${body.text}"`}`;
         await auth.audit.record(actor, 'command', { site, detail: `${what}: ${result}` });
         request.log.info({ site, command: body.command, actor, result }, 'command');
@@ -245,7 +245,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         if (!members) {
           return { enabled: false, keyId: null, current: null, deltasFrom: null, versions: [], behind: 0, sites: [], publisher: { requests: 0, chunksSent: 0, bytesSent: 0, refusals: 0, ignored: 0 } };
         }
-        const sites = members.sites(store.sites());
+        const sites = members.sites(await store.sites());
         return {
           enabled: true,
           keyId: members.keyId,
@@ -310,9 +310,9 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     };
     // A region's figures: the branches central's config places in it (`Other`: those it places nowhere).
     const { regionOf } = deps.sites ?? siteDirectory({ sites: {}, regions: {} });
-    const figuresFor = (q: z.output<typeof FiguresQuerySchema>) => {
+    const figuresFor = async (q: z.output<typeof FiguresQuerySchema>) => {
       const { from, to, range } = figureRange(q);
-      return { from, to, figures: countFigures(store, range, { by: q.by, timezone, site: q.site, region: q.region === undefined ? undefined : { name: q.region, of: regionOf } }) };
+      return { from, to, figures: await countFigures(store, range, { by: q.by, timezone, site: q.site, region: q.region === undefined ? undefined : { name: q.region, of: regionOf } }) };
     };
     const csv = <T extends object>(reply: FastifyReply, file: string, rows: readonly T[], columns: ReadonlyArray<keyof T & string>) =>
       reply
@@ -334,7 +334,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         },
         async (request, reply) => {
           const q = request.query as z.output<typeof FiguresQuerySchema>;
-          const { from, to, figures } = figuresFor(q);
+          const { from, to, figures } = await figuresFor(q);
           const rows = route.rows(figures);
           if (q.format === 'csv') return csv(reply, `${name}-${route.byPeriod ? `${q.by}-` : ''}${from}-${to}`, rows, route.columns);
           return route.byPeriod ? { from, to, timezone, rows } : { from, to, rows };
@@ -386,7 +386,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         const q = request.query as z.output<typeof ReportQuerySchema>;
         const now = clock.now();
         const month = q.month ?? DateTime.fromJSDate(now, { zone: timezone }).toFormat('yyyy-MM');
-        const report = monthlyReport(store, { month, site: q.site, timezone, now });
+        const report = await monthlyReport(store, { month, site: q.site, timezone, now });
         if (q.format === 'csv') {
           const columns = ['date', 'staffed', 'openAccess', 'booking', 'other', 'total', 'tailgates', 'extraPeople', 'uncountedOpenings'] as const;
           return csv(reply, `report-${q.site ?? 'estate'}-${month}`, report.days, columns);
@@ -406,9 +406,9 @@ const PolicyPublishBodySchema = PolicyMessageSchema.partial({ version: true });
  * number below what the branch holds, or the branch would refuse every version as older). The broker's retained
  * copy plays no part: whoever can publish there could otherwise push the sequence to its end.
  */
-function nextPolicyVersion(store: HttpDeps['store'], site: string): number {
-  const published = store.policy(site)?.version ?? 0;
-  const reported = store.site(site)?.state?.policy;
+async function nextPolicyVersion(store: HttpDeps['store'], site: string): Promise<number> {
+  const published = (await store.policy(site))?.version ?? 0;
+  const reported = (await store.site(site))?.state?.policy;
   // An override reports the version it was made over, which is central's (or the file's: a harmless skip).
   const held = reported !== undefined && (reported.source === 'central' || reported.source === 'console') ? reported.version : 0;
   return Math.max(published, held) + 1;

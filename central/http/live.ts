@@ -27,7 +27,7 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
       async (request, reply) => {
         const { site: only } = request.query as z.infer<typeof LiveQuerySchema>;
         const { send, ping, raw: res } = openEventStream(reply, { retryMs: 2000 });
-        const rows = only ? [deps.store.site(only)].filter((r) => r !== null) : deps.store.sites();
+        const rows = only ? [await deps.store.site(only)].filter((r) => r !== null) : await deps.store.sites();
         send('sites', rows.map((row) => siteSummary(row, deps.sites)));
 
         const dirty = new Set<string>();
@@ -37,12 +37,21 @@ export function liveRoutes(deps: HttpDeps): FastifyPluginAsync {
           dirty.add(site);
           flush ??= setImmediate(() => {
             flush = null;
-            for (const id of dirty) {
-              const row = deps.store.site(id);
-              if (row) send('site', siteSummary(row, deps.sites));
-            }
+            const ids = [...dirty];
             dirty.clear();
+            void sendSites(ids);
           });
+        };
+        const sendSites = async (ids: string[]): Promise<void> => {
+          for (const id of ids) {
+            try {
+              const row = await deps.store.site(id);
+              if (row && !res.writableEnded) send('site', siteSummary(row, deps.sites));
+            } catch (err) {
+              // The store away for a moment: the next change of the branch brings its tile up to date.
+              request.log.warn({ site: id, err: (err as Error).message }, 'live: could not read a branch for its tile');
+            }
+          }
         };
         const onEvent = (event: ReceivedEvent): void => {
           if (only !== undefined && event.site === only) send('event', event);

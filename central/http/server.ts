@@ -18,7 +18,7 @@ import type { CentralBus } from '../bus.js';
 import type { Ingest } from '../ingest.js';
 import type { CentralLink } from '../link.js';
 import type { CentralMembers } from '../members/service.js';
-import type { CentralStore } from '../store.js';
+import type { HistoryStore } from '../history/history-store.js';
 import { inventoryRoutes, protectScope, type PublicRoute, type RouteInventory } from '../../kit/http/protect.js';
 import type { CentralAuth } from '../auth/service.js';
 import type { CentralAlerts } from '../alerts/central-alerts.js';
@@ -38,7 +38,8 @@ import { docs } from './zod-route.js';
 import { securityHeaders } from './security-headers.js';
 
 export interface HttpDeps {
-  store: CentralStore;
+  /** Central's history (SQLite or PostgreSQL). */
+  store: HistoryStore;
   ingest: Ingest;
   link: Pick<CentralLink, 'connected' | 'publishPolicy' | 'sendCommand'>;
   bus: CentralBus;

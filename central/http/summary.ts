@@ -10,7 +10,7 @@ import {
   READER_ROLES,
   type ReceivedState,
 } from '../../policies/contract/index.js';
-import type { SiteRow } from '../store.js';
+import type { SiteRow } from '../history/history-store.js';
 
 /** The open lists a state names, by the key `unknown` reports them under. */
 export const STATE_NAME_LISTS = ['alarm', 'mode', 'door', 'readerRole', 'policySource', 'intruderAlarm'] as const;

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { PolicySchema } from '../../policies/schema.js';
-import type { CentralStore } from '../store.js';
+import type { HistoryStore } from '../history/history-store.js';
 import { docs } from './zod-route.js';
 
 export const TimeSchema = z.object({
@@ -22,14 +22,14 @@ const PolicyZoneSchema = PolicySchema.shape.timezone;
  * A branch's zone: the one in the policy central published for it (a policy that names none runs in the schema's
  * default), or `fallback` when central has published none and so cannot know what the branch's own file says.
  */
-export function siteTimezone(store: Pick<CentralStore, 'policy'>, site: string, fallback: string): string {
-  const doc = store.policy(site)?.doc;
+export async function siteTimezone(store: Pick<HistoryStore, 'policy'>, site: string, fallback: string): Promise<string> {
+  const doc = (await store.policy(site))?.doc;
   if (typeof doc !== 'object' || doc === null) return fallback;
   const zone = PolicyZoneSchema.safeParse((doc as { timezone?: unknown }).timezone);
   return zone.success ? zone.data : fallback;
 }
 
-export function timeRoutes(deps: { store: Pick<CentralStore, 'policy' | 'sites'>; clock: { now(): Date }; timezone: string }): FastifyPluginAsync {
+export function timeRoutes(deps: { store: Pick<HistoryStore, 'policy' | 'sites'>; clock: { now(): Date }; timezone: string }): FastifyPluginAsync {
   return async (app) => {
     app.get(
       '/time',
@@ -40,7 +40,9 @@ export function timeRoutes(deps: { store: Pick<CentralStore, 'policy' | 'sites'>
       async () => ({
         now: deps.clock.now().toISOString(),
         timezone: deps.timezone,
-        sites: Object.fromEntries(deps.store.sites().map((s) => [s.id, siteTimezone(deps.store, s.id, deps.timezone)])),
+        sites: Object.fromEntries(
+          await Promise.all((await deps.store.sites()).map(async (s) => [s.id, await siteTimezone(deps.store, s.id, deps.timezone)] as const)),
+        ),
       }),
     );
   };

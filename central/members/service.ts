@@ -92,6 +92,11 @@ export interface CentralMembersDeps {
   hooks?: PublisherHooks | undefined;
   /** Central's own pseudonym for a card (a secret only central holds), so its audit matches no branch's events. */
   pseudonym: (cardHash: Buffer) => string;
+  /**
+   * Whether this instance publishes the list: of several central instances only the leader announces and answers
+   * branches (central/cluster/leader.ts), so that a branch never gets two answers. Default: always.
+   */
+  leads?: (() => boolean) | undefined;
 }
 
 export class CentralMembers {
@@ -147,7 +152,7 @@ export class CentralMembers {
 
   /** Publishes the current version now (on start, on every connect, after every change). */
   async announce(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.deps.leads?.() === false) return;
     try {
       await this.publisher.announce();
     } catch (err) {
@@ -156,7 +161,7 @@ export class CentralMembers {
   }
 
   handleRequest(site: string, payload: Buffer): void {
-    if (this.stopped) return;
+    if (this.stopped || this.deps.leads?.() === false) return;
     void this.publisher.handleRequest(site, payload);
   }
 

@@ -166,7 +166,7 @@ export function register(program: Command): void {
       try {
         running = await startCentral(config, { clock: { now: () => new Date() }, logger });
       } catch (error) {
-        if (error instanceof DeploymentKeyError || (error instanceof Error && ['SigningKeyError', 'EmbeddedBrokerError'].includes(error.name))) {
+        if (error instanceof DeploymentKeyError || (error instanceof Error && ['SigningKeyError', 'EmbeddedBrokerError', 'CentralDatabaseError'].includes(error.name))) {
           throw new CliFailure(error.message, 2);
         }
         const listeners = [{ host: config.http.host, port: config.http.port, setting: 'http.port' }];

@@ -13,6 +13,7 @@ import { createIncidentOutbox } from '../../central/alerts/outbox-sink.js';
 import { CentralBus } from '../../central/bus.js';
 import { Ingest } from '../../central/ingest.js';
 import { CentralStore } from '../../central/store.js';
+import { SqliteHistory } from '../../central/history/sqlite-history.js';
 import { topics } from '../../policies/contract/index.js';
 import { eventId } from '../unit/contract/fixtures.js';
 import { rulesInput, TableSink } from '../unit/alerts/helpers.js';
@@ -42,10 +43,10 @@ function startCentral() {
   const bus = new CentralBus();
   const clock = { now: () => new Date() };
   const logger = pino({ level: 'silent' });
-  const ingest = new Ingest({ prefix: 'oa/v1', store, bus, clock, logger });
+  const ingest = new Ingest({ prefix: 'oa/v1', store: new SqliteHistory(store), bus, clock, logger });
   const alerts: Alerts = createAlerts({ db: store.db, timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 15_000 });
   const sink = new TableSink(store.db);
-  const unfollow = alerts.follow({ bus, site: (id) => store.site(id) });
+  const unfollow = alerts.follow({ bus, site: async (id) => store.site(id) });
   alerts.start(sink);
   const stop = (): void => {
     alerts.stop();
@@ -53,11 +54,11 @@ function startCentral() {
     store.close();
   };
   running.push(stop);
-  const publish = (site: string, kind: 'events' | 'availability', payload: unknown, retain = false): void =>
+  const publish = (site: string, kind: 'events' | 'availability', payload: unknown, retain = false): Promise<void> =>
     ingest.handle({ topic: topics('oa/v1', site)[kind], payload: Buffer.from(JSON.stringify(payload)), retain });
-  const alarm = (site: string, name: string, state: 'raised' | 'cleared', extra: Record<string, unknown> = {}): void => {
+  const alarm = (site: string, name: string, state: 'raised' | 'cleared', extra: Record<string, unknown> = {}): Promise<void> => {
     const now = new Date();
-    publish(site, 'events', { id: eventId(now.getTime()), at: now.toISOString(), site, type: 'alarm', alarm: name, state, ...extra });
+    return publish(site, 'events', { id: eventId(now.getTime()), at: now.toISOString(), site, type: 'alarm', alarm: name, state, ...extra });
   };
   return { store, ingest, alerts, sink, publish, alarm, stop: () => { running = running.filter((s) => s !== stop); stop(); } };
 }
@@ -74,7 +75,7 @@ describe('alarms at a branch become incidents that reach a person', () => {
     const c = startCentral();
     expect(c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() }).ok).toBe(true);
 
-    c.alarm('riverside', 'fire', 'raised', { severity: 'critical', detail: 'zone 2' });
+    await c.alarm('riverside', 'fire', 'raised', { severity: 'critical', detail: 'zone 2' });
     await vi.advanceTimersByTimeAsync(0);
     const [incident] = c.alerts.incidents.open();
     expect(incident).toMatchObject({ site: 'riverside', alarm: 'fire', severity: 'critical', status: 'notified', detail: 'zone 2' });
@@ -94,7 +95,7 @@ describe('alarms at a branch become incidents that reach a person', () => {
     await minutes(60);
     expect(c.sink.summary()).toHaveLength(2);
 
-    c.alarm('riverside', 'fire', 'cleared', { severity: 'critical' });
+    await c.alarm('riverside', 'fire', 'cleared', { severity: 'critical' });
     expect(c.alerts.incidents.open()).toEqual([]);
     expect(c.alerts.incidents.get(incident!.id)?.history.map((h) => `${h.kind} ${h.actor}`)).toEqual([
       'raised site:riverside',
@@ -108,8 +109,8 @@ describe('alarms at a branch become incidents that reach a person', () => {
   it('an alarm this central does not know is an incident shown as unknown, and goes by the rules for any alarm', async () => {
     const c = startCentral();
     c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
-    c.alarm('north-a', 'smoke-detected', 'raised', { severity: 'major' });
-    c.alarm('riverside', 'smoke-detected', 'raised');
+    await c.alarm('north-a', 'smoke-detected', 'raised', { severity: 'major' });
+    await c.alarm('riverside', 'smoke-detected', 'raised');
     await vi.advanceTimersByTimeAsync(0);
     expect(c.alerts.incidents.open().map((i) => [i.site, i.alarm, i.known, i.severity, i.status])).toEqual([
       ['riverside', 'smoke-detected', false, 'warning', 'raised'],
@@ -121,21 +122,21 @@ describe('alarms at a branch become incidents that reach a person', () => {
   it('a branch whose last will says offline for more than N minutes is an incident, cleared when it is back', async () => {
     const c = startCentral();
     c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
-    c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
-    c.publish('hill', 'availability', { state: 'offline', at: new Date().toISOString() });
+    await c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
+    await c.publish('hill', 'availability', { state: 'offline', at: new Date().toISOString() });
     await minutes(9.5);
     expect(c.alerts.incidents.open()).toEqual([]);
     await minutes(0.75);
     expect(c.alerts.incidents.open().map((i) => `${i.site} ${i.alarm} ${i.status}`)).toEqual(['hill offline notified']);
     expect(c.sink.all().map((r) => r.subject)).toEqual(['[MAJOR] offline at hill']);
-    c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
+    await c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
     expect(c.alerts.incidents.open()).toEqual([]);
   });
 
   it('after a restart nothing is handed over twice, and what fell due while central was stopped goes out at start', async () => {
     const first = startCentral();
     first.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
-    first.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
+    await first.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
     await minutes(1);
     expect(first.sink.summary()).toEqual(['Carol sms 0.0']);
     first.stop();
@@ -161,7 +162,7 @@ describe('alarms at a branch become incidents that reach a person', () => {
       code: 'invalid',
       errors: ['rules[0].steps[0].afterMinutes: must be at least 0', 'rules[0].steps[0].contacts[0]: no contact named "Nobody"'],
     });
-    c.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
+    await c.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
     await vi.advanceTimersByTimeAsync(0);
     expect(c.sink.summary()).toEqual(['Carol sms 0.0']);
   });
@@ -199,7 +200,7 @@ describe('…through the outbox to a mail server', () => {
     const store = new CentralStore(join(dir, 'central.sqlite'));
     const bus = new CentralBus();
     const logger = pino({ level: 'silent' });
-    const ingest = new Ingest({ prefix: 'oa/v1', store, bus, clock, logger });
+    const ingest = new Ingest({ prefix: 'oa/v1', store: new SqliteHistory(store), bus, clock, logger });
     // Escalation runs on kicks and on the test's own ticks, not on the interval.
     const alerts = createAlerts({ db: store.db, timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 3_600_000 });
     const channels = createAlertChannels(
@@ -221,7 +222,7 @@ describe('…through the outbox to a mail server', () => {
     });
     io.outbox.start();
     const scheduler = alerts.start(io.sink);
-    const unfollow = alerts.follow({ bus, site: (id) => store.site(id) });
+    const unfollow = alerts.follow({ bus, site: async (id) => store.site(id) });
     expect(alerts.rules.save(emailRules(), { actor: 'admin:ann', at: now }).ok).toBe(true);
     running.push(async () => {
       unfollow();
@@ -230,9 +231,9 @@ describe('…through the outbox to a mail server', () => {
       await channels.close();
       store.close();
     });
-    const alarm = (site: string, name: string, state: 'raised' | 'cleared'): void => {
+    const alarm = (site: string, name: string, state: 'raised' | 'cleared'): Promise<void> => {
       const payload = { id: eventId(now.getTime()), at: now.toISOString(), site, type: 'alarm', alarm: name, state, severity: 'critical' };
-      ingest.handle({ topic: topics('oa/v1', site).events, payload: Buffer.from(JSON.stringify(payload)), retain: false });
+      return ingest.handle({ topic: topics('oa/v1', site).events, payload: Buffer.from(JSON.stringify(payload)), retain: false });
     };
     /** Moves the clock on in small steps while waiting for `done` (the outbox's retries are due by this clock). */
     const until = async (done: () => boolean): Promise<void> => {
@@ -247,7 +248,7 @@ describe('…through the outbox to a mail server', () => {
 
   it('the on-call person gets an e-mail whose one-time link acknowledges; the next contact is then not paged', async () => {
     const c = await centralWithMail();
-    c.alarm('riverside', 'fire', 'raised');
+    await c.alarm('riverside', 'fire', 'raised');
     await smtp.waitFor(1);
     await c.io.outbox.idle();
     const [mail] = smtp.messages;
@@ -276,7 +277,7 @@ describe('…through the outbox to a mail server', () => {
   it('a mail server that is down is an incident at central; the message goes when it is back and the incident clears', async () => {
     const c = await centralWithMail();
     await smtp.down();
-    c.alarm('hill', 'fire', 'raised');
+    await c.alarm('hill', 'fire', 'raised');
     await c.until(() => c.alerts.incidents.open().some((i) => i.alarm === 'email-failed'));
     const failed = c.alerts.incidents.open().find((i) => i.alarm === 'email-failed');
     expect(failed).toMatchObject({ site: '(central)', severity: 'major', status: 'raised' });

@@ -13,8 +13,8 @@ const NOW = new Date('2025-06-02T21:05:00.000Z');
 
 async function withAlarm(alarm = 'people-inside-after-close'): Promise<CentralApp & { id: number }> {
   const c = await centralApp(NOW);
-  c.publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
-  c.publish('town', 'events', { id: eventId(NOW.getTime()), at: NOW.toISOString(), site: 'town', type: 'alarm', alarm, state: 'raised', severity: 'major' });
+  await c.publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
+  await c.publish('town', 'events', { id: eventId(NOW.getTime()), at: NOW.toISOString(), site: 'town', type: 'alarm', alarm, state: 'raised', severity: 'major' });
   const list = (await c.api('/api/incidents')).json() as { incidents: Array<{ id: number }> };
   return { ...c, id: list.incidents[0]!.id };
 }
@@ -66,7 +66,7 @@ describe('incidents API', () => {
   it('pages the full list by before, and filters by site', async () => {
     const c = await centralApp(NOW);
     for (const [i, alarm] of ['fire', 'door-forced', 'people-inside-after-close'].entries()) {
-      c.publish(i === 0 ? 'hill' : 'town', 'events', { id: eventId(NOW.getTime() + i), at: NOW.toISOString(), site: i === 0 ? 'hill' : 'town', type: 'alarm', alarm, state: 'raised' });
+      await c.publish(i === 0 ? 'hill' : 'town', 'events', { id: eventId(NOW.getTime() + i), at: NOW.toISOString(), site: i === 0 ? 'hill' : 'town', type: 'alarm', alarm, state: 'raised' });
     }
     const first = (await c.api('/api/incidents?limit=2')).json() as { incidents: Array<{ alarm: string }>; next: number };
     expect(first.incidents.map((i) => i.alarm)).toEqual(['people-inside-after-close', 'door-forced']);
@@ -124,11 +124,11 @@ describe('alert rules API', () => {
 describe('alarms already active when central first sees a branch', () => {
   it('opens an incident for each, once: a resolved one does not come back with the next state', async () => {
     const c = await centralApp(NOW);
-    c.publish('town', 'state', stateFixture({ alarms: ['fire'] }), true);
+    await c.publish('town', 'state', stateFixture({ alarms: ['fire'] }), true);
     const open = (await c.api('/api/incidents')).json().incidents as Array<{ id: number; alarm: string; detail: string }>;
     expect(open).toMatchObject([{ alarm: 'fire', site: 'town', detail: expect.stringContaining('already active') }]);
     await c.api({ method: 'POST', url: `/api/incidents/${open[0]!.id}/resolve`, payload: {} });
-    c.publish('town', 'state', stateFixture({ alarms: ['fire'], at: '2025-06-02T21:06:00.000Z' }), true);
+    await c.publish('town', 'state', stateFixture({ alarms: ['fire'], at: '2025-06-02T21:06:00.000Z' }), true);
     expect((await c.api('/api/incidents')).json().incidents).toEqual([]);
   });
 });

@@ -61,6 +61,14 @@ export function historyStoreSuite(engine: string, open: () => Promise<HistorySto
       expect(stored).toEqual({ event: e, receivedAt: at(2) });
     });
 
+    it('finds one event by its site and id, and no other site\'s', async () => {
+      const e = access(1);
+      await h.insertEvent(e, date(2));
+      expect(await h.event('town', e.id)).toEqual(e);
+      expect(await h.event('village', e.id)).toBeNull();
+      expect(await h.event('town', access(2).id)).toBeNull();
+    });
+
     it('keeps an event of a type it does not know whole, with all its fields', async () => {
       const when = at(1);
       const e = { id: eventId(Date.parse(when)), at: when, site: 'town', type: 'sauna', temperature: 81.5, note: 'a\u0000b', nested: { a: [1, 2] } };

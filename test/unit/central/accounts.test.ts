@@ -117,8 +117,8 @@ describe('central API tokens', () => {
 describe('central audit', () => {
   it('reads back filtered by site, actor and day, in pages, and as CSV', async () => {
     const { app, auth, root, publish, clock } = await setUp();
-    publish('town', 'state', stateFixture());
-    publish('village', 'state', { ...stateFixture(), site: 'village' });
+    await publish('town', 'state', stateFixture());
+    await publish('village', 'state', { ...stateFixture(), site: 'village' });
     const operator = await tokenHeaders(auth, 'operator');
     for (const [site, text] of [['town', '=HYPERLINK("http://x")'], ['village', 'closing soon'], ['town', 'hello']] as const) {
       clock.set(new Date(clock.now().getTime() + 60_000));

@@ -9,10 +9,10 @@ const centralApp = centralAppPerTest();
 async function withData(): Promise<CentralApp> {
   const current = await centralApp();
   const { publish } = current;
-  publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
-  publish('town', 'state', stateFixture());
-  publish('town', 'events', occupancyEvent(3, '2025-06-02T09:00:00.000Z'));
-  publish('town', 'events', accessEvent({ decision: 'refused', reason: 'expired', at: '2025-06-02T09:10:00.000Z' }));
+  await publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
+  await publish('town', 'state', stateFixture());
+  await publish('town', 'events', occupancyEvent(3, '2025-06-02T09:00:00.000Z'));
+  await publish('town', 'events', accessEvent({ decision: 'refused', reason: 'expired', at: '2025-06-02T09:10:00.000Z' }));
   return current;
 }
 
@@ -110,7 +110,7 @@ describe('central API', () => {
 
   it('numbers above the central version a branch reports in force (central restored from an older backup)', async () => {
     const { api, publish } = await withData();
-    publish('town', 'state', { ...stateFixture(), site: 'town', policy: { version: 41, source: 'central' } }, true);
+    await publish('town', 'state', { ...stateFixture(), site: 'town', policy: { version: 41, source: 'central' } }, true);
     const { version: _v, ...unnumbered } = POLICY;
     expect((await api({ method: 'PUT', url: '/api/sites/town/policy', payload: unnumbered })).json()).toMatchObject({ version: 42 });
   });
@@ -120,7 +120,7 @@ describe('central API', () => {
     const { version: _v, ...unnumbered } = POLICY;
     const heating = { ...unnumbered, outputs: { heating: [{ during: ['closed'], fromMinutes: 60 }] } };
     const meetingRoom = { ...unnumbered, bookings: [{ group: 'scouts', weekly: { day: 'tue', from: '18:00', to: '20:00' }, doors: ['meeting-room'] }] };
-    publish('town', 'state', { ...stateFixture(), site: 'town', v: CONTRACT_MINOR, outputs: [{ id: 'pcs', on: false, label: 'Public PCs' }] }, true);
+    await publish('town', 'state', { ...stateFixture(), site: 'town', v: CONTRACT_MINOR, outputs: [{ id: 'pcs', on: false, label: 'Public PCs' }] }, true);
     const refused = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: heating });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().errors).toEqual(['outputs.heating: no switched output "heating" at this branch (outputs: pcs)']);
@@ -130,7 +130,7 @@ describe('central API', () => {
     const pcs = await api({ method: 'PUT', url: '/api/sites/town/policy', payload: { ...unnumbered, outputs: { pcs: [{ during: ['open-access'] }] } } });
     expect(pcs.statusCode).toBe(202);
     // A 1.8 branch cannot say what outputs it has: the branch itself refuses what it lacks.
-    publish('town', 'state', { ...stateFixture(), site: 'town', v: 8 }, true);
+    await publish('town', 'state', { ...stateFixture(), site: 'town', v: 8 }, true);
     expect((await api({ method: 'PUT', url: '/api/sites/town/policy', payload: heating })).statusCode).toBe(202);
   });
 
@@ -144,7 +144,7 @@ describe('central API', () => {
     expect(noSuchDoor.statusCode).toBe(400);
     expect(noSuchDoor.json().errors).toEqual(['door: no door "meeting-room" at town (doors: main)']);
     // At a branch with several doors, unlock names one; the branch is told which.
-    publish('town', 'state', { ...stateFixture(), site: 'town', doors: [{ id: 'main', state: 'locked' }, { id: 'meeting-room', state: 'locked' }] }, true);
+    await publish('town', 'state', { ...stateFixture(), site: 'town', doors: [{ id: 'main', state: 'locked' }, { id: 'meeting-room', state: 'locked' }] }, true);
     const meetingRoom = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'unlock', door: 'meeting-room' } });
     expect(meetingRoom.json()).toMatchObject({ ok: true });
     expect(link.commands.at(-1)).toMatchObject({ command: 'unlock', door: 'meeting-room' });
@@ -199,8 +199,8 @@ describe('central API', () => {
 
   it('GET /api/figures/tailgates, /grants and /report: JSON, CSV, and a month that is not YYYY-MM named', async () => {
     const { api, publish } = await withData();
-    publish('town', 'events', { ...occupancyEvent(5, '2025-06-02T09:20:00.000Z', 'town', 'tailgate'), entries: 3, grants: 1 });
-    publish('town', 'events', accessEvent({ at: '2025-06-02T09:19:00.000Z', ageBand: 'child' }));
+    await publish('town', 'events', { ...occupancyEvent(5, '2025-06-02T09:20:00.000Z', 'town', 'tailgate'), entries: 3, grants: 1 });
+    await publish('town', 'events', accessEvent({ at: '2025-06-02T09:19:00.000Z', ageBand: 'child' }));
     const tailgates = await api('/api/figures/tailgates?from=2025-06-02&to=2025-06-02');
     expect(tailgates.json().rows).toEqual([{ site: 'town', period: '2025-06-02', tailgates: 1, extraPeople: 2 }]);
     const grants = await api('/api/figures/grants?from=2025-06-02&to=2025-06-02&format=csv');
@@ -224,7 +224,7 @@ describe('central API', () => {
 
   it('GET /api/stats, /api/health and the OpenAPI document', async () => {
     const { api, app, publish } = await withData();
-    publish('town', 'events', 'garbage');
+    await publish('town', 'events', 'garbage');
     const stats = await api('/api/stats');
     expect(stats.json()).toMatchObject({ mqttConnected: true, events: 2, ingest: { rejected: 1, lastRejections: [{ topic: 'oa/v1/sites/town/events' }] } });
     // Health is public and says only that central answers; the link's state is in the stats, behind a sign-in.

@@ -36,7 +36,7 @@ const SECURED = {
 describe("a branch's building at central", () => {
   it('passes outputs, the intruder alarm and secured through the store and the API as the gateway sent them', async () => {
     const { publish, api } = await centralApp();
-    publish('town', 'state', stateFixture(SECURED));
+    await publish('town', 'state', stateFixture(SECURED));
     const one = (await api('/api/sites/town')).json();
     expect(one.state).toMatchObject({ outputs: SECURED.outputs, intruderAlarm: SECURED.intruderAlarm, secured: true });
     expect(one.unknown).toEqual({});
@@ -46,7 +46,7 @@ describe("a branch's building at central", () => {
 
   it('the dashboard tile shows a "Secured" badge only; the branch page the intruder alarm, each output and "Secured for the night"', async () => {
     const { publish, api } = await centralApp();
-    publish('town', 'state', stateFixture(SECURED));
+    await publish('town', 'state', stateFixture(SECURED));
     const site = (await api('/api/sites/town')).json();
 
     const tile = common.renderTile(site, { now: NOW, timeZone: LONDON }).texts();
@@ -61,9 +61,9 @@ describe("a branch's building at central", () => {
 
   it('a branch without a panel or outputs shows none of it; a panel on its way says so; a newer state is marked unknown', async () => {
     const { publish, api } = await centralApp();
-    publish('town', 'state', stateFixture());
-    publish('village', 'state', stateFixture({ site: 'village', intruderAlarm: { state: 'unsetting', since: null }, secured: false }));
-    publish('hub', 'state', { ...stateFixture({ site: 'hub' }), v: CONTRACT_MINOR + 1, intruderAlarm: { state: 'part-set', since: null } });
+    await publish('town', 'state', stateFixture());
+    await publish('village', 'state', stateFixture({ site: 'village', intruderAlarm: { state: 'unsetting', since: null }, secured: false }));
+    await publish('hub', 'state', { ...stateFixture({ site: 'hub' }), v: CONTRACT_MINOR + 1, intruderAlarm: { state: 'part-set', since: null } });
     const [hub, town, village] = (await api('/api/sites')).json().sites;
 
     const plain = common.renderTile(town, { building: true, now: NOW, timeZone: LONDON }).texts().join(' | ');
@@ -108,7 +108,7 @@ describe("a branch's building at central", () => {
     expect(Object.keys(common.PHRASE_LABELS).sort()).toEqual([...PHRASE_IDS].sort());
     expect(Object.keys(common.INTRUDER_ALARM_LABELS).sort()).toEqual([...INTRUDER_ALARM_STATES].sort());
     const { api, link, publish } = await centralApp();
-    publish('town', 'state', stateFixture());
+    await publish('town', 'state', stateFixture());
     const res = await api({ method: 'POST', url: '/api/sites/town/commands', payload: { command: 'announce', text: 'closing-soon' } });
     expect(res.statusCode).toBe(200);
     expect(link.commands).toEqual([expect.objectContaining({ site: 'town', command: 'announce', text: 'closing-soon' })]);

@@ -18,7 +18,7 @@ interface Common {
 const common = centralCommonJsPerFile<Common>();
 
 describe('dashboard names', () => {
-  it("has a label for every name the contract knows, and central's list of access reasons is the contract's", () => {
+  it("has a label for every name the contract knows, and central's list of access reasons is the contract's", async () => {
     expect(Object.keys(common.ALARM_LABELS).sort()).toEqual([...ALARM_NAMES].sort());
     expect(Object.keys(common.MODE_LABELS).sort()).toEqual([...BRANCH_MODES].sort());
     expect(Object.keys(common.DOOR_LABELS).sort()).toEqual([...DOOR_STATES].sort());
@@ -26,7 +26,7 @@ describe('dashboard names', () => {
     expect(common.ALARM_LABELS.storage).toBe('Storage not writable');
   });
 
-  it('shows a name it does not know as it came, marked unknown', () => {
+  it('shows a name it does not know as it came, marked unknown', async () => {
     expect(common.nameOf(common.ALARM_LABELS, 'fire', 'alarm')).toBe('Fire alarm');
     expect(common.nameOf(common.ALARM_LABELS, 'smoke-detected', 'alarm')).toBe('Unknown alarm: smoke-detected');
     // A slug that is also an Object.prototype key is still just a name.
@@ -38,7 +38,7 @@ describe('dashboard names', () => {
   it("draws the tile of a newer gateway's state: known alarms by label, unknown ones and an unknown mode by name", async () => {
     const { publish, app, store, api } = await centralApp();
     try {
-      publish('town', 'state', { ...stateFixture(), v: CONTRACT_MINOR + 1, mode: 'quiet-hours', alarms: ['fire', 'smoke-detected'], solar: { watts: 1 } });
+      await publish('town', 'state', { ...stateFixture(), v: CONTRACT_MINOR + 1, mode: 'quiet-hours', alarms: ['fire', 'smoke-detected'], solar: { watts: 1 } });
       const site = (await api('/api/sites/town')).json();
       const texts = common.renderTile(site, { now: new Date('2025-06-02T09:30:00.000Z') }).texts();
       expect(texts).toEqual(expect.arrayContaining(['Fire alarm', 'Unknown alarm: smoke-detected', expect.stringMatching(/^Unknown mode: quiet-hours until /)]));
@@ -52,7 +52,7 @@ describe('dashboard names', () => {
   it("draws an estimated count as ≈ N with the console's note, the last motion on central's clock, and each door of a branch with several", async () => {
     const { publish, app, store, api } = await centralApp();
     try {
-      publish('town', 'state', stateFixture({
+      await publish('town', 'state', stateFixture({
         occupancy: { inside: 3, capacity: 40, confidence: 'estimated', motionAt: '2025-06-02T09:27:00.000Z' },
         door: 'locked',
         doors: [
@@ -60,7 +60,7 @@ describe('dashboard names', () => {
           { id: 'meeting-room', state: 'open' },
         ],
       }));
-      publish('village', 'state', stateFixture({ site: 'village', occupancy: { inside: 2, capacity: null, confidence: 'counted', motionAt: null } }));
+      await publish('village', 'state', stateFixture({ site: 'village', occupancy: { inside: 2, capacity: null, confidence: 'counted', motionAt: null } }));
       const sites = (await api('/api/sites')).json() as { sites: Array<{ id: string; state: { occupancy: unknown; doors?: unknown } }> };
       const town = sites.sites.find((s) => s.id === 'town');
       // Through central's store and API unchanged: the page has what the gateway said.

@@ -12,6 +12,7 @@ import { Ingest } from '../../../central/ingest.js';
 import type { CommandOutcome } from '../../../central/link.js';
 import { NotConnectedError } from '../../../central/link.js';
 import { CentralStore } from '../../../central/store.js';
+import { SqliteHistory } from '../../../central/history/sqlite-history.js';
 import { topics } from '../../../policies/contract/index.js';
 import { TEST_SCRYPT, tokenHeaders } from '../../helpers/central-auth.js';
 
@@ -38,13 +39,15 @@ export class FakeLink {
 export function centralParts(now = new Date('2025-06-02T09:30:00.000Z'), logs?: string[]) {
   const clock = { now: () => now, set: (d: Date) => (now = d) };
   const store = new CentralStore(':memory:');
+  const history = new SqliteHistory(store);
   const bus = new CentralBus();
   // `logs` collects every line central writes (at debug), for tests that read what it logs.
   const logger = logs === undefined ? pino({ level: process.env.LOG_LEVEL ?? 'silent' }) : pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-  const ingest = new Ingest({ prefix: 'oa/v1', store, bus, clock, logger });
-  const publish = (site: string, kind: Exclude<keyof ReturnType<typeof topics>, 'root'>, payload: unknown, retain = false): void =>
+  const ingest = new Ingest({ prefix: 'oa/v1', store: history, bus, clock, logger });
+  /** Resolves once ingest has stored (or refused) the message and told the bus, as the broker's acknowledgement waits. */
+  const publish = (site: string, kind: Exclude<keyof ReturnType<typeof topics>, 'root'>, payload: unknown, retain = false): Promise<void> =>
     ingest.handle({ topic: topics('oa/v1', site)[kind], payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)), retain });
-  return { clock, store, bus, logger, ingest, publish };
+  return { clock, store, history, bus, logger, ingest, publish };
 }
 
 /** Central's HTTP side on a memory store. `api` calls it as an administrator (an API token); `app` with nothing. */
@@ -64,9 +67,9 @@ export async function centralApp(now?: Date, config: Parameters<typeof parseCent
     clock: parts.clock,
     logger: parts.logger,
     bus: parts.bus,
-    site: (id) => parts.store.site(id),
+    site: (id) => parts.history.site(id),
   });
-  const { app, inventory } = await buildHttp({ ...parts, link, timezone: 'Europe/London', auth, alerts, trustProxy: parsed.http.trustProxy, allowedHosts: parsed.http.allowedHosts, oidc });
+  const { app, inventory } = await buildHttp({ ...parts, store: parts.history, link, timezone: 'Europe/London', auth, alerts, trustProxy: parsed.http.trustProxy, allowedHosts: parsed.http.allowedHosts, oidc });
   app.addHook('onClose', async () => alerts.close());
   const admin = await tokenHeaders(auth, 'administrator');
   const api = (options: string | InjectOptions) => {

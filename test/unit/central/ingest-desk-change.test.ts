@@ -16,27 +16,27 @@ function parts() {
 }
 
 describe('a desk change at ingest', () => {
-  it('hands a valid change to the member service, for the site of its topic', () => {
+  it('hands a valid change to the member service, for the site of its topic', async () => {
     const { publish, arrivals, ingest } = parts();
-    publish('town', 'membersChange', change);
+    await publish('town', 'membersChange', change);
     expect(arrivals).toEqual([{ site: 'town', arrival: { change: { ...change, change: { kind: 'remove-pin' } } } }]);
     expect(ingest.stats.rejected).toBe(0);
   });
 
-  it('refuses a malformed change with what is wrong, and hands it on only with a readable id', () => {
+  it('refuses a malformed change with what is wrong, and hands it on only with a readable id', async () => {
     const { publish, arrivals, ingest } = parts();
-    publish('town', 'membersChange', { ...change, member: '04A1B2C3', change: { kind: 'link-card', card: 'x' } });
-    publish('town', 'membersChange', { ...change, id: 'not-a-uuid' });
-    publish('town', 'membersChange', 'not json');
-    publish('town', 'membersChange', JSON.stringify({ ...change, actor: 'x'.repeat(5000) }));
+    await publish('town', 'membersChange', { ...change, member: '04A1B2C3', change: { kind: 'link-card', card: 'x' } });
+    await publish('town', 'membersChange', { ...change, id: 'not-a-uuid' });
+    await publish('town', 'membersChange', 'not json');
+    await publish('town', 'membersChange', JSON.stringify({ ...change, actor: 'x'.repeat(5000) }));
     expect(ingest.stats.rejected).toBe(4);
     expect(arrivals).toEqual([{ site: 'town', arrival: { id: ID, errors: ['member: must be a card hash (43 base64url characters)', 'change.card: must be a card hash (43 base64url characters)'] } }]);
     expect(ingest.stats.lastRejections[0]!.errors[0]).toMatch(/^\(root\): too large/);
   });
 
-  it("ignores central's own answers on the reply topic", () => {
+  it("ignores central's own answers on the reply topic", async () => {
     const { publish, arrivals, ingest } = parts();
-    publish('town', 'membersChangeReply', { id: ID, result: 'done', message: 'PIN removed', version: 3 });
+    await publish('town', 'membersChangeReply', { id: ID, result: 'done', message: 'PIN removed', version: 3 });
     expect(arrivals).toEqual([]);
     expect(ingest.stats).toMatchObject({ ignored: 1, rejected: 0 });
   });

@@ -4,29 +4,29 @@ import { accessEvent, AT, eventId, occupancyEvent, stateFixture } from '../contr
 import { centralApp, centralParts } from './helpers.js';
 
 describe('central ingest', () => {
-  it('stores an event once however often it arrives', () => {
+  it('stores an event once however often it arrives', async () => {
     const { publish, store, ingest } = centralParts();
     const e = occupancyEvent(5);
-    publish('town', 'events', e);
-    publish('town', 'events', e);
-    publish('town', 'events', e);
+    await publish('town', 'events', e);
+    await publish('town', 'events', e);
+    await publish('town', 'events', e);
     expect(store.eventCount()).toBe(1);
     expect(ingest.stats).toMatchObject({ received: 3, stored: 1, duplicates: 2, rejected: 0 });
     // Read as 1.0: it has no `v`.
     expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([{ ...e, v: 0 }]);
   });
 
-  it('logs, counts and stores nothing for a bad payload, on every topic, and keeps going', () => {
+  it('logs, counts and stores nothing for a bad payload, on every topic, and keeps going', async () => {
     const { publish, store, ingest } = centralParts();
-    publish('town', 'events', 'not json');
-    publish('town', 'events', { ...accessEvent(), reason: 'Because!' });
-    publish('town', 'state', { ...stateFixture(), occupancy: { inside: -2, capacity: null } });
-    publish('town', 'availability', { state: 'maybe', at: 'now' });
-    publish('town', 'policy', { version: 0 });
-    publish('town', 'commandReply', { ok: 'yes' });
+    await publish('town', 'events', 'not json');
+    await publish('town', 'events', { ...accessEvent(), reason: 'Because!' });
+    await publish('town', 'state', { ...stateFixture(), occupancy: { inside: -2, capacity: null } });
+    await publish('town', 'availability', { state: 'maybe', at: 'now' });
+    await publish('town', 'policy', { version: 0 });
+    await publish('town', 'commandReply', { ok: 'yes' });
     // A site may not speak for another one.
-    publish('town', 'events', { ...occupancyEvent(1), site: 'village' });
-    ingest.handle({ topic: 'oa/v1/sites/town/secrets', payload: Buffer.from('{}'), retain: false });
+    await publish('town', 'events', { ...occupancyEvent(1), site: 'village' });
+    await ingest.handle({ topic: 'oa/v1/sites/town/secrets', payload: Buffer.from('{}'), retain: false });
     expect(ingest.stats.rejected).toBe(8);
     expect(ingest.stats.stored).toBe(0);
     expect(store.eventCount()).toBe(0);
@@ -34,28 +34,28 @@ describe('central ingest', () => {
     expect(ingest.stats.lastRejections[1]).toMatchObject({ topic: 'oa/v1/sites/town/events', errors: ['site: "village" does not match the topic\'s site "town"'] });
     expect(ingest.stats.lastRejections.find((r) => r.topic.endsWith('/state'))?.errors).toEqual([expect.stringMatching(/^occupancy\.inside: must be at least 0/)]);
 
-    publish('town', 'events', occupancyEvent(1));
+    await publish('town', 'events', occupancyEvent(1));
     expect(store.eventCount()).toBe(1);
   });
 
-  it('keeps the latest state, online/offline with since when, and occupancy samples', () => {
+  it('keeps the latest state, online/offline with since when, and occupancy samples', async () => {
     const { publish, store, clock, bus } = centralParts();
     const changed: string[] = [];
     bus.on('site', (s) => changed.push(s));
-    publish('town', 'availability', { state: 'online', at: '2025-06-02T09:00:00.000Z' }, true);
-    publish('town', 'state', stateFixture({ at: '2025-06-02T09:29:00.000Z', occupancy: { inside: 3, capacity: 40 } }));
+    await publish('town', 'availability', { state: 'online', at: '2025-06-02T09:00:00.000Z' }, true);
+    await publish('town', 'state', stateFixture({ at: '2025-06-02T09:29:00.000Z', occupancy: { inside: 3, capacity: 40 } }));
     // An older state arriving late does not win.
-    publish('town', 'state', stateFixture({ at: '2025-06-02T09:10:00.000Z', occupancy: { inside: 1, capacity: 40 } }));
+    await publish('town', 'state', stateFixture({ at: '2025-06-02T09:10:00.000Z', occupancy: { inside: 1, capacity: 40 } }));
     let site = store.site('town');
     expect(site).toMatchObject({ online: true, since: '2025-06-02T09:00:00.000Z', state: { occupancy: { inside: 3 } } });
 
     clock.set(new Date('2025-06-02T09:45:00.000Z'));
-    publish('town', 'availability', { state: 'offline', at: '2025-06-02T09:00:00.000Z' });
+    await publish('town', 'availability', { state: 'offline', at: '2025-06-02T09:00:00.000Z' });
     site = store.site('town');
     expect(site).toMatchObject({ online: false, since: '2025-06-02T09:45:00.000Z' });
     expect(changed).toEqual(['town', 'town', 'town', 'town']);
 
-    publish('town', 'events', occupancyEvent(4, '2025-06-02T09:40:00.000Z'));
+    await publish('town', 'events', occupancyEvent(4, '2025-06-02T09:40:00.000Z'));
     const samples = store.occupancy('town', new Date('2025-06-02T00:00:00Z'), new Date('2025-06-02T23:00:00Z'));
     expect(samples.map((s) => [s.at, s.inside])).toEqual([
       ['2025-06-02T09:10:00.000Z', 1],
@@ -64,16 +64,16 @@ describe('central ingest', () => {
     ]);
   });
 
-  it('takes its own published policy back quietly, refuses one it did not publish without moving its sequence, and ignores an empty one', () => {
+  it('takes its own published policy back quietly, refuses one it did not publish without moving its sequence, and ignores an empty one', async () => {
     const { publish, store, ingest } = centralParts();
     const doc = { version: 3, site: 'town', schedule: {} };
     store.setPolicy('town', 3, doc, new Date());
-    publish('town', 'policy', doc, true);
+    await publish('town', 'policy', doc, true);
     expect(ingest.stats).toMatchObject({ ignored: 1, rejected: 0 });
     // A retained policy someone else put there, with a number that would end central's sequence, or other content.
-    publish('town', 'policy', { ...doc, version: 2 ** 31 - 1 }, true);
-    publish('town', 'policy', { ...doc, name: 'Forged' }, true);
-    publish('village', 'policy', { ...doc, site: 'village' }, true);
+    await publish('town', 'policy', { ...doc, version: 2 ** 31 - 1 }, true);
+    await publish('town', 'policy', { ...doc, name: 'Forged' }, true);
+    await publish('village', 'policy', { ...doc, site: 'village' }, true);
     expect(ingest.stats.rejected).toBe(3);
     expect(ingest.stats.lastRejections.map((r) => r.errors[0])).toEqual([
       'version: 3 is not a version central published (none for this site)',
@@ -82,7 +82,7 @@ describe('central ingest', () => {
     ]);
     expect(store.policy('town')).toMatchObject({ version: 3, doc });
     expect(store.policy('village')).toBeNull();
-    publish('town', 'policy', '', true);
+    await publish('town', 'policy', '', true);
     expect(ingest.stats.ignored).toBe(2);
   });
 
@@ -96,7 +96,7 @@ describe('central ingest', () => {
         alarms: ['fire', 'smoke-detected'],
         solar: { watts: 120 },
       };
-      publish('town', 'state', newer);
+      await publish('town', 'state', newer);
       expect(ingest.stats).toMatchObject({ received: 1, stored: 1, rejected: 0 });
       const state = store.site('town')?.state;
       expect(state).toMatchObject({ mode: 'quiet-hours', alarms: ['fire', 'smoke-detected'], v: CONTRACT_MINOR + 1 });
@@ -119,10 +119,10 @@ describe('central ingest', () => {
   it("takes a 1.0 gateway's messages, without `v`, as 1.0", async () => {
     const { publish, ingest, store, app, api } = await centralApp();
     try {
-      publish('town', 'availability', { state: 'online', at: AT }, true);
-      publish('town', 'state', stateFixture({ alarms: ['fire'] }));
-      publish('town', 'events', occupancyEvent(2));
-      publish('town', 'commandReply', { ok: true });
+      await publish('town', 'availability', { state: 'online', at: AT }, true);
+      await publish('town', 'state', stateFixture({ alarms: ['fire'] }));
+      await publish('town', 'events', occupancyEvent(2));
+      await publish('town', 'commandReply', { ok: true });
       expect(ingest.stats).toMatchObject({ received: 4, rejected: 0 });
       expect(store.eventCount()).toBe(1);
       expect((await api('/api/sites/town')).json()).toMatchObject({ online: true, contract: '1.0', unknown: {}, state: { alarms: ['fire'] } });
@@ -132,14 +132,14 @@ describe('central ingest', () => {
     }
   });
 
-  it('stores an event of a type it does not know whole, and one naming an alarm it does not know, and passes both on', () => {
+  it('stores an event of a type it does not know whole, and one naming an alarm it does not know, and passes both on', async () => {
     const { publish, ingest, store, bus } = centralParts();
     const seen: ReceivedEvent[] = [];
     bus.on('event', (e) => seen.push(e));
     const reading = { id: eventId(), at: AT, site: 'town', v: CONTRACT_MINOR + 1, type: 'air-quality', sensor: 'reading-room', co2ppm: 900 };
     const alarm = { id: eventId(), at: AT, site: 'town', type: 'alarm', alarm: 'smoke-detected', state: 'raised', zone: 'stacks' };
-    publish('town', 'events', reading);
-    publish('town', 'events', alarm);
+    await publish('town', 'events', reading);
+    await publish('town', 'events', alarm);
     expect(ingest.stats).toMatchObject({ stored: 2, rejected: 0 });
     const { zone: _dropped, ...known } = alarm;
     expect(store.recentEvents('town', { limit: 10 }).map((x) => x.event)).toEqual([{ ...known, v: 0 }, reading]);
@@ -147,11 +147,11 @@ describe('central ingest', () => {
     expect(seen).toEqual([reading, { ...known, v: 0 }]);
   });
 
-  it('refuses an event of a known type with what is wrong with it, not that it matches no form', () => {
+  it('refuses an event of a known type with what is wrong with it, not that it matches no form', async () => {
     const { publish, ingest, store } = centralParts();
     const { inside: _inside, ...noInside } = occupancyEvent(1) as Extract<ReceivedEvent, { type: 'occupancy' }>;
-    publish('town', 'events', noInside);
-    publish('town', 'events', { ...occupancyEvent(1), type: 'Coffee Break' });
+    await publish('town', 'events', noInside);
+    await publish('town', 'events', { ...occupancyEvent(1), type: 'Coffee Break' });
     expect(store.eventCount()).toBe(0);
     expect(ingest.stats.lastRejections.map((r) => r.errors)).toEqual([[expect.stringMatching(/^type: must be a name/)], ['inside: required']]);
   });

@@ -90,12 +90,14 @@ describe('central link: several instances', () => {
     expect(centralSubscriptions('oa/v1', undefined).every((f) => !f.startsWith('$share/'))).toBe(true);
   });
 
-  it('refuses a share group on MQTT 3.1.1, or one a topic level cannot hold, naming the field', () => {
+  it('refuses a share group on MQTT 3.1.1, one a topic level cannot hold, or one without a shared history, naming the field', () => {
     const broker = { url: 'mqtts://mqtt.example.org:8883', clientId: 'oag-central-2' };
+    const store = { postgres: { urlFile: '/etc/oag/central-db-url' } };
     expect(() => parseCentralConfig({ broker: { ...broker, shareGroup: 'central', protocolVersion: 4 } })).toThrow(
       'broker.shareGroup: needs protocolVersion 5: MQTT 3.1.1 has no shared subscriptions',
     );
     expect(() => parseCentralConfig({ broker: { ...broker, shareGroup: 'central/+' } })).toThrow('broker.shareGroup: must be lower case letters, digits and dashes');
-    expect(parseCentralConfig({ broker: { ...broker, shareGroup: 'central' } }).broker?.shareGroup).toBe('central');
+    expect(() => parseCentralConfig({ broker: { ...broker, shareGroup: 'central' } })).toThrow('store.postgres: required with broker.shareGroup');
+    expect(parseCentralConfig({ broker: { ...broker, shareGroup: 'central' }, store }).broker?.shareGroup).toBe('central');
   });
 });

@@ -49,7 +49,7 @@ describe('GET /api/time', () => {
   it('falls back to central\'s configured zone for a branch it has published no policy to', async () => {
     const current = await centralApp(new Date('2025-06-03T13:00:00.000Z'));
     const { api, publish } = current;
-    publish('town', 'state', stateFixture());
+    await publish('town', 'state', stateFixture());
     // The helper builds central with Europe/London; the answer names it for the branch too.
     expect((await api('/api/time')).json().sites).toEqual({ town: 'Europe/London' });
     expect((await current.app.inject('/api/time')).statusCode).toBe(401);

@@ -9,8 +9,8 @@ const centralApp = centralAppPerTest();
 
 async function withBranch(...args: Parameters<typeof centralApp>): Promise<CentralApp> {
   const current = await centralApp(...args);
-  current.publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
-  current.publish('town', 'state', stateFixture());
+  await current.publish('town', 'availability', { state: 'online', at: '2025-06-02T08:00:00.000Z' }, true);
+  await current.publish('town', 'state', stateFixture());
   return current;
 }
 

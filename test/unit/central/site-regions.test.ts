@@ -18,7 +18,7 @@ function configErrors(input: unknown): string[] {
 }
 
 describe("central's sites and regions", () => {
-  it('names and places a branch from either section; a branch named in neither is in Other', () => {
+  it('names and places a branch from either section; a branch named in neither is in Other', async () => {
     const config = parseCentralConfig({
       sites: { town: { name: 'Town Library', region: 'North' }, hub: { name: 'The Hub' } },
       regions: { North: ['village'], South: ['hub'] },
@@ -34,7 +34,7 @@ describe("central's sites and regions", () => {
     expect([directory.nameOf('constructor'), directory.regionOf('constructor')]).toEqual([null, 'Other']);
   });
 
-  it('names the path of every mistake: a bad site id, an empty name, an unknown key, a branch in two regions', () => {
+  it('names the path of every mistake: a bad site id, an empty name, an unknown key, a branch in two regions', async () => {
     expect(configErrors({ sites: { 'Town Library': { name: 'Town' }, town: { name: ' ', colour: 'red' } } })).toEqual([
       'sites["Town Library"]: must be a site id: lower case letters, digits and dashes (at most 63)',
       'sites.town.name: must not be empty',
@@ -49,33 +49,33 @@ describe("central's sites and regions", () => {
     expect(configErrors({ sites: { town: { region: 'North' } }, regions: { North: ['town'] } })).toEqual([]);
   });
 
-  it("gives a tile its name, its region and its worst alarm's severity (an alarm central does not know is a warning)", () => {
+  it("gives a tile its name, its region and its worst alarm's severity (an alarm central does not know is a warning)", async () => {
     const { publish, store } = centralParts();
     const directory = siteDirectory(parseCentralConfig({ sites: { town: { name: 'Town Library', region: 'North' } } }));
-    const tile = (alarms: string[]) => {
-      publish('town', 'state', { ...stateFixture(), alarms });
+    const tile = async (alarms: string[]) => {
+      await publish('town', 'state', { ...stateFixture(), alarms });
       return siteSummary(store.site('town')!, directory);
     };
-    expect(tile([])).toMatchObject({ id: 'town', name: 'Town Library', region: 'North', severity: null });
-    expect(tile(['sound-failed'])).toMatchObject({ severity: 'minor' });
-    expect(tile(['sound-failed', 'smoke-detected'])).toMatchObject({ severity: 'warning' });
-    expect(tile(['held-open', 'fire', 'smoke-detected'])).toMatchObject({ severity: 'critical' });
+    expect(await tile([])).toMatchObject({ id: 'town', name: 'Town Library', region: 'North', severity: null });
+    expect(await tile(['sound-failed'])).toMatchObject({ severity: 'minor' });
+    expect(await tile(['sound-failed', 'smoke-detected'])).toMatchObject({ severity: 'warning' });
+    expect(await tile(['held-open', 'fire', 'smoke-detected'])).toMatchObject({ severity: 'critical' });
     // Without a directory (a test's central): unnamed, in Other.
     expect(siteSummary(store.site('town')!)).toMatchObject({ name: null, region: 'Other' });
   });
 
-  it("counts a region's figures from its branches alone", () => {
-    const { publish, store } = centralParts();
+  it("counts a region's figures from its branches alone", async () => {
+    const { publish, history } = centralParts();
     for (const [site, entries] of [['town', 3], ['village', 2], ['castle', 1]] as const) {
-      for (let i = 0; i < entries; i++) publish(site, 'events', { ...occupancyEvent(i + 1, `2025-06-01T10:0${i}:00.000Z`, site, 'entry'), mode: 'open-access' });
+      for (let i = 0; i < entries; i++) await publish(site, 'events', { ...occupancyEvent(i + 1, `2025-06-01T10:0${i}:00.000Z`, site, 'entry'), mode: 'open-access' });
     }
     const { regionOf } = siteDirectory(parseCentralConfig({ regions: { North: ['town', 'village'] } }));
     const range = dayRange('2025-06-01', '2025-06-01', 'Europe/London');
-    const totals = (name?: string) =>
-      countFigures(store, range, { by: 'day', timezone: 'Europe/London', region: name === undefined ? undefined : { name, of: regionOf } }).visits.map((v) => [v.site, v.total]);
-    expect(totals()).toEqual([['castle', 1], ['town', 3], ['village', 2]]);
-    expect(totals('North')).toEqual([['town', 3], ['village', 2]]);
-    expect(totals('Other')).toEqual([['castle', 1]]);
-    expect(totals('South')).toEqual([]);
+    const totals = async (name?: string) =>
+      (await countFigures(history, range, { by: 'day', timezone: 'Europe/London', region: name === undefined ? undefined : { name, of: regionOf } })).visits.map((v) => [v.site, v.total]);
+    expect(await totals()).toEqual([['castle', 1], ['town', 3], ['village', 2]]);
+    expect(await totals('North')).toEqual([['town', 3], ['village', 2]]);
+    expect(await totals('Other')).toEqual([['castle', 1]]);
+    expect(await totals('South')).toEqual([]);
   });
 });

@@ -137,7 +137,8 @@ export const CentralConfigSchema = z
         personRetentionDays: z.int().min(1).max(400).default(30),
         /**
          * Central's history (events, states, policies, commands) in PostgreSQL instead of the SQLite file, so that
-         * several central instances share it (docs/central.md "Several instances"). The other stores stay in `path`.
+         * several central instances share it (docs/central.md "Several instances"), with the accounts, sessions, tokens
+         * and audit. Incidents, the outbox and the member list stay in `path` for now.
          */
         postgres: z
           .strictObject({

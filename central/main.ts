@@ -11,6 +11,7 @@ import { CENTRAL_SITE, LMS_FEED_ALARM } from './alerts/incident-names.js';
 import type { OutboxTimer } from './alerts/outbox.js';
 import { oidcRoutes } from './auth/oidc.js';
 import { CentralAuth } from './auth/service.js';
+import { PgAuthStore } from './auth/pg-auth-store.js';
 import { EmbeddedBrokerError, startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { CentralBus } from './bus.js';
 import { EMBEDDED_PASSWORD_FILE_REQUIRED, type CentralConfig } from './config.js';
@@ -179,8 +180,9 @@ export async function startCentral(
       }),
     );
 
+    // Accounts, sessions and tokens where the history is: in PostgreSQL, any instance serves any signed-in user.
     const auth = new CentralAuth({
-      db: store.db,
+      ...(database.pool === null ? { db: store.db } : { store: new PgAuthStore(database.pool) }),
       clock,
       sessionClock: deps.sessionClock,
       config: config.auth,

@@ -43,12 +43,13 @@ export interface LinkIngest {
 }
 
 /**
- * Taken by one instance of a share group each: what one central stores or answers for all of them. The rest (state,
- * availability, policies, command replies) every instance subscribes to as before: state and availability arrive
- * retained, and a shared subscription is sent no retained message; every instance sees each command reply and
- * resolves only its own waiter.
+ * Taken by one instance of a share group each: the events, which any instance stores for all of them. The rest every
+ * instance subscribes to as before: state and availability arrive retained, and a shared subscription is sent no
+ * retained message; every instance sees each command reply and resolves only its own waiter; and member requests
+ * and desk changes reach every instance so that the leader, which alone answers them (central/main.ts), always
+ * gets them.
  */
-export const SHARED_SITE_KINDS: readonly SiteTopicKind[] = ['events', 'members/request', 'members/change'];
+export const SHARED_SITE_KINDS: readonly SiteTopicKind[] = ['events'];
 
 /** Central's subscriptions: one filter per kind it takes in, across every site, the shared kinds through `$share/<group>/`. */
 export function centralSubscriptions(prefix: string, shareGroup: string | undefined): string[] {

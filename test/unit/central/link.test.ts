@@ -77,15 +77,15 @@ describe('central link: acknowledged once stored', () => {
 });
 
 describe('central link: several instances', () => {
-  it('shares the events, member requests and desk changes in the group, and takes the retained state and replies as every instance', () => {
+  it('shares the events in the group, and takes the retained state, replies, member requests and desk changes as every instance', () => {
     expect(centralSubscriptions('oa/v1', 'central')).toEqual([
       'oa/v1/sites/+/availability',
       'oa/v1/sites/+/state',
       '$share/central/oa/v1/sites/+/events',
       'oa/v1/sites/+/command/reply',
       'oa/v1/sites/+/policy',
-      '$share/central/oa/v1/sites/+/members/request',
-      '$share/central/oa/v1/sites/+/members/change',
+      'oa/v1/sites/+/members/request',
+      'oa/v1/sites/+/members/change',
     ]);
     expect(centralSubscriptions('oa/v1', undefined).every((f) => !f.startsWith('$share/'))).toBe(true);
   });

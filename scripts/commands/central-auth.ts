@@ -91,8 +91,27 @@ async function withCentralAuth<T>(options: CentralStoreOptions, fn: (parts: Auth
   }
   try {
     const clock = { now: () => new Date() };
-    const auth = new SqliteAuthStore(store.db);
-    return await fn({ path, accounts: new CentralAccounts(auth, clock), tokens: new CentralTokens(auth, clock), audit: new CentralAudit(auth, clock) });
+    if (config.store.postgres === undefined) {
+      const auth = new SqliteAuthStore(store.db);
+      return await fn({ path, accounts: new CentralAccounts(auth, clock), tokens: new CentralTokens(auth, clock), audit: new CentralAudit(auth, clock) });
+    }
+    // Instances sharing PostgreSQL keep their accounts there: an account made in the SQLite file no instance would see.
+    const { CentralDatabaseError, openCentralDatabase } = await import('../../central/history/open-history.js');
+    const { PgAuthStore } = await import('../../central/auth/pg-auth-store.js');
+    const { pino } = await import('pino');
+    let database;
+    try {
+      database = await openCentralDatabase(config.store, store, pino({ level: 'warn' }, pino.destination(2)));
+    } catch (error) {
+      if (error instanceof CentralDatabaseError) throw new Refused(error.message);
+      throw error;
+    }
+    try {
+      const auth = new PgAuthStore(database.pool!);
+      return await fn({ path: database.where, accounts: new CentralAccounts(auth, clock), tokens: new CentralTokens(auth, clock), audit: new CentralAudit(auth, clock) });
+    } finally {
+      await database.close();
+    }
   } finally {
     store.close();
   }

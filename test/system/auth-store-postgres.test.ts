@@ -1,11 +1,15 @@
 // Central's sign-in on PostgreSQL: the shared suite (test/shared/auth-store-suite.ts) that SQLite passes too, each test
 // on a database of its own with two store objects on their own pools (two central instances); then what only a shared
 // server has: a session outlives the restart of the database, and an instance signing in while another removes the
-// account leaves no session behind.
+// account leaves no session behind; `oag central users add` and `tokens add` write there when central's config says so.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgAuthStore } from '../../central/auth/pg-auth-store.js';
 import { CentralSessions } from '../../central/auth/sessions.js';
+import { runCentralTokensAdd, runCentralUsersAdd } from '../../scripts/commands/central-auth.js';
 import { authStoreSuite } from '../shared/auth-store-suite.js';
 import { startPostgres, type RunningPostgres } from '../helpers/postgres.js';
 
@@ -65,6 +69,28 @@ describe('PgAuthStore (PostgreSQL only)', () => {
       expect(left.rows).toEqual([{ n: 0 }]);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('oag central users add and tokens add write to PostgreSQL when the config has store.postgres, for every instance to see', async () => {
+    const url = await server.newDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'oag-auth-cli-'));
+    const store = await PgAuthStore.open(url, { logger, max: 2 });
+    try {
+      writeFileSync(join(dir, 'pg-url'), `${url}\n`);
+      writeFileSync(join(dir, 'pw'), 'a password from a file\n');
+      const config = join(dir, 'central.yaml');
+      writeFileSync(config, 'store: { path: central.sqlite, postgres: { urlFile: pg-url } }\n');
+      const out = { stdout: '', stderr: '', out: (t: string) => void (out.stdout += t), err: (t: string) => void (out.stderr += t), askHidden: undefined };
+      expect(await runCentralUsersAdd('ada', { config, role: 'administrator', passwordFile: join(dir, 'pw') }, out)).toBe(0);
+      expect(out.stdout).toMatch(/^postgres(ql)?:\/\/.*: added ada, administrator\n$/);
+      expect(await runCentralTokensAdd({ config, name: 'nightly', role: 'viewer', expiresDays: '30' }, out)).toBe(0);
+      expect((await store.user('ada'))?.role).toBe('administrator');
+      expect((await store.tokens()).map((t) => t.name)).toEqual(['nightly']);
+      expect((await store.auditRows({ limit: 5 })).map((r) => r.action)).toEqual(['token-add', 'user-add']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

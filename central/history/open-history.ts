@@ -37,7 +37,7 @@ export async function openCentralDatabase(config: HistoryConfig, sqlite: Central
   if (config.postgres === undefined) {
     return { history: new SqliteHistory(sqlite), pool: null, where: config.path, url: null, close: async () => {} };
   }
-  const url = readUrl(config.postgres.urlFile);
+  const url = readPostgresUrl(config.postgres.urlFile);
   const pool = openPg(url, { logger, max: config.postgres.poolSize });
   try {
     const applied = await migrate(pool, { logger });
@@ -51,7 +51,8 @@ export async function openCentralDatabase(config: HistoryConfig, sqlite: Central
   return { history, pool, where: describePgUrl(url), url, close: () => pool.end() };
 }
 
-function readUrl(file: string): string {
+/** The URL in `store.postgres.urlFile`, or a CentralDatabaseError naming the setting and what is wrong. */
+export function readPostgresUrl(file: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();

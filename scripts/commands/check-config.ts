@@ -165,6 +165,17 @@ async function checkCentralConfig(file: string, io: CommandIo, requireKey: boole
   check('broker.tls.ca', config.broker?.tls?.ca);
   check('broker.tls.cert', config.broker?.tls?.cert);
   check('broker.tls.key', config.broker?.tls?.key);
+  let store = config.store.path;
+  if (config.store.postgres !== undefined) {
+    const { CentralDatabaseError, readPostgresUrl } = await import('../../central/history/open-history.js');
+    const { describePgUrl } = await import('../../central/pg/pool.js');
+    try {
+      store = describePgUrl(readPostgresUrl(config.store.postgres.urlFile));
+    } catch (error) {
+      if (!(error instanceof CentralDatabaseError)) throw error;
+      errors.push(error.message);
+    }
+  }
   try {
     const key = loadCentralKey(config, process.env);
     if (key === null && requireKey) errors.push('OAG_DEPLOYMENT_KEY: not set (and no deploymentKeyFile in the config): central would distribute no member list');
@@ -177,7 +188,7 @@ async function checkCentralConfig(file: string, io: CommandIo, requireKey: boole
     return 1;
   }
   const broker = config.broker === undefined ? `embedded broker ${config.embedded!.host}:${config.embedded!.port}` : `broker ${config.broker.url}`;
-  io.out(`ok: central, ${broker}, signing key ${kid!}, store ${config.store.path}\n`);
+  io.out(`ok: central, ${broker}, signing key ${kid!}, store ${store}\n`);
   return 0;
 }
 

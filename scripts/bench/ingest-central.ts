@@ -28,6 +28,10 @@ async function run(message: unknown): Promise<void> {
   process.once('message', () => {
     void c.close().finally(() => process.exit(0));
   });
+  // Its parent gone (a test run stopped): no central left behind holding ports and sessions.
+  process.once('disconnect', () => {
+    void c.close().finally(() => process.exit(0));
+  });
 }
 
 if (process.send !== undefined && process.argv.includes('--central')) {

@@ -10,6 +10,7 @@ import { parseCardUids } from '../../policies/card-uids.js';
 import type { LmsField, LmsMapping } from './config.js';
 
 const MAX_QUOTE = 40;
+const NO_UIDS: readonly string[] = Object.freeze([]);
 
 function quote(value: string): string {
   return JSON.stringify(value.length > MAX_QUOTE ? `${value.slice(0, MAX_QUOTE)}…` : value);
@@ -97,6 +98,8 @@ export function createLmsRowChecks(mapping: LmsMapping, today: string) {
     }
   };
   const cardUids: FieldParser<readonly string[]> = (raw) => {
+    // Asked of every row, mapped or not: most have no UIDs, and the list's split is a regular expression's.
+    if (raw === '') return NO_UIDS;
     const uids = parseCardUids(raw);
     return Array.isArray(uids) ? uids : problem(uids.problem);
   };

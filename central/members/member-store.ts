@@ -547,20 +547,25 @@ export class CentralMemberStore {
 
 const BATCH = 2000;
 const STAGE_ROWS = 50;
+/** Parameters a staged row: the card hash, the fields, the line (negative: kept off the list), the member's hash. */
+const STAGE_PARAMS = 4;
 
 /**
  * One import in progress: rows appended to a temp table as they are read (appending is cheap; inserting a million
  * random hashes into a keyed table is not), then sorted once into a keyed table, compared with the current list,
- * and committed. Rows staged as not `listed` become central's unpublished members (members_unlisted), replaced by
+ * and committed. A staged row is four values bound (its position is the table's own rowid, whether it is listed
+ * the sign of its line): binding is most of what staging a row costs. Rows staged as not `listed` become central's unpublished members (members_unlisted), replaced by
  * each import in the same transaction as the list.
  */
 export class ImportStaging {
   private readonly db: Db;
-  private readonly insert: Statement<[number, Buffer, string, number, number, Buffer | null]>;
+  private readonly insert: Statement<[Buffer, string, number, Buffer | null]>;
   /** STAGE_ROWS rows a statement: a statement run costs about as much as staging a row. */
   private readonly insertMany: Statement<unknown[]>;
   private readonly sum = new ListHash();
-  private batch: Array<{ cardHash: Buffer; fields: string; line: number; listed: boolean; member: Buffer | null }> = [];
+  /** Rows waiting to be staged, STAGE_PARAMS values a row, as they are bound. */
+  private batch: unknown[] = [];
+  private batchRows = 0;
   private offered = 0;
   /** Card UIDs staged: without any, the credentials table is emptied without a scan of the staged list. */
   private uids = 0;
@@ -577,11 +582,11 @@ export class ImportStaging {
       DROP TABLE IF EXISTS temp.import_staging;
       DROP TABLE IF EXISTS temp.import_next;
       DROP TABLE IF EXISTS temp.import_changes;
-      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, listed INTEGER NOT NULL, member_hash BLOB);
+      CREATE TEMP TABLE import_staging (pos INTEGER PRIMARY KEY, card_hash BLOB NOT NULL, fields TEXT NOT NULL, line INTEGER NOT NULL, member_hash BLOB);
     `);
-    this.insert = this.db.prepare('INSERT INTO temp.import_staging (pos, card_hash, fields, line, listed, member_hash) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insert = this.db.prepare('INSERT INTO temp.import_staging (card_hash, fields, line, member_hash) VALUES (?, ?, ?, ?)');
     this.insertMany = this.db.prepare(
-      `INSERT INTO temp.import_staging (pos, card_hash, fields, line, listed, member_hash) VALUES ${Array(STAGE_ROWS).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+      `INSERT INTO temp.import_staging (card_hash, fields, line, member_hash) VALUES ${Array(STAGE_ROWS).fill('(?, ?, ?, ?)').join(', ')}`,
     );
   }
 
@@ -595,46 +600,36 @@ export class ImportStaging {
    * of the member's card number (staged from the same line).
    */
   add(cardHash: Buffer, fields: string, digest: Buffer, line: number, member: Buffer | null = null): void {
-    this.batch.push({ cardHash, fields, line, listed: true, member });
-    if (member !== null) this.uids++;
     this.sum.addDigest(digest);
-    if (this.batch.length >= BATCH) this.flush();
+    this.stage(cardHash, fields, line, member);
   }
 
   /** Stages a member central keeps but does not publish (not registered for open access, not staff). */
   addUnlisted(cardHash: Buffer, fields: string, line: number, member: Buffer | null = null): void {
-    this.batch.push({ cardHash, fields, line, listed: false, member });
+    this.stage(cardHash, fields, -line, member);
+  }
+
+  private stage(cardHash: Buffer, fields: string, line: number, member: Buffer | null): void {
+    this.batch.push(cardHash, fields, line, member);
     if (member !== null) this.uids++;
-    if (this.batch.length >= BATCH) this.flush();
+    if (++this.batchRows >= BATCH) this.flush();
   }
 
   private flush(): void {
-    if (this.batch.length === 0) return;
+    const rows = this.batchRows;
+    if (rows === 0) return;
     const batch = this.batch;
     this.batch = [];
-    let pos = this.offered;
+    this.batchRows = 0;
     this.db.transaction(() => {
-      const params: unknown[] = new Array(STAGE_ROWS * 6);
       let k = 0;
-      for (; k + STAGE_ROWS <= batch.length; k += STAGE_ROWS) {
-        for (let j = 0; j < STAGE_ROWS; j++) {
-          const r = batch[k + j]!;
-          const at = j * 6;
-          params[at] = pos++;
-          params[at + 1] = r.cardHash;
-          params[at + 2] = r.fields;
-          params[at + 3] = r.line;
-          params[at + 4] = r.listed ? 1 : 0;
-          params[at + 5] = r.member;
-        }
-        this.insertMany.run(params);
-      }
-      for (; k < batch.length; k++) {
-        const r = batch[k]!;
-        this.insert.run(pos++, r.cardHash, r.fields, r.line, r.listed ? 1 : 0, r.member);
+      for (; k + STAGE_ROWS <= rows; k += STAGE_ROWS) this.insertMany.run(batch.slice(k * STAGE_PARAMS, (k + STAGE_ROWS) * STAGE_PARAMS));
+      for (; k < rows; k++) {
+        const at = k * STAGE_PARAMS;
+        this.insert.run(batch[at] as Buffer, batch[at + 1] as string, batch[at + 2] as number, batch[at + 3] as Buffer | null);
       }
     })();
-    this.offered = pos;
+    this.offered += rows;
   }
 
   /**
@@ -652,7 +647,7 @@ export class ImportStaging {
       return db
         .prepare(
           `INSERT OR IGNORE INTO temp.import_next (card_hash, fields, line, listed, member_hash)
-           SELECT card_hash, fields, line, listed, member_hash FROM temp.import_staging ORDER BY card_hash, pos`,
+           SELECT card_hash, fields, abs(line), line > 0, member_hash FROM temp.import_staging ORDER BY card_hash, pos`,
         )
         .run().changes;
     })();
@@ -670,10 +665,10 @@ export class ImportStaging {
     const db = this.db;
     const duplicates = db
       .prepare<[], { cardHash: Buffer; fields: string; line: number; first: number; listed: number; shared: number }>(
-        `SELECT s.card_hash AS cardHash, s.fields AS fields, s.line AS line, n.line AS first, s.listed AS listed,
+        `SELECT s.card_hash AS cardHash, s.fields AS fields, abs(s.line) AS line, n.line AS first, s.line > 0 AS listed,
                 (s.member_hash IS NOT NULL OR n.member_hash IS NOT NULL) AS shared
          FROM temp.import_staging s JOIN temp.import_next n ON n.card_hash = s.card_hash
-         WHERE s.line <> n.line ORDER BY s.pos`,
+         WHERE abs(s.line) <> n.line ORDER BY s.pos`,
       )
       .all();
     const dropped = new Set<number>();

@@ -7,6 +7,8 @@ import { createConnection, createServer, type Socket } from 'node:net';
 
 /** One connection through the proxy: which instance took it, and the last HTTP request line the browser sent on it. */
 export interface ProxiedConnection {
+  /** Its place in `connections()`: the same connection keeps it. */
+  readonly id: number;
   /** The instance's index in `targets`. */
   readonly target: number;
   /** `GET /api/live HTTP/1.1`; empty before the first request. */
@@ -19,7 +21,7 @@ export interface RoundRobinProxy {
   readonly url: string;
   /** Every connection so far, in the order they came. */
   connections(): readonly ProxiedConnection[];
-  /** Open connections whose last request's path starts with `path` (`/api/live`): where a live stream is now. */
+  /** Open connections whose last request was for `path` (`/api/live`, with its query if any): where a live stream is now. */
   openFor(path: string): readonly ProxiedConnection[];
   /** How many times each instance refused a connection and was skipped. */
   refused(): readonly number[];
@@ -47,7 +49,7 @@ export async function startRoundRobinProxy(targetUrls: readonly string[]): Promi
   if (targetUrls.length === 0) throw new Error('round-robin proxy: no targets');
   const targets = targetUrls.map(parseTarget);
   const refused = targets.map(() => 0);
-  const all: Array<ProxiedConnection & { lastRequest: string; open: boolean; sockets: Socket[] }> = [];
+  const all: Array<{ id: number; target: number; lastRequest: string; open: boolean; sockets: Socket[] }> = [];
   let next = 0;
 
   /** Connects to the next instance that accepts, trying each once; null when none does. */
@@ -82,7 +84,7 @@ export async function startRoundRobinProxy(targetUrls: readonly string[]): Promi
         return;
       }
       const { index, socket: upstream } = picked;
-      const conn = { target: index, lastRequest: '', open: true, sockets: [client, upstream] };
+      const conn = { id: all.length, target: index, lastRequest: '', open: true, sockets: [client, upstream] };
       all.push(conn);
       client.on('data', (chunk: Buffer) => {
         // Request lines only: enough to tell which connection carries the live stream.
@@ -109,11 +111,11 @@ export async function startRoundRobinProxy(targetUrls: readonly string[]): Promi
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('round-robin proxy: no port');
 
-  const view = (c: (typeof all)[number]): ProxiedConnection => ({ target: c.target, lastRequest: c.lastRequest, open: c.open });
+  const view = (c: (typeof all)[number]): ProxiedConnection => ({ id: c.id, target: c.target, lastRequest: c.lastRequest, open: c.open });
   return {
     url: `http://127.0.0.1:${address.port}`,
     connections: () => all.map(view),
-    openFor: (path) => all.filter((c) => c.open && c.lastRequest.split(' ')[1]?.startsWith(path)).map(view),
+    openFor: (path) => all.filter((c) => c.open && c.lastRequest.split(' ')[1] === path).map(view),
     refused: () => [...refused],
     setTarget: (index, url) => {
       if (index < 0 || index >= targets.length) throw new Error(`round-robin proxy: no target ${index}`);

@@ -164,18 +164,17 @@ export class PgHistory implements HistoryStore {
       return (await this.pool.query(insert, values)).rowCount === 1;
     }
     const inside = (event as Extract<ReceivedKnownEvent, { type: 'occupancy' }>).inside;
-    return inTransaction(this.pool, async (client) => {
-      await this.lockSite(client, event.site);
-      if ((await client.query(insert, values)).rowCount !== 1) return false;
-      // The sample keeps the capacity of the site's latest sample (an occupancy event does not carry one).
-      await client.query(
-        `INSERT INTO occupancy_samples (site, at_ms, inside, capacity)
-         SELECT $1, $2, $3, (SELECT capacity FROM occupancy_samples WHERE site = $1 ORDER BY at_ms DESC LIMIT 1)
-         ${UPSERT_SAMPLE}`,
-        [event.site, atMs, inside],
-      );
-      return true;
-    });
+    // The event, and its chart sample under the site's lock (lockSite), in one round trip (migration 011).
+    const stored = await this.pool.query<{ stored: boolean }>('SELECT oag_store_occupancy_event($1, $2, $3, $4, $5, $6::jsonb, $7) AS stored', [
+      LOCK_NAMESPACE_SITE,
+      event.id,
+      event.site,
+      atMs,
+      receivedAt.getTime(),
+      payloadText(event),
+      inside,
+    ]);
+    return stored.rows[0]?.stored === true;
   }
 
   /**

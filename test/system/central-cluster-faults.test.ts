@@ -90,6 +90,19 @@ describe('PostgreSQL restarted under load', () => {
     expect(cluster.instances.some((i) => /message not stored: not acknowledged/.test(i.log()))).toBe(true);
     await until(() => cluster.leaders().length === 1, 'one instance leading again', 60_000, 100);
   }, 900_000);
+
+  it('loses no event when PostgreSQL is killed -9 and started again (crash recovery)', async () => {
+    const publisher = await cluster.publisher(EVENTS);
+    const published = publisher.go();
+    await until(async () => (await stored(cluster)).rows >= EVENTS + EVENTS / 5, 'a fifth of the second load stored', 300_000, 250);
+    await cluster.postgres.kill9();
+    await cluster.postgres.restart();
+    expect(await published).toEqual({ acked: EVENTS, failed: 0 });
+    await until(async () => (await stored(cluster).catch(() => ({ rows: 0 }))).rows >= 2 * EVENTS, () => `all ${2 * EVENTS} events stored`, 600_000, 500);
+    expect(await stored(cluster)).toEqual({ rows: 2 * EVENTS, ids: 2 * EVENTS });
+    expect(cluster.instances.map((i) => i.running())).toEqual([true, true, true]);
+    await until(() => cluster.leaders().length === 1, 'one instance leading again', 60_000, 100);
+  }, 900_000);
 });
 
 describe('the leader killed -9', () => {

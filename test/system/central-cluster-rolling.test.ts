@@ -20,6 +20,8 @@ import { occupancyEvent, stateFixture } from '../unit/contract/fixtures.js';
 const PREFIX = 'oa/v1';
 const SITES = ['town', 'village', 'hub'] as const;
 const ADMIN = { username: 'ada', password: 'a long administrator password', role: 'administrator' };
+/** A bound on waiting for the page, only so a broken run ends (the shared machine is slow at times). */
+const WAIT = { timeout: 10_000 };
 const SCREENSHOT = process.env.OAG_ROLLING_SCREENSHOT ?? join('/tmp', 'central-cluster-rolling.png');
 
 let cluster: CentralCluster;
@@ -109,13 +111,13 @@ describe('a rolling restart of three central instances behind a load balancer', 
     await dashboard.locator('#password').fill(ADMIN.password);
     await dashboard.locator('#submit').click();
     await dashboard.waitForURL(`${proxy.url}/`);
-    await expect.poll(() => dashboard.locator('#who .who-name').textContent()).toBe('ada · administrator');
-    await expect.poll(() => dashboard.locator('article.tile').count()).toBe(3);
-    await expect.poll(() => count(dashboard, 'town')).toBe('3 / 40');
+    await expect.poll(() => dashboard.locator('#who .who-name').textContent(), WAIT).toBe('ada · administrator');
+    await expect.poll(() => dashboard.locator('article.tile').count(), WAIT).toBe(3);
+    await expect.poll(() => count(dashboard, 'town'), WAIT).toBe('3 / 40');
     expect(await count(dashboard, 'village')).toBe('12 / 40');
     expect(await count(dashboard, 'hub')).toBe('20 / 40');
-    await expect.poll(() => dashboard.locator('#summary').textContent()).toMatch(/^3 branches · 3 online · 35 people inside/);
-    await expect.poll(() => dashboard.locator('#conn').textContent()).toBe('Live');
+    await expect.poll(() => dashboard.locator('#summary').textContent(), WAIT).toMatch(/^3 branches · 3 online · 35 people inside/);
+    await expect.poll(() => dashboard.locator('#conn').textContent(), WAIT).toBe('Live');
     // From here on the page is never loaded again: a mark in it survives only if it is not.
     await dashboard.evaluate(() => {
       (globalThis as unknown as { signedInOnce: boolean }).signedInOnce = true;
@@ -190,8 +192,8 @@ describe('a rolling restart of three central instances behind a load balancer', 
     const page = await context.newPage();
     await page.goto(`${proxy.url}/sites/town`);
     await page.waitForURL(`${proxy.url}/sites/town`);
-    await expect.poll(() => page.locator('#conn').textContent()).toBe('Live');
-    await expect.poll(rows).toEqual(['100 inside']);
+    await expect.poll(() => page.locator('#conn').textContent(), WAIT).toBe('Live');
+    await expect.poll(rows, WAIT).toEqual(['100 inside']);
     await until(() => proxy.openFor('/api/live?site=town').length === 1, "the branch page's stream through the proxy");
     const streamOn = proxy.openFor('/api/live?site=town')[0]!.target;
 
@@ -213,7 +215,7 @@ describe('a rolling restart of three central instances behind a load balancer', 
     }
     expect(elsewhere).not.toBeNull();
     // The page shows every one of them live, the one stored elsewhere included, and its stream never moved.
-    await expect.poll(rows, { timeout: 10_000 }).toEqual(expect.arrayContaining(sent.map((n) => `${n} inside`)));
+    await expect.poll(rows, WAIT).toEqual(expect.arrayContaining(sent.map((n) => `${n} inside`)));
     expect(proxy.openFor('/api/live?site=town').map((c) => c.target)).toEqual([streamOn]);
     await page.close();
   });

@@ -5,13 +5,15 @@
 // The card numbers cross to the thread in memory and nowhere else (no file, no log), as they do within the import.
 import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { cardHasherKey, createCardHasher } from '../policies/cards.js';
-import { digestOfParts } from '../policies/member-list.js';
+import { ListHash, digestOfParts } from '../policies/member-list.js';
 import { startModuleWorker } from './worker-thread.js';
 
 const ROLE = 'oag-card-hash';
 const encoder = new TextEncoder();
 /** Bytes a row in a reply: the card hash, then the member's digest. */
 export const HASHED_ROW_BYTES = 64;
+/** After the rows, a reply holds the list hash of the batch (the sum of its digests, as ListHash's hex reads). */
+const SUM_BYTES = 32;
 /** Below this many bytes of export, a thread's start (and tsx's, from the sources) costs more than it saves. */
 export const HASH_WORKER_FROM_BYTES = 4 * 2 ** 20;
 
@@ -36,14 +38,26 @@ export function hashedRow(out: Uint8Array, i: number): { cardHash: Buffer; diges
   };
 }
 
+/**
+ * The list hash of a whole batch (every row's digest summed), made beside the rows: a caller that counts every row
+ * adds it once rather than a digest a row.
+ */
+export function hashedSum(out: Uint8Array): ListHash {
+  return ListHash.fromHex(Buffer.from(out.buffer, out.byteOffset + out.byteLength - SUM_BYTES, SUM_BYTES).toString('hex'));
+}
+
 /** The same, on the calling thread (a small file, a hasher of another kind, or no thread to be had). */
 export function hashRows(hasher: (id: string) => Buffer, ids: readonly string[], texts: readonly string[]): Uint8Array {
-  const out = new Uint8Array(ids.length * HASHED_ROW_BYTES);
+  const out = new Uint8Array(ids.length * HASHED_ROW_BYTES + SUM_BYTES);
+  const sum = new ListHash();
   for (let i = 0; i < ids.length; i++) {
     const cardHash = hasher(ids[i]!);
+    const digest = digestOfParts(cardHash, texts[i]!);
     out.set(cardHash, i * HASHED_ROW_BYTES);
-    out.set(digestOfParts(cardHash, texts[i]!), i * HASHED_ROW_BYTES + 32);
+    out.set(digest, i * HASHED_ROW_BYTES + 32);
+    sum.addDigest(digest);
   }
+  out.set(Buffer.from(sum.toHex(), 'hex'), ids.length * HASHED_ROW_BYTES);
   return out;
 }
 
@@ -112,7 +126,7 @@ export class CardHashWorker {
 
   hash(ids: readonly string[], texts: readonly string[]): Promise<Uint8Array> {
     if (this.failed !== null) return Promise.reject(this.failed);
-    if (ids.length === 0) return Promise.resolve(new Uint8Array(0));
+    if (ids.length === 0) return Promise.resolve(hashRows(() => Buffer.alloc(32), [], []));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });

@@ -9,11 +9,11 @@
 // made with another deployment key than the list in force) throws ImportError and changes nothing.
 import { basename } from 'node:path';
 import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type RejectedRow } from '../../kit/member-csv-reader.js';
-import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
+import { CardHashWorker, HASH_WORKER_FROM_BYTES, HASHED_ROW_BYTES, HashQueue, hashedSum } from '../../kit/card-hash-worker.js';
 import { parseCardUids } from '../../policies/card-uids.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
-import type { DigestedRows } from '../store/members.js';
+import type { HashedRows } from '../store/members.js';
 import { DEFAULT_MEMBER_MAPPING, type MemberField, type MemberImportMapping } from './mapping.js';
 import { createMemberRowChecks, type MemberRowInput } from './row-schema.js';
 
@@ -198,17 +198,15 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
   const hashes = new HashQueue<MemberRow[]>(hasher, worker);
   let ids: string[] = [];
   let texts: string[] = [];
-  const digested = ([batch, out]: [MemberRow[], Uint8Array]): DigestedRows => {
-    const digests: Buffer[] = [];
-    batch.forEach((row, i) => {
-      const { cardHash, digest } = hashedRow(out, i);
-      row.cardHash = cardHash;
-      digests.push(digest);
-    });
-    return { rows: batch, digests };
-  };
+  // Every row of a batch is on the list: the store takes the batch's list hash whole, and its card hashes in place.
+  const digested = ([batch, out]: [MemberRow[], Uint8Array]): HashedRows => ({
+    rows: batch,
+    hashed: Buffer.from(out.buffer, out.byteOffset, out.byteLength),
+    stride: HASHED_ROW_BYTES,
+    sum: hashedSum(out),
+  });
 
-  async function* rows(): AsyncGenerator<DigestedRows> {
+  async function* rows(): AsyncGenerator<HashedRows> {
     for await (const batch of reader.records()) {
       const out: MemberRow[] = [];
       for (const { line, fields } of batch) {

@@ -18,6 +18,13 @@ export class HashColumn {
     hash.copy(this.chunks[i >>> CHUNK_BITS]!, (i & IN_CHUNK) * 32, 0, 32);
   }
 
+  /** Appends the 32 bytes of `from` at `offset`. */
+  pushFrom(from: Buffer, offset: number): void {
+    const i = this.size++;
+    if (i >>> CHUNK_BITS === this.chunks.length) this.chunks.push(Buffer.allocUnsafe(CHUNK_ROWS * 32));
+    from.copy(this.chunks[i >>> CHUNK_BITS]!, (i & IN_CHUNK) * 32, offset, offset + 32);
+  }
+
   /** A view of hash i (valid while this column lives). */
   at(i: number): Buffer {
     const at = (i & IN_CHUNK) * 32;

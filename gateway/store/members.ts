@@ -153,7 +153,7 @@ export class MemberStore {
    * held open while the source is awaited.
    */
   async replaceAllAsync(
-    rows: AsyncIterable<MemberRow | readonly MemberRow[] | DigestedRows>,
+    rows: AsyncIterable<MemberRow | readonly MemberRow[] | HashedRows>,
     meta: MemberListMeta,
     options: ReplaceOptions = {},
   ): Promise<ReplaceResult> {
@@ -162,8 +162,8 @@ export class MemberStore {
       for await (const item of rows) {
         if (isRowArray(item)) {
           for (const row of item) staging.add(row);
-        } else if ('digests' in item) {
-          item.rows.forEach((row, i) => staging.add(row, item.digests[i]));
+        } else if ('hashed' in item) {
+          staging.addHashed(item);
         } else {
           staging.add(item);
         }
@@ -232,13 +232,18 @@ export class MemberStore {
   }
 }
 
-/** Rows with their memberDigest already made (an import hashes them in a worker thread). */
-export interface DigestedRows {
+/**
+ * Rows hashed elsewhere (an import hashes them in a worker thread): row i's card hash is the 32 bytes of `hashed`
+ * at i × `stride` (its own `cardHash` is not read), and `sum` the list hash of them all (their digests summed).
+ */
+export interface HashedRows {
   rows: readonly MemberRow[];
-  digests: readonly Buffer[];
+  hashed: Buffer;
+  stride: number;
+  sum: ListHash;
 }
 
-function isRowArray(item: MemberRow | readonly MemberRow[] | DigestedRows): item is readonly MemberRow[] {
+function isRowArray(item: MemberRow | readonly MemberRow[] | HashedRows): item is readonly MemberRow[] {
   return Array.isArray(item);
 }
 
@@ -334,11 +339,26 @@ class Staging {
     private readonly onDispose: () => void,
   ) {}
 
-  /** `digest`: memberDigest(row), when the caller has it already. */
-  add(row: MemberRow, digest?: Buffer): void {
+  add(row: MemberRow): void {
     checkCardHash(row.cardHash);
-    const i = this.hashes.size;
     this.hashes.push(row.cardHash);
+    this.addFields(row);
+    this.sum.add(row);
+  }
+
+  /** Rows whose card hashes and list hash were made elsewhere: no hash object a row, no digest a row here. */
+  addHashed({ rows, hashed, stride, sum }: HashedRows): void {
+    if (hashed.length < rows.length * stride || stride < 32) throw new MemberListError('a member row must carry the 32-byte keyed card hash');
+    for (let i = 0; i < rows.length; i++) {
+      this.hashes.pushFrom(hashed, i * stride);
+      this.addFields(rows[i]!);
+    }
+    this.sum.addSum(sum);
+  }
+
+  /** Row i's fields (its card hash is in `hashes` already). */
+  private addFields(row: MemberRow): void {
+    const i = this.hashes.size - 1;
     const c = i >>> CHUNK_BITS;
     if (c === this.flags.length) {
       this.texts.push(new Int32Array(CHUNK_ROWS * TEXTS));
@@ -357,8 +377,6 @@ class Staging {
       (row.openAccess ? OPEN_ACCESS : 0) |
       (row.adult === null ? 0 : ADULT_KNOWN | (row.adult ? ADULT : 0)) |
       (row.staff ? STAFF : 0);
-    if (digest === undefined) this.sum.add(row);
-    else this.sum.addDigest(digest);
   }
 
   commit(meta: MemberListMeta, options: ReplaceOptions): ReplaceResult {

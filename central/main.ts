@@ -100,11 +100,14 @@ export async function startCentral(
     logger.info({ engine: history.engine, where: database.where }, 'history store open');
     // What must run once for the estate (retention, the member list's announcements and answers) runs on the leader:
     // one central on SQLite always leads; instances sharing PostgreSQL take turns through an advisory lock.
-    const leaderJobs = { lead: (): void => {}, lose: (): void => {} };
+    // Telling, once started, goes on after the lead is lost (a connection cut): a person may be told twice, never not
+    // at all; the leader's other duties ask leadership.isLeader each time.
+    const leaderJobs = { lead: (): void => {} };
+    const onLose = (): void => {};
     const leadership: Leadership =
       database.pool === null
-        ? alwaysLeader({ onLead: () => leaderJobs.lead(), onLose: () => leaderJobs.lose(), logger })
-        : startLeadership({ pool: database.pool, key: CENTRAL_LEADER_KEY, onLead: () => leaderJobs.lead(), onLose: () => leaderJobs.lose(), logger });
+        ? alwaysLeader({ onLead: () => leaderJobs.lead(), onLose, logger })
+        : startLeadership({ pool: database.pool, key: CENTRAL_LEADER_KEY, onLead: () => leaderJobs.lead(), onLose, logger });
     closers.push(() => leadership.stop());
     let embedded: EmbeddedBroker | null = null;
     if (!config.broker && config.embedded) {

@@ -10,7 +10,7 @@
 // rows, or one that would remove most of the list) throws LmsImportError and changes nothing.
 import { basename } from 'node:path';
 import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type RejectedRow } from '../../kit/member-csv-reader.js';
-import { CardHashWorker, HASH_WORKER_FROM_BYTES, HashQueue, hashedRow } from '../../kit/card-hash-worker.js';
+import { CardHashWorker, HASH_WORKER_FROM_BYTES, HASHED_ROW_BYTES, HashQueue, hashedRow, hashedSum } from '../../kit/card-hash-worker.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import { onBranchList, type BranchList, type LmsField, type LmsMapping } from './config.js';
 import { createLmsRowChecks, type LmsRowInput } from './lms-row.js';
@@ -92,16 +92,23 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   let texts: string[] = [];
   let kept: number[] = [];
   let owner: number[] = [];
+  // The batch's list hash comes whole from the hashing; the few rows kept off the list are taken out of it.
   const stage = (done: Array<[Batch, Uint8Array]>): void => {
     for (const [batch, out] of done) {
+      const sum = hashedSum(out);
       for (let i = 0; i < batch.kept.length; i++) {
-        const { cardHash, digest } = hashedRow(out, i);
+        const cardHash = Buffer.from(out.buffer, out.byteOffset + i * HASHED_ROW_BYTES, 32);
         const line = batch.kept[i]!;
         const o = batch.owner[i]!;
         const member = o < 0 ? null : hashedRow(out, o).cardHash;
-        if (line < 0) staging.addUnlisted(cardHash, batch.texts[i]!, -line, member);
-        else staging.add(cardHash, batch.texts[i]!, digest, line, member);
+        if (line < 0) {
+          staging.addUnlisted(cardHash, batch.texts[i]!, -line, member);
+          sum.subtractDigest(hashedRow(out, i).digest);
+        } else {
+          staging.addCounted(cardHash, batch.texts[i]!, line, member);
+        }
       }
+      staging.addSum(sum);
     }
   };
   try {

@@ -604,6 +604,16 @@ export class ImportStaging {
     this.stage(cardHash, fields, line, member);
   }
 
+  /** Stages a member for the list whose digest is in a sum the caller gives to addSum (a batch's, made with its hashes). */
+  addCounted(cardHash: Buffer, fields: string, line: number, member: Buffer | null = null): void {
+    this.stage(cardHash, fields, line, member);
+  }
+
+  /** The list hash of rows staged with addCounted. */
+  addSum(sum: ListHash): void {
+    this.sum.addSum(sum);
+  }
+
   /** Stages a member central keeps but does not publish (not registered for open access, not staff). */
   addUnlisted(cardHash: Buffer, fields: string, line: number, member: Buffer | null = null): void {
     this.stage(cardHash, fields, -line, member);

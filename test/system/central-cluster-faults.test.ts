@@ -228,3 +228,54 @@ describe('the leader killed -9', () => {
     expect(toldOf(SITES[2]!, 'held-open'), 'the alarm told before the kill, at the webhook').toHaveLength(1);
   });
 });
+
+describe('the leader killed -9, with one watched folder shared by the instances', () => {
+  const SITES = sitesOf(1);
+  const HEADER = 'card_number,date_of_birth,expiry_date,blocked,blocked_until,open_access,staff,groups';
+  const MEMBERS = 10;
+  let cluster: CentralCluster;
+  let watcher: MqttClient;
+  const announcements: Array<{ count: number }> = [];
+
+  beforeAll(async () => {
+    let dropped = false;
+    cluster = await startCentralCluster({
+      instances: 3,
+      sites: SITES,
+      config: (_k, dir) => {
+        const keyFile = join(dir, 'deployment-key');
+        writeFileSync(keyFile, TEST_KEY_HEX, { mode: 0o600 });
+        const drop = clusterFolder(dir, 'drop');
+        // The night's export, there before the first instance starts.
+        if (!dropped) {
+          dropped = true;
+          writeFileSync(join(drop, 'nightly.csv'), [HEADER, ...Array.from({ length: MEMBERS }, (_, i) => `21${String(i).padStart(12, '0')},1980-05-01,2030-01-31,N,,Y,N,`), ''].join('\n'));
+        }
+        return { deploymentKeyFile: keyFile, members: { pollSeconds: 1, watch: { folder: drop, intervalSeconds: 1, settleSeconds: 0 } } };
+      },
+    });
+    watcher = await siteClient(cluster, SITES[0]!);
+    watcher.on('message', (_topic, payload) => announcements.push(JSON.parse(payload.toString()) as { count: number }));
+    await watcher.subscribeAsync(`${PREFIX}/members/current`, { qos: 1 });
+  }, 240_000);
+
+  afterAll(async () => {
+    await watcher?.endAsync();
+    await cluster?.stop();
+  }, 60_000);
+
+  // KNOWN BUG, expected to fail until it is mended: the member list is kept in each instance's own SQLite file, and a
+  // watched folder's export is imported by the first instance to see it, which deletes it. Only that instance has the
+  // list: a follower that imported it never announces it, and when that instance dies the new leader has none to
+  // announce (the members page also differs by instance). Needs the member list shared on PostgreSQL, or the import
+  // made by the leader alone. Each instance with its own copy of the export (the test above) works. `it.fails` turns
+  // red once this holds: make it `it` then.
+  it.fails('the list imported from the shared folder is announced, and again by the new leader', async () => {
+    await until(() => announcements.some((a) => a.count === MEMBERS), 'the list announced', 30_000, 100);
+    const leader = cluster.leaders()[0]!;
+    const before = announcements.length;
+    await cluster.kill9(leader.k);
+    await until(() => cluster.leaders().length === 1, 'an instance leading after the kill', 60_000, 100);
+    await until(() => announcements.slice(before).some((a) => a.count === MEMBERS), 'the list announced after the kill', 30_000, 100);
+  }, 300_000);
+});

@@ -3,8 +3,8 @@
 // changes that read before they write (the last administrator, a single sign-on account) run in one transaction
 // under an advisory lock, so that two instances demoting the last two administrators at once leave one.
 import type { Logger } from 'pino';
-import { migrate } from '../pg/migrate.js';
-import { inTransaction, openPg, type PgClient, type PgPool } from '../pg/pool.js';
+import { openMigrated } from '../pg/migrate.js';
+import { inTransaction, type PgClient, type PgPool } from '../pg/pool.js';
 import {
   TokenNameTakenError,
   UsernameTakenError,
@@ -100,14 +100,7 @@ export class PgAuthStore implements AuthStore {
 
   /** A pool of its own on `url`, the migrations applied: for the CLI and tests; central shares the history's pool. */
   static async open(url: string, options: { logger: Logger; max?: number | undefined }): Promise<PgAuthStore> {
-    const pool = openPg(url, options);
-    try {
-      await migrate(pool, { logger: options.logger });
-    } catch (err) {
-      await pool.end().catch(() => {});
-      throw err;
-    }
-    return new PgAuthStore(pool, true);
+    return new PgAuthStore(await openMigrated(url, options), true);
   }
 
   async close(): Promise<void> {

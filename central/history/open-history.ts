@@ -3,8 +3,8 @@
 // to whatever else lives in PostgreSQL (the leader lock, the live stream across instances).
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { migrate } from '../pg/migrate.js';
-import { describePgUrl, openPg, type PgPool } from '../pg/pool.js';
+import { openMigrated } from '../pg/migrate.js';
+import { describePgUrl, type PgPool } from '../pg/pool.js';
 import type { CentralStore } from '../store.js';
 import type { HistoryStore } from './history-store.js';
 import { PgHistory } from './pg-history.js';
@@ -38,12 +38,10 @@ export async function openCentralDatabase(config: HistoryConfig, sqlite: Central
     return { history: new SqliteHistory(sqlite), pool: null, where: config.path, url: null, close: async () => {} };
   }
   const url = readPostgresUrl(config.postgres.urlFile);
-  const pool = openPg(url, { logger, max: config.postgres.poolSize });
+  let pool: PgPool;
   try {
-    const applied = await migrate(pool, { logger });
-    if (applied.length > 0) logger.info({ applied, db: describePgUrl(url) }, 'PostgreSQL: migrations applied');
+    pool = await openMigrated(url, { logger, max: config.postgres.poolSize });
   } catch (err) {
-    await pool.end().catch(() => {});
     // Unreachable, refused, or a migration that cannot run: central does not start half-way.
     throw new CentralDatabaseError(`store.postgres (${describePgUrl(url)}): ${(err as Error).message}`);
   }

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ReceivedEvent, ReceivedKnownEvent, ReceivedState } from '../../policies/contract/index.js';
-import { migrate } from '../pg/migrate.js';
-import { inTransaction, openPg, type PgClient, type PgPool } from '../pg/pool.js';
+import { openMigrated } from '../pg/migrate.js';
+import { inTransaction, type PgClient, type PgPool } from '../pg/pool.js';
 import type { CommandRecord, HistoryStore, OccupancySample, PublishedPolicy, SiteRow, StoredEvent } from './history-store.js';
 
 /** Advisory locks (pg_advisory_xact_lock's two-int form): one namespace, and under it what is locked. */
@@ -98,14 +98,7 @@ export class PgHistory implements HistoryStore {
 
   /** A pool of its own on `url`, the migrations applied: what central's composition root calls. */
   static async open(url: string, options: { logger: Logger; max?: number | undefined }): Promise<PgHistory> {
-    const pool = openPg(url, options);
-    try {
-      await migrate(pool, { logger: options.logger });
-    } catch (err) {
-      await pool.end().catch(() => {});
-      throw err;
-    }
-    return new PgHistory(pool, { logger: options.logger, ownsPool: true });
+    return new PgHistory(await openMigrated(url, options), { logger: options.logger, ownsPool: true });
   }
 
   /**

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { inTransaction, type PgPool } from './pool.js';
+import { inTransaction, openPg, type PgPool } from './pool.js';
 
 export interface Migration {
   /** `001`: the order. */
@@ -94,4 +94,19 @@ export async function migrate(pool: PgPool, options: MigrateOptions): Promise<st
   });
   if (applied.length > 0) options.logger.info({ migrations: applied }, 'PostgreSQL: migrations applied');
   return applied;
+}
+
+/**
+ * A pool on `url` with every migration applied: what a store's own `open` and central's start use. A database that
+ * cannot be reached or migrated leaves no pool behind, and its error goes on to the caller.
+ */
+export async function openMigrated(url: string, options: { logger: Logger; max?: number | undefined }): Promise<PgPool> {
+  const pool = openPg(url, options);
+  try {
+    await migrate(pool, { logger: options.logger });
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return pool;
 }

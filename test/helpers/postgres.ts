@@ -219,3 +219,26 @@ export async function startPostgres(): Promise<RunningPostgres> {
   };
   return running;
 }
+
+/**
+ * A shared suite's fixture on a new database of `server`: a store, `another()` store on the same database as a
+ * second central instance opens it, and `close()` for all of them.
+ */
+export async function storesOnNewDatabase<S extends { close(): Promise<void> }>(
+  server: RunningPostgres,
+  open: (url: string) => Promise<S>,
+): Promise<{ store: S; another(): Promise<S>; close(): Promise<void> }> {
+  const url = await server.newDatabase();
+  const stores = [await open(url)];
+  return {
+    store: stores[0]!,
+    another: async () => {
+      const s = await open(url);
+      stores.push(s);
+      return s;
+    },
+    close: async () => {
+      for (const s of stores) await s.close();
+    },
+  };
+}

@@ -11,7 +11,7 @@ import { PgAuthStore } from '../../central/auth/pg-auth-store.js';
 import { CentralSessions } from '../../central/auth/sessions.js';
 import { runCentralTokensAdd, runCentralUsersAdd } from '../../scripts/commands/central-auth.js';
 import { authStoreSuite } from '../shared/auth-store-suite.js';
-import { startPostgres, type RunningPostgres } from '../helpers/postgres.js';
+import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
 
 const logger = pino({ level: 'silent' });
 let server: RunningPostgres;
@@ -22,21 +22,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-authStoreSuite('postgres', async () => {
-  const url = await server.newDatabase();
-  const stores = [await PgAuthStore.open(url, { logger, max: 4 })];
-  return {
-    store: stores[0]!,
-    another: async () => {
-      const s = await PgAuthStore.open(url, { logger, max: 4 });
-      stores.push(s);
-      return s;
-    },
-    close: async () => {
-      for (const s of stores) await s.close();
-    },
-  };
-});
+authStoreSuite('postgres', () => storesOnNewDatabase(server, (url) => PgAuthStore.open(url, { logger, max: 4 })));
 
 describe('PgAuthStore (PostgreSQL only)', () => {
   const limits = { idleMs: 30 * 60_000, absoluteMs: 8 * 3_600_000 };

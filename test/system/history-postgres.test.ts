@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monthOf, PgHistory } from '../../central/history/pg-history.js';
 import type { ReceivedEvent } from '../../policies/contract/index.js';
 import { historyStoreSuite } from '../shared/history-store-suite.js';
-import { startPostgres, type RunningPostgres } from '../helpers/postgres.js';
+import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
 import { accessEvent, eventId, stateFixture } from '../unit/contract/fixtures.js';
 
 const logger = pino({ level: 'silent' });
@@ -25,21 +25,7 @@ async function twoStores(): Promise<{ a: PgHistory; b: PgHistory; close(): Promi
   return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
 }
 
-historyStoreSuite('postgres', async () => {
-  const url = await server.newDatabase();
-  const stores = [await PgHistory.open(url, { logger, max: 4 })];
-  return {
-    store: stores[0]!,
-    another: async () => {
-      const s = await PgHistory.open(url, { logger, max: 4 });
-      stores.push(s);
-      return s;
-    },
-    close: async () => {
-      for (const s of stores) await s.close();
-    },
-  };
-});
+historyStoreSuite('postgres', () => storesOnNewDatabase(server, (url) => PgHistory.open(url, { logger, max: 4 })));
 
 const access = (iso: string, site = 'town'): ReceivedEvent => accessEvent({ id: eventId(Date.parse(iso)), at: iso, site }) as ReceivedEvent;
 

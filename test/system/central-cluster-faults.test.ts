@@ -157,6 +157,9 @@ describe('the leader killed -9', () => {
     await sink?.close();
   }, 60_000);
 
+  /** An instance's outbox (its own file): messages by state. */
+  const outbox = async (i: ClusterInstance): Promise<Record<string, number>> => (await i.api<{ outbox: Record<string, number> }>('/api/alerts/status')).body.outbox;
+
   /** A branch's alarm event, published at QoS 1 on its own login. */
   async function raiseAlarm(site: string, name: string): Promise<{ id: string; alarm: string }> {
     const branch = await siteClient(cluster, site);
@@ -186,6 +189,9 @@ describe('the leader killed -9', () => {
     // An alarm the first leader tells before it dies.
     await raiseAlarm(SITES[2]!, 'held-open');
     await until(() => toldOf(SITES[2]!, 'held-open').length === 1, 'the first alarm at the webhook', 60_000, 100);
+    // Killed once it has recorded the delivery: one killed in the middle of a delivery would tell it again (at least
+    // once), which is not what this test is about.
+    await until(async () => (await outbox(old)).delivered === 1, 'the first delivery recorded', 30_000, 100);
 
     const before = announcements.length;
     await cluster.kill9(old.k);
@@ -208,7 +214,6 @@ describe('the leader killed -9', () => {
 
     // Told once: the new leader delivered it, and no instance has anything left to tell. The old leader's outbox
     // (its own file) still holds what it delivered before it died.
-    const outbox = async (i: ClusterInstance): Promise<Record<string, number>> => (await i.api<{ outbox: Record<string, number> }>('/api/alerts/status')).body.outbox;
     let seen: Record<string, number> = {};
     await until(async () => ((seen = await outbox(leader)).pending ?? 0) + (seen.sending ?? 0) === 0 && (seen.delivered ?? 0) >= 1, () => `the delivery recorded (outbox ${JSON.stringify(seen)})`, 30_000, 100);
     for (const instance of cluster.instances) {

@@ -15,6 +15,8 @@ export interface CentralBusEvents {
   'members-change': [{ site: string; arrival: DeskChangeArrival }];
   /** Connected to the broker and subscribed (again). */
   'link-up': [];
+  /** The history store failed a write (with why), or took one again after failing. */
+  store: [{ ok: false; error: string } | { ok: true }];
 }
 
 export class CentralBus extends EventEmitter<CentralBusEvents> {

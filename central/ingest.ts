@@ -67,10 +67,22 @@ export class Ingest {
       await this.route(msg);
     } catch (err) {
       this.stats.storeFailures++;
-      this.deps.logger.error({ topic: msg.topic, err: (err as Error).message }, 'message not stored: the store failed; not acknowledged, so the broker sends it again');
+      // The link says it once per outage; the bus makes it an incident (central/main.ts), cleared by the next write.
+      this.deps.logger.debug({ topic: msg.topic, err: (err as Error).message }, 'message not stored: the store failed');
+      if (this.storeFailing === null) {
+        this.storeFailing = (err as Error).message;
+        this.deps.bus.emit('store', { ok: false, error: this.storeFailing });
+      }
       throw err;
     }
+    if (this.storeFailing !== null) {
+      this.storeFailing = null;
+      this.deps.bus.emit('store', { ok: true });
+    }
   }
+
+  /** Why the store failed the last message, while it does (null once a message is handled again). */
+  private storeFailing: string | null = null;
 
   private async route(msg: IncomingMessage): Promise<void> {
     const { store, bus, clock } = this.deps;

@@ -7,7 +7,7 @@ import { PSEUDONYM_SECRET_BYTES, createPseudonymizer } from '../policies/pseudon
 import { startCentralAlerts, type CentralAlerts } from './alerts/central-alerts.js';
 import { relayHelpAcknowledgements } from './alerts/help-relay.js';
 import type { Timers } from './alerts/escalation.js';
-import { CENTRAL_SITE, LMS_FEED_ALARM } from './alerts/incident-names.js';
+import { CENTRAL_SITE, LMS_FEED_ALARM, STORE_ALARM } from './alerts/incident-names.js';
 import type { OutboxTimer } from './alerts/outbox.js';
 import { oidcRoutes } from './auth/oidc.js';
 import { CentralAuth } from './auth/service.js';
@@ -146,6 +146,16 @@ export async function startCentral(
     });
     closers.push(() => alerts.close());
     const ingest = new Ingest({ prefix: config.prefix, store: history, bus, clock, logger });
+    // The history refusing writes is an incident of central's own: the branches' events wait in the broker meanwhile.
+    const storeProblem = centralProblem(alerts, clock, STORE_ALARM, 'critical');
+    bus.on('store', (change) => {
+      try {
+        if (change.ok) storeProblem.clear();
+        else storeProblem.raise(`central's ${history.engine} history refuses writes (${change.error}); the branches' events wait in the broker`);
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'alerts: could not record the history store failing');
+      }
+    });
     if (database.pool !== null && database.url !== null) {
       // Each instance stores only its share of the events: the others' reach this bus (the dashboard's live stream,
       // and alerting, which records every incident on every instance) through PostgreSQL.
@@ -247,7 +257,7 @@ export async function startCentral(
         db: store.db,
         key,
         members,
-        problem: kohaProblem(alerts, clock),
+        problem: centralProblem(alerts, clock, LMS_FEED_ALARM, 'major'),
         clock,
         logger,
       });
@@ -338,11 +348,14 @@ export async function startCentral(
   }
 }
 
-/** Koha failing poll after poll is an incident of central's own, cleared when it answers again (docs/alerts.md). */
-function kohaProblem(alerts: CentralAlerts, clock: { now(): Date }): { raise(reason: string): void; clear(): void } {
+/**
+ * A fault of central's own as an incident (docs/alerts.md), raised with its reason and cleared when it is over:
+ * Koha failing poll after poll, the history store refusing writes.
+ */
+function centralProblem(alerts: CentralAlerts, clock: { now(): Date }, alarm: string, severity: 'critical' | 'major'): { raise(reason: string): void; clear(): void } {
   const report = (state: 'raised' | 'cleared', detail?: string): void => {
     const now = clock.now();
-    alerts.alerts.incidents.alarm({ site: CENTRAL_SITE, alarm: LMS_FEED_ALARM, state, severity: 'major', detail, at: now.toISOString() }, now);
+    alerts.alerts.incidents.alarm({ site: CENTRAL_SITE, alarm, state, severity, detail, at: now.toISOString() }, now);
   };
   return { raise: (reason) => report('raised', reason), clear: () => report('cleared') };
 }

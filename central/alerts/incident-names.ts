@@ -16,4 +16,7 @@ export function channelFailedAlarm(channel: Channel): `${Channel}-failed` {
 /** The library system's feed of member changes (Koha's REST API) failing poll after poll: blocks made there wait. */
 export const LMS_FEED_ALARM = 'lms-feed-failed';
 
-export const CENTRAL_ALARM_NAMES: readonly string[] = [OFFLINE_ALARM, LMS_FEED_ALARM, ...CHANNELS.map(channelFailedAlarm)];
+/** Central's history store refusing writes (disk full, PostgreSQL away): the branches' events wait in the broker. */
+export const STORE_ALARM = 'store-failed';
+
+export const CENTRAL_ALARM_NAMES: readonly string[] = [OFFLINE_ALARM, LMS_FEED_ALARM, STORE_ALARM, ...CHANNELS.map(channelFailedAlarm)];

@@ -156,3 +156,31 @@ describe('central ingest', () => {
     expect(ingest.stats.lastRejections.map((r) => r.errors)).toEqual([[expect.stringMatching(/^type: must be a name/)], ['inside: required']]);
   });
 });
+
+describe('central ingest when its store fails', () => {
+  it('leaves the message unacknowledged, says once that the store fails and once that it is back, and stores the resend', async () => {
+    const { history, bus, ingest, store } = centralParts();
+    const said: unknown[] = [];
+    bus.on('store', (change) => said.push(change));
+    const insert = history.insertEvent.bind(history);
+    let full = true;
+    history.insertEvent = async (event, at) => {
+      if (full) throw new Error('SQLITE_FULL: database or disk is full');
+      return insert(event, at);
+    };
+    const message = (e: object) => ({ topic: 'oa/v1/sites/town/events', payload: Buffer.from(JSON.stringify(e)), retain: false });
+    const first = occupancyEvent(1);
+    const second = occupancyEvent(2);
+
+    await expect(ingest.handle(message(first))).rejects.toThrow('SQLITE_FULL');
+    await expect(ingest.handle(message(second))).rejects.toThrow('SQLITE_FULL');
+    expect(said).toEqual([{ ok: false, error: 'SQLITE_FULL: database or disk is full' }]);
+    expect(ingest.stats).toMatchObject({ storeFailures: 2, stored: 0, rejected: 0 });
+
+    full = false;
+    await ingest.handle(message(first));
+    await ingest.handle(message(second));
+    expect(said).toEqual([{ ok: false, error: 'SQLITE_FULL: database or disk is full' }, { ok: true }]);
+    expect(store.eventCount()).toBe(2);
+  });
+});

@@ -129,10 +129,20 @@ export class MemberCsvReader<F extends string> {
       skip_records_with_error: true,
       max_record_size: MAX_RECORD_BYTES,
     });
+    // After a record over the size limit, csv-parse does not find the next line again: the rows after it would be
+    // lost without a word, and an import would drop their members. The file is refused instead.
+    let overlong: Error | undefined;
     parser.on('skip', (error: CsvError | undefined) => {
       this.total++;
       tail.skipped(error);
       this.reject(csvLine(error), error === undefined ? 'not valid CSV' : csvProblem(error));
+      if (error?.code === 'CSV_MAX_RECORD_SIZE') {
+        overlong ??= options.refuse(
+          `${this.filePath}: line ${csvLine(error)} is longer than ${MAX_RECORD_BYTES} bytes, so the lines after it cannot be read reliably ` +
+            '(a quote left open, or not a member export): nothing changed',
+          this.sortedRejected(),
+        );
+      }
     });
     const utf8 = utf8Checked();
     input.on('error', (error) => parser.destroy(error));
@@ -143,6 +153,7 @@ export class MemberCsvReader<F extends string> {
     let width = 0;
     let cardAt = 0;
     for await (const batch of parser as AsyncIterable<ParsedRecord[]>) {
+      if (overlong !== undefined) throw overlong;
       const rows: ParsedRecord[] = [];
       for (const record of batch) {
         const { line, fields } = record;
@@ -166,6 +177,7 @@ export class MemberCsvReader<F extends string> {
       }
       yield rows;
     }
+    if (overlong !== undefined) throw overlong;
   }
 
   /** After the last record: refuses a file with no header, one cut short, or (`needRows`) one with no data rows. */

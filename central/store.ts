@@ -121,6 +121,9 @@ CREATE TABLE IF NOT EXISTS secrets (
 export class CentralStore {
   readonly db: Db;
   private readonly q: Record<string, Statement>;
+  // Made once: better-sqlite3 builds a transaction's wrapper each time it is asked for one, a cost on every event.
+  private readonly insertEventTx: (event: ReceivedEvent, receivedAt: Date) => boolean;
+  private readonly setStateTx: (state: ReceivedState, receivedAt: Date) => void;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -166,6 +169,8 @@ export class CentralStore {
       addSecret: p('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
       secret: p('SELECT value FROM secrets WHERE name = ?'),
     } as Record<string, Statement>;
+    this.insertEventTx = this.db.transaction((event: ReceivedEvent, receivedAt: Date) => this.insertEventRows(event, receivedAt));
+    this.setStateTx = this.db.transaction((state: ReceivedState, receivedAt: Date) => this.setStateRows(state, receivedAt));
   }
 
   private stmt(name: string): Statement {
@@ -180,8 +185,6 @@ export class CentralStore {
     return this.insertEventTx(event, receivedAt);
   }
 
-  private readonly insertEventTx = (event: ReceivedEvent, receivedAt: Date): boolean =>
-    this.db.transaction(() => this.insertEventRows(event, receivedAt))();
 
   private insertEventRows(event: ReceivedEvent, receivedAt: Date): boolean {
     const atMs = Date.parse(event.at);
@@ -195,7 +198,7 @@ export class CentralStore {
 
   /** The latest state of a site; an older one arriving late does not overwrite a newer one. */
   setState(state: ReceivedState, receivedAt: Date): void {
-    this.db.transaction(() => this.setStateRows(state, receivedAt))();
+    this.setStateTx(state, receivedAt);
   }
 
   private setStateRows(state: ReceivedState, receivedAt: Date): void {

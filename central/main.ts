@@ -132,7 +132,7 @@ export async function startCentral(
     let listeningUrl = '';
     const publicUrl = config.http.publicUrl ?? config.oidc?.publicUrl;
     const alerts = startCentralAlerts({
-      db: store.db,
+      db: store.db, pool: database.pool, // on PostgreSQL, alerting is shared by every instance
       config: config.alerts,
       timezone: config.timezone,
       publicUrl: () => publicUrl ?? listeningUrl,
@@ -355,7 +355,7 @@ export async function startCentral(
 function centralProblem(alerts: CentralAlerts, clock: { now(): Date }, alarm: string, severity: 'critical' | 'major'): { raise(reason: string): void; clear(): void } {
   const report = (state: 'raised' | 'cleared', detail?: string): void => {
     const now = clock.now();
-    alerts.alerts.incidents.alarm({ site: CENTRAL_SITE, alarm, state, severity, detail, at: now.toISOString() }, now);
+    void alerts.centralAlarm({ site: CENTRAL_SITE, alarm, state, severity, detail, at: now.toISOString() }, now);
   };
   return { raise: (reason) => report('raised', reason), clear: () => report('cleared') };
 }

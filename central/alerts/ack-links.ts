@@ -5,22 +5,9 @@
 // Following the link (GET) must only show the incident and a button: mail scanners open links on their own, and
 // that must not acknowledge anything. The button (POST) calls `acknowledge`.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Database as Db, Statement } from 'better-sqlite3';
+import type { AlertsStore, LinkRow } from './alerts-store.js';
 import type { Incident, Incidents } from './incidents.js';
 import type { AckLinkIssuer, NotificationRequest } from './types.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS alert_ack_links (
-  -- SHA-256 of the token; the token itself is only in the message sent
-  token_hash BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
-  incident_id INTEGER NOT NULL,
-  contact TEXT NOT NULL,
-  issued_ms INTEGER NOT NULL,
-  expires_ms INTEGER NOT NULL,
-  used_ms INTEGER
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS alert_ack_links_by_incident ON alert_ack_links (incident_id);
-`;
 
 export const DEFAULT_ACK_LINK_TTL_MS = 24 * 3_600_000;
 
@@ -34,14 +21,6 @@ export type LinkOutcome =
   | { ok: true; incident: Incident; contact: string; expiresAt: string }
   /** `incident` is there whenever the link named one, so the page can still show it (it stays open on the dashboard). */
   | { ok: false; reason: LinkRefusal; error: string; incident?: Incident };
-
-interface LinkRow {
-  incident_id: number;
-  contact: string;
-  issued_ms: number;
-  expires_ms: number;
-  used_ms: number | null;
-}
 
 function hashOf(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -60,82 +39,72 @@ export interface AckLinkOptions {
 
 export class AckLinks implements AckLinkIssuer {
   private readonly ttlMs: number;
-  private readonly q: {
-    insert: Statement<[Buffer, number, string, number, number]>;
-    byHash: Statement<[Buffer], LinkRow>;
-    use: Statement<[number, Buffer]>;
-    prune: Statement<[number]>;
-  };
 
   constructor(
-    private readonly db: Db,
+    private readonly store: AlertsStore,
     private readonly incidents: Incidents,
     private readonly options: AckLinkOptions,
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_ACK_LINK_TTL_MS;
     if (!Number.isInteger(this.ttlMs) || this.ttlMs < 60_000) throw new RangeError('ack link ttlMs must be a whole number of at least 60000 (one minute)');
-    db.exec(SCHEMA);
-    this.q = {
-      insert: db.prepare('INSERT INTO alert_ack_links (token_hash, incident_id, contact, issued_ms, expires_ms) VALUES (?, ?, ?, ?, ?)'),
-      byHash: db.prepare('SELECT incident_id, contact, issued_ms, expires_ms, used_ms FROM alert_ack_links WHERE token_hash = ?'),
-      use: db.prepare('UPDATE alert_ack_links SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL'),
-      prune: db.prepare('DELETE FROM alert_ack_links WHERE expires_ms < ?'),
-    };
   }
 
   /** A new link for `contact` on this incident. The token is returned once and never stored. */
-  issue(incidentId: number, contact: string, at: Date): { url: string; token: string; expiresAt: string } {
+  async issue(incidentId: number, contact: string, at: Date): Promise<{ url: string; token: string; expiresAt: string }> {
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     const expires = at.getTime() + this.ttlMs;
-    this.q.insert.run(hashOf(token), incidentId, contact, at.getTime(), expires);
+    await this.store.insertLink(hashOf(token), incidentId, contact, at.getTime(), expires);
     // A function when the address is known only once central listens (port 0).
     const prefix = typeof this.options.linkPrefix === 'function' ? this.options.linkPrefix() : this.options.linkPrefix;
     return { url: `${prefix}${token}`, token, expiresAt: iso(expires) };
   }
 
-  attach(request: NotificationRequest, at: Date): NotificationRequest {
+  async attach(request: NotificationRequest, at: Date): Promise<NotificationRequest> {
     // A webhook reaches a team or an alarm centre, not one person: an acknowledgement there is made on the dashboard.
     if (request.recipient.channel === 'webhook') return request;
-    return { ...request, ackUrl: this.issue(request.incidentId, request.recipient.name, at).url };
+    return { ...request, ackUrl: (await this.issue(request.incidentId, request.recipient.name, at)).url };
   }
 
   /** What the link is for, without using it (for the page behind the link). */
-  inspect(token: string, at: Date): LinkOutcome {
-    const found = this.find(token, at);
+  async inspect(token: string, at: Date): Promise<LinkOutcome> {
+    const found = await this.find(token, at);
     if (!found.ok) return found.outcome;
     const { row, incident } = found;
     return this.standing(incident) ?? { ok: true, incident, contact: row.contact, expiresAt: iso(row.expires_ms) };
   }
 
   /** Acknowledges as `contact:<name>` and uses the link up; refused, naming why, otherwise (the link then stays as it was). */
-  acknowledge(token: string, body: { note?: string | undefined }, at: Date): LinkOutcome {
-    return this.db.transaction((): LinkOutcome => {
-      const found = this.find(token, at);
-      if (!found.ok) return found.outcome;
-      const { row, incident } = found;
-      const standing = this.standing(incident);
-      if (standing) return standing;
-      const done = this.incidents.acknowledge(row.incident_id, { actor: `contact:${row.contact}`, note: body.note }, at);
-      if (!done.ok) {
-        const reason = done.code === 'not-found' ? 'unknown' : done.code;
-        return { ok: false, reason, error: done.error, incident };
-      }
-      this.q.use.run(at.getTime(), hashOf(token));
-      return { ok: true, incident: done.incident, contact: row.contact, expiresAt: iso(row.expires_ms) };
-    })();
+  async acknowledge(token: string, body: { note?: string | undefined }, at: Date): Promise<LinkOutcome> {
+    const found = await this.find(token, at);
+    if (!found.ok) return found.outcome;
+    const { row, incident } = found;
+    const standing = this.standing(incident);
+    if (standing) return standing;
+    // The link is used in the store's transaction that acknowledges, so that of two clicks (two instances) one wins.
+    const done = await this.incidents.act(row.incident_id, { actor: `contact:${row.contact}`, note: body.note }, at, 'acknowledged', (a) =>
+      this.store.acknowledgeByLink(hashOf(token), a),
+    );
+    if (done.ok) return { ok: true, incident: done.incident, contact: row.contact, expiresAt: iso(row.expires_ms) };
+    if (done.code === 'used') {
+      // Another click, on this instance or another, used it meanwhile: told as that, from what is stored now.
+      const again = await this.find(token, at);
+      return again.ok ? (this.standing(again.incident) ?? { ok: false, reason: 'used', error: 'this link was already used; each link works once', incident }) : again.outcome;
+    }
+    const reason = done.code === 'not-found' ? 'unknown' : done.code;
+    return { ok: false, reason, error: 'error' in done ? done.error : 'refused', incident };
   }
 
   /** Forgets links expired before `before`. */
-  prune(before: Date): number {
-    return this.q.prune.run(before.getTime()).changes;
+  prune(before: Date): Promise<number> {
+    return this.store.pruneLinks(before.getTime());
   }
 
-  private find(token: string, at: Date): { ok: true; row: LinkRow; incident: Incident } | { ok: false; outcome: LinkOutcome } {
+  private async find(token: string, at: Date): Promise<{ ok: true; row: LinkRow; incident: Incident } | { ok: false; outcome: LinkOutcome }> {
     if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
       return { ok: false, outcome: { ok: false, reason: 'malformed', error: 'this is not an acknowledgement link: the address may have been cut short when it was copied' } };
     }
-    const row = this.q.byHash.get(hashOf(token));
-    const incident = row ? this.incidents.get(row.incident_id) : null;
+    const row = await this.store.link(hashOf(token));
+    const incident = row ? await this.incidents.get(row.incident_id) : null;
     if (!row || !incident) {
       return { ok: false, outcome: { ok: false, reason: 'unknown', error: 'this acknowledgement link is not known here (mistyped, or removed after it expired)' } };
     }

@@ -1,19 +1,19 @@
 // The incident side of alerting, put together for central's composition root: incidents, the rules' versions,
 // acknowledgement links and the escalation scheduler, fed from central's bus. The outbox (the channels' side) is
 // handed in as the scheduler's sink, and gets `incidents` (its DeliveryReports) and `links` (its AckLinkIssuer).
-import type { Database as Db } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { ReceivedEvent } from '../../policies/contract/index.js';
 import type { CentralBus } from '../bus.js';
 import { AckLinks } from './ack-links.js';
+import type { AlertsStore } from './alerts-store.js';
 import { EscalationScheduler, type Timers } from './escalation.js';
 import { Incidents } from './incidents.js';
 import { AlertRuleVersions } from './rule-versions.js';
 import type { NotificationSink } from './types.js';
 
 export interface AlertsDeps {
-  /** Central's database (CentralStore.db): the outbox writes with the same handle, in the scheduler's transaction. */
-  db: Db;
+  /** Where incidents, rules, links and the outbox are kept (SQLite for one instance, PostgreSQL for several). */
+  store: AlertsStore;
   /** Central's time zone (config.timezone): rotas and the times in messages are read in it. */
   timezone: string;
   clock: { now(): Date };
@@ -39,9 +39,10 @@ function isAlarm(event: ReceivedEvent): event is AlarmEvent {
 }
 
 export function createAlerts(deps: AlertsDeps) {
-  const incidents = new Incidents(deps.db);
-  const rules = new AlertRuleVersions(deps.db, { timezone: deps.timezone, logger: deps.logger });
-  const links = new AckLinks(deps.db, incidents, { linkPrefix: deps.linkPrefix, ttlMs: deps.linkTtlMs });
+  const incidents = new Incidents(deps.store);
+  // The rules are read from the store at each tick (another instance may have saved a version), and by their routes.
+  const rules = new AlertRuleVersions(deps.store, { timezone: deps.timezone, logger: deps.logger });
+  const links = new AckLinks(deps.store, incidents, { linkPrefix: deps.linkPrefix, ttlMs: deps.linkTtlMs });
   let scheduler: EscalationScheduler | null = null;
 
   return {
@@ -53,9 +54,8 @@ export function createAlerts(deps: AlertsDeps) {
     start(sink: NotificationSink): EscalationScheduler {
       scheduler?.stop();
       scheduler = new EscalationScheduler({
-        db: deps.db,
         incidents,
-        rules: () => rules.current(),
+        rules: () => rules.refresh(),
         sink,
         clock: deps.clock,
         timers: deps.timers,
@@ -66,26 +66,27 @@ export function createAlerts(deps: AlertsDeps) {
       return scheduler;
     },
 
-    stop(): void {
-      scheduler?.stop();
+    /** Stops escalation and waits for the tick under way. */
+    async stop(): Promise<void> {
+      const stopping = scheduler;
       scheduler = null;
+      stopping?.stop();
+      await stopping?.settled();
     },
 
     /** Follows alarm events and availability from ingest; returns the function that stops following. */
     follow(sources: AlertSources): () => void {
       const onEvent = (event: ReceivedEvent): void => {
         if (!isAlarm(event)) return;
-        try {
-          incidents.alarm(event, deps.clock.now());
-        } catch (error) {
+        incidents.alarm(event, deps.clock.now()).catch((error: unknown) => {
           deps.logger.error({ site: event.site, err: (error as Error).message }, 'alerts: could not record an alarm as an incident');
-        }
+        });
       };
       const onSite = (id: string): void => {
         sources
           .site(id)
-          .then((site) => {
-            if (site?.since) incidents.availability(id, site.online, new Date(site.since));
+          .then(async (site) => {
+            if (site?.since) await incidents.availability(id, site.online, new Date(site.since));
           })
           .catch((error: unknown) => {
             deps.logger.error({ site: id, err: (error as Error).message }, 'alerts: could not record a branch going offline or online');
@@ -100,9 +101,9 @@ export function createAlerts(deps: AlertsDeps) {
     },
 
     /** Central's retention: incidents cleared before `before`, and links expired before it. */
-    purgeBefore(before: Date): void {
-      incidents.prune(before);
-      links.prune(before);
+    async purgeBefore(before: Date): Promise<void> {
+      await incidents.prune(before);
+      await links.prune(before);
     },
   };
 }

@@ -3,6 +3,7 @@
 // central/main.ts whenever central runs: with no channel configured, incidents still open and show, and the status
 // says nobody is told. Nothing here may stop central or ingest: a fault is logged and is itself shown.
 import type { Database as Db } from 'better-sqlite3';
+import type { PgPool } from '../pg/pool.js';
 import type { Logger } from 'pino';
 import type { CentralBus } from '../bus.js';
 import type { SiteRow } from '../history/history-store.js';
@@ -12,7 +13,9 @@ import { createAlertChannels, type AlertChannels } from './channels/create.js';
 import type { Timers } from './escalation.js';
 import { createIncidentOutbox, type IncidentOutbox } from './outbox-sink.js';
 import type { OutboxTimer, ChannelHealth } from './outbox.js';
-import { StateSeen } from './state-seen.js';
+import type { AlertsStore } from './alerts-store.js';
+import { PgAlertsStore } from './pg-alerts-store.js';
+import { SqliteAlertsStore } from './sqlite-alerts-store.js';
 
 export interface CentralAlertsConfig extends AlertChannelsConfig {
   linkTtlMinutes: number;
@@ -20,7 +23,13 @@ export interface CentralAlertsConfig extends AlertChannelsConfig {
 }
 
 export interface CentralAlertsDeps {
+  /** Central's own SQLite file: where alerting is kept when there is no shared database. */
   db: Db;
+  /**
+   * The shared PostgreSQL (store.postgres): when set, incidents, rules, links and the outbox live there, for every
+   * instance (an incident acknowledged through one is acknowledged on the leader, which tells).
+   */
+  pool?: PgPool | null | undefined;
   config: CentralAlertsConfig;
   timezone: string;
   /** Central's public address (http.publicUrl, else oidc.publicUrl, else where it listens), without a trailing slash. */
@@ -54,11 +63,14 @@ export interface AlertsStatus {
 export interface CentralAlerts {
   readonly alerts: Alerts;
   readonly io: IncidentOutbox;
-  status(): AlertsStatus;
+  readonly store: AlertsStore;
+  status(): Promise<AlertsStatus>;
+  /** A fault of central's own raised or cleared (an incident at `(central)`); a failure to record it is logged. */
+  centralAlarm(report: { site: string; alarm: string; state: 'raised' | 'cleared'; severity?: string | undefined; detail?: string | undefined; at: string }, now: Date): Promise<void>;
   /** Starts escalation and the outbox, once (with tellWhenLeading, when this instance first leads). */
   startTelling(): void;
   /** Central's daily purge. */
-  purgeBefore(before: Date): void;
+  purgeBefore(before: Date): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,8 +81,9 @@ export interface CentralAlerts {
 export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
   const logger = deps.logger.child({ module: 'alerts' });
   const channels: AlertChannels = createAlertChannels(deps.config, { clock: deps.clock }, 'alerts');
+  const store: AlertsStore = deps.pool ? PgAlertsStore.onPool(deps.pool) : new SqliteAlertsStore(deps.db);
   const alerts = createAlerts({
-    db: deps.db,
+    store,
     timezone: deps.timezone,
     clock: deps.clock,
     logger,
@@ -80,7 +93,7 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
     intervalMs: deps.config.tickSeconds * 1000,
   });
   const io = createIncidentOutbox({
-    db: deps.db,
+    store,
     channels: channels.byName,
     clock: deps.clock,
     logger,
@@ -89,9 +102,7 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
     reports: alerts.incidents,
     links: alerts.links,
     changes: alerts.incidents,
-    severityOf: (id) => alerts.incidents.get(id)?.severity,
   });
-  const seen = new StateSeen(deps.db);
   let telling = false;
   const startTelling = (): void => {
     if (telling) return;
@@ -111,24 +122,21 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
       (error: unknown) => logger.error({ site: id, err: (error as Error).message }, 'alerts: could not read a branch state for active alarms'),
     );
   };
-  const alarmsActiveAtFirstSight = (id: string, state: SiteRow['state'] | undefined): void => {
+  const alarmsActiveAtFirstSight = async (id: string, state: SiteRow['state'] | undefined): Promise<void> => {
     try {
       if (!state) return;
-      const fresh = seen.firstTime(id, () => {
-        for (const alarm of state.alarms) {
-          alerts.incidents.alarm({ site: id, alarm, state: 'raised', at: state.at, detail: 'already active when central first saw this branch' }, deps.clock.now());
-        }
-      });
-      if (fresh && state.alarms.length > 0) logger.info({ site: id, alarms: state.alarms }, 'alerts: alarms already active at a branch seen for the first time');
+      const reports = state.alarms.map((alarm) => ({ site: id, alarm, state: 'raised' as const, at: state.at, detail: 'already active when central first saw this branch' }));
+      const raised = await alerts.incidents.firstSight(id, reports, deps.clock.now());
+      if (raised !== null && state.alarms.length > 0) logger.info({ site: id, alarms: state.alarms }, 'alerts: alarms already active at a branch seen for the first time');
     } catch (error) {
       logger.error({ site: id, err: (error as Error).message }, 'alerts: could not record the alarms active at a branch seen for the first time');
     }
   };
   deps.bus.on('site', onSite);
 
-  const status = (): AlertsStatus => {
-    const health = io.outbox.channelHealth();
-    const rules = alerts.rules.current();
+  const status = async (): Promise<AlertsStatus> => {
+    const health = await io.outbox.channelHealth();
+    const rules = await alerts.rules.refresh();
     const doc = rules.doc;
     const problems: string[] = [];
     if (health.length === 0) problems.push('no notification channel is configured (alerts.channels in central’s config)');
@@ -138,25 +146,33 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
       told: problems.length === 0,
       problems,
       channels: health.map((h) => ({ ...h, since: h.since?.toISOString() ?? null })),
-      outbox: io.outbox.counts(),
+      outbox: await io.outbox.counts(),
       rules: { version: rules.version === 0 ? null : rules.version, rules: doc.rules.length, contacts: doc.contacts.length },
-      open: alerts.incidents.open(1000).length,
+      open: (await alerts.incidents.open(1000)).length,
     };
   };
 
   return {
     alerts,
     io,
+    store,
     status,
     startTelling,
-    purgeBefore(before) {
-      alerts.purgeBefore(before);
-      io.outbox.purgeFinishedBefore(before);
+    async centralAlarm(report, now) {
+      try {
+        await alerts.incidents.alarm(report, now);
+      } catch (error) {
+        logger.error({ alarm: report.alarm, err: (error as Error).message }, 'alerts: could not record a fault of central as an incident');
+      }
+    },
+    async purgeBefore(before) {
+      await alerts.purgeBefore(before);
+      await io.outbox.purgeFinishedBefore(before);
     },
     async close() {
       deps.bus.off('site', onSite);
       unfollow();
-      alerts.stop();
+      await alerts.stop();
       await io.stop();
       await channels.close();
     },

@@ -4,7 +4,6 @@
 // A rule's steps fire one after another while nobody acknowledges: step i at the incident's opening plus the
 // afterMinutes of steps 0..i. With repeatMinutes, everyone told so far is told again that often. Only a step's
 // latest round is due: after central was down for an hour a contact gets one reminder, not six.
-import type { Database as Db } from 'better-sqlite3';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Incident, IncidentChange, Incidents } from './incidents.js';
@@ -115,10 +114,9 @@ const NODE_TIMERS: Timers = {
 };
 
 export interface EscalationDeps {
-  db: Db;
   incidents: Incidents;
-  /** The rules in force now (read on every tick, so a saved change applies at the next one). */
-  rules: () => AlertRules;
+  /** The rules in force now (read on every tick, so a change saved on any instance applies at the next one). */
+  rules: () => AlertRules | Promise<AlertRules>;
   sink: NotificationSink;
   clock: { now(): Date };
   timers?: Timers;
@@ -144,9 +142,12 @@ export class EscalationScheduler {
   private running = false;
   private readonly timers: Timers;
   private readonly intervalMs: number;
+  private firing: Promise<void> = Promise.resolve();
   /** When each incident next has something due (ms), as last planned with `plannedWith`. */
   private readonly nextDue = new Map<number, number>();
   private plannedWith: AlertRules | null = null;
+  /** The tick under way: ticks never overlap (a slow database, a kick during a tick). */
+  private ticking: Promise<TickReport> | null = null;
   private readonly onChange = (change: IncidentChange): void => {
     // A repeat raise may carry a higher severity, and so another rule.
     if (change.kind === 'raised-again') this.nextDue.delete(change.incident.id);
@@ -181,19 +182,30 @@ export class EscalationScheduler {
     this.arm(0);
   }
 
-  /** One look: offline branches, then every incident awaiting acknowledgement. */
-  tick(): TickReport {
-    const { db, incidents, sink } = this.deps;
+  /** One look: offline branches, then every incident awaiting acknowledgement (after the one under way, if any). */
+  async tick(): Promise<TickReport> {
+    while (this.ticking !== null) await this.ticking.catch(() => undefined);
+    const ticking = this.look();
+    this.ticking = ticking;
+    try {
+      return await ticking;
+    } finally {
+      if (this.ticking === ticking) this.ticking = null;
+    }
+  }
+
+  private async look(): Promise<TickReport> {
+    const { incidents, sink } = this.deps;
     const now = this.deps.clock.now();
-    const rules = this.deps.rules();
+    const rules = await this.deps.rules();
     if (rules !== this.plannedWith) {
       // Other rules may route an incident elsewhere or on other times: plan everything again.
       this.nextDue.clear();
       this.plannedWith = rules;
     }
     const report: TickReport = { offline: 0, handed: 0, failed: 0 };
-    report.offline = incidents.raiseOverdueOffline(now, rules.offlineAfterMs, rules.doc.offline.severity).length;
-    const awaiting = incidents.awaitingAcknowledgement();
+    report.offline = (await incidents.raiseOverdueOffline(now, rules.offlineAfterMs, rules.doc.offline.severity)).length;
+    const awaiting = await incidents.awaitingAcknowledgement();
     const open = new Set<number>();
     for (const incident of awaiting) {
       open.add(incident.id);
@@ -201,7 +213,7 @@ export class EscalationScheduler {
       if ((this.nextDue.get(incident.id) ?? -Infinity) > now.getTime()) continue;
       try {
         const { rule, rounds, next } = plan(incident, rules, now);
-        const handed = rule === null || rounds.length === 0 ? new Set<string>() : incidents.handedKeys(incident.id);
+        const handed = rule === null || rounds.length === 0 ? new Set<string>() : await incidents.handedKeys(incident.id);
         const fresh =
           rule === null
             ? []
@@ -210,13 +222,9 @@ export class EscalationScheduler {
                 return requestsOf(incident, rules, rule, round, recipients);
               });
         if (fresh.length > 0) {
-          const recorded = db.transaction(() => {
-            const recorded = incidents.recordHanded(fresh, now);
-            if (recorded.length > 0) sink.enqueue(recorded, now);
-            return recorded;
-          })();
+          const recorded = await incidents.handOver(fresh, now, sink, incident.severity);
           report.handed += recorded.length;
-          if (recorded.length > 0) incidents.changed(incident.id, 'notified');
+          if (recorded.length > 0) await incidents.changed(incident.id, 'notified');
         }
         this.nextDue.set(incident.id, next === null ? Infinity : next.getTime());
       } catch (error) {
@@ -238,11 +246,16 @@ export class EscalationScheduler {
   private fire(): void {
     this.timer = null;
     this.kicked = false;
-    try {
-      this.tick();
-    } catch (error) {
-      this.deps.logger?.error({ err: (error as Error).message }, 'alerts: escalation tick failed; trying again');
-    }
+    this.firing = this.tick().then(
+      () => undefined,
+      (error: unknown) => this.deps.logger?.error({ err: (error as Error).message }, 'alerts: escalation tick failed; trying again'),
+    );
     if (this.running) this.arm(this.intervalMs);
+  }
+
+  /** Resolves when the tick a timer started is done (tests on fake timers; an orderly stop). */
+  async settled(): Promise<void> {
+    await this.firing;
+    while (this.ticking !== null) await this.ticking.catch(() => undefined);
   }
 }

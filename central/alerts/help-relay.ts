@@ -14,7 +14,7 @@ export interface HelpRelayDeps {
   incidents: {
     on(event: 'change', listener: (change: IncidentChange) => void): unknown;
     off(event: 'change', listener: (change: IncidentChange) => void): unknown;
-    list(filter: { state: 'open'; site: string; alarm: string; limit: number }): Incident[];
+    list(filter: { state: 'open'; site: string; alarm: string; limit: number }): Promise<Incident[]>;
   };
   bus: { on(event: 'site', listener: (site: string) => void): unknown; off(event: 'site', listener: (site: string) => void): unknown };
   /** The branch's retained state's help call, if it has one. */
@@ -55,11 +55,11 @@ export function relayHelpAcknowledgements(deps: HelpRelayDeps): () => void {
       (error: unknown) => log.error({ site, err: (error as Error).message }, 'help relay: could not read the branch state'),
     );
   };
-  const retell = (site: string, help: Awaited<ReturnType<HelpRelayDeps['help']>>): void => {
+  const retell = async (site: string, help: Awaited<ReturnType<HelpRelayDeps['help']>>): Promise<void> => {
     try {
       if (help === undefined || !help.requested || help.acknowledgedBy !== null) return;
       if (deps.clock.now().getTime() - (lastSent.get(site) ?? -Infinity) < RESEND_EVERY_MS) return;
-      const open = deps.incidents.list({ state: 'open', site, alarm: HELP_ALARM, limit: 1 })[0];
+      const open = (await deps.incidents.list({ state: 'open', site, alarm: HELP_ALARM, limit: 1 }))[0];
       if (open !== undefined) tell(open);
     } catch (error) {
       log.error({ site, err: (error as Error).message }, 'help relay: could not look up the open help call');

@@ -1,6 +1,6 @@
 // The incidents' tables at central: incidents, their history, the notifications handed to the outbox, and the
-// branches that are offline. The only module that speaks SQL about them (like central/store.ts for its own); it
-// takes central's Database handle so that a hand-over and the outbox's write share one transaction.
+// branches that are offline, in central's SQLite file. Used by the SQLite alerts store (sqlite-alerts-store.ts), which
+// runs each of its changes in one transaction with the outbox's tables; PostgreSQL's are in pg-alerts-store.ts.
 import type { Database as Db, Statement } from 'better-sqlite3';
 
 const SCHEMA = `

@@ -2,14 +2,13 @@
 // Lifecycle raised → notified → acknowledged → cleared, every step in the history with who and when. One open
 // incident per (site, alarm). Time is always handed in (`at`), never read here.
 import { EventEmitter } from 'node:events';
-import type { Database as Db } from 'better-sqlite3';
 import { z } from 'zod';
 import { ALARM_NAMES, ALARM_SEVERITY, ActorSchema, isKnown } from '../../policies/contract/common.js';
 import { validate } from '../../policies/errors.js';
 import { CENTRAL_SITE, channelFailedAlarm, OFFLINE_ALARM } from './incident-names.js';
-import { severityRank } from './rules.js';
-import { IncidentTables, type IncidentRow, type IncidentStatus, type NotificationRow } from './incident-store.js';
-import { notificationKey, type Channel, type DeliveryReports, type NotificationRequest } from './types.js';
+import type { ActInput, ActResult, AlertsStore, OutboxInsert, RaiseInput } from './alerts-store.js';
+import type { IncidentRow, IncidentStatus, NotificationRow } from './incident-store.js';
+import { notificationKey, type Channel, type DeliveryReports, type NotificationRequest, type NotificationSink } from './types.js';
 
 export type { IncidentStatus } from './incident-store.js';
 
@@ -81,6 +80,8 @@ export interface AlarmReport {
   detail?: string | undefined;
   /** ISO 8601, from the branch. */
   at: string;
+  /** The event's id (ReceivedEvent's): each instance of a cluster is handed it, and it is recorded once. */
+  id?: string | undefined;
 }
 
 export interface IncidentChange {
@@ -181,13 +182,54 @@ function siteActor(site: string): string {
   return `site:${site}`;
 }
 
-export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implements DeliveryReports {
-  readonly tables: IncidentTables;
+interface RaiseRequest {
+  site: string;
+  alarm: string;
+  known: boolean;
+  severity: string;
+  detail: string | null;
+  raisedMs: number;
+  actor: string;
+  eventId?: string | undefined;
+}
 
-  constructor(readonly db: Db) {
+function raiseOf(report: AlarmReport, now: Date): RaiseRequest {
+  const raisedMs = Date.parse(report.at);
+  const known = isKnown(ALARM_NAMES, report.alarm);
+  const severity = report.severity ?? (known ? ALARM_SEVERITY[report.alarm as keyof typeof ALARM_SEVERITY] : 'warning');
+  return {
+    site: report.site,
+    alarm: report.alarm,
+    known,
+    severity,
+    detail: report.detail ?? null,
+    raisedMs: Number.isFinite(raisedMs) ? raisedMs : now.getTime(),
+    actor: siteActor(report.site),
+    eventId: report.id,
+  };
+}
+
+function toRaise(r: RaiseRequest): RaiseInput {
+  return {
+    site: r.site,
+    alarm: r.alarm,
+    known: r.known ? 1 : 0,
+    severity: r.severity,
+    detail: r.detail === null ? null : shorten(r.detail, MAX_DETAIL_CHARS),
+    raised_ms: r.raisedMs,
+    actor: r.actor,
+    eventId: r.eventId ?? null,
+  };
+}
+
+function handKey(incidentId: number, step: number, repeat: number, channel: string, address: string): string {
+  return `${incidentId}\n${step}\n${repeat}\n${channel}\n${address}`;
+}
+
+export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implements DeliveryReports {
+  constructor(readonly store: AlertsStore) {
     super();
     this.setMaxListeners(0);
-    this.tables = new IncidentTables(db);
   }
 
   // ---- what happens at the branches ---------------------------------------------------------------------------
@@ -196,50 +238,44 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
    * An alarm event from a branch, `now` being when central received it. A raise opens an incident, or is history on
    * the one already open; a clear closes the open one (a clear with none open changes nothing).
    */
-  alarm(report: AlarmReport, now: Date): Incident | null {
-    if (report.state === 'raised') {
-      const raisedMs = Date.parse(report.at);
-      const known = isKnown(ALARM_NAMES, report.alarm);
-      const severity = report.severity ?? (known ? ALARM_SEVERITY[report.alarm as keyof typeof ALARM_SEVERITY] : 'warning');
-      return this.raise(
-        {
-          site: report.site,
-          alarm: report.alarm,
-          known,
-          severity,
-          detail: report.detail ?? null,
-          raisedMs: Number.isFinite(raisedMs) ? raisedMs : now.getTime(),
-          actor: siteActor(report.site),
-        },
-        now,
-      );
-    }
+  async alarm(report: AlarmReport, now: Date): Promise<Incident | null> {
+    if (report.state === 'raised') return this.raise(raiseOf(report, now), now);
     return this.clear(report.site, report.alarm, siteActor(report.site), now);
+  }
+
+  /**
+   * The first time this instance's store sees a branch's state: its active alarms become incidents, once whichever
+   * instance sees it first (not again at every restart). Null when the branch was seen before.
+   */
+  async firstSight(site: string, reports: readonly AlarmReport[], now: Date): Promise<Incident[] | null> {
+    const raised = await this.store.firstSight(site, reports.map((r) => toRaise(raiseOf(r, now))), now.getTime());
+    if (raised === null) return null;
+    return raised.map(({ row, kind }) => {
+      const incident = toIncident(row);
+      this.emit('change', { kind, incident });
+      return incident;
+    });
   }
 
   /**
    * A branch's availability (its retained message or last will), `at` being since when. Going offline is only
    * noted: it becomes an incident when `raiseOverdueOffline` finds it lasted long enough. Coming back clears it.
    */
-  availability(site: string, online: boolean, at: Date): void {
+  async availability(site: string, online: boolean, at: Date): Promise<void> {
     if (online) {
-      const cleared = this.db.transaction(() => {
-        this.tables.online(site);
-        return this.clearRow(site, OFFLINE_ALARM, siteActor(site), at, 'online again');
-      })();
-      if (cleared) this.emit('change', { kind: 'cleared', incident: cleared });
+      const cleared = await this.store.clearOpen({ site, alarm: OFFLINE_ALARM, actor: siteActor(site), atMs: at.getTime(), note: 'online again', online: true });
+      if (cleared) this.emit('change', { kind: 'cleared', incident: toIncident(cleared) });
       return;
     }
-    this.tables.offline(site, at.getTime());
+    await this.store.offline(site, at.getTime());
   }
 
   /** Opens an `offline` incident for each branch offline since `afterMs` before `now` or longer (once per absence). */
-  raiseOverdueOffline(now: Date, afterMs: number, severity: string): Incident[] {
+  async raiseOverdueOffline(now: Date, afterMs: number, severity: string): Promise<Incident[]> {
     const out: Incident[] = [];
-    for (const { site, since_ms } of this.tables.overdueOffline(now.getTime() - afterMs)) {
+    for (const { site, since_ms } of await this.store.claimOverdueOffline(now.getTime() - afterMs)) {
       const minutes = Math.floor((now.getTime() - since_ms) / 60_000);
-      this.tables.offlineRaised(site);
-      out.push(this.raise({ site, alarm: OFFLINE_ALARM, known: true, severity, detail: `offline for ${minutes} min`, raisedMs: since_ms, actor: 'central' }, now));
+      out.push(await this.raise({ site, alarm: OFFLINE_ALARM, known: true, severity, detail: `offline for ${minutes} min`, raisedMs: since_ms, actor: 'central' }, now));
     }
     return out;
   }
@@ -247,122 +283,114 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
   // ---- what people do ------------------------------------------------------------------------------------------
 
   /** Acknowledge: whoever `actor` is takes it on, and escalation stops. Refused, naming why, when already done. */
-  acknowledge(id: number, action: { actor: string; note?: string | undefined }, at: Date): ChangeOutcome {
-    return this.act(id, action, at, 'acknowledged', (row, { actor, note }) => {
-      if (row.acknowledged_ms !== null) {
-        return { ok: false, code: 'already-acknowledged', error: `incident ${id} was already acknowledged at ${iso(row.acknowledged_ms)} by ${row.acknowledged_by}` };
-      }
-      this.tables.acknowledge(id, at.getTime(), actor, note);
-      return undefined;
-    });
+  acknowledge(id: number, action: { actor: string; note?: string | undefined }, at: Date): Promise<ChangeOutcome> {
+    return this.act<never>(id, action, at, 'acknowledged', (a) => this.store.act(a));
   }
 
   /** An operator closes the incident (whatever the branch says; a new raise then opens a new one). */
-  resolve(id: number, action: { actor: string; note?: string | undefined }, at: Date): ChangeOutcome {
-    return this.act(id, action, at, 'resolved', (_row, { actor }) => {
-      this.tables.clear(id, at.getTime(), actor);
-      return undefined;
-    });
+  resolve(id: number, action: { actor: string; note?: string | undefined }, at: Date): Promise<ChangeOutcome> {
+    return this.act<never>(id, action, at, 'resolved', (a) => this.store.act(a));
   }
 
   /**
-   * What a person does to an open incident, in one transaction: the action checked, the incident found and not yet
-   * cleared, `apply` (which may refuse), the history row, then the change told to listeners.
+   * What a person does to an open incident, in one store call (`apply`: the incident found and not yet cleared,
+   * changed, its history row), then the change told to listeners. `apply` may use a link up with it (ack-links.ts).
    */
-  private act(
+  async act<R extends { ok: false; code: string }>(
     id: number,
     action: { actor: string; note?: string | undefined },
     at: Date,
     kind: 'acknowledged' | 'resolved',
-    apply: (row: IncidentRow, action: { actor: string; note: string | null }) => Extract<ChangeOutcome, { ok: false }> | undefined,
-  ): ChangeOutcome {
+    apply: (a: ActInput) => Promise<ActResult | R>,
+  ): Promise<ChangeOutcome | R> {
     const checked = validate(ActionSchema, action);
     if (!checked.ok) return { ok: false, code: 'invalid', error: checked.errors.join('; ') };
-    const actor = checked.value.actor;
-    const note = checked.value.note ?? null;
-    const result = this.db.transaction((): ChangeOutcome => {
-      const row = this.tables.byId(id);
-      if (!row) return { ok: false, code: 'not-found', error: `no incident ${id}` };
-      if (row.cleared_ms !== null) {
-        return { ok: false, code: 'cleared', error: `incident ${id} was already cleared at ${iso(row.cleared_ms)} by ${row.cleared_by}` };
-      }
-      const refused = apply(row, { actor, note });
-      if (refused !== undefined) return refused;
-      this.tables.addHistory(id, at.getTime(), kind, actor, note);
-      return { ok: true, incident: toIncident(this.tables.byId(id) as IncidentRow) };
-    })();
-    if (result.ok) this.emit('change', { kind, incident: result.incident });
-    return result;
+    const done = await apply({ id, kind, actor: checked.value.actor, note: checked.value.note ?? null, atMs: at.getTime() });
+    if (done.ok) {
+      const incident = toIncident(done.row);
+      this.emit('change', { kind, incident });
+      return { ok: true, incident };
+    }
+    if (done.code === 'not-found') return { ok: false, code: 'not-found', error: `no incident ${id}` };
+    if ('row' in done && done.code === 'cleared') {
+      const row = done.row as IncidentRow;
+      return { ok: false, code: 'cleared', error: `incident ${id} was already cleared at ${iso(row.cleared_ms)} by ${row.cleared_by}` };
+    }
+    if ('row' in done && done.code === 'already-acknowledged') {
+      const row = done.row as IncidentRow;
+      return { ok: false, code: 'already-acknowledged', error: `incident ${id} was already acknowledged at ${iso(row.acknowledged_ms)} by ${row.acknowledged_by}` };
+    }
+    return done as R;
   }
 
   // ---- what the scheduler and the outbox report ----------------------------------------------------------------
 
   /** Open incidents nobody has acknowledged yet, oldest first: the ones escalation works on. */
-  awaitingAcknowledgement(): Incident[] {
-    return this.tables.awaitingAcknowledgement().map(toIncident);
+  async awaitingAcknowledgement(): Promise<Incident[]> {
+    return (await this.store.awaitingAcknowledgement()).map(toIncident);
   }
 
   /** The once-only keys (`notificationKey`) already handed over for this incident. */
-  handedKeys(id: number): Set<string> {
+  async handedKeys(id: number): Promise<Set<string>> {
     return new Set(
-      this.tables
-        .notificationsOf(id)
-        .map((n) => notificationKey({ incidentId: n.incident_id, step: n.step, repeat: n.repeat, recipient: { name: n.recipient, channel: n.channel as Channel, address: n.address } })),
+      (await this.store.notificationsOf(id)).map((n) =>
+        notificationKey({ incidentId: n.incident_id, step: n.step, repeat: n.repeat, recipient: { name: n.recipient, channel: n.channel as Channel, address: n.address } }),
+      ),
     );
   }
 
   /**
-   * Notes requests as handed to the outbox (call it in the same transaction as the outbox's write). Returns the
-   * ones not handed before; the incident becomes `notified` with its first.
+   * Hands requests to the outbox (`sink`) in one transaction with their record here: the ones not handed before
+   * are noted, the incident becomes `notified` with its first, and the outbox's rows are written; then the sink is
+   * told they committed. Returns the ones not handed before.
    */
-  recordHanded(requests: readonly NotificationRequest[], at: Date): NotificationRequest[] {
-    const fresh = requests.filter((r) =>
-      this.tables.hand({
-        incident_id: r.incidentId,
-        step: r.step,
-        repeat: r.repeat,
-        channel: r.recipient.channel,
-        address: r.recipient.address,
-        recipient: r.recipient.name,
-        handed_ms: at.getTime(),
-      }),
-    );
-    const byRound = new Map<string, NotificationRequest[]>();
-    for (const r of fresh) {
-      const key = `${r.incidentId}:${r.step}:${r.repeat}`;
-      byRound.set(key, [...(byRound.get(key) ?? []), r]);
-    }
-    for (const round of byRound.values()) {
-      const first = round[0] as NotificationRequest;
-      const whom = round.map((r) => `${r.recipient.name} (${r.recipient.channel})`).join(', ');
-      const what = first.repeat === 0 ? `step ${first.step + 1}` : `step ${first.step + 1}, reminder ${first.repeat}`;
-      this.tables.markNotified(first.incidentId, at.getTime());
-      this.tables.addHistory(first.incidentId, at.getTime(), 'notified', 'central', shorten(`${what}: ${whom}`, MAX_DETAIL_CHARS));
-    }
+  async handOver(requests: readonly NotificationRequest[], at: Date, sink: NotificationSink, severity?: string): Promise<NotificationRequest[]> {
+    const byKey = new Map(requests.map((r) => [handKey(r.incidentId, r.step, r.repeat, r.recipient.channel, r.recipient.address), r]));
+    const rows = requests.map((r) => ({
+      incident_id: r.incidentId,
+      step: r.step,
+      repeat: r.repeat,
+      channel: r.recipient.channel,
+      address: r.recipient.address,
+      recipient: r.recipient.name,
+      handed_ms: at.getTime(),
+    }));
+    let fresh: NotificationRequest[] = [];
+    let planned: OutboxInsert[] = [];
+    const result = await this.store.handOver(rows, at.getTime(), (handed) => {
+      fresh = handed.map((h) => byKey.get(handKey(h.incident_id, h.step, h.repeat, h.channel, h.address)) as NotificationRequest);
+      const byRound = new Map<string, NotificationRequest[]>();
+      for (const r of fresh) {
+        const key = `${r.incidentId}:${r.step}:${r.repeat}`;
+        byRound.set(key, [...(byRound.get(key) ?? []), r]);
+      }
+      const notified = [...byRound.values()].map((round) => {
+        const first = round[0] as NotificationRequest;
+        const whom = round.map((r) => `${r.recipient.name} (${r.recipient.channel})`).join(', ');
+        const what = first.repeat === 0 ? `step ${first.step + 1}` : `step ${first.step + 1}, reminder ${first.repeat}`;
+        return { incidentId: first.incidentId, note: shorten(`${what}: ${whom}`, MAX_DETAIL_CHARS) };
+      });
+      planned = fresh.length === 0 ? [] : sink.rows(fresh, at, severity);
+      return { notified, outbox: planned };
+    });
+    if (fresh.length > 0) await sink.handed(planned, result.outbox, at);
     return fresh;
   }
 
-  delivered(request: NotificationRequest, at: Date): void {
-    if (!this.tables.markDelivered(this.keyOf(request), at.getTime())) return;
-    this.tables.addHistory(request.incidentId, at.getTime(), 'delivered', 'central', `${request.recipient.name} (${request.recipient.channel})`);
-    this.changed(request.incidentId, 'delivered');
+  async delivered(request: NotificationRequest, at: Date): Promise<void> {
+    if (!(await this.store.reportDelivery(this.keyOf(request), at.getTime(), { delivered: true }, `${request.recipient.name} (${request.recipient.channel})`))) return;
+    await this.changed(request.incidentId, 'delivered');
   }
 
-  gaveUp(request: NotificationRequest, reason: string, at: Date): void {
+  async gaveUp(request: NotificationRequest, reason: string, at: Date): Promise<void> {
     const why = shorten(reason, 200);
-    if (!this.tables.markFailed(this.keyOf(request), why)) return;
-    this.tables.addHistory(
-      request.incidentId,
-      at.getTime(),
-      'delivery-failed',
-      'central',
-      `${request.recipient.name} (${request.recipient.channel}): ${why}`,
-    );
-    this.changed(request.incidentId, 'delivery-failed');
+    const note = `${request.recipient.name} (${request.recipient.channel}): ${why}`;
+    if (!(await this.store.reportDelivery(this.keyOf(request), at.getTime(), { failed: why }, note))) return;
+    await this.changed(request.incidentId, 'delivery-failed');
   }
 
-  channelFailed(channel: Channel, reason: string, at: Date): void {
-    this.raise(
+  async channelFailed(channel: Channel, reason: string, at: Date): Promise<void> {
+    await this.raise(
       {
         site: CENTRAL_SITE,
         alarm: channelFailedAlarm(channel),
@@ -376,55 +404,56 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
     );
   }
 
-  channelRecovered(channel: Channel, at: Date): void {
-    this.clear(CENTRAL_SITE, channelFailedAlarm(channel), 'central', at);
+  async channelRecovered(channel: Channel, at: Date): Promise<void> {
+    await this.clear(CENTRAL_SITE, channelFailedAlarm(channel), 'central', at);
   }
 
   // ---- what the dashboard reads --------------------------------------------------------------------------------
 
   /** Open incidents (acknowledged ones too, until cleared), newest first. */
-  open(limit = 200): Incident[] {
-    return this.tables.open(Math.min(Math.max(1, Math.floor(limit)), MAX_OPEN_LISTED)).map(toIncident);
+  async open(limit = 200): Promise<Incident[]> {
+    return (await this.store.openIncidents(Math.min(Math.max(1, Math.floor(limit)), MAX_OPEN_LISTED))).map(toIncident);
   }
 
   /** A page of incidents, newest first (by id): open ones only, or all; of one site or alarm; before an id. */
-  list(filter: { state: 'open' | 'all'; site?: string | undefined; alarm?: string | undefined; before?: number | undefined; limit: number }): Incident[] {
-    return this.tables
-      .page({
+  async list(filter: { state: 'open' | 'all'; site?: string | undefined; alarm?: string | undefined; before?: number | undefined; limit: number }): Promise<Incident[]> {
+    return (
+      await this.store.incidentPage({
         openOnly: filter.state === 'open',
         site: filter.site ?? null,
         alarm: filter.alarm ?? null,
         beforeId: filter.before ?? Number.MAX_SAFE_INTEGER,
         limit: Math.min(Math.max(1, Math.floor(filter.limit)), MAX_OPEN_LISTED),
       })
-      .map(toIncident);
+    ).map(toIncident);
   }
 
-  get(id: number): IncidentDetail | null {
-    const row = this.tables.byId(id);
+  async get(id: number): Promise<IncidentDetail | null> {
+    const row = await this.store.incident(id);
     if (!row) return null;
+    const [history, notifications] = await Promise.all([this.store.historyOf(id), this.store.notificationsOf(id)]);
     return {
       ...toIncident(row),
-      history: this.tables.historyOf(id).map((h) => ({ at: new Date(h.at_ms).toISOString(), kind: h.kind as HistoryKind, actor: h.actor, note: h.note })),
-      notifications: this.tables.notificationsOf(id).map(toNotification),
+      history: history.map((h) => ({ at: new Date(h.at_ms).toISOString(), kind: h.kind as HistoryKind, actor: h.actor, note: h.note })),
+      notifications: notifications.map(toNotification),
     };
   }
 
   /** Incidents opened in [from, to): counts by type and branch, and time to acknowledge. */
-  figures(from: Date, to: Date): IncidentFigures {
+  async figures(from: Date, to: Date): Promise<IncidentFigures> {
     const a = from.getTime();
     const b = to.getTime();
     if (!Number.isFinite(a) || !Number.isFinite(b)) throw new RangeError('from and to must be dates');
     if (b <= a) throw new RangeError('to must be after from');
     if (b - a > MAX_FIGURES_DAYS * 86_400_000) throw new RangeError(`the range must be at most ${MAX_FIGURES_DAYS} days`);
-    const rows = this.tables.countsBetween(a, b);
+    const rows = await this.store.countsBetween(a, b);
     const sum = (key: (r: (typeof rows)[number]) => string): Map<string, number> => {
       const m = new Map<string, number>();
       for (const r of rows) m.set(key(r), (m.get(key(r)) ?? 0) + r.n);
       return m;
     };
     const sorted = (m: Map<string, number>) => [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
-    const times = this.tables.ackTimesBetween(a, b);
+    const times = await this.store.ackTimesBetween(a, b);
     const seconds = (ms: number | null): number | null => (ms === null ? null : Math.round(ms / 1000));
     return {
       from: from.toISOString(),
@@ -434,58 +463,30 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
       bySite: sorted(sum((r) => r.site)).map(([site, count]) => ({ site, count })),
       bySiteAndAlarm: rows.map((r) => ({ site: r.site, alarm: r.alarm, count: r.n })),
       timeToAcknowledge: { count: times.length, medianSeconds: seconds(percentile(times, 0.5)), p95Seconds: seconds(percentile(times, 0.95)) },
-      unacknowledged: this.tables.unacknowledgedBetween(a, b),
+      unacknowledged: await this.store.unacknowledgedBetween(a, b),
     };
   }
 
   /** Deletes incidents cleared before `before` with their history (central's retention). */
-  prune(before: Date): number {
-    return this.db.transaction(() => this.tables.prune(before.getTime()))();
+  prune(before: Date): Promise<number> {
+    return this.store.pruneIncidents(before.getTime());
   }
 
   // ---- inside ------------------------------------------------------------------------------------------------------
 
-  private raise(
-    r: { site: string; alarm: string; known: boolean; severity: string; detail: string | null; raisedMs: number; actor: string },
-    now: Date,
-  ): Incident {
-    const { incident, kind } = this.db.transaction(() => {
-      const open = this.tables.openFor(r.site, r.alarm);
-      if (open) {
-        // A higher severity on the repeat (a newer gateway's reading) is kept; a lower one never hides the first.
-        if (severityRank(r.severity) > severityRank(open.severity)) this.tables.setSeverity(open.id, r.severity);
-        this.tables.addHistory(open.id, now.getTime(), 'raised-again', r.actor, r.detail === null ? null : shorten(r.detail, MAX_DETAIL_CHARS));
-        return { incident: toIncident(this.tables.byId(open.id) as IncidentRow), kind: 'raised-again' as const };
-      }
-      const detail = r.detail === null ? null : shorten(r.detail, MAX_DETAIL_CHARS);
-      const id = this.tables.insert({
-        site: r.site,
-        alarm: r.alarm,
-        known: r.known ? 1 : 0,
-        severity: r.severity,
-        detail,
-        raised_ms: r.raisedMs,
-        opened_ms: now.getTime(),
-      });
-      this.tables.addHistory(id, now.getTime(), 'raised', r.actor, detail);
-      return { incident: toIncident(this.tables.byId(id) as IncidentRow), kind: 'raised' as const };
-    })();
+  private async raise(r: RaiseRequest, now: Date): Promise<Incident> {
+    const { row, kind } = await this.store.raise(toRaise(r), now.getTime());
+    const incident = toIncident(row);
     this.emit('change', { kind, incident });
     return incident;
   }
 
-  private clear(site: string, alarm: string, actor: string, at: Date): Incident | null {
-    const cleared = this.db.transaction(() => this.clearRow(site, alarm, actor, at, null))();
-    if (cleared) this.emit('change', { kind: 'cleared', incident: cleared });
+  private async clear(site: string, alarm: string, actor: string, at: Date): Promise<Incident | null> {
+    const row = await this.store.clearOpen({ site, alarm, actor, atMs: at.getTime(), note: null });
+    if (!row) return null;
+    const cleared = toIncident(row);
+    this.emit('change', { kind: 'cleared', incident: cleared });
     return cleared;
-  }
-
-  private clearRow(site: string, alarm: string, actor: string, at: Date, note: string | null): Incident | null {
-    const open = this.tables.openFor(site, alarm);
-    if (!open) return null;
-    this.tables.clear(open.id, at.getTime(), actor);
-    this.tables.addHistory(open.id, at.getTime(), 'cleared', actor, note);
-    return toIncident(this.tables.byId(open.id) as IncidentRow);
   }
 
   private keyOf(r: NotificationRequest) {
@@ -493,8 +494,8 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
   }
 
   /** Tells the listeners (the dashboard) that this incident changed, e.g. after a hand-over's transaction committed. */
-  changed(id: number, kind: HistoryKind): void {
-    const row = this.tables.byId(id);
+  async changed(id: number, kind: HistoryKind): Promise<void> {
+    const row = await this.store.incident(id);
     if (row) this.emit('change', { kind, incident: toIncident(row) });
   }
 }

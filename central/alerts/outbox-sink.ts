@@ -1,5 +1,5 @@
-// The outbox joined to the incident side, on the contract in central/alerts/types.ts: the escalation scheduler hands
-// requests to `sink` inside its own transaction; links are issued by the links module just before each e-mail or SMS
+// The outbox joined to the incident side, on the contract in central/alerts/types.ts: the escalation scheduler's
+// hand-over writes the rows `sink` makes in its own transaction; links are issued by the links module just before each e-mail or SMS
 // goes; deliveries, give-ups and failing channels are reported back to the incidents; and what is still pending for
 // an incident once it is acknowledged or cleared is not sent.
 //
@@ -22,8 +22,6 @@ export interface IncidentOutboxOptions extends Omit<OutboxOptions, 'hooks' | 'li
   links: AckLinkIssuer;
   /** Pending messages of an incident acknowledged or cleared are cancelled (Incidents). */
   changes?: IncidentChanges | undefined;
-  /** The incident's severity, so that critical alarms go first in a burst. */
-  severityOf?: ((incidentId: number) => string | undefined) | undefined;
 }
 
 export interface IncidentOutbox {
@@ -37,7 +35,7 @@ export interface IncidentOutbox {
 const DONE = new Set(['acknowledged', 'cleared', 'resolved']);
 
 export function createIncidentOutbox(options: IncidentOutboxOptions): IncidentOutbox {
-  const { reports, links, changes, severityOf, ...outboxOptions } = options;
+  const { reports, links, changes, ...outboxOptions } = options;
   const nameOf = channelNames(options.channels);
   const kindOf = (name: string): ChannelKind | undefined => options.channels.get(name)?.kind;
   const now = (): Date => options.clock.now();
@@ -61,30 +59,29 @@ export function createIncidentOutbox(options: IncidentOutboxOptions): IncidentOu
     hooks: {
       onDelivered: (row) => {
         const request = planned(row);
-        if (request !== null) reports.delivered(request, now());
+        if (request !== null) return reports.delivered(request, now());
       },
       onFailed: (row) => {
         const request = planned(row);
-        if (request !== null) reports.gaveUp(request, row.lastError ?? 'not delivered', now());
+        if (request !== null) return reports.gaveUp(request, row.lastError ?? 'not delivered', now());
       },
       onChannelHealth: (name, ok, reason) => {
         const kind = kindOf(name);
         if (kind === undefined) return;
-        if (ok) reports.channelRecovered(kind, now());
-        else reports.channelFailed(kind, reason, now());
+        return ok ? reports.channelRecovered(kind, now()) : reports.channelFailed(kind, reason, now());
       },
     },
     links: {
-      linkFor: (row, at) => {
+      linkFor: async (row, at) => {
         const request = planned(row);
-        return request === null ? undefined : links.attach(request, at).ackUrl;
+        return request === null ? undefined : (await links.attach(request, at)).ackUrl;
       },
     },
   });
 
   const sink: NotificationSink = {
-    enqueue(requests) {
-      outbox.accept(
+    rows(requests, _at, incidentSeverity) {
+      return outbox.rowsFor(
         requests.map(
           (r): NotificationRequest => ({
             incidentId: String(r.incidentId),
@@ -93,17 +90,23 @@ export function createIncidentOutbox(options: IncidentOutboxOptions): IncidentOu
             // A type with no channel configured: the row is recorded failed, naming it, and reported as a give-up.
             channel: nameOf.get(r.recipient.channel) ?? r.recipient.channel,
             recipient: { id: r.recipient.name, name: r.recipient.name, address: r.recipient.address },
-            severity: severity(severityOf?.(r.incidentId)),
+            severity: severity(incidentSeverity),
             subject: r.subject,
             text: r.text,
           }),
         ),
       );
     },
+    handed(rows, results) {
+      return outbox.accepted(rows, results);
+    },
   };
 
   const onChange = (change: { kind: string; incident: { id: number } }): void => {
-    if (DONE.has(change.kind)) outbox.cancel(String(change.incident.id), `not needed any more: the incident was ${change.kind}`);
+    if (!DONE.has(change.kind)) return;
+    outbox.cancel(String(change.incident.id), `not needed any more: the incident was ${change.kind}`).catch((error: unknown) => {
+      options.logger.error({ incident: change.incident.id, err: (error as Error).message }, 'alert outbox: could not cancel what is pending for an incident');
+    });
   };
   changes?.on('change', onChange);
 

@@ -62,7 +62,7 @@ export interface ChannelHealthRow {
   reason: string;
 }
 
-type Raw = {
+export type OutboxDbRow = {
   id: number;
   incident_id: string;
   step: number;
@@ -121,12 +121,12 @@ CREATE TABLE IF NOT EXISTS alert_channel_health (
 `;
 
 /** Critical alarms go out first when more are due than there are free slots. */
-const PRIORITY: Record<MessageSeverity, number> = { critical: 0, major: 1, warning: 2, minor: 3 };
-const NO_SEVERITY_PRIORITY = 4;
+export const PRIORITY: Record<MessageSeverity, number> = { critical: 0, major: 1, warning: 2, minor: 3 };
+export const NO_SEVERITY_PRIORITY = 4;
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
-function toRow(r: Raw): OutboxRow {
+export function toRow(r: OutboxDbRow): OutboxRow {
   return {
     id: r.id,
     incidentId: r.incident_id,
@@ -149,20 +149,45 @@ function toRow(r: Raw): OutboxRow {
   };
 }
 
+export function toSending(r: OutboxDbRow): SendingRow {
+  return { ...toRow(r), details: r.details === null ? undefined : (JSON.parse(r.details) as SendingRow['details']), ackLink: r.ack_link ?? undefined };
+}
+
+/** The row's values for an insert, in the column order of `INSERT_COLUMNS`. */
+export function insertValues(row: NewRow, nowMs: number): unknown[] {
+  return [
+    row.incidentId,
+    row.step,
+    row.repeat,
+    row.recipientId,
+    row.recipientName ?? null,
+    row.address,
+    row.channel,
+    row.severity ?? null,
+    row.severity === undefined ? NO_SEVERITY_PRIORITY : PRIORITY[row.severity],
+    row.subject,
+    row.text,
+    row.details === undefined ? null : JSON.stringify(row.details),
+    row.ackLink ?? null,
+    nowMs,
+    nowMs,
+  ];
+}
+
 export class OutboxStore {
   private readonly q: {
     insert: Statement<unknown[], { id: number }>;
-    byKey: Statement<[string, number, number, string, string], Raw>;
-    get: Statement<[number], Raw>;
+    byKey: Statement<[string, number, number, string, string], OutboxDbRow>;
+    get: Statement<[number], OutboxDbRow>;
     due: Statement<[number, string, number], { id: number; channel: string }>;
-    claim: Statement<[number, number], Raw>;
+    claim: Statement<[number, number], OutboxDbRow>;
     delivered: Statement<[number, number]>;
     retry: Statement<[number, string, number]>;
     failed: Statement<[number, string, number]>;
     cancel: Statement<[number, string, string]>;
     resume: Statement<[number]>;
     nextDue: Statement<[], { next: number | null }>;
-    forIncident: Statement<[string], Raw>;
+    forIncident: Statement<[string], OutboxDbRow>;
     counts: Statement<[], { state: OutboxState; n: number }>;
     pendingByChannel: Statement<[], { channel: string; n: number }>;
     purge: Statement<[number]>;
@@ -249,7 +274,7 @@ export class OutboxStore {
   claim(id: number, nowMs: number): SendingRow | undefined {
     const r = this.q.claim.get(nowMs, id);
     if (r === undefined) return undefined;
-    return { ...toRow(r), details: r.details === null ? undefined : (JSON.parse(r.details) as SendingRow['details']), ackLink: r.ack_link ?? undefined };
+    return toSending(r);
   }
 
   delivered(id: number, nowMs: number): boolean {

@@ -1,5 +1,5 @@
 // The durable notification outbox: the planner (incidents, rules, rota) asks "send this to this person over this
-// channel, for this incident, escalation step and repeat"; the row is in SQLite before the call returns, and a worker sends
+// channel, for this incident, escalation step and repeat"; the row is in the store before the call resolves, and a worker sends
 // it: bounded concurrency in all and per channel, exponential backoff with jitter between attempts, given up after
 // N attempts or a maximum age and then marked failed with the last reason. A row is claimed (`sending`) before its
 // send starts; one a crash left `sending` is sent again at the next start: at least once to the channel, recorded
@@ -12,13 +12,13 @@
 // number (8 or more digits in a row, or 4-digit groups) is masked before it is stored: alarm texts carry
 // pseudonyms, and this keeps a slip from reaching a phone.
 import { createHash } from 'node:crypto';
-import type { Database as Db } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { validate } from '../../policies/errors.js';
 import { ChannelNameSchema, OutboxConfigSchema, type OutboxConfig } from './channels-config.js';
 import { DeliveryError, MESSAGE_SEVERITIES, shortText, type Channel, type Clock, type OutgoingMessage } from './channels/types.js';
-import { OutboxStore, type NewRow, type OutboxRow, type OutboxState, type SendingRow } from './outbox-store.js';
+import type { AlertsStore, OutboxInsert } from './alerts-store.js';
+import type { NewRow, OutboxRow, OutboxState, SendingRow } from './outbox-store.js';
 
 export type { OutboxRow, OutboxState } from './outbox-store.js';
 
@@ -40,16 +40,16 @@ export const systemTimer: OutboxTimer = {
 };
 
 /**
- * Called synchronously, inside the transaction that records the outcome, so that what a hook writes (the incident
- * marked notified, a `channel-failed` incident) commits with it. A hook that throws is logged and its writes are
- * rolled back; the outcome is recorded all the same.
+ * Called once the outcome is recorded, and awaited, so that what a hook writes (the incident's record of the
+ * delivery, a `channel-failed` incident) is written before the next row is taken. A hook that throws is logged;
+ * the outcome stays recorded.
  */
 export interface OutboxHooks {
-  onDelivered?(row: OutboxRow): void;
+  onDelivered?(row: OutboxRow): void | Promise<void>;
   /** Given up: a permanent refusal, too many attempts, or too old. `row.lastError` says why. */
-  onFailed?(row: OutboxRow): void;
+  onFailed?(row: OutboxRow): void | Promise<void>;
   /** A channel starts failing (after `failuresBeforeUnhealthy` failures in a row) or works again. */
-  onChannelHealth?(channel: string, ok: boolean, reason: string): void;
+  onChannelHealth?(channel: string, ok: boolean, reason: string): void | Promise<void>;
 }
 
 // eslint-disable-next-line no-control-regex
@@ -105,7 +105,8 @@ export interface ChannelHealth {
 }
 
 export interface OutboxOptions {
-  db: Db;
+  /** Where the rows are (central's alerts store: SQLite, or PostgreSQL shared by every instance). */
+  store: AlertsStore;
   channels: ReadonlyMap<string, Channel>;
   clock: Clock;
   logger: Logger;
@@ -122,7 +123,7 @@ export interface OutboxOptions {
 }
 
 export interface OutboxLinks {
-  linkFor(row: OutboxRow, at: Date): string | undefined;
+  linkFor(row: OutboxRow, at: Date): Promise<string | undefined>;
 }
 
 const MAX_BATCH = 1000;
@@ -163,9 +164,8 @@ export function retryDelayMs(attempts: number, config: Pick<OutboxConfig, 'baseD
 }
 
 export class Outbox {
-  readonly store: OutboxStore;
+  readonly store: AlertsStore;
   private readonly config: OutboxConfig;
-  private readonly db: Db;
   private readonly channels: ReadonlyMap<string, Channel>;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -180,12 +180,15 @@ export class Outbox {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly busy = new Map<string, number>();
   private readonly health = new Map<string, { ok: boolean; failures: number }>();
+  /** The pump under way, and whether another was asked for meanwhile (pumps never overlap). */
+  private pumping: Promise<void> | null = null;
+  private pumpAgain = false;
 
   constructor(options: OutboxOptions) {
     const config = validate(OutboxConfigSchema, options.config ?? {});
     if (!config.ok) throw new OutboxInputError(config.errors.map((e) => `outbox.${e}`));
     this.config = config.value;
-    this.db = options.db;
+    this.store = options.store;
     this.channels = options.channels;
     this.clock = options.clock;
     this.logger = options.logger;
@@ -193,37 +196,39 @@ export class Outbox {
     this.timer = options.timer ?? systemTimer;
     this.random = options.random ?? Math.random;
     this.links = options.links;
-    this.store = new OutboxStore(options.db);
   }
 
-  /** Resumes what a previous run left `sending`, then sends whatever is due. */
+  /** Resumes what a previous run (or a leader before this one) left `sending`, then sends whatever is due. */
   start(): void {
     if (this.started) return;
     this.started = true;
-    const now = this.now();
-    const resumed = this.store.resumeSending(now);
-    if (resumed > 0) this.logger.warn({ resumed }, 'alert outbox: messages the last run was sending are sent again (at least once)');
-    for (const h of this.store.health()) this.health.set(h.channel, { ok: h.ok, failures: 0 });
-    this.pump();
+    this.track(
+      (async () => {
+        const resumed = await this.store.resumeSending(this.now());
+        if (resumed > 0) this.logger.warn({ resumed }, 'alert outbox: messages the last run was sending are sent again (at least once)');
+        for (const h of await this.store.channelHealth()) this.health.set(h.channel, { ok: h.ok, failures: 0 });
+      })().catch((error: unknown) => {
+        this.logger.error({ err: shortText((error as Error).message ?? String(error)) }, 'alert outbox: cannot resume the queue');
+      }),
+    );
   }
 
   /** Stops taking rows and waits for the sends under way; what is left is sent after the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearWake();
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight, this.pumping]);
   }
 
   /**
    * Queues one notification or several, all or none: a bad one is refused with every problem named
-   * (`[1].recipient.address: must be an e-mail address`) and nothing is queued. Synchronous, so a planner can call
-   * it inside its own transaction; sending starts after that returns.
+   * (`[1].recipient.address: must be an e-mail address`) and nothing is queued.
    */
-  enqueue(input: NotificationRequest | readonly NotificationRequest[]): EnqueueResult[] {
+  async enqueue(input: NotificationRequest | readonly NotificationRequest[]): Promise<EnqueueResult[]> {
     const many = Array.isArray(input);
     const checked = this.check(many ? (input as readonly unknown[]) : [input], many);
     if (checked.problems.length > 0) throw new OutboxInputError(checked.problems);
-    return this.insert(checked.rows);
+    return this.insert(this.inserts(checked.rows));
   }
 
   /**
@@ -232,36 +237,55 @@ export class Outbox {
    * onFailed, while the others go out; one contact's typo must not keep the rest of the rota from being told. A
    * request that is malformed (a bug, not a configuration) is still refused whole.
    */
-  accept(input: readonly NotificationRequest[]): EnqueueResult[] {
+  async accept(input: readonly NotificationRequest[]): Promise<EnqueueResult[]> {
+    return this.insert(this.rowsFor(input));
+  }
+
+  /**
+   * `accept` in two halves, for a planner that writes the rows in its own transaction: the rows (checked, nothing
+   * written; a malformed request throws), then `accepted` once they are written.
+   */
+  rowsFor(input: readonly NotificationRequest[]): OutboxInsert[] {
     const checked = this.check(input, true);
     if (checked.malformed.length > 0) throw new OutboxInputError(checked.malformed);
-    return this.insert(checked.rows);
+    return this.inserts(checked.rows);
+  }
+
+  async accepted(rows: readonly OutboxInsert[], results: ReadonlyArray<{ id: number; created: boolean }>): Promise<void> {
+    const refused = rows.filter((r) => r.refused !== null);
+    if (refused.length > 0) this.logger.error({ refused: refused.map((r) => r.refused) }, 'alert outbox: notifications refused, marked failed');
+    for (const [i, result] of results.entries()) {
+      if (!result.created || rows[i]?.refused === null || rows[i] === undefined) continue;
+      const failed = await this.store.outboxRow(result.id);
+      if (failed !== undefined) await this.callHook('onFailed', () => this.hooks.onFailed?.(failed));
+    }
+    this.kick();
   }
 
   /** The incident was acknowledged or cleared: what is still pending for it is not sent. Returns how many. */
-  cancel(incidentId: string, reason = 'not needed any more: the incident was acknowledged'): number {
-    const n = this.store.cancel(incidentId, this.now(), shortText(reason));
+  async cancel(incidentId: string, reason = 'not needed any more: the incident was acknowledged'): Promise<number> {
+    const n = await this.store.outboxCancel(incidentId, this.now(), shortText(reason));
     if (n > 0) this.logger.info({ incident: incidentId, cancelled: n }, 'alert outbox: pending messages cancelled');
     return n;
   }
 
-  get(id: number): OutboxRow | undefined {
-    return this.store.get(id);
+  get(id: number): Promise<OutboxRow | undefined> {
+    return this.store.outboxRow(id);
   }
 
   /** Every message for an incident, for its history on the dashboard. */
-  forIncident(incidentId: string): OutboxRow[] {
-    return this.store.forIncident(incidentId);
+  forIncident(incidentId: string): Promise<OutboxRow[]> {
+    return this.store.outboxForIncident(incidentId);
   }
 
-  counts(): Record<OutboxState, number> {
-    return this.store.counts();
+  counts(): Promise<Record<OutboxState, number>> {
+    return this.store.outboxCounts();
   }
 
   /** Each configured channel: working or failing since when and why, and what waits on it. */
-  channelHealth(): ChannelHealth[] {
-    const saved = new Map(this.store.health().map((h) => [h.channel, h]));
-    const waiting = this.store.waitingByChannel();
+  async channelHealth(): Promise<ChannelHealth[]> {
+    const saved = new Map((await this.store.channelHealth()).map((h) => [h.channel, h]));
+    const waiting = await this.store.waitingByChannel();
     return [...this.channels.values()].map((c) => {
       const h = saved.get(c.name);
       return { channel: c.name, kind: c.kind, ok: h?.ok ?? true, since: h?.since ?? null, reason: h?.reason ?? null, waiting: waiting.get(c.name) ?? 0 };
@@ -269,17 +293,17 @@ export class Outbox {
   }
 
   /** Central's retention: finished rows older than this are deleted. */
-  purgeFinishedBefore(before: Date): number {
+  purgeFinishedBefore(before: Date): Promise<number> {
     return this.store.purgeFinishedBefore(before.getTime());
   }
 
-  /** Resolves when nothing is being sent and nothing is due now (tests; an orderly stop). */
+  /** Resolves when nothing is being sent or looked for and nothing is due now (tests; an orderly stop). */
   async idle(): Promise<void> {
     for (;;) {
       // Let a queued kick claim what was just enqueued.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.inFlight.size === 0) return;
-      await Promise.allSettled([...this.inFlight]);
+      if (this.inFlight.size === 0 && this.pumping === null && !this.kickQueued) return;
+      await Promise.allSettled([...this.inFlight, this.pumping]);
     }
   }
 
@@ -340,21 +364,13 @@ export class Outbox {
     return { problems, malformed, rows };
   }
 
-  private insert(rows: ReadonlyArray<{ row: NewRow; refused: string[] }>): EnqueueResult[] {
-    const now = this.now();
-    const results = this.db.transaction(() =>
-      rows.map(({ row, refused }) => {
-        const result = this.store.insert(row, now);
-        if (result.created && refused.length > 0) {
-          this.store.failed(result.id, now, `not sent: ${refused.map((e) => e.replace(/^\[\d+\]\./, '')).join('; ')}`);
-          const failed = this.store.get(result.id);
-          if (failed !== undefined) this.callHook('onFailed', () => this.hooks.onFailed?.(failed));
-        }
-        return result;
-      }),
-    )();
-    if (rows.some((r) => r.refused.length > 0)) this.logger.error({ refused: rows.flatMap((r) => r.refused) }, 'alert outbox: notifications refused, marked failed');
-    this.kick();
+  private inserts(rows: ReadonlyArray<{ row: NewRow; refused: string[] }>): OutboxInsert[] {
+    return rows.map(({ row, refused }) => ({ row, refused: refused.length === 0 ? null : `not sent: ${refused.map((e) => e.replace(/^\[\d+\]\./, '')).join('; ')}` }));
+  }
+
+  private async insert(rows: readonly OutboxInsert[]): Promise<EnqueueResult[]> {
+    const results = await this.store.outboxInsert(rows, this.now());
+    await this.accepted(rows, results);
     return results;
   }
 
@@ -362,10 +378,18 @@ export class Outbox {
     return this.clock.now().getTime();
   }
 
+  /** Work that `idle` and `stop` wait for. */
+  private track(work: Promise<void>): void {
+    const tracked: Promise<void> = work.finally(() => {
+      this.inFlight.delete(tracked);
+      this.pump();
+    });
+    this.inFlight.add(tracked);
+  }
+
   private kick(): void {
     if (!this.started || this.stopped || this.kickQueued) return;
     this.kickQueued = true;
-    // After the caller's transaction has committed (enqueue may be called inside one).
     queueMicrotask(() => {
       this.kickQueued = false;
       this.pump();
@@ -374,34 +398,38 @@ export class Outbox {
 
   private pump(): void {
     if (!this.started || this.stopped) return;
-    try {
-      this.fill();
-      this.scheduleWake();
-    } catch (error) {
-      // The database refused (disk, closed): look again later; rows stay where they are.
-      this.logger.error({ err: shortText((error as Error).message ?? String(error)) }, 'alert outbox: cannot read the queue');
-      this.setWake(this.now() + this.config.baseDelayMs);
+    if (this.pumping !== null) {
+      this.pumpAgain = true;
+      return;
     }
+    this.pumping = (async () => {
+      do {
+        this.pumpAgain = false;
+        try {
+          await this.fill();
+          await this.scheduleWake();
+        } catch (error) {
+          // The database refused (disk, closed, the server away): look again later; rows stay where they are.
+          this.logger.error({ err: shortText((error as Error).message ?? String(error)) }, 'alert outbox: cannot read the queue');
+          this.setWake(this.now() + this.config.baseDelayMs);
+        }
+      } while (this.pumpAgain && !this.stopped);
+    })().finally(() => {
+      this.pumping = null;
+    });
   }
 
-  private fill(): void {
+  private async fill(): Promise<void> {
     const { concurrency, channelConcurrency } = this.config;
-    while (this.inFlight.size < concurrency) {
-      const now = this.now();
+    while (!this.stopped && this.inFlight.size < concurrency) {
       const full = [...this.busy].filter(([, n]) => n >= channelConcurrency).map(([name]) => name);
-      const due = this.store.due(now, full, concurrency - this.inFlight.size);
-      let claimed = false;
-      for (const { id, channel: name } of due) {
-        if (this.inFlight.size >= concurrency) return;
-        if ((this.busy.get(name) ?? 0) >= channelConcurrency) continue;
-        const row = this.store.claim(id, now);
-        if (row === undefined) continue;
-        claimed = true;
-        const channel = this.channels.get(name);
-        if (channel === undefined) this.recordFailure(row, new DeliveryError(name, 'this channel is not configured any more', { retryable: false, scope: 'message' }), undefined);
-        else this.launch(channel, row);
-      }
-      if (!claimed) return;
+      // One row a claim: claimed in the store at once (another instance's outbox skips it), and the channels at
+      // their limit left out in the store, so their backlog cannot hide another channel's due rows.
+      const [row] = await this.store.claimDue(this.now(), full, 1);
+      if (row === undefined) return;
+      const channel = this.channels.get(row.channel);
+      if (channel === undefined) await this.recordFailure(row, new DeliveryError(row.channel, 'this channel is not configured any more', { retryable: false, scope: 'message' }), undefined);
+      else this.launch(channel, row);
     }
   }
 
@@ -421,7 +449,7 @@ export class Outbox {
     let failure: DeliveryError | undefined;
     let link = row.ackLink;
     try {
-      if (link === undefined && channel.kind !== 'webhook' && this.links !== undefined) link = this.issueLink(channel, row);
+      if (link === undefined && channel.kind !== 'webhook' && this.links !== undefined) link = await this.issueLink(channel, row);
       await channel.send(this.message(channel, row, link));
     } catch (error) {
       failure =
@@ -430,8 +458,8 @@ export class Outbox {
           : new DeliveryError(channel.name, `failed unexpectedly: ${shortText((error as Error)?.message ?? String(error))}`, { retryable: true, scope: 'channel' });
     }
     try {
-      if (failure === undefined) this.recordDelivered(row);
-      else this.recordFailure(row, failure, link);
+      if (failure === undefined) await this.recordDelivered(row);
+      else await this.recordFailure(row, failure, link);
     } catch (error) {
       // Sent (or not) but not recorded: the row stays `sending` and goes again after the next start.
       this.logger.error(
@@ -442,9 +470,9 @@ export class Outbox {
   }
 
   /** A fresh link for this attempt, from the links module: it keeps the hash, nothing here keeps the link. */
-  private issueLink(channel: Channel, row: SendingRow): string | undefined {
+  private async issueLink(channel: Channel, row: SendingRow): Promise<string | undefined> {
     try {
-      return this.links?.linkFor(row, this.clock.now());
+      return await this.links?.linkFor(row, this.clock.now());
     } catch (error) {
       throw new DeliveryError(channel.name, `could not issue the acknowledgement link: ${shortText((error as Error)?.message ?? String(error))}`, {
         retryable: true,
@@ -470,18 +498,17 @@ export class Outbox {
     };
   }
 
-  private recordDelivered(row: SendingRow): void {
+  private async recordDelivered(row: SendingRow): Promise<void> {
     const now = this.now();
-    this.db.transaction(() => {
-      if (!this.store.delivered(row.id, now)) return;
-      this.channelWorks(row.channel, now);
-      const done = this.store.get(row.id);
-      if (done !== undefined) this.callHook('onDelivered', () => this.hooks.onDelivered?.(done));
-    })();
+    if (await this.store.outboxDelivered(row.id, now)) {
+      await this.channelWorks(row.channel, now);
+      const done = await this.store.outboxRow(row.id);
+      if (done !== undefined) await this.callHook('onDelivered', () => this.hooks.onDelivered?.(done));
+    }
     this.logger.info({ outbox: row.id, incident: row.incidentId, step: row.step, channel: row.channel, recipient: row.recipientId, attempts: row.attempts }, 'alert delivered');
   }
 
-  private recordFailure(row: SendingRow, failure: DeliveryError, link: string | undefined): void {
+  private async recordFailure(row: SendingRow, failure: DeliveryError, link: string | undefined): Promise<void> {
     const now = this.now();
     const reason = redactLink(failure.reason, link);
     const expires = row.createdAt.getTime() + this.config.maxAgeMinutes * 60_000;
@@ -491,53 +518,50 @@ export class Outbox {
       final = row.attempts >= this.config.maxAttempts ? `gave up after ${row.attempts} attempts: ${reason}` : `gave up: not delivered within ${this.config.maxAgeMinutes} min: ${reason}`;
     }
     const next = Math.min(now + Math.max(retryDelayMs(row.attempts, this.config, this.random), failure.retryAfterMs ?? 0), expires);
-    this.db.transaction(() => {
-      if (retry) this.store.retry(row.id, next, reason);
-      else if (this.store.failed(row.id, now, final)) {
-        const failed = this.store.get(row.id);
-        if (failed !== undefined) this.callHook('onFailed', () => this.hooks.onFailed?.(failed));
-      }
-      if (failure.scope === 'channel') this.channelFails(row.channel, reason, now);
-    })();
+    if (retry) await this.store.outboxRetry(row.id, next, reason);
+    else if (await this.store.outboxFailed(row.id, now, final)) {
+      const failed = await this.store.outboxRow(row.id);
+      if (failed !== undefined) await this.callHook('onFailed', () => this.hooks.onFailed?.(failed));
+    }
+    if (failure.scope === 'channel') await this.channelFails(row.channel, reason, now);
     const where = { outbox: row.id, incident: row.incidentId, step: row.step, channel: row.channel, recipient: row.recipientId, attempts: row.attempts };
     if (retry) this.logger.warn({ ...where, retryAt: new Date(next).toISOString(), reason }, 'alert not delivered yet: will retry');
     else this.logger.error({ ...where, reason: final }, 'alert not delivered: failed');
   }
 
-  private channelFails(channel: string, reason: string, now: number): void {
+  private async channelFails(channel: string, reason: string, now: number): Promise<void> {
     const h = this.health.get(channel) ?? { ok: true, failures: 0 };
     h.failures += 1;
     this.health.set(channel, h);
     if (!h.ok || h.failures < this.config.failuresBeforeUnhealthy) return;
     h.ok = false;
-    this.store.putHealth(channel, false, now, reason);
+    await this.store.putChannelHealth(channel, false, now, reason);
     this.logger.error({ channel, reason }, 'alert channel failing');
-    this.callHook('onChannelHealth', () => this.hooks.onChannelHealth?.(channel, false, reason));
+    await this.callHook('onChannelHealth', () => this.hooks.onChannelHealth?.(channel, false, reason));
   }
 
-  private channelWorks(channel: string, now: number): void {
+  private async channelWorks(channel: string, now: number): Promise<void> {
     const h = this.health.get(channel);
     if (h === undefined) return;
     h.failures = 0;
     if (h.ok) return;
     h.ok = true;
     const reason = 'delivering again';
-    this.store.putHealth(channel, true, now, reason);
+    await this.store.putChannelHealth(channel, true, now, reason);
     this.logger.info({ channel }, 'alert channel working again');
-    this.callHook('onChannelHealth', () => this.hooks.onChannelHealth?.(channel, true, reason));
+    await this.callHook('onChannelHealth', () => this.hooks.onChannelHealth?.(channel, true, reason));
   }
 
-  private callHook(name: keyof OutboxHooks, call: () => void): void {
+  private async callHook(name: keyof OutboxHooks, call: () => void | Promise<void>): Promise<void> {
     try {
-      // A savepoint: a hook that throws leaves nothing half-written.
-      this.db.transaction(call)();
+      await call();
     } catch (error) {
       this.logger.error({ hook: name, err: shortText((error as Error)?.message ?? String(error)) }, 'alert outbox: a hook failed');
     }
   }
 
-  private scheduleWake(): void {
-    const next = this.store.nextDueMs();
+  private async scheduleWake(): Promise<void> {
+    const next = await this.store.nextDueMs();
     if (next === null) return this.clearWake();
     const now = this.now();
     if (next <= now) {

@@ -1,6 +1,7 @@
 // What the alert pieces at central hand each other: the escalation scheduler (incidents, rules, rota) on one side,
 // the durable outbox and its channels (e-mail, webhook, SMS) on the other. Kept small so either side can change
 // inside without the other noticing.
+import type { OutboxInsert } from './alerts-store.js';
 
 export const CHANNELS = ['email', 'webhook', 'sms'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -45,18 +46,21 @@ export function notificationKey(r: Pick<NotificationRequest, 'incidentId' | 'ste
 }
 
 /**
- * Where the scheduler hands new requests: the durable outbox. Called synchronously inside the scheduler's
- * transaction on central's database, so write with the same `Database` handle and do not await: a request is then
- * marked as handed over exactly when it is in the outbox (a throw rolls both back, and the next tick tries again).
+ * Where the scheduler hands new requests: the durable outbox. `rows` turns them into the outbox's rows (checked,
+ * nothing written), which the incidents' store writes in the same transaction as their record of the hand-over
+ * (`Incidents.handOver`): a request is marked as handed over exactly when it is in the outbox (a throw rolls both
+ * back, and the next tick tries again). `handed` is told once that committed.
  */
 export interface NotificationSink {
-  enqueue(requests: readonly NotificationRequest[], at: Date): void;
+  /** `severity` is the incident's, so that critical alarms go first in a burst. */
+  rows(requests: readonly NotificationRequest[], at: Date, severity: string | undefined): OutboxInsert[];
+  handed(rows: readonly OutboxInsert[], results: ReadonlyArray<{ id: number; created: boolean }>, at: Date): Promise<void>;
 }
 
 /** Issues acknowledgement links at send time (`central/alerts/ack-links.ts`). */
 export interface AckLinkIssuer {
   /** The request with `ackUrl` set for e-mail and SMS to a contact; unchanged for a webhook. */
-  attach(request: NotificationRequest, at: Date): NotificationRequest;
+  attach(request: NotificationRequest, at: Date): Promise<NotificationRequest>;
 }
 
 /**
@@ -65,9 +69,9 @@ export interface AckLinkIssuer {
  */
 export interface DeliveryReports {
   /** The channel accepted the message (SMTP 250, a 2xx from the webhook or SMS provider). */
-  delivered(request: NotificationRequest, at: Date): void;
+  delivered(request: NotificationRequest, at: Date): Promise<void>;
   /** This request will not be retried any more; `reason` names the channel's answer, never a secret. */
-  gaveUp(request: NotificationRequest, reason: string, at: Date): void;
-  channelFailed(channel: Channel, reason: string, at: Date): void;
-  channelRecovered(channel: Channel, at: Date): void;
+  gaveUp(request: NotificationRequest, reason: string, at: Date): Promise<void>;
+  channelFailed(channel: Channel, reason: string, at: Date): Promise<void>;
+  channelRecovered(channel: Channel, at: Date): Promise<void>;
 }

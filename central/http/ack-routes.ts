@@ -62,7 +62,7 @@ ${outcome.incident ? describe(outcome.incident) : ''}${still}`,
 
     app.get('/ack/:token', { schema: { hide: true } }, async (request, reply) => {
       const { token } = request.params as { token: string };
-      const outcome = links.inspect(token, deps.clock.now());
+      const outcome = await links.inspect(token, deps.clock.now());
       if (!outcome.ok) return refusal(reply, outcome);
       return send(
         reply,
@@ -82,7 +82,7 @@ ${outcome.incident ? describe(outcome.incident) : ''}${still}`,
       const note = typeof raw.note === 'string' && raw.note.trim() !== '' ? raw.note : undefined;
       const checked = validate(IncidentNoteSchema, note === undefined ? {} : { note });
       if (!checked.ok) return refusal(reply, { ok: false, reason: 'invalid', error: checked.errors.join('; ') });
-      const outcome = links.acknowledge(token, { note: checked.value.note }, deps.clock.now());
+      const outcome = await links.acknowledge(token, { note: checked.value.note }, deps.clock.now());
       if (!outcome.ok) return refusal(reply, outcome);
       const i = outcome.incident;
       await deps.audit.record(`contact:${outcome.contact}`.slice(0, 64), 'incident-acknowledge', {

@@ -73,7 +73,7 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
       },
       async (request) => {
         const q = request.query as z.output<typeof IncidentsQuerySchema>;
-        const list = incidents.list({ state: q.state, site: q.site, alarm: q.alarm, before: q.before, limit: q.limit + 1 });
+        const list = await incidents.list({ state: q.state, site: q.site, alarm: q.alarm, before: q.before, limit: q.limit + 1 });
         const page = list.slice(0, q.limit);
         return { incidents: page, next: list.length > q.limit ? page[page.length - 1]!.id : null };
       },
@@ -88,9 +88,9 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
       },
       async (request, reply) => {
         const { id } = request.params as z.output<typeof IdParamsSchema>;
-        const incident = incidents.get(id);
+        const incident = await incidents.get(id);
         if (incident === null) return reply.code(404).send({ error: 'Not Found', message: `no incident ${id}` });
-        const messages = alerts.io.outbox.forIncident(String(id)).map((m) => ({
+        const messages = (await alerts.io.outbox.forIncident(String(id))).map((m) => ({
           id: m.id,
           step: m.step,
           repeat: m.repeat,
@@ -124,7 +124,7 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
           const { id } = request.params as z.output<typeof IdParamsSchema>;
           const { note } = request.body as z.output<typeof IncidentNoteSchema>;
           const actor = actorOf(identityOf(request));
-          const outcome = incidents[kind](id, { actor, note }, clock.now());
+          const outcome = await incidents[kind](id, { actor, note }, clock.now());
           if (!outcome.ok) return refused(reply, outcome);
           const i = outcome.incident;
           await audit.record(actor, kind === 'acknowledge' ? 'incident-acknowledge' : 'incident-resolve', {
@@ -147,8 +147,9 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
       '/alerts/rules',
       { schema: docs({ summary: 'The alert rules in force (contacts, rotas, rules) and the last versions', tags }), config: { role: 'operator' } },
       async () => {
-        const current = rules.current();
-        return { version: current.version, doc: current.version === 0 ? current.doc : (rules.version(current.version)?.doc ?? current.doc), versions: rules.versions(50) };
+        const current = await rules.refresh();
+        const saved = current.version === 0 ? null : await rules.version(current.version);
+        return { version: current.version, doc: saved?.doc ?? current.doc, versions: await rules.versions(50) };
       },
     );
 
@@ -161,7 +162,7 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
       },
       async (request, reply) => {
         const { version } = request.params as z.output<typeof VersionParamsSchema>;
-        return rules.version(version) ?? reply.code(404).send({ error: 'Not Found', message: `no rules version ${version}` });
+        return (await rules.version(version)) ?? reply.code(404).send({ error: 'Not Found', message: `no rules version ${version}` });
       },
     );
 
@@ -181,7 +182,7 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
         const body = request.body as z.output<typeof RulesSaveSchema>;
         const actor = actorOf(identityOf(request));
         const options = { actor, at: clock.now(), basedOn: body.basedOn };
-        const outcome = body.text !== undefined ? rules.saveText(body.text, options) : rules.save(body.doc, options);
+        const outcome = body.text !== undefined ? await rules.saveText(body.text, options) : await rules.save(body.doc, options);
         if (!outcome.ok) {
           if (outcome.code === 'conflict') return reply.code(409).send({ error: 'Conflict', message: outcome.errors.join('; '), errors: outcome.errors, code: 'conflict' });
           return reply.code(400).send(invalidRequest(outcome.errors));
@@ -212,7 +213,7 @@ export function incidentRoutes(deps: { alerts: CentralAlerts; audit: CentralAudi
         if (range.to.getTime() - range.from.getTime() > MAX_FIGURES_DAYS * 86_400_000 + 3_600_000) {
           return reply.code(400).send(invalidRequest([`query.from: the range must be at most ${MAX_FIGURES_DAYS} days`]));
         }
-        const figures = incidents.figures(range.from, range.to);
+        const figures = await incidents.figures(range.from, range.to);
         if (q.format === 'csv') {
           const ack = figures.timeToAcknowledge;
           const rows = figures.bySiteAndAlarm.map((r) => ({ ...r, acknowledgedCount: '', medianAckSeconds: '', p95AckSeconds: '', unacknowledged: '' }));

@@ -26,6 +26,7 @@ import pino from 'pino';
 import { createAlerts } from '../../central/alerts/alerts.js';
 import { parseAlertChannelsConfig } from '../../central/alerts/channels-config.js';
 import { createAlertChannels } from '../../central/alerts/channels/create.js';
+import { SqliteAlertsStore } from '../../central/alerts/sqlite-alerts-store.js';
 import { Outbox, deliveryId, type NotificationRequest, type OutboxRow } from '../../central/alerts/outbox.js';
 import { createIncidentOutbox } from '../../central/alerts/outbox-sink.js';
 
@@ -241,7 +242,7 @@ async function floor(sink: Sink, caFile: string, connections: number, count: num
 async function viaOutbox(sink: Sink, dir: string, caFile: string, o: Required<AlertsBenchOptions>, tag: string): Promise<Latencies> {
   const db = openDb(dir, `${tag}.sqlite`);
   const channels = channelsFor(sink.port, caFile, o.connections);
-  const outbox = new Outbox({ db, channels: channels.byName, clock: { now: () => new Date() }, logger: quiet, config: OUTBOX_CONFIG });
+  const outbox = new Outbox({ store: new SqliteAlertsStore(db), channels: channels.byName, clock: { now: () => new Date() }, logger: quiet, config: OUTBOX_CONFIG });
   try {
     fillHistory(db, o.historyRows);
     outbox.start();
@@ -257,7 +258,7 @@ async function viaOutbox(sink: Sink, dir: string, caFile: string, o: Required<Al
         text: 'x'.repeat(600),
       }));
       const t0 = now();
-      outbox.enqueue(requests);
+      await outbox.enqueue(requests);
       for (const request of requests) {
         starts.set(`${deliveryId({ incidentId: request.incidentId, step: 0, repeat: 0, recipientId: request.recipient.id, channel: 'email' })}@bench.example.org`, t0);
       }
@@ -276,15 +277,16 @@ async function fromIncidents(sink: Sink, dir: string, caFile: string, o: Require
   const db = openDb(dir, `${tag}.sqlite`);
   sink.reset();
   const clock = { now: () => new Date() };
-  const alerts = createAlerts({ db, timezone: 'Europe/London', clock, logger: quiet, linkPrefix: 'https://central.bench.example.org/ack/' });
+  const store = new SqliteAlertsStore(db);
+  const alerts = createAlerts({ store, timezone: 'Europe/London', clock, logger: quiet, linkPrefix: 'https://central.bench.example.org/ack/' });
   const people = Array.from({ length: o.recipients }, (_, r) => ({ name: `Person ${r}`, email: `person-${r}@bench.example.org` }));
-  const saved = alerts.rules.save(
+  const saved = await alerts.rules.save(
     { contacts: people, rules: [{ id: 'fire', alarms: ['fire'], steps: [{ afterMinutes: 0, contacts: people.map((p) => p.name) }] }] },
     { actor: 'admin:bench', at: clock.now() },
   );
   if (!saved.ok) throw new Error(`alerts bench: rules refused: ${JSON.stringify(saved)}`);
   const channels = channelsFor(sink.port, caFile, o.connections);
-  const wired = createIncidentOutbox({ db, channels: channels.byName, clock, logger: quiet, config: OUTBOX_CONFIG, reports: alerts.incidents, links: alerts.links, changes: alerts.incidents });
+  const wired = createIncidentOutbox({ store, channels: channels.byName, clock, logger: quiet, config: OUTBOX_CONFIG, reports: alerts.incidents, links: alerts.links, changes: alerts.incidents });
   try {
     fillHistory(db, o.historyRows);
     wired.outbox.start();
@@ -294,18 +296,18 @@ async function fromIncidents(sink: Sink, dir: string, caFile: string, o: Require
       // 100 of 1,000 sites at once.
       const site = `site-${String((i * 10) % 1000).padStart(4, '0')}`;
       const t0 = now();
-      const incident = alerts.incidents.alarm({ site, alarm: 'fire', state: 'raised', severity: 'critical', at: new Date().toISOString() }, clock.now());
+      const incident = await alerts.incidents.alarm({ site, alarm: 'fire', state: 'raised', severity: 'critical', at: new Date().toISOString() }, clock.now());
       if (incident === null) throw new Error('alerts bench: the alarm did not open an incident');
       raisedAt.set(incident.id, t0);
     }
     // Counted, not looked up while it runs: reading the outbox would compete with the sends for the one thread.
     await sink.count(raisedAt.size * o.recipients, o.maxSeconds * 1000);
-    const rows: OutboxRow[] = [...raisedAt.keys()].flatMap((id) => wired.outbox.forIncident(String(id)));
+    const rows: OutboxRow[] = (await Promise.all([...raisedAt.keys()].map((id) => wired.outbox.forIncident(String(id))))).flat();
     const starts = new Map(rows.map((row) => [`${deliveryId(row)}@bench.example.org`, raisedAt.get(Number(row.incidentId))!]));
     const accepted = await sink.accepted([...starts.keys()], o.maxSeconds * 1000);
     return latencies(starts, accepted);
   } finally {
-    alerts.stop();
+    await alerts.stop();
     await wired.stop();
     await channels.close();
     db.close();

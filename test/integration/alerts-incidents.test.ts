@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createAlerts, type Alerts } from '../../central/alerts/alerts.js';
 import { parseAlertChannelsConfig } from '../../central/alerts/channels-config.js';
 import { createAlertChannels } from '../../central/alerts/channels/create.js';
+import { SqliteAlertsStore } from '../../central/alerts/sqlite-alerts-store.js';
 import { createIncidentOutbox } from '../../central/alerts/outbox-sink.js';
 import { CentralBus } from '../../central/bus.js';
 import { Ingest } from '../../central/ingest.js';
@@ -44,12 +45,12 @@ function startCentral() {
   const clock = { now: () => new Date() };
   const logger = pino({ level: 'silent' });
   const ingest = new Ingest({ prefix: 'oa/v1', store: new SqliteHistory(store), bus, clock, logger });
-  const alerts: Alerts = createAlerts({ db: store.db, timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 15_000 });
+  const alerts: Alerts = createAlerts({ store: new SqliteAlertsStore(store.db), timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 15_000 });
   const sink = new TableSink(store.db);
   const unfollow = alerts.follow({ bus, site: async (id) => store.site(id) });
   alerts.start(sink);
-  const stop = (): void => {
-    alerts.stop();
+  const stop = async (): Promise<void> => {
+    await alerts.stop();
     unfollow();
     store.close();
   };
@@ -60,7 +61,7 @@ function startCentral() {
     const now = new Date();
     return publish(site, 'events', { id: eventId(now.getTime()), at: now.toISOString(), site, type: 'alarm', alarm: name, state, ...extra });
   };
-  return { store, ingest, alerts, sink, publish, alarm, stop: () => { running = running.filter((s) => s !== stop); stop(); } };
+  return { store, ingest, alerts, sink, publish, alarm, stop: () => { running = running.filter((s) => s !== stop); return stop(); } };
 }
 
 const minutes = (n: number): Promise<void> => vi.advanceTimersByTimeAsync(n * MINUTE).then(() => undefined);
@@ -73,11 +74,11 @@ describe('alarms at a branch become incidents that reach a person', () => {
 
   it('a fire: the on-call person at once, the next contact after 15 min, acknowledged by link, cleared by the branch', async () => {
     const c = startCentral();
-    expect(c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() }).ok).toBe(true);
+    expect((await c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() })).ok).toBe(true);
 
     await c.alarm('riverside', 'fire', 'raised', { severity: 'critical', detail: 'zone 2' });
     await vi.advanceTimersByTimeAsync(0);
-    const [incident] = c.alerts.incidents.open();
+    const [incident] = await c.alerts.incidents.open();
     expect(incident).toMatchObject({ site: 'riverside', alarm: 'fire', severity: 'critical', status: 'notified', detail: 'zone 2' });
     expect(c.sink.summary()).toEqual(['Carol sms 0.0']);
 
@@ -87,8 +88,8 @@ describe('alarms at a branch become incidents that reach a person', () => {
     expect(c.sink.summary()).toEqual(['Carol sms 0.0', 'Bob email 1.0']);
 
     // The outbox sends Bob's e-mail with a link; Bob follows it.
-    const bobs = c.alerts.links.attach(c.sink.all()[1]!, new Date());
-    expect(c.alerts.links.acknowledge(tokenOf(bobs.ackUrl), { note: 'on my way' }, new Date())).toMatchObject({
+    const bobs = await c.alerts.links.attach(c.sink.all()[1]!, new Date());
+    expect(await c.alerts.links.acknowledge(tokenOf(bobs.ackUrl), { note: 'on my way' }, new Date())).toMatchObject({
       ok: true,
       incident: { status: 'acknowledged', acknowledged: { by: 'contact:Bob', note: 'on my way' } },
     });
@@ -96,8 +97,8 @@ describe('alarms at a branch become incidents that reach a person', () => {
     expect(c.sink.summary()).toHaveLength(2);
 
     await c.alarm('riverside', 'fire', 'cleared', { severity: 'critical' });
-    expect(c.alerts.incidents.open()).toEqual([]);
-    expect(c.alerts.incidents.get(incident!.id)?.history.map((h) => `${h.kind} ${h.actor}`)).toEqual([
+    expect(await c.alerts.incidents.open()).toEqual([]);
+    expect((await c.alerts.incidents.get(incident!.id))?.history.map((h) => `${h.kind} ${h.actor}`)).toEqual([
       'raised site:riverside',
       'notified central',
       'notified central',
@@ -108,11 +109,11 @@ describe('alarms at a branch become incidents that reach a person', () => {
 
   it('an alarm this central does not know is an incident shown as unknown, and goes by the rules for any alarm', async () => {
     const c = startCentral();
-    c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    await c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
     await c.alarm('north-a', 'smoke-detected', 'raised', { severity: 'major' });
     await c.alarm('riverside', 'smoke-detected', 'raised');
     await vi.advanceTimersByTimeAsync(0);
-    expect(c.alerts.incidents.open().map((i) => [i.site, i.alarm, i.known, i.severity, i.status])).toEqual([
+    expect((await c.alerts.incidents.open()).map((i) => [i.site, i.alarm, i.known, i.severity, i.status])).toEqual([
       ['riverside', 'smoke-detected', false, 'warning', 'raised'],
       ['north-a', 'smoke-detected', false, 'major', 'notified'],
     ]);
@@ -121,29 +122,29 @@ describe('alarms at a branch become incidents that reach a person', () => {
 
   it('a branch whose last will says offline for more than N minutes is an incident, cleared when it is back', async () => {
     const c = startCentral();
-    c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    await c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
     await c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
     await c.publish('hill', 'availability', { state: 'offline', at: new Date().toISOString() });
     await minutes(9.5);
-    expect(c.alerts.incidents.open()).toEqual([]);
+    expect(await c.alerts.incidents.open()).toEqual([]);
     await minutes(0.75);
-    expect(c.alerts.incidents.open().map((i) => `${i.site} ${i.alarm} ${i.status}`)).toEqual(['hill offline notified']);
+    expect((await c.alerts.incidents.open()).map((i) => `${i.site} ${i.alarm} ${i.status}`)).toEqual(['hill offline notified']);
     expect(c.sink.all().map((r) => r.subject)).toEqual(['[MAJOR] offline at hill']);
     await c.publish('hill', 'availability', { state: 'online', at: new Date().toISOString() }, true);
-    expect(c.alerts.incidents.open()).toEqual([]);
+    expect(await c.alerts.incidents.open()).toEqual([]);
   });
 
   it('after a restart nothing is handed over twice, and what fell due while central was stopped goes out at start', async () => {
     const first = startCentral();
-    first.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    await first.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
     await first.alarm('riverside', 'fire', 'raised', { severity: 'critical' });
     await minutes(1);
     expect(first.sink.summary()).toEqual(['Carol sms 0.0']);
-    first.stop();
+    await first.stop();
 
     await minutes(30);
     const second = startCentral();
-    expect(second.alerts.rules.current().version).toBe(1);
+    expect((await second.alerts.rules.refresh()).version).toBe(1);
     await vi.advanceTimersByTimeAsync(0);
     expect(second.sink.summary()).toEqual(['Carol sms 0.0', 'Bob email 1.0']);
     await minutes(5);
@@ -152,8 +153,8 @@ describe('alarms at a branch become incidents that reach a person', () => {
 
   it('a malformed rules change is refused with its fields named and the rules in force keep paging', async () => {
     const c = startCentral();
-    c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
-    const refused = c.alerts.rules.save({ ...rulesInput(), rules: [{ id: 'fire', alarms: ['fire'], steps: [{ afterMinutes: -1, contacts: ['Nobody'] }] }] }, {
+    await c.alerts.rules.save(rulesInput(), { actor: 'admin:ann', at: new Date() });
+    const refused = await c.alerts.rules.save({ ...rulesInput(), rules: [{ id: 'fire', alarms: ['fire'], steps: [{ afterMinutes: -1, contacts: ['Nobody'] }] }] }, {
       actor: 'admin:bo',
       at: new Date(),
     });
@@ -202,7 +203,8 @@ describe('…through the outbox to a mail server', () => {
     const logger = pino({ level: 'silent' });
     const ingest = new Ingest({ prefix: 'oa/v1', store: new SqliteHistory(store), bus, clock, logger });
     // Escalation runs on kicks and on the test's own ticks, not on the interval.
-    const alerts = createAlerts({ db: store.db, timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 3_600_000 });
+    const alertsStore = new SqliteAlertsStore(store.db);
+    const alerts = createAlerts({ store: alertsStore, timezone: 'Europe/London', clock, logger, linkPrefix: PREFIX, intervalMs: 3_600_000 });
     const channels = createAlertChannels(
       parseAlertChannelsConfig({
         channels: { email: { type: 'email', host: '127.0.0.1', port: smtp.port, caFile: writeTestCaFile(dir), from: 'alarms@library.example.org', timeoutMs: 5000 } },
@@ -210,7 +212,7 @@ describe('…through the outbox to a mail server', () => {
       { clock },
     );
     const io = createIncidentOutbox({
-      db: store.db,
+      store: alertsStore,
       channels: channels.byName,
       clock,
       logger,
@@ -218,15 +220,14 @@ describe('…through the outbox to a mail server', () => {
       reports: alerts.incidents,
       links: alerts.links,
       changes: alerts.incidents,
-      severityOf: (id) => alerts.incidents.get(id)?.severity,
     });
     io.outbox.start();
     const scheduler = alerts.start(io.sink);
     const unfollow = alerts.follow({ bus, site: async (id) => store.site(id) });
-    expect(alerts.rules.save(emailRules(), { actor: 'admin:ann', at: now }).ok).toBe(true);
+    expect((await alerts.rules.save(emailRules(), { actor: 'admin:ann', at: now })).ok).toBe(true);
     running.push(async () => {
       unfollow();
-      alerts.stop();
+      await alerts.stop();
       await io.stop();
       await channels.close();
       store.close();
@@ -236,12 +237,12 @@ describe('…through the outbox to a mail server', () => {
       return ingest.handle({ topic: topics('oa/v1', site).events, payload: Buffer.from(JSON.stringify(payload)), retain: false });
     };
     /** Moves the clock on in small steps while waiting for `done` (the outbox's retries are due by this clock). */
-    const until = async (done: () => boolean): Promise<void> => {
-      for (let i = 0; i < 500 && !done(); i++) {
+    const until = async (done: () => boolean | Promise<boolean>): Promise<void> => {
+      for (let i = 0; i < 500 && !(await done()); i++) {
         now = new Date(now.getTime() + 200);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      expect(done()).toBe(true);
+      expect(await done()).toBe(true);
     };
     return { store, alerts, io, scheduler, alarm, until, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
   }
@@ -256,20 +257,20 @@ describe('…through the outbox to a mail server', () => {
     expect(mail?.subject).toBe('[CRITICAL] fire at riverside');
     const link = /https:\/\/central\.example\.org\/ack\/[A-Za-z0-9_-]{43}/.exec(mail?.text ?? '')?.[0];
     expect(link).toBeDefined();
-    const [incident] = c.alerts.incidents.open();
-    expect(c.alerts.incidents.get(incident!.id)?.history.map((h) => h.kind)).toEqual(['raised', 'notified', 'delivered']);
+    const [incident] = await c.alerts.incidents.open();
+    expect((await c.alerts.incidents.get(incident!.id))?.history.map((h) => h.kind)).toEqual(['raised', 'notified', 'delivered']);
 
     // The link is in the e-mail only: no table of central's database holds it.
     const tables = c.store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
     const token = tokenOf(link);
     for (const { name } of tables) expect(JSON.stringify(c.store.db.prepare(`SELECT * FROM "${name}"`).all())).not.toContain(token);
 
-    expect(c.alerts.links.acknowledge(token, { note: 'on my way' }, new Date(T0.getTime() + 60_000))).toMatchObject({
+    expect(await c.alerts.links.acknowledge(token, { note: 'on my way' }, new Date(T0.getTime() + 60_000))).toMatchObject({
       ok: true,
       incident: { acknowledged: { by: 'contact:Carol', note: 'on my way' } },
     });
     c.advance(16 * MINUTE);
-    c.scheduler.tick();
+    await c.scheduler.tick();
     await c.io.outbox.idle();
     expect(smtp.messages.map((m) => m.to)).toEqual([['carol@example.org']]);
   });
@@ -278,15 +279,15 @@ describe('…through the outbox to a mail server', () => {
     const c = await centralWithMail();
     await smtp.down();
     await c.alarm('hill', 'fire', 'raised');
-    await c.until(() => c.alerts.incidents.open().some((i) => i.alarm === 'email-failed'));
-    const failed = c.alerts.incidents.open().find((i) => i.alarm === 'email-failed');
+    await c.until(async () => (await c.alerts.incidents.open()).some((i) => i.alarm === 'email-failed'));
+    const failed = (await c.alerts.incidents.open()).find((i) => i.alarm === 'email-failed');
     expect(failed).toMatchObject({ site: '(central)', severity: 'major', status: 'raised' });
     // The fire is still there, waiting for its message.
-    expect(c.alerts.incidents.open().find((i) => i.alarm === 'fire')?.status).toBe('notified');
+    expect((await c.alerts.incidents.open()).find((i) => i.alarm === 'fire')?.status).toBe('notified');
 
     await smtp.up();
-    await c.until(() => smtp.messages.length === 1 && !c.alerts.incidents.open().some((i) => i.alarm === 'email-failed'));
+    await c.until(async () => smtp.messages.length === 1 && !(await c.alerts.incidents.open()).some((i) => i.alarm === 'email-failed'));
     expect(smtp.messages[0]?.to).toEqual(['carol@example.org']);
-    expect(c.alerts.incidents.get(failed!.id)).toMatchObject({ status: 'cleared', cleared: { by: 'central' } });
+    expect(await c.alerts.incidents.get(failed!.id)).toMatchObject({ status: 'cleared', cleared: { by: 'central' } });
   });
 });

@@ -12,6 +12,7 @@ import { createAlerts } from '../../central/alerts/alerts.js';
 import { parseAlertChannelsConfig, type OutboxConfig } from '../../central/alerts/channels-config.js';
 import { createAlertChannels, type AlertChannels } from '../../central/alerts/channels/create.js';
 import { Outbox, OutboxInputError, type NotificationRequest, type OutboxHooks, type OutboxRow, type OutboxTimer } from '../../central/alerts/outbox.js';
+import { SqliteAlertsStore } from '../../central/alerts/sqlite-alerts-store.js';
 import { createIncidentOutbox } from '../../central/alerts/outbox-sink.js';
 import { HttpSink } from '../helpers/http-sink.js';
 import { SmtpSink, writeTestCaFile } from '../helpers/smtp-sink.js';
@@ -101,7 +102,7 @@ function rig(options: { dbPath?: string; time?: FakeTime; config?: Partial<Outbo
   const logs: string[] = [];
   const r: Rig = { time, db, channels, logs, delivered: [], failed: [], health: [], outbox: undefined as unknown as Outbox };
   r.outbox = new Outbox({
-    db,
+    store: new SqliteAlertsStore(db),
     channels: channels.byName,
     clock: time.clock,
     timer: time,
@@ -162,14 +163,14 @@ describe('alert outbox', () => {
   it('delivers an e-mail with its link, records it once, then forgets the link and tells the planner', async () => {
     const r = rig();
     r.outbox.start();
-    const [queued] = r.outbox.enqueue(email());
+    const [queued] = await r.outbox.enqueue(email());
     expect(queued).toEqual({ id: expect.any(Number), created: true });
     expect(rawLink(r.db, queued!.id)).toBe(ACK);
     await r.outbox.idle();
     expect(smtp.messages).toHaveLength(1);
     expect(smtp.messages[0]!.to).toEqual(['anna@library.example.org']);
     expect(smtp.messages[0]!.text).toContain(ACK);
-    const row = r.outbox.get(queued!.id)!;
+    const row = (await r.outbox.get(queued!.id))!;
     expect(row).toMatchObject({ state: 'delivered', attempts: 1, lastError: null, channel: 'mail', recipientId: 'ops-anna' });
     expect(row.finishedAt).toEqual(r.time.clock.now());
     expect(rawLink(r.db, queued!.id)).toBeNull();
@@ -180,14 +181,14 @@ describe('alert outbox', () => {
   it('asked twice for the same incident, step, recipient and channel, delivers once', async () => {
     const r = rig();
     r.outbox.start();
-    const first = r.outbox.enqueue(email())[0]!;
-    expect(r.outbox.enqueue(email())[0]).toEqual({ id: first.id, created: false });
+    const first = (await r.outbox.enqueue(email()))[0]!;
+    expect((await r.outbox.enqueue(email()))[0]).toEqual({ id: first.id, created: false });
     await r.outbox.idle();
-    expect(r.outbox.enqueue(email({ text: 'asked again after delivery' }))[0]).toEqual({ id: first.id, created: false });
+    expect((await r.outbox.enqueue(email({ text: 'asked again after delivery' })))[0]).toEqual({ id: first.id, created: false });
     await r.outbox.idle();
     expect(smtp.messages).toHaveLength(1);
     // A new step is a new message to the same person.
-    r.outbox.enqueue(email({ step: 1 }));
+    await r.outbox.enqueue(email({ step: 1 }));
     await r.outbox.idle();
     expect(smtp.messages).toHaveLength(2);
   });
@@ -197,7 +198,7 @@ describe('alert outbox', () => {
     r.outbox.start();
     let error: unknown;
     try {
-      r.outbox.enqueue([
+      await r.outbox.enqueue([
         email(),
         email({ channel: 'pager' }),
         email({ recipient: { id: 'ops-bo', address: 'not an address' } }),
@@ -220,14 +221,14 @@ describe('alert outbox', () => {
       '[6].subject: must be one line of text',
     ]);
     await r.outbox.idle();
-    expect(r.outbox.counts()).toEqual({ pending: 0, sending: 0, delivered: 0, failed: 0, cancelled: 0 });
+    expect(await r.outbox.counts()).toEqual({ pending: 0, sending: 0, delivered: 0, failed: 0, cancelled: 0 });
     expect(smtp.messages).toHaveLength(0);
   });
 
   it('masks a card number that slipped into the text, in the mail and in the database', async () => {
     const r = rig();
     r.outbox.start();
-    r.outbox.enqueue(email({ text: 'Card 6330000012345678 and 6330 0000 1234 5679 were refused at 20:58.' }));
+    await r.outbox.enqueue(email({ text: 'Card 6330000012345678 and 6330 0000 1234 5679 were refused at 20:58.' }));
     await r.outbox.idle();
     expect(smtp.messages[0]!.text).toContain('Card [number removed] and [number removed] were refused at 20:58.');
     const stored = r.db.prepare('SELECT body FROM alert_outbox').get() as { body: string };
@@ -238,29 +239,29 @@ describe('alert outbox', () => {
     const r = rig();
     r.outbox.start();
     await smtp.down();
-    const { id } = r.outbox.enqueue(email())[0]!;
+    const { id } = (await r.outbox.enqueue(email()))[0]!;
     await r.outbox.idle();
-    let row = r.outbox.get(id)!;
+    let row = (await r.outbox.get(id))!;
     expect(row).toMatchObject({ state: 'pending', attempts: 1 });
     expect(row.lastError).toMatch(/ECONNREFUSED/);
     expect(row.nextAttemptAt!.getTime() - r.time.ms).toBe(10_000);
 
     r.time.advance(9_999);
     await r.outbox.idle();
-    expect(r.outbox.get(id)!.attempts).toBe(1);
+    expect((await r.outbox.get(id))!.attempts).toBe(1);
     r.time.advance(1);
     await r.outbox.idle();
-    row = r.outbox.get(id)!;
+    row = (await r.outbox.get(id))!;
     expect(row).toMatchObject({ state: 'pending', attempts: 2 });
     expect(row.nextAttemptAt!.getTime() - r.time.ms).toBe(20_000);
     expect(r.health).toEqual([{ channel: 'mail', ok: false, reason: expect.stringMatching(/ECONNREFUSED/) }]);
-    expect(r.outbox.channelHealth().find((h) => h.channel === 'mail')).toMatchObject({ ok: false, waiting: 1 });
+    expect((await r.outbox.channelHealth()).find((h) => h.channel === 'mail')).toMatchObject({ ok: false, waiting: 1 });
 
     await smtp.up();
     r.time.advance(20_000);
     await r.outbox.idle();
     expect(smtp.messages).toHaveLength(1);
-    expect(r.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 3 });
+    expect(await r.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 3 });
     expect(r.health.at(-1)).toEqual({ channel: 'mail', ok: true, reason: 'delivering again' });
     r.time.advance(3_600_000);
     await r.outbox.idle();
@@ -271,12 +272,12 @@ describe('alert outbox', () => {
     const r = rig();
     r.outbox.start();
     http.answers.push({ status: 500, body: 'oops' });
-    const { id } = r.outbox.enqueue(webhook())[0]!;
+    const { id } = (await r.outbox.enqueue(webhook()))[0]!;
     await r.outbox.idle();
-    expect(r.outbox.get(id)).toMatchObject({ state: 'pending', attempts: 1, lastError: 'HTTP 500 Internal Server Error: oops' });
+    expect(await r.outbox.get(id)).toMatchObject({ state: 'pending', attempts: 1, lastError: 'HTTP 500 Internal Server Error: oops' });
     r.time.advance(10_000);
     await r.outbox.idle();
-    expect(r.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(await r.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 2 });
     expect(http.requests).toHaveLength(2);
     expect(http.requests[0]!.headers['x-oag-delivery']).toBe(http.requests[1]!.headers['x-oag-delivery']);
     r.time.advance(3_600_000);
@@ -288,24 +289,24 @@ describe('alert outbox', () => {
     const r = rig();
     r.outbox.start();
     http.answers.push({ status: 429, headers: { 'retry-after': '90' } });
-    const { id } = r.outbox.enqueue(webhook())[0]!;
+    const { id } = (await r.outbox.enqueue(webhook()))[0]!;
     await r.outbox.idle();
-    expect(r.outbox.get(id)!.nextAttemptAt!.getTime() - r.time.ms).toBe(90_000);
+    expect((await r.outbox.get(id))!.nextAttemptAt!.getTime() - r.time.ms).toBe(90_000);
     r.time.advance(89_999);
     await r.outbox.idle();
     expect(http.requests).toHaveLength(1);
     r.time.advance(1);
     await r.outbox.idle();
-    expect(r.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(await r.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 2 });
   });
 
   it('a webhook answering 400 fails at once, is not retried, keeps the reason and tells the planner', async () => {
     const r = rig();
     r.outbox.start();
     http.answers.push({ status: 400, body: '{"error":"unknown field severity"}' });
-    const { id } = r.outbox.enqueue(webhook())[0]!;
+    const { id } = (await r.outbox.enqueue(webhook()))[0]!;
     await r.outbox.idle();
-    const row = r.outbox.get(id)!;
+    const row = (await r.outbox.get(id))!;
     expect(row).toMatchObject({ state: 'failed', attempts: 1, lastError: 'HTTP 400 Bad Request: {"error":"unknown field severity"}' });
     expect(r.failed.map((f) => [f.id, f.lastError])).toEqual([[id, row.lastError]]);
     r.time.advance(24 * 3_600_000);
@@ -317,13 +318,13 @@ describe('alert outbox', () => {
     const r = rig({ config: { maxAttempts: 3 } });
     r.outbox.start();
     http.answers.push({ status: 503 }, { status: 503 }, { status: 503, body: 'still down' });
-    const { id } = r.outbox.enqueue(sms())[0]!;
+    const { id } = (await r.outbox.enqueue(sms()))[0]!;
     await r.outbox.idle();
     r.time.advance(10_000);
     await r.outbox.idle();
     r.time.advance(20_000);
     await r.outbox.idle();
-    expect(r.outbox.get(id)).toMatchObject({ state: 'failed', attempts: 3, lastError: 'gave up after 3 attempts: HTTP 503 Service Unavailable: still down' });
+    expect(await r.outbox.get(id)).toMatchObject({ state: 'failed', attempts: 3, lastError: 'gave up after 3 attempts: HTTP 503 Service Unavailable: still down' });
     expect(rawLink(r.db, id)).toBeNull();
     expect(r.failed.map((f) => f.id)).toEqual([id]);
     r.time.advance(3_600_000);
@@ -335,23 +336,23 @@ describe('alert outbox', () => {
     const r = rig({ config: { baseDelayMs: 40_000, maxAgeMinutes: 1 } });
     r.outbox.start();
     http.answers.push({ status: 502 }, { status: 502 }, { status: 502 });
-    const { id } = r.outbox.enqueue(webhook())[0]!;
+    const { id } = (await r.outbox.enqueue(webhook()))[0]!;
     await r.outbox.idle();
     r.time.advance(40_000);
     await r.outbox.idle();
-    expect(r.outbox.get(id)!.nextAttemptAt!.getTime() - r.time.ms).toBe(20_000);
+    expect((await r.outbox.get(id))!.nextAttemptAt!.getTime() - r.time.ms).toBe(20_000);
     r.time.advance(20_000);
     await r.outbox.idle();
-    expect(r.outbox.get(id)).toMatchObject({ state: 'failed', attempts: 3, lastError: 'gave up: not delivered within 1 min: HTTP 502 Bad Gateway' });
+    expect(await r.outbox.get(id)).toMatchObject({ state: 'failed', attempts: 3, lastError: 'gave up: not delivered within 1 min: HTTP 502 Bad Gateway' });
   });
 
   it('cuts the link out of a reason the far end echoes back, in the database and the log', async () => {
     const r = rig();
     r.outbox.start();
     http.answers.push({ status: 422, body: `{"error":"message too long","message":"...${ACK}"}` });
-    const { id } = r.outbox.enqueue(sms())[0]!;
+    const { id } = (await r.outbox.enqueue(sms()))[0]!;
     await r.outbox.idle();
-    const row = r.outbox.get(id)!;
+    const row = (await r.outbox.get(id))!;
     expect(row.state).toBe('failed');
     expect(row.lastError).toContain('[link]');
     expect(row.lastError).not.toContain(TOKEN);
@@ -363,22 +364,22 @@ describe('alert outbox', () => {
     const r = rig({ config: { concurrency: 4, channelConcurrency: 2 } });
     r.outbox.start();
     http.hold();
-    r.outbox.enqueue([1, 2, 3, 4, 5].map((step) => webhook({ step })));
+    await r.outbox.enqueue([1, 2, 3, 4, 5].map((step) => webhook({ step })));
     await http.waitFor(2);
-    expect(r.outbox.counts()).toMatchObject({ sending: 2, pending: 3 });
-    r.outbox.enqueue(email());
+    expect(await r.outbox.counts()).toMatchObject({ sending: 2, pending: 3 });
+    await r.outbox.enqueue(email());
     await smtp.waitFor(1);
     expect(http.requests).toHaveLength(2);
     http.release();
     await r.outbox.idle();
-    expect(r.outbox.counts()).toMatchObject({ delivered: 6, pending: 0, sending: 0 });
+    expect(await r.outbox.counts()).toMatchObject({ delivered: 6, pending: 0, sending: 0 });
     expect(http.requests).toHaveLength(5);
   });
 
   it('sends critical alarms first when more are due than there are slots', async () => {
     const r = rig({ config: { concurrency: 1, channelConcurrency: 1 } });
     r.outbox.start();
-    r.outbox.enqueue([
+    await r.outbox.enqueue([
       email({ incidentId: 'inc-minor', severity: 'minor', subject: 'minor' }),
       email({ incidentId: 'inc-none', severity: undefined, subject: 'no severity' }),
       email({ incidentId: 'inc-fire', severity: 'critical', subject: 'fire' }),
@@ -391,10 +392,10 @@ describe('alert outbox', () => {
     const r = rig();
     r.outbox.start();
     await smtp.down();
-    const { id } = r.outbox.enqueue(email())[0]!;
+    const { id } = (await r.outbox.enqueue(email()))[0]!;
     await r.outbox.idle();
-    expect(r.outbox.cancel('inc-1')).toBe(1);
-    expect(r.outbox.get(id)).toMatchObject({ state: 'cancelled', lastError: 'not needed any more: the incident was acknowledged' });
+    expect(await r.outbox.cancel('inc-1')).toBe(1);
+    expect(await r.outbox.get(id)).toMatchObject({ state: 'cancelled', lastError: 'not needed any more: the incident was acknowledged' });
     expect(rawLink(r.db, id)).toBeNull();
     await smtp.up();
     r.time.advance(3_600_000);
@@ -402,7 +403,9 @@ describe('alert outbox', () => {
     expect(smtp.messages).toHaveLength(0);
   });
 
-  it('commits what a hook writes with the outcome; a hook that throws is rolled back and the delivery still stands', async () => {
+  // The hook runs once the outcome is recorded, not inside its transaction: the store may be PostgreSQL, shared by
+  // several instances, where the outcome and the incident's record are two calls.
+  it('tells a hook each delivery once; a hook that throws is logged and the delivery still stands, not sent again', async () => {
     let throwNext = false;
     const r = rig({
       hooks: {
@@ -414,13 +417,16 @@ describe('alert outbox', () => {
     });
     r.db.exec('CREATE TABLE notified (incident TEXT)');
     r.outbox.start();
-    r.outbox.enqueue(email({ incidentId: 'inc-a' }));
+    await r.outbox.enqueue(email({ incidentId: 'inc-a' }));
     await r.outbox.idle();
     throwNext = true;
-    const { id } = r.outbox.enqueue(email({ incidentId: 'inc-b' }))[0]!;
+    const { id } = (await r.outbox.enqueue(email({ incidentId: 'inc-b' })))[0]!;
     await r.outbox.idle();
-    expect(r.db.prepare('SELECT incident FROM notified').all()).toEqual([{ incident: 'inc-a' }]);
-    expect(r.outbox.get(id)!.state).toBe('delivered');
+    expect(r.db.prepare('SELECT incident FROM notified').all()).toEqual([{ incident: 'inc-a' }, { incident: 'inc-b' }]);
+    expect((await r.outbox.get(id))!.state).toBe('delivered');
+    r.time.advance(10 * 60_000);
+    await r.outbox.idle();
+    expect(smtp.messages).toHaveLength(2);
     expect(r.logs.some((l) => l.includes('a hook failed') && l.includes('planner bug'))).toBe(true);
   });
 });
@@ -432,24 +438,24 @@ describe('alert outbox across a restart', () => {
     const before = rig({ dbPath, time, config: { concurrency: 1, channelConcurrency: 1 } });
     before.outbox.start();
     smtp.hold();
-    before.outbox.enqueue(['ops-anna', 'ops-bo', 'ops-cy'].map((id) => email({ recipient: { id, address: `${id}@library.example.org` } })));
+    await before.outbox.enqueue(['ops-anna', 'ops-bo', 'ops-cy'].map((id) => email({ recipient: { id, address: `${id}@library.example.org` } })));
     await new Promise<void>((resolve) => {
       const look = (): void => (smtp.heldCount === 1 ? resolve() : void setImmediate(look));
       look();
     });
-    expect(before.outbox.counts()).toMatchObject({ sending: 1, pending: 2 });
+    expect(await before.outbox.counts()).toMatchObject({ sending: 1, pending: 2 });
     // The crash: the database goes away mid-send, and the server never says yes to that message.
     before.db.close();
     smtp.drop();
     await before.outbox.idle();
 
     const after = rig({ dbPath, time });
-    expect(after.outbox.counts()).toMatchObject({ sending: 1, pending: 2 });
+    expect(await after.outbox.counts()).toMatchObject({ sending: 1, pending: 2 });
     after.outbox.start();
     await after.outbox.idle();
     expect(smtp.messages.map((m) => m.to[0]).sort()).toEqual(['ops-anna@library.example.org', 'ops-bo@library.example.org', 'ops-cy@library.example.org']);
-    expect(after.outbox.counts()).toMatchObject({ delivered: 3, pending: 0, sending: 0 });
-    expect(after.outbox.forIncident('inc-1').map((row) => row.attempts).sort()).toEqual([1, 1, 2]);
+    expect(await after.outbox.counts()).toMatchObject({ delivered: 3, pending: 0, sending: 0 });
+    expect((await after.outbox.forIncident('inc-1')).map((row) => row.attempts).sort()).toEqual([1, 1, 2]);
   });
 
   it('a send the far end accepted just before the crash goes again with the same delivery id, and is recorded once', async () => {
@@ -458,7 +464,7 @@ describe('alert outbox across a restart', () => {
     const before = rig({ dbPath, time });
     before.outbox.start();
     http.hold();
-    const { id } = before.outbox.enqueue(webhook())[0]!;
+    const { id } = (await before.outbox.enqueue(webhook()))[0]!;
     await http.waitFor(1);
     before.db.close();
     http.release();
@@ -469,7 +475,7 @@ describe('alert outbox across a restart', () => {
     await after.outbox.idle();
     expect(http.requests).toHaveLength(2);
     expect(http.requests[1]!.headers['x-oag-delivery']).toBe(http.requests[0]!.headers['x-oag-delivery']);
-    expect(after.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(await after.outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 2 });
     expect(after.delivered.map((d) => d.id)).toEqual([id]);
   });
 
@@ -479,7 +485,7 @@ describe('alert outbox across a restart', () => {
     const before = rig({ dbPath, time });
     before.outbox.start();
     http.answers.push({ status: 500 }, { status: 500 });
-    before.outbox.enqueue(webhook());
+    await before.outbox.enqueue(webhook());
     await before.outbox.idle();
     time.advance(10_000);
     await before.outbox.idle();
@@ -488,7 +494,7 @@ describe('alert outbox across a restart', () => {
     before.db.close();
 
     const after = rig({ dbPath, time });
-    expect(after.outbox.channelHealth().find((h) => h.channel === 'hook')).toMatchObject({ ok: false, reason: 'HTTP 500 Internal Server Error', waiting: 1 });
+    expect((await after.outbox.channelHealth()).find((h) => h.channel === 'hook')).toMatchObject({ ok: false, reason: 'HTTP 500 Internal Server Error', waiting: 1 });
     after.outbox.start();
     time.advance(20_000);
     await after.outbox.idle();
@@ -500,20 +506,21 @@ describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', 
   const LINKS = 'https://central.example.org/ack/';
 
   /** Central's alerting as main.ts puts it together: incidents, rules, links and escalation, and this outbox. */
-  function central(options: { channels?: Record<string, unknown> } = {}) {
+  async function central(options: { channels?: Record<string, unknown> } = {}) {
     const time = new FakeTime();
     const db = new Database(join(dir, `wired-${++dbCount}.sqlite`));
     db.pragma('journal_mode = WAL');
     const logger = pino({ level: 'silent' });
+    const store = new SqliteAlertsStore(db);
     const alerts = createAlerts({
-      db,
+      store,
       timezone: 'Europe/London',
       clock: time.clock,
       logger,
       linkPrefix: LINKS,
       timers: { setTimeout: (fn, ms) => time.set(fn, ms), clearTimeout: (h) => time.clear(h) },
     });
-    const saved = alerts.rules.save(
+    const saved = await alerts.rules.save(
       {
         contacts: [
           { name: 'Anna Berg', email: 'anna@library.example.org', sms: '+447700900123' },
@@ -535,7 +542,7 @@ describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', 
       { clock: time.clock },
     );
     const wired = createIncidentOutbox({
-      db,
+      store,
       channels: channels.byName,
       clock: time.clock,
       timer: time,
@@ -545,14 +552,13 @@ describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', 
       reports: alerts.incidents,
       links: alerts.links,
       changes: alerts.incidents,
-      severityOf: (id) => alerts.incidents.get(id)?.severity,
     });
     wired.outbox.start();
     alerts.start(wired.sink);
     const r: Rig = { time, db, channels, logs: [], delivered: [], failed: [], health: [], outbox: wired.outbox };
     rigs.push(r);
     const fire = async (): Promise<number> => {
-      const incident = alerts.incidents.alarm({ site: 'northfield', alarm: 'fire', state: 'raised', severity: 'critical', at: time.clock.now().toISOString() }, time.clock.now());
+      const incident = await alerts.incidents.alarm({ site: 'northfield', alarm: 'fire', state: 'raised', severity: 'critical', at: time.clock.now().toISOString() }, time.clock.now());
       time.advance(0);
       await wired.outbox.idle();
       return incident!.id;
@@ -561,7 +567,7 @@ describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', 
   }
 
   it('an alarm reaches the person by e-mail and SMS with a personal link that acknowledges in their name, and the alarm centre by webhook', async () => {
-    const c = central();
+    const c = await central();
     try {
       const id = await c.fire();
       expect(smtp.messages).toHaveLength(1);
@@ -577,7 +583,7 @@ describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', 
       expect(JSON.parse(hook.body)).toMatchObject({ incidentId: String(id), recipient: { id: 'Alarm centre' }, severity: 'critical' });
       expect(hook.body).not.toContain('/ack/');
 
-      const detail = c.alerts.incidents.get(id)!;
+      const detail = (await c.alerts.incidents.get(id))!;
       expect(detail.notifications.map((n) => [n.recipient, n.channel, n.deliveredAt !== null])).toEqual(
         expect.arrayContaining([
           ['Anna Berg', 'email', true],
@@ -589,23 +595,23 @@ describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', 
       const token = mailLink![1]!;
       expect(JSON.stringify(c.db.prepare('SELECT * FROM alert_outbox').all())).not.toContain(token);
 
-      expect(c.alerts.links.acknowledge(token, { note: 'on my way' }, c.time.clock.now())).toMatchObject({
+      expect(await c.alerts.links.acknowledge(token, { note: 'on my way' }, c.time.clock.now())).toMatchObject({
         ok: true,
         incident: { status: 'acknowledged', acknowledged: { by: 'contact:Anna Berg', note: 'on my way' } },
       });
     } finally {
-      c.stop();
+      await c.stop();
     }
   });
 
   it('a channel that is not configured fails that message with the reason in the incident; the others are told', async () => {
-    const c = central({
+    const c = await central({
       channels: { email: { type: 'email', host: '127.0.0.1', port: smtp.port, caFile: writeTestCaFile(dir), from: 'alarms@library.example.org', timeoutMs: 5000 } },
     });
     try {
       const id = await c.fire();
       expect(smtp.messages).toHaveLength(1);
-      const failures = c.alerts.incidents.get(id)!.history.filter((h) => h.kind === 'delivery-failed').map((h) => h.note);
+      const failures = (await c.alerts.incidents.get(id))!.history.filter((h) => h.kind === 'delivery-failed').map((h) => h.note);
       expect(failures).toEqual(
         expect.arrayContaining([
           'Anna Berg (sms): not sent: channel: no channel named "sms" is configured (configured: email)',
@@ -613,30 +619,30 @@ describe('alert outbox wired to the incidents (central/alerts/outbox-sink.ts)', 
         ]),
       );
     } finally {
-      c.stop();
+      await c.stop();
     }
   });
 
   it('a failing e-mail server is itself an incident, cleared when mail goes again; what an acknowledgement made moot is not sent', async () => {
-    const c = central();
+    const c = await central();
     try {
       await smtp.down();
       const id = await c.fire();
-      const failing = c.alerts.incidents.open().find((i) => i.alarm === 'email-failed');
+      const failing = (await c.alerts.incidents.open()).find((i) => i.alarm === 'email-failed');
       expect(failing).toMatchObject({ site: '(central)', detail: expect.stringMatching(/ECONNREFUSED/) });
 
-      expect(c.alerts.incidents.acknowledge(id, { actor: 'user:ops' }, c.time.clock.now()).ok).toBe(true);
-      expect(c.outbox.forIncident(String(id)).find((row) => row.channel === 'email')).toMatchObject({ state: 'cancelled' });
+      expect((await c.alerts.incidents.acknowledge(id, { actor: 'user:ops' }, c.time.clock.now())).ok).toBe(true);
+      expect((await c.outbox.forIncident(String(id))).find((row) => row.channel === 'email')).toMatchObject({ state: 'cancelled' });
 
       // The channel-failed incident is mailed too (to nobody here: no rule takes it); once mail works it clears.
       await smtp.up();
-      c.alerts.incidents.alarm({ site: 'riverside', alarm: 'fire', state: 'raised', severity: 'critical', at: c.time.clock.now().toISOString() }, c.time.clock.now());
+      await c.alerts.incidents.alarm({ site: 'riverside', alarm: 'fire', state: 'raised', severity: 'critical', at: c.time.clock.now().toISOString() }, c.time.clock.now());
       c.time.advance(0);
       await c.outbox.idle();
       expect(smtp.messages.map((m) => m.subject)).toEqual([expect.stringContaining('fire at riverside')]);
-      expect(c.alerts.incidents.open().find((i) => i.alarm === 'email-failed')).toBeUndefined();
+      expect((await c.alerts.incidents.open()).find((i) => i.alarm === 'email-failed')).toBeUndefined();
     } finally {
-      c.stop();
+      await c.stop();
     }
   });
 });

@@ -38,7 +38,7 @@ describe('incidents API', () => {
     const viewer = await tokenHeaders(c.auth, 'viewer');
     const refused = await c.app.inject({ method: 'POST', url: `/api/incidents/${c.id}/acknowledge`, headers: viewer, payload: { note: 'me' } });
     expect(refused.statusCode).toBe(403);
-    expect(c.alerts.alerts.incidents.get(c.id)!.status).toBe('raised');
+    expect((await c.alerts.alerts.incidents.get(c.id))!.status).toBe('raised');
 
     const op = await signIn(c.app, c.auth, 'olive', 'operator');
     const tooLong = await c.app.inject({ method: 'POST', url: `/api/incidents/${c.id}/acknowledge`, headers: op.headers, payload: { note: 'x'.repeat(501) } });
@@ -46,7 +46,7 @@ describe('incidents API', () => {
     expect(tooLong.json().errors).toEqual([expect.stringMatching(/^note: /)]);
     const forged = await c.app.inject({ method: 'POST', url: `/api/incidents/${c.id}/acknowledge`, headers: op.headers, payload: { note: 'x', actor: 'user:boss' } });
     expect(forged.statusCode).toBe(400);
-    expect(c.alerts.alerts.incidents.get(c.id)!.status).toBe('raised');
+    expect((await c.alerts.alerts.incidents.get(c.id))!.status).toBe('raised');
 
     const ok = await c.app.inject({ method: 'POST', url: `/api/incidents/${c.id}/acknowledge`, headers: op.headers, payload: { note: 'Calling the keyholder' } });
     expect(ok.statusCode).toBe(200);
@@ -96,7 +96,7 @@ describe('alert rules API', () => {
     expect(refused.json().errors).toEqual(
       expect.arrayContaining([expect.stringMatching(/^rules\[0\]\.steps\[1\]\.afterMinutes: /), expect.stringMatching(/^rules\[1\]\.regions\[0\]: no region named "south"/)]),
     );
-    expect(c.alerts.alerts.rules.versions()).toEqual([]);
+    expect(await c.alerts.alerts.rules.versions()).toEqual([]);
     const neither = await c.app.inject({ method: 'PUT', url: '/api/alerts/rules', headers: admin.headers, payload: { basedOn: 0 } });
     expect(neither.json().errors).toEqual([expect.stringMatching(/^text: send either text/)]);
     const yamlBad = await c.app.inject({ method: 'PUT', url: '/api/alerts/rules', headers: admin.headers, payload: { text: 'contacts: [' } });
@@ -154,19 +154,19 @@ describe('incident figures', () => {
 describe('the page behind an e-mailed link', () => {
   it('shows the incident on GET without acknowledging; the button acknowledges as the contact, once', async () => {
     const c = await withAlarm();
-    const { url, token } = c.alerts.alerts.links.issue(c.id, 'Carol Ng', NOW);
+    const { url, token } = await c.alerts.alerts.links.issue(c.id, 'Carol Ng', NOW);
     expect(url).toBe(`http://127.0.0.1:8090/ack/${token}`);
     const page = await c.app.inject({ url: `/ack/${token}` });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('people-inside-after-close');
     expect(page.body).toContain('<button type="submit" id="ack-button">Acknowledge</button>');
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
-    expect(c.alerts.alerts.incidents.get(c.id)!.status).toBe('raised');
+    expect((await c.alerts.alerts.incidents.get(c.id))!.status).toBe('raised');
 
     const done = await c.app.inject({ method: 'POST', url: `/ack/${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'note=On+my+way' });
     expect(done.statusCode).toBe(200);
     expect(done.body).toContain('Acknowledged as Carol Ng');
-    expect(c.alerts.alerts.incidents.get(c.id)!.acknowledged).toMatchObject({ by: 'contact:Carol Ng', note: 'On my way' });
+    expect((await c.alerts.alerts.incidents.get(c.id))!.acknowledged).toMatchObject({ by: 'contact:Carol Ng', note: 'On my way' });
     expect((await c.auth.audit.query({ limit: 5 })).rows.filter((r) => r.action === 'incident-acknowledge')).toEqual([expect.objectContaining({ actor: 'contact:Carol Ng' })]);
 
     const used = await c.app.inject({ method: 'POST', url: `/ack/${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
@@ -177,17 +177,17 @@ describe('the page behind an e-mailed link', () => {
 
   it('names an expired link, leaves the incident open, and refuses a note too long or a made-up token', async () => {
     const c = await withAlarm();
-    const { token } = c.alerts.alerts.links.issue(c.id, 'Bob Day', NOW);
+    const { token } = await c.alerts.alerts.links.issue(c.id, 'Bob Day', NOW);
     const long = await c.app.inject({ method: 'POST', url: `/ack/${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `note=${'x'.repeat(501)}` });
     expect(long.statusCode).toBe(400);
     expect(long.body).toMatch(/note: /);
-    expect(c.alerts.alerts.incidents.get(c.id)!.status).toBe('raised');
+    expect((await c.alerts.alerts.incidents.get(c.id))!.status).toBe('raised');
     c.clock.set(new Date(NOW.getTime() + 25 * 3_600_000));
     const expired = await c.app.inject({ method: 'POST', url: `/ack/${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'note=late' });
     expect(expired.statusCode).toBe(410);
     expect(expired.body).toContain('This link has expired');
     expect(expired.body).toContain('stays open');
-    expect(c.alerts.alerts.incidents.get(c.id)!.status).toBe('raised');
+    expect((await c.alerts.alerts.incidents.get(c.id))!.status).toBe('raised');
     expect((await c.app.inject({ url: `/ack/${'A'.repeat(43)}` })).statusCode).toBe(404);
     expect((await c.app.inject({ url: '/ack/short' })).statusCode).toBe(404);
   });

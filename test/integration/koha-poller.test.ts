@@ -30,7 +30,7 @@ function kohaConfig(overrides: Record<string, unknown> = {}) {
 }
 
 const version = (): number => central.members!.store.current()?.version ?? 0;
-const kohaIncidents = () => central.alerts.alerts.incidents.open().filter((i) => i.alarm === 'lms-feed-failed');
+const kohaIncidents = async () => (await central.alerts.alerts.incidents.open()).filter((i) => i.alarm === 'lms-feed-failed');
 
 beforeAll(async () => {
   dir = tempDir('koha');
@@ -116,13 +116,13 @@ describe('the Koha poller', () => {
     koha.failNext(1, 'not-a-patron');
     await expect(central.koha!.poll()).rejects.toThrow(/HTTP 500 listing patrons/);
     await expect(central.koha!.poll()).rejects.toThrow(/not JSON/);
-    expect(kohaIncidents()).toEqual([]);
+    expect(await kohaIncidents()).toEqual([]);
     await expect(central.koha!.poll()).rejects.toThrow(/does not match Koha's patron definition: \[0\]\.patron_id/);
-    expect(kohaIncidents()).toEqual([expect.objectContaining({ site: '(central)', severity: 'major', detail: expect.stringMatching(/^3 polls of Koha failed in a row/) })]);
+    expect(await kohaIncidents()).toEqual([expect.objectContaining({ site: '(central)', severity: 'major', detail: expect.stringMatching(/^3 polls of Koha failed in a row/) })]);
     expect(version()).toBe(before);
     // The change made while Koha failed is not lost: the mark did not move.
     expect(await central.koha!.poll()).toMatchObject({ changes: 1, version: before + 1 });
-    expect(kohaIncidents()).toEqual([]);
+    expect(await kohaIncidents()).toEqual([]);
   });
 
   it('lets a patron in with the NFC cards of their RFID attribute, stops a card the attribute drops, and never gives one card to two patrons', async () => {

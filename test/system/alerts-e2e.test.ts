@@ -41,7 +41,7 @@ beforeAll(async () => {
     { clock: { now: () => new Date() }, logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }) },
   );
   await central.auth.accounts.add('olivia', 'operator', PASSWORD);
-  const saved = central.alerts.alerts.rules.save(
+  const saved = await central.alerts.alerts.rules.save(
     {
       contacts: [
         { name: 'Alice', email: 'alice@example.org' },
@@ -112,7 +112,7 @@ describe('alerts end to end', () => {
     await phone.goto(link!);
     await expect.poll(() => phone.locator('#ack-button').count()).toBe(1);
     // Opening the link acknowledged nothing.
-    expect(central.alerts.alerts.incidents.open()[0]!.acknowledged).toBeNull();
+    expect((await central.alerts.alerts.incidents.open())[0]!.acknowledged).toBeNull();
     await phone.locator('textarea[name=note]').fill('On my way');
     await phone.locator('#ack-button').click();
     await expect.poll(() => phone.locator('#ack-done').textContent()).toContain('Acknowledged as Bob');
@@ -124,7 +124,7 @@ describe('alerts end to end', () => {
     gw.outbox.append({ id: eventId(Date.now() + 1), at: new Date().toISOString(), site: 'town', type: 'alarm', alarm: 'people-inside-after-close', state: 'cleared' } as never);
     uplink.kick();
     await expect.poll(() => page.locator('#incident-count').textContent(), { timeout: 15_000 }).toBe('No open incidents');
-    const all = central.alerts.alerts.incidents.list({ state: 'all', limit: 5 });
+    const all = await central.alerts.alerts.incidents.list({ state: 'all', limit: 5 });
     expect(all).toMatchObject([{ status: 'cleared', cleared: { by: 'site:town' }, acknowledged: { by: 'contact:Bob', note: 'On my way' } }]);
   }, 240_000);
 
@@ -140,7 +140,7 @@ describe('alerts end to end', () => {
     await item.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => item.locator('.incident-status').textContent(), { timeout: 15_000 }).toContain('Acknowledged by user:olivia');
     await page.screenshot({ path: screenshotPath('alerts-dashboard-ack.png'), fullPage: true });
-    const [incident] = central.alerts.alerts.incidents.list({ state: 'open', site: 'branch2', limit: 5 });
+    const [incident] = await central.alerts.alerts.incidents.list({ state: 'open', site: 'branch2', limit: 5 });
     expect(incident).toMatchObject({ alarm: 'forced-open', status: 'acknowledged', acknowledged: { by: 'user:olivia', note: 'CCTV checked: a gust of wind' } });
   }, 120_000);
 });

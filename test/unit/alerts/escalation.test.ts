@@ -29,7 +29,7 @@ function incident(over: Partial<Incident> = {}): Incident {
 const who = (requests: ReturnType<typeof due>): string[] => requests.map((r) => `${r.recipient.name} ${r.recipient.channel} ${r.step}.${r.repeat}`);
 
 describe('the planner', () => {
-  it('tells the on-call person at once, and the next contact when nobody acknowledged within M minutes', () => {
+  it('tells the on-call person at once, and the next contact when nobody acknowledged within M minutes', async () => {
     const rules = rulesOf();
     expect(who(due(incident(), rules, at(0)))).toEqual(['Carol sms 0.0']);
     expect(who(due(incident(), rules, at(14)))).toEqual(['Carol sms 0.0']);
@@ -42,13 +42,13 @@ describe('the planner', () => {
     expect(bob?.text).toContain('Nobody has acknowledged it for 15 minutes.');
   });
 
-  it('stops once the incident is acknowledged or cleared', () => {
+  it('stops once the incident is acknowledged or cleared', async () => {
     const rules = rulesOf();
     expect(due(incident({ status: 'acknowledged' }), rules, at(60))).toEqual([]);
     expect(due(incident({ status: 'cleared' }), rules, at(60))).toEqual([]);
   });
 
-  it('repeats to everyone told so far until acknowledged, only the latest round of each step', () => {
+  it('repeats to everyone told so far until acknowledged, only the latest round of each step', async () => {
     const input = rulesInput();
     (input.rules as Array<{ repeatMinutes?: number }>)[0]!.repeatMinutes = 10;
     const rules = rulesOf(input);
@@ -60,7 +60,7 @@ describe('the planner', () => {
     expect(due(incident(), rules, at(85))[0]?.subject).toBe('[CRITICAL] fire at riverside: not acknowledged for 80 min');
   });
 
-  it('says when the next round falls due, and stops reminding after MAX_REPEATS', () => {
+  it('says when the next round falls due, and stops reminding after MAX_REPEATS', async () => {
     const input = rulesInput();
     (input.rules as Array<{ repeatMinutes?: number }>)[0]!.repeatMinutes = 1;
     const rules = rulesOf(input);
@@ -72,7 +72,7 @@ describe('the planner', () => {
     expect(week.next).toBeNull();
   });
 
-  it('a reminder goes to whoever is on call when it falls due', () => {
+  it('a reminder goes to whoever is on call when it falls due', async () => {
     const input = rulesInput();
     (input.rules as Array<{ repeatMinutes?: number }>)[0]!.repeatMinutes = 30;
     const rules = rulesOf(input);
@@ -82,7 +82,7 @@ describe('the planner', () => {
     expect(who(due(early, rules, new Date('2025-06-03T07:20:00Z')))).toContain('Alice sms 0.3');
   });
 
-  it('an unknown alarm goes by its severity and says it is unknown; no rule, nobody', () => {
+  it('an unknown alarm goes by its severity and says it is unknown; no rule, nobody', async () => {
     const rules = rulesOf();
     const unknown = incident({ site: 'north-a', alarm: 'smoke-detected', known: false, severity: 'major' });
     const [first] = due(unknown, rules, at(0));
@@ -103,7 +103,7 @@ describe('the scheduler', () => {
     const rules = rulesOf(input);
     const clock = { now: () => new Date() };
     const sink = new TableSink(db);
-    const scheduler = new EscalationScheduler({ db, incidents, rules: () => rules, sink, clock, intervalMs: 60_000 });
+    const scheduler = new EscalationScheduler({ incidents, rules: () => rules, sink, clock, intervalMs: 60_000 });
     const advance = async (minutes: number): Promise<void> => {
       await vi.advanceTimersByTimeAsync(minutes * 60_000);
     };
@@ -113,18 +113,18 @@ describe('the scheduler', () => {
   it('the first contact at once, the second after M minutes without acknowledgement, each once; acknowledging stops it', async () => {
     const { incidents, sink, scheduler, advance } = setUp();
     scheduler.start();
-    const fire = incidents.alarm(raise(), at(0))!;
+    const fire = (await incidents.alarm(raise(), at(0)))!;
     await advance(0);
     expect(sink.summary()).toEqual(['Carol sms 0.0']);
-    expect(incidents.get(fire.id)?.status).toBe('notified');
+    expect((await incidents.get(fire.id))?.status).toBe('notified');
     await advance(14);
     expect(sink.summary()).toEqual(['Carol sms 0.0']);
     await advance(1);
     expect(sink.summary()).toEqual(['Carol sms 0.0', 'Bob email 1.0']);
-    incidents.acknowledge(fire.id, { actor: 'contact:Bob' }, at(16));
+    await incidents.acknowledge(fire.id, { actor: 'contact:Bob' }, at(16));
     await advance(120);
     expect(sink.summary()).toEqual(['Carol sms 0.0', 'Bob email 1.0']);
-    expect(incidents.get(fire.id)?.history.map((h) => `${h.kind}: ${h.note ?? ''}`)).toEqual([
+    expect((await incidents.get(fire.id))?.history.map((h) => `${h.kind}: ${h.note ?? ''}`)).toEqual([
       'raised: ',
       'notified: step 1: Carol (sms)',
       'notified: step 2: Bob (email)',
@@ -138,12 +138,12 @@ describe('the scheduler', () => {
     (input.rules as Array<{ repeatMinutes?: number }>)[0]!.repeatMinutes = 10;
     const { incidents, sink, scheduler, advance } = setUp(input);
     scheduler.start();
-    const fire = incidents.alarm(raise(), at(0))!;
+    const fire = (await incidents.alarm(raise(), at(0)))!;
     await advance(0);
     await advance(10);
     await advance(10);
     expect(sink.summary()).toEqual(['Carol sms 0.0', 'Carol sms 0.1', 'Bob email 1.0', 'Carol sms 0.2']);
-    incidents.acknowledge(fire.id, { actor: 'admin:ann' }, at(21));
+    await incidents.acknowledge(fire.id, { actor: 'admin:ann' }, at(21));
     await advance(60);
     expect(sink.summary()).toHaveLength(4);
     scheduler.stop();
@@ -153,10 +153,10 @@ describe('the scheduler', () => {
     const { incidents, sink, scheduler, advance } = setUp();
     sink.failNext = 1;
     scheduler.start();
-    const fire = incidents.alarm(raise(), at(0))!;
+    const fire = (await incidents.alarm(raise(), at(0)))!;
     await advance(0);
     expect(sink.summary()).toEqual([]);
-    expect(incidents.get(fire.id)?.status).toBe('raised');
+    expect((await incidents.get(fire.id))?.status).toBe('raised');
     await advance(1);
     expect(sink.summary()).toEqual(['Carol sms 0.0']);
     await advance(1);
@@ -167,11 +167,11 @@ describe('the scheduler', () => {
   it('raises an offline branch after N minutes and tells the rule\'s contacts', async () => {
     const { incidents, sink, scheduler, advance } = setUp();
     scheduler.start();
-    incidents.availability('hill', false, at(0));
+    await incidents.availability('hill', false, at(0));
     await advance(9);
-    expect(incidents.open()).toEqual([]);
+    expect(await incidents.open()).toEqual([]);
     await advance(1);
-    expect(incidents.open().map((i) => `${i.site} ${i.alarm} ${i.status}`)).toEqual(['hill offline notified']);
+    expect((await incidents.open()).map((i) => `${i.site} ${i.alarm} ${i.status}`)).toEqual(['hill offline notified']);
     expect(sink.summary()).toEqual(['Bob email 0.0']);
     expect(sink.all()[0]?.subject).toBe('[MAJOR] offline at hill');
     scheduler.stop();
@@ -182,9 +182,9 @@ describe('the scheduler', () => {
     const { db, incidents } = incidentsDb();
     let rules = rulesOf();
     const sink = new TableSink(db);
-    const scheduler = new EscalationScheduler({ db, incidents, rules: () => rules, sink, clock: { now: () => new Date() }, intervalMs: 60_000 });
+    const scheduler = new EscalationScheduler({ incidents, rules: () => rules, sink, clock: { now: () => new Date() }, intervalMs: 60_000 });
     scheduler.start();
-    incidents.alarm(raise({ alarm: 'tamper', severity: 'major' }), at(0));
+    await incidents.alarm(raise({ alarm: 'tamper', severity: 'major' }), at(0));
     await vi.advanceTimersByTimeAsync(5 * 60_000);
     expect(sink.summary()).toEqual([]);
     rules = rulesOf(rulesInput({ rules: [{ id: 'any', alarms: ['*'], steps: [{ afterMinutes: 0, contacts: ['Alice'] }] }] }), 2);
@@ -196,10 +196,10 @@ describe('the scheduler', () => {
   it('a repeat raise at a higher severity is routed by it', async () => {
     const { incidents, sink, scheduler, advance } = setUp();
     scheduler.start();
-    incidents.alarm(raise({ site: 'north-a', alarm: 'smoke-detected', severity: 'minor' }), at(0));
+    await incidents.alarm(raise({ site: 'north-a', alarm: 'smoke-detected', severity: 'minor' }), at(0));
     await advance(5);
     expect(sink.summary()).toEqual([]);
-    incidents.alarm(raise({ site: 'north-a', alarm: 'smoke-detected', severity: 'major' }), at(5));
+    await incidents.alarm(raise({ site: 'north-a', alarm: 'smoke-detected', severity: 'major' }), at(5));
     await advance(1);
     expect(sink.summary()).toEqual(['Bob email 0.0', 'ARC webhook 0.0']);
     scheduler.stop();
@@ -210,7 +210,7 @@ describe('the scheduler', () => {
     scheduler.start();
     await advance(0);
     const tick = vi.spyOn(scheduler, 'tick');
-    for (let i = 0; i < 100; i++) incidents.alarm(raise({ site: `branch-${i}` }), at(0));
+    for (let i = 0; i < 100; i++) await incidents.alarm(raise({ site: `branch-${i}` }), at(0));
     await advance(0);
     expect(tick).toHaveBeenCalledTimes(1);
     expect(sink.all()).toHaveLength(100);

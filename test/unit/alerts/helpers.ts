@@ -1,7 +1,9 @@
 // A rules document and central's alert parts on a real SQLite database, for the alert tests.
 import Database from 'better-sqlite3';
 import { Incidents, type AlarmReport } from '../../../central/alerts/incidents.js';
+import { SqliteAlertsStore } from '../../../central/alerts/sqlite-alerts-store.js';
 import { AlertRules, AlertRulesSchema, type AlertRulesInput } from '../../../central/alerts/rules.js';
+import type { OutboxInsert } from '../../../central/alerts/alerts-store.js';
 import type { NotificationRequest, NotificationSink } from '../../../central/alerts/types.js';
 
 export const EVERY_DAY = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -47,7 +49,7 @@ export function rulesOf(input: AlertRulesInput = rulesInput(), version = 1): Ale
 
 export function incidentsDb() {
   const db = new Database(':memory:');
-  const incidents = new Incidents(db);
+  const incidents = new Incidents(new SqliteAlertsStore(db));
   return { db, incidents };
 }
 
@@ -55,20 +57,25 @@ export function raise(over: Partial<AlarmReport> = {}): AlarmReport {
   return { site: 'riverside', alarm: 'fire', state: 'raised', severity: 'critical', at: '2025-06-02T20:59:58.000Z', ...over };
 }
 
-/** The outbox's side of the boundary: what the scheduler handed over, in order, in a table of the same database. */
+/**
+ * The outbox's side of the boundary: what the scheduler handed over, in order, in a table of the same database,
+ * written in the hand-over's transaction (a refusal rolls it back with the hand-over).
+ */
 export class TableSink implements NotificationSink {
   failNext = 0;
   constructor(private readonly db: Database.Database) {
     db.exec('CREATE TABLE IF NOT EXISTS test_outbox (seq INTEGER PRIMARY KEY, request TEXT NOT NULL, at_ms INTEGER NOT NULL)');
   }
-  enqueue(requests: readonly NotificationRequest[], at: Date): void {
+  rows(requests: readonly NotificationRequest[], at: Date): OutboxInsert[] {
     const insert = this.db.prepare('INSERT INTO test_outbox (request, at_ms) VALUES (?, ?)');
     for (const r of requests) insert.run(JSON.stringify(r), at.getTime());
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('outbox refused (disk full)');
     }
+    return [];
   }
+  async handed(): Promise<void> {}
   all(): NotificationRequest[] {
     return (this.db.prepare('SELECT request FROM test_outbox ORDER BY seq').all() as Array<{ request: string }>).map((r) => JSON.parse(r.request) as NotificationRequest);
   }

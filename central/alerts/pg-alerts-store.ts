@@ -25,6 +25,11 @@ type Queryable = Pick<PgClient, 'query'>;
 
 const UNIQUE_VIOLATION = '23505';
 
+/** Thrown inside a transaction to roll it back with an answer. */
+class Refused {
+  constructor(readonly answer: ActResult) {}
+}
+
 export class PgAlertsStore implements AlertsStore {
   private constructor(
     readonly pool: PgPool,
@@ -285,19 +290,18 @@ export class PgAlertsStore implements AlertsStore {
     return (await this.rows<LinkRow>('SELECT incident_id, contact, issued_ms, expires_ms, used_ms FROM alert_ack_links WHERE token_hash = $1', [hash]))[0];
   }
   async acknowledgeByLink(hash: Buffer, act: ActInput): Promise<ActResult | { ok: false; code: 'used' }> {
-    const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
-      const used = await client.query('UPDATE alert_ack_links SET used_ms = $1 WHERE token_hash = $2 AND used_ms IS NULL AND expires_ms > $1', [act.atMs, hash]);
-      const done: ActResult | { ok: false; code: 'used' } = (used.rowCount ?? 0) === 0 ? { ok: false, code: 'used' } : await this.actIn(client, act);
-      // Refused: the link stays as it was.
-      await client.query(done.ok ? 'COMMIT' : 'ROLLBACK');
-      return done;
+      return await this.tx(async (c) => {
+        const used = await c.query('UPDATE alert_ack_links SET used_ms = $1 WHERE token_hash = $2 AND used_ms IS NULL AND expires_ms > $1', [act.atMs, hash]);
+        if ((used.rowCount ?? 0) === 0) return { ok: false as const, code: 'used' as const };
+        const done = await this.actIn(c, act);
+        // Refused: rolled back, so the link stays as it was.
+        if (!done.ok) throw new Refused(done);
+        return done;
+      });
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (error instanceof Refused) return error.answer;
       throw error;
-    } finally {
-      client.release();
     }
   }
   async pruneLinks(beforeMs: number): Promise<number> {

@@ -70,8 +70,8 @@ export class Ingest {
       // The link says it once per outage; the bus makes it an incident (central/main.ts), cleared by the next write.
       this.deps.logger.debug({ topic: msg.topic, err: (err as Error).message }, 'message not stored: the store failed');
       if (this.storeFailing === null) {
-        this.storeFailing = (err as Error).message;
-        this.deps.bus.emit('store', { ok: false, error: this.storeFailing });
+        this.storeFailing = { since: this.deps.clock.now().toISOString(), error: (err as Error).message };
+        this.deps.bus.emit('store', { ok: false, error: this.storeFailing.error });
       }
       throw err;
     }
@@ -81,8 +81,12 @@ export class Ingest {
     }
   }
 
-  /** Why the store failed the last message, while it does (null once a message is handled again). */
-  private storeFailing: string | null = null;
+  /** Since when and why the store fails messages, while it does (null once a message is handled again). */
+  private storeFailing: { since: string; error: string } | null = null;
+
+  storeProblem(): { since: string; error: string } | null {
+    return this.storeFailing;
+  }
 
   private async route(msg: IncomingMessage): Promise<void> {
     const { store, bus, clock } = this.deps;

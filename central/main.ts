@@ -302,10 +302,10 @@ export async function startCentral(
           logger.error({ err }, `${what}: purge failed; tried again tomorrow`);
         }
       };
-      await attempt('audit', () => auth.audit.purgeBefore(before));
-      await attempt('alerts', () => alerts.purgeBefore(before)); // this instance's own file
-      // The history several instances share: purged once, by the leader.
+      // What several instances share is purged once, by the leader (on SQLite, the one instance leads).
       if (!leadership.isLeader) return;
+      await attempt('audit', () => auth.audit.purgeBefore(before));
+      await attempt('alerts', () => alerts.purgeBefore(before));
       await attempt('history', () => history.purgeBefore(before));
       forgetPersons();
     };
@@ -331,7 +331,6 @@ export async function startCentral(
       void members?.announce();
     };
     if (leadership.isLeader) leaderJobs.lead();
-    else void purge();
     const purgeTimer = setInterval(() => void purge(), DAY_MS);
     purgeTimer.unref();
     closers.push(async () => {

@@ -75,6 +75,7 @@ export interface CentralHttp {
 /** The routes anyone may call, by name: none of them reads or changes anything of a branch. */
 export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { method: 'GET', url: '/api/health', why: 'liveness for monitoring: says only that central answers' },
+  { method: 'GET', url: '/api/health/store', why: "monitoring from outside: whether central's history takes writes (no branch's data)" },
   { method: 'GET', url: '/api/auth/options', why: 'the sign-in page asks which ways of signing in there are' },
   { method: 'POST', url: '/api/auth/login', why: 'signing in' },
   { method: 'POST', url: '/api/auth/logout', why: 'signing out, also of a session that has already ended' },
@@ -181,6 +182,18 @@ export async function buildHttp(deps: HttpDeps): Promise<CentralHttp> {
   app.get('/api/health', { schema: docs({ summary: 'Liveness: central answers (nothing more; the MQTT link is in /api/stats)', tags: ['service'], auth: false }) }, async () => ({
     ok: true,
   }));
+  // For a monitor outside central: when the store refuses writes, central's own incident may not be recordable
+  // either (the incidents live in the same database), so the outage must be seen from outside.
+  app.get(
+    '/api/health/store',
+    { schema: docs({ summary: "Whether central's history takes writes: 503 naming the fault while it does not (for an outside monitor)", tags: ['service'], auth: false }) },
+    async (_request, reply) => {
+      const problem = deps.ingest.storeProblem();
+      if (problem === null) return { ok: true };
+      // Why (an address, a path) is for central's log, not for anyone who asks.
+      return reply.code(503).send({ ok: false, problem: `central's ${deps.store.engine} history refuses writes since ${problem.since}: see central's log` });
+    },
+  );
   await app.register(signInRoutes({ auth: deps.auth, oidcLabel: deps.oidc?.label }), { prefix: '/api' });
   // Single sign-on's own routes (central/auth/oidc.ts), public by name like the sign-in above.
   if (deps.oidc !== undefined) await app.register(deps.oidc.routes);

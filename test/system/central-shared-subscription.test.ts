@@ -67,6 +67,8 @@ function tls(): { ca: string; cert: string; key: string } {
 async function startInstance(name: string): Promise<Instance> {
   const config = parseCentralConfig({
     broker: { url: broker.url, username: 'central', password: CENTRAL_PASSWORD, tls: tls(), clientId: `oag-central-${name}`, sessionExpirySeconds: 3600, shareGroup: 'central' },
+    // A share group needs a shared history; these links feed a recording ingest, so the file is never read.
+    store: { postgres: { urlFile: '/nonexistent/central-db.url' } },
   });
   const bus = new CentralBus();
   const ingest = new RecordingIngest(bus);

@@ -243,23 +243,7 @@ export class OutboxStore {
 
   /** The row's id, and whether it is new (false: the planner asked before, and that row stands). */
   insert(row: NewRow, nowMs: number): { id: number; created: boolean } {
-    const inserted = this.q.insert.get(
-      row.incidentId,
-      row.step,
-      row.repeat,
-      row.recipientId,
-      row.recipientName ?? null,
-      row.address,
-      row.channel,
-      row.severity ?? null,
-      row.severity === undefined ? NO_SEVERITY_PRIORITY : PRIORITY[row.severity],
-      row.subject,
-      row.text,
-      row.details === undefined ? null : JSON.stringify(row.details),
-      row.ackLink ?? null,
-      nowMs,
-      nowMs,
-    );
+    const inserted = this.q.insert.get(...insertValues(row, nowMs));
     if (inserted !== undefined) return { id: inserted.id, created: true };
     const existing = this.q.byKey.get(row.incidentId, row.step, row.repeat, row.recipientId, row.channel);
     if (existing === undefined) throw new Error('alert outbox: a row that conflicted is gone');

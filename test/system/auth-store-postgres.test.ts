@@ -1,4 +1,4 @@
-// Central's sign-in on PostgreSQL: the shared suite (test/shared/auth-store-suite.ts) that SQLite passes too, each test
+// Central's sign-in on PostgreSQL: the shared suite (test/store-suites/auth-store-suite.ts) that SQLite passes too, each test
 // on a database of its own with two store objects on their own pools (two central instances); then what only a shared
 // server has: a session outlives the restart of the database, and an instance signing in while another removes the
 // account leaves no session behind; `oag central users add` and `tokens add` write there when central's config says so.
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgAuthStore } from '../../central/auth/pg-auth-store.js';
 import { CentralSessions } from '../../central/auth/sessions.js';
 import { runCentralTokensAdd, runCentralUsersAdd } from '../../scripts/commands/central-auth.js';
-import { authStoreSuite } from '../shared/auth-store-suite.js';
+import { authStoreSuite } from '../store-suites/auth-store-suite.js';
 import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
 
 const logger = pino({ level: 'silent' });

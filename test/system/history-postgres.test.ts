@@ -1,11 +1,11 @@
-// Central's history on PostgreSQL: the shared suite (test/shared/history-store-suite.ts) that SQLite passes too, each
+// Central's history on PostgreSQL: the shared suite (test/store-suites/history-store-suite.ts) that SQLite passes too, each
 // test on a database of its own, then what only PostgreSQL has: a partition per month, dropped whole by retention,
 // and several instances writing one history at once.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monthOf, PgHistory } from '../../central/history/pg-history.js';
 import type { ReceivedEvent } from '../../policies/contract/index.js';
-import { historyStoreSuite } from '../shared/history-store-suite.js';
+import { historyStoreSuite } from '../store-suites/history-store-suite.js';
 import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
 import { accessEvent, eventId, stateFixture } from '../unit/contract/fixtures.js';
 

@@ -24,6 +24,8 @@ import { severityRank } from './rules.js';
 type Queryable = Pick<PgClient, 'query'>;
 
 const UNIQUE_VIOLATION = '23505';
+/** The incident an outbox row (alias `o`) is for: its incident_id is text, an incident's id when it is digits only. */
+const INCIDENT_OF_ROW = (o: string): string => `(CASE WHEN ${o}.incident_id ~ '^[0-9]{1,18}$' THEN ${o}.incident_id::bigint END)`;
 
 /** Thrown inside a transaction to roll it back with an answer. */
 class Refused {
@@ -354,14 +356,24 @@ export class PgAlertsStore implements AlertsStore {
     return (await this.rows<OutboxDbRow>('SELECT * FROM alert_outbox WHERE incident_id = $1 ORDER BY step, repeat, id', [incidentId])).map(toRow);
   }
   async claimDue(nowMs: number, excludeChannels: readonly string[], limit: number) {
-    // Rows another instance is claiming are skipped, not waited for: each row goes to one claimant.
+    // Due rows of an incident acknowledged or closed through any instance are not sent: recorded cancelled, saying why.
+    await this.pool.query(
+      `UPDATE alert_outbox o SET state = 'cancelled', finished_ms = $1, next_ms = NULL, ack_link = NULL,
+         last_error = 'not needed any more: the incident was ' || i.status
+       FROM alert_incidents i
+       WHERE o.state = 'pending' AND o.next_ms <= $1 AND i.id = ${INCIDENT_OF_ROW('o')} AND i.status IN ('acknowledged', 'cleared')`,
+      [nowMs],
+    );
+    // Rows another instance is claiming are skipped, not waited for: each row goes to one claimant. The incident is
+    // looked at again here: one acknowledged since the statement above is not sent either.
     const rows = await this.rows<OutboxDbRow>(
       `UPDATE alert_outbox SET state = 'sending', attempts = attempts + 1, last_attempt_ms = $1
        WHERE id IN (
-         SELECT id FROM alert_outbox
-         WHERE state = 'pending' AND next_ms <= $1 AND NOT (channel = ANY($2::text[]))
-         ORDER BY priority, next_ms, id LIMIT $3
-         FOR UPDATE SKIP LOCKED)
+         SELECT o.id FROM alert_outbox o
+         WHERE o.state = 'pending' AND o.next_ms <= $1 AND NOT (o.channel = ANY($2::text[]))
+           AND NOT EXISTS (SELECT 1 FROM alert_incidents i WHERE i.id = ${INCIDENT_OF_ROW('o')} AND i.status IN ('acknowledged', 'cleared'))
+         ORDER BY o.priority, o.next_ms, o.id LIMIT $3
+         FOR UPDATE OF o SKIP LOCKED)
        RETURNING *`,
       [nowMs, [...excludeChannels], limit],
     );

@@ -70,6 +70,7 @@ export class SqliteAlertsStore implements AlertsStore {
     raiseSeen: Statement<[string, string, number]>;
     latestFor: Statement<[string, string], IncidentRow>;
     raisesPrune: Statement<[number]>;
+    cancelDone: Statement<[number, number]>;
   };
 
   constructor(readonly db: Db) {
@@ -90,6 +91,15 @@ export class SqliteAlertsStore implements AlertsStore {
       raiseSeen: db.prepare('INSERT OR IGNORE INTO alert_raises (site, event_id, at_ms) VALUES (?, ?, ?)'),
       latestFor: db.prepare('SELECT * FROM alert_incidents WHERE site = ? AND alarm = ? ORDER BY (cleared_ms IS NULL) DESC, id DESC LIMIT 1'),
       raisesPrune: db.prepare('DELETE FROM alert_raises WHERE at_ms < ?'),
+      // Due rows of an incident acknowledged or closed (through any instance, whoever's outbox was told) are not sent.
+      cancelDone: db.prepare(
+        `UPDATE alert_outbox SET state = 'cancelled', finished_ms = ?, next_ms = NULL, ack_link = NULL,
+           last_error = 'not needed any more: the incident was ' || (
+             SELECT i.status FROM alert_incidents i WHERE i.id = CAST(alert_outbox.incident_id AS INTEGER) AND CAST(i.id AS TEXT) = alert_outbox.incident_id)
+         WHERE state = 'pending' AND next_ms <= ? AND EXISTS (
+           SELECT 1 FROM alert_incidents i
+           WHERE i.id = CAST(alert_outbox.incident_id AS INTEGER) AND CAST(i.id AS TEXT) = alert_outbox.incident_id AND i.status IN ('acknowledged', 'cleared'))`,
+      ),
     };
   }
 
@@ -294,7 +304,10 @@ export class SqliteAlertsStore implements AlertsStore {
   }
   claimDue(nowMs: number, excludeChannels: readonly string[], limit: number) {
     // One transaction: another connection's claim waits for it, and then finds the rows no longer pending.
-    return this.tx(() => this.outbox.due(nowMs, excludeChannels, limit).flatMap(({ id }) => this.outbox.claim(id, nowMs) ?? []));
+    return this.tx(() => {
+      this.q.cancelDone.run(nowMs, nowMs);
+      return this.outbox.due(nowMs, excludeChannels, limit).flatMap(({ id }) => this.outbox.claim(id, nowMs) ?? []);
+    });
   }
   outboxDelivered(id: number, nowMs: number) {
     return this.tx(() => this.outbox.delivered(id, nowMs));

@@ -171,6 +171,29 @@ export function alertsStoreSuite(engine: string, open: () => Promise<AlertsStore
       }
     });
 
+    it('a message queued before its incident was acknowledged or closed through another instance is not sent, and shows cancelled saying why', async () => {
+      const channel = new CountingChannel();
+      const outbox = new Outbox({ store: fx.store, channels: new Map([[channel.name, channel]]), clock, logger });
+      try {
+        const fire = (await a.incidents.alarm(raise(), at(0)))!;
+        const flood = (await a.incidents.alarm(raise({ alarm: 'flood' }), at(0)))!;
+        const door = (await a.incidents.alarm(raise({ alarm: 'forced-open' }), at(0)))!;
+        await outbox.enqueue([email(String(fire.id), 'carol'), email(String(flood.id), 'carol'), email(String(door.id), 'carol')]);
+        // Through the other instance, whose outbox is not this one: this outbox is told nothing.
+        expect((await b.incidents.acknowledge(fire.id, { actor: 'user:olive' }, at(1))).ok).toBe(true);
+        expect((await b.incidents.resolve(flood.id, { actor: 'user:olive' }, at(1))).ok).toBe(true);
+        outbox.start();
+        await outbox.idle();
+        expect(channel.sent.map((m) => m.subject)).toHaveLength(1);
+        expect(await outbox.counts()).toMatchObject({ pending: 0, sending: 0, delivered: 1, cancelled: 2 });
+        expect((await outbox.forIncident(String(fire.id)))[0]).toMatchObject({ state: 'cancelled', attempts: 0, lastError: 'not needed any more: the incident was acknowledged' });
+        expect((await outbox.forIncident(String(flood.id)))[0]).toMatchObject({ state: 'cancelled', lastError: 'not needed any more: the incident was cleared' });
+        expect((await outbox.forIncident(String(door.id)))[0]).toMatchObject({ state: 'delivered' });
+      } finally {
+        await outbox.stop();
+      }
+    });
+
     it('retention: incidents cleared before the cut go with their history, open ones and later ones stay; expired links and finished messages go', async () => {
       const old = (await a.incidents.alarm(raise({ site: 'old' }), at(0)))!;
       await a.incidents.alarm(raise({ site: 'old', state: 'cleared' }), at(10));

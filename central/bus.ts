@@ -1,5 +1,7 @@
-// What central's pieces tell each other, in process: ingest → live dashboard, replies → command waiters.
-import { EventEmitter } from 'node:events';
+// What central's pieces tell each other, in process: ingest → live dashboard, replies → command waiters. The kit's
+// bus, so a listener's error (a dashboard's stream, the alerting) never reaches ingest, which emits before it
+// acknowledges the message, nor the listeners after it.
+import { EventBus } from '../kit/event-bus.js';
 import type { CommandReply, ReceivedEvent } from '../policies/contract/index.js';
 import type { DeskChangeArrival } from './members/desk-changes.js';
 
@@ -19,10 +21,4 @@ export interface CentralBusEvents {
   store: [{ ok: false; error: string } | { ok: true }];
 }
 
-export class CentralBus extends EventEmitter<CentralBusEvents> {
-  constructor() {
-    super();
-    // One listener per open dashboard.
-    this.setMaxListeners(0);
-  }
-}
+export class CentralBus extends EventBus<CentralBusEvents> {}

@@ -127,6 +127,8 @@ export async function startCentral(
     };
 
     const bus = new CentralBus();
+    bus.onListenerError = ({ event, error }) =>
+      logger.error({ event, err: error instanceof Error ? error.message : String(error) }, 'a listener on central\'s bus failed; the others still ran');
     // Before ingest starts, so that the first retained state of each branch is seen by it; the link address is known
     // once central listens (port 0 in tests), hence a function.
     let listeningUrl = '';

@@ -217,6 +217,32 @@ export class MemberCsvReader<F extends string> {
   close(): void {
     for (const stream of this.streams) stream.destroy();
   }
+
+  /** The caller's refusal of the file (a reader in another thread refused it). */
+  refuse(message: string, rejected?: readonly RejectedRow[]): Error {
+    return this.options.refuse(message, rejected);
+  }
+
+  /** What was counted of the rows so far, to hand to a reader of the same file in another thread. */
+  counts(): ReaderCounts {
+    return { rejected: this.sortedRejected(), rejectedCount: this.rejectedCount, total: this.total, bytesRead: this.bytesRead };
+  }
+
+  /** Takes over the counts of the reader that read the file in another thread. */
+  adopt(counts: ReaderCounts): void {
+    this.rejected.length = 0;
+    this.rejected.push(...counts.rejected);
+    this.rejectedCount = counts.rejectedCount;
+    this.total = counts.total;
+    this.bytesRead = counts.bytesRead;
+  }
+}
+
+export interface ReaderCounts {
+  rejected: RejectedRow[];
+  rejectedCount: number;
+  total: number;
+  bytesRead: number;
 }
 
 function readableSize(filePath: string, refuse: FileRefusal, emptyHint: string | undefined): number {

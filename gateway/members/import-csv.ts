@@ -9,13 +9,12 @@
 // made with another deployment key than the list in force) throws ImportError and changes nothing.
 import { basename } from 'node:path';
 import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type RejectedRow } from '../../kit/member-csv-reader.js';
-import { CardHashWorker, HASH_WORKER_FROM_BYTES, HASHED_ROW_BYTES, HashQueue, hashedSum } from '../../kit/card-hash-worker.js';
-import { parseCardUids } from '../../policies/card-uids.js';
-import { memberFieldsText } from '../../policies/member-list.js';
-import type { MemberListDiff, MemberRow, ReplaceResult, Store } from '../store/index.js';
-import type { HashedRows } from '../store/members.js';
+import { HASHED_ROW_BYTES, hashedSum } from '../../kit/card-hash-worker.js';
+import { readBatches } from '../../kit/member-import-worker.js';
+import type { MemberListDiff, ReplaceResult, Store } from '../store/index.js';
+import type { PackedMembers } from '../store/members.js';
+import { BRANCH_ROWS_URL, branchRows, type BranchRowParams } from './import-rows.js';
 import { DEFAULT_MEMBER_MAPPING, type MemberField, type MemberImportMapping } from './mapping.js';
-import { createMemberRowChecks, type MemberRowInput } from './row-schema.js';
 
 export { MAX_REJECTED_LISTED, type RejectedRow };
 export type ImportProgress = MemberCsvProgress;
@@ -76,8 +75,6 @@ export class ImportError extends Error {
 export const DEFAULT_MAX_REMOVED_FRACTION = 0.5;
 /** The setting that remembers which deployment key the list in force was hashed with (and which list that was). */
 export const LIST_KEY_SETTING = 'member-list-key';
-const NO_CARD_HASH = Buffer.alloc(32);
-const NO_UIDS: readonly string[] = Object.freeze([]);
 const FIELDS: readonly MemberField[] = ['cardNumber', 'cardUids', 'birthDate', 'adult', 'expires', 'blocked', 'blockedUntil', 'openAccess', 'staff', 'groups'];
 
 /**
@@ -95,6 +92,17 @@ class Lines {
       this.lines = bigger;
     }
     this.lines[this.size++] = line * 2 + (uid ? 1 : 0);
+  }
+
+  /** Lines as pushed (line × 2, plus 1 for a UID). */
+  pushAll(more: Uint32Array): void {
+    while (this.size + more.length > this.lines.length) {
+      const bigger = new Uint32Array(this.lines.length * 2);
+      bigger.set(this.lines);
+      this.lines = bigger;
+    }
+    this.lines.set(more, this.size);
+    this.size += more.length;
   }
 
   at(position: number): number {
@@ -191,88 +199,31 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       );
     }
   }
-  const checks = createMemberRowChecks(mapping, new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10));
   const lines = new Lines();
+  const setup = { delimiter: mapping.delimiter, fields: FIELDS, columns: mapping.columns, configPath: 'members.mapping' };
+  const params: BranchRowParams = { mapping, today: new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10) };
 
-  const worker = reader.totalBytes >= (options.hashWorkerFromBytes ?? HASH_WORKER_FROM_BYTES) ? CardHashWorker.start(hasher) : null;
-  const hashes = new HashQueue<MemberRow[]>(hasher, worker);
-  let ids: string[] = [];
-  let texts: string[] = [];
-  // Every row of a batch is on the list: the store takes the batch's list hash whole, and its card hashes in place.
-  const digested = ([batch, out]: [MemberRow[], Uint8Array]): HashedRows => ({
-    rows: batch,
-    hashed: Buffer.from(out.buffer, out.byteOffset, out.byteLength),
-    stride: HASHED_ROW_BYTES,
-    sum: hashedSum(out),
-  });
-
-  async function* rows(): AsyncGenerator<HashedRows> {
-    for await (const batch of reader.records()) {
-      const out: MemberRow[] = [];
-      for (const { line, fields } of batch) {
-        const picked = reader.pick(fields);
-        const raw: MemberRowInput = picked;
-        // The UIDs' cell is read as central reads it; a problem with it is one more of the row's.
-        const cardUids = picked.cardUids === '' ? NO_UIDS : parseCardUids(picked.cardUids);
-        const uidProblem = 'problem' in cardUids ? [{ path: ['cardUids'], message: cardUids.problem }] : [];
-        // The schema is asked only about a row the direct checks refuse: it names every problem.
-        let member = checks.parse(raw);
-        if (member === undefined) {
-          const result = checks.schema.safeParse(raw);
-          if (result.success) {
-            member = result.data;
-          } else {
-            reader.rejectIssues(line, fields, [...result.error.issues, ...uidProblem], raw.cardNumber);
-            continue;
-          }
-        }
-        if ('problem' in cardUids) {
-          reader.rejectIssues(line, fields, uidProblem, raw.cardNumber);
-          continue;
-        }
-        // Groups are the one free-text field that is stored: a shifted column must not put a card number there.
-        if (member.groups.length > 0 && member.groups.some((g) => g.toUpperCase().includes(member.cardNumber))) {
-          reader.reject(line, `${reader.columnName('groups')}: contains the card number`);
-          continue;
-        }
-        // The barcode and a UID may be the same characters: one credential, the card number's.
-        const uids = cardUids.length === 0 ? cardUids : cardUids.filter((uid) => uid !== member.cardNumber);
-        if (member.groups.length > 0 && uids.some((uid) => member.groups.some((g) => g.toUpperCase().includes(uid)))) {
-          reader.reject(line, `${reader.columnName('groups')}: contains a card UID`);
-          continue;
-        }
-        lines.push(line, false);
-        ids.push(member.cardNumber);
-        // The card hash is made with the batch's (hashes.add); the fields' text does not depend on it.
-        const row: MemberRow = {
-          cardHash: NO_CARD_HASH,
-          expires: member.expires,
-          blocked: member.blocked,
-          blockedUntil: member.blockedUntil,
-          openAccess: member.openAccess,
-          birthDate: member.birthDate,
-          adult: member.adult,
-          staff: member.staff,
-          groups: member.groups,
-          pinHash: null,
-        };
-        const text = memberFieldsText(row);
-        texts.push(text);
-        out.push(row);
-        // Each card UID is a row of its own with the member's fields (its card hash made with the batch's too).
-        for (const uid of uids) {
-          lines.push(line, true);
-          ids.push(uid);
-          texts.push(text);
-          out.push({ ...row });
-        }
-      }
-      if (out.length > 0) for (const done of await hashes.add(out, ids, texts)) yield digested(done);
-      ids = [];
-      texts = [];
+  async function* rows(): AsyncGenerator<PackedMembers> {
+    const batches = readBatches(reader as MemberCsvReader<string>, setup, {
+      maker: { url: BRANCH_ROWS_URL, name: 'branchRows', factory: branchRows },
+      params,
+      hasher,
+      workerFromBytes: options.hashWorkerFromBytes,
+    });
+    for await (const batch of batches) {
+      lines.pushAll(batch.lines);
+      // Every row of a batch is on the list: the store takes the batch's list hash whole, and its rows as packed.
+      const { hashed } = batch;
+      yield {
+        packed: true,
+        hashed: Buffer.from(hashed.buffer, hashed.byteOffset, hashed.byteLength),
+        stride: HASHED_ROW_BYTES,
+        flags: batch.flags,
+        texts: batch.texts,
+        strings: batch.strings,
+        sum: hashedSum(hashed),
+      };
     }
-    for (const done of await hashes.drain()) yield digested(done);
-    reader.finish(true);
     reader.progress('applying');
   }
 
@@ -314,7 +265,6 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
   } catch (error) {
     throw reader.refusal(error);
   } finally {
-    worker?.close();
     reader.close();
   }
   if (options.keyId !== undefined) {

@@ -153,7 +153,7 @@ export class MemberStore {
    * held open while the source is awaited.
    */
   async replaceAllAsync(
-    rows: AsyncIterable<MemberRow | readonly MemberRow[] | HashedRows>,
+    rows: AsyncIterable<ReplaceItem>,
     meta: MemberListMeta,
     options: ReplaceOptions = {},
   ): Promise<ReplaceResult> {
@@ -162,6 +162,8 @@ export class MemberStore {
       for await (const item of rows) {
         if (isRowArray(item)) {
           for (const row of item) staging.add(row);
+        } else if ('packed' in item) {
+          staging.addPacked(item);
         } else if ('hashed' in item) {
           staging.addHashed(item);
         } else {
@@ -243,7 +245,24 @@ export interface HashedRows {
   sum: ListHash;
 }
 
-function isRowArray(item: MemberRow | readonly MemberRow[] | HashedRows): item is readonly MemberRow[] {
+/**
+ * Rows checked, hashed and packed elsewhere (an import's worker thread, PackedFields): row i's card hash at
+ * i × `stride` of `hashed`, its flags byte, its TEXTS ids into the source's own table of texts, `strings` the texts
+ * that table gained with this batch (in id order). One stream of them per replacement, in order.
+ */
+export interface PackedMembers {
+  packed: true;
+  hashed: Buffer;
+  stride: number;
+  flags: Uint8Array;
+  texts: Int32Array;
+  strings: readonly string[];
+  sum: ListHash;
+}
+
+type ReplaceItem = MemberRow | readonly MemberRow[] | HashedRows | PackedMembers;
+
+function isRowArray(item: ReplaceItem): item is readonly MemberRow[] {
   return Array.isArray(item);
 }
 
@@ -262,7 +281,7 @@ function sameMember(a: Member, b: Member): boolean {
 }
 
 /** Texts of a column, each kept once: a million rows hold a few thousand distinct dates and group lists. */
-class Interned {
+export class Interned {
   /** Id 0 is null, 1 the empty text. */
   readonly values: Array<string | null> = [null, ''];
   private readonly ids = new Map<string, number>([['', 1]]);
@@ -296,12 +315,27 @@ function dayNumber(s: string): number {
   return n;
 }
 
-const TEXTS = 5; // expires, blocked_until, birth_date, groups, pin_hash: interned ids, TEXTS a row
+export const TEXTS = 5; // expires, blocked_until, birth_date, groups, pin_hash: interned ids, TEXTS a row
 const BLOCKED = 1;
 const OPEN_ACCESS = 2;
 const ADULT_KNOWN = 4;
 const ADULT = 8;
 const STAFF = 16;
+/** A member's fields as staged: TEXTS ids of `strings` at `texts[t…]`, and its flags byte (returned). */
+export function packFields(row: Omit<MemberRow, 'cardHash'>, strings: Interned, texts: Int32Array, t: number): number {
+  texts[t] = strings.id(row.expires);
+  texts[t + 1] = strings.id(row.blockedUntil);
+  texts[t + 2] = strings.id(row.birthDate);
+  texts[t + 3] = row.groups.length === 0 ? 1 : strings.id(row.groups.join(','));
+  texts[t + 4] = strings.id(row.pinHash);
+  return (
+    (row.blocked ? BLOCKED : 0) |
+    (row.openAccess ? OPEN_ACCESS : 0) |
+    (row.adult === null ? 0 : ADULT_KNOWN | (row.adult ? ADULT : 0)) |
+    (row.staff ? STAFF : 0)
+  );
+}
+
 /** Rows a multi-row INSERT writes at once (10 parameters each). */
 const INSERT_ROWS = 64;
 const INSERT_ONE = `INSERT INTO temp.member_next (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
@@ -330,6 +364,8 @@ class Staging {
   private readonly texts: Int32Array[] = [];
   private readonly flags: Uint8Array[] = [];
   private readonly strings = new Interned();
+  /** Packed rows' text ids (their source's table, 0 null and 1 the empty text as here) → this table's. */
+  private readonly remap: number[] = [0, 1];
   private readonly sum = new ListHash();
   private disposed = false;
 
@@ -356,27 +392,46 @@ class Staging {
     this.sum.addSum(sum);
   }
 
-  /** Row i's fields (its card hash is in `hashes` already). */
-  private addFields(row: MemberRow): void {
-    const i = this.hashes.size - 1;
+  /**
+   * Packed rows (PackedMembers): the source's text ids are turned into this table's through `remap`, so that no
+   * text is decoded or looked up a row here.
+   */
+  addPacked({ hashed, stride, flags, texts, strings, sum }: PackedMembers): void {
+    const n = flags.length;
+    if (hashed.length < n * stride || stride < 32 || texts.length < n * TEXTS) throw new MemberListError('a member row must carry the 32-byte keyed card hash');
+    const remap = this.remap;
+    for (const text of strings) remap.push(this.strings.id(text));
+    for (let r = 0; r < n; r++) {
+      this.hashes.pushFrom(hashed, r * stride);
+      const i = this.hashes.size - 1;
+      const c = this.chunkOf(i);
+      const to = this.texts[c]!;
+      const t = (i & (CHUNK_ROWS - 1)) * TEXTS;
+      for (let k = 0; k < TEXTS; k++) {
+        const id = remap[texts[r * TEXTS + k]!];
+        if (id === undefined) throw new MemberListError('a packed member row names a text it did not bring');
+        to[t + k] = id;
+      }
+      this.flags[c]![i & (CHUNK_ROWS - 1)] = flags[r]!;
+    }
+    this.sum.addSum(sum);
+  }
+
+  /** The chunk of row i, made when it is the first row of one. */
+  private chunkOf(i: number): number {
     const c = i >>> CHUNK_BITS;
     if (c === this.flags.length) {
       this.texts.push(new Int32Array(CHUNK_ROWS * TEXTS));
       this.flags.push(new Uint8Array(CHUNK_ROWS));
     }
-    const texts = this.texts[c]!;
-    const t = (i & (CHUNK_ROWS - 1)) * TEXTS;
-    const strings = this.strings;
-    texts[t] = strings.id(row.expires);
-    texts[t + 1] = strings.id(row.blockedUntil);
-    texts[t + 2] = strings.id(row.birthDate);
-    texts[t + 3] = row.groups.length === 0 ? 1 : strings.id(row.groups.join(','));
-    texts[t + 4] = strings.id(row.pinHash);
-    this.flags[c]![i & (CHUNK_ROWS - 1)] =
-      (row.blocked ? BLOCKED : 0) |
-      (row.openAccess ? OPEN_ACCESS : 0) |
-      (row.adult === null ? 0 : ADULT_KNOWN | (row.adult ? ADULT : 0)) |
-      (row.staff ? STAFF : 0);
+    return c;
+  }
+
+  /** Row i's fields (its card hash is in `hashes` already). */
+  private addFields(row: MemberRow): void {
+    const i = this.hashes.size - 1;
+    const c = this.chunkOf(i);
+    this.flags[c]![i & (CHUNK_ROWS - 1)] = packFields(row, this.strings, this.texts[c]!, (i & (CHUNK_ROWS - 1)) * TEXTS);
   }
 
   commit(meta: MemberListMeta, options: ReplaceOptions): ReplaceResult {

@@ -1,0 +1,199 @@
+// A full member import's reading, in a worker thread: the file is read, split, each row checked and its cards
+// hashed there, and the import's own thread only stages what comes back (issue #18: a million rows' parsing and
+// checks were ~5 s of the thread that also writes SQLite). What a row means is the caller's: a batch maker, a
+// module's export that both threads can load, turns each parser batch into plain data and typed arrays, handed over
+// without a copy (no object a row crosses). The same maker runs on the calling thread for a small file, for a
+// hasher that is not createCardHasher's, and when no thread can start: the same rows, rejections and list hash.
+//
+// Back-pressure: at most AHEAD batches are made before the import's thread has taken them. The card numbers cross
+// nowhere but this process's memory; a refusal crosses as its message and rejected lines, which never quote one.
+import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { ParsedRecord } from '../policies/member-csv.js';
+import { cardHasherKey, createCardHasher } from '../policies/cards.js';
+import { HASH_WORKER_FROM_BYTES } from './card-hash-worker.js';
+import { MemberCsvReader, type MemberCsvReaderOptions, type ReaderCounts, type RejectedRow } from './member-csv-reader.js';
+import { startModuleWorker } from './worker-thread.js';
+
+const ROLE = 'oag-member-import';
+/** Batches made ahead of the import's thread: enough to keep both busy, few enough to bound memory. */
+const AHEAD = 4;
+const PROGRESS_EVERY = 2_000;
+
+/** Turns parser batches into the caller's batches; rejects bad rows through `reader`. */
+export interface BatchMaker<B> {
+  /** The kept rows of one parser batch, checked and hashed; null when none was kept. */
+  make(records: readonly ParsedRecord[], reader: MemberCsvReader<string>): B | null;
+  /** The buffers of a batch handed over to the other thread. */
+  transfer(batch: B): ArrayBuffer[];
+}
+
+/** A module's export making a BatchMaker from cloneable params and the card hasher. */
+export type BatchMakerFactory<P, B> = (params: P, hasher: (normalisedId: string) => Buffer) => BatchMaker<B>;
+
+export interface ImportReading<P, B> {
+  /** The module exporting the factory (its import.meta.url) and the export's name. */
+  maker: { url: string; name: string; factory: BatchMakerFactory<P, B> };
+  params: P;
+  hasher: (normalisedId: string) => Buffer;
+  /** Read in a worker thread from a file of this many bytes (default HASH_WORKER_FROM_BYTES, 4 MiB). */
+  workerFromBytes?: number | undefined;
+}
+
+type ReaderSetup = Pick<MemberCsvReaderOptions<string>, 'delimiter' | 'fields' | 'columns' | 'configPath' | 'emptyHint'>;
+
+interface Setup {
+  role: typeof ROLE;
+  filePath: string;
+  reader: ReaderSetup;
+  url: string;
+  name: string;
+  params: unknown;
+  key: Uint8Array;
+}
+
+type Message =
+  | { type: 'batch'; batch: unknown; total: number; bytesRead: number }
+  | { type: 'done'; counts: ReaderCounts }
+  | { type: 'failed'; message: string; refused: boolean; rejected: RejectedRow[] | undefined; counts: ReaderCounts };
+
+/** A refusal made in the worker, carried back as its message and rejected lines. */
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly rejected: readonly RejectedRow[] | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The file's batches, as `reading.maker` makes them, then `reader.finish(true)`: a file unusable as a whole throws
+ * the reader's refusal (naming the line where there is one), an error reading it too. After the last batch, the
+ * reader holds the file's counts and rejected rows, wherever it was read.
+ */
+export function readBatches<P, B>(reader: MemberCsvReader<string>, setup: ReaderSetup, reading: ImportReading<P, B>): AsyncGenerator<B> {
+  const key = cardHasherKey(reading.hasher);
+  if (key === undefined || reader.totalBytes < (reading.workerFromBytes ?? HASH_WORKER_FROM_BYTES)) return readHere(reader, reading);
+  let worker: Worker;
+  try {
+    worker = startModuleWorker(import.meta.url, {
+      role: ROLE,
+      filePath: reader.filePath,
+      reader: setup,
+      url: reading.maker.url,
+      name: reading.maker.name,
+      params: reading.params,
+      key,
+    } satisfies Setup);
+  } catch {
+    return readHere(reader, reading);
+  }
+  return readThere(reader, worker);
+}
+
+async function* readHere<P, B>(reader: MemberCsvReader<string>, reading: ImportReading<P, B>): AsyncGenerator<B> {
+  const maker = reading.maker.factory(reading.params, reading.hasher);
+  try {
+    for await (const records of reader.records()) {
+      const batch = maker.make(records, reader);
+      if (batch !== null) yield batch;
+    }
+  } catch (error) {
+    throw reader.refusal(error);
+  }
+  reader.finish(true);
+}
+
+async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker): AsyncGenerator<B> {
+  const inbox: Message[] = [];
+  let stopped: Error | null = null;
+  let wake: (() => void) | null = null;
+  const arrived = (): void => {
+    wake?.();
+    wake = null;
+  };
+  worker.on('message', (message: Message) => {
+    inbox.push(message);
+    arrived();
+  });
+  worker.on('error', (error) => {
+    stopped ??= error;
+    arrived();
+  });
+  worker.on('exit', (code) => {
+    stopped ??= new Error(`exited with ${code}`);
+    arrived();
+  });
+  try {
+    for (;;) {
+      const message = inbox.shift();
+      if (message === undefined) {
+        // A thread that stopped without a word (out of memory, a bug) is the import's failure: nothing was applied.
+        if (stopped !== null) throw new Error(`${reader.filePath}: the import's reading thread stopped (${(stopped as Error).message}): nothing changed`);
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      if (message.type === 'batch') {
+        const before = reader.total;
+        reader.total = message.total;
+        reader.bytesRead = message.bytesRead;
+        if (Math.floor(message.total / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) reader.progress('reading');
+        yield message.batch as B;
+        worker.postMessage('more');
+        continue;
+      }
+      reader.adopt(message.counts);
+      if (message.type === 'done') return;
+      throw message.refused ? reader.refuse(message.message, message.rejected) : new Error(message.message);
+    }
+  } finally {
+    worker.removeAllListeners();
+    void worker.terminate();
+  }
+}
+
+async function work(setup: Setup): Promise<void> {
+  const port = parentPort!;
+  let credits = AHEAD;
+  let wake: (() => void) | null = null;
+  port.on('message', () => {
+    credits++;
+    wake?.();
+    wake = null;
+  });
+  const mod = (await import(setup.url)) as Record<string, unknown>;
+  const factory = mod[setup.name] as BatchMakerFactory<unknown, unknown>;
+  const maker = factory(setup.params, createCardHasher(Buffer.from(setup.key)));
+  const reader = new MemberCsvReader(setup.filePath, { ...setup.reader, refuse: (message, rejected) => new Refused(message, rejected) });
+  try {
+    try {
+      for await (const records of reader.records()) {
+        const batch = maker.make(records, reader);
+        if (batch === null) continue;
+        while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
+        credits--;
+        port.postMessage({ type: 'batch', batch, total: reader.total, bytesRead: reader.bytesRead } satisfies Message, maker.transfer(batch));
+      }
+    } catch (error) {
+      throw reader.refusal(error);
+    }
+    reader.finish(true);
+    port.postMessage({ type: 'done', counts: reader.counts() } satisfies Message);
+  } catch (error) {
+    const refused = error instanceof Refused;
+    port.postMessage({
+      type: 'failed',
+      // Not a refusal: a bug's message, never its stack (it could hold a row's text).
+      message: refused ? error.message : `${setup.filePath}: the import failed (${(error as Error).message}): nothing changed`,
+      refused,
+      rejected: refused ? [...(error.rejected ?? [])] : undefined,
+      counts: reader.counts(),
+    } satisfies Message);
+  } finally {
+    reader.close();
+  }
+}
+
+if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE && parentPort !== null) {
+  void work(workerData as Setup);
+}

@@ -22,6 +22,7 @@ import {
   type ReceivedEvent,
 } from '../policies/contract/index.js';
 import type { CentralBus } from './bus.js';
+import { EventBatcher, type BatchStats } from './history/event-batcher.js';
 import type { HistoryStore } from './history/history-store.js';
 
 export interface IngestStats {
@@ -38,6 +39,9 @@ export interface IngestStats {
   lastRejections: Array<{ at: string; topic: string; errors: string[] }>;
 }
 
+/** Events committed together (group commit): how many commits, holding how many events. */
+export type IngestCommitStats = BatchStats;
+
 export interface IncomingMessage {
   topic: string;
   payload: Buffer;
@@ -52,14 +56,25 @@ export const LATE_MS = 3_600_000;
 export class Ingest {
   readonly stats: IngestStats = { received: 0, stored: 0, duplicates: 0, late: 0, rejected: 0, ignored: 0, storeFailures: 0, lastRejections: [] };
 
+  /** The events that arrive while a commit runs go into the next one together (central/history/event-batcher.ts). */
+  private readonly events: EventBatcher;
+
   constructor(
     private readonly deps: { prefix: string; store: HistoryStore; bus: CentralBus; clock: { now(): Date }; logger: Logger },
-  ) {}
+  ) {
+    this.events = new EventBatcher(deps.store);
+  }
+
+  /** How the events' commits were grouped (the ingest bench prints it). */
+  get commits(): IngestCommitStats {
+    return { ...this.events.stats };
+  }
 
   /**
    * Resolves once the message is stored (committed), refused or ignored: then it may be acknowledged to the broker.
    * Rejects only when the store failed (disk full, PostgreSQL away): that message must not be acknowledged, so that
-   * the broker delivers it again (central/link.ts).
+   * the broker delivers it again (central/link.ts). Events handed in while a commit runs are committed together in
+   * the next one, each resolving after it; a refused event never joins a batch, a failed commit rejects all of it.
    */
   async handle(msg: IncomingMessage): Promise<void> {
     this.stats.received++;
@@ -121,7 +136,7 @@ export class Ingest {
         const m = readEvent(msg.payload);
         if (!m.ok) return this.reject(msg.topic, m.errors);
         if (m.value.site !== site) return this.reject(msg.topic, [`site: "${m.value.site}" does not match the topic's site "${site}"`]);
-        if (await store.insertEvent(m.value, now)) {
+        if (await this.events.insert(m.value, now)) {
           this.stats.stored++;
           // Debug only: after an outage every event of it is late, and the count is in the stats.
           if (now.getTime() - Date.parse(m.value.at) > LATE_MS) {

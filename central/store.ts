@@ -123,6 +123,7 @@ export class CentralStore {
   private readonly q: Record<string, Statement>;
   // Made once: better-sqlite3 builds a transaction's wrapper each time it is asked for one, a cost on every event.
   private readonly insertEventTx: (event: ReceivedEvent, receivedAt: Date) => boolean;
+  private readonly insertEventsTx: (items: ReadonlyArray<{ event: ReceivedEvent; receivedAt: Date }>) => boolean[];
   private readonly setStateTx: (state: ReceivedState, receivedAt: Date) => void;
 
   constructor(path: string) {
@@ -170,6 +171,9 @@ export class CentralStore {
       secret: p('SELECT value FROM secrets WHERE name = ?'),
     } as Record<string, Statement>;
     this.insertEventTx = this.db.transaction((event: ReceivedEvent, receivedAt: Date) => this.insertEventRows(event, receivedAt));
+    this.insertEventsTx = this.db.transaction((items: ReadonlyArray<{ event: ReceivedEvent; receivedAt: Date }>) =>
+      items.map((i) => this.insertEventRows(i.event, i.receivedAt)),
+    );
     this.setStateTx = this.db.transaction((state: ReceivedState, receivedAt: Date) => this.setStateRows(state, receivedAt));
   }
 
@@ -185,6 +189,13 @@ export class CentralStore {
     return this.insertEventTx(event, receivedAt);
   }
 
+  /**
+   * Several events in one transaction, one commit for all (ingest's group commit): for each, whether it was new. A
+   * second copy of an id in the same call is a resend like any other (false). Nothing is stored if any row fails.
+   */
+  insertEvents(items: ReadonlyArray<{ event: ReceivedEvent; receivedAt: Date }>): boolean[] {
+    return this.insertEventsTx(items);
+  }
 
   private insertEventRows(event: ReceivedEvent, receivedAt: Date): boolean {
     const atMs = Date.parse(event.at);

@@ -19,6 +19,11 @@ export interface StoredEvent {
   receivedAt: string;
 }
 
+export interface EventToStore {
+  event: ReceivedEvent;
+  receivedAt: Date;
+}
+
 export interface OccupancySample {
   at: string;
   inside: number;
@@ -49,6 +54,12 @@ export interface HistoryStore {
    * An occupancy event also adds an occupancy sample.
    */
   insertEvent(event: ReceivedEvent, receivedAt: Date): Promise<boolean>;
+  /**
+   * Several events, committed together before the promise resolves (ingest's group commit, central/history/
+   * event-batcher.ts): for each in order, whether it was new; a second copy of an id, in the batch or before it,
+   * gives false. Rejects when the store failed, and then none of them may be taken as stored.
+   */
+  insertEvents(items: ReadonlyArray<EventToStore>): Promise<boolean[]>;
   /** The latest state of a site; an older one arriving late does not overwrite a newer one. Adds a sample on change. */
   setState(state: ReceivedState, receivedAt: Date): Promise<void>;
   setAvailability(site: string, online: boolean, at: Date): Promise<void>;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ReceivedEvent, ReceivedKnownEvent, ReceivedState } from '../../policies/contract/index.js';
 import { openMigrated } from '../pg/migrate.js';
 import { inTransaction, type PgClient, type PgPool } from '../pg/pool.js';
-import type { CommandRecord, HistoryStore, OccupancySample, PublishedPolicy, SiteRow, StoredEvent } from './history-store.js';
+import type { CommandRecord, EventToStore, HistoryStore, OccupancySample, PublishedPolicy, SiteRow, StoredEvent } from './history-store.js';
 
 /** Advisory locks (pg_advisory_xact_lock's two-int form): one namespace, and under it what is locked. */
 const LOCK_NAMESPACE_SITE = 0x0a6_0002;
@@ -78,6 +78,15 @@ const SITE_SELECT = 'SELECT s.id, s.online, s.since_ms, s.last_seen_ms, s.state,
 // Upserts of the sample at `at`: the same instant twice keeps the last (SQLite's INSERT OR REPLACE).
 const UPSERT_SAMPLE = `ON CONFLICT (site, at_ms) DO UPDATE SET inside = excluded.inside, capacity = excluded.capacity`;
 
+interface BatchRow {
+  event: ReceivedEvent;
+  atMs: number;
+  receivedMs: number;
+}
+
+/** The pool or a client in a transaction: what a statement runs on. */
+type PgQueryable = Pick<PgClient, 'query'>;
+
 export interface PgHistoryOptions {
   logger: Logger;
   /** Whether close() ends the pool (it does when PgHistory.open made it). */
@@ -146,6 +155,92 @@ export class PgHistory implements HistoryStore {
       await this.ensurePartition(atMs);
       return this.insertEventRows(event, atMs, receivedAt);
     }
+  }
+
+  async insertEvents(items: ReadonlyArray<EventToStore>): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const rows = items.map((i): BatchRow => {
+      const atMs = Date.parse(i.event.at);
+      if (!Number.isFinite(atMs)) throw new Error(`event ${i.event.id}: at is not a time (${String(i.event.at)})`);
+      return { event: i.event, atMs, receivedMs: i.receivedAt.getTime() };
+    });
+    const months = [...new Set(rows.map((r) => monthOf(r.atMs).start))];
+    for (const m of months) await this.ensurePartition(m);
+    try {
+      return await this.insertEventBatch(rows);
+    } catch (err) {
+      if ((err as { code?: string }).code !== NO_PARTITION) throw err;
+      // As insertEvent: a month another instance's retention dropped under us is made again, once.
+      for (const m of months) this.partitions.delete(m);
+      for (const m of months) await this.ensurePartition(m);
+      return this.insertEventBatch(rows);
+    }
+  }
+
+  /**
+   * One statement for the plain events (unnest of arrays: any number of rows in one round trip), one for the
+   * occupancy events (migration 011's function per row, sites in order so that two instances take the sites' locks
+   * in the same order and cannot deadlock), and a transaction around both only when the batch holds both kinds.
+   */
+  private async insertEventBatch(rows: BatchRow[]): Promise<boolean[]> {
+    const plain = rows.filter((r) => r.event.type !== 'occupancy');
+    const occupancy = rows.filter((r) => r.event.type === 'occupancy');
+    const run = async (q: PgQueryable): Promise<{ plainKeys: string[]; occupancyStored: boolean[] }> => {
+      const plainKeys = plain.length === 0 ? [] : await this.insertPlainEvents(q, plain);
+      const occupancyStored = occupancy.length === 0 ? [] : await this.insertOccupancyEvents(q, occupancy);
+      return { plainKeys, occupancyStored };
+    };
+    const { plainKeys, occupancyStored } = plain.length > 0 && occupancy.length > 0 ? await inTransaction(this.pool, run) : await run(this.pool);
+    // The first copy of an id in the batch is the one stored; a second copy is a resend (false).
+    const inserted = new Set(plainKeys);
+    const stored = new Map<BatchRow, boolean>();
+    for (const r of plain) {
+      const key = `${r.event.id}|${r.atMs}`;
+      stored.set(r, inserted.delete(key));
+    }
+    occupancy.forEach((r, k) => stored.set(r, occupancyStored[k] === true));
+    return rows.map((r) => stored.get(r) === true);
+  }
+
+  private async insertPlainEvents(q: PgQueryable, rows: BatchRow[]): Promise<string[]> {
+    const res = await q.query<{ id: string; at_ms: string }>(
+      `INSERT INTO events (id, site, type, at_ms, received_ms, payload)
+       SELECT id, site, type, at_ms, received_ms, payload::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[]) AS t(id, site, type, at_ms, received_ms, payload)
+       ORDER BY id
+       ON CONFLICT (id, at_ms) DO NOTHING
+       RETURNING id, at_ms`,
+      [
+        rows.map((r) => r.event.id),
+        rows.map((r) => r.event.site),
+        rows.map((r) => r.event.type),
+        rows.map((r) => r.atMs),
+        rows.map((r) => r.receivedMs),
+        rows.map((r) => payloadText(r.event)),
+      ],
+    );
+    return res.rows.map((r) => `${r.id}|${Number(r.at_ms)}`);
+  }
+
+  /** Whether each occupancy event was new, in the order given. */
+  private async insertOccupancyEvents(q: PgQueryable, rows: BatchRow[]): Promise<boolean[]> {
+    const res = await q.query<{ n: string; stored: boolean }>(
+      `SELECT t.n, oag_store_occupancy_event($1, t.id, t.site, t.at_ms, t.received_ms, t.payload::jsonb, t.inside) AS stored
+       FROM (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::integer[]) WITH ORDINALITY
+             AS u(id, site, at_ms, received_ms, payload, inside, n) ORDER BY u.site, u.n) t`,
+      [
+        LOCK_NAMESPACE_SITE,
+        rows.map((r) => r.event.id),
+        rows.map((r) => r.event.site),
+        rows.map((r) => r.atMs),
+        rows.map((r) => r.receivedMs),
+        rows.map((r) => payloadText(r.event)),
+        rows.map((r) => (r.event as Extract<ReceivedKnownEvent, { type: 'occupancy' }>).inside),
+      ],
+    );
+    const stored = new Array<boolean>(rows.length).fill(false);
+    for (const r of res.rows) stored[Number(r.n) - 1] = r.stored === true;
+    return stored;
   }
 
   private async insertEventRows(event: ReceivedEvent, atMs: number, receivedAt: Date): Promise<boolean> {

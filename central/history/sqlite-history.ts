@@ -2,7 +2,7 @@
 // interface. Each call still runs to completion before it returns, so the ingest path costs what it did.
 import type { ReceivedEvent, ReceivedKnownEvent, ReceivedState } from '../../policies/contract/index.js';
 import type { CentralStore } from '../store.js';
-import type { CommandRecord, HistoryStore, OccupancySample, PublishedPolicy, SiteRow, StoredEvent } from './history-store.js';
+import type { CommandRecord, EventToStore, HistoryStore, OccupancySample, PublishedPolicy, SiteRow, StoredEvent } from './history-store.js';
 
 export class SqliteHistory implements HistoryStore {
   readonly engine = 'sqlite' as const;
@@ -11,6 +11,10 @@ export class SqliteHistory implements HistoryStore {
 
   async insertEvent(event: ReceivedEvent, receivedAt: Date): Promise<boolean> {
     return this.store.insertEvent(event, receivedAt);
+  }
+
+  async insertEvents(items: ReadonlyArray<EventToStore>): Promise<boolean[]> {
+    return this.store.insertEvents(items);
   }
 
   async setState(state: ReceivedState, receivedAt: Date): Promise<void> {

@@ -162,11 +162,11 @@ describe('central ingest when its store fails', () => {
     const { history, bus, ingest, store } = centralParts();
     const said: unknown[] = [];
     bus.on('store', (change) => said.push(change));
-    const insert = history.insertEvent.bind(history);
+    const insert = history.insertEvents.bind(history);
     let full = true;
-    history.insertEvent = async (event, at) => {
+    history.insertEvents = async (items) => {
       if (full) throw new Error('SQLITE_FULL: database or disk is full');
-      return insert(event, at);
+      return insert(items);
     };
     const message = (e: object) => ({ topic: 'oa/v1/sites/town/events', payload: Buffer.from(JSON.stringify(e)), retain: false });
     const first = occupancyEvent(1);

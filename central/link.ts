@@ -1,11 +1,12 @@
 // Central's MQTT client: subscribes to every site, feeds ingest, publishes policies, sends commands and waits
 // for their answers (MQTT 5 response topic + correlation data; by command id on an MQTT 3.1.1 broker).
 // A QoS 1 message is acknowledged once ingest has committed it (or refused it): one the store could not take is not,
-// and the broker sends it again. With `broker.shareGroup`, several centrals share the branches' events (docs/central.md,
-// "Several instances").
+// and the broker sends it again. Many messages are in ingest at once, so that its commits take them in batches; the
+// acknowledgements go out in the order the messages came, each after its own commit. With `broker.shareGroup`,
+// several centrals share the branches' events (docs/central.md, "Several instances").
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import {
   allSitesFilter,
@@ -61,6 +62,21 @@ export function centralSubscriptions(prefix: string, shareGroup: string | undefi
 
 const STORE_RETRY_MS = 5000;
 
+/**
+ * PUBLISHes handed to ingest and not yet acknowledged, at most: the next is read from the connection once one is
+ * done. Also central's MQTT 5 Receive Maximum, so that the broker sends no more than that unacknowledged.
+ */
+export const MAX_IN_FLIGHT = 256;
+
+/** A PUBACK mqtt.js is about to send, and the commit it must wait for (true: done with; false: not stored). */
+interface HeldAck {
+  messageId: number | undefined;
+  done: Promise<boolean>;
+  stream: unknown;
+}
+
+type SendPacket = (packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+
 interface Waiter {
   site: string;
   resolve: (outcome: CommandOutcome) => void;
@@ -75,6 +91,15 @@ export class CentralLink {
   private retry: NodeJS.Timeout | null = null;
   private readonly log: Logger;
   private readonly onReply = (r: { site: string; reply: CommandReply; correlation: string | null }): void => this.answer(r);
+  /** Whether acknowledgements wait for their commit while the next messages are read (holdAcks). */
+  private pipelined = false;
+  private heldAck: HeldAck | null = null;
+  private inFlight = 0;
+  /** The next message's reading, held back while MAX_IN_FLIGHT are in ingest. */
+  private paused: (() => void) | null = null;
+  /** Every message in ingest, until it is done with; and the last non-event one, which later messages wait for. */
+  private readonly inIngest = new Set<Promise<unknown>>();
+  private barrier: Promise<unknown> | null = null;
 
   constructor(
     private readonly deps: {
@@ -108,8 +133,8 @@ export class CentralLink {
     const client = connect(this.deps.url, this.options());
     this.client = client;
     this.deps.bus.on('reply', this.onReply);
-    // mqtt.js sends the PUBACK when `done` is called, and takes the next packet only then: one message at a time.
-    client.handleMessage = (packet, done) => void this.take(client, packet, done);
+    this.pipelined = this.holdAcks(client);
+    client.handleMessage = (packet, done) => this.take(client, packet, done);
     client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
     client.on('close', () => this.log.debug('broker connection closed'));
     const subscribed = new Promise<void>((resolve) => {
@@ -141,11 +166,42 @@ export class CentralLink {
   }
 
   /**
-   * Hands one message to ingest and acknowledges it once ingest is done with it. A store failure leaves it
+   * mqtt.js sends a PUBLISH's PUBACK when `handleMessage` calls back, and reads the connection's next packet only
+   * then: one commit per message. So the link calls back at once and holds the PUBACK that mqtt.js then sends until
+   * the message's commit, while the next messages are read: ingest takes them together (central/history/
+   * event-batcher.ts). mqtt.js has no public hook between the callback and the PUBACK, so this wraps its internal
+   * `_sendPacket`, for this client only; without it (another mqtt.js), the link takes one message at a time.
+   */
+  private holdAcks(client: MqttClient): boolean {
+    const internal = client as unknown as { _sendPacket?: SendPacket };
+    const send = internal._sendPacket;
+    if (typeof send !== 'function') {
+      this.log.warn('this mqtt.js has no _sendPacket: messages are taken one at a time (one commit each)');
+      return false;
+    }
+    internal._sendPacket = (packet, cb, ...rest) => {
+      const held = this.heldAck;
+      if (held === null || packet.cmd !== 'puback' || packet.messageId !== held.messageId) {
+        send.call(client, packet, cb, ...rest);
+        return;
+      }
+      this.heldAck = null;
+      // On the connection it came on only: after a reconnect the broker sends the message again, and a PUBACK
+      // mqtt.js kept for the new connection would answer a packet id that is no longer this message's.
+      void held.done.then((ok) => {
+        if (ok && client.stream === held.stream && client.connected) send.call(client, packet);
+      });
+      cb?.();
+    };
+    return true;
+  }
+
+  /**
+   * Hands one message to ingest; its PUBACK goes once ingest is done with it. A store failure leaves it
    * unacknowledged: a broker sends an unacknowledged message again only when the session resumes, so the link
    * reconnects a little later (the store may be back by then), and every message not stored meanwhile comes again.
    */
-  private async take(client: MqttClient, packet: IPublishPacket, done: (err?: Error) => void): Promise<void> {
+  private take(client: MqttClient, packet: IPublishPacket, done: (err?: Error) => void): void {
     // The full topic: central advertises no topic alias maximum, so the broker sends none (mqtt.js refuses one).
     const msg = {
       topic: packet.topic,
@@ -153,16 +209,65 @@ export class CentralLink {
       retain: packet.retain,
       correlationData: packet.properties?.correlationData,
     };
-    try {
-      await this.deps.ingest.handle(msg);
-    } catch (err) {
-      // Told once per reconnect: a store that is down fails every message, and the count says how many.
-      if (this.notStored++ === 0) this.log.error({ topic: msg.topic, err: (err as Error).message }, 'message not stored: not acknowledged, the broker sends it again after a reconnect');
-      done(err as Error);
-      this.retry ??= setTimeout(() => this.reconnectForRedelivery(client), this.deps.storeRetryMs ?? STORE_RETRY_MS);
+    const handled = this.inOrder(msg).then(
+      () => true,
+      (err: unknown) => {
+        this.notStoredYet(client, msg.topic, err as Error);
+        return false;
+      },
+    );
+    if (!this.pipelined || packet.qos !== 1) {
+      // One at a time: the callback sends the PUBACK (none for QoS 0), and mqtt.js reads on after it.
+      void handled.then((ok) => (ok ? done() : done(new Error('not stored'))));
       return;
     }
-    done();
+    this.inFlight++;
+    void handled.then(() => {
+      this.inFlight--;
+      const next = this.paused;
+      if (next !== null && this.inFlight < MAX_IN_FLIGHT) {
+        this.paused = null;
+        next();
+      }
+    });
+    const proceed = (): void => {
+      this.heldAck = { messageId: packet.messageId, done: handled, stream: client.stream };
+      done(); // mqtt.js sends the PUBACK now (held above until `handled`), and reads the next packet
+    };
+    if (this.inFlight >= MAX_IN_FLIGHT) this.paused = proceed;
+    else proceed();
+  }
+
+  /**
+   * Ingest takes the events as they come, many at once: each is stored once by its id, in whatever order. Any other
+   * message (a state, an availability, a policy, a reply) waits until ingest is done with everything before it, and
+   * everything after it waits for it: a site's states are stored in the order the broker sent them.
+   */
+  private inOrder(msg: IncomingMessage): Promise<void> {
+    const call = async (): Promise<void> => this.deps.ingest.handle(msg);
+    let handled: Promise<void>;
+    if (SHARED_SITE_KINDS.some((k) => msg.topic.endsWith(`/${k}`))) {
+      handled = this.barrier === null ? call() : this.barrier.then(call);
+    } else {
+      handled = Promise.allSettled([...this.inIngest]).then(call);
+    }
+    const settled = handled.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inIngest.add(settled);
+    if (!SHARED_SITE_KINDS.some((k) => msg.topic.endsWith(`/${k}`))) this.barrier = settled;
+    void settled.then(() => {
+      this.inIngest.delete(settled);
+      if (this.barrier === settled) this.barrier = null;
+    });
+    return handled;
+  }
+
+  private notStoredYet(client: MqttClient, topic: string, err: Error): void {
+    // Told once per reconnect: a store that is down fails every message, and the count says how many.
+    if (this.notStored++ === 0) this.log.error({ topic, err: err.message }, 'message not stored: not acknowledged, the broker sends it again after a reconnect');
+    this.retry ??= setTimeout(() => this.reconnectForRedelivery(client), this.deps.storeRetryMs ?? STORE_RETRY_MS);
   }
 
   private reconnectForRedelivery(client: MqttClient): void {
@@ -187,7 +292,7 @@ export class CentralLink {
       keepalive: 30,
     };
     // The broker must not send central a packet larger than any message of the contract (MQTT 5 maximumPacketSize).
-    if (b.protocolVersion === 5) opts.properties = { sessionExpiryInterval: b.sessionExpirySeconds, maximumPacketSize: MAX_BROKER_PACKET_BYTES };
+    if (b.protocolVersion === 5) opts.properties = { sessionExpiryInterval: b.sessionExpirySeconds, maximumPacketSize: MAX_BROKER_PACKET_BYTES, receiveMaximum: MAX_IN_FLIGHT };
     if ('username' in b && b.username !== undefined) opts.username = b.username;
     if ('password' in b && b.password !== undefined) opts.password = b.password;
     if ('passwordFile' in b && b.passwordFile !== undefined) opts.password = readFileSync(b.passwordFile, 'utf8').trim();

@@ -76,6 +76,80 @@ describe('central link: acknowledged once stored', () => {
   });
 });
 
+/** Ingest whose every message waits until the test settles it: a commit that has not happened yet. */
+function heldIngest(): LinkIngest & { seen: string[]; arrivals: Array<{ text: string; settledBefore: string[] }>; settle(text: string, outcome: 'stored' | 'store-fails'): void } {
+  const seen: string[] = [];
+  const settled: string[] = [];
+  const arrivals: Array<{ text: string; settledBefore: string[] }> = [];
+  // By payload, oldest first: a message sent again may arrive while its first copy is still in ingest.
+  const pending = new Map<string, Array<{ resolve(): void; reject(err: Error): void }>>();
+  return {
+    seen,
+    arrivals,
+    handle(msg: IncomingMessage) {
+      const text = msg.payload.toString();
+      seen.push(text);
+      arrivals.push({ text, settledBefore: [...settled] });
+      return new Promise<void>((resolve, reject) => pending.set(text, [...(pending.get(text) ?? []), { resolve, reject }]));
+    },
+    settle(text, outcome) {
+      const p = pending.get(text)!.shift()!;
+      settled.push(text);
+      if (outcome === 'stored') p.resolve();
+      else p.reject(new Error('SQLITE_FULL: database or disk is full'));
+    },
+  };
+}
+
+describe('central link: many messages in ingest at once', () => {
+  it('hands the next events to ingest before the first is committed, and acknowledges each only after its own commit', async () => {
+    const ingest = heldIngest();
+    const { branch } = await startLink(ingest);
+    const events = topics('oa/v1', SITE).events;
+    const sent = ['e1', 'e2', 'e3', 'e4', 'e5'];
+    for (const text of sent) await branch.publishAsync(events, text, { qos: 1 });
+
+    // All five in ingest while none is committed: they can be committed together.
+    await until(() => ingest.seen.length === 5, () => `five messages in ingest at once; it saw ${JSON.stringify(ingest.seen)}`);
+    ingest.settle('e1', 'stored');
+    ingest.settle('e2', 'stored');
+    ingest.settle('e4', 'stored');
+    // e3's store fails: the link reconnects and the broker sends again what was not acknowledged: e3, and e5, whose
+    // commit has not happened (its acknowledgement is not sent on the new connection when it does).
+    ingest.settle('e3', 'store-fails');
+    await until(() => ingest.seen.length >= 7, () => `the unacknowledged messages sent again; ingest saw ${JSON.stringify(ingest.seen)}`);
+    ingest.settle('e5', 'stored');
+    expect(ingest.seen.slice(5).sort()).toEqual(['e3', 'e5']);
+    ingest.settle('e3', 'stored');
+    ingest.settle('e5', 'stored');
+
+    await branch.publishAsync(events, 'last', { qos: 1 });
+    await until(() => ingest.seen.includes('last'), 'the last message');
+    expect(ingest.seen.slice(7)).toEqual(['last']);
+  });
+
+  it('lets a state wait until ingest is done with the events before it, and the events after it wait for the state', async () => {
+    const ingest = heldIngest();
+    const { branch } = await startLink(ingest);
+    const t = topics('oa/v1', SITE);
+    await branch.publishAsync(t.events, 'e1', { qos: 1 });
+    await branch.publishAsync(t.state, 'state', { qos: 1 });
+    await branch.publishAsync(t.events, 'e2', { qos: 1 });
+    await until(() => ingest.seen.length === 1, 'the first event');
+    ingest.settle('e1', 'stored');
+    await until(() => ingest.seen.length === 2, 'the state');
+    ingest.settle('state', 'stored');
+    await until(() => ingest.seen.length === 3, 'the event after the state');
+    ingest.settle('e2', 'stored');
+    // Each reached ingest only once the one before it was done with.
+    expect(ingest.arrivals).toEqual([
+      { text: 'e1', settledBefore: [] },
+      { text: 'state', settledBefore: ['e1'] },
+      { text: 'e2', settledBefore: ['e1', 'state'] },
+    ]);
+  });
+});
+
 describe('central link: several instances', () => {
   it('shares the events in the group, and takes the retained state, replies, member requests and desk changes as every instance', () => {
     expect(centralSubscriptions('oa/v1', 'central')).toEqual([

@@ -46,9 +46,13 @@ export function register(program: Command): void {
     .option('--flood-tap-every <ms>', 'a tap this often in the sign-in flood benchmark', '20')
     .option('--no-ingest', 'skip events/s into central beside a plain mosquitto_sub -q 1 receiving the same load through Mosquitto')
     .option('--ingest-only', 'run only that')
-    .action(async (options: BenchOptions & { ingest: boolean; ingestOnly?: boolean }) => {
+    .option('--no-cluster', 'skip leader take-over after a kill -9 and the dashboard latency through LISTEN/NOTIFY (three and two central instances on PostgreSQL)')
+    .option('--cluster-only', 'run only that')
+    .action(async (options: BenchOptions & { ingest: boolean; ingestOnly?: boolean; cluster: boolean; clusterOnly?: boolean }) => {
       const ingest = async (): Promise<void> => (await import('../bench/ingest-floor.js')).runIngestFloorBench();
+      const cluster = async (): Promise<void> => (await import('../bench/cluster.js')).runClusterBench();
       if (options.ingestOnly) return ingest();
+      if (options.clusterOnly) return cluster();
       if (options.signinFloodOnly) return signinFlood(options);
       if (options.alertsOnly) return alerts();
       if (options.stallsOnly) return stalls(options);
@@ -104,6 +108,7 @@ export function register(program: Command): void {
         [options.pin, () => pinBench(options)],
         [options.dashboard, dashboard],
         [options.ingest, ingest],
+        [options.cluster, cluster],
       ];
       for (const [on, run] of rest) {
         if (!on) continue;

@@ -100,10 +100,10 @@ export async function startCentral(
     logger.info({ engine: history.engine, where: database.where }, 'history store open');
     // What must run once for the estate (retention, the member list's announcements and answers) runs on the leader:
     // one central on SQLite always leads; instances sharing PostgreSQL take turns through an advisory lock.
-    // Telling, once started, goes on after the lead is lost (a connection cut): a person may be told twice, never not
-    // at all; the leader's other duties ask leadership.isLeader each time.
-    const leaderJobs = { lead: (): void => {} };
-    const onLose = (): void => {};
+    // Telling (escalation and the outbox) stops when the lead is lost (the lock's connection cut), so that two
+    // instances do not tell at once; the leader's other duties ask leadership.isLeader each time.
+    const leaderJobs = { lead: (): void => {}, lose: async (): Promise<void> => {} };
+    const onLose = (): Promise<void> => leaderJobs.lose();
     const leadership: Leadership =
       database.pool === null
         ? alwaysLeader({ onLead: () => leaderJobs.lead(), onLose, logger })
@@ -161,7 +161,8 @@ export async function startCentral(
     if (database.pool !== null && database.url !== null) {
       // Each instance stores only its share of the events: the others' reach this bus (the dashboard's live stream,
       // and alerting, which records every incident on every instance) through PostgreSQL.
-      const live = startLiveNotify({ pool: database.pool, url: database.url, bus, readEvent: (site, id) => history.event(site, id), logger });
+      // Incidents too: one acknowledged through this instance shows at once on the dashboards of the others.
+      const live = startLiveNotify({ pool: database.pool, url: database.url, bus, readEvent: (site, id) => history.event(site, id), incidents: alerts.alerts.incidents, logger });
       closers.push(() => live.stop());
     }
     const link = new CentralLink({
@@ -332,6 +333,7 @@ export async function startCentral(
       void purge();
       void members?.announce();
     };
+    leaderJobs.lose = () => alerts.stopTelling();
     if (leadership.isLeader) leaderJobs.lead();
     const purgeTimer = setInterval(() => void purge(), DAY_MS);
     purgeTimer.unref();

@@ -67,8 +67,15 @@ export interface CentralAlerts {
   status(): Promise<AlertsStatus>;
   /** A fault of central's own raised or cleared (an incident at `(central)`); a failure to record it is logged. */
   centralAlarm(report: { site: string; alarm: string; state: 'raised' | 'cleared'; severity?: string | undefined; detail?: string | undefined; at: string }, now: Date): Promise<void>;
-  /** Starts escalation and the outbox, once (with tellWhenLeading, when this instance first leads). */
+  /** Starts escalation and the outbox (with tellWhenLeading, when this instance leads); nothing when they run. */
   startTelling(): void;
+  /**
+   * Stops escalation and the outbox, and waits for the sends under way (this instance no longer leads: another
+   * tells from now on). What is left is told by whichever instance tells next.
+   */
+  stopTelling(): Promise<void>;
+  /** Whether escalation and the outbox run here. */
+  readonly telling: boolean;
   /** Central's daily purge. */
   purgeBefore(before: Date): Promise<void>;
   close(): Promise<void>;
@@ -104,12 +111,31 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
     changes: alerts.incidents,
   });
   let telling = false;
-  const startTelling = (): void => {
-    if (telling) return;
-    telling = true;
+  // A start waits for the stop before it: the outbox must not be started while its last sends are being awaited.
+  let stopping: Promise<void> | null = null;
+  const begin = (): void => {
+    if (!telling) return;
     io.outbox.start();
     alerts.start(io.sink);
     logger.info('alerts: this instance tells (escalation and the outbox run here)');
+  };
+  const startTelling = (): void => {
+    if (telling) return;
+    telling = true;
+    if (stopping === null) begin();
+    else void stopping.then(begin);
+  };
+  const stopTelling = async (): Promise<void> => {
+    if (!telling) return stopping ?? undefined;
+    telling = false;
+    logger.warn('alerts: this instance stops telling (escalation and the outbox stop here)');
+    const stop = (stopping ?? Promise.resolve()).then(async () => {
+      await alerts.stop();
+      await io.outbox.stop();
+    });
+    stopping = stop;
+    await stop;
+    if (stopping === stop) stopping = null;
   };
   if (deps.tellWhenLeading !== true) startTelling();
   const unfollow = alerts.follow({ bus: deps.bus, site: (id) => deps.site(id) });
@@ -158,6 +184,10 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
     store,
     status,
     startTelling,
+    stopTelling,
+    get telling() {
+      return telling;
+    },
     async centralAlarm(report, now) {
       try {
         await alerts.incidents.alarm(report, now);

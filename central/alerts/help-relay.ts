@@ -46,6 +46,8 @@ export function relayHelpAcknowledgements(deps: HelpRelayDeps): () => void {
   };
 
   const onChange = (change: IncidentChange): void => {
+    // Acknowledged through another instance: that one tells the branch.
+    if (change.relayed === true) return;
     if (change.kind === 'acknowledged' && change.incident.alarm === HELP_ALARM) tell(change.incident);
   };
 

@@ -87,6 +87,11 @@ export interface AlarmReport {
 export interface IncidentChange {
   kind: HistoryKind;
   incident: Incident;
+  /**
+   * Another instance made the change and told this one (central/cluster/live-notify.ts): this instance's dashboards
+   * show it, and what the change sets off once (the branch told of an acknowledged help call) was done there.
+   */
+  relayed?: true | undefined;
 }
 
 export type ChangeOutcome =
@@ -491,6 +496,16 @@ export class Incidents extends EventEmitter<{ change: [IncidentChange] }> implem
 
   private keyOf(r: NotificationRequest) {
     return { incidentId: r.incidentId, step: r.step, repeat: r.repeat, channel: r.recipient.channel, address: r.recipient.address };
+  }
+
+  /**
+   * A change another instance made, told to this one's listeners as the incident now stands in the shared store
+   * (false when it is gone, purged meanwhile).
+   */
+  async relay(id: number, kind: HistoryKind): Promise<boolean> {
+    const row = await this.store.incident(id);
+    if (row) this.emit('change', { kind, incident: toIncident(row), relayed: true });
+    return row !== undefined;
   }
 
   /** Tells the listeners (the dashboard) that this incident changed, e.g. after a hand-over's transaction committed. */

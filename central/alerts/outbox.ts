@@ -200,8 +200,10 @@ export class Outbox {
 
   /** Resumes what a previous run (or a leader before this one) left `sending`, then sends whatever is due. */
   start(): void {
-    if (this.started) return;
+    // Again after a stop too: an instance that leads again tells again.
+    if (this.started && !this.stopped) return;
     this.started = true;
+    this.stopped = false;
     this.track(
       (async () => {
         const resumed = await this.store.resumeSending(this.now());

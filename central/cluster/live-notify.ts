@@ -3,12 +3,15 @@
 // instance. This bridge sends what its bus hears to the others with pg_notify('oag_live', …) and, on a connection of
 // its own that LISTENs, emits what the others sent on its bus as the same bus events, so the live stream and the
 // alerts need no change. Its own notifications come back to it too, and are known by the instance id and left.
+// Incident changes go the same way, by id and kind only: the other instance reads the incident from the shared store
+// and tells its own listeners (its dashboards' live streams) as a change made there would.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import pg from 'pg';
 import { z } from 'zod';
 import { formatIssues } from '../../policies/errors.js';
 import { ReceivedEventSchema, SiteIdSchema, type ReceivedEvent } from '../../policies/contract/index.js';
+import { HISTORY_KINDS, type IncidentChange } from '../alerts/incidents.js';
 import type { CentralBus } from '../bus.js';
 import { describePgUrl, type PgPool } from '../pg/pool.js';
 import type { LeaderTimers } from './leader.js';
@@ -28,8 +31,20 @@ export const LiveNotificationSchema = z.strictObject({
     .array(z.strictObject({ site: SiteIdSchema, id: z.string().min(1).max(64), event: z.unknown().optional() }))
     .max(1000)
     .default([]),
+  incidents: z
+    .array(z.strictObject({ id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER), kind: z.enum(HISTORY_KINDS) }))
+    .max(1000)
+    .default([]),
 });
 type LiveNotification = z.input<typeof LiveNotificationSchema>;
+type IncidentNote = z.output<typeof LiveNotificationSchema>['incidents'][number];
+
+/** The incidents' side: changes made here to send, and a change another instance made to tell here (Incidents). */
+export interface IncidentRelay {
+  on(event: 'change', listener: (change: IncidentChange) => void): unknown;
+  off(event: 'change', listener: (change: IncidentChange) => void): unknown;
+  relay(id: number, kind: IncidentChange['kind']): Promise<unknown>;
+}
 
 export interface LiveNotifyOptions {
   /** Sends the notifications (any connection of it). */
@@ -39,6 +54,8 @@ export interface LiveNotifyOptions {
   bus: CentralBus;
   /** The full event when a notification carries only its id. Without it, such an event is not shown live. */
   readEvent?: ((site: string, id: string) => Promise<ReceivedEvent | null>) | undefined;
+  /** Incident changes to relay both ways (without it, only the bus's). */
+  incidents?: IncidentRelay | undefined;
   logger: Logger;
   /** Marks this instance's notifications (default a random one per start). */
   instanceId?: string | undefined;
@@ -57,13 +74,17 @@ export interface LiveNotify {
 }
 
 /** `items` as notifications of at most MAX_NOTIFY_BYTES each (JSON). */
-function packNotifications(from: string, sites: string[], events: ReceivedEvent[]): string[] {
+function packNotifications(from: string, sites: string[], events: ReceivedEvent[], incidents: IncidentNote[] = []): string[] {
   const out: string[] = [];
-  let current: Required<LiveNotification> = { from, sites: [], events: [] };
+  let current: Required<LiveNotification> = { from, sites: [], events: [], incidents: [] };
   const size = (n: LiveNotification): number => Buffer.byteLength(JSON.stringify(n));
   const flush = (): void => {
-    if (current.sites.length + current.events.length > 0) out.push(JSON.stringify(current));
-    current = { from, sites: [], events: [] };
+    if (current.sites.length + current.events.length + current.incidents.length > 0) {
+      // Only the fields it carries: an instance of the version before incidents were relayed still reads the others.
+      const { incidents: carried, ...rest } = current;
+      out.push(JSON.stringify(carried.length > 0 ? current : rest));
+    }
+    current = { from, sites: [], events: [], incidents: [] };
   };
   const add = (put: (n: Required<LiveNotification>) => void, take: (n: Required<LiveNotification>) => void): void => {
     put(current);
@@ -78,6 +99,9 @@ function packNotifications(from: string, sites: string[], events: ReceivedEvent[
     const small = size({ from, events: [whole] }) <= MAX_NOTIFY_BYTES;
     add((n) => n.events.push(small ? whole : { site: event.site, id: event.id }), (n) => n.events.pop());
   }
+  // Incidents in notifications of their own (see flush).
+  flush();
+  for (const incident of incidents) add((n) => n.incidents.push(incident), (n) => n.incidents.pop());
   flush();
   return out;
 }
@@ -103,6 +127,7 @@ export function startLiveNotify(options: LiveNotifyOptions): LiveNotify {
   // one notification per turn of the loop was one more round trip to PostgreSQL for every event stored.
   const sites = new Set<string>();
   const events: ReceivedEvent[] = [];
+  const incidentNotes: IncidentNote[] = [];
   let flush: unknown = null;
   let sending: Promise<void> = Promise.resolve();
 
@@ -123,7 +148,7 @@ export function startLiveNotify(options: LiveNotifyOptions): LiveNotify {
   const schedule = (): void => {
     flush ??= timers.setTimeout(() => {
       flush = null;
-      const payloads = packNotifications(instanceId, [...sites], events.splice(0));
+      const payloads = packNotifications(instanceId, [...sites], events.splice(0), incidentNotes.splice(0));
       sites.clear();
       sending = sending.then(() => send(payloads));
     }, flushMs);
@@ -138,8 +163,15 @@ export function startLiveNotify(options: LiveNotifyOptions): LiveNotify {
     events.push(event);
     schedule();
   };
+  const onIncident = (change: IncidentChange): void => {
+    // One told here by another instance is not sent back out.
+    if (change.relayed === true || stopped) return;
+    incidentNotes.push({ id: change.incident.id, kind: change.kind });
+    schedule();
+  };
   bus.on('site', onSite);
   bus.on('event', onEvent);
+  options.incidents?.on('change', onIncident);
 
   const emit = (fn: () => void): void => {
     replaying = true;
@@ -173,6 +205,14 @@ export function startLiveNotify(options: LiveNotifyOptions): LiveNotify {
       for (const item of n.events) {
         const event = item.event === undefined ? await readEvent(item.site, item.id) : readInline(item.event);
         if (event && !stopped) emit(() => bus.emit('event', event));
+      }
+      for (const { id, kind } of n.incidents) {
+        if (stopped || options.incidents === undefined) break;
+        try {
+          await options.incidents.relay(id, kind);
+        } catch (err) {
+          log.warn({ incident: id, err: (err as Error).message }, 'live: could not read an incident another instance changed');
+        }
       }
     });
   };
@@ -250,6 +290,7 @@ export function startLiveNotify(options: LiveNotifyOptions): LiveNotify {
       stopped = true;
       bus.off('site', onSite);
       bus.off('event', onEvent);
+      options.incidents?.off('change', onIncident);
       if (flush !== null) timers.clearTimeout(flush);
       flush = null;
       timers.clearTimeout(retry);

@@ -18,7 +18,7 @@ import { EMBEDDED_PASSWORD_FILE_REQUIRED, type CentralConfig } from './config.js
 import { defaultAllowedHosts } from './http/host-check.js';
 import { buildHttp, type HttpDeps } from './http/server.js';
 import { siteDirectory } from './http/summary.js';
-import { Ingest } from './ingest.js';
+import { Ingest, type IngestCommitStats } from './ingest.js';
 import { CentralLink } from './link.js';
 import { loadCentralKey } from './members/key.js';
 import type { PublisherHooks } from './members/publisher.js';
@@ -52,6 +52,8 @@ export interface RunningCentral {
   auth: CentralAuth;
   /** Incidents, rules, links and the outbox (docs/alerts.md). */
   alerts: CentralAlerts;
+  /** How the events' commits were grouped (the ingest bench prints it). */
+  ingestCommits(): IngestCommitStats;
   close(): Promise<void>;
 }
 
@@ -344,7 +346,7 @@ export async function startCentral(
     });
 
     logger.info({ httpUrl, brokerUrl }, 'central started');
-    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, embeddedLogin: embedded?.central ?? null, members, koha, auth, alerts, close };
+    return { httpUrl, brokerUrl, mqttProtocolVersion: brokerOptions.protocolVersion, embeddedLogin: embedded?.central ?? null, members, koha, auth, alerts, ingestCommits: () => ingest.commits, close };
   } catch (err) {
     await close();
     throw err;

@@ -15,7 +15,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PublisherJob, PublisherMessage } from './ingest-publisher.js';
-import type { CentralChildMessage } from './ingest-central.js';
+import type { CentralChildMessage, CentralCommitsMessage } from './ingest-central.js';
+import type { IngestCommitStats } from '../../central/ingest.js';
 import type { RunningMosquitto } from '../../test/helpers/mosquitto.js';
 import type { RunningPostgres } from '../../test/helpers/postgres.js';
 
@@ -60,6 +61,8 @@ export interface IngestRound {
   cpuMs?: Record<string, number>;
   /** How busy all the machine's cores were meanwhile, ours and everyone else's, in % of one core. */
   machineBusy?: number;
+  /** Each instance's commits of events: how many, holding how many events (group commit). */
+  commits?: IngestCommitStats[];
   /** Central's event loop, averaged over its instances, as shares of the wall time: running, waiting for a core, asleep. */
   centralThread?: { running: number; waitingForCore: number; asleep: number };
   wallSeconds?: number;
@@ -94,6 +97,8 @@ interface Consumer {
   cpuMs(): Record<string, number>;
   /** Each instance's main thread (its event loop): time on a core and time waiting for one, so far. */
   threads(): ThreadTimes[];
+  /** Each instance's commits of events so far. */
+  commits(): Promise<IngestCommitStats[]>;
   close(): Promise<void>;
 }
 
@@ -275,6 +280,14 @@ async function startCentrals(broker: Broker, dir: string, label: string, instanc
     count: async () => ((await (await fetch(`${ready[0]!.httpUrl}/api/stats`, { headers })).json()) as { events: number }).events,
     cpuMs: () => Object.fromEntries(children.map((c, i) => [instances === 1 ? 'central' : `central ${i + 1}`, procCpuMs(c.pid!)])),
     threads: () => children.map((c) => threadTimes(c.pid!)),
+    commits: () =>
+      Promise.all(
+        children.map(async (c, i) => {
+          const answer = nextMessage<CentralCommitsMessage>(c, `central ${i + 1}`);
+          c.send('commits');
+          return (await answer).commits;
+        }),
+      ),
     close: async () => {
       await Promise.all(children.map(endChild));
     },
@@ -398,6 +411,7 @@ async function round(label: string, o: Required<IngestFloorOptions>, consumer: (
     const wallSeconds = (Date.now() - t0) / 1000;
     const after = cpu();
     const threadsAfter = central?.threads() ?? [];
+    const commits = await central?.commits();
     const jiffies = machineJiffies();
     // The publisher has gone by now: it counts its own.
     const cpuMs = { publisher: pub.cpuMs, ...Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (cpuBefore[k] ?? 0)])) };
@@ -407,7 +421,7 @@ async function round(label: string, o: Required<IngestFloorOptions>, consumer: (
     const running = share((t) => t.runMs);
     const waitingForCore = share((t) => t.waitMs);
     const centralThread = { running, waitingForCore, asleep: Math.max(0, 1 - running - waitingForCore) };
-    return { label, publisher: pub, floor: floorRun, central: centralRun, cpuMs, machineBusy, centralThread, wallSeconds, payloadBytes: publisher.payloadBytes };
+    return { label, publisher: pub, floor: floorRun, central: centralRun, cpuMs, machineBusy, centralThread, wallSeconds, payloadBytes: publisher.payloadBytes, ...(commits ? { commits } : {}) };
   } finally {
     for (const c of cleanup) await c();
   }
@@ -482,6 +496,11 @@ export function printIngestFloor(r: IngestFloorResult): void {
     const perEvent = Object.entries(x.cpuMs ?? {}).map(([k, v]) => `${k} ${int((v * 1000) / r.events)} µs`);
     const centralUs = (centralCpuMs(x.cpuMs ?? {}) * 1000) / x.central.received;
     console.log(`  CPU per event: ${perEvent.join(', ')} (central with a core to itself: about ${int(1e6 / centralUs)} events/s)`);
+    if (x.commits) {
+      // Group commit: the events that came while a commit ran went into the next one together.
+      const each = x.commits.map((c, i) => `${x.commits!.length > 1 ? `central ${i + 1}: ` : ''}${int(c.events)} events in ${int(c.batches)} commits (${(c.events / Math.max(1, c.batches)).toFixed(1)} a commit, at most ${int(c.largest)})`);
+      console.log(`  commits: ${each.join('; ')}`);
+    }
     console.log(`  bounded by ${boundBy(x, m.cores)}`);
     const ratio = x.central.eventsPerSecond / x.floor.eventsPerSecond;
     const fast = x.central.eventsPerSecond >= 5000 ? 'met' : x.floor.eventsPerSecond < 5000 ? 'not met, nor by the floor: the machine did not allow it' : 'not met';

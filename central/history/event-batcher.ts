@@ -1,7 +1,10 @@
 // Group commit for ingest: the events that arrive while a commit is running are committed together in the next one,
 // so that the store's cost per commit (on SQLite most of an event's cost) is paid once per batch, not per event.
-// Nothing waits on a timer: a lone event is committed at once, and batches form only when events come faster than
-// commits. Each caller's promise settles after the commit that holds its event: a PUBACK still follows its commit.
+// Nothing waits on a timer: a commit starts at the end of the event loop's turn that brought its first event
+// (setImmediate), so that every message read from the sockets in that turn joins it; the events that arrive while a
+// commit runs (PostgreSQL's round trips) go into the next one. SQLite's commit holds the event loop, so without that
+// turn each message read in its own turn would be committed alone. Each caller's promise settles after the commit
+// that holds its event: a PUBACK still follows its commit.
 import type { ReceivedEvent } from '../../policies/contract/index.js';
 import type { EventToStore, HistoryStore } from './history-store.js';
 
@@ -25,6 +28,7 @@ export const MAX_BATCH = 500;
 export class EventBatcher {
   readonly stats: BatchStats = { batches: 0, events: 0, largest: 0 };
   private queue: Waiting[] = [];
+  /** A commit running or due (set from the first event queued until the queue is empty again). */
   private committing = false;
 
   constructor(
@@ -39,12 +43,14 @@ export class EventBatcher {
   insert(event: ReceivedEvent, receivedAt: Date): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.queue.push({ event, receivedAt, resolve, reject });
-      if (!this.committing) void this.drain();
+      if (!this.committing) {
+        this.committing = true;
+        setImmediate(() => void this.drain());
+      }
     });
   }
 
   private async drain(): Promise<void> {
-    this.committing = true;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.stats.batches++;

@@ -61,6 +61,25 @@ export function hashRows(hasher: (id: string) => Buffer, ids: readonly string[],
   return out;
 }
 
+/** Rows as encodeRows packed them: `rows` UTF-8, the ids one a line, then the texts one a line; `idBytes` the ids'. */
+export interface EncodedRows {
+  rows: Uint8Array;
+  idBytes: number;
+}
+
+/** A batch's card ids and fields' texts in one buffer of its own (none holds a line break), to hand over whole. */
+export function encodeRows(ids: readonly string[], texts: readonly string[]): EncodedRows {
+  const idText = ids.join('\n');
+  return { rows: encoder.encode(`${idText}\n${texts.join('\n')}`), idBytes: Buffer.byteLength(idText, 'utf8') };
+}
+
+/** hashRows of rows encodeRows packed, and their texts. */
+export function hashEncoded(hasher: (id: string) => Buffer, { rows, idBytes }: EncodedRows): { hashed: Uint8Array; texts: string[] } {
+  const bytes = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength);
+  const texts = bytes.toString('utf8', idBytes + 1).split('\n');
+  return { hashed: hashRows(hasher, bytes.toString('utf8', 0, idBytes).split('\n'), texts), texts };
+}
+
 /**
  * Hashes batches in order, at most `ahead` of them in flight: `add` one, and get back the oldest once more than
  * that are waiting (its hashes come back while the next batch is checked); `drain` at the end.
@@ -130,10 +149,8 @@ export class CardHashWorker {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      const idText = ids.join('\n');
       // Its own memory (not Buffer's shared pool): it is handed over to the thread.
-      const rows = encoder.encode(`${idText}\n${texts.join('\n')}`);
-      const idBytes = Buffer.byteLength(idText, 'utf8');
+      const { rows, idBytes } = encodeRows(ids, texts);
       this.worker.postMessage({ id, rows, idBytes } satisfies Request, [rows.buffer as ArrayBuffer]);
     });
   }
@@ -157,8 +174,7 @@ if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE &&
   const hasher = createCardHasher(Buffer.from((workerData as { key: Uint8Array }).key));
   port.on('message', (request: Request) => {
     try {
-      const rows = Buffer.from(request.rows.buffer, request.rows.byteOffset, request.rows.byteLength);
-      const out = hashRows(hasher, rows.toString('utf8', 0, request.idBytes).split('\n'), rows.toString('utf8', request.idBytes + 1).split('\n'));
+      const out = hashEncoded(hasher, request).hashed;
       port.postMessage({ id: request.id, out } satisfies Reply, [out.buffer as ArrayBuffer]);
     } catch (error) {
       port.postMessage({ id: request.id, error: (error as Error).message } satisfies Reply);

@@ -9,8 +9,7 @@
 // nowhere but this process's memory; a refusal crosses as its message and rejected lines, which never quote one.
 import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ParsedRecord } from '../policies/member-csv.js';
-import { cardHasherKey, createCardHasher } from '../policies/cards.js';
-import { HASH_WORKER_FROM_BYTES } from './card-hash-worker.js';
+import { CardHashWorker, encodeRows, hashEncoded, HASH_WORKER_FROM_BYTES, HashQueue, type EncodedRows } from './card-hash-worker.js';
 import { MemberCsvReader, type MemberCsvReaderOptions, type ReaderCounts, type RejectedRow } from './member-csv-reader.js';
 import { startModuleWorker } from './worker-thread.js';
 
@@ -21,14 +20,25 @@ const PROGRESS_EVERY = 2_000;
 
 /** Turns parser batches into the caller's batches; rejects bad rows through `reader`. */
 export interface BatchMaker<B> {
-  /** The kept rows of one parser batch, checked and hashed; null when none was kept. */
-  make(records: readonly ParsedRecord[], reader: MemberCsvReader<string>): B | null;
+  /**
+   * The kept rows of one parser batch, checked, with each row's normalised card id and fields' text (memberFieldsText)
+   * to be hashed; null when none was kept.
+   */
+  make(records: readonly ParsedRecord[], reader: MemberCsvReader<string>): { batch: B; ids: string[]; texts: string[] } | null;
   /** The buffers of a batch handed over to the other thread. */
   transfer(batch: B): ArrayBuffer[];
 }
 
-/** A module's export making a BatchMaker from cloneable params and the card hasher. */
-export type BatchMakerFactory<P, B> = (params: P, hasher: (normalisedId: string) => Buffer) => BatchMaker<B>;
+/** A batch with its rows' card hashes and digests, HASHED_ROW_BYTES a row, then their list hash (hashRows). */
+export interface Hashed<B> {
+  batch: B;
+  hashed: Uint8Array;
+  /** Each row's fields' text, as hashed. */
+  texts: readonly string[];
+}
+
+/** A module's export making a BatchMaker from cloneable params. */
+export type BatchMakerFactory<P, B> = (params: P) => BatchMaker<B>;
 
 export interface ImportReading<P, B> {
   /** The module exporting the factory (its import.meta.url) and the export's name. */
@@ -48,11 +58,10 @@ interface Setup {
   url: string;
   name: string;
   params: unknown;
-  key: Uint8Array;
 }
 
 type Message =
-  | { type: 'batch'; batch: unknown; total: number; bytesRead: number }
+  | { type: 'batch'; batch: unknown; encoded: EncodedRows; total: number; bytesRead: number }
   | { type: 'done'; counts: ReaderCounts }
   | { type: 'failed'; message: string; refused: boolean; rejected: RejectedRow[] | undefined; counts: ReaderCounts };
 
@@ -71,9 +80,9 @@ class Refused extends Error {
  * the reader's refusal (naming the line where there is one), an error reading it too. After the last batch, the
  * reader holds the file's counts and rejected rows, wherever it was read.
  */
-export function readBatches<P, B>(reader: MemberCsvReader<string>, setup: ReaderSetup, reading: ImportReading<P, B>): AsyncGenerator<B> {
-  const key = cardHasherKey(reading.hasher);
-  if (key === undefined || reader.totalBytes < (reading.workerFromBytes ?? HASH_WORKER_FROM_BYTES)) return readHere(reader, reading);
+export function readBatches<P, B>(reader: MemberCsvReader<string>, setup: ReaderSetup, reading: ImportReading<P, B>): AsyncGenerator<Hashed<B>> {
+  const large = reader.totalBytes >= (reading.workerFromBytes ?? HASH_WORKER_FROM_BYTES);
+  if (!large) return readHere(reader, reading, large);
   let worker: Worker;
   try {
     worker = startModuleWorker(import.meta.url, {
@@ -83,28 +92,34 @@ export function readBatches<P, B>(reader: MemberCsvReader<string>, setup: Reader
       url: reading.maker.url,
       name: reading.maker.name,
       params: reading.params,
-      key,
     } satisfies Setup);
   } catch {
-    return readHere(reader, reading);
+    return readHere(reader, reading, large);
   }
-  return readThere(reader, worker);
+  return readThere(reader, worker, reading.hasher);
 }
 
-async function* readHere<P, B>(reader: MemberCsvReader<string>, reading: ImportReading<P, B>): AsyncGenerator<B> {
-  const maker = reading.maker.factory(reading.params, reading.hasher);
+/** On this thread; the hashing in a thread of its own for a large file (when the hasher allows). */
+async function* readHere<P, B>(reader: MemberCsvReader<string>, reading: ImportReading<P, B>, large: boolean): AsyncGenerator<Hashed<B>> {
+  const maker = reading.maker.factory(reading.params);
+  const hashWorker = large ? CardHashWorker.start(reading.hasher) : null;
+  const hashes = new HashQueue<{ batch: B; texts: string[] }>(reading.hasher, hashWorker);
   try {
     for await (const records of reader.records()) {
-      const batch = maker.make(records, reader);
-      if (batch !== null) yield batch;
+      const made = maker.make(records, reader);
+      if (made === null) continue;
+      for (const [{ batch, texts }, hashed] of await hashes.add(made, made.ids, made.texts)) yield { batch, hashed, texts };
     }
+    for (const [{ batch, texts }, hashed] of await hashes.drain()) yield { batch, hashed, texts };
   } catch (error) {
     throw reader.refusal(error);
+  } finally {
+    hashWorker?.close();
   }
   reader.finish(true);
 }
 
-async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker): AsyncGenerator<B> {
+async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker, hasher: (normalisedId: string) => Buffer): AsyncGenerator<Hashed<B>> {
   const inbox: Message[] = [];
   let stopped: Error | null = null;
   let wake: (() => void) | null = null;
@@ -138,8 +153,10 @@ async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker): A
         reader.total = message.total;
         reader.bytesRead = message.bytesRead;
         if (Math.floor(message.total / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) reader.progress('reading');
-        yield message.batch as B;
+        // Hashed here: this thread is idle while the file is read, a third thread's heap would cost more memory.
+        const { hashed, texts } = hashEncoded(hasher, message.encoded);
         worker.postMessage('more');
+        yield { batch: message.batch as B, hashed, texts };
         continue;
       }
       reader.adopt(message.counts);
@@ -163,16 +180,20 @@ async function work(setup: Setup): Promise<void> {
   });
   const mod = (await import(setup.url)) as Record<string, unknown>;
   const factory = mod[setup.name] as BatchMakerFactory<unknown, unknown>;
-  const maker = factory(setup.params, createCardHasher(Buffer.from(setup.key)));
+  const maker = factory(setup.params);
   const reader = new MemberCsvReader(setup.filePath, { ...setup.reader, refuse: (message, rejected) => new Refused(message, rejected) });
   try {
     try {
       for await (const records of reader.records()) {
-        const batch = maker.make(records, reader);
-        if (batch === null) continue;
+        const made = maker.make(records, reader);
+        if (made === null) continue;
         while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
         credits--;
-        port.postMessage({ type: 'batch', batch, total: reader.total, bytesRead: reader.bytesRead } satisfies Message, maker.transfer(batch));
+        const encoded = encodeRows(made.ids, made.texts);
+        port.postMessage({ type: 'batch', batch: made.batch, encoded, total: reader.total, bytesRead: reader.bytesRead } satisfies Message, [
+          ...maker.transfer(made.batch),
+          encoded.rows.buffer as ArrayBuffer,
+        ]);
       }
     } catch (error) {
       throw reader.refusal(error);

@@ -10,7 +10,8 @@
 // rows, or one that would remove most of the list) throws LmsImportError and changes nothing.
 import { basename } from 'node:path';
 import { MAX_REJECTED_LISTED, MemberCsvReader, type MemberCsvProgress, type RejectedRow } from '../../kit/member-csv-reader.js';
-import { CardHashWorker, HASH_WORKER_FROM_BYTES, HASHED_ROW_BYTES, HashQueue, hashedRow, hashedSum } from '../../kit/card-hash-worker.js';
+import { HASHED_ROW_BYTES, hashedRow, hashedSum } from '../../kit/card-hash-worker.js';
+import { readBatches, type BatchMakerFactory, type Hashed } from '../../kit/member-import-worker.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import { onBranchList, type BranchList, type LmsField, type LmsMapping } from './config.js';
 import { createLmsRowChecks, type LmsRowInput } from './lms-row.js';
@@ -65,6 +66,70 @@ export class LmsImportError extends Error {
 }
 
 const NO_CARD_HASH = Buffer.alloc(32);
+export const LMS_ROWS_URL = import.meta.url;
+
+export interface LmsRowParams {
+  mapping: LmsMapping;
+  /** `YYYY-MM-DD`: the day a debarment or a date of birth is compared with. */
+  today: string;
+  branchList: BranchList;
+}
+
+/** A batch's rows: each one's line (negative: kept off the branches' list), and for a card UID's row the index of
+ * its member's card number in the batch (-1 for a card number). */
+export interface LmsBatch {
+  kept: Int32Array;
+  owner: Int32Array;
+}
+
+/**
+ * Central's rows, checked a parser batch at a time (kit/member-import-worker.ts: in a worker thread from a 4 MiB
+ * export); each member's card UIDs are rows of their own with its fields.
+ */
+export const lmsRows: BatchMakerFactory<LmsRowParams, LmsBatch> = ({ mapping, today, branchList }) => {
+  const checks = createLmsRowChecks(mapping, today);
+  return {
+    transfer: (b) => [b.kept.buffer, b.owner.buffer] as ArrayBuffer[],
+    make(records, reader) {
+      const ids: string[] = [];
+      const texts: string[] = [];
+      const kept: number[] = [];
+      const owner: number[] = [];
+      for (const { line, fields } of records) {
+        const raw = reader.pick(fields) as unknown as LmsRowInput;
+        const checked = checks.check(raw);
+        if (!checked.ok) {
+          reader.rejectIssues(line, fields, checked.issues, raw.cardNumber);
+          continue;
+        }
+        const { cardNumber, cardUids = [], member } = checked.row;
+        // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
+        if (member.groups.some((g) => g.toUpperCase().includes(cardNumber) || cardUids.some((uid) => g.toUpperCase().includes(uid)))) {
+          reader.reject(line, `${reader.columnName('groups')}: contains the card number or a card UID`);
+          continue;
+        }
+        // The fields' text does not depend on the card hash, which is made with the batch's.
+        const text = memberFieldsText({ cardHash: NO_CARD_HASH, ...member });
+        // A branch's list, and so a stolen branch, holds only the people who can use the branch; central keeps the
+        // others so that registering one at the desk reaches the door at once (CentralMembers.change).
+        const at = onBranchList(branchList, member) ? line : -line;
+        const first = ids.length;
+        owner.push(-1);
+        ids.push(cardNumber);
+        texts.push(text);
+        kept.push(at);
+        for (const uid of cardUids) {
+          owner.push(first);
+          ids.push(uid);
+          texts.push(text);
+          kept.push(at);
+        }
+      }
+      return ids.length === 0 ? null : { batch: { kept: Int32Array.from(kept), owner: Int32Array.from(owner) }, ids, texts };
+    },
+  };
+};
+
 const FIELDS: readonly LmsField[] = ['cardNumber', 'cardUids', 'birthDate', 'adult', 'expires', 'category', 'blocked', 'blockedUntil', 'fines', 'openAccess', 'staff', 'groups'];
 
 export async function importLmsCsv(members: CentralMemberStore, filePath: string, options: LmsImportOptions): Promise<LmsImportSummary> {
@@ -77,86 +142,42 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
     refuse: (message, rejected) => new LmsImportError(message, rejected),
     onProgress: options.onProgress,
   });
-  const checks = createLmsRowChecks(mapping, now.toISOString().slice(0, 10));
   const duplicate = (line: number, first: number): void => reader.reject(line, `${mapping.columns.cardNumber}: the same card as line ${first}`);
   const shared = (line: number, others: number[]): void =>
     reader.reject(line, `${reader.columnName('cardUids')}: a card of this row is also on line ${others.join(', ')} (a card opens one member's account: fix the export)`);
 
-  const staging = members.beginImport();
-  const worker = reader.totalBytes >= (options.hashWorkerFromBytes ?? HASH_WORKER_FROM_BYTES) ? CardHashWorker.start(hasher) : null;
-  type Batch = { kept: number[]; texts: string[]; owner: number[] };
-  const hashes = new HashQueue<Batch>(hasher, worker);
-  // A batch's rows: card numbers and UIDs, fields' text, line (negative: kept off the branches' list), and for a
-  // UID the index of its member's card number in the batch (-1 for a card number).
-  let ids: string[] = [];
-  let texts: string[] = [];
-  let kept: number[] = [];
-  let owner: number[] = [];
+  const staging = await members.beginImport();
+  const setup = { delimiter: mapping.delimiter, fields: FIELDS, columns: mapping.columns, configPath: 'members.import.columns' };
   // The batch's list hash comes whole from the hashing; the few rows kept off the list are taken out of it.
-  const stage = (done: Array<[Batch, Uint8Array]>): void => {
-    for (const [batch, out] of done) {
-      const sum = hashedSum(out);
-      for (let i = 0; i < batch.kept.length; i++) {
-        const cardHash = Buffer.from(out.buffer, out.byteOffset + i * HASHED_ROW_BYTES, 32);
-        const line = batch.kept[i]!;
-        const o = batch.owner[i]!;
-        const member = o < 0 ? null : hashedRow(out, o).cardHash;
-        if (line < 0) {
-          staging.addUnlisted(cardHash, batch.texts[i]!, -line, member);
-          sum.subtractDigest(hashedRow(out, i).digest);
-        } else {
-          staging.addCounted(cardHash, batch.texts[i]!, line, member);
-        }
+  const stage = ({ batch: { kept, owner }, hashed: out, texts }: Hashed<LmsBatch>): void => {
+    const sum = hashedSum(out);
+    for (let i = 0; i < kept.length; i++) {
+      const cardHash = Buffer.from(out.buffer, out.byteOffset + i * HASHED_ROW_BYTES, 32);
+      const line = kept[i]!;
+      const o = owner[i]!;
+      const member = o < 0 ? null : hashedRow(out, o).cardHash;
+      if (line < 0) {
+        staging.addUnlisted(cardHash, texts[i]!, -line, member);
+        sum.subtractDigest(hashedRow(out, i).digest);
+      } else {
+        staging.addCounted(cardHash, texts[i]!, line, member);
       }
-      staging.addSum(sum);
     }
+    staging.addSum(sum);
   };
   try {
-    try {
-      for await (const batch of reader.records()) {
-        for (const { line, fields } of batch) {
-          const raw: LmsRowInput = reader.pick(fields);
-          const checked = checks.check(raw);
-          if (!checked.ok) {
-            reader.rejectIssues(line, fields, checked.issues, raw.cardNumber);
-            continue;
-          }
-          const { cardNumber, cardUids = [], member } = checked.row;
-          // Groups are the one free-text field that is kept: a shifted column must not put a card number there.
-          if (member.groups.some((g) => g.toUpperCase().includes(cardNumber) || cardUids.some((uid) => g.toUpperCase().includes(uid)))) {
-            reader.reject(line, `${reader.columnName('groups')}: contains the card number or a card UID`);
-            continue;
-          }
-          // The fields' text does not depend on the card hash, which is made with the batch's (hashes.add).
-          const text = memberFieldsText({ cardHash: NO_CARD_HASH, ...member });
-          // A branch's list, and so a stolen branch, holds only the people who can use the branch; central keeps the
-          // others so that registering one at the desk reaches the door at once (CentralMembers.change).
-          const at = onBranchList(options.branchList, member) ? line : -line;
-          const first = ids.length;
-          owner.push(-1);
-          ids.push(cardNumber);
-          texts.push(text);
-          kept.push(at);
-          for (const uid of cardUids) {
-            owner.push(first);
-            ids.push(uid);
-            texts.push(text);
-            kept.push(at);
-          }
-        }
-        if (kept.length > 0) stage(await hashes.add({ kept, texts, owner }, ids, texts));
-        ids = [];
-        texts = [];
-        kept = [];
-        owner = [];
-      }
-      stage(await hashes.drain());
-    } catch (error) {
-      throw reader.refusal(error);
+    const batches = readBatches(reader as MemberCsvReader<string>, setup, {
+      maker: { url: LMS_ROWS_URL, name: 'lmsRows', factory: lmsRows },
+      params: { mapping, today: now.toISOString().slice(0, 10), branchList: options.branchList } satisfies LmsRowParams,
+      hasher,
+      workerFromBytes: options.hashWorkerFromBytes,
+    });
+    for await (const batch of batches) {
+      stage(batch);
+      await staging.settle();
     }
-    reader.finish(true);
     reader.progress('applying');
-    staging.finish(duplicate, shared);
+    await staging.finish(duplicate, shared);
     const notRegistered = staging.unlisted;
     const rejected = reader.sortedRejected();
     const verify = (diff: ListDiff): void => {
@@ -171,11 +192,11 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
         );
       }
     };
-    const { version, diff } = staging.commit(
+    const { version, diff } = await staging.commit(
       { keyId: options.keyId, source: options.source ?? `csv:${basename(filePath)}`, at: now, keepVersions: options.keepVersions },
       verify,
     );
-    const current: MemberVersion = version ?? members.current()!;
+    const current: MemberVersion = version ?? (await members.current())!;
     reader.progress('done');
     return {
       added: diff.added,
@@ -192,8 +213,7 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
       hash: current.hash,
     };
   } finally {
-    worker?.close();
-    staging.dispose();
+    await staging.dispose();
     reader.close();
   }
 }

@@ -210,10 +210,9 @@ export async function importMembersCsv(store: Store, filePath: string, options: 
       hasher,
       workerFromBytes: options.hashWorkerFromBytes,
     });
-    for await (const batch of batches) {
+    for await (const { batch, hashed } of batches) {
       lines.pushAll(batch.lines);
       // Every row of a batch is on the list: the store takes the batch's list hash whole, and its rows as packed.
-      const { hashed } = batch;
       yield {
         packed: true,
         hashed: Buffer.from(hashed.buffer, hashed.byteOffset, hashed.byteLength),

@@ -5,7 +5,6 @@
 // number: the card hashes and the batch's list hash, each row's line, flags byte and interned texts.
 import type { BatchMaker, BatchMakerFactory } from '../../kit/member-import-worker.js';
 import type { MemberCsvReader } from '../../kit/member-csv-reader.js';
-import { hashRows } from '../../kit/card-hash-worker.js';
 import { parseCardUids } from '../../policies/card-uids.js';
 import { memberFieldsText } from '../../policies/member-list.js';
 import { Interned, packFields, TEXTS } from '../store/members.js';
@@ -22,8 +21,6 @@ export interface BranchRowParams {
 
 /** One batch of rows, as gateway/store/members.ts's PackedMembers takes it (with their lines). */
 export interface BranchBatch {
-  /** HASHED_ROW_BYTES a row (card hash, digest), then the batch's list hash. */
-  hashed: Uint8Array;
   /** Each row's line × 2, plus 1 for a card UID's row. */
   lines: Uint32Array;
   flags: Uint8Array;
@@ -35,11 +32,11 @@ export interface BranchBatch {
 
 const NO_UIDS: readonly string[] = Object.freeze([]);
 
-export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ mapping, today }, hasher): BatchMaker<BranchBatch> => {
+export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ mapping, today }): BatchMaker<BranchBatch> => {
   const checks = createMemberRowChecks(mapping, today);
   const strings = new Interned();
   return {
-    transfer: (b) => [b.hashed.buffer, b.lines.buffer, b.flags.buffer, b.texts.buffer] as ArrayBuffer[],
+    transfer: (b) => [b.lines.buffer, b.flags.buffer, b.texts.buffer] as ArrayBuffer[],
     make(records, reader: MemberCsvReader<string>) {
       const ids: string[] = [];
       const texts: string[] = [];
@@ -122,13 +119,13 @@ export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ ma
       }
       if (ids.length === 0) return null;
       const n = ids.length;
-      return {
-        hashed: hashRows(hasher, ids, texts),
+      const batch = {
         lines: Uint32Array.from(lines),
         flags: flags.slice(0, n),
         texts: packed.slice(0, n * TEXTS),
         strings: strings.values.slice(firstString) as string[],
       };
+      return { batch, ids, texts };
     },
   };
 };

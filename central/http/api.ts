@@ -245,13 +245,13 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         if (!members) {
           return { enabled: false, keyId: null, current: null, deltasFrom: null, versions: [], behind: 0, sites: [], publisher: { requests: 0, chunksSent: 0, bytesSent: 0, refusals: 0, ignored: 0 } };
         }
-        const sites = members.sites(await store.sites());
+        const sites = await members.sites(await store.sites());
         return {
           enabled: true,
           keyId: members.keyId,
-          current: members.store.current(),
-          deltasFrom: members.store.deltasFrom(),
-          versions: members.store.versions(20),
+          current: await members.store.current(),
+          deltasFrom: await members.store.deltasFrom(),
+          versions: await members.store.versions(20),
           behind: sites.filter((s) => s.status !== 'current').length,
           sites,
           publisher: members.publisher.stats,

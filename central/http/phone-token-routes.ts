@@ -46,9 +46,9 @@ export function phoneTokenRoutes(deps: Pick<HttpDeps, 'members' | 'signingKey' |
         const { members, signingKey } = deps;
         if (!members || signingKey === undefined) return noMemberList(reply);
         const body = request.body as z.output<typeof PhoneTokenRequestSchema>;
-        let card: ReturnType<typeof members.phoneTokenCard>;
+        let card: Awaited<ReturnType<typeof members.phoneTokenCard>>;
         try {
-          card = members.phoneTokenCard(body.cardNumber);
+          card = await members.phoneTokenCard(body.cardNumber);
         } catch (err) {
           const problem = cardProblem(reply, err);
           if (problem) return problem;

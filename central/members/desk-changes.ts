@@ -78,7 +78,7 @@ export class MemberDeskChanges {
       return refused(change.id, 'unavailable', 'central distributes no member list (it has no deployment key): nothing changed');
     }
     const { store } = this.deps.members;
-    const kept = store.deskAnswer(site, change.id);
+    const kept = await store.deskAnswer(site, change.id);
     if (kept !== undefined) {
       this.log.debug({ site, id: change.id }, 'desk change seen before: answered again');
       return MemberDeskReplySchema.parse(JSON.parse(kept));
@@ -90,7 +90,7 @@ export class MemberDeskChanges {
       return refused(change.id, 'unavailable', "central's member store failed: nothing changed; make it again");
     });
     // `unavailable` may pass (the list arrives, the store recovers): the same change resent is tried again.
-    if (reply.reason !== 'unavailable') store.recordDeskAnswer(site, change.id, this.deps.clock.now(), JSON.stringify(reply), DESK_ANSWERS_KEPT);
+    if (reply.reason !== 'unavailable') await store.recordDeskAnswer(site, change.id, this.deps.clock.now(), JSON.stringify(reply), DESK_ANSWERS_KEPT);
     if (reply.result === 'refused') this.log.info({ site, actor: change.actor, kind: change.change.kind, reason: reply.reason }, 'desk change refused');
     return reply;
   }
@@ -108,7 +108,7 @@ export class MemberDeskChanges {
     if (change.keyId !== members.keyId) {
       return refused(id, 'key-mismatch', `the branch's deployment key (id ${change.keyId}) is not central's (id ${members.keyId}): nothing changed`);
     }
-    const current = members.store.current();
+    const current = await members.store.current();
     if (current === null || current.keyId !== members.keyId) return refused(id, 'unavailable', 'central has no member list yet: nothing changed');
     const actor = `${site}/${change.actor}`;
     const tapped = Buffer.from(change.member, 'base64url');

@@ -187,14 +187,14 @@ export async function importLmsDelta(members: CentralMemberStore, filePath: stri
   let applied;
   try {
     // Export rows carry no PIN: one set at central (PUT /api/members/pin) stays, as with a full import.
-    applied = members.applyMemberUpdates(changes, meta, removalGuard(options.mapping.maxRemovedFraction));
+    applied = await members.applyMemberUpdates(changes, meta, removalGuard(options.mapping.maxRemovedFraction));
   } catch (error) {
     if (error instanceof TooManyRemovalsError) throw new LmsImportError(`${filePath}: ${error.message}`, read.rejected);
     if (error instanceof OtherKeyError) throw new LmsImportError(`${filePath}: ${error.message}: nothing changed`, read.rejected);
     throw error;
   }
   const { version, diff, refused } = applied;
-  const current = version ?? members.current();
+  const current = version ?? (await members.current());
   const shared = refused.map((r) => ({ line: read.lines[r.index]!, reason: `${read.uidsColumn}: ${refusalReason(r, (i) => `line ${read.lines[i]!}`)}` }));
   progress('done');
   return {

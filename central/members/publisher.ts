@@ -109,7 +109,7 @@ export class MembersPublisher {
 
   /** Publishes the current version, retained. Returns it, or null when there is no list (or no link). */
   async announce(): Promise<MembersAnnouncement | null> {
-    const current = this.deps.members.current();
+    const current = await this.deps.members.current();
     if (current === null || !this.deps.link.connected) return null;
     if (current.keyId !== this.deps.keyId) {
       this.deps.logger.error({ listKeyId: current.keyId, keyId: this.deps.keyId }, 'the member list was made with another deployment key: import the LMS export again; not announced');
@@ -123,7 +123,7 @@ export class MembersPublisher {
       at: this.deps.clock.now().toISOString(),
       createdAt: current.createdAt,
       chunkSize: this.deps.chunkSize,
-      deltasFrom: this.deps.members.deltasFrom(),
+      deltasFrom: await this.deps.members.deltasFrom(),
     });
     const topic = membersCurrentTopic(this.deps.prefix);
     await this.deps.link.publish(topic, signedPayload(this.deps.signingKey, topic, announcement), { retain: true });
@@ -166,7 +166,7 @@ export class MembersPublisher {
     if (req.keyId !== keyId) {
       return this.refuse(site, req.transfer, 'key-mismatch', `the branch's deployment key (id ${req.keyId}) is not central's (id ${keyId})`, view);
     }
-    const current = members.current();
+    const current = await members.current();
     if (current === null || current.keyId !== keyId) return this.refuse(site, req.transfer, 'unavailable', 'central has no member list yet', view);
     if (req.version > current.version) {
       return this.refuse(site, req.transfer, 'unknown-version', `version ${req.version} does not exist; the current one is ${current.version}`, view);
@@ -176,17 +176,17 @@ export class MembersPublisher {
       kind = 'snapshot';
     } else if (req.version !== current.version) {
       return this.refuse(site, req.transfer, 'superseded', `version ${req.version} is superseded by ${current.version}`, view);
-    } else if (members.canDelta(req.base)) {
+    } else if (await members.canDelta(req.base)) {
       kind = 'delta';
     } else if (req.kind === 'delta') {
       return this.refuse(site, req.transfer, 'superseded', `no delta from version ${req.base?.version ?? 'none'} to ${current.version}`, view);
     } else {
       kind = 'snapshot';
     }
-    const target = req.version === current.version ? current : members.version(req.version);
+    const target = req.version === current.version ? current : await members.version(req.version);
     if (target === null) return this.refuse(site, req.transfer, 'superseded', `version ${req.version} is no longer kept`, view);
 
-    const parts = kind === 'delta' ? this.delta(req.base!.version, current) : null;
+    const parts = kind === 'delta' ? await this.delta(req.base!.version, current) : null;
     const total = parts !== null ? parts.length : snapshotChunkCount(target.count, this.deps.chunkSize);
     view.kind = kind;
     view.total = total;
@@ -194,7 +194,7 @@ export class MembersPublisher {
     const t = topics(this.deps.prefix, site);
     const sends: Array<Promise<void>> = [];
     for (let index = req.from; index < Math.min(total, req.from + req.count); index++) {
-      const chunk = parts !== null ? parts[index]! : this.snapshotChunk(target, index, total);
+      const chunk = parts !== null ? parts[index]! : await this.snapshotChunk(target, index, total);
       if (chunk === null) {
         // A card in this range changed since: the branch must start again from the current version.
         await Promise.all(sends);
@@ -242,7 +242,7 @@ export class MembersPublisher {
     this.stats.refusals++;
     if (view) view.refused = reason;
     this.deps.logger.info({ site, reason, message }, 'member-list request refused');
-    const refusal = MembersRefusalSchema.parse({ type: 'refused', transfer, reason, message, current: this.deps.members.current()?.version ?? null });
+    const refusal = MembersRefusalSchema.parse({ type: 'refused', transfer, reason, message, current: (await this.deps.members.current())?.version ?? null });
     const topic = topics(this.deps.prefix, site).membersChunk;
     await this.deps.link.publish(topic, signedPayload(this.deps.signingKey, topic, refusal), { retain: false });
   }
@@ -254,12 +254,12 @@ export class MembersPublisher {
   }
 
   /** The delta from `base` to the current version, cut into chunks (computed once per base). */
-  private delta(base: number, current: MemberVersion): CachedChunk[] {
+  private async delta(base: number, current: MemberVersion): Promise<CachedChunk[]> {
     this.invalidateWhenNewer(current);
     const key = `${base}:${current.version}`;
     let parts = this.deltas.get(key);
     if (parts === undefined) {
-      const entries = this.deps.members.deltaEntries(base);
+      const entries = await this.deps.members.deltaEntries(base);
       parts = [];
       for (let i = 0; i === 0 || i < entries.length; i += this.deps.chunkSize) {
         const slice = entries.slice(i, i + this.deps.chunkSize);
@@ -270,13 +270,13 @@ export class MembersPublisher {
     return parts;
   }
 
-  private snapshotChunk(version: MemberVersion, index: number, total: number): CachedChunk | null {
+  private async snapshotChunk(version: MemberVersion, index: number, total: number): Promise<CachedChunk | null> {
     const key = `${version.version}:${total}:${index}`;
     // What chunk `index` of `total` of a version holds never changes, so a cached one stays good after that version
     // is superseded (the store could no longer make it once a card in its range changed).
     const cached = this.chunks.get(key);
     if (cached !== undefined) return cached;
-    const entries = this.deps.members.snapshotEntries(version.version, index, total);
+    const entries = await this.deps.members.snapshotEntries(version.version, index, total);
     if (entries === null) return null;
     const chunk = { entries, hash: chunkHash(entries) };
     this.chunks.set(key, chunk);

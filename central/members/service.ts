@@ -12,7 +12,8 @@ import type { SiteRow } from '../store.js';
 import { onBranchList, type CentralMembersConfig } from './config.js';
 import { importLmsCsv, type LmsImportOptions, type LmsImportProgress, type LmsImportSummary } from './lms-import.js';
 import { importLmsDelta, removalGuard, storedChanges, type LmsDeltaSummary, type MemberDeltaChange } from './lms-delta.js';
-import { CentralMemberStore, type ListDiff, type MemberVersion } from './member-store.js';
+import type { ListDiff, MemberStore, MemberVersion } from './member-store.js';
+import { SqliteMemberStore } from './sqlite-member-store.js';
 import type { CentralSigningKey } from '../signing-key.js';
 import { MembersPublisher, type MembersLink, type PublisherHooks, type TransferView } from './publisher.js';
 
@@ -81,6 +82,8 @@ export interface SiteMembersView {
 
 export interface CentralMembersDeps {
   db: Database;
+  /** Where the list lives: PostgreSQL's store when central has one (store.postgres), else the SQLite file's (`db`). */
+  store?: MemberStore | undefined;
   key: Buffer;
   config: CentralMembersConfig;
   prefix: string;
@@ -100,7 +103,7 @@ export interface CentralMembersDeps {
 }
 
 export class CentralMembers {
-  readonly store: CentralMemberStore;
+  readonly store: MemberStore;
   readonly keyId: string;
   readonly publisher: MembersPublisher;
   private readonly hasher: (normalisedId: string) => Buffer;
@@ -112,7 +115,7 @@ export class CentralMembers {
   private stopped = false;
 
   constructor(private readonly deps: CentralMembersDeps) {
-    this.store = new CentralMemberStore(deps.db);
+    this.store = deps.store ?? new SqliteMemberStore(deps.db);
     this.keyId = deploymentKeyId(deps.key);
     this.hasher = createCardHasher(deps.key);
     this.log = deps.logger.child({ module: 'members' });
@@ -138,16 +141,23 @@ export class CentralMembers {
     // Again every so often: its `at` tells branches that the list they hold was still current then.
     every(this.deps.config.announceEveryMinutes * 60_000, () => void this.announce());
     // A version made by `oag central members import` in another process is announced when it is noticed.
-    every(this.deps.config.pollSeconds * 1000, () => {
-      const current = this.store.current();
-      if (current !== null && current.version !== this.publisher.lastAnnouncement?.version) void this.announce();
-    });
+    // So is one made through another central instance on the same PostgreSQL database.
+    every(this.deps.config.pollSeconds * 1000, () => void this.announceWhenNewer());
     void this.announce();
   }
 
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.splice(0)) clearInterval(t);
+  }
+
+  private async announceWhenNewer(): Promise<void> {
+    try {
+      const current = await this.store.current();
+      if (current !== null && current.version !== this.publisher.lastAnnouncement?.version) await this.announce();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not read the member list\'s current version; will try again');
+    }
   }
 
   /** Publishes the current version now (on start, on every connect, after every change). */
@@ -190,10 +200,10 @@ export class CentralMembers {
    * audit; `listed`: whether the branches' list holds the member (a token for one it does not is refused at the door).
    * Throws CardIdError for an unusable number, UnknownCardError for a card central does not know.
    */
-  phoneTokenCard(cardNumber: string): { cardHash: Buffer; person: string; listed: boolean } {
+  async phoneTokenCard(cardNumber: string): Promise<{ cardHash: Buffer; person: string; listed: boolean }> {
     const cardHash = this.hasher(normaliseCardId(cardNumber));
-    const listed = this.store.fields(cardHash) !== undefined;
-    if (!listed && this.store.unlistedFields(cardHash) === undefined) throw new UnknownCardError();
+    const listed = (await this.store.fields(cardHash)) !== undefined;
+    if (!listed && (await this.store.unlistedFields(cardHash)) === undefined) throw new UnknownCardError();
     return { cardHash, person: this.deps.pseudonym(cardHash), listed };
   }
 
@@ -217,8 +227,8 @@ export class CentralMembers {
    */
   changeCard(tapped: Buffer, patch: MemberPatch, actor: string, source: string): Promise<MemberChangeResult> {
     return this.serial(async () => {
-      const { member: cardHash, cards } = this.store.credentials(tapped);
-      const old = this.store.heldFields(cardHash);
+      const { member: cardHash, cards } = await this.store.credentials(tapped);
+      const old = await this.store.heldFields(cardHash);
       if (old === undefined) throw new UnknownCardError();
       const member: Member = { ...parseMemberFields(old) };
       if (patch.blocked !== undefined) {
@@ -232,7 +242,7 @@ export class CentralMembers {
       if (patch.pinHash !== undefined) member.pinHash = patch.pinHash;
       const listed = onBranchList(this.deps.config.branchList, member);
       const fields = memberFieldsText({ cardHash, ...member });
-      const { version } = this.store.applyChanges(
+      const { version } = await this.store.applyChanges(
         cards.map((card) => ({ cardHash: card, fields, listed })),
         { keyId: this.keyId, source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
       );
@@ -241,7 +251,7 @@ export class CentralMembers {
       const { pinHash, ...shown } = patch;
       this.log.info({ actor, person, version: version?.version ?? null, listed, patch: pinHash === undefined ? shown : { ...shown, pin: pinHash === null ? 'removed' : 'set' } }, 'member changed');
       if (version !== null) await this.announce();
-      return { version, current: this.store.current()!, person, listed };
+      return { version, current: (await this.store.current())!, person, listed };
     });
   }
 
@@ -254,7 +264,7 @@ export class CentralMembers {
   linkDeskCard(tapped: Buffer, card: Buffer, site: string, actor: string): Promise<DeskLinkOutcome> {
     return this.serial(async () => {
       const meta = { keyId: this.keyId, source: `desk:${actor}`, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions };
-      const result = this.store.linkDeskCard(tapped, card, site, meta);
+      const result = await this.store.linkDeskCard(tapped, card, site, meta);
       if (!('member' in result)) return { outcome: result.outcome };
       const person = this.deps.pseudonym(result.member);
       this.log.info({ actor, person, version: result.version?.version ?? null, listed: result.listed, outcome: result.outcome }, 'card linked at a desk');
@@ -276,7 +286,7 @@ export class CentralMembers {
     return this.serial(async () => {
       const started = performance.now();
       // The PIN central holds is read in the serial turn (applyMemberUpdates), so a PIN set just before is the one kept.
-      const { version, diff, refused } = this.store.applyMemberUpdates(
+      const { version, diff, refused } = await this.store.applyMemberUpdates(
         hashed.changes,
         { keyId: this.keyId, source: meta.source, at: this.deps.clock.now(), keepVersions: this.deps.config.keepVersions },
         removalGuard(this.deps.config.import.maxRemovedFraction),
@@ -291,7 +301,7 @@ export class CentralMembers {
         'member changes applied',
       );
       if (version !== null) await this.announce();
-      return { version, current: this.store.current(), diff, unlisted: hashed.unlisted };
+      return { version, current: await this.store.current(), diff, unlisted: hashed.unlisted };
     });
   }
 
@@ -323,8 +333,8 @@ export class CentralMembers {
   }
 
   /** Each branch against the current version, from the state it last reported and the transfers central sees. */
-  sites(rows: readonly SiteRow[]): SiteMembersView[] {
-    const current = this.store.current();
+  async sites(rows: readonly SiteRow[]): Promise<SiteMembersView[]> {
+    const current = await this.store.current();
     const transfers = this.publisher.transfers();
     return rows.map((row) => {
       const list = row.state?.memberList ?? null;

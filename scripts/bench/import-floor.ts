@@ -77,13 +77,13 @@ async function runImport(side: 'branch' | 'central', csv: string, dir: string): 
   }
   const { parseCentralConfig } = await import('../../central/config.js');
   const { importLmsCsv } = await import('../../central/members/lms-import.js');
-  const { CentralMemberStore } = await import('../../central/members/member-store.js');
+  const { SqliteMemberStore } = await import('../../central/members/sqlite-member-store.js');
   const { CentralStore } = await import('../../central/store.js');
   const { createCardHasher, deploymentKeyId } = await import('../../policies/cards.js');
   const config = parseCentralConfig({ members: { branchList: 'everyone' } }).members;
   const store = new CentralStore(join(dir, 'central.sqlite'));
   const started = performance.now();
-  const s = await importLmsCsv(new CentralMemberStore(store.db), csv, {
+  const s = await importLmsCsv(new SqliteMemberStore(store.db), csv, {
     mapping: config.import,
     hasher: createCardHasher(key),
     keyId: deploymentKeyId(key),

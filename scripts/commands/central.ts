@@ -57,7 +57,7 @@ async function runImport(
   const { DeploymentKeyError, loadCentralKey } = await import('../../central/members/key.js');
   const { LmsImportError, importLmsCsv } = await import('../../central/members/lms-import.js');
   const { importLmsDelta } = await import('../../central/members/lms-delta.js');
-  const { CentralMemberStore } = await import('../../central/members/member-store.js');
+  const { SqliteMemberStore } = await import('../../central/members/sqlite-member-store.js');
   const { CentralStore } = await import('../../central/store.js');
   const { createCardHasher, deploymentKeyId } = await import('../../policies/cards.js');
 
@@ -97,7 +97,7 @@ async function runImport(
   const started = performance.now();
   try {
     // A delta's summary is the import's, with the rows marked deleted.
-    const summary: Awaited<ReturnType<typeof importLmsCsv>> & { deleted?: number } = await (kind === 'delta' ? importLmsDelta : importLmsCsv)(new CentralMemberStore(store.db), file, {
+    const summary: Awaited<ReturnType<typeof importLmsCsv>> & { deleted?: number } = await (kind === 'delta' ? importLmsDelta : importLmsCsv)(new SqliteMemberStore(store.db), file, {
       mapping: config.members.import,
       hasher: createCardHasher(key),
       keyId: deploymentKeyId(key),
@@ -185,7 +185,7 @@ export function register(program: Command): void {
       }
       console.log(`API        ${r.httpUrl}/api/docs`);
       console.log(`MQTT       ${r.brokerUrl}${r.mqttProtocolVersion === 4 ? ' (embedded, MQTT 3.1.1: gateways set mqtt.protocolVersion: 4)' : ''}`);
-      const current = r.members?.store.current();
+      const current = await r.members?.store.current();
       console.log(
         `members    ${r.members === null ? 'off (no deployment key)' : current ? `version ${current.version}, ${fmt(current.count)} members` : 'no list yet (oag central members import FILE.csv)'}`,
       );

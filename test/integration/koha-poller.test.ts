@@ -29,7 +29,7 @@ function kohaConfig(overrides: Record<string, unknown> = {}) {
   };
 }
 
-const version = (): number => central.members!.store.current()?.version ?? 0;
+const version = async (): Promise<number> => (await central.members!.store.current())?.version ?? 0;
 const kohaIncidents = async () => (await central.alerts.alerts.incidents.open()).filter((i) => i.alarm === 'lms-feed-failed');
 
 beforeAll(async () => {
@@ -61,17 +61,17 @@ describe('the Koha poller', () => {
   it('refuses at the branch, after one poll, a patron restricted in Koha', async () => {
     expect(tap(town, PATRONS[0]!.cardnumber)).toMatchObject({ decision: 'granted' });
     koha.update(PATRONS[0]!.patron_id, { restricted: true });
-    const before = version();
+    const before = (await version());
     const result = await central.koha!.poll();
     expect(result).toMatchObject({ changes: 1, version: before + 1 });
     await until(() => town.store.members.stats().version === before + 1, 'town to apply the version');
     expect(tap(town, PATRONS[0]!.cardnumber)).toMatchObject({ reason: 'blocked' });
     expect(tap(town, PATRONS[1]!.cardnumber)).toMatchObject({ decision: 'granted' });
-    expect(central.members!.store.current()).toMatchObject({ source: 'koha:poll', changed: 1, added: 0, removed: 0 });
+    expect((await central.members!.store.current())).toMatchObject({ source: 'koha:poll', changed: 1, added: 0, removed: 0 });
   });
 
   it('makes one version of changes spread over three pages', async () => {
-    const before = version();
+    const before = (await version());
     const asked = koha.requests.length;
     for (const p of PATRONS.slice(1, 10)) koha.update(p.patron_id, { patron_card_lost: true });
     const result = await central.koha!.poll();
@@ -89,12 +89,12 @@ describe('the Koha poller', () => {
   });
 
   it('makes no version when nothing changed in Koha (the overlap asked again changes nothing)', async () => {
-    const before = version();
+    const before = (await version());
     expect(await central.koha!.poll()).toMatchObject({ changes: 0, version: null });
     // A change Koha records that the door does not care about (an address) makes none either.
     koha.update(PATRONS[1]!.patron_id, { address: '2 Library Lane' });
     expect(await central.koha!.poll()).toMatchObject({ changes: 1, version: null });
-    expect(version()).toBe(before);
+    expect((await version())).toBe(before);
   });
 
   it('takes a new token when Koha stops taking the old one', async () => {
@@ -108,7 +108,7 @@ describe('the Koha poller', () => {
   });
 
   it('raises lms-feed-failed after three failed polls, changes nothing meanwhile, and clears it when Koha answers', async () => {
-    const before = version();
+    const before = (await version());
     // Lifted in Koha while Koha's API fails.
     koha.update(PATRONS[0]!.patron_id, { restricted: false });
     koha.failNext(1, 'http-500');
@@ -119,7 +119,7 @@ describe('the Koha poller', () => {
     expect(await kohaIncidents()).toEqual([]);
     await expect(central.koha!.poll()).rejects.toThrow(/does not match Koha's patron definition: \[0\]\.patron_id/);
     expect(await kohaIncidents()).toEqual([expect.objectContaining({ site: '(central)', severity: 'major', detail: expect.stringMatching(/^3 polls of Koha failed in a row/) })]);
-    expect(version()).toBe(before);
+    expect((await version())).toBe(before);
     // The change made while Koha failed is not lost: the mark did not move.
     expect(await central.koha!.poll()).toMatchObject({ changes: 1, version: before + 1 });
     expect(await kohaIncidents()).toEqual([]);
@@ -130,7 +130,7 @@ describe('the Koha poller', () => {
     const attributes = (...uids: string[]) => [{ extended_attribute_id: 501, type: 'OPENACCESS', value: '1' }, ...uids.map((value, i) => ({ extended_attribute_id: 600 + i, type: 'RFID', value }))];
     // Patron 5's card was reported lost above and is found again.
     koha.update(PATRONS[5]!.patron_id, { patron_card_lost: false, extended_attributes: attributes('04:a2:1b:7c:3d:5e:80', uidB) });
-    let before = version();
+    let before = (await version());
     await central.koha!.poll();
     await until(() => town.store.members.stats().version === before + 1, 'town to apply the cards');
     expect([tap(town, uidA), tap(town, uidB), tap(town, PATRONS[5]!.cardnumber)]).toEqual(Array(3).fill({ decision: 'granted', reason: 'member' }));
@@ -138,11 +138,11 @@ describe('the Koha poller', () => {
     // Another patron given the same card in Koha is left as they were: the card still opens as its patron only.
     koha.update(PATRONS[6]!.patron_id, { restricted: true, extended_attributes: attributes(uidA) });
     expect(await central.koha!.poll()).toMatchObject({ changes: 1, version: null });
-    expect(central.members!.store.credentials(hashCard(uidA)).member).toEqual(hashCard(PATRONS[5]!.cardnumber));
+    expect((await central.members!.store.credentials(hashCard(uidA))).member).toEqual(hashCard(PATRONS[5]!.cardnumber));
     expect(tap(town, uidA)).toMatchObject({ decision: 'granted' });
 
     koha.update(PATRONS[5]!.patron_id, { extended_attributes: attributes(uidB) });
-    before = version();
+    before = (await version());
     await central.koha!.poll();
     await until(() => town.store.members.stats().version === before + 1, 'town to apply the dropped card');
     expect(tap(town, uidA)).toEqual({ decision: 'refused', reason: 'unknown-card' });
@@ -157,9 +157,9 @@ describe('the Koha poller', () => {
     central = await startTestCentral(dir, { config: kohaConfig({ overlapSeconds: 0 }) });
     // The poll central makes as it starts, then one more: neither starts from now.
     await central.koha!.poll();
-    const fields = central.members!.store.fields(hashCard(PATRONS[4]!.cardnumber));
+    const fields = (await central.members!.store.fields(hashCard(PATRONS[4]!.cardnumber)));
     expect(fields === undefined ? undefined : parseMemberFields(fields)).toMatchObject({ blocked: true });
-    expect(central.members!.store.current()).toMatchObject({ source: 'koha:poll' });
+    expect((await central.members!.store.current())).toMatchObject({ source: 'koha:poll' });
   });
 
   it('refuses to start with a missing secret file, naming the field', async () => {

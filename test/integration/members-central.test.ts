@@ -74,7 +74,7 @@ describe('central’s member list', () => {
     }
     writeFileSync(join(dir, 'cut.csv'), 'card_number,date_of_birth\n');
     expect(await runCentralMembersImport(join(dir, 'cut.csv'), { config: join(dir, 'central.yaml'), keyFile: join(dir, 'key.hex') }, io)).toBe(1);
-    expect(central.members!.store.current()!.version).toBe(1);
+    expect((await central.members!.store.current())!.version).toBe(1);
   });
 
   it('shows which branches are behind, and changes one member through the API', async () => {
@@ -120,7 +120,7 @@ describe('central’s member list', () => {
     })!;
     const card = fakeMember(index, 5, asOf).card.replace(/ /g, '');
     const town = branches[0]!;
-    const version = central.members!.store.current()!.version;
+    const version = (await central.members!.store.current())!.version;
     expect(tap(town, card)).toEqual({ decision: 'refused', reason: 'unknown-card' });
 
     expect(await patch({ cardNumber: card, openAccess: true })).toMatchObject({ status: 200, body: { changed: true, version: version + 1, count: 271, listed: true } });

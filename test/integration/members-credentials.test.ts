@@ -55,7 +55,7 @@ describe('a member with a barcode and two NFC cards', () => {
     });
     expect(response.status).toBe(200);
     const hashes = [hashCard(BARCODE), ...CARDS.map((c) => hashCard(normaliseUid(c)))];
-    const pins = hashes.map((h) => parseMemberFields(central.members!.store.fields(h)!).pinHash);
+    const pins = await Promise.all(hashes.map(async (h) => parseMemberFields((await central.members!.store.fields(h))!).pinHash));
     expect(pins[0]).toMatch(/^scrypt\$/);
     expect(pins).toEqual([pins[0], pins[0], pins[0]]);
     await until(() => town.store.members.stats().version === 2, 'town to apply the PIN');
@@ -66,6 +66,6 @@ describe('a member with a barcode and two NFC cards', () => {
     for (const credential of [BARCODE, ...CARDS]) expect(tap(town, credential)).toEqual({ decision: 'refused', reason: 'blocked' });
     expect(tap(town, '21000000000100').decision).toBe('granted');
     // The block kept the PIN on every card (export rows carry none).
-    expect(hashes.map((h) => parseMemberFields(central.members!.store.fields(h)!).pinHash)).toEqual(pins);
+    expect(await Promise.all(hashes.map(async (h) => parseMemberFields((await central.members!.store.fields(h))!).pinHash))).toEqual(pins);
   });
 });

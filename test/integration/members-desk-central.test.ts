@@ -66,7 +66,7 @@ async function site(name: string): Promise<{ send(change: Partial<MemberDeskChan
   };
 }
 
-const fieldsOf = (cardNumber: string): string | undefined => central.members!.store.fields(hashCard(cardNumber));
+const fieldsOf = (cardNumber: string): Promise<string | undefined> => central.members!.store.fields(hashCard(cardNumber));
 
 beforeAll(async () => {
   dir = tempDir('members-desk-central');
@@ -93,9 +93,9 @@ describe("central's side of a desk change", () => {
     const town = await site('town');
     const reply = await town.send({ change: { kind: 'link-card', card: encodeCardHash(hashCard(NEW_UID)) } });
     expect(reply).toMatchObject({ result: 'done', version: 2, message: 'it opens doors as the member from list version 2' });
-    const entries = central.members!.store.snapshotEntries(2, 0, 1)!;
-    expect(entries).toContain(encodeCardHash(hashCard(NEW_UID)) + fieldsOf(card(0)));
-    expect(central.members!.store.current()).toMatchObject({ version: 2, count: 6, source: 'desk:town/alice' });
+    const entries = (await central.members!.store.snapshotEntries(2, 0, 1))!;
+    expect(entries).toContain(encodeCardHash(hashCard(NEW_UID)) + (await fieldsOf(card(0))));
+    expect((await central.members!.store.current())).toMatchObject({ version: 2, count: 6, source: 'desk:town/alice' });
     // Central's audit names the branch's staff user and the member's pseudonym, never a card or its hash.
     const audit = (await central.auth.audit.query({ limit: 5, actor: 'town/alice' })).rows;
     expect(audit).toEqual([expect.objectContaining({ action: 'member-change', site: 'town', detail: expect.stringMatching(/^member [0-9a-f]{8}: card linked at the desk; version 2$/) })]);
@@ -108,7 +108,7 @@ describe("central's side of a desk change", () => {
 
     // The same card again is already the member's: done, and no version.
     expect(await town.send({ change: { kind: 'link-card', card: encodeCardHash(hashCard(NEW_UID)) } })).toMatchObject({ result: 'done', version: null });
-    expect(central.members!.store.current()!.version).toBe(2);
+    expect((await central.members!.store.current())!.version).toBe(2);
   });
 
   it('answers a repeated id with the same answer and makes no second version', async () => {
@@ -117,19 +117,19 @@ describe("central's side of a desk change", () => {
     const first = await town.raw(JSON.stringify(message), message.id);
     expect(first).toMatchObject({ result: 'done', version: 3 });
     expect(await town.raw(JSON.stringify(message), message.id)).toEqual(first);
-    expect(central.members!.store.current()!.version).toBe(3);
+    expect((await central.members!.store.current())!.version).toBe(3);
     // The PIN's hash as the branch made it, on the member's row; the log and the audit say only that one was set.
-    expect(verifyPin(parseMemberFields(fieldsOf(card(1))!).pinHash!, '2468')).toBe(true);
+    expect(verifyPin(parseMemberFields((await fieldsOf(card(1)))!).pinHash!, '2468')).toBe(true);
     expect((await central.auth.audit.query({ limit: 1, actor: 'town/alice' })).rows[0]!.detail).toMatch(/^member [0-9a-f]{8}: PIN set at the desk; version 3$/);
 
     const removed = await town.send({ member: encodeCardHash(hashCard(card(1))), change: { kind: 'remove-pin' } });
     expect(removed).toMatchObject({ result: 'done', version: 4, message: 'PIN removed: it holds from list version 4' });
-    expect(parseMemberFields(fieldsOf(card(1))!).pinHash).toBeNull();
+    expect(parseMemberFields((await fieldsOf(card(1)))!).pinHash).toBeNull();
   });
 
   it('refuses each change it cannot make, with the reason, and changes nothing', async () => {
     const town = await site('town');
-    const before = central.members!.store.current()!.version;
+    const before = (await central.members!.store.current())!.version;
     const link = (uid: string) => ({ change: { kind: 'link-card', card: encodeCardHash(hashCard(uid)) } }) as const;
     expect(await town.send({ ...link('04AABBCCDD'), member: encodeCardHash(hashCard(card(99))) })).toMatchObject({ result: 'refused', reason: 'unknown-member' });
     // Another member's card: the message names no one.
@@ -143,8 +143,8 @@ describe("central's side of a desk change", () => {
     const id = randomUUID();
     const bad = await town.raw(JSON.stringify({ v: CONTRACT_MINOR, id, at: new Date().toISOString(), keyId: central.members!.keyId, actor: 'alice', member: '04A1B2C3', change: { kind: 'remove-pin' } }), id);
     expect(bad).toMatchObject({ result: 'refused', reason: 'bad-request', message: expect.stringMatching(/^member: must be a card hash/) });
-    expect(central.members!.store.current()!.version).toBe(before);
-    expect(central.members!.store.ownerOf(hashCard('04AABBCCDD'))).toBeUndefined();
+    expect((await central.members!.store.current())!.version).toBe(before);
+    expect((await central.members!.store.ownerOf(hashCard('04AABBCCDD')))).toBeUndefined();
   });
 
   it('takes a card linked at a branch console’s desk reader: the branch shows the version, and lets the card in', async () => {
@@ -162,7 +162,7 @@ describe("central's side of a desk change", () => {
     });
     const village = await startGateway(config, { logger: pino({ level: 'silent' }), env: { OAG_DEPLOYMENT_KEY: TEST_KEY_HEX }, power: { platformRoot: `${dir}/no-sys` } });
     branches.push(village);
-    const current = central.members!.store.current()!.version;
+    const current = (await central.members!.store.current())!.version;
     await until(() => village.store.members.stats().version === current, 'the village to apply the current version');
     const hash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'));
     const app = buildLocalApi({ gateway: village.gateway, hardware: village.hardware, console: { store: village.store, hashCard: hash, clock: { now: () => new Date() } }, logger: pino({ level: 'silent' }) });
@@ -204,16 +204,16 @@ describe("central's side of a desk change", () => {
     const blocked = rows.map((r, i) => (i === 0 ? { ...r, blocked: true } : r));
     const version = importRecords(store, blocked, keyId);
     expect(version).not.toBeNull();
-    expect(store.fields(uid)).toBe(memberFieldsText(blocked[0]!));
-    expect(store.credentials(hashCard(card(0))).cards).toContainEqual(uid);
+    expect((await store.fields(uid))).toBe(memberFieldsText(blocked[0]!));
+    expect((await store.credentials(hashCard(card(0)))).cards).toContainEqual(uid);
     // A delta from the library system with the member's UIDs (none) keeps it too.
     await central.members!.applyChanges([{ cardNumber: card(0), cardUids: [], row: { ...rows[0]!, blocked: false } }], { source: 'delta:test' });
-    expect(store.fields(uid)).toBe(fieldsOf(card(0)));
-    expect(parseMemberFields(store.fields(uid)!).blocked).toBe(false);
+    expect((await store.fields(uid))).toBe((await fieldsOf(card(0))));
+    expect(parseMemberFields((await store.fields(uid))!).blocked).toBe(false);
     // An export without the member takes the card with them.
     importRecords(store, rows.slice(1), keyId);
-    expect(store.fields(uid)).toBeUndefined();
-    expect(store.ownerOf(uid)).toBeUndefined();
-    expect(store.deskCards(hashCard(card(0)))).toEqual([]);
+    expect((await store.fields(uid))).toBeUndefined();
+    expect(await store.ownerOf(uid)).toBeUndefined();
+    expect(await store.deskCards(hashCard(card(0)))).toEqual([]);
   });
 });

@@ -69,7 +69,7 @@ afterAll(() => stopBranchAndCentral({ branch, central, dir }));
 
 describe('an open-access PIN set through central', () => {
   it('reaches the branch with the member row: the card and that PIN open the door, another PIN does not', async () => {
-    const version = central.members!.store.current()!.version;
+    const version = (await central.members!.store.current())!.version;
     expect(await putPin({ cardNumber: card, pin: '482913' })).toMatchObject({ status: 200, body: { changed: true, version: version + 1, listed: true } });
     await until(() => branch.store.members.stats().version === version + 1, 'the branch to apply the PIN');
     expect(await cardAndPin('111111')).toEqual(['pin-required', 'pin-wrong']);
@@ -83,44 +83,44 @@ describe('an open-access PIN set through central', () => {
 
   it('keeps the PIN when the library system sends the member again: a full import, then a delta with a new expiry', async () => {
     const cardHash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'))(normaliseCardId(card));
-    const held = () => parseMemberFields(central.members!.store.fields(cardHash)!);
-    const pinHash = held().pinHash;
+    const held = async () => parseMemberFields((await central.members!.store.fields(cardHash))!);
+    const pinHash = (await held()).pinHash;
     expect(pinHash).toMatch(/^scrypt\$/);
 
     // The export has no PINs: the same export again is the same list, and no new version.
-    const version = central.members!.store.current()!.version;
+    const version = (await central.members!.store.current())!.version;
     await central.members!.importFile(join(dir, 'export.csv'));
-    expect(central.members!.store.current()!.version).toBe(version);
-    expect(held().pinHash).toBe(pinHash);
+    expect((await central.members!.store.current())!.version).toBe(version);
+    expect((await held()).pinHash).toBe(pinHash);
 
-    await central.members!.applyChanges([{ cardNumber: normaliseCardId(card), row: { ...held(), pinHash: null, expires: '2031-01-31' } }], { source: 'delta:test' });
-    expect(held()).toMatchObject({ expires: '2031-01-31', pinHash });
+    await central.members!.applyChanges([{ cardNumber: normaliseCardId(card), row: { ...(await held()), pinHash: null, expires: '2031-01-31' } }], { source: 'delta:test' });
+    expect((await held())).toMatchObject({ expires: '2031-01-31', pinHash });
     await until(() => branch.store.members.stats().version === version + 1, 'the branch to apply the delta');
     expect(await cardAndPin('482913')).toEqual(['pin-required', 'member']);
   });
 
   it('keeps the PIN when a delta file from the library system sends the member again', async () => {
     const cardHash = createCardHasher(Buffer.from(TEST_KEY_HEX, 'hex'))(normaliseCardId(card));
-    const held = () => parseMemberFields(central.members!.store.fields(cardHash)!);
-    const { pinHash, birthDate } = held();
+    const held = async () => parseMemberFields((await central.members!.store.fields(cardHash))!);
+    const { pinHash, birthDate } = (await held());
     expect(pinHash).toMatch(/^scrypt\$/);
-    const version = central.members!.store.current()!.version;
+    const version = (await central.members!.store.current())!.version;
     const file = join(dir, 'changes.delta.csv');
     writeFileSync(file, `${GENERATED_CSV_HEADER},deleted\n${card},${birthDate ?? ''},2032-01-31,N,,Y,N,,N\n`);
     await central.members!.importDeltaFile(file);
-    expect(held()).toMatchObject({ expires: '2032-01-31', pinHash });
+    expect((await held())).toMatchObject({ expires: '2032-01-31', pinHash });
     await until(() => branch.store.members.stats().version === version + 1, 'the branch to apply the delta file');
     expect(await cardAndPin('482913')).toEqual(['pin-required', 'member']);
   });
 
   it('refuses a malformed PIN or card with the field named, an unknown card with 404, a viewer with 403; nothing changes', async () => {
-    const version = central.members!.store.current()!.version;
+    const version = (await central.members!.store.current())!.version;
     expect(await putPin({ cardNumber: card, pin: '12a4' })).toMatchObject({ status: 400, body: { errors: ['pin: must be 4 to 8 digits'] } });
     expect(await putPin({ cardNumber: card, pin: '123' })).toMatchObject({ status: 400, body: { errors: ['pin: must be 4 to 8 digits'] } });
     expect(await putPin({ cardNumber: '12!', pin: '1234' })).toMatchObject({ status: 400, body: { message: 'cardNumber: card number has characters other than letters and digits' } });
     expect((await putPin({ cardNumber: '21999999999999', pin: '1234' })).status).toBe(404);
     const viewer = (await central.auth.tokens.create({ name: 'kiosk', role: 'viewer', expiresDays: 1 }, 'test')).token;
     expect((await putPin({ cardNumber: card, pin: '1234' }, viewer)).status).toBe(403);
-    expect(central.members!.store.current()!.version).toBe(version);
+    expect((await central.members!.store.current())!.version).toBe(version);
   });
 });

@@ -32,8 +32,8 @@ async function stopBranch(gw: RunningGateway): Promise<void> {
 }
 
 const members = () => central.members!;
-const current = () => members().store.current()!;
-const inSync = (gw: RunningGateway) => gw.store.members.stats().version === current().version && gw.store.members.stats().hash === current().hash;
+const current = async () => (await members().store.current())!;
+const inSync = async (gw: RunningGateway) => gw.store.members.stats().version === (await current()).version && gw.store.members.stats().hash === (await current()).hash;
 
 async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(new URL(path, central.httpUrl), { ...init, headers: { ...(init.headers as Record<string, string>), ...(await centralHeaders(central)) } });
@@ -74,7 +74,7 @@ describe('member list from central to the branches', () => {
     expect(status.lastApply).toMatchObject({ kind: 'snapshot', version: 1, count: 600, added: 600 });
     expect(sent.filter((s) => s.site === 'town').length).toBe(12);
     // The same list hash on both sides, computed by one implementation (policies/member-list.ts).
-    expect(town.store.members.stats()).toMatchObject({ count: 600, version: 1, source: 'central', hash: current().hash });
+    expect(town.store.members.stats()).toMatchObject({ count: 600, version: 1, source: 'central', hash: (await current()).hash });
     expect(tap(town, cards.valid[0]!).decision).toBe('granted');
     expect(tap(town, cards.valid[1]!).decision).toBe('granted');
     // The state says which version is in force, and central's dashboard API says the branch is current.
@@ -95,7 +95,7 @@ describe('member list from central to the branches', () => {
     await until(() => town.store.members.stats().version === 2, 'town to apply version 2');
     expect(town.memberSync!.status().lastApply).toMatchObject({ kind: 'delta', version: 2, changed: 1, added: 0, removed: 0 });
     expect(sent.filter((s) => s.site === 'town' && s.version === 2).map((s) => s.kind)).toEqual(['delta']);
-    expect(town.store.members.stats().hash).toBe(current().hash);
+    expect(town.store.members.stats().hash).toBe((await current()).hash);
     expect(tap(town, card)).toEqual({ decision: 'refused', reason: 'blocked' });
     expect(tap(town, cards.valid[1]!).decision).toBe('granted');
     // The card number is in neither database: central keeps its HMAC only, and the branch never saw it.
@@ -135,7 +135,7 @@ describe('member list from central to the branches', () => {
     const hamlet = await branch('hamlet', { keyHex: OTHER_KEY_HEX });
     await until(() => hamlet.store.events.query({ limit: 5, types: ['members'] }).length > 0, 'hamlet to report the refusal');
     const refused = hamlet.store.events.query({ limit: 1, types: ['members'] })[0]!.data;
-    expect(refused).toMatchObject({ result: 'refused', version: current().version });
+    expect(refused).toMatchObject({ result: 'refused', version: (await current()).version });
     expect(String(refused.error)).toMatch(/another deployment key/);
     expect(hamlet.store.members.stats().version).toBeNull();
     expect(hamlet.memberSync!.status().requests).toBe(0);
@@ -173,7 +173,7 @@ describe('member list from central to the branches', () => {
     });
     await until(() => failures === 1, 'the apply to fail');
     const staged = outpost.memberSync!.status();
-    expect(staged.transfer).toMatchObject({ version: current().version, received: staged.transfer!.total });
+    expect(staged.transfer).toMatchObject({ version: (await current()).version, received: staged.transfer!.total });
     expect(staged.lastError).toMatch(/simulated power cut/);
     // The previous version is still in force and decides.
     expect(outpost.store.members.stats()).toEqual(previous);

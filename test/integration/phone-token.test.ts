@@ -40,7 +40,7 @@ beforeAll(async () => {
   cards = (await generateMembersCsv(join(dir, 'export.csv'), 60, 3, { keepCards: 10 })).cards;
   await central.members!.importFile(join(dir, 'export.csv'));
   town = await startBranch(dir, 'town', central);
-  await until(() => town.store.members.stats().version === central.members!.store.current()!.version, 'town to hold the list');
+  await until(async () => town.store.members.stats().version === (await central.members!.store.current())!.version, 'town to hold the list');
 });
 
 afterAll(() => stopBranchAndCentral({ branch: town, central, dir }));

@@ -68,7 +68,7 @@ afterAll(async () => {
 describe('member lists through mosquitto with a per-site ACL', () => {
   it('lets a gateway read the announcement and pull its list on its own channel', async () => {
     await until(() => town.store.members.stats().version === 1, 'town to apply version 1', 20_000);
-    expect(town.store.members.stats()).toMatchObject({ count: 1000, hash: central.members!.store.current()!.hash });
+    expect(town.store.members.stats()).toMatchObject({ count: 1000, hash: (await central.members!.store.current())!.hash });
     expect(town.memberSync!.status().lastApply).toMatchObject({ kind: 'snapshot', count: 1000 });
     expect(tap(town, valid[0]!).decision).toBe('granted');
   });

@@ -43,9 +43,9 @@ export function createKohaFeed(deps: {
     changedSince: (since) => client.changedSince(since),
     mapping: createKohaMapping(config),
     marks: new FeedMarks(deps.db),
-    current: (cardNumber) => {
+    current: async (cardNumber) => {
       const cardHash = hash(cardNumber);
-      const fields = members.store.heldFields(cardHash);
+      const fields = await members.store.heldFields(cardHash);
       return fields === undefined ? undefined : parseMemberFields(fields);
     },
     apply: async (changes, source) => ({ version: (await members.applyChanges(changes, { source })).version?.version ?? null }),

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RefusalTally, type TallyClock } from '../../../kit/refusal-tally.js';
+import { CardIdError, normaliseCardId } from '../../../policies/cards.js';
 import type { Member } from '../../../policies/types.js';
 import { KohaError, type KohaPage } from './client.js';
 import type { FeedMarks } from './feed-mark.js';
@@ -21,7 +22,7 @@ export interface KohaPollerDeps {
   mapping: KohaMapping;
   marks: FeedMarks;
   /** The member central holds for a card now (listed or not), for what Koha does not say. */
-  current(cardNumber: string): Member | undefined;
+  current(cardNumber: string): Promise<Member | undefined>;
   /** Makes the changes one version; null when the list did not change. */
   apply(changes: KohaChange[], source: string): Promise<{ version: number | null }>;
   config: { pollSeconds: number; overlapSeconds: number; failuresBeforeIncident: number };
@@ -129,7 +130,9 @@ export class KohaPoller {
         const at = Date.parse(patron.updated_on);
         if (at > newest.ms) newest = { ms: at, text: patron.updated_on };
         if (this.boundary.has(key)) continue;
-        const mapped = this.deps.mapping.map(patron, (card) => this.deps.current(card));
+        // The mapping asks for the member central holds by the card number it normalises: read here, before it asks.
+        const before = await this.heldFor(patron.cardnumber);
+        const mapped = this.deps.mapping.map(patron, () => before);
         if (!mapped.ok) skipped[mapped.skip] = (skipped[mapped.skip] ?? 0) + 1;
         // Oldest change first: a patron changed twice in one poll ends as Koha has them now.
         else byCard.set(mapped.change.cardNumber, mapped.change);
@@ -146,6 +149,18 @@ export class KohaPoller {
       this.log.info({ patrons, changes: changes.length, skipped, version, mark: next }, 'Koha changes applied');
     }
     return { patrons, changes: changes.length, skipped, version, mark: next };
+  }
+
+  /** The member central holds for a patron's card number as the mapping normalises it (none for an unusable one). */
+  private async heldFor(raw: string | null | undefined): Promise<Member | undefined> {
+    let cardNumber: string;
+    try {
+      cardNumber = normaliseCardId(raw ?? '');
+    } catch (error) {
+      if (error instanceof CardIdError) return undefined;
+      throw error;
+    }
+    return this.deps.current(cardNumber);
   }
 
   private succeeded(): void {

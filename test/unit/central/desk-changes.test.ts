@@ -65,7 +65,7 @@ describe('a desk change at central', () => {
     expect(replies).toHaveLength(2);
     expect(replies[1]).toEqual(replies[0]);
     expect(replies[0]).toMatchObject({ result: 'done', version: 2 });
-    expect(members.store.current()!.version).toBe(2);
+    expect((await members.store.current())!.version).toBe(2);
   });
 
   it('keeps answers a day: a resend after that is judged again (and is stale by then)', async () => {
@@ -78,16 +78,16 @@ describe('a desk change at central', () => {
     // Another change records its answer and forgets those older than a day.
     await send(change({ change: { kind: 'remove-pin' } }));
     expect(await send(c)).toMatchObject({ result: 'refused', reason: 'stale' });
-    expect(members.store.current()!.version).toBe(3);
+    expect((await members.store.current())!.version).toBe(3);
   });
 
-  it('keeps at most the newest answers it is told to', () => {
+  it('keeps at most the newest answers it is told to', async () => {
     const { members } = rig();
     const at = new Date('2026-03-02T10:00:00.000Z');
-    for (let i = 0; i < 5; i++) members.store.recordDeskAnswer('town', `id-${i}`, new Date(at.getTime() + i), `{"n":${i}}`, { ms: 86_400_000, count: 3 });
-    expect([0, 1, 2, 3, 4].map((i) => members.store.deskAnswer('town', `id-${i}`))).toEqual([undefined, undefined, '{"n":2}', '{"n":3}', '{"n":4}']);
+    for (let i = 0; i < 5; i++) (await members.store.recordDeskAnswer('town', `id-${i}`, new Date(at.getTime() + i), `{"n":${i}}`, { ms: 86_400_000, count: 3 }));
+    expect(await Promise.all([0, 1, 2, 3, 4].map((i) => members.store.deskAnswer('town', `id-${i}`)))).toEqual([undefined, undefined, '{"n":2}', '{"n":3}', '{"n":4}']);
     // By site and id: another site's change with the same id is its own.
-    expect(members.store.deskAnswer('village', 'id-4')).toBeUndefined();
+    expect((await members.store.deskAnswer('village', 'id-4'))).toBeUndefined();
   });
 
   it('refuses a PIN hash the doors would not check (a cost past theirs, a short key), and the member keeps their PIN', async () => {
@@ -98,7 +98,7 @@ describe('a desk change at central', () => {
     for (const pinHash of [`scrypt$20$8$1$${salt}$${key}`, `scrypt$10$64$1$${salt}$${key}`, `scrypt$10$8$1$${salt}$a2V5`]) {
       expect(await send(change({ change: { kind: 'set-pin', pinHash } }))).toMatchObject({ result: 'refused', reason: 'bad-request' });
     }
-    expect(members.store.current()!.version).toBe(2);
+    expect((await members.store.current())!.version).toBe(2);
   });
 
   it("answers a change its store failed on as unavailable, and applies the same change resent once the store recovers", async () => {

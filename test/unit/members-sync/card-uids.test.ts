@@ -11,7 +11,7 @@ import { createKohaMapping } from '../../../central/members/koha/mapping.js';
 import type { KohaPatron } from '../../../central/members/koha/patron.js';
 import { importLmsDelta } from '../../../central/members/lms-delta.js';
 import { importLmsCsv } from '../../../central/members/lms-import.js';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore } from '../../../central/members/sqlite-member-store.js';
 import { CentralStore } from '../../../central/store.js';
 import { normaliseUid } from '../../../firmware-bridge/readers/uid.js';
 import { createCardHasher, deploymentKeyId, normaliseCardId } from '../../../policies/cards.js';
@@ -35,14 +35,14 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function setUp(): CentralMemberStore {
+function setUp(): SqliteMemberStore {
   dir = mkdtempSync(join(tmpdir(), 'oag-uids-'));
   const central = new CentralStore(':memory:');
   cleanups.push(() => {
     central.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return new CentralMemberStore(central.db);
+  return new SqliteMemberStore(central.db);
 }
 
 function options(mapping: LmsMappingInput = MAPPING) {
@@ -58,8 +58,8 @@ function write(name: string, lines: string[]): string {
 /** Ten members, 0..9; member 0 has two card UIDs. */
 const FULL = [HEADER, `${card(0)},"${UID_A};${UID_B}",2027-01-31,N,Y`, ...Array.from({ length: 9 }, (_, i) => `${card(i + 1)},,2027-01-31,N,Y`)];
 
-const held = (store: CentralMemberStore, hash: Buffer) => {
-  const fields = store.fields(hash);
+const held = (store: SqliteMemberStore, hash: Buffer) => {
+  const fields = store.tables.fields(hash);
   return fields === undefined ? undefined : parseMemberFields(fields);
 };
 
@@ -84,26 +84,26 @@ describe('a member with several credentials at central', () => {
     const store = setUp();
     const summary = await importLmsCsv(store, write('full.csv', FULL), options());
     expect(summary).toMatchObject({ rejectedCount: 0, count: 12, added: 12 });
-    const member = store.fields(hashCard(card(0)));
+    const member = store.tables.fields(hashCard(card(0)));
     expect(member).toBeDefined();
-    expect([store.fields(tapped(UID_A)), store.fields(tapped(UID_B))]).toEqual([member, member]);
-    expect(store.credentials(tapped(UID_B))).toEqual({ member: hashCard(card(0)), cards: expect.arrayContaining([hashCard(card(0)), tapped(UID_A), tapped(UID_B)]) });
-    expect(store.credentials(hashCard(card(1))).cards).toHaveLength(1);
+    expect([store.tables.fields(tapped(UID_A)), store.tables.fields(tapped(UID_B))]).toEqual([member, member]);
+    expect(store.tables.credentials(tapped(UID_B))).toEqual({ member: hashCard(card(0)), cards: expect.arrayContaining([hashCard(card(0)), tapped(UID_A), tapped(UID_B)]) });
+    expect(store.tables.credentials(hashCard(card(1))).cards).toHaveLength(1);
 
     // An export that gives no one a UID any more: the cards stop, and no card names the member.
     await importLmsCsv(store, write('none.csv', [HEADER, `${card(0)},,2027-01-31,N,Y`, ...FULL.slice(2)]), options());
-    expect(store.fields(tapped(UID_A))).toBeUndefined();
-    expect(store.credentials(tapped(UID_A))).toEqual({ member: tapped(UID_A), cards: [tapped(UID_A)] });
-    expect(store.credentials(hashCard(card(0))).cards).toEqual([hashCard(card(0))]);
+    expect(store.tables.fields(tapped(UID_A))).toBeUndefined();
+    expect(store.tables.credentials(tapped(UID_A))).toEqual({ member: tapped(UID_A), cards: [tapped(UID_A)] });
+    expect(store.tables.credentials(hashCard(card(0))).cards).toEqual([hashCard(card(0))]);
   });
 
   it('refuses a malformed UID with its line and column, and imports the rest', async () => {
     const store = setUp();
     const summary = await importLmsCsv(store, write('full.csv', [...FULL, `${card(20)},"${UID_C};04a21b",2027-01-31,N,Y`]), options());
     expect(summary.rejected).toEqual([{ line: 12, reason: 'card_uids: the second card UID has 6 hex digits (a card UID is 4, 7 or 10 bytes: 8, 14 or 20 digits)' }]);
-    expect(store.fields(hashCard(card(20)))).toBeUndefined();
-    expect(store.fields(tapped(UID_C))).toBeUndefined();
-    expect(store.fields(tapped(UID_A))).toBeDefined();
+    expect(store.tables.fields(hashCard(card(20)))).toBeUndefined();
+    expect(store.tables.fields(tapped(UID_C))).toBeUndefined();
+    expect(store.tables.fields(tapped(UID_A))).toBeDefined();
   });
 
   it('refuses both members when two rows give the same card, and neither card opens as either', async () => {
@@ -123,7 +123,7 @@ describe('a member with several credentials at central', () => {
       { line: 13, reason: reason('7') },
     ]);
     for (const hash of [hashCard(card(0)), tapped(UID_A), tapped(UID_B), hashCard(card(20)), tapped(UID_C), hashCard(card(5)), hashCard(card(21))]) {
-      expect(store.fields(hash)).toBeUndefined();
+      expect(store.tables.fields(hash)).toBeUndefined();
     }
     expect(summary.count).toBe(8);
     expect(JSON.stringify(summary)).not.toMatch(/04A21B|041122|0a0b0c|0A0B0C/i);
@@ -132,18 +132,18 @@ describe('a member with several credentials at central', () => {
   it('stops a UID the next full export drops, and keeps the member’s PIN on every card, a new one too', async () => {
     const store = setUp();
     await importLmsCsv(store, write('full.csv', FULL), options());
-    const { cards } = store.credentials(hashCard(card(0)));
+    const { cards } = store.tables.credentials(hashCard(card(0)));
     const pinned = memberFieldsText({ cardHash: hashCard(card(0)), ...held(store, hashCard(card(0)))!, pinHash: 'scrypt$test' });
-    store.applyChanges(
+    store.tables.applyChanges(
       cards.map((cardHash) => ({ cardHash, fields: pinned, listed: true })),
       { keyId: deploymentKeyId(KEY), source: 'api:test', at: NOW, keepVersions: 50 },
     );
     const next = [HEADER, `${card(0)},"${UID_B};${UID_C}",2027-01-31,N,Y`, ...FULL.slice(2)];
     const summary = await importLmsCsv(store, write('next.csv', next), options());
     expect(summary).toMatchObject({ added: 1, removed: 1, changed: 0 });
-    expect(store.fields(tapped(UID_A))).toBeUndefined();
+    expect(store.tables.fields(tapped(UID_A))).toBeUndefined();
     expect([hashCard(card(0)), tapped(UID_B), tapped(UID_C)].map((h) => held(store, h)?.pinHash)).toEqual(['scrypt$test', 'scrypt$test', 'scrypt$test']);
-    expect(store.credentials(tapped(UID_C)).member).toEqual(hashCard(card(0)));
+    expect(store.tables.credentials(tapped(UID_C)).member).toEqual(hashCard(card(0)));
   });
 
   it('keeps the PIN of a member central keeps off the branches’ list (branchList: registered) on every card', async () => {
@@ -151,15 +151,15 @@ describe('a member with several credentials at central', () => {
     const registered = { ...options(), branchList: 'registered' as const };
     const offList = [HEADER, `${card(0)},"${UID_A};${UID_B}",2027-01-31,N,N`, ...FULL.slice(2)];
     await importLmsCsv(store, write('full.csv', offList), registered);
-    const { cards } = store.credentials(hashCard(card(0)));
+    const { cards } = store.tables.credentials(hashCard(card(0)));
     expect(cards).toHaveLength(3);
     const offHeld = (hash: Buffer) => {
-      const fields = store.heldFields(hash);
+      const fields = store.tables.heldFields(hash);
       return fields === undefined ? undefined : parseMemberFields(fields);
     };
     expect(held(store, hashCard(card(0)))).toBeUndefined();
     const pinned = memberFieldsText({ cardHash: hashCard(card(0)), ...offHeld(hashCard(card(0)))!, pinHash: 'scrypt$test' });
-    store.applyChanges(
+    store.tables.applyChanges(
       cards.map((cardHash) => ({ cardHash, fields: pinned, listed: false })),
       { keyId: deploymentKeyId(KEY), source: 'api:test', at: NOW, keepVersions: 50 },
     );
@@ -178,7 +178,7 @@ describe('a delta for a member with several credentials', () => {
     const summary = await importLmsDelta(store, write('block.delta.csv', [DELTA_HEADER, `${card(0)},${UID_A},2027-01-31,Y,Y,N`]), options());
     expect(summary).toMatchObject({ rejectedCount: 0, changed: 2, removed: 1 });
     expect([held(store, hashCard(card(0)))?.blocked, held(store, tapped(UID_A))?.blocked]).toEqual([true, true]);
-    expect(store.fields(tapped(UID_B))).toBeUndefined();
+    expect(store.tables.fields(tapped(UID_B))).toBeUndefined();
   });
 
   it('applies a block to the UIDs central holds when the delta has no UID column, and a deletion removes them all', async () => {
@@ -190,8 +190,8 @@ describe('a delta for a member with several credentials', () => {
 
     const summary = await importLmsDelta(store, write('delete.delta.csv', ['card,expires,blocked,oa,deleted', `${card(0)},,,,Y`]), options(noUids));
     expect(summary).toMatchObject({ removed: 3, deleted: 1 });
-    for (const hash of [hashCard(card(0)), tapped(UID_A), tapped(UID_B)]) expect(store.fields(hash)).toBeUndefined();
-    expect(store.credentials(tapped(UID_A)).cards).toEqual([tapped(UID_A)]);
+    for (const hash of [hashCard(card(0)), tapped(UID_A), tapped(UID_B)]) expect(store.tables.fields(hash)).toBeUndefined();
+    expect(store.tables.credentials(tapped(UID_A)).cards).toEqual([tapped(UID_A)]);
   });
 
   it('refuses a row giving another member’s UID, and two rows sharing one, by line; the other rows apply', async () => {
@@ -210,9 +210,9 @@ describe('a delta for a member with several credentials', () => {
       { line: 3, reason: "card_uids: a card of this row is also on line 4 (a card opens one member's account: fix the export)" },
       { line: 4, reason: "card_uids: a card of this row is also on line 3 (a card opens one member's account: fix the export)" },
     ]);
-    expect(store.credentials(tapped(UID_A)).member).toEqual(hashCard(card(0)));
+    expect(store.tables.credentials(tapped(UID_A)).member).toEqual(hashCard(card(0)));
     expect(held(store, tapped(UID_A))?.blocked).toBe(false);
-    expect(store.fields(tapped(UID_C))).toBeUndefined();
+    expect(store.tables.fields(tapped(UID_C))).toBeUndefined();
     expect(held(store, hashCard(card(4)))?.blocked).toBe(true);
   });
 
@@ -222,7 +222,7 @@ describe('a delta for a member with several credentials', () => {
     const lines = [DELTA_HEADER, `${card(0)},${UID_A},2027-01-31,N,Y,N`, `${card(1)},${UID_B},2027-01-31,Y,Y,N`];
     const summary = await importLmsDelta(store, write('move.delta.csv', lines), options());
     expect(summary.rejectedCount).toBe(0);
-    expect(store.credentials(tapped(UID_B)).member).toEqual(hashCard(card(1)));
+    expect(store.tables.credentials(tapped(UID_B)).member).toEqual(hashCard(card(1)));
     expect(held(store, tapped(UID_B))?.blocked).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore, SqliteMemberTables } from '../../../central/members/sqlite-member-store.js';
 import { MembersPublisher, type PublisherHooks } from '../../../central/members/publisher.js';
 import { CentralStore } from '../../../central/store.js';
 import { MemberSync } from '../../../gateway/members/sync.js';
@@ -25,7 +25,7 @@ afterEach(() => {
 });
 
 interface Rig {
-  members: CentralMemberStore;
+  members: SqliteMemberTables;
   publisher: MembersPublisher;
   store: Store;
   sync: MemberSync;
@@ -40,10 +40,10 @@ function rig(options: { chunkSize?: number; window?: number; hooks?: PublisherHo
   let now = new Date('2026-03-02T10:00:00.000Z');
   const clock = { now: () => now, set: (d: Date) => (now = d) };
   const central = new CentralStore(':memory:');
-  const members = new CentralMemberStore(central.db);
+  const members = new SqliteMemberTables(central.db);
   let deliver: (topic: string, payload: Buffer) => void = () => undefined;
   const publisher = new MembersPublisher({
-    members,
+    members: new SqliteMemberStore(members),
     prefix: 'oa/v1',
     keyId: KEY_ID,
     chunkSize: options.chunkSize ?? 10,

@@ -1,7 +1,8 @@
 // Central's versions: what a delta from an older version holds, when one can still be given, and when a snapshot
 // chunk of an older version can still be made.
 import { describe, expect, it } from 'vitest';
-import { CentralMemberStore, ConcurrentChangeError } from '../../../central/members/member-store.js';
+import { ConcurrentChangeError } from '../../../central/members/member-store.js';
+import { SqliteMemberTables } from '../../../central/members/sqlite-member-store.js';
 import { CentralStore } from '../../../central/store.js';
 import { deploymentKeyId } from '../../../policies/cards.js';
 import { chunkOfCard, decodeMemberEntry, encodeMemberEntry, memberFieldsText, snapshotChunkCount } from '../../../policies/member-list.js';
@@ -10,8 +11,8 @@ import { OTHER_KEY_HEX, TEST_KEY_HEX, importRecords, records } from './helpers.j
 const KEY_ID = deploymentKeyId(Buffer.from(TEST_KEY_HEX, 'hex'));
 const meta = (keepVersions = 50) => ({ keyId: KEY_ID, source: 'api:test', at: new Date('2026-03-02T11:00:00Z'), keepVersions });
 
-function fresh(): CentralMemberStore {
-  return new CentralMemberStore(new CentralStore(':memory:').db);
+function fresh(): SqliteMemberTables {
+  return new SqliteMemberTables(new CentralStore(':memory:').db);
 }
 
 describe('versions at central', () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_LMS_COLUMNS, LmsMappingSchema } from '../../../central/members/config.js';
 import { importLmsCsv } from '../../../central/members/lms-import.js';
 import { createLmsRowChecks, type LmsRowInput } from '../../../central/members/lms-row.js';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore } from '../../../central/members/sqlite-member-store.js';
 import { CentralStore } from '../../../central/store.js';
 import { importMembersCsv } from '../../../gateway/members/index.js';
 import { CardHashWorker, HashQueue } from '../../../kit/card-hash-worker.js';
@@ -195,9 +195,9 @@ describe('hashing in a worker thread', () => {
       const results = [];
       for (const from of [Number.MAX_SAFE_INTEGER, 0]) {
         const central = new CentralStore(':memory:');
-        const members = new CentralMemberStore(central.db);
+        const members = new SqliteMemberStore(central.db);
         const s = await importLmsCsv(members, file, { mapping, hasher: createCardHasher(key), keyId: deploymentKeyId(key), branchList: 'registered', now, keepVersions: 5, hashWorkerFromBytes: from });
-        results.push({ count: s.count, hash: s.hash, notRegistered: s.notRegistered, rejected: s.rejected, unlisted: members.unlistedCount() });
+        results.push({ count: s.count, hash: s.hash, notRegistered: s.notRegistered, rejected: s.rejected, unlisted: members.tables.unlistedCount() });
         central.close();
       }
       expect(results[1]).toEqual(results[0]);

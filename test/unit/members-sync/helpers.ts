@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { parseCentralConfig, startCentral } from '../../../central/main.js';
 import type { CentralConfigInput, RunningCentral } from '../../../central/main.js';
-import type { CentralMemberStore } from '../../../central/members/member-store.js';
+import type { MemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore, SqliteMemberTables } from '../../../central/members/sqlite-member-store.js';
 import type { PublisherHooks } from '../../../central/members/publisher.js';
 import { parseGatewayConfig } from '../../../gateway/config.js';
 import type { GatewayConfigInput } from '../../../gateway/config.js';
@@ -141,8 +142,9 @@ export function records(n: number, from = 0, overrides: (i: number) => Partial<M
 }
 
 /** Makes `rows` the current list at central as one import would (a new version unless nothing changed). */
-export function importRecords(store: CentralMemberStore, rows: readonly MemberRecord[], keyId: string, keepVersions = 50): number | null {
-  const staging = store.beginImport();
+export function importRecords(store: SqliteMemberTables | MemberStore, rows: readonly MemberRecord[], keyId: string, keepVersions = 50): number | null {
+  if (!(store instanceof SqliteMemberTables) && !(store instanceof SqliteMemberStore)) throw new Error('importRecords stages on SQLite');
+  const staging = (store instanceof SqliteMemberStore ? store.tables : store).beginImport();
   try {
     rows.forEach((r, i) => {
       const fields = memberFieldsText(r);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberTables } from '../../../central/members/sqlite-member-store.js';
 import { CentralStore } from '../../../central/store.js';
 import { ListHash as GatewayListHash } from '../../../gateway/store/list-hash.js';
 import { openStore } from '../../../gateway/store/index.js';
@@ -45,7 +45,7 @@ describe('the list hash, shared by central and the gateway', () => {
   it('is the same at central and at a branch holding the same members', () => {
     const rows = [...variety, ...records(300, 100, (i) => ({ blocked: i % 7 === 0, groups: i % 11 === 0 ? ['home-educators'] : [] }))];
     const central = new CentralStore(':memory:');
-    const members = new CentralMemberStore(central.db);
+    const members = new SqliteMemberTables(central.db);
     importRecords(members, rows, KEY_ID);
     dir = mkdtempSync(join(tmpdir(), 'oag-hash-'));
     const branch = openStore(join(dir, 'branch.sqlite'));

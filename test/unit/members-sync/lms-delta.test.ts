@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LmsMappingSchema, type BranchList, type LmsMappingInput } from '../../../central/members/config.js';
 import { importLmsDelta } from '../../../central/members/lms-delta.js';
 import { LmsImportError, importLmsCsv } from '../../../central/members/lms-import.js';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore } from '../../../central/members/sqlite-member-store.js';
 import { ExportFolderWatch } from '../../../central/members/watch.js';
 import { CentralStore } from '../../../central/store.js';
 import { createCardHasher, deploymentKeyId } from '../../../policies/cards.js';
@@ -41,14 +41,14 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-async function setUp(branchList: BranchList = 'registered'): Promise<CentralMemberStore> {
+async function setUp(branchList: BranchList = 'registered'): Promise<SqliteMemberStore> {
   dir = mkdtempSync(join(tmpdir(), 'oag-delta-'));
   const central = new CentralStore(':memory:');
   cleanups.push(() => {
     central.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const store = new CentralMemberStore(central.db);
+  const store = new SqliteMemberStore(central.db);
   writeFileSync(join(dir, 'full.csv'), FULL);
   await importLmsCsv(store, join(dir, 'full.csv'), options(branchList));
   return store;
@@ -58,13 +58,13 @@ function options(branchList: BranchList = 'registered', mapping: LmsMappingInput
   return { mapping: LmsMappingSchema.parse(mapping), hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), branchList, now: NOW, keepVersions: 50 };
 }
 
-function delta(store: CentralMemberStore, csv: string, name = 'changes.delta.csv', branchList: BranchList = 'registered', mapping?: LmsMappingInput) {
+function delta(store: SqliteMemberStore, csv: string, name = 'changes.delta.csv', branchList: BranchList = 'registered', mapping?: LmsMappingInput) {
   writeFileSync(join(dir, name), csv);
   return importLmsDelta(store, join(dir, name), options(branchList, mapping));
 }
 
-const fieldsOf = (store: CentralMemberStore, i: number) => {
-  const f = store.fields(hashCard(card(i)));
+const fieldsOf = (store: SqliteMemberStore, i: number) => {
+  const f = store.tables.fields(hashCard(card(i)));
   return f === undefined ? undefined : parseMemberFields(f);
 };
 
@@ -73,8 +73,8 @@ describe('a delta file at central', () => {
     const store = await setUp();
     const summary = await delta(store, DELTA);
     expect(summary).toMatchObject({ created: true, version: 2, added: 1, changed: 3, removed: 1, deleted: 1, total: 5, rejectedCount: 0, count: 10 });
-    expect(store.current()).toMatchObject({ version: 2, source: 'delta:changes.delta.csv', deltaKept: true });
-    const entries = store.deltaEntries(1).map(decodeMemberEntry);
+    expect(store.tables.current()).toMatchObject({ version: 2, source: 'delta:changes.delta.csv', deltaKept: true });
+    const entries = store.tables.deltaEntries(1).map(decodeMemberEntry);
     expect(entries).toHaveLength(5);
     expect(fieldsOf(store, 0)).toMatchObject({ blocked: true });
     expect(fieldsOf(store, 1)).toMatchObject({ expires: '2028-01-31' });
@@ -90,7 +90,7 @@ describe('a delta file at central', () => {
     await delta(store, DELTA);
     const again = await delta(store, DELTA);
     expect(again).toMatchObject({ created: false, version: 2, added: 0, changed: 0, removed: 0, unchanged: 5 });
-    expect(store.current()?.version).toBe(2);
+    expect(store.tables.current()?.version).toBe(2);
   });
 
   it('takes a delta with a header and no rows as no change', async () => {
@@ -104,20 +104,20 @@ describe('a delta file at central', () => {
     const error = await delta(store, [`${HEADER},deleted`, ...rows, `${card(30)},2027-01-31,N,Y,N,N`, ''].join('\n')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LmsImportError);
     expect((error as Error).message).toMatch(/changes\.delta\.csv: would remove 6 of the 10 members \(more than the 50% allowed\): nothing changed/);
-    expect(store.current()).toMatchObject({ version: 1, count: 10 });
+    expect(store.tables.current()).toMatchObject({ version: 1, count: 10 });
     expect(fieldsOf(store, 30)).toBeUndefined();
   });
 
   it('deletes a member held off the list at central, and moves members on and off the list', async () => {
     const store = await setUp();
-    expect(store.unlistedCount()).toBe(2);
+    expect(store.tables.unlistedCount()).toBe(2);
     const summary = await delta(store, [`${HEADER},deleted`, `${card(10)},,,,,yes`, `${card(11)},2027-01-31,N,Y,N,N`, `${card(5)},2027-01-31,N,N,N,N`, ''].join('\n'));
     expect(summary).toMatchObject({ created: true, added: 1, removed: 1, deleted: 1, notRegistered: 1, count: 10 });
-    expect(store.unlistedFields(hashCard(card(10)))).toBeUndefined();
-    expect(store.unlistedFields(hashCard(card(11)))).toBeUndefined();
+    expect(store.tables.unlistedFields(hashCard(card(10)))).toBeUndefined();
+    expect(store.tables.unlistedFields(hashCard(card(11)))).toBeUndefined();
     expect(fieldsOf(store, 11)).toMatchObject({ openAccess: true });
-    expect(store.unlistedFields(hashCard(card(5)))).toBeDefined();
-    expect(store.unlistedCount()).toBe(1);
+    expect(store.tables.unlistedFields(hashCard(card(5)))).toBeDefined();
+    expect(store.tables.unlistedCount()).toBe(1);
   });
 
   it('reports bad rows by line and applies the good ones, as a full import does', async () => {
@@ -138,7 +138,7 @@ describe('a delta file at central', () => {
       /1 of 2 rows rejected \(50\.0%, more than the 10% allowed\): nothing changed/,
     );
     await expect(delta(store, `${HEADER}\n${card(0)},2027-01-31,Y,Y,N\n`)).rejects.toThrow(/missing column "deleted"/);
-    expect(store.current()?.version).toBe(1);
+    expect(store.tables.current()?.version).toBe(1);
     expect(fieldsOf(store, 0)).toMatchObject({ blocked: false });
   });
 
@@ -149,7 +149,7 @@ describe('a delta file at central', () => {
     const error = await importLmsDelta(store, join(dir, 'other.delta.csv'), { ...options(), hasher: createCardHasher(other), keyId: deploymentKeyId(other) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LmsImportError);
     expect((error as Error).message).toMatch(/other\.delta\.csv: the current list was made with another deployment key.*nothing changed/);
-    expect(store.current()?.version).toBe(1);
+    expect(store.tables.current()?.version).toBe(1);
   });
 
   it('reads the deletion flag from the column members.import.columns.deleted names', async () => {
@@ -178,7 +178,7 @@ describe('deltas in the watched folder', () => {
     writeFileSync(join(folder, '2026-03-02T1005.delta.csv'), DELTA);
     expect(await watch.scan()).toEqual(['2026-03-02T1005.delta.csv']);
     expect(imported).toEqual([]);
-    expect(store.current()).toMatchObject({ version: 2, count: 10, added: 1, changed: 3, removed: 1, source: 'folder:2026-03-02T1005.delta.csv' });
+    expect(store.tables.current()).toMatchObject({ version: 2, count: 10, added: 1, changed: 3, removed: 1, source: 'folder:2026-03-02T1005.delta.csv' });
     expect(readdirSync(folder)).toEqual([]);
   });
 
@@ -195,7 +195,7 @@ describe('deltas in the watched folder', () => {
     writeFileSync(join(folder, 'x.delta.csv'), DELTA);
     expect(await watch.scan()).toEqual([]);
     expect(existsSync(join(folder, 'x.delta.csv'))).toBe(true);
-    expect(store.current()?.version).toBe(1);
+    expect(store.tables.current()?.version).toBe(1);
   });
 });
 

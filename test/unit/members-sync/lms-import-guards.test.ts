@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LmsMappingSchema } from '../../../central/members/config.js';
 import { LmsImportError, importLmsCsv } from '../../../central/members/lms-import.js';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore } from '../../../central/members/sqlite-member-store.js';
 import { CentralStore } from '../../../central/store.js';
 import { createCardHasher, deploymentKeyId } from '../../../policies/cards.js';
 import { TEST_KEY_HEX } from './helpers.js';
@@ -20,7 +20,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function setUp(): { members: CentralMemberStore; path: (name: string, content: string | Buffer) => string } {
+function setUp(): { members: SqliteMemberStore; path: (name: string, content: string | Buffer) => string } {
   const dir = mkdtempSync(join(tmpdir(), 'oag-lms-guards-'));
   const central = new CentralStore(':memory:');
   cleanups.push(() => {
@@ -28,7 +28,7 @@ function setUp(): { members: CentralMemberStore; path: (name: string, content: s
     rmSync(dir, { recursive: true, force: true });
   });
   return {
-    members: new CentralMemberStore(central.db),
+    members: new SqliteMemberStore(central.db),
     path: (name, content) => {
       const file = join(dir, name);
       writeFileSync(file, content);
@@ -62,7 +62,7 @@ describe('central LMS import of an export that is not what it claims', () => {
     const rows = Array.from({ length: 30 }, (_, i) => row(i + 1));
     const cut = path('cut.csv', [HEADER, ...rows.slice(0, 29), rows[29]!.slice(0, 25)].join('\n'));
     expect(await refusal(importLmsCsv(members, cut, options()))).toBe(`${cut}: the last line (31) stops in the middle of a row, without a line break: a cut-short export? nothing changed`);
-    expect(members.current()).toBeNull();
+    expect(members.tables.current()).toBeNull();
   });
 
   it('refuses bytes that are not UTF-8, naming the byte', async () => {
@@ -70,7 +70,7 @@ describe('central LMS import of an export that is not what it claims', () => {
     const text = `${HEADER}\n${row(1)}\n`;
     const file = path('latin1.csv', Buffer.concat([Buffer.from(text), Buffer.from([0x80]), Buffer.from(`\n${row(2)}\n`)]));
     expect(await refusal(importLmsCsv(members, file, options()))).toBe(`${file}: not valid UTF-8 at byte ${Buffer.byteLength(text)} (line 3); export it as UTF-8: nothing changed`);
-    expect(members.current()).toBeNull();
+    expect(members.tables.current()).toBeNull();
   });
 
   it('refuses a file over 1 GiB before reading it', async () => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LmsMappingSchema, type BranchList, type LmsMappingInput } from '../../../central/members/config.js';
 import { LmsImportError, importLmsCsv } from '../../../central/members/lms-import.js';
 import { parseAmount, parseLmsDate } from '../../../central/members/lms-row.js';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore } from '../../../central/members/sqlite-member-store.js';
 import { ExportFolderWatch } from '../../../central/members/watch.js';
 import { CentralStore } from '../../../central/store.js';
 import { createCardHasher, deploymentKeyId } from '../../../policies/cards.js';
@@ -23,25 +23,25 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function setUp(): CentralMemberStore {
+function setUp(): SqliteMemberStore {
   dir = mkdtempSync(join(tmpdir(), 'oag-lms-'));
   const central = new CentralStore(':memory:');
   cleanups.push(() => {
     central.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return new CentralMemberStore(central.db);
+  return new SqliteMemberStore(central.db);
 }
 
 /** `everyone` unless said: most cases here are about reading rows, whoever they belong to. */
-function run(store: CentralMemberStore, csv: string, mapping: LmsMappingInput, name = 'export.csv', branchList: BranchList = 'everyone') {
+function run(store: SqliteMemberStore, csv: string, mapping: LmsMappingInput, name = 'export.csv', branchList: BranchList = 'everyone') {
   const file = join(dir, name);
   writeFileSync(file, csv);
   return importLmsCsv(store, file, { mapping: LmsMappingSchema.parse(mapping), hasher: createCardHasher(KEY), keyId: deploymentKeyId(KEY), branchList, now: NOW, keepVersions: 50 });
 }
 
-const member = (store: CentralMemberStore, card: string) => {
-  const fields = store.fields(hashCard(card));
+const member = (store: SqliteMemberStore, card: string) => {
+  const fields = store.tables.fields(hashCard(card));
   return fields === undefined ? undefined : parseMemberFields(fields);
 };
 
@@ -89,7 +89,7 @@ describe('importing an LMS export at central', () => {
     expect(member(store, '21000000000016')).toMatchObject({ blocked: true, blockedUntil: null });
     expect(member(store, '21000000000017')).toMatchObject({ staff: true, openAccess: true });
     // Only what a decision needs is kept: no names, no category, no amount.
-    const stored = store.db.prepare('SELECT fields FROM members_current').pluck().all().join('\n');
+    const stored = store.tables.db.prepare('SELECT fields FROM members_current').pluck().all().join('\n');
     expect(stored).not.toMatch(/Smith|OA|STAFF|12\.50/);
   });
 
@@ -117,16 +117,16 @@ describe('importing an LMS export at central', () => {
     expect(again).toMatchObject({ created: false, version: 1, unchanged: 7 });
     const next = KOHA_CSV.replace('21000000000012,Jones,Bob,1975-06-07,2027-01-31,ADULT', '21000000000012,Jones,Bob,1975-06-07,2027-01-31,OA').replace(/^21000000000017.*$/m, '21000000000020,New,Hi,1990-01-01,2028-01-01,OA,,0');
     expect(await run(store, next, KOHA)).toMatchObject({ created: true, version: 2, added: 1, changed: 1, removed: 1, unchanged: 5, count: 7 });
-    expect(store.deltaEntries(1)).toHaveLength(3);
+    expect(store.tables.deltaEntries(1)).toHaveLength(3);
   });
 
   it('changes nothing when the file cannot be used', async () => {
     const store = setUp();
     await run(store, KOHA_CSV, KOHA);
-    const before = store.current();
+    const before = store.tables.current();
     const refused = async (csv: string, mapping: LmsMappingInput, message: RegExp): Promise<void> => {
       await expect(run(store, csv, mapping)).rejects.toThrow(message);
-      expect(store.current()).toEqual(before);
+      expect(store.tables.current()).toEqual(before);
     };
     await refused('', KOHA, /the file is empty: nothing changed/);
     await refused('cardnumber,dateofbirth\n', KOHA, /missing columns "dateexpiry", "categorycode", "debarred", "account_balance"/);
@@ -151,7 +151,7 @@ describe('importing an LMS export at central', () => {
   it('holds the members it leaves off the list at central, replaced by each import, even one that changes no version', async () => {
     const store = setUp();
     const unlisted = (card: string) => {
-      const fields = store.unlistedFields(hashCard(card));
+      const fields = store.tables.unlistedFields(hashCard(card));
       return fields === undefined ? undefined : parseMemberFields(fields);
     };
     await run(store, KOHA_CSV, KOHA, 'export.csv', 'registered');
@@ -169,11 +169,11 @@ describe('importing an LMS export at central', () => {
     await run(store, renewed, KOHA, 'export.csv', 'registered');
     expect(unlisted('21000000000012')).toBeDefined();
     await run(store, KOHA_CSV.replace(/^21000000000012.*\n/m, ''), KOHA, 'export.csv', 'registered');
-    expect(store.unlistedCount()).toBe(0);
+    expect(store.tables.unlistedCount()).toBe(0);
     await run(store, renewed, KOHA, 'export.csv', 'registered');
-    expect(store.unlistedCount()).toBe(1);
+    expect(store.tables.unlistedCount()).toBe(1);
     await run(store, renewed, KOHA, 'export.csv', 'everyone');
-    expect(store.unlistedCount()).toBe(0);
+    expect(store.tables.unlistedCount()).toBe(0);
   });
 
   it('keeps the first row of a card that appears registered and not, and holds it once', async () => {
@@ -182,9 +182,9 @@ describe('importing an LMS export at central', () => {
     const summary = await run(store, csv, { columns: { cardNumber: 'card', openAccess: 'oa' }, maxRejectedFraction: 0.5 }, 'export.csv', 'registered');
     expect(summary).toMatchObject({ count: 1, notRegistered: 1, rejected: [{ line: 4, reason: 'card: the same card as line 2' }, { line: 5, reason: 'card: the same card as line 3' }] });
     expect(member(store, '21000000000061')).toMatchObject({ openAccess: true });
-    expect(store.unlistedFields(hashCard('21000000000061'))).toBeUndefined();
+    expect(store.tables.unlistedFields(hashCard('21000000000061'))).toBeUndefined();
     expect(member(store, '21000000000062')).toBeUndefined();
-    expect(store.unlistedCount()).toBe(1);
+    expect(store.tables.unlistedCount()).toBe(1);
   });
 
   it('keeps a staff card that is not registered for open access', async () => {
@@ -208,11 +208,11 @@ describe('importing an LMS export at central', () => {
     const csv = ['card,oa', ...Array.from({ length: 10 }, (_, i) => `2100000000005${i},${i < 2 ? 'Y' : 'N'}`)].join('\n');
     const mapping = { columns: { cardNumber: 'card', openAccess: 'oa' } };
     await run(store, csv, mapping, 'export.csv', 'everyone');
-    const before = store.current();
+    const before = store.tables.current();
     await expect(run(store, csv, mapping, 'export.csv', 'registered')).rejects.toThrow(
       /would remove 8 of the 10 members .*the first with members\.branchList: registered, which left out 8 not registered for open access\?\): nothing changed/,
     );
-    expect(store.current()).toEqual(before);
+    expect(store.tables.current()).toEqual(before);
     expect(await run(store, csv, { ...mapping, maxRemovedFraction: 1 }, 'export.csv', 'registered')).toMatchObject({ count: 2, removed: 8 });
   });
 
@@ -255,7 +255,7 @@ describe('the watched export folder', () => {
     writeFileSync(join(folder, 'broken.csv'), 'nonsense\n1,2\n');
     writeFileSync(join(folder, 'notes.txt'), 'not an export');
     expect((await watch.scan()).sort()).toEqual(['broken.csv', 'nightly.csv']);
-    expect(store.current()).toMatchObject({ version: 1, count: 7, source: 'folder:nightly.csv' });
+    expect(store.tables.current()).toMatchObject({ version: 1, count: 7, source: 'folder:nightly.csv' });
     // The export with every card number in clear is gone as soon as its version is made.
     expect(files()).toEqual(['notes.txt', 'refused']);
     expect(files('imported')).toEqual([]);
@@ -277,7 +277,7 @@ describe('the watched export folder', () => {
     writeFileSync(join(folder, 'nightly.csv'), KOHA_CSV);
     writeFileSync(join(folder, 'broken.csv'), 'nonsense\n1,2\n');
     await watch.scan();
-    expect(store.current()).toMatchObject({ version: 1 });
+    expect(store.tables.current()).toMatchObject({ version: 1 });
     expect(files('imported')).toEqual([expect.stringMatching(/-nightly\.csv$/)]);
     // keepRefusedDays: 0 keeps nothing.
     expect(files('refused')).toEqual([]);
@@ -297,7 +297,7 @@ describe('the watched export folder', () => {
     const { store, folder, watch, logged, files } = watchFolder({}, stuck);
     writeFileSync(join(folder, 'nightly.csv'), KOHA_CSV);
     expect(await watch.scan()).toEqual(['nightly.csv']);
-    expect(store.current()).toMatchObject({ version: 1, source: 'folder:nightly.csv' });
+    expect(store.tables.current()).toMatchObject({ version: 1, source: 'folder:nightly.csv' });
     expect(await watch.scan()).toEqual([]);
     expect(files()).toEqual(['nightly.csv']);
     const errors = logged.filter((l) => l.level === 50);

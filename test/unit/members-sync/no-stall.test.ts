@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CentralMemberStore } from '../../../central/members/member-store.js';
+import { SqliteMemberStore, SqliteMemberTables } from '../../../central/members/sqlite-member-store.js';
 import { MembersPublisher } from '../../../central/members/publisher.js';
 import { CentralStore } from '../../../central/store.js';
 import { WorkerChecker, checkTransfer } from '../../../gateway/members/chunk-worker.js';
@@ -251,11 +251,11 @@ describe('checking chunks in a worker thread', () => {
 describe('the branch pulling a big list', () => {
   it('stages each big chunk over several turns of the loop, and applies the list', async () => {
     const central = new CentralStore(':memory:');
-    const members = new CentralMemberStore(central.db);
+    const members = new SqliteMemberTables(central.db);
     const { store, path } = tempStore();
     let deliver: (topic: string, payload: Buffer) => void = () => undefined;
     const publisher = new MembersPublisher({
-      members,
+      members: new SqliteMemberStore(members),
       prefix: 'oa/v1',
       keyId: KEY_ID,
       chunkSize: 1000,

@@ -70,18 +70,30 @@ const POLL_MS = 10;
 const LEADS = 'leader: this instance leads';
 const LOST = /leader: (no longer leading|stopping)/;
 
+/** How long one clean-up step may take before the next goes anyway (a client's end() on a dead connection never settles). */
+const CLEANUP_STEP_MS = 15_000;
+
 /** What must go when the bench ends, failed or not, last in first out. */
 class Cleanup {
   private readonly steps: (() => unknown)[] = [];
   add(step: () => unknown): void {
     this.steps.push(step);
   }
+  /** One for a part of the bench, run at the part's end, or with this one's if it comes first (a signal). */
+  part(): Cleanup {
+    const child = new Cleanup();
+    this.add(() => child.run());
+    return child;
+  }
   async run(): Promise<void> {
     for (const step of this.steps.splice(0).reverse()) {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await step();
+        await Promise.race([step(), new Promise((r) => (timer = setTimeout(r, CLEANUP_STEP_MS)))]);
       } catch {
         // the rest still goes
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
@@ -443,7 +455,7 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<C
     const { startPostgres } = await import('../../test/helpers/postgres.js');
     const postgres = await startPostgres();
     cleanup.add(() => postgres.stop());
-    const part = new Cleanup();
+    let part = cleanup.part();
     let takeover: ClusterBenchResult['takeover'];
     try {
       if (kills < 1) throw new Error('--kills 0');
@@ -454,6 +466,7 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<C
       await part.run();
     }
     let live: ClusterBenchResult['live'];
+    part = cleanup.part();
     try {
       if (events < 1) throw new Error('--events 0');
       live = { events, warmup: WARMUP_EVENTS, gatherMs: LIVE_GATHER_MS, ...(await benchLive(postgres, events, part)) };
@@ -488,11 +501,12 @@ export function printClusterBench(r: ClusterBenchResult): void {
   else {
     const rounds = r.takeover.rounds;
     console.log(`leader take-over: ${r.takeover.instances} instances, the leader killed -9 ${rounds.length} times (each at a random moment of the followers' retry cycle), seconds from the kill`);
-    console.log(`  ${''.padEnd(54)} ${'min'.padStart(6)} ${'median'.padStart(7)} ${'max'.padStart(6)} ${'median / retry'.padStart(15)}`);
-    const row = (name: string, ms: number[]): void =>
-      console.log(
-        `  ${name.padEnd(54)} ${secs(Math.min(...ms)).padStart(6)} ${secs(percentile(ms, 50)).padStart(7)} ${secs(Math.max(...ms)).padStart(6)} ${(percentile(ms, 50) / r.retryMs).toFixed(2).padStart(15)}`,
-      );
+    console.log(`  ${''.padEnd(54)} ${'min'.padStart(6)} ${'median'.padStart(7)} ${'mean'.padStart(6)} ${'max'.padStart(6)} ${'median / retry'.padStart(15)}`);
+    const row = (name: string, ms: number[]): void => {
+      const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
+      const cells = [secs(Math.min(...ms)).padStart(6), secs(percentile(ms, 50)).padStart(7), secs(mean).padStart(6), secs(Math.max(...ms)).padStart(6)];
+      console.log(`  ${name.padEnd(54)} ${cells.join(' ')} ${(percentile(ms, 50) / r.retryMs).toFixed(2).padStart(15)}`);
+    };
     row('PostgreSQL lets go of the lock (the session ended)', rounds.map((x) => x.lockFreedMs));
     row('another instance leads (its log)', rounds.map((x) => x.leadsMs));
     row('it announces the member list (at a branch, MQTT)', rounds.map((x) => x.announcedMs));

@@ -202,6 +202,8 @@ export class CentralLink {
    * reconnects a little later (the store may be back by then), and every message not stored meanwhile comes again.
    */
   private take(client: MqttClient, packet: IPublishPacket, done: (err?: Error) => void): void {
+    // The connection it came on: a PUBACK goes on that one or not at all.
+    const stream = client.stream;
     // The full topic: central advertises no topic alias maximum, so the broker sends none (mqtt.js refuses one).
     const msg = {
       topic: packet.topic,
@@ -231,7 +233,7 @@ export class CentralLink {
       }
     });
     const proceed = (): void => {
-      this.heldAck = { messageId: packet.messageId, done: handled, stream: client.stream };
+      this.heldAck = { messageId: packet.messageId, done: handled, stream };
       done(); // mqtt.js sends the PUBACK now (held above until `handled`), and reads the next packet
     };
     if (this.inFlight >= MAX_IN_FLIGHT) this.paused = proceed;

@@ -13,6 +13,8 @@ import { SqliteAuthStore } from './auth-store.js';
 import { identify, makeGuard, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './guard.js';
 import type { Role, StartSession } from './identity.js';
 import { LoginLimiter } from '../../kit/auth/login-limit.js';
+import { PgAuthStore } from './pg-auth-store.js';
+import { PgLoginLimiter, type SignInLimit } from './pg-login-limit.js';
 import { UsernameSchema } from './schemas.js';
 import { CentralSessions } from './sessions.js';
 import { CentralTokens } from './tokens.js';
@@ -54,7 +56,8 @@ export class CentralAuth {
   readonly tokens: CentralTokens;
   readonly sessions: CentralSessions;
   readonly audit: CentralAudit;
-  readonly loginLimit: LoginLimiter;
+  /** In this instance's memory on SQLite (it is the only one); in PostgreSQL when several instances share it. */
+  readonly loginLimit: SignInLimit;
   /** The onRequest hook of a protected scope; `defaultRole` for its routes that name none. */
   readonly guard: (defaultRole: Role) => onRequestHookHandler;
   private readonly log: Logger;
@@ -70,10 +73,8 @@ export class CentralAuth {
       absoluteMs: deps.config.sessionMaxHours * 3_600_000,
     });
     this.audit = new CentralAudit(this.store, deps.clock, deps.logger.child({ module: 'audit' }));
-    this.loginLimit = new LoginLimiter(
-      { perAccount: deps.config.loginFailuresPerAccount, perAddress: deps.config.loginFailuresPerAddress, windowMs: deps.config.loginWindowMinutes * 60_000 },
-      wall,
-    );
+    const limit = { perAccount: deps.config.loginFailuresPerAccount, perAddress: deps.config.loginFailuresPerAddress, windowMs: deps.config.loginWindowMinutes * 60_000 };
+    this.loginLimit = this.store instanceof PgAuthStore ? new PgLoginLimiter(limit, this.store.pool, wall) : new LoginLimiter(limit, wall);
     this.guard = makeGuard({ sessions: this.sessions, tokens: this.tokens });
     this.log = deps.logger.child({ module: 'auth' });
   }

@@ -48,7 +48,7 @@ export function signInRoutes(deps: SignInDeps): FastifyPluginAsync {
         const username = name.success ? name.data : undefined;
         // Whatever was typed counts against that name: a flood of invented names still meets the address limit.
         const accountKey = username ?? body.username.slice(0, 64);
-        const limited = auth.loginLimit.check(accountKey, request.ip);
+        const limited = await auth.loginLimit.check(accountKey, request.ip);
         if (!limited.ok) {
           request.log.warn({ ip: request.ip, by: limited.by }, 'sign-in refused: too many wrong passwords');
           return reply
@@ -65,14 +65,14 @@ export function signInRoutes(deps: SignInDeps): FastifyPluginAsync {
           return reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: error.message });
         }
         if (user === undefined) {
-          auth.loginLimit.failed(accountKey, request.ip);
+          await auth.loginLimit.failed(accountKey, request.ip);
           // Only a name that is an account goes in the audit: a password typed into the username box must not.
           const known = username !== undefined && (await auth.accounts.get(username)) !== undefined;
           await auth.audit.record(known ? `user:${username}` : '(unknown account)', 'sign-in-failed', { detail: `wrong password, from ${request.ip}` });
           request.log.warn({ ip: request.ip, account: known ? username : null }, 'sign-in refused: wrong username or password');
           return reply.code(401).send({ error: 'Unauthorized', message: 'wrong username or password' });
         }
-        auth.loginLimit.succeeded(accountKey);
+        await auth.loginLimit.succeeded(accountKey);
         const { csrfToken } = await auth.startSession(request, reply, { username: user.username, role: user.role, via: 'password' });
         return { username: user.username, role: user.role, via: 'password', csrfToken };
       },

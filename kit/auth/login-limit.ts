@@ -33,11 +33,7 @@ export class LoginLimiter {
   /** Whether a sign-in for `account` from `address` may be tried now (before any password is hashed). */
   check(account: string, address: string): LimitAnswer {
     const now = this.clock.now().getTime();
-    const byAccount = this.wait(accountKey(account), this.limit.perAccount, now);
-    if (byAccount > 0) return { ok: false, by: 'account', retryAfterMs: byAccount };
-    const byAddress = this.wait(addressKey(address), this.limit.perAddress, now);
-    if (byAddress > 0) return { ok: false, by: 'address', retryAfterMs: byAddress };
-    return { ok: true };
+    return limitAnswer(this.limit, this.recent(accountKey(account), now), this.recent(addressKey(address), now), now);
   }
 
   /** A wrong password (or no such account): counted against both. */
@@ -52,12 +48,6 @@ export class LoginLimiter {
     this.failures.delete(accountKey(account));
   }
 
-  /** How long until one more attempt is allowed under `max`, 0 when it is allowed now. */
-  private wait(key: string, max: number, now: number): number {
-    const times = this.recent(key, now);
-    if (times.length < max) return 0;
-    return times[times.length - max]! + this.limit.windowMs - now;
-  }
 
   private add(key: string, max: number, now: number): void {
     const times = this.recent(key, now);
@@ -79,12 +69,31 @@ export class LoginLimiter {
   }
 }
 
-function accountKey(account: string): string {
+/**
+ * How long until one more attempt is allowed under `max` failures a window, 0 when it is allowed now. `times`: the
+ * failures within the window, oldest first (in milliseconds).
+ */
+export function limitWait(times: readonly number[], max: number, windowMs: number, now: number): number {
+  if (times.length < max) return 0;
+  return times[times.length - max]! + windowMs - now;
+}
+
+/** The answer for an account and an address, from the failures in the window of each (oldest first). */
+export function limitAnswer(limit: LoginLimit, byAccount: readonly number[], byAddress: readonly number[], now: number): LimitAnswer {
+  const accountWait = limitWait(byAccount, limit.perAccount, limit.windowMs, now);
+  if (accountWait > 0) return { ok: false, by: 'account', retryAfterMs: accountWait };
+  const addressWait = limitWait(byAddress, limit.perAddress, limit.windowMs, now);
+  if (addressWait > 0) return { ok: false, by: 'address', retryAfterMs: addressWait };
+  return { ok: true };
+}
+
+/** What the failures of one account are kept under: the name hashed, never as typed. */
+export function accountKey(account: string): string {
   // Hashed: what was typed as a username may be a password typed into the wrong box.
   return `account:${createHash('sha256').update(account.trim().toLowerCase()).digest('base64')}`;
 }
 
-function addressKey(address: string): string {
+export function addressKey(address: string): string {
   return `address:${address}`;
 }
 

@@ -83,7 +83,7 @@ export async function startCentral(
   const key = loadCentralKey(config, deps.env ?? process.env);
   const signingKey = loadSigningKey(config);
   if (config.store.path !== ':memory:') mkdirSync(dirname(config.store.path), { recursive: true });
-  const store = new CentralStore(config.store.path);
+  const store = new CentralStore(config.store.path, { logger });
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
   const close = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) {

@@ -1,122 +1,15 @@
-// Central's SQLite file (WAL): the schema of everything central keeps there, and the history's statements, which
-// central reaches through central/history/sqlite-history.ts (the async HistoryStore; PostgreSQL is the other one).
+// Central's SQLite file (WAL): its schema, by the numbered migrations in central/sqlite-migrations/, and the history's
+// statements, which central reaches through central/history/sqlite-history.ts (the async HistoryStore; PostgreSQL is
+// the other one).
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
+import type { Logger } from 'pino';
 import type { ReceivedEvent, ReceivedKnownEvent, ReceivedState } from '../policies/contract/index.js';
 
 export type { CommandRecord, OccupancySample, SiteRow, StoredEvent } from './history/history-store.js';
 import type { CommandRecord, OccupancySample, SiteRow, StoredEvent } from './history/history-store.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sites (
-  id TEXT PRIMARY KEY,
-  online INTEGER NOT NULL DEFAULT 0,
-  since_ms INTEGER,
-  last_seen_ms INTEGER,
-  state TEXT,
-  state_at_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS events (
-  id TEXT PRIMARY KEY,
-  site TEXT NOT NULL,
-  type TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  received_ms INTEGER NOT NULL,
-  payload TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_site_at ON events (site, at_ms);
-CREATE INDEX IF NOT EXISTS events_type_at ON events (type, at_ms);
--- The events that still name a card holder (a pseudonym), oldest first: what person-level retention walks, so that
--- each daily pass reads only what it has to blank, not every event it blanked before (docs/privacy.md).
-CREATE INDEX IF NOT EXISTS events_person_at ON events (at_ms) WHERE json_type(payload, '$.person') = 'text';
-CREATE TABLE IF NOT EXISTS occupancy_samples (
-  site TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  inside INTEGER NOT NULL,
-  capacity INTEGER,
-  PRIMARY KEY (site, at_ms)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS policies (
-  site TEXT PRIMARY KEY,
-  version INTEGER NOT NULL,
-  doc TEXT NOT NULL,
-  seen_ms INTEGER NOT NULL
-);
--- The member list (central/members/member-store.ts). Only keyed card hashes (HMAC-SHA256 with the deployment key)
--- and what a decision needs: 'fields' is the member's canonical text after the hash (policies/member-list.ts).
-CREATE TABLE IF NOT EXISTS members_current (
-  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
-  fields TEXT NOT NULL
-) WITHOUT ROWID;
--- Members the branches' list leaves out (members.branchList: registered), in the same form; never published. Kept so
--- that registering one at the desk (PATCH /api/members) puts them on the list at once, not after the next export.
-CREATE TABLE IF NOT EXISTS members_unlisted (
-  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
-  fields TEXT NOT NULL
-) WITHOUT ROWID;
--- A member's card UIDs from the library system (members.import.columns.cardUids, a Koha attribute): each is a row of
--- the list of its own with the member's fields, and here names the member (their card number's hash) it belongs to,
--- so that a change, a PIN or a deletion of the member reaches every credential.
-CREATE TABLE IF NOT EXISTS member_credentials (
-  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
-  member_hash BLOB NOT NULL CHECK (length(member_hash) = 32)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS member_credentials_member ON member_credentials (member_hash);
--- Cards linked to a member by staff at a branch's desk (members/change, docs/members.md "At the desk"): also in
--- member_credentials, and here so that the library system's next export or delta, which knows nothing of them, keeps
--- them as long as the member exists. The site that linked it, for the operator.
-CREATE TABLE IF NOT EXISTS member_desk_cards (
-  card_hash BLOB PRIMARY KEY NOT NULL CHECK (length(card_hash) = 32),
-  member_hash BLOB NOT NULL CHECK (length(member_hash) = 32),
-  site TEXT NOT NULL,
-  linked_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS member_desk_cards_member ON member_desk_cards (member_hash);
--- The answers to recent desk changes by the branch's id, so a change resent (QoS 1) is answered again, not applied
--- twice; kept a day.
-CREATE TABLE IF NOT EXISTS member_desk_changes (
-  site TEXT NOT NULL,
-  id TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  reply TEXT NOT NULL,
-  PRIMARY KEY (site, id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS member_desk_changes_at ON member_desk_changes (at_ms);
--- One row per version: its count and list hash, and what changed from the one before.
-CREATE TABLE IF NOT EXISTS member_versions (
-  version INTEGER PRIMARY KEY,
-  count INTEGER NOT NULL,
-  hash TEXT NOT NULL,
-  key_id TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  source TEXT NOT NULL,
-  added INTEGER NOT NULL,
-  changed INTEGER NOT NULL,
-  removed INTEGER NOT NULL,
-  -- 1 while member_deltas holds the cards this version changed (the last members.keepVersions versions)
-  delta_kept INTEGER NOT NULL
-);
--- Which cards each kept version changed; a delta from version b is the current state of the cards changed after b.
-CREATE TABLE IF NOT EXISTS member_deltas (
-  version INTEGER NOT NULL,
-  card_hash BLOB NOT NULL,
-  PRIMARY KEY (version, card_hash)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS commands (
-  id TEXT PRIMARY KEY,
-  site TEXT NOT NULL,
-  command TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  result TEXT NOT NULL
-);
--- Secrets central makes for itself and keeps (the key of its own pseudonyms); never sent anywhere.
-CREATE TABLE IF NOT EXISTS secrets (
-  name TEXT PRIMARY KEY,
-  value BLOB NOT NULL
-) WITHOUT ROWID;
-`;
+import { migrateSqlite } from './sqlite-migrations/migrate.js';
 
 export class CentralStore {
   readonly db: Db;
@@ -126,14 +19,20 @@ export class CentralStore {
   private readonly insertEventsTx: (items: ReadonlyArray<{ event: ReceivedEvent; receivedAt: Date }>) => boolean[];
   private readonly setStateTx: (state: ReceivedState, receivedAt: Date) => void;
 
-  constructor(path: string) {
+  /** Throws MigrationError (naming the file) when a migration cannot be applied or an applied one was edited. */
+  constructor(path: string, options: { logger?: Pick<Logger, 'info' | 'warn'> | undefined } = {}) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL: a crash of the process loses nothing committed; a power cut may lose the last commits, which
     // the broker then redelivers only if they were not yet acknowledged. Central runs on a server, not an SD card.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    try {
+      migrateSqlite(this.db, { logger: options.logger });
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     const p = (sql: string): Statement => this.db.prepare(sql);
     this.q = {
       insertEvent: p('INSERT OR IGNORE INTO events (id, site, type, at_ms, received_ms, payload) VALUES (?, ?, ?, ?, ?, ?)'),

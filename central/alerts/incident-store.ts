@@ -2,60 +2,7 @@
 // branches that are offline, in central's SQLite file. Used by the SQLite alerts store (sqlite-alerts-store.ts), which
 // runs each of its changes in one transaction with the outbox's tables; PostgreSQL's are in pg-alerts-store.ts.
 import type { Database as Db, Statement } from 'better-sqlite3';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS alert_incidents (
-  id INTEGER PRIMARY KEY,
-  site TEXT NOT NULL,
-  alarm TEXT NOT NULL,
-  known INTEGER NOT NULL,
-  severity TEXT NOT NULL,
-  detail TEXT,
-  status TEXT NOT NULL CHECK (status IN ('raised', 'notified', 'acknowledged', 'cleared')),
-  -- when the branch says the alarm was raised (its clock), for people to read
-  raised_ms INTEGER NOT NULL,
-  -- when central opened the incident (its clock): escalation and time to acknowledge count from here
-  opened_ms INTEGER NOT NULL,
-  notified_ms INTEGER,
-  acknowledged_ms INTEGER,
-  acknowledged_by TEXT,
-  ack_note TEXT,
-  cleared_ms INTEGER,
-  cleared_by TEXT
-);
--- One open incident per site and alarm: a repeat raise while it is open is history, not a second incident.
-CREATE UNIQUE INDEX IF NOT EXISTS alert_incidents_one_open ON alert_incidents (site, alarm) WHERE cleared_ms IS NULL;
-CREATE INDEX IF NOT EXISTS alert_incidents_open_by_time ON alert_incidents (opened_ms) WHERE cleared_ms IS NULL;
-CREATE INDEX IF NOT EXISTS alert_incidents_opened ON alert_incidents (opened_ms);
-CREATE TABLE IF NOT EXISTS alert_incident_history (
-  id INTEGER PRIMARY KEY,
-  incident_id INTEGER NOT NULL,
-  at_ms INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  note TEXT
-);
-CREATE INDEX IF NOT EXISTS alert_incident_history_by_incident ON alert_incident_history (incident_id, id);
--- Each request handed to the outbox, once: its key is the outbox's once-only key (types.ts, notificationKey).
-CREATE TABLE IF NOT EXISTS alert_notifications (
-  incident_id INTEGER NOT NULL,
-  step INTEGER NOT NULL,
-  repeat INTEGER NOT NULL,
-  channel TEXT NOT NULL,
-  address TEXT NOT NULL,
-  recipient TEXT NOT NULL,
-  handed_ms INTEGER NOT NULL,
-  delivered_ms INTEGER,
-  failed TEXT,
-  PRIMARY KEY (incident_id, step, repeat, channel, address)
-) WITHOUT ROWID;
--- Branches whose last will said offline, since when, and whether that absence is an incident yet.
-CREATE TABLE IF NOT EXISTS alert_offline (
-  site TEXT PRIMARY KEY,
-  since_ms INTEGER NOT NULL,
-  raised INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-`;
+import { migrateSqlite } from '../sqlite-migrations/migrate.js';
 
 export type IncidentStatus = 'raised' | 'notified' | 'acknowledged' | 'cleared';
 
@@ -159,7 +106,8 @@ export class IncidentTables {
   private readonly q: ReturnType<typeof prepare>;
 
   constructor(readonly db: Db) {
-    db.exec(SCHEMA);
+    // The tables: central/sqlite-migrations/002-alerts.sql.
+    migrateSqlite(db);
     this.q = prepare(db);
   }
 

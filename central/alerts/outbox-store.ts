@@ -6,6 +6,7 @@
 // it (card-number-like runs already masked by the outbox).
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { MessageSeverity } from './channels/types.js';
+import { migrateSqlite } from '../sqlite-migrations/migrate.js';
 
 export type OutboxState = 'pending' | 'sending' | 'delivered' | 'failed' | 'cancelled';
 
@@ -85,41 +86,6 @@ export type OutboxDbRow = {
   last_error: string | null;
 };
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS alert_outbox (
-  id INTEGER PRIMARY KEY,
-  incident_id TEXT NOT NULL,
-  step INTEGER NOT NULL,
-  repeat INTEGER NOT NULL,
-  recipient_id TEXT NOT NULL,
-  recipient_name TEXT,
-  address TEXT NOT NULL,
-  channel TEXT NOT NULL,
-  severity TEXT,
-  priority INTEGER NOT NULL,
-  subject TEXT NOT NULL,
-  body TEXT NOT NULL,
-  details TEXT,
-  ack_link TEXT,
-  state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'delivered', 'failed', 'cancelled')),
-  attempts INTEGER NOT NULL DEFAULT 0,
-  created_ms INTEGER NOT NULL,
-  next_ms INTEGER,
-  last_attempt_ms INTEGER,
-  finished_ms INTEGER,
-  last_error TEXT,
-  UNIQUE (incident_id, step, repeat, recipient_id, channel)
-);
-CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (priority, next_ms) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS alert_outbox_sending ON alert_outbox (id) WHERE state = 'sending';
-CREATE TABLE IF NOT EXISTS alert_channel_health (
-  channel TEXT PRIMARY KEY,
-  ok INTEGER NOT NULL,
-  since_ms INTEGER NOT NULL,
-  reason TEXT NOT NULL
-);
-`;
-
 /** Critical alarms go out first when more are due than there are free slots. */
 export const PRIORITY: Record<MessageSeverity, number> = { critical: 0, major: 1, warning: 2, minor: 3 };
 export const NO_SEVERITY_PRIORITY = 4;
@@ -196,7 +162,8 @@ export class OutboxStore {
   };
 
   constructor(readonly db: Db) {
-    db.exec(SCHEMA);
+    // The tables: central/sqlite-migrations/002-alerts.sql.
+    migrateSqlite(db);
     const p = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
     this.q = {
       insert: p(

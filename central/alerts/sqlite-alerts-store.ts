@@ -1,6 +1,7 @@
 // Alerting's store in central's SQLite file, for one instance: the tables as they have always been (incident-store.ts,
-// outbox-store.ts and the three small ones here), each compound change one SQLite transaction. Asynchronous only by
-// its interface (AlertsStore): every call is done when its promise is made.
+// outbox-store.ts and the three small ones here; all made by central/sqlite-migrations/002-alerts.sql), each compound
+// change one SQLite transaction. Asynchronous only by its interface (AlertsStore): every call is done when its promise
+// is made.
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type {
   ActInput,
@@ -17,36 +18,6 @@ import type {
 import { IncidentTables, type IncidentRow, type NotificationKeyParts } from './incident-store.js';
 import { OutboxStore, type OutboxState } from './outbox-store.js';
 import { severityRank } from './rules.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS alert_state_seen (
-  site TEXT PRIMARY KEY
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS alert_rule_versions (
-  version INTEGER PRIMARY KEY,
-  -- the document as the administrator wrote it (JSON), defaults left out
-  doc TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS alert_ack_links (
-  -- SHA-256 of the token; the token itself is only in the message sent
-  token_hash BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
-  incident_id INTEGER NOT NULL,
-  contact TEXT NOT NULL,
-  issued_ms INTEGER NOT NULL,
-  expires_ms INTEGER NOT NULL,
-  used_ms INTEGER
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS alert_ack_links_by_incident ON alert_ack_links (incident_id);
--- Each alarm event recorded once, by its id: several instances each handed the same event record it once.
-CREATE TABLE IF NOT EXISTS alert_raises (
-  site TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  PRIMARY KEY (site, event_id)
-) WITHOUT ROWID;
-`;
 
 /** Thrown inside a transaction to roll it back with an answer. */
 class Refused<T> {
@@ -74,9 +45,9 @@ export class SqliteAlertsStore implements AlertsStore {
   };
 
   constructor(readonly db: Db) {
+    // The tables (central/sqlite-migrations/002-alerts.sql) are made, if need be, by the first of these.
     this.incidents = new IncidentTables(db);
     this.outbox = new OutboxStore(db);
-    db.exec(SCHEMA);
     this.q = {
       seen: db.prepare('INSERT OR IGNORE INTO alert_state_seen (site) VALUES (?)'),
       ruleInsert: db.prepare('INSERT INTO alert_rule_versions (doc, actor, created_ms) VALUES (?, ?, ?)'),

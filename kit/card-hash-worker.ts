@@ -73,11 +73,16 @@ export function encodeRows(ids: readonly string[], texts: readonly string[]): En
   return { rows: encoder.encode(`${idText}\n${texts.join('\n')}`), idBytes: Buffer.byteLength(idText, 'utf8') };
 }
 
+/** The texts of rows encodeRows packed. */
+export function encodedTexts({ rows, idBytes }: EncodedRows): string[] {
+  return Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength).toString('utf8', idBytes + 1).split('\n');
+}
+
 /** hashRows of rows encodeRows packed, and their texts. */
-export function hashEncoded(hasher: (id: string) => Buffer, { rows, idBytes }: EncodedRows): { hashed: Uint8Array; texts: string[] } {
-  const bytes = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength);
-  const texts = bytes.toString('utf8', idBytes + 1).split('\n');
-  return { hashed: hashRows(hasher, bytes.toString('utf8', 0, idBytes).split('\n'), texts), texts };
+export function hashEncoded(hasher: (id: string) => Buffer, encoded: EncodedRows): { hashed: Uint8Array; texts: string[] } {
+  const { rows, idBytes } = encoded;
+  const texts = encodedTexts(encoded);
+  return { hashed: hashRows(hasher, Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength).toString('utf8', 0, idBytes).split('\n'), texts), texts };
 }
 
 /**

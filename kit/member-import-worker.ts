@@ -9,7 +9,8 @@
 // nowhere but this process's memory; a refusal crosses as its message and rejected lines, which never quote one.
 import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ParsedRecord } from '../policies/member-csv.js';
-import { CardHashWorker, encodeRows, hashEncoded, HASH_WORKER_FROM_BYTES, HashQueue, type EncodedRows } from './card-hash-worker.js';
+import { cardHasherKey, createCardHasher } from '../policies/cards.js';
+import { CardHashWorker, encodeRows, encodedTexts, hashEncoded, hashRows, HASH_WORKER_FROM_BYTES, HashQueue, type EncodedRows } from './card-hash-worker.js';
 import { MemberCsvReader, type MemberCsvReaderOptions, type ReaderCounts, type RejectedRow } from './member-csv-reader.js';
 import { startModuleWorker } from './worker-thread.js';
 
@@ -58,10 +59,12 @@ interface Setup {
   url: string;
   name: string;
   params: unknown;
+  /** The deployment key, when the hasher is createCardHasher's: then this thread hashes a batch when the other lags. */
+  key: Uint8Array | null;
 }
 
 type Message =
-  | { type: 'batch'; batch: unknown; encoded: EncodedRows; total: number; bytesRead: number }
+  | { type: 'batch'; batch: unknown; encoded: EncodedRows; hashed: Uint8Array | null; total: number; bytesRead: number }
   | { type: 'done'; counts: ReaderCounts }
   | { type: 'failed'; message: string; refused: boolean; rejected: RejectedRow[] | undefined; counts: ReaderCounts };
 
@@ -92,6 +95,7 @@ export function readBatches<P, B>(reader: MemberCsvReader<string>, setup: Reader
       url: reading.maker.url,
       name: reading.maker.name,
       params: reading.params,
+      key: cardHasherKey(reading.hasher) ?? null,
     } satisfies Setup);
   } catch {
     return readHere(reader, reading, large);
@@ -154,7 +158,7 @@ async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker, ha
         reader.bytesRead = message.bytesRead;
         if (Math.floor(message.total / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) reader.progress('reading');
         // Hashed here: this thread is idle while the file is read, a third thread's heap would cost more memory.
-        const { hashed, texts } = hashEncoded(hasher, message.encoded);
+        const { hashed, texts } = message.hashed === null ? hashEncoded(hasher, message.encoded) : { hashed: message.hashed, texts: encodedTexts(message.encoded) };
         worker.postMessage('more');
         yield { batch: message.batch as B, hashed, texts };
         continue;
@@ -181,6 +185,7 @@ async function work(setup: Setup): Promise<void> {
   const mod = (await import(setup.url)) as Record<string, unknown>;
   const factory = mod[setup.name] as BatchMakerFactory<unknown, unknown>;
   const maker = factory(setup.params);
+  const hasher = setup.key === null ? null : createCardHasher(Buffer.from(setup.key));
   const reader = new MemberCsvReader(setup.filePath, { ...setup.reader, refuse: (message, rejected) => new Refused(message, rejected) });
   try {
     try {
@@ -188,12 +193,13 @@ async function work(setup: Setup): Promise<void> {
         const made = maker.make(records, reader);
         if (made === null) continue;
         while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
+        // Two batches or more not yet taken: the import's thread is the slower, this one hashes the batch itself.
+        const hashed = hasher !== null && credits < AHEAD - 1 ? hashRows(hasher, made.ids, made.texts) : null;
         credits--;
         const encoded = encodeRows(made.ids, made.texts);
-        port.postMessage({ type: 'batch', batch: made.batch, encoded, total: reader.total, bytesRead: reader.bytesRead } satisfies Message, [
-          ...maker.transfer(made.batch),
-          encoded.rows.buffer as ArrayBuffer,
-        ]);
+        const transfer = [...maker.transfer(made.batch), encoded.rows.buffer as ArrayBuffer];
+        if (hashed !== null) transfer.push(hashed.buffer as ArrayBuffer);
+        port.postMessage({ type: 'batch', batch: made.batch, encoded, hashed, total: reader.total, bytesRead: reader.bytesRead } satisfies Message, transfer);
       }
     } catch (error) {
       throw reader.refusal(error);

@@ -1,9 +1,11 @@
-// A full member import's reading, in a worker thread: the file is read, split, each row checked and its cards
-// hashed there, and the import's own thread only stages what comes back (issue #18: a million rows' parsing and
-// checks were ~5 s of the thread that also writes SQLite). What a row means is the caller's: a batch maker, a
+// A full member import's reading, in a worker thread: the file is read, split and each row checked there, and the
+// import's own thread only hashes and stages what comes back (issue #18: a million rows' parsing and checks were
+// ~5 s of the thread that also writes SQLite). That thread is idle while the file is read; the card hashes (three
+// SHA-256 a row) are made there, or here for a batch when two or more wait for it, so the two share the work as
+// their pace says, without a third thread's heap. What a row means is the caller's: a batch maker, a
 // module's export that both threads can load, turns each parser batch into plain data and typed arrays, handed over
-// without a copy (no object a row crosses). The same maker runs on the calling thread for a small file, for a
-// hasher that is not createCardHasher's, and when no thread can start: the same rows, rejections and list hash.
+// without a copy (no object a row crosses). The same maker runs on the calling thread for a small file and
+// when no thread can start: the same rows, rejections and list hash.
 //
 // Back-pressure: at most AHEAD batches are made before the import's thread has taken them. The card numbers cross
 // nowhere but this process's memory; a refusal crosses as its message and rejected lines, which never quote one.

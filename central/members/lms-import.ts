@@ -2,9 +2,10 @@
 // version of the member list, all or nothing.
 //
 // The file streams through the member-export reader (kit/member-csv-reader.ts); each row is checked against the row
-// schema, its card number normalised, and hashed with the deployment key with its batch of 500 rows (from a 4 MiB
-// file in a worker thread of this process, kit/card-hash-worker.ts); so is each of the member's card UIDs (the
-// optional cardUids column), each a row of the list of its own with the member's fields. The clear number lives only in memory until
+// schema, its card number normalised, and hashed with the deployment key with its batch of 500 rows (lmsRows; from a
+// 4 MiB file read and checked in a worker thread of this process, kit/member-import-worker.ts, while this thread
+// stages); so is each of the member's card UIDs (the optional cardUids column), each a row of the list of its own
+// with the member's fields. The clear number lives only in memory until
 // its batch is hashed: it is not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file
 // that is unusable as a whole (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad
 // rows, or one that would remove most of the list) throws LmsImportError and changes nothing.
@@ -32,7 +33,7 @@ export interface LmsImportOptions {
   keepVersions: number;
   source?: string | undefined;
   onProgress?: ((progress: LmsImportProgress) => void) | undefined;
-  /** Hash in a worker thread from a file of this many bytes (default HASH_WORKER_FROM_BYTES). */
+  /** Read, check and hash in a worker thread from a file of this many bytes (default HASH_WORKER_FROM_BYTES, 4 MiB). */
   hashWorkerFromBytes?: number | undefined;
 }
 

@@ -1,9 +1,10 @@
 // `oag members import`: a library system's member export (CSV) → the member table, in one atomic swap.
 //
 // The file streams through the member-export reader (kit/member-csv-reader.ts); each row is checked against the row
-// schema, its card number normalised, and hashed with its batch of 500 rows (from a 4 MiB file in a worker thread
-// of this process, kit/card-hash-worker.ts); so is each of the member's card UIDs (the optional cardUids column,
-// read as central reads it), each a row of the list of its own with the member's fields. The clear number lives
+// schema, its card number normalised, and hashed with its batch of 500 rows; so is each of the member's card UIDs
+// (the optional cardUids column, read as central reads it), each a row of the list of its own with the member's
+// fields (import-rows.ts). From a 4 MiB file that is done in a worker thread of this process, which hands the rows
+// over packed (kit/member-import-worker.ts), and this thread stages them and writes SQLite. The clear number lives
 // only in memory until its batch is hashed: it is not kept, logged, quoted in a message or written anywhere. Bad rows are reported by line and column and left out; a file that is unusable as a whole
 // (unreadable, too large, not UTF-8, empty, cut short, columns missing, too many bad rows, removing most of the list,
 // made with another deployment key than the list in force) throws ImportError and changes nothing.
@@ -41,7 +42,7 @@ export interface ImportOptions {
    */
   keyId?: string | undefined;
   newKey?: boolean | undefined;
-  /** Hash in a worker thread from a file of this many bytes (default HASH_WORKER_FROM_BYTES). */
+  /** Read, check and hash in a worker thread from a file of this many bytes (default HASH_WORKER_FROM_BYTES, 4 MiB). */
   hashWorkerFromBytes?: number | undefined;
 }
 

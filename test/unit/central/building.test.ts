@@ -84,7 +84,7 @@ describe("a branch's building at central", () => {
       { id: eventId(Date.parse(AT) - 2000), at: AT, site: 'town', type: 'intruder-alarm', action: 'set', outcome: 'failed', by: 'empty after close' },
       { id: eventId(Date.parse(AT) - 1000), at: AT, site: 'town', type: 'announcement', phrase: 'closing-soon', languages: ['cy', 'en'], outcome: 'played' },
     ];
-    for (const e of events) publish('town', 'events', e);
+    for (const e of events) await publish('town', 'events', e);
     const listed = (await api('/api/sites/town/events?limit=10')).json().events.map((x: { event: unknown }) => x.event);
     expect(listed.map((e: { type: string }) => e.type).sort()).toEqual(['announcement', 'intruder-alarm', 'output']);
     const words = new Map(listed.map((e: { type: string }) => [e.type, common.describeBuildingEvent(e)]));

@@ -124,17 +124,17 @@ describe('figures', () => {
     const { publish, history: store } = centralParts();
     const entry = (at: string) => publish('town', 'events', counted('entry', at, { mode: 'open-access' }));
     // 26 October 2025: 00:00 local is 23:00Z the day before; 01:00–02:00 local happens twice; the day ends at 00:00Z.
-    entry('2025-10-25T22:59:00.000Z'); // 23:59 BST on the 25th
-    entry('2025-10-25T23:00:00.000Z'); // 00:00 BST on the 26th
-    entry('2025-10-26T00:30:00.000Z'); // 01:30 BST
-    entry('2025-10-26T01:30:00.000Z'); // 01:30 GMT, the second time round
-    entry('2025-10-26T23:59:00.000Z'); // 23:59 GMT on the 26th
-    entry('2025-10-27T00:00:00.000Z'); // 00:00 GMT on the 27th
+    await entry('2025-10-25T22:59:00.000Z'); // 23:59 BST on the 25th
+    await entry('2025-10-25T23:00:00.000Z'); // 00:00 BST on the 26th
+    await entry('2025-10-26T00:30:00.000Z'); // 01:30 BST
+    await entry('2025-10-26T01:30:00.000Z'); // 01:30 GMT, the second time round
+    await entry('2025-10-26T23:59:00.000Z'); // 23:59 GMT on the 26th
+    await entry('2025-10-27T00:00:00.000Z'); // 00:00 GMT on the 27th
     // 30 March 2025: 01:00 GMT jumps to 02:00 BST; the day ends at 23:00Z.
-    entry('2025-03-30T00:30:00.000Z'); // 00:30 GMT
-    entry('2025-03-30T01:30:00.000Z'); // 02:30 BST
-    entry('2025-03-30T22:59:00.000Z'); // 23:59 BST
-    entry('2025-03-30T23:00:00.000Z'); // 00:00 BST on the 31st
+    await entry('2025-03-30T00:30:00.000Z'); // 00:30 GMT
+    await entry('2025-03-30T01:30:00.000Z'); // 02:30 BST
+    await entry('2025-03-30T22:59:00.000Z'); // 23:59 BST
+    await entry('2025-03-30T23:00:00.000Z'); // 00:00 BST on the 31st
 
     const autumn = await visits(store, dayRange('2025-10-25', '2025-10-27', TZ), { by: 'day', timezone: TZ });
     expect(autumn.map((r) => [r.period, r.total])).toEqual([

@@ -24,6 +24,7 @@ import { loadCentralKey } from './members/key.js';
 import type { PublisherHooks } from './members/publisher.js';
 import { MemberDeskChanges } from './members/desk-changes.js';
 import { CentralMembers } from './members/service.js';
+import { PgMemberStore } from './members/pg-member-store.js';
 import { createKohaFeed } from './members/koha/feed.js';
 import type { KohaPoller } from './members/koha/poller.js';
 import { ExportFolderWatch } from './members/watch.js';
@@ -213,6 +214,8 @@ export async function startCentral(
     if (key !== null) {
       const m = new CentralMembers({
         db: store.db,
+        // On PostgreSQL the list is shared: a version made through any instance is the one the leader announces.
+        store: database.pool === null ? undefined : PgMemberStore.onPool(database.pool),
         key,
         config: config.members,
         prefix: config.prefix,

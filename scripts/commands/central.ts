@@ -58,6 +58,10 @@ async function runImport(
   const { LmsImportError, importLmsCsv } = await import('../../central/members/lms-import.js');
   const { importLmsDelta } = await import('../../central/members/lms-delta.js');
   const { SqliteMemberStore } = await import('../../central/members/sqlite-member-store.js');
+  const { PgMemberStore } = await import('../../central/members/pg-member-store.js');
+  const { readPostgresUrl } = await import('../../central/history/open-history.js');
+  const { describePgUrl } = await import('../../central/pg/pool.js');
+  const { pino } = await import('pino');
   const { CentralStore } = await import('../../central/store.js');
   const { createCardHasher, deploymentKeyId } = await import('../../policies/cards.js');
 
@@ -93,11 +97,26 @@ async function runImport(
     io.err(`${problem}\n`);
     return 1;
   }
+  // With store.postgres the list is the one every central instance shares: the import goes there.
+  let members;
+  let where = config.store.path;
+  try {
+    if (config.store.postgres === undefined) members = new SqliteMemberStore(store.db);
+    else {
+      const url = readPostgresUrl(config.store.postgres.urlFile);
+      where = describePgUrl(url);
+      members = await PgMemberStore.open(url, { logger: pino({ level: 'warn' }, process.stderr), max: 2 });
+    }
+  } catch (error) {
+    store.close();
+    io.err(`store.postgres: ${(error as Error).message}\n`);
+    return 1;
+  }
   const reporter = progressReporter(io, progress, 'making the new version');
   const started = performance.now();
   try {
     // A delta's summary is the import's, with the rows marked deleted.
-    const summary: Awaited<ReturnType<typeof importLmsCsv>> & { deleted?: number } = await (kind === 'delta' ? importLmsDelta : importLmsCsv)(new SqliteMemberStore(store.db), file, {
+    const summary: Awaited<ReturnType<typeof importLmsCsv>> & { deleted?: number } = await (kind === 'delta' ? importLmsDelta : importLmsCsv)(members, file, {
       mapping: config.members.import,
       hasher: createCardHasher(key),
       keyId: deploymentKeyId(key),
@@ -109,13 +128,13 @@ async function runImport(
     reporter.stop();
     const seconds = (performance.now() - started) / 1000;
     if (options.json) {
-      io.out(`${JSON.stringify({ file, store: config.store.path, ...summary, seconds: Number(seconds.toFixed(2)) }, null, 2)}\n`);
+      io.out(`${JSON.stringify({ file, store: where, ...summary, seconds: Number(seconds.toFixed(2)) }, null, 2)}\n`);
       return 0;
     }
     const width = fmt(Math.max(summary.total, summary.count, summary.removed)).length;
     const row = (label: string, n: number): string => `  ${label.padEnd(10)} ${fmt(n).padStart(width)}\n`;
     io.out(
-      `${basename(file)} → ${config.store.path}: ${summary.created ? `new version ${summary.version}` : `no change, version ${summary.version} stays`}, ${fmt(summary.count)} members\n`,
+      `${basename(file)} → ${where}: ${summary.created ? `new version ${summary.version}` : `no change, version ${summary.version} stays`}, ${fmt(summary.count)} members\n`,
     );
     io.out(row('added', summary.added));
     io.out(row('changed', summary.changed));
@@ -138,6 +157,7 @@ async function runImport(
     }
     return 1;
   } finally {
+    await members.close();
     store.close();
   }
 }

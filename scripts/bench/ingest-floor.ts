@@ -8,7 +8,7 @@
 // The publisher is a process of its own with its payloads built beforehand and a window of publishes in flight per
 // site; it is measured alone first (nobody subscribed), so a floor close to it says the publisher, not the broker,
 // set the pace. Everything shares the machine's cores: each round prints the CPU each process took, and from it what
-// bounded the figure.
+// bounded the figure, and how many events each of central's commits held (group commit, central/history/event-batcher.ts).
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

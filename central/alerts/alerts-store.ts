@@ -129,7 +129,13 @@ export interface AlertsStore {
   outboxRetry(id: number, nextMs: number, error: string): Promise<boolean>;
   outboxFailed(id: number, nowMs: number, error: string): Promise<boolean>;
   outboxCancel(incidentId: string, nowMs: number, reason: string): Promise<number>;
-  resumeSending(nowMs: number): Promise<number>;
+  /**
+   * Rows left `sending` are due again at `nowMs`: all of them, or those claimed at or before `claimedBeforeMs` (with
+   * several instances, a claim that recent may be another's send under way).
+   */
+  resumeSending(nowMs: number, claimedBeforeMs?: number): Promise<number>;
+  /** When the row `sending` the longest was claimed (null when none is). */
+  oldestSendingMs(): Promise<number | null>;
   nextDueMs(): Promise<number | null>;
   outboxCounts(): Promise<Record<OutboxState, number>>;
   waitingByChannel(): Promise<Map<string, number>>;

@@ -82,6 +82,16 @@ export interface CentralAlerts {
 }
 
 /**
+ * How old a claim of a shared outbox row must be before another instance sends the row again: longer than a send can
+ * take on any configured channel (each is cut off at its timeoutMs; an e-mail's several steps each), so that a leader
+ * that lost its lock mid-send is not doubled by the next one, and one that died has its rows sent about a minute late.
+ */
+export function resumeAfterMs(config: Pick<AlertChannelsConfig, 'channels'>): number {
+  const longest = Math.max(10_000, ...Object.values(config.channels).map((c) => c.timeoutMs));
+  return 3 * longest + 10_000;
+}
+
+/**
  * Builds and starts alerting. Throws only for a configuration central cannot start with (a secret file missing, two
  * channels of one type with neither named after it): the reason names the field.
  */
@@ -109,6 +119,8 @@ export function startCentralAlerts(deps: CentralAlertsDeps): CentralAlerts {
     reports: alerts.incidents,
     links: alerts.links,
     changes: alerts.incidents,
+    // Shared by instances: a row another one claimed is taken over only when no send of it can still be under way.
+    resumeAfterMs: deps.pool ? resumeAfterMs(deps.config) : 0,
   });
   let telling = false;
   // A start waits for the stop before it: the outbox must not be started while its last sends are being awaited.

@@ -151,7 +151,8 @@ export class OutboxStore {
     retry: Statement<[number, string, number]>;
     failed: Statement<[number, string, number]>;
     cancel: Statement<[number, string, string]>;
-    resume: Statement<[number]>;
+    resume: Statement<[number, number]>;
+    oldestSending: Statement<[], { at: number | null }>;
     nextDue: Statement<[], { next: number | null }>;
     forIncident: Statement<[string], OutboxDbRow>;
     counts: Statement<[], { state: OutboxState; n: number }>;
@@ -197,7 +198,8 @@ export class OutboxStore {
         `UPDATE alert_outbox SET state = 'cancelled', finished_ms = ?, next_ms = NULL, ack_link = NULL, last_error = ?
          WHERE incident_id = ? AND state = 'pending'`,
       ),
-      resume: p(`UPDATE alert_outbox SET state = 'pending', next_ms = ? WHERE state = 'sending'`),
+      resume: p(`UPDATE alert_outbox SET state = 'pending', next_ms = ? WHERE state = 'sending' AND last_attempt_ms <= ?`),
+      oldestSending: p(`SELECT min(last_attempt_ms) AS at FROM alert_outbox WHERE state = 'sending'`),
       nextDue: p(`SELECT min(next_ms) AS next FROM alert_outbox WHERE state = 'pending'`),
       forIncident: p('SELECT * FROM alert_outbox WHERE incident_id = ? ORDER BY step, repeat, id'),
       counts: p('SELECT state, count(*) AS n FROM alert_outbox GROUP BY state'),
@@ -246,8 +248,12 @@ export class OutboxStore {
   }
 
   /** Rows a crash left `sending` are due again: they may have reached the far end, so they go at least once. */
-  resumeSending(nowMs: number): number {
-    return this.q.resume.run(nowMs).changes;
+  resumeSending(nowMs: number, claimedBeforeMs = Number.MAX_SAFE_INTEGER): number {
+    return this.q.resume.run(nowMs, claimedBeforeMs).changes;
+  }
+
+  oldestSendingMs(): number | null {
+    return this.q.oldestSending.get()?.at ?? null;
   }
 
   nextDueMs(): number | null {

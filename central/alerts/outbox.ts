@@ -120,6 +120,12 @@ export interface OutboxOptions {
    * one: the link then exists only in the message (central/alerts/ack-links.ts keeps its hash).
    */
   links?: OutboxLinks | undefined;
+  /**
+   * With several instances sharing the outbox: a row left `sending` is sent again only once its claim is this old
+   * (longer than any send takes), since a younger one may be another instance's send under way (a leader that lost
+   * its lock mid-send finishes it). 0, one instance: every row left `sending` is due again at start.
+   */
+  resumeAfterMs?: number | undefined;
 }
 
 export interface OutboxLinks {
@@ -173,6 +179,7 @@ export class Outbox {
   private readonly timer: OutboxTimer;
   private readonly random: () => number;
   private readonly links: OutboxLinks | undefined;
+  private readonly resumeAfterMs: number;
   private started = false;
   private stopped = false;
   private kickQueued = false;
@@ -196,6 +203,7 @@ export class Outbox {
     this.timer = options.timer ?? systemTimer;
     this.random = options.random ?? Math.random;
     this.links = options.links;
+    this.resumeAfterMs = options.resumeAfterMs ?? 0;
   }
 
   /** Resumes what a previous run (or a leader before this one) left `sending`, then sends whatever is due. */
@@ -206,8 +214,7 @@ export class Outbox {
     this.stopped = false;
     this.track(
       (async () => {
-        const resumed = await this.store.resumeSending(this.now());
-        if (resumed > 0) this.logger.warn({ resumed }, 'alert outbox: messages the last run was sending are sent again (at least once)');
+        await this.resume();
         for (const h of await this.store.channelHealth()) this.health.set(h.channel, { ok: h.ok, failures: 0 });
       })().catch((error: unknown) => {
         this.logger.error({ err: shortText((error as Error).message ?? String(error)) }, 'alert outbox: cannot resume the queue');
@@ -421,7 +428,16 @@ export class Outbox {
     });
   }
 
+  /** Rows left `sending` by a run (or an instance) that is gone are due again: at least once. */
+  private async resume(): Promise<void> {
+    const now = this.now();
+    const resumed = await this.store.resumeSending(now, this.resumeAfterMs > 0 ? now - this.resumeAfterMs : undefined);
+    if (resumed > 0) this.logger.warn({ resumed }, 'alert outbox: messages the last run was sending are sent again (at least once)');
+  }
+
   private async fill(): Promise<void> {
+    // Shared: a claim another instance made that has grown old is its sender gone (or dead), looked at each time.
+    if (this.resumeAfterMs > 0) await this.resume();
     const { concurrency, channelConcurrency } = this.config;
     while (!this.stopped && this.inFlight.size < concurrency) {
       const full = [...this.busy].filter(([, n]) => n >= channelConcurrency).map(([name]) => name);
@@ -563,7 +579,12 @@ export class Outbox {
   }
 
   private async scheduleWake(): Promise<void> {
-    const next = await this.store.nextDueMs();
+    let next = await this.store.nextDueMs();
+    if (this.resumeAfterMs > 0) {
+      // And when the oldest claim would be old enough to take over.
+      const oldest = await this.store.oldestSendingMs();
+      if (oldest !== null) next = Math.min(next ?? Number.MAX_SAFE_INTEGER, oldest + this.resumeAfterMs + 1);
+    }
     if (next === null) return this.clearWake();
     const now = this.now();
     if (next <= now) {

@@ -404,8 +404,12 @@ export class PgAlertsStore implements AlertsStore {
     );
     return r.rowCount ?? 0;
   }
-  async resumeSending(nowMs: number) {
-    return (await this.pool.query(`UPDATE alert_outbox SET state = 'pending', next_ms = $1 WHERE state = 'sending'`, [nowMs])).rowCount ?? 0;
+  async resumeSending(nowMs: number, claimedBeforeMs = Number.MAX_SAFE_INTEGER) {
+    const r = await this.pool.query(`UPDATE alert_outbox SET state = 'pending', next_ms = $1 WHERE state = 'sending' AND last_attempt_ms <= $2`, [nowMs, claimedBeforeMs]);
+    return r.rowCount ?? 0;
+  }
+  async oldestSendingMs() {
+    return (await this.rows<{ at: number | null }>(`SELECT min(last_attempt_ms) AS at FROM alert_outbox WHERE state = 'sending'`))[0]?.at ?? null;
   }
   async nextDueMs() {
     return (await this.rows<{ next: number | null }>(`SELECT min(next_ms) AS next FROM alert_outbox WHERE state = 'pending'`))[0]?.next ?? null;

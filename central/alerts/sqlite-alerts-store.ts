@@ -292,8 +292,11 @@ export class SqliteAlertsStore implements AlertsStore {
   outboxCancel(incidentId: string, nowMs: number, reason: string) {
     return this.tx(() => this.outbox.cancel(incidentId, nowMs, reason));
   }
-  resumeSending(nowMs: number) {
-    return this.tx(() => this.outbox.resumeSending(nowMs));
+  resumeSending(nowMs: number, claimedBeforeMs?: number) {
+    return this.tx(() => this.outbox.resumeSending(nowMs, claimedBeforeMs));
+  }
+  oldestSendingMs() {
+    return this.tx(() => this.outbox.oldestSendingMs());
   }
   nextDueMs() {
     return this.tx(() => this.outbox.nextDueMs());

@@ -13,6 +13,7 @@ import { Incidents } from '../../central/alerts/incidents.js';
 import { Outbox, type NotificationRequest as OutboxRequest } from '../../central/alerts/outbox.js';
 import { AlertRuleVersions } from '../../central/alerts/rule-versions.js';
 import type { NotificationRequest, NotificationSink } from '../../central/alerts/types.js';
+import { until } from '../helpers/until.js';
 import { raise, rulesInput, rulesOf } from '../unit/alerts/helpers.js';
 
 export interface AlertsStoreFixture {
@@ -53,6 +54,23 @@ class CountingChannel implements Channel {
   async send(message: OutgoingMessage): Promise<void> {
     this.sent.push(message);
     await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  async close(): Promise<void> {}
+}
+
+/** An e-mail channel whose sends wait until released: a send under way at a given moment. */
+class HeldChannel implements Channel {
+  readonly name = 'mail';
+  readonly kind = 'email' as const;
+  readonly sent: OutgoingMessage[] = [];
+  release: () => void = () => {};
+  private readonly held = new Promise<void>((resolve) => (this.release = resolve));
+  checkAddress(address: string) {
+    return { ok: true as const, address };
+  }
+  async send(message: OutgoingMessage): Promise<void> {
+    this.sent.push(message);
+    await this.held;
   }
   async close(): Promise<void> {}
 }
@@ -191,6 +209,47 @@ export function alertsStoreSuite(engine: string, open: () => Promise<AlertsStore
         expect((await outbox.forIncident(String(door.id)))[0]).toMatchObject({ state: 'delivered' });
       } finally {
         await outbox.stop();
+      }
+    });
+
+    it('a new leader does not send again a row the old one is still sending; a row whose sender is gone, once its claim is old enough', async () => {
+      const held = new HeldChannel();
+      const oldLeader = new Outbox({ store: fx.store, channels: new Map([['mail', held]]), clock, logger });
+      const fast = new CountingChannel();
+      const wakes: Array<() => void> = [];
+      const timer = { set: (fn: () => void) => wakes.push(fn), clear: () => {} };
+      const newLeader = new Outbox({ store: await fx.another(), channels: new Map([['mail', fast]]), clock, logger, timer, resumeAfterMs: 60_000 });
+      const wakeUp = async (): Promise<void> => {
+        for (const wake of wakes.splice(0)) wake();
+        await newLeader.idle();
+      };
+      try {
+        await oldLeader.enqueue(email('inc-9', 'carol'));
+        oldLeader.start();
+        await until(() => held.sent.length === 1, 'the old leader sending');
+        // The old leader lost its lock mid-send; the new one starts 5 s later and leaves that row to it.
+        now += 5_000;
+        newLeader.start();
+        await newLeader.idle();
+        expect(fast.sent).toEqual([]);
+        held.release();
+        await oldLeader.stop();
+        expect(await newLeader.counts()).toMatchObject({ sending: 0, delivered: 1 });
+
+        // An instance that died with a row claimed: nobody finishes it, so it goes again once the claim is old enough.
+        await new Outbox({ store: fx.store, channels: new Map([['mail', held]]), clock, logger }).enqueue(email('inc-10', 'dan'));
+        expect(await fx.store.claimDue(now, [], 1)).toHaveLength(1);
+        now += 30_000;
+        await wakeUp();
+        expect(fast.sent).toEqual([]);
+        now += 31_000;
+        await wakeUp();
+        expect(fast.sent.map((m) => m.recipient.id)).toEqual(['dan']);
+        expect(await newLeader.counts()).toMatchObject({ pending: 0, sending: 0, delivered: 2 });
+        expect(held.sent.map((m) => m.recipient.id)).toEqual(['carol']);
+      } finally {
+        held.release();
+        await Promise.all([oldLeader.stop(), newLeader.stop()]);
       }
     });
 

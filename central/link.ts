@@ -100,6 +100,9 @@ export class CentralLink {
   /** Every message in ingest, until it is done with; and the last non-event one, which later messages wait for. */
   private readonly inIngest = new Set<Promise<unknown>>();
   private barrier: Promise<unknown> | null = null;
+  /** Messages handed to ingest since the start, and when the last came (for `drain`). */
+  private taken = 0;
+  private lastTakenAt = Date.now();
 
   constructor(
     private readonly deps: {
@@ -115,6 +118,11 @@ export class CentralLink {
       logger: Logger;
       /** How long after a message the store could not take the link reconnects to have it sent again (default 5 s). */
       storeRetryMs?: number;
+      /**
+       * Retiring this instance (`oag central retire`): take what its session holds, subscribe to nothing (and leave
+       * the share group), so that `drain` can end once the queue is empty.
+       */
+      retiring?: boolean;
     },
   ) {
     this.log = deps.logger.child({ module: 'central-mqtt' });
@@ -144,6 +152,14 @@ export class CentralLink {
         // member-list chunks central sends: only the kinds central takes in. In a share group, this instance's own
         // subscription to a shared kind (kept from before it joined) would bring it every message of that kind.
         const stale = [allSitesFilter(this.deps.prefix), ...(group === undefined ? [] : centralSubscriptions(this.deps.prefix, undefined).filter((f) => SHARED_SITE_KINDS.some((k) => f.endsWith(`/${k}`))))];
+        if (this.deps.retiring === true) {
+          // Out of the share group first: the broker sends what the session holds, and nothing new joins it.
+          client.unsubscribe([...stale, ...centralSubscriptions(this.deps.prefix, group)], () => {
+            this.log.info({ url: this.deps.url }, 'retiring: out of every subscription; taking what the session holds');
+            resolve();
+          });
+          return;
+        }
         client.unsubscribe(stale);
         // Subscribed again on every connect: the session may be gone (broker restarted without persistence).
         client.subscribe(centralSubscriptions(this.deps.prefix, group), { qos: 1 }, (err) => {
@@ -202,6 +218,8 @@ export class CentralLink {
    * reconnects a little later (the store may be back by then), and every message not stored meanwhile comes again.
    */
   private take(client: MqttClient, packet: IPublishPacket, done: (err?: Error) => void): void {
+    this.taken++;
+    this.lastTakenAt = Date.now();
     // The connection it came on: a PUBACK goes on that one or not at all.
     const stream = client.stream;
     // The full topic: central advertises no topic alias maximum, so the broker sends none (mqtt.js refuses one).
@@ -372,6 +390,45 @@ export class CentralLink {
   private requireClient(): MqttClient {
     if (!this.client?.connected) throw new NotConnectedError();
     return this.client;
+  }
+
+  /**
+   * Retiring: resolves once ingest is done with every message taken and none has come for `quietMs` (the session's
+   * queue is empty: a broker sends it all at once after the connection), or rejects after `maxMs` with what was taken.
+   * The acknowledgements of the last commit go out before it resolves.
+   */
+  async drain(options: { quietMs: number; maxMs: number }): Promise<{ messages: number }> {
+    const started = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, Math.min(200, options.quietMs)));
+      if (this.client?.connected === true && this.inIngest.size === 0 && Date.now() - this.lastTakenAt >= options.quietMs) break;
+      if (Date.now() - started > options.maxMs) {
+        throw new Error(`the session was still sending after ${Math.round(options.maxMs / 1000)} s (${this.taken} messages taken); nothing is lost: run it again`);
+      }
+    }
+    // The held PUBACKs go on the promise turn after their commit: one more turn, then they are written.
+    await new Promise((r) => setImmediate(r));
+    return { messages: this.taken };
+  }
+
+  /**
+   * Ends the connection, then has the broker forget this client id's session: a clean connection on it, closed at
+   * once (MQTT 3.1.1 and 5 alike). What the session held must have been taken first (`drain`).
+   */
+  async endSession(): Promise<void> {
+    await this.close();
+    const opts = this.options();
+    const once = connect(this.deps.url, { ...opts, clean: true, reconnectPeriod: 0, ...(opts.properties ? { properties: { ...opts.properties, sessionExpiryInterval: 0 } } : {}) });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        once.once('connect', () => resolve());
+        once.once('error', reject);
+        once.once('close', () => reject(new Error('the broker closed the connection that was to end the session')));
+      });
+      await once.endAsync(false);
+    } finally {
+      once.end(true);
+    }
   }
 
   async close(): Promise<void> {

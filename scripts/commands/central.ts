@@ -7,6 +7,7 @@ import type { ProgressOutput } from './import-report.js';
 import { registerCentralAuth } from './central-auth.js';
 import { registerCentralMqttAcl } from './central-mqtt-acl.js';
 import { registerCentralMqttPasswd } from './central-mqtt-passwd.js';
+import { registerCentralRetire } from './central-retire.js';
 import { registerCentralSigningKey } from './central-signing-key.js';
 import { processIo, type CommandIo } from './schedule.js';
 
@@ -221,6 +222,7 @@ export function register(program: Command): void {
   registerCentralMqttPasswd(central);
   registerCentralMqttAcl(central);
   registerCentralSigningKey(central);
+  registerCentralRetire(central);
 
   const members = central.command('members').description("central's member list, from the library system's export");
   members

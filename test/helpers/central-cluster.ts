@@ -66,6 +66,8 @@ export interface CentralCluster {
   kill9(k: number): Promise<void>;
   /** Start instance k again (after kill9 or stop), on its client id, port and folders. */
   start(k: number): Promise<ClusterInstance>;
+  /** Instance k's config as its process was given it, written to a file for `oag` commands (JSON is YAML). */
+  configFile(k: number): string;
   /** The instances whose logs say they lead now. */
   leaders(): ClusterInstance[];
   /** One query on the history's database. */
@@ -176,6 +178,13 @@ export async function startCentralCluster(options: CentralClusterOptions): Promi
       return instance;
     });
 
+    const configOf = (k: number): Record<string, unknown> => ({
+      broker: { url: broker.url, username: 'central', password: CLUSTER_CENTRAL_PASSWORD, tls, clientId: instances[k - 1]!.clientId, shareGroup: CLUSTER_SHARE_GROUP },
+      http: { port: ports[k - 1] },
+      store: { path: join(dir, `central-${k}.sqlite`), postgres: { urlFile } },
+      signing: { keyFile: signing.keyFile },
+      ...options.config?.(k, dir),
+    });
     const start = async (k: number): Promise<ClusterInstance> => {
       const i = k - 1;
       const instance = instances[i]!;
@@ -185,13 +194,7 @@ export async function startCentralCluster(options: CentralClusterOptions): Promi
       children[i] = child;
       const answer = nextMessage<CentralChildMessage>(child, `central ${k}`);
       const job: CentralChildJob = {
-        config: {
-          broker: { url: broker.url, username: 'central', password: CLUSTER_CENTRAL_PASSWORD, tls, clientId: instance.clientId, shareGroup: CLUSTER_SHARE_GROUP },
-          http: { port: ports[i] },
-          store: { path: join(dir, `central-${k}.sqlite`), postgres: { urlFile } },
-          signing: { keyFile: signing.keyFile },
-          ...options.config?.(k, dir),
-        },
+        config: configOf(k),
         logFile: logFile(k),
         tokenRole: options.tokenRole ?? 'viewer',
       };
@@ -225,6 +228,11 @@ export async function startCentralCluster(options: CentralClusterOptions): Promi
         await exited;
       },
       start,
+      configFile: (k) => {
+        const file = join(dir, `central-${k}.yaml`);
+        writeFileSync(file, JSON.stringify(configOf(k)), { mode: 0o600 });
+        return file;
+      },
       leaders: () => instances.filter((i) => i.leads()),
       query: async <R extends Record<string, unknown>>(sql: string, values?: unknown[]) => (await db.query<R>(sql, values)).rows,
       publisher: async (events, o = {}) => {

@@ -1,7 +1,7 @@
 // One leader among central's instances, for what must run once for the whole estate (escalations, retention, the
 // member-list announcement): a PostgreSQL session advisory lock, held on a connection of its own. The lock lives as
 // long as that session: when the connection ends (the server restarted, the backend terminated, the network cut), the
-// server lets go of it and another instance takes it at its next try. A single instance on SQLite leads alone.
+// server lets go of it and hands it to the instance waiting first in its queue. A single instance on SQLite leads alone.
 import type { Logger } from 'pino';
 import pg from 'pg';
 import { describePgUrl, type PgPool } from '../pg/pool.js';
@@ -9,7 +9,7 @@ import { describePgUrl, type PgPool } from '../pg/pool.js';
 export interface Leadership {
   /** True from onLead until the lock's connection is known lost or stop() is called. */
   readonly isLeader: boolean;
-  /** Lets go of the lock (another instance takes it at its next try) and ends the connection; onLose if leading. */
+  /** Lets go of the lock (the next instance in its queue takes it) and ends the connection; onLose if leading. */
   stop(): Promise<void>;
 }
 
@@ -29,7 +29,7 @@ export interface LeadershipOptions {
   /** Called once each time it stops being leader (after onLead has settled); an error is logged. */
   onLose: () => void | Promise<void>;
   logger: Logger;
-  /** How often a follower tries to take the lock, and how often a leader checks its connection (default 5 s). */
+  /** How long a follower waits in the lock's queue at a time, and how often a leader checks its connection (default 5 s). */
   retryMs?: number | undefined;
   timers?: LeaderTimers | undefined;
 }
@@ -38,6 +38,12 @@ export interface LeadershipOptions {
 export const CENTRAL_LEADER_KEY = 0x6f6167;
 
 const DEFAULT_RETRY_MS = 5000;
+/** PostgreSQL's SQLSTATE when lock_timeout ends a wait. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+function code(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
 
 interface LockConnection {
   query(text: string, values?: unknown[]): Promise<Array<Record<string, unknown>>>;
@@ -105,10 +111,10 @@ export function startLeadership(options: LeadershipOptions): Leadership {
     schedule();
   };
 
-  /** A query that gives up after queryTimeoutMs: the connection is then treated as lost. */
-  const ask = (c: LockConnection, text: string, values?: unknown[]): Promise<Array<Record<string, unknown>>> =>
+  /** A query that gives up after `within` ms (queryTimeoutMs): the connection is then treated as lost. */
+  const ask = (c: LockConnection, text: string, values?: unknown[], within = queryTimeoutMs): Promise<Array<Record<string, unknown>>> =>
     new Promise((resolve, reject) => {
-      const t = timers.setTimeout(() => reject(new Error(`no answer within ${queryTimeoutMs} ms`)), queryTimeoutMs);
+      const t = timers.setTimeout(() => reject(new Error(`no answer within ${within} ms`)), within);
       c.query(text, values).then(
         (rows) => {
           timers.clearTimeout(t);
@@ -151,12 +157,21 @@ export function startLeadership(options: LeadershipOptions): Leadership {
         // Still ours while the session lives; this only finds out whether it does.
         await ask(c, 'SELECT 1');
       } else {
-        const rows = await ask(c, 'SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+        // Waiting in the lock's queue rather than asking again every retryMs: PostgreSQL hands the lock over the
+        // moment the leader's session ends. lock_timeout bounds each wait, so that a follower still finds out at
+        // least as often whether its own connection lives.
+        await ask(c, "SELECT set_config('lock_timeout', $1, false)", [`${retryMs}ms`]);
+        await ask(c, 'SELECT pg_advisory_lock($1::bigint)', [key], retryMs + queryTimeoutMs);
         if (stopped || conn !== c) return;
-        if (rows[0]?.ok === true) lead();
+        lead();
       }
       schedule();
     } catch (err) {
+      if (code(err) === LOCK_NOT_AVAILABLE && c !== null && conn === c && !stopped) {
+        // Another instance still leads: straight back into the queue.
+        timer = timers.setTimeout(() => void tick(), 0);
+        return;
+      }
       const message = (err as Error).message;
       if (c === null) {
         log.warn({ err: message, db: options.url === undefined ? 'pool' : describePgUrl(options.url) }, 'leader: cannot reach PostgreSQL; trying again');
@@ -177,6 +192,7 @@ export function startLeadership(options: LeadershipOptions): Leadership {
       timer = null;
       const c = conn;
       conn = null;
+      const wasLeader = leader;
       if (leader) {
         leader = false;
         log.info({ key }, 'leader: stopping; another instance takes over');
@@ -186,8 +202,9 @@ export function startLeadership(options: LeadershipOptions): Leadership {
         c.removeAllListeners('error');
         c.removeAllListeners('end');
         c.on('error', () => {});
-        // Ending the session lets go of the lock; an explicit unlock first does it without waiting for the server.
-        await ask(c, 'SELECT pg_advisory_unlock_all()').catch(() => {});
+        // Ending the session lets go of the lock; an explicit unlock first does it without waiting for the server. A
+        // follower's connection may be waiting in the lock's queue: closing it ends the wait.
+        if (wasLeader) await ask(c, 'SELECT pg_advisory_unlock_all()').catch(() => {});
         await c.close().catch(() => {});
       }
       await callbacks;

@@ -48,12 +48,24 @@ async function oneLeader(what: string): Promise<Candidate> {
   return leaders()[0]!;
 }
 
-/** The backend holding the lock, as PostgreSQL sees it. */
-async function lockHolder(): Promise<number[]> {
+/** Backends waiting for the lock, as PostgreSQL sees them. */
+async function waitingFor(key: number): Promise<number> {
   const client = new pg.Client({ connectionString: server.url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND objsubid = 1 AND granted", [KEY]);
+    const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND objsubid = 1 AND NOT granted", [key]);
+    return rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The backend holding the lock, as PostgreSQL sees it. */
+async function lockHolder(key = KEY): Promise<number[]> {
+  const client = new pg.Client({ connectionString: server.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND objsubid = 1 AND granted", [key]);
     return rows.map((r) => r.pid);
   } finally {
     await client.end();
@@ -82,6 +94,32 @@ afterAll(async () => {
   for (const c of candidates) await c.leadership.stop();
   await pool?.end();
   await server?.stop();
+});
+
+describe('taking over', () => {
+  it("does not wait for the follower's next try: it is waiting in the lock's queue, and has the lock the moment the leader's session ends", async () => {
+    // Tries ten minutes apart: a take-over within until()'s wait can only be PostgreSQL handing the lock over.
+    const slow = (counts: { leads: number }): Leadership =>
+      startLeadership({ url: server.url, key: KEY + 1, retryMs: 600_000, logger, onLead: () => void counts.leads++, onLose: () => {} });
+    const first = { leads: 0 };
+    const second = { leads: 0 };
+    const a = slow(first);
+    await until(() => a.isLeader, 'the first to lead');
+    const b = slow(second);
+    try {
+      // b is in the queue once PostgreSQL shows its wait.
+      await until(async () => (await waitingFor(KEY + 1)) === 1, "the second waiting in the lock's queue");
+      expect(b.isLeader).toBe(false);
+      const [pid] = await lockHolder(KEY + 1);
+      await terminate(pid!);
+      await until(() => b.isLeader, 'the second to lead');
+      expect(second.leads).toBe(1);
+      expect(a.isLeader).toBe(false);
+    } finally {
+      // A follower's stop ends its wait in the queue rather than hanging on it.
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
 });
 
 describe('one leader among three central instances', () => {

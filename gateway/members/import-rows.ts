@@ -31,6 +31,7 @@ export interface BranchBatch {
 }
 
 const NO_UIDS: readonly string[] = Object.freeze([]);
+const NO_CARD_HASH = Buffer.alloc(32);
 
 export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ mapping, today }): BatchMaker<BranchBatch> => {
   const checks = createMemberRowChecks(mapping, today);
@@ -88,7 +89,9 @@ export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ ma
           reader.reject(line, `${reader.columnName('groups')}: contains a card UID`);
           continue;
         }
+        // The card hash is made with the batch's; the fields' text does not depend on it.
         const row = {
+          cardHash: NO_CARD_HASH,
           expires: member.expires,
           blocked: member.blocked,
           blockedUntil: member.blockedUntil,
@@ -99,7 +102,7 @@ export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ ma
           groups: member.groups,
           pinHash: null,
         };
-        const text = memberFieldsText({ cardHash: NO_CARD_HASH, ...row });
+        const text = memberFieldsText(row);
         grow();
         const at = ids.length;
         ids.push(member.cardNumber);
@@ -129,5 +132,3 @@ export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ ma
     },
   };
 };
-
-const NO_CARD_HASH = Buffer.alloc(32);

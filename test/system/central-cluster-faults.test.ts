@@ -127,11 +127,12 @@ describe('the leader killed -9', () => {
         writeFileSync(keyFile, TEST_KEY_HEX, { mode: 0o600 });
         const secretFile = join(dir, 'webhook-secret');
         writeFileSync(secretFile, SECRET, { mode: 0o600 });
-        // Each instance keeps its member list in its own file: the LMS export is dropped into each one's folder.
+        // The member list is shared in PostgreSQL: the LMS export goes to instance 1's folder only, and whichever
+        // instance leads announces it.
         const drop = clusterFolder(dir, `drop-${k}`);
         const csv = join(drop, 'nightly.csv');
-        // At its first start only: the file goes once imported, and the instance keeps the version it made.
-        if (!dropped.has(k)) {
+        // At its first start only: the file goes once imported.
+        if (k === 1 && !dropped.has(k)) {
           dropped.add(k);
           writeFileSync(csv, [HEADER, ...Array.from({ length: MEMBERS }, (_, i) => `21${String(i).padStart(12, '0')},1980-05-01,2030-01-31,N,,Y,N,`), ''].join('\n'));
         }
@@ -192,6 +193,12 @@ describe('the leader killed -9', () => {
     // Killed once it has recorded the delivery: one killed in the middle of a delivery would tell it again (at least
     // once), which is not what this test is about.
     await until(async () => (await outbox(old)).delivered === 1, 'the first delivery recorded', 30_000, 100);
+
+    // One list for all: the instances that imported nothing hold it too.
+    for (const instance of cluster.instances) {
+      const { body } = await instance.api<{ current: { count: number } | null }>('/api/members');
+      expect(body.current?.count, `central ${instance.k}'s member list`).toBe(MEMBERS);
+    }
 
     const before = announcements.length;
     await cluster.kill9(old.k);

@@ -350,7 +350,9 @@ export function renderTile(site, { link = true, now = pageNow(), members = undef
     'data-online': String(site.online),
     'aria-labelledby': `t-${site.id}`,
   });
-  const title = link ? el('a', { href: `/sites/${encodeURIComponent(site.id)}`, text: site.id }) : el('span', { text: site.id });
+  // The name central's config gives the branch, over its id; the id alone for a branch it names not.
+  const label = site.name ? [site.name, el('span', { class: 'site-id', text: site.id })] : [site.id];
+  const title = link ? el('a', { href: `/sites/${encodeURIComponent(site.id)}` }, ...label) : el('span', {}, ...label);
   article.append(
     el(
       'h2',

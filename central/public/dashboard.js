@@ -157,15 +157,11 @@ function fill(deadline) {
   }
 }
 
-/** The tile itself is common.js's (the branch page's too); the dashboard shows the configured name over the id. */
+/** The tile itself is common.js's (the branch page's too). */
 function drawTile(entry) {
   entry.stale = false;
   const s = entry.site;
   const tile = renderTile(s, { members: members?.current ?? null, now: clock.now(), timeZone: clock.zoneOf(s.id) });
-  if (s.name) {
-    const link = tile.querySelector('h2 a');
-    link.replaceChildren(s.name, el('span', { class: 'site-id', text: s.id }));
-  }
   // Redrawn under the keyboard's focus: the focus stays on the branch's link.
   const focused = entry.li.contains(document.activeElement);
   entry.li.replaceChildren(tile);

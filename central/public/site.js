@@ -155,6 +155,11 @@ new ResizeObserver(() => chartsSoon()).observe(document.getElementById('chart-to
 /** The branch's switched outputs as its state last said, so that events name them by their labels. */
 let outputs = [];
 function showSite(site) {
+  // The name central's config gives the branch, once its row says it (the address holds only the id).
+  if (site.name) {
+    document.title = `${site.name} · Open Access central`;
+    document.getElementById('title').textContent = `${site.name} (${siteId})`;
+  }
   capacity = site.state?.occupancy.capacity ?? null;
   const names = (list) => JSON.stringify(list.map((o) => [o.id, o.label]));
   const before = names(outputs);

@@ -25,12 +25,14 @@ export interface CentralInChromiumOptions {
   account: { username: string; role: Role; password: string };
   /** Central's clock (default the real one); sign-ins stay on real time, as the browser holds its cookie by its own. */
   now?: () => Date;
+  /** What central's config says of the branches (their names and regions), as `sites:` in central.yaml. */
+  names?: Record<string, { name?: string; region?: string }>;
 }
 
 export async function startCentralInChromium(options: CentralInChromiumOptions): Promise<CentralInChromium> {
   const mqtt = await mqttCredentials([...options.sites]);
   const central = await startCentral(
-    parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' } }),
+    parseCentralConfig({ signing: { keyFile: testSigningKey().privateFile }, embedded: { port: 0, passwordFile: mqtt.passwordFile }, http: { port: 0 }, store: { path: ':memory:' }, sites: options.names ?? {} }),
     {
       clock: { now: options.now ?? (() => new Date()) },
       sessionClock: { now: () => new Date() },

@@ -8,7 +8,11 @@ import { accessEvent, eventId, occupancyEvent } from '../unit/contract/fixtures.
 import { FakeGateway, until } from '../unit/uplink/fakes.js';
 
 const PASSWORD = 'a long demo password';
-const scene = centralInChromiumPerFile({ sites: ['town', 'village', 'hub', 'castle'], account: { username: 'olivia', role: 'operator', password: PASSWORD } });
+const scene = centralInChromiumPerFile({
+  sites: ['town', 'village', 'hub', 'castle'],
+  account: { username: 'olivia', role: 'operator', password: PASSWORD },
+  names: { town: { name: 'Town Library' } },
+});
 
 function branch(site: string, patch: Partial<FakeGateway['state']>): { gw: FakeGateway; uplink: Uplink } {
   const gw = new FakeGateway();
@@ -111,6 +115,10 @@ describe('dashboard', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(`${scene.central.httpUrl}/sites/town`);
     await page.locator('#chart-today canvas').waitFor({ timeout: 10_000 });
+    // Named as central's config names it, in the heading and the browser's tab, with its id beside.
+    await expect.poll(() => page.title()).toBe('Town Library · Open Access central');
+    expect(await page.locator('#title').textContent()).toBe('Town Library (town)');
+    expect(await page.locator('#tile h2 > span').first().textContent()).toBe('Town Librarytown');
     await expect.poll(() => page.locator('#events tr').count()).toBeGreaterThan(10);
     expect(await page.locator('#events tr').first().textContent()).toMatch(/Occupancy: entry|Entry refused/);
     await page.screenshot({ path: screenshotPath('branch.png'), fullPage: true });

@@ -68,6 +68,8 @@ export class MemberCsvReader<F extends string> {
   /** Column index per field (-1: not mapped), once the header is read. */
   columns: Record<F, number> | undefined;
   private header: readonly string[] = [];
+  private shared: Record<F, string> | undefined;
+  private sharedAt: number[] = [];
   private readonly tail = new TruncationCheck();
   private readonly streams: Array<ReadStream | Transform> = [];
 
@@ -108,6 +110,26 @@ export class MemberCsvReader<F extends string> {
     const raw = {} as Record<F, string>;
     for (const field of this.options.fields) raw[field] = columns[field] < 0 ? '' : fields[columns[field]]!;
     return raw;
+  }
+
+  /**
+   * As pick, into one object reused for every row (a full import's million rows make no object each): read it before
+   * the next call, never keep it.
+   */
+  pickShared(fields: readonly string[]): Record<F, string> {
+    let shared = this.shared;
+    if (shared === undefined) {
+      const columns = this.columns!;
+      this.sharedAt = this.options.fields.map((field) => columns[field]);
+      shared = this.shared = this.pick(fields);
+    }
+    const names = this.options.fields;
+    const at = this.sharedAt;
+    for (let i = 0; i < at.length; i++) {
+      const column = at[i]!;
+      shared[names[i]!] = column < 0 ? '' : fields[column]!;
+    }
+    return shared;
   }
 
   progress(phase: MemberCsvProgress['phase']): void {

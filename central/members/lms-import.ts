@@ -97,7 +97,7 @@ export const lmsRows: BatchMakerFactory<LmsRowParams, LmsBatch> = ({ mapping, to
       const kept: number[] = [];
       const owner: number[] = [];
       for (const { line, fields } of records) {
-        const raw = reader.pick(fields) as unknown as LmsRowInput;
+        const raw = reader.pickShared(fields) as unknown as LmsRowInput;
         const checked = checks.check(raw);
         if (!checked.ok) {
           reader.rejectIssues(line, fields, checked.issues, raw.cardNumber);

@@ -111,51 +111,88 @@ export function createLmsRowChecks(mapping: LmsMapping, today: string) {
   const groups: FieldParser<readonly string[]> = (raw) =>
     parseGroups(raw) ?? problem(`not a list of group names ${quote(raw)} (lower-case letters, digits and dashes)`);
 
+  const category: FieldParser<string> = (raw) => raw.trim().toLowerCase();
+  const adult = flag(null);
+  const openAccess = flag(false);
+  const staff = flag(false);
   const fields = rowFields({
     cardNumber,
     cardUids,
     birthDate,
-    adult: flag(null),
+    adult,
     expires: date,
-    category: (raw) => raw.trim().toLowerCase(),
+    category,
     blocked: block,
     blockedUntil: date,
     fines,
-    openAccess: flag(false),
-    staff: flag(false),
+    openAccess,
+    staff,
     groups,
   });
 
+  const finesBlockAt = mapping.finesBlockAt;
+  const uidsMapped = mapping.columns.cardUids !== undefined;
+  // Made once, not a closure a row (a million rows' allocations).
+  const inCategory = (set: Set<string> | undefined, category: string): boolean => set !== undefined && category !== '' && set.has(category);
   const toRow = (row: z.output<typeof fields.schema>): ParsedLmsRow => {
     const category = row.category;
-    const inCategory = (set: Set<string> | undefined): boolean => set !== undefined && category !== '' && set.has(category);
-    const owes = mapping.finesBlockAt !== undefined && row.fines >= mapping.finesBlockAt;
-    const barredType = inCategory(blockedCategories);
+    const owes = finesBlockAt !== undefined && row.fines >= finesBlockAt;
+    const barredType = inCategory(blockedCategories, category);
     const blocked = row.blocked.blocked || owes || barredType;
     // Fines and a barred category block until the next export says otherwise; a flag may come with an end day.
     let blockedUntil: string | null = null;
     if (blocked && !owes && !barredType) blockedUntil = row.blocked.blocked ? (row.blocked.until ?? row.blockedUntil) : null;
+    const cardNumber = row.cardNumber;
     return {
-      cardNumber: row.cardNumber,
+      cardNumber,
       // The barcode and a UID may be the same characters: one credential, the card number's.
-      cardUids: mapping.columns.cardUids === undefined ? undefined : row.cardUids.filter((uid) => uid !== row.cardNumber),
+      cardUids: !uidsMapped ? undefined : row.cardUids.length === 0 ? row.cardUids : row.cardUids.filter((uid) => uid !== cardNumber),
       member: {
         expires: row.expires,
         blocked,
         blockedUntil,
-        openAccess: row.openAccess || inCategory(openAccessCategories),
+        openAccess: row.openAccess || inCategory(openAccessCategories, category),
         birthDate: row.birthDate,
         adult: row.adult,
-        staff: row.staff || inCategory(staffCategories),
+        staff: row.staff || inCategory(staffCategories, category),
         groups: row.groups,
         pinHash: null,
       },
     };
   };
 
+  // The same checks as fields.parse, field by field without a loop over the parsers (a row in a fraction of the time).
+  const direct = (raw: LmsRowInput): z.output<typeof fields.schema> | undefined => {
+    const n = cardNumber(raw.cardNumber);
+    if (n instanceof FieldProblem) return undefined;
+    const u = cardUids(raw.cardUids);
+    if (u instanceof FieldProblem) return undefined;
+    const b = birthDate(raw.birthDate);
+    if (b instanceof FieldProblem) return undefined;
+    const a = adult(raw.adult);
+    if (a instanceof FieldProblem) return undefined;
+    const e = date(raw.expires);
+    if (e instanceof FieldProblem) return undefined;
+    const c = category(raw.category);
+    if (c instanceof FieldProblem) return undefined;
+    const bl = block(raw.blocked);
+    if (bl instanceof FieldProblem) return undefined;
+    const bu = date(raw.blockedUntil);
+    if (bu instanceof FieldProblem) return undefined;
+    const f = fines(raw.fines);
+    if (f instanceof FieldProblem) return undefined;
+    const o = openAccess(raw.openAccess);
+    if (o instanceof FieldProblem) return undefined;
+    const s = staff(raw.staff);
+    if (s instanceof FieldProblem) return undefined;
+    const g = groups(raw.groups);
+    if (g instanceof FieldProblem) return undefined;
+    return { cardNumber: n, cardUids: u, birthDate: b, adult: a, expires: e, category: c, blocked: bl, blockedUntil: bu, fines: f, openAccess: o, staff: s, groups: g };
+  };
+
   const schema = fields.schema.transform(toRow);
   const parse = (raw: LmsRowInput): ParsedLmsRow | undefined => {
-    const row = fields.parse(raw);
+    const row = direct(raw);
     return row === undefined ? undefined : toRow(row);
   };
   return {

@@ -58,7 +58,7 @@ export const branchRows: BatchMakerFactory<BranchRowParams, BranchBatch> = ({ ma
         packed = moreTexts;
       };
       for (const { line, fields } of records) {
-        const picked = reader.pick(fields);
+        const picked = reader.pickShared(fields);
         const raw = picked as unknown as MemberRowInput;
         // The UIDs' cell is read as central reads it; a problem with it is one more of the row's.
         const cardUids = picked.cardUids === '' ? NO_UIDS : parseCardUids(picked.cardUids!);

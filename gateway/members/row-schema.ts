@@ -51,17 +51,46 @@ export function createMemberRowChecks(mapping: MemberImportMapping, today: strin
     if (typeof value === 'string' && value > today) return problem(`date of birth ${value} is in the future`);
     return value;
   };
-  return rowFields({
+  const adult = flag(null);
+  const blocked = flag(false);
+  const staff = flag(false);
+  const fields = rowFields({
     cardNumber,
     birthDate,
-    adult: flag(null),
+    adult,
     expires: date,
-    blocked: flag(false),
+    blocked,
     blockedUntil: date,
     openAccess,
-    staff: flag(false),
+    staff,
     groups,
   });
+  type Row = z.output<typeof fields.schema>;
+  return {
+    schema: fields.schema,
+    /** fields.parse's checks, field by field without a loop over the parsers (a row in a fraction of the time). */
+    parse(raw: z.input<typeof fields.schema>): Row | undefined {
+      const n = cardNumber(raw.cardNumber);
+      if (n instanceof FieldProblem) return undefined;
+      const b = birthDate(raw.birthDate);
+      if (b instanceof FieldProblem) return undefined;
+      const a = adult(raw.adult);
+      if (a instanceof FieldProblem) return undefined;
+      const e = date(raw.expires);
+      if (e instanceof FieldProblem) return undefined;
+      const bl = blocked(raw.blocked);
+      if (bl instanceof FieldProblem) return undefined;
+      const bu = date(raw.blockedUntil);
+      if (bu instanceof FieldProblem) return undefined;
+      const o = openAccess(raw.openAccess);
+      if (o instanceof FieldProblem) return undefined;
+      const s = staff(raw.staff);
+      if (s instanceof FieldProblem) return undefined;
+      const g = groups(raw.groups);
+      if (g instanceof FieldProblem) return undefined;
+      return { cardNumber: n, birthDate: b, adult: a, expires: e, blocked: bl, blockedUntil: bu, openAccess: o, staff: s, groups: g };
+    },
+  };
 }
 
 /** @param today `YYYY-MM-DD`: a date of birth after it is refused (a swapped column, usually). */

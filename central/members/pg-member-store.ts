@@ -116,23 +116,97 @@ class Tables {
     );
   }
 
+  /** `fn` on `list` STAGE_BATCH items at a time (one statement a round trip), one part after another. */
+  async forEachBatch<T>(list: readonly T[], fn: (part: T[]) => Promise<unknown>): Promise<void> {
+    for (let i = 0; i < list.length; i += STAGE_BATCH) await fn(list.slice(i, i + STAGE_BATCH));
+  }
+
+  /** What central holds for these members, keyed by hex card hash: their UIDs and desk cards (in card order), their fields. */
+  async heldBy(members: readonly Buffer[]): Promise<{ uids: Map<string, Buffer[]>; desk: Map<string, Buffer[]>; fields: Map<string, string> }> {
+    const uids = new Map<string, Buffer[]>();
+    const desk = new Map<string, Buffer[]>();
+    const fields = new Map<string, string>();
+    const byMember = (into: Map<string, Buffer[]>, found: ReadonlyArray<{ card: Buffer; member: Buffer }>): void => {
+      for (const r of found) {
+        const key = hex(r.member);
+        const list = into.get(key);
+        if (list === undefined) into.set(key, [r.card]);
+        else list.push(r.card);
+      }
+    };
+    await this.forEachBatch(members, async (part) => {
+      byMember(
+        uids,
+        await rows<{ card: Buffer; member: Buffer }>(
+          this.on,
+          'SELECT card_hash AS card, member_hash AS member FROM member_credentials WHERE member_hash = ANY($1::bytea[]) ORDER BY card_hash',
+          [part],
+        ),
+      );
+      byMember(
+        desk,
+        await rows<{ card: Buffer; member: Buffer }>(
+          this.on,
+          'SELECT card_hash AS card, member_hash AS member FROM member_desk_cards WHERE member_hash = ANY($1::bytea[]) ORDER BY card_hash',
+          [part],
+        ),
+      );
+      const found = await rows<{ card: Buffer; fields: string }>(
+        this.on,
+        `SELECT k.card AS card, coalesce(c.fields, u.fields) AS fields FROM unnest($1::bytea[]) AS k(card)
+         LEFT JOIN members_current c ON c.card_hash = k.card LEFT JOIN members_unlisted u ON u.card_hash = k.card
+         WHERE c.fields IS NOT NULL OR u.fields IS NOT NULL`,
+        [part],
+      );
+      for (const r of found) fields.set(hex(r.card), r.fields);
+    });
+    return { uids, desk, fields };
+  }
+
+  /** ownerOf for many cards at once, keyed by hex card hash (cards no one holds left out). */
+  async ownersOf(cards: readonly Buffer[]): Promise<Map<string, Buffer>> {
+    const owners = new Map<string, Buffer>();
+    await this.forEachBatch(cards, async (part) => {
+      const found = await rows<{ card: Buffer; member: Buffer }>(
+        this.on,
+        `SELECT k.card, coalesce(m.member_hash, k.card) AS member FROM unnest($1::bytea[]) AS k(card)
+         LEFT JOIN member_credentials m ON m.card_hash = k.card
+         WHERE m.member_hash IS NOT NULL
+            OR EXISTS (SELECT 1 FROM members_current c WHERE c.card_hash = k.card)
+            OR EXISTS (SELECT 1 FROM members_unlisted u WHERE u.card_hash = k.card)`,
+        [part],
+      );
+      for (const r of found) owners.set(hex(r.card), r.member);
+    });
+    return owners;
+  }
+
   async prune(current: number, keep: number): Promise<void> {
     const cutoff = current - keep;
     if (cutoff < 1) return;
-    await this.on.query('UPDATE member_versions SET delta_kept = false WHERE version <= $1 AND delta_kept', [cutoff]);
-    await this.on.query('DELETE FROM member_deltas WHERE version <= $1', [cutoff]);
-  }
-
-  async record(row: Omit<MemberVersion, 'createdAt' | 'deltaKept'> & { at: Date; deltaKept: boolean }): Promise<void> {
+    // One statement, one round trip: the two tables are distinct, so the data-modifying CTE cannot conflict.
     await this.on.query(
-      `INSERT INTO member_versions (version, count, hash, key_id, created_ms, source, added, changed, removed, delta_kept)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [row.version, row.count, row.hash, row.keyId, row.at.getTime(), row.source, row.added, row.changed, row.removed, row.deltaKept],
+      `WITH gone AS (DELETE FROM member_deltas WHERE version <= $1)
+       UPDATE member_versions SET delta_kept = false WHERE version <= $1 AND delta_kept`,
+      [cutoff],
     );
   }
 
-  /** The unlisted side of applyChanges, then the list's (changeList). Call inside a version transaction. */
-  async writeChanges(changes: readonly MemberChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void): Promise<BatchResult> {
+  async record(row: Omit<MemberVersion, 'createdAt' | 'deltaKept'> & { at: Date; deltaKept: boolean }): Promise<MemberVersion> {
+    const r = await one<RawVersion>(
+      this.on,
+      `INSERT INTO member_versions (version, count, hash, key_id, created_ms, source, added, changed, removed, delta_kept)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+      [row.version, row.count, row.hash, row.keyId, row.at.getTime(), row.source, row.added, row.changed, row.removed, row.deltaKept],
+    );
+    return toVersion(r!);
+  }
+
+  /**
+   * The unlisted side of applyChanges, then the list's (changeList). Call inside a version transaction; `current`,
+   * when the caller read it already in that transaction, saves reading it again.
+   */
+  async writeChanges(changes: readonly MemberChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void, current?: MemberVersion | null): Promise<BatchResult> {
     const last = new Map<string, MemberChange>();
     for (const c of changes) last.set(hex(c.cardHash), c);
     const put: MemberChange[] = [];
@@ -154,12 +228,12 @@ class Tables {
         [part.map((c) => c.cardHash), part.map((c) => c.fields)],
       );
     }
-    return this.changeList(onList, meta, verify);
+    return this.changeList(onList, meta, verify, current);
   }
 
   /** The list's side of a change (each card once), as the SQLite store's changeList. Call inside a version transaction. */
-  async changeList(changes: readonly ListChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void): Promise<BatchResult> {
-    const current = await this.current();
+  async changeList(changes: readonly ListChange[], meta: VersionMeta, verify?: (diff: ListDiff) => void, known?: MemberVersion | null): Promise<BatchResult> {
+    const current = known === undefined ? await this.current() : known;
     const previousCount = current?.count ?? 0;
     const old = new Map<string, string>();
     for (let i = 0; i < changes.length; i += STAGE_BATCH) {
@@ -205,7 +279,7 @@ class Tables {
     const version = (current?.version ?? 0) + 1;
     // One change is always worth a delta; a batch that rewrites most of the list is cheaper as a snapshot.
     const kept = current !== null && (effective.length === 1 || worthADelta(effective.length, count, previousCount));
-    await this.record({ version, count, hash: sum.toHex(), keyId: meta.keyId, at: meta.at, source: meta.source, added, changed, removed, deltaKept: kept });
+    const made = await this.record({ version, count, hash: sum.toHex(), keyId: meta.keyId, at: meta.at, source: meta.source, added, changed, removed, deltaKept: kept });
     if (kept) {
       for (let i = 0; i < effective.length; i += STAGE_BATCH) {
         await this.on.query('INSERT INTO member_deltas (version, card_hash) SELECT $1, unnest($2::bytea[]) ON CONFLICT DO NOTHING', [
@@ -215,7 +289,8 @@ class Tables {
       }
     }
     await this.prune(version, meta.keepVersions);
-    return { version: await this.version(version), diff };
+    // What prune does to this version's delta_kept (keepVersions 0) is read back; otherwise the row as written.
+    return { version: meta.keepVersions < 1 ? await this.version(version) : made, diff };
   }
 }
 
@@ -339,10 +414,16 @@ export class PgMemberStore implements MemberStore {
     return this.versionTx(async (t) => {
       const current = await t.current();
       if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
-      return t.writeChanges(changes, meta, verify);
+      return t.writeChanges(changes, meta, verify, current);
     });
   }
 
+  /**
+   * As the SQLite store's, but reading what central holds for the whole batch in a few queries first (its members'
+   * UIDs, fields and desk cards, the owners of every UID it names) and writing with a few array statements: a round
+   * trip a statement, not a few a member, so a delta of 10,000 rows holds the members' lock for a few round trips.
+   * Every read is of the state before the batch, as the SQLite store's are (its writes come after its reads).
+   */
   applyMemberUpdates(updates: readonly MemberUpdate[], meta: VersionMeta, verify?: (diff: ListDiff) => void): Promise<BatchResult & { refused: RefusedUpdate[] }> {
     return this.versionTx(async (t) => {
       const current = await t.current();
@@ -350,19 +431,21 @@ export class PgMemberStore implements MemberStore {
       // Later updates of the same member win, as in applyChanges.
       const last = new Map<string, number>();
       updates.forEach((u, i) => last.set(hex(u.cardHash), i));
-      const held = new Map<number, Buffer[]>();
-      const uidsOf = async (i: number): Promise<readonly Buffer[]> => {
+      const held = await t.heldBy([...last.values()].map((i) => updates[i]!.cardHash));
+      const heldUids = (member: Buffer): readonly Buffer[] => held.uids.get(hex(member)) ?? [];
+      const uidsOf = (i: number): readonly Buffer[] => {
         const u = updates[i]!;
         if (u.fields === null) return [];
         if (u.uidHashes !== undefined) return u.uidHashes.filter((h) => !h.equals(u.cardHash));
-        let old = held.get(i);
-        if (old === undefined) held.set(i, (old = await t.uidsOf(u.cardHash)));
-        return old;
+        return heldUids(u.cardHash);
       };
+      const named = new Map<string, Buffer>();
+      for (const i of last.values()) for (const uid of uidsOf(i)) named.set(hex(uid), uid);
+      const owners = await t.ownersOf([...named.values()]);
       const refused = new Map<number, number | null>();
       const claims = new Map<string, number>();
       for (const i of last.values()) {
-        for (const uid of await uidsOf(i)) {
+        for (const uid of uidsOf(i)) {
           const key = hex(uid);
           const rival = claims.get(key) ?? last.get(key);
           if (rival !== undefined && rival !== i && updates[rival]!.fields !== null) {
@@ -372,47 +455,60 @@ export class PgMemberStore implements MemberStore {
           }
           claims.set(key, i);
           // A card central holds for someone not in this batch (their card number, or their UID) stays theirs.
-          const owner = await t.ownerOf(uid);
+          const owner = owners.get(key);
           if (owner !== undefined && !owner.equals(updates[i]!.cardHash) && !last.has(hex(owner)) && !refused.has(i)) refused.set(i, null);
         }
       }
       const cards = new Map<string, MemberChange>();
-      const links: Array<[Buffer, Buffer]> = [];
+      // By card: a UID given twice in one update is linked once (an upsert may not touch a row twice).
+      const links = new Map<string, [Buffer, Buffer]>();
+      const unlinked: Buffer[] = [];
+      const deleted: Buffer[] = [];
+      const deskTaken: Buffer[] = [];
       const remove = (cardHash: Buffer): void => {
         if (!cards.has(hex(cardHash))) cards.set(hex(cardHash), { cardHash, fields: null, listed: false });
       };
       for (const i of last.values()) {
         if (refused.has(i)) continue;
         const u = updates[i]!;
-        for (const old of await t.uidsOf(u.cardHash)) remove(old);
-        await t.on.query('DELETE FROM member_credentials WHERE member_hash = $1', [u.cardHash]);
+        for (const old of heldUids(u.cardHash)) remove(old);
+        unlinked.push(u.cardHash);
         if (u.fields === null) {
           remove(u.cardHash);
-          await t.on.query('DELETE FROM member_desk_cards WHERE member_hash = $1', [u.cardHash]);
+          deleted.push(u.cardHash);
           continue;
         }
         // The PIN is the member's, kept on their card number's row.
-        const fields = keepHeldPin(u.cardHash, u.fields, await t.heldFields(u.cardHash));
+        const fields = keepHeldPin(u.cardHash, u.fields, held.fields.get(hex(u.cardHash)));
         cards.set(hex(u.cardHash), { cardHash: u.cardHash, fields, listed: u.listed });
-        const given = await uidsOf(i);
+        const given = uidsOf(i);
         for (const uid of given) {
           cards.set(hex(uid), { cardHash: uid, fields, listed: u.listed });
-          links.push([uid, u.cardHash]);
+          links.set(hex(uid), [uid, u.cardHash]);
         }
         // Cards linked at a desk stay the member's, unless the library system now gives one to another in this batch.
-        for (const desk of await t.deskCards(u.cardHash)) {
+        for (const desk of held.desk.get(hex(u.cardHash)) ?? []) {
           if (given.some((uid) => uid.equals(desk))) continue;
           const rival = claims.get(hex(desk)) ?? last.get(hex(desk));
           if (rival !== undefined && rival !== i && !refused.has(rival) && updates[rival]!.fields !== null) {
-            await t.on.query('DELETE FROM member_desk_cards WHERE card_hash = $1', [desk]);
+            deskTaken.push(desk);
             continue;
           }
           cards.set(hex(desk), { cardHash: desk, fields, listed: u.listed });
-          links.push([desk, u.cardHash]);
+          links.set(hex(desk), [desk, u.cardHash]);
         }
       }
-      for (const [uid, member] of links) await t.link(uid, member);
-      const result = await t.writeChanges([...cards.values()], meta, verify);
+      await t.forEachBatch(unlinked, (part) => t.on.query('DELETE FROM member_credentials WHERE member_hash = ANY($1::bytea[])', [part]));
+      await t.forEachBatch(deleted, (part) => t.on.query('DELETE FROM member_desk_cards WHERE member_hash = ANY($1::bytea[])', [part]));
+      await t.forEachBatch(deskTaken, (part) => t.on.query('DELETE FROM member_desk_cards WHERE card_hash = ANY($1::bytea[])', [part]));
+      await t.forEachBatch([...links.values()], (part) =>
+        t.on.query(
+          `INSERT INTO member_credentials (card_hash, member_hash) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+           ON CONFLICT (card_hash) DO UPDATE SET member_hash = EXCLUDED.member_hash`,
+          [part.map(([card]) => card), part.map(([, member]) => member)],
+        ),
+      );
+      const result = await t.writeChanges([...cards.values()], meta, verify, current);
       return { ...result, refused: [...refused].map(([index, other]) => ({ index, other })).sort((a, b) => a.index - b.index) };
     });
   }

@@ -4,10 +4,12 @@
 // through the other; two changes at once make two consecutive versions, never two of one number; an import that
 // read the list before another instance changed it is refused (ConcurrentChangeError), not committed over it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConcurrentChangeError, OtherKeyError, type ListDiff, type MemberStore, type VersionMeta } from '../../central/members/member-store.js';
+import { ConcurrentChangeError, OtherKeyError, type ListDiff, type MemberStore, type MemberUpdate, type VersionMeta } from '../../central/members/member-store.js';
 import { createCardHasher, normaliseCardId } from '../../policies/cards.js';
 import { ListHash, decodeMemberEntry, digestOfParts, memberFieldsText, parseMemberFields } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
+import { SqliteMemberStore } from '../../central/members/sqlite-member-store.js';
+import { storesOnOneSqliteFile } from './sqlite-fixture.js';
 
 export interface MemberStoreFixture {
   /** A store on a fresh, empty database. */
@@ -323,6 +325,73 @@ export function memberStoreSuite(engine: string, open: () => Promise<MemberStore
         await b.dispose();
       }
       expect(await other.current()).toMatchObject({ version: 2, count: 3 });
+    });
+
+    it('applies a delta of thousands of members as SQLite does: the same list, hash, UIDs, desk cards, PINs and refusals', async () => {
+      const rows: Row[] = Array.from({ length: 3000 }, (_, i) => ({
+        i,
+        listed: i % 50 !== 1,
+        uids: i % 100 === 0 ? [`04UID${i}`] : [],
+        over: i === 2 ? { pinHash: PIN } : {},
+      }));
+      const update = (i: number, over: Partial<Member> | null, extra: { listed?: boolean; uids?: string[] } = {}) => ({
+        cardHash: hashCard(card(i)),
+        fields: over === null ? null : fieldsOf(i, over),
+        listed: extra.listed ?? true,
+        uidHashes: extra.uids?.map(hashCard),
+      });
+      const updates: MemberUpdate[] = [];
+      for (let i = 0; i < 3000; i++) {
+        // Member 6's row says which UIDs they have (none): the card linked at a desk is theirs until 8 is given it.
+        if (i % 3 === 0) updates.push(update(i, { blocked: true }, i === 6 ? { uids: [] } : {}));
+        else if (i % 7 === 0) updates.push(update(i, null));
+        else if (i % 11 === 0) updates.push(update(i, {}, { listed: false }));
+      }
+      for (let i = 3000; i < 4000; i++) updates.push(update(i, {}));
+      updates.push(update(2, { blocked: true }), update(4, { blocked: true }), update(200, {}, { uids: [] }), update(8, {}, { uids: ['DE5C0002'] }));
+      const twice = updates.push(update(4100, {}, { uids: ['AA000001'] }), update(4101, {}, { uids: ['AA000001'] })) - 2;
+      const heldElsewhere = updates.push(update(4102, {}, { uids: ['04UID100'] })) - 1;
+      updates.push(update(9, { expires: '2028-01-31' }));
+
+      // The same steps on this store and on a SQLite reference; then everything a branch or the desk sees, compared.
+      const reference = await storesOnOneSqliteFile((central) => new SqliteMemberStore(central.db));
+      try {
+        const steps = async (s: MemberStore) => {
+          await importRows(s, rows);
+          await s.linkDeskCard(hashCard(card(4)), hashCard('DE5C0001'), 'town', meta(1));
+          await s.linkDeskCard(hashCard(card(6)), hashCard('DE5C0002'), 'town', meta(1));
+          return s.applyMemberUpdates(updates, meta(2));
+        };
+        const [got, want] = [await steps(store), await steps(reference.store)];
+        expect(got.refused).toEqual([
+          { index: twice, other: twice + 1 },
+          { index: twice + 1, other: twice },
+          { index: heldElsewhere, other: null },
+        ]);
+        expect(got).toEqual(want);
+        const listOf = async (s: MemberStore) => (await s.snapshotEntries((await s.current())!.version, 0, 1))!;
+        const list = await listOf(store);
+        expect(list).toEqual(await listOf(reference.store));
+        expect(hashOf(list.map(decodeMemberEntry).flatMap((e) => (e.kind === 'member' ? [{ cardHash: e.row.cardHash, fields: e.fields }] : [])))).toBe(got.version!.hash);
+        expect(await store.deltaEntries(3)).toEqual(await reference.store.deltaEntries(3));
+        expect(await store.unlistedCount()).toBe(await reference.store.unlistedCount());
+        for (const c of ['04UID100', '04UID200', '04UID300', 'DE5C0001', 'DE5C0002', 'AA000001', card(2), card(7), card(3500)]) {
+          expect(await store.credentials(hashCard(c)), c).toEqual(await reference.store.credentials(hashCard(c)));
+          expect(await store.heldFields(hashCard(c)), c).toEqual(await reference.store.heldFields(hashCard(c)));
+        }
+        // What the rules did: the held UID and PIN kept, a dropped UID gone, a desk card given to another member.
+        expect(parseMemberFields((await store.fields(hashCard('04UID300')))!)).toMatchObject({ blocked: true });
+        expect(parseMemberFields((await store.fields(hashCard(card(2))))!)).toMatchObject({ blocked: true, pinHash: PIN });
+        expect(await store.ownerOf(hashCard('04UID200'))).toBeUndefined();
+        expect(parseMemberFields((await store.fields(hashCard('DE5C0001')))!).blocked).toBe(true);
+        expect(await store.ownerOf(hashCard('DE5C0002'))).toEqual(hashCard(card(8)));
+        expect(await store.deskCards(hashCard(card(6)))).toEqual([]);
+        expect(parseMemberFields((await store.fields(hashCard(card(9))))!).expires).toBe('2028-01-31');
+        expect(await store.heldFields(hashCard(card(7)))).toBeUndefined();
+        expect(await store.unlistedFields(hashCard(card(11)))).toBe(fieldsOf(11));
+      } finally {
+        await reference.close();
+      }
     });
   });
 }

@@ -263,13 +263,15 @@ export async function startCentral(
       const feed = createKohaFeed({
         config: config.members.koha,
         db: store.db,
+        // Its mark where the member list is: on PostgreSQL shared, so a new leader goes on from the last one's.
+        pool: database.pool,
         key,
         members,
         problem: centralProblem(alerts, clock, LMS_FEED_ALARM, 'major'),
         clock,
         logger,
       });
-      feed.start();
+      // Started by leaderJobs.lead: one poller for the estate asks Koha.
       closers.push(() => feed.stop());
       koha = feed;
     }
@@ -332,13 +334,17 @@ export async function startCentral(
           forgetting = undefined;
         });
     };
-    // A new leader purges at once (the one before may have died before its day's pass) and announces the list.
+    // A new leader purges at once (the one before may have died before its day's pass), announces the list and
+    // polls Koha from the mark the instances share.
     leaderJobs.lead = () => {
       alerts.startTelling();
       void purge();
       void members?.announce();
+      koha?.start();
     };
-    leaderJobs.lose = () => alerts.stopTelling();
+    leaderJobs.lose = async () => {
+      await Promise.all([alerts.stopTelling(), koha?.stop()]);
+    };
     if (leadership.isLeader) leaderJobs.lead();
     const purgeTimer = setInterval(() => void purge(), DAY_MS);
     purgeTimer.unref();

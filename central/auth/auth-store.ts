@@ -19,59 +19,9 @@ import {
   type UserSource,
 } from './auth-store-types.js';
 import type { Role } from './identity.js';
+import { migrateSqlite } from '../sqlite-migrations/migrate.js';
 
 export type { AuditFilter, AuditRow, AuthStore, TokenRow, UserRow, UserSource } from './auth-store-types.js';
-
-const SCHEMA = `
--- People who sign in at central. 'local': a password (scrypt, with its parameters); 'oidc': single sign-on, no
--- password, the role taken from the provider's claims at every sign-in.
-CREATE TABLE IF NOT EXISTS central_users (
-  username            TEXT PRIMARY KEY NOT NULL,
-  role                TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'administrator')),
-  source              TEXT NOT NULL CHECK (source IN ('local', 'oidc')),
-  password_hash       TEXT,
-  created_at          TEXT NOT NULL,
-  password_changed_at TEXT,
-  last_login_at       TEXT,
-  CHECK ((source = 'local') = (password_hash IS NOT NULL))
-) WITHOUT ROWID;
--- Sessions (kit/auth/sessions.ts): the cookie's SHA-256, the CSRF token bound to it, idle and absolute limits.
-CREATE TABLE IF NOT EXISTS central_sessions (
-  token_hash   BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
-  username     TEXT NOT NULL,
-  csrf_token   TEXT NOT NULL,
-  created_at   TEXT NOT NULL,
-  last_seen_at TEXT NOT NULL,
-  expires_at   TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS central_sessions_user ON central_sessions (username);
--- API tokens (kit/auth/api-tokens.ts): the id finds the row, the SHA-256 of the whole token proves it.
-CREATE TABLE IF NOT EXISTS central_tokens (
-  id            TEXT PRIMARY KEY NOT NULL,
-  name          TEXT NOT NULL,
-  role          TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'administrator')),
-  hash          BLOB NOT NULL CHECK (length(hash) = 32),
-  created_at    TEXT NOT NULL,
-  created_by    TEXT NOT NULL,
-  expires_at    TEXT NOT NULL,
-  revoked_at    TEXT,
-  revoked_by    TEXT,
-  last_used_at  TEXT
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS central_tokens_live_name ON central_tokens (name) WHERE revoked_at IS NULL;
--- Who did what, to which branch, when: sign-ins, commands, policies, member changes, accounts and tokens.
-CREATE TABLE IF NOT EXISTS central_audit (
-  id     INTEGER PRIMARY KEY AUTOINCREMENT,
-  at_ms  INTEGER NOT NULL,
-  actor  TEXT NOT NULL,
-  action TEXT NOT NULL,
-  site   TEXT,
-  detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS central_audit_at ON central_audit (at_ms);
-CREATE INDEX IF NOT EXISTS central_audit_site_at ON central_audit (site, at_ms);
-CREATE INDEX IF NOT EXISTS central_audit_actor_at ON central_audit (actor, at_ms);
-`;
 
 const USER = `username, role, source, password_hash AS passwordHash, created_at AS createdAt,
   password_changed_at AS passwordChangedAt, last_login_at AS lastLoginAt`;
@@ -89,7 +39,9 @@ export class SqliteAuthStore implements AuthStore {
   private readonly s;
 
   constructor(readonly db: Database) {
-    db.exec(SCHEMA);
+    // The tables: central/sqlite-migrations/003-auth-feed-marks.sql (a bare database is migrated here, as the CLI's and
+    // tests' stores on one file are).
+    migrateSqlite(db);
     this.s = {
       user: db.prepare<[string], UserRow>(`SELECT ${USER} FROM central_users WHERE username = ?`),
       users: db.prepare<[], UserRow>(`SELECT ${USER} FROM central_users ORDER BY username`),

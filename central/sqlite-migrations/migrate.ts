@@ -4,7 +4,7 @@
 // never edited: a changed file refuses the start, since the database no longer says what the file says.
 //
 // A database made before the migrations were numbered (its tables there, no schema_migrations) is upgraded in place:
-// the baseline (001, 002: today's DDL moved here as it was, every statement IF NOT EXISTS) is recorded as applied,
+// the baseline (001-003: the DDL of before moved here as it was, every statement IF NOT EXISTS) is recorded as applied,
 // its statements making only what that database lacks, and no row is touched.
 import type { Database as Db } from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ export { MigrationError, type Migration } from '../pg/migrate.js';
 export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('./', import.meta.url));
 
 /** The migrations that hold central's DDL of before they were numbered, each statement IF NOT EXISTS. */
-const BASELINE = new Set(['001-central', '002-alerts']);
+const BASELINE = new Set(['001-central', '002-alerts', '003-auth-feed-marks']);
 
 let cached: Migration[] | null = null;
 /** This folder's migrations, read once a process (every store on central's file asks). */

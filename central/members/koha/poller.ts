@@ -3,7 +3,8 @@
 // version is committed; a poll that fails leaves it where it was, so the next one asks again and nothing is lost
 // (applying the same patrons twice changes nothing). A failing Koha is logged (the first failure of a kind in full,
 // then a count every few minutes), and after `failuresBeforeIncident` polls in a row it is an incident; the rest of
-// central goes on as before.
+// central goes on as before. One poller for the estate: it runs on the leader only (central/main.ts), and on
+// PostgreSQL its mark is shared, so a new leader goes on from where the last one stopped.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RefusalTally, type TallyClock } from '../../../kit/refusal-tally.js';
@@ -63,7 +64,9 @@ export class KohaPoller {
     });
   }
 
+  /** Polls now, then every pollSeconds (on the leader: central/main.ts starts it on lead and stops it on loss). */
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
     this.schedule(0);
   }
@@ -104,11 +107,11 @@ export class KohaPoller {
 
   private async pollOnce(): Promise<PollResult> {
     const { marks, clock, config } = this.deps;
-    let mark = marks.get(KOHA_FEED);
+    let mark = await marks.get(KOHA_FEED);
     if (mark === null) {
       // A first start: the nightly export is the baseline, and changes count from now.
       mark = formatRfc3339(clock.now().getTime(), 0);
-      marks.set(KOHA_FEED, mark, clock.now());
+      await marks.set(KOHA_FEED, mark, clock.now());
       this.log.info({ mark }, 'Koha poller starts from now: the last full export is the list until then');
     }
     const since = formatRfc3339(Date.parse(mark) - config.overlapSeconds * 1000, offsetMinutes(mark));
@@ -142,7 +145,7 @@ export class KohaPoller {
     const { version } = changes.length > 0 ? await this.deps.apply(changes, 'koha:poll') : { version: null };
     // Patrons changed while the pages were walked may have shifted between pages: ask again from the same mark.
     const next = consistent ? newest.text : mark;
-    marks.set(KOHA_FEED, next, clock.now());
+    await marks.set(KOHA_FEED, next, clock.now());
     const keepFrom = Date.parse(next) - config.overlapSeconds * 1000;
     this.boundary = new Set([...seen].filter((key) => Date.parse(key.slice(0, key.indexOf('@'))) >= keepFrom));
     if (changes.length > 0 || Object.keys(skipped).length > 0) {

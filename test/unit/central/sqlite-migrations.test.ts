@@ -8,6 +8,8 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteAlertsStore } from '../../../central/alerts/sqlite-alerts-store.js';
+import { SqliteAuthStore } from '../../../central/auth/auth-store.js';
+import { SqliteFeedMarks } from '../../../central/members/koha/feed-mark.js';
 import { migrateSqlite, MigrationError, sqliteMigrations } from '../../../central/sqlite-migrations/migrate.js';
 import { CentralStore } from '../../../central/store.js';
 import { AT, occupancyEvent } from '../contract/fixtures.js';
@@ -207,6 +209,58 @@ CREATE TABLE IF NOT EXISTS alert_raises (
 ) WITHOUT ROWID;
 `;
 
+/** What central/auth/auth-store.ts and central/members/koha/feed-mark.ts made at open before 003, comments left out. */
+const AUTH_AND_MARKS_BEFORE_003 = `
+CREATE TABLE IF NOT EXISTS central_users (
+  username            TEXT PRIMARY KEY NOT NULL,
+  role                TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'administrator')),
+  source              TEXT NOT NULL CHECK (source IN ('local', 'oidc')),
+  password_hash       TEXT,
+  created_at          TEXT NOT NULL,
+  password_changed_at TEXT,
+  last_login_at       TEXT,
+  CHECK ((source = 'local') = (password_hash IS NOT NULL))
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS central_sessions (
+  token_hash   BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+  username     TEXT NOT NULL,
+  csrf_token   TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  last_seen_at TEXT NOT NULL,
+  expires_at   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS central_sessions_user ON central_sessions (username);
+CREATE TABLE IF NOT EXISTS central_tokens (
+  id            TEXT PRIMARY KEY NOT NULL,
+  name          TEXT NOT NULL,
+  role          TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'administrator')),
+  hash          BLOB NOT NULL CHECK (length(hash) = 32),
+  created_at    TEXT NOT NULL,
+  created_by    TEXT NOT NULL,
+  expires_at    TEXT NOT NULL,
+  revoked_at    TEXT,
+  revoked_by    TEXT,
+  last_used_at  TEXT
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS central_tokens_live_name ON central_tokens (name) WHERE revoked_at IS NULL;
+CREATE TABLE IF NOT EXISTS central_audit (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms  INTEGER NOT NULL,
+  actor  TEXT NOT NULL,
+  action TEXT NOT NULL,
+  site   TEXT,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS central_audit_at ON central_audit (at_ms);
+CREATE INDEX IF NOT EXISTS central_audit_site_at ON central_audit (site, at_ms);
+CREATE INDEX IF NOT EXISTS central_audit_actor_at ON central_audit (actor, at_ms);
+CREATE TABLE IF NOT EXISTS lms_feed_marks (
+  feed TEXT PRIMARY KEY,
+  mark TEXT NOT NULL,
+  saved_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'oag-sqlite-migrations-'));
@@ -225,13 +279,30 @@ function logs() {
   return { lines, logger };
 }
 
+/** An administrator, a line of audit and the Koha mark, as the stores of before wrote them. */
+function oldAccountAndMark(db: Database.Database): void {
+  db.prepare("INSERT INTO central_users (username, role, source, password_hash, created_at) VALUES ('ada', 'administrator', 'local', 'scrypt$x', ?)").run(AT);
+  db.prepare("INSERT INTO central_audit (at_ms, actor, action, site, detail) VALUES (?, 'ada', 'sign-in', NULL, '{}')").run(Date.parse(AT));
+  db.prepare("INSERT INTO lms_feed_marks (feed, mark, saved_ms) VALUES ('koha', '2026-03-02T10:15:00+01:00', 1)").run();
+}
+
+/** The account, the audit and the mark read through today's stores. */
+async function expectAccountAndMark(db: Database.Database): Promise<void> {
+  const auth = new SqliteAuthStore(db);
+  expect(await auth.user('ada')).toMatchObject({ username: 'ada', role: 'administrator', passwordHash: 'scrypt$x' });
+  expect((await auth.auditRows({ limit: 10 })).map((r) => [r.actor, r.action])).toEqual([['ada', 'sign-in']]);
+  expect(await new SqliteFeedMarks(db).get('koha')).toBe('2026-03-02T10:15:00+01:00');
+}
+
 describe("central's SQLite migrations", () => {
   it('gives a new file every migration once, in order, and a second start nothing to do', async () => {
     const path = join(dir, 'central.sqlite');
     const first = new CentralStore(path);
     expect(applied(first.db)).toEqual(sqliteMigrations().map((m) => m.name));
-    expect(applied(first.db)).toEqual(['001-central', '002-alerts']);
-    expect(tables(first.db)).toEqual(expect.arrayContaining(['sites', 'events', 'members_current', 'secrets', 'alert_incidents', 'alert_outbox', 'alert_raises']));
+    expect(applied(first.db)).toEqual(['001-central', '002-alerts', '003-auth-feed-marks']);
+    expect(tables(first.db)).toEqual(
+      expect.arrayContaining(['sites', 'events', 'members_current', 'secrets', 'alert_incidents', 'alert_outbox', 'alert_raises', 'central_users', 'central_audit', 'lms_feed_marks']),
+    );
     first.close();
     const db = new Database(path);
     try {
@@ -248,6 +319,8 @@ describe("central's SQLite migrations", () => {
     const path = join(dir, 'central.sqlite');
     const old = new Database(path);
     old.exec(DDL_BEFORE_MIGRATIONS);
+    old.exec(AUTH_AND_MARKS_BEFORE_003);
+    oldAccountAndMark(old);
     const event = occupancyEvent(7, AT, 'town');
     old.prepare('INSERT INTO events (id, site, type, at_ms, received_ms, payload) VALUES (?, ?, ?, ?, ?, ?)').run(event.id, 'town', 'occupancy', Date.parse(AT), Date.parse(AT), JSON.stringify(event));
     old.prepare('INSERT INTO members_current (card_hash, fields) VALUES (?, ?)').run(Buffer.alloc(32, 7), 'N,2030-01-31');
@@ -260,8 +333,9 @@ describe("central's SQLite migrations", () => {
     const store = new CentralStore(path, { logger });
     try {
       expect(lines).toContain('SQLite: a central database from before numbered migrations; its schema recorded as the baseline, no row changed');
-      expect(applied(store.db)).toEqual(['001-central', '002-alerts']);
+      expect(applied(store.db)).toEqual(['001-central', '002-alerts', '003-auth-feed-marks']);
       expect(tables(store.db)).toEqual(before);
+      await expectAccountAndMark(store.db);
       expect(store.db.prepare('SELECT payload FROM events WHERE id = ?').get(event.id)).toEqual({ payload: JSON.stringify(event) });
       expect(store.db.prepare('SELECT count(*) AS n FROM members_current').get()).toEqual({ n: 1 });
       expect(store.db.prepare('SELECT value FROM secrets').get()).toEqual({ value: Buffer.alloc(32, 9) });
@@ -271,18 +345,51 @@ describe("central's SQLite migrations", () => {
     }
   });
 
+  it("upgrades a file whose accounts and Koha mark were made at open (before 003) in place, every row kept", async () => {
+    const path = join(dir, 'central.sqlite');
+    const old = new Database(path);
+    migrateSqlite(old, { migrations: sqliteMigrations().filter((m) => m.name !== '003-auth-feed-marks') });
+    old.exec(AUTH_AND_MARKS_BEFORE_003);
+    oldAccountAndMark(old);
+    const before = tables(old);
+    old.close();
+
+    const { lines, logger } = logs();
+    const store = new CentralStore(path, { logger });
+    try {
+      expect(lines).toContain('SQLite: migrations applied');
+      expect(applied(store.db)).toEqual(['001-central', '002-alerts', '003-auth-feed-marks']);
+      expect(tables(store.db)).toEqual(before);
+      await expectAccountAndMark(store.db);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('gives the accounts store, opened alone on a bare file (as the CLI and tests may), its tables', async () => {
+    const db = new Database(join(dir, 'bare.sqlite'));
+    try {
+      const auth = new SqliteAuthStore(db);
+      await auth.insertUser({ username: 'ada', role: 'administrator', source: 'local', passwordHash: 'scrypt$x', at: new Date(AT) });
+      expect(await auth.user('ada')).toMatchObject({ role: 'administrator' });
+      expect(applied(db)).toEqual(sqliteMigrations().map((m) => m.name));
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses to open a file whose applied migration was edited since, naming it, and changes nothing', () => {
     const path = join(dir, 'central.sqlite');
     new CentralStore(path).close();
     const db = new Database(path);
     try {
       const edited = sqliteMigrations().map((m) => (m.name === '002-alerts' ? { ...m, sql: `${m.sql}\nCREATE TABLE extra (x);`, checksum: 'f'.repeat(64) } : m));
-      const next = { number: '003', name: '003-next', sql: 'CREATE TABLE next_one (x INTEGER);', checksum: 'e'.repeat(64) };
+      const next = { number: '004', name: '004-next', sql: 'CREATE TABLE next_one (x INTEGER);', checksum: 'e'.repeat(64) };
       expect(() => migrateSqlite(db, { migrations: [...edited, next] })).toThrow(MigrationError);
       expect(() => migrateSqlite(db, { migrations: [...edited, next] })).toThrow(
         /^SQLite migration 002-alerts\.sql was changed after it was applied to this database \(on \d{4}-\d\d-\d\dT.*\): an applied migration is never edited; put the change in a new, higher-numbered migration/,
       );
-      expect(applied(db)).toEqual(['001-central', '002-alerts']);
+      expect(applied(db)).toEqual(['001-central', '002-alerts', '003-auth-feed-marks']);
       expect(tables(db)).not.toContain('next_one');
     } finally {
       db.close();
@@ -294,13 +401,13 @@ describe("central's SQLite migrations", () => {
     new CentralStore(path).close();
     const db = new Database(path);
     try {
-      const good = { number: '003', name: '003-next', sql: 'CREATE TABLE next_one (x INTEGER);', checksum: 'e'.repeat(64) };
-      const bad = { number: '004', name: '004-broken', sql: 'CREATE TABLE next_two (x INTEGER); CREATE TABLE sites (x);', checksum: 'd'.repeat(64) };
-      expect(() => migrateSqlite(db, { migrations: [...sqliteMigrations(), good, bad] })).toThrow(/^SQLite migration 004-broken\.sql failed, and none of this start's migrations were applied: table sites already exists$/);
+      const good = { number: '004', name: '004-next', sql: 'CREATE TABLE next_one (x INTEGER);', checksum: 'e'.repeat(64) };
+      const bad = { number: '005', name: '005-broken', sql: 'CREATE TABLE next_two (x INTEGER); CREATE TABLE sites (x);', checksum: 'd'.repeat(64) };
+      expect(() => migrateSqlite(db, { migrations: [...sqliteMigrations(), good, bad] })).toThrow(/^SQLite migration 005-broken\.sql failed, and none of this start's migrations were applied: table sites already exists$/);
       expect(tables(db)).not.toContain('next_one');
-      expect(migrateSqlite(db, { migrations: [...sqliteMigrations(), good] })).toEqual(['003-next']);
+      expect(migrateSqlite(db, { migrations: [...sqliteMigrations(), good] })).toEqual(['004-next']);
       expect(migrateSqlite(db, { migrations: [...sqliteMigrations(), good] })).toEqual([]);
-      expect(applied(db)).toEqual(['001-central', '002-alerts', '003-next']);
+      expect(applied(db)).toEqual(['001-central', '002-alerts', '003-auth-feed-marks', '004-next']);
     } finally {
       db.close();
     }

@@ -2,7 +2,8 @@
 // the recorded-response Koha fake (test/helpers/koha-fake.ts). Only the leader asks Koha (one token, one request a
 // poll, however many instances run); the leader stopped, the other leads and asks from the mark the instances share
 // (lms_feed_marks, central/pg/migrations/031-koha-feed-mark.sql), so a change made in Koha while nobody polled, half
-// an hour before the new leader's now, is applied. Counts and marks, waited for with until(); the instances' and
+// an hour before the new leader's now, is applied; and a leader that lost the lock in the middle of a poll cannot move
+// the shared mark back. Counts and marks, waited for with until(); the instances' and
 // Koha's time jump by a shared offset, no test waits on the clock.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCentralConfig, startCentral, type RunningCentral } from '../../central/main.js';
+import { PgFeedMarks } from '../../central/members/koha/feed-mark.js';
 import { formatRfc3339, offsetMinutes } from '../../central/members/koha/rfc3339.js';
 import { parseMemberFields } from '../../policies/member-list.js';
 import { startKohaFake, type KohaFake } from '../helpers/koha-fake.js';
@@ -129,4 +131,16 @@ describe('the Koha feed with two central instances on PostgreSQL', () => {
     expect(Date.parse((await sharedMark())!)).toBeGreaterThan(Date.parse(mark) + 29 * MINUTE);
     expect(koha.schemaErrors).toEqual([]);
   }, 90_000);
+
+  it('keeps the newer mark when a leader that lost the lock mid-poll saves its older one', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const newer = (await sharedMark())!;
+      const older = formatRfc3339(Date.parse(newer) - 45 * MINUTE, offsetMinutes(newer));
+      await new PgFeedMarks(pool).set('koha', older, new Date(now()));
+      expect(await sharedMark()).toBe(newer);
+    } finally {
+      await pool.end();
+    }
+  });
 });

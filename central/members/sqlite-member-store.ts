@@ -469,6 +469,8 @@ export class SqliteImportRun {
   private batch: unknown[] = [];
   private batchRows = 0;
   private offered = 0;
+  /** Rows staged with addUnlisted. */
+  private stagedUnlisted = 0;
   /** Card UIDs staged: without any, the credentials table is emptied without a scan of the staged list. */
   private uids = 0;
   private unique = 0;
@@ -476,6 +478,8 @@ export class SqliteImportRun {
   private finished = false;
   private base: MemberVersion | null = null;
   private diffed: ListDiff | null = null;
+  /** diff found the current list empty: every staged row listed is added, and import_changes holds none of them. */
+  private allAdded = false;
   private disposed = false;
 
   constructor(private readonly members: SqliteMemberTables) {
@@ -518,6 +522,7 @@ export class SqliteImportRun {
 
   /** Stages a member central keeps but does not publish (not registered for open access, not staff). */
   addUnlisted(cardHash: Buffer, fields: string, line: number, member: Buffer | null = null): void {
+    this.stagedUnlisted++;
     this.stage(cardHash, fields, -line, member);
   }
 
@@ -563,10 +568,14 @@ export class SqliteImportRun {
         )
         .run().changes;
     })();
-    if (kept < this.offered) this.leaveOutDuplicates(onDuplicate, onShared);
-    this.keepDeskCards();
+    const duplicates = kept < this.offered;
+    if (duplicates) this.leaveOutDuplicates(onDuplicate, onShared);
+    const desk = this.keepDeskCards();
     this.keepHeldPins();
-    const counts = db.prepare<[], { n: number; unlisted: number }>('SELECT count(*) AS n, coalesce(sum(listed = 0), 0) AS unlisted FROM temp.import_next').get()!;
+    // Without duplicates every staged row was kept: the counts are known without a pass over a million rows.
+    const counts = duplicates
+      ? db.prepare<[], { n: number; unlisted: number }>('SELECT count(*) AS n, coalesce(sum(listed = 0), 0) AS unlisted FROM temp.import_next').get()!
+      : { n: kept + desk.rows, unlisted: this.stagedUnlisted + desk.unlisted };
     this.uniqueUnlisted = counts.unlisted;
     this.unique = counts.n - counts.unlisted;
     db.exec('DROP TABLE temp.import_staging');
@@ -621,7 +630,7 @@ export class SqliteImportRun {
    * Cards linked at a branch's desk stay their member's (with the member's row) while the export holds the member,
    * unless it gives the card to someone itself; replaceDeskCards forgets the others on commit.
    */
-  private keepDeskCards(): void {
+  private keepDeskCards(): { rows: number; unlisted: number } {
     const db = this.db;
     const rows = db
       .prepare<[], { cardHash: Buffer; fields: string; line: number; listed: number; member: Buffer }>(
@@ -630,7 +639,7 @@ export class SqliteImportRun {
          WHERE NOT EXISTS (SELECT 1 FROM temp.import_next x WHERE x.card_hash = d.card_hash)`,
       )
       .all();
-    if (rows.length === 0) return;
+    if (rows.length === 0) return { rows: 0, unlisted: 0 };
     const insert = db.prepare<[Buffer, string, number, number, Buffer]>('INSERT INTO temp.import_next (card_hash, fields, line, listed, member_hash) VALUES (?, ?, ?, ?, ?)');
     db.transaction(() => {
       for (const r of rows) {
@@ -639,6 +648,7 @@ export class SqliteImportRun {
         this.uids++;
       }
     })();
+    return { rows: rows.length, unlisted: rows.filter((r) => r.listed !== 1).length };
   }
 
   /** Rows without a PIN for members central holds one for (on their card number's row) keep it (keepHeldPin); the list hash follows. */
@@ -699,26 +709,38 @@ export class SqliteImportRun {
     db.exec(`
       DROP TABLE IF EXISTS temp.import_changes;
       CREATE TEMP TABLE import_changes (card_hash BLOB PRIMARY KEY NOT NULL, fields TEXT, added INTEGER NOT NULL) WITHOUT ROWID;
-      INSERT INTO temp.import_changes (card_hash, fields, added)
-        SELECT n.card_hash, n.fields, c.card_hash IS NULL FROM temp.import_next n
-        LEFT JOIN main.members_current c ON c.card_hash = n.card_hash
-        WHERE n.listed = 1 AND (c.fields IS NULL OR c.fields <> n.fields);
-      INSERT INTO temp.import_changes (card_hash, fields, added)
-        SELECT c.card_hash, NULL, 0 FROM main.members_current c
-        WHERE NOT EXISTS (SELECT 1 FROM temp.import_next n WHERE n.card_hash = c.card_hash AND n.listed = 1);
     `);
-    const counts = db
-      .prepare<[], { added: number; upserts: number; removed: number }>(
-        `SELECT coalesce(sum(added), 0) AS added, coalesce(sum(fields IS NOT NULL), 0) AS upserts, coalesce(sum(fields IS NULL), 0) AS removed
-         FROM temp.import_changes`,
-      )
-      .get()!;
-    const changed = counts.upserts - counts.added;
+    // count(*) counts a table's pages, not its rows' values.
+    const current = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM main.members_current').get()!.n;
+    // Into an empty list every staged row is added: commit copies them from import_next, without a copy here first.
+    this.allAdded = current === 0;
+    let upserts = this.unique;
+    let removed = 0;
+    if (!this.allAdded) {
+      upserts = db
+        .prepare(
+          `INSERT INTO temp.import_changes (card_hash, fields, added)
+           SELECT n.card_hash, n.fields, c.card_hash IS NULL FROM temp.import_next n
+           LEFT JOIN main.members_current c ON c.card_hash = n.card_hash
+           WHERE n.listed = 1 AND (c.fields IS NULL OR c.fields <> n.fields)`,
+        )
+        .run().changes;
+      removed = db
+        .prepare(
+          `INSERT INTO temp.import_changes (card_hash, fields, added)
+           SELECT c.card_hash, NULL, 0 FROM main.members_current c
+           WHERE NOT EXISTS (SELECT 1 FROM temp.import_next n WHERE n.card_hash = c.card_hash AND n.listed = 1)`,
+        )
+        .run().changes;
+    }
+    // The rows of the current list kept are those not removed; every other staged row is added (no third pass to count).
+    const added = this.unique - (current - removed);
+    const changed = upserts - added;
     this.diffed = {
-      added: counts.added,
+      added,
       changed,
-      removed: counts.removed,
-      unchanged: this.unique - counts.added - changed,
+      removed,
+      unchanged: this.unique - added - changed,
       count: this.unique,
       previousCount: this.base?.count ?? 0,
     };
@@ -746,11 +768,13 @@ export class SqliteImportRun {
         if (same) return null;
         const next = (base?.version ?? 0) + 1;
         const kept = base !== null && base.keyId === meta.keyId && worthADelta(changes, diff.count, diff.previousCount);
+        // All added (diff): import_changes was left empty, the staged list is the change.
+        const changed = this.allAdded ? '(SELECT card_hash, fields FROM temp.import_next WHERE listed = 1)' : 'temp.import_changes';
         this.db.exec(`
           DELETE FROM main.members_current WHERE card_hash IN (SELECT card_hash FROM temp.import_changes WHERE fields IS NULL);
-          INSERT OR REPLACE INTO main.members_current (card_hash, fields) SELECT card_hash, fields FROM temp.import_changes WHERE fields IS NOT NULL;
+          INSERT OR REPLACE INTO main.members_current (card_hash, fields) SELECT card_hash, fields FROM ${changed} WHERE fields IS NOT NULL;
         `);
-        if (kept) this.db.prepare('INSERT INTO main.member_deltas (version, card_hash) SELECT ?, card_hash FROM temp.import_changes').run(next);
+        if (kept) this.db.prepare(`INSERT INTO main.member_deltas (version, card_hash) SELECT ?, card_hash FROM ${changed}`).run(next);
         this.members.record({
           version: next,
           count: diff.count,

@@ -15,17 +15,18 @@
 //    live stream (/api/live?site=…, as the branch page's EventSource) open on each; an event published at QoS 1 by the
 //    branch's own login, one at a time, timed from the publish to its arrival on each stream. A's own stream is the
 //    floor: the same path without the NOTIFY hop.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import type pg from 'pg';
 import type { CentralChildJob, CentralChildMessage } from './ingest-central.js';
 import type { RunningMosquitto } from '../../test/helpers/mosquitto.js';
 import type { RunningPostgres } from '../../test/helpers/postgres.js';
+import { childGone, endChild, forkBenchChild, nextMessage } from './bench-child.js';
+import { fileURLToPath } from 'node:url';
 
 export interface ClusterBenchOptions {
   /** Leaders killed, one after the other (default 5). */
@@ -99,36 +100,6 @@ class Cleanup {
   }
 }
 
-/** A bench child process: compiled (dist/, npm run bench) it is plain JavaScript; from the sources it runs under tsx. */
-function forkChild(name: string, flag: string): ChildProcess {
-  const compiled = import.meta.url.endsWith('.js');
-  const script = fileURLToPath(new URL(`./${name}.${compiled ? 'js' : 'ts'}`, import.meta.url));
-  return fork(script, [flag], { execArgv: compiled ? [] : ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-const gone = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
-
-function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null, signal: string | null): void => reject(new Error(`${what} exited (${signal ?? code}) before answering`));
-    child.once('exit', onExit);
-    child.once('message', (m: T) => {
-      child.off('exit', onExit);
-      resolve(m);
-    });
-  });
-}
-
-/** "close" first, so that central closes its stores; a kill if it has not gone 10 s later. */
-async function endChild(child: ChildProcess): Promise<void> {
-  if (gone(child)) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  if (child.connected) child.send('close');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>): Promise<T> {
@@ -183,7 +154,7 @@ function instance(k: number, dir: string, config: () => Record<string, unknown>,
     k,
     token: '',
     httpUrl: '',
-    running: () => child !== null && !gone(child),
+    running: () => child !== null && !childGone(child),
     log: () => (starts > 0 ? readLog(logFile()) : []),
     leads: () => {
       if (!self.running()) return false;
@@ -195,7 +166,7 @@ function instance(k: number, dir: string, config: () => Record<string, unknown>,
       return false;
     },
     kill9: async () => {
-      if (!child || gone(child)) return;
+      if (!child || childGone(child)) return;
       const exited = new Promise((r) => child!.once('exit', r));
       child.kill('SIGKILL');
       await exited;
@@ -203,7 +174,7 @@ function instance(k: number, dir: string, config: () => Record<string, unknown>,
     start: async () => {
       if (self.running()) throw new Error(`central ${k} is already running`);
       starts += 1;
-      const c = forkChild('ingest-central', '--central');
+      const c = forkBenchChild('ingest-central', '--central');
       child = c;
       cleanup.add(() => endChild(c));
       const answer = nextMessage<CentralChildMessage>(c, `central ${k}`);

@@ -9,16 +9,17 @@
 // site; it is measured alone first (nobody subscribed), so a floor close to it says the publisher, not the broker,
 // set the pace. Everything shares the machine's cores: each round prints the CPU each process took, and from it what
 // bounded the figure, and how many events each of central's commits held (group commit, central/history/event-batcher.ts).
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PublisherJob, PublisherMessage } from './ingest-publisher.js';
 import type { CentralChildMessage, CentralCommitsMessage } from './ingest-central.js';
 import type { IngestCommitStats } from '../../central/ingest.js';
 import type { RunningMosquitto } from '../../test/helpers/mosquitto.js';
 import type { RunningPostgres } from '../../test/helpers/postgres.js';
+import { endChild, forkBenchChild, nextMessage } from './bench-child.js';
+import { fileURLToPath } from 'node:url';
 
 export interface IngestFloorOptions {
   /** Events in the load (default 20,000). */
@@ -161,7 +162,7 @@ async function startBroker(sites: number): Promise<Broker> {
 
 /** The publisher process, connected and with its payloads built; `go()` starts it. */
 async function startPublisher(broker: Broker, o: Required<IngestFloorOptions>): Promise<{ go(): Promise<PublisherRun>; connectSeconds: number; payloadBytes: number; child: ChildProcess }> {
-  const child = forkChild('ingest-publisher', '--publisher');
+  const child = forkBenchChild('ingest-publisher', '--publisher');
   const next = async (): Promise<PublisherMessage> => {
     const m = await nextMessage<PublisherMessage>(child, 'the publisher');
     if ('error' in m) throw new Error(`the publisher failed: ${m.error}`);
@@ -228,23 +229,6 @@ async function startFloor(broker: Broker, dir: string): Promise<{ lines(): numbe
   };
 }
 
-/** A bench child process: compiled (dist/, npm run bench) it is plain JavaScript; from the sources it runs under tsx. */
-function forkChild(name: string, flag: string): ChildProcess {
-  const compiled = import.meta.url.endsWith('.js');
-  const script = fileURLToPath(new URL(`./${name}.${compiled ? 'js' : 'ts'}`, import.meta.url));
-  return fork(script, [flag], { execArgv: compiled ? [] : ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-/** Ends a child: "close" first, so that central closes its stores; a kill if it has not gone 10 s later. */
-async function endChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  if (child.connected) child.send('close');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(timer);
-}
-
 /**
  * Central, `instances` of it, each in a process of its own as `oag central` runs, against the round's Mosquitto;
  * several share the events through `$share/central/…` (broker.shareGroup), and with `postgresUrlFile` keep their
@@ -257,7 +241,7 @@ async function startCentrals(broker: Broker, dir: string, label: string, instanc
   const ready: { httpUrl: string; token: string }[] = [];
   try {
     for (let k = 1; k <= instances; k++) {
-      const child = forkChild('ingest-central', '--central');
+      const child = forkBenchChild('ingest-central', '--central');
       children.push(child);
       const answer = nextMessage<CentralChildMessage>(child, `central ${k}`);
       child.send({
@@ -292,18 +276,6 @@ async function startCentrals(broker: Broker, dir: string, label: string, instanc
       await Promise.all(children.map(endChild));
     },
   };
-}
-
-/** The next message from a child; its error message or its exit as an error. */
-function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`${what} exited with ${code}`));
-    child.once('exit', onExit);
-    child.once('message', (m: T) => {
-      child.off('exit', onExit);
-      resolve(m);
-    });
-  });
 }
 
 /** user + system CPU of PostgreSQL: the postmaster and its backends (the pool's connections among them). */

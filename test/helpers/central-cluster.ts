@@ -4,11 +4,10 @@
 // own broker client id and HTTP port, one share group, and store.postgres through a URL file. One instance can be
 // killed with -9 and started again on the same client id and port; which one leads is read from its log.
 // The publisher is the bench's too (scripts/bench/ingest-publisher.ts): one login and connection per site, QoS 1.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { makeSigningKeyFiles } from '../../central/signing-key.js';
 import type { CentralChildJob, CentralChildMessage } from '../../scripts/bench/ingest-central.js';
@@ -16,6 +15,7 @@ import type { PublisherJob, PublisherMessage } from '../../scripts/bench/ingest-
 import { freePort } from './free-port.js';
 import { startMosquitto, type RunningMosquitto } from './mosquitto.js';
 import { startPostgres, type RunningPostgres } from './postgres.js';
+import { childGone, endChild, forkBenchChild, nextMessage } from '../../scripts/bench/bench-child.js';
 
 export const CLUSTER_CENTRAL_PASSWORD = 'central-cluster-pw';
 export const CLUSTER_SITE_PASSWORD = 'site-cluster-pw';
@@ -78,37 +78,6 @@ export interface CentralCluster {
   stop(): Promise<void>;
 }
 
-/** A bench child under tsx (the tests run from the sources), with the IPC channel the bench uses. */
-function forkBenchChild(name: 'ingest-central' | 'ingest-publisher', flag: string): ChildProcess {
-  const script = fileURLToPath(new URL(`../../scripts/bench/${name}.ts`, import.meta.url));
-  return fork(script, [flag], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null, signal: string | null): void => reject(new Error(`${what} exited (${signal ?? code}) before answering`));
-    child.once('exit', onExit);
-    child.once('message', (m: T) => {
-      child.off('exit', onExit);
-      resolve(m);
-    });
-  });
-}
-
-function gone(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** "close" first, so that central closes its stores; a kill if it has not gone 10 s later. */
-async function endChild(child: ChildProcess): Promise<void> {
-  if (gone(child)) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  if (child.connected) child.send('close');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 const LEADS = 'leader: this instance leads';
 const LOST = /leader: (no longer leading|stopping)/;
 
@@ -152,7 +121,7 @@ export async function startCentralCluster(options: CentralClusterOptions): Promi
         token: '',
         pid: () => {
           const c = children[i];
-          return c && !gone(c) ? c.pid! : -1;
+          return c && !childGone(c) ? c.pid! : -1;
         },
         running: () => instance.pid() > 0,
         log: () => (starts[i]! > 0 && existsSync(logFile(k)) ? readFileSync(logFile(k), 'utf8') : ''),
@@ -222,7 +191,7 @@ export async function startCentralCluster(options: CentralClusterOptions): Promi
       instances,
       kill9: async (k) => {
         const child = children[k - 1];
-        if (!child || gone(child)) return;
+        if (!child || childGone(child)) return;
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
         await exited;
@@ -247,7 +216,7 @@ export async function startCentralCluster(options: CentralClusterOptions): Promi
         child.send(job);
         await ready;
         const close = async (): Promise<void> => {
-          if (gone(child)) return;
+          if (childGone(child)) return;
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
           await exited;

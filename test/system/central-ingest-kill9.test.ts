@@ -2,11 +2,10 @@
 // ingest: its link keeps up to 256 of its connection's messages in ingest at once and commits them in batches, so
 // when it dies many are in flight, some committed and not yet acknowledged, some neither. Back on its client id, the
 // broker sends again everything not acknowledged: every event is stored, and once. Counted, never timed.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestCommitStats } from '../../central/ingest.js';
@@ -15,29 +14,12 @@ import type { CentralChildJob, CentralChildMessage, CentralCommitsMessage } from
 import type { PublisherJob, PublisherMessage } from '../../scripts/bench/ingest-publisher.js';
 import { startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.js';
 import { until } from '../helpers/until.js';
+import { childExited, forkBenchChild, nextMessage } from '../../scripts/bench/bench-child.js';
 
 const CENTRAL_PASSWORD = 'central-kill9-pw';
 const SITE_PASSWORD = 'site-kill9-pw';
 const EVENTS = Number(process.env.OAG_FAULT_EVENTS ?? 20_000);
 const sites = Array.from({ length: 50 }, (_, i) => `s${String(i).padStart(4, '0')}`);
-
-function forkBenchChild(name: 'ingest-central' | 'ingest-publisher', flag: string): ChildProcess {
-  const script = fileURLToPath(new URL(`../../scripts/bench/${name}.ts`, import.meta.url));
-  return fork(script, [flag], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null, signal: string | null): void => reject(new Error(`${what} exited (${signal ?? code}) before answering`));
-    child.once('exit', onExit);
-    child.once('message', (m: T) => {
-      child.off('exit', onExit);
-      resolve(m);
-    });
-  });
-}
-
-const exited = (child: ChildProcess): Promise<unknown> => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)));
 
 describe('central on SQLite killed -9 in the middle of an ingest', () => {
   let dir: string;
@@ -53,7 +35,7 @@ describe('central on SQLite killed -9 in the middle of an ingest', () => {
   afterAll(async () => {
     for (const c of children) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      await exited(c);
+      await childExited(c);
     }
     await broker?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -103,7 +85,7 @@ describe('central on SQLite killed -9 in the middle of an ingest', () => {
       // Events were committed in batches: many of the connection's messages were in ingest at once.
       expect((await commits(central)).largest).toBeGreaterThan(1);
       central.kill('SIGKILL');
-      await exited(central);
+      await childExited(central);
       const killedAt = stored().rows;
       expect(killedAt).toBeLessThan(EVENTS);
 

@@ -225,7 +225,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
  * second central instance opens it, and `close()` for all of them.
  */
 export async function storesOnNewDatabase<S extends { close(): Promise<void> }>(
-  server: RunningPostgres,
+  server: Pick<RunningPostgres, 'newDatabase'>,
   open: (url: string) => Promise<S>,
 ): Promise<{ store: S; another(): Promise<S>; close(): Promise<void> }> {
   const url = await server.newDatabase();

@@ -2,18 +2,12 @@
 // test on a database of its own with two store objects on their own pools (two central instances): an incident
 // acknowledged through one stops the other's reminders, and two outboxes claiming due rows at once send each once.
 import pino from 'pino';
-import { afterAll, beforeAll } from 'vitest';
 import { PgAlertsStore } from '../../central/alerts/pg-alerts-store.js';
 import { alertsStoreSuite } from '../store-suites/alerts-store-suite.js';
-import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
+import { postgresPerFile } from '../helpers/postgres-per-file.js';
+import { storesOnNewDatabase } from '../helpers/postgres.js';
 
 const logger = pino({ level: 'silent' });
-let server: RunningPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const server = postgresPerFile();
 
 alertsStoreSuite('postgres', () => storesOnNewDatabase(server, (url) => PgAlertsStore.open(url, { logger, max: 4 })));

@@ -6,21 +6,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgAuthStore } from '../../central/auth/pg-auth-store.js';
 import { CentralSessions } from '../../central/auth/sessions.js';
 import { runCentralTokensAdd, runCentralUsersAdd } from '../../scripts/commands/central-auth.js';
 import { authStoreSuite } from '../store-suites/auth-store-suite.js';
-import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
+import { postgresPerFile } from '../helpers/postgres-per-file.js';
+import { storesOnNewDatabase } from '../helpers/postgres.js';
 
 const logger = pino({ level: 'silent' });
-let server: RunningPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const server = postgresPerFile();
 
 authStoreSuite('postgres', () => storesOnNewDatabase(server, (url) => PgAuthStore.open(url, { logger, max: 4 })));
 

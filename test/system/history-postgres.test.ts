@@ -2,21 +2,16 @@
 // test on a database of its own, then what only PostgreSQL has: a partition per month, dropped whole by retention,
 // and several instances writing one history at once.
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { monthOf, PgHistory } from '../../central/history/pg-history.js';
 import type { ReceivedEvent } from '../../policies/contract/index.js';
 import { historyStoreSuite } from '../store-suites/history-store-suite.js';
-import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
+import { postgresPerFile } from '../helpers/postgres-per-file.js';
+import { storesOnNewDatabase } from '../helpers/postgres.js';
 import { accessEvent, eventId, stateFixture } from '../unit/contract/fixtures.js';
 
 const logger = pino({ level: 'silent' });
-let server: RunningPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const server = postgresPerFile();
 
 async function twoStores(): Promise<{ a: PgHistory; b: PgHistory; close(): Promise<void> }> {
   const url = await server.newDatabase();

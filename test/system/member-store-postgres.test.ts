@@ -6,22 +6,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgMemberStore } from '../../central/members/pg-member-store.js';
 import { SqliteMemberStore } from '../../central/members/sqlite-member-store.js';
 import { CentralStore } from '../../central/store.js';
 import { runCentralMembersImport } from '../../scripts/commands/central.js';
 import { memberStoreSuite } from '../store-suites/member-store-suite.js';
-import { startPostgres, type RunningPostgres, storesOnNewDatabase } from '../helpers/postgres.js';
+import { postgresPerFile } from '../helpers/postgres-per-file.js';
+import { storesOnNewDatabase } from '../helpers/postgres.js';
 
 const logger = pino({ level: 'silent' });
-let server: RunningPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const server = postgresPerFile();
 
 memberStoreSuite('postgres', () => storesOnNewDatabase(server, (url) => PgMemberStore.open(url, { logger, max: 4 })));
 

@@ -4,22 +4,16 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgAuthStore } from '../../central/auth/pg-auth-store.js';
 import { CentralAuth } from '../../central/auth/service.js';
 import { parseCentralConfig } from '../../central/config.js';
 import { signInRoutes } from '../../central/http/auth-routes.js';
 import { TEST_SCRYPT } from '../helpers/central-auth.js';
-import { startPostgres, type RunningPostgres } from '../helpers/postgres.js';
+import { postgresPerFile } from '../helpers/postgres-per-file.js';
 
 const logger = pino({ level: 'silent' });
-let server: RunningPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const server = postgresPerFile();
 
 async function instance(url: string, auth: { loginFailuresPerAccount: number; loginFailuresPerAddress: number }): Promise<{ app: FastifyInstance; auth: CentralAuth; store: PgAuthStore }> {
   const store = await PgAuthStore.open(url, { logger, max: 2 });

@@ -11,6 +11,8 @@ import type { LmsField, LmsMapping } from './config.js';
 
 const MAX_QUOTE = 40;
 const NO_UIDS: readonly string[] = Object.freeze([]);
+/** Date texts remembered as read: a bound on the memory of a file of all different ones. */
+const MAX_DAYS_KNOWN = 50_000;
 
 function quote(value: string): string {
   return JSON.stringify(value.length > MAX_QUOTE ? `${value.slice(0, MAX_QUOTE)}…` : value);
@@ -64,9 +66,19 @@ export function createLmsRowChecks(mapping: LmsMapping, today: string) {
   const blockedValues = lower(mapping.blockedValues);
   const order = mapping.dateOrder;
 
+  // An export's dates repeat (a few thousand days in a million rows): each text is read once.
+  const days = new Map<string, string>();
   const date: FieldParser<string | null> = (raw) => {
+    const known = days.get(raw);
+    if (known !== undefined) return known;
     if (raw.trim() === '') return null;
-    return parseLmsDate(raw, order) ?? problem(`not a date ${quote(raw)} (use YYYY-MM-DD or ${order === 'dmy' ? 'DD/MM/YYYY' : 'MM/DD/YYYY'})`);
+    const day = parseLmsDate(raw, order);
+    if (day !== undefined) {
+      if (days.size >= MAX_DAYS_KNOWN) days.clear();
+      days.set(raw, day);
+      return day;
+    }
+    return problem(`not a date ${quote(raw)} (use YYYY-MM-DD or ${order === 'dmy' ? 'DD/MM/YYYY' : 'MM/DD/YYYY'})`);
   };
   const flag =
     <D extends boolean | null>(empty: D): FieldParser<boolean | D> =>

@@ -24,10 +24,25 @@ const cardNumber: FieldParser<string> = (raw) => {
   }
 };
 
-const date: FieldParser<string | null> = (raw) => {
-  if (raw.trim() === '') return null;
-  return parseDate(raw) ?? problem(`not a date ${quote(raw)} (use YYYY-MM-DD or DD/MM/YYYY)`);
-};
+/** Date texts remembered as read: a bound on the memory of a file of all different ones. */
+const MAX_DAYS_KNOWN = 50_000;
+
+/** A date field's check; an export's dates repeat (a few thousand days in a million rows): each text is read once. */
+function dateField(): FieldParser<string | null> {
+  const days = new Map<string, string>();
+  return (raw) => {
+    const known = days.get(raw);
+    if (known !== undefined) return known;
+    if (raw.trim() === '') return null;
+    const day = parseDate(raw);
+    if (day !== undefined) {
+      if (days.size >= MAX_DAYS_KNOWN) days.clear();
+      days.set(raw, day);
+      return day;
+    }
+    return problem(`not a date ${quote(raw)} (use YYYY-MM-DD or DD/MM/YYYY)`);
+  };
+}
 
 function flag<D extends boolean | null>(empty: D): FieldParser<boolean | D> {
   return (raw) => {
@@ -44,6 +59,7 @@ const groups: FieldParser<readonly string[]> = (raw) =>
  * @param today `YYYY-MM-DD`: a date of birth after it is refused (a swapped column, usually).
  */
 export function createMemberRowChecks(mapping: MemberImportMapping, today: string) {
+  const date = dateField();
   const categories = mapping.openAccessValues?.map((v) => v.toLowerCase());
   const openAccess: FieldParser<boolean> = categories === undefined ? flag(false) : (raw) => categories.includes(raw.trim().toLowerCase());
   const birthDate: FieldParser<string | null> = (raw) => {

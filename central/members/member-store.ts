@@ -34,6 +34,35 @@ export interface MemberVersion {
   deltaKept: boolean;
 }
 
+/** A version row as either engine reads it (SQLite's booleans are 0 and 1). */
+export interface MemberVersionRow {
+  version: number;
+  count: number;
+  hash: string;
+  key_id: string;
+  created_ms: number;
+  source: string;
+  added: number;
+  changed: number;
+  removed: number;
+  delta_kept: number | boolean;
+}
+
+export function toMemberVersion(r: MemberVersionRow): MemberVersion {
+  return {
+    version: r.version,
+    count: r.count,
+    hash: r.hash,
+    keyId: r.key_id,
+    createdAt: new Date(r.created_ms).toISOString(),
+    source: r.source,
+    added: r.added,
+    changed: r.changed,
+    removed: r.removed,
+    deltaKept: r.delta_kept === true || r.delta_kept === 1,
+  };
+}
+
 export interface ListDiff {
   added: number;
   changed: number;

@@ -24,6 +24,8 @@ import {
   type MemberVersion,
   type RefusedUpdate,
   type VersionMeta,
+  toMemberVersion,
+  type MemberVersionRow,
 } from './member-store.js';
 
 type Queryable = Pick<PgClient, 'query'>;
@@ -34,33 +36,6 @@ export const MEMBER_VERSIONS_LOCK: readonly [number, number] = [0x0a6_0001, 30];
 /** Rows a round trip when an import's staged rows are written, and when a batch's changes are. */
 const STAGE_BATCH = 5000;
 
-type RawVersion = {
-  version: number;
-  count: number;
-  hash: string;
-  key_id: string;
-  created_ms: number;
-  source: string;
-  added: number;
-  changed: number;
-  removed: number;
-  delta_kept: boolean;
-};
-
-function toVersion(r: RawVersion): MemberVersion {
-  return {
-    version: r.version,
-    count: r.count,
-    hash: r.hash,
-    keyId: r.key_id,
-    createdAt: new Date(r.created_ms).toISOString(),
-    source: r.source,
-    added: r.added,
-    changed: r.changed,
-    removed: r.removed,
-    deltaKept: r.delta_kept,
-  };
-}
 
 async function rows<R extends object>(on: Queryable, sql: string, values: unknown[] = []): Promise<R[]> {
   return (await on.query<R>(sql, values)).rows;
@@ -77,12 +52,12 @@ class Tables {
   constructor(readonly on: Queryable) {}
 
   async current(): Promise<MemberVersion | null> {
-    const r = await one<RawVersion>(this.on, 'SELECT * FROM member_versions ORDER BY version DESC LIMIT 1');
-    return r ? toVersion(r) : null;
+    const r = await one<MemberVersionRow>(this.on, 'SELECT * FROM member_versions ORDER BY version DESC LIMIT 1');
+    return r ? toMemberVersion(r) : null;
   }
   async version(version: number): Promise<MemberVersion | null> {
-    const r = await one<RawVersion>(this.on, 'SELECT * FROM member_versions WHERE version = $1', [version]);
-    return r ? toVersion(r) : null;
+    const r = await one<MemberVersionRow>(this.on, 'SELECT * FROM member_versions WHERE version = $1', [version]);
+    return r ? toMemberVersion(r) : null;
   }
   async fields(cardHash: Buffer): Promise<string | undefined> {
     return (await one<{ fields: string }>(this.on, 'SELECT fields FROM members_current WHERE card_hash = $1', [cardHash]))?.fields;
@@ -193,13 +168,13 @@ class Tables {
   }
 
   async record(row: Omit<MemberVersion, 'createdAt' | 'deltaKept'> & { at: Date; deltaKept: boolean }): Promise<MemberVersion> {
-    const r = await one<RawVersion>(
+    const r = await one<MemberVersionRow>(
       this.on,
       `INSERT INTO member_versions (version, count, hash, key_id, created_ms, source, added, changed, removed, delta_kept)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
       [row.version, row.count, row.hash, row.keyId, row.at.getTime(), row.source, row.added, row.changed, row.removed, row.deltaKept],
     );
-    return toVersion(r!);
+    return toMemberVersion(r!);
   }
 
   /**
@@ -336,7 +311,7 @@ export class PgMemberStore implements MemberStore {
     return this.read.version(version);
   }
   async versions(limit: number): Promise<MemberVersion[]> {
-    return (await rows<RawVersion>(this.pool, 'SELECT * FROM member_versions ORDER BY version DESC LIMIT $1', [limit])).map(toVersion);
+    return (await rows<MemberVersionRow>(this.pool, 'SELECT * FROM member_versions ORDER BY version DESC LIMIT $1', [limit])).map(toMemberVersion);
   }
   async deltasFrom(): Promise<number> {
     return (await one<{ v: number | null }>(this.pool, 'SELECT max(version) AS v FROM member_versions WHERE NOT delta_kept'))?.v ?? 0;

@@ -25,43 +25,18 @@ import {
   type MemberVersion,
   type RefusedUpdate,
   type VersionMeta,
+  toMemberVersion,
+  type MemberVersionRow,
 } from './member-store.js';
 
-type RawVersion = {
-  version: number;
-  count: number;
-  hash: string;
-  key_id: string;
-  created_ms: number;
-  source: string;
-  added: number;
-  changed: number;
-  removed: number;
-  delta_kept: number;
-};
-
-function toVersion(r: RawVersion): MemberVersion {
-  return {
-    version: r.version,
-    count: r.count,
-    hash: r.hash,
-    keyId: r.key_id,
-    createdAt: new Date(r.created_ms).toISOString(),
-    source: r.source,
-    added: r.added,
-    changed: r.changed,
-    removed: r.removed,
-    deltaKept: r.delta_kept === 1,
-  };
-}
 
 /** A version that changes more than half of the list is not kept as a delta: a snapshot costs about the same. */
 
 export class SqliteMemberTables {
   private readonly q: {
-    current: Statement<[], RawVersion>;
-    version: Statement<[number], RawVersion>;
-    versions: Statement<[number], RawVersion>;
+    current: Statement<[], MemberVersionRow>;
+    version: Statement<[number], MemberVersionRow>;
+    versions: Statement<[number], MemberVersionRow>;
     lastNotKept: Statement<[], { v: number | null }>;
     fields: Statement<[Buffer], { fields: string }>;
     putMember: Statement<[Buffer, string]>;
@@ -138,17 +113,17 @@ export class SqliteMemberTables {
 
   current(): MemberVersion | null {
     const r = this.q.current.get();
-    return r ? toVersion(r) : null;
+    return r ? toMemberVersion(r) : null;
   }
 
   version(version: number): MemberVersion | null {
     const r = this.q.version.get(version);
-    return r ? toVersion(r) : null;
+    return r ? toMemberVersion(r) : null;
   }
 
   /** Newest first. */
   versions(limit: number): MemberVersion[] {
-    return this.q.versions.all(limit).map(toVersion);
+    return this.q.versions.all(limit).map(toMemberVersion);
   }
 
   /** The oldest version a delta can start from: every version after it still has its changes kept. */

@@ -27,6 +27,7 @@ export interface RetireSummary {
   clientId: string;
   /** Messages the session held (events, and any state or reply queued with them). */
   messages: number;
+  /** Messages stored (events, states, availability). */
   stored: number;
   /** Already stored (by this instance before it stopped, or sent twice). */
   duplicates: number;

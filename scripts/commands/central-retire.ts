@@ -19,11 +19,12 @@ export function runCentralRetire(options: CentralRetireOptions, io: CommandIo = 
       const { retireCentralInstance } = await import('../../central/retire.js');
       const quiet = Number(options.quietSeconds ?? '3');
       if (!Number.isFinite(quiet) || quiet < 0.5 || quiet > 600) throw new UsageError(`--quiet-seconds: ${options.quietSeconds} is not a number of seconds from 0.5 to 600`);
-      const config = loadCentralConfig(options.config ?? 'central.yaml');
+      if (options.config === undefined) throw new UsageError("--config: give the retired instance's config file (its broker client id is the session to end)");
+      const config = loadCentralConfig(options.config);
       const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
       const summary = await retireCentralInstance(config, { logger, clock: { now: () => new Date() }, quietMs: quiet * 1000 });
       io.out(
-        `${summary.clientId}: retired. ${summary.messages} messages its session held were taken (${summary.stored} events stored in ${summary.where}, ` +
+        `${summary.clientId}: retired. ${summary.messages} messages its session held were taken (${summary.stored} stored in ${summary.where}, ` +
           `${summary.duplicates} already there, ${summary.rejected} refused as invalid); the broker has forgotten its session.\n`,
       );
     },
@@ -36,14 +37,15 @@ export function registerCentralRetire(central: Command): void {
   central
     .command('retire')
     .description("take a stopped instance of a share group away for good: store the events its broker session holds, then end the session")
-    .option('-c, --config <file>', "the retired instance's config (its broker client id, store and signing key)", 'central.yaml')
+    .option('-c, --config <file>', "the retired instance's config (its broker client id, store and signing key)")
     .option('--quiet-seconds <s>', 'done once the session has sent nothing for this long', '3')
     .addHelpText(
       'after',
       '\nStop the instance first. Without this, the broker keeps handing the retired instance its share of the events until its\n' +
         'session expires, and they are never stored. Exit status: 0 retired, 1 refused (running, broker or store unreachable), 2 usage.',
     )
-    .action(async (options: CentralRetireOptions) => {
-      process.exitCode = await runCentralRetire(options);
+    // `--config` is also an option of `oag central` itself, which commander gives it first.
+    .action(async (options: CentralRetireOptions, command: Command) => {
+      process.exitCode = await runCentralRetire({ ...(command.optsWithGlobals() as CentralRetireOptions), ...options });
     });
 }

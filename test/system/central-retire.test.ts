@@ -71,7 +71,7 @@ describe('oag central retire', () => {
 
     const out = { stdout: '', stderr: '', out: (t: string) => void (out.stdout += t), err: (t: string) => void (out.stderr += t) };
     expect(await runCentralRetire({ config: cluster.configFile(2), quietSeconds: '2' }, out)).toBe(0);
-    expect(out.stdout).toMatch(new RegExp(`^oag-central-2: retired\\. \\d+ messages its session held were taken \\(${EVENTS - last} events stored in postgres`));
+    expect(out.stdout).toMatch(new RegExp(`^oag-central-2: retired\\. \\d+ messages its session held were taken \\(${EVENTS - last} stored in postgres`));
     expect(await stored(cluster)).toEqual({ rows: EVENTS, ids: EVENTS });
 
     // No share of new events goes to the retired instance any more: instance 1 stores them all.
@@ -81,10 +81,13 @@ describe('oag central retire', () => {
     expect(await sessionPresent(cluster, 'oag-central-2')).toBe(false);
   }, 600_000);
 
-  it('refuses while the instance still runs, and changes nothing', async () => {
+  it('refuses while the instance still runs, and changes nothing; asks for the config when none is given', async () => {
     const out = { stdout: '', stderr: '', out: (t: string) => void (out.stdout += t), err: (t: string) => void (out.stderr += t) };
     expect(await runCentralRetire({ config: cluster.configFile(1) }, out)).toBe(1);
     expect(out.stderr).toMatch(/^something answers on this instance's http address \(127\.0\.0\.1:\d+\): stop the instance first/);
     expect(cluster.instances[0]!.running()).toBe(true);
+    const usage = { stdout: '', stderr: '', out: (t: string) => void (usage.stdout += t), err: (t: string) => void (usage.stderr += t) };
+    expect(await runCentralRetire({}, usage)).toBe(2);
+    expect(usage.stderr).toBe("--config: give the retired instance's config file (its broker client id is the session to end)\n");
   });
 });

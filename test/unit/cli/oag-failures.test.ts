@@ -90,6 +90,13 @@ describe('oag on hostile files', () => {
     expect(readFileSync(notStore, 'utf8')).toBe('these are not members\n');
   }, 60_000);
 
+  it('oag central retire reads the config it is given (an option oag central has too), and refuses an instance on the embedded broker', async () => {
+    const embedded = file('central-retire-embedded.yaml', `http: { port: 0 }\nstore: { path: ':memory:' }\n`);
+    const [given, none] = await Promise.all([oag(['central', 'retire', '--config', embedded]), oag(['central', 'retire'])]);
+    expectOneClearLine(given, 1, /^broker: not set: an instance on the embedded broker has no session elsewhere to retire/);
+    expectOneClearLine(none, 2, "--config: give the retired instance's config file (its broker client id is the session to end)");
+  }, 60_000);
+
   it('exits 2 for usage, after commander has said what is missing', async () => {
     const outcome = await oag(['schedule']);
     expect(outcome.code).toBe(2);

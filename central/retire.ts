@@ -2,14 +2,16 @@
 // share of the branches' events to its persistent session, also while it is down: an instance taken away with
 // nothing more would leave the events queued for it unstored until the session expires, and then lose them. This
 // connects once more on the instance's client id, leaves every subscription (nothing new joins the queue), stores what
-// the session holds through the same ingest as a running instance (each acknowledged once committed), and then has
-// the broker forget the session.
+// the session holds through the same ingest as a running instance (each acknowledged once committed), tells the
+// running instances of it as an instance does (LISTEN/NOTIFY: their dashboards show it, their alerting records an
+// alarm among it and the leader tells people), and then has the broker forget the session.
 import { connect as connectTcp } from 'node:net';
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { CentralBus } from './bus.js';
 import type { CentralConfig } from './config.js';
+import { startLiveNotify } from './cluster/live-notify.js';
 import { openCentralDatabase } from './history/open-history.js';
 import { Ingest } from './ingest.js';
 import { CentralLink } from './link.js';
@@ -70,6 +72,11 @@ export async function retireCentralInstance(
     try {
       const bus = new CentralBus();
       const ingest = new Ingest({ prefix: config.prefix, store: database.history, bus, clock: deps.clock, logger: deps.logger });
+      const history = database.history;
+      const live =
+        database.pool !== null && database.url !== null
+          ? startLiveNotify({ pool: database.pool, url: database.url, bus, readEvent: (site, id) => history.event(site, id), logger: deps.logger })
+          : null;
       const link = new CentralLink({
         url: broker.url,
         broker,
@@ -96,6 +103,8 @@ export async function retireCentralInstance(
         return { clientId: broker.clientId, messages, stored: ingest.stats.stored, duplicates: ingest.stats.duplicates, rejected: ingest.stats.rejected, where: database.where };
       } finally {
         await link.close();
+        // Sends what it gathered last before it ends.
+        await live?.stop();
       }
     } finally {
       await database.close();

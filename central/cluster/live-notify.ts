@@ -145,13 +145,14 @@ export function startLiveNotify(options: LiveNotifyOptions): LiveNotify {
     }
   };
 
+  const sendGathered = (): void => {
+    flush = null;
+    const payloads = packNotifications(instanceId, [...sites], events.splice(0), incidentNotes.splice(0));
+    sites.clear();
+    sending = sending.then(() => send(payloads));
+  };
   const schedule = (): void => {
-    flush ??= timers.setTimeout(() => {
-      flush = null;
-      const payloads = packNotifications(instanceId, [...sites], events.splice(0), incidentNotes.splice(0));
-      sites.clear();
-      sending = sending.then(() => send(payloads));
-    }, flushMs);
+    flush ??= timers.setTimeout(sendGathered, flushMs);
   };
   const onSite = (site: string): void => {
     if (replaying || stopped) return;
@@ -291,8 +292,11 @@ export function startLiveNotify(options: LiveNotifyOptions): LiveNotify {
       bus.off('site', onSite);
       bus.off('event', onEvent);
       options.incidents?.off('change', onIncident);
-      if (flush !== null) timers.clearTimeout(flush);
-      flush = null;
+      // What was gathered still goes: the others' dashboards and alerting hear of the last events stored here.
+      if (flush !== null) {
+        timers.clearTimeout(flush);
+        sendGathered();
+      }
       timers.clearTimeout(retry);
       retry = null;
       listening = false;

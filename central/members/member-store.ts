@@ -10,6 +10,48 @@
 import { memberFieldsText, parseMemberFields, type ListHash } from '../../policies/member-list.js';
 
 /**
+ * Which of a batch's updates give a card UID they may not take, whichever engine applies them: two updates naming one
+ * UID refuse each other (`other`: the rival's index), and a UID central holds for a member outside the batch stays
+ * theirs (`other` null). `last`: each member's last update by card hash (hex), the ones applied; `uidsOf(i)`: the
+ * UIDs update i gives; `ownerOf(uid)`: whom central holds that card for now. `claims`: which update takes each UID
+ * (by hex), for the desk cards' rule that follows.
+ */
+export function refusedUids(
+  updates: readonly MemberUpdate[],
+  last: ReadonlyMap<string, number>,
+  uidsOf: (i: number) => readonly Buffer[],
+  ownerOf: (uid: Buffer) => Buffer | undefined,
+): { refused: Map<number, number | null>; claims: Map<string, number> } {
+  const refused = new Map<number, number | null>();
+  const claims = new Map<string, number>();
+  for (const i of last.values()) {
+    for (const uid of uidsOf(i)) {
+      const key = uid.toString('hex');
+      const rival = claims.get(key) ?? last.get(key);
+      if (rival !== undefined && rival !== i && updates[rival]!.fields !== null) {
+        refused.set(i, rival);
+        if (!refused.has(rival)) refused.set(rival, i);
+        continue;
+      }
+      claims.set(key, i);
+      // A card central holds for someone not in this batch (their card number, or their UID) stays theirs.
+      const owner = ownerOf(uid);
+      if (owner !== undefined && !owner.equals(updates[i]!.cardHash) && !last.has(owner.toString('hex')) && !refused.has(i)) refused.set(i, null);
+    }
+  }
+  return { refused, claims };
+}
+
+/** The counts of a change to the list, from the changes that change something (`old`: the fields before, if any). */
+export function diffOf(effective: ReadonlyArray<{ old: string | undefined; fields: string | null }>, previousCount: number): ListDiff {
+  const added = effective.filter((c) => c.old === undefined).length;
+  const removed = effective.filter((c) => c.fields === null).length;
+  const changed = effective.length - added - removed;
+  const count = previousCount + added - removed;
+  return { added, changed, removed, unchanged: count - added - changed, count, previousCount };
+}
+
+/**
  * Library systems export no PINs (their rows come with none), so an open-access PIN set at central (PUT
  * /api/members/pin) is kept when the library system's row for the card comes again: `fields` with the PIN of
  * `held` (central's row for the card), or `fields` as it was when either has a PIN of its own or none is held.

@@ -26,6 +26,8 @@ import {
   type VersionMeta,
   toMemberVersion,
   type MemberVersionRow,
+  diffOf,
+  refusedUids,
 } from './member-store.js';
 
 type Queryable = Pick<PgClient, 'query'>;
@@ -222,11 +224,8 @@ class Tables {
       const was = old.get(hex(c.cardHash));
       if (was !== (c.fields ?? undefined)) effective.push({ ...c, old: was });
     }
-    const added = effective.filter((c) => c.old === undefined).length;
-    const removed = effective.filter((c) => c.fields === null).length;
-    const changed = effective.length - added - removed;
-    const count = previousCount + added - removed;
-    const diff: ListDiff = { added, changed, removed, unchanged: count - added - changed, count, previousCount };
+    const diff = diffOf(effective, previousCount);
+    const { added, changed, removed, count } = diff;
     verify?.(diff);
     if (effective.length === 0) return { version: null, diff };
     if (current !== null && current.keyId !== meta.keyId) throw new OtherKeyError();
@@ -417,23 +416,7 @@ export class PgMemberStore implements MemberStore {
       const named = new Map<string, Buffer>();
       for (const i of last.values()) for (const uid of uidsOf(i)) named.set(hex(uid), uid);
       const owners = await t.ownersOf([...named.values()]);
-      const refused = new Map<number, number | null>();
-      const claims = new Map<string, number>();
-      for (const i of last.values()) {
-        for (const uid of uidsOf(i)) {
-          const key = hex(uid);
-          const rival = claims.get(key) ?? last.get(key);
-          if (rival !== undefined && rival !== i && updates[rival]!.fields !== null) {
-            refused.set(i, rival);
-            if (!refused.has(rival)) refused.set(rival, i);
-            continue;
-          }
-          claims.set(key, i);
-          // A card central holds for someone not in this batch (their card number, or their UID) stays theirs.
-          const owner = owners.get(key);
-          if (owner !== undefined && !owner.equals(updates[i]!.cardHash) && !last.has(hex(owner)) && !refused.has(i)) refused.set(i, null);
-        }
-      }
+      const { refused, claims } = refusedUids(updates, last, uidsOf, (uid) => owners.get(hex(uid)));
       const cards = new Map<string, MemberChange>();
       // By card: a UID given twice in one update is linked once (an upsert may not touch a row twice).
       const links = new Map<string, [Buffer, Buffer]>();

@@ -27,8 +27,9 @@ import {
   type VersionMeta,
   toMemberVersion,
   type MemberVersionRow,
+  diffOf,
+  refusedUids,
 } from './member-store.js';
-
 
 /** A version that changes more than half of the list is not kept as a delta: a snapshot costs about the same. */
 
@@ -266,23 +267,7 @@ export class SqliteMemberTables {
           if (old === undefined) held.set(i, (old = this.q.uidsOf.all(u.cardHash).map((r) => r.card)));
           return old;
         };
-        const refused = new Map<number, number | null>();
-        const claims = new Map<string, number>();
-        for (const i of last.values()) {
-          for (const uid of uidsOf(i)) {
-            const key = hex(uid);
-            const rival = claims.get(key) ?? last.get(key);
-            if (rival !== undefined && rival !== i && updates[rival]!.fields !== null) {
-              refused.set(i, rival);
-              if (!refused.has(rival)) refused.set(rival, i);
-              continue;
-            }
-            claims.set(key, i);
-            // A card central holds for someone not in this batch (their card number, or their UID) stays theirs.
-            const owner = this.q.memberOf.get(uid)?.member ?? (this.heldFields(uid) !== undefined ? uid : undefined);
-            if (owner !== undefined && !owner.equals(updates[i]!.cardHash) && !last.has(hex(owner)) && !refused.has(i)) refused.set(i, null);
-          }
-        }
+        const { refused, claims } = refusedUids(updates, last, uidsOf, (uid) => this.q.memberOf.get(uid)?.member ?? (this.heldFields(uid) !== undefined ? uid : undefined));
         const cards = new Map<string, MemberChange>();
         const links: Array<[Buffer, Buffer]> = [];
         const remove = (cardHash: Buffer): void => {
@@ -365,11 +350,8 @@ export class SqliteMemberTables {
       const old = this.fields(c.cardHash);
       if (old !== (c.fields ?? undefined)) effective.push({ ...c, old });
     }
-    const added = effective.filter((c) => c.old === undefined).length;
-    const removed = effective.filter((c) => c.fields === null).length;
-    const changed = effective.length - added - removed;
-    const count = previousCount + added - removed;
-    const diff: ListDiff = { added, changed, removed, unchanged: count - added - changed, count, previousCount };
+    const diff = diffOf(effective, previousCount);
+    const { added, changed, removed, count } = diff;
     verify?.(diff);
     if (effective.length === 0) return { version: null, diff };
     this.checkKey(current, meta);

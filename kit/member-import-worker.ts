@@ -1,8 +1,8 @@
 // A full member import's reading, in a worker thread: the file is read, split and each row checked there, and the
 // import's own thread only hashes and stages what comes back (issue #18: a million rows' parsing and checks were
 // ~5 s of the thread that also writes SQLite). That thread is idle while the file is read; the card hashes (three
-// SHA-256 a row) are made there, or here for a batch when two or more wait for it, so the two share the work as
-// their pace says, without a third thread's heap. What a row means is the caller's: a batch maker, a
+// SHA-256 a row) are made there, or here for a batch when two or more wait for it (counted in shared memory, as the
+// import's thread takes them), so the two share the work as their pace says, without a third thread's heap. What a row means is the caller's: a batch maker, a
 // module's export that both threads can load, turns each parser batch into plain data and typed arrays, handed over
 // without a copy (no object a row crosses). The same maker runs on the calling thread for a small file and
 // when no thread can start: the same rows, rejections and list hash.
@@ -12,7 +12,7 @@
 import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ParsedRecord } from '../policies/member-csv.js';
 import { cardHasherKey, createCardHasher } from '../policies/cards.js';
-import { CardHashWorker, encodeRows, encodedTexts, hashEncoded, hashRows, HASH_WORKER_FROM_BYTES, HashQueue, type EncodedRows } from './card-hash-worker.js';
+import { CardHashWorker, encodeRows, encodedTexts, hashEncoded, HASH_WORKER_FROM_BYTES, HashQueue, type EncodedRows } from './card-hash-worker.js';
 import { MemberCsvReader, type MemberCsvReaderOptions, type ReaderCounts, type RejectedRow } from './member-csv-reader.js';
 import { startModuleWorker } from './worker-thread.js';
 
@@ -36,8 +36,8 @@ export interface BatchMaker<B> {
 export interface Hashed<B> {
   batch: B;
   hashed: Uint8Array;
-  /** Each row's fields' text, as hashed. */
-  texts: readonly string[];
+  /** Each row's fields' text, as hashed (decoded when asked: a branch import never asks). */
+  texts(): readonly string[];
 }
 
 /** A module's export making a BatchMaker from cloneable params. */
@@ -63,6 +63,11 @@ interface Setup {
   params: unknown;
   /** The deployment key, when the hasher is createCardHasher's: then this thread hashes a batch when the other lags. */
   key: Uint8Array | null;
+  /**
+   * One Int32: batches the import's thread has taken. Read here as it is now: a 'more' message waits for this
+   * thread's next turn of its event loop, which a file read from the page cache may not take for many batches.
+   */
+  taken: SharedArrayBuffer;
 }
 
 type Message =
@@ -89,6 +94,7 @@ export function readBatches<P, B>(reader: MemberCsvReader<string>, setup: Reader
   const large = reader.totalBytes >= (reading.workerFromBytes ?? HASH_WORKER_FROM_BYTES);
   if (!large) return readHere(reader, reading, large);
   let worker: Worker;
+  const taken = new SharedArrayBuffer(4);
   try {
     worker = startModuleWorker(import.meta.url, {
       role: ROLE,
@@ -98,11 +104,12 @@ export function readBatches<P, B>(reader: MemberCsvReader<string>, setup: Reader
       name: reading.maker.name,
       params: reading.params,
       key: cardHasherKey(reading.hasher) ?? null,
+      taken,
     } satisfies Setup);
   } catch {
     return readHere(reader, reading, large);
   }
-  return readThere(reader, worker, reading.hasher);
+  return readThere(reader, worker, reading.hasher, new Int32Array(taken));
 }
 
 /** On this thread; the hashing in a thread of its own for a large file (when the hasher allows). */
@@ -114,9 +121,9 @@ async function* readHere<P, B>(reader: MemberCsvReader<string>, reading: ImportR
     for await (const records of reader.records()) {
       const made = maker.make(records, reader);
       if (made === null) continue;
-      for (const [{ batch, texts }, hashed] of await hashes.add(made, made.ids, made.texts)) yield { batch, hashed, texts };
+      for (const [{ batch, texts }, hashed] of await hashes.add(made, made.ids, made.texts)) yield { batch, hashed, texts: () => texts };
     }
-    for (const [{ batch, texts }, hashed] of await hashes.drain()) yield { batch, hashed, texts };
+    for (const [{ batch, texts }, hashed] of await hashes.drain()) yield { batch, hashed, texts: () => texts };
   } catch (error) {
     throw reader.refusal(error);
   } finally {
@@ -125,7 +132,7 @@ async function* readHere<P, B>(reader: MemberCsvReader<string>, reading: ImportR
   reader.finish(true);
 }
 
-async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker, hasher: (normalisedId: string) => Buffer): AsyncGenerator<Hashed<B>> {
+async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker, hasher: (normalisedId: string) => Buffer, taken: Int32Array): AsyncGenerator<Hashed<B>> {
   const inbox: Message[] = [];
   let stopped: Error | null = null;
   let wake: (() => void) | null = null;
@@ -160,9 +167,11 @@ async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker, ha
         reader.bytesRead = message.bytesRead;
         if (Math.floor(message.total / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) reader.progress('reading');
         // Hashed here: this thread is idle while the file is read, a third thread's heap would cost more memory.
-        const { hashed, texts } = message.hashed === null ? hashEncoded(hasher, message.encoded) : { hashed: message.hashed, texts: encodedTexts(message.encoded) };
+        const hashed = message.hashed ?? hashEncoded(hasher, message.encoded);
+        Atomics.add(taken, 0, 1);
         worker.postMessage('more');
-        yield { batch: message.batch as B, hashed, texts };
+        const { encoded } = message;
+        yield { batch: message.batch as B, hashed, texts: () => encodedTexts(encoded) };
         continue;
       }
       reader.adopt(message.counts);
@@ -177,10 +186,12 @@ async function* readThere<B>(reader: MemberCsvReader<string>, worker: Worker, ha
 
 async function work(setup: Setup): Promise<void> {
   const port = parentPort!;
-  let credits = AHEAD;
+  const taken = new Int32Array(setup.taken);
+  let sent = 0;
+  /** Batches sent and not yet taken by the import's thread. */
+  const waiting = (): number => sent - Atomics.load(taken, 0);
   let wake: (() => void) | null = null;
   port.on('message', () => {
-    credits++;
     wake?.();
     wake = null;
   });
@@ -194,11 +205,11 @@ async function work(setup: Setup): Promise<void> {
       for await (const records of reader.records()) {
         const made = maker.make(records, reader);
         if (made === null) continue;
-        while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
+        while (waiting() >= AHEAD) await new Promise<void>((resolve) => (wake = resolve));
         // Two batches or more not yet taken: the import's thread is the slower, this one hashes the batch itself.
-        const hashed = hasher !== null && credits < AHEAD - 1 ? hashRows(hasher, made.ids, made.texts) : null;
-        credits--;
         const encoded = encodeRows(made.ids, made.texts);
+        const hashed = hasher !== null && waiting() >= 2 ? hashEncoded(hasher, encoded) : null;
+        sent++;
         const transfer = [...maker.transfer(made.batch), encoded.rows.buffer as ArrayBuffer];
         if (hashed !== null) transfer.push(hashed.buffer as ArrayBuffer);
         port.postMessage({ type: 'batch', batch: made.batch, encoded, hashed, total: reader.total, bytesRead: reader.bytesRead } satisfies Message, transfer);

@@ -2,6 +2,7 @@
 // both must turn the same card into the same 32 bytes, or no branch would find its members. Pure computation;
 // node:crypto only for HMAC-SHA256 (and the SHA-256 it is made of).
 import { createHmac, hash } from 'node:crypto';
+import { Sha256 } from './sha256.js';
 
 export type CardIdProblem = 'empty' | 'bad-characters' | 'too-short' | 'too-long';
 
@@ -47,19 +48,14 @@ const HMAC_BLOCK = 64;
  * HMAC-SHA256 of a normalised card id with the deployment key: 32 bytes, the member table's key.
  * Only normalised ids are accepted, so that a forgotten normalisation fails loudly instead of missing every member.
  * RFC 2104 written out over two one-shot SHA-256 calls with the key's pads made once: ~2 µs a card here against
- * ~3.5 µs for a createHmac object per card, which is a second and a half of a million-row import.
+ * ~3.5 µs for a createHmac object per card. A full import hashes its million cards with createCardHashWriter.
  */
 export function createCardHasher(deploymentKey: Buffer): (normalisedId: string) => Buffer {
-  if (deploymentKey.length < DEPLOYMENT_KEY_MIN_BYTES) {
-    throw new RangeError(`the deployment key must be at least ${DEPLOYMENT_KEY_MIN_BYTES} bytes`);
-  }
-  const key = deploymentKey.length > HMAC_BLOCK ? (hash('sha256', deploymentKey, 'buffer') as unknown as Buffer) : deploymentKey;
+  const pads = hmacPads(deploymentKey);
   const inner = Buffer.alloc(HMAC_BLOCK + CARD_ID_MAX_LENGTH);
   const outer = Buffer.alloc(HMAC_BLOCK + 32);
-  for (let i = 0; i < HMAC_BLOCK; i++) {
-    inner[i] = (key[i] ?? 0) ^ 0x36;
-    outer[i] = (key[i] ?? 0) ^ 0x5c;
-  }
+  pads.inner.copy(inner);
+  pads.outer.copy(outer);
   const hasher = (normalisedId: string): Buffer => {
     if (!NORMALISED.test(normalisedId)) throw new TypeError('createCardHasher: expects a card id from normaliseCardId');
     const n = inner.write(normalisedId, HMAC_BLOCK, 'latin1');
@@ -68,6 +64,48 @@ export function createCardHasher(deploymentKey: Buffer): (normalisedId: string) 
   };
   hasherKeys.set(hasher, Buffer.from(deploymentKey));
   return hasher;
+}
+
+/** The key's two HMAC pads (RFC 2104), a block each; the key's length checked. */
+function hmacPads(deploymentKey: Buffer): { inner: Buffer; outer: Buffer } {
+  if (deploymentKey.length < DEPLOYMENT_KEY_MIN_BYTES) {
+    throw new RangeError(`the deployment key must be at least ${DEPLOYMENT_KEY_MIN_BYTES} bytes`);
+  }
+  const key = deploymentKey.length > HMAC_BLOCK ? (hash('sha256', deploymentKey, 'buffer') as unknown as Buffer) : deploymentKey;
+  const inner = Buffer.alloc(HMAC_BLOCK);
+  const outer = Buffer.alloc(HMAC_BLOCK);
+  for (let i = 0; i < HMAC_BLOCK; i++) {
+    inner[i] = (key[i] ?? 0) ^ 0x36;
+    outer[i] = (key[i] ?? 0) ^ 0x5c;
+  }
+  return { inner, outer };
+}
+
+/** A card id's bytes as normaliseCardId spells it: 4 to 32 of `0-9A-Z`. */
+function isNormalisedBytes(bytes: Uint8Array, from: number, to: number): boolean {
+  if (to - from < CARD_ID_MIN_LENGTH || to - from > CARD_ID_MAX_LENGTH) return false;
+  for (let i = from; i < to; i++) {
+    const b = bytes[i]!;
+    if (!((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a))) return false;
+  }
+  return true;
+}
+
+/**
+ * createCardHasher's HMAC over a normalised card id already in memory as bytes (bytes[from, to)), written at
+ * out[outAt…outAt+32): the full import's form, a million of them without a call into node:crypto each
+ * (policies/sha256.ts says why). Equal to createCardHasher's, which the tap uses.
+ */
+export function createCardHashWriter(deploymentKey: Buffer): (bytes: Uint8Array, from: number, to: number, out: Uint8Array, outAt: number) => void {
+  const pads = hmacPads(deploymentKey);
+  const inner = new Sha256(pads.inner);
+  const outer = new Sha256(pads.outer);
+  const innerHash = new Uint8Array(32);
+  return (bytes, from, to, out, outAt) => {
+    if (!isNormalisedBytes(bytes, from, to)) throw new TypeError('createCardHashWriter: expects a card id from normaliseCardId');
+    inner.hashInto(bytes, from, to, innerHash, 0);
+    outer.hashInto(innerHash, 0, 32, out, outAt);
+  };
 }
 
 const hasherKeys = new WeakMap<(normalisedId: string) => Buffer, Buffer>();

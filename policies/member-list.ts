@@ -119,17 +119,28 @@ export class ListHash {
     this.subtractDigest(memberDigest(row));
   }
 
-  addDigest(digest: Buffer): void {
-    this.addWords(digest, false);
+  addDigest(digest: Uint8Array, at = 0): void {
+    this.addWords(digest, at, false);
   }
 
-  subtractDigest(digest: Buffer): void {
-    this.addWords(digest, true);
+  subtractDigest(digest: Uint8Array): void {
+    this.addWords(digest, 0, true);
   }
 
   /** Adds another sum (the sums of disjoint parts add up to the sum of the whole). */
   addSum(other: ListHash): void {
-    this.addWords(Buffer.from(other.toHex(), 'hex'), false);
+    this.addWords(Buffer.from(other.toHex(), 'hex'), 0, false);
+  }
+
+  /** The sum's 32 bytes, as toHex reads, at out[at…]. */
+  writeInto(out: Uint8Array, at: number): void {
+    for (let i = 0; i < WORDS; i++, at += 4) {
+      const word = this.words[i]!;
+      out[at] = word >>> 24;
+      out[at + 1] = word >>> 16;
+      out[at + 2] = word >>> 8;
+      out[at + 3] = word;
+    }
   }
 
   toHex(): string {
@@ -138,11 +149,12 @@ export class ListHash {
     return hex;
   }
 
-  /** Adds 32 bytes, or their two's complement (that is, subtracts them). Word 0 is the most significant. */
-  private addWords(digest: Buffer, negate: boolean): void {
+  /** Adds the 32 bytes at digest[at…], or their two's complement (that is, subtracts them). Word 0 is the most significant. */
+  private addWords(digest: Uint8Array, at: number, negate: boolean): void {
     let carry = negate ? 1 : 0;
     for (let i = WORDS - 1; i >= 0; i--) {
-      let d = digest.readUInt32BE(i * 4);
+      const j = at + i * 4;
+      let d = ((digest[j]! << 24) | (digest[j + 1]! << 16) | (digest[j + 2]! << 8) | digest[j + 3]!) >>> 0;
       if (negate) d = ~d >>> 0;
       const sum = this.words[i]! + d + carry;
       this.words[i] = sum >>> 0;

@@ -150,8 +150,9 @@ export async function importLmsCsv(members: CentralMemberStore, filePath: string
   const staging = await members.beginImport();
   const setup = { delimiter: mapping.delimiter, fields: FIELDS, columns: mapping.columns, configPath: 'members.import.columns' };
   // The batch's list hash comes whole from the hashing; the few rows kept off the list are taken out of it.
-  const stage = ({ batch: { kept, owner }, hashed: out, texts }: Hashed<LmsBatch>): void => {
+  const stage = ({ batch: { kept, owner }, hashed: out, texts: decode }: Hashed<LmsBatch>): void => {
     const sum = hashedSum(out);
+    const texts = decode();
     for (let i = 0; i < kept.length; i++) {
       const cardHash = Buffer.from(out.buffer, out.byteOffset + i * HASHED_ROW_BYTES, 32);
       const line = kept[i]!;

@@ -12,11 +12,12 @@ import { createLmsRowChecks, type LmsRowInput } from '../../../central/members/l
 import { SqliteMemberStore } from '../../../central/members/sqlite-member-store.js';
 import { CentralStore } from '../../../central/store.js';
 import { importMembersCsv } from '../../../gateway/members/index.js';
-import { CardHashWorker, HashQueue } from '../../../kit/card-hash-worker.js';
+import { CardHashWorker, createBytesHasher, encodeRows, HASHED_ROW_BYTES, hashedRow, hashedSum, HashQueue } from '../../../kit/card-hash-worker.js';
 import { DEFAULT_MEMBER_MAPPING, MemberImportMappingSchema } from '../../../gateway/members/mapping.js';
 import { createMemberRowChecks, type MemberRowInput } from '../../../gateway/members/row-schema.js';
 import { openStore } from '../../../gateway/store/index.js';
-import { createCardHasher, deploymentKeyId } from '../../../policies/cards.js';
+import { createCardHasher, createCardHashWriter, deploymentKeyId } from '../../../policies/cards.js';
+import { digestOfParts, ListHash } from '../../../policies/member-list.js';
 import { TEST_KEY_HEX } from './helpers.js';
 
 const TODAY = '2026-03-02';
@@ -126,6 +127,23 @@ describe('card hasher', () => {
     }
   });
 
+  it("writes the same hash from a card id's bytes, and refuses bytes normaliseCardId would not give", () => {
+    for (const length of [32, 64, 65, 128]) {
+      const key = Buffer.from(Buffer.alloc(length, 0).map((_, i) => (i * 37 + length) & 0xff));
+      const write = createCardHashWriter(key);
+      const out = new Uint8Array(34);
+      for (const id of ['0001', '211234000123', '04A21B7C', 'Z'.repeat(32)]) {
+        const around = Buffer.from(`--${id}--`, 'latin1');
+        write(around, 2, 2 + id.length, out, 2);
+        expect(Buffer.from(out.subarray(2)).toString('hex')).toBe(createHmac('sha256', key).update(id, 'latin1').digest('hex'));
+      }
+      for (const bad of ['001', 'Z'.repeat(33), '04a21b7c', '0001 2', '00É1']) {
+        const b = Buffer.from(bad, 'utf8');
+        expect(() => write(b, 0, b.length, out, 0), bad).toThrow(/expects a card id from normaliseCardId/);
+      }
+    }
+  });
+
   it('gives each call its own buffer', () => {
     const hasher = createCardHasher(Buffer.alloc(32, 7));
     const a = hasher('0001');
@@ -151,6 +169,23 @@ describe('hashing in a worker thread', () => {
     worker!.close();
     expect(Buffer.from(out.subarray(0, 32)).equals(createCardHasher(key)('0001'))).toBe(true);
     expect(CardHashWorker.start((id) => Buffer.from(id))).toBeNull();
+  });
+
+  it("hashes a batch from its bytes as card by card: node's HMAC, each digest, and their sum", () => {
+    const hasher = createCardHasher(key);
+    const ids = Array.from({ length: 300 }, (_, i) => `${i % 3 === 0 ? 'A' : ''}${String(i * 7919).padStart(4 + (i % 20), '0')}`);
+    // Texts of every length around the digest's block boundaries, some of them not ASCII.
+    const texts = ids.map((_, i) => `\t2027-01-31\t${i % 2}\t${'é'.repeat(i % 40)}${'x'.repeat(i % 13)}`);
+    const out = createBytesHasher(key)(encodeRows(ids, texts));
+    const sum = new ListHash();
+    for (let i = 0; i < ids.length; i++) {
+      const { cardHash, digest } = hashedRow(out, i);
+      expect(cardHash.equals(hasher(ids[i]!)), ids[i]).toBe(true);
+      expect(digest.equals(digestOfParts(hasher(ids[i]!), texts[i]!)), texts[i]).toBe(true);
+      sum.addDigest(digest);
+    }
+    expect(hashedSum(out).toHex()).toBe(sum.toHex());
+    expect(out.length).toBe(ids.length * HASHED_ROW_BYTES + 32);
   });
 
   it('hashes on the calling thread once the thread has stopped', async () => {

@@ -2,9 +2,9 @@
 // import's own thread only hashes and stages what comes back (issue #18: a million rows' parsing and checks were
 // ~5 s of the thread that also writes SQLite). That thread is idle while the file is read; the card hashes (three
 // SHA-256 a row) are made there, or here for a batch when two or more wait for it (counted in shared memory, as the
-// import's thread takes them), so the two share the work as their pace says, without a third thread's heap. What a row means is the caller's: a batch maker, a
-// module's export that both threads can load, turns each parser batch into plain data and typed arrays, handed over
-// without a copy (no object a row crosses). The same maker runs on the calling thread for a small file and
+// import's thread takes them), so the two share the work as their pace says, without a third thread's heap. What a
+// row means is the caller's: a batch maker, a module's export that both threads can load, turns each parser batch
+// into plain data and typed arrays, handed over without a copy (no object a row crosses). The same maker runs on the calling thread for a small file and
 // when no thread can start: the same rows, rejections and list hash.
 //
 // Back-pressure: at most AHEAD batches are made before the import's thread has taken them. The card numbers cross

@@ -1,6 +1,6 @@
 // Card numbers and the deployment key, shared by the gateway (taps, local imports) and central (the LMS import):
-// both must turn the same card into the same 32 bytes, or no branch would find its members. Pure computation;
-// node:crypto only for HMAC-SHA256 (and the SHA-256 it is made of).
+// both must turn the same card into the same 32 bytes, or no branch would find its members. Pure computation:
+// node:crypto's SHA-256 for a tap's HMAC, the same HMAC over ./sha256.ts for a full import's million cards.
 import { createHmac, hash } from 'node:crypto';
 import { Sha256 } from './sha256.js';
 

@@ -4,7 +4,8 @@
 // and a context made each time), against ~0.06 µs a 64-byte block of actual hashing. A row costs three calls (the
 // HMAC's two, the member's digest): ~3 s of a million-row import in call overhead alone. Here a call costs its
 // blocks (~0.5 µs each), and a prefix hashed once (an HMAC key's pad) is started from rather than hashed again, so an
-// HMAC is two blocks, not four. Nothing here is secret-dependent timing that matters: the import runs offline.
+// HMAC is two blocks, not four. The rounds are additions, shifts and bitwise operations, with no branch or table
+// look-up on the data (the key's pads, a card number), so their time does not depend on it.
 // The tap's own hash stays node:crypto's (policies/cards.ts); tests hold this one equal to it.
 
 const K = Int32Array.from([

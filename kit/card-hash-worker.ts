@@ -1,7 +1,7 @@
 // Card hashes and member digests for a full import, a batch at a time. Three SHA-256 a row (the HMAC's two, the
 // member's digest): made straight from the batch's UTF-8 bytes with the key's HMAC pads hashed once
-// (createBytesHasher, ~2 µs a row; node:crypto's three calls, a string encoded for each, cost ~4 µs). For a small
-// file read on the import's thread, a worker thread here hashes beside it, a batch behind.
+// (createBytesHasher, ~2 µs a row; node:crypto's three calls, a string encoded for each, cost ~4 µs). A large file
+// read on the import's own thread (its reading thread could not start) is hashed by a thread here, a batch behind.
 //
 // The card numbers cross to the thread in memory and nowhere else (no file, no log), as they do within the import.
 import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';

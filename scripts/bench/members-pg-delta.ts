@@ -17,6 +17,7 @@ import { createCardHasher, normaliseCardId } from '../../policies/cards.js';
 import { digestOfParts, memberFieldsText } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
 import { startPostgres } from '../../test/helpers/postgres.js';
+import { BENCH_MEMBER } from './bench-member.js';
 
 export interface PgDeltaRow {
   rows: number;
@@ -29,18 +30,7 @@ export interface PgDeltaRow {
 const hashCard = createCardHasher(Buffer.alloc(32, 5));
 const cardHash = (i: number): Buffer => hashCard(normaliseCardId(`21${String(i).padStart(12, '0')}`));
 const uidHash = (i: number): Buffer => hashCard(normaliseCardId(`04${i.toString(16).padStart(12, '0')}`));
-const person = (over: Partial<Member> = {}): Member => ({
-  expires: '2030-01-31',
-  blocked: false,
-  blockedUntil: null,
-  openAccess: true,
-  birthDate: '1980-05-01',
-  adult: null,
-  staff: false,
-  groups: [],
-  pinHash: null,
-  ...over,
-});
+const person = (over: Partial<Member> = {}): Member => ({ ...BENCH_MEMBER, ...over });
 const fields = (over: Partial<Member> = {}): string => memberFieldsText({ cardHash: Buffer.alloc(0), ...person(over) });
 
 async function importList(store: MemberStore, members: number, meta: VersionMeta): Promise<void> {

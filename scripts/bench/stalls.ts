@@ -37,6 +37,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { toLocalIso } from '../../policies/index.js';
 import { ListHash, chunkHash, chunkOfCard, encodeMemberEntry, snapshotChunkCount } from '../../policies/member-list.js';
 import type { Member } from '../../policies/types.js';
+import { BENCH_MEMBER } from './bench-member.js';
 
 const KEY_HEX = 'b'.repeat(64);
 const KEY = Buffer.from(KEY_HEX, 'hex');
@@ -91,17 +92,7 @@ export interface JobResult {
   notes: string;
 }
 
-const member: Member = {
-  expires: '2099-12-31',
-  blocked: false,
-  blockedUntil: null,
-  openAccess: true,
-  birthDate: '1980-01-01',
-  adult: null,
-  staff: false,
-  groups: [],
-  pinHash: null,
-};
+const member = BENCH_MEMBER;
 
 const hashCard = createCardHasher(KEY);
 const card = benchCard;

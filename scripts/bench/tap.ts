@@ -21,6 +21,7 @@ import { startGateway } from '../../gateway/main.js';
 import type { RunningGateway } from '../../gateway/main.js';
 import { openStore } from '../../gateway/store/index.js';
 import type { Member } from '../../policies/types.js';
+import { BENCH_MEMBER } from './bench-member.js';
 
 const KEY = 'b'.repeat(64);
 /** The deployment key of every bench gateway (hex). */
@@ -41,17 +42,7 @@ const ALWAYS_OPEN = {
   rules: { minimumAge: 16 },
 };
 
-const member: Member = {
-  expires: '2099-12-31',
-  blocked: false,
-  blockedUntil: null,
-  openAccess: true,
-  birthDate: '1980-01-01',
-  adult: null,
-  staff: false,
-  groups: [],
-  pinHash: null,
-};
+const member = BENCH_MEMBER;
 
 export interface Latencies {
   n: number;
